@@ -1,0 +1,296 @@
+/**
+ * gen_server: a process that owns a state and answers calls, casts and other messages.
+ *
+ * Callbacks (each may return a value or a promise of it; `ctx` is the process context)
+ * - `init(args, ctx)`: `ok(state)` starts the server (`start` resolves `{type:'ok', pid}`
+ *   only after init returned); `ignore()` ends it quietly (`{type:'ignore'}`);
+ *   `stop(reason)` or a throw fails the start (`{type:'error', reason}`) and the process
+ *   exits with that reason (a linked starter that does not trap exits dies with it, as
+ *   in OTP).
+ * - `handleCall(request, from, state, ctx)`: `reply(value, state)` answers the caller;
+ *   `noreply(state)` leaves the answer for later, given with `reply(from, value)` from
+ *   anywhere; `stop(reason, state, value?)` answers (when a value is given) and stops.
+ *   A server without handleCall crashes on a call (its caller fails at once).
+ * - `handleCast(msg, state, ctx)` / `handleInfo(msg, state, ctx)`: `noreply(state)` or
+ *   `stop(reason, state)`. A cast without handleCast crashes the server; a message
+ *   without handleInfo is logged and dropped.
+ * - `terminate(reason, state, ctx)`: runs when a callback returns stop, when a callback
+ *   throws (reason = the thrown value), on `GenServer.stop`, and when the server traps
+ *   exits and its parent (the supervisor that started it) sends an exit signal, e.g.
+ *   `shutdown`. It does not run when the server is killed, or when it does not trap exits
+ *   and an exit signal ends it: as OTP. A throw in terminate becomes the exit reason.
+ * - Any result may carry `{timeout: ms}`: if no message arrives within ms, handleInfo
+ *   receives `'timeout'`.
+ * - A callback that returns something that is not one of the results above crashes the
+ *   server with `{bad_return_value: ...}`.
+ *
+ * Client API
+ * - `call(rt, server, request, timeout = 5000)`: the reply, or a CallError: `noproc` at
+ *   once if the server is not running, `exit` (with the server's reason) if it ends before
+ *   replying, `timeout` when the time is up. A reply that comes after the timeout is
+ *   dropped. `'infinity'` waits for ever.
+ * - `cast(rt, server, msg)`: fire and forget; returns whether the server was alive.
+ * - `stop(rt, server, reason = 'normal')`: runs terminate and waits for the exit.
+ */
+import { Kind, isExitMessage, type CallFrom, type Envelope, type Proc, type ProcessContext } from './process.ts';
+import { CallError, NameTakenError, type Runtime } from './runtime.ts';
+import { currentLogContext } from './log.ts';
+import { Exit, NORMAL, formatReason, type ExitReason } from './exit-reason.ts';
+import type { Pid, Ref } from './pid.ts';
+
+export interface Timed {
+  timeout?: number;
+}
+export type InitResult<S> = ({ type: 'ok'; state: S } & Timed) | { type: 'ignore' } | { type: 'stop'; reason: ExitReason };
+export type CallResult<S, R = unknown> =
+  | ({ type: 'reply'; reply: R; state: S } & Timed)
+  | ({ type: 'noreply'; state: S } & Timed)
+  | { type: 'stop'; reason: ExitReason; state: S; reply?: R; hasReply?: boolean };
+export type NoReplyResult<S> = ({ type: 'noreply'; state: S } & Timed) | { type: 'stop'; reason: ExitReason; state: S };
+
+type MaybeAsync<T> = T | Promise<T>;
+export type From = CallFrom;
+
+export interface GenServerBehaviour<S, A = void, Call = never, Cast = never> {
+  /** A name for logs and the tree view (e.g. 'reg_server'). */
+  readonly name: string;
+  init(args: A, ctx: ProcessContext): MaybeAsync<InitResult<S>>;
+  handleCall?(request: Call, from: From, state: S, ctx: ProcessContext): MaybeAsync<CallResult<S>>;
+  handleCast?(msg: Cast, state: S, ctx: ProcessContext): MaybeAsync<NoReplyResult<S>>;
+  handleInfo?(msg: unknown, state: S, ctx: ProcessContext): MaybeAsync<NoReplyResult<S>>;
+  terminate?(reason: ExitReason, state: S, ctx: ProcessContext): MaybeAsync<void>;
+  /** What the tree view shows of this server's state (optional). */
+  describe?(state: S): unknown;
+}
+
+// ---- result constructors (OTP's words) -------------------------------------------
+
+export const ok = <S>(state: S, opts?: Timed): InitResult<S> => ({ type: 'ok', state, ...opts });
+export const ignore = (): { type: 'ignore' } => ({ type: 'ignore' });
+export const reply = <S, R>(value: R, state: S, opts?: Timed): CallResult<S, R> => ({ type: 'reply', reply: value, state, ...opts });
+export const noreply = <S>(state: S, opts?: Timed): { type: 'noreply'; state: S } & Timed => ({ type: 'noreply', state, ...opts });
+export function stop(reason: ExitReason): { type: 'stop'; reason: ExitReason };
+export function stop<S>(reason: ExitReason, state: S): { type: 'stop'; reason: ExitReason; state: S };
+export function stop<S, R>(reason: ExitReason, state: S, replyValue: R): { type: 'stop'; reason: ExitReason; state: S; reply: R; hasReply: true };
+export function stop(reason: ExitReason, ...rest: unknown[]): unknown {
+  return rest.length >= 2 ? { type: 'stop', reason, state: rest[0], reply: rest[1], hasReply: true } : { type: 'stop', reason, state: rest[0] };
+}
+
+export type StartResult = { type: 'ok'; pid: Pid } | { type: 'ignore' } | { type: 'error'; reason: ExitReason };
+
+export interface StartOptions {
+  /** Link to this process (start_link); a supervisor passes itself. */
+  link?: Pid;
+  /** Register under this name. */
+  name?: string;
+  app?: string;
+  /** ms to wait for init; default infinity. On timeout the process is killed. */
+  timeout?: number;
+}
+
+const TIMEOUT = Symbol('gen_server timeout');
+const SYS_STOP = 'stop';
+const isThenable = (x: unknown): x is Promise<unknown> => typeof x === 'object' && x !== null && typeof (x as Promise<unknown>).then === 'function';
+
+/** Starts a gen_server; resolves after its init returned. */
+export function start<S, A>(rt: Runtime, behaviour: GenServerBehaviour<S, A, any, any>, args: A, opts: StartOptions = {}): Promise<StartResult> {
+  if (opts.name !== undefined) {
+    const holder = rt.whereis(opts.name);
+    if (holder !== undefined) return Promise.resolve({ type: 'error', reason: { already_started: holder } });
+  }
+  return new Promise<StartResult>((resolve) => {
+    let done = false;
+    const finish = (r: StartResult): void => {
+      if (done) return;
+      done = true;
+      if (timer !== undefined) clearTimeout(timer);
+      resolve(r);
+    };
+    let pid: Pid;
+    try {
+      pid = rt.spawn((env, proc) => initHandler(env, proc), { link: opts.link, name: opts.name, app: opts.app });
+    } catch (err) {
+      if (err instanceof NameTakenError) return finish({ type: 'error', reason: { already_started: err.holder } });
+      throw err;
+    }
+    const proc = rt.proc(pid)!;
+    proc.meta = { behaviour: behaviour.name };
+    void rt.awaitExit(pid).then((reason) => finish({ type: 'error', reason }));
+    const timer = opts.timeout === undefined ? undefined : setTimeout(() => {
+      finish({ type: 'error', reason: 'timeout' });
+      rt.exit(pid, 'kill');
+    }, opts.timeout);
+
+    const initHandler = (_env: Envelope, p: Proc): void | Promise<void> => {
+      let r: MaybeAsync<InitResult<S>>;
+      try {
+        r = behaviour.init(args, p);
+      } catch (err) {
+        return initFailed(p, err instanceof Exit ? err.reason : err);
+      }
+      if (isThenable(r)) return r.then((v) => initDone(p, v), (err: unknown) => initFailed(p, err instanceof Exit ? err.reason : err));
+      return initDone(p, r);
+    };
+    const initDone = (p: Proc, r: InitResult<S>): void => {
+      if (!p.alive) return;
+      switch (r?.type) {
+        case 'ok': {
+          const server = new Server(behaviour, r.state, p);
+          p.setHandler(server.handle);
+          if (behaviour.describe) p.meta = { behaviour: behaviour.name, describe: () => behaviour.describe!(server.state) };
+          server.arm(r.timeout);
+          return finish({ type: 'ok', pid });
+        }
+        case 'ignore':
+          finish({ type: 'ignore' });
+          if (p.parent) p.unlink(p.parent);
+          return p.terminate(NORMAL);
+        case 'stop':
+          return initFailed(p, r.reason);
+        default:
+          return initFailed(p, { bad_return_value: r });
+      }
+    };
+    const initFailed = (p: Proc, reason: ExitReason): void => {
+      finish({ type: 'error', reason });
+      p.terminate(reason);
+    };
+    proc.deliver({ kind: Kind.Sys, msg: 'init', lc: currentLogContext() });
+  });
+}
+
+/** The running server: state plus the message loop. */
+class Server<S> {
+  private timer: Ref | undefined;
+  constructor(
+    private readonly b: GenServerBehaviour<S, any, any, any>,
+    public state: S,
+    private readonly p: Proc,
+  ) {}
+
+  arm(timeout: number | undefined): void {
+    if (timeout !== undefined) this.timer = this.p.sendAfter(timeout, TIMEOUT);
+  }
+
+  readonly handle = (env: Envelope): void | Promise<void> => {
+    if (this.timer !== undefined) {
+      this.p.cancelTimer(this.timer);
+      this.timer = undefined;
+    }
+    const { b, p } = this;
+    let r: MaybeAsync<CallResult<S> | NoReplyResult<S>>;
+    try {
+      switch (env.kind) {
+        case Kind.Call:
+          if (b.handleCall === undefined) throw new Exit({ unhandled_call: env.msg, server: b.name });
+          r = b.handleCall(env.msg as never, env.from!, this.state, p);
+          break;
+        case Kind.Cast:
+          if (b.handleCast === undefined) throw new Exit({ unhandled_cast: env.msg, server: b.name });
+          r = b.handleCast(env.msg as never, this.state, p);
+          break;
+        case Kind.Sys:
+          return this.terminate((env.msg as { stop: ExitReason }).stop);
+        default: {
+          const m = env.msg;
+          if (isExitMessage(m) && p.trapping && p.parent !== undefined && m.from.id === p.parent.id) return this.terminate(m.reason);
+          if (b.handleInfo === undefined) {
+            p.log.warn({ msg: describeMsg(m), server: b.name }, 'unhandled message dropped');
+            return;
+          }
+          r = b.handleInfo(m === TIMEOUT ? 'timeout' : m, this.state, p);
+        }
+      }
+    } catch (err) {
+      return this.terminate(err instanceof Exit ? err.reason : err);
+    }
+    if (isThenable(r)) return r.then((v) => this.apply(v, env), (err: unknown) => this.terminate(err instanceof Exit ? err.reason : err));
+    return this.apply(r, env);
+  };
+
+  private apply(r: CallResult<S> | NoReplyResult<S>, env: Envelope): void | Promise<void> {
+    if (!this.p.alive) return;
+    switch (r?.type) {
+      case 'reply':
+        if (env.kind !== Kind.Call) return this.terminate({ bad_return_value: r });
+        this.state = r.state;
+        replyTo(env.from!, r.reply);
+        return this.arm(r.timeout);
+      case 'noreply':
+        this.state = r.state;
+        return this.arm(r.timeout);
+      case 'stop':
+        if ('state' in r) this.state = r.state;
+        if (env.kind === Kind.Call && (r as { hasReply?: boolean }).hasReply) replyTo(env.from!, (r as { reply?: unknown }).reply);
+        return this.terminate(r.reason);
+      default:
+        return this.terminate({ bad_return_value: r });
+    }
+  }
+
+  /** Runs the terminate callback (if any), then ends the process. */
+  private terminate(reason: ExitReason): void | Promise<void> {
+    const { b, p } = this;
+    if (!p.alive) return;
+    if (b.terminate === undefined) return p.terminate(reason);
+    let r: MaybeAsync<void>;
+    try {
+      r = b.terminate(reason, this.state, p);
+    } catch (err) {
+      return p.terminate(err instanceof Exit ? err.reason : err);
+    }
+    if (isThenable(r)) return r.then(() => p.terminate(reason), (err: unknown) => p.terminate(err instanceof Exit ? err.reason : err));
+    p.terminate(reason);
+  }
+}
+
+function describeMsg(m: unknown): string {
+  const s = formatReason(m);
+  return s.length > 200 ? `${s.slice(0, 200)}...` : s;
+}
+
+// ---- client API --------------------------------------------------------------------
+
+export function call<R = unknown>(rt: Runtime, server: Pid | string, request: unknown, timeout: number | 'infinity' = 5000): Promise<R> {
+  const p = rt.resolve(server);
+  if (p === undefined) return Promise.reject(new CallError('noproc', 'noproc', String(server)));
+  return new Promise<R>((resolve, reject) => {
+    const from: CallFrom = { settled: false, resolve: resolve as (v: unknown) => void, reject, target: p };
+    (p.callers ??= new Set()).add(from);
+    if (timeout !== 'infinity') {
+      from.timer = setTimeout(() => {
+        p.callers?.delete(from);
+        rt.failCall(from, 'timeout', 'timeout', server);
+      }, timeout);
+    }
+    p.deliver({ kind: Kind.Call, msg: request, from, lc: currentLogContext() });
+  });
+}
+
+/** Answers a call: from handleCall's `from`, now or later, from any code. Late replies are dropped. */
+export function replyTo(from: From, value: unknown): void {
+  if (from.settled) return;
+  from.settled = true;
+  if (from.timer !== undefined) clearTimeout(from.timer);
+  from.target?.callers?.delete(from);
+  from.resolve(value);
+}
+
+export function cast(rt: Runtime, server: Pid | string, msg: unknown): boolean {
+  const p = rt.resolve(server);
+  if (p === undefined) return false;
+  p.deliver({ kind: Kind.Cast, msg, lc: currentLogContext() });
+  return true;
+}
+
+/** Stops a server with `reason` (terminate runs) and resolves once it has exited. */
+export async function stopServer(rt: Runtime, server: Pid | string, reason: ExitReason = NORMAL): Promise<void> {
+  const p = rt.resolve(server);
+  if (p === undefined) throw new CallError('noproc', 'noproc', String(server));
+  const exited = rt.awaitExit(p.self);
+  p.deliver({ kind: Kind.Sys, msg: { [SYS_STOP]: reason }, lc: currentLogContext() });
+  await exited;
+}
+
+/** The namespace apps use: GenServer.start, GenServer.call, ... */
+export const GenServer = { start, call, cast, reply: replyTo, stop: stopServer };

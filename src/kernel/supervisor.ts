@@ -1,0 +1,452 @@
+/**
+ * supervisor: starts children from specs, restarts them by strategy, gives up past its
+ * restart intensity. A gen_server that traps exits.
+ *
+ * Contract (OTP's; see child-spec.ts for specs and flags)
+ * - start: the spec is checked whole first (a bad spec fails the start with a
+ *   ChildSpecError); children start one after another in list order; `start` resolves
+ *   only after every child is up. If child k fails to start, children 1..k-1 are stopped
+ *   in reverse order and the start fails with `{shutdown: {failed_to_start_child: id,
+ *   reason}}`. A child start returning ignore keeps its spec with no pid (a temporary
+ *   one is dropped).
+ * - a child ends: temporary children are never restarted (their spec is forgotten);
+ *   transient children are restarted only after a crash; permanent ones always. Each
+ *   restart counts toward intensity/period (restart-intensity.ts); past it the
+ *   supervisor stops all children in reverse order and exits with `shutdown`, and its
+ *   own parent decides what happens next (escalation).
+ *   - one_for_one / simple_one_for_one: only that child is restarted.
+ *   - one_for_all: the others are stopped (reverse order), then all restarted in order.
+ *   - rest_for_one: the children started after it are stopped (reverse order), then it
+ *     and they are restarted in order.
+ *   Temporary children stopped by a sibling's restart are not restarted.
+ *   A restart whose start fails marks the child `restarting` and is retried through the
+ *   supervisor's own mailbox (other requests are served in between); every retry counts
+ *   toward intensity.
+ * - stopping a child: `brutal_kill` kills at once (no terminate); ms: an exit signal
+ *   `shutdown`, then a kill if the child has not ended within ms; `infinity`: waits.
+ *   A supervisor stops its children in reverse start order, each finished before the
+ *   next (simple_one_for_one: all at once).
+ * - admin calls: startChild, terminateChild, restartChild, deleteChild, whichChildren,
+ *   countChildren, getChildSpec, with OTP's answers (`already_present`,
+ *   `{already_started: pid}`, `running`, `restarting`, `not_found`,
+ *   `simple_one_for_one`). For simple_one_for_one, startChild takes the extra start
+ *   arguments and terminateChild takes the child's pid.
+ * - autoShutdown: with any_significant the supervisor stops (shutdown) when a
+ *   significant child ends without being restarted; with all_significant when the last
+ *   significant child has.
+ *
+ * Differences from OTP: restart windows are counted in ms (restart-intensity.ts). A child
+ * whose start function forgot to link is linked by the supervisor after it starts.
+ */
+import { GenServer, ok, noreply, reply, stop, type GenServerBehaviour, type StartOptions, type StartResult } from './gen-server.ts';
+import { isExitMessage, type ProcessContext } from './process.ts';
+import { addRestart } from './restart-intensity.ts';
+import { isNormalExit, isShutdown, formatReason, reasonForLog, KILLED, type ExitReason } from './exit-reason.ts';
+import {
+  normalizeChildSpec,
+  normalizeSupervisorSpec,
+  shouldRestart,
+  ChildSpecError,
+  type ChildSpec,
+  type NormalizedChildSpec,
+  type NormalizedFlags,
+  type SupervisorSpec,
+} from './child-spec.ts';
+import type { Pid } from './pid.ts';
+import type { Runtime } from './runtime.ts';
+
+export type ChildStatus = 'running' | 'restarting' | 'undefined';
+
+interface Child {
+  spec: NormalizedChildSpec;
+  pid: Pid | undefined;
+  restarting: boolean;
+  restarts: number;
+  extra: unknown[];
+}
+
+interface State {
+  flags: NormalizedFlags;
+  /** static children in start order */
+  children: Child[];
+  /** simple_one_for_one children by pid id */
+  dynamic: Map<number, Child>;
+  template: NormalizedChildSpec | undefined;
+  history: number[];
+  ctx: ProcessContext;
+  app: string | undefined;
+}
+
+export interface ChildInfo {
+  id: string | undefined;
+  pid: Pid | undefined;
+  status: ChildStatus;
+  type: 'worker' | 'supervisor';
+  restarts: number;
+}
+
+export interface ChildCounts {
+  specs: number;
+  active: number;
+  supervisors: number;
+  workers: number;
+}
+
+export type AdminResult = { type: 'ok'; pid?: Pid } | { type: 'error'; reason: ExitReason };
+
+type Request =
+  | { op: 'start_child'; arg: ChildSpec | unknown[] }
+  | { op: 'terminate_child'; arg: string | Pid }
+  | { op: 'restart_child'; id: string }
+  | { op: 'delete_child'; id: string }
+  | { op: 'which_children' }
+  | { op: 'count_children' }
+  | { op: 'get_childspec'; id: string };
+
+const isSofo = (s: State): boolean => s.flags.strategy === 'simple_one_for_one';
+const statusOf = (c: Child): ChildStatus => (c.pid !== undefined ? 'running' : c.restarting ? 'restarting' : 'undefined');
+
+// ---- starting and stopping one child ----------------------------------------------
+
+async function startOne(s: State, c: Child): Promise<StartResult> {
+  let r: StartResult;
+  try {
+    r = await c.spec.start({ runtime: s.ctx.runtime, parent: s.ctx.self, app: s.app }, ...c.extra);
+  } catch (err) {
+    r = { type: 'error', reason: err };
+  }
+  if (r?.type === 'ok') {
+    c.pid = r.pid;
+    c.restarting = false;
+    s.ctx.link(r.pid);
+    s.ctx.runtime.events.emit('supervisor', { kind: 'child_started', supervisor: s.ctx.self, childId: c.spec.id, pid: r.pid });
+    return r;
+  }
+  if (r?.type === 'ignore') return r;
+  return { type: 'error', reason: r?.type === 'error' ? r.reason : { bad_start_result: r } };
+}
+
+async function stopOne(s: State, c: Child): Promise<void> {
+  const pid = c.pid;
+  if (pid === undefined) return;
+  const rt = s.ctx.runtime;
+  s.ctx.unlink(pid);
+  const exited = rt.awaitExit(pid);
+  const how = c.spec.shutdown;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  if (how === 'brutal_kill') rt.exit(pid, 'kill', s.ctx.self);
+  else {
+    rt.exit(pid, 'shutdown', s.ctx.self);
+    if (how !== 'infinity') timer = setTimeout(() => rt.exit(pid, 'kill', s.ctx.self), how);
+  }
+  const reason = await exited;
+  if (timer !== undefined) clearTimeout(timer);
+  c.pid = undefined;
+  const expected = reason === 'noproc' || isShutdown(reason) || (reason === KILLED && how === 'brutal_kill') || (c.spec.restart !== 'permanent' && isNormalExit(reason));
+  if (!expected) {
+    rt.events.emit('supervisor', { kind: 'shutdown_error', supervisor: s.ctx.self, childId: c.spec.id, pid, reason });
+    s.ctx.log.error({ child: c.spec.id, reason: reasonForLog(reason) }, reason === KILLED ? 'child did not stop within its shutdown budget: killed' : 'child ended with an unexpected reason while being stopped');
+  }
+}
+
+/** Stops children in reverse order, one after the other. */
+async function stopInReverse(s: State, children: Child[]): Promise<void> {
+  for (let i = children.length - 1; i >= 0; i--) await stopOne(s, children[i]!);
+}
+
+async function stopAll(s: State): Promise<void> {
+  if (isSofo(s)) {
+    const all = [...s.dynamic.values()];
+    s.dynamic.clear();
+    await Promise.all(all.map((c) => stopOne(s, c)));
+  } else {
+    await stopInReverse(s, s.children);
+  }
+}
+
+// ---- restarts -------------------------------------------------------------------
+
+/** Records one restart; false when the intensity is exceeded. */
+function countRestart(s: State): boolean {
+  const d = addRestart(s.history, s.ctx.runtime.now(), s.flags);
+  s.history = d.history;
+  return d.allowed;
+}
+
+type Next = { type: 'noreply'; state: State } | { type: 'stop'; reason: ExitReason; state: State };
+
+function giveUp(s: State, c: Child | undefined, reason: ExitReason): Next {
+  s.ctx.runtime.events.emit('supervisor', { kind: 'gave_up', supervisor: s.ctx.self, childId: c?.spec.id, reason });
+  s.ctx.log.error({ child: c?.spec.id, reason: reasonForLog(reason), intensity: s.flags.intensity, period: s.flags.period }, 'reached max restart intensity: shutting down');
+  return stop('shutdown', s);
+}
+
+/** Restarts `c` (dead) and whatever its strategy says; false if some start failed. */
+async function restart(s: State, c: Child): Promise<boolean> {
+  const group = restartGroup(s, c);
+  const others = group.filter((g) => g !== c && g.pid !== undefined);
+  await stopInReverse(s, others);
+  for (const g of group) {
+    if (g.spec.restart === 'temporary' && g !== c) removeChild(s, g);
+  }
+  for (const g of group) {
+    if (g.spec.restart === 'temporary' && g !== c) continue;
+    const r = await startOne(s, g);
+    if (r.type === 'error') {
+      g.restarting = true;
+      s.ctx.runtime.events.emit('supervisor', { kind: 'restart_failed', supervisor: s.ctx.self, childId: g.spec.id, reason: r.reason });
+      s.ctx.log.error({ child: g.spec.id, reason: reasonForLog(r.reason) }, 'child failed to restart: will retry');
+      GenServer.cast(s.ctx.runtime, s.ctx.self, { op: 'try_again_restart', child: g });
+      return false;
+    }
+    g.restarts++;
+    if (r.type === 'ignore' && g.spec.restart === 'temporary') removeChild(s, g);
+    s.ctx.runtime.events.emit('supervisor', { kind: 'child_restarted', supervisor: s.ctx.self, childId: g.spec.id, pid: g.pid });
+  }
+  return true;
+}
+
+function restartGroup(s: State, c: Child): Child[] {
+  switch (s.flags.strategy) {
+    case 'one_for_all':
+      return [...s.children];
+    case 'rest_for_one':
+      return s.children.slice(s.children.indexOf(c));
+    default:
+      return [c];
+  }
+}
+
+function removeChild(s: State, c: Child): void {
+  if (isSofo(s)) {
+    for (const [k, v] of s.dynamic) if (v === c) s.dynamic.delete(k);
+  } else {
+    const i = s.children.indexOf(c);
+    if (i >= 0) s.children.splice(i, 1);
+  }
+}
+
+function findByPid(s: State, pid: Pid): Child | undefined {
+  if (isSofo(s)) {
+    const c = s.dynamic.get(pid.id);
+    return c?.pid?.node === pid.node ? c : undefined;
+  }
+  return s.children.find((c) => c.pid !== undefined && c.pid.id === pid.id);
+}
+
+async function childExited(s: State, pid: Pid, reason: ExitReason): Promise<Next> {
+  const c = findByPid(s, pid);
+  if (c === undefined) return noreply(s);
+  if (isSofo(s)) s.dynamic.delete(pid.id);
+  c.pid = undefined;
+  const normal = isNormalExit(reason);
+  s.ctx.runtime.events.emit('supervisor', { kind: 'child_terminated', supervisor: s.ctx.self, childId: c.spec.id, pid, reason });
+  if (!shouldRestart(c.spec.restart, normal)) {
+    if (normal) s.ctx.log.debug({ child: c.spec.id, reason: formatReason(reason) }, 'child ended');
+    else s.ctx.log.warn({ child: c.spec.id, reason: reasonForLog(reason), restart: c.spec.restart }, 'child terminated: not restarted');
+    if (c.spec.restart === 'temporary' && !isSofo(s)) removeChild(s, c);
+    return autoShutdown(s, c);
+  }
+  s.ctx.log.warn({ child: c.spec.id, reason: reasonForLog(reason), strategy: s.flags.strategy }, 'child terminated: restarting');
+  if (!countRestart(s)) return giveUp(s, c, reason);
+  if (isSofo(s)) s.dynamic.set(-pid.id, c);
+  await restart(s, c);
+  if (isSofo(s)) rekeyDynamic(s, c, -pid.id);
+  return noreply(s);
+}
+
+/** A simple_one_for_one child is keyed by its pid: re-key it after a restart. */
+function rekeyDynamic(s: State, c: Child, oldKey: number): void {
+  s.dynamic.delete(oldKey);
+  if (c.pid !== undefined) s.dynamic.set(c.pid.id, c);
+  else if (c.restarting) s.dynamic.set(oldKey, c);
+}
+
+function autoShutdown(s: State, c: Child): Next {
+  if (!c.spec.significant) return noreply(s);
+  if (s.flags.autoShutdown === 'any_significant') return stop('shutdown', s);
+  if (s.flags.autoShutdown === 'all_significant') {
+    const all = isSofo(s) ? [...s.dynamic.values()] : s.children;
+    if (!all.some((x) => x.spec.significant && x.pid !== undefined)) return stop('shutdown', s);
+  }
+  return noreply(s);
+}
+
+// ---- admin calls ----------------------------------------------------------------
+
+async function adminCall(s: State, req: Request): Promise<unknown> {
+  switch (req.op) {
+    case 'start_child':
+      return startChildCall(s, req.arg);
+    case 'terminate_child': {
+      const c = typeof req.arg === 'string' ? (isSofo(s) ? undefined : s.children.find((x) => x.spec.id === req.arg)) : findByPid(s, req.arg);
+      if (c === undefined) return { type: 'error', reason: 'not_found' };
+      await stopOne(s, c);
+      c.restarting = false;
+      if (isSofo(s)) s.dynamic.delete((req.arg as Pid).id);
+      else if (c.spec.restart === 'temporary') removeChild(s, c);
+      return { type: 'ok' };
+    }
+    case 'restart_child': {
+      if (isSofo(s)) return { type: 'error', reason: 'simple_one_for_one' };
+      const c = s.children.find((x) => x.spec.id === req.id);
+      if (c === undefined) return { type: 'error', reason: 'not_found' };
+      if (c.pid !== undefined) return { type: 'error', reason: 'running' };
+      if (c.restarting) return { type: 'error', reason: 'restarting' };
+      const r = await startOne(s, c);
+      return r.type === 'ok' ? { type: 'ok', pid: r.pid } : r.type === 'ignore' ? { type: 'ok' } : r;
+    }
+    case 'delete_child': {
+      if (isSofo(s)) return { type: 'error', reason: 'simple_one_for_one' };
+      const c = s.children.find((x) => x.spec.id === req.id);
+      if (c === undefined) return { type: 'error', reason: 'not_found' };
+      if (c.pid !== undefined) return { type: 'error', reason: 'running' };
+      if (c.restarting) return { type: 'error', reason: 'restarting' };
+      removeChild(s, c);
+      return { type: 'ok' };
+    }
+    case 'which_children':
+      return whichChildren(s);
+    case 'count_children': {
+      const all = isSofo(s) ? [...s.dynamic.values()] : s.children;
+      const counts: ChildCounts = { specs: isSofo(s) ? 1 : all.length, active: 0, supervisors: 0, workers: 0 };
+      for (const c of all) {
+        if (c.pid !== undefined) counts.active++;
+        if (c.spec.type === 'supervisor') counts.supervisors++;
+        else counts.workers++;
+      }
+      return counts;
+    }
+    case 'get_childspec': {
+      const c = isSofo(s) ? s.template : s.children.find((x) => x.spec.id === req.id)?.spec;
+      return c === undefined ? { type: 'error', reason: 'not_found' } : { type: 'ok', spec: c };
+    }
+  }
+}
+
+async function startChildCall(s: State, arg: ChildSpec | unknown[]): Promise<AdminResult> {
+  if (isSofo(s)) {
+    const c: Child = { spec: s.template!, pid: undefined, restarting: false, restarts: 0, extra: Array.isArray(arg) ? arg : [arg] };
+    const r = await startOne(s, c);
+    if (r.type === 'ok') s.dynamic.set(r.pid.id, c);
+    return r.type === 'ok' ? { type: 'ok', pid: r.pid } : r.type === 'ignore' ? { type: 'ok' } : r;
+  }
+  let spec: NormalizedChildSpec;
+  try {
+    spec = normalizeChildSpec(arg as ChildSpec, s.flags);
+  } catch (err) {
+    return { type: 'error', reason: err };
+  }
+  const existing = s.children.find((x) => x.spec.id === spec.id);
+  if (existing !== undefined) return { type: 'error', reason: existing.pid !== undefined ? { already_started: existing.pid } : 'already_present' };
+  const c: Child = { spec, pid: undefined, restarting: false, restarts: 0, extra: [] };
+  const r = await startOne(s, c);
+  if (r.type === 'error') return r;
+  if (r.type === 'ok' || spec.restart !== 'temporary') s.children.push(c);
+  return r.type === 'ok' ? { type: 'ok', pid: r.pid } : { type: 'ok' };
+}
+
+function whichChildren(s: State): ChildInfo[] {
+  const all = isSofo(s) ? [...s.dynamic.values()] : s.children;
+  return all.map((c) => ({ id: isSofo(s) ? undefined : c.spec.id, pid: c.pid, status: statusOf(c), type: c.spec.type, restarts: c.restarts }));
+}
+
+// ---- the behaviour --------------------------------------------------------------
+
+interface InitArgs {
+  spec: SupervisorSpec;
+  app?: string;
+}
+
+const behaviour: GenServerBehaviour<State, InitArgs, Request, { op: 'try_again_restart'; child: Child }> = {
+  name: 'supervisor',
+
+  async init({ spec, app }, ctx) {
+    ctx.trapExit(true);
+    const { flags, children } = normalizeSupervisorSpec(spec);
+    const s: State = { flags, children: [], dynamic: new Map(), template: undefined, history: [], ctx, app };
+    if (flags.strategy === 'simple_one_for_one') {
+      s.template = children[0];
+      return ok(s);
+    }
+    for (const spec of children) {
+      const c: Child = { spec, pid: undefined, restarting: false, restarts: 0, extra: [] };
+      const r = await startOne(s, c);
+      if (r.type === 'error') {
+        await stopInReverse(s, s.children);
+        ctx.log.error({ child: spec.id, reason: reasonForLog(r.reason) }, 'child failed to start: supervisor start fails');
+        return stop({ shutdown: { failed_to_start_child: spec.id, reason: r.reason } });
+      }
+      if (r.type === 'ok' || spec.restart !== 'temporary') s.children.push(c);
+    }
+    return ok(s);
+  },
+
+  async handleCall(req, _from, s) {
+    return reply(await adminCall(s, req), s);
+  },
+
+  async handleCast(msg, s) {
+    const c = msg.child;
+    if (!c.restarting) return noreply(s);
+    if (!countRestart(s)) return giveUp(s, c, 'restart failed');
+    const oldKey = [...s.dynamic].find(([, v]) => v === c)?.[0];
+    await restart(s, c);
+    if (isSofo(s) && oldKey !== undefined) rekeyDynamic(s, c, oldKey);
+    return noreply(s);
+  },
+
+  async handleInfo(msg, s) {
+    if (isExitMessage(msg)) return childExited(s, msg.from, msg.reason);
+    s.ctx.log.warn({ msg: formatReason(msg) }, 'supervisor: unexpected message dropped');
+    return noreply(s);
+  },
+
+  async terminate(_reason, s) {
+    await stopAll(s);
+  },
+
+  describe(s) {
+    return { strategy: s.flags.strategy, intensity: s.flags.intensity, period: s.flags.period, children: whichChildren(s) };
+  },
+};
+
+export type SupervisorDescription = ReturnType<NonNullable<typeof behaviour.describe>> & {};
+
+// ---- API ------------------------------------------------------------------------
+
+export interface SupervisorStartOptions extends StartOptions {}
+
+/** Starts a supervisor. A bad spec rejects at once with a ChildSpecError (nothing started). */
+export function startSupervisor(rt: Runtime, spec: SupervisorSpec, opts: SupervisorStartOptions = {}): Promise<StartResult> {
+  normalizeSupervisorSpec(spec);
+  return GenServer.start(rt, behaviour, { spec, app: opts.app }, opts);
+}
+
+/** A child spec that runs a supervisor (type supervisor, shutdown infinity). */
+export function supervisorChildSpec(id: string, spec: SupervisorSpec | (() => SupervisorSpec), opts: Omit<ChildSpec, 'id' | 'start'> & { name?: string } = {}): ChildSpec {
+  const { name, ...rest } = opts;
+  return {
+    id,
+    type: 'supervisor',
+    shutdown: 'infinity',
+    ...rest,
+    start: (ctx) => startSupervisor(ctx.runtime, typeof spec === 'function' ? spec() : spec, { link: ctx.parent, name, app: ctx.app }),
+  };
+}
+
+const adminCallTo = <T>(rt: Runtime, sup: Pid | string, req: Request): Promise<T> => GenServer.call<T>(rt, sup, req, 'infinity');
+
+export const Supervisor = {
+  start: startSupervisor,
+  childSpec: supervisorChildSpec,
+  startChild: (rt: Runtime, sup: Pid | string, arg: ChildSpec | unknown[]) => adminCallTo<AdminResult>(rt, sup, { op: 'start_child', arg }),
+  terminateChild: (rt: Runtime, sup: Pid | string, idOrPid: string | Pid) => adminCallTo<AdminResult>(rt, sup, { op: 'terminate_child', arg: idOrPid }),
+  restartChild: (rt: Runtime, sup: Pid | string, id: string) => adminCallTo<AdminResult>(rt, sup, { op: 'restart_child', id }),
+  deleteChild: (rt: Runtime, sup: Pid | string, id: string) => adminCallTo<AdminResult>(rt, sup, { op: 'delete_child', id }),
+  whichChildren: (rt: Runtime, sup: Pid | string) => adminCallTo<ChildInfo[]>(rt, sup, { op: 'which_children' }),
+  countChildren: (rt: Runtime, sup: Pid | string) => adminCallTo<ChildCounts>(rt, sup, { op: 'count_children' }),
+  getChildSpec: (rt: Runtime, sup: Pid | string, id: string) => adminCallTo<{ type: 'ok'; spec: NormalizedChildSpec } | { type: 'error'; reason: string }>(rt, sup, { op: 'get_childspec', id }),
+};
+
+export { ChildSpecError };
