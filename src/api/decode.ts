@@ -1,0 +1,89 @@
+/**
+ * Decoding an AMQP delivery body into a message (gen_listener's decode step, PROTOCOL.md §1.1).
+ *
+ * Contract — `decode(body, props, { maxBytes, maxDepth? })`:
+ * - Returns `{ ok: true, msg }` with a JSON object, or `{ ok: false, reason }`; never throws.
+ * - content-type: absent or `application/json` (parameters such as charset allowed) is
+ *   decoded; anything else (e.g. Kazoo's `application/erlang`) is refused with a reason.
+ * - content-encoding: absent, empty or `identity` = plain; `gzip` = gunzipped, with the
+ *   output capped at `maxBytes` (a gzip bomb is refused, not inflated); anything else is
+ *   refused.
+ * - Size: a body (compressed or not) over `maxBytes` is refused before any parsing.
+ * - The bytes must be valid UTF-8 and one JSON value that is an object (not an array,
+ *   string, number or null), nested at most `maxDepth` (default 32) levels.
+ * - It does not validate against the catalogue: call validate() next.
+ */
+import { gunzipSync } from 'node:zlib';
+
+export interface DeliveryProps {
+  readonly contentType?: string | undefined;
+  readonly contentEncoding?: string | undefined;
+}
+
+export interface DecodeOptions {
+  readonly maxBytes: number;
+  readonly maxDepth?: number;
+}
+
+export type Decoded =
+  | { readonly ok: true; readonly msg: Record<string, unknown> }
+  | { readonly ok: false; readonly reason: string };
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function refuse(reason: string): Decoded {
+  return { ok: false, reason };
+}
+
+function tooDeep(value: unknown, maxDepth: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > maxDepth) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+function unpack(body: Uint8Array, encoding: string, maxBytes: number): Buffer | string {
+  if (encoding === '' || encoding === 'identity') return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  if (encoding !== 'gzip') return `unsupported content-encoding '${encoding.slice(0, 40)}' (expected gzip or none)`;
+  try {
+    return gunzipSync(body, { maxOutputLength: maxBytes });
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    if (e.code === 'ERR_BUFFER_TOO_LARGE') return `gzip body inflates beyond the ${maxBytes}-byte limit`;
+    return `gzip body could not be inflated: ${e.message ?? String(err)}`;
+  }
+}
+
+export function decode(body: Uint8Array, props: DeliveryProps, opts: DecodeOptions): Decoded {
+  if (!(body instanceof Uint8Array)) return refuse('body is not a byte buffer');
+  const contentType = (props.contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (contentType !== '' && contentType !== 'application/json') {
+    return refuse(`unsupported content-type '${contentType.slice(0, 60)}' (expected application/json)`);
+  }
+  if (body.byteLength > opts.maxBytes) return refuse(`body of ${body.byteLength} bytes exceeds the ${opts.maxBytes}-byte limit`);
+  const raw = unpack(body, (props.contentEncoding ?? '').trim().toLowerCase(), opts.maxBytes);
+  if (typeof raw === 'string') return refuse(raw);
+  let text: string;
+  try {
+    text = utf8.decode(raw);
+  } catch {
+    return refuse('body is not valid UTF-8');
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return refuse(`body is not JSON: ${(err as Error).message.slice(0, 100)}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    const got = Array.isArray(value) ? 'a list' : value === null ? 'null' : `a ${typeof value}`;
+    return refuse(`body is JSON ${got}, expected an object`);
+  }
+  const maxDepth = opts.maxDepth ?? 32;
+  if (tooDeep(value, maxDepth)) return refuse(`body nests deeper than ${maxDepth} levels`);
+  return { ok: true, msg: value as Record<string, unknown> };
+}

@@ -1,0 +1,138 @@
+/**
+ * Dialplan commands (Kazoo `kapi_dialplan`, Event-Category `call`, Event-Name `command`):
+ * what an app asks the switch to do on a call, one command per message.
+ *
+ * Contract
+ * - `dialplan` lists one entry per Application-Name (id `dialplan.<app>`): answer, hangup,
+ *   play, playstop, tts, record, record_call, park, noop, queue, bridge. They share
+ *   call/command and are told apart by Application-Name (`discriminator`).
+ * - Every command requires Application-Name (filled by build) and Call-ID; the sender puts
+ *   its own queue in Server-ID. Insert-At ∈ head, tail, flush, now (ecallmgr's default is
+ *   tail); playstop is always `now`.
+ * - Published on `callctl` to the call's Control-Queue (a `queue` route: pass it).
+ * - bridge Endpoints: every element is checked as an endpoint (required Invite-Format).
+ *   Kazoo silently drops invalid endpoints while building; Fife reports them instead.
+ */
+import type { FieldType, MessageDef, SubDef } from './types.ts';
+import { CALL_EVENT_NAMES } from './call-event.ts';
+import { INVITE_FORMATS } from './route.ts';
+
+export const INSERT_AT = ['head', 'tail', 'flush', 'now'] as const;
+
+const ENDPOINT: SubDef = {
+  name: 'endpoint',
+  required: ['Invite-Format'],
+  optional: ['Account-ID', 'Auth-Password', 'Auth-Realm', 'Auth-User', 'Bypass-Media', 'Call-Context', 'Callee-ID-Name',
+    'Callee-ID-Number', 'Caller-ID-Name', 'Caller-ID-Number', 'Codecs', 'Custom-Application-Vars', 'Custom-Channel-Vars',
+    'Custom-SIP-Headers', 'Endpoint-Actions', 'Endpoint-Delay', 'Endpoint-ID', 'Endpoint-Options', 'Endpoint-Progress-Timeout',
+    'Endpoint-Timeout', 'Endpoint-Type', 'Endpoint-URI', 'Failover', 'Force-Fax', 'Forward-IP', 'Hold-Media',
+    'Ignore-Completed-Elsewhere', 'Ignore-Early-Media', 'Loopback-Bowout', 'Outbound-Call-ID', 'Presence-ID', 'Proxy-IP',
+    'Proxy-Zone', 'Route', 'Simplify-Loopback', 'SIP-Interface', 'SIP-Invite-Parameters', 'SIP-Transport', 'To-DID', 'To-IP',
+    'To-Realm', 'To-URI', 'To-User', 'To-Username'],
+  values: { 'Invite-Format': INVITE_FORMATS, 'Endpoint-Type': ['sip', 'freetdm', 'skype'], 'SIP-Transport': ['udp', 'tcp', 'tls', 'sctp'] },
+  types: { 'Custom-Channel-Vars': 'object', 'Custom-SIP-Headers': 'object', Codecs: 'list' },
+};
+
+const QUEUED_COMMAND: SubDef = { name: 'command', required: ['Application-Name'], optional: [], types: { 'Application-Name': 'string' } };
+
+interface CommandSpec {
+  readonly doc: string;
+  readonly required?: readonly string[];
+  readonly optional?: readonly string[];
+  readonly values?: Readonly<Record<string, readonly string[]>>;
+  readonly types?: Readonly<Record<string, FieldType>>;
+  readonly defaults?: Readonly<Record<string, string>>;
+}
+
+function command(app: string, spec: CommandSpec): MessageDef {
+  return {
+    id: `dialplan.${app}`,
+    category: 'call',
+    name: 'command',
+    discriminator: 'Application-Name',
+    fixed: { 'Application-Name': app },
+    doc: spec.doc,
+    required: ['Call-ID', ...(spec.required ?? [])],
+    optional: ['Insert-At', ...(spec.optional ?? [])],
+    values: { 'Insert-At': INSERT_AT, ...spec.values },
+    types: { 'Call-ID': 'string', ...spec.types },
+    route: { exchange: 'callctl', kind: 'queue' },
+    ...(spec.defaults === undefined ? {} : { defaults: spec.defaults }),
+  };
+}
+
+export const dialplan: readonly MessageDef[] = [
+  command('answer', { doc: 'answer the call' }),
+  command('hangup', {
+    doc: 'hang up (Other-Leg-Only: only the bridged leg)',
+    optional: ['Hangup-Cause', 'Other-Leg-Only'],
+    types: { 'Other-Leg-Only': 'booleanish' },
+  }),
+  command('play', {
+    doc: 'play a media file',
+    required: ['Media-Name'],
+    optional: ['Endless-Playback', 'Format', 'Group-ID', 'Language', 'Leg', 'Loop-Count', 'Terminators', 'Voice'],
+    values: { Leg: ['A', 'B', 'Both'] },
+    types: { 'Media-Name': 'string', 'Endless-Playback': 'booleanish', 'Loop-Count': 'integerish' },
+  }),
+  command('playstop', {
+    doc: 'stop the current playback (always executed now)',
+    values: { 'Insert-At': ['now'] },
+    defaults: { 'Insert-At': 'now' },
+  }),
+  command('tts', {
+    doc: 'speak a text',
+    required: ['Text'],
+    optional: ['Conference-ID', 'Endless-Playback', 'Engine', 'Group-ID', 'Language', 'Leg', 'Loop-Count', 'Terminators', 'Voice'],
+    values: { Voice: ['male', 'female'], Leg: ['A', 'B', 'Both'] },
+    types: { Text: 'string', 'Loop-Count': 'integerish' },
+  }),
+  command('record', {
+    doc: 'record the caller into a media file',
+    required: ['Media-Name'],
+    optional: ['Silence-Hits', 'Silence-Threshold', 'Terminators', 'Time-Limit'],
+    types: { 'Media-Name': 'string' },
+  }),
+  command('record_call', {
+    doc: 'start, stop, mask or unmask recording of the whole call',
+    required: ['Record-Action'],
+    optional: ['Additional-Headers', 'Channels-As-Stereo', 'Follow-Transfer', 'Media-Name', 'Media-Recorder',
+      'Media-Recording-Endpoint-ID', 'Media-Recording-ID', 'Media-Recording-Origin', 'Media-Transfer-Destination',
+      'Media-Transfer-Method', 'Recording-Variables', 'Record-Min-Sec', 'Record-Sample-Rate', 'Time-Limit'],
+    values: { 'Record-Action': ['start', 'stop', 'mask', 'unmask'] },
+    types: { 'Record-Sample-Rate': 'integerish' },
+  }),
+  command('park', { doc: 'park the call', optional: ['Hangup-Cause', 'Timeout'] }),
+  command('noop', {
+    doc: 'no-op whose completion (Application-Response = its Msg-ID) marks a point in the queue',
+    optional: ['B-Leg-Events', 'Filter-Applications'],
+    values: { 'B-Leg-Events': CALL_EVENT_NAMES },
+    types: { 'B-Leg-Events': 'string-list', 'Filter-Applications': 'list' },
+  }),
+  command('queue', {
+    doc: 'several commands in one message, executed in order',
+    required: ['Commands'],
+    types: { Commands: { listOf: QUEUED_COMMAND } },
+  }),
+  command('bridge', {
+    doc: 'connect the call to one or more endpoints',
+    required: ['Endpoints'],
+    optional: ['Asserted-Identity-Name', 'Asserted-Identity-Number', 'Asserted-Identity-Realm', 'B-Leg-Events', 'Bridge-Actions',
+      'Call-Context', 'Callee-ID-Name', 'Callee-ID-Number', 'Caller-ID-Name', 'Caller-ID-Number', 'Confirm-Cancel-Timeout',
+      'Confirm-File', 'Confirm-Key', 'Continue-After', 'Continue-On-Fail', 'Custom-Application-Vars', 'Custom-Channel-Vars',
+      'Custom-SIP-Headers', 'Dial-Endpoint-Method', 'Enable-T38-Fax', 'Enable-T38-Fax-Request', 'Enable-T38-Gateway',
+      'Enable-T38-Passthrough', 'Export-Bridge-Variables', 'Export-Variables', 'Fail-On-Single-Reject', 'Force-Fax',
+      'Hold-Media', 'Ignore-Completed-Elsewhere', 'Ignore-Early-Media', 'Ignore-Forward', 'Loopback-Bowout', 'Media',
+      'Outbound-Callee-ID-Name', 'Outbound-Callee-ID-Number', 'Outbound-Caller-ID-Name', 'Outbound-Caller-ID-Number',
+      'Privacy-Hide-Name', 'Privacy-Hide-Number', 'Privacy-Method', 'Ringback', 'Secure-RTP', 'Simplify-Loopback',
+      'SIP-Invite-Parameters', 'SIP-Transport', 'Timeout'],
+    values: {
+      'Dial-Endpoint-Method': ['single', 'simultaneous'], Media: ['process', 'bypass', 'auto'], 'SIP-Transport': ['udp', 'tcp', 'tls'],
+      'Enable-T38-Gateway': ['self', 'peer'], 'B-Leg-Events': CALL_EVENT_NAMES,
+    },
+    types: {
+      Endpoints: { listOf: ENDPOINT }, 'B-Leg-Events': 'string-list', 'SIP-Invite-Parameters': 'list',
+      'Custom-Channel-Vars': 'object', 'Custom-SIP-Headers': 'object',
+    },
+  }),
+];

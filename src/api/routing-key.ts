@@ -1,0 +1,46 @@
+/**
+ * Routing-key segments, encoded exactly as Kazoo's `kz_amqp_util:encode/1` (PROTOCOL.md §1.2).
+ *
+ * Contract
+ * - `encodeSegment(s)`: bytes `a-z A-Z 0-9 - ~ _` stay, space becomes `+`, every other byte
+ *   of the UTF-8 form becomes `%XX` (upper-case hex), so `.` becomes `%2E` and `@` `%40`.
+ *   A segment that is exactly `*` or `#` is kept (a binding wildcard); empty stays empty.
+ *   The result never contains `.`, so a value cannot add words to a key.
+ * - `decodeSegment(s)` inverts it for any string `encodeSegment` produced (except that `*`
+ *   and `#` stay wildcards); it is for logs and tests, Kazoo has no decoder on the wire.
+ * - `routingKey(...parts)`: fixed words and already-encoded segments joined with `.`.
+ *   Use it with `encodeSegment` on every variable part, on the publish side and the bind
+ *   side alike (binding with `*` / `#` passes through).
+ */
+
+const PLAIN = /^[A-Za-z0-9\-~_]$/;
+
+export function encodeSegment(segment: string): string {
+  if (segment === '*' || segment === '#') return segment;
+  let out = '';
+  for (const byte of Buffer.from(segment, 'utf8')) {
+    const ch = String.fromCharCode(byte);
+    if (byte < 0x80 && PLAIN.test(ch)) out += ch;
+    else if (byte === 0x20) out += '+';
+    else out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+export function decodeSegment(segment: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < segment.length; i++) {
+    const ch = segment[i]!;
+    if (ch === '+') bytes.push(0x20);
+    else if (ch === '%' && /^[0-9A-Fa-f]{2}$/.test(segment.slice(i + 1, i + 3))) {
+      bytes.push(parseInt(segment.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else bytes.push(...Buffer.from(ch, 'utf8'));
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+/** Joins routing-key words. Variable words must already be encoded. */
+export function routingKey(...parts: readonly string[]): string {
+  return parts.join('.');
+}
