@@ -1,0 +1,209 @@
+/**
+ * The application engine: runs dialplan applications on channels, as sendmsg
+ * `call-command: execute` asks, with FreeSWITCH's execute events and ordering.
+ *
+ * Contract
+ * - execute(ch, req): every application yields CHANNEL_EXECUTE then, when it ends,
+ *   CHANNEL_EXECUTE_COMPLETE, both carrying Application, Application-Data and
+ *   Application-UUID (= the sendmsg's Event-UUID); the completion adds
+ *   Application-Response. `loops: N` runs the application N times in one pair of events.
+ * - One channel runs its requests in arrival order. A request arriving while another
+ *   application runs waits for it, except that applications which service the channel's
+ *   message queue while they run (park, playback, sleep, record, read,
+ *   play_and_get_digits, echo) let it run nested at once, as FreeSWITCH does, unless an
+ *   application on the channel was started with `event-lock: true`, which holds every
+ *   later request until it completes.
+ * - park is a background state: CHANNEL_EXECUTE (park) + CHANNEL_PARK; later requests run
+ *   while parked; at hangup CHANNEL_UNPARK then park's CHANNEL_EXECUTE_COMPLETE.
+ * - interrupt(ch): on hangup, every running application is told to stop (its completion
+ *   is still emitted, with the response it gives); queued requests are dropped. The
+ *   returned promise resolves when all have ended. `silent` (a killed channel) emits
+ *   nothing.
+ * - dtmf(ch, digit): emits DTMF (DTMF-Digit, DTMF-Duration, DTMF-Source) and hands the
+ *   digit to the running applications that listen for digits.
+ * - An unknown application completes at once with Application-Response
+ *   `-ERR invalid application` (a documented difference: see README); an application
+ *   that throws completes with `-ERR <message>` and a log line.
+ */
+import type { Logger } from '../kernel/log.ts';
+import type { Channel } from './channel.ts';
+import type { CallModel } from './call-model.ts';
+import type { Header } from './esl-wire.ts';
+import type { SimIds } from './sim-clock.ts';
+import { APPLICATIONS, type AppContext, type SimMediaOptions } from './apps.ts';
+
+export interface ExecRequest {
+  app: string;
+  arg: string;
+  appUuid: string;
+  eventLock: boolean;
+  loops: number;
+}
+
+interface Running {
+  readonly req: ExecRequest;
+  readonly abort: AbortController;
+  dtmf: ((digit: string) => void) | undefined;
+  done: Promise<void>;
+}
+
+interface ChannelApps {
+  queue: ExecRequest[];
+  running: Running[];
+  parked: ExecRequest | undefined;
+  silent: boolean;
+}
+
+function completeHeaders(req: ExecRequest, response: string): Header[] {
+  return [['Application', req.app], ['Application-Data', req.arg], ['Application-Response', response], ['Application-UUID', req.appUuid]];
+}
+
+const NESTABLE = new Set(['park', 'playback', 'sleep', 'record', 'read', 'play_and_get_digits', 'echo', 'endless_playback']);
+
+export class AppEngine {
+  private readonly perChannel = new Map<string, ChannelApps>();
+
+  constructor(
+    private readonly model: CallModel,
+    private readonly ids: SimIds,
+    private readonly media: SimMediaOptions,
+    private readonly log: Logger,
+  ) {}
+
+  private apps(ch: Channel): ChannelApps {
+    let st = this.perChannel.get(ch.uuid);
+    if (st === undefined) {
+      st = { queue: [], running: [], parked: undefined, silent: false };
+      this.perChannel.set(ch.uuid, st);
+    }
+    return st;
+  }
+
+  forget(uuid: string): void {
+    this.perChannel.delete(uuid);
+  }
+
+  /** Name of the application a channel is running (innermost), if any. */
+  current(uuid: string): string | undefined {
+    const st = this.perChannel.get(uuid);
+    return st?.running[st.running.length - 1]?.req.app ?? st?.parked?.app;
+  }
+
+  runDialplanPark(ch: Channel): void {
+    this.execute(ch, { app: 'park', arg: '', appUuid: this.ids.uuid(), eventLock: false, loops: 1 });
+  }
+
+  execute(ch: Channel, req: ExecRequest): boolean {
+    if (ch.isHungUp) {
+      this.log.debug({ call_id: ch.uuid, app: req.app }, 'execute after hangup dropped');
+      return false;
+    }
+    const st = this.apps(ch);
+    const canNest = st.running.every((r) => NESTABLE.has(r.req.app) && !r.req.eventLock);
+    if (st.queue.length === 0 && canNest) this.start(ch, st, req);
+    else st.queue.push(req);
+    return true;
+  }
+
+  private pump(ch: Channel, st: ChannelApps): void {
+    if (ch.isHungUp) {
+      st.queue.length = 0;
+      return;
+    }
+    while (st.queue.length > 0 && st.running.every((r) => NESTABLE.has(r.req.app) && !r.req.eventLock)) {
+      const next = st.queue.shift();
+      if (next !== undefined) this.start(ch, st, next);
+    }
+  }
+
+  private execHeaders(ch: Channel, req: ExecRequest): Header[] {
+    ch.variables.set('current_application', req.app);
+    ch.variables.set('current_application_data', req.arg);
+    return [['Application', req.app], ['Application-Data', req.arg], ['Application-UUID', req.appUuid]];
+  }
+
+  private start(ch: Channel, st: ChannelApps, req: ExecRequest): void {
+    this.model.fire('CHANNEL_EXECUTE', ch, this.execHeaders(ch, req));
+    if (req.app === 'park') {
+      const previous = st.parked;
+      st.parked = req;
+      if (previous === undefined) this.model.fire('CHANNEL_PARK', ch);
+      return;
+    }
+    const running: Running = { req, abort: new AbortController(), dtmf: undefined, done: Promise.resolve() };
+    st.running.push(running);
+    running.done = this.run(ch, st, running);
+  }
+
+  private async run(ch: Channel, st: ChannelApps, running: Running): Promise<void> {
+    const { req } = running;
+    const impl = APPLICATIONS[req.app];
+    let response = '-ERR invalid application';
+    if (impl === undefined) {
+      this.log.warn({ call_id: ch.uuid, app: req.app }, 'unknown application');
+      await Promise.resolve();
+    } else {
+      for (let i = 0; i < Math.max(1, req.loops); i++) {
+        try {
+          response = await impl(this.context(ch, running));
+        } catch (err) {
+          response = `-ERR ${err instanceof Error ? err.message : String(err)}`;
+          this.log.error({ call_id: ch.uuid, app: req.app, err }, 'application failed');
+        }
+        if (running.abort.signal.aborted) break;
+      }
+    }
+    st.running.splice(st.running.indexOf(running), 1);
+    if (st.silent) return;
+    ch.variables.set('current_application_response', response);
+    this.model.fire('CHANNEL_EXECUTE_COMPLETE', ch, completeHeaders(req, response));
+    this.pump(ch, st);
+  }
+
+  private context(ch: Channel, running: Running): AppContext {
+    return {
+      ch,
+      arg: running.req.arg,
+      model: this.model,
+      media: this.media,
+      signal: running.abort.signal,
+      onDtmf: (fn) => {
+        running.dtmf = fn;
+      },
+      log: this.log,
+    };
+  }
+
+  dtmf(ch: Channel, digit: string, durationMs: number): void {
+    this.model.fire('DTMF', ch, [['DTMF-Digit', digit], ['DTMF-Duration', String(durationMs * 8)], ['DTMF-Source', 'RTP']]);
+    const st = this.perChannel.get(ch.uuid);
+    for (const r of [...(st?.running ?? [])].reverse()) {
+      if (r.dtmf !== undefined) {
+        r.dtmf(digit);
+        return;
+      }
+    }
+  }
+
+  /** Stops a channel's applications (hangup or kill); resolves when all have ended. */
+  async interrupt(ch: Channel, opts: { silent?: boolean } = {}): Promise<void> {
+    const st = this.perChannel.get(ch.uuid);
+    if (st === undefined) return;
+    st.silent = opts.silent === true;
+    st.queue.length = 0;
+    for (const r of st.running) r.abort.abort();
+    await Promise.all(st.running.map((r) => r.done));
+    const park = st.parked;
+    st.parked = undefined;
+    if (park !== undefined && !st.silent) {
+      this.model.fire('CHANNEL_UNPARK', ch);
+      this.model.fire('CHANNEL_EXECUTE_COMPLETE', ch, completeHeaders(park, '_none_'));
+    }
+  }
+
+  /** Stops the channel's media applications (uuid_break): they complete as if a terminator was pressed. */
+  breakMedia(ch: Channel): void {
+    const st = this.perChannel.get(ch.uuid);
+    for (const r of st?.running ?? []) if (r.req.app !== 'bridge') r.abort.abort('break');
+  }
+}

@@ -1,0 +1,254 @@
+/**
+ * The dialplan applications the simulator implements, each an async function that runs
+ * on one channel and returns its Application-Response.
+ *
+ * Contract (per application; arguments as FreeSWITCH's mod_dptools takes them)
+ * - answer, pre_answer, ring_ready: move the call on (CHANNEL_ANSWER / _PROGRESS_MEDIA /
+ *   _PROGRESS); response `_none_`.
+ * - hangup [cause]: hangs the channel up (default NORMAL_CLEARING).
+ * - set / export `name=value` (empty value unsets), unset `name`, multiset `a=1 b=2`.
+ * - sleep <ms>; echo (until hangup).
+ * - playback <file>: PLAYBACK_START, plays for the media duration (`silence_stream://N` is
+ *   N ms, anything else `media.playbackMs`), stops early on a digit in the channel variable
+ *   `playback_terminators` (`any` = every digit; none by default) or on uuid_break;
+ *   PLAYBACK_STOP (Playback-Status done|break); response `FILE PLAYED`; the digit that
+ *   stopped it is in `playback_terminator_used`.
+ * - play_and_get_digits <min> <max> <tries> <timeout-ms> <terminators> <file> <invalid-file>
+ *   <var> [regexp] [digit-timeout-ms]; read <min> <max> <file> <var> <timeout-ms>
+ *   <terminators>: a digit stops the prompt; digits are collected until max, a terminator
+ *   or the timeout; the result is stored in <var> (and `read_result` success|timeout|
+ *   failure for read); response `_none_`.
+ * - record <path> [time-limit-secs]: RECORD_START, records until a terminator (`#` unless
+ *   `playback_terminators` says otherwise), the time limit (else `media.recordMaxMs`) or
+ *   hangup; RECORD_STOP; sets record_ms and record_seconds; response `_none_`.
+ * - bridge <dial>[|<dial>...] (`,` is tried in order too): rings each endpoint until one
+ *   answers; answers the A-leg if needed, CHANNEL_BRIDGE, then waits for either side to
+ *   hang up; CHANNEL_UNBRIDGE; the A-leg's hangup hangs the B-leg up with the same cause.
+ *   Sets originate_disposition, bridge_hangup_cause, last_bridge_hangup_cause. Response
+ *   `_none_` after a bridge, the failure cause (USER_NOT_REGISTERED, NO_ANSWER, ...) if
+ *   nobody answered. `hangup_after_bridge=true` hangs A up when B leaves.
+ * - event `Event-Name=CUSTOM,Event-Subclass=x::y,k=v`: fires that event with the channel.
+ */
+import type { Logger } from '../kernel/log.ts';
+import type { Channel } from './channel.ts';
+import type { CallModel } from './call-model.ts';
+import type { Header } from './esl-wire.ts';
+
+export interface SimMediaOptions {
+  /** How long a played file lasts, in ms (default 1000). */
+  playbackMs: number;
+  /** How long a record lasts with no time limit and no terminator, in ms (default 5000). */
+  recordMaxMs: number;
+}
+
+export interface AppContext {
+  readonly ch: Channel;
+  readonly arg: string;
+  readonly model: CallModel;
+  readonly media: SimMediaOptions;
+  /** Aborted on hangup (reason undefined) or uuid_break (reason 'break'). */
+  readonly signal: AbortSignal;
+  onDtmf(fn: (digit: string) => void): void;
+  readonly log: Logger;
+}
+
+export type Application = (ctx: AppContext) => Promise<string>;
+
+type WaitEnd = 'done' | 'aborted' | 'digit';
+
+/** Waits ms, ending early on abort or when `digit` is called; never rejects. */
+function interruptible(ms: number, signal: AbortSignal): { done: Promise<WaitEnd>; digit: () => void } {
+  let finish: (e: WaitEnd) => void = () => undefined;
+  const done = new Promise<WaitEnd>((resolve) => {
+    if (signal.aborted) return resolve('aborted');
+    const timer = setTimeout(() => end('done'), ms);
+    const onAbort = (): void => end('aborted');
+    const end = (e: WaitEnd): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      resolve(e);
+    };
+    finish = end;
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  return { done, digit: () => finish('digit') };
+}
+
+function mediaMs(file: string, media: SimMediaOptions): number {
+  const m = /^silence_stream:\/\/(\d+)/.exec(file);
+  return m?.[1] !== undefined ? Number(m[1]) : media.playbackMs;
+}
+
+function terminatorsOf(ch: Channel, fallback: string): string {
+  const t = ch.variables.get('playback_terminators') ?? fallback;
+  if (t === 'none') return '';
+  return t === 'any' ? '0123456789*#ABCD' : t;
+}
+
+function setVar(ch: Channel, assignment: string): void {
+  const i = assignment.indexOf('=');
+  if (i <= 0) return;
+  const name = assignment.slice(0, i).trim();
+  const value = assignment.slice(i + 1);
+  if (value === '') ch.variables.delete(name);
+  else ch.variables.set(name, value);
+}
+
+async function play(ctx: AppContext, file: string, stopOn: string): Promise<{ end: WaitEnd; digit?: string }> {
+  const { ch, model } = ctx;
+  model.fire('PLAYBACK_START', ch, [['Playback-File-Path', file]]);
+  const wait = interruptible(mediaMs(file, ctx.media), ctx.signal);
+  let pressed: string | undefined;
+  ctx.onDtmf((d) => {
+    if (stopOn.includes(d)) {
+      pressed = d;
+      wait.digit();
+    }
+  });
+  const end = await wait.done;
+  model.fire('PLAYBACK_STOP', ch, [['Playback-File-Path', file], ['Playback-Status', end === 'done' ? 'done' : 'break']]);
+  return { end, digit: pressed };
+}
+
+/** Collects digits after a prompt: until max, a terminator, or timeout. */
+async function collect(ctx: AppContext, o: { first?: string; max: number; terminators: string; timeoutMs: number; digitTimeoutMs: number }): Promise<{ digits: string; terminator?: string; aborted: boolean }> {
+  let digits = '';
+  let terminator: string | undefined;
+  const add = (d: string): boolean => {
+    if (o.terminators.includes(d)) terminator = d;
+    else digits += d;
+    return terminator !== undefined || digits.length >= o.max;
+  };
+  if (o.first !== undefined && add(o.first)) return { digits, terminator, aborted: false };
+  for (;;) {
+    const wait = interruptible(digits.length === 0 ? o.timeoutMs : o.digitTimeoutMs, ctx.signal);
+    let full = false;
+    ctx.onDtmf((d) => {
+      full = add(d);
+      wait.digit();
+    });
+    const end = await wait.done;
+    if (end === 'aborted') return { digits, terminator, aborted: true };
+    if (end === 'done' || full) return { digits, terminator, aborted: false };
+  }
+}
+
+const none = async (): Promise<string> => '_none_';
+
+export const APPLICATIONS: Record<string, Application> = {
+  answer: async ({ model, ch }) => (model.answer(ch), '_none_'),
+  pre_answer: async ({ model, ch }) => (model.preAnswer(ch), '_none_'),
+  ring_ready: async ({ model, ch }) => (model.ringReady(ch), '_none_'),
+  hangup: async ({ model, ch, arg }) => (model.hangup(ch, arg.trim() === '' ? 'NORMAL_CLEARING' : arg.trim().toUpperCase()), '_none_'),
+  set: async ({ ch, arg }) => (setVar(ch, arg), '_none_'),
+  export: async ({ ch, arg }) => (setVar(ch, arg.replace(/^nolocal:/, '')), '_none_'),
+  unset: async ({ ch, arg }) => (ch.variables.delete(arg.trim()), '_none_'),
+  multiset: async ({ ch, arg }) => {
+    for (const a of arg.replace(/^\^\^(.)/, '').split(/\s+/)) setVar(ch, a);
+    return '_none_';
+  },
+  sleep: async (ctx) => (await interruptible(Number(ctx.arg) || 0, ctx.signal).done, '_none_'),
+  echo: async (ctx) => (await interruptible(2 ** 31 - 1, ctx.signal).done, '_none_'),
+  park: none,
+  playback: async (ctx) => {
+    const r = await play(ctx, ctx.arg.trim(), terminatorsOf(ctx.ch, ''));
+    ctx.ch.variables.set('playback_terminator_used', r.digit ?? '');
+    return 'FILE PLAYED';
+  },
+  play_and_get_digits: async (ctx) => {
+    const [min, max, tries, timeout, terms, file, invalid, variable, regexp, digitTimeout] = ctx.arg.trim().split(/\s+/);
+    const re = regexp !== undefined && regexp !== '' ? new RegExp(`^(?:${regexp})$`) : /^[0-9*#]*$/;
+    for (let t = 0; t < Math.max(1, Number(tries) || 1); t++) {
+      const prompt = await play(ctx, file ?? '', '0123456789*#');
+      if (prompt.end === 'aborted') break;
+      const got = await collect(ctx, { first: prompt.digit, max: Number(max) || 1, terminators: terms ?? '#', timeoutMs: Number(timeout) || 5000, digitTimeoutMs: Number(digitTimeout) || Number(timeout) || 5000 });
+      if (got.aborted) break;
+      if (got.digits.length >= (Number(min) || 0) && re.test(got.digits)) {
+        if (variable !== undefined) ctx.ch.variables.set(variable, got.digits);
+        return '_none_';
+      }
+      if (invalid !== undefined && invalid !== '' && invalid !== 'silence_stream://0') await play(ctx, invalid, '');
+    }
+    if (variable !== undefined) ctx.ch.variables.delete(variable);
+    return '_none_';
+  },
+  read: async (ctx) => {
+    const [min, max, file, variable, timeout, terms] = ctx.arg.trim().split(/\s+/);
+    const prompt = await play(ctx, file ?? '', '0123456789*#');
+    const got = prompt.end === 'aborted' ? { digits: '', aborted: true, terminator: undefined } : await collect(ctx, { first: prompt.digit, max: Number(max) || 1, terminators: terms ?? '#', timeoutMs: Number(timeout) || 5000, digitTimeoutMs: Number(timeout) || 5000 });
+    const ok = got.digits.length >= (Number(min) || 0) && got.digits.length > 0;
+    if (variable !== undefined) ctx.ch.variables.set(variable, got.digits);
+    ctx.ch.variables.set('read_result', ok ? 'success' : got.aborted ? 'failure' : 'timeout');
+    ctx.ch.variables.set('read_terminator_used', got.terminator ?? '');
+    return '_none_';
+  },
+  record: async (ctx) => {
+    const [path = '', limit] = ctx.arg.trim().split(/\s+/);
+    const started = Date.now();
+    ctx.model.fire('RECORD_START', ctx.ch, [['Record-File-Path', path]]);
+    const stopOn = terminatorsOf(ctx.ch, '#');
+    const wait = interruptible(limit !== undefined && Number(limit) > 0 ? Number(limit) * 1000 : ctx.media.recordMaxMs, ctx.signal);
+    ctx.onDtmf((d) => (stopOn.includes(d) ? wait.digit() : undefined));
+    await wait.done;
+    const ms = Date.now() - started;
+    ctx.ch.variables.set('record_ms', String(ms));
+    ctx.ch.variables.set('record_seconds', String(Math.floor(ms / 1000)));
+    ctx.model.fire('RECORD_STOP', ctx.ch, [['Record-File-Path', path]]);
+    return '_none_';
+  },
+  event: async ({ model, ch, arg }) => {
+    const extra: Header[] = [];
+    let name = 'CUSTOM';
+    for (const kv of arg.split(',')) {
+      const i = kv.indexOf('=');
+      if (i <= 0) continue;
+      const k = kv.slice(0, i).trim();
+      if (k === 'Event-Name') name = kv.slice(i + 1);
+      else extra.push([k, kv.slice(i + 1)]);
+    }
+    model.fire(name, ch, extra);
+    return '_none_';
+  },
+  bridge: bridgeApp,
+};
+
+async function bridgeApp(ctx: AppContext): Promise<string> {
+  const { ch: a, model } = ctx;
+  const dials = ctx.arg.replace(/^\{[^}]*\}/, '').split(/[|,]/).map((d) => d.replace(/^\[[^\]]*\]/, '').trim()).filter((d) => d !== '');
+  let cause = 'NO_ROUTE_DESTINATION';
+  for (const dial of dials) {
+    if (ctx.signal.aborted) break;
+    const timeoutMs = Number(a.variables.get('call_timeout') ?? '60') * 1000;
+    const ringing = model.originate(dial, { from: a.profile.callerIdNumber, callerIdName: a.profile.callerIdName, timeoutMs, callUuid: a.callUuid });
+    const onAbort = (): void => {
+      for (const c of model.channels.values()) if (c.callUuid === a.callUuid && c !== a && model.isRinging(c.uuid)) model.rejectRinging(c.uuid, 'ORIGINATOR_CANCEL');
+    };
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    const result = await ringing;
+    ctx.signal.removeEventListener('abort', onAbort);
+    if (!result.ok) {
+      cause = result.cause;
+      continue;
+    }
+    const b = result.channel;
+    if (ctx.signal.aborted) {
+      model.hangup(b, a.hangupCause ?? 'ORIGINATOR_CANCEL');
+      break;
+    }
+    model.answer(a);
+    a.variables.set('originate_disposition', 'SUCCESS');
+    model.bridge(a, b);
+    const aGone = new Promise<void>((resolve) => (ctx.signal.aborted ? resolve() : ctx.signal.addEventListener('abort', () => resolve(), { once: true })));
+    await Promise.race([aGone, model.whenHungUp(b.uuid)]);
+    model.unbridge(a);
+    if (a.isHungUp) model.hangup(b, a.hangupCause);
+    const bCause = b.hangupCause ?? 'NORMAL_CLEARING';
+    a.variables.set('bridge_hangup_cause', bCause);
+    a.variables.set('last_bridge_hangup_cause', bCause);
+    if (!a.isHungUp && a.variables.get('hangup_after_bridge') === 'true') model.hangup(a, 'NORMAL_CLEARING');
+    return '_none_';
+  }
+  a.variables.set('originate_disposition', cause);
+  a.variables.set('originate_failed_cause', cause);
+  return cause;
+}

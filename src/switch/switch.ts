@@ -1,0 +1,315 @@
+/**
+ * Switch: the FreeSWITCH simulator. A TCP server speaking the inbound event socket,
+ * the channels behind it, and the control API tests and demos drive it with.
+ *
+ * Contract
+ * - `Switch.start(opts)` resolves once listening (port 0 = an ephemeral port, read it from
+ *   `sw.port`); host defaults to 127.0.0.1, password to ClueCon. `close()` is idempotent:
+ *   it sends every connection FreeSWITCH's shutdown notice, closes the server, and drops
+ *   all channels and timers.
+ * - Control API (in-process; `control-server.ts` exposes the same over HTTP):
+ *   placeCall({from, to, ...}) -> uuid of a new inbound call, created and parked with the
+ *   events of a real one; pressDigits(uuid, digits); hangup(uuid, cause); answer(uuid)
+ *   (the device answers a ringing leg, or the call is answered); reject(uuid, cause);
+ *   registerEndpoint(user, behaviour) for bridge/originate targets; channel(uuid) /
+ *   channels() snapshots; whenDestroyed(uuid); onEvent(listener) sees every event.
+ * - Faults: `faults` (SwitchFaults: stall/delay replies, delay/swallow events, events
+ *   before replies, refuse commands, fragmented writes); dropConnections() cuts every
+ *   socket with no notice; killChannel(uuid) makes a channel vanish without events;
+ *   restart({downMs}) drops sockets and channels, stops listening for downMs, and comes
+ *   back on the same port with a new Core-UUID; injectRaw(bytes) writes bytes to every
+ *   authenticated connection (malformed frames for client tests).
+ * - Determinism: `seed` makes UUIDs reproducible, `clock` makes Event-Date-Timestamp a
+ *   counter (see sim-clock.ts).
+ * - The password is never logged.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { createRootLogger, type Logger } from '../kernel/log.ts';
+import { AppEngine } from './app-engine.ts';
+import { createApi, type ApiRunner } from './api-commands.ts';
+import type { SimMediaOptions } from './apps.ts';
+import { CallModel, type InboundCall } from './call-model.ts';
+import type { ChannelSnapshot } from './channel.ts';
+import { Endpoints, type Device, type DeviceBehaviour } from './endpoints.ts';
+import { EslSession, type SendMsg, type SessionHost } from './esl-session.ts';
+import { SHUTDOWN_TEXT, type Header, type SwitchEvent } from './esl-wire.ts';
+import { EventFactory } from './event-factory.ts';
+import { SwitchFaults } from './faults.ts';
+import { createSimClock, createSimIds, type SimIds } from './sim-clock.ts';
+
+export interface SwitchOptions {
+  port?: number;
+  host?: string;
+  password?: string;
+  hostname?: string;
+  seed?: number;
+  clock?: { startMicros: number; stepMicros?: number };
+  logger?: Logger;
+  media?: Partial<SimMediaOptions>;
+  /** Largest command frame accepted, in bytes (default 16 MiB, as mod_event_socket). */
+  maxFrameBytes?: number;
+}
+
+export type EventListener = (ev: SwitchEvent) => void;
+
+export class Switch implements SessionHost {
+  readonly faults = new SwitchFaults();
+  readonly endpoints = new Endpoints();
+  readonly log: Logger;
+  readonly password: string;
+  readonly host: string;
+  readonly maxFrameBytes: number;
+  port: number;
+  private readonly ids: SimIds;
+  private readonly events: EventFactory;
+  private readonly model: CallModel;
+  private readonly engine: AppEngine;
+  private readonly api_: ApiRunner;
+  private server: Server | undefined;
+  private readonly sessions = new Set<EslSession>();
+  private readonly listeners = new Set<EventListener>();
+  private nextSession = 1;
+  private callsSinceStart = 0;
+  private closed = false;
+  private readonly startedMs = Date.now();
+
+  private constructor(opts: SwitchOptions) {
+    this.log = (opts.logger ?? createRootLogger({ node: 'switch-sim' })).child({ component: 'switch-sim' });
+    this.password = opts.password ?? 'ClueCon';
+    this.host = opts.host ?? '127.0.0.1';
+    this.port = opts.port ?? 8021;
+    this.maxFrameBytes = opts.maxFrameBytes ?? 16 * 1024 * 1024;
+    this.ids = createSimIds({ seed: opts.seed });
+    const clock = createSimClock(opts.clock ?? {});
+    const hostname = opts.hostname ?? 'fife-switch-sim';
+    this.events = new EventFactory({ coreUuid: this.ids.uuid(), hostname, ipv4: this.host, clock });
+    this.model = new CallModel(this.events, (ev) => this.emit(ev), this.ids, this.endpoints);
+    const media: SimMediaOptions = { playbackMs: opts.media?.playbackMs ?? 1000, recordMaxMs: opts.media?.recordMaxMs ?? 5000 };
+    this.engine = new AppEngine(this.model, this.ids, media, this.log);
+    this.model.engine = this.engine;
+    this.api_ = createApi({ model: this.model, engine: this.engine, events: this.events, ids: this.ids, hostname, startedMs: this.startedMs, totalCalls: () => this.callsSinceStart });
+  }
+
+  static async start(opts: SwitchOptions = {}): Promise<Switch> {
+    const sw = new Switch(opts);
+    await sw.listen();
+    sw.log.info({ host: sw.host, port: sw.port, core_uuid: sw.coreUuid }, 'switch simulator listening');
+    return sw;
+  }
+
+  get coreUuid(): string {
+    return this.events.coreUuid;
+  }
+
+  private listen(): Promise<void> {
+    const server = createServer((socket) => this.accept(socket));
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, this.host, () => {
+        server.off('error', reject);
+        server.on('error', (err) => this.log.error({ err }, 'esl server error'));
+        const addr = server.address();
+        if (addr !== null && typeof addr === 'object') this.port = addr.port;
+        resolve();
+      });
+    });
+  }
+
+  private accept(socket: Socket): void {
+    if (this.closed) return void socket.destroy();
+    const session = new EslSession(socket, this, this.nextSession++);
+    this.sessions.add(session);
+    this.log.debug({ esl_session: session.id }, 'esl client connected');
+  }
+
+  // ---- SessionHost -------------------------------------------------------------------
+
+  api(command: string, args: string): Promise<string> {
+    return this.api_(command, args).catch((err: unknown) => {
+      this.log.error({ err, command }, 'api command failed');
+      return `-ERR ${err instanceof Error ? err.message : String(err)}\n`;
+    });
+  }
+
+  newUuid(): string {
+    return this.ids.uuid();
+  }
+
+  hasChannel(uuid: string): boolean {
+    return this.model.channels.has(uuid);
+  }
+
+  sendmsg(uuid: string, msg: SendMsg): string {
+    const ch = this.model.channels.get(uuid);
+    if (ch === undefined) return `-ERR invalid session id [${uuid}]`;
+    const h = msg.headers;
+    const command = (h.get('call-command') ?? '').toLowerCase();
+    if (command === 'execute') {
+      const app = h.get('execute-app-name');
+      if (app === undefined || app === '') return '-ERR no execute-app-name';
+      const arg = h.get('execute-app-arg') ?? (h.get('content-type') === 'text/plain' ? msg.body ?? '' : '');
+      const req = { app, arg, appUuid: h.get('event-uuid') ?? this.ids.uuid(), eventLock: h.get('event-lock') === 'true', loops: Math.max(1, Number(h.get('loops') ?? 1) || 1) };
+      setImmediate(() => this.engine.execute(ch, req));
+      return '+OK';
+    }
+    if (command === 'hangup') {
+      const cause = (h.get('hangup-cause') ?? 'NORMAL_CLEARING').toUpperCase();
+      setImmediate(() => this.model.hangup(ch, cause));
+      return '+OK';
+    }
+    if (['nomedia', 'unicast', 'xferext'].includes(command)) return '+OK';
+    return '-ERR invalid command';
+  }
+
+  fireEvent(name: string, headers: Header[], body?: string): void {
+    const sub = headers.find(([k]) => k === 'Event-Subclass')?.[1];
+    this.emit(this.events.make(name, { extra: headers.filter(([k]) => k !== 'Event-Subclass'), body, subclass: sub }));
+  }
+
+  sessionClosed(session: EslSession): void {
+    this.sessions.delete(session);
+    this.log.debug({ esl_session: session.id }, 'esl client disconnected');
+  }
+
+  private emit(ev: SwitchEvent): void {
+    for (const s of this.sessions) s.offer(ev);
+    for (const l of this.listeners) {
+      try {
+        l(ev);
+      } catch (err) {
+        this.log.error({ err }, 'event listener threw');
+      }
+    }
+  }
+
+  // ---- control API -------------------------------------------------------------------
+
+  /** A new inbound call from `from` to `to`, created and parked; returns its Unique-ID. */
+  placeCall(call: InboundCall): string {
+    this.callsSinceStart++;
+    const ch = this.model.inbound(call);
+    this.log.child({ call_id: ch.uuid }).debug({ from: call.from, to: call.to }, 'inbound call placed');
+    return ch.uuid;
+  }
+
+  pressDigits(uuid: string, digits: string, opts: { durationMs?: number } = {}): boolean {
+    const ch = this.model.channels.get(uuid);
+    if (ch === undefined || ch.isHungUp) return false;
+    for (const d of digits) this.engine.dtmf(ch, d, opts.durationMs ?? 100);
+    return true;
+  }
+
+  hangup(uuid: string, cause = 'NORMAL_CLEARING'): boolean {
+    const ch = this.model.channels.get(uuid);
+    if (ch === undefined || ch.isHungUp) return false;
+    this.model.hangup(ch, cause);
+    return true;
+  }
+
+  /** The device answers: a ringing outbound leg is answered; any other channel is answered as `uuid_answer`. */
+  answer(uuid: string): boolean {
+    if (this.model.answerRinging(uuid)) return true;
+    const ch = this.model.channels.get(uuid);
+    if (ch === undefined || ch.isHungUp) return false;
+    this.model.answer(ch);
+    return true;
+  }
+
+  reject(uuid: string, cause = 'CALL_REJECTED'): boolean {
+    return this.model.rejectRinging(uuid, cause);
+  }
+
+  registerEndpoint(user: string, behaviour: DeviceBehaviour = {}): Device {
+    return this.endpoints.register(user, behaviour);
+  }
+
+  unregisterEndpoint(user: string): boolean {
+    return this.endpoints.unregister(user);
+  }
+
+  channel(uuid: string): ChannelSnapshot | undefined {
+    return this.model.channels.get(uuid)?.snapshot();
+  }
+
+  channels(): ChannelSnapshot[] {
+    return [...this.model.channels.values()].map((c) => c.snapshot());
+  }
+
+  get channelCount(): number {
+    return this.model.channels.size;
+  }
+
+  get connectionCount(): number {
+    return this.sessions.size;
+  }
+
+  whenDestroyed(uuid: string): Promise<void> {
+    return this.model.whenDestroyed(uuid);
+  }
+
+  onEvent(listener: EventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Fires an event with no channel (HEARTBEAT, CUSTOM, ...). */
+  raiseEvent(name: string, headers: Header[] = [], body?: string): void {
+    this.fireEvent(name, headers, body);
+  }
+
+  // ---- faults ------------------------------------------------------------------------
+
+  dropConnections(): number {
+    const n = this.sessions.size;
+    for (const s of [...this.sessions]) s.drop();
+    this.log.warn({ connections: n }, 'fault: dropped every esl connection');
+    return n;
+  }
+
+  killChannel(uuid: string): boolean {
+    const ok = this.model.kill(uuid);
+    if (ok) this.log.warn({ call_id: uuid }, 'fault: channel killed without events');
+    return ok;
+  }
+
+  injectRaw(bytes: string | Buffer): number {
+    const buf = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
+    let n = 0;
+    for (const s of this.sessions) {
+      if (s.authed) {
+        s.write(buf);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  async restart(opts: { downMs?: number } = {}): Promise<void> {
+    this.dropConnections();
+    for (const uuid of [...this.model.channels.keys()]) this.model.kill(uuid);
+    await this.closeServer();
+    if (opts.downMs !== undefined && opts.downMs > 0) await new Promise((r) => setTimeout(r, opts.downMs));
+    this.events.restart(this.ids.uuid());
+    await this.listen();
+    this.log.warn({ core_uuid: this.coreUuid, port: this.port }, 'fault: switch restarted with a new Core-UUID');
+  }
+
+  private closeServer(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (server === undefined) return Promise.resolve();
+    return new Promise((resolve) => server.close(() => resolve()));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.faults.reset();
+    for (const s of [...this.sessions]) s.close([], SHUTDOWN_TEXT);
+    for (const uuid of [...this.model.channels.keys()]) this.model.kill(uuid);
+    this.listeners.clear();
+    await this.closeServer();
+    this.log.info('switch simulator stopped');
+  }
+}
