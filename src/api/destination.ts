@@ -11,7 +11,7 @@
  * - AMQP headers the entry asks for (call events carry `call-id`) are included.
  * - `replyQueue(request)` is the request's Server-ID, or undefined when it has none.
  */
-import type { Envelope, Message, MessageDef } from './types.ts';
+import type { Envelope, MessageDef } from './types.ts';
 import type { ExchangeName } from './exchanges.ts';
 import { isObject, own } from './check.ts';
 
@@ -34,7 +34,7 @@ export function destination(def: MessageDef, msg: Envelope, queue?: string): Des
   return { exchange: def.route.exchange, routingKey: pid[2]!, headers: { ...extra, 'Deliver-To-PID': pid[1]! } };
 }
 
-export function replyQueue(request: Message): string | undefined {
+export function replyQueue(request: unknown): string | undefined {
   if (!isObject(request)) return undefined;
   const id = own(request, 'Server-ID');
   return typeof id === 'string' && id !== '' ? id : undefined;

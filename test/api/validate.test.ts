@@ -112,7 +112,7 @@ describe('lookup by Event-Category / Event-Name', () => {
 
 describe('error replies', () => {
   it('answer an invalid request at its Server-ID with its Msg-ID', () => {
-    const req = { ...kamailioAuthnReq(), To: undefined };
+    const req: Record<string, unknown> = { ...kamailioAuthnReq(), To: undefined };
     const r = validate(req);
     expect(r.ok).toBe(false);
     const reply = errorReply(req, r.ok ? '' : r.reason, CTX);
