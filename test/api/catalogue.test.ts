@@ -151,3 +151,22 @@ describe('the catalogue refuses inconsistent entries at load', () => {
     expect(r.ok ? '' : r.reason).toContain('Target: expected string');
   });
 });
+
+describe('adapters in the shapes src/bus plugs in', () => {
+  it('busDecoder and busValidator wrap decode and validate', async () => {
+    const { busDecoder, busValidator } = await import('../../src/api/bus-adapters.ts');
+    const dec = busDecoder({ maxBytes: 1024 });
+    const good = dec(Buffer.from(JSON.stringify(kamailioAuthnReq())), { contentType: 'application/json' });
+    expect(good.ok && busValidator(good.message)).toBeUndefined();
+    expect(good.ok).toBe(true);
+    const bad = dec(Buffer.from('[1]'), {});
+    expect(bad.ok ? '' : bad.reason).toContain('expected an object');
+    expect(busValidator({ ...kamailioAuthnReq(), From: 3 })).toContain('From: expected string');
+  });
+
+  it('busExchangeSpecs flattens the options', async () => {
+    const { busExchangeSpecs } = await import('../../src/api/bus-adapters.ts');
+    expect(busExchangeSpecs()).toContainEqual({ name: 'nodes', type: 'fanout', durable: false, autoDelete: false });
+    expect(busExchangeSpecs()).toHaveLength(EXCHANGES.length);
+  });
+});
