@@ -4,9 +4,11 @@
  *
  * Contract
  * - `conf` lists doc_created, doc_edited, doc_deleted (Event-Name = the id).
- * - Published on `configuration` with key `doc_<action>.<db>.<type>.<id>` (`docKey`; db and
- *   id encoded, so `account/ab/cd/...` becomes `account%2Fab%2Fcd...`). Bind with `'*'` for
- *   any word. Publishing needs Type (the document's pvt_type) to compute the key.
+ * - Published on `configuration` with key `doc_<action>.<db>.<type>.<id>` (`docKey`). As in
+ *   Kazoo's `kz_amqp_util:document_routing_key`, only the id is encoded: db and type go in
+ *   verbatim (CouchDB database names cannot hold a dot; Kazoo account databases travel in
+ *   their `account%2Fab%2Fcd%2F...` form, which encoding again would break). Bind with `'*'`
+ *   for any word. Publishing needs Type (the document's pvt_type) to compute the key.
  */
 import { encodeSegment, routingKey } from './routing-key.ts';
 import type { Message, MessageDef } from './types.ts';
@@ -14,7 +16,7 @@ import type { Message, MessageDef } from './types.ts';
 export type DocAction = 'created' | 'edited' | 'deleted';
 
 export function docKey(action: DocAction | '*', db: string, type: string, id: string): string {
-  return routingKey(action === '*' ? '*' : `doc_${action}`, encodeSegment(db), encodeSegment(type), encodeSegment(id));
+  return routingKey(action === '*' ? '*' : `doc_${action}`, db, type, encodeSegment(id));
 }
 
 function keyOf(action: DocAction): (msg: Message) => string {

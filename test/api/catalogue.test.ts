@@ -106,7 +106,7 @@ describe('destination', () => {
   });
 
   it('doc change: configuration, doc_<action>.<db>.<type>.<id>', () => {
-    const d = build('doc_edited', { ID: 'dev1', Database: 'account/4f/e6/a3b2', Type: 'device', Rev: '2-x' }, CTX);
+    const d = build('doc_edited', { ID: 'dev1', Database: 'account%2F4f%2Fe6%2Fa3b2', Type: 'device', Rev: '2-x' }, CTX);
     expect(destination('doc_edited', d)).toEqual({
       exchange: 'configuration', routingKey: 'doc_edited.account%2F4f%2Fe6%2Fa3b2.device.dev1', headers: {},
     });

@@ -74,8 +74,8 @@ describe('key builders encode every variable word', () => {
     expect(callEventKey('*', 'x.y')).toBe('call.*.x%2Ey');
   });
 
-  it('doc changes encode the database name', () => {
-    expect(docKey('edited', 'account/4f/e6/a3b2', 'device', 'dev.1')).toBe('doc_edited.account%2F4f%2Fe6%2Fa3b2.device.dev%2E1');
+  it('doc changes encode the id only (db and type verbatim, as Kazoo)', () => {
+    expect(docKey('edited', 'account%2F4f%2Fe6%2Fa3b2', 'device', 'dev.1')).toBe('doc_edited.account%2F4f%2Fe6%2Fa3b2.device.dev%2E1');
     expect(docKey('*', '*', 'device', '*')).toBe('*.*.device.*');
   });
 
