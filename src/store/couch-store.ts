@@ -1,0 +1,270 @@
+/**
+ * CouchStore: the DocumentStore on a CouchDB server or cluster (CouchDB 3, BigCouch-style
+ * clusters, or anything speaking CouchDB's HTTP API) through nano.
+ *
+ * Contract (beyond document-store.ts)
+ * - `url` is the server's base URL; `user:password@` in it is used for Basic auth by nano
+ *   and never appears in `location`, logs or error messages.
+ * - Every request carries a timeout (`requestTimeoutMs`, default 5000): an unreachable or
+ *   hung server fails the call with 'unavailable' within that time; a refused connection
+ *   fails at once.
+ * - `follow` long-polls `_changes` (never a continuous feed, which compressing proxies
+ *   buffer) with `pollTimeoutMs` (default 25000) and stops at once on `stop()` by aborting
+ *   the request in flight. After a failure it waits `retryMs` doubling up to `maxRetryMs`
+ *   (defaults 100 ms, 5 s) on a timer, and goes on from the last sequence seen.
+ * - Sequences are whatever the server sends (strings on CouchDB 3, numbers on stand-ins),
+ *   passed on as strings and handed back unparsed.
+ */
+import Nano from 'nano';
+import type { Logger } from '../kernel/log.ts';
+import { canonicalDbName, checkDocId } from './db-names.ts';
+import { prepareDoc } from './doc-json.ts';
+import { StoreError, stripCredentials, toStoreError, type StoreErrorContext } from './store-error.ts';
+import { toBulkResults, toChange, toViewResult, viewParams } from './wire-rows.ts';
+import type {
+  AllDocsQuery, BulkResult, DocInput, Change, ChangeSubscription, ChangesPage, ChangesQuery, Doc, DocumentStore,
+  FollowOptions, SaveResult, SavedDoc, ViewQuery, ViewResult,
+} from './document-store.ts';
+
+export interface CouchStoreOptions {
+  url: string;
+  logger: Logger;
+  requestTimeoutMs?: number;
+  pollTimeoutMs?: number;
+  retryMs?: number;
+  maxRetryMs?: number;
+}
+
+interface Request {
+  db?: string;
+  doc?: string;
+  path?: string;
+  method?: string;
+  qs?: Record<string, unknown>;
+  body?: unknown;
+}
+
+export class CouchStore implements DocumentStore {
+  readonly kind = 'couchdb' as const;
+  readonly location: string;
+  private readonly nano: Nano.ServerScope;
+  private readonly log: Logger;
+  private readonly timeoutMs: number;
+  private readonly pollMs: number;
+  private readonly retryMs: number;
+  private readonly maxRetryMs: number;
+  private readonly feeds = new Set<ChangeSubscription>();
+  private closed = false;
+
+  constructor(opts: CouchStoreOptions) {
+    let parsed: URL;
+    try {
+      parsed = new URL(opts.url);
+    } catch (err) {
+      throw new StoreError('invalid', `not a URL: ${stripCredentials(opts.url)}`, { cause: err });
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new StoreError('invalid', `CouchDB URL must be http(s), got ${parsed.protocol}`);
+    this.location = stripCredentials(parsed.href).replace(/\/$/, '');
+    this.nano = Nano({ url: opts.url.replace(/\/$/, '') });
+    this.log = opts.logger.child({ store: 'couchdb', url: this.location });
+    this.timeoutMs = opts.requestTimeoutMs ?? 5000;
+    this.pollMs = opts.pollTimeoutMs ?? 25_000;
+    this.retryMs = opts.retryMs ?? 100;
+    this.maxRetryMs = opts.maxRetryMs ?? 5000;
+  }
+
+  async createDb(db: string): Promise<boolean> {
+    const name = this.name(db, 'createDb');
+    try {
+      await this.call({ db: name, method: 'PUT' }, { op: 'createDb', database: name });
+    } catch (err) {
+      if ((err as StoreError).status === 412) return false;
+      throw err;
+    }
+    this.log.info({ db: name }, 'database created');
+    return true;
+  }
+
+  async dbExists(db: string): Promise<boolean> {
+    const name = this.name(db, 'dbExists');
+    return this.call({ db: name }, { op: 'dbExists', database: name }).then(() => true, notFoundAs(false));
+  }
+
+  async deleteDb(db: string): Promise<boolean> {
+    const name = this.name(db, 'deleteDb');
+    // Ask first: some CouchDB-protocol servers (pouchdb-server) answer 200 for a missing database.
+    if (!(await this.dbExists(name))) return false;
+    const deleted = await this.call({ db: name, method: 'DELETE' }, { op: 'deleteDb', database: name }).then(() => true, notFoundAs(false));
+    if (deleted) this.log.info({ db: name }, 'database deleted');
+    return deleted;
+  }
+
+  async listDbs(): Promise<string[]> {
+    this.assertOpen('listDbs');
+    const names = await this.call<string[]>({ db: '_all_dbs' }, { op: 'listDbs' });
+    return [...names].sort();
+  }
+
+  async get(db: string, id: string): Promise<SavedDoc> {
+    const name = this.name(db, 'get');
+    checkDocId(id, name);
+    return this.call<SavedDoc>({ db: name, doc: id }, { op: 'get', database: name, id });
+  }
+
+  async save(db: string, doc: DocInput): Promise<SavedDoc> {
+    const name = this.name(db, 'save');
+    const body = prepareDoc(doc, name);
+    const res = await this.call<{ rev: string }>({ db: name, doc: body._id, method: 'PUT', body }, { op: 'save', database: name, id: body._id });
+    return { ...body, _rev: res.rev };
+  }
+
+  async remove(db: string, id: string, rev: string): Promise<SaveResult> {
+    const name = this.name(db, 'remove');
+    checkDocId(id, name);
+    if (typeof rev !== 'string' || rev.length === 0) throw new StoreError('invalid', 'remove needs the current _rev', { op: 'remove', database: name, id });
+    const res = await this.call<{ id: string; rev: string }>({ db: name, doc: id, method: 'DELETE', qs: { rev } }, { op: 'remove', database: name, id });
+    return { id: res.id, rev: res.rev };
+  }
+
+  async bulkSave(db: string, docs: DocInput[]): Promise<BulkResult[]> {
+    const name = this.name(db, 'bulkSave');
+    if (!Array.isArray(docs)) throw new StoreError('invalid', 'bulkSave takes an array of documents', { database: name });
+    const bodies = docs.map((d) => prepareDoc(d, name));
+    const raw = await this.call<Array<Record<string, never>>>({ db: name, path: '_bulk_docs', method: 'POST', body: { docs: bodies } }, { op: 'bulkSave', database: name });
+    return toBulkResults(raw, bodies, name);
+  }
+
+  async view(db: string, view: string, query: ViewQuery = {}): Promise<ViewResult> {
+    const name = this.name(db, 'view');
+    const m = typeof view === 'string' ? /^([^/]+)\/([^/]+)$/.exec(view) : null;
+    if (m === null) throw new StoreError('invalid', `view must be 'design/view', got ${JSON.stringify(view)}`, { op: 'view', database: name });
+    const path = `_design/${encodeURIComponent(m[1]!)}/_view/${encodeURIComponent(m[2]!)}`;
+    return this.query(name, path, viewParams(query, { database: name, view }), 'view');
+  }
+
+  async allDocs(db: string, query: AllDocsQuery = {}): Promise<ViewResult> {
+    const name = this.name(db, 'allDocs');
+    return this.query(name, '_all_docs', viewParams(query, { database: name, view: '_all_docs' }), 'allDocs');
+  }
+
+  async changes(db: string, query: ChangesQuery = {}): Promise<ChangesPage> {
+    const name = this.name(db, 'changes');
+    const qs: Record<string, unknown> = { since: query.since ?? '0', include_docs: query.includeDocs === true };
+    if (query.limit !== undefined) qs.limit = query.limit;
+    const raw = await this.call<{ results: never[]; last_seq: unknown }>({ db: name, path: '_changes', qs }, { op: 'changes', database: name });
+    return { results: raw.results.map(toChange), lastSeq: String(raw.last_seq) };
+  }
+
+  follow(db: string, opts: FollowOptions): ChangeSubscription {
+    const name = this.name(db, 'follow');
+    const store = this;
+    let since = opts.since ?? 'now';
+    let stopped = false;
+    let abort: AbortController | undefined;
+    let wake: (() => void) | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const deliver = (change: Change): void => {
+      try {
+        opts.onChange(change);
+      } catch (err) {
+        store.log.error({ err, db: name, id: change.id }, 'change handler threw; feed goes on');
+      }
+    };
+    let markReady: () => void = () => {};
+    const ready = new Promise<void>((resolve) => { markReady = resolve; });
+    const loop = async (): Promise<void> => {
+      let delay = 0;
+      while (!stopped) {
+        abort = new AbortController();
+        try {
+          if (since === 'now') {
+            // Pin 'now' to the database's update_seq so nothing written after `ready` is missed.
+            const info = (await store.nano.request({ db: name, signal: AbortSignal.any([abort.signal, AbortSignal.timeout(store.timeoutMs)]) } as Nano.RequestOptions)) as { update_seq: unknown };
+            since = String(info.update_seq);
+          }
+          markReady();
+          const qs = { feed: 'longpoll', since, timeout: store.pollMs, include_docs: opts.includeDocs === true };
+          const signal = AbortSignal.any([abort.signal, AbortSignal.timeout(store.pollMs + store.timeoutMs)]);
+          const raw = (await store.nano.request({ db: name, path: '_changes', qs, signal } as Nano.RequestOptions)) as { results: never[]; last_seq: unknown };
+          if (delay > 0) {
+            delay = 0;
+            store.log.info({ db: name }, 'change feed recovered');
+            opts.onRecover?.();
+          }
+          for (const r of raw.results) {
+            const change = toChange(r);
+            since = change.seq;
+            if (!stopped) deliver(change);
+          }
+          since = String(raw.last_seq);
+        } catch (err) {
+          if (stopped) break;
+          const e = toStoreError(err, { op: 'follow', database: name });
+          if (delay === 0) {
+            store.log.warn({ db: name, code: e.code, reason: e.reason }, 'change feed failed; retrying');
+            opts.onError?.(e);
+          }
+          delay = delay === 0 ? store.retryMs : Math.min(delay * 2, store.maxRetryMs);
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            timer = setTimeout(resolve, delay);
+          });
+        }
+      }
+    };
+    const running = loop();
+    const sub: ChangeSubscription = {
+      get lastSeq() { return since; },
+      ready,
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        markReady();
+        clearTimeout(timer);
+        wake?.();
+        abort?.abort();
+        await running;
+        store.feeds.delete(sub);
+      },
+    };
+    this.feeds.add(sub);
+    return sub;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([...this.feeds].map((f) => f.stop()));
+    this.log.info('couchdb store closed');
+  }
+
+  private async query(name: string, path: string, params: Record<string, unknown>, op: string): Promise<ViewResult> {
+    const { keys, ...qs } = params;
+    const req: Request = keys === undefined ? { db: name, path, qs } : { db: name, path, qs, method: 'POST', body: { keys } };
+    return toViewResult(await this.call(req, { op, database: name, id: path }));
+  }
+
+  private assertOpen(op: string): void {
+    if (this.closed) throw new StoreError('closed', 'the store is closed', { op });
+  }
+
+  private name(db: string, op: string): string {
+    this.assertOpen(op);
+    return canonicalDbName(db);
+  }
+
+  private async call<T = unknown>(req: Request, ctx: StoreErrorContext): Promise<T> {
+    try {
+      return (await this.nano.request({ ...req, signal: AbortSignal.timeout(this.timeoutMs) } as Nano.RequestOptions)) as T;
+    } catch (err) {
+      throw toStoreError(err, ctx);
+    }
+  }
+}
+
+function notFoundAs<T>(value: T): (err: unknown) => T {
+  return (err) => {
+    if (err instanceof StoreError && err.code === 'not_found') return value;
+    throw err;
+  };
+}

@@ -1,0 +1,16 @@
+/**
+ * The store layer's public surface: import from here, not from the files behind it.
+ * See README.md beside this file for what each part does and how it is configured.
+ */
+export type {
+  AllDocsQuery, BulkResult, Change, ChangeSubscription, ChangesPage, ChangesQuery, DesignDoc, Doc, DocInput,
+  DocumentStore, FollowOptions, SaveResult, SavedDoc, Seq, ViewQuery, ViewResult, ViewRow,
+} from './document-store.ts';
+export { StoreError, isStoreError, stripCredentials, toStoreError, type StoreErrorCode } from './store-error.ts';
+export {
+  ACCOUNTS_DB, ALERTS_DB, OFFNET_DB, SIP_AUTH_DB, SYSTEM_CONFIG_DB, SYSTEM_DATA_DB, SYSTEM_DBS, SYSTEM_SCHEMAS_DB, TOKEN_AUTH_DB,
+  accountDbName, accountIdFromDb, accountModbName, canonicalDbName, checkDocId, encodedDbName, isAccountId, type AccountDbFormat,
+} from './db-names.ts';
+export { CouchStore, type CouchStoreOptions } from './couch-store.ts';
+export { EmbeddedStore, type EmbeddedStoreOptions } from './embedded-store.ts';
+export { openStore, type OpenStoreOptions } from './open-store.ts';
