@@ -48,6 +48,11 @@ export function authnReqKey(realm: string): string {
   return routingKey('authn', 'req', encodeSegment(realm));
 }
 
+/** `authn.endpoint.req.<encoded realm>` on `registrar`: the Kazoo-5-era Kamailio form. */
+export function authnEndpointReqKey(realm: string): string {
+  return routingKey('authn', 'endpoint', 'req', encodeSegment(realm));
+}
+
 export const authn: readonly MessageDef[] = [
   {
     id: 'authn_req',
@@ -62,7 +67,7 @@ export const authn: readonly MessageDef[] = [
       'Orig-Port': 'integerish', Expires: 'integerish', 'Custom-SIP-Headers': 'object',
     },
     route: { exchange: 'callmgr', kind: 'key', key: (m) => authnReqKey(authnRealm(m)) },
-    alsoArrivesOn: [{ exchange: 'registrar', bindKey: 'authn.endpoint.req.*', why: 'Kazoo-5-era Kamailio configurations' }],
+    alsoArrivesOn: [{ exchange: 'registrar', bindKey: authnEndpointReqKey('*'), why: 'Kazoo-5-era Kamailio configurations' }],
   },
   {
     id: 'authn_resp',

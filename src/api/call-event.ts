@@ -4,8 +4,10 @@
  *
  * Contract
  * - `callEvents` lists call_event (any Event-Name: CHANNEL_ANSWER, CHANNEL_DESTROY, ...;
- *   the known names are `CALL_EVENT_NAMES`) and usurp_control (exact name, so it wins the
- *   lookup over the any-name entry).
+ *   the known names are `CALL_EVENT_NAMES`), usurp_control, channel_status_req and
+ *   channel_status_resp (exact names, so they win the lookup over the any-name entry).
+ *   channel_status_req goes on `callevt` as `call.status_req.<call-id>`; its answer to the
+ *   requester's Server-ID on `targeted`.
  * - Published on `callevt` with key `call.<Event-Name>.<encoded Call-ID>` (the event name is
  *   not encoded, as in Kazoo) and AMQP header `call-id` = Call-ID. Bind
  *   `callEventKey('*', callId)` for all events of a call.
@@ -69,6 +71,7 @@ export const callEvents: readonly MessageDef[] = [
     optional: CALL_EVENT_OPTIONAL,
     types: {
       'Call-ID': 'string', 'Custom-Channel-Vars': 'object', 'Custom-Application-Vars': 'object', 'Custom-SIP-Headers': 'object',
+      'Fax-Info': 'object',
     },
     route: { exchange: 'callevt', kind: 'key', key: (m) => callEventKey(String(m['Event-Name']), callIdOf(m)) },
     amqpHeaders: (m) => ({ 'call-id': callIdOf(m) }),
@@ -83,5 +86,27 @@ export const callEvents: readonly MessageDef[] = [
     types: { 'Call-ID': 'string', 'Fetch-ID': 'string' },
     route: { exchange: 'callevt', kind: 'key', key: (m) => callEventKey('usurp_control', callIdOf(m)) },
     amqpHeaders: (m) => ({ 'call-id': callIdOf(m) }),
+  },
+  {
+    id: 'channel_status_req',
+    category: 'call_event',
+    name: 'channel_status_req',
+    doc: 'is this call still up, and where?',
+    required: ['Call-ID'],
+    optional: ['Active-Only'],
+    types: { 'Call-ID': 'string', 'Active-Only': 'booleanish' },
+    route: { exchange: 'callevt', kind: 'key', key: (m) => callEventKey('status_req', callIdOf(m)) },
+  },
+  {
+    id: 'channel_status_resp',
+    category: 'call_event',
+    name: 'channel_status_resp',
+    doc: 'the status of a call: active, tmpdown or terminated',
+    required: ['Call-ID', 'Status'],
+    optional: ['Custom-Application-Vars', 'Custom-Channel-Vars', 'Error-Msg', 'From-Tag', 'Other-Leg-Call-ID', 'Realm',
+      'Switch-Hostname', 'Switch-Nodename', 'Switch-URL', 'To-Tag', 'Username'],
+    values: { Status: ['active', 'tmpdown', 'terminated'] },
+    types: { 'Custom-Application-Vars': 'object', 'Custom-Channel-Vars': 'object' },
+    route: { exchange: 'targeted', kind: 'queue' },
   },
 ];

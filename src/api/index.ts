@@ -15,7 +15,7 @@
  * - `errorReply(request, message, ctx)`: a built `error` message answering `request`.
  * - `lookup(category, name, msg?)`: the entry for an incoming message, or undefined.
  * - `EXCHANGES` / `exchange(name)`: the exchanges to declare.
- * - Routing-key builders for binding (pass '*' / '#' for wildcards): authnReqKey,
+ * - Routing-key builders for binding (pass '*' / '#' for wildcards): authnReqKey, authnEndpointReqKey,
  *   regSuccessKey, regQueryKey, regFlushKey, REG_SYNC_KEY, routeReqKey, callEventKey, docKey;
  *   encodeSegment / decodeSegment for anything else.
  */
@@ -79,7 +79,7 @@ export { decode } from './decode.ts';
 export { replyQueue } from './destination.ts';
 export { EXCHANGES, exchange } from './exchanges.ts';
 export { encodeSegment, decodeSegment, routingKey } from './routing-key.ts';
-export { authnReqKey, authnRealm } from './authn.ts';
+export { authnReqKey, authnEndpointReqKey, authnRealm } from './authn.ts';
 export { regSuccessKey, regQueryKey, regFlushKey, REG_SYNC_KEY } from './registration.ts';
 export { routeReqKey } from './route.ts';
 export { callEventKey, CALL_EVENT_NAMES } from './call-event.ts';

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  authnReqKey, callEventKey, decodeSegment, docKey, encodeSegment, regFlushKey, regQueryKey, regSuccessKey, routeReqKey,
+  authnEndpointReqKey, authnReqKey, callEventKey, decodeSegment, docKey, encodeSegment, regFlushKey, regQueryKey, regSuccessKey, routeReqKey,
 } from '../../src/api/index.ts';
 
 describe('encodeSegment: the table of PROTOCOL.md §1.2', () => {
@@ -52,6 +52,7 @@ describe('key builders encode every variable word', () => {
   it('authn_req for a realm with dots', () => {
     expect(authnReqKey('sip.example.com')).toBe('authn.req.sip%2Eexample%2Ecom');
     expect(authnReqKey('*')).toBe('authn.req.*');
+    expect(authnEndpointReqKey('sip.example.com')).toBe('authn.endpoint.req.sip%2Eexample%2Ecom');
   });
 
   it('reg_success for a user with @ and a realm with a space', () => {

@@ -105,6 +105,7 @@ describe('lookup by Event-Category / Event-Name', () => {
   it('a call event of any name, and usurp_control by its exact name', () => {
     expect(lookup('call_event', 'CHANNEL_ANSWER')?.id).toBe('call_event');
     expect(lookup('call_event', 'usurp_control')?.id).toBe('usurp_control');
+    expect(lookup('call_event', 'channel_status_resp')?.id).toBe('channel_status_resp');
     const ev = build('call_event', { 'Event-Name': 'CHANNEL_DESTROY', 'Call-ID': 'c1', 'Hangup-Cause': 'NORMAL_CLEARING' }, CTX);
     expect(validate(ev).ok).toBe(true);
   });
