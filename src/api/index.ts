@@ -8,7 +8,8 @@
  *   every problem (see build.ts for the steps: strip, defaults, fixed values, validate,
  *   whitelist). `prepare` also returns the headers the whitelist dropped.
  * - `validate(msg, id?)` never throws on bad input: `{ok: true, msg, def}` or
- *   `{ok: false, reason, problems}` (see validate.ts).
+ *   `{ok: false, reason, problems}` (see validate.ts). `assertValid(msg, id?)` is the same
+ *   as an assertion: the message, or InvalidMessage with every problem.
  * - `decode(body, props, {maxBytes})` never throws: `{ok: true, msg}` or `{ok: false, reason}`.
  * - `destination(id, msg, queue?)`: exchange, routing key and AMQP headers for a built
  *   message; `replyQueue(request)`: the request's Server-ID.
@@ -32,6 +33,7 @@ import { registration } from './registration.ts';
 import { route } from './route.ts';
 import type { Envelope, Message, MessageDef } from './types.ts';
 import { validateWith, type Validated } from './validate.ts';
+import { InvalidMessage } from './invalid-message.ts';
 
 const FAMILIES: readonly (readonly MessageDef[])[] = [authn, registration, route, callEvents, dialplan, nodes, conf, errors];
 
@@ -47,6 +49,13 @@ export function prepare(id: string, fields: Readonly<Record<string, unknown>>, c
 
 export function validate(msg: unknown, id?: string): Validated {
   return validateWith(catalogue, msg, id);
+}
+
+/** validate() as an assertion: the message, or InvalidMessage with every problem. */
+export function assertValid(msg: unknown, id?: string): Envelope {
+  const r = validateWith(catalogue, msg, id);
+  if (r.ok) return r.msg;
+  throw new InvalidMessage(r.def?.id ?? id ?? 'message', r.problems);
 }
 
 export function lookup(category: string, name: string, msg?: Message): MessageDef | undefined {

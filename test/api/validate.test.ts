@@ -3,7 +3,7 @@
  * a throw.
  */
 import { describe, expect, it } from 'vitest';
-import { build, errorReply, lookup, replyQueue, validate } from '../../src/api/index.ts';
+import { assertValid, build, errorReply, InvalidMessage, lookup, replyQueue, validate } from '../../src/api/index.ts';
 import { CTX, kamailioAuthnReq, kamailioRegSuccess } from './kamailio-fixtures.ts';
 
 function reasonOf(msg: unknown, id?: string): string {
@@ -127,5 +127,14 @@ describe('error replies', () => {
     const reply = errorReply(42, 'body is not JSON', CTX);
     expect(reply['Event-Name']).toBe('error');
     expect(replyQueue(42)).toBeUndefined();
+  });
+});
+
+describe('assertValid', () => {
+  it('returns a valid message and throws InvalidMessage with every problem otherwise', () => {
+    expect(assertValid(kamailioAuthnReq())['Auth-User']).toBe('alice');
+    const bad = { ...kamailioAuthnReq(), From: undefined, To: 5 };
+    expect(() => assertValid(bad)).toThrow(InvalidMessage);
+    expect(() => assertValid(bad)).toThrow(/authn_req is invalid: From: missing required header; To: expected string, got number 5/);
   });
 });
