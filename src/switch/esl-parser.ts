@@ -130,7 +130,7 @@ export function parseEventBody(frame: EslFrame): { headers: Header[]; body?: str
   if (frame.body === undefined) return undefined;
   if (type === 'text/event-json') {
     const obj = JSON.parse(frame.body) as Record<string, string>;
-    const headers: Header[] = Object.entries(obj).filter(([k]) => k !== '_body').map(([k, v]) => [k, String(v)] as const);
+    const headers: Header[] = Object.entries(obj).filter(([k]) => k !== '_body' && k !== 'Content-Length').map(([k, v]) => [k, String(v)] as const);
     return { headers, body: obj._body };
   }
   if (type !== 'text/event-plain') return undefined;

@@ -48,7 +48,7 @@ export interface SessionHost {
   hasChannel(uuid: string): boolean;
   sendmsg(uuid: string, msg: SendMsg): string;
   fireEvent(name: string, headers: Header[], body?: string): void;
-  sessionClosed(session: EslSession): void;
+  sessionClosed(session: EslSession, pendingBytes: number): void;
 }
 
 const FORMATS = new Set<EventFormat>(['plain', 'json', 'xml']);
@@ -108,7 +108,7 @@ export class EslSession {
   private onClose(): void {
     if (this.parser.buffered > 0) this.log.info({ bytes: this.parser.buffered }, 'esl client left in the middle of a command');
     this.closed = true;
-    this.host.sessionClosed(this);
+    this.host.sessionClosed(this, this.parser.buffered);
   }
 
   private async drain(): Promise<void> {

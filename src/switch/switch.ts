@@ -68,6 +68,7 @@ export class Switch implements SessionHost {
   private server: Server | undefined;
   private readonly sessions = new Set<EslSession>();
   private readonly listeners = new Set<EventListener>();
+  private readonly closeListeners = new Set<(info: { id: number; pendingBytes: number }) => void>();
   private nextSession = 1;
   private callsSinceStart = 0;
   private closed = false;
@@ -167,9 +168,16 @@ export class Switch implements SessionHost {
     this.emit(this.events.make(name, { extra: headers.filter(([k]) => k !== 'Event-Subclass'), body, subclass: sub }));
   }
 
-  sessionClosed(session: EslSession): void {
+  sessionClosed(session: EslSession, pendingBytes: number): void {
     this.sessions.delete(session);
     this.log.debug({ esl_session: session.id }, 'esl client disconnected');
+    for (const l of this.closeListeners) l({ id: session.id, pendingBytes });
+  }
+
+  /** Called whenever an ESL connection ends; pendingBytes = bytes of an unfinished command. */
+  onConnectionClosed(listener: (info: { id: number; pendingBytes: number }) => void): () => void {
+    this.closeListeners.add(listener);
+    return () => this.closeListeners.delete(listener);
   }
 
   private emit(ev: SwitchEvent): void {
@@ -310,6 +318,7 @@ export class Switch implements SessionHost {
     for (const uuid of [...this.model.channels.keys()]) this.model.kill(uuid);
     this.listeners.clear();
     await this.closeServer();
+    this.closeListeners.clear();
     this.log.info('switch simulator stopped');
   }
 }

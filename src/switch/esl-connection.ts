@@ -1,0 +1,368 @@
+/**
+ * EslConnection: a typed, promise-based, self-healing inbound event-socket client over
+ * modesl's Connection (modesl itself never leaks out of this file).
+ *
+ * Contract
+ * - `new EslConnection(opts)` does nothing until `start()`. start() connects and resolves
+ *   at the first 'up'; while it cannot connect it keeps retrying with exponential backoff
+ *   (initialMs, x factor, capped at maxMs, with jitter), and so it does after every loss.
+ *   `close()` stops for good (idempotent) and rejects start() if still waiting.
+ * - Events: 'up' once authenticated and subscriptions/filters re-applied (so every event
+ *   asked for before a loss flows again after it); 'down' {reason} when an up connection
+ *   is lost; 'event' for every switch event (EslEvent). It never emits 'error': modesl's
+ *   'error' is always listened to and logged (an unhandled EventEmitter2 error would kill
+ *   the process).
+ * - Requests: api(cmd) -> body; bgapi(cmd) -> the BACKGROUND_JOB body; execute(uuid, app,
+ *   arg, {eventLock, loops}) -> the matching CHANNEL_EXECUTE_COMPLETE (matched on
+ *   Application-UUID = the Event-UUID we send); hangup(uuid, cause); subscribe(events);
+ *   filter(h, v); filterDelete(h, v?); command(line, headers) for anything else.
+ *   A `-ERR` answer rejects with EslCommandError (api/bgapi: a body starting with -ERR);
+ *   a request made while down rejects at once with EslNotConnectedError; every pending
+ *   request rejects with EslDisconnectedError when the socket ends or errors; api/bgapi/
+ *   command time out after `requestTimeoutMs` (default 30 s) with EslTimeoutError;
+ *   execute has no default timeout (applications may run for minutes) but takes one.
+ * - sendmsg goes through the command-reply FIFO (modesl's own execute() does not, and its
+ *   +OK would be handed to the next caller's callback).
+ * - Bad bytes from the switch (header values with broken % escapes, bad JSON) are logged
+ *   and decoded as best possible; they never crash the process.
+ * - The password is never logged.
+ */
+import { EventEmitter } from 'node:events';
+import { createRequire } from 'node:module';
+import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
+import type { Connection, Event as ModeslEvent } from 'modesl';
+import { createRootLogger, type Logger } from '../kernel/log.ts';
+import { safeUrlDecode } from './esl-wire.ts';
+import { EslCommandError, EslDisconnectedError, EslNotConnectedError, EslTimeoutError, type EslEvent } from './esl-errors.ts';
+
+const modesl = createRequire(import.meta.url)('modesl') as typeof import('modesl');
+
+export interface EslConnectionOptions {
+  host?: string;
+  port?: number;
+  password?: string;
+  logger?: Logger;
+  backoff?: { initialMs?: number; maxMs?: number; factor?: number; jitter?: number };
+  /** Time allowed from TCP connect to authenticated (default 5000 ms). */
+  connectTimeoutMs?: number;
+  requestTimeoutMs?: number;
+}
+
+export interface EslConnectionEvents {
+  up: [info: { attempt: number }];
+  down: [info: { reason: string }];
+  event: [event: EslEvent];
+}
+
+interface Pending {
+  what: string;
+  reject(err: Error): void;
+}
+
+type Headers = Record<string, string | number | boolean>;
+
+export class EslConnection extends EventEmitter<EslConnectionEvents> {
+  private readonly host: string;
+  private readonly port: number;
+  private readonly password: string;
+  private readonly log: Logger;
+  private readonly backoff: Required<NonNullable<EslConnectionOptions['backoff']>>;
+  private readonly connectTimeoutMs: number;
+  private readonly requestTimeoutMs: number;
+  private conn: Connection | undefined;
+  private up = false;
+  private stopped = false;
+  private attempt = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly pending = new Set<Pending>();
+  private readonly executions = new Map<string, (ev: EslEvent) => void>();
+  private readonly jobs = new Map<string, (ev: EslEvent) => void>();
+  private readonly subscriptions = new Set<string>();
+  private readonly filters: Array<[string, string]> = [];
+  private firstUp: { resolve(): void; reject(e: Error): void } | undefined;
+
+  constructor(opts: EslConnectionOptions = {}) {
+    super();
+    this.host = opts.host ?? '127.0.0.1';
+    this.port = opts.port ?? 8021;
+    this.password = opts.password ?? 'ClueCon';
+    this.log = (opts.logger ?? createRootLogger({ node: 'esl-client' })).child({ component: 'esl', switch: this.target });
+    this.backoff = { initialMs: 100, maxMs: 10_000, factor: 2, jitter: 0.2, ...opts.backoff };
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 5000;
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
+  }
+
+  get target(): string {
+    return `${this.host}:${this.port}`;
+  }
+
+  get isUp(): boolean {
+    return this.up;
+  }
+
+  start(): Promise<void> {
+    if (this.up) return Promise.resolve();
+    const p = new Promise<void>((resolve, reject) => (this.firstUp = { resolve, reject }));
+    if (this.conn === undefined && this.retryTimer === undefined && !this.stopped) this.connect();
+    return p;
+  }
+
+  // ---- connection life cycle ---------------------------------------------------------
+
+  private connect(): void {
+    this.retryTimer = undefined;
+    this.attempt++;
+    const conn = new modesl.Connection(this.host, this.port, this.password);
+    this.conn = conn;
+    const socket = conn.socket as Socket;
+    let lost = false;
+    const lose = (reason: string): void => {
+      if (lost) return;
+      lost = true;
+      clearTimeout(authTimer);
+      this.onLost(conn, reason);
+    };
+    const authTimer = setTimeout(() => {
+      this.log.warn({ ms: this.connectTimeoutMs }, 'esl connect/auth timed out');
+      socket.destroy();
+      lose('connect timeout');
+    }, this.connectTimeoutMs);
+    conn.on('error', (err: unknown) => this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'esl connection error'));
+    conn.on('esl::connect', () => this.guardParser(conn));
+    conn.on('esl::event::auth::fail', () => {
+      this.log.error('esl authentication failed: the switch refused the password (check the configured ESL password)');
+      socket.destroy();
+    });
+    conn.on('esl::event::disconnect::notice', (ev: ModeslEvent) => this.log.info({ notice: ev.getBody().split('\n')[0] }, 'switch sent a disconnect notice'));
+    conn.on('esl::event::**', (ev: ModeslEvent, headers: Record<string, unknown> | undefined) => this.onModeslEvent(ev, headers));
+    conn.once('esl::ready', () => {
+      clearTimeout(authTimer);
+      void this.onReady(conn);
+    });
+    socket.on('close', () => lose('socket closed'));
+    socket.on('error', (err) => lose(err.message));
+  }
+
+  /** Replaces the parser's header decoding with one that logs and survives bad % escapes. */
+  private guardParser(conn: Connection): void {
+    const parser = conn.parser;
+    if (parser === undefined) return;
+    const original = parser._parseHeaderText.bind(parser);
+    parser._parseHeaderText = (text: string) => {
+      try {
+        return original(text);
+      } catch (err) {
+        this.log.warn({ err: err instanceof Error ? err.message : String(err), sample: text.slice(0, 200) }, 'malformed header value from the switch; decoded leniently');
+        const out: Record<string, string | number> = {};
+        for (const line of text.split('\n')) {
+          const [key = '', ...rest] = line.split(': ');
+          const value = safeUrlDecode(rest.join(': '));
+          out[key] = key === 'Content-Length' ? parseInt(value, 10) : value;
+        }
+        return out;
+      }
+    };
+  }
+
+  private async onReady(conn: Connection): Promise<void> {
+    try {
+      if (this.subscriptions.size > 0) await this.sendRecv(conn, `event json ${[...this.subscriptions, 'BACKGROUND_JOB', 'CHANNEL_EXECUTE_COMPLETE'].join(' ')}`, undefined, 'resubscribe');
+      for (const [h, v] of this.filters) await this.sendRecv(conn, `filter ${h} ${v}`, undefined, 're-filter');
+    } catch (err) {
+      this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'could not restore subscriptions after connecting');
+    }
+    if (this.conn !== conn || this.stopped) return;
+    this.up = true;
+    const attempt = this.attempt;
+    this.attempt = 0;
+    this.log.info({ attempt }, 'esl connection up');
+    this.firstUp?.resolve();
+    this.firstUp = undefined;
+    this.emit('up', { attempt });
+  }
+
+  private onLost(conn: Connection, reason: string): void {
+    if (this.conn !== conn) return;
+    this.conn = undefined;
+    conn.removeAllListeners();
+    conn.on('error', () => undefined);
+    conn.socket?.destroy();
+    const wasUp = this.up;
+    this.up = false;
+    this.failPending(reason);
+    if (wasUp) {
+      this.log.warn({ reason }, 'esl connection down');
+      this.emit('down', { reason });
+    }
+    if (this.stopped) return;
+    const base = Math.min(this.backoff.maxMs, this.backoff.initialMs * this.backoff.factor ** Math.max(0, this.attempt - 1));
+    const delay = Math.round(base * (1 + (Math.random() * 2 - 1) * this.backoff.jitter));
+    this.log.debug({ reason, attempt: this.attempt, delay_ms: delay }, 'esl reconnect scheduled');
+    this.retryTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  private failPending(reason: string): void {
+    const all = [...this.pending];
+    this.pending.clear();
+    this.executions.clear();
+    this.jobs.clear();
+    for (const p of all) p.reject(new EslDisconnectedError(this.target, p.what, reason));
+  }
+
+  async close(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    this.firstUp?.reject(new Error(`EslConnection to ${this.target} closed before it came up`));
+    this.firstUp = undefined;
+    const conn = this.conn;
+    if (conn === undefined) return;
+    const socket = conn.socket;
+    const closed = socket === null || socket.destroyed ? Promise.resolve() : new Promise<void>((r) => socket.once('close', () => r()));
+    conn.send('exit');
+    socket?.end();
+    setTimeout(() => socket?.destroy(), 1000).unref();
+    await closed;
+  }
+
+  // ---- events ------------------------------------------------------------------------
+
+  private onModeslEvent(ev: ModeslEvent, frameHeaders: Record<string, unknown> | undefined): void {
+    const type = frameHeaders?.['Content-Type'];
+    if (typeof type !== 'string' || !type.startsWith('text/event-')) return;
+    const headers: Record<string, string> = {};
+    for (const h of ev.headers) headers[h.name] = String(h.value);
+    const name = headers['Event-Name'];
+    if (name === undefined) {
+      this.log.warn({ type }, 'event frame without Event-Name dropped');
+      return;
+    }
+    const event: EslEvent = { name, subclass: headers['Event-Subclass'], uuid: headers['Unique-ID'], headers, body: ev.getBody() ?? '' };
+    try {
+      if (name === 'CHANNEL_EXECUTE_COMPLETE') this.executions.get(headers['Application-UUID'] ?? '')?.(event);
+      else if (name === 'BACKGROUND_JOB') this.jobs.get(headers['Job-UUID'] ?? '')?.(event);
+      this.emit('event', event);
+    } catch (err) {
+      this.log.error({ err, event: name }, 'event listener threw');
+    }
+  }
+
+  // ---- requests ----------------------------------------------------------------------
+
+  /** Runs fn with a pending entry that rejects on disconnect and (optionally) on timeout. */
+  private track<T>(what: string, timeoutMs: number | undefined, fn: (resolve: (v: T) => void, reject: (e: Error) => void) => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const entry: Pending = { what, reject: (e) => settle(() => reject(e)) };
+      const settle = (f: () => void): void => {
+        if (!this.pending.delete(entry)) return;
+        clearTimeout(timer);
+        f();
+      };
+      this.pending.add(entry);
+      if (timeoutMs !== undefined && timeoutMs > 0) timer = setTimeout(() => entry.reject(new EslTimeoutError(what, timeoutMs)), timeoutMs);
+      fn((v) => settle(() => resolve(v)), entry.reject);
+    });
+  }
+
+  private live(what: string): Connection {
+    if (!this.up || this.conn === undefined) throw new EslNotConnectedError(this.target, what);
+    return this.conn;
+  }
+
+  private sendRecv(conn: Connection, line: string, headers: Headers | undefined, what: string, timeoutMs = this.requestTimeoutMs): Promise<string> {
+    return this.track<string>(what, timeoutMs, (resolve, reject) => {
+      conn.sendRecv(line, headers, (ev) => {
+        const reply = ev.getHeader('Reply-Text') ?? '';
+        if (reply.startsWith('-ERR')) reject(new EslCommandError(what, reply));
+        else resolve(reply);
+      });
+    });
+  }
+
+  /** Any command with a command/reply answer; resolves with its Reply-Text. */
+  async command(line: string, headers?: Headers): Promise<string> {
+    return this.sendRecv(this.live(line), line, headers, line);
+  }
+
+  async api(cmd: string, opts: { timeoutMs?: number } = {}): Promise<string> {
+    const what = `api ${cmd}`;
+    const conn = this.live(what);
+    return this.track<string>(what, opts.timeoutMs ?? this.requestTimeoutMs, (resolve, reject) => {
+      conn.api(cmd, '', (ev) => {
+        const body = ev.getBody() ?? '';
+        if (body.startsWith('-ERR')) reject(new EslCommandError(what, body));
+        else resolve(body);
+      });
+    });
+  }
+
+  async bgapi(cmd: string, opts: { jobUuid?: string; timeoutMs?: number } = {}): Promise<string> {
+    const what = `bgapi ${cmd}`;
+    const conn = this.live(what);
+    const jobUuid = opts.jobUuid ?? randomUUID();
+    const filtered = this.filters.length > 0;
+    if (filtered) await this.sendRecv(conn, `filter Job-UUID ${jobUuid}`, undefined, what);
+    const result = this.track<string>(what, opts.timeoutMs ?? this.requestTimeoutMs, (resolve, reject) => {
+      this.jobs.set(jobUuid, (ev) => {
+        this.jobs.delete(jobUuid);
+        if (ev.body.startsWith('-ERR')) reject(new EslCommandError(what, ev.body));
+        else resolve(ev.body);
+      });
+      this.sendRecv(conn, `bgapi ${cmd}`, { 'Job-UUID': jobUuid }, what).catch(reject);
+    });
+    return result.finally(() => {
+      this.jobs.delete(jobUuid);
+      if (filtered && this.up && this.conn === conn) this.sendRecv(conn, `filter delete Job-UUID ${jobUuid}`, undefined, what).catch(() => undefined);
+    });
+  }
+
+  async execute(uuid: string, app: string, arg = '', opts: { eventLock?: boolean; loops?: number; timeoutMs?: number } = {}): Promise<EslEvent> {
+    const what = `execute ${app} on ${uuid}`;
+    const conn = this.live(what);
+    const appUuid = randomUUID();
+    const headers: Headers = { 'call-command': 'execute', 'execute-app-name': app, 'execute-app-arg': arg, 'Event-UUID': appUuid };
+    if (opts.eventLock === true) headers['event-lock'] = 'true';
+    if (opts.loops !== undefined) headers.loops = opts.loops;
+    const log = this.log.child({ call_id: uuid });
+    log.debug({ app, arg }, 'execute');
+    return this.track<EslEvent>(what, opts.timeoutMs, (resolve, reject) => {
+      this.executions.set(appUuid, (ev) => {
+        this.executions.delete(appUuid);
+        resolve(ev);
+      });
+      this.sendRecv(conn, `sendmsg ${uuid}`, headers, what).catch((err: Error) => {
+        this.executions.delete(appUuid);
+        reject(err);
+      });
+    });
+  }
+
+  async hangup(uuid: string, cause = 'NORMAL_CLEARING'): Promise<void> {
+    const what = `hangup ${uuid}`;
+    await this.sendRecv(this.live(what), `sendmsg ${uuid}`, { 'call-command': 'hangup', 'hangup-cause': cause }, what);
+  }
+
+  /** Adds event names to the subscription (json); kept and re-applied after a reconnect. */
+  async subscribe(events: readonly string[]): Promise<void> {
+    for (const e of events) this.subscriptions.add(e);
+    const what = `event json ${events.join(' ')}`;
+    await this.sendRecv(this.live(what), `event json ${[...this.subscriptions, 'BACKGROUND_JOB', 'CHANNEL_EXECUTE_COMPLETE'].join(' ')}`, undefined, what);
+  }
+
+  async filter(header: string, value: string): Promise<void> {
+    const what = `filter ${header} ${value}`;
+    await this.sendRecv(this.live(what), what, undefined, what);
+    this.filters.push([header, value]);
+  }
+
+  async filterDelete(header: string, value?: string): Promise<void> {
+    const what = `filter delete ${header}${value === undefined ? '' : ` ${value}`}`;
+    await this.sendRecv(this.live(what), what, undefined, what);
+    for (let i = this.filters.length - 1; i >= 0; i--) {
+      const [h, v] = this.filters[i] ?? ['', ''];
+      if (header === 'all' || (h === header && (value === undefined || v === value))) this.filters.splice(i, 1);
+    }
+  }
+}
