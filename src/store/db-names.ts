@@ -13,6 +13,7 @@
  *   and the other escapes of CouchDB's allowed characters) and throws 'invalid' unless the
  *   result matches CouchDB's rule: a lower-case letter, then [a-z0-9_$()+/-]*, at most 238
  *   characters. Names starting with `_` (server databases) are refused.
+ * - `plainDbName(name)` does the same decoding without validating (for matching names).
  * - `checkDocId(id)` throws 'invalid' for a non-string, empty, or `_`-prefixed id other than
  *   `_design/<name>` (CouchDB refuses those too).
  * - SYSTEM_DBS lists the system databases a node creates at first start.
@@ -77,11 +78,16 @@ export function accountModbName(accountIdOrDb: string, year: number, month: numb
 
 const ESCAPES: Record<string, string> = { '%2f': '/', '%24': '$', '%28': '(', '%29': ')', '%2b': '+', '%2d': '-', '%5f': '_' };
 
+/** Decodes the escapes of CouchDB's allowed characters without validating (for matching). */
+export function plainDbName(name: string): string {
+  return name.replace(/%[0-9a-f]{2}/gi, (e) => ESCAPES[e.toLowerCase()] ?? e);
+}
+
 export function canonicalDbName(name: unknown): string {
   if (typeof name !== 'string' || name.length === 0) {
     throw new StoreError('invalid', `database name must be a non-empty string, got ${JSON.stringify(name)}`);
   }
-  const plain = name.replace(/%[0-9a-f]{2}/gi, (e) => ESCAPES[e.toLowerCase()] ?? e);
+  const plain = plainDbName(name);
   if (!DB_NAME.test(plain) || plain.length > MAX_DB_NAME) {
     throw new StoreError('invalid', `illegal database name ${JSON.stringify(name)}: use a lower-case letter then a-z 0-9 _ $ ( ) + - /`, {
       database: name,

@@ -9,8 +9,14 @@ export type {
 export { StoreError, isStoreError, stripCredentials, toStoreError, type StoreErrorCode } from './store-error.ts';
 export {
   ACCOUNTS_DB, ALERTS_DB, OFFNET_DB, SIP_AUTH_DB, SYSTEM_CONFIG_DB, SYSTEM_DATA_DB, SYSTEM_DBS, SYSTEM_SCHEMAS_DB, TOKEN_AUTH_DB,
-  accountDbName, accountIdFromDb, accountModbName, canonicalDbName, checkDocId, encodedDbName, isAccountId, type AccountDbFormat,
+  accountDbName, accountIdFromDb, accountModbName, canonicalDbName, checkDocId, encodedDbName, isAccountId, plainDbName, type AccountDbFormat,
 } from './db-names.ts';
 export { CouchStore, type CouchStoreOptions } from './couch-store.ts';
 export { EmbeddedStore, type EmbeddedStoreOptions } from './embedded-store.ts';
 export { openStore, type OpenStoreOptions } from './open-store.ts';
+export { StoreCache, type CacheKey, type CacheOrigin, type CacheStats, type CacheStoreOptions, type InvalidationEvent, type StoreCacheOptions } from './store-cache.ts';
+export { docChangeFromConfMessage, docChangeFromFeed, type ConfMessageResult, type DocAction, type DocChange } from './doc-change.ts';
+export { ChangeFollower, type ChangeFollowerOptions } from './change-follower.ts';
+export { checkDesignDoc, ensureDesignDocs, ensureSystemDbs, readDesignDocs, type DesignDocReport } from './design-docs.ts';
+export { RetryingWriter, type ConflictResolver, type RetryingWriterOptions } from './retrying-writer.ts';
+export { newDocId } from './doc-json.ts';
