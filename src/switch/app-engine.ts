@@ -20,7 +20,8 @@
  *   returned promise resolves when all have ended. `silent` (a killed channel) emits
  *   nothing.
  * - dtmf(ch, digit): emits DTMF (DTMF-Digit, DTMF-Duration, DTMF-Source) and hands the
- *   digit to the running applications that listen for digits.
+ *   digit to the innermost running application that reads digits (playback, record,
+ *   read, play_and_get_digits), which buffers it until it asks; other digits are dropped.
  * - An unknown application completes at once with Application-Response
  *   `-ERR invalid application` (a documented difference: see README); an application
  *   that throws completes with `-ERR <message>` and a log line.
@@ -43,7 +44,8 @@ export interface ExecRequest {
 interface Running {
   readonly req: ExecRequest;
   readonly abort: AbortController;
-  dtmf: ((digit: string) => void) | undefined;
+  readonly digits: string[];
+  wake: (() => void) | undefined;
   done: Promise<void>;
 }
 
@@ -56,6 +58,28 @@ interface ChannelApps {
 
 function completeHeaders(req: ExecRequest, response: string): Header[] {
   return [['Application', req.app], ['Application-Data', req.arg], ['Application-Response', response], ['Application-UUID', req.appUuid]];
+}
+
+/** Applications that take the channel's digits (the innermost one running gets them). */
+const DIGIT_APPS = new Set(['playback', 'play_and_get_digits', 'read', 'record']);
+
+function waitForDigit(running: Running, ms: number): Promise<string | 'timeout' | 'aborted'> {
+  const signal = running.abort.signal;
+  return new Promise((resolve) => {
+    const first = running.digits.shift();
+    if (first !== undefined) return resolve(first);
+    if (signal.aborted) return resolve('aborted');
+    const finish = (r: string): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      running.wake = undefined;
+      resolve(r);
+    };
+    const onAbort = (): void => finish('aborted');
+    const timer = setTimeout(() => finish('timeout'), ms);
+    running.wake = () => finish(running.digits.shift() ?? 'timeout');
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 const NESTABLE = new Set(['park', 'playback', 'sleep', 'record', 'read', 'play_and_get_digits', 'echo', 'endless_playback']);
@@ -130,7 +154,7 @@ export class AppEngine {
       if (previous === undefined) this.model.fire('CHANNEL_PARK', ch);
       return;
     }
-    const running: Running = { req, abort: new AbortController(), dtmf: undefined, done: Promise.resolve() };
+    const running: Running = { req, abort: new AbortController(), digits: [], wake: undefined, done: Promise.resolve() };
     st.running.push(running);
     running.done = this.run(ch, st, running);
   }
@@ -167,9 +191,7 @@ export class AppEngine {
       model: this.model,
       media: this.media,
       signal: running.abort.signal,
-      onDtmf: (fn) => {
-        running.dtmf = fn;
-      },
+      waitForDigit: (ms) => waitForDigit(running, ms),
       log: this.log,
     };
   }
@@ -177,12 +199,10 @@ export class AppEngine {
   dtmf(ch: Channel, digit: string, durationMs: number): void {
     this.model.fire('DTMF', ch, [['DTMF-Digit', digit], ['DTMF-Duration', String(durationMs * 8)], ['DTMF-Source', 'RTP']]);
     const st = this.perChannel.get(ch.uuid);
-    for (const r of [...(st?.running ?? [])].reverse()) {
-      if (r.dtmf !== undefined) {
-        r.dtmf(digit);
-        return;
-      }
-    }
+    const target = [...(st?.running ?? [])].reverse().find((r) => DIGIT_APPS.has(r.req.app));
+    if (target === undefined) return;
+    target.digits.push(digit);
+    target.wake?.();
   }
 
   /** Stops a channel's applications (hangup or kill); resolves when all have ended. */

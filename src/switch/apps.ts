@@ -48,7 +48,8 @@ export interface AppContext {
   readonly media: SimMediaOptions;
   /** Aborted on hangup (reason undefined) or uuid_break (reason 'break'). */
   readonly signal: AbortSignal;
-  onDtmf(fn: (digit: string) => void): void;
+  /** Next digit pressed on the channel (buffered), or 'timeout' after ms, or 'aborted'. */
+  waitForDigit(ms: number): Promise<string>;
   readonly log: Logger;
 }
 
@@ -56,22 +57,20 @@ export type Application = (ctx: AppContext) => Promise<string>;
 
 type WaitEnd = 'done' | 'aborted' | 'digit';
 
-/** Waits ms, ending early on abort or when `digit` is called; never rejects. */
-function interruptible(ms: number, signal: AbortSignal): { done: Promise<WaitEnd>; digit: () => void } {
-  let finish: (e: WaitEnd) => void = () => undefined;
-  const done = new Promise<WaitEnd>((resolve) => {
+/** Waits ms, ending early on abort; never rejects. */
+function interruptible(ms: number, signal: AbortSignal): Promise<WaitEnd> {
+  return new Promise<WaitEnd>((resolve) => {
     if (signal.aborted) return resolve('aborted');
-    const timer = setTimeout(() => end('done'), ms);
-    const onAbort = (): void => end('aborted');
-    const end = (e: WaitEnd): void => {
+    const onAbort = (): void => {
       clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      resolve(e);
+      resolve('aborted');
     };
-    finish = end;
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve('done');
+    }, ms);
     signal.addEventListener('abort', onAbort, { once: true });
   });
-  return { done, digit: () => finish('digit') };
 }
 
 function mediaMs(file: string, media: SimMediaOptions): number {
@@ -94,20 +93,23 @@ function setVar(ch: Channel, assignment: string): void {
   else ch.variables.set(name, value);
 }
 
+/** Waits up to ms for a digit in stopOn (other digits are ignored). */
+async function untilDigit(ctx: AppContext, ms: number, stopOn: string): Promise<{ end: WaitEnd; digit?: string }> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const r = await ctx.waitForDigit(Math.max(0, deadline - Date.now()));
+    if (r === 'timeout') return { end: 'done' };
+    if (r === 'aborted') return { end: 'aborted' };
+    if (stopOn.includes(r)) return { end: 'digit', digit: r };
+  }
+}
+
 async function play(ctx: AppContext, file: string, stopOn: string): Promise<{ end: WaitEnd; digit?: string }> {
   const { ch, model } = ctx;
   model.fire('PLAYBACK_START', ch, [['Playback-File-Path', file]]);
-  const wait = interruptible(mediaMs(file, ctx.media), ctx.signal);
-  let pressed: string | undefined;
-  ctx.onDtmf((d) => {
-    if (stopOn.includes(d)) {
-      pressed = d;
-      wait.digit();
-    }
-  });
-  const end = await wait.done;
-  model.fire('PLAYBACK_STOP', ch, [['Playback-File-Path', file], ['Playback-Status', end === 'done' ? 'done' : 'break']]);
-  return { end, digit: pressed };
+  const r = await untilDigit(ctx, mediaMs(file, ctx.media), stopOn);
+  model.fire('PLAYBACK_STOP', ch, [['Playback-File-Path', file], ['Playback-Status', r.end === 'done' ? 'done' : 'break']]);
+  return r;
 }
 
 /** Collects digits after a prompt: until max, a terminator, or timeout. */
@@ -121,15 +123,9 @@ async function collect(ctx: AppContext, o: { first?: string; max: number; termin
   };
   if (o.first !== undefined && add(o.first)) return { digits, terminator, aborted: false };
   for (;;) {
-    const wait = interruptible(digits.length === 0 ? o.timeoutMs : o.digitTimeoutMs, ctx.signal);
-    let full = false;
-    ctx.onDtmf((d) => {
-      full = add(d);
-      wait.digit();
-    });
-    const end = await wait.done;
-    if (end === 'aborted') return { digits, terminator, aborted: true };
-    if (end === 'done' || full) return { digits, terminator, aborted: false };
+    const r = await ctx.waitForDigit(digits.length === 0 ? o.timeoutMs : o.digitTimeoutMs);
+    if (r === 'aborted') return { digits, terminator, aborted: true };
+    if (r === 'timeout' || add(r)) return { digits, terminator, aborted: false };
   }
 }
 
@@ -147,8 +143,8 @@ export const APPLICATIONS: Record<string, Application> = {
     for (const a of arg.replace(/^\^\^(.)/, '').split(/\s+/)) setVar(ch, a);
     return '_none_';
   },
-  sleep: async (ctx) => (await interruptible(Number(ctx.arg) || 0, ctx.signal).done, '_none_'),
-  echo: async (ctx) => (await interruptible(2 ** 31 - 1, ctx.signal).done, '_none_'),
+  sleep: async (ctx) => (await interruptible(Number(ctx.arg) || 0, ctx.signal), '_none_'),
+  echo: async (ctx) => (await interruptible(2 ** 31 - 1, ctx.signal), '_none_'),
   park: none,
   playback: async (ctx) => {
     const r = await play(ctx, ctx.arg.trim(), terminatorsOf(ctx.ch, ''));
@@ -186,10 +182,7 @@ export const APPLICATIONS: Record<string, Application> = {
     const [path = '', limit] = ctx.arg.trim().split(/\s+/);
     const started = Date.now();
     ctx.model.fire('RECORD_START', ctx.ch, [['Record-File-Path', path]]);
-    const stopOn = terminatorsOf(ctx.ch, '#');
-    const wait = interruptible(limit !== undefined && Number(limit) > 0 ? Number(limit) * 1000 : ctx.media.recordMaxMs, ctx.signal);
-    ctx.onDtmf((d) => (stopOn.includes(d) ? wait.digit() : undefined));
-    await wait.done;
+    await untilDigit(ctx, limit !== undefined && Number(limit) > 0 ? Number(limit) * 1000 : ctx.media.recordMaxMs, terminatorsOf(ctx.ch, '#'));
     const ms = Date.now() - started;
     ctx.ch.variables.set('record_ms', String(ms));
     ctx.ch.variables.set('record_seconds', String(Math.floor(ms / 1000)));

@@ -75,10 +75,11 @@ export class CallModel {
     this.fire('CHANNEL_CALLSTATE', ch, [['Original-Channel-Call-State', original], ['Channel-Call-State-Number', String(['DOWN', 'DIALING', 'RINGING', 'EARLY', 'ACTIVE', 'HELD', 'RING_WAIT', 'HANGUP'].indexOf(state))]]);
   }
 
-  private create(direction: Direction, name: string, p: Omit<InboundCall, 'noPark'>): Channel {
+  private create(direction: Direction, name: string, p: Omit<InboundCall, 'noPark'>, callUuid?: string): Channel {
     const uuid = this.ids.uuid();
     const ch = new Channel({
       uuid,
+      callUuid,
       direction,
       name,
       createdMicros: this.events.now(),
@@ -219,8 +220,7 @@ export class CallModel {
     const target = this.endpoints.resolve(dial);
     if (!target.ok) return Promise.resolve(target);
     const { device } = target;
-    const ch = this.create('outbound', target.channelName, { from: opts.from ?? '0000000000', to: device.user, callerIdName: opts.callerIdName, variables: opts.variables });
-    if (opts.callUuid !== undefined) ch.callUuid = opts.callUuid;
+    const ch = this.create('outbound', target.channelName, { from: opts.from ?? '0000000000', to: device.user, callerIdName: opts.callerIdName, variables: opts.variables }, opts.callUuid);
     this.fire('CHANNEL_OUTGOING', ch);
     this.fire('CHANNEL_STATE', ch);
     this.setState(ch, 'CS_ROUTING');

@@ -146,12 +146,14 @@ export function nextSimEvent(sw: Switch, match: (ev: SwitchEvent) => boolean): P
   });
 }
 
-/** Collects every simulator event for one channel until its CHANNEL_DESTROY. */
-export function recordCall(sw: Switch, uuid: () => string | undefined): Promise<SwitchEvent[]> {
+/** Collects every event of the next channel created, until its CHANNEL_DESTROY. */
+export function recordNextCall(sw: Switch): Promise<SwitchEvent[]> {
   const seen: SwitchEvent[] = [];
+  let uuid: string | undefined;
   return new Promise((resolve) => {
     const off = sw.onEvent((ev) => {
-      if (ev.uuid === undefined || ev.uuid !== uuid()) return;
+      if (uuid === undefined && ev.name === 'CHANNEL_CREATE') uuid = ev.uuid;
+      if (ev.uuid === undefined || ev.uuid !== uuid) return;
       seen.push(ev);
       if (ev.name === 'CHANNEL_DESTROY') {
         off();
