@@ -12,6 +12,8 @@
  * To end a process with a chosen reason from inside a callback, throw `new Exit(reason)`
  * (OTP's `exit(Reason)`); a thrown Error ends it with that Error as reason.
  */
+import { isSecretKey } from './log.ts';
+
 export type ExitReason = unknown;
 
 export const NORMAL = 'normal';
@@ -37,7 +39,7 @@ export function formatReason(r: ExitReason): string {
   if (typeof r === 'string') return r;
   if (r instanceof Error) return `${r.name}: ${r.message}`;
   try {
-    return JSON.stringify(r, (_k, v: unknown) => (v instanceof Error ? `${v.name}: ${v.message}` : typeof v === 'bigint' ? String(v) : v)) ?? String(r);
+    return JSON.stringify(r, (k, v: unknown) => (isSecretKey(k) ? '[redacted]' : v instanceof Error ? `${v.name}: ${v.message}` : typeof v === 'bigint' ? String(v) : v)) ?? String(r);
   } catch {
     return String(r);
   }

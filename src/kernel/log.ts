@@ -45,6 +45,10 @@ export function currentCallId(): string | undefined {
 }
 
 const SECRET_KEYS = ['password', 'Password', 'a1_hash', 'A1-Hash', 'Auth-Password', 'secret', 'pass'];
+const SECRET_SET = new Set(SECRET_KEYS.map((k) => k.toLowerCase()));
+
+/** True for keys whose values never go into a log line (used when reasons are stringified). */
+export const isSecretKey = (k: string): boolean => SECRET_SET.has(k.toLowerCase());
 const REDACT_PATHS = SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`].map((p) => (k.includes('-') ? p.replace(k, `["${k}"]`) : p)));
 
 export interface RootLoggerOptions {
