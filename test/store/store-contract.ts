@@ -7,7 +7,8 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import type { Change, DocumentStore, StoreError } from '../../src/store/index.ts';
-import { isStoreError } from '../../src/store/index.ts';
+import { ensureDesignDocs, isStoreError, RetryingWriter } from '../../src/store/index.ts';
+import { memoryLogger } from '../../src/kernel/log.ts';
 
 export async function expectStoreError(p: Promise<unknown> | (() => unknown), code: string, reason?: string): Promise<StoreError> {
   let err: unknown;
@@ -296,6 +297,49 @@ export function describeStoreContract(label: string, open: () => Promise<Documen
         expect(got[0]!.doc?.pvt_type).toBe('user');
         await sub.stop();
         await sub.stop();
+      });
+    });
+
+    describe('design documents loaded at app start', () => {
+      const a = (): string => db('app');
+      beforeAll(async () => {
+        await store.createDb(a());
+        await store.bulkSave(a(), PEOPLE);
+      });
+
+      it('creates missing design docs, leaves equal ones alone, updates changed ones', async () => {
+        const first = await ensureDesignDocs(store, a(), [DDOC]);
+        expect(first).toEqual({ created: ['_design/people'], updated: [], unchanged: [] });
+        const rev = (await store.get(a(), '_design/people'))._rev;
+        const again = await ensureDesignDocs(store, a(), [DDOC]);
+        expect(again.unchanged).toEqual(['_design/people']);
+        expect((await store.get(a(), '_design/people'))._rev).toBe(rev);
+        const v2 = { ...DDOC, views: { ...DDOC.views, by_age: { map: "function (doc) { if (doc.type === 'person') { emit(-doc.age, null); } }" } } };
+        expect((await ensureDesignDocs(store, a(), [v2])).updated).toEqual(['_design/people']);
+        const res = await store.view(a(), 'people/by_age', { limit: 1 });
+        expect(res.rows[0]).toMatchObject({ id: 'p3', key: -47 });
+      });
+
+      it('fails not_found when the database is missing and invalid for a malformed design doc', async () => {
+        await expectStoreError(ensureDesignDocs(store, db('missing'), [DDOC]), 'not_found');
+        await expectStoreError(ensureDesignDocs(store, a(), [{ _id: 'people', views: {} } as never]), 'invalid');
+      });
+    });
+
+    describe('retrying writer: conflicts are resolved, never overwritten blindly', () => {
+      it('rejects a conflict without a resolver, and merges with one', async () => {
+        const w = db('writer');
+        await store.createDb(w);
+        const writer = new RetryingWriter({ store, logger: memoryLogger().logger });
+        const v1 = await writer.save(w, { _id: 'reg', contacts: ['a'] });
+        await store.save(w, { ...v1, contacts: ['a', 'b'] });
+        await expectStoreError(writer.save(w, { ...v1, contacts: ['a', 'c'] }), 'conflict');
+        const merged = await writer.save(w, { ...v1, contacts: ['c'] }, {
+          onConflict: (current, wanted) => ({ ...wanted, contacts: [...((current?.contacts as string[]) ?? []), ...(wanted.contacts as string[])] }),
+        });
+        expect((await store.get(w, 'reg')).contacts).toEqual(['a', 'b', 'c']);
+        expect(merged._rev).toMatch(/^3-/);
+        await writer.close();
       });
     });
 
