@@ -1,0 +1,435 @@
+/**
+ * The RabbitMQ backend: AmqpConnector makes AmqpLinks over amqplib (see link.ts for the
+ * Link contract).
+ *
+ * - Connector: tries the configured URLs in turn, starting with the last one that worked;
+ *   rejects when none answers. Sockets use `noDelay: true` (without it loopback
+ *   request/reply costs ~44 ms per round trip, ECOSYSTEM.md 5.1), heartbeats (default 10 s,
+ *   added to the URL unless it sets `heartbeat`) and a connect timeout. The connection is
+ *   named (`connection_name` client property) so an operator can find it in rabbitmqctl.
+ * - Channels: one for fire-and-forget publishes, one confirm channel, one for declarations,
+ *   and one per consumer (so per-consumer prefetch holds). A channel the broker closes for
+ *   an error (404, 405, 406, ...) is replaced on next use; the operation that caused it
+ *   rejects with BusChannelError. Other operations caught on that channel are retried once.
+ * - The first publish to an exchange this link has not declared is preceded by a passive
+ *   check: a missing exchange rejects NOT_FOUND instead of killing the channel (which would
+ *   silently lose the messages published behind it). Publishes keep their order.
+ * - `sever()` destroys the socket, as a network failure would.
+ */
+import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
+import type { Logger } from 'pino';
+import { redactUrl } from './broker-url.ts';
+import { BusChannelError, LinkLostError, PublishNackedError } from './errors.ts';
+import type { Connector, Link, LinkHooks } from './link.ts';
+import type { ConsumeOptions, Delivery, DeliveryHandler, ExchangeSpec, MessageProperties, PublishOptions, QueueOptions, QueueStatus } from './types.ts';
+
+export interface AmqpConnectorOptions {
+  readonly urls: readonly string[];
+  readonly logger: Logger;
+  /** Heartbeat interval in seconds, unless the URL sets one. Default 10. */
+  readonly heartbeatSeconds?: number;
+  /** Socket connect timeout. Default 5000 ms. */
+  readonly connectTimeoutMs?: number;
+  /** Shown by `rabbitmqctl list_connections client_properties`. */
+  readonly connectionName?: string;
+}
+
+const CHANNEL_ERROR_CODES = new Set([403, 404, 405, 406]);
+
+function replyCode(err: unknown): number | undefined {
+  const c = (err as { code?: unknown } | null)?.code;
+  return typeof c === 'number' ? c : undefined;
+}
+
+function errMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export class AmqpConnector implements Connector {
+  readonly description: string;
+  private next = 0;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: AmqpConnectorOptions) {
+    if (opts.urls.length === 0) throw new Error('AmqpConnector needs at least one amqp:// URL');
+    this.description = opts.urls.map(redactUrl).join(',');
+    this.log = opts.logger.child({ mod: 'bus.amqp' });
+  }
+
+  async connect(hooks: LinkHooks): Promise<Link> {
+    const n = this.opts.urls.length;
+    const failures: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const idx = (this.next + i) % n;
+      const url = this.opts.urls[idx];
+      try {
+        const link = await AmqpLink.open(url, this.opts, hooks, this.log);
+        this.next = idx;
+        return link;
+      } catch (err) {
+        failures.push(`${redactUrl(url)}: ${errMessage(err)}`);
+        this.log.debug({ broker: redactUrl(url), err: errMessage(err) }, 'bus: broker did not accept the connection');
+      }
+    }
+    throw new Error(`no broker reachable (${failures.join('; ')})`);
+  }
+}
+
+class AmqpDelivery implements Delivery {
+  readonly body: Buffer;
+  readonly exchange: string;
+  readonly routingKey: string;
+  readonly properties: MessageProperties;
+  readonly redelivered: boolean;
+  constructor(private readonly msg: ConsumeMessage, private readonly ch: Channel, readonly consumerTag: string, private readonly log: Logger) {
+    this.body = msg.content;
+    this.exchange = msg.fields.exchange;
+    this.routingKey = msg.fields.routingKey;
+    this.properties = msg.properties as MessageProperties;
+    this.redelivered = msg.fields.redelivered;
+  }
+  ack(): void {
+    try {
+      this.ch.ack(this.msg);
+    } catch (err) {
+      this.log.debug({ err: errMessage(err), consumerTag: this.consumerTag }, 'bus: ack after the channel closed; the broker will redeliver');
+    }
+  }
+  nack(requeue = true): void {
+    try {
+      this.ch.nack(this.msg, false, requeue);
+    } catch (err) {
+      this.log.debug({ err: errMessage(err), consumerTag: this.consumerTag }, 'bus: nack after the channel closed; the broker will redeliver');
+    }
+  }
+}
+
+class AmqpLink implements Link {
+  private dead = false;
+  private closedByUs = false;
+  private pub: Promise<Channel> | undefined;
+  private pubCh: Channel | undefined;
+  private confirm: Promise<ConfirmChannel> | undefined;
+  private admin: Promise<Channel> | undefined;
+  private drain: Promise<void> | undefined;
+  private readonly channelErrors = new WeakMap<Channel, Error>();
+  private readonly consumers = new Map<string, Channel>();
+  /** Exchanges known to exist on this connection ('' always does). */
+  private readonly known = new Set<string>(['']);
+  /** Set while a publish waits (exchange check, channel re-open); later publishes queue behind it. */
+  private gate: Promise<void> | undefined;
+
+  static async open(url: string, opts: AmqpConnectorOptions, hooks: LinkHooks, log: Logger): Promise<AmqpLink> {
+    const hb = opts.heartbeatSeconds ?? 10;
+    const full = /[?&]heartbeat=/.test(url) ? url : `${url}${url.includes('?') ? '&' : '?'}heartbeat=${hb}`;
+    const conn = await amqp.connect(full, {
+      noDelay: true,
+      timeout: opts.connectTimeoutMs ?? 5_000,
+      clientProperties: { connection_name: opts.connectionName ?? 'fife' },
+    });
+    const link = new AmqpLink(conn, redactUrl(url), hooks, log);
+    try {
+      await Promise.all([link.pubChannel(), link.confirmChannel(), link.adminChannel()]);
+    } catch (err) {
+      await link.close();
+      throw err;
+    }
+    return link;
+  }
+
+  private constructor(private readonly conn: ChannelModel, readonly broker: string, private readonly hooks: LinkHooks, private readonly log: Logger) {
+    conn.on('error', (err: Error) => this.log.warn({ err: errMessage(err), broker }, 'bus: connection error'));
+    conn.on('blocked', (reason: string) => this.log.warn({ reason, broker }, 'bus: broker blocked the connection (resource alarm); publishes wait'));
+    conn.on('unblocked', () => this.log.info({ broker }, 'bus: broker unblocked the connection'));
+    conn.on('close', (err?: Error) => {
+      if (this.dead) return;
+      this.dead = true;
+      if (!this.closedByUs) hooks.lost(err ?? new Error('connection closed by the broker'));
+    });
+  }
+
+  private watch<C extends Channel>(ch: C, role: string, onClose: () => void): C {
+    ch.on('error', (err: Error) => {
+      this.channelErrors.set(ch, err);
+      const gone = /no exchange '([^']*)'/.exec(err.message);
+      if (gone) this.known.delete(gone[1]);
+      this.log.warn({ err: errMessage(err), role, broker: this.broker }, 'bus: broker closed a channel');
+    });
+    ch.on('close', onClose);
+    return ch;
+  }
+
+  private lost(operation: string, cause?: unknown): LinkLostError {
+    return new LinkLostError(operation, cause);
+  }
+
+  private newChannel<C extends Channel>(make: () => Promise<C>, role: string, forget: (p: Promise<C>) => void): Promise<C> {
+    if (this.dead) return Promise.reject(this.lost(`open ${role} channel`));
+    const p: Promise<C> = make().then(
+      (ch) => this.watch(ch, role, () => forget(p)),
+      (err) => {
+        forget(p);
+        throw this.lost(`open ${role} channel`, err);
+      },
+    );
+    return p;
+  }
+
+  private pubChannel(): Promise<Channel> {
+    if (this.pub) return this.pub;
+    const p = this.newChannel(() => this.conn.createChannel(), 'publish', (closed) => {
+      if (this.pub === closed) this.pub = this.pubCh = undefined;
+    });
+    this.pub = p;
+    return p.then((ch) => {
+      if (this.pub === p) this.pubCh = ch;
+      return ch;
+    });
+  }
+
+  private confirmChannel(): Promise<ConfirmChannel> {
+    return (this.confirm ??= this.newChannel(() => this.conn.createConfirmChannel(), 'confirm', (p) => {
+      if (this.confirm === p) this.confirm = undefined;
+    }));
+  }
+
+  private adminChannel(): Promise<Channel> {
+    return (this.admin ??= this.newChannel(() => this.conn.createChannel(), 'admin', (p) => {
+      if (this.admin === p) this.admin = undefined;
+    }));
+  }
+
+  /** Runs a declaration on the admin channel, mapping broker refusals and connection loss. */
+  private async adminOp<T>(operation: string, fn: (ch: Channel) => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      const ch = await this.adminChannel();
+      try {
+        return await fn(ch);
+      } catch (err) {
+        const code = replyCode(err);
+        if (code !== undefined && CHANNEL_ERROR_CODES.has(code)) throw BusChannelError.fromReplyCode(code, operation, errMessage(err), err);
+        if (this.dead || attempt >= 1) throw this.lost(operation, err);
+      }
+    }
+  }
+
+  assertExchange(spec: ExchangeSpec): Promise<void> {
+    return this.adminOp(`assertExchange ${spec.name}`, async (ch) => {
+      await ch.assertExchange(spec.name, spec.type, { durable: spec.durable ?? false, autoDelete: spec.autoDelete ?? false, internal: false });
+      this.known.add(spec.name);
+    });
+  }
+
+  deleteExchange(name: string): Promise<void> {
+    return this.adminOp(`deleteExchange ${name}`, async (ch) => {
+      this.known.delete(name);
+      await ch.deleteExchange(name);
+    });
+  }
+
+  assertQueue(name: string, o: QueueOptions): Promise<void> {
+    const args: Record<string, unknown> = {};
+    if (o.maxLength !== undefined) args['x-max-length'] = o.maxLength;
+    if (o.messageTtl !== undefined) args['x-message-ttl'] = o.messageTtl;
+    if (o.maxPriority !== undefined) args['x-max-priority'] = o.maxPriority;
+    return this.adminOp(`assertQueue ${name}`, async (ch) => {
+      await ch.assertQueue(name, { exclusive: o.exclusive ?? false, autoDelete: o.autoDelete ?? false, durable: o.durable ?? false, arguments: args });
+    });
+  }
+
+  checkQueue(name: string): Promise<QueueStatus> {
+    return this.adminOp(`checkQueue ${name}`, async (ch) => {
+      const r = await ch.checkQueue(name);
+      return { queue: r.queue, messageCount: r.messageCount, consumerCount: r.consumerCount };
+    });
+  }
+
+  deleteQueue(name: string): Promise<void> {
+    return this.adminOp(`deleteQueue ${name}`, async (ch) => {
+      await ch.deleteQueue(name);
+    });
+  }
+
+  bindQueue(queue: string, exchange: string, routingKey: string): Promise<void> {
+    return this.adminOp(`bindQueue ${queue} <- ${exchange}/${routingKey}`, async (ch) => {
+      await ch.bindQueue(queue, exchange, routingKey);
+    });
+  }
+
+  unbindQueue(queue: string, exchange: string, routingKey: string): Promise<void> {
+    return this.adminOp(`unbindQueue ${queue} <- ${exchange}/${routingKey}`, async (ch) => {
+      await ch.unbindQueue(queue, exchange, routingKey);
+    });
+  }
+
+  async consume(queue: string, consumerTag: string, handler: DeliveryHandler, opts: ConsumeOptions): Promise<void> {
+    const operation = `consume ${queue}`;
+    if (this.dead) throw this.lost(operation);
+    let ch: Channel;
+    try {
+      ch = await this.conn.createChannel();
+    } catch (err) {
+      throw this.lost(operation, err);
+    }
+    let cancelled = false;
+    this.watch(ch, `consumer ${consumerTag}`, () => {
+      if (this.consumers.get(consumerTag) !== ch) return;
+      this.consumers.delete(consumerTag);
+      const chErr = this.channelErrors.get(ch);
+      // Let a dying connection report itself first; only a channel error on a live link is a lost consumer.
+      setImmediate(() => {
+        if (!this.dead && !this.closedByUs && !cancelled && chErr) this.hooks.consumerLost(consumerTag, chErr);
+      });
+    });
+    const noAck = opts.noAck ?? true;
+    const log = this.log;
+    try {
+      if (!noAck) await ch.prefetch(opts.prefetch ?? 50);
+      this.consumers.set(consumerTag, ch);
+      await ch.consume(
+        queue,
+        (m) => {
+          if (m === null) {
+            cancelled = true;
+            this.consumers.delete(consumerTag);
+            void ch.close().catch(() => undefined);
+            this.hooks.consumerCancelled(consumerTag);
+            return;
+          }
+          handler(new AmqpDelivery(m, ch, consumerTag, log));
+        },
+        { noAck, exclusive: opts.exclusive ?? false, consumerTag },
+      );
+    } catch (err) {
+      this.consumers.delete(consumerTag);
+      void ch.close().catch(() => undefined);
+      const code = replyCode(err);
+      if (code !== undefined && CHANNEL_ERROR_CODES.has(code)) throw BusChannelError.fromReplyCode(code, operation, errMessage(err), err);
+      throw this.lost(operation, err);
+    }
+  }
+
+  async cancel(consumerTag: string): Promise<void> {
+    const ch = this.consumers.get(consumerTag);
+    if (!ch) return;
+    this.consumers.delete(consumerTag);
+    try {
+      await ch.cancel(consumerTag);
+      await ch.close();
+    } catch (err) {
+      if (this.dead) throw this.lost(`cancel ${consumerTag}`, err);
+      this.log.debug({ err: errMessage(err), consumerTag }, 'bus: consumer channel already closed at cancel');
+    }
+  }
+
+  publish(exchange: string, routingKey: string, body: Buffer, options: PublishOptions | undefined): Promise<void> | undefined {
+    if (this.dead) throw this.lost('publish');
+    // Steady state: the exchange is known, the channel open and nothing queued: write now.
+    if (this.gate === undefined && this.pubCh && this.known.has(exchange)) return this.write(this.pubCh, exchange, routingKey, body, options);
+    // Otherwise queue behind earlier slow publishes, so the channel order is kept.
+    const run = (this.gate ?? Promise.resolve()).then(async () => {
+      await this.ensureExchange(exchange, 'publish');
+      const ch = await this.pubChannel();
+      return this.write(ch, exchange, routingKey, body, options);
+    });
+    const gate: Promise<void> = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.gate = gate;
+    void gate.then(() => {
+      if (this.gate === gate) this.gate = undefined;
+    });
+    return run;
+  }
+
+  /**
+   * Publishing to a missing exchange makes RabbitMQ close the channel, silently losing the
+   * messages behind it; so the first publish to an exchange this link has not declared or
+   * seen checks it (passive declare) and rejects NOT_FOUND instead.
+   */
+  private async ensureExchange(exchange: string, operation: string): Promise<void> {
+    if (this.known.has(exchange)) return;
+    await this.adminOp(`${operation} to ${exchange} (exchange check)`, async (ch) => {
+      await ch.checkExchange(exchange);
+    });
+    this.known.add(exchange);
+  }
+
+  private write(ch: Channel, exchange: string, routingKey: string, body: Buffer, options: PublishOptions | undefined): Promise<void> | undefined {
+    let ok: boolean;
+    try {
+      ok = ch.publish(exchange, routingKey, body, options);
+    } catch (err) {
+      if (this.pubCh === ch) this.pubCh = undefined;
+      if (this.dead) throw this.lost('publish', err);
+      return this.pubChannel().then((c) => this.write(c, exchange, routingKey, body, options));
+    }
+    if (ok) return undefined;
+    return (this.drain ??= new Promise<void>((resolve, reject) => {
+      const done = (err?: Error): void => {
+        ch.off('drain', onDrain);
+        ch.off('close', onClose);
+        this.drain = undefined;
+        if (err) reject(err);
+        else resolve();
+      };
+      const onDrain = (): void => done();
+      const onClose = (): void => done(this.lost('publish (waiting for the write buffer to drain)'));
+      ch.on('drain', onDrain);
+      ch.on('close', onClose);
+    }));
+  }
+
+  async publishConfirmed(exchange: string, routingKey: string, body: Buffer, options: PublishOptions | undefined): Promise<void> {
+    const operation = `publishConfirmed ${exchange}/${routingKey}`;
+    if (this.dead) throw this.lost(operation);
+    await this.ensureExchange(exchange, 'publishConfirmed');
+    const ch = await this.confirmChannel();
+    return new Promise<void>((resolve, reject) => {
+      const cb = (err: unknown): void => {
+        if (!err) return resolve();
+        if (errMessage(err) === 'message nacked') return reject(new PublishNackedError(exchange, routingKey));
+        const chErr = this.channelErrors.get(ch);
+        const code = replyCode(chErr);
+        if (!this.dead && code !== undefined && CHANNEL_ERROR_CODES.has(code)) reject(BusChannelError.fromReplyCode(code, operation, errMessage(chErr), chErr));
+        else reject(this.lost(operation, err));
+      };
+      try {
+        ch.publish(exchange, routingKey, body, options ?? {}, cb);
+      } catch (err) {
+        reject(this.lost(operation, err));
+      }
+    });
+  }
+
+  sever(reason: string): void {
+    const stream = (this.conn as unknown as { connection?: { stream?: { destroy(err?: Error): void } } }).connection?.stream;
+    if (!stream) {
+      this.log.error({ reason }, 'bus: cannot reach the socket to sever it; closing instead');
+      void this.conn.close().catch(() => undefined);
+      return;
+    }
+    stream.destroy(new Error(`severed: ${reason}`));
+  }
+
+  async close(): Promise<void> {
+    if (this.closedByUs) return;
+    this.closedByUs = true;
+    if (this.dead) return;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.conn.close(),
+        new Promise<void>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('close timed out after 2000 ms')), 2_000);
+        }),
+      ]);
+    } catch (err) {
+      this.log.debug({ err: errMessage(err), broker: this.broker }, 'bus: connection close did not complete cleanly; destroying the socket');
+      this.sever('close failed');
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

@@ -1,0 +1,299 @@
+/**
+ * ListenerCore: the heart of gen_listener as a plain class. It owns one queue, its
+ * bindings and its responders; the gen_server wrapper (after the kernel lands) adds only
+ * the process around it.
+ *
+ * Contract
+ * - `start()`: declares `exchanges`, the queue (Kazoo defaults, queue-defaults.ts; '' =
+ *   anonymous, client-generated name), starts consuming, then binds: the self binding
+ *   (`targeted` exchange, routing key = queue name; default on for anonymous queues) and
+ *   every `bindings` entry. Emits `created_queue` then `consuming`.
+ * - Each delivery: too big (> maxMessageBytes) / not decodable / not valid -> counted by
+ *   reason, logged with the reason, emitted as `invalid`, and dropped; when the message had
+ *   a Server-ID and an `errorReply` builder is given, the error message is published to
+ *   `targeted`/Server-ID. Valid -> every responder matching (Event-Category, Event-Name),
+ *   wildcards `*` allowed, runs on a BoundedRunner (`concurrency`, default 32; backlog
+ *   `maxBacklog`, default 10000, overflow counted and logged). No responder -> counted as
+ *   unhandled (debug log). A responder that throws or rejects is logged with the message's
+ *   category/name and counted; the listener carries on. Handlers run inside the message's
+ *   Call-ID log context.
+ * - ackMode 'auto' (default, Kazoo's no_ack): the broker forgets the message on delivery.
+ *   'after-handlers': acked once every responder finished (prefetch bounds the in-flight
+ *   work); 'manual': responders call ctx.delivery.ack()/nack().
+ * - addBinding/removeBinding and addResponder/removeResponder work at any time, before or
+ *   after start; bindings are remembered by the transport and restored after a reconnect.
+ * - After a reconnect the transport re-declares the queue (same name), re-binds and
+ *   re-consumes; the listener emits `consuming` with `recovered: true`. Its responders,
+ *   counters and bindings are untouched.
+ * - `stop()`: cancels the consumer, waits for running handlers, deletes an anonymous queue.
+ *   Idempotent.
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { withCallId } from '../kernel/log.ts';
+import { BoundedRunner } from './bounded-runner.ts';
+import { BusCounters } from './counters.ts';
+import { decodeJson, describeMessage, encodeJson, jsonProperties, validateEnvelope, type Decoder, type Envelope, type Validator } from './envelope.ts';
+import { kazooQueueOptions, type QueueOverrides } from './queue-defaults.ts';
+import { ResponderTable } from './responder-table.ts';
+import type { BusTransport, Delivery, ExchangeSpec } from './types.ts';
+
+export interface ListenerBinding {
+  readonly exchange: string;
+  readonly routingKey: string;
+}
+
+export interface HandlerContext {
+  readonly listener: ListenerCore;
+  readonly queue: string;
+  readonly delivery: Delivery;
+  readonly log: Logger;
+  /** Publishes `payload` to `targeted` with the request's Server-ID as routing key. */
+  reply(payload: Envelope): Promise<void>;
+}
+
+export type Handler = (message: Envelope, ctx: HandlerContext) => void | Promise<void>;
+
+export interface ResponderSpec {
+  readonly category: string;
+  readonly name: string;
+  readonly handler: Handler;
+}
+
+export type AckMode = 'auto' | 'after-handlers' | 'manual';
+
+export interface ListenerOptions {
+  readonly transport: BusTransport;
+  readonly logger: Logger;
+  /** For logs. Default: the queue name. */
+  readonly name?: string;
+  /** '' (default) = anonymous queue with a client-generated name. */
+  readonly queue?: string;
+  readonly queueOptions?: QueueOverrides;
+  readonly exchanges?: readonly ExchangeSpec[];
+  readonly bindings?: readonly ListenerBinding[];
+  readonly responders?: readonly ResponderSpec[];
+  /** Bind to `targeted` with routing key = queue name. Default: true for anonymous queues. */
+  readonly selfBinding?: boolean;
+  readonly targetedExchange?: string;
+  readonly ackMode?: AckMode;
+  readonly prefetch?: number;
+  readonly exclusiveConsumer?: boolean;
+  readonly concurrency?: number;
+  readonly maxBacklog?: number;
+  /** Default 4 MiB. */
+  readonly maxMessageBytes?: number;
+  readonly decode?: Decoder;
+  readonly validate?: Validator;
+  /** Builds the error reply for an invalid message that had a Server-ID (the catalogue's error_resp). */
+  readonly errorReply?: (request: Envelope, reason: string) => Envelope | undefined;
+  readonly counters?: BusCounters;
+}
+
+export interface ListenerEvents {
+  created_queue: [queue: string];
+  consuming: [info: { queue: string; recovered: boolean }];
+  invalid: [info: { reason: string; routingKey: string; detail?: string }];
+  handler_error: [info: { err: unknown; category: string; name: string }];
+}
+
+const TARGETED: ExchangeSpec = { name: 'targeted', type: 'direct' };
+
+export class ListenerCore extends EventEmitter<ListenerEvents> {
+  readonly counters: BusCounters;
+  private readonly t: BusTransport;
+  private readonly log: Logger;
+  private readonly responders = new ResponderTable<Handler>();
+  private readonly bindings = new Map<string, ListenerBinding>();
+  private readonly runner: BoundedRunner;
+  private readonly decode: Decoder;
+  private readonly validate: Validator;
+  private readonly maxBytes: number;
+  private readonly ackMode: AckMode;
+  private readonly targeted: string;
+  private queueName: string | undefined;
+  private consumerTag: string | undefined;
+  private started: Promise<void> | undefined;
+  private stopped: Promise<void> | undefined;
+  private consumingNow = false;
+  private readonly onReady = (info: { recovered: boolean }): void => {
+    if (!info.recovered || !this.consumerTag || this.stopped || !this.queueName) return;
+    this.consumingNow = true;
+    this.log.info({ queue: this.queueName, bindings: this.bindings.size }, 'listener: consuming again after reconnect');
+    this.emit('consuming', { queue: this.queueName, recovered: true });
+  };
+  private readonly onLost = (): void => {
+    this.consumingNow = false;
+  };
+
+  constructor(private readonly opts: ListenerOptions) {
+    super();
+    this.t = opts.transport;
+    this.counters = opts.counters ?? new BusCounters();
+    this.log = opts.logger.child({ mod: 'listener', listener: opts.name ?? (opts.queue || 'anonymous') });
+    this.decode = opts.decode ?? decodeJson;
+    this.validate = opts.validate ?? validateEnvelope;
+    this.maxBytes = opts.maxMessageBytes ?? 4 * 1024 * 1024;
+    this.ackMode = opts.ackMode ?? 'auto';
+    this.targeted = opts.targetedExchange ?? TARGETED.name;
+    this.runner = new BoundedRunner(opts.concurrency ?? 32, opts.maxBacklog ?? 10_000, (err) => this.log.error({ err }, 'listener: task failed outside a responder'));
+    for (const r of opts.responders ?? []) this.responders.add(r.category, r.name, r.handler);
+    for (const b of opts.bindings ?? []) this.bindings.set(`${b.exchange}\u0000${b.routingKey}`, b);
+  }
+
+  /** The queue name (its Server-ID); undefined before start. */
+  get queue(): string | undefined {
+    return this.queueName;
+  }
+
+  get isConsuming(): boolean {
+    return this.consumingNow;
+  }
+
+  start(): Promise<void> {
+    return (this.started ??= this.doStart());
+  }
+
+  private async doStart(): Promise<void> {
+    const o = this.opts;
+    const anonymous = (o.queue ?? '') === '';
+    const self = o.selfBinding ?? anonymous;
+    const exchanges = [...(o.exchanges ?? [])];
+    if (self && !exchanges.some((x) => x.name === this.targeted)) exchanges.push({ name: this.targeted, type: 'direct' });
+    await this.t.assertExchanges(exchanges);
+    const queue = await this.t.assertQueue(o.queue ?? '', kazooQueueOptions(anonymous, o.queueOptions));
+    this.queueName = queue;
+    this.emit('created_queue', queue);
+    this.t.on('ready', this.onReady);
+    this.t.on('lost', this.onLost);
+    this.consumerTag = await this.t.consume(queue, (d) => this.onDelivery(d), {
+      noAck: this.ackMode === 'auto',
+      prefetch: o.prefetch ?? 50,
+      exclusive: o.exclusiveConsumer ?? false,
+    });
+    if (self) this.bindings.set(`${this.targeted}\u0000${queue}`, { exchange: this.targeted, routingKey: queue });
+    for (const b of [...this.bindings.values()]) await this.t.bindQueue(queue, b.exchange, b.routingKey);
+    this.consumingNow = true;
+    this.log.info({ queue, bindings: this.bindings.size, responders: this.responders.size }, 'listener: consuming');
+    this.emit('consuming', { queue, recovered: false });
+  }
+
+  async addBinding(b: ListenerBinding): Promise<void> {
+    this.bindings.set(`${b.exchange}\u0000${b.routingKey}`, b);
+    if (this.queueName && this.started) await this.t.bindQueue(this.queueName, b.exchange, b.routingKey);
+  }
+
+  async removeBinding(b: ListenerBinding): Promise<void> {
+    this.bindings.delete(`${b.exchange}\u0000${b.routingKey}`);
+    if (this.queueName && this.started) await this.t.unbindQueue(this.queueName, b.exchange, b.routingKey);
+  }
+
+  listBindings(): ListenerBinding[] {
+    return [...this.bindings.values()];
+  }
+
+  addResponder(category: string, name: string, handler: Handler): void {
+    this.responders.add(category, name, handler);
+  }
+
+  removeResponder(category: string, name: string, handler?: Handler): boolean {
+    return this.responders.remove(category, name, handler);
+  }
+
+  private onDelivery(d: Delivery): void {
+    this.counters.received++;
+    if (d.body.length > this.maxBytes) return this.reject(d, 'too_big', undefined, `${d.body.length} bytes > ${this.maxBytes}`);
+    const r = this.decode(d.body, d.properties);
+    if (!r.ok) return this.reject(d, r.reason, undefined, r.detail);
+    const msg = r.message;
+    const bad = this.validate(msg);
+    if (bad !== undefined) return this.reject(d, bad, msg);
+    const category = msg['Event-Category'] as string;
+    const name = msg['Event-Name'] as string;
+    const handlers = this.responders.match(category, name);
+    if (handlers.length === 0) {
+      this.counters.unhandled++;
+      this.log.debug({ category, name, routingKey: d.routingKey }, 'listener: no responder for message');
+      if (this.ackMode !== 'auto') d.ack();
+      return;
+    }
+    if (!this.runner.run(() => this.dispatch(msg, d, handlers, category, name))) {
+      this.counters.backlogDropped++;
+      this.log.warn({ category, name, backlog: this.runner.waiting }, 'listener: handler backlog full; message dropped');
+      if (this.ackMode !== 'auto') d.nack(false);
+    }
+  }
+
+  private dispatch(msg: Envelope, d: Delivery, handlers: Handler[], category: string, name: string): Promise<void> {
+    const callId = typeof msg['Call-ID'] === 'string' ? msg['Call-ID'] : undefined;
+    const ctx: HandlerContext = {
+      listener: this,
+      queue: this.queueName ?? '',
+      delivery: d,
+      log: this.log,
+      reply: (payload) => this.replyTo(msg, payload),
+    };
+    return withCallId(callId, async () => {
+      if (handlers.length === 1) await this.runOne(handlers[0], msg, ctx, category, name);
+      else await Promise.all(handlers.map((h) => this.runOne(h, msg, ctx, category, name)));
+      this.counters.handled++;
+      if (this.ackMode === 'after-handlers') d.ack();
+    });
+  }
+
+  private async runOne(h: Handler, msg: Envelope, ctx: HandlerContext, category: string, name: string): Promise<void> {
+    try {
+      await h(msg, ctx);
+    } catch (err) {
+      this.counters.handlerErrors++;
+      this.log.error({ err, category, name, msgId: msg['Msg-ID'] }, 'listener: responder failed; message skipped, listener carries on');
+      this.emit('handler_error', { err, category, name });
+    }
+  }
+
+  /** Publishes a reply to the request's Server-ID on `targeted`. Rejects if the request had none. */
+  replyTo(request: Envelope, payload: Envelope): Promise<void> {
+    const to = request['Server-ID'];
+    if (typeof to !== 'string' || to === '') return Promise.reject(new Error(`cannot reply to ${describeMessage(request)}: it has no Server-ID`));
+    return this.t.publish(this.targeted, to, encodeJson(payload), jsonProperties());
+  }
+
+  private reject(d: Delivery, reason: string, msg: Envelope | undefined, detail?: string): void {
+    this.counters.countInvalid(reason);
+    this.log.warn({ reason, detail, routingKey: d.routingKey, exchange: d.exchange, bytes: d.body.length }, 'listener: invalid message dropped');
+    this.emit('invalid', { reason, routingKey: d.routingKey, detail });
+    if (this.ackMode !== 'auto') d.ack();
+    const serverId = msg?.['Server-ID'];
+    if (!msg || typeof serverId !== 'string' || serverId === '' || !this.opts.errorReply) return;
+    const err = this.opts.errorReply(msg, reason);
+    if (!err) return;
+    this.counters.errorReplies++;
+    this.replyTo(msg, err).catch((e: unknown) => this.log.warn({ err: e, reason }, 'listener: could not send the error reply'));
+  }
+
+  async stop(): Promise<void> {
+    return (this.stopped ??= this.doStop());
+  }
+
+  private async doStop(): Promise<void> {
+    this.t.off('ready', this.onReady);
+    this.t.off('lost', this.onLost);
+    this.consumingNow = false;
+    const tag = this.consumerTag;
+    this.consumerTag = undefined;
+    try {
+      if (tag) await this.t.cancel(tag);
+    } catch (err) {
+      this.log.warn({ err }, 'listener: cancel failed at stop');
+    }
+    await this.runner.idle();
+    if (this.queueName && (this.opts.queue ?? '') === '') {
+      try {
+        await this.t.deleteQueue(this.queueName);
+      } catch (err) {
+        this.log.warn({ err, queue: this.queueName }, 'listener: could not delete its anonymous queue at stop');
+      }
+    }
+    this.log.info({ queue: this.queueName, counters: this.counters.snapshot() }, 'listener: stopped');
+  }
+}

@@ -1,0 +1,409 @@
+/**
+ * RecoveringTransport: the BusTransport every caller uses, over any Connector (amqplib or
+ * embedded). It owns the connection lifecycle and the remembered topology; see types.ts
+ * for the whole contract. In short:
+ *
+ * - States: idle -> connecting -> connected <-> reconnecting -> closed.
+ * - A lost link (broker closed it, socket error, heartbeat, `sever()`) is logged with its
+ *   reason, `lost` is emitted, and reconnects are scheduled with backoff (backoff.ts),
+ *   trying every broker URL each round. Once connected, the Topology is replayed and
+ *   `ready` is emitted with `recovered: true`.
+ * - Operations wait for a connection up to `publishTimeoutMs` (default 5000), then reject
+ *   with BusNotConnectedError. An operation whose link dies under it is retried on the next
+ *   link within the same deadline; a confirmed publish that cannot be confirmed in time
+ *   rejects with PublishUnconfirmedError.
+ * - A consumer handler that throws is logged and the consumer carries on.
+ */
+import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts';
+import { BusClosedError, BusNotConnectedError, LinkLostError, PublishUnconfirmedError } from './errors.ts';
+import type { Connector, Link, LinkHooks } from './link.ts';
+import { Topology } from './topology.ts';
+import type {
+  BusTransport, ConsumeOptions, Delivery, DeliveryHandler, ExchangeSpec, PublishOptions, QueueOptions, QueueStatus, TransportEvents, TransportState,
+} from './types.ts';
+
+export interface RecoveringTransportOptions {
+  readonly connector: Connector;
+  readonly logger: Logger;
+  /** Bounded wait for a connection before an operation fails. Default 5000 ms. */
+  readonly publishTimeoutMs?: number;
+  /** How long `start()` waits for the first connection. Default 30000 ms. */
+  readonly startTimeoutMs?: number;
+  readonly backoff?: BackoffPolicy;
+  /** Prefix of client-generated queue names and consumer tags. Default `<host>-<pid>`. */
+  readonly namePrefix?: string;
+}
+
+interface Waiter {
+  resolve(link: Link): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
+export class RecoveringTransport extends EventEmitter<TransportEvents> implements BusTransport {
+  readonly topology = new Topology();
+  private readonly log: Logger;
+  private readonly connector: Connector;
+  private readonly publishTimeoutMs: number;
+  private readonly startTimeoutMs: number;
+  private readonly backoff: BackoffPolicy;
+  private readonly namePrefix: string;
+  private link: Link | undefined;
+  private _state: TransportState = 'idle';
+  private readonly waiters = new Set<Waiter>();
+  private retryTimer: NodeJS.Timeout | undefined;
+  private round = 0;
+  private everReady = false;
+  private closing: Promise<void> | undefined;
+  private seq = 0;
+
+  constructor(opts: RecoveringTransportOptions) {
+    super();
+    this.connector = opts.connector;
+    this.log = opts.logger.child({ mod: 'bus' });
+    this.publishTimeoutMs = opts.publishTimeoutMs ?? 5_000;
+    this.startTimeoutMs = opts.startTimeoutMs ?? 30_000;
+    this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
+    this.namePrefix = opts.namePrefix ?? `${hostname()}-${process.pid}`;
+  }
+
+  get state(): TransportState {
+    return this._state;
+  }
+
+  get broker(): string | undefined {
+    return this.link?.broker;
+  }
+
+  start(): Promise<void> {
+    if (this._state === 'idle') {
+      this.setState('connecting');
+      void this.attempt();
+    }
+    return this.waitLink('start', Date.now() + this.startTimeoutMs).then(() => undefined);
+  }
+
+  whenReady(timeoutMs = this.publishTimeoutMs): Promise<void> {
+    return this.waitLink('whenReady', Date.now() + timeoutMs).then(() => undefined);
+  }
+
+  // ---- connection lifecycle ----
+
+  /** A method, not a field read, because close() can run while attempt() awaits. */
+  private isClosed(): boolean {
+    return this._state === 'closed';
+  }
+
+  private setState(s: TransportState): void {
+    if (this._state === s) return;
+    this._state = s;
+    this.emit('state', s);
+  }
+
+  private async attempt(): Promise<void> {
+    this.retryTimer = undefined;
+    if (this._state === 'closed') return;
+    let link: Link | undefined;
+    let lostEarly: Error | undefined;
+    const hooks: LinkHooks = {
+      lost: (err) => {
+        if (link !== undefined && this.link === link) this.onLinkLost(link, err);
+        else lostEarly = err;
+      },
+      consumerCancelled: (tag) => this.onConsumerCancelled(tag),
+      consumerLost: (tag, err) => void this.onConsumerLost(tag, err),
+    };
+    try {
+      link = await this.connector.connect(hooks);
+    } catch (err) {
+      this.log.warn({ err, broker: this.connector.description, round: this.round }, 'bus: cannot connect to any broker; will retry');
+      this.scheduleRetry();
+      return;
+    }
+    if (this.isClosed()) {
+      await link.close();
+      return;
+    }
+    try {
+      await this.topology.replay(link, this.log);
+      if (lostEarly) throw lostEarly;
+    } catch (err) {
+      this.log.warn({ err, broker: link.broker }, 'bus: connection lost while re-declaring topology; will retry');
+      await link.close();
+      this.scheduleRetry();
+      return;
+    }
+    if (this.isClosed()) {
+      await link.close();
+      return;
+    }
+    this.link = link;
+    this.round = 0;
+    const recovered = this.everReady;
+    this.everReady = true;
+    this.setState('connected');
+    this.log.info({ broker: link.broker, recovered, queues: this.topology.queues.size, bindings: this.topology.bindings.size, consumers: this.topology.consumers.size }, recovered ? 'bus: reconnected and topology restored' : 'bus: connected');
+    for (const w of [...this.waiters]) {
+      clearTimeout(w.timer);
+      this.waiters.delete(w);
+      w.resolve(link);
+    }
+    this.emit('ready', { broker: link.broker, recovered });
+  }
+
+  private scheduleRetry(): void {
+    if (this._state === 'closed') return;
+    const delay = backoffDelay(this.round++, this.backoff);
+    this.retryTimer = setTimeout(() => void this.attempt(), delay);
+    this.retryTimer.unref?.();
+  }
+
+  private onLinkLost(link: Link, err: Error): void {
+    if (this.link !== link) return;
+    this.link = undefined;
+    this.log.warn({ err: { message: err.message }, broker: link.broker }, 'bus: connection lost; reconnecting');
+    this.setState('reconnecting');
+    this.emit('lost', err);
+    void link.close();
+    if (this.retryTimer === undefined) this.scheduleRetry();
+  }
+
+  private onConsumerCancelled(tag: string): void {
+    const queue = this.topology.forgetConsumer(tag);
+    this.log.warn({ consumerTag: tag, queue }, 'bus: broker cancelled a consumer (its queue was deleted); it will not be restored');
+    if (queue !== undefined) this.emit('cancelled', { consumerTag: tag, queue });
+  }
+
+  private async onConsumerLost(tag: string, err: Error): Promise<void> {
+    const c = this.topology.consumers.get(tag);
+    if (!c) return;
+    this.log.warn({ err, consumerTag: tag, queue: c.queue }, 'bus: consumer channel closed; consuming again');
+    const link = this.link;
+    if (!link) return; // the replay after reconnect restores it
+    try {
+      await link.consume(c.queue, tag, c.handler, c.options);
+    } catch (e) {
+      this.log.error({ err: e, consumerTag: tag }, 'bus: cannot restore consumer; forcing a reconnect');
+      link.sever('consumer could not be restored');
+    }
+  }
+
+  private waitLink(operation: string, deadline: number): Promise<Link> {
+    if (this._state === 'closed') return Promise.reject(new BusClosedError(operation));
+    if (this.link) return Promise.resolve(this.link);
+    const waited = Math.max(0, deadline - Date.now());
+    return new Promise<Link>((resolve, reject) => {
+      const w: Waiter = {
+        resolve,
+        reject,
+        timer: undefined,
+      };
+      if (waited < 2 ** 31 - 1) {
+        w.timer = setTimeout(() => {
+          this.waiters.delete(w);
+          reject(new BusNotConnectedError(operation, waited));
+        }, waited);
+      }
+      this.waiters.add(w);
+    });
+  }
+
+  /** Runs fn on a live link, waiting (bounded) for one and retrying when the link dies under it. */
+  private async withLink<T>(operation: string, fn: (link: Link) => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.publishTimeoutMs;
+    for (;;) {
+      const link = this.link ?? (await this.waitLink(operation, deadline));
+      try {
+        return await fn(link);
+      } catch (err) {
+        if (!(err instanceof LinkLostError)) throw err;
+        this.onLinkLost(link, err);
+        if (Date.now() >= deadline) throw new BusNotConnectedError(operation, this.publishTimeoutMs, err);
+      }
+    }
+  }
+
+  // ---- declarations ----
+
+  async assertExchange(spec: ExchangeSpec): Promise<void> {
+    const prev = this.topology.exchanges.get(spec.name);
+    this.topology.exchanges.set(spec.name, spec);
+    try {
+      await this.withLink(`assertExchange ${spec.name}`, (l) => l.assertExchange(spec));
+    } catch (err) {
+      if (prev) this.topology.exchanges.set(spec.name, prev);
+      else this.topology.exchanges.delete(spec.name);
+      throw err;
+    }
+  }
+
+  async assertExchanges(specs: readonly ExchangeSpec[]): Promise<void> {
+    for (const s of specs) await this.assertExchange(s);
+  }
+
+  async deleteExchange(name: string): Promise<void> {
+    this.topology.forgetExchange(name);
+    await this.withLink(`deleteExchange ${name}`, (l) => l.deleteExchange(name));
+  }
+
+  /** A client-generated queue name: `<prefix>-<16 hex>`, unique per process. */
+  generateName(kind = 'q'): string {
+    return `${this.namePrefix}-${kind}${++this.seq}-${randomBytes(4).toString('hex')}`;
+  }
+
+  async assertQueue(name: string, options: QueueOptions = {}): Promise<string> {
+    const queue = name === '' ? this.generateName() : name;
+    const prev = this.topology.queues.get(queue);
+    this.topology.queues.set(queue, options);
+    try {
+      await this.withLink(`assertQueue ${queue}`, (l) => l.assertQueue(queue, options));
+      return queue;
+    } catch (err) {
+      if (prev) this.topology.queues.set(queue, prev);
+      else this.topology.queues.delete(queue);
+      throw err;
+    }
+  }
+
+  checkQueue(name: string): Promise<QueueStatus> {
+    return this.withLink(`checkQueue ${name}`, (l) => l.checkQueue(name));
+  }
+
+  async deleteQueue(name: string): Promise<void> {
+    this.topology.forgetQueue(name);
+    await this.withLink(`deleteQueue ${name}`, (l) => l.deleteQueue(name));
+  }
+
+  async bindQueue(queue: string, exchange: string, routingKey: string): Promise<void> {
+    const added = this.topology.addBinding(queue, exchange, routingKey);
+    try {
+      await this.withLink(`bindQueue ${queue} <- ${exchange}/${routingKey}`, (l) => l.bindQueue(queue, exchange, routingKey));
+    } catch (err) {
+      if (added) this.topology.removeBinding(queue, exchange, routingKey);
+      throw err;
+    }
+  }
+
+  async unbindQueue(queue: string, exchange: string, routingKey: string): Promise<void> {
+    this.topology.removeBinding(queue, exchange, routingKey);
+    await this.withLink(`unbindQueue ${queue} <- ${exchange}/${routingKey}`, (l) => l.unbindQueue(queue, exchange, routingKey));
+  }
+
+  async consume(queue: string, handler: DeliveryHandler, options: ConsumeOptions = {}): Promise<string> {
+    const tag = options.consumerTag ?? this.generateName('ctag');
+    const opts: ConsumeOptions = { noAck: true, prefetch: 50, exclusive: false, ...options, consumerTag: tag };
+    const log = this.log;
+    const safe: DeliveryHandler = (d: Delivery) => {
+      try {
+        handler(d);
+      } catch (err) {
+        log.error({ err, consumerTag: tag, queue, routingKey: d.routingKey }, 'bus: consumer handler threw; delivery skipped');
+      }
+    };
+    this.topology.consumers.set(tag, { queue, handler: safe, options: opts });
+    try {
+      await this.withLink(`consume ${queue}`, (l) => l.consume(queue, tag, safe, opts));
+      return tag;
+    } catch (err) {
+      this.topology.consumers.delete(tag);
+      throw err;
+    }
+  }
+
+  async cancel(consumerTag: string): Promise<void> {
+    this.topology.forgetConsumer(consumerTag);
+    const link = this.link;
+    if (!link) return; // no connection: the consumer is gone with it and will not be restored
+    try {
+      await link.cancel(consumerTag);
+    } catch (err) {
+      if (!(err instanceof LinkLostError)) throw err;
+    }
+  }
+
+  // ---- publishing ----
+
+  publish(exchange: string, routingKey: string, body: Buffer | string, options?: PublishOptions): Promise<void> {
+    const buf = typeof body === 'string' ? Buffer.from(body) : body;
+    const link = this.link;
+    const retry = (): Promise<void> => this.withLink(`publish ${exchange}/${routingKey}`, (l) => l.publish(exchange, routingKey, buf, options) ?? RESOLVED);
+    if (link) {
+      try {
+        const pending = link.publish(exchange, routingKey, buf, options);
+        if (pending === undefined) return RESOLVED;
+        return pending.catch((err: unknown) => {
+          if (!(err instanceof LinkLostError)) throw err;
+          this.onLinkLost(link, err);
+          return retry();
+        });
+      } catch (err) {
+        if (!(err instanceof LinkLostError)) return Promise.reject(err);
+        this.onLinkLost(link, err);
+      }
+    }
+    return retry();
+  }
+
+  async publishConfirmed(exchange: string, routingKey: string, body: Buffer | string, options?: PublishOptions): Promise<void> {
+    const buf = typeof body === 'string' ? Buffer.from(body) : body;
+    const operation = `publishConfirmed ${exchange}/${routingKey}`;
+    const deadline = Date.now() + this.publishTimeoutMs;
+    let lastLoss: Error | undefined;
+    for (;;) {
+      let link: Link;
+      try {
+        link = this.link ?? (await this.waitLink(operation, deadline));
+      } catch (err) {
+        if (lastLoss && err instanceof BusNotConnectedError) throw new PublishUnconfirmedError(exchange, routingKey, this.publishTimeoutMs, lastLoss);
+        throw err;
+      }
+      try {
+        await link.publishConfirmed(exchange, routingKey, buf, options);
+        return;
+      } catch (err) {
+        if (!(err instanceof LinkLostError)) throw err;
+        lastLoss = err;
+        this.onLinkLost(link, err);
+        if (Date.now() >= deadline) throw new PublishUnconfirmedError(exchange, routingKey, this.publishTimeoutMs, err);
+        this.log.warn({ exchange, routingKey }, 'bus: confirmed publish interrupted by a lost connection; republishing after recovery');
+      }
+    }
+  }
+
+  // ---- fault injection and shutdown ----
+
+  sever(reason = 'severed on purpose'): void {
+    const link = this.link;
+    if (!link) {
+      this.log.warn({ reason }, 'bus: sever requested while not connected; nothing to cut');
+      return;
+    }
+    this.log.warn({ reason, broker: link.broker }, 'bus: severing the connection (fault injection)');
+    link.sever(reason);
+  }
+
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closing = (async () => {
+      this.setState('closed');
+      if (this.retryTimer) clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+      for (const w of [...this.waiters]) {
+        clearTimeout(w.timer);
+        w.reject(new BusClosedError('wait for connection'));
+      }
+      this.waiters.clear();
+      const link = this.link;
+      this.link = undefined;
+      if (link) await link.close();
+      this.log.info('bus: transport closed');
+    })();
+    return this.closing;
+  }
+}

@@ -1,0 +1,12 @@
+/**
+ * The bus behaviour suite: one function, run by behaviour.embedded.test.ts on the embedded
+ * broker and by behaviour.rabbitmq.test.ts on RabbitMQ. Sections follow the contracts of
+ * src/bus: the transport, the listener core, the request/reply helper.
+ */
+import { describe } from 'vitest';
+import type { BusEnv } from '../support/bus-env.ts';
+import { transportBehaviour } from './transport-behaviour.ts';
+
+export function busBehaviourSuite(env: () => BusEnv): void {
+  describe('transport', () => transportBehaviour(env));
+}
