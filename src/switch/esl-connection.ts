@@ -204,7 +204,6 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
 
   private failPending(reason: string): void {
     const all = [...this.pending];
-    this.pending.clear();
     this.executions.clear();
     this.jobs.clear();
     for (const p of all) p.reject(new EslDisconnectedError(this.target, p.what, reason));

@@ -6,7 +6,7 @@
 import { connect, type Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import type { Connection, Event as ModeslEvent } from 'modesl';
-import { memoryLogger } from '../../src/kernel/log.ts';
+import { createRootLogger, memoryLogger, type Logger } from '../../src/kernel/log.ts';
 import { Switch, type SwitchOptions } from '../../src/switch/switch.ts';
 import { EslParser, parseEventBody, type EslFrame } from '../../src/switch/esl-parser.ts';
 import type { SwitchEvent } from '../../src/switch/esl-wire.ts';
@@ -168,3 +168,22 @@ export function modeslEvent(conn: Connection, name: string): Promise<ModeslEvent
 }
 
 export const hdr = (ev: SwitchEvent, name: string): string | undefined => ev.headers.find(([k]) => k === name)?.[1];
+
+/** A logger whose lines can be awaited: waitFor(pred) resolves when a matching line is written. */
+export function watchedLogger(): { logger: Logger; lines: Array<Record<string, unknown>>; waitFor(pred: (l: Record<string, unknown>) => boolean, count?: number): Promise<void> } {
+  const lines: Array<Record<string, unknown>> = [];
+  let waiters: Array<() => void> = [];
+  const destination = {
+    write: (s: string): void => {
+      lines.push(JSON.parse(s) as Record<string, unknown>);
+      const w = waiters;
+      waiters = [];
+      for (const f of w) f();
+    },
+  };
+  const logger = createRootLogger({ node: 'switch-test@localhost', level: 'debug', destination });
+  const waitFor = async (pred: (l: Record<string, unknown>) => boolean, count = 1): Promise<void> => {
+    while (lines.filter(pred).length < count) await new Promise<void>((r) => waiters.push(r));
+  };
+  return { logger, lines, waitFor };
+}

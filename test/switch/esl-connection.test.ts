@@ -1,0 +1,167 @@
+/**
+ * EslConnection (the typed client ecallmgr will use) against the simulator over loopback:
+ * promise API, failure of pending requests, reconnect with re-subscription, bad bytes.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { EslConnection } from '../../src/switch/esl-connection.ts';
+import { EslCommandError, EslDisconnectedError, EslNotConnectedError, type EslEvent } from '../../src/switch/esl-errors.ts';
+import type { Switch } from '../../src/switch/switch.ts';
+import { nextSimEvent, startSwitch, watchedLogger } from './helpers.ts';
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function setup(opts: { password?: string } = {}): Promise<{ sw: Switch; esl: EslConnection; lines: Array<Record<string, unknown>>; waitFor: ReturnType<typeof watchedLogger>['waitFor'] }> {
+  const { sw } = await startSwitch({ password: 'pw-1' });
+  cleanups.push(() => sw.close());
+  const { logger, lines, waitFor } = watchedLogger();
+  const esl = new EslConnection({ port: sw.port, password: opts.password ?? 'pw-1', logger, backoff: { initialMs: 10, maxMs: 50 } });
+  cleanups.push(() => esl.close());
+  return { sw, esl, lines, waitFor };
+}
+
+const nextEvent = (esl: EslConnection, match: (e: EslEvent) => boolean): Promise<EslEvent> =>
+  new Promise((resolve) => {
+    const on = (e: EslEvent): void => {
+      if (!match(e)) return;
+      esl.off('event', on);
+      resolve(e);
+    };
+    esl.on('event', on);
+  });
+
+const once = (esl: EslConnection, name: 'up' | 'down'): Promise<void> => new Promise((r) => (name === 'up' ? esl.once('up', () => r()) : esl.once('down', () => r())));
+
+async function parked(sw: Switch): Promise<string> {
+  const p = nextSimEvent(sw, (e) => e.name === 'CHANNEL_PARK');
+  const uuid = sw.placeCall({ from: '1001', to: '2000' });
+  await p;
+  return uuid;
+}
+
+describe('requests', () => {
+  it('api resolves with the body; -ERR rejects with EslCommandError', async () => {
+    const { esl } = await setup();
+    await esl.start();
+    expect(esl.isUp).toBe(true);
+    expect(await esl.api('echo hello')).toBe('hello');
+    await expect(esl.api('nope')).rejects.toThrow(EslCommandError);
+  });
+
+  it('bgapi resolves with the BACKGROUND_JOB body', async () => {
+    const { sw, esl } = await setup();
+    await esl.start();
+    sw.registerEndpoint('1003');
+    const out = await esl.bgapi('originate user/1003 &park()');
+    expect(out).toMatch(/^\+OK [0-9a-f-]{36}\n$/);
+    await expect(esl.bgapi('originate user/ghost &park()')).rejects.toThrow(/USER_NOT_REGISTERED/);
+  });
+
+  it('execute resolves on its own CHANNEL_EXECUTE_COMPLETE; hangup ends the call; a bad uuid rejects', async () => {
+    const { sw, esl } = await setup();
+    await esl.start();
+    const uuid = await parked(sw);
+    const [answered, setDone] = await Promise.all([esl.execute(uuid, 'answer', '', { eventLock: true }), esl.execute(uuid, 'set', 'x=1', { eventLock: true })]);
+    expect(answered.headers.Application).toBe('answer');
+    expect(setDone.headers.Application).toBe('set');
+    expect(setDone.headers.variable_x).toBe('1');
+    expect(sw.channel(uuid)?.answerState).toBe('answered');
+    const gone = sw.whenDestroyed(uuid);
+    await esl.hangup(uuid, 'USER_BUSY');
+    await gone;
+    await expect(esl.execute(uuid, 'answer')).rejects.toThrow(/invalid session id/);
+  });
+
+  it('subscribe delivers typed events; filter narrows them', async () => {
+    const { sw, esl } = await setup();
+    await esl.start();
+    await esl.subscribe(['CHANNEL_CREATE']);
+    const created = nextEvent(esl, (e) => e.name === 'CHANNEL_CREATE');
+    const uuid = sw.placeCall({ from: '1', to: '2' });
+    const ev = await created;
+    expect(ev.uuid).toBe(uuid);
+    expect(ev.headers['Caller-Destination-Number']).toBe('2');
+    await esl.filter('Caller-Destination-Number', '4');
+    const seen: string[] = [];
+    esl.on('event', (e) => e.name === 'CHANNEL_CREATE' && seen.push(e.headers['Caller-Destination-Number'] ?? ''));
+    const four = nextEvent(esl, (e) => e.name === 'CHANNEL_CREATE');
+    sw.placeCall({ from: '1', to: '3' });
+    sw.placeCall({ from: '1', to: '4' });
+    await four;
+    expect(seen).toEqual(['4']);
+  });
+});
+
+describe('failure', () => {
+  it('rejects a request made while down at once, saying how to recover', async () => {
+    const { esl } = await setup();
+    await expect(esl.api('status')).rejects.toThrow(EslNotConnectedError);
+    await expect(esl.api('status')).rejects.toThrow(/wait for its 'up' event/);
+  });
+
+  it('rejects every pending api/bgapi/execute when the socket drops', async () => {
+    const { sw, esl } = await setup();
+    await esl.start();
+    const uuid = await parked(sw);
+    const executing = nextSimEvent(sw, (e) => e.name === 'CHANNEL_EXECUTE' && e.headers.some(([k, v]) => k === 'Application' && v === 'sleep'));
+    const exec = esl.execute(uuid, 'sleep', '60000');
+    await executing;
+    const release = sw.faults.stallReplies();
+    const api = esl.api('status');
+    const bg = esl.bgapi('status');
+    const down = once(esl, 'down');
+    sw.dropConnections();
+    await down;
+    release();
+    for (const p of [exec, api, bg]) await expect(p).rejects.toThrow(EslDisconnectedError);
+  });
+
+  it('reconnects with backoff and re-subscribes, so events flow again after up', async () => {
+    const { sw, esl, lines } = await setup();
+    await esl.start();
+    await esl.subscribe(['CHANNEL_PARK']);
+    const down = once(esl, 'down');
+    const up = once(esl, 'up');
+    await sw.restart({ downMs: 30 });
+    await down;
+    await up;
+    const park = nextEvent(esl, (e) => e.name === 'CHANNEL_PARK');
+    const uuid = sw.placeCall({ from: '1', to: '2' });
+    expect((await park).uuid).toBe(uuid);
+    expect((await park).headers['Core-UUID']).toBe(sw.coreUuid);
+    expect(lines.some((l) => l.msg === 'esl connection down')).toBe(true);
+  });
+
+  it('logs a refused password and never comes up, without crashing or logging the password', async () => {
+    const { esl, lines, waitFor } = await setup({ password: 'wrong-pw' });
+    let upCount = 0;
+    esl.on('up', () => upCount++);
+    void esl.start().catch(() => undefined);
+    await waitFor((l) => String(l.msg).startsWith('esl authentication failed'), 2);
+    expect(upCount).toBe(0);
+    expect(JSON.stringify(lines)).not.toContain('wrong-pw');
+  });
+
+  it('survives header values with broken % escapes: logs them and keeps working', async () => {
+    const { sw, esl, lines } = await setup();
+    await esl.start();
+    await esl.subscribe(['CUSTOM']);
+    const got = nextEvent(esl, (e) => e.name === 'CUSTOM');
+    const body = 'Event-Name: CUSTOM\nEvent-Subclass: test::bad\nBad-Value: 100%ZZ%E0%A4\n\n';
+    sw.injectRaw(`Content-Length: ${Buffer.byteLength(body)}\nContent-Type: text/event-plain\n\n${body}`);
+    const ev = await got;
+    expect(ev.headers['Bad-Value']).toBe('100%ZZ%E0%A4');
+    expect(lines.some((l) => l.msg === 'malformed header value from the switch; decoded leniently')).toBe(true);
+    expect(await esl.api('echo alive')).toBe('alive');
+  });
+
+  it('close is idempotent and rejects start() if never up', async () => {
+    const { esl } = await setup({ password: 'wrong-pw' });
+    const rejected = expect(esl.start()).rejects.toThrow(/closed before it came up/);
+    await esl.close();
+    await esl.close();
+    await rejected;
+  });
+});
