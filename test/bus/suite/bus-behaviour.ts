@@ -5,8 +5,12 @@
  */
 import { describe } from 'vitest';
 import type { BusEnv } from '../support/bus-env.ts';
+import { listenerBehaviour } from './listener-behaviour.ts';
+import { requestReplyBehaviour } from './request-reply-behaviour.ts';
 import { transportBehaviour } from './transport-behaviour.ts';
 
 export function busBehaviourSuite(env: () => BusEnv): void {
   describe('transport', () => transportBehaviour(env));
+  describe('listener core', () => listenerBehaviour(env));
+  describe('request/reply', () => requestReplyBehaviour(env));
 }

@@ -1,0 +1,290 @@
+/**
+ * Behaviour suite, part 2: the listener core (gen_listener's heart), on both backends.
+ * Grouped by the clauses of src/bus/listener-core.ts.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { encodeJson, type Envelope } from '../../../src/bus/envelope.ts';
+import { ListenerCore, type ListenerOptions } from '../../../src/bus/listener-core.ts';
+import type { RecoveringTransport } from '../../../src/bus/recovering-transport.ts';
+import type { BusEnv } from '../support/bus-env.ts';
+import { nextEvent, sink } from '../support/sink.ts';
+
+export const msg = (category: string, name: string, extra: Envelope = {}): Envelope => ({
+  'Event-Category': category,
+  'Event-Name': name,
+  'App-Name': 'fife-test',
+  'App-Version': '0.0.0',
+  ...extra,
+});
+
+/** A latch: `wait()` resolves once `hit()` was called `n` times. */
+function latch(n: number): { hit(): void; wait: Promise<void> } {
+  let resolve!: () => void;
+  const wait = new Promise<void>((r) => (resolve = r));
+  let seen = 0;
+  return {
+    hit() {
+      if (++seen === n) resolve();
+    },
+    wait,
+  };
+}
+
+export function listenerBehaviour(env: () => BusEnv): void {
+  const listeners: ListenerCore[] = [];
+  const exchanges: Array<[RecoveringTransport, string]> = [];
+  afterEach(async () => {
+    await Promise.all(listeners.splice(0).map((l) => l.stop()));
+    for (const [t, x] of exchanges.splice(0)) await t.deleteExchange(x).catch(() => undefined);
+    await env().closeAll();
+  });
+
+  async function topic(t: RecoveringTransport): Promise<string> {
+    const x = `${env().prefix()}-evt`;
+    await t.assertExchange({ name: x, type: 'topic' });
+    exchanges.push([t, x]);
+    return x;
+  }
+
+  function listener(t: RecoveringTransport, opts: Partial<ListenerOptions>): ListenerCore {
+    const l = new ListenerCore({ transport: t, logger: env().logger, ...opts });
+    listeners.push(l);
+    return l;
+  }
+
+  describe('start', () => {
+    it('declares its queue with Kazoo defaults, binds itself to targeted, and says created_queue then consuming', async () => {
+      const t = await env().transport();
+      const got = latch(1);
+      const l = listener(t, { responders: [{ category: 'directory', name: 'authn_req', handler: () => got.hit() }] });
+      const events: string[] = [];
+      l.on('created_queue', () => events.push('created_queue'));
+      l.on('consuming', () => events.push('consuming'));
+      await l.start();
+      expect(events).toEqual(['created_queue', 'consuming']);
+      expect(l.isConsuming).toBe(true);
+      expect(t.topology.queues.get(l.queue!)).toEqual({ durable: false, exclusive: false, autoDelete: true, maxLength: 100, messageTtl: 60_000 });
+      await t.publish('targeted', l.queue!, encodeJson(msg('directory', 'authn_req')));
+      await got.wait;
+    });
+  });
+
+  describe('responders', () => {
+    it('runs every responder matching category/name, wildcards included, and counts the unmatched', async () => {
+      const t = await env().transport();
+      const x = await topic(t);
+      const seen: string[] = [];
+      const done = latch(4);
+      const rec = (tag: string) => (m: Envelope): void => {
+        seen.push(`${tag}:${String(m['Event-Name'])}`);
+        done.hit();
+      };
+      const l = listener(t, {
+        bindings: [{ exchange: x, routingKey: 'call.#' }],
+        responders: [
+          { category: 'call_event', name: 'CHANNEL_ANSWER', handler: rec('exact') },
+          { category: 'call_event', name: '*', handler: rec('anyname') },
+          { category: '*', name: '*', handler: rec('any') },
+        ],
+      });
+      await l.start();
+      await t.publish(x, 'call.CHANNEL_ANSWER.a', encodeJson(msg('call_event', 'CHANNEL_ANSWER')));
+      await t.publish(x, 'call.other.a', encodeJson(msg('dialplan', 'route_req')));
+      await done.wait;
+      expect(seen.sort()).toEqual(['any:CHANNEL_ANSWER', 'any:route_req', 'anyname:CHANNEL_ANSWER', 'exact:CHANNEL_ANSWER']);
+      l.removeResponder('*', '*');
+      const after = latch(1);
+      l.addResponder('call_event', 'CHANNEL_HANGUP', () => after.hit());
+      await t.publish(x, 'call.x.a', encodeJson(msg('nobody', 'listens')));
+      await t.publish(x, 'call.CHANNEL_HANGUP.a', encodeJson(msg('call_event', 'CHANNEL_HANGUP')));
+      await after.wait;
+      expect(l.counters.snapshot().unhandled).toBe(1);
+    });
+
+    it('a responder that throws or rejects is logged and counted; the listener keeps handling', async () => {
+      const e = env();
+      const t = await e.transport();
+      const ok = latch(1);
+      const errors: string[] = [];
+      const l = listener(t, {
+        responders: [
+          { category: 'test', name: 'throw', handler: () => { throw new Error('sync bug'); } },
+          { category: 'test', name: 'reject', handler: async () => { throw new Error('async bug'); } },
+          { category: 'test', name: 'ok', handler: () => ok.hit() },
+        ],
+      });
+      l.on('handler_error', ({ name }) => errors.push(name));
+      await l.start();
+      for (const name of ['throw', 'reject', 'ok']) await t.publish('targeted', l.queue!, encodeJson(msg('test', name)));
+      await ok.wait;
+      await expect.poll(() => l.counters.snapshot().handlerErrors).toBe(2);
+      expect(errors.sort()).toEqual(['reject', 'throw']);
+      expect(e.lines.filter((x) => x.msg === 'listener: responder failed; message skipped, listener carries on').map((x) => x.name).sort()).toEqual(['reject', 'throw']);
+      expect(l.isConsuming).toBe(true);
+    });
+
+    it('runs handlers with bounded concurrency, without blocking deliveries', async () => {
+      const t = await env().transport();
+      let running = 0;
+      let peak = 0;
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const twoRunning = latch(2);
+      const finished = latch(5);
+      const l = listener(t, {
+        concurrency: 2,
+        responders: [{ category: 'test', name: 'slow', handler: async () => {
+          running++;
+          peak = Math.max(peak, running);
+          twoRunning.hit();
+          await gate;
+          running--;
+          finished.hit();
+        } }],
+      });
+      await l.start();
+      for (let i = 0; i < 5; i++) await t.publish('targeted', l.queue!, encodeJson(msg('test', 'slow')));
+      await twoRunning.wait;
+      await expect.poll(() => l.counters.received).toBe(5);
+      expect(running).toBe(2);
+      release();
+      await finished.wait;
+      expect(peak).toBe(2);
+    });
+
+    it("runs a handler inside the message's Call-ID log context", async () => {
+      const e = env();
+      const t = await e.transport();
+      const done = latch(1);
+      const l = listener(t, { responders: [{ category: 'call_event', name: '*', handler: (_m, ctx) => { ctx.log.info('handling'); done.hit(); } }] });
+      await l.start();
+      await t.publish('targeted', l.queue!, encodeJson(msg('call_event', 'CHANNEL_CREATE', { 'Call-ID': 'call-42@host' })));
+      await done.wait;
+      expect(e.lines.find((x) => x.msg === 'handling')?.call_id).toBe('call-42@host');
+    });
+  });
+
+  describe('bindings at runtime', () => {
+    it('addBinding starts and removeBinding stops the flow, and the listener remembers its bindings', async () => {
+      const t = await env().transport();
+      const x = await topic(t);
+      const names: string[] = [];
+      let next = latch(1);
+      const l = listener(t, { responders: [{ category: 'test', name: '*', handler: (m) => { names.push(String(m['Event-Name'])); next.hit(); } }] });
+      await l.start();
+      await l.addBinding({ exchange: x, routingKey: 'a.*' });
+      await t.publish(x, 'a.one', encodeJson(msg('test', 'first')));
+      await next.wait;
+      next = latch(1);
+      await l.removeBinding({ exchange: x, routingKey: 'a.*' });
+      await l.addBinding({ exchange: x, routingKey: 'b.*' });
+      await t.publish(x, 'a.two', encodeJson(msg('test', 'unbound')));
+      await t.publish(x, 'b.two', encodeJson(msg('test', 'second')));
+      await next.wait;
+      expect(names).toEqual(['first', 'second']);
+      expect(l.listBindings().map((b) => b.routingKey)).toEqual([l.queue, 'b.*']);
+    });
+  });
+
+  describe('invalid messages', () => {
+    it('counts and logs each reason, drops the message and carries on', async () => {
+      const e = env();
+      const t = await e.transport();
+      const ok = latch(1);
+      const reasons: string[] = [];
+      const l = listener(t, { maxMessageBytes: 1000, responders: [{ category: 'test', name: 'ok', handler: () => ok.hit() }] });
+      l.on('invalid', (i) => reasons.push(i.reason));
+      await l.start();
+      const q = l.queue!;
+      await t.publish('targeted', q, 'this is not json');
+      await t.publish('targeted', q, '[1,2,3]');
+      await t.publish('targeted', q, JSON.stringify({ 'Event-Category': 'test' }));
+      await t.publish('targeted', q, encodeJson(msg('test', 'big', { pad: 'x'.repeat(2000) })));
+      await t.publish('targeted', q, encodeJson(msg('test', 'ok')));
+      await ok.wait;
+      expect(reasons).toEqual(['not_json', 'not_object', 'missing_headers', 'too_big']);
+      expect(l.counters.snapshot().invalid).toEqual({ not_json: 1, not_object: 1, missing_headers: 1, too_big: 1 });
+      expect(e.lines.filter((x) => x.msg === 'listener: invalid message dropped').map((x) => x.reason)).toEqual(reasons);
+    });
+
+    it('answers an invalid message that has a Server-ID with the error reply from the catalogue', async () => {
+      const t = await env().transport();
+      const l = listener(t, {
+        validate: (m) => (typeof m['Auth-Realm'] === 'string' ? undefined : 'Auth-Realm missing'),
+        errorReply: (req, reason) => msg('error', 'authn_req', { 'Error-Message': reason, 'Msg-ID': req['Msg-ID'] }),
+        responders: [{ category: 'directory', name: 'authn_req', handler: () => undefined }],
+      });
+      await l.start();
+      const replyQ = await t.assertQueue('', { exclusive: true });
+      await t.bindQueue(replyQ, 'targeted', replyQ);
+      const s = await sink(t, replyQ);
+      await t.publish('targeted', l.queue!, encodeJson(msg('directory', 'authn_req', { 'Server-ID': replyQ, 'Msg-ID': 'm-1' })));
+      await s.count(1);
+      expect(JSON.parse(s.bodies()[0])).toMatchObject({ 'Event-Category': 'error', 'Error-Message': 'Auth-Realm missing', 'Msg-ID': 'm-1' });
+      expect(l.counters.snapshot().errorReplies).toBe(1);
+    });
+  });
+
+  describe('ack modes', () => {
+    it("'manual': a responder's nack requeues and the message comes back redelivered", async () => {
+      const t = await env().transport();
+      const seen: boolean[] = [];
+      const twice = latch(2);
+      const l = listener(t, {
+        ackMode: 'manual',
+        responders: [{ category: 'test', name: 'retry', handler: (_m, ctx) => {
+          seen.push(ctx.delivery.redelivered);
+          if (seen.length === 1) ctx.delivery.nack(true);
+          else ctx.delivery.ack();
+          twice.hit();
+        } }],
+      });
+      await l.start();
+      await t.publish('targeted', l.queue!, encodeJson(msg('test', 'retry')));
+      await twice.wait;
+      expect(seen).toEqual([false, true]);
+    });
+  });
+
+  describe('reconnect', () => {
+    it('after a lost connection it consumes again with the same queue, bindings, responders and counters', async () => {
+      const t = await env().transport();
+      const x = await topic(t);
+      let got = latch(1);
+      const l = listener(t, { bindings: [{ exchange: x, routingKey: 'reg.#' }], responders: [{ category: 'directory', name: 'reg_success', handler: () => got.hit() }] });
+      await l.start();
+      const queue = l.queue;
+      await t.publish(x, 'reg.one', encodeJson(msg('directory', 'reg_success')));
+      await got.wait;
+      got = latch(2);
+      const back = nextEvent<[{ recovered: boolean }]>(l, 'consuming');
+      t.sever('test');
+      const [info] = await back;
+      expect(info.recovered).toBe(true);
+      expect(l.queue).toBe(queue);
+      await t.publish(x, 'reg.two', encodeJson(msg('directory', 'reg_success')));
+      await t.publish('targeted', queue!, encodeJson(msg('directory', 'reg_success')));
+      await got.wait;
+      expect(l.counters.received).toBe(3);
+    });
+  });
+
+  describe('stop', () => {
+    it('cancels, waits for running handlers, deletes its anonymous queue; twice is fine', async () => {
+      const t = await env().transport();
+      let finished = false;
+      const started = latch(1);
+      const l = listener(t, { responders: [{ category: 'test', name: '*', handler: async () => {
+        started.hit();
+        await new Promise<void>((r) => setImmediate(r));
+        finished = true;
+      } }] });
+      await l.start();
+      await t.publish('targeted', l.queue!, encodeJson(msg('test', 'x')));
+      await started.wait;
+      await Promise.all([l.stop(), l.stop()]);
+      expect(finished).toBe(true);
+      await expect(t.checkQueue(l.queue!)).rejects.toMatchObject({ reason: 'NOT_FOUND' });
+    });
+  });
+}
