@@ -37,6 +37,7 @@ import { CallError, NameTakenError, type Runtime } from './runtime.ts';
 import { currentLogContext } from './log.ts';
 import { Exit, NORMAL, formatReason, type ExitReason } from './exit-reason.ts';
 import type { Pid, Ref } from './pid.ts';
+import type { ChildSpec } from './child-spec.ts';
 
 export interface Timed {
   timeout?: number;
@@ -292,5 +293,11 @@ export async function stopServer(rt: Runtime, server: Pid | string, reason: Exit
   await exited;
 }
 
+/** A worker child spec that starts `behaviour` with `args`, linked to its supervisor. */
+export function childSpec<S, A>(id: string, behaviour: GenServerBehaviour<S, A, any, any>, args: A, opts: Omit<ChildSpec, 'id' | 'start'> & { name?: string } = {}): ChildSpec {
+  const { name, ...rest } = opts;
+  return { id, ...rest, start: (ctx) => start(ctx.runtime, behaviour, args, { link: ctx.parent, name, app: ctx.app }) };
+}
+
 /** The namespace apps use: GenServer.start, GenServer.call, ... */
-export const GenServer = { start, call, cast, reply: replyTo, stop: stopServer };
+export const GenServer = { start, call, cast, reply: replyTo, stop: stopServer, childSpec };

@@ -1,0 +1,247 @@
+/**
+ * Apps controller (whapps_controller): starts and stops WhApps at runtime.
+ *
+ * An app is an AppDefinition: a name, the apps it needs running first (`deps`), a restart
+ * type and its root tree (a SupervisorSpec built from the node's services, declared in
+ * supervisors/NAME.sup.ts). The controller is a gen_server registered as
+ * `apps_controller`, trapping exits, linked to each app's root supervisor.
+ *
+ * Contract
+ * - `startApp(name)`: starts the app's deps first (those not yet running), then its root
+ *   supervisor; resolves `{type:'ok'}` once the whole tree is up, or `{type:'error',
+ *   reason}` (unknown app, dependency cycle, a dep or the tree failing to start). Starting
+ *   a running app is `{type:'error', reason:'already_started'}`.
+ * - `stopApp(name)`: stops the app's root supervisor with `shutdown` (its children stop in
+ *   reverse order within their shutdown budgets) and resolves when the tree is gone. Other
+ *   apps are untouched, including apps that depend on it (as OTP). `restartApp` is stop
+ *   then start.
+ * - `runningApps()`: names of running apps in start order; `appsStatus()`: every known app
+ *   with state (running | stopped | failed), pid, restarts and last failure.
+ * - An app tree that ends by itself (its root supervisor gave up) is logged at error level
+ *   and published (`app` event `crashed`). Then, by restart type: `permanent` (the
+ *   default): restarted; `transient`: restarted unless it ended with `normal`;
+ *   `temporary`: left stopped. Restarts are limited per app (default 3 within 60 s);
+ *   past the limit the app is left `failed`, logged at fatal level and published
+ *   (`gave_up`): the node keeps running its other apps and says so loudly.
+ *
+ * Differences from OTP: OTP's default app restart type is temporary and a permanent app
+ * that dies takes the whole node down. Fife's default is permanent with a per-app restart
+ * limit, and a node never stops because one app failed: an operator sees it in the logs,
+ * the events and `fife tree` instead.
+ */
+import { GenServer, ok, reply, noreply, type GenServerBehaviour, type StartResult } from './gen-server.ts';
+import { startSupervisor } from './supervisor.ts';
+import { addRestart, type IntensityLimit } from './restart-intensity.ts';
+import { isExitMessage, type ProcessContext } from './process.ts';
+import { formatReason, reasonForLog, NORMAL, type ExitReason } from './exit-reason.ts';
+import type { SupervisorSpec } from './child-spec.ts';
+import type { Pid } from './pid.ts';
+import type { Runtime } from './runtime.ts';
+
+export type AppRestart = 'permanent' | 'transient' | 'temporary';
+
+export interface AppDefinition<Env = unknown> {
+  name: string;
+  version?: string;
+  description?: string;
+  deps?: string[];
+  restart?: AppRestart;
+  /** The app's root supervisor spec; receives the node's services. */
+  tree: (env: Env) => SupervisorSpec;
+  /** Restart limit of the app as a whole (default 3 in 60 s). */
+  maxRestarts?: IntensityLimit;
+}
+
+export type AppState = 'running' | 'stopped' | 'failed';
+
+export interface AppStatus {
+  name: string;
+  version?: string;
+  state: AppState;
+  pid?: Pid;
+  restarts: number;
+  lastFailure?: string;
+}
+
+interface Entry {
+  def: AppDefinition<any>;
+  pid: Pid | undefined;
+  state: AppState;
+  restarts: number;
+  history: number[];
+  lastFailure?: string;
+  startedSeq: number;
+}
+
+interface State {
+  apps: Map<string, Entry>;
+  env: unknown;
+  ctx: ProcessContext;
+  seq: number;
+}
+
+type Request =
+  | { op: 'start'; name: string }
+  | { op: 'stop'; name: string }
+  | { op: 'restart'; name: string }
+  | { op: 'register'; def: AppDefinition<any> }
+  | { op: 'running' }
+  | { op: 'status' };
+
+export type AppResult = { type: 'ok' } | { type: 'error'; reason: ExitReason };
+
+export const APPS_CONTROLLER = 'apps_controller';
+const DEFAULT_LIMIT: IntensityLimit = { intensity: 3, period: 60 };
+
+async function startTree(s: State, e: Entry): Promise<StartResult> {
+  let spec: SupervisorSpec;
+  try {
+    spec = e.def.tree(s.env);
+    return await startSupervisor(s.ctx.runtime, spec, { link: s.ctx.self, app: e.def.name });
+  } catch (err) {
+    return { type: 'error', reason: err };
+  }
+}
+
+async function startApp(s: State, name: string, path: string[] = []): Promise<AppResult> {
+  const e = s.apps.get(name);
+  if (e === undefined) return { type: 'error', reason: { unknown_app: name, known: [...s.apps.keys()] } };
+  if (path.includes(name)) return { type: 'error', reason: { dependency_cycle: [...path, name] } };
+  if (e.state === 'running') return { type: 'error', reason: 'already_started' };
+  for (const dep of e.def.deps ?? []) {
+    if (s.apps.get(dep)?.state === 'running') continue;
+    const r = await startApp(s, dep, [...path, name]);
+    if (r.type === 'error') return { type: 'error', reason: { dependency_failed: dep, app: name, reason: r.reason } };
+  }
+  const r = await startTree(s, e);
+  if (r.type !== 'ok') {
+    const reason = r.type === 'error' ? r.reason : 'ignore';
+    e.lastFailure = formatReason(reason);
+    s.ctx.runtime.events.emit('app', { kind: 'start_failed', app: name, reason });
+    s.ctx.log.error({ app: name, reason: reasonForLog(reason) }, 'app failed to start');
+    return { type: 'error', reason };
+  }
+  e.pid = r.pid;
+  e.state = 'running';
+  e.startedSeq = ++s.seq;
+  s.ctx.runtime.events.emit('app', { kind: 'started', app: name });
+  s.ctx.log.info({ app: name, version: e.def.version }, 'app started');
+  return { type: 'ok' };
+}
+
+async function stopApp(s: State, name: string): Promise<AppResult> {
+  const e = s.apps.get(name);
+  if (e === undefined) return { type: 'error', reason: { unknown_app: name } };
+  if (e.state !== 'running' || e.pid === undefined) return { type: 'error', reason: 'not_started' };
+  const pid = e.pid;
+  e.pid = undefined;
+  e.state = 'stopped';
+  s.ctx.unlink(pid);
+  const exited = s.ctx.runtime.awaitExit(pid);
+  s.ctx.exit(pid, 'shutdown');
+  await exited;
+  s.ctx.runtime.events.emit('app', { kind: 'stopped', app: name });
+  s.ctx.log.info({ app: name }, 'app stopped');
+  return { type: 'ok' };
+}
+
+async function treeEnded(s: State, pid: Pid, reason: ExitReason): Promise<void> {
+  const e = [...s.apps.values()].find((x) => x.pid?.id === pid.id);
+  if (e === undefined) return;
+  const name = e.def.name;
+  e.pid = undefined;
+  e.state = 'stopped';
+  e.lastFailure = formatReason(reason);
+  s.ctx.runtime.events.emit('app', { kind: 'crashed', app: name, reason });
+  s.ctx.log.error({ app: name, reason: reasonForLog(reason) }, 'app tree gave up');
+  const restart = e.def.restart ?? 'permanent';
+  if (restart === 'temporary' || (restart === 'transient' && reason === NORMAL)) {
+    s.ctx.log.warn({ app: name, restart }, 'app left stopped (restart type)');
+    return;
+  }
+  const d = addRestart(e.history, s.ctx.runtime.now(), e.def.maxRestarts ?? DEFAULT_LIMIT);
+  e.history = d.history;
+  if (!d.allowed) return giveUp(s, e, reason);
+  e.restarts++;
+  const r = await startApp(s, name);
+  if (r.type === 'ok') s.ctx.runtime.events.emit('app', { kind: 'restarted', app: name });
+  else giveUp(s, e, r.reason);
+}
+
+function giveUp(s: State, e: Entry, reason: ExitReason): void {
+  e.state = 'failed';
+  s.ctx.runtime.events.emit('app', { kind: 'gave_up', app: e.def.name, reason });
+  s.ctx.log.fatal({ app: e.def.name, reason: reasonForLog(reason), restarts: e.restarts }, 'app failed for good: left stopped; the node goes on without it');
+}
+
+function status(s: State): AppStatus[] {
+  return [...s.apps.values()].map((e) => ({ name: e.def.name, version: e.def.version, state: e.state, pid: e.pid, restarts: e.restarts, lastFailure: e.lastFailure }));
+}
+
+interface InitArgs {
+  env: unknown;
+  apps: AppDefinition<any>[];
+}
+
+const behaviour: GenServerBehaviour<State, InitArgs, Request> = {
+  name: 'apps_controller',
+  init({ env, apps }, ctx) {
+    ctx.trapExit(true);
+    const s: State = { apps: new Map(), env, ctx, seq: 0 };
+    for (const def of apps) s.apps.set(def.name, { def, pid: undefined, state: 'stopped', restarts: 0, history: [], startedSeq: 0 });
+    return ok(s);
+  },
+  async handleCall(req, _from, s) {
+    switch (req.op) {
+      case 'start':
+        return reply(await startApp(s, req.name), s);
+      case 'stop':
+        return reply(await stopApp(s, req.name), s);
+      case 'restart': {
+        const stopped = await stopApp(s, req.name);
+        return reply(stopped.type === 'ok' || stopped.reason === 'not_started' ? await startApp(s, req.name) : stopped, s);
+      }
+      case 'register':
+        if (s.apps.has(req.def.name)) return reply({ type: 'error', reason: 'already_registered' }, s);
+        s.apps.set(req.def.name, { def: req.def, pid: undefined, state: 'stopped', restarts: 0, history: [], startedSeq: 0 });
+        return reply({ type: 'ok' }, s);
+      case 'running':
+        return reply(
+          [...s.apps.values()].filter((e) => e.state === 'running').sort((a, b) => a.startedSeq - b.startedSeq).map((e) => e.def.name),
+          s,
+        );
+      case 'status':
+        return reply(status(s), s);
+    }
+  },
+  async handleInfo(msg, s) {
+    if (isExitMessage(msg)) await treeEnded(s, msg.from, msg.reason);
+    else s.ctx.log.warn({ msg: formatReason(msg) }, 'apps controller: unexpected message dropped');
+    return noreply(s);
+  },
+  async terminate(_reason, s) {
+    const running = [...s.apps.values()].filter((e) => e.state === 'running').sort((a, b) => b.startedSeq - a.startedSeq);
+    for (const e of running) await stopApp(s, e.def.name);
+  },
+  describe(s) {
+    return { apps: status(s) };
+  },
+};
+
+const callController = <T>(rt: Runtime, req: Request): Promise<T> => GenServer.call<T>(rt, APPS_CONTROLLER, req, 'infinity');
+
+export const AppsController = {
+  /** Starts the controller (registered as apps_controller) knowing `apps`. */
+  start: (rt: Runtime, args: InitArgs, opts: { link?: Pid } = {}) => GenServer.start(rt, behaviour, args, { ...opts, name: APPS_CONTROLLER }),
+  childSpec: (args: InitArgs) => ({
+    id: APPS_CONTROLLER,
+    shutdown: 'infinity' as const,
+    start: (ctx: { runtime: Runtime; parent: Pid }) => GenServer.start(ctx.runtime, behaviour, args, { link: ctx.parent, name: APPS_CONTROLLER }),
+  }),
+  startApp: (rt: Runtime, name: string) => callController<AppResult>(rt, { op: 'start', name }),
+  stopApp: (rt: Runtime, name: string) => callController<AppResult>(rt, { op: 'stop', name }),
+  restartApp: (rt: Runtime, name: string) => callController<AppResult>(rt, { op: 'restart', name }),
+  registerApp: (rt: Runtime, def: AppDefinition<any>) => callController<AppResult>(rt, { op: 'register', def }),
+  runningApps: (rt: Runtime) => callController<string[]>(rt, { op: 'running' }),
+  appsStatus: (rt: Runtime) => callController<AppStatus[]>(rt, { op: 'status' }),
+};

@@ -1,0 +1,29 @@
+/**
+ * The kernel's public surface: what apps, plugins and upper layers import.
+ * Everything else in src/kernel is internal.
+ */
+export { Runtime, CallError, NoProcError, NameTakenError, type RuntimeOptions, type SpawnOptions } from './runtime.ts';
+export { Pid, Ref, samePid, isPid } from './pid.ts';
+export { Exit, NORMAL, SHUTDOWN, KILL, KILLED, isNormalExit, isShutdown, formatReason, type ExitReason } from './exit-reason.ts';
+export { isExitMessage, isDownMessage, type ProcessContext, type ExitMessage, type DownMessage } from './process.ts';
+export {
+  GenServer,
+  ok,
+  ignore,
+  reply,
+  noreply,
+  stop,
+  type GenServerBehaviour,
+  type From,
+  type InitResult,
+  type CallResult,
+  type NoReplyResult,
+  type StartResult,
+  type StartOptions,
+} from './gen-server.ts';
+export { Supervisor, type ChildInfo, type ChildCounts, type AdminResult } from './supervisor.ts';
+export { ChildSpecError, type ChildSpec, type SupervisorSpec, type SupervisorFlags, type RestartType, type Shutdown, type Strategy, type StartContext } from './child-spec.ts';
+export { AppsController, APPS_CONTROLLER, type AppDefinition, type AppStatus, type AppResult, type AppRestart } from './apps-controller.ts';
+export { describeTree, describeNode, renderTree, type TreeNode, type NodeTree } from './tree.ts';
+export { KernelEvents, type SupervisorEvent, type AppEvent, type ExitEvent } from './events.ts';
+export { createRootLogger, withCallId, currentCallId, type Logger } from './log.ts';

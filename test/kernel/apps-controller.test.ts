@@ -1,0 +1,136 @@
+import { describe, it, expect } from 'vitest';
+import { newRuntime, workerSpec, okPid, crash, manualClock } from './helpers.ts';
+import { AppsController, type AppDefinition } from '../../src/kernel/apps-controller.ts';
+import { Supervisor } from '../../src/kernel/supervisor.ts';
+import { describeNode, renderTree } from '../../src/kernel/tree.ts';
+import type { Runtime } from '../../src/kernel/runtime.ts';
+
+const app = (name: string, journal: string[], extra: Partial<AppDefinition> = {}): AppDefinition => ({
+  name,
+  version: '1.0.0',
+  tree: () => ({ flags: { strategy: 'one_for_one' }, children: [workerSpec({ id: `${name}_a`, journal, trap: true }), workerSpec({ id: `${name}_b`, journal, trap: true })] }),
+  ...extra,
+});
+
+async function boot(rt: Runtime, apps: AppDefinition[]) {
+  return okPid(await AppsController.start(rt, { env: {}, apps }));
+}
+
+const appRoot = async (rt: Runtime, name: string) => (await AppsController.appsStatus(rt)).find((a) => a.name === name)!.pid!;
+
+describe('apps controller', () => {
+  it('starts an app with its deps first and lists running apps in start order', async () => {
+    const { rt } = newRuntime();
+    const journal: string[] = [];
+    await boot(rt, [app('callflow', journal, { deps: ['registrar'] }), app('registrar', journal)]);
+    expect(await AppsController.startApp(rt, 'callflow')).toEqual({ type: 'ok' });
+    expect(await AppsController.runningApps(rt)).toEqual(['registrar', 'callflow']);
+    expect(journal).toEqual(['start:registrar_a', 'start:registrar_b', 'start:callflow_a', 'start:callflow_b']);
+    expect(await AppsController.startApp(rt, 'callflow')).toEqual({ type: 'error', reason: 'already_started' });
+  });
+
+  it('stopping one app takes its whole tree down in reverse order and touches nothing else', async () => {
+    const { rt } = newRuntime();
+    const journal: string[] = [];
+    await boot(rt, [app('one', journal), app('two', journal)]);
+    await AppsController.startApp(rt, 'one');
+    await AppsController.startApp(rt, 'two');
+    const twoRoot = await appRoot(rt, 'two');
+    const twoKids = await Supervisor.whichChildren(rt, twoRoot);
+    const oneRoot = await appRoot(rt, 'one');
+    const procsBefore = rt.processCount;
+    journal.length = 0;
+    expect(await AppsController.stopApp(rt, 'one')).toEqual({ type: 'ok' });
+    expect(journal).toEqual(['terminate:one_b:shutdown', 'terminate:one_a:shutdown']);
+    expect(rt.isAlive(oneRoot)).toBe(false);
+    expect(rt.processCount).toBe(procsBefore - 3);
+    expect(await Supervisor.whichChildren(rt, twoRoot)).toEqual(twoKids);
+    expect(await AppsController.runningApps(rt)).toEqual(['two']);
+  });
+
+  it('restartApp rebuilds the tree from its spec', async () => {
+    const { rt } = newRuntime();
+    await boot(rt, [app('one', [])]);
+    await AppsController.startApp(rt, 'one');
+    const before = await appRoot(rt, 'one');
+    expect(await AppsController.restartApp(rt, 'one')).toEqual({ type: 'ok' });
+    const after = await appRoot(rt, 'one');
+    expect(after).not.toBe(before);
+    expect((await Supervisor.whichChildren(rt, after)).map((c) => c.status)).toEqual(['running', 'running']);
+  });
+
+  it('unknown apps, dependency cycles and failing trees are clear errors', async () => {
+    const { rt, lines } = newRuntime();
+    const failing: AppDefinition = { name: 'bad', tree: () => ({ children: [workerSpec({ id: 'x', initFail: 'no_db' })] }) };
+    await boot(rt, [app('a', [], { deps: ['b'] }), app('b', [], { deps: ['a'] }), failing]);
+    expect(await AppsController.startApp(rt, 'nope')).toMatchObject({ type: 'error', reason: { unknown_app: 'nope' } });
+    expect(JSON.stringify(await AppsController.startApp(rt, 'a'))).toContain('dependency_cycle');
+    expect(await AppsController.startApp(rt, 'bad')).toMatchObject({ type: 'error', reason: { shutdown: { failed_to_start_child: 'x', reason: 'no_db' } } });
+    expect(lines.some((l) => l.msg === 'app failed to start' && l.app === 'bad')).toBe(true);
+    expect(await AppsController.runningApps(rt)).toEqual([]);
+  });
+
+  it('a permanent app whose tree gives up is logged and restarted', async () => {
+    const { rt, lines } = newRuntime();
+    await boot(rt, [{ name: 'fragile', tree: () => ({ flags: { intensity: 0 }, children: [workerSpec({ id: 'w' })] }) }]);
+    await AppsController.startApp(rt, 'fragile');
+    const root = await appRoot(rt, 'fragile');
+    const restarted = rt.events.waitFor('app', (e) => e.kind === 'restarted' && e.app === 'fragile');
+    crash(rt, (await Supervisor.whichChildren(rt, root))[0]!.pid!);
+    await restarted;
+    const st = (await AppsController.appsStatus(rt))[0]!;
+    expect(st).toMatchObject({ state: 'running', restarts: 1 });
+    expect(st.pid).not.toBe(root);
+    expect(lines.some((l) => l.msg === 'app tree gave up' && l.app === 'fragile')).toBe(true);
+  });
+
+  it('a temporary app whose tree gives up is left stopped; the node goes on', async () => {
+    const { rt } = newRuntime();
+    await boot(rt, [{ name: 'tmp', restart: 'temporary', tree: () => ({ flags: { intensity: 0 }, children: [workerSpec({ id: 'w' })] }) }, app('other', [])]);
+    await AppsController.startApp(rt, 'tmp');
+    await AppsController.startApp(rt, 'other');
+    const crashed = rt.events.waitFor('app', (e) => e.kind === 'crashed' && e.app === 'tmp');
+    crash(rt, (await Supervisor.whichChildren(rt, await appRoot(rt, 'tmp')))[0]!.pid!);
+    await crashed;
+    expect(await AppsController.runningApps(rt)).toEqual(['other']);
+    expect((await AppsController.appsStatus(rt)).find((a) => a.name === 'tmp')).toMatchObject({ state: 'stopped', lastFailure: 'shutdown' });
+  });
+
+  it('an app that keeps failing is given up (failed), logged at fatal, and other apps keep running', async () => {
+    const clock = manualClock();
+    const { rt, lines } = newRuntime({ clock: clock.now });
+    await boot(rt, [{ name: 'doomed', maxRestarts: { intensity: 2, period: 60 }, tree: () => ({ flags: { intensity: 0 }, children: [workerSpec({ id: 'w' })] }) }, app('other', [])]);
+    await AppsController.startApp(rt, 'doomed');
+    await AppsController.startApp(rt, 'other');
+    const gaveUp = rt.events.waitFor('app', (e) => e.kind === 'gave_up' && e.app === 'doomed');
+    for (let i = 0; i < 3; i++) {
+      const st = (await AppsController.appsStatus(rt)).find((a) => a.name === 'doomed')!;
+      if (st.state !== 'running') break;
+      const ended = rt.awaitExit(st.pid!);
+      crash(rt, (await Supervisor.whichChildren(rt, st.pid!))[0]!.pid!);
+      await ended;
+    }
+    await gaveUp;
+    expect((await AppsController.appsStatus(rt)).find((a) => a.name === 'doomed')!.state).toBe('failed');
+    expect(await AppsController.runningApps(rt)).toEqual(['other']);
+    expect(lines.some((l) => l.level === 60 && l.app === 'doomed')).toBe(true);
+  });
+
+  it('the live tree shows every supervisor and child with pid, status and restarts', async () => {
+    const { rt } = newRuntime();
+    const root = okPid(await Supervisor.start(rt, { flags: { intensity: 5 }, children: [AppsController.childSpec({ env: {}, apps: [app('one', [])] })] }, { name: 'kernel_sup' }));
+    await AppsController.startApp(rt, 'one');
+    const kids = await Supervisor.whichChildren(rt, await appRoot(rt, 'one'));
+    const r = rt.events.waitFor('supervisor', (e) => e.kind === 'child_restarted' && e.childId === 'one_a');
+    crash(rt, kids[0]!.pid!);
+    await r;
+    const t = describeNode(rt, { root: 'kernel_sup' });
+    expect(t.kernel).toMatchObject({ name: 'kernel_sup', type: 'supervisor', strategy: 'one_for_one', children: [{ id: 'apps_controller', status: 'running', behaviour: 'apps_controller' }] });
+    expect(t.apps[0]).toMatchObject({ name: 'one', state: 'running', tree: { type: 'supervisor', children: [{ id: 'one_a', restarts: 1, status: 'running' }, { id: 'one_b', restarts: 0 }] } });
+    expect(t.apps[0]!.tree!.children![0]!.pid).toMatch(/^<test@localhost\.\d+>$/);
+    const text = renderTree(t);
+    expect(text).toContain('one_a');
+    expect(text).toMatch(/one_a\s+<test@localhost\.\d+>\s+test_worker\s+running\s+restarts=1/);
+    expect(root).toBeDefined();
+  });
+});
