@@ -11,7 +11,7 @@
  *   {database, id} one document; {database, type} any document of that pvt_type;
  *   {database} anything in that database.
  * - `get(key)` answers the value, or undefined on a miss or an expired entry (which is
- *   dropped). A hit makes the entry the most recently used.
+ *   dropped). A hit counts as a use for eviction (see the memory bound).
  * - `fetch(key, loader, opts)` is fetch-through: a hit answers at once; on a miss the loader
  *   runs once however many callers ask meanwhile, its value is stored with `opts` and
  *   answered to all; a rejection is passed to all and nothing is stored. If an origin of
@@ -29,12 +29,15 @@
  *   (`account%2F..` = `account/..`). Listeners registered with `onInvalidate` hear of each
  *   change that dropped something (tests and metrics wait on this, not on time).
  * - Memory is bounded: at most `maxEntries` entries (default 10,000); storing past that
- *   evicts the least recently used. Expired entries are dropped on read and by a sweep
+ *   evicts the least recently used (LRU-ish, below). Expired entries are dropped on read and by a sweep
  *   every `sweepIntervalMs` (default 60 s; the timer does not keep the process alive).
  *   Value sizes are not measured: cache documents, not blobs.
  * - `stats()` counts hits, misses, stores, evictions, expirations and invalidations.
  * - `close()` stops the sweep and drops everything; it is idempotent. Afterwards `get`
  *   misses, and `store` / `fetch` fail with StoreError 'closed'.
+ * - Recency is LRU-ish: a hit moves an entry to the young end only when more than
+ *   maxEntries/2 stores or moves happened since it was last placed there, so hot entries
+ *   cost no re-insertion; eviction takes the entry at the old end.
  */
 import type { Logger } from '../kernel/log.ts';
 import { plainDbName } from './db-names.ts';
@@ -76,6 +79,8 @@ export interface InvalidationEvent {
 
 interface Entry {
   key: CacheKey;
+  /** Recency stamp: the cache's use counter when stored or last moved to the young end. */
+  used: number;
   value: unknown;
   expiresAt: number;
   index: string[];
@@ -89,8 +94,21 @@ interface InFlight {
 
 const SEP = '\u0000';
 
+/**
+ * One string per key, injective: plain strings as they are (those starting with a control
+ * prefix get escaped), arrays of plain strings joined by NUL (the hot path: no JSON),
+ * any other array as JSON.
+ */
 function internalKey(key: CacheKey): string {
-  return typeof key === 'string' ? key : `\u0001${JSON.stringify(key)}`;
+  if (typeof key === 'string') return key.charCodeAt(0) > 3 || key.length === 0 ? key : `\u0003${key}`;
+  if (key.length === 0) return '\u0002[]';
+  let out = '\u0001';
+  for (let i = 0; i < key.length; i++) {
+    const part = key[i];
+    if (typeof part !== 'string' || part.includes('\u0000')) return `\u0002${JSON.stringify(key)}`;
+    out += i === 0 ? part : `\u0000${part}`;
+  }
+  return out;
 }
 
 function indexKeys(origins: readonly CacheOrigin[] | undefined): string[] {
@@ -126,12 +144,15 @@ export class StoreCache {
   private readonly now: () => number;
   private readonly log: Logger | undefined;
   private readonly sweeper: NodeJS.Timeout;
+  private readonly youngSpan: number;
+  private useCounter = 0;
   private closed = false;
   private counts = { hits: 0, misses: 0, stores: 0, evictions: 0, expirations: 0, invalidations: 0 };
 
   constructor(opts: StoreCacheOptions = {}) {
     this.maxEntries = opts.maxEntries ?? 10_000;
     this.defaultTtlMs = opts.defaultTtlMs ?? 3_600_000;
+    this.youngSpan = Math.floor(this.maxEntries / 2);
     this.now = opts.now ?? Date.now;
     this.log = opts.logger?.child({ cache: 'store' });
     if (!(this.maxEntries >= 1)) throw new StoreError('invalid', `maxEntries must be at least 1, got ${opts.maxEntries}`);
@@ -152,8 +173,13 @@ export class StoreCache {
       this.counts.misses++;
       return undefined;
     }
-    this.entries.delete(k);
-    this.entries.set(k, entry);
+    if (this.useCounter - entry.used > this.youngSpan) {
+      // Only entries in the older half move to the young end: a hit on a young entry
+      // costs no re-insertion (LRU-ish, as documented above).
+      this.entries.delete(k);
+      this.entries.set(k, entry);
+      entry.used = ++this.useCounter;
+    }
     this.counts.hits++;
     return entry.value as T;
   }
@@ -164,7 +190,7 @@ export class StoreCache {
     const old = this.entries.get(k);
     if (old !== undefined) this.remove(k, old);
     const ttl = opts.ttlMs ?? this.defaultTtlMs;
-    const entry: Entry = { key, value, expiresAt: this.now() + ttl, index: indexKeys(opts.origins) };
+    const entry: Entry = { key, value, used: ++this.useCounter, expiresAt: this.now() + ttl, index: indexKeys(opts.origins) };
     this.entries.set(k, entry);
     for (const ix of entry.index) {
       let set = this.index.get(ix);

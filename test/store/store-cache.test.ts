@@ -41,10 +41,11 @@ describe('get / store with expiry', () => {
 
   it('compares array keys by value and keeps them apart from string keys', () => {
     const { c } = cache();
-    c.store(['a', 1], 'arr');
-    c.store('["a",1]', 'str');
-    expect(c.get(['a', 1])).toBe('arr');
-    expect(c.get('["a",1]')).toBe('str');
+    const keys = [['a', 1], '["a",1]', ['a', 'b'], 'a\u0000b', '\u0001a\u0000b', [], [''], '', ['1'], [1], [null], ['null']] as const;
+    keys.forEach((k, i) => c.store(k, i));
+    keys.forEach((k, i) => expect(c.get(k)).toBe(i));
+    expect(c.get(['a', 1].slice())).toBe(0);
+    expect(c.size).toBe(keys.length);
   });
 
   it('sweeps expired entries without being read', () => {
