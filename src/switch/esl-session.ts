@@ -341,9 +341,15 @@ export class EslSession {
     setTimeout(() => this.socket.destroy(), 1000).unref();
   }
 
-  /** Fault: the TCP connection is cut with no notice. */
-  drop(): void {
+  /** Fault: the connection ends with no disconnect notice, as when the switch process dies
+   *  (FIN; `reset` sends a TCP RST instead, as a crashed host or a firewall does). */
+  drop(reset = false): void {
     this.closed = true;
-    this.socket.destroy();
+    if (reset) {
+      this.socket.resetAndDestroy();
+      return;
+    }
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), 1000).unref();
   }
 }

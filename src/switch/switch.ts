@@ -14,8 +14,8 @@
  *   registerEndpoint(user, behaviour) for bridge/originate targets; channel(uuid) /
  *   channels() snapshots; whenDestroyed(uuid); onEvent(listener) sees every event.
  * - Faults: `faults` (SwitchFaults: stall/delay replies, delay/swallow events, events
- *   before replies, refuse commands, fragmented writes); dropConnections() cuts every
- *   socket with no notice; killChannel(uuid) makes a channel vanish without events;
+ *   before replies, refuse commands, fragmented writes); dropConnections({reset}) ends
+ *   every socket with no notice (FIN, or RST); killChannel(uuid) makes a channel vanish without events;
  *   restart({downMs}) drops sockets and channels, stops listening for downMs, and comes
  *   back on the same port with a new Core-UUID; injectRaw(bytes) writes bytes to every
  *   authenticated connection (malformed frames for client tests).
@@ -268,10 +268,14 @@ export class Switch implements SessionHost {
 
   // ---- faults ------------------------------------------------------------------------
 
-  dropConnections(): number {
+  /** Ends every ESL connection without a notice (FIN), or with a TCP RST when `reset`. */
+  dropConnections(opts: { reset?: boolean } = {}): number {
     const n = this.sessions.size;
-    for (const s of [...this.sessions]) s.drop();
-    this.log.warn({ connections: n }, 'fault: dropped every esl connection');
+    for (const s of [...this.sessions]) {
+      s.drop(opts.reset === true);
+      this.sessions.delete(s);
+    }
+    this.log.warn({ connections: n, reset: opts.reset === true }, 'fault: dropped every esl connection');
     return n;
   }
 
