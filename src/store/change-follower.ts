@@ -7,6 +7,8 @@
  *   (a change made after that is seen); watching a database twice is a no-op. Every change
  *   becomes `cache.onDocChange(docChangeFromFeed(db, change))`; the feed asks for the
  *   documents so that type origins ({database, type}) are matched by the document's pvt_type.
+ *   Watching a database that does not exist rejects with 'not_found'; a feed that ends
+ *   later (database deleted, credentials refused) is logged at error and forgotten.
  * - A feed that fails (store unreachable) is logged once, retried by the adapter with
  *   backoff, and resumes from its last sequence: changes made during the outage still
  *   invalidate once the store is back. Meanwhile the cache keeps serving what it has.
@@ -39,14 +41,24 @@ export class ChangeFollower {
     if (this.closed) throw new StoreError('closed', 'the change follower is closed', { op: 'watch', database: db });
     const name = canonicalDbName(db);
     if (this.feeds.has(name)) return;
+    let ended: StoreError | undefined;
     const sub = this.opts.store.follow(name, {
       includeDocs: true,
       onChange: (change) => this.opts.cache.onDocChange(docChangeFromFeed(name, change)),
-      onError: (err) => this.log.warn({ db: name, code: err.code, reason: err.reason }, 'change feed interrupted; cached entries are served until it resumes'),
+      onError: (err) => {
+        if (err.code === 'unavailable' || err.code === 'failed') {
+          this.log.warn({ db: name, code: err.code, reason: err.reason }, 'change feed interrupted; cached entries are served until it resumes');
+        } else {
+          ended = err;
+          this.feeds.delete(name);
+          this.log.error({ db: name, code: err.code, reason: err.reason }, 'change feed ended; entries from this database are no longer invalidated by it');
+        }
+      },
       onRecover: () => this.log.info({ db: name }, 'change feed resumed'),
     });
     this.feeds.set(name, sub);
     await sub.ready;
+    if (ended !== undefined) throw ended;
   }
 
   async unwatch(db: string): Promise<void> {

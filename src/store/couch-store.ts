@@ -35,6 +35,9 @@ export interface CouchStoreOptions {
   maxRetryMs?: number;
 }
 
+/** Feed errors that retrying cannot cure: the feed ends after reporting them. */
+const FINAL = new Set(['not_found', 'invalid', 'unauthorized']);
+
 interface Request {
   db?: string;
   doc?: string;
@@ -200,9 +203,16 @@ export class CouchStore implements DocumentStore {
         } catch (err) {
           if (stopped) break;
           const e = toStoreError(err, { op: 'follow', database: name });
+          if (FINAL.has(e.code)) {
+            store.log.warn({ db: name, code: e.code, reason: e.reason }, 'change feed ended');
+            opts.onError?.(e);
+            markReady();
+            return;
+          }
           if (delay === 0) {
             store.log.warn({ db: name, code: e.code, reason: e.reason }, 'change feed failed; retrying');
             opts.onError?.(e);
+            markReady();
           }
           delay = delay === 0 ? store.retryMs : Math.min(delay * 2, store.maxRetryMs);
           await new Promise<void>((resolve) => {

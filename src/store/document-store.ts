@@ -31,6 +31,8 @@
  *   `ready` resolves none is missed, including with since 'now'); when the
  *   store becomes unreachable it reports the error once through `onError`, keeps retrying
  *   with backoff, and on recovery goes on from the last sequence it saw (no change lost).
+ *   On a database that does not exist (or is deleted while followed) it reports
+ *   'not_found' through `onError` and ends.
  * - Every failure is a StoreError (see store-error.ts). When the store is unreachable a
  *   call fails within the adapter's request timeout with code 'unavailable'.
  * - `close()` is idempotent; afterwards every call rejects with 'closed'.
@@ -130,8 +132,8 @@ export interface ChangeSubscription {
   readonly lastSeq: Seq;
   /**
    * Resolves once the feed is established: 'now' has been pinned to a sequence, so every
-   * change made after this resolves will be delivered. Never rejects (errors go to onError);
-   * resolves on stop() too.
+   * change made after this resolves will be delivered. Also resolves when the feed first
+   * fails (after onError was called) and on stop(). Never rejects.
    */
   readonly ready: Promise<void>;
   stop(): Promise<void>;

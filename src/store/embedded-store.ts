@@ -139,8 +139,9 @@ export class EmbeddedStore implements DocumentStore {
   }
 
   follow(db: string, opts: FollowOptions): ChangeSubscription {
-    const name = canonicalDbName(db);
-    const pouch = this.existing(name, 'follow');
+    const name = this.name(db, 'follow');
+    if (!this.exists(name)) return endedFeed(new StoreError('not_found', 'no_db_file', { op: 'follow', database: name, status: 404 }), opts);
+    const pouch = this.handle(name);
     const store = this;
     let since = opts.since ?? 'now';
     let stopped = false;
@@ -235,6 +236,13 @@ export class EmbeddedStore implements DocumentStore {
       throw toStoreError(err, { op, ...ctx });
     }
   }
+}
+
+/** A feed on a database that is not there: reports not_found once and ends, as CouchStore's does. */
+function endedFeed(err: StoreError, opts: FollowOptions): ChangeSubscription {
+  const since = opts.since ?? 'now';
+  const ready = Promise.resolve().then(() => opts.onError?.(err));
+  return { lastSeq: since, ready, stop: async () => {} };
 }
 
 function pouchSeq(seq: string): string | number {

@@ -10,6 +10,8 @@
  *                   `reason` is 'missing', 'deleted' or 'no_db_file'.
  *   - 'invalid'     the request was refused before or by the server: bad database name,
  *                   bad document id, non-JSON body, bad view options. Retrying will not help.
+ *   - 'unauthorized' the server refused the credentials or the permission (HTTP 401/403):
+ *                   fix FIFE_STORE_URL's user/password or the database's security.
  *   - 'unavailable' the store could not be reached (refused, reset, timed out). The write
  *                   may retry later; reads may be served from the cache.
  *   - 'exists'      createDb-style refusals that the adapters do not surface themselves.
@@ -20,7 +22,7 @@
  *   any URL userinfo is stripped (see `stripCredentials`).
  */
 
-export type StoreErrorCode = 'conflict' | 'not_found' | 'invalid' | 'unavailable' | 'exists' | 'closed' | 'failed';
+export type StoreErrorCode = 'conflict' | 'not_found' | 'invalid' | 'unauthorized' | 'unavailable' | 'exists' | 'closed' | 'failed';
 
 export interface StoreErrorContext {
   readonly op?: string;
@@ -72,6 +74,7 @@ function codeForStatus(status: number, error: string): StoreErrorCode {
   if (status === 409 || error === 'conflict') return 'conflict';
   if (status === 404 || error === 'not_found') return 'not_found';
   if (status === 412 && error === 'file_exists') return 'exists';
+  if (status === 401 || status === 403) return 'unauthorized';
   if (status >= 400 && status < 500) return 'invalid';
   if (status === 503 || status === 502 || status === 504) return 'unavailable';
   return 'failed';

@@ -7,7 +7,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import type { Change, DocumentStore, StoreError } from '../../src/store/index.ts';
-import { ensureDesignDocs, isStoreError, RetryingWriter } from '../../src/store/index.ts';
+import { ChangeFollower, ensureDesignDocs, isStoreError, RetryingWriter, StoreCache } from '../../src/store/index.ts';
 import { memoryLogger } from '../../src/kernel/log.ts';
 
 export async function expectStoreError(p: Promise<unknown> | (() => unknown), code: string, reason?: string): Promise<StoreError> {
@@ -297,6 +297,20 @@ export function describeStoreContract(label: string, open: () => Promise<Documen
         expect(got[0]!.doc?.pvt_type).toBe('user');
         await sub.stop();
         await sub.stop();
+      });
+
+      it('reports not_found for a database that does not exist, and ends', async () => {
+        const errors: StoreError[] = [];
+        const sub = store.follow(db('no_such'), { onChange: () => {}, onError: (e) => errors.push(e) });
+        await sub.ready;
+        expect(errors.map((e) => e.code)).toEqual(['not_found']);
+        await sub.stop();
+        const cache = new StoreCache();
+        const follower = new ChangeFollower({ store, cache, logger: memoryLogger().logger });
+        await expectStoreError(follower.watch(db('no_such')), 'not_found');
+        expect(follower.watching()).toEqual([]);
+        await follower.close();
+        cache.close();
       });
     });
 
