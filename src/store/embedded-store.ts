@@ -13,7 +13,8 @@
  * - One process owns a folder at a time (LevelDB takes a lock); a second opener gets
  *   'unavailable' with LevelDB's lock message. Operator commands go through the running node.
  * - Sequences are PouchDB's counters turned into strings; treat them as opaque.
- * - Views are built on first query and updated incrementally, as in CouchDB.
+ * - Views are built on first query and updated incrementally, as in CouchDB. Grouping or
+ *   reduce=true on a map-only view fails 'invalid' as on CouchDB (PouchDB would ignore it).
  * - `close()` closes every open database; it is idempotent.
  */
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
@@ -119,6 +120,7 @@ export class EmbeddedStore implements DocumentStore {
       throw new StoreError('invalid', `view must be 'design/view', got ${JSON.stringify(view)}`, { op: 'view', database: db });
     }
     const params = viewParams(query, { database: db, view });
+    if (query.group === true || query.groupLevel !== undefined || query.reduce === true) await this.assertReduce(pouch, db, view);
     const raw = await this.run('view', { database: db, id: view }, () => pouch.query(view, params));
     return toViewResult(raw);
   }
@@ -226,6 +228,16 @@ export class EmbeddedStore implements DocumentStore {
     const name = this.name(db, op);
     if (!this.exists(name)) throw new StoreError('not_found', 'no_db_file', { op, database: name, status: 404 });
     return this.handle(name);
+  }
+
+  /** CouchDB refuses grouping or reduce=true on a map-only view; PouchDB ignores them. Match CouchDB. */
+  private async assertReduce(pouch: PouchDatabase, db: string, view: string): Promise<void> {
+    const [ddoc, name] = view.split('/') as [string, string];
+    const design = await this.run('view', { database: db, id: view }, () => pouch.get(`_design/${ddoc}`));
+    const views = design.views as Record<string, { reduce?: unknown }> | undefined;
+    if (views?.[name] !== undefined && views[name]!.reduce === undefined) {
+      throw new StoreError('invalid', `group, group_level and reduce=true are invalid for the map-only view ${view}`, { op: 'view', database: db, id: view, status: 400 });
+    }
   }
 
   private async run<T>(op: string, ctx: { database?: string; id?: string }, fn: () => Promise<T>): Promise<T> {

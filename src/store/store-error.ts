@@ -3,7 +3,8 @@
  *
  * Contract
  * - `code` says what the caller can do about it:
- *   - 'conflict'    a write carried a stale or missing revision (HTTP 409). Nothing was
+ *   - 'conflict'    a write carried a stale or missing revision (HTTP 409; also 412, a
+ *                   precondition such as "database exists" failed). Nothing was
  *                   written; re-read, merge and save again (or use a RetryingWriter with a
  *                   conflict resolver).
  *   - 'not_found'   the database or document does not exist (or the document is deleted).
@@ -14,7 +15,6 @@
  *                   fix FIFE_STORE_URL's user/password or the database's security.
  *   - 'unavailable' the store could not be reached (refused, reset, timed out). The write
  *                   may retry later; reads may be served from the cache.
- *   - 'exists'      createDb-style refusals that the adapters do not surface themselves.
  *   - 'closed'      the store or helper was closed before the call could finish.
  *   - 'failed'      anything else the server reported (5xx, unexpected answers).
  * - `toStoreError(err, ctx)` turns whatever nano or PouchDB threw into a StoreError;
@@ -22,7 +22,7 @@
  *   any URL userinfo is stripped (see `stripCredentials`).
  */
 
-export type StoreErrorCode = 'conflict' | 'not_found' | 'invalid' | 'unauthorized' | 'unavailable' | 'exists' | 'closed' | 'failed';
+export type StoreErrorCode = 'conflict' | 'not_found' | 'invalid' | 'unauthorized' | 'unavailable' | 'closed' | 'failed';
 
 export interface StoreErrorContext {
   readonly op?: string;
@@ -71,9 +71,8 @@ interface RawError {
 }
 
 function codeForStatus(status: number, error: string): StoreErrorCode {
-  if (status === 409 || error === 'conflict') return 'conflict';
+  if (status === 409 || error === 'conflict' || status === 412) return 'conflict';
   if (status === 404 || error === 'not_found') return 'not_found';
-  if (status === 412 && error === 'file_exists') return 'exists';
   if (status === 401 || status === 403) return 'unauthorized';
   if (status >= 400 && status < 500) return 'invalid';
   if (status === 503 || status === 502 || status === 504) return 'unavailable';
