@@ -24,9 +24,10 @@
  * - bridge <dial>[|<dial>...] (`,` is tried in order too): rings each endpoint until one
  *   answers; answers the A-leg if needed, CHANNEL_BRIDGE, then waits for either side to
  *   hang up; CHANNEL_UNBRIDGE; the A-leg's hangup hangs the B-leg up with the same cause.
- *   Sets originate_disposition, bridge_hangup_cause, last_bridge_hangup_cause. Response
- *   `_none_` after a bridge, the failure cause (USER_NOT_REGISTERED, NO_ANSWER, ...) if
- *   nobody answered. `hangup_after_bridge=true` hangs A up when B leaves.
+ *   Sets originate_disposition (SUCCESS or the failure cause: USER_NOT_REGISTERED,
+ *   NO_ANSWER, ...), originate_failed_cause, bridge_hangup_cause, last_bridge_hangup_cause.
+ *   The response is `_none_` either way, as in FreeSWITCH recordings: read the variables.
+ *   `hangup_after_bridge=true` hangs A up when B leaves.
  * - event `Event-Name=CUSTOM,Event-Subclass=x::y,k=v`: fires that event with the channel.
  */
 import type { Logger } from '../kernel/log.ts';
@@ -243,5 +244,5 @@ async function bridgeApp(ctx: AppContext): Promise<string> {
   }
   a.variables.set('originate_disposition', cause);
   a.variables.set('originate_failed_cause', cause);
-  return cause;
+  return '_none_';
 }

@@ -5,7 +5,7 @@
  * - A frame is header lines `Name: value\n`, a blank line, then exactly `Content-Length`
  *   bytes of body (lengths are UTF-8 byte counts, never string lengths).
  * - `urlEncode` escapes a header value the way FreeSWITCH does in `text/event-plain`
- *   (letters, digits and `-_.~/,` stay literal; everything else, including space, `@`,
+ *   (letters, digits and `-_.~/,'()` stay literal, as in recorded FreeSWITCH traffic; everything else, including space, `@`,
  *   `:`, `+`, `%` and newlines, becomes `%XX` of its UTF-8 bytes). `safeUrlDecode` is its
  *   inverse and never throws: a `%` that does not start a valid escape is kept as is.
  * - `renderEvent(event, format)` gives the full frame for `plain`, `json` or `xml`
@@ -33,7 +33,7 @@ export const DISCONNECT_TEXT = 'Disconnected, goodbye.\nSee you at ClueCon! http
 export const SHUTDOWN_TEXT = 'The system is being shut down.\n';
 export const RUDE_REJECTION_TEXT = 'Access Denied, go away.\n';
 
-const LITERAL = /[A-Za-z0-9\-_.~/,]/;
+const LITERAL = /[A-Za-z0-9\-_.~/,'()]/;
 
 export function urlEncode(value: string): string {
   let out = '';

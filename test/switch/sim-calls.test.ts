@@ -185,7 +185,7 @@ describe('bridging', () => {
   it('fails with USER_NOT_REGISTERED for an unknown user, and the A-leg stays up', async () => {
     const uuid = await parkedCall();
     const ev = await execute('bridge', 'user/9999', uuid);
-    expect(ev.getHeader('Application-Response')).toBe('USER_NOT_REGISTERED');
+    expect(ev.getHeader('Application-Response')).toBe('_none_');
     expect(ev.getHeader('variable_originate_disposition')).toBe('USER_NOT_REGISTERED');
     expect(sw.channel(uuid)?.hangupCause).toBeUndefined();
   });
