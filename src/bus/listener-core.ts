@@ -30,7 +30,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { withCallId } from '../kernel/log.ts';
+import { currentCallId, withCallId } from '../kernel/log.ts';
 import { BoundedRunner } from './bounded-runner.ts';
 import { BusCounters } from './counters.ts';
 import { decodeJson, describeMessage, encodeJson, jsonProperties, validateEnvelope, type Decoder, type Envelope, type Validator } from './envelope.ts';
@@ -224,7 +224,7 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
     }
   }
 
-  private dispatch(msg: Envelope, d: Delivery, handlers: Handler[], category: string, name: string): Promise<void> {
+  private dispatch(msg: Envelope, d: Delivery, handlers: Handler[], category: string, name: string): void | Promise<void> {
     const callId = typeof msg['Call-ID'] === 'string' ? msg['Call-ID'] : undefined;
     const ctx: HandlerContext = {
       listener: this,
@@ -233,22 +233,35 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
       log: this.log,
       reply: (payload) => this.replyTo(msg, payload),
     };
-    return withCallId(callId, async () => {
-      if (handlers.length === 1) await this.runOne(handlers[0], msg, ctx, category, name);
-      else await Promise.all(handlers.map((h) => this.runOne(h, msg, ctx, category, name)));
+    const done = (): void => {
       this.counters.handled++;
       if (this.ackMode === 'after-handlers') d.ack();
-    });
+    };
+    const run = (): void | Promise<void> => {
+      if (handlers.length > 1) return Promise.all(handlers.map((h) => this.runOne(h, msg, ctx, category, name))).then(done);
+      const r = this.runOne(handlers[0], msg, ctx, category, name);
+      return r === undefined ? done() : r.then(done);
+    };
+    // Enter a log context only when there is a call-id to carry (or one to clear).
+    return callId === undefined && currentCallId() === undefined ? run() : withCallId(callId, run);
   }
 
-  private async runOne(h: Handler, msg: Envelope, ctx: HandlerContext, category: string, name: string): Promise<void> {
+  /** Runs one responder; synchronous when the responder is. Never throws or rejects. */
+  private runOne(h: Handler, msg: Envelope, ctx: HandlerContext, category: string, name: string): void | Promise<void> {
+    let r: void | Promise<void>;
     try {
-      await h(msg, ctx);
+      r = h(msg, ctx);
     } catch (err) {
-      this.counters.handlerErrors++;
-      this.log.error({ err, category, name, msgId: msg['Msg-ID'] }, 'listener: responder failed; message skipped, listener carries on');
-      this.emit('handler_error', { err, category, name });
+      return this.failed(err, msg, category, name);
     }
+    if (r instanceof Promise) return r.catch((err: unknown) => this.failed(err, msg, category, name));
+    return undefined;
+  }
+
+  private failed(err: unknown, msg: Envelope, category: string, name: string): void {
+    this.counters.handlerErrors++;
+    this.log.error({ err, category, name, msgId: msg['Msg-ID'] }, 'listener: responder failed; message skipped, listener carries on');
+    this.emit('handler_error', { err, category, name });
   }
 
   /** Publishes a reply to the request's Server-ID on `targeted`. Rejects if the request had none. */

@@ -156,7 +156,6 @@ export class Requester {
     const { req, msgId, matchId } = this.prepare(request);
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
     const validate = opts.validate ?? notError;
-    const what = describeMessage(req);
     return new Promise<Envelope>((resolve, reject) => {
       let deferred: Envelope | undefined;
       let negative: Envelope | undefined;
@@ -173,8 +172,8 @@ export class Requester {
       const timer = setTimeout(() => {
         finish();
         if (deferred) resolve(deferred);
-        else if (negative) reject(new RequestRejectedError(msgId, what, negative));
-        else reject(new RequestTimeoutError(msgId, timeoutMs, what, seen));
+        else if (negative) reject(new RequestRejectedError(msgId, describeMessage(req), negative));
+        else reject(new RequestTimeoutError(msgId, timeoutMs, describeMessage(req), seen));
       }, timeoutMs);
       this.cancels.add(cancel);
       this.pending.set(matchId, {
@@ -202,7 +201,6 @@ export class Requester {
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
     const validate = opts.validate ?? notError;
     const until = opts.until;
-    const what = describeMessage(req);
     return new Promise<Envelope[]>((resolve, reject) => {
       const replies: Envelope[] = [];
       const finish = (): void => {
@@ -216,7 +214,7 @@ export class Requester {
       };
       const timer = setTimeout(() => {
         finish();
-        if (until) reject(new CollectTimeoutError(msgId, timeoutMs, what, replies));
+        if (until) reject(new CollectTimeoutError(msgId, timeoutMs, describeMessage(req), replies));
         else resolve(replies);
       }, timeoutMs);
       this.cancels.add(cancel);
