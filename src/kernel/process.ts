@@ -100,7 +100,7 @@ export class Proc implements ProcessContext {
   name: string | undefined;
   app: string | undefined;
   meta: ProcessMeta | undefined;
-  /** The process that started it linked (its supervisor), if any. */
+  /** The process that started it linked (its supervisor); itself when started unlinked. */
   parent: Pid | undefined;
   links: Set<Proc> | null = null;
   private watchers: Map<number, Watcher> | null = null;

@@ -7,6 +7,7 @@
  * - `send(to, msg)`: to a Pid, never fails (a dead target drops the message, as in OTP);
  *   to a name that is not registered, throws NoProcError (OTP's badarg).
  * - `exit(pid, reason, from?)` sends an exit signal (see process.ts for what it does).
+ * - `crash(pid, reason)` (fault injection) ends a process with a reason, trapping or not.
  * - `link(a, b)` / `unlink`: links are two-way; linking to a dead process sends the
  *   linker a `'noproc'` exit signal, as OTP does.
  * - `monitor(watcher, target)` returns a Ref; when the target ends the watcher gets
@@ -118,8 +119,9 @@ export class Runtime {
     }
     const linkTo = opts.link === undefined ? undefined : this.procs.get(opts.link.id);
     proc.app = opts.app ?? linkTo?.app;
+    // As proc_lib: a process started without a link is its own parent.
+    proc.parent = opts.link ?? pid;
     if (opts.link !== undefined) {
-      proc.parent = opts.link;
       if (linkTo === undefined) proc.exitSignal(opts.link, 'noproc', false);
       else {
         proc.addLink(linkTo);
@@ -181,6 +183,20 @@ export class Runtime {
     const p = this.proc(pid);
     if (p === undefined) return;
     p.exitSignal(from ?? pid, reason, reason === KILL);
+  }
+
+  /**
+   * Fault injection: ends `pid` at once with `reason`, whether it traps exits or not (like
+   * 'kill', but with the reason you choose; terminate callbacks do not run). Links and
+   * monitors see `reason`. Not an OTP primitive: OTP's exit/2 to a trapping process only
+   * delivers a message.
+   */
+  crash(pid: Pid, reason: ExitReason): boolean {
+    const p = this.proc(pid);
+    if (p === undefined) return false;
+    p.log.warn({ reason: reasonForLog(reason) }, 'fault injected: process crashed on purpose');
+    p.terminate(reason);
+    return true;
   }
 
   link(a: Pid, b: Pid): void {

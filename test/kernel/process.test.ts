@@ -205,3 +205,18 @@ describe('no leaks', () => {
     expect(rt.registered()).toEqual([]);
   });
 });
+
+describe('fault injection', () => {
+  it('crash(pid, reason) ends even a trapping process with that reason; links see it', async () => {
+    const { rt, lines } = newRuntime();
+    const watcher = recorder(rt, { trap: true });
+    const t = recorder(rt, { trap: true, link: watcher.pid });
+    const exited = rt.awaitExit(t.pid);
+    expect(rt.crash(t.pid, 'injected')).toBe(true);
+    expect(await exited).toBe('injected');
+    const m = await watcher.next();
+    expect(isExitMessage(m) && m.reason === 'injected').toBe(true);
+    expect(lines.some((l) => l.msg === 'fault injected: process crashed on purpose')).toBe(true);
+    expect(rt.crash(t.pid, 'again')).toBe(false);
+  });
+});

@@ -1,0 +1,163 @@
+/**
+ * The `fife` command.
+ *
+ *   fife start [--config FILE]          run a node in the foreground until SIGTERM/SIGINT
+ *   fife tree [--json]                  print a running node's live supervision trees
+ *   fife apps [list]                    list a running node's apps and their state
+ *   fife apps start|stop|restart NAME   start / stop / restart an app on a running node
+ *   fife kill NAME|PID [--reason R]     fault injection: crash a process with R (default killed)
+ *   fife switch-sim [...]               run the event-socket switch simulator alone
+ *
+ * Commands that talk to a running node find it through --admin URL, FIFE_ADMIN_URL, or
+ * the admin.json the node wrote in its data folder (same --config / FIFE_* settings as
+ * the node). Usage errors exit 2, failures 1, each with one clear line on stderr.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig, nodeDir, ConfigError } from '../node/config.ts';
+import { startNode } from '../node/node.ts';
+import { renderTree, type NodeTree } from '../kernel/index.ts';
+
+class UsageError extends Error {}
+
+interface Parsed {
+  positional: string[];
+  flags: Record<string, string | true>;
+}
+
+export function parseArgs(argv: string[]): Parsed {
+  const positional: string[] = [];
+  const flags: Record<string, string | true> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a.startsWith('--')) {
+      const [k, v] = a.slice(2).split('=', 2) as [string, string | undefined];
+      if (v !== undefined) flags[k] = v;
+      else if (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) flags[k] = argv[++i]!;
+      else flags[k] = true;
+    } else positional.push(a);
+  }
+  return { positional, flags };
+}
+
+const USAGE = `usage: fife <command>
+  start [--config FILE]            run a node until SIGTERM
+  tree [--json]                    live supervision trees of a running node
+  apps [list]                      apps of a running node
+  apps start|stop|restart NAME     control an app on a running node
+  kill NAME|PID [--reason R]       crash a process on purpose (fault injection)
+  switch-sim [--port N] [...]      run the switch simulator alone
+common: --config FILE, --admin URL (or FIFE_ADMIN_URL)`;
+
+const str = (v: string | true | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
+
+function adminBase(p: Parsed): string {
+  const explicit = str(p.flags.admin) ?? process.env.FIFE_ADMIN_URL;
+  if (explicit) return explicit.replace(/\/$/, '');
+  const cfg = loadConfig({ file: str(p.flags.config) });
+  const file = join(nodeDir(cfg), 'admin.json');
+  if (!existsSync(file)) throw new Error(`no running node '${cfg.node}' found (no ${file}); start one with 'fife start' or pass --admin URL`);
+  return (JSON.parse(readFileSync(file, 'utf8')) as { url: string }).url;
+}
+
+async function admin(p: Parsed, method: string, path: string, body?: unknown): Promise<{ status: number; data: unknown }> {
+  const base = adminBase(p);
+  let res: Response;
+  try {
+    res = await fetch(base + path, { method, headers: body === undefined ? undefined : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (err) {
+    throw new Error(`cannot reach the node at ${base}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`);
+  }
+  const text = await res.text();
+  const data: unknown = res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text;
+  return { status: res.status, data };
+}
+
+async function cmdStart(p: Parsed): Promise<void> {
+  const node = await startNode({ config: loadConfig({ file: str(p.flags.config) }) });
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    node.log.info({ signal }, 'signal received: stopping');
+    node.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        node.log.fatal({ err: (err as Error).message }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('unhandledRejection', (err) => node.log.error({ err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'unhandled promise rejection (kept running)'));
+  process.on('uncaughtException', (err) => {
+    node.log.fatal({ err: { message: err.message, stack: err.stack } }, 'uncaught exception: node exits');
+    setTimeout(() => process.exit(1), 100);
+  });
+}
+
+async function cmdTree(p: Parsed): Promise<void> {
+  const { data } = await admin(p, 'GET', '/tree');
+  process.stdout.write(p.flags.json ? JSON.stringify(data, null, 2) + '\n' : renderTree(data as NodeTree) + '\n');
+}
+
+async function cmdApps(p: Parsed): Promise<void> {
+  const [, sub = 'list', name] = p.positional;
+  if (sub === 'list') {
+    const { data } = await admin(p, 'GET', '/apps');
+    for (const a of data as Array<{ name: string; state: string; restarts: number; lastFailure?: string }>) {
+      process.stdout.write(`${a.name}\t${a.state}\trestarts=${a.restarts}${a.lastFailure ? `\tlast_failure=${a.lastFailure}` : ''}\n`);
+    }
+    return;
+  }
+  if (!['start', 'stop', 'restart'].includes(sub) || name === undefined) throw new UsageError(`fife apps ${sub}: expected start|stop|restart NAME`);
+  const { status, data } = await admin(p, 'POST', `/apps/${encodeURIComponent(name)}/${sub}`);
+  if (status !== 200) throw new Error(`${sub} ${name}: ${(data as { reason?: string }).reason ?? JSON.stringify(data)}`);
+  process.stdout.write(`${name}: ${sub} ok\n`);
+}
+
+async function cmdKill(p: Parsed): Promise<void> {
+  const target = p.positional[1];
+  if (target === undefined) throw new UsageError('fife kill NAME|PID [--reason R]');
+  const body = target.startsWith('<') ? { pid: target } : { name: target };
+  const { status, data } = await admin(p, 'POST', '/kill', { ...body, reason: str(p.flags.reason) ?? 'killed' });
+  if (status !== 200) throw new Error((data as { error?: string }).error ?? JSON.stringify(data));
+  process.stdout.write(`${JSON.stringify(data)}\n`);
+}
+
+async function cmdSwitchSim(argv: string[]): Promise<void> {
+  const modulePath = '../switch/sim-main.ts';
+  const mod = (await import(modulePath)) as { runSwitchSim(argv: string[]): Promise<unknown> };
+  await mod.runSwitchSim(argv);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const p = parseArgs(argv);
+  const cmd = p.positional[0];
+  try {
+    switch (cmd) {
+      case 'start':
+        return await cmdStart(p);
+      case 'tree':
+        return await cmdTree(p);
+      case 'apps':
+        return await cmdApps(p);
+      case 'kill':
+        return await cmdKill(p);
+      case 'switch-sim':
+        return await cmdSwitchSim(argv.slice(1));
+      case undefined:
+      case 'help':
+      case '--help':
+        process.stdout.write(USAGE + '\n');
+        return;
+      default:
+        throw new UsageError(`unknown command '${cmd}'`);
+    }
+  } catch (err) {
+    const usage = err instanceof UsageError || err instanceof ConfigError;
+    process.stderr.write(`fife: ${(err as Error).message}${err instanceof UsageError ? `\n${USAGE}` : ''}\n`);
+    process.exit(usage ? 2 : 1);
+  }
+}

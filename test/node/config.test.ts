@@ -1,0 +1,41 @@
+import { describe, it, expect } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, ConfigError } from '../../src/node/config.ts';
+
+describe('node config', () => {
+  it('defaults run on embedded bus and store with no apps', () => {
+    const c = loadConfig({ env: {} });
+    expect(c).toMatchObject({ apps: [], bus: 'embedded', store: 'embedded', admin: { host: '127.0.0.1', port: 0 }, logLevel: 'info' });
+    expect(c.node).toMatch(/^fife@/);
+  });
+
+  it('environment overrides the file, which overrides the defaults', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fife-cfg-'));
+    const file = join(dir, 'fife.json');
+    writeFileSync(file, JSON.stringify({ node: 'a@file', apps: ['registrar'], bus: 'amqp://guest:guest@127.0.0.1:5672', admin: { port: 7000 } }));
+    const c = loadConfig({ file, env: { FIFE_APPS: 'registrar, ecallmgr', FIFE_NODE: 'b@env', FIFE_STORE_URL: 'http://127.0.0.1:5984' } });
+    expect(c).toMatchObject({ node: 'b@env', apps: ['registrar', 'ecallmgr'], bus: 'amqp://guest:guest@127.0.0.1:5672', store: 'http://127.0.0.1:5984', admin: { host: '127.0.0.1', port: 7000 } });
+  });
+
+  it.each([
+    [{ FIFE_NODE: 'no-at-sign' }, /node must look like name@host/],
+    [{ FIFE_BUS_URL: 'redis://x' }, /bus must be/],
+    [{ FIFE_ADMIN_PORT: '70000' }, /admin port/],
+    [{ FIFE_LOG_LEVEL: 'loud' }, /logLevel must be one of/],
+    [{ FIFE_APPS: 'Bad App' }, /apps must be a list/],
+  ])('a bad value is a ConfigError naming the key: %j', (env, msg) => {
+    expect(() => loadConfig({ env })).toThrow(ConfigError);
+    expect(() => loadConfig({ env })).toThrow(msg);
+  });
+
+  it('an unreadable or non-object config file is a ConfigError', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fife-cfg-'));
+    writeFileSync(join(dir, 'bad.json'), '{not json');
+    writeFileSync(join(dir, 'arr.json'), '[1]');
+    expect(() => loadConfig({ file: join(dir, 'bad.json'), env: {} })).toThrow(/cannot read config file/);
+    expect(() => loadConfig({ file: join(dir, 'arr.json'), env: {} })).toThrow(/JSON object/);
+    expect(() => loadConfig({ file: join(dir, 'missing.json'), env: {} })).toThrow(ConfigError);
+  });
+});
