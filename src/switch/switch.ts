@@ -12,7 +12,8 @@
  *   events of a real one; pressDigits(uuid, digits); hangup(uuid, cause); answer(uuid)
  *   (the device answers a ringing leg, or the call is answered); reject(uuid, cause);
  *   registerEndpoint(user, behaviour) for bridge/originate targets; channel(uuid) /
- *   channels() snapshots; whenDestroyed(uuid); onEvent(listener) sees every event.
+ *   channels() snapshots; whenDestroyed(uuid); onEvent(listener) sees every event;
+ *   raiseEvent(name, headers) fires a channel-less event; fireHeartbeat() / heartbeatMs.
  * - Faults: `faults` (SwitchFaults: stall/delay replies, delay/swallow events, events
  *   before replies, refuse commands, fragmented writes); dropConnections({reset}) ends
  *   every socket with no notice (FIN, or RST); killChannel(uuid) makes a channel vanish without events;
@@ -48,6 +49,8 @@ export interface SwitchOptions {
   media?: Partial<SimMediaOptions>;
   /** Largest command frame accepted, in bytes (default 16 MiB, as mod_event_socket). */
   maxFrameBytes?: number;
+  /** Fire HEARTBEAT events this often (FreeSWITCH: 20 s); off when absent or 0. */
+  heartbeatMs?: number;
 }
 
 export type EventListener = (ev: SwitchEvent) => void;
@@ -73,6 +76,7 @@ export class Switch implements SessionHost {
   private callsSinceStart = 0;
   private closed = false;
   private readonly startedMs = Date.now();
+  private heartbeat: NodeJS.Timeout | undefined;
 
   private constructor(opts: SwitchOptions) {
     this.log = (opts.logger ?? createRootLogger({ node: 'switch-sim' })).child({ component: 'switch-sim' });
@@ -94,6 +98,7 @@ export class Switch implements SessionHost {
   static async start(opts: SwitchOptions = {}): Promise<Switch> {
     const sw = new Switch(opts);
     await sw.listen();
+    if (opts.heartbeatMs !== undefined && opts.heartbeatMs > 0) sw.heartbeat = setInterval(() => sw.fireHeartbeat(), opts.heartbeatMs).unref();
     sw.log.info({ host: sw.host, port: sw.port, core_uuid: sw.coreUuid }, 'switch simulator listening');
     return sw;
   }
@@ -266,6 +271,22 @@ export class Switch implements SessionHost {
     this.fireEvent(name, headers, body);
   }
 
+  /** Fires one HEARTBEAT event (as FreeSWITCH does every 20 s). */
+  fireHeartbeat(): void {
+    const upMs = Date.now() - this.startedMs;
+    this.fireEvent('HEARTBEAT', [
+      ['Event-Info', 'System Ready'],
+      ['Up-Time', `0 years, 0 days, ${Math.floor(upMs / 3_600_000)} hours, ${Math.floor(upMs / 60_000) % 60} minutes, ${Math.floor(upMs / 1000) % 60} seconds, ${upMs % 1000} milliseconds, 0 microseconds`],
+      ['FreeSWITCH-Version', '1.10.12-release~64bit'],
+      ['Uptime-msec', String(upMs)],
+      ['Session-Count', String(this.model.channels.size)],
+      ['Max-Sessions', '1000'],
+      ['Session-Per-Sec', '30'],
+      ['Session-Since-Startup', String(this.callsSinceStart)],
+      ['Idle-CPU', '100.000000'],
+    ]);
+  }
+
   // ---- faults ------------------------------------------------------------------------
 
   /** Ends every ESL connection without a notice (FIN), or with a TCP RST when `reset`. */
@@ -317,6 +338,7 @@ export class Switch implements SessionHost {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.heartbeat);
     this.faults.reset();
     for (const s of [...this.sessions]) s.close([], SHUTDOWN_TEXT);
     for (const uuid of [...this.model.channels.keys()]) this.model.kill(uuid);

@@ -200,4 +200,16 @@ describe('events on the wire', () => {
     expect(header(n2, 'Content-Disposition')).toBe('disconnect');
     await c2.whenClosed();
   });
+
+  it('fires HEARTBEAT events when asked, with the session count', async () => {
+    await sw.close();
+    ({ sw, lines } = await startSwitch({ password, heartbeatMs: 20 }));
+    sw.placeCall({ from: '1', to: '2' });
+    const c = await open();
+    c.send('event json HEARTBEAT\n\n');
+    expect(header(await c.reply(), 'Reply-Text')).toBe('+OK event listener enabled json');
+    const hb = await c.event('HEARTBEAT');
+    expect(hb.headers.get('Event-Info')).toBe('System Ready');
+    expect(hb.headers.get('Session-Count')).toBe('1');
+  });
 });
