@@ -119,7 +119,7 @@ export class AppEngine {
 
   execute(ch: Channel, req: ExecRequest): boolean {
     if (ch.isHungUp) {
-      this.log.debug({ call_id: ch.uuid, app: req.app }, 'execute after hangup dropped');
+      this.log.child({ call_id: ch.uuid }).debug({ app: req.app }, 'execute after hangup dropped');
       return false;
     }
     const st = this.apps(ch);
@@ -163,16 +163,17 @@ export class AppEngine {
     const { req } = running;
     const impl = APPLICATIONS[req.app];
     let response = '-ERR invalid application';
+    const log = this.log.child({ call_id: ch.uuid });
     if (impl === undefined) {
-      this.log.warn({ call_id: ch.uuid, app: req.app }, 'unknown application');
+      log.warn({ app: req.app }, 'unknown application');
       await Promise.resolve();
     } else {
       for (let i = 0; i < Math.max(1, req.loops); i++) {
         try {
-          response = await impl(this.context(ch, running));
+          response = await impl(this.context(ch, running, log));
         } catch (err) {
           response = `-ERR ${err instanceof Error ? err.message : String(err)}`;
-          this.log.error({ call_id: ch.uuid, app: req.app, err }, 'application failed');
+          log.error({ app: req.app, err }, 'application failed');
         }
         if (running.abort.signal.aborted) break;
       }
@@ -184,7 +185,7 @@ export class AppEngine {
     this.pump(ch, st);
   }
 
-  private context(ch: Channel, running: Running): AppContext {
+  private context(ch: Channel, running: Running, log: Logger): AppContext {
     return {
       ch,
       arg: running.req.arg,
@@ -192,7 +193,7 @@ export class AppEngine {
       media: this.media,
       signal: running.abort.signal,
       waitForDigit: (ms) => waitForDigit(running, ms),
-      log: this.log,
+      log,
     };
   }
 
