@@ -75,32 +75,44 @@ export class AmqpConnector implements Connector {
   }
 }
 
+/**
+ * A delivery from amqplib. Settling it twice, or settling a noAck delivery, would make
+ * RabbitMQ close the channel (PRECONDITION_FAILED, unknown delivery tag), and amqplib then
+ * drops the whole connection on the deliveries still in flight for that channel; so such
+ * calls are refused here and logged instead.
+ */
 class AmqpDelivery implements Delivery {
   readonly body: Buffer;
   readonly exchange: string;
   readonly routingKey: string;
   readonly properties: MessageProperties;
   readonly redelivered: boolean;
-  constructor(private readonly msg: ConsumeMessage, private readonly ch: Channel, readonly consumerTag: string, private readonly log: Logger) {
+  private settled: boolean;
+  constructor(private readonly msg: ConsumeMessage, private readonly ch: Channel, readonly consumerTag: string, noAck: boolean, private readonly log: Logger) {
     this.body = msg.content;
     this.exchange = msg.fields.exchange;
     this.routingKey = msg.fields.routingKey;
     this.properties = msg.properties as MessageProperties;
     this.redelivered = msg.fields.redelivered;
+    this.settled = noAck;
+  }
+  private settle(what: string, fn: () => void): void {
+    if (this.settled) {
+      this.log.warn({ consumerTag: this.consumerTag, routingKey: this.routingKey }, `bus: ${what} of a delivery already settled (or consumed with noAck) ignored`);
+      return;
+    }
+    this.settled = true;
+    try {
+      fn();
+    } catch (err) {
+      this.log.debug({ err: errMessage(err), consumerTag: this.consumerTag }, `bus: ${what} after the channel closed; the broker will redeliver`);
+    }
   }
   ack(): void {
-    try {
-      this.ch.ack(this.msg);
-    } catch (err) {
-      this.log.debug({ err: errMessage(err), consumerTag: this.consumerTag }, 'bus: ack after the channel closed; the broker will redeliver');
-    }
+    this.settle('ack', () => this.ch.ack(this.msg));
   }
   nack(requeue = true): void {
-    try {
-      this.ch.nack(this.msg, false, requeue);
-    } catch (err) {
-      this.log.debug({ err: errMessage(err), consumerTag: this.consumerTag }, 'bus: nack after the channel closed; the broker will redeliver');
-    }
+    this.settle('nack', () => this.ch.nack(this.msg, false, requeue));
   }
 }
 
@@ -296,7 +308,7 @@ class AmqpLink implements Link {
             this.hooks.consumerCancelled(consumerTag);
             return;
           }
-          handler(new AmqpDelivery(m, ch, consumerTag, log));
+          handler(new AmqpDelivery(m, ch, consumerTag, noAck, log));
         },
         { noAck, exclusive: opts.exclusive ?? false, consumerTag },
       );

@@ -198,12 +198,12 @@ export class EmbeddedBroker {
     indexRemove(x, b);
   }
 
-  consume(conn: number, queue: string, tag: string, handler: DeliveryHandler, opts: ConsumeOptions): void {
+  consume(conn: number, queue: string, tag: string, handler: DeliveryHandler, opts: ConsumeOptions, warn: (message: string) => void = () => undefined): void {
     const operation = `consume ${queue}`;
     const q = this.queueFor(conn, queue, operation);
     if (this.consumerQueue.has(tag)) throw new BusChannelError('NOT_ALLOWED', operation, `consumer tag ${tag} in use`);
     if (q.consumers.some((c) => c.exclusive) || (opts.exclusive && q.consumers.length > 0)) throw new BusChannelError('ACCESS_REFUSED', operation, 'queue in exclusive use');
-    const c: EmbeddedConsumer = { tag, connId: conn, noAck: opts.noAck ?? true, prefetch: Math.max(1, opts.prefetch ?? 50), exclusive: opts.exclusive ?? false, handler, unacked: new Set() };
+    const c: EmbeddedConsumer = { tag, connId: conn, noAck: opts.noAck ?? true, prefetch: Math.max(1, opts.prefetch ?? 50), exclusive: opts.exclusive ?? false, handler, unacked: new Set(), warn };
     this.consumerQueue.set(tag, queue);
     q.addConsumer(c);
   }

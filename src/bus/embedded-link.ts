@@ -86,7 +86,8 @@ class EmbeddedLink implements Link {
     return this.run(`unbindQueue ${queue}`, () => this.b.unbindQueue(this.conn, queue, exchange, routingKey));
   }
   consume(queue: string, consumerTag: string, handler: DeliveryHandler, options: ConsumeOptions): Promise<void> {
-    return this.run(`consume ${queue}`, () => this.b.consume(this.conn, queue, consumerTag, handler, options));
+    const warn = (message: string): void => this.log.warn({ consumerTag, queue }, message);
+    return this.run(`consume ${queue}`, () => this.b.consume(this.conn, queue, consumerTag, handler, options, warn));
   }
   cancel(consumerTag: string): Promise<void> {
     return this.run(`cancel ${consumerTag}`, () => this.b.cancel(this.conn, consumerTag));

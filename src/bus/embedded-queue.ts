@@ -3,14 +3,18 @@
  *
  * Contract (RabbitMQ's classic-queue behaviour unless noted)
  * - `enqueue` appends; past `maxLength` the oldest message is dropped (overflow
- *   drop-head); with `messageTtl` a message older than the TTL is discarded instead of
- *   delivered, and `status()` does not count it.
+ *   drop-head); with `messageTtl` (or a message's own `expiration`, whichever is shorter)
+ *   a message older than its TTL is discarded when it reaches the head instead of being
+ *   delivered, and `status()` does not count expired messages at the head.
+ * - With `maxPriority`, a message goes ahead of every waiting message of lower priority
+ *   (priority capped at maxPriority; equal priorities keep FIFO order).
  * - Delivery is asynchronous (setImmediate), never inside the publisher's call. A consumer
  *   with noAck=false receives at most `prefetch` unacked messages.
  * - nack(requeue) puts the message back at the head, marked redelivered. A removed
  *   consumer's unacked messages go back to the head in their original order.
- * - Acking twice, or after the consumer is gone, is ignored (RabbitMQ would close the
- *   channel with PRECONDITION_FAILED for an unknown delivery tag).
+ * - Settling a delivery twice, or one consumed with noAck, is refused and reported through
+ *   the consumer's `warn` (the amqplib link does the same, to spare the channel). Settling
+ *   after the consumer is gone is a no-op: the message was already requeued.
  */
 import type { Delivery, DeliveryHandler, MessageProperties, QueueOptions } from './types.ts';
 
@@ -20,6 +24,7 @@ export interface StoredMessage {
   readonly body: Buffer;
   readonly properties: MessageProperties;
   readonly expiresAt: number;
+  readonly priority: number;
   redelivered: boolean;
 }
 
@@ -31,6 +36,7 @@ export interface EmbeddedConsumer {
   readonly exclusive: boolean;
   readonly handler: DeliveryHandler;
   readonly unacked: Set<StoredMessage>;
+  readonly warn: (message: string) => void;
 }
 
 const BATCH = 512;
@@ -53,12 +59,16 @@ class EmbeddedDelivery implements Delivery {
     return this.c.tag;
   }
   ack(): void {
-    if (this.settled || this.c.noAck) return;
-    this.settled = true;
-    this.q.settle(this.c, this.m, false);
+    this.settle('ack', false);
   }
   nack(requeue = true): void {
-    if (this.settled || this.c.noAck) return;
+    this.settle('nack', requeue);
+  }
+  private settle(what: string, requeue: boolean): void {
+    if (this.settled || this.c.noAck) {
+      this.c.warn(`bus: ${what} of a delivery already settled (or consumed with noAck) ignored`);
+      return;
+    }
     this.settled = true;
     this.q.settle(this.c, this.m, requeue);
   }
@@ -80,8 +90,18 @@ export class EmbeddedQueue {
   }
 
   enqueue(exchange: string, routingKey: string, body: Buffer, properties: MessageProperties): void {
-    const ttl = this.options.messageTtl;
-    this.messages.push({ exchange, routingKey, body, properties, expiresAt: ttl === undefined ? Infinity : Date.now() + ttl, redelivered: false });
+    const perMessage = properties.expiration === undefined ? NaN : Number(properties.expiration);
+    const ttl = Math.min(this.options.messageTtl ?? Infinity, Number.isFinite(perMessage) && perMessage >= 0 ? perMessage : Infinity);
+    const maxP = this.options.maxPriority;
+    const priority = maxP === undefined ? 0 : Math.min(maxP, Math.max(0, properties.priority ?? 0));
+    const m: StoredMessage = { exchange, routingKey, body, properties, expiresAt: ttl === Infinity ? Infinity : Date.now() + ttl, priority, redelivered: false };
+    if (priority === 0 || maxP === undefined) {
+      this.messages.push(m);
+    } else {
+      let i = this.messages.length;
+      while (i > this.head && this.messages[i - 1].priority < priority) i--;
+      this.messages.splice(i, 0, m);
+    }
     const max = this.options.maxLength;
     while (max !== undefined && this.length > max) {
       this.head++;

@@ -26,6 +26,17 @@ export function transportBehaviour(env: () => BusEnv): void {
   }
 
   describe('exchanges', () => {
+    it("DIFFERS: RabbitMQ's pre-declared amq.* exchanges exist only on RabbitMQ", async () => {
+      const e = env();
+      const t = await e.transport();
+      const q = await t.assertQueue('', { exclusive: true });
+      const bind = t.bindQueue(q, 'amq.topic', 'a.#');
+      if (e.kind === 'rabbitmq') await expect(bind).resolves.toBeUndefined();
+      else await expect(bind).rejects.toMatchObject({ reason: 'NOT_FOUND' });
+      await expect(t.assertExchange({ name: 'amq.fife-test', type: 'topic' })).rejects.toMatchObject({ reason: 'ACCESS_REFUSED' });
+    });
+
+
     it("declares Kazoo's exchanges, and re-declaring them is idempotent", async () => {
       const t = await env().transport();
       await t.assertExchanges(KAZOO_EXCHANGES);
@@ -185,6 +196,28 @@ export function transportBehaviour(env: () => BusEnv): void {
       expect((await t.checkQueue(q)).messageCount).toBe(0);
     });
 
+    it('a message with its own expiration 0 is discarded at the head; the next is delivered', async () => {
+      const t = await env().transport();
+      const q = await t.assertQueue('', { exclusive: true });
+      await t.publishConfirmed('', q, 'gone', { expiration: '0' });
+      await t.publishConfirmed('', q, 'kept');
+      const s = await sink(t, q);
+      await s.count(1);
+      expect(await s.settle()).toEqual(['kept']);
+    });
+
+    it('x-max-priority: waiting messages are delivered highest priority first', async () => {
+      const t = await env().transport();
+      const q = await t.assertQueue('', { exclusive: true, maxPriority: 10 });
+      await t.publishConfirmed('', q, 'none');
+      await t.publishConfirmed('', q, 'low', { priority: 1 });
+      await t.publishConfirmed('', q, 'high', { priority: 9 });
+      await t.publishConfirmed('', q, 'low2', { priority: 1 });
+      const s = await sink(t, q);
+      await s.count(4);
+      expect(s.bodies()).toEqual(['high', 'low', 'low2', 'none']);
+    });
+
     it('deleteQueue removes the queue and the transport forgets it', async () => {
       const t = await env().transport();
       const q = await t.assertQueue(`${env().prefix()}-del`, {});
@@ -209,6 +242,31 @@ export function transportBehaviour(env: () => BusEnv): void {
       await s.count(5);
       const redelivered = s.deliveries.filter((d) => d.redelivered).map((d) => d.body.toString());
       expect(redelivered).toEqual(['m2']);
+    });
+
+    it('settling a delivery twice, or a noAck delivery, is refused and logged; the consumer carries on', async () => {
+      const e = env();
+      const mark = e.lines.length;
+      const t = await e.transport();
+      const q = await t.assertQueue('', { exclusive: true });
+      const s = await sink(t, q, { noAck: false, prefetch: 10 });
+      const q2 = await t.assertQueue('', { exclusive: true });
+      const auto = await sink(t, q2, { noAck: true });
+      await t.publish('', q, 'm1');
+      await t.publish('', q2, 'auto1');
+      await Promise.all([s.count(1), auto.count(1)]);
+      s.deliveries[0].ack();
+      s.deliveries[0].ack();
+      s.deliveries[0].nack();
+      auto.deliveries[0].ack();
+      await t.publish('', q, 'm2');
+      await s.count(2);
+      s.deliveries[1].ack();
+      expect(await s.settle()).toEqual(['m1', 'm2']);
+      const lines = e.lines.slice(mark);
+      expect(lines.filter((l) => l.msg === 'bus: ack of a delivery already settled (or consumed with noAck) ignored')).toHaveLength(2);
+      expect(lines.some((l) => l.msg === 'bus: nack of a delivery already settled (or consumed with noAck) ignored')).toBe(true);
+      expect(lines.some((l) => l.msg === 'bus: connection lost; reconnecting')).toBe(false);
     });
 
     it('competing consumers share a queue round-robin', async () => {

@@ -1,7 +1,8 @@
 /**
  * What the shared behaviour suite needs from a backend: fresh transports on one broker,
  * a transport that cannot reach any broker, and a unique name prefix per test.
- * Every transport made through an env is closed by `closeAll()`.
+ * Every transport made through an env is closed by `closeAll()` (run after each test),
+ * which also empties `lines`, so each test reads only its own log lines.
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -50,6 +51,7 @@ export function makeEnv(kind: 'embedded' | 'rabbitmq', url: string, broker: () =
     },
     async closeAll() {
       await Promise.all(made.splice(0).map((t) => t.close()));
+      lines.length = 0;
     },
   };
 }

@@ -34,7 +34,7 @@ export async function sink(t: BusTransport, queue: string, opts: ConsumeOptions 
     queue,
     (d) => {
       if (d.body.toString() === SENTINEL) {
-        d.ack();
+        if (opts.noAck === false) d.ack();
         sentinelResolve?.();
         return;
       }
