@@ -18,7 +18,9 @@
  *   filter(h, v); filterDelete(h, v?); command(line, headers) for anything else.
  *   A `-ERR` answer rejects with EslCommandError (api/bgapi: a body starting with -ERR);
  *   a request made while down rejects at once with EslNotConnectedError; every pending
- *   request rejects with EslDisconnectedError when the socket ends or errors; api/bgapi/
+ *   request rejects with EslDisconnectedError when the socket ends or errors; an execute
+ *   whose channel's CHANNEL_DESTROY arrives first rejects with EslChannelGoneError (seen
+ *   only when subscribed to CHANNEL_DESTROY, as ecallmgr is); api/bgapi/
  *   command time out after `requestTimeoutMs` (default 30 s) with EslTimeoutError;
  *   execute has no default timeout (applications may run for minutes) but takes one.
  * - sendmsg goes through the command-reply FIFO (modesl's own execute() does not, and its
@@ -34,7 +36,7 @@ import type { Socket } from 'node:net';
 import type { Connection, Event as ModeslEvent } from 'modesl';
 import { createRootLogger, type Logger } from '../kernel/log.ts';
 import { safeUrlDecode } from './esl-wire.ts';
-import { EslCommandError, EslDisconnectedError, EslNotConnectedError, EslTimeoutError, type EslEvent } from './esl-errors.ts';
+import { EslChannelGoneError, EslCommandError, EslDisconnectedError, EslNotConnectedError, EslTimeoutError, type EslEvent } from './esl-errors.ts';
 
 const modesl = createRequire(import.meta.url)('modesl') as typeof import('modesl');
 
@@ -77,6 +79,8 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly pending = new Set<Pending>();
   private readonly executions = new Map<string, (ev: EslEvent) => void>();
+  /** Unique-ID -> (Application-UUID -> reject) of executes still running there. */
+  private readonly executingOn = new Map<string, Map<string, () => void>>();
   private readonly jobs = new Map<string, (ev: EslEvent) => void>();
   private readonly subscriptions = new Set<string>();
   private readonly filters: Array<[string, string]> = [];
@@ -205,6 +209,7 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
   private failPending(reason: string): void {
     const all = [...this.pending];
     this.executions.clear();
+    this.executingOn.clear();
     this.jobs.clear();
     for (const p of all) p.reject(new EslDisconnectedError(this.target, p.what, reason));
   }
@@ -240,6 +245,7 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
     const event: EslEvent = { name, subclass: headers['Event-Subclass'], uuid: headers['Unique-ID'], headers, body: ev.getBody() ?? '' };
     try {
       if (name === 'CHANNEL_EXECUTE_COMPLETE') this.executions.get(headers['Application-UUID'] ?? '')?.(event);
+      else if (name === 'CHANNEL_DESTROY' && event.uuid !== undefined) for (const gone of [...(this.executingOn.get(event.uuid)?.values() ?? [])]) gone();
       else if (name === 'BACKGROUND_JOB') this.jobs.get(headers['Job-UUID'] ?? '')?.(event);
       this.emit('event', event);
     } catch (err) {
@@ -326,16 +332,27 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
     if (opts.loops !== undefined) headers.loops = opts.loops;
     const log = this.log.child({ call_id: uuid });
     log.debug({ app, arg }, 'execute');
+    const onChannel = this.executingOn.get(uuid) ?? new Map<string, () => void>();
+    this.executingOn.set(uuid, onChannel);
+    const forget = (): void => {
+      this.executions.delete(appUuid);
+      onChannel.delete(appUuid);
+      if (onChannel.size === 0 && this.executingOn.get(uuid) === onChannel) this.executingOn.delete(uuid);
+    };
     return this.track<EslEvent>(what, opts.timeoutMs, (resolve, reject) => {
       this.executions.set(appUuid, (ev) => {
-        this.executions.delete(appUuid);
+        forget();
         resolve(ev);
       });
+      onChannel.set(appUuid, () => {
+        forget();
+        reject(new EslChannelGoneError(what, uuid));
+      });
       this.sendRecv(conn, `sendmsg ${uuid}`, headers, what).catch((err: Error) => {
-        this.executions.delete(appUuid);
+        forget();
         reject(err);
       });
-    });
+    }).finally(forget);
   }
 
   async hangup(uuid: string, cause = 'NORMAL_CLEARING'): Promise<void> {

@@ -6,7 +6,8 @@
  *   sent. EslDisconnectedError: the connection went down while the request was pending;
  *   the switch may or may not have acted on it. EslCommandError: the switch answered
  *   `-ERR ...` (the text is in `reply`). EslTimeoutError: no answer in time; the request
- *   may still complete on the switch.
+ *   may still complete on the switch. EslChannelGoneError: an execute's channel was
+ *   destroyed (CHANNEL_DESTROY seen) before its CHANNEL_EXECUTE_COMPLETE.
  * - EslEvent is a switch event as the client sees it: headers as a plain record (values
  *   decoded), body, name (Event-Name), uuid (Unique-ID) and subclass.
  */
@@ -32,6 +33,13 @@ export class EslCommandError extends Error {
     readonly reply: string,
   ) {
     super(`${what}: the switch answered ${JSON.stringify(reply.trim())}`);
+  }
+}
+
+export class EslChannelGoneError extends Error {
+  override readonly name = 'EslChannelGoneError';
+  constructor(what: string, uuid: string) {
+    super(`${what}: channel ${uuid} was destroyed before the application completed`);
   }
 }
 

@@ -10,7 +10,8 @@
  *   inverse and never throws: a `%` that does not start a valid escape is kept as is.
  * - `renderEvent(event, format)` gives the full frame for `plain`, `json` or `xml`
  *   subscribers, with the event body nested as FreeSWITCH does (an inner Content-Length
- *   for plain, `_body` for json, `<body>` for xml). Frames are cached per format on the
+ *   for plain, `_body` for json, `<body>` for xml). Only plain values are url-encoded; json
+ *   and xml carry them raw (xml-escaped). Frames are cached per format on the
  *   event, so one event sent to many sessions is rendered once per format.
  * - Reply helpers produce the exact texts clients match on (`+OK accepted`, ...).
  */
@@ -124,7 +125,7 @@ const xmlEscape = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, 
 
 export function xmlEventBody(headers: readonly Header[], body?: string): string {
   let out = '<event>\n  <headers>\n';
-  for (const [k, v] of headers) out += `    <${k}>${xmlEscape(urlEncode(v))}</${k}>\n`;
+  for (const [k, v] of headers) out += `    <${k}>${xmlEscape(v)}</${k}>\n`;
   out += '  </headers>\n';
   if (body !== undefined && body.length > 0) out += `  <Content-Length>${byteLength(body)}</Content-Length>\n  <body>${xmlEscape(body)}</body>\n`;
   return out + '</event>';

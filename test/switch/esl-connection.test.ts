@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { EslConnection } from '../../src/switch/esl-connection.ts';
-import { EslCommandError, EslDisconnectedError, EslNotConnectedError, type EslEvent } from '../../src/switch/esl-errors.ts';
+import { EslChannelGoneError, EslCommandError, EslDisconnectedError, EslNotConnectedError, type EslEvent } from '../../src/switch/esl-errors.ts';
 import type { Switch } from '../../src/switch/switch.ts';
 import { nextSimEvent, startSwitch, watchedLogger } from './helpers.ts';
 
@@ -95,6 +95,37 @@ describe('requests', () => {
 });
 
 describe('failure', () => {
+  it('an execute queued behind a locked application rejects with EslChannelGoneError when the channel is destroyed', async () => {
+    const { sw, esl } = await setup();
+    await esl.start();
+    await esl.subscribe(['CHANNEL_DESTROY']);
+    const uuid = await parked(sw);
+    const running = nextSimEvent(sw, (e) => e.name === 'CHANNEL_EXECUTE' && e.headers.some(([k, v]) => k === 'Application' && v === 'sleep'));
+    const sleep = esl.execute(uuid, 'sleep', '60000', { eventLock: true });
+    await running;
+    const queued = esl.execute(uuid, 'set', 'never=1');
+    const gone = expect(queued).rejects.toThrow(EslChannelGoneError);
+    await esl.hangup(uuid);
+    expect((await sleep).headers['Hangup-Cause']).toBe('NORMAL_CLEARING');
+    await gone;
+  });
+
+  it('a TCP reset also takes it down, rejects what was pending, and it comes back', async () => {
+    const { sw, esl } = await setup();
+    await esl.start();
+    const release = sw.faults.stallReplies();
+    const pending = esl.api('status');
+    const rejected = expect(pending).rejects.toThrow(EslDisconnectedError);
+    const down = once(esl, 'down');
+    const up = once(esl, 'up');
+    sw.dropConnections({ reset: true });
+    await down;
+    await rejected;
+    release();
+    await up;
+    expect(await esl.api('echo again')).toBe('again');
+  });
+
   it('rejects a request made while down at once, saying how to recover', async () => {
     const { esl } = await setup();
     await expect(esl.api('status')).rejects.toThrow(EslNotConnectedError);

@@ -101,7 +101,8 @@ describe('frames the switch writes', () => {
   it('renders xml events with the body and escaped values', () => {
     const text = renderEvent({ ...sample, frames: undefined }, 'xml').toString();
     expect(text).toMatch(/^Content-Length: \d+\nContent-Type: text\/event-xml\n\n<event>/);
-    expect(text).toContain('<Event-Subclass>sms%3A%3Asend_message</Event-Subclass>');
+    expect(text).toContain('<Event-Subclass>sms::send_message</Event-Subclass>');
+    expect(text).toContain('<variable_sip_full_to>&quot;222&quot; &lt;sip:222@10.0.0.1;user=phone&gt;</variable_sip_full_to>');
     expect(text).toContain('<body>héllo\nworld\n\nwith blank lines</body>');
   });
 });

@@ -29,7 +29,7 @@ export class RawClient {
   private readonly parser = new EslParser({ mode: 'stream' });
   private waiters: Array<() => void> = [];
   closed = false;
-  private cursor = 0;
+  private readonly consumed = new Set<number>();
 
   private constructor(readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => {
@@ -69,13 +69,13 @@ export class RawClient {
     this.socket.write(text);
   }
 
-  /** The next frame not yet consumed that matches (default: any). */
+  /** The first frame not yet consumed that matches (default: any); others stay for later. */
   async next(match: (f: EslFrame) => boolean = () => true): Promise<EslFrame> {
     for (;;) {
-      for (let i = this.cursor; i < this.frames.length; i++) {
+      for (let i = 0; i < this.frames.length; i++) {
         const f = this.frames[i] as EslFrame;
-        if (match(f)) {
-          this.cursor = i + 1;
+        if (!this.consumed.has(i) && match(f)) {
+          this.consumed.add(i);
           return f;
         }
       }

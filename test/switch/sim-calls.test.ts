@@ -159,6 +159,44 @@ describe('media applications', () => {
   });
 });
 
+describe('application corner cases', () => {
+  it('an unknown application completes at once with an -ERR response, so nobody waits forever', async () => {
+    const uuid = await parkedCall();
+    const ev = await execute('no_such_app', 'x', uuid);
+    expect(ev.getHeader('Application-Response')).toBe('-ERR invalid application');
+  });
+
+  it('loops runs the application N times inside one EXECUTE/COMPLETE pair', async () => {
+    const uuid = await parkedCall();
+    let starts = 0;
+    const off = sw.onEvent((e) => e.uuid === uuid && e.name === 'PLAYBACK_START' && starts++);
+    const done = nextSimEvent(sw, (e) => e.name === 'CHANNEL_EXECUTE_COMPLETE' && hdr(e, 'Application') === 'playback');
+    conn.send(`sendmsg ${uuid}`, { 'call-command': 'execute', 'execute-app-name': 'playback', 'execute-app-arg': 'silence_stream://5', loops: 3 });
+    await done;
+    off();
+    expect(starts).toBe(3);
+  });
+
+  it('a long argument can be sent as a text/plain body', async () => {
+    const uuid = await parkedCall();
+    const value = 'a'.repeat(3000) + ' with spaces and ünïcode';
+    const done = nextSimEvent(sw, (e) => e.name === 'CHANNEL_EXECUTE_COMPLETE' && hdr(e, 'Application') === 'set');
+    conn.send(`sendmsg ${uuid}\ncall-command: execute\nexecute-app-name: set\ncontent-type: text/plain\ncontent-length: ${Buffer.byteLength(`long=${value}`)}\n\nlong=${value}`.replace(/\n\n$/, ''));
+    expect(hdr(await done, 'variable_long')).toBe(value);
+  });
+});
+
+describe('event formats through modesl', () => {
+  it.each(['plain', 'xml'] as const)('delivers %s events modesl can read', async (format) => {
+    const got = new Promise<ModeslEvent>((r) => conn.once('esl::event::CHANNEL_PARK::*', r));
+    await new Promise((r) => conn.events(format, ['CHANNEL_PARK'], r));
+    const uuid = sw.placeCall({ from: '1001', to: '2000', callerIdName: 'Zoë Q' });
+    const ev = await got;
+    expect(ev.getHeader('Unique-ID')).toBe(uuid);
+    expect(ev.getHeader('Caller-Caller-ID-Name')).toBe('Zoë Q');
+  });
+});
+
 describe('bridging', () => {
   it('bridges to a registered endpoint: a B-leg, CHANNEL_BRIDGE, then UNBRIDGE when B hangs up', async () => {
     sw.registerEndpoint('1002', { mode: 'manual' });

@@ -34,6 +34,13 @@ describe('authentication', () => {
     expect(header(await c.reply(), 'Reply-Text')).toBe('+OK accepted');
   });
 
+  it('accepts userauth user@domain:password', async () => {
+    const c = await open(false);
+    await c.next();
+    c.send('userauth 1000@example.com:S3cret!\n\n');
+    expect(header(await c.reply(), 'Reply-Text')).toBe('+OK accepted');
+  });
+
   it('answers a wrong password with -ERR invalid, the disconnect notice, and closes; the password is never logged', async () => {
     const c = await open(false);
     await c.next();
@@ -86,6 +93,19 @@ describe('commands and replies', () => {
     expect(job.headers.get('Job-UUID')).toBe('job-42');
     expect(job.headers.get('Job-Command')).toBe('status');
     expect(job.body).toMatch(/is ready/);
+  });
+
+  it('sendevent fires the event to subscribers and answers +OK <event-uuid>', async () => {
+    const c = await RawClient.authed(sw.port, 'S3cret!');
+    clients.push(c);
+    c.send('event plain CUSTOM my::thing\n\n');
+    expect(header(await c.reply(), 'Reply-Text')).toBe('+OK event listener enabled plain');
+    c.send('sendevent CUSTOM\nEvent-Subclass: my::thing\nFoo: bar baz\ncontent-length: 4\n\nbody');
+    expect(header(await c.reply(), 'Reply-Text')).toMatch(/^\+OK [0-9a-f-]{36}$/);
+    const ev = await c.event('CUSTOM');
+    expect(ev.headers.get('Event-Subclass')).toBe('my::thing');
+    expect(ev.headers.get('Foo')).toBe('bar baz');
+    expect(ev.body).toBe('body');
   });
 
   it('gives the exact reply texts for subscriptions, filters, linger and sendmsg errors', async () => {
