@@ -269,6 +269,19 @@ export function transportBehaviour(env: () => BusEnv): void {
       expect(lines.some((l) => l.msg === 'bus: connection lost; reconnecting')).toBe(false);
     });
 
+    it('a consumer whose queue another connection deletes is cancelled, reported, and not restored', async () => {
+      const t = await env().transport();
+      const other = await env().transport();
+      const q = await t.assertQueue(`${env().prefix()}-shared`, {});
+      const tag = await t.consume(q, () => undefined);
+      const cancelled = nextEvent<[{ consumerTag: string; queue: string }]>(t, 'cancelled');
+      await other.deleteQueue(q);
+      const [info] = await cancelled;
+      expect(info).toEqual({ consumerTag: tag, queue: q });
+      expect(t.topology.consumers.has(tag)).toBe(false);
+      cleanups.push(() => t.deleteQueue(q));
+    });
+
     it('competing consumers share a queue round-robin', async () => {
       const t = await env().transport();
       const q = await t.assertQueue('', { exclusive: true });
@@ -334,6 +347,20 @@ export function transportBehaviour(env: () => BusEnv): void {
       await s.count(2);
       // Two channels (plain and confirm): no order between them, on RabbitMQ as in AMQP.
       expect(s.bodies().sort()).toEqual(['waited', 'waited-confirmed']);
+    });
+
+    it('a confirmed publish cut off by a lost connection is published again after recovery (at least once)', async () => {
+      const t = await env().transport();
+      const q = await t.assertQueue(`${env().prefix()}-keep`, {});
+      cleanups.push(() => t.deleteQueue(q));
+      const s = await sink(t, q);
+      const lost = nextEvent(t, 'lost');
+      const p = t.publishConfirmed('', q, 'must-arrive');
+      t.sever('test: cut a confirmed publish');
+      await lost;
+      await p;
+      await s.count(1);
+      expect(new Set(s.bodies())).toEqual(new Set(['must-arrive']));
     });
 
     it('with no broker, start, declarations and publishes fail with BusNotConnectedError after the bounded wait', async () => {
