@@ -31,7 +31,7 @@
  */
 import { GenServer, ok, reply, noreply, type GenServerBehaviour, type StartResult } from './gen-server.ts';
 import { startSupervisor } from './supervisor.ts';
-import { addRestart, type IntensityLimit } from './restart-intensity.ts';
+import { RestartLog, type IntensityLimit } from './restart-intensity.ts';
 import { isExitMessage, type ProcessContext } from './process.ts';
 import { formatReason, reasonForLog, NORMAL, type ExitReason } from './exit-reason.ts';
 import type { SupervisorSpec } from './child-spec.ts';
@@ -68,7 +68,7 @@ interface Entry {
   pid: Pid | undefined;
   state: AppState;
   restarts: number;
-  history: number[];
+  history: RestartLog;
   lastFailure?: string;
   startedSeq: number;
 }
@@ -159,9 +159,7 @@ async function treeEnded(s: State, pid: Pid, reason: ExitReason): Promise<void> 
     s.ctx.log.warn({ app: name, restart }, 'app left stopped (restart type)');
     return;
   }
-  const d = addRestart(e.history, s.ctx.runtime.now(), e.def.maxRestarts ?? DEFAULT_LIMIT);
-  e.history = d.history;
-  if (!d.allowed) return giveUp(s, e, reason);
+  if (!e.history.add(s.ctx.runtime.now())) return giveUp(s, e, reason);
   e.restarts++;
   const r = await startApp(s, name);
   if (r.type === 'ok') s.ctx.runtime.events.emit('app', { kind: 'restarted', app: name });
@@ -188,7 +186,7 @@ const behaviour: GenServerBehaviour<State, InitArgs, Request> = {
   init({ env, apps }, ctx) {
     ctx.trapExit(true);
     const s: State = { apps: new Map(), env, ctx, seq: 0 };
-    for (const def of apps) s.apps.set(def.name, { def, pid: undefined, state: 'stopped', restarts: 0, history: [], startedSeq: 0 });
+    for (const def of apps) s.apps.set(def.name, { def, pid: undefined, state: 'stopped', restarts: 0, history: new RestartLog(def.maxRestarts ?? DEFAULT_LIMIT), startedSeq: 0 });
     return ok(s);
   },
   async handleCall(req, _from, s) {
@@ -203,7 +201,7 @@ const behaviour: GenServerBehaviour<State, InitArgs, Request> = {
       }
       case 'register':
         if (s.apps.has(req.def.name)) return reply({ type: 'error', reason: 'already_registered' }, s);
-        s.apps.set(req.def.name, { def: req.def, pid: undefined, state: 'stopped', restarts: 0, history: [], startedSeq: 0 });
+        s.apps.set(req.def.name, { def: req.def, pid: undefined, state: 'stopped', restarts: 0, history: new RestartLog(req.def.maxRestarts ?? DEFAULT_LIMIT), startedSeq: 0 });
         return reply({ type: 'ok' }, s);
       case 'running':
         return reply(

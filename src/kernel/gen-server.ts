@@ -90,6 +90,13 @@ export interface StartOptions {
 }
 
 const TIMEOUT = Symbol('gen_server timeout');
+const metas = new WeakMap<object, { behaviour: string }>();
+/** One shared meta object per behaviour (processes are many, behaviours few). */
+const metaOf = (b: { name: string }): { behaviour: string } => {
+  let m = metas.get(b);
+  if (m === undefined) metas.set(b, (m = { behaviour: b.name }));
+  return m;
+};
 const SYS_STOP = 'stop';
 const isThenable = (x: unknown): x is Promise<unknown> => typeof x === 'object' && x !== null && typeof (x as Promise<unknown>).then === 'function';
 
@@ -115,8 +122,8 @@ export function start<S, A>(rt: Runtime, behaviour: GenServerBehaviour<S, A, any
       throw err;
     }
     const proc = rt.proc(pid)!;
-    proc.meta = { behaviour: behaviour.name };
-    void rt.awaitExit(pid).then((reason) => finish({ type: 'error', reason }));
+    proc.meta = metaOf(behaviour);
+    proc.exitHook = (reason) => finish({ type: 'error', reason });
     const timer = opts.timeout === undefined ? undefined : setTimeout(() => {
       finish({ type: 'error', reason: 'timeout' });
       rt.exit(pid, 'kill');
@@ -137,6 +144,7 @@ export function start<S, A>(rt: Runtime, behaviour: GenServerBehaviour<S, A, any
       switch (r?.type) {
         case 'ok': {
           const server = new Server(behaviour, r.state, p);
+          p.exitHook = null;
           p.setHandler(server.handle);
           if (behaviour.describe) p.meta = { behaviour: behaviour.name, describe: () => behaviour.describe!(server.state) };
           server.arm(r.timeout);

@@ -111,6 +111,8 @@ export class Proc implements ProcessContext {
   private logger: Logger | null = null;
   private readonly actor: ReturnType<typeof nactSpawn>;
   exitReason: ExitReason = undefined;
+  /** Called once when the process ends (used while a start is pending). */
+  exitHook: ((reason: ExitReason) => void) | null = null;
 
   constructor(
     readonly self: Pid,
@@ -324,6 +326,11 @@ export class Proc implements ProcessContext {
           w(propagated);
         }
       }
+    }
+    if (this.exitHook !== null) {
+      const hook = this.exitHook;
+      this.exitHook = null;
+      hook(propagated);
     }
     this.runtime.reportExit(this, propagated);
   }

@@ -1,7 +1,7 @@
 /**
  * Restart intensity: may a supervisor restart once more, or must it give up?
  *
- * Pure function, OTP's rule: each restart is recorded with the time it happens; records
+ * Deterministic (time comes in as an argument; no I/O), OTP's rule: each restart is recorded with the time it happens; records
  * older than `period` (seconds) are forgotten (a record at time T still counts at time
  * `now` while `now <= T + period`); if more than `intensity` records remain the
  * supervisor gives up. So intensity 1, period 5 (OTP's defaults) allow one restart in
@@ -17,16 +17,41 @@ export interface IntensityLimit {
   period: number;
 }
 
-export interface RestartDecision {
-  /** false: the supervisor must give up */
-  allowed: boolean;
-  /** the restart history to keep, newest last, all within the period */
-  history: number[];
-}
+/**
+ * The restart history of one supervisor (or app): times of restarts, oldest first.
+ * `add(now)` records a restart and says whether it is allowed. Amortized O(1): expired
+ * records are skipped with a moving head and compacted now and then.
+ */
+export class RestartLog {
+  private times: number[] = [];
+  private head = 0;
 
-export function addRestart(history: readonly number[], now: number, limit: IntensityLimit): RestartDecision {
-  const periodMs = limit.period * 1000;
-  const kept = history.filter((t) => now <= t + periodMs);
-  kept.push(now);
-  return { allowed: kept.length <= limit.intensity, history: kept };
+  constructor(
+    private readonly limit: IntensityLimit,
+    initial: readonly number[] = [],
+  ) {
+    this.times = [...initial];
+  }
+
+  add(now: number): boolean {
+    const periodMs = this.limit.period * 1000;
+    const t = this.times;
+    while (this.head < t.length && now > t[this.head]! + periodMs) this.head++;
+    t.push(now);
+    if (this.head > 64 && this.head * 2 > t.length) {
+      this.times = t.slice(this.head);
+      this.head = 0;
+    }
+    return this.size <= this.limit.intensity;
+  }
+
+  /** Restarts still inside the window (as of the last add). */
+  get size(): number {
+    return this.times.length - this.head;
+  }
+
+  /** The counted restart times, oldest first. */
+  get history(): number[] {
+    return this.times.slice(this.head);
+  }
 }

@@ -308,7 +308,7 @@ export class Runtime {
 
   /** @internal */
   reportExit(p: Proc, reason: ExitReason): void {
-    if (!isNormalExit(reason) && !this.stopped) {
+    if (!isNormalExit(reason) && !this.stopped && this.log.isLevelEnabled('error')) {
       p.log.error({ reason: reasonForLog(reason), behaviour: p.meta?.behaviour }, 'process crashed');
     }
     if (this.events.listenerCount('exit') > 0) this.events.emit('exit', { pid: p.self, name: p.name, reason });

@@ -40,7 +40,7 @@
  */
 import { GenServer, ok, noreply, reply, stop, type GenServerBehaviour, type StartOptions, type StartResult } from './gen-server.ts';
 import { isExitMessage, type ProcessContext } from './process.ts';
-import { addRestart } from './restart-intensity.ts';
+import { RestartLog } from './restart-intensity.ts';
 import { isNormalExit, isShutdown, formatReason, reasonForLog, KILLED, type ExitReason } from './exit-reason.ts';
 import {
   normalizeChildSpec,
@@ -72,7 +72,7 @@ interface State {
   /** simple_one_for_one children by pid id */
   dynamic: Map<number, Child>;
   template: NormalizedChildSpec | undefined;
-  history: number[];
+  restarts: RestartLog;
   ctx: ProcessContext;
   app: string | undefined;
 }
@@ -168,9 +168,7 @@ async function stopAll(s: State): Promise<void> {
 
 /** Records one restart; false when the intensity is exceeded. */
 function countRestart(s: State): boolean {
-  const d = addRestart(s.history, s.ctx.runtime.now(), s.flags);
-  s.history = d.history;
-  return d.allowed;
+  return s.restarts.add(s.ctx.runtime.now());
 }
 
 type Next = { type: 'noreply'; state: State } | { type: 'stop'; reason: ExitReason; state: State };
@@ -242,12 +240,14 @@ async function childExited(s: State, pid: Pid, reason: ExitReason): Promise<Next
   const normal = isNormalExit(reason);
   s.ctx.runtime.events.emit('supervisor', { kind: 'child_terminated', supervisor: s.ctx.self, childId: c.spec.id, pid, reason });
   if (!shouldRestart(c.spec.restart, normal)) {
-    if (normal) s.ctx.log.debug({ child: c.spec.id, reason: formatReason(reason) }, 'child ended');
-    else s.ctx.log.warn({ child: c.spec.id, reason: reasonForLog(reason), restart: c.spec.restart }, 'child terminated: not restarted');
+    if (normal) {
+      if (s.ctx.log.isLevelEnabled('debug')) s.ctx.log.debug({ child: c.spec.id, reason: formatReason(reason) }, 'child ended');
+    } else if (s.ctx.log.isLevelEnabled('warn')) s.ctx.log.warn({ child: c.spec.id, reason: formatReason(reason), restart: c.spec.restart }, 'child terminated: not restarted');
     if (c.spec.restart === 'temporary' && !isSofo(s)) removeChild(s, c);
     return autoShutdown(s, c);
   }
-  s.ctx.log.warn({ child: c.spec.id, reason: reasonForLog(reason), strategy: s.flags.strategy }, 'child terminated: restarting');
+  // The crash report (runtime) carries the stack; this line says what the supervisor decided.
+  if (s.ctx.log.isLevelEnabled('warn')) s.ctx.log.warn({ child: c.spec.id, reason: formatReason(reason), strategy: s.flags.strategy }, 'child terminated: restarting');
   if (!countRestart(s)) return giveUp(s, c, reason);
   if (isSofo(s)) s.dynamic.set(-pid.id, c);
   await restart(s, c);
@@ -364,7 +364,7 @@ const behaviour: GenServerBehaviour<State, InitArgs, Request, { op: 'try_again_r
   async init({ spec, app }, ctx) {
     ctx.trapExit(true);
     const { flags, children } = normalizeSupervisorSpec(spec);
-    const s: State = { flags, children: [], dynamic: new Map(), template: undefined, history: [], ctx, app };
+    const s: State = { flags, children: [], dynamic: new Map(), template: undefined, restarts: new RestartLog(flags), ctx, app };
     if (flags.strategy === 'simple_one_for_one') {
       s.template = children[0];
       return ok(s);

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { addRestart } from '../../src/kernel/restart-intensity.ts';
+import { RestartLog } from '../../src/kernel/restart-intensity.ts';
 
 describe('restart intensity (pure rule)', () => {
   // [history (ms), now (ms), intensity, period (s)] -> allowed, kept history length
@@ -15,10 +15,16 @@ describe('restart intensity (pure rule)', () => {
   ];
   for (const [history, now, intensity, period, allowed, kept] of table) {
     it(`history ${JSON.stringify(history)} now ${now} limit ${intensity}/${period}s -> ${allowed ? 'restart' : 'give up'}`, () => {
-      const d = addRestart(history, now, { intensity, period });
-      expect(d.allowed).toBe(allowed);
-      expect(d.history).toHaveLength(kept);
-      expect(d.history.at(-1)).toBe(now);
+      const log = new RestartLog({ intensity, period }, history);
+      expect(log.add(now)).toBe(allowed);
+      expect(log.size).toBe(kept);
+      expect(log.history.at(-1)).toBe(now);
     });
   }
+
+  it('RestartLog keeps only the window across many restarts (compaction)', () => {
+    const log = new RestartLog({ intensity: 10, period: 1 });
+    for (let t = 0; t < 100_000; t += 200) expect(log.add(t)).toBe(true);
+    expect(log.size).toBe(6);
+  });
 });
