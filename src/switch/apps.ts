@@ -234,7 +234,7 @@ async function bridgeApp(ctx: AppContext): Promise<string> {
     model.bridge(a, b);
     const aGone = new Promise<void>((resolve) => (ctx.signal.aborted ? resolve() : ctx.signal.addEventListener('abort', () => resolve(), { once: true })));
     await Promise.race([aGone, model.whenHungUp(b.uuid)]);
-    model.unbridge(a);
+    if (model.channels.has(a.uuid)) model.unbridge(a);
     if (a.isHungUp) model.hangup(b, a.hangupCause);
     const bCause = b.hangupCause ?? 'NORMAL_CLEARING';
     a.variables.set('bridge_hangup_cause', bCause);
