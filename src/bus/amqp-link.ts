@@ -1,12 +1,7 @@
 /**
- * The RabbitMQ backend: AmqpConnector makes AmqpLinks over amqplib (see link.ts for the
- * Link contract).
+ * AmqpLink: one live amqplib connection, as the Link contract (link.ts) wants it. Made by
+ * AmqpConnector (amqp-connector.ts).
  *
- * - Connector: tries the configured URLs in turn, starting with the last one that worked;
- *   rejects when none answers. Sockets use `noDelay: true` (without it loopback
- *   request/reply costs ~44 ms per round trip, ECOSYSTEM.md 5.1), heartbeats (default 10 s,
- *   added to the URL unless it sets `heartbeat`) and a connect timeout. The connection is
- *   named (`connection_name` client property) so an operator can find it in rabbitmqctl.
  * - Channels: one for fire-and-forget publishes, one confirm channel, one for declarations,
  *   and one per consumer (so per-consumer prefetch holds). A channel the broker closes for
  *   an error (404, 405, 406, ...) is replaced on next use; the operation that caused it
@@ -16,21 +11,18 @@
  *   silently lose the messages published behind it). Publishes keep their order.
  * - `sever()` destroys the socket, as a network failure would.
  */
-import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
+import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from 'amqplib';
 import type { Logger } from 'pino';
 import { redactUrl } from './broker-url.ts';
+import { AmqpDelivery } from './amqp-delivery.ts';
 import { BusChannelError, LinkLostError, PublishNackedError } from './errors.ts';
-import type { Connector, Link, LinkHooks } from './link.ts';
-import type { ConsumeOptions, Delivery, DeliveryHandler, ExchangeSpec, MessageProperties, PublishOptions, QueueOptions, QueueStatus } from './types.ts';
+import type { Link, LinkHooks } from './link.ts';
+import type { ConsumeOptions, DeliveryHandler, ExchangeSpec, PublishOptions, QueueOptions, QueueStatus } from './types.ts';
 
-export interface AmqpConnectorOptions {
-  readonly urls: readonly string[];
-  readonly logger: Logger;
-  /** Heartbeat interval in seconds, unless the URL sets one. Default 10. */
+/** What AmqpLink.open needs (a subset of AmqpConnectorOptions). */
+export interface AmqpLinkOptions {
   readonly heartbeatSeconds?: number;
-  /** Socket connect timeout. Default 5000 ms. */
   readonly connectTimeoutMs?: number;
-  /** Shown by `rabbitmqctl list_connections client_properties`. */
   readonly connectionName?: string;
 }
 
@@ -41,82 +33,11 @@ function replyCode(err: unknown): number | undefined {
   return typeof c === 'number' ? c : undefined;
 }
 
-function errMessage(err: unknown): string {
+export function errMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-export class AmqpConnector implements Connector {
-  readonly description: string;
-  private next = 0;
-  private readonly log: Logger;
-
-  constructor(private readonly opts: AmqpConnectorOptions) {
-    if (opts.urls.length === 0) throw new Error('AmqpConnector needs at least one amqp:// URL');
-    this.description = opts.urls.map(redactUrl).join(',');
-    this.log = opts.logger.child({ mod: 'bus.amqp' });
-  }
-
-  async connect(hooks: LinkHooks): Promise<Link> {
-    const n = this.opts.urls.length;
-    const failures: string[] = [];
-    for (let i = 0; i < n; i++) {
-      const idx = (this.next + i) % n;
-      const url = this.opts.urls[idx];
-      try {
-        const link = await AmqpLink.open(url, this.opts, hooks, this.log);
-        this.next = idx;
-        return link;
-      } catch (err) {
-        failures.push(`${redactUrl(url)}: ${errMessage(err)}`);
-        this.log.debug({ broker: redactUrl(url), err: errMessage(err) }, 'bus: broker did not accept the connection');
-      }
-    }
-    throw new Error(`no broker reachable (${failures.join('; ')})`);
-  }
-}
-
-/**
- * A delivery from amqplib. Settling it twice, or settling a noAck delivery, would make
- * RabbitMQ close the channel (PRECONDITION_FAILED, unknown delivery tag), and amqplib then
- * drops the whole connection on the deliveries still in flight for that channel; so such
- * calls are refused here and logged instead.
- */
-class AmqpDelivery implements Delivery {
-  readonly body: Buffer;
-  readonly exchange: string;
-  readonly routingKey: string;
-  readonly properties: MessageProperties;
-  readonly redelivered: boolean;
-  private settled: boolean;
-  constructor(private readonly msg: ConsumeMessage, private readonly ch: Channel, readonly consumerTag: string, noAck: boolean, private readonly log: Logger) {
-    this.body = msg.content;
-    this.exchange = msg.fields.exchange;
-    this.routingKey = msg.fields.routingKey;
-    this.properties = msg.properties as MessageProperties;
-    this.redelivered = msg.fields.redelivered;
-    this.settled = noAck;
-  }
-  private settle(what: string, fn: () => void): void {
-    if (this.settled) {
-      this.log.warn({ consumerTag: this.consumerTag, routingKey: this.routingKey }, `bus: ${what} of a delivery already settled (or consumed with noAck) ignored`);
-      return;
-    }
-    this.settled = true;
-    try {
-      fn();
-    } catch (err) {
-      this.log.debug({ err: errMessage(err), consumerTag: this.consumerTag }, `bus: ${what} after the channel closed; the broker will redeliver`);
-    }
-  }
-  ack(): void {
-    this.settle('ack', () => this.ch.ack(this.msg));
-  }
-  nack(requeue = true): void {
-    this.settle('nack', () => this.ch.nack(this.msg, false, requeue));
-  }
-}
-
-class AmqpLink implements Link {
+export class AmqpLink implements Link {
   private dead = false;
   private closedByUs = false;
   private pub: Promise<Channel> | undefined;
@@ -131,7 +52,7 @@ class AmqpLink implements Link {
   /** Set while a publish waits (exchange check, channel re-open); later publishes queue behind it. */
   private gate: Promise<void> | undefined;
 
-  static async open(url: string, opts: AmqpConnectorOptions, hooks: LinkHooks, log: Logger): Promise<AmqpLink> {
+  static async open(url: string, opts: AmqpLinkOptions, hooks: LinkHooks, log: Logger): Promise<AmqpLink> {
     const hb = opts.heartbeatSeconds ?? 10;
     const full = /[?&]heartbeat=/.test(url) ? url : `${url}${url.includes('?') ? '&' : '?'}heartbeat=${hb}`;
     const conn = await amqp.connect(full, {

@@ -9,7 +9,7 @@
  * The returned transport is not started: call `start()`.
  */
 import type { Logger } from 'pino';
-import { AmqpConnector } from './amqp-link.ts';
+import { AmqpConnector } from './amqp-connector.ts';
 import type { BackoffPolicy } from './backoff.ts';
 import { parseBusUrl } from './broker-url.ts';
 import { EmbeddedBroker } from './embedded-broker.ts';
