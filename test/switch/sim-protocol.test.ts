@@ -232,4 +232,42 @@ describe('events on the wire', () => {
     expect(hb.headers.get('Event-Info')).toBe('System Ready');
     expect(hb.headers.get('Session-Count')).toBe('1');
   });
+
+  it('with a seed and a fake clock, the same session gives the same bytes on every run', async () => {
+    const run = async (): Promise<string> => {
+      const { sw: s } = await startSwitch({ seed: 42, clock: { startMicros: 1_700_000_000_000_000 } });
+      const c = await RawClient.authed(s.port);
+      c.send('event plain ALL\n\n');
+      await c.reply();
+      const destroyed = new Promise<void>((r) => s.onEvent((e) => e.name === 'CHANNEL_DESTROY' && r()));
+      const uuid = s.placeCall({ from: '1001', to: '2000' });
+      c.send(`sendmsg ${uuid}\ncall-command: execute\nexecute-app-name: answer\nEvent-UUID: fixed-1\n\n`);
+      await c.event('CHANNEL_ANSWER');
+      c.send(`sendmsg ${uuid}\ncall-command: hangup\nhangup-cause: NORMAL_CLEARING\n\n`);
+      await destroyed;
+      await c.event('CHANNEL_DESTROY');
+      const text = c.frames.map((f) => `${f.headers.map(([k, v]) => `${k}: ${v}`).join('\n')}\n\n${f.body ?? ''}`).join('');
+      c.close();
+      await s.close();
+      return text;
+    };
+    const first = await run();
+    expect(first).toContain('Event-Date-Timestamp: 17000000000');
+    expect(await run()).toBe(first);
+  });
+
+  it('uuid_bridge joins two existing channels; when one leaves the other is hung up', async () => {
+    const c = await open();
+    const a = sw.placeCall({ from: '1', to: '2' });
+    const b = sw.placeCall({ from: '3', to: '4' });
+    c.send('event plain CHANNEL_BRIDGE CHANNEL_UNBRIDGE CHANNEL_DESTROY\n\n');
+    await c.reply();
+    c.send(`api uuid_bridge ${a} ${b}\n\n`);
+    expect((await c.reply()).body).toBe(`+OK ${b}\n`);
+    expect((await c.event('CHANNEL_BRIDGE')).headers.get('Other-Leg-Unique-ID')).toBe(b);
+    sw.hangup(b);
+    await c.event('CHANNEL_UNBRIDGE');
+    const gone = [await c.event('CHANNEL_DESTROY'), await c.event('CHANNEL_DESTROY')].map((e) => e.headers.get('Unique-ID'));
+    expect(gone.sort()).toEqual([a, b].sort());
+  });
 });
