@@ -12,8 +12,8 @@
  * `shutdown`: the apps controller stops apps in reverse start order, each tree draining
  * within its shutdown budgets, then the admin endpoint closes and the runtime ends.
  *
- * Services given to apps (their `tree(env)` receives them): NodeServices below. Bus
- * and store handles join it as those layers land.
+ * Services given to apps (their `tree(env)` receives them): NodeServices below. The
+ * store is opened before the kernel tree starts and closed after it has stopped.
  */
 import { Runtime, Supervisor, AppsController, createRootLogger, formatReason, type AppDefinition, type Logger, type Pid } from '../kernel/index.ts';
 import { loadConfig, nodeDir, type NodeConfig } from './config.ts';
@@ -21,6 +21,7 @@ import { loadApps } from './app-loader.ts';
 import { adminUrl } from './admin.ts';
 import { kernelTree, KERNEL_SUP } from '../../supervisors/kernel.sup.ts';
 import type { DestinationStream } from 'pino';
+import { openStore, type DocumentStore } from '../store/index.ts';
 
 export interface NodeServices {
   config: NodeConfig;
@@ -28,6 +29,8 @@ export interface NodeServices {
   log: Logger;
   /** This node's data folder. */
   dataDir: string;
+  /** The document store the config names (embedded by default). */
+  store: DocumentStore;
 }
 
 export interface FifeNode {
@@ -53,7 +56,8 @@ export async function startNode(opts: { config?: NodeConfig; logDestination?: De
   const log = createRootLogger({ node: config.node, level: config.logLevel, destination: opts.logDestination });
   const runtime = new Runtime({ node: config.node, logger: log });
   const apps = [...(await loadApps(config.plugins)), ...(opts.extraApps ?? [])] as AppDefinition<NodeServices>[];
-  const services: NodeServices = { config, runtime, log, dataDir: nodeDir(config) };
+  const store = openStore(config.store, { dataDir: nodeDir(config), logger: log.child({ layer: 'store' }) });
+  const services: NodeServices = { config, runtime, log, dataDir: nodeDir(config), store };
   const startedAt = Date.now();
 
   const kernel = await Supervisor.start(
@@ -63,6 +67,7 @@ export async function startNode(opts: { config?: NodeConfig; logDestination?: De
   );
   if (kernel.type !== 'ok') {
     await runtime.shutdown();
+    await store.close();
     throw new NodeStartError(`kernel failed to start: ${formatReason(kernel.type === 'error' ? kernel.reason : 'ignore')}`);
   }
   const kernelPid: Pid = kernel.pid;
@@ -74,6 +79,7 @@ export async function startNode(opts: { config?: NodeConfig; logDestination?: De
       runtime.exit(kernelPid, 'shutdown');
       await exited;
       await runtime.shutdown();
+      await store.close();
       log.info('node stopped');
     })());
 
