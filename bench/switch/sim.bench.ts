@@ -6,6 +6,8 @@
  *    -> sendmsg answer (event-lock) -> its CHANNEL_EXECUTE_COMPLETE -> sendmsg hangup ->
  *    CHANNEL_DESTROY, with CONCURRENCY calls in flight, for CALLS calls. Prints calls/s and
  *    latency percentiles of park -> answered.
+ *    Then the same loop through EslConnection (modesl underneath), the client ecallmgr
+ *    uses, to show what the client library costs on top.
  * 2. Memory per concurrent call: HELD calls created, parked and answered over the socket
  *    and held; heap and RSS growth per call after a forced GC (run with --expose-gc, as
  *    bench/run.ts does).
@@ -13,6 +15,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { createRootLogger } from '../../src/kernel/log.ts';
+import { EslConnection } from '../../src/switch/esl-connection.ts';
 import { EslParser, parseEventBody } from '../../src/switch/esl-parser.ts';
 import { Switch } from '../../src/switch/switch.ts';
 
@@ -124,6 +127,46 @@ async function setupRate(): Promise<void> {
   await sw.close();
 }
 
+async function setupRateViaEslConnection(): Promise<void> {
+  const sw = await Switch.start({ port: 0, logger: quiet });
+  const esl = new EslConnection({ port: sw.port, logger: quiet });
+  await esl.start();
+  await esl.subscribe(['CHANNEL_PARK', 'CHANNEL_DESTROY']);
+  const waiters = new Map<string, () => void>();
+  esl.on('event', (e) => {
+    const key = `${e.name}:${e.uuid}`;
+    const w = waiters.get(key);
+    if (w !== undefined) {
+      waiters.delete(key);
+      w();
+    }
+  });
+  const wait = (name: string, uuid: string): Promise<void> => new Promise((r) => waiters.set(`${name}:${uuid}`, r));
+  const latencies: number[] = [];
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < CALLS) {
+        next++;
+        const uuid = sw.placeCall({ from: '1001', to: '2000' });
+        await wait('CHANNEL_PARK', uuid);
+        const t1 = performance.now();
+        await esl.execute(uuid, 'answer', '', { eventLock: true });
+        latencies.push(performance.now() - t1);
+        const destroyed = wait('CHANNEL_DESTROY', uuid);
+        await esl.hangup(uuid);
+        await destroyed;
+      }
+    }),
+  );
+  const secs = (performance.now() - t0) / 1000;
+  latencies.sort((a, b) => a - b);
+  process.stdout.write(`same through EslConnection (modesl): ${CALLS} calls, ${CONCURRENCY} in flight, ${secs.toFixed(2)} s => ${(CALLS / secs).toFixed(0)} calls/s; park -> answered p50 ${pct(latencies, 50).toFixed(2)} ms, p99 ${pct(latencies, 99).toFixed(2)} ms\n`);
+  await esl.close();
+  await sw.close();
+}
+
 async function memoryPerCall(): Promise<void> {
   const sw = await Switch.start({ port: 0, logger: quiet });
   const c = await BenchClient.open(sw.port);
@@ -162,4 +205,5 @@ async function memoryPerCall(): Promise<void> {
 
 process.stdout.write(`switch simulator bench (node ${process.version}, pid ${process.pid})\n`);
 await setupRate();
+await setupRateViaEslConnection();
 await memoryPerCall();

@@ -27,6 +27,8 @@
  *   +OK would be handed to the next caller's callback).
  * - Bad bytes from the switch (header values with broken % escapes, bad JSON) are logged
  *   and decoded as best possible; they never crash the process.
+ * - TCP_NODELAY is set on the socket (modesl writes a command line by line; with Nagle
+ *   each sendmsg would wait ~40 ms for a delayed ACK).
  * - The password is never logged.
  */
 import { EventEmitter } from 'node:events';
@@ -120,6 +122,10 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
     const conn = new modesl.Connection(this.host, this.port, this.password);
     this.conn = conn;
     const socket = conn.socket as Socket;
+    // modesl writes a command in several socket.write calls (line by line); with Nagle on,
+    // the tail waits for the switch's delayed ACK: ~40 ms per sendmsg. FreeSWITCH sets
+    // TCP_NODELAY on its side; so do we.
+    socket.setNoDelay(true);
     let lost = false;
     const lose = (reason: string): void => {
       if (lost) return;
