@@ -63,6 +63,14 @@ export function brokerFaults(url: string): void {
     return { name, tL, tP, x, l, got, publishAndReceive };
   }
 
+  it('a list of broker URLs is tried in turn: a dead first broker is skipped', async () => {
+    const down = url.replace(/:\d+(\/|$)/, ':1$1');
+    const t = createTransport({ url: `${down},${url}`, logger, backoff: FAST_BACKOFF, startTimeoutMs: 10_000 });
+    cleanup.push(() => t.close());
+    await t.start();
+    expect(t.broker).toBe(url.replace(/\/\/[^@/]*@/, '//'));
+  });
+
   it('broker closes the connection: the listener comes back re-bound and gets every confirmed message after recovery', async () => {
     const s = await setup();
     await s.publishAndReceive(0, 20);

@@ -246,6 +246,34 @@ export function listenerBehaviour(env: () => BusEnv): void {
     });
   });
 
+  describe('ack modes (after-handlers)', () => {
+    it("'after-handlers': a message is acked only when its responders finished, so prefetch bounds the work in flight", async () => {
+      const t = await env().transport();
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const started = latch(1);
+      const all = latch(3);
+      const l = listener(t, {
+        ackMode: 'after-handlers',
+        prefetch: 1,
+        concurrency: 5,
+        responders: [{ category: 'test', name: 'work', handler: async () => {
+          started.hit();
+          await gate;
+          all.hit();
+        } }],
+      });
+      await l.start();
+      for (let i = 0; i < 3; i++) await t.publishConfirmed('targeted', l.queue!, encodeJson(msg('test', 'work')));
+      await started.wait;
+      expect((await t.checkQueue(l.queue!)).messageCount).toBe(2);
+      expect(l.counters.received).toBe(1);
+      release();
+      await all.wait;
+      await expect.poll(async () => (await t.checkQueue(l.queue!)).messageCount).toBe(0);
+    });
+  });
+
   describe('reconnect', () => {
     it('after a lost connection it consumes again with the same queue, bindings, responders and counters', async () => {
       const t = await env().transport();
