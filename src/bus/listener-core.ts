@@ -8,7 +8,8 @@
  *   anonymous, client-generated name), starts consuming, then binds: the self binding
  *   (`targeted` exchange, routing key = queue name; default on for anonymous queues) and
  *   every `bindings` entry. Emits `created_queue` then `consuming`.
- * - Each delivery: too big (> maxMessageBytes) / not decodable / not valid -> counted by
+ * - Each delivery: too big (> maxMessageBytes) / not decodable / not valid (a decoder or
+ *   validator that throws counts as `decoder_threw` / `validator_threw`) -> counted by
  *   reason, logged with the reason, emitted as `invalid`, and dropped; when the message had
  *   a Server-ID and an `errorReply` builder is given, the error message is published to
  *   `targeted`/Server-ID. Valid -> every responder matching (Event-Category, Event-Name),
@@ -33,7 +34,7 @@ import type { Logger } from 'pino';
 import { currentCallId, withCallId } from '../kernel/log.ts';
 import { BoundedRunner } from './bounded-runner.ts';
 import { BusCounters } from './counters.ts';
-import { decodeJson, describeMessage, encodeJson, jsonProperties, validateEnvelope, type Decoder, type Envelope, type Validator } from './envelope.ts';
+import { decodeJson, describeMessage, encodeJson, jsonProperties, validateEnvelope, type DecodeResult, type Decoder, type Envelope, type Validator } from './envelope.ts';
 import { kazooQueueOptions, type QueueOverrides } from './queue-defaults.ts';
 import { ResponderTable } from './responder-table.ts';
 import type { BusTransport, Delivery, ExchangeSpec } from './types.ts';
@@ -203,10 +204,20 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
   private onDelivery(d: Delivery): void {
     this.counters.received++;
     if (d.body.length > this.maxBytes) return this.reject(d, 'too_big', undefined, `${d.body.length} bytes > ${this.maxBytes}`);
-    const r = this.decode(d.body, d.properties);
+    let r: DecodeResult;
+    try {
+      r = this.decode(d.body, d.properties);
+    } catch (err) {
+      return this.reject(d, 'decoder_threw', undefined, err instanceof Error ? err.message : String(err));
+    }
     if (!r.ok) return this.reject(d, r.reason, undefined, r.detail);
     const msg = r.message;
-    const bad = this.validate(msg);
+    let bad: string | undefined;
+    try {
+      bad = this.validate(msg);
+    } catch (err) {
+      return this.reject(d, 'validator_threw', msg, err instanceof Error ? err.message : String(err));
+    }
     if (bad !== undefined) return this.reject(d, bad, msg);
     const category = msg['Event-Category'] as string;
     const name = msg['Event-Name'] as string;
@@ -278,7 +289,13 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
     if (this.ackMode !== 'auto') d.ack();
     const serverId = msg?.['Server-ID'];
     if (!msg || typeof serverId !== 'string' || serverId === '' || !this.opts.errorReply) return;
-    const err = this.opts.errorReply(msg, reason);
+    let err: Envelope | undefined;
+    try {
+      err = this.opts.errorReply(msg, reason);
+    } catch (e) {
+      this.log.error({ err: e, reason }, 'listener: the errorReply builder threw; no error reply sent');
+      return;
+    }
     if (!err) return;
     this.counters.errorReplies++;
     this.replyTo(msg, err).catch((e: unknown) => this.log.warn({ err: e, reason }, 'listener: could not send the error reply'));

@@ -26,7 +26,7 @@
  */
 import type { Logger } from 'pino';
 import { BusCounters } from './counters.ts';
-import { decodeJson, describeMessage, encodeJson, jsonProperties, newMsgId, type Decoder, type Envelope } from './envelope.ts';
+import { decodeJson, describeMessage, encodeJson, jsonProperties, newMsgId, type DecodeResult, type Decoder, type Envelope } from './envelope.ts';
 import { BusClosedError, CollectTimeoutError, RequestRejectedError, RequestTimeoutError } from './errors.ts';
 import { kazooQueueOptions, type QueueOverrides } from './queue-defaults.ts';
 import type { BusTransport, Delivery } from './types.ts';
@@ -109,7 +109,12 @@ export class Requester {
   private onDelivery(d: Delivery): void {
     this.counters.received++;
     if (d.body.length > this.maxBytes) return this.invalid('too_big', d);
-    const r = this.decode(d.body, d.properties);
+    let r: DecodeResult;
+    try {
+      r = this.decode(d.body, d.properties);
+    } catch (err) {
+      return this.invalid('decoder_threw', d, err instanceof Error ? err.message : String(err));
+    }
     if (!r.ok) return this.invalid(r.reason, d, r.detail);
     const id = r.message['Msg-ID'];
     const p = typeof id === 'string' ? this.pending.get(id) : undefined;

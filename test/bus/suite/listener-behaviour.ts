@@ -207,6 +207,23 @@ export function listenerBehaviour(env: () => BusEnv): void {
       expect(e.lines.filter((x) => x.msg === 'listener: invalid message dropped').map((x) => x.reason)).toEqual(reasons);
     });
 
+    it('a catalogue validator or decoder that throws counts the message invalid; the listener carries on', async () => {
+      const t = await env().transport();
+      const ok = latch(1);
+      const l = listener(t, {
+        validate: (m) => {
+          if (m['Event-Name'] === 'bomb') throw new Error('validator bug');
+          return undefined;
+        },
+        responders: [{ category: 'test', name: '*', handler: () => ok.hit() }],
+      });
+      await l.start();
+      await t.publish('targeted', l.queue!, encodeJson(msg('test', 'bomb')));
+      await t.publish('targeted', l.queue!, encodeJson(msg('test', 'fine')));
+      await ok.wait;
+      expect(l.counters.snapshot().invalid).toEqual({ validator_threw: 1 });
+    });
+
     it('answers an invalid message that has a Server-ID with the error reply from the catalogue', async () => {
       const t = await env().transport();
       const l = listener(t, {
