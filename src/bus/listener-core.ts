@@ -26,6 +26,8 @@
  * - After a reconnect the transport re-declares the queue (same name), re-binds and
  *   re-consumes; the listener emits `consuming` with `recovered: true`. Its responders,
  *   counters and bindings are untouched.
+ * - `start()` that fails (e.g. a binding to an exchange nobody declared: NOT_FOUND) rejects
+ *   with that error after cancelling what it had set up; the listener is then unusable.
  * - `stop()`: cancels the consumer, waits for running handlers, deletes an anonymous queue.
  *   Idempotent.
  */
@@ -152,7 +154,11 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
   }
 
   start(): Promise<void> {
-    return (this.started ??= this.doStart());
+    return (this.started ??= this.doStart().catch(async (err: unknown) => {
+      this.log.error({ err, queue: this.queueName }, 'listener: start failed; undoing what was declared');
+      await (this.stopped ??= this.doStop());
+      throw err;
+    }));
   }
 
   private async doStart(): Promise<void> {
@@ -302,7 +308,7 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
   }
 
   async stop(): Promise<void> {
-    return (this.stopped ??= this.doStop());
+    return (this.stopped ??= this.started ? this.started.catch(() => undefined).then(() => this.doStop()) : this.doStop());
   }
 
   private async doStop(): Promise<void> {

@@ -69,6 +69,17 @@ export function listenerBehaviour(env: () => BusEnv): void {
     });
   });
 
+  describe('start failure', () => {
+    it('a binding to a missing exchange fails start with NOT_FOUND and leaves no queue behind', async () => {
+      const t = await env().transport();
+      const l = listener(t, { bindings: [{ exchange: `${env().prefix()}-missing`, routingKey: '#' }] });
+      const queue = new Promise<string>((r) => l.once('created_queue', r));
+      await expect(l.start()).rejects.toMatchObject({ reason: 'NOT_FOUND' });
+      await expect(t.checkQueue(await queue)).rejects.toMatchObject({ reason: 'NOT_FOUND' });
+      expect(t.topology.consumers.size).toBe(0);
+    });
+  });
+
   describe('responders', () => {
     it('runs every responder matching category/name, wildcards included, and counts the unmatched', async () => {
       const t = await env().transport();
