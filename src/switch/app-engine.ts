@@ -31,7 +31,7 @@ import type { Channel } from './channel.ts';
 import type { CallModel } from './call-model.ts';
 import type { Header } from './esl-wire.ts';
 import type { SimIds } from './sim-clock.ts';
-import { APPLICATIONS, type AppContext, type SimMediaOptions } from './apps.ts';
+import { APPLICATIONS, type AppContext, type Application, type SimMediaOptions } from './apps.ts';
 
 export interface ExecRequest {
   app: string;
@@ -82,7 +82,7 @@ function waitForDigit(running: Running, ms: number): Promise<string | 'timeout' 
   });
 }
 
-const NESTABLE = new Set(['park', 'playback', 'sleep', 'record', 'read', 'play_and_get_digits', 'echo', 'endless_playback']);
+const NESTABLE = new Set(['socket', 'park', 'playback', 'sleep', 'record', 'read', 'play_and_get_digits', 'echo', 'endless_playback']);
 
 export class AppEngine {
   private readonly perChannel = new Map<string, ChannelApps>();
@@ -92,6 +92,7 @@ export class AppEngine {
     private readonly ids: SimIds,
     private readonly media: SimMediaOptions,
     private readonly log: Logger,
+    private readonly extraApps: Readonly<Record<string, Application>> = {},
   ) {}
 
   private apps(ch: Channel): ChannelApps {
@@ -161,7 +162,7 @@ export class AppEngine {
 
   private async run(ch: Channel, st: ChannelApps, running: Running): Promise<void> {
     const { req } = running;
-    const impl = APPLICATIONS[req.app];
+    const impl = this.extraApps[req.app] ?? APPLICATIONS[req.app];
     let response = '-ERR invalid application';
     const log = this.log.child({ call_id: ch.uuid });
     if (impl === undefined) {

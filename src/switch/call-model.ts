@@ -5,7 +5,8 @@
  * Contract (event sequences)
  * - inbound(): CHANNEL_CREATE (CS_INIT, ringing), CHANNEL_STATE CS_INIT, CHANNEL_CALLSTATE
  *   RINGING, CHANNEL_STATE CS_ROUTING, CHANNEL_STATE CS_EXECUTE, then the dialplan runs
- *   `park` through the app engine: CHANNEL_EXECUTE (park), CHANNEL_PARK.
+ *   `park` through the app engine: CHANNEL_EXECUTE (park), CHANNEL_PARK (or, with
+ *   `socket`, the outbound socket application instead).
  * - answer(): CHANNEL_ANSWER (Answer-State answered) then CHANNEL_CALLSTATE ACTIVE; a
  *   no-op on an answered channel. preAnswer(): CHANNEL_PROGRESS_MEDIA (early).
  *   ringReady(): CHANNEL_PROGRESS.
@@ -37,6 +38,8 @@ export interface InboundCall {
   variables?: Record<string, string>;
   /** Skip the dialplan park (the call stays in CS_EXECUTE with no application). */
   noPark?: boolean;
+  /** Instead of parking, run the outbound `socket` app: `host:port [async] [full]`. */
+  socket?: string;
 }
 
 export type OriginateResult = { ok: true; channel: Channel } | { ok: false; cause: string };
@@ -75,7 +78,7 @@ export class CallModel {
     this.fire('CHANNEL_CALLSTATE', ch, [['Original-Channel-Call-State', original], ['Channel-Call-State-Number', String(['DOWN', 'DIALING', 'RINGING', 'EARLY', 'ACTIVE', 'HELD', 'RING_WAIT', 'HANGUP'].indexOf(state))]]);
   }
 
-  private create(direction: Direction, name: string, p: Omit<InboundCall, 'noPark'>, callUuid?: string): Channel {
+  private create(direction: Direction, name: string, p: Omit<InboundCall, 'noPark' | 'socket'>, callUuid?: string): Channel {
     const uuid = this.ids.uuid();
     const ch = new Channel({
       uuid,
@@ -98,7 +101,8 @@ export class CallModel {
     this.setCallState(ch, 'RINGING');
     this.setState(ch, 'CS_ROUTING');
     this.setState(ch, 'CS_EXECUTE');
-    if (call.noPark !== true) this.engine.runDialplanPark(ch);
+    if (call.socket !== undefined) this.engine.execute(ch, { app: 'socket', arg: call.socket, appUuid: this.ids.uuid(), eventLock: false, loops: 1 });
+    else if (call.noPark !== true) this.engine.runDialplanPark(ch);
     return ch;
   }
 

@@ -6,7 +6,8 @@
  *   GET    /status                       {coreUuid, eslPort, channels, connections}
  *   GET    /calls                        [channel snapshot]
  *   GET    /calls/:uuid                  snapshot, 404 if none
- *   POST   /calls {from,to,callerIdName?,context?,variables?}   201 {uuid}  (created + parked)
+ *   POST   /calls {from,to,callerIdName?,context?,variables?,socket?}   201 {uuid}  (created +
+ *          parked, or handed to an outbound-socket server: socket = "host:port async full")
  *   POST   /calls/:uuid/dtmf {digits, durationMs?}
  *   POST   /calls/:uuid/hangup {cause?}
  *   POST   /calls/:uuid/answer           the device answers (ringing leg) / uuid_answer
@@ -88,7 +89,7 @@ export async function startControlServer(sw: Switch, opts: { port?: number; host
       }
       if (method === 'POST' && id === undefined) {
         const b = await body();
-        const uuid = sw.placeCall({ from: str(b, 'from', true) ?? '', to: str(b, 'to', true) ?? '', callerIdName: str(b, 'callerIdName'), context: str(b, 'context'), variables: record(b, 'variables') });
+        const uuid = sw.placeCall({ from: str(b, 'from', true) ?? '', to: str(b, 'to', true) ?? '', callerIdName: str(b, 'callerIdName'), context: str(b, 'context'), variables: record(b, 'variables'), socket: str(b, 'socket') });
         return [201, { uuid }];
       }
       if (method === 'POST' && id !== undefined) {

@@ -20,6 +20,10 @@
  * - `sendmsg [<uuid>]` with call-command execute | hangup (and nomedia/unicast/xferext,
  *   accepted as no-ops); `sendevent <NAME>`; `log`/`nolog`; `exit` (`+OK bye`, notice,
  *   close); anything else `-ERR command not found`.
+ * - Outbound mode (the switch dialled the application, see outbound-socket.ts): no auth;
+ *   the connection controls its channel from the start; `connect` answers with the
+ *   channel's CHANNEL_DATA as a command/reply (Socket-Mode, Control); `myevents [fmt]`,
+ *   `getvar <name>`, `resume`, `linger`, and `sendmsg` without a uuid act on that channel.
  * - Malformed or oversized frames: a `-ERR` reply naming the problem, a log line, the
  *   disconnect notice and close. A peer leaving mid-frame is logged. Nothing here throws
  *   out of a socket callback.
@@ -31,6 +35,14 @@ import { EslParser, EslFrameError, type EslFrame } from './esl-parser.ts';
 import { apiResponse, authRequest, commandReply, disconnectNotice, renderEvent, type EventFormat, type Header, type SwitchEvent } from './esl-wire.ts';
 import { isEventName, MYEVENTS } from './event-names.ts';
 import type { SwitchFaults } from './faults.ts';
+
+/** Set when the switch dialled out to an application (the `socket` dialplan app). */
+export interface OutboundOptions {
+  /** The channel this connection controls. */
+  uuid: string;
+  /** The `connect` reply: CHANNEL_DATA headers plus Socket-Mode / Control. */
+  connectReply(): Buffer;
+}
 
 export interface SendMsg {
   headers: Map<string, string>;
@@ -46,6 +58,7 @@ export interface SessionHost {
   api(command: string, args: string): Promise<string>;
   newUuid(): string;
   hasChannel(uuid: string): boolean;
+  getVar(uuid: string, name: string): string | undefined;
   sendmsg(uuid: string, msg: SendMsg): string;
   fireEvent(name: string, headers: Header[], body?: string): void;
   sessionClosed(session: EslSession, pendingBytes: number): void;
@@ -62,6 +75,7 @@ export class EslSession {
   private all = false;
   private filters: Array<[string, string]> = [];
   private controlled: string | undefined;
+  private onlyControlled = false;
   private linger: number | undefined;
   private closed = false;
   private readonly parser: EslParser;
@@ -74,6 +88,7 @@ export class EslSession {
     private readonly socket: Socket,
     private readonly host: SessionHost,
     id: number,
+    private readonly outbound?: OutboundOptions,
   ) {
     this.id = id;
     this.log = host.log.child({ esl_session: id, peer: `${socket.remoteAddress}:${socket.remotePort}` });
@@ -82,7 +97,12 @@ export class EslSession {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'esl socket error'));
     socket.on('close', () => this.onClose());
-    this.write(authRequest());
+    if (outbound === undefined) {
+      this.write(authRequest());
+      return;
+    }
+    this.authed = true;
+    this.controlled = outbound.uuid;
   }
 
   get isOpen(): boolean {
@@ -180,6 +200,16 @@ export class EslSession {
         return this.sendmsg(arg, frame);
       case 'sendevent':
         return this.sendevent(arg, frame);
+      case 'connect':
+        if (this.outbound === undefined) return this.reply('-ERR command not found');
+        await this.host.faults.beforeReply();
+        return this.write(this.outbound.connectReply());
+      case 'getvar': {
+        if (this.controlled === undefined) return this.reply('-ERR not controlling a session');
+        return this.reply(this.host.getVar(this.controlled, arg) ?? '');
+      }
+      case 'resume':
+        return this.reply(this.controlled === undefined ? '-ERR not controlling a session' : '+OK');
       case 'log':
         return this.reply(`+OK log level ${arg === '' ? 'debug' : arg} [${arg === '' ? 7 : arg}]`);
       case 'nolog':
@@ -254,10 +284,13 @@ export class EslSession {
   }
 
   private myevents(arg: string): Promise<void> {
-    if (this.controlled !== undefined) return this.reply('-ERR aready enabled.');
-    const [uuid = '', fmt] = arg.split(/\s+/);
+    if (this.onlyControlled) return this.reply('-ERR aready enabled.');
+    const words = arg.split(/\s+/).filter((w) => w !== '');
+    if (this.outbound !== undefined) words.unshift(this.outbound.uuid);
+    const [uuid = '', fmt] = words;
     if (!this.host.hasChannel(uuid)) return this.reply('-ERR invalid uuid');
     this.controlled = uuid;
+    this.onlyControlled = true;
     if (fmt !== undefined && FORMATS.has(fmt as EventFormat)) this.format = fmt as EventFormat;
     for (const e of MYEVENTS) this.events.add(e);
     return this.reply('+OK Events Enabled');
@@ -282,7 +315,7 @@ export class EslSession {
 
   private wants(ev: SwitchEvent): boolean {
     if (!this.authed || this.closed) return false;
-    if (this.controlled !== undefined && ev.uuid !== this.controlled) return false;
+    if (this.onlyControlled && ev.uuid !== this.controlled) return false;
     if (!this.all && !this.events.has(ev.name)) {
       if (ev.name !== 'CUSTOM' || this.subclasses.size === 0) return false;
     }

@@ -9,7 +9,8 @@
  *   all channels and timers.
  * - Control API (in-process; `control-server.ts` exposes the same over HTTP):
  *   placeCall({from, to, ...}) -> uuid of a new inbound call, created and parked with the
- *   events of a real one; pressDigits(uuid, digits); hangup(uuid, cause); answer(uuid)
+ *   events of a real one (or, with `socket: 'host:port async full'`, handed to an
+ *   application's outbound-socket server); pressDigits(uuid, digits); hangup(uuid, cause); answer(uuid)
  *   (the device answers a ringing leg, or the call is answered); reject(uuid, cause);
  *   registerEndpoint(user, behaviour) for bridge/originate targets; channel(uuid) /
  *   channels() snapshots; whenDestroyed(uuid); onEvent(listener) sees every event;
@@ -32,10 +33,11 @@ import type { SimMediaOptions } from './apps.ts';
 import { CallModel, type InboundCall } from './call-model.ts';
 import type { ChannelSnapshot } from './channel.ts';
 import { Endpoints, type Device, type DeviceBehaviour } from './endpoints.ts';
-import { EslSession, type SendMsg, type SessionHost } from './esl-session.ts';
+import { EslSession, type OutboundOptions, type SendMsg, type SessionHost } from './esl-session.ts';
 import { SHUTDOWN_TEXT, type Header, type SwitchEvent } from './esl-wire.ts';
 import { EventFactory } from './event-factory.ts';
 import { SwitchFaults } from './faults.ts';
+import { createSocketApp, type OutboundHost } from './outbound-socket.ts';
 import { createSimClock, createSimIds, type SimIds } from './sim-clock.ts';
 
 export interface SwitchOptions {
@@ -55,7 +57,7 @@ export interface SwitchOptions {
 
 export type EventListener = (ev: SwitchEvent) => void;
 
-export class Switch implements SessionHost {
+export class Switch implements SessionHost, OutboundHost {
   readonly faults = new SwitchFaults();
   readonly endpoints = new Endpoints();
   readonly log: Logger;
@@ -64,7 +66,7 @@ export class Switch implements SessionHost {
   readonly maxFrameBytes: number;
   port: number;
   private readonly ids: SimIds;
-  private readonly events: EventFactory;
+  readonly events: EventFactory;
   private readonly model: CallModel;
   private readonly engine: AppEngine;
   private readonly api_: ApiRunner;
@@ -90,7 +92,7 @@ export class Switch implements SessionHost {
     this.events = new EventFactory({ coreUuid: this.ids.uuid(), hostname, ipv4: this.host, clock });
     this.model = new CallModel(this.events, (ev) => this.emit(ev), this.ids, this.endpoints);
     const media: SimMediaOptions = { playbackMs: opts.media?.playbackMs ?? 1000, recordMaxMs: opts.media?.recordMaxMs ?? 5000 };
-    this.engine = new AppEngine(this.model, this.ids, media, this.log);
+    this.engine = new AppEngine(this.model, this.ids, media, this.log, { socket: createSocketApp(this) });
     this.model.engine = this.engine;
     this.api_ = createApi({ model: this.model, engine: this.engine, events: this.events, ids: this.ids, hostname, startedMs: this.startedMs, totalCalls: () => this.callsSinceStart });
   }
@@ -127,6 +129,17 @@ export class Switch implements SessionHost {
     const session = new EslSession(socket, this, this.nextSession++);
     this.sessions.add(session);
     this.log.debug({ esl_session: session.id }, 'esl client connected');
+  }
+
+  serveOutbound(socket: Socket, opts: OutboundOptions): void {
+    if (this.closed) return void socket.destroy();
+    const session = new EslSession(socket, this, this.nextSession++, opts);
+    this.sessions.add(session);
+    this.log.child({ call_id: opts.uuid }).debug({ esl_session: session.id }, 'outbound esl connection made');
+  }
+
+  getVar(uuid: string, name: string): string | undefined {
+    return this.model.channels.get(uuid)?.variables.get(name);
   }
 
   // ---- SessionHost -------------------------------------------------------------------
