@@ -86,7 +86,7 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
   private readonly jobs = new Map<string, (ev: EslEvent) => void>();
   private readonly subscriptions = new Set<string>();
   private readonly filters: Array<[string, string]> = [];
-  private firstUp: { resolve(): void; reject(e: Error): void } | undefined;
+  private firstUp: { resolve(): void; reject(e: Error): void; promise: Promise<void> } | undefined;
 
   constructor(opts: EslConnectionOptions = {}) {
     super();
@@ -109,9 +109,14 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
 
   start(): Promise<void> {
     if (this.up) return Promise.resolve();
-    const p = new Promise<void>((resolve, reject) => (this.firstUp = { resolve, reject }));
-    if (this.conn === undefined && this.retryTimer === undefined && !this.stopped) this.connect();
-    return p;
+    if (this.stopped) return Promise.reject(new Error(`EslConnection to ${this.target} is closed; make a new one`));
+    if (this.firstUp === undefined) {
+      let settle!: { resolve(): void; reject(e: Error): void };
+      const promise = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+      this.firstUp = { ...settle, promise };
+    }
+    if (this.conn === undefined && this.retryTimer === undefined) this.connect();
+    return this.firstUp.promise;
   }
 
   // ---- connection life cycle ---------------------------------------------------------

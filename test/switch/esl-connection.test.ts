@@ -190,9 +190,12 @@ describe('failure', () => {
 
   it('close is idempotent and rejects start() if never up', async () => {
     const { esl } = await setup({ password: 'wrong-pw' });
-    const rejected = expect(esl.start()).rejects.toThrow(/closed before it came up/);
+    const first = esl.start();
+    expect(esl.start()).toBe(first);
+    const rejected = expect(first).rejects.toThrow(/closed before it came up/);
     await esl.close();
     await esl.close();
     await rejected;
+    await expect(esl.start()).rejects.toThrow(/is closed; make a new one/);
   });
 });
