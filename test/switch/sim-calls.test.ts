@@ -150,9 +150,11 @@ describe('media applications', () => {
     expect(order).toEqual(['start:sleep', 'end:sleep', 'start:set', 'end:set']);
     order.length = 0;
     const sleeping2 = nextSimEvent(sw, (e) => e.name === 'CHANNEL_EXECUTE' && hdr(e, 'Application') === 'sleep');
-    const sleepDone = execute('sleep', '100', uuid);
+    const sleepDone = execute('sleep', '600000', uuid);
     await sleeping2;
     await execute('set', 'b=2', uuid);
+    expect(order).toEqual(['start:sleep', 'start:set', 'end:set']);
+    sw.hangup(uuid);
     await sleepDone;
     off();
     expect(order).toEqual(['start:sleep', 'start:set', 'end:set', 'end:sleep']);
