@@ -18,6 +18,8 @@
  *   unhandled (debug log). A responder that throws or rejects is logged with the message's
  *   category/name and counted; the listener carries on. Handlers run inside the message's
  *   Call-ID log context.
+ * - `handleEvent` (optional) sees each valid message first, synchronously; 'ignore' skips
+ *   the responders; a throw is logged and the responders run anyway.
  * - ackMode 'auto' (default, Kazoo's no_ack): the broker forgets the message on delivery.
  *   'after-handlers': acked once every responder finished (prefetch bounds the in-flight
  *   work); 'manual': responders call ctx.delivery.ack()/nack().
@@ -91,6 +93,12 @@ export interface ListenerOptions {
   /** Builds the error reply for an invalid message that had a Server-ID (the catalogue's error_resp). */
   readonly errorReply?: (request: Envelope, reason: string) => Envelope | undefined;
   readonly counters?: BusCounters;
+  /**
+   * Kazoo's handle_event: called synchronously for each valid message before the
+   * responders. Returning 'ignore' skips the responders; a throw is logged and the
+   * responders still run (as in Kazoo). The gen_listener wrapper uses it to feed its module.
+   */
+  readonly handleEvent?: (message: Envelope, delivery: Delivery) => 'ignore' | void;
 }
 
 export interface ListenerEvents {
@@ -227,6 +235,10 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
     if (bad !== undefined) return this.reject(d, bad, msg);
     const category = msg['Event-Category'] as string;
     const name = msg['Event-Name'] as string;
+    if (this.opts.handleEvent && this.callHandleEvent(msg, d, category, name) === 'ignore') {
+      if (this.ackMode !== 'auto') d.ack();
+      return;
+    }
     const handlers = this.responders.match(category, name);
     if (handlers.length === 0) {
       this.counters.unhandled++;
@@ -238,6 +250,15 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
       this.counters.backlogDropped++;
       this.log.warn({ category, name, backlog: this.runner.waiting }, 'listener: handler backlog full; message dropped');
       if (this.ackMode !== 'auto') d.nack(false);
+    }
+  }
+
+  private callHandleEvent(msg: Envelope, d: Delivery, category: string, name: string): 'ignore' | void {
+    try {
+      return this.opts.handleEvent?.(msg, d);
+    } catch (err) {
+      this.log.error({ err, category, name }, 'listener: handleEvent threw; running the responders anyway');
+      return undefined;
     }
   }
 

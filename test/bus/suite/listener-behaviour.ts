@@ -163,6 +163,27 @@ export function listenerBehaviour(env: () => BusEnv): void {
       expect(peak).toBe(2);
     });
 
+    it("handleEvent sees each message first; 'ignore' skips the responders, a throw does not", async () => {
+      const t = await env().transport();
+      const seen: string[] = [];
+      const handled: string[] = [];
+      const done = latch(2);
+      const l = listener(t, {
+        handleEvent: (m) => {
+          const n = String(m['Event-Name']);
+          seen.push(n);
+          if (n === 'skip') return 'ignore';
+          if (n === 'bomb') throw new Error('module bug');
+        },
+        responders: [{ category: 'test', name: '*', handler: (m) => { handled.push(String(m['Event-Name'])); done.hit(); } }],
+      });
+      await l.start();
+      for (const n of ['skip', 'bomb', 'plain']) await t.publish('targeted', l.queue!, encodeJson(msg('test', n)));
+      await done.wait;
+      expect(seen).toEqual(['skip', 'bomb', 'plain']);
+      expect(handled.sort()).toEqual(['bomb', 'plain']);
+    });
+
     it("runs a handler inside the message's Call-ID log context", async () => {
       const e = env();
       const t = await e.transport();
