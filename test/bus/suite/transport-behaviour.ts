@@ -282,6 +282,15 @@ export function transportBehaviour(env: () => BusEnv): void {
       cleanups.push(() => t.deleteQueue(q));
     });
 
+    it('an exclusive consumer locks the queue against other consumers (ACCESS_REFUSED)', async () => {
+      const t = await env().transport();
+      const other = await env().transport();
+      const q = await t.assertQueue(`${env().prefix()}-excl`, { autoDelete: true });
+      await t.consume(q, () => undefined, { exclusive: true });
+      await expect(other.consume(q, () => undefined)).rejects.toMatchObject({ reason: 'ACCESS_REFUSED' });
+      await expect(t.consume(q, () => undefined)).rejects.toMatchObject({ reason: 'ACCESS_REFUSED' });
+    });
+
     it('competing consumers share a queue round-robin', async () => {
       const t = await env().transport();
       const q = await t.assertQueue('', { exclusive: true });
