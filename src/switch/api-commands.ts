@@ -71,6 +71,7 @@ export function createApi(h: ApiHost): ApiRunner {
     const result = await model.originate(dial, { from: cidNum ?? vars.origination_caller_id_number, callerIdName: cidName ?? vars.origination_caller_id_name, variables: vars, timeoutMs });
     if (!result.ok) return `-ERR ${result.cause}\n`;
     const ch = result.channel;
+    model.setState(ch, 'CS_EXECUTE');
     const m = /^&([\w-]+)(?:\((.*)\))?$/.exec(target);
     if (m === null) engine.runDialplanPark(ch);
     else engine.execute(ch, { app: m[1] ?? 'park', arg: m[2] ?? '', appUuid: h.ids.uuid(), eventLock: false, loops: 1 });

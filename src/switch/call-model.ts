@@ -17,7 +17,8 @@
  *   CHANNEL_HANGUP_COMPLETE (variable_hangup_cause, variable_duration, variable_billsec),
  *   CHANNEL_STATE CS_DESTROY, CHANNEL_DESTROY; then the channel is gone. Idempotent.
  * - originate(dial): an outbound leg: CHANNEL_CREATE, CHANNEL_OUTGOING, CHANNEL_STATE
- *   CS_INIT/CS_ROUTING, CHANNEL_CALLSTATE RINGING, CHANNEL_PROGRESS; resolves when the
+ *   CS_INIT/CS_CONSUME_MEDIA, CHANNEL_CALLSTATE RINGING, CHANNEL_PROGRESS (as recorded
+ *   FreeSWITCH B-legs show); a bridged B-leg moves to CS_EXCHANGE_MEDIA; resolves when the
  *   device answers (CHANNEL_ANSWER) or fails with a cause (the leg is then hung up with
  *   it). Devices are the Endpoints registry; the control API answers `manual` ones.
  * - kill(uuid): the channel vanishes without any event (a fault: what clients see when
@@ -67,7 +68,9 @@ export class CallModel {
     this.emit(this.events.make(name, { channel: ch, extra, body }));
   }
 
-  private setState(ch: Channel, state: ChannelState): void {
+  /** Moves the channel to `state` with its CHANNEL_STATE event (no-op if already there). */
+  setState(ch: Channel, state: ChannelState): void {
+    if (ch.state === state) return;
     ch.state = state;
     this.fire('CHANNEL_STATE', ch);
   }
@@ -133,6 +136,7 @@ export class CallModel {
     a.otherLeg = b.uuid;
     b.otherLeg = a.uuid;
     a.times.bridged = b.times.bridged = this.events.now();
+    if (b.direction === 'outbound') this.setState(b, 'CS_EXCHANGE_MEDIA');
     a.variables.set('bridge_uuid', b.uuid);
     b.variables.set('bridge_uuid', a.uuid);
     this.fire('CHANNEL_BRIDGE', a, [['Bridge-A-Unique-ID', a.uuid], ['Bridge-B-Unique-ID', b.uuid]]);
@@ -227,7 +231,7 @@ export class CallModel {
     const ch = this.create('outbound', target.channelName, { from: opts.from ?? '0000000000', to: device.user, callerIdName: opts.callerIdName, variables: opts.variables }, opts.callUuid);
     this.fire('CHANNEL_OUTGOING', ch);
     this.fire('CHANNEL_STATE', ch);
-    this.setState(ch, 'CS_ROUTING');
+    this.setState(ch, 'CS_CONSUME_MEDIA');
     this.setCallState(ch, 'RINGING');
     this.ringReady(ch);
     return new Promise<OriginateResult>((resolve) => {
@@ -247,7 +251,6 @@ export class CallModel {
     if (ring === undefined || ch === undefined) return false;
     this.ringing.delete(uuid);
     clearTimeout(ring.timer);
-    this.setState(ch, 'CS_EXECUTE');
     this.answer(ch);
     ring.resolve({ ok: true, channel: ch });
     return true;

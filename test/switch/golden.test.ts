@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Event as ModeslEvent } from 'modesl';
 import { EslParser, parseEventBody, type EslFrame } from '../../src/switch/esl-parser.ts';
 import type { Switch } from '../../src/switch/switch.ts';
-import { RawClient, header, startSwitch } from './helpers.ts';
+import { RawClient, hdr, header, nextSimEvent, startSwitch } from './helpers.ts';
 
 const fixture = (name: string): Buffer => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
 const ModeslParser = createRequire(import.meta.url)('modesl/lib/esl/Parser') as new (socket: EventEmitter) => EventEmitter;
@@ -151,5 +151,20 @@ describe('the simulator against the recordings', () => {
     const theirs = ourFrames(fixture('neventsocket-example3.txt')).frames.find((f) => typeOf(f) === 'text/disconnect-notice') as EslFrame;
     for (const k of ['Controlled-Session-UUID', 'Content-Disposition', 'Linger-Time', 'Content-Length']) expect(header(ours, k)).toBe(k === 'Controlled-Session-UUID' ? uuid : header(theirs, k));
     expect(await say('exit')).toBe('+OK bye');
+  });
+
+  it('rings a B-leg in the states the recorded B-leg shows (CHANNEL_CREATE, CHANNEL_PROGRESS)', async () => {
+    const frames = ourFrames(fixture('neventsocket-example3.txt')).frames;
+    const rec = (name: string): Map<string, string> => new Map(parseEventBody(frames.find((f) => eventName(f) === name)!)?.headers);
+    sw.registerEndpoint('1003', { mode: 'manual' });
+    const uuid = sw.placeCall({ from: '1001', to: '1003' });
+    const create = nextSimEvent(sw, (e) => e.name === 'CHANNEL_CREATE');
+    const progress = nextSimEvent(sw, (e) => e.name === 'CHANNEL_PROGRESS');
+    c.send(`sendmsg ${uuid}\ncall-command: execute\nexecute-app-name: bridge\nexecute-app-arg: user/1003\n\n`);
+    const [oc, op] = await Promise.all([create, progress]);
+    for (const [ours, theirs] of [[oc, rec('CHANNEL_CREATE')], [op, rec('CHANNEL_PROGRESS')]] as const) {
+      for (const k of ['Event-Name', 'Channel-State', 'Call-Direction', 'Answer-State']) expect(hdr(ours, k)).toBe(theirs.get(k));
+    }
+    expect(hdr(oc, 'Channel-Call-State')).toBe(rec('CHANNEL_CREATE').get('Channel-Call-State'));
   });
 });
