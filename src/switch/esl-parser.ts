@@ -46,6 +46,8 @@ export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 export class EslParser {
   private buffer: Buffer = Buffer.alloc(0);
   private pending: { command: string; headers: Header[]; length: number } | undefined;
+  /** Where to resume looking for the blank line (bytes before it were already scanned). */
+  private scanFrom = 0;
   private readonly maxHeader: number;
   private readonly maxBody: number;
 
@@ -74,8 +76,10 @@ export class EslParser {
       const end = this.headerEnd();
       if (end === undefined) {
         if (this.buffer.length > this.maxHeader) throw new EslFrameError(`header block over ${this.maxHeader} bytes without a blank line`);
+        this.scanFrom = Math.max(0, this.buffer.length - 3);
         break;
       }
+      this.scanFrom = 0;
       const text = this.buffer.subarray(0, end.at).toString('utf8');
       this.buffer = this.buffer.subarray(end.at + end.len);
       if (text.trim() === '') continue; // stray blank lines between frames
@@ -86,8 +90,8 @@ export class EslParser {
   }
 
   private headerEnd(): { at: number; len: number } | undefined {
-    const lf = this.buffer.indexOf('\n\n');
-    const crlf = this.buffer.indexOf('\r\n\r\n');
+    const lf = this.buffer.indexOf('\n\n', this.scanFrom);
+    const crlf = this.buffer.indexOf('\r\n\r\n', this.scanFrom);
     if (lf === -1 && crlf === -1) return undefined;
     if (crlf !== -1 && (lf === -1 || crlf < lf)) return { at: crlf, len: 4 };
     return { at: lf, len: 2 };

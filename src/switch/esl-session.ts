@@ -24,8 +24,9 @@
  *   the connection controls its channel from the start; `connect` answers with the
  *   channel's CHANNEL_DATA as a command/reply (Socket-Mode, Control); `myevents [fmt]`,
  *   `getvar <name>`, `resume`, `linger`, and `sendmsg` without a uuid act on that channel.
- * - Malformed or oversized frames: a `-ERR` reply naming the problem, a log line, the
- *   disconnect notice and close. A peer leaving mid-frame is logged. Nothing here throws
+ * - Malformed or oversized frames (a header block over 1 MiB, a body over maxFrameBytes,
+ *   a bad Content-Length): a `-ERR` reply naming the problem, a log line, the disconnect
+ *   notice and close. A peer leaving mid-frame is logged. Nothing here throws
  *   out of a socket callback.
  * - Faults (SwitchFaults) are applied at the points documented there.
  */
@@ -92,7 +93,7 @@ export class EslSession {
   ) {
     this.id = id;
     this.log = host.log.child({ esl_session: id, peer: `${socket.remoteAddress}:${socket.remotePort}` });
-    this.parser = new EslParser({ mode: 'command', maxHeaderBytes: host.maxFrameBytes, maxBodyBytes: host.maxFrameBytes });
+    this.parser = new EslParser({ mode: 'command', maxHeaderBytes: Math.min(host.maxFrameBytes, 1024 * 1024), maxBodyBytes: host.maxFrameBytes });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'esl socket error'));
