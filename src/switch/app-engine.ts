@@ -157,7 +157,9 @@ export class AppEngine {
     }
     const running: Running = { req, abort: new AbortController(), digits: [], wake: undefined, done: Promise.resolve() };
     st.running.push(running);
-    running.done = this.run(ch, st, running);
+    // Start on a microtask so that `done` is set before the application runs: an
+    // application that hangs up its own channel makes interrupt() wait for `done`.
+    running.done = Promise.resolve().then(() => this.run(ch, st, running));
   }
 
   private async run(ch: Channel, st: ChannelApps, running: Running): Promise<void> {
