@@ -28,6 +28,8 @@
  *   a bad Content-Length): a `-ERR` reply naming the problem, a log line, the disconnect
  *   notice and close. A peer leaving mid-frame is logged. Nothing here throws
  *   out of a socket callback.
+ * - A reader that does not keep up (more than maxQueuedBytes unsent) loses events, as a
+ *   FreeSWITCH listener whose queue is full does; after 500 lost events it is disconnected.
  * - Faults (SwitchFaults) are applied at the points documented there.
  */
 import type { Socket } from 'node:net';
@@ -56,6 +58,8 @@ export interface SessionHost {
   readonly faults: SwitchFaults;
   readonly log: Logger;
   readonly maxFrameBytes: number;
+  /** Bytes of unsent output a connection may have before its events are dropped. */
+  readonly maxQueuedBytes: number;
   api(command: string, args: string): Promise<string>;
   newUuid(): string;
   hasChannel(uuid: string): boolean;
@@ -66,6 +70,8 @@ export interface SessionHost {
 }
 
 const FORMATS = new Set<EventFormat>(['plain', 'json', 'xml']);
+/** Events a slow reader may lose before it is disconnected (mod_event_socket's MAX_MISSED). */
+const MAX_LOST = 500;
 
 export class EslSession {
   readonly id: number;
@@ -83,6 +89,7 @@ export class EslSession {
   private readonly inbox: EslFrame[] = [];
   private busy = false;
   private eventTail: Promise<void> = Promise.resolve();
+  private lostEvents = 0;
   private readonly log: Logger;
 
   constructor(
@@ -334,13 +341,26 @@ export class EslSession {
 
   /** Delivers an event if this session is subscribed to it. */
   offer(ev: SwitchEvent): void {
-    if (this.wants(ev) && !this.host.faults.swallowEvents.has(ev.name)) {
+    if (this.wants(ev) && !this.host.faults.swallowEvents.has(ev.name) && !this.overflowing(ev)) {
       const frame = renderEvent(ev, this.format);
       const delay = this.host.faults.eventDelayMs;
       if (delay > 0) this.eventTail = this.eventTail.then(() => new Promise<void>((r) => setTimeout(() => (this.write(frame), r()), delay)));
       else this.write(frame);
     }
     if (ev.name === 'CHANNEL_HANGUP' && ev.uuid !== undefined && ev.uuid === this.controlled) this.controlledHangup(ev.uuid);
+  }
+
+  /** A reader too slow for its events: drop them, and after MAX_LOST drop the reader. */
+  private overflowing(ev: SwitchEvent): boolean {
+    if (this.socket.writableLength <= this.host.maxQueuedBytes) return false;
+    this.lostEvents++;
+    if (this.lostEvents === 1) this.log.warn({ queued_bytes: this.socket.writableLength, event: ev.name }, 'esl client reads too slowly: its events are being dropped');
+    if (this.lostEvents >= MAX_LOST) {
+      this.log.error({ lost_events: this.lostEvents }, 'esl client lost too many events; disconnecting it');
+      this.closed = true;
+      this.socket.destroy();
+    }
+    return true;
   }
 
   private controlledHangup(uuid: string): void {

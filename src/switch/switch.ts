@@ -51,6 +51,8 @@ export interface SwitchOptions {
   media?: Partial<SimMediaOptions>;
   /** Largest command frame accepted, in bytes (default 16 MiB, as mod_event_socket). */
   maxFrameBytes?: number;
+  /** Unsent bytes a connection may have before its events are dropped (default 64 MiB). */
+  maxQueuedBytes?: number;
   /** Fire HEARTBEAT events this often (FreeSWITCH: 20 s); off when absent or 0. */
   heartbeatMs?: number;
 }
@@ -64,6 +66,7 @@ export class Switch implements SessionHost, OutboundHost {
   readonly password: string;
   readonly host: string;
   readonly maxFrameBytes: number;
+  readonly maxQueuedBytes: number;
   port: number;
   private readonly ids: SimIds;
   readonly events: EventFactory;
@@ -86,6 +89,7 @@ export class Switch implements SessionHost, OutboundHost {
     this.host = opts.host ?? '127.0.0.1';
     this.port = opts.port ?? 8021;
     this.maxFrameBytes = opts.maxFrameBytes ?? 16 * 1024 * 1024;
+    this.maxQueuedBytes = opts.maxQueuedBytes ?? 64 * 1024 * 1024;
     this.ids = createSimIds({ seed: opts.seed });
     const clock = createSimClock(opts.clock ?? {});
     const hostname = opts.hostname ?? 'fife-switch-sim';
@@ -101,7 +105,7 @@ export class Switch implements SessionHost, OutboundHost {
     const sw = new Switch(opts);
     await sw.listen();
     if (opts.heartbeatMs !== undefined && opts.heartbeatMs > 0) sw.heartbeat = setInterval(() => sw.fireHeartbeat(), opts.heartbeatMs).unref();
-    sw.log.info({ host: sw.host, port: sw.port, core_uuid: sw.coreUuid }, 'switch simulator listening');
+    sw.log.debug({ host: sw.host, port: sw.port, core_uuid: sw.coreUuid }, 'switch simulator listening');
     return sw;
   }
 

@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Connection, Event as ModeslEvent } from 'modesl';
 import type { Switch } from '../../src/switch/switch.ts';
-import { RawClient, header, modeslClose, modeslConnect, nextSimEvent, startSwitch } from './helpers.ts';
+import { RawClient, header, modeslClose, modeslConnect, nextSimEvent, startSwitch, watchedLogger } from './helpers.ts';
 
 let sw: Switch;
 const closers: Array<() => Promise<void> | void> = [];
@@ -153,5 +153,28 @@ describe('fault injection', () => {
     const again = await connect();
     const body = await new Promise<string>((r) => again.api('echo', 'back', (e) => r(e.getBody())));
     expect(body).toBe('back');
+  });
+
+  it('a reader that stops reading loses events, then is disconnected, and others are unaffected', async () => {
+    const { logger, waitFor } = watchedLogger();
+    await sw.close();
+    ({ sw } = await startSwitch({ maxQueuedBytes: 64 * 1024, logger }));
+    const slow = await raw();
+    slow.send('event plain ALL\n\n');
+    await slow.reply();
+    const good = await raw();
+    good.send('event plain CHANNEL_DESTROY\n\n');
+    await good.reply();
+    slow.socket.pause();
+    const closed = new Promise<void>((r) => sw.onConnectionClosed(() => r()));
+    let last = '';
+    for (let i = 0; i < 400; i++) {
+      last = sw.placeCall({ from: '1', to: String(i) });
+      sw.hangup(last);
+    }
+    await closed;
+    await waitFor((l) => l.msg === 'esl client lost too many events; disconnecting it');
+    await good.next((f) => f.body?.includes(`Unique-ID: ${last}`) === true && f.body.includes('CHANNEL_DESTROY'));
+    expect(sw.connectionCount).toBe(1);
   });
 });
