@@ -1,0 +1,194 @@
+/**
+ * gen_listener: a gen_server that owns a bus queue, its bindings and its responders.
+ *
+ * A GenListenerBehaviour is a GenServerBehaviour plus `listen(args)`, which declares the
+ * queue ('' = anonymous, named after the node), its bindings, responders
+ * ((Event-Category, Event-Name) -> handler, `*` wildcards) and queue options.
+ *
+ * Contract
+ * - start: the module's init runs first; then the queue is declared, consumed and bound
+ *   (ListenerCore); `start` resolves once consuming, and the process receives
+ *   `{type:'gen_listener', event:'created_queue', queue}` and
+ *   `{type:'gen_listener', event:'consuming', queue, recovered}` as info messages (the
+ *   latter again after every reconnect). If the queue cannot be set up the start fails.
+ * - Every delivery is decoded and validated against the catalogue (src/api); an invalid
+ *   one is counted, logged with its reason and dropped, or answered with the API's error
+ *   message when it carried a Server-ID. It never reaches the module.
+ * - Responders run outside the listener's mailbox on a bounded runner (Kazoo spawns a
+ *   process per message): they never block the listener, they see no state, and a throw
+ *   is logged and counted, never fatal. A responder that needs ordering or state casts
+ *   into the listener (`ctx.server`), as Kazoo's call_control does.
+ * - `handleEvent(message, state)` (optional) runs inside the listener process for each
+ *   valid message, in arrival order, before the responders (Kazoo's handle_event).
+ * - Bindings and responders can be added and removed while running
+ *   (`GenListener.addBinding` / `removeBinding`). After a lost connection the transport
+ *   re-declares the queue under the same name and re-binds; the state is untouched.
+ * - terminate: the consumer is cancelled and running handlers finish before the module's
+ *   terminate runs; an anonymous queue is deleted.
+ */
+import { GenServer, ok, noreply, reply, type GenServerBehaviour, type ProcessContext, type Runtime, type Pid, type StartOptions, type StartResult, type ChildSpec, type InitResult } from '../kernel/index.ts';
+import { errorReply as apiErrorReply } from '../api/index.ts';
+import { busDecoder, busValidator, busExchangeSpecs } from '../api/bus-adapters.ts';
+import { ListenerCore, type ListenerOptions, type ListenerBinding, type HandlerContext, type ResponderSpec } from './listener-core.ts';
+import type { BusTransport, ExchangeSpec } from './types.ts';
+import type { Envelope } from './envelope.ts';
+
+export interface ListenerHandlerContext extends HandlerContext {
+  /** The listener process: cast to it for ordered, stateful work. */
+  readonly server: Pid;
+  readonly runtime: Runtime;
+}
+
+export interface GenListenerResponder {
+  category: string;
+  name: string;
+  handler: (message: Envelope, ctx: ListenerHandlerContext) => void | Promise<void>;
+}
+
+export interface ListenSpec extends Omit<ListenerOptions, 'transport' | 'logger' | 'responders' | 'decode' | 'validate' | 'errorReply' | 'handleEvent'> {
+  responders?: GenListenerResponder[];
+}
+
+export interface GenListenerBehaviour<S, A = void, Call = never, Cast = never> extends GenServerBehaviour<S, A, Call, Cast> {
+  listen(args: A): ListenSpec;
+  /** Runs in the listener process for each valid message before the responders. */
+  handleEvent?(message: Envelope, state: S, ctx: ProcessContext): S | Promise<S>;
+}
+
+export interface GenListenerEvent {
+  type: 'gen_listener';
+  event: 'created_queue' | 'consuming';
+  queue: string;
+  recovered?: boolean;
+}
+
+interface State<S> {
+  user: S;
+  core: ListenerCore;
+}
+
+interface Args<A> {
+  user: A;
+  transport: BusTransport;
+  appName: string;
+  appVersion: string;
+}
+
+type Internal = { op: 'add_binding'; binding: ListenerBinding } | { op: 'remove_binding'; binding: ListenerBinding } | { op: 'queue' } | { op: 'counters' };
+type InternalCast = { op: 'handle_event'; message: Envelope };
+
+const MAX_BYTES = 4 * 1024 * 1024;
+const kazooExchanges = (): ExchangeSpec[] => busExchangeSpecs().map((e) => ({ name: e.name, type: e.type }) as ExchangeSpec);
+const isInternal = (x: unknown): x is Internal => typeof x === 'object' && x !== null && '__gen_listener' in x;
+
+const wrappers = new WeakMap<object, GenServerBehaviour<any, any, any, any>>();
+
+/** The gen_server that runs a GenListenerBehaviour (one per behaviour, cached). */
+function wrap<S, A>(b: GenListenerBehaviour<S, A, any, any>): GenServerBehaviour<State<S>, Args<A>, any, any> {
+  const cached = wrappers.get(b);
+  if (cached !== undefined) return cached;
+  const w: GenServerBehaviour<State<S>, Args<A>, any, any> = {
+    name: b.name,
+    async init(args, ctx) {
+      const r: InitResult<S> = await b.init(args.user, ctx);
+      if (r.type !== 'ok') return r;
+      const spec = b.listen(args.user);
+      const server = ctx.self;
+      const rt = ctx.runtime;
+      const responders: ResponderSpec[] = (spec.responders ?? []).map((x) => ({
+        category: x.category,
+        name: x.name,
+        handler: (m: Envelope, hctx: HandlerContext) => x.handler(m, Object.assign(Object.create(hctx) as HandlerContext, { server, runtime: rt }) as ListenerHandlerContext),
+      }));
+      const core = new ListenerCore({
+        ...spec,
+        name: spec.name ?? b.name,
+        exchanges: [...kazooExchanges(), ...(spec.exchanges ?? [])],
+        transport: args.transport,
+        logger: ctx.log,
+        responders,
+        decode: busDecoder({ maxBytes: spec.maxMessageBytes ?? MAX_BYTES }) as ListenerOptions['decode'],
+        validate: busValidator as ListenerOptions['validate'],
+        errorReply: (request, reason) => apiErrorReply(request, reason, { appName: args.appName, appVersion: args.appVersion, node: rt.node }) as Envelope,
+        handleEvent: b.handleEvent === undefined ? undefined : (message) => void GenServer.cast(rt, server, { __gen_listener: true, op: 'handle_event', message }),
+      });
+      const notify = (e: GenListenerEvent): void => rt.send(server, e);
+      core.on('created_queue', (queue) => notify({ type: 'gen_listener', event: 'created_queue', queue }));
+      core.on('consuming', (i) => notify({ type: 'gen_listener', event: 'consuming', queue: i.queue, recovered: i.recovered }));
+      await core.start();
+      return ok({ user: r.state, core }, r.timeout === undefined ? undefined : { timeout: r.timeout });
+    },
+    async handleCall(req, from, s, ctx) {
+      if (isInternal(req)) {
+        switch (req.op) {
+          case 'add_binding':
+            await s.core.addBinding(req.binding);
+            return reply('ok', s);
+          case 'remove_binding':
+            await s.core.removeBinding(req.binding);
+            return reply('ok', s);
+          case 'queue':
+            return reply(s.core.queue, s);
+          case 'counters':
+            return reply(s.core.counters.snapshot(), s);
+        }
+      }
+      if (b.handleCall === undefined) throw new Error(`${b.name}: unhandled call`);
+      return lift(await b.handleCall(req, from, s.user, ctx), s);
+    },
+    async handleCast(msg, s, ctx) {
+      if (isInternal(msg) && (msg as unknown as InternalCast).op === 'handle_event') {
+        const user = await b.handleEvent!((msg as unknown as InternalCast).message, s.user, ctx);
+        return noreply({ ...s, user });
+      }
+      if (b.handleCast === undefined) throw new Error(`${b.name}: unhandled cast`);
+      return lift(await b.handleCast(msg, s.user, ctx), s);
+    },
+    async handleInfo(msg, s, ctx) {
+      if (b.handleInfo === undefined) {
+        if ((msg as GenListenerEvent)?.type === 'gen_listener') return noreply(s);
+        ctx.log.warn({ server: b.name }, 'unhandled message dropped');
+        return noreply(s);
+      }
+      return lift(await b.handleInfo(msg, s.user, ctx), s);
+    },
+    async terminate(reason, s, ctx) {
+      await s.core.stop();
+      await b.terminate?.(reason, s.user, ctx);
+    },
+    describe: (s) => ({ queue: s.core.queue, consuming: s.core.isConsuming, state: b.describe?.(s.user) }),
+  };
+  wrappers.set(b, w);
+  return w;
+}
+
+/** Maps a module result on its state to the same result on the wrapper's state. */
+function lift<S, R extends { type: string; state?: S }>(r: R, s: State<S>): any {
+  if (r === null || typeof r !== 'object' || !('state' in r)) return r;
+  return { ...r, state: { ...s, user: r.state } };
+}
+
+export interface GenListenerOptions extends StartOptions {
+  transport: BusTransport;
+  appName?: string;
+  appVersion?: string;
+}
+
+export function startListener<S, A>(rt: Runtime, b: GenListenerBehaviour<S, A, any, any>, args: A, opts: GenListenerOptions): Promise<StartResult> {
+  const { transport, appName, appVersion, ...startOpts } = opts;
+  return GenServer.start(rt, wrap(b), { user: args, transport, appName: appName ?? startOpts.app ?? b.name, appVersion: appVersion ?? '0.1.0' }, startOpts);
+}
+
+const internal = (op: Internal): unknown => ({ __gen_listener: true, ...op });
+
+export const GenListener = {
+  start: startListener,
+  childSpec: <S, A>(id: string, b: GenListenerBehaviour<S, A, any, any>, args: A, opts: Omit<GenListenerOptions, 'link'> & Omit<ChildSpec, 'id' | 'start'>): ChildSpec => {
+    const { restart, shutdown, type, significant, ...startOpts } = opts;
+    return { id, restart, shutdown, type, significant, start: (ctx) => startListener(ctx.runtime, b, args, { ...startOpts, link: ctx.parent, app: startOpts.app ?? ctx.app }) };
+  },
+  addBinding: (rt: Runtime, server: Pid | string, binding: ListenerBinding) => GenServer.call(rt, server, internal({ op: 'add_binding', binding })),
+  removeBinding: (rt: Runtime, server: Pid | string, binding: ListenerBinding) => GenServer.call(rt, server, internal({ op: 'remove_binding', binding })),
+  queue: (rt: Runtime, server: Pid | string) => GenServer.call<string>(rt, server, internal({ op: 'queue' })),
+  counters: (rt: Runtime, server: Pid | string) => GenServer.call(rt, server, internal({ op: 'counters' })),
+};

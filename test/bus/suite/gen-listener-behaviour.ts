@@ -1,0 +1,163 @@
+/**
+ * Behaviour suite, part 4: gen_listener (the gen_server around the listener core), on
+ * both backends: catalogue validation at the edge, responders that never take the
+ * process down, handle_event in order, runtime bindings, supervision.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { Runtime, GenServer, Supervisor, ok, noreply, reply, type Pid } from '../../../src/kernel/index.ts';
+import { GenListener, type GenListenerBehaviour, type GenListenerEvent } from '../../../src/bus/gen-listener.ts';
+import { Requester } from '../../../src/bus/requester.ts';
+import { build, authnReqKey } from '../../../src/api/index.ts';
+import type { Envelope } from '../../../src/bus/envelope.ts';
+import type { BusEnv } from '../support/bus-env.ts';
+
+const CTX = { appName: 'fife-test', appVersion: '0.1.0', node: 'test@localhost' };
+
+interface St {
+  seen: string[];
+  events: string[];
+}
+interface Args {
+  realmKey: string;
+  events: GenListenerEvent[];
+}
+
+const Authn: GenListenerBehaviour<St, Args, 'seen'> = {
+  name: 'test_authn_listener',
+  init: () => ok({ seen: [], events: [] }),
+  listen: (a) => ({
+    bindings: [{ exchange: 'callmgr', routingKey: a.realmKey }],
+    responders: [
+      {
+        category: 'directory',
+        name: 'authn_req',
+        handler: async (m, ctx) => {
+          if (m['Auth-User'] === 'explode') throw new Error('responder bug');
+          await ctx.reply(build('authn_resp', { 'Msg-ID': m['Msg-ID'], 'Auth-Method': 'password', 'Auth-Password': `pw-of-${String(m['Auth-User'])}` }, CTX) as Envelope);
+        },
+      },
+    ],
+  }),
+  handleEvent: (m, s) => ({ ...s, seen: [...s.seen, String(m['Auth-User'])] }),
+  handleCall: (_r, _f, s) => reply(s.seen, s),
+  handleInfo: (m, s) => {
+    if ((m as GenListenerEvent).type === 'gen_listener') return noreply({ ...s, events: [...s.events, (m as GenListenerEvent).event] });
+    return noreply(s);
+  },
+};
+
+const authnReq = (user: string, realm: string): Envelope =>
+  build('authn_req', { 'Auth-User': user, 'Auth-Realm': realm, From: `${user}@${realm}`, To: `${user}@${realm}`, 'Msg-ID': `m-${user}-${Math.random()}` }, CTX) as Envelope;
+
+export function genListenerBehaviour(env: () => BusEnv): void {
+  const runtimes: Runtime[] = [];
+  const requesters: Requester[] = [];
+  afterEach(async () => {
+    for (const r of requesters.splice(0)) await r.stop();
+    for (const rt of runtimes.splice(0)) {
+      for (const p of rt.processes()) {
+        const exited = rt.awaitExit(p);
+        rt.exit(p, 'shutdown');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]);
+      }
+      await rt.shutdown();
+    }
+    await env().closeAll();
+  });
+
+  async function setup(realm: string) {
+    const t = await env().transport();
+    const rt = new Runtime({ node: 'test@localhost', logger: env().logger });
+    runtimes.push(rt);
+    const req = new Requester({ transport: t, logger: env().logger, timeoutMs: 3000 });
+    requesters.push(req);
+    await req.start();
+    return { t, rt, req, key: authnReqKey(realm) };
+  }
+
+  it('answers a catalogue-valid request through a responder; handle_event sees every message in order', async () => {
+    const realm = `${env().prefix()}.example.com`;
+    const { t, rt, req, key } = await setup(realm);
+    const pid = ((await GenListener.start(rt, Authn, { realmKey: key, events: [] }, { transport: t })) as { pid: Pid }).pid;
+    const r1 = await req.call(authnReq('alice', realm), { exchange: 'callmgr', routingKey: key });
+    const r2 = await req.call(authnReq('bob', realm), { exchange: 'callmgr', routingKey: key });
+    expect(r1['Auth-Password']).toBe('pw-of-alice');
+    expect(r2['Auth-Password']).toBe('pw-of-bob');
+    expect(await GenServer.call(rt, pid, 'seen')).toEqual(['alice', 'bob']);
+  });
+
+  it('an invalid request is answered with the error message and never reaches the module; the listener lives on', async () => {
+    const realm = `${env().prefix()}.example.com`;
+    const { t, rt, req, key } = await setup(realm);
+    const pid = ((await GenListener.start(rt, Authn, { realmKey: key, events: [] }, { transport: t })) as { pid: Pid }).pid;
+    const bad = authnReq('carol', realm);
+    delete bad['Auth-User'];
+    const err = (await req.call(bad, { exchange: 'callmgr', routingKey: key }, { timeoutMs: 500 }).catch((e: unknown) => e)) as { reply?: Envelope };
+    expect(err.reply?.['Event-Category']).toBe('error');
+    expect(String(err.reply?.['Error-Message'])).toContain('Auth-User');
+    expect(rt.isAlive(pid)).toBe(true);
+    expect(await GenServer.call(rt, pid, 'seen')).toEqual([]);
+    expect(((await GenListener.counters(rt, pid)) as Record<string, unknown>)).toBeDefined();
+  });
+
+  it('a responder that throws is logged; the listener process keeps serving', async () => {
+    const realm = `${env().prefix()}.example.com`;
+    const { t, rt, req, key } = await setup(realm);
+    const pid = ((await GenListener.start(rt, Authn, { realmKey: key, events: [] }, { transport: t })) as { pid: Pid }).pid;
+    await req.call(authnReq('explode', realm), { exchange: 'callmgr', routingKey: key }, { timeoutMs: 300 }).catch(() => undefined);
+    expect((await req.call(authnReq('dave', realm), { exchange: 'callmgr', routingKey: key }))['Auth-Password']).toBe('pw-of-dave');
+    expect(rt.isAlive(pid)).toBe(true);
+    expect(env().lines.some((l) => String(l.msg).includes('responder') || String(l.err).includes('responder bug'))).toBe(true);
+  });
+
+  it('after a severed connection it comes back on the same queue, re-bound, with its state intact', async () => {
+    const realm = `${env().prefix()}.example.com`;
+    const { t, rt, req, key } = await setup(realm);
+    const pid = ((await GenListener.start(rt, Authn, { realmKey: key, events: [] }, { transport: t })) as { pid: Pid }).pid;
+    await req.call(authnReq('gina', realm), { exchange: 'callmgr', routingKey: key });
+    const queue = await GenListener.queue(rt, pid);
+    const back = new Promise<void>((resolve) => t.once('ready', () => resolve()));
+    t.sever('test: cut the connection');
+    await back;
+    expect((await req.call(authnReq('hank', realm), { exchange: 'callmgr', routingKey: key }))['Auth-Password']).toBe('pw-of-hank');
+    expect(await GenListener.queue(rt, pid)).toBe(queue);
+    expect(await GenServer.call(rt, pid, 'seen')).toEqual(['gina', 'hank']);
+  });
+
+  it('bindings added at runtime start deliveries; removed ones stop them', async () => {
+    const realm = `${env().prefix()}.example.com`;
+    const other = `${env().prefix()}.other.org`;
+    const { t, rt, req, key } = await setup(realm);
+    const pid = ((await GenListener.start(rt, Authn, { realmKey: key, events: [] }, { transport: t })) as { pid: Pid }).pid;
+    const otherKey = authnReqKey(other);
+    await expect(req.call(authnReq('erin', other), { exchange: 'callmgr', routingKey: otherKey }, { timeoutMs: 300 })).rejects.toThrow();
+    await GenListener.addBinding(rt, pid, { exchange: 'callmgr', routingKey: otherKey });
+    expect((await req.call(authnReq('erin', other), { exchange: 'callmgr', routingKey: otherKey }))['Auth-Password']).toBe('pw-of-erin');
+    await GenListener.removeBinding(rt, pid, { exchange: 'callmgr', routingKey: otherKey });
+    await expect(req.call(authnReq('erin', other), { exchange: 'callmgr', routingKey: otherKey }, { timeoutMs: 300 })).rejects.toThrow();
+  });
+
+  it('under a supervisor: a killed listener is restarted with a fresh queue and serves again', async () => {
+    const realm = `${env().prefix()}.example.com`;
+    const { t, rt, req, key } = await setup(realm);
+    const sup = ((await Supervisor.start(rt, { flags: { intensity: 5 }, children: [GenListener.childSpec('authn', Authn, { realmKey: key, events: [] }, { transport: t })] })) as { pid: Pid }).pid;
+    const first = (await Supervisor.whichChildren(rt, sup))[0]!.pid!;
+    const firstQueue = await GenListener.queue(rt, first);
+    const restarted = rt.events.waitFor('supervisor', (e) => e.kind === 'child_restarted');
+    rt.crash(first, 'injected');
+    await restarted;
+    const second = (await Supervisor.whichChildren(rt, sup))[0]!.pid!;
+    expect(second).not.toBe(first);
+    expect(await GenListener.queue(rt, second)).not.toBe(firstQueue);
+    expect((await req.call(authnReq('frank', realm), { exchange: 'callmgr', routingKey: key }))['Auth-Password']).toBe('pw-of-frank');
+  });
+
+  it('stopping the listener runs terminate, cancels the consumer and removes its anonymous queue', async () => {
+    const realm = `${env().prefix()}.example.com`;
+    const { t, rt, key } = await setup(realm);
+    const pid = ((await GenListener.start(rt, Authn, { realmKey: key, events: [] }, { transport: t })) as { pid: Pid }).pid;
+    const queue = await GenListener.queue(rt, pid);
+    await GenServer.stop(rt, pid, 'shutdown');
+    await expect(t.checkQueue(queue)).rejects.toThrow();
+  });
+}
