@@ -13,7 +13,8 @@
  * within its shutdown budgets, then the admin endpoint closes and the runtime ends.
  *
  * Services given to apps (their `tree(env)` receives them): NodeServices below. The
- * store is opened before the kernel tree starts and closed after it has stopped.
+ * store and the bus (with Kazoo's exchanges declared) are opened before the kernel tree
+ * starts and closed after it has stopped; a bus that cannot start fails the node start.
  */
 import { Runtime, Supervisor, AppsController, createRootLogger, formatReason, type AppDefinition, type Logger, type Pid } from '../kernel/index.ts';
 import { loadConfig, nodeDir, type NodeConfig } from './config.ts';
@@ -22,6 +23,8 @@ import { adminUrl } from './admin.ts';
 import { kernelTree, KERNEL_SUP } from '../../supervisors/kernel.sup.ts';
 import type { DestinationStream } from 'pino';
 import { openStore, type DocumentStore } from '../store/index.ts';
+import { createTransport, type BusTransport } from '../bus/index.ts';
+import { busExchangeSpecs } from '../api/bus-adapters.ts';
 
 export interface NodeServices {
   config: NodeConfig;
@@ -31,6 +34,8 @@ export interface NodeServices {
   dataDir: string;
   /** The document store the config names (embedded by default). */
   store: DocumentStore;
+  /** The bus transport the config names (embedded by default), Kazoo's exchanges declared. */
+  bus: BusTransport;
 }
 
 export interface FifeNode {
@@ -57,7 +62,17 @@ export async function startNode(opts: { config?: NodeConfig; logDestination?: De
   const runtime = new Runtime({ node: config.node, logger: log });
   const apps = [...(await loadApps(config.plugins)), ...(opts.extraApps ?? [])] as AppDefinition<NodeServices>[];
   const store = openStore(config.store, { dataDir: nodeDir(config), logger: log.child({ layer: 'store' }) });
-  const services: NodeServices = { config, runtime, log, dataDir: nodeDir(config), store };
+  const bus = createTransport({ url: config.bus, logger: log.child({ layer: 'bus' }), connectionName: config.node });
+  try {
+    await bus.start();
+    await bus.assertExchanges(busExchangeSpecs().map((e) => ({ name: e.name, type: e.type })));
+  } catch (err) {
+    await bus.close();
+    await store.close();
+    await runtime.shutdown();
+    throw new NodeStartError(`bus ${config.bus === 'embedded' ? 'embedded' : 'AMQP'} failed to start: ${(err as Error).message}`);
+  }
+  const services: NodeServices = { config, runtime, log, dataDir: nodeDir(config), store, bus };
   const startedAt = Date.now();
 
   const kernel = await Supervisor.start(
@@ -67,6 +82,7 @@ export async function startNode(opts: { config?: NodeConfig; logDestination?: De
   );
   if (kernel.type !== 'ok') {
     await runtime.shutdown();
+    await bus.close();
     await store.close();
     throw new NodeStartError(`kernel failed to start: ${formatReason(kernel.type === 'error' ? kernel.reason : 'ignore')}`);
   }
@@ -79,6 +95,7 @@ export async function startNode(opts: { config?: NodeConfig; logDestination?: De
       runtime.exit(kernelPid, 'shutdown');
       await exited;
       await runtime.shutdown();
+      await bus.close();
       await store.close();
       log.info('node stopped');
     })());
