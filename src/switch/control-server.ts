@@ -16,7 +16,7 @@
  *   GET    /endpoints                    [device]
  *   POST   /endpoints {user, mode?, answerAfterMs?, rejectCause?}   201
  *   DELETE /endpoints/:user
- *   POST   /faults {replyDelayMs?, eventDelayMs?, eventsBeforeReply?, fragmentWrites?,
+ *   POST   /faults {replyDelayMs?, eventDelayMs?, eventsBeforeReply?, fragmentWrites?, partition?,
  *                   refuse?: string[], swallowEvents?: string[], stallReplies?: boolean}
  *   POST   /faults/reset | /faults/drop {reset?} | /faults/restart {downMs?} | /faults/inject {raw}
  *   POST   /events {name, headers?: {k: v}, body?}   fires an event with no channel
@@ -116,6 +116,7 @@ export async function startControlServer(sw: Switch, opts: { port?: number; host
       const f = sw.faults;
       if (id === 'reset') {
         release = undefined;
+        sw.heal();
         f.reset();
       } else if (id === 'drop') return [200, { dropped: sw.dropConnections({ reset: b.reset === true }) }];
       else if (id === 'restart') await sw.restart({ downMs: num(b, 'downMs') });
@@ -125,6 +126,8 @@ export async function startControlServer(sw: Switch, opts: { port?: number; host
         f.eventDelayMs = num(b, 'eventDelayMs') ?? f.eventDelayMs;
         if (typeof b.eventsBeforeReply === 'boolean') f.eventsBeforeReply = b.eventsBeforeReply;
         if (typeof b.fragmentWrites === 'boolean') f.fragmentWrites = b.fragmentWrites;
+        if (b.partition === true) sw.partition();
+        if (b.partition === false) sw.heal();
         for (const r of strings(b, 'refuse') ?? []) f.refuse.add(r);
         for (const e of strings(b, 'swallowEvents') ?? []) f.swallowEvents.add(e);
         if (b.stallReplies === true && release === undefined) release = f.stallReplies();

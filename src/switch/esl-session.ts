@@ -90,6 +90,8 @@ export class EslSession {
   private busy = false;
   private eventTail: Promise<void> = Promise.resolve();
   private lostEvents = 0;
+  private heldIn: Buffer[] = [];
+  private heldOut: Buffer[] = [];
   private readonly log: Logger;
 
   constructor(
@@ -119,6 +121,10 @@ export class EslSession {
 
   private onData(chunk: Buffer): void {
     if (this.closed) return;
+    if (this.host.faults.partitioned) {
+      this.heldIn.push(chunk);
+      return;
+    }
     let frames: EslFrame[];
     try {
       frames = this.parser.push(chunk);
@@ -375,6 +381,10 @@ export class EslSession {
 
   write(buf: Buffer): void {
     if (this.closed || this.socket.destroyed) return;
+    if (this.host.faults.partitioned) {
+      this.heldOut.push(buf);
+      return;
+    }
     if (!this.host.faults.fragmentWrites) {
       this.socket.write(buf);
       return;
@@ -384,6 +394,16 @@ export class EslSession {
       this.socket.write(buf.subarray(i, i + n));
       i += n;
     }
+  }
+
+  /** After a partition: delivers what was held, in order, both ways. */
+  heal(): void {
+    const out = this.heldOut;
+    const inp = this.heldIn;
+    this.heldOut = [];
+    this.heldIn = [];
+    for (const b of out) this.write(b);
+    for (const c of inp) this.onData(c);
   }
 
   /** Sends the disconnect notice and closes (idempotent). */

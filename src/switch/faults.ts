@@ -17,6 +17,9 @@
  *   clients' reassembly.
  * - `swallowEvents` drops event frames whose name is in the set (events lost, as when a
  *   listener's queue overflows).
+ * - `partitioned` (set through Switch.partition(), which also heals) holds every byte in
+ *   both directions with the sockets left open, as a network partition does: nothing
+ *   arrives meanwhile, and nothing is lost once it heals (TCP's guarantee).
  */
 
 export class SwitchFaults {
@@ -24,6 +27,7 @@ export class SwitchFaults {
   eventDelayMs = 0;
   eventsBeforeReply = false;
   fragmentWrites = false;
+  partitioned = false;
   refuseText = 'command refused';
   readonly refuse = new Set<string>();
   readonly swallowEvents = new Set<string>();

@@ -17,7 +17,8 @@
  *   raiseEvent(name, headers) fires a channel-less event; fireHeartbeat() / heartbeatMs.
  * - Faults: `faults` (SwitchFaults: stall/delay replies, delay/swallow events, events
  *   before replies, refuse commands, fragmented writes); dropConnections({reset}) ends
- *   every socket with no notice (FIN, or RST); killChannel(uuid) makes a channel vanish without events;
+ *   every socket with no notice (FIN, or RST); partition() holds all bytes both ways with
+ *   sockets open until healed; killChannel(uuid) makes a channel vanish without events;
  *   restart({downMs}) drops sockets and channels, stops listening for downMs, and comes
  *   back on the same port with a new Core-UUID; injectRaw(bytes) writes bytes to every
  *   authenticated connection (malformed frames for client tests).
@@ -315,6 +316,21 @@ export class Switch implements SessionHost, OutboundHost {
     }
     this.log.warn({ connections: n, reset: opts.reset === true }, 'fault: dropped every esl connection');
     return n;
+  }
+
+  /** Fault: a network partition. Bytes are held both ways (sockets stay open) until the
+   *  returned heal function (or heal()) delivers them, in order. */
+  partition(): () => void {
+    this.faults.partitioned = true;
+    this.log.warn({ connections: this.sessions.size }, 'fault: network partition');
+    return () => this.heal();
+  }
+
+  heal(): void {
+    if (!this.faults.partitioned) return;
+    this.faults.partitioned = false;
+    for (const s of [...this.sessions]) s.heal();
+    this.log.warn('fault: partition healed');
   }
 
   killChannel(uuid: string): boolean {

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { EslConnection } from '../../src/switch/esl-connection.ts';
-import { EslChannelGoneError, EslCommandError, EslDisconnectedError, EslNotConnectedError, type EslEvent } from '../../src/switch/esl-errors.ts';
+import { EslChannelGoneError, EslCommandError, EslDisconnectedError, EslNotConnectedError, EslTimeoutError, type EslEvent } from '../../src/switch/esl-errors.ts';
 import type { Switch } from '../../src/switch/switch.ts';
 import { nextSimEvent, startSwitch, watchedLogger } from './helpers.ts';
 
@@ -13,11 +13,11 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function setup(opts: { password?: string } = {}): Promise<{ sw: Switch; esl: EslConnection; lines: Array<Record<string, unknown>>; waitFor: ReturnType<typeof watchedLogger>['waitFor'] }> {
+async function setup(opts: { password?: string; requestTimeoutMs?: number } = {}): Promise<{ sw: Switch; esl: EslConnection; lines: Array<Record<string, unknown>>; waitFor: ReturnType<typeof watchedLogger>['waitFor'] }> {
   const { sw } = await startSwitch({ password: 'pw-1' });
   cleanups.push(() => sw.close());
   const { logger, lines, waitFor } = watchedLogger();
-  const esl = new EslConnection({ port: sw.port, password: opts.password ?? 'pw-1', logger, backoff: { initialMs: 10, maxMs: 50 } });
+  const esl = new EslConnection({ port: sw.port, password: opts.password ?? 'pw-1', logger, backoff: { initialMs: 10, maxMs: 50 }, requestTimeoutMs: opts.requestTimeoutMs });
   cleanups.push(() => esl.close());
   return { sw, esl, lines, waitFor };
 }
@@ -163,6 +163,18 @@ describe('failure', () => {
     expect((await park).uuid).toBe(uuid);
     expect((await park).headers['Core-UUID']).toBe(sw.coreUuid);
     expect(lines.some((l) => l.msg === 'esl connection down')).toBe(true);
+  });
+
+  it('during a partition requests fail with EslTimeoutError; after it heals, late answers are absorbed and the connection works', async () => {
+    const { sw, esl } = await setup({ requestTimeoutMs: 150 });
+    await esl.start();
+    const heal = sw.partition();
+    await expect(esl.api('echo lost-1')).rejects.toThrow(EslTimeoutError);
+    await expect(esl.command('event json CHANNEL_ANSWER')).rejects.toThrow(/no answer from the switch within 150 ms/);
+    expect(esl.isUp).toBe(true);
+    heal();
+    expect(await esl.api('echo after')).toBe('after');
+    expect(await esl.command('filter Unique-ID x')).toBe('+OK filter added. [Unique-ID]=[x]');
   });
 
   it('logs a refused password and never comes up, without crashing or logging the password', async () => {
