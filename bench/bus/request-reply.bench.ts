@@ -1,7 +1,8 @@
 /**
- * Bus bench: request/reply round trips through the listener core and the Requester,
- * against bare amqplib request/reply measured in the same run, then the same on the
- * embedded broker.
+ * Bus bench: request/reply round trips through the listener core and the Requester, and
+ * through a gen_listener with catalogue validation and catalogue-built messages (as apps
+ * use the bus), against bare amqplib request/reply measured in the same run, then the same
+ * on the embedded broker.
  *
  * Prints, per scenario: sequential p50/p99 latency (µs) and throughput with 50 requests in
  * flight (round trips/s), with ratios to bare amqplib. Targets: p50 <= 1.3x bare,
@@ -23,6 +24,9 @@ import type { Envelope } from '../../src/bus/envelope.ts';
 import { ListenerCore } from '../../src/bus/listener-core.ts';
 import { Requester } from '../../src/bus/requester.ts';
 import { createRootLogger } from '../../src/kernel/log.ts';
+import { Runtime, ok, type Pid } from '../../src/kernel/index.ts';
+import { GenListener, type GenListenerBehaviour } from '../../src/bus/gen-listener.ts';
+import { build } from '../../src/api/index.ts';
 
 const URL = process.env.FIFE_BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const SEQ = 1_500;
@@ -160,10 +164,58 @@ async function fife(url: string, broker?: EmbeddedBroker): Promise<{ rt: RoundTr
   };
 }
 
+const CTX = { appName: 'bench', appVersion: '0.0.0', node: 'bench@localhost' };
+const catalogueRequest = (): Envelope =>
+  build('authn_req', { 'Auth-Realm': 'sip.example.com', 'Auth-User': 'user1000', From: 'user1000@sip.example.com', To: 'user1000@sip.example.com', Method: 'REGISTER' }, CTX) as Envelope;
+
+/** Fife as apps use it: a gen_listener (catalogue-validated) answering with catalogue-built replies. */
+async function fifeGenListener(url: string, broker?: EmbeddedBroker): Promise<{ rt: RoundTrip; close: () => Promise<void> }> {
+  const prefix = `bench-${randomBytes(3).toString('hex')}`;
+  const tReq = createTransport({ url, logger, embeddedBroker: broker, namePrefix: `${prefix}-req` });
+  const tResp = createTransport({ url, logger, embeddedBroker: broker, namePrefix: `${prefix}-resp` });
+  await Promise.all([tReq.start(), tResp.start()]);
+  const runtime = new Runtime({ node: 'bench@localhost', logger });
+  const Authn: GenListenerBehaviour<null> = {
+    name: 'bench_authn',
+    init: () => ok(null),
+    listen: () => ({
+      bindings: [{ exchange: 'callmgr', routingKey: 'authn.req.*' }],
+      concurrency: 64,
+      responders: [
+        {
+          category: 'directory',
+          name: 'authn_req',
+          handler: (m, ctx) => ctx.reply(build('authn_resp', { 'Msg-ID': m['Msg-ID'], 'Auth-Method': 'password', 'Auth-Password': 'x' }, CTX) as Envelope),
+        },
+      ],
+    }),
+  };
+  const started = await GenListener.start(runtime, Authn, undefined, { transport: tResp });
+  if (started.type !== 'ok') throw new Error(`gen_listener did not start: ${JSON.stringify(started)}`);
+  const pid: Pid = started.pid;
+  const r = new Requester({ transport: tReq, logger, timeoutMs: 10_000 });
+  await r.start();
+  const target = { exchange: 'callmgr', routingKey: 'authn.req.sip%2Eexample%2Ecom' };
+  const rt: RoundTrip = async () => {
+    await r.call(catalogueRequest(), target);
+  };
+  return {
+    rt,
+    close: async () => {
+      await r.stop();
+      const exited = runtime.awaitExit(pid);
+      runtime.exit(pid, 'shutdown');
+      await exited;
+      await runtime.shutdown();
+      await Promise.all([tReq.close(), tResp.close()]);
+    },
+  };
+}
+
 function line(name: string, f: Figures, base?: Figures): string {
   const pad = (s: string, n: number) => s.padEnd(n);
   const ratio = base ? `  p50 ${(f.p50 / base.p50).toFixed(2)}x bare (target <= 1.3)  throughput ${(f.rps / base.rps).toFixed(2)}x bare (target >= 0.6)` : '';
-  return `${pad(name, 34)} p50 ${f.p50.toFixed(0).padStart(5)} µs  p99 ${f.p99.toFixed(0).padStart(5)} µs  ${INFLIGHT} in flight: ${f.rps.toFixed(0).padStart(6)} rt/s${ratio}`;
+  return `${pad(name, 40)} p50 ${f.p50.toFixed(0).padStart(5)} µs  p99 ${f.p99.toFixed(0).padStart(5)} µs  ${INFLIGHT} in flight: ${f.rps.toFixed(0).padStart(6)} rt/s${ratio}`;
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -185,17 +237,22 @@ async function main(): Promise<void> {
   if (rabbit) {
     const b = await bare();
     const f = await fife(URL);
+    const g = await fifeGenListener(URL);
     const bares: Figures[] = [];
     const fifes: Figures[] = [];
+    const gens: Figures[] = [];
     for (let i = 0; i < ROUNDS; i++) {
       bares.push(await measure(b.rt));
       fifes.push(await measure(f.rt));
+      gens.push(await measure(g.rt));
     }
     await b.close();
     await f.close();
+    await g.close();
     const base = medianFigures(bares);
     process.stdout.write(`${line('bare amqplib (RabbitMQ)', base)}\n`);
     process.stdout.write(`${line('fife listener+requester (RabbitMQ)', medianFigures(fifes), base)}\n`);
+    process.stdout.write(`${line('fife gen_listener+catalogue (RabbitMQ)', medianFigures(gens), base)}\n`);
   }
   const broker = new EmbeddedBroker();
   const e = await fife('embedded', broker);
@@ -203,6 +260,11 @@ async function main(): Promise<void> {
   for (let i = 0; i < ROUNDS; i++) efs.push(await measure(e.rt));
   await e.close();
   process.stdout.write(`${line('fife listener+requester (embedded)', medianFigures(efs))}\n`);
+  const ge = await fifeGenListener('embedded', broker);
+  const gefs: Figures[] = [];
+  for (let i = 0; i < ROUNDS; i++) gefs.push(await measure(ge.rt));
+  await ge.close();
+  process.stdout.write(`${line('fife gen_listener+catalogue (embedded)', medianFigures(gefs))}\n`);
 }
 
 main().then(

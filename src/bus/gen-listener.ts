@@ -27,7 +27,7 @@
  *   terminate runs; an anonymous queue is deleted.
  */
 import { GenServer, ok, noreply, reply, type GenServerBehaviour, type ProcessContext, type Runtime, type Pid, type StartOptions, type StartResult, type ChildSpec, type InitResult } from '../kernel/index.ts';
-import { errorReply as apiErrorReply } from '../api/index.ts';
+import { errorReply as apiErrorReply, type Envelope as ValidMessage } from '../api/index.ts';
 import { busDecoder, busValidator, busExchangeSpecs } from '../api/bus-adapters.ts';
 import { ListenerCore, type ListenerOptions, type ListenerBinding, type HandlerContext, type ResponderSpec } from './listener-core.ts';
 import type { BusTransport, ExchangeSpec } from './types.ts';
@@ -42,7 +42,8 @@ export interface ListenerHandlerContext extends HandlerContext {
 export interface GenListenerResponder {
   category: string;
   name: string;
-  handler: (message: Envelope, ctx: ListenerHandlerContext) => void | Promise<void>;
+  /** Receives messages the catalogue has validated. */
+  handler: (message: ValidMessage, ctx: ListenerHandlerContext) => void | Promise<void>;
 }
 
 export interface ListenSpec extends Omit<ListenerOptions, 'transport' | 'logger' | 'responders' | 'decode' | 'validate' | 'errorReply' | 'handleEvent'> {
@@ -52,7 +53,7 @@ export interface ListenSpec extends Omit<ListenerOptions, 'transport' | 'logger'
 export interface GenListenerBehaviour<S, A = void, Call = never, Cast = never> extends GenServerBehaviour<S, A, Call, Cast> {
   listen(args: A): ListenSpec;
   /** Runs in the listener process for each valid message before the responders. */
-  handleEvent?(message: Envelope, state: S, ctx: ProcessContext): S | Promise<S>;
+  handleEvent?(message: ValidMessage, state: S, ctx: ProcessContext): S | Promise<S>;
 }
 
 export interface GenListenerEvent {
@@ -98,7 +99,7 @@ function wrap<S, A>(b: GenListenerBehaviour<S, A, any, any>): GenServerBehaviour
       const responders: ResponderSpec[] = (spec.responders ?? []).map((x) => ({
         category: x.category,
         name: x.name,
-        handler: (m: Envelope, hctx: HandlerContext) => x.handler(m, Object.assign(Object.create(hctx) as HandlerContext, { server, runtime: rt }) as ListenerHandlerContext),
+        handler: (m: Envelope, hctx: HandlerContext) => x.handler(m as ValidMessage, Object.assign(Object.create(hctx) as HandlerContext, { server, runtime: rt }) as ListenerHandlerContext),
       }));
       const core = new ListenerCore({
         ...spec,
@@ -138,7 +139,7 @@ function wrap<S, A>(b: GenListenerBehaviour<S, A, any, any>): GenServerBehaviour
     },
     async handleCast(msg, s, ctx) {
       if (isInternal(msg) && (msg as unknown as InternalCast).op === 'handle_event') {
-        const user = await b.handleEvent!((msg as unknown as InternalCast).message, s.user, ctx);
+        const user = await b.handleEvent!((msg as unknown as InternalCast).message as ValidMessage, s.user, ctx);
         return noreply({ ...s, user });
       }
       if (b.handleCast === undefined) throw new Error(`${b.name}: unhandled cast`);
