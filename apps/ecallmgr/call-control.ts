@@ -1,0 +1,277 @@
+/**
+ * call_control: one per call. Owns the call's control queue on the bus and its FIFO of
+ * dialplan commands, and runs them on the switch one at a time (Kazoo's
+ * ecallmgr_call_control).
+ *
+ * Contract
+ * - init: declares and consumes the call's control queue (`<node>-ctl-<call-id>`, bound to
+ *   `callctl` with that name as routing key; the same name after a restart, so the
+ *   controlling app keeps reaching the call), then, the first time only, publishes
+ *   route_win to the winner's queue (Control-Queue = that queue, Msg-ID = Call-ID,
+ *   Server-ID = the queue). After a restart it asks the switch whether the channel still
+ *   exists and ends the call's control if not.
+ * - Every delivery is validated against the catalogue before it reaches the process: an
+ *   invalid command is logged with its reason and answered with an `error` message to its
+ *   Server-ID; it never reaches the queue. Valid `call/command` messages are cast into the
+ *   process in arrival order; anything else valid is logged and dropped.
+ * - Commands are inserted by Insert-At (insert-at.ts) and executed one at a time; the
+ *   next starts when the switch's CHANNEL_EXECUTE_COMPLETE (or the api reply) for the
+ *   current one arrives. A command the switch refuses or this ecallmgr cannot run is
+ *   answered with a dialplan error event (call.dialplan.<call-id>) and skipped. `flush`
+ *   breaks the running application (uuid_break all) and starts over with the new command.
+ * - Phases and moves: call-phase.ts (the table is enforced). CHANNEL_DESTROY (or the
+ *   channel found gone after a switch outage, or the switch away longer than
+ *   nodeDownMaxMs) -> hungup: the queue is flushed (logged), later commands get a dialplan
+ *   error, and after keepAliveMs without commands the process stops with `normal`.
+ * - While the switch connection is down the queue is kept and commands are queued, not
+ *   run; a command that was running when the connection dropped is counted as done (its
+ *   completion event is lost with the connection) and logged.
+ * - Whatever way the process ends (normal, crash, kill), its consumer is cancelled; a
+ *   restarted successor waits for that before consuming the same queue.
+ */
+import { GenServer, noreply, ok, stop, type GenServerBehaviour, type Logger, type ProcessContext, type Ref } from '../../src/kernel/index.ts';
+import { errorReply } from '../../src/api/index.ts';
+import { busDecoder, busValidator } from '../../src/api/bus-adapters.ts';
+import { ListenerCore, type Envelope, type ListenerOptions } from '../../src/bus/index.ts';
+import { EslChannelGoneError, EslCommandError, EslDisconnectedError, type EslConnection } from '../../src/switch/index.ts';
+import { buildContext, names, publish, type EcallmgrEnv, type SwitchLink } from './context.ts';
+import { appOf, insertCommand } from './insert-at.ts';
+import { switchAction } from './switch-action.ts';
+import { checkMove, allowed, type Input, type Phase } from './call-phase.ts';
+
+export interface CallControlArgs {
+  readonly callId: string;
+  readonly link: SwitchLink;
+  readonly env: EcallmgrEnv;
+  /** The winner's queue (route_resp Server-ID): route_win goes there. */
+  readonly controllerQueue: string;
+  readonly ccvs: Record<string, unknown>;
+  /** Shared by every incarnation of this call's control process. */
+  readonly shared: { routeWinSent: boolean };
+}
+
+interface State {
+  readonly a: CallControlArgs;
+  readonly core: ListenerCore;
+  readonly log: Logger;
+  readonly queueName: string;
+  phase: Phase;
+  queue: Envelope[];
+  current: { cmd: Envelope; seq: number } | undefined;
+  seq: number;
+  timer: Ref | undefined;
+}
+
+type Msg =
+  | { type: 'exec_done'; seq: number; error?: unknown }
+  | { type: 'switch_event'; ev: { name: string } }
+  | { type: 'node_down' }
+  | { type: 'node_up' }
+  | { type: 'channel_gone' }
+  | { type: 'resync'; exists: boolean }
+  | { type: 'timer'; input: 'keepalive_timeout' | 'node_timeout' };
+
+const cleanups = new Map<string, Promise<void>>();
+const MAX_COMMAND_BYTES = 1024 * 1024;
+
+export const controlQueueName = (node: string, callId: string): string => `${node}-ctl-${callId}`;
+
+function liveEsl(s: State): EslConnection | undefined {
+  const esl = s.a.link.esl;
+  return esl !== undefined && esl.isUp ? esl : undefined;
+}
+
+function move(s: State, input: Input, next: Phase): void {
+  checkMove(s.phase, input, next);
+  if (s.phase !== next) s.log.debug({ from: s.phase, to: next, input }, 'call_control phase');
+  s.phase = next;
+}
+
+function arm(s: State, ctx: ProcessContext, ms: number, input: 'keepalive_timeout' | 'node_timeout'): void {
+  if (s.timer !== undefined) ctx.cancelTimer(s.timer);
+  s.timer = ctx.sendAfter(ms, { type: 'timer', input });
+}
+
+function dialplanError(s: State, cmd: Envelope | undefined, message: string): void {
+  s.log.warn({ app: cmd === undefined ? undefined : appOf(cmd), reason: message }, 'dialplan command failed');
+  publish(s.a.env, 'dialplan_error', { 'Call-ID': s.a.callId, 'Error-Message': message, Request: cmd, 'Msg-ID': cmd?.['Msg-ID'] }).catch((err: unknown) =>
+    s.log.error({ err }, 'could not publish the dialplan error'),
+  );
+}
+
+/** Starts one command on the switch; its completion comes back as exec_done. */
+function launch(s: State, ctx: ProcessContext, cmd: Envelope, esl: EslConnection, seq: number): boolean {
+  const action = switchAction(cmd, s.a.callId);
+  const done = (error?: unknown): void => ctx.send(ctx.self, { type: 'exec_done', seq, error } satisfies Msg);
+  if (action.kind === 'unsupported') {
+    dialplanError(s, cmd, action.reason);
+    return false;
+  }
+  s.log.debug({ app: appOf(cmd), seq }, 'executing');
+  const p = action.kind === 'execute' ? esl.execute(s.a.callId, action.app, action.arg) : esl.api(action.command);
+  p.then(() => done(), (err: unknown) => done(err));
+  return true;
+}
+
+/** Runs the next queued command if nothing runs; the phase that results. */
+function runNext(s: State, ctx: ProcessContext): Phase {
+  const esl = liveEsl(s);
+  while (s.current === undefined && s.queue.length > 0) {
+    if (esl === undefined) return s.phase === 'node_down' ? 'node_down' : 'active';
+    const cmd = s.queue.shift()!;
+    const seq = ++s.seq;
+    if (launch(s, ctx, cmd, esl, seq)) s.current = { cmd, seq };
+  }
+  return s.current === undefined ? 'active' : 'executing';
+}
+
+function hangupPhase(s: State, ctx: ProcessContext, input: Input, why: string): void {
+  if (s.queue.length > 0 || s.current !== undefined) s.log.info({ dropped: s.queue.length, running: s.current === undefined ? undefined : appOf(s.current.cmd), why }, 'call ended: command queue flushed');
+  s.queue = [];
+  s.current = undefined;
+  move(s, input, 'hungup');
+  arm(s, ctx, s.a.env.settings.keepAliveMs, 'keepalive_timeout');
+}
+
+function onCommand(s: State, ctx: ProcessContext, cmd: Envelope): void {
+  if (s.phase === 'hungup') {
+    arm(s, ctx, s.a.env.settings.keepAliveMs, 'keepalive_timeout');
+    return dialplanError(s, cmd, `the call is down: ${appOf(cmd)} not executed`);
+  }
+  if (cmd['Call-ID'] !== s.a.callId) return dialplanError(s, cmd, `command for call ${String(cmd['Call-ID'])} reached the control queue of ${s.a.callId}`);
+  const r = insertCommand(s.queue, cmd);
+  s.queue = r.queue;
+  if (r.dropped.length > 0) s.log.info({ dropped: r.dropped.map(appOf), insert_at: cmd['Insert-At'] }, 'queued commands removed');
+  const esl = liveEsl(s);
+  if (r.flush && s.current !== undefined) {
+    s.current = undefined;
+    esl?.api(`uuid_break ${s.a.callId} all`).catch((err: unknown) => s.log.warn({ err: String(err) }, 'uuid_break for flush failed'));
+  }
+  for (const now of r.now) {
+    if (esl === undefined) {
+      publish(s.a.env, 'call_event', { 'Event-Name': 'CHANNEL_EXECUTE_ERROR', 'Call-ID': s.a.callId, 'Application-Name': appOf(now), 'Application-Response': 'media node down' }).catch(() => undefined);
+    } else launch(s, ctx, now, esl, -1);
+  }
+  move(s, 'command', s.phase === 'node_down' ? 'node_down' : runNext(s, ctx));
+}
+
+function onExecDone(s: State, ctx: ProcessContext, m: { seq: number; error?: unknown }): void {
+  if (m.error instanceof EslCommandError) dialplanError(s, s.current?.seq === m.seq ? s.current.cmd : undefined, `the switch refused it: ${m.error.reply.trim()}`);
+  else if (m.error instanceof EslDisconnectedError) s.log.warn({ seq: m.seq }, 'switch connection lost while a command ran: its outcome is unknown; counted as done');
+  else if (m.error !== undefined && !(m.error instanceof EslChannelGoneError)) s.log.warn({ err: String(m.error) }, 'command failed');
+  if (s.current?.seq !== m.seq) return; // a `now` or flushed command
+  s.current = undefined;
+  if (s.phase === 'executing') move(s, 'exec_done', runNext(s, ctx));
+}
+
+function handle(s: State, ctx: ProcessContext, input: Input, act: () => void): void {
+  if (allowed(s.phase, input) === undefined) {
+    s.log.debug({ phase: s.phase, input }, 'input ignored in this phase');
+    return;
+  }
+  act();
+}
+
+export const CallControl: GenServerBehaviour<State, CallControlArgs, never, { type: 'command'; cmd: Envelope }> = {
+  name: 'ecallmgr_call_control',
+
+  async init(a, ctx) {
+    const log = ctx.log.child({ call_id: a.callId });
+    await cleanups.get(a.callId);
+    const queueName = controlQueueName(a.env.node, a.callId);
+    const rt = ctx.runtime;
+    const self = ctx.self;
+    const core = new ListenerCore({
+      transport: a.env.bus,
+      logger: log,
+      name: 'call_control',
+      queue: queueName,
+      exchanges: [],
+      bindings: [{ exchange: 'callctl', routingKey: queueName }],
+      selfBinding: false,
+      exclusiveConsumer: false,
+      concurrency: 1,
+      maxBacklog: 1,
+      decode: busDecoder({ maxBytes: MAX_COMMAND_BYTES }) as ListenerOptions['decode'],
+      validate: busValidator as ListenerOptions['validate'],
+      errorReply: (request, reason) => errorReply(request, reason, buildContext(a.env)),
+      handleEvent: (m) => {
+        if (m['Event-Category'] === 'call' && m['Event-Name'] === 'command') GenServer.cast(rt, self, { type: 'command', cmd: m });
+        else log.warn({ category: m['Event-Category'], name: m['Event-Name'] }, 'call_control: not a dialplan command; dropped');
+        return 'ignore';
+      },
+    });
+    void rt.awaitExit(self).then(() => {
+      const done = core.stop().catch(() => undefined);
+      cleanups.set(a.callId, done);
+      void done.then(() => cleanups.get(a.callId) === done && cleanups.delete(a.callId));
+    });
+    await core.start();
+    const s: State = { a, core, log, queueName, phase: 'active', queue: [], current: undefined, seq: 0, timer: undefined };
+    if (!a.shared.routeWinSent) {
+      a.shared.routeWinSent = true;
+      await publish(a.env, 'route_win', { 'Call-ID': a.callId, 'Control-Queue': queueName, 'Custom-Channel-Vars': a.ccvs, 'Msg-ID': a.callId, 'Server-ID': queueName, 'Switch-Hostname': a.link.config.host }, a.controllerQueue);
+      log.debug({ controller: a.controllerQueue, queue: queueName }, 'route_win sent');
+    } else {
+      log.warn('call_control restarted: checking the channel');
+      const esl = liveEsl(s);
+      if (esl === undefined) s.phase = 'node_down';
+      else esl.api(`uuid_exists ${a.callId}`).then((r) => ctx.send(self, { type: 'resync', exists: r.trim() === 'true' }), () => undefined);
+    }
+    if (liveEsl(s) === undefined) {
+      s.phase = 'node_down';
+      arm(s, ctx, a.env.settings.nodeDownMaxMs, 'node_timeout');
+    }
+    return ok(s);
+  },
+
+  handleCast(msg, s, ctx) {
+    handle(s, ctx, 'command', () => onCommand(s, ctx, msg.cmd));
+    return noreply(s);
+  },
+
+  handleInfo(raw, s, ctx) {
+    const m = raw as Msg;
+    switch (m?.type) {
+      case 'exec_done':
+        handle(s, ctx, 'exec_done', () => onExecDone(s, ctx, m));
+        break;
+      case 'switch_event':
+        if (m.ev.name === 'CHANNEL_DESTROY') handle(s, ctx, 'destroyed', () => hangupPhase(s, ctx, 'destroyed', 'CHANNEL_DESTROY'));
+        break;
+      case 'channel_gone':
+        handle(s, ctx, 'channel_gone', () => hangupPhase(s, ctx, 'channel_gone', 'channel gone after a switch outage'));
+        break;
+      case 'resync':
+        if (!m.exists) handle(s, ctx, 'channel_gone', () => hangupPhase(s, ctx, 'channel_gone', 'channel gone after a restart'));
+        break;
+      case 'node_down':
+        handle(s, ctx, 'node_down', () => {
+          move(s, 'node_down', s.phase === 'hungup' ? 'hungup' : 'node_down');
+          if (s.phase === 'node_down') arm(s, ctx, s.a.env.settings.nodeDownMaxMs, 'node_timeout');
+        });
+        break;
+      case 'node_up':
+        handle(s, ctx, 'node_up', () => {
+          if (s.phase === 'hungup') return;
+          if (s.timer !== undefined) ctx.cancelTimer(s.timer);
+          s.timer = undefined;
+          s.current = undefined;
+          move(s, 'node_up', runNext(s, ctx));
+          s.log.info({ queued: s.queue.length }, 'switch back: call resumed');
+        });
+        break;
+      case 'timer':
+        if (m.input === 'keepalive_timeout' && s.phase === 'hungup') return stop('normal', s);
+        if (m.input === 'node_timeout') handle(s, ctx, 'node_timeout', () => hangupPhase(s, ctx, 'node_timeout', 'switch away too long'));
+        break;
+      default:
+        s.log.warn({ msg: String((raw as { type?: unknown })?.type ?? raw) }, 'call_control: unexpected message dropped');
+    }
+    return noreply(s);
+  },
+
+  describe: (s) => ({ call_id: s.a.callId, phase: s.phase, queued: s.queue.length, running: s.current === undefined ? undefined : appOf(s.current.cmd), queue: s.queueName }),
+};
+
+export const callControlName = names.control;

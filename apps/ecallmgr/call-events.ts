@@ -1,0 +1,68 @@
+/**
+ * call_events: one per call. Turns the call's switch events into call_event messages
+ * (Kazoo's ecallmgr_call_events) and publishes them on `callevt` with the call's routing
+ * key `call.<Event-Name>.<call-id>` and AMQP header `call-id`.
+ *
+ * Contract
+ * - Receives `{type:'switch_event', ev}` from the node connection, in the switch's order,
+ *   and publishes in that order. What is published and how it is renamed:
+ *   event-convert.ts. Events Kazoo does not publish are skipped silently (by design, not
+ *   by accident: the filter is the table in event-convert.ts).
+ * - A conversion or publish failure is logged with the call-id and the event name; the
+ *   process carries on.
+ * - After CHANNEL_DESTROY is published the process ends with `normal`. `{type:
+ *   'channel_gone'}` (the channel vanished while the switch connection was down, so its
+ *   CHANNEL_DESTROY was lost) publishes a CHANNEL_DESTROY with Hangup-Cause
+ *   NORMAL_UNSPECIFIED and Disposition `channel_gone`, then ends the same way, so that
+ *   apps waiting for the end of the call are not left waiting.
+ */
+import { noreply, ok, stop, type GenServerBehaviour, type Logger } from '../../src/kernel/index.ts';
+import type { EslEvent } from '../../src/switch/index.ts';
+import { publish, type EcallmgrEnv, type SwitchLink } from './context.ts';
+import { callEventFields } from './event-convert.ts';
+
+export interface CallEventsArgs {
+  readonly callId: string;
+  readonly link: SwitchLink;
+  readonly env: EcallmgrEnv;
+}
+
+interface State {
+  readonly a: CallEventsArgs;
+  readonly log: Logger;
+  published: number;
+}
+
+type Msg = { type: 'switch_event'; ev: EslEvent } | { type: 'channel_gone' };
+
+function send(s: State, fields: Record<string, unknown>): void {
+  s.published++;
+  publish(s.a.env, 'call_event', fields).catch((err: unknown) => s.log.error({ err: String(err), event: fields['Event-Name'] }, 'call event not published'));
+}
+
+export const CallEvents: GenServerBehaviour<State, CallEventsArgs> = {
+  name: 'ecallmgr_call_events',
+  init: (a, ctx) => ok({ a, log: ctx.log.child({ call_id: a.callId }), published: 0 }),
+
+  handleInfo(raw, s) {
+    const m = raw as Msg;
+    if (m?.type === 'channel_gone') {
+      send(s, { 'Event-Name': 'CHANNEL_DESTROY', 'Call-ID': s.a.callId, 'Hangup-Cause': 'NORMAL_UNSPECIFIED', Disposition: 'channel_gone', 'Switch-Nodename': s.a.link.identity.name });
+      return stop('normal', s);
+    }
+    if (m?.type !== 'switch_event') {
+      s.log.warn({ msg: String((raw as { type?: unknown })?.type ?? raw) }, 'call_events: unexpected message dropped');
+      return noreply(s);
+    }
+    let fields: Record<string, unknown> | undefined;
+    try {
+      fields = callEventFields(m.ev, s.a.link.identity);
+    } catch (err) {
+      s.log.error({ err: String(err), event: m.ev.name }, 'switch event could not be converted; skipped');
+    }
+    if (fields !== undefined) send(s, fields);
+    return m.ev.name === 'CHANNEL_DESTROY' ? stop('normal', s) : noreply(s);
+  },
+
+  describe: (s) => ({ call_id: s.a.callId, published: s.published }),
+};

@@ -1,0 +1,59 @@
+/**
+ * What ecallmgr's processes share: the app's environment (bus, settings, build context),
+ * a per-switch link to its event-socket connection, process names, and publishing.
+ *
+ * Contract
+ * - `SwitchLink` is made (empty) when the tree spec is built; the node connection
+ *   process puts its EslConnection in `esl` when it starts and removes it when it ends.
+ *   Call processes read `link.esl` when they need the switch and treat undefined (or a
+ *   connection that is down) as "node down".
+ * - Per-call processes are registered under `names.control(callId)` /
+ *   `names.events(callId)`; the node connection finds them there to deliver switch events.
+ * - `publish(env, id, fields, queue?)` builds the catalogue message `id` (App-Name
+ *   ecallmgr) and publishes it where the catalogue says (a `queue` route needs `queue`),
+ *   with the AMQP headers the entry asks for. It rejects when the message is invalid or
+ *   the bus refuses; callers log it.
+ */
+import { build, destination, type BuildContext, type Envelope } from '../../src/api/index.ts';
+import { encodeJson, jsonProperties, type BusTransport } from '../../src/bus/index.ts';
+import type { EslConnection } from '../../src/switch/index.ts';
+import type { EcallmgrSettings, SwitchConfig } from './config.ts';
+import type { SwitchIdentity } from './event-convert.ts';
+
+export const APP_NAME = 'ecallmgr';
+export const APP_VERSION = '4.0.0';
+
+export interface EcallmgrEnv {
+  readonly bus: BusTransport;
+  readonly settings: EcallmgrSettings;
+  /** The Fife node name (Node header). */
+  readonly node: string;
+}
+
+export interface SwitchLink {
+  readonly config: SwitchConfig;
+  readonly identity: SwitchIdentity;
+  esl: EslConnection | undefined;
+}
+
+export function switchLink(config: SwitchConfig): SwitchLink {
+  return { config, identity: { name: config.name, url: `esl://${config.host}:${config.port}` }, esl: undefined };
+}
+
+export const names = {
+  control: (callId: string): string => `ecallmgr_call_control:${callId}`,
+  events: (callId: string): string => `ecallmgr_call_events:${callId}`,
+  node: (sw: string): string => `ecallmgr_node:${sw}`,
+  router: (sw: string): string => `ecallmgr_router:${sw}`,
+  authn: (sw: string): string => `ecallmgr_authn:${sw}`,
+  calls: 'ecallmgr_calls_sup',
+};
+
+export const buildContext = (env: EcallmgrEnv): BuildContext => ({ appName: APP_NAME, appVersion: APP_VERSION, node: env.node });
+
+export async function publish(env: EcallmgrEnv, id: string, fields: Record<string, unknown>, queue?: string): Promise<Envelope> {
+  const msg = build(id, fields, buildContext(env));
+  const d = destination(id, msg, queue);
+  await env.bus.publish(d.exchange, d.routingKey, encodeJson(msg), jsonProperties(Object.keys(d.headers).length > 0 ? { headers: d.headers } : undefined));
+  return msg;
+}

@@ -1,0 +1,173 @@
+/**
+ * node connection: one per configured switch (Kazoo's ecallmgr_fs_node). Owns the
+ * event-socket connection (EslConnection over modesl), subscribes to the events ecallmgr
+ * needs, and hands each event to the process that wants it.
+ *
+ * Contract
+ * - init puts the connection in the switch link and starts connecting without waiting:
+ *   a switch that is down at boot does not stop the app; the connection retries with
+ *   backoff for ever. terminate closes it and clears the link.
+ * - On every 'up': subscribes (first time; EslConnection re-applies it after a
+ *   reconnect), announces the switch up on the bus (nodes advertise from ecallmgr with
+ *   Media-Servers.<switch>.Status = up), and, after a reconnect, resynchronises the calls
+ *   it knows: `uuid_exists` for each; still there -> its call_control gets node_up; gone
+ *   -> call_control and call_events get channel_gone (the CHANNEL_DESTROY was lost).
+ * - On 'down': announces the switch down and sends node_down to every call's control
+ *   process (they keep their queues and wait).
+ * - Event dispatch, in the switch's order: CHANNEL_PARK of a call it does not know ->
+ *   the router (once per call); every event of a known call -> its call_events, and
+ *   CHANNEL_DESTROY also to its call_control (then the call is forgotten); REQUEST_PARAMS
+ *   -> authn; other events (HEARTBEAT, CUSTOM replies, events of calls ecallmgr does not
+ *   control) are counted and dropped at debug level.
+ * - Bad input from the switch (malformed frames, odd headers) is handled in EslConnection
+ *   (logged, decoded leniently, or the socket dropped and re-made): it never crashes
+ *   this process. A handler error is logged with the event name.
+ */
+import { noreply, ok, type GenServerBehaviour, type Logger, type ProcessContext } from '../../src/kernel/index.ts';
+import { EslConnection, type EslEvent } from '../../src/switch/index.ts';
+import { names, publish, type EcallmgrEnv, type SwitchLink } from './context.ts';
+
+export interface NodeArgs {
+  readonly link: SwitchLink;
+  readonly env: EcallmgrEnv;
+  /** Reconnect backoff (tests shorten it). */
+  readonly backoff?: { initialMs?: number; maxMs?: number };
+}
+
+interface State {
+  readonly a: NodeArgs;
+  readonly esl: EslConnection;
+  readonly log: Logger;
+  readonly calls: Set<string>;
+  subscribed: boolean;
+  ups: number;
+  dropped: number;
+}
+
+type Msg = { type: 'esl_up' } | { type: 'esl_down'; reason: string } | { type: 'esl_event'; ev: EslEvent };
+
+export const SUBSCRIBED_EVENTS = [
+  'CHANNEL_CREATE', 'CHANNEL_ANSWER', 'CHANNEL_DESTROY', 'CHANNEL_PARK', 'CHANNEL_EXECUTE', 'CHANNEL_BRIDGE', 'CHANNEL_UNBRIDGE',
+  'CHANNEL_PROGRESS_MEDIA', 'CHANNEL_HOLD', 'CHANNEL_UNHOLD', 'CALL_UPDATE', 'DTMF', 'DETECTED_TONE', 'RECORD_START', 'RECORD_STOP',
+  'REQUEST_PARAMS', 'CUSTOM', 'kazoo::noop',
+];
+
+function sendTo(ctx: ProcessContext, name: string, msg: unknown): boolean {
+  const pid = ctx.runtime.whereis(name);
+  if (pid === undefined) return false;
+  ctx.send(pid, msg);
+  return true;
+}
+
+function announce(s: State, status: 'up' | 'down', reason?: string): void {
+  const sw = s.a.link.identity.name;
+  publish(s.a.env, 'nodes_advertise', {
+    Expires: 0,
+    Channels: s.calls.size,
+    'Media-Servers': { [sw]: { Status: status, URL: s.a.link.identity.url, Reason: reason, Since: Date.now() } },
+  }).catch((err: unknown) => s.log.warn({ err: String(err), status }, 'switch status not announced on the bus'));
+}
+
+async function resync(s: State, ctx: ProcessContext): Promise<void> {
+  const calls = [...s.calls];
+  const gone: string[] = [];
+  await Promise.all(
+    calls.map(async (callId) => {
+      let exists = false;
+      try {
+        exists = (await s.esl.api(`uuid_exists ${callId}`)).trim() === 'true';
+      } catch (err) {
+        s.log.child({ call_id: callId }).warn({ err: String(err) }, 'uuid_exists failed during resync: call kept');
+        exists = true;
+      }
+      if (exists) sendTo(ctx, names.control(callId), { type: 'node_up' });
+      else {
+        gone.push(callId);
+        s.calls.delete(callId);
+        sendTo(ctx, names.control(callId), { type: 'channel_gone' });
+        sendTo(ctx, names.events(callId), { type: 'channel_gone' });
+      }
+    }),
+  );
+  s.log.info({ calls: calls.length, gone: gone.length }, 'switch back: calls resynchronised');
+}
+
+function dispatch(s: State, ctx: ProcessContext, ev: EslEvent): void {
+  if (ev.name === 'REQUEST_PARAMS') {
+    if (!sendTo(ctx, names.authn(s.a.link.identity.name), { type: 'fetch', ev })) s.log.warn('directory fetch with no authn process');
+    return;
+  }
+  const uuid = ev.uuid;
+  if (uuid === undefined) return void s.dropped++;
+  if (ev.name === 'CHANNEL_PARK' && !s.calls.has(uuid)) {
+    s.calls.add(uuid);
+    if (!sendTo(ctx, names.router(s.a.link.identity.name), { type: 'park', ev })) s.log.child({ call_id: uuid }).error('new call with no router process');
+    return;
+  }
+  const toEvents = sendTo(ctx, names.events(uuid), { type: 'switch_event', ev });
+  if (ev.name === 'CHANNEL_DESTROY') {
+    sendTo(ctx, names.control(uuid), { type: 'switch_event', ev: { name: ev.name } });
+    s.calls.delete(uuid);
+  }
+  if (!toEvents) s.dropped++;
+}
+
+export const NodeConnection: GenServerBehaviour<State, NodeArgs> = {
+  name: 'ecallmgr_node',
+
+  init(a, ctx) {
+    const { config } = a.link;
+    ctx.trapExit(true);
+    const log = ctx.log.child({ switch: a.link.identity.name });
+    const esl = new EslConnection({ host: config.host, port: config.port, password: config.password, logger: log, backoff: a.backoff });
+    const self = ctx.self;
+    esl.on('up', () => ctx.send(self, { type: 'esl_up' } satisfies Msg));
+    esl.on('down', ({ reason }) => ctx.send(self, { type: 'esl_down', reason } satisfies Msg));
+    esl.on('event', (ev) => ctx.send(self, { type: 'esl_event', ev } satisfies Msg));
+    a.link.esl = esl;
+    esl.start().catch((err: unknown) => log.debug({ err: String(err) }, 'esl start ended'));
+    return ok({ a, esl, log, calls: new Set(), subscribed: false, ups: 0, dropped: 0 });
+  },
+
+  async handleInfo(raw, s, ctx) {
+    const m = raw as Msg;
+    switch (m?.type) {
+      case 'esl_event':
+        try {
+          dispatch(s, ctx, m.ev);
+        } catch (err) {
+          s.log.error({ err: String(err), event: m.ev?.name }, 'switch event could not be dispatched');
+        }
+        break;
+      case 'esl_up':
+        if (!s.esl.isUp) break;
+        if (!s.subscribed) {
+          try {
+            await s.esl.subscribe(SUBSCRIBED_EVENTS);
+            s.subscribed = true;
+          } catch (err) {
+            s.log.warn({ err: String(err) }, 'subscription failed: retried at the next up');
+            break;
+          }
+        }
+        s.ups++;
+        announce(s, 'up');
+        if (s.ups > 1) await resync(s, ctx);
+        break;
+      case 'esl_down':
+        announce(s, 'down', m.reason);
+        for (const callId of s.calls) sendTo(ctx, names.control(callId), { type: 'node_down' });
+        break;
+      default:
+        s.log.warn({ msg: String((raw as { type?: unknown })?.type ?? raw) }, 'node connection: unexpected message dropped');
+    }
+    return noreply(s);
+  },
+
+  async terminate(_reason, s) {
+    if (s.a.link.esl === s.esl) s.a.link.esl = undefined;
+    await s.esl.close();
+  },
+
+  describe: (s) => ({ switch: s.a.link.identity.name, up: s.esl.isUp, calls: s.calls.size, dropped_events: s.dropped }),
+};

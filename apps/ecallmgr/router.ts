@@ -1,0 +1,133 @@
+/**
+ * router: one per switch (Kazoo's ecallmgr_fs_route + fs_router_call). A new parked call
+ * becomes a route_req; the winner gets route_win and the call its processes.
+ *
+ * Contract
+ * - `{type:'park', ev}` (from the node connection, once per new call): publishes route_req
+ *   on `callmgr` (routing key by account or realm/user, catalogue's routeReqKey) through
+ *   its own reply queue, and collects route_resp replies for fetchTimeoutMs or until a
+ *   decisive winner (route-winner.ts: first actionable non-deferred reply; else the first
+ *   deferred one when the time is up). Routing runs beside the mailbox, so one slow call
+ *   never holds up the next.
+ * - Winner with Method error: the call is hung up with its Route-Error-Code as the cause
+ *   (default CALL_REJECTED). No winner: hung up with NO_ROUTE_DESTINATION (FreeSWITCH's
+ *   fall-through), logged at warn. Any other Method: a per-call supervisor is started
+ *   under ecallmgr_calls_sup (call_events, then call_control, which sends route_win to
+ *   the winner's Server-ID with CCVs Application-Name / Application-Node of the winner).
+ *   A winner without Server-ID is logged and the call hung up.
+ * - Failures (bus down, supervisor refusing) are logged with the call-id; the router
+ *   carries on. Every log line about a call carries its call_id.
+ */
+import { randomUUID } from 'node:crypto';
+import { Supervisor, noreply, ok, type GenServerBehaviour, type Logger, type ProcessContext } from '../../src/kernel/index.ts';
+import { build, destination, type Envelope as ApiEnvelope } from '../../src/api/index.ts';
+import { CollectTimeoutError, Requester, type Envelope } from '../../src/bus/index.ts';
+import type { EslEvent } from '../../src/switch/index.ts';
+import { buildContext, names, type EcallmgrEnv, type SwitchLink } from './context.ts';
+import { isActionable, pickWinner } from './route-winner.ts';
+import { routeReqFields } from './route-req.ts';
+
+export interface RouterArgs {
+  readonly link: SwitchLink;
+  readonly env: EcallmgrEnv;
+}
+
+interface State {
+  readonly a: RouterArgs;
+  readonly requester: Requester;
+  inFlight: number;
+  routed: number;
+}
+
+async function collect(s: State, req: Envelope, log: Logger): Promise<Envelope | undefined> {
+  const d = destination('route_req', req as ApiEnvelope);
+  try {
+    const replies = await s.requester.callCollect(req, { exchange: d.exchange, routingKey: d.routingKey }, {
+      timeoutMs: s.a.env.settings.fetchTimeoutMs,
+      validate: isActionable,
+      until: (rs) => pickWinner(rs)?.decisive === true,
+    });
+    return pickWinner(replies)?.winner;
+  } catch (err) {
+    if (err instanceof CollectTimeoutError) return pickWinner(err.replies as Envelope[])?.winner;
+    log.error({ err: String(err) }, 'route_req could not be published');
+    return undefined;
+  }
+}
+
+async function hangup(s: State, callId: string, cause: string, log: Logger): Promise<void> {
+  try {
+    await s.a.link.esl?.hangup(callId, cause);
+  } catch (err) {
+    log.warn({ err: String(err), cause }, 'could not hang up the unrouted call');
+  }
+}
+
+export async function routeCall(s: State, ev: EslEvent, ctx: ProcessContext): Promise<void> {
+  const { env, link } = s.a;
+  const fetchId = randomUUID();
+  const fields = routeReqFields(ev, { fetchId, switchName: link.identity.name, switchHost: link.config.host, defaultRealm: env.settings.defaultRealm });
+  if (fields === undefined) return void ctx.log.warn({ event: ev.name }, 'park event without Unique-ID ignored');
+  const callId = fields['Call-ID'] as string;
+  const log = ctx.log.child({ call_id: callId });
+  let req: Envelope;
+  try {
+    req = build('route_req', fields, buildContext(env));
+  } catch (err) {
+    log.error({ err: String(err) }, 'route_req could not be built from the channel; hanging up');
+    return hangup(s, callId, 'NO_ROUTE_DESTINATION', log);
+  }
+  const winner = await collect(s, req, log);
+  if (winner === undefined) {
+    log.warn({ timeout_ms: env.settings.fetchTimeoutMs }, 'no app routed the call: hanging up NO_ROUTE_DESTINATION');
+    return hangup(s, callId, 'NO_ROUTE_DESTINATION', log);
+  }
+  if (winner.Method === 'error') {
+    const cause = typeof winner['Route-Error-Code'] === 'string' && /^[A-Z_]+$/.test(winner['Route-Error-Code']) ? winner['Route-Error-Code'] : 'CALL_REJECTED';
+    log.info({ app: winner['App-Name'], cause }, 'route_resp error: hanging up');
+    return hangup(s, callId, cause, log);
+  }
+  const controller = winner['Server-ID'];
+  if (typeof controller !== 'string' || controller === '') {
+    log.error({ app: winner['App-Name'] }, 'winning route_resp has no Server-ID: nobody to send route_win to; hanging up');
+    return hangup(s, callId, 'NO_ROUTE_DESTINATION', log);
+  }
+  const ccvs = { ...(fields['Custom-Channel-Vars'] as object), ...((winner['Custom-Channel-Vars'] as object | undefined) ?? {}), 'Application-Name': winner['App-Name'], 'Application-Node': winner.Node };
+  const r = await Supervisor.startChild(ctx.runtime, names.calls, [{ callId, link, env, controllerQueue: controller, ccvs, shared: { routeWinSent: false } }]);
+  if (r.type === 'error') {
+    log.error({ reason: String(r.reason) }, 'call processes failed to start; hanging up');
+    return hangup(s, callId, 'NORMAL_TEMPORARY_FAILURE', log);
+  }
+  s.routed++;
+  log.debug({ app: winner['App-Name'], method: winner.Method }, 'call routed');
+}
+
+export const Router: GenServerBehaviour<State, RouterArgs> = {
+  name: 'ecallmgr_router',
+
+  async init(a, ctx) {
+    ctx.trapExit(true);
+    const requester = new Requester({ transport: a.env.bus, logger: ctx.log, timeoutMs: a.env.settings.fetchTimeoutMs });
+    await requester.start();
+    return ok({ a, requester, inFlight: 0, routed: 0 });
+  },
+
+  handleInfo(raw, s, ctx) {
+    const m = raw as { type?: string; ev?: EslEvent };
+    if (m?.type !== 'park' || m.ev === undefined) {
+      ctx.log.warn({ msg: String(m?.type ?? raw) }, 'router: unexpected message dropped');
+      return noreply(s);
+    }
+    s.inFlight++;
+    routeCall(s, m.ev, ctx)
+      .catch((err: unknown) => ctx.log.child({ call_id: m.ev?.uuid }).error({ err: String(err) }, 'routing failed'))
+      .finally(() => s.inFlight--);
+    return noreply(s);
+  },
+
+  async terminate(_reason, s) {
+    await s.requester.stop();
+  },
+
+  describe: (s) => ({ switch: s.a.link.identity.name, in_flight: s.inFlight, routed: s.routed }),
+};

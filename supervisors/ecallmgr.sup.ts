@@ -1,0 +1,71 @@
+/**
+ * ecallmgr's tree: the switch side of a node (Kazoo's ecallmgr_sup).
+ *
+ *   ecallmgr_sup (rest_for_one, 3 restarts in 10 s)
+ *   ├── ecallmgr_calls_sup (simple_one_for_one, 100 restarts in 1 s)  one child per call:
+ *   │   └── call_sup <call-id> (temporary; one_for_one, 3 in 5 s, auto_shutdown any_significant)
+ *   │       ├── call_events   ecallmgr_call_events:<call-id>   (transient)
+ *   │       └── call_control  ecallmgr_call_control:<call-id>  (transient, significant: the
+ *   │                         call's supervisor ends when it ends normally)
+ *   └── node_sup <switch> (one per configured switch; rest_for_one, 5 restarts in 10 s)
+ *       ├── node     ecallmgr_node:<switch>    event socket: connect, subscribe, dispatch, resync
+ *       ├── router   ecallmgr_router:<switch>  parked calls -> route_req -> route_win
+ *       └── authn    ecallmgr_authn:<switch>   directory fetches -> authn_req
+ *
+ * The calls supervisor comes first so the routers always have it; a call outlives a
+ * restart of its switch's node supervisor (its processes wait for the switch to come
+ * back). No I/O at import or when the spec is built.
+ */
+import { GenServer, Supervisor, type ChildSpec, type SupervisorSpec } from '../src/kernel/index.ts';
+import { names, switchLink, type EcallmgrEnv } from '../apps/ecallmgr/context.ts';
+import { CallControl, type CallControlArgs } from '../apps/ecallmgr/call-control.ts';
+import { CallEvents } from '../apps/ecallmgr/call-events.ts';
+import { NodeConnection } from '../apps/ecallmgr/node-connection.ts';
+import { Router } from '../apps/ecallmgr/router.ts';
+import { Authn } from '../apps/ecallmgr/authn.ts';
+
+export const ECALLMGR_SUP = 'ecallmgr_sup';
+
+/** The per-call supervisor: call_events first (so no event is missed), then call_control. */
+export function callTree(args: CallControlArgs): SupervisorSpec {
+  const { callId, link, env } = args;
+  return {
+    flags: { strategy: 'one_for_one', intensity: 3, period: 5, autoShutdown: 'any_significant' },
+    children: [
+      GenServer.childSpec('call_events', CallEvents, { callId, link, env }, { name: names.events(callId), restart: 'transient', shutdown: 2000 }),
+      GenServer.childSpec('call_control', CallControl, args, { name: names.control(callId), restart: 'transient', significant: true, shutdown: 5000 }),
+    ],
+  };
+}
+
+const callSupTemplate: ChildSpec = {
+  id: 'call_sup',
+  type: 'supervisor',
+  restart: 'temporary',
+  shutdown: 'infinity',
+  start: (ctx, args: CallControlArgs) => Supervisor.start(ctx.runtime, callTree(args), { link: ctx.parent, app: ctx.app }),
+};
+
+export interface EcallmgrTreeOptions {
+  /** Reconnect backoff of the switch connections (tests shorten it). */
+  backoff?: { initialMs?: number; maxMs?: number };
+}
+
+export function ecallmgrTree(env: EcallmgrEnv, opts: EcallmgrTreeOptions = {}): SupervisorSpec {
+  const nodes = env.settings.switches.map((sw) => {
+    const link = switchLink(sw);
+    const a = { link, env };
+    return Supervisor.childSpec(`node_sup ${sw.name}`, {
+      flags: { strategy: 'rest_for_one', intensity: 5, period: 10 },
+      children: [
+        GenServer.childSpec('node', NodeConnection, { ...a, backoff: opts.backoff }, { name: names.node(sw.name), shutdown: 5000 }),
+        GenServer.childSpec('router', Router, a, { name: names.router(sw.name), shutdown: 5000 }),
+        GenServer.childSpec('authn', Authn, a, { name: names.authn(sw.name), shutdown: 5000 }),
+      ],
+    });
+  });
+  return {
+    flags: { strategy: 'rest_for_one', intensity: 3, period: 10 },
+    children: [Supervisor.childSpec('calls_sup', { flags: { strategy: 'simple_one_for_one', intensity: 100, period: 1 }, children: [callSupTemplate] }, { name: names.calls }), ...nodes],
+  };
+}

@@ -1,0 +1,85 @@
+/**
+ * One ecallmgr test setup: the switch simulator on an ephemeral loopback port, a bus
+ * (embedded broker, or RabbitMQ when a URL is given), ecallmgr's tree against both, and a
+ * TestApp controlling calls from the bus. `close()` stops everything it started.
+ */
+import { randomBytes } from 'node:crypto';
+import { Runtime, Supervisor, type Pid } from '../../../src/kernel/index.ts';
+import { memoryLogger } from '../../../src/kernel/log.ts';
+import { createTransport, EmbeddedBroker, type RecoveringTransport } from '../../../src/bus/index.ts';
+import { busExchangeSpecs } from '../../../src/api/bus-adapters.ts';
+import { Switch, type SwitchEvent } from '../../../src/switch/index.ts';
+import { ecallmgrTree, ECALLMGR_SUP } from '../../../supervisors/ecallmgr.sup.ts';
+import { ecallmgrSettings } from '../../../apps/ecallmgr/config.ts';
+import { names } from '../../../apps/ecallmgr/context.ts';
+import { TestApp } from './test-app.ts';
+
+export const SWITCH = 'fs1';
+
+export interface Harness {
+  sw: Switch;
+  bus: RecoveringTransport;
+  rt: Runtime;
+  app: TestApp;
+  sup: Pid;
+  lines: Array<Record<string, unknown>>;
+  /** Every switch event, in order. */
+  switchEvents: SwitchEvent[];
+  /** Applications the switch started on `uuid`, in order (CHANNEL_EXECUTE), with their data. */
+  executed(uuid: string): string[];
+  /** Places a call and waits until ecallmgr routed it to the test app: its control queue. */
+  placeRoutedCall(from?: string, to?: string): Promise<{ callId: string; ctl: string }>;
+  waitNode(status: 'up' | 'down', after?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(opts: { amqpUrl?: string; settings?: Record<string, unknown> } = {}): Promise<Harness> {
+  const { logger, lines } = memoryLogger('ecallmgr-test@localhost', 'info');
+  const sw = await Switch.start({ port: 0, logger, media: { playbackMs: 30 } });
+  const switchEvents: SwitchEvent[] = [];
+  sw.onEvent((e) => switchEvents.push(e));
+  const prefix = `fife-ecm-${randomBytes(3).toString('hex')}`;
+  const bus = createTransport({ url: opts.amqpUrl ?? 'embedded', logger, embeddedBroker: opts.amqpUrl === undefined ? new EmbeddedBroker() : undefined, namePrefix: prefix, backoff: { initialMs: 20, maxMs: 500, factor: 2, jitter: 0.2 } });
+  await bus.start();
+  await bus.assertExchanges(busExchangeSpecs().map((e) => ({ name: e.name, type: e.type })));
+  const rt = new Runtime({ node: `${prefix}@localhost`, logger });
+  const app = await new TestApp(bus, logger).start();
+  const settings = ecallmgrSettings({ switches: [{ host: '127.0.0.1', port: sw.port, name: SWITCH }], keepAliveMs: 50, fetchTimeoutMs: 1500, ...opts.settings }, {});
+  const started = await Supervisor.start(rt, ecallmgrTree({ bus, node: rt.node, settings }, { backoff: { initialMs: 20, maxMs: 200 } }), { name: ECALLMGR_SUP });
+  if (started.type !== 'ok') throw new Error(`ecallmgr tree failed to start: ${JSON.stringify(started)}`);
+  const h: Harness = {
+    sw,
+    bus,
+    rt,
+    app,
+    sup: started.pid,
+    lines,
+    switchEvents,
+    executed: (uuid) => switchEvents.filter((e) => e.uuid === uuid && e.name === 'CHANNEL_EXECUTE').map((e) => {
+      const get = (k: string): string => e.headers.find(([n]) => n === k)?.[1] ?? '';
+      return `${get('Application')}${get('Application-Data') === '' ? '' : ` ${get('Application-Data')}`}`;
+    }),
+    async placeRoutedCall(from = '1001', to = '2000') {
+      const callId = sw.placeCall({ from, to, variables: { sip_from_host: 'example.com', 'ecallmgr_Account-ID': 'acct1' } });
+      const ctl = await app.routeWin(callId);
+      return { callId, ctl };
+    },
+    async waitNode(status, after = 0) {
+      await app.waitFor((m) => m['Event-Category'] === 'nodes' && app.seen.indexOf(m) >= after && (m['Media-Servers'] as Record<string, { Status?: string }> | undefined)?.[SWITCH]?.Status === status, `switch ${status}`);
+    },
+    async close() {
+      const exited = rt.awaitExit(started.pid);
+      rt.exit(started.pid, 'shutdown');
+      await exited;
+      await app.stop();
+      await rt.shutdown();
+      await bus.close();
+      await sw.close();
+    },
+  };
+  await h.waitNode('up');
+  return h;
+}
+
+export const controlPid = (h: Harness, callId: string): Pid | undefined => h.rt.whereis(names.control(callId));
+export const eventsPid = (h: Harness, callId: string): Pid | undefined => h.rt.whereis(names.events(callId));
