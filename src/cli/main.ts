@@ -7,6 +7,12 @@
  *   fife apps start|stop|restart NAME   start / stop / restart an app on a running node
  *   fife kill NAME|PID [--reason R]     fault injection: crash a process with R (default killed)
  *   fife switch-sim [...]               run the event-socket switch simulator alone
+ *   fife account add --name NAME --realm REALM                      create an account; prints its id
+ *   fife device add --realm REALM --username USER --password PASS   create a SIP device (or --a1-hash HASH); prints its id
+ *
+ * account/device go through the running node's admin endpoint when one runs (its embedded
+ * store is locked by it); with no node running, or a CouchDB store, they open the store
+ * themselves.
  *
  * Commands that talk to a running node find it through --admin URL, FIFE_ADMIN_URL, or
  * the admin.json the node wrote in its data folder (same --config / FIFE_* settings as
@@ -16,7 +22,10 @@ import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, nodeDir, ConfigError } from '../node/config.ts';
 import { startNode } from '../node/node.ts';
-import { renderTree, type NodeTree } from '../kernel/index.ts';
+import { renderTree, createRootLogger, type NodeTree } from '../kernel/index.ts';
+import { openStore } from '../store/index.ts';
+import { addAccount, addDevice } from '../../apps/registrar/provisioning.ts';
+import type { ProvisionRequest } from '../../apps/registrar/provisioner.ts';
 
 class UsageError extends Error {}
 
@@ -47,6 +56,8 @@ const USAGE = `usage: fife <command>
   apps start|stop|restart NAME     control an app on a running node
   kill NAME|PID [--reason R]       crash a process on purpose (fault injection)
   switch-sim [--port N] [...]      run the switch simulator alone
+  account add --name NAME --realm REALM                     create an account (prints its id)
+  device add --realm REALM --username USER --password PASS  create a SIP device (or --a1-hash HASH)
 common: --config FILE, --admin URL (or FIFE_ADMIN_URL)`;
 
 const str = (v: string | true | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
@@ -126,6 +137,45 @@ async function cmdKill(p: Parsed): Promise<void> {
   process.stdout.write(`${JSON.stringify(data)}\n`);
 }
 
+/** The running node's admin URL, or undefined when none runs (no admin.json, or it is stale). */
+async function runningNode(p: Parsed): Promise<string | undefined> {
+  let base: string;
+  try {
+    base = adminBase(p);
+  } catch {
+    return undefined;
+  }
+  const up = await fetch(`${base}/health`).then(() => true, () => false);
+  if (!up && (str(p.flags.admin) ?? process.env.FIFE_ADMIN_URL)) throw new Error(`cannot reach the node at ${base}`);
+  return up ? base : undefined;
+}
+
+async function provision(p: Parsed, path: '/accounts' | '/devices', req: ProvisionRequest): Promise<string> {
+  const cfg = loadConfig({ file: str(p.flags.config) });
+  if (!/^https?:\/\//i.test(cfg.store) && (await runningNode(p)) !== undefined) {
+    const { status, data } = await admin(p, 'POST', path, req);
+    if (status !== 200) throw new Error((data as { error?: string }).error ?? JSON.stringify(data));
+    return (data as { id: string }).id;
+  }
+  const store = openStore(cfg.store, { dataDir: nodeDir(cfg), logger: createRootLogger({ node: cfg.node, level: 'silent' }) });
+  try {
+    return req.op === 'add_account' ? await addAccount(store, req) : await addDevice(store, req);
+  } finally {
+    await store.close();
+  }
+}
+
+async function cmdProvision(p: Parsed): Promise<void> {
+  const [what, sub] = p.positional;
+  if (sub !== 'add') throw new UsageError(`fife ${what} add ...`);
+  const f = (k: string): string | undefined => str(p.flags[k]);
+  const id =
+    what === 'account'
+      ? await provision(p, '/accounts', { op: 'add_account', name: f('name') ?? '', realm: f('realm') ?? '' })
+      : await provision(p, '/devices', { op: 'add_device', realm: f('realm') ?? '', username: f('username') ?? '', password: f('password'), a1Hash: f('a1-hash'), name: f('name'), ownerId: f('owner-id') });
+  process.stdout.write(`${id}\n`);
+}
+
 async function cmdSwitchSim(argv: string[]): Promise<void> {
   const modulePath = '../switch/sim-main.ts';
   const mod = (await import(modulePath)) as { runSwitchSim(argv: string[]): Promise<unknown> };
@@ -147,6 +197,9 @@ export async function main(argv: string[]): Promise<void> {
         return await cmdKill(p);
       case 'switch-sim':
         return await cmdSwitchSim(argv.slice(1));
+      case 'account':
+      case 'device':
+        return await cmdProvision(p);
       case undefined:
       case 'help':
       case '--help':

@@ -9,6 +9,9 @@
  *   GET  /apps                   every known app with its state
  *   POST /apps/<name>/start|stop|restart    {type:'ok'} or {type:'error', reason} (409)
  *   POST /kill {name|pid, reason?}           fault injection: crash a process with reason (default killed)
+ *   POST /accounts {name, realm}             create an account (registrar app): {type:'ok', id}
+ *   POST /devices {realm, username, password | a1Hash}   create a SIP device (registrar app): {type:'ok', id}
+ *     errors: 400 invalid, 404 no account for the realm, 409 taken, 503 registrar not running
  *
  * On start it writes <nodeDir>/admin.json ({url, pid}) so commands can find the node; on
  * terminate it closes the server and removes the file. Unknown routes are 404, bad JSON
@@ -17,6 +20,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { provisionOnNode, type ProvisionRequest } from '../../apps/registrar/provisioner.ts';
 import { GenServer, ok, noreply, AppsController, describeNode, renderTree, formatReason, type GenServerBehaviour, type ProcessContext, type Runtime } from '../kernel/index.ts';
 
 export interface AdminArgs {
@@ -86,6 +90,13 @@ async function route(rt: Runtime, a: AdminArgs, req: IncomingMessage, res: Serve
     const reason = body.reason ?? 'killed';
     rt.crash(target, reason);
     return send(res, 200, { type: 'ok', pid: String(target), reason });
+  }
+  if (req.method === 'POST' && (url.pathname === '/accounts' || url.pathname === '/devices')) {
+    const body = (await readJson(req)) as Record<string, unknown>;
+    const op = url.pathname === '/accounts' ? 'add_account' : 'add_device';
+    const r = await provisionOnNode(rt, { ...body, op } as ProvisionRequest);
+    const status = r.type === 'ok' ? 200 : ({ invalid: 400, not_found: 404, conflict: 409, unavailable: 503 } as Record<string, number>)[r.code] ?? 500;
+    return send(res, status, r);
   }
   send(res, 404, { error: `no route ${req.method} ${url.pathname}` });
 }

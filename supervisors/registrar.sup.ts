@@ -1,0 +1,32 @@
+/**
+ * registrar_sup: the registrar WhApp's tree.
+ *
+ *   registrar_sup (rest_for_one, 5 restarts in 30 s)
+ *   ├── registrar_provisioner   creates accounts/devices for operator commands (admin endpoint)
+ *   └── reg_server              gen_listener on registrar_listener: authn_req, reg_success,
+ *                               reg_query; owns the cache, the registration table and the
+ *                               expiry sweep (a restart re-primes from the database)
+ */
+import { GenServer, type SupervisorSpec } from '../src/kernel/index.ts';
+import type { BusTransport } from '../src/bus/index.ts';
+import type { DocumentStore } from '../src/store/index.ts';
+import { RegServerArgs, regServerChildSpec } from '../apps/registrar/reg-server.ts';
+import { Provisioner, PROVISIONER } from '../apps/registrar/provisioner.ts';
+import { registrarSettings } from '../apps/registrar/settings.ts';
+
+export interface RegistrarServices {
+  store: DocumentStore;
+  bus: BusTransport;
+  config?: { settings?: Record<string, Record<string, unknown>> };
+}
+
+export function registrarTree(services: RegistrarServices, opts: { appVersion?: string } = {}): SupervisorSpec {
+  const settings = registrarSettings(services.config?.settings?.registrar);
+  return {
+    flags: { strategy: 'rest_for_one', intensity: 5, period: 30 },
+    children: [
+      GenServer.childSpec(PROVISIONER, Provisioner, services.store, { name: PROVISIONER, shutdown: 5000 }),
+      regServerChildSpec(new RegServerArgs(services.store, settings, opts.appVersion ?? '4.0.0'), services.bus),
+    ],
+  };
+}

@@ -1,0 +1,193 @@
+/**
+ * The registrar WhApp on the embedded bus and store, driven the way Kamailio's kazoo
+ * module drives it: authn_req on both namings, reg_success, reg_query; expiry; restart
+ * keeps registrations; bad input never takes reg_server down.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { GenServer } from '../../../src/kernel/index.ts';
+import { accountDbName } from '../../../src/store/index.ts';
+import { addAccount, addDevice } from '../../../apps/registrar/provisioning.ts';
+import { REGISTRATIONS_DB } from '../../../apps/registrar/databases.ts';
+import { registrationId } from '../../../apps/registrar/contact.ts';
+import { REG_SERVER } from '../../../apps/registrar/reg-server.ts';
+import { authnEndpointTarget, askAuthn, authnReq, authnTarget, query, register, regSuccess, regSuccessTarget, startHarness, until, written, type Harness } from './support.ts';
+
+const harnesses: Harness[] = [];
+afterEach(async () => {
+  for (const h of harnesses.splice(0)) await h.close();
+});
+
+async function fresh(storeDir?: string): Promise<Harness> {
+  const h = await startHarness({ storeDir });
+  harnesses.push(h);
+  return h;
+}
+
+const md5 = (s: string) => createHash('md5').update(s).digest('hex');
+
+describe('authn_req', () => {
+  it('answers the device password, Auth-Method and the account/owner/device Custom-Channel-Vars, on both Kamailio namings', async () => {
+    const h = await fresh();
+    const account = await addAccount(h.store, { name: 'Acme', realm: 'sip.acme.test' });
+    const device = await addDevice(h.store, { realm: 'sip.acme.test', username: 'alice', password: 's3cret', ownerId: 'owner42' });
+    await h.startRegistrar();
+    for (const target of [authnTarget('sip.acme.test'), authnEndpointTarget('sip.acme.test')]) {
+      const req = authnReq('alice', 'sip.acme.test');
+      const r = (await h.req.callCollect(req, target, { until: (rs) => rs.length > 0, validate: () => true }))[0]!;
+      expect(r).toMatchObject({ 'Event-Category': 'directory', 'Event-Name': 'authn_resp', 'Auth-Method': 'password', 'Auth-Password': 's3cret', 'App-Name': 'registrar' });
+      expect(r['Custom-Channel-Vars']).toMatchObject({ 'Account-ID': account, 'Owner-ID': 'owner42', 'Authorizing-ID': device, 'Authorizing-Type': 'device' });
+    }
+    expect(h.lines.some((l) => JSON.stringify(l).includes('s3cret'))).toBe(false);
+  });
+
+  it('answers a1-hash with the stored HA1 when the device keeps one', async () => {
+    const h = await fresh();
+    await addAccount(h.store, { name: 'Acme', realm: 'sip.acme.test' });
+    const ha1 = md5('bob:sip.acme.test:pa55');
+    await addDevice(h.store, { realm: 'sip.acme.test', username: 'bob', a1Hash: ha1 });
+    await h.startRegistrar();
+    expect(await askAuthn(h, 'Bob', 'SIP.acme.test')).toMatchObject({ 'Event-Name': 'authn_resp', 'Auth-Method': 'a1-hash', 'Auth-Password': ha1 });
+  });
+
+  it('unknown user, unknown realm, a device without credentials, disabled device or account: authn_err, no credentials, reg_server lives on', async () => {
+    const h = await fresh();
+    const acct = await addAccount(h.store, { name: 'Acme', realm: 'sip.acme.test' });
+    const off = await addAccount(h.store, { name: 'Off', realm: 'off.test' });
+    await addDevice(h.store, { realm: 'off.test', username: 'carl', password: 'x' });
+    await addDevice(h.store, { realm: 'sip.acme.test', username: 'dora', password: 'x' });
+    const db = accountDbName(acct);
+    const dora = (await h.store.view(db, 'devices/sip_credentials', { key: 'dora', includeDocs: true })).rows[0]!.doc!;
+    await h.store.save(db, { ...dora, enabled: false });
+    await h.store.save(db, { _id: 'nocreds', pvt_type: 'device', sip: { username: 'eve' } });
+    const offDoc = await h.store.get('accounts', off);
+    await h.store.save('accounts', { ...offDoc, enabled: false });
+    await h.startRegistrar();
+    const pid = h.rt.whereis(REG_SERVER)!;
+    for (const [user, realm] of [['nobody', 'sip.acme.test'], ['alice', 'unknown.test'], ['eve', 'sip.acme.test'], ['dora', 'sip.acme.test'], ['carl', 'off.test']] as const) {
+      const r = await askAuthn(h, user, realm);
+      expect(r, `${user}@${realm}`).toMatchObject({ 'Event-Name': 'authn_err', 'Defer-Response': 'true' });
+      expect(r['Auth-Password']).toBeUndefined();
+    }
+    expect(h.rt.whereis(REG_SERVER)).toBe(pid);
+    expect(h.lines.filter((l) => l.msg === 'authn_req: no credentials given').map((l) => l.outcome)).toEqual(['unknown_user', 'unknown_realm', 'no_credentials', 'disabled', 'disabled']);
+  });
+
+  it('documents written into the store directly work the same; an edited device is answered anew (cache dropped by the change feed)', async () => {
+    const h = await fresh();
+    const id = 'aaaabbbbccccddddeeeeffff00001111';
+    const db = accountDbName(id);
+    await h.store.createDb('accounts');
+    await h.store.createDb(db);
+    await h.store.save('accounts', { _id: id, name: 'Hand', realm: 'hand.test', pvt_type: 'account', pvt_db_name: db });
+    await h.store.save(db, { _id: 'dev1', pvt_type: 'device', sip: { username: 'frank', password: 'one' } });
+    await h.startRegistrar();
+    expect(await askAuthn(h, 'frank', 'hand.test')).toMatchObject({ 'Auth-Password': 'one' });
+    const doc = await h.store.get(db, 'dev1');
+    await h.store.save(db, { ...doc, sip: { username: 'frank', password: 'two' } });
+    await until(async () => (await askAuthn(h, 'frank', 'hand.test'))['Auth-Password'] === 'two', 'the new password');
+  });
+
+  it('a request missing required headers is rejected with the reason and answered with the API error', async () => {
+    const h = await fresh();
+    await h.startRegistrar();
+    const bad = authnReq('alice', 'sip.acme.test');
+    delete bad['Auth-User'];
+    const r = (await h.req.callCollect(bad, authnTarget('sip.acme.test'), { until: (rs) => rs.length > 0, validate: () => true }))[0]!;
+    expect(r['Event-Category']).toBe('error');
+    expect(String(r['Error-Message'])).toContain('Auth-User');
+    expect(h.lines.some((l) => l.msg === 'listener: invalid message dropped' && String(l.reason).includes('Auth-User'))).toBe(true);
+  });
+});
+
+describe('reg_success and reg_query', () => {
+  it('stores the registration under md5(cleaned contact) in cache and database; reg_query answers the requested Fields', async () => {
+    const h = await fresh();
+    await h.startRegistrar();
+    const contact = '<sip:alice@127.0.0.1:5070;transport=udp>;expires=300';
+    await register(h, 'alice', 'sip.acme.test', contact, 300);
+    const id = md5('sip:alice@127.0.0.1:5070;transport=udp');
+    expect(registrationId('sip:alice@127.0.0.1:5070;transport=udp')).toBe(id);
+    await written(h, id);
+    const doc = await h.store.get(REGISTRATIONS_DB, id);
+    expect(doc).toMatchObject({ Username: 'alice', Realm: 'sip.acme.test', Contact: contact, Expires: 300 });
+    const r = await query(h, 'sip.acme.test', 'alice', ['Contact', 'Expires', 'Username']);
+    expect(r['Event-Name']).toBe('reg_query_resp');
+    expect(r.Fields).toEqual([{ Contact: contact, Expires: 300, Username: 'alice' }]);
+  });
+
+  it('the same contact updates the registration; a new contact replaces the old ones of that user; Expires 0 removes it', async () => {
+    const h = await fresh();
+    await h.startRegistrar();
+    const c1 = '<sip:bob@10.0.0.1:5060>';
+    const c2 = '<sip:bob@10.0.0.2:5060>';
+    await register(h, 'bob', 'r.test', c1, 60);
+    await written(h, md5('sip:bob@10.0.0.1:5060'));
+    await h.bus.publish('registrar', regSuccessTarget('r.test', 'bob').routingKey, JSON.stringify(regSuccess('bob', 'r.test', c1, 120, { 'User-Agent': 'phone v2' })));
+    await until(async () => (await query(h, 'r.test', 'bob', ['User-Agent'])).Fields, 'updated').then((f) => expect(f).toEqual([{ 'User-Agent': 'phone v2' }]));
+    await register(h, 'bob', 'r.test', c2, 60);
+    await written(h, md5('sip:bob@10.0.0.2:5060'));
+    expect((await query(h, 'r.test', 'bob', ['Contact'])).Fields).toEqual([{ Contact: c2 }]);
+    await until(async () => !(await h.store.allDocs(REGISTRATIONS_DB)).rows.some((r) => r.id! === md5('sip:bob@10.0.0.1:5060')), 'old registration gone from the database');
+    await register(h, 'bob', 'r.test', c2, 0);
+    await until(async () => (await query(h, 'r.test', 'bob'))['Event-Name'] === 'reg_query_error', 'unregistered');
+    await until(async () => (await h.store.allDocs(REGISTRATIONS_DB)).rows.every((r) => r.id!.startsWith('_design/')), 'database empty');
+  });
+
+  it('reg_query for nobody answers reg_query_error with Registrar-Age', async () => {
+    const h = await fresh();
+    await h.startRegistrar();
+    const r = await query(h, 'r.test', 'ghost');
+    expect(r['Event-Name']).toBe('reg_query_error');
+    expect(typeof r['Registrar-Age']).toBe('number');
+  });
+
+  it('expired registrations leave cache and database on the next sweep', async () => {
+    const h = await fresh();
+    await h.startRegistrar();
+    await register(h, 'carol', 'r.test', '<sip:carol@10.0.0.3>', 30);
+    await register(h, 'dave', 'r.test', '<sip:dave@10.0.0.4>', 3600);
+    await written(h, md5('sip:carol@10.0.0.3'));
+    await written(h, md5('sip:dave@10.0.0.4'));
+    const gone = await GenServer.call<string[]>(h.rt, REG_SERVER, { op: 'sweep', now: Date.now() + 60_000 });
+    expect(gone).toEqual([md5('sip:carol@10.0.0.3')]);
+    expect((await query(h, 'r.test', 'carol'))['Event-Name']).toBe('reg_query_error');
+    expect((await query(h, 'r.test', 'dave'))['Event-Name']).toBe('reg_query_resp');
+    const ids = (await h.store.allDocs(REGISTRATIONS_DB)).rows.map((r) => r.id!).filter((id) => !id.startsWith('_design/'));
+    expect(ids).toEqual([md5('sip:dave@10.0.0.4')]);
+  });
+
+  it('a restarted registrar keeps every unexpired registration (primed from the database)', async () => {
+    const h = await fresh();
+    await h.startRegistrar();
+    for (let i = 0; i < 20; i++) await register(h, `u${i}`, 'r.test', `<sip:u${i}@10.0.1.${i}:5060>`, 3600);
+    for (let i = 0; i < 20; i++) await written(h, md5(`sip:u${i}@10.0.1.${i}:5060`));
+    const killedAt = h.rt.whereis(REG_SERVER)!;
+    const restarted = h.rt.events.waitFor('supervisor', (e) => e.kind === 'child_restarted');
+    h.rt.crash(killedAt, 'injected');
+    await restarted;
+    await until(() => h.lines.filter((l) => l.msg === 'registrar: cache primed from the database').length === 2, 'primed again');
+    expect(h.lines.filter((l) => l.msg === 'registrar: cache primed from the database').at(-1)).toMatchObject({ loaded: 20 });
+    for (let i = 0; i < 20; i++) expect((await query(h, 'r.test', `u${i}`, ['Contact'])).Fields).toEqual([{ Contact: `<sip:u${i}@10.0.1.${i}:5060>` }]);
+    await h.stopRegistrar();
+    await h.startRegistrar();
+    expect((await query(h, 'r.test', 'u7', ['Username'])).Fields).toEqual([{ Username: 'u7' }]);
+  });
+
+  it('bad input: missing headers, malformed contact, bad Expires are logged and dropped; reg_server keeps its pid', async () => {
+    const h = await fresh();
+    await h.startRegistrar();
+    const pid = h.rt.whereis(REG_SERVER)!;
+    const noContact = regSuccess('x', 'r.test', '<sip:x@1.2.3.4>', 60);
+    delete noContact.Contact;
+    await h.bus.publish('registrar', regSuccessTarget('r.test', 'x').routingKey, JSON.stringify(noContact));
+    await h.bus.publish('registrar', regSuccessTarget('r.test', 'y').routingKey, JSON.stringify(regSuccess('y', 'r.test', 'not a contact <<', 60)));
+    await h.bus.publish('registrar', regSuccessTarget('r.test', 'z').routingKey, '{"Event-Category": "directory", "Event-Name":');
+    await until(() => h.lines.some((l) => l.msg === 'reg_success rejected' && String(l.reason).includes('malformed Contact')), 'malformed contact logged');
+    await until(() => h.lines.filter((l) => l.msg === 'listener: invalid message dropped').length >= 2, 'invalid ones logged');
+    expect(h.lines.find((l) => l.msg === 'listener: invalid message dropped' && String(l.reason).includes('Contact: missing required header'))).toBeDefined();
+    expect(h.rt.whereis(REG_SERVER)).toBe(pid);
+    await register(h, 'w', 'r.test', '<sip:w@1.2.3.5>', 60);
+    await written(h, md5('sip:w@1.2.3.5'));
+  });
+});
