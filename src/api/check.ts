@@ -78,6 +78,25 @@ function checkValue(header: string, v: unknown, allowed: readonly string[], out:
   if (!good) out.push({ header, kind: 'value', detail: `${show(v)} is not one of ${allowed.join(', ')}` });
 }
 
+/** A definition's `values` and `types` as entry lists, computed once per definition. */
+interface Compiled {
+  values: Array<[string, readonly string[]]>;
+  types: Array<[string, FieldType]>;
+}
+const compiled = new WeakMap<object, Compiled>();
+function compile(def: SubDef): Compiled {
+  let c = compiled.get(def);
+  if (c === undefined) compiled.set(def, (c = { values: Object.entries(def.values ?? {}), types: Object.entries(def.types ?? {}) }));
+  return c;
+}
+const ENVELOPE_TYPE_LIST = Object.entries(ENVELOPE_TYPES);
+const asSub = new WeakMap<MessageDef, SubDef>();
+function subOf(def: MessageDef): SubDef {
+  let sub = asSub.get(def);
+  if (sub === undefined) asSub.set(def, (sub = { name: def.id, required: def.required, optional: def.optional, values: def.values, types: def.types }));
+  return sub;
+}
+
 /** Required, values and types of a definition or sub-definition. */
 function checkFields(def: SubDef, msg: Record<string, unknown>, out: Problem[], prefix = ''): void {
   for (const req of def.required) {
@@ -87,11 +106,14 @@ function checkFields(def: SubDef, msg: Record<string, unknown>, out: Problem[], 
       out.push({ header: prefix + req.join('|'), kind: 'missing', detail: `needs at least one of ${req.join(', ')}` });
     }
   }
-  for (const [h, allowed] of Object.entries(def.values ?? {})) {
-    if (isPresent(own(msg, h))) checkValue(prefix + h, own(msg, h), allowed, out);
+  const c = compile(def);
+  for (const [h, allowed] of c.values) {
+    const v = own(msg, h);
+    if (isPresent(v)) checkValue(prefix + h, v, allowed, out);
   }
-  for (const [h, t] of Object.entries(def.types ?? {})) {
-    if (isPresent(own(msg, h))) checkType(prefix + h, own(msg, h), t, out);
+  for (const [h, t] of c.types) {
+    const v = own(msg, h);
+    if (isPresent(v)) checkType(prefix + h, v, t, out);
   }
 }
 
@@ -99,8 +121,9 @@ function checkEnvelope(def: MessageDef, msg: Record<string, unknown>, out: Probl
   for (const h of DEFAULT_HEADERS) {
     if (!isPresent(own(msg, h))) out.push({ header: h, kind: 'missing', detail: 'missing default header' });
   }
-  for (const [h, t] of Object.entries(ENVELOPE_TYPES)) {
-    if (isPresent(own(msg, h))) checkType(h, own(msg, h), t, out);
+  for (const [h, t] of ENVELOPE_TYPE_LIST) {
+    const v = own(msg, h);
+    if (isPresent(v)) checkType(h, v, t, out);
   }
   const cat = own(msg, 'Event-Category');
   if (isPresent(cat) && cat !== def.category) {
@@ -120,6 +143,6 @@ export function checkMessage(def: MessageDef, msg: unknown): Problem[] {
   if (!isObject(msg)) return [{ header: '(message)', kind: 'not-an-object', detail: `expected a JSON object, got ${show(msg)}` }];
   const out: Problem[] = [];
   checkEnvelope(def, msg, out);
-  checkFields({ name: def.id, required: def.required, optional: def.optional, values: def.values, types: def.types }, msg, out);
+  checkFields(subOf(def), msg, out);
   return out;
 }

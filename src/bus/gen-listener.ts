@@ -63,6 +63,30 @@ export interface GenListenerEvent {
   recovered?: boolean;
 }
 
+/** The handler context plus the listener's pid and runtime (one small object per message). */
+class ResponderContext implements ListenerHandlerContext {
+  constructor(
+    private readonly inner: HandlerContext,
+    readonly server: Pid,
+    readonly runtime: Runtime,
+  ) {}
+  get listener() {
+    return this.inner.listener;
+  }
+  get queue() {
+    return this.inner.queue;
+  }
+  get delivery() {
+    return this.inner.delivery;
+  }
+  get log() {
+    return this.inner.log;
+  }
+  reply(payload: Envelope): Promise<void> {
+    return this.inner.reply(payload);
+  }
+}
+
 interface State<S> {
   user: S;
   core: ListenerCore;
@@ -99,7 +123,7 @@ function wrap<S, A>(b: GenListenerBehaviour<S, A, any, any>): GenServerBehaviour
       const responders: ResponderSpec[] = (spec.responders ?? []).map((x) => ({
         category: x.category,
         name: x.name,
-        handler: (m: Envelope, hctx: HandlerContext) => x.handler(m as ValidMessage, Object.assign(Object.create(hctx) as HandlerContext, { server, runtime: rt }) as ListenerHandlerContext),
+        handler: (m: Envelope, hctx: HandlerContext) => x.handler(m as ValidMessage, new ResponderContext(hctx, server, rt)),
       }));
       const core = new ListenerCore({
         ...spec,
