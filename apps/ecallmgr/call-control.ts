@@ -19,7 +19,8 @@
  *   current one arrives. A command the switch refuses or this ecallmgr cannot run is
  *   answered with a dialplan error event (call.dialplan.<call-id>) and skipped. `flush`
  *   breaks the running application (uuid_break all) and starts over with the new command.
- * - Phases and moves: call-phase.ts (the table is enforced). CHANNEL_DESTROY (or the
+ * - Phases and moves: call-phase.ts (the table is enforced). CHANNEL_HANGUP or
+ *   CHANNEL_DESTROY (or the
  *   channel found gone after a switch outage, or the switch away longer than
  *   nodeDownMaxMs) -> hungup: the queue is flushed (logged), later commands get a dialplan
  *   error, and after keepAliveMs without commands the process stops with `normal`.
@@ -99,10 +100,19 @@ function dialplanError(s: State, cmd: Envelope | undefined, message: string): vo
   );
 }
 
+function relay(ctx: ProcessContext, link: SwitchLink, msg: Msg): void {
+  const node = ctx.runtime.whereis(names.node(link.identity.name));
+  if (node === undefined) ctx.send(ctx.self, msg);
+  else ctx.send(node, { type: 'relay', to: ctx.self, msg });
+}
+
 /** Starts one command on the switch; its completion comes back as exec_done. */
 function launch(s: State, ctx: ProcessContext, cmd: Envelope, esl: EslConnection, seq: number): boolean {
   const action = switchAction(cmd, s.a.callId);
-  const done = (error?: unknown): void => ctx.send(ctx.self, { type: 'exec_done', seq, error } satisfies Msg);
+  // Through the node connection's mailbox, so that a completion is seen after the switch
+  // events that came before it on the socket (CHANNEL_HANGUP before the completion of
+  // the application it ended).
+  const done = (error?: unknown): void => relay(ctx, s.a.link, { type: 'exec_done', seq, error } satisfies Msg);
   if (action.kind === 'unsupported') {
     dialplanError(s, cmd, action.reason);
     return false;
@@ -156,8 +166,9 @@ function onCommand(s: State, ctx: ProcessContext, cmd: Envelope): void {
 }
 
 function onExecDone(s: State, ctx: ProcessContext, m: { seq: number; error?: unknown }): void {
-  if (m.error instanceof EslCommandError) dialplanError(s, s.current?.seq === m.seq ? s.current.cmd : undefined, `the switch refused it: ${m.error.reply.trim()}`);
-  else if (m.error instanceof EslDisconnectedError) s.log.warn({ seq: m.seq }, 'switch connection lost while a command ran: its outcome is unknown; counted as done');
+  if (m.error instanceof EslCommandError) {
+    if (s.phase !== 'hungup') dialplanError(s, s.current?.seq === m.seq ? s.current.cmd : undefined, `the switch refused it: ${m.error.reply.trim()}`);
+  } else if (m.error instanceof EslDisconnectedError) s.log.warn({ seq: m.seq }, 'switch connection lost while a command ran: its outcome is unknown; counted as done');
   else if (m.error !== undefined && !(m.error instanceof EslChannelGoneError)) s.log.warn({ err: String(m.error) }, 'command failed');
   if (s.current?.seq !== m.seq) return; // a `now` or flushed command
   s.current = undefined;
@@ -237,7 +248,7 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, { ty
         handle(s, ctx, 'exec_done', () => onExecDone(s, ctx, m));
         break;
       case 'switch_event':
-        if (m.ev.name === 'CHANNEL_DESTROY') handle(s, ctx, 'destroyed', () => hangupPhase(s, ctx, 'destroyed', 'CHANNEL_DESTROY'));
+        if (m.ev.name === 'CHANNEL_HANGUP' || m.ev.name === 'CHANNEL_DESTROY') handle(s, ctx, 'destroyed', () => hangupPhase(s, ctx, 'destroyed', m.ev.name));
         break;
       case 'channel_gone':
         handle(s, ctx, 'channel_gone', () => hangupPhase(s, ctx, 'channel_gone', 'channel gone after a switch outage'));

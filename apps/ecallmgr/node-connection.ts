@@ -15,15 +15,19 @@
  * - On 'down': announces the switch down and sends node_down to every call's control
  *   process (they keep their queues and wait).
  * - Event dispatch, in the switch's order: CHANNEL_PARK of a call it does not know ->
- *   the router (once per call); every event of a known call -> its call_events, and
- *   CHANNEL_DESTROY also to its call_control (then the call is forgotten); REQUEST_PARAMS
+ *   the router (once per call); CHANNEL_HANGUP -> its call_control (it stops executing at once);
+ *   every other event of a known call -> its call_events, and CHANNEL_DESTROY also to its
+ *   call_control (then the call is forgotten); REQUEST_PARAMS
  *   -> authn; other events (HEARTBEAT, CUSTOM replies, events of calls ecallmgr does not
  *   control) are counted and dropped at debug level.
+ * - `{type:'relay', to, msg}`: forwards msg to `to` in the order of the event stream
+ *   (call_control sends its command completions this way, so that it never sees a
+ *   completion before the switch events that preceded it on the socket).
  * - Bad input from the switch (malformed frames, odd headers) is handled in EslConnection
  *   (logged, decoded leniently, or the socket dropped and re-made): it never crashes
  *   this process. A handler error is logged with the event name.
  */
-import { noreply, ok, type GenServerBehaviour, type Logger, type ProcessContext } from '../../src/kernel/index.ts';
+import { noreply, ok, type Pid, type GenServerBehaviour, type Logger, type ProcessContext } from '../../src/kernel/index.ts';
 import { EslConnection, type EslEvent } from '../../src/switch/index.ts';
 import { names, publish, type EcallmgrEnv, type SwitchLink } from './context.ts';
 
@@ -44,10 +48,10 @@ interface State {
   dropped: number;
 }
 
-type Msg = { type: 'esl_up' } | { type: 'esl_down'; reason: string } | { type: 'esl_event'; ev: EslEvent };
+type Msg = { type: 'esl_up' } | { type: 'esl_down'; reason: string } | { type: 'esl_event'; ev: EslEvent } | { type: 'relay'; to: Pid; msg: unknown };
 
 export const SUBSCRIBED_EVENTS = [
-  'CHANNEL_CREATE', 'CHANNEL_ANSWER', 'CHANNEL_DESTROY', 'CHANNEL_PARK', 'CHANNEL_EXECUTE', 'CHANNEL_BRIDGE', 'CHANNEL_UNBRIDGE',
+  'CHANNEL_CREATE', 'CHANNEL_ANSWER', 'CHANNEL_HANGUP', 'CHANNEL_DESTROY', 'CHANNEL_PARK', 'CHANNEL_EXECUTE', 'CHANNEL_BRIDGE', 'CHANNEL_UNBRIDGE',
   'CHANNEL_PROGRESS_MEDIA', 'CHANNEL_HOLD', 'CHANNEL_UNHOLD', 'CALL_UPDATE', 'DTMF', 'DETECTED_TONE', 'RECORD_START', 'RECORD_STOP',
   'REQUEST_PARAMS', 'CUSTOM', 'kazoo::noop',
 ];
@@ -104,6 +108,7 @@ function dispatch(s: State, ctx: ProcessContext, ev: EslEvent): void {
     if (!sendTo(ctx, names.router(s.a.link.identity.name), { type: 'park', ev })) s.log.child({ call_id: uuid }).error('new call with no router process');
     return;
   }
+  if (ev.name === 'CHANNEL_HANGUP') return void sendTo(ctx, names.control(uuid), { type: 'switch_event', ev: { name: ev.name } });
   const toEvents = sendTo(ctx, names.events(uuid), { type: 'switch_event', ev });
   if (ev.name === 'CHANNEL_DESTROY') {
     sendTo(ctx, names.control(uuid), { type: 'switch_event', ev: { name: ev.name } });
@@ -138,6 +143,9 @@ export const NodeConnection: GenServerBehaviour<State, NodeArgs> = {
         } catch (err) {
           s.log.error({ err: String(err), event: m.ev?.name }, 'switch event could not be dispatched');
         }
+        break;
+      case 'relay':
+        ctx.send(m.to, m.msg);
         break;
       case 'esl_up':
         if (!s.esl.isUp) break;

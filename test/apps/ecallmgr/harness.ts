@@ -30,14 +30,20 @@ export interface Harness {
   /** Places a call and waits until ecallmgr routed it to the test app: its control queue. */
   placeRoutedCall(from?: string, to?: string): Promise<{ callId: string; ctl: string }>;
   waitNode(status: 'up' | 'down', after?: number): Promise<void>;
+  /** The first switch event matching `pred`, recorded or to come. */
+  waitSwitch(pred: (e: SwitchEvent) => boolean, what?: string): Promise<SwitchEvent>;
   close(): Promise<void>;
 }
 
 export async function startHarness(opts: { amqpUrl?: string; settings?: Record<string, unknown> } = {}): Promise<Harness> {
-  const { logger, lines } = memoryLogger('ecallmgr-test@localhost', 'info');
+  const { logger, lines } = memoryLogger('ecallmgr-test@localhost', process.env.ECM_TEST_LOG ?? 'info');
   const sw = await Switch.start({ port: 0, logger, media: { playbackMs: 30 } });
   const switchEvents: SwitchEvent[] = [];
-  sw.onEvent((e) => switchEvents.push(e));
+  const waiters = new Set<(e: SwitchEvent) => void>();
+  sw.onEvent((e) => {
+    switchEvents.push(e);
+    for (const w of [...waiters]) w(e);
+  });
   const prefix = `fife-ecm-${randomBytes(3).toString('hex')}`;
   const bus = createTransport({ url: opts.amqpUrl ?? 'embedded', logger, embeddedBroker: opts.amqpUrl === undefined ? new EmbeddedBroker() : undefined, namePrefix: prefix, backoff: { initialMs: 20, maxMs: 500, factor: 2, jitter: 0.2 } });
   await bus.start();
@@ -67,6 +73,23 @@ export async function startHarness(opts: { amqpUrl?: string; settings?: Record<s
     async waitNode(status, after = 0) {
       await app.waitFor((m) => m['Event-Category'] === 'nodes' && app.seen.indexOf(m) >= after && (m['Media-Servers'] as Record<string, { Status?: string }> | undefined)?.[SWITCH]?.Status === status, `switch ${status}`);
     },
+    waitSwitch(pred, what = 'a switch event') {
+      const found = switchEvents.find(pred);
+      if (found !== undefined) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters.delete(w);
+          reject(new Error(`timed out waiting for ${what}`));
+        }, 15_000);
+        const w = (e: SwitchEvent): void => {
+          if (!pred(e)) return;
+          clearTimeout(timer);
+          waiters.delete(w);
+          resolve(e);
+        };
+        waiters.add(w);
+      });
+    },
     async close() {
       const exited = rt.awaitExit(started.pid);
       rt.exit(started.pid, 'shutdown');
@@ -83,3 +106,5 @@ export async function startHarness(opts: { amqpUrl?: string; settings?: Record<s
 
 export const controlPid = (h: Harness, callId: string): Pid | undefined => h.rt.whereis(names.control(callId));
 export const eventsPid = (h: Harness, callId: string): Pid | undefined => h.rt.whereis(names.events(callId));
+
+export const header = (e: SwitchEvent, k: string): string | undefined => e.headers.find(([n]) => n === k)?.[1];
