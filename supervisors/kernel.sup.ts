@@ -3,18 +3,20 @@
  *
  *   kernel_sup (one_for_one, 3 restarts in 10 s)
  *   ├── apps_controller   starts/stops WhApps; each app's own tree hangs off it
- *   └── admin             HTTP admin endpoint on loopback (fife tree / apps / kill)
+ *   ├── admin             HTTP admin endpoint on loopback (fife tree / apps / kill / nodes)
+ *   └── nodes             heartbeat on the bus and the cluster view (gen_listener)
  *
  * App trees are declared in supervisors/<app>.sup.ts and started by the apps controller.
  */
 import { AppsController, type AppDefinition, type SupervisorSpec } from '../src/kernel/index.ts';
 import { adminChildSpec, type AdminArgs } from '../src/node/admin.ts';
+import { nodesChildSpec, type NodesArgs } from '../src/node/nodes.ts';
 
 export const KERNEL_SUP = 'kernel_sup';
 
-export function kernelTree(args: { services: unknown; apps: AppDefinition<any>[]; admin: AdminArgs }): SupervisorSpec {
+export function kernelTree(args: { services: unknown; apps: AppDefinition<any>[]; admin: AdminArgs; nodes: NodesArgs }): SupervisorSpec {
   return {
     flags: { strategy: 'one_for_one', intensity: 3, period: 10 },
-    children: [AppsController.childSpec({ env: args.services, apps: args.apps }), adminChildSpec(args.admin)],
+    children: [AppsController.childSpec({ env: args.services, apps: args.apps }), adminChildSpec(args.admin), nodesChildSpec(args.nodes)],
   };
 }

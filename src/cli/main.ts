@@ -4,6 +4,7 @@
  *   fife start [--config FILE]          run a node in the foreground until SIGTERM/SIGINT
  *   fife tree [--json]                  print a running node's live supervision trees
  *   fife apps [list]                    list a running node's apps and their state
+ *   fife nodes                          list the cluster: every node heard on the bus
  *   fife apps start|stop|restart NAME   start / stop / restart an app on a running node
  *   fife kill NAME|PID [--reason R]     fault injection: crash a process with R (default killed)
  *   fife switch-sim [...]               run the event-socket switch simulator alone
@@ -53,6 +54,7 @@ const USAGE = `usage: fife <command>
   start [--config FILE]            run a node until SIGTERM
   tree [--json]                    live supervision trees of a running node
   apps [list]                      apps of a running node
+  nodes                            the cluster as a running node sees it
   apps start|stop|restart NAME     control an app on a running node
   kill NAME|PID [--reason R]       crash a process on purpose (fault injection)
   switch-sim [--port N] [...]      run the switch simulator alone
@@ -128,6 +130,13 @@ async function cmdApps(p: Parsed): Promise<void> {
   process.stdout.write(`${name}: ${sub} ok\n`);
 }
 
+async function cmdNodes(p: Parsed): Promise<void> {
+  const { data } = await admin(p, 'GET', '/nodes');
+  for (const n of data as Array<{ node: string; apps: string[]; version?: string; uptimeS?: number; lastSeenMsAgo: number }>) {
+    process.stdout.write(`${n.node}\tapps=${n.apps.join(',') || '-'}\tversion=${n.version ?? '?'}\tuptime=${n.uptimeS ?? '?'}s\tlast_seen=${n.lastSeenMsAgo}ms\n`);
+  }
+}
+
 async function cmdKill(p: Parsed): Promise<void> {
   const target = p.positional[1];
   if (target === undefined) throw new UsageError('fife kill NAME|PID [--reason R]');
@@ -195,6 +204,8 @@ export async function main(argv: string[]): Promise<void> {
         return await cmdApps(p);
       case 'kill':
         return await cmdKill(p);
+      case 'nodes':
+        return await cmdNodes(p);
       case 'switch-sim':
         return await cmdSwitchSim(argv.slice(1));
       case 'account':

@@ -11,6 +11,7 @@
  *   FIFE_ADMIN_HOST / FIFE_ADMIN_PORT   admin endpoint (default 127.0.0.1, port 0 = any free port)
  *   FIFE_LOG_LEVEL   pino level                    (default info)
  *   FIFE_PLUGINS     comma-separated paths of plugin WhApp modules
+ *   FIFE_HEARTBEAT_MS  how often the node announces itself on the bus (default 5000)
  * A bad value is a ConfigError naming the key and what is allowed; nothing starts.
  */
 import { readFileSync } from 'node:fs';
@@ -26,6 +27,7 @@ export interface NodeConfig {
   admin: { host: string; port: number };
   logLevel: string;
   plugins: string[];
+  heartbeatMs: number;
   /** Free-form per-app settings: config.settings[appName]. */
   settings: Record<string, Record<string, unknown>>;
 }
@@ -50,6 +52,7 @@ export function defaultConfig(): NodeConfig {
     admin: { host: '127.0.0.1', port: 0 },
     logLevel: 'info',
     plugins: [],
+    heartbeatMs: 5000,
     settings: {},
   };
 }
@@ -78,6 +81,7 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv } = {}
   if (env.FIFE_ADMIN_PORT) cfg.admin.port = Number(env.FIFE_ADMIN_PORT);
   if (env.FIFE_LOG_LEVEL) cfg.logLevel = env.FIFE_LOG_LEVEL;
   if (env.FIFE_PLUGINS !== undefined) cfg.plugins = list(env.FIFE_PLUGINS);
+  if (env.FIFE_HEARTBEAT_MS) cfg.heartbeatMs = Number(env.FIFE_HEARTBEAT_MS);
   return check(cfg);
 }
 
@@ -89,6 +93,7 @@ function check(c: NodeConfig): NodeConfig {
   if (typeof c.store !== 'string' || c.store === '') throw new ConfigError("store must be 'embedded', a folder, or an http(s):// CouchDB URL");
   if (!Number.isInteger(c.admin.port) || c.admin.port < 0 || c.admin.port > 65535) throw new ConfigError(`admin port must be 0..65535, got ${String(c.admin.port)}`);
   if (!LEVELS.includes(c.logLevel)) throw new ConfigError(`logLevel must be one of ${LEVELS.join(', ')}, got '${c.logLevel}'`);
+  if (!Number.isInteger(c.heartbeatMs) || c.heartbeatMs < 100) throw new ConfigError(`heartbeatMs must be a whole number of ms >= 100, got ${String(c.heartbeatMs)}`);
   if (typeof c.settings !== 'object' || c.settings === null) throw new ConfigError('settings must be an object of per-app objects');
   c.dataDir = resolve(c.dataDir);
   return c;

@@ -22,6 +22,7 @@ import { loadApps } from './app-loader.ts';
 import { adminUrl } from './admin.ts';
 import { kernelTree, KERNEL_SUP } from '../../supervisors/kernel.sup.ts';
 import type { DestinationStream } from 'pino';
+import { readFileSync } from 'node:fs';
 import { openStore, type DocumentStore } from '../store/index.ts';
 import { createTransport, type BusTransport } from '../bus/index.ts';
 import { busExchangeSpecs } from '../api/bus-adapters.ts';
@@ -48,6 +49,9 @@ export interface FifeNode {
 }
 
 export { KERNEL_SUP };
+
+/** This package's version, as nodes announce it. */
+export const FIFE_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export class NodeStartError extends Error {
   constructor(message: string) {
@@ -77,7 +81,12 @@ export async function startNode(opts: { config?: NodeConfig; logDestination?: De
 
   const kernel = await Supervisor.start(
     runtime,
-    kernelTree({ services, apps, admin: { host: config.admin.host, port: config.admin.port, nodeDir: nodeDir(config), kernelRoot: KERNEL_SUP, startedAt } }),
+    kernelTree({
+      services,
+      apps,
+      admin: { host: config.admin.host, port: config.admin.port, nodeDir: nodeDir(config), kernelRoot: KERNEL_SUP, startedAt },
+      nodes: { transport: bus, heartbeatMs: config.heartbeatMs, version: FIFE_VERSION, startedAt },
+    }),
     { name: KERNEL_SUP },
   );
   if (kernel.type !== 'ok') {
