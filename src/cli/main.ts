@@ -186,9 +186,8 @@ async function cmdProvision(p: Parsed): Promise<void> {
 }
 
 async function cmdSwitchSim(argv: string[]): Promise<void> {
-  const modulePath = '../switch/sim-main.ts';
-  const mod = (await import(modulePath)) as { runSwitchSim(argv: string[]): Promise<unknown> };
-  await mod.runSwitchSim(argv);
+  const { runSwitchSim } = await import('../switch/sim-main.ts');
+  await runSwitchSim(argv);
 }
 
 export async function main(argv: string[]): Promise<void> {
