@@ -16,7 +16,9 @@
  *   process in arrival order; anything else valid is logged and dropped.
  * - Commands are inserted by Insert-At (insert-at.ts) and executed one at a time; the
  *   next starts when the switch's CHANNEL_EXECUTE_COMPLETE (or the api reply) for the
- *   current one arrives. A command the switch refuses or this ecallmgr cannot run is
+ *   current one arrives. The switch answering `-ERR invalid session id` means the
+ *   channel is gone: the call ends as if destroyed (call_events publishes a
+ *   CHANNEL_DESTROY). A command the switch refuses otherwise, or that this ecallmgr cannot run, is
  *   answered with a dialplan error event (call.dialplan.<call-id>) and skipped. `flush`
  *   breaks the running application (uuid_break all) and starts over with the new command.
  * - Phases and moves: call-phase.ts (the table is enforced). CHANNEL_HANGUP or
@@ -166,7 +168,11 @@ function onCommand(s: State, ctx: ProcessContext, cmd: Envelope): void {
 }
 
 function onExecDone(s: State, ctx: ProcessContext, m: { seq: number; error?: unknown }): void {
-  if (m.error instanceof EslCommandError) {
+  if (m.error instanceof EslCommandError && m.error.reply.includes('invalid session id') && s.phase !== 'hungup' && s.phase !== 'node_down') {
+    ctx.send(ctx.self, { type: 'channel_gone' } satisfies Msg);
+    const events = ctx.runtime.whereis(names.events(s.a.callId));
+    if (events !== undefined) ctx.send(events, { type: 'channel_gone' });
+  } else if (m.error instanceof EslCommandError) {
     if (s.phase !== 'hungup') dialplanError(s, s.current?.seq === m.seq ? s.current.cmd : undefined, `the switch refused it: ${m.error.reply.trim()}`);
   } else if (m.error instanceof EslDisconnectedError) s.log.warn({ seq: m.seq }, 'switch connection lost while a command ran: its outcome is unknown; counted as done');
   else if (m.error !== undefined && !(m.error instanceof EslChannelGoneError)) s.log.warn({ err: String(m.error) }, 'command failed');
@@ -268,8 +274,8 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, { ty
           if (s.timer !== undefined) ctx.cancelTimer(s.timer);
           s.timer = undefined;
           s.current = undefined;
-          move(s, 'node_up', runNext(s, ctx));
           s.log.info({ queued: s.queue.length }, 'switch back: call resumed');
+          move(s, 'node_up', runNext(s, ctx));
         });
         break;
       case 'timer':

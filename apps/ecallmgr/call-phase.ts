@@ -7,10 +7,12 @@
  *   active     exec_done            active               (a late `now` completion)
  *   active     destroyed            hungup               (CHANNEL_DESTROY)
  *   active     node_down            node_down
+ *   active     channel_gone         hungup               (the switch says the channel does not exist)
  *   executing  command              executing            (queued behind the running one)
  *   executing  exec_done            active | executing   (next command, or idle)
  *   executing  destroyed            hungup
  *   executing  node_down            node_down            (queue kept)
+ *   executing  channel_gone         hungup
  *   node_down  command              node_down            (queued, not run)
  *   node_down  exec_done            node_down
  *   node_down  node_up              active | executing   (the channel still exists: resume)
@@ -29,8 +31,8 @@ export type Input = 'command' | 'exec_done' | 'destroyed' | 'node_down' | 'node_
 export type Next = Phase | 'stop';
 
 export const TRANSITIONS: Readonly<Record<Phase, Partial<Record<Input, readonly Next[]>>>> = {
-  active: { command: ['active', 'executing'], exec_done: ['active'], destroyed: ['hungup'], node_down: ['node_down'] },
-  executing: { command: ['executing'], exec_done: ['active', 'executing'], destroyed: ['hungup'], node_down: ['node_down'] },
+  active: { command: ['active', 'executing'], exec_done: ['active'], destroyed: ['hungup'], node_down: ['node_down'], channel_gone: ['hungup'] },
+  executing: { command: ['executing'], exec_done: ['active', 'executing'], destroyed: ['hungup'], node_down: ['node_down'], channel_gone: ['hungup'] },
   node_down: {
     command: ['node_down'], exec_done: ['node_down'], node_up: ['active', 'executing'], channel_gone: ['hungup'],
     node_timeout: ['hungup'], destroyed: ['hungup'],

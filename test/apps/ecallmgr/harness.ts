@@ -35,7 +35,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(opts: { amqpUrl?: string; settings?: Record<string, unknown> } = {}): Promise<Harness> {
+export async function startHarness(opts: { amqpUrl?: string; settings?: Record<string, unknown>; backoff?: { initialMs: number; maxMs: number } } = {}): Promise<Harness> {
   const { logger, lines } = memoryLogger('ecallmgr-test@localhost', process.env.ECM_TEST_LOG ?? 'info');
   const sw = await Switch.start({ port: 0, logger, media: { playbackMs: 30 } });
   const switchEvents: SwitchEvent[] = [];
@@ -51,7 +51,7 @@ export async function startHarness(opts: { amqpUrl?: string; settings?: Record<s
   const rt = new Runtime({ node: `${prefix}@localhost`, logger });
   const app = await new TestApp(bus, logger).start();
   const settings = ecallmgrSettings({ switches: [{ host: '127.0.0.1', port: sw.port, name: SWITCH }], keepAliveMs: 50, fetchTimeoutMs: 1500, ...opts.settings }, {});
-  const started = await Supervisor.start(rt, ecallmgrTree({ bus, node: rt.node, settings }, { backoff: { initialMs: 20, maxMs: 200 } }), { name: ECALLMGR_SUP });
+  const started = await Supervisor.start(rt, ecallmgrTree({ bus, node: rt.node, settings }, { backoff: opts.backoff ?? { initialMs: 20, maxMs: 200 } }), { name: ECALLMGR_SUP });
   if (started.type !== 'ok') throw new Error(`ecallmgr tree failed to start: ${JSON.stringify(started)}`);
   const h: Harness = {
     sw,

@@ -1,0 +1,122 @@
+/**
+ * Faults under live calls: the switch connection dropped mid-call and restored (queue
+ * kept; calls resynchronised; a call that ended meanwhile is ended on the bus too), a
+ * call_control process killed mid-call (restarted by its supervisor, the call goes on or
+ * ends cleanly), malformed frames from the switch (the node connection survives).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { Supervisor } from '../../../src/kernel/index.ts';
+import { names } from '../../../apps/ecallmgr/context.ts';
+import { SWITCH, startHarness, type Harness } from './harness.ts';
+
+describe('ecallmgr under faults', () => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  it('switch connection dropped mid-call: announced down and up on the bus; commands sent meanwhile are kept and run after it is back', async () => {
+    h = await startHarness({ backoff: { initialMs: 300, maxMs: 300 } });
+    const { callId, ctl } = await h.placeRoutedCall();
+    await h.app.command(ctl, callId, 'answer');
+    await h.app.waitEvent(callId, 'CHANNEL_ANSWER');
+    const control = h.rt.whereis(names.control(callId));
+    const mark = h.app.seen.length;
+    h.sw.dropConnections();
+    await h.waitNode('down', mark);
+    await h.app.command(ctl, callId, 'play', { 'Media-Name': 'during-1.wav' });
+    await h.app.command(ctl, callId, 'play', { 'Media-Name': 'during-2.wav' });
+    await h.waitNode('up', mark);
+    await h.app.waitEvent(callId, 'CHANNEL_EXECUTE_COMPLETE', (m) => m['Raw-Application-Data'] === 'during-2.wav');
+    expect(h.executed(callId)).toEqual(['park', 'answer', 'playback during-1.wav', 'playback during-2.wav']);
+    expect(h.rt.whereis(names.control(callId))).toEqual(control);
+    expect(h.lines.some((l) => l.msg === 'switch back: call resumed' && l.call_id === callId && l.queued === 2)).toBe(true);
+    h.sw.hangup(callId);
+    await h.app.waitEvent(callId, 'CHANNEL_DESTROY');
+  });
+
+  it('a call that ended while the connection was down is found gone on resync: CHANNEL_DESTROY is published and its processes end', async () => {
+    h = await startHarness({ backoff: { initialMs: 300, maxMs: 300 } });
+    const { callId } = await h.placeRoutedCall();
+    const kept = await h.placeRoutedCall('1002', '2002');
+    const control = h.rt.whereis(names.control(callId))!;
+    const ended = h.rt.awaitExit(control);
+    const mark = h.app.seen.length;
+    h.sw.dropConnections();
+    await h.waitNode('down', mark);
+    h.sw.hangup(callId, 'NORMAL_CLEARING');
+    const destroy = await h.app.waitEvent(callId, 'CHANNEL_DESTROY');
+    expect(destroy).toMatchObject({ Disposition: 'channel_gone', 'Switch-Nodename': SWITCH });
+    expect(await ended).toBe('normal');
+    await h.app.command(kept.ctl, kept.callId, 'answer');
+    await h.app.waitEvent(kept.callId, 'CHANNEL_ANSWER');
+  });
+
+  it('a call_control killed mid-call is restarted by its supervisor and the call goes on, on the same control queue', async () => {
+    h = await startHarness();
+    const { callId, ctl } = await h.placeRoutedCall();
+    await h.app.command(ctl, callId, 'answer');
+    await h.app.waitEvent(callId, 'CHANNEL_ANSWER');
+    const first = h.rt.whereis(names.control(callId))!;
+    const restarted = h.rt.events.waitFor('supervisor', (e) => e.kind === 'child_restarted' && e.childId === 'call_control');
+    h.rt.crash(first, 'injected');
+    await restarted;
+    const second = h.rt.whereis(names.control(callId));
+    expect(second).toBeDefined();
+    expect(second).not.toEqual(first);
+    await h.app.command(ctl, callId, 'play', { 'Media-Name': 'after-restart.wav' });
+    await h.app.waitEvent(callId, 'CHANNEL_EXECUTE_COMPLETE', (m) => m['Raw-Application-Data'] === 'after-restart.wav');
+    const callSup = (await Supervisor.whichChildren(h.rt, names.calls))[0]!.pid!;
+    const supEnded = h.rt.awaitExit(callSup);
+    await h.app.command(ctl, callId, 'hangup');
+    await h.app.waitEvent(callId, 'CHANNEL_DESTROY');
+    expect(await supEnded).toBe('shutdown');
+    await expect(h.bus.checkQueue(ctl)).rejects.toThrow();
+    expect(h.rt.registered().filter((n) => n.includes(callId))).toEqual([]);
+  });
+
+  it('a call_control killed past its restart limit takes its call supervisor down cleanly: nothing of the call is left on the node', async () => {
+    h = await startHarness();
+    const { callId, ctl } = await h.placeRoutedCall();
+    const callSup = (await Supervisor.whichChildren(h.rt, names.calls))[0]!.pid!;
+    const supEnded = h.rt.awaitExit(callSup);
+    for (let i = 0; i < 4; i++) {
+      const pid = h.rt.whereis(names.control(callId));
+      if (pid === undefined) break;
+      const next = h.rt.events.waitFor('supervisor', (e) => (e.kind === 'child_restarted' && e.childId === 'call_control') || e.kind === 'gave_up');
+      h.rt.crash(pid, 'injected');
+      await next;
+    }
+    expect(await supEnded).toBe('shutdown');
+    expect(h.rt.registered().filter((n) => n.includes(callId))).toEqual([]);
+    expect(await Supervisor.countChildren(h.rt, names.calls)).toMatchObject({ active: 0 });
+    await expect(h.bus.checkQueue(ctl)).rejects.toThrow();
+  });
+
+  it('malformed frames from the switch never take the node connection down; calls still route', async () => {
+    h = await startHarness();
+    const node = h.rt.whereis(names.node(SWITCH));
+    const frame = (type: string, body: string): string => `Content-Type: ${type}\nContent-Length: ${Buffer.byteLength(body)}\n\n${body}`;
+    h.sw.injectRaw(frame('text/event-json', '{not json'));
+    h.sw.injectRaw(frame('text/event-plain', 'Event-Name: CHANNEL_PARK\nUnique-ID: %%%zz\nX: %\n\n'));
+    h.sw.injectRaw(frame('text/event-plain', 'Event-Name: FROBNICATE\nUnique-ID: nobody\n\n'));
+    h.sw.injectRaw(frame('text/event-plain', 'No-Event-Name: here\n\n'));
+    const { callId, ctl } = await h.placeRoutedCall();
+    await h.app.command(ctl, callId, 'answer');
+    await h.app.waitEvent(callId, 'CHANNEL_ANSWER');
+    expect(h.rt.whereis(names.node(SWITCH))).toEqual(node);
+  });
+
+  it('a park event for a channel the switch does not have: the first command finds it gone, CHANNEL_DESTROY is published and the call processes end', async () => {
+    h = await startHarness();
+    h.sw.raiseEvent('CHANNEL_PARK', [['Unique-ID', 'ghost-1'], ['Caller-Caller-ID-Number', '1009'], ['Caller-Destination-Number', '2009']]);
+    const ctl = await h.app.routeWin('ghost-1');
+    const control = h.rt.whereis(names.control('ghost-1'))!;
+    const ended = h.rt.awaitExit(control);
+    await h.app.command(ctl, 'ghost-1', 'answer');
+    const destroy = await h.app.waitEvent('ghost-1', 'CHANNEL_DESTROY');
+    expect(destroy.Disposition).toBe('channel_gone');
+    expect(await ended).toBe('normal');
+  });
+});
