@@ -10,6 +10,7 @@ import { Requester } from '../../../src/bus/requester.ts';
 import { build, authnReqKey } from '../../../src/api/index.ts';
 import type { Envelope } from '../../../src/bus/envelope.ts';
 import type { BusEnv } from '../support/bus-env.ts';
+import type { BusTransport } from '../../../src/bus/types.ts';
 
 const CTX = { appName: 'fife-test', appVersion: '0.1.0', node: 'test@localhost' };
 
@@ -20,13 +21,16 @@ interface St {
 interface Args {
   realmKey: string;
   events: GenListenerEvent[];
+  /** A topic exchange of the test's own: a shared broker may hold other listeners bound to callmgr's authn.req.* */
+  exchange: string;
 }
 
 const Authn: GenListenerBehaviour<St, Args, 'seen'> = {
   name: 'test_authn_listener',
   init: () => ok({ seen: [], events: [] }),
   listen: (a) => ({
-    bindings: [{ exchange: 'callmgr', routingKey: a.realmKey }],
+    exchanges: [{ name: a.exchange, type: 'topic' }],
+    bindings: [{ exchange: a.exchange, routingKey: a.realmKey }],
     responders: [
       {
         category: 'directory',
@@ -52,6 +56,7 @@ const authnReq = (user: string, realm: string): Envelope =>
 export function genListenerBehaviour(env: () => BusEnv): void {
   const runtimes: Runtime[] = [];
   const requesters: Requester[] = [];
+  const exchanges: Array<[BusTransport, string]> = [];
   afterEach(async () => {
     for (const r of requesters.splice(0)) await r.stop();
     for (const rt of runtimes.splice(0)) {
@@ -62,6 +67,7 @@ export function genListenerBehaviour(env: () => BusEnv): void {
       }
       await rt.shutdown();
     }
+    for (const [t, x] of exchanges.splice(0)) await t.deleteExchange(x).catch(() => undefined);
     await env().closeAll();
   });
 
@@ -72,15 +78,17 @@ export function genListenerBehaviour(env: () => BusEnv): void {
     const req = new Requester({ transport: t, logger: env().logger, timeoutMs: 3000 });
     requesters.push(req);
     await req.start();
-    return { t, rt, req, key: authnReqKey(realm) };
+    const x = `${env().prefix()}-callmgr`;
+    exchanges.push([t, x]);
+    return { t, rt, req, key: authnReqKey(realm), x, args: { realmKey: authnReqKey(realm), events: [], exchange: x } as Args };
   }
 
   it('answers a catalogue-valid request through a responder; handle_event sees every message in order', async () => {
     const realm = `${env().prefix()}.example.com`;
-    const { t, rt, req, key } = await setup(realm);
-    const pid = ((await GenListener.start(rt, Authn, { realmKey: key, events: [] }, { transport: t })) as { pid: Pid }).pid;
-    const r1 = await req.call(authnReq('alice', realm), { exchange: 'callmgr', routingKey: key });
-    const r2 = await req.call(authnReq('bob', realm), { exchange: 'callmgr', routingKey: key });
+    const { t, rt, req, key, x, args } = await setup(realm);
+    const pid = ((await GenListener.start(rt, Authn, args, { transport: t })) as { pid: Pid }).pid;
+    const r1 = await req.call(authnReq('alice', realm), { exchange: x, routingKey: key });
+    const r2 = await req.call(authnReq('bob', realm), { exchange: x, routingKey: key });
     expect(r1['Auth-Password']).toBe('pw-of-alice');
     expect(r2['Auth-Password']).toBe('pw-of-bob');
     expect(await GenServer.call(rt, pid, 'seen')).toEqual(['alice', 'bob']);
@@ -88,11 +96,11 @@ export function genListenerBehaviour(env: () => BusEnv): void {
 
   it('an invalid request is answered with the error message and never reaches the module; the listener lives on', async () => {
     const realm = `${env().prefix()}.example.com`;
-    const { t, rt, req, key } = await setup(realm);
-    const pid = ((await GenListener.start(rt, Authn, { realmKey: key, events: [] }, { transport: t })) as { pid: Pid }).pid;
+    const { t, rt, req, key, x, args } = await setup(realm);
+    const pid = ((await GenListener.start(rt, Authn, args, { transport: t })) as { pid: Pid }).pid;
     const bad = authnReq('carol', realm);
     delete bad['Auth-User'];
-    const err = (await req.call(bad, { exchange: 'callmgr', routingKey: key }, { timeoutMs: 500 }).catch((e: unknown) => e)) as { reply?: Envelope };
+    const err = (await req.call(bad, { exchange: x, routingKey: key }, { timeoutMs: 500 }).catch((e: unknown) => e)) as { reply?: Envelope };
     expect(err.reply?.['Event-Category']).toBe('error');
     expect(String(err.reply?.['Error-Message'])).toContain('Auth-User');
     expect(rt.isAlive(pid)).toBe(true);
@@ -102,24 +110,24 @@ export function genListenerBehaviour(env: () => BusEnv): void {
 
   it('a responder that throws is logged; the listener process keeps serving', async () => {
     const realm = `${env().prefix()}.example.com`;
-    const { t, rt, req, key } = await setup(realm);
-    const pid = ((await GenListener.start(rt, Authn, { realmKey: key, events: [] }, { transport: t })) as { pid: Pid }).pid;
-    await req.call(authnReq('explode', realm), { exchange: 'callmgr', routingKey: key }, { timeoutMs: 300 }).catch(() => undefined);
-    expect((await req.call(authnReq('dave', realm), { exchange: 'callmgr', routingKey: key }))['Auth-Password']).toBe('pw-of-dave');
+    const { t, rt, req, key, x, args } = await setup(realm);
+    const pid = ((await GenListener.start(rt, Authn, args, { transport: t })) as { pid: Pid }).pid;
+    await req.call(authnReq('explode', realm), { exchange: x, routingKey: key }, { timeoutMs: 300 }).catch(() => undefined);
+    expect((await req.call(authnReq('dave', realm), { exchange: x, routingKey: key }))['Auth-Password']).toBe('pw-of-dave');
     expect(rt.isAlive(pid)).toBe(true);
     expect(env().lines.some((l) => String(l.msg).includes('responder') || String(l.err).includes('responder bug'))).toBe(true);
   });
 
   it('after a severed connection it comes back on the same queue, re-bound, with its state intact', async () => {
     const realm = `${env().prefix()}.example.com`;
-    const { t, rt, req, key } = await setup(realm);
-    const pid = ((await GenListener.start(rt, Authn, { realmKey: key, events: [] }, { transport: t })) as { pid: Pid }).pid;
-    await req.call(authnReq('gina', realm), { exchange: 'callmgr', routingKey: key });
+    const { t, rt, req, key, x, args } = await setup(realm);
+    const pid = ((await GenListener.start(rt, Authn, args, { transport: t })) as { pid: Pid }).pid;
+    await req.call(authnReq('gina', realm), { exchange: x, routingKey: key });
     const queue = await GenListener.queue(rt, pid);
     const back = new Promise<void>((resolve) => t.once('ready', () => resolve()));
     t.sever('test: cut the connection');
     await back;
-    expect((await req.call(authnReq('hank', realm), { exchange: 'callmgr', routingKey: key }))['Auth-Password']).toBe('pw-of-hank');
+    expect((await req.call(authnReq('hank', realm), { exchange: x, routingKey: key }))['Auth-Password']).toBe('pw-of-hank');
     expect(await GenListener.queue(rt, pid)).toBe(queue);
     expect(await GenServer.call(rt, pid, 'seen')).toEqual(['gina', 'hank']);
   });
@@ -127,20 +135,20 @@ export function genListenerBehaviour(env: () => BusEnv): void {
   it('bindings added at runtime start deliveries; removed ones stop them', async () => {
     const realm = `${env().prefix()}.example.com`;
     const other = `${env().prefix()}.other.org`;
-    const { t, rt, req, key } = await setup(realm);
-    const pid = ((await GenListener.start(rt, Authn, { realmKey: key, events: [] }, { transport: t })) as { pid: Pid }).pid;
+    const { t, rt, req, key, x, args } = await setup(realm);
+    const pid = ((await GenListener.start(rt, Authn, args, { transport: t })) as { pid: Pid }).pid;
     const otherKey = authnReqKey(other);
-    await expect(req.call(authnReq('erin', other), { exchange: 'callmgr', routingKey: otherKey }, { timeoutMs: 300 })).rejects.toThrow();
-    await GenListener.addBinding(rt, pid, { exchange: 'callmgr', routingKey: otherKey });
-    expect((await req.call(authnReq('erin', other), { exchange: 'callmgr', routingKey: otherKey }))['Auth-Password']).toBe('pw-of-erin');
-    await GenListener.removeBinding(rt, pid, { exchange: 'callmgr', routingKey: otherKey });
-    await expect(req.call(authnReq('erin', other), { exchange: 'callmgr', routingKey: otherKey }, { timeoutMs: 300 })).rejects.toThrow();
+    await expect(req.call(authnReq('erin', other), { exchange: x, routingKey: otherKey }, { timeoutMs: 300 })).rejects.toThrow();
+    await GenListener.addBinding(rt, pid, { exchange: x, routingKey: otherKey });
+    expect((await req.call(authnReq('erin', other), { exchange: x, routingKey: otherKey }))['Auth-Password']).toBe('pw-of-erin');
+    await GenListener.removeBinding(rt, pid, { exchange: x, routingKey: otherKey });
+    await expect(req.call(authnReq('erin', other), { exchange: x, routingKey: otherKey }, { timeoutMs: 300 })).rejects.toThrow();
   });
 
   it('under a supervisor: a killed listener is restarted with a fresh queue and serves again', async () => {
     const realm = `${env().prefix()}.example.com`;
-    const { t, rt, req, key } = await setup(realm);
-    const sup = ((await Supervisor.start(rt, { flags: { intensity: 5 }, children: [GenListener.childSpec('authn', Authn, { realmKey: key, events: [] }, { transport: t })] })) as { pid: Pid }).pid;
+    const { t, rt, req, key, x, args } = await setup(realm);
+    const sup = ((await Supervisor.start(rt, { flags: { intensity: 5 }, children: [GenListener.childSpec('authn', Authn, args, { transport: t })] })) as { pid: Pid }).pid;
     const first = (await Supervisor.whichChildren(rt, sup))[0]!.pid!;
     const firstQueue = await GenListener.queue(rt, first);
     const restarted = rt.events.waitFor('supervisor', (e) => e.kind === 'child_restarted');
@@ -149,13 +157,13 @@ export function genListenerBehaviour(env: () => BusEnv): void {
     const second = (await Supervisor.whichChildren(rt, sup))[0]!.pid!;
     expect(second).not.toBe(first);
     expect(await GenListener.queue(rt, second)).not.toBe(firstQueue);
-    expect((await req.call(authnReq('frank', realm), { exchange: 'callmgr', routingKey: key }))['Auth-Password']).toBe('pw-of-frank');
+    expect((await req.call(authnReq('frank', realm), { exchange: x, routingKey: key }))['Auth-Password']).toBe('pw-of-frank');
   });
 
   it('stopping the listener runs terminate, cancels the consumer and removes its anonymous queue', async () => {
     const realm = `${env().prefix()}.example.com`;
-    const { t, rt, key } = await setup(realm);
-    const pid = ((await GenListener.start(rt, Authn, { realmKey: key, events: [] }, { transport: t })) as { pid: Pid }).pid;
+    const { t, rt, args } = await setup(realm);
+    const pid = ((await GenListener.start(rt, Authn, args, { transport: t })) as { pid: Pid }).pid;
     const queue = await GenListener.queue(rt, pid);
     await GenServer.stop(rt, pid, 'shutdown');
     await expect(t.checkQueue(queue)).rejects.toThrow();
