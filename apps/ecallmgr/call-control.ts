@@ -77,6 +77,9 @@ type Msg =
 const cleanups = new Map<string, Promise<void>>();
 const MAX_COMMAND_BYTES = 1024 * 1024;
 
+/** Resolves once the consumer of an ended call_control of `callId` is cancelled. */
+export const controlReleased = (callId: string): Promise<void> => cleanups.get(callId) ?? Promise.resolve();
+
 export const controlQueueName = (node: string, callId: string): string => `${node}-ctl-${callId}`;
 
 function liveEsl(s: State): EslConnection | undefined {

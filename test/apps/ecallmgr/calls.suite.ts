@@ -4,6 +4,7 @@
  * the embedded bus (calls.test.ts) and on RabbitMQ (calls.rabbitmq.test.ts).
  */
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { controlReleased } from '../../../apps/ecallmgr/call-control.ts';
 import type { Harness } from './harness.ts';
 
 export function callsSuite(start: () => Promise<Harness>): void {
@@ -56,6 +57,7 @@ export function callsSuite(start: () => Promise<Harness>): void {
     h.sw.hangup(callId, 'NORMAL_CLEARING');
     expect(await ended).toBe('normal');
     await h.rt.events.waitFor('supervisor', () => h.rt.whereis(`ecallmgr_call_events:${callId}`) === undefined);
+    await controlReleased(callId);
     await expect(h.bus.checkQueue(ctl)).rejects.toThrow();
   });
 }

@@ -4,6 +4,7 @@
  * call_control process killed mid-call (restarted by its supervisor, the call goes on or
  * ends cleanly), malformed frames from the switch (the node connection survives).
  */
+import { controlReleased } from '../../../apps/ecallmgr/call-control.ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Supervisor } from '../../../src/kernel/index.ts';
 import { names } from '../../../apps/ecallmgr/context.ts';
@@ -72,6 +73,7 @@ describe('ecallmgr under faults', () => {
     await h.app.command(ctl, callId, 'hangup');
     await h.app.waitEvent(callId, 'CHANNEL_DESTROY');
     expect(await supEnded).toBe('shutdown');
+    await controlReleased(callId);
     await expect(h.bus.checkQueue(ctl)).rejects.toThrow();
     expect(h.rt.registered().filter((n) => n.includes(callId))).toEqual([]);
   });
@@ -91,6 +93,7 @@ describe('ecallmgr under faults', () => {
     expect(await supEnded).toBe('shutdown');
     expect(h.rt.registered().filter((n) => n.includes(callId))).toEqual([]);
     expect(await Supervisor.countChildren(h.rt, names.calls)).toMatchObject({ active: 0 });
+    await controlReleased(callId);
     await expect(h.bus.checkQueue(ctl)).rejects.toThrow();
   });
 

@@ -3,6 +3,7 @@
  * after the hang-up, invalid or unsupported commands, route winners, error and missing
  * route answers, directory fetches.
  */
+import { controlReleased } from '../../../apps/ecallmgr/call-control.ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { build } from '../../../src/api/index.ts';
 import { Supervisor } from '../../../src/kernel/index.ts';
@@ -43,6 +44,7 @@ describe('ecallmgr call life cycle and bad input', () => {
     expect(h.executed(callId).filter((x) => x.includes('b.wav') || x.includes('c.wav'))).toEqual([]);
     expect(await Supervisor.countChildren(h.rt, names.calls)).toMatchObject({ active: 0 });
     expect(h.rt.whereis(names.events(callId))).toBeUndefined();
+    await controlReleased(callId);
     await expect(h.bus.checkQueue(ctl)).rejects.toThrow();
     expect(h.lines.some((l) => l.msg === 'call ended: command queue flushed' && l.call_id === callId && l.dropped === 2)).toBe(true);
   });
