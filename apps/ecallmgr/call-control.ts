@@ -140,12 +140,16 @@ function runNext(s: State, ctx: ProcessContext): Phase {
   return s.current === undefined ? 'active' : 'executing';
 }
 
+/** Hung up: nothing more runs. The keep-alive starts once the channel is destroyed (so
+ *  call_events publishes CHANNEL_DESTROY before the call's supervisor stops); after a
+ *  CHANNEL_HANGUP alone it waits at most nodeDownMaxMs for the destroy. */
 function hangupPhase(s: State, ctx: ProcessContext, input: Input, why: string): void {
   if (s.queue.length > 0 || s.current !== undefined) s.log.info({ dropped: s.queue.length, running: s.current === undefined ? undefined : appOf(s.current.cmd), why }, 'call ended: command queue flushed');
   s.queue = [];
   s.current = undefined;
   move(s, input, 'hungup');
-  arm(s, ctx, s.a.env.settings.keepAliveMs, 'keepalive_timeout');
+  const { keepAliveMs, nodeDownMaxMs } = s.a.env.settings;
+  arm(s, ctx, why === 'CHANNEL_HANGUP' ? Math.max(keepAliveMs, nodeDownMaxMs) : keepAliveMs, 'keepalive_timeout');
 }
 
 function onCommand(s: State, ctx: ProcessContext, cmd: Envelope): void {

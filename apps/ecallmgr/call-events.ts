@@ -8,6 +8,8 @@
  *   and publishes in that order. What is published and how it is renamed:
  *   event-convert.ts. Events Kazoo does not publish are skipped silently (by design, not
  *   by accident: the filter is the table in event-convert.ts).
+ * - It traps exits: a shutdown from its supervisor is handled after the events already
+ *   received, so a CHANNEL_DESTROY that arrived first is still published.
  * - A conversion or publish failure is logged with the call-id and the event name; the
  *   process carries on.
  * - After CHANNEL_DESTROY is published the process ends with `normal`. `{type:
@@ -42,7 +44,12 @@ function send(s: State, fields: Record<string, unknown>): void {
 
 export const CallEvents: GenServerBehaviour<State, CallEventsArgs> = {
   name: 'ecallmgr_call_events',
-  init: (a, ctx) => ok({ a, log: ctx.log.child({ call_id: a.callId }), published: 0 }),
+  init: (a, ctx) => {
+    // Trapping exits: a shutdown from the call's supervisor is queued behind the events
+    // already in the mailbox (CHANNEL_DESTROY among them), so they are published first.
+    ctx.trapExit(true);
+    return ok({ a, log: ctx.log.child({ call_id: a.callId }), published: 0 });
+  },
 
   handleInfo(raw, s) {
     const m = raw as Msg;

@@ -130,6 +130,9 @@ export const NodeConnection: GenServerBehaviour<State, NodeArgs> = {
     esl.on('down', ({ reason }) => ctx.send(self, { type: 'esl_down', reason } satisfies Msg));
     esl.on('event', (ev) => ctx.send(self, { type: 'esl_event', ev } satisfies Msg));
     a.link.esl = esl;
+    // Each call's control queue is a listener with its own 'ready'/'lost' handlers on the
+    // shared transport: thousands of them are expected, not a leak.
+    if (a.env.bus.getMaxListeners() !== 0) a.env.bus.setMaxListeners(0);
     esl.start().catch((err: unknown) => log.debug({ err: String(err) }, 'esl start ended'));
     return ok({ a, esl, log, calls: new Set(), subscribed: false, ups: 0, dropped: 0 });
   },
