@@ -280,7 +280,7 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, { ty
           if (s.phase === 'hungup') return;
           if (s.timer !== undefined) ctx.cancelTimer(s.timer);
           s.timer = undefined;
-          s.current = undefined;
+          if (s.phase === 'node_down') s.current = undefined;
           s.log.info({ queued: s.queue.length }, 'switch back: call resumed');
           move(s, 'node_up', runNext(s, ctx));
         });

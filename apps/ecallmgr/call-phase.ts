@@ -8,6 +8,7 @@
  *   active     destroyed            hungup               (CHANNEL_DESTROY)
  *   active     node_down            node_down
  *   active     channel_gone         hungup               (the switch says the channel does not exist)
+ *   active     node_up              active | executing   (a restarted node connection: run what waits)
  *   executing  command              executing            (queued behind the running one)
  *   executing  exec_done            active | executing   (next command, or idle)
  *   executing  destroyed            hungup
@@ -23,7 +24,7 @@
  *   hungup     exec_done|destroyed|node_down|node_up|channel_gone   hungup
  *   hungup     keepalive_timeout    stop                 (the process ends, normal)
  *
- * Inputs a phase does not list are logged and ignored (e.g. node_up while active).
+ * Inputs a phase does not list are logged and ignored (e.g. node_up while executing).
  */
 
 export type Phase = 'active' | 'executing' | 'node_down' | 'hungup';
@@ -31,7 +32,7 @@ export type Input = 'command' | 'exec_done' | 'destroyed' | 'node_down' | 'node_
 export type Next = Phase | 'stop';
 
 export const TRANSITIONS: Readonly<Record<Phase, Partial<Record<Input, readonly Next[]>>>> = {
-  active: { command: ['active', 'executing'], exec_done: ['active'], destroyed: ['hungup'], node_down: ['node_down'], channel_gone: ['hungup'] },
+  active: { command: ['active', 'executing'], exec_done: ['active'], destroyed: ['hungup'], node_down: ['node_down'], channel_gone: ['hungup'], node_up: ['active', 'executing'] },
   executing: { command: ['executing'], exec_done: ['active', 'executing'], destroyed: ['hungup'], node_down: ['node_down'], channel_gone: ['hungup'] },
   node_down: {
     command: ['node_down'], exec_done: ['node_down'], node_up: ['active', 'executing'], channel_gone: ['hungup'],

@@ -4,7 +4,8 @@
  *
  * Contract
  * - `SwitchLink` is made (empty) when the tree spec is built; the node connection
- *   process puts its EslConnection in `esl` when it starts and removes it when it ends.
+ *   process puts its EslConnection in `esl` when it starts and removes it when it ends
+ *   (however it ends); `calls` is the node connection's table of known calls.
  *   Call processes read `link.esl` when they need the switch and treat undefined (or a
  *   connection that is down) as "node down".
  * - Per-call processes are registered under `names.control(callId)` /
@@ -34,10 +35,13 @@ export interface SwitchLink {
   readonly config: SwitchConfig;
   readonly identity: SwitchIdentity;
   esl: EslConnection | undefined;
+  /** Calls of this switch ecallmgr knows (routed or being routed); outlives a restart of
+   *  the node connection process, so a new one still knows the calls that are up. */
+  readonly calls: Set<string>;
 }
 
 export function switchLink(config: SwitchConfig): SwitchLink {
-  return { config, identity: { name: config.name, url: `esl://${config.host}:${config.port}` }, esl: undefined };
+  return { config, identity: { name: config.name, url: `esl://${config.host}:${config.port}` }, esl: undefined, calls: new Set() };
 }
 
 export const names = {

@@ -6,7 +6,9 @@
  * Contract
  * - init puts the connection in the switch link and starts connecting without waiting:
  *   a switch that is down at boot does not stop the app; the connection retries with
- *   backoff for ever. terminate closes it and clears the link.
+ *   backoff for ever. When the process ends, however it ends, the connection is closed
+ *   and the link cleared. The table of known calls lives in the link: a restarted node
+ *   connection resynchronises those calls when it is up (as after a reconnect).
  * - On every 'up': subscribes (first time; EslConnection re-applies it after a
  *   reconnect), announces the switch up on the bus (nodes advertise from ecallmgr with
  *   Media-Servers.<switch>.Status = up), and, after a reconnect, resynchronises the calls
@@ -42,6 +44,7 @@ interface State {
   readonly a: NodeArgs;
   readonly esl: EslConnection;
   readonly log: Logger;
+  /** = link.calls: survives a restart of this process. */
   readonly calls: Set<string>;
   subscribed: boolean;
   ups: number;
@@ -103,7 +106,7 @@ function dispatch(s: State, ctx: ProcessContext, ev: EslEvent): void {
   }
   const uuid = ev.uuid;
   if (uuid === undefined) return void s.dropped++;
-  if (ev.name === 'CHANNEL_PARK' && !s.calls.has(uuid)) {
+  if (ev.name === 'CHANNEL_PARK' && !s.calls.has(uuid) && ctx.runtime.whereis(names.control(uuid)) === undefined) {
     s.calls.add(uuid);
     if (!sendTo(ctx, names.router(s.a.link.identity.name), { type: 'park', ev })) s.log.child({ call_id: uuid }).error('new call with no router process');
     return;
@@ -133,8 +136,14 @@ export const NodeConnection: GenServerBehaviour<State, NodeArgs> = {
     // Each call's control queue is a listener with its own 'ready'/'lost' handlers on the
     // shared transport: thousands of them are expected, not a leak.
     if (a.env.bus.getMaxListeners() !== 0) a.env.bus.setMaxListeners(0);
+    // However the process ends (shutdown, crash, kill), its connection goes with it.
+    void ctx.runtime.awaitExit(self).then(() => {
+      if (a.link.esl === esl) a.link.esl = undefined;
+      return esl.close();
+    });
     esl.start().catch((err: unknown) => log.debug({ err: String(err) }, 'esl start ended'));
-    return ok({ a, esl, log, calls: new Set(), subscribed: false, ups: 0, dropped: 0 });
+    if (a.link.calls.size > 0) log.warn({ calls: a.link.calls.size }, 'node connection restarted: calls kept, resynchronised once connected');
+    return ok({ a, esl, log, calls: a.link.calls, subscribed: false, ups: a.link.calls.size > 0 ? 1 : 0, dropped: 0 });
   },
 
   async handleInfo(raw, s, ctx) {
@@ -173,11 +182,6 @@ export const NodeConnection: GenServerBehaviour<State, NodeArgs> = {
         s.log.warn({ msg: String((raw as { type?: unknown })?.type ?? raw) }, 'node connection: unexpected message dropped');
     }
     return noreply(s);
-  },
-
-  async terminate(_reason, s) {
-    if (s.a.link.esl === s.esl) s.a.link.esl = undefined;
-    await s.esl.close();
   },
 
   describe: (s) => ({ switch: s.a.link.identity.name, up: s.esl.isUp, calls: s.calls.size, dropped_events: s.dropped }),

@@ -122,4 +122,23 @@ describe('ecallmgr under faults', () => {
     expect(destroy.Disposition).toBe('channel_gone');
     expect(await ended).toBe('normal');
   });
+
+  it('the node connection killed mid-call is restarted with its router and authn; the call goes on and ends cleanly', async () => {
+    h = await startHarness();
+    const { callId, ctl } = await h.placeRoutedCall();
+    const node = h.rt.whereis(names.node(SWITCH))!;
+    const mark = h.app.seen.length;
+    const restarted = h.rt.events.waitFor('supervisor', (e) => e.kind === 'child_restarted' && e.childId === 'authn');
+    h.rt.crash(node, 'injected');
+    await restarted;
+    await h.waitNode('up', mark);
+    await h.app.command(ctl, callId, 'answer');
+    await h.app.waitEvent(callId, 'CHANNEL_ANSWER');
+    expect(h.sw.connectionCount).toBe(1);
+    const other = await h.placeRoutedCall('1003', '2003');
+    await h.app.command(other.ctl, other.callId, 'hangup');
+    await h.app.command(ctl, callId, 'hangup');
+    await h.app.waitEvent(callId, 'CHANNEL_DESTROY');
+    await h.app.waitEvent(other.callId, 'CHANNEL_DESTROY');
+  });
 });

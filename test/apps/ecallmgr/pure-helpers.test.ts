@@ -147,7 +147,7 @@ describe('call_control transitions (call-phase.ts)', () => {
     }
   });
   it.each([
-    ['active', 'node_up'],
+    ['executing', 'node_up'],
     ['executing', 'keepalive_timeout'],
     ['hungup', 'node_timeout'],
   ] as const)('%s ignores %s', (phase, input) => expect(allowed(phase, input)).toBeUndefined());
