@@ -14,6 +14,9 @@
  *   Media-Servers.<switch>.Status = up), and, after a reconnect, resynchronises the calls
  *   it knows: `uuid_exists` for each; still there -> its call_control gets node_up; gone
  *   -> call_control and call_events get channel_gone (the CHANNEL_DESTROY was lost).
+ *   Then (every 'up') parked inbound channels that no process controls (`show channels
+ *   as json`; they parked while the connection was down, or before ecallmgr started) are
+ *   read with `uuid_dump` and routed like a new CHANNEL_PARK.
  * - On 'down': announces the switch down and sends node_down to every call's control
  *   process (they keep their queues and wait).
  * - Event dispatch, in the switch's order: CHANNEL_PARK of a call it does not know ->
@@ -99,6 +102,29 @@ async function resync(s: State, ctx: ProcessContext): Promise<void> {
   s.log.info({ calls: calls.length, gone: gone.length }, 'switch back: calls resynchronised');
 }
 
+/** Parked inbound channels nobody routed (parked while the connection was down, or
+ *  before ecallmgr started): each is routed now, as if its CHANNEL_PARK had been seen. */
+async function adoptParked(s: State, ctx: ProcessContext): Promise<void> {
+  let rows: Array<Record<string, string>> = [];
+  try {
+    const parsed = JSON.parse(await s.esl.api('show channels as json')) as { rows?: Array<Record<string, string>> };
+    rows = Array.isArray(parsed.rows) ? parsed.rows : [];
+  } catch (err) {
+    return void s.log.warn({ err: String(err) }, 'could not list the switch channels');
+  }
+  for (const row of rows) {
+    const uuid = row.uuid;
+    if (uuid === undefined || row.direction !== 'inbound' || row.application !== 'park' || s.calls.has(uuid) || ctx.runtime.whereis(names.control(uuid)) !== undefined) continue;
+    try {
+      const headers = JSON.parse(await s.esl.api(`uuid_dump ${uuid} json`)) as Record<string, string>;
+      s.log.child({ call_id: uuid }).info('parked call found on the switch with no controller: routing it');
+      dispatch(s, ctx, { name: 'CHANNEL_PARK', subclass: undefined, uuid, headers: { ...headers, 'Event-Name': 'CHANNEL_PARK' }, body: '' });
+    } catch (err) {
+      s.log.child({ call_id: uuid }).warn({ err: String(err) }, 'parked channel could not be read; left alone');
+    }
+  }
+}
+
 function dispatch(s: State, ctx: ProcessContext, ev: EslEvent): void {
   if (ev.name === 'REQUEST_PARAMS') {
     if (!sendTo(ctx, names.authn(s.a.link.identity.name), { type: 'fetch', ev })) s.log.warn('directory fetch with no authn process');
@@ -173,6 +199,7 @@ export const NodeConnection: GenServerBehaviour<State, NodeArgs> = {
         s.ups++;
         announce(s, 'up');
         if (s.ups > 1) await resync(s, ctx);
+        await adoptParked(s, ctx);
         break;
       case 'esl_down':
         announce(s, 'down', m.reason);

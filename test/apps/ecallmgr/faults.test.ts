@@ -141,4 +141,16 @@ describe('ecallmgr under faults', () => {
     await h.app.waitEvent(callId, 'CHANNEL_DESTROY');
     await h.app.waitEvent(other.callId, 'CHANNEL_DESTROY');
   });
+
+  it('a call parked while the connection was down is routed once it is back', async () => {
+    h = await startHarness({ backoff: { initialMs: 300, maxMs: 300 } });
+    const mark = h.app.seen.length;
+    h.sw.dropConnections();
+    await h.waitNode('down', mark);
+    const callId = h.sw.placeCall({ from: '1005', to: '2005' });
+    const ctl = await h.app.routeWin(callId);
+    await h.app.command(ctl, callId, 'answer');
+    await h.app.waitEvent(callId, 'CHANNEL_ANSWER');
+    expect(h.app.seen.filter((m) => m['Event-Name'] === 'route_req' && m['Call-ID'] === callId)).toHaveLength(1);
+  });
 });
