@@ -53,13 +53,15 @@ async function benchApp(bus: BusTransport, waiters: Waiters): Promise<{ core: Li
   const core: ListenerCore = new ListenerCore({
     transport: bus,
     logger: quiet,
-    bindings: [{ exchange: 'callmgr', routingKey: 'route.req.#' }, { exchange: 'callevt', routingKey: callEventKey('CHANNEL_ANSWER', '*') }, { exchange: 'callevt', routingKey: callEventKey('CHANNEL_DESTROY', '*') }],
+    bindings: [{ exchange: 'callmgr', routingKey: 'route.req.#' }, { exchange: 'callevt', routingKey: callEventKey('CHANNEL_ANSWER', '*') }, { exchange: 'callevt', routingKey: callEventKey('CHANNEL_DESTROY', '*') }, { exchange: 'nodes', routingKey: '' }],
     queueOptions: { maxLength: null, messageTtl: null },
     decode: busDecoder({ maxBytes: 1 << 20 }) as ListenerOptions['decode'],
     validate: busValidator as ListenerOptions['validate'],
     handleEvent: (m) => {
       const name = m['Event-Name'];
-      if (name === 'route_req') {
+      if (m['Event-Category'] === 'nodes') {
+        if (JSON.stringify(m['Media-Servers'] ?? {}).includes('"Status":"up"')) waiters.fire('switch:up', m);
+      } else if (name === 'route_req') {
         void core.replyTo(m, build('route_resp', { 'Msg-ID': m['Msg-ID'], 'Server-ID': core.queue, Method: 'park', Routes: [] }, CTX) as unknown as Envelope);
       } else waiters.fire(`${String(name)}:${String(m['Call-ID'])}`, m);
       return 'ignore';
@@ -81,9 +83,10 @@ async function withEcallmgr<T>(fn: (x: { sw: Switch; rt: Runtime; app: Awaited<R
   const waiters = new Waiters();
   const app = await benchApp(bus, waiters);
   const settings = ecallmgrSettings({ switches: [{ host: '127.0.0.1', port: sw.port, name: 'fs1' }], keepAliveMs: 0 }, {});
+  const up = waiters.wait('switch:up');
   const sup = await Supervisor.start(rt, ecallmgrTree({ bus, node: rt.node, settings }), { name: 'ecallmgr_sup' });
   if (sup.type !== 'ok') throw new Error('ecallmgr did not start');
-  while (rt.whereis(names.node('fs1')) === undefined || !(await isUp(rt))) await new Promise((r) => setTimeout(r, 20));
+  await up;
   try {
     return await fn({ sw, rt, app, waiters });
   } finally {
@@ -95,11 +98,6 @@ async function withEcallmgr<T>(fn: (x: { sw: Switch; rt: Runtime; app: Awaited<R
     await bus.close();
     await sw.close();
   }
-}
-
-async function isUp(rt: Runtime): Promise<boolean> {
-  const tree = (rt as unknown as { proc(p: unknown): { meta?: { describe?: () => { up?: boolean } } } | undefined }).proc(rt.whereis(names.node('fs1')));
-  return tree?.meta?.describe?.().up === true;
 }
 
 async function routedCall(sw: Switch, app: Awaited<ReturnType<typeof benchApp>>, waiters: Waiters, hangup: boolean): Promise<void> {
@@ -197,7 +195,20 @@ await withEcallmgr(async ({ sw, rt, app, waiters }) => {
   const t1 = performance.now();
   const ends = [...sw.channels()].map((c) => waiters.wait(`CHANNEL_DESTROY:${c.uuid}`));
   sw.channels().forEach((c) => sw.hangup(c.uuid));
+  let ended = 0;
+  const callsSup = rt.whereis(names.calls);
+  const gone = new Promise<void>((resolve) => {
+    const on = (e: { kind: string; supervisor: unknown }): void => {
+      if (e.kind === 'child_terminated' && e.supervisor === callsSup && ++ended === held) {
+        rt.events.off('supervisor', on);
+        resolve();
+      }
+    };
+    rt.events.on('supervisor', on);
+  });
   await Promise.all(ends);
-  while ((await Supervisor.countChildren(rt, names.calls)).active > 0) await new Promise((r) => setTimeout(r, 20));
+  await gone;
+  const left = await Supervisor.countChildren(rt, names.calls);
+  if (left.active > 0) out(`  ${left.active} call supervisors still running!`);
   out(`  all ${held} hung up, CHANNEL_DESTROY published and call processes gone in ${((performance.now() - t1) / 1000).toFixed(1)} s; processes left: ${rt.processCount - procs0}`);
 });
