@@ -18,14 +18,16 @@
  *   next starts when the switch's CHANNEL_EXECUTE_COMPLETE (or the api reply) for the
  *   current one arrives. The switch answering `-ERR invalid session id` means the
  *   channel is gone: the call ends as if destroyed (call_events publishes a
- *   CHANNEL_DESTROY). A command the switch refuses otherwise, or that this ecallmgr cannot run, is
- *   answered with a dialplan error event (call.dialplan.<call-id>) and skipped. `flush`
+ *   CHANNEL_DESTROY). A command the switch refuses otherwise, or that this ecallmgr
+ *   cannot run, is answered with a dialplan error event (call.dialplan.<call-id>) and
+ *   skipped. `flush`
  *   breaks the running application (uuid_break all) and starts over with the new command.
- * - Phases and moves: call-phase.ts (the table is enforced). CHANNEL_HANGUP or
- *   CHANNEL_DESTROY (or the
- *   channel found gone after a switch outage, or the switch away longer than
- *   nodeDownMaxMs) -> hungup: the queue is flushed (logged), later commands get a dialplan
- *   error, and after keepAliveMs without commands the process stops with `normal`.
+ * - Phases and moves: call-phase.ts (the table is enforced). CHANNEL_HANGUP ->
+ *   hanging_up: the queue is flushed (logged), nothing more runs, later commands get a
+ *   dialplan error. CHANNEL_DESTROY (or the channel found gone, or the switch away longer
+ *   than nodeDownMaxMs) -> hungup: after keepAliveMs without commands the process stops
+ *   with `normal` (and with it the call's supervisor). A CHANNEL_DESTROY that never comes
+ *   ends hanging_up after max(keepAliveMs, nodeDownMaxMs).
  * - While the switch connection is down the queue is kept and commands are queued, not
  *   run; a command that was running when the connection dropped is counted as done (its
  *   completion event is lost with the connection) and logged.
@@ -40,7 +42,7 @@ import { EslChannelGoneError, EslCommandError, EslDisconnectedError, type EslCon
 import { buildContext, names, publish, type EcallmgrEnv, type SwitchLink } from './context.ts';
 import { appOf, insertCommand } from './insert-at.ts';
 import { switchAction } from './switch-action.ts';
-import { checkMove, allowed, type Input, type Phase } from './call-phase.ts';
+import { checkMove, allowed, isOver, type Input, type Phase } from './call-phase.ts';
 
 export interface CallControlArgs {
   readonly callId: string;
@@ -140,21 +142,25 @@ function runNext(s: State, ctx: ProcessContext): Phase {
   return s.current === undefined ? 'active' : 'executing';
 }
 
-/** Hung up: nothing more runs. The keep-alive starts once the channel is destroyed (so
- *  call_events publishes CHANNEL_DESTROY before the call's supervisor stops); after a
- *  CHANNEL_HANGUP alone it waits at most nodeDownMaxMs for the destroy. */
-function hangupPhase(s: State, ctx: ProcessContext, input: Input, why: string): void {
+/** The call is over: nothing more runs. After CHANNEL_HANGUP (hanging_up) it waits for
+ *  CHANNEL_DESTROY (at most max(keepAliveMs, nodeDownMaxMs)), so that call_events
+ *  publishes it before the call's supervisor stops; once destroyed (hungup) it stays
+ *  keepAliveMs for late commands. */
+function hangupPhase(s: State, ctx: ProcessContext, input: 'hangup' | 'destroyed' | 'channel_gone' | 'node_timeout', why: string): void {
   if (s.queue.length > 0 || s.current !== undefined) s.log.info({ dropped: s.queue.length, running: s.current === undefined ? undefined : appOf(s.current.cmd), why }, 'call ended: command queue flushed');
   s.queue = [];
   s.current = undefined;
-  move(s, input, 'hungup');
+  const next = input === 'hangup' && s.phase !== 'hungup' ? 'hanging_up' : 'hungup';
+  const wasDestroyed = s.phase === 'hungup';
+  move(s, input, next);
+  if (wasDestroyed) return;
   const { keepAliveMs, nodeDownMaxMs } = s.a.env.settings;
-  arm(s, ctx, why === 'CHANNEL_HANGUP' ? Math.max(keepAliveMs, nodeDownMaxMs) : keepAliveMs, 'keepalive_timeout');
+  arm(s, ctx, next === 'hanging_up' ? Math.max(keepAliveMs, nodeDownMaxMs) : keepAliveMs, 'keepalive_timeout');
 }
 
 function onCommand(s: State, ctx: ProcessContext, cmd: Envelope): void {
-  if (s.phase === 'hungup') {
-    arm(s, ctx, s.a.env.settings.keepAliveMs, 'keepalive_timeout');
+  if (isOver(s.phase)) {
+    if (s.phase === 'hungup') arm(s, ctx, s.a.env.settings.keepAliveMs, 'keepalive_timeout');
     return dialplanError(s, cmd, `the call is down: ${appOf(cmd)} not executed`);
   }
   if (cmd['Call-ID'] !== s.a.callId) return dialplanError(s, cmd, `command for call ${String(cmd['Call-ID'])} reached the control queue of ${s.a.callId}`);
@@ -175,12 +181,12 @@ function onCommand(s: State, ctx: ProcessContext, cmd: Envelope): void {
 }
 
 function onExecDone(s: State, ctx: ProcessContext, m: { seq: number; error?: unknown }): void {
-  if (m.error instanceof EslCommandError && m.error.reply.includes('invalid session id') && s.phase !== 'hungup' && s.phase !== 'node_down') {
+  if (m.error instanceof EslCommandError && m.error.reply.includes('invalid session id') && !isOver(s.phase) && s.phase !== 'node_down') {
     ctx.send(ctx.self, { type: 'channel_gone' } satisfies Msg);
     const events = ctx.runtime.whereis(names.events(s.a.callId));
     if (events !== undefined) ctx.send(events, { type: 'channel_gone' });
   } else if (m.error instanceof EslCommandError) {
-    if (s.phase !== 'hungup') dialplanError(s, s.current?.seq === m.seq ? s.current.cmd : undefined, `the switch refused it: ${m.error.reply.trim()}`);
+    if (!isOver(s.phase)) dialplanError(s, s.current?.seq === m.seq ? s.current.cmd : undefined, `the switch refused it: ${m.error.reply.trim()}`);
   } else if (m.error instanceof EslDisconnectedError) s.log.warn({ seq: m.seq }, 'switch connection lost while a command ran: its outcome is unknown; counted as done');
   else if (m.error !== undefined && !(m.error instanceof EslChannelGoneError)) s.log.warn({ err: String(m.error) }, 'command failed');
   if (s.current?.seq !== m.seq) return; // a `now` or flushed command
@@ -261,7 +267,8 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, { ty
         handle(s, ctx, 'exec_done', () => onExecDone(s, ctx, m));
         break;
       case 'switch_event':
-        if (m.ev.name === 'CHANNEL_HANGUP' || m.ev.name === 'CHANNEL_DESTROY') handle(s, ctx, 'destroyed', () => hangupPhase(s, ctx, 'destroyed', m.ev.name));
+        if (m.ev.name === 'CHANNEL_HANGUP') handle(s, ctx, 'hangup', () => hangupPhase(s, ctx, 'hangup', m.ev.name));
+        else if (m.ev.name === 'CHANNEL_DESTROY') handle(s, ctx, 'destroyed', () => hangupPhase(s, ctx, 'destroyed', m.ev.name));
         break;
       case 'channel_gone':
         handle(s, ctx, 'channel_gone', () => hangupPhase(s, ctx, 'channel_gone', 'channel gone after a switch outage'));
@@ -271,13 +278,13 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, { ty
         break;
       case 'node_down':
         handle(s, ctx, 'node_down', () => {
-          move(s, 'node_down', s.phase === 'hungup' ? 'hungup' : 'node_down');
+          move(s, 'node_down', isOver(s.phase) ? s.phase : 'node_down');
           if (s.phase === 'node_down') arm(s, ctx, s.a.env.settings.nodeDownMaxMs, 'node_timeout');
         });
         break;
       case 'node_up':
         handle(s, ctx, 'node_up', () => {
-          if (s.phase === 'hungup') return;
+          if (isOver(s.phase)) return move(s, 'node_up', s.phase);
           if (s.timer !== undefined) ctx.cancelTimer(s.timer);
           s.timer = undefined;
           if (s.phase === 'node_down') s.current = undefined;
@@ -286,7 +293,7 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, { ty
         });
         break;
       case 'timer':
-        if (m.input === 'keepalive_timeout' && s.phase === 'hungup') return stop('normal', s);
+        if (m.input === 'keepalive_timeout' && isOver(s.phase)) return stop('normal', s);
         if (m.input === 'node_timeout') handle(s, ctx, 'node_timeout', () => hangupPhase(s, ctx, 'node_timeout', 'switch away too long'));
         break;
       default:

@@ -2,47 +2,55 @@
  * The phases of a call's control process and what moves it between them. This table is
  * the process's documentation; call-control.ts refuses any move it does not list.
  *
- *   phase      input             -> next phase(s)
- *   active     command              active | executing   (queued; runs at once when idle)
- *   active     exec_done            active               (a late `now` completion)
- *   active     destroyed            hungup               (CHANNEL_DESTROY)
- *   active     node_down            node_down
- *   active     channel_gone         hungup               (the switch says the channel does not exist)
- *   active     node_up              active | executing   (a restarted node connection: run what waits)
- *   executing  command              executing            (queued behind the running one)
- *   executing  exec_done            active | executing   (next command, or idle)
- *   executing  destroyed            hungup
- *   executing  node_down            node_down            (queue kept)
- *   executing  channel_gone         hungup
- *   node_down  command              node_down            (queued, not run)
- *   node_down  exec_done            node_down
- *   node_down  node_up              active | executing   (the channel still exists: resume)
- *   node_down  channel_gone         hungup               (it vanished while we were away)
- *   node_down  node_timeout         hungup               (the switch stayed away too long)
- *   node_down  destroyed            hungup
- *   hungup     command              hungup               (answered with a dialplan error)
- *   hungup     exec_done|destroyed|node_down|node_up|channel_gone   hungup
- *   hungup     keepalive_timeout    stop                 (the process ends, normal)
+ *   phase       input              -> next phase(s)
+ *   active      command               active | executing   (queued; runs at once when idle)
+ *   active      exec_done             active               (a late `now` completion)
+ *   active      node_down             node_down
+ *   active      node_up               active | executing   (a restarted node connection: run what waits)
+ *   executing   command               executing            (queued behind the running one)
+ *   executing   exec_done             active | executing   (next command, or idle)
+ *   executing   node_down             node_down            (queue kept)
+ *   node_down   command               node_down            (queued, not run)
+ *   node_down   exec_done             node_down
+ *   node_down   node_up               active | executing   (the channel still exists: resume)
+ *   node_down   node_timeout          hungup               (the switch stayed away too long)
+ *   (any of the three above)
+ *               hangup                hanging_up           (CHANNEL_HANGUP: nothing more runs)
+ *               destroyed             hungup               (CHANNEL_DESTROY)
+ *               channel_gone          hungup               (the switch says the channel does not exist)
+ *   hanging_up  command               hanging_up           (answered with a dialplan error)
+ *   hanging_up  destroyed | channel_gone   hungup
+ *   hanging_up  exec_done | hangup | node_down | node_up   hanging_up
+ *   hanging_up  keepalive_timeout     stop                 (no CHANNEL_DESTROY came in time)
+ *   hungup      command               hungup               (answered with a dialplan error)
+ *   hungup      exec_done | hangup | destroyed | node_down | node_up | channel_gone   hungup
+ *   hungup      keepalive_timeout     stop                 (the process ends, normal)
  *
  * Inputs a phase does not list are logged and ignored (e.g. node_up while executing).
  */
 
-export type Phase = 'active' | 'executing' | 'node_down' | 'hungup';
-export type Input = 'command' | 'exec_done' | 'destroyed' | 'node_down' | 'node_up' | 'channel_gone' | 'node_timeout' | 'keepalive_timeout';
+export type Phase = 'active' | 'executing' | 'node_down' | 'hanging_up' | 'hungup';
+export type Input = 'command' | 'exec_done' | 'hangup' | 'destroyed' | 'node_down' | 'node_up' | 'channel_gone' | 'node_timeout' | 'keepalive_timeout';
 export type Next = Phase | 'stop';
 
+const ENDING = { hangup: ['hanging_up'], destroyed: ['hungup'], channel_gone: ['hungup'] } as const;
+
 export const TRANSITIONS: Readonly<Record<Phase, Partial<Record<Input, readonly Next[]>>>> = {
-  active: { command: ['active', 'executing'], exec_done: ['active'], destroyed: ['hungup'], node_down: ['node_down'], channel_gone: ['hungup'], node_up: ['active', 'executing'] },
-  executing: { command: ['executing'], exec_done: ['active', 'executing'], destroyed: ['hungup'], node_down: ['node_down'], channel_gone: ['hungup'] },
-  node_down: {
-    command: ['node_down'], exec_done: ['node_down'], node_up: ['active', 'executing'], channel_gone: ['hungup'],
-    node_timeout: ['hungup'], destroyed: ['hungup'],
+  active: { command: ['active', 'executing'], exec_done: ['active'], node_down: ['node_down'], node_up: ['active', 'executing'], ...ENDING },
+  executing: { command: ['executing'], exec_done: ['active', 'executing'], node_down: ['node_down'], ...ENDING },
+  node_down: { command: ['node_down'], exec_done: ['node_down'], node_up: ['active', 'executing'], node_timeout: ['hungup'], ...ENDING },
+  hanging_up: {
+    command: ['hanging_up'], exec_done: ['hanging_up'], hangup: ['hanging_up'], destroyed: ['hungup'], channel_gone: ['hungup'],
+    node_down: ['hanging_up'], node_up: ['hanging_up'], keepalive_timeout: ['stop'],
   },
   hungup: {
-    command: ['hungup'], exec_done: ['hungup'], destroyed: ['hungup'], node_down: ['hungup'], node_up: ['hungup'],
+    command: ['hungup'], exec_done: ['hungup'], hangup: ['hungup'], destroyed: ['hungup'], node_down: ['hungup'], node_up: ['hungup'],
     channel_gone: ['hungup'], keepalive_timeout: ['stop'],
   },
 };
+
+/** The call is over (no command runs any more). */
+export const isOver = (p: Phase): boolean => p === 'hanging_up' || p === 'hungup';
 
 /** The phases `input` may lead to from `phase`; undefined when the phase ignores it. */
 export function allowed(phase: Phase, input: Input): readonly Next[] | undefined {

@@ -23,8 +23,8 @@
  *   the router (once per call); CHANNEL_HANGUP -> its call_control (it stops executing at once);
  *   every other event of a known call -> its call_events, and CHANNEL_DESTROY also to its
  *   call_control (then the call is forgotten); REQUEST_PARAMS
- *   -> authn; other events (HEARTBEAT, CUSTOM replies, events of calls ecallmgr does not
- *   control) are counted and dropped at debug level.
+ *   -> authn; other events (HEARTBEAT, unknown names, events of calls ecallmgr does not
+ *   control) are counted and logged at debug level with why, then dropped.
  * - `{type:'relay', to, msg}`: forwards msg to `to` in the order of the event stream
  *   (call_control sends its command completions this way, so that it never sees a
  *   completion before the switch events that preceded it on the socket).
@@ -131,7 +131,7 @@ function dispatch(s: State, ctx: ProcessContext, ev: EslEvent): void {
     return;
   }
   const uuid = ev.uuid;
-  if (uuid === undefined) return void s.dropped++;
+  if (uuid === undefined) return dropped(s, ev, 'no Unique-ID');
   if (ev.name === 'CHANNEL_PARK' && !s.calls.has(uuid) && ctx.runtime.whereis(names.control(uuid)) === undefined) {
     s.calls.add(uuid);
     if (!sendTo(ctx, names.router(s.a.link.identity.name), { type: 'park', ev })) s.log.child({ call_id: uuid }).error('new call with no router process');
@@ -143,7 +143,12 @@ function dispatch(s: State, ctx: ProcessContext, ev: EslEvent): void {
     sendTo(ctx, names.control(uuid), { type: 'switch_event', ev: { name: ev.name } });
     s.calls.delete(uuid);
   }
-  if (!toEvents) s.dropped++;
+  if (!toEvents) dropped(s, ev, 'no call process for it');
+}
+
+function dropped(s: State, ev: EslEvent, why: string): void {
+  s.dropped++;
+  if (s.log.isLevelEnabled('debug')) s.log.debug({ event: ev.name, subclass: ev.subclass, call_id: ev.uuid, why }, 'switch event dropped');
 }
 
 export const NodeConnection: GenServerBehaviour<State, NodeArgs> = {

@@ -138,11 +138,11 @@ describe('dialplan command -> switch action (switchAction)', () => {
 });
 
 describe('call_control transitions (call-phase.ts)', () => {
-  it('lists only known phases as targets and ends only from hungup', () => {
+  it('lists only known phases as targets and ends only once the call is over', () => {
     const phases = Object.keys(TRANSITIONS);
     for (const [phase, moves] of Object.entries(TRANSITIONS)) {
       for (const [input, next] of Object.entries(moves)) {
-        for (const n of next!) expect(n === 'stop' ? phase === 'hungup' && input === 'keepalive_timeout' : phases.includes(n)).toBe(true);
+        for (const n of next!) expect(n === 'stop' ? (phase === 'hungup' || phase === 'hanging_up') && input === 'keepalive_timeout' : phases.includes(n)).toBe(true);
       }
     }
   });
@@ -154,6 +154,8 @@ describe('call_control transitions (call-phase.ts)', () => {
   it('refuses a move the table does not list', () => {
     expect(() => checkMove('executing', 'command', 'active')).toThrow(/not in the transition table/);
     expect(checkMove('node_down', 'node_up', 'executing')).toBe('executing');
+    expect(() => checkMove('hanging_up', 'command', 'executing')).toThrow();
+    expect(checkMove('executing', 'hangup', 'hanging_up')).toBe('hanging_up');
   });
 });
 
