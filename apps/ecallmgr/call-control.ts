@@ -8,7 +8,10 @@
  *   `callctl` with that name as routing key; the same name after a restart, so the
  *   controlling app keeps reaching the call), then, the first time only, publishes
  *   route_win to the winner's queue (Control-Queue = that queue, Msg-ID = Call-ID,
- *   Server-ID = the queue). After a restart it asks the switch whether the channel still
+ *   Server-ID = the queue) and usurp_control (Fetch-ID = this routing's, Reason
+ *   Route-Win) on `call.usurp_control.<call-id>`. A usurp_control for the call with
+ *   another Fetch-ID (another ecallmgr routed it again) stops the process, `normal`,
+ *   without touching the call. After a restart it asks the switch whether the channel still
  *   exists and ends the call's control if not.
  * - Every delivery is validated against the catalogue before it reaches the process: an
  *   invalid command is logged with its reason and answered with an `error` message to its
@@ -35,7 +38,7 @@
  *   restarted successor waits for that before consuming the same queue.
  */
 import { GenServer, noreply, ok, stop, type GenServerBehaviour, type Logger, type ProcessContext, type Ref } from '../../src/kernel/index.ts';
-import { errorReply } from '../../src/api/index.ts';
+import { callEventKey, errorReply } from '../../src/api/index.ts';
 import { busDecoder, busValidator } from '../../src/api/bus-adapters.ts';
 import { ListenerCore, type Envelope, type ListenerOptions } from '../../src/bus/index.ts';
 import { EslChannelGoneError, EslCommandError, EslDisconnectedError, type EslConnection } from '../../src/switch/index.ts';
@@ -202,7 +205,9 @@ function handle(s: State, ctx: ProcessContext, input: Input, act: () => void): v
   act();
 }
 
-export const CallControl: GenServerBehaviour<State, CallControlArgs, never, { type: 'command'; cmd: Envelope }> = {
+type Cast = { type: 'command'; cmd: Envelope } | { type: 'usurp'; fetchId: string; node: unknown };
+
+export const CallControl: GenServerBehaviour<State, CallControlArgs, never, Cast> = {
   name: 'ecallmgr_call_control',
 
   async init(a, ctx) {
@@ -217,7 +222,7 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, { ty
       name: 'call_control',
       queue: queueName,
       exchanges: [],
-      bindings: [{ exchange: 'callctl', routingKey: queueName }],
+      bindings: [{ exchange: 'callctl', routingKey: queueName }, { exchange: 'callevt', routingKey: callEventKey('usurp_control', a.callId) }],
       selfBinding: false,
       exclusiveConsumer: false,
       concurrency: 1,
@@ -227,6 +232,7 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, { ty
       errorReply: (request, reason) => errorReply(request, reason, buildContext(a.env)),
       handleEvent: (m) => {
         if (m['Event-Category'] === 'call' && m['Event-Name'] === 'command') GenServer.cast(rt, self, { type: 'command', cmd: m });
+        else if (m['Event-Name'] === 'usurp_control') GenServer.cast(rt, self, { type: 'usurp', fetchId: String(m['Fetch-ID']), node: m['Media-Node'] });
         else log.warn({ category: m['Event-Category'], name: m['Event-Name'] }, 'call_control: not a dialplan command; dropped');
         return 'ignore';
       },
@@ -241,6 +247,7 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, { ty
     if (!a.shared.routeWinSent) {
       a.shared.routeWinSent = true;
       await publish(a.env, 'route_win', { 'Call-ID': a.callId, 'Control-Queue': queueName, 'Custom-Channel-Vars': a.ccvs, 'Msg-ID': a.callId, 'Server-ID': queueName, 'Switch-Hostname': a.link.config.host }, a.controllerQueue);
+      await publish(a.env, 'usurp_control', { 'Call-ID': a.callId, 'Fetch-ID': a.ccvs['Fetch-ID'], Reason: 'Route-Win', 'Media-Node': a.env.node });
       log.debug({ controller: a.controllerQueue, queue: queueName }, 'route_win sent');
     } else {
       log.warn('call_control restarted: checking the channel');
@@ -256,6 +263,12 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, { ty
   },
 
   handleCast(msg, s, ctx) {
+    if (msg.type === 'usurp') {
+      if (msg.fetchId === s.a.ccvs['Fetch-ID']) return noreply(s);
+      s.log.info({ fetch_id: msg.fetchId, media_node: msg.node }, 'call control usurped by another route_win: stopping');
+      checkMove(s.phase, 'usurped', 'stop');
+      return stop('normal', s);
+    }
     handle(s, ctx, 'command', () => onCommand(s, ctx, msg.cmd));
     return noreply(s);
   },

@@ -25,15 +25,16 @@
  *   hungup      command               hungup               (answered with a dialplan error)
  *   hungup      exec_done | hangup | destroyed | node_down | node_up | channel_gone   hungup
  *   hungup      keepalive_timeout     stop                 (the process ends, normal)
+ *   (any phase) usurped               stop                 (another routing of the call took over)
  *
  * Inputs a phase does not list are logged and ignored (e.g. node_up while executing).
  */
 
 export type Phase = 'active' | 'executing' | 'node_down' | 'hanging_up' | 'hungup';
-export type Input = 'command' | 'exec_done' | 'hangup' | 'destroyed' | 'node_down' | 'node_up' | 'channel_gone' | 'node_timeout' | 'keepalive_timeout';
+export type Input = 'command' | 'exec_done' | 'hangup' | 'destroyed' | 'node_down' | 'node_up' | 'channel_gone' | 'node_timeout' | 'keepalive_timeout' | 'usurped';
 export type Next = Phase | 'stop';
 
-const ENDING = { hangup: ['hanging_up'], destroyed: ['hungup'], channel_gone: ['hungup'] } as const;
+const ENDING = { hangup: ['hanging_up'], destroyed: ['hungup'], channel_gone: ['hungup'], usurped: ['stop'] } as const;
 
 export const TRANSITIONS: Readonly<Record<Phase, Partial<Record<Input, readonly Next[]>>>> = {
   active: { command: ['active', 'executing'], exec_done: ['active'], node_down: ['node_down'], node_up: ['active', 'executing'], ...ENDING },
@@ -41,11 +42,11 @@ export const TRANSITIONS: Readonly<Record<Phase, Partial<Record<Input, readonly 
   node_down: { command: ['node_down'], exec_done: ['node_down'], node_up: ['active', 'executing'], node_timeout: ['hungup'], ...ENDING },
   hanging_up: {
     command: ['hanging_up'], exec_done: ['hanging_up'], hangup: ['hanging_up'], destroyed: ['hungup'], channel_gone: ['hungup'],
-    node_down: ['hanging_up'], node_up: ['hanging_up'], keepalive_timeout: ['stop'],
+    node_down: ['hanging_up'], node_up: ['hanging_up'], keepalive_timeout: ['stop'], usurped: ['stop'],
   },
   hungup: {
     command: ['hungup'], exec_done: ['hungup'], hangup: ['hungup'], destroyed: ['hungup'], node_down: ['hungup'], node_up: ['hungup'],
-    channel_gone: ['hungup'], keepalive_timeout: ['stop'],
+    channel_gone: ['hungup'], keepalive_timeout: ['stop'], usurped: ['stop'],
   },
 };
 

@@ -40,7 +40,7 @@ export function callsSuite(start: () => Promise<Harness>): void {
     expect(h.executed(callId)).toEqual(['park', 'answer', 'playback silence_stream://40', 'playback tts://flite|female|hello', `event Event-Name=CUSTOM,Event-Subclass=kazoo::noop,kazoo_event_name=CHANNEL_EXECUTE_COMPLETE,kazoo_application_name=noop,kazoo_application_response=${String(noop['Msg-ID'])}`, 'hangup']);
     const names = h.app.events(callId).map((m) => `${String(m['Event-Name'])}${m['Application-Name'] === undefined ? '' : `:${String(m['Application-Name'])}`}`);
     expect(names).toEqual([
-      'CHANNEL_EXECUTE:answer', 'CHANNEL_ANSWER', 'CHANNEL_EXECUTE_COMPLETE:answer',
+      'usurp_control', 'CHANNEL_EXECUTE:answer', 'CHANNEL_ANSWER', 'CHANNEL_EXECUTE_COMPLETE:answer',
       'CHANNEL_EXECUTE:play', 'CHANNEL_EXECUTE_COMPLETE:play',
       'CHANNEL_EXECUTE:tts', 'CHANNEL_EXECUTE_COMPLETE:tts',
       'CHANNEL_EXECUTE_COMPLETE:noop',

@@ -5,7 +5,7 @@
  */
 import { controlReleased } from '../../../apps/ecallmgr/call-control.ts';
 import { afterEach, describe, expect, it } from 'vitest';
-import { build } from '../../../src/api/index.ts';
+import { build, callEventKey } from '../../../src/api/index.ts';
 import { Supervisor } from '../../../src/kernel/index.ts';
 import { names } from '../../../apps/ecallmgr/context.ts';
 import { TestApp } from './test-app.ts';
@@ -121,5 +121,18 @@ describe('ecallmgr call life cycle and bad input', () => {
     const missing = await h.waitSwitch((e) => e.name === 'CUSTOM' && header(e, 'Fetch-UUID') === 'fetch-2', 'fetch reply');
     expect(header(missing, 'Fetch-Result')).toBe('not_found');
     expect(h.lines.some((l) => JSON.stringify(l).includes('secret-1001'))).toBe(false);
+  });
+
+  it('route_win comes with usurp_control; a usurp_control of another routing of the call stops its control, the call stays up', async () => {
+    h = await startHarness();
+    const { callId } = await h.placeRoutedCall();
+    const own = await h.app.waitEvent(callId, 'usurp_control');
+    expect(own).toMatchObject({ Reason: 'Route-Win', 'Media-Node': h.rt.node });
+    const control = h.rt.whereis(names.control(callId))!;
+    const ended = h.rt.awaitExit(control);
+    await h.bus.publish('callevt', callEventKey('usurp_control', callId), Buffer.from(JSON.stringify(build('usurp_control', { 'Call-ID': callId, 'Fetch-ID': 'another-fetch', Reason: 'Route-Win', 'Media-Node': 'ecallmgr@elsewhere' }, { appName: 'ecallmgr', appVersion: '4.0.0', node: 'ecallmgr@elsewhere' }))), { contentType: 'application/json' });
+    expect(await ended).toBe('normal');
+    expect(h.sw.channel(callId)?.state).toBe('CS_EXECUTE');
+    expect(h.lines.some((l) => l.call_id === callId && l.msg === 'call control usurped by another route_win: stopping')).toBe(true);
   });
 });

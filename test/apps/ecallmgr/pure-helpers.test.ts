@@ -138,11 +138,11 @@ describe('dialplan command -> switch action (switchAction)', () => {
 });
 
 describe('call_control transitions (call-phase.ts)', () => {
-  it('lists only known phases as targets and ends only once the call is over', () => {
+  it('lists only known phases as targets and ends only once the call is over, or usurped', () => {
     const phases = Object.keys(TRANSITIONS);
     for (const [phase, moves] of Object.entries(TRANSITIONS)) {
       for (const [input, next] of Object.entries(moves)) {
-        for (const n of next!) expect(n === 'stop' ? (phase === 'hungup' || phase === 'hanging_up') && input === 'keepalive_timeout' : phases.includes(n)).toBe(true);
+        for (const n of next!) expect(n === 'stop' ? input === 'usurped' || ((phase === 'hungup' || phase === 'hanging_up') && input === 'keepalive_timeout') : phases.includes(n)).toBe(true);
       }
     }
   });
