@@ -1,19 +1,9 @@
-import { describe, it, expect, afterAll } from 'vitest';
-import { rmSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, it, expect } from 'vitest';
+import { tmpDir } from '../support/tmp-dirs.ts';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, ConfigError } from '../../src/node/config.ts';
 
-const tmpDirs: string[] = [];
-/** A temp folder removed after the file's tests. */
-const tmp = (prefix: string): string => {
-  const d = mkdtempSync(prefix);
-  tmpDirs.push(d);
-  return d;
-};
-afterAll(() => {
-  for (const d of tmpDirs) rmSync(d, { recursive: true, force: true });
-});
 
 describe('node config', () => {
   it('defaults run on embedded bus and store with no apps', () => {
@@ -23,7 +13,7 @@ describe('node config', () => {
   });
 
   it('environment overrides the file, which overrides the defaults', () => {
-    const dir = tmp(join(tmpdir(), 'fife-cfg-'));
+    const dir = tmpDir('fife-cfg-');
     const file = join(dir, 'fife.json');
     writeFileSync(file, JSON.stringify({ node: 'a@file', apps: ['registrar'], bus: 'amqp://guest:guest@127.0.0.1:5672', admin: { port: 7000 } }));
     const c = loadConfig({ file, env: { FIFE_APPS: 'registrar, ecallmgr', FIFE_NODE: 'b@env', FIFE_STORE_URL: 'http://127.0.0.1:5984' } });
@@ -42,7 +32,7 @@ describe('node config', () => {
   });
 
   it('an unreadable or non-object config file is a ConfigError', () => {
-    const dir = tmp(join(tmpdir(), 'fife-cfg-'));
+    const dir = tmpDir('fife-cfg-');
     writeFileSync(join(dir, 'bad.json'), '{not json');
     writeFileSync(join(dir, 'arr.json'), '[1]');
     expect(() => loadConfig({ file: join(dir, 'bad.json'), env: {} })).toThrow(/cannot read config file/);

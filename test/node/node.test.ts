@@ -2,26 +2,15 @@
  * A node as a user runs it: `fife start` in its own process on embedded defaults with a
  * plugin app, then `fife tree`, `fife apps`, `fife kill` against it, then SIGTERM.
  */
-import { describe, it, expect, afterEach, afterAll } from 'vitest';
+import { describe, it, expect, afterEach } from 'vitest';
+import { tmpDir } from '../support/tmp-dirs.ts';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { rmSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { startNode, type FifeNode } from '../../src/node/node.ts';
 import { loadConfig } from '../../src/node/config.ts';
 import { memoryLogger } from '../../src/kernel/log.ts';
 
-const tmpDirs: string[] = [];
-/** A temp folder removed after the file's tests. */
-const tmp = (prefix: string): string => {
-  const d = mkdtempSync(prefix);
-  tmpDirs.push(d);
-  return d;
-};
-afterAll(() => {
-  for (const d of tmpDirs) rmSync(d, { recursive: true, force: true });
-});
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const FIFE = join(ROOT, 'bin/fife.js');
@@ -65,7 +54,7 @@ function startCli(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; lines:
 
 describe('fife node', () => {
   it('fife start runs the configured apps; fife tree / apps / kill work against it; SIGTERM stops apps and exits 0', async () => {
-    const dataDir = tmp(join(tmpdir(), 'fife-node-'));
+    const dataDir = tmpDir('fife-node-');
     const env = envFor(dataDir);
     const { child, lines, exited } = await startCli(env);
     expect(lines.find((l) => l.msg === 'node started')).toMatchObject({ node: 'cli@localhost', apps: ['hello'], bus: 'embedded', store: 'embedded' });
@@ -96,7 +85,7 @@ describe('fife node', () => {
   });
 
   it('operator commands without a running node fail with one clear line and exit 1; bad usage exits 2', async () => {
-    const env = envFor(tmp(join(tmpdir(), 'fife-none-')));
+    const env = envFor(tmpDir('fife-none-'));
     const e1 = await run(process.execPath, [FIFE, 'tree'], { env }).catch((e: { code: number; stderr: string }) => e);
     expect(e1).toMatchObject({ code: 1 });
     expect((e1 as { stderr: string }).stderr).toMatch(/no running node 'cli@localhost' found/);
@@ -108,12 +97,12 @@ describe('fife node', () => {
   it('a configured app that cannot be found fails the start with the reason, and nothing is left running', async () => {
     const { logger } = memoryLogger();
     void logger;
-    const config = loadConfig({ env: { FIFE_APPS: 'nosuchapp', FIFE_DATA_DIR: tmp(join(tmpdir(), 'fife-bad-')) } });
+    const config = loadConfig({ env: { FIFE_APPS: 'nosuchapp', FIFE_DATA_DIR: tmpDir('fife-bad-') } });
     await expect(startNode({ config, logDestination: { write: () => undefined } })).rejects.toThrow(/app 'nosuchapp' failed to start: .*unknown_app/);
   });
 
   it('a node stops its apps in reverse start order', async () => {
-    const config = loadConfig({ env: { FIFE_DATA_DIR: tmp(join(tmpdir(), 'fife-rev-')), FIFE_NODE: 'rev@localhost' } });
+    const config = loadConfig({ env: { FIFE_DATA_DIR: tmpDir('fife-rev-'), FIFE_NODE: 'rev@localhost' } });
     const msgs: string[] = [];
     const mk = (name: string, deps: string[] = []) => ({
       name,

@@ -3,23 +3,18 @@
  * (admin GET /nodes) with their apps, and a stopped node expires from the other's view.
  */
 import { describe, it, expect, afterAll } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { tmpDir } from '../support/tmp-dirs.ts';
 import { startNode, type FifeNode } from '../../src/node/node.ts';
 import { loadConfig } from '../../src/node/config.ts';
 
-const dirs: string[] = [];
 const running: FifeNode[] = [];
 afterAll(async () => {
   for (const n of running) await n.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 /** Starts a node whose log lines can be waited on. */
 async function node(name: string, apps: string[] = []) {
-  const dir = mkdtempSync(join(tmpdir(), 'fife-nodes-'));
-  dirs.push(dir);
+  const dir = tmpDir('fife-nodes-');
   const waiters: Array<{ match: (l: Record<string, unknown>) => boolean; resolve: () => void }> = [];
   const logDestination = {
     write(s: string) {
