@@ -46,6 +46,26 @@ export function authnRespFields(msgId: unknown, c: SipCredentials): Record<strin
   };
 }
 
+/**
+ * Built replies per credentials object and build context, made once (build validates and
+ * whitelists) and then copied with the request's Msg-ID: the hot path of a cached user.
+ */
+const templates = new WeakMap<object, WeakMap<BuildContext, Envelope>>();
+
+function replyFor(found: SipCredentials | undefined, buildCtx: BuildContext, msgId: unknown): Envelope {
+  const key = found ?? ERR_KEY;
+  let perCtx = templates.get(key);
+  if (perCtx === undefined) templates.set(key, (perCtx = new WeakMap()));
+  let tpl = perCtx.get(buildCtx);
+  if (tpl === undefined) {
+    tpl = (found !== undefined ? build('authn_resp', authnRespFields('template', found), buildCtx) : build('authn_err', { 'Msg-ID': 'template', 'Defer-Response': 'true' }, buildCtx)) as Envelope;
+    perCtx.set(buildCtx, tpl);
+  }
+  return { ...tpl, 'Msg-ID': msgId };
+}
+
+const ERR_KEY = {};
+
 export async function handleAuthnReq(deps: CredentialDeps, buildCtx: BuildContext, msg: Envelope, ctx: HandlerContext): Promise<void> {
   if (typeof msg['Server-ID'] !== 'string' || msg['Server-ID'] === '') {
     ctx.log.warn({ user: msg['Auth-User'], realm: msg['Auth-Realm'] }, 'authn_req without Server-ID: nobody to answer; dropped');
@@ -61,9 +81,6 @@ export async function handleAuthnReq(deps: CredentialDeps, buildCtx: BuildContex
   } catch (err) {
     ctx.log.error({ user, realm, err: (err as Error).message }, 'authn_req: credential look-up failed');
   }
-  const reply = found !== undefined
-    ? build('authn_resp', authnRespFields(msg['Msg-ID'], found), buildCtx)
-    : build('authn_err', { 'Msg-ID': msg['Msg-ID'], 'Defer-Response': 'true' }, buildCtx);
-  await ctx.reply(reply);
+  await ctx.reply(replyFor(found, buildCtx, msg['Msg-ID']));
   if (found !== undefined) ctx.log.debug({ user, realm, method: found.method, account: found.accountId }, 'authn_resp sent');
 }

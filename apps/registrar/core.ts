@@ -18,6 +18,7 @@ import { ensureAccountDb, ensureRegistrarDbs, REGISTRATIONS_DB } from './databas
 import { RegStore } from './reg-store.ts';
 import { RegistrationTable } from './registrations.ts';
 import type { CredentialDeps } from './credentials.ts';
+import { DeviceBatcher } from './device-batcher.ts';
 import type { RegistrarSettings } from './settings.ts';
 
 export class RegistrarCore {
@@ -48,8 +49,10 @@ export class RegistrarCore {
     return { core: new RegistrarCore(store, cache, follower, table, log, nodeName, settings.sweepIntervalMs), primed };
   }
 
+  private deps: CredentialDeps | undefined;
+
   get credentialDeps(): CredentialDeps {
-    return { store: this.store, cache: this.cache, watch: (db) => this.follower.watch(db) };
+    return (this.deps ??= { store: this.store, cache: this.cache, watch: (db) => this.follower.watch(db), devices: new DeviceBatcher(this.store), inflight: new Map() });
   }
 
   /** Seconds since this core started (reg_query's Registrar-Age). */

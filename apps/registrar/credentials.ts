@@ -13,11 +13,12 @@
  *   the account and device documents as origins, so an edit of either (change feed, via
  *   `deps.watch(db)`) drops the entry. Misses are not cached: a device created later is
  *   found on the next request.
- * - An account database without the devices design document (written by hand) gets it
- *   (`ensureAccountDb`) and the view is asked again once.
+ * - The realm's account is cached too (['realm_account', realm], origin: the account
+ *   document); device look-ups of the same moment share one view query (DeviceBatcher),
+ *   and concurrent look-ups of one user share one load.
  */
 import { ACCOUNTS_DB, isStoreError, type CacheOrigin, type DocumentStore, type SavedDoc, type StoreCache } from '../../src/store/index.ts';
-import { ensureAccountDb } from './databases.ts';
+import type { DeviceBatcher } from './device-batcher.ts';
 
 export interface SipCredentials {
   accountId: string;
@@ -44,6 +45,15 @@ export interface CredentialDeps {
   cache: StoreCache;
   /** Make sure changes of this database invalidate the cache (ChangeFollower.watch). */
   watch(db: string): Promise<void>;
+  devices: DeviceBatcher;
+  /** Loads in flight, shared by concurrent callers (per realm/user and per realm). */
+  inflight: Map<string, Promise<unknown>>;
+}
+
+interface RealmAccount {
+  accountId: string;
+  accountDb: string;
+  account: SavedDoc;
 }
 
 type Cached = Extract<CredentialLookup, { kind: 'found' | 'disabled' }>;
@@ -55,26 +65,50 @@ export async function lookupCredentials(deps: CredentialDeps, realm: string, use
   const key = ['sip_creds', realm, username];
   const hit = deps.cache.get<Cached>(key);
   if (hit !== undefined) return hit;
-  const r = await load(deps, realm, username);
-  if (r.kind === 'found' || r.kind === 'disabled') {
-    const origins = r.kind === 'found' ? [{ database: ACCOUNTS_DB, id: r.creds.accountId }, { database: r.creds.accountDb, id: r.creds.deviceId }] : r.origins;
-    deps.cache.store(key, r, { origins });
-  }
-  return r;
+  return shared(deps, `u\u0000${realm}\u0000${username}`, async () => {
+    const r = await load(deps, realm, username);
+    if (r.kind === 'found' || r.kind === 'disabled') {
+      const origins = r.kind === 'found' ? [{ database: ACCOUNTS_DB, id: r.creds.accountId }, { database: r.creds.accountDb, id: r.creds.deviceId }] : r.origins;
+      deps.cache.store(key, r, { origins });
+    }
+    return r;
+  });
+}
+
+function shared<T>(deps: CredentialDeps, key: string, run: () => Promise<T>): Promise<T> {
+  const running = deps.inflight.get(key);
+  if (running !== undefined) return running as Promise<T>;
+  const p = run().finally(() => deps.inflight.delete(key));
+  deps.inflight.set(key, p);
+  return p;
+}
+
+async function realmAccount(deps: CredentialDeps, realm: string): Promise<RealmAccount | undefined> {
+  const key = ['realm_account', realm];
+  const hit = deps.cache.get<RealmAccount>(key);
+  if (hit !== undefined) return hit;
+  return shared(deps, `r\u0000${realm}`, async () => {
+    await deps.watch(ACCOUNTS_DB);
+    const rows = (await deps.store.view(ACCOUNTS_DB, 'accounts/listing_by_realm', { key: realm })).rows;
+    const row = rows[0]?.value as { account_id?: unknown; account_db?: unknown } | undefined;
+    const accountId = str(row?.account_id);
+    const accountDb = str(row?.account_db);
+    if (accountId === undefined || accountDb === undefined) return undefined;
+    const account = await getOrUndefined(deps.store, ACCOUNTS_DB, accountId);
+    if (account === undefined) return undefined;
+    const found: RealmAccount = { accountId, accountDb, account };
+    deps.cache.store(key, found, { origins: [{ database: ACCOUNTS_DB, id: accountId }] });
+    return found;
+  });
 }
 
 async function load(deps: CredentialDeps, realm: string, username: string): Promise<CredentialLookup> {
-  await deps.watch(ACCOUNTS_DB);
-  const rows = (await deps.store.view(ACCOUNTS_DB, 'accounts/listing_by_realm', { key: realm })).rows;
-  const row = rows[0]?.value as { account_id?: unknown; account_db?: unknown; name?: unknown } | undefined;
-  const accountId = str(row?.account_id);
-  const accountDb = str(row?.account_db);
-  if (accountId === undefined || accountDb === undefined) return { kind: 'unknown_realm' };
-  const account = await getOrUndefined(deps.store, ACCOUNTS_DB, accountId);
-  if (account === undefined) return { kind: 'unknown_realm' };
+  const ra = await realmAccount(deps, realm);
+  if (ra === undefined) return { kind: 'unknown_realm' };
+  const { accountId, accountDb, account } = ra;
   if (!enabled(account)) return { kind: 'disabled', what: 'account', origins: [{ database: ACCOUNTS_DB, id: accountId }] };
   await deps.watch(accountDb);
-  const device = await findDevice(deps.store, accountDb, username);
+  const device = await deps.devices.find(accountDb, username);
   if (device === undefined) return { kind: 'unknown_user', accountId };
   if (!enabled(device)) return { kind: 'disabled', what: 'device', origins: [{ database: ACCOUNTS_DB, id: accountId }, { database: accountDb, id: device._id }] };
   const sip = (device.sip ?? {}) as Record<string, unknown>;
@@ -96,20 +130,6 @@ async function load(deps: CredentialDeps, realm: string, username: string): Prom
       secret: (a1 ?? password)!,
     },
   };
-}
-
-async function findDevice(store: DocumentStore, accountDb: string, username: string): Promise<SavedDoc | undefined> {
-  const ask = () => store.view(accountDb, 'devices/sip_credentials', { key: username, includeDocs: true });
-  let res;
-  try {
-    res = await ask();
-  } catch (err) {
-    if (!isStoreError(err) || err.code !== 'not_found') throw err;
-    if (!(await store.dbExists(accountDb))) return undefined;
-    await ensureAccountDb(store, accountDb);
-    res = await ask();
-  }
-  return res.rows.map((r) => r.doc).find((d): d is SavedDoc => d !== null && d !== undefined);
 }
 
 async function getOrUndefined(store: DocumentStore, db: string, id: string): Promise<SavedDoc | undefined> {

@@ -6,32 +6,33 @@
  *   primed from the stored registrations), schedules the expiry sweep, and only then is
  *   the queue declared and bound: a registrar answers nothing before it knows what is
  *   stored. A core left by a crashed predecessor is closed first.
- * - Queue: the named, shared `registrar_listener` (settings.queue; not auto-deleted, so
- *   messages wait while the registrar restarts and several registrars share the load),
- *   acked after the handlers finished. Bindings: callmgr `authn.req.*`, registrar
- *   `authn.endpoint.req.*` (both Kamailio namings), `registration.success.*.*`,
- *   `registration.query.*.*`.
- * - Responders: authn_req (authn-handler.ts), reg_success (reg-success-handler.ts),
- *   reg_query (reg-query-handler.ts). Invalid messages never reach them (gen_listener
- *   validates against the catalogue, logs and answers the API error).
+ * - Queue: the named, shared `<settings.queue>_reg_success` (not auto-deleted, so
+ *   reg_success messages wait while the registrar restarts and several registrars share
+ *   the load), acked only once the registration is in the database (after-handlers): a
+ *   registrar killed mid-write gets the message again. Binding: registrar
+ *   `registration.success.*.*`; responder reg-success-handler.ts. authn_req and reg_query
+ *   are reg_authn's (reg-authn.ts), on a no-ack queue, using this process's core.
+ * - Invalid messages never reach the responders (gen_listener validates against the
+ *   catalogue, logs and answers the API error).
  * - handleInfo `sweep`: expired registrations leave cache and database, then the next
  *   sweep is scheduled. Calls: `{op: 'sweep', now?}` (sweep now, or as if at `now`;
  *   answers the expired ids), `stats`.
  * - terminate: pending registration writes are drained, feeds and cache closed.
  * - A crash (fault injection) skips terminate, so gen_listener leaves the old consumer on
  *   the shared queue; responders of an older incarnation hand their message back (nack,
- *   requeue) and stop that consumer, so nothing is lost to it.
+ *   requeue) and stop that consumer (stale-guard.ts), so nothing is lost to it.
  */
 import { ok, noreply, reply, type ProcessContext } from '../../src/kernel/index.ts';
 import { GenListener, type GenListenerBehaviour } from '../../src/bus/gen-listener.ts';
-import { authnEndpointReqKey, authnReqKey, regQueryKey, regSuccessKey, type BuildContext } from '../../src/api/index.ts';
-import type { BusTransport, Envelope, HandlerContext } from '../../src/bus/index.ts';
+import { regSuccessKey } from '../../src/api/index.ts';
+import type { BusTransport } from '../../src/bus/index.ts';
 import type { DocumentStore } from '../../src/store/index.ts';
 import { RegistrarCore } from './core.ts';
-import { handleAuthnReq } from './authn-handler.ts';
 import { handleRegSuccess } from './reg-success-handler.ts';
-import { handleRegQuery } from './reg-query-handler.ts';
+import { liveOnly } from './stale-guard.ts';
 import type { RegistrarSettings } from './settings.ts';
+
+export const regSuccessQueue = (s: RegistrarSettings): string => `${s.queue}_reg_success`;
 
 export const REG_SERVER = 'reg_server';
 
@@ -54,7 +55,7 @@ interface State {
 /** `sweep` may name the time to sweep at (ms since the epoch), for tests of expiry. */
 type Call = { op: 'sweep'; now?: number } | 'stats';
 
-function requireCore(a: RegServerArgs): RegistrarCore {
+export function requireCore(a: RegServerArgs): RegistrarCore {
   if (a.core === undefined) throw new Error('reg_server: responder ran before init');
   return a.core;
 }
@@ -82,32 +83,16 @@ export const RegServer: GenListenerBehaviour<State, RegServerArgs, Call> = {
     return ok({ core });
   },
   listen(args) {
-    const gen = args.generation;
-    const live = (h: (m: Envelope, ctx: HandlerContext) => Promise<void>) => (m: Envelope, ctx: HandlerContext): Promise<void> | void => {
-      if (args.generation === gen && args.core !== undefined) return h(m, ctx);
-      // A consumer of a crashed incarnation (a crash skips terminate): give the message back and leave.
-      ctx.delivery.nack(true);
-      ctx.log.warn({ queue: ctx.queue }, 'reg_server: consumer of a previous incarnation handed a message back and stops');
-      void ctx.listener.stop();
-    };
-    const buildCtx = (): BuildContext => ({ appName: 'registrar', appVersion: args.appVersion, node: requireCore(args).nodeName });
     return {
-      queue: args.settings.queue,
+      queue: regSuccessQueue(args.settings),
       queueOptions: { autoDelete: false },
       selfBinding: false,
       ackMode: 'after-handlers',
       prefetch: args.settings.prefetch,
       concurrency: args.settings.concurrency,
-      bindings: [
-        { exchange: 'callmgr', routingKey: authnReqKey('*') },
-        { exchange: 'registrar', routingKey: authnEndpointReqKey('*') },
-        { exchange: 'registrar', routingKey: regSuccessKey('*', '*') },
-        { exchange: 'registrar', routingKey: regQueryKey('*', '*') },
-      ],
+      bindings: [{ exchange: 'registrar', routingKey: regSuccessKey('*', '*') }],
       responders: [
-        { category: 'directory', name: 'authn_req', handler: live((m, ctx) => handleAuthnReq(requireCore(args).credentialDeps, buildCtx(), m, ctx)) },
-        { category: 'directory', name: 'reg_success', handler: live((m, ctx) => handleRegSuccess(requireCore(args).table, m, ctx)) },
-        { category: 'directory', name: 'reg_query', handler: live((m, ctx) => handleRegQuery(requireCore(args).table, () => requireCore(args).age, buildCtx(), m, ctx)) },
+        { category: 'directory', name: 'reg_success', handler: liveOnly(args, true, () => args.core !== undefined, (m, ctx) => handleRegSuccess(requireCore(args).table, m, ctx)) },
       ],
     };
   },

@@ -8,6 +8,10 @@
  *   cache_max_entries  StoreCache bound (default 500000: credentials + registrations)
  *   concurrency        responders running at once (default 256)
  *   prefetch           unacked deliveries in flight (default 512)
+ *   authn_ack          ack authn_req/reg_query only once answered (default true): a
+ *                      registrar killed mid-request gets them again from its queue. false =
+ *                      Kazoo's no-ack consumption, faster, but requests in flight at a
+ *                      crash are lost (the proxy times out).
  */
 export interface RegistrarSettings {
   queue: string;
@@ -15,9 +19,10 @@ export interface RegistrarSettings {
   cacheMaxEntries: number;
   concurrency: number;
   prefetch: number;
+  authnAck: boolean;
 }
 
-const DEFAULTS: RegistrarSettings = { queue: 'registrar_listener', sweepIntervalMs: 15_000, cacheMaxEntries: 500_000, concurrency: 256, prefetch: 512 };
+const DEFAULTS: RegistrarSettings = { queue: 'registrar_listener', sweepIntervalMs: 15_000, cacheMaxEntries: 500_000, concurrency: 256, prefetch: 512, authnAck: true };
 
 export function registrarSettings(raw: Record<string, unknown> | undefined): RegistrarSettings {
   const r = raw ?? {};
@@ -25,6 +30,12 @@ export function registrarSettings(raw: Record<string, unknown> | undefined): Reg
     const v = r[key];
     if (v === undefined) return dflt;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new Error(`settings.registrar.${key} must be a positive integer, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const bool = (key: string, dflt: boolean): boolean => {
+    const v = r[key];
+    if (v === undefined) return dflt;
+    if (typeof v !== 'boolean') throw new Error(`settings.registrar.${key} must be true or false, got ${JSON.stringify(v)}`);
     return v;
   };
   const queue = r.queue ?? DEFAULTS.queue;
@@ -35,5 +46,6 @@ export function registrarSettings(raw: Record<string, unknown> | undefined): Reg
     cacheMaxEntries: num('cache_max_entries', DEFAULTS.cacheMaxEntries),
     concurrency: num('concurrency', DEFAULTS.concurrency),
     prefetch: num('prefetch', DEFAULTS.prefetch),
+    authnAck: bool('authn_ack', DEFAULTS.authnAck),
   };
 }

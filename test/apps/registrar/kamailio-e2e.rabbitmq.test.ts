@@ -17,7 +17,7 @@ import amqp from 'amqplib';
 import { serviceGate } from '../../support/services.ts';
 import { kamailioProbe, startKamailio, type Kamailio } from '../../support/kamailio.ts';
 import { runSipp, type SippUser } from '../../support/sipp.ts';
-import { RABBITMQ_URL } from '../../bus/support/rabbitmq.ts';
+import { isolatedAmqpUrl } from '../../support/rabbitmq-vhost.ts';
 import { memoryLogger } from '../../../src/kernel/log.ts';
 import { createTransport, Requester, type BusTransport } from '../../../src/bus/index.ts';
 import { accountDbName, EmbeddedStore } from '../../../src/store/index.ts';
@@ -31,16 +31,7 @@ const VHOST = 'fife-registrar-e2e';
 const N = 150;
 const REALM = 'e2e.fife.test';
 
-/** The broker URL for this suite: its own vhost when rabbitmqctl can make it. */
-function e2eAmqpUrl(): string {
-  const ok = (args: string[]) => spawnSync('rabbitmqctl', args, { encoding: 'utf8', timeout: 30_000 }).status === 0;
-  if (ok(['-q', 'add_vhost', VHOST]) || ok(['-q', 'list_vhosts'])) {
-    if (ok(['-q', 'set_permissions', '-p', VHOST, new URL(RABBITMQ_URL).username || 'guest', '.*', '.*', '.*'])) return `${RABBITMQ_URL.replace(/\/$/, '')}/${VHOST}`;
-  }
-  return RABBITMQ_URL;
-}
-
-const amqpUrl = e2eAmqpUrl();
+const amqpUrl = isolatedAmqpUrl(VHOST);
 const gate = await serviceGate('Kamailio + SIPp + RabbitMQ', async () => {
   await kamailioProbe();
   const c = await amqp.connect(amqpUrl, { timeout: 3000 });
@@ -114,6 +105,7 @@ describe.skipIf(!gate.available)('registrar with Kamailio and SIPp on RabbitMQ',
     if (c) {
       const ch = await c.createChannel();
       await ch.deleteQueue(queue).catch(() => undefined);
+      await ch.deleteQueue(`${queue}_reg_success`).catch(() => undefined);
       await c.close().catch(() => undefined);
     }
   });

@@ -11,6 +11,7 @@ import { addAccount, addDevice } from '../../../apps/registrar/provisioning.ts';
 import { REGISTRATIONS_DB } from '../../../apps/registrar/databases.ts';
 import { registrationId } from '../../../apps/registrar/contact.ts';
 import { REG_SERVER } from '../../../apps/registrar/reg-server.ts';
+import { REG_AUTHN } from '../../../apps/registrar/reg-authn.ts';
 import { authnEndpointTarget, askAuthn, authnReq, authnTarget, query, register, regSuccess, regSuccessTarget, startHarness, until, written, type Harness } from './support.ts';
 
 const harnesses: Harness[] = [];
@@ -86,6 +87,20 @@ describe('authn_req', () => {
     const doc = await h.store.get(db, 'dev1');
     await h.store.save(db, { ...doc, sip: { username: 'frank', password: 'two' } });
     await until(async () => (await askAuthn(h, 'frank', 'hand.test'))['Auth-Password'] === 'two', 'the new password');
+  });
+
+  it('reg_authn crashed by fault injection is restarted and answers; its left-over consumer stops without losing a request', async () => {
+    const h = await fresh();
+    await addAccount(h.store, { name: 'Acme', realm: 'sip.acme.test' });
+    await addDevice(h.store, { realm: 'sip.acme.test', username: 'alice', password: 's3cret' });
+    await h.startRegistrar();
+    const first = h.rt.whereis(REG_AUTHN)!;
+    const restarted = h.rt.events.waitFor('supervisor', (e) => e.kind === 'child_restarted');
+    h.rt.crash(first, 'injected');
+    await restarted;
+    expect(h.rt.whereis(REG_AUTHN)).not.toBe(first);
+    for (let i = 0; i < 4; i++) expect(await askAuthn(h, 'alice', 'sip.acme.test')).toMatchObject({ 'Auth-Password': 's3cret' });
+    expect(h.lines.some((l) => String(l.msg).startsWith('consumer of a previous incarnation handed a message back and stops'))).toBe(true);
   });
 
   it('a request missing required headers is rejected with the reason and answered with the API error', async () => {

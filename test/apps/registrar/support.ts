@@ -65,6 +65,7 @@ export async function startHarness(opts: { storeDir?: string; busUrl?: string } 
       await req.stop();
       await rt.shutdown();
       await bus.deleteQueue(queue).catch(() => undefined);
+      await bus.deleteQueue(`${queue}_reg_success`).catch(() => undefined);
       await bus.close();
       await store.close();
     },
