@@ -7,7 +7,8 @@
  * Contract
  * - `RegistrarCore.open(store, settings, log, nodeName)`: databases and design documents exist
  *   (accounts, registrations, every listed account's database), the cache is primed from
- *   the registrations database, and the core is ready; rejects when the store is
+ *   the registrations database (and, with settings.prime_credentials, with every device's
+ *   credentials), and the core is ready; rejects when the store is
  *   unreachable (the supervisor then retries within its intensity).
  * - `close()` drains pending registration writes, stops the change feeds and the cache;
  *   idempotent.
@@ -17,7 +18,7 @@ import type { Logger } from '../../src/kernel/index.ts';
 import { ensureAccountDb, ensureRegistrarDbs, REGISTRATIONS_DB } from './databases.ts';
 import { RegStore } from './reg-store.ts';
 import { RegistrationTable } from './registrations.ts';
-import type { CredentialDeps } from './credentials.ts';
+import { primeCredentials, type CredentialDeps } from './credentials.ts';
 import { DeviceBatcher } from './device-batcher.ts';
 import type { RegistrarSettings } from './settings.ts';
 
@@ -35,7 +36,7 @@ export class RegistrarCore {
     readonly sweepIntervalMs: number,
   ) {}
 
-  static async open(store: DocumentStore, settings: RegistrarSettings, log: Logger, nodeName: string): Promise<{ core: RegistrarCore; primed: { loaded: number; expired: number } }> {
+  static async open(store: DocumentStore, settings: RegistrarSettings, log: Logger, nodeName: string): Promise<{ core: RegistrarCore; primed: { loaded: number; expired: number; credentials: number } }> {
     await ensureRegistrarDbs(store);
     const accounts = await store.view(ACCOUNTS_DB, 'accounts/listing_by_realm');
     for (const row of accounts.rows) {
@@ -46,7 +47,9 @@ export class RegistrarCore {
     const follower = new ChangeFollower({ store, cache, logger: log });
     const table = new RegistrationTable(store, REGISTRATIONS_DB, cache, new RegStore(store, REGISTRATIONS_DB, log));
     const primed = await table.prime(Date.now());
-    return { core: new RegistrarCore(store, cache, follower, table, log, nodeName, settings.sweepIntervalMs), primed };
+    const core = new RegistrarCore(store, cache, follower, table, log, nodeName, settings.sweepIntervalMs);
+    const credentials = settings.primeCredentials ? await primeCredentials(core.credentialDeps) : 0;
+    return { core, primed: { ...primed, credentials } };
   }
 
   private deps: CredentialDeps | undefined;

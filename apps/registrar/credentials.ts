@@ -67,12 +67,41 @@ export async function lookupCredentials(deps: CredentialDeps, realm: string, use
   if (hit !== undefined) return hit;
   return shared(deps, `u\u0000${realm}\u0000${username}`, async () => {
     const r = await load(deps, realm, username);
-    if (r.kind === 'found' || r.kind === 'disabled') {
-      const origins = r.kind === 'found' ? [{ database: ACCOUNTS_DB, id: r.creds.accountId }, { database: r.creds.accountDb, id: r.creds.deviceId }] : r.origins;
-      deps.cache.store(key, r, { origins });
-    }
+    remember(deps, realm, username, r);
     return r;
   });
+}
+
+function remember(deps: CredentialDeps, realm: string, username: string, r: CredentialLookup): void {
+  if (r.kind !== 'found' && r.kind !== 'disabled') return;
+  const origins = r.kind === 'found' ? [{ database: ACCOUNTS_DB, id: r.creds.accountId }, { database: r.creds.accountDb, id: r.creds.deviceId }] : r.origins;
+  deps.cache.store(['sip_creds', realm, username], r, { origins });
+}
+
+/**
+ * Loads every device of every account into the cache at start (one view query per account
+ * database), so the first REGISTER of each phone after a start is answered from memory.
+ * Answers how many credentials were cached.
+ */
+export async function primeCredentials(deps: CredentialDeps): Promise<number> {
+  await deps.watch(ACCOUNTS_DB);
+  const rows = (await deps.store.view(ACCOUNTS_DB, 'accounts/listing_by_realm')).rows;
+  let n = 0;
+  for (const row of rows) {
+    const realm = String(row.key);
+    const ra = await realmAccount(deps, realm);
+    if (ra === undefined || !enabled(ra.account)) continue;
+    await deps.watch(ra.accountDb);
+    const devices = (await deps.store.view(ra.accountDb, 'devices/sip_credentials', { includeDocs: true })).rows;
+    for (const d of devices) {
+      if (!d.doc) continue;
+      const username = String(d.key);
+      if (deps.cache.get(['sip_creds', realm, username]) !== undefined) continue;
+      remember(deps, realm, username, fromDevice(ra, realm, username, d.doc));
+      n++;
+    }
+  }
+  return n;
 }
 
 function shared<T>(deps: CredentialDeps, key: string, run: () => Promise<T>): Promise<T> {
@@ -110,6 +139,10 @@ async function load(deps: CredentialDeps, realm: string, username: string): Prom
   await deps.watch(accountDb);
   const device = await deps.devices.find(accountDb, username);
   if (device === undefined) return { kind: 'unknown_user', accountId };
+  return fromDevice(ra, realm, username, device);
+}
+
+function fromDevice({ accountId, accountDb, account }: RealmAccount, realm: string, username: string, device: SavedDoc): CredentialLookup {
   if (!enabled(device)) return { kind: 'disabled', what: 'device', origins: [{ database: ACCOUNTS_DB, id: accountId }, { database: accountDb, id: device._id }] };
   const sip = (device.sip ?? {}) as Record<string, unknown>;
   const a1 = str(sip.a1_hash);

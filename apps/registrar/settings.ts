@@ -8,6 +8,9 @@
  *   cache_max_entries  StoreCache bound (default 500000: credentials + registrations)
  *   concurrency        responders running at once (default 256)
  *   prefetch           unacked deliveries in flight (default 512)
+ *   prime_credentials  load every device's SIP credentials into the cache at start (default
+ *                      true; one view query per account): the first REGISTER of each phone
+ *                      after a start is answered from memory. false: loaded on first use.
  *   authn_ack          ack authn_req/reg_query only once answered (default true): a
  *                      registrar killed mid-request gets them again from its queue. false =
  *                      Kazoo's no-ack consumption, faster, but requests in flight at a
@@ -20,9 +23,10 @@ export interface RegistrarSettings {
   concurrency: number;
   prefetch: number;
   authnAck: boolean;
+  primeCredentials: boolean;
 }
 
-const DEFAULTS: RegistrarSettings = { queue: 'registrar_listener', sweepIntervalMs: 15_000, cacheMaxEntries: 500_000, concurrency: 256, prefetch: 512, authnAck: true };
+const DEFAULTS: RegistrarSettings = { queue: 'registrar_listener', sweepIntervalMs: 15_000, cacheMaxEntries: 500_000, concurrency: 256, prefetch: 512, authnAck: true, primeCredentials: true };
 
 export function registrarSettings(raw: Record<string, unknown> | undefined): RegistrarSettings {
   const r = raw ?? {};
@@ -47,5 +51,6 @@ export function registrarSettings(raw: Record<string, unknown> | undefined): Reg
     concurrency: num('concurrency', DEFAULTS.concurrency),
     prefetch: num('prefetch', DEFAULTS.prefetch),
     authnAck: bool('authn_ack', DEFAULTS.authnAck),
+    primeCredentials: bool('prime_credentials', DEFAULTS.primeCredentials),
   };
 }

@@ -21,8 +21,11 @@ export interface SippResult {
   code: number | null;
   successful: number;
   failed: number;
+  /** SIPp's ElapsedTime(C) (whole seconds in SIPp 3.6's stat file). */
   elapsedS: number;
-  /** Calls per second over the whole run, from SIPp's counters. */
+  /** Wall-clock time of the SIPp run, from spawn to exit (ms). */
+  wallMs: number;
+  /** Successful calls per second of wall-clock time. */
   rate: number;
   stats: Record<string, string>;
   output: string;
@@ -38,6 +41,7 @@ export async function runSipp(opts: { target: string; scenario: string; users: S
     const calls = opts.calls ?? opts.users.length;
     const args = [opts.target, '-sf', opts.scenario, '-inf', csv, '-m', String(calls), '-r', String(opts.rate ?? 100), '-rp', '1000', '-l', String(opts.limit ?? 500),
       '-i', '127.0.0.1', '-p', String(port), '-nostdin', '-trace_stat', '-stf', stat, '-fd', '1', '-max_recv_loops', '10000', '-timeout', `${Math.ceil((opts.timeoutMs ?? 60_000) / 1000)}`, '-timeout_error'];
+    const t0 = performance.now();
     const child = spawn('sipp', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-8000)));
@@ -48,11 +52,12 @@ export async function runSipp(opts: { target: string; scenario: string; users: S
       child.once('exit', (c) => res(c));
     });
     clearTimeout(killer);
+    const wallMs = performance.now() - t0;
     const stats = existsSync(stat) ? lastRow(readFileSync(stat, 'utf8')) : {};
     const num = (k: string) => Number(stats[k] ?? NaN);
     const elapsedS = elapsed(stats['ElapsedTime(C)']);
     const successful = num('SuccessfulCall(C)');
-    return { code, successful, failed: num('FailedCall(C)'), elapsedS, rate: successful / elapsedS, stats, output };
+    return { code, successful, failed: num('FailedCall(C)'), elapsedS, wallMs, rate: successful / (wallMs / 1000), stats, output };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -66,10 +71,10 @@ function lastRow(text: string): Record<string, string> {
   return Object.fromEntries(head.map((h, i) => [h, row[i] ?? '']));
 }
 
-/** SIPp's elapsed time "HH:MM:SS:mmmmmm" (or with a dot) in seconds. */
+/** SIPp's elapsed time "HH:MM:SS" or "HH:MM:SS:mmmmmm" in seconds. */
 function elapsed(v: string | undefined): number {
   if (v === undefined) return NaN;
   const p = v.split(/[:.]/).map(Number);
-  if (p.length < 4) return NaN;
-  return p[0]! * 3600 + p[1]! * 60 + p[2]! + p[3]! / 1_000_000;
+  if (p.length < 3) return NaN;
+  return p[0]! * 3600 + p[1]! * 60 + p[2]! + (p[3] ?? 0) / 1_000_000;
 }

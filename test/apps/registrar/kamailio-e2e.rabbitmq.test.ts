@@ -92,7 +92,7 @@ describe.skipIf(!gate.available)('registrar with Kamailio and SIPp on RabbitMQ',
     })));
     await store.close();
     node = await startRegistrarNode(env);
-    kamailio = await startKamailio({ amqpUrl, queryTimeoutS: 10 });
+    kamailio = await startKamailio({ amqpUrl, queryTimeoutS: 5 });
   }, 90_000);
 
   afterAll(async () => {

@@ -42,12 +42,13 @@ describe('authn_req', () => {
     expect(h.lines.some((l) => JSON.stringify(l).includes('s3cret'))).toBe(false);
   });
 
-  it('answers a1-hash with the stored HA1 when the device keeps one', async () => {
+  it('answers a1-hash with the stored HA1 when the device keeps one (credentials primed into the cache at start)', async () => {
     const h = await fresh();
     await addAccount(h.store, { name: 'Acme', realm: 'sip.acme.test' });
     const ha1 = md5('bob:sip.acme.test:pa55');
     await addDevice(h.store, { realm: 'sip.acme.test', username: 'bob', a1Hash: ha1 });
     await h.startRegistrar();
+    expect(h.lines.find((l) => l.msg === 'registrar: cache primed from the database')).toMatchObject({ credentials: 1 });
     expect(await askAuthn(h, 'Bob', 'SIP.acme.test')).toMatchObject({ 'Event-Name': 'authn_resp', 'Auth-Method': 'a1-hash', 'Auth-Password': ha1 });
   });
 
