@@ -4,10 +4,10 @@
  *
  * Contract
  * - Queue: the named, shared `settings.queue` (Kazoo's `registrar_listener`), not
- *   auto-deleted (requests wait while the registrar restarts). Each request is acked once
- *   answered, so requests in flight when the registrar dies are delivered again after
- *   its restart (settings `authn_ack: false`: Kazoo's no-ack consumption, faster, but
- *   those requests are lost and the proxy times out).
+ *   auto-deleted: requests published while the registrar restarts wait for it. Consumed
+ *   without acks as Kazoo does (answers are idempotent; a request in flight in a registrar
+ *   that dies is lost and the proxy asks again after its timeout); with settings
+ *   `authn_ack: true` each is acked once answered and redelivered after such a death.
  *   Bindings: callmgr `authn.req.*`, registrar `authn.endpoint.req.*`,
  *   `registration.query.*.*`.
  * - Responders: authn_req (authn-handler.ts), reg_query (reg-query-handler.ts).

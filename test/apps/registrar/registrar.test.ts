@@ -101,7 +101,7 @@ describe('authn_req', () => {
     await restarted;
     expect(h.rt.whereis(REG_AUTHN)).not.toBe(first);
     for (let i = 0; i < 4; i++) expect(await askAuthn(h, 'alice', 'sip.acme.test')).toMatchObject({ 'Auth-Password': 's3cret' });
-    expect(h.lines.some((l) => String(l.msg).startsWith('consumer of a previous incarnation handed a message back and stops'))).toBe(true);
+    expect(h.lines.some((l) => String(l.msg).startsWith('consumer of a previous incarnation stops (message handled with the current state)'))).toBe(true);
   });
 
   it('a request missing required headers is rejected with the reason and answered with the API error', async () => {
