@@ -12,7 +12,9 @@ import { REGISTRATIONS_DB } from '../../../apps/registrar/databases.ts';
 import { registrationId } from '../../../apps/registrar/contact.ts';
 import { REG_SERVER } from '../../../apps/registrar/reg-server.ts';
 import { REG_AUTHN } from '../../../apps/registrar/reg-authn.ts';
-import { authnEndpointTarget, askAuthn, authnReq, authnTarget, query, register, regSuccess, regSuccessTarget, startHarness, until, written, type Harness } from './support.ts';
+import { build } from '../../../src/api/index.ts';
+import type { Envelope } from '../../../src/bus/index.ts';
+import { authnEndpointTarget, askAuthn, authnReq, authnTarget, query, register, regQueryTarget, regSuccess, regSuccessTarget, startHarness, until, written, type Harness } from './support.ts';
 
 const harnesses: Harness[] = [];
 afterEach(async () => {
@@ -148,6 +150,22 @@ describe('reg_success and reg_query', () => {
     await register(h, 'bob', 'r.test', c2, 0);
     await until(async () => (await query(h, 'r.test', 'bob'))['Event-Name'] === 'reg_query_error', 'unregistered');
     await until(async () => (await h.store.allDocs(REGISTRATIONS_DB)).rows.every((r) => r.id!.startsWith('_design/')), 'database empty');
+  });
+
+  it('reg_query by Realm alone, by Realm all, and Count-Only', async () => {
+    const h = await fresh();
+    await h.startRegistrar();
+    await register(h, 'a1', 'one.test', '<sip:a1@10.0.2.1>', 60);
+    await register(h, 'a2', 'one.test', '<sip:a2@10.0.2.2>', 60);
+    await register(h, 'b1', 'two.test', '<sip:b1@10.0.2.3>', 60);
+    for (const c of ['sip:a1@10.0.2.1', 'sip:a2@10.0.2.2', 'sip:b1@10.0.2.3']) await written(h, md5(c));
+    const ask = async (fields: Record<string, unknown>, key: [string, string]) => {
+      const q = build('reg_query', fields, { appName: 'test', appVersion: '1', node: 'test@localhost' }) as Envelope;
+      return (await h.req.callCollect(q, regQueryTarget(...key), { until: (rs) => rs.length > 0, validate: () => true }))[0]!;
+    };
+    const realm = await ask({ Realm: 'one.test', Fields: ['Username'] }, ['one.test', '*']);
+    expect((realm.Fields as Array<{ Username: string }>).map((f) => f.Username).sort()).toEqual(['a1', 'a2']);
+    expect((await ask({ Realm: 'all', 'Count-Only': true }, ['all', '*'])).Count).toBe(3);
   });
 
   it('reg_query for nobody answers reg_query_error with Registrar-Age', async () => {
