@@ -31,7 +31,7 @@ export function registrarTree(services: RegistrarServices, opts: { appVersion?: 
     children: [
       GenServer.childSpec(PROVISIONER, Provisioner, services.store, { name: PROVISIONER, shutdown: 5000 }),
       regServerChildSpec(core, services.bus),
-      regAuthnChildSpec(new RegAuthnArgs(core), services.bus),
+      regAuthnChildSpec(new RegAuthnArgs(core, services.bus), services.bus),
     ],
   };
 }

@@ -16,7 +16,7 @@
  *   the realm is Kazoo's (Auth-Realm, or To's host when Auth-Realm is an IP).
  */
 import { authnRealm, build, type BuildContext } from '../../src/api/index.ts';
-import type { Envelope, HandlerContext } from '../../src/bus/index.ts';
+import { jsonProperties, type BusTransport, type Envelope, type HandlerContext } from '../../src/bus/index.ts';
 import { lookupCredentials, type CredentialDeps, type SipCredentials } from './credentials.ts';
 
 export function authnUser(msg: Envelope): string {
@@ -47,26 +47,39 @@ export function authnRespFields(msgId: unknown, c: SipCredentials): Record<strin
 }
 
 /**
- * Built replies per credentials object and build context, made once (build validates and
- * whitelists) and then copied with the request's Msg-ID: the hot path of a cached user.
+ * Replies per credentials object and build context, built once (build validates and
+ * whitelists) and kept serialized around the Msg-ID: the hot path of a cached user only
+ * splices the request's Msg-ID in.
  */
-const templates = new WeakMap<object, WeakMap<BuildContext, Envelope>>();
+interface Serialized {
+  head: string;
+  tail: string;
+}
+const templates = new WeakMap<object, WeakMap<BuildContext, Serialized>>();
+const ERR_KEY = {};
+const MARK = 'fife-msg-id-mark';
 
-function replyFor(found: SipCredentials | undefined, buildCtx: BuildContext, msgId: unknown): Envelope {
+function replyBody(found: SipCredentials | undefined, buildCtx: BuildContext, msgId: unknown): string {
   const key = found ?? ERR_KEY;
   let perCtx = templates.get(key);
   if (perCtx === undefined) templates.set(key, (perCtx = new WeakMap()));
   let tpl = perCtx.get(buildCtx);
   if (tpl === undefined) {
-    tpl = (found !== undefined ? build('authn_resp', authnRespFields('template', found), buildCtx) : build('authn_err', { 'Msg-ID': 'template', 'Defer-Response': 'true' }, buildCtx)) as Envelope;
-    perCtx.set(buildCtx, tpl);
+    const built = found !== undefined ? build('authn_resp', authnRespFields(MARK, found), buildCtx) : build('authn_err', { 'Msg-ID': MARK, 'Defer-Response': 'true' }, buildCtx);
+    const [head, tail] = JSON.stringify(built).split(JSON.stringify(MARK)) as [string, string];
+    perCtx.set(buildCtx, (tpl = { head, tail }));
   }
-  return { ...tpl, 'Msg-ID': msgId };
+  return tpl.head + JSON.stringify(String(msgId)) + tpl.tail;
 }
 
-const ERR_KEY = {};
+/** How a reply leaves: the transport's publish to `targeted` (or the listener's own reply, in tests). */
+export type ReplyPublisher = (serverId: string, body: string) => Promise<void>;
 
-export async function handleAuthnReq(deps: CredentialDeps, buildCtx: BuildContext, msg: Envelope, ctx: HandlerContext): Promise<void> {
+export function transportPublisher(transport: BusTransport): ReplyPublisher {
+  return (serverId, body) => transport.publish('targeted', serverId, body, jsonProperties());
+}
+
+export async function handleAuthnReq(deps: CredentialDeps, buildCtx: BuildContext, publish: ReplyPublisher, msg: Envelope, ctx: HandlerContext): Promise<void> {
   if (typeof msg['Server-ID'] !== 'string' || msg['Server-ID'] === '') {
     ctx.log.warn({ user: msg['Auth-User'], realm: msg['Auth-Realm'] }, 'authn_req without Server-ID: nobody to answer; dropped');
     return;
@@ -81,6 +94,6 @@ export async function handleAuthnReq(deps: CredentialDeps, buildCtx: BuildContex
   } catch (err) {
     ctx.log.error({ user, realm, err: (err as Error).message }, 'authn_req: credential look-up failed');
   }
-  await ctx.reply(replyFor(found, buildCtx, msg['Msg-ID']));
-  if (found !== undefined) ctx.log.debug({ user, realm, method: found.method, account: found.accountId }, 'authn_resp sent');
+  await publish(msg['Server-ID'], replyBody(found, buildCtx, msg['Msg-ID']));
+  if (found !== undefined && ctx.log.isLevelEnabled('debug')) ctx.log.debug({ user, realm, method: found.method, account: found.accountId }, 'authn_resp sent');
 }

@@ -19,7 +19,7 @@ import { ok, noreply } from '../../src/kernel/index.ts';
 import { GenListener, type GenListenerBehaviour } from '../../src/bus/gen-listener.ts';
 import { authnEndpointReqKey, authnReqKey, regQueryKey, type BuildContext } from '../../src/api/index.ts';
 import type { BusTransport } from '../../src/bus/index.ts';
-import { handleAuthnReq } from './authn-handler.ts';
+import { handleAuthnReq, transportPublisher, type ReplyPublisher } from './authn-handler.ts';
 import { handleRegQuery } from './reg-query-handler.ts';
 import { requireCore, type RegServerArgs } from './reg-server.ts';
 import type { RegistrarCore } from './core.ts';
@@ -30,7 +30,13 @@ export const REG_AUTHN = 'reg_authn';
 /** reg_authn's arguments: reg_server's (for its core) and a generation of its own. */
 export class RegAuthnArgs {
   generation = 0;
-  constructor(readonly shared: RegServerArgs) {}
+  readonly publish: ReplyPublisher;
+  constructor(
+    readonly shared: RegServerArgs,
+    transport: BusTransport,
+  ) {
+    this.publish = transportPublisher(transport);
+  }
 }
 
 export const RegAuthn: GenListenerBehaviour<null, RegAuthnArgs> = {
@@ -66,7 +72,7 @@ export const RegAuthn: GenListenerBehaviour<null, RegAuthnArgs> = {
           category: 'directory', name: 'authn_req',
           handler: liveOnly(args, shared.settings.authnAck, usable, (m, ctx) => {
             const core = requireCore(shared);
-            return handleAuthnReq(core.credentialDeps, buildCtx(core), m, ctx);
+            return handleAuthnReq(core.credentialDeps, buildCtx(core), args.publish, m, ctx);
           }),
         },
         {
