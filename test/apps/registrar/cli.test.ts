@@ -3,10 +3,9 @@
  * when no node runs, through the running node's admin endpoint when one does (its
  * embedded store is locked by it), and the registrar answering for what they created.
  */
+import { tmpDir } from '../../support/tmp-dirs.ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { startNode, type FifeNode } from '../../../src/node/node.ts';
@@ -30,7 +29,7 @@ const failure = (p: Promise<unknown>) => p.then(() => { throw new Error('expecte
 
 describe('fife account add / fife device add', () => {
   it('without a running node they write the store; with one they go through it; the registrar answers for the device', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'fife-regcli-'));
+    const dataDir = tmpDir('fife-regcli-');
     const env = envFor(dataDir);
     const account = (await fife(env, 'account', 'add', '--name', 'Acme', '--realm', 'cli.example.com')).stdout.trim();
     expect(account).toMatch(/^[0-9a-f]{32}$/);
@@ -62,7 +61,7 @@ describe('fife account add / fife device add', () => {
   });
 
   it('bad usage says what is missing and exits non-zero', async () => {
-    const env = envFor(mkdtempSync(join(tmpdir(), 'fife-regcli-')));
+    const env = envFor(tmpDir('fife-regcli-'));
     const e = await failure(fife(env, 'device', 'add', '--realm', 'x.test', '--username', 'u'));
     expect(e.stderr).toContain('give exactly one of --password or --a1-hash');
   });

@@ -7,10 +7,10 @@
  * suites never see its `authn.req.*` binding). Under FIFE_REQUIRE_SERVICES=1 a missing
  * Kamailio, SIPp or RabbitMQ fails the suite.
  */
+import { tmpDir } from '../../support/tmp-dirs.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes, createHash } from 'node:crypto';
 import amqp from 'amqplib';
@@ -67,7 +67,7 @@ function startRegistrarNode(env: NodeJS.ProcessEnv): Promise<NodeProc> {
 }
 
 describe.skipIf(!gate.available)('registrar with Kamailio and SIPp on RabbitMQ', () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'fife-e2e-'));
+  const dataDir = tmpDir('fife-e2e-');
   const storeDir = join(dataDir, 'store');
   const queue = `registrar_e2e_${randomBytes(4).toString('hex')}`;
   const configFile = join(dataDir, 'fife.json');

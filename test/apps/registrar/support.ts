@@ -3,8 +3,7 @@
  * own, or RabbitMQ), a document store (embedded in a temp folder), the registrar tree
  * under a supervisor, and a Requester to talk to it the way Kamailio does.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpDir } from '../../support/tmp-dirs.ts';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Runtime, Supervisor, type Pid } from '../../../src/kernel/index.ts';
@@ -37,7 +36,7 @@ export async function startHarness(opts: { storeDir?: string; busUrl?: string } 
   const bus = createTransport({ url: opts.busUrl ?? 'embedded', logger, embeddedBroker: opts.busUrl ? undefined : new EmbeddedBroker(), namePrefix: `fife-reg-${randomBytes(3).toString('hex')}` });
   await bus.start();
   await bus.assertExchanges(busExchangeSpecs().map((e) => ({ name: e.name, type: e.type })));
-  const storeDir = opts.storeDir ?? mkdtempSync(join(tmpdir(), 'fife-registrar-'));
+  const storeDir = opts.storeDir ?? tmpDir('fife-registrar-');
   const store = new EmbeddedStore({ dir: storeDir, logger });
   const queue = `registrar_listener_${randomBytes(4).toString('hex')}`;
   const req = new Requester({ transport: bus, logger, timeoutMs: 3000 });
