@@ -30,14 +30,14 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(opts: { storeDir?: string; busUrl?: string } = {}): Promise<Harness> {
+export async function startHarness(opts: { storeDir?: string; busUrl?: string; store?: DocumentStore } = {}): Promise<Harness> {
   const { logger, lines } = memoryLogger('registrar-test@localhost', 'debug');
   const rt = new Runtime({ node: 'registrar-test@localhost', logger });
   const bus = createTransport({ url: opts.busUrl ?? 'embedded', logger, embeddedBroker: opts.busUrl ? undefined : new EmbeddedBroker(), namePrefix: `fife-reg-${randomBytes(3).toString('hex')}` });
   await bus.start();
   await bus.assertExchanges(busExchangeSpecs().map((e) => ({ name: e.name, type: e.type })));
   const storeDir = opts.storeDir ?? tmpDir('fife-registrar-');
-  const store = new EmbeddedStore({ dir: storeDir, logger });
+  const store = opts.store ?? new EmbeddedStore({ dir: storeDir, logger });
   const queue = `registrar_listener_${randomBytes(4).toString('hex')}`;
   const req = new Requester({ transport: bus, logger, timeoutMs: 3000 });
   await req.start();
