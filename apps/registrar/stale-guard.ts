@@ -1,7 +1,7 @@
 /**
- * Guards the responders of a gen_listener whose process may be crashed by fault injection:
- * a crash skips terminate, so gen_listener leaves the dead incarnation's consumer on the
- * shared queue. `liveOnly(holder, handler)` captures the holder's generation when the
+ * Guards the responders of a gen_listener whose process may be crashed by fault injection.
+ * gen_listener cancels a dead process's consumer, but asynchronously: a message already
+ * delivered to it in that gap must not be handled with a dead incarnation's state. `liveOnly(holder, handler)` captures the holder's generation when the
  * listener starts (its `listen`); when a message reaches a consumer of an older
  * generation, that consumer stops itself and the message is either handed back (acked
  * queues: nack, requeue) or, on a no-ack queue where it cannot be given back, handled with

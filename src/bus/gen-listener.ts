@@ -24,7 +24,9 @@
  *   (`GenListener.addBinding` / `removeBinding`). After a lost connection the transport
  *   re-declares the queue under the same name and re-binds; the state is untouched.
  * - terminate: the consumer is cancelled and running handlers finish before the module's
- *   terminate runs; an anonymous queue is deleted.
+ *   terminate runs; an anonymous queue is deleted. A listener that ends without terminate
+ *   (killed, crashed on purpose) has its consumer cancelled and its anonymous queue
+ *   deleted all the same, so no stale consumer keeps taking messages from a named queue.
  */
 import { GenServer, ok, noreply, reply, type GenServerBehaviour, type ProcessContext, type Runtime, type Pid, type StartOptions, type StartResult, type ChildSpec, type InitResult } from '../kernel/index.ts';
 import { errorReply as apiErrorReply, type Envelope as ValidMessage } from '../api/index.ts';
@@ -141,6 +143,8 @@ function wrap<S, A>(b: GenListenerBehaviour<S, A, any, any>): GenServerBehaviour
       core.on('created_queue', (queue) => notify({ type: 'gen_listener', event: 'created_queue', queue }));
       core.on('consuming', (i) => notify({ type: 'gen_listener', event: 'consuming', queue: i.queue, recovered: i.recovered }));
       await core.start();
+      // However the process ends (terminate, a kill, an injected crash), its consumer goes.
+      void rt.awaitExit(server).then(() => core.stop());
       return ok({ user: r.state, core }, r.timeout === undefined ? undefined : { timeout: r.timeout });
     },
     async handleCall(req, from, s, ctx) {

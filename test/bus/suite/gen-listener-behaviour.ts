@@ -53,6 +53,15 @@ const Authn: GenListenerBehaviour<St, Args, 'seen'> = {
 const authnReq = (user: string, realm: string): Envelope =>
   build('authn_req', { 'Auth-User': user, 'Auth-Realm': realm, From: `${user}@${realm}`, To: `${user}@${realm}`, 'Msg-ID': `m-${user}-${Math.random()}` }, CTX) as Envelope;
 
+/** Resolves true once `queue` no longer exists (the crashed listener's cleanup is asynchronous). */
+async function waitUntilGone(t: BusTransport, queue: string): Promise<boolean> {
+  for (let i = 0; i < 100; i++) {
+    if (!(await t.checkQueue(queue).then(() => true, () => false))) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return false;
+}
+
 export function genListenerBehaviour(env: () => BusEnv): void {
   const runtimes: Runtime[] = [];
   const requesters: Requester[] = [];
@@ -157,6 +166,7 @@ export function genListenerBehaviour(env: () => BusEnv): void {
     const second = (await Supervisor.whichChildren(rt, sup))[0]!.pid!;
     expect(second).not.toBe(first);
     expect(await GenListener.queue(rt, second)).not.toBe(firstQueue);
+    await expect(waitUntilGone(t, firstQueue)).resolves.toBe(true);
     expect((await req.call(authnReq('frank', realm), { exchange: x, routingKey: key }))['Auth-Password']).toBe('pw-of-frank');
   });
 
