@@ -2,19 +2,17 @@
  * registrar_sup: the registrar WhApp's tree.
  *
  *   registrar_sup (rest_for_one, 5 restarts in 30 s)
- *   ├── registrar_provisioner   creates accounts/devices for operator commands (admin endpoint)
  *   ├── reg_server              gen_listener on registrar_listener_reg_success (acked after the
  *   │                           database write): reg_success; owns the cache, the registration
  *   │                           table and the expiry sweep (a restart re-primes from the database)
  *   └── reg_authn               gen_listener on registrar_listener (no ack): authn_req on both
  *                               namings, reg_query; answers from reg_server's core
  */
-import { GenServer, type SupervisorSpec } from '../src/kernel/index.ts';
+import type { SupervisorSpec } from '../src/kernel/index.ts';
 import type { BusTransport } from '../src/bus/index.ts';
 import type { DocumentStore } from '../src/store/index.ts';
 import { RegServerArgs, regServerChildSpec } from '../apps/registrar/reg-server.ts';
 import { RegAuthnArgs, regAuthnChildSpec } from '../apps/registrar/reg-authn.ts';
-import { Provisioner, PROVISIONER } from '../apps/registrar/provisioner.ts';
 import { registrarSettings } from '../apps/registrar/settings.ts';
 
 export interface RegistrarServices {
@@ -29,7 +27,6 @@ export function registrarTree(services: RegistrarServices, opts: { appVersion?: 
   return {
     flags: { strategy: 'rest_for_one', intensity: 5, period: 30 },
     children: [
-      GenServer.childSpec(PROVISIONER, Provisioner, services.store, { name: PROVISIONER, shutdown: 5000 }),
       regServerChildSpec(core, services.bus),
       regAuthnChildSpec(new RegAuthnArgs(core, services.bus), services.bus),
     ],

@@ -3,7 +3,7 @@
  * `accounts` and in its own account database; the device document (pvt_type device,
  * sip.username / sip.password or sip.a1_hash / sip.realm) in the account database. What
  * `fife account add` and `fife device add` run, directly on a store or through a running
- * node (provisioner.ts).
+ * node (the app's `add_account` / `add_device` operations, app.ts).
  *
  * Contract
  * - `addAccount(store, {name, realm})` answers the new account id (32 hex). A realm

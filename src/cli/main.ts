@@ -25,8 +25,7 @@ import { loadConfig, nodeDir, ConfigError } from '../node/config.ts';
 import { startNode } from '../node/node.ts';
 import { renderTree, createRootLogger, type NodeTree } from '../kernel/index.ts';
 import { openStore } from '../store/index.ts';
-import { addAccount, addDevice } from '../../apps/registrar/provisioning.ts';
-import type { ProvisionRequest } from '../../apps/registrar/provisioner.ts';
+import { loadBuiltinApp } from '../node/app-loader.ts';
 
 class UsageError extends Error {}
 
@@ -159,30 +158,41 @@ async function runningNode(p: Parsed): Promise<string | undefined> {
   return up ? base : undefined;
 }
 
-async function provision(p: Parsed, path: '/accounts' | '/devices', req: ProvisionRequest): Promise<string> {
+/**
+ * Runs an operation an app declares: through the running node's admin endpoint when one
+ * runs (the embedded store is held open by it), else on the configured store directly.
+ */
+async function runAppOperation(p: Parsed, app: string, op: string, input: Record<string, unknown>): Promise<unknown> {
   const cfg = loadConfig({ file: str(p.flags.config) });
   if (!/^https?:\/\//i.test(cfg.store) && (await runningNode(p)) !== undefined) {
-    const { status, data } = await admin(p, 'POST', path, req);
+    const { status, data } = await admin(p, 'POST', `/apps/${app}/ops/${op}`, input);
     if (status !== 200) throw new Error((data as { error?: string }).error ?? JSON.stringify(data));
-    return (data as { id: string }).id;
+    return (data as { result: unknown }).result;
   }
-  const store = openStore(cfg.store, { dataDir: nodeDir(cfg), logger: createRootLogger({ node: cfg.node, level: 'silent' }) });
+  const def = await loadBuiltinApp(app);
+  const fn = def.operations?.[op];
+  if (fn === undefined) throw new Error(`app '${app}' has no operation '${op}'`);
+  const log = createRootLogger({ node: cfg.node, level: 'silent' });
+  const store = openStore(cfg.store, { dataDir: nodeDir(cfg), logger: log });
   try {
-    return req.op === 'add_account' ? await addAccount(store, req) : await addDevice(store, req);
+    // Offline, an operation gets the config, the store and a logger (no runtime, no bus).
+    return await fn(input, { config: cfg, store, log, dataDir: nodeDir(cfg) });
   } finally {
     await store.close();
   }
 }
 
+/** `fife account add` / `fife device add`: the registrar's add_account / add_device. */
 async function cmdProvision(p: Parsed): Promise<void> {
   const [what, sub] = p.positional;
   if (sub !== 'add') throw new UsageError(`fife ${what} add ...`);
   const f = (k: string): string | undefined => str(p.flags[k]);
-  const id =
+  const r = (
     what === 'account'
-      ? await provision(p, '/accounts', { op: 'add_account', name: f('name') ?? '', realm: f('realm') ?? '' })
-      : await provision(p, '/devices', { op: 'add_device', realm: f('realm') ?? '', username: f('username') ?? '', password: f('password'), a1Hash: f('a1-hash'), name: f('name'), ownerId: f('owner-id') });
-  process.stdout.write(`${id}\n`);
+      ? await runAppOperation(p, 'registrar', 'add_account', { name: f('name') ?? '', realm: f('realm') ?? '' })
+      : await runAppOperation(p, 'registrar', 'add_device', { realm: f('realm') ?? '', username: f('username') ?? '', password: f('password'), a1Hash: f('a1-hash'), name: f('name'), ownerId: f('owner-id') })
+  ) as { id: string };
+  process.stdout.write(`${r.id}\n`);
 }
 
 async function cmdSwitchSim(argv: string[]): Promise<void> {

@@ -17,6 +17,8 @@
  *   then start.
  * - `runningApps()`: names of running apps in start order; `appsStatus()`: every known app
  *   with state (running | stopped | failed), pid, restarts and last failure.
+ * - `operation(name, op)`: an operator operation the app declares, bound to the node's
+ *   services, if the app runs (`unknown_app`, `unknown_operation`, `not_started` else).
  * - An app tree that ends by itself (its root supervisor gave up) is logged at error level
  *   and published (`app` event `crashed`). Then, by restart type: `permanent` (the
  *   default): restarted; `transient`: restarted unless it ended with `normal`;
@@ -50,7 +52,16 @@ export interface AppDefinition<Env = unknown> {
   tree: (env: Env) => SupervisorSpec;
   /** Restart limit of the app as a whole (default 3 in 60 s). */
   maxRestarts?: IntensityLimit;
+  /**
+   * Operator operations the app offers (e.g. the registrar's add_account): run with the
+   * node's services on a node where the app runs (admin endpoint), and by the CLI against
+   * the configured store when no node runs. A thrown error with a `code` (invalid,
+   * not_found, conflict) is the operator's mistake; anything else a failure.
+   */
+  operations?: Record<string, AppOperation<Env>>;
 }
+
+export type AppOperation<Env = unknown> = (input: Record<string, unknown>, env: Env) => Promise<unknown>;
 
 export type AppState = 'running' | 'stopped' | 'failed';
 
@@ -86,7 +97,8 @@ type Request =
   | { op: 'restart'; name: string }
   | { op: 'register'; def: AppDefinition<any> }
   | { op: 'running' }
-  | { op: 'status' };
+  | { op: 'status' }
+  | { op: 'operation'; name: string; operation: string };
 
 export type AppResult = { type: 'ok' } | { type: 'error'; reason: ExitReason };
 
@@ -210,6 +222,15 @@ const behaviour: GenServerBehaviour<State, InitArgs, Request> = {
         );
       case 'status':
         return reply(status(s), s);
+      case 'operation': {
+        const e = s.apps.get(req.name);
+        if (e === undefined) return reply({ type: 'error', reason: 'unknown_app' }, s);
+        const fn = e.def.operations?.[req.operation];
+        if (fn === undefined) return reply({ type: 'error', reason: 'unknown_operation', known: Object.keys(e.def.operations ?? {}) }, s);
+        if (e.state !== 'running') return reply({ type: 'error', reason: 'not_started' }, s);
+        const env = s.env;
+        return reply({ type: 'ok', run: (input: Record<string, unknown>) => fn(input, env) }, s);
+      }
     }
   },
   async handleInfo(msg, s) {
@@ -242,4 +263,7 @@ export const AppsController = {
   registerApp: (rt: Runtime, def: AppDefinition<any>) => callController<AppResult>(rt, { op: 'register', def }),
   runningApps: (rt: Runtime) => callController<string[]>(rt, { op: 'running' }),
   appsStatus: (rt: Runtime) => callController<AppStatus[]>(rt, { op: 'status' }),
+  /** An operation of a running app, bound to the node's services (run it outside the controller). */
+  operation: (rt: Runtime, name: string, operation: string) =>
+    callController<{ type: 'ok'; run: (input: Record<string, unknown>) => Promise<unknown> } | { type: 'error'; reason: string; known?: string[] }>(rt, { op: 'operation', name, operation }),
 };

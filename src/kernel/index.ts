@@ -23,7 +23,7 @@ export {
 } from './gen-server.ts';
 export { Supervisor, type ChildInfo, type ChildCounts, type AdminResult } from './supervisor.ts';
 export { ChildSpecError, type ChildSpec, type SupervisorSpec, type SupervisorFlags, type RestartType, type Shutdown, type Strategy, type StartContext } from './child-spec.ts';
-export { AppsController, APPS_CONTROLLER, type AppDefinition, type AppStatus, type AppResult, type AppRestart } from './apps-controller.ts';
+export { AppsController, APPS_CONTROLLER, type AppDefinition, type AppStatus, type AppResult, type AppRestart, type AppOperation } from './apps-controller.ts';
 export { describeTree, describeNode, renderTree, type TreeNode, type NodeTree } from './tree.ts';
 export { KernelEvents, type SupervisorEvent, type AppEvent, type ExitEvent } from './events.ts';
 export { createRootLogger, withCallId, currentCallId, type Logger } from './log.ts';

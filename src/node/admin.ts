@@ -10,9 +10,10 @@
  *   GET  /nodes                  the cluster: every node heard on the bus
  *   POST /apps/<name>/start|stop|restart    {type:'ok'} or {type:'error', reason} (409)
  *   POST /kill {name|pid, reason?}           fault injection: crash a process with reason (default killed)
- *   POST /accounts {name, realm}             create an account (registrar app): {type:'ok', id}
- *   POST /devices {realm, username, password | a1Hash}   create a SIP device (registrar app): {type:'ok', id}
- *     errors: 400 invalid, 404 no account for the realm, 409 taken, 503 registrar not running
+ *   POST /apps/<name>/ops/<op> {input}       run an operation the app declares (e.g. registrar
+ *                                            add_account): {type:'ok', result}; errors: 400 invalid,
+ *                                            404 unknown app/operation or not found, 409 conflict,
+ *                                            503 app not running, 500 failed
  *
  * On start it writes <nodeDir>/admin.json ({url, pid}) so commands can find the node; on
  * terminate it closes the server and removes the file. Unknown routes are 404, bad JSON
@@ -22,7 +23,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { listNodes } from './nodes.ts';
-import { provisionOnNode, type ProvisionRequest } from '../../apps/registrar/provisioner.ts';
 import { GenServer, ok, noreply, AppsController, describeNode, renderTree, formatReason, type GenServerBehaviour, type ProcessContext, type Runtime } from '../kernel/index.ts';
 
 export interface AdminArgs {
@@ -70,6 +70,23 @@ function readJson(req: IncomingMessage): Promise<unknown> {
   });
 }
 
+const OP_STATUS: Record<string, number> = { invalid: 400, not_found: 404, conflict: 409, unknown_app: 404, unknown_operation: 404, not_started: 503 };
+
+async function runOperation(rt: Runtime, app: string, op: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const input = (await readJson(req)) as Record<string, unknown>;
+  const found = await AppsController.operation(rt, app, op);
+  if (found.type === 'error') return send(res, OP_STATUS[found.reason] ?? 500, { type: 'error', code: found.reason, error: `${app} ${op}: ${found.reason}${found.known ? ` (known: ${found.known.join(', ')})` : ''}` });
+  try {
+    const result = await found.run(input);
+    rt.log.info({ app, op }, 'operation done');
+    return send(res, 200, { type: 'ok', result });
+  } catch (err) {
+    const code = typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : 'failed';
+    rt.log.warn({ app, op, code, err: (err as Error).message }, 'operation refused or failed');
+    return send(res, OP_STATUS[code] ?? 500, { type: 'error', code, error: (err as Error).message });
+  }
+}
+
 async function route(rt: Runtime, a: AdminArgs, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://admin');
   const parts = url.pathname.split('/').filter(Boolean);
@@ -94,13 +111,7 @@ async function route(rt: Runtime, a: AdminArgs, req: IncomingMessage, res: Serve
     rt.crash(target, reason);
     return send(res, 200, { type: 'ok', pid: String(target), reason });
   }
-  if (req.method === 'POST' && (url.pathname === '/accounts' || url.pathname === '/devices')) {
-    const body = (await readJson(req)) as Record<string, unknown>;
-    const op = url.pathname === '/accounts' ? 'add_account' : 'add_device';
-    const r = await provisionOnNode(rt, { ...body, op } as ProvisionRequest);
-    const status = r.type === 'ok' ? 200 : ({ invalid: 400, not_found: 404, conflict: 409, unavailable: 503 } as Record<string, number>)[r.code] ?? 500;
-    return send(res, status, r);
-  }
+  if (req.method === 'POST' && parts[0] === 'apps' && parts.length === 4 && parts[2] === 'ops') return runOperation(rt, decodeURIComponent(parts[1]!), decodeURIComponent(parts[3]!), req, res);
   send(res, 404, { error: `no route ${req.method} ${url.pathname}` });
 }
 

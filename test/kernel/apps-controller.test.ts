@@ -116,6 +116,19 @@ describe('apps controller', () => {
     expect(lines.some((l) => l.level === 60 && l.app === 'doomed')).toBe(true);
   });
 
+  it('operations an app declares run with the node services while it runs; clear errors otherwise', async () => {
+    const { rt } = newRuntime();
+    const env = { greeting: 'hi' };
+    const withOps: AppDefinition<typeof env> = { name: 'ops', tree: () => ({ children: [] }), operations: { greet: async (input, e) => `${e.greeting} ${String(input.who)}` } };
+    await AppsController.start(rt, { env, apps: [withOps] });
+    expect(await AppsController.operation(rt, 'nope', 'greet')).toMatchObject({ type: 'error', reason: 'unknown_app' });
+    expect(await AppsController.operation(rt, 'ops', 'wave')).toMatchObject({ type: 'error', reason: 'unknown_operation', known: ['greet'] });
+    expect(await AppsController.operation(rt, 'ops', 'greet')).toMatchObject({ type: 'error', reason: 'not_started' });
+    await AppsController.startApp(rt, 'ops');
+    const op = await AppsController.operation(rt, 'ops', 'greet');
+    expect(op.type === 'ok' && (await op.run({ who: 'bob' }))).toBe('hi bob');
+  });
+
   it('the live tree shows every supervisor and child with pid, status and restarts', async () => {
     const { rt } = newRuntime();
     const root = okPid(await Supervisor.start(rt, { flags: { intensity: 5 }, children: [AppsController.childSpec({ env: {}, apps: [app('one', [])] })] }, { name: 'kernel_sup' }));
