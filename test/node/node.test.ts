@@ -3,8 +3,9 @@
  * plugin app, then `fife tree`, `fife apps`, `fife kill` against it, then SIGTERM.
  */
 import { describe, it, expect, afterEach } from 'vitest';
+import { startFife } from '../support/fife-process.ts';
 import { tmpDir } from '../support/tmp-dirs.ts';
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { startNode, type FifeNode } from '../../src/node/node.ts';
@@ -27,29 +28,10 @@ function envFor(dataDir: string): NodeJS.ProcessEnv {
   return { ...process.env, FIFE_DATA_DIR: dataDir, FIFE_NODE: 'cli@localhost', FIFE_PLUGINS: join(ROOT, 'examples/hello-app'), FIFE_APPS: 'hello', FIFE_LOG_LEVEL: 'info' };
 }
 
-/** Starts `fife start` and resolves with its log lines once it logged 'node started'. */
-function startCli(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; lines: Array<Record<string, unknown>>; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, [FIFE, 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  started.push(child);
-  const lines: Array<Record<string, unknown>> = [];
-  let buf = '';
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  return new Promise((res, rej) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        const rec = JSON.parse(line) as Record<string, unknown>;
-        lines.push(rec);
-        if (rec.msg === 'node started') res({ child, lines, exited });
-      }
-    });
-    void exited.then((code) => rej(new Error(`fife start exited ${code}: ${stderr}`)));
-  });
+async function startCli(env: NodeJS.ProcessEnv) {
+  const p = await startFife(env);
+  started.push(p.child);
+  return p;
 }
 
 describe('fife node', () => {

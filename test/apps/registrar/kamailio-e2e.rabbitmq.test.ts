@@ -9,11 +9,12 @@
  */
 import { tmpDir } from '../../support/tmp-dirs.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes, createHash } from 'node:crypto';
 import amqp from 'amqplib';
+import { startFife, type FifeProcess } from '../../support/fife-process.ts';
 import { serviceGate } from '../../support/services.ts';
 import { kamailioProbe, startKamailio, type Kamailio } from '../../support/kamailio.ts';
 import { runSipp, type SippUser } from '../../support/sipp.ts';
@@ -38,33 +39,8 @@ const gate = await serviceGate('Kamailio + SIPp + RabbitMQ', async () => {
   await c.close();
 });
 
-interface NodeProc {
-  child: ChildProcess;
-  lines: Array<Record<string, unknown>>;
-  exited: Promise<number | null>;
-}
-
-function startRegistrarNode(env: NodeJS.ProcessEnv): Promise<NodeProc> {
-  const child = spawn(process.execPath, [FIFE, 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: Array<Record<string, unknown>> = [];
-  let buf = '';
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  return new Promise((res, rej) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const rec = JSON.parse(buf.slice(0, i)) as Record<string, unknown>;
-        buf = buf.slice(i + 1);
-        lines.push(rec);
-        if (rec.msg === 'node started') res({ child, lines, exited });
-      }
-    });
-    void exited.then((code) => rej(new Error(`fife start exited ${code}: ${stderr}`)));
-  });
-}
+type NodeProc = FifeProcess;
+const startRegistrarNode = startFife;
 
 describe.skipIf(!gate.available)('registrar with Kamailio and SIPp on RabbitMQ', () => {
   const dataDir = tmpDir('fife-e2e-');
