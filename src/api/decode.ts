@@ -35,14 +35,15 @@ function refuse(reason: string): Decoded {
   return { ok: false, reason };
 }
 
-function tooDeep(value: unknown, maxDepth: number): boolean {
-  const stack: [unknown, number][] = [[value, 1]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
-    if (typeof v !== 'object' || v === null) continue;
-    if (depth > maxDepth) return true;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+/** Nesting deeper than maxDepth? Recursion stops at maxDepth + 1, so it cannot overflow. */
+function tooDeep(v: unknown, maxDepth: number, depth = 1): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  if (depth > maxDepth) return true;
+  if (Array.isArray(v)) {
+    for (const c of v) if (tooDeep(c, maxDepth, depth + 1)) return true;
+    return false;
   }
+  for (const k in v) if (Object.hasOwn(v, k) && tooDeep((v as Record<string, unknown>)[k], maxDepth, depth + 1)) return true;
   return false;
 }
 
