@@ -12,7 +12,6 @@
  *   content-type application/json and a timestamp in microseconds (Kazoo's habit).
  * - `newMsgId()`: 32 hex chars, as Kazoo's Msg-ID.
  */
-import { randomBytes } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import type { MessageProperties, PublishOptions } from './types.ts';
 
@@ -56,19 +55,8 @@ export function jsonProperties(extra?: PublishOptions): PublishOptions {
   return { contentType: 'application/json', timestamp: Date.now() * 1000, ...extra };
 }
 
-// Msg-IDs come from a pool of random bytes refilled 4 KiB at a time: one crypto call per
-// 256 ids instead of one per id (the request/reply hot path makes one id per call).
-let pool = Buffer.alloc(0);
-let poolAt = 0;
-
-export function newMsgId(): string {
-  if (poolAt + 16 > pool.length) {
-    pool = randomBytes(4096);
-    poolAt = 0;
-  }
-  poolAt += 16;
-  return pool.toString('hex', poolAt - 16, poolAt);
-}
+/** Kazoo's Msg-ID shape (32 hex chars); one generator for the whole project, in src/api. */
+export { randomMsgId as newMsgId } from '../api/build.ts';
 
 /** `Category/Name` of a message, for logs and errors. */
 export function describeMessage(m: Envelope): string {

@@ -161,42 +161,18 @@ export class Requester {
     const { req, msgId, matchId } = this.prepare(request);
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
     const validate = opts.validate ?? notError;
-    return new Promise<Envelope>((resolve, reject) => {
-      let deferred: Envelope | undefined;
-      let negative: Envelope | undefined;
-      let seen = 0;
-      const finish = (): void => {
-        clearTimeout(timer);
-        this.pending.delete(matchId);
-        this.cancels.delete(cancel);
-      };
-      const cancel = (err: Error): void => {
-        finish();
-        reject(err);
-      };
-      const timer = setTimeout(() => {
-        finish();
-        if (deferred) resolve(deferred);
-        else if (negative) reject(new RequestRejectedError(msgId, describeMessage(req), negative));
-        else reject(new RequestTimeoutError(msgId, timeoutMs, describeMessage(req), seen));
-      }, timeoutMs);
-      this.cancels.add(cancel);
-      this.pending.set(matchId, {
-        onReply: (reply) => {
-          seen++;
-          if (!validate(reply)) {
-            negative ??= reply;
-            return;
-          }
-          if (isDeferred(reply)) {
-            deferred ??= reply;
-            return;
-          }
-          finish();
-          resolve(reply);
-        },
-      });
-      this.send(req, target).catch(cancel);
+    let deferred: Envelope | undefined;
+    let negative: Envelope | undefined;
+    let seen = 0;
+    return this.exchange<Envelope>(req, matchId, target, timeoutMs, {
+      onReply: (reply, settle) => {
+        seen++;
+        if (!validate(reply)) negative ??= reply;
+        else if (isDeferred(reply)) deferred ??= reply;
+        else settle(reply);
+      },
+      onTimeout: () =>
+        deferred ?? (negative ? new RequestRejectedError(msgId, describeMessage(req), negative) : new RequestTimeoutError(msgId, timeoutMs, describeMessage(req), seen)),
     });
   }
 
@@ -206,34 +182,44 @@ export class Requester {
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
     const validate = opts.validate ?? notError;
     const until = opts.until;
-    return new Promise<Envelope[]>((resolve, reject) => {
-      const replies: Envelope[] = [];
-      const finish = (): void => {
+    const replies: Envelope[] = [];
+    return this.exchange<Envelope[]>(req, matchId, target, timeoutMs, {
+      onReply: (reply, settle) => {
+        if (!validate(reply)) return;
+        replies.push(reply);
+        if (until?.(replies)) settle(replies);
+      },
+      onTimeout: () => (until ? new CollectTimeoutError(msgId, timeoutMs, describeMessage(req), replies) : replies),
+    });
+  }
+
+  /**
+   * Publishes `req` and waits for replies matched on `matchId`: `onReply` may settle the
+   * call (a value resolves it, an Error rejects it); at the timeout `onTimeout` decides.
+   * A failed publish or `stop()` rejects it. Settles once; the pending entry goes with it.
+   */
+  private exchange<T>(
+    req: Envelope,
+    matchId: string,
+    target: PublishTarget,
+    timeoutMs: number,
+    h: { onReply(reply: Envelope, settle: (r: T | Error) => void): void; onTimeout(): T | Error },
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let done = false;
+      const settle = (r: T | Error): void => {
+        if (done) return;
+        done = true;
         clearTimeout(timer);
         this.pending.delete(matchId);
-        this.cancels.delete(cancel);
+        this.cancels.delete(settle);
+        if (r instanceof Error) reject(r);
+        else resolve(r);
       };
-      const cancel = (err: Error): void => {
-        finish();
-        reject(err);
-      };
-      const timer = setTimeout(() => {
-        finish();
-        if (until) reject(new CollectTimeoutError(msgId, timeoutMs, describeMessage(req), replies));
-        else resolve(replies);
-      }, timeoutMs);
-      this.cancels.add(cancel);
-      this.pending.set(matchId, {
-        onReply: (reply) => {
-          if (!validate(reply)) return;
-          replies.push(reply);
-          if (until?.(replies)) {
-            finish();
-            resolve(replies);
-          }
-        },
-      });
-      this.send(req, target).catch(cancel);
+      const timer = setTimeout(() => settle(h.onTimeout()), timeoutMs);
+      this.cancels.add(settle);
+      this.pending.set(matchId, { onReply: (reply) => h.onReply(reply, settle) });
+      this.send(req, target).catch(settle);
     });
   }
 

@@ -27,7 +27,7 @@ import { spawn as nactSpawn, dispatch as nactDispatch, stop as nactStop } from '
 import type { Logger } from './log.ts';
 import { withLogContext, currentLogContext, type LogContext } from './log.ts';
 import { Pid, Ref } from './pid.ts';
-import { Exit, KILL, KILLED, NORMAL, isNormalExit, reasonForLog, type ExitReason } from './exit-reason.ts';
+import { Exit, KILL, KILLED, NORMAL, reasonForLog, type ExitReason } from './exit-reason.ts';
 import type { Runtime } from './runtime.ts';
 
 export const enum Kind {
@@ -345,4 +345,3 @@ export const isExitMessage = (m: unknown): m is ExitMessage =>
 export const isDownMessage = (m: unknown): m is DownMessage =>
   typeof m === 'object' && m !== null && (m as DownMessage).type === 'DOWN' && (m as DownMessage).ref instanceof Ref;
 
-export { isNormalExit };

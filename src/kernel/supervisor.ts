@@ -411,14 +411,10 @@ const behaviour: GenServerBehaviour<State, InitArgs, Request, { op: 'try_again_r
   },
 };
 
-export type SupervisorDescription = ReturnType<NonNullable<typeof behaviour.describe>> & {};
-
 // ---- API ------------------------------------------------------------------------
 
-export interface SupervisorStartOptions extends StartOptions {}
-
 /** Starts a supervisor. A bad spec rejects at once with a ChildSpecError (nothing started). */
-export function startSupervisor(rt: Runtime, spec: SupervisorSpec, opts: SupervisorStartOptions = {}): Promise<StartResult> {
+export function startSupervisor(rt: Runtime, spec: SupervisorSpec, opts: StartOptions = {}): Promise<StartResult> {
   normalizeSupervisorSpec(spec);
   return GenServer.start(rt, behaviour, { spec, app: opts.app }, opts);
 }
