@@ -13,12 +13,17 @@
  * default one_for_one), `intensity` (default 1), `period` in seconds (default 5),
  * `autoShutdown` (never | any_significant | all_significant; default never).
  *
+ * A supervisor takes a fixed spec `{flags, children}` or an init callback (SupervisorInit,
+ * OTP's `Module:init/1`) that returns one, or `{type: 'ignore'}`, when the supervisor
+ * starts.
+ *
  * `normalizeSupervisorSpec` checks a whole spec before anything starts and throws a
  * ChildSpecError saying what is wrong and how to fix it.
  */
 import type { Pid } from './pid.ts';
 import type { Runtime } from './runtime.ts';
 import type { StartResult } from './gen-server.ts';
+import type { ProcessContext } from './process.ts';
 
 export type RestartType = 'permanent' | 'transient' | 'temporary';
 export type Shutdown = 'brutal_kill' | 'infinity' | number;
@@ -57,6 +62,14 @@ export interface SupervisorSpec {
 }
 
 export interface NormalizedFlags extends Required<SupervisorFlags> {}
+
+/** What a supervisor's init callback returns (OTP's `{ok, {Flags, Specs}}` or `ignore`). */
+export type SupervisorInitResult = SupervisorSpec | { type: 'ignore' };
+/**
+ * OTP's `Module:init/1`: runs inside the new supervisor process (it traps exits already)
+ * and decides its flags and children at start, e.g. from configuration, or `ignore`.
+ */
+export type SupervisorInit = (ctx: ProcessContext) => SupervisorInitResult | Promise<SupervisorInitResult>;
 
 export class ChildSpecError extends Error {
   constructor(message: string) {

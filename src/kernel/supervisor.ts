@@ -38,7 +38,7 @@
  * Differences from OTP: restart windows are counted in ms (restart-intensity.ts). A child
  * whose start function forgot to link is linked by the supervisor after it starts.
  */
-import { GenServer, ok, noreply, reply, stop, type GenServerBehaviour, type StartOptions, type StartResult } from './gen-server.ts';
+import { GenServer, ok, ignore, noreply, reply, stop, type GenServerBehaviour, type StartOptions, type StartResult } from './gen-server.ts';
 import { isExitMessage, type ProcessContext } from './process.ts';
 import { RestartLog } from './restart-intensity.ts';
 import { isNormalExit, isShutdown, formatReason, reasonForLog, KILLED, type ExitReason } from './exit-reason.ts';
@@ -51,6 +51,7 @@ import {
   type NormalizedChildSpec,
   type NormalizedFlags,
   type SupervisorSpec,
+  type SupervisorInit,
 } from './child-spec.ts';
 import type { Pid } from './pid.ts';
 import type { Runtime } from './runtime.ts';
@@ -227,7 +228,10 @@ function removeChild(s: State, c: Child): void {
 function findByPid(s: State, pid: Pid): Child | undefined {
   if (isSofo(s)) {
     const c = s.dynamic.get(pid.id);
-    return c?.pid?.node === pid.node ? c : undefined;
+    if (c?.pid?.node === pid.node) return c;
+    // a child being restarted is keyed by its old pid, negated (see childExited)
+    const r = s.dynamic.get(-pid.id);
+    return r?.restarting ? r : undefined;
   }
   return s.children.find((c) => c.pid !== undefined && c.pid.id === pid.id);
 }
@@ -278,15 +282,8 @@ async function adminCall(s: State, req: Request): Promise<unknown> {
   switch (req.op) {
     case 'start_child':
       return startChildCall(s, req.arg);
-    case 'terminate_child': {
-      const c = typeof req.arg === 'string' ? (isSofo(s) ? undefined : s.children.find((x) => x.spec.id === req.arg)) : findByPid(s, req.arg);
-      if (c === undefined) return { type: 'error', reason: 'not_found' };
-      await stopOne(s, c);
-      c.restarting = false;
-      if (isSofo(s)) s.dynamic.delete((req.arg as Pid).id);
-      else if (c.spec.restart === 'temporary') removeChild(s, c);
-      return { type: 'ok' };
-    }
+    case 'terminate_child':
+      return isSofo(s) ? terminateDynamic(s, req.arg) : terminateStatic(s, req.arg);
     case 'restart_child': {
       if (isSofo(s)) return { type: 'error', reason: 'simple_one_for_one' };
       const c = s.children.find((x) => x.spec.id === req.id);
@@ -346,24 +343,90 @@ async function startChildCall(s: State, arg: ChildSpec | unknown[]): Promise<Adm
   return r.type === 'ok' ? { type: 'ok', pid: r.pid } : { type: 'ok' };
 }
 
+/** Static children are found by id only (OTP: a pid is not an id, so `not_found`). */
+async function terminateStatic(s: State, id: string | Pid): Promise<AdminResult> {
+  const c = typeof id === 'string' ? s.children.find((x) => x.spec.id === id) : undefined;
+  if (c === undefined) return { type: 'error', reason: 'not_found' };
+  await stopOne(s, c);
+  c.restarting = false;
+  if (c.spec.restart === 'temporary') removeChild(s, c);
+  return { type: 'ok' };
+}
+
+/**
+ * simple_one_for_one (OTP 25): by id is `simple_one_for_one`; a child's pid (running or
+ * being restarted) stops it; a pid that is no longer alive counts as found (`ok`); a
+ * live pid that is not a child is `not_found`.
+ */
+async function terminateDynamic(s: State, pid: string | Pid): Promise<AdminResult> {
+  if (typeof pid === 'string') return { type: 'error', reason: 'simple_one_for_one' };
+  const c = findByPid(s, pid);
+  if (c === undefined) return s.ctx.runtime.isAlive(pid) ? { type: 'error', reason: 'not_found' } : { type: 'ok' };
+  await stopOne(s, c);
+  c.restarting = false;
+  removeChild(s, c);
+  return { type: 'ok' };
+}
+
+const info = (s: State, c: Child): ChildInfo => ({ id: isSofo(s) ? undefined : c.spec.id, pid: c.pid, status: statusOf(c), type: c.spec.type, restarts: c.restarts });
+
+/**
+ * OTP's which_children order: static children newest first (reverse start order, so a
+ * child added by startChild comes first; a restart keeps a child's place).
+ * simple_one_for_one: by pid, oldest first (a restarted child has a new pid and moves
+ * to the end), children being restarted last; this is what OTP's pid-keyed map gives
+ * for up to 32 children (OTP itself promises no order).
+ */
 function whichChildren(s: State): ChildInfo[] {
-  const all = isSofo(s) ? [...s.dynamic.values()] : s.children;
-  return all.map((c) => ({ id: isSofo(s) ? undefined : c.spec.id, pid: c.pid, status: statusOf(c), type: c.spec.type, restarts: c.restarts }));
+  if (!isSofo(s)) return s.children.map((c) => info(s, c)).reverse();
+  const all = [...s.dynamic.values()];
+  const key = (c: Child): number => (c.pid !== undefined ? c.pid.id : Number.MAX_SAFE_INTEGER);
+  return all.sort((a, b) => key(a) - key(b)).map((c) => info(s, c));
+}
+
+/** The tree view's order: start order (oldest first), as `fife tree` prints it. */
+function childrenInStartOrder(s: State): ChildInfo[] {
+  return isSofo(s) ? whichChildren(s) : s.children.map((c) => info(s, c));
 }
 
 // ---- the behaviour --------------------------------------------------------------
 
 interface InitArgs {
-  spec: SupervisorSpec;
+  spec: SupervisorSpec | SupervisorInit;
   app?: string;
+}
+
+type Resolved = { type: 'spec'; flags: NormalizedFlags; children: NormalizedChildSpec[] } | { type: 'ignore' } | { type: 'stop'; reason: ExitReason };
+
+/** Runs an init callback (a throw propagates: the start fails with what was thrown). */
+async function resolveSpec(spec: SupervisorSpec | SupervisorInit, ctx: ProcessContext): Promise<Resolved> {
+  let r: unknown = spec;
+  if (typeof spec === 'function') {
+    r = await spec(ctx);
+    if (typeof r === 'object' && r !== null && (r as { type?: unknown }).type === 'ignore') return { type: 'ignore' };
+    if (typeof r !== 'object' || r === null || !Array.isArray((r as SupervisorSpec).children)) {
+      ctx.log.error({ returned: formatReason(r) }, 'supervisor init returned neither {flags, children} nor {type: "ignore"}: start fails');
+      return { type: 'stop', reason: { bad_return: { init: r } } };
+    }
+  }
+  try {
+    return { type: 'spec', ...normalizeSupervisorSpec(r as SupervisorSpec) };
+  } catch (err) {
+    if (!(err instanceof ChildSpecError)) throw err;
+    ctx.log.error({ err: err.message }, 'supervisor init returned a bad spec: start fails');
+    return { type: 'stop', reason: { start_spec: err.message } };
+  }
 }
 
 const behaviour: GenServerBehaviour<State, InitArgs, Request, { op: 'try_again_restart'; child: Child }> = {
   name: 'supervisor',
 
-  async init({ spec, app }, ctx) {
+  async init({ spec: given, app }, ctx) {
     ctx.trapExit(true);
-    const { flags, children } = normalizeSupervisorSpec(spec);
+    const spec = await resolveSpec(given, ctx);
+    if (spec.type === 'ignore') return ignore();
+    if (spec.type === 'stop') return stop(spec.reason);
+    const { flags, children } = spec;
     const s: State = { flags, children: [], dynamic: new Map(), template: undefined, restarts: new RestartLog(flags), ctx, app };
     if (flags.strategy === 'simple_one_for_one') {
       s.template = children[0];
@@ -407,27 +470,33 @@ const behaviour: GenServerBehaviour<State, InitArgs, Request, { op: 'try_again_r
   },
 
   describe(s) {
-    return { strategy: s.flags.strategy, intensity: s.flags.intensity, period: s.flags.period, children: whichChildren(s) };
+    return { strategy: s.flags.strategy, intensity: s.flags.intensity, period: s.flags.period, children: childrenInStartOrder(s) };
   },
 };
 
 // ---- API ------------------------------------------------------------------------
 
-/** Starts a supervisor. A bad spec rejects at once with a ChildSpecError (nothing started). */
-export function startSupervisor(rt: Runtime, spec: SupervisorSpec, opts: StartOptions = {}): Promise<StartResult> {
-  normalizeSupervisorSpec(spec);
+/**
+ * Starts a supervisor from a fixed spec (a bad one throws a ChildSpecError at once,
+ * nothing started) or from an init callback run inside the new supervisor (OTP's
+ * `Module:init/1`): `ignore` resolves `{type: 'ignore'}`; a throw, a bad return
+ * (`{bad_return: {init: value}}`) or a bad spec (`{start_spec: message}`) resolves
+ * `{type: 'error', reason}`, and the supervisor exits with that reason.
+ */
+export function startSupervisor(rt: Runtime, spec: SupervisorSpec | SupervisorInit, opts: StartOptions = {}): Promise<StartResult> {
+  if (typeof spec !== 'function') normalizeSupervisorSpec(spec);
   return GenServer.start(rt, behaviour, { spec, app: opts.app }, opts);
 }
 
-/** A child spec that runs a supervisor (type supervisor, shutdown infinity). */
-export function supervisorChildSpec(id: string, spec: SupervisorSpec | (() => SupervisorSpec), opts: Omit<ChildSpec, 'id' | 'start'> & { name?: string } = {}): ChildSpec {
+/** A child spec that runs a supervisor (type supervisor, shutdown infinity); `spec` may be an init callback. */
+export function supervisorChildSpec(id: string, spec: SupervisorSpec | SupervisorInit, opts: Omit<ChildSpec, 'id' | 'start'> & { name?: string } = {}): ChildSpec {
   const { name, ...rest } = opts;
   return {
     id,
     type: 'supervisor',
     shutdown: 'infinity',
     ...rest,
-    start: (ctx) => startSupervisor(ctx.runtime, typeof spec === 'function' ? spec() : spec, { link: ctx.parent, name, app: ctx.app }),
+    start: (ctx) => startSupervisor(ctx.runtime, spec, { link: ctx.parent, name, app: ctx.app }),
   };
 }
 

@@ -135,7 +135,7 @@ describe('apps controller', () => {
     await AppsController.startApp(rt, 'one');
     const kids = await Supervisor.whichChildren(rt, await appRoot(rt, 'one'));
     const r = rt.events.waitFor('supervisor', (e) => e.kind === 'child_restarted' && e.childId === 'one_a');
-    crash(rt, kids[0]!.pid!);
+    crash(rt, kids.find((k) => k.id === 'one_a')!.pid!);
     await r;
     const t = describeNode(rt, { root: 'kernel_sup' });
     expect(t.kernel).toMatchObject({ name: 'kernel_sup', type: 'supervisor', strategy: 'one_for_one', children: [{ id: 'apps_controller', status: 'running', behaviour: 'apps_controller' }] });

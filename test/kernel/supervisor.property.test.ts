@@ -96,7 +96,8 @@ describe('supervisor decisions match the OTP reference model', () => {
               break;
             }
             const kids = await Supervisor.whichChildren(rt, sup);
-            expect(kids.map((k) => k.id)).toEqual(m.children.map((c) => c.id));
+            // OTP's which_children order: newest first
+            expect(kids.map((k) => k.id)).toEqual(m.children.map((c) => c.id).reverse());
             for (const c of m.children) {
               const real = kids.find((k) => k.id === c.id)!;
               expect(real.status === 'running', `${c.id} running`).toBe(c.running);
