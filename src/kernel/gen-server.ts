@@ -3,7 +3,8 @@
  *
  * Callbacks (each may return a value or a promise of it; `ctx` is the process context)
  * - `init(args, ctx)`: `ok(state)` starts the server (`start` resolves `{type:'ok', pid}`
- *   only after init returned); `ignore()` ends it quietly (`{type:'ignore'}`);
+ *   only after init returned); `ignore()` ends it with reason `normal` (`start` resolves
+ *   `{type:'ignore'}`; a linked starter that traps exits gets the EXIT, as in OTP);
  *   `stop(reason)` or a throw fails the start (`{type:'error', reason}`) and the process
  *   exits with that reason (a linked starter that does not trap exits dies with it, as
  *   in OTP).
@@ -151,8 +152,8 @@ export function start<S, A>(rt: Runtime, behaviour: GenServerBehaviour<S, A, any
           return finish({ type: 'ok', pid });
         }
         case 'ignore':
+          // OTP: the process exits `normal`, so a linked starter that traps exits sees it
           finish({ type: 'ignore' });
-          if (p.parent) p.unlink(p.parent);
           return p.terminate(NORMAL);
         case 'stop':
           return initFailed(p, r.reason);

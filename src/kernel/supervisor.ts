@@ -44,6 +44,7 @@ import { RestartLog } from './restart-intensity.ts';
 import { isNormalExit, isShutdown, formatReason, reasonForLog, KILLED, type ExitReason } from './exit-reason.ts';
 import {
   normalizeChildSpec,
+  normalizeFlags,
   normalizeSupervisorSpec,
   shouldRestart,
   ChildSpecError,
@@ -102,7 +103,7 @@ type Request =
   | { op: 'delete_child'; id: string }
   | { op: 'which_children' }
   | { op: 'count_children' }
-  | { op: 'get_childspec'; id: string };
+  | { op: 'get_childspec'; id: string | Pid };
 
 const isSofo = (s: State): boolean => s.flags.strategy === 'simple_one_for_one';
 const statusOf = (c: Child): ChildStatus => (c.pid !== undefined ? 'running' : c.restarting ? 'restarting' : 'undefined');
@@ -315,7 +316,7 @@ async function adminCall(s: State, req: Request): Promise<unknown> {
       return counts;
     }
     case 'get_childspec': {
-      const c = isSofo(s) ? s.template : s.children.find((x) => x.spec.id === req.id)?.spec;
+      const c = findSpec(s, req.id);
       return c === undefined ? { type: 'error', reason: 'not_found' } : { type: 'ok', spec: c };
     }
   }
@@ -338,9 +339,22 @@ async function startChildCall(s: State, arg: ChildSpec | unknown[]): Promise<Adm
   if (existing !== undefined) return { type: 'error', reason: existing.pid !== undefined ? { already_started: existing.pid } : 'already_present' };
   const c: Child = { spec, pid: undefined, restarting: false, restarts: 0, extra: [] };
   const r = await startOne(s, c);
-  if (r.type === 'error') return r;
+  // OTP: {error, {Reason, Child}}, except {already_started, Pid} which passes as is
+  if (r.type === 'error') return isAlreadyStarted(r.reason) ? r : { type: 'error', reason: { reason: r.reason, child: spec } };
   if (r.type === 'ok' || spec.restart !== 'temporary') s.children.push(c);
   return r.type === 'ok' ? { type: 'ok', pid: r.pid } : { type: 'ok' };
+}
+
+const isAlreadyStarted = (r: ExitReason): boolean => typeof r === 'object' && r !== null && 'already_started' in r;
+
+/**
+ * OTP's find_child: static children by id; simple_one_for_one by the template's id, or
+ * by a child's pid (a pid no longer alive counts as found; a live non-child does not).
+ */
+function findSpec(s: State, idOrPid: string | Pid): NormalizedChildSpec | undefined {
+  if (!isSofo(s)) return typeof idOrPid === 'string' ? s.children.find((x) => x.spec.id === idOrPid)?.spec : undefined;
+  if (typeof idOrPid === 'string') return idOrPid === s.template!.id ? s.template : undefined;
+  return findByPid(s, idOrPid) !== undefined || !s.ctx.runtime.isAlive(idOrPid) ? s.template : undefined;
 }
 
 /** Static children are found by id only (OTP: a pid is not an id, so `not_found`). */
@@ -409,12 +423,18 @@ async function resolveSpec(spec: SupervisorSpec | SupervisorInit, ctx: ProcessCo
       return { type: 'stop', reason: { bad_return: { init: r } } };
     }
   }
+  // OTP's reasons: bad flags {supervisor_data, _}; simple_one_for_one without exactly one
+  // spec {bad_start_spec, _}; a bad child spec {start_spec, _}
+  const given = r as SupervisorSpec;
+  let stage = 'supervisor_data';
   try {
-    return { type: 'spec', ...normalizeSupervisorSpec(r as SupervisorSpec) };
+    const flags = normalizeFlags(given.flags);
+    stage = flags.strategy === 'simple_one_for_one' && given.children.length !== 1 ? 'bad_start_spec' : 'start_spec';
+    return { type: 'spec', ...normalizeSupervisorSpec(given) };
   } catch (err) {
     if (!(err instanceof ChildSpecError)) throw err;
     ctx.log.error({ err: err.message }, 'supervisor init returned a bad spec: start fails');
-    return { type: 'stop', reason: { start_spec: err.message } };
+    return { type: 'stop', reason: { [stage]: err.message } };
   }
 }
 
@@ -511,7 +531,7 @@ export const Supervisor = {
   deleteChild: (rt: Runtime, sup: Pid | string, id: string) => adminCallTo<AdminResult>(rt, sup, { op: 'delete_child', id }),
   whichChildren: (rt: Runtime, sup: Pid | string) => adminCallTo<ChildInfo[]>(rt, sup, { op: 'which_children' }),
   countChildren: (rt: Runtime, sup: Pid | string) => adminCallTo<ChildCounts>(rt, sup, { op: 'count_children' }),
-  getChildSpec: (rt: Runtime, sup: Pid | string, id: string) => adminCallTo<{ type: 'ok'; spec: NormalizedChildSpec } | { type: 'error'; reason: string }>(rt, sup, { op: 'get_childspec', id }),
+  getChildSpec: (rt: Runtime, sup: Pid | string, id: string | Pid) => adminCallTo<{ type: 'ok'; spec: NormalizedChildSpec } | { type: 'error'; reason: string }>(rt, sup, { op: 'get_childspec', id }),
 };
 
 export { ChildSpecError };
