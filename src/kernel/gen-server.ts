@@ -31,7 +31,9 @@
  *   replying, `timeout` when the time is up. A reply that comes after the timeout is
  *   dropped. `'infinity'` waits for ever.
  * - `cast(rt, server, msg)`: fire and forget; returns whether the server was alive.
- * - `stop(rt, server, reason = 'normal')`: runs terminate and waits for the exit.
+ * - `stop(rt, server, reason = 'normal')`: runs terminate and waits for the exit; rejects
+ *   with a CallError `noproc` if the server is not running, or `exit` with the actual
+ *   reason if it ended with another one (e.g. terminate threw), as OTP's stop/3.
  */
 import { Kind, isExitMessage, type CallFrom, type Envelope, type Proc, type ProcessContext } from './process.ts';
 import { CallError, NameTakenError, type Runtime } from './runtime.ts';
@@ -293,13 +295,15 @@ export function cast(rt: Runtime, server: Pid | string, msg: unknown): boolean {
   return true;
 }
 
-/** Stops a server with `reason` (terminate runs) and resolves once it has exited. */
+/** Stops a server with `reason` (terminate runs) and resolves once it has exited with it. */
 export async function stopServer(rt: Runtime, server: Pid | string, reason: ExitReason = NORMAL): Promise<void> {
   const p = rt.resolve(server);
   if (p === undefined) throw new CallError('noproc', 'noproc', String(server));
   const exited = rt.awaitExit(p.self);
   p.deliver({ kind: Kind.Sys, msg: { [SYS_STOP]: reason }, lc: currentLogContext() });
-  await exited;
+  const actual = await exited;
+  // OTP's gen_server:stop: an exit with another reason (terminate failed) is raised
+  if (actual !== reason) throw new CallError('exit', actual, String(server));
 }
 
 /** A worker child spec that starts `behaviour` with `args`, linked to its supervisor. */
