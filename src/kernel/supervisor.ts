@@ -3,8 +3,14 @@
  * restart intensity. A gen_server that traps exits.
  *
  * Contract (OTP's; see child-spec.ts for specs and flags)
- * - start: the spec is checked whole first (a bad spec fails the start with a
- *   ChildSpecError); children start one after another in list order; `start` resolves
+ * - start: from a fixed spec (checked whole first: a bad one throws a ChildSpecError,
+ *   nothing started) or an init callback (OTP's Module:init/1) run inside the new
+ *   supervisor, which returns the spec or `{type:'ignore'}` (the start resolves
+ *   `{type:'ignore'}`, the process exits normal); a throw fails the start with the
+ *   thrown value, a bad return with `{bad_return: {init: value}}`, bad flags with
+ *   `{supervisor_data: msg}`, simple_one_for_one without exactly one spec with
+ *   `{bad_start_spec: msg}`, a bad child spec with `{start_spec: msg}`. Children start
+ *   one after another in list order; `start` resolves
  *   only after every child is up. If child k fails to start, children 1..k-1 are stopped
  *   in reverse order and the start fails with `{shutdown: {failed_to_start_child: id,
  *   reason}}`. A child start returning ignore keeps its spec with no pid (a temporary
@@ -29,14 +35,22 @@
  * - admin calls: startChild, terminateChild, restartChild, deleteChild, whichChildren,
  *   countChildren, getChildSpec, with OTP's answers (`already_present`,
  *   `{already_started: pid}`, `running`, `restarting`, `not_found`,
- *   `simple_one_for_one`). For simple_one_for_one, startChild takes the extra start
- *   arguments and terminateChild takes the child's pid.
+ *   `simple_one_for_one`; a failed startChild is `{reason, child}`). Static children
+ *   are found by id (a pid is `not_found`). For simple_one_for_one, startChild takes the
+ *   extra start arguments; terminateChild and getChildSpec take a child's pid (one
+ *   being restarted is found by its old pid; a pid no longer alive counts as found, a
+ *   live non-child is `not_found`, an id is `simple_one_for_one` for terminateChild).
+ * - whichChildren: OTP's order, newest first (reverse start order; startChild adds at
+ *   the front; a restart keeps a child's place); simple_one_for_one children by pid,
+ *   those being restarted last. The tree view (describe) keeps start order.
  * - autoShutdown: with any_significant the supervisor stops (shutdown) when a
  *   significant child ends without being restarted; with all_significant when the last
  *   significant child has.
  *
  * Differences from OTP: restart windows are counted in ms (restart-intensity.ts). A child
  * whose start function forgot to link is linked by the supervisor after it starts.
+ * Reasons are objects where OTP has tuples (see above); a start function returning
+ * something that is not a StartResult fails with `{bad_start_result: value}`.
  */
 import { GenServer, ok, ignore, noreply, reply, stop, type GenServerBehaviour, type StartOptions, type StartResult } from './gen-server.ts';
 import { isExitMessage, type ProcessContext } from './process.ts';

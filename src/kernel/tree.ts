@@ -3,7 +3,9 @@
  * restart count, read from the processes themselves (no messages: it is exact at the
  * moment it is taken, even while a supervisor is busy restarting).
  *
- * - `describeTree(rt, root)`: one subtree, from a supervisor's pid or name.
+ * - `describeTree(rt, root)`: one subtree, from a supervisor's pid or name. Children
+ *   are listed in start order (oldest first), unlike `Supervisor.whichChildren`, which
+ *   follows OTP (newest first).
  * - `describeNode(rt, {root, controller})`: the kernel tree plus each app's tree, as the
  *   admin endpoint serves it and `fife tree` prints it (`renderTree`).
  */

@@ -18,6 +18,7 @@ import { GenServer, ok, noreply, stop, type GenServerBehaviour, type StartResult
 import { Supervisor } from '../../src/kernel/supervisor.ts';
 import { Exit, type ExitReason } from '../../src/kernel/exit-reason.ts';
 import { isExitMessage } from '../../src/kernel/process.ts';
+import { AppsController } from '../../src/kernel/apps-controller.ts';
 import type { ChildSpec, RestartType, Shutdown, StartContext, SupervisorInitResult, SupervisorFlags } from '../../src/kernel/child-spec.ts';
 import type { Runtime } from '../../src/kernel/runtime.ts';
 import type { Pid } from '../../src/kernel/pid.ts';
@@ -623,6 +624,23 @@ describe('supervisor_SUITE: normal, shutdown and abnormal termination', () => {
     await terminate(rt, sup, c2, 'child1', { shutdown: 'some_info' });
     expect(await which(rt, 'sup_test')).toEqual([]);
     expect(await counts(rt, 'sup_test')).toEqual([0, 0, 0, 0]);
+  });
+
+  it('faulty_application_shutdown', async () => {
+    // an app whose top supervisor's child calls an undefined function in its init: the
+    // app start fails and passes the error on (OTP adds {app_faulty, start, Args})
+    const { rt } = setup();
+    const Faulty: GenServerBehaviour<null, null> = {
+      name: 'app_faulty_server',
+      init() {
+        (undefined as unknown as (a: string, b: string) => void)('argument1', 'argument2');
+        return ok(null);
+      },
+    };
+    const tree = () => ({ children: [{ id: 'app_faulty', start: (ctx: StartContext) => GenServer.start(ctx.runtime, Faulty, null, { link: ctx.parent }) }] });
+    okPid(await AppsController.start(rt, { env: {}, apps: [{ name: 'app_faulty', tree }] }));
+    const r = await AppsController.startApp(rt, 'app_faulty');
+    expect(r).toMatchObject({ type: 'error', reason: { shutdown: { failed_to_start_child: 'app_faulty', reason: expect.any(TypeError) } } });
   });
 
   it('permanent_abnormal', async () => {
