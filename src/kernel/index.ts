@@ -22,7 +22,7 @@ export {
   type StartOptions,
 } from './gen-server.ts';
 export { Supervisor, type ChildInfo, type ChildCounts, type AdminResult } from './supervisor.ts';
-export { ChildSpecError, type ChildSpec, type SupervisorSpec, type SupervisorFlags, type RestartType, type Shutdown, type Strategy, type StartContext } from './child-spec.ts';
+export { ChildSpecError, type ChildSpec, type SupervisorSpec, type SupervisorInit, type SupervisorInitResult, type SupervisorFlags, type RestartType, type Shutdown, type Strategy, type StartContext } from './child-spec.ts';
 export { AppsController, APPS_CONTROLLER, type AppDefinition, type AppStatus, type AppResult, type AppRestart, type AppOperation } from './apps-controller.ts';
 export { describeTree, describeNode, renderTree, type TreeNode, type NodeTree } from './tree.ts';
 export { KernelEvents, type SupervisorEvent, type AppEvent, type ExitEvent } from './events.ts';

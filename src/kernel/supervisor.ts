@@ -390,9 +390,10 @@ async function terminateDynamic(s: State, pid: string | Pid): Promise<AdminResul
   if (typeof pid === 'string') return { type: 'error', reason: 'simple_one_for_one' };
   const c = findByPid(s, pid);
   if (c === undefined) return s.ctx.runtime.isAlive(pid) ? { type: 'error', reason: 'not_found' } : { type: 'ok' };
+  const key = c.pid !== undefined ? c.pid.id : -pid.id;
   await stopOne(s, c);
   c.restarting = false;
-  removeChild(s, c);
+  s.dynamic.delete(key);
   return { type: 'ok' };
 }
 

@@ -439,3 +439,52 @@ describe('dynamic children', () => {
     expect(fails).toBe(3);
   });
 });
+
+describe('init callback (OTP Module:init/1)', () => {
+  it('init decides the children at each start, inside the supervisor (e.g. from configuration)', async () => {
+    const { rt } = newRuntime();
+    const config = { workers: ['a', 'b'] };
+    const seenSelf: Pid[] = [];
+    const child = Supervisor.childSpec('sub', (ctx) => {
+      seenSelf.push(ctx.self);
+      return { flags: { intensity: 5 }, children: config.workers.map((id) => workerSpec({ id })) };
+    });
+    const top = okPid(await Supervisor.start(rt, { flags: { intensity: 5 }, children: [child] }));
+    const sub = (await Supervisor.whichChildren(rt, top))[0]!.pid!;
+    expect(seenSelf).toEqual([sub]);
+    expect((await Supervisor.whichChildren(rt, sub)).map((c) => c.id)).toEqual(['b', 'a']);
+    // the next start reads the configuration again
+    config.workers = ['c'];
+    const restarted = rt.events.waitFor('supervisor', (e) => e.kind === 'child_restarted' && e.childId === 'sub');
+    rt.crash(sub, 'boom');
+    const sub2 = (await restarted).pid!;
+    expect((await Supervisor.whichChildren(rt, sub2)).map((c) => c.id)).toEqual(['c']);
+  });
+
+  it('init returning ignore: the start gives ignore, and a parent keeps the spec with no pid', async () => {
+    const { rt } = newRuntime();
+    expect(await Supervisor.start(rt, () => ({ type: 'ignore' }))).toEqual({ type: 'ignore' });
+    const top = okPid(await Supervisor.start(rt, { children: [Supervisor.childSpec('sub', () => ({ type: 'ignore' }))] }));
+    expect(await Supervisor.whichChildren(rt, top)).toEqual([{ id: 'sub', pid: undefined, status: 'undefined', type: 'supervisor', restarts: 0 }]);
+    expect(rt.processes()).toEqual([top]);
+  });
+
+  it('an init that throws or returns something bad fails the start with a clear reason and a log line; nothing is left running', async () => {
+    const { rt, lines } = newRuntime();
+    const thrown = new Error('config unreadable');
+    expect(
+      await Supervisor.start(rt, () => {
+        throw thrown;
+      }),
+    ).toEqual({ type: 'error', reason: thrown });
+    expect(await Supervisor.start(rt, () => 42 as never)).toEqual({ type: 'error', reason: { bad_return: { init: 42 } } });
+    expect(lines.some((l) => l.msg === 'supervisor init returned neither {flags, children} nor {type: "ignore"}: start fails')).toBe(true);
+    const bad = await Supervisor.start(rt, () => ({ children: [{ id: 'x' } as ChildSpec] }));
+    expect(bad).toMatchObject({ type: 'error', reason: { start_spec: expect.stringMatching(/child spec 'x': start must be a function/) } });
+    expect(lines.some((l) => l.msg === 'supervisor init returned a bad spec: start fails')).toBe(true);
+    expect(rt.processes()).toEqual([]);
+    // under a parent, the failure is the parent's failed_to_start_child
+    const r = await Supervisor.start(rt, { children: [Supervisor.childSpec('sub', () => 42 as never)] });
+    expect(r).toEqual({ type: 'error', reason: { shutdown: { failed_to_start_child: 'sub', reason: { bad_return: { init: 42 } } } } });
+  });
+});
