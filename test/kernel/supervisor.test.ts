@@ -1,6 +1,6 @@
 /**
  * Supervisor conformance: one test per clause of OTP's supervisor contract
- * (../shared/ECOSYSTEM.md §2.2 checklist numbers in brackets).
+ * (erlang.org/doc/man/supervisor; the numbers in brackets tag the clauses).
  */
 import { describe, it, expect } from 'vitest';
 import { newRuntime, manualClock, workerSpec, okPid, crash, Worker, type WorkerArgs } from './helpers.ts';
