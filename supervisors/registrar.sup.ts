@@ -14,6 +14,7 @@ import type { DocumentStore } from '../src/store/index.ts';
 import { RegServerArgs, regServerChildSpec } from '../apps/registrar/reg-server.ts';
 import { RegAuthnArgs, regAuthnChildSpec } from '../apps/registrar/reg-authn.ts';
 import { registrarSettings } from '../apps/registrar/settings.ts';
+import { FIFE_VERSION } from '../src/version.ts';
 
 export interface RegistrarServices {
   store: DocumentStore;
@@ -23,7 +24,7 @@ export interface RegistrarServices {
 
 export function registrarTree(services: RegistrarServices, opts: { appVersion?: string } = {}): SupervisorSpec {
   const settings = registrarSettings(services.config?.settings?.registrar);
-  const core = new RegServerArgs(services.store, settings, opts.appVersion ?? '4.0.0');
+  const core = new RegServerArgs(services.store, settings, opts.appVersion ?? FIFE_VERSION);
   return {
     flags: { strategy: 'rest_for_one', intensity: 5, period: 30 },
     children: [

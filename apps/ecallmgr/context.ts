@@ -18,11 +18,13 @@
 import { build, destination, type BuildContext, type Envelope } from '../../src/api/index.ts';
 import { encodeJson, jsonProperties, type BusTransport } from '../../src/bus/index.ts';
 import type { EslConnection } from '../../src/switch/index.ts';
+import { FIFE_VERSION } from '../../src/version.ts';
 import type { EcallmgrSettings, SwitchConfig } from './config.ts';
 import type { SwitchIdentity } from './event-convert.ts';
 
 export const APP_NAME = 'ecallmgr';
-export const APP_VERSION = '4.0.0';
+/** The package's version (one version for all of Fife). */
+export const APP_VERSION = FIFE_VERSION;
 
 export interface EcallmgrEnv {
   readonly bus: BusTransport;

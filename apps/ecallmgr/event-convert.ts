@@ -1,5 +1,5 @@
 /**
- * Switch event -> call_event fields, with Kazoo's header names (PROTOCOL.md §6.5). Pure.
+ * Switch event -> call_event fields, with Kazoo's header names (Kazoo's `ecallmgr_call_events`, `kapi_call`). Pure.
  *
  * Contract
  * - `kazooAppName(fsApp, data)`: the Kazoo Application-Name of a FreeSWITCH application

@@ -1,6 +1,6 @@
 /**
  * Insert-At: where a dialplan command goes in a call's command queue (Kazoo's
- * ecallmgr_call_control semantics, PROTOCOL.md §3.5). Pure functions over arrays.
+ * `ecallmgr_call_control` semantics). Pure functions over arrays.
  *
  * Contract — `insertCommand(queue, command)` returns `{queue, now, flush, dropped}`:
  * - `tail` (also when Insert-At is absent): appended; it runs when everything before it

@@ -1,5 +1,5 @@
 /**
- * A parked channel's event -> route_req fields (PROTOCOL.md §3.3, §6.3). Pure.
+ * A parked channel's event -> route_req fields (Kazoo's `ecallmgr_fs_route`, `kapi_route`). Pure.
  *
  * Contract — `routeReqFields(ev, {fetchId, switchName, defaultRealm})`:
  * Call-ID = Unique-ID; From / To / Request = `user@realm` from the SIP variables

@@ -1,6 +1,6 @@
 /**
  * Route winner selection, as Kazoo's ecallmgr picks among route_resp replies
- * (PROTOCOL.md §6.3). Pure.
+ * (`ecallmgr_fs_route`). Pure.
  *
  * Contract
  * - A reply is actionable when its Method is one of bridge, park, error, sms, plan,

@@ -1,5 +1,5 @@
 /**
- * A Kazoo dialplan command -> what to ask the switch (PROTOCOL.md §6.4). Pure.
+ * A Kazoo dialplan command -> what to ask the switch (Kazoo's `ecallmgr_call_command`). Pure.
  *
  * Contract — `switchAction(cmd, uuid)` returns one of:
  * - `{kind: 'execute', app, arg}`: a sendmsg execute on the call's channel; its

@@ -6,11 +6,12 @@
 import type { AppDefinition } from '../../src/kernel/index.ts';
 import type { NodeServices } from '../../src/node/node.ts';
 import { registrarTree } from '../../supervisors/registrar.sup.ts';
+import { FIFE_VERSION } from '../../src/version.ts';
 import { addAccount, addDevice, type AccountInput, type DeviceInput } from './provisioning.ts';
 
 const app: AppDefinition<NodeServices> = {
   name: 'registrar',
-  version: '0.1.0',
+  version: FIFE_VERSION,
   description: 'SIP credentials, registrations and registration queries (Whistle/Kazoo registrar)',
   restart: 'permanent',
   tree: (services) => registrarTree(services),

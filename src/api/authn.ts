@@ -66,7 +66,7 @@ export const authn: readonly MessageDef[] = [
       'Auth-Realm': 'string', 'Auth-User': 'string', From: 'string', To: 'string', 'Orig-IP': 'string',
       'Orig-Port': 'integerish', Expires: 'integerish', 'Custom-SIP-Headers': 'object',
     },
-    route: { exchange: 'callmgr', kind: 'key', key: (m) => authnReqKey(authnRealm(m)) },
+    route: { exchange: 'callmgr', kind: 'key', key: (m) => authnReqKey(authnRealm(m)), pattern: 'authn.req.<realm>' },
     alsoArrivesOn: [{ exchange: 'registrar', bindKey: authnEndpointReqKey('*'), why: 'Kazoo-5-era Kamailio configurations' }],
   },
   {

@@ -73,7 +73,7 @@ export const callEvents: readonly MessageDef[] = [
       'Call-ID': 'string', 'Custom-Channel-Vars': 'object', 'Custom-Application-Vars': 'object', 'Custom-SIP-Headers': 'object',
       'Fax-Info': 'object',
     },
-    route: { exchange: 'callevt', kind: 'key', key: (m) => callEventKey(String(m['Event-Name']), callIdOf(m)) },
+    route: { exchange: 'callevt', kind: 'key', key: (m) => callEventKey(String(m['Event-Name']), callIdOf(m)), pattern: 'call.<Event-Name>.<call-id>' },
     amqpHeaders: (m) => ({ 'call-id': callIdOf(m) }),
   },
   {
@@ -84,7 +84,7 @@ export const callEvents: readonly MessageDef[] = [
     required: ['Call-ID', 'Fetch-ID'],
     optional: ['Media-Node', 'Reason'],
     types: { 'Call-ID': 'string', 'Fetch-ID': 'string' },
-    route: { exchange: 'callevt', kind: 'key', key: (m) => callEventKey('usurp_control', callIdOf(m)) },
+    route: { exchange: 'callevt', kind: 'key', key: (m) => callEventKey('usurp_control', callIdOf(m)), pattern: 'call.usurp_control.<call-id>' },
     amqpHeaders: (m) => ({ 'call-id': callIdOf(m) }),
   },
   {
@@ -95,7 +95,7 @@ export const callEvents: readonly MessageDef[] = [
     required: ['Call-ID'],
     optional: ['Active-Only'],
     types: { 'Call-ID': 'string', 'Active-Only': 'booleanish' },
-    route: { exchange: 'callevt', kind: 'key', key: (m) => callEventKey('status_req', callIdOf(m)) },
+    route: { exchange: 'callevt', kind: 'key', key: (m) => callEventKey('status_req', callIdOf(m)), pattern: 'call.status_req.<call-id>' },
   },
   {
     id: 'channel_status_resp',

@@ -38,7 +38,7 @@ function docChange(action: DocAction): MessageDef {
     required: ['ID', 'Database'],
     optional: ['Account-ID', 'Date-Created', 'Date-Modified', 'Doc', 'Is-Soft-Deleted', 'Origin-Cache', 'Rev', 'Type', 'Version'],
     types: { ID: 'string', Database: 'string', Rev: 'string', Type: 'string', Doc: 'object', 'Is-Soft-Deleted': 'booleanish' },
-    route: { exchange: 'configuration', kind: 'key', key: keyOf(action) },
+    route: { exchange: 'configuration', kind: 'key', key: keyOf(action), pattern: `doc_${action}.<db>.<type>.<id>` },
   };
 }
 

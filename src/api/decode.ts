@@ -1,5 +1,5 @@
 /**
- * Decoding an AMQP delivery body into a message (gen_listener's decode step, PROTOCOL.md §1.1).
+ * Decoding an AMQP delivery body into a message (gen_listener's decode step, Kazoo's `kz_amqp_util` / `gen_listener`).
  *
  * Contract — `decode(body, props, { maxBytes, maxDepth? })`:
  * - Returns `{ ok: true, msg }` with a JSON object, or `{ ok: false, reason }`; never throws.

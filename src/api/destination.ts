@@ -3,10 +3,10 @@
  *
  * Contract — `destination(def, msg, queue?)`:
  * - For a `key` entry: the entry's exchange and the key its builder computes from the
- *   message (variable words already encoded, PROTOCOL.md §1.2). `queue` is ignored.
+ *   message (variable words already encoded, see routing-key.ts). `queue` is ignored.
  * - For a `queue` entry (replies on `targeted`, dialplan commands on `callctl`): the
  *   routing key is `queue` verbatim. A master-style `pid://<pid>/<queue>` address is turned
- *   into routing key `<queue>` plus AMQP header `Deliver-To-PID` (PROTOCOL.md §1.5).
+ *   into routing key `<queue>` plus AMQP header `Deliver-To-PID` (Kazoo master's `kz_api`).
  *   A missing or empty `queue` throws: the caller forgot the reply address.
  * - AMQP headers the entry asks for (call events carry `call-id`) are included.
  * - `replyQueue(request)` is the request's Server-ID, or undefined when it has none.

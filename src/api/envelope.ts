@@ -1,11 +1,11 @@
 /**
- * The envelope: headers every message may or must carry (PROTOCOL.md §1.4, `kz_api.hrl`).
+ * The envelope: headers every message may or must carry (Kazoo's `kz_api.hrl`).
  *
  * Contract
  * - `DEFAULT_HEADERS` are required in every message (build fills Msg-ID; App-Name and
  *   App-Version come from the sender's build context).
  * - `OPTIONAL_DEFAULT_HEADERS` are allowed in every message and survive the whitelist.
- *   Fife adds one header Kazoo lacks there: `Msg-Reply-ID` (PROTOCOL.md §1.4, §6.3), so a
+ *   Fife adds one header Kazoo lacks there: `Msg-Reply-ID`, so a
  *   requester's reply matcher can read it from the built message; Kazoo peers ignore it.
  * - `ENVELOPE_TYPES` are checked on every message.
  * - `NEVER_STRIPPED` (Server-ID, Msg-ID) keep an empty-string value through the strip step.

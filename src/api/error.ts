@@ -39,6 +39,7 @@ export const errors: readonly MessageDef[] = [
       exchange: 'callevt',
       kind: 'key',
       key: (m) => callEventKey('dialplan', typeof m['Call-ID'] === 'string' ? m['Call-ID'] : ''),
+      pattern: 'call.dialplan.<call-id>',
     },
   },
 ];

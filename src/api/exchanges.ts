@@ -1,5 +1,5 @@
 /**
- * Kazoo's exchanges as data (PROTOCOL.md §2.1, `kz_amqp.hrl`), so the bus can declare them
+ * Kazoo's exchanges as data (Kazoo's `kz_amqp.hrl`), so the bus can declare them
  * at start and on every reconnect.
  *
  * Contract

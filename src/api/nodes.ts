@@ -31,6 +31,6 @@ export const nodes: readonly MessageDef[] = [
       Channels: 'integerish', Conferences: 'integerish', Registrations: 'integerish', 'Used-Memory': 'integerish',
       Processes: 'integerish', Ports: 'integerish', Version: 'string', Zone: 'string',
     },
-    route: { exchange: 'nodes', kind: 'key', key: () => '' },
+    route: { exchange: 'nodes', kind: 'key', key: () => '', pattern: '' },
   },
 ];

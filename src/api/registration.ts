@@ -67,7 +67,7 @@ export const registration: readonly MessageDef[] = [
       'First-Registration': 'booleanish', 'Custom-Channel-Vars': 'object', 'Proxy-Port': 'scalar', 'Source-Port': 'scalar',
       'Network-Port': 'scalar',
     },
-    route: { exchange: 'registrar', kind: 'key', key: (m) => regSuccessKey(str(m, 'Realm', ''), str(m, 'Username', '')) },
+    route: { exchange: 'registrar', kind: 'key', key: (m) => regSuccessKey(str(m, 'Realm', ''), str(m, 'Username', '')), pattern: 'registration.success.<realm>.<user>' },
   },
   {
     id: 'reg_query',
@@ -78,7 +78,7 @@ export const registration: readonly MessageDef[] = [
     optional: ['Count-Only', 'Fields', 'Realm', 'Username'],
     values: { Fields: [...REG_SUCCESS_REQUIRED, 'Account-ID', 'Call-ID', ...REG_SUCCESS_OPTIONAL, 'Bridge-RURI'] },
     types: { 'Count-Only': 'booleanish', Fields: 'string-list', Realm: 'string', Username: 'string' },
-    route: { exchange: 'registrar', kind: 'key', key: (m) => regQueryKey(str(m, 'Realm', '*'), str(m, 'Username', '*')) },
+    route: { exchange: 'registrar', kind: 'key', key: (m) => regQueryKey(str(m, 'Realm', '*'), str(m, 'Username', '*')), pattern: 'registration.query.<realm>.<user>' },
   },
   {
     id: 'reg_query_resp',
@@ -108,7 +108,7 @@ export const registration: readonly MessageDef[] = [
     required: ['Realm'],
     optional: ['Username'],
     types: { Realm: 'string', Username: 'string' },
-    route: { exchange: 'registrar', kind: 'key', key: (m) => regFlushKey(str(m, 'Realm', '')) },
+    route: { exchange: 'registrar', kind: 'key', key: (m) => regFlushKey(str(m, 'Realm', '')), pattern: 'registration.flush.<realm>' },
   },
   {
     id: 'reg_sync',
@@ -117,6 +117,6 @@ export const registration: readonly MessageDef[] = [
     doc: 'a registrar (re)started: proxies may re-send their registrations',
     required: [],
     optional: [],
-    route: { exchange: 'registrar', kind: 'key', key: () => REG_SYNC_KEY },
+    route: { exchange: 'registrar', kind: 'key', key: () => REG_SYNC_KEY, pattern: 'registration.sync' },
   },
 ];

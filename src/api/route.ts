@@ -87,7 +87,7 @@ export const route: readonly MessageDef[] = [
       'Custom-Application-Vars': 'object', 'Custom-Channel-Vars': 'object', 'Custom-Routing-Headers': 'object',
       'Custom-SIP-Headers': 'object',
     },
-    route: { exchange: 'callmgr', kind: 'key', key: routeReqKeyOf },
+    route: { exchange: 'callmgr', kind: 'key', key: routeReqKeyOf, pattern: 'route.req.<type>.<account-id> or route.req.<type>.<realm>.<user>' },
   },
   {
     id: 'route_resp',

@@ -1,5 +1,5 @@
 /**
- * Routing-key segments, encoded exactly as Kazoo's `kz_amqp_util:encode/1` (PROTOCOL.md §1.2).
+ * Routing-key segments, encoded exactly as Kazoo's `kz_amqp_util:encode/1`.
  *
  * Contract
  * - `encodeSegment(s)`: bytes `a-z A-Z 0-9 - ~ _` stay, space becomes `+`, every other byte

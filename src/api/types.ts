@@ -16,7 +16,7 @@ import type { ExchangeName } from './exchanges.ts';
 /** A decoded or to-be-built message: JSON object keyed by Kazoo header names. */
 export type Message = Readonly<Record<string, unknown>>;
 
-/** The envelope every built message carries (PROTOCOL.md §1.4). */
+/** The envelope every built message carries (Kazoo's `kz_api.hrl` default headers). */
 export interface Envelope {
   readonly 'Event-Category': string;
   readonly 'Event-Name': string;
@@ -71,11 +71,13 @@ export interface SubDef {
  * Where a message goes.
  * - `queue`: a point-to-point message; the publisher names the queue (a request's
  *   Server-ID for replies on `targeted`, a call's Control-Queue for dialplan commands).
- * - `key`: a topic or fanout message whose routing key is computed from the message.
+ * - `key`: a topic or fanout message whose routing key is computed from the message;
+ *   `pattern` says the same in words for docs/messages.md (`authn.req.<realm>`; alternative
+ *   forms separated by ` or `). A test checks that the key of a sample message matches it.
  */
 export type Route =
   | { readonly exchange: ExchangeName; readonly kind: 'queue' }
-  | { readonly exchange: ExchangeName; readonly kind: 'key'; readonly key: (msg: Message) => string };
+  | { readonly exchange: ExchangeName; readonly kind: 'key'; readonly key: (msg: Message) => string; readonly pattern: string };
 
 /** Another (exchange, binding key) on which real peers publish this message. */
 export interface AlsoArrivesOn {

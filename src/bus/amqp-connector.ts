@@ -4,7 +4,7 @@
  * - Tries the configured URLs in turn, starting with the last one that worked; rejects
  *   with every broker's reason (credentials stripped) when none answers.
  * - Sockets use `noDelay: true` (without it loopback request/reply costs ~44 ms per round
- *   trip, ECOSYSTEM.md 5.1), heartbeats (default 10 s, added to the URL unless it sets
+ *   trip: Nagle's algorithm meets delayed ACKs), heartbeats (default 10 s, added to the URL unless it sets
  *   `heartbeat`) and a connect timeout (default 5 s). The connection is named
  *   (`connection_name` client property) so an operator can find it in rabbitmqctl.
  */

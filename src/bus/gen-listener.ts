@@ -28,6 +28,7 @@
  *   (killed, crashed on purpose) has its consumer cancelled and its anonymous queue
  *   deleted all the same, so no stale consumer keeps taking messages from a named queue.
  */
+import { FIFE_VERSION } from '../version.ts';
 import { GenServer, ok, noreply, reply, type GenServerBehaviour, type ProcessContext, type Runtime, type Pid, type StartOptions, type StartResult, type ChildSpec, type InitResult } from '../kernel/index.ts';
 import { errorReply as apiErrorReply, type Envelope as ValidMessage } from '../api/index.ts';
 import { busDecoder, busValidator, busExchangeSpecs } from '../api/bus-adapters.ts';
@@ -205,7 +206,7 @@ export interface GenListenerOptions extends StartOptions {
 
 export function startListener<S, A>(rt: Runtime, b: GenListenerBehaviour<S, A, any, any>, args: A, opts: GenListenerOptions): Promise<StartResult> {
   const { transport, appName, appVersion, ...startOpts } = opts;
-  return GenServer.start(rt, wrap(b), { user: args, transport, appName: appName ?? startOpts.app ?? b.name, appVersion: appVersion ?? '0.1.0' }, startOpts);
+  return GenServer.start(rt, wrap(b), { user: args, transport, appName: appName ?? startOpts.app ?? b.name, appVersion: appVersion ?? FIFE_VERSION }, startOpts);
 }
 
 const internal = (op: Internal): unknown => ({ __gen_listener: true, ...op });

@@ -1,7 +1,7 @@
 /**
  * ListenerCore: the heart of gen_listener as a plain class. It owns one queue, its
- * bindings and its responders; the gen_server wrapper (after the kernel lands) adds only
- * the process around it.
+ * bindings and its responders; GenListener (gen-listener.ts) is the gen_server around it
+ * and adds only the process.
  *
  * Contract
  * - `start()`: declares `exchanges`, the queue (Kazoo defaults, queue-defaults.ts; '' =

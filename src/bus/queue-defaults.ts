@@ -1,5 +1,5 @@
 /**
- * Kazoo's queue defaults (kz_amqp_util:new_queue, PROTOCOL.md 2.3), applied by the
+ * Kazoo's queue defaults (kz_amqp_util:new_queue), applied by the
  * listener core and the requester, not by the transport (whose defaults are AMQP's).
  *
  * - Every queue: durable false, exclusive false, auto-delete true.

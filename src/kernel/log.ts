@@ -8,9 +8,11 @@
  *   object logged under those keys, at any depth up to three, prints `[redacted]`.
  * - The call-id of the unit of work in progress is kept in an AsyncLocalStorage
  *   (`withCallId(id, fn)`); the root logger's mixin adds it to every line written inside
- *   `fn`, including its async continuations. The kernel re-enters the call-id a message
- *   was sent with before it runs the receiver's handler, so a call-id follows a message
- *   from process to process (nact's own scheduling does not carry it: see mailbox.ts).
+ *   `fn`, including its async continuations. The bus's listener runs each message's
+ *   handlers inside its Call-ID (src/bus/listener-core.ts). A call-id does not follow a
+ *   cast or call from process to process by itself (nact's scheduling does not carry the
+ *   async context): a process that works for one call logs through a child logger with
+ *   `call_id`, or re-enters it with `withCallId`.
  * - Process loggers are children: `logger.child({app, proc})`.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';

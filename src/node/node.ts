@@ -16,13 +16,13 @@
  * store and the bus (with Kazoo's exchanges declared) are opened before the kernel tree
  * starts and closed after it has stopped; a bus that cannot start fails the node start.
  */
+import { FIFE_VERSION } from '../version.ts';
 import { Runtime, Supervisor, AppsController, createRootLogger, formatReason, type AppDefinition, type Logger, type Pid } from '../kernel/index.ts';
 import { loadConfig, nodeDir, type NodeConfig } from './config.ts';
 import { loadApps } from './app-loader.ts';
 import { adminUrl } from './admin.ts';
 import { kernelTree, KERNEL_SUP } from '../../supervisors/kernel.sup.ts';
 import type { DestinationStream } from 'pino';
-import { readFileSync } from 'node:fs';
 import { openStore, type DocumentStore } from '../store/index.ts';
 import { createTransport, type BusTransport } from '../bus/index.ts';
 import { busExchangeSpecs } from '../api/bus-adapters.ts';
@@ -50,8 +50,7 @@ export interface FifeNode {
 
 export { KERNEL_SUP };
 
-/** This package's version, as nodes announce it. */
-export const FIFE_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export { FIFE_VERSION };
 
 export class NodeStartError extends Error {
   constructor(message: string) {

@@ -1,5 +1,5 @@
 /**
- * build(): Kazoo's build rules (PROTOCOL.md §1.3): strip, defaults, fixed values, validate,
+ * build(): Kazoo's build rules (`kz_api:prepare_api_payload`, `build_message`): strip, defaults, fixed values, validate,
  * whitelist.
  */
 import { describe, expect, it } from 'vitest';

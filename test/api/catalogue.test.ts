@@ -8,10 +8,12 @@ import {
 } from '../../src/api/index.ts';
 import { build as buildWith } from '../../src/api/build.ts';
 import { validateWith } from '../../src/api/validate.ts';
+import { matchTopic } from '../../src/bus/index.ts';
 import { CTX, kamailioAuthnReq, kamailioRegSuccess } from './kamailio-fixtures.ts';
+import { sampleFields } from './samples.ts';
 
 describe('exchanges', () => {
-  it('has the exchanges of PROTOCOL.md §2.1 with their types', () => {
+  it("has Kazoo's exchanges (kz_amqp.hrl) with their types", () => {
     const types = Object.fromEntries(EXCHANGES.map((e) => [e.name, e.type]));
     expect(types).toMatchObject({
       targeted: 'direct', callctl: 'direct', callevt: 'topic', callmgr: 'topic', resources: 'topic', conference: 'topic',
@@ -113,6 +115,21 @@ describe('destination', () => {
     const noType = build('doc_deleted', { ID: 'dev1', Database: 'db' }, CTX);
     expect(() => destination('doc_deleted', noType)).toThrow(/Type/);
   });
+});
+
+describe('routing-key patterns (what docs/messages.md says)', () => {
+  // A `<word>` of a pattern is one routing-key word; the key of a sample message must match
+  // one of the pattern's forms, so the documented key cannot drift from the computed one.
+  const asBinding = (form: string): string => form.replace(/<[^>]+>/g, '*');
+  for (const def of catalogue.all()) {
+    if (def.route.kind !== 'key') continue;
+    const { pattern } = def.route;
+    it(`${def.id}: ${pattern === '' ? '(empty)' : pattern}`, () => {
+      const key = destination(def.id, build(def.id, sampleFields(def), CTX)).routingKey;
+      const forms = pattern.split(' or ');
+      expect(forms.some((f) => (f === '' ? key === '' : matchTopic(asBinding(f), key))), `key ${key}`).toBe(true);
+    });
+  }
 });
 
 describe('the catalogue refuses inconsistent entries at load', () => {

@@ -1,5 +1,5 @@
 /**
- * Messages shaped as Kamailio 5.6's kazoo module sends them (PROTOCOL.md appendix): every
+ * Messages shaped as Kamailio 5.6's kazoo module sends them (its `kz_amqp` / `kazoo` scripts): every
  * authn_req value a string; reg_success with numeric Expires/Event-Timestamp, boolean
  * First-Registration, string Proxy-Port, and the Custom-Channel-Vars of the authn_resp
  * echoed back. The module appends App-Name, App-Version, Node, Msg-ID and Server-ID.

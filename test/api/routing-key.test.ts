@@ -1,5 +1,5 @@
 /**
- * Routing-key segment encoding (PROTOCOL.md §1.2) and the key builders that use it.
+ * Routing-key segment encoding (Kazoo's `kz_amqp_util:encode/1`) and the key builders that use it.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -7,7 +7,7 @@ import {
   authnEndpointReqKey, authnReqKey, callEventKey, decodeSegment, docKey, encodeSegment, regFlushKey, regQueryKey, regSuccessKey, routeReqKey,
 } from '../../src/api/index.ts';
 
-describe('encodeSegment: the table of PROTOCOL.md §1.2', () => {
+describe('encodeSegment: as kz_amqp_util:encode/1', () => {
   it.each([
     ['sip.example.com', 'sip%2Eexample%2Ecom'],
     ['1-4242@127.0.0.1', '1-4242%40127%2E0%2E0%2E1'],

@@ -1,6 +1,6 @@
 /**
  * Supervisor conformance: one test per clause of OTP's supervisor contract
- * (../shared/ECOSYSTEM.md §2.2 checklist numbers in brackets).
+ * (erlang.org/doc/man/supervisor; the numbers in brackets tag the clauses).
  */
 import { describe, it, expect } from 'vitest';
 import { newRuntime, manualClock, workerSpec, okPid, crash, Worker, type WorkerArgs } from './helpers.ts';
@@ -388,54 +388,73 @@ describe('dynamic children', () => {
   });
 
   it('[30][31] a restart whose start fails is retried through the mailbox (calls are served meanwhile, status restarting), each retry counting toward intensity', async () => {
-    const { rt } = newRuntime();
-    let failures = 2;
-    let gate: (() => void) | undefined;
+    // Manual clock: the 5 s period never lapses, so every restart counts.
+    const clock = manualClock();
+    const { rt } = newRuntime({ clock: clock.now });
+    const order: string[] = [];
+    let attempts = 0;
+    let sup: Pid | undefined;
+    const seen: Array<Promise<string>> = [];
     const flaky: ChildSpec = {
       id: 'flaky',
       start: async (ctx) => {
-        if (failures > 0 && gate === undefined) {
-          // the first start succeeds; restarts fail `failures` times
-          gate = () => undefined;
-          return GenServer.start(ctx.runtime, Worker, { id: 'flaky' }, { link: ctx.parent });
+        attempts++;
+        // Start 1 (boot) succeeds; restarts 1 and 2 fail; restart 3 succeeds.
+        if (attempts === 2 || attempts === 3) {
+          order.push(`start ${attempts}: fails`);
+          // Asked while this attempt runs: served before the retry, so it must see the
+          // child restarting (a retry pending in the mailbox), not running.
+          seen.push(Supervisor.whichChildren(rt, sup!).then((cs) => {
+            const st = cs.find((c) => c.id === 'flaky')!.status;
+            order.push(`which_children: ${st}`);
+            return st;
+          }));
+          return { type: 'error', reason: 'not_yet' };
         }
-        if (failures-- > 0) return { type: 'error', reason: 'not_yet' };
+        order.push(`start ${attempts}: ok`);
         return GenServer.start(ctx.runtime, Worker, { id: 'flaky' }, { link: ctx.parent });
       },
     };
-    const sup = okPid(await Supervisor.start(rt, { flags: { intensity: 5 }, children: [flaky, workerSpec({ id: 'other' })] }));
-    const failed = rt.events.waitFor('supervisor', (e) => e.kind === 'restart_failed');
+    sup = okPid(await Supervisor.start(rt, { flags: { intensity: 3 }, children: [flaky, workerSpec({ id: 'other' })] }));
+    let fails = 0;
+    rt.events.on('supervisor', (e) => void (e.kind === 'restart_failed' && fails++));
     const back = restarted(rt, 'flaky');
     crash(rt, (await pids(rt, sup)).flaky!);
-    await failed;
-    const seen = await Supervisor.whichChildren(rt, sup);
-    expect(['restarting', 'running']).toContain(seen[0]!.status);
     await back;
-    const counts = await Supervisor.countChildren(rt, sup);
-    expect(counts).toEqual({ specs: 2, active: 2, supervisors: 0, workers: 2 });
-    const hist = (rt.proc(sup)!.meta!.describe!() as { children: ChildInfo[] }).children;
-    expect(hist[0]!.status).toBe('running');
+    expect(await Promise.all(seen)).toEqual(['restarting', 'restarting']);
+    expect(order).toEqual(['start 1: ok', 'start 2: fails', 'which_children: restarting', 'start 3: fails', 'which_children: restarting', 'start 4: ok']);
+    expect(fails).toBe(2);
+    expect(await Supervisor.countChildren(rt, sup)).toEqual({ specs: 2, active: 2, supervisors: 0, workers: 2 });
+    expect((await Supervisor.whichChildren(rt, sup)).find((c) => c.id === 'flaky')!.status).toBe('running');
+    // The crash and both retries used the 3 restarts allowed: one more crash is too many.
+    const exit = rt.awaitExit(sup);
+    crash(rt, (await pids(rt, sup)).other!);
+    expect(await exit).toBe('shutdown');
   });
 
   it('[31] retries that keep failing exhaust the intensity and the supervisor gives up', async () => {
-    const { rt } = newRuntime();
-    let first = true;
+    const clock = manualClock();
+    const { rt } = newRuntime({ clock: clock.now });
+    let starts = 0;
     const broken: ChildSpec = {
       id: 'broken',
       start: async (ctx) => {
-        if (first) {
-          first = false;
-          return GenServer.start(ctx.runtime, Worker, { id: 'broken' }, { link: ctx.parent });
-        }
+        starts++;
+        if (starts === 1) return GenServer.start(ctx.runtime, Worker, { id: 'broken' }, { link: ctx.parent });
         return { type: 'error', reason: 'still_broken' };
       },
     };
     const sup = okPid(await Supervisor.start(rt, { flags: { intensity: 3 }, children: [broken] }));
     const exit = rt.awaitExit(sup);
     let fails = 0;
+    const gaveUp = rt.events.waitFor('supervisor', (e) => e.kind === 'gave_up');
     rt.events.on('supervisor', (e) => void (e.kind === 'restart_failed' && fails++));
     crash(rt, (await pids(rt, sup)).broken!);
     expect(await exit).toBe('shutdown');
+    expect(await gaveUp).toMatchObject({ childId: 'broken', reason: 'restart failed' });
+    // Intensity 3: the restart after the crash and two retries are allowed (3 restarts,
+    // all failing); the third retry would be a 4th restart, so it is never attempted.
+    expect(starts - 1).toBe(3);
     expect(fails).toBe(3);
   });
 });

@@ -80,6 +80,19 @@ describe('ecallmgr call_control Insert-At', () => {
     expect(h.executed(callId)).toContain('answer');
   });
 
+  it('a queue command with Insert-At now runs its commands at once, in list order, leaving the queue as it was', async () => {
+    const { callId, ctl } = await h.placeRoutedCall();
+    await longPlay(callId, ctl);
+    await h.app.command(ctl, callId, 'play', { 'Media-Name': 'queued.wav' });
+    const Commands = ['n1.wav', 'n2.wav', 'n3.wav'].map((f) => ({ 'Application-Name': 'play', 'Media-Name': f }));
+    await h.app.command(ctl, callId, 'queue', { 'Insert-At': 'now', Commands });
+    for (const f of ['n1.wav', 'n2.wav', 'n3.wav']) await h.app.waitEvent(callId, 'CHANNEL_EXECUTE_COMPLETE', (m) => m['Raw-Application-Data'] === f);
+    expect(plays(callId)).toEqual([LONG, 'n1.wav', 'n2.wav', 'n3.wav']);
+    await h.app.command(ctl, callId, 'playstop');
+    await settle(callId, ctl);
+    expect(plays(callId)).toEqual([LONG, 'n1.wav', 'n2.wav', 'n3.wav', 'queued.wav']);
+  });
+
   it('a queue command runs its commands in order, at its Insert-At', async () => {
     const { callId, ctl } = await h.placeRoutedCall();
     await longPlay(callId, ctl);

@@ -28,6 +28,8 @@ describe('Insert-At (insertCommand)', () => {
     ['head', cmd('play', { 'Media-Name': 'x', 'Insert-At': 'head' }), ['play:x', 'play:a', 'play:b', 'answer'], []],
     ['now', cmd('play', { 'Media-Name': 'x', 'Insert-At': 'now' }), ['play:a', 'play:b', 'answer'], ['play:x']],
     ['flush', cmd('play', { 'Media-Name': 'x', 'Insert-At': 'flush' }), ['play:x'], []],
+    ['queue at head: its commands in list order', cmd('queue', { 'Insert-At': 'head', Commands: [{ 'Application-Name': 'play', 'Media-Name': 'x' }, { 'Application-Name': 'hangup' }] }), ['play:x', 'hangup', 'play:a', 'play:b', 'answer'], []],
+    ['queue now: its commands in list order', cmd('queue', { 'Insert-At': 'now', Commands: [{ 'Application-Name': 'play', 'Media-Name': 'x' }, { 'Application-Name': 'play', 'Media-Name': 'y' }, { 'Application-Name': 'hangup' }] }), ['play:a', 'play:b', 'answer'], ['play:x', 'play:y', 'hangup']],
   ])('%s', (_what, c, queue, now) => {
     const r = insertCommand(q, c);
     expect(apps(r.queue)).toEqual(queue);

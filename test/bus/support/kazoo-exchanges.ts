@@ -1,6 +1,6 @@
 /**
- * Kazoo's exchanges (PROTOCOL.md 2.1) as {name, type}: the default list the tests declare.
- * The catalogue (src/api) will own the production list; this one is test data.
+ * Kazoo's exchanges (`kz_amqp.hrl`) as {name, type}: the default list the tests declare.
+ * The catalogue (src/api/exchanges.ts) owns the production list; this one is test data.
  */
 import type { ExchangeSpec } from '../../../src/bus/types.ts';
 
