@@ -10,7 +10,7 @@
  *   FIFE_STORE_URL   'embedded', a folder, or an http:// CouchDB URL (default embedded)
  *   FIFE_DATA_DIR    where the node keeps its data (default ./data)
  *   FIFE_ADMIN_HOST / FIFE_ADMIN_PORT   admin endpoint (default 127.0.0.1, port 0 = any free port)
- *   FIFE_ADMIN_TOKEN bearer token the admin endpoint asks for (default none)
+ *   FIFE_ADMIN_TOKEN token the admin endpoint asks for (default none)
  *   FIFE_LOG_LEVEL   pino level                    (default info)
  *   FIFE_PLUGINS     comma-separated paths of plugin WhApp modules
  *   FIFE_HEARTBEAT_MS  how often the node announces itself on the bus (default 5000)
