@@ -1,13 +1,14 @@
 /**
- * The `fife` command.
+ * The `fife` command (parsed by commander: every command has --help, unknown flags and
+ * commands are errors).
  *
- *   fife start [--config FILE]          run a node in the foreground until SIGTERM/SIGINT
- *   fife tree [--json]                  print a running node's live supervision trees
- *   fife apps [list]                    list a running node's apps and their state
- *   fife nodes                          list the cluster: every node heard on the bus
- *   fife apps start|stop|restart NAME   start / stop / restart an app on a running node
- *   fife kill NAME|PID [--reason R]     fault injection: crash a process with R (default killed)
- *   fife switch-sim [...]               run the event-socket switch simulator alone
+ *   fife start [--config FILE] [--pretty]   run a node in the foreground until SIGTERM/SIGINT
+ *   fife tree [--json]                      print a running node's live supervision trees
+ *   fife apps [list] [--json]               list a running node's apps and their state
+ *   fife apps start|stop|restart NAME       start / stop / restart an app on a running node
+ *   fife nodes [--json]                     list the cluster: every node heard on the bus
+ *   fife kill NAME|PID [--reason R] [--json]  fault injection: crash a process with R (default killed)
+ *   fife switch-sim [...]                   run the event-socket switch simulator alone
  *   fife account add --name NAME --realm REALM                      create an account; prints its id
  *   fife device add --realm REALM --username USER --password PASS   create a SIP device (or --a1-hash HASH); prints its id
  *
@@ -17,76 +18,61 @@
  *
  * Commands that talk to a running node find it through --admin URL, FIFE_ADMIN_URL, or
  * the admin.json the node wrote in its data folder (same --config / FIFE_* settings as
- * the node). Usage errors exit 2, failures 1, each with one clear line on stderr.
+ * the node); each request gives up after --timeout seconds (default 10).
+ *
+ * Exit codes: 0 done (and for --help), 2 usage errors (unknown command or flag, missing
+ * argument, bad config), 1 failures; every error is one line on stderr.
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
 import { loadConfig, nodeDir, ConfigError } from '../node/config.ts';
-import { startNode } from '../node/node.ts';
-import { renderTree, createRootLogger, type NodeTree } from '../kernel/index.ts';
-import { openStore } from '../store/index.ts';
-import { loadBuiltinApp } from '../node/app-loader.ts';
+import type { NodeTree } from '../kernel/index.ts';
+// The node, the kernel and the store are imported by the commands that use them, so that
+// --help and usage errors answer at once.
 
 class UsageError extends Error {}
 
-interface Parsed {
-  positional: string[];
-  flags: Record<string, string | true>;
+/** Options of every command that talks to a running node. */
+interface NodeOpts {
+  config?: string;
+  admin?: string;
+  timeout: number;
 }
 
-export function parseArgs(argv: string[]): Parsed {
-  const positional: string[] = [];
-  const flags: Record<string, string | true> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a.startsWith('--')) {
-      const [k, v] = a.slice(2).split('=', 2) as [string, string | undefined];
-      if (v !== undefined) flags[k] = v;
-      else if (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) flags[k] = argv[++i]!;
-      else flags[k] = true;
-    } else positional.push(a);
-  }
-  return { positional, flags };
-}
+const DEFAULT_TIMEOUT_S = 10;
 
-const USAGE = `usage: fife <command>
-  start [--config FILE]            run a node until SIGTERM
-  tree [--json]                    live supervision trees of a running node
-  apps [list]                      apps of a running node
-  nodes                            the cluster as a running node sees it
-  apps start|stop|restart NAME     control an app on a running node
-  kill NAME|PID [--reason R]       crash a process on purpose (fault injection)
-  switch-sim [--port N] [...]      run the switch simulator alone
-  account add --name NAME --realm REALM                     create an account (prints its id)
-  device add --realm REALM --username USER --password PASS  create a SIP device (or --a1-hash HASH)
-common: --config FILE, --admin URL (or FIFE_ADMIN_URL)`;
-
-const str = (v: string | true | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
-
-function adminBase(p: Parsed): string {
-  const explicit = str(p.flags.admin) ?? process.env.FIFE_ADMIN_URL;
+function adminBase(o: NodeOpts): string {
+  const explicit = o.admin ?? process.env.FIFE_ADMIN_URL;
   if (explicit) return explicit.replace(/\/$/, '');
-  const cfg = loadConfig({ file: str(p.flags.config) });
+  const cfg = loadConfig({ file: o.config });
   const file = join(nodeDir(cfg), 'admin.json');
   if (!existsSync(file)) throw new Error(`no running node '${cfg.node}' found (no ${file}); start one with 'fife start' or pass --admin URL`);
   return (JSON.parse(readFileSync(file, 'utf8')) as { url: string }).url;
 }
 
-async function admin(p: Parsed, method: string, path: string, body?: unknown): Promise<{ status: number; data: unknown }> {
-  const base = adminBase(p);
+/** One request to the node under the command's timeout (body included); every failure is one clear Error. */
+async function request(o: NodeOpts, base: string, path: string, init: RequestInit = {}): Promise<{ status: number; data: unknown }> {
   let res: Response;
+  let text: string;
   try {
-    res = await fetch(base + path, { method, headers: body === undefined ? undefined : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    res = await fetch(base + path, { ...init, signal: AbortSignal.timeout(o.timeout * 1000) });
+    text = await res.text();
   } catch (err) {
-    throw new Error(`cannot reach the node at ${base}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`);
+    const e = err as Error;
+    if (e.name === 'TimeoutError') throw new Error(`the node at ${base} did not answer within ${o.timeout} s (--timeout SECONDS to wait longer)`);
+    throw new Error(`cannot reach the node at ${base}: ${e.cause instanceof Error ? e.cause.message : e.message}`);
   }
-  const text = await res.text();
-  const data: unknown = res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text;
-  return { status: res.status, data };
+  return { status: res.status, data: res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text };
 }
 
-async function cmdStart(p: Parsed): Promise<void> {
-  const node = await startNode({ config: loadConfig({ file: str(p.flags.config) }) });
+function admin(o: NodeOpts, method: string, path: string, body?: unknown): Promise<{ status: number; data: unknown }> {
+  return request(o, adminBase(o), path, { method, headers: body === undefined ? undefined : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+}
+
+async function cmdStart(o: { config?: string }): Promise<void> {
+  const { startNode } = await import('../node/node.ts');
+  const node = await startNode({ config: loadConfig({ file: o.config }) });
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;
@@ -109,52 +95,58 @@ async function cmdStart(p: Parsed): Promise<void> {
   });
 }
 
-async function cmdTree(p: Parsed): Promise<void> {
-  const { data } = await admin(p, 'GET', '/tree');
-  process.stdout.write(p.flags.json ? JSON.stringify(data, null, 2) + '\n' : renderTree(data as NodeTree) + '\n');
+const out = (s: string): void => void process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+const json = (v: unknown): void => out(JSON.stringify(v, null, 2));
+
+async function cmdTree(o: NodeOpts & { json?: boolean }): Promise<void> {
+  const { data } = await admin(o, 'GET', '/tree');
+  const { renderTree } = await import('../kernel/tree.ts');
+  if (o.json) json(data);
+  else out(renderTree(data as NodeTree));
 }
 
-async function cmdApps(p: Parsed): Promise<void> {
-  const [, sub = 'list', name] = p.positional;
-  if (sub === 'list') {
-    const { data } = await admin(p, 'GET', '/apps');
-    for (const a of data as Array<{ name: string; state: string; restarts: number; lastFailure?: string }>) {
-      process.stdout.write(`${a.name}\t${a.state}\trestarts=${a.restarts}${a.lastFailure ? `\tlast_failure=${a.lastFailure}` : ''}\n`);
-    }
-    return;
+async function cmdAppsList(o: NodeOpts & { json?: boolean }): Promise<void> {
+  const { data } = await admin(o, 'GET', '/apps');
+  if (o.json) return json(data);
+  for (const a of data as Array<{ name: string; state: string; restarts: number; lastFailure?: string }>) {
+    out(`${a.name}\t${a.state}\trestarts=${a.restarts}${a.lastFailure ? `\tlast_failure=${a.lastFailure}` : ''}`);
   }
-  if (!['start', 'stop', 'restart'].includes(sub) || name === undefined) throw new UsageError(`fife apps ${sub}: expected start|stop|restart NAME`);
-  const { status, data } = await admin(p, 'POST', `/apps/${encodeURIComponent(name)}/${sub}`);
+}
+
+async function cmdAppsControl(sub: 'start' | 'stop' | 'restart', name: string, o: NodeOpts): Promise<void> {
+  const { status, data } = await admin(o, 'POST', `/apps/${encodeURIComponent(name)}/${sub}`);
   if (status !== 200) throw new Error(`${sub} ${name}: ${(data as { reason?: string }).reason ?? JSON.stringify(data)}`);
-  process.stdout.write(`${name}: ${sub} ok\n`);
+  out(`${name}: ${sub} ok`);
 }
 
-async function cmdNodes(p: Parsed): Promise<void> {
-  const { data } = await admin(p, 'GET', '/nodes');
+async function cmdNodes(o: NodeOpts & { json?: boolean }): Promise<void> {
+  const { data } = await admin(o, 'GET', '/nodes');
+  if (o.json) return json(data);
   for (const n of data as Array<{ node: string; apps: string[]; version?: string; uptimeS?: number; lastSeenMsAgo: number }>) {
-    process.stdout.write(`${n.node}\tapps=${n.apps.join(',') || '-'}\tversion=${n.version ?? '?'}\tuptime=${n.uptimeS ?? '?'}s\tlast_seen=${n.lastSeenMsAgo}ms\n`);
+    out(`${n.node}\tapps=${n.apps.join(',') || '-'}\tversion=${n.version ?? '?'}\tuptime=${n.uptimeS ?? '?'}s\tlast_seen=${n.lastSeenMsAgo}ms`);
   }
 }
 
-async function cmdKill(p: Parsed): Promise<void> {
-  const target = p.positional[1];
-  if (target === undefined) throw new UsageError('fife kill NAME|PID [--reason R]');
+async function cmdKill(target: string, o: NodeOpts & { reason: string; json?: boolean }): Promise<void> {
   const body = target.startsWith('<') ? { pid: target } : { name: target };
-  const { status, data } = await admin(p, 'POST', '/kill', { ...body, reason: str(p.flags.reason) ?? 'killed' });
+  const { status, data } = await admin(o, 'POST', '/kill', { ...body, reason: o.reason });
   if (status !== 200) throw new Error((data as { error?: string }).error ?? JSON.stringify(data));
-  process.stdout.write(`${JSON.stringify(data)}\n`);
+  const r = data as { pid: string; reason: unknown };
+  if (o.json) return json(data);
+  out(`${target.startsWith('<') ? r.pid : `${target} (${r.pid})`} crashed with reason ${typeof r.reason === 'string' ? r.reason : JSON.stringify(r.reason)}`);
 }
 
 /** The running node's admin URL, or undefined when none runs (no admin.json, or it is stale). */
-async function runningNode(p: Parsed): Promise<string | undefined> {
+async function runningNode(o: NodeOpts): Promise<string | undefined> {
   let base: string;
   try {
-    base = adminBase(p);
-  } catch {
+    base = adminBase(o);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
     return undefined;
   }
-  const up = await fetch(`${base}/health`).then(() => true, () => false);
-  if (!up && (str(p.flags.admin) ?? process.env.FIFE_ADMIN_URL)) throw new Error(`cannot reach the node at ${base}`);
+  const up = await request(o, base, '/health').then(() => true, () => false);
+  if (!up && (o.admin ?? process.env.FIFE_ADMIN_URL)) throw new Error(`cannot reach the node at ${base}`);
   return up ? base : undefined;
 }
 
@@ -162,13 +154,14 @@ async function runningNode(p: Parsed): Promise<string | undefined> {
  * Runs an operation an app declares: through the running node's admin endpoint when one
  * runs (the embedded store is held open by it), else on the configured store directly.
  */
-async function runAppOperation(p: Parsed, app: string, op: string, input: Record<string, unknown>): Promise<unknown> {
-  const cfg = loadConfig({ file: str(p.flags.config) });
-  if (!/^https?:\/\//i.test(cfg.store) && (await runningNode(p)) !== undefined) {
-    const { status, data } = await admin(p, 'POST', `/apps/${app}/ops/${op}`, input);
+async function runAppOperation(o: NodeOpts, app: string, op: string, input: Record<string, unknown>): Promise<unknown> {
+  const cfg = loadConfig({ file: o.config });
+  if (!/^https?:\/\//i.test(cfg.store) && (await runningNode(o)) !== undefined) {
+    const { status, data } = await admin(o, 'POST', `/apps/${app}/ops/${op}`, input);
     if (status !== 200) throw new Error((data as { error?: string }).error ?? JSON.stringify(data));
     return (data as { result: unknown }).result;
   }
+  const [{ loadBuiltinApp }, { createRootLogger }, { openStore }] = await Promise.all([import('../node/app-loader.ts'), import('../kernel/log.ts'), import('../store/index.ts')]);
   const def = await loadBuiltinApp(app);
   const fn = def.operations?.[op];
   if (fn === undefined) throw new Error(`app '${app}' has no operation '${op}'`);
@@ -182,55 +175,136 @@ async function runAppOperation(p: Parsed, app: string, op: string, input: Record
   }
 }
 
-/** `fife account add` / `fife device add`: the registrar's add_account / add_device. */
-async function cmdProvision(p: Parsed): Promise<void> {
-  const [what, sub] = p.positional;
-  if (sub !== 'add') throw new UsageError(`fife ${what} add ...`);
-  const f = (k: string): string | undefined => str(p.flags[k]);
-  const r = (
-    what === 'account'
-      ? await runAppOperation(p, 'registrar', 'add_account', { name: f('name') ?? '', realm: f('realm') ?? '' })
-      : await runAppOperation(p, 'registrar', 'add_device', { realm: f('realm') ?? '', username: f('username') ?? '', password: f('password'), a1Hash: f('a1-hash'), name: f('name'), ownerId: f('owner-id') })
-  ) as { id: string };
-  process.stdout.write(`${r.id}\n`);
+function seconds(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--timeout must be a number of seconds > 0, got '${v}'`);
+  return n;
 }
 
-async function cmdSwitchSim(argv: string[]): Promise<void> {
-  const { runSwitchSim } = await import('../switch/sim-main.ts');
-  await runSwitchSim(argv);
+/** Adds the options of commands that talk to a running node. */
+function nodeCommand(c: Command): Command {
+  return c
+    .option('--config <file>', 'config file of the node (as given to fife start; or FIFE_CONFIG)')
+    .option('--admin <url>', "the node's admin URL (or FIFE_ADMIN_URL; default: from the node's admin.json)")
+    .addOption(new Option('--timeout <seconds>', 'give up on the node after this long').default(DEFAULT_TIMEOUT_S).argParser(seconds));
+}
+
+function program(): Command {
+  const fife = new Command('fife')
+    .description('Run and operate a Fife node (OTP-style telephony platform in the architecture of Kazoo).')
+    .exitOverride()
+    .configureOutput({ outputError: () => {} })
+    .showSuggestionAfterError(true)
+    .addHelpText(
+      'after',
+      `
+Commands that talk to a running node find it through --admin URL, FIFE_ADMIN_URL, or the
+admin.json it writes in <dataDir>/<node>/ (the same --config / FIFE_* settings as the node).
+Exit codes: 0 ok, 1 failure, 2 usage error. 'fife COMMAND --help' for a command's options.`,
+    );
+
+  fife
+    .command('start')
+    .description('run a node in the foreground until SIGTERM/SIGINT')
+    .option('--config <file>', 'config file (or FIFE_CONFIG)')
+    .option('--pretty', 'readable log lines instead of JSON (default on a terminal; or FIFE_LOG_PRETTY=1)')
+    .action(async (o: { config?: string; pretty?: boolean }) => {
+      if (o.pretty) process.env.FIFE_LOG_PRETTY = '1';
+      await cmdStart(o);
+    });
+
+  nodeCommand(fife.command('tree').description("a running node's live supervision trees").option('--json', 'as JSON')).action(cmdTree);
+
+  const apps = fife.command('apps').description("a running node's apps: list them, start, stop or restart one");
+  nodeCommand(apps.command('list').description('every app with its state, restarts and last failure').option('--json', 'as JSON')).action(cmdAppsList);
+  for (const sub of ['start', 'stop', 'restart'] as const) {
+    nodeCommand(apps.command(sub).description(`${sub} an app (its whole tree${sub === 'stop' ? '' : '; its deps first'})`).argument('<name>', 'app name')).action((name: string, o: NodeOpts) => cmdAppsControl(sub, name, o));
+  }
+
+  nodeCommand(fife.command('nodes').description('the cluster as a running node sees it').option('--json', 'as JSON')).action(cmdNodes);
+
+  nodeCommand(
+    fife
+      .command('kill')
+      .description('crash a process on purpose (fault injection); its supervisor restarts it')
+      .argument('<target>', "registered name or pid ('<node.N>')")
+      .option('--reason <reason>', 'exit reason', 'killed')
+      .option('--json', 'print the result as JSON'),
+  ).action(cmdKill);
+
+  fife
+    .command('switch-sim')
+    .description("run the event-socket switch simulator alone ('fife switch-sim --help' for its options)")
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(async (_o: unknown, cmd: Command) => {
+      const { switchSimMain } = await import('../switch/sim-main.ts');
+      await switchSimMain(cmd.args);
+    });
+
+  const account = fife.command('account').description('accounts (the registrar app)');
+  nodeCommand(account.command('add').description('create an account; prints its id').requiredOption('--name <name>', 'account name').requiredOption('--realm <realm>', 'SIP realm')).action(
+    async (o: NodeOpts & { name: string; realm: string }) => {
+      const r = (await runAppOperation(o, 'registrar', 'add_account', { name: o.name, realm: o.realm })) as { id: string };
+      out(r.id);
+    },
+  );
+
+  const device = fife.command('device').description('SIP devices (the registrar app)');
+  nodeCommand(
+    device
+      .command('add')
+      .description('create a SIP device; prints its id')
+      .requiredOption('--realm <realm>', "its account's SIP realm")
+      .requiredOption('--username <user>', 'SIP user name')
+      .option('--password <pass>', 'SIP password')
+      .option('--a1-hash <hash>', 'md5(user:realm:password) instead of --password')
+      .option('--name <name>', 'device name')
+      .option('--owner-id <id>', 'owning user id'),
+  ).action(async (o: NodeOpts & { realm: string; username: string; password?: string; a1Hash?: string; name?: string; ownerId?: string }) => {
+    const r = (await runAppOperation(o, 'registrar', 'add_device', { realm: o.realm, username: o.username, password: o.password, a1Hash: o.a1Hash, name: o.name, ownerId: o.ownerId })) as { id: string };
+    out(r.id);
+  });
+  return fife;
+}
+
+/** Commander's message as one line: "unknown option '--jsno' (Did you mean --json?)". */
+const oneLine = (m: string): string => m.replace(/^error: /, '').replace(/\n+\(?/g, ' (').replace(/[\s.]+$/, '');
+
+/** `fife apps` and `fife apps --json` are `fife apps list ...`. */
+function withDefaults(argv: string[]): string[] {
+  if (argv[0] === 'apps' && (argv.length === 1 || (argv[1]!.startsWith('-') && argv[1] !== '-h' && argv[1] !== '--help'))) return ['apps', 'list', ...argv.slice(1)];
+  return argv;
+}
+
+/** The words of the deepest command argv names: ['apps', 'stop'] for `apps stop x --bad`. */
+function commandPath(fife: Command, argv: string[]): string[] {
+  const path: string[] = [];
+  let cmd = fife;
+  for (const a of argv) {
+    const sub = a.startsWith('-') ? undefined : cmd.commands.find((c) => c.name() === a);
+    if (sub === undefined) break;
+    path.push(a);
+    cmd = sub;
+  }
+  return path;
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const p = parseArgs(argv);
-  const cmd = p.positional[0];
+  const fife = program();
+  argv = withDefaults(argv);
   try {
-    switch (cmd) {
-      case 'start':
-        return await cmdStart(p);
-      case 'tree':
-        return await cmdTree(p);
-      case 'apps':
-        return await cmdApps(p);
-      case 'kill':
-        return await cmdKill(p);
-      case 'nodes':
-        return await cmdNodes(p);
-      case 'switch-sim':
-        return await cmdSwitchSim(argv.slice(1));
-      case 'account':
-      case 'device':
-        return await cmdProvision(p);
-      case undefined:
-      case 'help':
-      case '--help':
-        process.stdout.write(USAGE + '\n');
-        return;
-      default:
-        throw new UsageError(`unknown command '${cmd}'`);
+    if (argv.length === 0) {
+      fife.outputHelp();
+      return;
     }
+    await fife.parseAsync(argv, { from: 'user' });
   } catch (err) {
-    const usage = err instanceof UsageError || err instanceof ConfigError;
-    process.stderr.write(`fife: ${(err as Error).message}${err instanceof UsageError ? `\n${USAGE}` : ''}\n`);
+    if (err instanceof CommanderError && err.exitCode === 0) return; // --help, help
+    const usage = err instanceof CommanderError || err instanceof UsageError || err instanceof ConfigError || (err as Error).name === 'SwitchSimUsageError';
+    const hint = usage && !(err instanceof ConfigError) ? `; see 'fife ${[...commandPath(fife, argv), ''].join(' ')}--help'` : '';
+    process.stderr.write(`fife: ${err instanceof CommanderError ? oneLine(err.message) : (err as Error).message}${hint}\n`);
     process.exit(usage ? 2 : 1);
   }
 }

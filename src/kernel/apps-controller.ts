@@ -17,6 +17,12 @@
  *   then start.
  * - `runningApps()`: names of running apps in start order; `appsStatus()`: every known app
  *   with state (running | stopped | failed), pid, restarts and last failure.
+ * - Last failure is the real cause: a root supervisor that reaches its restart intensity
+ *   exits `shutdown`, so the controller keeps, per app, the reason its supervisors last
+ *   gave up with (the kernel's `supervisor` `gave_up` events; a `shutdown` escalated
+ *   from a nested supervisor keeps the deeper reason). A tree that ends with `shutdown`
+ *   is reported with that cause (`lastFailure`, the `crashed` event's and the log line's
+ *   `cause`).
  * - `operation(name, op)`: an operator operation the app declares, bound to the node's
  *   services, if the app runs (`unknown_app`, `unknown_operation`, `not_started` else).
  * - An app tree that ends by itself (its root supervisor gave up) is logged at error level
@@ -35,7 +41,8 @@ import { GenServer, ok, reply, noreply, type GenServerBehaviour, type StartResul
 import { startSupervisor } from './supervisor.ts';
 import { RestartLog, type IntensityLimit } from './restart-intensity.ts';
 import { isExitMessage, type ProcessContext } from './process.ts';
-import { formatReason, reasonForLog, NORMAL, type ExitReason } from './exit-reason.ts';
+import { formatReason, reasonForLog, isShutdown, NORMAL, type ExitReason } from './exit-reason.ts';
+import type { SupervisorEvent } from './events.ts';
 import type { SupervisorSpec } from './child-spec.ts';
 import type { Pid } from './pid.ts';
 import type { Runtime } from './runtime.ts';
@@ -86,6 +93,8 @@ interface Entry {
 
 interface State {
   apps: Map<string, Entry>;
+  /** Per app, the reason one of its supervisors last gave up with (see the contract). */
+  causes: Map<string, ExitReason>;
   env: unknown;
   ctx: ProcessContext;
   seq: number;
@@ -135,6 +144,7 @@ async function startApp(s: State, name: string, path: string[] = []): Promise<Ap
   }
   e.pid = r.pid;
   e.state = 'running';
+  s.causes.delete(name);
   e.startedSeq = ++s.seq;
   s.ctx.runtime.events.emit('app', { kind: 'started', app: name });
   s.ctx.log.info({ app: name, version: e.def.version }, 'app started');
@@ -163,15 +173,17 @@ async function treeEnded(s: State, pid: Pid, reason: ExitReason): Promise<void> 
   const name = e.def.name;
   e.pid = undefined;
   e.state = 'stopped';
-  e.lastFailure = formatReason(reason);
-  s.ctx.runtime.events.emit('app', { kind: 'crashed', app: name, reason });
-  s.ctx.log.error({ app: name, reason: reasonForLog(reason) }, 'app tree gave up');
+  const cause = isShutdown(reason) ? s.causes.get(name) : undefined;
+  s.causes.delete(name);
+  e.lastFailure = formatReason(cause ?? reason);
+  s.ctx.runtime.events.emit('app', { kind: 'crashed', app: name, reason, ...(cause === undefined ? {} : { cause }) });
+  s.ctx.log.error({ app: name, reason: reasonForLog(reason), ...(cause === undefined ? {} : { cause: reasonForLog(cause) }) }, 'app tree gave up');
   const restart = e.def.restart ?? 'permanent';
   if (restart === 'temporary' || (restart === 'transient' && reason === NORMAL)) {
     s.ctx.log.warn({ app: name, restart }, 'app left stopped (restart type)');
     return;
   }
-  if (!e.history.add(s.ctx.runtime.now())) return giveUp(s, e, reason);
+  if (!e.history.add(s.ctx.runtime.now())) return giveUp(s, e, cause ?? reason);
   e.restarts++;
   const r = await startApp(s, name);
   if (r.type === 'ok') s.ctx.runtime.events.emit('app', { kind: 'restarted', app: name });
@@ -197,7 +209,16 @@ const behaviour: GenServerBehaviour<State, InitArgs, Request> = {
   name: 'apps_controller',
   init({ env, apps }, ctx) {
     ctx.trapExit(true);
-    const s: State = { apps: new Map(), env, ctx, seq: 0 };
+    const s: State = { apps: new Map(), causes: new Map(), env, ctx, seq: 0 };
+    const onSupervisor = (ev: SupervisorEvent): void => {
+      if (ev.kind !== 'gave_up') return;
+      // Runs as the supervisor gives up, before its exit reaches the controller.
+      const app = ctx.runtime.info(ev.supervisor)?.app;
+      if (app === undefined || !s.apps.has(app) || (isShutdown(ev.reason) && s.causes.has(app))) return;
+      s.causes.set(app, ev.reason);
+    };
+    ctx.runtime.events.on('supervisor', onSupervisor);
+    ctx.signal.addEventListener('abort', () => ctx.runtime.events.off('supervisor', onSupervisor), { once: true });
     for (const def of apps) s.apps.set(def.name, { def, pid: undefined, state: 'stopped', restarts: 0, history: new RestartLog(def.maxRestarts ?? DEFAULT_LIMIT), startedSeq: 0 });
     return ok(s);
   },

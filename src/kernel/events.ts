@@ -36,6 +36,8 @@ export interface AppEvent {
   kind: AppEventKind;
   app: string;
   reason?: ExitReason;
+  /** `crashed`: the reason the app's supervisors gave up with, when the tree ended `shutdown`. */
+  cause?: ExitReason;
 }
 
 export interface KernelEventMap {

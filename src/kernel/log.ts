@@ -14,9 +14,15 @@
  *   async context): a process that works for one call logs through a child logger with
  *   `call_id`, or re-enters it with `withCallId`.
  * - Process loggers are children: `logger.child({app, proc})`.
+ * - Lines are pino JSON, for machines. For people (`pretty`: by default when stdout is a
+ *   terminal and no destination is given; FIFE_LOG_PRETTY=1 forces it, =0 keeps JSON)
+ *   each line is one readable line, through pino-pretty: `HH:MM:ss.l LEVEL msg key=value
+ *   ...`, with reasons and errors as text (`reason="Error: boom"`), never JSON blobs or
+ *   stacks. The same redaction applies.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import pino, { type Logger, type DestinationStream } from 'pino';
+import { prettyFactory, isColorSupported } from 'pino-pretty';
 
 export type { Logger } from 'pino';
 
@@ -58,6 +64,59 @@ export interface RootLoggerOptions {
   level?: string;
   /** Where lines go; default stdout. Tests pass a stream to read the lines back. */
   destination?: DestinationStream;
+  /** Readable lines instead of JSON (default: see the contract). */
+  pretty?: boolean;
+}
+
+/** Whether logs to stdout are for people: FIFE_LOG_PRETTY=1|0, else whether stdout is a terminal. */
+export function prettyWanted(env: NodeJS.ProcessEnv = process.env): boolean {
+  const v = env.FIFE_LOG_PRETTY;
+  if (v === '1' || v === 'true') return true;
+  if (v === '0' || v === 'false') return false;
+  return process.stdout.isTTY === true;
+}
+
+/** A reason or error as one line of text: `Error: boom`, `{"bad_arg":1}`, `killed`. */
+function reasonText(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'object' && v !== null && typeof (v as { message?: unknown }).message === 'string') {
+    const e = v as { type?: unknown; name?: unknown; message: string };
+    const type = typeof e.type === 'string' ? e.type : typeof e.name === 'string' ? e.name : 'Error';
+    return `${type}: ${e.message}`;
+  }
+  return JSON.stringify(v) ?? String(v);
+}
+
+const REASON_KEYS = new Set(['reason', 'cause', 'err', 'error']);
+const SKIP_KEYS = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'node']);
+
+/** ` key=value` for every field but the header's; values with spaces are quoted. */
+function fieldsText(log: Record<string, unknown>): string {
+  let out = '';
+  for (const [k, v] of Object.entries(log)) {
+    if (SKIP_KEYS.has(k) || v === undefined) continue;
+    const text = REASON_KEYS.has(k) ? reasonText(v) : typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v));
+    out += ` ${k}=${/\s/.test(text) || text === '' ? JSON.stringify(text) : text}`;
+  }
+  return out;
+}
+
+/** A synchronous destination that writes each JSON line as one readable line to `out`. */
+function prettyDestination(out: { write(s: string): unknown }, colorize: boolean): DestinationStream {
+  const pretty = prettyFactory({
+    colorize,
+    translateTime: 'SYS:HH:MM:ss.l',
+    hideObject: true,
+    singleLine: true,
+    ignore: 'pid,hostname,node',
+    messageFormat: (log, messageKey) => `${String(log[messageKey] ?? '')}${fieldsText(log as Record<string, unknown>)}`,
+  });
+  return {
+    write: (line: string) => {
+      const text = pretty(line);
+      out.write(text.endsWith('\n') ? text : `${text}\n`);
+    },
+  };
 }
 
 export function createRootLogger(opts: RootLoggerOptions): Logger {
@@ -71,7 +130,9 @@ export function createRootLogger(opts: RootLoggerOptions): Logger {
         return c?.callId === undefined ? {} : { call_id: c.callId };
       },
     },
-    opts.destination ?? pino.destination({ dest: 1, sync: false }),
+    (opts.pretty ?? (opts.destination === undefined && prettyWanted()))
+      ? prettyDestination(opts.destination ?? process.stdout, opts.destination === undefined && process.stdout.isTTY === true && isColorSupported)
+      : (opts.destination ?? pino.destination({ dest: 1, sync: false })),
   );
 }
 

@@ -1,22 +1,34 @@
 /**
- * Node configuration: a JSON file plus environment overrides, checked once at start.
+ * Node configuration: a JSON file plus environment overrides, checked once at start
+ * against one JSON Schema (ajv).
  *
  * Sources, later wins: defaults, the config file (`--config PATH` or FIFE_CONFIG), then
- * environment variables:
+ * environment variables (ENV_KEYS below):
  *   FIFE_NODE        node name                     (default fife@<hostname>)
  *   FIFE_APPS        comma-separated app names     (default none)
  *   FIFE_BUS_URL     'embedded' or amqp:// URLs    (default embedded)
  *   FIFE_STORE_URL   'embedded', a folder, or an http:// CouchDB URL (default embedded)
  *   FIFE_DATA_DIR    where the node keeps its data (default ./data)
  *   FIFE_ADMIN_HOST / FIFE_ADMIN_PORT   admin endpoint (default 127.0.0.1, port 0 = any free port)
+ *   FIFE_ADMIN_TOKEN token the admin endpoint asks for (default none)
  *   FIFE_LOG_LEVEL   pino level                    (default info)
  *   FIFE_PLUGINS     comma-separated paths of plugin WhApp modules
  *   FIFE_HEARTBEAT_MS  how often the node announces itself on the bus (default 5000)
- * A bad value is a ConfigError naming the key and what is allowed; nothing starts.
+ *
+ * Contract
+ * - `loadConfig({file, env})` returns a checked NodeConfig or throws ONE ConfigError whose
+ *   message lists every problem, each naming its key as written (`admin.port`, `apps[1]`)
+ *   or, for a value that came from the environment, its variable (`FIFE_ADMIN_PORT`):
+ *   a wrong type (`dataDir must be a string, got 42`), a value out of range, or an
+ *   unknown key at any level (`unknown key 'admin.prot' (did you mean 'admin.port'?)`).
+ *   Nothing starts on a bad config.
+ * - `settings` is free-form per app (`settings.<app>` must be an object; each app checks
+ *   its own settings).
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
+import { Ajv, type ErrorObject } from 'ajv';
 
 export interface NodeConfig {
   node: string;
@@ -24,7 +36,7 @@ export interface NodeConfig {
   bus: string;
   store: string;
   dataDir: string;
-  admin: { host: string; port: number };
+  admin: { host: string; port: number; token?: string };
   logLevel: string;
   plugins: string[];
   heartbeatMs: number;
@@ -40,7 +52,49 @@ export class ConfigError extends Error {
 }
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-const list = (s: string): string[] => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
+
+/** The config file's schema; `description` is what an out-of-range value is told to be. */
+const SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    node: { type: 'string', pattern: '^[\\w.-]+@[\\w.-]+$', description: 'name@host' },
+    apps: { type: 'array', items: { type: 'string', pattern: '^[a-z][\\w-]*$', description: 'an app name (lowercase letters, digits, - and _)' } },
+    bus: { type: 'string', pattern: '^(embedded$|amqps?://)', description: "'embedded' or amqp:// URLs (comma-separated)" },
+    store: { type: 'string', minLength: 1, description: "'embedded', a folder, or an http(s):// CouchDB URL" },
+    dataDir: { type: 'string', minLength: 1, description: 'a folder' },
+    admin: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        host: { type: 'string', minLength: 1, description: 'an address to listen on' },
+        port: { type: 'integer', minimum: 0, maximum: 65535, description: 'a port 0..65535 (0: any free port)' },
+        token: { type: 'string', minLength: 1, description: 'a non-empty token' },
+      },
+    },
+    logLevel: { type: 'string', enum: LEVELS, description: `one of ${LEVELS.join(', ')}` },
+    plugins: { type: 'array', items: { type: 'string', minLength: 1, description: 'a module path' } },
+    heartbeatMs: { type: 'integer', minimum: 100, description: 'a whole number of ms >= 100' },
+    settings: { type: 'object', additionalProperties: { type: 'object' }, description: 'an object of per-app objects' },
+  },
+} as const;
+
+const validate = new Ajv({ allErrors: true, verbose: true, strict: true }).compile(SCHEMA);
+
+/** Environment variable -> config key path; `list` values are comma-separated, `int` numeric. */
+const ENV_KEYS: Array<{ name: string; path: string[]; kind?: 'list' | 'int' }> = [
+  { name: 'FIFE_NODE', path: ['node'] },
+  { name: 'FIFE_APPS', path: ['apps'], kind: 'list' },
+  { name: 'FIFE_BUS_URL', path: ['bus'] },
+  { name: 'FIFE_STORE_URL', path: ['store'] },
+  { name: 'FIFE_DATA_DIR', path: ['dataDir'] },
+  { name: 'FIFE_ADMIN_HOST', path: ['admin', 'host'] },
+  { name: 'FIFE_ADMIN_PORT', path: ['admin', 'port'], kind: 'int' },
+  { name: 'FIFE_ADMIN_TOKEN', path: ['admin', 'token'] },
+  { name: 'FIFE_LOG_LEVEL', path: ['logLevel'] },
+  { name: 'FIFE_PLUGINS', path: ['plugins'], kind: 'list' },
+  { name: 'FIFE_HEARTBEAT_MS', path: ['heartbeatMs'], kind: 'int' },
+];
 
 export function defaultConfig(): NodeConfig {
   return {
@@ -57,46 +111,103 @@ export function defaultConfig(): NodeConfig {
   };
 }
 
+const list = (s: string): string[] => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
+
 export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv } = {}): NodeConfig {
   const env = opts.env ?? process.env;
-  const cfg = defaultConfig();
   const file = opts.file ?? env.FIFE_CONFIG;
+  let raw: Record<string, unknown> = {};
   if (file !== undefined && file !== '') {
-    let raw: unknown;
+    let parsed: unknown;
     try {
-      raw = JSON.parse(readFileSync(file, 'utf8'));
+      parsed = JSON.parse(readFileSync(file, 'utf8'));
     } catch (err) {
       throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
     }
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`config file ${file} must hold a JSON object`);
-    Object.assign(cfg, raw);
-    cfg.admin = { ...defaultConfig().admin, ...(raw as { admin?: object }).admin };
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError(`config file ${file} must hold a JSON object`);
+    raw = parsed as Record<string, unknown>;
   }
-  if (env.FIFE_NODE) cfg.node = env.FIFE_NODE;
-  if (env.FIFE_APPS !== undefined) cfg.apps = list(env.FIFE_APPS);
-  if (env.FIFE_BUS_URL) cfg.bus = env.FIFE_BUS_URL;
-  if (env.FIFE_STORE_URL) cfg.store = env.FIFE_STORE_URL;
-  if (env.FIFE_DATA_DIR) cfg.dataDir = env.FIFE_DATA_DIR;
-  if (env.FIFE_ADMIN_HOST) cfg.admin.host = env.FIFE_ADMIN_HOST;
-  if (env.FIFE_ADMIN_PORT) cfg.admin.port = Number(env.FIFE_ADMIN_PORT);
-  if (env.FIFE_LOG_LEVEL) cfg.logLevel = env.FIFE_LOG_LEVEL;
-  if (env.FIFE_PLUGINS !== undefined) cfg.plugins = list(env.FIFE_PLUGINS);
-  if (env.FIFE_HEARTBEAT_MS) cfg.heartbeatMs = Number(env.FIFE_HEARTBEAT_MS);
-  return check(cfg);
-}
-
-function check(c: NodeConfig): NodeConfig {
-  if (typeof c.node !== 'string' || !/^[\w.-]+@[\w.-]+$/.test(c.node)) throw new ConfigError(`node must look like name@host, got '${String(c.node)}'`);
-  if (!Array.isArray(c.apps) || !c.apps.every((a) => typeof a === 'string' && /^[a-z][\w-]*$/.test(a))) throw new ConfigError(`apps must be a list of app names (lowercase), got ${JSON.stringify(c.apps)}`);
-  if (!Array.isArray(c.plugins) || !c.plugins.every((p) => typeof p === 'string')) throw new ConfigError('plugins must be a list of module paths');
-  if (typeof c.bus !== 'string' || !(c.bus === 'embedded' || /^amqps?:\/\//.test(c.bus))) throw new ConfigError(`bus must be 'embedded' or amqp:// URLs, got '${String(c.bus)}'`);
-  if (typeof c.store !== 'string' || c.store === '') throw new ConfigError("store must be 'embedded', a folder, or an http(s):// CouchDB URL");
-  if (!Number.isInteger(c.admin.port) || c.admin.port < 0 || c.admin.port > 65535) throw new ConfigError(`admin port must be 0..65535, got ${String(c.admin.port)}`);
-  if (!LEVELS.includes(c.logLevel)) throw new ConfigError(`logLevel must be one of ${LEVELS.join(', ')}, got '${c.logLevel}'`);
-  if (!Number.isInteger(c.heartbeatMs) || c.heartbeatMs < 100) throw new ConfigError(`heartbeatMs must be a whole number of ms >= 100, got ${String(c.heartbeatMs)}`);
-  if (typeof c.settings !== 'object' || c.settings === null) throw new ConfigError('settings must be an object of per-app objects');
+  const defaults = defaultConfig();
+  const admin = raw.admin;
+  const cfg: Record<string, unknown> = {
+    ...defaults,
+    ...raw,
+    // A non-object `admin` is left as is for the schema to name it.
+    admin: typeof admin === 'object' && admin !== null && !Array.isArray(admin) ? { ...defaults.admin, ...admin } : (admin ?? defaults.admin),
+  };
+  const fromEnv = new Map<string, string>();
+  for (const { name, path, kind } of ENV_KEYS) {
+    const v = env[name];
+    if (v === undefined || (v === '' && kind !== 'list')) continue;
+    const value = kind === 'list' ? list(v) : kind === 'int' && /^-?\d+$/.test(v.trim()) ? Number(v) : v;
+    let target = cfg;
+    for (const k of path.slice(0, -1)) {
+      if (typeof target[k] !== 'object' || target[k] === null) target[k] = {};
+      target = target[k] as Record<string, unknown>;
+    }
+    target[path.at(-1)!] = value;
+    fromEnv.set(path.join('.'), name);
+  }
+  if (!validate(cfg)) {
+    const problems = [...new Set((validate.errors ?? []).map((e) => describeError(e, fromEnv)))];
+    throw new ConfigError(`bad config${file ? ` (${file})` : ''}: ${problems.join('; ')}`);
+  }
+  const c = cfg as unknown as NodeConfig;
   c.dataDir = resolve(c.dataDir);
   return c;
+}
+
+/** `/admin/port` -> `admin.port`; `/apps/1` -> `apps[1]`. */
+function keyOf(instancePath: string): string {
+  return instancePath
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : acc === '' ? p : `${acc}.${p}`), '');
+}
+
+const show = (v: unknown): string => (typeof v === 'string' ? `'${v}'` : (JSON.stringify(v) ?? String(v)));
+const TYPE_WORDS: Record<string, string> = { string: 'a string', integer: 'a whole number', number: 'a number', array: 'a list', object: 'an object', boolean: 'true or false' };
+
+function describeError(e: ErrorObject, fromEnv: Map<string, string>): string {
+  const key = keyOf(e.instancePath);
+  if (e.keyword === 'additionalProperties') {
+    const extra = (e.params as { additionalProperty: string }).additionalProperty;
+    const known = Object.keys((e.parentSchema as { properties?: object }).properties ?? {});
+    const prefix = key === '' ? '' : `${key}.`;
+    const near = closest(extra, known);
+    return `unknown key '${prefix}${extra}'${near === undefined ? '' : ` (did you mean '${prefix}${near}'?)`}`;
+  }
+  // A value from the environment is named by its variable (list items by the list's).
+  const envName = fromEnv.get(key) ?? (fromEnv.has(key.replace(/\[\d+\]$/, '')) ? `${fromEnv.get(key.replace(/\[\d+\]$/, ''))} item` : undefined);
+  const name = envName ?? key;
+  if (e.keyword === 'type') {
+    const t = (e.params as { type: string | string[] }).type;
+    return `${name} must be ${[t].flat().map((x) => TYPE_WORDS[x] ?? x).join(' or ')}, got ${show(e.data)}`;
+  }
+  const what = (e.parentSchema as { description?: string } | undefined)?.description ?? (e.message ?? 'valid');
+  return `${name} must be ${what}, got ${show(e.data)}`;
+}
+
+/** The candidate nearest to `word` by edit distance (undefined when there is none). */
+function closest(word: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestD) [best, bestD] = [c, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
 }
 
 /** Where a node keeps its files: <dataDir>/<node name>. */

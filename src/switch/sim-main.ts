@@ -11,8 +11,12 @@
  *   $FIFE_ESL_PASSWORD or ClueCon; never logged), --control-port (off unless given; 0 = any),
  *   --register user[,user...] (devices that answer at once), --seed N (reproducible
  *   UUIDs), --playback-ms N (length of every played file), --log-level.
- * - Bad options throw an Error that says which option and what is expected.
- * - Run directly: `node --import tsx src/switch/sim-main.ts --port 8021 --control-port 8022`.
+ * - Bad options (unknown, missing value, not a number, stray arguments) throw a
+ *   SwitchSimUsageError that says which option and what is expected.
+ * - switchSimMain(argv) is the command (`fife switch-sim`, or this file run directly):
+ *   `--help` prints SWITCH_SIM_USAGE and returns; otherwise runSwitchSim.
+ * - Run directly: `node --import tsx src/switch/sim-main.ts --port 8021 --control-port 8022`
+ *   (usage errors exit 2, failures 1).
  */
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
@@ -26,41 +30,77 @@ export interface SwitchSimHandle {
   stop(): Promise<void>;
 }
 
+export class SwitchSimUsageError extends Error {
+  override name = 'SwitchSimUsageError';
+}
+
+export const SWITCH_SIM_USAGE = `Usage: fife switch-sim [options]
+
+Run the FreeSWITCH event-socket simulator alone (foreground until SIGTERM/SIGINT).
+
+Options:
+  --port <n>            event-socket port (default 8021; 0: any free port)
+  --host <addr>         address to listen on (default 127.0.0.1)
+  --password <pass>     event-socket password (default $FIFE_ESL_PASSWORD or ClueCon)
+  --control-port <n>    also serve the HTTP control API on this port (0: any free port)
+  --register <users>    comma-separated devices that answer at once
+  --seed <n>            reproducible UUIDs
+  --playback-ms <n>     length of every played file
+  --log-level <level>   pino level (default info)
+  -h, --help            display this help`;
+
+const OPTIONS = {
+  port: { type: 'string' },
+  host: { type: 'string' },
+  password: { type: 'string' },
+  'control-port': { type: 'string' },
+  register: { type: 'string' },
+  seed: { type: 'string' },
+  'playback-ms': { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    // node's message, up to its first sentence: "Unknown option '--bogus'", "Option '--port <value>' argument missing"
+    throw new SwitchSimUsageError((err as Error).message.split(/\.( |$)/)[0]!);
+  }
+}
+
+/** The `fife switch-sim` command: --help, or the simulator until a signal. */
+export async function switchSimMain(argv: string[]): Promise<SwitchSimHandle | undefined> {
+  if (parse(argv).help) {
+    process.stdout.write(`${SWITCH_SIM_USAGE}\n`);
+    return undefined;
+  }
+  return runSwitchSim(argv);
+}
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
 function intOption(name: string, value: string | undefined, fallback?: number): number | undefined {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n) || n < 0) throw new SwitchSimUsageError(`--${name} must be a non-negative integer, got ${JSON.stringify(value)}`);
   return n;
 }
 
 export async function runSwitchSim(argv: string[], opts: { logger?: Logger; signals?: boolean } = {}): Promise<SwitchSimHandle> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      port: { type: 'string' },
-      host: { type: 'string' },
-      password: { type: 'string' },
-      'control-port': { type: 'string' },
-      register: { type: 'string' },
-      seed: { type: 'string' },
-      'playback-ms': { type: 'string' },
-      'log-level': { type: 'string' },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
-  const logger = opts.logger ?? createRootLogger({ node: 'switch-sim', level: values['log-level'] });
-  const host = values.host ?? '127.0.0.1';
-  const sw = await Switch.start({
-    port: intOption('port', values.port, 8021),
-    host,
-    password: values.password ?? process.env.FIFE_ESL_PASSWORD ?? 'ClueCon',
-    seed: intOption('seed', values.seed),
-    media: { playbackMs: intOption('playback-ms', values['playback-ms']) },
-    logger,
-  });
-  for (const user of (values.register ?? '').split(',').filter((u) => u !== '')) sw.registerEndpoint(user.trim());
+  const values = parse(argv);
+  // Every option is checked before anything listens.
+  const port = intOption('port', values.port, 8021);
+  const seed = intOption('seed', values.seed);
+  const playbackMs = intOption('playback-ms', values['playback-ms']);
   const controlPort = intOption('control-port', values['control-port']);
+  const level = values['log-level'];
+  if (level !== undefined && !LEVELS.includes(level)) throw new SwitchSimUsageError(`--log-level must be one of ${LEVELS.join(', ')}, got ${JSON.stringify(level)}`);
+  const logger = opts.logger ?? createRootLogger({ node: 'switch-sim', level });
+  const host = values.host ?? '127.0.0.1';
+  const sw = await Switch.start({ port, host, password: values.password ?? process.env.FIFE_ESL_PASSWORD ?? 'ClueCon', seed, media: { playbackMs }, logger });
+  for (const user of (values.register ?? '').split(',').filter((u) => u !== '')) sw.registerEndpoint(user.trim());
   const control = controlPort === undefined ? undefined : await startControlServer(sw, { port: controlPort, host, logger });
   logger.info({ esl: `${host}:${sw.port}`, control: control === undefined ? null : `${host}:${control.port}`, core_uuid: sw.coreUuid }, 'listening');
   let stopping: Promise<void> | undefined;
@@ -78,8 +118,8 @@ export async function runSwitchSim(argv: string[], opts: { logger?: Logger; sign
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  runSwitchSim(process.argv.slice(2)).catch((err: unknown) => {
+  switchSimMain(process.argv.slice(2)).catch((err: unknown) => {
     process.stderr.write(`switch-sim: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(2);
+    process.exit(err instanceof SwitchSimUsageError ? 2 : 1);
   });
 }

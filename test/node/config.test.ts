@@ -21,12 +21,12 @@ describe('node config', () => {
   });
 
   it.each([
-    [{ FIFE_NODE: 'no-at-sign' }, /node must look like name@host/],
-    [{ FIFE_BUS_URL: 'redis://x' }, /bus must be/],
-    [{ FIFE_ADMIN_PORT: '70000' }, /admin port/],
-    [{ FIFE_LOG_LEVEL: 'loud' }, /logLevel must be one of/],
-    [{ FIFE_APPS: 'Bad App' }, /apps must be a list/],
-  ])('a bad value is a ConfigError naming the key: %j', (env, msg) => {
+    [{ FIFE_NODE: 'no-at-sign' }, /FIFE_NODE must be name@host, got 'no-at-sign'/],
+    [{ FIFE_BUS_URL: 'redis://x' }, /FIFE_BUS_URL must be 'embedded' or amqp/],
+    [{ FIFE_ADMIN_PORT: '70000' }, /FIFE_ADMIN_PORT must be a port 0..65535/],
+    [{ FIFE_LOG_LEVEL: 'loud' }, /FIFE_LOG_LEVEL must be one of/],
+    [{ FIFE_APPS: 'Bad App' }, /FIFE_APPS item must be an app name/],
+  ])('a bad value is a ConfigError naming the variable: %j', (env, msg) => {
     expect(() => loadConfig({ env })).toThrow(ConfigError);
     expect(() => loadConfig({ env })).toThrow(msg);
   });
