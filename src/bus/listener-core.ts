@@ -12,7 +12,8 @@
  *   validator that throws counts as `decoder_threw` / `validator_threw`) -> counted by
  *   reason, logged with the reason, emitted as `invalid`, and dropped; when the message had
  *   a Server-ID and an `errorReply` builder is given, the error message is published to
- *   `targeted`/Server-ID. Valid -> every responder matching (Event-Category, Event-Name),
+ *   `targeted`/Server-ID, unless that Server-ID cannot be a routing key (over 255 bytes:
+ *   the log says no reply was possible). Valid -> every responder matching (Event-Category, Event-Name),
  *   wildcards `*` allowed, runs on a BoundedRunner (`concurrency`, default 32; backlog
  *   `maxBacklog`, default 10000, overflow counted and logged). No responder -> counted as
  *   unhandled (debug log). A responder that throws or rejects is logged with the message's
@@ -41,6 +42,7 @@ import { BusCounters } from './counters.ts';
 import { decodeJson, describeMessage, encodeJson, jsonProperties, validateEnvelope, type DecodeResult, type Decoder, type Envelope, type Validator } from './envelope.ts';
 import { kazooQueueOptions, type QueueOverrides } from './queue-defaults.ts';
 import { ResponderTable } from './responder-table.ts';
+import { shortStrProblem } from './names.ts';
 import type { BusTransport, Delivery, ExchangeSpec } from './types.ts';
 
 export interface ListenerBinding {
@@ -316,6 +318,11 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
     if (this.ackMode !== 'auto') d.ack();
     const serverId = msg?.['Server-ID'];
     if (!msg || typeof serverId !== 'string' || serverId === '' || !this.opts.errorReply) return;
+    const unusable = shortStrProblem(serverId);
+    if (unusable !== undefined) {
+      this.log.warn({ reason, serverIdBytes: Buffer.byteLength(serverId) }, `listener: no error reply sent: its Server-ID cannot be a routing key (it ${unusable})`);
+      return;
+    }
     let err: Envelope | undefined;
     try {
       err = this.opts.errorReply(msg, reason);

@@ -12,6 +12,9 @@
  *   with BusNotConnectedError. An operation whose link dies under it is retried on the next
  *   link within the same deadline; a confirmed publish that cannot be confirmed in time
  *   rejects with PublishUnconfirmedError.
+ * - Every name, routing key, consumer tag and message property is checked first (names.ts:
+ *   AMQP's 255-byte short strings): one that does not fit rejects that operation at once
+ *   with BusInvalidArgumentError, before any wait, on both backends; nothing is retried.
  * - A consumer handler that throws is logged and the consumer carries on.
  */
 import { EventEmitter } from 'node:events';
@@ -22,6 +25,7 @@ import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts'
 import { BusClosedError, BusNotConnectedError, LinkLostError, PublishUnconfirmedError } from './errors.ts';
 import type { Connector, Link, LinkHooks } from './link.ts';
 import { Topology } from './topology.ts';
+import { checkNames, checkProperties, shortForLog } from './names.ts';
 import type {
   BusTransport, ConsumeOptions, Delivery, DeliveryHandler, ExchangeSpec, PublishOptions, QueueOptions, QueueStatus, TransportEvents, TransportState,
 } from './types.ts';
@@ -45,6 +49,14 @@ interface Waiter {
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
+/** Leaves room for `-ctag<n>-<8 hex>` within AMQP's 255 bytes. */
+const MAX_PREFIX_BYTES = 200;
+
+function checkPublish(what: string, exchange: string, routingKey: string, options: PublishOptions | undefined): void {
+  const operation = `${what} to ${shortForLog(exchange) || '(default)'}/${shortForLog(routingKey)}`;
+  checkNames(operation, [['exchange name', exchange], ['routing key', routingKey]]);
+  checkProperties(operation, options);
+}
 
 export class RecoveringTransport extends EventEmitter<TransportEvents> implements BusTransport {
   readonly topology = new Topology();
@@ -70,7 +82,9 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
     this.publishTimeoutMs = opts.publishTimeoutMs ?? 5_000;
     this.startTimeoutMs = opts.startTimeoutMs ?? 30_000;
     this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
-    this.namePrefix = opts.namePrefix ?? `${hostname()}-${process.pid}`;
+    // Generated names (<prefix>-q<n>-<8 hex>) must stay within AMQP's 255 bytes.
+    this.namePrefix = opts.namePrefix ?? `${hostname().slice(0, 180)}-${process.pid}`;
+    if (Buffer.byteLength(this.namePrefix) > MAX_PREFIX_BYTES) throw new Error(`bus namePrefix is ${Buffer.byteLength(this.namePrefix)} bytes; at most ${MAX_PREFIX_BYTES} (generated queue names must fit AMQP's 255)`);
   }
 
   get state(): TransportState {
@@ -232,6 +246,7 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
   // ---- declarations ----
 
   async assertExchange(spec: ExchangeSpec): Promise<void> {
+    checkNames('assertExchange', [['exchange name', spec.name]]);
     const prev = this.topology.exchanges.get(spec.name);
     this.topology.exchanges.set(spec.name, spec);
     try {
@@ -248,6 +263,7 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
   }
 
   async deleteExchange(name: string): Promise<void> {
+    checkNames('deleteExchange', [['exchange name', name]]);
     this.topology.forgetExchange(name);
     await this.withLink(`deleteExchange ${name}`, (l) => l.deleteExchange(name));
   }
@@ -259,6 +275,7 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
 
   async assertQueue(name: string, options: QueueOptions = {}): Promise<string> {
     const queue = name === '' ? this.generateName() : name;
+    checkNames('assertQueue', [['queue name', queue]]);
     const prev = this.topology.queues.get(queue);
     this.topology.queues.set(queue, options);
     try {
@@ -271,16 +288,19 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
     }
   }
 
-  checkQueue(name: string): Promise<QueueStatus> {
+  async checkQueue(name: string): Promise<QueueStatus> {
+    checkNames('checkQueue', [['queue name', name]]);
     return this.withLink(`checkQueue ${name}`, (l) => l.checkQueue(name));
   }
 
   async deleteQueue(name: string): Promise<void> {
+    checkNames('deleteQueue', [['queue name', name]]);
     this.topology.forgetQueue(name);
     await this.withLink(`deleteQueue ${name}`, (l) => l.deleteQueue(name));
   }
 
   async bindQueue(queue: string, exchange: string, routingKey: string): Promise<void> {
+    checkNames(`bindQueue ${shortForLog(queue)}`, [['queue name', queue], ['exchange name', exchange], ['routing key', routingKey]]);
     const added = this.topology.addBinding(queue, exchange, routingKey);
     try {
       await this.withLink(`bindQueue ${queue} <- ${exchange}/${routingKey}`, (l) => l.bindQueue(queue, exchange, routingKey));
@@ -291,12 +311,14 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
   }
 
   async unbindQueue(queue: string, exchange: string, routingKey: string): Promise<void> {
+    checkNames(`unbindQueue ${shortForLog(queue)}`, [['queue name', queue], ['exchange name', exchange], ['routing key', routingKey]]);
     this.topology.removeBinding(queue, exchange, routingKey);
     await this.withLink(`unbindQueue ${queue} <- ${exchange}/${routingKey}`, (l) => l.unbindQueue(queue, exchange, routingKey));
   }
 
   async consume(queue: string, handler: DeliveryHandler, options: ConsumeOptions = {}): Promise<string> {
     const tag = options.consumerTag ?? this.generateName('ctag');
+    checkNames(`consume ${shortForLog(queue)}`, [['queue name', queue], ['consumer tag', tag]]);
     const opts: ConsumeOptions = { noAck: true, prefetch: 50, exclusive: false, ...options, consumerTag: tag };
     const log = this.log;
     const safe: DeliveryHandler = (d: Delivery) => {
@@ -330,6 +352,11 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
   // ---- publishing ----
 
   publish(exchange: string, routingKey: string, body: Buffer | string, options?: PublishOptions): Promise<void> {
+    try {
+      checkPublish('publish', exchange, routingKey, options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const buf = typeof body === 'string' ? Buffer.from(body) : body;
     const link = this.link;
     const retry = (): Promise<void> => this.withLink(`publish ${exchange}/${routingKey}`, (l) => l.publish(exchange, routingKey, buf, options) ?? RESOLVED);
@@ -351,6 +378,7 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
   }
 
   async publishConfirmed(exchange: string, routingKey: string, body: Buffer | string, options?: PublishOptions): Promise<void> {
+    checkPublish('publishConfirmed', exchange, routingKey, options);
     const buf = typeof body === 'string' ? Buffer.from(body) : body;
     const operation = `publishConfirmed ${exchange}/${routingKey}`;
     const deadline = Date.now() + this.publishTimeoutMs;
