@@ -4,6 +4,9 @@
  *
  * - BusNotConnectedError: no connection within the bounded wait (publish, declare, start).
  * - BusClosedError: the transport was closed while the operation waited.
+ * - BusRefusedError: every broker refused the login or the vhost (a permanent failure: a
+ *   wrong user or password, an unknown vhost, no permission on it). Names the user and
+ *   vhost, never the password.
  * - BusChannelError: the broker refused an operation; `reason` is the AMQP reply name
  *   (NOT_FOUND, RESOURCE_LOCKED, PRECONDITION_FAILED, ACCESS_REFUSED, ...).
  * - BusInvalidArgumentError: the operation cannot be put on the wire (a name, routing key or
@@ -35,6 +38,13 @@ export class BusClosedError extends BusError {
   readonly code = 'BUS_CLOSED';
   constructor(readonly operation: string) {
     super(`bus transport closed: ${operation} cannot run`);
+  }
+}
+
+export class BusRefusedError extends BusError {
+  readonly code = 'BUS_REFUSED';
+  constructor(readonly user: string, readonly vhost: string, readonly broker: string, readonly why: string) {
+    super(`the broker refused user ${user} on vhost ${vhost} — check FIFE_BUS_URL (${broker}: ${why})`);
   }
 }
 

@@ -6,7 +6,12 @@
  * - States: idle -> connecting -> connected <-> reconnecting -> closed.
  * - A lost link (broker closed it, socket error, heartbeat, `sever()`) is logged with its
  *   reason, `lost` is emitted, and reconnects are scheduled with backoff (backoff.ts),
- *   trying every broker URL each round. Once connected, the Topology is replayed and
+ *   trying every broker URL each round. Each failed round is one warn line (broker,
+ *   attempt, reason, next delay); the stack goes only to a debug line.
+ * - A permanent refusal before the first connection (BusRefusedError: wrong user or
+ *   password, unknown vhost) is not retried: one error line, `start()` and every waiting
+ *   operation reject with it at once, and the transport is closed. After a first
+ *   connection the same refusal is retried like any outage (an operator may be fixing it). Once connected, the Topology is replayed and
  *   `ready` is emitted with `recovered: true`.
  * - Operations wait for a connection up to `publishTimeoutMs` (default 5000), then reject
  *   with BusNotConnectedError. An operation whose link dies under it is retried on the next
@@ -22,7 +27,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts';
-import { BusClosedError, BusNotConnectedError, LinkLostError, PublishUnconfirmedError } from './errors.ts';
+import { BusClosedError, BusNotConnectedError, BusRefusedError, LinkLostError, PublishUnconfirmedError } from './errors.ts';
 import type { Connector, Link, LinkHooks } from './link.ts';
 import { Topology } from './topology.ts';
 import { checkNames, checkProperties, shortForLog } from './names.ts';
@@ -73,6 +78,7 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
   private round = 0;
   private everReady = false;
   private closing: Promise<void> | undefined;
+  private refused: BusRefusedError | undefined;
   private seq = 0;
 
   constructor(opts: RecoveringTransportOptions) {
@@ -136,8 +142,11 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
     try {
       link = await this.connector.connect(hooks);
     } catch (err) {
-      this.log.warn({ err, broker: this.connector.description, round: this.round }, 'bus: cannot connect to any broker; will retry');
-      this.scheduleRetry();
+      if (err instanceof BusRefusedError && !this.everReady) return this.giveUp(err);
+      const attempt = this.round + 1;
+      const retryInMs = this.scheduleRetry();
+      this.log.warn({ broker: this.connector.description, attempt, retryInMs, reason: (err as Error).message }, 'bus: cannot connect to any broker; will retry');
+      this.log.debug({ err, attempt }, 'bus: connect failure detail');
       return;
     }
     if (this.isClosed()) {
@@ -148,7 +157,8 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
       await this.topology.replay(link, this.log);
       if (lostEarly) throw lostEarly;
     } catch (err) {
-      this.log.warn({ err, broker: link.broker }, 'bus: connection lost while re-declaring topology; will retry');
+      this.log.warn({ broker: link.broker, reason: (err as Error).message }, 'bus: connection lost while re-declaring topology; will retry');
+      this.log.debug({ err }, 'bus: topology replay failure detail');
       await link.close();
       this.scheduleRetry();
       return;
@@ -171,11 +181,25 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
     this.emit('ready', { broker: link.broker, recovered });
   }
 
-  private scheduleRetry(): void {
-    if (this._state === 'closed') return;
+  /** Schedules the next round; answers its delay in ms. */
+  private scheduleRetry(): number {
+    if (this._state === 'closed') return 0;
     const delay = backoffDelay(this.round++, this.backoff);
     this.retryTimer = setTimeout(() => void this.attempt(), delay);
     this.retryTimer.unref?.();
+    return delay;
+  }
+
+  /** A permanent refusal before any connection: say it once, fail every waiter, stop. */
+  private giveUp(err: BusRefusedError): void {
+    this.refused = err;
+    this.log.error({ broker: err.broker, user: err.user, vhost: err.vhost }, err.message);
+    this.setState('closed');
+    for (const w of [...this.waiters]) {
+      clearTimeout(w.timer);
+      w.reject(err);
+    }
+    this.waiters.clear();
   }
 
   private onLinkLost(link: Link, err: Error): void {
@@ -209,6 +233,7 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
   }
 
   private waitLink(operation: string, deadline: number): Promise<Link> {
+    if (this.refused) return Promise.reject(this.refused);
     if (this._state === 'closed') return Promise.reject(new BusClosedError(operation));
     if (this.link) return Promise.resolve(this.link);
     const waited = Math.max(0, deadline - Date.now());
