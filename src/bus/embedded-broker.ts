@@ -22,7 +22,7 @@
 import { BusChannelError } from './errors.ts';
 import { EmbeddedQueue, type EmbeddedConsumer } from './embedded-queue.ts';
 import { compileTopic, type TopicMatcher } from './topic-match.ts';
-import { checkNames, checkProperties } from './names.ts';
+import { checkNames, checkPublish } from './names.ts';
 import type { ConsumeOptions, DeliveryHandler, ExchangeSpec, MessageProperties, QueueOptions, QueueStatus } from './types.ts';
 
 interface BindingEntry {
@@ -236,8 +236,7 @@ export class EmbeddedBroker {
   /** Routes a message; returns how many queues got it. Throws NOT_FOUND for a missing exchange. */
   publish(conn: number, exchange: string, routingKey: string, body: Buffer, properties: MessageProperties): number {
     this.requireConn(conn, 'publish');
-    checkNames('publish', [['exchange name', exchange], ['routing key', routingKey]]);
-    checkProperties('publish', properties);
+    checkPublish('publish', exchange, routingKey, properties);
     if (exchange === '') {
       const q = this.queues.get(routingKey);
       if (!q) return 0;

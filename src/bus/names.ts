@@ -16,6 +16,8 @@
  *   the header table as a whole (at most MAX_HEADER_TABLE_BYTES as JSON: amqplib encodes
  *   headers in a 64 KiB scratch buffer and the header frame must fit the broker's
  *   frame_max, 128 KiB by default).
+ * - `checkPublish(what, exchange, routingKey, props)`: all of the above for one publish;
+ *   allocation-free when every value is short (the hot path).
  * - `shortForLog(s)`: a value cut to 64 characters for log lines and error messages.
  */
 import { BusInvalidArgumentError } from './errors.ts';
@@ -68,4 +70,22 @@ export function checkProperties(operation: string, props: MessageProperties | un
     throw new BusInvalidArgumentError(operation, 'headers', `cannot be encoded: ${err instanceof Error ? err.message : String(err)}`);
   }
   if (size > MAX_HEADER_TABLE_BYTES) throw new BusInvalidArgumentError(operation, 'headers', `are ${size} bytes as JSON; at most ${MAX_HEADER_TABLE_BYTES}`);
+}
+
+/** Might any short-string property or the header table pass a limit? (No allocation.) */
+function propertiesNeedCheck(props: MessageProperties): boolean {
+  const p = props as Record<string, unknown>;
+  for (const k of SHORTSTR_PROPERTIES) {
+    const v = p[k];
+    if (v !== undefined && v !== null && (typeof v !== 'string' || v.length > 85)) return true;
+  }
+  return props.headers !== undefined && props.headers !== null;
+}
+
+export function checkPublish(what: string, exchange: string, routingKey: string, props: MessageProperties | undefined): void {
+  const namesShort = typeof exchange === 'string' && typeof routingKey === 'string' && exchange.length <= 85 && routingKey.length <= 85;
+  if (namesShort && (props === undefined || !propertiesNeedCheck(props))) return;
+  const operation = `${what} to ${typeof exchange === 'string' ? shortForLog(exchange) || '(default)' : '?'}/${typeof routingKey === 'string' ? shortForLog(routingKey) : '?'}`;
+  checkNames(operation, [['exchange name', exchange], ['routing key', routingKey]]);
+  checkProperties(operation, props);
 }

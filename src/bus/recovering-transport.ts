@@ -30,7 +30,7 @@ import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts'
 import { BusClosedError, BusNotConnectedError, BusRefusedError, LinkLostError, PublishUnconfirmedError } from './errors.ts';
 import type { Connector, Link, LinkHooks } from './link.ts';
 import { Topology } from './topology.ts';
-import { checkNames, checkProperties, shortForLog } from './names.ts';
+import { checkNames, checkPublish, shortForLog } from './names.ts';
 import type {
   BusTransport, ConsumeOptions, Delivery, DeliveryHandler, ExchangeSpec, PublishOptions, QueueOptions, QueueStatus, TransportEvents, TransportState,
 } from './types.ts';
@@ -56,12 +56,6 @@ interface Waiter {
 const RESOLVED: Promise<void> = Promise.resolve();
 /** Leaves room for `-ctag<n>-<8 hex>` within AMQP's 255 bytes. */
 const MAX_PREFIX_BYTES = 200;
-
-function checkPublish(what: string, exchange: string, routingKey: string, options: PublishOptions | undefined): void {
-  const operation = `${what} to ${shortForLog(exchange) || '(default)'}/${shortForLog(routingKey)}`;
-  checkNames(operation, [['exchange name', exchange], ['routing key', routingKey]]);
-  checkProperties(operation, options);
-}
 
 export class RecoveringTransport extends EventEmitter<TransportEvents> implements BusTransport {
   readonly topology = new Topology();
