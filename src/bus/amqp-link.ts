@@ -42,7 +42,8 @@ function replyCode(err: unknown): number | undefined {
 /** amqplib throws these synchronously, before writing a byte, for a value it cannot encode. */
 function encodingRefusal(err: unknown, operation: string): BusInvalidArgumentError | undefined {
   if (!(err instanceof TypeError || err instanceof RangeError)) return undefined;
-  return new BusInvalidArgumentError(operation, 'a field', `cannot be encoded by amqplib: ${err.message}`);
+  const field = /^Field '([^']+)'/.exec(err.message)?.[1] ?? 'a value';
+  return new BusInvalidArgumentError(operation, field, `cannot be encoded by amqplib (${err.message})`);
 }
 
 export function errMessage(err: unknown): string {

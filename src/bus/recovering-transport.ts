@@ -11,8 +11,8 @@
  * - A permanent refusal before the first connection (BusRefusedError: wrong user or
  *   password, unknown vhost) is not retried: one error line, `start()` and every waiting
  *   operation reject with it at once, and the transport is closed. After a first
- *   connection the same refusal is retried like any outage (an operator may be fixing it). Once connected, the Topology is replayed and
- *   `ready` is emitted with `recovered: true`.
+ *   connection the same refusal is retried like any outage (an operator may be fixing it).
+ * - Once connected, the Topology is replayed and `ready` is emitted with `recovered: true`.
  * - Operations wait for a connection up to `publishTimeoutMs` (default 5000), then reject
  *   with BusNotConnectedError. An operation whose link dies under it is retried on the next
  *   link within the same deadline; a confirmed publish that cannot be confirmed in time
