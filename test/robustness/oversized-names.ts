@@ -21,6 +21,7 @@ import { defaultConfig, nodeDir, type NodeConfig } from '../../src/node/config.t
 import { openStore } from '../../src/store/index.ts';
 import { authnReqKey } from '../../src/api/index.ts';
 import { addAccount, addDevice } from '../../apps/registrar/provisioning.ts';
+import { controlQueueName } from '../../apps/ecallmgr/call-control.ts';
 import { authnReq, until } from '../apps/registrar/support.ts';
 import { tmpDir } from '../support/tmp-dirs.ts';
 
@@ -82,6 +83,11 @@ export function oversizedNames(env: () => RobustnessEnv): void {
       await t.publishConfirmed(x, FITS, '{}', { replyTo: FITS });
       await seen;
       expect(got).toEqual([FITS]);
+      // ecallmgr's per-call control queue stays declarable for an over-long call-id, one per call.
+      const a = controlQueueName('ecallmgr@media-1.example.test', `${'c'.repeat(300)}-a`);
+      const b = controlQueueName('ecallmgr@media-1.example.test', `${'c'.repeat(300)}-b`);
+      expect(a).not.toBe(b);
+      for (const name of [a, b]) expect(await t.assertQueue(name, { exclusive: true })).toBe(name);
       expect(lost).toBe(0);
       expect(t.state).toBe('connected');
     } finally {
