@@ -14,7 +14,7 @@
  */
 import { expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { createTransport, BusInvalidArgumentError, Requester, type BusTransport, type Envelope } from '../../src/bus/index.ts';
+import { createTransport, BusInvalidArgumentError, ListenerCore, Requester, type BusTransport, type Envelope } from '../../src/bus/index.ts';
 import { memoryLogger } from '../../src/kernel/log.ts';
 import { startNode, type FifeNode } from '../../src/node/node.ts';
 import { defaultConfig, nodeDir, type NodeConfig } from '../../src/node/config.ts';
@@ -91,6 +91,32 @@ export function oversizedNames(env: () => RobustnessEnv): void {
       expect(lost).toBe(0);
       expect(t.state).toBe('connected');
     } finally {
+      await t.close();
+    }
+  });
+
+  it('a responder that builds an over-long routing key from the request fails typed; the requester gets an error reply saying why', async () => {
+    const { logger } = memoryLogger('robust@localhost', 'warn');
+    const t = createTransport({ url: env().url, logger, namePrefix: `fife-robust-${randomBytes(3).toString('hex')}` });
+    const listener = new ListenerCore({
+      transport: t,
+      logger,
+      responders: [{ category: 'test', name: 'forward', handler: (m) => t.publish('targeted', `fwd.${String(m['Forward-To'])}`, '{}') }],
+      errorReply: (request, reason) => ({ 'Event-Category': 'error', 'Event-Name': 'forward', 'App-Name': 'test', 'App-Version': '1', 'Msg-ID': String(request['Msg-ID']), 'Error-Message': reason }),
+    });
+    const req = new Requester({ transport: t, logger, timeoutMs: 2000 });
+    try {
+      await t.start();
+      await listener.start();
+      await req.start();
+      const request = { 'Event-Category': 'test', 'Event-Name': 'forward', 'App-Name': 'test', 'App-Version': '1', 'Forward-To': LONG };
+      const [reply] = await req.callCollect(request, { exchange: 'targeted', routingKey: listener.queue! }, { until: (rs) => rs.length > 0, validate: () => true });
+      expect(reply).toMatchObject({ 'Event-Category': 'error' });
+      expect(String(reply!['Error-Message'])).toMatch(/routing key is 260 bytes of UTF-8; AMQP allows at most 255 \(nothing was sent\)/);
+      expect(listener.counters.snapshot()).toMatchObject({ handlerErrors: 1 });
+    } finally {
+      await req.stop();
+      await listener.stop();
       await t.close();
     }
   });
