@@ -37,6 +37,7 @@
  * - Whatever way the process ends (normal, crash, kill), its consumer is cancelled; a
  *   restarted successor waits for that before consuming the same queue.
  */
+import { createHash } from 'node:crypto';
 import { GenServer, noreply, ok, stop, type GenServerBehaviour, type Logger, type ProcessContext, type Ref } from '../../src/kernel/index.ts';
 import { callEventKey, errorReply } from '../../src/api/index.ts';
 import { busDecoder, busValidator } from '../../src/api/bus-adapters.ts';
@@ -85,7 +86,16 @@ const MAX_COMMAND_BYTES = 1024 * 1024;
 /** Resolves once the consumer of an ended call_control of `callId` is cancelled. */
 export const controlReleased = (callId: string): Promise<void> => cleanups.get(callId) ?? Promise.resolve();
 
-export const controlQueueName = (node: string, callId: string): string => `${node}-ctl-${callId}`;
+/**
+ * `<node>-ctl-<call-id>`; when that passes AMQP's 255-byte limit for a queue name (a long
+ * node name or call-id), the call-id part becomes its SHA-256 (40 hex), so every call still
+ * gets a queue of its own instead of a refused declaration.
+ */
+export const controlQueueName = (node: string, callId: string): string => {
+  const name = `${node}-ctl-${callId}`;
+  if (name.length <= 85 || Buffer.byteLength(name, 'utf8') <= 255) return name;
+  return `${node.slice(0, 180)}-ctl-${createHash('sha256').update(callId).digest('hex').slice(0, 40)}`;
+};
 
 function liveEsl(s: State): EslConnection | undefined {
   const esl = s.a.link.esl;

@@ -32,12 +32,16 @@ export function isPresent(v: unknown): boolean {
 function show(v: unknown): string {
   if (Array.isArray(v)) return 'list';
   if (v === null) return 'null';
-  if (typeof v === 'string') return `string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v)}`;
+  if (typeof v === 'string') return v.length > 40 ? `string ${JSON.stringify(`${v.slice(0, 40)}...`)} (${Buffer.byteLength(v, 'utf8')} bytes)` : `string ${JSON.stringify(v)}`;
   if (typeof v === 'object') return 'object';
   return `${typeof v} ${String(v)}`;
 }
 
+/** AMQP's short-string limit: a queue name or routing key is at most 255 bytes of UTF-8. */
+export const MAX_QUEUE_NAME_BYTES = 255;
+
 function typeName(t: FieldType): string {
+  if (t === 'queue-name') return `a queue name (a string of at most ${MAX_QUEUE_NAME_BYTES} bytes of UTF-8, AMQP's limit; no reply can be sent to a longer one)`;
   return typeof t === 'string' ? t : `list of ${t.listOf.name}`;
 }
 
@@ -54,6 +58,7 @@ function fits(v: unknown, t: FieldType): boolean {
     case 'list': return Array.isArray(v);
     case 'string-list': return Array.isArray(v) && v.every((e) => typeof e === 'string');
     case 'scalar': return typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
+    case 'queue-name': return typeof v === 'string' && (v.length <= 85 || Buffer.byteLength(v, 'utf8') <= MAX_QUEUE_NAME_BYTES);
     default: return Array.isArray(v);
   }
 }

@@ -7,7 +7,8 @@
  * - `OPTIONAL_DEFAULT_HEADERS` are allowed in every message and survive the whitelist.
  *   Fife adds one header Kazoo lacks there: `Msg-Reply-ID`, so a
  *   requester's reply matcher can read it from the built message; Kazoo peers ignore it.
- * - `ENVELOPE_TYPES` are checked on every message.
+ * - `ENVELOPE_TYPES` are checked on every message. Server-ID is a `queue-name` (at most 255
+ *   bytes of UTF-8): replies are published with it as routing key, and AMQP allows no more.
  * - `NEVER_STRIPPED` (Server-ID, Msg-ID) keep an empty-string value through the strip step.
  */
 import type { FieldType } from './types.ts';
@@ -46,7 +47,7 @@ export const ENVELOPE_TYPES: Readonly<Record<string, FieldType>> = Object.freeze
   'App-Name': 'string',
   'App-Version': 'string',
   'Msg-ID': 'string',
-  'Server-ID': 'string',
+  'Server-ID': 'queue-name',
   Node: 'string',
   'Server-Queue-ID': 'string',
   'Defer-Response': 'booleanish',

@@ -108,7 +108,7 @@ export const route: readonly MessageDef[] = [
     doc: "the switch chose this app: here is the call's control queue",
     required: ['Call-ID', 'Control-Queue'],
     optional: ['Custom-Channel-Vars', 'Switch-Hostname'],
-    types: { 'Call-ID': 'string', 'Control-Queue': 'string', 'Custom-Channel-Vars': 'object' },
+    types: { 'Call-ID': 'string', 'Control-Queue': 'queue-name', 'Custom-Channel-Vars': 'object' },
     route: { exchange: 'targeted', kind: 'queue' },
   },
 ];

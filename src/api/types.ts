@@ -39,6 +39,8 @@ export interface Envelope {
  * - `integerish`: an integer or a string of decimal digits (Kazoo peers send both).
  * - `scalar`: string, number or boolean.
  * - `string-list`: array of strings.
+ * - `queue-name`: a string of at most 255 bytes of UTF-8 (AMQP's short-string limit): a
+ *   header that becomes a routing key or queue name (Server-ID, Control-Queue).
  * - `{ listOf: SubDef }`: array whose every element is an object valid against SubDef
  *   (bridge endpoints, route_resp routes).
  */
@@ -53,6 +55,7 @@ export type FieldType =
   | 'list'
   | 'string-list'
   | 'scalar'
+  | 'queue-name'
   | { readonly listOf: SubDef };
 
 /** A required entry: one header, or a list meaning "at least one of these". */

@@ -6,6 +6,12 @@
  *   and one per consumer (so per-consumer prefetch holds). A channel the broker closes for
  *   an error (404, 405, 406, ...) is replaced on next use; the operation that caused it
  *   rejects with BusChannelError. Other operations caught on that channel are retried once.
+ * - A value amqplib refuses to encode (it throws TypeError / RangeError before anything is
+ *   written: a name over 255 bytes, a property of the wrong type) fails that operation
+ *   with BusInvalidArgumentError at once: the channel is fine, so nothing is retried and
+ *   the connection is not touched (an admin channel is replaced: amqplib leaves it waiting
+ *   for a reply that never comes). RecoveringTransport checks names first; this is the
+ *   backstop. A publish is retried only when its channel really closed, and only once.
  * - The first publish to an exchange this link has not declared is preceded by a passive
  *   check: a missing exchange rejects NOT_FOUND instead of killing the channel (which would
  *   silently lose the messages published behind it). Publishes keep their order.
@@ -15,7 +21,7 @@ import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from 'amqp
 import type { Logger } from 'pino';
 import { redactUrl } from './broker-url.ts';
 import { AmqpDelivery } from './amqp-delivery.ts';
-import { BusChannelError, LinkLostError, PublishNackedError } from './errors.ts';
+import { BusChannelError, BusInvalidArgumentError, LinkLostError, PublishNackedError } from './errors.ts';
 import type { Link, LinkHooks } from './link.ts';
 import type { ConsumeOptions, DeliveryHandler, ExchangeSpec, PublishOptions, QueueOptions, QueueStatus } from './types.ts';
 
@@ -31,6 +37,13 @@ const CHANNEL_ERROR_CODES = new Set([403, 404, 405, 406]);
 function replyCode(err: unknown): number | undefined {
   const c = (err as { code?: unknown } | null)?.code;
   return typeof c === 'number' ? c : undefined;
+}
+
+/** amqplib throws these synchronously, before writing a byte, for a value it cannot encode. */
+function encodingRefusal(err: unknown, operation: string): BusInvalidArgumentError | undefined {
+  if (!(err instanceof TypeError || err instanceof RangeError)) return undefined;
+  const field = /^Field '([^']+)'/.exec(err.message)?.[1] ?? 'a value';
+  return new BusInvalidArgumentError(operation, field, `cannot be encoded by amqplib (${err.message})`);
 }
 
 export function errMessage(err: unknown): string {
@@ -135,10 +148,19 @@ export class AmqpLink implements Link {
   /** Runs a declaration on the admin channel, mapping broker refusals and connection loss. */
   private async adminOp<T>(operation: string, fn: (ch: Channel) => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
-      const ch = await this.adminChannel();
+      const p = this.adminChannel();
+      const ch = await p;
       try {
         return await fn(ch);
       } catch (err) {
+        const refused = encodingRefusal(err, operation);
+        if (refused) {
+          // amqplib marks the RPC as awaiting a reply before encoding it, so the channel would
+          // queue every later RPC forever: replace it.
+          if (this.admin === p) this.admin = undefined;
+          void ch.close().catch(() => undefined);
+          throw refused;
+        }
         const code = replyCode(err);
         if (code !== undefined && CHANNEL_ERROR_CODES.has(code)) throw BusChannelError.fromReplyCode(code, operation, errMessage(err), err);
         if (this.dead || attempt >= 1) throw this.lost(operation, err);
@@ -236,6 +258,8 @@ export class AmqpLink implements Link {
     } catch (err) {
       this.consumers.delete(consumerTag);
       void ch.close().catch(() => undefined);
+      const refused = encodingRefusal(err, operation);
+      if (refused) throw refused;
       const code = replyCode(err);
       if (code !== undefined && CHANNEL_ERROR_CODES.has(code)) throw BusChannelError.fromReplyCode(code, operation, errMessage(err), err);
       throw this.lost(operation, err);
@@ -258,12 +282,12 @@ export class AmqpLink implements Link {
   publish(exchange: string, routingKey: string, body: Buffer, options: PublishOptions | undefined): Promise<void> | undefined {
     if (this.dead) throw this.lost('publish');
     // Steady state: the exchange is known, the channel open and nothing queued: write now.
-    if (this.gate === undefined && this.pubCh && this.known.has(exchange)) return this.write(this.pubCh, exchange, routingKey, body, options);
+    if (this.gate === undefined && this.pubCh && this.known.has(exchange)) return this.write(this.pubCh, exchange, routingKey, body, options, false);
     // Otherwise queue behind earlier slow publishes, so the channel order is kept.
     const run = (this.gate ?? Promise.resolve()).then(async () => {
       await this.ensureExchange(exchange, 'publish');
       const ch = await this.pubChannel();
-      return this.write(ch, exchange, routingKey, body, options);
+      return this.write(ch, exchange, routingKey, body, options, false);
     });
     const gate: Promise<void> = run.then(
       () => undefined,
@@ -289,14 +313,21 @@ export class AmqpLink implements Link {
     this.known.add(exchange);
   }
 
-  private write(ch: Channel, exchange: string, routingKey: string, body: Buffer, options: PublishOptions | undefined): Promise<void> | undefined {
+  /**
+   * Writes one publish. amqplib throws synchronously either because the value cannot be
+   * encoded (the channel is fine: fail this publish, never retry it) or because the channel
+   * closed under us (re-open it and write once more; a second failure is a lost link).
+   */
+  private write(ch: Channel, exchange: string, routingKey: string, body: Buffer, options: PublishOptions | undefined, retried: boolean): Promise<void> | undefined {
     let ok: boolean;
     try {
       ok = ch.publish(exchange, routingKey, body, options);
     } catch (err) {
+      const refused = encodingRefusal(err, `publish to ${exchange || '(default)'}`);
+      if (refused) throw refused;
       if (this.pubCh === ch) this.pubCh = undefined;
-      if (this.dead) throw this.lost('publish', err);
-      return this.pubChannel().then((c) => this.write(c, exchange, routingKey, body, options));
+      if (this.dead || retried) throw this.lost('publish', err);
+      return this.pubChannel().then((c) => this.write(c, exchange, routingKey, body, options, true));
     }
     if (ok) return undefined;
     return (this.drain ??= new Promise<void>((resolve, reject) => {
@@ -331,7 +362,7 @@ export class AmqpLink implements Link {
       try {
         ch.publish(exchange, routingKey, body, options ?? {}, cb);
       } catch (err) {
-        reject(this.lost(operation, err));
+        reject(encodingRefusal(err, `publishConfirmed to ${exchange || '(default)'}`) ?? this.lost(operation, err));
       }
     });
   }

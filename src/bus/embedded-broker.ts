@@ -13,12 +13,16 @@
  *   consumer locks the queue (ACCESS_REFUSED for others).
  * - Connections are numbered; `disconnect(conn)` does what a dropped connection does:
  *   its consumers go (unacked messages requeued), its exclusive queues are deleted.
+ * - Names, routing keys, consumer tags and message properties over AMQP's limits (names.ts:
+ *   255 bytes of UTF-8) are refused with BusInvalidArgumentError, as the RabbitMQ path
+ *   refuses them, and nothing changes.
  * - `stopApp()` / `startApp()` mimic `rabbitmqctl stop_app/start_app`: every connection is
  *   dropped, non-durable exchanges and queues are lost, and connects fail until started.
  */
 import { BusChannelError } from './errors.ts';
 import { EmbeddedQueue, type EmbeddedConsumer } from './embedded-queue.ts';
 import { compileTopic, type TopicMatcher } from './topic-match.ts';
+import { checkNames, checkPublish } from './names.ts';
 import type { ConsumeOptions, DeliveryHandler, ExchangeSpec, MessageProperties, QueueOptions, QueueStatus } from './types.ts';
 
 interface BindingEntry {
@@ -103,6 +107,7 @@ export class EmbeddedBroker {
 
   assertExchange(conn: number, spec: ExchangeSpec): void {
     this.requireConn(conn, `assertExchange ${spec.name}`);
+    checkNames('assertExchange', [['exchange name', spec.name]]);
     const x = this.exchanges.get(spec.name);
     if (x) {
       if (x.spec.type !== spec.type) throw new BusChannelError('PRECONDITION_FAILED', `assertExchange ${spec.name}`, `exchange exists with type ${x.spec.type}, not ${spec.type}`);
@@ -114,6 +119,7 @@ export class EmbeddedBroker {
 
   deleteExchange(conn: number, name: string): void {
     this.requireConn(conn, `deleteExchange ${name}`);
+    checkNames('deleteExchange', [['exchange name', name]]);
     if (name === '' || name.startsWith('amq.')) throw new BusChannelError('ACCESS_REFUSED', `deleteExchange ${name}`, 'reserved exchange name');
     this.exchanges.delete(name);
   }
@@ -121,6 +127,7 @@ export class EmbeddedBroker {
   assertQueue(conn: number, name: string, options: QueueOptions): void {
     const operation = `assertQueue ${name}`;
     this.requireConn(conn, operation);
+    checkNames('assertQueue', [['queue name', name]]);
     const q = this.queues.get(name);
     if (q) {
       if (q.ownerConn !== undefined && q.ownerConn !== conn) throw new BusChannelError('RESOURCE_LOCKED', operation, 'exclusive queue of another connection');
@@ -132,6 +139,7 @@ export class EmbeddedBroker {
 
   private queueFor(conn: number, name: string, operation: string): EmbeddedQueue {
     this.requireConn(conn, operation);
+    checkNames(operation.split(' ')[0]!, [['queue name', name]]);
     const q = this.queues.get(name);
     if (!q) throw new BusChannelError('NOT_FOUND', operation, `no queue '${name}'`);
     if (q.ownerConn !== undefined && q.ownerConn !== conn) throw new BusChannelError('RESOURCE_LOCKED', operation, 'exclusive queue of another connection');
@@ -151,6 +159,7 @@ export class EmbeddedBroker {
 
   deleteQueue(conn: number, name: string): void {
     this.requireConn(conn, `deleteQueue ${name}`);
+    checkNames('deleteQueue', [['queue name', name]]);
     const q = this.queues.get(name);
     if (!q) return;
     if (q.ownerConn !== undefined && q.ownerConn !== conn) throw new BusChannelError('RESOURCE_LOCKED', `deleteQueue ${name}`, 'exclusive queue of another connection');
@@ -179,6 +188,7 @@ export class EmbeddedBroker {
   bindQueue(conn: number, queue: string, exchange: string, routingKey: string): void {
     const operation = `bindQueue ${queue} <- ${exchange}/${routingKey}`;
     this.queueFor(conn, queue, operation);
+    checkNames('bindQueue', [['exchange name', exchange], ['routing key', routingKey]]);
     if (exchange === '') throw new BusChannelError('ACCESS_REFUSED', operation, 'cannot bind to the default exchange');
     const x = this.exchangeFor(exchange, operation);
     const match: TopicMatcher = x.spec.type === 'fanout' ? () => true : x.spec.type === 'topic' ? compileTopic(routingKey) : (rk) => rk === routingKey;
@@ -190,6 +200,7 @@ export class EmbeddedBroker {
   unbindQueue(conn: number, queue: string, exchange: string, routingKey: string): void {
     const operation = `unbindQueue ${queue} <- ${exchange}/${routingKey}`;
     this.queueFor(conn, queue, operation);
+    checkNames('unbindQueue', [['exchange name', exchange], ['routing key', routingKey]]);
     const x = this.exchangeFor(exchange, operation);
     const k = `${queue}\u0000${routingKey}`;
     const b = x.bindings.get(k);
@@ -201,6 +212,7 @@ export class EmbeddedBroker {
   consume(conn: number, queue: string, tag: string, handler: DeliveryHandler, opts: ConsumeOptions, warn: (message: string) => void = () => undefined): void {
     const operation = `consume ${queue}`;
     const q = this.queueFor(conn, queue, operation);
+    checkNames('consume', [['consumer tag', tag]]);
     if (this.consumerQueue.has(tag)) throw new BusChannelError('NOT_ALLOWED', operation, `consumer tag ${tag} in use`);
     if (q.consumers.some((c) => c.exclusive) || (opts.exclusive && q.consumers.length > 0)) throw new BusChannelError('ACCESS_REFUSED', operation, 'queue in exclusive use');
     const c: EmbeddedConsumer = { tag, connId: conn, noAck: opts.noAck ?? true, prefetch: Math.max(1, opts.prefetch ?? 50), exclusive: opts.exclusive ?? false, handler, unacked: new Set(), warn };
@@ -223,7 +235,8 @@ export class EmbeddedBroker {
 
   /** Routes a message; returns how many queues got it. Throws NOT_FOUND for a missing exchange. */
   publish(conn: number, exchange: string, routingKey: string, body: Buffer, properties: MessageProperties): number {
-    this.requireConn(conn, `publish ${exchange}/${routingKey}`);
+    this.requireConn(conn, 'publish');
+    checkPublish('publish', exchange, routingKey, properties);
     if (exchange === '') {
       const q = this.queues.get(routingKey);
       if (!q) return 0;

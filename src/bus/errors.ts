@@ -4,8 +4,14 @@
  *
  * - BusNotConnectedError: no connection within the bounded wait (publish, declare, start).
  * - BusClosedError: the transport was closed while the operation waited.
+ * - BusRefusedError: every broker refused the login or the vhost (a permanent failure: a
+ *   wrong user or password, an unknown vhost, no permission on it). Names the user and
+ *   vhost, never the password.
  * - BusChannelError: the broker refused an operation; `reason` is the AMQP reply name
  *   (NOT_FOUND, RESOURCE_LOCKED, PRECONDITION_FAILED, ACCESS_REFUSED, ...).
+ * - BusInvalidArgumentError: the operation cannot be put on the wire (a name, routing key or
+ *   consumer tag over AMQP's 255 bytes, a property that does not fit); nothing was sent and
+ *   the connection is untouched. Never retried.
  * - PublishNackedError / PublishUnconfirmedError: a confirmed publish was refused, or
  *   could not be confirmed before its deadline (it may or may not have been delivered).
  * - RequestTimeoutError / CollectTimeoutError / RequestRejectedError: request/reply outcomes.
@@ -32,6 +38,20 @@ export class BusClosedError extends BusError {
   readonly code = 'BUS_CLOSED';
   constructor(readonly operation: string) {
     super(`bus transport closed: ${operation} cannot run`);
+  }
+}
+
+export class BusRefusedError extends BusError {
+  readonly code = 'BUS_REFUSED';
+  constructor(readonly user: string, readonly vhost: string, readonly broker: string, readonly why: string) {
+    super(`the broker refused user ${user} on vhost ${vhost} — check FIFE_BUS_URL (${broker}: ${why})`);
+  }
+}
+
+export class BusInvalidArgumentError extends BusError {
+  readonly code = 'BUS_INVALID_ARGUMENT';
+  constructor(readonly operation: string, readonly field: string, readonly problem: string) {
+    super(`bus refused ${operation}: ${field} ${problem} (nothing was sent)`);
   }
 }
 

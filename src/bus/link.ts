@@ -4,9 +4,11 @@
  *
  * Contract
  * - A Connector makes Links: `connect(hooks)` resolves with a live Link or rejects (the
- *   amqplib connector tries every configured URL in turn before rejecting).
+ *   amqplib connector tries every configured URL in turn before rejecting; BusRefusedError
+ *   when every broker refused the login or vhost, which retrying cannot fix).
  * - Every operation either succeeds, rejects with BusChannelError (the broker refused it;
- *   the link stays usable) or rejects with LinkLostError (the connection is gone).
+ *   the link stays usable), with BusInvalidArgumentError (a value AMQP cannot carry; nothing
+ *   was sent, the link stays usable) or with LinkLostError (the connection is gone).
  * - `publish` is synchronous when it can be: it returns undefined once the message is
  *   written, or a promise when it must wait (write-buffer drain, channel re-open).
  * - `hooks.lost(err)` is called exactly once when the connection goes away for any reason

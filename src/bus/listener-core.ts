@@ -12,12 +12,15 @@
  *   validator that throws counts as `decoder_threw` / `validator_threw`) -> counted by
  *   reason, logged with the reason, emitted as `invalid`, and dropped; when the message had
  *   a Server-ID and an `errorReply` builder is given, the error message is published to
- *   `targeted`/Server-ID. Valid -> every responder matching (Event-Category, Event-Name),
+ *   `targeted`/Server-ID, unless that Server-ID cannot be a routing key (over 255 bytes:
+ *   the log says no reply was possible). Valid -> every responder matching (Event-Category, Event-Name),
  *   wildcards `*` allowed, runs on a BoundedRunner (`concurrency`, default 32; backlog
  *   `maxBacklog`, default 10000, overflow counted and logged). No responder -> counted as
  *   unhandled (debug log). A responder that throws or rejects is logged with the message's
- *   category/name and counted; the listener carries on. Handlers run inside the message's
- *   Call-ID log context.
+ *   category/name and counted; the listener carries on. If it failed with
+ *   BusInvalidArgumentError (it built a name from the message that AMQP cannot carry), the
+ *   requester also gets the error reply, as for an invalid message. Handlers run inside
+ *   the message's Call-ID log context.
  * - `handleEvent` (optional) sees each valid message first, synchronously; 'ignore' skips
  *   the responders; a throw is logged and the responders run anyway.
  * - ackMode 'auto' (default, Kazoo's no_ack): the broker forgets the message on delivery.
@@ -41,6 +44,8 @@ import { BusCounters } from './counters.ts';
 import { decodeJson, describeMessage, encodeJson, jsonProperties, validateEnvelope, type DecodeResult, type Decoder, type Envelope, type Validator } from './envelope.ts';
 import { kazooQueueOptions, type QueueOverrides } from './queue-defaults.ts';
 import { ResponderTable } from './responder-table.ts';
+import { shortStrProblem } from './names.ts';
+import { BusInvalidArgumentError } from './errors.ts';
 import type { BusTransport, Delivery, ExchangeSpec } from './types.ts';
 
 export interface ListenerBinding {
@@ -300,6 +305,9 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
     this.counters.handlerErrors++;
     this.log.error({ err, category, name, msgId: msg['Msg-ID'] }, 'listener: responder failed; message skipped, listener carries on');
     this.emit('handler_error', { err, category, name });
+    // A value from the message that AMQP cannot carry (a routing key built from an over-long
+    // field): the requester is told why, as for an invalid message.
+    if (err instanceof BusInvalidArgumentError) this.sendErrorReply(msg, err.message);
   }
 
   /** Publishes a reply to the request's Server-ID on `targeted`. Rejects if the request had none. */
@@ -314,8 +322,18 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
     this.log.warn({ reason, detail, routingKey: d.routingKey, exchange: d.exchange, bytes: d.body.length }, 'listener: invalid message dropped');
     this.emit('invalid', { reason, routingKey: d.routingKey, detail });
     if (this.ackMode !== 'auto') d.ack();
-    const serverId = msg?.['Server-ID'];
-    if (!msg || typeof serverId !== 'string' || serverId === '' || !this.opts.errorReply) return;
+    if (msg) this.sendErrorReply(msg, reason);
+  }
+
+  /** The catalogue's error reply to the request's Server-ID, when it has a usable one. */
+  private sendErrorReply(msg: Envelope, reason: string): void {
+    const serverId = msg['Server-ID'];
+    if (typeof serverId !== 'string' || serverId === '' || !this.opts.errorReply) return;
+    const unusable = shortStrProblem(serverId);
+    if (unusable !== undefined) {
+      this.log.warn({ reason, serverIdBytes: Buffer.byteLength(serverId) }, `listener: no error reply sent: its Server-ID cannot be a routing key (it ${unusable})`);
+      return;
+    }
     let err: Envelope | undefined;
     try {
       err = this.opts.errorReply(msg, reason);

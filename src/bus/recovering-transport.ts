@@ -6,12 +6,20 @@
  * - States: idle -> connecting -> connected <-> reconnecting -> closed.
  * - A lost link (broker closed it, socket error, heartbeat, `sever()`) is logged with its
  *   reason, `lost` is emitted, and reconnects are scheduled with backoff (backoff.ts),
- *   trying every broker URL each round. Once connected, the Topology is replayed and
- *   `ready` is emitted with `recovered: true`.
+ *   trying every broker URL each round. Each failed round is one warn line (broker,
+ *   attempt, reason, next delay); the stack goes only to a debug line.
+ * - A permanent refusal before the first connection (BusRefusedError: wrong user or
+ *   password, unknown vhost) is not retried: one error line, `start()` and every waiting
+ *   operation reject with it at once, and the transport is closed. After a first
+ *   connection the same refusal is retried like any outage (an operator may be fixing it).
+ * - Once connected, the Topology is replayed and `ready` is emitted with `recovered: true`.
  * - Operations wait for a connection up to `publishTimeoutMs` (default 5000), then reject
  *   with BusNotConnectedError. An operation whose link dies under it is retried on the next
  *   link within the same deadline; a confirmed publish that cannot be confirmed in time
  *   rejects with PublishUnconfirmedError.
+ * - Every name, routing key, consumer tag and message property is checked first (names.ts:
+ *   AMQP's 255-byte short strings): one that does not fit rejects that operation at once
+ *   with BusInvalidArgumentError, before any wait, on both backends; nothing is retried.
  * - A consumer handler that throws is logged and the consumer carries on.
  */
 import { EventEmitter } from 'node:events';
@@ -19,9 +27,10 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts';
-import { BusClosedError, BusNotConnectedError, LinkLostError, PublishUnconfirmedError } from './errors.ts';
+import { BusClosedError, BusNotConnectedError, BusRefusedError, LinkLostError, PublishUnconfirmedError } from './errors.ts';
 import type { Connector, Link, LinkHooks } from './link.ts';
 import { Topology } from './topology.ts';
+import { checkNames, checkPublish, shortForLog } from './names.ts';
 import type {
   BusTransport, ConsumeOptions, Delivery, DeliveryHandler, ExchangeSpec, PublishOptions, QueueOptions, QueueStatus, TransportEvents, TransportState,
 } from './types.ts';
@@ -45,6 +54,8 @@ interface Waiter {
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
+/** Leaves room for `-ctag<n>-<8 hex>` within AMQP's 255 bytes. */
+const MAX_PREFIX_BYTES = 200;
 
 export class RecoveringTransport extends EventEmitter<TransportEvents> implements BusTransport {
   readonly topology = new Topology();
@@ -61,6 +72,7 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
   private round = 0;
   private everReady = false;
   private closing: Promise<void> | undefined;
+  private refused: BusRefusedError | undefined;
   private seq = 0;
 
   constructor(opts: RecoveringTransportOptions) {
@@ -70,7 +82,9 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
     this.publishTimeoutMs = opts.publishTimeoutMs ?? 5_000;
     this.startTimeoutMs = opts.startTimeoutMs ?? 30_000;
     this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
-    this.namePrefix = opts.namePrefix ?? `${hostname()}-${process.pid}`;
+    // Generated names (<prefix>-q<n>-<8 hex>) must stay within AMQP's 255 bytes.
+    this.namePrefix = opts.namePrefix ?? `${hostname().slice(0, 180)}-${process.pid}`;
+    if (Buffer.byteLength(this.namePrefix) > MAX_PREFIX_BYTES) throw new Error(`bus namePrefix is ${Buffer.byteLength(this.namePrefix)} bytes; at most ${MAX_PREFIX_BYTES} (generated queue names must fit AMQP's 255)`);
   }
 
   get state(): TransportState {
@@ -122,8 +136,11 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
     try {
       link = await this.connector.connect(hooks);
     } catch (err) {
-      this.log.warn({ err, broker: this.connector.description, round: this.round }, 'bus: cannot connect to any broker; will retry');
-      this.scheduleRetry();
+      if (err instanceof BusRefusedError && !this.everReady) return this.giveUp(err);
+      const attempt = this.round + 1;
+      const retryInMs = this.scheduleRetry();
+      this.log.warn({ broker: this.connector.description, attempt, retryInMs, reason: (err as Error).message }, 'bus: cannot connect to any broker; will retry');
+      this.log.debug({ err, attempt }, 'bus: connect failure detail');
       return;
     }
     if (this.isClosed()) {
@@ -134,7 +151,8 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
       await this.topology.replay(link, this.log);
       if (lostEarly) throw lostEarly;
     } catch (err) {
-      this.log.warn({ err, broker: link.broker }, 'bus: connection lost while re-declaring topology; will retry');
+      this.log.warn({ broker: link.broker, reason: (err as Error).message }, 'bus: connection lost while re-declaring topology; will retry');
+      this.log.debug({ err }, 'bus: topology replay failure detail');
       await link.close();
       this.scheduleRetry();
       return;
@@ -157,11 +175,25 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
     this.emit('ready', { broker: link.broker, recovered });
   }
 
-  private scheduleRetry(): void {
-    if (this._state === 'closed') return;
+  /** Schedules the next round; answers its delay in ms. */
+  private scheduleRetry(): number {
+    if (this._state === 'closed') return 0;
     const delay = backoffDelay(this.round++, this.backoff);
     this.retryTimer = setTimeout(() => void this.attempt(), delay);
     this.retryTimer.unref?.();
+    return delay;
+  }
+
+  /** A permanent refusal before any connection: say it once, fail every waiter, stop. */
+  private giveUp(err: BusRefusedError): void {
+    this.refused = err;
+    this.log.error({ broker: err.broker, user: err.user, vhost: err.vhost }, err.message);
+    this.setState('closed');
+    for (const w of [...this.waiters]) {
+      clearTimeout(w.timer);
+      w.reject(err);
+    }
+    this.waiters.clear();
   }
 
   private onLinkLost(link: Link, err: Error): void {
@@ -195,6 +227,7 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
   }
 
   private waitLink(operation: string, deadline: number): Promise<Link> {
+    if (this.refused) return Promise.reject(this.refused);
     if (this._state === 'closed') return Promise.reject(new BusClosedError(operation));
     if (this.link) return Promise.resolve(this.link);
     const waited = Math.max(0, deadline - Date.now());
@@ -232,6 +265,7 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
   // ---- declarations ----
 
   async assertExchange(spec: ExchangeSpec): Promise<void> {
+    checkNames('assertExchange', [['exchange name', spec.name]]);
     const prev = this.topology.exchanges.get(spec.name);
     this.topology.exchanges.set(spec.name, spec);
     try {
@@ -248,6 +282,7 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
   }
 
   async deleteExchange(name: string): Promise<void> {
+    checkNames('deleteExchange', [['exchange name', name]]);
     this.topology.forgetExchange(name);
     await this.withLink(`deleteExchange ${name}`, (l) => l.deleteExchange(name));
   }
@@ -259,6 +294,7 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
 
   async assertQueue(name: string, options: QueueOptions = {}): Promise<string> {
     const queue = name === '' ? this.generateName() : name;
+    checkNames('assertQueue', [['queue name', queue]]);
     const prev = this.topology.queues.get(queue);
     this.topology.queues.set(queue, options);
     try {
@@ -271,16 +307,19 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
     }
   }
 
-  checkQueue(name: string): Promise<QueueStatus> {
+  async checkQueue(name: string): Promise<QueueStatus> {
+    checkNames('checkQueue', [['queue name', name]]);
     return this.withLink(`checkQueue ${name}`, (l) => l.checkQueue(name));
   }
 
   async deleteQueue(name: string): Promise<void> {
+    checkNames('deleteQueue', [['queue name', name]]);
     this.topology.forgetQueue(name);
     await this.withLink(`deleteQueue ${name}`, (l) => l.deleteQueue(name));
   }
 
   async bindQueue(queue: string, exchange: string, routingKey: string): Promise<void> {
+    checkNames(`bindQueue ${shortForLog(queue)}`, [['queue name', queue], ['exchange name', exchange], ['routing key', routingKey]]);
     const added = this.topology.addBinding(queue, exchange, routingKey);
     try {
       await this.withLink(`bindQueue ${queue} <- ${exchange}/${routingKey}`, (l) => l.bindQueue(queue, exchange, routingKey));
@@ -291,12 +330,14 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
   }
 
   async unbindQueue(queue: string, exchange: string, routingKey: string): Promise<void> {
+    checkNames(`unbindQueue ${shortForLog(queue)}`, [['queue name', queue], ['exchange name', exchange], ['routing key', routingKey]]);
     this.topology.removeBinding(queue, exchange, routingKey);
     await this.withLink(`unbindQueue ${queue} <- ${exchange}/${routingKey}`, (l) => l.unbindQueue(queue, exchange, routingKey));
   }
 
   async consume(queue: string, handler: DeliveryHandler, options: ConsumeOptions = {}): Promise<string> {
     const tag = options.consumerTag ?? this.generateName('ctag');
+    checkNames(`consume ${shortForLog(queue)}`, [['queue name', queue], ['consumer tag', tag]]);
     const opts: ConsumeOptions = { noAck: true, prefetch: 50, exclusive: false, ...options, consumerTag: tag };
     const log = this.log;
     const safe: DeliveryHandler = (d: Delivery) => {
@@ -330,6 +371,11 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
   // ---- publishing ----
 
   publish(exchange: string, routingKey: string, body: Buffer | string, options?: PublishOptions): Promise<void> {
+    try {
+      checkPublish('publish', exchange, routingKey, options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const buf = typeof body === 'string' ? Buffer.from(body) : body;
     const link = this.link;
     const retry = (): Promise<void> => this.withLink(`publish ${exchange}/${routingKey}`, (l) => l.publish(exchange, routingKey, buf, options) ?? RESOLVED);
@@ -351,6 +397,7 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
   }
 
   async publishConfirmed(exchange: string, routingKey: string, body: Buffer | string, options?: PublishOptions): Promise<void> {
+    checkPublish('publishConfirmed', exchange, routingKey, options);
     const buf = typeof body === 'string' ? Buffer.from(body) : body;
     const operation = `publishConfirmed ${exchange}/${routingKey}`;
     const deadline = Date.now() + this.publishTimeoutMs;

@@ -20,6 +20,10 @@
  *   and then rejects with BusNotConnectedError. Nothing is dropped without an error.
  * - Broker refusals (missing exchange or queue, exclusive queue of another connection,
  *   re-declare with other arguments) reject with BusChannelError and its `reason`.
+ * - A name, routing key, consumer tag or property AMQP cannot carry (over 255 bytes of
+ *   UTF-8, names.ts) rejects that one operation at once with BusInvalidArgumentError.
+ * - `start()` rejects at once with BusRefusedError when the broker refuses the login or
+ *   vhost (not retried); other connect failures are retried.
  * - `close()` is idempotent; pending waits reject with BusClosedError.
  * - `sever()` cuts the connection on purpose (fault injection); recovery follows as for
  *   any lost connection.
