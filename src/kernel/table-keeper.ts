@@ -17,10 +17,12 @@
  *   at a time); the dead owner's incarnation can no longer touch the table.
  * - The keeper holds tables only between an owner's death and its successor's claim; if
  *   the keeper ends while holding one, the table goes with it.
- * - The tree view shows the tables a keeper holds (`describe`).
+ * - The tree view shows how many tables a keeper holds (`counters.tablesHeld`): more than
+ *   none means a worker has ended and not claimed its table back yet.
  */
 import { GenServer, ok, reply, noreply, unexpected, type GenServerBehaviour, type StartOptions, type StartResult } from './gen-server.ts';
 import { Table, TableError, isEtsTransfer, type TableAccess } from './table.ts';
+import { exposeCounters } from './proc-stats.ts';
 import type { ProcessContext } from './process.ts';
 import type { Pid } from './pid.ts';
 import type { Runtime } from './runtime.ts';
@@ -40,6 +42,7 @@ interface KeeperState {
 const Keeper: GenServerBehaviour<KeeperState, void, Claim, never> = {
   name: 'table_keeper',
   init(_args, ctx) {
+    exposeCounters(ctx, () => ({ tablesHeld: Table.all(ctx.runtime).filter((t) => t.owner.id === ctx.self.id).length }));
     return ok({ ctx });
   },
   handleCall(req, _from, s) {
@@ -62,9 +65,6 @@ const Keeper: GenServerBehaviour<KeeperState, void, Claim, never> = {
     if (!isEtsTransfer(msg)) return unexpected(msg, s);
     ctx.log.info({ table: msg.table.name ?? msg.table.id, from: String(msg.from) }, 'table_keeper: holding the table of an ended owner');
     return noreply(s);
-  },
-  describe(s) {
-    return { holding: Table.all(s.ctx.runtime).filter((t) => t.owner.id === s.ctx.self.id).map((t) => t.name ?? t.id) };
   },
 };
 

@@ -272,15 +272,12 @@ export class Table<K = unknown, V = unknown> {
   /** The rows, checked for `need` by the handle's process. */
   private rows(op: string, need: Need): Map<unknown, unknown> {
     const { d, caller } = this;
+    if (caller !== undefined && caller.aborted) throw new TableError(op, label(d), `the calling process ${caller.self} has ended`);
+    if (caller === undefined || d.owner.id !== caller.self.id) this.reg.settle(d);
     if (d.deleted) throw new TableError(op, label(d), 'the table no longer exists');
     if (caller === undefined) {
       if (need === 'read' && d.access !== 'private') return d.rows;
       throw new TableError(op, label(d), need === 'read' ? 'the table is private to its owner' : 'a reader outside any process cannot change a table');
-    }
-    if (caller.aborted) throw new TableError(op, label(d), `the calling process ${caller.self} has ended`);
-    if (d.owner.id !== caller.self.id) {
-      this.reg.settle(d);
-      if (d.deleted) throw new TableError(op, label(d), 'the table no longer exists');
     }
     if (d.owner.id === caller.self.id) return d.rows;
     if (need === 'read' ? d.access !== 'private' : need === 'write' && d.access === 'public') return d.rows;
@@ -313,8 +310,8 @@ export class Table<K = unknown, V = unknown> {
     return (this.rows('entries', 'read') as Map<K, V>).entries();
   }
 
+  /** Owner, heir, access and size: for any process, whatever the access (ets:info). */
   info(): TableInfo {
-    if (this.d.deleted) throw new TableError('info', label(this.d), 'the table no longer exists');
     this.reg.settle(this.d);
     if (this.d.deleted) throw new TableError('info', label(this.d), 'the table no longer exists');
     return infoOf(this.d);

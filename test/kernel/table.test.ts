@@ -7,6 +7,7 @@ import { Table, TableError, isEtsTransfer, type EtsTransferMessage } from '../..
 import { TableKeeper } from '../../src/kernel/table-keeper.ts';
 import { GenServer, ok, reply, type GenServerBehaviour } from '../../src/kernel/gen-server.ts';
 import { Supervisor } from '../../src/kernel/supervisor.ts';
+import { describeTree } from '../../src/kernel/tree.ts';
 import type { Runtime } from '../../src/kernel/runtime.ts';
 import type { ProcessContext } from '../../src/kernel/process.ts';
 import type { Pid } from '../../src/kernel/pid.ts';
@@ -249,10 +250,12 @@ describe('ets owner death, heir and give_away', () => {
     const { rt } = newRuntime();
     const owner = mailbox(rt);
     const reader = mailbox(rt);
-    Table.create(owner.ctx, { name: 'late' });
+    Table.create(owner.ctx, { name: 'late' }).insert('a', 1);
+    const outside = Table.reader(rt, 'late');
     // the exit listener is the registry's own; remove it to look at the lazy path alone
     rt.events.removeAllListeners('exit');
     rt.exit(owner.pid, 'kill');
+    badarg(() => outside.lookup('a'), /no longer exists/);
     badarg(() => Table.open(reader.ctx, 'late'), /no such table/);
     expect(Table.all(rt)).toEqual([]);
   });
@@ -324,5 +327,21 @@ describe('TableKeeper: a worker under a supervisor keeps its table across a cras
     expect(inherited).toBe(false);
     expect(table.info().owner).toBe(a.pid);
     await expect(TableKeeper.claim(b.ctx, 'keeper', 'solo')).rejects.toThrow(/owned by .*which is alive/);
+    expect(describeTree(rt, 'keeper')?.counters).toEqual({ tablesHeld: 0 });
+  });
+
+  it('the keeper holds the table of an ended owner (shown in the tree view) until the next claim', async () => {
+    const { rt } = newRuntime();
+    okPid(await TableKeeper.start(rt, { name: 'keeper' }));
+    const a = mailbox(rt);
+    (await TableKeeper.claim<string, number>(a.ctx, 'keeper', 'held')).table.insert('x', 1);
+    rt.exit(a.pid, 'kill');
+    expect(Table.reader(rt, 'held').info().owner).toBe(rt.whereis('keeper'));
+    expect(describeTree(rt, 'keeper')?.counters).toEqual({ tablesHeld: 1 });
+    const b = mailbox(rt);
+    const { table, inherited } = await TableKeeper.claim<string, number>(b.ctx, 'keeper', 'held');
+    expect(inherited).toBe(true);
+    expect(table.lookup('x')).toBe(1);
+    expect(describeTree(rt, 'keeper')?.counters).toEqual({ tablesHeld: 0 });
   });
 });
