@@ -186,10 +186,14 @@ class Registry {
     }
   }
 
-  get size(): number {
-    return this.byId.size;
+  /** @internal What the registry holds (tests check that dead owners leave nothing). */
+  get counts(): { tables: number; names: number; owners: number } {
+    return { tables: this.byId.size, names: this.byName.size, owners: this.byOwner.size };
   }
 }
+
+/** @internal The registry's bookkeeping sizes for a runtime (leak checks in tests). */
+export const tableBookkeeping = (rt: Runtime): { tables: number; names: number; owners: number } => registries.get(rt)?.counts ?? { tables: 0, names: 0, owners: 0 };
 
 const registries = new WeakMap<Runtime, Registry>();
 const registryOf = (rt: Runtime): Registry => {

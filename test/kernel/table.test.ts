@@ -3,7 +3,7 @@
  */
 import { describe, it, expect } from 'vitest';
 import { newRuntime, okPid } from './helpers.ts';
-import { Table, TableError, isEtsTransfer, type EtsTransferMessage } from '../../src/kernel/table.ts';
+import { Table, TableError, isEtsTransfer, tableBookkeeping, type EtsTransferMessage } from '../../src/kernel/table.ts';
 import { TableKeeper } from '../../src/kernel/table-keeper.ts';
 import { GenServer, ok, reply, type GenServerBehaviour } from '../../src/kernel/gen-server.ts';
 import { Supervisor } from '../../src/kernel/supervisor.ts';
@@ -183,6 +183,7 @@ describe('ets owner death, heir and give_away', () => {
     for (const pid of rt.processes()) if (pid.id !== other.pid.id) rt.exit(pid, 'kill');
     expect(Table.whereis(rt, 'gone')).toBeUndefined();
     expect(Table.all(rt)).toEqual([]);
+    expect(tableBookkeeping(rt)).toEqual({ tables: 0, names: 0, owners: 0 });
     badarg(() => o.lookup('a'), /no longer exists/);
     // the name is free again
     expect(() => Table.create(other.ctx, { name: 'gone' })).not.toThrow();
@@ -203,6 +204,8 @@ describe('ets owner death, heir and give_away', () => {
     expect(m.table.lookup('a')).toBe(1);
     m.table.insert('b', 2);
     expect(Table.open(mailbox(rt).ctx, 'inherit').size).toBe(2);
+    rt.exit(heir.pid, 'kill');
+    expect(tableBookkeeping(rt)).toEqual({ tables: 0, names: 0, owners: 0 });
   });
 
   it('an heir that is no longer alive does not inherit: the table is deleted', () => {
