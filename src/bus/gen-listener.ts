@@ -16,8 +16,11 @@
  *   message when it carried a Server-ID. It never reaches the module.
  * - Responders run outside the listener's mailbox on a bounded runner (Kazoo spawns a
  *   process per message): they never block the listener, they see no state, and a throw
- *   is logged and counted, never fatal. A responder that needs ordering or state casts
+ *   is logged and counted, never fatal; the count shows in the tree view as the
+ *   listener's `counters.handlerErrors`. A responder that needs ordering or state casts
  *   into the listener (`ctx.server`), as Kazoo's call_control does.
+ * - Info messages: without the module's handleInfo, anything but gen_listener's own
+ *   notices is the kernel's unexpected message (logged at warn, counted, see gen-server.ts).
  * - `handleEvent(message, state)` (optional) runs inside the listener process for each
  *   valid message, in arrival order, before the responders (Kazoo's handle_event).
  * - Bindings and responders can be added and removed while running
@@ -29,7 +32,7 @@
  *   deleted all the same, so no stale consumer keeps taking messages from a named queue.
  */
 import { FIFE_VERSION } from '../version.ts';
-import { GenServer, ok, noreply, reply, type GenServerBehaviour, type ProcessContext, type Runtime, type Pid, type StartOptions, type StartResult, type ChildSpec, type InitResult } from '../kernel/index.ts';
+import { GenServer, ok, noreply, reply, unexpected, exposeCounters, type GenServerBehaviour, type ProcessContext, type Runtime, type Pid, type StartOptions, type StartResult, type ChildSpec, type InitResult } from '../kernel/index.ts';
 import { errorReply as apiErrorReply, type Envelope as ValidMessage } from '../api/index.ts';
 import { busDecoder, busValidator, busExchangeSpecs } from '../api/bus-adapters.ts';
 import { ListenerCore, type ListenerOptions, type ListenerBinding, type HandlerContext, type ResponderSpec } from './listener-core.ts';
@@ -143,6 +146,7 @@ function wrap<S, A>(b: GenListenerBehaviour<S, A, any, any>): GenServerBehaviour
       const notify = (e: GenListenerEvent): void => rt.send(server, e);
       core.on('created_queue', (queue) => notify({ type: 'gen_listener', event: 'created_queue', queue }));
       core.on('consuming', (i) => notify({ type: 'gen_listener', event: 'consuming', queue: i.queue, recovered: i.recovered }));
+      exposeCounters(ctx, () => ({ handlerErrors: core.counters.handlerErrors }));
       await core.start();
       // However the process ends (terminate, a kill, an injected crash), its consumer goes.
       void rt.awaitExit(server).then(() => core.stop());
@@ -175,11 +179,7 @@ function wrap<S, A>(b: GenListenerBehaviour<S, A, any, any>): GenServerBehaviour
       return lift(await b.handleCast(msg, s.user, ctx), s);
     },
     async handleInfo(msg, s, ctx) {
-      if (b.handleInfo === undefined) {
-        if ((msg as GenListenerEvent)?.type === 'gen_listener') return noreply(s);
-        ctx.log.warn({ server: b.name }, 'unhandled message dropped');
-        return noreply(s);
-      }
+      if (b.handleInfo === undefined) return (msg as GenListenerEvent)?.type === 'gen_listener' ? noreply(s) : unexpected(msg, s);
       return lift(await b.handleInfo(msg, s.user, ctx), s);
     },
     async terminate(reason, s, ctx) {

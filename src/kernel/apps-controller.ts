@@ -37,7 +37,7 @@
  * limit, and a node never stops because one app failed: an operator sees it in the logs,
  * the events and `fife tree` instead.
  */
-import { GenServer, ok, reply, noreply, type GenServerBehaviour, type StartResult } from './gen-server.ts';
+import { GenServer, ok, reply, noreply, unexpected, type GenServerBehaviour, type StartResult } from './gen-server.ts';
 import { startSupervisor } from './supervisor.ts';
 import { RestartLog, type IntensityLimit } from './restart-intensity.ts';
 import { isExitMessage, type ProcessContext } from './process.ts';
@@ -255,8 +255,8 @@ const behaviour: GenServerBehaviour<State, InitArgs, Request> = {
     }
   },
   async handleInfo(msg, s) {
-    if (isExitMessage(msg)) await treeEnded(s, msg.from, msg.reason);
-    else s.ctx.log.warn({ msg: formatReason(msg) }, 'apps controller: unexpected message dropped');
+    if (!isExitMessage(msg)) return unexpected(msg, s);
+    await treeEnded(s, msg.from, msg.reason);
     return noreply(s);
   },
   async terminate(_reason, s) {

@@ -13,8 +13,10 @@
  *   anywhere; `stop(reason, state, value?)` answers (when a value is given) and stops.
  *   A server without handleCall crashes on a call (its caller fails at once).
  * - `handleCast(msg, state, ctx)` / `handleInfo(msg, state, ctx)`: `noreply(state)` or
- *   `stop(reason, state)`. A cast without handleCast crashes the server; a message
- *   without handleInfo is logged and dropped.
+ *   `stop(reason, state)`, or `unexpected(msg, state)` for a message the server does not
+ *   expect. A cast without handleCast crashes the server. A message without handleInfo,
+ *   or given back with `unexpected`, is logged at warn with its type (not its content)
+ *   and counted for the process (tree view), as OTP's gen_server logs it.
  * - `terminate(reason, state, ctx)`: runs when a callback returns stop, when a callback
  *   throws (reason = the thrown value), on `GenServer.stop`, and when the server traps
  *   exits and its parent (the supervisor that started it) sends an exit signal, e.g.
@@ -38,7 +40,8 @@
 import { Kind, isExitMessage, type CallFrom, type Envelope, type Proc, type ProcessContext } from './process.ts';
 import { CallError, NameTakenError, type Runtime } from './runtime.ts';
 import { currentLogContext } from './log.ts';
-import { Exit, NORMAL, formatReason, type ExitReason } from './exit-reason.ts';
+import { noteUnexpected } from './proc-stats.ts';
+import { Exit, NORMAL, type ExitReason } from './exit-reason.ts';
 import type { Pid, Ref } from './pid.ts';
 import type { ChildSpec } from './child-spec.ts';
 
@@ -50,7 +53,13 @@ export type CallResult<S, R = unknown> =
   | ({ type: 'reply'; reply: R; state: S } & Timed)
   | ({ type: 'noreply'; state: S } & Timed)
   | { type: 'stop'; reason: ExitReason; state: S; reply?: R; hasReply?: boolean };
-export type NoReplyResult<S> = ({ type: 'noreply'; state: S } & Timed) | { type: 'stop'; reason: ExitReason; state: S };
+export type NoReplyResult<S> = ({ type: 'noreply'; state: S } & Timed) | { type: 'stop'; reason: ExitReason; state: S } | UnexpectedResult<S>;
+/** handleInfo / handleCast give a message back to the kernel: see `unexpected`. */
+export interface UnexpectedResult<S> {
+  type: 'unexpected';
+  msg: unknown;
+  state: S;
+}
 
 type MaybeAsync<T> = T | Promise<T>;
 export type From = CallFrom;
@@ -79,6 +88,13 @@ export function stop<S, R>(reason: ExitReason, state: S, replyValue: R): { type:
 export function stop(reason: ExitReason, ...rest: unknown[]): unknown {
   return rest.length >= 2 ? { type: 'stop', reason, state: rest[0], reply: rest[1], hasReply: true } : { type: 'stop', reason, state: rest[0] };
 }
+
+/**
+ * From handleInfo or handleCast: `msg` was not expected. The kernel logs it at warn with
+ * its type, counts it for the process (tree view) and goes on with `state`, as OTP's
+ * gen_server does for a message that has no handle_info.
+ */
+export const unexpected = <S>(msg: unknown, state: S): UnexpectedResult<S> => ({ type: 'unexpected', msg, state });
 
 export type StartResult = { type: 'ok'; pid: Pid } | { type: 'ignore' } | { type: 'error'; reason: ExitReason };
 
@@ -206,10 +222,7 @@ class Server<S> {
         default: {
           const m = env.msg;
           if (isExitMessage(m) && p.trapping && p.parent !== undefined && m.from.id === p.parent.id) return this.terminate(m.reason);
-          if (b.handleInfo === undefined) {
-            p.log.warn({ msg: describeMsg(m), server: b.name }, 'unhandled message dropped');
-            return;
-          }
+          if (b.handleInfo === undefined) return noteUnexpected(p, b.name, m);
           r = b.handleInfo(m === TIMEOUT ? 'timeout' : m, this.state, p);
         }
       }
@@ -231,6 +244,10 @@ class Server<S> {
       case 'noreply':
         this.state = r.state;
         return this.arm(r.timeout);
+      case 'unexpected':
+        if (env.kind === Kind.Call) return this.terminate({ bad_return_value: r });
+        this.state = r.state;
+        return noteUnexpected(this.p, this.b.name, r.msg);
       case 'stop':
         if ('state' in r) this.state = r.state;
         if (env.kind === Kind.Call && (r as { hasReply?: boolean }).hasReply) replyTo(env.from!, (r as { reply?: unknown }).reply);
@@ -254,11 +271,6 @@ class Server<S> {
     if (isThenable(r)) return r.then(() => p.terminate(reason), (err: unknown) => p.terminate(err instanceof Exit ? err.reason : err));
     p.terminate(reason);
   }
-}
-
-function describeMsg(m: unknown): string {
-  const s = formatReason(m);
-  return s.length > 200 ? `${s.slice(0, 200)}...` : s;
 }
 
 // ---- client API --------------------------------------------------------------------

@@ -52,7 +52,7 @@
  * Reasons are objects where OTP has tuples (see above); a start function returning
  * something that is not a StartResult fails with `{bad_start_result: value}`.
  */
-import { GenServer, ok, ignore, noreply, reply, stop, type GenServerBehaviour, type StartOptions, type StartResult } from './gen-server.ts';
+import { GenServer, ok, ignore, noreply, reply, stop, unexpected, type GenServerBehaviour, type StartOptions, type StartResult } from './gen-server.ts';
 import { isExitMessage, type ProcessContext } from './process.ts';
 import { RestartLog } from './restart-intensity.ts';
 import { isNormalExit, isShutdown, formatReason, reasonForLog, KILLED, type ExitReason } from './exit-reason.ts';
@@ -496,8 +496,7 @@ const behaviour: GenServerBehaviour<State, InitArgs, Request, { op: 'try_again_r
 
   async handleInfo(msg, s) {
     if (isExitMessage(msg)) return childExited(s, msg.from, msg.reason);
-    s.ctx.log.warn({ msg: formatReason(msg) }, 'supervisor: unexpected message dropped');
-    return noreply(s);
+    return unexpected(msg, s);
   },
 
   async terminate(_reason, s) {

@@ -6,6 +6,9 @@
  * - `describeTree(rt, root)`: one subtree, from a supervisor's pid or name. Children
  *   are listed in start order (oldest first), unlike `Supervisor.whichChildren`, which
  *   follows OTP (newest first).
+ * - Every live process shows `unexpectedMessages` (messages it did not expect, see
+ *   gen-server.ts) and the `counters` its behaviour exposes (a gen_listener: responder
+ *   failures as `handlerErrors`).
  * - `describeNode(rt, {root, controller})`: the kernel tree plus each app's tree, as the
  *   admin endpoint serves it and `fife tree` prints it (`renderTree`).
  */
@@ -13,6 +16,7 @@ import type { Runtime } from './runtime.ts';
 import type { Pid } from './pid.ts';
 import type { ChildInfo } from './supervisor.ts';
 import type { AppStatus } from './apps-controller.ts';
+import { procStats } from './proc-stats.ts';
 
 export interface TreeNode {
   id?: string;
@@ -23,6 +27,10 @@ export interface TreeNode {
   status: string;
   restarts: number;
   strategy?: string;
+  /** Messages the process did not expect (logged at warn and dropped). */
+  unexpectedMessages?: number;
+  /** Counters its behaviour exposes, e.g. a gen_listener's `handlerErrors`. */
+  counters?: Record<string, number>;
   children?: TreeNode[];
 }
 
@@ -52,6 +60,9 @@ export function describeTree(rt: Runtime, root: Pid | string, info: Partial<Tree
   if (p === undefined) return undefined;
   const meta = p.meta;
   const node: TreeNode = { type: 'worker', status: 'running', restarts: 0, ...info, pid: String(p.self), name: p.name, behaviour: meta?.behaviour };
+  const stats = procStats(p);
+  node.unexpectedMessages = stats?.unexpected ?? 0;
+  if (stats?.counters !== undefined) node.counters = stats.counters();
   if (meta?.behaviour !== 'supervisor' || meta.describe === undefined) return node;
   const d = meta.describe() as SupDescription;
   node.type = 'supervisor';
@@ -82,6 +93,8 @@ function renderNode(n: TreeNode, indent: string, out: string[]): void {
   const label = n.id ?? n.name ?? n.behaviour ?? '?';
   const parts = [`${indent}${label}`, n.pid ?? '-', n.type === 'supervisor' ? `supervisor(${n.strategy ?? '?'})` : (n.behaviour ?? 'worker'), n.status, `restarts=${n.restarts}`];
   if (n.name !== undefined && n.name !== label) parts.push(`name=${n.name}`);
+  if (n.unexpectedMessages) parts.push(`unexpected=${n.unexpectedMessages}`);
+  for (const [k, v] of Object.entries(n.counters ?? {})) parts.push(`${k}=${v}`);
   out.push(parts.join('  '));
   for (const c of n.children ?? []) renderNode(c, `${indent}  `, out);
 }

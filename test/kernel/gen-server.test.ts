@@ -1,6 +1,7 @@
 import { describe, it, expect, vi, afterEach } from 'vitest';
 import { newRuntime, Worker, okPid } from './helpers.ts';
-import { GenServer, ok, reply, noreply, type GenServerBehaviour, type From } from '../../src/kernel/gen-server.ts';
+import { GenServer, ok, reply, noreply, unexpected, type GenServerBehaviour, type From } from '../../src/kernel/gen-server.ts';
+import { describeTree, renderTree } from '../../src/kernel/tree.ts';
 import { CallError } from '../../src/kernel/runtime.ts';
 import { withCallId } from '../../src/kernel/log.ts';
 import { Exit } from '../../src/kernel/exit-reason.ts';
@@ -185,12 +186,41 @@ describe('gen_server call', () => {
 });
 
 describe('gen_server info, timeout, stop and terminate', () => {
-  it('an unhandled message is logged with the server name and dropped; the server lives on', async () => {
+  it('a message without handleInfo is logged at warn with its type (not its content), counted in the tree view; the server lives on', async () => {
     const { rt, lines } = newRuntime();
     const pid = okPid(await GenServer.start(rt, Worker, { id: 'w' }));
-    rt.send(pid, { stray: 1 });
+    rt.send(pid, { type: 'stray', password: 'hunter2', note: 'private content' });
+    rt.send(pid, 'tick');
     expect(await GenServer.call(rt, pid, 'ping')).toBe('pong');
-    expect(lines.some((l) => l.msg === 'unhandled message dropped' && l.server === 'test_worker')).toBe(true);
+    const dropped = lines.filter((l) => l.msg === 'unexpected message dropped' && l.server === 'test_worker');
+    expect(dropped.map((l) => [l.level, l.msg_type])).toEqual([[40, 'stray'], [40, 'tick']]);
+    expect(JSON.stringify(dropped)).not.toMatch(/hunter2|private content/);
+    expect(describeTree(rt, pid)?.unexpectedMessages).toBe(2);
+    expect(renderTree({ node: rt.node, processes: 1, kernel: describeTree(rt, pid), apps: [] })).toContain('unexpected=2');
+  });
+
+  it('handleInfo hands a message back with unexpected(msg, state): the kernel logs and counts it, the new state is kept', async () => {
+    const { rt, lines } = newRuntime();
+    const B: GenServerBehaviour<number, void, 'get'> = {
+      name: 'picky',
+      init: () => ok(0),
+      handleCall: (_r, _f, n) => reply(n, n),
+      handleInfo: (m, n) => (m === 'bump' ? noreply(n + 1) : unexpected(m, n + 10)),
+    };
+    const pid = okPid(await GenServer.start(rt, B, undefined));
+    rt.send(pid, 'bump');
+    rt.send(pid, [1, 2]);
+    expect(await GenServer.call(rt, pid, 'get')).toBe(11);
+    expect(lines.filter((l) => l.msg === 'unexpected message dropped' && l.server === 'picky').map((l) => l.msg_type)).toEqual(['array']);
+    expect(describeTree(rt, pid)?.unexpectedMessages).toBe(1);
+  });
+
+  it('unexpected(msg, state) from handleCall is a bad return value (the caller would never get an answer)', async () => {
+    const { rt } = newRuntime();
+    const B = { name: 'bad', init: () => ok(null), handleCall: (m: unknown, _f: unknown, s: null) => unexpected(m, s) } as unknown as GenServerBehaviour<null, void, 'x'>;
+    const pid = okPid(await GenServer.start(rt, B, undefined));
+    const err = (await GenServer.call(rt, pid, 'x').catch((e: unknown) => e)) as CallError;
+    expect(err.reason).toEqual({ bad_return_value: { type: 'unexpected', msg: 'x', state: null } });
   });
 
   it('a result with {timeout} delivers "timeout" to handleInfo when nothing arrives', async () => {

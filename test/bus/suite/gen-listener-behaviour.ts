@@ -4,7 +4,7 @@
  * process down, handle_event in order, runtime bindings, supervision.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Runtime, GenServer, Supervisor, ok, noreply, reply, type Pid } from '../../../src/kernel/index.ts';
+import { Runtime, GenServer, Supervisor, ok, noreply, reply, unexpected, describeTree, type Pid } from '../../../src/kernel/index.ts';
 import { GenListener, type GenListenerBehaviour, type GenListenerEvent } from '../../../src/bus/gen-listener.ts';
 import { Requester } from '../../../src/bus/requester.ts';
 import { build, authnReqKey } from '../../../src/api/index.ts';
@@ -46,7 +46,7 @@ const Authn: GenListenerBehaviour<St, Args, 'seen'> = {
   handleCall: (_r, _f, s) => reply(s.seen, s),
   handleInfo: (m, s) => {
     if ((m as GenListenerEvent).type === 'gen_listener') return noreply({ ...s, events: [...s.events, (m as GenListenerEvent).event] });
-    return noreply(s);
+    return unexpected(m, s);
   },
 };
 
@@ -125,6 +125,20 @@ export function genListenerBehaviour(env: () => BusEnv): void {
     expect((await req.call(authnReq('dave', realm), { exchange: x, routingKey: key }))['Auth-Password']).toBe('pw-of-dave');
     expect(rt.isAlive(pid)).toBe(true);
     expect(env().lines.some((l) => String(l.msg).includes('responder') || String(l.err).includes('responder bug'))).toBe(true);
+    // the failure is counted for this listener in the tree view (fife tree --json)
+    expect(describeTree(rt, pid)?.counters).toEqual({ handlerErrors: 1 });
+  });
+
+  it('an unexpected info message is the kernel\'s: logged at warn with its type, counted in the tree view; the listener lives on', async () => {
+    const realm = `${env().prefix()}.example.com`;
+    const { t, rt, args } = await setup(realm);
+    const pid = ((await GenListener.start(rt, Authn, args, { transport: t })) as { pid: Pid }).pid;
+    rt.send(pid, { type: 'stray_event', body: 'not for the log' });
+    expect(await GenServer.call(rt, pid, 'seen')).toEqual([]);
+    expect(describeTree(rt, pid)?.unexpectedMessages).toBe(1);
+    const line = env().lines.find((l) => l.msg === 'unexpected message dropped' && l.server === 'test_authn_listener');
+    expect(line).toMatchObject({ level: 40, msg_type: 'stray_event' });
+    expect(JSON.stringify(line)).not.toContain('not for the log');
   });
 
   it('after a severed connection it comes back on the same queue, re-bound, with its state intact', async () => {
