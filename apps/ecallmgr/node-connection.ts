@@ -10,14 +10,15 @@
  *   and the link cleared. The table of known calls lives in the link: a restarted node
  *   connection resynchronises those calls when it is up (as after a reconnect).
  * - On every 'up': subscribes (first time; EslConnection re-applies it after a
- *   reconnect), announces the switch up on the bus (nodes advertise from ecallmgr with
- *   Media-Servers.<switch>.Status = up), and, after a reconnect, resynchronises the calls
+ *   reconnect), reports the switch up to the node's cluster view (src/node/nodes.ts: the
+ *   node's heartbeat lists it in Media-Servers, advertised at once), and, after a reconnect, resynchronises the calls
  *   it knows: `uuid_exists` for each; still there -> its call_control gets node_up; gone
  *   -> call_control and call_events get channel_gone (the CHANNEL_DESTROY was lost).
  *   Then (every 'up') parked inbound channels that no process controls (`show channels
  *   as json`; they parked while the connection was down, or before ecallmgr started) are
  *   read with `uuid_dump` and routed like a new CHANNEL_PARK.
- * - On 'down': announces the switch down and sends node_down to every call's control
+ * - On 'down' (and when the process ends): reports the switch down (no longer in
+ *   Media-Servers) and sends node_down to every call's control
  *   process (they keep their queues and wait).
  * - Event dispatch, in the switch's order: CHANNEL_PARK of a call it does not know ->
  *   the router (once per call); CHANNEL_HANGUP -> its call_control (it stops executing at once);
@@ -34,7 +35,8 @@
  */
 import { noreply, ok, type Pid, type GenServerBehaviour, type Logger, type ProcessContext } from '../../src/kernel/index.ts';
 import { EslConnection, type EslEvent } from '../../src/switch/index.ts';
-import { names, publish, type EcallmgrEnv, type SwitchLink } from './context.ts';
+import { reportMediaServer } from '../../src/node/nodes.ts';
+import { names, type EcallmgrEnv, type SwitchLink } from './context.ts';
 
 export interface NodeArgs {
   readonly link: SwitchLink;
@@ -69,13 +71,11 @@ function sendTo(ctx: ProcessContext, name: string, msg: unknown): boolean {
   return true;
 }
 
-function announce(s: State, status: 'up' | 'down', reason?: string): void {
-  const sw = s.a.link.identity.name;
-  publish(s.a.env, 'nodes_advertise', {
-    Expires: 0,
-    Channels: s.calls.size,
-    'Media-Servers': { [sw]: { Status: status, URL: s.a.link.identity.url, Reason: reason, Since: Date.now() } },
-  }).catch((err: unknown) => s.log.warn({ err: String(err), status }, 'switch status not announced on the bus'));
+/** The node's cluster view lists the switch in its heartbeat's Media-Servers while it is up
+ *  (Kazoo's kz_nodes with ecallmgr), and advertises the change at once. */
+function announce(s: State, ctx: ProcessContext, status: 'up' | 'down', reason?: string): void {
+  const { name, url } = s.a.link.identity;
+  if (!reportMediaServer(ctx.runtime, { name, status, url })) s.log.debug({ status, reason }, 'no cluster view in this runtime: switch status not advertised');
 }
 
 async function resync(s: State, ctx: ProcessContext): Promise<void> {
@@ -170,6 +170,7 @@ export const NodeConnection: GenServerBehaviour<State, NodeArgs> = {
     // However the process ends (shutdown, crash, kill), its connection goes with it.
     void ctx.runtime.awaitExit(self).then(() => {
       if (a.link.esl === esl) a.link.esl = undefined;
+      reportMediaServer(ctx.runtime, { name: a.link.identity.name, status: 'down', url: a.link.identity.url });
       return esl.close();
     });
     esl.start().catch((err: unknown) => log.debug({ err: String(err) }, 'esl start ended'));
@@ -202,12 +203,12 @@ export const NodeConnection: GenServerBehaviour<State, NodeArgs> = {
           }
         }
         s.ups++;
-        announce(s, 'up');
+        announce(s, ctx, 'up');
         if (s.ups > 1) await resync(s, ctx);
         await adoptParked(s, ctx);
         break;
       case 'esl_down':
-        announce(s, 'down', m.reason);
+        announce(s, ctx, 'down', m.reason);
         for (const callId of s.calls) sendTo(ctx, names.control(callId), { type: 'node_down' });
         break;
       default:

@@ -131,8 +131,16 @@ async function cmdApps(p: Parsed): Promise<void> {
 
 async function cmdNodes(p: Parsed): Promise<void> {
   const { data } = await admin(p, 'GET', '/nodes');
-  for (const n of data as Array<{ node: string; apps: string[]; version?: string; uptimeS?: number; lastSeenMsAgo: number }>) {
+  const { nodes, switches } = data as {
+    nodes: Array<{ node: string; apps: string[]; version?: string; uptimeS?: number; lastSeenMsAgo: number }>;
+    switches: Array<{ name: string; node: string; url?: string; status: string; since: number }>;
+  };
+  for (const n of nodes) {
     process.stdout.write(`${n.node}\tapps=${n.apps.join(',') || '-'}\tversion=${n.version ?? '?'}\tuptime=${n.uptimeS ?? '?'}s\tlast_seen=${n.lastSeenMsAgo}ms\n`);
+  }
+  if (switches.length > 0) process.stdout.write('switches:\n');
+  for (const sw of switches) {
+    process.stdout.write(`${sw.name}\t${sw.status}\tnode=${sw.node}\turl=${sw.url ?? '?'}\tsince=${new Date(sw.since).toISOString()}\n`);
   }
 }
 
