@@ -9,7 +9,8 @@
  *   controlling app keeps reaching the call), then, the first time only, publishes
  *   route_win to the winner's queue (Control-Queue = that queue, Msg-ID = Call-ID,
  *   Server-ID = the queue) and usurp_control (Fetch-ID = this routing's, Reason
- *   Route-Win) on `call.usurp_control.<call-id>`. A usurp_control for the call with
+ *   Route-Win) on `call.usurp_control.<call-id>`, and asks the node connection whether the
+ *   call was destroyed while it was being routed (then it gets channel_gone). A usurp_control for the call with
  *   another Fetch-ID (another ecallmgr routed it again) stops the process, `normal`,
  *   without touching the call. After a restart it asks the switch whether the channel still
  *   exists and ends the call's control if not.
@@ -296,6 +297,10 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, Cast
       await publish(a.env, 'route_win', { 'Call-ID': a.callId, 'Control-Queue': queueName, 'Custom-Channel-Vars': a.ccvs, 'Msg-ID': a.callId, 'Server-ID': queueName, 'Switch-Hostname': a.link.config.host }, a.controllerQueue);
       await publish(a.env, 'usurp_control', { 'Call-ID': a.callId, 'Fetch-ID': a.ccvs['Fetch-ID'], Reason: 'Route-Win', 'Media-Node': a.env.node });
       log.debug({ controller: a.controllerQueue, queue: queueName }, 'route_win sent');
+      // Events before this point had no process to go to: the node connection checks, in
+      // its event order, that the call was not destroyed meanwhile.
+      const node = rt.whereis(names.node(a.link.identity.name));
+      if (node !== undefined) ctx.send(node, { type: 'call_started', callId: a.callId });
     } else {
       log.warn('call_control restarted: checking the channel');
       const esl = liveEsl(s);

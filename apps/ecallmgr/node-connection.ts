@@ -26,6 +26,10 @@
  *   call_control (then the call is forgotten); REQUEST_PARAMS
  *   -> authn; other events (HEARTBEAT, unknown names, events of calls ecallmgr does not
  *   control) are counted and logged at debug level with why, then dropped.
+ * - `{type:'call_started', callId}` (call_control, once its call's processes are up): a
+ *   call no longer known (its CHANNEL_DESTROY came while it was being routed, before any
+ *   process could take it) gets channel_gone, so its processes end and a CHANNEL_DESTROY
+ *   is published.
  * - `{type:'relay', to, msg}`: forwards msg to `to` in the order of the event stream
  *   (call_control sends its command completions this way, so that it never sees a
  *   completion before the switch events that preceded it on the socket).
@@ -56,7 +60,12 @@ interface State {
   dropped: number;
 }
 
-type Msg = { type: 'esl_up' } | { type: 'esl_down'; reason: string } | { type: 'esl_event'; ev: EslEvent } | { type: 'relay'; to: Pid; msg: unknown };
+type Msg =
+  | { type: 'esl_up' }
+  | { type: 'esl_down'; reason: string }
+  | { type: 'esl_event'; ev: EslEvent }
+  | { type: 'relay'; to: Pid; msg: unknown }
+  | { type: 'call_started'; callId: string };
 
 export const SUBSCRIBED_EVENTS = [
   'CHANNEL_CREATE', 'CHANNEL_ANSWER', 'CHANNEL_HANGUP', 'CHANNEL_DESTROY', 'CHANNEL_PARK', 'CHANNEL_EXECUTE', 'CHANNEL_BRIDGE', 'CHANNEL_UNBRIDGE',
@@ -190,6 +199,15 @@ export const NodeConnection: GenServerBehaviour<State, NodeArgs> = {
         break;
       case 'relay':
         ctx.send(m.to, m.msg);
+        break;
+      case 'call_started':
+        // Its processes are registered now: every later event reaches them. A call no longer
+        // known was destroyed while it was being routed (its CHANNEL_DESTROY had no process).
+        if (!s.calls.has(m.callId)) {
+          s.log.child({ call_id: m.callId }).info('call ended while it was being routed: ending its processes');
+          sendTo(ctx, names.control(m.callId), { type: 'channel_gone' });
+          sendTo(ctx, names.events(m.callId), { type: 'channel_gone' });
+        }
         break;
       case 'esl_up':
         if (!s.esl.isUp) break;

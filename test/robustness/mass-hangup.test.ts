@@ -10,14 +10,15 @@
  * reached it, so no CHANNEL_DESTROY was ever published and apps waited for ever. Here the
  * backlog is a network partition opened right after the hang-ups (the HANGUPs are through,
  * every later byte is held) and healed once every call's wait has run out; and, separately,
- * CHANNEL_DESTROY events the switch never delivers.
+ * CHANNEL_DESTROY events the switch never delivers, and a call destroyed while it is being
+ * routed (its DESTROY passes before its processes exist; they used to wait for ever).
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { build, callEventKey } from '../../src/api/index.ts';
 import { encodeJson, jsonProperties, type Envelope } from '../../src/bus/index.ts';
 import { Supervisor, type Pid } from '../../src/kernel/index.ts';
 import { names } from '../../apps/ecallmgr/context.ts';
-import { startHarness, type Harness } from '../apps/ecallmgr/harness.ts';
+import { SWITCH, startHarness, type Harness } from '../apps/ecallmgr/harness.ts';
 
 const CALLS = 60;
 const CTX = { appName: 'robustness-test', appVersion: '4.0.0', node: 'robustness@localhost' };
@@ -91,5 +92,25 @@ describe('a mass hang-up ends every call', () => {
     for (const id of callIds) h.sw.hangup(id);
     const destroys = await expectAllEnded(h, callIds, pids);
     expect(destroys.every((d) => d.Disposition === 'channel_gone')).toBe(true);
+  });
+
+  it("a call destroyed while it is being routed (its CHANNEL_DESTROY came before its processes): they still end, and it ends on the bus", async () => {
+    h = await startHarness({ settings: { keepAliveMs: 0 } });
+    const hh = h;
+    hh.app.route = 'none'; // the test answers the route_req itself, once the DESTROY has passed
+    const callId = hh.sw.placeCall({ from: '1001', to: '2000' });
+    const req = await hh.app.waitFor((m) => m['Event-Name'] === 'route_req' && m['Call-ID'] === callId, 'route_req');
+    const node = hh.rt.whereis(names.node(SWITCH))!;
+    const known = (): number => (hh.rt.proc(node)?.meta?.describe?.() as { calls: number }).calls;
+    expect(known()).toBe(1);
+    hh.sw.hangup(callId);
+    // The node connection has handled the CHANNEL_DESTROY (no process to give it to yet).
+    await vi.waitFor(() => expect(known()).toBe(0), { timeout: 15_000, interval: 5 });
+    const resp = build('route_resp', { 'Msg-ID': req['Msg-ID'], 'Server-ID': hh.app.queue, Method: 'park', Routes: [] }, CTX) as unknown as Envelope;
+    await hh.bus.publish('targeted', String(req['Server-ID']), encodeJson(resp), jsonProperties());
+    await hh.app.routeWin(callId);
+    const pids = callPids(hh, [callId]);
+    const [destroy] = await expectAllEnded(hh, [callId], pids);
+    expect(destroy).toMatchObject({ Disposition: 'channel_gone' });
   });
 });
