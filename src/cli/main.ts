@@ -133,14 +133,14 @@ async function cmdNodes(p: Parsed): Promise<void> {
   const { data } = await admin(p, 'GET', '/nodes');
   const { nodes, switches } = data as {
     nodes: Array<{ node: string; apps: string[]; version?: string; uptimeS?: number; lastSeenMsAgo: number }>;
-    switches: Array<{ name: string; node: string; url?: string; status: string; since: number }>;
+    switches: Array<{ name: string; nodes: string[]; url?: string; status: string; since: number }>;
   };
   for (const n of nodes) {
     process.stdout.write(`${n.node}\tapps=${n.apps.join(',') || '-'}\tversion=${n.version ?? '?'}\tuptime=${n.uptimeS ?? '?'}s\tlast_seen=${n.lastSeenMsAgo}ms\n`);
   }
   if (switches.length > 0) process.stdout.write('switches:\n');
   for (const sw of switches) {
-    process.stdout.write(`${sw.name}\t${sw.status}\tnode=${sw.node}\turl=${sw.url ?? '?'}\tsince=${new Date(sw.since).toISOString()}\n`);
+    process.stdout.write(`${sw.name}\t${sw.status}\tnodes=${sw.nodes.join(',') || '-'}\turl=${sw.url ?? '?'}\tsince=${new Date(sw.since).toISOString()}\n`);
   }
 }
 

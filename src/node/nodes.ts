@@ -18,9 +18,11 @@
  *   switch that goes down is no longer listed. ecallmgr reports its switches with
  *   `reportMediaServer(rt, ...)` (a no-op when the runtime has no cluster view), and every
  *   change is advertised at once, not at the next heartbeat. Receivers keep a table of
- *   switches apart from the nodes: name, the node that connects it, URL, status (up while
- *   listed, down since the first heartbeat of that node without it), since when; a node
- *   that expires takes its switches with it. `listSwitches(rt)` answers that table.
+ *   switches apart from the nodes, one entry per switch however many nodes connect it
+ *   (several ecallmgr nodes on one FreeSWITCH is the usual redundant set-up): name, URL,
+ *   the nodes that list it, status (up while one does; down from the first heartbeat in
+ *   which none does), since when. A node that expires no longer counts; a switch no node
+ *   lists whose last node expired is forgotten. `listSwitches(rt)` answers that table.
  * A gen_listener: its queue is anonymous and bound to the fanout exchange.
  */
 import { ok, noreply, reply, AppsController, APPS_CONTROLLER, GenServer, type ChildSpec, type Logger, type Runtime } from '../kernel/index.ts';
@@ -38,12 +40,20 @@ export interface NodesArgs {
 /** A switch (media server) as the cluster sees it. */
 export interface SwitchEntry {
   name: string;
-  /** The node whose ecallmgr connects it. */
-  node: string;
   url?: string;
   status: 'up' | 'down';
-  /** Unix ms: connected (up) or last seen up (down). */
+  /** The nodes whose ecallmgr has it up (none when down). */
+  nodes: string[];
+  /** Unix ms: up since its first connection still up; down since it went down. */
   since: number;
+}
+
+interface SwitchSeen {
+  url?: string;
+  /** node -> unix ms it connected the switch. */
+  via: Map<string, number>;
+  lastNode: string;
+  downSince: number;
 }
 
 /** What ecallmgr tells the local cluster view about one of its switches. */
@@ -76,7 +86,7 @@ interface State {
   nodes: Map<string, Seen>;
   /** This node's switches that are up: Kazoo's Media-Servers object. */
   local: Map<string, { Startup: number; Interface: { URL: string } }>;
-  switches: Map<string, SwitchEntry>;
+  switches: Map<string, SwitchSeen>;
 }
 
 type Info = { type: 'media_server'; report: MediaServerReport };
@@ -109,8 +119,8 @@ async function advertise(s: State, rt: Runtime): Promise<void> {
   await s.args.transport.publish(to.exchange, to.routingKey, JSON.stringify(msg), { contentType: 'application/json' });
 }
 
-/** A heartbeat's Media-Servers: listed switches are up through `node`; those `node` listed
- *  before and no longer does are down. */
+/** A heartbeat's Media-Servers: the switches listed are up through `node`; those `node`
+ *  listed before and no longer does are down through it. */
 function seeMediaServers(s: State, node: string, servers: unknown, log: Logger): void {
   const listed = typeof servers === 'object' && servers !== null && !Array.isArray(servers) ? (servers as Record<string, unknown>) : {};
   const now = Date.now();
@@ -118,15 +128,31 @@ function seeMediaServers(s: State, node: string, servers: unknown, log: Logger):
     const e = (typeof v === 'object' && v !== null ? v : {}) as { Startup?: unknown; Interface?: { URL?: unknown } };
     const startup = num(e.Startup);
     const url = typeof e.Interface?.URL === 'string' ? e.Interface.URL : undefined;
-    const before = s.switches.get(name);
-    if (before?.status !== 'up' || before.node !== node) log.info({ switch: name, peer: node, url }, 'switch up');
-    s.switches.set(name, { name, node, url, status: 'up', since: startup === undefined ? (before?.status === 'up' ? before.since : now) : startup * 1000 });
+    const sw = s.switches.get(name) ?? { via: new Map<string, number>(), lastNode: node, downSince: now };
+    s.switches.set(name, sw);
+    if (!sw.via.has(node)) log.info({ switch: name, peer: node, url }, 'switch up');
+    sw.via.set(node, startup === undefined ? (sw.via.get(node) ?? now) : startup * 1000);
+    sw.url = url ?? sw.url;
+    sw.lastNode = node;
   }
   for (const [name, sw] of s.switches) {
-    if (sw.node !== node || sw.status !== 'up' || name in listed) continue;
+    if (!sw.via.has(node) || name in listed) continue;
+    sw.via.delete(node);
     log.info({ switch: name, peer: node }, 'switch down');
-    s.switches.set(name, { ...sw, status: 'down', since: now });
+    if (sw.via.size === 0) sw.downSince = now;
   }
+}
+
+function switchEntries(s: State): SwitchEntry[] {
+  return [...s.switches]
+    .map(([name, sw]): SwitchEntry => ({
+      name,
+      url: sw.url,
+      status: sw.via.size > 0 ? 'up' : 'down',
+      nodes: [...sw.via.keys()].sort(),
+      since: sw.via.size > 0 ? Math.min(...sw.via.values()) : sw.downSince,
+    }))
+    .sort((a, b) => a.name.localeCompare(b.name));
 }
 
 export const Nodes: GenListenerBehaviour<State, NodesArgs, 'list' | 'switches'> = {
@@ -172,7 +198,10 @@ export const Nodes: GenListenerBehaviour<State, NodesArgs, 'list' | 'switches'> 
         if (now > e.lastSeen + e.expiresMs) {
           s.nodes.delete(node);
           ctx.log.warn({ peer: node }, 'node expired');
-          for (const [name, sw] of s.switches) if (sw.node === node) s.switches.delete(name);
+          for (const [name, sw] of s.switches) {
+            if (sw.via.delete(node) && sw.via.size === 0) sw.downSince = now;
+            if (sw.via.size === 0 && sw.lastNode === node) s.switches.delete(name);
+          }
         }
       }
       ctx.sendAfter(SWEEP_MS, SWEEP);
@@ -180,7 +209,7 @@ export const Nodes: GenListenerBehaviour<State, NodesArgs, 'list' | 'switches'> 
     return noreply(s);
   },
   handleCall(req, _from, s) {
-    if (req === 'switches') return reply([...s.switches.values()].sort((a, b) => a.name.localeCompare(b.name)), s);
+    if (req === 'switches') return reply(switchEntries(s), s);
     const now = Date.now();
     const list: NodeEntry[] = [...s.nodes].map(([node, e]) => ({ node, apps: e.apps, version: e.version, usedMemory: e.usedMemory, uptimeS: e.uptimeS, lastSeenMsAgo: now - e.lastSeen }));
     return reply(list.sort((a, b) => a.node.localeCompare(b.node)), s);

@@ -23,7 +23,7 @@ afterAll(async () => {
 
 interface View {
   nodes: Array<{ node: string; apps: string[] }>;
-  switches: Array<{ name: string; node: string; url?: string; status: string; since: number }>;
+  switches: Array<{ name: string; nodes: string[]; url?: string; status: string; since: number }>;
 }
 
 describe('the node view with a switch', () => {
@@ -77,13 +77,13 @@ describe('the node view with a switch', () => {
     const view = (await (await fetch(`${node.adminUrl}/nodes`)).json()) as View;
     expect(view.nodes.map((n) => n.node)).toEqual([NODE]);
     expect(view.nodes[0]!.apps).toContain('ecallmgr');
-    expect(view.switches).toEqual([{ name: 'fs1', node: NODE, url: `esl://127.0.0.1:${sw.port}`, status: 'up', since: expect.any(Number) }]);
+    expect(view.switches).toEqual([{ name: 'fs1', nodes: [NODE], url: `esl://127.0.0.1:${sw.port}`, status: 'up', since: expect.any(Number) }]);
 
     const { stdout } = await promisify(execFile)(process.execPath, [FIFE_BIN, 'nodes'], { env: { ...process.env, FIFE_ADMIN_URL: node.adminUrl } });
     const [nodeLine, header, switchLine, ...rest] = stdout.trim().split('\n');
     expect(nodeLine).toMatch(new RegExp(`^${NODE}\\tapps=[^\\t]*ecallmgr`));
     expect(header).toBe('switches:');
-    expect(switchLine).toMatch(new RegExp(`^fs1\\tup\\tnode=${NODE}\\turl=esl://127\\.0\\.0\\.1:${sw.port}\\tsince=`));
+    expect(switchLine).toMatch(new RegExp(`^fs1\\tup\\tnodes=${NODE}\\turl=esl://127\\.0\\.0\\.1:${sw.port}\\tsince=`));
     expect(rest).toEqual([]);
   });
 });
