@@ -10,8 +10,9 @@
  *   route_win to the winner's queue (Control-Queue = that queue, Msg-ID = Call-ID,
  *   Server-ID = the queue) and usurp_control (Fetch-ID = this routing's, Reason
  *   Route-Win) on `call.usurp_control.<call-id>`, and asks the node connection whether the
- *   call was destroyed while it was being routed (then it gets channel_gone). A usurp_control for the call with
- *   another Fetch-ID (another ecallmgr routed it again) stops the process, `normal`,
+ *   call was destroyed while it was being routed (then it gets channel_gone). A
+ *   usurp_control for the call with another Fetch-ID (another ecallmgr routed it again)
+ *   stops the process, `normal`,
  *   without touching the call. After a restart it asks the switch whether the channel still
  *   exists and ends the call's control if not.
  * - Every delivery is validated against the catalogue before it reaches the process: an
