@@ -9,8 +9,10 @@
  *   controlling app keeps reaching the call), then, the first time only, publishes
  *   route_win to the winner's queue (Control-Queue = that queue, Msg-ID = Call-ID,
  *   Server-ID = the queue) and usurp_control (Fetch-ID = this routing's, Reason
- *   Route-Win) on `call.usurp_control.<call-id>`. A usurp_control for the call with
- *   another Fetch-ID (another ecallmgr routed it again) stops the process, `normal`,
+ *   Route-Win) on `call.usurp_control.<call-id>`, and asks the node connection whether the
+ *   call was destroyed while it was being routed (then it gets channel_gone). A
+ *   usurp_control for the call with another Fetch-ID (another ecallmgr routed it again)
+ *   stops the process, `normal`,
  *   without touching the call. After a restart it asks the switch whether the channel still
  *   exists and ends the call's control if not.
  * - Every delivery is validated against the catalogue before it reaches the process: an
@@ -29,8 +31,14 @@
  *   hanging_up: the queue is flushed (logged), nothing more runs, later commands get a
  *   dialplan error. CHANNEL_DESTROY (or the channel found gone, or the switch away longer
  *   than nodeDownMaxMs) -> hungup: after keepAliveMs without commands the process stops
- *   with `normal` (and with it the call's supervisor). A CHANNEL_DESTROY that never comes
- *   ends hanging_up after max(keepAliveMs, nodeDownMaxMs).
+ *   with `normal` (and with it the call's supervisor). hanging_up never ends on a timer
+ *   alone: the call's processes stop only once its CHANNEL_DESTROY has reached call_events
+ *   (or call_events was told to publish one). After max(keepAliveMs, nodeDownMaxMs)
+ *   without it the switch is asked (`uuid_exists`, answered through the node connection's
+ *   mailbox, so after the events that preceded the answer): gone -> the DESTROY was lost,
+ *   the call ends as channel_gone (call_events publishes a CHANNEL_DESTROY, Disposition
+ *   channel_gone); there -> asked again later; the switch away for nodeDownMaxMs -> the
+ *   same channel_gone end.
  * - While the switch connection is down the queue is kept and commands are queued, not
  *   run; a command that was running when the connection dropped is counted as done (its
  *   completion event is lost with the connection) and logged.
@@ -78,6 +86,7 @@ type Msg =
   | { type: 'node_up' }
   | { type: 'channel_gone' }
   | { type: 'resync'; exists: boolean }
+  | { type: 'destroy_check'; exists: boolean | undefined; err?: string }
   | { type: 'timer'; input: 'keepalive_timeout' | 'node_timeout' };
 
 const cleanups = new Map<string, Promise<void>>();
@@ -156,9 +165,9 @@ function runNext(s: State, ctx: ProcessContext): Phase {
 }
 
 /** The call is over: nothing more runs. After CHANNEL_HANGUP (hanging_up) it waits for
- *  CHANNEL_DESTROY (at most max(keepAliveMs, nodeDownMaxMs)), so that call_events
- *  publishes it before the call's supervisor stops; once destroyed (hungup) it stays
- *  keepAliveMs for late commands. */
+ *  CHANNEL_DESTROY, so that call_events publishes it before the call's supervisor stops
+ *  (after max(keepAliveMs, nodeDownMaxMs) without it, it asks the switch: askDestroyed);
+ *  once destroyed (hungup) it stays keepAliveMs for late commands. */
 function hangupPhase(s: State, ctx: ProcessContext, input: 'hangup' | 'destroyed' | 'channel_gone' | 'node_timeout', why: string): void {
   if (s.queue.length > 0 || s.current !== undefined) s.log.info({ dropped: s.queue.length, running: s.current === undefined ? undefined : appOf(s.current.cmd), why }, 'call ended: command queue flushed');
   s.queue = [];
@@ -169,6 +178,46 @@ function hangupPhase(s: State, ctx: ProcessContext, input: 'hangup' | 'destroyed
   if (wasDestroyed) return;
   const { keepAliveMs, nodeDownMaxMs } = s.a.env.settings;
   arm(s, ctx, next === 'hanging_up' ? Math.max(keepAliveMs, nodeDownMaxMs) : keepAliveMs, 'keepalive_timeout');
+}
+
+/**
+ * The hanging-up wait ran out without a CHANNEL_DESTROY. Under load the DESTROY is often
+ * not lost but still on its way: written by the switch, queued in this node's socket or in
+ * the node connection's mailbox behind thousands of other events (a switch restart hangs
+ * up every call at once). Ending the call now would stop call_events before that DESTROY
+ * reaches it, and it would never be published. So the switch is asked (`uuid_exists`),
+ * and its answer comes back through the node connection's mailbox: it is seen after every
+ * event that came before the answer on the socket, the DESTROY among them. Gone and still
+ * no DESTROY: it was lost, and the call ends as gone (call_events publishes a
+ * CHANNEL_DESTROY with Disposition channel_gone). Still there: wait again. The switch
+ * away: the node connection's resync (node_up / channel_gone) or nodeDownMaxMs decides.
+ */
+function askDestroyed(s: State, ctx: ProcessContext): void {
+  const esl = liveEsl(s);
+  const { keepAliveMs, nodeDownMaxMs } = s.a.env.settings;
+  const waited = Math.max(keepAliveMs, nodeDownMaxMs);
+  if (esl === undefined) {
+    s.log.info({ waited_ms: waited }, 'hung up, no CHANNEL_DESTROY yet and the switch is away: waiting for it to come back');
+    return arm(s, ctx, nodeDownMaxMs, 'node_timeout');
+  }
+  s.log.info({ waited_ms: waited }, 'hung up, no CHANNEL_DESTROY yet: asking the switch whether the channel still exists');
+  esl.api(`uuid_exists ${s.a.callId}`).then(
+    (r) => relay(ctx, s.a.link, { type: 'destroy_check', exists: r.trim() === 'true' } satisfies Msg),
+    (err: unknown) => relay(ctx, s.a.link, { type: 'destroy_check', exists: undefined, err: String(err) } satisfies Msg),
+  );
+}
+
+function onDestroyCheck(s: State, ctx: ProcessContext, m: { exists: boolean | undefined; err?: string }): void {
+  if (s.phase !== 'hanging_up') return; // the DESTROY came first
+  const { keepAliveMs, nodeDownMaxMs } = s.a.env.settings;
+  if (m.exists === false) {
+    s.log.warn('hung up and the switch no longer has the channel, but its CHANNEL_DESTROY never came: ending the call as gone');
+    const events = ctx.runtime.whereis(names.events(s.a.callId));
+    if (events !== undefined) ctx.send(events, { type: 'channel_gone' });
+    return hangupPhase(s, ctx, 'channel_gone', 'CHANNEL_DESTROY lost');
+  }
+  if (m.exists === undefined) s.log.warn({ err: m.err }, 'could not ask the switch about a hung-up channel: asking again later');
+  arm(s, ctx, Math.max(keepAliveMs, nodeDownMaxMs), 'keepalive_timeout');
 }
 
 function onCommand(s: State, ctx: ProcessContext, cmd: Envelope): void {
@@ -259,6 +308,10 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, Cast
       await publish(a.env, 'route_win', { 'Call-ID': a.callId, 'Control-Queue': queueName, 'Custom-Channel-Vars': a.ccvs, 'Msg-ID': a.callId, 'Server-ID': queueName, 'Switch-Hostname': a.link.config.host }, a.controllerQueue);
       await publish(a.env, 'usurp_control', { 'Call-ID': a.callId, 'Fetch-ID': a.ccvs['Fetch-ID'], Reason: 'Route-Win', 'Media-Node': a.env.node });
       log.debug({ controller: a.controllerQueue, queue: queueName }, 'route_win sent');
+      // Events before this point had no process to go to: the node connection checks, in
+      // its event order, that the call was not destroyed meanwhile.
+      const node = rt.whereis(names.node(a.link.identity.name));
+      if (node !== undefined) ctx.send(node, { type: 'call_started', callId: a.callId });
     } else {
       log.warn('call_control restarted: checking the channel');
       const esl = liveEsl(s);
@@ -299,6 +352,9 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, Cast
       case 'resync':
         if (!m.exists) handle(s, ctx, 'channel_gone', () => hangupPhase(s, ctx, 'channel_gone', 'channel gone after a restart'));
         break;
+      case 'destroy_check':
+        onDestroyCheck(s, ctx, m);
+        break;
       case 'node_down':
         handle(s, ctx, 'node_down', () => {
           move(s, 'node_down', isOver(s.phase) ? s.phase : 'node_down');
@@ -307,6 +363,7 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, Cast
         break;
       case 'node_up':
         handle(s, ctx, 'node_up', () => {
+          if (s.phase === 'hanging_up') arm(s, ctx, Math.max(s.a.env.settings.keepAliveMs, s.a.env.settings.nodeDownMaxMs), 'keepalive_timeout');
           if (isOver(s.phase)) return move(s, 'node_up', s.phase);
           if (s.timer !== undefined) ctx.cancelTimer(s.timer);
           s.timer = undefined;
@@ -316,8 +373,20 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, Cast
         });
         break;
       case 'timer':
-        if (m.input === 'keepalive_timeout' && isOver(s.phase)) return stop('normal', s);
-        if (m.input === 'node_timeout') handle(s, ctx, 'node_timeout', () => hangupPhase(s, ctx, 'node_timeout', 'switch away too long'));
+        if (m.input === 'keepalive_timeout' && s.phase === 'hanging_up') {
+          checkMove(s.phase, 'keepalive_timeout', 'hanging_up');
+          askDestroyed(s, ctx);
+          break;
+        }
+        if (m.input === 'keepalive_timeout' && s.phase === 'hungup') return stop('normal', s);
+        if (m.input === 'node_timeout') {
+          handle(s, ctx, 'node_timeout', () => {
+            // Hung up already: its CHANNEL_DESTROY will not come from a switch this long away.
+            const events = s.phase === 'hanging_up' ? ctx.runtime.whereis(names.events(s.a.callId)) : undefined;
+            if (events !== undefined) ctx.send(events, { type: 'channel_gone' });
+            hangupPhase(s, ctx, 'node_timeout', 'switch away too long');
+          });
+        }
         break;
       default:
         s.log.warn({ msg: String((raw as { type?: unknown })?.type ?? raw) }, 'call_control: unexpected message dropped');

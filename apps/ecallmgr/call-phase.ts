@@ -21,7 +21,10 @@
  *   hanging_up  command               hanging_up           (answered with a dialplan error)
  *   hanging_up  destroyed | channel_gone   hungup
  *   hanging_up  exec_done | hangup | node_down | node_up   hanging_up
- *   hanging_up  keepalive_timeout     stop                 (no CHANNEL_DESTROY came in time)
+ *   hanging_up  keepalive_timeout     hanging_up           (no CHANNEL_DESTROY yet: the switch is asked,
+ *                                                          its answer comes after the events before it;
+ *                                                          gone -> channel_gone)
+ *   hanging_up  node_timeout          hungup               (asked while the switch was away, and it stayed away)
  *   hungup      command               hungup               (answered with a dialplan error)
  *   hungup      exec_done | hangup | destroyed | node_down | node_up | channel_gone   hungup
  *   hungup      keepalive_timeout     stop                 (the process ends, normal)
@@ -42,7 +45,7 @@ export const TRANSITIONS: Readonly<Record<Phase, Partial<Record<Input, readonly 
   node_down: { command: ['node_down'], exec_done: ['node_down'], node_up: ['active', 'executing'], node_timeout: ['hungup'], ...ENDING },
   hanging_up: {
     command: ['hanging_up'], exec_done: ['hanging_up'], hangup: ['hanging_up'], destroyed: ['hungup'], channel_gone: ['hungup'],
-    node_down: ['hanging_up'], node_up: ['hanging_up'], keepalive_timeout: ['stop'], usurped: ['stop'],
+    node_down: ['hanging_up'], node_up: ['hanging_up'], keepalive_timeout: ['hanging_up'], node_timeout: ['hungup'], usurped: ['stop'],
   },
   hungup: {
     command: ['hungup'], exec_done: ['hungup'], hangup: ['hungup'], destroyed: ['hungup'], node_down: ['hungup'], node_up: ['hungup'],

@@ -10,14 +10,15 @@
  *   and the link cleared. The table of known calls lives in the link: a restarted node
  *   connection resynchronises those calls when it is up (as after a reconnect).
  * - On every 'up': subscribes (first time; EslConnection re-applies it after a
- *   reconnect), announces the switch up on the bus (nodes advertise from ecallmgr with
- *   Media-Servers.<switch>.Status = up), and, after a reconnect, resynchronises the calls
+ *   reconnect), reports the switch up to the node's cluster view (src/node/nodes.ts: the
+ *   node's heartbeat lists it in Media-Servers, advertised at once), and, after a reconnect, resynchronises the calls
  *   it knows: `uuid_exists` for each; still there -> its call_control gets node_up; gone
  *   -> call_control and call_events get channel_gone (the CHANNEL_DESTROY was lost).
  *   Then (every 'up') parked inbound channels that no process controls (`show channels
  *   as json`; they parked while the connection was down, or before ecallmgr started) are
  *   read with `uuid_dump` and routed like a new CHANNEL_PARK.
- * - On 'down': announces the switch down and sends node_down to every call's control
+ * - On 'down' (and when the process ends): reports the switch down (no longer in
+ *   Media-Servers) and sends node_down to every call's control
  *   process (they keep their queues and wait).
  * - Event dispatch, in the switch's order: CHANNEL_PARK of a call it does not know ->
  *   the router (once per call); CHANNEL_HANGUP -> its call_control (it stops executing at once);
@@ -25,6 +26,10 @@
  *   call_control (then the call is forgotten); REQUEST_PARAMS
  *   -> authn; other events (HEARTBEAT, unknown names, events of calls ecallmgr does not
  *   control) are counted and logged at debug level with why, then dropped.
+ * - `{type:'call_started', callId}` (call_control, once its call's processes are up): a
+ *   call no longer known (its CHANNEL_DESTROY came while it was being routed, before any
+ *   process could take it) gets channel_gone, so its processes end and a CHANNEL_DESTROY
+ *   is published.
  * - `{type:'relay', to, msg}`: forwards msg to `to` in the order of the event stream
  *   (call_control sends its command completions this way, so that it never sees a
  *   completion before the switch events that preceded it on the socket).
@@ -34,7 +39,8 @@
  */
 import { noreply, ok, type Pid, type GenServerBehaviour, type Logger, type ProcessContext } from '../../src/kernel/index.ts';
 import { EslConnection, type EslEvent } from '../../src/switch/index.ts';
-import { names, publish, type EcallmgrEnv, type SwitchLink } from './context.ts';
+import { reportMediaServer } from '../../src/node/nodes.ts';
+import { names, type EcallmgrEnv, type SwitchLink } from './context.ts';
 
 export interface NodeArgs {
   readonly link: SwitchLink;
@@ -54,7 +60,12 @@ interface State {
   dropped: number;
 }
 
-type Msg = { type: 'esl_up' } | { type: 'esl_down'; reason: string } | { type: 'esl_event'; ev: EslEvent } | { type: 'relay'; to: Pid; msg: unknown };
+type Msg =
+  | { type: 'esl_up' }
+  | { type: 'esl_down'; reason: string }
+  | { type: 'esl_event'; ev: EslEvent }
+  | { type: 'relay'; to: Pid; msg: unknown }
+  | { type: 'call_started'; callId: string };
 
 export const SUBSCRIBED_EVENTS = [
   'CHANNEL_CREATE', 'CHANNEL_ANSWER', 'CHANNEL_HANGUP', 'CHANNEL_DESTROY', 'CHANNEL_PARK', 'CHANNEL_EXECUTE', 'CHANNEL_BRIDGE', 'CHANNEL_UNBRIDGE',
@@ -69,13 +80,11 @@ function sendTo(ctx: ProcessContext, name: string, msg: unknown): boolean {
   return true;
 }
 
-function announce(s: State, status: 'up' | 'down', reason?: string): void {
-  const sw = s.a.link.identity.name;
-  publish(s.a.env, 'nodes_advertise', {
-    Expires: 0,
-    Channels: s.calls.size,
-    'Media-Servers': { [sw]: { Status: status, URL: s.a.link.identity.url, Reason: reason, Since: Date.now() } },
-  }).catch((err: unknown) => s.log.warn({ err: String(err), status }, 'switch status not announced on the bus'));
+/** The node's cluster view lists the switch in its heartbeat's Media-Servers while it is up
+ *  (Kazoo's kz_nodes with ecallmgr), and advertises the change at once. */
+function announce(s: State, ctx: ProcessContext, status: 'up' | 'down', reason?: string): void {
+  const { name, url } = s.a.link.identity;
+  if (!reportMediaServer(ctx.runtime, { name, status, url })) s.log.debug({ status, reason }, 'no cluster view in this runtime: switch status not advertised');
 }
 
 async function resync(s: State, ctx: ProcessContext): Promise<void> {
@@ -170,6 +179,7 @@ export const NodeConnection: GenServerBehaviour<State, NodeArgs> = {
     // However the process ends (shutdown, crash, kill), its connection goes with it.
     void ctx.runtime.awaitExit(self).then(() => {
       if (a.link.esl === esl) a.link.esl = undefined;
+      reportMediaServer(ctx.runtime, { name: a.link.identity.name, status: 'down', url: a.link.identity.url });
       return esl.close();
     });
     esl.start().catch((err: unknown) => log.debug({ err: String(err) }, 'esl start ended'));
@@ -190,6 +200,15 @@ export const NodeConnection: GenServerBehaviour<State, NodeArgs> = {
       case 'relay':
         ctx.send(m.to, m.msg);
         break;
+      case 'call_started':
+        // Its processes are registered now: every later event reaches them. A call no longer
+        // known was destroyed while it was being routed (its CHANNEL_DESTROY had no process).
+        if (!s.calls.has(m.callId)) {
+          s.log.child({ call_id: m.callId }).info('call ended while it was being routed: ending its processes');
+          sendTo(ctx, names.control(m.callId), { type: 'channel_gone' });
+          sendTo(ctx, names.events(m.callId), { type: 'channel_gone' });
+        }
+        break;
       case 'esl_up':
         if (!s.esl.isUp) break;
         if (!s.subscribed) {
@@ -202,12 +221,12 @@ export const NodeConnection: GenServerBehaviour<State, NodeArgs> = {
           }
         }
         s.ups++;
-        announce(s, 'up');
+        announce(s, ctx, 'up');
         if (s.ups > 1) await resync(s, ctx);
         await adoptParked(s, ctx);
         break;
       case 'esl_down':
-        announce(s, 'down', m.reason);
+        announce(s, ctx, 'down', m.reason);
         for (const callId of s.calls) sendTo(ctx, names.control(callId), { type: 'node_down' });
         break;
       default:

@@ -24,6 +24,7 @@ import { EslConnection, Switch } from '../../src/switch/index.ts';
 import { ecallmgrTree } from '../../supervisors/ecallmgr.sup.ts';
 import { ecallmgrSettings } from '../../apps/ecallmgr/config.ts';
 import { names } from '../../apps/ecallmgr/context.ts';
+import { nodesChildSpec } from '../../src/node/nodes.ts';
 
 const CALLS = Number(process.env.ECM_BENCH_CALLS ?? 2000);
 const CONCURRENCY = Number(process.env.ECM_BENCH_CONCURRENCY ?? 50);
@@ -60,7 +61,7 @@ async function benchApp(bus: BusTransport, waiters: Waiters): Promise<{ core: Li
     handleEvent: (m) => {
       const name = m['Event-Name'];
       if (m['Event-Category'] === 'nodes') {
-        if (JSON.stringify(m['Media-Servers'] ?? {}).includes('"Status":"up"')) waiters.fire('switch:up', m);
+        if ('fs1' in ((m['Media-Servers'] ?? {}) as object)) waiters.fire('switch:up', m);
       } else if (name === 'route_req') {
         void core.replyTo(m, build('route_resp', { 'Msg-ID': m['Msg-ID'], 'Server-ID': core.queue, Method: 'park', Routes: [] }, CTX) as unknown as Envelope);
       } else waiters.fire(`${String(name)}:${String(m['Call-ID'])}`, m);
@@ -84,6 +85,9 @@ async function withEcallmgr<T>(fn: (x: { sw: Switch; rt: Runtime; app: Awaited<R
   const app = await benchApp(bus, waiters);
   const settings = ecallmgrSettings({ switches: [{ host: '127.0.0.1', port: sw.port, name: 'fs1' }], keepAliveMs: 0 }, {});
   const up = waiters.wait('switch:up');
+  // The node's cluster view: it advertises the switch (Media-Servers) once ecallmgr has it up.
+  const view = await Supervisor.start(rt, { flags: { strategy: 'one_for_one', intensity: 1, period: 5 }, children: [nodesChildSpec({ transport: bus, heartbeatMs: 60_000, version: 'bench', startedAt: Date.now() })] });
+  if (view.type !== 'ok') throw new Error('cluster view did not start');
   const sup = await Supervisor.start(rt, ecallmgrTree({ bus, node: rt.node, settings }), { name: 'ecallmgr_sup' });
   if (sup.type !== 'ok') throw new Error('ecallmgr did not start');
   await up;

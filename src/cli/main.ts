@@ -122,8 +122,16 @@ async function cmdAppsControl(sub: 'start' | 'stop' | 'restart', name: string, o
 async function cmdNodes(o: NodeOpts & { json?: boolean }): Promise<void> {
   const { data } = await admin(o, 'GET', '/nodes');
   if (o.json) return json(data);
-  for (const n of data as Array<{ node: string; apps: string[]; version?: string; uptimeS?: number; lastSeenMsAgo: number }>) {
+  const { nodes, switches } = data as {
+    nodes: Array<{ node: string; apps: string[]; version?: string; uptimeS?: number; lastSeenMsAgo: number }>;
+    switches: Array<{ name: string; nodes: string[]; url?: string; status: string; since: number }>;
+  };
+  for (const n of nodes) {
     out(`${n.node}\tapps=${n.apps.join(',') || '-'}\tversion=${n.version ?? '?'}\tuptime=${n.uptimeS ?? '?'}s\tlast_seen=${n.lastSeenMsAgo}ms`);
+  }
+  if (switches.length > 0) out('switches:');
+  for (const sw of switches) {
+    out(`${sw.name}\t${sw.status}\tnodes=${sw.nodes.join(',') || '-'}\turl=${sw.url ?? '?'}\tsince=${new Date(sw.since).toISOString()}`);
   }
 }
 

@@ -7,7 +7,8 @@
  *   GET  /tree                   the live tree (kernel and apps) as JSON
  *   GET  /tree?format=text       the same, rendered for a terminal
  *   GET  /apps                   every known app with its state
- *   GET  /nodes                  the cluster: every node heard on the bus
+ *   GET  /nodes                  the cluster: {nodes: every node heard on the bus,
+ *                                switches: the switches their ecallmgr connects}
  *   POST /apps/<name>/start|stop|restart    {type:'ok'} or {type:'error', reason} (409)
  *   POST /kill {name|pid, reason?}           fault injection: crash a process with reason (default killed)
  *   POST /apps/<name>/ops/<op> {input}       run an operation the app declares (e.g. registrar
@@ -22,7 +23,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { listNodes } from './nodes.ts';
+import { listNodes, listSwitches } from './nodes.ts';
 import { GenServer, ok, noreply, AppsController, describeNode, renderTree, formatReason, type GenServerBehaviour, type ProcessContext, type Runtime } from '../kernel/index.ts';
 
 export interface AdminArgs {
@@ -96,7 +97,7 @@ async function route(rt: Runtime, a: AdminArgs, req: IncomingMessage, res: Serve
     return url.searchParams.get('format') === 'text' ? send(res, 200, renderTree(tree) + '\n', true) : send(res, 200, tree);
   }
   if (req.method === 'GET' && url.pathname === '/apps') return send(res, 200, await AppsController.appsStatus(rt));
-  if (req.method === 'GET' && url.pathname === '/nodes') return send(res, 200, await listNodes(rt));
+  if (req.method === 'GET' && url.pathname === '/nodes') return send(res, 200, { nodes: await listNodes(rt), switches: await listSwitches(rt) });
   if (req.method === 'POST' && parts[0] === 'apps' && parts.length === 3 && ['start', 'stop', 'restart'].includes(parts[2]!)) {
     const name = decodeURIComponent(parts[1]!);
     const op = parts[2] === 'start' ? AppsController.startApp : parts[2] === 'stop' ? AppsController.stopApp : AppsController.restartApp;

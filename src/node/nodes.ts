@@ -12,9 +12,20 @@
  *   `node expired`. A node seen for the first time is logged as `node joined`.
  * - `Nodes.list(rt)` answers the table: name, apps, version, memory, uptime, age of the
  *   last heartbeat in ms.
+ * - Media servers (Kazoo's kz_nodes with ecallmgr): switches are not nodes. A node whose
+ *   ecallmgr has a switch connection up lists it in its heartbeat's `Media-Servers`
+ *   (switch name -> {Startup (unix s), Interface: {URL}}), as Kazoo's kz_nodes does; a
+ *   switch that goes down is no longer listed. ecallmgr reports its switches with
+ *   `reportMediaServer(rt, ...)` (a no-op when the runtime has no cluster view), and every
+ *   change is advertised at once, not at the next heartbeat. Receivers keep a table of
+ *   switches apart from the nodes, one entry per switch however many nodes connect it
+ *   (several ecallmgr nodes on one FreeSWITCH is the usual redundant set-up): name, URL,
+ *   the nodes that list it, status (up while one does; down from the first heartbeat in
+ *   which none does), since when. A node that expires no longer counts; a switch no node
+ *   lists whose last node expired is forgotten. `listSwitches(rt)` answers that table.
  * A gen_listener: its queue is anonymous and bound to the fanout exchange.
  */
-import { ok, noreply, reply, AppsController, GenServer, type ChildSpec, type Runtime } from '../kernel/index.ts';
+import { ok, noreply, reply, AppsController, APPS_CONTROLLER, GenServer, type ChildSpec, type Logger, type Runtime } from '../kernel/index.ts';
 import { GenListener, type GenListenerBehaviour } from '../bus/gen-listener.ts';
 import { build, destination } from '../api/index.ts';
 import type { BusTransport } from '../bus/index.ts';
@@ -24,6 +35,32 @@ export interface NodesArgs {
   heartbeatMs: number;
   version: string;
   startedAt: number;
+}
+
+/** A switch (media server) as the cluster sees it. */
+export interface SwitchEntry {
+  name: string;
+  url?: string;
+  status: 'up' | 'down';
+  /** The nodes whose ecallmgr has it up (none when down). */
+  nodes: string[];
+  /** Unix ms: up since its first connection still up; down since it went down. */
+  since: number;
+}
+
+interface SwitchSeen {
+  url?: string;
+  /** node -> unix ms it connected the switch. */
+  via: Map<string, number>;
+  lastNode: string;
+  downSince: number;
+}
+
+/** What ecallmgr tells the local cluster view about one of its switches. */
+export interface MediaServerReport {
+  name: string;
+  status: 'up' | 'down';
+  url: string;
 }
 
 export interface NodeEntry {
@@ -47,7 +84,12 @@ interface Seen {
 interface State {
   args: NodesArgs;
   nodes: Map<string, Seen>;
+  /** This node's switches that are up: Kazoo's Media-Servers object. */
+  local: Map<string, { Startup: number; Interface: { URL: string } }>;
+  switches: Map<string, SwitchSeen>;
 }
+
+type Info = { type: 'media_server'; report: MediaServerReport };
 
 const BEAT = 'heartbeat';
 const SWEEP = 'sweep';
@@ -58,7 +100,8 @@ const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : typ
 
 async function advertise(s: State, rt: Runtime): Promise<void> {
   if (s.args.transport.state !== 'connected') return;
-  const apps = await AppsController.runningApps(rt);
+  // A runtime without an apps controller (ecallmgr's tests, benches) runs no apps.
+  const apps = rt.whereis(APPS_CONTROLLER) === undefined ? [] : await AppsController.runningApps(rt);
   const now = Math.floor(Date.now() / 1000);
   const msg = build(
     'nodes_advertise',
@@ -68,6 +111,7 @@ async function advertise(s: State, rt: Runtime): Promise<void> {
       Version: s.args.version,
       'Used-Memory': process.memoryUsage().heapUsed,
       'Node-Info': { uptime_s: Math.round((Date.now() - s.args.startedAt) / 1000), pid: process.pid },
+      'Media-Servers': s.local.size > 0 ? Object.fromEntries(s.local) : undefined,
     },
     { appName: 'kz_nodes', appVersion: s.args.version, node: rt.node },
   );
@@ -75,12 +119,48 @@ async function advertise(s: State, rt: Runtime): Promise<void> {
   await s.args.transport.publish(to.exchange, to.routingKey, JSON.stringify(msg), { contentType: 'application/json' });
 }
 
-export const Nodes: GenListenerBehaviour<State, NodesArgs, 'list'> = {
+/** A heartbeat's Media-Servers: the switches listed are up through `node`; those `node`
+ *  listed before and no longer does are down through it. */
+function seeMediaServers(s: State, node: string, servers: unknown, log: Logger): void {
+  const listed = typeof servers === 'object' && servers !== null && !Array.isArray(servers) ? (servers as Record<string, unknown>) : {};
+  const now = Date.now();
+  for (const [name, v] of Object.entries(listed)) {
+    const e = (typeof v === 'object' && v !== null ? v : {}) as { Startup?: unknown; Interface?: { URL?: unknown } };
+    const startup = num(e.Startup);
+    const url = typeof e.Interface?.URL === 'string' ? e.Interface.URL : undefined;
+    const sw = s.switches.get(name) ?? { via: new Map<string, number>(), lastNode: node, downSince: now };
+    s.switches.set(name, sw);
+    if (!sw.via.has(node)) log.info({ switch: name, peer: node, url }, 'switch up');
+    sw.via.set(node, startup === undefined ? (sw.via.get(node) ?? now) : startup * 1000);
+    sw.url = url ?? sw.url;
+    sw.lastNode = node;
+  }
+  for (const [name, sw] of s.switches) {
+    if (!sw.via.has(node) || name in listed) continue;
+    sw.via.delete(node);
+    log.info({ switch: name, peer: node }, 'switch down');
+    if (sw.via.size === 0) sw.downSince = now;
+  }
+}
+
+function switchEntries(s: State): SwitchEntry[] {
+  return [...s.switches]
+    .map(([name, sw]): SwitchEntry => ({
+      name,
+      url: sw.url,
+      status: sw.via.size > 0 ? 'up' : 'down',
+      nodes: [...sw.via.keys()].sort(),
+      since: sw.via.size > 0 ? Math.min(...sw.via.values()) : sw.downSince,
+    }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+export const Nodes: GenListenerBehaviour<State, NodesArgs, 'list' | 'switches'> = {
   name: NODES,
   init(args, ctx) {
     ctx.sendAfter(0, BEAT);
     ctx.sendAfter(SWEEP_MS, SWEEP);
-    return ok({ args, nodes: new Map() });
+    return ok({ args, nodes: new Map(), local: new Map(), switches: new Map() });
   },
   listen: () => ({ bindings: [{ exchange: 'nodes', routingKey: '' }] }),
   handleEvent(m, s, ctx) {
@@ -99,10 +179,17 @@ export const Nodes: GenListenerBehaviour<State, NodesArgs, 'list'> = {
       lastSeen: Date.now(),
       expiresMs: (num(m.Expires) ?? 5000) * 1.25,
     });
+    seeMediaServers(s, node, m['Media-Servers'], ctx.log);
     return s;
   },
   async handleInfo(msg, s, ctx) {
-    if (msg === BEAT) {
+    const info = msg as Info;
+    if (info?.type === 'media_server') {
+      const { name, status, url } = info.report;
+      if (status === 'up') s.local.set(name, { Startup: Math.floor(Date.now() / 1000), Interface: { URL: url } });
+      else s.local.delete(name);
+      await advertise(s, ctx.runtime).catch((err: unknown) => ctx.log.warn({ err: (err as Error).message, switch: name, status }, 'switch change not advertised; the next heartbeat carries it'));
+    } else if (msg === BEAT) {
       await advertise(s, ctx.runtime).catch((err: unknown) => ctx.log.warn({ err: (err as Error).message }, 'heartbeat not published'));
       ctx.sendAfter(s.args.heartbeatMs, BEAT);
     } else if (msg === SWEEP) {
@@ -111,13 +198,18 @@ export const Nodes: GenListenerBehaviour<State, NodesArgs, 'list'> = {
         if (now > e.lastSeen + e.expiresMs) {
           s.nodes.delete(node);
           ctx.log.warn({ peer: node }, 'node expired');
+          for (const [name, sw] of s.switches) {
+            if (sw.via.delete(node) && sw.via.size === 0) sw.downSince = now;
+            if (sw.via.size === 0 && sw.lastNode === node) s.switches.delete(name);
+          }
         }
       }
       ctx.sendAfter(SWEEP_MS, SWEEP);
     }
     return noreply(s);
   },
-  handleCall(_req, _from, s) {
+  handleCall(req, _from, s) {
+    if (req === 'switches') return reply(switchEntries(s), s);
     const now = Date.now();
     const list: NodeEntry[] = [...s.nodes].map(([node, e]) => ({ node, apps: e.apps, version: e.version, usedMemory: e.usedMemory, uptimeS: e.uptimeS, lastSeenMsAgo: now - e.lastSeen }));
     return reply(list.sort((a, b) => a.node.localeCompare(b.node)), s);
@@ -128,3 +220,13 @@ export const Nodes: GenListenerBehaviour<State, NodesArgs, 'list'> = {
 export const nodesChildSpec = (args: NodesArgs): ChildSpec => GenListener.childSpec(NODES, Nodes, args, { transport: args.transport, name: NODES, appName: 'kz_nodes' });
 
 export const listNodes = (rt: Runtime): Promise<NodeEntry[]> => GenServer.call<NodeEntry[]>(rt, NODES, 'list');
+
+export const listSwitches = (rt: Runtime): Promise<SwitchEntry[]> => GenServer.call<SwitchEntry[]>(rt, NODES, 'switches');
+
+/** ecallmgr: a switch connection went up or down. Advertised at once in this node's
+ *  heartbeat (Media-Servers); nothing happens when the runtime has no cluster view. */
+export function reportMediaServer(rt: Runtime, report: MediaServerReport): boolean {
+  if (rt.whereis(NODES) === undefined) return false;
+  rt.send(NODES, { type: 'media_server', report } satisfies Info);
+  return true;
+}

@@ -1,11 +1,13 @@
 /**
  * The cluster view: two nodes on one bus hear each other's heartbeats, list each other
- * (admin GET /nodes) with their apps, and a stopped node expires from the other's view.
+ * (admin GET /nodes) with their apps, and a stopped node expires from the other's view;
+ * switches (Media-Servers in the heartbeats) are listed apart, one entry per switch.
  */
 import { describe, it, expect, afterAll } from 'vitest';
 import { tmpDir } from '../support/tmp-dirs.ts';
 import { startNode, type FifeNode } from '../../src/node/node.ts';
 import { loadConfig } from '../../src/node/config.ts';
+import { listSwitches, reportMediaServer } from '../../src/node/nodes.ts';
 
 const running: FifeNode[] = [];
 afterAll(async () => {
@@ -39,7 +41,8 @@ describe('nodes: heartbeats and the cluster view', () => {
     await node('beta', ['registrar_like']);
     await joined;
     await withApp;
-    let list = (await (await fetch(`${a.n.adminUrl}/nodes`)).json()) as Array<{ node: string; apps: string[]; version?: string }>;
+    type View = { nodes: Array<{ node: string; apps: string[]; version?: string }>; switches: unknown[] };
+    let list = ((await (await fetch(`${a.n.adminUrl}/nodes`)).json()) as View).nodes;
     expect(list.map((x) => x.node)).toEqual(expect.arrayContaining(['alpha@localhost', 'beta@localhost']));
     expect(list.find((x) => x.node === 'beta@localhost')).toMatchObject({ apps: ['registrar_like'], version: expect.any(String) });
     const expired = a.logged((l) => l.msg === 'node expired' && l.peer === 'beta@localhost');
@@ -47,7 +50,34 @@ describe('nodes: heartbeats and the cluster view', () => {
     await b.stop();
     running.splice(running.indexOf(b), 1);
     await expired;
-    list = (await (await fetch(`${a.n.adminUrl}/nodes`)).json()) as typeof list;
+    list = ((await (await fetch(`${a.n.adminUrl}/nodes`)).json()) as View).nodes;
     expect(list.map((x) => x.node)).toEqual(['alpha@localhost']);
+  });
+
+  it('a switch two nodes connect is one entry, up while either lists it in its heartbeat, down when neither does', async () => {
+    const g = await node('gamma');
+    const d = await node('delta');
+    const sw = { name: 'fs-shared', url: 'esl://10.0.0.9:8021' };
+    const upVia = (peer: string) => g.logged((l) => l.msg === 'switch up' && l.switch === sw.name && l.peer === peer);
+    const downVia = (peer: string) => g.logged((l) => l.msg === 'switch down' && l.switch === sw.name && l.peer === peer);
+    const upG = upVia('gamma@localhost');
+    const upD = upVia('delta@localhost');
+    expect(reportMediaServer(g.n.runtime, { ...sw, status: 'up' })).toBe(true);
+    expect(reportMediaServer(d.n.runtime, { ...sw, status: 'up' })).toBe(true);
+    await upG;
+    await upD;
+    const entry = async () => (await listSwitches(g.n.runtime)).find((x) => x.name === sw.name);
+    expect(await entry()).toMatchObject({ status: 'up', nodes: ['delta@localhost', 'gamma@localhost'], url: sw.url });
+    const downD = downVia('delta@localhost');
+    reportMediaServer(d.n.runtime, { ...sw, status: 'down' });
+    await downD;
+    expect(await entry()).toMatchObject({ status: 'up', nodes: ['gamma@localhost'] });
+    const downG = downVia('gamma@localhost');
+    reportMediaServer(g.n.runtime, { ...sw, status: 'down' });
+    await downG;
+    expect(await entry()).toMatchObject({ status: 'down', nodes: [] });
+    const view = (await (await fetch(`${g.n.adminUrl}/nodes`)).json()) as { nodes: Array<{ node: string }>; switches: Array<{ name: string }> };
+    expect(view.nodes.map((x) => x.node)).not.toContain(sw.name);
+    expect(view.switches.map((x) => x.name)).toContain(sw.name);
   });
 });

@@ -44,7 +44,7 @@ describe('ecallmgr as a WhApp in a node', () => {
     cleanups.push(() => app.stop());
     let node: FifeNode | undefined = await startNode({ config, logDestination: { write: () => undefined } });
     cleanups.push(() => node?.stop());
-    await app.waitFor((m) => m['Event-Category'] === 'nodes' && m['App-Name'] === 'ecallmgr' && JSON.stringify(m['Media-Servers']).includes('"Status":"up"'), 'switch up');
+    await app.waitFor((m) => m['Event-Category'] === 'nodes' && m.Node === config.node && Object.keys((m['Media-Servers'] ?? {}) as object).length === 1, 'switch up in the node heartbeat');
     const callId = sw.placeCall({ from: '1001', to: '2000' });
     const ctl = await app.routeWin(callId);
     await app.command(ctl, callId, 'answer');

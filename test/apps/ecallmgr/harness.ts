@@ -1,7 +1,9 @@
 /**
  * One ecallmgr test setup: the switch simulator on an ephemeral loopback port, a bus
- * (embedded broker, or RabbitMQ when a URL is given), ecallmgr's tree against both, and a
- * TestApp controlling calls from the bus. `close()` stops everything it started.
+ * (embedded broker, or RabbitMQ when a URL is given), ecallmgr's tree against both, the
+ * node's cluster view (src/node/nodes.ts: it advertises the switch in Media-Servers when
+ * ecallmgr reports it up or down), and a TestApp controlling calls from the bus. `close()`
+ * stops everything it started.
  */
 import { randomBytes } from 'node:crypto';
 import { Runtime, Supervisor, type Pid } from '../../../src/kernel/index.ts';
@@ -12,6 +14,7 @@ import { Switch, type SwitchEvent } from '../../../src/switch/index.ts';
 import { ecallmgrTree, ECALLMGR_SUP } from '../../../supervisors/ecallmgr.sup.ts';
 import { ecallmgrSettings } from '../../../apps/ecallmgr/config.ts';
 import { names } from '../../../apps/ecallmgr/context.ts';
+import { nodesChildSpec } from '../../../src/node/nodes.ts';
 import { TestApp } from './test-app.ts';
 
 export const SWITCH = 'fs1';
@@ -51,6 +54,10 @@ export async function startHarness(opts: { amqpUrl?: string; settings?: Record<s
   const rt = new Runtime({ node: `${prefix}@localhost`, logger });
   const app = await new TestApp(bus, logger).start();
   const settings = ecallmgrSettings({ switches: [{ host: '127.0.0.1', port: sw.port, name: SWITCH }], keepAliveMs: 50, fetchTimeoutMs: 1500, ...opts.settings }, {});
+  // The cluster view, as a node runs it; its own heartbeats only at start (60 s period), so
+  // every later advertise the test sees is a switch change.
+  const view = await Supervisor.start(rt, { flags: { strategy: 'one_for_one', intensity: 1, period: 5 }, children: [nodesChildSpec({ transport: bus, heartbeatMs: 60_000, version: 'test', startedAt: Date.now() })] });
+  if (view.type !== 'ok') throw new Error(`cluster view failed to start: ${JSON.stringify(view)}`);
   const started = await Supervisor.start(rt, ecallmgrTree({ bus, node: rt.node, settings }, { backoff: opts.backoff ?? { initialMs: 20, maxMs: 200 } }), { name: ECALLMGR_SUP });
   if (started.type !== 'ok') throw new Error(`ecallmgr tree failed to start: ${JSON.stringify(started)}`);
   const h: Harness = {
@@ -71,7 +78,7 @@ export async function startHarness(opts: { amqpUrl?: string; settings?: Record<s
       return { callId, ctl };
     },
     async waitNode(status, after = 0) {
-      await app.waitFor((m) => m['Event-Category'] === 'nodes' && app.seen.indexOf(m) >= after && (m['Media-Servers'] as Record<string, { Status?: string }> | undefined)?.[SWITCH]?.Status === status, `switch ${status}`);
+      await app.waitFor((m) => m['Event-Category'] === 'nodes' && app.seen.indexOf(m) >= after && (SWITCH in ((m['Media-Servers'] ?? {}) as object)) === (status === 'up'), `switch ${status}`);
     },
     waitSwitch(pred, what = 'a switch event') {
       const found = switchEvents.find(pred);
@@ -94,6 +101,9 @@ export async function startHarness(opts: { amqpUrl?: string; settings?: Record<s
       const exited = rt.awaitExit(started.pid);
       rt.exit(started.pid, 'shutdown');
       await exited;
+      const viewExited = rt.awaitExit(view.pid);
+      rt.exit(view.pid, 'shutdown');
+      await viewExited;
       await app.stop();
       await rt.shutdown();
       await bus.close();

@@ -144,7 +144,7 @@ describe('call_control transitions (call-phase.ts)', () => {
     const phases = Object.keys(TRANSITIONS);
     for (const [phase, moves] of Object.entries(TRANSITIONS)) {
       for (const [input, next] of Object.entries(moves)) {
-        for (const n of next!) expect(n === 'stop' ? input === 'usurped' || ((phase === 'hungup' || phase === 'hanging_up') && input === 'keepalive_timeout') : phases.includes(n)).toBe(true);
+        for (const n of next!) expect(n === 'stop' ? input === 'usurped' || (phase === 'hungup' && input === 'keepalive_timeout') : phases.includes(n)).toBe(true);
       }
     }
   });
@@ -153,6 +153,11 @@ describe('call_control transitions (call-phase.ts)', () => {
     ['executing', 'keepalive_timeout'],
     ['hungup', 'node_timeout'],
   ] as const)('%s ignores %s', (phase, input) => expect(allowed(phase, input)).toBeUndefined());
+  it('a hung-up call never stops on its wait alone: it asks the switch, and ends only once destroyed or found gone', () => {
+    expect(allowed('hanging_up', 'keepalive_timeout')).toEqual(['hanging_up']);
+    expect(allowed('hanging_up', 'channel_gone')).toEqual(['hungup']);
+    expect(allowed('hanging_up', 'destroyed')).toEqual(['hungup']);
+  });
   it('refuses a move the table does not list', () => {
     expect(() => checkMove('executing', 'command', 'active')).toThrow(/not in the transition table/);
     expect(checkMove('node_down', 'node_up', 'executing')).toBe('executing');
