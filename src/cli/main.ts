@@ -190,7 +190,7 @@ async function cmdProvision(p: Parsed): Promise<void> {
   const r = (
     what === 'account'
       ? await runAppOperation(p, 'registrar', 'add_account', { name: f('name') ?? '', realm: f('realm') ?? '' })
-      : await runAppOperation(p, 'registrar', 'add_device', { realm: f('realm') ?? '', username: f('username') ?? '', password: f('password'), a1Hash: f('a1-hash'), name: f('name'), ownerId: f('owner-id') })
+      : await runAppOperation(p, 'registrar', 'add_device', { realm: f('realm') ?? '', username: f('username') ?? '', password: p.flags.password === true ? '' : f('password'), a1Hash: f('a1-hash'), name: f('name'), ownerId: f('owner-id') })
   ) as { id: string };
   process.stdout.write(`${r.id}\n`);
 }
