@@ -15,10 +15,13 @@
  * reported (console) and not failed; every other 504 fails, with what became of its
  * query (never answered, answered after the timeout, answer never seen by the proxy).
  * 2,000 REGISTERs at 200/s (FIFE_AUTHN_REGISTERS, FIFE_AUTHN_RATE to load it harder).
+ * Also, without a proxy: the registrar's own part (every query of bursts over 20 users
+ * answered once, with its Msg-ID and its user's credentials) on RabbitMQ, as
+ * authn-answers.test.ts checks it on the embedded bus.
  * Runs in its own RabbitMQ vhost; under FIFE_REQUIRE_SERVICES=1 a missing Kamailio, SIPp
  * or RabbitMQ fails the suite.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -32,6 +35,8 @@ import { runSipp, type SippUser } from '../support/sipp.ts';
 import { isolatedAmqpUrl } from '../support/rabbitmq-vhost.ts';
 import { memoryLogger } from '../../src/kernel/log.ts';
 import { accountDbName, EmbeddedStore } from '../../src/store/index.ts';
+import { startHarness, type Harness } from '../apps/registrar/support.ts';
+import { authnBurst, burstProblems } from './authn-burst.ts';
 
 const SCENARIO = resolve(import.meta.dirname, '../apps/registrar/sipp/register.xml');
 const VHOST = 'fife-robustness-authn';
@@ -66,6 +71,10 @@ function fates(timeouts: string[], proxy: string[], replies: Array<Record<string
 }
 
 const amqpUrl = isolatedAmqpUrl(VHOST);
+const rabbit = await serviceGate('RabbitMQ', async () => {
+  const c = await amqp.connect(amqpUrl, { timeout: 3000 });
+  await c.close();
+});
 const gate = await serviceGate('Kamailio + SIPp + RabbitMQ', async () => {
   await kamailioProbe();
   const c = await amqp.connect(amqpUrl, { timeout: 3000 });
@@ -135,4 +144,20 @@ describe.skipIf(!gate.available)('authn answers through a proxy that asks once (
     expect(replies.every((l) => l.reply === 'authn_resp')).toBe(true);
     expect(node.lines.filter((l) => l.app === 'registrar' && (l.level as number) >= 40).map((l) => l.msg)).toEqual([]);
   }, 60_000);
+});
+
+describe.skipIf(!rabbit.available)('authn answers from the registrar start (RabbitMQ, no proxy)', () => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  it('every query of a burst over 20 users is answered once, with its own Msg-ID and credentials', async () => {
+    h = await startHarness({ busUrl: amqpUrl });
+    const r = await authnBurst(h, { users: 20, perUser: 100, burst: 200 });
+    expect(burstProblems(r).slice(0, 20)).toEqual([]);
+    expect(r.sent.size).toBe(2000);
+    expect(h.lines.filter((l) => (l.level as number) >= 40).map((l) => l.msg)).toEqual([]);
+  });
 });
