@@ -95,5 +95,7 @@ export async function handleAuthnReq(deps: CredentialDeps, buildCtx: BuildContex
     ctx.log.error({ user, realm, err: (err as Error).message }, 'authn_req: credential look-up failed');
   }
   await publish(msg['Server-ID'], replyBody(found, buildCtx, msg['Msg-ID']));
-  if (found !== undefined && ctx.log.isLevelEnabled('debug')) ctx.log.debug({ user, realm, method: found.method, account: found.accountId }, 'authn_resp sent');
+  // with the request's Msg-ID (and its Call-ID, from the log context): a proxy that then
+  // times the REGISTER out can be shown the answer it did not match
+  if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ user, realm, msgId: msg['Msg-ID'], reply: found !== undefined ? 'authn_resp' : 'authn_err', method: found?.method, account: found?.accountId }, 'authn reply sent');
 }

@@ -12,11 +12,15 @@
  *   device id. No account for the realm: 'not_found'; the username taken in that account:
  *   'conflict'; neither or both of password / a1Hash, or an a1Hash that is not 32 hex:
  *   'invalid'. Realms and usernames are stored lower-cased.
+ * - Input is checked before anything is written, each refusal an 'invalid' naming the
+ *   field: a realm must be a SIP domain name and a username a SIP user part, both within
+ *   length limits (sip-names.ts); a password given empty is refused as empty.
  * - Neither logs a secret.
  */
 import { randomBytes } from 'node:crypto';
 import { ACCOUNTS_DB, accountDbName, type DocumentStore } from '../../src/store/index.ts';
 import { ensureAccountDb, ensureRegistrarDbs } from './databases.ts';
+import { realmProblem, usernameProblem } from './sip-names.ts';
 
 export class ProvisionError extends Error {
   constructor(
@@ -45,6 +49,20 @@ export interface DeviceInput {
 const newId = (): string => randomBytes(16).toString('hex');
 const nonEmpty = (v: unknown): v is string => typeof v === 'string' && v.trim() !== '';
 
+function checkedRealm(v: unknown): string {
+  const realm = typeof v === 'string' ? v.trim().toLowerCase() : '';
+  const problem = realmProblem(realm);
+  if (problem !== undefined) throw new ProvisionError('invalid', `invalid realm: ${problem}`);
+  return realm;
+}
+
+function checkedUsername(v: unknown): string {
+  const username = typeof v === 'string' ? v.trim().toLowerCase() : '';
+  const problem = usernameProblem(username);
+  if (problem !== undefined) throw new ProvisionError('invalid', `invalid username: ${problem}`);
+  return username;
+}
+
 async function accountByRealm(store: DocumentStore, realm: string): Promise<{ id: string; db: string } | undefined> {
   const row = (await store.view(ACCOUNTS_DB, 'accounts/listing_by_realm', { key: realm })).rows[0];
   const v = row?.value as { account_id?: string; account_db?: string } | undefined;
@@ -53,7 +71,7 @@ async function accountByRealm(store: DocumentStore, realm: string): Promise<{ id
 
 export async function addAccount(store: DocumentStore, input: AccountInput): Promise<string> {
   if (!nonEmpty(input.name) || !nonEmpty(input.realm)) throw new ProvisionError('invalid', 'an account needs --name and --realm');
-  const realm = input.realm.trim().toLowerCase();
+  const realm = checkedRealm(input.realm);
   await ensureRegistrarDbs(store);
   if ((await accountByRealm(store, realm)) !== undefined) throw new ProvisionError('conflict', `realm ${realm} already belongs to an account`);
   const id = newId();
@@ -68,10 +86,11 @@ export async function addAccount(store: DocumentStore, input: AccountInput): Pro
 
 export async function addDevice(store: DocumentStore, input: DeviceInput): Promise<string> {
   if (!nonEmpty(input.realm) || !nonEmpty(input.username)) throw new ProvisionError('invalid', 'a device needs --realm and --username');
+  const realm = checkedRealm(input.realm);
+  const username = checkedUsername(input.username);
+  if (typeof input.password === 'string' && !nonEmpty(input.password) && input.a1Hash === undefined) throw new ProvisionError('invalid', 'invalid password: it is empty (a device needs a password, or --a1-hash)');
   if (nonEmpty(input.password) === nonEmpty(input.a1Hash)) throw new ProvisionError('invalid', 'give exactly one of --password or --a1-hash');
   if (nonEmpty(input.a1Hash) && !/^[0-9a-f]{32}$/i.test(input.a1Hash)) throw new ProvisionError('invalid', '--a1-hash must be MD5(username:realm:password) as 32 hex characters');
-  const realm = input.realm.trim().toLowerCase();
-  const username = input.username.trim().toLowerCase();
   await ensureRegistrarDbs(store);
   const account = await accountByRealm(store, realm);
   if (account === undefined) throw new ProvisionError('not_found', `no account has realm ${realm}: create it with 'fife account add --name NAME --realm ${realm}'`);

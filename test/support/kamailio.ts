@@ -5,13 +5,14 @@
  * `startKamailio({amqpUrl})` installs the Debian packages first when they are missing
  * and FIFE_INSTALL_PACKAGES=1 or FIFE_REQUIRE_SERVICES=1 (as root), starts Kamailio in
  * the foreground, and resolves once it answers a REGISTER (401); it rejects with the
- * reason (and Kamailio's output) otherwise. `stop()` sends SIGTERM to the pid it
+ * reason (and Kamailio's output) otherwise. `output()` is all Kamailio wrote (kept in a
+ * file while it runs, and after stop). `stop()` sends SIGTERM to the pid it
  * started and resolves when it has exited; idempotent. `kamailioProbe()` is the service
  * probe for serviceGate (binaries present or installable).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -71,28 +72,40 @@ export async function startKamailio(opts: { amqpUrl: string; children?: number; 
   const port = await freeUdpPort();
   const dir = mkdtempSync(join(tmpdir(), 'fife-kamailio-'));
   const args = ['--port', String(port), '--amqp', opts.amqpUrl, '--pidfile', join(dir, 'kamailio.pid'), '--children', String(opts.children ?? 8), '--query-timeout-s', String(opts.queryTimeoutS ?? 5)];
-  const child: ChildProcess = spawn(RUN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
-  child.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
+  // Kamailio's output goes to a file (under load it writes a line per failure; a file
+  // costs this process nothing while it runs)
+  const logFile = join(dir, 'kamailio.log');
+  const fd = openSync(logFile, 'a');
+  const child: ChildProcess = spawn(RUN, args, { stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  let last = '';
+  const out = (): string => {
+    try {
+      last = readFileSync(logFile, 'utf8');
+    } catch {
+      // removed at stop: the last output read stays available
+    }
+    return last;
+  };
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   let stopped: Promise<void> | undefined;
   const k: Kamailio = {
     port,
     pid: child.pid!,
-    output: () => out,
+    output: out,
     stop: () =>
       (stopped ??= (async () => {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
         await exited;
+        out();
         rmSync(dir, { recursive: true, force: true });
       })()),
   };
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`kamailio exited with ${child.exitCode}: ${out.slice(-2000)}`);
+    if (child.exitCode !== null) throw new Error(`kamailio exited with ${child.exitCode}: ${out().slice(-2000)}`);
     if (await register401(port)) return k;
   }
   await k.stop();
-  throw new Error(`kamailio did not answer on 127.0.0.1:${port} within 15 s: ${out.slice(-2000)}`);
+  throw new Error(`kamailio did not answer on 127.0.0.1:${port} within 15 s: ${out().slice(-2000)}`);
 }
