@@ -22,7 +22,8 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, nodeDir, ConfigError } from '../node/config.ts';
-import { startNode } from '../node/node.ts';
+import { runForeground } from '../node/daemon.ts';
+import { adminAuthHeader } from '../node/admin.ts';
 import { renderTree, createRootLogger, type NodeTree } from '../kernel/index.ts';
 import { openStore } from '../store/index.ts';
 import { loadBuiltinApp } from '../node/app-loader.ts';
@@ -76,7 +77,7 @@ async function admin(p: Parsed, method: string, path: string, body?: unknown): P
   const base = adminBase(p);
   let res: Response;
   try {
-    res = await fetch(base + path, { method, headers: body === undefined ? undefined : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    res = await fetch(base + path, { method, headers: { ...adminAuthHeader(process.env.FIFE_ADMIN_TOKEN ?? loadConfig({ file: str(p.flags.config) }).admin.token), ...(method === 'GET' ? {} : { 'content-type': 'application/json' }) }, body: method === 'GET' ? undefined : JSON.stringify(body ?? {}) });
   } catch (err) {
     throw new Error(`cannot reach the node at ${base}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`);
   }
@@ -86,27 +87,7 @@ async function admin(p: Parsed, method: string, path: string, body?: unknown): P
 }
 
 async function cmdStart(p: Parsed): Promise<void> {
-  const node = await startNode({ config: loadConfig({ file: str(p.flags.config) }) });
-  let stopping = false;
-  const shutdown = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    node.log.info({ signal }, 'signal received: stopping');
-    node.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        node.log.fatal({ err: (err as Error).message }, 'stop failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('unhandledRejection', (err) => node.log.error({ err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'unhandled promise rejection (kept running)'));
-  process.on('uncaughtException', (err) => {
-    node.log.fatal({ err: { message: err.message, stack: err.stack } }, 'uncaught exception: node exits');
-    setTimeout(() => process.exit(1), 100);
-  });
+  await runForeground(loadConfig({ file: str(p.flags.config) }));
 }
 
 async function cmdTree(p: Parsed): Promise<void> {

@@ -9,6 +9,7 @@
  *   FIFE_STORE_URL   'embedded', a folder, or an http:// CouchDB URL (default embedded)
  *   FIFE_DATA_DIR    where the node keeps its data (default ./data)
  *   FIFE_ADMIN_HOST / FIFE_ADMIN_PORT   admin endpoint (default 127.0.0.1, port 0 = any free port)
+ *   FIFE_ADMIN_TOKEN the admin endpoint's bearer token (required for a non-loopback host)
  *   FIFE_LOG_LEVEL   pino level                    (default info)
  *   FIFE_PLUGINS     comma-separated paths of plugin WhApp modules
  *   FIFE_HEARTBEAT_MS  how often the node announces itself on the bus (default 5000)
@@ -24,7 +25,7 @@ export interface NodeConfig {
   bus: string;
   store: string;
   dataDir: string;
-  admin: { host: string; port: number };
+  admin: { host: string; port: number; token?: string };
   logLevel: string;
   plugins: string[];
   heartbeatMs: number;
@@ -79,6 +80,7 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv } = {}
   if (env.FIFE_DATA_DIR) cfg.dataDir = env.FIFE_DATA_DIR;
   if (env.FIFE_ADMIN_HOST) cfg.admin.host = env.FIFE_ADMIN_HOST;
   if (env.FIFE_ADMIN_PORT) cfg.admin.port = Number(env.FIFE_ADMIN_PORT);
+  if (env.FIFE_ADMIN_TOKEN) cfg.admin.token = env.FIFE_ADMIN_TOKEN;
   if (env.FIFE_LOG_LEVEL) cfg.logLevel = env.FIFE_LOG_LEVEL;
   if (env.FIFE_PLUGINS !== undefined) cfg.plugins = list(env.FIFE_PLUGINS);
   if (env.FIFE_HEARTBEAT_MS) cfg.heartbeatMs = Number(env.FIFE_HEARTBEAT_MS);
