@@ -18,7 +18,8 @@ afterEach(() => {
 });
 
 const NODE = 'lock@localhost';
-const envFor = (dataDir: string): NodeJS.ProcessEnv => ({ ...process.env, FIFE_DATA_DIR: dataDir, FIFE_NODE: NODE, FIFE_APPS: 'registrar', FIFE_BUS_URL: '', FIFE_STORE_URL: '', FIFE_LOG_LEVEL: 'info' });
+const envFor = (dataDir: string): NodeJS.ProcessEnv => ({ ...process.env, FIFE_DATA_DIR: dataDir, FIFE_NODE: NODE, FIFE_APPS: 'registrar', FIFE_BUS_URL: '', FIFE_STORE_URL: '', FIFE_LOG_LEVEL: 'info', FIFE_ADMIN_TOKEN: 'lock-test-token' });
+// With a token set, `fife apps` below passes only if the CLI sends it.
 
 describe('one node per data folder', { timeout: 120_000 }, () => {
   it('a second fife start on the same folder is refused with one line and exit 3; the first runs on, its admin.json intact', async () => {
