@@ -12,7 +12,8 @@
  *   POST /apps/<name>/start|stop|restart    {type:'ok'} or {type:'error', reason} (409)
  *   POST /kill {name|pid, reason?}           fault injection: crash a process with reason (default
  *                                            killed); 404 no such process. Killing the kernel root
- *                                            answers first, then crashes it: the node halts.
+ *                                            or admin itself answers first, then crashes it (the
+ *                                            root: the node halts).
  *   POST /apps/<name>/ops/<op> {input}       run an operation the app declares (e.g. registrar
  *                                            add_account): {type:'ok', result}; errors: 400 invalid,
  *                                            404 unknown app/operation or not found, 409 conflict,
@@ -43,7 +44,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { listNodes } from './nodes.ts';
 import { removeOwnFile } from './node-lock.ts';
-import { GenServer, ok, noreply, AppsController, describeNode, renderTree, formatReason, type GenServerBehaviour, type Logger, type ProcessContext, type Runtime } from '../kernel/index.ts';
+import { GenServer, ok, noreply, samePid, AppsController, describeNode, renderTree, formatReason, type GenServerBehaviour, type Logger, type Pid, type ProcessContext, type Runtime } from '../kernel/index.ts';
 
 export interface AdminArgs {
   host: string;
@@ -81,7 +82,7 @@ class HttpError extends Error {
   }
 }
 
-function buildServer(rt: Runtime, a: AdminArgs, log: Logger): FastifyInstance {
+function buildServer(rt: Runtime, self: Pid, a: AdminArgs, log: Logger): FastifyInstance {
   let nextId = 0;
   const app = Fastify({
     logger: false,
@@ -157,9 +158,10 @@ function buildServer(rt: Runtime, a: AdminArgs, log: Logger): FastifyInstance {
     const target = body.name !== undefined ? rt.whereis(body.name) : rt.processes().find((p) => String(p) === body.pid);
     if (target === undefined) return reply.code(404).send({ error: `no such process: ${String(body.name ?? body.pid)}`, request_id: req.id });
     const reason = body.reason ?? 'killed';
-    if (target === rt.whereis(a.kernelRoot)) {
-      // The root takes this endpoint down with it: answer first.
-      log.warn({ reason, request_id: req.id }, 'kill of the kernel root requested: the node will halt');
+    const root = samePid(target, rt.whereis(a.kernelRoot));
+    if (root || samePid(target, self)) {
+      // The endpoint goes down with the root or with itself: answer first.
+      if (root) log.warn({ reason, request_id: req.id }, 'kill of the kernel root requested: the node will halt');
       reply.raw.once('close', () => rt.crash(target, reason));
     } else rt.crash(target, reason);
     return { type: 'ok', pid: String(target), reason };
@@ -205,7 +207,7 @@ export const Admin: GenServerBehaviour<State, AdminArgs> = {
     if (!isLoopback(a.host) && !a.token) {
       throw new Error(`the admin endpoint on non-loopback host ${a.host} needs a token: set admin.token or FIFE_ADMIN_TOKEN (or bind 127.0.0.1)`);
     }
-    const app = buildServer(ctx.runtime, a, ctx.log);
+    const app = buildServer(ctx.runtime, ctx.self, a, ctx.log);
     try {
       await app.listen({ host: a.host, port: a.port });
     } catch (err) {

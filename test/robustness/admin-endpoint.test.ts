@@ -130,4 +130,21 @@ describe('admin endpoint', () => {
     expect(await call(`${url}/apps`)).toMatchObject({ status: 200 });
     expect(await call(`${url}/nodes`)).toMatchObject({ status: 200 });
   });
+
+  it('POST /kill of admin itself answers, then the restarted admin serves on its new address and the old server is closed', async () => {
+    const { node, url } = await boot();
+    const restarted = new Promise<void>((resolve) =>
+      node.runtime.events.on('supervisor', (e: { kind: string; childId?: string }) => {
+        if (e.kind === 'child_restarted' && e.childId === 'admin') resolve();
+      }),
+    );
+    expect(await call(`${url}/kill`, { method: 'POST', headers: json, body: '{"name": "admin"}' })).toMatchObject({ status: 200, body: { type: 'ok', reason: 'killed' } });
+    await restarted;
+    const { adminUrl } = await import('../../src/node/admin.ts');
+    const next = adminUrl(node.runtime)!;
+    expect(next).not.toBe(url);
+    expect(await call(`${next}/health`)).toMatchObject({ status: 200 });
+    // The old server no longer serves: refused, or 503 while fastify finishes closing it.
+    expect(await fetch(`${url}/health`).then((r) => r.status, () => 'refused')).toSatisfy((r) => r === 'refused' || r === 503);
+  });
 });
