@@ -38,7 +38,20 @@ export async function runForeground(config: NodeConfig): Promise<void> {
   let node: FifeNode | undefined;
   let stopping = false;
 
-  const exit = (code: number): never => process.exit(code);
+  // The node runs until a signal or a halt, each with its own exit code: an event loop
+  // that drains without one of them is a failure, not a clean stop.
+  process.exitCode = EXIT.failed;
+  // Exits once the log lines written so far are out (stdout may be a slow pipe), or after 2 s.
+  const exit = (code: number): void => {
+    let gone = false;
+    const go = (): void => {
+      if (gone) return;
+      gone = true;
+      process.exit(code);
+    };
+    log.flush(() => go());
+    setTimeout(go, 2_000);
+  };
   const stopAndExit = (code: number): void => {
     stopping = true;
     node!.stop().then(
@@ -62,7 +75,7 @@ export async function runForeground(config: NodeConfig): Promise<void> {
     log.fatal({ err: { message: err.message, stack: err.stack } }, 'uncaught exception: node exits');
     removeOwnFile(join(dir, ADMIN_FILE));
     removeOwnFile(join(dir, LOCK_FILE));
-    exit(EXIT.failed);
+    process.exit(EXIT.failed); // at once: the process's state is unknown (pino flushes synchronously on exit)
   });
 
   try {

@@ -134,11 +134,25 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<FifeNode> 
     checkpoint('bus');
     const bus = createTransport({ url: config.bus, logger: log.child({ layer: 'bus' }), connectionName: config.node });
     undo.push({ what: 'bus', run: () => bus.close() });
-    const onAbort = (): void => void bus.close();
+    // On abort the bus is closed and the start goes on unwinding at once, without waiting
+    // for a connect or a declaration in flight to settle.
+    let onAbort = (): void => undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => {
+        void bus.close();
+        reject(new NodeStartAborted('while the bus was connecting'));
+      };
+    });
+    aborted.catch(() => undefined);
     signal?.addEventListener('abort', onAbort);
     try {
-      await bus.start();
-      await bus.assertExchanges(busExchangeSpecs().map((e) => ({ name: e.name, type: e.type })));
+      await Promise.race([
+        (async () => {
+          await bus.start();
+          await bus.assertExchanges(busExchangeSpecs().map((e) => ({ name: e.name, type: e.type })));
+        })(),
+        aborted,
+      ]);
     } catch (err) {
       if (signal?.aborted) throw new NodeStartAborted('while the bus was connecting');
       throw new NodeStartError(`bus ${config.bus === 'embedded' ? 'embedded' : 'AMQP'} failed to start: ${(err as Error).message}`);

@@ -78,6 +78,9 @@ async function advertise(s: State, rt: Runtime): Promise<void> {
 export const Nodes: GenListenerBehaviour<State, NodesArgs, 'list'> = {
   name: NODES,
   init(args, ctx) {
+    // Trapping exits, a shutdown runs terminate: the node's stop waits for the consumer and
+    // its queue to go before the bus closes.
+    ctx.trapExit(true);
     ctx.sendAfter(0, BEAT);
     ctx.sendAfter(SWEEP_MS, SWEEP);
     return ok({ args, nodes: new Map() });

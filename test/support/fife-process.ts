@@ -27,7 +27,8 @@ export function spawnFife(env: NodeJS.ProcessEnv): FifeProcess {
   let buf = '';
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  // 'close', not 'exit': by then every line the process wrote has been read.
+  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
   child.stdout!.on('data', (d: Buffer) => {
     buf += d.toString();
     let i: number;
