@@ -38,7 +38,7 @@
  * the process ends (terminate, or killed without one) it closes the server and removes
  * the file if it is still its own.
  */
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -82,7 +82,9 @@ class HttpError extends Error {
   }
 }
 
-function buildServer(rt: Runtime, self: Pid, a: AdminArgs, log: Logger): FastifyInstance {
+async function buildServer(rt: Runtime, self: Pid, a: AdminArgs, log: Logger): Promise<FastifyInstance> {
+  // Loaded here, not at import: the `fife` commands import this module and need no server.
+  const { default: Fastify } = await import('fastify');
   let nextId = 0;
   const app = Fastify({
     logger: false,
@@ -207,7 +209,7 @@ export const Admin: GenServerBehaviour<State, AdminArgs> = {
     if (!isLoopback(a.host) && !a.token) {
       throw new Error(`the admin endpoint on non-loopback host ${a.host} needs a token: set admin.token or FIFE_ADMIN_TOKEN (or bind 127.0.0.1)`);
     }
-    const app = buildServer(ctx.runtime, ctx.self, a, ctx.log);
+    const app = await buildServer(ctx.runtime, ctx.self, a, ctx.log);
     try {
       await app.listen({ host: a.host, port: a.port });
     } catch (err) {

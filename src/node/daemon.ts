@@ -23,6 +23,7 @@
  * 3 another node already runs on this node folder (lock held); 4 the kernel root died.
  */
 import { join } from 'node:path';
+import pino from 'pino';
 import { createRootLogger, formatReason, type Logger } from '../kernel/index.ts';
 import { nodeDir, type NodeConfig } from './config.ts';
 import { startNode, NodeStartAborted, type FifeNode } from './node.ts';
@@ -32,7 +33,8 @@ import { ADMIN_FILE } from './admin.ts';
 export const EXIT = { stopped: 0, failed: 1, usage: 2, locked: 3, halted: 4 } as const;
 
 export async function runForeground(config: NodeConfig): Promise<void> {
-  const log: Logger = createRootLogger({ node: config.node, level: config.logLevel });
+  const out = pino.destination({ dest: 1, sync: false });
+  const log: Logger = createRootLogger({ node: config.node, level: config.logLevel, destination: out });
   const dir = nodeDir(config);
   const ac = new AbortController();
   let node: FifeNode | undefined;
@@ -41,7 +43,8 @@ export async function runForeground(config: NodeConfig): Promise<void> {
   // The node runs until a signal or a halt, each with its own exit code: an event loop
   // that drains without one of them is a failure, not a clean stop.
   process.exitCode = EXIT.failed;
-  // Exits once the log lines written so far are out (stdout may be a slow pipe), or after 2 s.
+  // Exits once every log line is out, in order (stdout may be a slow pipe; pino's own
+  // flush at exit can write the last lines ahead of a write still in flight), or after 2 s.
   const exit = (code: number): void => {
     let gone = false;
     const go = (): void => {
@@ -49,8 +52,13 @@ export async function runForeground(config: NodeConfig): Promise<void> {
       gone = true;
       process.exit(code);
     };
-    log.flush(() => go());
+    out.once('close', go);
     setTimeout(go, 2_000);
+    try {
+      out.end();
+    } catch {
+      go();
+    }
   };
   const stopAndExit = (code: number): void => {
     stopping = true;
