@@ -209,8 +209,9 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<FifeNode> 
     return { config, runtime, log, adminUrl: adminUrl(runtime), apps, halted, stop };
   } catch (err) {
     const aborted = err instanceof NodeStartAborted;
-    if (aborted) log.info({ step }, 'start aborted: stopping what had started');
-    else log.error({ step, err: (err as Error).message }, 'start failed: stopping what had started');
+    const what = undo.length > 0 ? ': stopping what had started' : '';
+    if (aborted) log.info({ step }, `start aborted${what}`);
+    else log.error({ step, err: (err as Error).message }, `start failed${what}`);
     await unwind();
     if (aborted) log.info('start aborted: stopped');
     throw err;
