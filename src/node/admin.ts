@@ -124,7 +124,7 @@ async function buildServer(rt: Runtime, self: Pid, a: AdminArgs, log: Logger): P
   const route = (method: 'GET' | 'POST', url: string, opts: { schema?: object }, handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>): void => {
     app.route({ method, url, schema: opts.schema, onRequest: method === 'POST' ? requireJson : undefined, handler });
     const allow = method === 'GET' ? 'GET, HEAD' : 'POST';
-    const others = ['DELETE', 'PATCH', 'PUT', 'OPTIONS', method === 'GET' ? 'POST' : 'GET'];
+    const others = ['DELETE', 'PATCH', 'PUT', 'OPTIONS', ...(method === 'GET' ? ['POST'] : ['GET', 'HEAD'])];
     app.route({
       method: others,
       url,

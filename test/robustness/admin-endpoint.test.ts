@@ -93,6 +93,7 @@ describe('admin endpoint', () => {
     const wrong = await call(`${url}/kill`);
     expect(wrong.status).toBe(405);
     expect(wrong.headers.get('allow')).toBe('POST');
+    expect((await fetch(`${url}/kill`, { method: 'HEAD' })).status).toBe(405);
     const put = await call(`${url}/health`, { method: 'PUT', headers: json, body: '{}' });
     expect(put.status).toBe(405);
     expect(put.headers.get('allow')).toBe('GET, HEAD');
