@@ -3,7 +3,7 @@
  *
  *   kernel_sup (one_for_one, 3 restarts in 10 s)
  *   ├── apps_controller   starts/stops WhApps; each app's own tree hangs off it
- *   ├── admin             HTTP admin endpoint on loopback (fife tree / apps / kill / nodes)
+ *   ├── admin             HTTP admin endpoint, loopback by default (fife tree / apps / kill / nodes)
  *   └── nodes             heartbeat on the bus and the cluster view (gen_listener)
  *
  * App trees are declared in supervisors/<app>.sup.ts and started by the apps controller.

@@ -30,6 +30,7 @@ import { loadConfig, nodeDir, ConfigError } from '../node/config.ts';
 import type { NodeTree } from '../kernel/index.ts';
 // The node, the kernel and the store are imported by the commands that use them, so that
 // --help and usage errors answer at once.
+import { adminAuthHeader } from '../node/admin-auth.ts';
 
 class UsageError extends Error {}
 
@@ -56,7 +57,7 @@ async function request(o: NodeOpts, base: string, path: string, init: RequestIni
   let res: Response;
   let text: string;
   try {
-    res = await fetch(base + path, { ...init, signal: AbortSignal.timeout(o.timeout * 1000) });
+    res = await fetch(base + path, { ...init, headers: { ...adminAuthHeader(adminToken(o)), ...(init.headers as Record<string, string> | undefined) }, signal: AbortSignal.timeout(o.timeout * 1000) });
     text = await res.text();
   } catch (err) {
     const e = err as Error;
@@ -66,33 +67,18 @@ async function request(o: NodeOpts, base: string, path: string, init: RequestIni
   return { status: res.status, data: res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text };
 }
 
+/** The admin token a node asks for: FIFE_ADMIN_TOKEN, else the config's admin.token. */
+const adminToken = (o: NodeOpts): string | undefined => process.env.FIFE_ADMIN_TOKEN || loadConfig({ file: o.config }).admin.token;
+
+/** A request to the node; POSTs always carry a JSON body (the endpoint refuses others). */
 function admin(o: NodeOpts, method: string, path: string, body?: unknown): Promise<{ status: number; data: unknown }> {
-  return request(o, adminBase(o), path, { method, headers: body === undefined ? undefined : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const post = method !== 'GET';
+  return request(o, adminBase(o), path, { method, headers: post ? { 'content-type': 'application/json' } : undefined, body: post ? JSON.stringify(body ?? {}) : undefined });
 }
 
 async function cmdStart(o: { config?: string }): Promise<void> {
-  const { startNode } = await import('../node/node.ts');
-  const node = await startNode({ config: loadConfig({ file: o.config }) });
-  let stopping = false;
-  const shutdown = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    node.log.info({ signal }, 'signal received: stopping');
-    node.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        node.log.fatal({ err: (err as Error).message }, 'stop failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('unhandledRejection', (err) => node.log.error({ err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'unhandled promise rejection (kept running)'));
-  process.on('uncaughtException', (err) => {
-    node.log.fatal({ err: { message: err.message, stack: err.stack } }, 'uncaught exception: node exits');
-    setTimeout(() => process.exit(1), 100);
-  });
+  const { runForeground } = await import('../node/daemon.ts');
+  await runForeground(loadConfig({ file: o.config }));
 }
 
 const out = (s: string): void => void process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);

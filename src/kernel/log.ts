@@ -52,7 +52,7 @@ export function currentCallId(): string | undefined {
   return context.getStore()?.callId;
 }
 
-const SECRET_KEYS = ['password', 'Password', 'a1_hash', 'A1-Hash', 'Auth-Password', 'secret', 'pass'];
+const SECRET_KEYS = ['password', 'Password', 'a1_hash', 'A1-Hash', 'Auth-Password', 'secret', 'pass', 'token', 'authorization'];
 const SECRET_SET = new Set(SECRET_KEYS.map((k) => k.toLowerCase()));
 
 /** True for keys whose values never go into a log line (used when reasons are stringified). */

@@ -1,7 +1,8 @@
 /**
- * The node's admin endpoint: HTTP/JSON on loopback, owned by a gen_server (`admin`) so it
- * is supervised like everything else. Operator commands (`fife tree`, `fife apps ...`)
- * go through it to a running node.
+ * The node's admin endpoint: HTTP/JSON, owned by a gen_server (`admin`) so it is
+ * supervised like everything else. Operator commands (`fife tree`, `fife apps ...`) go
+ * through it to a running node. Built on fastify, the project's one HTTP stack (routes
+ * with JSON-schema validation, one error handler).
  *
  *   GET  /health                 {node, uptime_s, processes}
  *   GET  /tree                   the live tree (kernel and apps) as JSON
@@ -10,145 +11,236 @@
  *   GET  /nodes                  the cluster: {nodes: every node heard on the bus,
  *                                switches: the switches their ecallmgr connects}
  *   POST /apps/<name>/start|stop|restart    {type:'ok'} or {type:'error', reason} (409)
- *   POST /kill {name|pid, reason?}           fault injection: crash a process with reason (default killed)
+ *   POST /kill {name|pid, reason?}           fault injection: crash a process with reason (default
+ *                                            killed); 404 no such process. Killing the kernel root
+ *                                            or admin itself answers first, then crashes it (the
+ *                                            root: the node halts).
  *   POST /apps/<name>/ops/<op> {input}       run an operation the app declares (e.g. registrar
  *                                            add_account): {type:'ok', result}; errors: 400 invalid,
  *                                            404 unknown app/operation or not found, 409 conflict,
- *                                            503 app not running, 500 failed
+ *                                            503 app not running
  *
- * On start it writes <nodeDir>/admin.json ({url, pid}) so commands can find the node; on
- * terminate it closes the server and removes the file. Unknown routes are 404, bad JSON
- * bodies 400, each with {error} and a log line; no request can crash the process.
+ * Access
+ * - Binds `host` (loopback by default). A non-loopback host needs a token: without one
+ *   init fails (and so the node start) saying so; with one it is logged as a warning.
+ * - With a token set, every request needs `Authorization: Bearer <token>` (401 otherwise,
+ *   with `WWW-Authenticate`). The token is compared in constant time and never logged.
+ * - POST requests need `Content-Type: application/json` (415 otherwise), so a web page
+ *   cannot post to the endpoint cross-origin (such a request would need a CORS preflight,
+ *   which is not answered).
+ *
+ * Answers to bad requests, each `{error, request_id}` and a log line with the request id:
+ * 401 no or wrong token, 404 unknown route, 405 a known route with another method (with
+ * `Allow`), 413 a body over 64 KiB, 415 not JSON, 400 a body that is not JSON or not what
+ * the route takes (the message names what was wrong), 500 an unexpected error (logged at
+ * error with its stack). No request can crash the process.
+ *
+ * On start it writes <nodeDir>/admin.json ({url, pid}) so commands can find the node; when
+ * the process ends (terminate, or killed without one) it closes the server and removes
+ * the file if it is still its own.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { listNodes, listSwitches } from './nodes.ts';
-import { GenServer, ok, noreply, AppsController, describeNode, renderTree, formatReason, type GenServerBehaviour, type ProcessContext, type Runtime } from '../kernel/index.ts';
+import { removeOwnFile } from './node-lock.ts';
+import { GenServer, ok, noreply, samePid, AppsController, describeNode, renderTree, formatReason, type GenServerBehaviour, type Logger, type Pid, type ProcessContext, type Runtime } from '../kernel/index.ts';
 
 export interface AdminArgs {
   host: string;
   port: number;
+  /** Bearer token; required when `host` is not a loopback address. */
+  token?: string;
   nodeDir: string;
   kernelRoot: string;
   startedAt: number;
 }
 
 interface State {
-  server: Server;
+  close(): Promise<void>;
   url: string;
-  file: string;
 }
 
+export const ADMIN_FILE = 'admin.json';
 const MAX_BODY = 64 * 1024;
-
-function send(res: ServerResponse, status: number, body: unknown, text = false): void {
-  const payload = text ? String(body) : JSON.stringify(body);
-  res.writeHead(status, { 'content-type': text ? 'text/plain; charset=utf-8' : 'application/json' });
-  res.end(payload);
-}
-
-function readJson(req: IncomingMessage): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    let size = 0;
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY) {
-        reject(new Error(`body over ${MAX_BODY} bytes`));
-        req.destroy();
-      } else chunks.push(c);
-    });
-    req.on('end', () => {
-      const s = Buffer.concat(chunks).toString('utf8');
-      try {
-        resolve(s === '' ? {} : JSON.parse(s));
-      } catch {
-        reject(new Error('body is not JSON'));
-      }
-    });
-    req.on('error', reject);
-  });
-}
-
 const OP_STATUS: Record<string, number> = { invalid: 400, not_found: 404, conflict: 409, unknown_app: 404, unknown_operation: 404, not_started: 503 };
 
-async function runOperation(rt: Runtime, app: string, op: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const input = (await readJson(req)) as Record<string, unknown>;
-  const found = await AppsController.operation(rt, app, op);
-  if (found.type === 'error') return send(res, OP_STATUS[found.reason] ?? 500, { type: 'error', code: found.reason, error: `${app} ${op}: ${found.reason}${found.known ? ` (known: ${found.known.join(', ')})` : ''}` });
-  try {
-    const result = await found.run(input);
-    rt.log.info({ app, op }, 'operation done');
-    return send(res, 200, { type: 'ok', result });
-  } catch (err) {
-    const code = typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : 'failed';
-    rt.log.warn({ app, op, code, err: (err as Error).message }, 'operation refused or failed');
-    return send(res, OP_STATUS[code] ?? 500, { type: 'error', code, error: (err as Error).message });
+/** True for 127.0.0.0/8, ::1 and localhost. */
+export const isLoopback = (host: string): boolean => /^(localhost|127(\.\d{1,3}){3}|::1|\[::1\]|::ffff:127(\.\d{1,3}){3})$/i.test(host);
+
+/** The header the CLI sends the token in (`Authorization: Bearer <token>`); none without a token. */
+export { adminAuthHeader } from './admin-auth.ts';
+
+const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
+    super(message);
   }
 }
 
-async function route(rt: Runtime, a: AdminArgs, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://admin');
-  const parts = url.pathname.split('/').filter(Boolean);
-  if (req.method === 'GET' && url.pathname === '/health') return send(res, 200, { node: rt.node, uptime_s: Math.round((Date.now() - a.startedAt) / 1000), processes: rt.processCount });
-  if (req.method === 'GET' && url.pathname === '/tree') {
+async function buildServer(rt: Runtime, self: Pid, a: AdminArgs, log: Logger): Promise<FastifyInstance> {
+  // Loaded here, not at import: the `fife` commands import this module and need no server.
+  const { default: Fastify } = await import('fastify');
+  let nextId = 0;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: MAX_BODY,
+    forceCloseConnections: true,
+    genReqId: () => `adm-${++nextId}`,
+    // Bodies are taken as sent: no coercion of null to '' or of '1' to 1.
+    ajv: { customOptions: { coerceTypes: false } },
+  });
+  const expected = a.token ? digest(a.token) : undefined;
+
+  // Only JSON bodies (fastify also takes text/plain by default: a cross-origin form could post it).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    if (body === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(body as string));
+    } catch {
+      done(new HttpError(400, 'body is not JSON'), undefined);
+    }
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    if (expected === undefined) return;
+    const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
+    if (m === null || !timingSafeEqual(digest(m[1]!), expected)) {
+      void reply.header('www-authenticate', 'Bearer realm="fife admin"');
+      throw new HttpError(401, m === null ? 'this endpoint needs Authorization: Bearer <admin token>' : 'wrong admin token');
+    }
+  });
+
+  const requireJson = async (req: FastifyRequest): Promise<void> => {
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/json') throw new HttpError(415, `${req.method} needs Content-Type: application/json${type ? `, got ${type}` : ''}`);
+  };
+
+  const route = (method: 'GET' | 'POST', url: string, opts: { schema?: object }, handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>): void => {
+    app.route({ method, url, schema: opts.schema, onRequest: method === 'POST' ? requireJson : undefined, handler });
+    const allow = method === 'GET' ? 'GET, HEAD' : 'POST';
+    const others = ['DELETE', 'PATCH', 'PUT', 'OPTIONS', ...(method === 'GET' ? ['POST'] : ['GET', 'HEAD'])];
+    app.route({
+      method: others,
+      url,
+      onRequest: async (req, reply) => {
+        void reply.header('allow', allow);
+        throw new HttpError(405, `${req.method} not allowed on ${url}; use ${allow}`);
+      },
+      handler: async () => undefined,
+    });
+  };
+
+  route('GET', '/health', {}, async () => ({ node: rt.node, uptime_s: Math.round((Date.now() - a.startedAt) / 1000), processes: rt.processCount }));
+  route('GET', '/tree', { schema: { querystring: { type: 'object', properties: { format: { type: 'string', enum: ['json', 'text'] } } } } }, async (req, reply) => {
     const tree = describeNode(rt, { root: a.kernelRoot });
-    return url.searchParams.get('format') === 'text' ? send(res, 200, renderTree(tree) + '\n', true) : send(res, 200, tree);
+    if ((req.query as { format?: string }).format !== 'text') return tree;
+    return reply.type('text/plain; charset=utf-8').send(renderTree(tree) + '\n');
+  });
+  route('GET', '/apps', {}, async () => AppsController.appsStatus(rt));
+  route('GET', '/nodes', {}, async () => ({ nodes: await listNodes(rt), switches: await listSwitches(rt) }));
+
+  const appParams = { type: 'object', properties: { name: { type: 'string', minLength: 1 } } };
+  for (const [action, fn] of [['start', AppsController.startApp], ['stop', AppsController.stopApp], ['restart', AppsController.restartApp]] as const) {
+    route('POST', `/apps/:name/${action}`, { schema: { params: appParams } }, async (req, reply) => {
+      const r = await fn(rt, (req.params as { name: string }).name);
+      return reply.code(r.type === 'ok' ? 200 : 409).send(r.type === 'ok' ? r : { type: 'error', reason: formatReason(r.reason) });
+    });
   }
-  if (req.method === 'GET' && url.pathname === '/apps') return send(res, 200, await AppsController.appsStatus(rt));
-  if (req.method === 'GET' && url.pathname === '/nodes') return send(res, 200, { nodes: await listNodes(rt), switches: await listSwitches(rt) });
-  if (req.method === 'POST' && parts[0] === 'apps' && parts.length === 3 && ['start', 'stop', 'restart'].includes(parts[2]!)) {
-    const name = decodeURIComponent(parts[1]!);
-    const op = parts[2] === 'start' ? AppsController.startApp : parts[2] === 'stop' ? AppsController.stopApp : AppsController.restartApp;
-    const r = await op(rt, name);
-    return send(res, r.type === 'ok' ? 200 : 409, r.type === 'ok' ? r : { type: 'error', reason: formatReason(r.reason) });
-  }
-  if (req.method === 'POST' && url.pathname === '/kill') {
-    const body = (await readJson(req)) as { name?: unknown; pid?: unknown; reason?: unknown };
-    const target = typeof body.name === 'string' ? rt.whereis(body.name) : rt.processes().find((p) => String(p) === body.pid);
-    if (target === undefined) return send(res, 404, { error: `no such process: ${String(body.name ?? body.pid)}` });
+
+  const killBody = { type: 'object', properties: { name: { type: 'string', minLength: 1 }, pid: { type: 'string', minLength: 1 } } };
+  route('POST', '/kill', { schema: { body: killBody } }, async (req, reply) => {
+    const body = req.body as { name?: string; pid?: string; reason?: unknown };
+    if (body.name === undefined && body.pid === undefined) throw new HttpError(400, "body needs name (a registered name) or pid (as '<node.N>')");
+    const target = body.name !== undefined ? rt.whereis(body.name) : rt.processes().find((p) => String(p) === body.pid);
+    if (target === undefined) return reply.code(404).send({ error: `no such process: ${String(body.name ?? body.pid)}`, request_id: req.id });
     const reason = body.reason ?? 'killed';
-    rt.crash(target, reason);
-    return send(res, 200, { type: 'ok', pid: String(target), reason });
-  }
-  if (req.method === 'POST' && parts[0] === 'apps' && parts.length === 4 && parts[2] === 'ops') return runOperation(rt, decodeURIComponent(parts[1]!), decodeURIComponent(parts[3]!), req, res);
-  send(res, 404, { error: `no route ${req.method} ${url.pathname}` });
+    const root = samePid(target, rt.whereis(a.kernelRoot));
+    if (root || samePid(target, self)) {
+      // The endpoint goes down with the root or with itself: answer first.
+      if (root) log.warn({ reason, request_id: req.id }, 'kill of the kernel root requested: the node will halt');
+      reply.raw.once('close', () => rt.crash(target, reason));
+    } else rt.crash(target, reason);
+    return { type: 'ok', pid: String(target), reason };
+  });
+
+  route('POST', '/apps/:name/ops/:op', { schema: { params: { type: 'object', properties: { name: { type: 'string' }, op: { type: 'string' } } }, body: { type: 'object' } } }, async (req, reply) => {
+    const { name, op } = req.params as { name: string; op: string };
+    const found = await AppsController.operation(rt, name, op);
+    if (found.type === 'error') return reply.code(OP_STATUS[found.reason] ?? 500).send({ type: 'error', code: found.reason, error: `${name} ${op}: ${found.reason}${found.known ? ` (known: ${found.known.join(', ')})` : ''}`, request_id: req.id });
+    try {
+      const result = await found.run(req.body as Record<string, unknown>);
+      log.info({ app: name, op, request_id: req.id }, 'operation done');
+      return { type: 'ok', result };
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (typeof code !== 'string' || OP_STATUS[code] === undefined) throw err;
+      log.warn({ app: name, op, code, err: (err as Error).message, request_id: req.id }, 'operation refused');
+      return reply.code(OP_STATUS[code]).send({ type: 'error', code, error: (err as Error).message, request_id: req.id });
+    }
+  });
+
+  app.setNotFoundHandler(async (req) => {
+    throw new HttpError(404, `no route ${req.method} ${req.url.split('?')[0]}`);
+  });
+
+  app.setErrorHandler(async (err: FastifyError, req, reply) => {
+    const status = err.validation ? 400 : err instanceof HttpError || (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) ? (err.statusCode ?? 500) : 500;
+    const where = { request_id: req.id, method: req.method, path: req.url.split('?')[0] };
+    if (status === 500) {
+      log.error({ ...where, err: { message: err.message, stack: err.stack } }, 'admin request failed unexpectedly');
+      return reply.code(500).send({ error: `internal error (request ${req.id}): ${err.message}`, request_id: req.id });
+    }
+    log.warn({ ...where, status, err: err.message }, 'admin request refused');
+    return reply.code(status).send({ error: err.message, request_id: req.id });
+  });
+  return app;
 }
 
 export const Admin: GenServerBehaviour<State, AdminArgs> = {
   name: 'admin',
   async init(a, ctx: ProcessContext) {
     ctx.trapExit(true);
-    const rt = ctx.runtime;
-    const server = createServer((req, res) => {
-      route(rt, a, req, res).catch((err: unknown) => {
-        ctx.log.warn({ err: (err as Error).message, path: req.url }, 'admin request failed');
-        if (!res.headersSent) send(res, 400, { error: (err as Error).message });
-      });
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(a.port, a.host, () => resolve());
-    });
-    server.on('error', (err) => ctx.log.error({ err: err.message }, 'admin server error'));
-    const addr = server.address();
+    if (!isLoopback(a.host) && !a.token) {
+      throw new Error(`the admin endpoint on non-loopback host ${a.host} needs a token: set admin.token or FIFE_ADMIN_TOKEN (or bind 127.0.0.1)`);
+    }
+    const app = await buildServer(ctx.runtime, ctx.self, a, ctx.log);
+    try {
+      await app.listen({ host: a.host, port: a.port });
+    } catch (err) {
+      await app.close();
+      throw err;
+    }
+    const addr = app.server.address();
     const port = typeof addr === 'object' && addr !== null ? addr.port : a.port;
-    const url = `http://${a.host}:${port}`;
+    const url = `http://${a.host.includes(':') && !a.host.startsWith('[') ? `[${a.host}]` : a.host}:${port}`;
     mkdirSync(a.nodeDir, { recursive: true });
-    const file = join(a.nodeDir, 'admin.json');
+    const file = join(a.nodeDir, ADMIN_FILE);
     writeFileSync(file, JSON.stringify({ url, pid: process.pid }));
-    ctx.log.info({ url }, 'admin endpoint listening');
-    return ok({ server, url, file });
+    let closing: Promise<void> | undefined;
+    const close = (): Promise<void> =>
+      (closing ??= (async () => {
+        removeOwnFile(file);
+        await app.close();
+      })());
+    // However the process ends (terminate, a kill, an injected crash), the server and the file go.
+    ctx.signal.addEventListener('abort', () => void close().catch((err: unknown) => ctx.log.error({ err: (err as Error).message }, 'admin endpoint close failed')));
+    if (isLoopback(a.host)) ctx.log.info({ url, auth: a.token ? 'bearer token' : 'none (loopback)' }, 'admin endpoint listening');
+    else ctx.log.warn({ url }, 'admin endpoint listening on a non-loopback address: every request needs the admin token');
+    return ok({ close, url });
   },
   handleInfo(_m, s) {
     return noreply(s);
   },
   describe: (s) => ({ url: s.url }),
   async terminate(_r, s) {
-    rmSync(s.file, { force: true });
-    s.server.closeAllConnections();
-    await new Promise<void>((resolve) => s.server.close(() => resolve()));
+    await s.close();
   },
 };
 

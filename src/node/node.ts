@@ -1,28 +1,45 @@
 /**
  * One Fife node: boots the kernel, then the apps its config lists; stops in reverse.
  *
- * Start order: runtime and root logger; every app definition loaded (built-ins and
- * plugins; a load error fails the start before anything runs); the kernel tree
- * `kernel_sup` (one_for_one) with `apps_controller` and `admin`; then each configured
- * app in list order (its deps first). An app that fails to start fails `startNode` with
- * the reason, after stopping what was started: a node never runs half-configured
- * without saying so.
+ * Start order, each step undone in reverse by `stop()` or by a failed or aborted start:
+ *   1. the node lock `<nodeDir>/node.lock` (node-lock.ts): a second node on the same node
+ *      folder is refused here, before anything opens (NodeLockedError);
+ *   2. every app definition loaded (built-ins and plugins; a load error fails the start);
+ *   3. the store, then the bus (Kazoo's exchanges declared); a bus that cannot start
+ *      fails the start;
+ *   4. the runtime and the kernel tree `kernel_sup` (one_for_one) with `apps_controller`,
+ *      `admin` and `nodes`;
+ *   5. each configured app in list order (its deps first). An app that fails to start
+ *      fails `startNode` with the reason: a node never runs half-configured.
+ * A failed start throws NodeStartError (NodeLockedError for the lock) after undoing what
+ * it had done.
  *
- * `node.stop()` (and SIGTERM / SIGINT under `fife start`) stops kernel_sup with
- * `shutdown`: the apps controller stops apps in reverse start order, each tree draining
- * within its shutdown budgets, then the admin endpoint closes and the runtime ends.
+ * Abort: `startNode({signal})` checks the AbortSignal between steps and stops a bus that
+ * is still connecting; once aborted it undoes what has started (apps in reverse, kernel,
+ * bus, store, lock) and throws NodeStartAborted. An app start in progress is waited for
+ * (bounded by the app's own start), then stopped with the rest.
  *
- * Services given to apps (their `tree(env)` receives them): NodeServices below. The
- * store and the bus (with Kazoo's exchanges declared) are opened before the kernel tree
- * starts and closed after it has stopped; a bus that cannot start fails the node start.
+ * `node.stop()` stops kernel_sup with `shutdown`: the apps controller stops apps in
+ * reverse start order, each tree draining within its shutdown budgets, then the admin
+ * endpoint closes; then the runtime, bus and store close and the lock is released. Every
+ * undo step runs even when one before it failed (each failure logged). Idempotent.
+ *
+ * `node.halted` resolves with the reason when kernel_sup ends without `stop()` (killed,
+ * restart intensity exceeded): the node has no apps and no admin endpoint any more, and
+ * its owner must stop it (`fife start` logs it and exits 4, as an OTP node halts when its
+ * kernel application dies). It never resolves for a node that is stopped.
+ *
+ * Services given to apps (their `tree(env)` receives them): NodeServices below.
  */
 import { FIFE_VERSION } from '../version.ts';
-import { Runtime, Supervisor, AppsController, createRootLogger, formatReason, type AppDefinition, type Logger, type Pid } from '../kernel/index.ts';
+import { Runtime, Supervisor, AppsController, createRootLogger, formatReason, type AppDefinition, type ExitReason, type Logger, type Pid } from '../kernel/index.ts';
 import { loadConfig, nodeDir, type NodeConfig } from './config.ts';
 import { loadApps } from './app-loader.ts';
-import { adminUrl } from './admin.ts';
+import { adminUrl, ADMIN_FILE } from './admin.ts';
+import { acquireNodeLock, removeOwnFile } from './node-lock.ts';
 import { kernelTree, KERNEL_SUP } from '../../supervisors/kernel.sup.ts';
 import type { DestinationStream } from 'pino';
+import { join } from 'node:path';
 import { openStore, type DocumentStore } from '../store/index.ts';
 import { createTransport, type BusTransport } from '../bus/index.ts';
 import { busExchangeSpecs } from '../api/bus-adapters.ts';
@@ -45,7 +62,19 @@ export interface FifeNode {
   log: Logger;
   adminUrl: string | undefined;
   apps: AppDefinition<NodeServices>[];
+  /** Resolves when the kernel root ends without stop(); see the contract above. */
+  halted: Promise<{ reason: ExitReason }>;
   stop(): Promise<void>;
+}
+
+export interface StartNodeOptions {
+  config?: NodeConfig;
+  /** The node's root logger; default one made from the config (stdout, or logDestination). */
+  log?: Logger;
+  logDestination?: DestinationStream;
+  extraApps?: AppDefinition<NodeServices>[];
+  /** Aborting it stops the start and undoes what had started (NodeStartAborted). */
+  signal?: AbortSignal;
 }
 
 export { KERNEL_SUP };
@@ -59,62 +88,131 @@ export class NodeStartError extends Error {
   }
 }
 
-export async function startNode(opts: { config?: NodeConfig; logDestination?: DestinationStream; extraApps?: AppDefinition<NodeServices>[] } = {}): Promise<FifeNode> {
+export class NodeStartAborted extends NodeStartError {
+  constructor(step: string) {
+    super(`start aborted (${step}); what had started is stopped`);
+    this.name = 'NodeStartAborted';
+  }
+}
+
+export async function startNode(opts: StartNodeOptions = {}): Promise<FifeNode> {
   const config = opts.config ?? loadConfig();
-  const log = createRootLogger({ node: config.node, level: config.logLevel, destination: opts.logDestination });
-  const runtime = new Runtime({ node: config.node, logger: log });
-  const apps = [...(await loadApps(config.plugins)), ...(opts.extraApps ?? [])] as AppDefinition<NodeServices>[];
-  const store = openStore(config.store, { dataDir: nodeDir(config), logger: log.child({ layer: 'store' }) });
-  const bus = createTransport({ url: config.bus, logger: log.child({ layer: 'bus' }), connectionName: config.node });
-  try {
-    await bus.start();
-    await bus.assertExchanges(busExchangeSpecs().map((e) => ({ name: e.name, type: e.type })));
-  } catch (err) {
-    await bus.close();
-    await store.close();
-    await runtime.shutdown();
-    throw new NodeStartError(`bus ${config.bus === 'embedded' ? 'embedded' : 'AMQP'} failed to start: ${(err as Error).message}`);
-  }
-  const services: NodeServices = { config, runtime, log, dataDir: nodeDir(config), store, bus };
-  const startedAt = Date.now();
-
-  const kernel = await Supervisor.start(
-    runtime,
-    kernelTree({
-      services,
-      apps,
-      admin: { host: config.admin.host, port: config.admin.port, nodeDir: nodeDir(config), kernelRoot: KERNEL_SUP, startedAt },
-      nodes: { transport: bus, heartbeatMs: config.heartbeatMs, version: FIFE_VERSION, startedAt },
-    }),
-    { name: KERNEL_SUP },
-  );
-  if (kernel.type !== 'ok') {
-    await runtime.shutdown();
-    await bus.close();
-    await store.close();
-    throw new NodeStartError(`kernel failed to start: ${formatReason(kernel.type === 'error' ? kernel.reason : 'ignore')}`);
-  }
-  const kernelPid: Pid = kernel.pid;
-  let stopped: Promise<void> | undefined;
-  const stop = (): Promise<void> =>
-    (stopped ??= (async () => {
-      log.info('node stopping');
-      const exited = runtime.awaitExit(kernelPid);
-      runtime.exit(kernelPid, 'shutdown');
-      await exited;
-      await runtime.shutdown();
-      await bus.close();
-      await store.close();
-      log.info('node stopped');
+  const log = opts.log ?? createRootLogger({ node: config.node, level: config.logLevel, destination: opts.logDestination });
+  const signal = opts.signal;
+  const dir = nodeDir(config);
+  const undo: Array<{ what: string; run: () => unknown }> = [];
+  let unwinding: Promise<void> | undefined;
+  const unwind = (): Promise<void> =>
+    (unwinding ??= (async () => {
+      for (const u of undo.splice(0).reverse()) {
+        try {
+          await u.run();
+        } catch (err) {
+          log.error({ step: u.what, err: (err as Error).message }, 'stop step failed (carrying on with the rest)');
+        }
+      }
     })());
+  let step = 'lock';
+  const checkpoint = (next: string): void => {
+    if (signal?.aborted) throw new NodeStartAborted(`before ${next}`);
+    step = next;
+  };
 
-  for (const name of config.apps) {
-    const r = await AppsController.startApp(runtime, name);
-    if (r.type === 'error') {
-      await stop();
-      throw new NodeStartError(`app '${name}' failed to start: ${formatReason(r.reason)}`);
+  try {
+    checkpoint('lock');
+    const lock = acquireNodeLock(dir, config.node, log);
+    undo.push({ what: 'lock', run: () => lock.release() });
+
+    checkpoint('apps load');
+    const apps = [...(await loadApps(config.plugins)), ...(opts.extraApps ?? [])] as AppDefinition<NodeServices>[];
+
+    checkpoint('store');
+    const store = openStore(config.store, { dataDir: dir, logger: log.child({ layer: 'store' }) });
+    undo.push({ what: 'store', run: () => store.close() });
+
+    checkpoint('bus');
+    const bus = createTransport({ url: config.bus, logger: log.child({ layer: 'bus' }), connectionName: config.node });
+    undo.push({ what: 'bus', run: () => bus.close() });
+    // On abort the bus is closed and the start goes on unwinding at once, without waiting
+    // for a connect or a declaration in flight to settle.
+    let onAbort = (): void => undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => {
+        void bus.close();
+        reject(new NodeStartAborted('while the bus was connecting'));
+      };
+    });
+    aborted.catch(() => undefined);
+    signal?.addEventListener('abort', onAbort);
+    try {
+      await Promise.race([
+        (async () => {
+          await bus.start();
+          await bus.assertExchanges(busExchangeSpecs().map((e) => ({ name: e.name, type: e.type })));
+        })(),
+        aborted,
+      ]);
+    } catch (err) {
+      if (signal?.aborted) throw new NodeStartAborted('while the bus was connecting');
+      throw new NodeStartError(`bus ${config.bus === 'embedded' ? 'embedded' : 'AMQP'} failed to start: ${(err as Error).message}`);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
     }
+
+    checkpoint('kernel');
+    const runtime = new Runtime({ node: config.node, logger: log });
+    undo.push({ what: 'runtime', run: () => runtime.shutdown() });
+    // A node only removes its own admin.json (admin's terminate does; this covers an admin that was killed).
+    undo.push({ what: 'admin.json', run: () => removeOwnFile(join(dir, ADMIN_FILE)) });
+    const services: NodeServices = { config, runtime, log, dataDir: dir, store, bus };
+    const startedAt = Date.now();
+    const kernel = await Supervisor.start(
+      runtime,
+      kernelTree({
+        services,
+        apps,
+        admin: { host: config.admin.host, port: config.admin.port, token: config.admin.token, nodeDir: dir, kernelRoot: KERNEL_SUP, startedAt },
+        nodes: { transport: bus, heartbeatMs: config.heartbeatMs, version: FIFE_VERSION, startedAt },
+      }),
+      { name: KERNEL_SUP },
+    );
+    if (kernel.type !== 'ok') throw new NodeStartError(`kernel failed to start: ${formatReason(kernel.type === 'error' ? kernel.reason : 'ignore')}`);
+    const kernelPid: Pid = kernel.pid;
+    let stopping = false;
+    undo.push({
+      what: 'kernel',
+      run: async () => {
+        stopping = true;
+        const exited = runtime.awaitExit(kernelPid);
+        runtime.exit(kernelPid, 'shutdown');
+        await exited;
+      },
+    });
+    const halted = runtime.awaitExit(kernelPid).then((reason) => (stopping ? new Promise<never>(() => undefined) : { reason }));
+
+    for (const name of config.apps) {
+      checkpoint(`app ${name}`);
+      const r = await AppsController.startApp(runtime, name);
+      if (r.type === 'error') throw new NodeStartError(`app '${name}' failed to start: ${formatReason(r.reason)}`);
+    }
+    checkpoint('done');
+
+    let stopped: Promise<void> | undefined;
+    const stop = (): Promise<void> =>
+      (stopped ??= (async () => {
+        log.info('node stopping');
+        await unwind();
+        log.info('node stopped');
+      })());
+    log.info({ apps: await AppsController.runningApps(runtime), admin: adminUrl(runtime), bus: config.bus === 'embedded' ? 'embedded' : 'amqp', store: /^https?:/.test(config.store) ? 'couchdb' : 'embedded' }, 'node started');
+    return { config, runtime, log, adminUrl: adminUrl(runtime), apps, halted, stop };
+  } catch (err) {
+    const aborted = err instanceof NodeStartAborted;
+    const what = undo.length > 0 ? ': stopping what had started' : '';
+    if (aborted) log.info({ step }, `start aborted${what}`);
+    else log.error({ step, err: (err as Error).message }, `start failed${what}`);
+    await unwind();
+    if (aborted) log.info('start aborted: stopped');
+    throw err;
   }
-  log.info({ apps: await AppsController.runningApps(runtime), admin: adminUrl(runtime), bus: config.bus === 'embedded' ? 'embedded' : 'amqp', store: /^https?:/.test(config.store) ? 'couchdb' : 'embedded' }, 'node started');
-  return { config, runtime, log, adminUrl: adminUrl(runtime), apps, stop };
 }

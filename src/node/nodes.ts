@@ -158,6 +158,9 @@ function switchEntries(s: State): SwitchEntry[] {
 export const Nodes: GenListenerBehaviour<State, NodesArgs, 'list' | 'switches'> = {
   name: NODES,
   init(args, ctx) {
+    // Trapping exits, a shutdown runs terminate: the node's stop waits for the consumer and
+    // its queue to go before the bus closes.
+    ctx.trapExit(true);
     ctx.sendAfter(0, BEAT);
     ctx.sendAfter(SWEEP_MS, SWEEP);
     return ok({ args, nodes: new Map(), local: new Map(), switches: new Map() });

@@ -35,7 +35,7 @@ describe('fife apps: the real last failure', () => {
     const env = envFor(tmpDir('fife-out-'), 'hello,crashy');
     const node = await startFife(env);
     started.push(node.child);
-    const fatal = await node.waitForLine((l) => String(l.msg).startsWith('app failed for good') && l.app === 'crashy');
+    const fatal = await node.waitFor((l) => String(l.msg).startsWith('app failed for good') && l.app === 'crashy');
     expect(fatal.reason).toMatchObject({ type: 'Error', message: 'crashy says boom' });
 
     const apps = (await run(process.execPath, [FIFE_BIN, 'apps'], { env })).stdout;
@@ -48,7 +48,7 @@ describe('fife apps: the real last failure', () => {
 
     const text = (await run(process.execPath, [FIFE_BIN, 'kill', 'greeter', '--reason', 'injected'], { env })).stdout;
     expect(text).toMatch(/^greeter \(<out@localhost\.\d+>\) crashed with reason injected\n$/);
-    await node.waitForLine((l) => l.msg === 'process crashed' && l.reason === 'injected');
+    await node.waitFor((l) => l.msg === 'process crashed' && l.reason === 'injected');
     const json = JSON.parse((await run(process.execPath, [FIFE_BIN, 'kill', 'greeter', '--json'], { env })).stdout) as unknown;
     expect(json).toMatchObject({ type: 'ok', pid: expect.stringMatching(/^<out@localhost\.\d+>$/), reason: 'killed' });
   }, 90_000);
