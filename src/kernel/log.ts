@@ -66,6 +66,8 @@ export interface RootLoggerOptions {
   destination?: DestinationStream;
   /** Readable lines instead of JSON (default: see the contract). */
   pretty?: boolean;
+  /** The destination is the process's stdout (colours for pretty lines on a terminal). */
+  toStdout?: boolean;
 }
 
 /** Whether logs to stdout are for people: FIFE_LOG_PRETTY=1|0, else whether stdout is a terminal. */
@@ -130,8 +132,8 @@ export function createRootLogger(opts: RootLoggerOptions): Logger {
         return c?.callId === undefined ? {} : { call_id: c.callId };
       },
     },
-    (opts.pretty ?? (opts.destination === undefined && prettyWanted()))
-      ? prettyDestination(opts.destination ?? process.stdout, opts.destination === undefined && process.stdout.isTTY === true && isColorSupported)
+    (opts.pretty ?? ((opts.destination === undefined || opts.toStdout === true) && prettyWanted()))
+      ? prettyDestination(opts.destination ?? process.stdout, (opts.destination === undefined || opts.toStdout === true) && process.stdout.isTTY === true && isColorSupported)
       : (opts.destination ?? pino.destination({ dest: 1, sync: false })),
   );
 }

@@ -34,7 +34,7 @@ export const EXIT = { stopped: 0, failed: 1, usage: 2, locked: 3, halted: 4 } as
 
 export async function runForeground(config: NodeConfig): Promise<void> {
   const out = pino.destination({ dest: 1, sync: false });
-  const log: Logger = createRootLogger({ node: config.node, level: config.logLevel, destination: out });
+  const log: Logger = createRootLogger({ node: config.node, level: config.logLevel, destination: out, toStdout: true });
   const dir = nodeDir(config);
   const ac = new AbortController();
   let node: FifeNode | undefined;

@@ -38,7 +38,7 @@ describe('a dead kernel root halts the node', { timeout: 120_000 }, () => {
     const env = envFor(dataDir);
     const p = await startFife(env);
     started.push(p.child);
-    const out = await run(process.execPath, [FIFE_BIN, 'kill', 'kernel_sup', '--reason', 'operator_test'], { env });
+    const out = await run(process.execPath, [FIFE_BIN, 'kill', '--json', 'kernel_sup', '--reason', 'operator_test'], { env });
     expect(JSON.parse(out.stdout)).toMatchObject({ type: 'ok', reason: 'operator_test' });
     await expectHalted(p, join(dataDir, NODE), 'operator_test');
   });
