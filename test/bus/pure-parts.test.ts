@@ -1,10 +1,9 @@
 /**
- * The pure parts of src/bus: URL parsing and redaction, back-off, Kazoo queue defaults,
+ * The pure parts of src/bus: URL parsing and redaction, Kazoo queue defaults,
  * the envelope decoder and validator, the responder table and the bounded runner.
  */
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { backoffDelay } from '../../src/bus/backoff.ts';
 import { BoundedRunner } from '../../src/bus/bounded-runner.ts';
 import { parseBusUrl, redactUrl } from '../../src/bus/broker-url.ts';
 import { createTransport } from '../../src/bus/create-transport.ts';
@@ -44,24 +43,10 @@ describe('bus URL', () => {
     expect(JSON.stringify(lines)).not.toContain('hunter2');
     expect(JSON.stringify(lines)).toContain('amqp://127.0.0.1:1');
   });
-});
 
-describe('backoffDelay', () => {
-  const policy = { initialMs: 100, maxMs: 5_000, factor: 2, jitter: 0 };
-  it.each([
-    [0, 100],
-    [1, 200],
-    [5, 3_200],
-    [6, 5_000],
-    [50, 5_000],
-  ])('attempt %i -> %i ms without jitter', (attempt, ms) => {
-    expect(backoffDelay(attempt, policy)).toBe(ms);
-  });
-
-  it('jitter spreads the delay by at most the given fraction', () => {
-    const p = { ...policy, jitter: 0.2 };
-    expect(backoffDelay(0, p, () => 0)).toBe(80);
-    expect(backoffDelay(0, p, () => 1)).toBe(120);
+  it('a bad reconnect backoff fails createTransport at once, naming the field', () => {
+    const { logger } = memoryLogger();
+    expect(() => createTransport({ url: 'embedded', logger, backoff: { initialMs: 500, maxMs: 100 } })).toThrow(/backoff\.maxMs must be a number of ms at least initialMs \(500\)/);
   });
 });
 

@@ -28,7 +28,7 @@ afterEach(async () => {
 describe('RetryingWriter while the store is unreachable', () => {
   it('holds at most maxPending writes and refuses more at once', async () => {
     const store = await deadStore();
-    const writer = new RetryingWriter({ store, logger: memoryLogger().logger, maxPending: 1, retryMs: 20, maxRetryMs: 50 });
+    const writer = new RetryingWriter({ store, logger: memoryLogger().logger, maxPending: 1, backoff: { initialMs: 20, maxMs: 50 } });
     open.push(writer, store);
     const held = writer.save('accounts', { _id: 'a1' });
     const err = await expectStoreError(writer.save('accounts', { _id: 'a2' }), 'unavailable');
@@ -42,7 +42,7 @@ describe('RetryingWriter while the store is unreachable', () => {
   it('gives up with the last error after maxAttempts', async () => {
     const store = await deadStore();
     const { logger, lines } = memoryLogger();
-    const writer = new RetryingWriter({ store, logger, maxAttempts: 3, retryMs: 5, maxRetryMs: 10 });
+    const writer = new RetryingWriter({ store, logger, maxAttempts: 3, backoff: { initialMs: 5, maxMs: 10 } });
     open.push(writer, store);
     await expectStoreError(writer.save('accounts', { _id: 'a1' }), 'unavailable');
     expect(lines.filter((l) => l.msg === 'write failed; retrying until the store is back')).toHaveLength(1);
