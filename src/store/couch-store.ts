@@ -210,12 +210,15 @@ export class CouchStore implements DocumentStore {
             markReady();
             return;
           }
+          const delay = backoffDelay(failures, store.backoff);
           if (failures === 0) {
-            store.log.warn({ db: name, code: e.code, reason: e.reason }, 'change feed failed; retrying');
+            store.log.warn({ db: name, code: e.code, reason: e.reason, retryInMs: delay }, 'change feed failed; retrying');
             opts.onError?.(e);
             markReady();
+          } else {
+            store.log.debug({ db: name, attempt: failures + 1, retryInMs: delay }, 'change feed retry scheduled');
           }
-          const delay = backoffDelay(failures++, store.backoff);
+          failures++;
           await new Promise<void>((resolve) => {
             wake = resolve;
             timer = setTimeout(resolve, delay);

@@ -18,7 +18,8 @@
  * - 'invalid', 'not_found' and 'closed' reject at once: retrying will not help.
  * - At most `maxPending` writes wait at a time (default 1,000); past that `save` rejects at
  *   once with 'unavailable' ("retry queue full"), so memory stays bounded during a long outage.
- * - The first failure of a write is logged at warn, its eventual success at info.
+ * - The first failure of a write is logged at warn, each later retry at debug (both with
+ *   `retryInMs`), its eventual success at info.
  * - `close()` cancels the timers and rejects every waiting write with 'closed'; idempotent.
  */
 import { backoffDelay, backoffPolicy, type BackoffPolicy } from '../kernel/backoff.ts';
@@ -115,8 +116,9 @@ export class RetryingWriter {
     }
     if (err.code !== 'unavailable' && err.code !== 'failed') return done(err);
     if (n >= (this.opts.maxAttempts ?? Infinity)) return done(err);
-    if (n === 1) this.log.warn({ db, id: doc._id, code: err.code, reason: err.reason }, 'write failed; retrying until the store is back');
     const wait = backoffDelay(retries, this.backoff);
+    if (n === 1) this.log.warn({ db, id: doc._id, code: err.code, reason: err.reason, retryInMs: wait }, 'write failed; retrying until the store is back');
+    else this.log.debug({ db, id: doc._id, attempt: n, retryInMs: wait }, 'write retry scheduled');
     w.timer = setTimeout(() => void this.attempt(db, doc, onConflict, w, n + 1, retries + 1, done), wait);
   }
 

@@ -11,6 +11,7 @@ import { decodeJson, validateEnvelope } from '../../src/bus/envelope.ts';
 import { kazooQueueOptions } from '../../src/bus/queue-defaults.ts';
 import { ResponderTable } from '../../src/bus/responder-table.ts';
 import { memoryLogger } from '../../src/kernel/log.ts';
+import { watchedLogger } from '../support/watched-logger.ts';
 
 describe('bus URL', () => {
   it("selects the embedded broker for 'embedded' and for nothing at all", () => {
@@ -42,6 +43,16 @@ describe('bus URL', () => {
     expect(lines.length).toBeGreaterThan(0);
     expect(JSON.stringify(lines)).not.toContain('hunter2');
     expect(JSON.stringify(lines)).toContain('amqp://127.0.0.1:1');
+  });
+
+  it('retries an unreachable broker as its backoff says: initialMs, doubling, never above maxMs', async () => {
+    const { logger, waitFor } = watchedLogger();
+    const t = createTransport({ url: 'amqp://127.0.0.1:1', logger, startTimeoutMs: 60_000, backoff: { initialMs: 5, maxMs: 20, factor: 2, jitter: 0 } });
+    const started = t.start().catch((e: unknown) => e);
+    const rounds = await waitFor((l) => l.msg === 'bus: cannot connect to any broker; will retry', 4);
+    await t.close();
+    expect(await started).toBeInstanceOf(Error);
+    expect(rounds.slice(0, 4).map((l) => l.retryInMs)).toEqual([5, 10, 20, 20]);
   });
 
   it('a bad reconnect backoff fails createTransport at once, naming the field', () => {
