@@ -9,8 +9,8 @@
  * The returned transport is not started: call `start()`.
  */
 import type { Logger } from 'pino';
+import type { BackoffPolicy } from '../kernel/backoff.ts';
 import { AmqpConnector } from './amqp-connector.ts';
-import type { BackoffPolicy } from './backoff.ts';
 import { parseBusUrl } from './broker-url.ts';
 import { EmbeddedBroker } from './embedded-broker.ts';
 import { EmbeddedConnector } from './embedded-link.ts';
@@ -23,7 +23,8 @@ export interface CreateTransportOptions {
   readonly embeddedBroker?: EmbeddedBroker;
   readonly publishTimeoutMs?: number;
   readonly startTimeoutMs?: number;
-  readonly backoff?: BackoffPolicy;
+  /** Reconnect delays; what is left out comes from BUS_BACKOFF. */
+  readonly backoff?: Partial<BackoffPolicy>;
   readonly namePrefix?: string;
   readonly heartbeatSeconds?: number;
   readonly connectTimeoutMs?: number;

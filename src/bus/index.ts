@@ -6,10 +6,9 @@
 export type * from './types.ts';
 export * from './errors.ts';
 export { createTransport, defaultEmbeddedBroker, type CreateTransportOptions } from './create-transport.ts';
-export { RecoveringTransport, type RecoveringTransportOptions } from './recovering-transport.ts';
+export { RecoveringTransport, BUS_BACKOFF, type RecoveringTransportOptions } from './recovering-transport.ts';
 export { EmbeddedBroker } from './embedded-broker.ts';
 export { parseBusUrl, redactUrl, type BusUrl } from './broker-url.ts';
-export { DEFAULT_BACKOFF, backoffDelay, type BackoffPolicy } from './backoff.ts';
 export { matchTopic } from './topic-match.ts';
 export { KAZOO_ANONYMOUS_QUEUE_DEFAULTS, KAZOO_QUEUE_DEFAULTS, kazooQueueOptions, type QueueOverrides } from './queue-defaults.ts';
 export { decodeJson, validateEnvelope, encodeJson, jsonProperties, newMsgId, type Decoder, type Validator, type Envelope, type DecodeResult } from './envelope.ts';

@@ -29,6 +29,7 @@ export { AppsController, APPS_CONTROLLER, type AppDefinition, type AppStatus, ty
 export { describeTree, describeNode, renderTree, type TreeNode, type NodeTree } from './tree.ts';
 export { KernelEvents, type SupervisorEvent, type AppEvent, type ExitEvent } from './events.ts';
 export { createRootLogger, withCallId, currentCallId, type Logger } from './log.ts';
+export { backoffDelay, backoffPolicy, type BackoffPolicy } from './backoff.ts';
 export { Table, TableError, isEtsTransfer, type TableAccess, type TableOptions, type TableInfo, type EtsTransferMessage } from './table.ts';
 export { TableKeeper, type ClaimResult } from './table-keeper.ts';
 export { messageType, exposeCounters } from './proc-stats.ts';

@@ -10,12 +10,14 @@
  *   fails at once.
  * - `follow` long-polls `_changes` (never a continuous feed, which compressing proxies
  *   buffer) with `pollTimeoutMs` (default 25000) and stops at once on `stop()` by aborting
- *   the request in flight. After a failure it waits `retryMs` doubling up to `maxRetryMs`
- *   (defaults 100 ms, 5 s) on a timer, and goes on from the last sequence seen.
+ *   the request in flight. After a failure it waits on a timer as the kernel's backoff says
+ *   (`backoff` over FEED_BACKOFF: 100 ms doubling to 5 s, jittered), and goes on from the
+ *   last sequence seen.
  * - Sequences are whatever the server sends (strings on CouchDB 3, numbers on stand-ins),
  *   passed on as strings and handed back unparsed.
  */
 import Nano from 'nano';
+import { backoffDelay, backoffPolicy, type BackoffPolicy } from '../kernel/backoff.ts';
 import type { Logger } from '../kernel/log.ts';
 import { canonicalDbName, checkDocId } from './db-names.ts';
 import { prepareDoc } from './doc-json.ts';
@@ -25,14 +27,15 @@ import type {
   AllDocsQuery, BulkResult, DocInput, Change, ChangeSubscription, ChangesPage, ChangesQuery, Doc, DocumentStore,
   FollowOptions, SaveResult, SavedDoc, ViewQuery, ViewResult,
 } from './document-store.ts';
+import { FEED_BACKOFF } from './document-store.ts';
 
 export interface CouchStoreOptions {
   url: string;
   logger: Logger;
   requestTimeoutMs?: number;
   pollTimeoutMs?: number;
-  retryMs?: number;
-  maxRetryMs?: number;
+  /** Change-feed retry delays; what is left out comes from FEED_BACKOFF. A bad value throws here. */
+  backoff?: Partial<BackoffPolicy>;
 }
 
 /** Feed errors that retrying cannot cure: the feed ends after reporting them. */
@@ -54,8 +57,7 @@ export class CouchStore implements DocumentStore {
   private readonly log: Logger;
   private readonly timeoutMs: number;
   private readonly pollMs: number;
-  private readonly retryMs: number;
-  private readonly maxRetryMs: number;
+  private readonly backoff: BackoffPolicy;
   private readonly feeds = new Set<ChangeSubscription>();
   private closed = false;
 
@@ -72,8 +74,7 @@ export class CouchStore implements DocumentStore {
     this.log = opts.logger.child({ store: 'couchdb', url: this.location });
     this.timeoutMs = opts.requestTimeoutMs ?? 5000;
     this.pollMs = opts.pollTimeoutMs ?? 25_000;
-    this.retryMs = opts.retryMs ?? 100;
-    this.maxRetryMs = opts.maxRetryMs ?? 5000;
+    this.backoff = backoffPolicy(opts.backoff, FEED_BACKOFF);
   }
 
   async createDb(db: string): Promise<boolean> {
@@ -176,7 +177,7 @@ export class CouchStore implements DocumentStore {
     let markReady: () => void = () => {};
     const ready = new Promise<void>((resolve) => { markReady = resolve; });
     const loop = async (): Promise<void> => {
-      let delay = 0;
+      let failures = 0;
       while (!stopped) {
         abort = new AbortController();
         try {
@@ -189,8 +190,8 @@ export class CouchStore implements DocumentStore {
           const qs = { feed: 'longpoll', since, timeout: store.pollMs, include_docs: opts.includeDocs === true };
           const signal = AbortSignal.any([abort.signal, AbortSignal.timeout(store.pollMs + store.timeoutMs)]);
           const raw = (await store.nano.request({ db: name, path: '_changes', qs, signal } as Nano.RequestOptions)) as { results: never[]; last_seq: unknown };
-          if (delay > 0) {
-            delay = 0;
+          if (failures > 0) {
+            failures = 0;
             store.log.info({ db: name }, 'change feed recovered');
             opts.onRecover?.();
           }
@@ -209,12 +210,15 @@ export class CouchStore implements DocumentStore {
             markReady();
             return;
           }
-          if (delay === 0) {
-            store.log.warn({ db: name, code: e.code, reason: e.reason }, 'change feed failed; retrying');
+          const delay = backoffDelay(failures, store.backoff);
+          if (failures === 0) {
+            store.log.warn({ db: name, code: e.code, reason: e.reason, retryInMs: delay }, 'change feed failed; retrying');
             opts.onError?.(e);
             markReady();
+          } else {
+            store.log.debug({ db: name, attempt: failures + 1, retryInMs: delay }, 'change feed retry scheduled');
           }
-          delay = delay === 0 ? store.retryMs : Math.min(delay * 2, store.maxRetryMs);
+          failures++;
           await new Promise<void>((resolve) => {
             wake = resolve;
             timer = setTimeout(resolve, delay);

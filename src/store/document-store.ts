@@ -30,13 +30,15 @@
  *   them. `follow(db, opts)` delivers changes as they happen until `stop()` (after
  *   `ready` resolves none is missed, including with since 'now'); when the
  *   store becomes unreachable it reports the error once through `onError`, keeps retrying
- *   with backoff, and on recovery goes on from the last sequence it saw (no change lost).
+ *   with the kernel's backoff (FEED_BACKOFF unless the adapter's `backoff` option
+ *   overrides it), and on recovery goes on from the last sequence it saw (no change lost).
  *   On a database that does not exist (or is deleted while followed) it reports
  *   'not_found' through `onError` and ends.
  * - Every failure is a StoreError (see store-error.ts). When the store is unreachable a
  *   call fails within the adapter's request timeout with code 'unavailable'.
  * - `close()` is idempotent; afterwards every call rejects with 'closed'.
  */
+import type { BackoffPolicy } from '../kernel/backoff.ts';
 
 export type Seq = string;
 
@@ -126,6 +128,9 @@ export interface FollowOptions {
   /** Called once when the feed is running again after an error. */
   onRecover?(): void;
 }
+
+/** Retries of a failed change feed: 100 ms doubling to 5 s, up to 20 % taken off at random. */
+export const FEED_BACKOFF: BackoffPolicy = { initialMs: 100, maxMs: 5_000, factor: 2, jitter: 0.2 };
 
 export interface ChangeSubscription {
   /** The last sequence delivered (or the starting point). */

@@ -15,10 +15,14 @@
  * - Sequences are PouchDB's counters turned into strings; treat them as opaque.
  * - Views are built on first query and updated incrementally, as in CouchDB. Grouping or
  *   reduce=true on a map-only view fails 'invalid' as on CouchDB (PouchDB would ignore it).
+ * - A live feed that errors is restarted from its last sequence after the kernel's backoff
+ *   (`backoff` over FEED_BACKOFF); the delays start again from the first once a change
+ *   comes through.
  * - `close()` closes every open database; it is idempotent.
  */
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { backoffDelay, backoffPolicy, type BackoffPolicy } from '../kernel/backoff.ts';
 import type { Logger } from '../kernel/log.ts';
 import { canonicalDbName, checkDocId } from './db-names.ts';
 import { prepareDoc } from './doc-json.ts';
@@ -29,13 +33,15 @@ import type {
   AllDocsQuery, BulkResult, DocInput, ChangeSubscription, ChangesPage, ChangesQuery, Doc, DocumentStore,
   FollowOptions, SaveResult, SavedDoc, ViewQuery, ViewResult,
 } from './document-store.ts';
+import { FEED_BACKOFF } from './document-store.ts';
 
 const MRVIEW = /-mrview-[0-9a-f]{32}$/;
-const RETRY_MS = 1000;
 
 export interface EmbeddedStoreOptions {
   dir: string;
   logger: Logger;
+  /** Change-feed restart delays; what is left out comes from FEED_BACKOFF. A bad value throws here. */
+  backoff?: Partial<BackoffPolicy>;
 }
 
 export class EmbeddedStore implements DocumentStore {
@@ -43,6 +49,7 @@ export class EmbeddedStore implements DocumentStore {
   readonly location: string;
   private readonly dir: string;
   private readonly log: Logger;
+  private readonly backoff: BackoffPolicy;
   private readonly open = new Map<string, PouchDatabase>();
   private readonly feeds = new Set<ChangeSubscription>();
   private closed = false;
@@ -51,6 +58,7 @@ export class EmbeddedStore implements DocumentStore {
     this.dir = opts.dir;
     this.location = opts.dir;
     this.log = opts.logger.child({ store: 'embedded' });
+    this.backoff = backoffPolicy(opts.backoff, FEED_BACKOFF);
     mkdirSync(this.dir, { recursive: true });
   }
 
@@ -148,6 +156,7 @@ export class EmbeddedStore implements DocumentStore {
     let since = opts.since ?? 'now';
     let stopped = false;
     let timer: NodeJS.Timeout | undefined;
+    let failures = 0;
     let feed: PouchChangesFeed | undefined;
     let markReady: () => void = () => {};
     const ready = new Promise<void>((resolve) => { markReady = resolve; });
@@ -157,6 +166,7 @@ export class EmbeddedStore implements DocumentStore {
       live.on('change', (raw: Record<string, unknown>) => {
         const change = toChange(raw as never);
         since = change.seq;
+        failures = 0;
         try {
           opts.onChange(change);
         } catch (err) {
@@ -166,7 +176,7 @@ export class EmbeddedStore implements DocumentStore {
       live.on('error', (err: unknown) => {
         if (stopped) return;
         opts.onError?.(toStoreError(err, { op: 'follow', database: name }));
-        timer = setTimeout(() => { if (!stopped) { start(); opts.onRecover?.(); } }, RETRY_MS);
+        timer = setTimeout(() => { if (!stopped) { start(); opts.onRecover?.(); } }, backoffDelay(failures++, store.backoff));
       });
     };
     // Pin 'now' to a sequence first, so that nothing written after `ready` is missed.

@@ -6,6 +6,7 @@ export type {
   AllDocsQuery, BulkResult, Change, ChangeSubscription, ChangesPage, ChangesQuery, DesignDoc, Doc, DocInput,
   DocumentStore, FollowOptions, SaveResult, SavedDoc, Seq, ViewQuery, ViewResult, ViewRow,
 } from './document-store.ts';
+export { FEED_BACKOFF } from './document-store.ts';
 export { StoreError, isStoreError, stripCredentials, toStoreError, type StoreErrorCode } from './store-error.ts';
 export {
   ACCOUNTS_DB, ALERTS_DB, OFFNET_DB, SIP_AUTH_DB, SYSTEM_CONFIG_DB, SYSTEM_DATA_DB, SYSTEM_DBS, SYSTEM_SCHEMAS_DB, TOKEN_AUTH_DB,
@@ -18,5 +19,5 @@ export { StoreCache, type CacheKey, type CacheOrigin, type CacheStats, type Cach
 export { docChangeFromConfMessage, docChangeFromFeed, type ConfMessageResult, type DocAction, type DocChange } from './doc-change.ts';
 export { ChangeFollower, type ChangeFollowerOptions } from './change-follower.ts';
 export { checkDesignDoc, ensureDesignDocs, ensureSystemDbs, readDesignDocs, type DesignDocReport } from './design-docs.ts';
-export { RetryingWriter, type ConflictResolver, type RetryingWriterOptions } from './retrying-writer.ts';
+export { RetryingWriter, WRITE_BACKOFF, type ConflictResolver, type RetryingWriterOptions } from './retrying-writer.ts';
 export { newDocId } from './doc-json.ts';

@@ -5,8 +5,10 @@
  * Contract
  * - `save(db, doc, {onConflict})` resolves with the saved document once it is written.
  *   While the store answers 'unavailable' (or a 5xx 'failed') the write is retried on a
- *   timer, `retryMs` doubling up to `maxRetryMs` (defaults 200 ms and 10 s), at most
- *   `maxAttempts` times (default unlimited) after which it rejects with the last error.
+ *   timer as the kernel's backoff says (`backoff` over WRITE_BACKOFF: 200 ms doubling to
+ *   10 s, jittered; a bad value throws in the constructor), at most `maxAttempts` times
+ *   (default unlimited) after which it rejects with the last error. A conflict round
+ *   starts the delays again from the first.
  * - A conflict is never overwritten blindly. Without `onConflict` it rejects with the
  *   conflict. With it, the writer reads the current document (undefined when there is none)
  *   and calls `onConflict(current, wanted)`: the document it answers is saved on top of the
@@ -16,9 +18,11 @@
  * - 'invalid', 'not_found' and 'closed' reject at once: retrying will not help.
  * - At most `maxPending` writes wait at a time (default 1,000); past that `save` rejects at
  *   once with 'unavailable' ("retry queue full"), so memory stays bounded during a long outage.
- * - The first failure of a write is logged at warn, its eventual success at info.
+ * - The first failure of a write is logged at warn, each later retry at debug (both with
+ *   `retryInMs`), its eventual success at info.
  * - `close()` cancels the timers and rejects every waiting write with 'closed'; idempotent.
  */
+import { backoffDelay, backoffPolicy, type BackoffPolicy } from '../kernel/backoff.ts';
 import type { Logger } from '../kernel/log.ts';
 import { StoreError, isStoreError } from './store-error.ts';
 import { newDocId } from './doc-json.ts';
@@ -29,11 +33,14 @@ export type ConflictResolver = (current: SavedDoc | undefined, wanted: DocInput)
 export interface RetryingWriterOptions {
   store: DocumentStore;
   logger: Logger;
-  retryMs?: number;
-  maxRetryMs?: number;
+  /** Retry delays; what is left out comes from WRITE_BACKOFF. */
+  backoff?: Partial<BackoffPolicy>;
   maxAttempts?: number;
   maxPending?: number;
 }
+
+/** 200 ms doubling to 10 s; up to 20 % of each wait is taken off at random. */
+export const WRITE_BACKOFF: BackoffPolicy = { initialMs: 200, maxMs: 10_000, factor: 2, jitter: 0.2 };
 
 /** Conflict-resolution rounds before giving up (another writer keeps winning). */
 const MAX_ROUNDS = 10;
@@ -46,10 +53,12 @@ interface Waiting {
 export class RetryingWriter {
   private readonly waiting = new Set<Waiting>();
   private readonly log: Logger;
+  private readonly backoff: BackoffPolicy;
   private closed = false;
 
   constructor(private readonly opts: RetryingWriterOptions) {
     this.log = opts.logger.child({ proc: 'retrying_writer' });
+    this.backoff = backoffPolicy(opts.backoff, WRITE_BACKOFF);
   }
 
   get pending(): number {
@@ -87,7 +96,7 @@ export class RetryingWriter {
   }
 
   private async attempt(
-    db: string, doc: DocInput, onConflict: ConflictResolver | undefined, w: Waiting, n: number, delay: number,
+    db: string, doc: DocInput, onConflict: ConflictResolver | undefined, w: Waiting, n: number, retries: number,
     done: (err: StoreError | undefined, saved?: SavedDoc) => void,
   ): Promise<void> {
     if (!this.waiting.has(w)) return;
@@ -107,9 +116,10 @@ export class RetryingWriter {
     }
     if (err.code !== 'unavailable' && err.code !== 'failed') return done(err);
     if (n >= (this.opts.maxAttempts ?? Infinity)) return done(err);
-    if (n === 1) this.log.warn({ db, id: doc._id, code: err.code, reason: err.reason }, 'write failed; retrying until the store is back');
-    const wait = delay === 0 ? (this.opts.retryMs ?? 200) : Math.min(delay * 2, this.opts.maxRetryMs ?? 10_000);
-    w.timer = setTimeout(() => void this.attempt(db, doc, onConflict, w, n + 1, wait, done), wait);
+    const wait = backoffDelay(retries, this.backoff);
+    if (n === 1) this.log.warn({ db, id: doc._id, code: err.code, reason: err.reason, retryInMs: wait }, 'write failed; retrying until the store is back');
+    else this.log.debug({ db, id: doc._id, attempt: n, retryInMs: wait }, 'write retry scheduled');
+    w.timer = setTimeout(() => void this.attempt(db, doc, onConflict, w, n + 1, retries + 1, done), wait);
   }
 
   private async resolve(db: string, wanted: DocInput, onConflict: ConflictResolver): Promise<DocInput | undefined> {

@@ -4,8 +4,9 @@
  *
  * Contract
  * - `new EslConnection(opts)` does nothing until `start()`. start() connects and resolves
- *   at the first 'up'; while it cannot connect it keeps retrying with exponential backoff
- *   (initialMs, x factor, capped at maxMs, with jitter), and so it does after every loss.
+ *   at the first 'up'; while it cannot connect it keeps retrying with the kernel's backoff
+ *   (src/kernel/backoff.ts; ESL_BACKOFF, or what `backoff` overrides: a bad value throws
+ *   in the constructor), and so it does after every loss.
  *   `close()` stops for good (idempotent) and rejects start() if still waiting.
  * - Events: 'up' once authenticated and subscriptions/filters re-applied (so every event
  *   asked for before a loss flows again after it); 'down' {reason} when an up connection
@@ -36,6 +37,7 @@ import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Connection, Event as ModeslEvent } from 'modesl';
+import { backoffDelay, backoffPolicy, type BackoffPolicy } from '../kernel/backoff.ts';
 import { createRootLogger, type Logger } from '../kernel/log.ts';
 import { safeUrlDecode } from './esl-wire.ts';
 import { EslChannelGoneError, EslCommandError, EslDisconnectedError, EslNotConnectedError, EslTimeoutError, type EslEvent } from './esl-errors.ts';
@@ -47,11 +49,15 @@ export interface EslConnectionOptions {
   port?: number;
   password?: string;
   logger?: Logger;
-  backoff?: { initialMs?: number; maxMs?: number; factor?: number; jitter?: number };
+  /** Reconnect delays; what is left out comes from ESL_BACKOFF. */
+  backoff?: Partial<BackoffPolicy>;
   /** Time allowed from TCP connect to authenticated (default 5000 ms). */
   connectTimeoutMs?: number;
   requestTimeoutMs?: number;
 }
+
+/** 100 ms doubling to 10 s; up to 20 % of each wait is taken off at random. */
+export const ESL_BACKOFF: BackoffPolicy = { initialMs: 100, maxMs: 10_000, factor: 2, jitter: 0.2 };
 
 export interface EslConnectionEvents {
   up: [info: { attempt: number }];
@@ -71,7 +77,7 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
   private readonly port: number;
   private readonly password: string;
   private readonly log: Logger;
-  private readonly backoff: Required<NonNullable<EslConnectionOptions['backoff']>>;
+  private readonly backoff: BackoffPolicy;
   private readonly connectTimeoutMs: number;
   private readonly requestTimeoutMs: number;
   private conn: Connection | undefined;
@@ -94,7 +100,7 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
     this.port = opts.port ?? 8021;
     this.password = opts.password ?? 'ClueCon';
     this.log = (opts.logger ?? createRootLogger({ node: 'esl-client' })).child({ component: 'esl', switch: this.target });
-    this.backoff = { initialMs: 100, maxMs: 10_000, factor: 2, jitter: 0.2, ...opts.backoff };
+    this.backoff = backoffPolicy(opts.backoff, ESL_BACKOFF);
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 5000;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
   }
@@ -211,8 +217,8 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
       this.emit('down', { reason });
     }
     if (this.stopped) return;
-    const base = Math.min(this.backoff.maxMs, this.backoff.initialMs * this.backoff.factor ** Math.max(0, this.attempt - 1));
-    const delay = Math.round(base * (1 + (Math.random() * 2 - 1) * this.backoff.jitter));
+    // this.attempt counts connects (1 = the first): the first retry is backoff attempt 0.
+    const delay = backoffDelay(this.attempt - 1, this.backoff);
     this.log.debug({ reason, attempt: this.attempt, delay_ms: delay }, 'esl reconnect scheduled');
     this.retryTimer = setTimeout(() => this.connect(), delay);
   }

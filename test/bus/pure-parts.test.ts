@@ -1,10 +1,9 @@
 /**
- * The pure parts of src/bus: URL parsing and redaction, back-off, Kazoo queue defaults,
+ * The pure parts of src/bus: URL parsing and redaction, Kazoo queue defaults,
  * the envelope decoder and validator, the responder table and the bounded runner.
  */
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { backoffDelay } from '../../src/bus/backoff.ts';
 import { BoundedRunner } from '../../src/bus/bounded-runner.ts';
 import { parseBusUrl, redactUrl } from '../../src/bus/broker-url.ts';
 import { createTransport } from '../../src/bus/create-transport.ts';
@@ -12,6 +11,7 @@ import { decodeJson, validateEnvelope } from '../../src/bus/envelope.ts';
 import { kazooQueueOptions } from '../../src/bus/queue-defaults.ts';
 import { ResponderTable } from '../../src/bus/responder-table.ts';
 import { memoryLogger } from '../../src/kernel/log.ts';
+import { watchedLogger } from '../support/watched-logger.ts';
 
 describe('bus URL', () => {
   it("selects the embedded broker for 'embedded' and for nothing at all", () => {
@@ -44,24 +44,20 @@ describe('bus URL', () => {
     expect(JSON.stringify(lines)).not.toContain('hunter2');
     expect(JSON.stringify(lines)).toContain('amqp://127.0.0.1:1');
   });
-});
 
-describe('backoffDelay', () => {
-  const policy = { initialMs: 100, maxMs: 5_000, factor: 2, jitter: 0 };
-  it.each([
-    [0, 100],
-    [1, 200],
-    [5, 3_200],
-    [6, 5_000],
-    [50, 5_000],
-  ])('attempt %i -> %i ms without jitter', (attempt, ms) => {
-    expect(backoffDelay(attempt, policy)).toBe(ms);
+  it('retries an unreachable broker as its backoff says: initialMs, doubling, never above maxMs', async () => {
+    const { logger, waitFor } = watchedLogger();
+    const t = createTransport({ url: 'amqp://127.0.0.1:1', logger, startTimeoutMs: 60_000, backoff: { initialMs: 5, maxMs: 20, factor: 2, jitter: 0 } });
+    const started = t.start().catch((e: unknown) => e);
+    const rounds = await waitFor((l) => l.msg === 'bus: cannot connect to any broker; will retry', 4);
+    await t.close();
+    expect(await started).toBeInstanceOf(Error);
+    expect(rounds.slice(0, 4).map((l) => l.retryInMs)).toEqual([5, 10, 20, 20]);
   });
 
-  it('jitter spreads the delay by at most the given fraction', () => {
-    const p = { ...policy, jitter: 0.2 };
-    expect(backoffDelay(0, p, () => 0)).toBe(80);
-    expect(backoffDelay(0, p, () => 1)).toBe(120);
+  it('a bad reconnect backoff fails createTransport at once, naming the field', () => {
+    const { logger } = memoryLogger();
+    expect(() => createTransport({ url: 'embedded', logger, backoff: { initialMs: 500, maxMs: 100 } })).toThrow(/backoff\.maxMs must be a number of ms at least initialMs \(500\)/);
   });
 });
 

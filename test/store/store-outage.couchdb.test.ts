@@ -21,10 +21,10 @@ afterAll(async () => server?.close());
 describe.skipIf(!gate.available)('store outage and recovery', () => {
   it('serves cached reads, fails direct calls clearly, holds a retried write, and recovers', async () => {
     const { logger, lines } = memoryLogger();
-    const store = new CouchStore({ url: server!.url, logger, requestTimeoutMs: 2000, retryMs: 50, maxRetryMs: 400 });
+    const store = new CouchStore({ url: server!.url, logger, requestTimeoutMs: 2000, backoff: { initialMs: 50, maxMs: 400 } });
     const cache = new StoreCache({ logger });
     const follower = new ChangeFollower({ store, cache, logger });
-    const writer = new RetryingWriter({ store, logger, retryMs: 50, maxRetryMs: 400 });
+    const writer = new RetryingWriter({ store, logger, backoff: { initialMs: 50, maxMs: 400 } });
     const db = 'system_config';
     try {
       await store.createDb(db);

@@ -2,6 +2,7 @@
  * EslConnection (the typed client ecallmgr will use) against the simulator over loopback:
  * promise API, failure of pending requests, reconnect with re-subscription, bad bytes.
  */
+import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EslConnection } from '../../src/switch/esl-connection.ts';
 import { EslChannelGoneError, EslCommandError, EslDisconnectedError, EslNotConnectedError, EslTimeoutError, type EslEvent } from '../../src/switch/esl-errors.ts';
@@ -209,5 +210,25 @@ describe('failure', () => {
     await esl.close();
     await rejected;
     await expect(esl.start()).rejects.toThrow(/is closed; make a new one/);
+  });
+
+  it('retries an unreachable switch as its backoff says: initialMs, doubling, never above maxMs', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const addr = srv.address();
+        srv.close(() => resolve(typeof addr === 'object' && addr !== null ? addr.port : 1));
+      });
+    });
+    const { logger, lines, waitFor } = watchedLogger();
+    const esl = new EslConnection({ port, logger, backoff: { initialMs: 5, maxMs: 20, jitter: 0 } });
+    const started = esl.start().catch((e: unknown) => e);
+    await waitFor((l) => l.msg === 'esl reconnect scheduled', 4);
+    await esl.close();
+    expect(await started).toBeInstanceOf(Error);
+    expect(lines.filter((l) => l.msg === 'esl reconnect scheduled').slice(0, 4).map((l) => l.delay_ms)).toEqual([5, 10, 20, 20]);
+  });
+
+  it('refuses a bad backoff when constructed, naming the field', () => {
+    expect(() => new EslConnection({ port: 1, logger: watchedLogger().logger, backoff: { initialMs: 50, maxMs: 10 } })).toThrow(/backoff\.maxMs must be a number of ms at least initialMs \(50\)/);
   });
 });
