@@ -1,29 +1,45 @@
 /**
- * One process: a mailbox (a nact actor), its links, monitors, timers and exit.
+ * One process: a mailbox, its links, monitors, timers and exit.
  *
  * Contract
+ * - The mailbox is the process's own queue of envelopes (messages, calls, casts and exit
+ *   signals), in arrival order. The runtime's scheduler (scheduler.ts) drains it in
+ *   batches; no envelope costs a timer or an event-loop turn of its own.
  * - Envelopes are handled one at a time in arrival order. A handler that returns a
  *   promise holds the mailbox until it settles (OTP's one-message-at-a-time, including
  *   across awaits).
  * - A handler that throws or rejects ends the process: a thrown `Exit` with its reason,
  *   anything else with the thrown value as reason. Nothing is caught and kept quiet.
- * - Exit (`terminate(reason)`), once, synchronously: the mailbox is dropped (nact actor
- *   stopped), the name is freed, timers are cancelled, pending calls to it fail with the
- *   reason, every link gets an exit signal, every monitor a DOWN message, every monitor
+ * - Exit signals are asynchronous, as in OTP: `exitSignal(from, reason)` (what
+ *   `runtime.exit`, `runtime.crash` and a dying link send) only queues the signal and
+ *   returns. The process handles it later, after everything that arrived before it
+ *   (so after the messages the same sender sent earlier: OTP's ordering between a pair
+ *   of processes):
+ *   - `'kill'` (and `runtime.crash`) ends it whatever it does (`'killed'`, or the
+ *     injected reason);
+ *   - a process trapping exits (checked when the signal is handled) gets
+ *     `{type:'EXIT', from, reason}` as a message, in the signal's place in the queue;
+ *   - otherwise `'normal'` is dropped and any other reason ends the process.
+ *   A signal is handled even while an async handler holds the mailbox (OTP kills a
+ *   process blocked in a receive): the messages queued before it stay unhandled, as in
+ *   OTP, and the awaiting handler's later results are discarded.
+ * - Exit (`terminate(reason)`), once, synchronously: the mailbox is dropped, the name is
+ *   freed, timers are cancelled, pending calls to it fail with the reason, every link is
+ *   sent an exit signal, every monitor a DOWN message (after the messages this process
+ *   sent the watcher before, since both go through the watcher's queue), every monitor
  *   it held is removed. Nothing of the dead process stays in the runtime's tables.
- * - An exit signal arriving (`signal(from, reason)`): `'kill'` ends the process with
- *   `'killed'` whatever it does; a process trapping exits gets `{type:'EXIT', from,
- *   reason}` as a message; otherwise `'normal'` is ignored and any other reason ends the
- *   process with that reason at once, even while a handler is awaiting (JavaScript cannot
- *   pre-empt running code: the awaiting handler's later results are discarded).
+ * - To wait for a signal's effect: `runtime.awaitExit(pid)` for the target's end (ask
+ *   before or right after sending: the signal has not been handled yet); a trapping
+ *   target's EXIT message arrives in its mailbox.
  *
  * Differences from OTP
- * - Exit signals to a non-trapping process take effect at once (as in OTP), but an
- *   async handler already running is not interrupted: its continuation runs to its next
- *   await and whatever it returns is dropped. Handlers can watch `ctx.aborted` or
- *   `ctx.signal` (an AbortSignal) to stop early.
+ * - JavaScript cannot pre-empt running code: a synchronous handler runs to its end before
+ *   a signal is looked at, and an async handler already running is not interrupted: its
+ *   continuation runs to its next await and whatever it returns is dropped. Handlers can
+ *   watch `ctx.aborted` or `ctx.signal` (an AbortSignal) to stop early.
+ * - Ordering is per receiver (everything a process receives is handled in arrival
+ *   order), which implies OTP's per-pair guarantee.
  */
-import { spawn as nactSpawn, dispatch as nactDispatch, stop as nactStop } from 'nact';
 import type { Logger } from './log.ts';
 import { withLogContext, currentLogContext, type LogContext } from './log.ts';
 import { Pid, Ref } from './pid.ts';
@@ -35,6 +51,15 @@ export const enum Kind {
   Call = 1,
   Cast = 2,
   Sys = 3,
+  /** An exit signal (msg is a Signal); handled by the process, never seen by handlers. */
+  Exit = 4,
+}
+
+/** An exit signal in a mailbox. `kill`: untrappable, ends the process with `reason`. */
+export interface Signal {
+  from: Pid;
+  reason: ExitReason;
+  kill: boolean;
 }
 
 /** What travels through a mailbox. `lc` carries the sender's log context (call-id). */
@@ -109,7 +134,15 @@ export class Proc implements ProcessContext {
   private timers: Map<number, ReturnType<typeof setTimeout>> | null = null;
   private abort: AbortController | null = null;
   private logger: Logger | null = null;
-  private readonly actor: ReturnType<typeof nactSpawn>;
+  /** The mailbox: envelopes from `mqHead` on; null until the first one. */
+  private mq: Envelope[] | null = null;
+  private mqHead = 0;
+  /** Exit signals in the mailbox not yet handled. */
+  private sigs = 0;
+  /** An async handler holds the mailbox. */
+  private busy = false;
+  /** On the scheduler's run queue (or being run by it). */
+  queued = false;
   exitReason: ExitReason = undefined;
   /** Called once when the process ends (used while a start is pending). */
   exitHook: ((reason: ExitReason) => void) | null = null;
@@ -118,19 +151,59 @@ export class Proc implements ProcessContext {
     readonly self: Pid,
     readonly runtime: Runtime,
     private handler: Handler,
-    nactParent: Parameters<typeof nactSpawn>[0],
-  ) {
-    this.actor = nactSpawn(nactParent, (_s: unknown, env: Envelope) => this.run(env), `p${self.id}`, { onCrash: resumeAfterCrash });
-  }
+  ) {}
 
   // ---- mailbox --------------------------------------------------------------------
 
   deliver(env: Envelope): void {
-    if (this.alive) nactDispatch(this.actor, env);
+    if (!this.alive) return;
+    (this.mq ??= []).push(env);
+    if (env.kind === Kind.Exit) this.sigs++;
+    else if (this.busy) return;
+    if (!this.queued) this.runtime.scheduler.ready(this);
   }
 
-  private run(env: Envelope): void | Promise<void> {
-    if (!this.alive) return;
+  private get hasQueued(): boolean {
+    return this.mq !== null && this.mqHead < this.mq.length;
+  }
+
+  private take(): Envelope | undefined {
+    const q = this.mq;
+    if (q === null || this.mqHead >= q.length) return undefined;
+    const env = q[this.mqHead]!;
+    q[this.mqHead++] = undefined as unknown as Envelope;
+    if (this.mqHead === q.length) {
+      q.length = 0;
+      this.mqHead = 0;
+    } else if (this.mqHead >= 4096 && this.mqHead * 2 >= q.length) {
+      q.splice(0, this.mqHead);
+      this.mqHead = 0;
+    }
+    return env;
+  }
+
+  /**
+   * @internal Called by the scheduler: handles up to `max` envelopes. True when the
+   * process has more it can handle now (it goes back on the run queue).
+   */
+  runBatch(max: number): boolean {
+    for (let i = 0; i < max && this.alive; i++) {
+      if (this.busy) {
+        if (this.sigs > 0) this.signalsWhileBusy();
+        return false;
+      }
+      const env = this.take();
+      if (env === undefined) return false;
+      if (env.kind === Kind.Exit) {
+        this.sigs--;
+        if (!this.signalAsMessage(env)) continue;
+      }
+      this.run(env);
+    }
+    return this.alive && (this.busy ? this.sigs > 0 : this.hasQueued);
+  }
+
+  private run(env: Envelope): void {
     let r: void | Promise<void>;
     try {
       r = env.lc === currentLogContext() ? this.handler(env, this) : withLogContext(env.lc, () => this.handler(env, this));
@@ -139,7 +212,54 @@ export class Proc implements ProcessContext {
       return;
     }
     if (r !== undefined && typeof (r as Promise<void>).then === 'function') {
-      return (r as Promise<void>).then(undefined, (err: unknown) => this.crash(err));
+      this.busy = true;
+      (r as Promise<void>).then(
+        () => this.released(),
+        (err: unknown) => {
+          this.crash(err);
+          this.released();
+        },
+      );
+    }
+  }
+
+  /** An async handler settled: the mailbox is free again. */
+  private released(): void {
+    this.busy = false;
+    if (this.alive && this.hasQueued && !this.queued) this.runtime.scheduler.ready(this);
+  }
+
+  /**
+   * An exit signal at the head of the mailbox, no handler running. True when it became
+   * an EXIT message for the handler (the envelope is rewritten in place).
+   */
+  private signalAsMessage(env: Envelope): boolean {
+    const s = env.msg as Signal;
+    if (!s.kill && this.trapping) {
+      env.kind = Kind.Info;
+      env.msg = { type: 'EXIT', from: s.from, reason: s.reason } satisfies ExitMessage;
+      return true;
+    }
+    if (s.kill || s.reason !== NORMAL) this.terminate(s.reason);
+    return false;
+  }
+
+  /** Exit signals queued while an async handler holds the mailbox: handled now. */
+  private signalsWhileBusy(): void {
+    const q = this.mq!;
+    for (let i = this.mqHead; i < q.length && this.sigs > 0; i++) {
+      const env = q[i]!;
+      if (env.kind !== Kind.Exit) continue;
+      this.sigs--;
+      const s = env.msg as Signal;
+      if (!s.kill && this.trapping) {
+        env.kind = Kind.Info;
+        env.msg = { type: 'EXIT', from: s.from, reason: s.reason } satisfies ExitMessage;
+      } else if (s.kill || s.reason !== NORMAL) {
+        return this.terminate(s.reason);
+      } else {
+        q.splice(i--, 1);
+      }
     }
   }
 
@@ -267,17 +387,15 @@ export class Proc implements ProcessContext {
 
   // ---- signals and exit -----------------------------------------------------------
 
-  /** An exit signal from `from` with `reason` reaches this process. */
-  exitSignal(from: Pid, reason: ExitReason, untrappable: boolean): void {
+  /**
+   * Sends this process an exit signal from `from`: queued, handled later (see the
+   * contract). `reason` `'kill'` is untrappable and ends it with `'killed'`; `kill: true`
+   * ends it with `reason` whatever it does (fault injection).
+   */
+  exitSignal(from: Pid, reason: ExitReason, kill = reason === KILL): void {
     if (!this.alive) return;
-    if (untrappable) return this.terminate(KILLED);
-    if (this.trapping) {
-      const m: ExitMessage = { type: 'EXIT', from, reason };
-      this.deliver({ kind: Kind.Info, msg: m, lc: undefined });
-      return;
-    }
-    if (reason === NORMAL) return;
-    this.terminate(reason);
+    const s: Signal = { from, reason: kill && reason === KILL ? KILLED : reason, kill };
+    this.deliver({ kind: Kind.Exit, msg: s, lc: undefined });
   }
 
   /** Ends the process with `reason`. Idempotent. */
@@ -285,7 +403,8 @@ export class Proc implements ProcessContext {
     if (!this.alive) return;
     this.alive = false;
     this.exitReason = reason;
-    nactStop(this.actor);
+    this.mq = null;
+    this.sigs = 0;
     this.abort?.abort(reason);
     this.runtime.forget(this);
     if (this.timers !== null) {
@@ -335,9 +454,6 @@ export class Proc implements ProcessContext {
     this.runtime.reportExit(this, propagated);
   }
 }
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const resumeAfterCrash = (_msg: unknown, _err: unknown, ctx: any): any => ctx.resume;
 
 export const isExitMessage = (m: unknown): m is ExitMessage =>
   typeof m === 'object' && m !== null && (m as ExitMessage).type === 'EXIT' && (m as ExitMessage).from instanceof Pid;
