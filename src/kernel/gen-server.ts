@@ -35,6 +35,7 @@
 import { Kind, isExitMessage, type CallFrom, type Envelope, type Proc, type ProcessContext } from './process.ts';
 import { CallError, NameTakenError, type Runtime } from './runtime.ts';
 import { currentLogContext } from './log.ts';
+import { removeDeadline } from './call-timers.ts';
 import { Exit, NORMAL, formatReason, type ExitReason } from './exit-reason.ts';
 import type { Pid, Ref } from './pid.ts';
 import type { ChildSpec } from './child-spec.ts';
@@ -164,7 +165,7 @@ export function start<S, A>(rt: Runtime, behaviour: GenServerBehaviour<S, A, any
       finish({ type: 'error', reason });
       p.terminate(reason);
     };
-    proc.deliver({ kind: Kind.Sys, msg: 'init', lc: currentLogContext() });
+    proc.deliver(Kind.Sys, 'init', undefined, currentLogContext());
   });
 }
 
@@ -264,15 +265,10 @@ export function call<R = unknown>(rt: Runtime, server: Pid | string, request: un
   const p = rt.resolve(server);
   if (p === undefined) return Promise.reject(new CallError('noproc', 'noproc', String(server)));
   return new Promise<R>((resolve, reject) => {
-    const from: CallFrom = { settled: false, resolve: resolve as (v: unknown) => void, reject, target: p };
+    const from: CallFrom = { settled: false, resolve: resolve as (v: unknown) => void, reject, target: p, to: server, deadline: 0, prev: null, next: null, list: null };
     (p.callers ??= new Set()).add(from);
-    if (timeout !== 'infinity') {
-      from.timer = setTimeout(() => {
-        p.callers?.delete(from);
-        rt.failCall(from, 'timeout', 'timeout', server);
-      }, timeout);
-    }
-    p.deliver({ kind: Kind.Call, msg: request, from, lc: currentLogContext() });
+    if (timeout !== 'infinity') rt.callTimers.add(from, timeout);
+    p.deliver(Kind.Call, request, from, currentLogContext());
   });
 }
 
@@ -280,7 +276,7 @@ export function call<R = unknown>(rt: Runtime, server: Pid | string, request: un
 export function replyTo(from: From, value: unknown): void {
   if (from.settled) return;
   from.settled = true;
-  if (from.timer !== undefined) clearTimeout(from.timer);
+  removeDeadline(from);
   from.target?.callers?.delete(from);
   from.resolve(value);
 }
@@ -288,7 +284,7 @@ export function replyTo(from: From, value: unknown): void {
 export function cast(rt: Runtime, server: Pid | string, msg: unknown): boolean {
   const p = rt.resolve(server);
   if (p === undefined) return false;
-  p.deliver({ kind: Kind.Cast, msg, lc: currentLogContext() });
+  p.deliver(Kind.Cast, msg, undefined, currentLogContext());
   return true;
 }
 
@@ -297,7 +293,7 @@ export async function stopServer(rt: Runtime, server: Pid | string, reason: Exit
   const p = rt.resolve(server);
   if (p === undefined) throw new CallError('noproc', 'noproc', String(server));
   const exited = rt.awaitExit(p.self);
-  p.deliver({ kind: Kind.Sys, msg: { [SYS_STOP]: reason }, lc: currentLogContext() });
+  p.deliver(Kind.Sys, { [SYS_STOP]: reason }, undefined, currentLogContext());
   await exited;
 }
 

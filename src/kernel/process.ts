@@ -3,8 +3,9 @@
  *
  * Contract
  * - The mailbox is the process's own queue of envelopes (messages, calls, casts and exit
- *   signals), in arrival order. The runtime's scheduler (scheduler.ts) drains it in
- *   batches; no envelope costs a timer or an event-loop turn of its own.
+ *   signals), in arrival order, kept flat in one array (no object per queued envelope).
+ *   The runtime's scheduler (scheduler.ts) drains it in batches; no envelope costs a
+ *   timer or an event-loop turn of its own.
  * - Envelopes are handled one at a time in arrival order. A handler that returns a
  *   promise holds the mailbox until it settles (OTP's one-message-at-a-time, including
  *   across awaits).
@@ -45,6 +46,7 @@ import { withLogContext, currentLogContext, type LogContext } from './log.ts';
 import { Pid, Ref } from './pid.ts';
 import { Exit, KILL, KILLED, NORMAL, reasonForLog, type ExitReason } from './exit-reason.ts';
 import type { Runtime } from './runtime.ts';
+import type { Deadline } from './call-timers.ts';
 
 export const enum Kind {
   Info = 0,
@@ -53,7 +55,12 @@ export const enum Kind {
   Sys = 3,
   /** An exit signal (msg is a Signal); handled by the process, never seen by handlers. */
   Exit = 4,
+  /** A dropped envelope still in the mailbox: skipped. */
+  Skip = 5,
 }
+
+/** Mailbox slots per array (4 an envelope). */
+const CHUNK = 4096;
 
 /** An exit signal in a mailbox. `kill`: untrappable, ends the process with `reason`. */
 export interface Signal {
@@ -71,12 +78,13 @@ export interface Envelope {
 }
 
 /** A pending call: the address a reply goes to (OTP's From). Opaque to callbacks. */
-export interface CallFrom {
+export interface CallFrom extends Deadline {
   /** @internal */ settled: boolean;
   /** @internal */ resolve(v: unknown): void;
   /** @internal */ reject(e: unknown): void;
-  /** @internal */ timer?: ReturnType<typeof setTimeout>;
-  /** @internal */ target?: Proc;
+  /** @internal */ target: Proc | undefined;
+  /** @internal The server as the caller named it (for errors). */
+  to: Pid | string;
 }
 
 export interface ExitMessage {
@@ -134,9 +142,14 @@ export class Proc implements ProcessContext {
   private timers: Map<number, ReturnType<typeof setTimeout>> | null = null;
   private abort: AbortController | null = null;
   private logger: Logger | null = null;
-  /** The mailbox: envelopes from `mqHead` on; null until the first one. */
-  private mq: Envelope[] | null = null;
+  /**
+   * The mailbox, flat: 4 slots an envelope (kind, msg, from, lc), read from `mqHead`.
+   * Up to CHUNK slots in `mq`; past that, in further arrays of CHUNK slots in `mqMore`
+   * (a long queue never copies itself to grow). null until the first envelope.
+   */
+  private mq: unknown[] | null = null;
   private mqHead = 0;
+  private mqMore: unknown[][] | null = null;
   /** Exit signals in the mailbox not yet handled. */
   private sigs = 0;
   /** An async handler holds the mailbox. */
@@ -155,31 +168,26 @@ export class Proc implements ProcessContext {
 
   // ---- mailbox --------------------------------------------------------------------
 
-  deliver(env: Envelope): void {
+  /** Queues an envelope (kind, msg, the caller for a call, the sender's log context). */
+  deliver(kind: Kind, msg: unknown, from?: CallFrom, lc?: LogContext): void {
     if (!this.alive) return;
-    (this.mq ??= []).push(env);
-    if (env.kind === Kind.Exit) this.sigs++;
+    const more = this.mqMore;
+    if (more === null) {
+      const q = (this.mq ??= []);
+      if (q.length < CHUNK) q.push(kind, msg, from, lc);
+      else this.mqMore = [[kind, msg, from, lc]];
+    } else {
+      const last = more[more.length - 1]!;
+      if (last.length < CHUNK) last.push(kind, msg, from, lc);
+      else more.push([kind, msg, from, lc]);
+    }
+    if (kind === Kind.Exit) this.sigs++;
     else if (this.busy) return;
     if (!this.queued) this.runtime.scheduler.ready(this);
   }
 
   private get hasQueued(): boolean {
     return this.mq !== null && this.mqHead < this.mq.length;
-  }
-
-  private take(): Envelope | undefined {
-    const q = this.mq;
-    if (q === null || this.mqHead >= q.length) return undefined;
-    const env = q[this.mqHead]!;
-    q[this.mqHead++] = undefined as unknown as Envelope;
-    if (this.mqHead === q.length) {
-      q.length = 0;
-      this.mqHead = 0;
-    } else if (this.mqHead >= 4096 && this.mqHead * 2 >= q.length) {
-      q.splice(0, this.mqHead);
-      this.mqHead = 0;
-    }
-    return env;
   }
 
   /**
@@ -192,13 +200,36 @@ export class Proc implements ProcessContext {
         if (this.sigs > 0) this.signalsWhileBusy();
         return false;
       }
-      const env = this.take();
-      if (env === undefined) return false;
-      if (env.kind === Kind.Exit) {
-        this.sigs--;
-        if (!this.signalAsMessage(env)) continue;
+      const q = this.mq;
+      const h = this.mqHead;
+      if (q === null || h >= q.length) return false;
+      let kind = q[h] as Kind;
+      let msg = q[h + 1];
+      const from = q[h + 2] as CallFrom | undefined;
+      const lc = q[h + 3] as LogContext | undefined;
+      if (h + 4 < q.length) {
+        q[h + 1] = q[h + 2] = q[h + 3] = undefined;
+        this.mqHead = h + 4;
+      } else {
+        this.mqHead = 0;
+        if (this.mqMore === null) q.length = 0;
+        else {
+          this.mq = this.mqMore.shift()!;
+          if (this.mqMore.length === 0) this.mqMore = null;
+        }
       }
-      this.run(env);
+      if (kind === Kind.Skip) continue;
+      if (kind === Kind.Exit) {
+        this.sigs--;
+        const s = msg as Signal;
+        if (s.kill || !this.trapping) {
+          if (s.kill || s.reason !== NORMAL) this.terminate(s.reason);
+          continue;
+        }
+        kind = Kind.Info;
+        msg = exitMessage(s);
+      }
+      this.run({ kind, msg, from, lc });
     }
     return this.alive && (this.busy ? this.sigs > 0 : this.hasQueued);
   }
@@ -230,36 +261,29 @@ export class Proc implements ProcessContext {
   }
 
   /**
-   * An exit signal at the head of the mailbox, no handler running. True when it became
-   * an EXIT message for the handler (the envelope is rewritten in place).
+   * Exit signals queued while an async handler holds the mailbox: handled now. A trapped
+   * one becomes an EXIT message in its place.
    */
-  private signalAsMessage(env: Envelope): boolean {
-    const s = env.msg as Signal;
-    if (!s.kill && this.trapping) {
-      env.kind = Kind.Info;
-      env.msg = { type: 'EXIT', from: s.from, reason: s.reason } satisfies ExitMessage;
-      return true;
-    }
-    if (s.kill || s.reason !== NORMAL) this.terminate(s.reason);
-    return false;
-  }
-
-  /** Exit signals queued while an async handler holds the mailbox: handled now. */
   private signalsWhileBusy(): void {
-    const q = this.mq!;
-    for (let i = this.mqHead; i < q.length && this.sigs > 0; i++) {
-      const env = q[i]!;
-      if (env.kind !== Kind.Exit) continue;
-      this.sigs--;
-      const s = env.msg as Signal;
-      if (!s.kill && this.trapping) {
-        env.kind = Kind.Info;
-        env.msg = { type: 'EXIT', from: s.from, reason: s.reason } satisfies ExitMessage;
-      } else if (s.kill || s.reason !== NORMAL) {
-        return this.terminate(s.reason);
-      } else {
-        q.splice(i--, 1);
+    const chunks = this.mqMore === null ? [this.mq!] : [this.mq!, ...this.mqMore];
+    let i = this.mqHead;
+    for (const q of chunks) {
+      for (; i < q.length && this.sigs > 0; i += 4) {
+        if (q[i] !== Kind.Exit) continue;
+        this.sigs--;
+        const s = q[i + 1] as Signal;
+        if (!s.kill && this.trapping) {
+          q[i] = Kind.Info;
+          q[i + 1] = exitMessage(s);
+        } else if (s.kill || s.reason !== NORMAL) {
+          return this.terminate(s.reason);
+        } else {
+          // Dropped ('normal', not trapping): a no-op envelope keeps the chunk's shape.
+          q[i] = Kind.Skip;
+          q[i + 1] = undefined;
+        }
       }
+      i = 0;
     }
   }
 
@@ -341,7 +365,7 @@ export class Proc implements ProcessContext {
       ref.id,
       setTimeout(() => {
         timers.delete(ref.id);
-        this.deliver({ kind: Kind.Info, msg, lc });
+        this.deliver(Kind.Info, msg, undefined, lc);
       }, Math.max(0, ms)),
     );
     return ref;
@@ -395,7 +419,7 @@ export class Proc implements ProcessContext {
   exitSignal(from: Pid, reason: ExitReason, kill = reason === KILL): void {
     if (!this.alive) return;
     const s: Signal = { from, reason: kill && reason === KILL ? KILLED : reason, kill };
-    this.deliver({ kind: Kind.Exit, msg: s, lc: undefined });
+    this.deliver(Kind.Exit, s);
   }
 
   /** Ends the process with `reason`. Idempotent. */
@@ -404,6 +428,7 @@ export class Proc implements ProcessContext {
     this.alive = false;
     this.exitReason = reason;
     this.mq = null;
+    this.mqMore = null;
     this.sigs = 0;
     this.abort?.abort(reason);
     this.runtime.forget(this);
@@ -440,7 +465,7 @@ export class Proc implements ProcessContext {
         if (w instanceof Proc) {
           w.monitoring?.delete(refId);
           const down: DownMessage = { type: 'DOWN', ref: new Ref(refId), pid: this.self, reason: propagated };
-          w.deliver({ kind: Kind.Info, msg: down, lc: undefined });
+          w.deliver(Kind.Info, down);
         } else {
           w(propagated);
         }
@@ -454,6 +479,8 @@ export class Proc implements ProcessContext {
     this.runtime.reportExit(this, propagated);
   }
 }
+
+const exitMessage = (s: Signal): ExitMessage => ({ type: 'EXIT', from: s.from, reason: s.reason });
 
 export const isExitMessage = (m: unknown): m is ExitMessage =>
   typeof m === 'object' && m !== null && (m as ExitMessage).type === 'EXIT' && (m as ExitMessage).from instanceof Pid;

@@ -32,6 +32,7 @@ import { performance } from 'node:perf_hooks';
 import { createRootLogger, currentLogContext, type Logger } from './log.ts';
 import { Pid, Ref } from './pid.ts';
 import { Scheduler } from './scheduler.ts';
+import { CallTimers, removeDeadline } from './call-timers.ts';
 import { Proc, Kind, type Handler, type CallFrom, type ProcessContext } from './process.ts';
 import { KernelEvents } from './events.ts';
 import { isNormalExit, reasonForLog, formatReason, type ExitReason } from './exit-reason.ts';
@@ -92,6 +93,11 @@ export class Runtime {
   private readonly system: ReturnType<typeof nactStart>;
   /** @internal */
   readonly scheduler: Scheduler;
+  /** @internal Timeouts of pending gen_server calls. */
+  readonly callTimers = new CallTimers<CallFrom>((c) => {
+    c.target?.callers?.delete(c);
+    this.failCall(c, 'timeout', 'timeout', c.to);
+  });
   private nextPid = 1;
   private nextRef = 1;
   private readonly clock: () => number;
@@ -102,7 +108,7 @@ export class Runtime {
     this.log = opts.logger ?? createRootLogger({ node: this.node });
     this.clock = opts.clock ?? (() => performance.now());
     this.system = nactStart({ name: `fife-${process.pid}-${++systems}` } as never);
-    this.scheduler = new Scheduler(this.system);
+    this.scheduler = new Scheduler(this.system, () => this.callTimers.sweep());
   }
 
   now(): number {
@@ -183,7 +189,7 @@ export class Runtime {
       if (typeof to === 'string') throw new NoProcError(to);
       return;
     }
-    p.deliver({ kind: Kind.Info, msg, lc: currentLogContext() });
+    p.deliver(Kind.Info, msg, undefined, currentLogContext());
   }
 
   // ---- exit signals, links, monitors ----------------------------------------------
@@ -234,7 +240,7 @@ export class Runtime {
     const t = this.resolve(target);
     if (t === undefined) {
       const targetPid = typeof target === 'string' ? new Pid(0, this.node) : target;
-      w.deliver({ kind: Kind.Info, msg: { type: 'DOWN', ref, pid: targetPid, reason: 'noproc' }, lc: undefined });
+      w.deliver(Kind.Info, { type: 'DOWN', ref, pid: targetPid, reason: 'noproc' });
       return ref;
     }
     this.refTargets.set(ref.id, t);
@@ -303,7 +309,7 @@ export class Runtime {
   failCall(c: CallFrom, kind: CallError['kind'], reason: ExitReason, target: Pid | string): void {
     if (c.settled) return;
     c.settled = true;
-    if (c.timer !== undefined) clearTimeout(c.timer);
+    removeDeadline(c);
     c.reject(new CallError(kind, reason, String(target)));
   }
 
@@ -329,6 +335,7 @@ export class Runtime {
     this.stopped = true;
     for (const p of [...this.procs.values()]) p.terminate('killed');
     this.scheduler.stop();
+    this.callTimers.stop();
     nactStop(this.system);
   }
 }

@@ -11,12 +11,14 @@
  *   `BATCH` envelopes (Proc.runBatch); one that has more goes to the back of the queue,
  *   so one busy process cannot starve the others.
  * - Drains run as microtasks (a call's round trip needs no event-loop turn) while the
- *   current slice lasts: a slice is at most `SLICE_MS` of draining between two turns of
- *   the event loop. Past it the next drain waits for the turn, so timers and I/O always
- *   run at least every `SLICE_MS` however much messaging goes on (Erlang's reductions
- *   do the same for its schedulers).
+ *   current slice lasts: a slice is `SLICE_MS` of draining between two turns of the
+ *   event loop (the clock is read every 8 batches, so a slice can run over by that
+ *   much). Past it the next drain waits for the turn, so timers and I/O run every few ms
+ *   however much messaging goes on (Erlang's reductions do the same for its
+ *   schedulers).
  * - The turn is a message to the runtime's nact actor (nact handles each message in its
  *   own setImmediate): nact is what hands control back to the event loop.
+ * - At each turn `onTurn` runs (the runtime drops idle call timers there).
  * - `stop()`: nothing runs any more.
  */
 import { spawn as nactSpawn, dispatch as nactDispatch } from 'nact';
@@ -27,6 +29,7 @@ import type { Proc } from './process.ts';
 export const BATCH = 64;
 /** Longest stretch of draining (ms) before timers and I/O get the event loop. */
 export const SLICE_MS = 2;
+const CLOCK_EVERY = 8;
 
 export class Scheduler {
   private runq: Proc[] = [];
@@ -38,11 +41,15 @@ export class Scheduler {
   /** A slice is open: the turn that closes it has been asked for and has not come yet. */
   private sliceOpen = false;
   private sliceStart = 0;
+  private batches = 0;
   private stopped = false;
   private readonly actor: ReturnType<typeof nactSpawn>;
   private readonly drainTask = (): void => this.drain();
 
-  constructor(nactSystem: Parameters<typeof nactSpawn>[0]) {
+  constructor(
+    nactSystem: Parameters<typeof nactSpawn>[0],
+    private readonly onTurn: () => void,
+  ) {
     this.actor = nactSpawn(nactSystem, () => this.turn(), 'scheduler');
   }
 
@@ -52,8 +59,7 @@ export class Scheduler {
     this.runq.push(p);
     if (this.drainQueued) return;
     this.drainQueued = true;
-    if (this.sliceOpen && performance.now() - this.sliceStart >= SLICE_MS) this.waitingForTurn = true;
-    else queueMicrotask(this.drainTask);
+    queueMicrotask(this.drainTask);
   }
 
   stop(): void {
@@ -66,6 +72,7 @@ export class Scheduler {
   /** The event loop has turned (nact's setImmediate): a new slice may start. */
   private turn(): void {
     this.sliceOpen = false;
+    this.onTurn();
     if (this.waitingForTurn) {
       this.waitingForTurn = false;
       this.drain();
@@ -75,31 +82,27 @@ export class Scheduler {
   private drain(): void {
     this.drainQueued = false;
     if (this.stopped) return;
-    let now = performance.now();
     if (!this.sliceOpen) {
       this.sliceOpen = true;
-      this.sliceStart = now;
+      this.sliceStart = performance.now();
       nactDispatch(this.actor, 0);
     }
-    const deadline = this.sliceStart + SLICE_MS;
     while (this.head < this.runq.length) {
-      if (now >= deadline) {
+      // The clock is read every CLOCK_EVERY batches (a call's round trip is one batch).
+      if ((++this.batches & (CLOCK_EVERY - 1)) === 0 && performance.now() - this.sliceStart >= SLICE_MS) {
         this.drainQueued = true;
         this.waitingForTurn = true;
         break;
       }
       const p = this.runq[this.head]!;
       this.runq[this.head++] = undefined as unknown as Proc;
-      p.queued = false;
-      if (p.runBatch(BATCH)) {
-        p.queued = true;
-        this.runq.push(p);
-      }
+      // p stays marked queued while it runs: what it sends itself does not queue it twice.
+      if (p.runBatch(BATCH)) this.runq.push(p);
+      else p.queued = false;
       if (this.head >= 1024 && this.head * 2 >= this.runq.length) {
         this.runq = this.runq.slice(this.head);
         this.head = 0;
       }
-      now = performance.now();
     }
     if (this.head === this.runq.length) {
       this.runq.length = 0;
