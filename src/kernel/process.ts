@@ -59,8 +59,23 @@ export const enum Kind {
   Skip = 5,
 }
 
-/** Mailbox slots per array (4 an envelope). */
-const CHUNK = 4096;
+/**
+ * A stretch of a mailbox: envelopes flat in `buf`, 4 slots each (kind, msg, from, lc),
+ * to read from `r`, written up to `w`. Chunks are never resized: a full one is followed
+ * by a bigger one (a long queue never copies itself to grow; big chunks are allocated
+ * straight in the old generation instead of being copied by each young-generation GC).
+ */
+class Chunk {
+  readonly buf: unknown[];
+  r = 0;
+  w = 0;
+  next: Chunk | null = null;
+  constructor(slots: number) {
+    this.buf = new Array<unknown>(slots);
+  }
+}
+const FIRST_CHUNK = 16;
+const MAX_CHUNK = 1 << 17;
 
 /** An exit signal in a mailbox. `kill`: untrappable, ends the process with `reason`. */
 export interface Signal {
@@ -142,14 +157,9 @@ export class Proc implements ProcessContext {
   private timers: Map<number, ReturnType<typeof setTimeout>> | null = null;
   private abort: AbortController | null = null;
   private logger: Logger | null = null;
-  /**
-   * The mailbox, flat: 4 slots an envelope (kind, msg, from, lc), read from `mqHead`.
-   * Up to CHUNK slots in `mq`; past that, in further arrays of CHUNK slots in `mqMore`
-   * (a long queue never copies itself to grow). null until the first envelope.
-   */
-  private mq: unknown[] | null = null;
-  private mqHead = 0;
-  private mqMore: unknown[][] | null = null;
+  /** The mailbox: chunks from `mq` (read) to `mqTail` (written); null until first used. */
+  private mq: Chunk | null = null;
+  private mqTail: Chunk | null = null;
   /** Exit signals in the mailbox not yet handled. */
   private sigs = 0;
   /** An async handler holds the mailbox. */
@@ -171,23 +181,25 @@ export class Proc implements ProcessContext {
   /** Queues an envelope (kind, msg, the caller for a call, the sender's log context). */
   deliver(kind: Kind, msg: unknown, from?: CallFrom, lc?: LogContext): void {
     if (!this.alive) return;
-    const more = this.mqMore;
-    if (more === null) {
-      const q = (this.mq ??= []);
-      if (q.length < CHUNK) q.push(kind, msg, from, lc);
-      else this.mqMore = [[kind, msg, from, lc]];
-    } else {
-      const last = more[more.length - 1]!;
-      if (last.length < CHUNK) last.push(kind, msg, from, lc);
-      else more.push([kind, msg, from, lc]);
+    let t = this.mqTail;
+    if (t === null) t = this.mq = this.mqTail = new Chunk(FIRST_CHUNK);
+    else if (t.w === t.buf.length) {
+      t = t.next = this.mqTail = new Chunk(Math.min(MAX_CHUNK, t.buf.length * 8));
     }
+    const b = t.buf;
+    const w = t.w;
+    b[w] = kind;
+    b[w + 1] = msg;
+    b[w + 2] = from;
+    b[w + 3] = lc;
+    t.w = w + 4;
     if (kind === Kind.Exit) this.sigs++;
     else if (this.busy) return;
     if (!this.queued) this.runtime.scheduler.ready(this);
   }
 
   private get hasQueued(): boolean {
-    return this.mq !== null && this.mqHead < this.mq.length;
+    return this.mq !== null && this.mq.r < this.mq.w;
   }
 
   /**
@@ -200,23 +212,20 @@ export class Proc implements ProcessContext {
         if (this.sigs > 0) this.signalsWhileBusy();
         return false;
       }
-      const q = this.mq;
-      const h = this.mqHead;
-      if (q === null || h >= q.length) return false;
+      const c = this.mq;
+      if (c === null || c.r === c.w) return false;
+      const q = c.buf;
+      const h = c.r;
       let kind = q[h] as Kind;
       let msg = q[h + 1];
       const from = q[h + 2] as CallFrom | undefined;
       const lc = q[h + 3] as LogContext | undefined;
-      if (h + 4 < q.length) {
-        q[h + 1] = q[h + 2] = q[h + 3] = undefined;
-        this.mqHead = h + 4;
-      } else {
-        this.mqHead = 0;
-        if (this.mqMore === null) q.length = 0;
-        else {
-          this.mq = this.mqMore.shift()!;
-          if (this.mqMore.length === 0) this.mqMore = null;
-        }
+      q[h + 1] = q[h + 2] = q[h + 3] = undefined;
+      c.r = h + 4;
+      if (c.r === c.w) {
+        // Drained: a later chunk takes over, or this one is reused from its start.
+        if (c.next !== null) this.mq = c.next;
+        else c.r = c.w = 0;
       }
       if (kind === Kind.Skip) continue;
       if (kind === Kind.Exit) {
@@ -265,10 +274,9 @@ export class Proc implements ProcessContext {
    * one becomes an EXIT message in its place.
    */
   private signalsWhileBusy(): void {
-    const chunks = this.mqMore === null ? [this.mq!] : [this.mq!, ...this.mqMore];
-    let i = this.mqHead;
-    for (const q of chunks) {
-      for (; i < q.length && this.sigs > 0; i += 4) {
+    for (let c = this.mq; c !== null && this.sigs > 0; c = c.next) {
+      const q = c.buf;
+      for (let i = c.r; i < c.w && this.sigs > 0; i += 4) {
         if (q[i] !== Kind.Exit) continue;
         this.sigs--;
         const s = q[i + 1] as Signal;
@@ -283,7 +291,6 @@ export class Proc implements ProcessContext {
           q[i + 1] = undefined;
         }
       }
-      i = 0;
     }
   }
 
@@ -427,8 +434,7 @@ export class Proc implements ProcessContext {
     if (!this.alive) return;
     this.alive = false;
     this.exitReason = reason;
-    this.mq = null;
-    this.mqMore = null;
+    this.mq = this.mqTail = null;
     this.sigs = 0;
     this.abort?.abort(reason);
     this.runtime.forget(this);

@@ -34,7 +34,7 @@ const CLOCK_EVERY = 8;
 export class Scheduler {
   private runq: Proc[] = [];
   private head = 0;
-  /** A drain is queued (as a microtask, or waiting for the turn). */
+  /** A drain is queued (as a microtask, or waiting for the turn) or running. */
   private drainQueued = false;
   /** Draining waits for the turn: the slice is used up. */
   private waitingForTurn = false;
@@ -79,8 +79,8 @@ export class Scheduler {
     }
   }
 
+  /** Runs ready processes until none is left (then `drainQueued` is cleared) or time is up. */
   private drain(): void {
-    this.drainQueued = false;
     if (this.stopped) return;
     if (!this.sliceOpen) {
       this.sliceOpen = true;
@@ -90,9 +90,8 @@ export class Scheduler {
     while (this.head < this.runq.length) {
       // The clock is read every CLOCK_EVERY batches (a call's round trip is one batch).
       if ((++this.batches & (CLOCK_EVERY - 1)) === 0 && performance.now() - this.sliceStart >= SLICE_MS) {
-        this.drainQueued = true;
         this.waitingForTurn = true;
-        break;
+        return;
       }
       const p = this.runq[this.head]!;
       this.runq[this.head++] = undefined as unknown as Proc;
@@ -104,9 +103,8 @@ export class Scheduler {
         this.head = 0;
       }
     }
-    if (this.head === this.runq.length) {
-      this.runq.length = 0;
-      this.head = 0;
-    }
+    this.runq.length = 0;
+    this.head = 0;
+    this.drainQueued = false;
   }
 }
