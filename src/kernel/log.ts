@@ -10,7 +10,7 @@
  *   (`withCallId(id, fn)`); the root logger's mixin adds it to every line written inside
  *   `fn`, including its async continuations. The kernel re-enters the call-id a message
  *   was sent with before it runs the receiver's handler, so a call-id follows a message
- *   from process to process (nact's own scheduling does not carry it: see mailbox.ts).
+ *   from process to process (one scheduler drain runs many senders' messages).
  * - Process loggers are children: `logger.child({app, proc})`.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';

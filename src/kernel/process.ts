@@ -294,6 +294,19 @@ export class Proc implements ProcessContext {
     }
   }
 
+  /**
+   * @internal Something threw outside the handler while this process ran (the kernel's
+   * own code or a listener it called): logged at error, and the process ends with it.
+   */
+  fault(err: unknown): void {
+    this.log.error({ err: reasonForLog(err) }, 'error in the kernel while running this process: ending it');
+    try {
+      this.terminate(err);
+    } catch (again) {
+      this.log.error({ err: reasonForLog(again) }, 'error in the kernel while ending this process');
+    }
+  }
+
   /** A handler threw: end the process with what was thrown. */
   crash(err: unknown): void {
     if (!this.alive) {

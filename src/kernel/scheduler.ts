@@ -18,6 +18,9 @@
  *   schedulers).
  * - The turn is a message to the runtime's nact actor (nact handles each message in its
  *   own setImmediate): nact is what hands control back to the event loop.
+ * - A throw that escapes a process's batch (not from its handler, which ends the process:
+ *   from the kernel's own code, e.g. an event listener) is logged and ends that process
+ *   (Proc.fault); the scheduler goes on with the others.
  * - At each turn `onTurn` runs (the runtime drops idle call timers there).
  * - `stop()`: nothing runs any more.
  */
@@ -96,7 +99,14 @@ export class Scheduler {
       const p = this.runq[this.head]!;
       this.runq[this.head++] = undefined as unknown as Proc;
       // p stays marked queued while it runs: what it sends itself does not queue it twice.
-      if (p.runBatch(BATCH)) this.runq.push(p);
+      let more: boolean;
+      try {
+        more = p.runBatch(BATCH);
+      } catch (err) {
+        more = false;
+        p.fault(err);
+      }
+      if (more) this.runq.push(p);
       else p.queued = false;
       if (this.head >= 1024 && this.head * 2 >= this.runq.length) {
         this.runq = this.runq.slice(this.head);

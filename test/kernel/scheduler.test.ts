@@ -43,6 +43,27 @@ describe('scheduler', () => {
     expect(seenWhenOtherRan).toBeLessThan(N);
   });
 
+  it('a throw from kernel code while a process runs (an exit listener) is logged; other processes go on', async () => {
+    const { rt, lines } = newRuntime();
+    let thrown = false;
+    rt.events.on('exit', () => {
+      if (thrown) return;
+      thrown = true;
+      throw new Error('listener bug');
+    });
+    const doomed = rt.spawn(() => {
+      throw new Error('handler crash');
+    });
+    rt.send(doomed, 'go');
+    let answered!: (v: unknown) => void;
+    const got = new Promise((r) => (answered = r));
+    const other = rt.spawn((env) => answered(env.msg));
+    rt.send(other, 'still running');
+    expect(await got).toBe('still running');
+    expect(rt.isAlive(doomed)).toBe(false);
+    expect(lines.some((l) => l.msg === 'error in the kernel while running this process: ending it' && JSON.stringify(l.err).includes('listener bug'))).toBe(true);
+  });
+
   it('a long queue is handled whole and in order', async () => {
     const { rt } = newRuntime();
     const N = 300_000;
