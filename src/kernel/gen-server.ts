@@ -69,8 +69,11 @@ export interface GenServerBehaviour<S, A = void, Call = never, Cast = never> {
 
 export const ok = <S>(state: S, opts?: Timed): InitResult<S> => ({ type: 'ok', state, ...opts });
 export const ignore = (): { type: 'ignore' } => ({ type: 'ignore' });
-export const reply = <S, R>(value: R, state: S, opts?: Timed): CallResult<S, R> => ({ type: 'reply', reply: value, state, ...opts });
-export const noreply = <S>(state: S, opts?: Timed): { type: 'noreply'; state: S } & Timed => ({ type: 'noreply', state, ...opts });
+// (no spread when there are no options: these run once a message)
+export const reply = <S, R>(value: R, state: S, opts?: Timed): CallResult<S, R> =>
+  opts === undefined ? { type: 'reply', reply: value, state } : { type: 'reply', reply: value, state, ...opts };
+export const noreply = <S>(state: S, opts?: Timed): { type: 'noreply'; state: S } & Timed =>
+  opts === undefined ? { type: 'noreply', state } : { type: 'noreply', state, ...opts };
 export function stop(reason: ExitReason): { type: 'stop'; reason: ExitReason };
 export function stop<S>(reason: ExitReason, state: S): { type: 'stop'; reason: ExitReason; state: S };
 export function stop<S, R>(reason: ExitReason, state: S, replyValue: R): { type: 'stop'; reason: ExitReason; state: S; reply: R; hasReply: true };
@@ -265,7 +268,7 @@ export function call<R = unknown>(rt: Runtime, server: Pid | string, request: un
   const p = rt.resolve(server);
   if (p === undefined) return Promise.reject(new CallError('noproc', 'noproc', String(server)));
   return new Promise<R>((resolve, reject) => {
-    const from: CallFrom = { settled: false, resolve: resolve as (v: unknown) => void, reject, target: p, to: server, deadline: 0, prev: null, next: null, list: null };
+    const from: CallFrom = { settled: false, resolve: resolve as (v: unknown) => void, reject, target: p, to: server, lc: undefined, deadline: 0, prev: null, next: null, list: null };
     (p.callers ??= new Set()).add(from);
     if (timeout !== 'infinity') rt.callTimers.add(from, timeout);
     p.deliver(Kind.Call, request, from, currentLogContext());

@@ -60,7 +60,7 @@ export const enum Kind {
 }
 
 /**
- * A stretch of a mailbox: envelopes flat in `buf`, 4 slots each (kind, msg, from, lc),
+ * A stretch of a mailbox: envelopes flat in `buf`, SLOTS slots each,
  * to read from `r`, written up to `w`. Chunks are never resized: a full one is followed
  * by a bigger one (a long queue never copies itself to grow; big chunks are allocated
  * straight in the old generation instead of being copied by each young-generation GC).
@@ -74,8 +74,10 @@ class Chunk {
     this.buf = new Array<unknown>(slots);
   }
 }
-const FIRST_CHUNK = 16;
-const MAX_CHUNK = 1 << 17;
+/** Slots an envelope: kind, msg, then the CallFrom for a call (its log context on it), else the log context. */
+const SLOTS = 3;
+const FIRST_CHUNK = 4 * SLOTS;
+const MAX_CHUNK = 32768 * SLOTS;
 
 /** An exit signal in a mailbox. `kill`: untrappable, ends the process with `reason`. */
 export interface Signal {
@@ -100,6 +102,8 @@ export interface CallFrom extends Deadline {
   /** @internal */ target: Proc | undefined;
   /** @internal The server as the caller named it (for errors). */
   to: Pid | string;
+  /** @internal The caller's log context, set when the call is queued. */
+  lc?: LogContext;
 }
 
 export interface ExitMessage {
@@ -184,15 +188,19 @@ export class Proc implements ProcessContext {
     let t = this.mqTail;
     if (t === null) t = this.mq = this.mqTail = new Chunk(FIRST_CHUNK);
     else if (t.w === t.buf.length) {
+      // (chunk lengths are multiples of SLOTS)
       t = t.next = this.mqTail = new Chunk(Math.min(MAX_CHUNK, t.buf.length * 8));
     }
     const b = t.buf;
     const w = t.w;
     b[w] = kind;
     b[w + 1] = msg;
-    b[w + 2] = from;
-    b[w + 3] = lc;
-    t.w = w + 4;
+    if (from === undefined) b[w + 2] = lc;
+    else {
+      from.lc = lc;
+      b[w + 2] = from;
+    }
+    t.w = w + SLOTS;
     if (kind === Kind.Exit) this.sigs++;
     else if (this.busy) return;
     if (!this.queued) this.runtime.scheduler.ready(this);
@@ -218,10 +226,9 @@ export class Proc implements ProcessContext {
       const h = c.r;
       let kind = q[h] as Kind;
       let msg = q[h + 1];
-      const from = q[h + 2] as CallFrom | undefined;
-      const lc = q[h + 3] as LogContext | undefined;
-      q[h + 1] = q[h + 2] = q[h + 3] = undefined;
-      c.r = h + 4;
+      const aux = q[h + 2];
+      q[h + 1] = q[h + 2] = undefined;
+      c.r = h + SLOTS;
       if (c.r === c.w) {
         // Drained: a later chunk takes over, or this one is reused from its start.
         if (c.next !== null) this.mq = c.next;
@@ -238,7 +245,8 @@ export class Proc implements ProcessContext {
         kind = Kind.Info;
         msg = exitMessage(s);
       }
-      this.run({ kind, msg, from, lc });
+      if (kind === Kind.Call) this.run({ kind, msg, from: aux as CallFrom, lc: (aux as CallFrom).lc });
+      else this.run({ kind, msg, from: undefined, lc: aux as LogContext | undefined });
     }
     return this.alive && (this.busy ? this.sigs > 0 : this.hasQueued);
   }
@@ -276,7 +284,7 @@ export class Proc implements ProcessContext {
   private signalsWhileBusy(): void {
     for (let c = this.mq; c !== null && this.sigs > 0; c = c.next) {
       const q = c.buf;
-      for (let i = c.r; i < c.w && this.sigs > 0; i += 4) {
+      for (let i = c.r; i < c.w && this.sigs > 0; i += SLOTS) {
         if (q[i] !== Kind.Exit) continue;
         this.sigs--;
         const s = q[i + 1] as Signal;
