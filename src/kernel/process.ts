@@ -3,9 +3,9 @@
  *
  * Contract
  * - The mailbox is the process's own queue of envelopes (messages, calls, casts and exit
- *   signals), in arrival order, kept flat in one array (no object per queued envelope).
- *   The runtime's scheduler (scheduler.ts) drains it in batches; no envelope costs a
- *   timer or an event-loop turn of its own.
+ *   signals), in arrival order, kept flat in fixed-size chunks (three slots an envelope,
+ *   no object per queued envelope; see Chunk). The runtime's scheduler (scheduler.ts)
+ *   drains it in batches; no envelope costs a timer or an event-loop turn of its own.
  * - Envelopes are handled one at a time in arrival order. A handler that returns a
  *   promise holds the mailbox until it settles (OTP's one-message-at-a-time, including
  *   across awaits).
