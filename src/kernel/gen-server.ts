@@ -41,6 +41,7 @@ import { Kind, isExitMessage, type CallFrom, type Envelope, type Proc, type Proc
 import { CallError, NameTakenError, type Runtime } from './runtime.ts';
 import { currentLogContext } from './log.ts';
 import { noteUnexpected } from './proc-stats.ts';
+import { removeDeadline } from './call-timers.ts';
 import { Exit, NORMAL, type ExitReason } from './exit-reason.ts';
 import type { Pid, Ref } from './pid.ts';
 import type { ChildSpec } from './child-spec.ts';
@@ -80,8 +81,11 @@ export interface GenServerBehaviour<S, A = void, Call = never, Cast = never> {
 
 export const ok = <S>(state: S, opts?: Timed): InitResult<S> => ({ type: 'ok', state, ...opts });
 export const ignore = (): { type: 'ignore' } => ({ type: 'ignore' });
-export const reply = <S, R>(value: R, state: S, opts?: Timed): CallResult<S, R> => ({ type: 'reply', reply: value, state, ...opts });
-export const noreply = <S>(state: S, opts?: Timed): { type: 'noreply'; state: S } & Timed => ({ type: 'noreply', state, ...opts });
+// (no spread when there are no options: these run once a message)
+export const reply = <S, R>(value: R, state: S, opts?: Timed): CallResult<S, R> =>
+  opts === undefined ? { type: 'reply', reply: value, state } : { type: 'reply', reply: value, state, ...opts };
+export const noreply = <S>(state: S, opts?: Timed): { type: 'noreply'; state: S } & Timed =>
+  opts === undefined ? { type: 'noreply', state } : { type: 'noreply', state, ...opts };
 export function stop(reason: ExitReason): { type: 'stop'; reason: ExitReason };
 export function stop<S>(reason: ExitReason, state: S): { type: 'stop'; reason: ExitReason; state: S };
 export function stop<S, R>(reason: ExitReason, state: S, replyValue: R): { type: 'stop'; reason: ExitReason; state: S; reply: R; hasReply: true };
@@ -183,7 +187,7 @@ export function start<S, A>(rt: Runtime, behaviour: GenServerBehaviour<S, A, any
       finish({ type: 'error', reason });
       p.terminate(reason);
     };
-    proc.deliver({ kind: Kind.Sys, msg: 'init', lc: currentLogContext() });
+    proc.deliver(Kind.Sys, 'init', undefined, currentLogContext());
   });
 }
 
@@ -279,15 +283,10 @@ export function call<R = unknown>(rt: Runtime, server: Pid | string, request: un
   const p = rt.resolve(server);
   if (p === undefined) return Promise.reject(new CallError('noproc', 'noproc', String(server)));
   return new Promise<R>((resolve, reject) => {
-    const from: CallFrom = { settled: false, resolve: resolve as (v: unknown) => void, reject, target: p };
+    const from: CallFrom = { settled: false, resolve: resolve as (v: unknown) => void, reject, target: p, to: server, lc: undefined, deadline: 0, prev: null, next: null, list: null };
     (p.callers ??= new Set()).add(from);
-    if (timeout !== 'infinity') {
-      from.timer = setTimeout(() => {
-        p.callers?.delete(from);
-        rt.failCall(from, 'timeout', 'timeout', server);
-      }, timeout);
-    }
-    p.deliver({ kind: Kind.Call, msg: request, from, lc: currentLogContext() });
+    if (timeout !== 'infinity') rt.callTimers.add(from, timeout);
+    p.deliver(Kind.Call, request, from, currentLogContext());
   });
 }
 
@@ -295,7 +294,7 @@ export function call<R = unknown>(rt: Runtime, server: Pid | string, request: un
 export function replyTo(from: From, value: unknown): void {
   if (from.settled) return;
   from.settled = true;
-  if (from.timer !== undefined) clearTimeout(from.timer);
+  removeDeadline(from);
   from.target?.callers?.delete(from);
   from.resolve(value);
 }
@@ -303,7 +302,7 @@ export function replyTo(from: From, value: unknown): void {
 export function cast(rt: Runtime, server: Pid | string, msg: unknown): boolean {
   const p = rt.resolve(server);
   if (p === undefined) return false;
-  p.deliver({ kind: Kind.Cast, msg, lc: currentLogContext() });
+  p.deliver(Kind.Cast, msg, undefined, currentLogContext());
   return true;
 }
 
@@ -312,7 +311,7 @@ export async function stopServer(rt: Runtime, server: Pid | string, reason: Exit
   const p = rt.resolve(server);
   if (p === undefined) throw new CallError('noproc', 'noproc', String(server));
   const exited = rt.awaitExit(p.self);
-  p.deliver({ kind: Kind.Sys, msg: { [SYS_STOP]: reason }, lc: currentLogContext() });
+  p.deliver(Kind.Sys, { [SYS_STOP]: reason }, undefined, currentLogContext());
   const actual = await exited;
   // OTP's gen_server:stop: an exit with another reason (terminate failed) is raised
   if (actual !== reason) throw new CallError('exit', actual, String(server));

@@ -8,11 +8,9 @@
  *   object logged under those keys, at any depth up to three, prints `[redacted]`.
  * - The call-id of the unit of work in progress is kept in an AsyncLocalStorage
  *   (`withCallId(id, fn)`); the root logger's mixin adds it to every line written inside
- *   `fn`, including its async continuations. The bus's listener runs each message's
- *   handlers inside its Call-ID (src/bus/listener-core.ts). A call-id does not follow a
- *   cast or call from process to process by itself (nact's scheduling does not carry the
- *   async context): a process that works for one call logs through a child logger with
- *   `call_id`, or re-enters it with `withCallId`.
+ *   `fn`, including its async continuations. The kernel re-enters the call-id a message
+ *   was sent with before it runs the receiver's handler, so a call-id follows a message
+ *   from process to process (one scheduler drain runs many senders' messages).
  * - Process loggers are children: `logger.child({app, proc})`.
  * - Lines are pino JSON, for machines. For people (`pretty`: by default when stdout is a
  *   terminal and no destination is given; FIFE_LOG_PRETTY=1 forces it, =0 keeps JSON)

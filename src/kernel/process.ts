@@ -1,40 +1,89 @@
 /**
- * One process: a mailbox (a nact actor), its links, monitors, timers and exit.
+ * One process: a mailbox, its links, monitors, timers and exit.
  *
  * Contract
+ * - The mailbox is the process's own queue of envelopes (messages, calls, casts and exit
+ *   signals), in arrival order, kept flat in fixed-size chunks (three slots an envelope,
+ *   no object per queued envelope; see Chunk). The runtime's scheduler (scheduler.ts)
+ *   drains it in batches; no envelope costs a timer or an event-loop turn of its own.
  * - Envelopes are handled one at a time in arrival order. A handler that returns a
  *   promise holds the mailbox until it settles (OTP's one-message-at-a-time, including
  *   across awaits).
  * - A handler that throws or rejects ends the process: a thrown `Exit` with its reason,
  *   anything else with the thrown value as reason. Nothing is caught and kept quiet.
- * - Exit (`terminate(reason)`), once, synchronously: the mailbox is dropped (nact actor
- *   stopped), the name is freed, timers are cancelled, pending calls to it fail with the
- *   reason, every link gets an exit signal, every monitor a DOWN message, every monitor
+ * - Exit signals are asynchronous, as in OTP: `exitSignal(from, reason)` (what
+ *   `runtime.exit`, `runtime.crash` and a dying link send) only queues the signal and
+ *   returns. The process handles it later, after everything that arrived before it
+ *   (so after the messages the same sender sent earlier: OTP's ordering between a pair
+ *   of processes):
+ *   - `'kill'` (and `runtime.crash`) ends it whatever it does (`'killed'`, or the
+ *     injected reason);
+ *   - a process trapping exits (checked when the signal is handled) gets
+ *     `{type:'EXIT', from, reason}` as a message, in the signal's place in the queue;
+ *   - otherwise `'normal'` is dropped and any other reason ends the process.
+ *   A signal is handled even while an async handler holds the mailbox (OTP kills a
+ *   process blocked in a receive): the messages queued before it stay unhandled, as in
+ *   OTP, and the awaiting handler's later results are discarded.
+ * - Exit (`terminate(reason)`), once, synchronously: the mailbox is dropped, the name is
+ *   freed, timers are cancelled, pending calls to it fail with the reason, every link is
+ *   sent an exit signal, every monitor a DOWN message (after the messages this process
+ *   sent the watcher before, since both go through the watcher's queue), every monitor
  *   it held is removed. Nothing of the dead process stays in the runtime's tables.
- * - An exit signal arriving (`signal(from, reason)`): `'kill'` ends the process with
- *   `'killed'` whatever it does; a process trapping exits gets `{type:'EXIT', from,
- *   reason}` as a message; otherwise `'normal'` is ignored and any other reason ends the
- *   process with that reason at once, even while a handler is awaiting (JavaScript cannot
- *   pre-empt running code: the awaiting handler's later results are discarded).
+ * - To wait for a signal's effect: `runtime.awaitExit(pid)` for the target's end (ask
+ *   before or right after sending: the signal has not been handled yet); a trapping
+ *   target's EXIT message arrives in its mailbox.
  *
  * Differences from OTP
- * - Exit signals to a non-trapping process take effect at once (as in OTP), but an
- *   async handler already running is not interrupted: its continuation runs to its next
- *   await and whatever it returns is dropped. Handlers can watch `ctx.aborted` or
- *   `ctx.signal` (an AbortSignal) to stop early.
+ * - JavaScript cannot pre-empt running code: a synchronous handler runs to its end before
+ *   a signal is looked at, and an async handler already running is not interrupted: its
+ *   continuation runs to its next await and whatever it returns is dropped. Handlers can
+ *   watch `ctx.aborted` or `ctx.signal` (an AbortSignal) to stop early.
+ * - Ordering is per receiver (everything a process receives is handled in arrival
+ *   order), which implies OTP's per-pair guarantee.
  */
-import { spawn as nactSpawn, dispatch as nactDispatch, stop as nactStop } from 'nact';
 import type { Logger } from './log.ts';
 import { withLogContext, currentLogContext, type LogContext } from './log.ts';
 import { Pid, Ref } from './pid.ts';
 import { Exit, KILL, KILLED, NORMAL, reasonForLog, type ExitReason } from './exit-reason.ts';
 import type { Runtime } from './runtime.ts';
+import type { Deadline } from './call-timers.ts';
 
 export const enum Kind {
   Info = 0,
   Call = 1,
   Cast = 2,
   Sys = 3,
+  /** An exit signal (msg is a Signal); handled by the process, never seen by handlers. */
+  Exit = 4,
+  /** A dropped envelope still in the mailbox: skipped. */
+  Skip = 5,
+}
+
+/**
+ * A stretch of a mailbox: envelopes flat in `buf`, SLOTS slots each,
+ * to read from `r`, written up to `w`. Chunks are never resized: a full one is followed
+ * by a bigger one (a long queue never copies itself to grow; big chunks are allocated
+ * straight in the old generation instead of being copied by each young-generation GC).
+ */
+class Chunk {
+  readonly buf: unknown[];
+  r = 0;
+  w = 0;
+  next: Chunk | null = null;
+  constructor(slots: number) {
+    this.buf = new Array<unknown>(slots);
+  }
+}
+/** Slots an envelope: kind, msg, then the CallFrom for a call (its log context on it), else the log context. */
+const SLOTS = 3;
+const FIRST_CHUNK = 4 * SLOTS;
+const MAX_CHUNK = 32768 * SLOTS;
+
+/** An exit signal in a mailbox. `kill`: untrappable, ends the process with `reason`. */
+export interface Signal {
+  from: Pid;
+  reason: ExitReason;
+  kill: boolean;
 }
 
 /** What travels through a mailbox. `lc` carries the sender's log context (call-id). */
@@ -46,12 +95,15 @@ export interface Envelope {
 }
 
 /** A pending call: the address a reply goes to (OTP's From). Opaque to callbacks. */
-export interface CallFrom {
+export interface CallFrom extends Deadline {
   /** @internal */ settled: boolean;
   /** @internal */ resolve(v: unknown): void;
   /** @internal */ reject(e: unknown): void;
-  /** @internal */ timer?: ReturnType<typeof setTimeout>;
-  /** @internal */ target?: Proc;
+  /** @internal */ target: Proc | undefined;
+  /** @internal The server as the caller named it (for errors). */
+  to: Pid | string;
+  /** @internal The caller's log context, set when the call is queued. */
+  lc?: LogContext;
 }
 
 export interface ExitMessage {
@@ -109,7 +161,15 @@ export class Proc implements ProcessContext {
   private timers: Map<number, ReturnType<typeof setTimeout>> | null = null;
   private abort: AbortController | null = null;
   private logger: Logger | null = null;
-  private readonly actor: ReturnType<typeof nactSpawn>;
+  /** The mailbox: chunks from `mq` (read) to `mqTail` (written); null until first used. */
+  private mq: Chunk | null = null;
+  private mqTail: Chunk | null = null;
+  /** Exit signals in the mailbox not yet handled. */
+  private sigs = 0;
+  /** An async handler holds the mailbox. */
+  private busy = false;
+  /** On the scheduler's run queue (or being run by it). */
+  queued = false;
   exitReason: ExitReason = undefined;
   /** Called once when the process ends (used while a start is pending). */
   exitHook: ((reason: ExitReason) => void) | null = null;
@@ -118,19 +178,80 @@ export class Proc implements ProcessContext {
     readonly self: Pid,
     readonly runtime: Runtime,
     private handler: Handler,
-    nactParent: Parameters<typeof nactSpawn>[0],
-  ) {
-    this.actor = nactSpawn(nactParent, (_s: unknown, env: Envelope) => this.run(env), `p${self.id}`, { onCrash: resumeAfterCrash });
-  }
+  ) {}
 
   // ---- mailbox --------------------------------------------------------------------
 
-  deliver(env: Envelope): void {
-    if (this.alive) nactDispatch(this.actor, env);
+  /** Queues an envelope (kind, msg, the caller for a call, the sender's log context). */
+  deliver(kind: Kind, msg: unknown, from?: CallFrom, lc?: LogContext): void {
+    if (!this.alive) return;
+    let t = this.mqTail;
+    if (t === null) t = this.mq = this.mqTail = new Chunk(FIRST_CHUNK);
+    else if (t.w === t.buf.length) {
+      // (chunk lengths are multiples of SLOTS)
+      t = t.next = this.mqTail = new Chunk(Math.min(MAX_CHUNK, t.buf.length * 8));
+    }
+    const b = t.buf;
+    const w = t.w;
+    b[w] = kind;
+    b[w + 1] = msg;
+    if (from === undefined) b[w + 2] = lc;
+    else {
+      from.lc = lc;
+      b[w + 2] = from;
+    }
+    t.w = w + SLOTS;
+    if (kind === Kind.Exit) this.sigs++;
+    else if (this.busy) return;
+    if (!this.queued) this.runtime.scheduler.ready(this);
   }
 
-  private run(env: Envelope): void | Promise<void> {
-    if (!this.alive) return;
+  private get hasQueued(): boolean {
+    return this.mq !== null && this.mq.r < this.mq.w;
+  }
+
+  /**
+   * @internal Called by the scheduler: handles up to `max` envelopes. True when the
+   * process has more it can handle now (it goes back on the run queue).
+   */
+  runBatch(max: number): boolean {
+    for (let i = 0; i < max && this.alive; i++) {
+      if (this.busy) {
+        if (this.sigs > 0) this.signalsWhileBusy();
+        return false;
+      }
+      const c = this.mq;
+      if (c === null || c.r === c.w) return false;
+      const q = c.buf;
+      const h = c.r;
+      let kind = q[h] as Kind;
+      let msg = q[h + 1];
+      const aux = q[h + 2];
+      q[h + 1] = q[h + 2] = undefined;
+      c.r = h + SLOTS;
+      if (c.r === c.w) {
+        // Drained: a later chunk takes over, or this one is reused from its start.
+        if (c.next !== null) this.mq = c.next;
+        else c.r = c.w = 0;
+      }
+      if (kind === Kind.Skip) continue;
+      if (kind === Kind.Exit) {
+        this.sigs--;
+        const s = msg as Signal;
+        if (s.kill || !this.trapping) {
+          if (s.kill || s.reason !== NORMAL) this.terminate(s.reason);
+          continue;
+        }
+        kind = Kind.Info;
+        msg = exitMessage(s);
+      }
+      if (kind === Kind.Call) this.run({ kind, msg, from: aux as CallFrom, lc: (aux as CallFrom).lc });
+      else this.run({ kind, msg, from: undefined, lc: aux as LogContext | undefined });
+    }
+    return this.alive && (this.busy ? this.sigs > 0 : this.hasQueued);
+  }
+
+  private run(env: Envelope): void {
     let r: void | Promise<void>;
     try {
       r = env.lc === currentLogContext() ? this.handler(env, this) : withLogContext(env.lc, () => this.handler(env, this));
@@ -139,7 +260,58 @@ export class Proc implements ProcessContext {
       return;
     }
     if (r !== undefined && typeof (r as Promise<void>).then === 'function') {
-      return (r as Promise<void>).then(undefined, (err: unknown) => this.crash(err));
+      this.busy = true;
+      (r as Promise<void>).then(
+        () => this.released(),
+        (err: unknown) => {
+          this.crash(err);
+          this.released();
+        },
+      );
+    }
+  }
+
+  /** An async handler settled: the mailbox is free again. */
+  private released(): void {
+    this.busy = false;
+    if (this.alive && this.hasQueued && !this.queued) this.runtime.scheduler.ready(this);
+  }
+
+  /**
+   * Exit signals queued while an async handler holds the mailbox: handled now. A trapped
+   * one becomes an EXIT message in its place.
+   */
+  private signalsWhileBusy(): void {
+    for (let c = this.mq; c !== null && this.sigs > 0; c = c.next) {
+      const q = c.buf;
+      for (let i = c.r; i < c.w && this.sigs > 0; i += SLOTS) {
+        if (q[i] !== Kind.Exit) continue;
+        this.sigs--;
+        const s = q[i + 1] as Signal;
+        if (!s.kill && this.trapping) {
+          q[i] = Kind.Info;
+          q[i + 1] = exitMessage(s);
+        } else if (s.kill || s.reason !== NORMAL) {
+          return this.terminate(s.reason);
+        } else {
+          // Dropped ('normal', not trapping): a no-op envelope keeps the chunk's shape.
+          q[i] = Kind.Skip;
+          q[i + 1] = undefined;
+        }
+      }
+    }
+  }
+
+  /**
+   * @internal Something threw outside the handler while this process ran (the kernel's
+   * own code or a listener it called): logged at error, and the process ends with it.
+   */
+  fault(err: unknown): void {
+    this.log.error({ err: reasonForLog(err) }, 'error in the kernel while running this process: ending it');
+    try {
+      this.terminate(err);
+    } catch (again) {
+      this.log.error({ err: reasonForLog(again) }, 'error in the kernel while ending this process');
     }
   }
 
@@ -221,7 +393,7 @@ export class Proc implements ProcessContext {
       ref.id,
       setTimeout(() => {
         timers.delete(ref.id);
-        this.deliver({ kind: Kind.Info, msg, lc });
+        this.deliver(Kind.Info, msg, undefined, lc);
       }, Math.max(0, ms)),
     );
     return ref;
@@ -267,17 +439,15 @@ export class Proc implements ProcessContext {
 
   // ---- signals and exit -----------------------------------------------------------
 
-  /** An exit signal from `from` with `reason` reaches this process. */
-  exitSignal(from: Pid, reason: ExitReason, untrappable: boolean): void {
+  /**
+   * Sends this process an exit signal from `from`: queued, handled later (see the
+   * contract). `reason` `'kill'` is untrappable and ends it with `'killed'`; `kill: true`
+   * ends it with `reason` whatever it does (fault injection).
+   */
+  exitSignal(from: Pid, reason: ExitReason, kill = reason === KILL): void {
     if (!this.alive) return;
-    if (untrappable) return this.terminate(KILLED);
-    if (this.trapping) {
-      const m: ExitMessage = { type: 'EXIT', from, reason };
-      this.deliver({ kind: Kind.Info, msg: m, lc: undefined });
-      return;
-    }
-    if (reason === NORMAL) return;
-    this.terminate(reason);
+    const s: Signal = { from, reason: kill && reason === KILL ? KILLED : reason, kill };
+    this.deliver(Kind.Exit, s);
   }
 
   /** Ends the process with `reason`. Idempotent. */
@@ -285,7 +455,8 @@ export class Proc implements ProcessContext {
     if (!this.alive) return;
     this.alive = false;
     this.exitReason = reason;
-    nactStop(this.actor);
+    this.mq = this.mqTail = null;
+    this.sigs = 0;
     this.abort?.abort(reason);
     this.runtime.forget(this);
     if (this.timers !== null) {
@@ -321,7 +492,7 @@ export class Proc implements ProcessContext {
         if (w instanceof Proc) {
           w.monitoring?.delete(refId);
           const down: DownMessage = { type: 'DOWN', ref: new Ref(refId), pid: this.self, reason: propagated };
-          w.deliver({ kind: Kind.Info, msg: down, lc: undefined });
+          w.deliver(Kind.Info, down);
         } else {
           w(propagated);
         }
@@ -336,8 +507,7 @@ export class Proc implements ProcessContext {
   }
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const resumeAfterCrash = (_msg: unknown, _err: unknown, ctx: any): any => ctx.resume;
+const exitMessage = (s: Signal): ExitMessage => ({ type: 'EXIT', from: s.from, reason: s.reason });
 
 export const isExitMessage = (m: unknown): m is ExitMessage =>
   typeof m === 'object' && m !== null && (m as ExitMessage).type === 'EXIT' && (m as ExitMessage).from instanceof Pid;

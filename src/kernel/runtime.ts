@@ -6,8 +6,12 @@
  *   registered under `opts.name`) and returns its Pid at once.
  * - `send(to, msg)`: to a Pid, never fails (a dead target drops the message, as in OTP);
  *   to a name that is not registered, throws NoProcError (OTP's badarg).
- * - `exit(pid, reason, from?)` sends an exit signal (see process.ts for what it does).
- * - `crash(pid, reason)` (fault injection) ends a process with a reason, trapping or not.
+ * - `exit(pid, reason, from?)` sends an exit signal and returns at once (OTP's exit/2):
+ *   the target handles it later, after what it received before (see process.ts). To
+ *   wait for the effect, `await runtime.awaitExit(pid)` (asked before or right after the
+ *   exit call), or wait for the EXIT message a trapping target gets.
+ * - `crash(pid, reason)` (fault injection) sends an untrappable signal that ends the
+ *   process with `reason`, trapping or not; asynchronous like `exit`.
  * - `link(a, b)` / `unlink`: links are two-way; linking to a dead process sends the
  *   linker a `'noproc'` exit signal, as OTP does.
  * - `monitor(watcher, target)` returns a Ref; when the target ends the watcher gets
@@ -20,15 +24,18 @@
  *   crash report at error level with its reason.
  * - `now()` is the runtime's monotonic clock in ms: supervisors count restarts with it;
  *   tests may inject their own clock.
- * - `shutdown()` kills every process left and stops the nact system.
+ * - Processes run on the runtime's scheduler (scheduler.ts), over one nact actor system.
+ * - `shutdown()` kills every process left and stops the scheduler and the nact system.
  */
 import { start as nactStart, stop as nactStop } from 'nact';
 import { performance } from 'node:perf_hooks';
 import { createRootLogger, currentLogContext, type Logger } from './log.ts';
 import { Pid, Ref } from './pid.ts';
+import { Scheduler } from './scheduler.ts';
+import { CallTimers, removeDeadline } from './call-timers.ts';
 import { Proc, Kind, type Handler, type CallFrom, type ProcessContext } from './process.ts';
 import { KernelEvents } from './events.ts';
-import { KILL, isNormalExit, reasonForLog, formatReason, type ExitReason } from './exit-reason.ts';
+import { isNormalExit, reasonForLog, formatReason, type ExitReason } from './exit-reason.ts';
 
 export class NoProcError extends Error {
   constructor(readonly target: string) {
@@ -84,6 +91,13 @@ export class Runtime {
   private readonly procs = new Map<number, Proc>();
   private readonly names = new Map<string, Proc>();
   private readonly system: ReturnType<typeof nactStart>;
+  /** @internal */
+  readonly scheduler: Scheduler;
+  /** @internal Timeouts of pending gen_server calls. */
+  readonly callTimers = new CallTimers<CallFrom>((c) => {
+    c.target?.callers?.delete(c);
+    this.failCall(c, 'timeout', 'timeout', c.to);
+  });
   private nextPid = 1;
   private nextRef = 1;
   private readonly clock: () => number;
@@ -94,6 +108,7 @@ export class Runtime {
     this.log = opts.logger ?? createRootLogger({ node: this.node });
     this.clock = opts.clock ?? (() => performance.now());
     this.system = nactStart({ name: `fife-${process.pid}-${++systems}` } as never);
+    this.scheduler = new Scheduler(this.system, () => this.callTimers.sweep());
   }
 
   now(): number {
@@ -110,7 +125,7 @@ export class Runtime {
     if (this.stopped) throw new Error('runtime is shut down');
     if (opts.name !== undefined && this.names.has(opts.name)) throw new NameTakenError(opts.name, this.names.get(opts.name)!.self);
     const pid = new Pid(this.nextPid++, this.node);
-    const proc = new Proc(pid, this, handler, this.system);
+    const proc = new Proc(pid, this, handler);
     this.procs.set(pid.id, proc);
     if (opts.trapExit) proc.trapping = true;
     if (opts.name !== undefined) {
@@ -174,28 +189,28 @@ export class Runtime {
       if (typeof to === 'string') throw new NoProcError(to);
       return;
     }
-    p.deliver({ kind: Kind.Info, msg, lc: currentLogContext() });
+    p.deliver(Kind.Info, msg, undefined, currentLogContext());
   }
 
   // ---- exit signals, links, monitors ----------------------------------------------
 
+  /** Sends `pid` an exit signal (from `from`, else from itself); returns at once. */
   exit(pid: Pid, reason: ExitReason, from?: Pid): void {
-    const p = this.proc(pid);
-    if (p === undefined) return;
-    p.exitSignal(from ?? pid, reason, reason === KILL);
+    this.proc(pid)?.exitSignal(from ?? pid, reason);
   }
 
   /**
-   * Fault injection: ends `pid` at once with `reason`, whether it traps exits or not (like
+   * Fault injection: `pid` will end with `reason`, whether it traps exits or not (like
    * 'kill', but with the reason you choose; terminate callbacks do not run). Links and
-   * monitors see `reason`. Not an OTP primitive: OTP's exit/2 to a trapping process only
-   * delivers a message.
+   * monitors see `reason`. Returns at once (false if `pid` is not alive); the process
+   * handles the signal after what it received before. Not an OTP primitive: OTP's exit/2
+   * to a trapping process only delivers a message.
    */
   crash(pid: Pid, reason: ExitReason): boolean {
     const p = this.proc(pid);
     if (p === undefined) return false;
     p.log.warn({ reason: reasonForLog(reason) }, 'fault injected: process crashed on purpose');
-    p.terminate(reason);
+    p.exitSignal(pid, reason, true);
     return true;
   }
 
@@ -225,7 +240,7 @@ export class Runtime {
     const t = this.resolve(target);
     if (t === undefined) {
       const targetPid = typeof target === 'string' ? new Pid(0, this.node) : target;
-      w.deliver({ kind: Kind.Info, msg: { type: 'DOWN', ref, pid: targetPid, reason: 'noproc' }, lc: undefined });
+      w.deliver(Kind.Info, { type: 'DOWN', ref, pid: targetPid, reason: 'noproc' });
       return ref;
     }
     this.refTargets.set(ref.id, t);
@@ -294,7 +309,7 @@ export class Runtime {
   failCall(c: CallFrom, kind: CallError['kind'], reason: ExitReason, target: Pid | string): void {
     if (c.settled) return;
     c.settled = true;
-    if (c.timer !== undefined) clearTimeout(c.timer);
+    removeDeadline(c);
     c.reject(new CallError(kind, reason, String(target)));
   }
 
@@ -319,6 +334,8 @@ export class Runtime {
     if (this.stopped) return;
     this.stopped = true;
     for (const p of [...this.procs.values()]) p.terminate('killed');
+    this.scheduler.stop();
+    this.callTimers.stop();
     nactStop(this.system);
   }
 }

@@ -140,6 +140,34 @@ describe('gen_server call', () => {
     expect(await GenServer.call(rt, pid, 'ping')).toBe('pong');
   });
 
+  it('each call keeps its own deadline: a later call outlives an earlier one answered in time', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const { rt } = newRuntime();
+    const held: From[] = [];
+    const B: GenServerBehaviour<null, void, 'hold'> = {
+      name: 'holder',
+      init: () => ok(null),
+      handleCall(_req, from, s) {
+        held.push(from);
+        return noreply(s);
+      },
+    };
+    const pid = okPid(await GenServer.start(rt, B, undefined));
+    const first = GenServer.call(rt, pid, 'hold');
+    await vi.advanceTimersByTimeAsync(3000);
+    let second: unknown = 'pending';
+    const p = GenServer.call(rt, pid, 'hold').then((v) => (second = v), (e: unknown) => (second = e));
+    await vi.advanceTimersByTimeAsync(0);
+    GenServer.reply(held[0]!, 'answered');
+    expect(await first).toBe('answered');
+    await vi.advanceTimersByTimeAsync(4999);
+    expect(second).toBe('pending');
+    await vi.advanceTimersByTimeAsync(1);
+    await p;
+    expect((second as CallError).kind).toBe('timeout');
+    vi.useRealTimers();
+  });
+
   it('a call to a server that is not running fails at once with noproc', async () => {
     const { rt } = newRuntime();
     const err = await GenServer.call(rt, 'absent', 'ping').catch((e: unknown) => e);

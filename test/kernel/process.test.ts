@@ -65,6 +65,7 @@ describe('processes: pids, send, names', () => {
     expect(() => rt.send('nobody', 1)).toThrow(NoProcError);
     const a = recorder(rt);
     rt.exit(a.pid, 'kill');
+    await rt.awaitExit(a.pid);
     expect(() => rt.send(a.pid, 1)).not.toThrow();
     expect(rt.isAlive(a.pid)).toBe(false);
   });
@@ -102,6 +103,7 @@ describe('links and exit signals', () => {
     const a = recorder(rt, { link: t.pid });
     const b = recorder(rt, { link: t.pid });
     rt.exit(a.pid, 'crashed');
+    await rt.awaitExit(a.pid);
     rt.proc(b.pid)!.terminate('normal');
     const m1 = await t.next();
     const m2 = await t.next();
@@ -140,6 +142,7 @@ describe('links and exit signals', () => {
     const { rt } = newRuntime();
     const dead = recorder(rt);
     rt.exit(dead.pid, 'kill');
+    await rt.awaitExit(dead.pid);
     const t = recorder(rt, { trap: true });
     t.ctx.link(dead.pid);
     const m = await t.next();
@@ -194,12 +197,15 @@ describe('no leaks', () => {
     const { rt } = newRuntime();
     const survivor = recorder(rt, { trap: true });
     const before = rt.processCount;
+    const exits: Array<Promise<unknown>> = [];
     for (let i = 0; i < 200; i++) {
       const p = recorder(rt, { link: survivor.pid, name: `n${i}` });
       survivor.ctx.monitor(p.pid);
       p.ctx.monitor(survivor.pid);
       rt.exit(p.pid, i % 2 === 0 ? 'kill' : 'crash');
+      exits.push(rt.awaitExit(p.pid));
     }
+    await Promise.all(exits);
     expect(rt.processCount).toBe(before);
     expect(rt.info(survivor.pid)).toMatchObject({ links: 0, monitors: 0 });
     expect(rt.registered()).toEqual([]);

@@ -34,6 +34,10 @@ describe('ecallmgr call life cycle and bad input', () => {
     const callSup = (await Supervisor.whichChildren(h.rt, names.calls))[0]!.pid!;
     const supEnded = h.rt.awaitExit(callSup);
     const flushed = h.app.waitEvent(callId, 'CHANNEL_DESTROY');
+    // The bus and the switch socket are two channels with no order between them: the hang-up
+    // goes out only once both commands have been taken off the control queue (and so are
+    // in call_control's mailbox, ahead of the hang-up).
+    while ((await h.bus.checkQueue(ctl)).messageCount > 0) await new Promise((r) => setImmediate(r));
     h.sw.hangup(callId, 'NORMAL_CLEARING');
     await flushed;
     const late = await h.app.command(ctl, callId, 'answer');
