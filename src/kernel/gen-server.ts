@@ -108,7 +108,7 @@ export interface StartOptions {
   /** Register under this name. */
   name?: string;
   app?: string;
-  /** ms to wait for init; default infinity. On timeout the process is killed. */
+  /** ms to wait for init; default infinity. On timeout the process is unlinked and killed, and the start answers `timeout` once it has ended. */
   timeout?: number;
 }
 
@@ -147,8 +147,11 @@ export function start<S, A>(rt: Runtime, behaviour: GenServerBehaviour<S, A, any
     const proc = rt.proc(pid)!;
     proc.meta = metaOf(behaviour);
     proc.exitHook = (reason) => finish({ type: 'error', reason });
+    // On timeout (OTP's proc_lib kill_flush): unlink, kill, and answer once the process is
+    // gone, so its name is free again when the start returns.
     const timer = opts.timeout === undefined ? undefined : setTimeout(() => {
-      finish({ type: 'error', reason: 'timeout' });
+      proc.exitHook = () => finish({ type: 'error', reason: 'timeout' });
+      if (opts.link !== undefined) rt.unlink(opts.link, pid);
       rt.exit(pid, 'kill');
     }, opts.timeout);
 

@@ -12,6 +12,13 @@ import type { Runtime } from '../../src/kernel/runtime.ts';
 import type { ProcessContext } from '../../src/kernel/process.ts';
 import type { Pid } from '../../src/kernel/pid.ts';
 
+/** Sends `kill` and waits for the end (exit signals are asynchronous, as in OTP). */
+const kill = (rt: Runtime, pid: Pid): Promise<unknown> => {
+  const ended = rt.awaitExit(pid);
+  rt.exit(pid, 'kill');
+  return ended;
+};
+
 /** A bare process that keeps what it receives; `next()` waits for the next message. */
 function mailbox(rt: Runtime): { pid: Pid; ctx: ProcessContext; next: () => Promise<unknown> } {
   const queue: unknown[] = [];
@@ -180,7 +187,7 @@ describe('ets owner death, heir and give_away', () => {
     for (let i = 0; i < 50; i++) Table.create(mailbox(rt).ctx).insert(i, i);
     const before = Table.all(rt).length;
     expect(before).toBe(51);
-    for (const pid of rt.processes()) if (pid.id !== other.pid.id) rt.exit(pid, 'kill');
+    await Promise.all(rt.processes().filter((pid) => pid.id !== other.pid.id).map((pid) => kill(rt, pid)));
     expect(Table.whereis(rt, 'gone')).toBeUndefined();
     expect(Table.all(rt)).toEqual([]);
     expect(tableBookkeeping(rt)).toEqual({ tables: 0, names: 0, owners: 0 });
@@ -195,7 +202,7 @@ describe('ets owner death, heir and give_away', () => {
     const heir = mailbox(rt);
     const t = Table.create<string, number>(owner.ctx, { name: 'inherit', heir: heir.pid, heirData: { why: 'test' } });
     t.insert('a', 1);
-    rt.exit(owner.pid, 'kill');
+    await kill(rt, owner.pid);
     const m = (await heir.next()) as EtsTransferMessage<string, number>;
     expect(isEtsTransfer(m)).toBe(true);
     expect(m.from).toBe(owner.pid);
@@ -204,17 +211,17 @@ describe('ets owner death, heir and give_away', () => {
     expect(m.table.lookup('a')).toBe(1);
     m.table.insert('b', 2);
     expect(Table.open(mailbox(rt).ctx, 'inherit').size).toBe(2);
-    rt.exit(heir.pid, 'kill');
+    await kill(rt, heir.pid);
     expect(tableBookkeeping(rt)).toEqual({ tables: 0, names: 0, owners: 0 });
   });
 
-  it('an heir that is no longer alive does not inherit: the table is deleted', () => {
+  it('an heir that is no longer alive does not inherit: the table is deleted', async () => {
     const { rt } = newRuntime();
     const owner = mailbox(rt);
     const heir = mailbox(rt);
     Table.create(owner.ctx, { name: 'orphan', heir: heir.pid });
-    rt.exit(heir.pid, 'kill');
-    rt.exit(owner.pid, 'kill');
+    await kill(rt, heir.pid);
+    await kill(rt, owner.pid);
     expect(Table.whereis(rt, 'orphan')).toBeUndefined();
   });
 
@@ -232,7 +239,7 @@ describe('ets owner death, heir and give_away', () => {
     badarg(() => t.insert('c', 3), /is not its owner/);
     expect(t.lookup('b')).toBe(2);
     const dead = mailbox(rt);
-    rt.exit(dead.pid, 'kill');
+    await kill(rt, dead.pid);
     badarg(() => m.table.giveAway(dead.pid), /is not alive/);
   });
 
@@ -242,14 +249,14 @@ describe('ets owner death, heir and give_away', () => {
     const heir = mailbox(rt);
     const kept = Table.create<string, number>(owner.ctx, { name: 'kept', heir: heir.pid });
     kept.insert('a', 1);
-    rt.exit(owner.pid, 'kill');
+    await kill(rt, owner.pid);
     badarg(() => kept.insert('a', 99), /has ended/);
     badarg(() => kept.lookup('a'), /has ended/);
     const m = (await heir.next()) as EtsTransferMessage<string, number>;
     expect(m.table.lookup('a')).toBe(1);
   });
 
-  it('a table whose owner has ended is settled when next touched, before its exit is handled', () => {
+  it('a table whose owner has ended is settled when next touched, before its exit is handled', async () => {
     const { rt } = newRuntime();
     const owner = mailbox(rt);
     const reader = mailbox(rt);
@@ -257,7 +264,7 @@ describe('ets owner death, heir and give_away', () => {
     const outside = Table.reader(rt, 'late');
     // the exit listener is the registry's own; remove it to look at the lazy path alone
     rt.events.removeAllListeners('exit');
-    rt.exit(owner.pid, 'kill');
+    await kill(rt, owner.pid);
     badarg(() => outside.lookup('a'), /no longer exists/);
     badarg(() => Table.open(reader.ctx, 'late'), /no such table/);
     expect(Table.all(rt)).toEqual([]);
@@ -338,7 +345,7 @@ describe('TableKeeper: a worker under a supervisor keeps its table across a cras
     okPid(await TableKeeper.start(rt, { name: 'keeper' }));
     const a = mailbox(rt);
     (await TableKeeper.claim<string, number>(a.ctx, 'keeper', 'held')).table.insert('x', 1);
-    rt.exit(a.pid, 'kill');
+    await kill(rt, a.pid);
     expect(Table.reader(rt, 'held').info().owner).toBe(rt.whereis('keeper'));
     expect(describeTree(rt, 'keeper')?.counters).toEqual({ tablesHeld: 1 });
     const b = mailbox(rt);
