@@ -22,21 +22,19 @@
  * or RabbitMQ fails the suite.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import amqp from 'amqplib';
 import { tmpDir } from '../support/tmp-dirs.ts';
-import { FIFE_BIN, startFife, type FifeProcess } from '../support/fife-process.ts';
+import { startFife, type FifeProcess } from '../support/fife-process.ts';
 import { serviceGate } from '../support/services.ts';
 import { kamailioProbe, startKamailio, type Kamailio } from '../support/kamailio.ts';
 import { runSipp, type SippUser } from '../support/sipp.ts';
 import { isolatedAmqpUrl } from '../support/rabbitmq-vhost.ts';
-import { memoryLogger } from '../../src/kernel/log.ts';
-import { accountDbName, EmbeddedStore } from '../../src/store/index.ts';
 import { startHarness, type Harness } from '../apps/registrar/support.ts';
 import { authnBurst, burstProblems } from './authn-burst.ts';
+import { provision, stopE2E } from '../support/registrar-e2e.ts';
 
 const SCENARIO = resolve(import.meta.dirname, '../apps/registrar/sipp/register.xml');
 const VHOST = 'fife-robustness-authn';
@@ -93,33 +91,12 @@ describe.skipIf(!gate.available)('authn answers through a proxy that asks once (
 
   beforeAll(async () => {
     writeFileSync(configFile, JSON.stringify({ settings: { registrar: { queue } } }));
-    const accountId = spawnSync(process.execPath, [FIFE_BIN, 'account', 'add', '--name', 'Robust', '--realm', REALM], { env, encoding: 'utf8' }).stdout.trim();
-    expect(accountId).toMatch(/^[0-9a-f]{32}$/);
-    const { logger } = memoryLogger();
-    const store = new EmbeddedStore({ dir: storeDir, logger });
-    await store.bulkSave(accountDbName(accountId), users.map((u, i) => ({
-      _id: `dev${i}`, pvt_type: 'device', enabled: true,
-      sip: i % 2 === 0 ? { username: u.user, a1_hash: createHash('md5').update(`${u.user}:${REALM}:${u.password}`).digest('hex') } : { username: u.user, password: u.password },
-    })));
-    await store.close();
+    await provision(env, storeDir, REALM, users, 2);
     // the proxy first (as in production, it is there before the registrar), 3 s timeout as Kazoo's
     kamailio = await startKamailio({ amqpUrl, queryTimeoutS: 3 });
   }, 60_000);
 
-  afterAll(async () => {
-    await kamailio?.stop();
-    if (node && node.child.exitCode === null) {
-      node.child.kill('SIGTERM');
-      await node.exited;
-    }
-    const c = await amqp.connect(amqpUrl).catch(() => undefined);
-    if (c) {
-      const ch = await c.createChannel();
-      await ch.deleteQueue(queue).catch(() => undefined);
-      await ch.deleteQueue(`${queue}_reg_success`).catch(() => undefined);
-      await c.close().catch(() => undefined);
-    }
-  });
+  afterAll(() => stopE2E(kamailio, node, amqpUrl, queue));
 
   it(`every one of ${REGISTERS} REGISTERs (${USERS} users, from the node's start) is answered: the registrar answers each query once, no 504 it could have prevented`, async () => {
     node = await startFife(env);
