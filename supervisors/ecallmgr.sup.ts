@@ -3,7 +3,8 @@
  *
  *   ecallmgr_sup (rest_for_one, 3 restarts in 10 s)
  *   ├── ecallmgr_calls_sup (simple_one_for_one, 100 restarts in 1 s)  one child per call:
- *   │   └── call_sup <call-id> (temporary; one_for_one, 3 in 5 s, auto_shutdown any_significant)
+ *   │   └── call_sup <call-id> (temporary; one_for_one, 3 in 5 s, auto_shutdown any_significant;
+ *   │                           owns the call's table ecallmgr_call:<call-id>)
  *   │       ├── call_events   ecallmgr_call_events:<call-id>   (transient)
  *   │       └── call_control  ecallmgr_call_control:<call-id>  (transient, significant: the
  *   │                         call's supervisor ends when it ends normally)
@@ -16,7 +17,7 @@
  * restart of its switch's node supervisor (its processes wait for the switch to come
  * back). No I/O at import or when the spec is built.
  */
-import { GenServer, Supervisor, type ChildSpec, type SupervisorSpec } from '../src/kernel/index.ts';
+import { GenServer, Supervisor, Table, type ChildSpec, type SupervisorInit, type SupervisorSpec } from '../src/kernel/index.ts';
 import { names, switchLink, type EcallmgrEnv } from '../apps/ecallmgr/context.ts';
 import { CallControl, type CallControlArgs } from '../apps/ecallmgr/call-control.ts';
 import { CallEvents } from '../apps/ecallmgr/call-events.ts';
@@ -26,8 +27,21 @@ import { Authn } from '../apps/ecallmgr/authn.ts';
 
 export const ECALLMGR_SUP = 'ecallmgr_sup';
 
-/** The per-call supervisor: call_events first (so no event is missed), then call_control. */
-export function callTree(args: CallControlArgs): SupervisorSpec {
+/**
+ * The per-call supervisor: call_events first (so no event is missed), then call_control.
+ * It owns the call's table (`names.callTable`, public: call_control's incarnations write
+ * it), which lives exactly as long as the call: across restarts of call_control, gone
+ * with the supervisor.
+ */
+export function callTree(args: CallControlArgs): SupervisorInit {
+  const { callId, link, env } = args;
+  return (ctx) => {
+    Table.create(ctx, { name: names.callTable(callId), access: 'public' });
+    return callSpec(args);
+  };
+}
+
+function callSpec(args: CallControlArgs): SupervisorSpec {
   const { callId, link, env } = args;
   return {
     flags: { strategy: 'one_for_one', intensity: 3, period: 5, autoShutdown: 'any_significant' },

@@ -49,6 +49,8 @@ export function switchLink(config: SwitchConfig): SwitchLink {
 export const names = {
   control: (callId: string): string => `ecallmgr_call_control:${callId}`,
   events: (callId: string): string => `ecallmgr_call_events:${callId}`,
+  /** The call's table, owned by its supervisor (call-control.ts CallRows). */
+  callTable: (callId: string): string => `ecallmgr_call:${callId}`,
   node: (sw: string): string => `ecallmgr_node:${sw}`,
   router: (sw: string): string => `ecallmgr_router:${sw}`,
   authn: (sw: string): string => `ecallmgr_authn:${sw}`,

@@ -105,7 +105,7 @@ export async function routeCall(s: State, ev: EslEvent, ctx: ProcessContext): Pr
     return hangup(s, callId, 'NO_ROUTE_DESTINATION', log);
   }
   const ccvs = { ...(fields['Custom-Channel-Vars'] as object), ...((winner['Custom-Channel-Vars'] as object | undefined) ?? {}), 'Application-Name': winner['App-Name'], 'Application-Node': winner.Node };
-  const r = await Supervisor.startChild(ctx.runtime, names.calls, [{ callId, link, env, controllerQueue: controller, ccvs, shared: { routeWinSent: false } }]);
+  const r = await Supervisor.startChild(ctx.runtime, names.calls, [{ callId, link, env, controllerQueue: controller, ccvs }]);
   if (r.type === 'error') {
     log.error({ reason: String(r.reason) }, 'call processes failed to start; hanging up');
     return hangup(s, callId, 'NORMAL_TEMPORARY_FAILURE', log);

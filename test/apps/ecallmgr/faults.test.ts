@@ -6,7 +6,7 @@
  */
 import { controlReleased } from '../../../apps/ecallmgr/call-control.ts';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Supervisor } from '../../../src/kernel/index.ts';
+import { Supervisor, Table } from '../../../src/kernel/index.ts';
 import { names } from '../../../apps/ecallmgr/context.ts';
 import { SWITCH, startHarness, type Harness } from './harness.ts';
 
@@ -90,12 +90,15 @@ describe('ecallmgr under faults', () => {
     expect(second).not.toEqual(first);
     await h.app.command(ctl, callId, 'play', { 'Media-Name': 'after-restart.wav' });
     await h.app.waitEvent(callId, 'CHANNEL_EXECUTE_COMPLETE', (m) => m['Raw-Application-Data'] === 'after-restart.wav');
+    // The call's table (owned by its supervisor) told the new incarnation that route_win was sent.
+    expect(h.app.seen.filter((m) => m['Event-Name'] === 'route_win' && m['Call-ID'] === callId)).toHaveLength(1);
     const callSup = (await Supervisor.whichChildren(h.rt, names.calls))[0]!.pid!;
     const supEnded = h.rt.awaitExit(callSup);
+    const released = controlReleased(h.rt, callId);
     await h.app.command(ctl, callId, 'hangup');
     await h.app.waitEvent(callId, 'CHANNEL_DESTROY');
     expect(await supEnded).toBe('shutdown');
-    await controlReleased(callId);
+    await released;
     await expect(h.bus.checkQueue(ctl)).rejects.toThrow();
     expect(h.rt.registered().filter((n) => n.includes(callId))).toEqual([]);
   });
@@ -105,9 +108,11 @@ describe('ecallmgr under faults', () => {
     const { callId, ctl } = await h.placeRoutedCall();
     const callSup = (await Supervisor.whichChildren(h.rt, names.calls))[0]!.pid!;
     const supEnded = h.rt.awaitExit(callSup);
+    let released = Promise.resolve();
     for (let i = 0; i < 4; i++) {
       const pid = h.rt.whereis(names.control(callId));
       if (pid === undefined) break;
+      released = controlReleased(h.rt, callId);
       const next = h.rt.events.waitFor('supervisor', (e) => (e.kind === 'child_restarted' && e.childId === 'call_control') || e.kind === 'gave_up');
       h.rt.crash(pid, 'injected');
       await next;
@@ -115,8 +120,9 @@ describe('ecallmgr under faults', () => {
     expect(await supEnded).toBe('shutdown');
     expect(h.rt.registered().filter((n) => n.includes(callId))).toEqual([]);
     expect(await Supervisor.countChildren(h.rt, names.calls)).toMatchObject({ active: 0 });
-    await controlReleased(callId);
+    await released;
     await expect(h.bus.checkQueue(ctl)).rejects.toThrow();
+    expect(Table.whereis(h.rt, names.callTable(callId))).toBeUndefined();
   });
 
   it('malformed frames from the switch never take the node connection down; calls still route', async () => {
