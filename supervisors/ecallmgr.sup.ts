@@ -9,6 +9,7 @@
  *   │       └── call_control  ecallmgr_call_control:<call-id>  (transient, significant: the
  *   │                         call's supervisor ends when it ends normally)
  *   └── node_sup <switch> (one per configured switch; rest_for_one, 5 restarts in 10 s)
+ *       ├── tables   ecallmgr_node_tables:<switch>  TableKeeper: heir of the node's calls table
  *       ├── node     ecallmgr_node:<switch>    event socket: connect, subscribe, dispatch, resync
  *       ├── router   ecallmgr_router:<switch>  parked calls -> route_req -> route_win
  *       └── authn    ecallmgr_authn:<switch>   directory fetches -> authn_req
@@ -17,7 +18,7 @@
  * restart of its switch's node supervisor (its processes wait for the switch to come
  * back). No I/O at import or when the spec is built.
  */
-import { GenServer, Supervisor, Table, type ChildSpec, type SupervisorInit, type SupervisorSpec } from '../src/kernel/index.ts';
+import { GenServer, Supervisor, Table, TableKeeper, type ChildSpec, type SupervisorInit, type SupervisorSpec } from '../src/kernel/index.ts';
 import { names, switchLink, type EcallmgrEnv } from '../apps/ecallmgr/context.ts';
 import { CallControl, type CallControlArgs } from '../apps/ecallmgr/call-control.ts';
 import { CallEvents } from '../apps/ecallmgr/call-events.ts';
@@ -72,6 +73,7 @@ export function ecallmgrTree(env: EcallmgrEnv, opts: EcallmgrTreeOptions = {}): 
     return Supervisor.childSpec(`node_sup ${sw.name}`, {
       flags: { strategy: 'rest_for_one', intensity: 5, period: 10 },
       children: [
+        TableKeeper.childSpec('tables', { name: names.nodeTables(sw.name) }),
         GenServer.childSpec('node', NodeConnection, { ...a, backoff: opts.backoff }, { name: names.node(sw.name), shutdown: 5000 }),
         GenServer.childSpec('router', Router, a, { name: names.router(sw.name), shutdown: 5000 }),
         GenServer.childSpec('authn', Authn, a, { name: names.authn(sw.name), shutdown: 5000 }),

@@ -28,7 +28,7 @@ import { noreply, ok, unexpected, type GenServerBehaviour, type ProcessContext }
 import { authnReqKey, build } from '../../src/api/index.ts';
 import { Requester, type Envelope } from '../../src/bus/index.ts';
 import type { EslEvent } from '../../src/switch/index.ts';
-import { buildContext, type EcallmgrEnv, type SwitchLink } from './context.ts';
+import { buildContext, switchConnection, type EcallmgrEnv, type SwitchLink } from './context.ts';
 
 export interface AuthnArgs {
   readonly link: SwitchLink;
@@ -91,7 +91,7 @@ async function lookup(s: State, ev: EslEvent, ctx: ProcessContext): Promise<void
     reply['Auth-User'] = String((fields as Record<string, unknown>)['Auth-User']);
     reply['Auth-Realm'] = String((fields as Record<string, unknown>)['Auth-Realm']);
   }
-  await s.a.link.esl?.command('sendevent CUSTOM', reply);
+  await switchConnection(ctx.runtime, s.a.link)?.command('sendevent CUSTOM', reply);
 }
 
 export const Authn: GenServerBehaviour<State, AuthnArgs> = {

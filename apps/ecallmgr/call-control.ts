@@ -48,12 +48,12 @@
  *   table as `released`, `controlReleased`) before consuming the same queue.
  */
 import { createHash } from 'node:crypto';
-import { GenServer, Table, noreply, ok, stop, type GenServerBehaviour, type Logger, type ProcessContext, type Ref, type Runtime } from '../../src/kernel/index.ts';
+import { GenServer, Table, noreply, ok, stop, unexpected, type GenServerBehaviour, type Logger, type ProcessContext, type Ref, type Runtime } from '../../src/kernel/index.ts';
 import { callEventKey, errorReply } from '../../src/api/index.ts';
 import { busDecoder, busValidator } from '../../src/api/bus-adapters.ts';
 import { ListenerCore, type Envelope, type ListenerOptions } from '../../src/bus/index.ts';
 import { EslChannelGoneError, EslCommandError, EslDisconnectedError, type EslConnection } from '../../src/switch/index.ts';
-import { buildContext, names, publish, type EcallmgrEnv, type SwitchLink } from './context.ts';
+import { buildContext, names, publish, switchConnection, type EcallmgrEnv, type SwitchLink } from './context.ts';
 import { appOf, insertCommand } from './insert-at.ts';
 import { switchAction } from './switch-action.ts';
 import { checkMove, allowed, isOver, type Input, type Phase } from './call-phase.ts';
@@ -74,6 +74,7 @@ type CallTable = Table<CallRows['key'], CallRows['value']>;
 
 interface State {
   readonly a: CallControlArgs;
+  readonly rt: Runtime;
   readonly core: ListenerCore;
   readonly log: Logger;
   readonly queueName: string;
@@ -119,7 +120,7 @@ export const controlQueueName = (node: string, callId: string): string => {
 };
 
 function liveEsl(s: State): EslConnection | undefined {
-  const esl = s.a.link.esl;
+  const esl = switchConnection(s.rt, s.a.link);
   return esl !== undefined && esl.isUp ? esl : undefined;
 }
 
@@ -315,7 +316,7 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, Cast
     // promise of that is written now, while this incarnation may still write.
     table.insert('released', rt.awaitExit(self).then(() => core.stop().catch(() => undefined)));
     await core.start();
-    const s: State = { a, core, log, queueName, phase: 'active', queue: [], current: undefined, seq: 0, timer: undefined };
+    const s: State = { a, rt, core, log, queueName, phase: 'active', queue: [], current: undefined, seq: 0, timer: undefined };
     if (table.insertNew('route_win_sent', true)) {
       await publish(a.env, 'route_win', { 'Call-ID': a.callId, 'Control-Queue': queueName, 'Custom-Channel-Vars': a.ccvs, 'Msg-ID': a.callId, 'Server-ID': queueName, 'Switch-Hostname': a.link.config.host }, a.controllerQueue);
       await publish(a.env, 'usurp_control', { 'Call-ID': a.callId, 'Fetch-ID': a.ccvs['Fetch-ID'], Reason: 'Route-Win', 'Media-Node': a.env.node });
@@ -401,7 +402,7 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, Cast
         }
         break;
       default:
-        s.log.warn({ msg: String((raw as { type?: unknown })?.type ?? raw) }, 'call_control: unexpected message dropped');
+        return unexpected(raw, s);
     }
     return noreply(s);
   },

@@ -22,11 +22,11 @@
  *   carries on. Every log line about a call carries its call_id.
  */
 import { randomUUID } from 'node:crypto';
-import { Supervisor, noreply, ok, unexpected, type GenServerBehaviour, type Logger, type ProcessContext } from '../../src/kernel/index.ts';
+import { Supervisor, noreply, ok, unexpected, type GenServerBehaviour, type Logger, type ProcessContext, type Runtime } from '../../src/kernel/index.ts';
 import { build, destination, type Envelope as ApiEnvelope } from '../../src/api/index.ts';
 import { CollectTimeoutError, Requester, type Envelope } from '../../src/bus/index.ts';
 import type { EslEvent } from '../../src/switch/index.ts';
-import { buildContext, names, type EcallmgrEnv, type SwitchLink } from './context.ts';
+import { buildContext, names, switchConnection, type EcallmgrEnv, type SwitchLink } from './context.ts';
 import { isActionable, pickWinner } from './route-winner.ts';
 import { routeReqFields } from './route-req.ts';
 
@@ -39,6 +39,7 @@ type Msg = { type: 'park'; ev: EslEvent } | { type: 'routed'; callId: string | u
 
 interface State {
   readonly a: RouterArgs;
+  readonly rt: Runtime;
   readonly requester: Requester;
   inFlight: number;
   routed: number;
@@ -64,7 +65,7 @@ type Outcome = 'routed' | 'hungup';
 
 async function hangup(s: State, callId: string, cause: string, log: Logger): Promise<Outcome> {
   try {
-    await s.a.link.esl?.hangup(callId, cause);
+    await switchConnection(s.rt, s.a.link)?.hangup(callId, cause);
   } catch (err) {
     log.warn({ err: String(err), cause }, 'could not hang up the unrouted call');
   }
@@ -121,7 +122,7 @@ export const Router: GenServerBehaviour<State, RouterArgs> = {
     ctx.trapExit(true);
     const requester = new Requester({ transport: a.env.bus, logger: ctx.log, timeoutMs: a.env.settings.fetchTimeoutMs });
     await requester.start();
-    return ok({ a, requester, inFlight: 0, routed: 0 });
+    return ok({ a, rt: ctx.runtime, requester, inFlight: 0, routed: 0 });
   },
 
   handleInfo(raw, s, ctx) {

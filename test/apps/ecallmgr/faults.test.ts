@@ -6,7 +6,7 @@
  */
 import { controlReleased } from '../../../apps/ecallmgr/call-control.ts';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Supervisor, Table } from '../../../src/kernel/index.ts';
+import { Supervisor, Table, TableError } from '../../../src/kernel/index.ts';
 import { names } from '../../../apps/ecallmgr/context.ts';
 import { SWITCH, startHarness, type Harness } from './harness.ts';
 
@@ -168,6 +168,41 @@ describe('ecallmgr under faults', () => {
     await h.app.command(ctl, callId, 'hangup');
     await h.app.waitEvent(callId, 'CHANNEL_DESTROY');
     await h.app.waitEvent(other.callId, 'CHANNEL_DESTROY');
+  });
+
+  it('the node connection killed: its ended incarnation can no longer touch the calls table; the keeper keeps the rows and the restarted one resyncs from them', async () => {
+    h = await startHarness();
+    const kept = await h.placeRoutedCall();
+    const gone = await h.placeRoutedCall('1004', '2004');
+    const node = h.rt.whereis(names.node(SWITCH))!;
+    const calls = Table.reader<string, true>(h.rt, names.callsTable(SWITCH));
+    expect(calls.info()).toMatchObject({ owner: node, access: 'protected' });
+    expect([calls.member(kept.callId), calls.member(gone.callId)]).toEqual([true, true]);
+    // What a pending promise or a kept closure of this incarnation would hold.
+    const stale = Table.open<string, true>(h.rt.context(node)!, names.callsTable(SWITCH));
+    const goneEnded = h.rt.awaitExit(h.rt.whereis(names.control(gone.callId))!);
+    // The restarted connection cannot authenticate until release(): the call hung up
+    // meanwhile has its events seen by nobody.
+    const release = h.sw.faults.stallReplies();
+    const restarted = h.rt.events.waitFor('supervisor', (e) => e.kind === 'child_restarted' && e.childId === 'authn');
+    h.rt.crash(node, 'injected');
+    await h.rt.awaitExit(node);
+    expect(() => stale.delete(kept.callId)).toThrow(TableError);
+    expect(() => stale.lookup(kept.callId)).toThrow(TableError);
+    await restarted;
+    const second = h.rt.whereis(names.node(SWITCH))!;
+    expect(second).not.toEqual(node);
+    expect(calls.info().owner).toEqual(second);
+    expect([calls.member(kept.callId), calls.member(gone.callId)]).toEqual([true, true]);
+    h.sw.hangup(gone.callId, 'NORMAL_CLEARING');
+    release();
+    const destroy = await h.app.waitEvent(gone.callId, 'CHANNEL_DESTROY');
+    expect(destroy.Disposition).toBe('channel_gone');
+    expect(await goneEnded).toBe('normal');
+    expect(calls.member(gone.callId)).toBe(false);
+    expect(h.lines.some((l) => l.msg === 'switch back: calls resynchronised' && l.calls === 2 && l.gone === 1)).toBe(true);
+    await h.app.command(kept.ctl, kept.callId, 'answer');
+    await h.app.waitEvent(kept.callId, 'CHANNEL_ANSWER');
   });
 
   it('a call parked while the connection was down is routed once it is back', async () => {
