@@ -3,11 +3,13 @@
  *
  *   ecallmgr_sup (rest_for_one, 3 restarts in 10 s)
  *   ├── ecallmgr_calls_sup (simple_one_for_one, 100 restarts in 1 s)  one child per call:
- *   │   └── call_sup <call-id> (temporary; one_for_one, 3 in 5 s, auto_shutdown any_significant)
+ *   │   └── call_sup <call-id> (temporary; one_for_one, 3 in 5 s, auto_shutdown any_significant;
+ *   │                           owns the call's table ecallmgr_call:<call-id>)
  *   │       ├── call_events   ecallmgr_call_events:<call-id>   (transient)
  *   │       └── call_control  ecallmgr_call_control:<call-id>  (transient, significant: the
  *   │                         call's supervisor ends when it ends normally)
  *   └── node_sup <switch> (one per configured switch; rest_for_one, 5 restarts in 10 s)
+ *       ├── tables   ecallmgr_node_tables:<switch>  TableKeeper: heir of the node's calls table
  *       ├── node     ecallmgr_node:<switch>    event socket: connect, subscribe, dispatch, resync
  *       ├── router   ecallmgr_router:<switch>  parked calls -> route_req -> route_win
  *       └── authn    ecallmgr_authn:<switch>   directory fetches -> authn_req
@@ -16,7 +18,7 @@
  * restart of its switch's node supervisor (its processes wait for the switch to come
  * back). No I/O at import or when the spec is built.
  */
-import { GenServer, Supervisor, type ChildSpec, type SupervisorSpec } from '../src/kernel/index.ts';
+import { GenServer, Supervisor, Table, TableKeeper, type ChildSpec, type SupervisorInit, type SupervisorSpec } from '../src/kernel/index.ts';
 import { names, switchLink, type EcallmgrEnv } from '../apps/ecallmgr/context.ts';
 import { CallControl, type CallControlArgs } from '../apps/ecallmgr/call-control.ts';
 import { CallEvents } from '../apps/ecallmgr/call-events.ts';
@@ -26,8 +28,21 @@ import { Authn } from '../apps/ecallmgr/authn.ts';
 
 export const ECALLMGR_SUP = 'ecallmgr_sup';
 
-/** The per-call supervisor: call_events first (so no event is missed), then call_control. */
-export function callTree(args: CallControlArgs): SupervisorSpec {
+/**
+ * The per-call supervisor: call_events first (so no event is missed), then call_control.
+ * It owns the call's table (`names.callTable`, public: call_control's incarnations write
+ * it), which lives exactly as long as the call: across restarts of call_control, gone
+ * with the supervisor.
+ */
+export function callTree(args: CallControlArgs): SupervisorInit {
+  const { callId, link, env } = args;
+  return (ctx) => {
+    Table.create(ctx, { name: names.callTable(callId), access: 'public' });
+    return callSpec(args);
+  };
+}
+
+function callSpec(args: CallControlArgs): SupervisorSpec {
   const { callId, link, env } = args;
   return {
     flags: { strategy: 'one_for_one', intensity: 3, period: 5, autoShutdown: 'any_significant' },
@@ -58,6 +73,7 @@ export function ecallmgrTree(env: EcallmgrEnv, opts: EcallmgrTreeOptions = {}): 
     return Supervisor.childSpec(`node_sup ${sw.name}`, {
       flags: { strategy: 'rest_for_one', intensity: 5, period: 10 },
       children: [
+        TableKeeper.childSpec('tables', { name: names.nodeTables(sw.name) }),
         GenServer.childSpec('node', NodeConnection, { ...a, backoff: opts.backoff }, { name: names.node(sw.name), shutdown: 5000 }),
         GenServer.childSpec('router', Router, a, { name: names.router(sw.name), shutdown: 5000 }),
         GenServer.childSpec('authn', Authn, a, { name: names.authn(sw.name), shutdown: 5000 }),

@@ -20,13 +20,15 @@
  *   `callmgr` with key authn.req.<realm> and the first valid non-deferred authn_resp (or a
  *   deferred one at the timeout) within authnTimeoutMs is the answer; authn_err, nothing,
  *   or an invalid event (no Fetch-UUID, no user or realm) is not_found, logged with why.
- * - Look-ups run beside the mailbox; a failure is logged and never stops the process.
+ * - Look-ups run beside the mailbox and change nothing of the process's state: each one
+ *   reports back with a `{type:'answered'}` message, counted there. A failure is logged
+ *   and never stops the process.
  */
-import { noreply, ok, type GenServerBehaviour, type ProcessContext } from '../../src/kernel/index.ts';
+import { noreply, ok, unexpected, type GenServerBehaviour, type ProcessContext } from '../../src/kernel/index.ts';
 import { authnReqKey, build } from '../../src/api/index.ts';
 import { Requester, type Envelope } from '../../src/bus/index.ts';
 import type { EslEvent } from '../../src/switch/index.ts';
-import { buildContext, type EcallmgrEnv, type SwitchLink } from './context.ts';
+import { buildContext, switchConnection, type EcallmgrEnv, type SwitchLink } from './context.ts';
 
 export interface AuthnArgs {
   readonly link: SwitchLink;
@@ -89,8 +91,7 @@ async function lookup(s: State, ev: EslEvent, ctx: ProcessContext): Promise<void
     reply['Auth-User'] = String((fields as Record<string, unknown>)['Auth-User']);
     reply['Auth-Realm'] = String((fields as Record<string, unknown>)['Auth-Realm']);
   }
-  await s.a.link.esl?.command('sendevent CUSTOM', reply);
-  s.answered++;
+  await switchConnection(ctx.runtime, s.a.link)?.command('sendevent CUSTOM', reply);
 }
 
 export const Authn: GenServerBehaviour<State, AuthnArgs> = {
@@ -105,11 +106,16 @@ export const Authn: GenServerBehaviour<State, AuthnArgs> = {
 
   handleInfo(raw, s, ctx) {
     const m = raw as { type?: string; ev?: EslEvent };
-    if (m?.type !== 'fetch' || m.ev === undefined) {
-      ctx.log.warn({ msg: String(m?.type ?? raw) }, 'authn: unexpected message dropped');
+    if (m?.type === 'answered') {
+      s.answered++;
       return noreply(s);
     }
-    lookup(s, m.ev, ctx).catch((err: unknown) => ctx.log.warn({ err: String(err) }, 'directory fetch could not be answered'));
+    if (m?.type !== 'fetch' || m.ev === undefined) return unexpected(raw, s);
+    const self = ctx.self;
+    lookup(s, m.ev, ctx).then(
+      () => ctx.send(self, { type: 'answered' }),
+      (err: unknown) => ctx.log.warn({ err: String(err) }, 'directory fetch could not be answered'),
+    );
     return noreply(s);
   },
 

@@ -6,7 +6,8 @@
  * Contract
  * - init: declares and consumes the call's control queue (`<node>-ctl-<call-id>`, bound to
  *   `callctl` with that name as routing key; the same name after a restart, so the
- *   controlling app keeps reaching the call), then, the first time only, publishes
+ *   controlling app keeps reaching the call), then, the first time only (the call's table,
+ *   owned by the call's supervisor, keeps `route_win_sent` across restarts), publishes
  *   route_win to the winner's queue (Control-Queue = that queue, Msg-ID = Call-ID,
  *   Server-ID = the queue) and usurp_control (Fetch-ID = this routing's, Reason
  *   Route-Win) on `call.usurp_control.<call-id>`, and asks the node connection whether the
@@ -43,15 +44,16 @@
  *   run; a command that was running when the connection dropped is counted as done (its
  *   completion event is lost with the connection) and logged.
  * - Whatever way the process ends (normal, crash, kill), its consumer is cancelled; a
- *   restarted successor waits for that before consuming the same queue.
+ *   restarted successor waits for that (the promise each incarnation writes in the call's
+ *   table as `released`, `controlReleased`) before consuming the same queue.
  */
 import { createHash } from 'node:crypto';
-import { GenServer, noreply, ok, stop, type GenServerBehaviour, type Logger, type ProcessContext, type Ref } from '../../src/kernel/index.ts';
+import { GenServer, Table, noreply, ok, stop, unexpected, type GenServerBehaviour, type Logger, type ProcessContext, type Ref, type Runtime } from '../../src/kernel/index.ts';
 import { callEventKey, errorReply } from '../../src/api/index.ts';
 import { busDecoder, busValidator } from '../../src/api/bus-adapters.ts';
 import { ListenerCore, type Envelope, type ListenerOptions } from '../../src/bus/index.ts';
 import { EslChannelGoneError, EslCommandError, EslDisconnectedError, type EslConnection } from '../../src/switch/index.ts';
-import { buildContext, names, publish, type EcallmgrEnv, type SwitchLink } from './context.ts';
+import { buildContext, names, publish, switchConnection, type EcallmgrEnv, type SwitchLink } from './context.ts';
 import { appOf, insertCommand } from './insert-at.ts';
 import { switchAction } from './switch-action.ts';
 import { checkMove, allowed, isOver, type Input, type Phase } from './call-phase.ts';
@@ -63,12 +65,16 @@ export interface CallControlArgs {
   /** The winner's queue (route_resp Server-ID): route_win goes there. */
   readonly controllerQueue: string;
   readonly ccvs: Record<string, unknown>;
-  /** Shared by every incarnation of this call's control process. */
-  readonly shared: { routeWinSent: boolean };
 }
+
+/** The call's table (`names.callTable`), owned by the call's supervisor: what every
+ *  incarnation of its call_control must know of the ones before it. */
+export type CallRows = { key: 'route_win_sent'; value: true } | { key: 'released'; value: Promise<void> };
+type CallTable = Table<CallRows['key'], CallRows['value']>;
 
 interface State {
   readonly a: CallControlArgs;
+  readonly rt: Runtime;
   readonly core: ListenerCore;
   readonly log: Logger;
   readonly queueName: string;
@@ -89,11 +95,18 @@ type Msg =
   | { type: 'destroy_check'; exists: boolean | undefined; err?: string }
   | { type: 'timer'; input: 'keepalive_timeout' | 'node_timeout' };
 
-const cleanups = new Map<string, Promise<void>>();
 const MAX_COMMAND_BYTES = 1024 * 1024;
 
-/** Resolves once the consumer of an ended call_control of `callId` is cancelled. */
-export const controlReleased = (callId: string): Promise<void> => cleanups.get(callId) ?? Promise.resolve();
+/**
+ * Resolves once the consumer of the call's current call_control is cancelled, after that
+ * process has ended (however it ends); at once if the call has no table (its supervisor
+ * has ended). Read it while the call is up, await it after its end.
+ */
+export function controlReleased(rt: Runtime, callId: string): Promise<void> {
+  const id = Table.whereis(rt, names.callTable(callId));
+  if (id === undefined) return Promise.resolve();
+  return (Table.reader<CallRows['key'], CallRows['value']>(rt, id).lookup('released') as Promise<void> | undefined) ?? Promise.resolve();
+}
 
 /**
  * `<node>-ctl-<call-id>`; when that passes AMQP's 255-byte limit for a queue name (a long
@@ -107,7 +120,7 @@ export const controlQueueName = (node: string, callId: string): string => {
 };
 
 function liveEsl(s: State): EslConnection | undefined {
-  const esl = s.a.link.esl;
+  const esl = switchConnection(s.rt, s.a.link);
   return esl !== undefined && esl.isUp ? esl : undefined;
 }
 
@@ -271,7 +284,10 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, Cast
 
   async init(a, ctx) {
     const log = ctx.log.child({ call_id: a.callId });
-    await cleanups.get(a.callId);
+    const table: CallTable = Table.open(ctx, names.callTable(a.callId));
+    // A predecessor (this is a restart) cancels its consumer once it has ended: the queue
+    // is consumed again only after that.
+    await table.lookup('released');
     const queueName = controlQueueName(a.env.node, a.callId);
     const rt = ctx.runtime;
     const self = ctx.self;
@@ -296,15 +312,12 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, Cast
         return 'ignore';
       },
     });
-    void rt.awaitExit(self).then(() => {
-      const done = core.stop().catch(() => undefined);
-      cleanups.set(a.callId, done);
-      void done.then(() => cleanups.get(a.callId) === done && cleanups.delete(a.callId));
-    });
+    // However the process ends (normal, crash, kill), its consumer is cancelled; the
+    // promise of that is written now, while this incarnation may still write.
+    table.insert('released', rt.awaitExit(self).then(() => core.stop().catch(() => undefined)));
     await core.start();
-    const s: State = { a, core, log, queueName, phase: 'active', queue: [], current: undefined, seq: 0, timer: undefined };
-    if (!a.shared.routeWinSent) {
-      a.shared.routeWinSent = true;
+    const s: State = { a, rt, core, log, queueName, phase: 'active', queue: [], current: undefined, seq: 0, timer: undefined };
+    if (table.insertNew('route_win_sent', true)) {
       await publish(a.env, 'route_win', { 'Call-ID': a.callId, 'Control-Queue': queueName, 'Custom-Channel-Vars': a.ccvs, 'Msg-ID': a.callId, 'Server-ID': queueName, 'Switch-Hostname': a.link.config.host }, a.controllerQueue);
       await publish(a.env, 'usurp_control', { 'Call-ID': a.callId, 'Fetch-ID': a.ccvs['Fetch-ID'], Reason: 'Route-Win', 'Media-Node': a.env.node });
       log.debug({ controller: a.controllerQueue, queue: queueName }, 'route_win sent');
@@ -389,7 +402,7 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, Cast
         }
         break;
       default:
-        s.log.warn({ msg: String((raw as { type?: unknown })?.type ?? raw) }, 'call_control: unexpected message dropped');
+        return unexpected(raw, s);
     }
     return noreply(s);
   },

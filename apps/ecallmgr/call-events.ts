@@ -18,7 +18,7 @@
  *   NORMAL_UNSPECIFIED and Disposition `channel_gone`, then ends the same way, so that
  *   apps waiting for the end of the call are not left waiting.
  */
-import { noreply, ok, stop, type GenServerBehaviour, type Logger } from '../../src/kernel/index.ts';
+import { noreply, ok, stop, unexpected, type GenServerBehaviour, type Logger } from '../../src/kernel/index.ts';
 import type { EslEvent } from '../../src/switch/index.ts';
 import { publish, type EcallmgrEnv, type SwitchLink } from './context.ts';
 import { callEventFields } from './event-convert.ts';
@@ -57,10 +57,7 @@ export const CallEvents: GenServerBehaviour<State, CallEventsArgs> = {
       send(s, { 'Event-Name': 'CHANNEL_DESTROY', 'Call-ID': s.a.callId, 'Hangup-Cause': 'NORMAL_UNSPECIFIED', Disposition: 'channel_gone', 'Switch-Nodename': s.a.link.identity.name });
       return stop('normal', s);
     }
-    if (m?.type !== 'switch_event') {
-      s.log.warn({ msg: String((raw as { type?: unknown })?.type ?? raw) }, 'call_events: unexpected message dropped');
-      return noreply(s);
-    }
+    if (m?.type !== 'switch_event') return unexpected(raw, s);
     let fields: Record<string, unknown> | undefined;
     try {
       fields = callEventFields(m.ev, s.a.link.identity);

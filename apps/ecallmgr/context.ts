@@ -3,11 +3,14 @@
  * a per-switch link to its event-socket connection, process names, and publishing.
  *
  * Contract
- * - `SwitchLink` is made (empty) when the tree spec is built; the node connection
- *   process puts its EslConnection in `esl` when it starts and removes it when it ends
- *   (however it ends); `calls` is the node connection's table of known calls.
- *   Call processes read `link.esl` when they need the switch and treat undefined (or a
- *   connection that is down) as "node down".
+ * - `SwitchLink` is the switch's configuration and identity, made when the tree spec is
+ *   built; it holds nothing that changes.
+ * - The node connection process owns what changes (node-connection.ts): its table of
+ *   known calls (`names.callsTable`, kept across its restarts by the node supervisor's
+ *   TableKeeper) and its event-socket connection, which it lists in its own protected
+ *   table `names.switchTable` (row `esl`) while it lives; the table goes with the process.
+ *   Other processes get the connection with `switchConnection(rt, link)` when they need
+ *   it, never keep it, and treat undefined (or a connection that is down) as "node down".
  * - Per-call processes are registered under `names.control(callId)` /
  *   `names.events(callId)`; the node connection finds them there to deliver switch events.
  * - `publish(env, id, fields, queue?)` builds the catalogue message `id` (App-Name
@@ -16,6 +19,7 @@
  *   the bus refuses; callers log it.
  */
 import { build, destination, type BuildContext, type Envelope } from '../../src/api/index.ts';
+import { Table, type Runtime } from '../../src/kernel/index.ts';
 import { encodeJson, jsonProperties, type BusTransport } from '../../src/bus/index.ts';
 import type { EslConnection } from '../../src/switch/index.ts';
 import { FIFE_VERSION } from '../../src/version.ts';
@@ -36,20 +40,31 @@ export interface EcallmgrEnv {
 export interface SwitchLink {
   readonly config: SwitchConfig;
   readonly identity: SwitchIdentity;
-  esl: EslConnection | undefined;
-  /** Calls of this switch ecallmgr knows (routed or being routed); outlives a restart of
-   *  the node connection process, so a new one still knows the calls that are up. */
-  readonly calls: Set<string>;
 }
 
 export function switchLink(config: SwitchConfig): SwitchLink {
-  return { config, identity: { name: config.name, url: `esl://${config.host}:${config.port}` }, esl: undefined, calls: new Set() };
+  return Object.freeze({ config, identity: Object.freeze({ name: config.name, url: `esl://${config.host}:${config.port}` }) });
+}
+
+/** The switch's event-socket connection, read from its node connection's table at the
+ *  moment of use; undefined while no node connection runs. */
+export function switchConnection(rt: Runtime, link: SwitchLink): EslConnection | undefined {
+  const id = Table.whereis(rt, names.switchTable(link.identity.name));
+  return id === undefined ? undefined : Table.reader<'esl', EslConnection>(rt, id).lookup('esl');
 }
 
 export const names = {
   control: (callId: string): string => `ecallmgr_call_control:${callId}`,
   events: (callId: string): string => `ecallmgr_call_events:${callId}`,
+  /** The call's table, owned by its supervisor (call-control.ts CallRows). */
+  callTable: (callId: string): string => `ecallmgr_call:${callId}`,
   node: (sw: string): string => `ecallmgr_node:${sw}`,
+  /** The node supervisor's TableKeeper (heir of the calls table). */
+  nodeTables: (sw: string): string => `ecallmgr_node_tables:${sw}`,
+  /** The switch's known calls (call-id -> true), owned by its node connection. */
+  callsTable: (sw: string): string => `ecallmgr_calls:${sw}`,
+  /** The switch's connection (row `esl`), owned by its node connection, gone with it. */
+  switchTable: (sw: string): string => `ecallmgr_switch:${sw}`,
   router: (sw: string): string => `ecallmgr_router:${sw}`,
   authn: (sw: string): string => `ecallmgr_authn:${sw}`,
   calls: 'ecallmgr_calls_sup',

@@ -4,11 +4,17 @@
  * needs, and hands each event to the process that wants it.
  *
  * Contract
- * - init puts the connection in the switch link and starts connecting without waiting:
- *   a switch that is down at boot does not stop the app; the connection retries with
- *   backoff for ever. When the process ends, however it ends, the connection is closed
- *   and the link cleared. The table of known calls lives in the link: a restarted node
- *   connection resynchronises those calls when it is up (as after a reconnect).
+ * - init claims the table of known calls (`names.callsTable`: call-id -> true, protected:
+ *   every process reads, only this process writes) from the node supervisor's
+ *   TableKeeper (`names.nodeTables`), which is its heir: when this process ends, however
+ *   it ends, the rows pass to the keeper, and the restarted node connection claims them
+ *   back and resynchronises those calls when it is up (as after a reconnect). An ended
+ *   incarnation (a pending promise of it) can no longer read or write the table.
+ * - init makes the event-socket connection, lists it in its own protected table
+ *   `names.switchTable` (row `esl`; no heir: it goes with this process, so nobody reaches
+ *   a dead incarnation's connection) and starts connecting without waiting: a switch that
+ *   is down at boot does not stop the app; the connection retries with backoff for ever.
+ *   When the process ends, however it ends, the connection is closed.
  * - On every 'up': subscribes (first time; EslConnection re-applies it after a
  *   reconnect), reports the switch up to the node's cluster view (src/node/nodes.ts: the
  *   node's heartbeat lists it in Media-Servers, advertised at once), and, after a reconnect, resynchronises the calls
@@ -37,7 +43,7 @@
  *   (logged, decoded leniently, or the socket dropped and re-made): it never crashes
  *   this process. A handler error is logged with the event name.
  */
-import { noreply, ok, type Pid, type GenServerBehaviour, type Logger, type ProcessContext } from '../../src/kernel/index.ts';
+import { Table, TableKeeper, noreply, ok, unexpected, type Pid, type GenServerBehaviour, type Logger, type ProcessContext } from '../../src/kernel/index.ts';
 import { EslConnection, type EslEvent } from '../../src/switch/index.ts';
 import { reportMediaServer } from '../../src/node/nodes.ts';
 import { names, type EcallmgrEnv, type SwitchLink } from './context.ts';
@@ -53,8 +59,8 @@ interface State {
   readonly a: NodeArgs;
   readonly esl: EslConnection;
   readonly log: Logger;
-  /** = link.calls: survives a restart of this process. */
-  readonly calls: Set<string>;
+  /** Known calls: kept by the TableKeeper across a restart of this process. */
+  readonly calls: Table<string, true>;
   subscribed: boolean;
   ups: number;
   dropped: number;
@@ -88,7 +94,7 @@ function announce(s: State, ctx: ProcessContext, status: 'up' | 'down', reason?:
 }
 
 async function resync(s: State, ctx: ProcessContext): Promise<void> {
-  const calls = [...s.calls];
+  const calls = [...s.calls.entries()].map(([callId]) => callId);
   const gone: string[] = [];
   await Promise.all(
     calls.map(async (callId) => {
@@ -123,7 +129,7 @@ async function adoptParked(s: State, ctx: ProcessContext): Promise<void> {
   }
   for (const row of rows) {
     const uuid = row.uuid;
-    if (uuid === undefined || row.direction !== 'inbound' || row.application !== 'park' || s.calls.has(uuid) || ctx.runtime.whereis(names.control(uuid)) !== undefined) continue;
+    if (uuid === undefined || row.direction !== 'inbound' || row.application !== 'park' || s.calls.member(uuid) || ctx.runtime.whereis(names.control(uuid)) !== undefined) continue;
     try {
       const headers = JSON.parse(await s.esl.api(`uuid_dump ${uuid} json`)) as Record<string, string>;
       s.log.child({ call_id: uuid }).info('parked call found on the switch with no controller: routing it');
@@ -141,8 +147,8 @@ function dispatch(s: State, ctx: ProcessContext, ev: EslEvent): void {
   }
   const uuid = ev.uuid;
   if (uuid === undefined) return dropped(s, ev, 'no Unique-ID');
-  if (ev.name === 'CHANNEL_PARK' && !s.calls.has(uuid) && ctx.runtime.whereis(names.control(uuid)) === undefined) {
-    s.calls.add(uuid);
+  if (ev.name === 'CHANNEL_PARK' && !s.calls.member(uuid) && ctx.runtime.whereis(names.control(uuid)) === undefined) {
+    s.calls.insert(uuid, true);
     if (!sendTo(ctx, names.router(s.a.link.identity.name), { type: 'park', ev })) s.log.child({ call_id: uuid }).error('new call with no router process');
     return;
   }
@@ -163,28 +169,30 @@ function dropped(s: State, ev: EslEvent, why: string): void {
 export const NodeConnection: GenServerBehaviour<State, NodeArgs> = {
   name: 'ecallmgr_node',
 
-  init(a, ctx) {
+  async init(a, ctx) {
     const { config } = a.link;
+    const sw = a.link.identity.name;
     ctx.trapExit(true);
-    const log = ctx.log.child({ switch: a.link.identity.name });
+    const log = ctx.log.child({ switch: sw });
+    const { table: calls, inherited } = await TableKeeper.claim<string, true>(ctx, names.nodeTables(sw), names.callsTable(sw));
     const esl = new EslConnection({ host: config.host, port: config.port, password: config.password, logger: log, backoff: a.backoff });
     const self = ctx.self;
     esl.on('up', () => ctx.send(self, { type: 'esl_up' } satisfies Msg));
     esl.on('down', ({ reason }) => ctx.send(self, { type: 'esl_down', reason } satisfies Msg));
     esl.on('event', (ev) => ctx.send(self, { type: 'esl_event', ev } satisfies Msg));
-    a.link.esl = esl;
+    Table.create<'esl', EslConnection>(ctx, { name: names.switchTable(sw) }).insert('esl', esl);
     // Each call's control queue is a listener with its own 'ready'/'lost' handlers on the
     // shared transport: thousands of them are expected, not a leak.
     if (a.env.bus.getMaxListeners() !== 0) a.env.bus.setMaxListeners(0);
     // However the process ends (shutdown, crash, kill), its connection goes with it.
     void ctx.runtime.awaitExit(self).then(() => {
-      if (a.link.esl === esl) a.link.esl = undefined;
       reportMediaServer(ctx.runtime, { name: a.link.identity.name, status: 'down', url: a.link.identity.url });
       return esl.close();
     });
     esl.start().catch((err: unknown) => log.debug({ err: String(err) }, 'esl start ended'));
-    if (a.link.calls.size > 0) log.warn({ calls: a.link.calls.size }, 'node connection restarted: calls kept, resynchronised once connected');
-    return ok({ a, esl, log, calls: a.link.calls, subscribed: false, ups: a.link.calls.size > 0 ? 1 : 0, dropped: 0 });
+    const kept = inherited ? calls.size : 0;
+    if (kept > 0) log.warn({ calls: kept }, 'node connection restarted: calls kept, resynchronised once connected');
+    return ok({ a, esl, log, calls, subscribed: false, ups: kept > 0 ? 1 : 0, dropped: 0 });
   },
 
   async handleInfo(raw, s, ctx) {
@@ -203,7 +211,7 @@ export const NodeConnection: GenServerBehaviour<State, NodeArgs> = {
       case 'call_started':
         // Its processes are registered now: every later event reaches them. A call no longer
         // known was destroyed while it was being routed (its CHANNEL_DESTROY had no process).
-        if (!s.calls.has(m.callId)) {
+        if (!s.calls.member(m.callId)) {
           s.log.child({ call_id: m.callId }).info('call ended while it was being routed: ending its processes');
           sendTo(ctx, names.control(m.callId), { type: 'channel_gone' });
           sendTo(ctx, names.events(m.callId), { type: 'channel_gone' });
@@ -227,10 +235,10 @@ export const NodeConnection: GenServerBehaviour<State, NodeArgs> = {
         break;
       case 'esl_down':
         announce(s, ctx, 'down', m.reason);
-        for (const callId of s.calls) sendTo(ctx, names.control(callId), { type: 'node_down' });
+        for (const [callId] of s.calls.entries()) sendTo(ctx, names.control(callId), { type: 'node_down' });
         break;
       default:
-        s.log.warn({ msg: String((raw as { type?: unknown })?.type ?? raw) }, 'node connection: unexpected message dropped');
+        return unexpected(raw, s);
     }
     return noreply(s);
   },

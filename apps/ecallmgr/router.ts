@@ -8,7 +8,10 @@
  *   its own reply queue, and collects route_resp replies for fetchTimeoutMs or until a
  *   decisive winner (route-winner.ts: first actionable non-deferred reply; else the first
  *   deferred one when the time is up). Routing runs beside the mailbox, so one slow call
- *   never holds up the next.
+ *   never holds up the next; it changes nothing of the router's state: its outcome comes
+ *   back to the router as a `{type:'routed', callId, outcome}` message, and the router
+ *   counts it there (a routing that outlives its router incarnation reports to a dead
+ *   pid, and nothing is counted).
  * - Winner with Method error: the call is hung up with its Route-Error-Code as the cause
  *   (default CALL_REJECTED). No winner: hung up with NO_ROUTE_DESTINATION (FreeSWITCH's
  *   fall-through), logged at warn. Any other Method: a per-call supervisor is started
@@ -19,11 +22,11 @@
  *   carries on. Every log line about a call carries its call_id.
  */
 import { randomUUID } from 'node:crypto';
-import { Supervisor, noreply, ok, type GenServerBehaviour, type Logger, type ProcessContext } from '../../src/kernel/index.ts';
+import { Supervisor, noreply, ok, unexpected, type GenServerBehaviour, type Logger, type ProcessContext, type Runtime } from '../../src/kernel/index.ts';
 import { build, destination, type Envelope as ApiEnvelope } from '../../src/api/index.ts';
 import { CollectTimeoutError, Requester, type Envelope } from '../../src/bus/index.ts';
 import type { EslEvent } from '../../src/switch/index.ts';
-import { buildContext, names, type EcallmgrEnv, type SwitchLink } from './context.ts';
+import { buildContext, names, switchConnection, type EcallmgrEnv, type SwitchLink } from './context.ts';
 import { isActionable, pickWinner } from './route-winner.ts';
 import { routeReqFields } from './route-req.ts';
 
@@ -32,8 +35,11 @@ export interface RouterArgs {
   readonly env: EcallmgrEnv;
 }
 
+type Msg = { type: 'park'; ev: EslEvent } | { type: 'routed'; callId: string | undefined; outcome: Outcome | undefined };
+
 interface State {
   readonly a: RouterArgs;
+  readonly rt: Runtime;
   readonly requester: Requester;
   inFlight: number;
   routed: number;
@@ -55,19 +61,26 @@ async function collect(s: State, req: Envelope, log: Logger): Promise<Envelope |
   }
 }
 
-async function hangup(s: State, callId: string, cause: string, log: Logger): Promise<void> {
+type Outcome = 'routed' | 'hungup';
+
+async function hangup(s: State, callId: string, cause: string, log: Logger): Promise<Outcome> {
   try {
-    await s.a.link.esl?.hangup(callId, cause);
+    await switchConnection(s.rt, s.a.link)?.hangup(callId, cause);
   } catch (err) {
     log.warn({ err: String(err), cause }, 'could not hang up the unrouted call');
   }
+  return 'hungup';
 }
 
-export async function routeCall(s: State, ev: EslEvent, ctx: ProcessContext): Promise<void> {
+/** Routes one parked call; reads the router's state, never changes it. */
+export async function routeCall(s: State, ev: EslEvent, ctx: ProcessContext): Promise<Outcome | undefined> {
   const { env, link } = s.a;
   const fetchId = randomUUID();
   const fields = routeReqFields(ev, { fetchId, switchName: link.identity.name, switchHost: link.config.host, defaultRealm: env.settings.defaultRealm });
-  if (fields === undefined) return void ctx.log.warn({ event: ev.name }, 'park event without Unique-ID ignored');
+  if (fields === undefined) {
+    ctx.log.warn({ event: ev.name }, 'park event without Unique-ID ignored');
+    return undefined;
+  }
   const callId = fields['Call-ID'] as string;
   const log = ctx.log.child({ call_id: callId });
   let req: Envelope;
@@ -93,13 +106,13 @@ export async function routeCall(s: State, ev: EslEvent, ctx: ProcessContext): Pr
     return hangup(s, callId, 'NO_ROUTE_DESTINATION', log);
   }
   const ccvs = { ...(fields['Custom-Channel-Vars'] as object), ...((winner['Custom-Channel-Vars'] as object | undefined) ?? {}), 'Application-Name': winner['App-Name'], 'Application-Node': winner.Node };
-  const r = await Supervisor.startChild(ctx.runtime, names.calls, [{ callId, link, env, controllerQueue: controller, ccvs, shared: { routeWinSent: false } }]);
+  const r = await Supervisor.startChild(ctx.runtime, names.calls, [{ callId, link, env, controllerQueue: controller, ccvs }]);
   if (r.type === 'error') {
     log.error({ reason: String(r.reason) }, 'call processes failed to start; hanging up');
     return hangup(s, callId, 'NORMAL_TEMPORARY_FAILURE', log);
   }
-  s.routed++;
   log.debug({ app: winner['App-Name'], method: winner.Method }, 'call routed');
+  return 'routed';
 }
 
 export const Router: GenServerBehaviour<State, RouterArgs> = {
@@ -109,19 +122,26 @@ export const Router: GenServerBehaviour<State, RouterArgs> = {
     ctx.trapExit(true);
     const requester = new Requester({ transport: a.env.bus, logger: ctx.log, timeoutMs: a.env.settings.fetchTimeoutMs });
     await requester.start();
-    return ok({ a, requester, inFlight: 0, routed: 0 });
+    return ok({ a, rt: ctx.runtime, requester, inFlight: 0, routed: 0 });
   },
 
   handleInfo(raw, s, ctx) {
-    const m = raw as { type?: string; ev?: EslEvent };
-    if (m?.type !== 'park' || m.ev === undefined) {
-      ctx.log.warn({ msg: String(m?.type ?? raw) }, 'router: unexpected message dropped');
+    const m = raw as Msg;
+    if (m?.type === 'routed') {
+      s.inFlight--;
+      if (m.outcome === 'routed') s.routed++;
       return noreply(s);
     }
+    if (m?.type !== 'park' || m.ev === undefined) return unexpected(raw, s);
+    const { ev } = m;
+    const self = ctx.self;
     s.inFlight++;
-    routeCall(s, m.ev, ctx)
-      .catch((err: unknown) => ctx.log.child({ call_id: m.ev?.uuid }).error({ err: String(err) }, 'routing failed'))
-      .finally(() => s.inFlight--);
+    routeCall(s, ev, ctx)
+      .catch((err: unknown) => {
+        ctx.log.child({ call_id: ev.uuid }).error({ err: String(err) }, 'routing failed');
+        return undefined;
+      })
+      .then((outcome) => ctx.send(self, { type: 'routed', callId: ev.uuid, outcome } satisfies Msg));
     return noreply(s);
   },
 

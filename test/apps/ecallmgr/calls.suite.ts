@@ -54,10 +54,11 @@ export function callsSuite(start: () => Promise<Harness>): void {
     const { callId, ctl } = await h.placeRoutedCall();
     const control = h.rt.whereis(`ecallmgr_call_control:${callId}`)!;
     const ended = h.rt.awaitExit(control);
+    const released = controlReleased(h.rt, callId);
     h.sw.hangup(callId, 'NORMAL_CLEARING');
     expect(await ended).toBe('normal');
     await h.rt.events.waitFor('supervisor', () => h.rt.whereis(`ecallmgr_call_events:${callId}`) === undefined);
-    await controlReleased(callId);
+    await released;
     await expect(h.bus.checkQueue(ctl)).rejects.toThrow();
   });
 }

@@ -6,7 +6,7 @@
  */
 import { controlReleased } from '../../../apps/ecallmgr/call-control.ts';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Supervisor } from '../../../src/kernel/index.ts';
+import { Supervisor, Table, TableError } from '../../../src/kernel/index.ts';
 import { names } from '../../../apps/ecallmgr/context.ts';
 import { SWITCH, startHarness, type Harness } from './harness.ts';
 
@@ -90,12 +90,15 @@ describe('ecallmgr under faults', () => {
     expect(second).not.toEqual(first);
     await h.app.command(ctl, callId, 'play', { 'Media-Name': 'after-restart.wav' });
     await h.app.waitEvent(callId, 'CHANNEL_EXECUTE_COMPLETE', (m) => m['Raw-Application-Data'] === 'after-restart.wav');
+    // The call's table (owned by its supervisor) told the new incarnation that route_win was sent.
+    expect(h.app.seen.filter((m) => m['Event-Name'] === 'route_win' && m['Call-ID'] === callId)).toHaveLength(1);
     const callSup = (await Supervisor.whichChildren(h.rt, names.calls))[0]!.pid!;
     const supEnded = h.rt.awaitExit(callSup);
+    const released = controlReleased(h.rt, callId);
     await h.app.command(ctl, callId, 'hangup');
     await h.app.waitEvent(callId, 'CHANNEL_DESTROY');
     expect(await supEnded).toBe('shutdown');
-    await controlReleased(callId);
+    await released;
     await expect(h.bus.checkQueue(ctl)).rejects.toThrow();
     expect(h.rt.registered().filter((n) => n.includes(callId))).toEqual([]);
   });
@@ -105,9 +108,11 @@ describe('ecallmgr under faults', () => {
     const { callId, ctl } = await h.placeRoutedCall();
     const callSup = (await Supervisor.whichChildren(h.rt, names.calls))[0]!.pid!;
     const supEnded = h.rt.awaitExit(callSup);
+    let released = Promise.resolve();
     for (let i = 0; i < 4; i++) {
       const pid = h.rt.whereis(names.control(callId));
       if (pid === undefined) break;
+      released = controlReleased(h.rt, callId);
       const next = h.rt.events.waitFor('supervisor', (e) => (e.kind === 'child_restarted' && e.childId === 'call_control') || e.kind === 'gave_up');
       h.rt.crash(pid, 'injected');
       await next;
@@ -115,8 +120,9 @@ describe('ecallmgr under faults', () => {
     expect(await supEnded).toBe('shutdown');
     expect(h.rt.registered().filter((n) => n.includes(callId))).toEqual([]);
     expect(await Supervisor.countChildren(h.rt, names.calls)).toMatchObject({ active: 0 });
-    await controlReleased(callId);
+    await released;
     await expect(h.bus.checkQueue(ctl)).rejects.toThrow();
+    expect(Table.whereis(h.rt, names.callTable(callId))).toBeUndefined();
   });
 
   it('malformed frames from the switch never take the node connection down; calls still route', async () => {
@@ -162,6 +168,41 @@ describe('ecallmgr under faults', () => {
     await h.app.command(ctl, callId, 'hangup');
     await h.app.waitEvent(callId, 'CHANNEL_DESTROY');
     await h.app.waitEvent(other.callId, 'CHANNEL_DESTROY');
+  });
+
+  it('the node connection killed: its ended incarnation can no longer touch the calls table; the keeper keeps the rows and the restarted one resyncs from them', async () => {
+    h = await startHarness();
+    const kept = await h.placeRoutedCall();
+    const gone = await h.placeRoutedCall('1004', '2004');
+    const node = h.rt.whereis(names.node(SWITCH))!;
+    const calls = Table.reader<string, true>(h.rt, names.callsTable(SWITCH));
+    expect(calls.info()).toMatchObject({ owner: node, access: 'protected' });
+    expect([calls.member(kept.callId), calls.member(gone.callId)]).toEqual([true, true]);
+    // What a pending promise or a kept closure of this incarnation would hold.
+    const stale = Table.open<string, true>(h.rt.context(node)!, names.callsTable(SWITCH));
+    const goneEnded = h.rt.awaitExit(h.rt.whereis(names.control(gone.callId))!);
+    // The restarted connection cannot authenticate until release(): the call hung up
+    // meanwhile has its events seen by nobody.
+    const release = h.sw.faults.stallReplies();
+    const restarted = h.rt.events.waitFor('supervisor', (e) => e.kind === 'child_restarted' && e.childId === 'authn');
+    h.rt.crash(node, 'injected');
+    await h.rt.awaitExit(node);
+    expect(() => stale.delete(kept.callId)).toThrow(TableError);
+    expect(() => stale.lookup(kept.callId)).toThrow(TableError);
+    await restarted;
+    const second = h.rt.whereis(names.node(SWITCH))!;
+    expect(second).not.toEqual(node);
+    expect(calls.info().owner).toEqual(second);
+    expect([calls.member(kept.callId), calls.member(gone.callId)]).toEqual([true, true]);
+    h.sw.hangup(gone.callId, 'NORMAL_CLEARING');
+    release();
+    const destroy = await h.app.waitEvent(gone.callId, 'CHANNEL_DESTROY');
+    expect(destroy.Disposition).toBe('channel_gone');
+    expect(await goneEnded).toBe('normal');
+    expect(calls.member(gone.callId)).toBe(false);
+    expect(h.lines.some((l) => l.msg === 'switch back: calls resynchronised' && l.calls === 2 && l.gone === 1)).toBe(true);
+    await h.app.command(kept.ctl, kept.callId, 'answer');
+    await h.app.waitEvent(kept.callId, 'CHANNEL_ANSWER');
   });
 
   it('a call parked while the connection was down is routed once it is back', async () => {

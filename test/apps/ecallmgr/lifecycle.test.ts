@@ -31,6 +31,7 @@ describe('ecallmgr call life cycle and bad input', () => {
     await h.app.command(ctl, callId, 'play', { 'Media-Name': 'c.wav' });
     const control = h.rt.whereis(names.control(callId))!;
     const ended = h.rt.awaitExit(control);
+    const released = controlReleased(h.rt, callId);
     const callSup = (await Supervisor.whichChildren(h.rt, names.calls))[0]!.pid!;
     const supEnded = h.rt.awaitExit(callSup);
     const flushed = h.app.waitEvent(callId, 'CHANNEL_DESTROY');
@@ -48,7 +49,7 @@ describe('ecallmgr call life cycle and bad input', () => {
     expect(h.executed(callId).filter((x) => x.includes('b.wav') || x.includes('c.wav'))).toEqual([]);
     expect(await Supervisor.countChildren(h.rt, names.calls)).toMatchObject({ active: 0 });
     expect(h.rt.whereis(names.events(callId))).toBeUndefined();
-    await controlReleased(callId);
+    await released;
     await expect(h.bus.checkQueue(ctl)).rejects.toThrow();
     expect(h.lines.some((l) => l.msg === 'call ended: command queue flushed' && l.call_id === callId && l.dropped === 2)).toBe(true);
   });
