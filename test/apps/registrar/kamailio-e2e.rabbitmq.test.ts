@@ -101,7 +101,7 @@ describe.skipIf(!gate.available)('registrar with Kamailio and SIPp on RabbitMQ',
     first.child.kill('SIGKILL');
     await first.exited;
     node = await startRegistrarNode(env);
-    const primed = node.lines.find((l) => l.msg === 'registrar: cache primed from the database');
+    const primed = node.lines.find((l) => l.msg === 'registrar: registrations primed from the database');
     expect(primed?.loaded as number).toBeGreaterThanOrEqual(writtenBeforeKill);
     const sipp = await run;
     expect(writtenBeforeKill).toBeLessThan(N);
