@@ -120,7 +120,9 @@ export const RegAuthn: GenListenerBehaviour<State, RegAuthnArgs, Call, Cast> = {
       table: creds.table,
       watch: async (db) => {
         const name = canonicalDbName(db);
-        await (feeds.get(name) ?? follow(args, ctx, feeds, name)).sub.ready;
+        const { sub } = feeds.get(name) ?? follow(args, ctx, feeds, name);
+        await sub.ready;
+        creds.followed(name, String(sub.lastSeq));
       },
       remember: (key, value, origins, epoch) => void creds.remember(key, value, origins, epoch),
       devices: new DeviceBatcher(args.store),

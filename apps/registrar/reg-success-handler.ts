@@ -10,13 +10,20 @@
 import { GenServer } from '../../src/kernel/index.ts';
 import type { Envelope } from '../../src/bus/index.ts';
 import type { ListenerHandlerContext } from '../../src/bus/gen-listener.ts';
-import type { RegSuccessReply } from './reg-server.ts';
+import { REG_SERVER, type RegSuccessReply } from './reg-server.ts';
 
 /** The write may wait for a batch behind a slow store: longer than a call's default. */
 const WRITE_TIMEOUT_MS = 60_000;
 
 export async function handleRegSuccess(msg: Envelope, ctx: ListenerHandlerContext): Promise<void> {
-  const out = await GenServer.call<RegSuccessReply>(ctx.runtime, ctx.server, { op: 'reg_success', msg }, WRITE_TIMEOUT_MS);
+  let out: RegSuccessReply;
+  try {
+    out = await GenServer.call<RegSuccessReply>(ctx.runtime, REG_SERVER, { op: 'reg_success', msg }, WRITE_TIMEOUT_MS);
+  } catch (err) {
+    ctx.delivery.nack(true);
+    ctx.log.warn({ user: msg.Username, realm: msg.Realm, err: (err as Error).message }, 'reg_success: reg_server did not take it; handed back to the queue');
+    return;
+  }
   if (out.result === 'rejected') {
     ctx.log.warn({ user: msg.Username, realm: msg.Realm, reason: out.reason }, 'reg_success rejected');
     return;
