@@ -7,9 +7,11 @@
  * - init: claims `registrar_credentials` from the registrar's TableKeeper (`reg_tables`).
  *   Claimed fresh (a start): follows the accounts database and, with
  *   settings.prime_credentials, loads every device's credentials. Inherited (a restart
- *   after a crash): the rows are kept and each database followed before is followed again
- *   from the last sequence its predecessor saw, so what changed in the gap is dropped and
- *   nothing else is re-read. The feeds end with the process, however it ends.
+ *   after a crash): the rows are kept; for each database followed before, the changes
+ *   since the last sequence its predecessor applied are applied first (rows they touch
+ *   go), then the database is followed from there. All this before the queue is bound,
+ *   so nothing changed in the gap is answered, and nothing else is re-read. The feeds end
+ *   with the process, however it ends.
  * - Only this process writes the table. Its responders (outside the process) read it
  *   through a reader and send what they load: the cast `{op: 'remember', key, value,
  *   origins, epoch}`; `{op: 'watch', db}` (a call, answered once the feed is established)
@@ -93,6 +95,18 @@ function follow(args: RegAuthnArgs, ctx: ProcessContext, feeds: Map<string, Feed
   return feed;
 }
 
+/** Applies the changes of `db` since `since`, page by page; answers where it got to. */
+async function catchUp(args: RegAuthnArgs, creds: CredentialTable, db: string, since: string): Promise<{ seq: string; dropped: number }> {
+  let seq = since;
+  let dropped = 0;
+  for (;;) {
+    const page = await args.store.changes(db, { since: seq, limit: 500 });
+    for (const c of page.results) dropped += creds.change(db, c);
+    if (page.results.length === 0 || String(page.lastSeq) === seq) return { seq, dropped };
+    seq = String(page.lastSeq);
+  }
+}
+
 const isFeedMsg = (m: unknown): m is FeedMsg => {
   const t = (m as { type?: unknown })?.type;
   return t === 'feed_change' || t === 'feed_ready' || t === 'feed_ended';
@@ -108,10 +122,22 @@ export const RegAuthn: GenListenerBehaviour<State, RegAuthnArgs, Call, Cast> = {
     // However this incarnation ends, its feeds end with it.
     void ctx.runtime.awaitExit(ctx.self).then(() => Promise.allSettled([...feeds.values()].map((f) => f.sub.stop())));
     if (claimed.inherited) {
+      // Catch up first (what changed while no one followed: the dead incarnation's last
+      // moments and the gap), then follow from there: no stale row is ever answered.
       const seqs = creds.sequences();
-      for (const [db, since] of seqs) follow(args, ctx, feeds, db, since);
-      await Promise.all([...feeds.values()].map((f) => f.sub.ready.catch(() => undefined)));
-      ctx.log.info({ credentials: creds.cached, resumed: seqs.length }, 'registrar: credentials kept across the restart');
+      let dropped = 0;
+      for (const [db, since] of seqs) {
+        const caughtUp = await catchUp(args, creds, db, since).catch((err: unknown) => {
+          ctx.log.warn({ db, err: (err as Error).message }, 'change feed not resumable; credentials from this database dropped');
+          dropped += creds.dropDb(db);
+          return undefined;
+        });
+        if (caughtUp === undefined) continue;
+        dropped += caughtUp.dropped;
+        follow(args, ctx, feeds, db, caughtUp.seq);
+      }
+      await Promise.all([...feeds.values()].map((f) => f.sub.ready));
+      ctx.log.info({ credentials: creds.cached, resumed: feeds.size, dropped }, 'registrar: credentials kept across the restart');
       return ok({ creds, feeds, args, ctx });
     }
     // At a start this process is the only reader: the priming writes straight into its table.

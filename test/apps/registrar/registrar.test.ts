@@ -259,6 +259,50 @@ describe('reg_success and reg_query', () => {
     await until(async () => (await askAuthn(h, 'alice', 'sip.acme.test'))['Auth-Password'] === 'n3w', 'the new password');
   });
 
+  it('reg_authn killed and a device edited before its successor follows again: the successor resumes each feed where the dead one stopped, so the edit is not hidden', async () => {
+    const h = await fresh();
+    await addAccount(h.store, { name: 'Acme', realm: 'sip.acme.test' });
+    await addDevice(h.store, { realm: 'sip.acme.test', username: 'alice', password: 's3cret' });
+    await h.startRegistrar();
+    expect(await askAuthn(h, 'alice', 'sip.acme.test')).toMatchObject({ 'Auth-Password': 's3cret' });
+    const listing = (await h.store.view('accounts', 'accounts/listing_by_realm', { key: 'sip.acme.test' })).rows[0]!.value as { account_db: string };
+    const edit = async (): Promise<void> => {
+      const doc = (await h.store.view(listing.account_db, 'devices/sip_credentials', { key: 'alice', includeDocs: true })).rows[0]!.doc!;
+      await h.store.save(listing.account_db, { ...doc, sip: { ...(doc.sip as object), password: 'in-the-gap' } });
+    };
+    // The successor looks at the feeds only once the edit is stored: the edit falls after
+    // the dead one's feed and before the successor's.
+    const changes = h.store.changes.bind(h.store);
+    const follow = h.store.follow.bind(h.store);
+    let resumed = 0;
+    let edited: Promise<void> | undefined;
+    vi.spyOn(h.store, 'changes').mockImplementation(async (db, q) => {
+      await (edited ??= edit());
+      return changes(db, q);
+    });
+    vi.spyOn(h.store, 'follow').mockImplementation((db, opts) => {
+      if (opts.since !== undefined) resumed++;
+      return follow(db, opts);
+    });
+    const killedAt = h.rt.whereis(REG_AUTHN)!;
+    const restarted = h.rt.events.waitFor('supervisor', (e) => e.kind === 'child_restarted' && e.childId === REG_AUTHN);
+    h.rt.crash(killedAt, 'injected');
+    await restarted;
+    expect(resumed).toBeGreaterThan(0);
+    expect(await askAuthn(h, 'alice', 'sip.acme.test')).toMatchObject({ 'Auth-Password': 'in-the-gap' });
+  });
+
+  it('a stray message to reg_server or reg_authn is the kernel\'s unexpected message: logged with its type, the process lives on', async () => {
+    const h = await fresh();
+    await h.startRegistrar();
+    const [server, authn] = [h.rt.whereis(REG_SERVER)!, h.rt.whereis(REG_AUTHN)!];
+    h.rt.send(server, { type: 'stray' });
+    h.rt.send(authn, 'stray');
+    await until(() => h.lines.filter((l) => l.msg === 'unexpected message dropped').length >= 2, 'both logged');
+    expect(h.lines.filter((l) => l.msg === 'unexpected message dropped').map((l) => l.server).sort()).toEqual([REG_AUTHN, REG_SERVER]);
+    expect([h.rt.whereis(REG_SERVER), h.rt.whereis(REG_AUTHN)]).toEqual([server, authn]);
+  });
+
   it('bad input: missing headers, malformed contact, bad Expires are logged and dropped; reg_server keeps its pid', async () => {
     const h = await fresh();
     await h.startRegistrar();
