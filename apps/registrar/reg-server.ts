@@ -3,11 +3,11 @@
  * owner of the registration tables (registrations.ts).
  *
  * Contract
- * - init: the databases and design documents are made current (`accounts`,
- *   `registrations`, every listed account's database); the tables `registrar_registrations`
- *   and `registrar_reg_users` are claimed from the registrar's TableKeeper (`reg_tables`).
- *   Claimed fresh (a start), they are primed from the registrations database; inherited
- *   (a restart after a crash), they are kept as they are: nothing is re-read. Then the
+ * - init: the tables `registrar_registrations` and `registrar_reg_users` are claimed from
+ *   the registrar's TableKeeper (`reg_tables`). Claimed fresh (a start), the databases and
+ *   design documents are made current (`accounts`, `registrations`, every listed account's
+ *   database) and the tables primed from the registrations database; inherited (a
+ *   restart after a crash), they are kept as they are: nothing is read. Then the
  *   expiry sweep is scheduled, and only then is the queue declared and bound: a registrar
  *   answers nothing before it knows what is stored.
  * - Only this process writes the tables. The reg_success responder runs outside the
@@ -93,13 +93,13 @@ export const RegServer: GenListenerBehaviour<State, RegServerArgs, Call, Cast> =
   name: REG_SERVER,
   async init(args, ctx) {
     ctx.trapExit(true);
-    await ensureDatabases(args.store, ctx);
     const regs = await TableKeeper.claim<string, Registration>(ctx, REG_TABLES, REGS_TABLE);
     const users = await TableKeeper.claim<string, readonly string[]>(ctx, REG_TABLES, REG_USERS_TABLE);
     const table = new RegistrationTable(regs.table, users.table, args.store, REGISTRATIONS_DB, new RegStore(args.store, REGISTRATIONS_DB, ctx.log));
-    if (regs.inherited) {
+    if (regs.inherited && users.inherited) {
       ctx.log.info({ registrations: table.size, queue: args.settings.queue }, 'registrar: registrations kept across the restart');
     } else {
+      await ensureDatabases(args.store, ctx);
       const primed = await table.prime(Date.now());
       ctx.log.info({ ...primed, queue: args.settings.queue }, 'registrar: registrations primed from the database');
     }
