@@ -81,32 +81,41 @@ export interface CredentialDeps {
 
 const epochOf = (t: CredTableRows): number => (t.lookup(EPOCH) as number | undefined) ?? 0;
 
-/** reg_authn's writes to its credentials table (it alone holds a handle that writes). */
+/**
+ * reg_authn's writes to its credentials table (it alone holds a handle that writes). The
+ * origin index (which rows came from which document) is reg_authn's plain state, rebuilt
+ * from the table when a restarted reg_authn takes it back.
+ */
 export class CredentialTable {
+  private readonly byOrigin = new Map<string, Set<string>>();
+
   constructor(
     readonly table: CredTableRows,
     private readonly maxEntries: number,
-  ) {}
+  ) {
+    for (const [k, v] of table.entries()) if (typeof v === 'object') this.index(k, v.o);
+  }
 
   /** Keeps a loaded answer unless a change arrived since `epoch`; says whether it did. */
   remember(key: string, value: unknown, origins: string[], epoch: number): boolean {
     if (epoch !== epochOf(this.table)) return false;
-    if (this.table.size >= this.maxEntries && !this.table.member(key)) this.evictOne();
+    if (!this.table.member(key)) {
+      if (this.table.size >= this.maxEntries) this.evictOne();
+    } else this.remove(key);
     this.table.insert(key, { v: value, o: origins });
+    this.index(key, origins);
     return true;
   }
 
   /** A change of `db`: the rows it touches go, its sequence is recorded. Answers how many went. */
   change(db: string, change: Pick<Change, 'id' | 'seq'>): number {
-    const o = origin(db, change.id);
     this.table.updateCounter(EPOCH, 1, 0);
     this.table.insert(seqKey(canonicalDbName(db)), String(change.seq));
-    return this.table.matchDelete((v) => typeof v === 'object' && v.o.includes(o));
-  }
-
-  /** A feed established from `seq`: recorded unless a later change of `db` already was. */
-  followed(db: string, seq: string): void {
-    this.table.insertNew(seqKey(canonicalDbName(db)), seq);
+    const keys = this.byOrigin.get(origin(db, change.id));
+    if (keys === undefined) return 0;
+    let n = 0;
+    for (const k of [...keys]) n += this.remove(k) ? 1 : 0;
+    return n;
   }
 
   /** A database gone (its feed ended): everything from it goes. */
@@ -114,7 +123,33 @@ export class CredentialTable {
     const prefix = `${canonicalDbName(db)}\u0000`;
     this.table.updateCounter(EPOCH, 1, 0);
     this.table.delete(seqKey(canonicalDbName(db)));
-    return this.table.matchDelete((v) => typeof v === 'object' && v.o.some((x) => x.startsWith(prefix)));
+    let n = 0;
+    for (const [o, keys] of [...this.byOrigin]) if (o.startsWith(prefix)) for (const k of [...keys]) n += this.remove(k) ? 1 : 0;
+    return n;
+  }
+
+  private index(key: string, origins: readonly string[]): void {
+    for (const o of origins) {
+      let keys = this.byOrigin.get(o);
+      if (keys === undefined) this.byOrigin.set(o, (keys = new Set()));
+      keys.add(key);
+    }
+  }
+
+  private remove(key: string): boolean {
+    const row = this.table.take(key);
+    if (typeof row !== 'object') return false;
+    for (const o of row.o) {
+      const keys = this.byOrigin.get(o);
+      keys?.delete(key);
+      if (keys?.size === 0) this.byOrigin.delete(o);
+    }
+    return true;
+  }
+
+  /** A feed established from `seq`: recorded unless a later change of `db` already was. */
+  followed(db: string, seq: string): void {
+    this.table.insertNew(seqKey(canonicalDbName(db)), seq);
   }
 
   /** The databases followed before, with the last sequence seen of each. */
@@ -127,9 +162,9 @@ export class CredentialTable {
   }
 
   private evictOne(): void {
-    for (const [k] of this.table.entries()) {
-      if (k.startsWith('c\u0000') || k.startsWith('r\u0000')) {
-        this.table.delete(k);
+    for (const [k, v] of this.table.entries()) {
+      if (typeof v === 'object') {
+        this.remove(k);
         return;
       }
     }
