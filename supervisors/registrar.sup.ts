@@ -2,17 +2,22 @@
  * registrar_sup: the registrar WhApp's tree.
  *
  *   registrar_sup (rest_for_one, 5 restarts in 30 s)
+ *   ├── reg_tables              TableKeeper: heir of the tables below while their owner restarts
  *   ├── reg_server              gen_listener on registrar_listener_reg_success (acked after the
- *   │                           database write): reg_success; owns the cache, the registration
- *   │                           table and the expiry sweep (a restart re-primes from the database)
+ *   │                           database write): reg_success; owns the registration tables
+ *   │                           (registrar_registrations, registrar_reg_users) and the sweep
  *   └── reg_authn               gen_listener on registrar_listener (no ack): authn_req on both
- *                               namings, reg_query; answers from reg_server's core
+ *                               namings, reg_query; owns registrar_credentials and its change
+ *                               feeds; reads reg_server's tables without a message
+ *
+ * The children's arguments are configuration only: what must outlive a restart is in the
+ * tables, which the keeper holds between an owner's death and its successor's claim.
  */
-import type { SupervisorSpec } from '../src/kernel/index.ts';
+import { TableKeeper, type SupervisorSpec } from '../src/kernel/index.ts';
 import type { BusTransport } from '../src/bus/index.ts';
 import type { DocumentStore } from '../src/store/index.ts';
-import { RegServerArgs, regServerChildSpec } from '../apps/registrar/reg-server.ts';
-import { RegAuthnArgs, regAuthnChildSpec } from '../apps/registrar/reg-authn.ts';
+import { REG_TABLES, regServerChildSpec } from '../apps/registrar/reg-server.ts';
+import { regAuthnChildSpec } from '../apps/registrar/reg-authn.ts';
 import { registrarSettings } from '../apps/registrar/settings.ts';
 import { FIFE_VERSION } from '../src/version.ts';
 
@@ -24,12 +29,13 @@ export interface RegistrarServices {
 
 export function registrarTree(services: RegistrarServices, opts: { appVersion?: string } = {}): SupervisorSpec {
   const settings = registrarSettings(services.config?.settings?.registrar);
-  const core = new RegServerArgs(services.store, settings, opts.appVersion ?? FIFE_VERSION);
+  const args = { store: services.store, settings, appVersion: opts.appVersion ?? FIFE_VERSION };
   return {
     flags: { strategy: 'rest_for_one', intensity: 5, period: 30 },
     children: [
-      regServerChildSpec(core, services.bus),
-      regAuthnChildSpec(new RegAuthnArgs(core, services.bus), services.bus),
+      TableKeeper.childSpec(REG_TABLES, { name: REG_TABLES }),
+      regServerChildSpec(args, services.bus),
+      regAuthnChildSpec({ ...args, transport: services.bus }),
     ],
   };
 }

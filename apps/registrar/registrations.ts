@@ -1,26 +1,37 @@
 /**
- * The registration table: live registrations in the cache (StoreCache) and in the
- * registrations database, as Whistle's registrar kept them.
+ * Registrations: the live registrations in two kernel tables owned by reg_server, and in
+ * the registrations database, as Whistle's registrar kept them.
  *
  * Contract
- * - `apply(regSuccess, now)`: the contact is cleaned and hashed into the registration's
- *   id. Expires 0 (or Status Unregistered) removes that registration. Otherwise, if the
- *   id is cached, the entry is updated; if not, the user's older registrations (realm +
- *   username) are removed first, from cache and database. Then the registration is
- *   cached under ['reg', id], the mapping ['reg_user', realm, username] -> ids updated,
- *   and the document written. Answers what happened (stored | updated | removed |
- *   rejected with a reason) and `persisted`, which resolves once the database has it.
- *   The cache part runs synchronously, so arrival order decides.
- * - `find(realm, username)` answers the live registrations, cache first; on a miss the
- *   database (view registrations/by_user_realm) is asked and what is live gets cached
- *   (another node may have stored it). `all(realm?)` lists the cached live ones.
- * - `sweep(now)` drops expired registrations from cache and database; `prime(now)` loads
- *   every unexpired registration document at start (and deletes the expired ones).
+ * - Tables (named, protected, kept across reg_server's restarts by the registrar's
+ *   TableKeeper): `registrar_registrations` id -> Registration, and `registrar_reg_users`
+ *   `realm\0username` -> ids. Every process (and reg_authn's responders, through a
+ *   reader) reads them without a message; only reg_server writes them.
+ * - `RegistrationView` (any handle that can read): `live(realm, username, now)`,
+ *   `all(now, realm?)`, `size`.
+ * - `RegistrationTable` (reg_server's own handles, so only reg_server can build one that
+ *   writes): `apply(regSuccess, now)`: the contact is cleaned and hashed into the
+ *   registration's id. Expires 0 (or Status Unregistered) removes that registration.
+ *   Otherwise, if the id is known, the entry is updated; if not, the user's older
+ *   registrations (realm + username) are removed first, from tables and database. Then
+ *   the registration and the user's id list are written and the document queued for the
+ *   database. Answers what happened (stored | updated | removed | rejected with a reason)
+ *   and `persisted`, which resolves once the database has it. The table part is
+ *   synchronous, so the order of reg_server's mailbox decides.
+ * - `adopt(docs, now)` takes registrations another node stored (found by a reg_query in
+ *   the database); `sweep(now)` drops expired registrations from tables and database;
+ *   `prime(now)` loads every unexpired registration document (at a start with empty
+ *   tables) and deletes the expired ones.
+ * - `fromDoc` reads a registration document (reg_query's database fall-back).
  * - Realms and usernames are compared lower-cased. Expiry times are ms since the epoch.
  */
-import { type Doc, type DocumentStore, type SavedDoc, type StoreCache } from '../../src/store/index.ts';
+import type { Table } from '../../src/kernel/index.ts';
+import type { Doc, DocumentStore, SavedDoc } from '../../src/store/index.ts';
 import { cleanContact, registrationId } from './contact.ts';
-import { RegStore } from './reg-store.ts';
+import type { RegStore } from './reg-store.ts';
+
+export const REGS_TABLE = 'registrar_registrations';
+export const REG_USERS_TABLE = 'registrar_reg_users';
 
 export interface Registration {
   id: string;
@@ -42,25 +53,53 @@ const REG_FIELDS = new Set([
   'Source-IP', 'Source-Port', 'Status', 'Suppress-Unregister-Notify', 'To-Host', 'To-User', 'User-Agent', 'Account-ID', 'Call-ID',
 ]);
 
-const regKey = (id: string) => ['reg', id];
-const userKey = (realm: string, username: string) => ['reg_user', realm, username];
-const FOREVER = { ttlMs: Infinity };
+export type RegsTable = Table<string, Registration>;
+export type RegUsersTable = Table<string, readonly string[]>;
+
+const userKey = (realm: string, username: string): string => `${realm}\u0000${username}`;
 
 function expiresOf(v: unknown): number | undefined {
   const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : NaN;
   return Number.isInteger(n) && n >= 0 ? n : undefined;
 }
 
-export class RegistrationTable {
-  readonly writer: RegStore;
-
+/** Reads of the registration tables. */
+export class RegistrationView {
   constructor(
+    protected readonly regs: RegsTable,
+    protected readonly users: RegUsersTable,
+  ) {}
+
+  live(realm: string, username: string, now: number): Registration[] {
+    return this.ids(realm.toLowerCase(), username.toLowerCase())
+      .map((id) => this.regs.lookup(id))
+      .filter((r): r is Registration => r !== undefined && r.expiresAt > now);
+  }
+
+  all(now: number, realm?: string): Registration[] {
+    const r = realm?.toLowerCase();
+    return this.regs.match((v) => v.expiresAt > now && (r === undefined || v.realm === r)).map(([, v]) => v);
+  }
+
+  get size(): number {
+    return this.regs.size;
+  }
+
+  protected ids(realm: string, username: string): readonly string[] {
+    return this.users.lookup(userKey(realm, username)) ?? [];
+  }
+}
+
+/** reg_server's side: the writes (its own table handles) and the database writer. */
+export class RegistrationTable extends RegistrationView {
+  constructor(
+    regs: RegsTable,
+    users: RegUsersTable,
     private readonly store: DocumentStore,
     private readonly db: string,
-    private readonly cache: StoreCache,
-    writer: RegStore,
+    readonly writer: RegStore,
   ) {
-    this.writer = writer;
+    super(regs, users);
   }
 
   apply(msg: Record<string, unknown>, now: number): ApplyOutcome {
@@ -75,53 +114,38 @@ export class RegistrationTable {
     const fields: Record<string, unknown> = { 'Bridge-RURI': contact };
     for (const [k, v] of Object.entries(msg)) if (REG_FIELDS.has(k)) fields[k] = v;
     const reg: Registration = { id, realm, username, expiresAt: now + expires * 1000, fields };
-    const existing = this.cache.get<Registration>(regKey(id));
-    const removals = existing === undefined ? this.ids(realm, username).filter((old) => old !== id).map((old) => this.remove(old)) : [];
-    this.cache.store(regKey(id), reg, FOREVER);
-    const ids = this.ids(realm, username);
-    if (!ids.includes(id)) this.cache.store(userKey(realm, username), [...ids, id], FOREVER);
+    const known = this.regs.member(id);
+    const removals = known ? [] : this.ids(realm, username).filter((old) => old !== id).map((old) => this.remove(old));
+    this.keep(reg);
     const written = this.writer.put(toDoc(reg));
-    return { result: existing === undefined ? 'stored' : 'updated', id, persisted: Promise.all([...removals, written]).then(() => undefined) };
+    return { result: known ? 'updated' : 'stored', id, persisted: Promise.all([...removals, written]).then(() => undefined) };
   }
 
   remove(id: string): Promise<void> {
-    const reg = this.cache.get<Registration>(regKey(id));
+    const reg = this.regs.take(id);
     if (reg !== undefined) {
-      this.cache.erase(regKey(id));
       const rest = this.ids(reg.realm, reg.username).filter((x) => x !== id);
-      if (rest.length === 0) this.cache.erase(userKey(reg.realm, reg.username));
-      else this.cache.store(userKey(reg.realm, reg.username), rest, FOREVER);
+      if (rest.length === 0) this.users.delete(userKey(reg.realm, reg.username));
+      else this.users.insert(userKey(reg.realm, reg.username), rest);
     }
     return this.writer.delete(id);
   }
 
-  async find(realm: string, username: string, now: number): Promise<Registration[]> {
-    const cached = this.live(realm.toLowerCase(), username.toLowerCase(), now);
-    if (cached.length > 0) return cached;
-    const res = await this.store.view(this.db, 'registrations/by_user_realm', { key: [realm.toLowerCase(), username.toLowerCase()], includeDocs: true });
-    for (const row of res.rows) if (row.doc) this.adopt(row.doc, now);
-    return this.live(realm.toLowerCase(), username.toLowerCase(), now);
-  }
-
-  all(now: number, realm?: string): Registration[] {
-    const r = realm?.toLowerCase();
-    return this.cache
-      .filter<Registration>((k, v) => Array.isArray(k) && k[0] === 'reg' && v.expiresAt > now && (r === undefined || v.realm === r))
-      .map(([, v]) => v);
-  }
-
-  get size(): number {
-    return this.cache.filter((k) => Array.isArray(k) && k[0] === 'reg').length;
+  /** Registrations found in the database (another node stored them): kept if live. */
+  adopt(docs: readonly SavedDoc[], now: number): number {
+    let n = 0;
+    for (const doc of docs) if (this.adoptOne(doc, now)) n++;
+    return n;
   }
 
   /** Drops expired registrations; answers their ids once the database has forgotten them. */
   async sweep(now: number): Promise<string[]> {
-    const expired = this.cache.filter<Registration>((k, v) => Array.isArray(k) && k[0] === 'reg' && v.expiresAt <= now).map(([, v]) => v.id);
+    const expired = this.regs.match((v) => v.expiresAt <= now).map(([id]) => id);
     await Promise.all(expired.map((id) => this.remove(id)));
     return expired;
   }
 
-  /** Loads unexpired registration documents into the cache; deletes expired ones. */
+  /** Loads unexpired registration documents into the tables; deletes expired ones. */
   async prime(now: number): Promise<{ loaded: number; expired: number }> {
     const res = await this.store.allDocs(this.db, { includeDocs: true });
     let loaded = 0;
@@ -130,31 +154,25 @@ export class RegistrationTable {
       const doc = row.doc;
       if (!doc || doc._id.startsWith('_design/')) continue;
       this.writer.noteRev(doc._id, doc._rev);
-      if (this.adopt(doc, now)) loaded++;
+      if (this.adoptOne(doc, now)) loaded++;
       else stale.push(this.writer.delete(doc._id));
     }
     await Promise.all(stale);
     return { loaded, expired: stale.length };
   }
 
-  private adopt(doc: SavedDoc, now: number): boolean {
+  private adoptOne(doc: SavedDoc, now: number): boolean {
     const reg = fromDoc(doc);
     if (reg === undefined || reg.expiresAt <= now) return false;
     this.writer.noteRev(doc._id, doc._rev);
-    this.cache.store(regKey(reg.id), reg, FOREVER);
-    const ids = this.ids(reg.realm, reg.username);
-    if (!ids.includes(reg.id)) this.cache.store(userKey(reg.realm, reg.username), [...ids, reg.id], FOREVER);
+    this.keep(reg);
     return true;
   }
 
-  private ids(realm: string, username: string): string[] {
-    return this.cache.get<string[]>(userKey(realm, username)) ?? [];
-  }
-
-  private live(realm: string, username: string, now: number): Registration[] {
-    return this.ids(realm, username)
-      .map((id) => this.cache.get<Registration>(regKey(id)))
-      .filter((r): r is Registration => r !== undefined && r.expiresAt > now);
+  private keep(reg: Registration): void {
+    this.regs.insert(reg.id, reg);
+    const ids = this.ids(reg.realm, reg.username);
+    if (!ids.includes(reg.id)) this.users.insert(userKey(reg.realm, reg.username), [...ids, reg.id]);
   }
 }
 
@@ -162,10 +180,9 @@ function toDoc(reg: Registration): Doc {
   return { _id: reg.id, pvt_type: 'registration', pvt_expires_at: reg.expiresAt, ...reg.fields, Realm: reg.realm, Username: reg.username };
 }
 
-function fromDoc(doc: SavedDoc): Registration | undefined {
+export function fromDoc(doc: SavedDoc): Registration | undefined {
   if (doc.pvt_type !== 'registration' || typeof doc.pvt_expires_at !== 'number' || typeof doc.Realm !== 'string' || typeof doc.Username !== 'string') return undefined;
   const fields: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(doc)) if (REG_FIELDS.has(k) || k === 'Bridge-RURI') fields[k] = v;
   return { id: doc._id, realm: doc.Realm.toLowerCase(), username: doc.Username.toLowerCase(), expiresAt: doc.pvt_expires_at, fields };
 }
-

@@ -33,8 +33,8 @@ const POINTS: Array<{ after: (l: LogLine) => boolean; what: string; signal: Node
   { what: 'bus connected', after: (l) => l.msg === 'bus: connected', signal: 'SIGINT' },
   { what: 'admin listening', after: (l) => l.msg === 'admin endpoint listening', signal: 'SIGTERM' },
   { what: 'nodes listener consuming', after: (l) => l.msg === 'listener: consuming' && l.proc === 'nodes', signal: 'SIGTERM' },
-  { what: 'registrar databases', after: (l) => l.msg === 'database created' || l.msg === 'registrar: cache primed from the database', signal: 'SIGTERM' },
-  { what: 'registrar cache primed', after: (l) => l.msg === 'registrar: cache primed from the database', signal: 'SIGTERM' },
+  { what: 'registrar databases', after: (l) => l.msg === 'database created' || l.msg === 'registrar: registrations primed from the database', signal: 'SIGTERM' },
+  { what: 'registrar credentials primed', after: (l) => l.msg === 'registrar: credentials primed from the database', signal: 'SIGTERM' },
 ];
 
 export function signalDuringStartSuite(busUrl: string): void {

@@ -84,7 +84,7 @@ describe.skipIf(!gate.available)('registrar with Kamailio and SIPp on RabbitMQ',
     // registrar must answer them from the queue, within the proxy's timeout.
     const late = runSipp({ target, scenario: join(SCENARIOS, 'register.xml'), users: lateUsers, rate: 50, timeoutMs: 60_000 });
     node = await startRegistrarNode(env);
-    const primed = node.lines.find((l) => l.msg === 'registrar: cache primed from the database');
+    const primed = node.lines.find((l) => l.msg === 'registrar: registrations primed from the database');
     expect(primed?.loaded as number).toBeGreaterThanOrEqual(writtenBeforeKill);
     const [sipp, sippLate] = await Promise.all([run, late]);
     expect(writtenBeforeKill).toBeLessThan(N);

@@ -3,10 +3,12 @@
  * module drives it: authn_req on both namings, reg_success, reg_query; expiry; restart
  * keeps registrations; bad input never takes reg_server down.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createHash } from 'node:crypto';
-import { GenServer } from '../../../src/kernel/index.ts';
+import { GenServer, Table, TableError } from '../../../src/kernel/index.ts';
 import { accountDbName } from '../../../src/store/index.ts';
+import { REGS_TABLE } from '../../../apps/registrar/registrations.ts';
+import { CREDS_TABLE } from '../../../apps/registrar/credentials.ts';
 import { addAccount, addDevice } from '../../../apps/registrar/provisioning.ts';
 import { REGISTRATIONS_DB } from '../../../apps/registrar/databases.ts';
 import { registrationId } from '../../../apps/registrar/contact.ts';
@@ -50,7 +52,7 @@ describe('authn_req', () => {
     const ha1 = md5('bob:sip.acme.test:pa55');
     await addDevice(h.store, { realm: 'sip.acme.test', username: 'bob', a1Hash: ha1 });
     await h.startRegistrar();
-    expect(h.lines.find((l) => l.msg === 'registrar: cache primed from the database')).toMatchObject({ credentials: 1 });
+    expect(h.lines.find((l) => l.msg === 'registrar: credentials primed from the database')).toMatchObject({ credentials: 1 });
     expect(await askAuthn(h, 'Bob', 'SIP.acme.test')).toMatchObject({ 'Event-Name': 'authn_resp', 'Auth-Method': 'a1-hash', 'Auth-Password': ha1 });
   });
 
@@ -199,21 +201,106 @@ describe('reg_success and reg_query', () => {
     expect(ids).toEqual([md5('sip:dave@10.0.0.4')]);
   });
 
-  it('a restarted registrar keeps every unexpired registration (primed from the database)', async () => {
+  it('reg_server killed: the restarted one keeps the registrations from its tables (nothing re-read); the dead one\'s handle refuses; a full restart primes from the database', async () => {
     const h = await fresh();
     await h.startRegistrar();
     for (let i = 0; i < 20; i++) await register(h, `u${i}`, 'r.test', `<sip:u${i}@10.0.1.${i}:5060>`, 3600);
     for (let i = 0; i < 20; i++) await written(h, md5(`sip:u${i}@10.0.1.${i}:5060`));
     const killedAt = h.rt.whereis(REG_SERVER)!;
-    const restarted = h.rt.events.waitFor('supervisor', (e) => e.kind === 'child_restarted');
+    // The handle the dead incarnation holds (bound to its process, as its own is).
+    const held = Table.open<string, unknown>(h.rt.context(killedAt)!, REGS_TABLE);
+    expect(held.size).toBe(20);
+    const reads = vi.spyOn(h.store, 'allDocs');
+    const views = vi.spyOn(h.store, 'view');
+    const restarted = h.rt.events.waitFor('supervisor', (e) => e.kind === 'child_restarted' && e.childId === REG_SERVER);
     h.rt.crash(killedAt, 'injected');
+    await h.rt.awaitExit(killedAt);
     await restarted;
-    await until(() => h.lines.filter((l) => l.msg === 'registrar: cache primed from the database').length === 2, 'primed again');
-    expect(h.lines.filter((l) => l.msg === 'registrar: cache primed from the database').at(-1)).toMatchObject({ loaded: 20 });
+    expect(() => held.insert('forged', { id: 'forged' })).toThrow(TableError);
+    expect(() => held.delete(md5('sip:u1@10.0.1.1:5060'))).toThrow(TableError);
+    expect(h.lines.filter((l) => l.msg === 'registrar: registrations kept across the restart').at(-1)).toMatchObject({ registrations: 20 });
     for (let i = 0; i < 20; i++) expect((await query(h, 'r.test', `u${i}`, ['Contact'])).Fields).toEqual([{ Contact: `<sip:u${i}@10.0.1.${i}:5060>` }]);
+    expect(reads.mock.calls.filter(([db]) => db === REGISTRATIONS_DB)).toEqual([]);
+    expect(views.mock.calls.filter(([db]) => db === REGISTRATIONS_DB)).toEqual([]);
+    expect(Table.reader<string, unknown>(h.rt, REGS_TABLE).info().owner).toEqual(h.rt.whereis(REG_SERVER));
+    reads.mockRestore();
+    views.mockRestore();
+    // The restarted one writes: an update lands in the tables and the database.
+    await register(h, 'u3', 'r.test', '<sip:u3@10.0.1.3:5060>', 1800);
+    await until(() => h.lines.some((l) => l.msg === 'registration written' && l.id === md5('sip:u3@10.0.1.3:5060') && l.result === 'updated'), 'the update written');
     await h.stopRegistrar();
     await h.startRegistrar();
+    expect(h.lines.filter((l) => l.msg === 'registrar: registrations primed from the database').at(-1)).toMatchObject({ loaded: 20 });
     expect((await query(h, 'r.test', 'u7', ['Username'])).Fields).toEqual([{ Username: 'u7' }]);
+  });
+
+  it('reg_authn killed: the restarted one answers from the credentials it had (no device re-read), the dead one\'s handle refuses, and an edit after the restart is seen', async () => {
+    const h = await fresh();
+    await addAccount(h.store, { name: 'Acme', realm: 'sip.acme.test' });
+    await addDevice(h.store, { realm: 'sip.acme.test', username: 'alice', password: 's3cret' });
+    await h.startRegistrar();
+    expect(await askAuthn(h, 'alice', 'sip.acme.test')).toMatchObject({ 'Auth-Password': 's3cret' });
+    const killedAt = h.rt.whereis(REG_AUTHN)!;
+    const held = Table.open<string, unknown>(h.rt.context(killedAt)!, CREDS_TABLE);
+    const views = vi.spyOn(h.store, 'view');
+    const restarted = h.rt.events.waitFor('supervisor', (e) => e.kind === 'child_restarted' && e.childId === REG_AUTHN);
+    h.rt.crash(killedAt, 'injected');
+    await h.rt.awaitExit(killedAt);
+    await restarted;
+    expect(() => held.deleteAll()).toThrow(TableError);
+    expect(h.lines.filter((l) => l.msg === 'registrar: credentials kept across the restart').at(-1)).toMatchObject({ credentials: 1 });
+    for (let i = 0; i < 3; i++) expect(await askAuthn(h, 'alice', 'sip.acme.test')).toMatchObject({ 'Auth-Password': 's3cret' });
+    expect(views.mock.calls).toEqual([]);
+    views.mockRestore();
+    const listing = (await h.store.view('accounts', 'accounts/listing_by_realm', { key: 'sip.acme.test' })).rows[0]!.value as { account_id: string };
+    const db = accountDbName(listing.account_id);
+    const doc = (await h.store.view(db, 'devices/sip_credentials', { key: 'alice', includeDocs: true })).rows[0]!.doc!;
+    await h.store.save(db, { ...doc, sip: { ...(doc.sip as object), password: 'n3w' } });
+    await until(async () => (await askAuthn(h, 'alice', 'sip.acme.test'))['Auth-Password'] === 'n3w', 'the new password');
+  });
+
+  it('reg_authn killed and a device edited before its successor follows again: the successor resumes each feed where the dead one stopped, so the edit is not hidden', async () => {
+    const h = await fresh();
+    await addAccount(h.store, { name: 'Acme', realm: 'sip.acme.test' });
+    await addDevice(h.store, { realm: 'sip.acme.test', username: 'alice', password: 's3cret' });
+    await h.startRegistrar();
+    expect(await askAuthn(h, 'alice', 'sip.acme.test')).toMatchObject({ 'Auth-Password': 's3cret' });
+    const listing = (await h.store.view('accounts', 'accounts/listing_by_realm', { key: 'sip.acme.test' })).rows[0]!.value as { account_db: string };
+    const edit = async (): Promise<void> => {
+      const doc = (await h.store.view(listing.account_db, 'devices/sip_credentials', { key: 'alice', includeDocs: true })).rows[0]!.doc!;
+      await h.store.save(listing.account_db, { ...doc, sip: { ...(doc.sip as object), password: 'in-the-gap' } });
+    };
+    // The successor looks at the feeds only once the edit is stored: the edit falls after
+    // the dead one's feed and before the successor's.
+    const changes = h.store.changes.bind(h.store);
+    const follow = h.store.follow.bind(h.store);
+    let resumed = 0;
+    let edited: Promise<void> | undefined;
+    vi.spyOn(h.store, 'changes').mockImplementation(async (db, q) => {
+      await (edited ??= edit());
+      return changes(db, q);
+    });
+    vi.spyOn(h.store, 'follow').mockImplementation((db, opts) => {
+      if (opts.since !== undefined) resumed++;
+      return follow(db, opts);
+    });
+    const killedAt = h.rt.whereis(REG_AUTHN)!;
+    const restarted = h.rt.events.waitFor('supervisor', (e) => e.kind === 'child_restarted' && e.childId === REG_AUTHN);
+    h.rt.crash(killedAt, 'injected');
+    await restarted;
+    expect(resumed).toBeGreaterThan(0);
+    expect(await askAuthn(h, 'alice', 'sip.acme.test')).toMatchObject({ 'Auth-Password': 'in-the-gap' });
+  });
+
+  it('a stray message to reg_server or reg_authn is the kernel\'s unexpected message: logged with its type, the process lives on', async () => {
+    const h = await fresh();
+    await h.startRegistrar();
+    const [server, authn] = [h.rt.whereis(REG_SERVER)!, h.rt.whereis(REG_AUTHN)!];
+    h.rt.send(server, { type: 'stray' });
+    h.rt.send(authn, 'stray');
+    await until(() => h.lines.filter((l) => l.msg === 'unexpected message dropped').length >= 2, 'both logged');
+    expect(h.lines.filter((l) => l.msg === 'unexpected message dropped').map((l) => l.server).sort()).toEqual([REG_AUTHN, REG_SERVER]);
+    expect([h.rt.whereis(REG_SERVER), h.rt.whereis(REG_AUTHN)]).toEqual([server, authn]);
   });
 
   it('bad input: missing headers, malformed contact, bad Expires are logged and dropped; reg_server keeps its pid', async () => {
