@@ -94,11 +94,23 @@ interface RawBulk {
 }
 
 export function toBulkResults(raw: RawBulk[], docs: Doc[], database: string): BulkResult[] {
-  return raw.map((r, i) => {
+  return inRequestOrder(raw, docs).map((r, i) => {
     const id = r.id ?? docs[i]?._id ?? '';
     if (r.error === undefined && typeof r.rev === 'string') return { id, ok: true as const, rev: r.rev };
     const status = r.status ?? (r.error === 'conflict' ? 409 : r.error === 'not_found' ? 404 : 400);
     const error = toStoreError({ statusCode: status, error: typeof r.error === 'string' ? r.error : r.name, reason: r.reason ?? r.message }, { op: 'bulkSave', database, id });
     return { id, ok: false as const, error };
   });
+}
+
+/**
+ * CouchDB answers _bulk_docs rows in request order; pouchdb-server does not always (a
+ * conflict row can come last). Rows are put back in the order of the documents sent,
+ * matched by id; documents without an id (the server names them) keep their position.
+ */
+function inRequestOrder(raw: RawBulk[], docs: Doc[]): RawBulk[] {
+  if (raw.length !== docs.length || raw.every((r, i) => docs[i]?._id === undefined || r.id === docs[i]!._id)) return raw;
+  const byId = new Map<string, RawBulk[]>();
+  for (const r of raw) if (r.id !== undefined) (byId.get(r.id) ?? byId.set(r.id, []).get(r.id)!).push(r);
+  return docs.map((d, i) => (d._id !== undefined ? byId.get(d._id)?.shift() : undefined) ?? raw[i]!);
 }
