@@ -106,11 +106,12 @@ export function toBulkResults(raw: RawBulk[], docs: Doc[], database: string): Bu
 /**
  * CouchDB answers _bulk_docs rows in request order; pouchdb-server does not always (a
  * conflict row can come last). Rows are put back in the order of the documents sent,
- * matched by id; documents without an id (the server names them) keep their position.
+ * matched by id (every document sent has one); a row that cannot be matched keeps its
+ * position.
  */
 function inRequestOrder(raw: RawBulk[], docs: Doc[]): RawBulk[] {
-  if (raw.length !== docs.length || raw.every((r, i) => docs[i]?._id === undefined || r.id === docs[i]!._id)) return raw;
+  if (raw.length !== docs.length || raw.every((r, i) => r.id === docs[i]!._id)) return raw;
   const byId = new Map<string, RawBulk[]>();
   for (const r of raw) if (r.id !== undefined) (byId.get(r.id) ?? byId.set(r.id, []).get(r.id)!).push(r);
-  return docs.map((d, i) => (d._id !== undefined ? byId.get(d._id)?.shift() : undefined) ?? raw[i]!);
+  return docs.map((d, i) => byId.get(d._id)?.shift() ?? raw[i]!);
 }

@@ -13,9 +13,4 @@ describe('_bulk_docs rows', () => {
     expect(res.map((r) => [r.id, r.ok])).toEqual([['b1', true], ['b2', false], ['b3', true]]);
     expect(res[1]).toMatchObject({ ok: false, error: { code: 'conflict', id: 'b2' } });
   });
-
-  it('keep their position for documents the server names', () => {
-    const res = toBulkResults([{ id: 'x', ok: true, rev: '1-a' }, { id: 'y', ok: true, rev: '1-b' }], [{}, {}], 'db');
-    expect(res.map((r) => r.id)).toEqual(['x', 'y']);
-  });
 });
