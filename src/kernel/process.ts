@@ -238,10 +238,9 @@ export class Proc implements ProcessContext {
       if (kind === Kind.Exit) {
         this.sigs--;
         const s = msg as Signal;
-        if (s.kill || !this.trapping) {
-          if (s.kill || s.reason !== NORMAL) this.terminate(s.reason);
-          continue;
-        }
+        const what = this.signalEffect(s);
+        if (what === 'end') this.terminate(s.reason);
+        if (what !== 'message') continue;
         kind = Kind.Info;
         msg = exitMessage(s);
       }
@@ -281,6 +280,12 @@ export class Proc implements ProcessContext {
    * Exit signals queued while an async handler holds the mailbox: handled now. A trapped
    * one becomes an EXIT message in its place.
    */
+  /** What an exit signal does to this process: end it, become an EXIT message, or nothing. */
+  private signalEffect(s: Signal): 'end' | 'message' | 'drop' {
+    if (!s.kill && this.trapping) return 'message';
+    return s.kill || s.reason !== NORMAL ? 'end' : 'drop';
+  }
+
   private signalsWhileBusy(): void {
     for (let c = this.mq; c !== null && this.sigs > 0; c = c.next) {
       const q = c.buf;
@@ -288,10 +293,11 @@ export class Proc implements ProcessContext {
         if (q[i] !== Kind.Exit) continue;
         this.sigs--;
         const s = q[i + 1] as Signal;
-        if (!s.kill && this.trapping) {
+        const what = this.signalEffect(s);
+        if (what === 'message') {
           q[i] = Kind.Info;
           q[i + 1] = exitMessage(s);
-        } else if (s.kill || s.reason !== NORMAL) {
+        } else if (what === 'end') {
           return this.terminate(s.reason);
         } else {
           // Dropped ('normal', not trapping): a no-op envelope keeps the chunk's shape.

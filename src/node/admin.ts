@@ -70,7 +70,6 @@ const OP_STATUS: Record<string, number> = { invalid: 400, not_found: 404, confli
 export const isLoopback = (host: string): boolean => /^(localhost|127(\.\d{1,3}){3}|::1|\[::1\]|::ffff:127(\.\d{1,3}){3})$/i.test(host);
 
 /** The header the CLI sends the token in (`Authorization: Bearer <token>`); none without a token. */
-export { adminAuthHeader } from './admin-auth.ts';
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
