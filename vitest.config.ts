@@ -14,10 +14,22 @@ export default defineConfig({
   test: {
     projects: [
       {
-        test: { ...shared, name: 'unit', include: ['test/**/*.test.ts'], exclude: ['test/**/*.rabbitmq.test.ts', '**/node_modules/**'], sequence: { groupOrder: 0 } },
+        test: {
+          ...shared,
+          name: 'unit',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/**/*.rabbitmq.test.ts', '**/node_modules/**'],
+          sequence: { groupOrder: 0 },
+        },
       },
       {
-        test: { ...shared, name: 'rabbitmq', include: ['test/**/*.rabbitmq.test.ts'], fileParallelism: false, sequence: { groupOrder: 1 } },
+        test: {
+          ...shared,
+          name: 'rabbitmq',
+          include: ['test/**/*.rabbitmq.test.ts'],
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
+        },
       },
     ],
   },

@@ -10,12 +10,18 @@ import { spawnSync } from 'node:child_process';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const wanted = process.argv.slice(2);
-const layers = readdirSync(here).filter((d) => statSync(join(here, d)).isDirectory() && (wanted.length === 0 || wanted.includes(d)));
+const layers = readdirSync(here).filter(
+  (d) => statSync(join(here, d)).isDirectory() && (wanted.length === 0 || wanted.includes(d)),
+);
 let failed = 0;
 for (const layer of layers.sort()) {
-  for (const file of readdirSync(join(here, layer)).filter((f) => f.endsWith('.bench.ts')).sort()) {
+  for (const file of readdirSync(join(here, layer))
+    .filter((f) => f.endsWith('.bench.ts'))
+    .sort()) {
     process.stdout.write(`\n=== bench/${layer}/${file}\n`);
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--expose-gc', join(here, layer, file)], { stdio: 'inherit' });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--expose-gc', join(here, layer, file)], {
+      stdio: 'inherit',
+    });
     if (r.status !== 0) failed++;
   }
 }

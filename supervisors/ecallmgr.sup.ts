@@ -18,7 +18,15 @@
  * restart of its switch's node supervisor (its processes wait for the switch to come
  * back). No I/O at import or when the spec is built.
  */
-import { GenServer, Supervisor, Table, TableKeeper, type ChildSpec, type SupervisorInit, type SupervisorSpec } from '../src/kernel/index.ts';
+import {
+  GenServer,
+  Supervisor,
+  Table,
+  TableKeeper,
+  type ChildSpec,
+  type SupervisorInit,
+  type SupervisorSpec,
+} from '../src/kernel/index.ts';
 import { names, switchLink, type EcallmgrEnv } from '../apps/ecallmgr/context.ts';
 import { CallControl, type CallControlArgs } from '../apps/ecallmgr/call-control.ts';
 import { CallEvents } from '../apps/ecallmgr/call-events.ts';
@@ -35,7 +43,7 @@ export const ECALLMGR_SUP = 'ecallmgr_sup';
  * with the supervisor.
  */
 export function callTree(args: CallControlArgs): SupervisorInit {
-  const { callId, link, env } = args;
+  const { callId } = args;
   return (ctx) => {
     Table.create(ctx, { name: names.callTable(callId), access: 'public' });
     return callSpec(args);
@@ -47,8 +55,18 @@ function callSpec(args: CallControlArgs): SupervisorSpec {
   return {
     flags: { strategy: 'one_for_one', intensity: 3, period: 5, autoShutdown: 'any_significant' },
     children: [
-      GenServer.childSpec('call_events', CallEvents, { callId, link, env }, { name: names.events(callId), restart: 'transient', shutdown: 2000 }),
-      GenServer.childSpec('call_control', CallControl, args, { name: names.control(callId), restart: 'transient', significant: true, shutdown: 5000 }),
+      GenServer.childSpec(
+        'call_events',
+        CallEvents,
+        { callId, link, env },
+        { name: names.events(callId), restart: 'transient', shutdown: 2000 },
+      ),
+      GenServer.childSpec('call_control', CallControl, args, {
+        name: names.control(callId),
+        restart: 'transient',
+        significant: true,
+        shutdown: 5000,
+      }),
     ],
   };
 }
@@ -58,7 +76,8 @@ const callSupTemplate: ChildSpec = {
   type: 'supervisor',
   restart: 'temporary',
   shutdown: 'infinity',
-  start: (ctx, args: CallControlArgs) => Supervisor.start(ctx.runtime, callTree(args), { link: ctx.parent, app: ctx.app }),
+  start: (ctx, args: CallControlArgs) =>
+    Supervisor.start(ctx.runtime, callTree(args), { link: ctx.parent, app: ctx.app }),
 };
 
 export interface EcallmgrTreeOptions {
@@ -74,7 +93,12 @@ export function ecallmgrTree(env: EcallmgrEnv, opts: EcallmgrTreeOptions = {}): 
       flags: { strategy: 'rest_for_one', intensity: 5, period: 10 },
       children: [
         TableKeeper.childSpec('tables', { name: names.nodeTables(sw.name) }),
-        GenServer.childSpec('node', NodeConnection, { ...a, backoff: opts.backoff }, { name: names.node(sw.name), shutdown: 5000 }),
+        GenServer.childSpec(
+          'node',
+          NodeConnection,
+          { ...a, backoff: opts.backoff },
+          { name: names.node(sw.name), shutdown: 5000 },
+        ),
         GenServer.childSpec('router', Router, a, { name: names.router(sw.name), shutdown: 5000 }),
         GenServer.childSpec('authn', Authn, a, { name: names.authn(sw.name), shutdown: 5000 }),
       ],
@@ -82,6 +106,13 @@ export function ecallmgrTree(env: EcallmgrEnv, opts: EcallmgrTreeOptions = {}): 
   });
   return {
     flags: { strategy: 'rest_for_one', intensity: 3, period: 10 },
-    children: [Supervisor.childSpec('calls_sup', { flags: { strategy: 'simple_one_for_one', intensity: 100, period: 1 }, children: [callSupTemplate] }, { name: names.calls }), ...nodes],
+    children: [
+      Supervisor.childSpec(
+        'calls_sup',
+        { flags: { strategy: 'simple_one_for_one', intensity: 100, period: 1 }, children: [callSupTemplate] },
+        { name: names.calls },
+      ),
+      ...nodes,
+    ],
   };
 }

@@ -14,9 +14,18 @@ import { nodesChildSpec, type NodesArgs } from '../src/node/nodes.ts';
 
 export const KERNEL_SUP = 'kernel_sup';
 
-export function kernelTree(args: { services: unknown; apps: AppDefinition<any>[]; admin: AdminArgs; nodes: NodesArgs }): SupervisorSpec {
+export function kernelTree(args: {
+  services: unknown;
+  apps: AppDefinition<any>[];
+  admin: AdminArgs;
+  nodes: NodesArgs;
+}): SupervisorSpec {
   return {
     flags: { strategy: 'one_for_one', intensity: 3, period: 10 },
-    children: [AppsController.childSpec({ env: args.services, apps: args.apps }), adminChildSpec(args.admin), nodesChildSpec(args.nodes)],
+    children: [
+      AppsController.childSpec({ env: args.services, apps: args.apps }),
+      adminChildSpec(args.admin),
+      nodesChildSpec(args.nodes),
+    ],
   };
 }

@@ -27,7 +27,10 @@ export interface RegistrarServices {
   config?: { settings?: Record<string, Record<string, unknown>> };
 }
 
-export function registrarTree(services: RegistrarServices, opts: { appVersion?: string } = {}): SupervisorSpec {
+export function registrarTree(
+  services: RegistrarServices,
+  opts: { appVersion?: string } = {},
+): SupervisorSpec {
   const settings = registrarSettings(services.config?.settings?.registrar);
   const args = { store: services.store, settings, appVersion: opts.appVersion ?? FIFE_VERSION };
   return {

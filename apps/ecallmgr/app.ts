@@ -18,7 +18,11 @@ const app: AppDefinition<NodeServices> = {
   version: APP_VERSION,
   description: 'switch <-> bus: node connections, routing, call control and call events',
   tree: (services) =>
-    ecallmgrTree({ bus: services.bus, node: services.config.node, settings: ecallmgrSettings(services.config.settings[APP_NAME]) }),
+    ecallmgrTree({
+      bus: services.bus,
+      node: services.config.node,
+      settings: ecallmgrSettings(services.config.settings[APP_NAME]),
+    }),
 };
 
 export default app;

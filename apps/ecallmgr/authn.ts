@@ -24,7 +24,13 @@
  *   reports back with a `{type:'answered'}` message, counted there. A failure is logged
  *   and never stops the process.
  */
-import { noreply, ok, unexpected, type GenServerBehaviour, type ProcessContext } from '../../src/kernel/index.ts';
+import {
+  noreply,
+  ok,
+  unexpected,
+  type GenServerBehaviour,
+  type ProcessContext,
+} from '../../src/kernel/index.ts';
 import { authnReqKey, build } from '../../src/api/index.ts';
 import { Requester, type Envelope } from '../../src/bus/index.ts';
 import type { EslEvent } from '../../src/switch/index.ts';
@@ -45,8 +51,10 @@ const ACTIONS = new Set(['sip_auth', 'reverse-auth-lookup']);
 
 /** The authn_req fields of a directory fetch, or why it is not one. Pure. */
 export function authnReqFields(h: Readonly<Record<string, string>>): Record<string, unknown> | string {
-  if (h['Fetch-Section'] !== 'directory') return `not a directory fetch (section ${h['Fetch-Section'] ?? 'none'})`;
-  if (!ACTIONS.has(h.action ?? '')) return `directory action ${h.action ?? 'none'} is not a credentials look-up`;
+  if (h['Fetch-Section'] !== 'directory')
+    return `not a directory fetch (section ${h['Fetch-Section'] ?? 'none'})`;
+  if (!ACTIONS.has(h.action ?? ''))
+    return `directory action ${h.action ?? 'none'} is not a credentials look-up`;
   const fetchId = h['Fetch-UUID'];
   const user = (h.sip_auth_username || h.user || '').toLowerCase();
   const realm = (h.sip_auth_realm || h.domain || '').toLowerCase();
@@ -76,15 +84,31 @@ async function lookup(s: State, ev: EslEvent, ctx: ProcessContext): Promise<void
   else {
     try {
       const req = build('authn_req', fields, buildContext(s.a.env));
-      answer = await s.requester.call(req, { exchange: 'callmgr', routingKey: authnReqKey(String(fields['Auth-Realm'])) }, {
-        timeoutMs: s.a.env.settings.authnTimeoutMs,
-        validate: (r) => r['Event-Name'] === 'authn_resp' && typeof r['Auth-Password'] === 'string',
-      });
+      answer = await s.requester.call(
+        req,
+        { exchange: 'callmgr', routingKey: authnReqKey(String(fields['Auth-Realm'])) },
+        {
+          timeoutMs: s.a.env.settings.authnTimeoutMs,
+          validate: (r) => r['Event-Name'] === 'authn_resp' && typeof r['Auth-Password'] === 'string',
+        },
+      );
     } catch (err) {
-      log.info({ user: fields['Auth-User'], realm: fields['Auth-Realm'], why: err instanceof Error ? err.name : String(err) }, 'no credentials for the directory fetch: not_found');
+      log.info(
+        {
+          user: fields['Auth-User'],
+          realm: fields['Auth-Realm'],
+          why: err instanceof Error ? err.name : String(err),
+        },
+        'no credentials for the directory fetch: not_found',
+      );
     }
   }
-  const reply: Record<string, string> = { 'Event-Subclass': 'fife::fetch_reply', 'Fetch-UUID': h['Fetch-UUID'] ?? '', 'Fetch-Section': h['Fetch-Section'] ?? '', 'Fetch-Result': answer === undefined ? 'not_found' : 'found' };
+  const reply: Record<string, string> = {
+    'Event-Subclass': 'fife::fetch_reply',
+    'Fetch-UUID': h['Fetch-UUID'] ?? '',
+    'Fetch-Section': h['Fetch-Section'] ?? '',
+    'Fetch-Result': answer === undefined ? 'not_found' : 'found',
+  };
   if (answer !== undefined) {
     reply['Auth-Method'] = String(answer['Auth-Method']);
     reply['Auth-Password'] = String(answer['Auth-Password']);
@@ -99,7 +123,11 @@ export const Authn: GenServerBehaviour<State, AuthnArgs> = {
 
   async init(a, ctx) {
     ctx.trapExit(true);
-    const requester = new Requester({ transport: a.env.bus, logger: ctx.log, timeoutMs: a.env.settings.authnTimeoutMs });
+    const requester = new Requester({
+      transport: a.env.bus,
+      logger: ctx.log,
+      timeoutMs: a.env.settings.authnTimeoutMs,
+    });
     await requester.start();
     return ok({ a, requester, answered: 0 });
   },

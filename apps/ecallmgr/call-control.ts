@@ -48,12 +48,36 @@
  *   table as `released`, `controlReleased`) before consuming the same queue.
  */
 import { createHash } from 'node:crypto';
-import { GenServer, Table, noreply, ok, stop, unexpected, type GenServerBehaviour, type Logger, type ProcessContext, type Ref, type Runtime } from '../../src/kernel/index.ts';
+import {
+  GenServer,
+  Table,
+  noreply,
+  ok,
+  stop,
+  unexpected,
+  type GenServerBehaviour,
+  type Logger,
+  type ProcessContext,
+  type Ref,
+  type Runtime,
+} from '../../src/kernel/index.ts';
 import { callEventKey, errorReply } from '../../src/api/index.ts';
 import { busDecoder, busValidator } from '../../src/api/bus-adapters.ts';
 import { ListenerCore, type Envelope, type ListenerOptions } from '../../src/bus/index.ts';
-import { EslChannelGoneError, EslCommandError, EslDisconnectedError, type EslConnection } from '../../src/switch/index.ts';
-import { buildContext, names, publish, switchConnection, type EcallmgrEnv, type SwitchLink } from './context.ts';
+import {
+  EslChannelGoneError,
+  EslCommandError,
+  EslDisconnectedError,
+  type EslConnection,
+} from '../../src/switch/index.ts';
+import {
+  buildContext,
+  names,
+  publish,
+  switchConnection,
+  type EcallmgrEnv,
+  type SwitchLink,
+} from './context.ts';
 import { appOf, insertCommand } from './insert-at.ts';
 import { switchAction } from './switch-action.ts';
 import { checkMove, allowed, isOver, type Input, type Phase } from './call-phase.ts';
@@ -105,7 +129,10 @@ const MAX_COMMAND_BYTES = 1024 * 1024;
 export function controlReleased(rt: Runtime, callId: string): Promise<void> {
   const id = Table.whereis(rt, names.callTable(callId));
   if (id === undefined) return Promise.resolve();
-  return (Table.reader<CallRows['key'], CallRows['value']>(rt, id).lookup('released') as Promise<void> | undefined) ?? Promise.resolve();
+  return (
+    (Table.reader<CallRows['key'], CallRows['value']>(rt, id).lookup('released') as
+      Promise<void> | undefined) ?? Promise.resolve()
+  );
 }
 
 /**
@@ -137,9 +164,12 @@ function arm(s: State, ctx: ProcessContext, ms: number, input: 'keepalive_timeou
 
 function dialplanError(s: State, cmd: Envelope | undefined, message: string): void {
   s.log.warn({ app: cmd === undefined ? undefined : appOf(cmd), reason: message }, 'dialplan command failed');
-  publish(s.a.env, 'dialplan_error', { 'Call-ID': s.a.callId, 'Error-Message': message, Request: cmd, 'Msg-ID': cmd?.['Msg-ID'] }).catch((err: unknown) =>
-    s.log.error({ err }, 'could not publish the dialplan error'),
-  );
+  publish(s.a.env, 'dialplan_error', {
+    'Call-ID': s.a.callId,
+    'Error-Message': message,
+    Request: cmd,
+    'Msg-ID': cmd?.['Msg-ID'],
+  }).catch((err: unknown) => s.log.error({ err }, 'could not publish the dialplan error'));
 }
 
 function relay(ctx: ProcessContext, link: SwitchLink, msg: Msg): void {
@@ -154,14 +184,19 @@ function launch(s: State, ctx: ProcessContext, cmd: Envelope, esl: EslConnection
   // Through the node connection's mailbox, so that a completion is seen after the switch
   // events that came before it on the socket (CHANNEL_HANGUP before the completion of
   // the application it ended).
-  const done = (error?: unknown): void => relay(ctx, s.a.link, { type: 'exec_done', seq, error } satisfies Msg);
+  const done = (error?: unknown): void =>
+    relay(ctx, s.a.link, { type: 'exec_done', seq, error } satisfies Msg);
   if (action.kind === 'unsupported') {
     dialplanError(s, cmd, action.reason);
     return false;
   }
   s.log.debug({ app: appOf(cmd), seq }, 'executing');
-  const p = action.kind === 'execute' ? esl.execute(s.a.callId, action.app, action.arg) : esl.api(action.command);
-  p.then(() => done(), (err: unknown) => done(err));
+  const p =
+    action.kind === 'execute' ? esl.execute(s.a.callId, action.app, action.arg) : esl.api(action.command);
+  p.then(
+    () => done(),
+    (err: unknown) => done(err),
+  );
   return true;
 }
 
@@ -181,8 +216,17 @@ function runNext(s: State, ctx: ProcessContext): Phase {
  *  CHANNEL_DESTROY, so that call_events publishes it before the call's supervisor stops
  *  (after max(keepAliveMs, nodeDownMaxMs) without it, it asks the switch: askDestroyed);
  *  once destroyed (hungup) it stays keepAliveMs for late commands. */
-function hangupPhase(s: State, ctx: ProcessContext, input: 'hangup' | 'destroyed' | 'channel_gone' | 'node_timeout', why: string): void {
-  if (s.queue.length > 0 || s.current !== undefined) s.log.info({ dropped: s.queue.length, running: s.current === undefined ? undefined : appOf(s.current.cmd), why }, 'call ended: command queue flushed');
+function hangupPhase(
+  s: State,
+  ctx: ProcessContext,
+  input: 'hangup' | 'destroyed' | 'channel_gone' | 'node_timeout',
+  why: string,
+): void {
+  if (s.queue.length > 0 || s.current !== undefined)
+    s.log.info(
+      { dropped: s.queue.length, running: s.current === undefined ? undefined : appOf(s.current.cmd), why },
+      'call ended: command queue flushed',
+    );
   s.queue = [];
   s.current = undefined;
   const next = input === 'hangup' && s.phase !== 'hungup' ? 'hanging_up' : 'hungup';
@@ -190,7 +234,12 @@ function hangupPhase(s: State, ctx: ProcessContext, input: 'hangup' | 'destroyed
   move(s, input, next);
   if (wasDestroyed) return;
   const { keepAliveMs, nodeDownMaxMs } = s.a.env.settings;
-  arm(s, ctx, next === 'hanging_up' ? Math.max(keepAliveMs, nodeDownMaxMs) : keepAliveMs, 'keepalive_timeout');
+  arm(
+    s,
+    ctx,
+    next === 'hanging_up' ? Math.max(keepAliveMs, nodeDownMaxMs) : keepAliveMs,
+    'keepalive_timeout',
+  );
 }
 
 /**
@@ -210,26 +259,40 @@ function askDestroyed(s: State, ctx: ProcessContext): void {
   const { keepAliveMs, nodeDownMaxMs } = s.a.env.settings;
   const waited = Math.max(keepAliveMs, nodeDownMaxMs);
   if (esl === undefined) {
-    s.log.info({ waited_ms: waited }, 'hung up, no CHANNEL_DESTROY yet and the switch is away: waiting for it to come back');
+    s.log.info(
+      { waited_ms: waited },
+      'hung up, no CHANNEL_DESTROY yet and the switch is away: waiting for it to come back',
+    );
     return arm(s, ctx, nodeDownMaxMs, 'node_timeout');
   }
-  s.log.info({ waited_ms: waited }, 'hung up, no CHANNEL_DESTROY yet: asking the switch whether the channel still exists');
+  s.log.info(
+    { waited_ms: waited },
+    'hung up, no CHANNEL_DESTROY yet: asking the switch whether the channel still exists',
+  );
   esl.api(`uuid_exists ${s.a.callId}`).then(
     (r) => relay(ctx, s.a.link, { type: 'destroy_check', exists: r.trim() === 'true' } satisfies Msg),
-    (err: unknown) => relay(ctx, s.a.link, { type: 'destroy_check', exists: undefined, err: String(err) } satisfies Msg),
+    (err: unknown) =>
+      relay(ctx, s.a.link, { type: 'destroy_check', exists: undefined, err: String(err) } satisfies Msg),
   );
 }
 
-function onDestroyCheck(s: State, ctx: ProcessContext, m: { exists: boolean | undefined; err?: string }): void {
+function onDestroyCheck(
+  s: State,
+  ctx: ProcessContext,
+  m: { exists: boolean | undefined; err?: string },
+): void {
   if (s.phase !== 'hanging_up') return; // the DESTROY came first
   const { keepAliveMs, nodeDownMaxMs } = s.a.env.settings;
   if (m.exists === false) {
-    s.log.warn('hung up and the switch no longer has the channel, but its CHANNEL_DESTROY never came: ending the call as gone');
+    s.log.warn(
+      'hung up and the switch no longer has the channel, but its CHANNEL_DESTROY never came: ending the call as gone',
+    );
     const events = ctx.runtime.whereis(names.events(s.a.callId));
     if (events !== undefined) ctx.send(events, { type: 'channel_gone' });
     return hangupPhase(s, ctx, 'channel_gone', 'CHANNEL_DESTROY lost');
   }
-  if (m.exists === undefined) s.log.warn({ err: m.err }, 'could not ask the switch about a hung-up channel: asking again later');
+  if (m.exists === undefined)
+    s.log.warn({ err: m.err }, 'could not ask the switch about a hung-up channel: asking again later');
   arm(s, ctx, Math.max(keepAliveMs, nodeDownMaxMs), 'keepalive_timeout');
 }
 
@@ -238,32 +301,60 @@ function onCommand(s: State, ctx: ProcessContext, cmd: Envelope): void {
     if (s.phase === 'hungup') arm(s, ctx, s.a.env.settings.keepAliveMs, 'keepalive_timeout');
     return dialplanError(s, cmd, `the call is down: ${appOf(cmd)} not executed`);
   }
-  if (cmd['Call-ID'] !== s.a.callId) return dialplanError(s, cmd, `command for call ${String(cmd['Call-ID'])} reached the control queue of ${s.a.callId}`);
+  if (cmd['Call-ID'] !== s.a.callId)
+    return dialplanError(
+      s,
+      cmd,
+      `command for call ${String(cmd['Call-ID'])} reached the control queue of ${s.a.callId}`,
+    );
   const r = insertCommand(s.queue, cmd);
   s.queue = r.queue;
-  if (r.dropped.length > 0) s.log.info({ dropped: r.dropped.map(appOf), insert_at: cmd['Insert-At'] }, 'queued commands removed');
+  if (r.dropped.length > 0)
+    s.log.info({ dropped: r.dropped.map(appOf), insert_at: cmd['Insert-At'] }, 'queued commands removed');
   const esl = liveEsl(s);
   if (r.flush && s.current !== undefined) {
     s.current = undefined;
-    esl?.api(`uuid_break ${s.a.callId} all`).catch((err: unknown) => s.log.warn({ err: String(err) }, 'uuid_break for flush failed'));
+    esl
+      ?.api(`uuid_break ${s.a.callId} all`)
+      .catch((err: unknown) => s.log.warn({ err: String(err) }, 'uuid_break for flush failed'));
   }
   for (const now of r.now) {
     if (esl === undefined) {
-      publish(s.a.env, 'call_event', { 'Event-Name': 'CHANNEL_EXECUTE_ERROR', 'Call-ID': s.a.callId, 'Application-Name': appOf(now), 'Application-Response': 'media node down' }).catch(() => undefined);
+      publish(s.a.env, 'call_event', {
+        'Event-Name': 'CHANNEL_EXECUTE_ERROR',
+        'Call-ID': s.a.callId,
+        'Application-Name': appOf(now),
+        'Application-Response': 'media node down',
+      }).catch(() => undefined);
     } else launch(s, ctx, now, esl, -1);
   }
   move(s, 'command', s.phase === 'node_down' ? 'node_down' : runNext(s, ctx));
 }
 
 function onExecDone(s: State, ctx: ProcessContext, m: { seq: number; error?: unknown }): void {
-  if (m.error instanceof EslCommandError && m.error.reply.includes('invalid session id') && !isOver(s.phase) && s.phase !== 'node_down') {
+  if (
+    m.error instanceof EslCommandError &&
+    m.error.reply.includes('invalid session id') &&
+    !isOver(s.phase) &&
+    s.phase !== 'node_down'
+  ) {
     ctx.send(ctx.self, { type: 'channel_gone' } satisfies Msg);
     const events = ctx.runtime.whereis(names.events(s.a.callId));
     if (events !== undefined) ctx.send(events, { type: 'channel_gone' });
   } else if (m.error instanceof EslCommandError) {
-    if (!isOver(s.phase)) dialplanError(s, s.current?.seq === m.seq ? s.current.cmd : undefined, `the switch refused it: ${m.error.reply.trim()}`);
-  } else if (m.error instanceof EslDisconnectedError) s.log.warn({ seq: m.seq }, 'switch connection lost while a command ran: its outcome is unknown; counted as done');
-  else if (m.error !== undefined && !(m.error instanceof EslChannelGoneError)) s.log.warn({ err: String(m.error) }, 'command failed');
+    if (!isOver(s.phase))
+      dialplanError(
+        s,
+        s.current?.seq === m.seq ? s.current.cmd : undefined,
+        `the switch refused it: ${m.error.reply.trim()}`,
+      );
+  } else if (m.error instanceof EslDisconnectedError)
+    s.log.warn(
+      { seq: m.seq },
+      'switch connection lost while a command ran: its outcome is unknown; counted as done',
+    );
+  else if (m.error !== undefined && !(m.error instanceof EslChannelGoneError))
+    s.log.warn({ err: String(m.error) }, 'command failed');
   if (s.current?.seq !== m.seq) return; // a `now` or flushed command
   s.current = undefined;
   if (s.phase === 'executing') move(s, 'exec_done', runNext(s, ctx));
@@ -297,7 +388,10 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, Cast
       name: 'call_control',
       queue: queueName,
       exchanges: [],
-      bindings: [{ exchange: 'callctl', routingKey: queueName }, { exchange: 'callevt', routingKey: callEventKey('usurp_control', a.callId) }],
+      bindings: [
+        { exchange: 'callctl', routingKey: queueName },
+        { exchange: 'callevt', routingKey: callEventKey('usurp_control', a.callId) },
+      ],
       selfBinding: false,
       exclusiveConsumer: false,
       concurrency: 1,
@@ -306,20 +400,57 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, Cast
       validate: busValidator as ListenerOptions['validate'],
       errorReply: (request, reason) => errorReply(request, reason, buildContext(a.env)),
       handleEvent: (m) => {
-        if (m['Event-Category'] === 'call' && m['Event-Name'] === 'command') GenServer.cast(rt, self, { type: 'command', cmd: m });
-        else if (m['Event-Name'] === 'usurp_control') GenServer.cast(rt, self, { type: 'usurp', fetchId: String(m['Fetch-ID']), node: m['Media-Node'] });
-        else log.warn({ category: m['Event-Category'], name: m['Event-Name'] }, 'call_control: not a dialplan command; dropped');
+        if (m['Event-Category'] === 'call' && m['Event-Name'] === 'command')
+          GenServer.cast(rt, self, { type: 'command', cmd: m });
+        else if (m['Event-Name'] === 'usurp_control')
+          GenServer.cast(rt, self, { type: 'usurp', fetchId: String(m['Fetch-ID']), node: m['Media-Node'] });
+        else
+          log.warn(
+            { category: m['Event-Category'], name: m['Event-Name'] },
+            'call_control: not a dialplan command; dropped',
+          );
         return 'ignore';
       },
     });
     // However the process ends (normal, crash, kill), its consumer is cancelled; the
     // promise of that is written now, while this incarnation may still write.
-    table.insert('released', rt.awaitExit(self).then(() => core.stop().catch(() => undefined)));
+    table.insert(
+      'released',
+      rt.awaitExit(self).then(() => core.stop().catch(() => undefined)),
+    );
     await core.start();
-    const s: State = { a, rt, core, log, queueName, phase: 'active', queue: [], current: undefined, seq: 0, timer: undefined };
+    const s: State = {
+      a,
+      rt,
+      core,
+      log,
+      queueName,
+      phase: 'active',
+      queue: [],
+      current: undefined,
+      seq: 0,
+      timer: undefined,
+    };
     if (table.insertNew('route_win_sent', true)) {
-      await publish(a.env, 'route_win', { 'Call-ID': a.callId, 'Control-Queue': queueName, 'Custom-Channel-Vars': a.ccvs, 'Msg-ID': a.callId, 'Server-ID': queueName, 'Switch-Hostname': a.link.config.host }, a.controllerQueue);
-      await publish(a.env, 'usurp_control', { 'Call-ID': a.callId, 'Fetch-ID': a.ccvs['Fetch-ID'], Reason: 'Route-Win', 'Media-Node': a.env.node });
+      await publish(
+        a.env,
+        'route_win',
+        {
+          'Call-ID': a.callId,
+          'Control-Queue': queueName,
+          'Custom-Channel-Vars': a.ccvs,
+          'Msg-ID': a.callId,
+          'Server-ID': queueName,
+          'Switch-Hostname': a.link.config.host,
+        },
+        a.controllerQueue,
+      );
+      await publish(a.env, 'usurp_control', {
+        'Call-ID': a.callId,
+        'Fetch-ID': a.ccvs['Fetch-ID'],
+        Reason: 'Route-Win',
+        'Media-Node': a.env.node,
+      });
       log.debug({ controller: a.controllerQueue, queue: queueName }, 'route_win sent');
       // Events before this point had no process to go to: the node connection checks, in
       // its event order, that the call was not destroyed meanwhile.
@@ -329,7 +460,11 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, Cast
       log.warn('call_control restarted: checking the channel');
       const esl = liveEsl(s);
       if (esl === undefined) s.phase = 'node_down';
-      else esl.api(`uuid_exists ${a.callId}`).then((r) => ctx.send(self, { type: 'resync', exists: r.trim() === 'true' }), () => undefined);
+      else
+        esl.api(`uuid_exists ${a.callId}`).then(
+          (r) => ctx.send(self, { type: 'resync', exists: r.trim() === 'true' }),
+          () => undefined,
+        );
     }
     if (liveEsl(s) === undefined) {
       s.phase = 'node_down';
@@ -341,7 +476,10 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, Cast
   handleCast(msg, s, ctx) {
     if (msg.type === 'usurp') {
       if (msg.fetchId === s.a.ccvs['Fetch-ID']) return noreply(s);
-      s.log.info({ fetch_id: msg.fetchId, media_node: msg.node }, 'call control usurped by another route_win: stopping');
+      s.log.info(
+        { fetch_id: msg.fetchId, media_node: msg.node },
+        'call control usurped by another route_win: stopping',
+      );
       checkMove(s.phase, 'usurped', 'stop');
       return stop('normal', s);
     }
@@ -356,14 +494,21 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, Cast
         handle(s, ctx, 'exec_done', () => onExecDone(s, ctx, m));
         break;
       case 'switch_event':
-        if (m.ev.name === 'CHANNEL_HANGUP') handle(s, ctx, 'hangup', () => hangupPhase(s, ctx, 'hangup', m.ev.name));
-        else if (m.ev.name === 'CHANNEL_DESTROY') handle(s, ctx, 'destroyed', () => hangupPhase(s, ctx, 'destroyed', m.ev.name));
+        if (m.ev.name === 'CHANNEL_HANGUP')
+          handle(s, ctx, 'hangup', () => hangupPhase(s, ctx, 'hangup', m.ev.name));
+        else if (m.ev.name === 'CHANNEL_DESTROY')
+          handle(s, ctx, 'destroyed', () => hangupPhase(s, ctx, 'destroyed', m.ev.name));
         break;
       case 'channel_gone':
-        handle(s, ctx, 'channel_gone', () => hangupPhase(s, ctx, 'channel_gone', 'channel gone after a switch outage'));
+        handle(s, ctx, 'channel_gone', () =>
+          hangupPhase(s, ctx, 'channel_gone', 'channel gone after a switch outage'),
+        );
         break;
       case 'resync':
-        if (!m.exists) handle(s, ctx, 'channel_gone', () => hangupPhase(s, ctx, 'channel_gone', 'channel gone after a restart'));
+        if (!m.exists)
+          handle(s, ctx, 'channel_gone', () =>
+            hangupPhase(s, ctx, 'channel_gone', 'channel gone after a restart'),
+          );
         break;
       case 'destroy_check':
         onDestroyCheck(s, ctx, m);
@@ -376,7 +521,13 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, Cast
         break;
       case 'node_up':
         handle(s, ctx, 'node_up', () => {
-          if (s.phase === 'hanging_up') arm(s, ctx, Math.max(s.a.env.settings.keepAliveMs, s.a.env.settings.nodeDownMaxMs), 'keepalive_timeout');
+          if (s.phase === 'hanging_up')
+            arm(
+              s,
+              ctx,
+              Math.max(s.a.env.settings.keepAliveMs, s.a.env.settings.nodeDownMaxMs),
+              'keepalive_timeout',
+            );
           if (isOver(s.phase)) return move(s, 'node_up', s.phase);
           if (s.timer !== undefined) ctx.cancelTimer(s.timer);
           s.timer = undefined;
@@ -395,7 +546,8 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, Cast
         if (m.input === 'node_timeout') {
           handle(s, ctx, 'node_timeout', () => {
             // Hung up already: its CHANNEL_DESTROY will not come from a switch this long away.
-            const events = s.phase === 'hanging_up' ? ctx.runtime.whereis(names.events(s.a.callId)) : undefined;
+            const events =
+              s.phase === 'hanging_up' ? ctx.runtime.whereis(names.events(s.a.callId)) : undefined;
             if (events !== undefined) ctx.send(events, { type: 'channel_gone' });
             hangupPhase(s, ctx, 'node_timeout', 'switch away too long');
           });
@@ -407,7 +559,13 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, Cast
     return noreply(s);
   },
 
-  describe: (s) => ({ call_id: s.a.callId, phase: s.phase, queued: s.queue.length, running: s.current === undefined ? undefined : appOf(s.current.cmd), queue: s.queueName }),
+  describe: (s) => ({
+    call_id: s.a.callId,
+    phase: s.phase,
+    queued: s.queue.length,
+    running: s.current === undefined ? undefined : appOf(s.current.cmd),
+    queue: s.queueName,
+  }),
 };
 
 export const callControlName = names.control;

@@ -18,7 +18,14 @@
  *   NORMAL_UNSPECIFIED and Disposition `channel_gone`, then ends the same way, so that
  *   apps waiting for the end of the call are not left waiting.
  */
-import { noreply, ok, stop, unexpected, type GenServerBehaviour, type Logger } from '../../src/kernel/index.ts';
+import {
+  noreply,
+  ok,
+  stop,
+  unexpected,
+  type GenServerBehaviour,
+  type Logger,
+} from '../../src/kernel/index.ts';
 import type { EslEvent } from '../../src/switch/index.ts';
 import { publish, type EcallmgrEnv, type SwitchLink } from './context.ts';
 import { callEventFields } from './event-convert.ts';
@@ -39,7 +46,9 @@ type Msg = { type: 'switch_event'; ev: EslEvent } | { type: 'channel_gone' };
 
 function send(s: State, fields: Record<string, unknown>): void {
   s.published++;
-  publish(s.a.env, 'call_event', fields).catch((err: unknown) => s.log.error({ err: String(err), event: fields['Event-Name'] }, 'call event not published'));
+  publish(s.a.env, 'call_event', fields).catch((err: unknown) =>
+    s.log.error({ err: String(err), event: fields['Event-Name'] }, 'call event not published'),
+  );
 }
 
 export const CallEvents: GenServerBehaviour<State, CallEventsArgs> = {
@@ -54,7 +63,13 @@ export const CallEvents: GenServerBehaviour<State, CallEventsArgs> = {
   handleInfo(raw, s) {
     const m = raw as Msg;
     if (m?.type === 'channel_gone') {
-      send(s, { 'Event-Name': 'CHANNEL_DESTROY', 'Call-ID': s.a.callId, 'Hangup-Cause': 'NORMAL_UNSPECIFIED', Disposition: 'channel_gone', 'Switch-Nodename': s.a.link.identity.name });
+      send(s, {
+        'Event-Name': 'CHANNEL_DESTROY',
+        'Call-ID': s.a.callId,
+        'Hangup-Cause': 'NORMAL_UNSPECIFIED',
+        Disposition: 'channel_gone',
+        'Switch-Nodename': s.a.link.identity.name,
+      });
       return stop('normal', s);
     }
     if (m?.type !== 'switch_event') return unexpected(raw, s);

@@ -34,22 +34,69 @@
  */
 
 export type Phase = 'active' | 'executing' | 'node_down' | 'hanging_up' | 'hungup';
-export type Input = 'command' | 'exec_done' | 'hangup' | 'destroyed' | 'node_down' | 'node_up' | 'channel_gone' | 'node_timeout' | 'keepalive_timeout' | 'usurped';
+export type Input =
+  | 'command'
+  | 'exec_done'
+  | 'hangup'
+  | 'destroyed'
+  | 'node_down'
+  | 'node_up'
+  | 'channel_gone'
+  | 'node_timeout'
+  | 'keepalive_timeout'
+  | 'usurped';
 export type Next = Phase | 'stop';
 
-const ENDING = { hangup: ['hanging_up'], destroyed: ['hungup'], channel_gone: ['hungup'], usurped: ['stop'] } as const;
+const ENDING = {
+  hangup: ['hanging_up'],
+  destroyed: ['hungup'],
+  channel_gone: ['hungup'],
+  usurped: ['stop'],
+} as const;
 
 export const TRANSITIONS: Readonly<Record<Phase, Partial<Record<Input, readonly Next[]>>>> = {
-  active: { command: ['active', 'executing'], exec_done: ['active'], node_down: ['node_down'], node_up: ['active', 'executing'], ...ENDING },
-  executing: { command: ['executing'], exec_done: ['active', 'executing'], node_down: ['node_down'], ...ENDING },
-  node_down: { command: ['node_down'], exec_done: ['node_down'], node_up: ['active', 'executing'], node_timeout: ['hungup'], ...ENDING },
+  active: {
+    command: ['active', 'executing'],
+    exec_done: ['active'],
+    node_down: ['node_down'],
+    node_up: ['active', 'executing'],
+    ...ENDING,
+  },
+  executing: {
+    command: ['executing'],
+    exec_done: ['active', 'executing'],
+    node_down: ['node_down'],
+    ...ENDING,
+  },
+  node_down: {
+    command: ['node_down'],
+    exec_done: ['node_down'],
+    node_up: ['active', 'executing'],
+    node_timeout: ['hungup'],
+    ...ENDING,
+  },
   hanging_up: {
-    command: ['hanging_up'], exec_done: ['hanging_up'], hangup: ['hanging_up'], destroyed: ['hungup'], channel_gone: ['hungup'],
-    node_down: ['hanging_up'], node_up: ['hanging_up'], keepalive_timeout: ['hanging_up'], node_timeout: ['hungup'], usurped: ['stop'],
+    command: ['hanging_up'],
+    exec_done: ['hanging_up'],
+    hangup: ['hanging_up'],
+    destroyed: ['hungup'],
+    channel_gone: ['hungup'],
+    node_down: ['hanging_up'],
+    node_up: ['hanging_up'],
+    keepalive_timeout: ['hanging_up'],
+    node_timeout: ['hungup'],
+    usurped: ['stop'],
   },
   hungup: {
-    command: ['hungup'], exec_done: ['hungup'], hangup: ['hungup'], destroyed: ['hungup'], node_down: ['hungup'], node_up: ['hungup'],
-    channel_gone: ['hungup'], keepalive_timeout: ['stop'], usurped: ['stop'],
+    command: ['hungup'],
+    exec_done: ['hungup'],
+    hangup: ['hungup'],
+    destroyed: ['hungup'],
+    node_down: ['hungup'],
+    node_up: ['hungup'],
+    channel_gone: ['hungup'],
+    keepalive_timeout: ['stop'],
+    usurped: ['stop'],
   },
 };
 
@@ -64,6 +111,7 @@ export function allowed(phase: Phase, input: Input): readonly Next[] | undefined
 /** Throws when a handler chose a move the table does not list (a bug, so a crash). */
 export function checkMove(phase: Phase, input: Input, next: Next): Next {
   const ok = allowed(phase, input);
-  if (ok === undefined || !ok.includes(next)) throw new Error(`call_control: ${phase} --${input}--> ${next} is not in the transition table`);
+  if (ok === undefined || !ok.includes(next))
+    throw new Error(`call_control: ${phase} --${input}--> ${next} is not in the transition table`);
   return next;
 }

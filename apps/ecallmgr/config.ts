@@ -37,14 +37,23 @@ const fail = (what: string): never => {
 };
 
 function switchOf(raw: unknown, where: string): SwitchConfig {
-  if (typeof raw !== 'object' || raw === null) return fail(`${where} must be an object {host, port?, password?, name?}`);
+  if (typeof raw !== 'object' || raw === null)
+    return fail(`${where} must be an object {host, port?, password?, name?}`);
   const r = raw as Record<string, unknown>;
   if (typeof r.host !== 'string' || r.host === '') return fail(`${where}.host must be a non-empty string`);
   const port = r.port === undefined ? 8021 : Number(r.port);
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) return fail(`${where}.port must be a TCP port, got ${String(r.port)}`);
-  if (r.password !== undefined && typeof r.password !== 'string') return fail(`${where}.password must be a string`);
-  if (r.name !== undefined && (typeof r.name !== 'string' || r.name === '')) return fail(`${where}.name must be a non-empty string`);
-  return { host: r.host, port, password: (r.password as string | undefined) ?? 'ClueCon', name: (r.name as string | undefined) ?? `freeswitch@${r.host}:${port}` };
+  if (!Number.isInteger(port) || port <= 0 || port > 65535)
+    return fail(`${where}.port must be a TCP port, got ${String(r.port)}`);
+  if (r.password !== undefined && typeof r.password !== 'string')
+    return fail(`${where}.password must be a string`);
+  if (r.name !== undefined && (typeof r.name !== 'string' || r.name === ''))
+    return fail(`${where}.name must be a non-empty string`);
+  return {
+    host: r.host,
+    port,
+    password: (r.password as string | undefined) ?? 'ClueCon',
+    name: (r.name as string | undefined) ?? `freeswitch@${r.host}:${port}`,
+  };
 }
 
 /** `[password@]host:port,...` as FIFE_ECALLMGR_SWITCHES spells it. */
@@ -67,17 +76,22 @@ export function parseSwitchList(text: string): SwitchConfig[] {
 function ms(settings: Record<string, unknown>, key: string, dflt: number): number {
   const v = settings[key];
   if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) return fail(`${key} must be a number of ms >= 0, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+    return fail(`${key} must be a number of ms >= 0, got ${JSON.stringify(v)}`);
   return v;
 }
 
-export function ecallmgrSettings(settings: Record<string, unknown> | undefined, env: Readonly<Record<string, string | undefined>> = process.env): EcallmgrSettings {
+export function ecallmgrSettings(
+  settings: Record<string, unknown> | undefined,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): EcallmgrSettings {
   const s = settings ?? {};
   let switches: SwitchConfig[];
   const fromEnv = env.FIFE_ECALLMGR_SWITCHES;
   if (fromEnv !== undefined && fromEnv.trim() !== '') switches = parseSwitchList(fromEnv);
   else if (s.switches === undefined) switches = [];
-  else if (!Array.isArray(s.switches)) return fail('switches must be a list of {host, port?, password?, name?}');
+  else if (!Array.isArray(s.switches))
+    return fail('switches must be a list of {host, port?, password?, name?}');
   else switches = s.switches.map((x, i) => switchOf(x, `switches[${i}]`));
   const names = new Set<string>();
   for (const sw of switches) {

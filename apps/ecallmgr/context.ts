@@ -43,7 +43,10 @@ export interface SwitchLink {
 }
 
 export function switchLink(config: SwitchConfig): SwitchLink {
-  return Object.freeze({ config, identity: Object.freeze({ name: config.name, url: `esl://${config.host}:${config.port}` }) });
+  return Object.freeze({
+    config,
+    identity: Object.freeze({ name: config.name, url: `esl://${config.host}:${config.port}` }),
+  });
 }
 
 /** The switch's event-socket connection, read from its node connection's table at the
@@ -70,11 +73,25 @@ export const names = {
   calls: 'ecallmgr_calls_sup',
 };
 
-export const buildContext = (env: EcallmgrEnv): BuildContext => ({ appName: APP_NAME, appVersion: APP_VERSION, node: env.node });
+export const buildContext = (env: EcallmgrEnv): BuildContext => ({
+  appName: APP_NAME,
+  appVersion: APP_VERSION,
+  node: env.node,
+});
 
-export async function publish(env: EcallmgrEnv, id: string, fields: Record<string, unknown>, queue?: string): Promise<Envelope> {
+export async function publish(
+  env: EcallmgrEnv,
+  id: string,
+  fields: Record<string, unknown>,
+  queue?: string,
+): Promise<Envelope> {
   const msg = build(id, fields, buildContext(env));
   const d = destination(id, msg, queue);
-  await env.bus.publish(d.exchange, d.routingKey, encodeJson(msg), jsonProperties(Object.keys(d.headers).length > 0 ? { headers: d.headers } : undefined));
+  await env.bus.publish(
+    d.exchange,
+    d.routingKey,
+    encodeJson(msg),
+    jsonProperties(Object.keys(d.headers).length > 0 ? { headers: d.headers } : undefined),
+  );
   return msg;
 }

@@ -34,11 +34,33 @@ export interface SwitchIdentity {
 }
 
 const APP_NAMES: Readonly<Record<string, string>> = {
-  answer: 'answer', hangup: 'hangup', park: 'park', bridge: 'bridge', record: 'record', sleep: 'sleep', echo: 'echo',
-  playback: 'play', speak: 'tts', pre_answer: 'progress', ring_ready: 'ring', play_and_get_digits: 'play_and_collect_digits',
-  read: 'play_and_collect_digits', set: 'set', export: 'set', multiset: 'set', endless_playback: 'hold', rxfax: 'receive_fax',
-  record_session: 'record_call', uuid_record: 'record_call', signal_bridge: 'bridge', send_dtmf: 'send_dtmf', respond: 'respond',
-  redirect: 'redirect', conference: 'conference', intercept: 'call_pickup', eavesdrop: 'eavesdrop',
+  answer: 'answer',
+  hangup: 'hangup',
+  park: 'park',
+  bridge: 'bridge',
+  record: 'record',
+  sleep: 'sleep',
+  echo: 'echo',
+  playback: 'play',
+  speak: 'tts',
+  pre_answer: 'progress',
+  ring_ready: 'ring',
+  play_and_get_digits: 'play_and_collect_digits',
+  read: 'play_and_collect_digits',
+  set: 'set',
+  export: 'set',
+  multiset: 'set',
+  endless_playback: 'hold',
+  rxfax: 'receive_fax',
+  record_session: 'record_call',
+  uuid_record: 'record_call',
+  signal_bridge: 'bridge',
+  send_dtmf: 'send_dtmf',
+  respond: 'respond',
+  redirect: 'redirect',
+  conference: 'conference',
+  intercept: 'call_pickup',
+  eavesdrop: 'eavesdrop',
 };
 
 export function kazooAppName(fsApp: string | undefined, data?: string): string | undefined {
@@ -49,17 +71,39 @@ export function kazooAppName(fsApp: string | undefined, data?: string): string |
 }
 
 const PUBLISHED = new Set([
-  'CHANNEL_CREATE', 'CHANNEL_ANSWER', 'CHANNEL_DESTROY', 'CHANNEL_EXECUTE', 'CHANNEL_EXECUTE_COMPLETE', 'CHANNEL_BRIDGE',
-  'CHANNEL_UNBRIDGE', 'CHANNEL_PROGRESS_MEDIA', 'DTMF', 'RECORD_START', 'RECORD_STOP', 'CHANNEL_HOLD', 'CHANNEL_UNHOLD',
-  'CALL_UPDATE', 'CALL_SECURE', 'DETECTED_TONE',
+  'CHANNEL_CREATE',
+  'CHANNEL_ANSWER',
+  'CHANNEL_DESTROY',
+  'CHANNEL_EXECUTE',
+  'CHANNEL_EXECUTE_COMPLETE',
+  'CHANNEL_BRIDGE',
+  'CHANNEL_UNBRIDGE',
+  'CHANNEL_PROGRESS_MEDIA',
+  'DTMF',
+  'RECORD_START',
+  'RECORD_STOP',
+  'CHANNEL_HOLD',
+  'CHANNEL_UNHOLD',
+  'CALL_UPDATE',
+  'CALL_SECURE',
+  'DETECTED_TONE',
 ]);
-const NO_COMPLETE = new Set(['set', 'export', 'multiset', 'bridge', 'intercept', 'execute_extension', 'park']);
+const NO_COMPLETE = new Set([
+  'set',
+  'export',
+  'multiset',
+  'bridge',
+  'intercept',
+  'execute_extension',
+  'park',
+]);
 const GREGORIAN_OFFSET_S = 62_167_219_200;
 
 /** Which event name to publish for `ev`, or undefined when it is not published. */
 export function publishedName(ev: EslEvent): string | undefined {
   const h = ev.headers;
-  if (ev.name === 'CUSTOM') return ev.subclass === 'kazoo::noop' ? h.kazoo_event_name ?? 'CHANNEL_EXECUTE_COMPLETE' : undefined;
+  if (ev.name === 'CUSTOM')
+    return ev.subclass === 'kazoo::noop' ? (h.kazoo_event_name ?? 'CHANNEL_EXECUTE_COMPLETE') : undefined;
   if (!PUBLISHED.has(ev.name)) return undefined;
   if (ev.name === 'CHANNEL_EXECUTE' || ev.name === 'CHANNEL_EXECUTE_COMPLETE') {
     const app = h.Application;
@@ -69,9 +113,14 @@ export function publishedName(ev: EslEvent): string | undefined {
   return ev.name;
 }
 
-const first = (...vs: Array<string | undefined>): string | undefined => vs.find((v) => v !== undefined && v !== '');
+const first = (...vs: Array<string | undefined>): string | undefined =>
+  vs.find((v) => v !== undefined && v !== '');
 
-function prefixed(h: Readonly<Record<string, string>>, prefix: string, strip = true): Record<string, string> | undefined {
+function prefixed(
+  h: Readonly<Record<string, string>>,
+  prefix: string,
+  strip = true,
+): Record<string, string> | undefined {
   let out: Record<string, string> | undefined;
   for (const k in h) {
     if (k.startsWith(prefix)) (out ??= {})[strip ? k.slice(prefix.length) : k] = h[k]!;
@@ -96,8 +145,16 @@ export function callEventFields(ev: EslEvent, sw: SwitchIdentity): Record<string
     'Msg-ID': micros,
     Timestamp: micros === undefined ? undefined : Math.floor(Number(micros) / 1e6) + GREGORIAN_OFFSET_S,
     'Call-Direction': h['Call-Direction'],
-    'Caller-ID-Name': first(h.variable_origination_caller_id_name, h.variable_effective_caller_id_name, h['Caller-Caller-ID-Name']),
-    'Caller-ID-Number': first(h.variable_origination_caller_id_number, h.variable_effective_caller_id_number, h['Caller-Caller-ID-Number']),
+    'Caller-ID-Name': first(
+      h.variable_origination_caller_id_name,
+      h.variable_effective_caller_id_name,
+      h['Caller-Caller-ID-Name'],
+    ),
+    'Caller-ID-Number': first(
+      h.variable_origination_caller_id_number,
+      h.variable_effective_caller_id_number,
+      h['Caller-Caller-ID-Number'],
+    ),
     'Callee-ID-Name': first(h.variable_effective_callee_id_name, h['Caller-Callee-ID-Name']),
     'Callee-ID-Number': first(h.variable_effective_callee_id_number, h['Caller-Callee-ID-Number']),
     'Channel-Call-State': h['Channel-Call-State'],
@@ -137,9 +194,18 @@ function addPerEvent(name: string, ev: EslEvent, f: Record<string, unknown>): vo
   }
   if (name === 'CHANNEL_CREATE' || name === 'CHANNEL_ANSWER' || name === 'CHANNEL_DESTROY') {
     const host = first(h.variable_sip_from_host, h.variable_domain_name);
-    f.Request = first(h.variable_sip_req_uri, uri(h['Caller-Destination-Number'], first(h.variable_sip_to_host, host)));
-    f.To = first(h.variable_sip_to_uri, uri(h.variable_sip_to_user ?? h['Caller-Destination-Number'], first(h.variable_sip_to_host, host)));
-    f.From = first(h.variable_sip_from_uri, uri(h.variable_sip_from_user ?? h['Caller-Caller-ID-Number'], host));
+    f.Request = first(
+      h.variable_sip_req_uri,
+      uri(h['Caller-Destination-Number'], first(h.variable_sip_to_host, host)),
+    );
+    f.To = first(
+      h.variable_sip_to_uri,
+      uri(h.variable_sip_to_user ?? h['Caller-Destination-Number'], first(h.variable_sip_to_host, host)),
+    );
+    f.From = first(
+      h.variable_sip_from_uri,
+      uri(h.variable_sip_from_user ?? h['Caller-Caller-ID-Number'], host),
+    );
   }
   if (name === 'CHANNEL_DESTROY') {
     f['Duration-Seconds'] = h.variable_duration;
@@ -150,7 +216,8 @@ function addPerEvent(name: string, ev: EslEvent, f: Record<string, unknown>): vo
   if (name === 'CHANNEL_EXECUTE' || name === 'CHANNEL_EXECUTE_COMPLETE') {
     f['Application-Name'] = kazooAppName(h.Application, h['Application-Data']);
     f['Application-Response'] = h['Application-Response'];
-    if (h.Application === 'playback' && name === 'CHANNEL_EXECUTE_COMPLETE') f['DTMF-Digit'] = h.variable_playback_terminator_used;
+    if (h.Application === 'playback' && name === 'CHANNEL_EXECUTE_COMPLETE')
+      f['DTMF-Digit'] = h.variable_playback_terminator_used;
   }
   if (name === 'DTMF') {
     f['DTMF-Digit'] = h['DTMF-Digit'];

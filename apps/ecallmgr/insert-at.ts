@@ -30,14 +30,25 @@ export interface Inserted {
   readonly dropped: Envelope[];
 }
 
-const ENVELOPE_KEYS = ['Call-ID', 'Server-ID', 'Msg-ID', 'App-Name', 'App-Version', 'Node', 'Event-Category', 'Event-Name', 'Account-ID'];
+const ENVELOPE_KEYS = [
+  'Call-ID',
+  'Server-ID',
+  'Msg-ID',
+  'App-Name',
+  'App-Version',
+  'Node',
+  'Event-Category',
+  'Event-Name',
+  'Account-ID',
+];
 
 export function insertAtOf(cmd: Envelope): InsertAt {
   const v = cmd['Insert-At'];
   return v === 'head' || v === 'flush' || v === 'now' ? v : 'tail';
 }
 
-export const appOf = (cmd: Envelope): string => (typeof cmd['Application-Name'] === 'string' ? cmd['Application-Name'] : '');
+export const appOf = (cmd: Envelope): string =>
+  typeof cmd['Application-Name'] === 'string' ? cmd['Application-Name'] : '';
 
 /** A `queue` command's sub-commands, each with the queue message's envelope; others as is. */
 export function expandCommand(cmd: Envelope): Envelope[] {
@@ -59,7 +70,12 @@ export function filterApplications(cmd: Envelope): Set<string> {
   if (!Array.isArray(list)) return out;
   for (const f of list) {
     if (typeof f === 'string') out.add(f);
-    else if (typeof f === 'object' && f !== null && typeof (f as Record<string, unknown>)['Application-Name'] === 'string') out.add((f as Record<string, string>)['Application-Name']!);
+    else if (
+      typeof f === 'object' &&
+      f !== null &&
+      typeof (f as Record<string, unknown>)['Application-Name'] === 'string'
+    )
+      out.add((f as Record<string, string>)['Application-Name']!);
   }
   return out;
 }

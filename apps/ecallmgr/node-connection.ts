@@ -43,7 +43,17 @@
  *   (logged, decoded leniently, or the socket dropped and re-made): it never crashes
  *   this process. A handler error is logged with the event name.
  */
-import { Table, TableKeeper, noreply, ok, unexpected, type Pid, type GenServerBehaviour, type Logger, type ProcessContext } from '../../src/kernel/index.ts';
+import {
+  Table,
+  TableKeeper,
+  noreply,
+  ok,
+  unexpected,
+  type Pid,
+  type GenServerBehaviour,
+  type Logger,
+  type ProcessContext,
+} from '../../src/kernel/index.ts';
 import { EslConnection, type EslEvent } from '../../src/switch/index.ts';
 import { reportMediaServer } from '../../src/node/nodes.ts';
 import { names, type EcallmgrEnv, type SwitchLink } from './context.ts';
@@ -74,9 +84,25 @@ type Msg =
   | { type: 'call_started'; callId: string };
 
 export const SUBSCRIBED_EVENTS = [
-  'CHANNEL_CREATE', 'CHANNEL_ANSWER', 'CHANNEL_HANGUP', 'CHANNEL_DESTROY', 'CHANNEL_PARK', 'CHANNEL_EXECUTE', 'CHANNEL_BRIDGE', 'CHANNEL_UNBRIDGE',
-  'CHANNEL_PROGRESS_MEDIA', 'CHANNEL_HOLD', 'CHANNEL_UNHOLD', 'CALL_UPDATE', 'DTMF', 'DETECTED_TONE', 'RECORD_START', 'RECORD_STOP',
-  'REQUEST_PARAMS', 'CUSTOM', 'kazoo::noop',
+  'CHANNEL_CREATE',
+  'CHANNEL_ANSWER',
+  'CHANNEL_HANGUP',
+  'CHANNEL_DESTROY',
+  'CHANNEL_PARK',
+  'CHANNEL_EXECUTE',
+  'CHANNEL_BRIDGE',
+  'CHANNEL_UNBRIDGE',
+  'CHANNEL_PROGRESS_MEDIA',
+  'CHANNEL_HOLD',
+  'CHANNEL_UNHOLD',
+  'CALL_UPDATE',
+  'DTMF',
+  'DETECTED_TONE',
+  'RECORD_START',
+  'RECORD_STOP',
+  'REQUEST_PARAMS',
+  'CUSTOM',
+  'kazoo::noop',
 ];
 
 function sendTo(ctx: ProcessContext, name: string, msg: unknown): boolean {
@@ -90,7 +116,8 @@ function sendTo(ctx: ProcessContext, name: string, msg: unknown): boolean {
  *  (Kazoo's kz_nodes with ecallmgr), and advertises the change at once. */
 function announce(s: State, ctx: ProcessContext, status: 'up' | 'down', reason?: string): void {
   const { name, url } = s.a.link.identity;
-  if (!reportMediaServer(ctx.runtime, { name, status, url })) s.log.debug({ status, reason }, 'no cluster view in this runtime: switch status not advertised');
+  if (!reportMediaServer(ctx.runtime, { name, status, url }))
+    s.log.debug({ status, reason }, 'no cluster view in this runtime: switch status not advertised');
 }
 
 async function resync(s: State, ctx: ProcessContext): Promise<void> {
@@ -98,11 +125,13 @@ async function resync(s: State, ctx: ProcessContext): Promise<void> {
   const gone: string[] = [];
   await Promise.all(
     calls.map(async (callId) => {
-      let exists = false;
+      let exists: boolean;
       try {
         exists = (await s.esl.api(`uuid_exists ${callId}`)).trim() === 'true';
       } catch (err) {
-        s.log.child({ call_id: callId }).warn({ err: String(err) }, 'uuid_exists failed during resync: call kept');
+        s.log
+          .child({ call_id: callId })
+          .warn({ err: String(err) }, 'uuid_exists failed during resync: call kept');
         exists = true;
       }
       if (exists) sendTo(ctx, names.control(callId), { type: 'node_up' });
@@ -120,39 +149,63 @@ async function resync(s: State, ctx: ProcessContext): Promise<void> {
 /** Parked inbound channels nobody routed (parked while the connection was down, or
  *  before ecallmgr started): each is routed now, as if its CHANNEL_PARK had been seen. */
 async function adoptParked(s: State, ctx: ProcessContext): Promise<void> {
-  let rows: Array<Record<string, string>> = [];
+  let rows: Array<Record<string, string>>;
   try {
-    const parsed = JSON.parse(await s.esl.api('show channels as json')) as { rows?: Array<Record<string, string>> };
+    const parsed = JSON.parse(await s.esl.api('show channels as json')) as {
+      rows?: Array<Record<string, string>>;
+    };
     rows = Array.isArray(parsed.rows) ? parsed.rows : [];
   } catch (err) {
     return void s.log.warn({ err: String(err) }, 'could not list the switch channels');
   }
   for (const row of rows) {
     const uuid = row.uuid;
-    if (uuid === undefined || row.direction !== 'inbound' || row.application !== 'park' || s.calls.member(uuid) || ctx.runtime.whereis(names.control(uuid)) !== undefined) continue;
+    if (
+      uuid === undefined ||
+      row.direction !== 'inbound' ||
+      row.application !== 'park' ||
+      s.calls.member(uuid) ||
+      ctx.runtime.whereis(names.control(uuid)) !== undefined
+    )
+      continue;
     try {
       const headers = JSON.parse(await s.esl.api(`uuid_dump ${uuid} json`)) as Record<string, string>;
       s.log.child({ call_id: uuid }).info('parked call found on the switch with no controller: routing it');
-      dispatch(s, ctx, { name: 'CHANNEL_PARK', subclass: undefined, uuid, headers: { ...headers, 'Event-Name': 'CHANNEL_PARK' }, body: '' });
+      dispatch(s, ctx, {
+        name: 'CHANNEL_PARK',
+        subclass: undefined,
+        uuid,
+        headers: { ...headers, 'Event-Name': 'CHANNEL_PARK' },
+        body: '',
+      });
     } catch (err) {
-      s.log.child({ call_id: uuid }).warn({ err: String(err) }, 'parked channel could not be read; left alone');
+      s.log
+        .child({ call_id: uuid })
+        .warn({ err: String(err) }, 'parked channel could not be read; left alone');
     }
   }
 }
 
 function dispatch(s: State, ctx: ProcessContext, ev: EslEvent): void {
   if (ev.name === 'REQUEST_PARAMS') {
-    if (!sendTo(ctx, names.authn(s.a.link.identity.name), { type: 'fetch', ev })) s.log.warn('directory fetch with no authn process');
+    if (!sendTo(ctx, names.authn(s.a.link.identity.name), { type: 'fetch', ev }))
+      s.log.warn('directory fetch with no authn process');
     return;
   }
   const uuid = ev.uuid;
   if (uuid === undefined) return dropped(s, ev, 'no Unique-ID');
-  if (ev.name === 'CHANNEL_PARK' && !s.calls.member(uuid) && ctx.runtime.whereis(names.control(uuid)) === undefined) {
+  if (
+    ev.name === 'CHANNEL_PARK' &&
+    !s.calls.member(uuid) &&
+    ctx.runtime.whereis(names.control(uuid)) === undefined
+  ) {
     s.calls.insert(uuid, true);
-    if (!sendTo(ctx, names.router(s.a.link.identity.name), { type: 'park', ev })) s.log.child({ call_id: uuid }).error('new call with no router process');
+    if (!sendTo(ctx, names.router(s.a.link.identity.name), { type: 'park', ev }))
+      s.log.child({ call_id: uuid }).error('new call with no router process');
     return;
   }
-  if (ev.name === 'CHANNEL_HANGUP') return void sendTo(ctx, names.control(uuid), { type: 'switch_event', ev: { name: ev.name } });
+  if (ev.name === 'CHANNEL_HANGUP')
+    return void sendTo(ctx, names.control(uuid), { type: 'switch_event', ev: { name: ev.name } });
   const toEvents = sendTo(ctx, names.events(uuid), { type: 'switch_event', ev });
   if (ev.name === 'CHANNEL_DESTROY') {
     sendTo(ctx, names.control(uuid), { type: 'switch_event', ev: { name: ev.name } });
@@ -163,7 +216,8 @@ function dispatch(s: State, ctx: ProcessContext, ev: EslEvent): void {
 
 function dropped(s: State, ev: EslEvent, why: string): void {
   s.dropped++;
-  if (s.log.isLevelEnabled('debug')) s.log.debug({ event: ev.name, subclass: ev.subclass, call_id: ev.uuid, why }, 'switch event dropped');
+  if (s.log.isLevelEnabled('debug'))
+    s.log.debug({ event: ev.name, subclass: ev.subclass, call_id: ev.uuid, why }, 'switch event dropped');
 }
 
 export const NodeConnection: GenServerBehaviour<State, NodeArgs> = {
@@ -174,8 +228,18 @@ export const NodeConnection: GenServerBehaviour<State, NodeArgs> = {
     const sw = a.link.identity.name;
     ctx.trapExit(true);
     const log = ctx.log.child({ switch: sw });
-    const { table: calls, inherited } = await TableKeeper.claim<string, true>(ctx, names.nodeTables(sw), names.callsTable(sw));
-    const esl = new EslConnection({ host: config.host, port: config.port, password: config.password, logger: log, backoff: a.backoff });
+    const { table: calls, inherited } = await TableKeeper.claim<string, true>(
+      ctx,
+      names.nodeTables(sw),
+      names.callsTable(sw),
+    );
+    const esl = new EslConnection({
+      host: config.host,
+      port: config.port,
+      password: config.password,
+      logger: log,
+      backoff: a.backoff,
+    });
     const self = ctx.self;
     esl.on('up', () => ctx.send(self, { type: 'esl_up' } satisfies Msg));
     esl.on('down', ({ reason }) => ctx.send(self, { type: 'esl_down', reason } satisfies Msg));
@@ -186,12 +250,17 @@ export const NodeConnection: GenServerBehaviour<State, NodeArgs> = {
     if (a.env.bus.getMaxListeners() !== 0) a.env.bus.setMaxListeners(0);
     // However the process ends (shutdown, crash, kill), its connection goes with it.
     void ctx.runtime.awaitExit(self).then(() => {
-      reportMediaServer(ctx.runtime, { name: a.link.identity.name, status: 'down', url: a.link.identity.url });
+      reportMediaServer(ctx.runtime, {
+        name: a.link.identity.name,
+        status: 'down',
+        url: a.link.identity.url,
+      });
       return esl.close();
     });
     esl.start().catch((err: unknown) => log.debug({ err: String(err) }, 'esl start ended'));
     const kept = inherited ? calls.size : 0;
-    if (kept > 0) log.warn({ calls: kept }, 'node connection restarted: calls kept, resynchronised once connected');
+    if (kept > 0)
+      log.warn({ calls: kept }, 'node connection restarted: calls kept, resynchronised once connected');
     return ok({ a, esl, log, calls, subscribed: false, ups: kept > 0 ? 1 : 0, dropped: 0 });
   },
 
@@ -212,7 +281,9 @@ export const NodeConnection: GenServerBehaviour<State, NodeArgs> = {
         // Its processes are registered now: every later event reaches them. A call no longer
         // known was destroyed while it was being routed (its CHANNEL_DESTROY had no process).
         if (!s.calls.member(m.callId)) {
-          s.log.child({ call_id: m.callId }).info('call ended while it was being routed: ending its processes');
+          s.log
+            .child({ call_id: m.callId })
+            .info('call ended while it was being routed: ending its processes');
           sendTo(ctx, names.control(m.callId), { type: 'channel_gone' });
           sendTo(ctx, names.events(m.callId), { type: 'channel_gone' });
         }
@@ -243,5 +314,10 @@ export const NodeConnection: GenServerBehaviour<State, NodeArgs> = {
     return noreply(s);
   },
 
-  describe: (s) => ({ switch: s.a.link.identity.name, up: s.esl.isUp, calls: s.calls.size, dropped_events: s.dropped }),
+  describe: (s) => ({
+    switch: s.a.link.identity.name,
+    up: s.esl.isUp,
+    calls: s.calls.size,
+    dropped_events: s.dropped,
+  }),
 };

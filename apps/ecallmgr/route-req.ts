@@ -13,11 +13,15 @@ import type { EslEvent } from '../../src/switch/index.ts';
 
 export function ccvsOf(h: Readonly<Record<string, string>>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const k in h) if (k.startsWith('variable_ecallmgr_')) out[k.slice('variable_ecallmgr_'.length)] = h[k]!;
+  for (const k in h)
+    if (k.startsWith('variable_ecallmgr_')) out[k.slice('variable_ecallmgr_'.length)] = h[k]!;
   return out;
 }
 
-export function routeReqFields(ev: EslEvent, o: { fetchId: string; switchName: string; switchHost: string; defaultRealm: string }): Record<string, unknown> | undefined {
+export function routeReqFields(
+  ev: EslEvent,
+  o: { fetchId: string; switchName: string; switchHost: string; defaultRealm: string },
+): Record<string, unknown> | undefined {
   const h = ev.headers;
   const callId = h['Unique-ID'];
   if (callId === undefined || callId === '') return undefined;

@@ -14,10 +14,14 @@ import type { Envelope } from '../../src/bus/index.ts';
 
 const METHODS = new Set(['bridge', 'park', 'error', 'sms', 'plan', 'application']);
 
-export const isActionable = (r: Envelope): boolean => r['Event-Name'] === 'route_resp' && typeof r.Method === 'string' && METHODS.has(r.Method);
-export const isDeferred = (r: Envelope): boolean => r['Defer-Response'] === true || r['Defer-Response'] === 'true';
+export const isActionable = (r: Envelope): boolean =>
+  r['Event-Name'] === 'route_resp' && typeof r.Method === 'string' && METHODS.has(r.Method);
+export const isDeferred = (r: Envelope): boolean =>
+  r['Defer-Response'] === true || r['Defer-Response'] === 'true';
 
-export function pickWinner(replies: readonly Envelope[]): { winner: Envelope; decisive: boolean } | undefined {
+export function pickWinner(
+  replies: readonly Envelope[],
+): { winner: Envelope; decisive: boolean } | undefined {
   let deferred: Envelope | undefined;
   for (const r of replies) {
     if (!isActionable(r)) continue;

@@ -22,7 +22,16 @@
  *   carries on. Every log line about a call carries its call_id.
  */
 import { randomUUID } from 'node:crypto';
-import { Supervisor, noreply, ok, unexpected, type GenServerBehaviour, type Logger, type ProcessContext, type Runtime } from '../../src/kernel/index.ts';
+import {
+  Supervisor,
+  noreply,
+  ok,
+  unexpected,
+  type GenServerBehaviour,
+  type Logger,
+  type ProcessContext,
+  type Runtime,
+} from '../../src/kernel/index.ts';
 import { build, destination, type Envelope as ApiEnvelope } from '../../src/api/index.ts';
 import { CollectTimeoutError, Requester, type Envelope } from '../../src/bus/index.ts';
 import type { EslEvent } from '../../src/switch/index.ts';
@@ -35,7 +44,9 @@ export interface RouterArgs {
   readonly env: EcallmgrEnv;
 }
 
-type Msg = { type: 'park'; ev: EslEvent } | { type: 'routed'; callId: string | undefined; outcome: Outcome | undefined };
+type Msg =
+  | { type: 'park'; ev: EslEvent }
+  | { type: 'routed'; callId: string | undefined; outcome: Outcome | undefined };
 
 interface State {
   readonly a: RouterArgs;
@@ -48,11 +59,15 @@ interface State {
 async function collect(s: State, req: Envelope, log: Logger): Promise<Envelope | undefined> {
   const d = destination('route_req', req as ApiEnvelope);
   try {
-    const replies = await s.requester.callCollect(req, { exchange: d.exchange, routingKey: d.routingKey }, {
-      timeoutMs: s.a.env.settings.fetchTimeoutMs,
-      validate: isActionable,
-      until: (rs) => pickWinner(rs)?.decisive === true,
-    });
+    const replies = await s.requester.callCollect(
+      req,
+      { exchange: d.exchange, routingKey: d.routingKey },
+      {
+        timeoutMs: s.a.env.settings.fetchTimeoutMs,
+        validate: isActionable,
+        until: (rs) => pickWinner(rs)?.decisive === true,
+      },
+    );
     return pickWinner(replies)?.winner;
   } catch (err) {
     if (err instanceof CollectTimeoutError) return pickWinner(err.replies as Envelope[])?.winner;
@@ -76,7 +91,12 @@ async function hangup(s: State, callId: string, cause: string, log: Logger): Pro
 export async function routeCall(s: State, ev: EslEvent, ctx: ProcessContext): Promise<Outcome | undefined> {
   const { env, link } = s.a;
   const fetchId = randomUUID();
-  const fields = routeReqFields(ev, { fetchId, switchName: link.identity.name, switchHost: link.config.host, defaultRealm: env.settings.defaultRealm });
+  const fields = routeReqFields(ev, {
+    fetchId,
+    switchName: link.identity.name,
+    switchHost: link.config.host,
+    defaultRealm: env.settings.defaultRealm,
+  });
   if (fields === undefined) {
     ctx.log.warn({ event: ev.name }, 'park event without Unique-ID ignored');
     return undefined;
@@ -92,21 +112,37 @@ export async function routeCall(s: State, ev: EslEvent, ctx: ProcessContext): Pr
   }
   const winner = await collect(s, req, log);
   if (winner === undefined) {
-    log.warn({ timeout_ms: env.settings.fetchTimeoutMs }, 'no app routed the call: hanging up NO_ROUTE_DESTINATION');
+    log.warn(
+      { timeout_ms: env.settings.fetchTimeoutMs },
+      'no app routed the call: hanging up NO_ROUTE_DESTINATION',
+    );
     return hangup(s, callId, 'NO_ROUTE_DESTINATION', log);
   }
   if (winner.Method === 'error') {
-    const cause = typeof winner['Route-Error-Code'] === 'string' && /^[A-Z_]+$/.test(winner['Route-Error-Code']) ? winner['Route-Error-Code'] : 'CALL_REJECTED';
+    const cause =
+      typeof winner['Route-Error-Code'] === 'string' && /^[A-Z_]+$/.test(winner['Route-Error-Code'])
+        ? winner['Route-Error-Code']
+        : 'CALL_REJECTED';
     log.info({ app: winner['App-Name'], cause }, 'route_resp error: hanging up');
     return hangup(s, callId, cause, log);
   }
   const controller = winner['Server-ID'];
   if (typeof controller !== 'string' || controller === '') {
-    log.error({ app: winner['App-Name'] }, 'winning route_resp has no Server-ID: nobody to send route_win to; hanging up');
+    log.error(
+      { app: winner['App-Name'] },
+      'winning route_resp has no Server-ID: nobody to send route_win to; hanging up',
+    );
     return hangup(s, callId, 'NO_ROUTE_DESTINATION', log);
   }
-  const ccvs = { ...(fields['Custom-Channel-Vars'] as object), ...((winner['Custom-Channel-Vars'] as object | undefined) ?? {}), 'Application-Name': winner['App-Name'], 'Application-Node': winner.Node };
-  const r = await Supervisor.startChild(ctx.runtime, names.calls, [{ callId, link, env, controllerQueue: controller, ccvs }]);
+  const ccvs = {
+    ...(fields['Custom-Channel-Vars'] as object),
+    ...((winner['Custom-Channel-Vars'] as object | undefined) ?? {}),
+    'Application-Name': winner['App-Name'],
+    'Application-Node': winner.Node,
+  };
+  const r = await Supervisor.startChild(ctx.runtime, names.calls, [
+    { callId, link, env, controllerQueue: controller, ccvs },
+  ]);
   if (r.type === 'error') {
     log.error({ reason: String(r.reason) }, 'call processes failed to start; hanging up');
     return hangup(s, callId, 'NORMAL_TEMPORARY_FAILURE', log);
@@ -120,7 +156,11 @@ export const Router: GenServerBehaviour<State, RouterArgs> = {
 
   async init(a, ctx) {
     ctx.trapExit(true);
-    const requester = new Requester({ transport: a.env.bus, logger: ctx.log, timeoutMs: a.env.settings.fetchTimeoutMs });
+    const requester = new Requester({
+      transport: a.env.bus,
+      logger: ctx.log,
+      timeoutMs: a.env.settings.fetchTimeoutMs,
+    });
     await requester.start();
     return ok({ a, rt: ctx.runtime, requester, inFlight: 0, routed: 0 });
   },
@@ -136,7 +176,7 @@ export const Router: GenServerBehaviour<State, RouterArgs> = {
     const { ev } = m;
     const self = ctx.self;
     s.inFlight++;
-    routeCall(s, ev, ctx)
+    void routeCall(s, ev, ctx)
       .catch((err: unknown) => {
         ctx.log.child({ call_id: ev.uuid }).error({ err: String(err) }, 'routing failed');
         return undefined;

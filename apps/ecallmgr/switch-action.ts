@@ -23,14 +23,15 @@ export type SwitchAction =
   | { readonly kind: 'api'; readonly command: string }
   | { readonly kind: 'unsupported'; readonly reason: string };
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : undefined);
+const str = (v: unknown): string | undefined =>
+  typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : undefined;
 /** Values go into one sendmsg header line: no newlines. */
 const clean = (v: string): string => v.replace(/[\r\n]+/g, ' ');
 
 function dialString(cmd: Envelope): string | undefined {
   const eps = Array.isArray(cmd.Endpoints) ? (cmd.Endpoints as Array<Record<string, unknown>>) : [];
   const dials = eps
-    .map((e) => str(e['Endpoint-URI']) ?? (str(e['To-User']) ?? str(e['To-Username']) ?? str(e['To-DID'])))
+    .map((e) => str(e['Endpoint-URI']) ?? str(e['To-User']) ?? str(e['To-Username']) ?? str(e['To-DID']))
     .filter((d): d is string => d !== undefined)
     .map((d) => (d.includes('/') ? d : `user/${d}`));
   if (dials.length === 0) return undefined;
@@ -47,10 +48,20 @@ export function switchAction(cmd: Envelope, uuid: string): SwitchAction {
     case 'play':
       return { kind: 'execute', app: 'playback', arg: clean(str(cmd['Media-Name']) ?? '') };
     case 'tts':
-      return { kind: 'execute', app: 'playback', arg: clean(`tts://${str(cmd.Engine) ?? 'flite'}|${str(cmd.Voice) ?? 'female'}|${str(cmd.Text) ?? ''}`) };
+      return {
+        kind: 'execute',
+        app: 'playback',
+        arg: clean(
+          `tts://${str(cmd.Engine) ?? 'flite'}|${str(cmd.Voice) ?? 'female'}|${str(cmd.Text) ?? ''}`,
+        ),
+      };
     case 'record': {
       const limit = str(cmd['Time-Limit']);
-      return { kind: 'execute', app: 'record', arg: clean(`${str(cmd['Media-Name']) ?? ''}${limit === undefined ? '' : ` ${limit}`}`) };
+      return {
+        kind: 'execute',
+        app: 'record',
+        arg: clean(`${str(cmd['Media-Name']) ?? ''}${limit === undefined ? '' : ` ${limit}`}`),
+      };
     }
     case 'park':
       return { kind: 'execute', app: 'park', arg: '' };
@@ -58,13 +69,22 @@ export function switchAction(cmd: Envelope, uuid: string): SwitchAction {
       return { kind: 'api', command: `uuid_break ${uuid}` };
     case 'noop': {
       const id = clean(str(cmd['Msg-ID']) ?? '').replace(/,/g, '');
-      return { kind: 'execute', app: 'event', arg: `Event-Name=CUSTOM,Event-Subclass=kazoo::noop,kazoo_event_name=CHANNEL_EXECUTE_COMPLETE,kazoo_application_name=noop,kazoo_application_response=${id}` };
+      return {
+        kind: 'execute',
+        app: 'event',
+        arg: `Event-Name=CUSTOM,Event-Subclass=kazoo::noop,kazoo_event_name=CHANNEL_EXECUTE_COMPLETE,kazoo_application_name=noop,kazoo_application_response=${id}`,
+      };
     }
     case 'bridge': {
       const dial = dialString(cmd);
-      return dial === undefined ? { kind: 'unsupported', reason: 'bridge: no endpoint has an Endpoint-URI or To-User' } : { kind: 'execute', app: 'bridge', arg: clean(dial) };
+      return dial === undefined
+        ? { kind: 'unsupported', reason: 'bridge: no endpoint has an Endpoint-URI or To-User' }
+        : { kind: 'execute', app: 'bridge', arg: clean(dial) };
     }
     default:
-      return { kind: 'unsupported', reason: `${app || 'a command without Application-Name'} is not supported by this ecallmgr` };
+      return {
+        kind: 'unsupported',
+        reason: `${app || 'a command without Application-Name'} is not supported by this ecallmgr`,
+      };
   }
 }

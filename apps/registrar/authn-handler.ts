@@ -16,7 +16,12 @@
  *   the realm is Kazoo's (Auth-Realm, or To's host when Auth-Realm is an IP).
  */
 import { authnRealm, build, type BuildContext } from '../../src/api/index.ts';
-import { jsonProperties, type BusTransport, type Envelope, type HandlerContext } from '../../src/bus/index.ts';
+import {
+  jsonProperties,
+  type BusTransport,
+  type Envelope,
+  type HandlerContext,
+} from '../../src/bus/index.ts';
 import { lookupCredentials, type CredentialDeps, type SipCredentials } from './credentials.ts';
 
 export function authnUser(msg: Envelope): string {
@@ -65,7 +70,10 @@ function replyBody(found: SipCredentials | undefined, buildCtx: BuildContext, ms
   if (perCtx === undefined) templates.set(key, (perCtx = new WeakMap()));
   let tpl = perCtx.get(buildCtx);
   if (tpl === undefined) {
-    const built = found !== undefined ? build('authn_resp', authnRespFields(MARK, found), buildCtx) : build('authn_err', { 'Msg-ID': MARK, 'Defer-Response': 'true' }, buildCtx);
+    const built =
+      found !== undefined
+        ? build('authn_resp', authnRespFields(MARK, found), buildCtx)
+        : build('authn_err', { 'Msg-ID': MARK, 'Defer-Response': 'true' }, buildCtx);
     const [head, tail] = JSON.stringify(built).split(JSON.stringify(MARK)) as [string, string];
     perCtx.set(buildCtx, (tpl = { head, tail }));
   }
@@ -79,9 +87,18 @@ export function transportPublisher(transport: BusTransport): ReplyPublisher {
   return (serverId, body) => transport.publish('targeted', serverId, body, jsonProperties());
 }
 
-export async function handleAuthnReq(deps: CredentialDeps, buildCtx: BuildContext, publish: ReplyPublisher, msg: Envelope, ctx: HandlerContext): Promise<void> {
+export async function handleAuthnReq(
+  deps: CredentialDeps,
+  buildCtx: BuildContext,
+  publish: ReplyPublisher,
+  msg: Envelope,
+  ctx: HandlerContext,
+): Promise<void> {
   if (typeof msg['Server-ID'] !== 'string' || msg['Server-ID'] === '') {
-    ctx.log.warn({ user: msg['Auth-User'], realm: msg['Auth-Realm'] }, 'authn_req without Server-ID: nobody to answer; dropped');
+    ctx.log.warn(
+      { user: msg['Auth-User'], realm: msg['Auth-Realm'] },
+      'authn_req without Server-ID: nobody to answer; dropped',
+    );
     return;
   }
   const realm = authnRealm(msg);
@@ -90,12 +107,27 @@ export async function handleAuthnReq(deps: CredentialDeps, buildCtx: BuildContex
   try {
     const r = await lookupCredentials(deps, realm, user);
     if (r.kind === 'found') found = r.creds;
-    else ctx.log.info({ user, realm, outcome: r.kind, what: 'what' in r ? r.what : undefined }, 'authn_req: no credentials given');
+    else
+      ctx.log.info(
+        { user, realm, outcome: r.kind, what: 'what' in r ? r.what : undefined },
+        'authn_req: no credentials given',
+      );
   } catch (err) {
     ctx.log.error({ user, realm, err: (err as Error).message }, 'authn_req: credential look-up failed');
   }
   await publish(msg['Server-ID'], replyBody(found, buildCtx, msg['Msg-ID']));
   // with the request's Msg-ID (and its Call-ID, from the log context): a proxy that then
   // times the REGISTER out can be shown the answer it did not match
-  if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ user, realm, msgId: msg['Msg-ID'], reply: found !== undefined ? 'authn_resp' : 'authn_err', method: found?.method, account: found?.accountId }, 'authn reply sent');
+  if (ctx.log.isLevelEnabled('debug'))
+    ctx.log.debug(
+      {
+        user,
+        realm,
+        msgId: msg['Msg-ID'],
+        reply: found !== undefined ? 'authn_resp' : 'authn_err',
+        method: found?.method,
+        account: found?.accountId,
+      },
+      'authn reply sent',
+    );
 }

@@ -29,7 +29,7 @@ export function cleanContact(raw: unknown): string | undefined {
   }
   s = s.replace(/^"+|"+$/g, '');
   const m = /^(sips?):([^\s<>"]+)$/i.exec(s);
-  if (m === null || !m[2]!.includes('@') && !/^[\w.-]+(:\d+)?/.test(m[2]!)) return undefined;
+  if (m === null || (!m[2]!.includes('@') && !/^[\w.-]+(:\d+)?/.test(m[2]!))) return undefined;
   return `${m[1]!.toLowerCase()}:${m[2]}`;
 }
 

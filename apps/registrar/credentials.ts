@@ -27,7 +27,14 @@
  *   and records its sequence, so a restarted reg_authn follows each database from where
  *   its predecessor stopped: nothing changed in the gap stays cached.
  */
-import { ACCOUNTS_DB, canonicalDbName, isStoreError, type Change, type DocumentStore, type SavedDoc } from '../../src/store/index.ts'; 
+import {
+  ACCOUNTS_DB,
+  canonicalDbName,
+  isStoreError,
+  type Change,
+  type DocumentStore,
+  type SavedDoc,
+} from '../../src/store/index.ts';
 import type { Table } from '../../src/kernel/index.ts';
 import type { DeviceBatcher } from './device-batcher.ts';
 
@@ -124,7 +131,8 @@ export class CredentialTable {
     this.table.updateCounter(EPOCH, 1, 0);
     this.table.delete(seqKey(canonicalDbName(db)));
     let n = 0;
-    for (const [o, keys] of [...this.byOrigin]) if (o.startsWith(prefix)) for (const k of [...keys]) n += this.remove(k) ? 1 : 0;
+    for (const [o, keys] of [...this.byOrigin])
+      if (o.startsWith(prefix)) for (const k of [...keys]) n += this.remove(k) ? 1 : 0;
     return n;
   }
 
@@ -187,7 +195,11 @@ function kept<T>(deps: CredentialDeps, key: string): T | undefined {
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 const enabled = (doc: Record<string, unknown>): boolean => doc.enabled !== false && doc.pvt_enabled !== false;
 
-export async function lookupCredentials(deps: CredentialDeps, realm: string, username: string): Promise<CredentialLookup> {
+export async function lookupCredentials(
+  deps: CredentialDeps,
+  realm: string,
+  username: string,
+): Promise<CredentialLookup> {
   const hit = kept<Cached>(deps, credKey(realm, username));
   if (hit !== undefined) return hit;
   return shared(deps, `u\u0000${realm}\u0000${username}`, async () => {
@@ -198,9 +210,18 @@ export async function lookupCredentials(deps: CredentialDeps, realm: string, use
   });
 }
 
-function remember(deps: CredentialDeps, realm: string, username: string, r: CredentialLookup, epoch: number): void {
+function remember(
+  deps: CredentialDeps,
+  realm: string,
+  username: string,
+  r: CredentialLookup,
+  epoch: number,
+): void {
   if (r.kind !== 'found' && r.kind !== 'disabled') return;
-  const origins = r.kind === 'found' ? [origin(ACCOUNTS_DB, r.creds.accountId), origin(r.creds.accountDb, r.creds.deviceId)] : r.origins;
+  const origins =
+    r.kind === 'found'
+      ? [origin(ACCOUNTS_DB, r.creds.accountId), origin(r.creds.accountDb, r.creds.deviceId)]
+      : r.origins;
   deps.remember(credKey(realm, username), r, origins, epoch);
 }
 
@@ -219,7 +240,8 @@ export async function primeCredentials(deps: CredentialDeps): Promise<number> {
     const ra = await realmAccount(deps, realm, epoch);
     if (ra === undefined || !enabled(ra.account)) continue;
     await deps.watch(ra.accountDb);
-    const devices = (await deps.store.view(ra.accountDb, 'devices/sip_credentials', { includeDocs: true })).rows;
+    const devices = (await deps.store.view(ra.accountDb, 'devices/sip_credentials', { includeDocs: true }))
+      .rows;
     for (const d of devices) {
       if (!d.doc) continue;
       const username = String(d.key);
@@ -239,7 +261,11 @@ function shared<T>(deps: CredentialDeps, key: string, run: () => Promise<T>): Pr
   return p;
 }
 
-async function realmAccount(deps: CredentialDeps, realm: string, epoch: number): Promise<RealmAccount | undefined> {
+async function realmAccount(
+  deps: CredentialDeps,
+  realm: string,
+  epoch: number,
+): Promise<RealmAccount | undefined> {
   const key = realmKey(realm);
   const hit = kept<RealmAccount>(deps, key);
   if (hit !== undefined) return hit;
@@ -258,19 +284,35 @@ async function realmAccount(deps: CredentialDeps, realm: string, epoch: number):
   });
 }
 
-async function load(deps: CredentialDeps, realm: string, username: string, epoch: number): Promise<CredentialLookup> {
+async function load(
+  deps: CredentialDeps,
+  realm: string,
+  username: string,
+  epoch: number,
+): Promise<CredentialLookup> {
   const ra = await realmAccount(deps, realm, epoch);
   if (ra === undefined) return { kind: 'unknown_realm' };
   const { accountId, accountDb, account } = ra;
-  if (!enabled(account)) return { kind: 'disabled', what: 'account', origins: [origin(ACCOUNTS_DB, accountId)] };
+  if (!enabled(account))
+    return { kind: 'disabled', what: 'account', origins: [origin(ACCOUNTS_DB, accountId)] };
   await deps.watch(accountDb);
   const device = await deps.devices.find(accountDb, username);
   if (device === undefined) return { kind: 'unknown_user', accountId };
   return fromDevice(ra, realm, username, device);
 }
 
-function fromDevice({ accountId, accountDb, account }: RealmAccount, realm: string, username: string, device: SavedDoc): CredentialLookup {
-  if (!enabled(device)) return { kind: 'disabled', what: 'device', origins: [origin(ACCOUNTS_DB, accountId), origin(accountDb, device._id)] };
+function fromDevice(
+  { accountId, accountDb, account }: RealmAccount,
+  realm: string,
+  username: string,
+  device: SavedDoc,
+): CredentialLookup {
+  if (!enabled(device))
+    return {
+      kind: 'disabled',
+      what: 'device',
+      origins: [origin(ACCOUNTS_DB, accountId), origin(accountDb, device._id)],
+    };
   const sip = (device.sip ?? {}) as Record<string, unknown>;
   const a1 = str(sip.a1_hash);
   const password = str(sip.password);

@@ -11,7 +11,13 @@
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ACCOUNTS_DB, ensureDesignDocs, readDesignDocs, type DesignDoc, type DocumentStore } from '../../src/store/index.ts';
+import {
+  ACCOUNTS_DB,
+  ensureDesignDocs,
+  readDesignDocs,
+  type DesignDoc,
+  type DocumentStore,
+} from '../../src/store/index.ts';
 
 export const REGISTRATIONS_DB = 'registrations';
 export { ACCOUNTS_DB };

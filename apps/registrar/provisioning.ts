@@ -63,21 +63,37 @@ function checkedUsername(v: unknown): string {
   return username;
 }
 
-async function accountByRealm(store: DocumentStore, realm: string): Promise<{ id: string; db: string } | undefined> {
+async function accountByRealm(
+  store: DocumentStore,
+  realm: string,
+): Promise<{ id: string; db: string } | undefined> {
   const row = (await store.view(ACCOUNTS_DB, 'accounts/listing_by_realm', { key: realm })).rows[0];
   const v = row?.value as { account_id?: string; account_db?: string } | undefined;
   return v?.account_id && v.account_db ? { id: v.account_id, db: v.account_db } : undefined;
 }
 
 export async function addAccount(store: DocumentStore, input: AccountInput): Promise<string> {
-  if (!nonEmpty(input.name) || !nonEmpty(input.realm)) throw new ProvisionError('invalid', 'an account needs --name and --realm');
+  if (!nonEmpty(input.name) || !nonEmpty(input.realm))
+    throw new ProvisionError('invalid', 'an account needs --name and --realm');
   const realm = checkedRealm(input.realm);
   await ensureRegistrarDbs(store);
-  if ((await accountByRealm(store, realm)) !== undefined) throw new ProvisionError('conflict', `realm ${realm} already belongs to an account`);
+  if ((await accountByRealm(store, realm)) !== undefined)
+    throw new ProvisionError('conflict', `realm ${realm} already belongs to an account`);
   const id = newId();
   const db = accountDbName(id, 'encoded');
   const now = Math.floor(Date.now() / 1000);
-  const doc = { _id: id, name: input.name.trim(), realm, enabled: true, pvt_type: 'account', pvt_db_name: db, pvt_account_id: id, pvt_tree: [], pvt_created: now, pvt_modified: now };
+  const doc = {
+    _id: id,
+    name: input.name.trim(),
+    realm,
+    enabled: true,
+    pvt_type: 'account',
+    pvt_db_name: db,
+    pvt_account_id: id,
+    pvt_tree: [],
+    pvt_created: now,
+    pvt_modified: now,
+  };
   await ensureAccountDb(store, db);
   await store.save(db, doc);
   await store.save(ACCOUNTS_DB, doc);
@@ -85,15 +101,29 @@ export async function addAccount(store: DocumentStore, input: AccountInput): Pro
 }
 
 export async function addDevice(store: DocumentStore, input: DeviceInput): Promise<string> {
-  if (!nonEmpty(input.realm) || !nonEmpty(input.username)) throw new ProvisionError('invalid', 'a device needs --realm and --username');
+  if (!nonEmpty(input.realm) || !nonEmpty(input.username))
+    throw new ProvisionError('invalid', 'a device needs --realm and --username');
   const realm = checkedRealm(input.realm);
   const username = checkedUsername(input.username);
-  if (typeof input.password === 'string' && !nonEmpty(input.password) && input.a1Hash === undefined) throw new ProvisionError('invalid', 'invalid password: it is empty (a device needs a password, or --a1-hash)');
-  if (nonEmpty(input.password) === nonEmpty(input.a1Hash)) throw new ProvisionError('invalid', 'give exactly one of --password or --a1-hash');
-  if (nonEmpty(input.a1Hash) && !/^[0-9a-f]{32}$/i.test(input.a1Hash)) throw new ProvisionError('invalid', '--a1-hash must be MD5(username:realm:password) as 32 hex characters');
+  if (typeof input.password === 'string' && !nonEmpty(input.password) && input.a1Hash === undefined)
+    throw new ProvisionError(
+      'invalid',
+      'invalid password: it is empty (a device needs a password, or --a1-hash)',
+    );
+  if (nonEmpty(input.password) === nonEmpty(input.a1Hash))
+    throw new ProvisionError('invalid', 'give exactly one of --password or --a1-hash');
+  if (nonEmpty(input.a1Hash) && !/^[0-9a-f]{32}$/i.test(input.a1Hash))
+    throw new ProvisionError(
+      'invalid',
+      '--a1-hash must be MD5(username:realm:password) as 32 hex characters',
+    );
   await ensureRegistrarDbs(store);
   const account = await accountByRealm(store, realm);
-  if (account === undefined) throw new ProvisionError('not_found', `no account has realm ${realm}: create it with 'fife account add --name NAME --realm ${realm}'`);
+  if (account === undefined)
+    throw new ProvisionError(
+      'not_found',
+      `no account has realm ${realm}: create it with 'fife account add --name NAME --realm ${realm}'`,
+    );
   await ensureAccountDb(store, account.db);
   const taken = (await store.view(account.db, 'devices/sip_credentials', { key: username })).rows.length > 0;
   if (taken) throw new ProvisionError('conflict', `username ${username} already exists in realm ${realm}`);

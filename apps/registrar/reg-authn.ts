@@ -31,16 +31,40 @@
  * - Registrar-Age: seconds since this incarnation started.
  * - Other info messages are the kernel's unexpected ones.
  */
-import { GenServer, Table, TableKeeper, ok, noreply, reply, unexpected, type From, type ProcessContext, type Runtime } from '../../src/kernel/index.ts';
+import {
+  GenServer,
+  Table,
+  TableKeeper,
+  ok,
+  noreply,
+  reply,
+  unexpected,
+  type From,
+  type ProcessContext,
+  type Runtime,
+} from '../../src/kernel/index.ts';
 import { GenListener, type GenListenerBehaviour } from '../../src/bus/gen-listener.ts';
 import { authnEndpointReqKey, authnReqKey, regQueryKey, type BuildContext } from '../../src/api/index.ts';
 import type { BusTransport } from '../../src/bus/index.ts';
-import { ACCOUNTS_DB, canonicalDbName, type Change, type ChangeSubscription, type SavedDoc, type StoreError } from '../../src/store/index.ts';
+import {
+  ACCOUNTS_DB,
+  canonicalDbName,
+  type Change,
+  type ChangeSubscription,
+  type SavedDoc,
+  type StoreError,
+} from '../../src/store/index.ts';
 import { handleAuthnReq, transportPublisher } from './authn-handler.ts';
 import { handleRegQuery } from './reg-query-handler.ts';
 import { REG_SERVER, REG_TABLES, type RegServerArgs } from './reg-server.ts';
 import { RegistrationView, REGS_TABLE, REG_USERS_TABLE } from './registrations.ts';
-import { CredentialTable, CREDS_TABLE, primeCredentials, type CredentialDeps, type CredRow } from './credentials.ts';
+import {
+  CredentialTable,
+  CREDS_TABLE,
+  primeCredentials,
+  type CredentialDeps,
+  type CredRow,
+} from './credentials.ts';
 import { DeviceBatcher } from './device-batcher.ts';
 
 export const REG_AUTHN = 'reg_authn';
@@ -74,14 +98,24 @@ type FeedMsg =
  * Starts following `db` (from `since`, or now); its changes, readiness and end come back
  * as messages. The subscription is kept in the state at once.
  */
-function follow(args: RegAuthnArgs, ctx: ProcessContext, feeds: Map<string, Feed>, db: string, since?: string): Feed {
+function follow(
+  args: RegAuthnArgs,
+  ctx: ProcessContext,
+  feeds: Map<string, Feed>,
+  db: string,
+  since?: string,
+): Feed {
   const self = ctx.self;
   const feed: Feed = { sub: undefined as unknown as ChangeSubscription, ready: false, waiters: [] };
   const sub = args.store.follow(db, {
     since,
     onChange: (change) => ctx.send(self, { type: 'feed_change', sub, db, change } satisfies FeedMsg),
     onError: (err) => {
-      if (err.code === 'unavailable' || err.code === 'failed') ctx.log.warn({ db, code: err.code, reason: err.reason }, 'change feed interrupted; kept credentials are served until it resumes');
+      if (err.code === 'unavailable' || err.code === 'failed')
+        ctx.log.warn(
+          { db, code: err.code, reason: err.reason },
+          'change feed interrupted; kept credentials are served until it resumes',
+        );
       else ctx.send(self, { type: 'feed_ended', sub, db, err } satisfies FeedMsg);
     },
     onRecover: () => ctx.log.info({ db }, 'change feed resumed'),
@@ -90,13 +124,19 @@ function follow(args: RegAuthnArgs, ctx: ProcessContext, feeds: Map<string, Feed
   feeds.set(db, feed);
   sub.ready.then(
     () => ctx.send(self, { type: 'feed_ready', sub, db } satisfies FeedMsg),
-    (err: unknown) => ctx.send(self, { type: 'feed_ready', sub, db, error: (err as Error).message } satisfies FeedMsg),
+    (err: unknown) =>
+      ctx.send(self, { type: 'feed_ready', sub, db, error: (err as Error).message } satisfies FeedMsg),
   );
   return feed;
 }
 
 /** Applies the changes of `db` since `since`, page by page; answers where it got to. */
-async function catchUp(args: RegAuthnArgs, creds: CredentialTable, db: string, since: string): Promise<{ seq: string; dropped: number }> {
+async function catchUp(
+  args: RegAuthnArgs,
+  creds: CredentialTable,
+  db: string,
+  since: string,
+): Promise<{ seq: string; dropped: number }> {
   let seq = since;
   let dropped = 0;
   for (;;) {
@@ -120,7 +160,9 @@ export const RegAuthn: GenListenerBehaviour<State, RegAuthnArgs, Call, Cast> = {
     const creds = new CredentialTable(claimed.table, args.settings.cacheMaxEntries);
     const feeds = new Map<string, Feed>();
     // However this incarnation ends, its feeds end with it.
-    void ctx.runtime.awaitExit(ctx.self).then(() => Promise.allSettled([...feeds.values()].map((f) => f.sub.stop())));
+    void ctx.runtime
+      .awaitExit(ctx.self)
+      .then(() => Promise.allSettled([...feeds.values()].map((f) => f.sub.stop())));
     if (claimed.inherited) {
       // Catch up first (what changed while no one followed: the dead incarnation's last
       // moments and the gap), then follow from there: no stale row is ever answered.
@@ -128,7 +170,10 @@ export const RegAuthn: GenListenerBehaviour<State, RegAuthnArgs, Call, Cast> = {
       let dropped = 0;
       for (const [db, since] of seqs) {
         const caughtUp = await catchUp(args, creds, db, since).catch((err: unknown) => {
-          ctx.log.warn({ db, err: (err as Error).message }, 'change feed not resumable; credentials from this database dropped');
+          ctx.log.warn(
+            { db, err: (err as Error).message },
+            'change feed not resumable; credentials from this database dropped',
+          );
           dropped += creds.dropDb(db);
           return undefined;
         });
@@ -137,7 +182,10 @@ export const RegAuthn: GenListenerBehaviour<State, RegAuthnArgs, Call, Cast> = {
         follow(args, ctx, feeds, db, caughtUp.seq);
       }
       await Promise.all([...feeds.values()].map((f) => f.sub.ready));
-      ctx.log.info({ credentials: creds.cached, resumed: feeds.size, dropped }, 'registrar: credentials kept across the restart');
+      ctx.log.info(
+        { credentials: creds.cached, resumed: feeds.size, dropped },
+        'registrar: credentials kept across the restart',
+      );
       return ok({ creds, feeds, args, ctx });
     }
     // At a start this process is the only reader: the priming writes straight into its table.
@@ -156,7 +204,10 @@ export const RegAuthn: GenListenerBehaviour<State, RegAuthnArgs, Call, Cast> = {
     };
     await deps.watch(ACCOUNTS_DB);
     const credentials = args.settings.primeCredentials ? await primeCredentials(deps) : 0;
-    ctx.log.info({ credentials, queue: args.settings.queue }, 'registrar: credentials primed from the database');
+    ctx.log.info(
+      { credentials, queue: args.settings.queue },
+      'registrar: credentials primed from the database',
+    );
     return ok({ creds, feeds, args, ctx });
   },
   listen(args) {
@@ -173,14 +224,19 @@ export const RegAuthn: GenListenerBehaviour<State, RegAuthnArgs, Call, Cast> = {
         store: args.store,
         table: Table.reader(r, CREDS_TABLE),
         watch: async (db) => {
-          const failed = await GenServer.call<string | undefined>(r, REG_AUTHN, { op: 'watch', db } satisfies Call);
+          const failed = await GenServer.call<string | undefined>(r, REG_AUTHN, {
+            op: 'watch',
+            db,
+          } satisfies Call);
           if (failed !== undefined) throw new Error(`cannot follow ${db}: ${failed}`);
         },
-        remember: (key, value, origins, epoch) => void GenServer.cast(r, REG_AUTHN, { op: 'remember', key, value, origins, epoch } satisfies Cast),
+        remember: (key, value, origins, epoch) =>
+          void GenServer.cast(r, REG_AUTHN, { op: 'remember', key, value, origins, epoch } satisfies Cast),
         devices: new DeviceBatcher(args.store),
         inflight: new Map(),
       });
-    const ctxOf = (r: Runtime): BuildContext => (buildCtx ??= { appName: 'registrar', appVersion: args.appVersion, node: r.node });
+    const ctxOf = (r: Runtime): BuildContext =>
+      (buildCtx ??= { appName: 'registrar', appVersion: args.appVersion, node: r.node });
     return {
       queue: args.settings.queue,
       queueOptions: { autoDelete: false },
@@ -194,14 +250,20 @@ export const RegAuthn: GenListenerBehaviour<State, RegAuthnArgs, Call, Cast> = {
         { exchange: 'registrar', routingKey: regQueryKey('*', '*') },
       ],
       responders: [
-        { category: 'directory', name: 'authn_req', handler: (m, ctx) => handleAuthnReq(credDeps(ctx.runtime), ctxOf(ctx.runtime), publish, m, ctx) },
         {
-          category: 'directory', name: 'reg_query',
+          category: 'directory',
+          name: 'authn_req',
+          handler: (m, ctx) => handleAuthnReq(credDeps(ctx.runtime), ctxOf(ctx.runtime), publish, m, ctx),
+        },
+        {
+          category: 'directory',
+          name: 'reg_query',
           handler: (m, ctx) => {
             rt ??= ctx.runtime;
             view ??= new RegistrationView(Table.reader(rt, REGS_TABLE), Table.reader(rt, REG_USERS_TABLE));
             const r = rt;
-            const adopt = (docs: SavedDoc[]): void => void GenServer.cast(r, REG_SERVER, { op: 'adopt', docs });
+            const adopt = (docs: SavedDoc[]): void =>
+              void GenServer.cast(r, REG_SERVER, { op: 'adopt', docs });
             return handleRegQuery({ view, store: args.store, adopt }, age, ctxOf(r), m, ctx);
           },
         },
@@ -242,7 +304,10 @@ export const RegAuthn: GenListenerBehaviour<State, RegAuthnArgs, Call, Cast> = {
       } else {
         s.feeds.delete(msg.db);
         const dropped = s.creds.dropDb(msg.db);
-        ctx.log.error({ db: msg.db, code: msg.err.code, reason: msg.err.reason, dropped }, 'change feed ended; credentials from this database dropped');
+        ctx.log.error(
+          { db: msg.db, code: msg.err.code, reason: msg.err.reason, dropped },
+          'change feed ended; credentials from this database dropped',
+        );
       }
       return noreply(s);
     }
@@ -253,5 +318,11 @@ export const RegAuthn: GenListenerBehaviour<State, RegAuthnArgs, Call, Cast> = {
 };
 
 export function regAuthnChildSpec(args: RegAuthnArgs) {
-  return GenListener.childSpec(REG_AUTHN, RegAuthn, args, { transport: args.transport, name: REG_AUTHN, appName: 'registrar', appVersion: args.appVersion, shutdown: 10_000 });
+  return GenListener.childSpec(REG_AUTHN, RegAuthn, args, {
+    transport: args.transport,
+    name: REG_AUTHN,
+    appName: 'registrar',
+    appVersion: args.appVersion,
+    shutdown: 10_000,
+  });
 }

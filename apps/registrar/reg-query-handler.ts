@@ -33,10 +33,18 @@ export function pickFields(reg: Registration, fields: readonly string[]): Record
   return out;
 }
 
-async function find(deps: RegQueryDeps, realm: string, username: string, now: number): Promise<Registration[]> {
+async function find(
+  deps: RegQueryDeps,
+  realm: string,
+  username: string,
+  now: number,
+): Promise<Registration[]> {
   const kept = deps.view.live(realm, username, now);
   if (kept.length > 0) return kept;
-  const res = await deps.store.view(REGISTRATIONS_DB, 'registrations/by_user_realm', { key: [realm.toLowerCase(), username.toLowerCase()], includeDocs: true });
+  const res = await deps.store.view(REGISTRATIONS_DB, 'registrations/by_user_realm', {
+    key: [realm.toLowerCase(), username.toLowerCase()],
+    includeDocs: true,
+  });
   const docs = res.rows.flatMap((r) => (r.doc ? [r.doc] : []));
   const live = docs.map(fromDoc).filter((r): r is Registration => r !== undefined && r.expiresAt > now);
   if (live.length > 0) deps.adopt(docs);
@@ -45,14 +53,26 @@ async function find(deps: RegQueryDeps, realm: string, username: string, now: nu
 
 export async function matchQuery(deps: RegQueryDeps, msg: Envelope, now: number): Promise<Registration[]> {
   const realm = typeof msg.Realm === 'string' && msg.Realm !== '' ? msg.Realm : 'all';
-  const user = typeof msg.Username === 'string' && msg.Username !== '' && msg.Username !== '*' ? msg.Username : undefined;
+  const user =
+    typeof msg.Username === 'string' && msg.Username !== '' && msg.Username !== '*'
+      ? msg.Username
+      : undefined;
   if (realm === 'all') return deps.view.all(now);
   return user === undefined ? deps.view.all(now, realm) : find(deps, realm, user, now);
 }
 
-export async function handleRegQuery(deps: RegQueryDeps, age: () => number, buildCtx: BuildContext, msg: Envelope, ctx: HandlerContext): Promise<void> {
+export async function handleRegQuery(
+  deps: RegQueryDeps,
+  age: () => number,
+  buildCtx: BuildContext,
+  msg: Envelope,
+  ctx: HandlerContext,
+): Promise<void> {
   if (typeof msg['Server-ID'] !== 'string' || msg['Server-ID'] === '') {
-    ctx.log.warn({ user: msg.Username, realm: msg.Realm }, 'reg_query without Server-ID: nobody to answer; dropped');
+    ctx.log.warn(
+      { user: msg.Username, realm: msg.Realm },
+      'reg_query without Server-ID: nobody to answer; dropped',
+    );
     return;
   }
   const regs = await matchQuery(deps, msg, Date.now());
@@ -63,5 +83,7 @@ export async function handleRegQuery(deps: RegQueryDeps, age: () => number, buil
   const countOnly = msg['Count-Only'] === true || msg['Count-Only'] === 'true';
   const fields = Array.isArray(msg.Fields) ? (msg.Fields as string[]) : [];
   const body = countOnly ? { Count: regs.length } : { Fields: regs.map((r) => pickFields(r, fields)) };
-  await ctx.reply(build('reg_query_resp', { 'Msg-ID': msg['Msg-ID'], 'Registrar-Age': age(), ...body }, buildCtx));
+  await ctx.reply(
+    build('reg_query_resp', { 'Msg-ID': msg['Msg-ID'], 'Registrar-Age': age(), ...body }, buildCtx),
+  );
 }

@@ -31,7 +31,16 @@
  *   tables pass to the keeper with their rows, and the writes already queued still land
  *   (their messages, unacked, come again to the successor, which applies them again).
  */
-import { GenServer, TableKeeper, ok, noreply, reply, unexpected, type From, type ProcessContext } from '../../src/kernel/index.ts';
+import {
+  GenServer,
+  TableKeeper,
+  ok,
+  noreply,
+  reply,
+  unexpected,
+  type From,
+  type ProcessContext,
+} from '../../src/kernel/index.ts';
 import { GenListener, type GenListenerBehaviour } from '../../src/bus/gen-listener.ts';
 import { regSuccessKey } from '../../src/api/index.ts';
 import type { BusTransport } from '../../src/bus/index.ts';
@@ -62,11 +71,19 @@ interface State {
 }
 
 /** What the reg_success call answers. */
-export type RegSuccessReply = { result: 'stored' | 'updated' | 'removed'; id: string; error?: string } | { result: 'rejected'; reason: string };
+export type RegSuccessReply =
+  | { result: 'stored' | 'updated' | 'removed'; id: string; error?: string }
+  | { result: 'rejected'; reason: string };
 
 type Call = { op: 'sweep'; now?: number } | { op: 'reg_success'; msg: Record<string, unknown> } | 'stats';
 type Cast = { op: 'adopt'; docs: SavedDoc[] };
-type Written = { type: 'reg_written'; from: From; result: 'stored' | 'updated' | 'removed'; id: string; error?: string };
+type Written = {
+  type: 'reg_written';
+  from: From;
+  result: 'stored' | 'updated' | 'removed';
+  id: string;
+  error?: string;
+};
 
 /** Databases and design documents made current (accounts, registrations, every account db). */
 export async function ensureDatabases(store: DocumentStore, ctx: ProcessContext): Promise<void> {
@@ -74,13 +91,19 @@ export async function ensureDatabases(store: DocumentStore, ctx: ProcessContext)
   const accounts = await store.view(ACCOUNTS_DB, 'accounts/listing_by_realm');
   for (const row of accounts.rows) {
     const db = (row.value as { account_db?: unknown } | null)?.account_db;
-    if (typeof db === 'string') await ensureAccountDb(store, db).catch((err: unknown) => ctx.log.warn({ db, err: (err as Error).message }, 'account database not ready'));
+    if (typeof db === 'string')
+      await ensureAccountDb(store, db).catch((err: unknown) =>
+        ctx.log.warn({ db, err: (err as Error).message }, 'account database not ready'),
+      );
   }
 }
 
 async function sweep(table: RegistrationTable, ctx: ProcessContext, now = Date.now()): Promise<string[]> {
   const gone = await table.sweep(now).catch((err: unknown) => {
-    ctx.log.error({ err: (err as Error).message }, 'expiry sweep: database delete failed (entries left the tables)');
+    ctx.log.error(
+      { err: (err as Error).message },
+      'expiry sweep: database delete failed (entries left the tables)',
+    );
     return [] as string[];
   });
   if (gone.length > 0) ctx.log.info({ expired: gone.length }, 'expired registrations removed');
@@ -95,13 +118,25 @@ export const RegServer: GenListenerBehaviour<State, RegServerArgs, Call, Cast> =
     ctx.trapExit(true);
     const regs = await TableKeeper.claim<string, Registration>(ctx, REG_TABLES, REGS_TABLE);
     const users = await TableKeeper.claim<string, readonly string[]>(ctx, REG_TABLES, REG_USERS_TABLE);
-    const table = new RegistrationTable(regs.table, users.table, args.store, REGISTRATIONS_DB, new RegStore(args.store, REGISTRATIONS_DB, ctx.log));
+    const table = new RegistrationTable(
+      regs.table,
+      users.table,
+      args.store,
+      REGISTRATIONS_DB,
+      new RegStore(args.store, REGISTRATIONS_DB, ctx.log),
+    );
     if (regs.inherited && users.inherited) {
-      ctx.log.info({ registrations: table.size, queue: args.settings.queue }, 'registrar: registrations kept across the restart');
+      ctx.log.info(
+        { registrations: table.size, queue: args.settings.queue },
+        'registrar: registrations kept across the restart',
+      );
     } else {
       await ensureDatabases(args.store, ctx);
       const primed = await table.prime(Date.now());
-      ctx.log.info({ ...primed, queue: args.settings.queue }, 'registrar: registrations primed from the database');
+      ctx.log.info(
+        { ...primed, queue: args.settings.queue },
+        'registrar: registrations primed from the database',
+      );
     }
     ctx.sendAfter(args.settings.sweepIntervalMs, 'sweep');
     return ok({ table, startedAt: Date.now(), sweepIntervalMs: args.settings.sweepIntervalMs });
@@ -125,7 +160,11 @@ export const RegServer: GenListenerBehaviour<State, RegServerArgs, Call, Cast> =
       return noreply(s);
     }
     if (isWritten(msg)) {
-      GenServer.reply(msg.from, { result: msg.result, id: msg.id, error: msg.error } satisfies RegSuccessReply);
+      GenServer.reply(msg.from, {
+        result: msg.result,
+        id: msg.id,
+        error: msg.error,
+      } satisfies RegSuccessReply);
       return noreply(s);
     }
     const type = (msg as { type?: unknown })?.type;
@@ -137,12 +176,30 @@ export const RegServer: GenListenerBehaviour<State, RegServerArgs, Call, Cast> =
       const out = s.table.apply(req.msg, Date.now());
       if (out.result === 'rejected') return reply<State, RegSuccessReply>(out, s);
       const self = ctx.self;
-      const written = (error?: string): void => ctx.send(self, { type: 'reg_written', from, result: out.result, id: out.id, error } satisfies Written);
-      out.persisted.then(() => written(), (err: unknown) => written((err as Error).message));
+      const written = (error?: string): void =>
+        ctx.send(self, {
+          type: 'reg_written',
+          from,
+          result: out.result,
+          id: out.id,
+          error,
+        } satisfies Written);
+      out.persisted.then(
+        () => written(),
+        (err: unknown) => written((err as Error).message),
+      );
       return noreply(s);
     }
-    if (typeof req === 'object' && req.op === 'sweep') return sweep(s.table, ctx, req.now).then((gone) => reply(gone, s));
-    return reply({ registrations: s.table.size, pendingWrites: s.table.writer.pendingCount, age: Math.floor((Date.now() - s.startedAt) / 1000) }, s);
+    if (typeof req === 'object' && req.op === 'sweep')
+      return sweep(s.table, ctx, req.now).then((gone) => reply(gone, s));
+    return reply(
+      {
+        registrations: s.table.size,
+        pendingWrites: s.table.writer.pendingCount,
+        age: Math.floor((Date.now() - s.startedAt) / 1000),
+      },
+      s,
+    );
   },
   handleCast(msg, s, ctx) {
     if (msg.op === 'adopt') {
@@ -153,11 +210,24 @@ export const RegServer: GenListenerBehaviour<State, RegServerArgs, Call, Cast> =
     return unexpected(msg, s);
   },
   async terminate(_reason, s, ctx) {
-    await s.table.writer.close().catch((err: unknown) => ctx.log.error({ err: (err as Error).message }, 'registrations not all written at close'));
+    await s.table.writer
+      .close()
+      .catch((err: unknown) =>
+        ctx.log.error({ err: (err as Error).message }, 'registrations not all written at close'),
+      );
   },
-  describe: (s) => ({ registrations: s.table.all(Date.now()).length, age_s: Math.floor((Date.now() - s.startedAt) / 1000) }),
+  describe: (s) => ({
+    registrations: s.table.all(Date.now()).length,
+    age_s: Math.floor((Date.now() - s.startedAt) / 1000),
+  }),
 };
 
 export function regServerChildSpec(args: RegServerArgs, transport: BusTransport) {
-  return GenListener.childSpec(REG_SERVER, RegServer, args, { transport, name: REG_SERVER, appName: 'registrar', appVersion: args.appVersion, shutdown: 10_000 });
+  return GenListener.childSpec(REG_SERVER, RegServer, args, {
+    transport,
+    name: REG_SERVER,
+    appName: 'registrar',
+    appVersion: args.appVersion,
+    shutdown: 10_000,
+  });
 }

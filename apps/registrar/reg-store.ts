@@ -116,7 +116,9 @@ export class RegStore {
         continue;
       }
       writes.push([id, p]);
-      docs.push(p.doc === undefined ? { _id: id, _rev: rev, _deleted: true } : { ...p.doc, _id: id, _rev: rev });
+      docs.push(
+        p.doc === undefined ? { _id: id, _rev: rev, _deleted: true } : { ...p.doc, _id: id, _rev: rev },
+      );
     }
     if (docs.length === 0) return;
     let results;

@@ -18,16 +18,32 @@ const WRITE_TIMEOUT_MS = 60_000;
 export async function handleRegSuccess(msg: Envelope, ctx: ListenerHandlerContext): Promise<void> {
   let out: RegSuccessReply;
   try {
-    out = await GenServer.call<RegSuccessReply>(ctx.runtime, REG_SERVER, { op: 'reg_success', msg }, WRITE_TIMEOUT_MS);
+    out = await GenServer.call<RegSuccessReply>(
+      ctx.runtime,
+      REG_SERVER,
+      { op: 'reg_success', msg },
+      WRITE_TIMEOUT_MS,
+    );
   } catch (err) {
     ctx.delivery.nack(true);
-    ctx.log.warn({ user: msg.Username, realm: msg.Realm, err: (err as Error).message }, 'reg_success: reg_server did not take it; handed back to the queue');
+    ctx.log.warn(
+      { user: msg.Username, realm: msg.Realm, err: (err as Error).message },
+      'reg_success: reg_server did not take it; handed back to the queue',
+    );
     return;
   }
   if (out.result === 'rejected') {
     ctx.log.warn({ user: msg.Username, realm: msg.Realm, reason: out.reason }, 'reg_success rejected');
     return;
   }
-  if (out.error !== undefined) ctx.log.error({ id: out.id, err: out.error }, 'reg_success: registration not written to the database (kept in the tables)');
-  else ctx.log.debug({ user: msg.Username, realm: msg.Realm, id: out.id, result: out.result }, 'registration written');
+  if (out.error !== undefined)
+    ctx.log.error(
+      { id: out.id, err: out.error },
+      'reg_success: registration not written to the database (kept in the tables)',
+    );
+  else
+    ctx.log.debug(
+      { user: msg.Username, realm: msg.Realm, id: out.id, result: out.result },
+      'registration written',
+    );
 }

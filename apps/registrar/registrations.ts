@@ -47,10 +47,42 @@ export type ApplyOutcome =
   | { result: 'rejected'; reason: string };
 
 const REG_FIELDS = new Set([
-  'Contact', 'Event-Timestamp', 'Expires', 'Realm', 'Username', 'Account-DB', 'AOR', 'Authorizing-ID', 'Custom-Channel-Vars', 'First-Registration',
-  'FreeSWITCH-Hostname', 'FreeSWITCH-Nodename', 'From-Host', 'From-User', 'Network-IP', 'Network-Port', 'Original-Contact', 'Presence-Hosts',
-  'Profile-Name', 'Proxy-IP', 'Proxy-Path', 'Proxy-Port', 'Proxy-Protocol', 'Register-Overwrite-Notify', 'Registrar-Node', 'RPid', 'RUID',
-  'Source-IP', 'Source-Port', 'Status', 'Suppress-Unregister-Notify', 'To-Host', 'To-User', 'User-Agent', 'Account-ID', 'Call-ID',
+  'Contact',
+  'Event-Timestamp',
+  'Expires',
+  'Realm',
+  'Username',
+  'Account-DB',
+  'AOR',
+  'Authorizing-ID',
+  'Custom-Channel-Vars',
+  'First-Registration',
+  'FreeSWITCH-Hostname',
+  'FreeSWITCH-Nodename',
+  'From-Host',
+  'From-User',
+  'Network-IP',
+  'Network-Port',
+  'Original-Contact',
+  'Presence-Hosts',
+  'Profile-Name',
+  'Proxy-IP',
+  'Proxy-Path',
+  'Proxy-Port',
+  'Proxy-Protocol',
+  'Register-Overwrite-Notify',
+  'Registrar-Node',
+  'RPid',
+  'RUID',
+  'Source-IP',
+  'Source-Port',
+  'Status',
+  'Suppress-Unregister-Notify',
+  'To-Host',
+  'To-User',
+  'User-Agent',
+  'Account-ID',
+  'Call-ID',
 ]);
 
 export type RegsTable = Table<string, Registration>;
@@ -104,21 +136,32 @@ export class RegistrationTable extends RegistrationView {
 
   apply(msg: Record<string, unknown>, now: number): ApplyOutcome {
     const contact = cleanContact(msg.Contact);
-    if (contact === undefined) return { result: 'rejected', reason: `malformed Contact ${JSON.stringify(msg.Contact)}` };
+    if (contact === undefined)
+      return { result: 'rejected', reason: `malformed Contact ${JSON.stringify(msg.Contact)}` };
     const expires = expiresOf(msg.Expires);
-    if (expires === undefined) return { result: 'rejected', reason: `bad Expires ${JSON.stringify(msg.Expires)}` };
+    if (expires === undefined)
+      return { result: 'rejected', reason: `bad Expires ${JSON.stringify(msg.Expires)}` };
     const realm = String(msg.Realm).toLowerCase();
     const username = String(msg.Username).toLowerCase();
     const id = registrationId(contact);
-    if (expires === 0 || msg.Status === 'Unregistered') return { result: 'removed', id, persisted: this.remove(id) };
+    if (expires === 0 || msg.Status === 'Unregistered')
+      return { result: 'removed', id, persisted: this.remove(id) };
     const fields: Record<string, unknown> = { 'Bridge-RURI': contact };
     for (const [k, v] of Object.entries(msg)) if (REG_FIELDS.has(k)) fields[k] = v;
     const reg: Registration = { id, realm, username, expiresAt: now + expires * 1000, fields };
     const known = this.regs.member(id);
-    const removals = known ? [] : this.ids(realm, username).filter((old) => old !== id).map((old) => this.remove(old));
+    const removals = known
+      ? []
+      : this.ids(realm, username)
+          .filter((old) => old !== id)
+          .map((old) => this.remove(old));
     this.keep(reg);
     const written = this.writer.put(toDoc(reg));
-    return { result: known ? 'updated' : 'stored', id, persisted: Promise.all([...removals, written]).then(() => undefined) };
+    return {
+      result: known ? 'updated' : 'stored',
+      id,
+      persisted: Promise.all([...removals, written]).then(() => undefined),
+    };
   }
 
   remove(id: string): Promise<void> {
@@ -177,12 +220,31 @@ export class RegistrationTable extends RegistrationView {
 }
 
 function toDoc(reg: Registration): Doc {
-  return { _id: reg.id, pvt_type: 'registration', pvt_expires_at: reg.expiresAt, ...reg.fields, Realm: reg.realm, Username: reg.username };
+  return {
+    _id: reg.id,
+    pvt_type: 'registration',
+    pvt_expires_at: reg.expiresAt,
+    ...reg.fields,
+    Realm: reg.realm,
+    Username: reg.username,
+  };
 }
 
 export function fromDoc(doc: SavedDoc): Registration | undefined {
-  if (doc.pvt_type !== 'registration' || typeof doc.pvt_expires_at !== 'number' || typeof doc.Realm !== 'string' || typeof doc.Username !== 'string') return undefined;
+  if (
+    doc.pvt_type !== 'registration' ||
+    typeof doc.pvt_expires_at !== 'number' ||
+    typeof doc.Realm !== 'string' ||
+    typeof doc.Username !== 'string'
+  )
+    return undefined;
   const fields: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(doc)) if (REG_FIELDS.has(k) || k === 'Bridge-RURI') fields[k] = v;
-  return { id: doc._id, realm: doc.Realm.toLowerCase(), username: doc.Username.toLowerCase(), expiresAt: doc.pvt_expires_at, fields };
+  return {
+    id: doc._id,
+    realm: doc.Realm.toLowerCase(),
+    username: doc.Username.toLowerCase(),
+    expiresAt: doc.pvt_expires_at,
+    fields,
+  };
 }

@@ -27,24 +27,35 @@ export interface RegistrarSettings {
   primeCredentials: boolean;
 }
 
-const DEFAULTS: RegistrarSettings = { queue: 'registrar_listener', sweepIntervalMs: 15_000, cacheMaxEntries: 500_000, concurrency: 256, prefetch: 512, authnAck: false, primeCredentials: true };
+const DEFAULTS: RegistrarSettings = {
+  queue: 'registrar_listener',
+  sweepIntervalMs: 15_000,
+  cacheMaxEntries: 500_000,
+  concurrency: 256,
+  prefetch: 512,
+  authnAck: false,
+  primeCredentials: true,
+};
 
 export function registrarSettings(raw: Record<string, unknown> | undefined): RegistrarSettings {
   const r = raw ?? {};
   const num = (key: string, dflt: number): number => {
     const v = r[key];
     if (v === undefined) return dflt;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new Error(`settings.registrar.${key} must be a positive integer, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
+      throw new Error(`settings.registrar.${key} must be a positive integer, got ${JSON.stringify(v)}`);
     return v;
   };
   const bool = (key: string, dflt: boolean): boolean => {
     const v = r[key];
     if (v === undefined) return dflt;
-    if (typeof v !== 'boolean') throw new Error(`settings.registrar.${key} must be true or false, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'boolean')
+      throw new Error(`settings.registrar.${key} must be true or false, got ${JSON.stringify(v)}`);
     return v;
   };
   const queue = r.queue ?? DEFAULTS.queue;
-  if (typeof queue !== 'string' || queue === '') throw new Error('settings.registrar.queue must be a non-empty queue name');
+  if (typeof queue !== 'string' || queue === '')
+    throw new Error('settings.registrar.queue must be a non-empty queue name');
   return {
     queue,
     sweepIntervalMs: num('sweep_interval_ms', DEFAULTS.sweepIntervalMs),

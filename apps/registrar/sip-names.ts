@@ -31,21 +31,27 @@ export function realmProblem(realm: string): string | undefined {
   if (realm.length > REALM_MAX_CHARS) return `it has ${realm.length} characters (at most ${REALM_MAX_CHARS})`;
   const labels = realm.split('.');
   for (const [i, label] of labels.entries()) {
-    if (label === '') return `${quote(realm)} has an empty label (a dot at the start, the end, or two in a row)`;
-    if (label.length > LABEL_MAX_CHARS) return `its label ${quote(label)} has ${label.length} characters (at most ${LABEL_MAX_CHARS})`;
-    if (!LABEL.test(label)) return `${quote(realm)} is not a SIP domain: label ${quote(label)} may hold only letters, digits and inner hyphens`;
-    if (i === labels.length - 1 && !TOP_LABEL.test(label)) return `${quote(realm)} is not a SIP domain: its last label ${quote(label)} must start with a letter (an IP address is not a realm)`;
+    if (label === '')
+      return `${quote(realm)} has an empty label (a dot at the start, the end, or two in a row)`;
+    if (label.length > LABEL_MAX_CHARS)
+      return `its label ${quote(label)} has ${label.length} characters (at most ${LABEL_MAX_CHARS})`;
+    if (!LABEL.test(label))
+      return `${quote(realm)} is not a SIP domain: label ${quote(label)} may hold only letters, digits and inner hyphens`;
+    if (i === labels.length - 1 && !TOP_LABEL.test(label))
+      return `${quote(realm)} is not a SIP domain: its last label ${quote(label)} must start with a letter (an IP address is not a realm)`;
   }
   return undefined;
 }
 
 export function usernameProblem(user: string): string | undefined {
   if (user === '') return 'it is empty';
-  if (user.length > USERNAME_MAX_CHARS) return `it has ${user.length} characters (at most ${USERNAME_MAX_CHARS})`;
+  if (user.length > USERNAME_MAX_CHARS)
+    return `it has ${user.length} characters (at most ${USERNAME_MAX_CHARS})`;
   for (let i = 0; i < user.length; i++) {
     const c = user[i]!;
     if (c === '%') {
-      if (!/^[0-9a-f]{2}$/i.test(user.slice(i + 1, i + 3))) return `${quote(user)} has a '%' not followed by two hex digits`;
+      if (!/^[0-9a-f]{2}$/i.test(user.slice(i + 1, i + 3)))
+        return `${quote(user)} has a '%' not followed by two hex digits`;
       i += 2;
     } else if (!USER_CHAR.test(c)) {
       return `${quote(user)} holds ${quote(c)}, which a SIP user part cannot (letters, digits, -_.!~*'()&=+$,;?/ and %XX escapes only)`;

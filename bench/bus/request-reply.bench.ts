@@ -51,7 +51,7 @@ const request = (): Envelope => ({
   'App-Version': '0.0.0',
   'Auth-Realm': 'sip.example.com',
   'Auth-User': 'user1000',
-  'Method': 'REGISTER',
+  Method: 'REGISTER',
 });
 
 async function measure(rt: RoundTrip): Promise<Figures> {
@@ -75,7 +75,11 @@ async function measure(rt: RoundTrip): Promise<Figures> {
     }),
   );
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  return { p50: lat[Math.floor(lat.length * 0.5)], p99: lat[Math.floor(lat.length * 0.99)], rps: done / secs };
+  return {
+    p50: lat[Math.floor(lat.length * 0.5)],
+    p99: lat[Math.floor(lat.length * 0.99)],
+    rps: done / secs,
+  };
 }
 
 /** Bare amqplib: request on a topic exchange, reply on a direct exchange keyed by the reply queue. */
@@ -95,7 +99,10 @@ async function bare(): Promise<{ rt: RoundTrip; close: () => Promise<void> }> {
       if (!m) return;
       const body = JSON.parse(m.content.toString()) as Envelope;
       const reply = { ...body, 'Event-Name': 'authn_resp', 'Auth-Password': 'x' };
-      sch.publish(replyX, m.properties.replyTo as string, Buffer.from(JSON.stringify(reply)), { correlationId: m.properties.correlationId as string, contentType: 'application/json' });
+      sch.publish(replyX, m.properties.replyTo as string, Buffer.from(JSON.stringify(reply)), {
+        correlationId: m.properties.correlationId as string,
+        contentType: 'application/json',
+      });
     },
     { noAck: true },
   );
@@ -120,7 +127,11 @@ async function bare(): Promise<{ rt: RoundTrip; close: () => Promise<void> }> {
     new Promise<void>((resolve) => {
       const id = String(++n);
       waiting.set(id, resolve);
-      cch.publish(x, 'authn.req.sip%2Eexample%2Ecom', Buffer.from(JSON.stringify(request())), { correlationId: id, replyTo: replyQ, contentType: 'application/json' });
+      cch.publish(x, 'authn.req.sip%2Eexample%2Ecom', Buffer.from(JSON.stringify(request())), {
+        correlationId: id,
+        replyTo: replyQ,
+        contentType: 'application/json',
+      });
     });
   return {
     rt,
@@ -132,7 +143,10 @@ async function bare(): Promise<{ rt: RoundTrip; close: () => Promise<void> }> {
 }
 
 /** Fife: Requester on one transport, ListenerCore responder on another. */
-async function fife(url: string, broker?: EmbeddedBroker): Promise<{ rt: RoundTrip; close: () => Promise<void> }> {
+async function fife(
+  url: string,
+  broker?: EmbeddedBroker,
+): Promise<{ rt: RoundTrip; close: () => Promise<void> }> {
   const prefix = `bench-${randomBytes(3).toString('hex')}`;
   const tReq = createTransport({ url, logger, embeddedBroker: broker, namePrefix: `${prefix}-req` });
   const tResp = createTransport({ url, logger, embeddedBroker: broker, namePrefix: `${prefix}-resp` });
@@ -144,7 +158,13 @@ async function fife(url: string, broker?: EmbeddedBroker): Promise<{ rt: RoundTr
     exchanges: [{ name: x, type: 'topic' }],
     bindings: [{ exchange: x, routingKey: 'authn.req.*' }],
     concurrency: 64,
-    responders: [{ category: 'directory', name: 'authn_req', handler: (m, ctx) => ctx.reply({ ...m, 'Event-Name': 'authn_resp', 'Auth-Password': 'x' }) }],
+    responders: [
+      {
+        category: 'directory',
+        name: 'authn_req',
+        handler: (m, ctx) => ctx.reply({ ...m, 'Event-Name': 'authn_resp', 'Auth-Password': 'x' }),
+      },
+    ],
   });
   await l.start();
   const r = new Requester({ transport: tReq, logger, timeoutMs: 10_000 });
@@ -166,10 +186,23 @@ async function fife(url: string, broker?: EmbeddedBroker): Promise<{ rt: RoundTr
 
 const CTX = { appName: 'bench', appVersion: '0.0.0', node: 'bench@localhost' };
 const catalogueRequest = (): Envelope =>
-  build('authn_req', { 'Auth-Realm': 'sip.example.com', 'Auth-User': 'user1000', From: 'user1000@sip.example.com', To: 'user1000@sip.example.com', Method: 'REGISTER' }, CTX) as Envelope;
+  build(
+    'authn_req',
+    {
+      'Auth-Realm': 'sip.example.com',
+      'Auth-User': 'user1000',
+      From: 'user1000@sip.example.com',
+      To: 'user1000@sip.example.com',
+      Method: 'REGISTER',
+    },
+    CTX,
+  ) as Envelope;
 
 /** Fife as apps use it: a gen_listener (catalogue-validated) answering with catalogue-built replies. */
-async function fifeGenListener(url: string, broker?: EmbeddedBroker): Promise<{ rt: RoundTrip; close: () => Promise<void> }> {
+async function fifeGenListener(
+  url: string,
+  broker?: EmbeddedBroker,
+): Promise<{ rt: RoundTrip; close: () => Promise<void> }> {
   const prefix = `bench-${randomBytes(3).toString('hex')}`;
   const tReq = createTransport({ url, logger, embeddedBroker: broker, namePrefix: `${prefix}-req` });
   const tResp = createTransport({ url, logger, embeddedBroker: broker, namePrefix: `${prefix}-resp` });
@@ -185,7 +218,14 @@ async function fifeGenListener(url: string, broker?: EmbeddedBroker): Promise<{ 
         {
           category: 'directory',
           name: 'authn_req',
-          handler: (m, ctx) => ctx.reply(build('authn_resp', { 'Msg-ID': m['Msg-ID'], 'Auth-Method': 'password', 'Auth-Password': 'x' }, CTX) as Envelope),
+          handler: (m, ctx) =>
+            ctx.reply(
+              build(
+                'authn_resp',
+                { 'Msg-ID': m['Msg-ID'], 'Auth-Method': 'password', 'Auth-Password': 'x' },
+                CTX,
+              ) as Envelope,
+            ),
         },
       ],
     }),
@@ -214,14 +254,20 @@ async function fifeGenListener(url: string, broker?: EmbeddedBroker): Promise<{ 
 
 function line(name: string, f: Figures, base?: Figures): string {
   const pad = (s: string, n: number) => s.padEnd(n);
-  const ratio = base ? `  p50 ${(f.p50 / base.p50).toFixed(2)}x bare (target <= 1.3)  throughput ${(f.rps / base.rps).toFixed(2)}x bare (target >= 0.6)` : '';
+  const ratio = base
+    ? `  p50 ${(f.p50 / base.p50).toFixed(2)}x bare (target <= 1.3)  throughput ${(f.rps / base.rps).toFixed(2)}x bare (target >= 0.6)`
+    : '';
   return `${pad(name, 40)} p50 ${f.p50.toFixed(0).padStart(5)} µs  p99 ${f.p99.toFixed(0).padStart(5)} µs  ${INFLIGHT} in flight: ${f.rps.toFixed(0).padStart(6)} rt/s${ratio}`;
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function medianFigures(fs: Figures[]): Figures {
-  return { p50: median(fs.map((f) => f.p50)), p99: median(fs.map((f) => f.p99)), rps: median(fs.map((f) => f.rps)) };
+  return {
+    p50: median(fs.map((f) => f.p50)),
+    p99: median(fs.map((f) => f.p99)),
+    rps: median(fs.map((f) => f.rps)),
+  };
 }
 
 async function main(): Promise<void> {
@@ -233,7 +279,9 @@ async function main(): Promise<void> {
     rabbit = false;
     process.stdout.write(`RabbitMQ not reachable (${(err as Error).message}): RabbitMQ figures skipped\n`);
   }
-  process.stdout.write(`request/reply: ${ROUNDS} alternating rounds of ${SEQ} sequential round trips (after ${WARM} warm-up) and ${SECONDS}s with ${INFLIGHT} in flight; medians\n`);
+  process.stdout.write(
+    `request/reply: ${ROUNDS} alternating rounds of ${SEQ} sequential round trips (after ${WARM} warm-up) and ${SECONDS}s with ${INFLIGHT} in flight; medians\n`,
+  );
   if (rabbit) {
     const b = await bare();
     const f = await fife(URL);

@@ -19,7 +19,16 @@ import { createRootLogger } from '../../src/kernel/log.ts';
 import { Runtime, Supervisor } from '../../src/kernel/index.ts';
 import { build, callEventKey } from '../../src/api/index.ts';
 import { busDecoder, busExchangeSpecs, busValidator } from '../../src/api/bus-adapters.ts';
-import { createTransport, EmbeddedBroker, ListenerCore, encodeJson, jsonProperties, type BusTransport, type Envelope, type ListenerOptions } from '../../src/bus/index.ts';
+import {
+  createTransport,
+  EmbeddedBroker,
+  ListenerCore,
+  encodeJson,
+  jsonProperties,
+  type BusTransport,
+  type Envelope,
+  type ListenerOptions,
+} from '../../src/bus/index.ts';
 import { EslConnection, Switch } from '../../src/switch/index.ts';
 import { ecallmgrTree } from '../../supervisors/ecallmgr.sup.ts';
 import { ecallmgrSettings } from '../../apps/ecallmgr/config.ts';
@@ -29,7 +38,11 @@ import { nodesChildSpec } from '../../src/node/nodes.ts';
 const CALLS = Number(process.env.ECM_BENCH_CALLS ?? 2000);
 const CONCURRENCY = Number(process.env.ECM_BENCH_CONCURRENCY ?? 50);
 const HELD = Number(process.env.ECM_BENCH_HELD ?? 5000);
-const quiet = createRootLogger({ node: 'bench', level: process.env.ECM_BENCH_LOG ?? 'silent', destination: { write: (s: string) => void process.stderr.write(s) } });
+const quiet = createRootLogger({
+  node: 'bench',
+  level: process.env.ECM_BENCH_LOG ?? 'silent',
+  destination: { write: (s: string) => void process.stderr.write(s) },
+});
 const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
 const CTX = { appName: 'bench-app', appVersion: '4.0.0', node: 'bench@localhost' };
 const out = (s: string): boolean => process.stdout.write(`${s}\n`);
@@ -50,11 +63,19 @@ class Waiters {
 }
 
 /** The controlling app: parks every call, records route_win and call events. */
-async function benchApp(bus: BusTransport, waiters: Waiters): Promise<{ core: ListenerCore; command(ctl: string, callId: string, app: string): Promise<void> }> {
+async function benchApp(
+  bus: BusTransport,
+  waiters: Waiters,
+): Promise<{ core: ListenerCore; command(ctl: string, callId: string, app: string): Promise<void> }> {
   const core: ListenerCore = new ListenerCore({
     transport: bus,
     logger: quiet,
-    bindings: [{ exchange: 'callmgr', routingKey: 'route.req.#' }, { exchange: 'callevt', routingKey: callEventKey('CHANNEL_ANSWER', '*') }, { exchange: 'callevt', routingKey: callEventKey('CHANNEL_DESTROY', '*') }, { exchange: 'nodes', routingKey: '' }],
+    bindings: [
+      { exchange: 'callmgr', routingKey: 'route.req.#' },
+      { exchange: 'callevt', routingKey: callEventKey('CHANNEL_ANSWER', '*') },
+      { exchange: 'callevt', routingKey: callEventKey('CHANNEL_DESTROY', '*') },
+      { exchange: 'nodes', routingKey: '' },
+    ],
     queueOptions: { maxLength: null, messageTtl: null },
     decode: busDecoder({ maxBytes: 1 << 20 }) as ListenerOptions['decode'],
     validate: busValidator as ListenerOptions['validate'],
@@ -63,7 +84,14 @@ async function benchApp(bus: BusTransport, waiters: Waiters): Promise<{ core: Li
       if (m['Event-Category'] === 'nodes') {
         if ('fs1' in ((m['Media-Servers'] ?? {}) as object)) waiters.fire('switch:up', m);
       } else if (name === 'route_req') {
-        void core.replyTo(m, build('route_resp', { 'Msg-ID': m['Msg-ID'], 'Server-ID': core.queue, Method: 'park', Routes: [] }, CTX) as unknown as Envelope);
+        void core.replyTo(
+          m,
+          build(
+            'route_resp',
+            { 'Msg-ID': m['Msg-ID'], 'Server-ID': core.queue, Method: 'park', Routes: [] },
+            CTX,
+          ) as unknown as Envelope,
+        );
       } else waiters.fire(`${String(name)}:${String(m['Call-ID'])}`, m);
       return 'ignore';
     },
@@ -71,24 +99,58 @@ async function benchApp(bus: BusTransport, waiters: Waiters): Promise<{ core: Li
   await core.start();
   return {
     core,
-    command: (ctl, callId, app) => bus.publish('callctl', ctl, encodeJson(build(`dialplan.${app}`, { 'Call-ID': callId, 'Server-ID': core.queue }, CTX) as unknown as Envelope), jsonProperties()),
+    command: (ctl, callId, app) =>
+      bus.publish(
+        'callctl',
+        ctl,
+        encodeJson(
+          build(
+            `dialplan.${app}`,
+            { 'Call-ID': callId, 'Server-ID': core.queue },
+            CTX,
+          ) as unknown as Envelope,
+        ),
+        jsonProperties(),
+      ),
   };
 }
 
-async function withEcallmgr<T>(fn: (x: { sw: Switch; rt: Runtime; app: Awaited<ReturnType<typeof benchApp>>; waiters: Waiters }) => Promise<T>): Promise<T> {
+async function withEcallmgr<T>(
+  fn: (x: {
+    sw: Switch;
+    rt: Runtime;
+    app: Awaited<ReturnType<typeof benchApp>>;
+    waiters: Waiters;
+  }) => Promise<T>,
+): Promise<T> {
   const sw = await Switch.start({ port: 0, logger: quiet });
-  const bus = createTransport({ url: 'embedded', logger: quiet, embeddedBroker: new EmbeddedBroker(), namePrefix: 'bench' });
+  const bus = createTransport({
+    url: 'embedded',
+    logger: quiet,
+    embeddedBroker: new EmbeddedBroker(),
+    namePrefix: 'bench',
+  });
   await bus.start();
   await bus.assertExchanges(busExchangeSpecs().map((e) => ({ name: e.name, type: e.type })));
   const rt = new Runtime({ node: 'bench@localhost', logger: quiet });
   const waiters = new Waiters();
   const app = await benchApp(bus, waiters);
-  const settings = ecallmgrSettings({ switches: [{ host: '127.0.0.1', port: sw.port, name: 'fs1' }], keepAliveMs: 0 }, {});
+  const settings = ecallmgrSettings(
+    { switches: [{ host: '127.0.0.1', port: sw.port, name: 'fs1' }], keepAliveMs: 0 },
+    {},
+  );
   const up = waiters.wait('switch:up');
   // The node's cluster view: it advertises the switch (Media-Servers) once ecallmgr has it up.
-  const view = await Supervisor.start(rt, { flags: { strategy: 'one_for_one', intensity: 1, period: 5 }, children: [nodesChildSpec({ transport: bus, heartbeatMs: 60_000, version: 'bench', startedAt: Date.now() })] });
+  const view = await Supervisor.start(rt, {
+    flags: { strategy: 'one_for_one', intensity: 1, period: 5 },
+    children: [
+      nodesChildSpec({ transport: bus, heartbeatMs: 60_000, version: 'bench', startedAt: Date.now() }),
+    ],
+  });
   if (view.type !== 'ok') throw new Error('cluster view did not start');
-  const sup = await Supervisor.start(rt, ecallmgrTree({ bus, node: rt.node, settings }), { name: 'ecallmgr_sup' });
+  const sup = await Supervisor.start(rt, ecallmgrTree({ bus, node: rt.node, settings }), {
+    name: 'ecallmgr_sup',
+  });
   if (sup.type !== 'ok') throw new Error('ecallmgr did not start');
   await up;
   try {
@@ -104,7 +166,12 @@ async function withEcallmgr<T>(fn: (x: { sw: Switch; rt: Runtime; app: Awaited<R
   }
 }
 
-async function routedCall(sw: Switch, app: Awaited<ReturnType<typeof benchApp>>, waiters: Waiters, hangup: boolean): Promise<void> {
+async function routedCall(
+  sw: Switch,
+  app: Awaited<ReturnType<typeof benchApp>>,
+  waiters: Waiters,
+  hangup: boolean,
+): Promise<void> {
   const callId = sw.placeCall({ from: '1001', to: '2000' });
   const answered = waiters.wait(`CHANNEL_ANSWER:${callId}`);
   const win = await waiters.wait(`route_win:${callId}`);
@@ -120,12 +187,14 @@ async function routedCall(sw: Switch, app: Awaited<ReturnType<typeof benchApp>>,
 async function loop(n: number, concurrency: number, one: () => Promise<void>): Promise<number> {
   let next = 0;
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < n) {
-      next++;
-      await one();
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) {
+        next++;
+        await one();
+      }
+    }),
+  );
   return n / ((performance.now() - t0) / 1000);
 }
 
@@ -165,37 +234,56 @@ async function baselineMemory(): Promise<number> {
   esl.on('event', (e) => waiters.fire(`${e.name}:${String(e.uuid)}`, {}));
   const m0 = heap();
   for (let i = 0; i < HELD; i += 500) {
-    await Promise.all(Array.from({ length: Math.min(500, HELD - i) }, async () => {
-      const uuid = sw.placeCall({ from: '1001', to: '2000' });
-      await waiters.wait(`CHANNEL_PARK:${uuid}`);
-      await esl.execute(uuid, 'answer');
-    }));
+    await Promise.all(
+      Array.from({ length: Math.min(500, HELD - i) }, async () => {
+        const uuid = sw.placeCall({ from: '1001', to: '2000' });
+        await waiters.wait(`CHANNEL_PARK:${uuid}`);
+        await esl.execute(uuid, 'answer');
+      }),
+    );
   }
   const m1 = heap();
   const perCall = (m1.heap - m0.heap) / sw.channelCount;
-  out(`simulator alone: ${sw.channelCount} calls held, heap ${(perCall / 1024).toFixed(1)} KiB per call (rss +${((m1.rss - m0.rss) / 1048576).toFixed(0)} MiB)`);
+  out(
+    `simulator alone: ${sw.channelCount} calls held, heap ${(perCall / 1024).toFixed(1)} KiB per call (rss +${((m1.rss - m0.rss) / 1048576).toFixed(0)} MiB)`,
+  );
   await esl.close();
   await sw.close();
   return perCall;
 }
 
-out(`ecallmgr bench (node ${process.version}, pid ${process.pid}${(globalThis as { gc?: unknown }).gc === undefined ? ', no --expose-gc: memory figures include garbage' : ''})`);
+out(
+  `ecallmgr bench (node ${process.version}, pid ${process.pid}${(globalThis as { gc?: unknown }).gc === undefined ? ', no --expose-gc: memory figures include garbage' : ''})`,
+);
 const base = await baselineRate();
-out(`simulator alone (EslConnection): ${CALLS} calls, ${CONCURRENCY} in flight => ${base.toFixed(0)} call setups/s`);
-const ecm = await withEcallmgr(({ sw, app, waiters }) => loop(CALLS, CONCURRENCY, () => routedCall(sw, app, waiters, true)));
-out(`through ecallmgr (park -> route_req -> route_win -> answer -> hangup, embedded bus): ${ecm.toFixed(0)} call setups/s = ${(ecm / base).toFixed(2)}x the simulator alone (target >= 300/s)`);
+out(
+  `simulator alone (EslConnection): ${CALLS} calls, ${CONCURRENCY} in flight => ${base.toFixed(0)} call setups/s`,
+);
+const ecm = await withEcallmgr(({ sw, app, waiters }) =>
+  loop(CALLS, CONCURRENCY, () => routedCall(sw, app, waiters, true)),
+);
+out(
+  `through ecallmgr (park -> route_req -> route_win -> answer -> hangup, embedded bus): ${ecm.toFixed(0)} call setups/s = ${(ecm / base).toFixed(2)}x the simulator alone (target >= 300/s)`,
+);
 
 const simPerCall = await baselineMemory();
 await withEcallmgr(async ({ sw, rt, app, waiters }) => {
   const m0 = heap();
   const procs0 = rt.processCount;
   const t0 = performance.now();
-  for (let i = 0; i < HELD; i += 500) await Promise.all(Array.from({ length: Math.min(500, HELD - i) }, () => routedCall(sw, app, waiters, false)));
+  for (let i = 0; i < HELD; i += 500)
+    await Promise.all(
+      Array.from({ length: Math.min(500, HELD - i) }, () => routedCall(sw, app, waiters, false)),
+    );
   const m1 = heap();
   const held = sw.channelCount;
   const perCall = (m1.heap - m0.heap) / held;
-  out(`through ecallmgr: ${held} concurrent calls held (routed, answered) in ${((performance.now() - t0) / 1000).toFixed(1)} s, ${(rt.processCount - procs0) / held} processes per call`);
-  out(`  heap per call ${(perCall / 1024).toFixed(1)} KiB in all; ecallmgr's share ${((perCall - simPerCall) / 1024).toFixed(1)} KiB (target < 50 KB); rss +${((m1.rss - m0.rss) / 1048576).toFixed(0)} MiB`);
+  out(
+    `through ecallmgr: ${held} concurrent calls held (routed, answered) in ${((performance.now() - t0) / 1000).toFixed(1)} s, ${(rt.processCount - procs0) / held} processes per call`,
+  );
+  out(
+    `  heap per call ${(perCall / 1024).toFixed(1)} KiB in all; ecallmgr's share ${((perCall - simPerCall) / 1024).toFixed(1)} KiB (target < 50 KB); rss +${((m1.rss - m0.rss) / 1048576).toFixed(0)} MiB`,
+  );
   const t1 = performance.now();
   const ends = [...sw.channels()].map((c) => waiters.wait(`CHANNEL_DESTROY:${c.uuid}`));
   sw.channels().forEach((c) => sw.hangup(c.uuid));
@@ -214,5 +302,7 @@ await withEcallmgr(async ({ sw, rt, app, waiters }) => {
   await gone;
   const left = await Supervisor.countChildren(rt, names.calls);
   if (left.active > 0) out(`  ${left.active} call supervisors still running!`);
-  out(`  all ${held} hung up, CHANNEL_DESTROY published and call processes gone in ${((performance.now() - t1) / 1000).toFixed(1)} s; processes left: ${rt.processCount - procs0}`);
+  out(
+    `  all ${held} hung up, CHANNEL_DESTROY published and call processes gone in ${((performance.now() - t1) / 1000).toFixed(1)} s; processes left: ${rt.processCount - procs0}`,
+  );
 });

@@ -16,13 +16,23 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Runtime, GenServer, Supervisor, ok, reply, noreply, type GenServerBehaviour, type Pid } from '../../src/kernel/index.ts';
+import {
+  Runtime,
+  GenServer,
+  Supervisor,
+  ok,
+  reply,
+  noreply,
+  type GenServerBehaviour,
+  type Pid,
+} from '../../src/kernel/index.ts';
 import { createRootLogger } from '../../src/kernel/log.ts';
 import pino from 'pino';
 
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
+const pct = (xs: number[], p: number): number =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const quietLog = () => createRootLogger({ node: 'bench@localhost', level: 'silent' });
 
@@ -89,13 +99,17 @@ async function benchMessages(): Promise<void> {
   console.log(`cast  throughput (${fmt(CASTS)} casts, then a call): gen_server ${fmt(oc)}/s`);
   console.log(`call  throughput (${fmt(CALLS)} calls in turn):      gen_server ${fmt(ol)}/s`);
   if (!haveErl) {
-    console.log('messages on Erlang/OTP: erl is not installed here (apt-get install erlang-base), not measured');
+    console.log(
+      'messages on Erlang/OTP: erl is not installed here (apt-get install erlang-base), not measured',
+    );
     return;
   }
   const ec = median(otp.cast);
   const el = median(otp.call);
   console.log(`messages on Erlang/OTP ${otp.release} (+S 1:1): cast ${fmt(ec)}/s  call ${fmt(el)}/s`);
-  console.log(`ours/OTP: cast ${(oc / ec).toFixed(2)}x (target >= 0.5x)  call ${(ol / el).toFixed(2)}x (target >= 1.0x)   (medians of ${ROUNDS} alternating rounds)`);
+  console.log(
+    `ours/OTP: cast ${(oc / ec).toFixed(2)}x (target >= 0.5x)  call ${(ol / el).toFixed(2)}x (target >= 1.0x)   (medians of ${ROUNDS} alternating rounds)`,
+  );
 }
 
 function hasErlang(): boolean {
@@ -141,9 +155,21 @@ handle_cast(inc, N) -> {noreply, N + 1}.
   );
   let out: string[];
   try {
-    out = execFileSync('escript', [file, String(casts), String(calls)], { encoding: 'utf8', cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n').at(-1)!.trim().split(/\s+/);
+    out = execFileSync('escript', [file, String(casts), String(calls)], {
+      encoding: 'utf8',
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+      .trim()
+      .split('\n')
+      .at(-1)!
+      .trim()
+      .split(/\s+/);
   } catch (err) {
-    throw new Error(`message loop on Erlang/OTP failed: ${String((err as { stderr?: string }).stderr ?? err).split('\n')[0]}`);
+    throw new Error(
+      `message loop on Erlang/OTP failed: ${String((err as { stderr?: string }).stderr ?? err).split('\n')[0]}`,
+      { cause: err },
+    );
   }
   return { release: out[0]!, cast: Number(out[1]), call: Number(out[2]) };
 }
@@ -157,7 +183,12 @@ async function restartLoop(n: number, logger: ReturnType<typeof quietLog>): Prom
       throw new Error('boom');
     },
   };
-  const sup = ((await Supervisor.start(rt, { flags: { strategy: 'one_for_one', intensity: 1_000_000, period: 1 }, children: [GenServer.childSpec('victim', Child, undefined)] })) as { pid: Pid }).pid;
+  const sup = (
+    (await Supervisor.start(rt, {
+      flags: { strategy: 'one_for_one', intensity: 1_000_000, period: 1 },
+      children: [GenServer.childSpec('victim', Child, undefined)],
+    })) as { pid: Pid }
+  ).pid;
   let current = (await Supervisor.whichChildren(rt, sup))[0]!.pid!;
   const lat: number[] = [];
   let next: ((p: Pid) => void) | undefined;
@@ -178,12 +209,29 @@ async function benchRestart(): Promise<void> {
   const lat = await restartLoop(N, quietLog());
   const p50 = pct(lat, 50);
   const p99 = pct(lat, 99);
-  console.log(`restart latency (crash -> restarted, one_for_one, ${N}x, logs off): p50 ${p50.toFixed(1)} us  p99 ${p99.toFixed(1)} us (target p99 < 1000 us, p50 <= 0.5x OTP)`);
-  const logged = await restartLoop(N, createRootLogger({ node: 'bench@localhost', level: 'info', destination: pino.destination({ dest: '/dev/null', sync: false }) }));
-  console.log(`restart latency with crash reports logged (info, to /dev/null): p50 ${pct(logged, 50).toFixed(1)} us  p99 ${pct(logged, 99).toFixed(1)} us`);
+  console.log(
+    `restart latency (crash -> restarted, one_for_one, ${N}x, logs off): p50 ${p50.toFixed(1)} us  p99 ${p99.toFixed(1)} us (target p99 < 1000 us, p50 <= 0.5x OTP)`,
+  );
+  const logged = await restartLoop(
+    N,
+    createRootLogger({
+      node: 'bench@localhost',
+      level: 'info',
+      destination: pino.destination({ dest: '/dev/null', sync: false }),
+    }),
+  );
+  console.log(
+    `restart latency with crash reports logged (info, to /dev/null): p50 ${pct(logged, 50).toFixed(1)} us  p99 ${pct(logged, 99).toFixed(1)} us`,
+  );
   const otp = hasErlang() ? erlangRestart(N) : undefined;
-  if (otp === undefined) console.log('restart latency on Erlang/OTP: erl is not installed here (apt-get install erlang-base), not measured');
-  else console.log(`restart latency on Erlang/OTP ${otp.release}: p50 ${otp.p50.toFixed(1)} us  p99 ${otp.p99.toFixed(1)} us   ours/OTP: p50 ${(p50 / otp.p50).toFixed(2)}x  p99 ${(p99 / otp.p99).toFixed(2)}x`);
+  if (otp === undefined)
+    console.log(
+      'restart latency on Erlang/OTP: erl is not installed here (apt-get install erlang-base), not measured',
+    );
+  else
+    console.log(
+      `restart latency on Erlang/OTP ${otp.release}: p50 ${otp.p50.toFixed(1)} us  p99 ${otp.p99.toFixed(1)} us   ours/OTP: p50 ${(p50 / otp.p50).toFixed(2)}x  p99 ${(p99 / otp.p99).toFixed(2)}x`,
+    );
 }
 
 /** The same restart loop on Erlang/OTP: crash a one_for_one child, wait for the new one's init. */
@@ -227,9 +275,21 @@ child_init(Owner) ->
   let out: string[];
   try {
     const evalExpr = `{ok,_} = compile:file("restart.erl"), restart:main(["${n}"]), halt().`;
-    out = execFileSync('erl', ['-noshell', '-eval', evalExpr], { encoding: 'utf8', cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n').at(-1)!.trim().split(/\s+/);
+    out = execFileSync('erl', ['-noshell', '-eval', evalExpr], {
+      encoding: 'utf8',
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+      .trim()
+      .split('\n')
+      .at(-1)!
+      .trim()
+      .split(/\s+/);
   } catch (err) {
-    throw new Error(`restart loop on Erlang/OTP failed: ${String((err as { stderr?: string }).stderr ?? err).split('\n')[0]}`);
+    throw new Error(
+      `restart loop on Erlang/OTP failed: ${String((err as { stderr?: string }).stderr ?? err).split('\n')[0]}`,
+      { cause: err },
+    );
   }
   return { release: out[0]!, p50: Number(out[1]), p99: Number(out[2]) };
 }
@@ -263,7 +323,9 @@ async function benchMemory(): Promise<void> {
     if (rt.processCount !== N) throw new Error(`expected ${N} processes, have ${rt.processCount}`);
     return () => rt.shutdown();
   });
-  console.log(`memory per idle gen_server: ${fmt(ours)} B (target <= 2,048 B; a raw nact actor ${fmt(raw)} B; an Erlang process about 2,700 B)`);
+  console.log(
+    `memory per idle gen_server: ${fmt(ours)} B (target <= 2,048 B; a raw nact actor ${fmt(raw)} B; an Erlang process about 2,700 B)`,
+  );
 }
 
 await main().catch((err: unknown) => {

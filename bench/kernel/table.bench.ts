@@ -4,7 +4,15 @@
  *   GenServer.call for the same value (what a table saves: the mailbox round trip)
  * - the owner's `insert` of a small plain object (frozen on insert) vs a plain Map.set
  */
-import { Runtime, GenServer, Table, ok, reply, type GenServerBehaviour, type Pid } from '../../src/kernel/index.ts';
+import {
+  Runtime,
+  GenServer,
+  Table,
+  ok,
+  reply,
+  type GenServerBehaviour,
+  type Pid,
+} from '../../src/kernel/index.ts';
 import { createRootLogger } from '../../src/kernel/log.ts';
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -44,7 +52,9 @@ async function main(): Promise<void> {
     for (let i = 0; i < C; i++) await GenServer.call(rt, owner.pid, `u${i % KEYS}`);
     calls.push((C / (performance.now() - t0)) * 1000);
   }
-  console.log(`read: table lookup ${fmt(median(lookups))}/s, call to the owner ${fmt(median(calls))}/s (${(median(lookups) / median(calls)).toFixed(0)}x)`);
+  console.log(
+    `read: table lookup ${fmt(median(lookups))}/s, call to the owner ${fmt(median(calls))}/s (${(median(lookups) / median(calls)).toFixed(0)}x)`,
+  );
 
   const writer = Table.create<string, { contact: string }>(rt.context(rt.spawn(() => undefined))!);
   const map = new Map<string, { contact: string }>();
@@ -59,7 +69,9 @@ async function main(): Promise<void> {
     for (let i = 0; i < N; i++) map.set(`u${i % KEYS}`, { contact: 'sip:x@10.0.0.1' });
     sets.push((N / (performance.now() - t0)) * 1000);
   }
-  console.log(`write: owner insert ${fmt(median(inserts))}/s, Map.set ${fmt(median(sets))}/s (${(median(sets) / median(inserts)).toFixed(1)}x the cost)`);
+  console.log(
+    `write: owner insert ${fmt(median(inserts))}/s, Map.set ${fmt(median(sets))}/s (${(median(sets) / median(inserts)).toFixed(1)}x the cost)`,
+  );
   await rt.shutdown();
 }
 

@@ -36,14 +36,24 @@ async function rate(fn: (i: number) => unknown, maxOps: number, batch = 1): Prom
 }
 
 function fmt(n: number): string {
-  return n >= 1e6 ? `${(n / 1e6).toFixed(2)} M/s` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} k/s` : `${n.toFixed(0)} /s`;
+  return n >= 1e6
+    ? `${(n / 1e6).toFixed(2)} M/s`
+    : n >= 1e3
+      ? `${(n / 1e3).toFixed(1)} k/s`
+      : `${n.toFixed(0)} /s`;
 }
 
 async function benchAdapter(label: string, store: DocumentStore): Promise<void> {
   const db = `bench_${Date.now().toString(36)}`;
   await store.createDb(db);
-  await store.save(db, { _id: '_design/b', views: { by_n: { map: 'function (doc) { if (doc.n !== undefined) emit(doc.n % 50, null); }' } } });
-  await store.bulkSave(db, Array.from({ length: DOCS }, (_, i) => ({ _id: `d${i}`, n: i, pvt_type: 'device', name: `device ${i}` })));
+  await store.save(db, {
+    _id: '_design/b',
+    views: { by_n: { map: 'function (doc) { if (doc.n !== undefined) emit(doc.n % 50, null); }' } },
+  });
+  await store.bulkSave(
+    db,
+    Array.from({ length: DOCS }, (_, i) => ({ _id: `d${i}`, n: i, pvt_type: 'device', name: `device ${i}` })),
+  );
   await store.view(db, 'b/by_n', { limit: 1 });
 
   const cache = new StoreCache({ logger });
@@ -56,8 +66,20 @@ async function benchAdapter(label: string, store: DocumentStore): Promise<void> 
   const mapKeys = Array.from({ length: DOCS }, (_, i) => `d${i}`);
   globalThis.gc?.();
   let sink = 0;
-  const mapRate = await rate((i) => { if (map.get(mapKeys[i % DOCS]!) !== undefined) sink++; }, 20_000_000, 1000);
-  const hitRate = await rate((i) => { if (cache.get(keys[i % DOCS]!) !== undefined) sink++; }, 20_000_000, 1000);
+  const mapRate = await rate(
+    (i) => {
+      if (map.get(mapKeys[i % DOCS]!) !== undefined) sink++;
+    },
+    20_000_000,
+    1000,
+  );
+  const hitRate = await rate(
+    (i) => {
+      if (cache.get(keys[i % DOCS]!) !== undefined) sink++;
+    },
+    20_000_000,
+    1000,
+  );
   const openRate = await rate((i) => cache.openDoc(store, db, `d${i % DOCS}`), 5_000_000, 1000);
   const readRate = await rate((i) => store.get(db, `d${i % DOCS}`), 50_000);
   const writeRate = await rate((i) => store.save(db, { _id: `w${i}`, n: i }), 50_000);
@@ -67,14 +89,23 @@ async function benchAdapter(label: string, store: DocumentStore): Promise<void> 
   const viewRate = await rate((i) => store.view(db, 'b/by_n', { key: i % 50 }), 50_000);
   if (sink === 0) throw new Error('bench optimised away');
 
-  const row = (what: string, r: number, note = ''): string => `  ${what.padEnd(26)} ${fmt(r).padStart(11)}  ${note}\n`;
+  const row = (what: string, r: number, note = ''): string =>
+    `  ${what.padEnd(26)} ${fmt(r).padStart(11)}  ${note}\n`;
   process.stdout.write(`\n${label} (${store.location})\n`);
   process.stdout.write(row('plain Map.get (baseline)', mapRate));
-  process.stdout.write(row('cache hit: get', hitRate, `${(mapRate / hitRate).toFixed(1)}x slower than Map.get`));
-  process.stdout.write(row('cache hit: openDoc (async)', openRate, `${(mapRate / openRate).toFixed(1)}x slower than Map.get`));
-  process.stdout.write(row('uncached read: get', readRate, `cache hit is ${(hitRate / readRate).toFixed(0)}x faster`));
+  process.stdout.write(
+    row('cache hit: get', hitRate, `${(mapRate / hitRate).toFixed(1)}x slower than Map.get`),
+  );
+  process.stdout.write(
+    row('cache hit: openDoc (async)', openRate, `${(mapRate / openRate).toFixed(1)}x slower than Map.get`),
+  );
+  process.stdout.write(
+    row('uncached read: get', readRate, `cache hit is ${(hitRate / readRate).toFixed(0)}x faster`),
+  );
   process.stdout.write(row('write: save (sequential)', writeRate));
-  process.stdout.write(row('view query by key', viewRate, `(index refresh after the writes: ${refreshMs.toFixed(0)} ms)`));
+  process.stdout.write(
+    row('view query by key', viewRate, `(index refresh after the writes: ${refreshMs.toFixed(0)} ms)`),
+  );
   cache.close();
   await store.deleteDb(db);
 }
@@ -83,7 +114,10 @@ const dir = mkdtempSync(join(tmpdir(), 'fife-bench-store-'));
 const server = await startCouchTestServer();
 try {
   await benchAdapter('embedded (PouchDB + LevelDB)', new EmbeddedStore({ dir, logger }));
-  await benchAdapter(server.external ? 'couchdb (FIFE_TEST_COUCHDB_URL)' : 'couchdb adapter -> pouchdb-server on loopback', new CouchStore({ url: server.url, logger }));
+  await benchAdapter(
+    server.external ? 'couchdb (FIFE_TEST_COUCHDB_URL)' : 'couchdb adapter -> pouchdb-server on loopback',
+    new CouchStore({ url: server.url, logger }),
+  );
 } finally {
   await server.close();
   rmSync(dir, { recursive: true, force: true });

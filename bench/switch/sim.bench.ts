@@ -86,7 +86,8 @@ class BenchClient {
 }
 
 const quiet = createRootLogger({ node: 'bench', level: 'warn', destination: { write: () => undefined } });
-const pct = (xs: number[], p: number): number => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
+const pct = (xs: number[], p: number): number =>
+  xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
 const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
 
 async function oneCall(sw: Switch, c: BenchClient, latencies: number[]): Promise<void> {
@@ -120,8 +121,12 @@ async function setupRate(): Promise<void> {
   );
   const secs = (performance.now() - t0) / 1000;
   latencies.sort((a, b) => a - b);
-  process.stdout.write(`call setups (create+park -> answer via sendmsg -> hangup -> destroy): ${CALLS} calls, ${CONCURRENCY} in flight, ${secs.toFixed(2)} s => ${(CALLS / secs).toFixed(0)} calls/s\n`);
-  process.stdout.write(`  park -> answered latency ms: p50 ${pct(latencies, 50).toFixed(2)}  p90 ${pct(latencies, 90).toFixed(2)}  p99 ${pct(latencies, 99).toFixed(2)}  max ${pct(latencies, 100).toFixed(2)}\n`);
+  process.stdout.write(
+    `call setups (create+park -> answer via sendmsg -> hangup -> destroy): ${CALLS} calls, ${CONCURRENCY} in flight, ${secs.toFixed(2)} s => ${(CALLS / secs).toFixed(0)} calls/s\n`,
+  );
+  process.stdout.write(
+    `  park -> answered latency ms: p50 ${pct(latencies, 50).toFixed(2)}  p90 ${pct(latencies, 90).toFixed(2)}  p99 ${pct(latencies, 99).toFixed(2)}  max ${pct(latencies, 100).toFixed(2)}\n`,
+  );
   process.stdout.write(`  channels left: ${sw.channelCount}\n`);
   c.close();
   await sw.close();
@@ -141,7 +146,8 @@ async function setupRateViaEslConnection(): Promise<void> {
       w();
     }
   });
-  const wait = (name: string, uuid: string): Promise<void> => new Promise((r) => waiters.set(`${name}:${uuid}`, r));
+  const wait = (name: string, uuid: string): Promise<void> =>
+    new Promise((r) => waiters.set(`${name}:${uuid}`, r));
   const latencies: number[] = [];
   let next = 0;
   const t0 = performance.now();
@@ -162,7 +168,9 @@ async function setupRateViaEslConnection(): Promise<void> {
   );
   const secs = (performance.now() - t0) / 1000;
   latencies.sort((a, b) => a - b);
-  process.stdout.write(`same through EslConnection (modesl): ${CALLS} calls, ${CONCURRENCY} in flight, ${secs.toFixed(2)} s => ${(CALLS / secs).toFixed(0)} calls/s; park -> answered p50 ${pct(latencies, 50).toFixed(2)} ms, p99 ${pct(latencies, 99).toFixed(2)} ms\n`);
+  process.stdout.write(
+    `same through EslConnection (modesl): ${CALLS} calls, ${CONCURRENCY} in flight, ${secs.toFixed(2)} s => ${(CALLS / secs).toFixed(0)} calls/s; park -> answered p50 ${pct(latencies, 50).toFixed(2)} ms, p99 ${pct(latencies, 99).toFixed(2)} ms\n`,
+  );
   await esl.close();
   await sw.close();
 }
@@ -191,13 +199,19 @@ async function memoryPerCall(): Promise<void> {
   gc();
   const heap1 = process.memoryUsage().heapUsed;
   const rss1 = process.memoryUsage().rss;
-  process.stdout.write(`held calls (created, parked, answered over the socket): ${held} in ${((performance.now() - t0) / 1000).toFixed(2)} s\n`);
-  process.stdout.write(`  heap per call: ${((heap1 - heap0) / held / 1024).toFixed(2)} KiB (heap +${((heap1 - heap0) / 1048576).toFixed(1)} MiB), rss per call: ${((rss1 - rss0) / held / 1024).toFixed(2)} KiB (rss +${((rss1 - rss0) / 1048576).toFixed(1)} MiB)${(globalThis as { gc?: unknown }).gc === undefined ? ' [no --expose-gc: figures include garbage]' : ''}\n`);
+  process.stdout.write(
+    `held calls (created, parked, answered over the socket): ${held} in ${((performance.now() - t0) / 1000).toFixed(2)} s\n`,
+  );
+  process.stdout.write(
+    `  heap per call: ${((heap1 - heap0) / held / 1024).toFixed(2)} KiB (heap +${((heap1 - heap0) / 1048576).toFixed(1)} MiB), rss per call: ${((rss1 - rss0) / held / 1024).toFixed(2)} KiB (rss +${((rss1 - rss0) / 1048576).toFixed(1)} MiB)${(globalThis as { gc?: unknown }).gc === undefined ? ' [no --expose-gc: figures include garbage]' : ''}\n`,
+  );
   const t1 = performance.now();
   const c2 = await BenchClient.open(sw.port);
   await c2.command('api hupall NORMAL_CLEARING\n\n');
   await Promise.all([...sw.channels()].map((ch) => sw.whenDestroyed(ch.uuid)));
-  process.stdout.write(`  hupall of ${held} calls to all destroyed: ${((performance.now() - t1) / 1000).toFixed(2)} s; channels left: ${sw.channelCount}\n`);
+  process.stdout.write(
+    `  hupall of ${held} calls to all destroyed: ${((performance.now() - t1) / 1000).toFixed(2)} s; channels left: ${sw.channelCount}\n`,
+  );
   c.close();
   c2.close();
   await sw.close();

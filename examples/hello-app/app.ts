@@ -2,7 +2,14 @@
  * A minimal plugin WhApp: one gen_server that counts greetings, under its own supervisor.
  * Load it with `FIFE_PLUGINS=examples/hello-app FIFE_APPS=hello fife start`.
  */
-import { GenServer, ok, reply, noreply, type AppDefinition, type GenServerBehaviour } from '../../src/kernel/index.ts';
+import {
+  GenServer,
+  ok,
+  reply,
+  noreply,
+  type AppDefinition,
+  type GenServerBehaviour,
+} from '../../src/kernel/index.ts';
 
 interface State {
   greeted: number;

@@ -44,7 +44,8 @@ const MAX_STRIP_DEPTH = 32;
 
 /** Sets an own property, safely even for the key `__proto__`. */
 function put(o: Record<string, unknown>, k: string, v: unknown): void {
-  if (k === '__proto__') Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  if (k === '__proto__')
+    Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
   else o[k] = v;
 }
 
@@ -108,7 +109,11 @@ export function randomMsgId(): string {
   return pool.toString('hex', poolAt - 16, poolAt);
 }
 
-export function prepare(def: MessageDef, fields: Readonly<Record<string, unknown>>, ctx: BuildContext): Prepared {
+export function prepare(
+  def: MessageDef,
+  fields: Readonly<Record<string, unknown>>,
+  ctx: BuildContext,
+): Prepared {
   const stripped = strip(fields, def.stripRecursive ?? true, 0);
   const msg = fill(def, stripped, ctx);
   const problems = checkMessage(def, msg);
@@ -123,6 +128,10 @@ export function prepare(def: MessageDef, fields: Readonly<Record<string, unknown
   return { msg: msg as Envelope, dropped };
 }
 
-export function build(def: MessageDef, fields: Readonly<Record<string, unknown>>, ctx: BuildContext): Envelope {
+export function build(
+  def: MessageDef,
+  fields: Readonly<Record<string, unknown>>,
+  ctx: BuildContext,
+): Envelope {
   return prepare(def, fields, ctx).msg;
 }

@@ -36,5 +36,10 @@ export interface FlatExchangeSpec {
 }
 
 export function busExchangeSpecs(): readonly FlatExchangeSpec[] {
-  return EXCHANGES.map((e) => ({ name: e.name, type: e.type, durable: e.options.durable, autoDelete: e.options.autoDelete }));
+  return EXCHANGES.map((e) => ({
+    name: e.name,
+    type: e.type,
+    durable: e.options.durable,
+    autoDelete: e.options.autoDelete,
+  }));
 }

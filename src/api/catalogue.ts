@@ -28,11 +28,14 @@ function pairKey(category: string, name: string): string {
 function checkDef(def: MessageDef): void {
   const where = `catalogue entry '${def.id}'`;
   if (!EXCHANGE_NAMES.has(def.route.exchange)) {
-    throw new Error(`${where}: exchange '${def.route.exchange}' is not in src/api/exchanges.ts; add it there or fix the name`);
+    throw new Error(
+      `${where}: exchange '${def.route.exchange}' is not in src/api/exchanges.ts; add it there or fix the name`,
+    );
   }
   const required = new Set(def.required.flatMap((r) => (typeof r === 'string' ? [r] : r)));
   const both = def.optional.filter((h) => required.has(h));
-  if (both.length > 0) throw new Error(`${where}: ${both.join(', ')} both required and optional; keep each header in one list`);
+  if (both.length > 0)
+    throw new Error(`${where}: ${both.join(', ')} both required and optional; keep each header in one list`);
   if (def.discriminator !== undefined && def.fixed?.[def.discriminator] === undefined) {
     throw new Error(`${where}: discriminator '${def.discriminator}' must have a fixed value in 'fixed'`);
   }
@@ -48,7 +51,8 @@ export class Catalogue {
 
   #add(def: MessageDef): void {
     checkDef(def);
-    if (this.#byId.has(def.id)) throw new Error(`catalogue entry '${def.id}' is defined twice; ids must be unique`);
+    if (this.#byId.has(def.id))
+      throw new Error(`catalogue entry '${def.id}' is defined twice; ids must be unique`);
     const key = pairKey(def.category, def.name);
     const peers = this.#byPair.get(key) ?? [];
     for (const p of peers) {
@@ -65,7 +69,8 @@ export class Catalogue {
 
   get(id: string): MessageDef {
     const def = this.#byId.get(id);
-    if (def === undefined) throw new Error(`no message '${id}' in the catalogue (see src/api/README.md to add one)`);
+    if (def === undefined)
+      throw new Error(`no message '${id}' in the catalogue (see src/api/README.md to add one)`);
     return def;
   }
 
@@ -85,6 +90,8 @@ export class Catalogue {
     const defs = this.definitionsFor(category, name);
     if (defs.length === 1) return defs[0];
     if (defs.length === 0 || msg === undefined || !isObject(msg)) return undefined;
-    return defs.find((d) => d.discriminator !== undefined && own(msg, d.discriminator) === d.fixed?.[d.discriminator]);
+    return defs.find(
+      (d) => d.discriminator !== undefined && own(msg, d.discriminator) === d.fixed?.[d.discriminator],
+    );
   }
 }

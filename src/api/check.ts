@@ -32,7 +32,10 @@ export function isPresent(v: unknown): boolean {
 function show(v: unknown): string {
   if (Array.isArray(v)) return 'list';
   if (v === null) return 'null';
-  if (typeof v === 'string') return v.length > 40 ? `string ${JSON.stringify(`${v.slice(0, 40)}...`)} (${Buffer.byteLength(v, 'utf8')} bytes)` : `string ${JSON.stringify(v)}`;
+  if (typeof v === 'string')
+    return v.length > 40
+      ? `string ${JSON.stringify(`${v.slice(0, 40)}...`)} (${Buffer.byteLength(v, 'utf8')} bytes)`
+      : `string ${JSON.stringify(v)}`;
   if (typeof v === 'object') return 'object';
   return `${typeof v} ${String(v)}`;
 }
@@ -41,25 +44,40 @@ function show(v: unknown): string {
 export const MAX_QUEUE_NAME_BYTES = 255;
 
 function typeName(t: FieldType): string {
-  if (t === 'queue-name') return `a queue name (a string of at most ${MAX_QUEUE_NAME_BYTES} bytes of UTF-8, AMQP's limit; no reply can be sent to a longer one)`;
+  if (t === 'queue-name')
+    return `a queue name (a string of at most ${MAX_QUEUE_NAME_BYTES} bytes of UTF-8, AMQP's limit; no reply can be sent to a longer one)`;
   return typeof t === 'string' ? t : `list of ${t.listOf.name}`;
 }
 
 /** Whether `v` fits the scalar part of `t` (listOf elements are checked separately). */
 function fits(v: unknown, t: FieldType): boolean {
   switch (t) {
-    case 'string': return typeof v === 'string';
-    case 'integer': return Number.isSafeInteger(v);
-    case 'number': return typeof v === 'number' && Number.isFinite(v);
-    case 'boolean': return typeof v === 'boolean';
-    case 'booleanish': return typeof v === 'boolean' || v === 'true' || v === 'false';
-    case 'integerish': return Number.isSafeInteger(v) || (typeof v === 'string' && /^-?\d{1,15}$/.test(v));
-    case 'object': return isObject(v);
-    case 'list': return Array.isArray(v);
-    case 'string-list': return Array.isArray(v) && v.every((e) => typeof e === 'string');
-    case 'scalar': return typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
-    case 'queue-name': return typeof v === 'string' && (v.length <= 85 || Buffer.byteLength(v, 'utf8') <= MAX_QUEUE_NAME_BYTES);
-    default: return Array.isArray(v);
+    case 'string':
+      return typeof v === 'string';
+    case 'integer':
+      return Number.isSafeInteger(v);
+    case 'number':
+      return typeof v === 'number' && Number.isFinite(v);
+    case 'boolean':
+      return typeof v === 'boolean';
+    case 'booleanish':
+      return typeof v === 'boolean' || v === 'true' || v === 'false';
+    case 'integerish':
+      return Number.isSafeInteger(v) || (typeof v === 'string' && /^-?\d{1,15}$/.test(v));
+    case 'object':
+      return isObject(v);
+    case 'list':
+      return Array.isArray(v);
+    case 'string-list':
+      return Array.isArray(v) && v.every((e) => typeof e === 'string');
+    case 'scalar':
+      return typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
+    case 'queue-name':
+      return (
+        typeof v === 'string' && (v.length <= 85 || Buffer.byteLength(v, 'utf8') <= MAX_QUEUE_NAME_BYTES)
+      );
+    default:
+      return Array.isArray(v);
   }
 }
 
@@ -71,7 +89,12 @@ function checkType(header: string, v: unknown, t: FieldType, out: Problem[]): vo
   if (typeof t === 'object' && Array.isArray(v)) {
     v.forEach((el, i) => {
       const prefix = `${header}[${i}]`;
-      if (!isObject(el)) out.push({ header: prefix, kind: 'type', detail: `expected object (${t.listOf.name}), got ${show(el)}` });
+      if (!isObject(el))
+        out.push({
+          header: prefix,
+          kind: 'type',
+          detail: `expected object (${t.listOf.name}), got ${show(el)}`,
+        });
       else checkFields(t.listOf, el, out, `${prefix}.`);
     });
   }
@@ -91,14 +114,28 @@ interface Compiled {
 const compiled = new WeakMap<object, Compiled>();
 function compile(def: SubDef): Compiled {
   let c = compiled.get(def);
-  if (c === undefined) compiled.set(def, (c = { values: Object.entries(def.values ?? {}), types: Object.entries(def.types ?? {}) }));
+  if (c === undefined)
+    compiled.set(
+      def,
+      (c = { values: Object.entries(def.values ?? {}), types: Object.entries(def.types ?? {}) }),
+    );
   return c;
 }
 const ENVELOPE_TYPE_LIST = Object.entries(ENVELOPE_TYPES);
 const asSub = new WeakMap<MessageDef, SubDef>();
 function subOf(def: MessageDef): SubDef {
   let sub = asSub.get(def);
-  if (sub === undefined) asSub.set(def, (sub = { name: def.id, required: def.required, optional: def.optional, values: def.values, types: def.types }));
+  if (sub === undefined)
+    asSub.set(
+      def,
+      (sub = {
+        name: def.id,
+        required: def.required,
+        optional: def.optional,
+        values: def.values,
+        types: def.types,
+      }),
+    );
   return sub;
 }
 
@@ -106,9 +143,14 @@ function subOf(def: MessageDef): SubDef {
 function checkFields(def: SubDef, msg: Record<string, unknown>, out: Problem[], prefix = ''): void {
   for (const req of def.required) {
     if (typeof req === 'string') {
-      if (!isPresent(own(msg, req))) out.push({ header: prefix + req, kind: 'missing', detail: 'missing required header' });
+      if (!isPresent(own(msg, req)))
+        out.push({ header: prefix + req, kind: 'missing', detail: 'missing required header' });
     } else if (!req.some((h) => isPresent(own(msg, h)))) {
-      out.push({ header: prefix + req.join('|'), kind: 'missing', detail: `needs at least one of ${req.join(', ')}` });
+      out.push({
+        header: prefix + req.join('|'),
+        kind: 'missing',
+        detail: `needs at least one of ${req.join(', ')}`,
+      });
     }
   }
   const c = compile(def);
@@ -139,13 +181,18 @@ function checkEnvelope(def: MessageDef, msg: Record<string, unknown>, out: Probl
     out.push({ header: 'Event-Name', kind: 'value', detail: `${show(name)} is not ${def.name}` });
   }
   for (const [h, v] of Object.entries(def.fixed ?? {})) {
-    if (!isPresent(own(msg, h))) out.push({ header: h, kind: 'missing', detail: `missing required header (must be ${v})` });
-    else if (own(msg, h) !== v) out.push({ header: h, kind: 'value', detail: `${show(own(msg, h))} is not ${v}` });
+    if (!isPresent(own(msg, h)))
+      out.push({ header: h, kind: 'missing', detail: `missing required header (must be ${v})` });
+    else if (own(msg, h) !== v)
+      out.push({ header: h, kind: 'value', detail: `${show(own(msg, h))} is not ${v}` });
   }
 }
 
 export function checkMessage(def: MessageDef, msg: unknown): Problem[] {
-  if (!isObject(msg)) return [{ header: '(message)', kind: 'not-an-object', detail: `expected a JSON object, got ${show(msg)}` }];
+  if (!isObject(msg))
+    return [
+      { header: '(message)', kind: 'not-an-object', detail: `expected a JSON object, got ${show(msg)}` },
+    ];
   const out: Problem[] = [];
   checkEnvelope(def, msg, out);
   checkFields(subOf(def), msg, out);

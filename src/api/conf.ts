@@ -36,9 +36,31 @@ function docChange(action: DocAction): MessageDef {
     name: `doc_${action}`,
     doc: `a document was ${action}`,
     required: ['ID', 'Database'],
-    optional: ['Account-ID', 'Date-Created', 'Date-Modified', 'Doc', 'Is-Soft-Deleted', 'Origin-Cache', 'Rev', 'Type', 'Version'],
-    types: { ID: 'string', Database: 'string', Rev: 'string', Type: 'string', Doc: 'object', 'Is-Soft-Deleted': 'booleanish' },
-    route: { exchange: 'configuration', kind: 'key', key: keyOf(action), pattern: `doc_${action}.<db>.<type>.<id>` },
+    optional: [
+      'Account-ID',
+      'Date-Created',
+      'Date-Modified',
+      'Doc',
+      'Is-Soft-Deleted',
+      'Origin-Cache',
+      'Rev',
+      'Type',
+      'Version',
+    ],
+    types: {
+      ID: 'string',
+      Database: 'string',
+      Rev: 'string',
+      Type: 'string',
+      Doc: 'object',
+      'Is-Soft-Deleted': 'booleanish',
+    },
+    route: {
+      exchange: 'configuration',
+      kind: 'key',
+      key: keyOf(action),
+      pattern: `doc_${action}.<db>.<type>.<id>`,
+    },
   };
 }
 

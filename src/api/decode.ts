@@ -43,13 +43,16 @@ function tooDeep(v: unknown, maxDepth: number, depth = 1): boolean {
     for (const c of v) if (tooDeep(c, maxDepth, depth + 1)) return true;
     return false;
   }
-  for (const k in v) if (Object.hasOwn(v, k) && tooDeep((v as Record<string, unknown>)[k], maxDepth, depth + 1)) return true;
+  for (const k in v)
+    if (Object.hasOwn(v, k) && tooDeep((v as Record<string, unknown>)[k], maxDepth, depth + 1)) return true;
   return false;
 }
 
 function unpack(body: Uint8Array, encoding: string, maxBytes: number): Buffer | string {
-  if (encoding === '' || encoding === 'identity') return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  if (encoding !== 'gzip') return `unsupported content-encoding '${encoding.slice(0, 40)}' (expected gzip or none)`;
+  if (encoding === '' || encoding === 'identity')
+    return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  if (encoding !== 'gzip')
+    return `unsupported content-encoding '${encoding.slice(0, 40)}' (expected gzip or none)`;
   try {
     return gunzipSync(body, { maxOutputLength: maxBytes });
   } catch (err) {
@@ -65,7 +68,8 @@ export function decode(body: Uint8Array, props: DeliveryProps, opts: DecodeOptio
   if (contentType !== '' && contentType !== 'application/json') {
     return refuse(`unsupported content-type '${contentType.slice(0, 60)}' (expected application/json)`);
   }
-  if (body.byteLength > opts.maxBytes) return refuse(`body of ${body.byteLength} bytes exceeds the ${opts.maxBytes}-byte limit`);
+  if (body.byteLength > opts.maxBytes)
+    return refuse(`body of ${body.byteLength} bytes exceeds the ${opts.maxBytes}-byte limit`);
   const raw = unpack(body, (props.contentEncoding ?? '').trim().toLowerCase(), opts.maxBytes);
   if (typeof raw === 'string') return refuse(raw);
   let text: string;

@@ -25,13 +25,20 @@ const PID_ADDRESS = /^pid:\/\/([^/]+)\/(.+)$/;
 
 export function destination(def: MessageDef, msg: Envelope, queue?: string): Destination {
   const extra = def.amqpHeaders?.(msg) ?? {};
-  if (def.route.kind === 'key') return { exchange: def.route.exchange, routingKey: def.route.key(msg), headers: extra };
+  if (def.route.kind === 'key')
+    return { exchange: def.route.exchange, routingKey: def.route.key(msg), headers: extra };
   if (queue === undefined || queue === '') {
-    throw new Error(`${def.id} goes to a named queue on '${def.route.exchange}': pass the queue (a request's Server-ID, a call's Control-Queue)`);
+    throw new Error(
+      `${def.id} goes to a named queue on '${def.route.exchange}': pass the queue (a request's Server-ID, a call's Control-Queue)`,
+    );
   }
   const pid = PID_ADDRESS.exec(queue);
   if (pid === null) return { exchange: def.route.exchange, routingKey: queue, headers: extra };
-  return { exchange: def.route.exchange, routingKey: pid[2]!, headers: { ...extra, 'Deliver-To-PID': pid[1]! } };
+  return {
+    exchange: def.route.exchange,
+    routingKey: pid[2]!,
+    headers: { ...extra, 'Deliver-To-PID': pid[1]! },
+  };
 }
 
 export function replyQueue(request: unknown): string | undefined {

@@ -33,7 +33,14 @@ export const errors: readonly MessageDef[] = [
     name: 'dialplan',
     doc: 'a dialplan command could not be executed',
     required: ['Error-Message'],
-    optional: ['Request', 'Call-ID', 'Channel-Call-State', 'Channel-State', 'Custom-Channel-Vars', 'Dialplan-Error'],
+    optional: [
+      'Request',
+      'Call-ID',
+      'Channel-Call-State',
+      'Channel-State',
+      'Custom-Channel-Vars',
+      'Dialplan-Error',
+    ],
     types: { 'Error-Message': 'string', 'Custom-Channel-Vars': 'object' },
     route: {
       exchange: 'callevt',
@@ -50,7 +57,10 @@ function str(v: unknown): string | undefined {
 
 export function errorReplyFields(request: unknown, message: string): Record<string, unknown> {
   const req: Message = isObject(request) ? request : {};
-  const fields: Record<string, unknown> = { 'Error-Message': message, 'Event-Name': str(own(req, 'Event-Name')) ?? 'error' };
+  const fields: Record<string, unknown> = {
+    'Error-Message': message,
+    'Event-Name': str(own(req, 'Event-Name')) ?? 'error',
+  };
   const msgId = str(own(req, 'Msg-ID'));
   const callId = str(own(req, 'Call-ID'));
   if (msgId !== undefined) fields['Msg-ID'] = msgId;

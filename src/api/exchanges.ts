@@ -67,7 +67,11 @@ export const EXCHANGES: readonly ExchangeDecl[] = Object.freeze([
   decl('sysconf', 'topic', 'system_config reads and writes'),
   decl('bookkeepers', 'topic', 'billing'),
   decl('nodes', 'fanout', 'node heartbeats (nodes/advertise), routing key empty'),
-  decl('registrar', 'topic', 'registration.success|query|flush.*, registration.sync; authn.endpoint.req.* from Kazoo-5-era Kamailio'),
+  decl(
+    'registrar',
+    'topic',
+    'registration.success|query|flush.*, registration.sync; authn.endpoint.req.* from Kazoo-5-era Kamailio',
+  ),
   decl('leader', 'topic', 'leader election'),
   decl('tasks', 'topic', 'tasks app discovery'),
 ]);

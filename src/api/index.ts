@@ -35,7 +35,16 @@ import type { Envelope, Message, MessageDef } from './types.ts';
 import { validateWith, type Validated } from './validate.ts';
 import { InvalidMessage } from './invalid-message.ts';
 
-const FAMILIES: readonly (readonly MessageDef[])[] = [authn, registration, route, callEvents, dialplan, nodes, conf, errors];
+const FAMILIES: readonly (readonly MessageDef[])[] = [
+  authn,
+  registration,
+  route,
+  callEvents,
+  dialplan,
+  nodes,
+  conf,
+  errors,
+];
 
 export const catalogue: Catalogue = new Catalogue(FAMILIES.flat());
 

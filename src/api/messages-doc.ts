@@ -18,7 +18,11 @@ import type { FieldType, MessageDef, SubDef } from './types.ts';
 
 const code = (s: string): string => (s === '' ? '(empty)' : `\`${s}\``);
 /** Plain text in Markdown: no table breaks, no angle brackets taken for HTML. */
-const text = (s: string): string => s.replace(/[|*]/g, (c) => `\\${c}`).replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const text = (s: string): string =>
+  s
+    .replace(/[|*]/g, (c) => `\\${c}`)
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;');
 
 function typeText(t: FieldType | undefined, nested: Map<string, SubDef>): string {
   if (t === undefined) return '';
@@ -27,7 +31,10 @@ function typeText(t: FieldType | undefined, nested: Map<string, SubDef>): string
   return `list of [${t.listOf.name}](#nested-${t.listOf.name})`;
 }
 
-function headerRows(def: SubDef & { readonly defaults?: Readonly<Record<string, string>> }, nested: Map<string, SubDef>): string[] {
+function headerRows(
+  def: SubDef & { readonly defaults?: Readonly<Record<string, string>> },
+  nested: Map<string, SubDef>,
+): string[] {
   const rows = ['| Header | Presence | Type | Allowed values |', '|---|---|---|---|'];
   const row = (names: string, presence: string, h: string): string => {
     const values = def.values?.[h]?.map(code).join(', ') ?? '';
@@ -45,18 +52,32 @@ function headerRows(def: SubDef & { readonly defaults?: Readonly<Record<string, 
 function routeLines(def: MessageDef): string[] {
   const ex = EXCHANGES.find((e) => e.name === def.route.exchange);
   const lines = [`- Exchange: ${code(def.route.exchange)} (${ex?.type ?? '?'})`];
-  if (def.route.kind === 'key') lines.push(`- Routing key: ${def.route.pattern === '' ? '(empty)' : def.route.pattern.split(' or ').map(code).join(' or ')}`);
-  else if (def.route.exchange === 'callctl') lines.push("- Routing key: the call's Control-Queue (the publisher names it)");
-  else lines.push("- Routing key: the queue named by the request's Server-ID (a reply; the publisher names it)");
-  for (const a of def.alsoArrivesOn ?? []) lines.push(`- Also arrives on: ${code(a.exchange)} with key ${code(a.bindKey)} (${text(a.why)})`);
-  if (def.amqpHeaders !== undefined) lines.push(`- AMQP headers: ${Object.keys(def.amqpHeaders({})).map(code).join(', ')}`);
-  if (def.stripRecursive === false) lines.push('- Empty values are stripped at the top level only (nested objects keep theirs)');
+  if (def.route.kind === 'key')
+    lines.push(
+      `- Routing key: ${def.route.pattern === '' ? '(empty)' : def.route.pattern.split(' or ').map(code).join(' or ')}`,
+    );
+  else if (def.route.exchange === 'callctl')
+    lines.push("- Routing key: the call's Control-Queue (the publisher names it)");
+  else
+    lines.push("- Routing key: the queue named by the request's Server-ID (a reply; the publisher names it)");
+  for (const a of def.alsoArrivesOn ?? [])
+    lines.push(`- Also arrives on: ${code(a.exchange)} with key ${code(a.bindKey)} (${text(a.why)})`);
+  if (def.amqpHeaders !== undefined)
+    lines.push(`- AMQP headers: ${Object.keys(def.amqpHeaders({})).map(code).join(', ')}`);
+  if (def.stripRecursive === false)
+    lines.push('- Empty values are stripped at the top level only (nested objects keep theirs)');
   return lines;
 }
 
 function messageSection(def: MessageDef, nested: Map<string, SubDef>): string[] {
   const name = def.name === '*' ? 'any non-empty name' : code(def.name);
-  const out = [`### ${def.id}`, '', text(def.doc), '', `- Event-Category / Event-Name: ${code(def.category)} / ${name}`];
+  const out = [
+    `### ${def.id}`,
+    '',
+    text(def.doc),
+    '',
+    `- Event-Category / Event-Name: ${code(def.category)} / ${name}`,
+  ];
   const fixed = Object.entries(def.fixed ?? {});
   if (fixed.length > 0) out.push(`- Fixed: ${fixed.map(([h, v]) => `${h} = ${code(v)}`).join(', ')}`);
   out.push(...routeLines(def), '', ...headerRows(def, nested), '');
@@ -87,9 +108,11 @@ export function messagesDoc(catalogue: Catalogue): string {
     '',
     `Allowed in every message: ${OPTIONAL_DEFAULT_HEADERS.map(code).join(', ')}.`,
     '',
-    `Types checked on every message: ${Object.entries(ENVELOPE_TYPES).map(([h, t]) => `${h} (${t})`).join(', ')}.`,
+    `Types checked on every message: ${Object.entries(ENVELOPE_TYPES)
+      .map(([h, t]) => `${h} (${t})`)
+      .join(', ')}.`,
     '',
-    'A reply carries the request\'s Msg-ID. Headers a message does not list are dropped when Fife builds it and accepted when Fife receives it.',
+    "A reply carries the request's Msg-ID. Headers a message does not list are dropped when Fife builds it and accepted when Fife receives it.",
     '',
     '## Exchanges',
     '',
@@ -103,7 +126,10 @@ export function messagesDoc(catalogue: Catalogue): string {
     '',
     '| Id | Event-Category / Event-Name | Exchange | Routing key |',
     '|---|---|---|---|',
-    ...defs.map((d) => `| [${d.id}](#${d.id.replace(/[^a-z0-9_-]/g, '')}) | ${d.category} / ${d.name} | ${d.route.exchange} | ${keyText(d)} |`),
+    ...defs.map(
+      (d) =>
+        `| [${d.id}](#${d.id.replace(/[^a-z0-9_-]/g, '')}) | ${d.category} / ${d.name} | ${d.route.exchange} | ${keyText(d)} |`,
+    ),
     '',
     '## Messages',
     '',

@@ -38,34 +38,78 @@ export interface RouteWin extends Envelope {
   readonly 'Control-Queue': string;
 }
 
-export const INVITE_FORMATS = ['username', 'e164', 'npan', '1npan', 'route', 'loopback', 'contact', 'endpoint', 'forward', 'strip_plus'] as const;
+export const INVITE_FORMATS = [
+  'username',
+  'e164',
+  'npan',
+  '1npan',
+  'route',
+  'loopback',
+  'contact',
+  'endpoint',
+  'forward',
+  'strip_plus',
+] as const;
 
 const ROUTE: SubDef = {
   name: 'route',
   required: ['Invite-Format'],
-  optional: ['Auth-Password', 'Auth-User', 'Caller-ID-Name', 'Caller-ID-Number', 'Caller-ID-Type', 'Codecs', 'Context',
-    'Custom-Application-Vars', 'Custom-Channel-Vars', 'Custom-SIP-Headers', 'Media', 'Progress-Timeout', 'Proxy-Via', 'Rate',
-    'Rate-Increment', 'Rate-Minimum', 'Rate-NoCharge-Time', 'Route', 'Surcharge', 'To-DID', 'To-Realm', 'To-User',
-    'Weight-Cost', 'Weight-Location'],
-  values: { 'Invite-Format': INVITE_FORMATS, 'Caller-ID-Type': ['from', 'rpid', 'pid'], Media: ['process', 'bypass', 'auto'] },
+  optional: [
+    'Auth-Password',
+    'Auth-User',
+    'Caller-ID-Name',
+    'Caller-ID-Number',
+    'Caller-ID-Type',
+    'Codecs',
+    'Context',
+    'Custom-Application-Vars',
+    'Custom-Channel-Vars',
+    'Custom-SIP-Headers',
+    'Media',
+    'Progress-Timeout',
+    'Proxy-Via',
+    'Rate',
+    'Rate-Increment',
+    'Rate-Minimum',
+    'Rate-NoCharge-Time',
+    'Route',
+    'Surcharge',
+    'To-DID',
+    'To-Realm',
+    'To-User',
+    'Weight-Cost',
+    'Weight-Location',
+  ],
+  values: {
+    'Invite-Format': INVITE_FORMATS,
+    'Caller-ID-Type': ['from', 'rpid', 'pid'],
+    Media: ['process', 'bypass', 'auto'],
+  },
   types: { Codecs: 'list', 'Custom-Channel-Vars': 'object', 'Custom-SIP-Headers': 'object' },
 };
 
 /** Account form when `accountId` is given, else the realm/user form. Pass `'*'` to bind. */
-export function routeReqKey(type: string, to: { accountId: string } | { realm: string; user: string }): string {
+export function routeReqKey(
+  type: string,
+  to: { accountId: string } | { realm: string; user: string },
+): string {
   return 'accountId' in to
     ? routingKey('route', 'req', encodeSegment(type), encodeSegment(to.accountId))
     : routingKey('route', 'req', encodeSegment(type), encodeSegment(to.realm), encodeSegment(to.user));
 }
 
 function routeReqKeyOf(msg: Message): string {
-  const type = typeof msg['Resource-Type'] === 'string' && msg['Resource-Type'] !== '' ? msg['Resource-Type'] : 'audio';
+  const type =
+    typeof msg['Resource-Type'] === 'string' && msg['Resource-Type'] !== '' ? msg['Resource-Type'] : 'audio';
   const ccv = msg['Custom-Channel-Vars'];
   const account = msg['Account-ID'] ?? (isObject(ccv) ? ccv['Account-ID'] : undefined);
   if (typeof account === 'string' && account !== '') return routeReqKey(type, { accountId: account });
   const from = typeof msg.From === 'string' ? msg.From : '';
   const at = from.indexOf('@');
-  return routeReqKey(type, at < 0 ? { realm: '', user: from } : { realm: from.slice(at + 1), user: from.slice(0, at) });
+  return routeReqKey(
+    type,
+    at < 0 ? { realm: '', user: from } : { realm: from.slice(at + 1), user: from.slice(0, at) },
+  );
 }
 
 export const route: readonly MessageDef[] = [
@@ -76,18 +120,62 @@ export const route: readonly MessageDef[] = [
     doc: 'a new call asks the apps for routing',
     stripRecursive: false,
     required: ['Call-ID', 'From', 'Request', 'To'],
-    optional: ['Body', 'Call-Direction', 'Caller-ID-Name', 'Caller-ID-Number', 'Codecs', 'Context', 'Cost-Parameters',
-      'Custom-Application-Vars', 'Custom-Channel-Vars', 'Custom-Routing-Headers', 'Custom-SIP-Headers', 'Destination-Number',
-      'From-Network-Addr', 'From-Network-Port', 'From-Tag', 'Max-Call-Length', 'Media', 'Message-ID', 'Orig-IP', 'Orig-Port',
-      'Origination-Call-ID', 'Prepend-CID-Name', 'Resource-Type', 'Ringback-Media', 'SIP-Request-Host', 'Switch-Hostname',
-      'Switch-Nodename', 'Switch-URI', 'Switch-URL', 'To-Tag', 'Transcode', 'Transfer-Media', 'User-Agent'],
-    values: { 'Resource-Type': ['mms', 'sms', 'audio', 'video', 'chat', 'metaflow'], Media: ['process', 'proxy', 'bypass'] },
+    optional: [
+      'Body',
+      'Call-Direction',
+      'Caller-ID-Name',
+      'Caller-ID-Number',
+      'Codecs',
+      'Context',
+      'Cost-Parameters',
+      'Custom-Application-Vars',
+      'Custom-Channel-Vars',
+      'Custom-Routing-Headers',
+      'Custom-SIP-Headers',
+      'Destination-Number',
+      'From-Network-Addr',
+      'From-Network-Port',
+      'From-Tag',
+      'Max-Call-Length',
+      'Media',
+      'Message-ID',
+      'Orig-IP',
+      'Orig-Port',
+      'Origination-Call-ID',
+      'Prepend-CID-Name',
+      'Resource-Type',
+      'Ringback-Media',
+      'SIP-Request-Host',
+      'Switch-Hostname',
+      'Switch-Nodename',
+      'Switch-URI',
+      'Switch-URL',
+      'To-Tag',
+      'Transcode',
+      'Transfer-Media',
+      'User-Agent',
+    ],
+    values: {
+      'Resource-Type': ['mms', 'sms', 'audio', 'video', 'chat', 'metaflow'],
+      Media: ['process', 'proxy', 'bypass'],
+    },
     types: {
-      'Call-ID': 'string', From: 'string', Request: 'string', To: 'string', 'Cost-Parameters': 'object',
-      'Custom-Application-Vars': 'object', 'Custom-Channel-Vars': 'object', 'Custom-Routing-Headers': 'object',
+      'Call-ID': 'string',
+      From: 'string',
+      Request: 'string',
+      To: 'string',
+      'Cost-Parameters': 'object',
+      'Custom-Application-Vars': 'object',
+      'Custom-Channel-Vars': 'object',
+      'Custom-Routing-Headers': 'object',
       'Custom-SIP-Headers': 'object',
     },
-    route: { exchange: 'callmgr', kind: 'key', key: routeReqKeyOf, pattern: 'route.req.<type>.<account-id> or route.req.<type>.<realm>.<user>' },
+    route: {
+      exchange: 'callmgr',
+      kind: 'key',
+      key: routeReqKeyOf,
+      pattern: 'route.req.<type>.<account-id> or route.req.<type>.<realm>.<user>',
+    },
   },
   {
     id: 'route_resp',
@@ -95,10 +183,30 @@ export const route: readonly MessageDef[] = [
     name: 'route_resp',
     doc: 'how an app would route the call (park = it takes the call)',
     required: ['Method'],
-    optional: ['Application-Data', 'Custom-Application-Vars', 'Custom-Channel-Vars', 'From-Realm', 'From-URI', 'From-User',
-      'Plan-Data', 'Pre-Park', 'Ringback-Media', 'Route-Error-Code', 'Route-Error-Message', 'Routes', 'Transfer-Media'],
-    values: { Method: ['bridge', 'park', 'error', 'sms', 'plan', 'application'], 'Pre-Park': ['none', 'ring_ready', 'answer'] },
-    types: { Routes: { listOf: ROUTE }, 'Custom-Channel-Vars': 'object', 'Custom-Application-Vars': 'object' },
+    optional: [
+      'Application-Data',
+      'Custom-Application-Vars',
+      'Custom-Channel-Vars',
+      'From-Realm',
+      'From-URI',
+      'From-User',
+      'Plan-Data',
+      'Pre-Park',
+      'Ringback-Media',
+      'Route-Error-Code',
+      'Route-Error-Message',
+      'Routes',
+      'Transfer-Media',
+    ],
+    values: {
+      Method: ['bridge', 'park', 'error', 'sms', 'plan', 'application'],
+      'Pre-Park': ['none', 'ring_ready', 'answer'],
+    },
+    types: {
+      Routes: { listOf: ROUTE },
+      'Custom-Channel-Vars': 'object',
+      'Custom-Application-Vars': 'object',
+    },
     route: { exchange: 'targeted', kind: 'queue' },
   },
   {

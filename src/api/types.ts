@@ -80,7 +80,12 @@ export interface SubDef {
  */
 export type Route =
   | { readonly exchange: ExchangeName; readonly kind: 'queue' }
-  | { readonly exchange: ExchangeName; readonly kind: 'key'; readonly key: (msg: Message) => string; readonly pattern: string };
+  | {
+      readonly exchange: ExchangeName;
+      readonly kind: 'key';
+      readonly key: (msg: Message) => string;
+      readonly pattern: string;
+    };
 
 /** Another (exchange, binding key) on which real peers publish this message. */
 export interface AlsoArrivesOn {

@@ -19,7 +19,12 @@ import type { Envelope, MessageDef, Problem } from './types.ts';
 
 export type Validated =
   | { readonly ok: true; readonly msg: Envelope; readonly def: MessageDef }
-  | { readonly ok: false; readonly reason: string; readonly problems: readonly Problem[]; readonly def?: MessageDef };
+  | {
+      readonly ok: false;
+      readonly reason: string;
+      readonly problems: readonly Problem[];
+      readonly def?: MessageDef;
+    };
 
 function fail(id: string, problems: Problem[], def?: MessageDef): Validated {
   return def === undefined
@@ -41,9 +46,10 @@ export function validateWith(catalogue: Catalogue, msg: unknown, id?: string): V
     def = catalogue.lookup(cat, name, msg);
     if (def === undefined) {
       const known = catalogue.definitionsFor(cat, name);
-      const detail = known.length > 0
-        ? `${cat}/${name} needs ${known[0]!.discriminator ?? 'a discriminator'} to be one of ${known.map((d) => d.fixed?.[d.discriminator ?? ''] ?? d.id).join(', ')}`
-        : `no message ${cat}/${name} in the catalogue`;
+      const detail =
+        known.length > 0
+          ? `${cat}/${name} needs ${known[0]!.discriminator ?? 'a discriminator'} to be one of ${known.map((d) => d.fixed?.[d.discriminator ?? ''] ?? d.id).join(', ')}`
+          : `no message ${cat}/${name} in the catalogue`;
       return fail(`${cat}/${name}`.slice(0, 120), [{ header: 'Event-Name', kind: 'unknown', detail }]);
     }
   }

@@ -55,7 +55,10 @@ export class AmqpConnector implements Connector {
         const r = refusal(url, err);
         if (r) refused.push(r);
         failures.push(`${redactUrl(url)}: ${r ? r.why : errMessage(err)}`);
-        this.log.debug({ broker: redactUrl(url), err: errMessage(err) }, 'bus: broker did not accept the connection');
+        this.log.debug(
+          { broker: redactUrl(url), err: errMessage(err) },
+          'bus: broker did not accept the connection',
+        );
       }
     }
     if (refused.length === n) throw refused[0]!;
@@ -67,10 +70,12 @@ export class AmqpConnector implements Connector {
 function refusal(url: string, err: unknown): BusRefusedError | undefined {
   const m = errMessage(err);
   let why: string;
-  if (/^Handshake terminated by server: 403\b/.test(m)) why = 'login refused: wrong user name or password (ACCESS_REFUSED)';
+  if (/^Handshake terminated by server: 403\b/.test(m))
+    why = 'login refused: wrong user name or password (ACCESS_REFUSED)';
   else if (/^Handshake terminated by server: 530\b/.test(m)) why = 'connection not allowed (NOT_ALLOWED)';
   // amqplib reports a refused connection.open (unknown vhost, or no permission on it) only as this.
-  else if (/^Expected ConnectionOpenOk; got <ConnectionClose/.test(m)) why = 'the vhost does not exist or the user has no access to it';
+  else if (/^Expected ConnectionOpenOk; got <ConnectionClose/.test(m))
+    why = 'the vhost does not exist or the user has no access to it';
   else return undefined;
   let user = 'guest';
   let vhost = '/';
@@ -83,4 +88,3 @@ function refusal(url: string, err: unknown): BusRefusedError | undefined {
   }
   return new BusRefusedError(user, vhost, redactUrl(url), why);
 }
-

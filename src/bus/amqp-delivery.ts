@@ -20,7 +20,13 @@ export class AmqpDelivery implements Delivery {
   readonly properties: MessageProperties;
   readonly redelivered: boolean;
   private settled: boolean;
-  constructor(private readonly msg: ConsumeMessage, private readonly ch: Channel, readonly consumerTag: string, noAck: boolean, private readonly log: Logger) {
+  constructor(
+    private readonly msg: ConsumeMessage,
+    private readonly ch: Channel,
+    readonly consumerTag: string,
+    noAck: boolean,
+    private readonly log: Logger,
+  ) {
     this.body = msg.content;
     this.exchange = msg.fields.exchange;
     this.routingKey = msg.fields.routingKey;
@@ -30,14 +36,20 @@ export class AmqpDelivery implements Delivery {
   }
   private settle(what: string, fn: () => void): void {
     if (this.settled) {
-      this.log.warn({ consumerTag: this.consumerTag, routingKey: this.routingKey }, `bus: ${what} of a delivery already settled (or consumed with noAck) ignored`);
+      this.log.warn(
+        { consumerTag: this.consumerTag, routingKey: this.routingKey },
+        `bus: ${what} of a delivery already settled (or consumed with noAck) ignored`,
+      );
       return;
     }
     this.settled = true;
     try {
       fn();
     } catch (err) {
-      this.log.debug({ err: errMessage(err), consumerTag: this.consumerTag }, `bus: ${what} after the channel closed; the broker will redeliver`);
+      this.log.debug(
+        { err: errMessage(err), consumerTag: this.consumerTag },
+        `bus: ${what} after the channel closed; the broker will redeliver`,
+      );
     }
   }
   ack(): void {
@@ -47,4 +59,3 @@ export class AmqpDelivery implements Delivery {
     this.settle('nack', () => this.ch.nack(this.msg, false, requeue));
   }
 }
-

@@ -23,7 +23,14 @@ import { redactUrl } from './broker-url.ts';
 import { AmqpDelivery } from './amqp-delivery.ts';
 import { BusChannelError, BusInvalidArgumentError, LinkLostError, PublishNackedError } from './errors.ts';
 import type { Link, LinkHooks } from './link.ts';
-import type { ConsumeOptions, DeliveryHandler, ExchangeSpec, PublishOptions, QueueOptions, QueueStatus } from './types.ts';
+import type {
+  ConsumeOptions,
+  DeliveryHandler,
+  ExchangeSpec,
+  PublishOptions,
+  QueueOptions,
+  QueueStatus,
+} from './types.ts';
 
 /** What AmqpLink.open needs (a subset of AmqpConnectorOptions). */
 export interface AmqpLinkOptions {
@@ -83,9 +90,21 @@ export class AmqpLink implements Link {
     return link;
   }
 
-  private constructor(private readonly conn: ChannelModel, readonly broker: string, private readonly hooks: LinkHooks, private readonly log: Logger) {
-    conn.on('error', (err: Error) => this.log.warn({ err: errMessage(err), broker }, 'bus: connection error'));
-    conn.on('blocked', (reason: string) => this.log.warn({ reason, broker }, 'bus: broker blocked the connection (resource alarm); publishes wait'));
+  private constructor(
+    private readonly conn: ChannelModel,
+    readonly broker: string,
+    private readonly hooks: LinkHooks,
+    private readonly log: Logger,
+  ) {
+    conn.on('error', (err: Error) =>
+      this.log.warn({ err: errMessage(err), broker }, 'bus: connection error'),
+    );
+    conn.on('blocked', (reason: string) =>
+      this.log.warn(
+        { reason, broker },
+        'bus: broker blocked the connection (resource alarm); publishes wait',
+      ),
+    );
     conn.on('unblocked', () => this.log.info({ broker }, 'bus: broker unblocked the connection'));
     conn.on('close', (err?: Error) => {
       if (this.dead) return;
@@ -109,7 +128,11 @@ export class AmqpLink implements Link {
     return new LinkLostError(operation, cause);
   }
 
-  private newChannel<C extends Channel>(make: () => Promise<C>, role: string, forget: (p: Promise<C>) => void): Promise<C> {
+  private newChannel<C extends Channel>(
+    make: () => Promise<C>,
+    role: string,
+    forget: (p: Promise<C>) => void,
+  ): Promise<C> {
     if (this.dead) return Promise.reject(this.lost(`open ${role} channel`));
     const p: Promise<C> = make().then(
       (ch) => this.watch(ch, role, () => forget(p)),
@@ -123,9 +146,13 @@ export class AmqpLink implements Link {
 
   private pubChannel(): Promise<Channel> {
     if (this.pub) return this.pub;
-    const p = this.newChannel(() => this.conn.createChannel(), 'publish', (closed) => {
-      if (this.pub === closed) this.pub = this.pubCh = undefined;
-    });
+    const p = this.newChannel(
+      () => this.conn.createChannel(),
+      'publish',
+      (closed) => {
+        if (this.pub === closed) this.pub = this.pubCh = undefined;
+      },
+    );
     this.pub = p;
     return p.then((ch) => {
       if (this.pub === p) this.pubCh = ch;
@@ -134,15 +161,23 @@ export class AmqpLink implements Link {
   }
 
   private confirmChannel(): Promise<ConfirmChannel> {
-    return (this.confirm ??= this.newChannel(() => this.conn.createConfirmChannel(), 'confirm', (p) => {
-      if (this.confirm === p) this.confirm = undefined;
-    }));
+    return (this.confirm ??= this.newChannel(
+      () => this.conn.createConfirmChannel(),
+      'confirm',
+      (p) => {
+        if (this.confirm === p) this.confirm = undefined;
+      },
+    ));
   }
 
   private adminChannel(): Promise<Channel> {
-    return (this.admin ??= this.newChannel(() => this.conn.createChannel(), 'admin', (p) => {
-      if (this.admin === p) this.admin = undefined;
-    }));
+    return (this.admin ??= this.newChannel(
+      () => this.conn.createChannel(),
+      'admin',
+      (p) => {
+        if (this.admin === p) this.admin = undefined;
+      },
+    ));
   }
 
   /** Runs a declaration on the admin channel, mapping broker refusals and connection loss. */
@@ -162,7 +197,8 @@ export class AmqpLink implements Link {
           throw refused;
         }
         const code = replyCode(err);
-        if (code !== undefined && CHANNEL_ERROR_CODES.has(code)) throw BusChannelError.fromReplyCode(code, operation, errMessage(err), err);
+        if (code !== undefined && CHANNEL_ERROR_CODES.has(code))
+          throw BusChannelError.fromReplyCode(code, operation, errMessage(err), err);
         if (this.dead || attempt >= 1) throw this.lost(operation, err);
       }
     }
@@ -170,7 +206,11 @@ export class AmqpLink implements Link {
 
   assertExchange(spec: ExchangeSpec): Promise<void> {
     return this.adminOp(`assertExchange ${spec.name}`, async (ch) => {
-      await ch.assertExchange(spec.name, spec.type, { durable: spec.durable ?? false, autoDelete: spec.autoDelete ?? false, internal: false });
+      await ch.assertExchange(spec.name, spec.type, {
+        durable: spec.durable ?? false,
+        autoDelete: spec.autoDelete ?? false,
+        internal: false,
+      });
       this.known.add(spec.name);
     });
   }
@@ -188,7 +228,12 @@ export class AmqpLink implements Link {
     if (o.messageTtl !== undefined) args['x-message-ttl'] = o.messageTtl;
     if (o.maxPriority !== undefined) args['x-max-priority'] = o.maxPriority;
     return this.adminOp(`assertQueue ${name}`, async (ch) => {
-      await ch.assertQueue(name, { exclusive: o.exclusive ?? false, autoDelete: o.autoDelete ?? false, durable: o.durable ?? false, arguments: args });
+      await ch.assertQueue(name, {
+        exclusive: o.exclusive ?? false,
+        autoDelete: o.autoDelete ?? false,
+        durable: o.durable ?? false,
+        arguments: args,
+      });
     });
   }
 
@@ -217,7 +262,12 @@ export class AmqpLink implements Link {
     });
   }
 
-  async consume(queue: string, consumerTag: string, handler: DeliveryHandler, opts: ConsumeOptions): Promise<void> {
+  async consume(
+    queue: string,
+    consumerTag: string,
+    handler: DeliveryHandler,
+    opts: ConsumeOptions,
+  ): Promise<void> {
     const operation = `consume ${queue}`;
     if (this.dead) throw this.lost(operation);
     let ch: Channel;
@@ -233,7 +283,8 @@ export class AmqpLink implements Link {
       const chErr = this.channelErrors.get(ch);
       // Let a dying connection report itself first; only a channel error on a live link is a lost consumer.
       setImmediate(() => {
-        if (!this.dead && !this.closedByUs && !cancelled && chErr) this.hooks.consumerLost(consumerTag, chErr);
+        if (!this.dead && !this.closedByUs && !cancelled && chErr)
+          this.hooks.consumerLost(consumerTag, chErr);
       });
     });
     const noAck = opts.noAck ?? true;
@@ -261,7 +312,8 @@ export class AmqpLink implements Link {
       const refused = encodingRefusal(err, operation);
       if (refused) throw refused;
       const code = replyCode(err);
-      if (code !== undefined && CHANNEL_ERROR_CODES.has(code)) throw BusChannelError.fromReplyCode(code, operation, errMessage(err), err);
+      if (code !== undefined && CHANNEL_ERROR_CODES.has(code))
+        throw BusChannelError.fromReplyCode(code, operation, errMessage(err), err);
       throw this.lost(operation, err);
     }
   }
@@ -279,10 +331,16 @@ export class AmqpLink implements Link {
     }
   }
 
-  publish(exchange: string, routingKey: string, body: Buffer, options: PublishOptions | undefined): Promise<void> | undefined {
+  publish(
+    exchange: string,
+    routingKey: string,
+    body: Buffer,
+    options: PublishOptions | undefined,
+  ): Promise<void> | undefined {
     if (this.dead) throw this.lost('publish');
     // Steady state: the exchange is known, the channel open and nothing queued: write now.
-    if (this.gate === undefined && this.pubCh && this.known.has(exchange)) return this.write(this.pubCh, exchange, routingKey, body, options, false);
+    if (this.gate === undefined && this.pubCh && this.known.has(exchange))
+      return this.write(this.pubCh, exchange, routingKey, body, options, false);
     // Otherwise queue behind earlier slow publishes, so the channel order is kept.
     const run = (this.gate ?? Promise.resolve()).then(async () => {
       await this.ensureExchange(exchange, 'publish');
@@ -318,7 +376,14 @@ export class AmqpLink implements Link {
    * encoded (the channel is fine: fail this publish, never retry it) or because the channel
    * closed under us (re-open it and write once more; a second failure is a lost link).
    */
-  private write(ch: Channel, exchange: string, routingKey: string, body: Buffer, options: PublishOptions | undefined, retried: boolean): Promise<void> | undefined {
+  private write(
+    ch: Channel,
+    exchange: string,
+    routingKey: string,
+    body: Buffer,
+    options: PublishOptions | undefined,
+    retried: boolean,
+  ): Promise<void> | undefined {
     let ok: boolean;
     try {
       ok = ch.publish(exchange, routingKey, body, options);
@@ -345,7 +410,12 @@ export class AmqpLink implements Link {
     }));
   }
 
-  async publishConfirmed(exchange: string, routingKey: string, body: Buffer, options: PublishOptions | undefined): Promise<void> {
+  async publishConfirmed(
+    exchange: string,
+    routingKey: string,
+    body: Buffer,
+    options: PublishOptions | undefined,
+  ): Promise<void> {
     const operation = `publishConfirmed ${exchange}/${routingKey}`;
     if (this.dead) throw this.lost(operation);
     await this.ensureExchange(exchange, 'publishConfirmed');
@@ -356,19 +426,23 @@ export class AmqpLink implements Link {
         if (errMessage(err) === 'message nacked') return reject(new PublishNackedError(exchange, routingKey));
         const chErr = this.channelErrors.get(ch);
         const code = replyCode(chErr);
-        if (!this.dead && code !== undefined && CHANNEL_ERROR_CODES.has(code)) reject(BusChannelError.fromReplyCode(code, operation, errMessage(chErr), chErr));
+        if (!this.dead && code !== undefined && CHANNEL_ERROR_CODES.has(code))
+          reject(BusChannelError.fromReplyCode(code, operation, errMessage(chErr), chErr));
         else reject(this.lost(operation, err));
       };
       try {
         ch.publish(exchange, routingKey, body, options ?? {}, cb);
       } catch (err) {
-        reject(encodingRefusal(err, `publishConfirmed to ${exchange || '(default)'}`) ?? this.lost(operation, err));
+        reject(
+          encodingRefusal(err, `publishConfirmed to ${exchange || '(default)'}`) ?? this.lost(operation, err),
+        );
       }
     });
   }
 
   sever(reason: string): void {
-    const stream = (this.conn as unknown as { connection?: { stream?: { destroy(err?: Error): void } } }).connection?.stream;
+    const stream = (this.conn as unknown as { connection?: { stream?: { destroy(err?: Error): void } } })
+      .connection?.stream;
     if (!stream) {
       this.log.error({ reason }, 'bus: cannot reach the socket to sever it; closing instead');
       void this.conn.close().catch(() => undefined);
@@ -390,7 +464,10 @@ export class AmqpLink implements Link {
         }),
       ]);
     } catch (err) {
-      this.log.debug({ err: errMessage(err), broker: this.broker }, 'bus: connection close did not complete cleanly; destroying the socket');
+      this.log.debug(
+        { err: errMessage(err), broker: this.broker },
+        'bus: connection close did not complete cleanly; destroying the socket',
+      );
       this.sever('close failed');
     } finally {
       clearTimeout(timer);

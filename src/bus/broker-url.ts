@@ -7,21 +7,29 @@
  * - `redactUrl(url)` drops the userinfo so a password never reaches a log line.
  */
 
-export type BusUrl = { readonly kind: 'embedded' } | { readonly kind: 'amqp'; readonly urls: readonly string[] };
+export type BusUrl =
+  { readonly kind: 'embedded' } | { readonly kind: 'amqp'; readonly urls: readonly string[] };
 
 export function parseBusUrl(raw: string | undefined): BusUrl {
   const text = (raw ?? '').trim();
   if (text === '' || text === 'embedded') return { kind: 'embedded' };
-  const urls = text.split(',').map((u) => u.trim()).filter((u) => u !== '');
+  const urls = text
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u !== '');
   for (const u of urls) {
     let parsed: URL;
     try {
       parsed = new URL(u);
     } catch {
-      throw new Error(`bus URL '${redactUrl(u)}' is not a URL: use 'embedded' or amqp://user:pass@host:5672[/vhost] (comma-separated for several brokers)`);
+      throw new Error(
+        `bus URL '${redactUrl(u)}' is not a URL: use 'embedded' or amqp://user:pass@host:5672[/vhost] (comma-separated for several brokers)`,
+      );
     }
     if (parsed.protocol !== 'amqp:' && parsed.protocol !== 'amqps:') {
-      throw new Error(`bus URL '${redactUrl(u)}' has scheme ${parsed.protocol}: use 'embedded' or amqp:// / amqps://`);
+      throw new Error(
+        `bus URL '${redactUrl(u)}' has scheme ${parsed.protocol}: use 'embedded' or amqp:// / amqps://`,
+      );
     }
   }
   if (urls.length === 0) throw new Error(`bus URL '${redactUrl(text)}' lists no broker`);

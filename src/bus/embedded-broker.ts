@@ -23,7 +23,14 @@ import { BusChannelError } from './errors.ts';
 import { EmbeddedQueue, type EmbeddedConsumer } from './embedded-queue.ts';
 import { compileTopic, type TopicMatcher } from './topic-match.ts';
 import { checkNames, checkPublish } from './names.ts';
-import type { ConsumeOptions, DeliveryHandler, ExchangeSpec, MessageProperties, QueueOptions, QueueStatus } from './types.ts';
+import type {
+  ConsumeOptions,
+  DeliveryHandler,
+  ExchangeSpec,
+  MessageProperties,
+  QueueOptions,
+  QueueStatus,
+} from './types.ts';
 
 interface BindingEntry {
   readonly queue: string;
@@ -58,7 +65,12 @@ export interface ConnectionEvents {
 }
 
 const sameQueueOptions = (a: QueueOptions, b: QueueOptions): boolean =>
-  !!a.durable === !!b.durable && !!a.autoDelete === !!b.autoDelete && !!a.exclusive === !!b.exclusive && a.maxLength === b.maxLength && a.messageTtl === b.messageTtl && a.maxPriority === b.maxPriority;
+  !!a.durable === !!b.durable &&
+  !!a.autoDelete === !!b.autoDelete &&
+  !!a.exclusive === !!b.exclusive &&
+  a.maxLength === b.maxLength &&
+  a.messageTtl === b.messageTtl &&
+  a.maxPriority === b.maxPriority;
 
 export class EmbeddedBroker {
   private readonly exchanges = new Map<string, ExchangeEntry>();
@@ -102,7 +114,8 @@ export class EmbeddedBroker {
   }
 
   private requireConn(conn: number, operation: string): void {
-    if (!this.connections.has(conn)) throw new BusChannelError('CHANNEL_ERROR', operation, 'connection is closed');
+    if (!this.connections.has(conn))
+      throw new BusChannelError('CHANNEL_ERROR', operation, 'connection is closed');
   }
 
   assertExchange(conn: number, spec: ExchangeSpec): void {
@@ -110,17 +123,24 @@ export class EmbeddedBroker {
     checkNames('assertExchange', [['exchange name', spec.name]]);
     const x = this.exchanges.get(spec.name);
     if (x) {
-      if (x.spec.type !== spec.type) throw new BusChannelError('PRECONDITION_FAILED', `assertExchange ${spec.name}`, `exchange exists with type ${x.spec.type}, not ${spec.type}`);
+      if (x.spec.type !== spec.type)
+        throw new BusChannelError(
+          'PRECONDITION_FAILED',
+          `assertExchange ${spec.name}`,
+          `exchange exists with type ${x.spec.type}, not ${spec.type}`,
+        );
       return;
     }
-    if (spec.name === '' || spec.name.startsWith('amq.')) throw new BusChannelError('ACCESS_REFUSED', `assertExchange ${spec.name}`, 'reserved exchange name');
+    if (spec.name === '' || spec.name.startsWith('amq.'))
+      throw new BusChannelError('ACCESS_REFUSED', `assertExchange ${spec.name}`, 'reserved exchange name');
     this.exchanges.set(spec.name, { spec, bindings: new Map(), byKey: new Map() });
   }
 
   deleteExchange(conn: number, name: string): void {
     this.requireConn(conn, `deleteExchange ${name}`);
     checkNames('deleteExchange', [['exchange name', name]]);
-    if (name === '' || name.startsWith('amq.')) throw new BusChannelError('ACCESS_REFUSED', `deleteExchange ${name}`, 'reserved exchange name');
+    if (name === '' || name.startsWith('amq.'))
+      throw new BusChannelError('ACCESS_REFUSED', `deleteExchange ${name}`, 'reserved exchange name');
     this.exchanges.delete(name);
   }
 
@@ -130,8 +150,10 @@ export class EmbeddedBroker {
     checkNames('assertQueue', [['queue name', name]]);
     const q = this.queues.get(name);
     if (q) {
-      if (q.ownerConn !== undefined && q.ownerConn !== conn) throw new BusChannelError('RESOURCE_LOCKED', operation, 'exclusive queue of another connection');
-      if (!sameQueueOptions(q.options, options)) throw new BusChannelError('PRECONDITION_FAILED', operation, 'queue exists with other options');
+      if (q.ownerConn !== undefined && q.ownerConn !== conn)
+        throw new BusChannelError('RESOURCE_LOCKED', operation, 'exclusive queue of another connection');
+      if (!sameQueueOptions(q.options, options))
+        throw new BusChannelError('PRECONDITION_FAILED', operation, 'queue exists with other options');
       return;
     }
     this.queues.set(name, new EmbeddedQueue(name, options, options.exclusive ? conn : undefined));
@@ -142,7 +164,8 @@ export class EmbeddedBroker {
     checkNames(operation.split(' ')[0]!, [['queue name', name]]);
     const q = this.queues.get(name);
     if (!q) throw new BusChannelError('NOT_FOUND', operation, `no queue '${name}'`);
-    if (q.ownerConn !== undefined && q.ownerConn !== conn) throw new BusChannelError('RESOURCE_LOCKED', operation, 'exclusive queue of another connection');
+    if (q.ownerConn !== undefined && q.ownerConn !== conn)
+      throw new BusChannelError('RESOURCE_LOCKED', operation, 'exclusive queue of another connection');
     return q;
   }
 
@@ -162,7 +185,12 @@ export class EmbeddedBroker {
     checkNames('deleteQueue', [['queue name', name]]);
     const q = this.queues.get(name);
     if (!q) return;
-    if (q.ownerConn !== undefined && q.ownerConn !== conn) throw new BusChannelError('RESOURCE_LOCKED', `deleteQueue ${name}`, 'exclusive queue of another connection');
+    if (q.ownerConn !== undefined && q.ownerConn !== conn)
+      throw new BusChannelError(
+        'RESOURCE_LOCKED',
+        `deleteQueue ${name}`,
+        'exclusive queue of another connection',
+      );
     this.dropQueue(name, true);
   }
 
@@ -188,10 +216,19 @@ export class EmbeddedBroker {
   bindQueue(conn: number, queue: string, exchange: string, routingKey: string): void {
     const operation = `bindQueue ${queue} <- ${exchange}/${routingKey}`;
     this.queueFor(conn, queue, operation);
-    checkNames('bindQueue', [['exchange name', exchange], ['routing key', routingKey]]);
-    if (exchange === '') throw new BusChannelError('ACCESS_REFUSED', operation, 'cannot bind to the default exchange');
+    checkNames('bindQueue', [
+      ['exchange name', exchange],
+      ['routing key', routingKey],
+    ]);
+    if (exchange === '')
+      throw new BusChannelError('ACCESS_REFUSED', operation, 'cannot bind to the default exchange');
     const x = this.exchangeFor(exchange, operation);
-    const match: TopicMatcher = x.spec.type === 'fanout' ? () => true : x.spec.type === 'topic' ? compileTopic(routingKey) : (rk) => rk === routingKey;
+    const match: TopicMatcher =
+      x.spec.type === 'fanout'
+        ? () => true
+        : x.spec.type === 'topic'
+          ? compileTopic(routingKey)
+          : (rk) => rk === routingKey;
     const b: BindingEntry = { queue, routingKey, match };
     x.bindings.set(`${queue}\u0000${routingKey}`, b);
     indexAdd(x, b);
@@ -200,7 +237,10 @@ export class EmbeddedBroker {
   unbindQueue(conn: number, queue: string, exchange: string, routingKey: string): void {
     const operation = `unbindQueue ${queue} <- ${exchange}/${routingKey}`;
     this.queueFor(conn, queue, operation);
-    checkNames('unbindQueue', [['exchange name', exchange], ['routing key', routingKey]]);
+    checkNames('unbindQueue', [
+      ['exchange name', exchange],
+      ['routing key', routingKey],
+    ]);
     const x = this.exchangeFor(exchange, operation);
     const k = `${queue}\u0000${routingKey}`;
     const b = x.bindings.get(k);
@@ -209,13 +249,31 @@ export class EmbeddedBroker {
     indexRemove(x, b);
   }
 
-  consume(conn: number, queue: string, tag: string, handler: DeliveryHandler, opts: ConsumeOptions, warn: (message: string) => void = () => undefined): void {
+  consume(
+    conn: number,
+    queue: string,
+    tag: string,
+    handler: DeliveryHandler,
+    opts: ConsumeOptions,
+    warn: (message: string) => void = () => undefined,
+  ): void {
     const operation = `consume ${queue}`;
     const q = this.queueFor(conn, queue, operation);
     checkNames('consume', [['consumer tag', tag]]);
-    if (this.consumerQueue.has(tag)) throw new BusChannelError('NOT_ALLOWED', operation, `consumer tag ${tag} in use`);
-    if (q.consumers.some((c) => c.exclusive) || (opts.exclusive && q.consumers.length > 0)) throw new BusChannelError('ACCESS_REFUSED', operation, 'queue in exclusive use');
-    const c: EmbeddedConsumer = { tag, connId: conn, noAck: opts.noAck ?? true, prefetch: Math.max(1, opts.prefetch ?? 50), exclusive: opts.exclusive ?? false, handler, unacked: new Set(), warn };
+    if (this.consumerQueue.has(tag))
+      throw new BusChannelError('NOT_ALLOWED', operation, `consumer tag ${tag} in use`);
+    if (q.consumers.some((c) => c.exclusive) || (opts.exclusive && q.consumers.length > 0))
+      throw new BusChannelError('ACCESS_REFUSED', operation, 'queue in exclusive use');
+    const c: EmbeddedConsumer = {
+      tag,
+      connId: conn,
+      noAck: opts.noAck ?? true,
+      prefetch: Math.max(1, opts.prefetch ?? 50),
+      exclusive: opts.exclusive ?? false,
+      handler,
+      unacked: new Set(),
+      warn,
+    };
     this.consumerQueue.set(tag, queue);
     q.addConsumer(c);
   }
@@ -234,7 +292,13 @@ export class EmbeddedBroker {
   }
 
   /** Routes a message; returns how many queues got it. Throws NOT_FOUND for a missing exchange. */
-  publish(conn: number, exchange: string, routingKey: string, body: Buffer, properties: MessageProperties): number {
+  publish(
+    conn: number,
+    exchange: string,
+    routingKey: string,
+    body: Buffer,
+    properties: MessageProperties,
+  ): number {
     this.requireConn(conn, 'publish');
     checkPublish('publish', exchange, routingKey, properties);
     if (exchange === '') {
@@ -244,7 +308,12 @@ export class EmbeddedBroker {
       return 1;
     }
     const x = this.exchanges.get(exchange);
-    if (!x) throw new BusChannelError('NOT_FOUND', `publish ${exchange}/${routingKey}`, `no exchange '${exchange}'`);
+    if (!x)
+      throw new BusChannelError(
+        'NOT_FOUND',
+        `publish ${exchange}/${routingKey}`,
+        `no exchange '${exchange}'`,
+      );
     let n = 0;
     if (x.spec.type === 'direct') {
       const set = x.byKey.get(routingKey);

@@ -14,7 +14,15 @@ import type { Logger } from 'pino';
 import type { EmbeddedBroker } from './embedded-broker.ts';
 import { LinkLostError } from './errors.ts';
 import type { Connector, Link, LinkHooks } from './link.ts';
-import type { ConsumeOptions, DeliveryHandler, ExchangeSpec, MessageProperties, PublishOptions, QueueOptions, QueueStatus } from './types.ts';
+import type {
+  ConsumeOptions,
+  DeliveryHandler,
+  ExchangeSpec,
+  MessageProperties,
+  PublishOptions,
+  QueueOptions,
+  QueueStatus,
+} from './types.ts';
 
 export interface EmbeddedConnectorOptions {
   readonly broker: EmbeddedBroker;
@@ -45,7 +53,11 @@ class EmbeddedLink implements Link {
   private dead = false;
   private readonly conn: number;
 
-  constructor(private readonly b: EmbeddedBroker, private readonly hooks: LinkHooks, private readonly log: Logger) {
+  constructor(
+    private readonly b: EmbeddedBroker,
+    private readonly hooks: LinkHooks,
+    private readonly log: Logger,
+  ) {
     this.conn = b.connect({
       consumerCancelled: (tag) => setImmediate(() => hooks.consumerCancelled(tag)),
       dropped: (reason) => {
@@ -85,22 +97,39 @@ class EmbeddedLink implements Link {
   unbindQueue(queue: string, exchange: string, routingKey: string): Promise<void> {
     return this.run(`unbindQueue ${queue}`, () => this.b.unbindQueue(this.conn, queue, exchange, routingKey));
   }
-  consume(queue: string, consumerTag: string, handler: DeliveryHandler, options: ConsumeOptions): Promise<void> {
+  consume(
+    queue: string,
+    consumerTag: string,
+    handler: DeliveryHandler,
+    options: ConsumeOptions,
+  ): Promise<void> {
     const warn = (message: string): void => this.log.warn({ consumerTag, queue }, message);
-    return this.run(`consume ${queue}`, () => this.b.consume(this.conn, queue, consumerTag, handler, options, warn));
+    return this.run(`consume ${queue}`, () =>
+      this.b.consume(this.conn, queue, consumerTag, handler, options, warn),
+    );
   }
   cancel(consumerTag: string): Promise<void> {
     return this.run(`cancel ${consumerTag}`, () => this.b.cancel(this.conn, consumerTag));
   }
 
   /** Throws BusChannelError NOT_FOUND for a missing exchange, as the amqplib link does. */
-  publish(exchange: string, routingKey: string, body: Buffer, options: PublishOptions | undefined): undefined {
+  publish(
+    exchange: string,
+    routingKey: string,
+    body: Buffer,
+    options: PublishOptions | undefined,
+  ): undefined {
     if (this.dead) throw new LinkLostError('publish');
     this.b.publish(this.conn, exchange, routingKey, Buffer.from(body), strip(options));
     return undefined;
   }
 
-  publishConfirmed(exchange: string, routingKey: string, body: Buffer, options: PublishOptions | undefined): Promise<void> {
+  publishConfirmed(
+    exchange: string,
+    routingKey: string,
+    body: Buffer,
+    options: PublishOptions | undefined,
+  ): Promise<void> {
     return this.run(`publishConfirmed ${exchange}/${routingKey}`, () => {
       this.b.publish(this.conn, exchange, routingKey, Buffer.from(body), strip(options));
     });

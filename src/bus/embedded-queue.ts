@@ -48,7 +48,11 @@ class EmbeddedDelivery implements Delivery {
   readonly routingKey: string;
   readonly properties: MessageProperties;
   readonly redelivered: boolean;
-  constructor(private readonly q: EmbeddedQueue, private readonly c: EmbeddedConsumer, private readonly m: StoredMessage) {
+  constructor(
+    private readonly q: EmbeddedQueue,
+    private readonly c: EmbeddedConsumer,
+    private readonly m: StoredMessage,
+  ) {
     this.body = m.body;
     this.exchange = m.exchange;
     this.routingKey = m.routingKey;
@@ -83,7 +87,11 @@ export class EmbeddedQueue {
   hadConsumer = false;
   dropped = 0;
 
-  constructor(readonly name: string, readonly options: QueueOptions, readonly ownerConn: number | undefined) {}
+  constructor(
+    readonly name: string,
+    readonly options: QueueOptions,
+    readonly ownerConn: number | undefined,
+  ) {}
 
   get length(): number {
     return this.messages.length - this.head;
@@ -91,10 +99,21 @@ export class EmbeddedQueue {
 
   enqueue(exchange: string, routingKey: string, body: Buffer, properties: MessageProperties): void {
     const perMessage = properties.expiration === undefined ? NaN : Number(properties.expiration);
-    const ttl = Math.min(this.options.messageTtl ?? Infinity, Number.isFinite(perMessage) && perMessage >= 0 ? perMessage : Infinity);
+    const ttl = Math.min(
+      this.options.messageTtl ?? Infinity,
+      Number.isFinite(perMessage) && perMessage >= 0 ? perMessage : Infinity,
+    );
     const maxP = this.options.maxPriority;
     const priority = maxP === undefined ? 0 : Math.min(maxP, Math.max(0, properties.priority ?? 0));
-    const m: StoredMessage = { exchange, routingKey, body, properties, expiresAt: ttl === Infinity ? Infinity : Date.now() + ttl, priority, redelivered: false };
+    const m: StoredMessage = {
+      exchange,
+      routingKey,
+      body,
+      properties,
+      expiresAt: ttl === Infinity ? Infinity : Date.now() + ttl,
+      priority,
+      redelivered: false,
+    };
     if (priority === 0 || maxP === undefined) {
       this.messages.push(m);
     } else {

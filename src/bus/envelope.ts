@@ -17,7 +17,9 @@ import type { MessageProperties, PublishOptions } from './types.ts';
 
 export type Envelope = Record<string, unknown>;
 
-export type DecodeResult = { readonly ok: true; readonly message: Envelope } | { readonly ok: false; readonly reason: string; readonly detail?: string };
+export type DecodeResult =
+  | { readonly ok: true; readonly message: Envelope }
+  | { readonly ok: false; readonly reason: string; readonly detail?: string };
 
 export type Decoder = (body: Buffer, properties: MessageProperties) => DecodeResult;
 
@@ -37,14 +39,21 @@ export const decodeJson: Decoder = (body, properties) => {
   } catch (err) {
     return { ok: false, reason: 'not_json', detail: (err as Error).message };
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { ok: false, reason: 'not_object', detail: `JSON ${Array.isArray(value) ? 'array' : typeof value}` };
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    return {
+      ok: false,
+      reason: 'not_object',
+      detail: `JSON ${Array.isArray(value) ? 'array' : typeof value}`,
+    };
   return { ok: true, message: value as Envelope };
 };
 
 export const validateEnvelope: Validator = (m) => {
   const c = m['Event-Category'];
   const n = m['Event-Name'];
-  return typeof c === 'string' && c !== '' && typeof n === 'string' && n !== '' ? undefined : 'missing_headers';
+  return typeof c === 'string' && c !== '' && typeof n === 'string' && n !== ''
+    ? undefined
+    : 'missing_headers';
 };
 
 export function encodeJson(message: Envelope): Buffer {

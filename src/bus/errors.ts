@@ -29,8 +29,15 @@ export abstract class BusError extends Error {
 
 export class BusNotConnectedError extends BusError {
   readonly code = 'BUS_NOT_CONNECTED';
-  constructor(readonly operation: string, readonly waitedMs: number, cause?: unknown) {
-    super(`bus not connected: ${operation} gave up after waiting ${waitedMs} ms for the broker (check FIFE_BUS_URL and that the broker is up)`, { cause });
+  constructor(
+    readonly operation: string,
+    readonly waitedMs: number,
+    cause?: unknown,
+  ) {
+    super(
+      `bus not connected: ${operation} gave up after waiting ${waitedMs} ms for the broker (check FIFE_BUS_URL and that the broker is up)`,
+      { cause },
+    );
   }
 }
 
@@ -43,19 +50,34 @@ export class BusClosedError extends BusError {
 
 export class BusRefusedError extends BusError {
   readonly code = 'BUS_REFUSED';
-  constructor(readonly user: string, readonly vhost: string, readonly broker: string, readonly why: string) {
+  constructor(
+    readonly user: string,
+    readonly vhost: string,
+    readonly broker: string,
+    readonly why: string,
+  ) {
     super(`the broker refused user ${user} on vhost ${vhost} — check FIFE_BUS_URL (${broker}: ${why})`);
   }
 }
 
 export class BusInvalidArgumentError extends BusError {
   readonly code = 'BUS_INVALID_ARGUMENT';
-  constructor(readonly operation: string, readonly field: string, readonly problem: string) {
+  constructor(
+    readonly operation: string,
+    readonly field: string,
+    readonly problem: string,
+  ) {
     super(`bus refused ${operation}: ${field} ${problem} (nothing was sent)`);
   }
 }
 
-export type ChannelErrorReason = 'NOT_FOUND' | 'RESOURCE_LOCKED' | 'PRECONDITION_FAILED' | 'ACCESS_REFUSED' | 'NOT_ALLOWED' | 'CHANNEL_ERROR';
+export type ChannelErrorReason =
+  | 'NOT_FOUND'
+  | 'RESOURCE_LOCKED'
+  | 'PRECONDITION_FAILED'
+  | 'ACCESS_REFUSED'
+  | 'NOT_ALLOWED'
+  | 'CHANNEL_ERROR';
 
 const REPLY_CODES: Record<number, ChannelErrorReason> = {
   403: 'ACCESS_REFUSED',
@@ -67,47 +89,93 @@ const REPLY_CODES: Record<number, ChannelErrorReason> = {
 
 export class BusChannelError extends BusError {
   readonly code = 'BUS_CHANNEL_ERROR';
-  constructor(readonly reason: ChannelErrorReason, readonly operation: string, detail: string, cause?: unknown) {
+  constructor(
+    readonly reason: ChannelErrorReason,
+    readonly operation: string,
+    detail: string,
+    cause?: unknown,
+  ) {
     super(`broker refused ${operation}: ${reason} (${detail})`, { cause });
   }
 
-  static fromReplyCode(replyCode: number | undefined, operation: string, detail: string, cause?: unknown): BusChannelError {
-    return new BusChannelError((replyCode !== undefined && REPLY_CODES[replyCode]) || 'CHANNEL_ERROR', operation, detail, cause);
+  static fromReplyCode(
+    replyCode: number | undefined,
+    operation: string,
+    detail: string,
+    cause?: unknown,
+  ): BusChannelError {
+    return new BusChannelError(
+      (replyCode !== undefined && REPLY_CODES[replyCode]) || 'CHANNEL_ERROR',
+      operation,
+      detail,
+      cause,
+    );
   }
 }
 
 export class PublishNackedError extends BusError {
   readonly code = 'PUBLISH_NACKED';
-  constructor(readonly exchange: string, readonly routingKey: string) {
+  constructor(
+    readonly exchange: string,
+    readonly routingKey: string,
+  ) {
     super(`broker nacked the publish to ${exchange || '(default)'}/${routingKey}: it was not stored`);
   }
 }
 
 export class PublishUnconfirmedError extends BusError {
   readonly code = 'PUBLISH_UNCONFIRMED';
-  constructor(readonly exchange: string, readonly routingKey: string, readonly waitedMs: number, cause?: unknown) {
-    super(`publish to ${exchange || '(default)'}/${routingKey} not confirmed within ${waitedMs} ms (connection lost; it may or may not have been delivered)`, { cause });
+  constructor(
+    readonly exchange: string,
+    readonly routingKey: string,
+    readonly waitedMs: number,
+    cause?: unknown,
+  ) {
+    super(
+      `publish to ${exchange || '(default)'}/${routingKey} not confirmed within ${waitedMs} ms (connection lost; it may or may not have been delivered)`,
+      { cause },
+    );
   }
 }
 
 export class RequestTimeoutError extends BusError {
   readonly code = 'REQUEST_TIMEOUT';
-  constructor(readonly msgId: string, readonly timeoutMs: number, readonly what: string, readonly repliesSeen: number) {
-    super(`no valid reply to ${what} (Msg-ID ${msgId}) within ${timeoutMs} ms; ${repliesSeen} reply(ies) seen`);
+  constructor(
+    readonly msgId: string,
+    readonly timeoutMs: number,
+    readonly what: string,
+    readonly repliesSeen: number,
+  ) {
+    super(
+      `no valid reply to ${what} (Msg-ID ${msgId}) within ${timeoutMs} ms; ${repliesSeen} reply(ies) seen`,
+    );
   }
 }
 
 export class CollectTimeoutError extends BusError {
   readonly code = 'COLLECT_TIMEOUT';
-  constructor(readonly msgId: string, readonly timeoutMs: number, readonly what: string, readonly replies: ReadonlyArray<Record<string, unknown>>) {
-    super(`collecting replies to ${what} (Msg-ID ${msgId}): not done within ${timeoutMs} ms; ${replies.length} reply(ies) collected`);
+  constructor(
+    readonly msgId: string,
+    readonly timeoutMs: number,
+    readonly what: string,
+    readonly replies: ReadonlyArray<Record<string, unknown>>,
+  ) {
+    super(
+      `collecting replies to ${what} (Msg-ID ${msgId}): not done within ${timeoutMs} ms; ${replies.length} reply(ies) collected`,
+    );
   }
 }
 
 export class RequestRejectedError extends BusError {
   readonly code = 'REQUEST_REJECTED';
-  constructor(readonly msgId: string, readonly what: string, readonly reply: Record<string, unknown>) {
-    super(`${what} (Msg-ID ${msgId}) got only an invalid or error reply: ${typeof reply['Error-Message'] === 'string' ? reply['Error-Message'] : 'reply failed validation'}`);
+  constructor(
+    readonly msgId: string,
+    readonly what: string,
+    readonly reply: Record<string, unknown>,
+  ) {
+    super(
+      `${what} (Msg-ID ${msgId}) got only an invalid or error reply: ${typeof reply['Error-Message'] === 'string' ? reply['Error-Message'] : 'reply failed validation'}`,
+    );
   }
 }
 

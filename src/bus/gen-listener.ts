@@ -32,10 +32,31 @@
  *   deleted all the same, so no stale consumer keeps taking messages from a named queue.
  */
 import { FIFE_VERSION } from '../version.ts';
-import { GenServer, ok, noreply, reply, unexpected, exposeCounters, type GenServerBehaviour, type ProcessContext, type Runtime, type Pid, type StartOptions, type StartResult, type ChildSpec, type InitResult } from '../kernel/index.ts';
+import {
+  GenServer,
+  ok,
+  noreply,
+  reply,
+  unexpected,
+  exposeCounters,
+  type GenServerBehaviour,
+  type ProcessContext,
+  type Runtime,
+  type Pid,
+  type StartOptions,
+  type StartResult,
+  type ChildSpec,
+  type InitResult,
+} from '../kernel/index.ts';
 import { errorReply as apiErrorReply, type Envelope as ValidMessage } from '../api/index.ts';
 import { busDecoder, busValidator, busExchangeSpecs } from '../api/bus-adapters.ts';
-import { ListenerCore, type ListenerOptions, type ListenerBinding, type HandlerContext, type ResponderSpec } from './listener-core.ts';
+import {
+  ListenerCore,
+  type ListenerOptions,
+  type ListenerBinding,
+  type HandlerContext,
+  type ResponderSpec,
+} from './listener-core.ts';
 import type { BusTransport, ExchangeSpec } from './types.ts';
 import type { Envelope } from './envelope.ts';
 
@@ -52,11 +73,19 @@ export interface GenListenerResponder {
   handler: (message: ValidMessage, ctx: ListenerHandlerContext) => void | Promise<void>;
 }
 
-export interface ListenSpec extends Omit<ListenerOptions, 'transport' | 'logger' | 'responders' | 'decode' | 'validate' | 'errorReply' | 'handleEvent'> {
+export interface ListenSpec extends Omit<
+  ListenerOptions,
+  'transport' | 'logger' | 'responders' | 'decode' | 'validate' | 'errorReply' | 'handleEvent'
+> {
   responders?: GenListenerResponder[];
 }
 
-export interface GenListenerBehaviour<S, A = void, Call = never, Cast = never> extends GenServerBehaviour<S, A, Call, Cast> {
+export interface GenListenerBehaviour<S, A = void, Call = never, Cast = never> extends GenServerBehaviour<
+  S,
+  A,
+  Call,
+  Cast
+> {
   listen(args: A): ListenSpec;
   /** Runs in the listener process for each valid message before the responders. */
   handleEvent?(message: ValidMessage, state: S, ctx: ProcessContext): S | Promise<S>;
@@ -105,17 +134,25 @@ interface Args<A> {
   appVersion: string;
 }
 
-type Internal = { op: 'add_binding'; binding: ListenerBinding } | { op: 'remove_binding'; binding: ListenerBinding } | { op: 'queue' } | { op: 'counters' };
+type Internal =
+  | { op: 'add_binding'; binding: ListenerBinding }
+  | { op: 'remove_binding'; binding: ListenerBinding }
+  | { op: 'queue' }
+  | { op: 'counters' };
 type InternalCast = { op: 'handle_event'; message: Envelope };
 
 const MAX_BYTES = 4 * 1024 * 1024;
-const kazooExchanges = (): ExchangeSpec[] => busExchangeSpecs().map((e) => ({ name: e.name, type: e.type }) as ExchangeSpec);
-const isInternal = (x: unknown): x is Internal => typeof x === 'object' && x !== null && '__gen_listener' in x;
+const kazooExchanges = (): ExchangeSpec[] =>
+  busExchangeSpecs().map((e) => ({ name: e.name, type: e.type }) as ExchangeSpec);
+const isInternal = (x: unknown): x is Internal =>
+  typeof x === 'object' && x !== null && '__gen_listener' in x;
 
 const wrappers = new WeakMap<object, GenServerBehaviour<any, any, any, any>>();
 
 /** The gen_server that runs a GenListenerBehaviour (one per behaviour, cached). */
-function wrap<S, A>(b: GenListenerBehaviour<S, A, any, any>): GenServerBehaviour<State<S>, Args<A>, any, any> {
+function wrap<S, A>(
+  b: GenListenerBehaviour<S, A, any, any>,
+): GenServerBehaviour<State<S>, Args<A>, any, any> {
   const cached = wrappers.get(b);
   if (cached !== undefined) return cached;
   const w: GenServerBehaviour<State<S>, Args<A>, any, any> = {
@@ -129,7 +166,8 @@ function wrap<S, A>(b: GenListenerBehaviour<S, A, any, any>): GenServerBehaviour
       const responders: ResponderSpec[] = (spec.responders ?? []).map((x) => ({
         category: x.category,
         name: x.name,
-        handler: (m: Envelope, hctx: HandlerContext) => x.handler(m as ValidMessage, new ResponderContext(hctx, server, rt)),
+        handler: (m: Envelope, hctx: HandlerContext) =>
+          x.handler(m as ValidMessage, new ResponderContext(hctx, server, rt)),
       }));
       const core = new ListenerCore({
         ...spec,
@@ -140,12 +178,23 @@ function wrap<S, A>(b: GenListenerBehaviour<S, A, any, any>): GenServerBehaviour
         responders,
         decode: busDecoder({ maxBytes: spec.maxMessageBytes ?? MAX_BYTES }) as ListenerOptions['decode'],
         validate: busValidator as ListenerOptions['validate'],
-        errorReply: (request, reason) => apiErrorReply(request, reason, { appName: args.appName, appVersion: args.appVersion, node: rt.node }) as Envelope,
-        handleEvent: b.handleEvent === undefined ? undefined : (message) => void GenServer.cast(rt, server, { __gen_listener: true, op: 'handle_event', message }),
+        errorReply: (request, reason) =>
+          apiErrorReply(request, reason, {
+            appName: args.appName,
+            appVersion: args.appVersion,
+            node: rt.node,
+          }) as Envelope,
+        handleEvent:
+          b.handleEvent === undefined
+            ? undefined
+            : (message) =>
+                void GenServer.cast(rt, server, { __gen_listener: true, op: 'handle_event', message }),
       });
       const notify = (e: GenListenerEvent): void => rt.send(server, e);
       core.on('created_queue', (queue) => notify({ type: 'gen_listener', event: 'created_queue', queue }));
-      core.on('consuming', (i) => notify({ type: 'gen_listener', event: 'consuming', queue: i.queue, recovered: i.recovered }));
+      core.on('consuming', (i) =>
+        notify({ type: 'gen_listener', event: 'consuming', queue: i.queue, recovered: i.recovered }),
+      );
       exposeCounters(ctx, () => ({ handlerErrors: core.counters.handlerErrors }));
       await core.start();
       // However the process ends (terminate, a kill, an injected crash), its consumer goes.
@@ -172,14 +221,19 @@ function wrap<S, A>(b: GenListenerBehaviour<S, A, any, any>): GenServerBehaviour
     },
     async handleCast(msg, s, ctx) {
       if (isInternal(msg) && (msg as unknown as InternalCast).op === 'handle_event') {
-        const user = await b.handleEvent!((msg as unknown as InternalCast).message as ValidMessage, s.user, ctx);
+        const user = await b.handleEvent!(
+          (msg as unknown as InternalCast).message as ValidMessage,
+          s.user,
+          ctx,
+        );
         return noreply({ ...s, user });
       }
       if (b.handleCast === undefined) throw new Error(`${b.name}: unhandled cast`);
       return lift(await b.handleCast(msg, s.user, ctx), s);
     },
     async handleInfo(msg, s, ctx) {
-      if (b.handleInfo === undefined) return (msg as GenListenerEvent)?.type === 'gen_listener' ? noreply(s) : unexpected(msg, s);
+      if (b.handleInfo === undefined)
+        return (msg as GenListenerEvent)?.type === 'gen_listener' ? noreply(s) : unexpected(msg, s);
       return lift(await b.handleInfo(msg, s.user, ctx), s);
     },
     async terminate(reason, s, ctx) {
@@ -204,21 +258,55 @@ export interface GenListenerOptions extends StartOptions {
   appVersion?: string;
 }
 
-export function startListener<S, A>(rt: Runtime, b: GenListenerBehaviour<S, A, any, any>, args: A, opts: GenListenerOptions): Promise<StartResult> {
+export function startListener<S, A>(
+  rt: Runtime,
+  b: GenListenerBehaviour<S, A, any, any>,
+  args: A,
+  opts: GenListenerOptions,
+): Promise<StartResult> {
   const { transport, appName, appVersion, ...startOpts } = opts;
-  return GenServer.start(rt, wrap(b), { user: args, transport, appName: appName ?? startOpts.app ?? b.name, appVersion: appVersion ?? FIFE_VERSION }, startOpts);
+  return GenServer.start(
+    rt,
+    wrap(b),
+    {
+      user: args,
+      transport,
+      appName: appName ?? startOpts.app ?? b.name,
+      appVersion: appVersion ?? FIFE_VERSION,
+    },
+    startOpts,
+  );
 }
 
 const internal = (op: Internal): unknown => ({ __gen_listener: true, ...op });
 
 export const GenListener = {
   start: startListener,
-  childSpec: <S, A>(id: string, b: GenListenerBehaviour<S, A, any, any>, args: A, opts: Omit<GenListenerOptions, 'link'> & Omit<ChildSpec, 'id' | 'start'>): ChildSpec => {
+  childSpec: <S, A>(
+    id: string,
+    b: GenListenerBehaviour<S, A, any, any>,
+    args: A,
+    opts: Omit<GenListenerOptions, 'link'> & Omit<ChildSpec, 'id' | 'start'>,
+  ): ChildSpec => {
     const { restart, shutdown, type, significant, ...startOpts } = opts;
-    return { id, restart, shutdown, type, significant, start: (ctx) => startListener(ctx.runtime, b, args, { ...startOpts, link: ctx.parent, app: startOpts.app ?? ctx.app }) };
+    return {
+      id,
+      restart,
+      shutdown,
+      type,
+      significant,
+      start: (ctx) =>
+        startListener(ctx.runtime, b, args, {
+          ...startOpts,
+          link: ctx.parent,
+          app: startOpts.app ?? ctx.app,
+        }),
+    };
   },
-  addBinding: (rt: Runtime, server: Pid | string, binding: ListenerBinding) => GenServer.call(rt, server, internal({ op: 'add_binding', binding })),
-  removeBinding: (rt: Runtime, server: Pid | string, binding: ListenerBinding) => GenServer.call(rt, server, internal({ op: 'remove_binding', binding })),
+  addBinding: (rt: Runtime, server: Pid | string, binding: ListenerBinding) =>
+    GenServer.call(rt, server, internal({ op: 'add_binding', binding })),
+  removeBinding: (rt: Runtime, server: Pid | string, binding: ListenerBinding) =>
+    GenServer.call(rt, server, internal({ op: 'remove_binding', binding })),
   queue: (rt: Runtime, server: Pid | string) => GenServer.call<string>(rt, server, internal({ op: 'queue' })),
   counters: (rt: Runtime, server: Pid | string) => GenServer.call(rt, server, internal({ op: 'counters' })),
 };

@@ -10,8 +10,38 @@ export { RecoveringTransport, BUS_BACKOFF, type RecoveringTransportOptions } fro
 export { EmbeddedBroker } from './embedded-broker.ts';
 export { parseBusUrl, redactUrl, type BusUrl } from './broker-url.ts';
 export { matchTopic } from './topic-match.ts';
-export { KAZOO_ANONYMOUS_QUEUE_DEFAULTS, KAZOO_QUEUE_DEFAULTS, kazooQueueOptions, type QueueOverrides } from './queue-defaults.ts';
-export { decodeJson, validateEnvelope, encodeJson, jsonProperties, newMsgId, type Decoder, type Validator, type Envelope, type DecodeResult } from './envelope.ts';
+export {
+  KAZOO_ANONYMOUS_QUEUE_DEFAULTS,
+  KAZOO_QUEUE_DEFAULTS,
+  kazooQueueOptions,
+  type QueueOverrides,
+} from './queue-defaults.ts';
+export {
+  decodeJson,
+  validateEnvelope,
+  encodeJson,
+  jsonProperties,
+  newMsgId,
+  type Decoder,
+  type Validator,
+  type Envelope,
+  type DecodeResult,
+} from './envelope.ts';
 export { BusCounters, type CountersSnapshot } from './counters.ts';
-export { ListenerCore, type ListenerOptions, type ListenerBinding, type Handler, type HandlerContext, type ResponderSpec, type AckMode, type ListenerEvents } from './listener-core.ts';
-export { Requester, type RequesterOptions, type PublishTarget, type CallOptions, type CollectOptions } from './requester.ts';
+export {
+  ListenerCore,
+  type ListenerOptions,
+  type ListenerBinding,
+  type Handler,
+  type HandlerContext,
+  type ResponderSpec,
+  type AckMode,
+  type ListenerEvents,
+} from './listener-core.ts';
+export {
+  Requester,
+  type RequesterOptions,
+  type PublishTarget,
+  type CallOptions,
+  type CollectOptions,
+} from './requester.ts';

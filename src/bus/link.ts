@@ -18,7 +18,14 @@
  * - Deliveries call the consumer's handler synchronously; a throwing handler is the
  *   caller's problem (RecoveringTransport wraps handlers).
  */
-import type { ConsumeOptions, DeliveryHandler, ExchangeSpec, PublishOptions, QueueOptions, QueueStatus } from './types.ts';
+import type {
+  ConsumeOptions,
+  DeliveryHandler,
+  ExchangeSpec,
+  PublishOptions,
+  QueueOptions,
+  QueueStatus,
+} from './types.ts';
 
 export interface LinkHooks {
   lost(err: Error): void;
@@ -36,10 +43,25 @@ export interface Link {
   deleteQueue(name: string): Promise<void>;
   bindQueue(queue: string, exchange: string, routingKey: string): Promise<void>;
   unbindQueue(queue: string, exchange: string, routingKey: string): Promise<void>;
-  consume(queue: string, consumerTag: string, handler: DeliveryHandler, options: ConsumeOptions): Promise<void>;
+  consume(
+    queue: string,
+    consumerTag: string,
+    handler: DeliveryHandler,
+    options: ConsumeOptions,
+  ): Promise<void>;
   cancel(consumerTag: string): Promise<void>;
-  publish(exchange: string, routingKey: string, body: Buffer, options: PublishOptions | undefined): Promise<void> | undefined;
-  publishConfirmed(exchange: string, routingKey: string, body: Buffer, options: PublishOptions | undefined): Promise<void>;
+  publish(
+    exchange: string,
+    routingKey: string,
+    body: Buffer,
+    options: PublishOptions | undefined,
+  ): Promise<void> | undefined;
+  publishConfirmed(
+    exchange: string,
+    routingKey: string,
+    body: Buffer,
+    options: PublishOptions | undefined,
+  ): Promise<void>;
   /** Cut the connection as if the network failed; `hooks.lost` follows. */
   sever(reason: string): void;
   /** Orderly close; `hooks.lost` is not called. Never rejects. */

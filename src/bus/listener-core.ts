@@ -41,7 +41,17 @@ import type { Logger } from 'pino';
 import { currentCallId, withCallId } from '../kernel/log.ts';
 import { BoundedRunner } from './bounded-runner.ts';
 import { BusCounters } from './counters.ts';
-import { decodeJson, describeMessage, encodeJson, jsonProperties, validateEnvelope, type DecodeResult, type Decoder, type Envelope, type Validator } from './envelope.ts';
+import {
+  decodeJson,
+  describeMessage,
+  encodeJson,
+  jsonProperties,
+  validateEnvelope,
+  type DecodeResult,
+  type Decoder,
+  type Envelope,
+  type Validator,
+} from './envelope.ts';
 import { kazooQueueOptions, type QueueOverrides } from './queue-defaults.ts';
 import { ResponderTable } from './responder-table.ts';
 import { shortStrProblem } from './names.ts';
@@ -135,7 +145,10 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
   private readonly onReady = (info: { recovered: boolean }): void => {
     if (!info.recovered || !this.consumerTag || this.stopped || !this.queueName) return;
     this.consumingNow = true;
-    this.log.info({ queue: this.queueName, bindings: this.bindings.size }, 'listener: consuming again after reconnect');
+    this.log.info(
+      { queue: this.queueName, bindings: this.bindings.size },
+      'listener: consuming again after reconnect',
+    );
     this.emit('consuming', { queue: this.queueName, recovered: true });
   };
   private readonly onLost = (): void => {
@@ -152,7 +165,9 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
     this.maxBytes = opts.maxMessageBytes ?? 4 * 1024 * 1024;
     this.ackMode = opts.ackMode ?? 'auto';
     this.targeted = opts.targetedExchange ?? TARGETED.name;
-    this.runner = new BoundedRunner(opts.concurrency ?? 32, opts.maxBacklog ?? 10_000, (err) => this.log.error({ err }, 'listener: task failed outside a responder'));
+    this.runner = new BoundedRunner(opts.concurrency ?? 32, opts.maxBacklog ?? 10_000, (err) =>
+      this.log.error({ err }, 'listener: task failed outside a responder'),
+    );
     for (const r of opts.responders ?? []) this.responders.add(r.category, r.name, r.handler);
     for (const b of opts.bindings ?? []) this.bindings.set(`${b.exchange}\u0000${b.routingKey}`, b);
   }
@@ -179,7 +194,8 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
     const anonymous = (o.queue ?? '') === '';
     const self = o.selfBinding ?? anonymous;
     const exchanges = [...(o.exchanges ?? [])];
-    if (self && !exchanges.some((x) => x.name === this.targeted)) exchanges.push({ name: this.targeted, type: 'direct' });
+    if (self && !exchanges.some((x) => x.name === this.targeted))
+      exchanges.push({ name: this.targeted, type: 'direct' });
     await this.t.assertExchanges(exchanges);
     const queue = await this.t.assertQueue(o.queue ?? '', kazooQueueOptions(anonymous, o.queueOptions));
     this.queueName = queue;
@@ -191,10 +207,14 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
       prefetch: o.prefetch ?? 50,
       exclusive: o.exclusiveConsumer ?? false,
     });
-    if (self) this.bindings.set(`${this.targeted}\u0000${queue}`, { exchange: this.targeted, routingKey: queue });
+    if (self)
+      this.bindings.set(`${this.targeted}\u0000${queue}`, { exchange: this.targeted, routingKey: queue });
     for (const b of [...this.bindings.values()]) await this.t.bindQueue(queue, b.exchange, b.routingKey);
     this.consumingNow = true;
-    this.log.info({ queue, bindings: this.bindings.size, responders: this.responders.size }, 'listener: consuming');
+    this.log.info(
+      { queue, bindings: this.bindings.size, responders: this.responders.size },
+      'listener: consuming',
+    );
     this.emit('consuming', { queue, recovered: false });
   }
 
@@ -222,7 +242,8 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
 
   private onDelivery(d: Delivery): void {
     this.counters.received++;
-    if (d.body.length > this.maxBytes) return this.reject(d, 'too_big', undefined, `${d.body.length} bytes > ${this.maxBytes}`);
+    if (d.body.length > this.maxBytes)
+      return this.reject(d, 'too_big', undefined, `${d.body.length} bytes > ${this.maxBytes}`);
     let r: DecodeResult;
     try {
       r = this.decode(d.body, d.properties);
@@ -253,7 +274,10 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
     }
     if (!this.runner.run(() => this.dispatch(msg, d, handlers, category, name))) {
       this.counters.backlogDropped++;
-      this.log.warn({ category, name, backlog: this.runner.waiting }, 'listener: handler backlog full; message dropped');
+      this.log.warn(
+        { category, name, backlog: this.runner.waiting },
+        'listener: handler backlog full; message dropped',
+      );
       if (this.ackMode !== 'auto') d.nack(false);
     }
   }
@@ -267,7 +291,13 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
     }
   }
 
-  private dispatch(msg: Envelope, d: Delivery, handlers: Handler[], category: string, name: string): void | Promise<void> {
+  private dispatch(
+    msg: Envelope,
+    d: Delivery,
+    handlers: Handler[],
+    category: string,
+    name: string,
+  ): void | Promise<void> {
     const callId = typeof msg['Call-ID'] === 'string' ? msg['Call-ID'] : undefined;
     const ctx: HandlerContext = {
       listener: this,
@@ -281,7 +311,8 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
       if (this.ackMode === 'after-handlers') d.ack();
     };
     const run = (): void | Promise<void> => {
-      if (handlers.length > 1) return Promise.all(handlers.map((h) => this.runOne(h, msg, ctx, category, name))).then(done);
+      if (handlers.length > 1)
+        return Promise.all(handlers.map((h) => this.runOne(h, msg, ctx, category, name))).then(done);
       const r = this.runOne(handlers[0], msg, ctx, category, name);
       return r === undefined ? done() : r.then(done);
     };
@@ -290,7 +321,13 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
   }
 
   /** Runs one responder; synchronous when the responder is. Never throws or rejects. */
-  private runOne(h: Handler, msg: Envelope, ctx: HandlerContext, category: string, name: string): void | Promise<void> {
+  private runOne(
+    h: Handler,
+    msg: Envelope,
+    ctx: HandlerContext,
+    category: string,
+    name: string,
+  ): void | Promise<void> {
     let r: void | Promise<void>;
     try {
       r = h(msg, ctx);
@@ -303,7 +340,10 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
 
   private failed(err: unknown, msg: Envelope, category: string, name: string): void {
     this.counters.handlerErrors++;
-    this.log.error({ err, category, name, msgId: msg['Msg-ID'] }, 'listener: responder failed; message skipped, listener carries on');
+    this.log.error(
+      { err, category, name, msgId: msg['Msg-ID'] },
+      'listener: responder failed; message skipped, listener carries on',
+    );
     this.emit('handler_error', { err, category, name });
     // A value from the message that AMQP cannot carry (a routing key built from an over-long
     // field): the requester is told why, as for an invalid message.
@@ -313,13 +353,17 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
   /** Publishes a reply to the request's Server-ID on `targeted`. Rejects if the request had none. */
   replyTo(request: Envelope, payload: Envelope): Promise<void> {
     const to = request['Server-ID'];
-    if (typeof to !== 'string' || to === '') return Promise.reject(new Error(`cannot reply to ${describeMessage(request)}: it has no Server-ID`));
+    if (typeof to !== 'string' || to === '')
+      return Promise.reject(new Error(`cannot reply to ${describeMessage(request)}: it has no Server-ID`));
     return this.t.publish(this.targeted, to, encodeJson(payload), jsonProperties());
   }
 
   private reject(d: Delivery, reason: string, msg: Envelope | undefined, detail?: string): void {
     this.counters.countInvalid(reason);
-    this.log.warn({ reason, detail, routingKey: d.routingKey, exchange: d.exchange, bytes: d.body.length }, 'listener: invalid message dropped');
+    this.log.warn(
+      { reason, detail, routingKey: d.routingKey, exchange: d.exchange, bytes: d.body.length },
+      'listener: invalid message dropped',
+    );
     this.emit('invalid', { reason, routingKey: d.routingKey, detail });
     if (this.ackMode !== 'auto') d.ack();
     if (msg) this.sendErrorReply(msg, reason);
@@ -331,7 +375,10 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
     if (typeof serverId !== 'string' || serverId === '' || !this.opts.errorReply) return;
     const unusable = shortStrProblem(serverId);
     if (unusable !== undefined) {
-      this.log.warn({ reason, serverIdBytes: Buffer.byteLength(serverId) }, `listener: no error reply sent: its Server-ID cannot be a routing key (it ${unusable})`);
+      this.log.warn(
+        { reason, serverIdBytes: Buffer.byteLength(serverId) },
+        `listener: no error reply sent: its Server-ID cannot be a routing key (it ${unusable})`,
+      );
       return;
     }
     let err: Envelope | undefined;
@@ -343,11 +390,15 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
     }
     if (!err) return;
     this.counters.errorReplies++;
-    this.replyTo(msg, err).catch((e: unknown) => this.log.warn({ err: e, reason }, 'listener: could not send the error reply'));
+    this.replyTo(msg, err).catch((e: unknown) =>
+      this.log.warn({ err: e, reason }, 'listener: could not send the error reply'),
+    );
   }
 
   async stop(): Promise<void> {
-    return (this.stopped ??= this.started ? this.started.catch(() => undefined).then(() => this.doStop()) : this.doStop());
+    return (this.stopped ??= this.started
+      ? this.started.catch(() => undefined).then(() => this.doStop())
+      : this.doStop());
   }
 
   private async doStop(): Promise<void> {
@@ -366,7 +417,10 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
       try {
         await this.t.deleteQueue(this.queueName);
       } catch (err) {
-        this.log.warn({ err, queue: this.queueName }, 'listener: could not delete its anonymous queue at stop');
+        this.log.warn(
+          { err, queue: this.queueName },
+          'listener: could not delete its anonymous queue at stop',
+        );
       }
     }
     this.log.info({ queue: this.queueName, counters: this.counters.snapshot() }, 'listener: stopped');

@@ -26,22 +26,38 @@ import type { MessageProperties } from './types.ts';
 export const MAX_SHORTSTR_BYTES = 255;
 export const MAX_HEADER_TABLE_BYTES = 32 * 1024;
 
-const SHORTSTR_PROPERTIES = ['contentType', 'contentEncoding', 'correlationId', 'replyTo', 'expiration', 'messageId', 'type', 'userId', 'appId'] as const;
+const SHORTSTR_PROPERTIES = [
+  'contentType',
+  'contentEncoding',
+  'correlationId',
+  'replyTo',
+  'expiration',
+  'messageId',
+  'type',
+  'userId',
+  'appId',
+] as const;
 
 export function shortStrProblem(s: string): string | undefined {
   // A UTF-16 code unit is at most 3 bytes of UTF-8 and at least 1.
   if (s.length <= 85) return undefined;
   const bytes = Buffer.byteLength(s, 'utf8');
-  return bytes <= MAX_SHORTSTR_BYTES ? undefined : `is ${bytes} bytes of UTF-8; AMQP allows at most ${MAX_SHORTSTR_BYTES}`;
+  return bytes <= MAX_SHORTSTR_BYTES
+    ? undefined
+    : `is ${bytes} bytes of UTF-8; AMQP allows at most ${MAX_SHORTSTR_BYTES}`;
 }
 
 export function shortForLog(s: string): string {
   return s.length <= 64 ? s : `${s.slice(0, 64)}... (${Buffer.byteLength(s, 'utf8')} bytes)`;
 }
 
-export function checkNames(operation: string, fields: ReadonlyArray<readonly [field: string, value: string]>): void {
+export function checkNames(
+  operation: string,
+  fields: ReadonlyArray<readonly [field: string, value: string]>,
+): void {
   for (const [field, value] of fields) {
-    if (typeof value !== 'string') throw new BusInvalidArgumentError(operation, field, `must be a string, got ${typeof value}`);
+    if (typeof value !== 'string')
+      throw new BusInvalidArgumentError(operation, field, `must be a string, got ${typeof value}`);
     const problem = shortStrProblem(value);
     if (problem !== undefined) throw new BusInvalidArgumentError(operation, field, problem);
   }
@@ -53,7 +69,8 @@ export function checkProperties(operation: string, props: MessageProperties | un
   for (const k of SHORTSTR_PROPERTIES) {
     const v = p[k];
     if (v === undefined || v === null) continue;
-    if (typeof v !== 'string') throw new BusInvalidArgumentError(operation, `property ${k}`, `must be a string, got ${typeof v}`);
+    if (typeof v !== 'string')
+      throw new BusInvalidArgumentError(operation, `property ${k}`, `must be a string, got ${typeof v}`);
     const problem = shortStrProblem(v);
     if (problem !== undefined) throw new BusInvalidArgumentError(operation, `property ${k}`, problem);
   }
@@ -61,15 +78,25 @@ export function checkProperties(operation: string, props: MessageProperties | un
   if (headers === undefined || headers === null) return;
   for (const name of Object.keys(headers)) {
     const problem = shortStrProblem(name);
-    if (problem !== undefined) throw new BusInvalidArgumentError(operation, `header name ${shortForLog(name)}`, problem);
+    if (problem !== undefined)
+      throw new BusInvalidArgumentError(operation, `header name ${shortForLog(name)}`, problem);
   }
   let size: number;
   try {
     size = Buffer.byteLength(JSON.stringify(headers), 'utf8');
   } catch (err) {
-    throw new BusInvalidArgumentError(operation, 'headers', `cannot be encoded: ${err instanceof Error ? err.message : String(err)}`);
+    throw new BusInvalidArgumentError(
+      operation,
+      'headers',
+      `cannot be encoded: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
-  if (size > MAX_HEADER_TABLE_BYTES) throw new BusInvalidArgumentError(operation, 'headers', `are ${size} bytes as JSON; at most ${MAX_HEADER_TABLE_BYTES}`);
+  if (size > MAX_HEADER_TABLE_BYTES)
+    throw new BusInvalidArgumentError(
+      operation,
+      'headers',
+      `are ${size} bytes as JSON; at most ${MAX_HEADER_TABLE_BYTES}`,
+    );
 }
 
 /** Might any short-string property or the header table pass a limit? (No allocation.) */
@@ -82,10 +109,22 @@ function propertiesNeedCheck(props: MessageProperties): boolean {
   return props.headers !== undefined && props.headers !== null;
 }
 
-export function checkPublish(what: string, exchange: string, routingKey: string, props: MessageProperties | undefined): void {
-  const namesShort = typeof exchange === 'string' && typeof routingKey === 'string' && exchange.length <= 85 && routingKey.length <= 85;
+export function checkPublish(
+  what: string,
+  exchange: string,
+  routingKey: string,
+  props: MessageProperties | undefined,
+): void {
+  const namesShort =
+    typeof exchange === 'string' &&
+    typeof routingKey === 'string' &&
+    exchange.length <= 85 &&
+    routingKey.length <= 85;
   if (namesShort && (props === undefined || !propertiesNeedCheck(props))) return;
   const operation = `${what} to ${typeof exchange === 'string' ? shortForLog(exchange) || '(default)' : '?'}/${typeof routingKey === 'string' ? shortForLog(routingKey) : '?'}`;
-  checkNames(operation, [['exchange name', exchange], ['routing key', routingKey]]);
+  checkNames(operation, [
+    ['exchange name', exchange],
+    ['routing key', routingKey],
+  ]);
   checkProperties(operation, props);
 }

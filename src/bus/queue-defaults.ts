@@ -12,10 +12,16 @@ import type { QueueOptions } from './types.ts';
 export type QueueOverrides = { readonly [K in keyof QueueOptions]?: QueueOptions[K] | null };
 
 export const KAZOO_QUEUE_DEFAULTS: QueueOptions = { durable: false, exclusive: false, autoDelete: true };
-export const KAZOO_ANONYMOUS_QUEUE_DEFAULTS: QueueOptions = { ...KAZOO_QUEUE_DEFAULTS, maxLength: 100, messageTtl: 60_000 };
+export const KAZOO_ANONYMOUS_QUEUE_DEFAULTS: QueueOptions = {
+  ...KAZOO_QUEUE_DEFAULTS,
+  maxLength: 100,
+  messageTtl: 60_000,
+};
 
 export function kazooQueueOptions(anonymous: boolean, overrides: QueueOverrides = {}): QueueOptions {
-  const out: Record<string, unknown> = { ...(anonymous ? KAZOO_ANONYMOUS_QUEUE_DEFAULTS : KAZOO_QUEUE_DEFAULTS) };
+  const out: Record<string, unknown> = {
+    ...(anonymous ? KAZOO_ANONYMOUS_QUEUE_DEFAULTS : KAZOO_QUEUE_DEFAULTS),
+  };
   for (const [k, v] of Object.entries(overrides)) {
     if (v === null) delete out[k];
     else if (v !== undefined) out[k] = v;

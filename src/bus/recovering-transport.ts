@@ -28,12 +28,27 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { backoffDelay, backoffPolicy, type BackoffPolicy } from '../kernel/backoff.ts';
-import { BusClosedError, BusNotConnectedError, BusRefusedError, LinkLostError, PublishUnconfirmedError } from './errors.ts';
+import {
+  BusClosedError,
+  BusNotConnectedError,
+  BusRefusedError,
+  LinkLostError,
+  PublishUnconfirmedError,
+} from './errors.ts';
 import type { Connector, Link, LinkHooks } from './link.ts';
 import { Topology } from './topology.ts';
 import { checkNames, checkPublish, shortForLog } from './names.ts';
 import type {
-  BusTransport, ConsumeOptions, Delivery, DeliveryHandler, ExchangeSpec, PublishOptions, QueueOptions, QueueStatus, TransportEvents, TransportState,
+  BusTransport,
+  ConsumeOptions,
+  Delivery,
+  DeliveryHandler,
+  ExchangeSpec,
+  PublishOptions,
+  QueueOptions,
+  QueueStatus,
+  TransportEvents,
+  TransportState,
 } from './types.ts';
 
 export interface RecoveringTransportOptions {
@@ -90,7 +105,10 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
     this.backoff = backoffPolicy(opts.backoff, BUS_BACKOFF);
     // Generated names (<prefix>-q<n>-<8 hex>) must stay within AMQP's 255 bytes.
     this.namePrefix = opts.namePrefix ?? `${hostname().slice(0, 180)}-${process.pid}`;
-    if (Buffer.byteLength(this.namePrefix) > MAX_PREFIX_BYTES) throw new Error(`bus namePrefix is ${Buffer.byteLength(this.namePrefix)} bytes; at most ${MAX_PREFIX_BYTES} (generated queue names must fit AMQP's 255)`);
+    if (Buffer.byteLength(this.namePrefix) > MAX_PREFIX_BYTES)
+      throw new Error(
+        `bus namePrefix is ${Buffer.byteLength(this.namePrefix)} bytes; at most ${MAX_PREFIX_BYTES} (generated queue names must fit AMQP's 255)`,
+      );
   }
 
   get state(): TransportState {
@@ -145,7 +163,10 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
       if (err instanceof BusRefusedError && !this.everReady) return this.giveUp(err);
       const attempt = this.round + 1;
       const retryInMs = this.scheduleRetry();
-      this.log.warn({ broker: this.connector.description, attempt, retryInMs, reason: (err as Error).message }, 'bus: cannot connect to any broker; will retry');
+      this.log.warn(
+        { broker: this.connector.description, attempt, retryInMs, reason: (err as Error).message },
+        'bus: cannot connect to any broker; will retry',
+      );
       this.log.debug({ err, attempt }, 'bus: connect failure detail');
       return;
     }
@@ -157,7 +178,10 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
       await this.topology.replay(link, this.log);
       if (lostEarly) throw lostEarly;
     } catch (err) {
-      this.log.warn({ broker: link.broker, reason: (err as Error).message }, 'bus: connection lost while re-declaring topology; will retry');
+      this.log.warn(
+        { broker: link.broker, reason: (err as Error).message },
+        'bus: connection lost while re-declaring topology; will retry',
+      );
       this.log.debug({ err }, 'bus: topology replay failure detail');
       await link.close();
       this.scheduleRetry();
@@ -172,7 +196,16 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
     const recovered = this.everReady;
     this.everReady = true;
     this.setState('connected');
-    this.log.info({ broker: link.broker, recovered, queues: this.topology.queues.size, bindings: this.topology.bindings.size, consumers: this.topology.consumers.size }, recovered ? 'bus: reconnected and topology restored' : 'bus: connected');
+    this.log.info(
+      {
+        broker: link.broker,
+        recovered,
+        queues: this.topology.queues.size,
+        bindings: this.topology.bindings.size,
+        consumers: this.topology.consumers.size,
+      },
+      recovered ? 'bus: reconnected and topology restored' : 'bus: connected',
+    );
     for (const w of [...this.waiters]) {
       clearTimeout(w.timer);
       this.waiters.delete(w);
@@ -205,7 +238,10 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
   private onLinkLost(link: Link, err: Error): void {
     if (this.link !== link) return;
     this.link = undefined;
-    this.log.warn({ err: { message: err.message }, broker: link.broker }, 'bus: connection lost; reconnecting');
+    this.log.warn(
+      { err: { message: err.message }, broker: link.broker },
+      'bus: connection lost; reconnecting',
+    );
     this.setState('reconnecting');
     this.emit('lost', err);
     void link.close();
@@ -214,7 +250,10 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
 
   private onConsumerCancelled(tag: string): void {
     const queue = this.topology.forgetConsumer(tag);
-    this.log.warn({ consumerTag: tag, queue }, 'bus: broker cancelled a consumer (its queue was deleted); it will not be restored');
+    this.log.warn(
+      { consumerTag: tag, queue },
+      'bus: broker cancelled a consumer (its queue was deleted); it will not be restored',
+    );
     if (queue !== undefined) this.emit('cancelled', { consumerTag: tag, queue });
   }
 
@@ -325,10 +364,16 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
   }
 
   async bindQueue(queue: string, exchange: string, routingKey: string): Promise<void> {
-    checkNames(`bindQueue ${shortForLog(queue)}`, [['queue name', queue], ['exchange name', exchange], ['routing key', routingKey]]);
+    checkNames(`bindQueue ${shortForLog(queue)}`, [
+      ['queue name', queue],
+      ['exchange name', exchange],
+      ['routing key', routingKey],
+    ]);
     const added = this.topology.addBinding(queue, exchange, routingKey);
     try {
-      await this.withLink(`bindQueue ${queue} <- ${exchange}/${routingKey}`, (l) => l.bindQueue(queue, exchange, routingKey));
+      await this.withLink(`bindQueue ${queue} <- ${exchange}/${routingKey}`, (l) =>
+        l.bindQueue(queue, exchange, routingKey),
+      );
     } catch (err) {
       if (added) this.topology.removeBinding(queue, exchange, routingKey);
       throw err;
@@ -336,21 +381,39 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
   }
 
   async unbindQueue(queue: string, exchange: string, routingKey: string): Promise<void> {
-    checkNames(`unbindQueue ${shortForLog(queue)}`, [['queue name', queue], ['exchange name', exchange], ['routing key', routingKey]]);
+    checkNames(`unbindQueue ${shortForLog(queue)}`, [
+      ['queue name', queue],
+      ['exchange name', exchange],
+      ['routing key', routingKey],
+    ]);
     this.topology.removeBinding(queue, exchange, routingKey);
-    await this.withLink(`unbindQueue ${queue} <- ${exchange}/${routingKey}`, (l) => l.unbindQueue(queue, exchange, routingKey));
+    await this.withLink(`unbindQueue ${queue} <- ${exchange}/${routingKey}`, (l) =>
+      l.unbindQueue(queue, exchange, routingKey),
+    );
   }
 
   async consume(queue: string, handler: DeliveryHandler, options: ConsumeOptions = {}): Promise<string> {
     const tag = options.consumerTag ?? this.generateName('ctag');
-    checkNames(`consume ${shortForLog(queue)}`, [['queue name', queue], ['consumer tag', tag]]);
-    const opts: ConsumeOptions = { noAck: true, prefetch: 50, exclusive: false, ...options, consumerTag: tag };
+    checkNames(`consume ${shortForLog(queue)}`, [
+      ['queue name', queue],
+      ['consumer tag', tag],
+    ]);
+    const opts: ConsumeOptions = {
+      noAck: true,
+      prefetch: 50,
+      exclusive: false,
+      ...options,
+      consumerTag: tag,
+    };
     const log = this.log;
     const safe: DeliveryHandler = (d: Delivery) => {
       try {
         handler(d);
       } catch (err) {
-        log.error({ err, consumerTag: tag, queue, routingKey: d.routingKey }, 'bus: consumer handler threw; delivery skipped');
+        log.error(
+          { err, consumerTag: tag, queue, routingKey: d.routingKey },
+          'bus: consumer handler threw; delivery skipped',
+        );
       }
     };
     this.topology.consumers.set(tag, { queue, handler: safe, options: opts });
@@ -376,7 +439,12 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
 
   // ---- publishing ----
 
-  publish(exchange: string, routingKey: string, body: Buffer | string, options?: PublishOptions): Promise<void> {
+  publish(
+    exchange: string,
+    routingKey: string,
+    body: Buffer | string,
+    options?: PublishOptions,
+  ): Promise<void> {
     try {
       checkPublish('publish', exchange, routingKey, options);
     } catch (err) {
@@ -384,7 +452,11 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
     }
     const buf = typeof body === 'string' ? Buffer.from(body) : body;
     const link = this.link;
-    const retry = (): Promise<void> => this.withLink(`publish ${exchange}/${routingKey}`, (l) => l.publish(exchange, routingKey, buf, options) ?? RESOLVED);
+    const retry = (): Promise<void> =>
+      this.withLink(
+        `publish ${exchange}/${routingKey}`,
+        (l) => l.publish(exchange, routingKey, buf, options) ?? RESOLVED,
+      );
     if (link) {
       try {
         const pending = link.publish(exchange, routingKey, buf, options);
@@ -402,7 +474,12 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
     return retry();
   }
 
-  async publishConfirmed(exchange: string, routingKey: string, body: Buffer | string, options?: PublishOptions): Promise<void> {
+  async publishConfirmed(
+    exchange: string,
+    routingKey: string,
+    body: Buffer | string,
+    options?: PublishOptions,
+  ): Promise<void> {
     checkPublish('publishConfirmed', exchange, routingKey, options);
     const buf = typeof body === 'string' ? Buffer.from(body) : body;
     const operation = `publishConfirmed ${exchange}/${routingKey}`;
@@ -413,7 +490,8 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
       try {
         link = this.link ?? (await this.waitLink(operation, deadline));
       } catch (err) {
-        if (lastLoss && err instanceof BusNotConnectedError) throw new PublishUnconfirmedError(exchange, routingKey, this.publishTimeoutMs, lastLoss);
+        if (lastLoss && err instanceof BusNotConnectedError)
+          throw new PublishUnconfirmedError(exchange, routingKey, this.publishTimeoutMs, lastLoss);
         throw err;
       }
       try {
@@ -423,8 +501,12 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
         if (!(err instanceof LinkLostError)) throw err;
         lastLoss = err;
         this.onLinkLost(link, err);
-        if (Date.now() >= deadline) throw new PublishUnconfirmedError(exchange, routingKey, this.publishTimeoutMs, err);
-        this.log.warn({ exchange, routingKey }, 'bus: confirmed publish interrupted by a lost connection; republishing after recovery');
+        if (Date.now() >= deadline)
+          throw new PublishUnconfirmedError(exchange, routingKey, this.publishTimeoutMs, err);
+        this.log.warn(
+          { exchange, routingKey },
+          'bus: confirmed publish interrupted by a lost connection; republishing after recovery',
+        );
       }
     }
   }

@@ -26,7 +26,16 @@
  */
 import type { Logger } from 'pino';
 import { BusCounters } from './counters.ts';
-import { decodeJson, describeMessage, encodeJson, jsonProperties, newMsgId, type DecodeResult, type Decoder, type Envelope } from './envelope.ts';
+import {
+  decodeJson,
+  describeMessage,
+  encodeJson,
+  jsonProperties,
+  newMsgId,
+  type DecodeResult,
+  type Decoder,
+  type Envelope,
+} from './envelope.ts';
 import { BusClosedError, CollectTimeoutError, RequestRejectedError, RequestTimeoutError } from './errors.ts';
 import { kazooQueueOptions, type QueueOverrides } from './queue-defaults.ts';
 import type { BusTransport, Delivery } from './types.ts';
@@ -120,7 +129,10 @@ export class Requester {
     const p = typeof id === 'string' ? this.pending.get(id) : undefined;
     if (!p) {
       this.counters.lateReplies++;
-      this.log.debug({ msgId: id, what: describeMessage(r.message) }, 'requester: reply to no pending request (late or foreign); dropped');
+      this.log.debug(
+        { msgId: id, what: describeMessage(r.message) },
+        'requester: reply to no pending request (late or foreign); dropped',
+      );
       return;
     }
     this.counters.handled++;
@@ -129,7 +141,10 @@ export class Requester {
 
   private invalid(reason: string, d: Delivery, detail?: string): void {
     this.counters.countInvalid(reason);
-    this.log.warn({ reason, detail, routingKey: d.routingKey, bytes: d.body.length }, 'requester: invalid reply dropped');
+    this.log.warn(
+      { reason, detail, routingKey: d.routingKey, bytes: d.body.length },
+      'requester: invalid reply dropped',
+    );
   }
 
   private prepare(request: Envelope): { req: Envelope; msgId: string; matchId: string } {
@@ -149,7 +164,9 @@ export class Requester {
     if (typeof target === 'function') return target(req);
     const body = encodeJson(req);
     const props = jsonProperties();
-    return target.confirmed ? this.t.publishConfirmed(target.exchange, target.routingKey, body, props) : this.t.publish(target.exchange, target.routingKey, body, props);
+    return target.confirmed
+      ? this.t.publishConfirmed(target.exchange, target.routingKey, body, props)
+      : this.t.publish(target.exchange, target.routingKey, body, props);
   }
 
   cast(request: Envelope, target: PublishTarget): Promise<void> {
@@ -172,7 +189,10 @@ export class Requester {
         else settle(reply);
       },
       onTimeout: () =>
-        deferred ?? (negative ? new RequestRejectedError(msgId, describeMessage(req), negative) : new RequestTimeoutError(msgId, timeoutMs, describeMessage(req), seen)),
+        deferred ??
+        (negative
+          ? new RequestRejectedError(msgId, describeMessage(req), negative)
+          : new RequestTimeoutError(msgId, timeoutMs, describeMessage(req), seen)),
     });
   }
 
@@ -189,7 +209,8 @@ export class Requester {
         replies.push(reply);
         if (until?.(replies)) settle(replies);
       },
-      onTimeout: () => (until ? new CollectTimeoutError(msgId, timeoutMs, describeMessage(req), replies) : replies),
+      onTimeout: () =>
+        until ? new CollectTimeoutError(msgId, timeoutMs, describeMessage(req), replies) : replies,
     });
   }
 

@@ -48,7 +48,8 @@ export class ResponderTable<H> {
     const any = this.table.get(ResponderTable.key('*', '*'));
     if (!anyName && !anyCat && !any) return exact ?? [];
     const out: H[] = [];
-    for (const l of [exact, anyName, anyCat, any]) if (l) for (const h of l) if (!out.includes(h)) out.push(h);
+    for (const l of [exact, anyName, anyCat, any])
+      if (l) for (const h of l) if (!out.includes(h)) out.push(h);
     return out;
   }
 }

@@ -64,7 +64,8 @@ export class Topology {
     if (!c) return undefined;
     this.consumers.delete(tag);
     const q = this.queues.get(c.queue);
-    if (q?.autoDelete && ![...this.consumers.values()].some((o) => o.queue === c.queue)) this.forgetQueue(c.queue);
+    if (q?.autoDelete && ![...this.consumers.values()].some((o) => o.queue === c.queue))
+      this.forgetQueue(c.queue);
     return c.queue;
   }
 
@@ -77,9 +78,15 @@ export class Topology {
         log.error({ err, step: what }, 'bus recovery: broker refused a remembered declaration; skipped');
       }
     };
-    for (const x of [...this.exchanges.values()]) await step(`exchange ${x.name}`, () => link.assertExchange(x));
-    for (const [name, opts] of [...this.queues]) await step(`queue ${name}`, () => link.assertQueue(name, opts));
-    for (const b of [...this.bindings.values()]) await step(`binding ${b.queue} <- ${b.exchange}/${b.routingKey}`, () => link.bindQueue(b.queue, b.exchange, b.routingKey));
-    for (const [tag, c] of [...this.consumers]) await step(`consumer ${tag} on ${c.queue}`, () => link.consume(c.queue, tag, c.handler, c.options));
+    for (const x of [...this.exchanges.values()])
+      await step(`exchange ${x.name}`, () => link.assertExchange(x));
+    for (const [name, opts] of [...this.queues])
+      await step(`queue ${name}`, () => link.assertQueue(name, opts));
+    for (const b of [...this.bindings.values()])
+      await step(`binding ${b.queue} <- ${b.exchange}/${b.routingKey}`, () =>
+        link.bindQueue(b.queue, b.exchange, b.routingKey),
+      );
+    for (const [tag, c] of [...this.consumers])
+      await step(`consumer ${tag} on ${c.queue}`, () => link.consume(c.queue, tag, c.handler, c.options));
   }
 }

@@ -134,8 +134,18 @@ export interface BusTransport extends EventEmitter<TransportEvents> {
   unbindQueue(queue: string, exchange: string, routingKey: string): Promise<void>;
   consume(queue: string, handler: DeliveryHandler, options?: ConsumeOptions): Promise<string>;
   cancel(consumerTag: string): Promise<void>;
-  publish(exchange: string, routingKey: string, body: Buffer | string, options?: PublishOptions): Promise<void>;
-  publishConfirmed(exchange: string, routingKey: string, body: Buffer | string, options?: PublishOptions): Promise<void>;
+  publish(
+    exchange: string,
+    routingKey: string,
+    body: Buffer | string,
+    options?: PublishOptions,
+  ): Promise<void>;
+  publishConfirmed(
+    exchange: string,
+    routingKey: string,
+    body: Buffer | string,
+    options?: PublishOptions,
+  ): Promise<void>;
   /** Resolves once connected (waits up to timeoutMs, default publishTimeoutMs). */
   whenReady(timeoutMs?: number): Promise<void>;
   /** Fault injection: cut the connection now; recovery follows. */

@@ -48,32 +48,64 @@ function adminBase(o: NodeOpts): string {
   if (explicit) return explicit.replace(/\/$/, '');
   const cfg = loadConfig({ file: o.config });
   const file = join(nodeDir(cfg), 'admin.json');
-  if (!existsSync(file)) throw new Error(`no running node '${cfg.node}' found (no ${file}); start one with 'fife start' or pass --admin URL`);
+  if (!existsSync(file))
+    throw new Error(
+      `no running node '${cfg.node}' found (no ${file}); start one with 'fife start' or pass --admin URL`,
+    );
   return (JSON.parse(readFileSync(file, 'utf8')) as { url: string }).url;
 }
 
 /** One request to the node under the command's timeout (body included); every failure is one clear Error. */
-async function request(o: NodeOpts, base: string, path: string, init: RequestInit = {}): Promise<{ status: number; data: unknown }> {
+async function request(
+  o: NodeOpts,
+  base: string,
+  path: string,
+  init: RequestInit = {},
+): Promise<{ status: number; data: unknown }> {
   let res: Response;
   let text: string;
   try {
-    res = await fetch(base + path, { ...init, headers: { ...adminAuthHeader(adminToken(o)), ...(init.headers as Record<string, string> | undefined) }, signal: AbortSignal.timeout(o.timeout * 1000) });
+    res = await fetch(base + path, {
+      ...init,
+      headers: { ...adminAuthHeader(adminToken(o)), ...(init.headers as Record<string, string> | undefined) },
+      signal: AbortSignal.timeout(o.timeout * 1000),
+    });
     text = await res.text();
   } catch (err) {
     const e = err as Error;
-    if (e.name === 'TimeoutError') throw new Error(`the node at ${base} did not answer within ${o.timeout} s (--timeout SECONDS to wait longer)`);
-    throw new Error(`cannot reach the node at ${base}: ${e.cause instanceof Error ? e.cause.message : e.message}`);
+    if (e.name === 'TimeoutError')
+      throw new Error(
+        `the node at ${base} did not answer within ${o.timeout} s (--timeout SECONDS to wait longer)`,
+        { cause: err },
+      );
+    throw new Error(
+      `cannot reach the node at ${base}: ${e.cause instanceof Error ? e.cause.message : e.message}`,
+      { cause: err },
+    );
   }
-  return { status: res.status, data: res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text };
+  return {
+    status: res.status,
+    data: res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text,
+  };
 }
 
 /** The admin token a node asks for: FIFE_ADMIN_TOKEN, else the config's admin.token. */
-const adminToken = (o: NodeOpts): string | undefined => process.env.FIFE_ADMIN_TOKEN || loadConfig({ file: o.config }).admin.token;
+const adminToken = (o: NodeOpts): string | undefined =>
+  process.env.FIFE_ADMIN_TOKEN || loadConfig({ file: o.config }).admin.token;
 
 /** A request to the node; POSTs always carry a JSON body (the endpoint refuses others). */
-function admin(o: NodeOpts, method: string, path: string, body?: unknown): Promise<{ status: number; data: unknown }> {
+function admin(
+  o: NodeOpts,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; data: unknown }> {
   const post = method !== 'GET';
-  return request(o, adminBase(o), path, { method, headers: post ? { 'content-type': 'application/json' } : undefined, body: post ? JSON.stringify(body ?? {}) : undefined });
+  return request(o, adminBase(o), path, {
+    method,
+    headers: post ? { 'content-type': 'application/json' } : undefined,
+    body: post ? JSON.stringify(body ?? {}) : undefined,
+  });
 }
 
 async function cmdStart(o: { config?: string }): Promise<void> {
@@ -95,13 +127,16 @@ async function cmdAppsList(o: NodeOpts & { json?: boolean }): Promise<void> {
   const { data } = await admin(o, 'GET', '/apps');
   if (o.json) return json(data);
   for (const a of data as Array<{ name: string; state: string; restarts: number; lastFailure?: string }>) {
-    out(`${a.name}\t${a.state}\trestarts=${a.restarts}${a.lastFailure ? `\tlast_failure=${a.lastFailure}` : ''}`);
+    out(
+      `${a.name}\t${a.state}\trestarts=${a.restarts}${a.lastFailure ? `\tlast_failure=${a.lastFailure}` : ''}`,
+    );
   }
 }
 
 async function cmdAppsControl(sub: 'start' | 'stop' | 'restart', name: string, o: NodeOpts): Promise<void> {
   const { status, data } = await admin(o, 'POST', `/apps/${encodeURIComponent(name)}/${sub}`);
-  if (status !== 200) throw new Error(`${sub} ${name}: ${(data as { reason?: string }).reason ?? JSON.stringify(data)}`);
+  if (status !== 200)
+    throw new Error(`${sub} ${name}: ${(data as { reason?: string }).reason ?? JSON.stringify(data)}`);
   out(`${name}: ${sub} ok`);
 }
 
@@ -113,11 +148,15 @@ async function cmdNodes(o: NodeOpts & { json?: boolean }): Promise<void> {
     switches: Array<{ name: string; nodes: string[]; url?: string; status: string; since: number }>;
   };
   for (const n of nodes) {
-    out(`${n.node}\tapps=${n.apps.join(',') || '-'}\tversion=${n.version ?? '?'}\tuptime=${n.uptimeS ?? '?'}s\tlast_seen=${n.lastSeenMsAgo}ms`);
+    out(
+      `${n.node}\tapps=${n.apps.join(',') || '-'}\tversion=${n.version ?? '?'}\tuptime=${n.uptimeS ?? '?'}s\tlast_seen=${n.lastSeenMsAgo}ms`,
+    );
   }
   if (switches.length > 0) out('switches:');
   for (const sw of switches) {
-    out(`${sw.name}\t${sw.status}\tnodes=${sw.nodes.join(',') || '-'}\turl=${sw.url ?? '?'}\tsince=${new Date(sw.since).toISOString()}`);
+    out(
+      `${sw.name}\t${sw.status}\tnodes=${sw.nodes.join(',') || '-'}\turl=${sw.url ?? '?'}\tsince=${new Date(sw.since).toISOString()}`,
+    );
   }
 }
 
@@ -127,7 +166,9 @@ async function cmdKill(target: string, o: NodeOpts & { reason: string; json?: bo
   if (status !== 200) throw new Error((data as { error?: string }).error ?? JSON.stringify(data));
   const r = data as { pid: string; reason: unknown };
   if (o.json) return json(data);
-  out(`${target.startsWith('<') ? r.pid : `${target} (${r.pid})`} crashed with reason ${typeof r.reason === 'string' ? r.reason : JSON.stringify(r.reason)}`);
+  out(
+    `${target.startsWith('<') ? r.pid : `${target} (${r.pid})`} crashed with reason ${typeof r.reason === 'string' ? r.reason : JSON.stringify(r.reason)}`,
+  );
 }
 
 /** The running node's admin URL, or undefined when none runs (no admin.json, or it is stale). */
@@ -139,7 +180,10 @@ async function runningNode(o: NodeOpts): Promise<string | undefined> {
     if (err instanceof ConfigError) throw err;
     return undefined;
   }
-  const up = await request(o, base, '/health').then(() => true, () => false);
+  const up = await request(o, base, '/health').then(
+    () => true,
+    () => false,
+  );
   if (!up && (o.admin ?? process.env.FIFE_ADMIN_URL)) throw new Error(`cannot reach the node at ${base}`);
   return up ? base : undefined;
 }
@@ -148,14 +192,23 @@ async function runningNode(o: NodeOpts): Promise<string | undefined> {
  * Runs an operation an app declares: through the running node's admin endpoint when one
  * runs (the embedded store is held open by it), else on the configured store directly.
  */
-async function runAppOperation(o: NodeOpts, app: string, op: string, input: Record<string, unknown>): Promise<unknown> {
+async function runAppOperation(
+  o: NodeOpts,
+  app: string,
+  op: string,
+  input: Record<string, unknown>,
+): Promise<unknown> {
   const cfg = loadConfig({ file: o.config });
   if (!/^https?:\/\//i.test(cfg.store) && (await runningNode(o)) !== undefined) {
     const { status, data } = await admin(o, 'POST', `/apps/${app}/ops/${op}`, input);
     if (status !== 200) throw new Error((data as { error?: string }).error ?? JSON.stringify(data));
     return (data as { result: unknown }).result;
   }
-  const [{ loadBuiltinApp }, { createRootLogger }, { openStore }] = await Promise.all([import('../node/app-loader.ts'), import('../kernel/log.ts'), import('../store/index.ts')]);
+  const [{ loadBuiltinApp }, { createRootLogger }, { openStore }] = await Promise.all([
+    import('../node/app-loader.ts'),
+    import('../kernel/log.ts'),
+    import('../store/index.ts'),
+  ]);
   const def = await loadBuiltinApp(app);
   const fn = def.operations?.[op];
   if (fn === undefined) throw new Error(`app '${app}' has no operation '${op}'`);
@@ -171,7 +224,8 @@ async function runAppOperation(o: NodeOpts, app: string, op: string, input: Reco
 
 function seconds(v: string): number {
   const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--timeout must be a number of seconds > 0, got '${v}'`);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new UsageError(`--timeout must be a number of seconds > 0, got '${v}'`);
   return n;
 }
 
@@ -180,7 +234,11 @@ function nodeCommand(c: Command): Command {
   return c
     .option('--config <file>', 'config file of the node (as given to fife start; or FIFE_CONFIG)')
     .option('--admin <url>', "the node's admin URL (or FIFE_ADMIN_URL; default: from the node's admin.json)")
-    .addOption(new Option('--timeout <seconds>', 'give up on the node after this long').default(DEFAULT_TIMEOUT_S).argParser(seconds));
+    .addOption(
+      new Option('--timeout <seconds>', 'give up on the node after this long')
+        .default(DEFAULT_TIMEOUT_S)
+        .argParser(seconds),
+    );
 }
 
 function program(): Command {
@@ -207,15 +265,31 @@ Exit codes: 0 ok, 1 failure, 2 usage error. 'fife COMMAND --help' for a command'
       await cmdStart(o);
     });
 
-  nodeCommand(fife.command('tree').description("a running node's live supervision trees").option('--json', 'as JSON')).action(cmdTree);
+  nodeCommand(
+    fife.command('tree').description("a running node's live supervision trees").option('--json', 'as JSON'),
+  ).action(cmdTree);
 
-  const apps = fife.command('apps').description("a running node's apps: list them, start, stop or restart one");
-  nodeCommand(apps.command('list').description('every app with its state, restarts and last failure').option('--json', 'as JSON')).action(cmdAppsList);
+  const apps = fife
+    .command('apps')
+    .description("a running node's apps: list them, start, stop or restart one");
+  nodeCommand(
+    apps
+      .command('list')
+      .description('every app with its state, restarts and last failure')
+      .option('--json', 'as JSON'),
+  ).action(cmdAppsList);
   for (const sub of ['start', 'stop', 'restart'] as const) {
-    nodeCommand(apps.command(sub).description(`${sub} an app (its whole tree${sub === 'stop' ? '' : '; its deps first'})`).argument('<name>', 'app name')).action((name: string, o: NodeOpts) => cmdAppsControl(sub, name, o));
+    nodeCommand(
+      apps
+        .command(sub)
+        .description(`${sub} an app (its whole tree${sub === 'stop' ? '' : '; its deps first'})`)
+        .argument('<name>', 'app name'),
+    ).action((name: string, o: NodeOpts) => cmdAppsControl(sub, name, o));
   }
 
-  nodeCommand(fife.command('nodes').description('the cluster as a running node sees it').option('--json', 'as JSON')).action(cmdNodes);
+  nodeCommand(
+    fife.command('nodes').description('the cluster as a running node sees it').option('--json', 'as JSON'),
+  ).action(cmdNodes);
 
   nodeCommand(
     fife
@@ -238,12 +312,18 @@ Exit codes: 0 ok, 1 failure, 2 usage error. 'fife COMMAND --help' for a command'
     });
 
   const account = fife.command('account').description('accounts (the registrar app)');
-  nodeCommand(account.command('add').description('create an account; prints its id').requiredOption('--name <name>', 'account name').requiredOption('--realm <realm>', 'SIP realm')).action(
-    async (o: NodeOpts & { name: string; realm: string }) => {
-      const r = (await runAppOperation(o, 'registrar', 'add_account', { name: o.name, realm: o.realm })) as { id: string };
-      out(r.id);
-    },
-  );
+  nodeCommand(
+    account
+      .command('add')
+      .description('create an account; prints its id')
+      .requiredOption('--name <name>', 'account name')
+      .requiredOption('--realm <realm>', 'SIP realm'),
+  ).action(async (o: NodeOpts & { name: string; realm: string }) => {
+    const r = (await runAppOperation(o, 'registrar', 'add_account', { name: o.name, realm: o.realm })) as {
+      id: string;
+    };
+    out(r.id);
+  });
 
   const device = fife.command('device').description('SIP devices (the registrar app)');
   nodeCommand(
@@ -256,19 +336,45 @@ Exit codes: 0 ok, 1 failure, 2 usage error. 'fife COMMAND --help' for a command'
       .option('--a1-hash <hash>', 'md5(user:realm:password) instead of --password')
       .option('--name <name>', 'device name')
       .option('--owner-id <id>', 'owning user id'),
-  ).action(async (o: NodeOpts & { realm: string; username: string; password?: string; a1Hash?: string; name?: string; ownerId?: string }) => {
-    const r = (await runAppOperation(o, 'registrar', 'add_device', { realm: o.realm, username: o.username, password: o.password, a1Hash: o.a1Hash, name: o.name, ownerId: o.ownerId })) as { id: string };
-    out(r.id);
-  });
+  ).action(
+    async (
+      o: NodeOpts & {
+        realm: string;
+        username: string;
+        password?: string;
+        a1Hash?: string;
+        name?: string;
+        ownerId?: string;
+      },
+    ) => {
+      const r = (await runAppOperation(o, 'registrar', 'add_device', {
+        realm: o.realm,
+        username: o.username,
+        password: o.password,
+        a1Hash: o.a1Hash,
+        name: o.name,
+        ownerId: o.ownerId,
+      })) as { id: string };
+      out(r.id);
+    },
+  );
   return fife;
 }
 
 /** Commander's message as one line: "unknown option '--jsno' (Did you mean --json?)". */
-const oneLine = (m: string): string => m.replace(/^error: /, '').replace(/\n+\(?/g, ' (').replace(/[\s.]+$/, '');
+const oneLine = (m: string): string =>
+  m
+    .replace(/^error: /, '')
+    .replace(/\n+\(?/g, ' (')
+    .replace(/[\s.]+$/, '');
 
 /** `fife apps` and `fife apps --json` are `fife apps list ...`. */
 function withDefaults(argv: string[]): string[] {
-  if (argv[0] === 'apps' && (argv.length === 1 || (argv[1]!.startsWith('-') && argv[1] !== '-h' && argv[1] !== '--help'))) return ['apps', 'list', ...argv.slice(1)];
+  if (
+    argv[0] === 'apps' &&
+    (argv.length === 1 || (argv[1]!.startsWith('-') && argv[1] !== '-h' && argv[1] !== '--help'))
+  )
+    return ['apps', 'list', ...argv.slice(1)];
   return argv;
 }
 
@@ -296,9 +402,18 @@ export async function main(argv: string[]): Promise<void> {
     await fife.parseAsync(argv, { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError && err.exitCode === 0) return; // --help, help
-    const usage = err instanceof CommanderError || err instanceof UsageError || err instanceof ConfigError || (err as Error).name === 'SwitchSimUsageError';
-    const hint = usage && !(err instanceof ConfigError) ? `; see 'fife ${[...commandPath(fife, argv), ''].join(' ')}--help'` : '';
-    process.stderr.write(`fife: ${err instanceof CommanderError ? oneLine(err.message) : (err as Error).message}${hint}\n`);
+    const usage =
+      err instanceof CommanderError ||
+      err instanceof UsageError ||
+      err instanceof ConfigError ||
+      (err as Error).name === 'SwitchSimUsageError';
+    const hint =
+      usage && !(err instanceof ConfigError)
+        ? `; see 'fife ${[...commandPath(fife, argv), ''].join(' ')}--help'`
+        : '';
+    process.stderr.write(
+      `fife: ${err instanceof CommanderError ? oneLine(err.message) : (err as Error).message}${hint}\n`,
+    );
     process.exit(usage ? 2 : 1);
   }
 }

@@ -37,7 +37,15 @@
  * limit, and a node never stops because one app failed: an operator sees it in the logs,
  * the events and `fife tree` instead.
  */
-import { GenServer, ok, reply, noreply, unexpected, type GenServerBehaviour, type StartResult } from './gen-server.ts';
+import {
+  GenServer,
+  ok,
+  reply,
+  noreply,
+  unexpected,
+  type GenServerBehaviour,
+  type StartResult,
+} from './gen-server.ts';
 import { startSupervisor } from './supervisor.ts';
 import { RestartLog, type IntensityLimit } from './restart-intensity.ts';
 import { isExitMessage, type ProcessContext } from './process.ts';
@@ -132,7 +140,8 @@ async function startApp(s: State, name: string, path: string[] = []): Promise<Ap
   for (const dep of e.def.deps ?? []) {
     if (s.apps.get(dep)?.state === 'running') continue;
     const r = await startApp(s, dep, [...path, name]);
-    if (r.type === 'error') return { type: 'error', reason: { dependency_failed: dep, app: name, reason: r.reason } };
+    if (r.type === 'error')
+      return { type: 'error', reason: { dependency_failed: dep, app: name, reason: r.reason } };
   }
   const r = await startTree(s, e);
   if (r.type !== 'ok') {
@@ -176,8 +185,20 @@ async function treeEnded(s: State, pid: Pid, reason: ExitReason): Promise<void> 
   const cause = isShutdown(reason) ? s.causes.get(name) : undefined;
   s.causes.delete(name);
   e.lastFailure = formatReason(cause ?? reason);
-  s.ctx.runtime.events.emit('app', { kind: 'crashed', app: name, reason, ...(cause === undefined ? {} : { cause }) });
-  s.ctx.log.error({ app: name, reason: reasonForLog(reason), ...(cause === undefined ? {} : { cause: reasonForLog(cause) }) }, 'app tree gave up');
+  s.ctx.runtime.events.emit('app', {
+    kind: 'crashed',
+    app: name,
+    reason,
+    ...(cause === undefined ? {} : { cause }),
+  });
+  s.ctx.log.error(
+    {
+      app: name,
+      reason: reasonForLog(reason),
+      ...(cause === undefined ? {} : { cause: reasonForLog(cause) }),
+    },
+    'app tree gave up',
+  );
   const restart = e.def.restart ?? 'permanent';
   if (restart === 'temporary' || (restart === 'transient' && reason === NORMAL)) {
     s.ctx.log.warn({ app: name, restart }, 'app left stopped (restart type)');
@@ -193,11 +214,21 @@ async function treeEnded(s: State, pid: Pid, reason: ExitReason): Promise<void> 
 function giveUp(s: State, e: Entry, reason: ExitReason): void {
   e.state = 'failed';
   s.ctx.runtime.events.emit('app', { kind: 'gave_up', app: e.def.name, reason });
-  s.ctx.log.fatal({ app: e.def.name, reason: reasonForLog(reason), restarts: e.restarts }, 'app failed for good: left stopped; the node goes on without it');
+  s.ctx.log.fatal(
+    { app: e.def.name, reason: reasonForLog(reason), restarts: e.restarts },
+    'app failed for good: left stopped; the node goes on without it',
+  );
 }
 
 function status(s: State): AppStatus[] {
-  return [...s.apps.values()].map((e) => ({ name: e.def.name, version: e.def.version, state: e.state, pid: e.pid, restarts: e.restarts, lastFailure: e.lastFailure }));
+  return [...s.apps.values()].map((e) => ({
+    name: e.def.name,
+    version: e.def.version,
+    state: e.state,
+    pid: e.pid,
+    restarts: e.restarts,
+    lastFailure: e.lastFailure,
+  }));
 }
 
 interface InitArgs {
@@ -218,8 +249,18 @@ const behaviour: GenServerBehaviour<State, InitArgs, Request> = {
       s.causes.set(app, ev.reason);
     };
     ctx.runtime.events.on('supervisor', onSupervisor);
-    ctx.signal.addEventListener('abort', () => ctx.runtime.events.off('supervisor', onSupervisor), { once: true });
-    for (const def of apps) s.apps.set(def.name, { def, pid: undefined, state: 'stopped', restarts: 0, history: new RestartLog(def.maxRestarts ?? DEFAULT_LIMIT), startedSeq: 0 });
+    ctx.signal.addEventListener('abort', () => ctx.runtime.events.off('supervisor', onSupervisor), {
+      once: true,
+    });
+    for (const def of apps)
+      s.apps.set(def.name, {
+        def,
+        pid: undefined,
+        state: 'stopped',
+        restarts: 0,
+        history: new RestartLog(def.maxRestarts ?? DEFAULT_LIMIT),
+        startedSeq: 0,
+      });
     return ok(s);
   },
   async handleCall(req, _from, s) {
@@ -230,15 +271,28 @@ const behaviour: GenServerBehaviour<State, InitArgs, Request> = {
         return reply(await stopApp(s, req.name), s);
       case 'restart': {
         const stopped = await stopApp(s, req.name);
-        return reply(stopped.type === 'ok' || stopped.reason === 'not_started' ? await startApp(s, req.name) : stopped, s);
+        return reply(
+          stopped.type === 'ok' || stopped.reason === 'not_started' ? await startApp(s, req.name) : stopped,
+          s,
+        );
       }
       case 'register':
         if (s.apps.has(req.def.name)) return reply({ type: 'error', reason: 'already_registered' }, s);
-        s.apps.set(req.def.name, { def: req.def, pid: undefined, state: 'stopped', restarts: 0, history: new RestartLog(req.def.maxRestarts ?? DEFAULT_LIMIT), startedSeq: 0 });
+        s.apps.set(req.def.name, {
+          def: req.def,
+          pid: undefined,
+          state: 'stopped',
+          restarts: 0,
+          history: new RestartLog(req.def.maxRestarts ?? DEFAULT_LIMIT),
+          startedSeq: 0,
+        });
         return reply({ type: 'ok' }, s);
       case 'running':
         return reply(
-          [...s.apps.values()].filter((e) => e.state === 'running').sort((a, b) => a.startedSeq - b.startedSeq).map((e) => e.def.name),
+          [...s.apps.values()]
+            .filter((e) => e.state === 'running')
+            .sort((a, b) => a.startedSeq - b.startedSeq)
+            .map((e) => e.def.name),
           s,
         );
       case 'status':
@@ -247,7 +301,11 @@ const behaviour: GenServerBehaviour<State, InitArgs, Request> = {
         const e = s.apps.get(req.name);
         if (e === undefined) return reply({ type: 'error', reason: 'unknown_app' }, s);
         const fn = e.def.operations?.[req.operation];
-        if (fn === undefined) return reply({ type: 'error', reason: 'unknown_operation', known: Object.keys(e.def.operations ?? {}) }, s);
+        if (fn === undefined)
+          return reply(
+            { type: 'error', reason: 'unknown_operation', known: Object.keys(e.def.operations ?? {}) },
+            s,
+          );
         if (e.state !== 'running') return reply({ type: 'error', reason: 'not_started' }, s);
         const env = s.env;
         return reply({ type: 'ok', run: (input: Record<string, unknown>) => fn(input, env) }, s);
@@ -260,7 +318,9 @@ const behaviour: GenServerBehaviour<State, InitArgs, Request> = {
     return noreply(s);
   },
   async terminate(_reason, s) {
-    const running = [...s.apps.values()].filter((e) => e.state === 'running').sort((a, b) => b.startedSeq - a.startedSeq);
+    const running = [...s.apps.values()]
+      .filter((e) => e.state === 'running')
+      .sort((a, b) => b.startedSeq - a.startedSeq);
     for (const e of running) await stopApp(s, e.def.name);
   },
   describe(s) {
@@ -268,23 +328,30 @@ const behaviour: GenServerBehaviour<State, InitArgs, Request> = {
   },
 };
 
-const callController = <T>(rt: Runtime, req: Request): Promise<T> => GenServer.call<T>(rt, APPS_CONTROLLER, req, 'infinity');
+const callController = <T>(rt: Runtime, req: Request): Promise<T> =>
+  GenServer.call<T>(rt, APPS_CONTROLLER, req, 'infinity');
 
 export const AppsController = {
   /** Starts the controller (registered as apps_controller) knowing `apps`. */
-  start: (rt: Runtime, args: InitArgs, opts: { link?: Pid } = {}) => GenServer.start(rt, behaviour, args, { ...opts, name: APPS_CONTROLLER }),
+  start: (rt: Runtime, args: InitArgs, opts: { link?: Pid } = {}) =>
+    GenServer.start(rt, behaviour, args, { ...opts, name: APPS_CONTROLLER }),
   childSpec: (args: InitArgs) => ({
     id: APPS_CONTROLLER,
     shutdown: 'infinity' as const,
-    start: (ctx: { runtime: Runtime; parent: Pid }) => GenServer.start(ctx.runtime, behaviour, args, { link: ctx.parent, name: APPS_CONTROLLER }),
+    start: (ctx: { runtime: Runtime; parent: Pid }) =>
+      GenServer.start(ctx.runtime, behaviour, args, { link: ctx.parent, name: APPS_CONTROLLER }),
   }),
   startApp: (rt: Runtime, name: string) => callController<AppResult>(rt, { op: 'start', name }),
   stopApp: (rt: Runtime, name: string) => callController<AppResult>(rt, { op: 'stop', name }),
   restartApp: (rt: Runtime, name: string) => callController<AppResult>(rt, { op: 'restart', name }),
-  registerApp: (rt: Runtime, def: AppDefinition<any>) => callController<AppResult>(rt, { op: 'register', def }),
+  registerApp: (rt: Runtime, def: AppDefinition<any>) =>
+    callController<AppResult>(rt, { op: 'register', def }),
   runningApps: (rt: Runtime) => callController<string[]>(rt, { op: 'running' }),
   appsStatus: (rt: Runtime) => callController<AppStatus[]>(rt, { op: 'status' }),
   /** An operation of a running app, bound to the node's services (run it outside the controller). */
   operation: (rt: Runtime, name: string, operation: string) =>
-    callController<{ type: 'ok'; run: (input: Record<string, unknown>) => Promise<unknown> } | { type: 'error'; reason: string; known?: string[] }>(rt, { op: 'operation', name, operation }),
+    callController<
+      | { type: 'ok'; run: (input: Record<string, unknown>) => Promise<unknown> }
+      | { type: 'error'; reason: string; known?: string[] }
+    >(rt, { op: 'operation', name, operation }),
 };

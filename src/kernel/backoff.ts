@@ -34,7 +34,11 @@ export interface BackoffPolicy {
   readonly jitter: number;
 }
 
-export function backoffDelay(attempt: number, policy: BackoffPolicy, random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  policy: BackoffPolicy,
+  random: () => number = Math.random,
+): number {
   const n = Number.isFinite(attempt) ? Math.max(0, Math.floor(attempt)) : 0;
   // initialMs > 0 and factor >= 1: the product is positive or Infinity, never NaN.
   const base = Math.min(policy.maxMs, policy.initialMs * policy.factor ** n);
@@ -42,7 +46,10 @@ export function backoffDelay(attempt: number, policy: BackoffPolicy, random: () 
   return Math.round(base * (1 - policy.jitter * r));
 }
 
-export function backoffPolicy(overrides: Partial<BackoffPolicy> | undefined, defaults: BackoffPolicy): BackoffPolicy {
+export function backoffPolicy(
+  overrides: Partial<BackoffPolicy> | undefined,
+  defaults: BackoffPolicy,
+): BackoffPolicy {
   const p: BackoffPolicy = {
     initialMs: overrides?.initialMs ?? defaults.initialMs,
     maxMs: overrides?.maxMs ?? defaults.maxMs,
@@ -53,8 +60,10 @@ export function backoffPolicy(overrides: Partial<BackoffPolicy> | undefined, def
     throw new RangeError(`backoff.${field} must be ${rule}; got ${String(p[field])}`);
   };
   if (!(Number.isFinite(p.initialMs) && p.initialMs > 0)) bad('initialMs', 'a number of ms above 0');
-  if (!(Number.isFinite(p.maxMs) && p.maxMs >= p.initialMs)) bad('maxMs', `a number of ms at least initialMs (${p.initialMs})`);
+  if (!(Number.isFinite(p.maxMs) && p.maxMs >= p.initialMs))
+    bad('maxMs', `a number of ms at least initialMs (${p.initialMs})`);
   if (!(Number.isFinite(p.factor) && p.factor >= 1)) bad('factor', 'a number at least 1');
-  if (!(typeof p.jitter === 'number' && p.jitter >= 0 && p.jitter <= 1)) bad('jitter', 'a fraction from 0 to 1');
+  if (!(typeof p.jitter === 'number' && p.jitter >= 0 && p.jitter <= 1))
+    bad('jitter', 'a fraction from 0 to 1');
   return p;
 }

@@ -38,7 +38,8 @@ export class CallTimers<C extends Deadline> {
 
   add(c: C, ms: number): void {
     let l = this.lists.get(ms);
-    if (l === undefined) this.lists.set(ms, (l = { ms, head: null, tail: null, timer: undefined, armedFor: 0 }));
+    if (l === undefined)
+      this.lists.set(ms, (l = { ms, head: null, tail: null, timer: undefined, armedFor: 0 }));
     c.deadline = Date.now() + ms;
     c.list = l;
     c.prev = l.tail;

@@ -47,7 +47,7 @@ export interface ChildSpec {
   significant?: boolean;
 }
 
-export interface NormalizedChildSpec extends Required<ChildSpec> {}
+export type NormalizedChildSpec = Required<ChildSpec>;
 
 export interface SupervisorFlags {
   strategy?: Strategy;
@@ -61,7 +61,7 @@ export interface SupervisorSpec {
   children: ChildSpec[];
 }
 
-export interface NormalizedFlags extends Required<SupervisorFlags> {}
+export type NormalizedFlags = Required<SupervisorFlags>;
 
 /** What a supervisor's init callback returns (OTP's `{ok, {Flags, Specs}}` or `ignore`). */
 export type SupervisorInitResult = SupervisorSpec | { type: 'ignore' };
@@ -83,44 +83,80 @@ const RESTARTS: readonly RestartType[] = ['permanent', 'transient', 'temporary']
 const AUTO: readonly AutoShutdown[] = ['never', 'any_significant', 'all_significant'];
 
 export function normalizeFlags(f: SupervisorFlags = {}): NormalizedFlags {
-  const flags: NormalizedFlags = { strategy: f.strategy ?? 'one_for_one', intensity: f.intensity ?? 1, period: f.period ?? 5, autoShutdown: f.autoShutdown ?? 'never' };
-  if (!STRATEGIES.includes(flags.strategy)) throw new ChildSpecError(`unknown strategy '${flags.strategy}': use one of ${STRATEGIES.join(', ')}`);
-  if (!Number.isInteger(flags.intensity) || flags.intensity < 0) throw new ChildSpecError(`intensity must be an integer >= 0, got ${flags.intensity}`);
+  const flags: NormalizedFlags = {
+    strategy: f.strategy ?? 'one_for_one',
+    intensity: f.intensity ?? 1,
+    period: f.period ?? 5,
+    autoShutdown: f.autoShutdown ?? 'never',
+  };
+  if (!STRATEGIES.includes(flags.strategy))
+    throw new ChildSpecError(`unknown strategy '${flags.strategy}': use one of ${STRATEGIES.join(', ')}`);
+  if (!Number.isInteger(flags.intensity) || flags.intensity < 0)
+    throw new ChildSpecError(`intensity must be an integer >= 0, got ${flags.intensity}`);
   if (!(flags.period > 0)) throw new ChildSpecError(`period must be > 0 seconds, got ${flags.period}`);
-  if (!AUTO.includes(flags.autoShutdown)) throw new ChildSpecError(`unknown autoShutdown '${flags.autoShutdown}': use one of ${AUTO.join(', ')}`);
+  if (!AUTO.includes(flags.autoShutdown))
+    throw new ChildSpecError(`unknown autoShutdown '${flags.autoShutdown}': use one of ${AUTO.join(', ')}`);
   return flags;
 }
 
 export function normalizeChildSpec(c: ChildSpec, flags: NormalizedFlags): NormalizedChildSpec {
   const where = `child spec '${String(c?.id)}'`;
-  if (typeof c !== 'object' || c === null) throw new ChildSpecError(`a child spec must be an object with id and start, got ${String(c)}`);
-  if (typeof c.id !== 'string' || c.id === '') throw new ChildSpecError(`a child spec needs a non-empty string id (got ${String(c.id)})`);
-  if (typeof c.start !== 'function') throw new ChildSpecError(`${where}: start must be a function (ctx) => Promise<StartResult>; use GenServer.childSpec or Supervisor.childSpec to build one`);
+  if (typeof c !== 'object' || c === null)
+    throw new ChildSpecError(`a child spec must be an object with id and start, got ${String(c)}`);
+  if (typeof c.id !== 'string' || c.id === '')
+    throw new ChildSpecError(`a child spec needs a non-empty string id (got ${String(c.id)})`);
+  if (typeof c.start !== 'function')
+    throw new ChildSpecError(
+      `${where}: start must be a function (ctx) => Promise<StartResult>; use GenServer.childSpec or Supervisor.childSpec to build one`,
+    );
   const type = c.type ?? 'worker';
-  if (type !== 'worker' && type !== 'supervisor') throw new ChildSpecError(`${where}: type must be 'worker' or 'supervisor', got '${String(type)}'`);
+  if (type !== 'worker' && type !== 'supervisor')
+    throw new ChildSpecError(`${where}: type must be 'worker' or 'supervisor', got '${String(type)}'`);
   const restart = c.restart ?? 'permanent';
-  if (!RESTARTS.includes(restart)) throw new ChildSpecError(`${where}: restart must be one of ${RESTARTS.join(', ')}, got '${String(restart)}'`);
+  if (!RESTARTS.includes(restart))
+    throw new ChildSpecError(
+      `${where}: restart must be one of ${RESTARTS.join(', ')}, got '${String(restart)}'`,
+    );
   const shutdown = c.shutdown ?? (type === 'worker' ? 5000 : 'infinity');
-  if (shutdown !== 'brutal_kill' && shutdown !== 'infinity' && !(Number.isInteger(shutdown) && shutdown >= 0)) {
-    throw new ChildSpecError(`${where}: shutdown must be 'brutal_kill', 'infinity' or a whole number of ms >= 0, got '${String(shutdown)}'`);
+  if (
+    shutdown !== 'brutal_kill' &&
+    shutdown !== 'infinity' &&
+    !(Number.isInteger(shutdown) && shutdown >= 0)
+  ) {
+    throw new ChildSpecError(
+      `${where}: shutdown must be 'brutal_kill', 'infinity' or a whole number of ms >= 0, got '${String(shutdown)}'`,
+    );
   }
   const significant = c.significant ?? false;
-  if (significant && restart === 'permanent') throw new ChildSpecError(`${where}: a significant child cannot be permanent; make it transient or temporary`);
-  if (significant && flags.autoShutdown === 'never') throw new ChildSpecError(`${where}: significant children need autoShutdown 'any_significant' or 'all_significant' in the supervisor flags`);
+  if (significant && restart === 'permanent')
+    throw new ChildSpecError(
+      `${where}: a significant child cannot be permanent; make it transient or temporary`,
+    );
+  if (significant && flags.autoShutdown === 'never')
+    throw new ChildSpecError(
+      `${where}: significant children need autoShutdown 'any_significant' or 'all_significant' in the supervisor flags`,
+    );
   return { id: c.id, start: c.start, restart, shutdown, type, significant };
 }
 
-export function normalizeSupervisorSpec(spec: SupervisorSpec): { flags: NormalizedFlags; children: NormalizedChildSpec[] } {
-  if (typeof spec !== 'object' || spec === null || !Array.isArray(spec.children)) throw new ChildSpecError('a supervisor spec is {flags?, children: ChildSpec[]}');
+export function normalizeSupervisorSpec(spec: SupervisorSpec): {
+  flags: NormalizedFlags;
+  children: NormalizedChildSpec[];
+} {
+  if (typeof spec !== 'object' || spec === null || !Array.isArray(spec.children))
+    throw new ChildSpecError('a supervisor spec is {flags?, children: ChildSpec[]}');
   const flags = normalizeFlags(spec.flags);
   const children = spec.children.map((c) => normalizeChildSpec(c, flags));
   const seen = new Set<string>();
   for (const c of children) {
-    if (seen.has(c.id)) throw new ChildSpecError(`duplicate child id '${c.id}': ids must be unique within a supervisor`);
+    if (seen.has(c.id))
+      throw new ChildSpecError(`duplicate child id '${c.id}': ids must be unique within a supervisor`);
     seen.add(c.id);
   }
   if (flags.strategy === 'simple_one_for_one' && children.length !== 1) {
-    throw new ChildSpecError(`simple_one_for_one needs exactly one child spec (the template), got ${children.length}`);
+    throw new ChildSpecError(
+      `simple_one_for_one needs exactly one child spec (the template), got ${children.length}`,
+    );
   }
   return { flags, children };
 }

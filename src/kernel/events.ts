@@ -22,7 +22,8 @@ export interface ExitEvent {
   name?: string;
   reason: ExitReason;
 }
-export type SupervisorEventKind = 'child_started' | 'child_terminated' | 'child_restarted' | 'restart_failed' | 'shutdown_error' | 'gave_up';
+export type SupervisorEventKind =
+  'child_started' | 'child_terminated' | 'child_restarted' | 'restart_failed' | 'shutdown_error' | 'gave_up';
 export interface SupervisorEvent {
   kind: SupervisorEventKind;
   supervisor: Pid;
@@ -54,7 +55,11 @@ export class KernelEvents extends EventEmitter<KernelEventMap> {
   }
 
   /** Resolves with the first event of `type` that satisfies `match` (tests, tools). */
-  waitFor<K extends keyof KernelEventMap>(type: K, match: (...e: KernelEventMap[K]) => boolean = () => true, timeoutMs = 10_000): Promise<KernelEventMap[K][0]> {
+  waitFor<K extends keyof KernelEventMap>(
+    type: K,
+    match: (...e: KernelEventMap[K]) => boolean = () => true,
+    timeoutMs = 10_000,
+  ): Promise<KernelEventMap[K][0]> {
     return new Promise((resolve, reject) => {
       const onEvent = (...e: KernelEventMap[K]): void => {
         if (!match(...e)) return;

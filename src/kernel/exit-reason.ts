@@ -29,7 +29,12 @@ export class Exit extends Error {
 }
 
 export const isShutdown = (r: ExitReason): boolean =>
-  r === SHUTDOWN || (typeof r === 'object' && r !== null && !(r instanceof Error) && Object.keys(r).length === 1 && 'shutdown' in r);
+  r === SHUTDOWN ||
+  (typeof r === 'object' &&
+    r !== null &&
+    !(r instanceof Error) &&
+    Object.keys(r).length === 1 &&
+    'shutdown' in r);
 
 /** True for the reasons that are not crashes: normal, shutdown, {shutdown: _}. */
 export const isNormalExit = (r: ExitReason): boolean => r === NORMAL || isShutdown(r);
@@ -39,7 +44,17 @@ export function formatReason(r: ExitReason): string {
   if (typeof r === 'string') return r;
   if (r instanceof Error) return `${r.name}: ${r.message}`;
   try {
-    return JSON.stringify(r, (k, v: unknown) => (isSecretKey(k) ? '[redacted]' : v instanceof Error ? `${v.name}: ${v.message}` : typeof v === 'bigint' ? String(v) : v)) ?? String(r);
+    return (
+      JSON.stringify(r, (k, v: unknown) =>
+        isSecretKey(k)
+          ? '[redacted]'
+          : v instanceof Error
+            ? `${v.name}: ${v.message}`
+            : typeof v === 'bigint'
+              ? String(v)
+              : v,
+      ) ?? String(r)
+    );
   } catch {
     return String(r);
   }

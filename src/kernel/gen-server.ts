@@ -37,7 +37,14 @@
  *   with a CallError `noproc` if the server is not running, or `exit` with the actual
  *   reason if it ended with another one (e.g. terminate threw), as OTP's stop/3.
  */
-import { Kind, isExitMessage, type CallFrom, type Envelope, type Proc, type ProcessContext } from './process.ts';
+import {
+  Kind,
+  isExitMessage,
+  type CallFrom,
+  type Envelope,
+  type Proc,
+  type ProcessContext,
+} from './process.ts';
 import { CallError, NameTakenError, type Runtime } from './runtime.ts';
 import { currentLogContext } from './log.ts';
 import { noteUnexpected } from './proc-stats.ts';
@@ -49,12 +56,16 @@ import type { ChildSpec } from './child-spec.ts';
 export interface Timed {
   timeout?: number;
 }
-export type InitResult<S> = ({ type: 'ok'; state: S } & Timed) | { type: 'ignore' } | { type: 'stop'; reason: ExitReason };
+export type InitResult<S> =
+  ({ type: 'ok'; state: S } & Timed) | { type: 'ignore' } | { type: 'stop'; reason: ExitReason };
 export type CallResult<S, R = unknown> =
   | ({ type: 'reply'; reply: R; state: S } & Timed)
   | ({ type: 'noreply'; state: S } & Timed)
   | { type: 'stop'; reason: ExitReason; state: S; reply?: R; hasReply?: boolean };
-export type NoReplyResult<S> = ({ type: 'noreply'; state: S } & Timed) | { type: 'stop'; reason: ExitReason; state: S } | UnexpectedResult<S>;
+export type NoReplyResult<S> =
+  | ({ type: 'noreply'; state: S } & Timed)
+  | { type: 'stop'; reason: ExitReason; state: S }
+  | UnexpectedResult<S>;
 /** handleInfo / handleCast give a message back to the kernel: see `unexpected`. */
 export interface UnexpectedResult<S> {
   type: 'unexpected';
@@ -83,14 +94,22 @@ export const ok = <S>(state: S, opts?: Timed): InitResult<S> => ({ type: 'ok', s
 export const ignore = (): { type: 'ignore' } => ({ type: 'ignore' });
 // (no spread when there are no options: these run once a message)
 export const reply = <S, R>(value: R, state: S, opts?: Timed): CallResult<S, R> =>
-  opts === undefined ? { type: 'reply', reply: value, state } : { type: 'reply', reply: value, state, ...opts };
+  opts === undefined
+    ? { type: 'reply', reply: value, state }
+    : { type: 'reply', reply: value, state, ...opts };
 export const noreply = <S>(state: S, opts?: Timed): { type: 'noreply'; state: S } & Timed =>
   opts === undefined ? { type: 'noreply', state } : { type: 'noreply', state, ...opts };
 export function stop(reason: ExitReason): { type: 'stop'; reason: ExitReason };
 export function stop<S>(reason: ExitReason, state: S): { type: 'stop'; reason: ExitReason; state: S };
-export function stop<S, R>(reason: ExitReason, state: S, replyValue: R): { type: 'stop'; reason: ExitReason; state: S; reply: R; hasReply: true };
+export function stop<S, R>(
+  reason: ExitReason,
+  state: S,
+  replyValue: R,
+): { type: 'stop'; reason: ExitReason; state: S; reply: R; hasReply: true };
 export function stop(reason: ExitReason, ...rest: unknown[]): unknown {
-  return rest.length >= 2 ? { type: 'stop', reason, state: rest[0], reply: rest[1], hasReply: true } : { type: 'stop', reason, state: rest[0] };
+  return rest.length >= 2
+    ? { type: 'stop', reason, state: rest[0], reply: rest[1], hasReply: true }
+    : { type: 'stop', reason, state: rest[0] };
 }
 
 /**
@@ -98,9 +117,14 @@ export function stop(reason: ExitReason, ...rest: unknown[]): unknown {
  * its type, counts it for the process (tree view) and goes on with `state`, as OTP's
  * gen_server does for a message that has no handle_info.
  */
-export const unexpected = <S>(msg: unknown, state: S): UnexpectedResult<S> => ({ type: 'unexpected', msg, state });
+export const unexpected = <S>(msg: unknown, state: S): UnexpectedResult<S> => ({
+  type: 'unexpected',
+  msg,
+  state,
+});
 
-export type StartResult = { type: 'ok'; pid: Pid } | { type: 'ignore' } | { type: 'error'; reason: ExitReason };
+export type StartResult =
+  { type: 'ok'; pid: Pid } | { type: 'ignore' } | { type: 'error'; reason: ExitReason };
 
 export interface StartOptions {
   /** Link to this process (start_link); a supervisor passes itself. */
@@ -121,10 +145,16 @@ const metaOf = (b: { name: string }): { behaviour: string } => {
   return m;
 };
 const SYS_STOP = 'stop';
-const isThenable = (x: unknown): x is Promise<unknown> => typeof x === 'object' && x !== null && typeof (x as Promise<unknown>).then === 'function';
+const isThenable = (x: unknown): x is Promise<unknown> =>
+  typeof x === 'object' && x !== null && typeof (x as Promise<unknown>).then === 'function';
 
 /** Starts a gen_server; resolves after its init returned. */
-export function start<S, A>(rt: Runtime, behaviour: GenServerBehaviour<S, A, any, any>, args: A, opts: StartOptions = {}): Promise<StartResult> {
+export function start<S, A>(
+  rt: Runtime,
+  behaviour: GenServerBehaviour<S, A, any, any>,
+  args: A,
+  opts: StartOptions = {},
+): Promise<StartResult> {
   if (opts.name !== undefined) {
     const holder = rt.whereis(opts.name);
     if (holder !== undefined) return Promise.resolve({ type: 'error', reason: { already_started: holder } });
@@ -139,9 +169,14 @@ export function start<S, A>(rt: Runtime, behaviour: GenServerBehaviour<S, A, any
     };
     let pid: Pid;
     try {
-      pid = rt.spawn((env, proc) => initHandler(env, proc), { link: opts.link, name: opts.name, app: opts.app });
+      pid = rt.spawn((env, proc) => initHandler(env, proc), {
+        link: opts.link,
+        name: opts.name,
+        app: opts.app,
+      });
     } catch (err) {
-      if (err instanceof NameTakenError) return finish({ type: 'error', reason: { already_started: err.holder } });
+      if (err instanceof NameTakenError)
+        return finish({ type: 'error', reason: { already_started: err.holder } });
       throw err;
     }
     const proc = rt.proc(pid)!;
@@ -149,11 +184,14 @@ export function start<S, A>(rt: Runtime, behaviour: GenServerBehaviour<S, A, any
     proc.exitHook = (reason) => finish({ type: 'error', reason });
     // On timeout (OTP's proc_lib kill_flush): unlink, kill, and answer once the process is
     // gone, so its name is free again when the start returns.
-    const timer = opts.timeout === undefined ? undefined : setTimeout(() => {
-      proc.exitHook = () => finish({ type: 'error', reason: 'timeout' });
-      if (opts.link !== undefined) rt.unlink(opts.link, pid);
-      rt.exit(pid, 'kill');
-    }, opts.timeout);
+    const timer =
+      opts.timeout === undefined
+        ? undefined
+        : setTimeout(() => {
+            proc.exitHook = () => finish({ type: 'error', reason: 'timeout' });
+            if (opts.link !== undefined) rt.unlink(opts.link, pid);
+            rt.exit(pid, 'kill');
+          }, opts.timeout);
 
     const initHandler = (_env: Envelope, p: Proc): void | Promise<void> => {
       let r: MaybeAsync<InitResult<S>>;
@@ -162,7 +200,11 @@ export function start<S, A>(rt: Runtime, behaviour: GenServerBehaviour<S, A, any
       } catch (err) {
         return initFailed(p, err instanceof Exit ? err.reason : err);
       }
-      if (isThenable(r)) return r.then((v) => initDone(p, v), (err: unknown) => initFailed(p, err instanceof Exit ? err.reason : err));
+      if (isThenable(r))
+        return r.then(
+          (v) => initDone(p, v),
+          (err: unknown) => initFailed(p, err instanceof Exit ? err.reason : err),
+        );
       return initDone(p, r);
     };
     const initDone = (p: Proc, r: InitResult<S>): void => {
@@ -172,7 +214,8 @@ export function start<S, A>(rt: Runtime, behaviour: GenServerBehaviour<S, A, any
           const server = new Server(behaviour, r.state, p);
           p.exitHook = null;
           p.setHandler(server.handle);
-          if (behaviour.describe) p.meta = { behaviour: behaviour.name, describe: () => behaviour.describe!(server.state) };
+          if (behaviour.describe)
+            p.meta = { behaviour: behaviour.name, describe: () => behaviour.describe!(server.state) };
           server.arm(r.timeout);
           return finish({ type: 'ok', pid });
         }
@@ -228,7 +271,8 @@ class Server<S> {
           return this.terminate((env.msg as { stop: ExitReason }).stop);
         default: {
           const m = env.msg;
-          if (isExitMessage(m) && p.trapping && p.parent !== undefined && m.from.id === p.parent.id) return this.terminate(m.reason);
+          if (isExitMessage(m) && p.trapping && p.parent !== undefined && m.from.id === p.parent.id)
+            return this.terminate(m.reason);
           if (b.handleInfo === undefined) return noteUnexpected(p, b.name, m);
           r = b.handleInfo(m === TIMEOUT ? 'timeout' : m, this.state, p);
         }
@@ -236,7 +280,11 @@ class Server<S> {
     } catch (err) {
       return this.terminate(err instanceof Exit ? err.reason : err);
     }
-    if (isThenable(r)) return r.then((v) => this.apply(v, env), (err: unknown) => this.terminate(err instanceof Exit ? err.reason : err));
+    if (isThenable(r))
+      return r.then(
+        (v) => this.apply(v, env),
+        (err: unknown) => this.terminate(err instanceof Exit ? err.reason : err),
+      );
     return this.apply(r, env);
   };
 
@@ -257,7 +305,8 @@ class Server<S> {
         return noteUnexpected(this.p, this.b.name, r.msg);
       case 'stop':
         if ('state' in r) this.state = r.state;
-        if (env.kind === Kind.Call && (r as { hasReply?: boolean }).hasReply) replyTo(env.from!, (r as { reply?: unknown }).reply);
+        if (env.kind === Kind.Call && (r as { hasReply?: boolean }).hasReply)
+          replyTo(env.from!, (r as { reply?: unknown }).reply);
         return this.terminate(r.reason);
       default:
         return this.terminate({ bad_return_value: r });
@@ -275,18 +324,38 @@ class Server<S> {
     } catch (err) {
       return p.terminate(err instanceof Exit ? err.reason : err);
     }
-    if (isThenable(r)) return r.then(() => p.terminate(reason), (err: unknown) => p.terminate(err instanceof Exit ? err.reason : err));
+    if (isThenable(r))
+      return r.then(
+        () => p.terminate(reason),
+        (err: unknown) => p.terminate(err instanceof Exit ? err.reason : err),
+      );
     p.terminate(reason);
   }
 }
 
 // ---- client API --------------------------------------------------------------------
 
-export function call<R = unknown>(rt: Runtime, server: Pid | string, request: unknown, timeout: number | 'infinity' = 5000): Promise<R> {
+export function call<R = unknown>(
+  rt: Runtime,
+  server: Pid | string,
+  request: unknown,
+  timeout: number | 'infinity' = 5000,
+): Promise<R> {
   const p = rt.resolve(server);
   if (p === undefined) return Promise.reject(new CallError('noproc', 'noproc', String(server)));
   return new Promise<R>((resolve, reject) => {
-    const from: CallFrom = { settled: false, resolve: resolve as (v: unknown) => void, reject, target: p, to: server, lc: undefined, deadline: 0, prev: null, next: null, list: null };
+    const from: CallFrom = {
+      settled: false,
+      resolve: resolve as (v: unknown) => void,
+      reject,
+      target: p,
+      to: server,
+      lc: undefined,
+      deadline: 0,
+      prev: null,
+      next: null,
+      list: null,
+    };
     (p.callers ??= new Set()).add(from);
     if (timeout !== 'infinity') rt.callTimers.add(from, timeout);
     p.deliver(Kind.Call, request, from, currentLogContext());
@@ -310,7 +379,11 @@ export function cast(rt: Runtime, server: Pid | string, msg: unknown): boolean {
 }
 
 /** Stops a server with `reason` (terminate runs) and resolves once it has exited with it. */
-export async function stopServer(rt: Runtime, server: Pid | string, reason: ExitReason = NORMAL): Promise<void> {
+export async function stopServer(
+  rt: Runtime,
+  server: Pid | string,
+  reason: ExitReason = NORMAL,
+): Promise<void> {
   const p = rt.resolve(server);
   if (p === undefined) throw new CallError('noproc', 'noproc', String(server));
   const exited = rt.awaitExit(p.self);
@@ -321,9 +394,18 @@ export async function stopServer(rt: Runtime, server: Pid | string, reason: Exit
 }
 
 /** A worker child spec that starts `behaviour` with `args`, linked to its supervisor. */
-export function childSpec<S, A>(id: string, behaviour: GenServerBehaviour<S, A, any, any>, args: A, opts: Omit<ChildSpec, 'id' | 'start'> & { name?: string } = {}): ChildSpec {
+export function childSpec<S, A>(
+  id: string,
+  behaviour: GenServerBehaviour<S, A, any, any>,
+  args: A,
+  opts: Omit<ChildSpec, 'id' | 'start'> & { name?: string } = {},
+): ChildSpec {
   const { name, ...rest } = opts;
-  return { id, ...rest, start: (ctx) => start(ctx.runtime, behaviour, args, { link: ctx.parent, name, app: ctx.app }) };
+  return {
+    id,
+    ...rest,
+    start: (ctx) => start(ctx.runtime, behaviour, args, { link: ctx.parent, name, app: ctx.app }),
+  };
 }
 
 /** The namespace apps use: GenServer.start, GenServer.call, ... */

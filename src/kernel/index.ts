@@ -2,10 +2,33 @@
  * The kernel's public surface: what apps, plugins and upper layers import.
  * Everything else in src/kernel is internal.
  */
-export { Runtime, CallError, NoProcError, NameTakenError, type RuntimeOptions, type SpawnOptions } from './runtime.ts';
+export {
+  Runtime,
+  CallError,
+  NoProcError,
+  NameTakenError,
+  type RuntimeOptions,
+  type SpawnOptions,
+} from './runtime.ts';
 export { Pid, Ref, samePid, isPid } from './pid.ts';
-export { Exit, NORMAL, SHUTDOWN, KILL, KILLED, isNormalExit, isShutdown, formatReason, type ExitReason } from './exit-reason.ts';
-export { isExitMessage, isDownMessage, type ProcessContext, type ExitMessage, type DownMessage } from './process.ts';
+export {
+  Exit,
+  NORMAL,
+  SHUTDOWN,
+  KILL,
+  KILLED,
+  isNormalExit,
+  isShutdown,
+  formatReason,
+  type ExitReason,
+} from './exit-reason.ts';
+export {
+  isExitMessage,
+  isDownMessage,
+  type ProcessContext,
+  type ExitMessage,
+  type DownMessage,
+} from './process.ts';
 export {
   GenServer,
   ok,
@@ -24,12 +47,39 @@ export {
   type StartOptions,
 } from './gen-server.ts';
 export { Supervisor, type ChildInfo, type ChildCounts, type AdminResult } from './supervisor.ts';
-export { ChildSpecError, type ChildSpec, type SupervisorSpec, type SupervisorInit, type SupervisorInitResult, type SupervisorFlags, type RestartType, type Shutdown, type Strategy, type StartContext } from './child-spec.ts';
-export { AppsController, APPS_CONTROLLER, type AppDefinition, type AppStatus, type AppResult, type AppRestart, type AppOperation } from './apps-controller.ts';
+export {
+  ChildSpecError,
+  type ChildSpec,
+  type SupervisorSpec,
+  type SupervisorInit,
+  type SupervisorInitResult,
+  type SupervisorFlags,
+  type RestartType,
+  type Shutdown,
+  type Strategy,
+  type StartContext,
+} from './child-spec.ts';
+export {
+  AppsController,
+  APPS_CONTROLLER,
+  type AppDefinition,
+  type AppStatus,
+  type AppResult,
+  type AppRestart,
+  type AppOperation,
+} from './apps-controller.ts';
 export { describeTree, describeNode, renderTree, type TreeNode, type NodeTree } from './tree.ts';
 export { KernelEvents, type SupervisorEvent, type AppEvent, type ExitEvent } from './events.ts';
 export { createRootLogger, withCallId, currentCallId, type Logger } from './log.ts';
 export { backoffDelay, backoffPolicy, type BackoffPolicy } from './backoff.ts';
-export { Table, TableError, isEtsTransfer, type TableAccess, type TableOptions, type TableInfo, type EtsTransferMessage } from './table.ts';
+export {
+  Table,
+  TableError,
+  isEtsTransfer,
+  type TableAccess,
+  type TableOptions,
+  type TableInfo,
+  type EtsTransferMessage,
+} from './table.ts';
 export { TableKeeper, type ClaimResult } from './table-keeper.ts';
 export { messageType, exposeCounters } from './proc-stats.ts';

@@ -50,12 +50,24 @@ export function currentCallId(): string | undefined {
   return context.getStore()?.callId;
 }
 
-const SECRET_KEYS = ['password', 'Password', 'a1_hash', 'A1-Hash', 'Auth-Password', 'secret', 'pass', 'token', 'authorization'];
+const SECRET_KEYS = [
+  'password',
+  'Password',
+  'a1_hash',
+  'A1-Hash',
+  'Auth-Password',
+  'secret',
+  'pass',
+  'token',
+  'authorization',
+];
 const SECRET_SET = new Set(SECRET_KEYS.map((k) => k.toLowerCase()));
 
 /** True for keys whose values never go into a log line (used when reasons are stringified). */
 export const isSecretKey = (k: string): boolean => SECRET_SET.has(k.toLowerCase());
-const REDACT_PATHS = SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`].map((p) => (k.includes('-') ? p.replace(k, `["${k}"]`) : p)));
+const REDACT_PATHS = SECRET_KEYS.flatMap((k) =>
+  [k, `*.${k}`, `*.*.${k}`].map((p) => (k.includes('-') ? p.replace(k, `["${k}"]`) : p)),
+);
 
 export interface RootLoggerOptions {
   node: string;
@@ -95,7 +107,11 @@ function fieldsText(log: Record<string, unknown>): string {
   let out = '';
   for (const [k, v] of Object.entries(log)) {
     if (SKIP_KEYS.has(k) || v === undefined) continue;
-    const text = REASON_KEYS.has(k) ? reasonText(v) : typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v));
+    const text = REASON_KEYS.has(k)
+      ? reasonText(v)
+      : typeof v === 'string'
+        ? v
+        : (JSON.stringify(v) ?? String(v));
     out += ` ${k}=${/\s/.test(text) || text === '' ? JSON.stringify(text) : text}`;
   }
   return out;
@@ -109,7 +125,8 @@ function prettyDestination(out: { write(s: string): unknown }, colorize: boolean
     hideObject: true,
     singleLine: true,
     ignore: 'pid,hostname,node',
-    messageFormat: (log, messageKey) => `${String(log[messageKey] ?? '')}${fieldsText(log as Record<string, unknown>)}`,
+    messageFormat: (log, messageKey) =>
+      `${String(log[messageKey] ?? '')}${fieldsText(log as Record<string, unknown>)}`,
   });
   return {
     write: (line: string) => {
@@ -131,13 +148,21 @@ export function createRootLogger(opts: RootLoggerOptions): Logger {
       },
     },
     (opts.pretty ?? ((opts.destination === undefined || opts.toStdout === true) && prettyWanted()))
-      ? prettyDestination(opts.destination ?? process.stdout, (opts.destination === undefined || opts.toStdout === true) && process.stdout.isTTY === true && isColorSupported)
+      ? prettyDestination(
+          opts.destination ?? process.stdout,
+          (opts.destination === undefined || opts.toStdout === true) &&
+            process.stdout.isTTY === true &&
+            isColorSupported,
+        )
       : (opts.destination ?? pino.destination({ dest: 1, sync: false })),
   );
 }
 
 /** A logger that collects parsed lines in memory: for tests that assert on logs. */
-export function memoryLogger(node = 'test@localhost', level = 'debug'): { logger: Logger; lines: Array<Record<string, unknown>> } {
+export function memoryLogger(
+  node = 'test@localhost',
+  level = 'debug',
+): { logger: Logger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
   const destination = { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) };
   return { logger: createRootLogger({ node, level, destination }), lines };

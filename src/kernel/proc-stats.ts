@@ -35,13 +35,18 @@ export function messageType(m: unknown): string {
   const t = (m as { type?: unknown }).type;
   if (typeof t === 'string') return t.length > 64 ? `${t.slice(0, 64)}...` : t;
   const proto = Object.getPrototypeOf(m);
-  return proto === Object.prototype || proto === null ? 'object' : ((proto as { constructor?: { name?: string } }).constructor?.name ?? 'object');
+  return proto === Object.prototype || proto === null
+    ? 'object'
+    : ((proto as { constructor?: { name?: string } }).constructor?.name ?? 'object');
 }
 
 export function noteUnexpected(ctx: ProcessContext, server: string, msg: unknown): void {
   const s = statsOf(ctx);
   s.unexpected++;
-  ctx.log.warn({ server, msg_type: messageType(msg), unexpected: s.unexpected }, 'unexpected message dropped');
+  ctx.log.warn(
+    { server, msg_type: messageType(msg), unexpected: s.unexpected },
+    'unexpected message dropped',
+  );
 }
 
 /** A behaviour exposes extra counters for its process in the tree view. */

@@ -253,7 +253,10 @@ export class Proc implements ProcessContext {
   private run(env: Envelope): void {
     let r: void | Promise<void>;
     try {
-      r = env.lc === currentLogContext() ? this.handler(env, this) : withLogContext(env.lc, () => this.handler(env, this));
+      r =
+        env.lc === currentLogContext()
+          ? this.handler(env, this)
+          : withLogContext(env.lc, () => this.handler(env, this));
     } catch (err) {
       this.crash(err);
       return;
@@ -397,10 +400,13 @@ export class Proc implements ProcessContext {
     const lc = currentLogContext();
     timers.set(
       ref.id,
-      setTimeout(() => {
-        timers.delete(ref.id);
-        this.deliver(Kind.Info, msg, undefined, lc);
-      }, Math.max(0, ms)),
+      setTimeout(
+        () => {
+          timers.delete(ref.id);
+          this.deliver(Kind.Info, msg, undefined, lc);
+        },
+        Math.max(0, ms),
+      ),
     );
     return ref;
   }
@@ -516,8 +522,13 @@ export class Proc implements ProcessContext {
 const exitMessage = (s: Signal): ExitMessage => ({ type: 'EXIT', from: s.from, reason: s.reason });
 
 export const isExitMessage = (m: unknown): m is ExitMessage =>
-  typeof m === 'object' && m !== null && (m as ExitMessage).type === 'EXIT' && (m as ExitMessage).from instanceof Pid;
+  typeof m === 'object' &&
+  m !== null &&
+  (m as ExitMessage).type === 'EXIT' &&
+  (m as ExitMessage).from instanceof Pid;
 
 export const isDownMessage = (m: unknown): m is DownMessage =>
-  typeof m === 'object' && m !== null && (m as DownMessage).type === 'DOWN' && (m as DownMessage).ref instanceof Ref;
-
+  typeof m === 'object' &&
+  m !== null &&
+  (m as DownMessage).type === 'DOWN' &&
+  (m as DownMessage).ref instanceof Ref;

@@ -49,7 +49,11 @@ export class NameTakenError extends Error {
     readonly regName: string,
     readonly holder: Pid | undefined,
   ) {
-    super(holder === undefined ? `cannot register '${regName}': the process is not alive` : `name '${regName}' is already registered to ${holder}`);
+    super(
+      holder === undefined
+        ? `cannot register '${regName}': the process is not alive`
+        : `name '${regName}' is already registered to ${holder}`,
+    );
     this.name = 'NameTakenError';
   }
 }
@@ -61,7 +65,13 @@ export class CallError extends Error {
     readonly reason: ExitReason,
     readonly target: string,
   ) {
-    super(kind === 'timeout' ? `call to ${target} timed out` : kind === 'noproc' ? `call to ${target}: no process` : `call to ${target}: process exited (${formatReason(reason)})`);
+    super(
+      kind === 'timeout'
+        ? `call to ${target} timed out`
+        : kind === 'noproc'
+          ? `call to ${target}: no process`
+          : `call to ${target}: process exited (${formatReason(reason)})`,
+    );
     this.name = 'CallError';
   }
 }
@@ -123,7 +133,8 @@ export class Runtime {
 
   spawn(handler: Handler, opts: SpawnOptions = {}): Pid {
     if (this.stopped) throw new Error('runtime is shut down');
-    if (opts.name !== undefined && this.names.has(opts.name)) throw new NameTakenError(opts.name, this.names.get(opts.name)!.self);
+    if (opts.name !== undefined && this.names.has(opts.name))
+      throw new NameTakenError(opts.name, this.names.get(opts.name)!.self);
     const pid = new Pid(this.nextPid++, this.node);
     const proc = new Proc(pid, this, handler);
     this.procs.set(pid.id, proc);
@@ -175,10 +186,21 @@ export class Runtime {
     return this.procs.size;
   }
 
-  info(pid: Pid): { name?: string; app?: string; links: number; monitors: number; trapExit: boolean; behaviour?: string } | undefined {
+  info(
+    pid: Pid,
+  ):
+    | { name?: string; app?: string; links: number; monitors: number; trapExit: boolean; behaviour?: string }
+    | undefined {
     const p = this.proc(pid);
     if (p === undefined) return undefined;
-    return { name: p.name, app: p.app, links: p.linkCount, monitors: p.monitorCount, trapExit: p.trapping, behaviour: p.meta?.behaviour };
+    return {
+      name: p.name,
+      app: p.app,
+      links: p.linkCount,
+      monitors: p.monitorCount,
+      trapExit: p.trapping,
+      behaviour: p.meta?.behaviour,
+    };
   }
 
   // ---- messages -------------------------------------------------------------------
@@ -326,7 +348,8 @@ export class Runtime {
     if (!isNormalExit(reason) && !this.stopped && this.log.isLevelEnabled('error')) {
       p.log.error({ reason: reasonForLog(reason), behaviour: p.meta?.behaviour }, 'process crashed');
     }
-    if (this.events.listenerCount('exit') > 0) this.events.emit('exit', { pid: p.self, name: p.name, reason });
+    if (this.events.listenerCount('exit') > 0)
+      this.events.emit('exit', { pid: p.self, name: p.name, reason });
   }
 
   /** Kills every process left (no terminate callbacks) and stops the actor system. */

@@ -52,10 +52,28 @@
  * Reasons are objects where OTP has tuples (see above); a start function returning
  * something that is not a StartResult fails with `{bad_start_result: value}`.
  */
-import { GenServer, ok, ignore, noreply, reply, stop, unexpected, type GenServerBehaviour, type StartOptions, type StartResult } from './gen-server.ts';
+import {
+  GenServer,
+  ok,
+  ignore,
+  noreply,
+  reply,
+  stop,
+  unexpected,
+  type GenServerBehaviour,
+  type StartOptions,
+  type StartResult,
+} from './gen-server.ts';
 import { isExitMessage, type ProcessContext } from './process.ts';
 import { RestartLog } from './restart-intensity.ts';
-import { isNormalExit, isShutdown, formatReason, reasonForLog, KILLED, type ExitReason } from './exit-reason.ts';
+import {
+  isNormalExit,
+  isShutdown,
+  formatReason,
+  reasonForLog,
+  KILLED,
+  type ExitReason,
+} from './exit-reason.ts';
 import {
   normalizeChildSpec,
   normalizeFlags,
@@ -120,7 +138,8 @@ type Request =
   | { op: 'get_childspec'; id: string | Pid };
 
 const isSofo = (s: State): boolean => s.flags.strategy === 'simple_one_for_one';
-const statusOf = (c: Child): ChildStatus => (c.pid !== undefined ? 'running' : c.restarting ? 'restarting' : 'undefined');
+const statusOf = (c: Child): ChildStatus =>
+  c.pid !== undefined ? 'running' : c.restarting ? 'restarting' : 'undefined';
 
 // ---- starting and stopping one child ----------------------------------------------
 
@@ -135,7 +154,12 @@ async function startOne(s: State, c: Child): Promise<StartResult> {
     c.pid = r.pid;
     c.restarting = false;
     s.ctx.link(r.pid);
-    s.ctx.runtime.events.emit('supervisor', { kind: 'child_started', supervisor: s.ctx.self, childId: c.spec.id, pid: r.pid });
+    s.ctx.runtime.events.emit('supervisor', {
+      kind: 'child_started',
+      supervisor: s.ctx.self,
+      childId: c.spec.id,
+      pid: r.pid,
+    });
     return r;
   }
   if (r?.type === 'ignore') return r;
@@ -158,10 +182,25 @@ async function stopOne(s: State, c: Child): Promise<void> {
   const reason = await exited;
   if (timer !== undefined) clearTimeout(timer);
   c.pid = undefined;
-  const expected = reason === 'noproc' || isShutdown(reason) || (reason === KILLED && how === 'brutal_kill') || (c.spec.restart !== 'permanent' && isNormalExit(reason));
+  const expected =
+    reason === 'noproc' ||
+    isShutdown(reason) ||
+    (reason === KILLED && how === 'brutal_kill') ||
+    (c.spec.restart !== 'permanent' && isNormalExit(reason));
   if (!expected) {
-    rt.events.emit('supervisor', { kind: 'shutdown_error', supervisor: s.ctx.self, childId: c.spec.id, pid, reason });
-    s.ctx.log.error({ child: c.spec.id, reason: reasonForLog(reason) }, reason === KILLED ? 'child did not stop within its shutdown budget: killed' : 'child ended with an unexpected reason while being stopped');
+    rt.events.emit('supervisor', {
+      kind: 'shutdown_error',
+      supervisor: s.ctx.self,
+      childId: c.spec.id,
+      pid,
+      reason,
+    });
+    s.ctx.log.error(
+      { child: c.spec.id, reason: reasonForLog(reason) },
+      reason === KILLED
+        ? 'child did not stop within its shutdown budget: killed'
+        : 'child ended with an unexpected reason while being stopped',
+    );
   }
 }
 
@@ -190,8 +229,16 @@ function countRestart(s: State): boolean {
 type Next = { type: 'noreply'; state: State } | { type: 'stop'; reason: ExitReason; state: State };
 
 function giveUp(s: State, c: Child | undefined, reason: ExitReason): Next {
-  s.ctx.runtime.events.emit('supervisor', { kind: 'gave_up', supervisor: s.ctx.self, childId: c?.spec.id, reason });
-  s.ctx.log.error({ child: c?.spec.id, reason: reasonForLog(reason), intensity: s.flags.intensity, period: s.flags.period }, 'reached max restart intensity: shutting down');
+  s.ctx.runtime.events.emit('supervisor', {
+    kind: 'gave_up',
+    supervisor: s.ctx.self,
+    childId: c?.spec.id,
+    reason,
+  });
+  s.ctx.log.error(
+    { child: c?.spec.id, reason: reasonForLog(reason), intensity: s.flags.intensity, period: s.flags.period },
+    'reached max restart intensity: shutting down',
+  );
   return stop('shutdown', s);
 }
 
@@ -208,14 +255,27 @@ async function restart(s: State, c: Child): Promise<boolean> {
     const r = await startOne(s, g);
     if (r.type === 'error') {
       g.restarting = true;
-      s.ctx.runtime.events.emit('supervisor', { kind: 'restart_failed', supervisor: s.ctx.self, childId: g.spec.id, reason: r.reason });
-      s.ctx.log.error({ child: g.spec.id, reason: reasonForLog(r.reason) }, 'child failed to restart: will retry');
+      s.ctx.runtime.events.emit('supervisor', {
+        kind: 'restart_failed',
+        supervisor: s.ctx.self,
+        childId: g.spec.id,
+        reason: r.reason,
+      });
+      s.ctx.log.error(
+        { child: g.spec.id, reason: reasonForLog(r.reason) },
+        'child failed to restart: will retry',
+      );
       GenServer.cast(s.ctx.runtime, s.ctx.self, { op: 'try_again_restart', child: g });
       return false;
     }
     g.restarts++;
     if (r.type === 'ignore' && g.spec.restart === 'temporary') removeChild(s, g);
-    s.ctx.runtime.events.emit('supervisor', { kind: 'child_restarted', supervisor: s.ctx.self, childId: g.spec.id, pid: g.pid });
+    s.ctx.runtime.events.emit('supervisor', {
+      kind: 'child_restarted',
+      supervisor: s.ctx.self,
+      childId: g.spec.id,
+      pid: g.pid,
+    });
   }
   return true;
 }
@@ -257,16 +317,31 @@ async function childExited(s: State, pid: Pid, reason: ExitReason): Promise<Next
   if (isSofo(s)) s.dynamic.delete(pid.id);
   c.pid = undefined;
   const normal = isNormalExit(reason);
-  s.ctx.runtime.events.emit('supervisor', { kind: 'child_terminated', supervisor: s.ctx.self, childId: c.spec.id, pid, reason });
+  s.ctx.runtime.events.emit('supervisor', {
+    kind: 'child_terminated',
+    supervisor: s.ctx.self,
+    childId: c.spec.id,
+    pid,
+    reason,
+  });
   if (!shouldRestart(c.spec.restart, normal)) {
     if (normal) {
-      if (s.ctx.log.isLevelEnabled('debug')) s.ctx.log.debug({ child: c.spec.id, reason: formatReason(reason) }, 'child ended');
-    } else if (s.ctx.log.isLevelEnabled('warn')) s.ctx.log.warn({ child: c.spec.id, reason: formatReason(reason), restart: c.spec.restart }, 'child terminated: not restarted');
+      if (s.ctx.log.isLevelEnabled('debug'))
+        s.ctx.log.debug({ child: c.spec.id, reason: formatReason(reason) }, 'child ended');
+    } else if (s.ctx.log.isLevelEnabled('warn'))
+      s.ctx.log.warn(
+        { child: c.spec.id, reason: formatReason(reason), restart: c.spec.restart },
+        'child terminated: not restarted',
+      );
     if (c.spec.restart === 'temporary' && !isSofo(s)) removeChild(s, c);
     return autoShutdown(s, c);
   }
   // The crash report (runtime) carries the stack; this line says what the supervisor decided.
-  if (s.ctx.log.isLevelEnabled('warn')) s.ctx.log.warn({ child: c.spec.id, reason: formatReason(reason), strategy: s.flags.strategy }, 'child terminated: restarting');
+  if (s.ctx.log.isLevelEnabled('warn'))
+    s.ctx.log.warn(
+      { child: c.spec.id, reason: formatReason(reason), strategy: s.flags.strategy },
+      'child terminated: restarting',
+    );
   if (!countRestart(s)) return giveUp(s, c, reason);
   if (isSofo(s)) s.dynamic.set(-pid.id, c);
   await restart(s, c);
@@ -321,7 +396,12 @@ async function adminCall(s: State, req: Request): Promise<unknown> {
       return whichChildren(s);
     case 'count_children': {
       const all = isSofo(s) ? [...s.dynamic.values()] : s.children;
-      const counts: ChildCounts = { specs: isSofo(s) ? 1 : all.length, active: 0, supervisors: 0, workers: 0 };
+      const counts: ChildCounts = {
+        specs: isSofo(s) ? 1 : all.length,
+        active: 0,
+        supervisors: 0,
+        workers: 0,
+      };
       for (const c of all) {
         if (c.pid !== undefined) counts.active++;
         if (c.spec.type === 'supervisor') counts.supervisors++;
@@ -338,7 +418,13 @@ async function adminCall(s: State, req: Request): Promise<unknown> {
 
 async function startChildCall(s: State, arg: ChildSpec | unknown[]): Promise<AdminResult> {
   if (isSofo(s)) {
-    const c: Child = { spec: s.template!, pid: undefined, restarting: false, restarts: 0, extra: Array.isArray(arg) ? arg : [arg] };
+    const c: Child = {
+      spec: s.template!,
+      pid: undefined,
+      restarting: false,
+      restarts: 0,
+      extra: Array.isArray(arg) ? arg : [arg],
+    };
     const r = await startOne(s, c);
     if (r.type === 'ok') s.dynamic.set(r.pid.id, c);
     return r.type === 'ok' ? { type: 'ok', pid: r.pid } : r.type === 'ignore' ? { type: 'ok' } : r;
@@ -350,23 +436,30 @@ async function startChildCall(s: State, arg: ChildSpec | unknown[]): Promise<Adm
     return { type: 'error', reason: err };
   }
   const existing = s.children.find((x) => x.spec.id === spec.id);
-  if (existing !== undefined) return { type: 'error', reason: existing.pid !== undefined ? { already_started: existing.pid } : 'already_present' };
+  if (existing !== undefined)
+    return {
+      type: 'error',
+      reason: existing.pid !== undefined ? { already_started: existing.pid } : 'already_present',
+    };
   const c: Child = { spec, pid: undefined, restarting: false, restarts: 0, extra: [] };
   const r = await startOne(s, c);
   // OTP: {error, {Reason, Child}}, except {already_started, Pid} which passes as is
-  if (r.type === 'error') return isAlreadyStarted(r.reason) ? r : { type: 'error', reason: { reason: r.reason, child: spec } };
+  if (r.type === 'error')
+    return isAlreadyStarted(r.reason) ? r : { type: 'error', reason: { reason: r.reason, child: spec } };
   if (r.type === 'ok' || spec.restart !== 'temporary') s.children.push(c);
   return r.type === 'ok' ? { type: 'ok', pid: r.pid } : { type: 'ok' };
 }
 
-const isAlreadyStarted = (r: ExitReason): boolean => typeof r === 'object' && r !== null && 'already_started' in r;
+const isAlreadyStarted = (r: ExitReason): boolean =>
+  typeof r === 'object' && r !== null && 'already_started' in r;
 
 /**
  * OTP's find_child: static children by id; simple_one_for_one by the template's id, or
  * by a child's pid (a pid no longer alive counts as found; a live non-child does not).
  */
 function findSpec(s: State, idOrPid: string | Pid): NormalizedChildSpec | undefined {
-  if (!isSofo(s)) return typeof idOrPid === 'string' ? s.children.find((x) => x.spec.id === idOrPid)?.spec : undefined;
+  if (!isSofo(s))
+    return typeof idOrPid === 'string' ? s.children.find((x) => x.spec.id === idOrPid)?.spec : undefined;
   if (typeof idOrPid === 'string') return idOrPid === s.template!.id ? s.template : undefined;
   return findByPid(s, idOrPid) !== undefined || !s.ctx.runtime.isAlive(idOrPid) ? s.template : undefined;
 }
@@ -389,7 +482,8 @@ async function terminateStatic(s: State, id: string | Pid): Promise<AdminResult>
 async function terminateDynamic(s: State, pid: string | Pid): Promise<AdminResult> {
   if (typeof pid === 'string') return { type: 'error', reason: 'simple_one_for_one' };
   const c = findByPid(s, pid);
-  if (c === undefined) return s.ctx.runtime.isAlive(pid) ? { type: 'error', reason: 'not_found' } : { type: 'ok' };
+  if (c === undefined)
+    return s.ctx.runtime.isAlive(pid) ? { type: 'error', reason: 'not_found' } : { type: 'ok' };
   const key = c.pid !== undefined ? c.pid.id : -pid.id;
   await stopOne(s, c);
   c.restarting = false;
@@ -397,7 +491,13 @@ async function terminateDynamic(s: State, pid: string | Pid): Promise<AdminResul
   return { type: 'ok' };
 }
 
-const info = (s: State, c: Child): ChildInfo => ({ id: isSofo(s) ? undefined : c.spec.id, pid: c.pid, status: statusOf(c), type: c.spec.type, restarts: c.restarts });
+const info = (s: State, c: Child): ChildInfo => ({
+  id: isSofo(s) ? undefined : c.spec.id,
+  pid: c.pid,
+  status: statusOf(c),
+  type: c.spec.type,
+  restarts: c.restarts,
+});
 
 /**
  * OTP's which_children order: static children newest first (reverse start order, so a
@@ -425,16 +525,23 @@ interface InitArgs {
   app?: string;
 }
 
-type Resolved = { type: 'spec'; flags: NormalizedFlags; children: NormalizedChildSpec[] } | { type: 'ignore' } | { type: 'stop'; reason: ExitReason };
+type Resolved =
+  | { type: 'spec'; flags: NormalizedFlags; children: NormalizedChildSpec[] }
+  | { type: 'ignore' }
+  | { type: 'stop'; reason: ExitReason };
 
 /** Runs an init callback (a throw propagates: the start fails with what was thrown). */
 async function resolveSpec(spec: SupervisorSpec | SupervisorInit, ctx: ProcessContext): Promise<Resolved> {
   let r: unknown = spec;
   if (typeof spec === 'function') {
     r = await spec(ctx);
-    if (typeof r === 'object' && r !== null && (r as { type?: unknown }).type === 'ignore') return { type: 'ignore' };
+    if (typeof r === 'object' && r !== null && (r as { type?: unknown }).type === 'ignore')
+      return { type: 'ignore' };
     if (typeof r !== 'object' || r === null || !Array.isArray((r as SupervisorSpec).children)) {
-      ctx.log.error({ returned: formatReason(r) }, 'supervisor init returned neither {flags, children} nor {type: "ignore"}: start fails');
+      ctx.log.error(
+        { returned: formatReason(r) },
+        'supervisor init returned neither {flags, children} nor {type: "ignore"}: start fails',
+      );
       return { type: 'stop', reason: { bad_return: { init: r } } };
     }
   }
@@ -444,7 +551,10 @@ async function resolveSpec(spec: SupervisorSpec | SupervisorInit, ctx: ProcessCo
   let stage = 'supervisor_data';
   try {
     const flags = normalizeFlags(given.flags);
-    stage = flags.strategy === 'simple_one_for_one' && given.children.length !== 1 ? 'bad_start_spec' : 'start_spec';
+    stage =
+      flags.strategy === 'simple_one_for_one' && given.children.length !== 1
+        ? 'bad_start_spec'
+        : 'start_spec';
     return { type: 'spec', ...normalizeSupervisorSpec(given) };
   } catch (err) {
     if (!(err instanceof ChildSpecError)) throw err;
@@ -462,7 +572,15 @@ const behaviour: GenServerBehaviour<State, InitArgs, Request, { op: 'try_again_r
     if (spec.type === 'ignore') return ignore();
     if (spec.type === 'stop') return stop(spec.reason);
     const { flags, children } = spec;
-    const s: State = { flags, children: [], dynamic: new Map(), template: undefined, restarts: new RestartLog(flags), ctx, app };
+    const s: State = {
+      flags,
+      children: [],
+      dynamic: new Map(),
+      template: undefined,
+      restarts: new RestartLog(flags),
+      ctx,
+      app,
+    };
     if (flags.strategy === 'simple_one_for_one') {
       s.template = children[0];
       return ok(s);
@@ -472,7 +590,10 @@ const behaviour: GenServerBehaviour<State, InitArgs, Request, { op: 'try_again_r
       const r = await startOne(s, c);
       if (r.type === 'error') {
         await stopInReverse(s, s.children);
-        ctx.log.error({ child: spec.id, reason: reasonForLog(r.reason) }, 'child failed to start: supervisor start fails');
+        ctx.log.error(
+          { child: spec.id, reason: reasonForLog(r.reason) },
+          'child failed to start: supervisor start fails',
+        );
         return stop({ shutdown: { failed_to_start_child: spec.id, reason: r.reason } });
       }
       if (r.type === 'ok' || spec.restart !== 'temporary') s.children.push(c);
@@ -504,7 +625,12 @@ const behaviour: GenServerBehaviour<State, InitArgs, Request, { op: 'try_again_r
   },
 
   describe(s) {
-    return { strategy: s.flags.strategy, intensity: s.flags.intensity, period: s.flags.period, children: childrenInStartOrder(s) };
+    return {
+      strategy: s.flags.strategy,
+      intensity: s.flags.intensity,
+      period: s.flags.period,
+      children: childrenInStartOrder(s),
+    };
   },
 };
 
@@ -517,13 +643,21 @@ const behaviour: GenServerBehaviour<State, InitArgs, Request, { op: 'try_again_r
  * (`{bad_return: {init: value}}`) or a bad spec (`{start_spec: message}`) resolves
  * `{type: 'error', reason}`, and the supervisor exits with that reason.
  */
-export function startSupervisor(rt: Runtime, spec: SupervisorSpec | SupervisorInit, opts: StartOptions = {}): Promise<StartResult> {
+export function startSupervisor(
+  rt: Runtime,
+  spec: SupervisorSpec | SupervisorInit,
+  opts: StartOptions = {},
+): Promise<StartResult> {
   if (typeof spec !== 'function') normalizeSupervisorSpec(spec);
   return GenServer.start(rt, behaviour, { spec, app: opts.app }, opts);
 }
 
 /** A child spec that runs a supervisor (type supervisor, shutdown infinity); `spec` may be an init callback. */
-export function supervisorChildSpec(id: string, spec: SupervisorSpec | SupervisorInit, opts: Omit<ChildSpec, 'id' | 'start'> & { name?: string } = {}): ChildSpec {
+export function supervisorChildSpec(
+  id: string,
+  spec: SupervisorSpec | SupervisorInit,
+  opts: Omit<ChildSpec, 'id' | 'start'> & { name?: string } = {},
+): ChildSpec {
   const { name, ...rest } = opts;
   return {
     id,
@@ -534,18 +668,29 @@ export function supervisorChildSpec(id: string, spec: SupervisorSpec | Superviso
   };
 }
 
-const adminCallTo = <T>(rt: Runtime, sup: Pid | string, req: Request): Promise<T> => GenServer.call<T>(rt, sup, req, 'infinity');
+const adminCallTo = <T>(rt: Runtime, sup: Pid | string, req: Request): Promise<T> =>
+  GenServer.call<T>(rt, sup, req, 'infinity');
 
 export const Supervisor = {
   start: startSupervisor,
   childSpec: supervisorChildSpec,
-  startChild: (rt: Runtime, sup: Pid | string, arg: ChildSpec | unknown[]) => adminCallTo<AdminResult>(rt, sup, { op: 'start_child', arg }),
-  terminateChild: (rt: Runtime, sup: Pid | string, idOrPid: string | Pid) => adminCallTo<AdminResult>(rt, sup, { op: 'terminate_child', arg: idOrPid }),
-  restartChild: (rt: Runtime, sup: Pid | string, id: string) => adminCallTo<AdminResult>(rt, sup, { op: 'restart_child', id }),
-  deleteChild: (rt: Runtime, sup: Pid | string, id: string) => adminCallTo<AdminResult>(rt, sup, { op: 'delete_child', id }),
-  whichChildren: (rt: Runtime, sup: Pid | string) => adminCallTo<ChildInfo[]>(rt, sup, { op: 'which_children' }),
-  countChildren: (rt: Runtime, sup: Pid | string) => adminCallTo<ChildCounts>(rt, sup, { op: 'count_children' }),
-  getChildSpec: (rt: Runtime, sup: Pid | string, id: string | Pid) => adminCallTo<{ type: 'ok'; spec: NormalizedChildSpec } | { type: 'error'; reason: string }>(rt, sup, { op: 'get_childspec', id }),
+  startChild: (rt: Runtime, sup: Pid | string, arg: ChildSpec | unknown[]) =>
+    adminCallTo<AdminResult>(rt, sup, { op: 'start_child', arg }),
+  terminateChild: (rt: Runtime, sup: Pid | string, idOrPid: string | Pid) =>
+    adminCallTo<AdminResult>(rt, sup, { op: 'terminate_child', arg: idOrPid }),
+  restartChild: (rt: Runtime, sup: Pid | string, id: string) =>
+    adminCallTo<AdminResult>(rt, sup, { op: 'restart_child', id }),
+  deleteChild: (rt: Runtime, sup: Pid | string, id: string) =>
+    adminCallTo<AdminResult>(rt, sup, { op: 'delete_child', id }),
+  whichChildren: (rt: Runtime, sup: Pid | string) =>
+    adminCallTo<ChildInfo[]>(rt, sup, { op: 'which_children' }),
+  countChildren: (rt: Runtime, sup: Pid | string) =>
+    adminCallTo<ChildCounts>(rt, sup, { op: 'count_children' }),
+  getChildSpec: (rt: Runtime, sup: Pid | string, id: string | Pid) =>
+    adminCallTo<{ type: 'ok'; spec: NormalizedChildSpec } | { type: 'error'; reason: string }>(rt, sup, {
+      op: 'get_childspec',
+      id,
+    }),
 };
 
 export { ChildSpecError };

@@ -20,7 +20,16 @@
  * - The tree view shows how many tables a keeper holds (`counters.tablesHeld`): more than
  *   none means a worker has ended and not claimed its table back yet.
  */
-import { GenServer, ok, reply, noreply, unexpected, type GenServerBehaviour, type StartOptions, type StartResult } from './gen-server.ts';
+import {
+  GenServer,
+  ok,
+  reply,
+  noreply,
+  unexpected,
+  type GenServerBehaviour,
+  type StartOptions,
+  type StartResult,
+} from './gen-server.ts';
 import { Table, TableError, isEtsTransfer, type TableAccess } from './table.ts';
 import { exposeCounters } from './proc-stats.ts';
 import type { ProcessContext } from './process.ts';
@@ -42,7 +51,9 @@ interface KeeperState {
 const Keeper: GenServerBehaviour<KeeperState, void, Claim, never> = {
   name: 'table_keeper',
   init(_args, ctx) {
-    exposeCounters(ctx, () => ({ tablesHeld: Table.all(ctx.runtime).filter((t) => t.owner.id === ctx.self.id).length }));
+    exposeCounters(ctx, () => ({
+      tablesHeld: Table.all(ctx.runtime).filter((t) => t.owner.id === ctx.self.id).length,
+    }));
     return ok({ ctx });
   },
   handleCall(req, _from, s) {
@@ -55,15 +66,26 @@ const Keeper: GenServerBehaviour<KeeperState, void, Claim, never> = {
     }
     const t = Table.open(ctx, id);
     const owner = t.info().owner;
-    if (owner.id === req.pid.id) return reply<KeeperState, ClaimReply>({ type: 'ok', id, inherited: false }, s);
-    if (owner.id !== ctx.self.id) return reply<KeeperState, ClaimReply>({ type: 'error', reason: `the table is owned by ${owner}, which is alive` }, s);
+    if (owner.id === req.pid.id)
+      return reply<KeeperState, ClaimReply>({ type: 'ok', id, inherited: false }, s);
+    if (owner.id !== ctx.self.id)
+      return reply<KeeperState, ClaimReply>(
+        { type: 'error', reason: `the table is owned by ${owner}, which is alive` },
+        s,
+      );
     t.handOver(req.pid);
-    ctx.log.info({ table: req.claim, owner: String(req.pid) }, 'table_keeper: table handed back to its new owner');
+    ctx.log.info(
+      { table: req.claim, owner: String(req.pid) },
+      'table_keeper: table handed back to its new owner',
+    );
     return reply<KeeperState, ClaimReply>({ type: 'ok', id, inherited: true }, s);
   },
   handleInfo(msg, s, ctx) {
     if (!isEtsTransfer(msg)) return unexpected(msg, s);
-    ctx.log.info({ table: msg.table.name ?? msg.table.id, from: String(msg.from) }, 'table_keeper: holding the table of an ended owner');
+    ctx.log.info(
+      { table: msg.table.name ?? msg.table.id, from: String(msg.from) },
+      'table_keeper: holding the table of an ended owner',
+    );
     return noreply(s);
   },
 };
@@ -75,15 +97,27 @@ export interface ClaimResult<K, V> {
 }
 
 /** Claims the named table from `keeper` for the calling process (see the contract). */
-async function claim<K, V>(ctx: ProcessContext, keeper: Pid | string, name: string, opts: { access?: TableAccess; timeout?: number } = {}): Promise<ClaimResult<K, V>> {
-  const r = await GenServer.call<ClaimReply>(ctx.runtime, keeper, { claim: name, pid: ctx.self, access: opts.access } satisfies Claim, opts.timeout);
+async function claim<K, V>(
+  ctx: ProcessContext,
+  keeper: Pid | string,
+  name: string,
+  opts: { access?: TableAccess; timeout?: number } = {},
+): Promise<ClaimResult<K, V>> {
+  const r = await GenServer.call<ClaimReply>(
+    ctx.runtime,
+    keeper,
+    { claim: name, pid: ctx.self, access: opts.access } satisfies Claim,
+    opts.timeout,
+  );
   if (r.type === 'error') throw new TableError('claim', `'${name}'`, r.reason);
   return { table: Table.open<K, V>(ctx, r.id), inherited: r.inherited };
 }
 
 export const TableKeeper = {
   behaviour: Keeper,
-  start: (rt: Runtime, opts: StartOptions = {}): Promise<StartResult> => GenServer.start(rt, Keeper, undefined, opts),
-  childSpec: (id: string, opts: Omit<ChildSpec, 'id' | 'start'> & { name?: string } = {}): ChildSpec => GenServer.childSpec(id, Keeper, undefined, opts),
+  start: (rt: Runtime, opts: StartOptions = {}): Promise<StartResult> =>
+    GenServer.start(rt, Keeper, undefined, opts),
+  childSpec: (id: string, opts: Omit<ChildSpec, 'id' | 'start'> & { name?: string } = {}): ChildSpec =>
+    GenServer.childSpec(id, Keeper, undefined, opts),
   claim,
 };

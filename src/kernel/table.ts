@@ -75,7 +75,10 @@ export interface EtsTransferMessage<K = unknown, V = unknown> {
 }
 
 export const isEtsTransfer = (m: unknown): m is EtsTransferMessage =>
-  typeof m === 'object' && m !== null && (m as EtsTransferMessage).type === 'ETS-TRANSFER' && (m as EtsTransferMessage).table instanceof Table;
+  typeof m === 'object' &&
+  m !== null &&
+  (m as EtsTransferMessage).type === 'ETS-TRANSFER' &&
+  (m as EtsTransferMessage).table instanceof Table;
 
 /** A refused table operation (OTP's badarg). */
 export class TableError extends Error {
@@ -116,12 +119,27 @@ class Registry {
 
   create(owner: Pid, opts: TableOptions): TableData {
     const access = opts.access ?? 'protected';
-    if (access !== 'private' && access !== 'protected' && access !== 'public') throw new TableError('create', String(opts.name ?? 'new table'), `unknown access '${String(access)}' (private, protected or public)`);
+    if (access !== 'private' && access !== 'protected' && access !== 'public')
+      throw new TableError(
+        'create',
+        String(opts.name ?? 'new table'),
+        `unknown access '${String(access)}' (private, protected or public)`,
+      );
     if (opts.name !== undefined) {
       const held = this.find(opts.name);
-      if (held !== undefined) throw new TableError('create', `'${opts.name}'`, `the name is taken (owner ${held.owner})`);
+      if (held !== undefined)
+        throw new TableError('create', `'${opts.name}'`, `the name is taken (owner ${held.owner})`);
     }
-    const d: TableData = { id: this.nextId++, name: opts.name, access, rows: new Map(), owner: owner, heir: opts.heir, heirData: opts.heirData, deleted: false };
+    const d: TableData = {
+      id: this.nextId++,
+      name: opts.name,
+      access,
+      rows: new Map(),
+      owner: owner,
+      heir: opts.heir,
+      heirData: opts.heirData,
+      deleted: false,
+    };
     this.byId.set(d.id, d);
     if (d.name !== undefined) this.byName.set(d.name, d);
     this.own(d, owner);
@@ -162,7 +180,12 @@ class Registry {
     if (!notify) return;
     const ctx = this.rt.context(to);
     if (ctx === undefined) return;
-    const msg: EtsTransferMessage = { type: 'ETS-TRANSFER', table: new Table(this, d, ctx), from, heirData: data };
+    const msg: EtsTransferMessage = {
+      type: 'ETS-TRANSFER',
+      table: new Table(this, d, ctx),
+      from,
+      heirData: data,
+    };
     this.rt.send(to, msg);
   }
 
@@ -181,7 +204,8 @@ class Registry {
     for (const d of [...owned]) {
       if (d.owner.node !== pid.node) continue;
       const heir = d.heir;
-      if (heir !== undefined && heir.id !== pid.id && this.rt.isAlive(heir)) this.transfer(d, heir, d.heirData, true);
+      if (heir !== undefined && heir.id !== pid.id && this.rt.isAlive(heir))
+        this.transfer(d, heir, d.heirData, true);
       else this.drop(d);
     }
   }
@@ -193,7 +217,8 @@ class Registry {
 }
 
 /** @internal The registry's bookkeeping sizes for a runtime (leak checks in tests). */
-export const tableBookkeeping = (rt: Runtime): { tables: number; names: number; owners: number } => registries.get(rt)?.counts ?? { tables: 0, names: 0, owners: 0 };
+export const tableBookkeeping = (rt: Runtime): { tables: number; names: number; owners: number } =>
+  registries.get(rt)?.counts ?? { tables: 0, names: 0, owners: 0 };
 
 const registries = new WeakMap<Runtime, Registry>();
 const registryOf = (rt: Runtime): Registry => {
@@ -230,7 +255,12 @@ export class Table<K = unknown, V = unknown> {
 
   /** A new table owned by the calling process. */
   static create<K, V>(ctx: ProcessContext, opts: TableOptions = {}): Table<K, V> {
-    if (ctx.aborted) throw new TableError('create', String(opts.name ?? 'new table'), `the calling process ${ctx.self} has ended`);
+    if (ctx.aborted)
+      throw new TableError(
+        'create',
+        String(opts.name ?? 'new table'),
+        `the calling process ${ctx.self} has ended`,
+      );
     const reg = registryOf(ctx.runtime);
     return new Table<K, V>(reg, reg.create(ctx.self, opts), ctx);
   }
@@ -239,7 +269,12 @@ export class Table<K = unknown, V = unknown> {
   static open<K, V>(ctx: ProcessContext, table: string | number): Table<K, V> {
     const reg = registryOf(ctx.runtime);
     const d = reg.find(table);
-    if (d === undefined) throw new TableError('open', typeof table === 'string' ? `'${table}'` : `#Tab<${table}>`, 'no such table');
+    if (d === undefined)
+      throw new TableError(
+        'open',
+        typeof table === 'string' ? `'${table}'` : `#Tab<${table}>`,
+        'no such table',
+      );
     return new Table<K, V>(reg, d, ctx);
   }
 
@@ -247,7 +282,12 @@ export class Table<K = unknown, V = unknown> {
   static reader<K, V>(rt: Runtime, table: string | number): Table<K, V> {
     const reg = registryOf(rt);
     const d = reg.find(table);
-    if (d === undefined) throw new TableError('reader', typeof table === 'string' ? `'${table}'` : `#Tab<${table}>`, 'no such table');
+    if (d === undefined)
+      throw new TableError(
+        'reader',
+        typeof table === 'string' ? `'${table}'` : `#Tab<${table}>`,
+        'no such table',
+      );
     return new Table<K, V>(reg, d, undefined);
   }
 
@@ -276,16 +316,27 @@ export class Table<K = unknown, V = unknown> {
   /** The rows, checked for `need` by the handle's process. */
   private rows(op: string, need: Need): Map<unknown, unknown> {
     const { d, caller } = this;
-    if (caller !== undefined && caller.aborted) throw new TableError(op, label(d), `the calling process ${caller.self} has ended`);
+    if (caller !== undefined && caller.aborted)
+      throw new TableError(op, label(d), `the calling process ${caller.self} has ended`);
     if (caller === undefined || d.owner.id !== caller.self.id) this.reg.settle(d);
     if (d.deleted) throw new TableError(op, label(d), 'the table no longer exists');
     if (caller === undefined) {
       if (need === 'read' && d.access !== 'private') return d.rows;
-      throw new TableError(op, label(d), need === 'read' ? 'the table is private to its owner' : 'a reader outside any process cannot change a table');
+      throw new TableError(
+        op,
+        label(d),
+        need === 'read'
+          ? 'the table is private to its owner'
+          : 'a reader outside any process cannot change a table',
+      );
     }
     if (d.owner.id === caller.self.id) return d.rows;
     if (need === 'read' ? d.access !== 'private' : need === 'write' && d.access === 'public') return d.rows;
-    throw new TableError(op, label(d), `the table is ${d.access} and ${caller.self} is not its owner (${d.owner})`);
+    throw new TableError(
+      op,
+      label(d),
+      `the table is ${d.access} and ${caller.self} is not its owner (${d.owner})`,
+    );
   }
 
   // ---- reads --------------------------------------------------------------------
@@ -367,8 +418,10 @@ export class Table<K = unknown, V = unknown> {
   updateCounter(key: K, incr: number, initial?: number): number {
     const rows = this.rows('updateCounter', 'write');
     const cur = rows.has(key) ? rows.get(key) : initial;
-    if (cur === undefined) throw new TableError('updateCounter', label(this.d), `no row ${String(key)} and no initial value`);
-    if (typeof cur !== 'number') throw new TableError('updateCounter', label(this.d), `the value at ${String(key)} is not a number`);
+    if (cur === undefined)
+      throw new TableError('updateCounter', label(this.d), `no row ${String(key)} and no initial value`);
+    if (typeof cur !== 'number')
+      throw new TableError('updateCounter', label(this.d), `the value at ${String(key)} is not a number`);
     const next = cur + incr;
     rows.set(key, next);
     return next;
@@ -380,14 +433,16 @@ export class Table<K = unknown, V = unknown> {
   giveAway(pid: Pid, data?: unknown): void {
     this.rows('giveAway', 'owner');
     if (pid.id === this.d.owner.id) throw new TableError('giveAway', label(this.d), `${pid} already owns it`);
-    if (!this.caller!.runtime.isAlive(pid)) throw new TableError('giveAway', label(this.d), `${pid} is not alive`);
+    if (!this.caller!.runtime.isAlive(pid))
+      throw new TableError('giveAway', label(this.d), `${pid} is not alive`);
     this.reg.transfer(this.d, pid, data, true);
   }
 
   /** @internal giveAway without the message (TableKeeper's claim replies instead). */
   handOver(pid: Pid): void {
     this.rows('handOver', 'owner');
-    if (!this.caller!.runtime.isAlive(pid)) throw new TableError('handOver', label(this.d), `${pid} is not alive`);
+    if (!this.caller!.runtime.isAlive(pid))
+      throw new TableError('handOver', label(this.d), `${pid} is not alive`);
     this.reg.transfer(this.d, pid, undefined, false);
   }
 
@@ -405,4 +460,11 @@ export class Table<K = unknown, V = unknown> {
   }
 }
 
-const infoOf = (d: TableData): TableInfo => ({ id: d.id, name: d.name, owner: d.owner, heir: d.heir, access: d.access, size: d.rows.size });
+const infoOf = (d: TableData): TableInfo => ({
+  id: d.id,
+  name: d.name,
+  owner: d.owner,
+  heir: d.heir,
+  access: d.access,
+  size: d.rows.size,
+});

@@ -55,11 +55,23 @@ interface SupDescription {
   children: ChildInfo[];
 }
 
-export function describeTree(rt: Runtime, root: Pid | string, info: Partial<TreeNode> = {}): TreeNode | undefined {
+export function describeTree(
+  rt: Runtime,
+  root: Pid | string,
+  info: Partial<TreeNode> = {},
+): TreeNode | undefined {
   const p = rt.resolve(root);
   if (p === undefined) return undefined;
   const meta = p.meta;
-  const node: TreeNode = { type: 'worker', status: 'running', restarts: 0, ...info, pid: String(p.self), name: p.name, behaviour: meta?.behaviour };
+  const node: TreeNode = {
+    type: 'worker',
+    status: 'running',
+    restarts: 0,
+    ...info,
+    pid: String(p.self),
+    name: p.name,
+    behaviour: meta?.behaviour,
+  };
   const stats = procStats(p);
   node.unexpectedMessages = stats?.unexpected ?? 0;
   if (stats?.counters !== undefined) node.counters = stats.counters();
@@ -76,22 +88,36 @@ export function describeTree(rt: Runtime, root: Pid | string, info: Partial<Tree
 }
 
 export function describeNode(rt: Runtime, roots: { root?: string; controller?: string } = {}): NodeTree {
-  const kernel = roots.root === undefined ? undefined : describeTree(rt, roots.root, { id: roots.root, type: 'supervisor' });
+  const kernel =
+    roots.root === undefined
+      ? undefined
+      : describeTree(rt, roots.root, { id: roots.root, type: 'supervisor' });
   const ctl = rt.resolve(roots.controller ?? 'apps_controller');
-  const apps = ((ctl?.meta?.describe?.() as { apps?: AppStatus[] } | undefined)?.apps ?? []).map((a): AppTree => ({
-    name: a.name,
-    version: a.version,
-    state: a.state,
-    restarts: a.restarts,
-    lastFailure: a.lastFailure,
-    tree: a.pid === undefined ? undefined : describeTree(rt, a.pid, { id: `${a.name}_sup`, type: 'supervisor' }),
-  }));
+  const apps = ((ctl?.meta?.describe?.() as { apps?: AppStatus[] } | undefined)?.apps ?? []).map(
+    (a): AppTree => ({
+      name: a.name,
+      version: a.version,
+      state: a.state,
+      restarts: a.restarts,
+      lastFailure: a.lastFailure,
+      tree:
+        a.pid === undefined
+          ? undefined
+          : describeTree(rt, a.pid, { id: `${a.name}_sup`, type: 'supervisor' }),
+    }),
+  );
   return { node: rt.node, processes: rt.processCount, kernel, apps };
 }
 
 function renderNode(n: TreeNode, indent: string, out: string[]): void {
   const label = n.id ?? n.name ?? n.behaviour ?? '?';
-  const parts = [`${indent}${label}`, n.pid ?? '-', n.type === 'supervisor' ? `supervisor(${n.strategy ?? '?'})` : (n.behaviour ?? 'worker'), n.status, `restarts=${n.restarts}`];
+  const parts = [
+    `${indent}${label}`,
+    n.pid ?? '-',
+    n.type === 'supervisor' ? `supervisor(${n.strategy ?? '?'})` : (n.behaviour ?? 'worker'),
+    n.status,
+    `restarts=${n.restarts}`,
+  ];
   if (n.name !== undefined && n.name !== label) parts.push(`name=${n.name}`);
   if (n.unexpectedMessages) parts.push(`unexpected=${n.unexpectedMessages}`);
   for (const [k, v] of Object.entries(n.counters ?? {})) parts.push(`${k}=${v}`);
@@ -104,7 +130,9 @@ export function renderTree(t: NodeTree): string {
   const out: string[] = [`node ${t.node}  processes=${t.processes}`];
   if (t.kernel !== undefined) renderNode(t.kernel, '  ', out);
   for (const a of t.apps) {
-    out.push(`app ${a.name}${a.version ? `@${a.version}` : ''}  ${a.state}  restarts=${a.restarts}${a.lastFailure ? `  last_failure=${a.lastFailure}` : ''}`);
+    out.push(
+      `app ${a.name}${a.version ? `@${a.version}` : ''}  ${a.state}  restarts=${a.restarts}${a.lastFailure ? `  last_failure=${a.lastFailure}` : ''}`,
+    );
     if (a.tree !== undefined) renderNode(a.tree, '  ', out);
   }
   return out.join('\n');

@@ -45,7 +45,21 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { listNodes, listSwitches } from './nodes.ts';
 import { removeOwnFile } from './node-lock.ts';
-import { GenServer, ok, noreply, samePid, AppsController, describeNode, renderTree, formatReason, type GenServerBehaviour, type Logger, type Pid, type ProcessContext, type Runtime } from '../kernel/index.ts';
+import {
+  GenServer,
+  ok,
+  noreply,
+  samePid,
+  AppsController,
+  describeNode,
+  renderTree,
+  formatReason,
+  type GenServerBehaviour,
+  type Logger,
+  type Pid,
+  type ProcessContext,
+  type Runtime,
+} from '../kernel/index.ts';
 
 export interface AdminArgs {
   host: string;
@@ -64,10 +78,18 @@ interface State {
 
 export const ADMIN_FILE = 'admin.json';
 const MAX_BODY = 64 * 1024;
-const OP_STATUS: Record<string, number> = { invalid: 400, not_found: 404, conflict: 409, unknown_app: 404, unknown_operation: 404, not_started: 503 };
+const OP_STATUS: Record<string, number> = {
+  invalid: 400,
+  not_found: 404,
+  conflict: 409,
+  unknown_app: 404,
+  unknown_operation: 404,
+  not_started: 503,
+};
 
 /** True for 127.0.0.0/8, ::1 and localhost. */
-export const isLoopback = (host: string): boolean => /^(localhost|127(\.\d{1,3}){3}|::1|\[::1\]|::ffff:127(\.\d{1,3}){3})$/i.test(host);
+export const isLoopback = (host: string): boolean =>
+  /^(localhost|127(\.\d{1,3}){3}|::1|\[::1\]|::ffff:127(\.\d{1,3}){3})$/i.test(host);
 
 /** The header the CLI sends the token in (`Authorization: Bearer <token>`); none without a token. */
 
@@ -112,17 +134,35 @@ async function buildServer(rt: Runtime, self: Pid, a: AdminArgs, log: Logger): P
     const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
     if (m === null || !timingSafeEqual(digest(m[1]!), expected)) {
       void reply.header('www-authenticate', 'Bearer realm="fife admin"');
-      throw new HttpError(401, m === null ? 'this endpoint needs Authorization: Bearer <admin token>' : 'wrong admin token');
+      throw new HttpError(
+        401,
+        m === null ? 'this endpoint needs Authorization: Bearer <admin token>' : 'wrong admin token',
+      );
     }
   });
 
   const requireJson = async (req: FastifyRequest): Promise<void> => {
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    if (type !== 'application/json') throw new HttpError(415, `${req.method} needs Content-Type: application/json${type ? `, got ${type}` : ''}`);
+    if (type !== 'application/json')
+      throw new HttpError(
+        415,
+        `${req.method} needs Content-Type: application/json${type ? `, got ${type}` : ''}`,
+      );
   };
 
-  const route = (method: 'GET' | 'POST', url: string, opts: { schema?: object }, handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>): void => {
-    app.route({ method, url, schema: opts.schema, onRequest: method === 'POST' ? requireJson : undefined, handler });
+  const route = (
+    method: 'GET' | 'POST',
+    url: string,
+    opts: { schema?: object },
+    handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>,
+  ): void => {
+    app.route({
+      method,
+      url,
+      schema: opts.schema,
+      onRequest: method === 'POST' ? requireJson : undefined,
+      handler,
+    });
     const allow = method === 'GET' ? 'GET, HEAD' : 'POST';
     const others = ['DELETE', 'PATCH', 'PUT', 'OPTIONS', ...(method === 'GET' ? ['POST'] : ['GET', 'HEAD'])];
     app.route({
@@ -136,65 +176,124 @@ async function buildServer(rt: Runtime, self: Pid, a: AdminArgs, log: Logger): P
     });
   };
 
-  route('GET', '/health', {}, async () => ({ node: rt.node, uptime_s: Math.round((Date.now() - a.startedAt) / 1000), processes: rt.processCount }));
-  route('GET', '/tree', { schema: { querystring: { type: 'object', properties: { format: { type: 'string', enum: ['json', 'text'] } } } } }, async (req, reply) => {
-    const tree = describeNode(rt, { root: a.kernelRoot });
-    if ((req.query as { format?: string }).format !== 'text') return tree;
-    return reply.type('text/plain; charset=utf-8').send(renderTree(tree) + '\n');
-  });
+  route('GET', '/health', {}, async () => ({
+    node: rt.node,
+    uptime_s: Math.round((Date.now() - a.startedAt) / 1000),
+    processes: rt.processCount,
+  }));
+  route(
+    'GET',
+    '/tree',
+    {
+      schema: {
+        querystring: { type: 'object', properties: { format: { type: 'string', enum: ['json', 'text'] } } },
+      },
+    },
+    async (req, reply) => {
+      const tree = describeNode(rt, { root: a.kernelRoot });
+      if ((req.query as { format?: string }).format !== 'text') return tree;
+      return reply.type('text/plain; charset=utf-8').send(renderTree(tree) + '\n');
+    },
+  );
   route('GET', '/apps', {}, async () => AppsController.appsStatus(rt));
   route('GET', '/nodes', {}, async () => ({ nodes: await listNodes(rt), switches: await listSwitches(rt) }));
 
   const appParams = { type: 'object', properties: { name: { type: 'string', minLength: 1 } } };
-  for (const [action, fn] of [['start', AppsController.startApp], ['stop', AppsController.stopApp], ['restart', AppsController.restartApp]] as const) {
+  for (const [action, fn] of [
+    ['start', AppsController.startApp],
+    ['stop', AppsController.stopApp],
+    ['restart', AppsController.restartApp],
+  ] as const) {
     route('POST', `/apps/:name/${action}`, { schema: { params: appParams } }, async (req, reply) => {
       const r = await fn(rt, (req.params as { name: string }).name);
-      return reply.code(r.type === 'ok' ? 200 : 409).send(r.type === 'ok' ? r : { type: 'error', reason: formatReason(r.reason) });
+      return reply
+        .code(r.type === 'ok' ? 200 : 409)
+        .send(r.type === 'ok' ? r : { type: 'error', reason: formatReason(r.reason) });
     });
   }
 
-  const killBody = { type: 'object', properties: { name: { type: 'string', minLength: 1 }, pid: { type: 'string', minLength: 1 } } };
+  const killBody = {
+    type: 'object',
+    properties: { name: { type: 'string', minLength: 1 }, pid: { type: 'string', minLength: 1 } },
+  };
   route('POST', '/kill', { schema: { body: killBody } }, async (req, reply) => {
     const body = req.body as { name?: string; pid?: string; reason?: unknown };
-    if (body.name === undefined && body.pid === undefined) throw new HttpError(400, "body needs name (a registered name) or pid (as '<node.N>')");
-    const target = body.name !== undefined ? rt.whereis(body.name) : rt.processes().find((p) => String(p) === body.pid);
-    if (target === undefined) return reply.code(404).send({ error: `no such process: ${String(body.name ?? body.pid)}`, request_id: req.id });
+    if (body.name === undefined && body.pid === undefined)
+      throw new HttpError(400, "body needs name (a registered name) or pid (as '<node.N>')");
+    const target =
+      body.name !== undefined ? rt.whereis(body.name) : rt.processes().find((p) => String(p) === body.pid);
+    if (target === undefined)
+      return reply
+        .code(404)
+        .send({ error: `no such process: ${String(body.name ?? body.pid)}`, request_id: req.id });
     const reason = body.reason ?? 'killed';
     const root = samePid(target, rt.whereis(a.kernelRoot));
     if (root || samePid(target, self)) {
       // The endpoint goes down with the root or with itself: answer first.
-      if (root) log.warn({ reason, request_id: req.id }, 'kill of the kernel root requested: the node will halt');
+      if (root)
+        log.warn({ reason, request_id: req.id }, 'kill of the kernel root requested: the node will halt');
       reply.raw.once('close', () => rt.crash(target, reason));
     } else rt.crash(target, reason);
     return { type: 'ok', pid: String(target), reason };
   });
 
-  route('POST', '/apps/:name/ops/:op', { schema: { params: { type: 'object', properties: { name: { type: 'string' }, op: { type: 'string' } } }, body: { type: 'object' } } }, async (req, reply) => {
-    const { name, op } = req.params as { name: string; op: string };
-    const found = await AppsController.operation(rt, name, op);
-    if (found.type === 'error') return reply.code(OP_STATUS[found.reason] ?? 500).send({ type: 'error', code: found.reason, error: `${name} ${op}: ${found.reason}${found.known ? ` (known: ${found.known.join(', ')})` : ''}`, request_id: req.id });
-    try {
-      const result = await found.run(req.body as Record<string, unknown>);
-      log.info({ app: name, op, request_id: req.id }, 'operation done');
-      return { type: 'ok', result };
-    } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      if (typeof code !== 'string' || OP_STATUS[code] === undefined) throw err;
-      log.warn({ app: name, op, code, err: (err as Error).message, request_id: req.id }, 'operation refused');
-      return reply.code(OP_STATUS[code]).send({ type: 'error', code, error: (err as Error).message, request_id: req.id });
-    }
-  });
+  route(
+    'POST',
+    '/apps/:name/ops/:op',
+    {
+      schema: {
+        params: { type: 'object', properties: { name: { type: 'string' }, op: { type: 'string' } } },
+        body: { type: 'object' },
+      },
+    },
+    async (req, reply) => {
+      const { name, op } = req.params as { name: string; op: string };
+      const found = await AppsController.operation(rt, name, op);
+      if (found.type === 'error')
+        return reply.code(OP_STATUS[found.reason] ?? 500).send({
+          type: 'error',
+          code: found.reason,
+          error: `${name} ${op}: ${found.reason}${found.known ? ` (known: ${found.known.join(', ')})` : ''}`,
+          request_id: req.id,
+        });
+      try {
+        const result = await found.run(req.body as Record<string, unknown>);
+        log.info({ app: name, op, request_id: req.id }, 'operation done');
+        return { type: 'ok', result };
+      } catch (err) {
+        const code = (err as { code?: unknown }).code;
+        if (typeof code !== 'string' || OP_STATUS[code] === undefined) throw err;
+        log.warn(
+          { app: name, op, code, err: (err as Error).message, request_id: req.id },
+          'operation refused',
+        );
+        return reply
+          .code(OP_STATUS[code])
+          .send({ type: 'error', code, error: (err as Error).message, request_id: req.id });
+      }
+    },
+  );
 
   app.setNotFoundHandler(async (req) => {
     throw new HttpError(404, `no route ${req.method} ${req.url.split('?')[0]}`);
   });
 
   app.setErrorHandler(async (err: FastifyError, req, reply) => {
-    const status = err.validation ? 400 : err instanceof HttpError || (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) ? (err.statusCode ?? 500) : 500;
+    const status = err.validation
+      ? 400
+      : err instanceof HttpError ||
+          (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500)
+        ? (err.statusCode ?? 500)
+        : 500;
     const where = { request_id: req.id, method: req.method, path: req.url.split('?')[0] };
     if (status === 500) {
-      log.error({ ...where, err: { message: err.message, stack: err.stack } }, 'admin request failed unexpectedly');
-      return reply.code(500).send({ error: `internal error (request ${req.id}): ${err.message}`, request_id: req.id });
+      log.error(
+        { ...where, err: { message: err.message, stack: err.stack } },
+        'admin request failed unexpectedly',
+      );
+      return reply
+        .code(500)
+        .send({ error: `internal error (request ${req.id}): ${err.message}`, request_id: req.id });
     }
     log.warn({ ...where, status, err: err.message }, 'admin request refused');
     return reply.code(status).send({ error: err.message, request_id: req.id });
@@ -207,7 +306,9 @@ export const Admin: GenServerBehaviour<State, AdminArgs> = {
   async init(a, ctx: ProcessContext) {
     ctx.trapExit(true);
     if (!isLoopback(a.host) && !a.token) {
-      throw new Error(`the admin endpoint on non-loopback host ${a.host} needs a token: set admin.token or FIFE_ADMIN_TOKEN (or bind 127.0.0.1)`);
+      throw new Error(
+        `the admin endpoint on non-loopback host ${a.host} needs a token: set admin.token or FIFE_ADMIN_TOKEN (or bind 127.0.0.1)`,
+      );
     }
     const app = await buildServer(ctx.runtime, ctx.self, a, ctx.log);
     try {
@@ -229,9 +330,20 @@ export const Admin: GenServerBehaviour<State, AdminArgs> = {
         await app.close();
       })());
     // However the process ends (terminate, a kill, an injected crash), the server and the file go.
-    ctx.signal.addEventListener('abort', () => void close().catch((err: unknown) => ctx.log.error({ err: (err as Error).message }, 'admin endpoint close failed')));
-    if (isLoopback(a.host)) ctx.log.info({ url, auth: a.token ? 'bearer token' : 'none (loopback)' }, 'admin endpoint listening');
-    else ctx.log.warn({ url }, 'admin endpoint listening on a non-loopback address: every request needs the admin token');
+    ctx.signal.addEventListener(
+      'abort',
+      () =>
+        void close().catch((err: unknown) =>
+          ctx.log.error({ err: (err as Error).message }, 'admin endpoint close failed'),
+        ),
+    );
+    if (isLoopback(a.host))
+      ctx.log.info({ url, auth: a.token ? 'bearer token' : 'none (loopback)' }, 'admin endpoint listening');
+    else
+      ctx.log.warn(
+        { url },
+        'admin endpoint listening on a non-loopback address: every request needs the admin token',
+      );
     return ok({ close, url });
   },
   handleInfo(_m, s) {
@@ -243,7 +355,8 @@ export const Admin: GenServerBehaviour<State, AdminArgs> = {
   },
 };
 
-export const adminChildSpec = (args: AdminArgs) => GenServer.childSpec('admin', Admin, args, { name: 'admin', shutdown: 5000 });
+export const adminChildSpec = (args: AdminArgs) =>
+  GenServer.childSpec('admin', Admin, args, { name: 'admin', shutdown: 5000 });
 
 /** The URL of a running node's admin endpoint (read from the process state). */
 export const adminUrl = (rt: Runtime): string | undefined => {

@@ -35,21 +35,37 @@ async function loadModule(file: string, what: string): Promise<AppDefinition<any
     throw new AppLoadError(`cannot load ${what} from ${file}: ${(err as Error).message}`);
   }
   const def = (mod.default ?? mod.app) as AppDefinition<any> | undefined;
-  if (typeof def !== 'object' || def === null || typeof def.name !== 'string' || typeof def.tree !== 'function') {
-    throw new AppLoadError(`${what} at ${file} must export an AppDefinition {name, tree(env), deps?, restart?} as default or as 'app'`);
+  if (
+    typeof def !== 'object' ||
+    def === null ||
+    typeof def.name !== 'string' ||
+    typeof def.tree !== 'function'
+  ) {
+    throw new AppLoadError(
+      `${what} at ${file} must export an AppDefinition {name, tree(env), deps?, restart?} as default or as 'app'`,
+    );
   }
   return def;
 }
 
 export async function loadBuiltinApp(name: string): Promise<AppDefinition<any>> {
   const file = join(APPS_DIR, name, 'app.ts');
-  if (!existsSync(file)) throw new AppLoadError(`unknown app '${name}': built-in apps are ${builtinApps().join(', ') || '(none)'}; plugins are listed in config 'plugins'`);
+  if (!existsSync(file))
+    throw new AppLoadError(
+      `unknown app '${name}': built-in apps are ${builtinApps().join(', ') || '(none)'}; plugins are listed in config 'plugins'`,
+    );
   return loadModule(file, `app '${name}'`);
 }
 
 export async function loadPlugin(path: string): Promise<AppDefinition<any>> {
   const file = resolve(path);
-  const candidates = [file, join(file, 'app.ts'), join(file, 'app.js'), join(file, 'index.ts'), join(file, 'index.js')];
+  const candidates = [
+    file,
+    join(file, 'app.ts'),
+    join(file, 'app.js'),
+    join(file, 'index.ts'),
+    join(file, 'index.js'),
+  ];
   const found = candidates.find((c) => existsSync(c) && statSync(c).isFile());
   if (found === undefined) throw new AppLoadError(`plugin not found at ${path}`);
   return loadModule(found, 'plugin');
@@ -60,7 +76,8 @@ export async function loadApps(plugins: string[]): Promise<AppDefinition<any>[]>
   const defs = await Promise.all(builtinApps().map(loadBuiltinApp));
   for (const p of plugins) {
     const def = await loadPlugin(p);
-    if (defs.some((d) => d.name === def.name)) throw new AppLoadError(`plugin ${p} is named '${def.name}', which is already taken`);
+    if (defs.some((d) => d.name === def.name))
+      throw new AppLoadError(`plugin ${p} is named '${def.name}', which is already taken`);
     defs.push(def);
   }
   return defs;

@@ -33,7 +33,9 @@ export const CacheSync: GenListenerBehaviour<CacheSyncArgs, CacheSyncArgs> = {
   name: 'cache_sync',
   init: (args) => ok(args),
   listen: (args) => ({
-    bindings: (args.databases ?? ['*']).flatMap((db) => ACTIONS.map((a) => ({ exchange: 'configuration', routingKey: `${a}.${db}.#` }))),
+    bindings: (args.databases ?? ['*']).flatMap((db) =>
+      ACTIONS.map((a) => ({ exchange: 'configuration', routingKey: `${a}.${db}.#` })),
+    ),
     responders: [
       {
         category: 'configuration',
@@ -45,14 +47,19 @@ export const CacheSync: GenListenerBehaviour<CacheSyncArgs, CacheSyncArgs> = {
             return;
           }
           const dropped = args.cache.onDocChange(r.change);
-          if (dropped > 0) ctx.log.debug({ database: r.change.database, id: r.change.id, dropped }, 'cache_sync: entries dropped');
+          if (dropped > 0)
+            ctx.log.debug(
+              { database: r.change.database, id: r.change.id, dropped },
+              'cache_sync: entries dropped',
+            );
         },
       },
     ],
   }),
 };
 
-export const cacheSyncChildSpec = (id: string, args: CacheSyncArgs, transport: BusTransport): ChildSpec => GenListener.childSpec(id, CacheSync, args, { transport });
+export const cacheSyncChildSpec = (id: string, args: CacheSyncArgs, transport: BusTransport): ChildSpec =>
+  GenListener.childSpec(id, CacheSync, args, { transport });
 
 export async function publishDocChange(
   bus: BusTransport,
@@ -60,7 +67,11 @@ export async function publishDocChange(
   doc: { database: string; id: string; type: string; rev?: string },
   ctx: BuildContext,
 ): Promise<void> {
-  const msg = build(`doc_${action}`, { ID: doc.id, Database: doc.database, Type: doc.type, Rev: doc.rev }, ctx);
+  const msg = build(
+    `doc_${action}`,
+    { ID: doc.id, Database: doc.database, Type: doc.type, Rev: doc.rev },
+    ctx,
+  );
   const to = destination(`doc_${action}`, msg);
   await bus.publish(to.exchange, to.routingKey, JSON.stringify(msg), { contentType: 'application/json' });
 }

@@ -59,23 +59,47 @@ const SCHEMA = {
   additionalProperties: false,
   properties: {
     node: { type: 'string', pattern: '^[\\w.-]+@[\\w.-]+$', description: 'name@host' },
-    apps: { type: 'array', items: { type: 'string', pattern: '^[a-z][\\w-]*$', description: 'an app name (lowercase letters, digits, - and _)' } },
-    bus: { type: 'string', pattern: '^(embedded$|amqps?://)', description: "'embedded' or amqp:// URLs (comma-separated)" },
-    store: { type: 'string', minLength: 1, description: "'embedded', a folder, or an http(s):// CouchDB URL" },
+    apps: {
+      type: 'array',
+      items: {
+        type: 'string',
+        pattern: '^[a-z][\\w-]*$',
+        description: 'an app name (lowercase letters, digits, - and _)',
+      },
+    },
+    bus: {
+      type: 'string',
+      pattern: '^(embedded$|amqps?://)',
+      description: "'embedded' or amqp:// URLs (comma-separated)",
+    },
+    store: {
+      type: 'string',
+      minLength: 1,
+      description: "'embedded', a folder, or an http(s):// CouchDB URL",
+    },
     dataDir: { type: 'string', minLength: 1, description: 'a folder' },
     admin: {
       type: 'object',
       additionalProperties: false,
       properties: {
         host: { type: 'string', minLength: 1, description: 'an address to listen on' },
-        port: { type: 'integer', minimum: 0, maximum: 65535, description: 'a port 0..65535 (0: any free port)' },
+        port: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 65535,
+          description: 'a port 0..65535 (0: any free port)',
+        },
         token: { type: 'string', minLength: 1, description: 'a non-empty token' },
       },
     },
     logLevel: { type: 'string', enum: LEVELS, description: `one of ${LEVELS.join(', ')}` },
     plugins: { type: 'array', items: { type: 'string', minLength: 1, description: 'a module path' } },
     heartbeatMs: { type: 'integer', minimum: 100, description: 'a whole number of ms >= 100' },
-    settings: { type: 'object', additionalProperties: { type: 'object' }, description: 'an object of per-app objects' },
+    settings: {
+      type: 'object',
+      additionalProperties: { type: 'object' },
+      description: 'an object of per-app objects',
+    },
   },
 } as const;
 
@@ -111,7 +135,11 @@ export function defaultConfig(): NodeConfig {
   };
 }
 
-const list = (s: string): string[] => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
+const list = (s: string): string[] =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
 
 export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv } = {}): NodeConfig {
   const env = opts.env ?? process.env;
@@ -124,7 +152,8 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv } = {}
     } catch (err) {
       throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError(`config file ${file} must hold a JSON object`);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new ConfigError(`config file ${file} must hold a JSON object`);
     raw = parsed as Record<string, unknown>;
   }
   const defaults = defaultConfig();
@@ -133,7 +162,10 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv } = {}
     ...defaults,
     ...raw,
     // A non-object `admin` is left as is for the schema to name it.
-    admin: typeof admin === 'object' && admin !== null && !Array.isArray(admin) ? { ...defaults.admin, ...admin } : (admin ?? defaults.admin),
+    admin:
+      typeof admin === 'object' && admin !== null && !Array.isArray(admin)
+        ? { ...defaults.admin, ...admin }
+        : (admin ?? defaults.admin),
   };
   const fromEnv = new Map<string, string>();
   for (const { name, path, kind } of ENV_KEYS) {
@@ -167,7 +199,14 @@ function keyOf(instancePath: string): string {
 }
 
 const show = (v: unknown): string => (typeof v === 'string' ? `'${v}'` : (JSON.stringify(v) ?? String(v)));
-const TYPE_WORDS: Record<string, string> = { string: 'a string', integer: 'a whole number', number: 'a number', array: 'a list', object: 'an object', boolean: 'true or false' };
+const TYPE_WORDS: Record<string, string> = {
+  string: 'a string',
+  integer: 'a whole number',
+  number: 'a number',
+  array: 'a list',
+  object: 'an object',
+  boolean: 'true or false',
+};
 
 function describeError(e: ErrorObject, fromEnv: Map<string, string>): string {
   const key = keyOf(e.instancePath);
@@ -179,13 +218,20 @@ function describeError(e: ErrorObject, fromEnv: Map<string, string>): string {
     return `unknown key '${prefix}${extra}'${near === undefined ? '' : ` (did you mean '${prefix}${near}'?)`}`;
   }
   // A value from the environment is named by its variable (list items by the list's).
-  const envName = fromEnv.get(key) ?? (fromEnv.has(key.replace(/\[\d+\]$/, '')) ? `${fromEnv.get(key.replace(/\[\d+\]$/, ''))} item` : undefined);
+  const envName =
+    fromEnv.get(key) ??
+    (fromEnv.has(key.replace(/\[\d+\]$/, ''))
+      ? `${fromEnv.get(key.replace(/\[\d+\]$/, ''))} item`
+      : undefined);
   const name = envName ?? key;
   if (e.keyword === 'type') {
     const t = (e.params as { type: string | string[] }).type;
-    return `${name} must be ${[t].flat().map((x) => TYPE_WORDS[x] ?? x).join(' or ')}, got ${show(e.data)}`;
+    return `${name} must be ${[t]
+      .flat()
+      .map((x) => TYPE_WORDS[x] ?? x)
+      .join(' or ')}, got ${show(e.data)}`;
   }
-  const what = (e.parentSchema as { description?: string } | undefined)?.description ?? (e.message ?? 'valid');
+  const what = (e.parentSchema as { description?: string } | undefined)?.description ?? e.message ?? 'valid';
   return `${name} must be ${what}, got ${show(e.data)}`;
 }
 
@@ -204,7 +250,8 @@ function editDistance(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    for (let j = 1; j <= b.length; j++)
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
     prev = cur;
   }
   return prev[b.length]!;

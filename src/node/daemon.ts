@@ -34,7 +34,12 @@ export const EXIT = { stopped: 0, failed: 1, usage: 2, locked: 3, halted: 4 } as
 
 export async function runForeground(config: NodeConfig): Promise<void> {
   const out = pino.destination({ dest: 1, sync: false });
-  const log: Logger = createRootLogger({ node: config.node, level: config.logLevel, destination: out, toStdout: true });
+  const log: Logger = createRootLogger({
+    node: config.node,
+    level: config.logLevel,
+    destination: out,
+    toStdout: true,
+  });
   const dir = nodeDir(config);
   const ac = new AbortController();
   let node: FifeNode | undefined;
@@ -71,14 +76,20 @@ export async function runForeground(config: NodeConfig): Promise<void> {
     );
   };
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (stopping || ac.signal.aborted) return void log.warn({ signal }, 'signal received while stopping: carrying on with the stop');
+    if (stopping || ac.signal.aborted)
+      return void log.warn({ signal }, 'signal received while stopping: carrying on with the stop');
     log.info({ signal }, 'signal received: stopping');
     if (node === undefined) ac.abort(signal);
     else stopAndExit(EXIT.stopped);
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  process.on('unhandledRejection', (err) => log.error({ err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'unhandled promise rejection (kept running)'));
+  process.on('unhandledRejection', (err) =>
+    log.error(
+      { err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) },
+      'unhandled promise rejection (kept running)',
+    ),
+  );
   process.on('uncaughtException', (err) => {
     log.fatal({ err: { message: err.message, stack: err.stack } }, 'uncaught exception: node exits');
     removeOwnFile(join(dir, ADMIN_FILE));

@@ -119,7 +119,8 @@ export function acquireNodeLock(dir: string, node: string, log: Logger): NodeLoc
       }
       const seen = readHolder(file);
       if (seen === undefined) continue;
-      if (seen.holder !== undefined && isAlive(seen.holder, file)) throw new NodeLockedError(seen.holder.node ?? node, dir, seen.holder.pid);
+      if (seen.holder !== undefined && isAlive(seen.holder, file))
+        throw new NodeLockedError(seen.holder.node ?? node, dir, seen.holder.pid);
       try {
         renameSync(file, aside);
       } catch (err) {
@@ -137,7 +138,14 @@ export function acquireNodeLock(dir: string, node: string, log: Logger): NodeLoc
         continue;
       }
       unlinkSync(aside);
-      log.warn({ file, stale_pid: seen.holder?.pid, stale_lock: seen.holder === undefined ? seen.raw.slice(0, 200) : undefined }, 'node lock left by a process that is gone: taken over');
+      log.warn(
+        {
+          file,
+          stale_pid: seen.holder?.pid,
+          stale_lock: seen.holder === undefined ? seen.raw.slice(0, 200) : undefined,
+        },
+        'node lock left by a process that is gone: taken over',
+      );
     }
     throw new Error(`cannot take the node lock ${file}: other starters keep replacing it`);
   } finally {

@@ -32,7 +32,17 @@
  * Services given to apps (their `tree(env)` receives them): NodeServices below.
  */
 import { FIFE_VERSION } from '../version.ts';
-import { Runtime, Supervisor, AppsController, createRootLogger, formatReason, type AppDefinition, type ExitReason, type Logger, type Pid } from '../kernel/index.ts';
+import {
+  Runtime,
+  Supervisor,
+  AppsController,
+  createRootLogger,
+  formatReason,
+  type AppDefinition,
+  type ExitReason,
+  type Logger,
+  type Pid,
+} from '../kernel/index.ts';
 import { loadConfig, nodeDir, type NodeConfig } from './config.ts';
 import { loadApps } from './app-loader.ts';
 import { adminUrl, ADMIN_FILE } from './admin.ts';
@@ -97,7 +107,9 @@ export class NodeStartAborted extends NodeStartError {
 
 export async function startNode(opts: StartNodeOptions = {}): Promise<FifeNode> {
   const config = opts.config ?? loadConfig();
-  const log = opts.log ?? createRootLogger({ node: config.node, level: config.logLevel, destination: opts.logDestination });
+  const log =
+    opts.log ??
+    createRootLogger({ node: config.node, level: config.logLevel, destination: opts.logDestination });
   const signal = opts.signal;
   const dir = nodeDir(config);
   const undo: Array<{ what: string; run: () => unknown }> = [];
@@ -108,7 +120,10 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<FifeNode> 
         try {
           await u.run();
         } catch (err) {
-          log.error({ step: u.what, err: (err as Error).message }, 'stop step failed (carrying on with the rest)');
+          log.error(
+            { step: u.what, err: (err as Error).message },
+            'stop step failed (carrying on with the rest)',
+          );
         }
       }
     })());
@@ -124,14 +139,21 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<FifeNode> 
     undo.push({ what: 'lock', run: () => lock.release() });
 
     checkpoint('apps load');
-    const apps = [...(await loadApps(config.plugins)), ...(opts.extraApps ?? [])] as AppDefinition<NodeServices>[];
+    const apps = [
+      ...(await loadApps(config.plugins)),
+      ...(opts.extraApps ?? []),
+    ] as AppDefinition<NodeServices>[];
 
     checkpoint('store');
     const store = openStore(config.store, { dataDir: dir, logger: log.child({ layer: 'store' }) });
     undo.push({ what: 'store', run: () => store.close() });
 
     checkpoint('bus');
-    const bus = createTransport({ url: config.bus, logger: log.child({ layer: 'bus' }), connectionName: config.node });
+    const bus = createTransport({
+      url: config.bus,
+      logger: log.child({ layer: 'bus' }),
+      connectionName: config.node,
+    });
     undo.push({ what: 'bus', run: () => bus.close() });
     // On abort the bus is closed and the start goes on unwinding at once, without waiting
     // for a connect or a declaration in flight to settle.
@@ -154,7 +176,9 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<FifeNode> 
       ]);
     } catch (err) {
       if (signal?.aborted) throw new NodeStartAborted('while the bus was connecting');
-      throw new NodeStartError(`bus ${config.bus === 'embedded' ? 'embedded' : 'AMQP'} failed to start: ${(err as Error).message}`);
+      throw new NodeStartError(
+        `bus ${config.bus === 'embedded' ? 'embedded' : 'AMQP'} failed to start: ${(err as Error).message}`,
+      );
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
@@ -171,12 +195,22 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<FifeNode> 
       kernelTree({
         services,
         apps,
-        admin: { host: config.admin.host, port: config.admin.port, token: config.admin.token, nodeDir: dir, kernelRoot: KERNEL_SUP, startedAt },
+        admin: {
+          host: config.admin.host,
+          port: config.admin.port,
+          token: config.admin.token,
+          nodeDir: dir,
+          kernelRoot: KERNEL_SUP,
+          startedAt,
+        },
         nodes: { transport: bus, heartbeatMs: config.heartbeatMs, version: FIFE_VERSION, startedAt },
       }),
       { name: KERNEL_SUP },
     );
-    if (kernel.type !== 'ok') throw new NodeStartError(`kernel failed to start: ${formatReason(kernel.type === 'error' ? kernel.reason : 'ignore')}`);
+    if (kernel.type !== 'ok')
+      throw new NodeStartError(
+        `kernel failed to start: ${formatReason(kernel.type === 'error' ? kernel.reason : 'ignore')}`,
+      );
     const kernelPid: Pid = kernel.pid;
     let stopping = false;
     undo.push({
@@ -188,12 +222,15 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<FifeNode> 
         await exited;
       },
     });
-    const halted = runtime.awaitExit(kernelPid).then((reason) => (stopping ? new Promise<never>(() => undefined) : { reason }));
+    const halted = runtime
+      .awaitExit(kernelPid)
+      .then((reason) => (stopping ? new Promise<never>(() => undefined) : { reason }));
 
     for (const name of config.apps) {
       checkpoint(`app ${name}`);
       const r = await AppsController.startApp(runtime, name);
-      if (r.type === 'error') throw new NodeStartError(`app '${name}' failed to start: ${formatReason(r.reason)}`);
+      if (r.type === 'error')
+        throw new NodeStartError(`app '${name}' failed to start: ${formatReason(r.reason)}`);
     }
     checkpoint('done');
 
@@ -204,7 +241,15 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<FifeNode> 
         await unwind();
         log.info('node stopped');
       })());
-    log.info({ apps: await AppsController.runningApps(runtime), admin: adminUrl(runtime), bus: config.bus === 'embedded' ? 'embedded' : 'amqp', store: /^https?:/.test(config.store) ? 'couchdb' : 'embedded' }, 'node started');
+    log.info(
+      {
+        apps: await AppsController.runningApps(runtime),
+        admin: adminUrl(runtime),
+        bus: config.bus === 'embedded' ? 'embedded' : 'amqp',
+        store: /^https?:/.test(config.store) ? 'couchdb' : 'embedded',
+      },
+      'node started',
+    );
     return { config, runtime, log, adminUrl: adminUrl(runtime), apps, halted, stop };
   } catch (err) {
     const aborted = err instanceof NodeStartAborted;

@@ -25,7 +25,17 @@
  *   lists whose last node expired is forgotten. `listSwitches(rt)` answers that table.
  * A gen_listener: its queue is anonymous and bound to the fanout exchange.
  */
-import { ok, noreply, reply, AppsController, APPS_CONTROLLER, GenServer, type ChildSpec, type Logger, type Runtime } from '../kernel/index.ts';
+import {
+  ok,
+  noreply,
+  reply,
+  AppsController,
+  APPS_CONTROLLER,
+  GenServer,
+  type ChildSpec,
+  type Logger,
+  type Runtime,
+} from '../kernel/index.ts';
 import { GenListener, type GenListenerBehaviour } from '../bus/gen-listener.ts';
 import { build, destination } from '../api/index.ts';
 import type { BusTransport } from '../bus/index.ts';
@@ -96,7 +106,8 @@ const SWEEP = 'sweep';
 const SWEEP_MS = 1000;
 export const NODES = 'nodes';
 
-const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : undefined);
+const num = (v: unknown): number | undefined =>
+  typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : undefined;
 
 async function advertise(s: State, rt: Runtime): Promise<void> {
   if (s.args.transport.state !== 'connected') return;
@@ -116,16 +127,24 @@ async function advertise(s: State, rt: Runtime): Promise<void> {
     { appName: 'kz_nodes', appVersion: s.args.version, node: rt.node },
   );
   const to = destination('nodes_advertise', msg);
-  await s.args.transport.publish(to.exchange, to.routingKey, JSON.stringify(msg), { contentType: 'application/json' });
+  await s.args.transport.publish(to.exchange, to.routingKey, JSON.stringify(msg), {
+    contentType: 'application/json',
+  });
 }
 
 /** A heartbeat's Media-Servers: the switches listed are up through `node`; those `node`
  *  listed before and no longer does are down through it. */
 function seeMediaServers(s: State, node: string, servers: unknown, log: Logger): void {
-  const listed = typeof servers === 'object' && servers !== null && !Array.isArray(servers) ? (servers as Record<string, unknown>) : {};
+  const listed =
+    typeof servers === 'object' && servers !== null && !Array.isArray(servers)
+      ? (servers as Record<string, unknown>)
+      : {};
   const now = Date.now();
   for (const [name, v] of Object.entries(listed)) {
-    const e = (typeof v === 'object' && v !== null ? v : {}) as { Startup?: unknown; Interface?: { URL?: unknown } };
+    const e = (typeof v === 'object' && v !== null ? v : {}) as {
+      Startup?: unknown;
+      Interface?: { URL?: unknown };
+    };
     const startup = num(e.Startup);
     const url = typeof e.Interface?.URL === 'string' ? e.Interface.URL : undefined;
     const sw = s.switches.get(name) ?? { via: new Map<string, number>(), lastNode: node, downSince: now };
@@ -189,11 +208,19 @@ export const Nodes: GenListenerBehaviour<State, NodesArgs, 'list' | 'switches'> 
     const info = msg as Info;
     if (info?.type === 'media_server') {
       const { name, status, url } = info.report;
-      if (status === 'up') s.local.set(name, { Startup: Math.floor(Date.now() / 1000), Interface: { URL: url } });
+      if (status === 'up')
+        s.local.set(name, { Startup: Math.floor(Date.now() / 1000), Interface: { URL: url } });
       else s.local.delete(name);
-      await advertise(s, ctx.runtime).catch((err: unknown) => ctx.log.warn({ err: (err as Error).message, switch: name, status }, 'switch change not advertised; the next heartbeat carries it'));
+      await advertise(s, ctx.runtime).catch((err: unknown) =>
+        ctx.log.warn(
+          { err: (err as Error).message, switch: name, status },
+          'switch change not advertised; the next heartbeat carries it',
+        ),
+      );
     } else if (msg === BEAT) {
-      await advertise(s, ctx.runtime).catch((err: unknown) => ctx.log.warn({ err: (err as Error).message }, 'heartbeat not published'));
+      await advertise(s, ctx.runtime).catch((err: unknown) =>
+        ctx.log.warn({ err: (err as Error).message }, 'heartbeat not published'),
+      );
       ctx.sendAfter(s.args.heartbeatMs, BEAT);
     } else if (msg === SWEEP) {
       const now = Date.now();
@@ -214,17 +241,30 @@ export const Nodes: GenListenerBehaviour<State, NodesArgs, 'list' | 'switches'> 
   handleCall(req, _from, s) {
     if (req === 'switches') return reply(switchEntries(s), s);
     const now = Date.now();
-    const list: NodeEntry[] = [...s.nodes].map(([node, e]) => ({ node, apps: e.apps, version: e.version, usedMemory: e.usedMemory, uptimeS: e.uptimeS, lastSeenMsAgo: now - e.lastSeen }));
-    return reply(list.sort((a, b) => a.node.localeCompare(b.node)), s);
+    const list: NodeEntry[] = [...s.nodes].map(([node, e]) => ({
+      node,
+      apps: e.apps,
+      version: e.version,
+      usedMemory: e.usedMemory,
+      uptimeS: e.uptimeS,
+      lastSeenMsAgo: now - e.lastSeen,
+    }));
+    return reply(
+      list.sort((a, b) => a.node.localeCompare(b.node)),
+      s,
+    );
   },
   describe: (s) => ({ nodes: s.nodes.size }),
 };
 
-export const nodesChildSpec = (args: NodesArgs): ChildSpec => GenListener.childSpec(NODES, Nodes, args, { transport: args.transport, name: NODES, appName: 'kz_nodes' });
+export const nodesChildSpec = (args: NodesArgs): ChildSpec =>
+  GenListener.childSpec(NODES, Nodes, args, { transport: args.transport, name: NODES, appName: 'kz_nodes' });
 
-export const listNodes = (rt: Runtime): Promise<NodeEntry[]> => GenServer.call<NodeEntry[]>(rt, NODES, 'list');
+export const listNodes = (rt: Runtime): Promise<NodeEntry[]> =>
+  GenServer.call<NodeEntry[]>(rt, NODES, 'list');
 
-export const listSwitches = (rt: Runtime): Promise<SwitchEntry[]> => GenServer.call<SwitchEntry[]>(rt, NODES, 'switches');
+export const listSwitches = (rt: Runtime): Promise<SwitchEntry[]> =>
+  GenServer.call<SwitchEntry[]>(rt, NODES, 'switches');
 
 /** ecallmgr: a switch connection went up or down. Advertised at once in this node's
  *  heartbeat (Media-Servers); nothing happens when the runtime has no cluster view. */

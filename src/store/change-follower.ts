@@ -38,7 +38,8 @@ export class ChangeFollower {
   }
 
   async watch(db: string): Promise<void> {
-    if (this.closed) throw new StoreError('closed', 'the change follower is closed', { op: 'watch', database: db });
+    if (this.closed)
+      throw new StoreError('closed', 'the change follower is closed', { op: 'watch', database: db });
     const name = canonicalDbName(db);
     if (this.feeds.has(name)) return;
     let ended: StoreError | undefined;
@@ -47,11 +48,17 @@ export class ChangeFollower {
       onChange: (change) => this.opts.cache.onDocChange(docChangeFromFeed(name, change)),
       onError: (err) => {
         if (err.code === 'unavailable' || err.code === 'failed') {
-          this.log.warn({ db: name, code: err.code, reason: err.reason }, 'change feed interrupted; cached entries are served until it resumes');
+          this.log.warn(
+            { db: name, code: err.code, reason: err.reason },
+            'change feed interrupted; cached entries are served until it resumes',
+          );
         } else {
           ended = err;
           this.feeds.delete(name);
-          this.log.error({ db: name, code: err.code, reason: err.reason }, 'change feed ended; entries from this database are no longer invalidated by it');
+          this.log.error(
+            { db: name, code: err.code, reason: err.reason },
+            'change feed ended; entries from this database are no longer invalidated by it',
+          );
         }
       },
       onRecover: () => this.log.info({ db: name }, 'change feed resumed'),
@@ -79,6 +86,7 @@ export class ChangeFollower {
     const subs = [...this.feeds.values()];
     this.feeds.clear();
     const results = await Promise.allSettled(subs.map((s) => s.stop()));
-    for (const r of results) if (r.status === 'rejected') this.log.warn({ err: r.reason }, 'stopping a change feed failed');
+    for (const r of results)
+      if (r.status === 'rejected') this.log.warn({ err: r.reason }, 'stopping a change feed failed');
   }
 }

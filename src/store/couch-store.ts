@@ -2,7 +2,7 @@
  * CouchStore: the DocumentStore on a CouchDB server or cluster (CouchDB 3, BigCouch-style
  * clusters, or anything speaking CouchDB's HTTP API) through nano.
  *
- * Contract (beyond document-store.ts)
+ * Contract (beyond document-ts)
  * - `url` is the server's base URL; `user:password@` in it is used for Basic auth by nano
  *   and never appears in `location`, logs or error messages.
  * - Every request carries a timeout (`requestTimeoutMs`, default 5000): an unreachable or
@@ -24,8 +24,19 @@ import { prepareDoc } from './doc-json.ts';
 import { StoreError, stripCredentials, toStoreError, type StoreErrorContext } from './store-error.ts';
 import { toBulkResults, toChange, toViewResult, viewParams } from './wire-rows.ts';
 import type {
-  AllDocsQuery, BulkResult, DocInput, Change, ChangeSubscription, ChangesPage, ChangesQuery, Doc, DocumentStore,
-  FollowOptions, SaveResult, SavedDoc, ViewQuery, ViewResult,
+  AllDocsQuery,
+  BulkResult,
+  DocInput,
+  Change,
+  ChangeSubscription,
+  ChangesPage,
+  ChangesQuery,
+  DocumentStore,
+  FollowOptions,
+  SaveResult,
+  SavedDoc,
+  ViewQuery,
+  ViewResult,
 } from './document-store.ts';
 import { FEED_BACKOFF } from './document-store.ts';
 
@@ -68,7 +79,8 @@ export class CouchStore implements DocumentStore {
     } catch (err) {
       throw new StoreError('invalid', `not a URL: ${stripCredentials(opts.url)}`, { cause: err });
     }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new StoreError('invalid', `CouchDB URL must be http(s), got ${parsed.protocol}`);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+      throw new StoreError('invalid', `CouchDB URL must be http(s), got ${parsed.protocol}`);
     this.location = stripCredentials(parsed.href).replace(/\/$/, '');
     this.nano = Nano({ url: opts.url.replace(/\/$/, '') });
     this.log = opts.logger.child({ store: 'couchdb', url: this.location });
@@ -98,7 +110,10 @@ export class CouchStore implements DocumentStore {
     const name = this.name(db, 'deleteDb');
     // Ask first: some CouchDB-protocol servers (pouchdb-server) answer 200 for a missing database.
     if (!(await this.dbExists(name))) return false;
-    const deleted = await this.call({ db: name, method: 'DELETE' }, { op: 'deleteDb', database: name }).then(() => true, notFoundAs(false));
+    const deleted = await this.call({ db: name, method: 'DELETE' }, { op: 'deleteDb', database: name }).then(
+      () => true,
+      notFoundAs(false),
+    );
     if (deleted) this.log.info({ db: name }, 'database deleted');
     return deleted;
   }
@@ -118,30 +133,45 @@ export class CouchStore implements DocumentStore {
   async save(db: string, doc: DocInput): Promise<SavedDoc> {
     const name = this.name(db, 'save');
     const body = prepareDoc(doc, name);
-    const res = await this.call<{ rev: string }>({ db: name, doc: body._id, method: 'PUT', body }, { op: 'save', database: name, id: body._id });
+    const res = await this.call<{ rev: string }>(
+      { db: name, doc: body._id, method: 'PUT', body },
+      { op: 'save', database: name, id: body._id },
+    );
     return { ...body, _rev: res.rev };
   }
 
   async remove(db: string, id: string, rev: string): Promise<SaveResult> {
     const name = this.name(db, 'remove');
     checkDocId(id, name);
-    if (typeof rev !== 'string' || rev.length === 0) throw new StoreError('invalid', 'remove needs the current _rev', { op: 'remove', database: name, id });
-    const res = await this.call<{ id: string; rev: string }>({ db: name, doc: id, method: 'DELETE', qs: { rev } }, { op: 'remove', database: name, id });
+    if (typeof rev !== 'string' || rev.length === 0)
+      throw new StoreError('invalid', 'remove needs the current _rev', { op: 'remove', database: name, id });
+    const res = await this.call<{ id: string; rev: string }>(
+      { db: name, doc: id, method: 'DELETE', qs: { rev } },
+      { op: 'remove', database: name, id },
+    );
     return { id: res.id, rev: res.rev };
   }
 
   async bulkSave(db: string, docs: DocInput[]): Promise<BulkResult[]> {
     const name = this.name(db, 'bulkSave');
-    if (!Array.isArray(docs)) throw new StoreError('invalid', 'bulkSave takes an array of documents', { database: name });
+    if (!Array.isArray(docs))
+      throw new StoreError('invalid', 'bulkSave takes an array of documents', { database: name });
     const bodies = docs.map((d) => prepareDoc(d, name));
-    const raw = await this.call<Array<Record<string, never>>>({ db: name, path: '_bulk_docs', method: 'POST', body: { docs: bodies } }, { op: 'bulkSave', database: name });
+    const raw = await this.call<Array<Record<string, never>>>(
+      { db: name, path: '_bulk_docs', method: 'POST', body: { docs: bodies } },
+      { op: 'bulkSave', database: name },
+    );
     return toBulkResults(raw, bodies, name);
   }
 
   async view(db: string, view: string, query: ViewQuery = {}): Promise<ViewResult> {
     const name = this.name(db, 'view');
     const m = typeof view === 'string' ? /^([^/]+)\/([^/]+)$/.exec(view) : null;
-    if (m === null) throw new StoreError('invalid', `view must be 'design/view', got ${JSON.stringify(view)}`, { op: 'view', database: name });
+    if (m === null)
+      throw new StoreError('invalid', `view must be 'design/view', got ${JSON.stringify(view)}`, {
+        op: 'view',
+        database: name,
+      });
     const path = `_design/${encodeURIComponent(m[1]!)}/_view/${encodeURIComponent(m[2]!)}`;
     return this.query(name, path, viewParams(query, { database: name, view }), 'view');
   }
@@ -153,15 +183,21 @@ export class CouchStore implements DocumentStore {
 
   async changes(db: string, query: ChangesQuery = {}): Promise<ChangesPage> {
     const name = this.name(db, 'changes');
-    const qs: Record<string, unknown> = { since: query.since ?? '0', include_docs: query.includeDocs === true };
+    const qs: Record<string, unknown> = {
+      since: query.since ?? '0',
+      include_docs: query.includeDocs === true,
+    };
     if (query.limit !== undefined) qs.limit = query.limit;
-    const raw = await this.call<{ results: never[]; last_seq: unknown }>({ db: name, path: '_changes', qs }, { op: 'changes', database: name });
+    const raw = await this.call<{ results: never[]; last_seq: unknown }>(
+      { db: name, path: '_changes', qs },
+      { op: 'changes', database: name },
+    );
     return { results: raw.results.map(toChange), lastSeq: String(raw.last_seq) };
   }
 
   follow(db: string, opts: FollowOptions): ChangeSubscription {
     const name = this.name(db, 'follow');
-    const store = this;
+    const { backoff, feeds, log, nano, pollMs, timeoutMs } = this;
     let since = opts.since ?? 'now';
     let stopped = false;
     let abort: AbortController | undefined;
@@ -171,11 +207,13 @@ export class CouchStore implements DocumentStore {
       try {
         opts.onChange(change);
       } catch (err) {
-        store.log.error({ err, db: name, id: change.id }, 'change handler threw; feed goes on');
+        log.error({ err, db: name, id: change.id }, 'change handler threw; feed goes on');
       }
     };
     let markReady: () => void = () => {};
-    const ready = new Promise<void>((resolve) => { markReady = resolve; });
+    const ready = new Promise<void>((resolve) => {
+      markReady = resolve;
+    });
     const loop = async (): Promise<void> => {
       let failures = 0;
       while (!stopped) {
@@ -183,16 +221,24 @@ export class CouchStore implements DocumentStore {
         try {
           if (since === 'now') {
             // Pin 'now' to the database's update_seq so nothing written after `ready` is missed.
-            const info = (await store.nano.request({ db: name, signal: AbortSignal.any([abort.signal, AbortSignal.timeout(store.timeoutMs)]) } as Nano.RequestOptions)) as { update_seq: unknown };
+            const info = (await nano.request({
+              db: name,
+              signal: AbortSignal.any([abort.signal, AbortSignal.timeout(timeoutMs)]),
+            } as Nano.RequestOptions)) as { update_seq: unknown };
             since = String(info.update_seq);
           }
           markReady();
-          const qs = { feed: 'longpoll', since, timeout: store.pollMs, include_docs: opts.includeDocs === true };
-          const signal = AbortSignal.any([abort.signal, AbortSignal.timeout(store.pollMs + store.timeoutMs)]);
-          const raw = (await store.nano.request({ db: name, path: '_changes', qs, signal } as Nano.RequestOptions)) as { results: never[]; last_seq: unknown };
+          const qs = { feed: 'longpoll', since, timeout: pollMs, include_docs: opts.includeDocs === true };
+          const signal = AbortSignal.any([abort.signal, AbortSignal.timeout(pollMs + timeoutMs)]);
+          const raw = (await nano.request({
+            db: name,
+            path: '_changes',
+            qs,
+            signal,
+          } as Nano.RequestOptions)) as { results: never[]; last_seq: unknown };
           if (failures > 0) {
             failures = 0;
-            store.log.info({ db: name }, 'change feed recovered');
+            log.info({ db: name }, 'change feed recovered');
             opts.onRecover?.();
           }
           for (const r of raw.results) {
@@ -205,18 +251,21 @@ export class CouchStore implements DocumentStore {
           if (stopped) break;
           const e = toStoreError(err, { op: 'follow', database: name });
           if (FINAL.has(e.code)) {
-            store.log.warn({ db: name, code: e.code, reason: e.reason }, 'change feed ended');
+            log.warn({ db: name, code: e.code, reason: e.reason }, 'change feed ended');
             opts.onError?.(e);
             markReady();
             return;
           }
-          const delay = backoffDelay(failures, store.backoff);
+          const delay = backoffDelay(failures, backoff);
           if (failures === 0) {
-            store.log.warn({ db: name, code: e.code, reason: e.reason, retryInMs: delay }, 'change feed failed; retrying');
+            log.warn(
+              { db: name, code: e.code, reason: e.reason, retryInMs: delay },
+              'change feed failed; retrying',
+            );
             opts.onError?.(e);
             markReady();
           } else {
-            store.log.debug({ db: name, attempt: failures + 1, retryInMs: delay }, 'change feed retry scheduled');
+            log.debug({ db: name, attempt: failures + 1, retryInMs: delay }, 'change feed retry scheduled');
           }
           failures++;
           await new Promise<void>((resolve) => {
@@ -228,7 +277,9 @@ export class CouchStore implements DocumentStore {
     };
     const running = loop();
     const sub: ChangeSubscription = {
-      get lastSeq() { return since; },
+      get lastSeq() {
+        return since;
+      },
       ready,
       async stop() {
         if (stopped) return;
@@ -238,7 +289,7 @@ export class CouchStore implements DocumentStore {
         wake?.();
         abort?.abort();
         await running;
-        store.feeds.delete(sub);
+        feeds.delete(sub);
       },
     };
     this.feeds.add(sub);
@@ -252,9 +303,15 @@ export class CouchStore implements DocumentStore {
     this.log.info('couchdb store closed');
   }
 
-  private async query(name: string, path: string, params: Record<string, unknown>, op: string): Promise<ViewResult> {
+  private async query(
+    name: string,
+    path: string,
+    params: Record<string, unknown>,
+    op: string,
+  ): Promise<ViewResult> {
     const { keys, ...qs } = params;
-    const req: Request = keys === undefined ? { db: name, path, qs } : { db: name, path, qs, method: 'POST', body: { keys } };
+    const req: Request =
+      keys === undefined ? { db: name, path, qs } : { db: name, path, qs, method: 'POST', body: { keys } };
     return toViewResult(await this.call(req, { op, database: name, id: path }));
   }
 
@@ -269,7 +326,10 @@ export class CouchStore implements DocumentStore {
 
   private async call<T = unknown>(req: Request, ctx: StoreErrorContext): Promise<T> {
     try {
-      return (await this.nano.request({ ...req, signal: AbortSignal.timeout(this.timeoutMs) } as Nano.RequestOptions)) as T;
+      return (await this.nano.request({
+        ...req,
+        signal: AbortSignal.timeout(this.timeoutMs),
+      } as Nano.RequestOptions)) as T;
     } catch (err) {
       throw toStoreError(err, ctx);
     }

@@ -53,7 +53,8 @@ export function isAccountId(id: unknown): id is string {
 /** The account id in any of the three forms (or a modb name), or undefined. */
 export function accountIdFromDb(name: string): string | undefined {
   if (isAccountId(name)) return name;
-  const m = /^account(?:\/|%2f)([0-9a-f]{2})(?:\/|%2f)([0-9a-f]{2})(?:\/|%2f)([0-9a-f]{28})(?:-\d{6})?$/i.exec(name);
+  const m =
+    /^account(?:\/|%2f)([0-9a-f]{2})(?:\/|%2f)([0-9a-f]{2})(?:\/|%2f)([0-9a-f]{28})(?:-\d{6})?$/i.exec(name);
   if (m === null) return undefined;
   const id = `${m[1]}${m[2]}${m[3]}`.toLowerCase();
   return isAccountId(id) ? id : undefined;
@@ -62,21 +63,44 @@ export function accountIdFromDb(name: string): string | undefined {
 export function accountDbName(accountIdOrDb: string, format: AccountDbFormat = 'encoded'): string {
   const id = accountIdFromDb(accountIdOrDb);
   if (id === undefined) {
-    throw new StoreError('invalid', `not an account id or account database: ${JSON.stringify(accountIdOrDb)} (expected 32 lower-case hex characters)`);
+    throw new StoreError(
+      'invalid',
+      `not an account id or account database: ${JSON.stringify(accountIdOrDb)} (expected 32 lower-case hex characters)`,
+    );
   }
   if (format === 'raw') return id;
   const sep = format === 'encoded' ? '%2F' : '/';
   return `account${sep}${id.slice(0, 2)}${sep}${id.slice(2, 4)}${sep}${id.slice(4)}`;
 }
 
-export function accountModbName(accountIdOrDb: string, year: number, month: number, format: Exclude<AccountDbFormat, 'raw'> = 'encoded'): string {
-  if (!Number.isInteger(year) || year < 1970 || year > 9999 || !Number.isInteger(month) || month < 1 || month > 12) {
+export function accountModbName(
+  accountIdOrDb: string,
+  year: number,
+  month: number,
+  format: Exclude<AccountDbFormat, 'raw'> = 'encoded',
+): string {
+  if (
+    !Number.isInteger(year) ||
+    year < 1970 ||
+    year > 9999 ||
+    !Number.isInteger(month) ||
+    month < 1 ||
+    month > 12
+  ) {
     throw new StoreError('invalid', `bad modb year/month: ${year}/${month}`);
   }
   return `${accountDbName(accountIdOrDb, format)}-${year}${String(month).padStart(2, '0')}`;
 }
 
-const ESCAPES: Record<string, string> = { '%2f': '/', '%24': '$', '%28': '(', '%29': ')', '%2b': '+', '%2d': '-', '%5f': '_' };
+const ESCAPES: Record<string, string> = {
+  '%2f': '/',
+  '%24': '$',
+  '%28': '(',
+  '%29': ')',
+  '%2b': '+',
+  '%2d': '-',
+  '%5f': '_',
+};
 
 /** Decodes the escapes of CouchDB's allowed characters without validating (for matching). */
 export function plainDbName(name: string): string {
@@ -89,9 +113,13 @@ export function canonicalDbName(name: unknown): string {
   }
   const plain = plainDbName(name);
   if (!DB_NAME.test(plain) || plain.length > MAX_DB_NAME) {
-    throw new StoreError('invalid', `illegal database name ${JSON.stringify(name)}: use a lower-case letter then a-z 0-9 _ $ ( ) + - /`, {
-      database: name,
-    });
+    throw new StoreError(
+      'invalid',
+      `illegal database name ${JSON.stringify(name)}: use a lower-case letter then a-z 0-9 _ $ ( ) + - /`,
+      {
+        database: name,
+      },
+    );
   }
   return plain;
 }
@@ -103,10 +131,16 @@ export function encodedDbName(name: string): string {
 
 export function checkDocId(id: unknown, database?: string): string {
   if (typeof id !== 'string' || id.length === 0) {
-    throw new StoreError('invalid', `document id must be a non-empty string, got ${JSON.stringify(id)}`, { database });
+    throw new StoreError('invalid', `document id must be a non-empty string, got ${JSON.stringify(id)}`, {
+      database,
+    });
   }
   if (id.startsWith('_') && !/^_design\/[^/]+$/.test(id)) {
-    throw new StoreError('invalid', `document id ${JSON.stringify(id)} starts with '_' (only _design/<name> is allowed)`, { database, id });
+    throw new StoreError(
+      'invalid',
+      `document id ${JSON.stringify(id)} starts with '_' (only _design/<name> is allowed)`,
+      { database, id },
+    );
   }
   return id;
 }

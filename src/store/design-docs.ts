@@ -33,12 +33,16 @@ export function checkDesignDoc(doc: unknown, source: string): DesignDoc {
   const bad = (why: string): StoreError => new StoreError('invalid', `design document ${source}: ${why}`);
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw bad('not a JSON object');
   const d = doc as Record<string, unknown>;
-  if (typeof d._id !== 'string' || !/^_design\/[^/]+$/.test(d._id)) throw bad(`_id must be "_design/<name>", got ${JSON.stringify(d._id)}`);
-  if (typeof d.views !== 'object' || d.views === null || Array.isArray(d.views)) throw bad('views must be an object');
+  if (typeof d._id !== 'string' || !/^_design\/[^/]+$/.test(d._id))
+    throw bad(`_id must be "_design/<name>", got ${JSON.stringify(d._id)}`);
+  if (typeof d.views !== 'object' || d.views === null || Array.isArray(d.views))
+    throw bad('views must be an object');
   for (const [name, v] of Object.entries(d.views as Record<string, unknown>)) {
     const view = v as Record<string, unknown> | null;
-    if (typeof view !== 'object' || view === null || typeof view.map !== 'string') throw bad(`view ${name} needs a map function as a string`);
-    if (view.reduce !== undefined && typeof view.reduce !== 'string') throw bad(`view ${name}: reduce must be a string`);
+    if (typeof view !== 'object' || view === null || typeof view.map !== 'string')
+      throw bad(`view ${name} needs a map function as a string`);
+    if (view.reduce !== undefined && typeof view.reduce !== 'string')
+      throw bad(`view ${name}: reduce must be a string`);
   }
   return d as DesignDoc;
 }
@@ -52,7 +56,9 @@ export function readDesignDocs(folder: string): DesignDoc[] {
       try {
         parsed = JSON.parse(readFileSync(join(folder, f), 'utf8'));
       } catch (err) {
-        throw new StoreError('invalid', `design document ${f}: not JSON (${(err as Error).message})`, { cause: err });
+        throw new StoreError('invalid', `design document ${f}: not JSON (${(err as Error).message})`, {
+          cause: err,
+        });
       }
       return checkDesignDoc(parsed, f);
     });
@@ -72,8 +78,13 @@ async function current(store: DocumentStore, db: string, id: string): Promise<Sa
   }
 }
 
-export async function ensureDesignDocs(store: DocumentStore, db: string, docs: readonly DesignDoc[]): Promise<DesignDocReport> {
-  if (!(await store.dbExists(db))) throw new StoreError('not_found', 'no_db_file', { op: 'ensureDesignDocs', database: db, status: 404 });
+export async function ensureDesignDocs(
+  store: DocumentStore,
+  db: string,
+  docs: readonly DesignDoc[],
+): Promise<DesignDocReport> {
+  if (!(await store.dbExists(db)))
+    throw new StoreError('not_found', 'no_db_file', { op: 'ensureDesignDocs', database: db, status: 404 });
   const report: DesignDocReport = { created: [], updated: [], unchanged: [] };
   for (const raw of docs) {
     const wanted = checkDesignDoc(raw, raw._id);
@@ -96,7 +107,10 @@ export async function ensureDesignDocs(store: DocumentStore, db: string, docs: r
   return report;
 }
 
-export async function ensureSystemDbs(store: DocumentStore, names: readonly string[] = SYSTEM_DBS): Promise<string[]> {
+export async function ensureSystemDbs(
+  store: DocumentStore,
+  names: readonly string[] = SYSTEM_DBS,
+): Promise<string[]> {
   const created: string[] = [];
   for (const name of names) if (await store.createDb(name)) created.push(name);
   return created;

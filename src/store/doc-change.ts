@@ -75,23 +75,36 @@ export function docChangeFromConfMessage(body: unknown): ConfMessageResult {
   if (typeof msg === 'string') return { kind: 'invalid', reason: msg };
   const category = msg['Event-Category'];
   const name = msg['Event-Name'];
-  if (category !== 'configuration') return { kind: 'invalid', reason: `Event-Category is ${JSON.stringify(category)}, expected "configuration"` };
+  if (category !== 'configuration')
+    return {
+      kind: 'invalid',
+      reason: `Event-Category is ${JSON.stringify(category)}, expected "configuration"`,
+    };
   if (typeof name !== 'string') return { kind: 'invalid', reason: 'Event-Name is missing' };
   if (NOT_CHANGES.has(name)) return { kind: 'ignored', reason: `${name} is not a document change` };
   const spec = NAMES[name];
-  if (spec === undefined) return { kind: 'invalid', reason: `unknown configuration Event-Name ${JSON.stringify(name)}` };
+  if (spec === undefined)
+    return { kind: 'invalid', reason: `unknown configuration Event-Name ${JSON.stringify(name)}` };
   const id = msg.ID;
   const database = msg.Database;
-  if (typeof id !== 'string' || id === '') return { kind: 'invalid', reason: 'ID must be a non-empty string' };
-  if (typeof database !== 'string' || database === '') return { kind: 'invalid', reason: 'Database must be a non-empty string' };
+  if (typeof id !== 'string' || id === '')
+    return { kind: 'invalid', reason: 'ID must be a non-empty string' };
+  if (typeof database !== 'string' || database === '')
+    return { kind: 'invalid', reason: 'Database must be a non-empty string' };
   const type = optionalString(msg, 'Type');
   const rev = optionalString(msg, 'Rev');
   if (type instanceof Error) return { kind: 'invalid', reason: type.message };
   if (rev instanceof Error) return { kind: 'invalid', reason: rev.message };
   const softRaw = msg['Is-Soft-Deleted'];
   const soft = softRaw === 'true' ? true : softRaw === 'false' ? false : softRaw;
-  if (soft !== undefined && typeof soft !== 'boolean') return { kind: 'invalid', reason: 'Is-Soft-Deleted must be a boolean' };
-  const change: DocChange = { database, id, scope: spec.scope, action: soft === true ? 'deleted' : spec.action };
+  if (soft !== undefined && typeof soft !== 'boolean')
+    return { kind: 'invalid', reason: 'Is-Soft-Deleted must be a boolean' };
+  const change: DocChange = {
+    database,
+    id,
+    scope: spec.scope,
+    action: soft === true ? 'deleted' : spec.action,
+  };
   if (type !== undefined) change.type = type;
   if (rev !== undefined) change.rev = rev;
   return { kind: 'change', change };

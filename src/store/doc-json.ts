@@ -19,19 +19,29 @@ export function newDocId(): string {
 
 export function prepareDoc(doc: unknown, database: string): Doc {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
-    throw new StoreError('invalid', `a document must be a JSON object, got ${Array.isArray(doc) ? 'an array' : typeof doc}`, { database });
+    throw new StoreError(
+      'invalid',
+      `a document must be a JSON object, got ${Array.isArray(doc) ? 'an array' : typeof doc}`,
+      { database },
+    );
   }
   let copy: unknown;
   try {
     copy = JSON.parse(JSON.stringify(doc));
   } catch (err) {
-    throw new StoreError('invalid', `document is not JSON-serialisable: ${(err as Error).message}`, { database, cause: err });
+    throw new StoreError('invalid', `document is not JSON-serialisable: ${(err as Error).message}`, {
+      database,
+      cause: err,
+    });
   }
   const out = copy as Doc;
   if (out._id === undefined) out._id = newDocId();
   checkDocId(out._id, database);
   if (out._rev !== undefined && typeof out._rev !== 'string') {
-    throw new StoreError('invalid', `_rev must be a string, got ${JSON.stringify(out._rev)}`, { database, id: out._id });
+    throw new StoreError('invalid', `_rev must be a string, got ${JSON.stringify(out._rev)}`, {
+      database,
+      id: out._id,
+    });
   }
   return out;
 }

@@ -4,7 +4,7 @@
  * already has CouchDB's document semantics: revisions, 409 on a stale revision, design-doc
  * views with CouchDB collation, _all_docs, sequences.
  *
- * Contract (beyond document-store.ts)
+ * Contract (beyond document-ts)
  * - Data lives under `dir`: one LevelDB folder per database, named by the URL-encoded
  *   database name (`account%2Fab%2Fcd%2F...`), plus PouchDB's `<name>-mrview-<hash>` view
  *   indexes. Everything survives a restart of the process.
@@ -30,8 +30,18 @@ import { StoreError, toStoreError } from './store-error.ts';
 import { pouchDb, type PouchChangesFeed, type PouchDatabase } from './pouch-loader.ts';
 import { toBulkResults, toChange, toViewResult, viewParams } from './wire-rows.ts';
 import type {
-  AllDocsQuery, BulkResult, DocInput, ChangeSubscription, ChangesPage, ChangesQuery, Doc, DocumentStore,
-  FollowOptions, SaveResult, SavedDoc, ViewQuery, ViewResult,
+  AllDocsQuery,
+  BulkResult,
+  DocInput,
+  ChangeSubscription,
+  ChangesPage,
+  ChangesQuery,
+  DocumentStore,
+  FollowOptions,
+  SaveResult,
+  SavedDoc,
+  ViewQuery,
+  ViewResult,
 } from './document-store.ts';
 import { FEED_BACKOFF } from './document-store.ts';
 
@@ -109,14 +119,16 @@ export class EmbeddedStore implements DocumentStore {
   async remove(db: string, id: string, rev: string): Promise<SaveResult> {
     const pouch = this.existing(db, 'remove');
     checkDocId(id, db);
-    if (typeof rev !== 'string' || rev.length === 0) throw new StoreError('invalid', 'remove needs the current _rev', { op: 'remove', database: db, id });
+    if (typeof rev !== 'string' || rev.length === 0)
+      throw new StoreError('invalid', 'remove needs the current _rev', { op: 'remove', database: db, id });
     const res = await this.run('remove', { database: db, id }, () => pouch.remove(id, rev));
     return { id: res.id, rev: res.rev };
   }
 
   async bulkSave(db: string, docs: DocInput[]): Promise<BulkResult[]> {
     const pouch = this.existing(db, 'bulkSave');
-    if (!Array.isArray(docs)) throw new StoreError('invalid', 'bulkSave takes an array of documents', { database: db });
+    if (!Array.isArray(docs))
+      throw new StoreError('invalid', 'bulkSave takes an array of documents', { database: db });
     const bodies = docs.map((d) => prepareDoc(d, db));
     const raw = await this.run('bulkSave', { database: db }, () => pouch.bulkDocs(bodies));
     return toBulkResults(raw, bodies, db);
@@ -125,10 +137,14 @@ export class EmbeddedStore implements DocumentStore {
   async view(db: string, view: string, query: ViewQuery = {}): Promise<ViewResult> {
     const pouch = this.existing(db, 'view');
     if (typeof view !== 'string' || !/^[^/]+\/[^/]+$/.test(view)) {
-      throw new StoreError('invalid', `view must be 'design/view', got ${JSON.stringify(view)}`, { op: 'view', database: db });
+      throw new StoreError('invalid', `view must be 'design/view', got ${JSON.stringify(view)}`, {
+        op: 'view',
+        database: db,
+      });
     }
     const params = viewParams(query, { database: db, view });
-    if (query.group === true || query.groupLevel !== undefined || query.reduce === true) await this.assertReduce(pouch, db, view);
+    if (query.group === true || query.groupLevel !== undefined || query.reduce === true)
+      await this.assertReduce(pouch, db, view);
     const raw = await this.run('view', { database: db, id: view }, () => pouch.query(view, params));
     return toViewResult(raw);
   }
@@ -142,7 +158,10 @@ export class EmbeddedStore implements DocumentStore {
 
   async changes(db: string, query: ChangesQuery = {}): Promise<ChangesPage> {
     const pouch = this.existing(db, 'changes');
-    const opts: Record<string, unknown> = { since: pouchSeq(query.since ?? '0'), include_docs: query.includeDocs === true };
+    const opts: Record<string, unknown> = {
+      since: pouchSeq(query.since ?? '0'),
+      include_docs: query.includeDocs === true,
+    };
     if (query.limit !== undefined) opts.limit = query.limit;
     const raw = await this.run('changes', { database: db }, () => pouch.changes(opts));
     return { results: raw.results.map((r) => toChange(r as never)), lastSeq: String(raw.last_seq) };
@@ -150,18 +169,28 @@ export class EmbeddedStore implements DocumentStore {
 
   follow(db: string, opts: FollowOptions): ChangeSubscription {
     const name = this.name(db, 'follow');
-    if (!this.exists(name)) return endedFeed(new StoreError('not_found', 'no_db_file', { op: 'follow', database: name, status: 404 }), opts);
+    if (!this.exists(name))
+      return endedFeed(
+        new StoreError('not_found', 'no_db_file', { op: 'follow', database: name, status: 404 }),
+        opts,
+      );
     const pouch = this.handle(name);
-    const store = this;
+    const { backoff, feeds, log } = this;
     let since = opts.since ?? 'now';
     let stopped = false;
     let timer: NodeJS.Timeout | undefined;
     let failures = 0;
     let feed: PouchChangesFeed | undefined;
     let markReady: () => void = () => {};
-    const ready = new Promise<void>((resolve) => { markReady = resolve; });
+    const ready = new Promise<void>((resolve) => {
+      markReady = resolve;
+    });
     const start = (): void => {
-      const live = pouch.changes({ live: true, since: pouchSeq(since), include_docs: opts.includeDocs === true });
+      const live = pouch.changes({
+        live: true,
+        since: pouchSeq(since),
+        include_docs: opts.includeDocs === true,
+      });
       feed = live;
       live.on('change', (raw: Record<string, unknown>) => {
         const change = toChange(raw as never);
@@ -170,23 +199,44 @@ export class EmbeddedStore implements DocumentStore {
         try {
           opts.onChange(change);
         } catch (err) {
-          store.log.error({ err, db: name, id: change.id }, 'change handler threw; feed goes on');
+          log.error({ err, db: name, id: change.id }, 'change handler threw; feed goes on');
         }
       });
       live.on('error', (err: unknown) => {
         if (stopped) return;
         opts.onError?.(toStoreError(err, { op: 'follow', database: name }));
-        timer = setTimeout(() => { if (!stopped) { start(); opts.onRecover?.(); } }, backoffDelay(failures++, store.backoff));
+        timer = setTimeout(
+          () => {
+            if (!stopped) {
+              start();
+              opts.onRecover?.();
+            }
+          },
+          backoffDelay(failures++, backoff),
+        );
       });
     };
     // Pin 'now' to a sequence first, so that nothing written after `ready` is missed.
-    const pinned = since === 'now' ? pouch.info().then((i) => { since = String(i.update_seq); }) : Promise.resolve();
+    const pinned =
+      since === 'now'
+        ? pouch.info().then((i) => {
+            since = String(i.update_seq);
+          })
+        : Promise.resolve();
     pinned.then(
-      () => { if (!stopped) start(); markReady(); },
-      (err: unknown) => { opts.onError?.(toStoreError(err, { op: 'follow', database: name })); markReady(); },
+      () => {
+        if (!stopped) start();
+        markReady();
+      },
+      (err: unknown) => {
+        opts.onError?.(toStoreError(err, { op: 'follow', database: name }));
+        markReady();
+      },
     );
     const sub: ChangeSubscription = {
-      get lastSeq() { return since; },
+      get lastSeq() {
+        return since;
+      },
       ready,
       async stop() {
         if (stopped) return;
@@ -194,7 +244,7 @@ export class EmbeddedStore implements DocumentStore {
         markReady();
         clearTimeout(timer);
         feed?.cancel();
-        store.feeds.delete(sub);
+        feeds.delete(sub);
       },
     };
     this.feeds.add(sub);
@@ -208,7 +258,8 @@ export class EmbeddedStore implements DocumentStore {
     const handles = [...this.open.values()];
     this.open.clear();
     const results = await Promise.allSettled(handles.map((h) => h.close()));
-    for (const r of results) if (r.status === 'rejected') this.log.warn({ err: r.reason }, 'closing a database failed');
+    for (const r of results)
+      if (r.status === 'rejected') this.log.warn({ err: r.reason }, 'closing a database failed');
     this.log.info({ dir: this.dir }, 'embedded store closed');
   }
 
@@ -236,7 +287,8 @@ export class EmbeddedStore implements DocumentStore {
 
   private existing(db: string, op: string): PouchDatabase {
     const name = this.name(db, op);
-    if (!this.exists(name)) throw new StoreError('not_found', 'no_db_file', { op, database: name, status: 404 });
+    if (!this.exists(name))
+      throw new StoreError('not_found', 'no_db_file', { op, database: name, status: 404 });
     return this.handle(name);
   }
 
@@ -246,11 +298,19 @@ export class EmbeddedStore implements DocumentStore {
     const design = await this.run('view', { database: db, id: view }, () => pouch.get(`_design/${ddoc}`));
     const views = design.views as Record<string, { reduce?: unknown }> | undefined;
     if (views?.[name] !== undefined && views[name]!.reduce === undefined) {
-      throw new StoreError('invalid', `group, group_level and reduce=true are invalid for the map-only view ${view}`, { op: 'view', database: db, id: view, status: 400 });
+      throw new StoreError(
+        'invalid',
+        `group, group_level and reduce=true are invalid for the map-only view ${view}`,
+        { op: 'view', database: db, id: view, status: 400 },
+      );
     }
   }
 
-  private async run<T>(op: string, ctx: { database?: string; id?: string }, fn: () => Promise<T>): Promise<T> {
+  private async run<T>(
+    op: string,
+    ctx: { database?: string; id?: string },
+    fn: () => Promise<T>,
+  ): Promise<T> {
     this.assertOpen(op);
     try {
       return await fn();

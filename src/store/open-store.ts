@@ -44,13 +44,19 @@ export function openStore(url: string | undefined, opts: OpenStoreOptions): Docu
 function embeddedDir(spec: string, dataDir: string | undefined): string {
   if (spec === '' || spec === 'embedded') {
     if (dataDir === undefined || dataDir === '') {
-      throw new StoreError('invalid', 'the embedded store needs a data folder: pass dataDir, or set FIFE_STORE_URL to a folder path or an http(s):// CouchDB URL');
+      throw new StoreError(
+        'invalid',
+        'the embedded store needs a data folder: pass dataDir, or set FIFE_STORE_URL to a folder path or an http(s):// CouchDB URL',
+      );
     }
     return join(resolve(dataDir), 'store');
   }
   if (/^file:\/\//i.test(spec)) return fileURLToPath(spec);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) {
-    throw new StoreError('invalid', `unsupported store URL scheme in ${spec.replace(/\/\/[^/@]*@/, '//')}: use http(s)://, a folder path, or 'embedded'`);
+    throw new StoreError(
+      'invalid',
+      `unsupported store URL scheme in ${spec.replace(/\/\/[^/@]*@/, '//')}: use http(s)://, a folder path, or 'embedded'`,
+    );
   }
   return resolve(spec);
 }

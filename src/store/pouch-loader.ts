@@ -24,7 +24,9 @@ export interface PouchDatabase {
   query(view: string, opts: Record<string, unknown>): Promise<Record<string, unknown>>;
   allDocs(opts: Record<string, unknown>): Promise<Record<string, unknown>>;
   changes(opts: Record<string, unknown> & { live: true }): PouchChangesFeed;
-  changes(opts: Record<string, unknown>): Promise<{ results: Array<Record<string, unknown>>; last_seq: number | string }>;
+  changes(
+    opts: Record<string, unknown>,
+  ): Promise<{ results: Array<Record<string, unknown>>; last_seq: number | string }>;
   destroy(): Promise<unknown>;
   close(): Promise<unknown>;
 }
@@ -37,7 +39,9 @@ function load(): PouchConstructor {
   if (ctor === undefined) {
     const require = createRequire(import.meta.url);
     const core = require('pouchdb-core') as { plugin(p: unknown): typeof core };
-    ctor = core.plugin(require('pouchdb-adapter-leveldb')).plugin(require('pouchdb-mapreduce')) as unknown as PouchConstructor;
+    ctor = core
+      .plugin(require('pouchdb-adapter-leveldb'))
+      .plugin(require('pouchdb-mapreduce')) as unknown as PouchConstructor;
   }
   return ctor;
 }

@@ -66,9 +66,12 @@ export class RetryingWriter {
   }
 
   save(db: string, doc: DocInput, opts: { onConflict?: ConflictResolver } = {}): Promise<SavedDoc> {
-    if (this.closed) return Promise.reject(new StoreError('closed', 'the writer is closed', { op: 'save', database: db }));
+    if (this.closed)
+      return Promise.reject(new StoreError('closed', 'the writer is closed', { op: 'save', database: db }));
     if (this.waiting.size >= (this.opts.maxPending ?? 1000)) {
-      return Promise.reject(new StoreError('unavailable', 'retry queue full', { op: 'save', database: db, id: doc._id }));
+      return Promise.reject(
+        new StoreError('unavailable', 'retry queue full', { op: 'save', database: db, id: doc._id }),
+      );
     }
     // Fix the id now: a write that landed but whose answer was lost must not be repeated
     // under a second id.
@@ -90,13 +93,20 @@ export class RetryingWriter {
     this.closed = true;
     for (const w of this.waiting) {
       clearTimeout(w.timer);
-      w.reject(new StoreError('closed', 'the writer was closed before the write could be made', { op: 'save' }));
+      w.reject(
+        new StoreError('closed', 'the writer was closed before the write could be made', { op: 'save' }),
+      );
     }
     this.waiting.clear();
   }
 
   private async attempt(
-    db: string, doc: DocInput, onConflict: ConflictResolver | undefined, w: Waiting, n: number, retries: number,
+    db: string,
+    doc: DocInput,
+    onConflict: ConflictResolver | undefined,
+    w: Waiting,
+    n: number,
+    retries: number,
     done: (err: StoreError | undefined, saved?: SavedDoc) => void,
   ): Promise<void> {
     if (!this.waiting.has(w)) return;
@@ -117,12 +127,20 @@ export class RetryingWriter {
     if (err.code !== 'unavailable' && err.code !== 'failed') return done(err);
     if (n >= (this.opts.maxAttempts ?? Infinity)) return done(err);
     const wait = backoffDelay(retries, this.backoff);
-    if (n === 1) this.log.warn({ db, id: doc._id, code: err.code, reason: err.reason, retryInMs: wait }, 'write failed; retrying until the store is back');
+    if (n === 1)
+      this.log.warn(
+        { db, id: doc._id, code: err.code, reason: err.reason, retryInMs: wait },
+        'write failed; retrying until the store is back',
+      );
     else this.log.debug({ db, id: doc._id, attempt: n, retryInMs: wait }, 'write retry scheduled');
     w.timer = setTimeout(() => void this.attempt(db, doc, onConflict, w, n + 1, retries + 1, done), wait);
   }
 
-  private async resolve(db: string, wanted: DocInput, onConflict: ConflictResolver): Promise<DocInput | undefined> {
+  private async resolve(
+    db: string,
+    wanted: DocInput,
+    onConflict: ConflictResolver,
+  ): Promise<DocInput | undefined> {
     let current: SavedDoc | undefined;
     try {
       current = await this.opts.store.get(db, wanted._id!);

@@ -46,7 +46,8 @@ import type { DocChange } from './doc-change.ts';
 import type { DocumentStore, SavedDoc } from './document-store.ts';
 
 export type CacheKey = string | ReadonlyArray<string | number | boolean | null>;
-export type CacheOrigin = { database: string; id: string } | { database: string; type: string } | { database: string };
+export type CacheOrigin =
+  { database: string; id: string } | { database: string; type: string } | { database: string };
 
 export interface CacheStoreOptions {
   ttlMs?: number;
@@ -155,7 +156,8 @@ export class StoreCache {
     this.youngSpan = Math.floor(this.maxEntries / 2);
     this.now = opts.now ?? Date.now;
     this.log = opts.logger?.child({ cache: 'store' });
-    if (!(this.maxEntries >= 1)) throw new StoreError('invalid', `maxEntries must be at least 1, got ${opts.maxEntries}`);
+    if (!(this.maxEntries >= 1))
+      throw new StoreError('invalid', `maxEntries must be at least 1, got ${opts.maxEntries}`);
     this.sweeper = setInterval(() => this.sweep(), opts.sweepIntervalMs ?? 60_000);
     this.sweeper.unref();
   }
@@ -190,7 +192,13 @@ export class StoreCache {
     const old = this.entries.get(k);
     if (old !== undefined) this.remove(k, old);
     const ttl = opts.ttlMs ?? this.defaultTtlMs;
-    const entry: Entry = { key, value, used: ++this.useCounter, expiresAt: this.now() + ttl, index: indexKeys(opts.origins) };
+    const entry: Entry = {
+      key,
+      value,
+      used: ++this.useCounter,
+      expiresAt: this.now() + ttl,
+      index: indexKeys(opts.origins),
+    };
     this.entries.set(k, entry);
     for (const ix of entry.index) {
       let set = this.index.get(ix);
@@ -226,8 +234,16 @@ export class StoreCache {
     return flight.promise as Promise<T>;
   }
 
-  openDoc(store: DocumentStore, database: string, id: string, opts: { ttlMs?: number } = {}): Promise<SavedDoc> {
-    return this.fetch(['doc', plainDbName(database), id], () => store.get(database, id), { ttlMs: opts.ttlMs, origins: [{ database, id }] });
+  openDoc(
+    store: DocumentStore,
+    database: string,
+    id: string,
+    opts: { ttlMs?: number } = {},
+  ): Promise<SavedDoc> {
+    return this.fetch(['doc', plainDbName(database), id], () => store.get(database, id), {
+      ttlMs: opts.ttlMs,
+      origins: [{ database, id }],
+    });
   }
 
   erase(key: CacheKey): boolean {
@@ -241,7 +257,8 @@ export class StoreCache {
   filter<T = unknown>(pred: (key: CacheKey, value: T) => boolean): Array<[CacheKey, T]> {
     const now = this.now();
     const out: Array<[CacheKey, T]> = [];
-    for (const e of this.entries.values()) if (e.expiresAt > now && pred(e.key, e.value as T)) out.push([e.key, e.value as T]);
+    for (const e of this.entries.values())
+      if (e.expiresAt > now && pred(e.key, e.value as T)) out.push([e.key, e.value as T]);
     return out;
   }
 
@@ -279,7 +296,10 @@ export class StoreCache {
     }
     if (erased > 0) {
       this.counts.invalidations += erased;
-      this.log?.debug({ db: change.database, id: change.id, action: change.action, erased }, 'cache entries invalidated');
+      this.log?.debug(
+        { db: change.database, id: change.id, action: change.action, erased },
+        'cache entries invalidated',
+      );
       for (const l of this.listeners) l({ change, erased });
     }
     return erased;

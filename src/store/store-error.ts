@@ -22,7 +22,8 @@
  *   any URL userinfo is stripped (see `stripCredentials`).
  */
 
-export type StoreErrorCode = 'conflict' | 'not_found' | 'invalid' | 'unauthorized' | 'unavailable' | 'closed' | 'failed';
+export type StoreErrorCode =
+  'conflict' | 'not_found' | 'invalid' | 'unauthorized' | 'unavailable' | 'closed' | 'failed';
 
 export interface StoreErrorContext {
   readonly op?: string;
@@ -39,9 +40,16 @@ export class StoreError extends Error {
   readonly id: string | undefined;
   readonly op: string | undefined;
 
-  constructor(code: StoreErrorCode, reason: string, ctx: StoreErrorContext & { status?: number; cause?: unknown } = {}) {
+  constructor(
+    code: StoreErrorCode,
+    reason: string,
+    ctx: StoreErrorContext & { status?: number; cause?: unknown } = {},
+  ) {
     const where = [ctx.op, ctx.database, ctx.id].filter((x) => x !== undefined).join(' ');
-    super(stripCredentials(`store ${code}${where ? ` (${where})` : ''}: ${reason}`), ctx.cause === undefined ? undefined : { cause: ctx.cause });
+    super(
+      stripCredentials(`store ${code}${where ? ` (${where})` : ''}: ${reason}`),
+      ctx.cause === undefined ? undefined : { cause: ctx.cause },
+    );
     this.code = code;
     this.reason = stripCredentials(reason);
     this.status = ctx.status;
@@ -82,19 +90,25 @@ function codeForStatus(status: number, error: string): StoreErrorCode {
 /** Maps a nano / PouchDB / network error to a StoreError. */
 export function toStoreError(err: unknown, ctx: StoreErrorContext = {}): StoreError {
   if (err instanceof StoreError) return err;
-  const raw: RawError = typeof err === 'object' && err !== null ? (err as RawError) : { message: String(err) };
+  const raw: RawError =
+    typeof err === 'object' && err !== null ? (err as RawError) : { message: String(err) };
   const statusRaw = raw.statusCode ?? raw.status;
   const status = typeof statusRaw === 'number' ? statusRaw : undefined;
   const error = typeof raw.error === 'string' ? raw.error : typeof raw.name === 'string' ? raw.name : '';
-  const reasonText = typeof raw.reason === 'string' ? raw.reason : typeof raw.message === 'string' ? raw.message : String(err);
+  const reasonText =
+    typeof raw.reason === 'string' ? raw.reason : typeof raw.message === 'string' ? raw.message : String(err);
   if (status !== undefined && status > 0) {
     const code = codeForStatus(status, error);
     const reason = code === 'not_found' ? notFoundReason(reasonText) : reasonText;
     return new StoreError(code, reason, { ...ctx, status, cause: err });
   }
   // No HTTP status: the request never got an answer (refused, reset, aborted, timed out).
-  const timedOut = raw.name === 'TimeoutError' || raw.name === 'AbortError' || /aborted|timeout/i.test(reasonText);
-  return new StoreError('unavailable', timedOut ? `no answer in time (${reasonText})` : reasonText, { ...ctx, cause: err });
+  const timedOut =
+    raw.name === 'TimeoutError' || raw.name === 'AbortError' || /aborted|timeout/i.test(reasonText);
+  return new StoreError('unavailable', timedOut ? `no answer in time (${reasonText})` : reasonText, {
+    ...ctx,
+    cause: err,
+  });
 }
 
 function notFoundReason(text: string): string {

@@ -31,15 +31,24 @@ const PARAMS: Record<keyof ViewQuery, string> = {
 const BOOLEAN_OPTS = new Set(['inclusiveEnd', 'descending', 'includeDocs', 'reduce', 'group']);
 const COUNT_OPTS = new Set(['limit', 'skip', 'groupLevel']);
 
-export function viewParams(query: ViewQuery, context: { database: string; view: string }): Record<string, unknown> {
+export function viewParams(
+  query: ViewQuery,
+  context: { database: string; view: string },
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(query)) {
     if (value === undefined) continue;
     const param = PARAMS[name as keyof ViewQuery];
-    const bad = (why: string): StoreError => new StoreError('invalid', `view option ${name} ${why}`, { op: 'view', database: context.database, id: context.view });
+    const bad = (why: string): StoreError =>
+      new StoreError('invalid', `view option ${name} ${why}`, {
+        op: 'view',
+        database: context.database,
+        id: context.view,
+      });
     if (param === undefined) throw bad('is not a known option');
     if (BOOLEAN_OPTS.has(name) && typeof value !== 'boolean') throw bad('must be a boolean');
-    if (COUNT_OPTS.has(name) && !(Number.isInteger(value) && (value as number) >= 0)) throw bad('must be a non-negative integer');
+    if (COUNT_OPTS.has(name) && !(Number.isInteger(value) && (value as number) >= 0))
+      throw bad('must be a non-negative integer');
     if (name === 'keys' && !Array.isArray(value)) throw bad('must be an array');
     out[param] = value;
   }
@@ -77,7 +86,12 @@ interface RawChange {
 }
 
 export function toChange(raw: RawChange): Change {
-  const change: Change = { seq: String(raw.seq), id: raw.id, rev: raw.changes?.[0]?.rev ?? '', deleted: raw.deleted === true };
+  const change: Change = {
+    seq: String(raw.seq),
+    id: raw.id,
+    rev: raw.changes?.[0]?.rev ?? '',
+    deleted: raw.deleted === true,
+  };
   if (raw.doc !== undefined && raw.doc !== null) change.doc = raw.doc;
   return change;
 }
@@ -98,7 +112,14 @@ export function toBulkResults(raw: RawBulk[], docs: Doc[], database: string): Bu
     const id = r.id ?? docs[i]?._id ?? '';
     if (r.error === undefined && typeof r.rev === 'string') return { id, ok: true as const, rev: r.rev };
     const status = r.status ?? (r.error === 'conflict' ? 409 : r.error === 'not_found' ? 404 : 400);
-    const error = toStoreError({ statusCode: status, error: typeof r.error === 'string' ? r.error : r.name, reason: r.reason ?? r.message }, { op: 'bulkSave', database, id });
+    const error = toStoreError(
+      {
+        statusCode: status,
+        error: typeof r.error === 'string' ? r.error : r.name,
+        reason: r.reason ?? r.message,
+      },
+      { op: 'bulkSave', database, id },
+    );
     return { id, ok: false as const, error };
   });
 }

@@ -49,45 +49,121 @@ function uptimeText(ms: number): string {
   return `UP 0 years, ${Math.floor(s / 86400)} days, ${Math.floor(s / 3600) % 24} hours, ${Math.floor(s / 60) % 60} minutes, ${s % 60} seconds, ${ms % 1000} milliseconds, 0 microseconds`;
 }
 
-const SHOW_COLUMNS = ['uuid', 'direction', 'created', 'created_epoch', 'name', 'state', 'cid_name', 'cid_num', 'ip_addr', 'dest', 'application', 'application_data', 'dialplan', 'context', 'read_codec', 'read_rate', 'write_codec', 'write_rate', 'secure', 'hostname', 'presence_id', 'presence_data', 'accountcode', 'callstate', 'callee_name', 'callee_num', 'callee_direction', 'call_uuid'];
+const SHOW_COLUMNS = [
+  'uuid',
+  'direction',
+  'created',
+  'created_epoch',
+  'name',
+  'state',
+  'cid_name',
+  'cid_num',
+  'ip_addr',
+  'dest',
+  'application',
+  'application_data',
+  'dialplan',
+  'context',
+  'read_codec',
+  'read_rate',
+  'write_codec',
+  'write_rate',
+  'secure',
+  'hostname',
+  'presence_id',
+  'presence_data',
+  'accountcode',
+  'callstate',
+  'callee_name',
+  'callee_num',
+  'callee_direction',
+  'call_uuid',
+];
 
 function showRow(ch: Channel, engine: AppEngine, hostname: string): Record<string, string> {
   const app = engine.current(ch.uuid) ?? '';
   const created = new Date(Math.floor(ch.times.created / 1000));
-  const values = [ch.uuid, ch.direction, created.toISOString().replace('T', ' ').slice(0, 19), String(Math.floor(ch.times.created / 1e6)), ch.name, ch.state, ch.profile.callerIdName, ch.profile.callerIdNumber, ch.profile.networkAddr, ch.profile.destinationNumber, app, ch.variables.get('current_application_data') ?? '', 'XML', ch.profile.context, 'PCMU', '8000', 'PCMU', '8000', '', hostname, '', '', '', ch.callState, '', '', '', ch.callUuid];
+  const values = [
+    ch.uuid,
+    ch.direction,
+    created.toISOString().replace('T', ' ').slice(0, 19),
+    String(Math.floor(ch.times.created / 1e6)),
+    ch.name,
+    ch.state,
+    ch.profile.callerIdName,
+    ch.profile.callerIdNumber,
+    ch.profile.networkAddr,
+    ch.profile.destinationNumber,
+    app,
+    ch.variables.get('current_application_data') ?? '',
+    'XML',
+    ch.profile.context,
+    'PCMU',
+    '8000',
+    'PCMU',
+    '8000',
+    '',
+    hostname,
+    '',
+    '',
+    '',
+    ch.callState,
+    '',
+    '',
+    '',
+    ch.callUuid,
+  ];
   return Object.fromEntries(SHOW_COLUMNS.map((c, i) => [c, values[i] ?? '']));
 }
 
 export function createApi(h: ApiHost): ApiRunner {
   const { model, engine } = h;
-  const chan = (uuid: string | undefined): Channel | undefined => (uuid === undefined ? undefined : model.channels.get(uuid));
+  const chan = (uuid: string | undefined): Channel | undefined =>
+    uuid === undefined ? undefined : model.channels.get(uuid);
   const NO_CHANNEL = '-ERR No such channel!\n';
 
   async function originate(args: string): Promise<string> {
     const { vars, rest } = parseVars(args.trim());
     const [dial = '', target = '', , , cidName, cidNum, timeout] = rest.split(/\s+/);
-    if (dial === '' || target === '') return '-ERR Usage: originate <call url> <exten>|&<application_name>(<app_args>) [<dialplan>] [<context>] [<cid_name>] [<cid_num>] [<timeout_sec>]\n';
+    if (dial === '' || target === '')
+      return '-ERR Usage: originate <call url> <exten>|&<application_name>(<app_args>) [<dialplan>] [<context>] [<cid_name>] [<cid_num>] [<timeout_sec>]\n';
     const timeoutMs = Number(timeout ?? vars.originate_timeout ?? 60) * 1000;
-    const result = await model.originate(dial, { from: cidNum ?? vars.origination_caller_id_number, callerIdName: cidName ?? vars.origination_caller_id_name, variables: vars, timeoutMs });
+    const result = await model.originate(dial, {
+      from: cidNum ?? vars.origination_caller_id_number,
+      callerIdName: cidName ?? vars.origination_caller_id_name,
+      variables: vars,
+      timeoutMs,
+    });
     if (!result.ok) return `-ERR ${result.cause}\n`;
     const ch = result.channel;
     model.setState(ch, 'CS_EXECUTE');
     const m = /^&([\w-]+)(?:\((.*)\))?$/.exec(target);
     if (m === null) engine.runDialplanPark(ch);
-    else engine.execute(ch, { app: m[1] ?? 'park', arg: m[2] ?? '', appUuid: h.ids.uuid(), eventLock: false, loops: 1 });
+    else
+      engine.execute(ch, {
+        app: m[1] ?? 'park',
+        arg: m[2] ?? '',
+        appUuid: h.ids.uuid(),
+        eventLock: false,
+        loops: 1,
+      });
     return `+OK ${ch.uuid}\n`;
   }
 
   function show(args: string): string {
     const asJson = /\bas\s+json\b/i.test(args);
-    const rows = [...model.channels.values()].filter((c) => !/^calls/i.test(args) || c.direction === 'inbound' || c.otherLeg !== undefined).map((c) => showRow(c, engine, h.hostname));
-    if (asJson) return JSON.stringify(rows.length === 0 ? { row_count: 0 } : { row_count: rows.length, rows });
+    const rows = [...model.channels.values()]
+      .filter((c) => !/^calls/i.test(args) || c.direction === 'inbound' || c.otherLeg !== undefined)
+      .map((c) => showRow(c, engine, h.hostname));
+    if (asJson)
+      return JSON.stringify(rows.length === 0 ? { row_count: 0 } : { row_count: rows.length, rows });
     const lines = [SHOW_COLUMNS.join(','), ...rows.map((r) => SHOW_COLUMNS.map((c) => r[c]).join(','))];
     return `${lines.join('\n')}\n\n${rows.length} total.\n`;
   }
 
   const table: Record<string, (args: string) => string | Promise<string>> = {
-    status: () => `${uptimeText(Date.now() - h.startedMs)}\nFreeSWITCH (Version 1.10.12 fife-switch-sim 64bit) is ready\n${h.totalCalls()} session(s) since startup\n${model.channels.size} session(s) - peak ${model.channels.size}, last 5min ${model.channels.size}\n0 session(s) per Sec out of max 30, peak 0, last 5min 0\n1000 session(s) max\nmin idle cpu 0.00/100.00\nCurrent Stack Size/Max 240K/8192K\n`,
+    status: () =>
+      `${uptimeText(Date.now() - h.startedMs)}\nFreeSWITCH (Version 1.10.12 fife-switch-sim 64bit) is ready\n${h.totalCalls()} session(s) since startup\n${model.channels.size} session(s) - peak ${model.channels.size}, last 5min ${model.channels.size}\n0 session(s) per Sec out of max 30, peak 0, last 5min 0\n1000 session(s) max\nmin idle cpu 0.00/100.00\nCurrent Stack Size/Max 240K/8192K\n`,
     version: () => 'FreeSWITCH Version 1.10.12-release~64bit (fife switch simulator)\n',
     uptime: () => `${Math.floor((Date.now() - h.startedMs) / 1000)}\n`,
     originate,
@@ -108,7 +184,7 @@ export function createApi(h: ApiHost): ApiRunner {
     uuid_getvar: (a) => {
       const [uuid, name = ''] = a.split(/\s+/);
       const ch = chan(uuid);
-      return ch === undefined ? NO_CHANNEL : ch.variables.get(name) ?? '_undef_';
+      return ch === undefined ? NO_CHANNEL : (ch.variables.get(name) ?? '_undef_');
     },
     uuid_setvar: (a) => {
       const [uuid, name = '', ...value] = a.split(' ');
@@ -170,7 +246,8 @@ export function createApi(h: ApiHost): ApiRunner {
     },
     show,
     hupall: (a) => {
-      const cause = a.trim() === '' ? 'MANAGER_REQUEST' : a.trim().split(/\s+/)[0]?.toUpperCase() ?? 'MANAGER_REQUEST';
+      const cause =
+        a.trim() === '' ? 'MANAGER_REQUEST' : (a.trim().split(/\s+/)[0]?.toUpperCase() ?? 'MANAGER_REQUEST');
       model.hangupAll(cause);
       return `+OK hangup all channels with cause ${cause}\n`;
     },

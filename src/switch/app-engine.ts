@@ -57,7 +57,12 @@ interface ChannelApps {
 }
 
 function completeHeaders(req: ExecRequest, response: string): Header[] {
-  return [['Application', req.app], ['Application-Data', req.arg], ['Application-Response', response], ['Application-UUID', req.appUuid]];
+  return [
+    ['Application', req.app],
+    ['Application-Data', req.arg],
+    ['Application-Response', response],
+    ['Application-UUID', req.appUuid],
+  ];
 }
 
 /** Applications that take the channel's digits (the innermost one running gets them). */
@@ -82,7 +87,17 @@ function waitForDigit(running: Running, ms: number): Promise<string | 'timeout' 
   });
 }
 
-const NESTABLE = new Set(['socket', 'park', 'playback', 'sleep', 'record', 'read', 'play_and_get_digits', 'echo', 'endless_playback']);
+const NESTABLE = new Set([
+  'socket',
+  'park',
+  'playback',
+  'sleep',
+  'record',
+  'read',
+  'play_and_get_digits',
+  'echo',
+  'endless_playback',
+]);
 
 export class AppEngine {
   private readonly perChannel = new Map<string, ChannelApps>();
@@ -144,7 +159,11 @@ export class AppEngine {
   private execHeaders(ch: Channel, req: ExecRequest): Header[] {
     ch.variables.set('current_application', req.app);
     ch.variables.set('current_application_data', req.arg);
-    return [['Application', req.app], ['Application-Data', req.arg], ['Application-UUID', req.appUuid]];
+    return [
+      ['Application', req.app],
+      ['Application-Data', req.arg],
+      ['Application-UUID', req.appUuid],
+    ];
   }
 
   private start(ch: Channel, st: ChannelApps, req: ExecRequest): void {
@@ -155,7 +174,13 @@ export class AppEngine {
       if (previous === undefined) this.model.fire('CHANNEL_PARK', ch);
       return;
     }
-    const running: Running = { req, abort: new AbortController(), digits: [], wake: undefined, done: Promise.resolve() };
+    const running: Running = {
+      req,
+      abort: new AbortController(),
+      digits: [],
+      wake: undefined,
+      done: Promise.resolve(),
+    };
     st.running.push(running);
     // Start on a microtask so that `done` is set before the application runs: an
     // application that hangs up its own channel makes interrupt() wait for `done`.
@@ -201,7 +226,11 @@ export class AppEngine {
   }
 
   dtmf(ch: Channel, digit: string, durationMs: number): void {
-    this.model.fire('DTMF', ch, [['DTMF-Digit', digit], ['DTMF-Duration', String(durationMs * 8)], ['DTMF-Source', 'RTP']]);
+    this.model.fire('DTMF', ch, [
+      ['DTMF-Digit', digit],
+      ['DTMF-Duration', String(durationMs * 8)],
+      ['DTMF-Source', 'RTP'],
+    ]);
     const st = this.perChannel.get(ch.uuid);
     const target = [...(st?.running ?? [])].reverse().find((r) => DIGIT_APPS.has(r.req.app));
     if (target === undefined) return;

@@ -95,7 +95,11 @@ function setVar(ch: Channel, assignment: string): void {
 }
 
 /** Waits up to ms for a digit in stopOn (other digits are ignored). */
-async function untilDigit(ctx: AppContext, ms: number, stopOn: string): Promise<{ end: WaitEnd; digit?: string }> {
+async function untilDigit(
+  ctx: AppContext,
+  ms: number,
+  stopOn: string,
+): Promise<{ end: WaitEnd; digit?: string }> {
   const deadline = Date.now() + ms;
   for (;;) {
     const r = await ctx.waitForDigit(Math.max(0, deadline - Date.now()));
@@ -105,16 +109,26 @@ async function untilDigit(ctx: AppContext, ms: number, stopOn: string): Promise<
   }
 }
 
-async function play(ctx: AppContext, file: string, stopOn: string): Promise<{ end: WaitEnd; digit?: string }> {
+async function play(
+  ctx: AppContext,
+  file: string,
+  stopOn: string,
+): Promise<{ end: WaitEnd; digit?: string }> {
   const { ch, model } = ctx;
   model.fire('PLAYBACK_START', ch, [['Playback-File-Path', file]]);
   const r = await untilDigit(ctx, mediaMs(file, ctx.media), stopOn);
-  model.fire('PLAYBACK_STOP', ch, [['Playback-File-Path', file], ['Playback-Status', r.end === 'done' ? 'done' : 'break']]);
+  model.fire('PLAYBACK_STOP', ch, [
+    ['Playback-File-Path', file],
+    ['Playback-Status', r.end === 'done' ? 'done' : 'break'],
+  ]);
   return r;
 }
 
 /** Collects digits after a prompt: until max, a terminator, or timeout. */
-async function collect(ctx: AppContext, o: { first?: string; max: number; terminators: string; timeoutMs: number; digitTimeoutMs: number }): Promise<{ digits: string; terminator?: string; aborted: boolean }> {
+async function collect(
+  ctx: AppContext,
+  o: { first?: string; max: number; terminators: string; timeoutMs: number; digitTimeoutMs: number },
+): Promise<{ digits: string; terminator?: string; aborted: boolean }> {
   let digits = '';
   let terminator: string | undefined;
   const add = (d: string): boolean => {
@@ -136,7 +150,10 @@ export const APPLICATIONS: Record<string, Application> = {
   answer: async ({ model, ch }) => (model.answer(ch), '_none_'),
   pre_answer: async ({ model, ch }) => (model.preAnswer(ch), '_none_'),
   ring_ready: async ({ model, ch }) => (model.ringReady(ch), '_none_'),
-  hangup: async ({ model, ch, arg }) => (model.hangup(ch, arg.trim() === '' ? 'NORMAL_CLEARING' : arg.trim().toUpperCase()), '_none_'),
+  hangup: async ({ model, ch, arg }) => (
+    model.hangup(ch, arg.trim() === '' ? 'NORMAL_CLEARING' : arg.trim().toUpperCase()),
+    '_none_'
+  ),
   set: async ({ ch, arg }) => (setVar(ch, arg), '_none_'),
   export: async ({ ch, arg }) => (setVar(ch, arg.replace(/^nolocal:/, '')), '_none_'),
   unset: async ({ ch, arg }) => (ch.variables.delete(arg.trim()), '_none_'),
@@ -153,18 +170,27 @@ export const APPLICATIONS: Record<string, Application> = {
     return 'FILE PLAYED';
   },
   play_and_get_digits: async (ctx) => {
-    const [min, max, tries, timeout, terms, file, invalid, variable, regexp, digitTimeout] = ctx.arg.trim().split(/\s+/);
+    const [min, max, tries, timeout, terms, file, invalid, variable, regexp, digitTimeout] = ctx.arg
+      .trim()
+      .split(/\s+/);
     const re = regexp !== undefined && regexp !== '' ? new RegExp(`^(?:${regexp})$`) : /^[0-9*#]*$/;
     for (let t = 0; t < Math.max(1, Number(tries) || 1); t++) {
       const prompt = await play(ctx, file ?? '', '0123456789*#');
       if (prompt.end === 'aborted') break;
-      const got = await collect(ctx, { first: prompt.digit, max: Number(max) || 1, terminators: terms ?? '#', timeoutMs: Number(timeout) || 5000, digitTimeoutMs: Number(digitTimeout) || Number(timeout) || 5000 });
+      const got = await collect(ctx, {
+        first: prompt.digit,
+        max: Number(max) || 1,
+        terminators: terms ?? '#',
+        timeoutMs: Number(timeout) || 5000,
+        digitTimeoutMs: Number(digitTimeout) || Number(timeout) || 5000,
+      });
       if (got.aborted) break;
       if (got.digits.length >= (Number(min) || 0) && re.test(got.digits)) {
         if (variable !== undefined) ctx.ch.variables.set(variable, got.digits);
         return '_none_';
       }
-      if (invalid !== undefined && invalid !== '' && invalid !== 'silence_stream://0') await play(ctx, invalid, '');
+      if (invalid !== undefined && invalid !== '' && invalid !== 'silence_stream://0')
+        await play(ctx, invalid, '');
     }
     if (variable !== undefined) ctx.ch.variables.delete(variable);
     return '_none_';
@@ -172,7 +198,16 @@ export const APPLICATIONS: Record<string, Application> = {
   read: async (ctx) => {
     const [min, max, file, variable, timeout, terms] = ctx.arg.trim().split(/\s+/);
     const prompt = await play(ctx, file ?? '', '0123456789*#');
-    const got = prompt.end === 'aborted' ? { digits: '', aborted: true, terminator: undefined } : await collect(ctx, { first: prompt.digit, max: Number(max) || 1, terminators: terms ?? '#', timeoutMs: Number(timeout) || 5000, digitTimeoutMs: Number(timeout) || 5000 });
+    const got =
+      prompt.end === 'aborted'
+        ? { digits: '', aborted: true, terminator: undefined }
+        : await collect(ctx, {
+            first: prompt.digit,
+            max: Number(max) || 1,
+            terminators: terms ?? '#',
+            timeoutMs: Number(timeout) || 5000,
+            digitTimeoutMs: Number(timeout) || 5000,
+          });
     const ok = got.digits.length >= (Number(min) || 0) && got.digits.length > 0;
     if (variable !== undefined) ctx.ch.variables.set(variable, got.digits);
     ctx.ch.variables.set('read_result', ok ? 'success' : got.aborted ? 'failure' : 'timeout');
@@ -183,7 +218,11 @@ export const APPLICATIONS: Record<string, Application> = {
     const [path = '', limit] = ctx.arg.trim().split(/\s+/);
     const started = Date.now();
     ctx.model.fire('RECORD_START', ctx.ch, [['Record-File-Path', path]]);
-    await untilDigit(ctx, limit !== undefined && Number(limit) > 0 ? Number(limit) * 1000 : ctx.media.recordMaxMs, terminatorsOf(ctx.ch, '#'));
+    await untilDigit(
+      ctx,
+      limit !== undefined && Number(limit) > 0 ? Number(limit) * 1000 : ctx.media.recordMaxMs,
+      terminatorsOf(ctx.ch, '#'),
+    );
     const ms = Date.now() - started;
     ctx.ch.variables.set('record_ms', String(ms));
     ctx.ch.variables.set('record_seconds', String(Math.floor(ms / 1000)));
@@ -208,14 +247,25 @@ export const APPLICATIONS: Record<string, Application> = {
 
 async function bridgeApp(ctx: AppContext): Promise<string> {
   const { ch: a, model } = ctx;
-  const dials = ctx.arg.replace(/^\{[^}]*\}/, '').split(/[|,]/).map((d) => d.replace(/^\[[^\]]*\]/, '').trim()).filter((d) => d !== '');
+  const dials = ctx.arg
+    .replace(/^\{[^}]*\}/, '')
+    .split(/[|,]/)
+    .map((d) => d.replace(/^\[[^\]]*\]/, '').trim())
+    .filter((d) => d !== '');
   let cause = 'NO_ROUTE_DESTINATION';
   for (const dial of dials) {
     if (ctx.signal.aborted) break;
     const timeoutMs = Number(a.variables.get('call_timeout') ?? '60') * 1000;
-    const ringing = model.originate(dial, { from: a.profile.callerIdNumber, callerIdName: a.profile.callerIdName, timeoutMs, callUuid: a.callUuid });
+    const ringing = model.originate(dial, {
+      from: a.profile.callerIdNumber,
+      callerIdName: a.profile.callerIdName,
+      timeoutMs,
+      callUuid: a.callUuid,
+    });
     const onAbort = (): void => {
-      for (const c of model.channels.values()) if (c.callUuid === a.callUuid && c !== a && model.isRinging(c.uuid)) model.rejectRinging(c.uuid, 'ORIGINATOR_CANCEL');
+      for (const c of model.channels.values())
+        if (c.callUuid === a.callUuid && c !== a && model.isRinging(c.uuid))
+          model.rejectRinging(c.uuid, 'ORIGINATOR_CANCEL');
     };
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     const result = await ringing;
@@ -232,7 +282,9 @@ async function bridgeApp(ctx: AppContext): Promise<string> {
     model.answer(a);
     a.variables.set('originate_disposition', 'SUCCESS');
     model.bridge(a, b);
-    const aGone = new Promise<void>((resolve) => (ctx.signal.aborted ? resolve() : ctx.signal.addEventListener('abort', () => resolve(), { once: true })));
+    const aGone = new Promise<void>((resolve) =>
+      ctx.signal.aborted ? resolve() : ctx.signal.addEventListener('abort', () => resolve(), { once: true }),
+    );
     await Promise.race([aGone, model.whenHungUp(b.uuid)]);
     if (model.channels.has(a.uuid)) model.unbridge(a);
     if (a.isHungUp) model.hangup(b, a.hangupCause);

@@ -78,10 +78,23 @@ export class CallModel {
   private setCallState(ch: Channel, state: CallState): void {
     const original = ch.callState;
     ch.callState = state;
-    this.fire('CHANNEL_CALLSTATE', ch, [['Original-Channel-Call-State', original], ['Channel-Call-State-Number', String(['DOWN', 'DIALING', 'RINGING', 'EARLY', 'ACTIVE', 'HELD', 'RING_WAIT', 'HANGUP'].indexOf(state))]]);
+    this.fire('CHANNEL_CALLSTATE', ch, [
+      ['Original-Channel-Call-State', original],
+      [
+        'Channel-Call-State-Number',
+        String(
+          ['DOWN', 'DIALING', 'RINGING', 'EARLY', 'ACTIVE', 'HELD', 'RING_WAIT', 'HANGUP'].indexOf(state),
+        ),
+      ],
+    ]);
   }
 
-  private create(direction: Direction, name: string, p: Omit<InboundCall, 'noPark' | 'socket'>, callUuid?: string): Channel {
+  private create(
+    direction: Direction,
+    name: string,
+    p: Omit<InboundCall, 'noPark' | 'socket'>,
+    callUuid?: string,
+  ): Channel {
     const uuid = this.ids.uuid();
     const ch = new Channel({
       uuid,
@@ -89,8 +102,20 @@ export class CallModel {
       direction,
       name,
       createdMicros: this.events.now(),
-      profile: { callerIdName: p.callerIdName ?? p.from, callerIdNumber: p.from, destinationNumber: p.to, context: p.context ?? 'default', networkAddr: '127.0.0.1', username: p.from },
-      variables: { sip_call_id: `${uuid}@127.0.0.1`, sip_from_user: p.from, sip_to_user: p.to, ...p.variables },
+      profile: {
+        callerIdName: p.callerIdName ?? p.from,
+        callerIdNumber: p.from,
+        destinationNumber: p.to,
+        context: p.context ?? 'default',
+        networkAddr: '127.0.0.1',
+        username: p.from,
+      },
+      variables: {
+        sip_call_id: `${uuid}@127.0.0.1`,
+        sip_from_user: p.from,
+        sip_to_user: p.to,
+        ...p.variables,
+      },
     });
     this.channels.set(uuid, ch);
     ch.state = 'CS_INIT';
@@ -104,7 +129,14 @@ export class CallModel {
     this.setCallState(ch, 'RINGING');
     this.setState(ch, 'CS_ROUTING');
     this.setState(ch, 'CS_EXECUTE');
-    if (call.socket !== undefined) this.engine.execute(ch, { app: 'socket', arg: call.socket, appUuid: this.ids.uuid(), eventLock: false, loops: 1 });
+    if (call.socket !== undefined)
+      this.engine.execute(ch, {
+        app: 'socket',
+        arg: call.socket,
+        appUuid: this.ids.uuid(),
+        eventLock: false,
+        loops: 1,
+      });
     else if (call.noPark !== true) this.engine.runDialplanPark(ch);
     return ch;
   }
@@ -139,14 +171,20 @@ export class CallModel {
     if (b.direction === 'outbound') this.setState(b, 'CS_EXCHANGE_MEDIA');
     a.variables.set('bridge_uuid', b.uuid);
     b.variables.set('bridge_uuid', a.uuid);
-    this.fire('CHANNEL_BRIDGE', a, [['Bridge-A-Unique-ID', a.uuid], ['Bridge-B-Unique-ID', b.uuid]]);
+    this.fire('CHANNEL_BRIDGE', a, [
+      ['Bridge-A-Unique-ID', a.uuid],
+      ['Bridge-B-Unique-ID', b.uuid],
+    ]);
   }
 
   unbridge(a: Channel): void {
     const other = a.otherLeg;
     if (other === undefined) return;
     const b = this.channels.get(other);
-    this.fire('CHANNEL_UNBRIDGE', a, [['Bridge-A-Unique-ID', a.uuid], ['Bridge-B-Unique-ID', other]]);
+    this.fire('CHANNEL_UNBRIDGE', a, [
+      ['Bridge-A-Unique-ID', a.uuid],
+      ['Bridge-B-Unique-ID', other],
+    ]);
     a.otherLeg = undefined;
     if (b !== undefined && b.otherLeg === a.uuid) b.otherLeg = undefined;
   }
@@ -224,11 +262,30 @@ export class CallModel {
     return true;
   }
 
-  originate(dial: string, opts: { from?: string; callerIdName?: string; variables?: Record<string, string>; timeoutMs?: number; callUuid?: string }): Promise<OriginateResult> {
+  originate(
+    dial: string,
+    opts: {
+      from?: string;
+      callerIdName?: string;
+      variables?: Record<string, string>;
+      timeoutMs?: number;
+      callUuid?: string;
+    },
+  ): Promise<OriginateResult> {
     const target = this.endpoints.resolve(dial);
     if (!target.ok) return Promise.resolve(target);
     const { device } = target;
-    const ch = this.create('outbound', target.channelName, { from: opts.from ?? '0000000000', to: device.user, callerIdName: opts.callerIdName, variables: opts.variables }, opts.callUuid);
+    const ch = this.create(
+      'outbound',
+      target.channelName,
+      {
+        from: opts.from ?? '0000000000',
+        to: device.user,
+        callerIdName: opts.callerIdName,
+        variables: opts.variables,
+      },
+      opts.callUuid,
+    );
     this.fire('CHANNEL_OUTGOING', ch);
     this.fire('CHANNEL_STATE', ch);
     this.setState(ch, 'CS_CONSUME_MEDIA');
@@ -239,7 +296,8 @@ export class CallModel {
       this.ringing.set(ch.uuid, ring);
       const b = device.behaviour;
       if (b.mode === 'auto') ring.timer = setTimeout(() => this.answerRinging(ch.uuid), b.answerAfterMs);
-      else if (b.mode === 'reject' || b.mode === 'busy') setImmediate(() => this.rejectRinging(ch.uuid, b.mode === 'busy' ? 'USER_BUSY' : b.rejectCause));
+      else if (b.mode === 'reject' || b.mode === 'busy')
+        setImmediate(() => this.rejectRinging(ch.uuid, b.mode === 'busy' ? 'USER_BUSY' : b.rejectCause));
       else ring.timer = setTimeout(() => this.rejectRinging(ch.uuid, 'NO_ANSWER'), opts.timeoutMs ?? 60_000);
     });
   }

@@ -14,7 +14,21 @@
  */
 import type { Header } from './esl-wire.ts';
 
-export const CHANNEL_STATES = ['CS_NEW', 'CS_INIT', 'CS_ROUTING', 'CS_SOFT_EXECUTE', 'CS_EXECUTE', 'CS_EXCHANGE_MEDIA', 'CS_PARK', 'CS_CONSUME_MEDIA', 'CS_HIBERNATE', 'CS_RESET', 'CS_HANGUP', 'CS_REPORTING', 'CS_DESTROY'] as const;
+export const CHANNEL_STATES = [
+  'CS_NEW',
+  'CS_INIT',
+  'CS_ROUTING',
+  'CS_SOFT_EXECUTE',
+  'CS_EXECUTE',
+  'CS_EXCHANGE_MEDIA',
+  'CS_PARK',
+  'CS_CONSUME_MEDIA',
+  'CS_HIBERNATE',
+  'CS_RESET',
+  'CS_HANGUP',
+  'CS_REPORTING',
+  'CS_DESTROY',
+] as const;
 export type ChannelState = (typeof CHANNEL_STATES)[number];
 export type CallState = 'DOWN' | 'RINGING' | 'EARLY' | 'ACTIVE' | 'HELD' | 'HANGUP';
 export type AnswerState = 'ringing' | 'early' | 'answered' | 'hangup';
@@ -121,7 +135,8 @@ export class Channel {
       ['Caller-Channel-Transfer-Time', '0'],
       ['Caller-Channel-Bridged-Time', String(t.bridged)],
     );
-    if (this.otherLeg !== undefined) h.push(['Other-Type', 'originatee'], ['Other-Leg-Unique-ID', this.otherLeg]);
+    if (this.otherLeg !== undefined)
+      h.push(['Other-Type', 'originatee'], ['Other-Leg-Unique-ID', this.otherLeg]);
     for (const [k, v] of this.variables) h.push([`variable_${k}`, v]);
     return h;
   }

@@ -59,7 +59,10 @@ async function readJson(req: IncomingMessage): Promise<Json> {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
     return v as Json;
   } catch (err) {
-    throw new HttpError(400, `body is not a JSON object: ${err instanceof Error ? err.message : String(err)}`);
+    throw new HttpError(
+      400,
+      `body is not a JSON object: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
 }
 
@@ -69,18 +72,40 @@ const str = (b: Json, k: string, required = false): string | undefined => {
   if (typeof v !== 'string' || v === '') throw new HttpError(400, `"${k}" must be a non-empty string`);
   return v;
 };
-const num = (b: Json, k: string): number | undefined => (typeof b[k] === 'number' ? (b[k] as number) : undefined);
-const strings = (b: Json, k: string): string[] | undefined => (Array.isArray(b[k]) ? (b[k] as unknown[]).map(String) : undefined);
-const record = (b: Json, k: string): Record<string, string> | undefined => (typeof b[k] === 'object' && b[k] !== null ? Object.fromEntries(Object.entries(b[k] as Json).map(([kk, v]) => [kk, String(v)])) : undefined);
+const num = (b: Json, k: string): number | undefined =>
+  typeof b[k] === 'number' ? (b[k] as number) : undefined;
+const strings = (b: Json, k: string): string[] | undefined =>
+  Array.isArray(b[k]) ? (b[k] as unknown[]).map(String) : undefined;
+const record = (b: Json, k: string): Record<string, string> | undefined =>
+  typeof b[k] === 'object' && b[k] !== null
+    ? Object.fromEntries(Object.entries(b[k] as Json).map(([kk, v]) => [kk, String(v)]))
+    : undefined;
 
-export async function startControlServer(sw: Switch, opts: { port?: number; host?: string; logger: Logger }): Promise<ControlServer> {
+export async function startControlServer(
+  sw: Switch,
+  opts: { port?: number; host?: string; logger: Logger },
+): Promise<ControlServer> {
   const log = opts.logger.child({ component: 'switch-sim-control' });
   let release: (() => void) | undefined;
 
-  async function route(method: string, path: string[], body: () => Promise<Json>): Promise<[number, unknown]> {
+  async function route(
+    method: string,
+    path: string[],
+    body: () => Promise<Json>,
+  ): Promise<[number, unknown]> {
     const [top, id, action] = path;
-    const found = (ok: boolean): [number, unknown] => (ok ? [200, { ok: true }] : [404, { ok: false, error: `no channel ${id ?? ''} in a state for that` }]);
-    if (method === 'GET' && top === 'status') return [200, { coreUuid: sw.coreUuid, eslPort: sw.port, channels: sw.channelCount, connections: sw.connectionCount }];
+    const found = (ok: boolean): [number, unknown] =>
+      ok ? [200, { ok: true }] : [404, { ok: false, error: `no channel ${id ?? ''} in a state for that` }];
+    if (method === 'GET' && top === 'status')
+      return [
+        200,
+        {
+          coreUuid: sw.coreUuid,
+          eslPort: sw.port,
+          channels: sw.channelCount,
+          connections: sw.connectionCount,
+        },
+      ];
     if (top === 'calls') {
       if (method === 'GET' && id === undefined) return [200, sw.channels()];
       if (method === 'GET') {
@@ -89,12 +114,22 @@ export async function startControlServer(sw: Switch, opts: { port?: number; host
       }
       if (method === 'POST' && id === undefined) {
         const b = await body();
-        const uuid = sw.placeCall({ from: str(b, 'from', true) ?? '', to: str(b, 'to', true) ?? '', callerIdName: str(b, 'callerIdName'), context: str(b, 'context'), variables: record(b, 'variables'), socket: str(b, 'socket') });
+        const uuid = sw.placeCall({
+          from: str(b, 'from', true) ?? '',
+          to: str(b, 'to', true) ?? '',
+          callerIdName: str(b, 'callerIdName'),
+          context: str(b, 'context'),
+          variables: record(b, 'variables'),
+          socket: str(b, 'socket'),
+        });
         return [201, { uuid }];
       }
       if (method === 'POST' && id !== undefined) {
         const b = await body();
-        if (action === 'dtmf') return found(sw.pressDigits(id, str(b, 'digits', true) ?? '', { durationMs: num(b, 'durationMs') }));
+        if (action === 'dtmf')
+          return found(
+            sw.pressDigits(id, str(b, 'digits', true) ?? '', { durationMs: num(b, 'durationMs') }),
+          );
         if (action === 'hangup') return found(sw.hangup(id, str(b, 'cause')));
         if (action === 'answer') return found(sw.answer(id));
         if (action === 'reject') return found(sw.reject(id, str(b, 'cause')));
@@ -107,8 +142,16 @@ export async function startControlServer(sw: Switch, opts: { port?: number; host
       if (method === 'POST') {
         const b = await body();
         const mode = str(b, 'mode') as DeviceMode | undefined;
-        if (mode !== undefined && !['auto', 'manual', 'reject', 'busy'].includes(mode)) throw new HttpError(400, '"mode" must be auto, manual, reject or busy');
-        return [201, sw.registerEndpoint(str(b, 'user', true) ?? '', { mode, answerAfterMs: num(b, 'answerAfterMs'), rejectCause: str(b, 'rejectCause') })];
+        if (mode !== undefined && !['auto', 'manual', 'reject', 'busy'].includes(mode))
+          throw new HttpError(400, '"mode" must be auto, manual, reject or busy');
+        return [
+          201,
+          sw.registerEndpoint(str(b, 'user', true) ?? '', {
+            mode,
+            answerAfterMs: num(b, 'answerAfterMs'),
+            rejectCause: str(b, 'rejectCause'),
+          }),
+        ];
       }
     }
     if (top === 'faults' && method === 'POST') {
@@ -148,7 +191,12 @@ export async function startControlServer(sw: Switch, opts: { port?: number; host
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0]?.split('/').filter((p) => p !== '').map(decodeURIComponent) ?? [];
+    const path =
+      (req.url ?? '/')
+        .split('?')[0]
+        ?.split('/')
+        .filter((p) => p !== '')
+        .map(decodeURIComponent) ?? [];
     let status: number;
     let answer: unknown;
     try {
@@ -156,7 +204,10 @@ export async function startControlServer(sw: Switch, opts: { port?: number; host
     } catch (err) {
       status = err instanceof HttpError ? err.status : 500;
       answer = { error: err instanceof Error ? err.message : String(err) };
-      log.info({ method: req.method, url: req.url, status, err: (answer as Json).error }, 'control request failed');
+      log.info(
+        { method: req.method, url: req.url, status, err: (answer as Json).error },
+        'control request failed',
+      );
     }
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(JSON.stringify(answer));
@@ -172,9 +223,10 @@ export async function startControlServer(sw: Switch, opts: { port?: number; host
   let closing: Promise<void> | undefined;
   return {
     port,
-    close: () => (closing ??= new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    })),
+    close: () =>
+      (closing ??= new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      })),
   };
 }

@@ -25,7 +25,8 @@ export interface DeviceBehaviour {
 
 export interface Device {
   readonly user: string;
-  readonly behaviour: Required<Pick<DeviceBehaviour, 'mode' | 'answerAfterMs' | 'rejectCause'>> & DeviceBehaviour;
+  readonly behaviour: Required<Pick<DeviceBehaviour, 'mode' | 'answerAfterMs' | 'rejectCause'>> &
+    DeviceBehaviour;
 }
 
 export type Resolution = { ok: true; device: Device; channelName: string } | { ok: false; cause: string };
@@ -36,7 +37,12 @@ export class Endpoints {
   register(user: string, behaviour: DeviceBehaviour = {}): Device {
     const device: Device = {
       user,
-      behaviour: { ...behaviour, mode: behaviour.mode ?? 'auto', answerAfterMs: behaviour.answerAfterMs ?? 0, rejectCause: behaviour.rejectCause ?? 'CALL_REJECTED' },
+      behaviour: {
+        ...behaviour,
+        mode: behaviour.mode ?? 'auto',
+        answerAfterMs: behaviour.answerAfterMs ?? 0,
+        rejectCause: behaviour.rejectCause ?? 'CALL_REJECTED',
+      },
     };
     this.devices.set(user, device);
     return device;
@@ -59,7 +65,8 @@ export class Endpoints {
     const user = last.split('@')[0] ?? '';
     if (parts.length < 2 || user === '') return { ok: false, cause: 'INVALID_NUMBER_FORMAT' };
     const device = this.devices.get(user);
-    if (device === undefined) return { ok: false, cause: tech === 'user' ? 'USER_NOT_REGISTERED' : 'NO_ROUTE_DESTINATION' };
+    if (device === undefined)
+      return { ok: false, cause: tech === 'user' ? 'USER_NOT_REGISTERED' : 'NO_ROUTE_DESTINATION' };
     return { ok: true, device, channelName: `sofia/internal/${user}@127.0.0.1` };
   }
 }

@@ -40,7 +40,14 @@ import type { Connection, Event as ModeslEvent } from 'modesl';
 import { backoffDelay, backoffPolicy, type BackoffPolicy } from '../kernel/backoff.ts';
 import { createRootLogger, type Logger } from '../kernel/log.ts';
 import { safeUrlDecode } from './esl-wire.ts';
-import { EslChannelGoneError, EslCommandError, EslDisconnectedError, EslNotConnectedError, EslTimeoutError, type EslEvent } from './esl-errors.ts';
+import {
+  EslChannelGoneError,
+  EslCommandError,
+  EslDisconnectedError,
+  EslNotConnectedError,
+  EslTimeoutError,
+  type EslEvent,
+} from './esl-errors.ts';
 
 const modesl = createRequire(import.meta.url)('modesl') as typeof import('modesl');
 
@@ -99,7 +106,10 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
     this.host = opts.host ?? '127.0.0.1';
     this.port = opts.port ?? 8021;
     this.password = opts.password ?? 'ClueCon';
-    this.log = (opts.logger ?? createRootLogger({ node: 'esl-client' })).child({ component: 'esl', switch: this.target });
+    this.log = (opts.logger ?? createRootLogger({ node: 'esl-client' })).child({
+      component: 'esl',
+      switch: this.target,
+    });
     this.backoff = backoffPolicy(opts.backoff, ESL_BACKOFF);
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 5000;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
@@ -115,7 +125,8 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
 
   start(): Promise<void> {
     if (this.up) return Promise.resolve();
-    if (this.stopped) return Promise.reject(new Error(`EslConnection to ${this.target} is closed; make a new one`));
+    if (this.stopped)
+      return Promise.reject(new Error(`EslConnection to ${this.target} is closed; make a new one`));
     if (this.firstUp === undefined) {
       let settle!: { resolve(): void; reject(e: Error): void };
       const promise = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
@@ -149,14 +160,22 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
       socket.destroy();
       lose('connect timeout');
     }, this.connectTimeoutMs);
-    conn.on('error', (err: unknown) => this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'esl connection error'));
+    conn.on('error', (err: unknown) =>
+      this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'esl connection error'),
+    );
     conn.on('esl::connect', () => this.guardParser(conn));
     conn.on('esl::event::auth::fail', () => {
-      this.log.error('esl authentication failed: the switch refused the password (check the configured ESL password)');
+      this.log.error(
+        'esl authentication failed: the switch refused the password (check the configured ESL password)',
+      );
       socket.destroy();
     });
-    conn.on('esl::event::disconnect::notice', (ev: ModeslEvent) => this.log.info({ notice: ev.getBody().split('\n')[0] }, 'switch sent a disconnect notice'));
-    conn.on('esl::event::**', (ev: ModeslEvent, headers: Record<string, unknown> | undefined) => this.onModeslEvent(ev, headers));
+    conn.on('esl::event::disconnect::notice', (ev: ModeslEvent) =>
+      this.log.info({ notice: ev.getBody().split('\n')[0] }, 'switch sent a disconnect notice'),
+    );
+    conn.on('esl::event::**', (ev: ModeslEvent, headers: Record<string, unknown> | undefined) =>
+      this.onModeslEvent(ev, headers),
+    );
     conn.once('esl::ready', () => {
       clearTimeout(authTimer);
       void this.onReady(conn);
@@ -174,7 +193,10 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
       try {
         return original(text);
       } catch (err) {
-        this.log.warn({ err: err instanceof Error ? err.message : String(err), sample: text.slice(0, 200) }, 'malformed header value from the switch; decoded leniently');
+        this.log.warn(
+          { err: err instanceof Error ? err.message : String(err), sample: text.slice(0, 200) },
+          'malformed header value from the switch; decoded leniently',
+        );
         const out: Record<string, string | number> = {};
         for (const line of text.split('\n')) {
           const [key = '', ...rest] = line.split(': ');
@@ -188,10 +210,20 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
 
   private async onReady(conn: Connection): Promise<void> {
     try {
-      if (this.subscriptions.size > 0) await this.sendRecv(conn, `event json ${[...this.subscriptions, 'BACKGROUND_JOB', 'CHANNEL_EXECUTE_COMPLETE'].join(' ')}`, undefined, 'resubscribe');
-      for (const [h, v] of this.filters) await this.sendRecv(conn, `filter ${h} ${v}`, undefined, 're-filter');
+      if (this.subscriptions.size > 0)
+        await this.sendRecv(
+          conn,
+          `event json ${[...this.subscriptions, 'BACKGROUND_JOB', 'CHANNEL_EXECUTE_COMPLETE'].join(' ')}`,
+          undefined,
+          'resubscribe',
+        );
+      for (const [h, v] of this.filters)
+        await this.sendRecv(conn, `filter ${h} ${v}`, undefined, 're-filter');
     } catch (err) {
-      this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'could not restore subscriptions after connecting');
+      this.log.error(
+        { err: err instanceof Error ? err.message : String(err) },
+        'could not restore subscriptions after connecting',
+      );
     }
     if (this.conn !== conn || this.stopped) return;
     this.up = true;
@@ -240,7 +272,10 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
     const conn = this.conn;
     if (conn === undefined) return;
     const socket = conn.socket;
-    const closed = socket === null || socket.destroyed ? Promise.resolve() : new Promise<void>((r) => socket.once('close', () => r()));
+    const closed =
+      socket === null || socket.destroyed
+        ? Promise.resolve()
+        : new Promise<void>((r) => socket.once('close', () => r()));
     conn.send('exit');
     socket?.end();
     setTimeout(() => socket?.destroy(), 1000).unref();
@@ -259,10 +294,18 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
       this.log.warn({ type }, 'event frame without Event-Name dropped');
       return;
     }
-    const event: EslEvent = { name, subclass: headers['Event-Subclass'], uuid: headers['Unique-ID'], headers, body: ev.getBody() ?? '' };
+    const event: EslEvent = {
+      name,
+      subclass: headers['Event-Subclass'],
+      uuid: headers['Unique-ID'],
+      headers,
+      body: ev.getBody() ?? '',
+    };
     try {
-      if (name === 'CHANNEL_EXECUTE_COMPLETE') this.executions.get(headers['Application-UUID'] ?? '')?.(event);
-      else if (name === 'CHANNEL_DESTROY' && event.uuid !== undefined) for (const gone of [...(this.executingOn.get(event.uuid)?.values() ?? [])]) gone();
+      if (name === 'CHANNEL_EXECUTE_COMPLETE')
+        this.executions.get(headers['Application-UUID'] ?? '')?.(event);
+      else if (name === 'CHANNEL_DESTROY' && event.uuid !== undefined)
+        for (const gone of [...(this.executingOn.get(event.uuid)?.values() ?? [])]) gone();
       else if (name === 'BACKGROUND_JOB') this.jobs.get(headers['Job-UUID'] ?? '')?.(event);
       this.emit('event', event);
     } catch (err) {
@@ -273,7 +316,11 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
   // ---- requests ----------------------------------------------------------------------
 
   /** Runs fn with a pending entry that rejects on disconnect and (optionally) on timeout. */
-  private track<T>(what: string, timeoutMs: number | undefined, fn: (resolve: (v: T) => void, reject: (e: Error) => void) => void): Promise<T> {
+  private track<T>(
+    what: string,
+    timeoutMs: number | undefined,
+    fn: (resolve: (v: T) => void, reject: (e: Error) => void) => void,
+  ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const entry: Pending = { what, reject: (e) => settle(() => reject(e)) };
@@ -283,7 +330,8 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
         f();
       };
       this.pending.add(entry);
-      if (timeoutMs !== undefined && timeoutMs > 0) timer = setTimeout(() => entry.reject(new EslTimeoutError(what, timeoutMs)), timeoutMs);
+      if (timeoutMs !== undefined && timeoutMs > 0)
+        timer = setTimeout(() => entry.reject(new EslTimeoutError(what, timeoutMs)), timeoutMs);
       fn((v) => settle(() => resolve(v)), entry.reject);
     });
   }
@@ -293,7 +341,13 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
     return this.conn;
   }
 
-  private sendRecv(conn: Connection, line: string, headers: Headers | undefined, what: string, timeoutMs = this.requestTimeoutMs): Promise<string> {
+  private sendRecv(
+    conn: Connection,
+    line: string,
+    headers: Headers | undefined,
+    what: string,
+    timeoutMs = this.requestTimeoutMs,
+  ): Promise<string> {
     return this.track<string>(what, timeoutMs, (resolve, reject) => {
       conn.sendRecv(line, headers, (ev) => {
         const reply = ev.getHeader('Reply-Text') ?? '';
@@ -336,15 +390,26 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
     });
     return result.finally(() => {
       this.jobs.delete(jobUuid);
-      if (filtered && this.up && this.conn === conn) this.sendRecv(conn, `filter delete Job-UUID ${jobUuid}`, undefined, what).catch(() => undefined);
+      if (filtered && this.up && this.conn === conn)
+        this.sendRecv(conn, `filter delete Job-UUID ${jobUuid}`, undefined, what).catch(() => undefined);
     });
   }
 
-  async execute(uuid: string, app: string, arg = '', opts: { eventLock?: boolean; loops?: number; timeoutMs?: number } = {}): Promise<EslEvent> {
+  async execute(
+    uuid: string,
+    app: string,
+    arg = '',
+    opts: { eventLock?: boolean; loops?: number; timeoutMs?: number } = {},
+  ): Promise<EslEvent> {
     const what = `execute ${app} on ${uuid}`;
     const conn = this.live(what);
     const appUuid = randomUUID();
-    const headers: Headers = { 'call-command': 'execute', 'execute-app-name': app, 'execute-app-arg': arg, 'Event-UUID': appUuid };
+    const headers: Headers = {
+      'call-command': 'execute',
+      'execute-app-name': app,
+      'execute-app-arg': arg,
+      'Event-UUID': appUuid,
+    };
     if (opts.eventLock === true) headers['event-lock'] = 'true';
     if (opts.loops !== undefined) headers.loops = opts.loops;
     const log = this.log.child({ call_id: uuid });
@@ -374,14 +439,24 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
 
   async hangup(uuid: string, cause = 'NORMAL_CLEARING'): Promise<void> {
     const what = `hangup ${uuid}`;
-    await this.sendRecv(this.live(what), `sendmsg ${uuid}`, { 'call-command': 'hangup', 'hangup-cause': cause }, what);
+    await this.sendRecv(
+      this.live(what),
+      `sendmsg ${uuid}`,
+      { 'call-command': 'hangup', 'hangup-cause': cause },
+      what,
+    );
   }
 
   /** Adds event names to the subscription (json); kept and re-applied after a reconnect. */
   async subscribe(events: readonly string[]): Promise<void> {
     for (const e of events) this.subscriptions.add(e);
     const what = `event json ${events.join(' ')}`;
-    await this.sendRecv(this.live(what), `event json ${[...this.subscriptions, 'BACKGROUND_JOB', 'CHANNEL_EXECUTE_COMPLETE'].join(' ')}`, undefined, what);
+    await this.sendRecv(
+      this.live(what),
+      `event json ${[...this.subscriptions, 'BACKGROUND_JOB', 'CHANNEL_EXECUTE_COMPLETE'].join(' ')}`,
+      undefined,
+      what,
+    );
   }
 
   async filter(header: string, value: string): Promise<void> {
@@ -395,7 +470,8 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
     await this.sendRecv(this.live(what), what, undefined, what);
     for (let i = this.filters.length - 1; i >= 0; i--) {
       const [h, v] = this.filters[i] ?? ['', ''];
-      if (header === 'all' || (h === header && (value === undefined || v === value))) this.filters.splice(i, 1);
+      if (header === 'all' || (h === header && (value === undefined || v === value)))
+        this.filters.splice(i, 1);
     }
   }
 }

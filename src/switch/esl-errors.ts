@@ -15,14 +15,18 @@
 export class EslNotConnectedError extends Error {
   override readonly name = 'EslNotConnectedError';
   constructor(target: string, what: string) {
-    super(`${what}: not connected to the switch at ${target}; the connection retries by itself, wait for its 'up' event and try again`);
+    super(
+      `${what}: not connected to the switch at ${target}; the connection retries by itself, wait for its 'up' event and try again`,
+    );
   }
 }
 
 export class EslDisconnectedError extends Error {
   override readonly name = 'EslDisconnectedError';
   constructor(target: string, what: string, reason: string) {
-    super(`${what}: connection to the switch at ${target} was lost (${reason}) before an answer came; the switch may or may not have acted on it`);
+    super(
+      `${what}: connection to the switch at ${target} was lost (${reason}) before an answer came; the switch may or may not have acted on it`,
+    );
   }
 }
 

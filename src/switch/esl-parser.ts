@@ -75,7 +75,8 @@ export class EslParser {
       }
       const end = this.headerEnd();
       if (end === undefined) {
-        if (this.buffer.length > this.maxHeader) throw new EslFrameError(`header block over ${this.maxHeader} bytes without a blank line`);
+        if (this.buffer.length > this.maxHeader)
+          throw new EslFrameError(`header block over ${this.maxHeader} bytes without a blank line`);
         this.scanFrom = Math.max(0, this.buffer.length - 3);
         break;
       }
@@ -98,7 +99,8 @@ export class EslParser {
   }
 
   private parseBlock(text: string): EslFrame | undefined {
-    if (text.length > this.maxHeader) throw new EslFrameError(`header block of ${text.length} bytes is over ${this.maxHeader}`);
+    if (text.length > this.maxHeader)
+      throw new EslFrameError(`header block of ${text.length} bytes is over ${this.maxHeader}`);
     const lines = text.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
     const command = this.opts.mode === 'command' ? (lines.shift() ?? '').trim() : '';
     const headers: Header[] = [];
@@ -123,7 +125,8 @@ export class EslParser {
   private contentLength(value: string): number {
     const n = Number(value.trim());
     if (!Number.isInteger(n) || n < 0) throw new EslFrameError(`bad Content-Length ${JSON.stringify(value)}`);
-    if (n > this.maxBody) throw new EslFrameError(`Content-Length ${n} is over the ${this.maxBody}-byte limit`);
+    if (n > this.maxBody)
+      throw new EslFrameError(`Content-Length ${n} is over the ${this.maxBody}-byte limit`);
     return n;
   }
 }
@@ -134,7 +137,9 @@ export function parseEventBody(frame: EslFrame): { headers: Header[]; body?: str
   if (frame.body === undefined) return undefined;
   if (type === 'text/event-json') {
     const obj = JSON.parse(frame.body) as Record<string, string>;
-    const headers: Header[] = Object.entries(obj).filter(([k]) => k !== '_body' && k !== 'Content-Length').map(([k, v]) => [k, String(v)] as const);
+    const headers: Header[] = Object.entries(obj)
+      .filter(([k]) => k !== '_body' && k !== 'Content-Length')
+      .map(([k, v]) => [k, String(v)] as const);
     return { headers, body: obj._body };
   }
   if (type !== 'text/event-plain') return undefined;

@@ -35,7 +35,16 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '../kernel/log.ts';
 import { EslParser, EslFrameError, type EslFrame } from './esl-parser.ts';
-import { apiResponse, authRequest, commandReply, disconnectNotice, renderEvent, type EventFormat, type Header, type SwitchEvent } from './esl-wire.ts';
+import {
+  apiResponse,
+  authRequest,
+  commandReply,
+  disconnectNotice,
+  renderEvent,
+  type EventFormat,
+  type Header,
+  type SwitchEvent,
+} from './esl-wire.ts';
 import { isEventName, MYEVENTS } from './event-names.ts';
 import type { SwitchFaults } from './faults.ts';
 
@@ -102,7 +111,11 @@ export class EslSession {
   ) {
     this.id = id;
     this.log = host.log.child({ esl_session: id, peer: `${socket.remoteAddress}:${socket.remotePort}` });
-    this.parser = new EslParser({ mode: 'command', maxHeaderBytes: Math.min(host.maxFrameBytes, 1024 * 1024), maxBodyBytes: host.maxFrameBytes });
+    this.parser = new EslParser({
+      mode: 'command',
+      maxHeaderBytes: Math.min(host.maxFrameBytes, 1024 * 1024),
+      maxBodyBytes: host.maxFrameBytes,
+    });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'esl socket error'));
@@ -140,7 +153,8 @@ export class EslSession {
   }
 
   private onClose(): void {
-    if (this.parser.buffered > 0) this.log.info({ bytes: this.parser.buffered }, 'esl client left in the middle of a command');
+    if (this.parser.buffered > 0)
+      this.log.info({ bytes: this.parser.buffered }, 'esl client left in the middle of a command');
     this.closed = true;
     this.host.sessionClosed(this, this.parser.buffered);
   }
@@ -255,13 +269,24 @@ export class EslSession {
     await this.reply(`+OK Job-UUID: ${jobUuid}`, [['Job-UUID', jobUuid]]);
     const [name = '', ...rest] = arg.split(' ');
     const args = rest.join(' ');
-    void this.host.api(name, args).then((out) => this.host.fireEvent('BACKGROUND_JOB', [['Job-UUID', jobUuid], ['Job-Command', name], ['Job-Command-Arg', args]], out));
+    void this.host.api(name, args).then((out) =>
+      this.host.fireEvent(
+        'BACKGROUND_JOB',
+        [
+          ['Job-UUID', jobUuid],
+          ['Job-Command', name],
+          ['Job-Command-Arg', args],
+        ],
+        out,
+      ),
+    );
   }
 
   private subscribe(arg: string): Promise<void> {
     const words = arg.split(/\s+/).filter((w) => w !== '');
     let format: EventFormat = 'plain';
-    if (words[0] !== undefined && FORMATS.has(words[0].toLowerCase() as EventFormat)) format = words.shift()?.toLowerCase() as EventFormat;
+    if (words[0] !== undefined && FORMATS.has(words[0].toLowerCase() as EventFormat))
+      format = words.shift()?.toLowerCase() as EventFormat;
     let custom = false;
     let any = false;
     for (const w of words) {
@@ -311,9 +336,11 @@ export class EslSession {
   }
 
   private async sendmsg(arg: string, frame: EslFrame): Promise<void> {
-    const uuid = arg !== '' ? arg : this.controlled ?? '';
+    const uuid = arg !== '' ? arg : (this.controlled ?? '');
     const headers = new Map(frame.headers.map(([k, v]) => [k.toLowerCase(), v] as const));
-    const text = this.host.hasChannel(uuid) ? this.host.sendmsg(uuid, { headers, body: frame.body }) : `-ERR invalid session id [${uuid}]`;
+    const text = this.host.hasChannel(uuid)
+      ? this.host.sendmsg(uuid, { headers, body: frame.body })
+      : `-ERR invalid session id [${uuid}]`;
     if (this.host.faults.eventsBeforeReply) await new Promise((r) => setImmediate(r));
     return this.reply(text);
   }
@@ -341,7 +368,9 @@ export class EslSession {
     return this.filters.some(([h, v]) => {
       const actual = ev.headers.find(([k]) => k === h)?.[1];
       if (actual === undefined) return false;
-      return v.length > 2 && v.startsWith('/') && v.endsWith('/') ? new RegExp(v.slice(1, -1)).test(actual) : actual === v;
+      return v.length > 2 && v.startsWith('/') && v.endsWith('/')
+        ? new RegExp(v.slice(1, -1)).test(actual)
+        : actual === v;
     });
   }
 
@@ -350,17 +379,25 @@ export class EslSession {
     if (this.wants(ev) && !this.host.faults.swallowEvents.has(ev.name) && !this.overflowing(ev)) {
       const frame = renderEvent(ev, this.format);
       const delay = this.host.faults.eventDelayMs;
-      if (delay > 0) this.eventTail = this.eventTail.then(() => new Promise<void>((r) => setTimeout(() => (this.write(frame), r()), delay)));
+      if (delay > 0)
+        this.eventTail = this.eventTail.then(
+          () => new Promise<void>((r) => setTimeout(() => (this.write(frame), r()), delay)),
+        );
       else this.write(frame);
     }
-    if (ev.name === 'CHANNEL_HANGUP' && ev.uuid !== undefined && ev.uuid === this.controlled) this.controlledHangup(ev.uuid);
+    if (ev.name === 'CHANNEL_HANGUP' && ev.uuid !== undefined && ev.uuid === this.controlled)
+      this.controlledHangup(ev.uuid);
   }
 
   /** A reader too slow for its events: drop them, and after MAX_LOST drop the reader. */
   private overflowing(ev: SwitchEvent): boolean {
     if (this.socket.writableLength <= this.host.maxQueuedBytes) return false;
     this.lostEvents++;
-    if (this.lostEvents === 1) this.log.warn({ queued_bytes: this.socket.writableLength, event: ev.name }, 'esl client reads too slowly: its events are being dropped');
+    if (this.lostEvents === 1)
+      this.log.warn(
+        { queued_bytes: this.socket.writableLength, event: ev.name },
+        'esl client reads too slowly: its events are being dropped',
+      );
     if (this.lostEvents >= MAX_LOST) {
       this.log.error({ lost_events: this.lostEvents }, 'esl client lost too many events; disconnecting it');
       this.closed = true;
@@ -375,7 +412,12 @@ export class EslSession {
       setImmediate(() => this.close([...base, ['Content-Disposition', 'disconnect']]));
       return;
     }
-    this.write(disconnectNotice([...base, ['Content-Disposition', 'linger'], ['Linger-Time', String(this.linger)]], ''));
+    this.write(
+      disconnectNotice(
+        [...base, ['Content-Disposition', 'linger'], ['Linger-Time', String(this.linger)]],
+        '',
+      ),
+    );
     if (this.linger > 0) setTimeout(() => this.close(), this.linger * 1000).unref();
   }
 
@@ -389,7 +431,7 @@ export class EslSession {
       this.socket.write(buf);
       return;
     }
-    for (let i = 0; i < buf.length; ) {
+    for (let i = 0; i < buf.length;) {
       const n = 1 + (i % 7);
       this.socket.write(buf.subarray(i, i + n));
       i += n;

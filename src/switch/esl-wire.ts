@@ -98,10 +98,17 @@ export function disconnectNotice(extra: readonly Header[] = [], text = DISCONNEC
   return Buffer.from(`${head}Content-Length: ${byteLength(text)}\n\n${text}`, 'utf8');
 }
 
-export const rudeRejection = (): Buffer => encodeFrame([['Content-Type', 'text/rude-rejection']], RUDE_REJECTION_TEXT);
+export const rudeRejection = (): Buffer =>
+  encodeFrame([['Content-Type', 'text/rude-rejection']], RUDE_REJECTION_TEXT);
 
 export function logData(level: number, text: string): Buffer {
-  return encodeFrame([['Content-Type', 'log/data'], ['Log-Level', String(level)]], text);
+  return encodeFrame(
+    [
+      ['Content-Type', 'log/data'],
+      ['Log-Level', String(level)],
+    ],
+    text,
+  );
 }
 
 export function plainEventBody(headers: readonly Header[], body?: string): string {
@@ -121,13 +128,15 @@ export function jsonEventBody(headers: readonly Header[], body?: string): string
   return JSON.stringify(obj);
 }
 
-const xmlEscape = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const xmlEscape = (s: string): string =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 export function xmlEventBody(headers: readonly Header[], body?: string): string {
   let out = '<event>\n  <headers>\n';
   for (const [k, v] of headers) out += `    <${k}>${xmlEscape(v)}</${k}>\n`;
   out += '  </headers>\n';
-  if (body !== undefined && body.length > 0) out += `  <Content-Length>${byteLength(body)}</Content-Length>\n  <body>${xmlEscape(body)}</body>\n`;
+  if (body !== undefined && body.length > 0)
+    out += `  <Content-Length>${byteLength(body)}</Content-Length>\n  <body>${xmlEscape(body)}</body>\n`;
   return out + '</event>';
 }
 
@@ -136,8 +145,10 @@ export function renderEvent(event: SwitchEvent, format: EventFormat): Buffer {
   const hit = cache[format];
   if (hit !== undefined) return hit;
   let frame: Buffer;
-  if (format === 'json') frame = lengthFirstFrame('text/event-json', jsonEventBody(event.headers, event.body));
-  else if (format === 'xml') frame = lengthFirstFrame('text/event-xml', xmlEventBody(event.headers, event.body));
+  if (format === 'json')
+    frame = lengthFirstFrame('text/event-json', jsonEventBody(event.headers, event.body));
+  else if (format === 'xml')
+    frame = lengthFirstFrame('text/event-xml', xmlEventBody(event.headers, event.body));
   else frame = lengthFirstFrame('text/event-plain', plainEventBody(event.headers, event.body));
   cache[format] = frame;
   return frame;

@@ -6,8 +6,20 @@
 export { Switch, type SwitchOptions, type EventListener } from './switch.ts';
 export { runSwitchSim, type SwitchSimHandle } from './sim-main.ts';
 export { startControlServer, type ControlServer } from './control-server.ts';
-export { EslConnection, ESL_BACKOFF, type EslConnectionOptions, type EslConnectionEvents } from './esl-connection.ts';
-export { EslChannelGoneError, EslCommandError, EslDisconnectedError, EslNotConnectedError, EslTimeoutError, type EslEvent } from './esl-errors.ts';
+export {
+  EslConnection,
+  ESL_BACKOFF,
+  type EslConnectionOptions,
+  type EslConnectionEvents,
+} from './esl-connection.ts';
+export {
+  EslChannelGoneError,
+  EslCommandError,
+  EslDisconnectedError,
+  EslNotConnectedError,
+  EslTimeoutError,
+  type EslEvent,
+} from './esl-errors.ts';
 export { SwitchFaults } from './faults.ts';
 export type { ChannelSnapshot } from './channel.ts';
 export type { DeviceBehaviour, DeviceMode } from './endpoints.ts';

@@ -37,7 +37,11 @@ declare module 'modesl' {
     authed: boolean;
     connected(): boolean;
     send(command: string, args?: Record<string, string | number | boolean>): void;
-    sendRecv(command: string, args: Record<string, string | number | boolean> | null | undefined, cb?: (e: Event) => void): void;
+    sendRecv(
+      command: string,
+      args: Record<string, string | number | boolean> | null | undefined,
+      cb?: (e: Event) => void,
+    ): void;
     api(command: string, args: string, cb?: (e: Event) => void): void;
     bgapi(command: string, args: string, jobId: string | null, cb?: (e: Event) => void): void;
     events(type: 'plain' | 'json' | 'xml', events: string | string[], cb?: (e: Event) => void): void;

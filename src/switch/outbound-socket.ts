@@ -35,7 +35,10 @@ export function channelDataReply(events: EventFactory, ch: Channel, mode: string
   const ev = events.make('CHANNEL_DATA', { channel: ch, callingFunction: 'parse_command' });
   let head = '';
   for (const [k, v] of ev.headers) head += `${k}: ${urlEncode(v)}\n`;
-  return Buffer.from(`${head}Content-Type: command/reply\nReply-Text: %2BOK%0A\nSocket-Mode: ${mode}\nControl: ${control}\n\n`, 'utf8');
+  return Buffer.from(
+    `${head}Content-Type: command/reply\nReply-Text: %2BOK%0A\nSocket-Mode: ${mode}\nControl: ${control}\n\n`,
+    'utf8',
+  );
 }
 
 function dial(host: string, port: number, signal: AbortSignal): Promise<Socket> {
@@ -69,13 +72,21 @@ export function createSocketApp(host: OutboundHost): Application {
     try {
       socket = await dial(addr, port, ctx.signal);
     } catch (err) {
-      ctx.log.warn({ target, err: err instanceof Error ? err.message : String(err) }, 'socket application could not connect');
+      ctx.log.warn(
+        { target, err: err instanceof Error ? err.message : String(err) },
+        'socket application could not connect',
+      );
       if (!ctx.ch.isHungUp) ctx.model.hangup(ctx.ch, 'NORMAL_CLEARING');
       return '_none_';
     }
     const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-    host.serveOutbound(socket, { uuid: ctx.ch.uuid, connectReply: () => channelDataReply(host.events, ctx.ch, mode, control) });
-    const aborted = new Promise<void>((resolve) => (ctx.signal.aborted ? resolve() : ctx.signal.addEventListener('abort', () => resolve(), { once: true })));
+    host.serveOutbound(socket, {
+      uuid: ctx.ch.uuid,
+      connectReply: () => channelDataReply(host.events, ctx.ch, mode, control),
+    });
+    const aborted = new Promise<void>((resolve) =>
+      ctx.signal.aborted ? resolve() : ctx.signal.addEventListener('abort', () => resolve(), { once: true }),
+    );
     await Promise.race([closed, aborted]);
     if (!ctx.ch.isHungUp) ctx.model.hangup(ctx.ch, 'NORMAL_CLEARING');
     return '_none_';

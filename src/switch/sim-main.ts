@@ -84,11 +84,15 @@ const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 function intOption(name: string, value: string | undefined, fallback?: number): number | undefined {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new SwitchSimUsageError(`--${name} must be a non-negative integer, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new SwitchSimUsageError(`--${name} must be a non-negative integer, got ${JSON.stringify(value)}`);
   return n;
 }
 
-export async function runSwitchSim(argv: string[], opts: { logger?: Logger; signals?: boolean } = {}): Promise<SwitchSimHandle> {
+export async function runSwitchSim(
+  argv: string[],
+  opts: { logger?: Logger; signals?: boolean } = {},
+): Promise<SwitchSimHandle> {
   const values = parse(argv);
   // Every option is checked before anything listens.
   const port = intOption('port', values.port, 8021);
@@ -96,13 +100,32 @@ export async function runSwitchSim(argv: string[], opts: { logger?: Logger; sign
   const playbackMs = intOption('playback-ms', values['playback-ms']);
   const controlPort = intOption('control-port', values['control-port']);
   const level = values['log-level'];
-  if (level !== undefined && !LEVELS.includes(level)) throw new SwitchSimUsageError(`--log-level must be one of ${LEVELS.join(', ')}, got ${JSON.stringify(level)}`);
+  if (level !== undefined && !LEVELS.includes(level))
+    throw new SwitchSimUsageError(
+      `--log-level must be one of ${LEVELS.join(', ')}, got ${JSON.stringify(level)}`,
+    );
   const logger = opts.logger ?? createRootLogger({ node: 'switch-sim', level });
   const host = values.host ?? '127.0.0.1';
-  const sw = await Switch.start({ port, host, password: values.password ?? process.env.FIFE_ESL_PASSWORD ?? 'ClueCon', seed, media: { playbackMs }, logger });
-  for (const user of (values.register ?? '').split(',').filter((u) => u !== '')) sw.registerEndpoint(user.trim());
-  const control = controlPort === undefined ? undefined : await startControlServer(sw, { port: controlPort, host, logger });
-  logger.info({ esl: `${host}:${sw.port}`, control: control === undefined ? null : `${host}:${control.port}`, core_uuid: sw.coreUuid }, 'listening');
+  const sw = await Switch.start({
+    port,
+    host,
+    password: values.password ?? process.env.FIFE_ESL_PASSWORD ?? 'ClueCon',
+    seed,
+    media: { playbackMs },
+    logger,
+  });
+  for (const user of (values.register ?? '').split(',').filter((u) => u !== ''))
+    sw.registerEndpoint(user.trim());
+  const control =
+    controlPort === undefined ? undefined : await startControlServer(sw, { port: controlPort, host, logger });
+  logger.info(
+    {
+      esl: `${host}:${sw.port}`,
+      control: control === undefined ? null : `${host}:${control.port}`,
+      core_uuid: sw.coreUuid,
+    },
+    'listening',
+  );
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {

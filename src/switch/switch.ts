@@ -96,16 +96,28 @@ export class Switch implements SessionHost, OutboundHost {
     const hostname = opts.hostname ?? 'fife-switch-sim';
     this.events = new EventFactory({ coreUuid: this.ids.uuid(), hostname, ipv4: this.host, clock });
     this.model = new CallModel(this.events, (ev) => this.emit(ev), this.ids, this.endpoints);
-    const media: SimMediaOptions = { playbackMs: opts.media?.playbackMs ?? 1000, recordMaxMs: opts.media?.recordMaxMs ?? 5000 };
+    const media: SimMediaOptions = {
+      playbackMs: opts.media?.playbackMs ?? 1000,
+      recordMaxMs: opts.media?.recordMaxMs ?? 5000,
+    };
     this.engine = new AppEngine(this.model, this.ids, media, this.log, { socket: createSocketApp(this) });
     this.model.engine = this.engine;
-    this.api_ = createApi({ model: this.model, engine: this.engine, events: this.events, ids: this.ids, hostname, startedMs: this.startedMs, totalCalls: () => this.callsSinceStart });
+    this.api_ = createApi({
+      model: this.model,
+      engine: this.engine,
+      events: this.events,
+      ids: this.ids,
+      hostname,
+      startedMs: this.startedMs,
+      totalCalls: () => this.callsSinceStart,
+    });
   }
 
   static async start(opts: SwitchOptions = {}): Promise<Switch> {
     const sw = new Switch(opts);
     await sw.listen();
-    if (opts.heartbeatMs !== undefined && opts.heartbeatMs > 0) sw.heartbeat = setInterval(() => sw.fireHeartbeat(), opts.heartbeatMs).unref();
+    if (opts.heartbeatMs !== undefined && opts.heartbeatMs > 0)
+      sw.heartbeat = setInterval(() => sw.fireHeartbeat(), opts.heartbeatMs).unref();
     sw.log.debug({ host: sw.host, port: sw.port, core_uuid: sw.coreUuid }, 'switch simulator listening');
     return sw;
   }
@@ -172,8 +184,15 @@ export class Switch implements SessionHost, OutboundHost {
     if (command === 'execute') {
       const app = h.get('execute-app-name');
       if (app === undefined || app === '') return '-ERR no execute-app-name';
-      const arg = h.get('execute-app-arg') ?? (h.get('content-type') === 'text/plain' ? msg.body ?? '' : '');
-      const req = { app, arg, appUuid: h.get('event-uuid') ?? this.ids.uuid(), eventLock: h.get('event-lock') === 'true', loops: Math.max(1, Number(h.get('loops') ?? 1) || 1) };
+      const arg =
+        h.get('execute-app-arg') ?? (h.get('content-type') === 'text/plain' ? (msg.body ?? '') : '');
+      const req = {
+        app,
+        arg,
+        appUuid: h.get('event-uuid') ?? this.ids.uuid(),
+        eventLock: h.get('event-lock') === 'true',
+        loops: Math.max(1, Number(h.get('loops') ?? 1) || 1),
+      };
       setImmediate(() => this.engine.execute(ch, req));
       return '+OK';
     }
@@ -188,7 +207,9 @@ export class Switch implements SessionHost, OutboundHost {
 
   fireEvent(name: string, headers: Header[], body?: string): void {
     const sub = headers.find(([k]) => k === 'Event-Subclass')?.[1];
-    this.emit(this.events.make(name, { extra: headers.filter(([k]) => k !== 'Event-Subclass'), body, subclass: sub }));
+    this.emit(
+      this.events.make(name, { extra: headers.filter(([k]) => k !== 'Event-Subclass'), body, subclass: sub }),
+    );
   }
 
   sessionClosed(session: EslSession, pendingBytes: number): void {
@@ -294,7 +315,10 @@ export class Switch implements SessionHost, OutboundHost {
     const upMs = Date.now() - this.startedMs;
     this.fireEvent('HEARTBEAT', [
       ['Event-Info', 'System Ready'],
-      ['Up-Time', `0 years, 0 days, ${Math.floor(upMs / 3_600_000)} hours, ${Math.floor(upMs / 60_000) % 60} minutes, ${Math.floor(upMs / 1000) % 60} seconds, ${upMs % 1000} milliseconds, 0 microseconds`],
+      [
+        'Up-Time',
+        `0 years, 0 days, ${Math.floor(upMs / 3_600_000)} hours, ${Math.floor(upMs / 60_000) % 60} minutes, ${Math.floor(upMs / 1000) % 60} seconds, ${upMs % 1000} milliseconds, 0 microseconds`,
+      ],
       ['FreeSWITCH-Version', '1.10.12-release~64bit'],
       ['Uptime-msec', String(upMs)],
       ['Session-Count', String(this.model.channels.size)],
@@ -358,7 +382,10 @@ export class Switch implements SessionHost, OutboundHost {
     if (opts.downMs !== undefined && opts.downMs > 0) await new Promise((r) => setTimeout(r, opts.downMs));
     this.events.restart(this.ids.uuid());
     await this.listen();
-    this.log.warn({ core_uuid: this.coreUuid, port: this.port }, 'fault: switch restarted with a new Core-UUID');
+    this.log.warn(
+      { core_uuid: this.coreUuid, port: this.port },
+      'fault: switch restarted with a new Core-UUID',
+    );
   }
 
   private closeServer(): Promise<void> {

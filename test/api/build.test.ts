@@ -21,7 +21,11 @@ function thrown(fn: () => unknown): InvalidMessage {
 describe('build fills the envelope', () => {
   it('an authn_resp answering Kamailio carries the request Msg-ID and the fixed names', () => {
     const req = kamailioAuthnReq();
-    const msg = build('authn_resp', { 'Msg-ID': req['Msg-ID'], 'Auth-Method': 'password', 'Auth-Password': 's3cret' }, CTX);
+    const msg = build(
+      'authn_resp',
+      { 'Msg-ID': req['Msg-ID'], 'Auth-Method': 'password', 'Auth-Password': 's3cret' },
+      CTX,
+    );
     expect(msg).toMatchObject({
       'Event-Category': 'directory',
       'Event-Name': 'authn_resp',
@@ -71,9 +75,14 @@ describe('build refuses an invalid message with every problem in one error', () 
 
   it('reports a wrong value, a wrong type and a missing header together', () => {
     const err = thrown(() =>
-      build('authn_resp', { 'Auth-Method': 'plaintext', 'Custom-Channel-Vars': 'not-an-object' }, CTX));
+      build('authn_resp', { 'Auth-Method': 'plaintext', 'Custom-Channel-Vars': 'not-an-object' }, CTX),
+    );
     const byHeader = Object.fromEntries(err.problems.map((p) => [p.header, p.kind]));
-    expect(byHeader).toEqual({ 'Auth-Method': 'value', 'Custom-Channel-Vars': 'type', 'Auth-Password': 'missing' });
+    expect(byHeader).toEqual({
+      'Auth-Method': 'value',
+      'Custom-Channel-Vars': 'type',
+      'Auth-Password': 'missing',
+    });
     expect(err.message).toMatch(/plaintext.*password, ip, a1-hash/);
   });
 
@@ -84,25 +93,45 @@ describe('build refuses an invalid message with every problem in one error', () 
 
   it('checks each bridge endpoint', () => {
     const err = thrown(() =>
-      build('dialplan.bridge', { 'Call-ID': 'c1', Endpoints: [{ 'Invite-Format': 'route', Route: 'sip:a@b' }, { Route: 'x' }, 7] }, CTX));
+      build(
+        'dialplan.bridge',
+        { 'Call-ID': 'c1', Endpoints: [{ 'Invite-Format': 'route', Route: 'sip:a@b' }, { Route: 'x' }, 7] },
+        CTX,
+      ),
+    );
     expect(err.problems.map((p) => p.header)).toEqual(['Endpoints[1].Invite-Format', 'Endpoints[2]']);
   });
 });
 
 describe('build strips empty values', () => {
   it('recursively for most messages', () => {
-    const msg = build('authn_resp', {
-      'Auth-Method': 'password', 'Auth-Password': 'x', 'Auth-Nonce': '', 'Custom-Channel-Vars': { 'Owner-ID': '', 'Account-ID': 'a1', X: null },
-    }, CTX);
+    const msg = build(
+      'authn_resp',
+      {
+        'Auth-Method': 'password',
+        'Auth-Password': 'x',
+        'Auth-Nonce': '',
+        'Custom-Channel-Vars': { 'Owner-ID': '', 'Account-ID': 'a1', X: null },
+      },
+      CTX,
+    );
     expect('Auth-Nonce' in msg).toBe(false);
     expect(msg['Custom-Channel-Vars']).toEqual({ 'Account-ID': 'a1' });
   });
 
   it('only at the top level for route_req', () => {
-    const msg = build('route_req', {
-      'Call-ID': 'c1', From: 'alice@sip.example.com', To: '1000@sip.example.com', Request: '1000@sip.example.com',
-      'Caller-ID-Name': '', 'Custom-Channel-Vars': { 'Account-ID': '', 'Fetch-ID': 'f1' },
-    }, CTX);
+    const msg = build(
+      'route_req',
+      {
+        'Call-ID': 'c1',
+        From: 'alice@sip.example.com',
+        To: '1000@sip.example.com',
+        Request: '1000@sip.example.com',
+        'Caller-ID-Name': '',
+        'Custom-Channel-Vars': { 'Account-ID': '', 'Fetch-ID': 'f1' },
+      },
+      CTX,
+    );
     expect('Caller-ID-Name' in msg).toBe(false);
     expect(msg['Custom-Channel-Vars']).toEqual({ 'Account-ID': '', 'Fetch-ID': 'f1' });
   });
@@ -123,7 +152,11 @@ describe('build whitelists, as Kazoo does', () => {
   });
 
   it('keeps the optional envelope headers', () => {
-    const msg = build('authn_err', { 'Defer-Response': 'true', 'Account-ID': 'a1', 'Msg-Reply-ID': 'm0', 'Not-Here': 'x' }, CTX);
+    const msg = build(
+      'authn_err',
+      { 'Defer-Response': 'true', 'Account-ID': 'a1', 'Msg-Reply-ID': 'm0', 'Not-Here': 'x' },
+      CTX,
+    );
     expect(msg).toMatchObject({ 'Defer-Response': 'true', 'Account-ID': 'a1', 'Msg-Reply-ID': 'm0' });
     expect('Not-Here' in msg).toBe(false);
   });

@@ -4,7 +4,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  build, Catalogue, catalogue, destination, EXCHANGES, exchange, type ExchangeName, type MessageDef,
+  build,
+  Catalogue,
+  catalogue,
+  destination,
+  EXCHANGES,
+  exchange,
+  type ExchangeName,
+  type MessageDef,
 } from '../../src/api/index.ts';
 import { build as buildWith } from '../../src/api/build.ts';
 import { validateWith } from '../../src/api/validate.ts';
@@ -16,13 +23,23 @@ describe('exchanges', () => {
   it("has Kazoo's exchanges (kz_amqp.hrl) with their types", () => {
     const types = Object.fromEntries(EXCHANGES.map((e) => [e.name, e.type]));
     expect(types).toMatchObject({
-      targeted: 'direct', callctl: 'direct', callevt: 'topic', callmgr: 'topic', resources: 'topic', conference: 'topic',
-      monitor: 'topic', configuration: 'topic', kapps: 'topic', nodes: 'fanout', registrar: 'topic',
+      targeted: 'direct',
+      callctl: 'direct',
+      callevt: 'topic',
+      callmgr: 'topic',
+      resources: 'topic',
+      conference: 'topic',
+      monitor: 'topic',
+      configuration: 'topic',
+      kapps: 'topic',
+      nodes: 'fanout',
+      registrar: 'topic',
     });
   });
 
   it("declares every one with Kazoo's flags (a re-declare with others is refused by RabbitMQ)", () => {
-    for (const e of EXCHANGES) expect(e.options).toEqual({ durable: false, autoDelete: false, internal: false });
+    for (const e of EXCHANGES)
+      expect(e.options).toEqual({ durable: false, autoDelete: false, internal: false });
   });
 
   it('every catalogue entry publishes to a declared exchange', () => {
@@ -37,10 +54,32 @@ describe('exchanges', () => {
 
 describe('the first messages are all there', () => {
   it.each([
-    'authn_req', 'authn_resp', 'authn_err', 'reg_success', 'reg_query', 'reg_query_resp', 'reg_query_error', 'route_req',
-    'route_resp', 'route_win', 'call_event', 'nodes_advertise', 'doc_created', 'doc_edited', 'doc_deleted', 'error',
-    'dialplan.answer', 'dialplan.hangup', 'dialplan.play', 'dialplan.tts', 'dialplan.record', 'dialplan.record_call',
-    'dialplan.park', 'dialplan.noop', 'dialplan.queue', 'dialplan.bridge',
+    'authn_req',
+    'authn_resp',
+    'authn_err',
+    'reg_success',
+    'reg_query',
+    'reg_query_resp',
+    'reg_query_error',
+    'route_req',
+    'route_resp',
+    'route_win',
+    'call_event',
+    'nodes_advertise',
+    'doc_created',
+    'doc_edited',
+    'doc_deleted',
+    'error',
+    'dialplan.answer',
+    'dialplan.hangup',
+    'dialplan.play',
+    'dialplan.tts',
+    'dialplan.record',
+    'dialplan.record_call',
+    'dialplan.park',
+    'dialplan.noop',
+    'dialplan.queue',
+    'dialplan.bridge',
   ])('%s', (id) => {
     expect(catalogue.has(id)).toBe(true);
   });
@@ -49,68 +88,115 @@ describe('the first messages are all there', () => {
 describe('destination', () => {
   it('authn_req from Kamailio: callmgr, realm lower-cased and encoded', () => {
     const msg = build('authn_req', { ...kamailioAuthnReq(), 'Auth-Realm': 'SIP.Example.com' }, CTX);
-    expect(destination('authn_req', msg)).toEqual({ exchange: 'callmgr', routingKey: 'authn.req.sip%2Eexample%2Ecom', headers: {} });
+    expect(destination('authn_req', msg)).toEqual({
+      exchange: 'callmgr',
+      routingKey: 'authn.req.sip%2Eexample%2Ecom',
+      headers: {},
+    });
   });
 
   it('authn_req with an IP realm routes by the host of To', () => {
-    const msg = build('authn_req', { ...kamailioAuthnReq(), 'Auth-Realm': '10.0.0.1', To: 'alice@Corp.Example' }, CTX);
+    const msg = build(
+      'authn_req',
+      { ...kamailioAuthnReq(), 'Auth-Realm': '10.0.0.1', To: 'alice@Corp.Example' },
+      CTX,
+    );
     expect(destination('authn_req', msg).routingKey).toBe('authn.req.corp%2Eexample');
   });
 
   it('authn_req also arrives on registrar as authn.endpoint.req.* (Kazoo-5-era Kamailio)', () => {
-    expect(catalogue.get('authn_req').alsoArrivesOn).toEqual([expect.objectContaining({ exchange: 'registrar', bindKey: 'authn.endpoint.req.*' })]);
+    expect(catalogue.get('authn_req').alsoArrivesOn).toEqual([
+      expect.objectContaining({ exchange: 'registrar', bindKey: 'authn.endpoint.req.*' }),
+    ]);
   });
 
   it('reg_success from Kamailio: registrar, realm and user encoded', () => {
     const msg = build('reg_success', { ...kamailioRegSuccess(), Username: 'bob smith' }, CTX);
     expect(destination('reg_success', msg)).toEqual({
-      exchange: 'registrar', routingKey: 'registration.success.sip%2Eexample%2Ecom.bob+smith', headers: {},
+      exchange: 'registrar',
+      routingKey: 'registration.success.sip%2Eexample%2Ecom.bob+smith',
+      headers: {},
     });
   });
 
   it('replies go to targeted at the queue given', () => {
     const msg = build('authn_err', { 'Defer-Response': 'true' }, CTX);
     const queue = String(kamailioAuthnReq()['Server-ID']);
-    expect(destination('authn_err', msg, queue)).toEqual({ exchange: 'targeted', routingKey: queue, headers: {} });
+    expect(destination('authn_err', msg, queue)).toEqual({
+      exchange: 'targeted',
+      routingKey: queue,
+      headers: {},
+    });
     expect(() => destination('authn_err', msg)).toThrow(/pass the queue/);
   });
 
   it('a master pid:// address becomes the queue plus Deliver-To-PID', () => {
     const msg = build('route_win', { 'Call-ID': 'c1', 'Control-Queue': 'q1' }, CTX);
     expect(destination('route_win', msg, 'pid://<0.1234.0>/callflow-q')).toEqual({
-      exchange: 'targeted', routingKey: 'callflow-q', headers: { 'Deliver-To-PID': '<0.1234.0>' },
+      exchange: 'targeted',
+      routingKey: 'callflow-q',
+      headers: { 'Deliver-To-PID': '<0.1234.0>' },
     });
   });
 
   it('route_req: account form from CCVs, else realm/user from From', () => {
-    const base = { 'Call-ID': 'c1', From: 'alice@sip.example.com', To: '1000@sip.example.com', Request: '1000@sip.example.com' };
+    const base = {
+      'Call-ID': 'c1',
+      From: 'alice@sip.example.com',
+      To: '1000@sip.example.com',
+      Request: '1000@sip.example.com',
+    };
     const noAccount = build('route_req', base, CTX);
     expect(destination('route_req', noAccount).routingKey).toBe('route.req.audio.sip%2Eexample%2Ecom.alice');
-    const withAccount = build('route_req', { ...base, 'Resource-Type': 'video', 'Custom-Channel-Vars': { 'Account-ID': 'acc1' } }, CTX);
-    expect(destination('route_req', withAccount)).toEqual({ exchange: 'callmgr', routingKey: 'route.req.video.acc1', headers: {} });
+    const withAccount = build(
+      'route_req',
+      { ...base, 'Resource-Type': 'video', 'Custom-Channel-Vars': { 'Account-ID': 'acc1' } },
+      CTX,
+    );
+    expect(destination('route_req', withAccount)).toEqual({
+      exchange: 'callmgr',
+      routingKey: 'route.req.video.acc1',
+      headers: {},
+    });
   });
 
   it('call events: callevt, call.<EVENT>.<call-id>, AMQP header call-id', () => {
     const ev = build('call_event', { 'Event-Name': 'CHANNEL_ANSWER', 'Call-ID': 'abc@10.0.0.1' }, CTX);
     expect(destination('call_event', ev)).toEqual({
-      exchange: 'callevt', routingKey: 'call.CHANNEL_ANSWER.abc%4010%2E0%2E0%2E1', headers: { 'call-id': 'abc@10.0.0.1' },
+      exchange: 'callevt',
+      routingKey: 'call.CHANNEL_ANSWER.abc%4010%2E0%2E0%2E1',
+      headers: { 'call-id': 'abc@10.0.0.1' },
     });
   });
 
   it("dialplan commands: callctl to the call's control queue", () => {
     const cmd = build('dialplan.hangup', { 'Call-ID': 'c1' }, CTX);
-    expect(destination('dialplan.hangup', cmd, 'ctl-q')).toEqual({ exchange: 'callctl', routingKey: 'ctl-q', headers: {} });
+    expect(destination('dialplan.hangup', cmd, 'ctl-q')).toEqual({
+      exchange: 'callctl',
+      routingKey: 'ctl-q',
+      headers: {},
+    });
   });
 
   it('node heartbeat: nodes fanout, empty key', () => {
-    const hb = build('nodes_advertise', { Expires: 5000, WhApps: { registrar: { Startup: 63900000000 } } }, CTX);
+    const hb = build(
+      'nodes_advertise',
+      { Expires: 5000, WhApps: { registrar: { Startup: 63900000000 } } },
+      CTX,
+    );
     expect(destination('nodes_advertise', hb)).toEqual({ exchange: 'nodes', routingKey: '', headers: {} });
   });
 
   it('doc change: configuration, doc_<action>.<db>.<type>.<id>', () => {
-    const d = build('doc_edited', { ID: 'dev1', Database: 'account%2F4f%2Fe6%2Fa3b2', Type: 'device', Rev: '2-x' }, CTX);
+    const d = build(
+      'doc_edited',
+      { ID: 'dev1', Database: 'account%2F4f%2Fe6%2Fa3b2', Type: 'device', Rev: '2-x' },
+      CTX,
+    );
     expect(destination('doc_edited', d)).toEqual({
-      exchange: 'configuration', routingKey: 'doc_edited.account%2F4f%2Fe6%2Fa3b2.device.dev1', headers: {},
+      exchange: 'configuration',
+      routingKey: 'doc_edited.account%2F4f%2Fe6%2Fa3b2.device.dev1',
+      headers: {},
     });
     const noType = build('doc_deleted', { ID: 'dev1', Database: 'db' }, CTX);
     expect(() => destination('doc_deleted', noType)).toThrow(/Type/);
@@ -127,14 +213,23 @@ describe('routing-key patterns (what docs/messages.md says)', () => {
     it(`${def.id}: ${pattern === '' ? '(empty)' : pattern}`, () => {
       const key = destination(def.id, build(def.id, sampleFields(def), CTX)).routingKey;
       const forms = pattern.split(' or ');
-      expect(forms.some((f) => (f === '' ? key === '' : matchTopic(asBinding(f), key))), `key ${key}`).toBe(true);
+      expect(
+        forms.some((f) => (f === '' ? key === '' : matchTopic(asBinding(f), key))),
+        `key ${key}`,
+      ).toBe(true);
     });
   }
 });
 
 describe('the catalogue refuses inconsistent entries at load', () => {
   const base: MessageDef = {
-    id: 'x', category: 'test', name: 'x', doc: 'test', required: ['A'], optional: [], route: { exchange: 'targeted', kind: 'queue' },
+    id: 'x',
+    category: 'test',
+    name: 'x',
+    doc: 'test',
+    required: ['A'],
+    optional: [],
+    route: { exchange: 'targeted', kind: 'queue' },
   };
 
   it('a duplicate id', () => {
@@ -146,7 +241,9 @@ describe('the catalogue refuses inconsistent entries at load', () => {
   });
 
   it('a discriminator without a fixed value', () => {
-    expect(() => new Catalogue([{ ...base, discriminator: 'Kind' }])).toThrow(/discriminator 'Kind' must have a fixed value/);
+    expect(() => new Catalogue([{ ...base, discriminator: 'Kind' }])).toThrow(
+      /discriminator 'Kind' must have a fixed value/,
+    );
   });
 
   it('a header both required and optional', () => {
@@ -154,11 +251,19 @@ describe('the catalogue refuses inconsistent entries at load', () => {
   });
 
   it('an exchange that is not declared', () => {
-    expect(() => new Catalogue([{ ...base, route: { exchange: 'nowhere' as ExchangeName, kind: 'queue' } }])).toThrow(/exchange 'nowhere'/);
+    expect(
+      () => new Catalogue([{ ...base, route: { exchange: 'nowhere' as ExchangeName, kind: 'queue' } }]),
+    ).toThrow(/exchange 'nowhere'/);
   });
 
   it('a new message is one entry: it builds, validates and is found', () => {
-    const extra: MessageDef = { ...base, id: 'test_ping', name: 'ping', required: ['Target'], types: { Target: 'string' } };
+    const extra: MessageDef = {
+      ...base,
+      id: 'test_ping',
+      name: 'ping',
+      required: ['Target'],
+      types: { Target: 'string' },
+    };
     const cat = new Catalogue([...catalogue.all(), extra]);
     expect(cat.lookup('test', 'ping')?.id).toBe('test_ping');
     const msg = buildWith(cat.get('test_ping'), { Target: 'node1', Junk: 1 }, CTX);
@@ -183,7 +288,12 @@ describe('adapters in the shapes src/bus plugs in', () => {
 
   it('busExchangeSpecs flattens the options', async () => {
     const { busExchangeSpecs } = await import('../../src/api/bus-adapters.ts');
-    expect(busExchangeSpecs()).toContainEqual({ name: 'nodes', type: 'fanout', durable: false, autoDelete: false });
+    expect(busExchangeSpecs()).toContainEqual({
+      name: 'nodes',
+      type: 'fanout',
+      durable: false,
+      autoDelete: false,
+    });
     expect(busExchangeSpecs()).toHaveLength(EXCHANGES.length);
   });
 });

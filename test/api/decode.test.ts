@@ -23,7 +23,11 @@ describe('decode', () => {
   });
 
   it('gzip content-encoding', () => {
-    const r = decode(gzipSync(json(kamailioAuthnReq())), { contentType: 'application/json', contentEncoding: 'gzip' }, LIMIT);
+    const r = decode(
+      gzipSync(json(kamailioAuthnReq())),
+      { contentType: 'application/json', contentEncoding: 'gzip' },
+      LIMIT,
+    );
     expect(r.ok && validate(r.msg).ok).toBe(true);
   });
 
@@ -55,7 +59,9 @@ describe('decode', () => {
   });
 
   it('invalid UTF-8', () => {
-    expect(reasonOf(decode(Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]), {}, LIMIT))).toMatch(/UTF-8/);
+    expect(reasonOf(decode(Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]), {}, LIMIT))).toMatch(
+      /UTF-8/,
+    );
   });
 
   it('other content types and encodings', () => {

@@ -14,7 +14,10 @@ const LIMIT = { maxBytes: 16 * 1024 };
 const defs = catalogue.all();
 
 /** Runs decode then validate, as the bus does for a delivery; returns the outcome. */
-function receive(body: Uint8Array, props: { contentType?: string; contentEncoding?: string }): { ok: boolean; reason: string } {
+function receive(
+  body: Uint8Array,
+  props: { contentType?: string; contentEncoding?: string },
+): { ok: boolean; reason: string } {
   const d = decode(body, props, LIMIT);
   if (!d.ok) return { ok: false, reason: d.reason };
   const v = validate(d.msg);
@@ -51,77 +54,132 @@ describe('every entry round-trips', () => {
 });
 
 describe('fuzz: decode + validate never crash and always give a reason', () => {
-  const props = fc.record({
-    contentType: fc.option(fc.constantFrom('application/json', 'application/erlang', 'text/plain', ''), { nil: undefined }),
-    contentEncoding: fc.option(fc.constantFrom('gzip', 'identity', 'deflate', ''), { nil: undefined }),
-  }, { requiredKeys: [] });
+  const props = fc.record(
+    {
+      contentType: fc.option(fc.constantFrom('application/json', 'application/erlang', 'text/plain', ''), {
+        nil: undefined,
+      }),
+      contentEncoding: fc.option(fc.constantFrom('gzip', 'identity', 'deflate', ''), { nil: undefined }),
+    },
+    { requiredKeys: [] },
+  );
 
   it('random bytes', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 2048 }), props, (bytes, p) => {
-      expectRefusedWithReason(receive(bytes, p));
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 2048 }), props, (bytes, p) => {
+        expectRefusedWithReason(receive(bytes, p));
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('random gzip-wrapped bytes', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 2048 }), (bytes) => {
-      expectRefusedWithReason(receive(gzipSync(bytes), { contentEncoding: 'gzip' }));
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 2048 }), (bytes) => {
+        expectRefusedWithReason(receive(gzipSync(bytes), { contentEncoding: 'gzip' }));
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('random JSON values', () => {
-    fc.assert(fc.property(fc.jsonValue({ maxDepth: 6 }), (value) => {
-      const r = receive(Buffer.from(JSON.stringify(value) ?? 'null'), {});
-      expectRefusedWithReason(r);
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 6 }), (value) => {
+        const r = receive(Buffer.from(JSON.stringify(value) ?? 'null'), {});
+        expectRefusedWithReason(r);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('random JSON objects carrying a real Event-Category / Event-Name', () => {
-    const pair = fc.constantFrom(...defs.map((d) => [d.category, d.name === '*' ? 'ANY_EVENT' : d.name] as const));
-    fc.assert(fc.property(pair, fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 3 })), ([cat, name], extra) => {
-      const r = receive(Buffer.from(JSON.stringify({ ...extra, 'Event-Category': cat, 'Event-Name': name })), {});
-      expectRefusedWithReason(r);
-    }), { numRuns: 500 });
+    const pair = fc.constantFrom(
+      ...defs.map((d) => [d.category, d.name === '*' ? 'ANY_EVENT' : d.name] as const),
+    );
+    fc.assert(
+      fc.property(pair, fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 3 })), ([cat, name], extra) => {
+        const r = receive(
+          Buffer.from(JSON.stringify({ ...extra, 'Event-Category': cat, 'Event-Name': name })),
+          {},
+        );
+        expectRefusedWithReason(r);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('valid messages with headers removed, retyped or added', () => {
     const mutation = fc.oneof(
       fc.record({ op: fc.constant('delete' as const), pick: fc.nat() }),
       fc.record({ op: fc.constant('set' as const), pick: fc.nat(), value: fc.jsonValue({ maxDepth: 3 }) }),
-      fc.record({ op: fc.constant('add' as const), key: fc.constantFrom('__proto__', 'constructor', 'toString', 'X-Junk', ''), value: fc.jsonValue({ maxDepth: 2 }) }),
+      fc.record({
+        op: fc.constant('add' as const),
+        key: fc.constantFrom('__proto__', 'constructor', 'toString', 'X-Junk', ''),
+        value: fc.jsonValue({ maxDepth: 2 }),
+      }),
     );
-    fc.assert(fc.property(fc.constantFrom(...defs), fc.array(mutation, { minLength: 1, maxLength: 5 }), fc.boolean(), (def, muts, gz) => {
-      const msg = validSample(def);
-      for (const m of muts) {
-        const keys = Object.keys(msg);
-        if (m.op === 'add') Object.defineProperty(msg, m.key, { value: m.value, enumerable: true, configurable: true, writable: true });
-        else if (keys.length > 0) {
-          const k = keys[m.pick % keys.length]!;
-          if (m.op === 'delete') delete msg[k];
-          else msg[k] = m.value;
-        }
-      }
-      const raw = Buffer.from(JSON.stringify(msg));
-      expectRefusedWithReason(receive(gz ? gzipSync(raw) : raw, gz ? { contentEncoding: 'gzip' } : {}));
-    }), { numRuns: 1000 });
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...defs),
+        fc.array(mutation, { minLength: 1, maxLength: 5 }),
+        fc.boolean(),
+        (def, muts, gz) => {
+          const msg = validSample(def);
+          for (const m of muts) {
+            const keys = Object.keys(msg);
+            if (m.op === 'add')
+              Object.defineProperty(msg, m.key, {
+                value: m.value,
+                enumerable: true,
+                configurable: true,
+                writable: true,
+              });
+            else if (keys.length > 0) {
+              const k = keys[m.pick % keys.length]!;
+              if (m.op === 'delete') delete msg[k];
+              else msg[k] = m.value;
+            }
+          }
+          const raw = Buffer.from(JSON.stringify(msg));
+          expectRefusedWithReason(receive(gz ? gzipSync(raw) : raw, gz ? { contentEncoding: 'gzip' } : {}));
+        },
+      ),
+      { numRuns: 1000 },
+    );
   });
 
   it('a valid message missing one required header is refused, naming it', () => {
     const withRequired = defs.filter((d) => d.required.some((r) => typeof r === 'string'));
-    fc.assert(fc.property(fc.constantFrom(...withRequired), fc.nat(), (def, pick) => {
-      const single = def.required.filter((r): r is string => typeof r === 'string');
-      const header = single[pick % single.length]!;
-      const msg = validSample(def);
-      delete msg[header];
-      const r = receive(Buffer.from(JSON.stringify(msg)), {});
-      expect(r.ok).toBe(false);
-      expect(r.reason).toContain(header);
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.constantFrom(...withRequired), fc.nat(), (def, pick) => {
+        const single = def.required.filter((r): r is string => typeof r === 'string');
+        const header = single[pick % single.length]!;
+        const msg = validSample(def);
+        delete msg[header];
+        const r = receive(Buffer.from(JSON.stringify(msg)), {});
+        expect(r.ok).toBe(false);
+        expect(r.reason).toContain(header);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('validate alone on arbitrary values, prototypes included', () => {
-    fc.assert(fc.property(fc.anything({ withNullPrototype: true, withBigInt: true, withMap: true, withSet: true, withDate: true }), (v) => {
-      const r = validate(v);
-      if (!r.ok) expect(r.reason.length).toBeGreaterThan(0);
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(
+        fc.anything({
+          withNullPrototype: true,
+          withBigInt: true,
+          withMap: true,
+          withSet: true,
+          withDate: true,
+        }),
+        (v) => {
+          const r = validate(v);
+          if (!r.ok) expect(r.reason.length).toBeGreaterThan(0);
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });

@@ -46,7 +46,11 @@ export function kamailioRegSuccess(): Record<string, unknown> {
     'To-User': 'alice',
     'To-Host': 'sip.example.com',
     'User-Agent': 'SIPp/3.6',
-    'Custom-Channel-Vars': { 'Account-ID': '4fe6a3b2c1d0e9f8a7b6c5d4e3f2a1b0', 'Authorizing-ID': 'dev1', 'Authorizing-Type': 'device' },
+    'Custom-Channel-Vars': {
+      'Account-ID': '4fe6a3b2c1d0e9f8a7b6c5d4e3f2a1b0',
+      'Authorizing-ID': 'dev1',
+      'Authorizing-Type': 'device',
+    },
     'Proxy-Path': 'sip:127.0.0.1:5060',
     'Proxy-Protocol': 'udp',
     'Proxy-IP': '127.0.0.1',

@@ -4,7 +4,16 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  authnEndpointReqKey, authnReqKey, callEventKey, decodeSegment, docKey, encodeSegment, regFlushKey, regQueryKey, regSuccessKey, routeReqKey,
+  authnEndpointReqKey,
+  authnReqKey,
+  callEventKey,
+  decodeSegment,
+  docKey,
+  encodeSegment,
+  regFlushKey,
+  regQueryKey,
+  regSuccessKey,
+  routeReqKey,
 } from '../../src/api/index.ts';
 
 describe('encodeSegment: as kz_amqp_util:encode/1', () => {
@@ -26,25 +35,31 @@ describe('encodeSegment: as kz_amqp_util:encode/1', () => {
   });
 
   it('never yields a dot, and only unreserved characters, + and %XX', () => {
-    fc.assert(fc.property(fc.string({ unit: 'binary' }), (s) => {
-      const e = encodeSegment(s);
-      expect(e.includes('.')).toBe(false);
-      if (s !== '*' && s !== '#') expect(e).toMatch(/^(?:[A-Za-z0-9\-~_+]|%[0-9A-F]{2})*$/);
-    }));
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (s) => {
+        const e = encodeSegment(s);
+        expect(e.includes('.')).toBe(false);
+        if (s !== '*' && s !== '#') expect(e).toMatch(/^(?:[A-Za-z0-9\-~_+]|%[0-9A-F]{2})*$/);
+      }),
+    );
   });
 
   it('round-trips any well-formed string that is not a wildcard', () => {
-    fc.assert(fc.property(fc.string({ unit: 'grapheme' }), (s) => {
-      fc.pre(s !== '*' && s !== '#');
-      expect(decodeSegment(encodeSegment(s))).toBe(s);
-    }));
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme' }), (s) => {
+        fc.pre(s !== '*' && s !== '#');
+        expect(decodeSegment(encodeSegment(s))).toBe(s);
+      }),
+    );
   });
 
   it('keeps distinct segments distinct', () => {
-    fc.assert(fc.property(fc.string({ unit: 'grapheme' }), fc.string({ unit: 'grapheme' }), (a, b) => {
-      fc.pre(a !== b);
-      expect(encodeSegment(a)).not.toBe(encodeSegment(b));
-    }));
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme' }), fc.string({ unit: 'grapheme' }), (a, b) => {
+        fc.pre(a !== b);
+        expect(encodeSegment(a)).not.toBe(encodeSegment(b));
+      }),
+    );
   });
 });
 
@@ -66,7 +81,9 @@ describe('key builders encode every variable word', () => {
 
   it('route_req in account and realm/user forms', () => {
     expect(routeReqKey('audio', { accountId: '4fe6a3b2' })).toBe('route.req.audio.4fe6a3b2');
-    expect(routeReqKey('audio', { realm: 'sip.example.com', user: '+1 555' })).toBe('route.req.audio.sip%2Eexample%2Ecom.%2B1+555');
+    expect(routeReqKey('audio', { realm: 'sip.example.com', user: '+1 555' })).toBe(
+      'route.req.audio.sip%2Eexample%2Ecom.%2B1+555',
+    );
     expect(routeReqKey('video', { realm: '*', user: '*' })).toBe('route.req.video.*.*');
   });
 
@@ -76,13 +93,17 @@ describe('key builders encode every variable word', () => {
   });
 
   it('doc changes encode the id only (db and type verbatim, as Kazoo)', () => {
-    expect(docKey('edited', 'account%2F4f%2Fe6%2Fa3b2', 'device', 'dev.1')).toBe('doc_edited.account%2F4f%2Fe6%2Fa3b2.device.dev%2E1');
+    expect(docKey('edited', 'account%2F4f%2Fe6%2Fa3b2', 'device', 'dev.1')).toBe(
+      'doc_edited.account%2F4f%2Fe6%2Fa3b2.device.dev%2E1',
+    );
     expect(docKey('*', '*', 'device', '*')).toBe('*.*.device.*');
   });
 
   it('a key built from arbitrary words always has the expected number of words', () => {
-    fc.assert(fc.property(fc.string(), fc.string(), (realm, user) => {
-      expect(regSuccessKey(realm, user).split('.')).toHaveLength(4);
-    }));
+    fc.assert(
+      fc.property(fc.string(), fc.string(), (realm, user) => {
+        expect(regSuccessKey(realm, user).split('.')).toHaveLength(4);
+      }),
+    );
   });
 });

@@ -10,11 +10,20 @@ function sampleValue(header: string, def: SubDef): unknown {
   if (allowed !== undefined) return type === 'string-list' || type === 'list' ? [allowed[0]] : allowed[0];
   if (typeof type === 'object') return [sampleOf(type.listOf)];
   switch (type) {
-    case 'integer': case 'integerish': case 'number': return 42;
-    case 'boolean': case 'booleanish': return true;
-    case 'object': return { Key: 'value' };
-    case 'list': case 'string-list': return ['one'];
-    default: return `${header.toLowerCase()}-sample`;
+    case 'integer':
+    case 'integerish':
+    case 'number':
+      return 42;
+    case 'boolean':
+    case 'booleanish':
+      return true;
+    case 'object':
+      return { Key: 'value' };
+    case 'list':
+    case 'string-list':
+      return ['one'];
+    default:
+      return `${header.toLowerCase()}-sample`;
   }
 }
 
@@ -29,8 +38,15 @@ export function sampleOf(def: SubDef): Record<string, unknown> {
 
 /** Fields for build(): required headers only, plus an Event-Name for any-name entries. */
 export function sampleFields(def: MessageDef): Record<string, unknown> {
-  const fields = sampleOf({ name: def.id, required: def.required, optional: def.optional, values: def.values, types: def.types });
-  if (def.name === '*') fields['Event-Name'] = def.category === 'call_event' ? 'CHANNEL_ANSWER' : 'sample_req';
+  const fields = sampleOf({
+    name: def.id,
+    required: def.required,
+    optional: def.optional,
+    values: def.values,
+    types: def.types,
+  });
+  if (def.name === '*')
+    fields['Event-Name'] = def.category === 'call_event' ? 'CHANNEL_ANSWER' : 'sample_req';
   if (def.category === 'configuration') fields.Type = 'device';
   return fields;
 }

@@ -3,7 +3,15 @@
  * a throw.
  */
 import { describe, expect, it } from 'vitest';
-import { assertValid, build, errorReply, InvalidMessage, lookup, replyQueue, validate } from '../../src/api/index.ts';
+import {
+  assertValid,
+  build,
+  errorReply,
+  InvalidMessage,
+  lookup,
+  replyQueue,
+  validate,
+} from '../../src/api/index.ts';
 import { CTX, kamailioAuthnReq, kamailioRegSuccess } from './kamailio-fixtures.ts';
 
 function reasonOf(msg: unknown, id?: string): string {
@@ -24,7 +32,10 @@ describe('what Kamailio sends validates', () => {
   });
 
   it('an unregister (Status Unregistered, Expires 0)', () => {
-    expect(validate({ ...kamailioRegSuccess(), Status: 'Unregistered', Expires: 0, 'First-Registration': false }).ok).toBe(true);
+    expect(
+      validate({ ...kamailioRegSuccess(), Status: 'Unregistered', Expires: 0, 'First-Registration': false })
+        .ok,
+    ).toBe(true);
   });
 
   it('extra headers a peer adds are accepted on receive', () => {
@@ -38,18 +49,31 @@ describe('problems are reported by name, all at once', () => {
     const r = validate(req);
     expect(r.ok).toBe(false);
     if (!r.ok) {
-      expect(r.problems).toEqual([{ header: 'Auth-Realm', kind: 'missing', detail: 'missing required header' }]);
+      expect(r.problems).toEqual([
+        { header: 'Auth-Realm', kind: 'missing', detail: 'missing required header' },
+      ]);
       expect(r.reason).toContain('authn_req');
       expect(r.reason).toContain('Auth-Realm');
     }
   });
 
   it('every problem of one message in one reason', () => {
-    const bad = { ...kamailioRegSuccess(), Contact: undefined, Expires: 'soon', 'First-Registration': 'maybe', 'Msg-ID': 42 };
+    const bad = {
+      ...kamailioRegSuccess(),
+      Contact: undefined,
+      Expires: 'soon',
+      'First-Registration': 'maybe',
+      'Msg-ID': 42,
+    };
     const r = validate(bad);
     expect(r.ok).toBe(false);
     if (!r.ok) {
-      expect(r.problems.map((p) => p.header).sort()).toEqual(['Contact', 'Expires', 'First-Registration', 'Msg-ID']);
+      expect(r.problems.map((p) => p.header).sort()).toEqual([
+        'Contact',
+        'Expires',
+        'First-Registration',
+        'Msg-ID',
+      ]);
       for (const h of ['Contact', 'Expires', 'First-Registration', 'Msg-ID']) expect(r.reason).toContain(h);
     }
   });
@@ -60,7 +84,10 @@ describe('problems are reported by name, all at once', () => {
   });
 
   it('a value outside the allowed list', () => {
-    const resp = { ...build('authn_resp', { 'Auth-Method': 'a1-hash', 'Auth-Password': 'x' }, CTX), 'Auth-Method': 'md5' };
+    const resp = {
+      ...build('authn_resp', { 'Auth-Method': 'a1-hash', 'Auth-Password': 'x' }, CTX),
+      'Auth-Method': 'md5',
+    };
     expect(reasonOf(resp)).toContain('Auth-Method: string "md5" is not one of password, ip, a1-hash');
   });
 
@@ -71,15 +98,20 @@ describe('problems are reported by name, all at once', () => {
   });
 
   it('a message checked against the wrong entry says so', () => {
-    expect(reasonOf(kamailioAuthnReq(), 'reg_success')).toMatch(/Event-Name: string "authn_req" is not reg_success/);
+    expect(reasonOf(kamailioAuthnReq(), 'reg_success')).toMatch(
+      /Event-Name: string "authn_req" is not reg_success/,
+    );
   });
 
   it('an unknown message', () => {
-    expect(reasonOf({ ...kamailioAuthnReq(), 'Event-Name': 'authn_nope' })).toContain('no message directory/authn_nope');
+    expect(reasonOf({ ...kamailioAuthnReq(), 'Event-Name': 'authn_nope' })).toContain(
+      'no message directory/authn_nope',
+    );
   });
 
   it('anything that is not an object', () => {
-    for (const v of [null, 3, 'x', [kamailioAuthnReq()], undefined]) expect(reasonOf(v)).toContain('expected a JSON object');
+    for (const v of [null, 3, 'x', [kamailioAuthnReq()], undefined])
+      expect(reasonOf(v)).toContain('expected a JSON object');
   });
 
   it('headers inherited through a prototype do not count as present', () => {
@@ -106,7 +138,11 @@ describe('lookup by Event-Category / Event-Name', () => {
     expect(lookup('call_event', 'CHANNEL_ANSWER')?.id).toBe('call_event');
     expect(lookup('call_event', 'usurp_control')?.id).toBe('usurp_control');
     expect(lookup('call_event', 'channel_status_resp')?.id).toBe('channel_status_resp');
-    const ev = build('call_event', { 'Event-Name': 'CHANNEL_DESTROY', 'Call-ID': 'c1', 'Hangup-Cause': 'NORMAL_CLEARING' }, CTX);
+    const ev = build(
+      'call_event',
+      { 'Event-Name': 'CHANNEL_DESTROY', 'Call-ID': 'c1', 'Hangup-Cause': 'NORMAL_CLEARING' },
+      CTX,
+    );
     expect(validate(ev).ok).toBe(true);
   });
 });
@@ -117,7 +153,11 @@ describe('error replies', () => {
     const r = validate(req);
     expect(r.ok).toBe(false);
     const reply = errorReply(req, r.ok ? '' : r.reason, CTX);
-    expect(reply).toMatchObject({ 'Event-Category': 'error', 'Event-Name': 'authn_req', 'Msg-ID': req['Msg-ID'] });
+    expect(reply).toMatchObject({
+      'Event-Category': 'error',
+      'Event-Name': 'authn_req',
+      'Msg-ID': req['Msg-ID'],
+    });
     expect(String(reply['Error-Message'])).toContain('To');
     expect(replyQueue(req)).toBe(req['Server-ID']);
     expect(validate(JSON.parse(JSON.stringify(reply))).ok).toBe(true);
@@ -135,6 +175,8 @@ describe('assertValid', () => {
     expect(assertValid(kamailioAuthnReq())['Auth-User']).toBe('alice');
     const bad = { ...kamailioAuthnReq(), From: undefined, To: 5 };
     expect(() => assertValid(bad)).toThrow(InvalidMessage);
-    expect(() => assertValid(bad)).toThrow(/authn_req is invalid: From: missing required header; To: expected string, got number 5/);
+    expect(() => assertValid(bad)).toThrow(
+      /authn_req is invalid: From: missing required header; To: expected string, got number 5/,
+    );
   });
 });

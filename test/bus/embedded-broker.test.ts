@@ -20,7 +20,22 @@ describe('embedded broker', () => {
     await t.start();
     let n = 0;
     let got: () => void = () => undefined;
-    const l = new ListenerCore({ transport: t, logger, exchanges: [{ name: 'callevt', type: 'topic' }], bindings: [{ exchange: 'callevt', routingKey: 'call.*.c1' }], responders: [{ category: 'call_event', name: '*', handler: () => { n++; got(); } }] });
+    const l = new ListenerCore({
+      transport: t,
+      logger,
+      exchanges: [{ name: 'callevt', type: 'topic' }],
+      bindings: [{ exchange: 'callevt', routingKey: 'call.*.c1' }],
+      responders: [
+        {
+          category: 'call_event',
+          name: '*',
+          handler: () => {
+            n++;
+            got();
+          },
+        },
+      ],
+    });
     await l.start();
     const lost = nextEvent(t, 'lost');
     broker.stopApp();
@@ -30,7 +45,11 @@ describe('embedded broker', () => {
     broker.startApp();
     await back;
     const arrived = new Promise<void>((r) => (got = r));
-    await t.publish('callevt', 'call.CHANNEL_ANSWER.c1', encodeJson({ 'Event-Category': 'call_event', 'Event-Name': 'CHANNEL_ANSWER' }));
+    await t.publish(
+      'callevt',
+      'call.CHANNEL_ANSWER.c1',
+      encodeJson({ 'Event-Category': 'call_event', 'Event-Name': 'CHANNEL_ANSWER' }),
+    );
     await arrived;
     expect(n).toBe(1);
     await l.stop();

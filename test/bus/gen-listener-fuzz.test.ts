@@ -37,14 +37,31 @@ const Echo: GenListenerBehaviour<null> = {
         name: 'authn_req',
         handler: (m, ctx) => {
           handled++;
-          return ctx.reply(build('authn_resp', { 'Msg-ID': m['Msg-ID'], 'Auth-Method': 'password', 'Auth-Password': 'x' }, CTX));
+          return ctx.reply(
+            build(
+              'authn_resp',
+              { 'Msg-ID': m['Msg-ID'], 'Auth-Method': 'password', 'Auth-Password': 'x' },
+              CTX,
+            ),
+          );
         },
       },
     ],
   }),
 };
 
-const valid = (): Record<string, unknown> => ({ ...build('authn_req', { 'Auth-User': 'u', 'Auth-Realm': 'fuzz.example.com', From: 'u@fuzz.example.com', To: 'u@fuzz.example.com' }, CTX) });
+const valid = (): Record<string, unknown> => ({
+  ...build(
+    'authn_req',
+    {
+      'Auth-User': 'u',
+      'Auth-Realm': 'fuzz.example.com',
+      From: 'u@fuzz.example.com',
+      To: 'u@fuzz.example.com',
+    },
+    CTX,
+  ),
+});
 
 afterAll(async () => {
   await rt.shutdown();
@@ -54,15 +71,31 @@ afterAll(async () => {
 /** A payload that must be refused: bytes, a non-object, or a valid message broken on purpose. */
 const malformed = fc.oneof(
   fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
-  fc.jsonValue().filter((v) => typeof v !== 'object' || v === null || Array.isArray(v)).map((v) => Buffer.from(JSON.stringify(v) ?? 'null')),
-  fc.record({ drop: fc.constantFrom('Auth-User', 'Auth-Realm', 'From', 'To', 'Event-Category', 'App-Name'), junk: fc.anything() }).map(({ drop, junk }) => {
-    const m = valid();
-    delete m[drop];
-    m['X-Junk'] = junk;
-    return Buffer.from(JSON.stringify(m) ?? '{}');
-  }),
-  fc.constantFrom('Auth-User', 'Event-Category', 'Msg-ID').chain((h) => fc.oneof(fc.integer(), fc.boolean(), fc.array(fc.string())).map((v) => Buffer.from(JSON.stringify({ ...valid(), [h]: v })))),
-  fc.integer({ min: 9 * 1024, max: 40 * 1024 }).map((n) => Buffer.from(JSON.stringify({ ...valid(), Pad: 'x'.repeat(n) }))),
+  fc
+    .jsonValue()
+    .filter((v) => typeof v !== 'object' || v === null || Array.isArray(v))
+    .map((v) => Buffer.from(JSON.stringify(v) ?? 'null')),
+  fc
+    .record({
+      drop: fc.constantFrom('Auth-User', 'Auth-Realm', 'From', 'To', 'Event-Category', 'App-Name'),
+      junk: fc.anything(),
+    })
+    .map(({ drop, junk }) => {
+      const m = valid();
+      delete m[drop];
+      m['X-Junk'] = junk;
+      return Buffer.from(JSON.stringify(m) ?? '{}');
+    }),
+  fc
+    .constantFrom('Auth-User', 'Event-Category', 'Msg-ID')
+    .chain((h) =>
+      fc
+        .oneof(fc.integer(), fc.boolean(), fc.array(fc.string()))
+        .map((v) => Buffer.from(JSON.stringify({ ...valid(), [h]: v }))),
+    ),
+  fc
+    .integer({ min: 9 * 1024, max: 40 * 1024 })
+    .map((n) => Buffer.from(JSON.stringify({ ...valid(), Pad: 'x'.repeat(n) }))),
 );
 
 describe('gen_listener under malformed input', () => {
@@ -70,7 +103,8 @@ describe('gen_listener under malformed input', () => {
     await transport.start();
     const pid = ((await GenListener.start(rt, Echo, undefined, { transport })) as { pid: Pid }).pid;
     const samples = fc.sample(malformed, { numRuns: 400, seed: 4242 });
-    for (const body of samples) await transport.publish('callmgr', KEY, body, { contentType: 'application/json' });
+    for (const body of samples)
+      await transport.publish('callmgr', KEY, body, { contentType: 'application/json' });
     const req = new Requester({ transport, logger, timeoutMs: 2000 });
     await req.start();
     const answer = await req.call(valid(), { exchange: 'callmgr', routingKey: KEY });

@@ -21,7 +21,10 @@ describe('bus URL', () => {
   });
 
   it('splits a comma-separated list of amqp URLs, tried in that order', () => {
-    expect(parseBusUrl('amqp://u:p@a:5672, amqps://b/vh')).toEqual({ kind: 'amqp', urls: ['amqp://u:p@a:5672', 'amqps://b/vh'] });
+    expect(parseBusUrl('amqp://u:p@a:5672, amqps://b/vh')).toEqual({
+      kind: 'amqp',
+      urls: ['amqp://u:p@a:5672', 'amqps://b/vh'],
+    });
   });
 
   it('refuses other schemes with a message that says what is accepted, without the password', () => {
@@ -37,7 +40,12 @@ describe('bus URL', () => {
 
   it('a transport that cannot connect never logs the password', async () => {
     const { logger, lines } = memoryLogger();
-    const t = createTransport({ url: 'amqp://fife:hunter2@127.0.0.1:1', logger, startTimeoutMs: 150, backoff: { initialMs: 10, maxMs: 20, factor: 2, jitter: 0 } });
+    const t = createTransport({
+      url: 'amqp://fife:hunter2@127.0.0.1:1',
+      logger,
+      startTimeoutMs: 150,
+      backoff: { initialMs: 10, maxMs: 20, factor: 2, jitter: 0 },
+    });
     await expect(t.start()).rejects.toMatchObject({ code: 'BUS_NOT_CONNECTED' });
     await t.close();
     expect(lines.length).toBeGreaterThan(0);
@@ -47,7 +55,12 @@ describe('bus URL', () => {
 
   it('retries an unreachable broker as its backoff says: initialMs, doubling, never above maxMs', async () => {
     const { logger, waitFor } = watchedLogger();
-    const t = createTransport({ url: 'amqp://127.0.0.1:1', logger, startTimeoutMs: 60_000, backoff: { initialMs: 5, maxMs: 20, factor: 2, jitter: 0 } });
+    const t = createTransport({
+      url: 'amqp://127.0.0.1:1',
+      logger,
+      startTimeoutMs: 60_000,
+      backoff: { initialMs: 5, maxMs: 20, factor: 2, jitter: 0 },
+    });
     const started = t.start().catch((e: unknown) => e);
     const rounds = await waitFor((l) => l.msg === 'bus: cannot connect to any broker; will retry', 4);
     await t.close();
@@ -57,19 +70,32 @@ describe('bus URL', () => {
 
   it('a bad reconnect backoff fails createTransport at once, naming the field', () => {
     const { logger } = memoryLogger();
-    expect(() => createTransport({ url: 'embedded', logger, backoff: { initialMs: 500, maxMs: 100 } })).toThrow(/backoff\.maxMs must be a number of ms at least initialMs \(500\)/);
+    expect(() =>
+      createTransport({ url: 'embedded', logger, backoff: { initialMs: 500, maxMs: 100 } }),
+    ).toThrow(/backoff\.maxMs must be a number of ms at least initialMs \(500\)/);
   });
 });
 
 describe('Kazoo queue defaults', () => {
   it('anonymous queues get auto-delete, x-max-length 100 and x-message-ttl 60 s', () => {
-    expect(kazooQueueOptions(true)).toEqual({ durable: false, exclusive: false, autoDelete: true, maxLength: 100, messageTtl: 60_000 });
+    expect(kazooQueueOptions(true)).toEqual({
+      durable: false,
+      exclusive: false,
+      autoDelete: true,
+      maxLength: 100,
+      messageTtl: 60_000,
+    });
   });
   it('named queues get auto-delete only', () => {
     expect(kazooQueueOptions(false)).toEqual({ durable: false, exclusive: false, autoDelete: true });
   });
   it('null removes a default (Kazoo infinity) and a value replaces it', () => {
-    expect(kazooQueueOptions(true, { maxLength: null, messageTtl: 1_000, autoDelete: false })).toEqual({ durable: false, exclusive: false, autoDelete: false, messageTtl: 1_000 });
+    expect(kazooQueueOptions(true, { maxLength: null, messageTtl: 1_000, autoDelete: false })).toEqual({
+      durable: false,
+      exclusive: false,
+      autoDelete: false,
+      messageTtl: 1_000,
+    });
   });
 });
 

@@ -10,7 +10,9 @@ function reference(pattern: string, key: string): boolean {
   const p = pattern === '' ? [] : pattern.split('.');
   const k = key === '' ? [] : key.split('.');
   // ok[i][j]: p[i..] matches k[j..]
-  const ok: boolean[][] = Array.from({ length: p.length + 1 }, () => Array<boolean>(k.length + 1).fill(false));
+  const ok: boolean[][] = Array.from({ length: p.length + 1 }, () =>
+    Array<boolean>(k.length + 1).fill(false),
+  );
   ok[p.length][k.length] = true;
   for (let i = p.length - 1; i >= 0; i--) {
     for (let j = k.length; j >= 0; j--) {

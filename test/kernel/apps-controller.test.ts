@@ -8,7 +8,13 @@ import type { Runtime } from '../../src/kernel/runtime.ts';
 const app = (name: string, journal: string[], extra: Partial<AppDefinition> = {}): AppDefinition => ({
   name,
   version: '1.0.0',
-  tree: () => ({ flags: { strategy: 'one_for_one' }, children: [workerSpec({ id: `${name}_a`, journal, trap: true }), workerSpec({ id: `${name}_b`, journal, trap: true })] }),
+  tree: () => ({
+    flags: { strategy: 'one_for_one' },
+    children: [
+      workerSpec({ id: `${name}_a`, journal, trap: true }),
+      workerSpec({ id: `${name}_b`, journal, trap: true }),
+    ],
+  }),
   ...extra,
 });
 
@@ -16,7 +22,8 @@ async function boot(rt: Runtime, apps: AppDefinition[]) {
   return okPid(await AppsController.start(rt, { env: {}, apps }));
 }
 
-const appRoot = async (rt: Runtime, name: string) => (await AppsController.appsStatus(rt)).find((a) => a.name === name)!.pid!;
+const appRoot = async (rt: Runtime, name: string) =>
+  (await AppsController.appsStatus(rt)).find((a) => a.name === name)!.pid!;
 
 describe('apps controller', () => {
   it('starts an app with its deps first and lists running apps in start order', async () => {
@@ -25,8 +32,16 @@ describe('apps controller', () => {
     await boot(rt, [app('callflow', journal, { deps: ['registrar'] }), app('registrar', journal)]);
     expect(await AppsController.startApp(rt, 'callflow')).toEqual({ type: 'ok' });
     expect(await AppsController.runningApps(rt)).toEqual(['registrar', 'callflow']);
-    expect(journal).toEqual(['start:registrar_a', 'start:registrar_b', 'start:callflow_a', 'start:callflow_b']);
-    expect(await AppsController.startApp(rt, 'callflow')).toEqual({ type: 'error', reason: 'already_started' });
+    expect(journal).toEqual([
+      'start:registrar_a',
+      'start:registrar_b',
+      'start:callflow_a',
+      'start:callflow_b',
+    ]);
+    expect(await AppsController.startApp(rt, 'callflow')).toEqual({
+      type: 'error',
+      reason: 'already_started',
+    });
   });
 
   it('stopping one app takes its whole tree down in reverse order and touches nothing else', async () => {
@@ -61,18 +76,29 @@ describe('apps controller', () => {
 
   it('unknown apps, dependency cycles and failing trees are clear errors', async () => {
     const { rt, lines } = newRuntime();
-    const failing: AppDefinition = { name: 'bad', tree: () => ({ children: [workerSpec({ id: 'x', initFail: 'no_db' })] }) };
+    const failing: AppDefinition = {
+      name: 'bad',
+      tree: () => ({ children: [workerSpec({ id: 'x', initFail: 'no_db' })] }),
+    };
     await boot(rt, [app('a', [], { deps: ['b'] }), app('b', [], { deps: ['a'] }), failing]);
-    expect(await AppsController.startApp(rt, 'nope')).toMatchObject({ type: 'error', reason: { unknown_app: 'nope' } });
+    expect(await AppsController.startApp(rt, 'nope')).toMatchObject({
+      type: 'error',
+      reason: { unknown_app: 'nope' },
+    });
     expect(JSON.stringify(await AppsController.startApp(rt, 'a'))).toContain('dependency_cycle');
-    expect(await AppsController.startApp(rt, 'bad')).toMatchObject({ type: 'error', reason: { shutdown: { failed_to_start_child: 'x', reason: 'no_db' } } });
+    expect(await AppsController.startApp(rt, 'bad')).toMatchObject({
+      type: 'error',
+      reason: { shutdown: { failed_to_start_child: 'x', reason: 'no_db' } },
+    });
     expect(lines.some((l) => l.msg === 'app failed to start' && l.app === 'bad')).toBe(true);
     expect(await AppsController.runningApps(rt)).toEqual([]);
   });
 
   it('a permanent app whose tree gives up is logged and restarted', async () => {
     const { rt, lines } = newRuntime();
-    await boot(rt, [{ name: 'fragile', tree: () => ({ flags: { intensity: 0 }, children: [workerSpec({ id: 'w' })] }) }]);
+    await boot(rt, [
+      { name: 'fragile', tree: () => ({ flags: { intensity: 0 }, children: [workerSpec({ id: 'w' })] }) },
+    ]);
     await AppsController.startApp(rt, 'fragile');
     const root = await appRoot(rt, 'fragile');
     const restarted = rt.events.waitFor('app', (e) => e.kind === 'restarted' && e.app === 'fragile');
@@ -86,7 +112,14 @@ describe('apps controller', () => {
 
   it('a temporary app whose tree gives up is left stopped; the node goes on', async () => {
     const { rt } = newRuntime();
-    await boot(rt, [{ name: 'tmp', restart: 'temporary', tree: () => ({ flags: { intensity: 0 }, children: [workerSpec({ id: 'w' })] }) }, app('other', [])]);
+    await boot(rt, [
+      {
+        name: 'tmp',
+        restart: 'temporary',
+        tree: () => ({ flags: { intensity: 0 }, children: [workerSpec({ id: 'w' })] }),
+      },
+      app('other', []),
+    ]);
     await AppsController.startApp(rt, 'tmp');
     await AppsController.startApp(rt, 'other');
     const crashed = rt.events.waitFor('app', (e) => e.kind === 'crashed' && e.app === 'tmp');
@@ -94,13 +127,23 @@ describe('apps controller', () => {
     // The root supervisor exits `shutdown`; the app's failure is the crash that made it give up.
     expect(await crashed).toMatchObject({ reason: 'shutdown', cause: 'boom' });
     expect(await AppsController.runningApps(rt)).toEqual(['other']);
-    expect((await AppsController.appsStatus(rt)).find((a) => a.name === 'tmp')).toMatchObject({ state: 'stopped', lastFailure: 'boom' });
+    expect((await AppsController.appsStatus(rt)).find((a) => a.name === 'tmp')).toMatchObject({
+      state: 'stopped',
+      lastFailure: 'boom',
+    });
   });
 
   it('an app that keeps failing is given up (failed), logged at fatal, and other apps keep running', async () => {
     const clock = manualClock();
     const { rt, lines } = newRuntime({ clock: clock.now });
-    await boot(rt, [{ name: 'doomed', maxRestarts: { intensity: 2, period: 60 }, tree: () => ({ flags: { intensity: 0 }, children: [workerSpec({ id: 'w' })] }) }, app('other', [])]);
+    await boot(rt, [
+      {
+        name: 'doomed',
+        maxRestarts: { intensity: 2, period: 60 },
+        tree: () => ({ flags: { intensity: 0 }, children: [workerSpec({ id: 'w' })] }),
+      },
+      app('other', []),
+    ]);
     await AppsController.startApp(rt, 'doomed');
     await AppsController.startApp(rt, 'other');
     const gaveUp = rt.events.waitFor('app', (e) => e.kind === 'gave_up' && e.app === 'doomed');
@@ -120,11 +163,25 @@ describe('apps controller', () => {
   it('operations an app declares run with the node services while it runs; clear errors otherwise', async () => {
     const { rt } = newRuntime();
     const env = { greeting: 'hi' };
-    const withOps: AppDefinition<typeof env> = { name: 'ops', tree: () => ({ children: [] }), operations: { greet: async (input, e) => `${e.greeting} ${String(input.who)}` } };
+    const withOps: AppDefinition<typeof env> = {
+      name: 'ops',
+      tree: () => ({ children: [] }),
+      operations: { greet: async (input, e) => `${e.greeting} ${String(input.who)}` },
+    };
     await AppsController.start(rt, { env, apps: [withOps] });
-    expect(await AppsController.operation(rt, 'nope', 'greet')).toMatchObject({ type: 'error', reason: 'unknown_app' });
-    expect(await AppsController.operation(rt, 'ops', 'wave')).toMatchObject({ type: 'error', reason: 'unknown_operation', known: ['greet'] });
-    expect(await AppsController.operation(rt, 'ops', 'greet')).toMatchObject({ type: 'error', reason: 'not_started' });
+    expect(await AppsController.operation(rt, 'nope', 'greet')).toMatchObject({
+      type: 'error',
+      reason: 'unknown_app',
+    });
+    expect(await AppsController.operation(rt, 'ops', 'wave')).toMatchObject({
+      type: 'error',
+      reason: 'unknown_operation',
+      known: ['greet'],
+    });
+    expect(await AppsController.operation(rt, 'ops', 'greet')).toMatchObject({
+      type: 'error',
+      reason: 'not_started',
+    });
     await AppsController.startApp(rt, 'ops');
     const op = await AppsController.operation(rt, 'ops', 'greet');
     expect(op.type === 'ok' && (await op.run({ who: 'bob' }))).toBe('hi bob');
@@ -132,15 +189,39 @@ describe('apps controller', () => {
 
   it('the live tree shows every supervisor and child with pid, status and restarts', async () => {
     const { rt } = newRuntime();
-    const root = okPid(await Supervisor.start(rt, { flags: { intensity: 5 }, children: [AppsController.childSpec({ env: {}, apps: [app('one', [])] })] }, { name: 'kernel_sup' }));
+    const root = okPid(
+      await Supervisor.start(
+        rt,
+        {
+          flags: { intensity: 5 },
+          children: [AppsController.childSpec({ env: {}, apps: [app('one', [])] })],
+        },
+        { name: 'kernel_sup' },
+      ),
+    );
     await AppsController.startApp(rt, 'one');
     const kids = await Supervisor.whichChildren(rt, await appRoot(rt, 'one'));
     const r = rt.events.waitFor('supervisor', (e) => e.kind === 'child_restarted' && e.childId === 'one_a');
     crash(rt, kids.find((k) => k.id === 'one_a')!.pid!);
     await r;
     const t = describeNode(rt, { root: 'kernel_sup' });
-    expect(t.kernel).toMatchObject({ name: 'kernel_sup', type: 'supervisor', strategy: 'one_for_one', children: [{ id: 'apps_controller', status: 'running', behaviour: 'apps_controller' }] });
-    expect(t.apps[0]).toMatchObject({ name: 'one', state: 'running', tree: { type: 'supervisor', children: [{ id: 'one_a', restarts: 1, status: 'running' }, { id: 'one_b', restarts: 0 }] } });
+    expect(t.kernel).toMatchObject({
+      name: 'kernel_sup',
+      type: 'supervisor',
+      strategy: 'one_for_one',
+      children: [{ id: 'apps_controller', status: 'running', behaviour: 'apps_controller' }],
+    });
+    expect(t.apps[0]).toMatchObject({
+      name: 'one',
+      state: 'running',
+      tree: {
+        type: 'supervisor',
+        children: [
+          { id: 'one_a', restarts: 1, status: 'running' },
+          { id: 'one_b', restarts: 0 },
+        ],
+      },
+    });
     expect(t.apps[0]!.tree!.children![0]!.pid).toMatch(/^<test@localhost\.\d+>$/);
     const text = renderTree(t);
     expect(text).toContain('one_a');

@@ -62,7 +62,10 @@ describe('backoffDelay: jitter takes off up to its fraction, never adds', () => 
   it('uses Math.random when no random source is given', () => {
     const seen = new Set(Array.from({ length: 50 }, () => backoffDelay(10, p)));
     expect(seen.size).toBeGreaterThan(1);
-    for (const d of seen) expect(d).toBeGreaterThanOrEqual(4_000), expect(d).toBeLessThanOrEqual(5_000);
+    for (const d of seen) {
+      expect(d).toBeGreaterThanOrEqual(4_000);
+      expect(d).toBeLessThanOrEqual(5_000);
+    }
   });
 });
 
@@ -71,7 +74,12 @@ describe('backoffPolicy', () => {
 
   it('fills what the caller leaves out from the defaults', () => {
     expect(backoffPolicy(undefined, defaults)).toEqual(defaults);
-    expect(backoffPolicy({ initialMs: 10, maxMs: 50 }, defaults)).toEqual({ initialMs: 10, maxMs: 50, factor: 2, jitter: 0.2 });
+    expect(backoffPolicy({ initialMs: 10, maxMs: 50 }, defaults)).toEqual({
+      initialMs: 10,
+      maxMs: 50,
+      factor: 2,
+      jitter: 0.2,
+    });
     expect(backoffPolicy({ jitter: 0 }, defaults)).toEqual({ ...defaults, jitter: 0 });
   });
 
@@ -79,7 +87,10 @@ describe('backoffPolicy', () => {
     [{ initialMs: 0 }, /backoff\.initialMs must be a number of ms above 0; got 0/],
     [{ initialMs: -5 }, /backoff\.initialMs/],
     [{ initialMs: Number.POSITIVE_INFINITY }, /backoff\.initialMs/],
-    [{ initialMs: 200, maxMs: 100 }, /backoff\.maxMs must be a number of ms at least initialMs \(200\); got 100/],
+    [
+      { initialMs: 200, maxMs: 100 },
+      /backoff\.maxMs must be a number of ms at least initialMs \(200\); got 100/,
+    ],
     [{ maxMs: Number.NaN }, /backoff\.maxMs/],
     [{ factor: 0.5 }, /backoff\.factor must be a number at least 1; got 0.5/],
     [{ jitter: 1.5 }, /backoff\.jitter must be a fraction from 0 to 1; got 1.5/],
@@ -100,7 +111,12 @@ describe('property: delays stay within bounds', () => {
       factor: fc.double({ min: 1, max: 10, noNaN: true }),
       jitter: fc.double({ min: 0, max: 1, noNaN: true }),
     })
-    .map(({ initialMs, extra, factor, jitter }) => backoffPolicy({ initialMs, maxMs: initialMs + extra, factor, jitter }, { initialMs: 1, maxMs: 1, factor: 1, jitter: 0 }));
+    .map(({ initialMs, extra, factor, jitter }) =>
+      backoffPolicy(
+        { initialMs, maxMs: initialMs + extra, factor, jitter },
+        { initialMs: 1, maxMs: 1, factor: 1, jitter: 0 },
+      ),
+    );
   const attempt = fc.integer({ min: 0, max: 2_000 });
   const unit = fc.double({ min: 0, max: 1, noNaN: true });
 

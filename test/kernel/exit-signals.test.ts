@@ -24,7 +24,9 @@ function recorder(rt: Runtime, opts: { trap?: boolean; link?: Pid } = {}) {
   );
   /** Resolves once `n` messages have been handled. */
   const seen = (n: number): Promise<unknown[]> =>
-    got.length >= n ? Promise.resolve(got.slice(0, n)) : new Promise<void>((res) => waiters.push(res)).then(() => seen(n));
+    got.length >= n
+      ? Promise.resolve(got.slice(0, n))
+      : new Promise<void>((res) => waiters.push(res)).then(() => seen(n));
   return { pid, got, seen };
 }
 
@@ -42,7 +44,9 @@ function holder(rt: Runtime, opts: { trap?: boolean } = {}) {
   const inHandler = new Promise<void>((r) => (entered = r));
   /** Resolves once `n` messages have been handled. */
   const handledCount = (n: number): Promise<void> =>
-    handled.length >= n ? Promise.resolve() : new Promise<void>((r) => (count = r)).then(() => handledCount(n));
+    handled.length >= n
+      ? Promise.resolve()
+      : new Promise<void>((r) => (count = r)).then(() => handledCount(n));
   const pid = rt.spawn(
     async (env) => {
       handled.push(env.msg);
@@ -139,7 +143,9 @@ describe('signal ordering between a pair of processes', () => {
     rt.send(dying, 'crash');
     const [m, exit] = await t.seen(2);
     expect(m).toBe('last words');
-    expect(isExitMessage(exit) && exit.from === dying && (exit.reason as Error).message === 'crash').toBe(true);
+    expect(isExitMessage(exit) && exit.from === dying && (exit.reason as Error).message === 'crash').toBe(
+      true,
+    );
   });
 
   it('a linked non-trapping process handles what the dying process sent it, then dies with its reason', async () => {

@@ -1,6 +1,14 @@
 import { describe, it, expect, vi, afterEach } from 'vitest';
 import { newRuntime, Worker, okPid } from './helpers.ts';
-import { GenServer, ok, reply, noreply, unexpected, type GenServerBehaviour, type From } from '../../src/kernel/gen-server.ts';
+import {
+  GenServer,
+  ok,
+  reply,
+  noreply,
+  unexpected,
+  type GenServerBehaviour,
+  type From,
+} from '../../src/kernel/gen-server.ts';
 import { describeTree, renderTree } from '../../src/kernel/tree.ts';
 import { CallError } from '../../src/kernel/runtime.ts';
 import { withCallId } from '../../src/kernel/log.ts';
@@ -35,7 +43,12 @@ describe('gen_server init', () => {
 
   it('an init that throws fails the start with the thrown error', async () => {
     const { rt } = newRuntime();
-    const B: GenServerBehaviour<null, void> = { name: 'thrower', init() { throw new Error('bad init'); } };
+    const B: GenServerBehaviour<null, void> = {
+      name: 'thrower',
+      init() {
+        throw new Error('bad init');
+      },
+    };
     const r = await GenServer.start(rt, B, undefined);
     expect(r.type).toBe('error');
     expect((r as { reason: Error }).reason.message).toBe('bad init');
@@ -118,7 +131,10 @@ describe('gen_server call', () => {
     };
     const pid = okPid(await GenServer.start(rt, B, undefined));
     let outcome: unknown = 'pending';
-    const p = GenServer.call(rt, pid, 'hold').then((v) => (outcome = v), (e: unknown) => (outcome = e));
+    const p = GenServer.call(rt, pid, 'hold').then(
+      (v) => (outcome = v),
+      (e: unknown) => (outcome = e),
+    );
     await vi.advanceTimersByTimeAsync(4999);
     expect(outcome).toBe('pending');
     await vi.advanceTimersByTimeAsync(1);
@@ -129,7 +145,10 @@ describe('gen_server call', () => {
     // A second call now waits on the same server. The late reply to the first must go
     // nowhere: not to this call, not as an error.
     let second: unknown = 'pending';
-    const p2 = GenServer.call(rt, pid, 'hold', 'infinity').then((v) => (second = v), (e: unknown) => (second = e));
+    const p2 = GenServer.call(rt, pid, 'hold', 'infinity').then(
+      (v) => (second = v),
+      (e: unknown) => (second = e),
+    );
     while (held.length < 2) await new Promise((r) => setImmediate(r));
     expect(() => GenServer.reply(held[0]!, 'too late')).not.toThrow();
     await new Promise((r) => setImmediate(r));
@@ -156,7 +175,10 @@ describe('gen_server call', () => {
     const first = GenServer.call(rt, pid, 'hold');
     await vi.advanceTimersByTimeAsync(3000);
     let second: unknown = 'pending';
-    const p = GenServer.call(rt, pid, 'hold').then((v) => (second = v), (e: unknown) => (second = e));
+    const p = GenServer.call(rt, pid, 'hold').then(
+      (v) => (second = v),
+      (e: unknown) => (second = e),
+    );
     await vi.advanceTimersByTimeAsync(0);
     GenServer.reply(held[0]!, 'answered');
     expect(await first).toBe('answered');
@@ -206,7 +228,11 @@ describe('gen_server call', () => {
 
   it('a bad return value crashes the server with {bad_return_value}', async () => {
     const { rt } = newRuntime();
-    const B = { name: 'bad', init: () => ok(null), handleCall: () => ({ oops: true }) } as unknown as GenServerBehaviour<null, void, 'x'>;
+    const B = {
+      name: 'bad',
+      init: () => ok(null),
+      handleCall: () => ({ oops: true }),
+    } as unknown as GenServerBehaviour<null, void, 'x'>;
     const pid = okPid(await GenServer.start(rt, B, undefined));
     const err = (await GenServer.call(rt, pid, 'x').catch((e: unknown) => e)) as CallError;
     expect(err.reason).toEqual({ bad_return_value: { oops: true } });
@@ -221,10 +247,15 @@ describe('gen_server info, timeout, stop and terminate', () => {
     rt.send(pid, 'tick');
     expect(await GenServer.call(rt, pid, 'ping')).toBe('pong');
     const dropped = lines.filter((l) => l.msg === 'unexpected message dropped' && l.server === 'test_worker');
-    expect(dropped.map((l) => [l.level, l.msg_type])).toEqual([[40, 'stray'], [40, 'tick']]);
+    expect(dropped.map((l) => [l.level, l.msg_type])).toEqual([
+      [40, 'stray'],
+      [40, 'tick'],
+    ]);
     expect(JSON.stringify(dropped)).not.toMatch(/hunter2|private content/);
     expect(describeTree(rt, pid)?.unexpectedMessages).toBe(2);
-    expect(renderTree({ node: rt.node, processes: 1, kernel: describeTree(rt, pid), apps: [] })).toContain('unexpected=2');
+    expect(renderTree({ node: rt.node, processes: 1, kernel: describeTree(rt, pid), apps: [] })).toContain(
+      'unexpected=2',
+    );
   });
 
   it('handleInfo hands a message back with unexpected(msg, state): the kernel logs and counts it, the new state is kept', async () => {
@@ -239,13 +270,21 @@ describe('gen_server info, timeout, stop and terminate', () => {
     rt.send(pid, 'bump');
     rt.send(pid, [1, 2]);
     expect(await GenServer.call(rt, pid, 'get')).toBe(11);
-    expect(lines.filter((l) => l.msg === 'unexpected message dropped' && l.server === 'picky').map((l) => l.msg_type)).toEqual(['array']);
+    expect(
+      lines
+        .filter((l) => l.msg === 'unexpected message dropped' && l.server === 'picky')
+        .map((l) => l.msg_type),
+    ).toEqual(['array']);
     expect(describeTree(rt, pid)?.unexpectedMessages).toBe(1);
   });
 
   it('unexpected(msg, state) from handleCall is a bad return value (the caller would never get an answer)', async () => {
     const { rt } = newRuntime();
-    const B = { name: 'bad', init: () => ok(null), handleCall: (m: unknown, _f: unknown, s: null) => unexpected(m, s) } as unknown as GenServerBehaviour<null, void, 'x'>;
+    const B = {
+      name: 'bad',
+      init: () => ok(null),
+      handleCall: (m: unknown, _f: unknown, s: null) => unexpected(m, s),
+    } as unknown as GenServerBehaviour<null, void, 'x'>;
     const pid = okPid(await GenServer.start(rt, B, undefined));
     const err = (await GenServer.call(rt, pid, 'x').catch((e: unknown) => e)) as CallError;
     expect(err.reason).toEqual({ bad_return_value: { type: 'unexpected', msg: 'x', state: null } });
@@ -303,7 +342,9 @@ describe('gen_server info, timeout, stop and terminate', () => {
     const { rt } = newRuntime();
     const parent = rt.spawn(() => undefined, { trapExit: true });
     const journal: string[] = [];
-    const trapping = okPid(await GenServer.start(rt, Worker, { id: 't', journal, trap: true }, { link: parent }));
+    const trapping = okPid(
+      await GenServer.start(rt, Worker, { id: 't', journal, trap: true }, { link: parent }),
+    );
     const plain = okPid(await GenServer.start(rt, Worker, { id: 'p', journal }, { link: parent }));
     const e1 = rt.awaitExit(trapping);
     const e2 = rt.awaitExit(plain);
@@ -326,7 +367,10 @@ describe('gen_server info, timeout, stop and terminate', () => {
     const pid = okPid(await GenServer.start(rt, B, undefined));
     const exited = rt.awaitExit(pid);
     // as OTP's gen_server:stop, the other reason is raised to the caller
-    await expect(GenServer.stop(rt, pid, 'normal')).rejects.toMatchObject({ kind: 'exit', reason: 'terminate_failed' });
+    await expect(GenServer.stop(rt, pid, 'normal')).rejects.toMatchObject({
+      kind: 'exit',
+      reason: 'terminate_failed',
+    });
     expect(await exited).toBe('terminate_failed');
   });
 });
@@ -350,7 +394,12 @@ describe('logs carry node, process and call-id through async work', () => {
     await GenServer.call(rt, pid, 'x' as never);
     const work = lines.filter((l) => l.msg === 'did work');
     expect(work).toHaveLength(2);
-    expect(work[0]).toMatchObject({ node: 'test@localhost', app: 'demo', proc: 'worker_a', call_id: 'call-123' });
+    expect(work[0]).toMatchObject({
+      node: 'test@localhost',
+      app: 'demo',
+      proc: 'worker_a',
+      call_id: 'call-123',
+    });
     expect(work[1]!.call_id).toBeUndefined();
   });
 

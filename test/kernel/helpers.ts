@@ -5,7 +5,14 @@
 import { afterEach } from 'vitest';
 import { Runtime } from '../../src/kernel/runtime.ts';
 import { memoryLogger } from '../../src/kernel/log.ts';
-import { GenServer, ok, reply, noreply, stop, type GenServerBehaviour, type StartResult } from '../../src/kernel/gen-server.ts';
+import {
+  GenServer,
+  ok,
+  reply,
+  stop,
+  type GenServerBehaviour,
+  type StartResult,
+} from '../../src/kernel/gen-server.ts';
 import { Exit, type ExitReason } from '../../src/kernel/exit-reason.ts';
 import type { ChildSpec, RestartType, Shutdown } from '../../src/kernel/child-spec.ts';
 import type { Pid } from '../../src/kernel/pid.ts';
@@ -15,7 +22,10 @@ afterEach(async () => {
   for (const rt of runtimes.splice(0)) await rt.shutdown();
 });
 
-export function newRuntime(opts: { clock?: () => number } = {}): { rt: Runtime; lines: Array<Record<string, unknown>> } {
+export function newRuntime(opts: { clock?: () => number } = {}): {
+  rt: Runtime;
+  lines: Array<Record<string, unknown>>;
+} {
   const { logger, lines } = memoryLogger('test@localhost', 'debug');
   const rt = new Runtime({ node: 'test@localhost', logger, clock: opts.clock });
   runtimes.push(rt);
@@ -71,8 +81,15 @@ export const Worker: GenServerBehaviour<WorkerArgs, WorkerArgs, WorkerCall, Work
   },
 };
 
-export function workerSpec(args: WorkerArgs, opts: { restart?: RestartType; shutdown?: Shutdown; significant?: boolean } = {}): ChildSpec {
-  return { id: args.id, ...opts, start: (ctx) => GenServer.start(ctx.runtime, Worker, args, { link: ctx.parent }) };
+export function workerSpec(
+  args: WorkerArgs,
+  opts: { restart?: RestartType; shutdown?: Shutdown; significant?: boolean } = {},
+): ChildSpec {
+  return {
+    id: args.id,
+    ...opts,
+    start: (ctx) => GenServer.start(ctx.runtime, Worker, args, { link: ctx.parent }),
+  };
 }
 
 export function okPid(r: StartResult): Pid {

@@ -13,7 +13,17 @@
 import { describe, expect, it } from 'vitest';
 import { newRuntime } from './helpers.ts';
 import { testProc, type TestProc } from './otp-helpers.ts';
-import { GenServer, ok, ignore, reply, noreply, stop, type GenServerBehaviour, type From, type StartResult } from '../../src/kernel/gen-server.ts';
+import {
+  GenServer,
+  ok,
+  ignore,
+  reply,
+  noreply,
+  stop,
+  type GenServerBehaviour,
+  type From,
+  type StartResult,
+} from '../../src/kernel/gen-server.ts';
 import { Exit, type ExitReason } from '../../src/kernel/exit-reason.ts';
 import { CallError, type Runtime } from '../../src/kernel/runtime.ts';
 import type { Pid } from '../../src/kernel/pid.ts';
@@ -28,7 +38,8 @@ const Suite: GenServerBehaviour<State, unknown, any, any> = {
     if (arg === 'ignore') return ignore();
     if (arg === 'stop') return stop('stopped');
     if (arg === 'sleep') return new Promise(() => undefined);
-    if (typeof arg === 'object' && arg !== null && 'state' in arg) return ok((arg as { state: unknown }).state);
+    if (typeof arg === 'object' && arg !== null && 'state' in arg)
+      return ok((arg as { state: unknown }).state);
     if (typeof arg === 'object' && arg !== null && 'ets' in arg) {
       const r = (arg as { ets: { return?: unknown; crash?: 'error' | 'exit'; wait?: boolean } }).ets;
       if (r.crash === 'error') throw new Error('bailout');
@@ -48,8 +59,10 @@ const Suite: GenServerBehaviour<State, unknown, any, any> = {
     if (req === 'stop_shutdown') return stop('shutdown', s);
     if (req === 'shutdown_reason') throw new Exit({ shutdown: 'reason' });
     if (req === 'stop_shutdown_reason') return stop({ shutdown: 'stop_reason' }, s);
-    if (req === 'next_call') return typeof s === 'object' && s !== null && 'call_within' in s ? reply('ok', []) : reply(false, s);
-    if ('delayed_answer' in req) return noreply({ reply_to: from, state: s }, { timeout: req.delayed_answer });
+    if (req === 'next_call')
+      return typeof s === 'object' && s !== null && 'call_within' in s ? reply('ok', []) : reply(false, s);
+    if ('delayed_answer' in req)
+      return noreply({ reply_to: from, state: s }, { timeout: req.delayed_answer });
     if ('call_within' in req) return reply('ok', { call_within: req.notify }, { timeout: req.call_within });
     if ('call_undef_fun' in req) (undefined as unknown as () => void)();
     void ctx;
@@ -60,7 +73,8 @@ const Suite: GenServerBehaviour<State, unknown, any, any> = {
       ctx.send(msg.from, { from: ctx.self, tag: 'handled_cast' });
       return noreply([]);
     }
-    if (msg.delayed_cast !== undefined) return noreply({ delayed_cast: msg.from }, { timeout: msg.delayed_cast });
+    if (msg.delayed_cast !== undefined)
+      return noreply({ delayed_cast: msg.from }, { timeout: msg.delayed_cast });
     if (msg.stop) return stop({ from: msg.from, stopped: true }, []);
     throw new Error('unexpected cast');
   },
@@ -79,7 +93,8 @@ const Suite: GenServerBehaviour<State, unknown, any, any> = {
       ctx.send(msg.from, { from: ctx.self, tag: 'handled_info' });
       return noreply([]);
     }
-    if (msg?.delayed_info !== undefined) return noreply({ delayed_info: msg.from }, { timeout: msg.delayed_info });
+    if (msg?.delayed_info !== undefined)
+      return noreply({ delayed_info: msg.from }, { timeout: msg.delayed_info });
     if (msg?.stop) return stop({ from: msg.from, stopped_info: true }, s);
     if (msg?.call_undef_fun) (undefined as unknown as () => void)();
     return noreply(s);
@@ -92,14 +107,19 @@ const Suite: GenServerBehaviour<State, unknown, any, any> = {
   },
 };
 
-const start = (rt: Runtime, arg: unknown = [], opts: { name?: string; link?: Pid; timeout?: number } = {}): Promise<StartResult> => GenServer.start(rt, Suite, arg, opts);
+const start = (
+  rt: Runtime,
+  arg: unknown = [],
+  opts: { name?: string; link?: Pid; timeout?: number } = {},
+): Promise<StartResult> => GenServer.start(rt, Suite, arg, opts);
 
 const okPid = (r: StartResult): Pid => {
   if (r.type !== 'ok') throw new Error(`expected {ok, Pid}, got ${JSON.stringify(r)}`);
   return r.pid;
 };
 
-const tagged = (tp: TestProc, from: Pid, tag: string): Promise<unknown> => tp.receive((m) => (m as Msg).tag === tag && (m as Msg).from?.id === from.id);
+const tagged = (tp: TestProc, from: Pid, tag: string): Promise<unknown> =>
+  tp.receive((m) => (m as Msg).tag === tag && (m as Msg).from?.id === from.id);
 
 async function expectExit(p: Promise<unknown>, kind: CallError['kind'], reason?: ExitReason): Promise<void> {
   const err = await p.then(
@@ -142,14 +162,20 @@ describe('gen_server_SUITE', () => {
     // local register
     const pid2 = okPid(await start(rt, [], { name: 'my_test_name' }));
     expect(await GenServer.call(rt, 'my_test_name', 'started_p')).toBe('ok');
-    expect(await start(rt, [], { name: 'my_test_name' })).toEqual({ type: 'error', reason: { already_started: pid2 } });
+    expect(await start(rt, [], { name: 'my_test_name' })).toEqual({
+      type: 'error',
+      reason: { already_started: pid2 },
+    });
     expect(await GenServer.call(rt, 'my_test_name', 'stop')).toBe('ok');
     await rt.awaitExit(pid2);
     await expectExit(GenServer.call(rt, pid2, 'started_p', 10), 'noproc');
     // local register linked
     const pid3 = okPid(await start(rt, [], { name: 'my_test_name', link: tp.pid }));
     expect(await GenServer.call(rt, 'my_test_name', 'started_p')).toBe('ok');
-    expect(await start(rt, [], { name: 'my_test_name' })).toEqual({ type: 'error', reason: { already_started: pid3 } });
+    expect(await start(rt, [], { name: 'my_test_name' })).toEqual({
+      type: 'error',
+      reason: { already_started: pid3 },
+    });
     expect(await GenServer.call(rt, 'my_test_name', 'stop')).toBe('ok');
     expect(await tp.exitOf(pid3)).toBe('stopped');
     // nothing else arrived
@@ -211,15 +237,25 @@ describe('gen_server_SUITE', () => {
     // from a failed start would make the next one fail with already_started
     for (const link of [undefined, tp.pid]) {
       const cases: Array<[unknown, (r: StartResult) => void, number?]> = [
-        [{ ets: { return: stop('failed_to_start') } }, (r) => expect(r).toEqual({ type: 'error', reason: 'failed_to_start' })],
+        [
+          { ets: { return: stop('failed_to_start') } },
+          (r) => expect(r).toEqual({ type: 'error', reason: 'failed_to_start' }),
+        ],
         [{ ets: { return: ignore() } }, (r) => expect(r).toEqual({ type: 'ignore' })],
-        [{ ets: { return: 4711 } }, (r) => expect(r).toEqual({ type: 'error', reason: { bad_return_value: 4711 } })],
-        [{ ets: { crash: 'error' } }, (r) => expect(r).toMatchObject({ type: 'error', reason: { message: 'bailout' } })],
+        [
+          { ets: { return: 4711 } },
+          (r) => expect(r).toEqual({ type: 'error', reason: { bad_return_value: 4711 } }),
+        ],
+        [
+          { ets: { crash: 'error' } },
+          (r) => expect(r).toMatchObject({ type: 'error', reason: { message: 'bailout' } }),
+        ],
         [{ ets: { crash: 'exit' } }, (r) => expect(r).toEqual({ type: 'error', reason: 'bailout' })],
         [{ ets: { wait: true } }, (r) => expect(r).toEqual({ type: 'error', reason: 'timeout' }), 50],
       ];
       for (const [arg, validate, timeout] of cases) {
-        for (let i = 0; i < 5; i++) validate(await start(rt, arg, { name: 'gen_server_SUITE', link, timeout }));
+        for (let i = 0; i < 5; i++)
+          validate(await start(rt, arg, { name: 'gen_server_SUITE', link, timeout }));
       }
     }
   });
@@ -240,7 +276,9 @@ describe('gen_server_SUITE', () => {
     expect(await GenServer.call(rt, 'my_test_name', { delayed_answer: 1 }, 30)).toBe('delayed');
     await expectExit(GenServer.call(rt, 'my_test_name', { delayed_answer: 30 }, 1), 'timeout');
     // bad return value in the loop from handle_call
-    await expectExit(GenServer.call(rt, 'my_test_name', 'badreturn'), 'exit', { bad_return_value: 'badreturn' });
+    await expectExit(GenServer.call(rt, 'my_test_name', 'badreturn'), 'exit', {
+      bad_return_value: 'badreturn',
+    });
   });
 
   it('cast', async () => {
@@ -273,11 +311,16 @@ describe('gen_server_SUITE', () => {
     for (let i = 0; i < 100; i++) {
       expect(await start(rt, 'ignore', { name: 'gen_server_SUITE' })).toEqual({ type: 'ignore' });
       expect(rt.whereis('gen_server_SUITE')).toBeUndefined();
-      expect(await start(rt, 'ignore', { name: 'gen_server_SUITE', link: tp.pid })).toEqual({ type: 'ignore' });
+      expect(await start(rt, 'ignore', { name: 'gen_server_SUITE', link: tp.pid })).toEqual({
+        type: 'ignore',
+      });
       expect(rt.whereis('gen_server_SUITE')).toBeUndefined();
     }
     for (let i = 0; i < 10; i++) {
-      expect(await start(rt, 'stop', { name: 'gen_server_SUITE' })).toEqual({ type: 'error', reason: 'stopped' });
+      expect(await start(rt, 'stop', { name: 'gen_server_SUITE' })).toEqual({
+        type: 'error',
+        reason: 'stopped',
+      });
       expect(rt.whereis('gen_server_SUITE')).toBeUndefined();
     }
   });
@@ -327,7 +370,10 @@ describe('gen_server_SUITE: undef_callbacks', () => {
   it('undef_handle_call', async () => {
     const { rt } = setup();
     const server = okPid(await GenServer.start(rt, Oc, null));
-    await expectExit(GenServer.call(rt, server, 'call_msg'), 'exit', { unhandled_call: 'call_msg', server: 'oc_server' });
+    await expectExit(GenServer.call(rt, server, 'call_msg'), 'exit', {
+      unhandled_call: 'call_msg',
+      server: 'oc_server',
+    });
   });
 
   it('undef_handle_cast', async () => {
@@ -343,7 +389,17 @@ describe('gen_server_SUITE: undef_callbacks', () => {
     const server = okPid(await GenServer.start(rt, Oc, null));
     rt.send(server, 'hej');
     // the warning says the message was dropped (with its type; OTP prints the whole term); the server lives on
-    await expect.poll(() => lines.some((l) => l.msg === 'unexpected message dropped' && l.server === 'oc_server' && l.msg_type === 'hej' && l.level === 40)).toBe(true);
+    await expect
+      .poll(() =>
+        lines.some(
+          (l) =>
+            l.msg === 'unexpected message dropped' &&
+            l.server === 'oc_server' &&
+            l.msg_type === 'hej' &&
+            l.level === 40,
+        ),
+      )
+      .toBe(true);
     expect(rt.isAlive(server)).toBe(true);
   });
 

@@ -32,7 +32,7 @@ export function testProc(rt: Runtime): TestProc {
   const exitWaiters = new Map<number, Array<(r: ExitReason) => void>>();
   const inbox: unknown[] = [];
   const exitLog: ExitReason[] = [];
-  let anyWaiters: Array<(r: ExitReason) => void> = [];
+  const anyWaiters: Array<(r: ExitReason) => void> = [];
   let msgWaiters: Array<{ match: (m: unknown) => boolean; resolve: (m: unknown) => void }> = [];
   const pid = rt.spawn(
     (env) => {
@@ -58,7 +58,8 @@ export function testProc(rt: Runtime): TestProc {
     inbox,
     link: (p) => rt.link(pid, p),
     gotExit: (p) => exits.has(p.id),
-    anyExit: () => (exitLog.length > 0 ? Promise.resolve(exitLog[0]) : new Promise((resolve) => anyWaiters.push(resolve))),
+    anyExit: () =>
+      exitLog.length > 0 ? Promise.resolve(exitLog[0]) : new Promise((resolve) => anyWaiters.push(resolve)),
     exitOf: (p) =>
       exits.has(p.id)
         ? Promise.resolve(exits.get(p.id))
@@ -76,8 +77,15 @@ export function testProc(rt: Runtime): TestProc {
 }
 
 /** OTP's which_children tuples: [id, pid | 'restarting' | undefined, type]. */
-export async function which(rt: Runtime, sup: Pid | string): Promise<Array<[string | undefined, Pid | 'restarting' | undefined, string]>> {
-  return (await Supervisor.whichChildren(rt, sup)).map((c) => [c.id, c.status === 'running' ? c.pid : c.status === 'restarting' ? 'restarting' : undefined, c.type]);
+export async function which(
+  rt: Runtime,
+  sup: Pid | string,
+): Promise<Array<[string | undefined, Pid | 'restarting' | undefined, string]>> {
+  return (await Supervisor.whichChildren(rt, sup)).map((c) => [
+    c.id,
+    c.status === 'running' ? c.pid : c.status === 'restarting' ? 'restarting' : undefined,
+    c.type,
+  ]);
 }
 
 /** supervisor_SUITE's get_child_counts: [specs, active, supervisors, workers]. */
@@ -93,12 +101,21 @@ export type How = 'supervisor' | 'kill' | 'shutdown' | { shutdown: unknown } | '
  * down with the matching reason and (when `sup` is given) until its supervisor has
  * handled the EXIT, so a following call sees the supervisor's decision.
  */
-export async function terminate(rt: Runtime, sup: Pid | undefined, child: Pid, id: string | undefined, how: How): Promise<void> {
+export async function terminate(
+  rt: Runtime,
+  sup: Pid | undefined,
+  child: Pid,
+  id: string | undefined,
+  how: How,
+): Promise<void> {
   if (how === 'supervisor') {
     expect(await Supervisor.terminateChild(rt, sup!, id!)).toEqual({ type: 'ok' });
     return;
   }
-  const handled = sup === undefined ? undefined : rt.events.waitFor('supervisor', (e) => e.kind === 'child_terminated' && e.pid?.id === child.id);
+  const handled =
+    sup === undefined
+      ? undefined
+      : rt.events.waitFor('supervisor', (e) => e.kind === 'child_terminated' && e.pid?.id === child.id);
   const down = rt.awaitExit(child);
   let expected: ExitReason;
   if (how === 'kill') {

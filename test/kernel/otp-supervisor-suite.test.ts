@@ -14,12 +14,26 @@
 import { describe, expect, it } from 'vitest';
 import { newRuntime, manualClock } from './helpers.ts';
 import { testProc, which, counts, terminate, type TestProc } from './otp-helpers.ts';
-import { GenServer, ok, noreply, stop, type GenServerBehaviour, type StartResult } from '../../src/kernel/gen-server.ts';
+import {
+  GenServer,
+  ok,
+  noreply,
+  stop,
+  type GenServerBehaviour,
+  type StartResult,
+} from '../../src/kernel/gen-server.ts';
 import { Supervisor } from '../../src/kernel/supervisor.ts';
 import { Exit, type ExitReason } from '../../src/kernel/exit-reason.ts';
 import { isExitMessage } from '../../src/kernel/process.ts';
 import { AppsController } from '../../src/kernel/apps-controller.ts';
-import type { ChildSpec, RestartType, Shutdown, StartContext, SupervisorInitResult, SupervisorFlags } from '../../src/kernel/child-spec.ts';
+import type {
+  ChildSpec,
+  RestartType,
+  Shutdown,
+  StartContext,
+  SupervisorInitResult,
+  SupervisorFlags,
+} from '../../src/kernel/child-spec.ts';
 import type { Runtime } from '../../src/kernel/runtime.ts';
 import type { Pid } from '../../src/kernel/pid.ts';
 
@@ -64,27 +78,45 @@ const startChild =
 /** supervisor_1:start_child(error): the first start works, every later one fails. */
 function startOnceThenError(): (ctx: StartContext) => Promise<StartResult> {
   let n = 0;
-  return (ctx) => (n++ === 0 ? startChild()(ctx) : Promise.resolve({ type: 'error', reason: { function_clause: 'supervisor_1:start_child' } }));
+  return (ctx) =>
+    n++ === 0
+      ? startChild()(ctx)
+      : Promise.resolve({ type: 'error', reason: { function_clause: 'supervisor_1:start_child' } });
 }
 
 const ignoreStart = (): Promise<StartResult> => Promise.resolve({ type: 'ignore' });
 
-function spec(id: string, restart: RestartType = 'permanent', shutdown: Shutdown = 1000, type: 'worker' | 'supervisor' = 'worker', start: ChildSpec['start'] = startChild()): ChildSpec {
+function spec(
+  id: string,
+  restart: RestartType = 'permanent',
+  shutdown: Shutdown = 1000,
+  type: 'worker' | 'supervisor' = 'worker',
+  start: ChildSpec['start'] = startChild(),
+): ChildSpec {
   return { id, start, restart, shutdown, type };
 }
 
-const flags = (strategy: SupervisorFlags['strategy'], intensity: number, period: number): SupervisorFlags => ({ strategy, intensity, period });
+const flags = (
+  strategy: SupervisorFlags['strategy'],
+  intensity: number,
+  period: number,
+): SupervisorFlags => ({ strategy, intensity, period });
 
 // ---- the suite's start_link(InitResult) and check_exit_reason ------------------------
 
 /** supervisor_SUITE's start_link/1: a supervisor named sup_test linked to the test process. */
-function startLink(rt: Runtime, tp: TestProc, init: SupervisorInitResult | (() => unknown)): Promise<StartResult> {
+function startLink(
+  rt: Runtime,
+  tp: TestProc,
+  init: SupervisorInitResult | (() => unknown),
+): Promise<StartResult> {
   const cb = typeof init === 'function' ? (init as () => SupervisorInitResult) : () => init;
   return Supervisor.start(rt, cb, { name: 'sup_test', link: tp.pid });
 }
 
 const okPid = (r: StartResult | { type: 'ok'; pid?: Pid } | { type: 'error'; reason: unknown }): Pid => {
-  if (r.type !== 'ok' || !('pid' in r) || r.pid === undefined) throw new Error(`expected {ok, Pid}, got ${JSON.stringify(r)}`);
+  if (r.type !== 'ok' || !('pid' in r) || r.pid === undefined)
+    throw new Error(`expected {ok, Pid}, got ${JSON.stringify(r)}`);
   return r.pid;
 };
 
@@ -119,7 +151,9 @@ describe('supervisor_SUITE: sup_start', () => {
   it('sup_start_ignore_child', async () => {
     const { rt, tp } = setup();
     okPid(await startLink(rt, tp, { flags: flags('one_for_one', 2, 3600), children: [] }));
-    expect(await Supervisor.startChild(rt, 'sup_test', spec('child1', 'permanent', 1000, 'worker', ignoreStart))).toEqual({ type: 'ok' });
+    expect(
+      await Supervisor.startChild(rt, 'sup_test', spec('child1', 'permanent', 1000, 'worker', ignoreStart)),
+    ).toEqual({ type: 'ok' });
     const cpid2 = okPid(await Supervisor.startChild(rt, 'sup_test', spec('child2')));
     expect(await which(rt, 'sup_test')).toEqual([
       ['child2', cpid2, 'worker'],
@@ -130,7 +164,12 @@ describe('supervisor_SUITE: sup_start', () => {
 
   it('sup_start_ignore_temporary_child', async () => {
     const { rt, tp } = setup();
-    okPid(await startLink(rt, tp, { flags: flags('one_for_one', 2, 3600), children: [spec('child1', 'temporary', 1000, 'worker', ignoreStart), spec('child2', 'temporary')] }));
+    okPid(
+      await startLink(rt, tp, {
+        flags: flags('one_for_one', 2, 3600),
+        children: [spec('child1', 'temporary', 1000, 'worker', ignoreStart), spec('child2', 'temporary')],
+      }),
+    );
     const w = await which(rt, 'sup_test');
     expect(w).toHaveLength(1);
     expect(w[0]![0]).toBe('child2');
@@ -141,7 +180,9 @@ describe('supervisor_SUITE: sup_start', () => {
   it('sup_start_ignore_temporary_child_start_child', async () => {
     const { rt, tp } = setup();
     okPid(await startLink(rt, tp, { flags: flags('one_for_one', 2, 3600), children: [] }));
-    expect(await Supervisor.startChild(rt, 'sup_test', spec('child1', 'temporary', 1000, 'worker', ignoreStart))).toEqual({ type: 'ok' });
+    expect(
+      await Supervisor.startChild(rt, 'sup_test', spec('child1', 'temporary', 1000, 'worker', ignoreStart)),
+    ).toEqual({ type: 'ok' });
     const cpid2 = okPid(await Supervisor.startChild(rt, 'sup_test', spec('child2', 'temporary')));
     expect(await which(rt, 'sup_test')).toEqual([['child2', cpid2, 'worker']]);
     expect(await counts(rt, 'sup_test')).toEqual([1, 1, 0, 1]);
@@ -155,7 +196,12 @@ describe('supervisor_SUITE: sup_start', () => {
 
   it('sup_start_ignore_temporary_child_start_child_simple', async () => {
     const { rt, tp } = setup();
-    okPid(await startLink(rt, tp, { flags: flags('simple_one_for_one', 2, 3600), children: [spec('child1', 'temporary', 1000, 'worker', ignoreOnce())] }));
+    okPid(
+      await startLink(rt, tp, {
+        flags: flags('simple_one_for_one', 2, 3600),
+        children: [spec('child1', 'temporary', 1000, 'worker', ignoreOnce())],
+      }),
+    );
     expect(await Supervisor.startChild(rt, 'sup_test', [])).toEqual({ type: 'ok' });
     const cpid2 = okPid(await Supervisor.startChild(rt, 'sup_test', []));
     expect(await which(rt, 'sup_test')).toEqual([[undefined, cpid2, 'worker']]);
@@ -164,7 +210,12 @@ describe('supervisor_SUITE: sup_start', () => {
 
   it('sup_start_ignore_permanent_child_start_child_simple', async () => {
     const { rt, tp } = setup();
-    const sup = okPid(await startLink(rt, tp, { flags: flags('simple_one_for_one', 2, 3600), children: [spec('child1', 'permanent', 1000, 'worker', ignoreOnce())] }));
+    const sup = okPid(
+      await startLink(rt, tp, {
+        flags: flags('simple_one_for_one', 2, 3600),
+        children: [spec('child1', 'permanent', 1000, 'worker', ignoreOnce())],
+      }),
+    );
     expect(await Supervisor.startChild(rt, 'sup_test', [])).toEqual({ type: 'ok' });
     const cpid2 = okPid(await Supervisor.startChild(rt, 'sup_test', []));
     expect(await which(rt, 'sup_test')).toEqual([[undefined, cpid2, 'worker']]);
@@ -193,30 +244,56 @@ describe('supervisor_SUITE: sup_start', () => {
 
   it('sup_start_restart_child_returns_error', async () => {
     const { rt, tp } = setup();
-    okPid(await startLink(rt, tp, { flags: flags('one_for_one', 2, 3600), children: [spec('child1', 'permanent', 1000, 'worker', startOnceThenError())] }));
+    okPid(
+      await startLink(rt, tp, {
+        flags: flags('one_for_one', 2, 3600),
+        children: [spec('child1', 'permanent', 1000, 'worker', startOnceThenError())],
+      }),
+    );
     expect(await Supervisor.terminateChild(rt, 'sup_test', 'child1')).toEqual({ type: 'ok' });
-    expect(await Supervisor.restartChild(rt, 'sup_test', 'child1')).toEqual({ type: 'error', reason: { function_clause: 'supervisor_1:start_child' } });
+    expect(await Supervisor.restartChild(rt, 'sup_test', 'child1')).toEqual({
+      type: 'error',
+      reason: { function_clause: 'supervisor_1:start_child' },
+    });
     expect(await which(rt, 'sup_test')).toEqual([['child1', undefined, 'worker']]);
   });
 
   it('sup_start_child_returns_error', async () => {
     const { rt, tp } = setup();
     okPid(await startLink(rt, tp, { flags: flags('one_for_one', 2, 3600), children: [] }));
-    const child1 = spec('child1', 'permanent', 1000, 'worker', () => Promise.resolve({ type: 'error', reason: 'reason' }));
-    const child2 = spec('child2', 'permanent', 1000, 'worker', () => Promise.resolve('error_reason' as never));
+    const child1 = spec('child1', 'permanent', 1000, 'worker', () =>
+      Promise.resolve({ type: 'error', reason: 'reason' }),
+    );
+    const child2 = spec('child2', 'permanent', 1000, 'worker', () =>
+      Promise.resolve('error_reason' as never),
+    );
     // OTP: {error, {Reason, Child}}
-    expect(await Supervisor.startChild(rt, 'sup_test', child1)).toMatchObject({ type: 'error', reason: { reason: 'reason', child: { id: 'child1' } } });
+    expect(await Supervisor.startChild(rt, 'sup_test', child1)).toMatchObject({
+      type: 'error',
+      reason: { reason: 'reason', child: { id: 'child1' } },
+    });
     // OTP passes a bad return on as the reason; Fife names it (see README)
-    expect(await Supervisor.startChild(rt, 'sup_test', child2)).toMatchObject({ type: 'error', reason: { reason: { bad_start_result: 'error_reason' }, child: { id: 'child2' } } });
+    expect(await Supervisor.startChild(rt, 'sup_test', child2)).toMatchObject({
+      type: 'error',
+      reason: { reason: { bad_start_result: 'error_reason' }, child: { id: 'child2' } },
+    });
     expect(await which(rt, 'sup_test')).toEqual([]);
   });
 
   it('sup_start_child_returns_error_simple', async () => {
     const { rt, tp } = setup();
-    const template = spec('child1', 'permanent', 1000, 'worker', (_ctx: StartContext, ret: unknown) => Promise.resolve(ret as StartResult));
+    const template = spec('child1', 'permanent', 1000, 'worker', (_ctx: StartContext, ret: unknown) =>
+      Promise.resolve(ret as StartResult),
+    );
     okPid(await startLink(rt, tp, { flags: flags('simple_one_for_one', 2, 3600), children: [template] }));
-    expect(await Supervisor.startChild(rt, 'sup_test', [{ type: 'error', reason: 'reason' }])).toEqual({ type: 'error', reason: 'reason' });
-    expect(await Supervisor.startChild(rt, 'sup_test', ['error_reason'])).toEqual({ type: 'error', reason: { bad_start_result: 'error_reason' } });
+    expect(await Supervisor.startChild(rt, 'sup_test', [{ type: 'error', reason: 'reason' }])).toEqual({
+      type: 'error',
+      reason: 'reason',
+    });
+    expect(await Supervisor.startChild(rt, 'sup_test', ['error_reason'])).toEqual({
+      type: 'error',
+      reason: { bad_start_result: 'error_reason' },
+    });
     expect(await which(rt, 'sup_test')).toEqual([]);
   });
 });
@@ -236,9 +313,32 @@ describe('supervisor_SUITE: sup_start_map', () => {
         ],
       }),
     );
-    expect(await Supervisor.getChildSpec(rt, sup, 'child1')).toEqual({ type: 'ok', spec: { id: 'child1', start, restart: 'permanent', shutdown: 5000, type: 'worker', significant: false } });
-    expect(await Supervisor.getChildSpec(rt, sup, 'child2')).toEqual({ type: 'ok', spec: { id: 'child2', start, restart: 'permanent', shutdown: 'brutal_kill', type: 'worker', significant: false } });
-    expect(await Supervisor.getChildSpec(rt, sup, 'child3')).toEqual({ type: 'ok', spec: { id: 'child3', start, restart: 'permanent', shutdown: 'infinity', type: 'supervisor', significant: false } });
+    expect(await Supervisor.getChildSpec(rt, sup, 'child1')).toEqual({
+      type: 'ok',
+      spec: { id: 'child1', start, restart: 'permanent', shutdown: 5000, type: 'worker', significant: false },
+    });
+    expect(await Supervisor.getChildSpec(rt, sup, 'child2')).toEqual({
+      type: 'ok',
+      spec: {
+        id: 'child2',
+        start,
+        restart: 'permanent',
+        shutdown: 'brutal_kill',
+        type: 'worker',
+        significant: false,
+      },
+    });
+    expect(await Supervisor.getChildSpec(rt, sup, 'child3')).toEqual({
+      type: 'ok',
+      spec: {
+        id: 'child3',
+        start,
+        restart: 'permanent',
+        shutdown: 'infinity',
+        type: 'supervisor',
+        significant: false,
+      },
+    });
     expect(await Supervisor.getChildSpec(rt, sup, 'child4')).toEqual({ type: 'error', reason: 'not_found' });
     await stopSup(rt, tp, sup);
   });
@@ -246,12 +346,25 @@ describe('supervisor_SUITE: sup_start_map', () => {
   it('sup_start_map_simple', async () => {
     const { rt, tp } = setup();
     const start = startChild();
-    const sup = okPid(await startLink(rt, tp, { flags: { strategy: 'simple_one_for_one' }, children: [{ id: 'undefined', start, restart: 'temporary' }] }));
+    const sup = okPid(
+      await startLink(rt, tp, {
+        flags: { strategy: 'simple_one_for_one' },
+        children: [{ id: 'undefined', start, restart: 'temporary' }],
+      }),
+    );
     const c1 = okPid(await Supervisor.startChild(rt, sup, []));
     const c2 = okPid(await Supervisor.startChild(rt, sup, []));
     const c3 = okPid(await Supervisor.startChild(rt, sup, []));
-    const full = { id: 'undefined', start, restart: 'temporary', type: 'worker', shutdown: 5000, significant: false };
-    for (const c of [c1, c2, c3]) expect(await Supervisor.getChildSpec(rt, sup, c)).toEqual({ type: 'ok', spec: full });
+    const full = {
+      id: 'undefined',
+      start,
+      restart: 'temporary',
+      type: 'worker',
+      shutdown: 5000,
+      significant: false,
+    };
+    for (const c of [c1, c2, c3])
+      expect(await Supervisor.getChildSpec(rt, sup, c)).toEqual({ type: 'ok', spec: full });
     // a live process that is not a child (the test process itself)
     expect(await Supervisor.getChildSpec(rt, sup, tp.pid)).toEqual({ type: 'error', reason: 'not_found' });
     await stopSup(rt, tp, sup);
@@ -264,7 +377,9 @@ describe('supervisor_SUITE: sup_start_map', () => {
     expect(r1).toMatchObject({ type: 'error', reason: { start_spec: expect.stringMatching(/id/) } });
     const r2 = await startLink(rt, tp, () => ({ children: [{ id: 'child2' }] }));
     expect(r2).toMatchObject({ type: 'error', reason: { start_spec: expect.stringMatching(/start/) } });
-    const sup = okPid(await startLink(rt, tp, () => ({ children: [{ id: 'child3', start, silly_flag: true }] })));
+    const sup = okPid(
+      await startLink(rt, tp, () => ({ children: [{ id: 'child3', start, silly_flag: true }] })),
+    );
     await stopSup(rt, tp, sup);
     const r4 = await startLink(rt, tp, () => ({ children: ['child4'] }));
     expect(r4).toMatchObject({ type: 'error', reason: { start_spec: expect.stringMatching(/child4/) } });
@@ -277,8 +392,12 @@ describe('supervisor_SUITE: sup_stop', () => {
   it('sup_stop_infinity', async () => {
     const { rt, tp } = setup();
     const sup = okPid(await startLink(rt, tp, { flags: flags('one_for_one', 2, 3600), children: [] }));
-    const c1 = okPid(await Supervisor.startChild(rt, 'sup_test', spec('child1', 'permanent', 'infinity', 'supervisor')));
-    const c2 = okPid(await Supervisor.startChild(rt, 'sup_test', spec('child2', 'permanent', 'infinity', 'worker')));
+    const c1 = okPid(
+      await Supervisor.startChild(rt, 'sup_test', spec('child1', 'permanent', 'infinity', 'supervisor')),
+    );
+    const c2 = okPid(
+      await Supervisor.startChild(rt, 'sup_test', spec('child2', 'permanent', 'infinity', 'worker')),
+    );
     tp.link(c1);
     tp.link(c2);
     await stopSup(rt, tp, sup);
@@ -301,7 +420,12 @@ describe('supervisor_SUITE: sup_stop', () => {
 
   it('sup_stop_timeout_dynamic', async () => {
     const { rt, tp } = setup();
-    const sup = okPid(await startLink(rt, tp, { flags: flags('simple_one_for_one', 2, 3600), children: [spec('child', 'temporary', 100)] }));
+    const sup = okPid(
+      await startLink(rt, tp, {
+        flags: flags('simple_one_for_one', 2, 3600),
+        children: [spec('child', 'temporary', 100)],
+      }),
+    );
     const c1 = okPid(await Supervisor.startChild(rt, sup, []));
     tp.link(c1);
     const c2 = okPid(await Supervisor.startChild(rt, sup, []));
@@ -326,7 +450,12 @@ describe('supervisor_SUITE: sup_stop', () => {
 
   it('sup_stop_brutal_kill_dynamic', async () => {
     const { rt, tp } = setup();
-    const sup = okPid(await startLink(rt, tp, { flags: flags('simple_one_for_one', 2, 3600), children: [spec('child', 'temporary', 'brutal_kill')] }));
+    const sup = okPid(
+      await startLink(rt, tp, {
+        flags: flags('simple_one_for_one', 2, 3600),
+        children: [spec('child', 'temporary', 'brutal_kill')],
+      }),
+    );
     const cpids: Pid[] = [];
     for (let i = 0; i < 10; i++) {
       const c = okPid(await Supervisor.startChild(rt, sup, []));
@@ -346,7 +475,13 @@ describe('supervisor_SUITE: sup_stop', () => {
     let n = 0;
     for (const restart of ['temporary', 'transient', 'permanent'] as const) {
       for (const reason of ['normal', 'shutdown', { shutdown: 'test' }, 'other'] as ExitReason[]) {
-        const c = okPid(await Supervisor.startChild(rt, sup, spec(`child_${n++}`, restart, 1000, 'worker', startChild({ stopWith: reason }))));
+        const c = okPid(
+          await Supervisor.startChild(
+            rt,
+            sup,
+            spec(`child_${n++}`, restart, 1000, 'worker', startChild({ stopWith: reason })),
+          ),
+        );
         tp.link(c);
         cpids.set(c, reason);
       }
@@ -357,7 +492,13 @@ describe('supervisor_SUITE: sup_stop', () => {
     let zStopping!: () => void;
     const gate = new Promise<void>((r) => (open = r));
     const zStarted = new Promise<void>((r) => (zStopping = r));
-    const cZ = okPid(await Supervisor.startChild(rt, sup, spec('child_z', 'temporary', 2000, 'worker', startChild({ gate, onTerminate: zStopping }))));
+    const cZ = okPid(
+      await Supervisor.startChild(
+        rt,
+        sup,
+        spec('child_z', 'temporary', 2000, 'worker', startChild({ gate, onTerminate: zStopping })),
+      ),
+    );
     tp.link(cZ);
     rt.exit(sup, 'shutdown', tp.pid);
     await zStarted;
@@ -372,8 +513,12 @@ describe('supervisor_SUITE: sup_stop', () => {
   it('sup_stop_non_shutdown_exit_dynamic', async () => {
     const { rt, tp } = setup();
     for (const restart of ['temporary', 'transient', 'permanent'] as const) {
-      const template = spec('child', restart, 5000, 'worker', (ctx: StartContext, reason: ExitReason) => startChild({ exitOnShutdown: reason })(ctx));
-      const sup = okPid(await startLink(rt, tp, { flags: flags('simple_one_for_one', 2, 3600), children: [template] }));
+      const template = spec('child', restart, 5000, 'worker', (ctx: StartContext, reason: ExitReason) =>
+        startChild({ exitOnShutdown: reason })(ctx),
+      );
+      const sup = okPid(
+        await startLink(rt, tp, { flags: flags('simple_one_for_one', 2, 3600), children: [template] }),
+      );
       const cpids = new Map<Pid, ExitReason>();
       for (const reason of ['normal', 'shutdown', { shutdown: 'test' }, 'other'] as ExitReason[]) {
         const c = okPid(await Supervisor.startChild(rt, sup, [reason]));
@@ -398,9 +543,15 @@ describe('supervisor_SUITE: child administration', () => {
     expect(await counts(rt, 'sup_test')).toEqual([1, 1, 0, 1]);
     tp.link(cpid);
     // start of an already running process
-    expect(await Supervisor.startChild(rt, 'sup_test', child)).toEqual({ type: 'error', reason: { already_started: cpid } });
+    expect(await Supervisor.startChild(rt, 'sup_test', child)).toEqual({
+      type: 'error',
+      reason: { already_started: cpid },
+    });
     // termination
-    expect(await Supervisor.terminateChild(rt, 'sup_test', 'hej')).toEqual({ type: 'error', reason: 'not_found' });
+    expect(await Supervisor.terminateChild(rt, 'sup_test', 'hej')).toEqual({
+      type: 'error',
+      reason: 'not_found',
+    });
     await expect(Supervisor.terminateChild(rt, 'foo', 'child1')).rejects.toMatchObject({ kind: 'noproc' });
     expect(await Supervisor.terminateChild(rt, 'sup_test', 'child1')).toEqual({ type: 'ok' });
     expect(await tp.exitOf(cpid)).toBe('shutdown');
@@ -409,20 +560,38 @@ describe('supervisor_SUITE: child administration', () => {
     // like deleting something that does not exist, it succeeds
     expect(await Supervisor.terminateChild(rt, 'sup_test', 'child1')).toEqual({ type: 'ok' });
     // start of an existing but not running child
-    expect(await Supervisor.startChild(rt, 'sup_test', child)).toEqual({ type: 'error', reason: 'already_present' });
+    expect(await Supervisor.startChild(rt, 'sup_test', child)).toEqual({
+      type: 'error',
+      reason: 'already_present',
+    });
     // restart
     const cpid2 = okPid(await Supervisor.restartChild(rt, 'sup_test', 'child1'));
     expect(await which(rt, 'sup_test')).toEqual([['child1', cpid2, 'worker']]);
     expect(await counts(rt, 'sup_test')).toEqual([1, 1, 0, 1]);
-    expect(await Supervisor.restartChild(rt, 'sup_test', 'child1')).toEqual({ type: 'error', reason: 'running' });
-    expect(await Supervisor.restartChild(rt, 'sup_test', 'child2')).toEqual({ type: 'error', reason: 'not_found' });
+    expect(await Supervisor.restartChild(rt, 'sup_test', 'child1')).toEqual({
+      type: 'error',
+      reason: 'running',
+    });
+    expect(await Supervisor.restartChild(rt, 'sup_test', 'child2')).toEqual({
+      type: 'error',
+      reason: 'not_found',
+    });
     // deletion
-    expect(await Supervisor.deleteChild(rt, 'sup_test', 'child1')).toEqual({ type: 'error', reason: 'running' });
-    expect(await Supervisor.deleteChild(rt, 'sup_test', 'hej')).toEqual({ type: 'error', reason: 'not_found' });
+    expect(await Supervisor.deleteChild(rt, 'sup_test', 'child1')).toEqual({
+      type: 'error',
+      reason: 'running',
+    });
+    expect(await Supervisor.deleteChild(rt, 'sup_test', 'hej')).toEqual({
+      type: 'error',
+      reason: 'not_found',
+    });
     await expect(Supervisor.deleteChild(rt, 'foo', 'child1')).rejects.toMatchObject({ kind: 'noproc' });
     expect(await Supervisor.terminateChild(rt, 'sup_test', 'child1')).toEqual({ type: 'ok' });
     expect(await Supervisor.deleteChild(rt, 'sup_test', 'child1')).toEqual({ type: 'ok' });
-    expect(await Supervisor.restartChild(rt, 'sup_test', 'child1')).toEqual({ type: 'error', reason: 'not_found' });
+    expect(await Supervisor.restartChild(rt, 'sup_test', 'child1')).toEqual({
+      type: 'error',
+      reason: 'not_found',
+    });
     expect(await which(rt, 'sup_test')).toEqual([]);
     expect(await counts(rt, 'sup_test')).toEqual([0, 0, 0, 0]);
     // start
@@ -431,7 +600,10 @@ describe('supervisor_SUITE: child administration', () => {
     expect(await which(rt, 'sup_test')).toEqual([['child1', cpid3, 'worker']]);
     expect(await counts(rt, 'sup_test')).toEqual([1, 1, 0, 1]);
     // terminate with a pid is not allowed when not simple_one_for_one
-    expect(await Supervisor.terminateChild(rt, 'sup_test', cpid3)).toEqual({ type: 'error', reason: 'not_found' });
+    expect(await Supervisor.terminateChild(rt, 'sup_test', cpid3)).toEqual({
+      type: 'error',
+      reason: 'not_found',
+    });
     expect(await which(rt, 'sup_test')).toEqual([['child1', cpid3, 'worker']]);
     expect(await counts(rt, 'sup_test')).toEqual([1, 1, 0, 1]);
     await expect(Supervisor.whichChildren(rt, 'foo')).rejects.toMatchObject({ kind: 'noproc' });
@@ -440,7 +612,12 @@ describe('supervisor_SUITE: child administration', () => {
 
   it('child_adm_simple', async () => {
     const { rt, tp } = setup();
-    okPid(await startLink(rt, tp, { flags: flags('simple_one_for_one', 2, 3600), children: [spec('child', 'permanent', 1000)] }));
+    okPid(
+      await startLink(rt, tp, {
+        flags: flags('simple_one_for_one', 2, 3600),
+        children: [spec('child', 'permanent', 1000)],
+      }),
+    );
     expect(await which(rt, 'sup_test')).toEqual([]);
     expect(await counts(rt, 'sup_test')).toEqual([1, 0, 0, 0]);
     await expect(Supervisor.startChild(rt, 'foo', [])).rejects.toMatchObject({ kind: 'noproc' });
@@ -454,7 +631,10 @@ describe('supervisor_SUITE: child administration', () => {
     expect(children).toContainEqual([undefined, cpid1, 'worker']);
     expect(await counts(rt, 'sup_test')).toEqual([1, 2, 0, 2]);
     // termination
-    expect(await Supervisor.terminateChild(rt, 'sup_test', 'child1')).toEqual({ type: 'error', reason: 'simple_one_for_one' });
+    expect(await Supervisor.terminateChild(rt, 'sup_test', 'child1')).toEqual({
+      type: 'error',
+      reason: 'simple_one_for_one',
+    });
     expect(await counts(rt, 'sup_test')).toEqual([1, 2, 0, 2]);
     expect(await Supervisor.terminateChild(rt, 'sup_test', cpid1)).toEqual({ type: 'ok' });
     expect(await which(rt, 'sup_test')).toHaveLength(1);
@@ -466,10 +646,19 @@ describe('supervisor_SUITE: child administration', () => {
     expect(await counts(rt, 'sup_test')).toEqual([1, 1, 0, 1]);
     // a live pid that is not a child of this supervisor is not ok
     const noChild = rt.spawn(() => undefined, { link: tp.pid });
-    expect(await Supervisor.terminateChild(rt, 'sup_test', noChild)).toEqual({ type: 'error', reason: 'not_found' });
+    expect(await Supervisor.terminateChild(rt, 'sup_test', noChild)).toEqual({
+      type: 'error',
+      reason: 'not_found',
+    });
     expect(rt.isAlive(noChild)).toBe(true);
-    expect(await Supervisor.restartChild(rt, 'sup_test', 'child1')).toEqual({ type: 'error', reason: 'simple_one_for_one' });
-    expect(await Supervisor.deleteChild(rt, 'sup_test', 'child1')).toEqual({ type: 'error', reason: 'simple_one_for_one' });
+    expect(await Supervisor.restartChild(rt, 'sup_test', 'child1')).toEqual({
+      type: 'error',
+      reason: 'simple_one_for_one',
+    });
+    expect(await Supervisor.deleteChild(rt, 'sup_test', 'child1')).toEqual({
+      type: 'error',
+      reason: 'simple_one_for_one',
+    });
   });
 
   it('child_specs', async () => {
@@ -483,14 +672,22 @@ describe('supervisor_SUITE: child administration', () => {
     expect(await err('hej')).toMatch(/child spec must be an object/);
     const start = startChild();
     expect(await err({ id: 'child', start: 'mfa' })).toMatch(/start must be a function/); // invalid_mfa
-    expect(await err({ id: 'child', start, restart: 'prmanent' })).toMatch(/restart must be one of.*prmanent/); // invalid_restart_type
+    expect(await err({ id: 'child', start, restart: 'prmanent' })).toMatch(
+      /restart must be one of.*prmanent/,
+    ); // invalid_restart_type
     expect(await err({ id: 'child', start, shutdown: -10 })).toMatch(/shutdown must be.*-10/); // invalid_shutdown
     expect(await err({ id: 'child', start, type: 'wrker' })).toMatch(/type must be.*wrker/); // invalid_child_type
     // every good combination is accepted
     for (const restart of ['permanent', 'transient', 'temporary'] as const) {
       for (const shutdown of [0, 1000, 'infinity', 'brutal_kill'] as const) {
         for (const type of ['supervisor', 'worker'] as const) {
-          const r = await Supervisor.startChild(rt, 'sup_test', { id: 'child', start: ignoreStart, restart, shutdown, type });
+          const r = await Supervisor.startChild(rt, 'sup_test', {
+            id: 'child',
+            start: ignoreStart,
+            restart,
+            shutdown,
+            type,
+          });
           expect(r).toEqual({ type: 'ok' });
           await Supervisor.deleteChild(rt, 'sup_test', 'child');
         }
@@ -498,13 +695,42 @@ describe('supervisor_SUITE: child administration', () => {
     }
     await stopSup(rt, tp, sup);
     // duplicate ids; faulty child specs in supervisor start
-    const c1 = { id: 'child', start, restart: 'permanent' as const, shutdown: 'infinity' as const, type: 'supervisor' as const };
-    expect(await startLink(rt, tp, () => ({ children: [c1, { ...c1, shutdown: 1000 }] }))).toMatchObject({ type: 'error', reason: { start_spec: expect.stringMatching(/duplicate child id 'child'/) } });
-    expect(await startLink(rt, tp, () => ({ flags: flags('one_for_one', 2, 3600), children: [{ id: 'child', start: 'mfa' }] }))).toMatchObject({ type: 'error', reason: { start_spec: expect.stringMatching(/start must be a function/) } });
-    expect(await startLink(rt, tp, () => ({ flags: flags('simple_one_for_one', 2, 3600), children: [{ id: 'child', start, restart: 'prmanent' }] }))).toMatchObject({ type: 'error', reason: { start_spec: expect.stringMatching(/prmanent/) } });
+    const c1 = {
+      id: 'child',
+      start,
+      restart: 'permanent' as const,
+      shutdown: 'infinity' as const,
+      type: 'supervisor' as const,
+    };
+    expect(await startLink(rt, tp, () => ({ children: [c1, { ...c1, shutdown: 1000 }] }))).toMatchObject({
+      type: 'error',
+      reason: { start_spec: expect.stringMatching(/duplicate child id 'child'/) },
+    });
+    expect(
+      await startLink(rt, tp, () => ({
+        flags: flags('one_for_one', 2, 3600),
+        children: [{ id: 'child', start: 'mfa' }],
+      })),
+    ).toMatchObject({
+      type: 'error',
+      reason: { start_spec: expect.stringMatching(/start must be a function/) },
+    });
+    expect(
+      await startLink(rt, tp, () => ({
+        flags: flags('simple_one_for_one', 2, 3600),
+        children: [{ id: 'child', start, restart: 'prmanent' }],
+      })),
+    ).toMatchObject({ type: 'error', reason: { start_spec: expect.stringMatching(/prmanent/) } });
     // simple_one_for_one needs exactly one child
-    expect(await startLink(rt, tp, () => ({ flags: flags('simple_one_for_one', 2, 3600), children: [] }))).toMatchObject({ type: 'error', reason: { bad_start_spec: expect.any(String) } });
-    expect(await startLink(rt, tp, () => ({ flags: flags('simple_one_for_one', 2, 3600), children: [c1, { ...c1, id: 'c2' }] }))).toMatchObject({ type: 'error', reason: { bad_start_spec: expect.any(String) } });
+    expect(
+      await startLink(rt, tp, () => ({ flags: flags('simple_one_for_one', 2, 3600), children: [] })),
+    ).toMatchObject({ type: 'error', reason: { bad_start_spec: expect.any(String) } });
+    expect(
+      await startLink(rt, tp, () => ({
+        flags: flags('simple_one_for_one', 2, 3600),
+        children: [c1, { ...c1, id: 'c2' }],
+      })),
+    ).toMatchObject({ type: 'error', reason: { bad_start_spec: expect.any(String) } });
   });
 
   it('child_specs_map', async () => {
@@ -525,23 +751,43 @@ describe('supervisor_SUITE: child administration', () => {
     // significant with each auto_shutdown, and with each restart type
     for (const autoShutdown of ['never', 'any_significant', 'all_significant'] as const) {
       for (const restart of ['permanent', 'transient', 'temporary'] as const) {
-        const r = await startLink(rt, tp, () => ({ flags: { autoShutdown }, children: [{ ...cs0, start: ignoreStart, restart, significant: true }] }));
-        if (autoShutdown === 'never' || restart === 'permanent') expect(r).toMatchObject({ type: 'error', reason: { start_spec: expect.stringMatching(/significant/) } });
+        const r = await startLink(rt, tp, () => ({
+          flags: { autoShutdown },
+          children: [{ ...cs0, start: ignoreStart, restart, significant: true }],
+        }));
+        if (autoShutdown === 'never' || restart === 'permanent')
+          expect(r).toMatchObject({
+            type: 'error',
+            reason: { start_spec: expect.stringMatching(/significant/) },
+          });
         else {
           expect(r.type).toBe('ok');
           await stopSup(rt, tp, okPid(r));
         }
       }
     }
-    expect(await startLink(rt, tp, () => ({ children: [cs0, cs0] }))).toMatchObject({ type: 'error', reason: { start_spec: expect.stringMatching(/duplicate/) } });
-    expect(await startLink(rt, tp, () => ({ flags: { strategy: 'simple_one_for_one' }, children: [] }))).toMatchObject({ type: 'error', reason: { bad_start_spec: expect.any(String) } });
-    expect(await startLink(rt, tp, () => ({ flags: { autoShutdown: 'never' }, children: [{ ...cs0, restart: 'transient', significant: true }] }))).toMatchObject({ type: 'error', reason: { start_spec: expect.stringMatching(/significant/) } });
+    expect(await startLink(rt, tp, () => ({ children: [cs0, cs0] }))).toMatchObject({
+      type: 'error',
+      reason: { start_spec: expect.stringMatching(/duplicate/) },
+    });
+    expect(
+      await startLink(rt, tp, () => ({ flags: { strategy: 'simple_one_for_one' }, children: [] })),
+    ).toMatchObject({ type: 'error', reason: { bad_start_spec: expect.any(String) } });
+    expect(
+      await startLink(rt, tp, () => ({
+        flags: { autoShutdown: 'never' },
+        children: [{ ...cs0, restart: 'transient', significant: true }],
+      })),
+    ).toMatchObject({ type: 'error', reason: { start_spec: expect.stringMatching(/significant/) } });
   });
 
   it('sup_flags', async () => {
     const { rt, tp } = setup();
     const bad = async (f: unknown, what: RegExp): Promise<void> => {
-      expect(await startLink(rt, tp, () => ({ flags: f, children: [] }))).toMatchObject({ type: 'error', reason: { supervisor_data: expect.stringMatching(what) } });
+      expect(await startLink(rt, tp, () => ({ flags: f, children: [] }))).toMatchObject({
+        type: 'error',
+        reason: { supervisor_data: expect.stringMatching(what) },
+      });
     };
     await bad({ strategy: 'none_for_one' }, /strategy/);
     await bad({ intensity: 'infinity' }, /intensity/);
@@ -557,7 +803,9 @@ describe('supervisor_SUITE: child administration', () => {
 // ---- restart types ---------------------------------------------------------------------------
 
 describe('supervisor_SUITE: normal, shutdown and abnormal termination', () => {
-  async function oneChild(restart: RestartType): Promise<{ rt: Runtime; sup: Pid; c1: Pid; child: ChildSpec }> {
+  async function oneChild(
+    restart: RestartType,
+  ): Promise<{ rt: Runtime; sup: Pid; c1: Pid; child: ChildSpec }> {
     const { rt, tp } = setup();
     const sup = okPid(await startLink(rt, tp, { flags: flags('one_for_one', 2, 3600), children: [] }));
     const child = spec('child1', restart, 1000);
@@ -637,10 +885,20 @@ describe('supervisor_SUITE: normal, shutdown and abnormal termination', () => {
         return ok(null);
       },
     };
-    const tree = () => ({ children: [{ id: 'app_faulty', start: (ctx: StartContext) => GenServer.start(ctx.runtime, Faulty, null, { link: ctx.parent }) }] });
+    const tree = () => ({
+      children: [
+        {
+          id: 'app_faulty',
+          start: (ctx: StartContext) => GenServer.start(ctx.runtime, Faulty, null, { link: ctx.parent }),
+        },
+      ],
+    });
     okPid(await AppsController.start(rt, { env: {}, apps: [{ name: 'app_faulty', tree }] }));
     const r = await AppsController.startApp(rt, 'app_faulty');
-    expect(r).toMatchObject({ type: 'error', reason: { shutdown: { failed_to_start_child: 'app_faulty', reason: expect.any(TypeError) } } });
+    expect(r).toMatchObject({
+      type: 'error',
+      reason: { shutdown: { failed_to_start_child: 'app_faulty', reason: expect.any(TypeError) } },
+    });
   });
 
   it('permanent_abnormal', async () => {
@@ -668,8 +926,16 @@ describe('supervisor_SUITE: normal, shutdown and abnormal termination', () => {
     const { rt, tp } = setup();
     const child1 = spec('child1', 'permanent', 100);
     const child2 = spec('child2', 'temporary', 100);
-    const sup1 = okPid(await Supervisor.start(rt, () => ({ flags: flags('one_for_all', 2, 300), children: [] }), { link: tp.pid }));
-    const sup2 = okPid(await Supervisor.start(rt, () => ({ flags: flags('rest_for_one', 2, 300), children: [] }), { link: tp.pid }));
+    const sup1 = okPid(
+      await Supervisor.start(rt, () => ({ flags: flags('one_for_all', 2, 300), children: [] }), {
+        link: tp.pid,
+      }),
+    );
+    const sup2 = okPid(
+      await Supervisor.start(rt, () => ({ flags: flags('rest_for_one', 2, 300), children: [] }), {
+        link: tp.pid,
+      }),
+    );
     const c1 = okPid(await Supervisor.startChild(rt, sup1, child1));
     okPid(await Supervisor.startChild(rt, sup1, child2));
     const c3 = okPid(await Supervisor.startChild(rt, sup2, child1));
@@ -692,8 +958,16 @@ describe('supervisor_SUITE: restart strategies', () => {
     const clock = manualClock();
     const { rt } = newRuntime({ clock: clock.now });
     const tp = testProc(rt);
-    const child1 = { id: 'child1', start: startChild(), restart: 'permanent' as const, shutdown: 'brutal_kill' as const, type: 'worker' as const };
-    const sup = okPid(await startLink(rt, tp, { flags: { strategy: 'one_for_one', intensity: 1, period: 1 }, children: [] }));
+    const child1 = {
+      id: 'child1',
+      start: startChild(),
+      restart: 'permanent' as const,
+      shutdown: 'brutal_kill' as const,
+      type: 'worker' as const,
+    };
+    const sup = okPid(
+      await startLink(rt, tp, { flags: { strategy: 'one_for_one', intensity: 1, period: 1 }, children: [] }),
+    );
     const c1 = okPid(await Supervisor.startChild(rt, 'sup_test', child1));
     // terminate several times, never exceeding the intensity (OTP sleeps 2.1 s between)
     await terminate(rt, sup, c1, 'child1', 'abnormal');
@@ -727,7 +1001,13 @@ describe('supervisor_SUITE: restart strategies', () => {
   it('one_for_one_escalation', async () => {
     const { rt, tp } = setup();
     const sup = okPid(await startLink(rt, tp, { flags: flags('one_for_one', 4, 3600), children: [] }));
-    const c1 = okPid(await Supervisor.startChild(rt, 'sup_test', spec('child1', 'permanent', 1000, 'worker', startOnceThenError())));
+    const c1 = okPid(
+      await Supervisor.startChild(
+        rt,
+        'sup_test',
+        spec('child1', 'permanent', 1000, 'worker', startOnceThenError()),
+      ),
+    );
     const c2 = okPid(await Supervisor.startChild(rt, 'sup_test', spec('child2')));
     tp.link(c2);
     rt.send(c1, 'die');
@@ -760,7 +1040,13 @@ describe('supervisor_SUITE: restart strategies', () => {
     const { rt, tp } = setup();
     const sup = okPid(await startLink(rt, tp, { flags: flags('one_for_all', 4, 3600), children: [] }));
     const c1 = okPid(await Supervisor.startChild(rt, 'sup_test', spec('child1')));
-    const c2 = okPid(await Supervisor.startChild(rt, 'sup_test', spec('child2', 'permanent', 1000, 'worker', startOnceThenError())));
+    const c2 = okPid(
+      await Supervisor.startChild(
+        rt,
+        'sup_test',
+        spec('child2', 'permanent', 1000, 'worker', startOnceThenError()),
+      ),
+    );
     tp.link(c2);
     rt.send(c1, 'die');
     expect(await tp.exitOf(c2)).toBe('shutdown');
@@ -777,20 +1063,33 @@ describe('supervisor_SUITE: restart strategies', () => {
       init: (_a, ctx) =>
         new Promise((resolve) => {
           const me = ctx.self;
-          (ctl.pending ??= new Map()).set(me.id, (answer: 'ok' | 'stop') => resolve(answer === 'ok' ? ok(null) : stop('normal')));
+          (ctl.pending ??= new Map()).set(me.id, (answer: 'ok' | 'stop') =>
+            resolve(answer === 'ok' ? ok(null) : stop('normal')),
+          );
           ctx.send(tp.pid, { child: name, pid: me });
         }),
     };
-    return spec(name, 'permanent', 1000, 'worker', (ctx) => GenServer.start(ctx.runtime, Ctl, null, { link: ctx.parent }));
+    return spec(name, 'permanent', 1000, 'worker', (ctx) =>
+      GenServer.start(ctx.runtime, Ctl, null, { link: ctx.parent }),
+    );
   }
   const ctl: { pending?: Map<number, (a: 'ok' | 'stop') => void> } = {};
   const answer = (pid: Pid, a: 'ok' | 'stop'): void => ctl.pending!.get(pid.id)!(a);
   const started = async (tp: TestProc, name?: string): Promise<{ child: string; pid: Pid }> =>
-    (await tp.receive((m) => typeof m === 'object' && m !== null && 'child' in m && (name === undefined || (m as { child: string }).child === name))) as { child: string; pid: Pid };
+    (await tp.receive(
+      (m) =>
+        typeof m === 'object' &&
+        m !== null &&
+        'child' in m &&
+        (name === undefined || (m as { child: string }).child === name),
+    )) as { child: string; pid: Pid };
 
   it('one_for_all_other_child_fails_restart', async () => {
     const { rt, tp } = setup();
-    const starting = startLink(rt, tp, { flags: flags('one_for_all', 3, 3600), children: [controlledChild('child1', tp), controlledChild('child2', tp)] });
+    const starting = startLink(rt, tp, {
+      flags: flags('one_for_all', 3, 3600),
+      children: [controlledChild('child1', tp), controlledChild('child2', tp)],
+    });
     const ch1 = await started(tp, 'child1');
     answer(ch1.pid, 'ok');
     const ch2 = await started(tp, 'child2');
@@ -818,7 +1117,10 @@ describe('supervisor_SUITE: restart strategies', () => {
 
   it('rest_for_one_other_child_fails_restart', async () => {
     const { rt, tp } = setup();
-    const starting = startLink(rt, tp, { flags: flags('rest_for_one', 3, 3600), children: [controlledChild('child1', tp), controlledChild('child2', tp)] });
+    const starting = startLink(rt, tp, {
+      flags: flags('rest_for_one', 3, 3600),
+      children: [controlledChild('child1', tp), controlledChild('child2', tp)],
+    });
     const ch1 = await started(tp, 'child1');
     answer(ch1.pid, 'ok');
     const ch2 = await started(tp, 'child2');
@@ -840,7 +1142,9 @@ describe('supervisor_SUITE: restart strategies', () => {
 
   it('simple_one_for_one', async () => {
     const { rt, tp } = setup();
-    const sup = okPid(await startLink(rt, tp, { flags: flags('simple_one_for_one', 2, 3600), children: [spec('child')] }));
+    const sup = okPid(
+      await startLink(rt, tp, { flags: flags('simple_one_for_one', 2, 3600), children: [spec('child')] }),
+    );
     const c1 = okPid(await Supervisor.startChild(rt, 'sup_test', []));
     const c2 = okPid(await Supervisor.startChild(rt, 'sup_test', []));
     await terminate(rt, sup, c1, undefined, 'abnormal');
@@ -860,8 +1164,12 @@ describe('supervisor_SUITE: restart strategies', () => {
     // killed when the template's shutdown budget runs out (OTP checks the same with times)
     let release!: () => void;
     const slow = new Promise<void>((r) => (release = r));
-    const template = spec('child', 'permanent', 200, 'worker', (ctx: StartContext, hang: boolean) => startChild({ gate: hang ? new Promise(() => undefined) : slow })(ctx));
-    const sup = okPid(await startLink(rt, tp, { flags: flags('simple_one_for_one', 2, 3600), children: [template] }));
+    const template = spec('child', 'permanent', 200, 'worker', (ctx: StartContext, hang: boolean) =>
+      startChild({ gate: hang ? new Promise(() => undefined) : slow })(ctx),
+    );
+    const sup = okPid(
+      await startLink(rt, tp, { flags: flags('simple_one_for_one', 2, 3600), children: [template] }),
+    );
     const c1 = okPid(await Supervisor.startChild(rt, 'sup_test', [false]));
     const c2 = okPid(await Supervisor.startChild(rt, 'sup_test', [false]));
     const c3 = okPid(await Supervisor.startChild(rt, 'sup_test', [true]));
@@ -878,11 +1186,14 @@ describe('supervisor_SUITE: restart strategies', () => {
     const { rt, tp } = setup();
     const startedError = new Set<string>();
     const template = spec('child', 'permanent', 1000, 'worker', (ctx: StartContext, mode?: string) => {
-      if (mode === 'error' && startedError.has(mode)) return Promise.resolve({ type: 'error', reason: { function_clause: 'supervisor_1:start_child' } });
+      if (mode === 'error' && startedError.has(mode))
+        return Promise.resolve({ type: 'error', reason: { function_clause: 'supervisor_1:start_child' } });
       if (mode !== undefined) startedError.add(mode);
       return startChild()(ctx);
     });
-    const sup = okPid(await startLink(rt, tp, { flags: flags('simple_one_for_one', 4, 3600), children: [template] }));
+    const sup = okPid(
+      await startLink(rt, tp, { flags: flags('simple_one_for_one', 4, 3600), children: [template] }),
+    );
     const c1 = okPid(await Supervisor.startChild(rt, 'sup_test', ['error']));
     tp.link(c1);
     const c2 = okPid(await Supervisor.startChild(rt, 'sup_test', []));
@@ -925,7 +1236,13 @@ describe('supervisor_SUITE: restart strategies', () => {
     const { rt, tp } = setup();
     const sup = okPid(await startLink(rt, tp, { flags: flags('rest_for_one', 4, 3600), children: [] }));
     const c1 = okPid(await Supervisor.startChild(rt, 'sup_test', spec('child1')));
-    const c2 = okPid(await Supervisor.startChild(rt, 'sup_test', spec('child2', 'permanent', 1000, 'worker', startOnceThenError())));
+    const c2 = okPid(
+      await Supervisor.startChild(
+        rt,
+        'sup_test',
+        spec('child2', 'permanent', 1000, 'worker', startOnceThenError()),
+      ),
+    );
     tp.link(c2);
     rt.send(c1, 'die');
     expect(await tp.exitOf(c2)).toBe('shutdown');
@@ -949,7 +1266,15 @@ describe('supervisor_SUITE: misc', () => {
       },
       handleInfo: (_m, s) => noreply(s),
     };
-    okPid(await Supervisor.startChild(rt, 'sup_test', spec('naughty_child', 'permanent', 100, 'worker', (ctx) => GenServer.start(ctx.runtime, Naughty, null, { link: ctx.parent }))));
+    okPid(
+      await Supervisor.startChild(
+        rt,
+        'sup_test',
+        spec('naughty_child', 'permanent', 100, 'worker', (ctx) =>
+          GenServer.start(ctx.runtime, Naughty, null, { link: ctx.parent }),
+        ),
+      ),
+    );
     // the supervisor does not hang: terminate_child returns and it answers afterwards
     expect(await Supervisor.terminateChild(rt, sup, 'naughty_child')).toEqual({ type: 'ok' });
     expect(await which(rt, sup)).toEqual([['naughty_child', undefined, 'worker']]);
@@ -964,7 +1289,9 @@ describe('supervisor_SUITE: misc', () => {
     const supSpec = (id: string, children: ChildSpec[], restart: RestartType): ChildSpec =>
       Supervisor.childSpec(id, () => ({ flags: flags('one_for_one', 4, 3600), children }), { restart });
     const sup = okPid(await startLink(rt, tp, { flags: flags('one_for_all', 4, 3600), children: [] }));
-    const sup1 = okPid(await Supervisor.startChild(rt, sup, supSpec('supchild1', [child1, child2], 'permanent')));
+    const sup1 = okPid(
+      await Supervisor.startChild(rt, sup, supSpec('supchild1', [child1, child2], 'permanent')),
+    );
     const sup2 = okPid(await Supervisor.startChild(rt, sup, supSpec('supchild2', [], 'permanent')));
     okPid(await Supervisor.startChild(rt, sup, supSpec('supchild3', [], 'transient')));
     expect(await Supervisor.terminateChild(rt, sup, 'supchild3')).toEqual({ type: 'ok' });
@@ -991,7 +1318,10 @@ describe('supervisor_SUITE: misc', () => {
     expect(await counts(rt, sup2)).toEqual([2, 2, 0, 2]);
     // the tree is restarted (child3 cannot be restarted, supchild2 escalates), but not the
     // dynamic children (OTP sleeps 1 s here; the port waits for the top supervisor)
-    const topRestarted = rt.events.waitFor('supervisor', (e) => e.supervisor.id === sup.id && e.kind === 'child_restarted' && e.childId === 'supchild3');
+    const topRestarted = rt.events.waitFor(
+      'supervisor',
+      (e) => e.supervisor.id === sup.id && e.kind === 'child_restarted' && e.childId === 'supchild3',
+    );
     rt.send(cp3, 'die');
     await topRestarted;
     const top = (await which(rt, sup)) as Array<[string, Pid, string]>;
@@ -1012,7 +1342,12 @@ describe('supervisor_SUITE: misc', () => {
   ] as const) {
     it(name, async () => {
       const { rt, tp } = setup();
-      const sup = okPid(await startLink(rt, tp, { flags: flags('simple_one_for_one', 2, 3600), children: [spec('child', 'temporary', type === 'worker' ? 1000 : 'infinity', type)] }));
+      const sup = okPid(
+        await startLink(rt, tp, {
+          flags: flags('simple_one_for_one', 2, 3600),
+          children: [spec('child', 'temporary', type === 'worker' ? 1000 : 'infinity', type)],
+        }),
+      );
       for (let i = 0; i < 1000; i++) await Supervisor.startChild(rt, 'sup_test', []);
       const children = await which(rt, 'sup_test');
       const count = await counts(rt, 'sup_test');
@@ -1034,7 +1369,10 @@ describe('supervisor_SUITE: misc', () => {
 
   /** supervisor_deadlock: a child whose restarts fail while `fail` is set (OTP: an ets flag). */
   function deadlockChild(ctl: { fail: boolean }): ChildSpec['start'] {
-    return (ctx) => (ctl.fail ? Promise.resolve({ type: 'error', reason: 'deadlock_start_failed' }) : startChild({ stopWith: 'error' })(ctx));
+    return (ctx) =>
+      ctl.fail
+        ? Promise.resolve({ type: 'error', reason: 'deadlock_start_failed' })
+        : startChild({ stopWith: 'error' })(ctx);
   }
   /** Waits until the supervisor has seen `n` failed restart attempts in total. */
   const failedRestarts = (rt: Runtime, n: number): Promise<unknown> => {
@@ -1047,7 +1385,12 @@ describe('supervisor_SUITE: misc', () => {
     const ctl = { fail: false };
     // OTP: 20 restarts in 10 s with a 2 s delay per failed start; without the delay the
     // failed restarts loop at once, so the port allows more of them
-    const sup = okPid(await startLink(rt, tp, { flags: flags('simple_one_for_one', 1_000_000, 10), children: [spec('child', 'permanent', 'brutal_kill', 'worker', deadlockChild(ctl))] }));
+    const sup = okPid(
+      await startLink(rt, tp, {
+        flags: flags('simple_one_for_one', 1_000_000, 10),
+        children: [spec('child', 'permanent', 'brutal_kill', 'worker', deadlockChild(ctl))],
+      }),
+    );
     expect(await counts(rt, sup)).toEqual([1, 0, 0, 0]);
     const ch11 = okPid(await Supervisor.startChild(rt, sup, []));
     expect(await counts(rt, sup)).toEqual([1, 1, 0, 1]);
@@ -1064,7 +1407,9 @@ describe('supervisor_SUITE: misc', () => {
     await terminate(rt, sup, ch22!, undefined, 'abnormal');
     await failing;
     expect(await counts(rt, sup)).toEqual([1, 1, 0, 3]);
-    const back = Promise.all([1, 2].map(() => rt.events.waitFor('supervisor', (e) => e.kind === 'child_restarted')));
+    const back = Promise.all(
+      [1, 2].map(() => rt.events.waitFor('supervisor', (e) => e.kind === 'child_restarted')),
+    );
     ctl.fail = false;
     await back;
     expect(await counts(rt, sup)).toEqual([1, 3, 0, 3]);
@@ -1081,7 +1426,11 @@ describe('supervisor_SUITE: misc', () => {
     const { rt, tp } = setup();
     for (const how of ['kill', 'normal', 'abnormal', 'supervisor'] as const) {
       for (const strategy of ['one_for_all', 'one_for_one', 'rest_for_one'] as const) {
-        const sup = okPid(await Supervisor.start(rt, () => ({ flags: flags(strategy, 2, 3600), children: [] }), { link: tp.pid }));
+        const sup = okPid(
+          await Supervisor.start(rt, () => ({ flags: flags(strategy, 2, 3600), children: [] }), {
+            link: tp.pid,
+          }),
+        );
         const run = async (c: ChildSpec): Promise<Pid> => {
           const pid = okPid(await Supervisor.startChild(rt, sup, c));
           await terminate(rt, how === 'supervisor' ? sup : sup, pid, c.id, how);
@@ -1093,15 +1442,29 @@ describe('supervisor_SUITE: misc', () => {
         // permanent: restarted by the supervisor unless terminated through the API
         await run(permanent);
         if (how === 'supervisor') {
-          expect(await Supervisor.startChild(rt, sup, permanent)).toEqual({ type: 'error', reason: 'already_present' });
+          expect(await Supervisor.startChild(rt, sup, permanent)).toEqual({
+            type: 'error',
+            reason: 'already_present',
+          });
           okPid(await Supervisor.restartChild(rt, sup, 'child1'));
-        } else expect(await Supervisor.startChild(rt, sup, permanent)).toMatchObject({ type: 'error', reason: { already_started: expect.anything() } });
+        } else
+          expect(await Supervisor.startChild(rt, sup, permanent)).toMatchObject({
+            type: 'error',
+            reason: { already_started: expect.anything() },
+          });
         // transient: its spec is kept; restarted after a crash only
         await run(transient);
         if (how === 'supervisor' || how === 'normal') {
-          expect(await Supervisor.startChild(rt, sup, transient)).toEqual({ type: 'error', reason: 'already_present' });
+          expect(await Supervisor.startChild(rt, sup, transient)).toEqual({
+            type: 'error',
+            reason: 'already_present',
+          });
           okPid(await Supervisor.restartChild(rt, sup, 'child2'));
-        } else expect(await Supervisor.startChild(rt, sup, transient)).toMatchObject({ type: 'error', reason: { already_started: expect.anything() } });
+        } else
+          expect(await Supervisor.startChild(rt, sup, transient)).toMatchObject({
+            type: 'error',
+            reason: { already_started: expect.anything() },
+          });
         // temporary: its spec is not kept, so it can be started again
         await run(temporary);
         okPid(await Supervisor.startChild(rt, sup, temporary));
@@ -1121,9 +1484,18 @@ describe('supervisor_SUITE: misc', () => {
     const failing = failedRestarts(rt, 3);
     rt.send(cp1, 'stop'); // supervisor_deadlock:restart_child(): the child exits with `error`
     await failing;
-    expect(await Supervisor.startChild(rt, 'sup_test', child1)).toEqual({ type: 'error', reason: 'already_present' });
-    expect(await Supervisor.restartChild(rt, 'sup_test', 'child1')).toEqual({ type: 'error', reason: 'restarting' });
-    expect(await Supervisor.deleteChild(rt, 'sup_test', 'child1')).toEqual({ type: 'error', reason: 'restarting' });
+    expect(await Supervisor.startChild(rt, 'sup_test', child1)).toEqual({
+      type: 'error',
+      reason: 'already_present',
+    });
+    expect(await Supervisor.restartChild(rt, 'sup_test', 'child1')).toEqual({
+      type: 'error',
+      reason: 'restarting',
+    });
+    expect(await Supervisor.deleteChild(rt, 'sup_test', 'child1')).toEqual({
+      type: 'error',
+      reason: 'restarting',
+    });
     expect(await which(rt, 'sup_test')).toEqual([['child1', 'restarting', 'worker']]);
     expect(await counts(rt, 'sup_test')).toEqual([1, 0, 0, 1]);
     expect(await Supervisor.terminateChild(rt, 'sup_test', 'child1')).toEqual({ type: 'ok' });
@@ -1157,9 +1529,18 @@ describe('supervisor_SUITE: misc', () => {
     const failing = failedRestarts(rt, 3);
     rt.send(cp2, 'stop');
     await failing;
-    expect(await Supervisor.startChild(rt, 'sup_test', child2)).toEqual({ type: 'error', reason: 'already_present' });
-    expect(await Supervisor.restartChild(rt, 'sup_test', 'child2')).toEqual({ type: 'error', reason: 'restarting' });
-    expect(await Supervisor.deleteChild(rt, 'sup_test', 'child2')).toEqual({ type: 'error', reason: 'restarting' });
+    expect(await Supervisor.startChild(rt, 'sup_test', child2)).toEqual({
+      type: 'error',
+      reason: 'already_present',
+    });
+    expect(await Supervisor.restartChild(rt, 'sup_test', 'child2')).toEqual({
+      type: 'error',
+      reason: 'restarting',
+    });
+    expect(await Supervisor.deleteChild(rt, 'sup_test', 'child2')).toEqual({
+      type: 'error',
+      reason: 'restarting',
+    });
     expect(await which(rt, 'sup_test')).toEqual([
       ['child3', undefined, 'worker'],
       ['child2', 'restarting', 'worker'],
@@ -1188,15 +1569,26 @@ describe('supervisor_SUITE: misc', () => {
   it('hanging_restart_loop_simple', async () => {
     const { rt, tp } = setup();
     const ctl = { fail: false };
-    const sup = okPid(await startLink(rt, tp, { flags: flags('simple_one_for_one', 1_000_000, 10), children: [spec('child1', 'permanent', 'brutal_kill', 'worker', deadlockChild(ctl))] }));
+    const sup = okPid(
+      await startLink(rt, tp, {
+        flags: flags('simple_one_for_one', 1_000_000, 10),
+        children: [spec('child1', 'permanent', 'brutal_kill', 'worker', deadlockChild(ctl))],
+      }),
+    );
     const cp1 = okPid(await Supervisor.startChild(rt, 'sup_test', []));
     tp.link(cp1);
     ctl.fail = true;
     const failing = failedRestarts(rt, 3);
     rt.send(cp1, 'stop');
     await failing;
-    expect(await Supervisor.restartChild(rt, 'sup_test', 'child1')).toEqual({ type: 'error', reason: 'simple_one_for_one' });
-    expect(await Supervisor.deleteChild(rt, 'sup_test', 'child1')).toEqual({ type: 'error', reason: 'simple_one_for_one' });
+    expect(await Supervisor.restartChild(rt, 'sup_test', 'child1')).toEqual({
+      type: 'error',
+      reason: 'simple_one_for_one',
+    });
+    expect(await Supervisor.deleteChild(rt, 'sup_test', 'child1')).toEqual({
+      type: 'error',
+      reason: 'simple_one_for_one',
+    });
     expect(await which(rt, 'sup_test')).toEqual([[undefined, 'restarting', 'worker']]);
     expect(await counts(rt, 'sup_test')).toEqual([1, 0, 0, 1]);
     // the old pid of a child being restarted finds it
@@ -1219,8 +1611,11 @@ describe('supervisor_SUITE: misc', () => {
     const { rt, tp } = setup();
     // ids that do not sort alphabetically
     const ids = ['ch7', 'ch3', 'ch10', 'ch2', 'ch5'];
-    const sup = okPid(await startLink(rt, tp, { flags: flags('rest_for_one', 2, 3600), children: ids.map((id) => spec(id)) }));
-    const byPid = (w: Array<[string | undefined, unknown, string]>) => [...w].sort((a, b) => (a[1] as Pid).id - (b[1] as Pid).id);
+    const sup = okPid(
+      await startLink(rt, tp, { flags: flags('rest_for_one', 2, 3600), children: ids.map((id) => spec(id)) }),
+    );
+    const byPid = (w: Array<[string | undefined, unknown, string]>) =>
+      [...w].sort((a, b) => (a[1] as Pid).id - (b[1] as Pid).id);
     const which1 = await which(rt, 'sup_test');
     expect(which1.every((c) => c[1] !== undefined && c[1] !== 'restarting')).toBe(true);
     const sorted1 = byPid(which1);
@@ -1233,7 +1628,10 @@ describe('supervisor_SUITE: misc', () => {
     await terminate(rt, sup, pids1[2]!, 'ch10', 'abnormal');
     // ch10, ch2, ch5 are started again, in order
     const sorted2 = byPid(await which(rt, 'sup_test'));
-    expect(exited.filter((id) => id === pids1[3]!.id || id === pids1[4]!.id)).toEqual([pids1[4]!.id, pids1[3]!.id]);
+    expect(exited.filter((id) => id === pids1[3]!.id || id === pids1[4]!.id)).toEqual([
+      pids1[4]!.id,
+      pids1[3]!.id,
+    ]);
     expect(sorted2.map((c) => c[0])).toEqual(ids);
     expect(sorted2[0]![1]).toBe(pids1[0]);
     expect(sorted2[1]![1]).toBe(pids1[1]);
@@ -1242,7 +1640,9 @@ describe('supervisor_SUITE: misc', () => {
     exited.length = 0;
     await stopSup(rt, tp, sup);
     rt.events.off('exit', onExit);
-    expect(exited.filter((id) => pids2.some((p) => p.id === id))).toEqual([...pids2].reverse().map((p) => p.id));
+    expect(exited.filter((id) => pids2.some((p) => p.id === id))).toEqual(
+      [...pids2].reverse().map((p) => p.id),
+    );
   });
 });
 
@@ -1270,7 +1670,12 @@ describe('supervisor_SUITE: significant', () => {
         await tp.exitOf(c);
         await stillAlive(rt, sup);
         for (const how of ['kill', 'abnormal', 'normal'] as const) {
-          c = restart === 'temporary' ? okPid(await Supervisor.startChild(rt, sup, child1)) : how === 'kill' ? okPid(await Supervisor.restartChild(rt, sup, 'child1')) : ((await which(rt, sup))[0]![1] as Pid);
+          c =
+            restart === 'temporary'
+              ? okPid(await Supervisor.startChild(rt, sup, child1))
+              : how === 'kill'
+                ? okPid(await Supervisor.restartChild(rt, sup, 'child1'))
+                : ((await which(rt, sup))[0]![1] as Pid);
           tp.link(c);
           await terminate(rt, sup, c, 'child1', how);
           await tp.exitOf(c);
@@ -1286,7 +1691,12 @@ describe('supervisor_SUITE: significant', () => {
     { id: 'child2', start: startChild(), restart, significant: true },
     { id: 'child3', start: startChild(), restart, significant: false },
   ];
-  async function startThree(rt: Runtime, tp: TestProc, autoShutdown: 'any_significant' | 'all_significant', restart: RestartType): Promise<{ sup: Pid; p: Pid[] }> {
+  async function startThree(
+    rt: Runtime,
+    tp: TestProc,
+    autoShutdown: 'any_significant' | 'all_significant',
+    restart: RestartType,
+  ): Promise<{ sup: Pid; p: Pid[] }> {
     const sup = okPid(await startLink(rt, tp, { flags: { intensity: 5, autoShutdown }, children: [] }));
     for (const c of three(restart)) await Supervisor.startChild(rt, sup, c);
     const w = await which(rt, sup);
@@ -1361,14 +1771,24 @@ describe('supervisor_SUITE: significant', () => {
   it('significant_simple', async () => {
     const { rt, tp } = setup();
     const child1: ChildSpec = { id: 'child1', start: startChild(), restart: 'temporary', significant: true };
-    const sup1 = okPid(await startLink(rt, tp, { flags: { strategy: 'simple_one_for_one', autoShutdown: 'any_significant' }, children: [child1] }));
+    const sup1 = okPid(
+      await startLink(rt, tp, {
+        flags: { strategy: 'simple_one_for_one', autoShutdown: 'any_significant' },
+        children: [child1],
+      }),
+    );
     const c11 = okPid(await Supervisor.startChild(rt, sup1, []));
     const c12 = okPid(await Supervisor.startChild(rt, sup1, []));
     tp.link(c11);
     tp.link(c12);
     rt.send(c11, 'stop');
     for (const x of [c11, c12, sup1]) await tp.exitOf(x);
-    const sup2 = okPid(await startLink(rt, tp, { flags: { strategy: 'simple_one_for_one', autoShutdown: 'all_significant' }, children: [child1] }));
+    const sup2 = okPid(
+      await startLink(rt, tp, {
+        flags: { strategy: 'simple_one_for_one', autoShutdown: 'all_significant' },
+        children: [child1],
+      }),
+    );
     const c21 = okPid(await Supervisor.startChild(rt, sup2, []));
     const c22 = okPid(await Supervisor.startChild(rt, sup2, []));
     tp.link(c21);
@@ -1389,12 +1809,15 @@ describe('supervisor_SUITE: significant', () => {
     ];
     for (const strategy of ['one_for_one', 'one_for_all', 'rest_for_one'] as const) {
       for (const autoShutdown of ['any_significant', 'all_significant'] as const) {
-        const sup = okPid(await startLink(rt, tp, { flags: { strategy, intensity: 5, autoShutdown }, children: [] }));
+        const sup = okPid(
+          await startLink(rt, tp, { flags: { strategy, intensity: 5, autoShutdown }, children: [] }),
+        );
         for (const c of children) await Supervisor.startChild(rt, sup, c);
         const [[, p3], [, p2], [, p1]] = (await which(rt, sup)) as Array<[string, Pid, string]>;
         for (const x of [p1!, p2!, p3!]) tp.link(x);
         await terminate(rt, sup, p2!, 'child2', 'kill');
-        if (strategy === 'one_for_all') for (const x of [p1!, p3!]) expect(await tp.exitOf(x)).toBe('shutdown');
+        if (strategy === 'one_for_all')
+          for (const x of [p1!, p3!]) expect(await tp.exitOf(x)).toBe('shutdown');
         else if (strategy === 'rest_for_one') {
           expect(await tp.exitOf(p3!)).toBe('shutdown');
           expect(tp.gotExit(p1!)).toBe(false);
@@ -1407,7 +1830,11 @@ describe('supervisor_SUITE: significant', () => {
 
   it('significant_escalation', async () => {
     const { rt, tp } = setup();
-    const childSup = (significant: boolean): ChildSpec => Supervisor.childSpec('sup1', () => ({ flags: { autoShutdown: 'any_significant' }, children: [] }), { restart: 'transient', significant });
+    const childSup = (significant: boolean): ChildSpec =>
+      Supervisor.childSpec('sup1', () => ({ flags: { autoShutdown: 'any_significant' }, children: [] }), {
+        restart: 'transient',
+        significant,
+      });
     const child1: ChildSpec = { id: 'child1', start: startChild(), restart: 'transient', significant: true };
     // A has B as a significant child, B has C: C ends -> B shuts down -> A shuts down
     const sup1 = okPid(await startLink(rt, tp, { flags: { autoShutdown: 'any_significant' }, children: [] }));
@@ -1423,7 +1850,10 @@ describe('supervisor_SUITE: significant', () => {
     const c2 = okPid(await Supervisor.startChild(rt, b2, child1));
     tp.link(b2);
     tp.link(c2);
-    const handled = rt.events.waitFor('supervisor', (e) => e.kind === 'child_terminated' && e.pid?.id === b2.id);
+    const handled = rt.events.waitFor(
+      'supervisor',
+      (e) => e.kind === 'child_terminated' && e.pid?.id === b2.id,
+    );
     rt.send(c2, 'stop');
     for (const x of [c2, b2]) await tp.exitOf(x);
     await handled;

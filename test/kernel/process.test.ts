@@ -6,7 +6,10 @@ import type { Pid } from '../../src/kernel/pid.ts';
 import { Kind } from '../../src/kernel/process.ts';
 
 /** A plain process that records what it receives. */
-function recorder(rt: ReturnType<typeof newRuntime>['rt'], opts: { trap?: boolean; name?: string; link?: Pid } = {}) {
+function recorder(
+  rt: ReturnType<typeof newRuntime>['rt'],
+  opts: { trap?: boolean; name?: string; link?: Pid } = {},
+) {
   const got: unknown[] = [];
   let notify: (() => void) | undefined;
   const pid = rt.spawn(
@@ -19,7 +22,15 @@ function recorder(rt: ReturnType<typeof newRuntime>['rt'], opts: { trap?: boolea
     { trapExit: opts.trap, name: opts.name, link: opts.link },
   );
   const next = (): Promise<unknown> =>
-    got.length > 0 ? Promise.resolve(got.shift()) : new Promise((res) => (notify = () => { notify = undefined; res(got.shift()); }));
+    got.length > 0
+      ? Promise.resolve(got.shift())
+      : new Promise(
+          (res) =>
+            (notify = () => {
+              notify = undefined;
+              res(got.shift());
+            }),
+        );
   return { pid, got, next, ctx: rt.context(pid) as ProcessContext };
 }
 

@@ -10,6 +10,7 @@ describe('scheduler', () => {
   it('two processes messaging each other without pause do not starve timers', async () => {
     const { rt } = newRuntime();
     let rounds = 0;
+    // eslint-disable-next-line prefer-const -- read by the first process, assigned once the second exists
     let peer: Pid | undefined;
     let stop = false;
     const a = rt.spawn((env, proc) => {
@@ -61,7 +62,13 @@ describe('scheduler', () => {
     rt.send(other, 'still running');
     expect(await got).toBe('still running');
     expect(rt.isAlive(doomed)).toBe(false);
-    expect(lines.some((l) => l.msg === 'error in the kernel while running this process: ending it' && JSON.stringify(l.err).includes('listener bug'))).toBe(true);
+    expect(
+      lines.some(
+        (l) =>
+          l.msg === 'error in the kernel while running this process: ending it' &&
+          JSON.stringify(l.err).includes('listener bug'),
+      ),
+    ).toBe(true);
   });
 
   it('a long queue is handled whole and in order', async () => {

@@ -11,7 +11,6 @@ import type { RestartType, Strategy } from '../../src/kernel/child-spec.ts';
 import type { Pid } from '../../src/kernel/pid.ts';
 
 type Reason = 'normal' | 'shutdown' | 'boom';
-type Step = { crash: number; reason: Reason } | { wait: number };
 
 interface ModelChild {
   id: string;
@@ -26,7 +25,15 @@ interface Model {
 }
 
 /** OTP's rules, written as plainly as possible. */
-function modelCrash(m: Model, strategy: Strategy, intensity: number, periodMs: number, now: number, i: number, reason: Reason): void {
+function modelCrash(
+  m: Model,
+  strategy: Strategy,
+  intensity: number,
+  periodMs: number,
+  now: number,
+  i: number,
+  reason: Reason,
+): void {
   const c = m.children[i]!;
   c.running = false;
   const normal = reason !== 'boom';
@@ -40,7 +47,8 @@ function modelCrash(m: Model, strategy: Strategy, intensity: number, periodMs: n
     m.alive = false;
     return;
   }
-  const group = strategy === 'one_for_all' ? [...m.children] : strategy === 'rest_for_one' ? m.children.slice(i) : [c];
+  const group =
+    strategy === 'one_for_all' ? [...m.children] : strategy === 'rest_for_one' ? m.children.slice(i) : [c];
   for (const g of group) {
     if (g !== c && g.restart === 'temporary') {
       m.children.splice(m.children.indexOf(g), 1);
@@ -53,7 +61,13 @@ function modelCrash(m: Model, strategy: Strategy, intensity: number, periodMs: n
 
 const restartType = fc.constantFrom<RestartType>('permanent', 'transient', 'temporary');
 const step = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ crash: fc.nat({ max: 3 }), reason: fc.constantFrom<Reason>('normal', 'shutdown', 'boom', 'boom') }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      crash: fc.nat({ max: 3 }),
+      reason: fc.constantFrom<Reason>('normal', 'shutdown', 'boom', 'boom'),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ wait: fc.integer({ min: 100, max: 4000 }) }) },
 );
 
@@ -71,8 +85,14 @@ describe('supervisor decisions match the OTP reference model', () => {
           const { rt } = newRuntime({ clock: clock.now });
           const children = types.map((restart, k) => workerSpec({ id: `c${k}` }, { restart }));
           const sup = okPid(await Supervisor.start(rt, { flags: { strategy, intensity, period }, children }));
-          const m: Model = { alive: true, history: [], children: types.map((restart, k) => ({ id: `c${k}`, restart, running: true, generation: 0 })) };
-          let pids = new Map<string, Pid | undefined>((await Supervisor.whichChildren(rt, sup)).map((c) => [c.id!, c.pid]));
+          const m: Model = {
+            alive: true,
+            history: [],
+            children: types.map((restart, k) => ({ id: `c${k}`, restart, running: true, generation: 0 })),
+          };
+          let pids = new Map<string, Pid | undefined>(
+            (await Supervisor.whichChildren(rt, sup)).map((c) => [c.id!, c.pid]),
+          );
 
           for (const s of steps) {
             if (!m.alive) break;
@@ -84,14 +104,25 @@ describe('supervisor decisions match the OTP reference model', () => {
             if (running.length === 0) continue;
             const target = running[s.crash % running.length]!;
             const before = new Map(m.children.map((c) => [c.id, c.generation]));
-            modelCrash(m, strategy, intensity, period * 1000, clock.now(), m.children.indexOf(target), s.reason);
+            modelCrash(
+              m,
+              strategy,
+              intensity,
+              period * 1000,
+              clock.now(),
+              m.children.indexOf(target),
+              s.reason,
+            );
 
             const pid = pids.get(target.id)!;
             const exited = rt.awaitExit(pid);
             GenServer.cast(rt, pid, { stop: s.reason });
             await exited;
             if (!m.alive) {
-              const ended = await Promise.race([rt.awaitExit(sup), new Promise((r) => setTimeout(() => r('still running'), 1000))]);
+              const ended = await Promise.race([
+                rt.awaitExit(sup),
+                new Promise((r) => setTimeout(() => r('still running'), 1000)),
+              ]);
               expect(ended).toBe('shutdown');
               break;
             }

@@ -13,10 +13,12 @@ import type { ChildSpec, SupervisorSpec } from '../../src/kernel/child-spec.ts';
 const pids = async (rt: Runtime, sup: Pid): Promise<Record<string, Pid | undefined>> =>
   Object.fromEntries((await Supervisor.whichChildren(rt, sup)).map((c: ChildInfo) => [c.id, c.pid]));
 
-const abc = (journal: string[], extra: Partial<WorkerArgs> = {}): ChildSpec[] => ['a', 'b', 'c'].map((id) => workerSpec({ id, journal, trap: true, ...extra }));
+const abc = (journal: string[], extra: Partial<WorkerArgs> = {}): ChildSpec[] =>
+  ['a', 'b', 'c'].map((id) => workerSpec({ id, journal, trap: true, ...extra }));
 
 /** Resolves when the supervisor has restarted `childId` (n-th time). */
-const restarted = (rt: Runtime, childId: string) => rt.events.waitFor('supervisor', (e) => e.kind === 'child_restarted' && e.childId === childId);
+const restarted = (rt: Runtime, childId: string) =>
+  rt.events.waitFor('supervisor', (e) => e.kind === 'child_restarted' && e.childId === childId);
 
 describe('supervisor start', () => {
   it('[1] flags default to one_for_one, intensity 1, period 5 s, autoShutdown never', async () => {
@@ -45,35 +47,66 @@ describe('supervisor start', () => {
   it('[4] if child k fails to start, children before it stop in reverse and the start fails with failed_to_start_child', async () => {
     const { rt } = newRuntime();
     const journal: string[] = [];
-    const children = [workerSpec({ id: 'a', journal, trap: true }), workerSpec({ id: 'b', journal, trap: true }), workerSpec({ id: 'c', initFail: 'no_db' }), workerSpec({ id: 'd', journal })];
+    const children = [
+      workerSpec({ id: 'a', journal, trap: true }),
+      workerSpec({ id: 'b', journal, trap: true }),
+      workerSpec({ id: 'c', initFail: 'no_db' }),
+      workerSpec({ id: 'd', journal }),
+    ];
     const before = rt.processCount;
     const r = await Supervisor.start(rt, { children });
-    expect(r).toEqual({ type: 'error', reason: { shutdown: { failed_to_start_child: 'c', reason: 'no_db' } } });
+    expect(r).toEqual({
+      type: 'error',
+      reason: { shutdown: { failed_to_start_child: 'c', reason: 'no_db' } },
+    });
     expect(journal).toEqual(['start:a', 'start:b', 'terminate:b:shutdown', 'terminate:a:shutdown']);
     expect(rt.processCount).toBe(before);
   });
 
   it('[5] a child start returning ignore keeps its spec with no pid; a temporary one is dropped', async () => {
     const { rt } = newRuntime();
-    const sup = okPid(await Supervisor.start(rt, { children: [workerSpec({ id: 'a', initIgnore: true }), workerSpec({ id: 't', initIgnore: true }, { restart: 'temporary' })] }));
-    expect(await Supervisor.whichChildren(rt, sup)).toEqual([{ id: 'a', pid: undefined, status: 'undefined', type: 'worker', restarts: 0 }]);
+    const sup = okPid(
+      await Supervisor.start(rt, {
+        children: [
+          workerSpec({ id: 'a', initIgnore: true }),
+          workerSpec({ id: 't', initIgnore: true }, { restart: 'temporary' }),
+        ],
+      }),
+    );
+    expect(await Supervisor.whichChildren(rt, sup)).toEqual([
+      { id: 'a', pid: undefined, status: 'undefined', type: 'worker', restarts: 0 },
+    ]);
   });
 
   it('[6] duplicate child ids are rejected before anything starts, with a message saying how to fix it', async () => {
     const { rt } = newRuntime();
     const journal: string[] = [];
-    expect(() => Supervisor.start(rt, { children: [workerSpec({ id: 'a', journal }), workerSpec({ id: 'a', journal })] })).toThrow(ChildSpecError);
-    expect(() => Supervisor.start(rt, { children: [workerSpec({ id: 'a', journal }), workerSpec({ id: 'a', journal })] })).toThrow(/unique/);
+    expect(() =>
+      Supervisor.start(rt, {
+        children: [workerSpec({ id: 'a', journal }), workerSpec({ id: 'a', journal })],
+      }),
+    ).toThrow(ChildSpecError);
+    expect(() =>
+      Supervisor.start(rt, {
+        children: [workerSpec({ id: 'a', journal }), workerSpec({ id: 'a', journal })],
+      }),
+    ).toThrow(/unique/);
     expect(journal).toEqual([]);
   });
 
   it('bad specs fail at load with a fix hint (strategy, shutdown, restart, sofo template count)', () => {
     const { rt } = newRuntime();
     const w = workerSpec({ id: 'a' });
-    expect(() => Supervisor.start(rt, { flags: { strategy: 'one_for_some' as never }, children: [] })).toThrow(/use one of/);
+    expect(() =>
+      Supervisor.start(rt, { flags: { strategy: 'one_for_some' as never }, children: [] }),
+    ).toThrow(/use one of/);
     expect(() => Supervisor.start(rt, { children: [{ ...w, shutdown: -1 }] })).toThrow(/shutdown must be/);
-    expect(() => Supervisor.start(rt, { children: [{ ...w, restart: 'sometimes' as never }] })).toThrow(/restart must be/);
-    expect(() => Supervisor.start(rt, { flags: { strategy: 'simple_one_for_one' }, children: [] })).toThrow(/exactly one/);
+    expect(() => Supervisor.start(rt, { children: [{ ...w, restart: 'sometimes' as never }] })).toThrow(
+      /restart must be/,
+    );
+    expect(() => Supervisor.start(rt, { flags: { strategy: 'simple_one_for_one' }, children: [] })).toThrow(
+      /exactly one/,
+    );
   });
 });
 
@@ -95,13 +128,22 @@ describe('restart strategies', () => {
   it('[8] one_for_all: the others stop in reverse order, then all restart in start order', async () => {
     const { rt } = newRuntime();
     const journal: string[] = [];
-    const sup = okPid(await Supervisor.start(rt, { flags: { strategy: 'one_for_all' }, children: abc(journal) }));
+    const sup = okPid(
+      await Supervisor.start(rt, { flags: { strategy: 'one_for_all' }, children: abc(journal) }),
+    );
     const before = await pids(rt, sup);
     journal.length = 0;
     const r = restarted(rt, 'c');
     crash(rt, before.b!, 'boom');
     await r;
-    expect(journal).toEqual(['terminate:b:boom', 'terminate:c:shutdown', 'terminate:a:shutdown', 'start:a', 'start:b', 'start:c']);
+    expect(journal).toEqual([
+      'terminate:b:boom',
+      'terminate:c:shutdown',
+      'terminate:a:shutdown',
+      'start:a',
+      'start:b',
+      'start:c',
+    ]);
     const after = await pids(rt, sup);
     for (const id of ['a', 'b', 'c']) expect(after[id]).not.toBe(before[id]);
   });
@@ -109,7 +151,9 @@ describe('restart strategies', () => {
   it('[9] rest_for_one: the children after the crashed one stop, then it and they restart; earlier ones untouched', async () => {
     const { rt } = newRuntime();
     const journal: string[] = [];
-    const sup = okPid(await Supervisor.start(rt, { flags: { strategy: 'rest_for_one' }, children: abc(journal) }));
+    const sup = okPid(
+      await Supervisor.start(rt, { flags: { strategy: 'rest_for_one' }, children: abc(journal) }),
+    );
     const before = await pids(rt, sup);
     journal.length = 0;
     const r = restarted(rt, 'c');
@@ -124,7 +168,11 @@ describe('restart strategies', () => {
 
   it('[18] under one_for_all a temporary sibling stopped by another crash is not restarted', async () => {
     const { rt } = newRuntime();
-    const children = [workerSpec({ id: 'a' }), workerSpec({ id: 't' }, { restart: 'temporary' }), workerSpec({ id: 'c' })];
+    const children = [
+      workerSpec({ id: 'a' }),
+      workerSpec({ id: 't' }, { restart: 'temporary' }),
+      workerSpec({ id: 'c' }),
+    ];
     const sup = okPid(await Supervisor.start(rt, { flags: { strategy: 'one_for_all' }, children }));
     const before = await pids(rt, sup);
     const r = restarted(rt, 'c');
@@ -142,7 +190,7 @@ describe('restart intensity', () => {
     const journal: string[] = [];
     const sup = okPid(await Supervisor.start(rt, { children: abc(journal) }));
     const supExit = rt.awaitExit(sup);
-    let r = restarted(rt, 'b');
+    const r = restarted(rt, 'b');
     crash(rt, (await pids(rt, sup)).b!, 'first');
     await r;
     clock.advance(4_000);
@@ -185,7 +233,12 @@ describe('restart intensity', () => {
     const { rt } = newRuntime();
     const leaf = workerSpec({ id: 'leaf' });
     const middle: SupervisorSpec = { flags: { intensity: 0 }, children: [leaf] };
-    const top = okPid(await Supervisor.start(rt, { flags: { intensity: 5 }, children: [Supervisor.childSpec('middle', middle), workerSpec({ id: 'sibling' })] }));
+    const top = okPid(
+      await Supervisor.start(rt, {
+        flags: { intensity: 5 },
+        children: [Supervisor.childSpec('middle', middle), workerSpec({ id: 'sibling' })],
+      }),
+    );
     const before = await pids(rt, top);
     const leafPid = (await pids(rt, before.middle!)).leaf!;
     const r = restarted(rt, 'middle');
@@ -214,9 +267,17 @@ describe('restart type x exit reason', () => {
   for (const [restart, reason, restarts] of cases) {
     it(`[14-17] ${restart} child exiting ${JSON.stringify(reason)} is ${restarts ? '' : 'not '}restarted`, async () => {
       const { rt } = newRuntime();
-      const sup = okPid(await Supervisor.start(rt, { flags: { intensity: 3 }, children: [workerSpec({ id: 'x' }, { restart: restart as never }), workerSpec({ id: 'marker' })] }));
+      const sup = okPid(
+        await Supervisor.start(rt, {
+          flags: { intensity: 3 },
+          children: [workerSpec({ id: 'x' }, { restart: restart as never }), workerSpec({ id: 'marker' })],
+        }),
+      );
       const x = (await pids(rt, sup)).x!;
-      const terminated = rt.events.waitFor('supervisor', (e) => e.kind === 'child_terminated' && e.childId === 'x');
+      const terminated = rt.events.waitFor(
+        'supervisor',
+        (e) => e.kind === 'child_terminated' && e.childId === 'x',
+      );
       const again = restarts ? restarted(rt, 'x') : Promise.resolve(undefined);
       GenServer.cast(rt, x, { stop: reason });
       await terminated;
@@ -236,7 +297,9 @@ describe('restart type x exit reason', () => {
 
   it('[16] a transient abnormal exit counts toward intensity', async () => {
     const { rt } = newRuntime();
-    const sup = okPid(await Supervisor.start(rt, { children: [workerSpec({ id: 'x' }, { restart: 'transient' })] }));
+    const sup = okPid(
+      await Supervisor.start(rt, { children: [workerSpec({ id: 'x' }, { restart: 'transient' })] }),
+    );
     const supExit = rt.awaitExit(sup);
     const r = restarted(rt, 'x');
     crash(rt, (await pids(rt, sup)).x!);
@@ -249,13 +312,30 @@ describe('restart type x exit reason', () => {
 describe('significant children and auto_shutdown', () => {
   it('[19] a permanent significant child, or any significant child under autoShutdown never, is rejected', () => {
     const { rt } = newRuntime();
-    expect(() => Supervisor.start(rt, { flags: { autoShutdown: 'any_significant' }, children: [workerSpec({ id: 'a' }, { significant: true })] })).toThrow(/cannot be permanent/);
-    expect(() => Supervisor.start(rt, { children: [workerSpec({ id: 'a' }, { significant: true, restart: 'transient' })] })).toThrow(/autoShutdown/);
+    expect(() =>
+      Supervisor.start(rt, {
+        flags: { autoShutdown: 'any_significant' },
+        children: [workerSpec({ id: 'a' }, { significant: true })],
+      }),
+    ).toThrow(/cannot be permanent/);
+    expect(() =>
+      Supervisor.start(rt, {
+        children: [workerSpec({ id: 'a' }, { significant: true, restart: 'transient' })],
+      }),
+    ).toThrow(/autoShutdown/);
   });
 
   it('[20] any_significant: a significant transient child exiting normally stops the supervisor', async () => {
     const { rt } = newRuntime();
-    const sup = okPid(await Supervisor.start(rt, { flags: { autoShutdown: 'any_significant' }, children: [workerSpec({ id: 'a' }), workerSpec({ id: 's' }, { significant: true, restart: 'transient' })] }));
+    const sup = okPid(
+      await Supervisor.start(rt, {
+        flags: { autoShutdown: 'any_significant' },
+        children: [
+          workerSpec({ id: 'a' }),
+          workerSpec({ id: 's' }, { significant: true, restart: 'transient' }),
+        ],
+      }),
+    );
     const exit = rt.awaitExit(sup);
     GenServer.cast(rt, (await pids(rt, sup)).s!, { stop: 'normal' });
     expect(await exit).toBe('shutdown');
@@ -264,7 +344,12 @@ describe('significant children and auto_shutdown', () => {
   it('[21] all_significant: the supervisor stops only when the last significant child has ended', async () => {
     const { rt } = newRuntime();
     const sig = (id: string) => workerSpec({ id }, { significant: true, restart: 'temporary' });
-    const sup = okPid(await Supervisor.start(rt, { flags: { autoShutdown: 'all_significant' }, children: [sig('s1'), sig('s2')] }));
+    const sup = okPid(
+      await Supervisor.start(rt, {
+        flags: { autoShutdown: 'all_significant' },
+        children: [sig('s1'), sig('s2')],
+      }),
+    );
     const exit = rt.awaitExit(sup);
     const first = rt.events.waitFor('supervisor', (e) => e.kind === 'child_terminated' && e.childId === 's1');
     const p = await pids(rt, sup);
@@ -282,18 +367,28 @@ describe('shutdown', () => {
     const journal: string[] = [];
     const sup = okPid(await Supervisor.start(rt, { children: abc(journal, { slowTerminate: 10 }) }));
     await GenServer.stop(rt, sup, 'shutdown');
-    expect(journal.filter((j) => j.startsWith('terminate'))).toEqual(['terminate:c:shutdown', 'terminate:b:shutdown', 'terminate:a:shutdown']);
+    expect(journal.filter((j) => j.startsWith('terminate'))).toEqual([
+      'terminate:c:shutdown',
+      'terminate:b:shutdown',
+      'terminate:a:shutdown',
+    ]);
   });
 
   it('[23] shutdown N ms: a trapping child gets shutdown and terminate runs; one that ignores it is killed when the budget ends', async () => {
     const { rt } = newRuntime();
     const journal: string[] = [];
-    const children = [workerSpec({ id: 'polite', journal, trap: true }, { shutdown: 1000 }), workerSpec({ id: 'stubborn', journal, trap: true, hangTerminate: true }, { shutdown: 50 })];
+    const children = [
+      workerSpec({ id: 'polite', journal, trap: true }, { shutdown: 1000 }),
+      workerSpec({ id: 'stubborn', journal, trap: true, hangTerminate: true }, { shutdown: 50 }),
+    ];
     const sup = okPid(await Supervisor.start(rt, { children }));
     const p = await pids(rt, sup);
     const stubborn = rt.awaitExit(p.stubborn!);
     const polite = rt.awaitExit(p.polite!);
-    const errors = rt.events.waitFor('supervisor', (e) => e.kind === 'shutdown_error' && e.childId === 'stubborn');
+    const errors = rt.events.waitFor(
+      'supervisor',
+      (e) => e.kind === 'shutdown_error' && e.childId === 'stubborn',
+    );
     await GenServer.stop(rt, sup, 'shutdown');
     expect(await stubborn).toBe('killed');
     expect(await polite).toBe('shutdown');
@@ -305,7 +400,11 @@ describe('shutdown', () => {
   it('[24] brutal_kill: the child is killed at once and terminate does not run', async () => {
     const { rt } = newRuntime();
     const journal: string[] = [];
-    const sup = okPid(await Supervisor.start(rt, { children: [workerSpec({ id: 'a', journal, trap: true }, { shutdown: 'brutal_kill' })] }));
+    const sup = okPid(
+      await Supervisor.start(rt, {
+        children: [workerSpec({ id: 'a', journal, trap: true }, { shutdown: 'brutal_kill' })],
+      }),
+    );
     const a = (await pids(rt, sup)).a!;
     const exit = rt.awaitExit(a);
     expect(await Supervisor.terminateChild(rt, sup, 'a')).toEqual({ type: 'ok' });
@@ -315,7 +414,11 @@ describe('shutdown', () => {
 
   it('[25] shutdown defaults: 5000 ms for workers, infinity for supervisors', async () => {
     const { rt } = newRuntime();
-    const sup = okPid(await Supervisor.start(rt, { children: [workerSpec({ id: 'w' }), Supervisor.childSpec('s', { children: [] })] }));
+    const sup = okPid(
+      await Supervisor.start(rt, {
+        children: [workerSpec({ id: 'w' }), Supervisor.childSpec('s', { children: [] })],
+      }),
+    );
     const w = await Supervisor.getChildSpec(rt, sup, 'w');
     const s = await Supervisor.getChildSpec(rt, sup, 's');
     expect(w.type === 'ok' && w.spec.shutdown).toBe(5000);
@@ -327,24 +430,52 @@ describe('shutdown', () => {
 describe('dynamic children', () => {
   it('[26] simple_one_for_one: startChild adds children from the template with extra args; restart/delete refuse; terminate takes a pid', async () => {
     const { rt } = newRuntime();
-    const template: ChildSpec = { id: 'call', restart: 'temporary', start: (ctx, callId: string) => GenServer.start(ctx.runtime, Worker, { id: callId }, { link: ctx.parent }) };
-    const sup = okPid(await Supervisor.start(rt, { flags: { strategy: 'simple_one_for_one' }, children: [template] }));
+    const template: ChildSpec = {
+      id: 'call',
+      restart: 'temporary',
+      start: (ctx, callId: string) =>
+        GenServer.start(ctx.runtime, Worker, { id: callId }, { link: ctx.parent }),
+    };
+    const sup = okPid(
+      await Supervisor.start(rt, { flags: { strategy: 'simple_one_for_one' }, children: [template] }),
+    );
     const r1 = await Supervisor.startChild(rt, sup, ['call-1']);
     const r2 = await Supervisor.startChild(rt, sup, ['call-2']);
     const p1 = r1.type === 'ok' ? r1.pid! : undefined;
     expect(((await GenServer.call(rt, p1!, 'args')) as WorkerArgs).id).toBe('call-1');
-    expect(await Supervisor.countChildren(rt, sup)).toEqual({ specs: 1, active: 2, supervisors: 0, workers: 2 });
-    expect(await Supervisor.restartChild(rt, sup, 'call')).toEqual({ type: 'error', reason: 'simple_one_for_one' });
-    expect(await Supervisor.deleteChild(rt, sup, 'call')).toEqual({ type: 'error', reason: 'simple_one_for_one' });
+    expect(await Supervisor.countChildren(rt, sup)).toEqual({
+      specs: 1,
+      active: 2,
+      supervisors: 0,
+      workers: 2,
+    });
+    expect(await Supervisor.restartChild(rt, sup, 'call')).toEqual({
+      type: 'error',
+      reason: 'simple_one_for_one',
+    });
+    expect(await Supervisor.deleteChild(rt, sup, 'call')).toEqual({
+      type: 'error',
+      reason: 'simple_one_for_one',
+    });
     expect(await Supervisor.terminateChild(rt, sup, p1!)).toEqual({ type: 'ok' });
     expect(rt.isAlive(p1!)).toBe(false);
-    expect((await Supervisor.whichChildren(rt, sup)).map((c) => c.pid)).toEqual([r2.type === 'ok' ? r2.pid : undefined]);
+    expect((await Supervisor.whichChildren(rt, sup)).map((c) => c.pid)).toEqual([
+      r2.type === 'ok' ? r2.pid : undefined,
+    ]);
   });
 
   it('simple_one_for_one: a crashed permanent child restarts with the same extra args', async () => {
     const { rt } = newRuntime();
-    const template: ChildSpec = { id: 't', start: (ctx, id: string) => GenServer.start(ctx.runtime, Worker, { id }, { link: ctx.parent }) };
-    const sup = okPid(await Supervisor.start(rt, { flags: { strategy: 'simple_one_for_one', intensity: 5 }, children: [template] }));
+    const template: ChildSpec = {
+      id: 't',
+      start: (ctx, id: string) => GenServer.start(ctx.runtime, Worker, { id }, { link: ctx.parent }),
+    };
+    const sup = okPid(
+      await Supervisor.start(rt, {
+        flags: { strategy: 'simple_one_for_one', intensity: 5 },
+        children: [template],
+      }),
+    );
     const r = await Supervisor.startChild(rt, sup, ['agent-7']);
     const again = restarted(rt, 't');
     crash(rt, r.type === 'ok' ? r.pid! : (undefined as never));
@@ -358,7 +489,10 @@ describe('dynamic children', () => {
     const sup = okPid(await Supervisor.start(rt, { children: abc([]) }));
     expect(await Supervisor.restartChild(rt, sup, 'a')).toEqual({ type: 'error', reason: 'running' });
     expect(await Supervisor.terminateChild(rt, sup, 'a')).toEqual({ type: 'ok' });
-    expect((await Supervisor.whichChildren(rt, sup)).find((c) => c.id === 'a')).toMatchObject({ id: 'a', status: 'undefined' });
+    expect((await Supervisor.whichChildren(rt, sup)).find((c) => c.id === 'a')).toMatchObject({
+      id: 'a',
+      status: 'undefined',
+    });
     const r = await Supervisor.restartChild(rt, sup, 'a');
     expect(r.type).toBe('ok');
     expect(await Supervisor.restartChild(rt, sup, 'zz')).toEqual({ type: 'error', reason: 'not_found' });
@@ -378,9 +512,15 @@ describe('dynamic children', () => {
     const { rt } = newRuntime();
     const sup = okPid(await Supervisor.start(rt, { children: abc([]) }));
     const a = (await pids(rt, sup)).a!;
-    expect(await Supervisor.startChild(rt, sup, workerSpec({ id: 'a' }))).toEqual({ type: 'error', reason: { already_started: a } });
+    expect(await Supervisor.startChild(rt, sup, workerSpec({ id: 'a' }))).toEqual({
+      type: 'error',
+      reason: { already_started: a },
+    });
     await Supervisor.terminateChild(rt, sup, 'a');
-    expect(await Supervisor.startChild(rt, sup, workerSpec({ id: 'a' }))).toEqual({ type: 'error', reason: 'already_present' });
+    expect(await Supervisor.startChild(rt, sup, workerSpec({ id: 'a' }))).toEqual({
+      type: 'error',
+      reason: 'already_present',
+    });
     const d = await Supervisor.startChild(rt, sup, workerSpec({ id: 'd' }));
     expect(d.type).toBe('ok');
     // OTP's which_children: newest first, so the child added by startChild comes first
@@ -393,6 +533,7 @@ describe('dynamic children', () => {
     const { rt } = newRuntime({ clock: clock.now });
     const order: string[] = [];
     let attempts = 0;
+    // eslint-disable-next-line prefer-const -- read by the child's start closure, assigned after it is built
     let sup: Pid | undefined;
     const seen: Array<Promise<string>> = [];
     const flaky: ChildSpec = {
@@ -404,27 +545,43 @@ describe('dynamic children', () => {
           order.push(`start ${attempts}: fails`);
           // Asked while this attempt runs: served before the retry, so it must see the
           // child restarting (a retry pending in the mailbox), not running.
-          seen.push(Supervisor.whichChildren(rt, sup!).then((cs) => {
-            const st = cs.find((c) => c.id === 'flaky')!.status;
-            order.push(`which_children: ${st}`);
-            return st;
-          }));
+          seen.push(
+            Supervisor.whichChildren(rt, sup!).then((cs) => {
+              const st = cs.find((c) => c.id === 'flaky')!.status;
+              order.push(`which_children: ${st}`);
+              return st;
+            }),
+          );
           return { type: 'error', reason: 'not_yet' };
         }
         order.push(`start ${attempts}: ok`);
         return GenServer.start(ctx.runtime, Worker, { id: 'flaky' }, { link: ctx.parent });
       },
     };
-    sup = okPid(await Supervisor.start(rt, { flags: { intensity: 3 }, children: [flaky, workerSpec({ id: 'other' })] }));
+    sup = okPid(
+      await Supervisor.start(rt, { flags: { intensity: 3 }, children: [flaky, workerSpec({ id: 'other' })] }),
+    );
     let fails = 0;
     rt.events.on('supervisor', (e) => void (e.kind === 'restart_failed' && fails++));
     const back = restarted(rt, 'flaky');
     crash(rt, (await pids(rt, sup)).flaky!);
     await back;
     expect(await Promise.all(seen)).toEqual(['restarting', 'restarting']);
-    expect(order).toEqual(['start 1: ok', 'start 2: fails', 'which_children: restarting', 'start 3: fails', 'which_children: restarting', 'start 4: ok']);
+    expect(order).toEqual([
+      'start 1: ok',
+      'start 2: fails',
+      'which_children: restarting',
+      'start 3: fails',
+      'which_children: restarting',
+      'start 4: ok',
+    ]);
     expect(fails).toBe(2);
-    expect(await Supervisor.countChildren(rt, sup)).toEqual({ specs: 2, active: 2, supervisors: 0, workers: 2 });
+    expect(await Supervisor.countChildren(rt, sup)).toEqual({
+      specs: 2,
+      active: 2,
+      supervisors: 0,
+      workers: 2,
+    });
     expect((await Supervisor.whichChildren(rt, sup)).find((c) => c.id === 'flaky')!.status).toBe('running');
     // The crash and both retries used the 3 restarts allowed: one more crash is too many.
     const exit = rt.awaitExit(sup);
@@ -474,7 +631,10 @@ describe('init callback (OTP Module:init/1)', () => {
     expect((await Supervisor.whichChildren(rt, sub)).map((c) => c.id)).toEqual(['b', 'a']);
     // the next start reads the configuration again
     config.workers = ['c'];
-    const restarted = rt.events.waitFor('supervisor', (e) => e.kind === 'child_restarted' && e.childId === 'sub');
+    const restarted = rt.events.waitFor(
+      'supervisor',
+      (e) => e.kind === 'child_restarted' && e.childId === 'sub',
+    );
     rt.crash(sub, 'boom');
     const sub2 = (await restarted).pid!;
     expect((await Supervisor.whichChildren(rt, sub2)).map((c) => c.id)).toEqual(['c']);
@@ -483,8 +643,12 @@ describe('init callback (OTP Module:init/1)', () => {
   it('init returning ignore: the start gives ignore, and a parent keeps the spec with no pid', async () => {
     const { rt } = newRuntime();
     expect(await Supervisor.start(rt, () => ({ type: 'ignore' }))).toEqual({ type: 'ignore' });
-    const top = okPid(await Supervisor.start(rt, { children: [Supervisor.childSpec('sub', () => ({ type: 'ignore' }))] }));
-    expect(await Supervisor.whichChildren(rt, top)).toEqual([{ id: 'sub', pid: undefined, status: 'undefined', type: 'supervisor', restarts: 0 }]);
+    const top = okPid(
+      await Supervisor.start(rt, { children: [Supervisor.childSpec('sub', () => ({ type: 'ignore' }))] }),
+    );
+    expect(await Supervisor.whichChildren(rt, top)).toEqual([
+      { id: 'sub', pid: undefined, status: 'undefined', type: 'supervisor', restarts: 0 },
+    ]);
     expect(rt.processes()).toEqual([top]);
   });
 
@@ -496,14 +660,28 @@ describe('init callback (OTP Module:init/1)', () => {
         throw thrown;
       }),
     ).toEqual({ type: 'error', reason: thrown });
-    expect(await Supervisor.start(rt, () => 42 as never)).toEqual({ type: 'error', reason: { bad_return: { init: 42 } } });
-    expect(lines.some((l) => l.msg === 'supervisor init returned neither {flags, children} nor {type: "ignore"}: start fails')).toBe(true);
+    expect(await Supervisor.start(rt, () => 42 as never)).toEqual({
+      type: 'error',
+      reason: { bad_return: { init: 42 } },
+    });
+    expect(
+      lines.some(
+        (l) =>
+          l.msg === 'supervisor init returned neither {flags, children} nor {type: "ignore"}: start fails',
+      ),
+    ).toBe(true);
     const bad = await Supervisor.start(rt, () => ({ children: [{ id: 'x' } as ChildSpec] }));
-    expect(bad).toMatchObject({ type: 'error', reason: { start_spec: expect.stringMatching(/child spec 'x': start must be a function/) } });
+    expect(bad).toMatchObject({
+      type: 'error',
+      reason: { start_spec: expect.stringMatching(/child spec 'x': start must be a function/) },
+    });
     expect(lines.some((l) => l.msg === 'supervisor init returned a bad spec: start fails')).toBe(true);
     expect(rt.processes()).toEqual([]);
     // under a parent, the failure is the parent's failed_to_start_child
     const r = await Supervisor.start(rt, { children: [Supervisor.childSpec('sub', () => 42 as never)] });
-    expect(r).toEqual({ type: 'error', reason: { shutdown: { failed_to_start_child: 'sub', reason: { bad_return: { init: 42 } } } } });
+    expect(r).toEqual({
+      type: 'error',
+      reason: { shutdown: { failed_to_start_child: 'sub', reason: { bad_return: { init: 42 } } } },
+    });
   });
 });

@@ -3,7 +3,13 @@
  */
 import { describe, it, expect } from 'vitest';
 import { newRuntime, okPid } from './helpers.ts';
-import { Table, TableError, isEtsTransfer, tableBookkeeping, type EtsTransferMessage } from '../../src/kernel/table.ts';
+import {
+  Table,
+  TableError,
+  isEtsTransfer,
+  tableBookkeeping,
+  type EtsTransferMessage,
+} from '../../src/kernel/table.ts';
 import { TableKeeper } from '../../src/kernel/table-keeper.ts';
 import { GenServer, ok, reply, type GenServerBehaviour } from '../../src/kernel/gen-server.ts';
 import { Supervisor } from '../../src/kernel/supervisor.ts';
@@ -28,7 +34,8 @@ function mailbox(rt: Runtime): { pid: Pid; ctx: ProcessContext; next: () => Prom
     if (w !== undefined) w(env.msg);
     else queue.push(env.msg);
   });
-  const next = (): Promise<unknown> => (queue.length > 0 ? Promise.resolve(queue.shift()) : new Promise((r) => waiters.push(r)));
+  const next = (): Promise<unknown> =>
+    queue.length > 0 ? Promise.resolve(queue.shift()) : new Promise((r) => waiters.push(r));
   return { pid, ctx: rt.context(pid)!, next };
 }
 
@@ -130,7 +137,11 @@ describe('ets operations on a set', () => {
     t.insert('a', 3);
     expect(t.insertNew('b', 9)).toBe(false);
     expect(t.insertNew('c', 4)).toBe(true);
-    expect([...t.entries()]).toEqual([['a', 3], ['b', 2], ['c', 4]]);
+    expect([...t.entries()]).toEqual([
+      ['a', 3],
+      ['b', 2],
+      ['c', 4],
+    ]);
     expect(t.member('b')).toBe(true);
     expect(t.take('b')).toBe(2);
     expect(t.member('b')).toBe(false);
@@ -187,7 +198,12 @@ describe('ets owner death, heir and give_away', () => {
     for (let i = 0; i < 50; i++) Table.create(mailbox(rt).ctx).insert(i, i);
     const before = Table.all(rt).length;
     expect(before).toBe(51);
-    await Promise.all(rt.processes().filter((pid) => pid.id !== other.pid.id).map((pid) => kill(rt, pid)));
+    await Promise.all(
+      rt
+        .processes()
+        .filter((pid) => pid.id !== other.pid.id)
+        .map((pid) => kill(rt, pid)),
+    );
     expect(Table.whereis(rt, 'gone')).toBeUndefined();
     expect(Table.all(rt)).toEqual([]);
     expect(tableBookkeeping(rt)).toEqual({ tables: 0, names: 0, owners: 0 });
@@ -200,7 +216,11 @@ describe('ets owner death, heir and give_away', () => {
     const { rt } = newRuntime();
     const owner = mailbox(rt);
     const heir = mailbox(rt);
-    const t = Table.create<string, number>(owner.ctx, { name: 'inherit', heir: heir.pid, heirData: { why: 'test' } });
+    const t = Table.create<string, number>(owner.ctx, {
+      name: 'inherit',
+      heir: heir.pid,
+      heirData: { why: 'test' },
+    });
     t.insert('a', 1);
     await kill(rt, owner.pid);
     const m = (await heir.next()) as EtsTransferMessage<string, number>;
@@ -304,7 +324,10 @@ describe('TableKeeper: a worker under a supervisor keeps its table across a cras
     const sup = okPid(
       await Supervisor.start(rt, {
         flags: { strategy: 'rest_for_one', intensity: 5 },
-        children: [TableKeeper.childSpec('keeper', { name: 'keeper' }), GenServer.childSpec('counter', Counter, undefined, { name: 'counter' })],
+        children: [
+          TableKeeper.childSpec('keeper', { name: 'keeper' }),
+          GenServer.childSpec('counter', Counter, undefined, { name: 'counter' }),
+        ],
       }),
     );
     expect(await GenServer.call(rt, 'counter', 'inherited')).toBe(false);
@@ -313,7 +336,10 @@ describe('TableKeeper: a worker under a supervisor keeps its table across a cras
     const oldHandle = await GenServer.call<CounterState['table']>(rt, 'counter', 'handle');
     const first = rt.whereis('counter')!;
 
-    const restarted = rt.events.waitFor('supervisor', (e) => e.supervisor.id === sup.id && e.kind === 'child_restarted' && e.childId === 'counter');
+    const restarted = rt.events.waitFor(
+      'supervisor',
+      (e) => e.supervisor.id === sup.id && e.kind === 'child_restarted' && e.childId === 'counter',
+    );
     rt.crash(first, 'boom');
     await restarted;
 

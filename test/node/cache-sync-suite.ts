@@ -20,7 +20,9 @@ export function cacheSyncSuite(url: string, broker?: () => EmbeddedBroker): void
     for (const c of cleanup.splice(0).reverse()) await c();
   });
 
-  async function node(name: string): Promise<{ rt: Runtime; t: RecoveringTransport; cache: StoreCache; pid: Pid }> {
+  async function node(
+    name: string,
+  ): Promise<{ rt: Runtime; t: RecoveringTransport; cache: StoreCache; pid: Pid }> {
     const { logger } = memoryLogger(`${name}@localhost`, 'warn');
     const t = createTransport({ url, logger, embeddedBroker: broker?.(), namePrefix: `cachesync-${name}` });
     await t.start();
@@ -44,7 +46,15 @@ export function cacheSyncSuite(url: string, broker?: () => EmbeddedBroker): void
       n.cache.store(['device', 'dev1'], { password: 'old' }, { origins: [{ database: db, id: 'dev1' }] });
       n.cache.store(['device', 'dev2'], { password: 'keep' }, { origins: [{ database: db, id: 'dev2' }] });
     }
-    const dropped = [a, b].map((n) => new Promise<void>((resolve) => { const off = n.cache.onInvalidate(() => { off(); resolve(); }); }));
+    const dropped = [a, b].map(
+      (n) =>
+        new Promise<void>((resolve) => {
+          const off = n.cache.onInvalidate(() => {
+            off();
+            resolve();
+          });
+        }),
+    );
     await publishDocChange(a.t, 'edited', { database: db, id: 'dev1', type: 'device', rev: '2-x' }, CTX);
     await Promise.all(dropped);
     for (const n of [a, b]) {

@@ -4,20 +4,42 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, ConfigError } from '../../src/node/config.ts';
 
-
 describe('node config', () => {
   it('defaults run on embedded bus and store with no apps', () => {
     const c = loadConfig({ env: {} });
-    expect(c).toMatchObject({ apps: [], bus: 'embedded', store: 'embedded', admin: { host: '127.0.0.1', port: 0 }, logLevel: 'info' });
+    expect(c).toMatchObject({
+      apps: [],
+      bus: 'embedded',
+      store: 'embedded',
+      admin: { host: '127.0.0.1', port: 0 },
+      logLevel: 'info',
+    });
     expect(c.node).toMatch(/^fife@/);
   });
 
   it('environment overrides the file, which overrides the defaults', () => {
     const dir = tmpDir('fife-cfg-');
     const file = join(dir, 'fife.json');
-    writeFileSync(file, JSON.stringify({ node: 'a@file', apps: ['registrar'], bus: 'amqp://guest:guest@127.0.0.1:5672', admin: { port: 7000 } }));
-    const c = loadConfig({ file, env: { FIFE_APPS: 'registrar, ecallmgr', FIFE_NODE: 'b@env', FIFE_STORE_URL: 'http://127.0.0.1:5984' } });
-    expect(c).toMatchObject({ node: 'b@env', apps: ['registrar', 'ecallmgr'], bus: 'amqp://guest:guest@127.0.0.1:5672', store: 'http://127.0.0.1:5984', admin: { host: '127.0.0.1', port: 7000 } });
+    writeFileSync(
+      file,
+      JSON.stringify({
+        node: 'a@file',
+        apps: ['registrar'],
+        bus: 'amqp://guest:guest@127.0.0.1:5672',
+        admin: { port: 7000 },
+      }),
+    );
+    const c = loadConfig({
+      file,
+      env: { FIFE_APPS: 'registrar, ecallmgr', FIFE_NODE: 'b@env', FIFE_STORE_URL: 'http://127.0.0.1:5984' },
+    });
+    expect(c).toMatchObject({
+      node: 'b@env',
+      apps: ['registrar', 'ecallmgr'],
+      bus: 'amqp://guest:guest@127.0.0.1:5672',
+      store: 'http://127.0.0.1:5984',
+      admin: { host: '127.0.0.1', port: 7000 },
+    });
   });
 
   it.each([

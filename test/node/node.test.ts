@@ -12,7 +12,6 @@ import { startNode, type FifeNode } from '../../src/node/node.ts';
 import { loadConfig } from '../../src/node/config.ts';
 import { memoryLogger } from '../../src/kernel/log.ts';
 
-
 const ROOT = resolve(import.meta.dirname, '../..');
 const FIFE = join(ROOT, 'bin/fife.js');
 const run = promisify(execFile);
@@ -25,7 +24,14 @@ afterEach(async () => {
 });
 
 function envFor(dataDir: string): NodeJS.ProcessEnv {
-  return { ...process.env, FIFE_DATA_DIR: dataDir, FIFE_NODE: 'cli@localhost', FIFE_PLUGINS: join(ROOT, 'examples/hello-app'), FIFE_APPS: 'hello', FIFE_LOG_LEVEL: 'info' };
+  return {
+    ...process.env,
+    FIFE_DATA_DIR: dataDir,
+    FIFE_NODE: 'cli@localhost',
+    FIFE_PLUGINS: join(ROOT, 'examples/hello-app'),
+    FIFE_APPS: 'hello',
+    FIFE_LOG_LEVEL: 'info',
+  };
 }
 
 async function startCli(env: NodeJS.ProcessEnv) {
@@ -39,22 +45,32 @@ describe('fife node', () => {
     const dataDir = tmpDir('fife-node-');
     const env = envFor(dataDir);
     const { child, lines, exited } = await startCli(env);
-    expect(lines.find((l) => l.msg === 'node started')).toMatchObject({ node: 'cli@localhost', apps: ['hello'], bus: 'embedded', store: 'embedded' });
+    expect(lines.find((l) => l.msg === 'node started')).toMatchObject({
+      node: 'cli@localhost',
+      apps: ['hello'],
+      bus: 'embedded',
+      store: 'embedded',
+    });
 
     const tree = await run(process.execPath, [FIFE, 'tree'], { env });
     expect(tree.stdout).toContain('node cli@localhost');
     expect(tree.stdout).toMatch(/kernel_sup .*supervisor\(one_for_one\)/);
     expect(tree.stdout).toMatch(/greeter\s+<cli@localhost\.\d+>\s+greeter\s+running\s+restarts=0/);
 
-    const json = JSON.parse((await run(process.execPath, [FIFE, 'tree', '--json'], { env })).stdout) as { apps: Array<{ name: string; state: string }> };
+    const json = JSON.parse((await run(process.execPath, [FIFE, 'tree', '--json'], { env })).stdout) as {
+      apps: Array<{ name: string; state: string }>;
+    };
     expect(json.apps).toContainEqual(expect.objectContaining({ name: 'hello', state: 'running' }));
 
     await run(process.execPath, [FIFE, 'kill', 'greeter', '--reason', 'injected'], { env });
     let after = '';
-    for (let i = 0; i < 50 && !/restarts=1/.test(after); i++) after = (await run(process.execPath, [FIFE, 'tree'], { env })).stdout;
+    for (let i = 0; i < 50 && !/restarts=1/.test(after); i++)
+      after = (await run(process.execPath, [FIFE, 'tree'], { env })).stdout;
     expect(after).toMatch(/greeter\s+<cli@localhost\.\d+>\s+greeter\s+running\s+restarts=1/);
 
-    expect((await run(process.execPath, [FIFE, 'apps', 'stop', 'hello'], { env })).stdout).toContain('hello: stop ok');
+    expect((await run(process.execPath, [FIFE, 'apps', 'stop', 'hello'], { env })).stdout).toContain(
+      'hello: stop ok',
+    );
     expect((await run(process.execPath, [FIFE, 'apps'], { env })).stdout).toMatch(/hello\tstopped/);
     await run(process.execPath, [FIFE, 'apps', 'start', 'hello'], { env });
 
@@ -63,15 +79,21 @@ describe('fife node', () => {
     const tail = lines.map((l) => l.msg);
     expect(tail).toContain('greeter stopping');
     expect(tail.indexOf('greeter stopping')).toBeLessThan(tail.indexOf('node stopped'));
-    expect(lines.some((l) => l.msg === 'process crashed' && JSON.stringify(l.reason) === '"injected"')).toBe(true);
+    expect(lines.some((l) => l.msg === 'process crashed' && JSON.stringify(l.reason) === '"injected"')).toBe(
+      true,
+    );
   });
 
   it('operator commands without a running node fail with one clear line and exit 1; bad usage exits 2', async () => {
     const env = envFor(tmpDir('fife-none-'));
-    const e1 = await run(process.execPath, [FIFE, 'tree'], { env }).catch((e: { code: number; stderr: string }) => e);
+    const e1 = await run(process.execPath, [FIFE, 'tree'], { env }).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
     expect(e1).toMatchObject({ code: 1 });
     expect((e1 as { stderr: string }).stderr).toMatch(/no running node 'cli@localhost' found/);
-    const e2 = await run(process.execPath, [FIFE, 'frobnicate'], { env }).catch((e: { code: number; stderr: string }) => e);
+    const e2 = await run(process.execPath, [FIFE, 'frobnicate'], { env }).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
     expect(e2).toMatchObject({ code: 2 });
     expect((e2 as { stderr: string }).stderr).toContain("unknown command 'frobnicate'");
   });
@@ -80,7 +102,9 @@ describe('fife node', () => {
     const { logger } = memoryLogger();
     void logger;
     const config = loadConfig({ env: { FIFE_APPS: 'nosuchapp', FIFE_DATA_DIR: tmpDir('fife-bad-') } });
-    await expect(startNode({ config, logDestination: { write: () => undefined } })).rejects.toThrow(/app 'nosuchapp' failed to start: .*unknown_app/);
+    await expect(startNode({ config, logDestination: { write: () => undefined } })).rejects.toThrow(
+      /app 'nosuchapp' failed to start: .*unknown_app/,
+    );
   });
 
   it('a node stops its apps in reverse start order', async () => {
@@ -91,13 +115,20 @@ describe('fife node', () => {
       deps,
       tree: () => ({ children: [] }),
     });
-    const node = await startNode({ config, extraApps: [mk('first'), mk('second', ['first'])], logDestination: { write: (s: string) => void msgs.push(s) } });
+    const node = await startNode({
+      config,
+      extraApps: [mk('first'), mk('second', ['first'])],
+      logDestination: { write: (s: string) => void msgs.push(s) },
+    });
     nodes.push(node);
     const { AppsController } = await import('../../src/kernel/index.ts');
     await AppsController.startApp(node.runtime, 'second');
     expect(await AppsController.runningApps(node.runtime)).toEqual(['first', 'second']);
     await node.stop();
-    const stoppedOrder = msgs.map((s) => JSON.parse(s) as { msg: string; app?: string }).filter((l) => l.msg === 'app stopped').map((l) => l.app);
+    const stoppedOrder = msgs
+      .map((s) => JSON.parse(s) as { msg: string; app?: string })
+      .filter((l) => l.msg === 'app stopped')
+      .map((l) => l.app);
     expect(stoppedOrder).toEqual(['second', 'first']);
   });
 });

@@ -21,15 +21,26 @@ async function node(name: string, apps: string[] = []) {
   const logDestination = {
     write(s: string) {
       const l = JSON.parse(s) as Record<string, unknown>;
-      for (const w of waiters.splice(0)) if (w.match(l)) w.resolve(); else waiters.push(w);
+      for (const w of waiters.splice(0))
+        if (w.match(l)) w.resolve();
+        else waiters.push(w);
     },
   };
-  const config = loadConfig({ env: { FIFE_NODE: `${name}@localhost`, FIFE_DATA_DIR: dir, FIFE_HEARTBEAT_MS: '200', FIFE_LOG_LEVEL: 'debug' } });
+  const config = loadConfig({
+    env: {
+      FIFE_NODE: `${name}@localhost`,
+      FIFE_DATA_DIR: dir,
+      FIFE_HEARTBEAT_MS: '200',
+      FIFE_LOG_LEVEL: 'debug',
+    },
+  });
   const extra = apps.map((a) => ({ name: a, tree: () => ({ children: [] }) }));
   const n = await startNode({ config, logDestination, extraApps: extra });
   running.push(n);
-  for (const a of apps) await (await import('../../src/kernel/index.ts')).AppsController.startApp(n.runtime, a);
-  const logged = (match: (l: Record<string, unknown>) => boolean) => new Promise<void>((resolve) => waiters.push({ match, resolve }));
+  for (const a of apps)
+    await (await import('../../src/kernel/index.ts')).AppsController.startApp(n.runtime, a);
+  const logged = (match: (l: Record<string, unknown>) => boolean) =>
+    new Promise<void>((resolve) => waiters.push({ match, resolve }));
   return { n, logged };
 }
 
@@ -37,14 +48,22 @@ describe('nodes: heartbeats and the cluster view', () => {
   it('nodes list each other with their apps, and a stopped node expires', async () => {
     const a = await node('alpha');
     const joined = a.logged((l) => l.msg === 'node joined' && l.peer === 'beta@localhost');
-    const withApp = a.logged((l) => l.peer === 'beta@localhost' && Array.isArray(l.apps) && (l.apps as string[]).includes('registrar_like'));
+    const withApp = a.logged(
+      (l) =>
+        l.peer === 'beta@localhost' &&
+        Array.isArray(l.apps) &&
+        (l.apps as string[]).includes('registrar_like'),
+    );
     await node('beta', ['registrar_like']);
     await joined;
     await withApp;
     type View = { nodes: Array<{ node: string; apps: string[]; version?: string }>; switches: unknown[] };
     let list = ((await (await fetch(`${a.n.adminUrl}/nodes`)).json()) as View).nodes;
     expect(list.map((x) => x.node)).toEqual(expect.arrayContaining(['alpha@localhost', 'beta@localhost']));
-    expect(list.find((x) => x.node === 'beta@localhost')).toMatchObject({ apps: ['registrar_like'], version: expect.any(String) });
+    expect(list.find((x) => x.node === 'beta@localhost')).toMatchObject({
+      apps: ['registrar_like'],
+      version: expect.any(String),
+    });
     const expired = a.logged((l) => l.msg === 'node expired' && l.peer === 'beta@localhost');
     const b = running.find((n) => n.config.node === 'beta@localhost')!;
     await b.stop();
@@ -58,8 +77,10 @@ describe('nodes: heartbeats and the cluster view', () => {
     const g = await node('gamma');
     const d = await node('delta');
     const sw = { name: 'fs-shared', url: 'esl://10.0.0.9:8021' };
-    const upVia = (peer: string) => g.logged((l) => l.msg === 'switch up' && l.switch === sw.name && l.peer === peer);
-    const downVia = (peer: string) => g.logged((l) => l.msg === 'switch down' && l.switch === sw.name && l.peer === peer);
+    const upVia = (peer: string) =>
+      g.logged((l) => l.msg === 'switch up' && l.switch === sw.name && l.peer === peer);
+    const downVia = (peer: string) =>
+      g.logged((l) => l.msg === 'switch down' && l.switch === sw.name && l.peer === peer);
     const upG = upVia('gamma@localhost');
     const upD = upVia('delta@localhost');
     expect(reportMediaServer(g.n.runtime, { ...sw, status: 'up' })).toBe(true);
@@ -67,7 +88,11 @@ describe('nodes: heartbeats and the cluster view', () => {
     await upG;
     await upD;
     const entry = async () => (await listSwitches(g.n.runtime)).find((x) => x.name === sw.name);
-    expect(await entry()).toMatchObject({ status: 'up', nodes: ['delta@localhost', 'gamma@localhost'], url: sw.url });
+    expect(await entry()).toMatchObject({
+      status: 'up',
+      nodes: ['delta@localhost', 'gamma@localhost'],
+      url: sw.url,
+    });
     const downD = downVia('delta@localhost');
     reportMediaServer(d.n.runtime, { ...sw, status: 'down' });
     await downD;
@@ -76,7 +101,10 @@ describe('nodes: heartbeats and the cluster view', () => {
     reportMediaServer(g.n.runtime, { ...sw, status: 'down' });
     await downG;
     expect(await entry()).toMatchObject({ status: 'down', nodes: [] });
-    const view = (await (await fetch(`${g.n.adminUrl}/nodes`)).json()) as { nodes: Array<{ node: string }>; switches: Array<{ name: string }> };
+    const view = (await (await fetch(`${g.n.adminUrl}/nodes`)).json()) as {
+      nodes: Array<{ node: string }>;
+      switches: Array<{ name: string }>;
+    };
     expect(view.nodes.map((x) => x.node)).not.toContain(sw.name);
     expect(view.switches.map((x) => x.name)).toContain(sw.name);
   });

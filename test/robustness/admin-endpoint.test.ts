@@ -33,8 +33,14 @@ const opsApp: AppDefinition<NodeServices> = {
 
 async function boot(env: Record<string, string> = {}) {
   const lines: Array<Record<string, unknown>> = [];
-  const config = loadConfig({ env: { FIFE_DATA_DIR: tmpDir('fife-admin-'), FIFE_NODE: 'adm@localhost', FIFE_APPS: 'opsapp', ...env } });
-  const node = await startNode({ config, extraApps: [opsApp], logDestination: { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) } });
+  const config = loadConfig({
+    env: { FIFE_DATA_DIR: tmpDir('fife-admin-'), FIFE_NODE: 'adm@localhost', FIFE_APPS: 'opsapp', ...env },
+  });
+  const node = await startNode({
+    config,
+    extraApps: [opsApp],
+    logDestination: { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) },
+  });
   nodes.push(node);
   return { node, url: node.adminUrl!, lines };
 }
@@ -43,7 +49,13 @@ const json = { 'content-type': 'application/json' };
 const call = async (url: string, init: RequestInit = {}) => {
   const res = await fetch(url, init);
   const text = await res.text();
-  return { status: res.status, headers: res.headers, body: (res.headers.get('content-type') ?? '').includes('json') ? (JSON.parse(text) as Record<string, unknown>) : text };
+  return {
+    status: res.status,
+    headers: res.headers,
+    body: (res.headers.get('content-type') ?? '').includes('json')
+      ? (JSON.parse(text) as Record<string, unknown>)
+      : text,
+  };
 };
 
 describe('admin endpoint', () => {
@@ -53,14 +65,42 @@ describe('admin endpoint', () => {
     expect(none.status).toBe(401);
     expect(none.headers.get('www-authenticate')).toMatch(/^Bearer/);
     expect(none.body).toMatchObject({ error: expect.stringContaining('Authorization: Bearer') });
-    expect(lines.find((l) => l.msg === 'admin request refused' && l.request_id === (none.body as { request_id: string }).request_id)).toMatchObject({ status: 401, path: '/health' });
-    expect((await call(`${url}/apps/opsapp/stop`, { method: 'POST', headers: { ...json, authorization: 'Bearer nope' }, body: '{}' })).status).toBe(401);
-    expect(await call(`${url}/health`, { headers: { authorization: `Bearer ${TOKEN}` } })).toMatchObject({ status: 200, body: { node: 'adm@localhost' } });
+    expect(
+      lines.find(
+        (l) =>
+          l.msg === 'admin request refused' &&
+          l.request_id === (none.body as { request_id: string }).request_id,
+      ),
+    ).toMatchObject({ status: 401, path: '/health' });
+    expect(
+      (
+        await call(`${url}/apps/opsapp/stop`, {
+          method: 'POST',
+          headers: { ...json, authorization: 'Bearer nope' },
+          body: '{}',
+        })
+      ).status,
+    ).toBe(401);
+    expect(await call(`${url}/health`, { headers: { authorization: `Bearer ${TOKEN}` } })).toMatchObject({
+      status: 200,
+      body: { node: 'adm@localhost' },
+    });
     expect(JSON.stringify(lines)).not.toContain(TOKEN);
 
     expect(isLoopback('127.0.0.1') && isLoopback('::1') && isLoopback('localhost')).toBe(true);
     expect(isLoopback('0.0.0.0') || isLoopback('192.168.1.10') || isLoopback('::')).toBe(false);
-    await expect(startNode({ config: loadConfig({ env: { FIFE_DATA_DIR: tmpDir('fife-admin-'), FIFE_NODE: 'open@localhost', FIFE_ADMIN_HOST: '0.0.0.0' } }), logDestination: { write: () => undefined } })).rejects.toThrow(
+    await expect(
+      startNode({
+        config: loadConfig({
+          env: {
+            FIFE_DATA_DIR: tmpDir('fife-admin-'),
+            FIFE_NODE: 'open@localhost',
+            FIFE_ADMIN_HOST: '0.0.0.0',
+          },
+        }),
+        logDestination: { write: () => undefined },
+      }),
+    ).rejects.toThrow(
       /admin endpoint on non-loopback host 0\.0\.0\.0 needs a token: set admin\.token or FIFE_ADMIN_TOKEN/,
     );
   });
@@ -68,8 +108,16 @@ describe('admin endpoint', () => {
   it('answers 415 to a POST that is not JSON, 413 to an oversized body, 404 to an unknown route, 405 with Allow to a wrong method', async () => {
     const { url, node } = await boot();
     const { AppsController } = await import('../../src/kernel/index.ts');
-    for (const headers of [{}, { 'content-type': 'text/plain' }, { 'content-type': 'application/x-www-form-urlencoded' }] as Array<Record<string, string>>) {
-      const r = await call(`${url}/apps/opsapp/stop`, { method: 'POST', headers, body: headers['content-type'] ? 'x=1' : undefined });
+    for (const headers of [
+      {},
+      { 'content-type': 'text/plain' },
+      { 'content-type': 'application/x-www-form-urlencoded' },
+    ] as Array<Record<string, string>>) {
+      const r = await call(`${url}/apps/opsapp/stop`, {
+        method: 'POST',
+        headers,
+        body: headers['content-type'] ? 'x=1' : undefined,
+      });
       expect(r.status).toBe(415);
       expect(r.body).toMatchObject({ error: expect.stringContaining('Content-Type: application/json') });
     }
@@ -89,7 +137,9 @@ describe('admin endpoint', () => {
     expect(JSON.parse(big.body)).toMatchObject({ error: expect.stringMatching(/too large/i) });
 
     expect(await call(`${url}/nope`)).toMatchObject({ status: 404, body: { error: 'no route GET /nope' } });
-    expect(await call(`${url}/apps/opsapp/bogus`, { method: 'POST', headers: json, body: '{}' })).toMatchObject({ status: 404 });
+    expect(
+      await call(`${url}/apps/opsapp/bogus`, { method: 'POST', headers: json, body: '{}' }),
+    ).toMatchObject({ status: 404 });
     const wrong = await call(`${url}/kill`);
     expect(wrong.status).toBe(405);
     expect(wrong.headers.get('allow')).toBe('POST');
@@ -101,33 +151,68 @@ describe('admin endpoint', () => {
 
   it('answers 400 naming what is wrong with a body, 500 with a logged request id to an unexpected error; the routes the CLI uses answer as before', async () => {
     const { url, lines } = await boot();
-    const post = (path: string, body: string) => call(`${url}${path}`, { method: 'POST', headers: json, body });
-    expect(await post('/apps/opsapp/ops/echo', 'null')).toMatchObject({ status: 400, body: { error: 'body must be object' } });
-    expect(await post('/kill', 'null')).toMatchObject({ status: 400, body: { error: 'body must be object' } });
+    const post = (path: string, body: string) =>
+      call(`${url}${path}`, { method: 'POST', headers: json, body });
+    expect(await post('/apps/opsapp/ops/echo', 'null')).toMatchObject({
+      status: 400,
+      body: { error: 'body must be object' },
+    });
+    expect(await post('/kill', 'null')).toMatchObject({
+      status: 400,
+      body: { error: 'body must be object' },
+    });
     expect(await post('/kill', '[1]')).toMatchObject({ status: 400, body: { error: 'body must be object' } });
-    expect(await post('/kill', '{}')).toMatchObject({ status: 400, body: { error: expect.stringContaining('body needs name') } });
-    expect(await post('/kill', '{"name": 5}')).toMatchObject({ status: 400, body: { error: 'body/name must be string' } });
-    expect(await post('/kill', '{"name": "nobody"}')).toMatchObject({ status: 404, body: { error: 'no such process: nobody' } });
-    expect(await post('/kill', '{"name": ')).toMatchObject({ status: 400, body: { error: 'body is not JSON' } });
+    expect(await post('/kill', '{}')).toMatchObject({
+      status: 400,
+      body: { error: expect.stringContaining('body needs name') },
+    });
+    expect(await post('/kill', '{"name": 5}')).toMatchObject({
+      status: 400,
+      body: { error: 'body/name must be string' },
+    });
+    expect(await post('/kill', '{"name": "nobody"}')).toMatchObject({
+      status: 404,
+      body: { error: 'no such process: nobody' },
+    });
+    expect(await post('/kill', '{"name": ')).toMatchObject({
+      status: 400,
+      body: { error: 'body is not JSON' },
+    });
 
     const boom = await post('/apps/opsapp/ops/explode', '{}');
     expect(boom.status).toBe(500);
     const id = (boom.body as { request_id: string }).request_id;
     expect(id).toMatch(/^adm-\d+$/);
     const logged = lines.find((l) => l.msg === 'admin request failed unexpectedly' && l.request_id === id);
-    expect(logged).toMatchObject({ level: 50, path: '/apps/opsapp/ops/explode', err: { message: 'cannot read properties of undefined' } });
+    expect(logged).toMatchObject({
+      level: 50,
+      path: '/apps/opsapp/ops/explode',
+      err: { message: 'cannot read properties of undefined' },
+    });
     expect((logged!.err as { stack: string }).stack).toContain('TypeError');
 
-    expect(await post('/apps/opsapp/ops/echo', '{"a":1}')).toMatchObject({ status: 200, body: { type: 'ok', result: { echoed: { a: 1 } } } });
-    expect(await post('/apps/opsapp/ops/refuse', '{}')).toMatchObject({ status: 409, body: { type: 'error', code: 'conflict', error: 'already there' } });
-    expect(await post('/apps/nosuch/ops/x', '{}')).toMatchObject({ status: 404, body: { code: 'unknown_app' } });
+    expect(await post('/apps/opsapp/ops/echo', '{"a":1}')).toMatchObject({
+      status: 200,
+      body: { type: 'ok', result: { echoed: { a: 1 } } },
+    });
+    expect(await post('/apps/opsapp/ops/refuse', '{}')).toMatchObject({
+      status: 409,
+      body: { type: 'error', code: 'conflict', error: 'already there' },
+    });
+    expect(await post('/apps/nosuch/ops/x', '{}')).toMatchObject({
+      status: 404,
+      body: { code: 'unknown_app' },
+    });
     expect(await post('/apps/opsapp/stop', '')).toMatchObject({ status: 200, body: { type: 'ok' } });
     expect(await post('/apps/opsapp/stop', '{}')).toMatchObject({ status: 409, body: { type: 'error' } });
     expect(await post('/apps/opsapp/start', '{}')).toMatchObject({ status: 200, body: { type: 'ok' } });
     const text = await call(`${url}/tree?format=text`);
     expect(text.headers.get('content-type')).toMatch(/^text\/plain/);
     expect(text.body).toMatch(/kernel_sup .*supervisor\(one_for_one\)/);
-    expect(await call(`${url}/tree`)).toMatchObject({ status: 200, body: { node: 'adm@localhost', kernel: { name: 'kernel_sup' } } });
+    expect(await call(`${url}/tree`)).toMatchObject({
+      status: 200,
+      body: { node: 'adm@localhost', kernel: { name: 'kernel_sup' } },
+    });
     expect(await call(`${url}/apps`)).toMatchObject({ status: 200 });
     expect(await call(`${url}/nodes`)).toMatchObject({ status: 200 });
   });
@@ -139,13 +224,20 @@ describe('admin endpoint', () => {
         if (e.kind === 'child_restarted' && e.childId === 'admin') resolve();
       }),
     );
-    expect(await call(`${url}/kill`, { method: 'POST', headers: json, body: '{"name": "admin"}' })).toMatchObject({ status: 200, body: { type: 'ok', reason: 'killed' } });
+    expect(
+      await call(`${url}/kill`, { method: 'POST', headers: json, body: '{"name": "admin"}' }),
+    ).toMatchObject({ status: 200, body: { type: 'ok', reason: 'killed' } });
     await restarted;
     const { adminUrl } = await import('../../src/node/admin.ts');
     const next = adminUrl(node.runtime)!;
     expect(next).not.toBe(url);
     expect(await call(`${next}/health`)).toMatchObject({ status: 200 });
     // The old server no longer serves: refused, or 503 while fastify finishes closing it.
-    expect(await fetch(`${url}/health`).then((r) => r.status, () => 'refused')).toSatisfy((r) => r === 'refused' || r === 503);
+    expect(
+      await fetch(`${url}/health`).then(
+        (r) => r.status,
+        () => 'refused',
+      ),
+    ).toSatisfy((r) => r === 'refused' || r === 503);
   });
 });

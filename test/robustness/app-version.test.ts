@@ -7,9 +7,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import ecallmgrApp from '../../apps/ecallmgr/app.ts';
 import registrarApp from '../../apps/registrar/app.ts';
 import { startHarness as startEcallmgr, type Harness as EcallmgrHarness } from '../apps/ecallmgr/harness.ts';
-import { askAuthn, startHarness as startRegistrar, type Harness as RegistrarHarness } from '../apps/registrar/support.ts';
+import {
+  askAuthn,
+  startHarness as startRegistrar,
+  type Harness as RegistrarHarness,
+} from '../apps/registrar/support.ts';
 
-const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const PACKAGE_VERSION = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 describe('App-Version is the package version', () => {
   let ecallmgr: EcallmgrHarness | undefined;
@@ -28,7 +34,10 @@ describe('App-Version is the package version', () => {
   it("ecallmgr's route_req carries it", async () => {
     ecallmgr = await startEcallmgr();
     const { callId } = await ecallmgr.placeRoutedCall();
-    const req = await ecallmgr.app.waitFor((m) => m['Event-Name'] === 'route_req' && m['Call-ID'] === callId, 'route_req');
+    const req = await ecallmgr.app.waitFor(
+      (m) => m['Event-Name'] === 'route_req' && m['Call-ID'] === callId,
+      'route_req',
+    );
     expect(req['App-Name']).toBe('ecallmgr');
     expect(req['App-Version']).toBe(PACKAGE_VERSION);
   });

@@ -54,17 +54,36 @@ interface Fate {
 }
 
 function fates(timeouts: string[], proxy: string[], replies: Array<Record<string, unknown>>): Fate[] {
-  const unmatched = new Map(proxy.map((l) => /unmatched message \S+ Msg-ID (\S+) at (\S+)/.exec(l)).filter((m) => m !== null).map((m) => [m[1]!, Number(m[2]) * 1000]));
+  const unmatched = new Map(
+    proxy
+      .map((l) => /unmatched message \S+ Msg-ID (\S+) at (\S+)/.exec(l))
+      .filter((m) => m !== null)
+      .map((m) => [m[1]!, Number(m[2]) * 1000]),
+  );
   return timeouts.map((l) => {
     const m = /Call-ID (\S+) at (\S+)/.exec(l);
     const callId = m?.[1] ?? l;
     const timedOutAt = Number(m?.[2]) * 1000;
     const reply = replies.find((r) => r.call_id === callId);
-    if (reply === undefined) return { callId, answered: false, droppedByProxy: false, text: `${callId}: the registrar never answered it` };
+    if (reply === undefined)
+      return {
+        callId,
+        answered: false,
+        droppedByProxy: false,
+        text: `${callId}: the registrar never answered it`,
+      };
     const seen = unmatched.get(String(reply.msgId));
     const droppedByProxy = seen !== undefined && seen < timedOutAt;
-    const what = seen === undefined ? 'the proxy never logged the answer' : `the proxy got it at ${seen.toFixed(0)} and matched no query; the query's timeout fired at ${timedOutAt.toFixed(0)}`;
-    return { callId, answered: true, droppedByProxy, text: `${callId}: answered by the registrar (Msg-ID ${String(reply.msgId)}) at ${String(reply.time)}; ${what}` };
+    const what =
+      seen === undefined
+        ? 'the proxy never logged the answer'
+        : `the proxy got it at ${seen.toFixed(0)} and matched no query; the query's timeout fired at ${timedOutAt.toFixed(0)}`;
+    return {
+      callId,
+      answered: true,
+      droppedByProxy,
+      text: `${callId}: answered by the registrar (Msg-ID ${String(reply.msgId)}) at ${String(reply.time)}; ${what}`,
+    };
   });
 }
 
@@ -79,49 +98,87 @@ const gate = await serviceGate('Kamailio + SIPp + RabbitMQ', async () => {
   await c.close();
 });
 
-describe.skipIf(!gate.available)('authn answers through a proxy that asks once (Kamailio kazoo, RabbitMQ)', () => {
-  const dataDir = tmpDir('fife-authn-');
-  const storeDir = join(dataDir, 'store');
-  const queue = `registrar_authn_${randomBytes(4).toString('hex')}`;
-  const configFile = join(dataDir, 'fife.json');
-  const env = { ...process.env, FIFE_CONFIG: configFile, FIFE_DATA_DIR: dataDir, FIFE_NODE: 'registrar-authn@localhost', FIFE_APPS: 'registrar', FIFE_BUS_URL: amqpUrl, FIFE_STORE_URL: storeDir, FIFE_LOG_LEVEL: 'debug' };
-  const users: SippUser[] = Array.from({ length: USERS }, (_, i) => ({ user: `user${i}`, realm: REALM, password: `pw-${i}-${randomBytes(3).toString('hex')}` }));
-  let kamailio: Kamailio | undefined;
-  let node: FifeProcess | undefined;
+describe.skipIf(!gate.available)(
+  'authn answers through a proxy that asks once (Kamailio kazoo, RabbitMQ)',
+  () => {
+    const dataDir = tmpDir('fife-authn-');
+    const storeDir = join(dataDir, 'store');
+    const queue = `registrar_authn_${randomBytes(4).toString('hex')}`;
+    const configFile = join(dataDir, 'fife.json');
+    const env = {
+      ...process.env,
+      FIFE_CONFIG: configFile,
+      FIFE_DATA_DIR: dataDir,
+      FIFE_NODE: 'registrar-authn@localhost',
+      FIFE_APPS: 'registrar',
+      FIFE_BUS_URL: amqpUrl,
+      FIFE_STORE_URL: storeDir,
+      FIFE_LOG_LEVEL: 'debug',
+    };
+    const users: SippUser[] = Array.from({ length: USERS }, (_, i) => ({
+      user: `user${i}`,
+      realm: REALM,
+      password: `pw-${i}-${randomBytes(3).toString('hex')}`,
+    }));
+    let kamailio: Kamailio | undefined;
+    let node: FifeProcess | undefined;
 
-  beforeAll(async () => {
-    writeFileSync(configFile, JSON.stringify({ settings: { registrar: { queue } } }));
-    await provision(env, storeDir, REALM, users, 2);
-    // the proxy first (as in production, it is there before the registrar), 3 s timeout as Kazoo's
-    kamailio = await startKamailio({ amqpUrl, queryTimeoutS: 3 });
-  }, 60_000);
+    beforeAll(async () => {
+      writeFileSync(configFile, JSON.stringify({ settings: { registrar: { queue } } }));
+      await provision(env, storeDir, REALM, users, 2);
+      // the proxy first (as in production, it is there before the registrar), 3 s timeout as Kazoo's
+      kamailio = await startKamailio({ amqpUrl, queryTimeoutS: 3 });
+    }, 60_000);
 
-  afterAll(() => stopE2E(kamailio, node, amqpUrl, queue));
+    afterAll(() => stopE2E(kamailio, node, amqpUrl, queue));
 
-  it(`every one of ${REGISTERS} REGISTERs (${USERS} users, from the node's start) is answered: the registrar answers each query once, no 504 it could have prevented`, async () => {
-    node = await startFife(env);
-    const sipp = await runSipp({ target: `127.0.0.1:${kamailio!.port}`, scenario: SCENARIO, users, calls: REGISTERS, rate: RATE, limit: 3000, timeoutMs: 40_000 });
-    const proxy = kamailio!.output().split('\n');
-    const timeouts = proxy.filter((l) => /no answer from the platform/.test(l));
-    const replies = node.lines.filter((l) => l.msg === 'authn reply sent');
-    // the node's log lines are read from its stdout: wait for the last answers' lines
-    for (let i = 0; i < 250 && new Set(node.lines.filter((l) => l.msg === 'authn reply sent').map((l) => l.msgId)).size < REGISTERS; i++) await new Promise((r) => setTimeout(r, 20));
-    replies.push(...node.lines.filter((l) => l.msg === 'authn reply sent').slice(replies.length));
-    const lost = fates(timeouts, proxy, replies);
-    // The kazoo module's own race (an answer that reaches the proxy before the module has
-    // stored its query) is reported, not failed: the registrar did its part. Any other
-    // unanswered REGISTER fails the test.
-    const proxyDropped = lost.filter((f) => f.droppedByProxy);
-    if (proxyDropped.length > 0) console.warn(`${proxyDropped.length} REGISTER(s) lost by the proxy although answered in time:\n${proxyDropped.map((f) => f.text).join('\n')}`);
-    expect(lost.filter((f) => !f.droppedByProxy).map((f) => f.text), sipp.output.slice(-1500)).toEqual([]);
-    expect(sipp.failed, sipp.output.slice(-1500)).toBe(proxyDropped.length);
-    expect(sipp.successful + sipp.failed).toBe(REGISTERS);
-    // one query per REGISTER reached the registrar and each got its answer
-    expect(new Set(replies.map((l) => l.msgId)).size).toBe(REGISTERS);
-    expect(replies.every((l) => l.reply === 'authn_resp')).toBe(true);
-    expect(node.lines.filter((l) => l.app === 'registrar' && (l.level as number) >= 40).map((l) => l.msg)).toEqual([]);
-  }, 60_000);
-});
+    it(`every one of ${REGISTERS} REGISTERs (${USERS} users, from the node's start) is answered: the registrar answers each query once, no 504 it could have prevented`, async () => {
+      node = await startFife(env);
+      const sipp = await runSipp({
+        target: `127.0.0.1:${kamailio!.port}`,
+        scenario: SCENARIO,
+        users,
+        calls: REGISTERS,
+        rate: RATE,
+        limit: 3000,
+        timeoutMs: 40_000,
+      });
+      const proxy = kamailio!.output().split('\n');
+      const timeouts = proxy.filter((l) => /no answer from the platform/.test(l));
+      const replies = node.lines.filter((l) => l.msg === 'authn reply sent');
+      // the node's log lines are read from its stdout: wait for the last answers' lines
+      for (
+        let i = 0;
+        i < 250 &&
+        new Set(node.lines.filter((l) => l.msg === 'authn reply sent').map((l) => l.msgId)).size < REGISTERS;
+        i++
+      )
+        await new Promise((r) => setTimeout(r, 20));
+      replies.push(...node.lines.filter((l) => l.msg === 'authn reply sent').slice(replies.length));
+      const lost = fates(timeouts, proxy, replies);
+      // The kazoo module's own race (an answer that reaches the proxy before the module has
+      // stored its query) is reported, not failed: the registrar did its part. Any other
+      // unanswered REGISTER fails the test.
+      const proxyDropped = lost.filter((f) => f.droppedByProxy);
+      if (proxyDropped.length > 0)
+        console.warn(
+          `${proxyDropped.length} REGISTER(s) lost by the proxy although answered in time:\n${proxyDropped.map((f) => f.text).join('\n')}`,
+        );
+      expect(
+        lost.filter((f) => !f.droppedByProxy).map((f) => f.text),
+        sipp.output.slice(-1500),
+      ).toEqual([]);
+      expect(sipp.failed, sipp.output.slice(-1500)).toBe(proxyDropped.length);
+      expect(sipp.successful + sipp.failed).toBe(REGISTERS);
+      // one query per REGISTER reached the registrar and each got its answer
+      expect(new Set(replies.map((l) => l.msgId)).size).toBe(REGISTERS);
+      expect(replies.every((l) => l.reply === 'authn_resp')).toBe(true);
+      expect(
+        node.lines.filter((l) => l.app === 'registrar' && (l.level as number) >= 40).map((l) => l.msg),
+      ).toEqual([]);
+    }, 60_000);
+  },
+);
 
 describe.skipIf(!rabbit.available)('authn answers from the registrar start (RabbitMQ, no proxy)', () => {
   let h: Harness | undefined;

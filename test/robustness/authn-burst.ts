@@ -20,12 +20,19 @@ export interface BurstResult {
   passwords: Map<string, string>;
 }
 
-export async function authnBurst(h: Harness, opts: { users: number; perUser: number; burst: number }): Promise<BurstResult> {
+export async function authnBurst(
+  h: Harness,
+  opts: { users: number; perUser: number; burst: number },
+): Promise<BurstResult> {
   await addAccount(h.store, { name: 'Burst', realm: BURST_REALM });
   const passwords = new Map<string, string>();
   for (let i = 0; i < opts.users; i++) {
     passwords.set(`user${i}`, `pw-${i}-${randomUUID().slice(0, 8)}`);
-    await addDevice(h.store, { realm: BURST_REALM, username: `user${i}`, password: passwords.get(`user${i}`) });
+    await addDevice(h.store, {
+      realm: BURST_REALM,
+      username: `user${i}`,
+      password: passwords.get(`user${i}`),
+    });
   }
   const replyQueue = await h.bus.assertQueue('', { exclusive: true, autoDelete: true });
   await h.bus.bindQueue(replyQueue, 'targeted', replyQueue);
@@ -34,18 +41,22 @@ export async function authnBurst(h: Harness, opts: { users: number; perUser: num
   let got = 0;
   let allIn: () => void = () => undefined;
   const done = new Promise<void>((r) => (allIn = r));
-  await h.bus.consume(replyQueue, (d) => {
-    const m = JSON.parse(d.body.toString()) as Envelope;
-    const id = String(m['Msg-ID']);
-    const list = answers.get(id) ?? [];
-    list.push(m);
-    answers.set(id, list);
-    if (++got >= total) allIn();
-  }, { noAck: true });
+  await h.bus.consume(
+    replyQueue,
+    (d) => {
+      const m = JSON.parse(d.body.toString()) as Envelope;
+      const id = String(m['Msg-ID']);
+      const list = answers.get(id) ?? [];
+      list.push(m);
+      answers.set(id, list);
+      if (++got >= total) allIn();
+    },
+    { noAck: true },
+  );
 
   await h.startRegistrar();
   const sent = new Map<string, string>();
-  for (let i = 0; i < total; ) {
+  for (let i = 0; i < total;) {
     for (const end = Math.min(total, i + opts.burst); i < end; i++) {
       const user = `user${i % opts.users}`;
       const msgId = randomUUID();
@@ -70,10 +81,15 @@ export function burstProblems(r: BurstResult): string[] {
   for (const [msgId, user] of r.sent) {
     const a = r.answers.get(msgId) ?? [];
     if (a.length !== 1) out.push(`${msgId} (${user}): ${a.length} answers`);
-    else if (a[0]!['Event-Name'] !== 'authn_resp' || a[0]!['Auth-Username'] !== user || a[0]!['Auth-Password'] !== r.passwords.get(user)) out.push(`${msgId} (${user}): answered ${String(a[0]!['Event-Name'])} for ${String(a[0]!['Auth-Username'])}`);
+    else if (
+      a[0]!['Event-Name'] !== 'authn_resp' ||
+      a[0]!['Auth-Username'] !== user ||
+      a[0]!['Auth-Password'] !== r.passwords.get(user)
+    )
+      out.push(
+        `${msgId} (${user}): answered ${String(a[0]!['Event-Name'])} for ${String(a[0]!['Auth-Username'])}`,
+      );
   }
   for (const id of r.answers.keys()) if (!r.sent.has(id)) out.push(`${id}: an answer to no query`);
   return out;
 }
-
-

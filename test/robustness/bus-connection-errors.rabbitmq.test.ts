@@ -29,7 +29,14 @@ interface Run {
 }
 
 function fifeStart(busUrl: string): Promise<Run> {
-  const env = { ...process.env, FIFE_BUS_URL: busUrl, FIFE_DATA_DIR: tmpDir('fife-busfail-'), FIFE_NODE: 'busfail@localhost', FIFE_APPS: '', FIFE_LOG_LEVEL: 'info' };
+  const env = {
+    ...process.env,
+    FIFE_BUS_URL: busUrl,
+    FIFE_DATA_DIR: tmpDir('fife-busfail-'),
+    FIFE_NODE: 'busfail@localhost',
+    FIFE_APPS: '',
+    FIFE_LOG_LEVEL: 'info',
+  };
   const t0 = Date.now();
   const child = spawn(process.execPath, [FIFE_BIN, 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -38,7 +45,10 @@ function fifeStart(busUrl: string): Promise<Run> {
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   return new Promise((resolve) => {
     child.on('exit', (code) => {
-      const lines = stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+      const lines = stdout
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
       resolve({ code, stderr, stdout, lines, elapsedMs: Date.now() - t0 });
     });
   });
@@ -50,10 +60,14 @@ describe.skipIf(!gate.available)('bus connection errors on RabbitMQ', () => {
     const r = await fifeStart(`amqp://guest:${password}@127.0.0.1:5672`);
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/^fife: bus AMQP failed to start: the broker refused user guest on vhost \/ — check FIFE_BUS_URL \(amqp:\/\/127\.0\.0\.1:5672: login refused: wrong user name or password/);
+    expect(r.stderr).toMatch(
+      /^fife: bus AMQP failed to start: the broker refused user guest on vhost \/ — check FIFE_BUS_URL \(amqp:\/\/127\.0\.0\.1:5672: login refused: wrong user name or password/,
+    );
     expect(r.stdout + r.stderr).not.toContain(password);
     expect(r.lines.filter((l) => l.msg === 'bus: cannot connect to any broker; will retry')).toEqual([]);
-    expect(r.lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('the broker refused'))).toHaveLength(1);
+    expect(
+      r.lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('the broker refused')),
+    ).toHaveLength(1);
     expect(r.elapsedMs).toBeLessThan(START_TIMEOUT_MS / 2);
   });
 
@@ -62,7 +76,9 @@ describe.skipIf(!gate.available)('bus connection errors on RabbitMQ', () => {
     const r = await fifeStart(`amqp://guest:guest@127.0.0.1:5672/${vhost}`);
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toContain(`fife: bus AMQP failed to start: the broker refused user guest on vhost ${vhost} — check FIFE_BUS_URL (amqp://127.0.0.1:5672/${vhost}: the vhost does not exist or the user has no access to it)`);
+    expect(r.stderr).toContain(
+      `fife: bus AMQP failed to start: the broker refused user guest on vhost ${vhost} — check FIFE_BUS_URL (amqp://127.0.0.1:5672/${vhost}: the vhost does not exist or the user has no access to it)`,
+    );
     expect(r.lines.filter((l) => l.msg === 'bus: cannot connect to any broker; will retry')).toEqual([]);
     expect(r.elapsedMs).toBeLessThan(START_TIMEOUT_MS / 2);
   });
@@ -72,8 +88,15 @@ describe('bus connection errors: nothing listening', () => {
   it('a refused port is retried with one warn line per attempt, no stack at info level, no password', async () => {
     const password = `pw-${randomBytes(3).toString('hex')}`;
     const { logger, lines } = memoryLogger('busfail@localhost', 'info');
-    const t = createTransport({ url: `amqp://guest:${password}@127.0.0.1:1`, logger, backoff: { initialMs: 20, maxMs: 100, factor: 2, jitter: 0 } });
-    const started = t.start().then(() => undefined, (e: unknown) => e);
+    const t = createTransport({
+      url: `amqp://guest:${password}@127.0.0.1:1`,
+      logger,
+      backoff: { initialMs: 20, maxMs: 100, factor: 2, jitter: 0 },
+    });
+    const started = t.start().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     const retries = () => lines.filter((l) => l.msg === 'bus: cannot connect to any broker; will retry');
     await until(() => retries().length >= 3, 'three connect attempts');
     await t.close();

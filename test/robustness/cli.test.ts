@@ -99,7 +99,9 @@ describe('requests to a node time out', () => {
     const url = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;
     const r = await fife('tree', '--admin', url, '--timeout', '0.5');
     expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toBe(`fife: the node at ${url} did not answer within 0.5 s (--timeout SECONDS to wait longer)`);
+    expect(r.stderr.trim()).toBe(
+      `fife: the node at ${url} did not answer within 0.5 s (--timeout SECONDS to wait longer)`,
+    );
     expect(sockets.length).toBeGreaterThan(0);
   });
 });

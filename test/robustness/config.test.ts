@@ -38,7 +38,9 @@ describe('config: unknown keys', () => {
   });
 
   it('a misspelt nested key is named with its path', () => {
-    expect(problem({ admin: { prot: 1 } })).toContain("unknown key 'admin.prot' (did you mean 'admin.port'?)");
+    expect(problem({ admin: { prot: 1 } })).toContain(
+      "unknown key 'admin.prot' (did you mean 'admin.port'?)",
+    );
   });
 
   it('every problem is reported at once, with the file it is in', () => {
@@ -50,7 +52,13 @@ describe('config: unknown keys', () => {
   });
 
   it('settings stay free-form per app, and admin.token is a known key', () => {
-    const c = loadConfig({ file: configFile({ settings: { ecallmgr: { anything: { deep: [1] } }, mine: {} }, admin: { token: 't0k' } }), env: {} });
+    const c = loadConfig({
+      file: configFile({
+        settings: { ecallmgr: { anything: { deep: [1] } }, mine: {} },
+        admin: { token: 't0k' },
+      }),
+      env: {},
+    });
     expect(c.settings).toEqual({ ecallmgr: { anything: { deep: [1] } }, mine: {} });
     expect(c.admin).toEqual({ host: '127.0.0.1', port: 0, token: 't0k' });
   });
@@ -68,7 +76,10 @@ describe('config: type errors name their key', () => {
     [{ plugins: [null] }, 'plugins[0] must be a string, got null'],
     [{ heartbeatMs: 1.5 }, 'heartbeatMs must be a whole number, got 1.5'],
     [{ settings: { ecallmgr: 5 } }, 'settings.ecallmgr must be an object, got 5'],
-    [{ logLevel: 'loud' }, "logLevel must be one of fatal, error, warn, info, debug, trace, silent, got 'loud'"],
+    [
+      { logLevel: 'loud' },
+      "logLevel must be one of fatal, error, warn, info, debug, trace, silent, got 'loud'",
+    ],
   ])('%j', (content, msg) => {
     expect(problem(content)).toContain(msg);
   });
@@ -79,14 +90,19 @@ describe('config: environment overrides are checked the same way', () => {
     [{ FIFE_ADMIN_PORT: 'http' }, "FIFE_ADMIN_PORT must be a whole number, got 'http'"],
     [{ FIFE_ADMIN_PORT: '70000' }, 'FIFE_ADMIN_PORT must be a port 0..65535'],
     [{ FIFE_HEARTBEAT_MS: '5' }, 'FIFE_HEARTBEAT_MS must be a whole number of ms >= 100, got 5'],
-    [{ FIFE_APPS: 'registrar,Bad App' }, "FIFE_APPS item must be an app name (lowercase letters, digits, - and _), got 'Bad App'"],
+    [
+      { FIFE_APPS: 'registrar,Bad App' },
+      "FIFE_APPS item must be an app name (lowercase letters, digits, - and _), got 'Bad App'",
+    ],
     [{ FIFE_BUS_URL: 'redis://x' }, "FIFE_BUS_URL must be 'embedded' or amqp:// URLs"],
   ])('%j', (env, msg) => {
     expect(problem(undefined, env)).toContain(msg);
   });
 
   it('a good variable overrides a bad file value, and is not blamed for it', () => {
-    expect(loadConfig({ file: configFile({ admin: { port: 'x' } }), env: { FIFE_ADMIN_PORT: '7000' } }).admin.port).toBe(7000);
+    expect(
+      loadConfig({ file: configFile({ admin: { port: 'x' } }), env: { FIFE_ADMIN_PORT: '7000' } }).admin.port,
+    ).toBe(7000);
     const msg = problem({ admin: { host: 42 } }, { FIFE_ADMIN_PORT: '7000' });
     expect(msg).toContain('admin.host must be a string, got 42');
     expect(msg).not.toContain('FIFE_ADMIN_PORT');
@@ -97,7 +113,9 @@ describe('fife start with a bad config', () => {
   it('exits 2 with one line naming the key and the closest known key, and starts nothing', async () => {
     const dataDir = tmpDir('fife-cfg-');
     const file = configFile({ node: 'bad@localhost', dataDir, admin: { prot: 1 } });
-    const e = await run(process.execPath, [FIFE_BIN, 'start', '--config', file], { env: { ...process.env, FIFE_LOG_PRETTY: '0' } }).then(
+    const e = await run(process.execPath, [FIFE_BIN, 'start', '--config', file], {
+      env: { ...process.env, FIFE_LOG_PRETTY: '0' },
+    }).then(
       () => ({ code: 0, stdout: '', stderr: '' }),
       (x: { code: number; stdout: string; stderr: string }) => x,
     );

@@ -19,7 +19,16 @@ afterEach(() => {
 });
 
 const NODE = 'halt@localhost';
-const envFor = (dataDir: string): NodeJS.ProcessEnv => ({ ...process.env, FIFE_DATA_DIR: dataDir, FIFE_NODE: NODE, FIFE_PLUGINS: join(ROOT, 'examples/hello-app'), FIFE_APPS: 'hello', FIFE_BUS_URL: '', FIFE_STORE_URL: '', FIFE_LOG_LEVEL: 'info' });
+const envFor = (dataDir: string): NodeJS.ProcessEnv => ({
+  ...process.env,
+  FIFE_DATA_DIR: dataDir,
+  FIFE_NODE: NODE,
+  FIFE_PLUGINS: join(ROOT, 'examples/hello-app'),
+  FIFE_APPS: 'hello',
+  FIFE_BUS_URL: '',
+  FIFE_STORE_URL: '',
+  FIFE_LOG_LEVEL: 'info',
+});
 
 async function expectHalted(p: FifeProcess, nodeDir: string, reason: string): Promise<void> {
   expect(await p.exited).toBe(4);
@@ -38,7 +47,11 @@ describe('a dead kernel root halts the node', { timeout: 120_000 }, () => {
     const env = envFor(dataDir);
     const p = await startFife(env);
     started.push(p.child);
-    const out = await run(process.execPath, [FIFE_BIN, 'kill', '--json', 'kernel_sup', '--reason', 'operator_test'], { env });
+    const out = await run(
+      process.execPath,
+      [FIFE_BIN, 'kill', '--json', 'kernel_sup', '--reason', 'operator_test'],
+      { env },
+    );
     expect(JSON.parse(out.stdout)).toMatchObject({ type: 'ok', reason: 'operator_test' });
     await expectHalted(p, join(dataDir, NODE), 'operator_test');
   });
@@ -51,7 +64,11 @@ describe('a dead kernel root halts the node', { timeout: 120_000 }, () => {
     const { url } = JSON.parse(readFileSync(join(dataDir, NODE, 'admin.json'), 'utf8')) as { url: string };
     const tree = (await (await fetch(`${url}/tree`)).json()) as { kernel: { pid: string; name: string } };
     expect(tree.kernel.name).toBe('kernel_sup');
-    const res = await fetch(`${url}/kill`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pid: tree.kernel.pid }) });
+    const res = await fetch(`${url}/kill`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ pid: tree.kernel.pid }),
+    });
     expect(res.status).toBe(200);
     await expectHalted(p, join(dataDir, NODE), 'killed');
   });

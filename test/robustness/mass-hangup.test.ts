@@ -32,21 +32,29 @@ describe('a mass hang-up ends every call', () => {
 
   /** CALLS calls routed by ecallmgr and answered, as bench/ecallmgr holds them. */
   async function holdCalls(hh: Harness): Promise<string[]> {
-    const calls = await Promise.all(Array.from({ length: CALLS }, (_, i) => hh.placeRoutedCall(String(1000 + i), '2000')));
+    const calls = await Promise.all(
+      Array.from({ length: CALLS }, (_, i) => hh.placeRoutedCall(String(1000 + i), '2000')),
+    );
     await Promise.all(calls.map(({ ctl, callId }) => hh.app.command(ctl, callId, 'answer')));
     await Promise.all(calls.map(({ callId }) => hh.app.waitEvent(callId, 'CHANNEL_ANSWER')));
     return calls.map((c) => c.callId);
   }
 
   function callPids(hh: Harness, callIds: string[]): Pid[] {
-    return callIds.flatMap((id) => [hh.rt.whereis(names.control(id)), hh.rt.whereis(names.events(id))]).filter((p): p is Pid => p !== undefined);
+    return callIds
+      .flatMap((id) => [hh.rt.whereis(names.control(id)), hh.rt.whereis(names.events(id))])
+      .filter((p): p is Pid => p !== undefined);
   }
 
   /** After every call process has ended: a message published now reaches the test app after
    *  everything they published (one transport, one queue). */
   async function flushBus(hh: Harness): Promise<void> {
     const marker = `marker-${Date.now()}`;
-    const msg = build('call_event', { 'Event-Name': 'CHANNEL_DATA', 'Call-ID': marker }, CTX) as unknown as Envelope;
+    const msg = build(
+      'call_event',
+      { 'Event-Name': 'CHANNEL_DATA', 'Call-ID': marker },
+      CTX,
+    ) as unknown as Envelope;
     await hh.bus.publish('callevt', callEventKey('CHANNEL_DATA', marker), encodeJson(msg), jsonProperties());
     await hh.app.waitFor((m) => m['Call-ID'] === marker, 'the flush marker');
   }
@@ -56,9 +64,17 @@ describe('a mass hang-up ends every call', () => {
     await flushBus(hh);
     const left = await Supervisor.countChildren(hh.rt, names.calls);
     expect(left.active, 'call supervisors left').toBe(0);
-    expect(hh.rt.registered().filter((n) => n.startsWith('ecallmgr_call_')), 'call processes left').toEqual([]);
-    const destroys = callIds.map((id) => hh.app.events(id).filter((m) => m['Event-Name'] === 'CHANNEL_DESTROY'));
-    expect(destroys.filter((d) => d.length !== 1).length, 'calls without exactly one CHANNEL_DESTROY on the bus').toBe(0);
+    expect(
+      hh.rt.registered().filter((n) => n.startsWith('ecallmgr_call_')),
+      'call processes left',
+    ).toEqual([]);
+    const destroys = callIds.map((id) =>
+      hh.app.events(id).filter((m) => m['Event-Name'] === 'CHANNEL_DESTROY'),
+    );
+    expect(
+      destroys.filter((d) => d.length !== 1).length,
+      'calls without exactly one CHANNEL_DESTROY on the bus',
+    ).toBe(0);
     return destroys.map((d) => d[0]!);
   }
 
@@ -75,8 +91,16 @@ describe('a mass hang-up ends every call', () => {
     const heal = hh.sw.partition();
     const waitedOut = (id: string): boolean =>
       (hh.rt.whereis(names.control(id)) === undefined && hh.rt.whereis(names.events(id)) === undefined) ||
-      hh.lines.some((l) => l.call_id === id && typeof l.msg === 'string' && l.msg.startsWith('hung up, no CHANNEL_DESTROY yet'));
-    await vi.waitFor(() => expect(callIds.filter((id) => !waitedOut(id))).toEqual([]), { timeout: 15_000, interval: 5 });
+      hh.lines.some(
+        (l) =>
+          l.call_id === id &&
+          typeof l.msg === 'string' &&
+          l.msg.startsWith('hung up, no CHANNEL_DESTROY yet'),
+      );
+    await vi.waitFor(() => expect(callIds.filter((id) => !waitedOut(id))).toEqual([]), {
+      timeout: 15_000,
+      interval: 5,
+    });
     heal();
     const destroys = await expectAllEnded(hh, callIds, pids);
     // The switch's own CHANNEL_DESTROY reached the bus, not a stand-in.
@@ -94,19 +118,26 @@ describe('a mass hang-up ends every call', () => {
     expect(destroys.every((d) => d.Disposition === 'channel_gone')).toBe(true);
   });
 
-  it("a call destroyed while it is being routed (its CHANNEL_DESTROY came before its processes): they still end, and it ends on the bus", async () => {
+  it('a call destroyed while it is being routed (its CHANNEL_DESTROY came before its processes): they still end, and it ends on the bus', async () => {
     h = await startHarness({ settings: { keepAliveMs: 0 } });
     const hh = h;
     hh.app.route = 'none'; // the test answers the route_req itself, once the DESTROY has passed
     const callId = hh.sw.placeCall({ from: '1001', to: '2000' });
-    const req = await hh.app.waitFor((m) => m['Event-Name'] === 'route_req' && m['Call-ID'] === callId, 'route_req');
+    const req = await hh.app.waitFor(
+      (m) => m['Event-Name'] === 'route_req' && m['Call-ID'] === callId,
+      'route_req',
+    );
     const node = hh.rt.whereis(names.node(SWITCH))!;
     const known = (): number => (hh.rt.proc(node)?.meta?.describe?.() as { calls: number }).calls;
     expect(known()).toBe(1);
     hh.sw.hangup(callId);
     // The node connection has handled the CHANNEL_DESTROY (no process to give it to yet).
     await vi.waitFor(() => expect(known()).toBe(0), { timeout: 15_000, interval: 5 });
-    const resp = build('route_resp', { 'Msg-ID': req['Msg-ID'], 'Server-ID': hh.app.queue, Method: 'park', Routes: [] }, CTX) as unknown as Envelope;
+    const resp = build(
+      'route_resp',
+      { 'Msg-ID': req['Msg-ID'], 'Server-ID': hh.app.queue, Method: 'park', Routes: [] },
+      CTX,
+    ) as unknown as Envelope;
     await hh.bus.publish('targeted', String(req['Server-ID']), encodeJson(resp), jsonProperties());
     await hh.app.routeWin(callId);
     const pids = callPids(hh, [callId]);

@@ -14,7 +14,9 @@ describe('docs/messages.md', () => {
     if (checkedIn !== fresh) {
       const lines = [checkedIn.split('\n'), fresh.split('\n')] as const;
       const at = lines[0].findIndex((l, i) => l !== lines[1][i]);
-      expect.fail(`docs/messages.md is out of date (first difference at line ${at + 1}: ${JSON.stringify(lines[0][at])} vs ${JSON.stringify(lines[1][at])}); run \`npm run docs:messages\` and commit it`);
+      expect.fail(
+        `docs/messages.md is out of date (first difference at line ${at + 1}: ${JSON.stringify(lines[0][at])} vs ${JSON.stringify(lines[1][at])}); run \`npm run docs:messages\` and commit it`,
+      );
     }
   });
 
@@ -22,7 +24,11 @@ describe('docs/messages.md', () => {
     const doc = messagesDoc(catalogue);
     for (const def of catalogue.all()) {
       expect(doc).toContain(`### ${def.id}\n`);
-      expect(doc).toMatch(new RegExp(`\\| \\[${def.id.replace('.', '\\.')}\\]\\([^)]*\\) \\| [^|]+ \\| ${def.route.exchange} \\|`));
+      expect(doc).toMatch(
+        new RegExp(
+          `\\| \\[${def.id.replace('.', '\\.')}\\]\\([^)]*\\) \\| [^|]+ \\| ${def.route.exchange} \\|`,
+        ),
+      );
     }
   });
 });

@@ -38,23 +38,37 @@ describe('the node view with a switch', () => {
       if (lines.some(match)) return Promise.resolve();
       return new Promise((resolve) => waiters.push({ match, resolve }));
     };
-    const after = (mark: number, match: (l: Record<string, unknown>) => boolean) => logged((l) => lines.indexOf(l) >= mark && match(l));
+    const after = (mark: number, match: (l: Record<string, unknown>) => boolean) =>
+      logged((l) => lines.indexOf(l) >= mark && match(l));
     const logDestination = {
       write(s: string) {
         const l = JSON.parse(s) as Record<string, unknown>;
         lines.push(l);
-        for (const w of waiters.splice(0)) if (w.match(l)) w.resolve(); else waiters.push(w);
+        for (const w of waiters.splice(0))
+          if (w.match(l)) w.resolve();
+          else waiters.push(w);
       },
     };
     // Heartbeats 1.5 s apart, longer than the 1 s sweep: an entry made to expire between two
     // heartbeats is swept before the next one restores it.
-    const config = loadConfig({ env: { FIFE_NODE: NODE, FIFE_DATA_DIR: tmpDir('fife-view-'), FIFE_HEARTBEAT_MS: '1500', FIFE_LOG_LEVEL: 'debug' } });
+    const config = loadConfig({
+      env: {
+        FIFE_NODE: NODE,
+        FIFE_DATA_DIR: tmpDir('fife-view-'),
+        FIFE_HEARTBEAT_MS: '1500',
+        FIFE_LOG_LEVEL: 'debug',
+      },
+    });
     config.apps = ['ecallmgr'];
-    config.settings = { ...config.settings, ecallmgr: { switches: [{ host: '127.0.0.1', port: sw.port, name: 'fs1' }] } };
+    config.settings = {
+      ...config.settings,
+      ecallmgr: { switches: [{ host: '127.0.0.1', port: sw.port, name: 'fs1' }] },
+    };
     const node: FifeNode = await startNode({ config, logDestination });
     cleanups.push(() => node.stop());
 
-    const ownBeat = (l: Record<string, unknown>): boolean => l.peer === NODE && (l.msg === 'heartbeat received' || l.msg === 'node joined');
+    const ownBeat = (l: Record<string, unknown>): boolean =>
+      l.peer === NODE && (l.msg === 'heartbeat received' || l.msg === 'node joined');
     const beats = async (n: number): Promise<void> => {
       for (let i = 0; i < n; i++) await after(lines.length, ownBeat);
     };
@@ -63,7 +77,10 @@ describe('the node view with a switch', () => {
     const expiredSelf = logged((l) => l.msg === 'node expired' && l.peer === NODE).then(() => {
       throw new Error(`${NODE} expired from its own view`);
     });
-    await Promise.race([logged((l) => l.msg === 'switch up' && l.switch === 'fs1' && l.peer === NODE), expiredSelf]);
+    await Promise.race([
+      logged((l) => l.msg === 'switch up' && l.switch === 'fs1' && l.peer === NODE),
+      expiredSelf,
+    ]);
     await beats(3);
     const mark = lines.length;
     sw.dropConnections();
@@ -71,19 +88,37 @@ describe('the node view with a switch', () => {
     await after(mark, (l) => l.msg === 'switch up' && l.switch === 'fs1');
     await beats(3);
 
-    expect(lines.filter((l) => l.msg === 'node expired'), 'node expired lines').toEqual([]);
-    expect(lines.filter((l) => l.msg === 'node joined' && l.peer === NODE), 'the node joined once').toHaveLength(1);
+    expect(
+      lines.filter((l) => l.msg === 'node expired'),
+      'node expired lines',
+    ).toEqual([]);
+    expect(
+      lines.filter((l) => l.msg === 'node joined' && l.peer === NODE),
+      'the node joined once',
+    ).toHaveLength(1);
 
     const view = (await (await fetch(`${node.adminUrl}/nodes`)).json()) as View;
     expect(view.nodes.map((n) => n.node)).toEqual([NODE]);
     expect(view.nodes[0]!.apps).toContain('ecallmgr');
-    expect(view.switches).toEqual([{ name: 'fs1', nodes: [NODE], url: `esl://127.0.0.1:${sw.port}`, status: 'up', since: expect.any(Number) }]);
+    expect(view.switches).toEqual([
+      {
+        name: 'fs1',
+        nodes: [NODE],
+        url: `esl://127.0.0.1:${sw.port}`,
+        status: 'up',
+        since: expect.any(Number),
+      },
+    ]);
 
-    const { stdout } = await promisify(execFile)(process.execPath, [FIFE_BIN, 'nodes'], { env: { ...process.env, FIFE_ADMIN_URL: node.adminUrl } });
+    const { stdout } = await promisify(execFile)(process.execPath, [FIFE_BIN, 'nodes'], {
+      env: { ...process.env, FIFE_ADMIN_URL: node.adminUrl },
+    });
     const [nodeLine, header, switchLine, ...rest] = stdout.trim().split('\n');
     expect(nodeLine).toMatch(new RegExp(`^${NODE}\\tapps=[^\\t]*ecallmgr`));
     expect(header).toBe('switches:');
-    expect(switchLine).toMatch(new RegExp(`^fs1\\tup\\tnodes=${NODE}\\turl=esl://127\\.0\\.0\\.1:${sw.port}\\tsince=`));
+    expect(switchLine).toMatch(
+      new RegExp(`^fs1\\tup\\tnodes=${NODE}\\turl=esl://127\\.0\\.0\\.1:${sw.port}\\tsince=`),
+    );
     expect(rest).toEqual([]);
   });
 });

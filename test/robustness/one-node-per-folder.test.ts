@@ -18,7 +18,16 @@ afterEach(() => {
 });
 
 const NODE = 'lock@localhost';
-const envFor = (dataDir: string): NodeJS.ProcessEnv => ({ ...process.env, FIFE_DATA_DIR: dataDir, FIFE_NODE: NODE, FIFE_APPS: 'registrar', FIFE_BUS_URL: '', FIFE_STORE_URL: '', FIFE_LOG_LEVEL: 'info', FIFE_ADMIN_TOKEN: 'lock-test-token' });
+const envFor = (dataDir: string): NodeJS.ProcessEnv => ({
+  ...process.env,
+  FIFE_DATA_DIR: dataDir,
+  FIFE_NODE: NODE,
+  FIFE_APPS: 'registrar',
+  FIFE_BUS_URL: '',
+  FIFE_STORE_URL: '',
+  FIFE_LOG_LEVEL: 'info',
+  FIFE_ADMIN_TOKEN: 'lock-test-token',
+});
 // With a token set, `fife apps` below passes only if the CLI sends it.
 
 describe('one node per data folder', { timeout: 120_000 }, () => {
@@ -53,12 +62,19 @@ describe('one node per data folder', { timeout: 120_000 }, () => {
     started.push(killed.child);
     killed.child.kill('SIGKILL');
     await killed.exited;
-    expect(JSON.parse(readFileSync(join(nodeDir, 'node.lock'), 'utf8'))).toMatchObject({ pid: killed.child.pid, node: NODE });
+    expect(JSON.parse(readFileSync(join(nodeDir, 'node.lock'), 'utf8'))).toMatchObject({
+      pid: killed.child.pid,
+      node: NODE,
+    });
 
     const next = await startFife(env);
     started.push(next.child);
-    expect(next.lines.find((l) => l.msg === 'node lock left by a process that is gone: taken over')).toMatchObject({ level: 40, stale_pid: killed.child.pid });
-    expect(JSON.parse(readFileSync(join(nodeDir, 'admin.json'), 'utf8'))).toMatchObject({ pid: next.child.pid });
+    expect(
+      next.lines.find((l) => l.msg === 'node lock left by a process that is gone: taken over'),
+    ).toMatchObject({ level: 40, stale_pid: killed.child.pid });
+    expect(JSON.parse(readFileSync(join(nodeDir, 'admin.json'), 'utf8'))).toMatchObject({
+      pid: next.child.pid,
+    });
     expect((await run(process.execPath, [FIFE_BIN, 'apps'], { env })).stdout).toMatch(/registrar\trunning/);
     next.child.kill('SIGTERM');
     expect(await next.exited).toBe(0);

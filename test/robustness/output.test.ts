@@ -27,7 +27,15 @@ afterEach(() => {
 });
 
 function envFor(dataDir: string, apps: string): NodeJS.ProcessEnv {
-  return { ...process.env, FIFE_DATA_DIR: dataDir, FIFE_NODE: 'out@localhost', FIFE_PLUGINS: `${HELLO},${CRASHY}`, FIFE_APPS: apps, FIFE_LOG_LEVEL: 'info', FIFE_LOG_PRETTY: '0' };
+  return {
+    ...process.env,
+    FIFE_DATA_DIR: dataDir,
+    FIFE_NODE: 'out@localhost',
+    FIFE_PLUGINS: `${HELLO},${CRASHY}`,
+    FIFE_APPS: apps,
+    FIFE_LOG_LEVEL: 'info',
+    FIFE_LOG_PRETTY: '0',
+  };
 }
 
 describe('fife apps: the real last failure', () => {
@@ -35,22 +43,36 @@ describe('fife apps: the real last failure', () => {
     const env = envFor(tmpDir('fife-out-'), 'hello,crashy');
     const node = await startFife(env);
     started.push(node.child);
-    const fatal = await node.waitFor((l) => String(l.msg).startsWith('app failed for good') && l.app === 'crashy');
+    const fatal = await node.waitFor(
+      (l) => String(l.msg).startsWith('app failed for good') && l.app === 'crashy',
+    );
     expect(fatal.reason).toMatchObject({ type: 'Error', message: 'crashy says boom' });
 
     const apps = (await run(process.execPath, [FIFE_BIN, 'apps'], { env })).stdout;
     expect(apps).toMatch(/^crashy\tfailed\trestarts=1\tlast_failure=Error: crashy says boom$/m);
     expect(apps).not.toContain('last_failure=shutdown');
     expect(apps).toMatch(/^hello\trunning\trestarts=0$/m);
-    expect((await run(process.execPath, [FIFE_BIN, 'tree'], { env })).stdout).toMatch(/app crashy\s+failed\s+restarts=1\s+last_failure=Error: crashy says boom/);
+    expect((await run(process.execPath, [FIFE_BIN, 'tree'], { env })).stdout).toMatch(
+      /app crashy\s+failed\s+restarts=1\s+last_failure=Error: crashy says boom/,
+    );
     const gaveUp = node.lines.find((l) => l.msg === 'app tree gave up' && l.app === 'crashy');
-    expect(gaveUp).toMatchObject({ reason: 'shutdown', cause: { type: 'Error', message: 'crashy says boom' } });
+    expect(gaveUp).toMatchObject({
+      reason: 'shutdown',
+      cause: { type: 'Error', message: 'crashy says boom' },
+    });
 
-    const text = (await run(process.execPath, [FIFE_BIN, 'kill', 'greeter', '--reason', 'injected'], { env })).stdout;
+    const text = (await run(process.execPath, [FIFE_BIN, 'kill', 'greeter', '--reason', 'injected'], { env }))
+      .stdout;
     expect(text).toMatch(/^greeter \(<out@localhost\.\d+>\) crashed with reason injected\n$/);
     await node.waitFor((l) => l.msg === 'process crashed' && l.reason === 'injected');
-    const json = JSON.parse((await run(process.execPath, [FIFE_BIN, 'kill', 'greeter', '--json'], { env })).stdout) as unknown;
-    expect(json).toMatchObject({ type: 'ok', pid: expect.stringMatching(/^<out@localhost\.\d+>$/), reason: 'killed' });
+    const json = JSON.parse(
+      (await run(process.execPath, [FIFE_BIN, 'kill', 'greeter', '--json'], { env })).stdout,
+    ) as unknown;
+    expect(json).toMatchObject({
+      type: 'ok',
+      pid: expect.stringMatching(/^<out@localhost\.\d+>$/),
+      reason: 'killed',
+    });
   }, 90_000);
 
   it('a crash deep in an app (a nested supervisor gives up first) is still the last failure', async () => {
@@ -63,7 +85,13 @@ describe('fife apps: the real last failure', () => {
           restart: 'temporary',
           tree: () => ({
             flags: { intensity: 0 },
-            children: [Supervisor.childSpec('inner', { flags: { intensity: 0 }, children: [workerSpec({ id: 'w' })] }, { name: 'inner' })],
+            children: [
+              Supervisor.childSpec(
+                'inner',
+                { flags: { intensity: 0 }, children: [workerSpec({ id: 'w' })] },
+                { name: 'inner' },
+              ),
+            ],
           }),
         },
       ],
@@ -74,13 +102,25 @@ describe('fife apps: the real last failure', () => {
     const crashed = rt.events.waitFor('app', (e) => e.kind === 'crashed' && e.app === 'deep');
     crash(rt, worker, { db_timeout: 'accounts' });
     expect(await crashed).toMatchObject({ reason: 'shutdown', cause: { db_timeout: 'accounts' } });
-    expect((await AppsController.appsStatus(rt))[0]).toMatchObject({ state: 'stopped', lastFailure: '{"db_timeout":"accounts"}' });
+    expect((await AppsController.appsStatus(rt))[0]).toMatchObject({
+      state: 'stopped',
+      lastFailure: '{"db_timeout":"accounts"}',
+    });
     await rt.shutdown();
   });
 
   it('an app stopped by the operator and started again forgets the old cause', async () => {
     const { rt } = newRuntime();
-    await AppsController.start(rt, { env: undefined, apps: [{ name: 'a', restart: 'temporary', tree: () => ({ flags: { intensity: 0 }, children: [workerSpec({ id: 'w' })] }) }] });
+    await AppsController.start(rt, {
+      env: undefined,
+      apps: [
+        {
+          name: 'a',
+          restart: 'temporary',
+          tree: () => ({ flags: { intensity: 0 }, children: [workerSpec({ id: 'w' })] }),
+        },
+      ],
+    });
     await AppsController.startApp(rt, 'a');
     const root = (await AppsController.appsStatus(rt))[0]!.pid!;
     const crashed = rt.events.waitFor('app', (e) => e.kind === 'crashed' && e.app === 'a');
@@ -99,12 +139,21 @@ describe('fife apps: the real last failure', () => {
 describe('logs for people', () => {
   it('pretty lines: one readable line each, reasons as text, secrets redacted', () => {
     const out: string[] = [];
-    const log = createRootLogger({ node: 'p@localhost', level: 'info', pretty: true, destination: { write: (s: string) => void out.push(s) } });
+    const log = createRootLogger({
+      node: 'p@localhost',
+      level: 'info',
+      pretty: true,
+      destination: { write: (s: string) => void out.push(s) },
+    });
     const err = new Error('crashy says boom');
-    log.child({ app: 'crashy', proc: 'crashy' }).error({ reason: { type: 'Error', message: err.message, stack: err.stack } }, 'process crashed');
+    log
+      .child({ app: 'crashy', proc: 'crashy' })
+      .error({ reason: { type: 'Error', message: err.message, stack: err.stack } }, 'process crashed');
     log.info({ password: 's3cret', apps: ['hello'] }, 'node started');
     expect(out).toHaveLength(2);
-    expect(out[0]).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] ERROR: process crashed app=crashy proc=crashy reason="Error: crashy says boom"\n$/);
+    expect(out[0]).toMatch(
+      /^\[\d\d:\d\d:\d\d\.\d{3}\] ERROR: process crashed app=crashy proc=crashy reason="Error: crashy says boom"\n$/,
+    );
     expect(out[1]).toMatch(/INFO: node started password=\[redacted\] apps=\["hello"\]\n$/);
     expect(out.join('')).not.toContain('s3cret');
     expect(out.join('')).not.toContain('at ');
@@ -112,12 +161,17 @@ describe('logs for people', () => {
 
   it('JSON lines when not asked for pretty and not on a terminal', () => {
     const out: string[] = [];
-    createRootLogger({ node: 'p@localhost', destination: { write: (s: string) => void out.push(s) } }).info('hello');
+    createRootLogger({ node: 'p@localhost', destination: { write: (s: string) => void out.push(s) } }).info(
+      'hello',
+    );
     expect(JSON.parse(out[0]!)).toMatchObject({ msg: 'hello', node: 'p@localhost' });
   });
 
   it('fife start --pretty logs readable lines, the crash reason as text', async () => {
-    const child = spawn(process.execPath, [FIFE_BIN, 'start', '--pretty'], { env: envFor(tmpDir('fife-pretty-'), 'crashy'), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [FIFE_BIN, 'start', '--pretty'], {
+      env: envFor(tmpDir('fife-pretty-'), 'crashy'),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     started.push(child);
     let text = '';
     await new Promise<void>((res, rej) => {
@@ -134,4 +188,3 @@ describe('logs for people', () => {
     child.kill('SIGTERM');
   }, 60_000);
 });
-

@@ -22,7 +22,11 @@ describe.skipIf(!gate.available)('oversized AMQP names on RabbitMQ', () => {
   it('the amqplib link itself refuses a 256-byte name once, typed, and its channels keep working', async () => {
     const { logger } = memoryLogger('robust-link@localhost', 'warn');
     const lost: Error[] = [];
-    const link = await new AmqpConnector({ urls: [RABBITMQ_URL], logger }).connect({ lost: (e) => lost.push(e), consumerCancelled: () => undefined, consumerLost: () => undefined });
+    const link = await new AmqpConnector({ urls: [RABBITMQ_URL], logger }).connect({
+      lost: (e) => lost.push(e),
+      consumerCancelled: () => undefined,
+      consumerLost: () => undefined,
+    });
     try {
       const long = 'k'.repeat(256);
       await link.assertExchange({ name: 'fife-robust-link', type: 'direct', autoDelete: true });
@@ -34,7 +38,12 @@ describe.skipIf(!gate.available)('oversized AMQP names on RabbitMQ', () => {
         () => link.consume(long, 'fife-robust-tag', () => undefined, {}),
       ];
       for (const op of ops) {
-        const err = await Promise.resolve().then(op).then(() => undefined, (e: unknown) => e);
+        const err = await Promise.resolve()
+          .then(op)
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          );
         expect(err).toBeInstanceOf(BusInvalidArgumentError);
       }
       // The admin channel was replaced, not wedged; the publish channels are fine.

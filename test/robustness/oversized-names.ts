@@ -14,7 +14,14 @@
  */
 import { expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { createTransport, BusInvalidArgumentError, ListenerCore, Requester, type BusTransport, type Envelope } from '../../src/bus/index.ts';
+import {
+  createTransport,
+  BusInvalidArgumentError,
+  ListenerCore,
+  Requester,
+  type BusTransport,
+  type Envelope,
+} from '../../src/bus/index.ts';
 import { memoryLogger } from '../../src/kernel/log.ts';
 import { startNode, type FifeNode } from '../../src/node/node.ts';
 import { defaultConfig, nodeDir, type NodeConfig } from '../../src/node/config.ts';
@@ -43,7 +50,11 @@ const heapMb = (): number => {
 export function oversizedNames(env: () => RobustnessEnv): void {
   it('refuses every AMQP short string over 255 bytes at once, with a typed error, and the connection carries on', async () => {
     const { logger } = memoryLogger('robust@localhost', 'warn');
-    const t = createTransport({ url: env().url, logger, namePrefix: `fife-robust-${randomBytes(3).toString('hex')}` });
+    const t = createTransport({
+      url: env().url,
+      logger,
+      namePrefix: `fife-robust-${randomBytes(3).toString('hex')}`,
+    });
     let lost = 0;
     t.on('lost', () => lost++);
     try {
@@ -66,7 +77,10 @@ export function oversizedNames(env: () => RobustnessEnv): void {
         ['headers', () => t.publish(x, 'k', '{}', { headers: { big: 'v'.repeat(40_000) } })],
       ];
       for (const [field, op] of refused) {
-        const err = await op().then(() => undefined, (e: unknown) => e);
+        const err = await op().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         expect(err, field).toBeInstanceOf(BusInvalidArgumentError);
         expect((err as BusInvalidArgumentError).field).toBe(field);
         expect((err as Error).message).toMatch(/AMQP allows at most 255|at most \d+/);
@@ -97,22 +111,51 @@ export function oversizedNames(env: () => RobustnessEnv): void {
 
   it('a responder that builds an over-long routing key from the request fails typed; the requester gets an error reply saying why', async () => {
     const { logger } = memoryLogger('robust@localhost', 'warn');
-    const t = createTransport({ url: env().url, logger, namePrefix: `fife-robust-${randomBytes(3).toString('hex')}` });
+    const t = createTransport({
+      url: env().url,
+      logger,
+      namePrefix: `fife-robust-${randomBytes(3).toString('hex')}`,
+    });
     const listener = new ListenerCore({
       transport: t,
       logger,
-      responders: [{ category: 'test', name: 'forward', handler: (m) => t.publish('targeted', `fwd.${String(m['Forward-To'])}`, '{}') }],
-      errorReply: (request, reason) => ({ 'Event-Category': 'error', 'Event-Name': 'forward', 'App-Name': 'test', 'App-Version': '1', 'Msg-ID': String(request['Msg-ID']), 'Error-Message': reason }),
+      responders: [
+        {
+          category: 'test',
+          name: 'forward',
+          handler: (m) => t.publish('targeted', `fwd.${String(m['Forward-To'])}`, '{}'),
+        },
+      ],
+      errorReply: (request, reason) => ({
+        'Event-Category': 'error',
+        'Event-Name': 'forward',
+        'App-Name': 'test',
+        'App-Version': '1',
+        'Msg-ID': String(request['Msg-ID']),
+        'Error-Message': reason,
+      }),
     });
     const req = new Requester({ transport: t, logger, timeoutMs: 2000 });
     try {
       await t.start();
       await listener.start();
       await req.start();
-      const request = { 'Event-Category': 'test', 'Event-Name': 'forward', 'App-Name': 'test', 'App-Version': '1', 'Forward-To': LONG };
-      const [reply] = await req.callCollect(request, { exchange: 'targeted', routingKey: listener.queue! }, { until: (rs) => rs.length > 0, validate: () => true });
+      const request = {
+        'Event-Category': 'test',
+        'Event-Name': 'forward',
+        'App-Name': 'test',
+        'App-Version': '1',
+        'Forward-To': LONG,
+      };
+      const [reply] = await req.callCollect(
+        request,
+        { exchange: 'targeted', routingKey: listener.queue! },
+        { until: (rs) => rs.length > 0, validate: () => true },
+      );
       expect(reply).toMatchObject({ 'Event-Category': 'error' });
-      expect(String(reply!['Error-Message'])).toMatch(/routing key is 260 bytes of UTF-8; AMQP allows at most 255 \(nothing was sent\)/);
+      expect(String(reply!['Error-Message'])).toMatch(
+        /routing key is 260 bytes of UTF-8; AMQP allows at most 255 \(nothing was sent\)/,
+      );
       expect(listener.counters.snapshot()).toMatchObject({ handlerErrors: 1 });
     } finally {
       await req.stop();
@@ -143,13 +186,24 @@ export function oversizedNames(env: () => RobustnessEnv): void {
     let bus: BusTransport | undefined;
     let req: Requester | undefined;
     try {
-      node = await startNode({ config, logDestination: { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) } });
-      bus = createTransport({ url: env().url, logger, namePrefix: `fife-robust-${randomBytes(3).toString('hex')}` });
+      node = await startNode({
+        config,
+        logDestination: { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) },
+      });
+      bus = createTransport({
+        url: env().url,
+        logger,
+        namePrefix: `fife-robust-${randomBytes(3).toString('hex')}`,
+      });
       await bus.start();
       req = new Requester({ transport: bus, logger, timeoutMs: 1000 });
       await req.start();
       const ask = async (): Promise<Envelope> => {
-        const r = await req!.callCollect(authnReq('alice', realm), { exchange: 'callmgr', routingKey: authnReqKey(realm) }, { until: (rs) => rs.length > 0, timeoutMs: 1000, validate: () => true });
+        const r = await req!.callCollect(
+          authnReq('alice', realm),
+          { exchange: 'callmgr', routingKey: authnReqKey(realm) },
+          { until: (rs) => rs.length > 0, timeoutMs: 1000, validate: () => true },
+        );
         return r[0]!;
       };
       expect(await ask()).toMatchObject({ 'Event-Name': 'authn_resp', 'Auth-Password': 's3cret' });
@@ -157,10 +211,24 @@ export function oversizedNames(env: () => RobustnessEnv): void {
 
       const bad = { ...authnReq('alice', realm), 'Server-ID': LONG };
       await bus.publish('callmgr', authnReqKey(realm), JSON.stringify(bad));
-      const dropped = await until(() => lines.find((l) => l.msg === 'listener: invalid message dropped' && /Server-ID/.test(String(l.reason))), 'the registrar to drop the bad authn_req');
-      expect(String(dropped.reason)).toMatch(/Server-ID: expected a queue name \(a string of at most 255 bytes of UTF-8/);
+      const dropped = await until(
+        () =>
+          lines.find(
+            (l) => l.msg === 'listener: invalid message dropped' && /Server-ID/.test(String(l.reason)),
+          ),
+        'the registrar to drop the bad authn_req',
+      );
+      expect(String(dropped.reason)).toMatch(
+        /Server-ID: expected a queue name \(a string of at most 255 bytes of UTF-8/,
+      );
       expect(String(dropped.reason)).toContain('256 bytes');
-      expect(lines.some((l) => typeof l.msg === 'string' && l.msg.startsWith('listener: no error reply sent: its Server-ID cannot be a routing key'))).toBe(true);
+      expect(
+        lines.some(
+          (l) =>
+            typeof l.msg === 'string' &&
+            l.msg.startsWith('listener: no error reply sent: its Server-ID cannot be a routing key'),
+        ),
+      ).toBe(true);
 
       expect(await ask()).toMatchObject({ 'Event-Name': 'authn_resp', 'Auth-Password': 's3cret' });
       const growth = heapMb() - before;

@@ -5,4 +5,6 @@ import { isolatedAmqpUrl } from '../support/rabbitmq-vhost.ts';
 import { signalDuringStartSuite } from './signal-during-start-suite.ts';
 
 const gate = await rabbitmqGate();
-describe.skipIf(!gate.available)('a signal during the start (RabbitMQ)', () => signalDuringStartSuite(isolatedAmqpUrl('fife-robustness')));
+describe.skipIf(!gate.available)('a signal during the start (RabbitMQ)', () =>
+  signalDuringStartSuite(isolatedAmqpUrl('fife-robustness')),
+);

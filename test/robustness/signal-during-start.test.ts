@@ -18,20 +18,36 @@ afterEach(() => {
 });
 
 describe('a signal while the bus cannot reach its broker', () => {
-  it('aborts the wait for the broker at once: exit 0, the store closed, no lock left', { timeout: 120_000 }, async () => {
-    const dataDir = tmpDir('fife-sigbus-');
-    // Port 1 on loopback: nothing listens, every connect is refused and retried with backoff.
-    const p = spawnFife({ ...process.env, FIFE_DATA_DIR: dataDir, FIFE_NODE: 'nobroker@localhost', FIFE_APPS: '', FIFE_BUS_URL: 'amqp://guest:guest@127.0.0.1:1', FIFE_STORE_URL: '', FIFE_LOG_LEVEL: 'info' });
-    started.push(p.child);
-    await p.waitFor((l) => l.msg === 'bus: cannot connect to any broker; will retry');
-    p.child.kill('SIGTERM');
-    expect(await p.exited).toBe(0);
-    const msgs = p.lines.map((l) => l.msg);
-    expect(p.lines.find((l) => l.msg === 'start aborted: stopping what had started')).toMatchObject({ step: 'bus' });
-    expect(msgs.at(-1)).toBe('start aborted: stopped');
-    expect(msgs.indexOf('bus: transport closed')).toBeGreaterThan(msgs.indexOf('signal received: stopping'));
-    expect(msgs.indexOf('embedded store closed')).toBeGreaterThan(msgs.indexOf('bus: transport closed'));
-    expect(msgs).not.toContain('admin endpoint listening');
-    expect(existsSync(join(dataDir, 'nobroker@localhost', 'node.lock'))).toBe(false);
-  });
+  it(
+    'aborts the wait for the broker at once: exit 0, the store closed, no lock left',
+    { timeout: 120_000 },
+    async () => {
+      const dataDir = tmpDir('fife-sigbus-');
+      // Port 1 on loopback: nothing listens, every connect is refused and retried with backoff.
+      const p = spawnFife({
+        ...process.env,
+        FIFE_DATA_DIR: dataDir,
+        FIFE_NODE: 'nobroker@localhost',
+        FIFE_APPS: '',
+        FIFE_BUS_URL: 'amqp://guest:guest@127.0.0.1:1',
+        FIFE_STORE_URL: '',
+        FIFE_LOG_LEVEL: 'info',
+      });
+      started.push(p.child);
+      await p.waitFor((l) => l.msg === 'bus: cannot connect to any broker; will retry');
+      p.child.kill('SIGTERM');
+      expect(await p.exited).toBe(0);
+      const msgs = p.lines.map((l) => l.msg);
+      expect(p.lines.find((l) => l.msg === 'start aborted: stopping what had started')).toMatchObject({
+        step: 'bus',
+      });
+      expect(msgs.at(-1)).toBe('start aborted: stopped');
+      expect(msgs.indexOf('bus: transport closed')).toBeGreaterThan(
+        msgs.indexOf('signal received: stopping'),
+      );
+      expect(msgs.indexOf('embedded store closed')).toBeGreaterThan(msgs.indexOf('bus: transport closed'));
+      expect(msgs).not.toContain('admin endpoint listening');
+      expect(existsSync(join(dataDir, 'nobroker@localhost', 'node.lock'))).toBe(false);
+    },
+  );
 });

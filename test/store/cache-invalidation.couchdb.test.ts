@@ -9,7 +9,13 @@ import { describe, it, expect, afterAll } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { memoryLogger } from '../../src/kernel/log.ts';
-import { ChangeFollower, CouchStore, StoreCache, accountDbName, type InvalidationEvent } from '../../src/store/index.ts';
+import {
+  ChangeFollower,
+  CouchStore,
+  StoreCache,
+  accountDbName,
+  type InvalidationEvent,
+} from '../../src/store/index.ts';
 import { serviceGate } from '../support/services.ts';
 import { startCouchTestServer, type CouchTestServer } from '../support/couchdb-server.ts';
 import { runNode } from './fixtures/run-node.ts';

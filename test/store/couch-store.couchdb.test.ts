@@ -17,8 +17,12 @@ const gate = await serviceGate('CouchDB-protocol server', async () => {
 afterAll(async () => server?.close());
 
 describe.skipIf(!gate.available)('CouchDB adapter', () => {
-  describeStoreContract('couchdb', async () => new CouchStore({ url: server!.url, logger: memoryLogger().logger }), {
-    deletedReadsAsMissing: server?.external !== true,
-    groupingOnMapViewAccepted: server?.external !== true,
-  });
+  describeStoreContract(
+    'couchdb',
+    async () => new CouchStore({ url: server!.url, logger: memoryLogger().logger }),
+    {
+      deletedReadsAsMissing: server?.external !== true,
+      groupingOnMapViewAccepted: server?.external !== true,
+    },
+  );
 });

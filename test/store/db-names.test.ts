@@ -4,7 +4,14 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import {
-  accountDbName, accountIdFromDb, accountModbName, canonicalDbName, checkDocId, isStoreError, plainDbName, SYSTEM_DBS,
+  accountDbName,
+  accountIdFromDb,
+  accountModbName,
+  canonicalDbName,
+  checkDocId,
+  isStoreError,
+  plainDbName,
+  SYSTEM_DBS,
 } from '../../src/store/index.ts';
 
 const ID = '4fe69c5b61015084f1fe5684abc6e502';
@@ -20,10 +27,14 @@ describe('account database names', () => {
 
   it('gets the account id back from any form, modb included', () => {
     fc.assert(
-      fc.property(hexId, fc.constantFrom('encoded', 'unencoded', 'raw') as fc.Arbitrary<'encoded' | 'unencoded' | 'raw'>, (id, form) => {
-        expect(accountIdFromDb(accountDbName(id, form))).toBe(id);
-        expect(accountDbName(accountDbName(id, form), 'encoded')).toBe(accountDbName(id));
-      }),
+      fc.property(
+        hexId,
+        fc.constantFrom('encoded', 'unencoded', 'raw') as fc.Arbitrary<'encoded' | 'unencoded' | 'raw'>,
+        (id, form) => {
+          expect(accountIdFromDb(accountDbName(id, form))).toBe(id);
+          expect(accountDbName(accountDbName(id, form), 'encoded')).toBe(accountDbName(id));
+        },
+      ),
     );
     expect(accountIdFromDb(accountModbName(ID, 2025, 12, 'unencoded'))).toBe(ID);
     expect(accountIdFromDb('accounts')).toBeUndefined();
@@ -61,6 +72,7 @@ describe('database name validation', () => {
   it('refuses empty, non-string and reserved document ids, but allows design documents', () => {
     expect(checkDocId('_design/callflow')).toBe('_design/callflow');
     expect(checkDocId('device/with/slashes')).toBe('device/with/slashes');
-    for (const bad of ['', '_local/x', '_foo', '_design/', 7, null]) expect(() => checkDocId(bad)).toThrow(/document id/);
+    for (const bad of ['', '_local/x', '_foo', '_design/', 7, null])
+      expect(() => checkDocId(bad)).toThrow(/document id/);
   });
 });

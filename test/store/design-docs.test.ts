@@ -19,12 +19,23 @@ function folder(name: string, files: Record<string, string>): string {
   return dir;
 }
 
-const devices = { _id: '_design/devices', language: 'javascript', views: { listing_by_owner: { map: 'function (doc) { emit(doc.owner_id, null); }' } } };
-const users = { _id: '_design/users', views: { crossbar_listing: { map: 'function (doc) { emit(doc._id, null); }', reduce: '_count' } } };
+const devices = {
+  _id: '_design/devices',
+  language: 'javascript',
+  views: { listing_by_owner: { map: 'function (doc) { emit(doc.owner_id, null); }' } },
+};
+const users = {
+  _id: '_design/users',
+  views: { crossbar_listing: { map: 'function (doc) { emit(doc._id, null); }', reduce: '_count' } },
+};
 
 describe('readDesignDocs', () => {
   it('loads every .json file of the folder in name order and ignores other files', () => {
-    const dir = folder('good', { 'users.json': JSON.stringify(users), 'devices.json': JSON.stringify(devices), 'README.md': '# views' });
+    const dir = folder('good', {
+      'users.json': JSON.stringify(users),
+      'devices.json': JSON.stringify(devices),
+      'README.md': '# views',
+    });
     expect(readDesignDocs(dir)).toEqual([devices, users]);
   });
 
@@ -32,8 +43,14 @@ describe('readDesignDocs', () => {
     const cases: Array<[string, RegExp]> = [
       ['{ nope', /broken\.json: not JSON/],
       [JSON.stringify({ _id: 'devices', views: {} }), /broken\.json: _id must be "_design\/<name>"/],
-      [JSON.stringify({ _id: '_design/x', views: { v: { map: 42 } } }), /broken\.json: view v needs a map function/],
-      [JSON.stringify({ _id: '_design/x', views: { v: { map: 'function(){}', reduce: {} } } }), /reduce must be a string/],
+      [
+        JSON.stringify({ _id: '_design/x', views: { v: { map: 42 } } }),
+        /broken\.json: view v needs a map function/,
+      ],
+      [
+        JSON.stringify({ _id: '_design/x', views: { v: { map: 'function(){}', reduce: {} } } }),
+        /reduce must be a string/,
+      ],
       [JSON.stringify({ _id: '_design/x' }), /views must be an object/],
     ];
     cases.forEach(([text, message], i) => {

@@ -34,8 +34,17 @@ describe('docChangeFromConfMessage', () => {
   });
 
   it('reads db_* events as whole-database changes', () => {
-    const res = docChangeFromConfMessage({ 'Event-Category': 'configuration', 'Event-Name': 'db_deleted', ID: 'offnet', Database: 'offnet', Type: 'database' });
-    expect(res).toEqual({ kind: 'change', change: { database: 'offnet', id: 'offnet', type: 'database', action: 'deleted', scope: 'db' } });
+    const res = docChangeFromConfMessage({
+      'Event-Category': 'configuration',
+      'Event-Name': 'db_deleted',
+      ID: 'offnet',
+      Database: 'offnet',
+      Type: 'database',
+    });
+    expect(res).toEqual({
+      kind: 'change',
+      change: { database: 'offnet', id: 'offnet', type: 'database', action: 'deleted', scope: 'db' },
+    });
   });
 
   it('takes a soft-deleted document as deleted', () => {
@@ -71,9 +80,27 @@ describe('docChangeFromConfMessage', () => {
 
 describe('docChangeFromFeed', () => {
   it('calls revision 1 created, later revisions edited, deletions deleted, and keeps pvt_type', () => {
-    expect(docChangeFromFeed('accounts', { seq: '1', id: 'a', rev: '1-x', deleted: false, doc: { _id: 'a', _rev: '1-x', pvt_type: 'account' } }))
-      .toEqual({ database: 'accounts', id: 'a', rev: '1-x', action: 'created', scope: 'doc', type: 'account' });
-    expect(docChangeFromFeed('accounts', { seq: '2', id: 'a', rev: '2-y', deleted: false }).action).toBe('edited');
-    expect(docChangeFromFeed('accounts', { seq: '3', id: 'a', rev: '3-z', deleted: true }).action).toBe('deleted');
+    expect(
+      docChangeFromFeed('accounts', {
+        seq: '1',
+        id: 'a',
+        rev: '1-x',
+        deleted: false,
+        doc: { _id: 'a', _rev: '1-x', pvt_type: 'account' },
+      }),
+    ).toEqual({
+      database: 'accounts',
+      id: 'a',
+      rev: '1-x',
+      action: 'created',
+      scope: 'doc',
+      type: 'account',
+    });
+    expect(docChangeFromFeed('accounts', { seq: '2', id: 'a', rev: '2-y', deleted: false }).action).toBe(
+      'edited',
+    );
+    expect(docChangeFromFeed('accounts', { seq: '3', id: 'a', rev: '3-z', deleted: true }).action).toBe(
+      'deleted',
+    );
   });
 });

@@ -19,7 +19,9 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 describe('embedded store across a node restart', () => {
   it('keeps documents, revisions and design views written by a node that has exited', async () => {
     const folder = join(dataDir, 'store');
-    const out = await runNode(fileURLToPath(new URL('./fixtures/embedded-node.ts', import.meta.url)), [folder]);
+    const out = await runNode(fileURLToPath(new URL('./fixtures/embedded-node.ts', import.meta.url)), [
+      folder,
+    ]);
     const { firstRev } = JSON.parse(out) as { firstRev: string };
 
     const store = openStore('embedded', { dataDir, logger: memoryLogger().logger });

@@ -45,7 +45,9 @@ describe('openStore', () => {
 
   it('refuses an embedded store without a folder, and unknown schemes, saying what to set', () => {
     expect(() => openStore('embedded', { logger: memoryLogger().logger })).toThrow(/FIFE_STORE_URL/);
-    expect(() => openStore('amqp://guest:guest@localhost', { logger: memoryLogger().logger })).toThrow(/unsupported store URL scheme/);
+    expect(() => openStore('amqp://guest:guest@localhost', { logger: memoryLogger().logger })).toThrow(
+      /unsupported store URL scheme/,
+    );
   });
 
   it('opens CouchDB for http(s) URLs and never logs or reports the credentials', async () => {
@@ -63,6 +65,8 @@ describe('openStore', () => {
   });
 
   it('strips userinfo from any URL in a text', () => {
-    expect(stripCredentials('GET https://u:p@db.example:6984/x and http://a@b/')).toBe('GET https://db.example:6984/x and http://b/');
+    expect(stripCredentials('GET https://u:p@db.example:6984/x and http://a@b/')).toBe(
+      'GET https://db.example:6984/x and http://b/',
+    );
   });
 });

@@ -23,7 +23,11 @@ function closedPort(): Promise<number> {
 
 async function deadStore(): Promise<DocumentStore> {
   const port = await closedPort();
-  return new CouchStore({ url: `http://127.0.0.1:${port}`, logger: memoryLogger().logger, requestTimeoutMs: 1000 });
+  return new CouchStore({
+    url: `http://127.0.0.1:${port}`,
+    logger: memoryLogger().logger,
+    requestTimeoutMs: 1000,
+  });
 }
 
 const open: Array<{ close(): Promise<void> }> = [];
@@ -34,7 +38,12 @@ afterEach(async () => {
 describe('RetryingWriter while the store is unreachable', () => {
   it('holds at most maxPending writes and refuses more at once', async () => {
     const store = await deadStore();
-    const writer = new RetryingWriter({ store, logger: memoryLogger().logger, maxPending: 1, backoff: { initialMs: 20, maxMs: 50 } });
+    const writer = new RetryingWriter({
+      store,
+      logger: memoryLogger().logger,
+      maxPending: 1,
+      backoff: { initialMs: 20, maxMs: 50 },
+    });
     open.push(writer, store);
     const held = writer.save('accounts', { _id: 'a1' });
     const err = await expectStoreError(writer.save('accounts', { _id: 'a2' }), 'unavailable');
@@ -48,7 +57,12 @@ describe('RetryingWriter while the store is unreachable', () => {
   it('gives up with the last error after maxAttempts', async () => {
     const store = await deadStore();
     const { logger, lines } = memoryLogger();
-    const writer = new RetryingWriter({ store, logger, maxAttempts: 3, backoff: { initialMs: 5, maxMs: 10 } });
+    const writer = new RetryingWriter({
+      store,
+      logger,
+      maxAttempts: 3,
+      backoff: { initialMs: 5, maxMs: 10 },
+    });
     open.push(writer, store);
     await expectStoreError(writer.save('accounts', { _id: 'a1' }), 'unavailable');
     expect(lines.filter((l) => l.msg === 'write failed; retrying until the store is back')).toHaveLength(1);
@@ -57,17 +71,29 @@ describe('RetryingWriter while the store is unreachable', () => {
   it('waits as its backoff says: initialMs, growing by factor, never above maxMs', async () => {
     const store = await deadStore();
     const { logger, lines } = memoryLogger();
-    const writer = new RetryingWriter({ store, logger, maxAttempts: 5, backoff: { initialMs: 5, maxMs: 20, factor: 2, jitter: 0 } });
+    const writer = new RetryingWriter({
+      store,
+      logger,
+      maxAttempts: 5,
+      backoff: { initialMs: 5, maxMs: 20, factor: 2, jitter: 0 },
+    });
     open.push(writer, store);
     await expectStoreError(writer.save('accounts', { _id: 'a1' }), 'unavailable');
-    const waits = lines.filter((l) => l.msg === 'write failed; retrying until the store is back' || l.msg === 'write retry scheduled').map((l) => l.retryInMs);
+    const waits = lines
+      .filter(
+        (l) =>
+          l.msg === 'write failed; retrying until the store is back' || l.msg === 'write retry scheduled',
+      )
+      .map((l) => l.retryInMs);
     expect(waits).toEqual([5, 10, 20, 20]);
   });
 
   it('refuses a bad backoff when constructed, naming the field', async () => {
     const store = await deadStore();
     open.push(store);
-    expect(() => new RetryingWriter({ store, logger: memoryLogger().logger, backoff: { factor: 0.5 } })).toThrow(/backoff\.factor must be a number at least 1/);
+    expect(
+      () => new RetryingWriter({ store, logger: memoryLogger().logger, backoff: { factor: 0.5 } }),
+    ).toThrow(/backoff\.factor must be a number at least 1/);
   });
 
   it('does not retry what retrying cannot cure', async () => {
@@ -84,7 +110,12 @@ describe('CouchStore change feed while the store is unreachable', () => {
   it('reports the failure once and retries as its backoff says', async () => {
     const port = await closedPort();
     const { logger, waitFor } = watchedLogger();
-    const store = new CouchStore({ url: `http://127.0.0.1:${port}`, logger, requestTimeoutMs: 1000, backoff: { initialMs: 5, maxMs: 20, factor: 2, jitter: 0 } });
+    const store = new CouchStore({
+      url: `http://127.0.0.1:${port}`,
+      logger,
+      requestTimeoutMs: 1000,
+      backoff: { initialMs: 5, maxMs: 20, factor: 2, jitter: 0 },
+    });
     open.push(store);
     const errors: string[] = [];
     const sub = store.follow('accounts', { onChange: () => undefined, onError: (e) => errors.push(e.code) });
@@ -99,7 +130,11 @@ describe('CouchStore change feed while the store is unreachable', () => {
 
   it('the adapters refuse a bad backoff when constructed, naming the field', () => {
     const { logger } = memoryLogger();
-    expect(() => new CouchStore({ url: 'http://127.0.0.1:1', logger, backoff: { initialMs: 0 } })).toThrow(/backoff\.initialMs must be a number of ms above 0/);
-    expect(() => new EmbeddedStore({ dir: '/nonexistent/never-created', logger, backoff: { jitter: 2 } })).toThrow(/backoff\.jitter must be a fraction from 0 to 1/);
+    expect(() => new CouchStore({ url: 'http://127.0.0.1:1', logger, backoff: { initialMs: 0 } })).toThrow(
+      /backoff\.initialMs must be a number of ms above 0/,
+    );
+    expect(
+      () => new EmbeddedStore({ dir: '/nonexistent/never-created', logger, backoff: { jitter: 2 } }),
+    ).toThrow(/backoff\.jitter must be a fraction from 0 to 1/);
   });
 });

@@ -8,11 +8,21 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { memoryLogger } from '../../src/kernel/log.ts';
-import { EmbeddedStore, StoreCache, accountDbName, docChangeFromConfMessage, isStoreError, type DocChange } from '../../src/store/index.ts';
+import {
+  EmbeddedStore,
+  StoreCache,
+  accountDbName,
+  docChangeFromConfMessage,
+  isStoreError,
+  type DocChange,
+} from '../../src/store/index.ts';
 
 const ACCT = '4fe69c5b61015084f1fe5684abc6e502';
 const caches: StoreCache[] = [];
-function cache(opts: ConstructorParameters<typeof StoreCache>[0] = {}): { c: StoreCache; clock: { t: number } } {
+function cache(opts: ConstructorParameters<typeof StoreCache>[0] = {}): {
+  c: StoreCache;
+  clock: { t: number };
+} {
   const clock = { t: 1_000_000 };
   const c = new StoreCache({ now: () => clock.t, ...opts });
   caches.push(c);
@@ -22,7 +32,13 @@ afterEach(() => {
   for (const c of caches.splice(0)) c.close();
 });
 
-const edit = (database: string, id: string, type?: string): DocChange => ({ database, id, action: 'edited', scope: 'doc', ...(type ? { type } : {}) });
+const edit = (database: string, id: string, type?: string): DocChange => ({
+  database,
+  id,
+  action: 'edited',
+  scope: 'doc',
+  ...(type ? { type } : {}),
+});
 
 describe('get / store with expiry', () => {
   it('answers a stored value until its ttl passes, then misses', () => {
@@ -41,7 +57,20 @@ describe('get / store with expiry', () => {
 
   it('compares array keys by value and keeps them apart from string keys', () => {
     const { c } = cache();
-    const keys = [['a', 1], '["a",1]', ['a', 'b'], 'a\u0000b', '\u0001a\u0000b', [], [''], '', ['1'], [1], [null], ['null']] as const;
+    const keys = [
+      ['a', 1],
+      '["a",1]',
+      ['a', 'b'],
+      'a\u0000b',
+      '\u0001a\u0000b',
+      [],
+      [''],
+      '',
+      ['1'],
+      [1],
+      [null],
+      ['null'],
+    ] as const;
     keys.forEach((k, i) => c.store(k, i));
     keys.forEach((k, i) => expect(c.get(k)).toBe(i));
     expect(c.get(['a', 1].slice())).toBe(0);
@@ -68,7 +97,12 @@ describe('memory bound', () => {
     c.store('d', 4);
     expect(c.size).toBe(3);
     expect(c.get('b')).toBeUndefined();
-    expect(c.filter(() => true).map(([k]) => k).sort()).toEqual(['a', 'c', 'd']);
+    expect(
+      c
+        .filter(() => true)
+        .map(([k]) => k)
+        .sort(),
+    ).toEqual(['a', 'c', 'd']);
     expect(c.stats().evictions).toBe(1);
   });
 });
@@ -89,14 +123,25 @@ describe('fetch-through', () => {
 
   it('passes a loader failure to the callers and stores nothing', async () => {
     const { c } = cache();
-    await expect(c.fetch('k', async () => { throw new Error('boom'); })).rejects.toThrow('boom');
+    await expect(
+      c.fetch('k', async () => {
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
     expect(c.get('k')).toBeUndefined();
   });
 
   it('does not store a value whose origin changed while it was loading', async () => {
     const { c } = cache();
     let release: (v: string) => void = () => {};
-    const loading = c.fetch('k', () => new Promise<string>((r) => { release = r; }), { origins: [{ database: 'accounts', id: 'a1' }] });
+    const loading = c.fetch(
+      'k',
+      () =>
+        new Promise<string>((r) => {
+          release = r;
+        }),
+      { origins: [{ database: 'accounts', id: 'a1' }] },
+    );
     c.onDocChange(edit('accounts', 'a1'));
     release('old value');
     expect(await loading).toBe('old value');
@@ -146,7 +191,12 @@ describe('invalidation by origin', () => {
     const { c } = cache();
     c.store('dev1', 1, { origins: [{ database: db, id: 'dev1' }] });
     c.store('dev2', 2, { origins: [{ database: db, id: 'dev2' }] });
-    c.store('both', 3, { origins: [{ database: db, id: 'dev1' }, { database: db, id: 'dev2' }] });
+    c.store('both', 3, {
+      origins: [
+        { database: db, id: 'dev1' },
+        { database: db, id: 'dev2' },
+      ],
+    });
     expect(c.onDocChange(edit(accountDbName(ACCT, 'unencoded'), 'dev1'))).toBe(2);
     expect(c.get('dev1')).toBeUndefined();
     expect(c.get('both')).toBeUndefined();
@@ -179,7 +229,13 @@ describe('invalidation by origin', () => {
     const heard: number[] = [];
     c.onInvalidate((e) => heard.push(e.erased));
     c.store(['device', 'dev1'], 1, { origins: [{ database: db, id: 'dev1' }] });
-    const msg = docChangeFromConfMessage({ 'Event-Category': 'configuration', 'Event-Name': 'doc_edited', ID: 'dev1', Database: db, Type: 'device' });
+    const msg = docChangeFromConfMessage({
+      'Event-Category': 'configuration',
+      'Event-Name': 'doc_edited',
+      ID: 'dev1',
+      Database: db,
+      Type: 'device',
+    });
     expect(msg.kind).toBe('change');
     if (msg.kind === 'change') c.onDocChange(msg.change);
     expect(c.get(['device', 'dev1'])).toBeUndefined();

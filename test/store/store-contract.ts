@@ -7,10 +7,20 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import type { Change, DocumentStore, StoreError } from '../../src/store/index.ts';
-import { ChangeFollower, ensureDesignDocs, isStoreError, RetryingWriter, StoreCache } from '../../src/store/index.ts';
+import {
+  ChangeFollower,
+  ensureDesignDocs,
+  isStoreError,
+  RetryingWriter,
+  StoreCache,
+} from '../../src/store/index.ts';
 import { memoryLogger } from '../../src/kernel/log.ts';
 
-export async function expectStoreError(p: Promise<unknown> | (() => unknown), code: string, reason?: string): Promise<StoreError> {
+export async function expectStoreError(
+  p: Promise<unknown> | (() => unknown),
+  code: string,
+  reason?: string,
+): Promise<StoreError> {
   let err: unknown;
   try {
     await (typeof p === 'function' ? p() : p);
@@ -38,8 +48,16 @@ export function changeCollector(): { onChange(c: Change): void; next(n: number):
     }
   };
   return {
-    onChange(c) { seen.push(c); check(); },
-    next(n) { return new Promise((resolve) => { waiter = { count: n, resolve }; check(); }); },
+    onChange(c) {
+      seen.push(c);
+      check();
+    },
+    next(n) {
+      return new Promise((resolve) => {
+        waiter = { count: n, resolve };
+        check();
+      });
+    },
   };
 }
 
@@ -72,7 +90,11 @@ export interface ServerQuirks {
   groupingOnMapViewAccepted?: boolean;
 }
 
-export function describeStoreContract(label: string, open: () => Promise<DocumentStore>, quirks: ServerQuirks = {}): void {
+export function describeStoreContract(
+  label: string,
+  open: () => Promise<DocumentStore>,
+  quirks: ServerQuirks = {},
+): void {
   describe(`DocumentStore contract: ${label}`, () => {
     const run = `t${randomBytes(4).toString('hex')}`;
     const db = (suffix: string): string => `${run}_${suffix}`;
@@ -140,10 +162,19 @@ export function describeStoreContract(label: string, open: () => Promise<Documen
       });
 
       it('saves a new document and reads back the same fields with its revision', async () => {
-        const saved = await store.save(d(), { _id: 'dev1', name: 'desk phone', nested: { a: [1, 'two', null] } });
+        const saved = await store.save(d(), {
+          _id: 'dev1',
+          name: 'desk phone',
+          nested: { a: [1, 'two', null] },
+        });
         expect(saved._rev).toMatch(/^1-/);
         const got = await store.get(d(), 'dev1');
-        expect(got).toEqual({ _id: 'dev1', _rev: saved._rev, name: 'desk phone', nested: { a: [1, 'two', null] } });
+        expect(got).toEqual({
+          _id: 'dev1',
+          _rev: saved._rev,
+          name: 'desk phone',
+          nested: { a: [1, 'two', null] },
+        });
       });
 
       it('gives a document without _id a new id', async () => {
@@ -164,7 +195,10 @@ export function describeStoreContract(label: string, open: () => Promise<Documen
       });
 
       it('refuses a revision on a document that does not exist', async () => {
-        await expectStoreError(store.save(d(), { _id: 'never', _rev: '1-0123456789abcdef0123456789abcdef' }), 'conflict');
+        await expectStoreError(
+          store.save(d(), { _id: 'never', _rev: '1-0123456789abcdef0123456789abcdef' }),
+          'conflict',
+        );
       });
 
       it('removes with the current revision only; then get says deleted', async () => {
@@ -174,7 +208,11 @@ export function describeStoreContract(label: string, open: () => Promise<Documen
         const res = await store.remove(d(), 'r1', v2._rev);
         expect(res.id).toBe('r1');
         expect(res.rev).toMatch(/^3-/);
-        await expectStoreError(store.get(d(), 'r1'), 'not_found', quirks.deletedReadsAsMissing === true ? 'missing' : 'deleted');
+        await expectStoreError(
+          store.get(d(), 'r1'),
+          'not_found',
+          quirks.deletedReadsAsMissing === true ? 'missing' : 'deleted',
+        );
         await expectStoreError(store.get(d(), 'never-there'), 'not_found', 'missing');
       });
 
@@ -194,8 +232,16 @@ export function describeStoreContract(label: string, open: () => Promise<Documen
       it('bulkSave answers per document in order; a conflict does not stop the others', async () => {
         const old = await store.save(d(), { _id: 'b2', v: 1 });
         await store.save(d(), { ...old, v: 2 });
-        const res = await store.bulkSave(d(), [{ _id: 'b1', v: 1 }, { ...old, v: 3 }, { _id: 'b3', v: 1 }]);
-        expect(res.map((r) => [r.id, r.ok])).toEqual([['b1', true], ['b2', false], ['b3', true]]);
+        const res = await store.bulkSave(d(), [
+          { _id: 'b1', v: 1 },
+          { ...old, v: 3 },
+          { _id: 'b3', v: 1 },
+        ]);
+        expect(res.map((r) => [r.id, r.ok])).toEqual([
+          ['b1', true],
+          ['b2', false],
+          ['b3', true],
+        ]);
         const failed = res[1]!;
         expect(failed.ok === false && failed.error.code).toBe('conflict');
         expect((await store.get(d(), 'b2')).v).toBe(2);
@@ -212,8 +258,15 @@ export function describeStoreContract(label: string, open: () => Promise<Documen
       });
 
       it('queries a map view by key, with include_docs, without reducing when asked', async () => {
-        const res = await store.view(v(), 'people/by_city', { key: 'oslo', reduce: false, includeDocs: true });
-        expect(res.rows.map((r) => [r.id, r.key, r.value])).toEqual([['p1', 'oslo', 31], ['p3', 'oslo', 47]]);
+        const res = await store.view(v(), 'people/by_city', {
+          key: 'oslo',
+          reduce: false,
+          includeDocs: true,
+        });
+        expect(res.rows.map((r) => [r.id, r.key, r.value])).toEqual([
+          ['p1', 'oslo', 31],
+          ['p3', 'oslo', 47],
+        ]);
         expect(res.rows.map((r) => r.doc?.age)).toEqual([31, 47]);
       });
 
@@ -221,7 +274,11 @@ export function describeStoreContract(label: string, open: () => Promise<Documen
         const range = await store.view(v(), 'people/by_age', { startkey: 20, endkey: 47 });
         expect(range.rows.map((r) => r.key)).toEqual([25, 31, 47]);
         expect(range.totalRows).toBe(4);
-        const exclusive = await store.view(v(), 'people/by_age', { startkey: 20, endkey: 47, inclusiveEnd: false });
+        const exclusive = await store.view(v(), 'people/by_age', {
+          startkey: 20,
+          endkey: 47,
+          inclusiveEnd: false,
+        });
         expect(exclusive.rows.map((r) => r.key)).toEqual([25, 31]);
         const desc = await store.view(v(), 'people/by_age', { descending: true, limit: 2, skip: 1 });
         expect(desc.rows.map((r) => r.id)).toEqual(['p1', 'p2']);
@@ -244,9 +301,26 @@ export function describeStoreContract(label: string, open: () => Promise<Documen
         // Same-case strings only: PouchDB compares strings by code unit, CouchDB by ICU
         // ('a' < 'B' there); see src/store/README.md.
         const keys = [{ a: 1 }, ['b'], ['a', 2], ['a'], 'ab', 'a', 'b', 10, 2, -1.5, true, false, null];
-        await store.bulkSave(v(), keys.map((k, i) => ({ _id: `k${i}`, k })));
+        await store.bulkSave(
+          v(),
+          keys.map((k, i) => ({ _id: `k${i}`, k })),
+        );
         const res = await store.view(v(), 'people/any_key');
-        expect(res.rows.map((r) => r.key)).toEqual([null, false, true, -1.5, 2, 10, 'a', 'ab', 'b', ['a'], ['a', 2], ['b'], { a: 1 }]);
+        expect(res.rows.map((r) => r.key)).toEqual([
+          null,
+          false,
+          true,
+          -1.5,
+          2,
+          10,
+          'a',
+          'ab',
+          'b',
+          ['a'],
+          ['a', 2],
+          ['b'],
+          { a: 1 },
+        ]);
       });
 
       it('fails not_found for a missing design document and invalid for bad options', async () => {
@@ -300,7 +374,10 @@ export function describeStoreContract(label: string, open: () => Promise<Documen
         await store.remove(c(), 'live1', a._rev);
         const [deleted] = await second;
         const got = [created!, deleted!];
-        expect(got.map((x) => [x.id, x.deleted])).toEqual([['live1', false], ['live1', true]]);
+        expect(got.map((x) => [x.id, x.deleted])).toEqual([
+          ['live1', false],
+          ['live1', true],
+        ]);
         expect(got[0]!.doc?.pvt_type).toBe('user');
         await sub.stop();
         await sub.stop();
@@ -335,7 +412,13 @@ export function describeStoreContract(label: string, open: () => Promise<Documen
         const again = await ensureDesignDocs(store, a(), [DDOC]);
         expect(again.unchanged).toEqual(['_design/people']);
         expect((await store.get(a(), '_design/people'))._rev).toBe(rev);
-        const v2 = { ...DDOC, views: { ...DDOC.views, by_age: { map: "function (doc) { if (doc.type === 'person') { emit(-doc.age, null); } }" } } };
+        const v2 = {
+          ...DDOC,
+          views: {
+            ...DDOC.views,
+            by_age: { map: "function (doc) { if (doc.type === 'person') { emit(-doc.age, null); } }" },
+          },
+        };
         expect((await ensureDesignDocs(store, a(), [v2])).updated).toEqual(['_design/people']);
         const res = await store.view(a(), 'people/by_age', { limit: 1 });
         expect(res.rows[0]).toMatchObject({ id: 'p3', key: -47 });
@@ -343,7 +426,10 @@ export function describeStoreContract(label: string, open: () => Promise<Documen
 
       it('fails not_found when the database is missing and invalid for a malformed design doc', async () => {
         await expectStoreError(ensureDesignDocs(store, db('missing'), [DDOC]), 'not_found');
-        await expectStoreError(ensureDesignDocs(store, a(), [{ _id: 'people', views: {} } as never]), 'invalid');
+        await expectStoreError(
+          ensureDesignDocs(store, a(), [{ _id: 'people', views: {} } as never]),
+          'invalid',
+        );
       });
     });
 
@@ -355,9 +441,16 @@ export function describeStoreContract(label: string, open: () => Promise<Documen
         const v1 = await writer.save(w, { _id: 'reg', contacts: ['a'] });
         await store.save(w, { ...v1, contacts: ['a', 'b'] });
         await expectStoreError(writer.save(w, { ...v1, contacts: ['a', 'c'] }), 'conflict');
-        const merged = await writer.save(w, { ...v1, contacts: ['c'] }, {
-          onConflict: (current, wanted) => ({ ...wanted, contacts: [...((current?.contacts as string[]) ?? []), ...(wanted.contacts as string[])] }),
-        });
+        const merged = await writer.save(
+          w,
+          { ...v1, contacts: ['c'] },
+          {
+            onConflict: (current, wanted) => ({
+              ...wanted,
+              contacts: [...((current?.contacts as string[]) ?? []), ...(wanted.contacts as string[])],
+            }),
+          },
+        );
         expect((await store.get(w, 'reg')).contacts).toEqual(['a', 'b', 'c']);
         expect(merged._rev).toMatch(/^3-/);
         await writer.close();

@@ -7,7 +7,13 @@
  */
 import { describe, it, expect, afterAll } from 'vitest';
 import { memoryLogger } from '../../src/kernel/log.ts';
-import { ChangeFollower, CouchStore, RetryingWriter, StoreCache, type InvalidationEvent } from '../../src/store/index.ts';
+import {
+  ChangeFollower,
+  CouchStore,
+  RetryingWriter,
+  StoreCache,
+  type InvalidationEvent,
+} from '../../src/store/index.ts';
 import { serviceGate } from '../support/services.ts';
 import { startCouchTestServer, type CouchTestServer } from '../support/couchdb-server.ts';
 import { expectStoreError } from './store-contract.ts';
@@ -21,14 +27,23 @@ afterAll(async () => server?.close());
 describe.skipIf(!gate.available)('store outage and recovery', () => {
   it('serves cached reads, fails direct calls clearly, holds a retried write, and recovers', async () => {
     const { logger, lines } = memoryLogger();
-    const store = new CouchStore({ url: server!.url, logger, requestTimeoutMs: 2000, backoff: { initialMs: 50, maxMs: 400 } });
+    const store = new CouchStore({
+      url: server!.url,
+      logger,
+      requestTimeoutMs: 2000,
+      backoff: { initialMs: 50, maxMs: 400 },
+    });
     const cache = new StoreCache({ logger });
     const follower = new ChangeFollower({ store, cache, logger });
     const writer = new RetryingWriter({ store, logger, backoff: { initialMs: 50, maxMs: 400 } });
     const db = 'system_config';
     try {
       await store.createDb(db);
-      const v1 = await store.save(db, { _id: 'ecallmgr', pvt_type: 'config', default: { fs_nodes: ['fs1'] } });
+      const v1 = await store.save(db, {
+        _id: 'ecallmgr',
+        pvt_type: 'config',
+        default: { fs_nodes: ['fs1'] },
+      });
       expect((await cache.openDoc(store, db, 'ecallmgr')).default).toEqual({ fs_nodes: ['fs1'] });
       await follower.watch(db);
 
@@ -55,7 +70,9 @@ describe.skipIf(!gate.available)('store outage and recovery', () => {
       await store.save(db, { ...v1, default: { fs_nodes: ['fs1', 'fs2'] } });
       expect((await invalidated).change.id).toBe('ecallmgr');
       expect((await cache.openDoc(store, db, 'ecallmgr')).default).toEqual({ fs_nodes: ['fs1', 'fs2'] });
-      expect(lines.some((l) => l.msg === 'change feed interrupted; cached entries are served until it resumes')).toBe(true);
+      expect(
+        lines.some((l) => l.msg === 'change feed interrupted; cached entries are served until it resumes'),
+      ).toBe(true);
       expect(lines.some((l) => l.msg === 'change feed resumed')).toBe(true);
     } finally {
       await writer.close();

@@ -10,7 +10,11 @@ describe('_bulk_docs rows', () => {
       { id: 'b2', error: 'conflict', reason: 'Document update conflict', status: 409 },
     ];
     const res = toBulkResults(raw, docs, 'db');
-    expect(res.map((r) => [r.id, r.ok])).toEqual([['b1', true], ['b2', false], ['b3', true]]);
+    expect(res.map((r) => [r.id, r.ok])).toEqual([
+      ['b1', true],
+      ['b2', false],
+      ['b3', true],
+    ]);
     expect(res[1]).toMatchObject({ ok: false, error: { code: 'conflict', id: 'b2' } });
   });
 });

@@ -54,9 +54,20 @@ export async function startCouchTestServer(opts: StartCouchOptions = {}): Promis
 function externalServer(url: string): CouchTestServer {
   const u = new URL(url);
   const refuse = async (): Promise<void> => {
-    throw new Error('FIFE_TEST_COUCHDB_URL points at an external server; it cannot be stopped or started by tests');
+    throw new Error(
+      'FIFE_TEST_COUCHDB_URL points at an external server; it cannot be stopped or started by tests',
+    );
   };
-  return { url: url.replace(/\/$/, ''), port: Number(u.port || 5984), dataDir: '', external: true, pid: undefined, stop: refuse, start: refuse, close: async () => {} };
+  return {
+    url: url.replace(/\/$/, ''),
+    port: Number(u.port || 5984),
+    dataDir: '',
+    external: true,
+    pid: undefined,
+    stop: refuse,
+    start: refuse,
+    close: async () => {},
+  };
 }
 
 async function freePort(): Promise<number> {
@@ -77,7 +88,11 @@ class SpawnedServer implements CouchTestServer {
   private child: ChildProcess | undefined;
   private exited: Promise<void> | undefined;
 
-  constructor(readonly port: number, readonly dataDir: string, private readonly temp: boolean) {
+  constructor(
+    readonly port: number,
+    readonly dataDir: string,
+    private readonly temp: boolean,
+  ) {
     this.url = `http://127.0.0.1:${port}`;
   }
 
@@ -89,17 +104,41 @@ class SpawnedServer implements CouchTestServer {
     if (this.child !== undefined) return;
     const require = createRequire(import.meta.url);
     const bin = join(dirname(require.resolve('pouchdb-server/package.json')), 'bin', 'pouchdb-server');
-    const args = [bin, '-p', String(this.port), '-o', '127.0.0.1', '-n', '--no-color', '-d', `${this.dataDir}/`, '-c', join(this.dataDir, 'config.json')];
+    const args = [
+      bin,
+      '-p',
+      String(this.port),
+      '-o',
+      '127.0.0.1',
+      '-n',
+      '--no-color',
+      '-d',
+      `${this.dataDir}/`,
+      '-c',
+      join(this.dataDir, 'config.json'),
+    ];
     const child = spawn(process.execPath, args, { cwd: this.dataDir, stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
     let stderr = '';
-    child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
-    this.exited = new Promise((resolve) => child.once('exit', () => { this.child = undefined; resolve(); }));
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-2000);
+    });
+    this.exited = new Promise((resolve) =>
+      child.once('exit', () => {
+        this.child = undefined;
+        resolve();
+      }),
+    );
     let gone = false;
-    void this.exited.then(() => { gone = true; });
+    void this.exited.then(() => {
+      gone = true;
+    });
     const deadline = Date.now() + 20_000;
     for (;;) {
-      if (gone) throw new Error(`pouchdb-server exited before answering on ${this.url}: ${stderr.trim() || 'no output'}`);
+      if (gone)
+        throw new Error(
+          `pouchdb-server exited before answering on ${this.url}: ${stderr.trim() || 'no output'}`,
+        );
       try {
         const res = await fetch(`${this.url}/`, { signal: AbortSignal.timeout(1000) });
         if (res.ok) return;

@@ -27,12 +27,17 @@ export interface Kamailio {
   stop(): Promise<void>;
 }
 
-const installAllowed = (): boolean => process.env.FIFE_INSTALL_PACKAGES === '1' || process.env.FIFE_REQUIRE_SERVICES === '1';
+const installAllowed = (): boolean =>
+  process.env.FIFE_INSTALL_PACKAGES === '1' || process.env.FIFE_REQUIRE_SERVICES === '1';
 
 /** Resolves when kamailio, its kazoo module and sipp are installed (installing them when allowed). */
 export async function kamailioProbe(): Promise<void> {
-  const r = spawnSync(INSTALL, [], { env: { ...process.env, FIFE_INSTALL_PACKAGES: installAllowed() ? '1' : '0' }, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`Kamailio/SIPp not installed: ${(r.stderr || r.stdout || '').trim().split('\n').pop()}`);
+  const r = spawnSync(INSTALL, [], {
+    env: { ...process.env, FIFE_INSTALL_PACKAGES: installAllowed() ? '1' : '0' },
+    encoding: 'utf8',
+  });
+  if (r.status !== 0)
+    throw new Error(`Kamailio/SIPp not installed: ${(r.stderr || r.stdout || '').trim().split('\n').pop()}`);
 }
 
 export function freeUdpPort(): Promise<number> {
@@ -59,19 +64,43 @@ function register401(port: number): Promise<boolean> {
     s.bind(0, '127.0.0.1', () => {
       const lp = s.address().port;
       const msg = [
-        'REGISTER sip:probe.test SIP/2.0', `Via: SIP/2.0/UDP 127.0.0.1:${lp};branch=z9hG4bK-probe${Date.now()}`, 'From: <sip:probe@probe.test>;tag=p1',
-        'To: <sip:probe@probe.test>', `Call-ID: probe-${Date.now()}@127.0.0.1`, 'CSeq: 1 REGISTER', `Contact: <sip:probe@127.0.0.1:${lp}>`, 'Max-Forwards: 70', 'Content-Length: 0', '', '',
+        'REGISTER sip:probe.test SIP/2.0',
+        `Via: SIP/2.0/UDP 127.0.0.1:${lp};branch=z9hG4bK-probe${Date.now()}`,
+        'From: <sip:probe@probe.test>;tag=p1',
+        'To: <sip:probe@probe.test>',
+        `Call-ID: probe-${Date.now()}@127.0.0.1`,
+        'CSeq: 1 REGISTER',
+        `Contact: <sip:probe@127.0.0.1:${lp}>`,
+        'Max-Forwards: 70',
+        'Content-Length: 0',
+        '',
+        '',
       ].join('\r\n');
       s.send(msg, port, '127.0.0.1');
     });
   });
 }
 
-export async function startKamailio(opts: { amqpUrl: string; children?: number; queryTimeoutS?: number }): Promise<Kamailio> {
+export async function startKamailio(opts: {
+  amqpUrl: string;
+  children?: number;
+  queryTimeoutS?: number;
+}): Promise<Kamailio> {
   await kamailioProbe();
   const port = await freeUdpPort();
   const dir = mkdtempSync(join(tmpdir(), 'fife-kamailio-'));
-  const args = ['--port', String(port), '--amqp', opts.amqpUrl, '--pidfile', join(dir, 'kamailio.pid'), '--children', String(opts.children ?? 8), '--query-timeout-s', String(opts.queryTimeoutS ?? 5)];
+  const args = [
+    '--port',
+    String(port),
+    '--amqp',
+    opts.amqpUrl,
+    '--pidfile',
+    join(dir, 'kamailio.pid'),
+    '--children',
+    String(opts.children ?? 8),
+    '--query-timeout-s',
+    String(opts.queryTimeoutS ?? 5),
+  ];
   // Kamailio's output goes to a file (under load it writes a line per failure; a file
   // costs this process nothing while it runs)
   const logFile = join(dir, 'kamailio.log');
@@ -103,7 +132,8 @@ export async function startKamailio(opts: { amqpUrl: string; children?: number; 
   };
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`kamailio exited with ${child.exitCode}: ${out().slice(-2000)}`);
+    if (child.exitCode !== null)
+      throw new Error(`kamailio exited with ${child.exitCode}: ${out().slice(-2000)}`);
     if (await register401(port)) return k;
   }
   await k.stop();

@@ -9,9 +9,13 @@ import { spawnSync } from 'node:child_process';
 export const TEST_AMQP_URL = process.env.FIFE_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 
 export function isolatedAmqpUrl(vhost: string): string {
-  const ok = (args: string[]) => spawnSync('rabbitmqctl', args, { encoding: 'utf8', timeout: 30_000 }).status === 0;
+  const ok = (args: string[]) =>
+    spawnSync('rabbitmqctl', args, { encoding: 'utf8', timeout: 30_000 }).status === 0;
   const user = decodeURIComponent(new URL(TEST_AMQP_URL).username || 'guest');
-  if ((ok(['-q', 'add_vhost', vhost]) || ok(['-q', 'list_vhosts'])) && ok(['-q', 'set_permissions', '-p', vhost, user, '.*', '.*', '.*'])) {
+  if (
+    (ok(['-q', 'add_vhost', vhost]) || ok(['-q', 'list_vhosts'])) &&
+    ok(['-q', 'set_permissions', '-p', vhost, user, '.*', '.*', '.*'])
+  ) {
     return `${TEST_AMQP_URL.replace(/\/$/, '')}/${encodeURIComponent(vhost)}`;
   }
   return TEST_AMQP_URL;

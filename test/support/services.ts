@@ -22,9 +22,11 @@ export async function serviceGate(name: string, probe: () => Promise<void>): Pro
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
     if (servicesRequired()) {
-      throw new Error(`FIFE_REQUIRE_SERVICES=1 and ${name} is not available: ${reason}`);
+      throw new Error(`FIFE_REQUIRE_SERVICES=1 and ${name} is not available: ${reason}`, { cause: err });
     }
-    process.stderr.write(`\n!!!!! SKIPPING ${name} SUITE: ${name} is not available (${reason}); set FIFE_REQUIRE_SERVICES=1 to make this a failure !!!!!\n\n`);
+    process.stderr.write(
+      `\n!!!!! SKIPPING ${name} SUITE: ${name} is not available (${reason}); set FIFE_REQUIRE_SERVICES=1 to make this a failure !!!!!\n\n`,
+    );
     return { name, available: false, reason };
   }
 }

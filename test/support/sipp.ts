@@ -31,16 +31,60 @@ export interface SippResult {
   output: string;
 }
 
-export async function runSipp(opts: { target: string; scenario: string; users: SippUser[]; rate?: number; limit?: number; timeoutMs?: number; calls?: number }): Promise<SippResult> {
+export async function runSipp(opts: {
+  target: string;
+  scenario: string;
+  users: SippUser[];
+  rate?: number;
+  limit?: number;
+  timeoutMs?: number;
+  calls?: number;
+}): Promise<SippResult> {
   const dir = mkdtempSync(join(tmpdir(), 'fife-sipp-'));
   try {
     const csv = join(dir, 'users.csv');
-    writeFileSync(csv, ['SEQUENTIAL', ...opts.users.map((u) => `${u.user};${u.realm};[authentication username=${u.user} password=${u.password}]`)].join('\n') + '\n');
+    writeFileSync(
+      csv,
+      [
+        'SEQUENTIAL',
+        ...opts.users.map(
+          (u) => `${u.user};${u.realm};[authentication username=${u.user} password=${u.password}]`,
+        ),
+      ].join('\n') + '\n',
+    );
     const stat = join(dir, 'stat.csv');
     const port = await freeUdpPort();
     const calls = opts.calls ?? opts.users.length;
-    const args = [opts.target, '-sf', opts.scenario, '-inf', csv, '-m', String(calls), '-r', String(opts.rate ?? 100), '-rp', '1000', '-l', String(opts.limit ?? 500),
-      '-i', '127.0.0.1', '-p', String(port), '-nostdin', '-trace_stat', '-stf', stat, '-fd', '1', '-max_recv_loops', '10000', '-timeout', `${Math.ceil((opts.timeoutMs ?? 60_000) / 1000)}`, '-timeout_error'];
+    const args = [
+      opts.target,
+      '-sf',
+      opts.scenario,
+      '-inf',
+      csv,
+      '-m',
+      String(calls),
+      '-r',
+      String(opts.rate ?? 100),
+      '-rp',
+      '1000',
+      '-l',
+      String(opts.limit ?? 500),
+      '-i',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-nostdin',
+      '-trace_stat',
+      '-stf',
+      stat,
+      '-fd',
+      '1',
+      '-max_recv_loops',
+      '10000',
+      '-timeout',
+      `${Math.ceil((opts.timeoutMs ?? 60_000) / 1000)}`,
+      '-timeout_error',
+    ];
     const t0 = performance.now();
     const child = spawn('sipp', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -57,7 +101,16 @@ export async function runSipp(opts: { target: string; scenario: string; users: S
     const num = (k: string) => Number(stats[k] ?? NaN);
     const elapsedS = elapsed(stats['ElapsedTime(C)']);
     const successful = num('SuccessfulCall(C)');
-    return { code, successful, failed: num('FailedCall(C)'), elapsedS, wallMs, rate: successful / (wallMs / 1000), stats, output };
+    return {
+      code,
+      successful,
+      failed: num('FailedCall(C)'),
+      elapsedS,
+      wallMs,
+      rate: successful / (wallMs / 1000),
+      stats,
+      output,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

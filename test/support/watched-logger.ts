@@ -6,7 +6,11 @@ import { createRootLogger, type Logger } from '../../src/kernel/log.ts';
 
 export type LogLine = Record<string, unknown>;
 
-export function watchedLogger(): { logger: Logger; lines: LogLine[]; waitFor(pred: (l: LogLine) => boolean, count?: number): Promise<LogLine[]> } {
+export function watchedLogger(): {
+  logger: Logger;
+  lines: LogLine[];
+  waitFor(pred: (l: LogLine) => boolean, count?: number): Promise<LogLine[]>;
+} {
   const lines: LogLine[] = [];
   let waiters: Array<() => void> = [];
   const destination = {

@@ -5,7 +5,14 @@
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EslConnection } from '../../src/switch/esl-connection.ts';
-import { EslChannelGoneError, EslCommandError, EslDisconnectedError, EslNotConnectedError, EslTimeoutError, type EslEvent } from '../../src/switch/esl-errors.ts';
+import {
+  EslChannelGoneError,
+  EslCommandError,
+  EslDisconnectedError,
+  EslNotConnectedError,
+  EslTimeoutError,
+  type EslEvent,
+} from '../../src/switch/esl-errors.ts';
 import type { Switch } from '../../src/switch/switch.ts';
 import { nextSimEvent, startSwitch, watchedLogger } from './helpers.ts';
 
@@ -14,11 +21,22 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function setup(opts: { password?: string; requestTimeoutMs?: number } = {}): Promise<{ sw: Switch; esl: EslConnection; lines: Array<Record<string, unknown>>; waitFor: ReturnType<typeof watchedLogger>['waitFor'] }> {
+async function setup(opts: { password?: string; requestTimeoutMs?: number } = {}): Promise<{
+  sw: Switch;
+  esl: EslConnection;
+  lines: Array<Record<string, unknown>>;
+  waitFor: ReturnType<typeof watchedLogger>['waitFor'];
+}> {
   const { sw } = await startSwitch({ password: 'pw-1' });
   cleanups.push(() => sw.close());
   const { logger, lines, waitFor } = watchedLogger();
-  const esl = new EslConnection({ port: sw.port, password: opts.password ?? 'pw-1', logger, backoff: { initialMs: 10, maxMs: 50 }, requestTimeoutMs: opts.requestTimeoutMs });
+  const esl = new EslConnection({
+    port: sw.port,
+    password: opts.password ?? 'pw-1',
+    logger,
+    backoff: { initialMs: 10, maxMs: 50 },
+    requestTimeoutMs: opts.requestTimeoutMs,
+  });
   cleanups.push(() => esl.close());
   return { sw, esl, lines, waitFor };
 }
@@ -33,7 +51,8 @@ const nextEvent = (esl: EslConnection, match: (e: EslEvent) => boolean): Promise
     esl.on('event', on);
   });
 
-const once = (esl: EslConnection, name: 'up' | 'down'): Promise<void> => new Promise((r) => (name === 'up' ? esl.once('up', () => r()) : esl.once('down', () => r())));
+const once = (esl: EslConnection, name: 'up' | 'down'): Promise<void> =>
+  new Promise((r) => (name === 'up' ? esl.once('up', () => r()) : esl.once('down', () => r())));
 
 async function parked(sw: Switch): Promise<string> {
   const p = nextSimEvent(sw, (e) => e.name === 'CHANNEL_PARK');
@@ -64,7 +83,10 @@ describe('requests', () => {
     const { sw, esl } = await setup();
     await esl.start();
     const uuid = await parked(sw);
-    const [answered, setDone] = await Promise.all([esl.execute(uuid, 'answer', '', { eventLock: true }), esl.execute(uuid, 'set', 'x=1', { eventLock: true })]);
+    const [answered, setDone] = await Promise.all([
+      esl.execute(uuid, 'answer', '', { eventLock: true }),
+      esl.execute(uuid, 'set', 'x=1', { eventLock: true }),
+    ]);
     expect(answered.headers.Application).toBe('answer');
     expect(setDone.headers.Application).toBe('set');
     expect(setDone.headers.variable_x).toBe('1');
@@ -86,7 +108,10 @@ describe('requests', () => {
     expect(ev.headers['Caller-Destination-Number']).toBe('2');
     await esl.filter('Caller-Destination-Number', '4');
     const seen: string[] = [];
-    esl.on('event', (e) => e.name === 'CHANNEL_CREATE' && seen.push(e.headers['Caller-Destination-Number'] ?? ''));
+    esl.on(
+      'event',
+      (e) => e.name === 'CHANNEL_CREATE' && seen.push(e.headers['Caller-Destination-Number'] ?? ''),
+    );
     const four = nextEvent(esl, (e) => e.name === 'CHANNEL_CREATE');
     sw.placeCall({ from: '1', to: '3' });
     sw.placeCall({ from: '1', to: '4' });
@@ -101,7 +126,10 @@ describe('failure', () => {
     await esl.start();
     await esl.subscribe(['CHANNEL_DESTROY']);
     const uuid = await parked(sw);
-    const running = nextSimEvent(sw, (e) => e.name === 'CHANNEL_EXECUTE' && e.headers.some(([k, v]) => k === 'Application' && v === 'sleep'));
+    const running = nextSimEvent(
+      sw,
+      (e) => e.name === 'CHANNEL_EXECUTE' && e.headers.some(([k, v]) => k === 'Application' && v === 'sleep'),
+    );
     const sleep = esl.execute(uuid, 'sleep', '60000', { eventLock: true });
     await running;
     const queued = esl.execute(uuid, 'set', 'never=1');
@@ -137,7 +165,10 @@ describe('failure', () => {
     const { sw, esl } = await setup();
     await esl.start();
     const uuid = await parked(sw);
-    const executing = nextSimEvent(sw, (e) => e.name === 'CHANNEL_EXECUTE' && e.headers.some(([k, v]) => k === 'Application' && v === 'sleep'));
+    const executing = nextSimEvent(
+      sw,
+      (e) => e.name === 'CHANNEL_EXECUTE' && e.headers.some(([k, v]) => k === 'Application' && v === 'sleep'),
+    );
     const exec = esl.execute(uuid, 'sleep', '60000');
     await executing;
     const release = sw.faults.stallReplies();
@@ -171,7 +202,9 @@ describe('failure', () => {
     await esl.start();
     const heal = sw.partition();
     await expect(esl.api('echo lost-1')).rejects.toThrow(EslTimeoutError);
-    await expect(esl.command('event json CHANNEL_ANSWER')).rejects.toThrow(/no answer from the switch within 150 ms/);
+    await expect(esl.command('event json CHANNEL_ANSWER')).rejects.toThrow(
+      /no answer from the switch within 150 ms/,
+    );
     expect(esl.isUp).toBe(true);
     heal();
     expect(await esl.api('echo after')).toBe('after');
@@ -197,7 +230,9 @@ describe('failure', () => {
     sw.injectRaw(`Content-Length: ${Buffer.byteLength(body)}\nContent-Type: text/event-plain\n\n${body}`);
     const ev = await got;
     expect(ev.headers['Bad-Value']).toBe('100%ZZ%E0%A4');
-    expect(lines.some((l) => l.msg === 'malformed header value from the switch; decoded leniently')).toBe(true);
+    expect(lines.some((l) => l.msg === 'malformed header value from the switch; decoded leniently')).toBe(
+      true,
+    );
     expect(await esl.api('echo alive')).toBe('alive');
   });
 
@@ -225,10 +260,18 @@ describe('failure', () => {
     await waitFor((l) => l.msg === 'esl reconnect scheduled', 4);
     await esl.close();
     expect(await started).toBeInstanceOf(Error);
-    expect(lines.filter((l) => l.msg === 'esl reconnect scheduled').slice(0, 4).map((l) => l.delay_ms)).toEqual([5, 10, 20, 20]);
+    expect(
+      lines
+        .filter((l) => l.msg === 'esl reconnect scheduled')
+        .slice(0, 4)
+        .map((l) => l.delay_ms),
+    ).toEqual([5, 10, 20, 20]);
   });
 
   it('refuses a bad backoff when constructed, naming the field', () => {
-    expect(() => new EslConnection({ port: 1, logger: watchedLogger().logger, backoff: { initialMs: 50, maxMs: 10 } })).toThrow(/backoff\.maxMs must be a number of ms at least initialMs \(50\)/);
+    expect(
+      () =>
+        new EslConnection({ port: 1, logger: watchedLogger().logger, backoff: { initialMs: 50, maxMs: 10 } }),
+    ).toThrow(/backoff\.maxMs must be a number of ms at least initialMs \(50\)/);
   });
 });

@@ -12,9 +12,14 @@ import type { Switch } from '../../src/switch/switch.ts';
 import { RawClient, hdr, header, nextSimEvent, startSwitch } from './helpers.ts';
 
 const fixture = (name: string): Buffer => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
-const ModeslParser = createRequire(import.meta.url)('modesl/lib/esl/Parser') as new (socket: EventEmitter) => EventEmitter;
+const ModeslParser = createRequire(import.meta.url)('modesl/lib/esl/Parser') as new (
+  socket: EventEmitter,
+) => EventEmitter;
 
-function ourFrames(bytes: Buffer, chunks: number[] = [bytes.length]): { frames: EslFrame[]; leftover: number } {
+function ourFrames(
+  bytes: Buffer,
+  chunks: number[] = [bytes.length],
+): { frames: EslFrame[]; leftover: number } {
   const p = new EslParser({ mode: 'stream' });
   const frames: EslFrame[] = [];
   let at = 0;
@@ -25,11 +30,16 @@ function ourFrames(bytes: Buffer, chunks: number[] = [bytes.length]): { frames: 
   return { frames, leftover: p.buffered };
 }
 
-function modeslEvents(bytes: Buffer, chunks: number[] = [bytes.length]): Array<{ type: string; name: string | null; event: ModeslEvent }> {
+function modeslEvents(
+  bytes: Buffer,
+  chunks: number[] = [bytes.length],
+): Array<{ type: string; name: string | null; event: ModeslEvent }> {
   const socket = new EventEmitter();
   const parser = new ModeslParser(socket);
   const out: Array<{ type: string; name: string | null; event: ModeslEvent }> = [];
-  parser.on('esl::event', (event: ModeslEvent, headers: Record<string, string>) => out.push({ type: headers['Content-Type'] ?? '', name: event.getHeader('Event-Name'), event }));
+  parser.on('esl::event', (event: ModeslEvent, headers: Record<string, string>) =>
+    out.push({ type: headers['Content-Type'] ?? '', name: event.getHeader('Event-Name'), event }),
+  );
   let at = 0;
   for (const n of chunks) {
     socket.emit('data', bytes.subarray(at, at + n));
@@ -39,13 +49,23 @@ function modeslEvents(bytes: Buffer, chunks: number[] = [bytes.length]): Array<{
 }
 
 const typeOf = (f: EslFrame): string => header(f, 'Content-Type') ?? '';
-const eventName = (f: EslFrame): string | undefined => parseEventBody(f)?.headers.find(([k]) => k === 'Event-Name')?.[1];
+const eventName = (f: EslFrame): string | undefined =>
+  parseEventBody(f)?.headers.find(([k]) => k === 'Event-Name')?.[1];
 
 describe('recorded FreeSWITCH streams', () => {
   it.each([
-    ['neventsocket-example3.txt', { 'command/reply': 9, 'text/event-plain': 11, 'api/response': 1, 'text/disconnect-notice': 1 }],
-    ['neventsocket-example5.txt', { 'command/reply': 10, 'text/event-plain': 12, 'api/response': 2, 'text/disconnect-notice': 1 }],
-    ['outboundsocket-frames.txt', { 'command/reply': 1, 'text/event-plain': 3, 'api/response': 1, 'text/disconnect-notice': 1 }],
+    [
+      'neventsocket-example3.txt',
+      { 'command/reply': 9, 'text/event-plain': 11, 'api/response': 1, 'text/disconnect-notice': 1 },
+    ],
+    [
+      'neventsocket-example5.txt',
+      { 'command/reply': 10, 'text/event-plain': 12, 'api/response': 2, 'text/disconnect-notice': 1 },
+    ],
+    [
+      'outboundsocket-frames.txt',
+      { 'command/reply': 1, 'text/event-plain': 3, 'api/response': 1, 'text/disconnect-notice': 1 },
+    ],
   ])('%s: every frame is read, with Content-Length matching to the byte', (name, counts) => {
     const bytes = fixture(name);
     const { frames, leftover } = ourFrames(bytes);
@@ -63,10 +83,17 @@ describe('recorded FreeSWITCH streams', () => {
   });
 
   it('modesl reads the same recordings into the same sequence of frames', () => {
-    for (const name of ['neventsocket-example3.txt', 'neventsocket-example5.txt', 'outboundsocket-frames.txt']) {
+    for (const name of [
+      'neventsocket-example3.txt',
+      'neventsocket-example5.txt',
+      'outboundsocket-frames.txt',
+    ]) {
       const bytes = fixture(name);
       const ours = ourFrames(bytes).frames.map((f) => [typeOf(f), eventName(f) ?? null]);
-      const theirs = modeslEvents(bytes).map((e) => [e.type, e.type.startsWith('text/event') ? e.name : null]);
+      const theirs = modeslEvents(bytes).map((e) => [
+        e.type,
+        e.type.startsWith('text/event') ? e.name : null,
+      ]);
       expect(theirs).toEqual(ours);
     }
   });
@@ -124,20 +151,57 @@ describe('the simulator against the recordings', () => {
     c.send(`sendmsg ${uuid}\ncall-command: execute\nexecute-app-name: answer\n\n`);
     const ours = (await parked).headers;
     const theirs = recorded();
-    const keys = (m: Map<string, string>): string[] => [...m.keys()].filter((k) => !k.startsWith('variable_'));
+    const keys = (m: Map<string, string>): string[] =>
+      [...m.keys()].filter((k) => !k.startsWith('variable_'));
     const shared = keys(theirs).filter((k) => ours.has(k));
     expect(keys(ours).filter((k) => theirs.has(k))).toEqual(shared);
-    for (const must of ['Event-Name', 'Core-UUID', 'Event-Date-Local', 'Event-Date-GMT', 'Event-Date-Timestamp', 'Event-Sequence', 'Channel-State', 'Channel-Call-State', 'Unique-ID', 'Call-Direction', 'Answer-State', 'Caller-Caller-ID-Number', 'Caller-Destination-Number', 'Application', 'Application-Response', 'Application-UUID']) expect(shared).toContain(must);
-    for (const [k, pattern] of [['Event-Date-Local', /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/], ['Event-Date-GMT', /^[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT$/], ['Event-Date-Timestamp', /^\d{16}$/]] as const) {
+    for (const must of [
+      'Event-Name',
+      'Core-UUID',
+      'Event-Date-Local',
+      'Event-Date-GMT',
+      'Event-Date-Timestamp',
+      'Event-Sequence',
+      'Channel-State',
+      'Channel-Call-State',
+      'Unique-ID',
+      'Call-Direction',
+      'Answer-State',
+      'Caller-Caller-ID-Number',
+      'Caller-Destination-Number',
+      'Application',
+      'Application-Response',
+      'Application-UUID',
+    ])
+      expect(shared).toContain(must);
+    for (const [k, pattern] of [
+      ['Event-Date-Local', /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/],
+      ['Event-Date-GMT', /^[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT$/],
+      ['Event-Date-Timestamp', /^\d{16}$/],
+    ] as const) {
       expect(theirs.get(k)).toMatch(pattern);
       expect(ours.get(k)).toMatch(pattern);
     }
-    expect([ours.get('Application'), ours.get('Application-Response'), ours.get('Answer-State'), ours.get('Channel-Call-State')]).toEqual([theirs.get('Application'), theirs.get('Application-Response'), theirs.get('Answer-State'), theirs.get('Channel-Call-State')]);
+    expect([
+      ours.get('Application'),
+      ours.get('Application-Response'),
+      ours.get('Answer-State'),
+      ours.get('Channel-Call-State'),
+    ]).toEqual([
+      theirs.get('Application'),
+      theirs.get('Application-Response'),
+      theirs.get('Answer-State'),
+      theirs.get('Channel-Call-State'),
+    ]);
   });
 
   it('gives the reply texts the recordings show, and a linger disconnect notice like the recorded one', async () => {
-    const texts = ourFrames(fixture('neventsocket-example3.txt')).frames.filter((f) => typeOf(f) === 'command/reply').map((f) => header(f, 'Reply-Text'));
-    expect(texts).toEqual(expect.arrayContaining(['+OK event listener enabled plain', '+OK will linger', '+OK bye']));
+    const texts = ourFrames(fixture('neventsocket-example3.txt'))
+      .frames.filter((f) => typeOf(f) === 'command/reply')
+      .map((f) => header(f, 'Reply-Text'));
+    expect(texts).toEqual(
+      expect.arrayContaining(['+OK event listener enabled plain', '+OK will linger', '+OK bye']),
+    );
     const uuid = sw.placeCall({ from: '1001', to: '3' });
     const say = async (cmd: string): Promise<string | undefined> => {
       c.send(`${cmd}\n\n`);
@@ -148,22 +212,32 @@ describe('the simulator against the recordings', () => {
     expect(await say('linger')).toBe('+OK will linger');
     sw.hangup(uuid);
     const ours = await c.next((f) => typeOf(f) === 'text/disconnect-notice');
-    const theirs = ourFrames(fixture('neventsocket-example3.txt')).frames.find((f) => typeOf(f) === 'text/disconnect-notice') as EslFrame;
-    for (const k of ['Controlled-Session-UUID', 'Content-Disposition', 'Linger-Time', 'Content-Length']) expect(header(ours, k)).toBe(k === 'Controlled-Session-UUID' ? uuid : header(theirs, k));
+    const theirs = ourFrames(fixture('neventsocket-example3.txt')).frames.find(
+      (f) => typeOf(f) === 'text/disconnect-notice',
+    ) as EslFrame;
+    for (const k of ['Controlled-Session-UUID', 'Content-Disposition', 'Linger-Time', 'Content-Length'])
+      expect(header(ours, k)).toBe(k === 'Controlled-Session-UUID' ? uuid : header(theirs, k));
     expect(await say('exit')).toBe('+OK bye');
   });
 
   it('rings a B-leg in the states the recorded B-leg shows (CHANNEL_CREATE, CHANNEL_PROGRESS)', async () => {
     const frames = ourFrames(fixture('neventsocket-example3.txt')).frames;
-    const rec = (name: string): Map<string, string> => new Map(parseEventBody(frames.find((f) => eventName(f) === name)!)?.headers);
+    const rec = (name: string): Map<string, string> =>
+      new Map(parseEventBody(frames.find((f) => eventName(f) === name)!)?.headers);
     sw.registerEndpoint('1003', { mode: 'manual' });
     const uuid = sw.placeCall({ from: '1001', to: '1003' });
     const create = nextSimEvent(sw, (e) => e.name === 'CHANNEL_CREATE');
     const progress = nextSimEvent(sw, (e) => e.name === 'CHANNEL_PROGRESS');
-    c.send(`sendmsg ${uuid}\ncall-command: execute\nexecute-app-name: bridge\nexecute-app-arg: user/1003\n\n`);
+    c.send(
+      `sendmsg ${uuid}\ncall-command: execute\nexecute-app-name: bridge\nexecute-app-arg: user/1003\n\n`,
+    );
     const [oc, op] = await Promise.all([create, progress]);
-    for (const [ours, theirs] of [[oc, rec('CHANNEL_CREATE')], [op, rec('CHANNEL_PROGRESS')]] as const) {
-      for (const k of ['Event-Name', 'Channel-State', 'Call-Direction', 'Answer-State']) expect(hdr(ours, k)).toBe(theirs.get(k));
+    for (const [ours, theirs] of [
+      [oc, rec('CHANNEL_CREATE')],
+      [op, rec('CHANNEL_PROGRESS')],
+    ] as const) {
+      for (const k of ['Event-Name', 'Channel-State', 'Call-Direction', 'Answer-State'])
+        expect(hdr(ours, k)).toBe(theirs.get(k));
     }
     expect(hdr(oc, 'Channel-Call-State')).toBe(rec('CHANNEL_CREATE').get('Channel-Call-State'));
   });

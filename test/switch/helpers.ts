@@ -13,7 +13,9 @@ import type { SwitchEvent } from '../../src/switch/esl-wire.ts';
 
 export const modesl = createRequire(import.meta.url)('modesl') as typeof import('modesl');
 
-export async function startSwitch(opts: SwitchOptions = {}): Promise<{ sw: Switch; lines: Array<Record<string, unknown>> }> {
+export async function startSwitch(
+  opts: SwitchOptions = {},
+): Promise<{ sw: Switch; lines: Array<Record<string, unknown>> }> {
   const { logger, lines } = memoryLogger('switch-test@localhost', 'debug');
   const sw = await Switch.start({ port: 0, logger, media: { playbackMs: 30, recordMaxMs: 200 }, ...opts });
   return { sw, lines };
@@ -167,10 +169,15 @@ export function modeslEvent(conn: Connection, name: string): Promise<ModeslEvent
   return new Promise((resolve) => conn.once(name, (ev: ModeslEvent) => resolve(ev)));
 }
 
-export const hdr = (ev: SwitchEvent, name: string): string | undefined => ev.headers.find(([k]) => k === name)?.[1];
+export const hdr = (ev: SwitchEvent, name: string): string | undefined =>
+  ev.headers.find(([k]) => k === name)?.[1];
 
 /** A logger whose lines can be awaited: waitFor(pred) resolves when a matching line is written. */
-export function watchedLogger(): { logger: Logger; lines: Array<Record<string, unknown>>; waitFor(pred: (l: Record<string, unknown>) => boolean, count?: number): Promise<void> } {
+export function watchedLogger(): {
+  logger: Logger;
+  lines: Array<Record<string, unknown>>;
+  waitFor(pred: (l: Record<string, unknown>) => boolean, count?: number): Promise<void>;
+} {
   const lines: Array<Record<string, unknown>> = [];
   let waiters: Array<() => void> = [];
   const destination = {

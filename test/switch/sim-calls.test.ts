@@ -20,9 +20,18 @@ afterEach(async () => {
   await sw.close();
 });
 
-const execute = (app: string, arg: string, uuid: string): Promise<ModeslEvent> => new Promise((resolve) => conn.execute(app, arg, uuid, resolve));
-const api = (cmd: string, args = ''): Promise<string> => new Promise((resolve) => conn.api(cmd, args, (e) => resolve(e.getBody())));
-const names = (evs: SwitchEvent[]): string[] => evs.map((e) => (e.name === 'CHANNEL_STATE' ? `STATE:${hdr(e, 'Channel-State')}` : e.name === 'CHANNEL_CALLSTATE' ? `CALLSTATE:${hdr(e, 'Channel-Call-State')}` : e.name));
+const execute = (app: string, arg: string, uuid: string): Promise<ModeslEvent> =>
+  new Promise((resolve) => conn.execute(app, arg, uuid, resolve));
+const api = (cmd: string, args = ''): Promise<string> =>
+  new Promise((resolve) => conn.api(cmd, args, (e) => resolve(e.getBody())));
+const names = (evs: SwitchEvent[]): string[] =>
+  evs.map((e) =>
+    e.name === 'CHANNEL_STATE'
+      ? `STATE:${hdr(e, 'Channel-State')}`
+      : e.name === 'CHANNEL_CALLSTATE'
+        ? `CALLSTATE:${hdr(e, 'Channel-Call-State')}`
+        : e.name,
+  );
 
 async function parkedCall(from = '1001', to = '2000'): Promise<string> {
   const parked = nextSimEvent(sw, (e) => e.name === 'CHANNEL_PARK');
@@ -36,7 +45,12 @@ describe('an inbound call', () => {
     const created = new Promise<ModeslEvent>((r) => conn.once('esl::event::CHANNEL_CREATE::*', r));
     const parked = new Promise<ModeslEvent>((r) => conn.once('esl::event::CHANNEL_PARK::*', r));
     await new Promise((r) => conn.events('json', ['CHANNEL_CREATE', 'CHANNEL_PARK'], r));
-    const uuid = sw.placeCall({ from: '1001', to: '2000', callerIdName: 'Alice', variables: { ecallmgr_Account_ID: 'acc1' } });
+    const uuid = sw.placeCall({
+      from: '1001',
+      to: '2000',
+      callerIdName: 'Alice',
+      variables: { ecallmgr_Account_ID: 'acc1' },
+    });
     const [c, p] = await Promise.all([created, parked]);
     for (const ev of [c, p]) {
       expect(ev.getHeader('Unique-ID')).toBe(uuid);
@@ -63,12 +77,28 @@ describe('an inbound call', () => {
     expect(hung.getHeader('Application')).toBe('hangup');
     const evs = await all;
     expect(names(evs)).toEqual([
-      'CHANNEL_CREATE', 'STATE:CS_INIT', 'CALLSTATE:RINGING', 'STATE:CS_ROUTING', 'STATE:CS_EXECUTE',
-      'CHANNEL_EXECUTE', 'CHANNEL_PARK',
-      'CHANNEL_EXECUTE', 'CHANNEL_ANSWER', 'CALLSTATE:ACTIVE', 'CHANNEL_EXECUTE_COMPLETE',
-      'CHANNEL_EXECUTE', 'CHANNEL_HANGUP', 'CALLSTATE:HANGUP', 'CHANNEL_EXECUTE_COMPLETE',
-      'CHANNEL_UNPARK', 'CHANNEL_EXECUTE_COMPLETE', 'STATE:CS_HANGUP', 'STATE:CS_REPORTING',
-      'CHANNEL_HANGUP_COMPLETE', 'STATE:CS_DESTROY', 'CHANNEL_DESTROY',
+      'CHANNEL_CREATE',
+      'STATE:CS_INIT',
+      'CALLSTATE:RINGING',
+      'STATE:CS_ROUTING',
+      'STATE:CS_EXECUTE',
+      'CHANNEL_EXECUTE',
+      'CHANNEL_PARK',
+      'CHANNEL_EXECUTE',
+      'CHANNEL_ANSWER',
+      'CALLSTATE:ACTIVE',
+      'CHANNEL_EXECUTE_COMPLETE',
+      'CHANNEL_EXECUTE',
+      'CHANNEL_HANGUP',
+      'CALLSTATE:HANGUP',
+      'CHANNEL_EXECUTE_COMPLETE',
+      'CHANNEL_UNPARK',
+      'CHANNEL_EXECUTE_COMPLETE',
+      'STATE:CS_HANGUP',
+      'STATE:CS_REPORTING',
+      'CHANNEL_HANGUP_COMPLETE',
+      'STATE:CS_DESTROY',
+      'CHANNEL_DESTROY',
     ]);
     const complete = evs.find((e) => e.name === 'CHANNEL_HANGUP_COMPLETE') as SwitchEvent;
     expect(hdr(complete, 'Hangup-Cause')).toBe('USER_BUSY');
@@ -86,7 +116,9 @@ describe('an inbound call', () => {
     const uuid = await parkedCall();
     const exec = nextSimEvent(sw, (e) => e.name === 'CHANNEL_EXECUTE' && hdr(e, 'Application') === 'set');
     let eventUuid = '';
-    const complete = new Promise<ModeslEvent>((resolve) => (eventUuid = conn.execute('set', 'foo=bar baz', uuid, resolve)));
+    const complete = new Promise<ModeslEvent>(
+      (resolve) => (eventUuid = conn.execute('set', 'foo=bar baz', uuid, resolve)),
+    );
     expect(hdr(await exec, 'Application-UUID')).toBe(eventUuid);
     expect((await complete).getHeader('Application-UUID')).toBe(eventUuid);
     expect((await complete).getHeader('variable_foo')).toBe('bar baz');
@@ -112,7 +144,11 @@ describe('media applications', () => {
   it('play_and_get_digits collects digits into the named variable', async () => {
     const uuid = await parkedCall();
     const started = nextSimEvent(sw, (e) => e.name === 'PLAYBACK_START');
-    const done = execute('play_and_get_digits', '1 4 1 5000 # /sounds/pin.wav silence_stream://0 pin \\d+', uuid);
+    const done = execute(
+      'play_and_get_digits',
+      '1 4 1 5000 # /sounds/pin.wav silence_stream://0 pin \\d+',
+      uuid,
+    );
     await started;
     sw.pressDigits(uuid, '12#');
     expect((await done).getHeader('variable_pin')).toBe('12');
@@ -142,14 +178,31 @@ describe('media applications', () => {
   it('with event-lock a later sendmsg waits for the running application; without it, it runs nested', async () => {
     const uuid = await parkedCall();
     const order: string[] = [];
-    const off = sw.onEvent((e) => e.uuid === uuid && e.name.startsWith('CHANNEL_EXECUTE') && hdr(e, 'Application') !== 'park' && order.push(`${e.name === 'CHANNEL_EXECUTE' ? 'start' : 'end'}:${hdr(e, 'Application')}`));
-    const sleeping = nextSimEvent(sw, (e) => e.name === 'CHANNEL_EXECUTE' && hdr(e, 'Application') === 'sleep');
-    conn.send(`sendmsg ${uuid}`, { 'call-command': 'execute', 'execute-app-name': 'sleep', 'execute-app-arg': '100', 'event-lock': 'true' });
+    const off = sw.onEvent(
+      (e) =>
+        e.uuid === uuid &&
+        e.name.startsWith('CHANNEL_EXECUTE') &&
+        hdr(e, 'Application') !== 'park' &&
+        order.push(`${e.name === 'CHANNEL_EXECUTE' ? 'start' : 'end'}:${hdr(e, 'Application')}`),
+    );
+    const sleeping = nextSimEvent(
+      sw,
+      (e) => e.name === 'CHANNEL_EXECUTE' && hdr(e, 'Application') === 'sleep',
+    );
+    conn.send(`sendmsg ${uuid}`, {
+      'call-command': 'execute',
+      'execute-app-name': 'sleep',
+      'execute-app-arg': '100',
+      'event-lock': 'true',
+    });
     await sleeping;
     await execute('set', 'a=1', uuid);
     expect(order).toEqual(['start:sleep', 'end:sleep', 'start:set', 'end:set']);
     order.length = 0;
-    const sleeping2 = nextSimEvent(sw, (e) => e.name === 'CHANNEL_EXECUTE' && hdr(e, 'Application') === 'sleep');
+    const sleeping2 = nextSimEvent(
+      sw,
+      (e) => e.name === 'CHANNEL_EXECUTE' && hdr(e, 'Application') === 'sleep',
+    );
     const sleepDone = execute('sleep', '600000', uuid);
     await sleeping2;
     await execute('set', 'b=2', uuid);
@@ -172,8 +225,16 @@ describe('application corner cases', () => {
     const uuid = await parkedCall();
     let starts = 0;
     const off = sw.onEvent((e) => e.uuid === uuid && e.name === 'PLAYBACK_START' && starts++);
-    const done = nextSimEvent(sw, (e) => e.name === 'CHANNEL_EXECUTE_COMPLETE' && hdr(e, 'Application') === 'playback');
-    conn.send(`sendmsg ${uuid}`, { 'call-command': 'execute', 'execute-app-name': 'playback', 'execute-app-arg': 'silence_stream://5', loops: 3 });
+    const done = nextSimEvent(
+      sw,
+      (e) => e.name === 'CHANNEL_EXECUTE_COMPLETE' && hdr(e, 'Application') === 'playback',
+    );
+    conn.send(`sendmsg ${uuid}`, {
+      'call-command': 'execute',
+      'execute-app-name': 'playback',
+      'execute-app-arg': 'silence_stream://5',
+      loops: 3,
+    });
     await done;
     off();
     expect(starts).toBe(3);
@@ -182,8 +243,16 @@ describe('application corner cases', () => {
   it('a long argument can be sent as a text/plain body', async () => {
     const uuid = await parkedCall();
     const value = 'a'.repeat(3000) + ' with spaces and ünïcode';
-    const done = nextSimEvent(sw, (e) => e.name === 'CHANNEL_EXECUTE_COMPLETE' && hdr(e, 'Application') === 'set');
-    conn.send(`sendmsg ${uuid}\ncall-command: execute\nexecute-app-name: set\ncontent-type: text/plain\ncontent-length: ${Buffer.byteLength(`long=${value}`)}\n\nlong=${value}`.replace(/\n\n$/, ''));
+    const done = nextSimEvent(
+      sw,
+      (e) => e.name === 'CHANNEL_EXECUTE_COMPLETE' && hdr(e, 'Application') === 'set',
+    );
+    conn.send(
+      `sendmsg ${uuid}\ncall-command: execute\nexecute-app-name: set\ncontent-type: text/plain\ncontent-length: ${Buffer.byteLength(`long=${value}`)}\n\nlong=${value}`.replace(
+        /\n\n$/,
+        '',
+      ),
+    );
     expect(hdr(await done, 'variable_long')).toBe(value);
   });
 });
@@ -203,7 +272,10 @@ describe('bridging', () => {
   it('bridges to a registered endpoint: a B-leg, CHANNEL_BRIDGE, then UNBRIDGE when B hangs up', async () => {
     sw.registerEndpoint('1002', { mode: 'manual' });
     const uuid = await parkedCall('1001', '1002');
-    const bleg = nextSimEvent(sw, (e) => e.name === 'CHANNEL_CREATE' && hdr(e, 'Call-Direction') === 'outbound');
+    const bleg = nextSimEvent(
+      sw,
+      (e) => e.name === 'CHANNEL_CREATE' && hdr(e, 'Call-Direction') === 'outbound',
+    );
     const bridged = nextSimEvent(sw, (e) => e.name === 'CHANNEL_BRIDGE');
     const unbridged = nextSimEvent(sw, (e) => e.name === 'CHANNEL_UNBRIDGE');
     const done = execute('bridge', 'user/1002@example.com', uuid);
@@ -247,8 +319,13 @@ describe('bridging', () => {
 describe('api commands', () => {
   it('originate rings a device and answers with +OK <uuid>, or -ERR <cause>', async () => {
     sw.registerEndpoint('1003');
-    const ok = await new Promise<ModeslEvent>((r) => conn.bgapi('originate', '{origination_caller_id_number=555}user/1003 &park()', null, r));
-    const uuid = ok.getBody().trim().replace(/^\+OK /, '');
+    const ok = await new Promise<ModeslEvent>((r) =>
+      conn.bgapi('originate', '{origination_caller_id_number=555}user/1003 &park()', null, r),
+    );
+    const uuid = ok
+      .getBody()
+      .trim()
+      .replace(/^\+OK /, '');
     expect(sw.channel(uuid)?.answerState).toBe('answered');
     expect(sw.channel(uuid)?.direction).toBe('outbound');
     expect(await api('originate', 'user/nobody &park()')).toBe('-ERR USER_NOT_REGISTERED\n');
@@ -259,7 +336,10 @@ describe('api commands', () => {
   it('uuid_kill, uuid_exists, show channels as json', async () => {
     const uuid = await parkedCall();
     expect(await api('uuid_exists', uuid)).toBe('true');
-    const shown = JSON.parse(await api('show', 'channels as json')) as { row_count: number; rows: Array<{ uuid: string; application: string }> };
+    const shown = JSON.parse(await api('show', 'channels as json')) as {
+      row_count: number;
+      rows: Array<{ uuid: string; application: string }>;
+    };
     expect(shown.row_count).toBe(1);
     expect(shown.rows[0]).toMatchObject({ uuid, application: 'park' });
     const gone = sw.whenDestroyed(uuid);

@@ -5,7 +5,15 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Connection, Event as ModeslEvent } from 'modesl';
 import type { Switch } from '../../src/switch/switch.ts';
-import { RawClient, header, modeslClose, modeslConnect, nextSimEvent, startSwitch, watchedLogger } from './helpers.ts';
+import {
+  RawClient,
+  header,
+  modeslClose,
+  modeslConnect,
+  nextSimEvent,
+  startSwitch,
+  watchedLogger,
+} from './helpers.ts';
 
 let sw: Switch;
 const closers: Array<() => Promise<void> | void> = [];
@@ -49,7 +57,7 @@ describe('fault injection', () => {
     expect(done.getHeader('Unique-ID')).toBe(uuid);
   });
 
-  it('events before reply: a sendmsg\'s CHANNEL_EXECUTE can arrive before its +OK', async () => {
+  it("events before reply: a sendmsg's CHANNEL_EXECUTE can arrive before its +OK", async () => {
     const uuid = await parked();
     const c = await raw();
     c.send('event plain CHANNEL_EXECUTE\n\n');
@@ -119,7 +127,9 @@ describe('fault injection', () => {
     const uuid = await parked();
     sw.hangup(uuid);
     await c.event('CHANNEL_DESTROY');
-    const seqs = c.frames.filter((f) => header(f, 'Content-Type') === 'text/event-plain').map((f) => Number(/Event-Sequence: (\d+)/.exec(f.body ?? '')?.[1]));
+    const seqs = c.frames
+      .filter((f) => header(f, 'Content-Type') === 'text/event-plain')
+      .map((f) => Number(/Event-Sequence: (\d+)/.exec(f.body ?? '')?.[1]));
     expect(seqs.length).toBeGreaterThan(10);
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
   });
@@ -174,7 +184,9 @@ describe('fault injection', () => {
     }
     await closed;
     await waitFor((l) => l.msg === 'esl client lost too many events; disconnecting it');
-    await good.next((f) => f.body?.includes(`Unique-ID: ${last}`) === true && f.body.includes('CHANNEL_DESTROY'));
+    await good.next(
+      (f) => f.body?.includes(`Unique-ID: ${last}`) === true && f.body.includes('CHANNEL_DESTROY'),
+    );
     expect(sw.connectionCount).toBe(1);
   });
 });

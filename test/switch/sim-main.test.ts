@@ -13,14 +13,39 @@ afterEach(async () => {
   sim = undefined;
 });
 
-async function start(extra: string[] = []): Promise<{ sim: SwitchSimHandle; lines: Array<Record<string, unknown>>; base: string }> {
+async function start(
+  extra: string[] = [],
+): Promise<{ sim: SwitchSimHandle; lines: Array<Record<string, unknown>>; base: string }> {
   const { logger, lines } = watchedLogger();
-  sim = await runSwitchSim(['--port', '0', '--control-port', '0', '--password', 'TopSecret', '--register', '1002', '--seed', '7', ...extra], { logger, signals: false });
+  sim = await runSwitchSim(
+    [
+      '--port',
+      '0',
+      '--control-port',
+      '0',
+      '--password',
+      'TopSecret',
+      '--register',
+      '1002',
+      '--seed',
+      '7',
+      ...extra,
+    ],
+    { logger, signals: false },
+  );
   return { sim, lines, base: `http://127.0.0.1:${sim.control?.port}` };
 }
 
-const call = async (base: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> => {
-  const res = await fetch(`${base}${path}`, { method, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
+const call = async (
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: any }> => {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
   return { status: res.status, json: await res.json() };
 };
 
@@ -29,7 +54,10 @@ describe('runSwitchSim', () => {
     const { sim: s, lines } = await start();
     const listening = lines.filter((l) => l.msg === 'listening');
     expect(listening).toHaveLength(1);
-    expect(listening[0]).toMatchObject({ esl: `127.0.0.1:${s.sw.port}`, control: `127.0.0.1:${s.control?.port}` });
+    expect(listening[0]).toMatchObject({
+      esl: `127.0.0.1:${s.sw.port}`,
+      control: `127.0.0.1:${s.control?.port}`,
+    });
     expect(JSON.stringify(lines)).not.toContain('TopSecret');
     client = await RawClient.authed(s.sw.port, 'TopSecret');
     client.send('api status\n\n');
@@ -37,7 +65,9 @@ describe('runSwitchSim', () => {
   });
 
   it('refuses a bad option with a message naming it', async () => {
-    await expect(runSwitchSim(['--port', 'eighty'], { signals: false })).rejects.toThrow(/--port must be a non-negative integer/);
+    await expect(runSwitchSim(['--port', 'eighty'], { signals: false })).rejects.toThrow(
+      /--port must be a non-negative integer/,
+    );
     await expect(runSwitchSim(['--bogus'], { signals: false })).rejects.toThrow(/bogus/);
   });
 });
@@ -48,14 +78,24 @@ describe('control port', () => {
     client = await RawClient.authed(s.sw.port, 'TopSecret');
     client.send('event plain CHANNEL_PARK DTMF CHANNEL_HANGUP\n\n');
     await client.reply();
-    const placed = await call(base, 'POST', '/calls', { from: '1001', to: '2000', variables: { ecallmgr_Account_ID: 'a1' } });
+    const placed = await call(base, 'POST', '/calls', {
+      from: '1001',
+      to: '2000',
+      variables: { ecallmgr_Account_ID: 'a1' },
+    });
     expect(placed.status).toBe(201);
     const uuid = placed.json.uuid as string;
     expect((await client.event('CHANNEL_PARK')).headers.get('variable_ecallmgr_Account_ID')).toBe('a1');
-    expect((await call(base, 'GET', `/calls/${uuid}`)).json).toMatchObject({ uuid, state: 'CS_EXECUTE', destinationNumber: '2000' });
+    expect((await call(base, 'GET', `/calls/${uuid}`)).json).toMatchObject({
+      uuid,
+      state: 'CS_EXECUTE',
+      destinationNumber: '2000',
+    });
     expect((await call(base, 'POST', `/calls/${uuid}/dtmf`, { digits: '5' })).status).toBe(200);
     expect((await client.event('DTMF')).headers.get('DTMF-Digit')).toBe('5');
-    expect((await call(base, 'POST', `/calls/${uuid}/hangup`, { cause: 'CALL_REJECTED' })).json).toEqual({ ok: true });
+    expect((await call(base, 'POST', `/calls/${uuid}/hangup`, { cause: 'CALL_REJECTED' })).json).toEqual({
+      ok: true,
+    });
     expect((await client.event('CHANNEL_HANGUP')).headers.get('Hangup-Cause')).toBe('CALL_REJECTED');
     expect((await call(base, 'POST', `/calls/${uuid}/hangup`, {})).status).toBe(404);
   });
@@ -63,7 +103,10 @@ describe('control port', () => {
   it('manages endpoints and faults, and answers bad requests with 400/404', async () => {
     const { sim: s, base } = await start();
     expect((await call(base, 'POST', '/endpoints', { user: '1005', mode: 'busy' })).status).toBe(201);
-    expect((await call(base, 'GET', '/endpoints')).json.map((d: { user: string }) => d.user).sort()).toEqual(['1002', '1005']);
+    expect((await call(base, 'GET', '/endpoints')).json.map((d: { user: string }) => d.user).sort()).toEqual([
+      '1002',
+      '1005',
+    ]);
     expect((await call(base, 'POST', '/endpoints', { user: '1006', mode: 'sometimes' })).status).toBe(400);
     expect((await call(base, 'POST', '/faults', { refuse: ['api:status'] })).status).toBe(200);
     client = await RawClient.authed(s.sw.port, 'TopSecret');
@@ -75,7 +118,9 @@ describe('control port', () => {
     expect(restarted.json.coreUuid).not.toBe(before);
     await client.whenClosed();
     expect((await call(base, 'POST', '/calls', '{not json')).status).toBe(400);
-    expect((await call(base, 'POST', '/calls', { from: '1' })).json.error).toMatch(/"to" must be a non-empty string/);
+    expect((await call(base, 'POST', '/calls', { from: '1' })).json.error).toMatch(
+      /"to" must be a non-empty string/,
+    );
     expect((await call(base, 'GET', '/nowhere')).status).toBe(404);
     client = await RawClient.authed(s.sw.port, 'TopSecret');
     client.send('api echo back\n\n');

@@ -36,8 +36,17 @@ type Op =
 
 const op: fc.Arbitrary<Op> = fc.oneof(
   fc.constant<Op>({ kind: 'call' }),
-  fc.record({ kind: fc.constant('exec' as const), target: fc.nat(9), app: fc.nat(APPS.length - 1), lock: fc.boolean() }),
-  fc.record({ kind: fc.constant('dtmf' as const), target: fc.nat(9), digits: fc.stringMatching(/^[0-9#*]{1,3}$/) }),
+  fc.record({
+    kind: fc.constant('exec' as const),
+    target: fc.nat(9),
+    app: fc.nat(APPS.length - 1),
+    lock: fc.boolean(),
+  }),
+  fc.record({
+    kind: fc.constant('dtmf' as const),
+    target: fc.nat(9),
+    digits: fc.stringMatching(/^[0-9#*]{1,3}$/),
+  }),
   fc.record({ kind: fc.constant('hangup' as const), target: fc.nat(9) }),
   fc.record({ kind: fc.constant('kill' as const), target: fc.nat(9) }),
   fc.record({ kind: fc.constant('answer' as const), target: fc.nat(9) }),
@@ -69,14 +78,23 @@ describe('the channel model under random use', () => {
           else if (uuid === undefined) continue;
           else if (o.kind === 'exec' && sw.channel(uuid) !== undefined) {
             const [app, arg] = APPS[o.app] ?? ['answer', ''];
-            sw.sendmsg(uuid, { headers: new Map([['call-command', 'execute'], ['execute-app-name', app], ['execute-app-arg', arg], ['event-lock', String(o.lock)]]) });
+            sw.sendmsg(uuid, {
+              headers: new Map([
+                ['call-command', 'execute'],
+                ['execute-app-name', app],
+                ['execute-app-arg', arg],
+                ['event-lock', String(o.lock)],
+              ]),
+            });
           } else if (o.kind === 'dtmf') sw.pressDigits(uuid, o.digits);
           else if (o.kind === 'hangup') sw.hangup(uuid);
           else if (o.kind === 'answer') sw.answer(uuid);
           else if (o.kind === 'kill' && sw.killChannel(uuid)) killed.add(uuid);
         }
         await new Promise((r) => setImmediate(r));
-        const all = [...new Set(events.filter((e) => e.name === 'CHANNEL_CREATE').map((e) => e.uuid as string))];
+        const all = [
+          ...new Set(events.filter((e) => e.name === 'CHANNEL_CREATE').map((e) => e.uuid as string)),
+        ];
         for (const ch of sw.channels()) sw.hangup(ch.uuid);
         await Promise.all(all.map((u) => sw.whenDestroyed(u)));
         off();

@@ -122,7 +122,9 @@ describe('commands and replies', () => {
     expect(await say('nixevent CHANNEL_ANSWER')).toBe('+OK events nixed');
     expect(await say('noevents')).toBe('+OK no longer listening for events');
     expect(await say('linger')).toBe('-ERR not controlling a session');
-    expect(await say('sendmsg 00000000-dead\ncall-command: execute\nexecute-app-name: answer')).toBe('-ERR invalid session id [00000000-dead]');
+    expect(await say('sendmsg 00000000-dead\ncall-command: execute\nexecute-app-name: answer')).toBe(
+      '-ERR invalid session id [00000000-dead]',
+    );
     expect(await say('exit')).toBe('+OK bye');
     expect(header(await c.next(), 'Content-Type')).toBe('text/disconnect-notice');
     await c.whenClosed();
@@ -134,7 +136,9 @@ describe('commands and replies', () => {
     const bad = await open();
     const good = await open();
     bad.send(`sendmsg x\ncontent-length: 5000\n\n`);
-    expect(header(await bad.reply(), 'Reply-Text')).toMatch(/^-ERR Content-Length 5000 is over the 1024-byte limit/);
+    expect(header(await bad.reply(), 'Reply-Text')).toMatch(
+      /^-ERR Content-Length 5000 is over the 1024-byte limit/,
+    );
     await bad.whenClosed();
     good.send('api echo still here\n\n');
     expect((await good.reply()).body).toBe('still here');
@@ -145,7 +149,9 @@ describe('commands and replies', () => {
     await sw.close();
     ({ sw, lines } = await startSwitch({ password }));
     const quitter = await open();
-    const left = new Promise<number>((resolve) => sw.onConnectionClosed((info) => resolve(info.pendingBytes)));
+    const left = new Promise<number>((resolve) =>
+      sw.onConnectionClosed((info) => resolve(info.pendingBytes)),
+    );
     quitter.send('sendmsg abc\ncontent-length: 100\n\nonly part');
     quitter.socket.end();
     expect(await left).toBeGreaterThan(0);
@@ -169,7 +175,9 @@ describe('events on the wire', () => {
     expect(raw?.body).toContain('Channel-Name: sofia/internal/1001%40127.0.0.1');
     expect(create.headers.get('Unique-ID')).toBe(uuid);
     const park = await c.event('CHANNEL_PARK');
-    expect(Number(park.headers.get('Event-Sequence'))).toBeGreaterThan(Number(create.headers.get('Event-Sequence')));
+    expect(Number(park.headers.get('Event-Sequence'))).toBeGreaterThan(
+      Number(create.headers.get('Event-Sequence')),
+    );
   });
 
   it('filters events in: once a filter exists only matching events pass', async () => {
@@ -246,7 +254,9 @@ describe('events on the wire', () => {
       c.send(`sendmsg ${uuid}\ncall-command: hangup\nhangup-cause: NORMAL_CLEARING\n\n`);
       await destroyed;
       await c.event('CHANNEL_DESTROY');
-      const text = c.frames.map((f) => `${f.headers.map(([k, v]) => `${k}: ${v}`).join('\n')}\n\n${f.body ?? ''}`).join('');
+      const text = c.frames
+        .map((f) => `${f.headers.map(([k, v]) => `${k}: ${v}`).join('\n')}\n\n${f.body ?? ''}`)
+        .join('');
       c.close();
       await s.close();
       return text;
@@ -267,7 +277,9 @@ describe('events on the wire', () => {
     expect((await c.event('CHANNEL_BRIDGE')).headers.get('Other-Leg-Unique-ID')).toBe(b);
     sw.hangup(b);
     await c.event('CHANNEL_UNBRIDGE');
-    const gone = [await c.event('CHANNEL_DESTROY'), await c.event('CHANNEL_DESTROY')].map((e) => e.headers.get('Unique-ID'));
+    const gone = [await c.event('CHANNEL_DESTROY'), await c.event('CHANNEL_DESTROY')].map((e) =>
+      e.headers.get('Unique-ID'),
+    );
     expect(gone.sort()).toEqual([a, b].sort());
   });
 });

@@ -28,7 +28,14 @@ describe('ecallmgr as a WhApp in a node', () => {
     cleanups.push(() => sw.close());
     const dataDir = mkdtempSync(join(tmpdir(), 'fife-ecm-'));
     cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-    const config: NodeConfig = { ...defaultConfig(), node: `ecm-node-${process.pid}@localhost`, apps: ['ecallmgr'], dataDir, logLevel: 'warn', settings: { ecallmgr: settings } };
+    const config: NodeConfig = {
+      ...defaultConfig(),
+      node: `ecm-node-${process.pid}@localhost`,
+      apps: ['ecallmgr'],
+      dataDir,
+      logLevel: 'warn',
+      settings: { ecallmgr: settings },
+    };
     return { config, sw };
   }
 
@@ -44,7 +51,13 @@ describe('ecallmgr as a WhApp in a node', () => {
     cleanups.push(() => app.stop());
     let node: FifeNode | undefined = await startNode({ config, logDestination: { write: () => undefined } });
     cleanups.push(() => node?.stop());
-    await app.waitFor((m) => m['Event-Category'] === 'nodes' && m.Node === config.node && Object.keys((m['Media-Servers'] ?? {}) as object).length === 1, 'switch up in the node heartbeat');
+    await app.waitFor(
+      (m) =>
+        m['Event-Category'] === 'nodes' &&
+        m.Node === config.node &&
+        Object.keys((m['Media-Servers'] ?? {}) as object).length === 1,
+      'switch up in the node heartbeat',
+    );
     const callId = sw.placeCall({ from: '1001', to: '2000' });
     const ctl = await app.routeWin(callId);
     await app.command(ctl, callId, 'answer');
@@ -58,6 +71,8 @@ describe('ecallmgr as a WhApp in a node', () => {
 
   it('a malformed setting fails the app start with a message naming the key', async () => {
     const { config } = await setup({ switches: [{ host: '127.0.0.1', port: 'eighty' }] });
-    await expect(startNode({ config, logDestination: { write: () => undefined } })).rejects.toThrow(/app 'ecallmgr' failed to start: .*switches\[0\]\.port/);
+    await expect(startNode({ config, logDestination: { write: () => undefined } })).rejects.toThrow(
+      /app 'ecallmgr' failed to start: .*switches\[0\]\.port/,
+    );
   });
 });

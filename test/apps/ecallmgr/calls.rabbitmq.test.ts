@@ -12,4 +12,6 @@ import { startHarness } from './harness.ts';
 
 const gate = await rabbitmqGate();
 
-describe.skipIf(!gate.available)('ecallmgr calls on RabbitMQ', () => callsSuite(() => startHarness({ amqpUrl: RABBITMQ_URL })));
+describe.skipIf(!gate.available)('ecallmgr calls on RabbitMQ', () =>
+  callsSuite(() => startHarness({ amqpUrl: RABBITMQ_URL })),
+);

@@ -21,9 +21,15 @@ describe('ecallmgr under faults', () => {
   async function queuedCommands(hh: Harness, callId: string, n: number): Promise<void> {
     for (let i = 0; ; i++) {
       const pid = hh.rt.whereis(names.control(callId));
-      const d = pid === undefined ? undefined : (hh.rt.proc(pid)?.meta?.describe?.() as { queued?: number } | undefined);
+      const d =
+        pid === undefined
+          ? undefined
+          : (hh.rt.proc(pid)?.meta?.describe?.() as { queued?: number } | undefined);
       if (d?.queued === n) return;
-      if (i > 2000) throw new Error(`call_control of ${callId} never held ${n} queued commands (last: ${JSON.stringify(d)})`);
+      if (i > 2000)
+        throw new Error(
+          `call_control of ${callId} never held ${n} queued commands (last: ${JSON.stringify(d)})`,
+        );
       await new Promise((r) => setTimeout(r, 5));
     }
   }
@@ -47,11 +53,19 @@ describe('ecallmgr under faults', () => {
     expect(h.executed(callId)).toEqual(['park', 'answer']);
     release();
     await h.waitNode('up', mark);
-    await h.app.waitEvent(callId, 'CHANNEL_EXECUTE_COMPLETE', (m) => m['Raw-Application-Data'] === 'during-2.wav');
+    await h.app.waitEvent(
+      callId,
+      'CHANNEL_EXECUTE_COMPLETE',
+      (m) => m['Raw-Application-Data'] === 'during-2.wav',
+    );
     expect(h.executed(callId)).toEqual(['park', 'answer', 'playback during-1.wav', 'playback during-2.wav']);
     expect(h.rt.whereis(names.control(callId))).toEqual(control);
-    expect(h.lines.some((l) => l.msg === 'switch back: calls resynchronised' && l.calls === 1 && l.gone === 0)).toBe(true);
-    expect(h.lines.some((l) => l.msg === 'switch back: call resumed' && l.call_id === callId && l.queued === 2)).toBe(true);
+    expect(
+      h.lines.some((l) => l.msg === 'switch back: calls resynchronised' && l.calls === 1 && l.gone === 0),
+    ).toBe(true);
+    expect(
+      h.lines.some((l) => l.msg === 'switch back: call resumed' && l.call_id === callId && l.queued === 2),
+    ).toBe(true);
     h.sw.hangup(callId);
     await h.app.waitEvent(callId, 'CHANNEL_DESTROY');
   });
@@ -71,7 +85,9 @@ describe('ecallmgr under faults', () => {
     const destroy = await h.app.waitEvent(callId, 'CHANNEL_DESTROY');
     expect(destroy).toMatchObject({ Disposition: 'channel_gone', 'Switch-Nodename': SWITCH });
     expect(await ended).toBe('normal');
-    expect(h.lines.some((l) => l.msg === 'switch back: calls resynchronised' && l.calls === 2 && l.gone === 1)).toBe(true);
+    expect(
+      h.lines.some((l) => l.msg === 'switch back: calls resynchronised' && l.calls === 2 && l.gone === 1),
+    ).toBe(true);
     await h.app.command(kept.ctl, kept.callId, 'answer');
     await h.app.waitEvent(kept.callId, 'CHANNEL_ANSWER');
   });
@@ -82,16 +98,25 @@ describe('ecallmgr under faults', () => {
     await h.app.command(ctl, callId, 'answer');
     await h.app.waitEvent(callId, 'CHANNEL_ANSWER');
     const first = h.rt.whereis(names.control(callId))!;
-    const restarted = h.rt.events.waitFor('supervisor', (e) => e.kind === 'child_restarted' && e.childId === 'call_control');
+    const restarted = h.rt.events.waitFor(
+      'supervisor',
+      (e) => e.kind === 'child_restarted' && e.childId === 'call_control',
+    );
     h.rt.crash(first, 'injected');
     await restarted;
     const second = h.rt.whereis(names.control(callId));
     expect(second).toBeDefined();
     expect(second).not.toEqual(first);
     await h.app.command(ctl, callId, 'play', { 'Media-Name': 'after-restart.wav' });
-    await h.app.waitEvent(callId, 'CHANNEL_EXECUTE_COMPLETE', (m) => m['Raw-Application-Data'] === 'after-restart.wav');
+    await h.app.waitEvent(
+      callId,
+      'CHANNEL_EXECUTE_COMPLETE',
+      (m) => m['Raw-Application-Data'] === 'after-restart.wav',
+    );
     // The call's table (owned by its supervisor) told the new incarnation that route_win was sent.
-    expect(h.app.seen.filter((m) => m['Event-Name'] === 'route_win' && m['Call-ID'] === callId)).toHaveLength(1);
+    expect(h.app.seen.filter((m) => m['Event-Name'] === 'route_win' && m['Call-ID'] === callId)).toHaveLength(
+      1,
+    );
     const callSup = (await Supervisor.whichChildren(h.rt, names.calls))[0]!.pid!;
     const supEnded = h.rt.awaitExit(callSup);
     const released = controlReleased(h.rt, callId);
@@ -113,7 +138,10 @@ describe('ecallmgr under faults', () => {
       const pid = h.rt.whereis(names.control(callId));
       if (pid === undefined) break;
       released = controlReleased(h.rt, callId);
-      const next = h.rt.events.waitFor('supervisor', (e) => (e.kind === 'child_restarted' && e.childId === 'call_control') || e.kind === 'gave_up');
+      const next = h.rt.events.waitFor(
+        'supervisor',
+        (e) => (e.kind === 'child_restarted' && e.childId === 'call_control') || e.kind === 'gave_up',
+      );
       h.rt.crash(pid, 'injected');
       await next;
     }
@@ -128,7 +156,8 @@ describe('ecallmgr under faults', () => {
   it('malformed frames from the switch never take the node connection down; calls still route', async () => {
     h = await startHarness();
     const node = h.rt.whereis(names.node(SWITCH));
-    const frame = (type: string, body: string): string => `Content-Type: ${type}\nContent-Length: ${Buffer.byteLength(body)}\n\n${body}`;
+    const frame = (type: string, body: string): string =>
+      `Content-Type: ${type}\nContent-Length: ${Buffer.byteLength(body)}\n\n${body}`;
     h.sw.injectRaw(frame('text/event-json', '{not json'));
     h.sw.injectRaw(frame('text/event-plain', 'Event-Name: CHANNEL_PARK\nUnique-ID: %%%zz\nX: %\n\n'));
     h.sw.injectRaw(frame('text/event-plain', 'Event-Name: FROBNICATE\nUnique-ID: nobody\n\n'));
@@ -141,7 +170,11 @@ describe('ecallmgr under faults', () => {
 
   it('a park event for a channel the switch does not have: the first command finds it gone, CHANNEL_DESTROY is published and the call processes end', async () => {
     h = await startHarness();
-    h.sw.raiseEvent('CHANNEL_PARK', [['Unique-ID', 'ghost-1'], ['Caller-Caller-ID-Number', '1009'], ['Caller-Destination-Number', '2009']]);
+    h.sw.raiseEvent('CHANNEL_PARK', [
+      ['Unique-ID', 'ghost-1'],
+      ['Caller-Caller-ID-Number', '1009'],
+      ['Caller-Destination-Number', '2009'],
+    ]);
     const ctl = await h.app.routeWin('ghost-1');
     const control = h.rt.whereis(names.control('ghost-1'))!;
     const ended = h.rt.awaitExit(control);
@@ -156,7 +189,10 @@ describe('ecallmgr under faults', () => {
     const { callId, ctl } = await h.placeRoutedCall();
     const node = h.rt.whereis(names.node(SWITCH))!;
     const mark = h.app.seen.length;
-    const restarted = h.rt.events.waitFor('supervisor', (e) => e.kind === 'child_restarted' && e.childId === 'authn');
+    const restarted = h.rt.events.waitFor(
+      'supervisor',
+      (e) => e.kind === 'child_restarted' && e.childId === 'authn',
+    );
     h.rt.crash(node, 'injected');
     await restarted;
     await h.waitNode('up', mark);
@@ -184,7 +220,10 @@ describe('ecallmgr under faults', () => {
     // The restarted connection cannot authenticate until release(): the call hung up
     // meanwhile has its events seen by nobody.
     const release = h.sw.faults.stallReplies();
-    const restarted = h.rt.events.waitFor('supervisor', (e) => e.kind === 'child_restarted' && e.childId === 'authn');
+    const restarted = h.rt.events.waitFor(
+      'supervisor',
+      (e) => e.kind === 'child_restarted' && e.childId === 'authn',
+    );
     h.rt.crash(node, 'injected');
     await h.rt.awaitExit(node);
     expect(() => stale.delete(kept.callId)).toThrow(TableError);
@@ -200,7 +239,9 @@ describe('ecallmgr under faults', () => {
     expect(destroy.Disposition).toBe('channel_gone');
     expect(await goneEnded).toBe('normal');
     expect(calls.member(gone.callId)).toBe(false);
-    expect(h.lines.some((l) => l.msg === 'switch back: calls resynchronised' && l.calls === 2 && l.gone === 1)).toBe(true);
+    expect(
+      h.lines.some((l) => l.msg === 'switch back: calls resynchronised' && l.calls === 2 && l.gone === 1),
+    ).toBe(true);
     await h.app.command(kept.ctl, kept.callId, 'answer');
     await h.app.waitEvent(kept.callId, 'CHANNEL_ANSWER');
   });
@@ -214,6 +255,8 @@ describe('ecallmgr under faults', () => {
     const ctl = await h.app.routeWin(callId);
     await h.app.command(ctl, callId, 'answer');
     await h.app.waitEvent(callId, 'CHANNEL_ANSWER');
-    expect(h.app.seen.filter((m) => m['Event-Name'] === 'route_req' && m['Call-ID'] === callId)).toHaveLength(1);
+    expect(h.app.seen.filter((m) => m['Event-Name'] === 'route_req' && m['Call-ID'] === callId)).toHaveLength(
+      1,
+    );
   });
 });

@@ -38,7 +38,13 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(opts: { amqpUrl?: string; settings?: Record<string, unknown>; backoff?: { initialMs: number; maxMs: number } } = {}): Promise<Harness> {
+export async function startHarness(
+  opts: {
+    amqpUrl?: string;
+    settings?: Record<string, unknown>;
+    backoff?: { initialMs: number; maxMs: number };
+  } = {},
+): Promise<Harness> {
   const { logger, lines } = memoryLogger('ecallmgr-test@localhost', process.env.ECM_TEST_LOG ?? 'info');
   const sw = await Switch.start({ port: 0, logger, media: { playbackMs: 30 } });
   const switchEvents: SwitchEvent[] = [];
@@ -48,17 +54,43 @@ export async function startHarness(opts: { amqpUrl?: string; settings?: Record<s
     for (const w of [...waiters]) w(e);
   });
   const prefix = `fife-ecm-${randomBytes(3).toString('hex')}`;
-  const bus = createTransport({ url: opts.amqpUrl ?? 'embedded', logger, embeddedBroker: opts.amqpUrl === undefined ? new EmbeddedBroker() : undefined, namePrefix: prefix, backoff: { initialMs: 20, maxMs: 500, factor: 2, jitter: 0.2 } });
+  const bus = createTransport({
+    url: opts.amqpUrl ?? 'embedded',
+    logger,
+    embeddedBroker: opts.amqpUrl === undefined ? new EmbeddedBroker() : undefined,
+    namePrefix: prefix,
+    backoff: { initialMs: 20, maxMs: 500, factor: 2, jitter: 0.2 },
+  });
   await bus.start();
   await bus.assertExchanges(busExchangeSpecs().map((e) => ({ name: e.name, type: e.type })));
   const rt = new Runtime({ node: `${prefix}@localhost`, logger });
   const app = await new TestApp(bus, logger).start();
-  const settings = ecallmgrSettings({ switches: [{ host: '127.0.0.1', port: sw.port, name: SWITCH }], keepAliveMs: 50, fetchTimeoutMs: 1500, ...opts.settings }, {});
+  const settings = ecallmgrSettings(
+    {
+      switches: [{ host: '127.0.0.1', port: sw.port, name: SWITCH }],
+      keepAliveMs: 50,
+      fetchTimeoutMs: 1500,
+      ...opts.settings,
+    },
+    {},
+  );
   // The cluster view, as a node runs it; its own heartbeats only at start (60 s period), so
   // every later advertise the test sees is a switch change.
-  const view = await Supervisor.start(rt, { flags: { strategy: 'one_for_one', intensity: 1, period: 5 }, children: [nodesChildSpec({ transport: bus, heartbeatMs: 60_000, version: 'test', startedAt: Date.now() })] });
+  const view = await Supervisor.start(rt, {
+    flags: { strategy: 'one_for_one', intensity: 1, period: 5 },
+    children: [
+      nodesChildSpec({ transport: bus, heartbeatMs: 60_000, version: 'test', startedAt: Date.now() }),
+    ],
+  });
   if (view.type !== 'ok') throw new Error(`cluster view failed to start: ${JSON.stringify(view)}`);
-  const started = await Supervisor.start(rt, ecallmgrTree({ bus, node: rt.node, settings }, { backoff: opts.backoff ?? { initialMs: 20, maxMs: 200 } }), { name: ECALLMGR_SUP });
+  const started = await Supervisor.start(
+    rt,
+    ecallmgrTree(
+      { bus, node: rt.node, settings },
+      { backoff: opts.backoff ?? { initialMs: 20, maxMs: 200 } },
+    ),
+    { name: ECALLMGR_SUP },
+  );
   if (started.type !== 'ok') throw new Error(`ecallmgr tree failed to start: ${JSON.stringify(started)}`);
   const h: Harness = {
     sw,
@@ -68,17 +100,30 @@ export async function startHarness(opts: { amqpUrl?: string; settings?: Record<s
     sup: started.pid,
     lines,
     switchEvents,
-    executed: (uuid) => switchEvents.filter((e) => e.uuid === uuid && e.name === 'CHANNEL_EXECUTE').map((e) => {
-      const get = (k: string): string => e.headers.find(([n]) => n === k)?.[1] ?? '';
-      return `${get('Application')}${get('Application-Data') === '' ? '' : ` ${get('Application-Data')}`}`;
-    }),
+    executed: (uuid) =>
+      switchEvents
+        .filter((e) => e.uuid === uuid && e.name === 'CHANNEL_EXECUTE')
+        .map((e) => {
+          const get = (k: string): string => e.headers.find(([n]) => n === k)?.[1] ?? '';
+          return `${get('Application')}${get('Application-Data') === '' ? '' : ` ${get('Application-Data')}`}`;
+        }),
     async placeRoutedCall(from = '1001', to = '2000') {
-      const callId = sw.placeCall({ from, to, variables: { sip_from_host: 'example.com', 'ecallmgr_Account-ID': 'acct1' } });
+      const callId = sw.placeCall({
+        from,
+        to,
+        variables: { sip_from_host: 'example.com', 'ecallmgr_Account-ID': 'acct1' },
+      });
       const ctl = await app.routeWin(callId);
       return { callId, ctl };
     },
     async waitNode(status, after = 0) {
-      await app.waitFor((m) => m['Event-Category'] === 'nodes' && app.seen.indexOf(m) >= after && (SWITCH in ((m['Media-Servers'] ?? {}) as object)) === (status === 'up'), `switch ${status}`);
+      await app.waitFor(
+        (m) =>
+          m['Event-Category'] === 'nodes' &&
+          app.seen.indexOf(m) >= after &&
+          SWITCH in ((m['Media-Servers'] ?? {}) as object) === (status === 'up'),
+        `switch ${status}`,
+      );
     },
     waitSwitch(pred, what = 'a switch event') {
       const found = switchEvents.find(pred);
@@ -114,7 +159,9 @@ export async function startHarness(opts: { amqpUrl?: string; settings?: Record<s
   return h;
 }
 
-export const controlPid = (h: Harness, callId: string): Pid | undefined => h.rt.whereis(names.control(callId));
+export const controlPid = (h: Harness, callId: string): Pid | undefined =>
+  h.rt.whereis(names.control(callId));
 export const eventsPid = (h: Harness, callId: string): Pid | undefined => h.rt.whereis(names.events(callId));
 
-export const header = (e: SwitchEvent, k: string): string | undefined => e.headers.find(([n]) => n === k)?.[1];
+export const header = (e: SwitchEvent, k: string): string | undefined =>
+  e.headers.find(([n]) => n === k)?.[1];

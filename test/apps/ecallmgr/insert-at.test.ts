@@ -24,10 +24,18 @@ describe('ecallmgr call_control Insert-At', () => {
 
   async function settle(callId: string, ctl: string): Promise<void> {
     const noop = await h.app.command(ctl, callId, 'noop');
-    await h.app.waitEvent(callId, 'CHANNEL_EXECUTE_COMPLETE', (m) => m['Application-Response'] === noop['Msg-ID']);
+    await h.app.waitEvent(
+      callId,
+      'CHANNEL_EXECUTE_COMPLETE',
+      (m) => m['Application-Response'] === noop['Msg-ID'],
+    );
   }
 
-  const plays = (callId: string): string[] => h.executed(callId).filter((x) => x.startsWith('playback ')).map((x) => x.slice('playback '.length));
+  const plays = (callId: string): string[] =>
+    h
+      .executed(callId)
+      .filter((x) => x.startsWith('playback '))
+      .map((x) => x.slice('playback '.length));
 
   it('tail appends, head runs next without interrupting the running command', async () => {
     const { callId, ctl } = await h.placeRoutedCall();
@@ -46,7 +54,9 @@ describe('ecallmgr call_control Insert-At', () => {
     await h.app.command(ctl, callId, 'play', { 'Media-Name': 'queued.wav' });
     await h.app.command(ctl, callId, 'play', { 'Media-Name': 'now.wav', 'Insert-At': 'now' });
     await h.app.waitEvent(callId, 'CHANNEL_EXECUTE_COMPLETE', (m) => m['Raw-Application-Data'] === 'now.wav');
-    const longDone = h.app.events(callId).some((m) => m['Event-Name'] === 'CHANNEL_EXECUTE_COMPLETE' && m['Raw-Application-Data'] === LONG);
+    const longDone = h.app
+      .events(callId)
+      .some((m) => m['Event-Name'] === 'CHANNEL_EXECUTE_COMPLETE' && m['Raw-Application-Data'] === LONG);
     expect(longDone).toBe(false);
     await h.app.command(ctl, callId, 'playstop');
     await settle(callId, ctl);
@@ -62,7 +72,9 @@ describe('ecallmgr call_control Insert-At', () => {
     await h.app.waitEvent(callId, 'CHANNEL_EXECUTE_COMPLETE', (m) => m['Raw-Application-Data'] === 'f.wav');
     await settle(callId, ctl);
     expect(plays(callId)).toEqual([LONG, 'f.wav']);
-    const broken = await h.waitSwitch((e) => e.name === 'PLAYBACK_STOP' && e.uuid === callId && header(e, 'Playback-File-Path') === LONG);
+    const broken = await h.waitSwitch(
+      (e) => e.name === 'PLAYBACK_STOP' && e.uuid === callId && header(e, 'Playback-File-Path') === LONG,
+    );
     expect(header(broken, 'Playback-Status')).toBe('break');
   });
 
@@ -84,9 +96,13 @@ describe('ecallmgr call_control Insert-At', () => {
     const { callId, ctl } = await h.placeRoutedCall();
     await longPlay(callId, ctl);
     await h.app.command(ctl, callId, 'play', { 'Media-Name': 'queued.wav' });
-    const Commands = ['n1.wav', 'n2.wav', 'n3.wav'].map((f) => ({ 'Application-Name': 'play', 'Media-Name': f }));
+    const Commands = ['n1.wav', 'n2.wav', 'n3.wav'].map((f) => ({
+      'Application-Name': 'play',
+      'Media-Name': f,
+    }));
     await h.app.command(ctl, callId, 'queue', { 'Insert-At': 'now', Commands });
-    for (const f of ['n1.wav', 'n2.wav', 'n3.wav']) await h.app.waitEvent(callId, 'CHANNEL_EXECUTE_COMPLETE', (m) => m['Raw-Application-Data'] === f);
+    for (const f of ['n1.wav', 'n2.wav', 'n3.wav'])
+      await h.app.waitEvent(callId, 'CHANNEL_EXECUTE_COMPLETE', (m) => m['Raw-Application-Data'] === f);
     expect(plays(callId)).toEqual([LONG, 'n1.wav', 'n2.wav', 'n3.wav']);
     await h.app.command(ctl, callId, 'playstop');
     await settle(callId, ctl);
@@ -97,10 +113,16 @@ describe('ecallmgr call_control Insert-At', () => {
     const { callId, ctl } = await h.placeRoutedCall();
     await longPlay(callId, ctl);
     await h.app.command(ctl, callId, 'play', { 'Media-Name': 'later.wav' });
-    await h.app.command(ctl, callId, 'queue', { 'Insert-At': 'head', Commands: [{ 'Application-Name': 'answer' }, { 'Application-Name': 'play', 'Media-Name': 'q1.wav' }] });
+    await h.app.command(ctl, callId, 'queue', {
+      'Insert-At': 'head',
+      Commands: [{ 'Application-Name': 'answer' }, { 'Application-Name': 'play', 'Media-Name': 'q1.wav' }],
+    });
     await h.app.command(ctl, callId, 'playstop');
     await settle(callId, ctl);
-    const after = h.executed(callId).slice(h.executed(callId).indexOf(`playback ${LONG}`) + 1).filter((x) => !x.startsWith('event '));
+    const after = h
+      .executed(callId)
+      .slice(h.executed(callId).indexOf(`playback ${LONG}`) + 1)
+      .filter((x) => !x.startsWith('event '));
     expect(after).toEqual(['answer', 'playback q1.wav', 'playback later.wav']);
   });
 });

@@ -42,7 +42,11 @@ describe('ecallmgr call life cycle and bad input', () => {
     h.sw.hangup(callId, 'NORMAL_CLEARING');
     await flushed;
     const late = await h.app.command(ctl, callId, 'answer');
-    const err = await h.app.waitFor((m) => m['Event-Category'] === 'error' && m['Event-Name'] === 'dialplan' && m['Msg-ID'] === late['Msg-ID'], 'dialplan error');
+    const err = await h.app.waitFor(
+      (m) =>
+        m['Event-Category'] === 'error' && m['Event-Name'] === 'dialplan' && m['Msg-ID'] === late['Msg-ID'],
+      'dialplan error',
+    );
     expect(String(err['Error-Message'])).toContain('the call is down');
     expect(await ended).toBe('normal');
     expect(await supEnded).toBe('shutdown');
@@ -51,16 +55,27 @@ describe('ecallmgr call life cycle and bad input', () => {
     expect(h.rt.whereis(names.events(callId))).toBeUndefined();
     await released;
     await expect(h.bus.checkQueue(ctl)).rejects.toThrow();
-    expect(h.lines.some((l) => l.msg === 'call ended: command queue flushed' && l.call_id === callId && l.dropped === 2)).toBe(true);
+    expect(
+      h.lines.some(
+        (l) => l.msg === 'call ended: command queue flushed' && l.call_id === callId && l.dropped === 2,
+      ),
+    ).toBe(true);
   });
 
   it('an invalid command is answered with an error naming the problem and never reaches the queue; the call goes on', async () => {
     h = await startHarness();
     const { callId, ctl } = await h.placeRoutedCall();
-    const bad = build('dialplan.play', { 'Call-ID': callId, 'Media-Name': 'x.wav', 'Server-ID': h.app.queue }, { appName: 't', appVersion: '1', node: 't@h' }) as unknown as Record<string, unknown>;
+    const bad = build(
+      'dialplan.play',
+      { 'Call-ID': callId, 'Media-Name': 'x.wav', 'Server-ID': h.app.queue },
+      { appName: 't', appVersion: '1', node: 't@h' },
+    ) as unknown as Record<string, unknown>;
     delete bad['Media-Name'];
     await h.app.raw(ctl, bad);
-    const err = await h.app.waitFor((m) => m['Event-Category'] === 'error' && m['Msg-ID'] === bad['Msg-ID'], 'error reply');
+    const err = await h.app.waitFor(
+      (m) => m['Event-Category'] === 'error' && m['Msg-ID'] === bad['Msg-ID'],
+      'error reply',
+    );
     expect(String(err['Error-Message'])).toContain('Media-Name');
     await h.bus.publish('callctl', ctl, Buffer.from('{not json'), {});
     await h.app.command(ctl, callId, 'answer');
@@ -74,7 +89,10 @@ describe('ecallmgr call life cycle and bad input', () => {
     const { callId, ctl } = await h.placeRoutedCall();
     const rec = await h.app.command(ctl, callId, 'record_call', { 'Record-Action': 'start' });
     await h.app.command(ctl, callId, 'answer');
-    const err = await h.app.waitFor((m) => m['Event-Name'] === 'dialplan' && m['Msg-ID'] === rec['Msg-ID'], 'dialplan error');
+    const err = await h.app.waitFor(
+      (m) => m['Event-Name'] === 'dialplan' && m['Msg-ID'] === rec['Msg-ID'],
+      'dialplan error',
+    );
     expect(err).toMatchObject({ 'Event-Category': 'error', 'Call-ID': callId });
     expect((err.Request as Record<string, unknown>)['Application-Name']).toBe('record_call');
     await h.app.waitEvent(callId, 'CHANNEL_ANSWER');
@@ -86,7 +104,10 @@ describe('ecallmgr call life cycle and bad input', () => {
     extra.push(other);
     other.route = 'deferred';
     const callId = h.sw.placeCall({ from: '1001', to: '2000' });
-    const win = await h.app.waitFor((m) => m['Event-Name'] === 'route_win' && m['Call-ID'] === callId, 'route_win');
+    const win = await h.app.waitFor(
+      (m) => m['Event-Name'] === 'route_win' && m['Call-ID'] === callId,
+      'route_win',
+    );
     expect((win['Custom-Channel-Vars'] as Record<string, unknown>)['Application-Name']).toBe('test-app');
     expect(other.seen.some((m) => m['Event-Name'] === 'route_win')).toBe(false);
   });
@@ -102,28 +123,59 @@ describe('ecallmgr call life cycle and bad input', () => {
     h = await startHarness({ settings: { fetchTimeoutMs: 300 } });
     h.app.route = 'error';
     const rejected = h.sw.placeCall({ from: '1001', to: '2000' });
-    const hup1 = await h.waitSwitch((e) => e.name === 'CHANNEL_HANGUP' && e.uuid === rejected, 'hangup of the rejected call');
+    const hup1 = await h.waitSwitch(
+      (e) => e.name === 'CHANNEL_HANGUP' && e.uuid === rejected,
+      'hangup of the rejected call',
+    );
     expect(header(hup1, 'Hangup-Cause')).toBe('CALL_REJECTED');
     h.app.route = 'none';
     const unrouted = h.sw.placeCall({ from: '1001', to: '2001' });
-    const hup2 = await h.waitSwitch((e) => e.name === 'CHANNEL_HANGUP' && e.uuid === unrouted, 'hangup of the unrouted call');
+    const hup2 = await h.waitSwitch(
+      (e) => e.name === 'CHANNEL_HANGUP' && e.uuid === unrouted,
+      'hangup of the unrouted call',
+    );
     expect(header(hup2, 'Hangup-Cause')).toBe('NO_ROUTE_DESTINATION');
-    expect(h.lines.some((l) => l.call_id === unrouted && String(l.msg).includes('no app routed the call'))).toBe(true);
+    expect(
+      h.lines.some((l) => l.call_id === unrouted && String(l.msg).includes('no app routed the call')),
+    ).toBe(true);
   });
 
   it('a directory fetch becomes an authn_req; the answer (or its absence) goes back to the switch', async () => {
     h = await startHarness({ settings: { authnTimeoutMs: 300 } });
     h.app.passwords.set('1001', 'secret-1001');
     const fetch = (uuid: string, user: string): void =>
-      h!.sw.raiseEvent('REQUEST_PARAMS', [['Fetch-UUID', uuid], ['Fetch-Section', 'directory'], ['action', 'sip_auth'], ['sip_auth_username', user], ['sip_auth_realm', 'Example.COM'], ['sip_auth_method', 'REGISTER'], ['ip', '10.0.0.5']]);
+      h!.sw.raiseEvent('REQUEST_PARAMS', [
+        ['Fetch-UUID', uuid],
+        ['Fetch-Section', 'directory'],
+        ['action', 'sip_auth'],
+        ['sip_auth_username', user],
+        ['sip_auth_realm', 'Example.COM'],
+        ['sip_auth_method', 'REGISTER'],
+        ['ip', '10.0.0.5'],
+      ]);
     fetch('fetch-1', '1001');
-    const req = await h.app.waitFor((m) => m['Event-Name'] === 'authn_req' && m['Msg-ID'] === 'fetch-1', 'authn_req');
-    expect(req).toMatchObject({ 'Auth-User': '1001', 'Auth-Realm': 'example.com', Method: 'REGISTER', 'Orig-IP': '10.0.0.5', From: '1001@example.com' });
-    const found = await h.waitSwitch((e) => e.name === 'CUSTOM' && header(e, 'Fetch-UUID') === 'fetch-1', 'fetch reply');
+    const req = await h.app.waitFor(
+      (m) => m['Event-Name'] === 'authn_req' && m['Msg-ID'] === 'fetch-1',
+      'authn_req',
+    );
+    expect(req).toMatchObject({
+      'Auth-User': '1001',
+      'Auth-Realm': 'example.com',
+      Method: 'REGISTER',
+      'Orig-IP': '10.0.0.5',
+      From: '1001@example.com',
+    });
+    const found = await h.waitSwitch(
+      (e) => e.name === 'CUSTOM' && header(e, 'Fetch-UUID') === 'fetch-1',
+      'fetch reply',
+    );
     expect(header(found, 'Fetch-Result')).toBe('found');
     expect(header(found, 'Auth-Password')).toBe('secret-1001');
     fetch('fetch-2', 'nobody');
-    const missing = await h.waitSwitch((e) => e.name === 'CUSTOM' && header(e, 'Fetch-UUID') === 'fetch-2', 'fetch reply');
+    const missing = await h.waitSwitch(
+      (e) => e.name === 'CUSTOM' && header(e, 'Fetch-UUID') === 'fetch-2',
+      'fetch reply',
+    );
     expect(header(missing, 'Fetch-Result')).toBe('not_found');
     expect(h.lines.some((l) => JSON.stringify(l).includes('secret-1001'))).toBe(false);
   });
@@ -135,9 +187,31 @@ describe('ecallmgr call life cycle and bad input', () => {
     expect(own).toMatchObject({ Reason: 'Route-Win', 'Media-Node': h.rt.node });
     const control = h.rt.whereis(names.control(callId))!;
     const ended = h.rt.awaitExit(control);
-    await h.bus.publish('callevt', callEventKey('usurp_control', callId), Buffer.from(JSON.stringify(build('usurp_control', { 'Call-ID': callId, 'Fetch-ID': 'another-fetch', Reason: 'Route-Win', 'Media-Node': 'ecallmgr@elsewhere' }, { appName: 'ecallmgr', appVersion: '4.0.0', node: 'ecallmgr@elsewhere' }))), { contentType: 'application/json' });
+    await h.bus.publish(
+      'callevt',
+      callEventKey('usurp_control', callId),
+      Buffer.from(
+        JSON.stringify(
+          build(
+            'usurp_control',
+            {
+              'Call-ID': callId,
+              'Fetch-ID': 'another-fetch',
+              Reason: 'Route-Win',
+              'Media-Node': 'ecallmgr@elsewhere',
+            },
+            { appName: 'ecallmgr', appVersion: '4.0.0', node: 'ecallmgr@elsewhere' },
+          ),
+        ),
+      ),
+      { contentType: 'application/json' },
+    );
     expect(await ended).toBe('normal');
     expect(h.sw.channel(callId)?.state).toBe('CS_EXECUTE');
-    expect(h.lines.some((l) => l.call_id === callId && l.msg === 'call control usurped by another route_win: stopping')).toBe(true);
+    expect(
+      h.lines.some(
+        (l) => l.call_id === callId && l.msg === 'call control usurped by another route_win: stopping',
+      ),
+    ).toBe(true);
   });
 });

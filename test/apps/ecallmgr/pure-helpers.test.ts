@@ -15,21 +15,70 @@ import { ecallmgrSettings, parseSwitchList } from '../../../apps/ecallmgr/config
 import { routeReqFields } from '../../../apps/ecallmgr/route-req.ts';
 import { authnReqFields } from '../../../apps/ecallmgr/authn.ts';
 
-const cmd = (app: string, extra: Record<string, unknown> = {}) => ({ 'Application-Name': app, 'Call-ID': 'c1', ...extra });
-const apps = (q: ReadonlyArray<Record<string, unknown>>) => q.map((c) => `${String(c['Application-Name'])}${c['Media-Name'] === undefined ? '' : `:${String(c['Media-Name'])}`}`);
-const ev = (name: string, headers: Record<string, string>, subclass?: string): EslEvent => ({ name, subclass, uuid: headers['Unique-ID'], headers: { 'Event-Name': name, ...headers }, body: '' });
+const cmd = (app: string, extra: Record<string, unknown> = {}) => ({
+  'Application-Name': app,
+  'Call-ID': 'c1',
+  ...extra,
+});
+const apps = (q: ReadonlyArray<Record<string, unknown>>) =>
+  q.map(
+    (c) =>
+      `${String(c['Application-Name'])}${c['Media-Name'] === undefined ? '' : `:${String(c['Media-Name'])}`}`,
+  );
+const ev = (name: string, headers: Record<string, string>, subclass?: string): EslEvent => ({
+  name,
+  subclass,
+  uuid: headers['Unique-ID'],
+  headers: { 'Event-Name': name, ...headers },
+  body: '',
+});
 const SW = { name: 'fs1', url: 'esl://127.0.0.1:8021' };
 
 describe('Insert-At (insertCommand)', () => {
   const q = [cmd('play', { 'Media-Name': 'a' }), cmd('play', { 'Media-Name': 'b' }), cmd('answer')];
   it.each([
     ['tail (default)', cmd('play', { 'Media-Name': 'x' }), ['play:a', 'play:b', 'answer', 'play:x'], []],
-    ['tail', cmd('play', { 'Media-Name': 'x', 'Insert-At': 'tail' }), ['play:a', 'play:b', 'answer', 'play:x'], []],
-    ['head', cmd('play', { 'Media-Name': 'x', 'Insert-At': 'head' }), ['play:x', 'play:a', 'play:b', 'answer'], []],
-    ['now', cmd('play', { 'Media-Name': 'x', 'Insert-At': 'now' }), ['play:a', 'play:b', 'answer'], ['play:x']],
+    [
+      'tail',
+      cmd('play', { 'Media-Name': 'x', 'Insert-At': 'tail' }),
+      ['play:a', 'play:b', 'answer', 'play:x'],
+      [],
+    ],
+    [
+      'head',
+      cmd('play', { 'Media-Name': 'x', 'Insert-At': 'head' }),
+      ['play:x', 'play:a', 'play:b', 'answer'],
+      [],
+    ],
+    [
+      'now',
+      cmd('play', { 'Media-Name': 'x', 'Insert-At': 'now' }),
+      ['play:a', 'play:b', 'answer'],
+      ['play:x'],
+    ],
     ['flush', cmd('play', { 'Media-Name': 'x', 'Insert-At': 'flush' }), ['play:x'], []],
-    ['queue at head: its commands in list order', cmd('queue', { 'Insert-At': 'head', Commands: [{ 'Application-Name': 'play', 'Media-Name': 'x' }, { 'Application-Name': 'hangup' }] }), ['play:x', 'hangup', 'play:a', 'play:b', 'answer'], []],
-    ['queue now: its commands in list order', cmd('queue', { 'Insert-At': 'now', Commands: [{ 'Application-Name': 'play', 'Media-Name': 'x' }, { 'Application-Name': 'play', 'Media-Name': 'y' }, { 'Application-Name': 'hangup' }] }), ['play:a', 'play:b', 'answer'], ['play:x', 'play:y', 'hangup']],
+    [
+      'queue at head: its commands in list order',
+      cmd('queue', {
+        'Insert-At': 'head',
+        Commands: [{ 'Application-Name': 'play', 'Media-Name': 'x' }, { 'Application-Name': 'hangup' }],
+      }),
+      ['play:x', 'hangup', 'play:a', 'play:b', 'answer'],
+      [],
+    ],
+    [
+      'queue now: its commands in list order',
+      cmd('queue', {
+        'Insert-At': 'now',
+        Commands: [
+          { 'Application-Name': 'play', 'Media-Name': 'x' },
+          { 'Application-Name': 'play', 'Media-Name': 'y' },
+          { 'Application-Name': 'hangup' },
+        ],
+      }),
+      ['play:a', 'play:b', 'answer'],
+      ['play:x', 'play:y', 'hangup'],
+    ],
   ])('%s', (_what, c, queue, now) => {
     const r = insertCommand(q, c);
     expect(apps(r.queue)).toEqual(queue);
@@ -43,13 +92,33 @@ describe('Insert-At (insertCommand)', () => {
   });
 
   it('a noop with now removes the filtered applications at the head only, strings or objects', () => {
-    expect(apps(insertCommand(q, cmd('noop', { 'Insert-At': 'now', 'Filter-Applications': ['play'] })).queue)).toEqual(['answer']);
-    expect(apps(insertCommand(q, cmd('noop', { 'Insert-At': 'now', 'Filter-Applications': [{ 'Application-Name': 'answer' }] })).queue)).toEqual(['play:a', 'play:b', 'answer']);
-    expect(apps(insertCommand(q, cmd('noop', { 'Insert-At': 'tail', 'Filter-Applications': ['play'] })).queue)).toEqual(['play:a', 'play:b', 'answer', 'noop']);
+    expect(
+      apps(insertCommand(q, cmd('noop', { 'Insert-At': 'now', 'Filter-Applications': ['play'] })).queue),
+    ).toEqual(['answer']);
+    expect(
+      apps(
+        insertCommand(
+          q,
+          cmd('noop', { 'Insert-At': 'now', 'Filter-Applications': [{ 'Application-Name': 'answer' }] }),
+        ).queue,
+      ),
+    ).toEqual(['play:a', 'play:b', 'answer']);
+    expect(
+      apps(insertCommand(q, cmd('noop', { 'Insert-At': 'tail', 'Filter-Applications': ['play'] })).queue),
+    ).toEqual(['play:a', 'play:b', 'answer', 'noop']);
   });
 
   it('a queue command expands in order with the envelope merged, at its Insert-At', () => {
-    const queued = cmd('queue', { 'Server-ID': 'srv', 'Msg-ID': 'm1', 'Insert-At': 'head', Commands: [{ 'Application-Name': 'answer', 'Insert-At': 'now' }, { 'Application-Name': 'play', 'Media-Name': 'q' }, 'junk'] });
+    const queued = cmd('queue', {
+      'Server-ID': 'srv',
+      'Msg-ID': 'm1',
+      'Insert-At': 'head',
+      Commands: [
+        { 'Application-Name': 'answer', 'Insert-At': 'now' },
+        { 'Application-Name': 'play', 'Media-Name': 'q' },
+        'junk',
+      ],
+    });
     const r = insertCommand(q, queued);
     expect(apps(r.queue)).toEqual(['answer', 'play:q', 'play:a', 'play:b', 'answer']);
     expect(r.queue[0]).toMatchObject({ 'Call-ID': 'c1', 'Server-ID': 'srv', 'Msg-ID': 'm1' });
@@ -66,12 +135,22 @@ describe('Insert-At (insertCommand)', () => {
 });
 
 describe('route winner (pickWinner)', () => {
-  const resp = (app: string, method: string, deferred = false) => ({ 'Event-Name': 'route_resp', 'App-Name': app, Method: method, ...(deferred ? { 'Defer-Response': 'true' } : {}) });
+  const resp = (app: string, method: string, deferred = false) => ({
+    'Event-Name': 'route_resp',
+    'App-Name': app,
+    Method: method,
+    ...(deferred ? { 'Defer-Response': 'true' } : {}),
+  });
   it.each([
     ['nothing', [], undefined, undefined],
     ['the first actionable', [resp('a', 'park'), resp('b', 'bridge')], 'a', true],
     ['a plain reply beats an earlier deferred one', [resp('a', 'park', true), resp('b', 'park')], 'b', true],
-    ['only deferred: the first of them, not decisive', [resp('a', 'park', true), resp('b', 'park', true)], 'a', false],
+    [
+      'only deferred: the first of them, not decisive',
+      [resp('a', 'park', true), resp('b', 'park', true)],
+      'a',
+      false,
+    ],
     ['error is actionable too', [resp('a', 'error')], 'a', true],
     ['unknown methods are not actionable', [resp('a', 'teleport'), resp('b', 'park', true)], 'b', false],
   ])('%s', (_w, replies, app, decisive) => {
@@ -82,15 +161,48 @@ describe('route winner (pickWinner)', () => {
 });
 
 describe('switch event -> call_event (callEventFields)', () => {
-  const base = { 'Unique-ID': 'u1', 'Event-Date-Timestamp': '1700000000123456', 'Call-Direction': 'inbound', 'Caller-Caller-ID-Name': 'Alice', 'Caller-Caller-ID-Number': '1001', 'Channel-State': 'CS_EXECUTE', 'Channel-Call-State': 'ACTIVE', 'FreeSWITCH-Hostname': 'fs-host', variable_ecallmgr_Account_ID: 'acct', 'variable_ecallmgr_Owner-ID': 'own', variable_cav_x: '1', 'variable_sip_h_X-Foo': 'bar' };
+  const base = {
+    'Unique-ID': 'u1',
+    'Event-Date-Timestamp': '1700000000123456',
+    'Call-Direction': 'inbound',
+    'Caller-Caller-ID-Name': 'Alice',
+    'Caller-Caller-ID-Number': '1001',
+    'Channel-State': 'CS_EXECUTE',
+    'Channel-Call-State': 'ACTIVE',
+    'FreeSWITCH-Hostname': 'fs-host',
+    variable_ecallmgr_Account_ID: 'acct',
+    'variable_ecallmgr_Owner-ID': 'own',
+    variable_cav_x: '1',
+    'variable_sip_h_X-Foo': 'bar',
+  };
   it('renames to Kazoo headers and the result is a valid call_event', () => {
-    const f = callEventFields(ev('CHANNEL_ANSWER', { ...base, 'Caller-Destination-Number': '2000', variable_sip_from_host: 'ex.com' }), SW)!;
+    const f = callEventFields(
+      ev('CHANNEL_ANSWER', {
+        ...base,
+        'Caller-Destination-Number': '2000',
+        variable_sip_from_host: 'ex.com',
+      }),
+      SW,
+    )!;
     expect(f).toMatchObject({
-      'Event-Name': 'CHANNEL_ANSWER', 'Call-ID': 'u1', 'Msg-ID': '1700000000123456', Timestamp: 1700000000 + 62167219200, 'Caller-ID-Name': 'Alice', 'Caller-ID-Number': '1001',
-      'Channel-State': 'EXECUTE', 'Custom-Channel-Vars': { Account_ID: 'acct', 'Owner-ID': 'own' }, 'Custom-Application-Vars': { x: '1' }, 'Custom-SIP-Headers': { 'X-Foo': 'bar' },
-      'Switch-Nodename': 'fs1', 'Switch-Hostname': 'fs-host', Request: '2000@ex.com', From: '1001@ex.com',
+      'Event-Name': 'CHANNEL_ANSWER',
+      'Call-ID': 'u1',
+      'Msg-ID': '1700000000123456',
+      Timestamp: 1700000000 + 62167219200,
+      'Caller-ID-Name': 'Alice',
+      'Caller-ID-Number': '1001',
+      'Channel-State': 'EXECUTE',
+      'Custom-Channel-Vars': { Account_ID: 'acct', 'Owner-ID': 'own' },
+      'Custom-Application-Vars': { x: '1' },
+      'Custom-SIP-Headers': { 'X-Foo': 'bar' },
+      'Switch-Nodename': 'fs1',
+      'Switch-Hostname': 'fs-host',
+      Request: '2000@ex.com',
+      From: '1001@ex.com',
     });
-    expect(validate({ ...f, 'Event-Category': 'call_event', 'App-Name': 'ecallmgr', 'App-Version': '4.0.0' }).ok).toBe(true);
+    expect(
+      validate({ ...f, 'Event-Category': 'call_event', 'App-Name': 'ecallmgr', 'App-Version': '4.0.0' }).ok,
+    ).toBe(true);
   });
 
   it('maps application names and publishes EXECUTE events only for applications Kazoo names', () => {
@@ -98,23 +210,84 @@ describe('switch event -> call_event (callEventFields)', () => {
     expect(kazooAppName('playback', 'tts://flite|x|hi')).toBe('tts');
     expect(kazooAppName('pre_answer')).toBe('progress');
     expect(kazooAppName('event')).toBeUndefined();
-    expect(callEventFields(ev('CHANNEL_EXECUTE_COMPLETE', { ...base, Application: 'playback', 'Application-Data': 'a.wav', 'Application-Response': 'FILE PLAYED' }), SW)).toMatchObject({ 'Application-Name': 'play', 'Raw-Application-Name': 'playback', 'Application-Response': 'FILE PLAYED' });
-    for (const app of ['park', 'event', 'set', 'bridge']) expect(publishedName(ev('CHANNEL_EXECUTE_COMPLETE', { ...base, Application: app }))).toBeUndefined();
+    expect(
+      callEventFields(
+        ev('CHANNEL_EXECUTE_COMPLETE', {
+          ...base,
+          Application: 'playback',
+          'Application-Data': 'a.wav',
+          'Application-Response': 'FILE PLAYED',
+        }),
+        SW,
+      ),
+    ).toMatchObject({
+      'Application-Name': 'play',
+      'Raw-Application-Name': 'playback',
+      'Application-Response': 'FILE PLAYED',
+    });
+    for (const app of ['park', 'event', 'set', 'bridge'])
+      expect(publishedName(ev('CHANNEL_EXECUTE_COMPLETE', { ...base, Application: app }))).toBeUndefined();
     expect(publishedName(ev('CHANNEL_EXECUTE', { ...base, Application: 'bridge' }))).toBe('CHANNEL_EXECUTE');
   });
 
   it('kazoo::noop becomes the noop completion; other events are not published', () => {
-    const f = callEventFields(ev('CUSTOM', { ...base, kazoo_event_name: 'CHANNEL_EXECUTE_COMPLETE', kazoo_application_name: 'noop', kazoo_application_response: 'msg-7' }, 'kazoo::noop'), SW)!;
-    expect(f).toMatchObject({ 'Event-Name': 'CHANNEL_EXECUTE_COMPLETE', 'Application-Name': 'noop', 'Application-Response': 'msg-7' });
-    for (const name of ['CHANNEL_STATE', 'CHANNEL_CALLSTATE', 'CHANNEL_HANGUP_COMPLETE', 'HEARTBEAT', 'PLAYBACK_START']) expect(callEventFields(ev(name, base), SW)).toBeUndefined();
+    const f = callEventFields(
+      ev(
+        'CUSTOM',
+        {
+          ...base,
+          kazoo_event_name: 'CHANNEL_EXECUTE_COMPLETE',
+          kazoo_application_name: 'noop',
+          kazoo_application_response: 'msg-7',
+        },
+        'kazoo::noop',
+      ),
+      SW,
+    )!;
+    expect(f).toMatchObject({
+      'Event-Name': 'CHANNEL_EXECUTE_COMPLETE',
+      'Application-Name': 'noop',
+      'Application-Response': 'msg-7',
+    });
+    for (const name of [
+      'CHANNEL_STATE',
+      'CHANNEL_CALLSTATE',
+      'CHANNEL_HANGUP_COMPLETE',
+      'HEARTBEAT',
+      'PLAYBACK_START',
+    ])
+      expect(callEventFields(ev(name, base), SW)).toBeUndefined();
     expect(callEventFields(ev('CUSTOM', base, 'sofia::register'), SW)).toBeUndefined();
     expect(callEventFields(ev('CHANNEL_ANSWER', { 'Event-Date-Timestamp': '1' }), SW)).toBeUndefined();
   });
 
   it('per event: DTMF digits, destroy durations and causes, record file', () => {
-    expect(callEventFields(ev('DTMF', { ...base, 'DTMF-Digit': '5', 'DTMF-Duration': '2000' }), SW)).toMatchObject({ 'DTMF-Digit': '5', 'DTMF-Duration': '2000' });
-    expect(callEventFields(ev('CHANNEL_DESTROY', { ...base, 'Hangup-Cause': 'USER_BUSY', variable_duration: '12', variable_billsec: '10', variable_sip_term_status: '486' }), SW)).toMatchObject({ 'Hangup-Cause': 'USER_BUSY', 'Hangup-Code': 'sip:486', 'Duration-Seconds': '12', 'Billing-Seconds': '10' });
-    expect(callEventFields(ev('RECORD_STOP', { ...base, 'Record-File-Path': '/tmp/r.wav', variable_record_ms: '1500' }), SW)).toMatchObject({ 'Application-Name': 'record', 'Application-Response': '/tmp/r.wav', Length: '1500' });
+    expect(
+      callEventFields(ev('DTMF', { ...base, 'DTMF-Digit': '5', 'DTMF-Duration': '2000' }), SW),
+    ).toMatchObject({ 'DTMF-Digit': '5', 'DTMF-Duration': '2000' });
+    expect(
+      callEventFields(
+        ev('CHANNEL_DESTROY', {
+          ...base,
+          'Hangup-Cause': 'USER_BUSY',
+          variable_duration: '12',
+          variable_billsec: '10',
+          variable_sip_term_status: '486',
+        }),
+        SW,
+      ),
+    ).toMatchObject({
+      'Hangup-Cause': 'USER_BUSY',
+      'Hangup-Code': 'sip:486',
+      'Duration-Seconds': '12',
+      'Billing-Seconds': '10',
+    });
+    expect(
+      callEventFields(
+        ev('RECORD_STOP', { ...base, 'Record-File-Path': '/tmp/r.wav', variable_record_ms: '1500' }),
+        SW,
+      ),
+    ).toMatchObject({ 'Application-Name': 'record', 'Application-Response': '/tmp/r.wav', Length: '1500' });
   });
 });
 
@@ -124,17 +297,44 @@ describe('dialplan command -> switch action (switchAction)', () => {
     [cmd('hangup', { 'Hangup-Cause': 'USER_BUSY' }), { kind: 'execute', app: 'hangup', arg: 'USER_BUSY' }],
     [cmd('play', { 'Media-Name': 'a.wav' }), { kind: 'execute', app: 'playback', arg: 'a.wav' }],
     [cmd('play', { 'Media-Name': 'a\nb' }), { kind: 'execute', app: 'playback', arg: 'a b' }],
-    [cmd('tts', { Text: 'hi', Voice: 'male' }), { kind: 'execute', app: 'playback', arg: 'tts://flite|male|hi' }],
-    [cmd('record', { 'Media-Name': 'r.wav', 'Time-Limit': 30 }), { kind: 'execute', app: 'record', arg: 'r.wav 30' }],
+    [
+      cmd('tts', { Text: 'hi', Voice: 'male' }),
+      { kind: 'execute', app: 'playback', arg: 'tts://flite|male|hi' },
+    ],
+    [
+      cmd('record', { 'Media-Name': 'r.wav', 'Time-Limit': 30 }),
+      { kind: 'execute', app: 'record', arg: 'r.wav 30' },
+    ],
     [cmd('park'), { kind: 'execute', app: 'park', arg: '' }],
     [cmd('playstop'), { kind: 'api', command: 'uuid_break c1' }],
-    [cmd('bridge', { Endpoints: [{ 'Invite-Format': 'username', 'To-User': '1002' }, { 'Invite-Format': 'route', 'Endpoint-URI': 'sofia/gw/x' }] }), { kind: 'execute', app: 'bridge', arg: 'user/1002,sofia/gw/x' }],
-    [cmd('bridge', { 'Dial-Endpoint-Method': 'single', Endpoints: [{ 'To-User': 'a' }, { 'To-User': 'b' }] }), { kind: 'execute', app: 'bridge', arg: 'user/a|user/b' }],
+    [
+      cmd('bridge', {
+        Endpoints: [
+          { 'Invite-Format': 'username', 'To-User': '1002' },
+          { 'Invite-Format': 'route', 'Endpoint-URI': 'sofia/gw/x' },
+        ],
+      }),
+      { kind: 'execute', app: 'bridge', arg: 'user/1002,sofia/gw/x' },
+    ],
+    [
+      cmd('bridge', {
+        'Dial-Endpoint-Method': 'single',
+        Endpoints: [{ 'To-User': 'a' }, { 'To-User': 'b' }],
+      }),
+      { kind: 'execute', app: 'bridge', arg: 'user/a|user/b' },
+    ],
   ])('%j', (c, expected) => expect(switchAction(c, 'c1')).toEqual(expected));
 
   it('noop fires kazoo::noop carrying its Msg-ID; unsupported commands say why', () => {
-    expect(switchAction(cmd('noop', { 'Msg-ID': 'm,9' }), 'c1')).toMatchObject({ kind: 'execute', app: 'event', arg: expect.stringContaining('kazoo_application_response=m9') });
-    expect(switchAction(cmd('record_call', { 'Record-Action': 'start' }), 'c1')).toMatchObject({ kind: 'unsupported', reason: expect.stringContaining('record_call') });
+    expect(switchAction(cmd('noop', { 'Msg-ID': 'm,9' }), 'c1')).toMatchObject({
+      kind: 'execute',
+      app: 'event',
+      arg: expect.stringContaining('kazoo_application_response=m9'),
+    });
+    expect(switchAction(cmd('record_call', { 'Record-Action': 'start' }), 'c1')).toMatchObject({
+      kind: 'unsupported',
+      reason: expect.stringContaining('record_call'),
+    });
     expect(switchAction(cmd('bridge', { Endpoints: [] }), 'c1').kind).toBe('unsupported');
   });
 });
@@ -144,7 +344,12 @@ describe('call_control transitions (call-phase.ts)', () => {
     const phases = Object.keys(TRANSITIONS);
     for (const [phase, moves] of Object.entries(TRANSITIONS)) {
       for (const [input, next] of Object.entries(moves)) {
-        for (const n of next!) expect(n === 'stop' ? input === 'usurped' || (phase === 'hungup' && input === 'keepalive_timeout') : phases.includes(n)).toBe(true);
+        for (const n of next!)
+          expect(
+            n === 'stop'
+              ? input === 'usurped' || (phase === 'hungup' && input === 'keepalive_timeout')
+              : phases.includes(n),
+          ).toBe(true);
       }
     }
   });
@@ -168,10 +373,24 @@ describe('call_control transitions (call-phase.ts)', () => {
 
 describe('settings (config.ts)', () => {
   it('reads switches from settings, or from FIFE_ECALLMGR_SWITCHES instead', () => {
-    const s = ecallmgrSettings({ switches: [{ host: 'fs1.local' }, { host: '10.0.0.2', port: 8022, password: 'p', name: 'b' }] }, {});
-    expect(s.switches).toEqual([{ host: 'fs1.local', port: 8021, password: 'ClueCon', name: 'freeswitch@fs1.local:8021' }, { host: '10.0.0.2', port: 8022, password: 'p', name: 'b' }]);
+    const s = ecallmgrSettings(
+      { switches: [{ host: 'fs1.local' }, { host: '10.0.0.2', port: 8022, password: 'p', name: 'b' }] },
+      {},
+    );
+    expect(s.switches).toEqual([
+      { host: 'fs1.local', port: 8021, password: 'ClueCon', name: 'freeswitch@fs1.local:8021' },
+      { host: '10.0.0.2', port: 8022, password: 'p', name: 'b' },
+    ]);
     expect(s.fetchTimeoutMs).toBe(2600);
-    expect(ecallmgrSettings({ switches: [{ host: 'x' }] }, { FIFE_ECALLMGR_SWITCHES: 'pw@127.0.0.1:9000, 127.0.0.2' }).switches.map((x) => [x.host, x.port, x.password])).toEqual([['127.0.0.1', 9000, 'pw'], ['127.0.0.2', 8021, 'ClueCon']]);
+    expect(
+      ecallmgrSettings(
+        { switches: [{ host: 'x' }] },
+        { FIFE_ECALLMGR_SWITCHES: 'pw@127.0.0.1:9000, 127.0.0.2' },
+      ).switches.map((x) => [x.host, x.port, x.password]),
+    ).toEqual([
+      ['127.0.0.1', 9000, 'pw'],
+      ['127.0.0.2', 8021, 'ClueCon'],
+    ]);
     expect(parseSwitchList('')).toEqual([]);
   });
   it.each([
@@ -180,18 +399,54 @@ describe('settings (config.ts)', () => {
     [{ switches: [{ host: 'a', port: 70000 }] }, /switches\[0\]\.port/],
     [{ switches: [{ host: 'a' }, { host: 'a' }] }, /two switches are named/],
     [{ keepAliveMs: -1 }, /keepAliveMs/],
-  ])('refuses %j naming the key', (settings, msg) => expect(() => ecallmgrSettings(settings as Record<string, unknown>, {})).toThrow(msg));
+  ])('refuses %j naming the key', (settings, msg) =>
+    expect(() => ecallmgrSettings(settings as Record<string, unknown>, {})).toThrow(msg),
+  );
 });
 
 describe('route_req and authn_req fields', () => {
   it('route_req from a parked channel is a valid route_req keyed by the account CCV', () => {
-    const f = routeReqFields(ev('CHANNEL_PARK', { 'Unique-ID': 'u9', 'Caller-Caller-ID-Number': '1001', 'Caller-Destination-Number': '2000', variable_sip_from_host: 'ex.com', 'variable_ecallmgr_Account-ID': 'a1' }), { fetchId: 'f1', switchName: 'fs1', switchHost: 'h', defaultRealm: 'd.local' })!;
-    expect(f).toMatchObject({ 'Call-ID': 'u9', 'Msg-ID': 'f1', From: '1001@ex.com', To: '2000@ex.com', 'Custom-Channel-Vars': { 'Account-ID': 'a1', 'Fetch-ID': 'f1' } });
-    expect(routeReqFields(ev('CHANNEL_PARK', {}), { fetchId: 'f', switchName: 's', switchHost: 'h', defaultRealm: 'd' })).toBeUndefined();
+    const f = routeReqFields(
+      ev('CHANNEL_PARK', {
+        'Unique-ID': 'u9',
+        'Caller-Caller-ID-Number': '1001',
+        'Caller-Destination-Number': '2000',
+        variable_sip_from_host: 'ex.com',
+        'variable_ecallmgr_Account-ID': 'a1',
+      }),
+      { fetchId: 'f1', switchName: 'fs1', switchHost: 'h', defaultRealm: 'd.local' },
+    )!;
+    expect(f).toMatchObject({
+      'Call-ID': 'u9',
+      'Msg-ID': 'f1',
+      From: '1001@ex.com',
+      To: '2000@ex.com',
+      'Custom-Channel-Vars': { 'Account-ID': 'a1', 'Fetch-ID': 'f1' },
+    });
+    expect(
+      routeReqFields(ev('CHANNEL_PARK', {}), {
+        fetchId: 'f',
+        switchName: 's',
+        switchHost: 'h',
+        defaultRealm: 'd',
+      }),
+    ).toBeUndefined();
   });
   it('authn_req from a directory fetch, or why not', () => {
-    const h = { 'Fetch-Section': 'directory', 'Fetch-UUID': 'f1', action: 'sip_auth', sip_auth_username: 'Bob', sip_auth_realm: 'Ex.Com' };
-    expect(authnReqFields(h)).toMatchObject({ 'Msg-ID': 'f1', 'Auth-User': 'bob', 'Auth-Realm': 'ex.com', From: 'bob@ex.com', Method: 'REGISTER' });
+    const h = {
+      'Fetch-Section': 'directory',
+      'Fetch-UUID': 'f1',
+      action: 'sip_auth',
+      sip_auth_username: 'Bob',
+      sip_auth_realm: 'Ex.Com',
+    };
+    expect(authnReqFields(h)).toMatchObject({
+      'Msg-ID': 'f1',
+      'Auth-User': 'bob',
+      'Auth-Realm': 'ex.com',
+      From: 'bob@ex.com',
+      Method: 'REGISTER',
+    });
     expect(authnReqFields({ ...h, 'Fetch-Section': 'dialplan' })).toMatch(/not a directory fetch/);
     expect(authnReqFields({ ...h, action: 'message-count' })).toMatch(/not a credentials look-up/);
     expect(authnReqFields({ ...h, sip_auth_username: '' })).toMatch(/without user or realm/);

@@ -9,7 +9,14 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { build, callEventKey, type Envelope as ApiEnvelope } from '../../../src/api/index.ts';
 import { busDecoder, busValidator } from '../../../src/api/bus-adapters.ts';
-import { ListenerCore, encodeJson, jsonProperties, type BusTransport, type Envelope, type ListenerOptions } from '../../../src/bus/index.ts';
+import {
+  ListenerCore,
+  encodeJson,
+  jsonProperties,
+  type BusTransport,
+  type Envelope,
+  type ListenerOptions,
+} from '../../../src/bus/index.ts';
 
 const CTX = { appName: 'test-callflow', appVersion: '4.0.0', node: 'test-app@localhost' };
 
@@ -67,7 +74,12 @@ export class TestApp extends EventEmitter {
 
   private async onRouteReq(m: Envelope, reply: (p: Envelope) => Promise<void>): Promise<void> {
     if (this.route === 'none') return;
-    const fields: Record<string, unknown> = { 'Msg-ID': m['Msg-ID'], 'Server-ID': this.queue, Method: this.route === 'error' ? 'error' : 'park', Routes: [] };
+    const fields: Record<string, unknown> = {
+      'Msg-ID': m['Msg-ID'],
+      'Server-ID': this.queue,
+      Method: this.route === 'error' ? 'error' : 'park',
+      Routes: [],
+    };
     if (this.route === 'error') fields['Route-Error-Code'] = 'CALL_REJECTED';
     if (this.route === 'deferred') fields['Defer-Response'] = 'true';
     await reply(build('route_resp', fields, { ...CTX, appName: this.name }) as unknown as Envelope);
@@ -76,7 +88,10 @@ export class TestApp extends EventEmitter {
   private async onAuthn(m: Envelope, reply: (p: Envelope) => Promise<void>): Promise<void> {
     const pw = this.passwords.get(String(m['Auth-User']));
     const id = pw === undefined ? 'authn_err' : 'authn_resp';
-    const fields = pw === undefined ? { 'Msg-ID': m['Msg-ID'], 'Defer-Response': 'true' } : { 'Msg-ID': m['Msg-ID'], 'Auth-Method': 'password', 'Auth-Password': pw };
+    const fields =
+      pw === undefined
+        ? { 'Msg-ID': m['Msg-ID'], 'Defer-Response': 'true' }
+        : { 'Msg-ID': m['Msg-ID'], 'Auth-Method': 'password', 'Auth-Password': pw };
     await reply(build(id, fields, CTX) as unknown as Envelope);
   }
 
@@ -100,7 +115,14 @@ export class TestApp extends EventEmitter {
   }
 
   waitEvent(callId: string, name: string, extra: (m: Envelope) => boolean = () => true): Promise<Envelope> {
-    return this.waitFor((m) => m['Event-Category'] === 'call_event' && m['Call-ID'] === callId && m['Event-Name'] === name && extra(m), `${name} of ${callId}`);
+    return this.waitFor(
+      (m) =>
+        m['Event-Category'] === 'call_event' &&
+        m['Call-ID'] === callId &&
+        m['Event-Name'] === name &&
+        extra(m),
+      `${name} of ${callId}`,
+    );
   }
 
   events(callId: string): Envelope[] {
@@ -108,12 +130,20 @@ export class TestApp extends EventEmitter {
   }
 
   async routeWin(callId: string): Promise<string> {
-    const win = await this.waitFor((m) => m['Event-Name'] === 'route_win' && m['Call-ID'] === callId, `route_win of ${callId}`);
+    const win = await this.waitFor(
+      (m) => m['Event-Name'] === 'route_win' && m['Call-ID'] === callId,
+      `route_win of ${callId}`,
+    );
     return String(win['Control-Queue']);
   }
 
   /** Publishes dialplan command `app` to the call's control queue. */
-  async command(controlQueue: string, callId: string, app: string, fields: Record<string, unknown> = {}): Promise<Envelope> {
+  async command(
+    controlQueue: string,
+    callId: string,
+    app: string,
+    fields: Record<string, unknown> = {},
+  ): Promise<Envelope> {
     const msg = build(`dialplan.${app}`, { 'Call-ID': callId, 'Server-ID': this.queue, ...fields }, CTX);
     await this.raw(controlQueue, msg);
     return msg as unknown as Envelope;

@@ -25,7 +25,10 @@ const dev = (id: string) => origin('account%2Fa1', id);
 describe('CredentialTable', () => {
   it('a change of an origin document drops exactly the rows from it; an account change drops all its users', () => {
     const { ctx } = owner();
-    const c = new CredentialTable(Table.create<string, CredRow | string | number>(ctx, { name: 'creds' }), 100);
+    const c = new CredentialTable(
+      Table.create<string, CredRow | string | number>(ctx, { name: 'creds' }),
+      100,
+    );
     expect(c.remember('c\0r\0alice', { kind: 'found' }, [acct, dev('d1')], 0)).toBe(true);
     expect(c.remember('c\0r\0bob', { kind: 'found' }, [acct, dev('d2')], 0)).toBe(true);
     expect(c.change('account/a1', { id: 'd1', seq: '5' })).toBe(1);
@@ -38,7 +41,10 @@ describe('CredentialTable', () => {
 
   it('a load that began before a change is not kept (it may be stale)', () => {
     const { ctx } = owner();
-    const c = new CredentialTable(Table.create<string, CredRow | string | number>(ctx, { name: 'creds' }), 100);
+    const c = new CredentialTable(
+      Table.create<string, CredRow | string | number>(ctx, { name: 'creds' }),
+      100,
+    );
     c.change('accounts', { id: 'other', seq: '1' });
     expect(c.remember('c\0r\0alice', { kind: 'found' }, [acct], 0)).toBe(false);
     expect(c.remember('c\0r\0alice', { kind: 'found' }, [acct], 1)).toBe(true);

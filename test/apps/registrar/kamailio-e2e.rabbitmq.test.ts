@@ -12,7 +12,7 @@
 import { tmpDir } from '../../support/tmp-dirs.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import amqp from 'amqplib';
 import { startFife, type FifeProcess } from '../../support/fife-process.ts';
@@ -48,8 +48,21 @@ describe.skipIf(!gate.available)('registrar with Kamailio and SIPp on RabbitMQ',
   const storeDir = join(dataDir, 'store');
   const queue = `registrar_e2e_${randomBytes(4).toString('hex')}`;
   const configFile = join(dataDir, 'fife.json');
-  const env = { ...process.env, FIFE_CONFIG: configFile, FIFE_DATA_DIR: dataDir, FIFE_NODE: 'registrar-e2e@localhost', FIFE_APPS: 'registrar', FIFE_BUS_URL: amqpUrl, FIFE_STORE_URL: storeDir, FIFE_LOG_LEVEL: 'debug' };
-  const phones: SippUser[] = Array.from({ length: N + LATE }, (_, i) => ({ user: `phone${i}`, realm: REALM, password: `pw-${i}-${randomBytes(3).toString('hex')}` }));
+  const env = {
+    ...process.env,
+    FIFE_CONFIG: configFile,
+    FIFE_DATA_DIR: dataDir,
+    FIFE_NODE: 'registrar-e2e@localhost',
+    FIFE_APPS: 'registrar',
+    FIFE_BUS_URL: amqpUrl,
+    FIFE_STORE_URL: storeDir,
+    FIFE_LOG_LEVEL: 'debug',
+  };
+  const phones: SippUser[] = Array.from({ length: N + LATE }, (_, i) => ({
+    user: `phone${i}`,
+    realm: REALM,
+    password: `pw-${i}-${randomBytes(3).toString('hex')}`,
+  }));
   // the first run's phones, and phones that first register while the registrar is down
   const users = phones.slice(0, N);
   const lateUsers = phones.slice(N);
@@ -72,7 +85,13 @@ describe.skipIf(!gate.available)('registrar with Kamailio and SIPp on RabbitMQ',
 
   it('N phones register through Kamailio (a registrar killed and restarted mid-run loses none); wrong password 403; all visible to reg_query and in the database', async () => {
     const target = `127.0.0.1:${kamailio!.port}`;
-    const run = runSipp({ target, scenario: join(SCENARIOS, 'register.xml'), users, rate: 50, timeoutMs: 60_000 });
+    const run = runSipp({
+      target,
+      scenario: join(SCENARIOS, 'register.xml'),
+      users,
+      rate: 50,
+      timeoutMs: 60_000,
+    });
     const first = node!;
     const written = () => first.lines.filter((l) => l.msg === 'registration written').length;
     while (written() < N / 3 && first.child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
@@ -82,7 +101,13 @@ describe.skipIf(!gate.available)('registrar with Kamailio and SIPp on RabbitMQ',
     // Phones that register while no registrar runs (the node's log lines can lag behind its
     // work, so the first run may have been served whole before the kill): the restarted
     // registrar must answer them from the queue, within the proxy's timeout.
-    const late = runSipp({ target, scenario: join(SCENARIOS, 'register.xml'), users: lateUsers, rate: 50, timeoutMs: 60_000 });
+    const late = runSipp({
+      target,
+      scenario: join(SCENARIOS, 'register.xml'),
+      users: lateUsers,
+      rate: 50,
+      timeoutMs: 60_000,
+    });
     node = await startRegistrarNode(env);
     const primed = node.lines.find((l) => l.msg === 'registrar: registrations primed from the database');
     expect(primed?.loaded as number).toBeGreaterThanOrEqual(writtenBeforeKill);
@@ -94,7 +119,15 @@ describe.skipIf(!gate.available)('registrar with Kamailio and SIPp on RabbitMQ',
     expect(sipp.successful).toBe(N);
     expect(sipp.code).toBe(0);
 
-    const refused = await runSipp({ target, scenario: join(SCENARIOS, 'register-refused.xml'), users: [{ user: 'phone1', realm: REALM, password: 'wrong' }, { user: 'nobody', realm: REALM, password: 'x' }], rate: 10 });
+    const refused = await runSipp({
+      target,
+      scenario: join(SCENARIOS, 'register-refused.xml'),
+      users: [
+        { user: 'phone1', realm: REALM, password: 'wrong' },
+        { user: 'nobody', realm: REALM, password: 'x' },
+      ],
+      rate: 10,
+    });
     expect(refused.successful, refused.output).toBe(2);
 
     const { logger } = memoryLogger();
@@ -110,7 +143,10 @@ describe.skipIf(!gate.available)('registrar with Kamailio and SIPp on RabbitMQ',
         expect(r['Event-Name'], u.user).toBe('reg_query_resp');
         const f = (r.Fields as Array<Record<string, unknown>>)[0]!;
         expect(f.Contact).toMatch(new RegExp(`^<sip:${u.user}@127\\.0\\.0\\.1:\\d+>`));
-        expect(f['Custom-Channel-Vars']).toMatchObject({ 'Account-ID': accountId, 'Authorizing-ID': `dev${u.user.slice(5)}` });
+        expect(f['Custom-Channel-Vars']).toMatchObject({
+          'Account-ID': accountId,
+          'Authorizing-ID': `dev${u.user.slice(5)}`,
+        });
       }
     } finally {
       await req.stop();
@@ -122,7 +158,9 @@ describe.skipIf(!gate.available)('registrar with Kamailio and SIPp on RabbitMQ',
     const { logger: l2 } = memoryLogger();
     const store = new EmbeddedStore({ dir: storeDir, logger: l2 });
     try {
-      const docs = (await store.allDocs(REGISTRATIONS_DB, { includeDocs: true })).rows.map((r) => r.doc!).filter((d) => d.pvt_type === 'registration');
+      const docs = (await store.allDocs(REGISTRATIONS_DB, { includeDocs: true })).rows
+        .map((r) => r.doc!)
+        .filter((d) => d.pvt_type === 'registration');
       expect(docs.map((d) => d.Username).sort()).toEqual(phones.map((u) => u.user).sort());
     } finally {
       await store.close();

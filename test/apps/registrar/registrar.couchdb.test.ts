@@ -35,7 +35,10 @@ describe.skipIf(!gate.available)('registrar on CouchDB', () => {
     const account = await addAccount(store, { name: 'Couch', realm });
     await addDevice(store, { realm, username: 'alice', password: 'one' });
     await h.startRegistrar();
-    expect(await askAuthn(h, 'alice', realm)).toMatchObject({ 'Event-Name': 'authn_resp', 'Auth-Password': 'one' });
+    expect(await askAuthn(h, 'alice', realm)).toMatchObject({
+      'Event-Name': 'authn_resp',
+      'Auth-Password': 'one',
+    });
 
     await register(h, 'alice', realm, '<sip:alice@10.9.0.1:5060>', 3600);
     const id = registrationId('sip:alice@10.9.0.1:5060');
@@ -44,11 +47,18 @@ describe.skipIf(!gate.available)('registrar on CouchDB', () => {
 
     await h.stopRegistrar();
     await h.startRegistrar();
-    expect((await query(h, realm, 'alice', ['Contact'])).Fields).toEqual([{ Contact: '<sip:alice@10.9.0.1:5060>' }]);
+    expect((await query(h, realm, 'alice', ['Contact'])).Fields).toEqual([
+      { Contact: '<sip:alice@10.9.0.1:5060>' },
+    ]);
 
     const db = accountDbName(account);
-    const dev = (await store.view(db, 'devices/sip_credentials', { key: 'alice', includeDocs: true })).rows[0]!.doc!;
+    const dev = (await store.view(db, 'devices/sip_credentials', { key: 'alice', includeDocs: true }))
+      .rows[0]!.doc!;
     await store.save(db, { ...dev, sip: { ...(dev.sip as object), password: 'two' } });
-    await until(async () => (await askAuthn(h, 'alice', realm))['Auth-Password'] === 'two', 'the edited password', 10_000);
+    await until(
+      async () => (await askAuthn(h, 'alice', realm))['Auth-Password'] === 'two',
+      'the edited password',
+      10_000,
+    );
   });
 });

@@ -16,7 +16,21 @@ import { REG_SERVER } from '../../../apps/registrar/reg-server.ts';
 import { REG_AUTHN } from '../../../apps/registrar/reg-authn.ts';
 import { build } from '../../../src/api/index.ts';
 import type { Envelope } from '../../../src/bus/index.ts';
-import { authnEndpointTarget, askAuthn, authnReq, authnTarget, query, register, regQueryTarget, regSuccess, regSuccessTarget, startHarness, until, written, type Harness } from './support.ts';
+import {
+  authnEndpointTarget,
+  askAuthn,
+  authnReq,
+  authnTarget,
+  query,
+  register,
+  regQueryTarget,
+  regSuccess,
+  regSuccessTarget,
+  startHarness,
+  until,
+  written,
+  type Harness,
+} from './support.ts';
 
 const harnesses: Harness[] = [];
 afterEach(async () => {
@@ -35,13 +49,31 @@ describe('authn_req', () => {
   it('answers the device password, Auth-Method and the account/owner/device Custom-Channel-Vars, on both Kamailio namings', async () => {
     const h = await fresh();
     const account = await addAccount(h.store, { name: 'Acme', realm: 'sip.acme.test' });
-    const device = await addDevice(h.store, { realm: 'sip.acme.test', username: 'alice', password: 's3cret', ownerId: 'owner42' });
+    const device = await addDevice(h.store, {
+      realm: 'sip.acme.test',
+      username: 'alice',
+      password: 's3cret',
+      ownerId: 'owner42',
+    });
     await h.startRegistrar();
     for (const target of [authnTarget('sip.acme.test'), authnEndpointTarget('sip.acme.test')]) {
       const req = authnReq('alice', 'sip.acme.test');
-      const r = (await h.req.callCollect(req, target, { until: (rs) => rs.length > 0, validate: () => true }))[0]!;
-      expect(r).toMatchObject({ 'Event-Category': 'directory', 'Event-Name': 'authn_resp', 'Auth-Method': 'password', 'Auth-Password': 's3cret', 'App-Name': 'registrar' });
-      expect(r['Custom-Channel-Vars']).toMatchObject({ 'Account-ID': account, 'Owner-ID': 'owner42', 'Authorizing-ID': device, 'Authorizing-Type': 'device' });
+      const r = (
+        await h.req.callCollect(req, target, { until: (rs) => rs.length > 0, validate: () => true })
+      )[0]!;
+      expect(r).toMatchObject({
+        'Event-Category': 'directory',
+        'Event-Name': 'authn_resp',
+        'Auth-Method': 'password',
+        'Auth-Password': 's3cret',
+        'App-Name': 'registrar',
+      });
+      expect(r['Custom-Channel-Vars']).toMatchObject({
+        'Account-ID': account,
+        'Owner-ID': 'owner42',
+        'Authorizing-ID': device,
+        'Authorizing-Type': 'device',
+      });
     }
     expect(h.lines.some((l) => JSON.stringify(l).includes('s3cret'))).toBe(false);
   });
@@ -52,8 +84,14 @@ describe('authn_req', () => {
     const ha1 = md5('bob:sip.acme.test:pa55');
     await addDevice(h.store, { realm: 'sip.acme.test', username: 'bob', a1Hash: ha1 });
     await h.startRegistrar();
-    expect(h.lines.find((l) => l.msg === 'registrar: credentials primed from the database')).toMatchObject({ credentials: 1 });
-    expect(await askAuthn(h, 'Bob', 'SIP.acme.test')).toMatchObject({ 'Event-Name': 'authn_resp', 'Auth-Method': 'a1-hash', 'Auth-Password': ha1 });
+    expect(h.lines.find((l) => l.msg === 'registrar: credentials primed from the database')).toMatchObject({
+      credentials: 1,
+    });
+    expect(await askAuthn(h, 'Bob', 'SIP.acme.test')).toMatchObject({
+      'Event-Name': 'authn_resp',
+      'Auth-Method': 'a1-hash',
+      'Auth-Password': ha1,
+    });
   });
 
   it('unknown user, unknown realm, a device without credentials, disabled device or account: authn_err, no credentials, reg_server lives on', async () => {
@@ -63,20 +101,33 @@ describe('authn_req', () => {
     await addDevice(h.store, { realm: 'off.test', username: 'carl', password: 'x' });
     await addDevice(h.store, { realm: 'sip.acme.test', username: 'dora', password: 'x' });
     const db = accountDbName(acct);
-    const dora = (await h.store.view(db, 'devices/sip_credentials', { key: 'dora', includeDocs: true })).rows[0]!.doc!;
+    const dora = (await h.store.view(db, 'devices/sip_credentials', { key: 'dora', includeDocs: true }))
+      .rows[0]!.doc!;
     await h.store.save(db, { ...dora, enabled: false });
     await h.store.save(db, { _id: 'nocreds', pvt_type: 'device', sip: { username: 'eve' } });
     const offDoc = await h.store.get('accounts', off);
     await h.store.save('accounts', { ...offDoc, enabled: false });
     await h.startRegistrar();
     const pid = h.rt.whereis(REG_SERVER)!;
-    for (const [user, realm] of [['nobody', 'sip.acme.test'], ['alice', 'unknown.test'], ['eve', 'sip.acme.test'], ['dora', 'sip.acme.test'], ['carl', 'off.test']] as const) {
+    for (const [user, realm] of [
+      ['nobody', 'sip.acme.test'],
+      ['alice', 'unknown.test'],
+      ['eve', 'sip.acme.test'],
+      ['dora', 'sip.acme.test'],
+      ['carl', 'off.test'],
+    ] as const) {
       const r = await askAuthn(h, user, realm);
       expect(r, `${user}@${realm}`).toMatchObject({ 'Event-Name': 'authn_err', 'Defer-Response': 'true' });
       expect(r['Auth-Password']).toBeUndefined();
     }
     expect(h.rt.whereis(REG_SERVER)).toBe(pid);
-    expect(h.lines.filter((l) => l.msg === 'authn_req: no credentials given').map((l) => l.outcome)).toEqual(['unknown_user', 'unknown_realm', 'no_credentials', 'disabled', 'disabled']);
+    expect(h.lines.filter((l) => l.msg === 'authn_req: no credentials given').map((l) => l.outcome)).toEqual([
+      'unknown_user',
+      'unknown_realm',
+      'no_credentials',
+      'disabled',
+      'disabled',
+    ]);
   });
 
   it('documents written into the store directly work the same; an edited device is answered anew (cache dropped by the change feed)', async () => {
@@ -85,13 +136,22 @@ describe('authn_req', () => {
     const db = accountDbName(id);
     await h.store.createDb('accounts');
     await h.store.createDb(db);
-    await h.store.save('accounts', { _id: id, name: 'Hand', realm: 'hand.test', pvt_type: 'account', pvt_db_name: db });
+    await h.store.save('accounts', {
+      _id: id,
+      name: 'Hand',
+      realm: 'hand.test',
+      pvt_type: 'account',
+      pvt_db_name: db,
+    });
     await h.store.save(db, { _id: 'dev1', pvt_type: 'device', sip: { username: 'frank', password: 'one' } });
     await h.startRegistrar();
     expect(await askAuthn(h, 'frank', 'hand.test')).toMatchObject({ 'Auth-Password': 'one' });
     const doc = await h.store.get(db, 'dev1');
     await h.store.save(db, { ...doc, sip: { username: 'frank', password: 'two' } });
-    await until(async () => (await askAuthn(h, 'frank', 'hand.test'))['Auth-Password'] === 'two', 'the new password');
+    await until(
+      async () => (await askAuthn(h, 'frank', 'hand.test'))['Auth-Password'] === 'two',
+      'the new password',
+    );
   });
 
   it('reg_authn crashed by fault injection is restarted and answers; no request is lost to the dead one', async () => {
@@ -109,7 +169,8 @@ describe('authn_req', () => {
     for (const r of await Promise.all(inFlight)) expect(r).toMatchObject({ 'Auth-Password': 's3cret' });
     await restarted;
     expect(h.rt.whereis(REG_AUTHN)).not.toBe(first);
-    for (let i = 0; i < 4; i++) expect(await askAuthn(h, 'alice', 'sip.acme.test')).toMatchObject({ 'Auth-Password': 's3cret' });
+    for (let i = 0; i < 4; i++)
+      expect(await askAuthn(h, 'alice', 'sip.acme.test')).toMatchObject({ 'Auth-Password': 's3cret' });
     expect(h.lines.some((l) => String(l.msg).startsWith('message lost'))).toBe(false);
   });
 
@@ -118,10 +179,19 @@ describe('authn_req', () => {
     await h.startRegistrar();
     const bad = authnReq('alice', 'sip.acme.test');
     delete bad['Auth-User'];
-    const r = (await h.req.callCollect(bad, authnTarget('sip.acme.test'), { until: (rs) => rs.length > 0, validate: () => true }))[0]!;
+    const r = (
+      await h.req.callCollect(bad, authnTarget('sip.acme.test'), {
+        until: (rs) => rs.length > 0,
+        validate: () => true,
+      })
+    )[0]!;
     expect(r['Event-Category']).toBe('error');
     expect(String(r['Error-Message'])).toContain('Auth-User');
-    expect(h.lines.some((l) => l.msg === 'listener: invalid message dropped' && String(l.reason).includes('Auth-User'))).toBe(true);
+    expect(
+      h.lines.some(
+        (l) => l.msg === 'listener: invalid message dropped' && String(l.reason).includes('Auth-User'),
+      ),
+    ).toBe(true);
   });
 });
 
@@ -148,18 +218,46 @@ describe('reg_success and reg_query', () => {
     const c2 = '<sip:bob@10.0.0.2:5060>';
     await register(h, 'bob', 'r.test', c1, 60);
     await written(h, md5('sip:bob@10.0.0.1:5060'));
-    await h.bus.publish('registrar', regSuccessTarget('r.test', 'bob').routingKey, JSON.stringify(regSuccess('bob', 'r.test', c1, 120, { 'User-Agent': 'phone v2' })));
+    await h.bus.publish(
+      'registrar',
+      regSuccessTarget('r.test', 'bob').routingKey,
+      JSON.stringify(regSuccess('bob', 'r.test', c1, 120, { 'User-Agent': 'phone v2' })),
+    );
     // Wait for this update to be written (not for any answer, which could be the old one).
-    await until(() => h.lines.some((l) => l.msg === 'registration written' && l.id === md5('sip:bob@10.0.0.1:5060') && l.result === 'updated'), 'the update written');
-    expect((await query(h, 'r.test', 'bob', ['User-Agent', 'Expires'])).Fields).toEqual([{ 'User-Agent': 'phone v2', Expires: 120 }]);
-    expect(await h.store.get(REGISTRATIONS_DB, md5('sip:bob@10.0.0.1:5060'))).toMatchObject({ 'User-Agent': 'phone v2', Expires: 120 });
+    await until(
+      () =>
+        h.lines.some(
+          (l) =>
+            l.msg === 'registration written' &&
+            l.id === md5('sip:bob@10.0.0.1:5060') &&
+            l.result === 'updated',
+        ),
+      'the update written',
+    );
+    expect((await query(h, 'r.test', 'bob', ['User-Agent', 'Expires'])).Fields).toEqual([
+      { 'User-Agent': 'phone v2', Expires: 120 },
+    ]);
+    expect(await h.store.get(REGISTRATIONS_DB, md5('sip:bob@10.0.0.1:5060'))).toMatchObject({
+      'User-Agent': 'phone v2',
+      Expires: 120,
+    });
     await register(h, 'bob', 'r.test', c2, 60);
     await written(h, md5('sip:bob@10.0.0.2:5060'));
     expect((await query(h, 'r.test', 'bob', ['Contact'])).Fields).toEqual([{ Contact: c2 }]);
-    await until(async () => !(await h.store.allDocs(REGISTRATIONS_DB)).rows.some((r) => r.id! === md5('sip:bob@10.0.0.1:5060')), 'old registration gone from the database');
+    await until(
+      async () =>
+        !(await h.store.allDocs(REGISTRATIONS_DB)).rows.some((r) => r.id! === md5('sip:bob@10.0.0.1:5060')),
+      'old registration gone from the database',
+    );
     await register(h, 'bob', 'r.test', c2, 0);
-    await until(async () => (await query(h, 'r.test', 'bob'))['Event-Name'] === 'reg_query_error', 'unregistered');
-    await until(async () => (await h.store.allDocs(REGISTRATIONS_DB)).rows.every((r) => r.id!.startsWith('_design/')), 'database empty');
+    await until(
+      async () => (await query(h, 'r.test', 'bob'))['Event-Name'] === 'reg_query_error',
+      'unregistered',
+    );
+    await until(
+      async () => (await h.store.allDocs(REGISTRATIONS_DB)).rows.every((r) => r.id!.startsWith('_design/')),
+      'database empty',
+    );
   });
 
   it('reg_query by Realm alone, by Realm all, and Count-Only', async () => {
@@ -170,8 +268,17 @@ describe('reg_success and reg_query', () => {
     await register(h, 'b1', 'two.test', '<sip:b1@10.0.2.3>', 60);
     for (const c of ['sip:a1@10.0.2.1', 'sip:a2@10.0.2.2', 'sip:b1@10.0.2.3']) await written(h, md5(c));
     const ask = async (fields: Record<string, unknown>, key: [string, string]) => {
-      const q = build('reg_query', fields, { appName: 'test', appVersion: '1', node: 'test@localhost' }) as Envelope;
-      return (await h.req.callCollect(q, regQueryTarget(...key), { until: (rs) => rs.length > 0, validate: () => true }))[0]!;
+      const q = build('reg_query', fields, {
+        appName: 'test',
+        appVersion: '1',
+        node: 'test@localhost',
+      }) as Envelope;
+      return (
+        await h.req.callCollect(q, regQueryTarget(...key), {
+          until: (rs) => rs.length > 0,
+          validate: () => true,
+        })
+      )[0]!;
     };
     const realm = await ask({ Realm: 'one.test', Fields: ['Username'] }, ['one.test', '*']);
     expect((realm.Fields as Array<{ Username: string }>).map((f) => f.Username).sort()).toEqual(['a1', 'a2']);
@@ -197,11 +304,13 @@ describe('reg_success and reg_query', () => {
     expect(gone).toEqual([md5('sip:carol@10.0.0.3')]);
     expect((await query(h, 'r.test', 'carol'))['Event-Name']).toBe('reg_query_error');
     expect((await query(h, 'r.test', 'dave'))['Event-Name']).toBe('reg_query_resp');
-    const ids = (await h.store.allDocs(REGISTRATIONS_DB)).rows.map((r) => r.id!).filter((id) => !id.startsWith('_design/'));
+    const ids = (await h.store.allDocs(REGISTRATIONS_DB)).rows
+      .map((r) => r.id!)
+      .filter((id) => !id.startsWith('_design/'));
     expect(ids).toEqual([md5('sip:dave@10.0.0.4')]);
   });
 
-  it('reg_server killed: the restarted one keeps the registrations from its tables (nothing re-read); the dead one\'s handle refuses; a full restart primes from the database', async () => {
+  it("reg_server killed: the restarted one keeps the registrations from its tables (nothing re-read); the dead one's handle refuses; a full restart primes from the database", async () => {
     const h = await fresh();
     await h.startRegistrar();
     for (let i = 0; i < 20; i++) await register(h, `u${i}`, 'r.test', `<sip:u${i}@10.0.1.${i}:5060>`, 3600);
@@ -212,14 +321,22 @@ describe('reg_success and reg_query', () => {
     expect(held.size).toBe(20);
     const reads = vi.spyOn(h.store, 'allDocs');
     const views = vi.spyOn(h.store, 'view');
-    const restarted = h.rt.events.waitFor('supervisor', (e) => e.kind === 'child_restarted' && e.childId === REG_SERVER);
+    const restarted = h.rt.events.waitFor(
+      'supervisor',
+      (e) => e.kind === 'child_restarted' && e.childId === REG_SERVER,
+    );
     h.rt.crash(killedAt, 'injected');
     await h.rt.awaitExit(killedAt);
     await restarted;
     expect(() => held.insert('forged', { id: 'forged' })).toThrow(TableError);
     expect(() => held.delete(md5('sip:u1@10.0.1.1:5060'))).toThrow(TableError);
-    expect(h.lines.filter((l) => l.msg === 'registrar: registrations kept across the restart').at(-1)).toMatchObject({ registrations: 20 });
-    for (let i = 0; i < 20; i++) expect((await query(h, 'r.test', `u${i}`, ['Contact'])).Fields).toEqual([{ Contact: `<sip:u${i}@10.0.1.${i}:5060>` }]);
+    expect(
+      h.lines.filter((l) => l.msg === 'registrar: registrations kept across the restart').at(-1),
+    ).toMatchObject({ registrations: 20 });
+    for (let i = 0; i < 20; i++)
+      expect((await query(h, 'r.test', `u${i}`, ['Contact'])).Fields).toEqual([
+        { Contact: `<sip:u${i}@10.0.1.${i}:5060>` },
+      ]);
     expect(reads.mock.calls.filter(([db]) => db === REGISTRATIONS_DB)).toEqual([]);
     expect(views.mock.calls.filter(([db]) => db === REGISTRATIONS_DB)).toEqual([]);
     expect(Table.reader<string, unknown>(h.rt, REGS_TABLE).info().owner).toEqual(h.rt.whereis(REG_SERVER));
@@ -227,14 +344,25 @@ describe('reg_success and reg_query', () => {
     views.mockRestore();
     // The restarted one writes: an update lands in the tables and the database.
     await register(h, 'u3', 'r.test', '<sip:u3@10.0.1.3:5060>', 1800);
-    await until(() => h.lines.some((l) => l.msg === 'registration written' && l.id === md5('sip:u3@10.0.1.3:5060') && l.result === 'updated'), 'the update written');
+    await until(
+      () =>
+        h.lines.some(
+          (l) =>
+            l.msg === 'registration written' &&
+            l.id === md5('sip:u3@10.0.1.3:5060') &&
+            l.result === 'updated',
+        ),
+      'the update written',
+    );
     await h.stopRegistrar();
     await h.startRegistrar();
-    expect(h.lines.filter((l) => l.msg === 'registrar: registrations primed from the database').at(-1)).toMatchObject({ loaded: 20 });
+    expect(
+      h.lines.filter((l) => l.msg === 'registrar: registrations primed from the database').at(-1),
+    ).toMatchObject({ loaded: 20 });
     expect((await query(h, 'r.test', 'u7', ['Username'])).Fields).toEqual([{ Username: 'u7' }]);
   });
 
-  it('reg_authn killed: the restarted one answers from the credentials it had (no device re-read), the dead one\'s handle refuses, and an edit after the restart is seen', async () => {
+  it("reg_authn killed: the restarted one answers from the credentials it had (no device re-read), the dead one's handle refuses, and an edit after the restart is seen", async () => {
     const h = await fresh();
     await addAccount(h.store, { name: 'Acme', realm: 'sip.acme.test' });
     await addDevice(h.store, { realm: 'sip.acme.test', username: 'alice', password: 's3cret' });
@@ -243,20 +371,31 @@ describe('reg_success and reg_query', () => {
     const killedAt = h.rt.whereis(REG_AUTHN)!;
     const held = Table.open<string, unknown>(h.rt.context(killedAt)!, CREDS_TABLE);
     const views = vi.spyOn(h.store, 'view');
-    const restarted = h.rt.events.waitFor('supervisor', (e) => e.kind === 'child_restarted' && e.childId === REG_AUTHN);
+    const restarted = h.rt.events.waitFor(
+      'supervisor',
+      (e) => e.kind === 'child_restarted' && e.childId === REG_AUTHN,
+    );
     h.rt.crash(killedAt, 'injected');
     await h.rt.awaitExit(killedAt);
     await restarted;
     expect(() => held.deleteAll()).toThrow(TableError);
-    expect(h.lines.filter((l) => l.msg === 'registrar: credentials kept across the restart').at(-1)).toMatchObject({ credentials: 1 });
-    for (let i = 0; i < 3; i++) expect(await askAuthn(h, 'alice', 'sip.acme.test')).toMatchObject({ 'Auth-Password': 's3cret' });
+    expect(
+      h.lines.filter((l) => l.msg === 'registrar: credentials kept across the restart').at(-1),
+    ).toMatchObject({ credentials: 1 });
+    for (let i = 0; i < 3; i++)
+      expect(await askAuthn(h, 'alice', 'sip.acme.test')).toMatchObject({ 'Auth-Password': 's3cret' });
     expect(views.mock.calls).toEqual([]);
     views.mockRestore();
-    const listing = (await h.store.view('accounts', 'accounts/listing_by_realm', { key: 'sip.acme.test' })).rows[0]!.value as { account_id: string };
+    const listing = (await h.store.view('accounts', 'accounts/listing_by_realm', { key: 'sip.acme.test' }))
+      .rows[0]!.value as { account_id: string };
     const db = accountDbName(listing.account_id);
-    const doc = (await h.store.view(db, 'devices/sip_credentials', { key: 'alice', includeDocs: true })).rows[0]!.doc!;
+    const doc = (await h.store.view(db, 'devices/sip_credentials', { key: 'alice', includeDocs: true }))
+      .rows[0]!.doc!;
     await h.store.save(db, { ...doc, sip: { ...(doc.sip as object), password: 'n3w' } });
-    await until(async () => (await askAuthn(h, 'alice', 'sip.acme.test'))['Auth-Password'] === 'n3w', 'the new password');
+    await until(
+      async () => (await askAuthn(h, 'alice', 'sip.acme.test'))['Auth-Password'] === 'n3w',
+      'the new password',
+    );
   });
 
   it('reg_authn killed and a device edited before its successor follows again: the successor resumes each feed where the dead one stopped, so the edit is not hidden', async () => {
@@ -265,10 +404,16 @@ describe('reg_success and reg_query', () => {
     await addDevice(h.store, { realm: 'sip.acme.test', username: 'alice', password: 's3cret' });
     await h.startRegistrar();
     expect(await askAuthn(h, 'alice', 'sip.acme.test')).toMatchObject({ 'Auth-Password': 's3cret' });
-    const listing = (await h.store.view('accounts', 'accounts/listing_by_realm', { key: 'sip.acme.test' })).rows[0]!.value as { account_db: string };
+    const listing = (await h.store.view('accounts', 'accounts/listing_by_realm', { key: 'sip.acme.test' }))
+      .rows[0]!.value as { account_db: string };
     const edit = async (): Promise<void> => {
-      const doc = (await h.store.view(listing.account_db, 'devices/sip_credentials', { key: 'alice', includeDocs: true })).rows[0]!.doc!;
-      await h.store.save(listing.account_db, { ...doc, sip: { ...(doc.sip as object), password: 'in-the-gap' } });
+      const doc = (
+        await h.store.view(listing.account_db, 'devices/sip_credentials', { key: 'alice', includeDocs: true })
+      ).rows[0]!.doc!;
+      await h.store.save(listing.account_db, {
+        ...doc,
+        sip: { ...(doc.sip as object), password: 'in-the-gap' },
+      });
     };
     // The successor looks at the feeds only once the edit is stored: the edit falls after
     // the dead one's feed and before the successor's.
@@ -285,21 +430,32 @@ describe('reg_success and reg_query', () => {
       return follow(db, opts);
     });
     const killedAt = h.rt.whereis(REG_AUTHN)!;
-    const restarted = h.rt.events.waitFor('supervisor', (e) => e.kind === 'child_restarted' && e.childId === REG_AUTHN);
+    const restarted = h.rt.events.waitFor(
+      'supervisor',
+      (e) => e.kind === 'child_restarted' && e.childId === REG_AUTHN,
+    );
     h.rt.crash(killedAt, 'injected');
     await restarted;
     expect(resumed).toBeGreaterThan(0);
     expect(await askAuthn(h, 'alice', 'sip.acme.test')).toMatchObject({ 'Auth-Password': 'in-the-gap' });
   });
 
-  it('a stray message to reg_server or reg_authn is the kernel\'s unexpected message: logged with its type, the process lives on', async () => {
+  it("a stray message to reg_server or reg_authn is the kernel's unexpected message: logged with its type, the process lives on", async () => {
     const h = await fresh();
     await h.startRegistrar();
     const [server, authn] = [h.rt.whereis(REG_SERVER)!, h.rt.whereis(REG_AUTHN)!];
     h.rt.send(server, { type: 'stray' });
     h.rt.send(authn, 'stray');
-    await until(() => h.lines.filter((l) => l.msg === 'unexpected message dropped').length >= 2, 'both logged');
-    expect(h.lines.filter((l) => l.msg === 'unexpected message dropped').map((l) => l.server).sort()).toEqual([REG_AUTHN, REG_SERVER]);
+    await until(
+      () => h.lines.filter((l) => l.msg === 'unexpected message dropped').length >= 2,
+      'both logged',
+    );
+    expect(
+      h.lines
+        .filter((l) => l.msg === 'unexpected message dropped')
+        .map((l) => l.server)
+        .sort(),
+    ).toEqual([REG_AUTHN, REG_SERVER]);
     expect([h.rt.whereis(REG_SERVER), h.rt.whereis(REG_AUTHN)]).toEqual([server, authn]);
   });
 
@@ -310,11 +466,34 @@ describe('reg_success and reg_query', () => {
     const noContact = regSuccess('x', 'r.test', '<sip:x@1.2.3.4>', 60);
     delete noContact.Contact;
     await h.bus.publish('registrar', regSuccessTarget('r.test', 'x').routingKey, JSON.stringify(noContact));
-    await h.bus.publish('registrar', regSuccessTarget('r.test', 'y').routingKey, JSON.stringify(regSuccess('y', 'r.test', 'not a contact <<', 60)));
-    await h.bus.publish('registrar', regSuccessTarget('r.test', 'z').routingKey, '{"Event-Category": "directory", "Event-Name":');
-    await until(() => h.lines.some((l) => l.msg === 'reg_success rejected' && String(l.reason).includes('malformed Contact')), 'malformed contact logged');
-    await until(() => h.lines.filter((l) => l.msg === 'listener: invalid message dropped').length >= 2, 'invalid ones logged');
-    expect(h.lines.find((l) => l.msg === 'listener: invalid message dropped' && String(l.reason).includes('Contact: missing required header'))).toBeDefined();
+    await h.bus.publish(
+      'registrar',
+      regSuccessTarget('r.test', 'y').routingKey,
+      JSON.stringify(regSuccess('y', 'r.test', 'not a contact <<', 60)),
+    );
+    await h.bus.publish(
+      'registrar',
+      regSuccessTarget('r.test', 'z').routingKey,
+      '{"Event-Category": "directory", "Event-Name":',
+    );
+    await until(
+      () =>
+        h.lines.some(
+          (l) => l.msg === 'reg_success rejected' && String(l.reason).includes('malformed Contact'),
+        ),
+      'malformed contact logged',
+    );
+    await until(
+      () => h.lines.filter((l) => l.msg === 'listener: invalid message dropped').length >= 2,
+      'invalid ones logged',
+    );
+    expect(
+      h.lines.find(
+        (l) =>
+          l.msg === 'listener: invalid message dropped' &&
+          String(l.reason).includes('Contact: missing required header'),
+      ),
+    ).toBeDefined();
     expect(h.rt.whereis(REG_SERVER)).toBe(pid);
     await register(h, 'w', 'r.test', '<sip:w@1.2.3.5>', 60);
     await written(h, md5('sip:w@1.2.3.5'));

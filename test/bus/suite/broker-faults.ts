@@ -29,7 +29,15 @@ export function brokerFaults(url: string): void {
   async function setup() {
     const name = `fife-test-faults-${randomBytes(4).toString('hex')}`;
     const mk = (conn: string): RecoveringTransport => {
-      const t = createTransport({ url, logger, connectionName: conn, backoff: FAST_BACKOFF, publishTimeoutMs: 60_000, startTimeoutMs: 10_000, namePrefix: conn });
+      const t = createTransport({
+        url,
+        logger,
+        connectionName: conn,
+        backoff: FAST_BACKOFF,
+        publishTimeoutMs: 60_000,
+        startTimeoutMs: 10_000,
+        namePrefix: conn,
+      });
       cleanup.push(() => t.close());
       return t;
     };
@@ -46,17 +54,24 @@ export function brokerFaults(url: string): void {
       logger,
       exchanges: [{ name: x, type: 'topic' }],
       bindings: [{ exchange: x, routingKey: 'evt.#' }],
-      responders: [{ category: 'test', name: 'seq', handler: (m) => {
-        got.add(Number(m.N));
-        if (want && got.size >= want.n) want.resolve();
-      } }],
+      responders: [
+        {
+          category: 'test',
+          name: 'seq',
+          handler: (m) => {
+            got.add(Number(m.N));
+            if (want && got.size >= want.n) want.resolve();
+          },
+        },
+      ],
     });
     cleanup.push(() => l.stop());
     await l.start();
     /** Publishes `count` confirmed messages numbered from `from` and waits until all arrived. */
     const publishAndReceive = async (from: number, count: number): Promise<void> => {
       const arrived = new Promise<void>((resolve) => (want = { n: got.size + count, resolve }));
-      for (let i = from; i < from + count; i++) await tP.publishConfirmed(x, `evt.seq.${i}`, encodeJson(msg('test', 'seq', { N: i })));
+      for (let i = from; i < from + count; i++)
+        await tP.publishConfirmed(x, `evt.seq.${i}`, encodeJson(msg('test', 'seq', { N: i })));
       await arrived;
       for (let i = from; i < from + count; i++) expect(got.has(i)).toBe(true);
     };
@@ -65,7 +80,12 @@ export function brokerFaults(url: string): void {
 
   it('a list of broker URLs is tried in turn: a dead first broker is skipped', async () => {
     const down = url.replace(/:\d+(\/|$)/, ':1$1');
-    const t = createTransport({ url: `${down},${url}`, logger, backoff: FAST_BACKOFF, startTimeoutMs: 10_000 });
+    const t = createTransport({
+      url: `${down},${url}`,
+      logger,
+      backoff: FAST_BACKOFF,
+      startTimeoutMs: 10_000,
+    });
     cleanup.push(() => t.close());
     await t.start();
     expect(t.broker).toBe(url.replace(/\/\/[^@/]*@/, '//'));
@@ -80,7 +100,11 @@ export function brokerFaults(url: string): void {
     await back;
     expect(s.l.queue).toBe(queue);
     await s.publishAndReceive(1_000, AFTER_RECOVERY);
-    expect(lines.some((l) => l.msg === 'bus: connection lost; reconnecting' && l.broker === 'amqp://127.0.0.1:5672')).toBe(true);
+    expect(
+      lines.some(
+        (l) => l.msg === 'bus: connection lost; reconnecting' && l.broker === 'amqp://127.0.0.1:5672',
+      ),
+    ).toBe(true);
   }, 60_000);
 
   it('broker app stopped and started: the listener comes back re-bound and gets every confirmed message after recovery', async () => {

@@ -3,9 +3,23 @@
  * both backends: catalogue validation at the edge, responders that never take the
  * process down, handle_event in order, runtime bindings, supervision.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { Runtime, GenServer, Supervisor, ok, noreply, reply, unexpected, describeTree, type Pid } from '../../../src/kernel/index.ts';
-import { GenListener, type GenListenerBehaviour, type GenListenerEvent } from '../../../src/bus/gen-listener.ts';
+import { afterEach, expect, it } from 'vitest';
+import {
+  Runtime,
+  GenServer,
+  Supervisor,
+  ok,
+  noreply,
+  reply,
+  unexpected,
+  describeTree,
+  type Pid,
+} from '../../../src/kernel/index.ts';
+import {
+  GenListener,
+  type GenListenerBehaviour,
+  type GenListenerEvent,
+} from '../../../src/bus/gen-listener.ts';
 import { Requester } from '../../../src/bus/requester.ts';
 import { build, authnReqKey } from '../../../src/api/index.ts';
 import type { Envelope } from '../../../src/bus/envelope.ts';
@@ -37,7 +51,17 @@ const Authn: GenListenerBehaviour<St, Args, 'seen'> = {
         name: 'authn_req',
         handler: async (m, ctx) => {
           if (m['Auth-User'] === 'explode') throw new Error('responder bug');
-          await ctx.reply(build('authn_resp', { 'Msg-ID': m['Msg-ID'], 'Auth-Method': 'password', 'Auth-Password': `pw-of-${String(m['Auth-User'])}` }, CTX) as Envelope);
+          await ctx.reply(
+            build(
+              'authn_resp',
+              {
+                'Msg-ID': m['Msg-ID'],
+                'Auth-Method': 'password',
+                'Auth-Password': `pw-of-${String(m['Auth-User'])}`,
+              },
+              CTX,
+            ) as Envelope,
+          );
         },
       },
     ],
@@ -45,18 +69,35 @@ const Authn: GenListenerBehaviour<St, Args, 'seen'> = {
   handleEvent: (m, s) => ({ ...s, seen: [...s.seen, String(m['Auth-User'])] }),
   handleCall: (_r, _f, s) => reply(s.seen, s),
   handleInfo: (m, s) => {
-    if ((m as GenListenerEvent).type === 'gen_listener') return noreply({ ...s, events: [...s.events, (m as GenListenerEvent).event] });
+    if ((m as GenListenerEvent).type === 'gen_listener')
+      return noreply({ ...s, events: [...s.events, (m as GenListenerEvent).event] });
     return unexpected(m, s);
   },
 };
 
 const authnReq = (user: string, realm: string): Envelope =>
-  build('authn_req', { 'Auth-User': user, 'Auth-Realm': realm, From: `${user}@${realm}`, To: `${user}@${realm}`, 'Msg-ID': `m-${user}-${Math.random()}` }, CTX) as Envelope;
+  build(
+    'authn_req',
+    {
+      'Auth-User': user,
+      'Auth-Realm': realm,
+      From: `${user}@${realm}`,
+      To: `${user}@${realm}`,
+      'Msg-ID': `m-${user}-${Math.random()}`,
+    },
+    CTX,
+  ) as Envelope;
 
 /** Resolves true once `queue` no longer exists (the crashed listener's cleanup is asynchronous). */
 async function waitUntilGone(t: BusTransport, queue: string): Promise<boolean> {
   for (let i = 0; i < 100; i++) {
-    if (!(await t.checkQueue(queue).then(() => true, () => false))) return true;
+    if (
+      !(await t.checkQueue(queue).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return true;
     await new Promise((r) => setTimeout(r, 20));
   }
   return false;
@@ -89,7 +130,14 @@ export function genListenerBehaviour(env: () => BusEnv): void {
     await req.start();
     const x = `${env().prefix()}-callmgr`;
     exchanges.push([t, x]);
-    return { t, rt, req, key: authnReqKey(realm), x, args: { realmKey: authnReqKey(realm), events: [], exchange: x } as Args };
+    return {
+      t,
+      rt,
+      req,
+      key: authnReqKey(realm),
+      x,
+      args: { realmKey: authnReqKey(realm), events: [], exchange: x } as Args,
+    };
   }
 
   it('answers a catalogue-valid request through a responder; handle_event sees every message in order', async () => {
@@ -109,34 +157,44 @@ export function genListenerBehaviour(env: () => BusEnv): void {
     const pid = ((await GenListener.start(rt, Authn, args, { transport: t })) as { pid: Pid }).pid;
     const bad = authnReq('carol', realm);
     delete bad['Auth-User'];
-    const err = (await req.call(bad, { exchange: x, routingKey: key }, { timeoutMs: 500 }).catch((e: unknown) => e)) as { reply?: Envelope };
+    const err = (await req
+      .call(bad, { exchange: x, routingKey: key }, { timeoutMs: 500 })
+      .catch((e: unknown) => e)) as { reply?: Envelope };
     expect(err.reply?.['Event-Category']).toBe('error');
     expect(String(err.reply?.['Error-Message'])).toContain('Auth-User');
     expect(rt.isAlive(pid)).toBe(true);
     expect(await GenServer.call(rt, pid, 'seen')).toEqual([]);
-    expect(((await GenListener.counters(rt, pid)) as Record<string, unknown>)).toBeDefined();
+    expect((await GenListener.counters(rt, pid)) as Record<string, unknown>).toBeDefined();
   });
 
   it('a responder that throws is logged; the listener process keeps serving', async () => {
     const realm = `${env().prefix()}.example.com`;
     const { t, rt, req, key, x, args } = await setup(realm);
     const pid = ((await GenListener.start(rt, Authn, args, { transport: t })) as { pid: Pid }).pid;
-    await req.call(authnReq('explode', realm), { exchange: x, routingKey: key }, { timeoutMs: 300 }).catch(() => undefined);
-    expect((await req.call(authnReq('dave', realm), { exchange: x, routingKey: key }))['Auth-Password']).toBe('pw-of-dave');
+    await req
+      .call(authnReq('explode', realm), { exchange: x, routingKey: key }, { timeoutMs: 300 })
+      .catch(() => undefined);
+    expect((await req.call(authnReq('dave', realm), { exchange: x, routingKey: key }))['Auth-Password']).toBe(
+      'pw-of-dave',
+    );
     expect(rt.isAlive(pid)).toBe(true);
-    expect(env().lines.some((l) => String(l.msg).includes('responder') || String(l.err).includes('responder bug'))).toBe(true);
+    expect(
+      env().lines.some((l) => String(l.msg).includes('responder') || String(l.err).includes('responder bug')),
+    ).toBe(true);
     // the failure is counted for this listener in the tree view (fife tree --json)
     expect(describeTree(rt, pid)?.counters).toEqual({ handlerErrors: 1 });
   });
 
-  it('an unexpected info message is the kernel\'s: logged at warn with its type, counted in the tree view; the listener lives on', async () => {
+  it("an unexpected info message is the kernel's: logged at warn with its type, counted in the tree view; the listener lives on", async () => {
     const realm = `${env().prefix()}.example.com`;
     const { t, rt, args } = await setup(realm);
     const pid = ((await GenListener.start(rt, Authn, args, { transport: t })) as { pid: Pid }).pid;
     rt.send(pid, { type: 'stray_event', body: 'not for the log' });
     expect(await GenServer.call(rt, pid, 'seen')).toEqual([]);
     expect(describeTree(rt, pid)?.unexpectedMessages).toBe(1);
-    const line = env().lines.find((l) => l.msg === 'unexpected message dropped' && l.server === 'test_authn_listener');
+    const line = env().lines.find(
+      (l) => l.msg === 'unexpected message dropped' && l.server === 'test_authn_listener',
+    );
     expect(line).toMatchObject({ level: 40, msg_type: 'stray_event' });
     expect(JSON.stringify(line)).not.toContain('not for the log');
   });
@@ -150,7 +208,9 @@ export function genListenerBehaviour(env: () => BusEnv): void {
     const back = new Promise<void>((resolve) => t.once('ready', () => resolve()));
     t.sever('test: cut the connection');
     await back;
-    expect((await req.call(authnReq('hank', realm), { exchange: x, routingKey: key }))['Auth-Password']).toBe('pw-of-hank');
+    expect((await req.call(authnReq('hank', realm), { exchange: x, routingKey: key }))['Auth-Password']).toBe(
+      'pw-of-hank',
+    );
     expect(await GenListener.queue(rt, pid)).toBe(queue);
     expect(await GenServer.call(rt, pid, 'seen')).toEqual(['gina', 'hank']);
   });
@@ -158,20 +218,31 @@ export function genListenerBehaviour(env: () => BusEnv): void {
   it('bindings added at runtime start deliveries; removed ones stop them', async () => {
     const realm = `${env().prefix()}.example.com`;
     const other = `${env().prefix()}.other.org`;
-    const { t, rt, req, key, x, args } = await setup(realm);
+    const { t, rt, req, x, args } = await setup(realm);
     const pid = ((await GenListener.start(rt, Authn, args, { transport: t })) as { pid: Pid }).pid;
     const otherKey = authnReqKey(other);
-    await expect(req.call(authnReq('erin', other), { exchange: x, routingKey: otherKey }, { timeoutMs: 300 })).rejects.toThrow();
+    await expect(
+      req.call(authnReq('erin', other), { exchange: x, routingKey: otherKey }, { timeoutMs: 300 }),
+    ).rejects.toThrow();
     await GenListener.addBinding(rt, pid, { exchange: x, routingKey: otherKey });
-    expect((await req.call(authnReq('erin', other), { exchange: x, routingKey: otherKey }))['Auth-Password']).toBe('pw-of-erin');
+    expect(
+      (await req.call(authnReq('erin', other), { exchange: x, routingKey: otherKey }))['Auth-Password'],
+    ).toBe('pw-of-erin');
     await GenListener.removeBinding(rt, pid, { exchange: x, routingKey: otherKey });
-    await expect(req.call(authnReq('erin', other), { exchange: x, routingKey: otherKey }, { timeoutMs: 300 })).rejects.toThrow();
+    await expect(
+      req.call(authnReq('erin', other), { exchange: x, routingKey: otherKey }, { timeoutMs: 300 }),
+    ).rejects.toThrow();
   });
 
   it('under a supervisor: a killed listener is restarted with a fresh queue and serves again', async () => {
     const realm = `${env().prefix()}.example.com`;
     const { t, rt, req, key, x, args } = await setup(realm);
-    const sup = ((await Supervisor.start(rt, { flags: { intensity: 5 }, children: [GenListener.childSpec('authn', Authn, args, { transport: t })] })) as { pid: Pid }).pid;
+    const sup = (
+      (await Supervisor.start(rt, {
+        flags: { intensity: 5 },
+        children: [GenListener.childSpec('authn', Authn, args, { transport: t })],
+      })) as { pid: Pid }
+    ).pid;
     const first = (await Supervisor.whichChildren(rt, sup))[0]!.pid!;
     const firstQueue = await GenListener.queue(rt, first);
     const restarted = rt.events.waitFor('supervisor', (e) => e.kind === 'child_restarted');
@@ -181,7 +252,9 @@ export function genListenerBehaviour(env: () => BusEnv): void {
     expect(second).not.toBe(first);
     expect(await GenListener.queue(rt, second)).not.toBe(firstQueue);
     await expect(waitUntilGone(t, firstQueue)).resolves.toBe(true);
-    expect((await req.call(authnReq('frank', realm), { exchange: x, routingKey: key }))['Auth-Password']).toBe('pw-of-frank');
+    expect(
+      (await req.call(authnReq('frank', realm), { exchange: x, routingKey: key }))['Auth-Password'],
+    ).toBe('pw-of-frank');
   });
 
   it('stopping the listener runs terminate, cancels the consumer and removes its anonymous queue', async () => {

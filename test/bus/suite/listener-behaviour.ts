@@ -56,14 +56,22 @@ export function listenerBehaviour(env: () => BusEnv): void {
     it('declares its queue with Kazoo defaults, binds itself to targeted, and says created_queue then consuming', async () => {
       const t = await env().transport();
       const got = latch(1);
-      const l = listener(t, { responders: [{ category: 'directory', name: 'authn_req', handler: () => got.hit() }] });
+      const l = listener(t, {
+        responders: [{ category: 'directory', name: 'authn_req', handler: () => got.hit() }],
+      });
       const events: string[] = [];
       l.on('created_queue', () => events.push('created_queue'));
       l.on('consuming', () => events.push('consuming'));
       await l.start();
       expect(events).toEqual(['created_queue', 'consuming']);
       expect(l.isConsuming).toBe(true);
-      expect(t.topology.queues.get(l.queue!)).toEqual({ durable: false, exclusive: false, autoDelete: true, maxLength: 100, messageTtl: 60_000 });
+      expect(t.topology.queues.get(l.queue!)).toEqual({
+        durable: false,
+        exclusive: false,
+        autoDelete: true,
+        maxLength: 100,
+        messageTtl: 60_000,
+      });
       await t.publish('targeted', l.queue!, encodeJson(msg('directory', 'authn_req')));
       await got.wait;
     });
@@ -86,10 +94,12 @@ export function listenerBehaviour(env: () => BusEnv): void {
       const x = await topic(t);
       const seen: string[] = [];
       const done = latch(4);
-      const rec = (tag: string) => (m: Envelope): void => {
-        seen.push(`${tag}:${String(m['Event-Name'])}`);
-        done.hit();
-      };
+      const rec =
+        (tag: string) =>
+        (m: Envelope): void => {
+          seen.push(`${tag}:${String(m['Event-Name'])}`);
+          done.hit();
+        };
       const l = listener(t, {
         bindings: [{ exchange: x, routingKey: 'call.#' }],
         responders: [
@@ -102,7 +112,12 @@ export function listenerBehaviour(env: () => BusEnv): void {
       await t.publish(x, 'call.CHANNEL_ANSWER.a', encodeJson(msg('call_event', 'CHANNEL_ANSWER')));
       await t.publish(x, 'call.other.a', encodeJson(msg('dialplan', 'route_req')));
       await done.wait;
-      expect(seen.sort()).toEqual(['any:CHANNEL_ANSWER', 'any:route_req', 'anyname:CHANNEL_ANSWER', 'exact:CHANNEL_ANSWER']);
+      expect(seen.sort()).toEqual([
+        'any:CHANNEL_ANSWER',
+        'any:route_req',
+        'anyname:CHANNEL_ANSWER',
+        'exact:CHANNEL_ANSWER',
+      ]);
       l.removeResponder('*', '*');
       const after = latch(1);
       l.addResponder('call_event', 'CHANNEL_HANGUP', () => after.hit());
@@ -119,18 +134,36 @@ export function listenerBehaviour(env: () => BusEnv): void {
       const errors: string[] = [];
       const l = listener(t, {
         responders: [
-          { category: 'test', name: 'throw', handler: () => { throw new Error('sync bug'); } },
-          { category: 'test', name: 'reject', handler: async () => { throw new Error('async bug'); } },
+          {
+            category: 'test',
+            name: 'throw',
+            handler: () => {
+              throw new Error('sync bug');
+            },
+          },
+          {
+            category: 'test',
+            name: 'reject',
+            handler: async () => {
+              throw new Error('async bug');
+            },
+          },
           { category: 'test', name: 'ok', handler: () => ok.hit() },
         ],
       });
       l.on('handler_error', ({ name }) => errors.push(name));
       await l.start();
-      for (const name of ['throw', 'reject', 'ok']) await t.publish('targeted', l.queue!, encodeJson(msg('test', name)));
+      for (const name of ['throw', 'reject', 'ok'])
+        await t.publish('targeted', l.queue!, encodeJson(msg('test', name)));
       await ok.wait;
       await expect.poll(() => l.counters.snapshot().handlerErrors).toBe(2);
       expect(errors.sort()).toEqual(['reject', 'throw']);
-      expect(e.lines.filter((x) => x.msg === 'listener: responder failed; message skipped, listener carries on').map((x) => x.name).sort()).toEqual(['reject', 'throw']);
+      expect(
+        e.lines
+          .filter((x) => x.msg === 'listener: responder failed; message skipped, listener carries on')
+          .map((x) => x.name)
+          .sort(),
+      ).toEqual(['reject', 'throw']);
       expect(l.isConsuming).toBe(true);
     });
 
@@ -144,14 +177,20 @@ export function listenerBehaviour(env: () => BusEnv): void {
       const finished = latch(5);
       const l = listener(t, {
         concurrency: 2,
-        responders: [{ category: 'test', name: 'slow', handler: async () => {
-          running++;
-          peak = Math.max(peak, running);
-          twoRunning.hit();
-          await gate;
-          running--;
-          finished.hit();
-        } }],
+        responders: [
+          {
+            category: 'test',
+            name: 'slow',
+            handler: async () => {
+              running++;
+              peak = Math.max(peak, running);
+              twoRunning.hit();
+              await gate;
+              running--;
+              finished.hit();
+            },
+          },
+        ],
       });
       await l.start();
       for (let i = 0; i < 5; i++) await t.publish('targeted', l.queue!, encodeJson(msg('test', 'slow')));
@@ -175,10 +214,20 @@ export function listenerBehaviour(env: () => BusEnv): void {
           if (n === 'skip') return 'ignore';
           if (n === 'bomb') throw new Error('module bug');
         },
-        responders: [{ category: 'test', name: '*', handler: (m) => { handled.push(String(m['Event-Name'])); done.hit(); } }],
+        responders: [
+          {
+            category: 'test',
+            name: '*',
+            handler: (m) => {
+              handled.push(String(m['Event-Name']));
+              done.hit();
+            },
+          },
+        ],
       });
       await l.start();
-      for (const n of ['skip', 'bomb', 'plain']) await t.publish('targeted', l.queue!, encodeJson(msg('test', n)));
+      for (const n of ['skip', 'bomb', 'plain'])
+        await t.publish('targeted', l.queue!, encodeJson(msg('test', n)));
       await done.wait;
       expect(seen).toEqual(['skip', 'bomb', 'plain']);
       expect(handled.sort()).toEqual(['bomb', 'plain']);
@@ -188,9 +237,24 @@ export function listenerBehaviour(env: () => BusEnv): void {
       const e = env();
       const t = await e.transport();
       const done = latch(1);
-      const l = listener(t, { responders: [{ category: 'call_event', name: '*', handler: (_m, ctx) => { ctx.log.info('handling'); done.hit(); } }] });
+      const l = listener(t, {
+        responders: [
+          {
+            category: 'call_event',
+            name: '*',
+            handler: (_m, ctx) => {
+              ctx.log.info('handling');
+              done.hit();
+            },
+          },
+        ],
+      });
       await l.start();
-      await t.publish('targeted', l.queue!, encodeJson(msg('call_event', 'CHANNEL_CREATE', { 'Call-ID': 'call-42@host' })));
+      await t.publish(
+        'targeted',
+        l.queue!,
+        encodeJson(msg('call_event', 'CHANNEL_CREATE', { 'Call-ID': 'call-42@host' })),
+      );
       await done.wait;
       expect(e.lines.find((x) => x.msg === 'handling')?.call_id).toBe('call-42@host');
     });
@@ -202,7 +266,18 @@ export function listenerBehaviour(env: () => BusEnv): void {
       const x = await topic(t);
       const names: string[] = [];
       let next = latch(1);
-      const l = listener(t, { responders: [{ category: 'test', name: '*', handler: (m) => { names.push(String(m['Event-Name'])); next.hit(); } }] });
+      const l = listener(t, {
+        responders: [
+          {
+            category: 'test',
+            name: '*',
+            handler: (m) => {
+              names.push(String(m['Event-Name']));
+              next.hit();
+            },
+          },
+        ],
+      });
       await l.start();
       await l.addBinding({ exchange: x, routingKey: 'a.*' });
       await t.publish(x, 'a.one', encodeJson(msg('test', 'first')));
@@ -224,7 +299,10 @@ export function listenerBehaviour(env: () => BusEnv): void {
       const t = await e.transport();
       const ok = latch(1);
       const reasons: string[] = [];
-      const l = listener(t, { maxMessageBytes: 1000, responders: [{ category: 'test', name: 'ok', handler: () => ok.hit() }] });
+      const l = listener(t, {
+        maxMessageBytes: 1000,
+        responders: [{ category: 'test', name: 'ok', handler: () => ok.hit() }],
+      });
       l.on('invalid', (i) => reasons.push(i.reason));
       await l.start();
       const q = l.queue!;
@@ -235,8 +313,15 @@ export function listenerBehaviour(env: () => BusEnv): void {
       await t.publish('targeted', q, encodeJson(msg('test', 'ok')));
       await ok.wait;
       expect(reasons).toEqual(['not_json', 'not_object', 'missing_headers', 'too_big']);
-      expect(l.counters.snapshot().invalid).toEqual({ not_json: 1, not_object: 1, missing_headers: 1, too_big: 1 });
-      expect(e.lines.filter((x) => x.msg === 'listener: invalid message dropped').map((x) => x.reason)).toEqual(reasons);
+      expect(l.counters.snapshot().invalid).toEqual({
+        not_json: 1,
+        not_object: 1,
+        missing_headers: 1,
+        too_big: 1,
+      });
+      expect(
+        e.lines.filter((x) => x.msg === 'listener: invalid message dropped').map((x) => x.reason),
+      ).toEqual(reasons);
     });
 
     it('a catalogue validator or decoder that throws counts the message invalid; the listener carries on', async () => {
@@ -260,16 +345,25 @@ export function listenerBehaviour(env: () => BusEnv): void {
       const t = await env().transport();
       const l = listener(t, {
         validate: (m) => (typeof m['Auth-Realm'] === 'string' ? undefined : 'Auth-Realm missing'),
-        errorReply: (req, reason) => msg('error', 'authn_req', { 'Error-Message': reason, 'Msg-ID': req['Msg-ID'] }),
+        errorReply: (req, reason) =>
+          msg('error', 'authn_req', { 'Error-Message': reason, 'Msg-ID': req['Msg-ID'] }),
         responders: [{ category: 'directory', name: 'authn_req', handler: () => undefined }],
       });
       await l.start();
       const replyQ = await t.assertQueue('', { exclusive: true });
       await t.bindQueue(replyQ, 'targeted', replyQ);
       const s = await sink(t, replyQ);
-      await t.publish('targeted', l.queue!, encodeJson(msg('directory', 'authn_req', { 'Server-ID': replyQ, 'Msg-ID': 'm-1' })));
+      await t.publish(
+        'targeted',
+        l.queue!,
+        encodeJson(msg('directory', 'authn_req', { 'Server-ID': replyQ, 'Msg-ID': 'm-1' })),
+      );
       await s.count(1);
-      expect(JSON.parse(s.bodies()[0])).toMatchObject({ 'Event-Category': 'error', 'Error-Message': 'Auth-Realm missing', 'Msg-ID': 'm-1' });
+      expect(JSON.parse(s.bodies()[0])).toMatchObject({
+        'Event-Category': 'error',
+        'Error-Message': 'Auth-Realm missing',
+        'Msg-ID': 'm-1',
+      });
       expect(l.counters.snapshot().errorReplies).toBe(1);
     });
   });
@@ -281,12 +375,18 @@ export function listenerBehaviour(env: () => BusEnv): void {
       const twice = latch(2);
       const l = listener(t, {
         ackMode: 'manual',
-        responders: [{ category: 'test', name: 'retry', handler: (_m, ctx) => {
-          seen.push(ctx.delivery.redelivered);
-          if (seen.length === 1) ctx.delivery.nack(true);
-          else ctx.delivery.ack();
-          twice.hit();
-        } }],
+        responders: [
+          {
+            category: 'test',
+            name: 'retry',
+            handler: (_m, ctx) => {
+              seen.push(ctx.delivery.redelivered);
+              if (seen.length === 1) ctx.delivery.nack(true);
+              else ctx.delivery.ack();
+              twice.hit();
+            },
+          },
+        ],
       });
       await l.start();
       await t.publish('targeted', l.queue!, encodeJson(msg('test', 'retry')));
@@ -306,14 +406,21 @@ export function listenerBehaviour(env: () => BusEnv): void {
         ackMode: 'after-handlers',
         prefetch: 1,
         concurrency: 5,
-        responders: [{ category: 'test', name: 'work', handler: async () => {
-          started.hit();
-          await gate;
-          all.hit();
-        } }],
+        responders: [
+          {
+            category: 'test',
+            name: 'work',
+            handler: async () => {
+              started.hit();
+              await gate;
+              all.hit();
+            },
+          },
+        ],
       });
       await l.start();
-      for (let i = 0; i < 3; i++) await t.publishConfirmed('targeted', l.queue!, encodeJson(msg('test', 'work')));
+      for (let i = 0; i < 3; i++)
+        await t.publishConfirmed('targeted', l.queue!, encodeJson(msg('test', 'work')));
       await started.wait;
       expect((await t.checkQueue(l.queue!)).messageCount).toBe(2);
       expect(l.counters.received).toBe(1);
@@ -328,7 +435,10 @@ export function listenerBehaviour(env: () => BusEnv): void {
       const t = await env().transport();
       const x = await topic(t);
       let got = latch(1);
-      const l = listener(t, { bindings: [{ exchange: x, routingKey: 'reg.#' }], responders: [{ category: 'directory', name: 'reg_success', handler: () => got.hit() }] });
+      const l = listener(t, {
+        bindings: [{ exchange: x, routingKey: 'reg.#' }],
+        responders: [{ category: 'directory', name: 'reg_success', handler: () => got.hit() }],
+      });
       await l.start();
       const queue = l.queue;
       await t.publish(x, 'reg.one', encodeJson(msg('directory', 'reg_success')));
@@ -351,11 +461,19 @@ export function listenerBehaviour(env: () => BusEnv): void {
       const t = await env().transport();
       let finished = false;
       const started = latch(1);
-      const l = listener(t, { responders: [{ category: 'test', name: '*', handler: async () => {
-        started.hit();
-        await new Promise<void>((r) => setImmediate(r));
-        finished = true;
-      } }] });
+      const l = listener(t, {
+        responders: [
+          {
+            category: 'test',
+            name: '*',
+            handler: async () => {
+              started.hit();
+              await new Promise<void>((r) => setImmediate(r));
+              finished = true;
+            },
+          },
+        ],
+      });
       await l.start();
       await t.publish('targeted', l.queue!, encodeJson(msg('test', 'x')));
       await started.wait;

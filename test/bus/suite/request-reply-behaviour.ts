@@ -27,8 +27,19 @@ export function requestReplyBehaviour(env: () => BusEnv): void {
   }
 
   /** A listener on a shared topic exchange answering `category/name` with handler. */
-  async function responder(t: RecoveringTransport, x: string, rk: string, handler: Handler): Promise<ListenerCore> {
-    const l = new ListenerCore({ transport: t, logger: env().logger, exchanges: [{ name: x, type: 'topic' }], bindings: [{ exchange: x, routingKey: rk }], responders: [{ category: 'directory', name: 'authn_req', handler }] });
+  async function responder(
+    t: RecoveringTransport,
+    x: string,
+    rk: string,
+    handler: Handler,
+  ): Promise<ListenerCore> {
+    const l = new ListenerCore({
+      transport: t,
+      logger: env().logger,
+      exchanges: [{ name: x, type: 'topic' }],
+      bindings: [{ exchange: x, routingKey: rk }],
+      responders: [{ category: 'directory', name: 'authn_req', handler }],
+    });
     stoppers.push(() => l.stop());
     await l.start();
     return l;
@@ -41,8 +52,12 @@ export function requestReplyBehaviour(env: () => BusEnv): void {
     return x;
   }
 
-  const req = (extra: Envelope = {}): Envelope => msg('directory', 'authn_req', { 'Auth-Realm': 'example.com', ...extra });
-  const answer = (name: string, extra: Envelope = {}): Handler => (m, ctx) => ctx.reply(msg('directory', name, { 'Msg-ID': m['Msg-ID'], ...extra }));
+  const req = (extra: Envelope = {}): Envelope =>
+    msg('directory', 'authn_req', { 'Auth-Realm': 'example.com', ...extra });
+  const answer =
+    (name: string, extra: Envelope = {}): Handler =>
+    (m, ctx) =>
+      ctx.reply(msg('directory', name, { 'Msg-ID': m['Msg-ID'], ...extra }));
 
   describe('call', () => {
     it('returns the reply, sent to its Server-ID and matched on Msg-ID, across two connections', async () => {
@@ -52,10 +67,15 @@ export function requestReplyBehaviour(env: () => BusEnv): void {
       let seen: Envelope | undefined;
       await responder(tResp, x, 'authn.req.*', (m, ctx) => {
         seen = m;
-        return ctx.reply(msg('directory', 'authn_resp', { 'Msg-ID': m['Msg-ID'], 'Auth-Password': 'secret' }));
+        return ctx.reply(
+          msg('directory', 'authn_resp', { 'Msg-ID': m['Msg-ID'], 'Auth-Password': 'secret' }),
+        );
       });
       const r = await requester(tReq);
-      const reply = await r.call(req({ 'Server-ID': 'someone-else' }), { exchange: x, routingKey: 'authn.req.example%2Ecom' });
+      const reply = await r.call(req({ 'Server-ID': 'someone-else' }), {
+        exchange: x,
+        routingKey: 'authn.req.example%2Ecom',
+      });
       expect(reply['Event-Name']).toBe('authn_resp');
       expect(reply['Msg-ID']).toBe(seen?.['Msg-ID']);
       expect(seen?.['Server-ID']).toBe(r.serverId);
@@ -66,7 +86,9 @@ export function requestReplyBehaviour(env: () => BusEnv): void {
     it('the first valid reply wins over an earlier error reply', async () => {
       const t = await env().transport();
       const x = await exchange(t);
-      await responder(t, x, 'authn.req.*', (m, ctx) => ctx.reply(msg('error', 'authn_req', { 'Msg-ID': m['Msg-ID'], 'Error-Message': 'no such user' })));
+      await responder(t, x, 'authn.req.*', (m, ctx) =>
+        ctx.reply(msg('error', 'authn_req', { 'Msg-ID': m['Msg-ID'], 'Error-Message': 'no such user' })),
+      );
       let release!: () => void;
       const afterError = new Promise<void>((r) => (release = r));
       const r = await requester(t);
@@ -83,7 +105,9 @@ export function requestReplyBehaviour(env: () => BusEnv): void {
     it('with only error replies it rejects RequestRejectedError carrying the reply', async () => {
       const t = await env().transport();
       const x = await exchange(t);
-      await responder(t, x, 'authn.req.*', (m, ctx) => ctx.reply(msg('error', 'authn_req', { 'Msg-ID': m['Msg-ID'], 'Error-Message': 'no such user' })));
+      await responder(t, x, 'authn.req.*', (m, ctx) =>
+        ctx.reply(msg('error', 'authn_req', { 'Msg-ID': m['Msg-ID'], 'Error-Message': 'no such user' })),
+      );
       const r = await requester(t, 300);
       const err = await r.call(req(), { exchange: x, routingKey: 'authn.req.a' }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(RequestRejectedError);
@@ -95,16 +119,34 @@ export function requestReplyBehaviour(env: () => BusEnv): void {
       const t = await env().transport();
       const x = await exchange(t);
       const r = await requester(t);
-      const err = await r.call(req({ 'Msg-ID': 'msg-timeout-1' }), { exchange: x, routingKey: 'authn.req.nobody' }, { timeoutMs: 200 }).catch((e: unknown) => e);
+      const err = await r
+        .call(
+          req({ 'Msg-ID': 'msg-timeout-1' }),
+          { exchange: x, routingKey: 'authn.req.nobody' },
+          { timeoutMs: 200 },
+        )
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(RequestTimeoutError);
-      expect(err).toMatchObject({ code: 'REQUEST_TIMEOUT', msgId: 'msg-timeout-1', timeoutMs: 200, repliesSeen: 0 });
-      expect((err as Error).message).toBe('no valid reply to directory/authn_req (Msg-ID msg-timeout-1) within 200 ms; 0 reply(ies) seen');
+      expect(err).toMatchObject({
+        code: 'REQUEST_TIMEOUT',
+        msgId: 'msg-timeout-1',
+        timeoutMs: 200,
+        repliesSeen: 0,
+      });
+      expect((err as Error).message).toBe(
+        'no valid reply to directory/authn_req (Msg-ID msg-timeout-1) within 200 ms; 0 reply(ies) seen',
+      );
     });
 
     it('holds a Defer-Response reply until the timeout, and prefers a later direct one', async () => {
       const t = await env().transport();
       const x = await exchange(t);
-      await responder(t, x, 'authn.req.*', answer('authn_resp', { 'Defer-Response': 'true', From: 'deferred' }));
+      await responder(
+        t,
+        x,
+        'authn.req.*',
+        answer('authn_resp', { 'Defer-Response': 'true', From: 'deferred' }),
+      );
       await responder(t, x, 'authn.req.b', answer('authn_resp', { From: 'direct' }));
       const r = await requester(t, 300);
       const onlyDeferred = await r.call(req(), { exchange: x, routingKey: 'authn.req.a' });
@@ -116,16 +158,23 @@ export function requestReplyBehaviour(env: () => BusEnv): void {
     it('matches replies on Msg-Reply-ID when the request carries one', async () => {
       const t = await env().transport();
       const x = await exchange(t);
-      await responder(t, x, 'authn.req.*', (m, ctx) => ctx.reply(msg('directory', 'authn_resp', { 'Msg-ID': m['Msg-Reply-ID'] })));
+      await responder(t, x, 'authn.req.*', (m, ctx) =>
+        ctx.reply(msg('directory', 'authn_resp', { 'Msg-ID': m['Msg-Reply-ID'] })),
+      );
       const r = await requester(t);
-      const reply = await r.call(req({ 'Msg-Reply-ID': 'route-win-7' }), { exchange: x, routingKey: 'authn.req.a' });
+      const reply = await r.call(req({ 'Msg-Reply-ID': 'route-win-7' }), {
+        exchange: x,
+        routingKey: 'authn.req.a',
+      });
       expect(reply['Msg-ID']).toBe('route-win-7');
     });
 
     it('a publish that fails rejects the call with that error', async () => {
       const t = await env().transport();
       const r = await requester(t);
-      await expect(r.call(req(), { exchange: `${env().prefix()}-missing`, routingKey: 'x' })).rejects.toMatchObject({ reason: 'NOT_FOUND' });
+      await expect(
+        r.call(req(), { exchange: `${env().prefix()}-missing`, routingKey: 'x' }),
+      ).rejects.toMatchObject({ reason: 'NOT_FOUND' });
     });
 
     it('keeps its Server-ID across a lost connection and calls work after recovery', async () => {
@@ -138,7 +187,9 @@ export function requestReplyBehaviour(env: () => BusEnv): void {
       t.sever('test');
       await back;
       expect(r.serverId).toBe(id);
-      expect((await r.call(req(), { exchange: x, routingKey: 'authn.req.a' }))['Event-Name']).toBe('authn_resp');
+      expect((await r.call(req(), { exchange: x, routingKey: 'authn.req.a' }))['Event-Name']).toBe(
+        'authn_resp',
+      );
     });
   });
 
@@ -148,7 +199,11 @@ export function requestReplyBehaviour(env: () => BusEnv): void {
       const x = await exchange(t);
       for (const n of [1, 2, 3]) await responder(t, x, 'authn.req.*', answer('authn_resp', { N: n }));
       const r = await requester(t, 10_000);
-      const replies = await r.callCollect(req(), { exchange: x, routingKey: 'authn.req.a' }, { until: (rs) => rs.length === 3 });
+      const replies = await r.callCollect(
+        req(),
+        { exchange: x, routingKey: 'authn.req.a' },
+        { until: (rs) => rs.length === 3 },
+      );
       expect(replies.map((m) => m.N).sort()).toEqual([1, 2, 3]);
     });
 
@@ -157,7 +212,11 @@ export function requestReplyBehaviour(env: () => BusEnv): void {
       const x = await exchange(t);
       for (const n of [1, 2]) await responder(t, x, 'authn.req.*', answer('authn_resp', { N: n }));
       const r = await requester(t);
-      const replies = await r.callCollect(req(), { exchange: x, routingKey: 'authn.req.a' }, { timeoutMs: 300 });
+      const replies = await r.callCollect(
+        req(),
+        { exchange: x, routingKey: 'authn.req.a' },
+        { timeoutMs: 300 },
+      );
       expect(replies).toHaveLength(2);
     });
 
@@ -166,7 +225,13 @@ export function requestReplyBehaviour(env: () => BusEnv): void {
       const x = await exchange(t);
       await responder(t, x, 'authn.req.*', answer('authn_resp'));
       const r = await requester(t);
-      const err = await r.callCollect(req(), { exchange: x, routingKey: 'authn.req.a' }, { timeoutMs: 300, until: (rs) => rs.length === 2 }).catch((e: unknown) => e);
+      const err = await r
+        .callCollect(
+          req(),
+          { exchange: x, routingKey: 'authn.req.a' },
+          { timeoutMs: 300, until: (rs) => rs.length === 2 },
+        )
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(CollectTimeoutError);
       expect((err as CollectTimeoutError).replies).toHaveLength(1);
     });

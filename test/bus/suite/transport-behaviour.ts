@@ -18,7 +18,11 @@ export function transportBehaviour(env: () => BusEnv): void {
   });
 
   /** A test exchange that is deleted after the test. */
-  async function exchange(t: RecoveringTransport, type: ExchangeType, prefix = env().prefix()): Promise<string> {
+  async function exchange(
+    t: RecoveringTransport,
+    type: ExchangeType,
+    prefix = env().prefix(),
+  ): Promise<string> {
     const name = `${prefix}-${type}`;
     await t.assertExchange({ name, type });
     cleanups.push(() => t.deleteExchange(name));
@@ -33,9 +37,10 @@ export function transportBehaviour(env: () => BusEnv): void {
       const bind = t.bindQueue(q, 'amq.topic', 'a.#');
       if (e.kind === 'rabbitmq') await expect(bind).resolves.toBeUndefined();
       else await expect(bind).rejects.toMatchObject({ reason: 'NOT_FOUND' });
-      await expect(t.assertExchange({ name: 'amq.fife-test', type: 'topic' })).rejects.toMatchObject({ reason: 'ACCESS_REFUSED' });
+      await expect(t.assertExchange({ name: 'amq.fife-test', type: 'topic' })).rejects.toMatchObject({
+        reason: 'ACCESS_REFUSED',
+      });
     });
-
 
     it("declares Kazoo's exchanges, and re-declaring them is idempotent", async () => {
       const t = await env().transport();
@@ -46,7 +51,9 @@ export function transportBehaviour(env: () => BusEnv): void {
     it('refuses a re-declare with another type (PRECONDITION_FAILED) and keeps working', async () => {
       const t = await env().transport();
       const x = await exchange(t, 'topic');
-      await expect(t.assertExchange({ name: x, type: 'direct' })).rejects.toMatchObject({ reason: 'PRECONDITION_FAILED' });
+      await expect(t.assertExchange({ name: x, type: 'direct' })).rejects.toMatchObject({
+        reason: 'PRECONDITION_FAILED',
+      });
       const q = await t.assertQueue('', { exclusive: true });
       await expect(t.bindQueue(q, x, 'a.b')).resolves.toBeUndefined();
     });
@@ -56,16 +63,36 @@ export function transportBehaviour(env: () => BusEnv): void {
     it('topic: * matches one word, # zero or more, literal keys match exactly', async () => {
       const t = await env().transport();
       const x = await exchange(t, 'topic');
-      const patterns = { star: 'call.*.abc', hash: 'call.#', exact: 'call.CHANNEL_ANSWER.abc', mid: 'a.#.z', all: '#' };
+      const patterns = {
+        star: 'call.*.abc',
+        hash: 'call.#',
+        exact: 'call.CHANNEL_ANSWER.abc',
+        mid: 'a.#.z',
+        all: '#',
+      };
       const sinks: Record<string, Awaited<ReturnType<typeof sink>>> = {};
       for (const [k, p] of Object.entries(patterns)) {
         const q = await t.assertQueue('', { exclusive: true });
         await t.bindQueue(q, x, p);
         sinks[k] = await sink(t, q);
       }
-      for (const rk of ['call.CHANNEL_ANSWER.abc', 'call.x.y.abc', 'call', 'a.z', 'a.b.c.z', 'other', 'call.CHANNEL_ANSWER.abd']) await t.publish(x, rk, rk);
+      for (const rk of [
+        'call.CHANNEL_ANSWER.abc',
+        'call.x.y.abc',
+        'call',
+        'a.z',
+        'a.b.c.z',
+        'other',
+        'call.CHANNEL_ANSWER.abd',
+      ])
+        await t.publish(x, rk, rk);
       expect(await sinks.star.settle()).toEqual(['call.CHANNEL_ANSWER.abc']);
-      expect(await sinks.hash.settle()).toEqual(['call.CHANNEL_ANSWER.abc', 'call.x.y.abc', 'call', 'call.CHANNEL_ANSWER.abd']);
+      expect(await sinks.hash.settle()).toEqual([
+        'call.CHANNEL_ANSWER.abc',
+        'call.x.y.abc',
+        'call',
+        'call.CHANNEL_ANSWER.abd',
+      ]);
       expect(await sinks.exact.settle()).toEqual(['call.CHANNEL_ANSWER.abc']);
       expect(await sinks.mid.settle()).toEqual(['a.z', 'a.b.c.z']);
       expect(await sinks.all.settle()).toHaveLength(7);
@@ -124,7 +151,9 @@ export function transportBehaviour(env: () => BusEnv): void {
       const q = await t.assertQueue('', { exclusive: true });
       await t.bindQueue(q, x, 'k');
       await t.publishConfirmed(x, 'k', 'one');
-      await expect(t.publishConfirmed(`${env().prefix()}-nope`, 'k', 'lost')).rejects.toMatchObject({ reason: 'NOT_FOUND' });
+      await expect(t.publishConfirmed(`${env().prefix()}-nope`, 'k', 'lost')).rejects.toMatchObject({
+        reason: 'NOT_FOUND',
+      });
       await t.publishConfirmed(x, 'k', 'two');
       expect((await t.checkQueue(q)).messageCount).toBe(2);
     });
@@ -153,7 +182,9 @@ export function transportBehaviour(env: () => BusEnv): void {
     it('re-declaring a queue with other arguments is PRECONDITION_FAILED', async () => {
       const t = await env().transport();
       const q = await t.assertQueue('', { exclusive: true, maxLength: 10 });
-      await expect(t.assertQueue(q, { exclusive: true, maxLength: 20 })).rejects.toMatchObject({ reason: 'PRECONDITION_FAILED' });
+      await expect(t.assertQueue(q, { exclusive: true, maxLength: 20 })).rejects.toMatchObject({
+        reason: 'PRECONDITION_FAILED',
+      });
       await expect(t.assertQueue(q, { exclusive: true, maxLength: 10 })).resolves.toBe(q);
     });
 
@@ -162,7 +193,9 @@ export function transportBehaviour(env: () => BusEnv): void {
       const other = await env().transport();
       const q = await owner.assertQueue('', { exclusive: true });
       await expect(other.consume(q, () => undefined)).rejects.toMatchObject({ reason: 'RESOURCE_LOCKED' });
-      await expect(other.assertQueue(q, { exclusive: true })).rejects.toMatchObject({ reason: 'RESOURCE_LOCKED' });
+      await expect(other.assertQueue(q, { exclusive: true })).rejects.toMatchObject({
+        reason: 'RESOURCE_LOCKED',
+      });
       await owner.close();
       await expect(other.checkQueue(q)).rejects.toMatchObject({ reason: 'NOT_FOUND' });
     });
@@ -264,8 +297,16 @@ export function transportBehaviour(env: () => BusEnv): void {
       s.deliveries[1].ack();
       expect(await s.settle()).toEqual(['m1', 'm2']);
       const lines = e.lines.slice(mark);
-      expect(lines.filter((l) => l.msg === 'bus: ack of a delivery already settled (or consumed with noAck) ignored')).toHaveLength(2);
-      expect(lines.some((l) => l.msg === 'bus: nack of a delivery already settled (or consumed with noAck) ignored')).toBe(true);
+      expect(
+        lines.filter(
+          (l) => l.msg === 'bus: ack of a delivery already settled (or consumed with noAck) ignored',
+        ),
+      ).toHaveLength(2);
+      expect(
+        lines.some(
+          (l) => l.msg === 'bus: nack of a delivery already settled (or consumed with noAck) ignored',
+        ),
+      ).toBe(true);
       expect(lines.some((l) => l.msg === 'bus: connection lost; reconnecting')).toBe(false);
     });
 
@@ -395,14 +436,21 @@ export function transportBehaviour(env: () => BusEnv): void {
       await p;
       await s.count(1);
       expect(new Set(s.bodies())).toEqual(new Set(['must-arrive']));
-      expect(e.lines.some((l) => l.msg === 'bus: confirmed publish interrupted by a lost connection; republishing after recovery')).toBe(true);
+      expect(
+        e.lines.some(
+          (l) =>
+            l.msg === 'bus: confirmed publish interrupted by a lost connection; republishing after recovery',
+        ),
+      ).toBe(true);
     });
 
     it('with no broker, start, declarations and publishes fail with BusNotConnectedError after the bounded wait', async () => {
       const t = env().unreachable({ publishTimeoutMs: 200, startTimeoutMs: 200 });
       await expect(t.start()).rejects.toBeInstanceOf(BusNotConnectedError);
       await expect(t.publish('x', 'k', 'lost')).rejects.toBeInstanceOf(BusNotConnectedError);
-      await expect(t.publishConfirmed('x', 'k', 'lost')).rejects.toThrow(/bus not connected: publishConfirmed x\/k gave up after waiting \d+ ms/);
+      await expect(t.publishConfirmed('x', 'k', 'lost')).rejects.toThrow(
+        /bus not connected: publishConfirmed x\/k gave up after waiting \d+ ms/,
+      );
       await expect(t.assertQueue('q')).rejects.toBeInstanceOf(BusNotConnectedError);
       expect(t.topology.queues.size).toBe(0);
       await t.close();

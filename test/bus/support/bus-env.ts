@@ -26,11 +26,29 @@ export interface BusEnv {
 
 export const FAST_BACKOFF = { initialMs: 20, maxMs: 500, factor: 2, jitter: 0.2 };
 
-export function makeEnv(kind: 'embedded' | 'rabbitmq', url: string, broker: () => EmbeddedBroker | undefined, down: { url: string; broker?: () => EmbeddedBroker }): BusEnv {
+export function makeEnv(
+  kind: 'embedded' | 'rabbitmq',
+  url: string,
+  broker: () => EmbeddedBroker | undefined,
+  down: { url: string; broker?: () => EmbeddedBroker },
+): BusEnv {
   const { logger, lines } = memoryLogger('bus-test@localhost', 'debug');
   const made: RecoveringTransport[] = [];
-  const mk = (u: string, b: EmbeddedBroker | undefined, opts: Partial<CreateTransportOptions>): RecoveringTransport => {
-    const t = createTransport({ url: u, logger, embeddedBroker: b, backoff: FAST_BACKOFF, publishTimeoutMs: 10_000, startTimeoutMs: 10_000, namePrefix: `fife-test-${randomBytes(3).toString('hex')}`, ...opts });
+  const mk = (
+    u: string,
+    b: EmbeddedBroker | undefined,
+    opts: Partial<CreateTransportOptions>,
+  ): RecoveringTransport => {
+    const t = createTransport({
+      url: u,
+      logger,
+      embeddedBroker: b,
+      backoff: FAST_BACKOFF,
+      publishTimeoutMs: 10_000,
+      startTimeoutMs: 10_000,
+      namePrefix: `fife-test-${randomBytes(3).toString('hex')}`,
+      ...opts,
+    });
     made.push(t);
     return t;
   };

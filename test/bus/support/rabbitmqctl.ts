@@ -14,7 +14,10 @@ async function ctl(...args: string[]): Promise<string> {
 }
 
 /** Closes every connection whose client property connection_name is `name`; returns how many. */
-export async function closeConnectionsNamed(name: string, reason = 'fife test: closed from the broker side'): Promise<number> {
+export async function closeConnectionsNamed(
+  name: string,
+  reason = 'fife test: closed from the broker side',
+): Promise<number> {
   const out = await ctl('list_connections', 'pid', 'client_properties', '-q', '--no-table-headers');
   const pids = out
     .split('\n')

@@ -48,7 +48,10 @@ export async function sink(t: BusTransport, queue: string, opts: ConsumeOptions 
     deliveries,
     tag,
     bodies: () => deliveries.map((d) => d.body.toString()),
-    count: (n) => (deliveries.length >= n ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ n, resolve }))),
+    count: (n) =>
+      deliveries.length >= n
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => waiters.push({ n, resolve })),
     settle: async () => {
       const done = new Promise<void>((resolve) => (sentinelResolve = resolve));
       await t.publish('', queue, SENTINEL);
@@ -58,7 +61,11 @@ export async function sink(t: BusTransport, queue: string, opts: ConsumeOptions 
   };
 }
 
-export function nextEvent<T extends unknown[]>(emitter: EventEmitter, name: string, filter: (...args: T) => boolean = () => true): Promise<T> {
+export function nextEvent<T extends unknown[]>(
+  emitter: EventEmitter,
+  name: string,
+  filter: (...args: T) => boolean = () => true,
+): Promise<T> {
   return new Promise<T>((resolve) => {
     const on = (...args: unknown[]): void => {
       if (!filter(...(args as T))) return;
