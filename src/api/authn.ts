@@ -8,8 +8,8 @@
  *   Auth-Realm lower-cased, or, when it is an IP literal, the host part of To (Kazoo's
  *   `get_auth_realm`). Kazoo-5-era Kamailio configs publish it on `registrar` as
  *   `authn.endpoint.req.<realm>` instead: a registrar should bind both (`alsoArrivesOn`).
- * - Kamailio sends every authn_req value as a string (Orig-Port, Expires too): types accept
- *   that. Replies go to `targeted` with the request's Server-ID and must copy its Msg-ID.
+ * - Kamailio sends every authn_req value as a string (Expires too: its type accepts that).
+ *   Orig-Port must be a string, as in Kazoo 4.3 (`is_binary`): a number is refused. Replies go to `targeted` with the request's Server-ID and must copy its Msg-ID.
  */
 import { isIP } from 'node:net';
 import { encodeSegment, routingKey } from './routing-key.ts';
@@ -79,7 +79,7 @@ export const authn: readonly MessageDef[] = [
       From: 'string',
       To: 'string',
       'Orig-IP': 'string',
-      'Orig-Port': 'integerish',
+      'Orig-Port': 'string',
       Expires: 'integerish',
       'Custom-SIP-Headers': 'object',
     },

@@ -40,12 +40,18 @@ function show(v: unknown): string {
   return `${typeof v} ${String(v)}`;
 }
 
+/** The DTMF digits a terminator may be (Kazoo's `?ANY_DIGIT`). */
+export const DTMF_DIGITS: readonly string[] = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '0', '#'];
+
 /** AMQP's short-string limit: a queue name or routing key is at most 255 bytes of UTF-8. */
 export const MAX_QUEUE_NAME_BYTES = 255;
 
 function typeName(t: FieldType): string {
   if (t === 'queue-name')
     return `a queue name (a string of at most ${MAX_QUEUE_NAME_BYTES} bytes of UTF-8, AMQP's limit; no reply can be sent to a longer one)`;
+  if (t === 'pos-integer') return 'a positive integer (not a string)';
+  if (t === 'terminators')
+    return `terminators: a list of single DTMF digits (${DTMF_DIGITS.join(' ')}), or "none"`;
   return typeof t === 'string' ? t : `list of ${t.listOf.name}`;
 }
 
@@ -64,6 +70,12 @@ function fits(v: unknown, t: FieldType): boolean {
       return typeof v === 'boolean' || v === 'true' || v === 'false';
     case 'integerish':
       return Number.isSafeInteger(v) || (typeof v === 'string' && /^-?\d{1,15}$/.test(v));
+    case 'pos-integer':
+      return Number.isSafeInteger(v) && (v as number) > 0;
+    case 'terminators':
+      return (
+        v === 'none' || (Array.isArray(v) && v.every((d) => typeof d === 'string' && DTMF_DIGITS.includes(d)))
+      );
     case 'object':
       return isObject(v);
     case 'list':

@@ -4,20 +4,47 @@
  *
  * Contract
  * - `dialplan` lists one entry per Application-Name (id `dialplan.<app>`): answer, hangup,
- *   play, playstop, tts, record, record_call, park, noop, queue, bridge. They share
- *   call/command and are told apart by Application-Name (`discriminator`).
+ *   play, playstop, tts, record, record_call, park, noop, queue, bridge, tones, set, say,
+ *   playseek, store. They share call/command and are told apart by Application-Name
+ *   (`discriminator`). Values and types are Kazoo 4.3's (`kapi_dialplan.hrl`): Terminators
+ *   a list of DTMF digits or "none", Loop-Count a positive integer, Record-Sample-Rate and
+ *   playseek's Duration integers, booleans as `kz_term:is_boolean` takes them.
  * - Every command requires Application-Name (filled by build) and Call-ID; the sender puts
  *   its own queue in Server-ID. Insert-At ∈ head, tail, flush, now (ecallmgr's default is
- *   tail); playstop is always `now`.
+ *   tail); playstop and playseek are always `now`.
  * - Published on `callctl` to the call's Control-Queue (a `queue` route: pass it).
- * - bridge Endpoints: every element is checked as an endpoint (required Invite-Format).
- *   Kazoo silently drops invalid endpoints while building; Fife reports them instead.
+ * - bridge Endpoints: every element is checked as an endpoint (required Invite-Format; 4.3's
+ *   optional headers, T.38, Outbound-Caller-ID and Privacy included), tones' Tones as tones.
+ *   Kazoo silently drops invalid endpoints and tones while building; Fife reports them instead.
  */
 import type { FieldType, MessageDef, SubDef } from './types.ts';
 import { CALL_EVENT_NAMES } from './call-event.ts';
 import { INVITE_FORMATS } from './route.ts';
 
 export const INSERT_AT = ['head', 'tail', 'flush', 'now'] as const;
+
+/** Kazoo 4.3's say Type values (SAY_REQ_VALUES). */
+const SAY_TYPES = [
+  'number',
+  'items',
+  'persons',
+  'messages',
+  'currency',
+  'time_measurement',
+  'current_date',
+  'current_time',
+  'current_date_time',
+  'telephone_number',
+  'telephone_extension',
+  'url',
+  'ip_address',
+  'e-mail_address',
+  'postal_address',
+  'account_number',
+  'name_spelled',
+  'name_phonetic',
+  'short_date_time',
+] as const;
 
 const ENDPOINT: SubDef = {
   name: 'endpoint',
@@ -45,6 +72,10 @@ const ENDPOINT: SubDef = {
     'Endpoint-Timeout',
     'Endpoint-Type',
     'Endpoint-URI',
+    'Enable-T38-Fax',
+    'Enable-T38-Fax-Request',
+    'Enable-T38-Gateway',
+    'Enable-T38-Passthrough',
     'Failover',
     'Force-Fax',
     'Forward-IP',
@@ -53,7 +84,14 @@ const ENDPOINT: SubDef = {
     'Ignore-Early-Media',
     'Loopback-Bowout',
     'Outbound-Call-ID',
+    'Outbound-Callee-ID-Name',
+    'Outbound-Callee-ID-Number',
+    'Outbound-Caller-ID-Name',
+    'Outbound-Caller-ID-Number',
     'Presence-ID',
+    'Privacy-Hide-Name',
+    'Privacy-Hide-Number',
+    'Privacy-Method',
     'Proxy-IP',
     'Proxy-Zone',
     'Route',
@@ -71,9 +109,27 @@ const ENDPOINT: SubDef = {
   values: {
     'Invite-Format': INVITE_FORMATS,
     'Endpoint-Type': ['sip', 'freetdm', 'skype'],
+    'Enable-T38-Gateway': ['self', 'peer'],
     'SIP-Transport': ['udp', 'tcp', 'tls', 'sctp'],
   },
-  types: { 'Custom-Channel-Vars': 'object', 'Custom-SIP-Headers': 'object', Codecs: 'list' },
+  types: {
+    'Bypass-Media': 'booleanish',
+    Codecs: 'list',
+    'Custom-Application-Vars': 'object',
+    'Custom-Channel-Vars': 'object',
+    'Custom-SIP-Headers': 'object',
+    'Endpoint-Options': 'object',
+    'Ignore-Early-Media': 'booleanish',
+    'SIP-Invite-Parameters': 'list',
+  },
+};
+
+/** One tone of a `tones` command (Kazoo's TONES_REQ_TONE_HEADERS). */
+const TONE: SubDef = {
+  name: 'tone',
+  required: ['Frequencies', 'Duration-ON', 'Duration-OFF'],
+  optional: ['Volume', 'Repeat'],
+  types: { Frequencies: 'list' },
 };
 
 const QUEUED_COMMAND: SubDef = {
@@ -90,6 +146,7 @@ interface CommandSpec {
   readonly values?: Readonly<Record<string, readonly string[]>>;
   readonly types?: Readonly<Record<string, FieldType>>;
   readonly defaults?: Readonly<Record<string, string>>;
+  readonly notes?: readonly string[];
 }
 
 function command(app: string, spec: CommandSpec): MessageDef {
@@ -106,6 +163,7 @@ function command(app: string, spec: CommandSpec): MessageDef {
     types: { 'Call-ID': 'string', ...spec.types },
     route: { exchange: 'callctl', kind: 'queue' },
     ...(spec.defaults === undefined ? {} : { defaults: spec.defaults }),
+    ...(spec.notes === undefined ? {} : { notes: spec.notes }),
   };
 }
 
@@ -130,7 +188,12 @@ export const dialplan: readonly MessageDef[] = [
       'Voice',
     ],
     values: { Leg: ['A', 'B', 'Both'] },
-    types: { 'Media-Name': 'string', 'Endless-Playback': 'booleanish', 'Loop-Count': 'integerish' },
+    types: {
+      'Media-Name': 'string',
+      'Endless-Playback': 'booleanish',
+      'Loop-Count': 'pos-integer',
+      Terminators: 'terminators',
+    },
   }),
   command('playstop', {
     doc: 'stop the current playback (always executed now)',
@@ -151,14 +214,19 @@ export const dialplan: readonly MessageDef[] = [
       'Terminators',
       'Voice',
     ],
-    values: { Voice: ['male', 'female'], Leg: ['A', 'B', 'Both'] },
-    types: { Text: 'string', 'Loop-Count': 'integerish' },
+    values: { Voice: ['male', 'female'] },
+    types: {
+      Text: 'string',
+      'Endless-Playback': 'booleanish',
+      'Loop-Count': 'pos-integer',
+      Terminators: 'terminators',
+    },
   }),
   command('record', {
     doc: 'record the caller into a media file',
     required: ['Media-Name'],
     optional: ['Silence-Hits', 'Silence-Threshold', 'Terminators', 'Time-Limit'],
-    types: { 'Media-Name': 'string' },
+    types: { 'Media-Name': 'string', Terminators: 'terminators' },
   }),
   command('record_call', {
     doc: 'start, stop, mask or unmask recording of the whole call',
@@ -180,7 +248,7 @@ export const dialplan: readonly MessageDef[] = [
       'Time-Limit',
     ],
     values: { 'Record-Action': ['start', 'stop', 'mask', 'unmask'] },
-    types: { 'Record-Sample-Rate': 'integerish' },
+    types: { 'Record-Sample-Rate': 'integer' },
   }),
   command('park', { doc: 'park the call', optional: ['Hangup-Cause', 'Timeout'] }),
   command('noop', {
@@ -255,9 +323,57 @@ export const dialplan: readonly MessageDef[] = [
     types: {
       Endpoints: { listOf: ENDPOINT },
       'B-Leg-Events': 'string-list',
-      'SIP-Invite-Parameters': 'list',
+      'Bridge-Actions': 'object',
+      'Continue-On-Fail': 'booleanish',
+      'Custom-Application-Vars': 'object',
       'Custom-Channel-Vars': 'object',
       'Custom-SIP-Headers': 'object',
+      'Secure-RTP': 'booleanish',
+      'SIP-Invite-Parameters': 'list',
     },
+  }),
+  command('tones', {
+    doc: 'play one or more tones (frequencies with on/off durations)',
+    required: ['Tones'],
+    optional: ['Conference-ID', 'Group-ID', 'Terminators'],
+    types: { Tones: { listOf: TONE }, Terminators: 'terminators' },
+  }),
+  command('set', {
+    doc: 'set channel and call variables (Custom-Channel-Vars on this leg, Custom-Call-Vars on every leg)',
+    required: ['Custom-Call-Vars', 'Custom-Channel-Vars'],
+    optional: ['Custom-Application-Vars'],
+    types: {
+      'Custom-Application-Vars': 'object',
+      'Custom-Call-Vars': 'object',
+      'Custom-Channel-Vars': 'object',
+    },
+  }),
+  command('say', {
+    doc: "speak a value with the switch's say engine (a number, a date, a spelled name, ...)",
+    required: ['Language', 'Method', 'Say-Text', 'Type'],
+    optional: ['Gender', 'Group-ID'],
+    values: {
+      Type: SAY_TYPES,
+      Method: ['none', 'pronounced', 'iterated', 'counted'],
+      Gender: ['masculine', 'feminine', 'neuter'],
+    },
+  }),
+  command('playseek', {
+    doc: 'move the current playback forward or back by Duration milliseconds (always executed now)',
+    required: ['Direction', 'Duration'],
+    values: { 'Insert-At': ['now'] },
+    types: { Duration: 'integer' },
+    defaults: { 'Insert-At': 'now' },
+  }),
+  command('store', {
+    doc: 'send a recorded media file from the switch to a URL (HTTP put or post)',
+    required: ['Media-Name', 'Media-Transfer-Destination', 'Media-Transfer-Method'],
+    optional: ['Additional-Headers', 'Suppress-Error-Report'],
+    values: { 'Media-Transfer-Method': ['stream', 'put', 'post'] },
+    types: { 'Additional-Headers': 'list', 'Suppress-Error-Report': 'booleanish' },
+    notes: [
+      "Kazoo 4.3's ecallmgr executes `put` and `post` only (it streams the switch's recording file to Media-Transfer-Destination over HTTP) and answers `stream` with an error; when the transfer ends it publishes a `CHANNEL_EXECUTE_COMPLETE` call event with Application-Name `store` and the HTTP result as Application-Response.",
+      "Voicemail does not use this command in 4.3: callflow's voicemail records with `record` into a file on the switch, then asks that switch to upload it with the switch exchange's [switch_command](#switch_command) (`send_http`) and waits for its [switch_reply](#switch_reply).",
+    ],
   }),
 ];

@@ -5,6 +5,7 @@
  * - `DEFAULT_HEADERS` are required in every message (build fills Msg-ID; App-Name and
  *   App-Version come from the sender's build context).
  * - `OPTIONAL_DEFAULT_HEADERS` are allowed in every message and survive the whitelist.
+ *   The log id is spelled `System-Log-ID` on the wire (Kazoo 4.3's `?KEY_LOG_ID`, kz_log.hrl).
  *   Fife adds one header Kazoo lacks there: `Msg-Reply-ID`, so a
  *   requester's reply matcher can read it from the built message; Kazoo peers ignore it.
  * - `ENVELOPE_TYPES` are checked on every message. Server-ID is a `queue-name` (at most 255
@@ -31,7 +32,7 @@ export const OPTIONAL_DEFAULT_HEADERS: readonly string[] = Object.freeze([
   'Access-Group',
   'Destination-Server',
   'Geo-Location',
-  'Log-ID',
+  'System-Log-ID',
   'Raw-Headers',
   'AMQP-Broker',
   'AMQP-Broker-Zone',

@@ -4,7 +4,8 @@
  *
  * Contract
  * - `errors` lists `error` (any Event-Name; required Error-Message; optional Request,
- *   Call-ID; sent to `targeted` / the request's Server-ID) and `dialplan_error`
+ *   Call-ID, Custom-Channel-Vars, Disposition, Hangup-Cause, Hangup-Code as in Kazoo 4.3;
+ *   sent to `targeted` / the request's Server-ID) and `dialplan_error` (the same headers)
  *   (error/dialplan on `callevt`, key `call.dialplan.<call-id>`; master's extra headers are
  *   accepted as optional so 4.3 and master peers both validate).
  * - `errorReplyFields(request, message)` gives the fields of an error reply to `request`:
@@ -16,6 +17,16 @@ import { callEventKey } from './call-event.ts';
 import { isObject, own } from './check.ts';
 import type { Message, MessageDef } from './types.ts';
 
+/** Kazoo 4.3's OPTIONAL_ERROR_RESP_HEADERS (kz_api.hrl): a hangup's cause survives the whitelist. */
+const ERROR_OPTIONAL = [
+  'Request',
+  'Call-ID',
+  'Custom-Channel-Vars',
+  'Disposition',
+  'Hangup-Cause',
+  'Hangup-Code',
+] as const;
+
 export const errors: readonly MessageDef[] = [
   {
     id: 'error',
@@ -23,8 +34,8 @@ export const errors: readonly MessageDef[] = [
     name: '*',
     doc: 'generic error reply to a request',
     required: ['Error-Message'],
-    optional: ['Request', 'Call-ID'],
-    types: { 'Error-Message': 'string' },
+    optional: ERROR_OPTIONAL,
+    types: { 'Error-Message': 'string', 'Custom-Channel-Vars': 'object' },
     route: { exchange: 'targeted', kind: 'queue' },
   },
   {
@@ -33,14 +44,7 @@ export const errors: readonly MessageDef[] = [
     name: 'dialplan',
     doc: 'a dialplan command could not be executed',
     required: ['Error-Message'],
-    optional: [
-      'Request',
-      'Call-ID',
-      'Channel-Call-State',
-      'Channel-State',
-      'Custom-Channel-Vars',
-      'Dialplan-Error',
-    ],
+    optional: [...ERROR_OPTIONAL, 'Channel-Call-State', 'Channel-State', 'Dialplan-Error'],
     types: { 'Error-Message': 'string', 'Custom-Channel-Vars': 'object' },
     route: {
       exchange: 'callevt',

@@ -3,7 +3,8 @@
  * at start and on every reconnect.
  *
  * Contract
- * - `EXCHANGES` lists every exchange with its AMQP type and declare options. Options are
+ * - `EXCHANGES` lists every exchange with its AMQP type and declare options (kz_amqp.hrl's,
+ *   plus `switch`, which Kazoo's kapi_switch declares itself). Options are
  *   Kazoo's: durable=false, auto_delete=false, internal=false. They must match exactly:
  *   RabbitMQ refuses a re-declare with other flags (406 PRECONDITION_FAILED), and real peers
  *   (Kazoo VMs, Kamailio's kazoo module) expect these.
@@ -44,7 +45,8 @@ export type ExchangeName =
   | 'nodes'
   | 'registrar'
   | 'leader'
-  | 'tasks';
+  | 'tasks'
+  | 'switch';
 
 const KAZOO_OPTIONS: ExchangeOptions = Object.freeze({ durable: false, autoDelete: false, internal: false });
 
@@ -74,6 +76,11 @@ export const EXCHANGES: readonly ExchangeDecl[] = Object.freeze([
   ),
   decl('leader', 'topic', 'leader election'),
   decl('tasks', 'topic', 'tasks app discovery'),
+  decl(
+    'switch',
+    'topic',
+    'switch.command.<node>: commands for the ecallmgr of one FreeSWITCH node (kapi_switch)',
+  ),
 ]);
 
 const BY_NAME: ReadonlyMap<string, ExchangeDecl> = new Map(EXCHANGES.map((e) => [e.name, e]));

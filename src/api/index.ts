@@ -17,7 +17,8 @@
  * - `lookup(category, name, msg?)`: the entry for an incoming message, or undefined.
  * - `EXCHANGES` / `exchange(name)`: the exchanges to declare.
  * - Routing-key builders for binding (pass '*' / '#' for wildcards): authnReqKey, authnEndpointReqKey,
- *   regSuccessKey, regQueryKey, regFlushKey, REG_SYNC_KEY, routeReqKey, callEventKey, docKey;
+ *   regSuccessKey, regQueryKey, regFlushKey, REG_SYNC_KEY, routeReqKey, callEventKey, docKey,
+ *   switchCommandKey;
  *   encodeSegment / decodeSegment for anything else.
  */
 import { authn } from './authn.ts';
@@ -31,6 +32,7 @@ import { errorReplyFields, errors } from './error.ts';
 import { nodes } from './nodes.ts';
 import { registration } from './registration.ts';
 import { route } from './route.ts';
+import { switchMessages } from './switch.ts';
 import type { Envelope, Message, MessageDef } from './types.ts';
 import { validateWith, type Validated } from './validate.ts';
 import { InvalidMessage } from './invalid-message.ts';
@@ -44,6 +46,7 @@ const FAMILIES: readonly (readonly MessageDef[])[] = [
   nodes,
   conf,
   errors,
+  switchMessages,
 ];
 
 export const catalogue: Catalogue = new Catalogue(FAMILIES.flat());
@@ -102,5 +105,6 @@ export { regSuccessKey, regQueryKey, regFlushKey, REG_SYNC_KEY } from './registr
 export { routeReqKey } from './route.ts';
 export { callEventKey, CALL_EVENT_NAMES } from './call-event.ts';
 export { docKey } from './conf.ts';
+export { switchCommandKey } from './switch.ts';
 export { errorReplyFields } from './error.ts';
 export { DEFAULT_HEADERS, OPTIONAL_DEFAULT_HEADERS } from './envelope.ts';

@@ -6,7 +6,7 @@
  *   optional-default headers), the exchanges, a summary table, then one section per message
  *   in catalogue order (Event-Category / Event-Name, fixed headers, exchange, routing key,
  *   other exchanges it arrives on, required and optional headers with their types, allowed
- *   values and defaults), then the nested objects (bridge endpoints, routes, queued commands).
+ *   values and defaults, then the entry's notes as written: Markdown), then the nested objects (bridge endpoints, routes, queued commands).
  * - Deterministic: the same catalogue gives the same text, byte for byte (no dates).
  * - Pure: `npm run docs:messages` (scripts/docs-messages.ts) writes it;
  *   test/robustness/messages-doc.test.ts fails when the checked-in file differs.
@@ -81,6 +81,7 @@ function messageSection(def: MessageDef, nested: Map<string, SubDef>): string[] 
   const fixed = Object.entries(def.fixed ?? {});
   if (fixed.length > 0) out.push(`- Fixed: ${fixed.map(([h, v]) => `${h} = ${code(v)}`).join(', ')}`);
   out.push(...routeLines(def), '', ...headerRows(def, nested), '');
+  for (const note of def.notes ?? []) out.push(note, '');
   return out;
 }
 

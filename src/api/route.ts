@@ -38,18 +38,8 @@ export interface RouteWin extends Envelope {
   readonly 'Control-Queue': string;
 }
 
-export const INVITE_FORMATS = [
-  'username',
-  'e164',
-  'npan',
-  '1npan',
-  'route',
-  'loopback',
-  'contact',
-  'endpoint',
-  'forward',
-  'strip_plus',
-] as const;
+/** Kazoo 4.3's Invite-Format values (`kapi_dialplan.hrl` INVITE_FORMAT_TUPLE); later branches add more. */
+export const INVITE_FORMATS = ['username', 'e164', 'npan', '1npan', 'route', 'loopback', 'contact'] as const;
 
 const ROUTE: SubDef = {
   name: 'route',
@@ -85,7 +75,15 @@ const ROUTE: SubDef = {
     'Caller-ID-Type': ['from', 'rpid', 'pid'],
     Media: ['process', 'bypass', 'auto'],
   },
-  types: { Codecs: 'list', 'Custom-Channel-Vars': 'object', 'Custom-SIP-Headers': 'object' },
+  types: {
+    Codecs: 'list',
+    'Custom-Application-Vars': 'object',
+    'Custom-Channel-Vars': 'object',
+    'Custom-SIP-Headers': 'object',
+    Route: 'string',
+    'To-Realm': 'string',
+    'To-User': 'string',
+  },
 };
 
 /** Account form when `accountId` is given, else the realm/user form. Pass `'*'` to bind. */

@@ -37,6 +37,9 @@ export interface Envelope {
  *   (JSON array): what they say.
  * - `booleanish`: a boolean or the strings "true"/"false" (Kazoo's `kz_term:is_boolean`).
  * - `integerish`: an integer or a string of decimal digits (Kazoo peers send both).
+ * - `pos-integer`: an integer above 0, not a string (Kazoo's `kz_term:is_pos_integer`).
+ * - `terminators`: DTMF terminators as Kazoo's `kapi_dialplan:terminators_v` takes them: a
+ *   list of single digits (0-9, `*`, `#`), or the string `none` (`""` is absent).
  * - `scalar`: string, number or boolean.
  * - `string-list`: array of strings.
  * - `queue-name`: a string of at most 255 bytes of UTF-8 (AMQP's short-string limit): a
@@ -51,6 +54,8 @@ export type FieldType =
   | 'boolean'
   | 'booleanish'
   | 'integerish'
+  | 'pos-integer'
+  | 'terminators'
   | 'object'
   | 'list'
   | 'string-list'
@@ -124,6 +129,8 @@ export interface MessageDef {
   readonly amqpHeaders?: (msg: Message) => Readonly<Record<string, string>>;
   /** One line for the README and error texts. */
   readonly doc: string;
+  /** Longer notes for docs/messages.md (a flow the message is part of), one paragraph each. */
+  readonly notes?: readonly string[];
 }
 
 /** One thing wrong with a message. */

@@ -12,8 +12,11 @@ function sampleValue(header: string, def: SubDef): unknown {
   switch (type) {
     case 'integer':
     case 'integerish':
+    case 'pos-integer':
     case 'number':
       return 42;
+    case 'terminators':
+      return ['#'];
     case 'boolean':
     case 'booleanish':
       return true;
