@@ -286,6 +286,15 @@ describe("bridge endpoints keep 4.3's T.38, Outbound-Caller-ID and Privacy heade
       expect(endpointTable).toContain(`| ${h} | optional |`);
   });
 
+  it('a built bridge carries them to the switch', () => {
+    const bridge = build('dialplan.bridge', { 'Call-ID': 'c1', Endpoints: [sipEndpoint()] }, CTX);
+    expect((bridge.Endpoints as Record<string, unknown>[])[0]).toMatchObject({
+      'Enable-T38-Gateway': 'peer',
+      'Outbound-Caller-ID-Number': '1001',
+      'Privacy-Method': 'sip',
+    });
+  });
+
   it('a bad Enable-T38-Gateway or Ignore-Early-Media is refused', () => {
     const reason = reasonOf(
       command('bridge', {
