@@ -129,7 +129,6 @@ const TONE: SubDef = {
   name: 'tone',
   required: ['Frequencies', 'Duration-ON', 'Duration-OFF'],
   optional: ['Volume', 'Repeat'],
-  types: { Frequencies: 'list' },
 };
 
 const QUEUED_COMMAND: SubDef = {

@@ -40,7 +40,7 @@ export const switchMessages: readonly MessageDef[] = [
       pattern: 'switch.command.<node>',
     },
     notes: [
-      "How Kazoo 4.3's voicemail stores a message: callflow records with the dialplan `record` command into a file on the switch (`/tmp/<attachment name>`), then publishes switch_command with Command `send_http`, FreeSWITCH-Node = the call's switch node, and Args `{File-Name, Url, Http-Method: put}` (Url: the voicemail document's attachment URL in the store). The ecallmgr bound to that node (`switch.command.<node>`) uploads the file with mod_kazoo's http_put and answers [switch_reply](#switch_reply): Result `success`, or `error` with Error (and Event-Data from the switch). The app retries a failed upload a few times. An unknown Command is answered Result `error`, Error `<command> not_implemented`.",
+      "How Kazoo 4.3's voicemail stores a message: callflow records with the dialplan `record` command into a file on the switch (`/tmp/<attachment name>`), then publishes switch_command with Command `send_http`, FreeSWITCH-Node = the call's switch node, and Args `{File-Name, Url, Http-Method: put}` (Url: the voicemail document's attachment URL in the store). The ecallmgr bound to that node (`switch.command.<node>`) uploads the file over HTTP PUT through the switch (mod_kazoo's `kz_http_put`, `http_put` before mod_kazoo 1.4) and answers [switch_reply](#switch_reply): Result `success`, or `error` with Error (and Event-Data from the switch). The app retries a failed upload a few times. An unknown Command is answered Result `error`, Error `<command> not_implemented`.",
     ],
   },
   {
