@@ -29,6 +29,7 @@ import { destination as destinationOf, type Destination } from './destination.ts
 import { dialplan } from './dialplan.ts';
 import { errorReplyFields, errors } from './error.ts';
 import { nodes } from './nodes.ts';
+import { originate } from './originate.ts';
 import { registration } from './registration.ts';
 import { route } from './route.ts';
 import type { Envelope, Message, MessageDef } from './types.ts';
@@ -44,6 +45,7 @@ const FAMILIES: readonly (readonly MessageDef[])[] = [
   nodes,
   conf,
   errors,
+  originate,
 ];
 
 export const catalogue: Catalogue = new Catalogue(FAMILIES.flat());
@@ -104,3 +106,4 @@ export { callEventKey, CALL_EVENT_NAMES } from './call-event.ts';
 export { docKey } from './conf.ts';
 export { errorReplyFields } from './error.ts';
 export { DEFAULT_HEADERS, OPTIONAL_DEFAULT_HEADERS } from './envelope.ts';
+export { ORIGINATE_REQ_KEY } from './originate.ts';
