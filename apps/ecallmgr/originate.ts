@@ -11,7 +11,8 @@
  *   by a reg_query to the registrar for the contact, answered within REG_QUERY_MS);
  *   starts the new leg's call processes under ecallmgr_calls_sup (call_events and
  *   call_control with its control queue, no route_win: the requester drives the leg)
- *   before anything is placed, so no event of the leg is missed and its CHANNEL_PARK is
+ *   and has the node connection know the leg (resynchronised after a reconnect) before
+ *   anything is placed, so no event of the leg is missed and its CHANNEL_PARK is
  *   not routed; answers originate_uuid (Outbound-Call-ID, Outbound-Call-Control-Queue,
  *   Server-ID = this queue); then, when Originate-Immediate is false (park's default, as
  *   Kazoo), originate_ready and waits READY_MS for originate_execute; then sends
@@ -162,6 +163,12 @@ function pickSwitch(s: State, ctx: ProcessContext): SwitchLink | undefined {
 function arm(s: State, ctx: ProcessContext, ms: number, msg: Msg): void {
   if (s.timer !== undefined) ctx.cancelTimer(s.timer);
   s.timer = ctx.sendAfter(ms, msg);
+}
+
+/** The leg is known to (or, failed, forgotten by) its switch's node connection. */
+function track(s: State, ctx: ProcessContext, known: boolean): void {
+  const node = s.link === undefined ? undefined : ctx.runtime.whereis(names.node(s.link.identity.name));
+  if (node !== undefined) ctx.send(node, { type: 'track', callId: s.callId, known });
 }
 
 /** Through the node connection's mailbox: seen after the switch events that preceded it. */
@@ -361,6 +368,7 @@ export const Originate: GenServerBehaviour<State, OriginateArgs> = {
       case 'call_started': {
         if (m.pid === undefined) return fail(s, `call processes failed to start: ${m.reason}`);
         s.callSup = m.pid;
+        track(s, ctx, true);
         reply(s, 'originate_uuid', {
           'Outbound-Call-ID': s.callId,
           'Outbound-Call-Control-Queue': s.ctlQueue,
@@ -419,6 +427,7 @@ export const Originate: GenServerBehaviour<State, OriginateArgs> = {
     // and end has had its events delivered before the answer reached this process, and
     // call_events publishes what it already holds (its CHANNEL_DESTROY) before it stops.
     if (s.callSup !== undefined && !s.succeeded && ctx.runtime.isAlive(s.callSup)) {
+      track(s, ctx, false);
       const r = await Supervisor.terminateChild(ctx.runtime, names.calls, s.callSup).catch((e: unknown) => e);
       if ((r as { type?: string })?.type !== 'ok')
         s.log.warn({ result: String((r as { reason?: unknown })?.reason ?? r) }, 'leg processes not stopped');

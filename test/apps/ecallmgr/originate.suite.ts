@@ -196,11 +196,31 @@ export function originateSuite(start: () => Promise<Harness>): void {
     await register('1002'); // registered, but the switch has no such device
     h.sw.registerEndpoint('1003', { mode: 'reject', rejectCause: 'CALL_REJECTED' });
     await register('1003');
+    const before = h.rt.processCount;
     const req = await originate({ Endpoints: [endpoint('1003')], 'Originate-Immediate': true });
     const err = await reply(req, 'originate_resp');
     expect(err).toMatchObject({ 'Event-Category': 'error', 'Error-Message': 'CALL_REJECTED' });
     expect(typeof err['Call-ID']).toBe('string');
     await h.app.waitEvent(String(err['Call-ID']), 'CHANNEL_DESTROY');
+    await until(() => h.rt.processCount === before, 'the originate and the leg processes to end');
+    expect(await originates()).toBe(0);
+  });
+
+  it('Application-Name bridge with Existing-Call-ID: the answered leg is bridged to that call', async () => {
+    const { callId: caller } = await h.placeRoutedCall('1005', '2000');
+    h.sw.registerEndpoint('1006', { mode: 'auto' });
+    await register('1006');
+    const req = await originate({
+      'Application-Name': 'bridge',
+      'Existing-Call-ID': caller,
+      Endpoints: [endpoint('1006')],
+    });
+    const resp = await reply(req, 'originate_resp');
+    const leg = String(resp['Call-ID']);
+    const bridged = await h.app.waitEvent(leg, 'CHANNEL_BRIDGE');
+    expect(bridged['Other-Leg-Call-ID']).toBe(caller);
+    h.sw.hangup(caller);
+    await h.app.waitEvent(leg, 'CHANNEL_DESTROY');
   });
 
   it('an invalid originate_req gets a clear error reply and a log line', async () => {
