@@ -15,7 +15,7 @@
  *   anything is placed, so no event of the leg is missed and its CHANNEL_PARK is
  *   not routed; answers originate_uuid (Outbound-Call-ID, Outbound-Call-Control-Queue,
  *   Server-ID = this queue); then, when Originate-Immediate is false (park's default, as
- *   Kazoo), originate_ready and waits READY_MS for originate_execute; then sends
+ *   Kazoo), originate_ready and waits originateReadyMs (5 s) for originate_execute; then sends
  *   originate_started (Call-ID, Control-Queue) and `bgapi originate {vars}<dial> &park()`.
  *   `+OK`: with Existing-Call-ID the leg is bridged to it (uuid_bridge); originate_resp
  *   (Call-ID, Application-Response SUCCESS, Control-Queue) goes to the requester and the
@@ -75,8 +75,6 @@ import {
 
 /** How long a reg_query for a device's contact is waited for. */
 export const REG_QUERY_MS = 2000;
-/** How long originate_ready waits for originate_execute (Kazoo's REPLY_TIMEOUT). */
-export const READY_MS = 5000;
 /** How long the switch may take to place the leg beyond the request's own Timeout. */
 const ORIGINATE_SLACK_MS = 5000;
 
@@ -384,7 +382,7 @@ export const Originate: GenServerBehaviour<State, OriginateArgs> = {
             'Control-Queue': s.ctlQueue,
             'Server-ID': s.core.queue,
           });
-          arm(s, ctx, READY_MS, { type: 'ready_timeout' });
+          arm(s, ctx, s.a.env.settings.originateReadyMs, { type: 'ready_timeout' });
         }
         return noreply(s);
       }

@@ -275,4 +275,20 @@ export function originateSuite(start: () => Promise<Harness>): void {
       await watcher.stop();
     }
   });
+
+  it('no originate_execute after originate_ready: the requester is told, nothing rang and nothing is left', async () => {
+    h.sw.registerEndpoint('1007', { mode: 'auto' });
+    await register('1007');
+    const before = h.rt.processCount;
+    const req = await originate({ Endpoints: [endpoint('1007')] });
+    const ready = await reply(req, 'originate_ready');
+    const err = await reply(req, 'originate_resp');
+    expect(err).toMatchObject({
+      'Event-Category': 'error',
+      'Call-ID': ready['Call-ID'],
+      'Error-Message': 'Failed to receive valid originate_execute in time',
+    });
+    expect(h.sw.hasChannel(String(ready['Call-ID']))).toBe(false);
+    await until(() => h.rt.processCount === before, 'the originate and the leg processes to end');
+  });
 }
