@@ -13,6 +13,9 @@
  *       ├── node     ecallmgr_node:<switch>    event socket: connect, subscribe, dispatch, resync
  *       ├── router   ecallmgr_router:<switch>  parked calls -> route_req -> route_win
  *       └── authn    ecallmgr_authn:<switch>   directory fetches -> authn_req
+ *   ├── originate_sup (simple_one_for_one)  ecallmgr_originate_sup: one temporary
+ *   │   └── originate                        process per originate_req (originate.ts)
+ *   └── originate_listener  ecallmgr_originate_listener: originate_req -> originate_sup
  *
  * The calls supervisor comes first so the routers always have it; a call outlives a
  * restart of its switch's node supervisor (its processes wait for the switch to come
@@ -33,6 +36,8 @@ import { CallEvents } from '../apps/ecallmgr/call-events.ts';
 import { NodeConnection } from '../apps/ecallmgr/node-connection.ts';
 import { Router } from '../apps/ecallmgr/router.ts';
 import { Authn } from '../apps/ecallmgr/authn.ts';
+import { Originate, type OriginateArgs } from '../apps/ecallmgr/originate.ts';
+import { OriginateListener } from '../apps/ecallmgr/originate-listener.ts';
 
 export const ECALLMGR_SUP = 'ecallmgr_sup';
 
@@ -80,6 +85,15 @@ const callSupTemplate: ChildSpec = {
     Supervisor.start(ctx.runtime, callTree(args), { link: ctx.parent, app: ctx.app }),
 };
 
+const originateTemplate: ChildSpec = {
+  id: 'originate',
+  type: 'worker',
+  restart: 'temporary',
+  shutdown: 5000,
+  start: (ctx, args: OriginateArgs) =>
+    GenServer.start(ctx.runtime, Originate, args, { link: ctx.parent, app: ctx.app }),
+};
+
 export interface EcallmgrTreeOptions {
   /** Reconnect backoff of the switch connections (tests shorten it). */
   backoff?: { initialMs?: number; maxMs?: number };
@@ -113,6 +127,20 @@ export function ecallmgrTree(env: EcallmgrEnv, opts: EcallmgrTreeOptions = {}): 
         { name: names.calls },
       ),
       ...nodes,
+      Supervisor.childSpec(
+        'originate_sup',
+        {
+          flags: { strategy: 'simple_one_for_one', intensity: 100, period: 1 },
+          children: [originateTemplate],
+        },
+        { name: names.originates },
+      ),
+      GenServer.childSpec(
+        'originate_listener',
+        OriginateListener,
+        { env },
+        { name: names.originateListener, shutdown: 5000 },
+      ),
     ],
   };
 }

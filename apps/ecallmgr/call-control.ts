@@ -89,6 +89,9 @@ export interface CallControlArgs {
   /** The winner's queue (route_resp Server-ID): route_win goes there. */
   readonly controllerQueue: string;
   readonly ccvs: Record<string, unknown>;
+  /** A leg ecallmgr originated (originate.ts): its requester already has the control
+   *  queue, so no route_win or usurp_control is sent. */
+  readonly originated?: boolean;
 }
 
 /** The call's table (`names.callTable`), owned by the call's supervisor: what every
@@ -431,7 +434,9 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, Cast
       seq: 0,
       timer: undefined,
     };
-    if (table.insertNew('route_win_sent', true)) {
+    const first = table.insertNew('route_win_sent', true);
+    if (first && a.originated === true) log.debug({ queue: queueName }, 'originated leg: control queue up');
+    else if (first) {
       await publish(
         a.env,
         'route_win',

@@ -1,7 +1,8 @@
 /**
  * call_events: one per call. Turns the call's switch events into call_event messages
- * (Kazoo's ecallmgr_call_events) and publishes them on `callevt` with the call's routing
- * key `call.<Event-Name>.<call-id>` and AMQP header `call-id`.
+ * (Kazoo's ecallmgr_call_events) and publishes them on `callevt` with the routing key
+ * `call.<Event-Name>.<id>` (id: the event's Origination-Call-ID before its Call-ID, as Kazoo;
+ * originate-routing.ts) and AMQP header `call-id`.
  *
  * Contract
  * - Receives `{type:'switch_event', ev}` from the node connection, in the switch's order,
@@ -27,7 +28,8 @@ import {
   type Logger,
 } from '../../src/kernel/index.ts';
 import type { EslEvent } from '../../src/switch/index.ts';
-import { publish, type EcallmgrEnv, type SwitchLink } from './context.ts';
+import type { EcallmgrEnv, SwitchLink } from './context.ts';
+import { publishCallEvent } from './originate-routing.ts';
 import { callEventFields } from './event-convert.ts';
 
 export interface CallEventsArgs {
@@ -46,7 +48,7 @@ type Msg = { type: 'switch_event'; ev: EslEvent } | { type: 'channel_gone' };
 
 function send(s: State, fields: Record<string, unknown>): void {
   s.published++;
-  publish(s.a.env, 'call_event', fields).catch((err: unknown) =>
+  publishCallEvent(s.a.env, fields).catch((err: unknown) =>
     s.log.error({ err: String(err), event: fields['Event-Name'] }, 'call event not published'),
   );
 }

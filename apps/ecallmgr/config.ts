@@ -11,8 +11,9 @@
  * - Timings (ms, all optional in settings): `fetchTimeoutMs` (route_req wait, Kazoo's
  *   2600), `authnTimeoutMs` (2000), `keepAliveMs` (how long call_control lingers after
  *   hangup for post-hangup commands, Kazoo's 2000), `nodeDownMaxMs` (how long a call
- *   waits for its switch to come back, Kazoo's 10000), `defaultRealm` (route_req realm when
- *   the call carries none).
+ *   waits for its switch to come back, Kazoo's 10000), `originateReadyMs` (how long an
+ *   originate that sent originate_ready waits for originate_execute, Kazoo's 5000),
+ *   `defaultRealm` (route_req realm when the call carries none).
  * - Anything malformed throws an Error that names the key and what is accepted.
  */
 
@@ -28,6 +29,7 @@ export interface EcallmgrSettings {
   readonly fetchTimeoutMs: number;
   readonly authnTimeoutMs: number;
   readonly keepAliveMs: number;
+  readonly originateReadyMs: number;
   readonly nodeDownMaxMs: number;
   readonly defaultRealm: string;
 }
@@ -105,6 +107,7 @@ export function ecallmgrSettings(
     fetchTimeoutMs: ms(s, 'fetchTimeoutMs', 2600),
     authnTimeoutMs: ms(s, 'authnTimeoutMs', 2000),
     keepAliveMs: ms(s, 'keepAliveMs', 2000),
+    originateReadyMs: ms(s, 'originateReadyMs', 5000),
     nodeDownMaxMs: ms(s, 'nodeDownMaxMs', 10_000),
     defaultRealm: realm as string,
   };

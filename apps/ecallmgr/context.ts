@@ -71,6 +71,9 @@ export const names = {
   router: (sw: string): string => `ecallmgr_router:${sw}`,
   authn: (sw: string): string => `ecallmgr_authn:${sw}`,
   calls: 'ecallmgr_calls_sup',
+  /** One temporary originate process per originate_req (originate.ts). */
+  originates: 'ecallmgr_originate_sup',
+  originateListener: 'ecallmgr_originate_listener',
 };
 
 export const buildContext = (env: EcallmgrEnv): BuildContext => ({

@@ -166,7 +166,7 @@ export function callEventFields(ev: EslEvent, sw: SwitchIdentity): Record<string
     'Custom-Application-Vars': prefixed(h, 'variable_cav_'),
     'Custom-SIP-Headers': prefixed(h, 'variable_sip_h_'),
     'Other-Leg-Call-ID': first(h['Other-Leg-Unique-ID'], h['Bridge-B-Unique-ID']),
-    'Origination-Call-ID': h.variable_origination_call_id,
+    'Origination-Call-ID': h.variable_sip_origination_call_uuid,
     'Presence-ID': h.variable_presence_id,
     'From-Tag': h.variable_sip_from_tag,
     'To-Tag': h.variable_sip_to_tag,

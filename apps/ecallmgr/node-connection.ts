@@ -36,6 +36,9 @@
  *   call no longer known (its CHANNEL_DESTROY came while it was being routed, before any
  *   process could take it) gets channel_gone, so its processes end and a CHANNEL_DESTROY
  *   is published.
+ * - `{type:'track', callId, known}` (originate.ts): a leg ecallmgr is about to place is
+ *   known (true: its park is not routed, it is resynchronised after a reconnect) or, when
+ *   the originate failed before the switch made it, forgotten (false).
  * - `{type:'relay', to, msg}`: forwards msg to `to` in the order of the event stream
  *   (call_control sends its command completions this way, so that it never sees a
  *   completion before the switch events that preceded it on the socket).
@@ -81,7 +84,8 @@ type Msg =
   | { type: 'esl_down'; reason: string }
   | { type: 'esl_event'; ev: EslEvent }
   | { type: 'relay'; to: Pid; msg: unknown }
-  | { type: 'call_started'; callId: string };
+  | { type: 'call_started'; callId: string }
+  | { type: 'track'; callId: string; known: boolean };
 
 export const SUBSCRIBED_EVENTS = [
   'CHANNEL_CREATE',
@@ -276,6 +280,10 @@ export const NodeConnection: GenServerBehaviour<State, NodeArgs> = {
         break;
       case 'relay':
         ctx.send(m.to, m.msg);
+        break;
+      case 'track':
+        if (m.known) s.calls.insert(m.callId, true);
+        else s.calls.delete(m.callId);
         break;
       case 'call_started':
         // Its processes are registered now: every later event reaches them. A call no longer

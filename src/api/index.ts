@@ -30,6 +30,7 @@ import { destination as destinationOf, type Destination } from './destination.ts
 import { dialplan } from './dialplan.ts';
 import { errorReplyFields, errors } from './error.ts';
 import { nodes } from './nodes.ts';
+import { originate } from './originate.ts';
 import { registration } from './registration.ts';
 import { route } from './route.ts';
 import { switchMessages } from './switch.ts';
@@ -47,6 +48,7 @@ const FAMILIES: readonly (readonly MessageDef[])[] = [
   conf,
   errors,
   switchMessages,
+  originate,
 ];
 
 export const catalogue: Catalogue = new Catalogue(FAMILIES.flat());
@@ -108,3 +110,4 @@ export { docKey } from './conf.ts';
 export { switchCommandKey } from './switch.ts';
 export { errorReplyFields } from './error.ts';
 export { DEFAULT_HEADERS, OPTIONAL_DEFAULT_HEADERS } from './envelope.ts';
+export { ORIGINATE_REQ_KEY } from './originate.ts';

@@ -95,7 +95,7 @@ export class CallModel {
     p: Omit<InboundCall, 'noPark' | 'socket'>,
     callUuid?: string,
   ): Channel {
-    const uuid = this.ids.uuid();
+    const uuid = p.variables?.origination_uuid ?? this.ids.uuid();
     const ch = new Channel({
       uuid,
       callUuid,

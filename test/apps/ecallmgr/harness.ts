@@ -69,6 +69,7 @@ export async function startHarness(
     {
       switches: [{ host: '127.0.0.1', port: sw.port, name: SWITCH }],
       keepAliveMs: 50,
+      originateReadyMs: 1500,
       fetchTimeoutMs: 1500,
       ...opts.settings,
     },

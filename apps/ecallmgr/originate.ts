@@ -1,0 +1,436 @@
+/**
+ * originate: one process per originate_req (Kazoo's ecallmgr_originate), started by the
+ * originate listener under ecallmgr_originate_sup (temporary: it is never restarted).
+ *
+ * Contract
+ * - It listens on its own anonymous queue (bound to `targeted` by its name): reg_query
+ *   answers and originate_execute come there. Every step's outcome comes back to the
+ *   process as a message; nothing changes outside its mailbox.
+ * - Steps, in order: picks the switch (the one that has Existing-Call-ID, else the first
+ *   switch that is up); resolves the endpoints (originate-dial.ts; `username` endpoints
+ *   by a reg_query to the registrar for the contact, answered within REG_QUERY_MS);
+ *   starts the new leg's call processes under ecallmgr_calls_sup (call_events and
+ *   call_control with its control queue, no route_win: the requester drives the leg)
+ *   and has the node connection know the leg (resynchronised after a reconnect) before
+ *   anything is placed, so no event of the leg is missed and its CHANNEL_PARK is
+ *   not routed; answers originate_uuid (Outbound-Call-ID, Outbound-Call-Control-Queue,
+ *   Server-ID = this queue); then, when Originate-Immediate is false (park's default, as
+ *   Kazoo), originate_ready and waits originateReadyMs (5 s) for originate_execute; then sends
+ *   originate_started (Call-ID, Control-Queue) and `bgapi originate {vars}<dial> &park()`.
+ *   `+OK`: with Existing-Call-ID the leg is bridged to it (uuid_bridge); originate_resp
+ *   (Call-ID, Application-Response SUCCESS, Control-Queue) goes to the requester and the
+ *   process ends `normal`, leaving the leg to its call processes.
+ * - Any failure (no switch up, no endpoint dialable, unregistered device, the switch's
+ *   `-ERR <CAUSE>`, no originate_execute in time, the call processes not starting) is
+ *   answered with Kazoo's error: Event-Category error, Event-Name originate_resp,
+ *   Error-Message (the cause without `-ERR `), Call-ID, Request, Msg-ID; logged with the
+ *   call_id; then the process ends `normal`. A leg that never existed has its call
+ *   processes stopped; a leg that did ends them itself on its CHANNEL_DESTROY (the
+ *   switch's answer reaches this process through the node connection, after the events
+ *   that came before it).
+ * - Replies go to the request's Server-ID; without one, nothing is answered (as Kazoo).
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  Supervisor,
+  Table,
+  noreply,
+  ok,
+  unexpected,
+  type GenServerBehaviour,
+  type Logger,
+  type NoReplyResult,
+  type Pid,
+  type ProcessContext,
+  type Ref,
+} from '../../src/kernel/index.ts';
+import { build, destination, errorReplyFields } from '../../src/api/index.ts';
+import { busDecoder, busValidator } from '../../src/api/bus-adapters.ts';
+import {
+  ListenerCore,
+  encodeJson,
+  jsonProperties,
+  type Envelope,
+  type ListenerOptions,
+} from '../../src/bus/index.ts';
+import { EslCommandError } from '../../src/switch/index.ts';
+import { controlQueueName, type CallControlArgs } from './call-control.ts';
+import {
+  buildContext,
+  names,
+  publish,
+  switchConnection,
+  switchLink,
+  type EcallmgrEnv,
+  type SwitchLink,
+} from './context.ts';
+import {
+  channelVars,
+  dialSeparator,
+  endpointDial,
+  needsContact,
+  originateAction,
+  type Endpoint,
+} from './originate-dial.ts';
+
+/** How long a reg_query for a device's contact is waited for. */
+export const REG_QUERY_MS = 2000;
+/** How long the switch may take to place the leg beyond the request's own Timeout. */
+const ORIGINATE_SLACK_MS = 5000;
+
+export interface OriginateArgs {
+  readonly req: Envelope;
+  readonly env: EcallmgrEnv;
+}
+
+type Stop = { type: 'stop'; reason: 'normal'; state: State };
+
+type Step = 'resolving' | 'starting' | 'ready' | 'originating' | 'done';
+
+interface State {
+  readonly a: OriginateArgs;
+  readonly core: ListenerCore;
+  readonly log: Logger;
+  readonly callId: string;
+  readonly ctlQueue: string;
+  readonly fetchId: string;
+  step: Step;
+  link: SwitchLink | undefined;
+  action: string;
+  /** Endpoint index -> reg_query Msg-ID still unanswered. */
+  pending: Map<string, number>;
+  dials: Array<string | { error: string }>;
+  callSup: Pid | undefined;
+  succeeded: boolean;
+  timer: Ref | undefined;
+}
+
+type Msg =
+  | { type: 'bus'; m: Envelope }
+  | { type: 'begin' }
+  | { type: 'reg_timeout' }
+  | { type: 'ready_timeout' }
+  | { type: 'call_started'; pid?: Pid; reason?: string }
+  | { type: 'originated'; ok: true }
+  | { type: 'originated'; ok: false; error: string }
+  | { type: 'bridged'; error?: string };
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+const isTrue = (v: unknown, dflt: boolean): boolean => (v === undefined ? dflt : v === true || v === 'true');
+
+function reply(s: State, id: string, fields: Record<string, unknown>): void {
+  const to = str(s.a.req['Server-ID']);
+  if (to === undefined) return;
+  publish(s.a.env, id, { 'Msg-ID': s.a.req['Msg-ID'], ...fields }, to).catch((err: unknown) =>
+    s.log.error({ err: String(err), message: id }, 'originate answer not published'),
+  );
+}
+
+/** Kazoo's publish_error: error / originate_resp with the cause; then the process ends. */
+function fail(s: State, why: string): Stop {
+  s.log.warn({ reason: why, step: s.step }, 'originate failed');
+  const to = str(s.a.req['Server-ID']);
+  if (to !== undefined) {
+    const fields = {
+      ...errorReplyFields(s.a.req, why.replace(/^-ERR\s*/, '').trim()),
+      'Event-Name': 'originate_resp',
+      'Call-ID': s.callId,
+    };
+    publish(s.a.env, 'error', fields, to).catch((err: unknown) =>
+      s.log.error({ err: String(err) }, 'originate error not published'),
+    );
+  }
+  s.step = 'done';
+  return { type: 'stop', reason: 'normal', state: s };
+}
+
+/** The switch to place the leg on: where Existing-Call-ID is, else the first one up. */
+function pickSwitch(s: State, ctx: ProcessContext): SwitchLink | undefined {
+  const links = s.a.env.settings.switches.map(switchLink);
+  const existing = str(s.a.req['Existing-Call-ID']);
+  if (existing !== undefined) {
+    const home = links.find((l) => {
+      const id = Table.whereis(ctx.runtime, names.callsTable(l.identity.name));
+      return id !== undefined && Table.reader<string, true>(ctx.runtime, id).member(existing);
+    });
+    if (home !== undefined) return home;
+  }
+  return links.find((l) => switchConnection(ctx.runtime, l)?.isUp === true);
+}
+
+function arm(s: State, ctx: ProcessContext, ms: number, msg: Msg): void {
+  if (s.timer !== undefined) ctx.cancelTimer(s.timer);
+  s.timer = ctx.sendAfter(ms, msg);
+}
+
+/** The leg is known to (or, failed, forgotten by) its switch's node connection. */
+function track(s: State, ctx: ProcessContext, known: boolean): void {
+  const node = s.link === undefined ? undefined : ctx.runtime.whereis(names.node(s.link.identity.name));
+  if (node !== undefined) ctx.send(node, { type: 'track', callId: s.callId, known });
+}
+
+/** Through the node connection's mailbox: seen after the switch events that preceded it. */
+function relay(ctx: ProcessContext, link: SwitchLink, msg: Msg): void {
+  const node = ctx.runtime.whereis(names.node(link.identity.name));
+  if (node === undefined) ctx.send(ctx.self, msg);
+  else ctx.send(node, { type: 'relay', to: ctx.self, msg });
+}
+
+function begin(s: State, ctx: ProcessContext): Stop | undefined {
+  const act = originateAction(s.a.req);
+  if ('error' in act) return fail(s, act.error);
+  s.action = act.action;
+  s.link = pickSwitch(s, ctx);
+  if (s.link === undefined) return fail(s, 'no switch is connected');
+  const eps = (s.a.req.Endpoints as Endpoint[] | undefined) ?? [];
+  if (eps.length === 0) return fail(s, 'no endpoints in the originate request');
+  s.dials = eps.map(() => ({ error: 'unresolved' }));
+  eps.forEach((ep, i) => {
+    const who = needsContact(ep);
+    if (who === undefined) return void (s.dials[i] = toDial(endpointDial(ep)));
+    const msgId = randomUUID();
+    s.pending.set(msgId, i);
+    const q = build(
+      'reg_query',
+      {
+        Realm: who.realm,
+        Username: who.user,
+        Fields: ['Contact'],
+        'Msg-ID': msgId,
+        'Server-ID': s.core.queue,
+      },
+      buildContext(s.a.env),
+    );
+    const d = destination('reg_query', q);
+    s.a.env.bus
+      .publish(d.exchange, d.routingKey, encodeJson(q as unknown as Envelope), jsonProperties())
+      .catch((err: unknown) => s.log.error({ err: String(err) }, 'reg_query not published'));
+  });
+  if (s.pending.size > 0) {
+    arm(s, ctx, REG_QUERY_MS, { type: 'reg_timeout' });
+    return undefined;
+  }
+  return resolved(s, ctx);
+}
+
+const toDial = (d: { dial: string } | { error: string }): string | { error: string } =>
+  'dial' in d ? d.dial : d;
+
+function onRegAnswer(s: State, ctx: ProcessContext, m: Envelope): Stop | undefined {
+  const i = s.pending.get(String(m['Msg-ID']));
+  if (i === undefined) return undefined;
+  s.pending.delete(String(m['Msg-ID']));
+  const fields = Array.isArray(m.Fields) ? (m.Fields as Array<Record<string, unknown>>) : [];
+  const contact = fields.map((f) => str(f.Contact)).find((c) => c !== undefined);
+  const ep = ((s.a.req.Endpoints as Endpoint[])[i] ?? {}) as Endpoint;
+  s.dials[i] = toDial(endpointDial(ep, contact));
+  return s.pending.size === 0 ? resolved(s, ctx) : undefined;
+}
+
+/** Every endpoint answered for (or timed out): start the leg's processes. */
+function resolved(s: State, ctx: ProcessContext): Stop | undefined {
+  if (s.timer !== undefined) ctx.cancelTimer(s.timer);
+  s.timer = undefined;
+  const ok = s.dials.filter((d): d is string => typeof d === 'string');
+  if (ok.length === 0) {
+    const errors = s.dials.map((d) => (typeof d === 'string' ? '' : d.error));
+    return fail(s, errors.includes('USER_NOT_REGISTERED') ? 'USER_NOT_REGISTERED' : errors.join('; '));
+  }
+  s.step = 'starting';
+  const link = s.link!;
+  const args: CallControlArgs = {
+    callId: s.callId,
+    link,
+    env: s.a.env,
+    controllerQueue: str(s.a.req['Server-ID']) ?? '',
+    ccvs: { ...((s.a.req['Custom-Channel-Vars'] as object | undefined) ?? {}), 'Fetch-ID': s.fetchId },
+    originated: true,
+  };
+  const self = ctx.self;
+  Supervisor.startChild(ctx.runtime, names.calls, [args]).then(
+    (r) =>
+      ctx.send(
+        self,
+        r.type === 'ok'
+          ? ({ type: 'call_started', pid: r.pid } satisfies Msg)
+          : ({ type: 'call_started', reason: String((r as { reason?: unknown }).reason) } satisfies Msg),
+      ),
+    (err: unknown) => ctx.send(self, { type: 'call_started', reason: String(err) } satisfies Msg),
+  );
+  return undefined;
+}
+
+function execute(s: State, ctx: ProcessContext): void {
+  if (s.timer !== undefined) ctx.cancelTimer(s.timer);
+  s.timer = undefined;
+  s.step = 'originating';
+  const link = s.link!;
+  const esl = switchConnection(ctx.runtime, link);
+  if (esl === undefined || !esl.isUp)
+    return relay(ctx, link, { type: 'originated', ok: false, error: 'lost connection to the switch' });
+  const dial = s.dials.filter((d): d is string => typeof d === 'string').join(dialSeparator(s.a.req));
+  const vars = channelVars(s.a.req, s.callId, { 'Fetch-ID': s.fetchId, 'Ecallmgr-Node': s.a.env.node });
+  reply(s, 'originate_started', { 'Call-ID': s.callId, 'Control-Queue': s.ctlQueue });
+  const timeoutS = Number(s.a.req.Timeout ?? 60);
+  s.log.debug({ dial, action: s.action }, 'originating');
+  esl
+    .bgapi(`originate ${vars}${dial} ${s.action}`, {
+      timeoutMs: (Number.isFinite(timeoutS) ? timeoutS : 60) * 1000 + ORIGINATE_SLACK_MS,
+    })
+    .then(
+      () => relay(ctx, link, { type: 'originated', ok: true }),
+      (err: unknown) =>
+        relay(ctx, link, {
+          type: 'originated',
+          ok: false,
+          error: err instanceof EslCommandError ? err.reply.trim() : String(err),
+        }),
+    );
+}
+
+function succeeded(s: State): Stop {
+  s.log.info({ switch: s.link?.identity.name }, 'originate answered');
+  reply(s, 'originate_resp', {
+    'Call-ID': s.callId,
+    'Application-Response': 'SUCCESS',
+    'Control-Queue': s.ctlQueue,
+  });
+  s.step = 'done';
+  s.succeeded = true;
+  return { type: 'stop', reason: 'normal', state: s };
+}
+
+export const Originate: GenServerBehaviour<State, OriginateArgs> = {
+  name: 'ecallmgr_originate',
+
+  async init(a, ctx) {
+    const callId = str(a.req['Outbound-Call-ID']) ?? randomUUID();
+    const log = ctx.log.child({ call_id: callId });
+    const self = ctx.self;
+    const core = new ListenerCore({
+      transport: a.env.bus,
+      logger: log,
+      name: 'originate',
+      decode: busDecoder({ maxBytes: 1 << 20 }) as ListenerOptions['decode'],
+      validate: busValidator as ListenerOptions['validate'],
+      handleEvent: (m) => {
+        ctx.send(self, { type: 'bus', m } satisfies Msg);
+        return 'ignore';
+      },
+    });
+    await core.start();
+    ctx.send(self, { type: 'begin' } satisfies Msg);
+    return ok({
+      a,
+      core,
+      log,
+      callId,
+      ctlQueue: controlQueueName(a.env.node, callId),
+      fetchId: randomUUID(),
+      step: 'resolving',
+      link: undefined,
+      action: '',
+      pending: new Map(),
+      dials: [],
+      callSup: undefined,
+      succeeded: false,
+      timer: undefined,
+    } satisfies State);
+  },
+
+  handleInfo(raw, s, ctx): NoReplyResult<State> {
+    const m = raw as Msg;
+    switch (m?.type) {
+      case 'begin':
+        return begin(s, ctx) ?? noreply(s);
+      case 'bus': {
+        const name = m.m['Event-Name'];
+        if ((name === 'reg_query_resp' || name === 'reg_query_error') && s.step === 'resolving')
+          return onRegAnswer(s, ctx, m.m) ?? noreply(s);
+        if (name === 'originate_execute' && s.step === 'ready') {
+          if (m.m['Call-ID'] !== s.callId) {
+            s.log.warn({ for: m.m['Call-ID'] }, 'originate_execute for another call ignored');
+            return noreply(s);
+          }
+          execute(s, ctx);
+          return noreply(s);
+        }
+        s.log.debug({ name, step: s.step }, 'originate: message not expected now; dropped');
+        return noreply(s);
+      }
+      case 'reg_timeout':
+        if (s.step !== 'resolving' || s.pending.size === 0) return noreply(s);
+        s.log.warn({ unanswered: s.pending.size }, 'reg_query unanswered: device taken as unregistered');
+        s.pending.clear();
+        return resolved(s, ctx) ?? noreply(s);
+      case 'call_started': {
+        if (m.pid === undefined) return fail(s, `call processes failed to start: ${m.reason}`);
+        s.callSup = m.pid;
+        track(s, ctx, true);
+        reply(s, 'originate_uuid', {
+          'Outbound-Call-ID': s.callId,
+          'Outbound-Call-Control-Queue': s.ctlQueue,
+          'Server-ID': s.core.queue,
+        });
+        // Kazoo: park waits for originate_execute unless Originate-Immediate; others go at once.
+        const immediate = isTrue(s.a.req['Originate-Immediate'], s.a.req['Application-Name'] !== 'park');
+        if (immediate) execute(s, ctx);
+        else {
+          s.step = 'ready';
+          reply(s, 'originate_ready', {
+            'Call-ID': s.callId,
+            'Control-Queue': s.ctlQueue,
+            'Server-ID': s.core.queue,
+          });
+          arm(s, ctx, s.a.env.settings.originateReadyMs, { type: 'ready_timeout' });
+        }
+        return noreply(s);
+      }
+      case 'ready_timeout':
+        if (s.step !== 'ready') return noreply(s);
+        return fail(s, 'Failed to receive valid originate_execute in time');
+      case 'originated': {
+        if (!m.ok) return fail(s, m.error);
+        const existing = str(s.a.req['Existing-Call-ID']);
+        if (existing === undefined) return succeeded(s);
+        const esl = switchConnection(ctx.runtime, s.link!);
+        const self = ctx.self;
+        if (esl === undefined) return fail(s, 'lost connection to the switch');
+        esl.api(`uuid_bridge ${s.callId} ${existing}`).then(
+          (r) =>
+            ctx.send(self, {
+              type: 'bridged',
+              error: r.startsWith('-ERR') ? r.trim() : undefined,
+            } satisfies Msg),
+          (err: unknown) =>
+            ctx.send(self, {
+              type: 'bridged',
+              error: err instanceof EslCommandError ? err.reply.trim() : String(err),
+            } satisfies Msg),
+        );
+        return noreply(s);
+      }
+      case 'bridged':
+        return m.error === undefined ? succeeded(s) : fail(s, m.error);
+      default:
+        return unexpected(raw, s);
+    }
+  },
+
+  async terminate(_reason, s, ctx) {
+    await s.core
+      .stop()
+      .catch((err: unknown) => s.log.warn({ err: String(err) }, 'originate queue not removed'));
+    // Not placed (or failed): the leg's processes are stopped. A leg the switch did create
+    // and end has had its events delivered before the answer reached this process, and
+    // call_events publishes what it already holds (its CHANNEL_DESTROY) before it stops.
+    if (s.callSup !== undefined && !s.succeeded && ctx.runtime.isAlive(s.callSup)) {
+      track(s, ctx, false);
+      const r = await Supervisor.terminateChild(ctx.runtime, names.calls, s.callSup).catch((e: unknown) => e);
+      if ((r as { type?: string })?.type !== 'ok')
+        s.log.warn({ result: String((r as { reason?: unknown })?.reason ?? r) }, 'leg processes not stopped');
+    }
+  },
+
+  describe: (s) => ({ call_id: s.callId, step: s.step, switch: s.link?.identity.name }),
+};
