@@ -67,6 +67,23 @@ describe('Insert-At (insertCommand)', () => {
       [],
     ],
     [
+      'queue at tail (default): its commands in reverse list order, as Kazoo folds them',
+      cmd('queue', {
+        Commands: [{ 'Application-Name': 'play', 'Media-Name': 'x' }, { 'Application-Name': 'hangup' }],
+      }),
+      ['play:a', 'play:b', 'answer', 'hangup', 'play:x'],
+      [],
+    ],
+    [
+      'queue with flush: its commands in reverse list order',
+      cmd('queue', {
+        'Insert-At': 'flush',
+        Commands: [{ 'Application-Name': 'play', 'Media-Name': 'x' }, { 'Application-Name': 'hangup' }],
+      }),
+      ['hangup', 'play:x'],
+      [],
+    ],
+    [
       'queue now: its commands in list order',
       cmd('queue', {
         'Insert-At': 'now',
