@@ -80,6 +80,8 @@ import {
 } from './context.ts';
 import { appOf, insertCommand } from './insert-at.ts';
 import { switchAction } from './switch-action.ts';
+import { CommandFailedError, routesBridge, runCommand } from './bridge.ts';
+import { lookupContacts } from './reg-lookup.ts';
 import { checkMove, allowed, isOver, type Input, type Phase } from './call-phase.ts';
 
 export interface CallControlArgs {
@@ -89,6 +91,8 @@ export interface CallControlArgs {
   /** The winner's queue (route_resp Server-ID): route_win goes there. */
   readonly controllerQueue: string;
   readonly ccvs: Record<string, unknown>;
+  /** A bridge route_resp's Routes: dialled as the call's first command (bridge.ts). */
+  readonly routes?: readonly unknown[];
 }
 
 /** The call's table (`names.callTable`), owned by the call's supervisor: what every
@@ -107,11 +111,14 @@ interface State {
   current: { cmd: Envelope; seq: number } | undefined;
   seq: number;
   timer: Ref | undefined;
+  /** Legs bridged to the call (CHANNEL_BRIDGE's Other-Leg-Unique-ID): a command whose
+   *  Call-ID is one of them runs on that leg (Kazoo's which_call_leg/3). */
+  otherLegs: Set<string>;
 }
 
 type Msg =
   | { type: 'exec_done'; seq: number; error?: unknown }
-  | { type: 'switch_event'; ev: { name: string } }
+  | { type: 'switch_event'; ev: { name: string; otherLeg?: string } }
   | { type: 'node_down' }
   | { type: 'node_up' }
   | { type: 'channel_gone' }
@@ -180,7 +187,8 @@ function relay(ctx: ProcessContext, link: SwitchLink, msg: Msg): void {
 
 /** Starts one command on the switch; its completion comes back as exec_done. */
 function launch(s: State, ctx: ProcessContext, cmd: Envelope, esl: EslConnection, seq: number): boolean {
-  const action = switchAction(cmd, s.a.callId);
+  const uuid = targetLeg(s, cmd);
+  const action = switchAction(cmd, uuid);
   // Through the node connection's mailbox, so that a completion is seen after the switch
   // events that came before it on the socket (CHANNEL_HANGUP before the completion of
   // the application it ended).
@@ -190,14 +198,24 @@ function launch(s: State, ctx: ProcessContext, cmd: Envelope, esl: EslConnection
     dialplanError(s, cmd, action.reason);
     return false;
   }
-  s.log.debug({ app: appOf(cmd), seq }, 'executing');
-  const p =
-    action.kind === 'execute' ? esl.execute(s.a.callId, action.app, action.arg) : esl.api(action.command);
-  p.then(
+  s.log.debug({ app: appOf(cmd), seq, leg: uuid === s.a.callId ? undefined : uuid }, 'executing');
+  const bLegEvents = cmd['B-Leg-Events'];
+  if (action.kind === 'bridge' && Array.isArray(bLegEvents) && bLegEvents.length > 0) {
+    const events = ctx.runtime.whereis(names.events(s.a.callId));
+    if (events !== undefined) ctx.send(events, { type: 'b_leg_events', events: bLegEvents.map(String) });
+  }
+  const lookup = (realm: string, user: string): Promise<string[]> => lookupContacts(ctx.runtime, realm, user);
+  runCommand({ esl, uuid, cmd, lookup, log: s.log }).then(
     () => done(),
     (err: unknown) => done(err),
   );
   return true;
+}
+
+/** The channel a command runs on: the call, or the bridged leg its Call-ID names. */
+function targetLeg(s: State, cmd: Envelope): string {
+  const id = cmd['Call-ID'];
+  return typeof id === 'string' && s.otherLegs.has(id) ? id : s.a.callId;
 }
 
 /** Runs the next queued command if nothing runs; the phase that results. */
@@ -301,7 +319,7 @@ function onCommand(s: State, ctx: ProcessContext, cmd: Envelope): void {
     if (s.phase === 'hungup') arm(s, ctx, s.a.env.settings.keepAliveMs, 'keepalive_timeout');
     return dialplanError(s, cmd, `the call is down: ${appOf(cmd)} not executed`);
   }
-  if (cmd['Call-ID'] !== s.a.callId)
+  if (cmd['Call-ID'] !== s.a.callId && !s.otherLegs.has(String(cmd['Call-ID'])))
     return dialplanError(
       s,
       cmd,
@@ -348,6 +366,9 @@ function onExecDone(s: State, ctx: ProcessContext, m: { seq: number; error?: unk
         s.current?.seq === m.seq ? s.current.cmd : undefined,
         `the switch refused it: ${m.error.reply.trim()}`,
       );
+  } else if (m.error instanceof CommandFailedError) {
+    if (!isOver(s.phase))
+      dialplanError(s, s.current?.seq === m.seq ? s.current.cmd : undefined, m.error.message);
   } else if (m.error instanceof EslDisconnectedError)
     s.log.warn(
       { seq: m.seq },
@@ -430,6 +451,7 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, Cast
       current: undefined,
       seq: 0,
       timer: undefined,
+      otherLegs: new Set(),
     };
     if (table.insertNew('route_win_sent', true)) {
       await publish(
@@ -456,6 +478,11 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, Cast
       // its event order, that the call was not destroyed meanwhile.
       const node = rt.whereis(names.node(a.link.identity.name));
       if (node !== undefined) ctx.send(node, { type: 'call_started', callId: a.callId });
+      if (a.routes !== undefined)
+        GenServer.cast(rt, self, {
+          type: 'command',
+          cmd: routesBridge(a.callId, a.routes, a.controllerQueue),
+        });
     } else {
       log.warn('call_control restarted: checking the channel');
       const esl = liveEsl(s);
@@ -498,6 +525,8 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, Cast
           handle(s, ctx, 'hangup', () => hangupPhase(s, ctx, 'hangup', m.ev.name));
         else if (m.ev.name === 'CHANNEL_DESTROY')
           handle(s, ctx, 'destroyed', () => hangupPhase(s, ctx, 'destroyed', m.ev.name));
+        else if (m.ev.name === 'CHANNEL_BRIDGE' && m.ev.otherLeg !== undefined)
+          s.otherLegs.add(m.ev.otherLeg);
         break;
       case 'channel_gone':
         handle(s, ctx, 'channel_gone', () =>
