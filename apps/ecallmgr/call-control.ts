@@ -28,6 +28,15 @@
  *   cannot run, is answered with a dialplan error event (call.dialplan.<call-id>) and
  *   skipped. `flush`
  *   breaks the running application (uuid_break all) and starts over with the new command.
+ * - Each command runs through bridge.ts (its CCVs set on the channel first; a bridge
+ *   resolved then, its registrations looked up by reg_lookup); a failure of ecallmgr's
+ *   own (CommandFailedError, e.g. no endpoint to dial) is a dialplan error, and the queue
+ *   goes on. A bridge with B-Leg-Events tells call_events which events of the bridged leg
+ *   to publish. A bridge route_resp's Routes (`routes`) are queued as the call's first
+ *   command, once (not after a restart).
+ * - Legs the call is bridged to (its CHANNEL_BRIDGE's other leg) are kept: a command
+ *   whose Call-ID names one runs on that leg (Kazoo's which_call_leg/3); that leg found
+ *   gone (`invalid session id`) is forgotten with a dialplan error, the call goes on.
  * - Phases and moves: call-phase.ts (the table is enforced). CHANNEL_HANGUP ->
  *   hanging_up: the queue is flushed (logged), nothing more runs, later commands get a
  *   dialplan error. CHANNEL_DESTROY (or the channel found gone, or the switch away longer
@@ -117,7 +126,7 @@ interface State {
 }
 
 type Msg =
-  | { type: 'exec_done'; seq: number; error?: unknown }
+  | { type: 'exec_done'; seq: number; error?: unknown; leg?: string }
   | { type: 'switch_event'; ev: { name: string; otherLeg?: string } }
   | { type: 'node_down' }
   | { type: 'node_up' }
@@ -193,7 +202,12 @@ function launch(s: State, ctx: ProcessContext, cmd: Envelope, esl: EslConnection
   // events that came before it on the socket (CHANNEL_HANGUP before the completion of
   // the application it ended).
   const done = (error?: unknown): void =>
-    relay(ctx, s.a.link, { type: 'exec_done', seq, error } satisfies Msg);
+    relay(ctx, s.a.link, {
+      type: 'exec_done',
+      seq,
+      error,
+      leg: uuid === s.a.callId ? undefined : uuid,
+    } satisfies Msg);
   if (action.kind === 'unsupported') {
     dialplanError(s, cmd, action.reason);
     return false;
@@ -349,8 +363,17 @@ function onCommand(s: State, ctx: ProcessContext, cmd: Envelope): void {
   move(s, 'command', s.phase === 'node_down' ? 'node_down' : runNext(s, ctx));
 }
 
-function onExecDone(s: State, ctx: ProcessContext, m: { seq: number; error?: unknown }): void {
+function onExecDone(s: State, ctx: ProcessContext, m: { seq: number; error?: unknown; leg?: string }): void {
   if (
+    m.leg !== undefined &&
+    m.error instanceof EslCommandError &&
+    m.error.reply.includes('invalid session id')
+  ) {
+    // The bridged leg is gone, not the call.
+    s.otherLegs.delete(m.leg);
+    if (!isOver(s.phase))
+      dialplanError(s, s.current?.seq === m.seq ? s.current.cmd : undefined, `leg ${m.leg} is gone`);
+  } else if (
     m.error instanceof EslCommandError &&
     m.error.reply.includes('invalid session id') &&
     !isOver(s.phase) &&

@@ -248,6 +248,43 @@ describe('switch event -> call_event (callEventFields)', () => {
     expect(publishedName(ev('CHANNEL_EXECUTE', { ...base, Application: 'bridge' }))).toBe('CHANNEL_EXECUTE');
   });
 
+  it("the bridge's kazoo::masquerade is its completion: outcome, cause, and the SIP status the switch gave or the cause's", () => {
+    const done = (vars: Record<string, string>): Record<string, unknown> =>
+      callEventFields(
+        ev(
+          'CUSTOM',
+          {
+            ...base,
+            kazoo_event_name: 'CHANNEL_EXECUTE_COMPLETE',
+            kazoo_application_name: 'bridge',
+            ...vars,
+          },
+          'kazoo::masquerade',
+        ),
+        SW,
+      )!;
+    expect(
+      done({ variable_originate_disposition: 'USER_BUSY', variable_originate_failed_cause: 'USER_BUSY' }),
+    ).toMatchObject({
+      'Event-Name': 'CHANNEL_EXECUTE_COMPLETE',
+      'Application-Name': 'bridge',
+      'Application-Response': 'USER_BUSY',
+      'Hangup-Cause': 'USER_BUSY',
+      'Hangup-Code': 'sip:486',
+    });
+    expect(
+      done({
+        variable_originate_disposition: 'CALL_REJECTED',
+        variable_originate_failed_cause: 'CALL_REJECTED',
+        variable_last_bridge_proto_specific_hangup_cause: 'sip:403',
+      })['Hangup-Code'],
+    ).toBe('sip:403');
+    expect(
+      done({ variable_bridge_hangup_cause: 'NORMAL_CLEARING', variable_originate_disposition: 'SUCCESS' }),
+    ).toMatchObject({ 'Application-Response': 'SUCCESS', 'Hangup-Cause': 'NORMAL_CLEARING' });
+    expect(done({})['Application-Response']).toBe('FAIL');
+  });
+
   it('kazoo::noop becomes the noop completion; other events are not published', () => {
     const f = callEventFields(
       ev(
