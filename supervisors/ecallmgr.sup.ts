@@ -8,14 +8,15 @@
  *   │       ├── call_events   ecallmgr_call_events:<call-id>   (transient)
  *   │       └── call_control  ecallmgr_call_control:<call-id>  (transient, significant: the
  *   │                         call's supervisor ends when it ends normally)
- *   └── node_sup <switch> (one per configured switch; rest_for_one, 5 restarts in 10 s)
- *       ├── tables   ecallmgr_node_tables:<switch>  TableKeeper: heir of the node's calls table
- *       ├── node     ecallmgr_node:<switch>    event socket: connect, subscribe, dispatch, resync
- *       ├── router   ecallmgr_router:<switch>  parked calls -> route_req -> route_win
- *       └── authn    ecallmgr_authn:<switch>   directory fetches -> authn_req
+ *   ├── node_sup <switch> (one per configured switch; rest_for_one, 5 restarts in 10 s)
+ *   │   ├── tables   ecallmgr_node_tables:<switch>  TableKeeper: heir of the node's calls table
+ *   │   ├── node     ecallmgr_node:<switch>    event socket: connect, subscribe, dispatch, resync
+ *   │   ├── router   ecallmgr_router:<switch>  parked calls -> route_req -> route_win
+ *   │   └── authn    ecallmgr_authn:<switch>   directory fetches -> authn_req
  *   ├── originate_sup (simple_one_for_one)  ecallmgr_originate_sup: one temporary
  *   │   └── originate                        process per originate_req (originate.ts)
- *   └── originate_listener  ecallmgr_originate_listener: originate_req -> originate_sup
+ *   ├── originate_listener  ecallmgr_originate_listener: originate_req -> originate_sup
+ *   └── reg_lookup       ecallmgr_reg_lookup   reg_query to the registrar when a bridge dials
  *
  * The calls supervisor comes first so the routers always have it; a call outlives a
  * restart of its switch's node supervisor (its processes wait for the switch to come
@@ -38,6 +39,7 @@ import { Router } from '../apps/ecallmgr/router.ts';
 import { Authn } from '../apps/ecallmgr/authn.ts';
 import { Originate, type OriginateArgs } from '../apps/ecallmgr/originate.ts';
 import { OriginateListener } from '../apps/ecallmgr/originate-listener.ts';
+import { RegLookup, REG_LOOKUP } from '../apps/ecallmgr/reg-lookup.ts';
 
 export const ECALLMGR_SUP = 'ecallmgr_sup';
 
@@ -141,6 +143,8 @@ export function ecallmgrTree(env: EcallmgrEnv, opts: EcallmgrTreeOptions = {}): 
         { env },
         { name: names.originateListener, shutdown: 5000 },
       ),
+      // Last: its restart touches nothing else; calls reach it by name at each bridge.
+      GenServer.childSpec('reg_lookup', RegLookup, { env }, { name: REG_LOOKUP, shutdown: 5000 }),
     ],
   };
 }

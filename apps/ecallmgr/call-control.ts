@@ -28,6 +28,15 @@
  *   cannot run, is answered with a dialplan error event (call.dialplan.<call-id>) and
  *   skipped. `flush`
  *   breaks the running application (uuid_break all) and starts over with the new command.
+ * - Each command runs through bridge.ts (its CCVs set on the channel first; a bridge
+ *   resolved then, its registrations looked up by reg_lookup); a failure of ecallmgr's
+ *   own (CommandFailedError, e.g. no endpoint to dial) is a dialplan error, and the queue
+ *   goes on. A bridge with B-Leg-Events tells call_events which events of the bridged leg
+ *   to publish. A bridge route_resp's Routes (`routes`) are queued as the call's first
+ *   command, once (not after a restart).
+ * - Legs the call is bridged to (its CHANNEL_BRIDGE's other leg) are kept: a command
+ *   whose Call-ID names one runs on that leg (Kazoo's which_call_leg/3); that leg found
+ *   gone (`invalid session id`) is forgotten with a dialplan error, the call goes on.
  * - Phases and moves: call-phase.ts (the table is enforced). CHANNEL_HANGUP ->
  *   hanging_up: the queue is flushed (logged), nothing more runs, later commands get a
  *   dialplan error. CHANNEL_DESTROY (or the channel found gone, or the switch away longer
@@ -80,6 +89,8 @@ import {
 } from './context.ts';
 import { appOf, insertCommand } from './insert-at.ts';
 import { switchAction } from './switch-action.ts';
+import { CommandFailedError, routesBridge, runCommand } from './bridge.ts';
+import { lookupContacts } from './reg-lookup.ts';
 import { checkMove, allowed, isOver, type Input, type Phase } from './call-phase.ts';
 
 export interface CallControlArgs {
@@ -92,6 +103,8 @@ export interface CallControlArgs {
   /** A leg ecallmgr originated (originate.ts): its requester already has the control
    *  queue, so no route_win or usurp_control is sent. */
   readonly originated?: boolean;
+  /** A bridge route_resp's Routes: dialled as the call's first command (bridge.ts). */
+  readonly routes?: readonly unknown[];
 }
 
 /** The call's table (`names.callTable`), owned by the call's supervisor: what every
@@ -110,11 +123,14 @@ interface State {
   current: { cmd: Envelope; seq: number } | undefined;
   seq: number;
   timer: Ref | undefined;
+  /** Legs bridged to the call (CHANNEL_BRIDGE's Other-Leg-Unique-ID): a command whose
+   *  Call-ID is one of them runs on that leg (Kazoo's which_call_leg/3). */
+  otherLegs: Set<string>;
 }
 
 type Msg =
-  | { type: 'exec_done'; seq: number; error?: unknown }
-  | { type: 'switch_event'; ev: { name: string } }
+  | { type: 'exec_done'; seq: number; error?: unknown; leg?: string }
+  | { type: 'switch_event'; ev: { name: string; otherLeg?: string } }
   | { type: 'node_down' }
   | { type: 'node_up' }
   | { type: 'channel_gone' }
@@ -183,24 +199,40 @@ function relay(ctx: ProcessContext, link: SwitchLink, msg: Msg): void {
 
 /** Starts one command on the switch; its completion comes back as exec_done. */
 function launch(s: State, ctx: ProcessContext, cmd: Envelope, esl: EslConnection, seq: number): boolean {
-  const action = switchAction(cmd, s.a.callId);
+  const uuid = targetLeg(s, cmd);
+  const action = switchAction(cmd, uuid);
   // Through the node connection's mailbox, so that a completion is seen after the switch
   // events that came before it on the socket (CHANNEL_HANGUP before the completion of
   // the application it ended).
   const done = (error?: unknown): void =>
-    relay(ctx, s.a.link, { type: 'exec_done', seq, error } satisfies Msg);
+    relay(ctx, s.a.link, {
+      type: 'exec_done',
+      seq,
+      error,
+      leg: uuid === s.a.callId ? undefined : uuid,
+    } satisfies Msg);
   if (action.kind === 'unsupported') {
     dialplanError(s, cmd, action.reason);
     return false;
   }
-  s.log.debug({ app: appOf(cmd), seq }, 'executing');
-  const p =
-    action.kind === 'execute' ? esl.execute(s.a.callId, action.app, action.arg) : esl.api(action.command);
-  p.then(
+  s.log.debug({ app: appOf(cmd), seq, leg: uuid === s.a.callId ? undefined : uuid }, 'executing');
+  const bLegEvents = cmd['B-Leg-Events'];
+  if (action.kind === 'bridge' && Array.isArray(bLegEvents) && bLegEvents.length > 0) {
+    const events = ctx.runtime.whereis(names.events(s.a.callId));
+    if (events !== undefined) ctx.send(events, { type: 'b_leg_events', events: bLegEvents.map(String) });
+  }
+  const lookup = (realm: string, user: string): Promise<string[]> => lookupContacts(ctx.runtime, realm, user);
+  runCommand({ esl, uuid, cmd, lookup, log: s.log }).then(
     () => done(),
     (err: unknown) => done(err),
   );
   return true;
+}
+
+/** The channel a command runs on: the call, or the bridged leg its Call-ID names. */
+function targetLeg(s: State, cmd: Envelope): string {
+  const id = cmd['Call-ID'];
+  return typeof id === 'string' && s.otherLegs.has(id) ? id : s.a.callId;
 }
 
 /** Runs the next queued command if nothing runs; the phase that results. */
@@ -304,7 +336,7 @@ function onCommand(s: State, ctx: ProcessContext, cmd: Envelope): void {
     if (s.phase === 'hungup') arm(s, ctx, s.a.env.settings.keepAliveMs, 'keepalive_timeout');
     return dialplanError(s, cmd, `the call is down: ${appOf(cmd)} not executed`);
   }
-  if (cmd['Call-ID'] !== s.a.callId)
+  if (cmd['Call-ID'] !== s.a.callId && !s.otherLegs.has(String(cmd['Call-ID'])))
     return dialplanError(
       s,
       cmd,
@@ -334,8 +366,17 @@ function onCommand(s: State, ctx: ProcessContext, cmd: Envelope): void {
   move(s, 'command', s.phase === 'node_down' ? 'node_down' : runNext(s, ctx));
 }
 
-function onExecDone(s: State, ctx: ProcessContext, m: { seq: number; error?: unknown }): void {
+function onExecDone(s: State, ctx: ProcessContext, m: { seq: number; error?: unknown; leg?: string }): void {
   if (
+    m.leg !== undefined &&
+    m.error instanceof EslCommandError &&
+    m.error.reply.includes('invalid session id')
+  ) {
+    // The bridged leg is gone, not the call.
+    s.otherLegs.delete(m.leg);
+    if (!isOver(s.phase))
+      dialplanError(s, s.current?.seq === m.seq ? s.current.cmd : undefined, `leg ${m.leg} is gone`);
+  } else if (
     m.error instanceof EslCommandError &&
     m.error.reply.includes('invalid session id') &&
     !isOver(s.phase) &&
@@ -351,6 +392,9 @@ function onExecDone(s: State, ctx: ProcessContext, m: { seq: number; error?: unk
         s.current?.seq === m.seq ? s.current.cmd : undefined,
         `the switch refused it: ${m.error.reply.trim()}`,
       );
+  } else if (m.error instanceof CommandFailedError) {
+    if (!isOver(s.phase))
+      dialplanError(s, s.current?.seq === m.seq ? s.current.cmd : undefined, m.error.message);
   } else if (m.error instanceof EslDisconnectedError)
     s.log.warn(
       { seq: m.seq },
@@ -433,6 +477,7 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, Cast
       current: undefined,
       seq: 0,
       timer: undefined,
+      otherLegs: new Set(),
     };
     const first = table.insertNew('route_win_sent', true);
     if (first && a.originated === true) log.debug({ queue: queueName }, 'originated leg: control queue up');
@@ -461,6 +506,11 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, Cast
       // its event order, that the call was not destroyed meanwhile.
       const node = rt.whereis(names.node(a.link.identity.name));
       if (node !== undefined) ctx.send(node, { type: 'call_started', callId: a.callId });
+      if (a.routes !== undefined)
+        GenServer.cast(rt, self, {
+          type: 'command',
+          cmd: routesBridge(a.callId, a.routes, a.controllerQueue),
+        });
     } else {
       log.warn('call_control restarted: checking the channel');
       const esl = liveEsl(s);
@@ -503,6 +553,8 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, Cast
           handle(s, ctx, 'hangup', () => hangupPhase(s, ctx, 'hangup', m.ev.name));
         else if (m.ev.name === 'CHANNEL_DESTROY')
           handle(s, ctx, 'destroyed', () => hangupPhase(s, ctx, 'destroyed', m.ev.name));
+        else if (m.ev.name === 'CHANNEL_BRIDGE' && m.ev.otherLeg !== undefined)
+          s.otherLegs.add(m.ev.otherLeg);
         break;
       case 'channel_gone':
         handle(s, ctx, 'channel_gone', () =>

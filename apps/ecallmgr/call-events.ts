@@ -13,6 +13,10 @@
  *   received, so a CHANNEL_DESTROY that arrived first is still published.
  * - A conversion or publish failure is logged with the call-id and the event name; the
  *   process carries on.
+ * - `{type:'b_leg_events', events}` (call_control, when it runs a bridge with
+ *   B-Leg-Events): events of the bridged leg with those names, `{type:'other_leg_event'}`
+ *   from the node connection once the bridge is up, are published too, under the leg's
+ *   own Call-ID (Kazoo's listen_for_other_leg/3). Others of that leg are skipped.
  * - After CHANNEL_DESTROY is published the process ends with `normal`. `{type:
  *   'channel_gone'}` (the channel vanished while the switch connection was down, so its
  *   CHANNEL_DESTROY was lost) publishes a CHANNEL_DESTROY with Hangup-Cause
@@ -42,9 +46,15 @@ interface State {
   readonly a: CallEventsArgs;
   readonly log: Logger;
   published: number;
+  /** Events of the bridged leg to publish (the bridges' B-Leg-Events). */
+  bLegEvents: Set<string>;
 }
 
-type Msg = { type: 'switch_event'; ev: EslEvent } | { type: 'channel_gone' };
+type Msg =
+  | { type: 'switch_event'; ev: EslEvent }
+  | { type: 'other_leg_event'; ev: EslEvent }
+  | { type: 'b_leg_events'; events: string[] }
+  | { type: 'channel_gone' };
 
 function send(s: State, fields: Record<string, unknown>): void {
   s.published++;
@@ -53,13 +63,23 @@ function send(s: State, fields: Record<string, unknown>): void {
   );
 }
 
+function convertAndSend(s: State, ev: EslEvent): void {
+  let fields: Record<string, unknown> | undefined;
+  try {
+    fields = callEventFields(ev, s.a.link.identity);
+  } catch (err) {
+    s.log.error({ err: String(err), event: ev.name }, 'switch event could not be converted; skipped');
+  }
+  if (fields !== undefined) send(s, fields);
+}
+
 export const CallEvents: GenServerBehaviour<State, CallEventsArgs> = {
   name: 'ecallmgr_call_events',
   init: (a, ctx) => {
     // Trapping exits: a shutdown from the call's supervisor is queued behind the events
     // already in the mailbox (CHANNEL_DESTROY among them), so they are published first.
     ctx.trapExit(true);
-    return ok({ a, log: ctx.log.child({ call_id: a.callId }), published: 0 });
+    return ok({ a, log: ctx.log.child({ call_id: a.callId }), published: 0, bLegEvents: new Set() });
   },
 
   handleInfo(raw, s) {
@@ -74,14 +94,17 @@ export const CallEvents: GenServerBehaviour<State, CallEventsArgs> = {
       });
       return stop('normal', s);
     }
-    if (m?.type !== 'switch_event') return unexpected(raw, s);
-    let fields: Record<string, unknown> | undefined;
-    try {
-      fields = callEventFields(m.ev, s.a.link.identity);
-    } catch (err) {
-      s.log.error({ err: String(err), event: m.ev.name }, 'switch event could not be converted; skipped');
+    if (m?.type === 'b_leg_events') {
+      for (const e of m.events) s.bLegEvents.add(e);
+      return noreply(s);
     }
-    if (fields !== undefined) send(s, fields);
+    if (m?.type === 'other_leg_event') {
+      const name = m.ev.name === 'CUSTOM' ? m.ev.subclass : m.ev.name;
+      if (name !== undefined && s.bLegEvents.has(name)) convertAndSend(s, m.ev);
+      return noreply(s);
+    }
+    if (m?.type !== 'switch_event') return unexpected(raw, s);
+    convertAndSend(s, m.ev);
     return m.ev.name === 'CHANNEL_DESTROY' ? stop('normal', s) : noreply(s);
   },
 

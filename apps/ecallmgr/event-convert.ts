@@ -10,8 +10,10 @@
  *   `ev` on switch `sw`, or undefined when Kazoo publishes nothing for it:
  *   * published: the call events Kazoo publishes (CHANNEL_CREATE/ANSWER/DESTROY,
  *     EXECUTE/EXECUTE_COMPLETE, BRIDGE/UNBRIDGE, PROGRESS_MEDIA, DTMF, RECORD_START/STOP,
- *     HOLD/UNHOLD, CALL_UPDATE, DETECTED_TONE) and CUSTOM `kazoo::noop` (carrying its own
- *     `kazoo_event_name`, `kazoo_application_name`, `kazoo_application_response`);
+ *     HOLD/UNHOLD, CALL_UPDATE, DETECTED_TONE) and CUSTOM `kazoo::noop` / `kazoo::masquerade`
+ *     (carrying their own `kazoo_event_name`, `kazoo_application_name`,
+ *     `kazoo_application_response`; the masquerade of `bridge` is the bridge's
+ *     CHANNEL_EXECUTE_COMPLETE with its outcome: see bridgeOutcome);
  *   * not published: CHANNEL_EXECUTE* of applications without a Kazoo name, of park,
  *     EXECUTE_COMPLETE of set/export and of a genuine bridge; every other event.
  * - Renames: Unique-ID -> Call-ID; caller id from variable_origination_caller_id_*,
@@ -103,7 +105,9 @@ const GREGORIAN_OFFSET_S = 62_167_219_200;
 export function publishedName(ev: EslEvent): string | undefined {
   const h = ev.headers;
   if (ev.name === 'CUSTOM')
-    return ev.subclass === 'kazoo::noop' ? (h.kazoo_event_name ?? 'CHANNEL_EXECUTE_COMPLETE') : undefined;
+    return ev.subclass === 'kazoo::noop' || ev.subclass === 'kazoo::masquerade'
+      ? (h.kazoo_event_name ?? 'CHANNEL_EXECUTE_COMPLETE')
+      : undefined;
   if (!PUBLISHED.has(ev.name)) return undefined;
   if (ev.name === 'CHANNEL_EXECUTE' || ev.name === 'CHANNEL_EXECUTE_COMPLETE') {
     const app = h.Application;
@@ -184,12 +188,55 @@ export function callEventFields(ev: EslEvent, sw: SwitchIdentity): Record<string
   return f;
 }
 
+/**
+ * FreeSWITCH's Q.850 cause -> SIP status for the causes a bridge commonly ends with
+ * (mod_sofia's hangup_cause_to_sip); used only when the switch gave no SIP status.
+ */
+const CAUSE_SIP: Readonly<Record<string, string>> = {
+  USER_BUSY: '486',
+  NO_ANSWER: '480',
+  NO_USER_RESPONSE: '408',
+  CALL_REJECTED: '603',
+  ORIGINATOR_CANCEL: '487',
+  UNALLOCATED_NUMBER: '404',
+  NO_ROUTE_DESTINATION: '404',
+  INVALID_NUMBER_FORMAT: '484',
+  NORMAL_TEMPORARY_FAILURE: '503',
+};
+
+/**
+ * The bridge's CHANNEL_EXECUTE_COMPLETE (the kazoo::masquerade ecallmgr fires after the
+ * bridge application): Application-Response = originate_disposition (FAIL when unset),
+ * Disposition the same; Hangup-Cause = the bridged leg's cause first (Kazoo's order for
+ * the bridge application), then the channel's, then the cause the origination failed
+ * with; Hangup-Code = the SIP status the switch reports (proto_specific_hangup_cause,
+ * last_bridge_proto_specific_hangup_cause), else `sip:<code>` of that cause.
+ */
+function bridgeOutcome(h: Readonly<Record<string, string>>, f: Record<string, unknown>): void {
+  f['Application-Response'] = h.variable_originate_disposition ?? 'FAIL';
+  f.Disposition = first(h.variable_originate_disposition, h.variable_endpoint_disposition);
+  const cause = first(
+    h.variable_bridge_hangup_cause,
+    h.variable_hangup_cause,
+    h['Hangup-Cause'],
+    h.variable_originate_failed_cause,
+  );
+  f['Hangup-Cause'] = cause;
+  const code = first(
+    h.variable_proto_specific_hangup_cause,
+    h.variable_last_bridge_proto_specific_hangup_cause,
+  );
+  f['Hangup-Code'] =
+    code ?? (cause !== undefined && CAUSE_SIP[cause] ? `sip:${CAUSE_SIP[cause]}` : undefined);
+}
+
 function addPerEvent(name: string, ev: EslEvent, f: Record<string, unknown>): void {
   const h = ev.headers;
   if (ev.name === 'CUSTOM') {
     f['Application-Name'] = h.kazoo_application_name;
     f['Application-Response'] = h.kazoo_application_response;
     f['Raw-Application-Name'] = undefined;
+    if (h.kazoo_application_name === 'bridge') bridgeOutcome(h, f);
     return;
   }
   if (name === 'CHANNEL_CREATE' || name === 'CHANNEL_ANSWER' || name === 'CHANNEL_DESTROY') {

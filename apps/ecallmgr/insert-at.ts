@@ -14,9 +14,12 @@
  * - `flush`: the queue is emptied (the old commands are in `dropped`), `flush` is true
  *   (the caller stops the current application and treats it as finished), and the queue
  *   holds this command alone.
- * - A `queue` command is expanded into its `Commands`, in order, each merged over the
- *   envelope of the `queue` message (Call-ID, Server-ID, Msg-ID, App-Name...), and those
- *   are inserted as above (`now`: all returned in `now`, in order).
+ * - A `queue` command is expanded into its `Commands`, each merged over the envelope of
+ *   the `queue` message (Call-ID, Server-ID, Msg-ID, App-Name...), and those are inserted
+ *   as Kazoo's ecallmgr_call_control inserts them (insert_queue_command_into_queue/3 folds
+ *   the list from its end, one insertion per command): `tail` and `flush` queue them in
+ *   reverse list order, `head` in list order; `now` runs them at once in list order
+ *   (execute_queue_commands/3).
  * The input queue is never mutated.
  */
 import type { Envelope } from '../../src/bus/index.ts';
@@ -82,13 +85,16 @@ export function filterApplications(cmd: Envelope): Set<string> {
 
 export function insertCommand(queue: readonly Envelope[], cmd: Envelope): Inserted {
   const cmds = expandCommand(cmd);
+  // Kazoo folds a queue's list from its end, each command appended (tail) or pushed in
+  // front (head): appended, the last runs first.
+  const appended = appOf(cmd) === 'queue' ? [...cmds].reverse() : cmds;
   switch (insertAtOf(cmd)) {
     case 'tail':
-      return { queue: [...queue, ...cmds], now: [], flush: false, dropped: [] };
+      return { queue: [...queue, ...appended], now: [], flush: false, dropped: [] };
     case 'head':
       return { queue: [...cmds, ...queue], now: [], flush: false, dropped: [] };
     case 'flush':
-      return { queue: cmds, now: [], flush: true, dropped: [...queue] };
+      return { queue: appended, now: [], flush: true, dropped: [...queue] };
     case 'now': {
       if (appOf(cmd) !== 'noop') return { queue: [...queue], now: cmds, flush: false, dropped: [] };
       const filter = filterApplications(cmd);

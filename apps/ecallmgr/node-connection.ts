@@ -29,7 +29,10 @@
  * - Event dispatch, in the switch's order: CHANNEL_PARK of a call it does not know ->
  *   the router (once per call); CHANNEL_HANGUP -> its call_control (it stops executing at once);
  *   every other event of a known call -> its call_events, and CHANNEL_DESTROY also to its
- *   call_control (then the call is forgotten); REQUEST_PARAMS
+ *   call_control (then the call is forgotten), CHANNEL_BRIDGE also (its Other-Leg-Unique-ID
+ *   only: the leg the call's commands may target); from then on, until its
+ *   CHANNEL_DESTROY, every event of that other leg -> the call's call_events as
+ *   `other_leg_event` (it publishes those its bridge's B-Leg-Events name); REQUEST_PARAMS
  *   -> authn; other events (HEARTBEAT, unknown names, events of calls ecallmgr does not
  *   control) are counted and logged at debug level with why, then dropped.
  * - `{type:'call_started', callId}` (call_control, once its call's processes are up): a
@@ -77,6 +80,9 @@ interface State {
   subscribed: boolean;
   ups: number;
   dropped: number;
+  /** Legs bridged to a known call (CHANNEL_BRIDGE's other leg -> the call), until the
+   *  leg's CHANNEL_DESTROY: their events go to the call's call_events. */
+  readonly legs: Map<string, string>;
 }
 
 type Msg =
@@ -107,6 +113,7 @@ export const SUBSCRIBED_EVENTS = [
   'REQUEST_PARAMS',
   'CUSTOM',
   'kazoo::noop',
+  'kazoo::masquerade',
 ];
 
 function sendTo(ctx: ProcessContext, name: string, msg: unknown): boolean {
@@ -210,7 +217,19 @@ function dispatch(s: State, ctx: ProcessContext, ev: EslEvent): void {
   }
   if (ev.name === 'CHANNEL_HANGUP')
     return void sendTo(ctx, names.control(uuid), { type: 'switch_event', ev: { name: ev.name } });
+  const call = s.legs.get(uuid);
+  if (call !== undefined) {
+    if (ev.name === 'CHANNEL_DESTROY') s.legs.delete(uuid);
+    if (!sendTo(ctx, names.events(call), { type: 'other_leg_event', ev }))
+      dropped(s, ev, 'bridged leg of a call with no process');
+    return;
+  }
   const toEvents = sendTo(ctx, names.events(uuid), { type: 'switch_event', ev });
+  const other = ev.headers['Other-Leg-Unique-ID'];
+  if (ev.name === 'CHANNEL_BRIDGE' && other !== undefined && toEvents) {
+    s.legs.set(other, uuid);
+    sendTo(ctx, names.control(uuid), { type: 'switch_event', ev: { name: ev.name, otherLeg: other } });
+  }
   if (ev.name === 'CHANNEL_DESTROY') {
     sendTo(ctx, names.control(uuid), { type: 'switch_event', ev: { name: ev.name } });
     s.calls.delete(uuid);
@@ -265,7 +284,16 @@ export const NodeConnection: GenServerBehaviour<State, NodeArgs> = {
     const kept = inherited ? calls.size : 0;
     if (kept > 0)
       log.warn({ calls: kept }, 'node connection restarted: calls kept, resynchronised once connected');
-    return ok({ a, esl, log, calls, subscribed: false, ups: kept > 0 ? 1 : 0, dropped: 0 });
+    return ok({
+      a,
+      esl,
+      log,
+      calls,
+      subscribed: false,
+      ups: kept > 0 ? 1 : 0,
+      dropped: 0,
+      legs: new Map(),
+    });
   },
 
   async handleInfo(raw, s, ctx) {

@@ -16,7 +16,8 @@
  *   (default CALL_REJECTED). No winner: hung up with NO_ROUTE_DESTINATION (FreeSWITCH's
  *   fall-through), logged at warn. Any other Method: a per-call supervisor is started
  *   under ecallmgr_calls_sup (call_events, then call_control, which sends route_win to
- *   the winner's Server-ID with CCVs Application-Name / Application-Node of the winner).
+ *   the winner's Server-ID with CCVs Application-Name / Application-Node of the winner;
+ *   Method bridge: its Routes, which call_control dials as the call's first command).
  *   A winner without Server-ID is logged and the call hung up.
  * - Failures (bus down, supervisor refusing) are logged with the call-id; the router
  *   carries on. Every log line about a call carries its call_id.
@@ -141,7 +142,14 @@ export async function routeCall(s: State, ev: EslEvent, ctx: ProcessContext): Pr
     'Application-Node': winner.Node,
   };
   const r = await Supervisor.startChild(ctx.runtime, names.calls, [
-    { callId, link, env, controllerQueue: controller, ccvs },
+    {
+      callId,
+      link,
+      env,
+      controllerQueue: controller,
+      ccvs,
+      routes: winner.Method === 'bridge' && Array.isArray(winner.Routes) ? winner.Routes : undefined,
+    },
   ]);
   if (r.type === 'error') {
     log.error({ reason: String(r.reason) }, 'call processes failed to start; hanging up');

@@ -5,13 +5,13 @@
  * - `{kind: 'execute', app, arg}`: a sendmsg execute on the call's channel; its
  *   CHANNEL_EXECUTE_COMPLETE ends the command. answer -> answer; hangup -> hangup [cause];
  *   play -> playback <Media-Name>; tts -> playback tts://<Engine>|<Voice>|<Text>;
- *   record -> record <Media-Name> [Time-Limit]; park -> park; bridge -> bridge of the
- *   endpoints (`user/<To-User>` or the Endpoint-URI; `,` for simultaneous, `|` for
- *   single); noop -> the `event` application firing CUSTOM kazoo::noop with
+ *   record -> record <Media-Name> [Time-Limit]; park -> park; noop -> the `event`
+ *   application firing CUSTOM kazoo::noop with
  *   kazoo_application_response = the noop's Msg-ID (call_events publishes it as the noop's
  *   CHANNEL_EXECUTE_COMPLETE, as Kazoo does).
  * - `{kind: 'api', command}`: an api command that ends the command when it returns
  *   (playstop -> uuid_break <uuid>).
+ * - `{kind: 'bridge'}`: bridge, whose endpoints are resolved when it runs (bridge.ts).
  * - `{kind: 'unsupported', reason}`: a catalogue command this ecallmgr cannot run on the
  *   switch (record_call, queue left unexpanded); the caller answers with a dialplan error.
  */
@@ -21,22 +21,13 @@ import { appOf } from './insert-at.ts';
 export type SwitchAction =
   | { readonly kind: 'execute'; readonly app: string; readonly arg: string }
   | { readonly kind: 'api'; readonly command: string }
+  | { readonly kind: 'bridge' }
   | { readonly kind: 'unsupported'; readonly reason: string };
 
 const str = (v: unknown): string | undefined =>
   typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : undefined;
 /** Values go into one sendmsg header line: no newlines. */
 const clean = (v: string): string => v.replace(/[\r\n]+/g, ' ');
-
-function dialString(cmd: Envelope): string | undefined {
-  const eps = Array.isArray(cmd.Endpoints) ? (cmd.Endpoints as Array<Record<string, unknown>>) : [];
-  const dials = eps
-    .map((e) => str(e['Endpoint-URI']) ?? str(e['To-User']) ?? str(e['To-Username']) ?? str(e['To-DID']))
-    .filter((d): d is string => d !== undefined)
-    .map((d) => (d.includes('/') ? d : `user/${d}`));
-  if (dials.length === 0) return undefined;
-  return dials.join(cmd['Dial-Endpoint-Method'] === 'single' ? '|' : ',');
-}
 
 export function switchAction(cmd: Envelope, uuid: string): SwitchAction {
   const app = appOf(cmd);
@@ -75,12 +66,8 @@ export function switchAction(cmd: Envelope, uuid: string): SwitchAction {
         arg: `Event-Name=CUSTOM,Event-Subclass=kazoo::noop,kazoo_event_name=CHANNEL_EXECUTE_COMPLETE,kazoo_application_name=noop,kazoo_application_response=${id}`,
       };
     }
-    case 'bridge': {
-      const dial = dialString(cmd);
-      return dial === undefined
-        ? { kind: 'unsupported', reason: 'bridge: no endpoint has an Endpoint-URI or To-User' }
-        : { kind: 'execute', app: 'bridge', arg: clean(dial) };
-    }
+    case 'bridge':
+      return { kind: 'bridge' };
     default:
       return {
         kind: 'unsupported',

@@ -125,4 +125,19 @@ describe('ecallmgr call_control Insert-At', () => {
       .filter((x) => !x.startsWith('event '));
     expect(after).toEqual(['answer', 'playback q1.wav', 'playback later.wav']);
   });
+
+  it('a queue command at tail (the default) runs its commands in reverse list order, as Kazoo', async () => {
+    const { callId, ctl } = await h.placeRoutedCall();
+    await longPlay(callId, ctl);
+    await h.app.command(ctl, callId, 'queue', {
+      Commands: [
+        { 'Application-Name': 'play', 'Media-Name': 't1.wav' },
+        { 'Application-Name': 'play', 'Media-Name': 't2.wav' },
+        { 'Application-Name': 'play', 'Media-Name': 't3.wav' },
+      ],
+    });
+    await h.app.command(ctl, callId, 'playstop');
+    await settle(callId, ctl);
+    expect(plays(callId)).toEqual([LONG, 't3.wav', 't2.wav', 't1.wav']);
+  });
 });

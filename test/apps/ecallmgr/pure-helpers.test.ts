@@ -9,6 +9,7 @@ import type { EslEvent } from '../../../src/switch/index.ts';
 import { insertCommand, expandCommand } from '../../../apps/ecallmgr/insert-at.ts';
 import { pickWinner } from '../../../apps/ecallmgr/route-winner.ts';
 import { callEventFields, kazooAppName, publishedName } from '../../../apps/ecallmgr/event-convert.ts';
+import { bridgeString, globalVars, resolveEndpoint, separator } from '../../../apps/ecallmgr/bridge-dial.ts';
 import { switchAction } from '../../../apps/ecallmgr/switch-action.ts';
 import { TRANSITIONS, allowed, checkMove } from '../../../apps/ecallmgr/call-phase.ts';
 import { ecallmgrSettings, parseSwitchList } from '../../../apps/ecallmgr/config.ts';
@@ -64,6 +65,23 @@ describe('Insert-At (insertCommand)', () => {
         Commands: [{ 'Application-Name': 'play', 'Media-Name': 'x' }, { 'Application-Name': 'hangup' }],
       }),
       ['play:x', 'hangup', 'play:a', 'play:b', 'answer'],
+      [],
+    ],
+    [
+      'queue at tail (default): its commands in reverse list order, as Kazoo folds them',
+      cmd('queue', {
+        Commands: [{ 'Application-Name': 'play', 'Media-Name': 'x' }, { 'Application-Name': 'hangup' }],
+      }),
+      ['play:a', 'play:b', 'answer', 'hangup', 'play:x'],
+      [],
+    ],
+    [
+      'queue with flush: its commands in reverse list order',
+      cmd('queue', {
+        'Insert-At': 'flush',
+        Commands: [{ 'Application-Name': 'play', 'Media-Name': 'x' }, { 'Application-Name': 'hangup' }],
+      }),
+      ['hangup', 'play:x'],
       [],
     ],
     [
@@ -230,6 +248,43 @@ describe('switch event -> call_event (callEventFields)', () => {
     expect(publishedName(ev('CHANNEL_EXECUTE', { ...base, Application: 'bridge' }))).toBe('CHANNEL_EXECUTE');
   });
 
+  it("the bridge's kazoo::masquerade is its completion: outcome, cause, and the SIP status the switch gave or the cause's", () => {
+    const done = (vars: Record<string, string>): Record<string, unknown> =>
+      callEventFields(
+        ev(
+          'CUSTOM',
+          {
+            ...base,
+            kazoo_event_name: 'CHANNEL_EXECUTE_COMPLETE',
+            kazoo_application_name: 'bridge',
+            ...vars,
+          },
+          'kazoo::masquerade',
+        ),
+        SW,
+      )!;
+    expect(
+      done({ variable_originate_disposition: 'USER_BUSY', variable_originate_failed_cause: 'USER_BUSY' }),
+    ).toMatchObject({
+      'Event-Name': 'CHANNEL_EXECUTE_COMPLETE',
+      'Application-Name': 'bridge',
+      'Application-Response': 'USER_BUSY',
+      'Hangup-Cause': 'USER_BUSY',
+      'Hangup-Code': 'sip:486',
+    });
+    expect(
+      done({
+        variable_originate_disposition: 'CALL_REJECTED',
+        variable_originate_failed_cause: 'CALL_REJECTED',
+        variable_last_bridge_proto_specific_hangup_cause: 'sip:403',
+      })['Hangup-Code'],
+    ).toBe('sip:403');
+    expect(
+      done({ variable_bridge_hangup_cause: 'NORMAL_CLEARING', variable_originate_disposition: 'SUCCESS' }),
+    ).toMatchObject({ 'Application-Response': 'SUCCESS', 'Hangup-Cause': 'NORMAL_CLEARING' });
+    expect(done({})['Application-Response']).toBe('FAIL');
+  });
+
   it('kazoo::noop becomes the noop completion; other events are not published', () => {
     const f = callEventFields(
       ev(
@@ -307,22 +362,7 @@ describe('dialplan command -> switch action (switchAction)', () => {
     ],
     [cmd('park'), { kind: 'execute', app: 'park', arg: '' }],
     [cmd('playstop'), { kind: 'api', command: 'uuid_break c1' }],
-    [
-      cmd('bridge', {
-        Endpoints: [
-          { 'Invite-Format': 'username', 'To-User': '1002' },
-          { 'Invite-Format': 'route', 'Endpoint-URI': 'sofia/gw/x' },
-        ],
-      }),
-      { kind: 'execute', app: 'bridge', arg: 'user/1002,sofia/gw/x' },
-    ],
-    [
-      cmd('bridge', {
-        'Dial-Endpoint-Method': 'single',
-        Endpoints: [{ 'To-User': 'a' }, { 'To-User': 'b' }],
-      }),
-      { kind: 'execute', app: 'bridge', arg: 'user/a|user/b' },
-    ],
+    [cmd('bridge', { Endpoints: [] }), { kind: 'bridge' }],
   ])('%j', (c, expected) => expect(switchAction(c, 'c1')).toEqual(expected));
 
   it('noop fires kazoo::noop carrying its Msg-ID; unsupported commands say why', () => {
@@ -335,7 +375,66 @@ describe('dialplan command -> switch action (switchAction)', () => {
       kind: 'unsupported',
       reason: expect.stringContaining('record_call'),
     });
-    expect(switchAction(cmd('bridge', { Endpoints: [] }), 'c1').kind).toBe('unsupported');
+  });
+});
+
+describe('bridge dial strings (bridge-dial.ts)', () => {
+  const regs: Record<string, string[]> = {
+    '1001@r.test': ['sip:1001@10.0.0.1:5060;transport=udp'],
+    'dev@r.test': ['sip:phone@10.0.0.2:5062'],
+  };
+  const asked: string[] = [];
+  const lookup = (realm: string, user: string): Promise<string[]> => {
+    asked.push(`${user}@${realm}`);
+    return Promise.resolve(regs[`${user}@${realm}`] ?? []);
+  };
+  const ep = (f: Record<string, unknown>): Record<string, unknown> => ({ 'Invite-Format': 'username', ...f });
+
+  it('a registered device is dialled at its contact, its user part the To-User, under the sofia interface', async () => {
+    expect(await resolveEndpoint(ep({ 'To-User': '1001', 'To-Realm': 'r.test' }), lookup)).toEqual({
+      channel: 'sofia/sipinterface_1/1001@10.0.0.1:5060;transport=udp',
+    });
+    expect(
+      await resolveEndpoint(ep({ 'To-Username': 'dev', 'To-User': 'alice', 'To-Realm': 'r.test' }), lookup),
+    ).toEqual({ channel: 'sofia/sipinterface_1/alice@10.0.0.2:5062' });
+    expect(asked).toContain('dev@r.test');
+  });
+
+  it('an unregistered device, a missing realm, loopback and non-SIP endpoints are left out with a reason', async () => {
+    for (const e of [
+      ep({ 'To-User': 'ghost', 'To-Realm': 'r.test' }),
+      ep({ 'To-User': '1001' }),
+      ep({ 'Invite-Format': 'loopback', Route: '2000' }),
+      ep({ 'Endpoint-Type': 'freetdm', 'To-DID': '1' }),
+    ])
+      expect(await resolveEndpoint(e, lookup)).toMatchObject({ skip: expect.any(String) });
+  });
+
+  it('route endpoints as given; leg and global variables as Kazoo maps them; separators', async () => {
+    const cmdB = cmd('bridge', {
+      Timeout: 20,
+      'Ignore-Early-Media': 'true',
+      'Dial-Endpoint-Method': 'simultaneous',
+      'Custom-Channel-Vars': { 'Owner-ID': 'o1' },
+    });
+    const r = await bridgeString(
+      cmdB,
+      [
+        ep({ 'To-User': '1001', 'To-Realm': 'r.test', 'Endpoint-Timeout': 15, 'Endpoint-Delay': 2 }),
+        { 'Invite-Format': 'route', Route: 'sofia/gw/x', 'Custom-Channel-Vars': { 'Authorizing-ID': 'd,1' } },
+        ep({ 'To-User': 'ghost', 'To-Realm': 'r.test' }),
+      ],
+      lookup,
+    );
+    expect(r.dial).toBe(
+      '{call_timeout=20,originate_timeout=20,ignore_early_media=true,ecallmgr_Owner-ID=o1}' +
+        '[leg_timeout=15,leg_delay_start=2]sofia/sipinterface_1/1001@10.0.0.1:5060;transport=udp,' +
+        '[ecallmgr_Authorizing-ID=d\\,1]sofia/gw/x',
+    );
+    expect(r.skipped).toHaveLength(1);
+    expect(separator(cmd('bridge', { 'Dial-Endpoint-Method': 'simultaneous' }), 1)).toBe('|');
+    expect(separator(cmd('bridge', {}), 3)).toBe('|');
+    expect(globalVars(cmd('bridge', { Timeout: 0 }))).toBe('');
   });
 });
 

@@ -25,6 +25,8 @@ export type RouteBehaviour = 'park' | 'error' | 'none' | 'deferred';
 export class TestApp extends EventEmitter {
   readonly seen: Envelope[] = [];
   route: RouteBehaviour = 'park';
+  /** With route 'park': answer Method bridge with these Routes instead. */
+  bridgeRoutes: Array<Record<string, unknown>> | undefined;
   /** authn_req answers: user -> password (others get authn_err). */
   readonly passwords = new Map<string, string>();
   private core!: ListenerCore;
@@ -77,8 +79,8 @@ export class TestApp extends EventEmitter {
     const fields: Record<string, unknown> = {
       'Msg-ID': m['Msg-ID'],
       'Server-ID': this.queue,
-      Method: this.route === 'error' ? 'error' : 'park',
-      Routes: [],
+      Method: this.route === 'error' ? 'error' : this.bridgeRoutes !== undefined ? 'bridge' : 'park',
+      Routes: this.route === 'park' ? (this.bridgeRoutes ?? []) : [],
     };
     if (this.route === 'error') fields['Route-Error-Code'] = 'CALL_REJECTED';
     if (this.route === 'deferred') fields['Defer-Response'] = 'true';
