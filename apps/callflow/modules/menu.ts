@@ -1,5 +1,5 @@
 /**
- * cf_menu: an auto-attendant. Plays the greeting, collects DTMF digits from the call's
+ * cf_menu: an auto-attendant. Answers the call, plays the greeting, collects DTMF digits from the call's
  * DTMF events (a first digit stops the greeting with `playstop`), and continues to the
  * child keyed by the digit string.
  *
@@ -9,14 +9,14 @@
  * `prompt` is a shorthand for `media.greeting`. Defaults: retries 3, timeout 10000 ms,
  * max_extension_length 4, interdigit_timeout 2000 ms.
  * Branches: the digit string; `timeout` when nothing was pressed (else the greeting is
- * played again); `max_retries` when the retries are used up (else the flow stops and the
- * call is hung up). Digits that match no child play `invalid_media` and count as a try.
+ * played again); `max_retries` when the retries are used up (else `_`, as cf_menu's
+ * cf_exe:continue). Digits that match no child play `invalid_media` and count as a try.
  * Collection ends at `#`, at max_extension_length, at the inter-digit timeout, or as
  * soon as the digits name a child no other child key extends.
  */
 import type { Envelope } from '../../../src/bus/index.ts';
 import type { CallHandle } from '../call.ts';
-import { firstProblem, next, num, optNumber, optString, STOP, type CfModule, type Data } from './module.ts';
+import { firstProblem, next, num, optNumber, optString, type CfModule, type Data } from './module.ts';
 import { mediaPath } from './media.ts';
 
 interface Menu {
@@ -103,6 +103,7 @@ export const menu: CfModule = {
     ),
   async run(data, call, children) {
     const m = await menuOf(data, call);
+    await call.exec('answer');
     for (let attempt = 0; attempt < m.retries; attempt++) {
       const digits = await collect(call, m, children);
       call.log.info({ digits, attempt }, 'menu: collected');
@@ -114,6 +115,6 @@ export const menu: CfModule = {
       if (m.invalid !== undefined)
         await call.exec('play', { 'Media-Name': mediaPath(m.invalid, call.info.accountId) });
     }
-    return children.max_retries !== undefined ? next('max_retries') : STOP;
+    return next(children.max_retries !== undefined ? 'max_retries' : '_');
   },
 };

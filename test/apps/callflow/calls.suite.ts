@@ -9,6 +9,8 @@ import { names } from '../../../apps/ecallmgr/context.ts';
 import { exeName } from '../../../apps/callflow/exe.ts';
 import { ERROR_PROMPT } from '../../../apps/callflow/modules/media.ts';
 import type { CfHarness } from './harness.ts';
+import { MODULES } from '../../../apps/callflow/modules/index.ts';
+import type { CfModule } from '../../../apps/callflow/modules/module.ts';
 import { publishDocChange } from '../../../src/node/cache-sync.ts';
 
 const CTX = { appName: 'crossbar', appVersion: '4.3.0', node: 'crossbar@test' };
@@ -96,6 +98,80 @@ export function callflowSuite(start: () => Promise<CfHarness>): void {
     expect(h.sw.channel(String(bridged['Other-Leg-Call-ID']))?.name ?? '').toContain('u2b');
     h.sw.hangup(callId);
     await callGone(callId);
+  });
+
+  it('a ring group of a device and a user rings every device once; a failed bridge takes _', async () => {
+    await h.putCallflow(
+      'cf-2100',
+      ['2100'],
+      node('ring_group', {
+        endpoints: [
+          { id: h.devices['1002'], endpoint_type: 'device' },
+          { id: 'user2', endpoint_type: 'user' },
+          { id: h.devices['u2b'], endpoint_type: 'device' },
+        ],
+        strategy: 'single',
+      }),
+    );
+    const callId = h.call('2100');
+    await h.app.waitEvent(callId, 'CHANNEL_BRIDGE');
+    const bridge = h.executed(callId).find((x) => x.startsWith('bridge '));
+    expect(bridge?.split(' ')[1]?.split('|').sort()).toEqual(['user/1002', 'user/u2a', 'user/u2b']);
+    h.sw.hangup(callId);
+    await callGone(callId);
+
+    // 1001 is not registered: the bridge fails and the flow goes on at _
+    await h.putCallflow(
+      'cf-1001',
+      ['1001'],
+      node(
+        'device',
+        { id: h.devices['1001'] },
+        {
+          _: node('play', { id: 'http://media.test/unavailable.wav' }),
+        },
+      ),
+    );
+    const failed = h.call('1001', '1002');
+    await callGone(failed);
+    expect(h.executed(failed).filter((x) => !x.startsWith('event '))).toEqual([
+      'park',
+      'bridge user/1001',
+      'playback http://media.test/unavailable.wav',
+      'hangup',
+    ]);
+  });
+
+  it('a module that crashes is logged with the call-id and the flow continues at _', async () => {
+    const table = MODULES as Map<string, CfModule>;
+    table.set('crashy', {
+      name: 'crashy',
+      check: () => undefined,
+      run: () => Promise.reject(new Error('boom')),
+    });
+    try {
+      await h.putCallflow(
+        'cf-8000',
+        ['8000'],
+        node(
+          'crashy',
+          {},
+          {
+            _: node('play', { id: 'http://media.test/after.wav' }),
+          },
+        ),
+      );
+      const mark = h.lines.length;
+      const callId = h.call('8000');
+      await callGone(callId);
+      expect(h.executed(callId)).toEqual(['park', 'playback http://media.test/after.wav', 'hangup']);
+      const line = h.lines
+        .slice(mark)
+        .find((l) => l.msg === 'callflow: module crashed; the flow continues at _');
+      expect(line?.call_id).toBe(callId);
+    } finally {
+      table.delete('crashy');
+    }
   });
 
   it('a menu digit chooses a branch; silence takes the timeout branch', async () => {
