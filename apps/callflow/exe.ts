@@ -18,7 +18,9 @@
  * - A flow runs at most MAX_STEPS nodes (a loop through `branch` or children is cut, the
  *   call hung up).
  * - CHANNEL_DESTROY of the call (the caller hung up, or the flow's own hangup) ends the
- *   executor (normal); terminate aborts the running module's handle, so its waits and
+ *   executor (normal), and so does ecallmgr's dialplan error for a command sent to a call
+ *   that is down (it ended before this executor bound its queue), or HANGUP_WAIT_MS after
+ *   the flow's own hangup without a CHANNEL_DESTROY; terminate aborts the running module's handle, so its waits and
  *   timers end with it: nothing of the call is left.
  */
 import {
@@ -46,6 +48,17 @@ import { DocError } from './modules/endpoints.ts';
 import { ERROR_PROMPT } from './modules/media.ts';
 
 export const MAX_STEPS = 100;
+/** How long an executor that hung its call up waits for the CHANNEL_DESTROY. */
+export const HANGUP_WAIT_MS = 10_000;
+
+/**
+ * ecallmgr's answer to a command for a call that has ended (the call hung up before this
+ * executor bound its queue, so its CHANNEL_DESTROY was never seen here).
+ */
+const callIsDown = (m: Envelope): boolean =>
+  m['Event-Category'] === 'error' &&
+  m['Event-Name'] === 'dialplan' &&
+  String(m['Error-Message']).startsWith('the call is down');
 export const exeName = (callId: string): string => `callflow_exe:${callId}`;
 
 export interface ExeArgs {
@@ -126,8 +139,9 @@ function finish(s: State, ctx: ProcessContext): NoReplyResult<State> {
   s.handle?.abort('flow ended');
   if (s.gone) return stop('normal', s);
   const h = handleFor(s, ctx);
-  // The executor stays until the call's CHANNEL_DESTROY.
+  // The executor stays until the call's CHANNEL_DESTROY, or HANGUP_WAIT_MS at most.
   h.send('hangup').catch((err: unknown) => s.log.warn({ err }, 'callflow: hangup not sent'));
+  ctx.sendAfter(HANGUP_WAIT_MS, { type: 'cf_gone' });
   return noreply({ ...s, node: undefined, handle: undefined });
 }
 
@@ -163,7 +177,7 @@ const Exe: GenListenerBehaviour<State, ExeArgs> = {
   handleEvent(m: Envelope, s, ctx) {
     if (m['Call-ID'] !== undefined && m['Call-ID'] !== s.a.info.callId) return s;
     s.handle?.deliver(m);
-    if (m['Event-Name'] === 'CHANNEL_DESTROY') ctx.send(ctx.self, { type: 'cf_gone' });
+    if (m['Event-Name'] === 'CHANNEL_DESTROY' || callIsDown(m)) ctx.send(ctx.self, { type: 'cf_gone' });
     return s;
   },
   handleInfo(msg: unknown, s, ctx) {
