@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import ecallmgrApp from '../../apps/ecallmgr/app.ts';
 import registrarApp from '../../apps/registrar/app.ts';
+import callflowApp from '../../apps/callflow/app.ts';
 import { startHarness as startEcallmgr, type Harness as EcallmgrHarness } from '../apps/ecallmgr/harness.ts';
 import {
   askAuthn,
@@ -29,6 +30,7 @@ describe('App-Version is the package version', () => {
   it('the built-in apps declare it as their version', () => {
     expect(ecallmgrApp.version).toBe(PACKAGE_VERSION);
     expect(registrarApp.version).toBe(PACKAGE_VERSION);
+    expect(callflowApp.version).toBe(PACKAGE_VERSION);
   });
 
   it("ecallmgr's route_req carries it", async () => {

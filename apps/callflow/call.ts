@@ -1,0 +1,160 @@
+/**
+ * CallHandle: what a running module sees of its call (Kazoo's kapps_call plus the
+ * blocking kapps_call_command functions a cf_* module calls).
+ *
+ * Contract
+ * - `send(app, fields)` publishes the dialplan command `dialplan.<app>` to the call's
+ *   control queue (Server-ID = the executor's queue). `exec(app, fields)` sends it and
+ *   waits for its CHANNEL_EXECUTE_COMPLETE (Application-Name `app`), Kazoo's b_* calls;
+ *   a dialplan_error for the call rejects it with CommandError.
+ * - `nextEvent(pred, timeoutMs)` answers the first call event (or error) matching `pred`
+ *   that arrived since the module started and was not taken yet, or waits for one;
+ *   'timeout' when none came in time (Kazoo's selective receive in the module's process).
+ *   Events the module never asks for are dropped past EVENT_BUFFER.
+ * - `doc(id)` reads a document of the call's account through the node's callflow cache;
+ *   `owned(ownerId, type)` lists the ids of documents owned by a user (attributes/owned).
+ * - When the call hangs up or the executor ends, `abort(reason)` rejects every pending
+ *   and later wait with HangupError and clears its timers: nothing of the module stays.
+ * - Voicemail needs the same handle: record (`exec('record', ...)`), DTMF (`nextEvent`),
+ *   play (`exec('play', ...)`) and documents (`doc`, and the store through `deps`).
+ */
+import type { Logger } from '../../src/kernel/index.ts';
+import { build, type BuildContext } from '../../src/api/index.ts';
+import { encodeJson, jsonProperties, type BusTransport, type Envelope } from '../../src/bus/index.ts';
+
+export class HangupError extends Error {
+  constructor(reason: string) {
+    super(`call ended: ${reason}`);
+    this.name = 'HangupError';
+  }
+}
+
+export class CommandError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CommandError';
+  }
+}
+
+export interface CallInfo {
+  readonly callId: string;
+  readonly controlQueue: string;
+  readonly accountId: string;
+  readonly accountDb: string;
+  /** The dialled number the callflow was found by. */
+  readonly number: string;
+  readonly callerIdNumber?: string;
+  readonly callerIdName?: string;
+}
+
+export interface CallDeps {
+  readonly bus: BusTransport;
+  readonly ctx: BuildContext;
+  /** A document of the account database, through the callflow cache. */
+  readonly doc: (db: string, id: string) => Promise<Record<string, unknown>>;
+  /** Ids of the documents of `type` owned by `ownerId` (attributes/owned). */
+  readonly owned: (db: string, ownerId: string, type: string) => Promise<string[]>;
+}
+
+const EVENT_BUFFER = 256;
+
+interface Waiter {
+  pred: (m: Envelope) => boolean;
+  resolve: (m: Envelope | 'timeout') => void;
+  reject: (e: Error) => void;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+export class CallHandle {
+  private readonly buffer: Envelope[] = [];
+  private readonly waiters = new Set<Waiter>();
+  private ended: HangupError | undefined;
+
+  constructor(
+    readonly info: CallInfo,
+    private readonly queue: string,
+    private readonly deps: CallDeps,
+    readonly log: Logger,
+  ) {}
+
+  get callId(): string {
+    return this.info.callId;
+  }
+
+  /** The executor hands every event of the call here, in arrival order. */
+  deliver(m: Envelope): void {
+    if (this.ended !== undefined) return;
+    for (const w of this.waiters) {
+      if (!w.pred(m)) continue;
+      this.waiters.delete(w);
+      if (w.timer !== undefined) clearTimeout(w.timer);
+      w.resolve(m);
+      return;
+    }
+    this.buffer.push(m);
+    if (this.buffer.length > EVENT_BUFFER) this.buffer.shift();
+  }
+
+  abort(reason: string): void {
+    if (this.ended !== undefined) return;
+    this.ended = new HangupError(reason);
+    this.buffer.length = 0;
+    for (const w of this.waiters) {
+      if (w.timer !== undefined) clearTimeout(w.timer);
+      w.reject(this.ended);
+    }
+    this.waiters.clear();
+  }
+
+  get aborted(): boolean {
+    return this.ended !== undefined;
+  }
+
+  nextEvent(pred: (m: Envelope) => boolean, timeoutMs = Infinity): Promise<Envelope | 'timeout'> {
+    if (this.ended !== undefined) return Promise.reject(this.ended);
+    const i = this.buffer.findIndex(pred);
+    if (i >= 0) return Promise.resolve(this.buffer.splice(i, 1)[0]!);
+    return new Promise((resolve, reject) => {
+      const w: Waiter = { pred, resolve, reject };
+      if (Number.isFinite(timeoutMs))
+        w.timer = setTimeout(() => {
+          this.waiters.delete(w);
+          resolve('timeout');
+        }, timeoutMs);
+      this.waiters.add(w);
+    });
+  }
+
+  async send(app: string, fields: Record<string, unknown> = {}): Promise<Envelope> {
+    if (this.ended !== undefined) throw this.ended;
+    const msg = build(
+      `dialplan.${app}`,
+      { 'Call-ID': this.callId, 'Server-ID': this.queue, ...fields },
+      this.deps.ctx,
+    ) as unknown as Envelope;
+    await this.deps.bus.publish('callctl', this.info.controlQueue, encodeJson(msg), jsonProperties());
+    return msg;
+  }
+
+  /** Sends `app` and waits for its completion (Kazoo's b_<app>). */
+  async exec(app: string, fields: Record<string, unknown> = {}): Promise<Envelope> {
+    await this.send(app, fields);
+    const m = await this.nextEvent(
+      (e) =>
+        (e['Event-Name'] === 'CHANNEL_EXECUTE_COMPLETE' && e['Application-Name'] === app) ||
+        (e['Event-Category'] === 'error' && e['Event-Name'] === 'dialplan'),
+    );
+    if (m === 'timeout') throw new CommandError(`${app}: no completion`);
+    if (m['Event-Category'] === 'error')
+      throw new CommandError(`${app}: ${String(m['Error-Message'] ?? 'dialplan error')}`);
+    return m;
+  }
+
+  doc(id: string): Promise<Record<string, unknown>> {
+    return this.deps.doc(this.info.accountDb, id);
+  }
+
+  owned(ownerId: string, type: string): Promise<string[]> {
+    return this.deps.owned(this.info.accountDb, ownerId, type);
+  }
+}

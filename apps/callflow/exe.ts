@@ -1,0 +1,228 @@
+/**
+ * cf_exe: one executor per call, a gen_listener on the call's events
+ * (`callevt` / `call.*.<call-id>`) under `callflow_exe_sup` (simple_one_for_one,
+ * temporary children), registered as `callflow_exe:<call-id>`.
+ *
+ * Contract
+ * - Once its queue is consumed it runs the tree from the root: for each node, the
+ *   module from the table (modules/index.ts) runs beside the mailbox with a fresh
+ *   CallHandle (call.ts) that receives the call's events in arrival order; its Result
+ *   comes back as a message and picks the next node: `continue` to the child at the
+ *   branch (none there: the flow ends), `stop`, `branch` to another tree, `usurped`.
+ *   Ending the flow hangs the call up (`hangup`) unless it is gone already.
+ * - A module that throws is logged at error with the call-id and the flow goes on at the
+ *   `_` child (Kazoo's cf_exe on a module's abnormal exit). A DocError (a document a
+ *   module needs is missing or not what it should be), a module's `error` result, or a
+ *   callflow that failed its check (`invalid` in the arguments) is logged, and the caller
+ *   hears the error prompt and is hung up.
+ * - A flow runs at most MAX_STEPS nodes (a loop through `branch` or children is cut, the
+ *   call hung up).
+ * - CHANNEL_DESTROY of the call (the caller hung up, or the flow's own hangup) ends the
+ *   executor (normal), and so does ecallmgr's dialplan error for a command sent to a call
+ *   that is down (it ended before this executor bound its queue), or HANGUP_WAIT_MS after
+ *   the flow's own hangup without a CHANNEL_DESTROY; terminate aborts the running module's handle, so its waits and
+ *   timers end with it: nothing of the call is left.
+ */
+import {
+  noreply,
+  ok,
+  stop,
+  type ChildSpec,
+  type Logger,
+  type NoReplyResult,
+  type ProcessContext,
+} from '../../src/kernel/index.ts';
+import {
+  startListener,
+  type GenListenerBehaviour,
+  type GenListenerEvent,
+} from '../../src/bus/gen-listener.ts';
+import { callEventKey, type BuildContext } from '../../src/api/index.ts';
+import type { BusTransport, Envelope } from '../../src/bus/index.ts';
+import { CallHandle, HangupError, type CallInfo } from './call.ts';
+import { cfDoc, cfOwned } from './cache.ts';
+import type { FlowNode } from './flow.ts';
+import { MODULES } from './modules/index.ts';
+import type { Result } from './modules/module.ts';
+import { DocError } from './modules/endpoints.ts';
+import { ERROR_PROMPT } from './modules/media.ts';
+
+export const MAX_STEPS = 100;
+/** How long an executor that hung its call up waits for the CHANNEL_DESTROY. */
+export const HANGUP_WAIT_MS = 10_000;
+
+/**
+ * ecallmgr's answer to a command for a call that has ended (the call hung up before this
+ * executor bound its queue, so its CHANNEL_DESTROY was never seen here).
+ */
+const callIsDown = (m: Envelope): boolean =>
+  m['Event-Category'] === 'error' &&
+  m['Event-Name'] === 'dialplan' &&
+  String(m['Error-Message']).startsWith('the call is down');
+export const exeName = (callId: string): string => `callflow_exe:${callId}`;
+
+export interface ExeArgs {
+  readonly info: CallInfo;
+  readonly flow: FlowNode | { problem: string };
+  readonly bus: BusTransport;
+  readonly ctx: BuildContext;
+}
+
+interface State {
+  readonly a: ExeArgs;
+  readonly log: Logger;
+  queue?: string;
+  node?: FlowNode;
+  steps: number;
+  run: number;
+  handle?: CallHandle;
+  gone: boolean;
+}
+
+type Msg =
+  | GenListenerEvent
+  | { type: 'cf_result'; run: number; result: Result }
+  | { type: 'cf_crash'; run: number; error: unknown }
+  | { type: 'cf_gone' };
+
+function handleFor(s: State, ctx: ProcessContext): CallHandle {
+  const rt = ctx.runtime;
+  return new CallHandle(
+    s.a.info,
+    s.queue!,
+    {
+      bus: s.a.bus,
+      ctx: s.a.ctx,
+      doc: (db, id) => cfDoc(rt, db, id),
+      owned: (db, owner, type) => cfOwned(rt, db, owner, type),
+    },
+    s.log,
+  );
+}
+
+/** Runs `body` beside the mailbox with a new handle; its outcome comes back as a message. */
+function runBeside(s: State, ctx: ProcessContext, body: (h: CallHandle) => Promise<Result>): State {
+  s.handle?.abort('next node');
+  const run = s.run + 1;
+  const handle = handleFor(s, ctx);
+  body(handle).then(
+    (result) => ctx.send(ctx.self, { type: 'cf_result', run, result }),
+    (error: unknown) => ctx.send(ctx.self, { type: 'cf_crash', run, error }),
+  );
+  return { ...s, run, handle };
+}
+
+function runNode(s: State, node: FlowNode, ctx: ProcessContext): NoReplyResult<State> {
+  if (s.steps >= MAX_STEPS) {
+    s.log.error({ steps: s.steps }, 'callflow: too many steps (a loop?); the call is hung up');
+    return finish(s, ctx);
+  }
+  const mod = MODULES.get(node.module)!;
+  s.log.info({ module: node.module, step: s.steps + 1 }, 'callflow: running module');
+  return noreply(
+    runBeside({ ...s, node, steps: s.steps + 1 }, ctx, (h) => mod.run(node.data, h, node.children)),
+  );
+}
+
+/** The error prompt, then the hang-up (bad callflow or bad documents). */
+function errorExit(s: State, ctx: ProcessContext, reason: string): NoReplyResult<State> {
+  s.log.warn({ reason }, 'callflow: cannot run the call; playing the error prompt');
+  return noreply(
+    runBeside({ ...s, node: undefined }, ctx, async (h) => {
+      await h.exec('play', { 'Media-Name': ERROR_PROMPT });
+      return { kind: 'stop' };
+    }),
+  );
+}
+
+function finish(s: State, ctx: ProcessContext): NoReplyResult<State> {
+  s.handle?.abort('flow ended');
+  if (s.gone) return stop('normal', s);
+  const h = handleFor(s, ctx);
+  // The executor stays until the call's CHANNEL_DESTROY, or HANGUP_WAIT_MS at most.
+  h.send('hangup').catch((err: unknown) => s.log.warn({ err }, 'callflow: hangup not sent'));
+  ctx.sendAfter(HANGUP_WAIT_MS, { type: 'cf_gone' });
+  return noreply({ ...s, node: undefined, handle: undefined });
+}
+
+function onResult(s: State, r: Result, ctx: ProcessContext): NoReplyResult<State> {
+  switch (r.kind) {
+    case 'continue': {
+      const child = s.node?.children[r.branch ?? '_'];
+      if (child === undefined) {
+        s.log.info({ branch: r.branch ?? '_' }, 'callflow: no child for the branch; the flow ends');
+        return finish(s, ctx);
+      }
+      return runNode(s, child, ctx);
+    }
+    case 'branch':
+      return runNode(s, r.flow, ctx);
+    case 'stop':
+      return finish(s, ctx);
+    case 'usurped':
+      s.handle?.abort('usurped');
+      return stop('normal', s);
+    case 'error':
+      return errorExit(s, ctx, r.reason);
+  }
+}
+
+const Exe: GenListenerBehaviour<State, ExeArgs> = {
+  name: 'callflow_exe',
+  init: (a, ctx) => ok({ a, log: ctx.log.child({ call_id: a.info.callId }), steps: 0, run: 0, gone: false }),
+  listen: (a) => ({
+    queue: '',
+    bindings: [{ exchange: 'callevt', routingKey: callEventKey('*', a.info.callId) }],
+  }),
+  handleEvent(m: Envelope, s, ctx) {
+    if (m['Call-ID'] !== undefined && m['Call-ID'] !== s.a.info.callId) return s;
+    s.handle?.deliver(m);
+    if (m['Event-Name'] === 'CHANNEL_DESTROY' || callIsDown(m)) ctx.send(ctx.self, { type: 'cf_gone' });
+    return s;
+  },
+  handleInfo(msg: unknown, s, ctx) {
+    const m = msg as Msg;
+    switch (m.type) {
+      case 'gen_listener':
+        if (m.event !== 'consuming' || s.queue !== undefined) return noreply(s);
+        s = { ...s, queue: m.queue };
+        return 'problem' in s.a.flow ? errorExit(s, ctx, s.a.flow.problem) : runNode(s, s.a.flow, ctx);
+      case 'cf_result':
+        return m.run === s.run ? onResult(s, m.result, ctx) : noreply(s);
+      case 'cf_crash': {
+        if (m.run !== s.run) return noreply(s);
+        if (m.error instanceof HangupError) return s.gone ? stop('normal', s) : noreply(s);
+        if (m.error instanceof DocError) return errorExit(s, ctx, m.error.message);
+        s.log.error(
+          { err: m.error, module: s.node?.module },
+          'callflow: module crashed; the flow continues at _',
+        );
+        return s.node === undefined ? finish(s, ctx) : onResult(s, { kind: 'continue' }, ctx);
+      }
+      case 'cf_gone':
+        s.handle?.abort('hangup');
+        s.log.info({ steps: s.steps }, 'callflow: call ended');
+        return stop('normal', { ...s, gone: true });
+      default:
+        return noreply(s);
+    }
+  },
+  terminate(_reason, s) {
+    s.handle?.abort('executor ended');
+  },
+};
+
+/** The simple_one_for_one template: one temporary executor per call. */
+export const exeTemplate = (transport: BusTransport): ChildSpec => ({
+  id: 'callflow_exe',
+  restart: 'temporary',
+  shutdown: 2000,
+  start: (ctx, a: ExeArgs) =>
+    startListener(ctx.runtime, Exe, a, {
+      transport,
+      link: ctx.parent,
+      app: ctx.app,
+      name: exeName(a.info.callId),
+      appName: 'callflow',
+    }),
+});

@@ -1,0 +1,322 @@
+/**
+ * callflow end to end: the switch simulator, ecallmgr, the registrar and callflow on one
+ * bus and store. What a caller would notice is read from the switch (the applications it
+ * ran on the call) and from the call events on the bus. Run on the embedded bus
+ * (calls.test.ts) and on RabbitMQ (calls.rabbitmq.test.ts).
+ */
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { names } from '../../../apps/ecallmgr/context.ts';
+import { exeName } from '../../../apps/callflow/exe.ts';
+import { ERROR_PROMPT } from '../../../apps/callflow/modules/media.ts';
+import type { CfHarness } from './harness.ts';
+import { MODULES } from '../../../apps/callflow/modules/index.ts';
+import type { CfModule } from '../../../apps/callflow/modules/module.ts';
+import { publishDocChange } from '../../../src/node/cache-sync.ts';
+
+const CTX = { appName: 'crossbar', appVersion: '4.3.0', node: 'crossbar@test' };
+
+const node = (
+  module: string,
+  data: Record<string, unknown> = {},
+  children: Record<string, unknown> = {},
+) => ({
+  module,
+  data,
+  children,
+});
+
+export function callflowSuite(start: () => Promise<CfHarness>): void {
+  let h: CfHarness;
+  beforeEach(async () => {
+    h = await start();
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  /** Waits until the call's processes (ecallmgr's and the executor) are all gone. */
+  async function callGone(callId: string): Promise<void> {
+    await h.app.waitEvent(callId, 'CHANNEL_DESTROY');
+    const gone = (): boolean =>
+      [names.control(callId), names.events(callId), exeName(callId)].every(
+        (n) => h.rt.whereis(n) === undefined,
+      );
+    if (!gone()) await h.rt.events.waitFor('exit', gone);
+  }
+
+  it('a call to a number runs its callflow: answer, play, hangup', async () => {
+    await h.putCallflow(
+      'cf-2000',
+      ['2000'],
+      node(
+        'answer',
+        {},
+        {
+          _: node('play', { id: 'http://media.test/hello.wav' }, { _: node('hangup') }),
+        },
+      ),
+    );
+    const callId = h.call('2000');
+    await callGone(callId);
+    expect(h.executed(callId)).toEqual(['park', 'answer', 'playback http://media.test/hello.wav', 'hangup']);
+    const destroy = await h.app.waitEvent(callId, 'CHANNEL_DESTROY');
+    expect(destroy['Hangup-Cause']).toBe('NORMAL_CLEARING');
+  });
+
+  it('1001 calls 1002 (a device): they are bridged; the callee hangs up and the caller is hung up', async () => {
+    await h.putCallflow('cf-1002', ['1002'], node('device', { id: h.devices['1002'] }));
+    const callId = h.call('1002');
+    const bridged = await h.app.waitEvent(callId, 'CHANNEL_BRIDGE');
+    const other = String(bridged['Other-Leg-Call-ID']);
+    expect(h.sw.channel(other)?.name ?? '').toContain('1002');
+    h.sw.hangup(other);
+    await callGone(callId);
+    // (`event` is the noop marking the end of the bridge in the command queue)
+    expect(h.executed(callId).filter((x) => !x.startsWith('event '))).toEqual([
+      'park',
+      'bridge user/1002',
+      'hangup',
+    ]);
+  });
+
+  it('1001 calls 1002: the caller hangs up during the bridge and both legs end', async () => {
+    await h.putCallflow('cf-1002', ['1002'], node('device', { id: h.devices['1002'] }));
+    const callId = h.call('1002');
+    const bridged = await h.app.waitEvent(callId, 'CHANNEL_BRIDGE');
+    const other = String(bridged['Other-Leg-Call-ID']);
+    h.sw.hangup(callId);
+    await callGone(callId);
+    await h.waitSwitch((e) => e.uuid === other && e.name === 'CHANNEL_DESTROY', 'the callee leg destroyed');
+  });
+
+  it('a user with two devices: both are in the bridge, the registered one answers', async () => {
+    await h.putCallflow('cf-2001', ['2001'], node('user', { id: 'user2' }));
+    const callId = h.call('2001');
+    const bridged = await h.app.waitEvent(callId, 'CHANNEL_BRIDGE');
+    const bridge = h.executed(callId).find((x) => x.startsWith('bridge '));
+    expect(bridge?.split(' ')[1]?.split(',').sort()).toEqual(['user/u2a', 'user/u2b']);
+    expect(h.sw.channel(String(bridged['Other-Leg-Call-ID']))?.name ?? '').toContain('u2b');
+    h.sw.hangup(callId);
+    await callGone(callId);
+  });
+
+  it('a ring group of a device and a user rings every device once; a failed bridge takes _', async () => {
+    await h.putCallflow(
+      'cf-2100',
+      ['2100'],
+      node('ring_group', {
+        endpoints: [
+          { id: h.devices['1002'], endpoint_type: 'device' },
+          { id: 'user2', endpoint_type: 'user' },
+          { id: h.devices['u2b'], endpoint_type: 'device' },
+        ],
+        strategy: 'single',
+      }),
+    );
+    const callId = h.call('2100');
+    await h.app.waitEvent(callId, 'CHANNEL_BRIDGE');
+    const bridge = h.executed(callId).find((x) => x.startsWith('bridge '));
+    expect(bridge?.split(' ')[1]?.split('|').sort()).toEqual(['user/1002', 'user/u2a', 'user/u2b']);
+    h.sw.hangup(callId);
+    await callGone(callId);
+
+    // 1001 is not registered: the bridge fails and the flow goes on at _
+    await h.putCallflow(
+      'cf-1001',
+      ['1001'],
+      node(
+        'device',
+        { id: h.devices['1001'] },
+        {
+          _: node('play', { id: 'http://media.test/unavailable.wav' }),
+        },
+      ),
+    );
+    const failed = h.call('1001', '1002');
+    await callGone(failed);
+    expect(h.executed(failed).filter((x) => !x.startsWith('event '))).toEqual([
+      'park',
+      'bridge user/1001',
+      'playback http://media.test/unavailable.wav',
+      'hangup',
+    ]);
+  });
+
+  it('a module that crashes is logged with the call-id and the flow continues at _', async () => {
+    const table = MODULES as Map<string, CfModule>;
+    table.set('crashy', {
+      name: 'crashy',
+      check: () => undefined,
+      run: () => Promise.reject(new Error('boom')),
+    });
+    try {
+      await h.putCallflow(
+        'cf-8000',
+        ['8000'],
+        node(
+          'crashy',
+          {},
+          {
+            _: node('play', { id: 'http://media.test/after.wav' }),
+          },
+        ),
+      );
+      const mark = h.lines.length;
+      const callId = h.call('8000');
+      await callGone(callId);
+      expect(h.executed(callId)).toEqual(['park', 'playback http://media.test/after.wav', 'hangup']);
+      const line = h.lines
+        .slice(mark)
+        .find((l) => l.msg === 'callflow: module crashed; the flow continues at _');
+      expect(line?.call_id).toBe(callId);
+    } finally {
+      table.delete('crashy');
+    }
+  });
+
+  it('a menu digit chooses a branch; silence takes the timeout branch', async () => {
+    await h.putCallflow(
+      'cf-3000',
+      ['3000'],
+      node(
+        'answer',
+        {},
+        {
+          _: node(
+            'menu',
+            { prompt: 'silence_stream://60000', timeout: 150, interdigit_timeout: 150 },
+            {
+              '1': node('play', { id: 'http://media.test/one.wav' }),
+              '2': node('play', { id: 'http://media.test/two.wav' }),
+              timeout: node('play', { id: 'http://media.test/timeout.wav' }),
+            },
+          ),
+        },
+      ),
+    );
+    const pressed = h.call('3000');
+    await h.app.waitEvent(
+      pressed,
+      'CHANNEL_EXECUTE',
+      (m) => m['Raw-Application-Data'] === 'silence_stream://60000',
+    );
+    h.sw.pressDigits(pressed, '2');
+    await callGone(pressed);
+    const played = h.executed(pressed).filter((x) => x.startsWith('playback'));
+    expect(played).toEqual(['playback silence_stream://60000', 'playback http://media.test/two.wav']);
+
+    await h.putCallflow(
+      'cf-3001',
+      ['3001'],
+      node(
+        'answer',
+        {},
+        {
+          _: node(
+            'menu',
+            { prompt: 'silence_stream://20', timeout: 100 },
+            {
+              '1': node('play', { id: 'http://media.test/one.wav' }),
+              timeout: node('play', { id: 'http://media.test/timeout.wav' }),
+            },
+          ),
+        },
+      ),
+    );
+    const silent = h.call('3001');
+    await callGone(silent);
+    expect(h.executed(silent).filter((x) => x.startsWith('playback'))).toEqual([
+      'playback silence_stream://20',
+      'playback http://media.test/timeout.wav',
+    ]);
+  });
+
+  it('a callflow edited between two calls: the next call follows the new one', async () => {
+    await h.putCallflow('cf-4000', ['4000'], node('play', { id: 'http://media.test/v1.wav' }));
+    const first = h.call('4000');
+    await callGone(first);
+    expect(h.executed(first)).toContain('playback http://media.test/v1.wav');
+    const mark = h.lines.length;
+    await h.putCallflow('cf-4000', ['4000'], node('play', { id: 'http://media.test/v2.wav' }));
+    await h.cacheDropped('cf-4000', mark);
+    const second = h.call('4000');
+    await callGone(second);
+    expect(h.executed(second)).toContain('playback http://media.test/v2.wav');
+    expect(h.executed(second)).not.toContain('playback http://media.test/v1.wav');
+  });
+
+  it('a doc-change notice on the bus drops the cached callflow', async () => {
+    await h.putCallflow('cf-4100', ['4100'], node('play', { id: 'http://media.test/a.wav' }));
+    await callGone(h.call('4100'));
+    const mark = h.lines.length;
+    await publishDocChange(h.bus, 'edited', { database: h.accountDb, id: 'cf-4100', type: 'callflow' }, CTX);
+    await h.cacheDropped('cf-4100', mark);
+  });
+
+  it('a caller hanging up mid-flow leaves the process count where it was', async () => {
+    await h.putCallflow(
+      'cf-5000',
+      ['5000'],
+      node('answer', {}, { _: node('play', { id: 'silence_stream://60000' }) }),
+    );
+    const warm = h.call('5000'); // the first call warms the cache (its feed, the views)
+    await h.app.waitEvent(
+      warm,
+      'CHANNEL_EXECUTE',
+      (m) => m['Raw-Application-Data'] === 'silence_stream://60000',
+    );
+    h.sw.hangup(warm);
+    await callGone(warm);
+    const before = h.rt.processes().length;
+    const callId = h.call('5000');
+    await h.app.waitEvent(
+      callId,
+      'CHANNEL_EXECUTE',
+      (m) => m['Raw-Application-Data'] === 'silence_stream://60000',
+    );
+    expect(h.rt.whereis(exeName(callId))).toBeDefined();
+    h.sw.hangup(callId);
+    await callGone(callId);
+    expect(h.rt.processes().length).toBe(before);
+  });
+
+  it('an invalid callflow, or a module whose document is missing: error prompt, then a clean hangup', async () => {
+    await h.putCallflow('cf-6000', ['6000'], node('answer', {}, { _: node('no_such_module') }));
+    await h.putCallflow('cf-6001', ['6001'], node('device', { id: 'not-a-device' }));
+    for (const n of ['6000', '6001']) {
+      const callId = h.call(n);
+      await callGone(callId);
+      expect(h.executed(callId)).toEqual(['park', `playback ${ERROR_PROMPT}`, 'hangup']);
+      const destroy = await h.app.waitEvent(callId, 'CHANNEL_DESTROY');
+      expect(destroy['Hangup-Cause']).toBe('NORMAL_CLEARING');
+    }
+    expect(h.rt.whereis('callflow_route')).toBeDefined();
+  });
+
+  it('no number: the longest pattern match wins, then no_match', async () => {
+    await h.putCallflow('cf-short', [], node('play', { id: 'http://media.test/short.wav' }), {
+      patterns: ['^7'],
+    });
+    await h.putCallflow('cf-long', [], node('play', { id: 'http://media.test/long.wav' }), {
+      patterns: ['^7(\\d{3})$'],
+    });
+    await h.putCallflow('cf-nomatch', ['no_match'], node('play', { id: 'http://media.test/nomatch.wav' }));
+    const cases: Array<[string, string]> = [
+      ['7123', 'long'],
+      ['71', 'short'],
+      ['8888', 'nomatch'],
+    ];
+    for (const [to, media] of cases) {
+      const callId = h.call(to);
+      await callGone(callId);
+      expect(h.executed(callId)).toEqual(['park', `playback http://media.test/${media}.wav`, 'hangup']);
+    }
+  });
+
+  it('a flow that loops through callflow branches is cut and the call hung up', async () => {
+    await h.putCallflow('cf-loop', ['7777'], node('callflow', { id: 'cf-loop' }));
+    const callId = h.call('7777');
+    await callGone(callId);
+    expect(h.executed(callId)).toEqual(['park', 'hangup']);
+  });
+}

@@ -1,0 +1,108 @@
+/**
+ * The callflow end-to-end setup: the ecallmgr harness (switch simulator, bus, ecallmgr,
+ * a TestApp that records every call event but routes nothing), an embedded store, the
+ * registrar and the callflow app in the same runtime, and an account made the way
+ * `fife account add` / `fife device add` make it (realm acme.test):
+ * - devices 1001 and 1002 (1002 registered on the simulator, answering at once);
+ * - user `user2` owning devices u2a (not registered) and u2b (registered).
+ * `putCallflow(id, numbers, flow, extra?)` writes a Kazoo callflow document (a new
+ * revision when it exists); `call(to)` places a call from 1001 in the account's realm.
+ */
+import { Supervisor, type Pid } from '../../../src/kernel/index.ts';
+import { memoryLogger } from '../../../src/kernel/log.ts';
+import { EmbeddedStore, accountDbName, type DocumentStore } from '../../../src/store/index.ts';
+import { addAccount, addDevice } from '../../../apps/registrar/provisioning.ts';
+import { registrarTree } from '../../../supervisors/registrar.sup.ts';
+import { callflowTree, CALLFLOW_SUP } from '../../../supervisors/callflow.sup.ts';
+import { startHarness, type Harness } from '../ecallmgr/harness.ts';
+import { tmpDir } from '../../support/tmp-dirs.ts';
+
+export const REALM = 'acme.test';
+
+export interface CfHarness extends Harness {
+  store: DocumentStore;
+  accountId: string;
+  accountDb: string;
+  devices: Record<string, string>;
+  putCallflow(id: string, numbers: string[], flow: unknown, extra?: Record<string, unknown>): Promise<void>;
+  call(to: string, from?: string): string;
+  /** Resolves at the cache's log line for a dropped document `id` seen after `after` lines. */
+  cacheDropped(id: string, after: number): Promise<void>;
+}
+
+export async function startCfHarness(opts: { amqpUrl?: string } = {}): Promise<CfHarness> {
+  const h = await startHarness({ amqpUrl: opts.amqpUrl });
+  h.app.route = 'none';
+  const { logger } = memoryLogger('callflow-test-store@localhost', 'warn');
+  const store = new EmbeddedStore({ dir: tmpDir('fife-callflow-'), logger });
+  const accountId = await addAccount(store, { name: 'Acme', realm: REALM });
+  const accountDb = accountDbName(accountId, 'encoded');
+  const devices: Record<string, string> = {};
+  for (const u of ['1001', '1002', 'u2a', 'u2b'])
+    devices[u] = await addDevice(store, {
+      realm: REALM,
+      username: u,
+      password: `pw-${u}`,
+      ...(u.startsWith('u2') ? { ownerId: 'user2' } : {}),
+    });
+  await store.save(accountDb, { _id: 'user2', pvt_type: 'user', first_name: 'Two', username: 'two' });
+  h.sw.registerEndpoint('1002');
+  h.sw.registerEndpoint('u2b');
+  const started: Pid[] = [];
+  for (const [spec, name] of [
+    [registrarTree({ store, bus: h.bus }), 'registrar_sup'],
+    [callflowTree({ store, bus: h.bus, node: h.rt.node }), CALLFLOW_SUP],
+  ] as const) {
+    const r = await Supervisor.start(h.rt, spec, { name });
+    if (r.type !== 'ok') throw new Error(`${name} failed to start: ${JSON.stringify(r)}`);
+    started.push(r.pid);
+  }
+  const close = h.close.bind(h);
+  const cf: CfHarness = Object.assign(h, {
+    store,
+    accountId,
+    accountDb,
+    devices,
+    async putCallflow(id: string, numbers: string[], flow: unknown, extra: Record<string, unknown> = {}) {
+      const old = await store.get(accountDb, id).catch(() => undefined);
+      await store.save(accountDb, {
+        _id: id,
+        ...(old === undefined ? {} : { _rev: old._rev }),
+        pvt_type: 'callflow',
+        numbers,
+        flow,
+        ...extra,
+      });
+    },
+    call(to: string, from = '1001') {
+      return h.sw.placeCall({ from, to, variables: { sip_from_host: REALM } });
+    },
+    async cacheDropped(id: string, after: number) {
+      await waitLine(h, after, (l) => l.msg === 'callflow cache: entries dropped' && l.id === id);
+    },
+    async close() {
+      for (const pid of started.reverse()) {
+        const exited = h.rt.awaitExit(pid);
+        h.rt.exit(pid, 'shutdown');
+        await exited;
+      }
+      await close();
+      await store.close();
+    },
+  });
+  return cf;
+}
+
+/** Waits for a log line (in h.lines, from index `after`) matching `pred`. */
+export async function waitLine(
+  h: Harness,
+  after: number,
+  pred: (l: Record<string, unknown>) => boolean,
+): Promise<Record<string, unknown>> {
+  for (let i = 0; i < 3000; i++) {
+    const found = h.lines.slice(after).find(pred);
+    if (found !== undefined) return found;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error('timed out waiting for a log line');
+}
