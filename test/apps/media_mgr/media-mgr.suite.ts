@@ -148,6 +148,14 @@ export function describeMediaMgr(label: string, open: () => Promise<DocumentStor
       );
     });
 
+    it('takes document ids and names that need encoding', async () => {
+      const wav = wavBody(30);
+      const target = url('msg 1/part', 'a#b ?.wav');
+      expect((await fetch(target, { method: 'PUT', body: bytes(wav) })).status).toBe(201);
+      expect(Object.keys((await store.get(db, 'msg 1/part'))._attachments as object)).toEqual(['a#b ?.wav']);
+      expect(Buffer.from(await (await fetch(target)).arrayBuffer()).equals(wav)).toBe(true);
+    });
+
     it('adds to an existing message document, keeping its fields', async () => {
       await store.save(db, { _id: 'vm-2', folder: 'new', pvt_type: 'mailbox_message' });
       const put = await fetch(url('vm-2', 'message.wav'), { method: 'PUT', body: bytes(wavBody(100)) });
