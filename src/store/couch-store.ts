@@ -19,12 +19,15 @@
 import Nano from 'nano';
 import { backoffDelay, backoffPolicy, type BackoffPolicy } from '../kernel/backoff.ts';
 import type { Logger } from '../kernel/log.ts';
+import { checkAttachmentName, checkAttachmentPut, checkMaxBytes } from './attachments.ts';
 import { canonicalDbName, checkDocId } from './db-names.ts';
 import { prepareDoc } from './doc-json.ts';
 import { StoreError, stripCredentials, toStoreError, type StoreErrorContext } from './store-error.ts';
 import { toBulkResults, toChange, toViewResult, viewParams } from './wire-rows.ts';
 import type {
   AllDocsQuery,
+  Attachment,
+  AttachmentStub,
   BulkResult,
   DocInput,
   Change,
@@ -47,6 +50,8 @@ export interface CouchStoreOptions {
   pollTimeoutMs?: number;
   /** Change-feed retry delays; what is left out comes from FEED_BACKOFF. A bad value throws here. */
   backoff?: Partial<BackoffPolicy>;
+  /** Largest attachment putAttachment takes (default DEFAULT_MAX_ATTACHMENT_BYTES, 32 MiB). */
+  maxAttachmentBytes?: number;
 }
 
 /** Feed errors that retrying cannot cure: the feed ends after reporting them. */
@@ -56,9 +61,13 @@ interface Request {
   db?: string;
   doc?: string;
   path?: string;
+  att?: string;
   method?: string;
   qs?: Record<string, unknown>;
   body?: unknown;
+  contentType?: string;
+  accept?: string;
+  dontStringify?: boolean;
 }
 
 export class CouchStore implements DocumentStore {
@@ -69,6 +78,10 @@ export class CouchStore implements DocumentStore {
   private readonly timeoutMs: number;
   private readonly pollMs: number;
   private readonly backoff: BackoffPolicy;
+  private readonly maxAttachmentBytes: number;
+  /** For the requests made without nano (attachment reads): base URL without userinfo, and its auth. */
+  private readonly plainUrl: string;
+  private readonly authHeader: string | undefined;
   private readonly feeds = new Set<ChangeSubscription>();
   private closed = false;
 
@@ -87,6 +100,14 @@ export class CouchStore implements DocumentStore {
     this.timeoutMs = opts.requestTimeoutMs ?? 5000;
     this.pollMs = opts.pollTimeoutMs ?? 25_000;
     this.backoff = backoffPolicy(opts.backoff, FEED_BACKOFF);
+    this.maxAttachmentBytes = checkMaxBytes(opts.maxAttachmentBytes);
+    this.authHeader =
+      parsed.username === ''
+        ? undefined
+        : `Basic ${Buffer.from(`${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`).toString('base64')}`;
+    parsed.username = '';
+    parsed.password = '';
+    this.plainUrl = parsed.href.replace(/\/$/, '');
   }
 
   async createDb(db: string): Promise<boolean> {
@@ -162,6 +183,90 @@ export class CouchStore implements DocumentStore {
       { op: 'bulkSave', database: name },
     );
     return toBulkResults(raw, bodies, name);
+  }
+
+  async putAttachment(
+    db: string,
+    id: string,
+    name: string,
+    data: Uint8Array,
+    contentType: string,
+    rev?: string,
+  ): Promise<SaveResult> {
+    const dbName = this.name(db, 'putAttachment');
+    const att = checkAttachmentPut(
+      { database: dbName, id, name, data, contentType, rev },
+      this.maxAttachmentBytes,
+    );
+    const res = await this.call<{ id: string; rev: string }>(
+      {
+        db: dbName,
+        doc: id,
+        att: encodeURIComponent(att.name),
+        method: 'PUT',
+        contentType: att.contentType,
+        // nano drops Accept when it sets a content type; without it CouchDB answers text/plain.
+        accept: 'application/json',
+        body: att.data,
+        dontStringify: true,
+        qs: rev === undefined ? undefined : { rev },
+      },
+      { op: 'putAttachment', database: dbName, id },
+    );
+    return { id, rev: res.rev };
+  }
+
+  async getAttachment(db: string, id: string, name: string): Promise<Attachment> {
+    const dbName = this.name(db, 'getAttachment');
+    checkDocId(id, dbName);
+    checkAttachmentName(name, { database: dbName, id });
+    const ctx = { op: 'getAttachment', database: dbName, id };
+    // Not through nano: it decodes text/* answers as strings, which would corrupt binary data.
+    const url = `${this.plainUrl}/${encodeURIComponent(dbName)}/${docPath(id)}/${encodeURIComponent(name)}`;
+    let res: Response;
+    let data: Buffer;
+    try {
+      res = await fetch(url, {
+        headers: this.authHeader === undefined ? {} : { authorization: this.authHeader },
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      data = Buffer.from(await res.arrayBuffer());
+    } catch (err) {
+      throw toStoreError(err, ctx);
+    }
+    if (res.status !== 200) {
+      let body: Record<string, unknown>;
+      try {
+        body = JSON.parse(data.toString('utf8')) as Record<string, unknown>;
+      } catch {
+        body = { reason: data.toString('utf8').slice(0, 200) };
+      }
+      throw toStoreError({ statusCode: res.status, ...body }, ctx);
+    }
+    return { data, contentType: res.headers.get('content-type') ?? 'application/octet-stream' };
+  }
+
+  async removeAttachment(db: string, id: string, name: string, rev: string): Promise<SaveResult> {
+    const dbName = this.name(db, 'removeAttachment');
+    checkDocId(id, dbName);
+    checkAttachmentName(name, { database: dbName, id });
+    const ctx = { op: 'removeAttachment', database: dbName, id };
+    if (typeof rev !== 'string' || rev.length === 0)
+      throw new StoreError('invalid', 'removeAttachment needs the current _rev', ctx);
+    // Asked first: CouchDB answers 404 for an attachment the document does not have, some
+    // CouchDB-protocol servers (pouchdb-server) write a new revision without it instead;
+    // the server still checks the rev, so a write in between is a conflict as it should be.
+    const doc = await this.get(dbName, id);
+    const stubs = doc._attachments as Record<string, AttachmentStub> | undefined;
+    // pouchdb-server also answers 404 for a rev it does not know, where CouchDB says 409.
+    if (doc._rev !== rev)
+      throw new StoreError('conflict', 'Document update conflict.', { ...ctx, status: 409 });
+    if (stubs?.[name] === undefined) throw new StoreError('not_found', 'missing', { ...ctx, status: 404 });
+    const res = await this.call<{ id: string; rev: string }>(
+      { db: dbName, doc: id, att: encodeURIComponent(name), method: 'DELETE', qs: { rev } },
+      ctx,
+    );
+    return { id, rev: res.rev };
   }
 
   async view(db: string, view: string, query: ViewQuery = {}): Promise<ViewResult> {
@@ -334,6 +439,13 @@ export class CouchStore implements DocumentStore {
       throw toStoreError(err, ctx);
     }
   }
+}
+
+/** A document's path segment: `_design/` stays as it is, the rest is encoded. */
+function docPath(id: string): string {
+  return id.startsWith('_design/')
+    ? `_design/${encodeURIComponent(id.slice('_design/'.length))}`
+    : encodeURIComponent(id);
 }
 
 function notFoundAs<T>(value: T): (err: unknown) => T {

@@ -5,10 +5,12 @@
  * - `prepareDoc(doc, db)` returns a deep JSON copy of a document that is safe to write:
  *   a plain object (not an array, not null), JSON-serialisable (no cycles, no BigInt), with
  *   a valid id (checkDocId). A document without `_id` gets a new 32-hex id, as CouchDB
- *   would give it. `_rev`, when present, must be a string. Anything else: StoreError 'invalid'.
+ *   would give it. `_rev`, when present, must be a string; `_attachments`, when present,
+ *   only stubs (attachments.ts). Anything else: StoreError 'invalid'.
  * - `newDocId()` makes such an id.
  */
 import { randomUUID } from 'node:crypto';
+import { checkAttachmentStubs } from './attachments.ts';
 import { checkDocId } from './db-names.ts';
 import { StoreError } from './store-error.ts';
 import type { Doc } from './document-store.ts';
@@ -43,5 +45,6 @@ export function prepareDoc(doc: unknown, database: string): Doc {
       id: out._id,
     });
   }
+  checkAttachmentStubs(out, database);
   return out;
 }

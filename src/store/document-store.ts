@@ -34,6 +34,20 @@
  *   overrides it), and on recovery goes on from the last sequence it saw (no change lost).
  *   On a database that does not exist (or is deleted while followed) it reports
  *   'not_found' through `onError` and ends.
+ * - Attachments (CouchDB's `PUT/GET/DELETE /db/doc/name`): `putAttachment(db, id, name,
+ *   data, contentType, rev?)` stores bytes under a document and resolves its new revision.
+ *   Without `rev` it creates the document (`{_id}` and the attachment) when there is none;
+ *   a missing or stale `rev` on an existing document is 'conflict', nothing written; a
+ *   `rev` for a document that does not exist is 'conflict' too. `getAttachment(db, id,
+ *   name)` resolves `{data, contentType}` of the current revision, 'not_found' for a
+ *   missing document or attachment. `removeAttachment(db, id, name, rev)` takes one away
+ *   ('conflict' on a stale rev, 'not_found' when it is not there). Documents read back
+ *   (get, include_docs, changes with docs) carry `_attachments` stubs `{content_type,
+ *   length, digest ('md5-<base64>'), stub: true, revpos}`; saving a document keeps the
+ *   attachments whose stubs it carries and drops the others (CouchDB's rule). Bad names,
+ *   non-binary data, data over the adapter's `maxAttachmentBytes` and bad content types
+ *   fail 'invalid' before any I/O (attachments.ts); so does `_attachments` in a saved
+ *   document holding anything but stubs.
  * - Every failure is a StoreError (see store-error.ts). When the store is unreachable a
  *   call fails within the adapter's request timeout with code 'unavailable'.
  * - `close()` is idempotent; afterwards every call rejects with 'closed'.
@@ -144,6 +158,20 @@ export interface ChangeSubscription {
   stop(): Promise<void>;
 }
 
+/** What a document read back says of one attachment (CouchDB's stub). */
+export interface AttachmentStub {
+  content_type: string;
+  length: number;
+  digest: string;
+  stub: true;
+  revpos?: number;
+}
+
+export interface Attachment {
+  data: Buffer;
+  contentType: string;
+}
+
 export interface DesignDoc extends Doc {
   language?: string;
   views: Record<string, { map: string; reduce?: string }>;
@@ -163,6 +191,17 @@ export interface DocumentStore {
   save(db: string, doc: DocInput): Promise<SavedDoc>;
   remove(db: string, id: string, rev: string): Promise<SaveResult>;
   bulkSave(db: string, docs: DocInput[]): Promise<BulkResult[]>;
+
+  putAttachment(
+    db: string,
+    id: string,
+    name: string,
+    data: Uint8Array,
+    contentType: string,
+    rev?: string,
+  ): Promise<SaveResult>;
+  getAttachment(db: string, id: string, name: string): Promise<Attachment>;
+  removeAttachment(db: string, id: string, name: string, rev: string): Promise<SaveResult>;
 
   view(db: string, view: string, query?: ViewQuery): Promise<ViewResult>;
   allDocs(db: string, query?: AllDocsQuery): Promise<ViewResult>;

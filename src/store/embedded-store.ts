@@ -24,6 +24,7 @@ import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { backoffDelay, backoffPolicy, type BackoffPolicy } from '../kernel/backoff.ts';
 import type { Logger } from '../kernel/log.ts';
+import { checkAttachmentName, checkAttachmentPut, checkMaxBytes } from './attachments.ts';
 import { canonicalDbName, checkDocId } from './db-names.ts';
 import { prepareDoc } from './doc-json.ts';
 import { StoreError, toStoreError } from './store-error.ts';
@@ -31,6 +32,8 @@ import { pouchDb, type PouchChangesFeed, type PouchDatabase } from './pouch-load
 import { toBulkResults, toChange, toViewResult, viewParams } from './wire-rows.ts';
 import type {
   AllDocsQuery,
+  Attachment,
+  AttachmentStub,
   BulkResult,
   DocInput,
   ChangeSubscription,
@@ -52,6 +55,8 @@ export interface EmbeddedStoreOptions {
   logger: Logger;
   /** Change-feed restart delays; what is left out comes from FEED_BACKOFF. A bad value throws here. */
   backoff?: Partial<BackoffPolicy>;
+  /** Largest attachment putAttachment takes (default DEFAULT_MAX_ATTACHMENT_BYTES, 32 MiB). */
+  maxAttachmentBytes?: number;
 }
 
 export class EmbeddedStore implements DocumentStore {
@@ -60,6 +65,7 @@ export class EmbeddedStore implements DocumentStore {
   private readonly dir: string;
   private readonly log: Logger;
   private readonly backoff: BackoffPolicy;
+  private readonly maxAttachmentBytes: number;
   private readonly open = new Map<string, PouchDatabase>();
   private readonly feeds = new Set<ChangeSubscription>();
   private closed = false;
@@ -69,6 +75,7 @@ export class EmbeddedStore implements DocumentStore {
     this.location = opts.dir;
     this.log = opts.logger.child({ store: 'embedded' });
     this.backoff = backoffPolicy(opts.backoff, FEED_BACKOFF);
+    this.maxAttachmentBytes = checkMaxBytes(opts.maxAttachmentBytes);
     mkdirSync(this.dir, { recursive: true });
   }
 
@@ -132,6 +139,66 @@ export class EmbeddedStore implements DocumentStore {
     const bodies = docs.map((d) => prepareDoc(d, db));
     const raw = await this.run('bulkSave', { database: db }, () => pouch.bulkDocs(bodies));
     return toBulkResults(raw, bodies, db);
+  }
+
+  async putAttachment(
+    db: string,
+    id: string,
+    name: string,
+    data: Uint8Array,
+    contentType: string,
+    rev?: string,
+  ): Promise<SaveResult> {
+    const att = checkAttachmentPut(
+      { database: this.name(db, 'putAttachment'), id, name, data, contentType, rev },
+      this.maxAttachmentBytes,
+    );
+    const pouch = this.existing(db, 'putAttachment');
+    const ctx = { database: db, id };
+    return this.run('putAttachment', ctx, async () => {
+      const current = await currentDoc(pouch, id);
+      // PouchDB's own putAttachment would create a document for a rev it does not have; CouchDB refuses.
+      if (current === undefined ? rev !== undefined : current._rev !== rev)
+        throw new StoreError('conflict', 'Document update conflict.', { ...ctx, status: 409 });
+      const doc = current ?? { _id: id };
+      const atts = (doc._attachments ?? {}) as Record<string, unknown>;
+      doc._attachments = { ...atts, [att.name]: { content_type: att.contentType, data: att.data } };
+      const res = await pouch.put(doc);
+      return { id, rev: res.rev };
+    });
+  }
+
+  async getAttachment(db: string, id: string, name: string): Promise<Attachment> {
+    checkDocId(id, this.name(db, 'getAttachment'));
+    checkAttachmentName(name, { database: db, id });
+    const pouch = this.existing(db, 'getAttachment');
+    const ctx = { database: db, id };
+    return this.run('getAttachment', ctx, async () => {
+      const doc = await pouch.get(id);
+      const stub = stubOf(doc, name, { op: 'getAttachment', ...ctx });
+      const data = await pouch.getAttachment(id, name, { rev: doc._rev as string });
+      return { data: Buffer.isBuffer(data) ? data : Buffer.from(data), contentType: stub.content_type };
+    });
+  }
+
+  async removeAttachment(db: string, id: string, name: string, rev: string): Promise<SaveResult> {
+    checkDocId(id, this.name(db, 'removeAttachment'));
+    checkAttachmentName(name, { database: db, id });
+    const pouch = this.existing(db, 'removeAttachment');
+    const ctx = { database: db, id };
+    if (typeof rev !== 'string' || rev.length === 0)
+      throw new StoreError('invalid', 'removeAttachment needs the current _rev', ctx);
+    return this.run('removeAttachment', ctx, async () => {
+      const doc = await pouch.get(id);
+      if (doc._rev !== rev)
+        throw new StoreError('conflict', 'Document update conflict.', { ...ctx, status: 409 });
+      stubOf(doc, name, { op: 'removeAttachment', ...ctx });
+      const { [name]: _gone, ...rest } = doc._attachments as Record<string, unknown>;
+      if (Object.keys(rest).length === 0) delete doc._attachments;
+      else doc._attachments = rest;
+      const res = await pouch.put(doc);
+      return { id, rev: res.rev };
+    });
   }
 
   async view(db: string, view: string, query: ViewQuery = {}): Promise<ViewResult> {
@@ -325,6 +392,26 @@ function endedFeed(err: StoreError, opts: FollowOptions): ChangeSubscription {
   const since = opts.since ?? 'now';
   const ready = Promise.resolve().then(() => opts.onError?.(err));
   return { lastSeq: since, ready, stop: async () => {} };
+}
+
+/** The current document, or undefined when there is none (never written, or deleted). */
+async function currentDoc(pouch: PouchDatabase, id: string): Promise<Record<string, unknown> | undefined> {
+  try {
+    return await pouch.get(id);
+  } catch (err) {
+    if ((err as { status?: unknown }).status === 404) return undefined;
+    throw err;
+  }
+}
+
+function stubOf(
+  doc: Record<string, unknown>,
+  name: string,
+  ctx: { op: string; database: string; id: string },
+): AttachmentStub {
+  const stub = (doc._attachments as Record<string, AttachmentStub> | undefined)?.[name];
+  if (stub === undefined) throw new StoreError('not_found', 'missing', { ...ctx, status: 404 });
+  return stub;
 }
 
 function pouchSeq(seq: string): string | number {

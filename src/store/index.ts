@@ -4,6 +4,8 @@
  */
 export type {
   AllDocsQuery,
+  Attachment,
+  AttachmentStub,
   BulkResult,
   Change,
   ChangeSubscription,
@@ -83,3 +85,4 @@ export {
   type RetryingWriterOptions,
 } from './retrying-writer.ts';
 export { newDocId } from './doc-json.ts';
+export { DEFAULT_MAX_ATTACHMENT_BYTES, checkAttachmentName } from './attachments.ts';

@@ -27,15 +27,26 @@ export interface OpenStoreOptions {
   logger: Logger;
   /** Passed to the CouchDB adapter. */
   requestTimeoutMs?: number;
+  /** Largest attachment either adapter takes (default 32 MiB). */
+  maxAttachmentBytes?: number;
 }
 
 export function openStore(url: string | undefined, opts: OpenStoreOptions): DocumentStore {
   const spec = (url ?? '').trim();
   let store: DocumentStore;
   if (/^https?:\/\//i.test(spec)) {
-    store = new CouchStore({ url: spec, logger: opts.logger, requestTimeoutMs: opts.requestTimeoutMs });
+    store = new CouchStore({
+      url: spec,
+      logger: opts.logger,
+      requestTimeoutMs: opts.requestTimeoutMs,
+      maxAttachmentBytes: opts.maxAttachmentBytes,
+    });
   } else {
-    store = new EmbeddedStore({ dir: embeddedDir(spec, opts.dataDir), logger: opts.logger });
+    store = new EmbeddedStore({
+      dir: embeddedDir(spec, opts.dataDir),
+      logger: opts.logger,
+      maxAttachmentBytes: opts.maxAttachmentBytes,
+    });
   }
   opts.logger.info({ store: store.kind, location: store.location }, 'document store opened');
   return store;

@@ -18,6 +18,7 @@ export interface PouchChangesFeed extends EventEmitter {
 export interface PouchDatabase {
   info(): Promise<{ update_seq: number | string; doc_count: number }>;
   get(id: string): Promise<Record<string, unknown>>;
+  getAttachment(id: string, name: string, opts: { rev: string }): Promise<Buffer>;
   put(doc: Record<string, unknown>): Promise<{ ok: boolean; id: string; rev: string }>;
   remove(id: string, rev: string): Promise<{ ok: boolean; id: string; rev: string }>;
   bulkDocs(docs: Array<Record<string, unknown>>): Promise<Array<Record<string, unknown>>>;

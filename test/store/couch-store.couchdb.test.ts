@@ -23,6 +23,7 @@ describe.skipIf(!gate.available)('CouchDB adapter', () => {
     {
       deletedReadsAsMissing: server?.external !== true,
       groupingOnMapViewAccepted: server?.external !== true,
+      attachmentRevOnMissingDocCreates: server?.external !== true,
     },
   );
 });

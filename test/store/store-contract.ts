@@ -5,7 +5,7 @@
  * Every database it makes is prefixed with a random run id and deleted afterwards.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Change, DocumentStore, StoreError } from '../../src/store/index.ts';
 import {
   ChangeFollower,
@@ -88,6 +88,8 @@ export interface ServerQuirks {
   deletedReadsAsMissing?: boolean;
   /** group=true / reduce=true on a map-only view answers rows where CouchDB says 400. */
   groupingOnMapViewAccepted?: boolean;
+  /** An attachment put with a rev on a missing document creates it where CouchDB says 409. */
+  attachmentRevOnMissingDocCreates?: boolean;
 }
 
 export function describeStoreContract(
@@ -395,6 +397,171 @@ export function describeStoreContract(
         expect(follower.watching()).toEqual([]);
         await follower.close();
         cache.close();
+      });
+    });
+
+    describe('attachments', () => {
+      const a = (): string => db('atts');
+      // A WAV-like body with every byte value, so a text decoding anywhere would show.
+      const wav = Buffer.concat([
+        Buffer.from('RIFF....WAVEfmt '),
+        randomBytes(4096),
+        Buffer.from([0, 255, 13, 10]),
+      ]);
+      const md5 = (b: Buffer): string => `md5-${createHash('md5').update(b).digest('base64')}`;
+      beforeAll(async () => {
+        await store.createDb(db('atts'));
+      });
+
+      it('creates the document when there is none, and reads back the same bytes and type', async () => {
+        const put = await store.putAttachment(a(), 'vm1', 'message.wav', wav, 'audio/x-wav');
+        expect(put).toMatchObject({ id: 'vm1', rev: expect.stringMatching(/^1-/) as unknown });
+        const got = await store.getAttachment(a(), 'vm1', 'message.wav');
+        expect(got.contentType).toBe('audio/x-wav');
+        expect(got.data.equals(wav)).toBe(true);
+      });
+
+      it('documents read back carry stubs with type, length and digest', async () => {
+        const put = await store.putAttachment(a(), 'vm2', 'm.wav', wav, 'audio/x-wav');
+        const doc = await store.get(a(), 'vm2');
+        expect(doc._rev).toBe(put.rev);
+        expect(doc._attachments).toEqual({
+          'm.wav': expect.objectContaining({
+            content_type: 'audio/x-wav',
+            length: wav.length,
+            digest: md5(wav),
+            stub: true,
+          }) as unknown,
+        });
+        const listed = await store.allDocs(a(), { keys: ['vm2'], includeDocs: true });
+        expect(listed.rows[0]!.doc!._attachments).toMatchObject({
+          'm.wav': { stub: true, length: wav.length },
+        });
+      });
+
+      it('adds to an existing document with its current rev; a stale or missing rev is a conflict', async () => {
+        const v1 = await store.save(a(), { _id: 'vm3', folder: 'new' });
+        await expectStoreError(store.putAttachment(a(), 'vm3', 'm.wav', wav, 'audio/x-wav'), 'conflict');
+        await expectStoreError(
+          store.putAttachment(a(), 'vm3', 'm.wav', wav, 'audio/x-wav', '1-0123456789abcdef0123456789abcdef'),
+          'conflict',
+        );
+        const put = await store.putAttachment(a(), 'vm3', 'm.wav', wav, 'audio/x-wav', v1._rev);
+        expect(put.rev).toMatch(/^2-/);
+        const doc = await store.get(a(), 'vm3');
+        expect(doc.folder).toBe('new');
+        await expectStoreError(
+          store.putAttachment(a(), 'vm3', 'm.wav', Buffer.from('x'), 'audio/x-wav', v1._rev),
+          'conflict',
+        );
+        expect((await store.getAttachment(a(), 'vm3', 'm.wav')).data.equals(wav)).toBe(true);
+      });
+
+      it.skipIf(quirks.attachmentRevOnMissingDocCreates === true)(
+        'refuses a rev for a document that does not exist',
+        async () => {
+          await expectStoreError(
+            store.putAttachment(
+              a(),
+              'never',
+              'm.wav',
+              wav,
+              'audio/x-wav',
+              '1-0123456789abcdef0123456789abcdef',
+            ),
+            'conflict',
+          );
+        },
+      );
+
+      it('keeps an attachment across a save that carries its stub, and drops it from one that does not', async () => {
+        await store.putAttachment(a(), 'vm4', 'm.wav', wav, 'audio/x-wav');
+        const doc = await store.get(a(), 'vm4');
+        const kept = await store.save(a(), { ...doc, folder: 'saved' });
+        expect((await store.getAttachment(a(), 'vm4', 'm.wav')).data.equals(wav)).toBe(true);
+        const { _attachments: _drop, ...bare } = kept;
+        await store.save(a(), bare);
+        await expectStoreError(store.getAttachment(a(), 'vm4', 'm.wav'), 'not_found');
+      });
+
+      it('replaces an attachment of the same name, and holds several', async () => {
+        const v1 = await store.putAttachment(a(), 'vm5', 'm.wav', wav, 'audio/x-wav');
+        const v2 = await store.putAttachment(a(), 'vm5', 'm.wav', Buffer.from('short'), 'audio/wav', v1.rev);
+        await store.putAttachment(a(), 'vm5', 'notes.txt', Buffer.from('héllo'), 'text/plain', v2.rev);
+        const got = await store.getAttachment(a(), 'vm5', 'm.wav');
+        expect(got.contentType).toBe('audio/wav');
+        expect(got.data.equals(Buffer.from('short'))).toBe(true);
+        const text = await store.getAttachment(a(), 'vm5', 'notes.txt');
+        expect(text.data.toString('utf8')).toBe('héllo');
+        expect(text.contentType).toMatch(/^text\/plain/);
+        expect(Object.keys((await store.get(a(), 'vm5'))._attachments as object).sort()).toEqual([
+          'm.wav',
+          'notes.txt',
+        ]);
+      });
+
+      it('fails not_found for a missing document, attachment or database', async () => {
+        await expectStoreError(store.getAttachment(a(), 'nobody', 'm.wav'), 'not_found');
+        await store.save(a(), { _id: 'bare' });
+        await expectStoreError(store.getAttachment(a(), 'bare', 'm.wav'), 'not_found');
+        await expectStoreError(store.getAttachment(db('no_such_db'), 'x', 'm.wav'), 'not_found');
+        await expectStoreError(
+          store.putAttachment(db('no_such_db'), 'x', 'm.wav', wav, 'audio/x-wav'),
+          'not_found',
+        );
+        expect(await store.dbExists(db('no_such_db'))).toBe(false);
+      });
+
+      it('removes with the current rev only; a missing attachment is not_found', async () => {
+        const v1 = await store.putAttachment(a(), 'vm6', 'm.wav', wav, 'audio/x-wav');
+        await expectStoreError(
+          store.removeAttachment(a(), 'vm6', 'm.wav', '1-0123456789abcdef0123456789abcdef'),
+          'conflict',
+        );
+        await expectStoreError(store.removeAttachment(a(), 'vm6', 'other.wav', v1.rev), 'not_found');
+        const v2 = await store.removeAttachment(a(), 'vm6', 'm.wav', v1.rev);
+        expect(v2.rev).toMatch(/^2-/);
+        await expectStoreError(store.getAttachment(a(), 'vm6', 'm.wav'), 'not_found');
+        expect((await store.get(a(), 'vm6'))._attachments ?? {}).toEqual({});
+      });
+
+      it('refuses bad names, non-binary data, oversized data and bad types with invalid before any I/O', async () => {
+        const missing = db('never_made');
+        for (const name of ['', '_hidden', 'bad\nname', 'x'.repeat(256), 42])
+          await expectStoreError(
+            () => store.putAttachment(a(), 'vm7', name as string, wav, 'audio/x-wav'),
+            'invalid',
+          );
+        for (const data of ['RIFF....', [1, 2, 3], null, { length: 3 }])
+          await expectStoreError(
+            () => store.putAttachment(a(), 'vm7', 'm.wav', data as unknown as Buffer, 'audio/x-wav'),
+            'invalid',
+          );
+        for (const type of ['', 'wav', 'audio/', 42])
+          await expectStoreError(
+            () => store.putAttachment(a(), 'vm7', 'm.wav', wav, type as string),
+            'invalid',
+          );
+        await expectStoreError(
+          () => store.putAttachment(a(), '_bad', 'm.wav', wav, 'audio/x-wav'),
+          'invalid',
+        );
+        await expectStoreError(() => store.getAttachment(a(), 'vm7', '_bad'), 'invalid');
+        await expectStoreError(
+          () => store.save(a(), { _id: 'inline', _attachments: { 'm.wav': { data: 'UklGRg==' } } }),
+          'invalid',
+        );
+        await expectStoreError(
+          () => store.putAttachment(missing, 'vm7', 'm.wav', new Uint8Array(33 * 1024 * 1024), 'audio/x-wav'),
+          'invalid',
+        );
+        // a Uint8Array view (not a Buffer) is binary too
+        const view = new Uint8Array(wav.buffer, wav.byteOffset + 4, 8);
+        await store.putAttachment(a(), 'vm7', 'part.bin', view, 'application/octet-stream');
+        expect((await store.getAttachment(a(), 'vm7', 'part.bin')).data.equals(wav.subarray(4, 12))).toBe(
+          true,
+        );
+        await expectStoreError(() => store.getAttachment(a(), 'vm7', 'nothing-here'), 'not_found');
       });
     });
 
