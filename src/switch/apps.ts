@@ -9,7 +9,8 @@
  * - set / export `name=value` (empty value unsets), unset `name`, multiset `a=1 b=2`.
  * - sleep <ms>; echo (until hangup).
  * - playback <file>: PLAYBACK_START, plays for the media duration (`silence_stream://N` is
- *   N ms, anything else `media.playbackMs`), stops early on a digit in the channel variable
+ *   N ms, `tone_stream://` its tones, `file_string://a!b` the sum, anything else
+ *   `media.playbackMs`), stops early on a digit in the channel variable
  *   `playback_terminators` (`any` = every digit; none by default) or on uuid_break;
  *   PLAYBACK_STOP (Playback-Status done|break); response `FILE PLAYED`; the digit that
  *   stopped it is in `playback_terminator_used`.
@@ -79,7 +80,13 @@ function interruptible(ms: number, signal: AbortSignal): Promise<WaitEnd> {
   });
 }
 
-function mediaMs(file: string, media: SimMediaOptions): number {
+/** How long playing `file` lasts in the simulator, in ms. */
+export function mediaMs(file: string, media: SimMediaOptions): number {
+  if (file.startsWith('file_string://'))
+    return file
+      .slice('file_string://'.length)
+      .split('!')
+      .reduce((sum, f) => sum + mediaMs(f, media), 0);
   const m = /^silence_stream:\/\/(\d+)/.exec(file);
   if (m?.[1] !== undefined) return Number(m[1]);
   if (file.startsWith('tone_stream://')) return toneMs(file.slice('tone_stream://'.length));
@@ -88,7 +95,7 @@ function mediaMs(file: string, media: SimMediaOptions): number {
 
 /**
  * Length in ms of a TGML tone string (FreeSWITCH's teletone: `%(on,off,freqs)` segments,
- * `;`-separated, `L=n` repeats, `v=`/`>=`/`<=` settings take no time); DTMF digits in
+ * `;`-separated, `L=n` repeats, settings such as `v=`, `>=`, `+=` take no time); DTMF digits in
  * gentones-style strings count 100 ms each. A tone looping forever (`L=-1`) is capped at
  * 60 s; uuid_break or hangup end it sooner.
  */
@@ -102,8 +109,8 @@ export function toneMs(tgml: string): number {
       loops = Number(l[1]);
       continue;
     }
-    for (const seg of p.matchAll(/%\((\d+),(\d+)[^)]*\)/g)) ms += Number(seg[1]) + Number(seg[2]);
-    if (!p.includes('%(') && !/^[a-z<>]+=/i.test(p)) ms += p.replace(/[^0-9*#a-d]/gi, '').length * 100;
+    for (const seg of p.matchAll(/%\(\s*(\d+)\s*,\s*(\d+)[^)]*\)/g)) ms += Number(seg[1]) + Number(seg[2]);
+    if (!p.includes('%(') && !p.includes('=')) ms += p.replace(/[^0-9*#a-d]/gi, '').length * 100;
   }
   return loops < 0 ? 60_000 : ms * Math.max(1, loops);
 }

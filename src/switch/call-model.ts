@@ -16,7 +16,7 @@
  *   up its peer: see apps); then CHANNEL_STATE CS_HANGUP, CS_REPORTING,
  *   CHANNEL_HANGUP_COMPLETE (variable_hangup_cause, variable_duration, variable_billsec),
  *   CHANNEL_STATE CS_DESTROY, CHANNEL_DESTROY; then the channel is gone. Idempotent.
- * - originate(dial): an outbound leg: CHANNEL_CREATE, CHANNEL_OUTGOING, CHANNEL_STATE
+ * - originate(dial): an outbound leg: CHANNEL_CREATE, CHANNEL_OUTGOING, CHANNEL_ORIGINATE, CHANNEL_STATE
  *   CS_INIT/CS_CONSUME_MEDIA, CHANNEL_CALLSTATE RINGING, CHANNEL_PROGRESS (as recorded
  *   FreeSWITCH B-legs show); a bridged B-leg moves to CS_EXCHANGE_MEDIA; resolves when the
  *   device answers (CHANNEL_ANSWER) or fails with a cause (the leg is then hung up with
@@ -320,6 +320,8 @@ export class CallModel {
       opts.otherLeg,
     );
     this.fire('CHANNEL_OUTGOING', ch);
+    // switch_ivr_originate.c fires CHANNEL_ORIGINATE on each new leg once its {vars} are set.
+    this.fire('CHANNEL_ORIGINATE', ch);
     this.fire('CHANNEL_STATE', ch);
     this.setState(ch, 'CS_CONSUME_MEDIA');
     this.setCallState(ch, 'RINGING');

@@ -7,6 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Connection, Event as ModeslEvent } from 'modesl';
 import type { Switch } from '../../src/switch/switch.ts';
+import { mediaMs, toneMs } from '../../src/switch/apps.ts';
 import { modeslClose, modeslConnect, nextSimEvent, startSwitch } from './helpers.ts';
 
 let sw: Switch;
@@ -181,6 +182,7 @@ describe('originate', () => {
     const uuid = (await api('create_uuid')).trim();
     expect(uuid).toMatch(/^[0-9a-f-]{36}$/);
     const created = wireEvent('CHANNEL_CREATE');
+    const originated = wireEvent('CHANNEL_ORIGINATE');
     const parked = wireEvent('CHANNEL_PARK');
     const job = await new Promise<ModeslEvent>((r) =>
       conn.bgapi(
@@ -195,6 +197,7 @@ describe('originate', () => {
     expect(c.getHeader('Unique-ID')).toBe(uuid);
     expect(c.getHeader('Call-Direction')).toBe('outbound');
     expect(c.getHeader('variable_ecallmgr_Account-ID')).toBe('acc1');
+    expect((await originated).getHeader('Unique-ID')).toBe(uuid);
     expect((await parked).getHeader('Unique-ID')).toBe(uuid);
   });
 });
@@ -225,5 +228,18 @@ describe('media', () => {
     const p = await execute('playback', 'tone_stream://%(20,0,425);L=2', a);
     expect(p.getHeader('Application-Response')).toBe('FILE PLAYED');
     expect((await stop).getHeader('Playback-Status')).toBe('done');
+  });
+});
+
+describe('media lengths', () => {
+  const media = { playbackMs: 5_000, recordMaxMs: 5_000 };
+  it('tones last as long as their TGML says; file_string:// the sum of its parts', () => {
+    expect(toneMs('%(40,10,350,440)')).toBe(50);
+    expect(toneMs('L=3;%(100,100,350,440)')).toBe(600);
+    expect(toneMs('v=-7;%(100,0,941.0,1477.0);v=-7;>=2;+=.1;%(1000, 0, 640)')).toBe(1100);
+    expect(toneMs('L=-1;%(400,200,400,450)')).toBe(60_000);
+    expect(mediaMs('tone_stream://%(20,0,425);L=2', media)).toBe(40);
+    expect(mediaMs('file_string://silence_stream://10!tone_stream://%(10,0,440)!/a.wav', media)).toBe(5_020);
+    expect(mediaMs('/prompts/hello.wav', media)).toBe(5_000);
   });
 });
