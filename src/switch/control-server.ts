@@ -12,7 +12,7 @@
  *   POST   /calls/:uuid/dtmf {digits, durationMs?}
  *   POST   /calls/:uuid/hangup {cause?}
  *   POST   /calls/:uuid/answer           the device answers (ringing leg) / uuid_answer
- *   POST   /calls/:uuid/reject {cause?}  a ringing leg refuses
+ *   POST   /calls/:uuid/reject {cause?, sipCode?}  a ringing leg refuses (with that SIP code)
  *   POST   /calls/:uuid/kill             fault: vanishes with no events
  *   GET    /endpoints                    [device]
  *   POST   /endpoints {user, mode?, answerAfterMs?, rejectSipCode?, rejectCause?, hangupAfterMs?,
@@ -178,7 +178,12 @@ export async function startControlServer(
           );
         if (action === 'hangup') return found(sw.hangup(id, str(b, 'cause')));
         if (action === 'answer') return found(sw.answer(id));
-        if (action === 'reject') return found(sw.reject(id, str(b, 'cause')));
+        if (action === 'reject') {
+          const sip = ms(b, 'sipCode');
+          if (sip !== undefined && (sip < 300 || sip > 699))
+            throw new HttpError(400, '"sipCode" must be a SIP failure code (300-699)');
+          return found(sw.reject(id, str(b, 'cause'), sip));
+        }
         if (action === 'kill') return found(sw.killChannel(id));
       }
     }

@@ -33,7 +33,7 @@ import { createApi, type ApiRunner } from './api-commands.ts';
 import type { SimMediaOptions } from './apps.ts';
 import { CallModel, type InboundCall } from './call-model.ts';
 import type { ChannelSnapshot } from './channel.ts';
-import { Endpoints, type Device, type DeviceBehaviour, type PhoneScript } from './endpoints.ts';
+import { Endpoints, sipToCause, type Device, type DeviceBehaviour, type PhoneScript } from './endpoints.ts';
 import { PhoneRegistrations } from './phone-registrations.ts';
 import type { BusTransport } from '../bus/index.ts';
 import { EslSession, type OutboundOptions, type SendMsg, type SessionHost } from './esl-session.ts';
@@ -292,8 +292,11 @@ export class Switch implements SessionHost, OutboundHost {
     return true;
   }
 
-  reject(uuid: string, cause = 'CALL_REJECTED'): boolean {
-    return this.model.rejectRinging(uuid, cause);
+  /** A ringing leg refuses: with `sipCode` as that SIP answer (cause mapped as mod_sofia does
+   *  unless given, the code in sip_term_status), else with `cause`. */
+  reject(uuid: string, cause?: string, sipCode?: number): boolean {
+    if (sipCode !== undefined) return this.model.refuseRinging(uuid, sipCode, cause ?? sipToCause(sipCode));
+    return this.model.rejectRinging(uuid, cause ?? 'CALL_REJECTED');
   }
 
   /** A phone registers (again: its script is replaced); with a bus, reg_success is published. */

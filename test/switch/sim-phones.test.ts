@@ -70,6 +70,18 @@ describe('a phone that refuses', () => {
     },
   );
 
+  it('a manual phone refused through the control API with a SIP code: the same cause and code', async () => {
+    sw.registerEndpoint('1002', { mode: 'manual' });
+    const a = await parkedCall();
+    const ringing = bLegEvent('CHANNEL_PROGRESS');
+    const done = execute('bridge', 'user/1002', a);
+    const b = (await ringing).getHeader('Unique-ID') ?? '';
+    const bDone = bLegEvent('CHANNEL_HANGUP_COMPLETE');
+    expect(sw.reject(b, undefined, 480)).toBe(true);
+    expect((await bDone).getHeader('variable_sip_term_status')).toBe('480');
+    expect((await done).getHeader('variable_originate_disposition')).toBe('NO_USER_RESPONSE');
+  });
+
   it('--busy is 486 USER_BUSY', async () => {
     sw.registerEndpoint('1002', { mode: 'busy' });
     const bDone = bLegEvent('CHANNEL_HANGUP_COMPLETE');
