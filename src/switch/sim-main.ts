@@ -135,8 +135,15 @@ export async function runSwitchSim(
     } catch (err) {
       throw new SwitchSimUsageError(`--bus: ${(err as Error).message}`);
     }
-    await bus.start();
-    await bus.assertExchanges(busExchangeSpecs());
+    try {
+      await bus.start();
+      await bus.assertExchanges(busExchangeSpecs());
+    } catch (err) {
+      await bus
+        .close()
+        .catch((e: unknown) => logger.warn({ err: e }, 'bus close after a failed start failed'));
+      throw new Error(`--bus: no connection to the bus (${(err as Error).message})`, { cause: err });
+    }
   }
   const sw = await Switch.start({
     bus,

@@ -109,6 +109,14 @@ describe('fife switch-sim (client commands)', () => {
     expect(await api('originate user/1002 &park()')).toMatch(/^\+OK /);
   });
 
+  it('--help shows the client commands with the options', async () => {
+    const help = await fife('--help');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('--bus <url>');
+    expect(help.stdout).toContain('fife switch-sim call FROM TO');
+    expect(help.stdout).toContain('fife switch-sim phone USER');
+  });
+
   it('bad arguments are usage errors (exit 2, one line); a refused request or no simulator exits 1', async () => {
     const usage = await fife('call', '1001');
     expect(usage.code).toBe(2);
@@ -118,6 +126,12 @@ describe('fife switch-sim (client commands)', () => {
     await expect(run('phone', '1002', '--dtmf', 'x@1')).rejects.toThrow(/DIGITS@MS/);
     await expect(run('hangup', 'no-such-call')).rejects.toThrow(/no channel no-such-call/);
     await expect(run('phone', 'ghost', '--busy', '--next')).rejects.toThrow(/no phone ghost registered/);
+    await expect(runSwitchSim(['--port', '0', '--bus', 'ftp://x'], { signals: false })).rejects.toThrow(
+      /--bus/,
+    );
+    await expect(runSwitchSim(['--port', '0', '--reg-expires', '0'], { signals: false })).rejects.toThrow(
+      /--reg-expires must be at least 1/,
+    );
     const down = await fife('calls', '--control', '127.0.0.1:1');
     expect(down.code).toBe(1);
     expect(down.stderr).toContain('no simulator control port at http://127.0.0.1:1');
