@@ -152,7 +152,7 @@ describe('a phone that answers', () => {
   });
 
   it('a calling phone sends its DTMF into the call once answered (an IVR reads it)', async () => {
-    sw.registerEndpoint('1001', { dtmf: [{ atMs: 100, digits: '42#' }] });
+    sw.registerEndpoint('1001', { dtmf: [{ atMs: 300, digits: '42#' }] });
     const a = await parkedCall('1001', '*97');
     // sent back to back: the prompt runs right after the answer that starts the phone's clock
     void execute('answer', '', a);
