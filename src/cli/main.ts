@@ -9,6 +9,7 @@
  *   fife nodes [--json]                     list the cluster: every node heard on the bus
  *   fife kill NAME|PID [--reason R] [--json]  fault injection: crash a process with R (default killed)
  *   fife switch-sim [...]                   run the event-socket switch simulator alone
+ *   fife switch-sim call|phone|dtmf|answer|hangup|calls ...   drive a running simulator (its control port)
  *   fife account add --name NAME --realm REALM                      create an account; prints its id
  *   fife device add --realm REALM --username USER --password PASS   create a SIP device (or --a1-hash HASH); prints its id
  *
@@ -302,7 +303,9 @@ Exit codes: 0 ok, 1 failure, 2 usage error. 'fife COMMAND --help' for a command'
 
   fife
     .command('switch-sim')
-    .description("run the event-socket switch simulator alone ('fife switch-sim --help' for its options)")
+    .description(
+      "run the event-socket switch simulator alone, or drive a running one (call, phone, dtmf, hangup; 'fife switch-sim --help')",
+    )
     .helpOption(false)
     .allowUnknownOption()
     .allowExcessArguments()

@@ -8,10 +8,11 @@
  * Commands: status, version, uptime, originate, uuid_kill, uuid_exists, uuid_answer,
  * uuid_getvar, uuid_setvar, uuid_dump, uuid_bridge, uuid_break, uuid_park, uuid_transfer,
  * uuid_send_dtmf, show channels|calls [as json], hupall, sofia status, reloadxml, eval,
- * echo, global_getvar.
+ * echo, global_getvar, create_uuid (a new UUID, as ecallmgr asks before an originate).
  * originate: `originate [{var=val,...}]<dial> <&app(arg)|extension> [dialplan] [context]
  * [cid_name] [cid_num] [timeout_secs]` rings the endpoint (see endpoints.ts), and on
- * answer runs `app(arg)`, or parks when given an extension; `+OK <uuid>\n` or
+ * answer runs `app(arg)`, or parks when given an extension; `origination_uuid` in the
+ * variables is the new leg's Unique-ID (unless a channel has it); `+OK <uuid>\n` or
  * `-ERR <CAUSE>\n`. api originate blocks the connection until then, as in FreeSWITCH.
  */
 import type { AppEngine } from './app-engine.ts';
@@ -133,6 +134,7 @@ export function createApi(h: ApiHost): ApiRunner {
       callerIdName: cidName ?? vars.origination_caller_id_name,
       variables: vars,
       timeoutMs,
+      uuid: vars.origination_uuid,
     });
     if (!result.ok) return `-ERR ${result.cause}\n`;
     const ch = result.channel;
@@ -167,6 +169,7 @@ export function createApi(h: ApiHost): ApiRunner {
     version: () => 'FreeSWITCH Version 1.10.12-release~64bit (fife switch simulator)\n',
     uptime: () => `${Math.floor((Date.now() - h.startedMs) / 1000)}\n`,
     originate,
+    create_uuid: () => h.ids.uuid(),
     uuid_kill: (a) => {
       const [uuid, cause] = a.split(/\s+/);
       const ch = chan(uuid);

@@ -96,6 +96,7 @@ const NESTABLE = new Set([
   'read',
   'play_and_get_digits',
   'echo',
+  'gentones',
   'endless_playback',
 ]);
 

@@ -9,7 +9,8 @@
  * - set / export `name=value` (empty value unsets), unset `name`, multiset `a=1 b=2`.
  * - sleep <ms>; echo (until hangup).
  * - playback <file>: PLAYBACK_START, plays for the media duration (`silence_stream://N` is
- *   N ms, anything else `media.playbackMs`), stops early on a digit in the channel variable
+ *   N ms, `tone_stream://` its tones, `file_string://a!b` the sum, anything else
+ *   `media.playbackMs`), stops early on a digit in the channel variable
  *   `playback_terminators` (`any` = every digit; none by default) or on uuid_break;
  *   PLAYBACK_STOP (Playback-Status done|break); response `FILE PLAYED`; the digit that
  *   stopped it is in `playback_terminator_used`.
@@ -20,7 +21,12 @@
  *   failure for read); response `_none_`.
  * - record <path> [time-limit-secs]: RECORD_START, records until a terminator (`#` unless
  *   `playback_terminators` says otherwise), the time limit (else `media.recordMaxMs`) or
- *   hangup; RECORD_STOP; sets record_ms and record_seconds; response `_none_`.
+ *   hangup; sets record_ms, record_seconds, record_samples (8 kHz), the terminator in
+ *   playback_terminator_used and silence_hits_exhausted=false before RECORD_STOP, so the
+ *   RECORD_STOP event carries them (ecallmgr reads `variable_record_ms` for Length);
+ *   response `_none_`.
+ * - gentones <tgml>[|<loops>] and playback `tone_stream://<tgml>`: last as long as the
+ *   tones (see toneMs), then complete.
  * - bridge <dial>[|<dial>...] (`,` is tried in order too): rings each endpoint until one
  *   answers; answers the A-leg if needed, CHANNEL_BRIDGE, then waits for either side to
  *   hang up; CHANNEL_UNBRIDGE; the A-leg's hangup hangs the B-leg up with the same cause.
@@ -74,9 +80,39 @@ function interruptible(ms: number, signal: AbortSignal): Promise<WaitEnd> {
   });
 }
 
-function mediaMs(file: string, media: SimMediaOptions): number {
+/** How long playing `file` lasts in the simulator, in ms. */
+export function mediaMs(file: string, media: SimMediaOptions): number {
+  if (file.startsWith('file_string://'))
+    return file
+      .slice('file_string://'.length)
+      .split('!')
+      .reduce((sum, f) => sum + mediaMs(f, media), 0);
   const m = /^silence_stream:\/\/(\d+)/.exec(file);
-  return m?.[1] !== undefined ? Number(m[1]) : media.playbackMs;
+  if (m?.[1] !== undefined) return Number(m[1]);
+  if (file.startsWith('tone_stream://')) return toneMs(file.slice('tone_stream://'.length));
+  return media.playbackMs;
+}
+
+/**
+ * Length in ms of a TGML tone string (FreeSWITCH's teletone: `%(on,off,freqs)` segments,
+ * `;`-separated, `L=n` repeats, settings such as `v=`, `>=`, `+=` take no time); DTMF digits in
+ * gentones-style strings count 100 ms each. A tone looping forever (`L=-1`) is capped at
+ * 60 s; uuid_break or hangup end it sooner.
+ */
+export function toneMs(tgml: string): number {
+  let loops = 1;
+  let ms = 0;
+  for (const part of tgml.split(';')) {
+    const p = part.trim();
+    const l = /^(?:L|loops)=(-?\d+)$/i.exec(p);
+    if (l?.[1] !== undefined) {
+      loops = Number(l[1]);
+      continue;
+    }
+    for (const seg of p.matchAll(/%\(\s*(\d+)\s*,\s*(\d+)[^)]*\)/g)) ms += Number(seg[1]) + Number(seg[2]);
+    if (!p.includes('%(') && !p.includes('=')) ms += p.replace(/[^0-9*#a-d]/gi, '').length * 100;
+  }
+  return loops < 0 ? 60_000 : ms * Math.max(1, loops);
 }
 
 function terminatorsOf(ch: Channel, fallback: string): string {
@@ -214,18 +250,28 @@ export const APPLICATIONS: Record<string, Application> = {
     ctx.ch.variables.set('read_terminator_used', got.terminator ?? '');
     return '_none_';
   },
+  gentones: async (ctx) => {
+    const [tones = '', loops] = ctx.arg.trim().split('|');
+    const tgml = loops !== undefined ? `L=${loops};${tones}` : tones;
+    const r = await untilDigit(ctx, toneMs(tgml), '');
+    return r.end === 'aborted' ? '_none_' : '+OK';
+  },
   record: async (ctx) => {
     const [path = '', limit] = ctx.arg.trim().split(/\s+/);
     const started = Date.now();
     ctx.model.fire('RECORD_START', ctx.ch, [['Record-File-Path', path]]);
-    await untilDigit(
+    const end = await untilDigit(
       ctx,
       limit !== undefined && Number(limit) > 0 ? Number(limit) * 1000 : ctx.media.recordMaxMs,
       terminatorsOf(ctx.ch, '#'),
     );
     const ms = Date.now() - started;
-    ctx.ch.variables.set('record_ms', String(ms));
-    ctx.ch.variables.set('record_seconds', String(Math.floor(ms / 1000)));
+    const v = ctx.ch.variables;
+    v.set('record_ms', String(ms));
+    v.set('record_seconds', String(Math.floor(ms / 1000)));
+    v.set('record_samples', String(ms * 8));
+    v.set('playback_terminator_used', end.digit ?? '');
+    v.set('silence_hits_exhausted', 'false');
     ctx.model.fire('RECORD_STOP', ctx.ch, [['Record-File-Path', path]]);
     return '_none_';
   },
@@ -261,6 +307,7 @@ async function bridgeApp(ctx: AppContext): Promise<string> {
       callerIdName: a.profile.callerIdName,
       timeoutMs,
       callUuid: a.callUuid,
+      otherLeg: a.uuid,
     });
     const onAbort = (): void => {
       for (const c of model.channels.values())
@@ -272,6 +319,8 @@ async function bridgeApp(ctx: AppContext): Promise<string> {
     ctx.signal.removeEventListener('abort', onAbort);
     if (!result.ok) {
       cause = result.cause;
+      if (result.protoCause !== undefined)
+        a.variables.set('last_bridge_proto_specific_hangup_cause', result.protoCause);
       continue;
     }
     const b = result.channel;

@@ -16,7 +16,7 @@
  *   up its peer: see apps); then CHANNEL_STATE CS_HANGUP, CS_REPORTING,
  *   CHANNEL_HANGUP_COMPLETE (variable_hangup_cause, variable_duration, variable_billsec),
  *   CHANNEL_STATE CS_DESTROY, CHANNEL_DESTROY; then the channel is gone. Idempotent.
- * - originate(dial): an outbound leg: CHANNEL_CREATE, CHANNEL_OUTGOING, CHANNEL_STATE
+ * - originate(dial): an outbound leg: CHANNEL_CREATE, CHANNEL_OUTGOING, CHANNEL_ORIGINATE, CHANNEL_STATE
  *   CS_INIT/CS_CONSUME_MEDIA, CHANNEL_CALLSTATE RINGING, CHANNEL_PROGRESS (as recorded
  *   FreeSWITCH B-legs show); a bridged B-leg moves to CS_EXCHANGE_MEDIA; resolves when the
  *   device answers (CHANNEL_ANSWER) or fails with a cause (the leg is then hung up with
@@ -25,7 +25,7 @@
  *   a switch dies under a call).
  */
 import { Channel, type ChannelState, type CallState, type Direction } from './channel.ts';
-import type { Endpoints } from './endpoints.ts';
+import { sipToCause, type DeviceBehaviour, type Endpoints } from './endpoints.ts';
 import type { Header, SwitchEvent } from './esl-wire.ts';
 import type { EventFactory } from './event-factory.ts';
 import type { SimIds } from './sim-clock.ts';
@@ -43,7 +43,9 @@ export interface InboundCall {
   socket?: string;
 }
 
-export type OriginateResult = { ok: true; channel: Channel } | { ok: false; cause: string };
+export type OriginateResult =
+  | { ok: true; channel: Channel }
+  | { ok: false; cause: string; /** `sip:486` when the phone refused */ protoCause?: string };
 
 interface Ringing {
   resolve(r: OriginateResult): void;
@@ -56,6 +58,9 @@ export class CallModel {
   private readonly ringing = new Map<string, Ringing>();
   private readonly destroyed = new Map<string, Array<() => void>>();
   private readonly hungUp = new Map<string, Array<() => void>>();
+  /** Phone scripts of legs that belong to a phone, and their running in-call timers. */
+  private readonly scripts = new Map<string, DeviceBehaviour>();
+  private readonly scriptTimers = new Map<string, NodeJS.Timeout[]>();
 
   constructor(
     private readonly events: EventFactory,
@@ -94,8 +99,10 @@ export class CallModel {
     name: string,
     p: Omit<InboundCall, 'noPark' | 'socket'>,
     callUuid?: string,
+    givenUuid?: string,
+    otherLeg?: string,
   ): Channel {
-    const uuid = p.variables?.origination_uuid ?? this.ids.uuid();
+    const uuid = givenUuid !== undefined && !this.channels.has(givenUuid) ? givenUuid : this.ids.uuid();
     const ch = new Channel({
       uuid,
       callUuid,
@@ -118,13 +125,18 @@ export class CallModel {
       },
     });
     this.channels.set(uuid, ch);
+    if (otherLeg !== undefined) {
+      ch.otherLeg = otherLeg;
+      ch.otherType = 'originator';
+    }
     ch.state = 'CS_INIT';
     this.fire('CHANNEL_CREATE', ch);
     return ch;
   }
 
-  inbound(call: InboundCall): Channel {
+  inbound(call: InboundCall, phoneScript?: DeviceBehaviour): Channel {
     const ch = this.create('inbound', `sofia/internal/${call.from}@127.0.0.1`, call);
+    if (phoneScript !== undefined) this.scripts.set(ch.uuid, phoneScript);
     this.fire('CHANNEL_STATE', ch);
     this.setCallState(ch, 'RINGING');
     this.setState(ch, 'CS_ROUTING');
@@ -148,6 +160,8 @@ export class CallModel {
     if (ch.times.progressMedia === 0) ch.times.progressMedia = ch.times.answered;
     this.fire('CHANNEL_ANSWER', ch);
     this.setCallState(ch, 'ACTIVE');
+    const script = this.scripts.get(ch.uuid);
+    if (script !== undefined) this.runScript(ch, script);
   }
 
   preAnswer(ch: Channel): void {
@@ -166,7 +180,9 @@ export class CallModel {
 
   bridge(a: Channel, b: Channel): void {
     a.otherLeg = b.uuid;
+    a.otherType = 'originatee';
     b.otherLeg = a.uuid;
+    b.otherType = 'originator';
     a.times.bridged = b.times.bridged = this.events.now();
     if (b.direction === 'outbound') this.setState(b, 'CS_EXCHANGE_MEDIA');
     a.variables.set('bridge_uuid', b.uuid);
@@ -198,6 +214,7 @@ export class CallModel {
     this.fire('CHANNEL_HANGUP', ch);
     this.setCallState(ch, 'HANGUP');
     this.failRinging(ch.uuid, cause);
+    this.stopScript(ch.uuid);
     this.wake(this.hungUp, ch.uuid);
     void this.engine.interrupt(ch).then(() => this.teardown(ch));
   }
@@ -229,7 +246,10 @@ export class CallModel {
     const billsec = t.answered === 0 ? 0 : Math.max(0, Math.round((t.hangup - t.answered) / 1e6));
     ch.variables.set('duration', String(duration));
     ch.variables.set('billsec', String(billsec));
-    ch.variables.set('sip_term_status', ch.hangupCause === 'NORMAL_CLEARING' ? '200' : '487');
+    if (!ch.variables.has('sip_term_status'))
+      ch.variables.set('sip_term_status', ch.hangupCause === 'NORMAL_CLEARING' ? '200' : '487');
+    if (!ch.variables.has('sip_hangup_disposition'))
+      ch.variables.set('sip_hangup_disposition', t.answered !== 0 ? 'send_bye' : 'send_cancel');
     this.setState(ch, 'CS_HANGUP');
     this.setState(ch, 'CS_REPORTING');
     this.fire('CHANNEL_HANGUP_COMPLETE', ch);
@@ -238,7 +258,14 @@ export class CallModel {
     this.forget(ch.uuid);
   }
 
+  private stopScript(uuid: string): void {
+    for (const t of this.scriptTimers.get(uuid) ?? []) clearTimeout(t);
+    this.scriptTimers.delete(uuid);
+  }
+
   private forget(uuid: string): void {
+    this.stopScript(uuid);
+    this.scripts.delete(uuid);
     this.channels.delete(uuid);
     this.engine.forget(uuid);
     this.wake(this.hungUp, uuid);
@@ -270,6 +297,10 @@ export class CallModel {
       variables?: Record<string, string>;
       timeoutMs?: number;
       callUuid?: string;
+      /** origination_uuid: the new leg's Unique-ID. */
+      uuid?: string;
+      /** The A-leg of a bridge: the new leg carries it as Other-Leg-Unique-ID (originator). */
+      otherLeg?: string;
     },
   ): Promise<OriginateResult> {
     const target = this.endpoints.resolve(dial);
@@ -285,21 +316,57 @@ export class CallModel {
         variables: opts.variables,
       },
       opts.callUuid,
+      opts.uuid,
+      opts.otherLeg,
     );
     this.fire('CHANNEL_OUTGOING', ch);
+    // switch_ivr_originate.c fires CHANNEL_ORIGINATE on each new leg once its {vars} are set.
+    this.fire('CHANNEL_ORIGINATE', ch);
     this.fire('CHANNEL_STATE', ch);
     this.setState(ch, 'CS_CONSUME_MEDIA');
     this.setCallState(ch, 'RINGING');
     this.ringReady(ch);
+    const b = device.behaviour;
+    this.scripts.set(ch.uuid, b);
     return new Promise<OriginateResult>((resolve) => {
       const ring: Ringing = { resolve, timer: undefined };
       this.ringing.set(ch.uuid, ring);
-      const b = device.behaviour;
       if (b.mode === 'auto') ring.timer = setTimeout(() => this.answerRinging(ch.uuid), b.answerAfterMs);
       else if (b.mode === 'reject' || b.mode === 'busy')
-        setImmediate(() => this.rejectRinging(ch.uuid, b.mode === 'busy' ? 'USER_BUSY' : b.rejectCause));
+        setImmediate(() => this.refuseRinging(ch.uuid, b.rejectSipCode, b.rejectCause));
       else ring.timer = setTimeout(() => this.rejectRinging(ch.uuid, 'NO_ANSWER'), opts.timeoutMs ?? 60_000);
     });
+  }
+
+  /** The phone of a ringing leg answers a SIP final failure (486, 480, ...): the cause
+   *  as mod_sofia maps it, and the SIP code in the variables FreeSWITCH sets. */
+  refuseRinging(uuid: string, sipCode: number, cause = sipToCause(sipCode)): boolean {
+    const ch = this.channels.get(uuid);
+    if (!this.ringing.has(uuid) || ch === undefined) return false;
+    ch.variables.set('sip_term_status', String(sipCode));
+    ch.variables.set('proto_specific_hangup_cause', `sip:${sipCode}`);
+    ch.variables.set('sip_hangup_disposition', 'recv_refuse');
+    this.hangup(ch, cause);
+    return true;
+  }
+
+  /** Starts a phone's in-call script (hang up after N ms, DTMF at given times) on an answered leg. */
+  private runScript(ch: Channel, script: DeviceBehaviour): void {
+    const timers: NodeJS.Timeout[] = [];
+    if (script.hangupAfterMs !== undefined)
+      timers.push(
+        setTimeout(() => {
+          ch.variables.set('sip_hangup_disposition', 'recv_bye');
+          this.hangup(ch, 'NORMAL_CLEARING');
+        }, script.hangupAfterMs),
+      );
+    for (const step of script.dtmf ?? [])
+      timers.push(
+        setTimeout(() => {
+          for (const d of step.digits) if (!ch.isHungUp) this.engine.dtmf(ch, d, 100);
+        }, step.atMs),
+      );
+    if (timers.length > 0) this.scriptTimers.set(ch.uuid, timers);
   }
 
   /** The device of a ringing outbound leg answers. False if the leg is not ringing. */
@@ -330,7 +397,11 @@ export class CallModel {
     if (ring === undefined) return;
     this.ringing.delete(uuid);
     clearTimeout(ring.timer);
-    ring.resolve({ ok: false, cause });
+    ring.resolve({
+      ok: false,
+      cause,
+      protoCause: this.channels.get(uuid)?.variables.get('proto_specific_hangup_cause'),
+    });
   }
 
   /** Hangs up every channel (hupall, shutdown). */

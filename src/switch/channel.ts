@@ -65,6 +65,8 @@ export class Channel {
   answerState: AnswerState = 'ringing';
   hangupCause: string | undefined;
   otherLeg: string | undefined;
+  /** What the other leg is to this one: `originatee` on an A-leg, `originator` on its B-leg. */
+  otherType: 'originator' | 'originatee' = 'originatee';
   readonly times = { created: 0, answered: 0, progress: 0, progressMedia: 0, hangup: 0, bridged: 0 };
 
   constructor(init: ChannelInit) {
@@ -136,7 +138,7 @@ export class Channel {
       ['Caller-Channel-Bridged-Time', String(t.bridged)],
     );
     if (this.otherLeg !== undefined)
-      h.push(['Other-Type', 'originatee'], ['Other-Leg-Unique-ID', this.otherLeg]);
+      h.push(['Other-Type', this.otherType], ['Other-Leg-Unique-ID', this.otherLeg]);
     for (const [k, v] of this.variables) h.push([`variable_${k}`, v]);
     return h;
   }

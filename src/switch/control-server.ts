@@ -6,16 +6,19 @@
  *   GET    /status                       {coreUuid, eslPort, channels, connections}
  *   GET    /calls                        [channel snapshot]
  *   GET    /calls/:uuid                  snapshot, 404 if none
- *   POST   /calls {from,to,callerIdName?,context?,variables?,socket?}   201 {uuid}  (created +
- *          parked, or handed to an outbound-socket server: socket = "host:port async full")
+ *   POST   /calls {from,to,callerIdName?,context?,variables?,socket?,caller?,callee?}   201 {uuid}
+ *          (created + parked, or handed to an outbound-socket server: socket = "host:port async
+ *          full"); caller / callee: phone scripts for this call only (callee = the phone `to`)
  *   POST   /calls/:uuid/dtmf {digits, durationMs?}
  *   POST   /calls/:uuid/hangup {cause?}
  *   POST   /calls/:uuid/answer           the device answers (ringing leg) / uuid_answer
- *   POST   /calls/:uuid/reject {cause?}  a ringing leg refuses
+ *   POST   /calls/:uuid/reject {cause?, sipCode?}  a ringing leg refuses (with that SIP code)
  *   POST   /calls/:uuid/kill             fault: vanishes with no events
  *   GET    /endpoints                    [device]
- *   POST   /endpoints {user, mode?, answerAfterMs?, rejectCause?}   201
- *   DELETE /endpoints/:user
+ *   POST   /endpoints {user, mode?, answerAfterMs?, rejectSipCode?, rejectCause?, hangupAfterMs?,
+ *          dtmf?: [{atMs, digits}]}   201 (registers the phone; a bus gets its reg_success)
+ *   POST   /endpoints/:user/next {script}   the next call to that phone follows this script
+ *   DELETE /endpoints/:user              unregisters it (404 if it was not registered)
  *   POST   /faults {replyDelayMs?, eventDelayMs?, eventsBeforeReply?, fragmentWrites?, partition?,
  *                   refuse?: string[], swallowEvents?: string[], stallReplies?: boolean}
  *   POST   /faults/reset | /faults/drop {reset?} | /faults/restart {downMs?} | /faults/inject {raw}
@@ -25,7 +28,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../kernel/log.ts';
-import type { DeviceMode } from './endpoints.ts';
+import { DEVICE_MODES, type DeviceMode, type PhoneScript } from './endpoints.ts';
 import type { Switch } from './switch.ts';
 
 export interface ControlServer {
@@ -81,6 +84,47 @@ const record = (b: Json, k: string): Record<string, string> | undefined =>
     ? Object.fromEntries(Object.entries(b[k] as Json).map(([kk, v]) => [kk, String(v)]))
     : undefined;
 
+const ms = (b: Json, k: string): number | undefined => {
+  const v = b[k];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+    throw new HttpError(400, `"${k}" must be a non-negative integer (ms)`);
+  return v;
+};
+
+/** A phone script from a JSON body (see endpoints.ts); every field is checked. */
+function scriptOf(b: Json): PhoneScript {
+  const mode = str(b, 'mode') as DeviceMode | undefined;
+  if (mode !== undefined && !DEVICE_MODES.includes(mode))
+    throw new HttpError(400, `"mode" must be one of ${DEVICE_MODES.join(', ')}`);
+  const sip = ms(b, 'rejectSipCode');
+  if (sip !== undefined && (sip < 300 || sip > 699))
+    throw new HttpError(400, '"rejectSipCode" must be a SIP failure code (300-699)');
+  let dtmf: PhoneScript['dtmf'];
+  if (b.dtmf !== undefined) {
+    if (!Array.isArray(b.dtmf)) throw new HttpError(400, '"dtmf" must be a list of {atMs, digits}');
+    dtmf = (b.dtmf as unknown[]).map((step) => {
+      const o = (typeof step === 'object' && step !== null ? step : {}) as Json;
+      const digits = str(o, 'digits', true) ?? '';
+      if (!/^[0-9*#A-D]+$/i.test(digits))
+        throw new HttpError(400, `bad DTMF digits ${JSON.stringify(digits)}`);
+      return { atMs: ms(o, 'atMs') ?? 0, digits };
+    });
+  }
+  const script: PhoneScript = {
+    mode,
+    answerAfterMs: ms(b, 'answerAfterMs'),
+    rejectSipCode: sip,
+    rejectCause: str(b, 'rejectCause'),
+    hangupAfterMs: ms(b, 'hangupAfterMs'),
+    dtmf,
+  };
+  return Object.fromEntries(Object.entries(script).filter(([, v]) => v !== undefined)) as PhoneScript;
+}
+
+const scriptField = (b: Json, k: string): PhoneScript | undefined =>
+  typeof b[k] === 'object' && b[k] !== null ? scriptOf(b[k] as Json) : undefined;
+
 export async function startControlServer(
   sw: Switch,
   opts: { port?: number; host?: string; logger: Logger },
@@ -121,6 +165,8 @@ export async function startControlServer(
           context: str(b, 'context'),
           variables: record(b, 'variables'),
           socket: str(b, 'socket'),
+          caller: scriptField(b, 'caller'),
+          callee: scriptField(b, 'callee'),
         });
         return [201, { uuid }];
       }
@@ -132,26 +178,30 @@ export async function startControlServer(
           );
         if (action === 'hangup') return found(sw.hangup(id, str(b, 'cause')));
         if (action === 'answer') return found(sw.answer(id));
-        if (action === 'reject') return found(sw.reject(id, str(b, 'cause')));
+        if (action === 'reject') {
+          const sip = ms(b, 'sipCode');
+          if (sip !== undefined && (sip < 300 || sip > 699))
+            throw new HttpError(400, '"sipCode" must be a SIP failure code (300-699)');
+          return found(sw.reject(id, str(b, 'cause'), sip));
+        }
         if (action === 'kill') return found(sw.killChannel(id));
       }
     }
     if (top === 'endpoints') {
       if (method === 'GET') return [200, sw.endpoints.list()];
-      if (method === 'DELETE' && id !== undefined) return found(sw.unregisterEndpoint(id));
-      if (method === 'POST') {
+      if (method === 'DELETE' && id !== undefined)
+        return sw.unregisterEndpoint(id)
+          ? [200, { ok: true }]
+          : [404, { ok: false, error: `no phone ${id}` }];
+      if (method === 'POST' && id !== undefined && action === 'next') {
         const b = await body();
-        const mode = str(b, 'mode') as DeviceMode | undefined;
-        if (mode !== undefined && !['auto', 'manual', 'reject', 'busy'].includes(mode))
-          throw new HttpError(400, '"mode" must be auto, manual, reject or busy');
-        return [
-          201,
-          sw.registerEndpoint(str(b, 'user', true) ?? '', {
-            mode,
-            answerAfterMs: num(b, 'answerAfterMs'),
-            rejectCause: str(b, 'rejectCause'),
-          }),
-        ];
+        return sw.scriptNextCall(id, scriptOf(b))
+          ? [200, { ok: true }]
+          : [404, { ok: false, error: `no phone ${id} registered` }];
+      }
+      if (method === 'POST' && id === undefined) {
+        const b = await body();
+        return [201, sw.registerEndpoint(str(b, 'user', true) ?? '', scriptOf(b))];
       }
     }
     if (top === 'faults' && method === 'POST') {

@@ -9,8 +9,11 @@
  *   call stop().
  * - Options: --port (8021; 0 = any free port), --host (127.0.0.1), --password (default
  *   $FIFE_ESL_PASSWORD or ClueCon; never logged), --control-port (off unless given; 0 = any),
- *   --register user[,user...] (devices that answer at once), --seed N (reproducible
- *   UUIDs), --playback-ms N (length of every played file), --log-level.
+ *   --register user[,user...] (phones that answer at once), --seed N (reproducible
+ *   UUIDs), --playback-ms N (length of every played file), --log-level, --bus URL (phone
+ *   registrations published as reg_success there), --realm, --reg-expires S.
+ * - `fife switch-sim call|phone|dtmf|answer|hangup|calls ...` are client commands that talk
+ *   to a running simulator's control port (sim-client.ts).
  * - Bad options (unknown, missing value, not a number, stray arguments) throw a
  *   SwitchSimUsageError that says which option and what is expected.
  * - switchSimMain(argv) is the command (`fife switch-sim`, or this file run directly):
@@ -23,6 +26,10 @@ import { pathToFileURL } from 'node:url';
 import { createRootLogger, type Logger } from '../kernel/log.ts';
 import { startControlServer, type ControlServer } from './control-server.ts';
 import { Switch } from './switch.ts';
+import { SwitchSimUsageError } from './sim-errors.ts';
+import { CLIENT_COMMANDS, SWITCH_SIM_CLIENT_USAGE, switchSimClient } from './sim-client.ts';
+import { busExchangeSpecs } from '../api/bus-adapters.ts';
+import { createTransport, type BusTransport } from '../bus/index.ts';
 
 export interface SwitchSimHandle {
   readonly sw: Switch;
@@ -30,9 +37,7 @@ export interface SwitchSimHandle {
   stop(): Promise<void>;
 }
 
-export class SwitchSimUsageError extends Error {
-  override name = 'SwitchSimUsageError';
-}
+export { SwitchSimUsageError };
 
 export const SWITCH_SIM_USAGE = `Usage: fife switch-sim [options]
 
@@ -43,11 +48,17 @@ Options:
   --host <addr>         address to listen on (default 127.0.0.1)
   --password <pass>     event-socket password (default $FIFE_ESL_PASSWORD or ClueCon)
   --control-port <n>    also serve the HTTP control API on this port (0: any free port)
-  --register <users>    comma-separated devices that answer at once
+  --register <users>    comma-separated phones that answer at once
+  --bus <url>           publish phone registrations (reg_success) on this bus
+                        (amqp://user:pass@host:5672, or embedded)
+  --realm <realm>       SIP realm of those registrations (default fife.test)
+  --reg-expires <s>     their Expires; re-published every half of it (default 3600)
   --seed <n>            reproducible UUIDs
   --playback-ms <n>     length of every played file
   --log-level <level>   pino level (default info)
-  -h, --help            display this help`;
+  -h, --help            display this help
+
+${SWITCH_SIM_CLIENT_USAGE}`;
 
 const OPTIONS = {
   port: { type: 'string' },
@@ -58,6 +69,9 @@ const OPTIONS = {
   seed: { type: 'string' },
   'playback-ms': { type: 'string' },
   'log-level': { type: 'string' },
+  bus: { type: 'string' },
+  realm: { type: 'string' },
+  'reg-expires': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -72,6 +86,10 @@ function parse(argv: string[]) {
 
 /** The `fife switch-sim` command: --help, or the simulator until a signal. */
 export async function switchSimMain(argv: string[]): Promise<SwitchSimHandle | undefined> {
+  if ((CLIENT_COMMANDS as readonly string[]).includes(argv[0] ?? '')) {
+    await switchSimClient(argv);
+    return undefined;
+  }
   if (parse(argv).help) {
     process.stdout.write(`${SWITCH_SIM_USAGE}\n`);
     return undefined;
@@ -104,9 +122,32 @@ export async function runSwitchSim(
     throw new SwitchSimUsageError(
       `--log-level must be one of ${LEVELS.join(', ')}, got ${JSON.stringify(level)}`,
     );
+  const regExpires = intOption('reg-expires', values['reg-expires']);
+  if (regExpires === 0) throw new SwitchSimUsageError('--reg-expires must be at least 1 second');
+  if (values.realm !== undefined && !/^[\w.-]+$/.test(values.realm))
+    throw new SwitchSimUsageError(`--realm must be a domain name, got ${JSON.stringify(values.realm)}`);
   const logger = opts.logger ?? createRootLogger({ node: 'switch-sim', level });
   const host = values.host ?? '127.0.0.1';
+  let bus: BusTransport | undefined;
+  if (values.bus !== undefined) {
+    try {
+      bus = createTransport({ url: values.bus, logger, connectionName: 'fife switch-sim' });
+    } catch (err) {
+      throw new SwitchSimUsageError(`--bus: ${(err as Error).message}`);
+    }
+    try {
+      await bus.start();
+      await bus.assertExchanges(busExchangeSpecs());
+    } catch (err) {
+      await bus
+        .close()
+        .catch((e: unknown) => logger.warn({ err: e }, 'bus close after a failed start failed'));
+      throw new Error(`--bus: no connection to the bus (${(err as Error).message})`, { cause: err });
+    }
+  }
   const sw = await Switch.start({
+    bus,
+    registration: { realm: values.realm, expiresS: regExpires },
     port,
     host,
     password: values.password ?? process.env.FIFE_ESL_PASSWORD ?? 'ClueCon',
@@ -131,6 +172,7 @@ export async function runSwitchSim(
     (stopping ??= (async () => {
       await control?.close();
       await sw.close();
+      await bus?.close();
     })());
   if (opts.signals !== false) {
     const onSignal = (): void => void stop().then(() => process.exit(0));

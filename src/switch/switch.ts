@@ -33,7 +33,9 @@ import { createApi, type ApiRunner } from './api-commands.ts';
 import type { SimMediaOptions } from './apps.ts';
 import { CallModel, type InboundCall } from './call-model.ts';
 import type { ChannelSnapshot } from './channel.ts';
-import { Endpoints, type Device, type DeviceBehaviour } from './endpoints.ts';
+import { Endpoints, sipToCause, type Device, type DeviceBehaviour, type PhoneScript } from './endpoints.ts';
+import { PhoneRegistrations } from './phone-registrations.ts';
+import type { BusTransport } from '../bus/index.ts';
 import { EslSession, type OutboundOptions, type SendMsg, type SessionHost } from './esl-session.ts';
 import { SHUTDOWN_TEXT, type Header, type SwitchEvent } from './esl-wire.ts';
 import { EventFactory } from './event-factory.ts';
@@ -56,6 +58,10 @@ export interface SwitchOptions {
   maxQueuedBytes?: number;
   /** Fire HEARTBEAT events this often (FreeSWITCH: 20 s); off when absent or 0. */
   heartbeatMs?: number;
+  /** A bus connection: phones that register publish reg_success on it, as Kamailio does. */
+  bus?: BusTransport;
+  /** Realm, Expires and Contact port of those registrations (default `fife.test`, 3600 s, 5060). */
+  registration?: { realm?: string; expiresS?: number; contactPort?: number };
 }
 
 export type EventListener = (ev: SwitchEvent) => void;
@@ -83,6 +89,8 @@ export class Switch implements SessionHost, OutboundHost {
   private closed = false;
   private readonly startedMs = Date.now();
   private heartbeat: NodeJS.Timeout | undefined;
+  /** Present when the switch has a bus: phone registrations published as reg_success. */
+  readonly registrations: PhoneRegistrations | undefined;
 
   private constructor(opts: SwitchOptions) {
     this.log = (opts.logger ?? createRootLogger({ node: 'switch-sim' })).child({ component: 'switch-sim' });
@@ -92,6 +100,17 @@ export class Switch implements SessionHost, OutboundHost {
     this.maxFrameBytes = opts.maxFrameBytes ?? 16 * 1024 * 1024;
     this.maxQueuedBytes = opts.maxQueuedBytes ?? 64 * 1024 * 1024;
     this.ids = createSimIds({ seed: opts.seed });
+    this.registrations =
+      opts.bus === undefined
+        ? undefined
+        : new PhoneRegistrations({
+            bus: opts.bus,
+            realm: opts.registration?.realm ?? 'fife.test',
+            expiresS: opts.registration?.expiresS ?? 3600,
+            contactHost: this.host,
+            contactPort: opts.registration?.contactPort ?? 5060,
+            logger: this.log,
+          });
     const clock = createSimClock(opts.clock ?? {});
     const hostname = opts.hostname ?? 'fife-switch-sim';
     this.events = new EventFactory({ coreUuid: this.ids.uuid(), hostname, ipv4: this.host, clock });
@@ -238,9 +257,14 @@ export class Switch implements SessionHost, OutboundHost {
   // ---- control API -------------------------------------------------------------------
 
   /** A new inbound call from `from` to `to`, created and parked; returns its Unique-ID. */
-  placeCall(call: InboundCall): string {
+  placeCall(call: InboundCall & { caller?: PhoneScript; callee?: PhoneScript }): string {
     this.callsSinceStart++;
-    const ch = this.model.inbound(call);
+    if (call.callee !== undefined && !this.endpoints.scriptNext(call.to, call.callee))
+      this.log.warn({ to: call.to }, 'callee script ignored: no phone registered as that user');
+    const phone = this.endpoints.get(call.from);
+    const script =
+      phone === undefined && call.caller === undefined ? undefined : { ...phone?.behaviour, ...call.caller };
+    const ch = this.model.inbound(call, script);
     this.log.child({ call_id: ch.uuid }).debug({ from: call.from, to: call.to }, 'inbound call placed');
     return ch.uuid;
   }
@@ -268,16 +292,30 @@ export class Switch implements SessionHost, OutboundHost {
     return true;
   }
 
-  reject(uuid: string, cause = 'CALL_REJECTED'): boolean {
-    return this.model.rejectRinging(uuid, cause);
+  /** A ringing leg refuses: with `sipCode` as that SIP answer (cause mapped as mod_sofia does
+   *  unless given, the code in sip_term_status), else with `cause`. */
+  reject(uuid: string, cause?: string, sipCode?: number): boolean {
+    if (sipCode !== undefined) return this.model.refuseRinging(uuid, sipCode, cause ?? sipToCause(sipCode));
+    return this.model.rejectRinging(uuid, cause ?? 'CALL_REJECTED');
   }
 
+  /** A phone registers (again: its script is replaced); with a bus, reg_success is published. */
   registerEndpoint(user: string, behaviour: DeviceBehaviour = {}): Device {
-    return this.endpoints.register(user, behaviour);
+    const device = this.endpoints.register(user, behaviour);
+    this.registrations?.register(user);
+    this.log.debug({ user, mode: device.behaviour.mode }, 'phone registered');
+    return device;
+  }
+
+  /** The next call to a registered phone follows `script` instead of its own. False if not registered. */
+  scriptNextCall(user: string, script: PhoneScript): boolean {
+    return this.endpoints.scriptNext(user, script);
   }
 
   unregisterEndpoint(user: string): boolean {
-    return this.endpoints.unregister(user);
+    const had = this.endpoints.unregister(user);
+    if (had) this.registrations?.unregister(user);
+    return had;
   }
 
   channel(uuid: string): ChannelSnapshot | undefined {
@@ -399,6 +437,7 @@ export class Switch implements SessionHost, OutboundHost {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.heartbeat);
+    this.registrations?.close();
     this.faults.reset();
     for (const s of [...this.sessions]) s.close([], SHUTDOWN_TEXT);
     for (const uuid of [...this.model.channels.keys()]) this.model.kill(uuid);
