@@ -4,9 +4,10 @@
  * ecallmgr_call_control).
  *
  * Contract
- * - init: declares and consumes the call's control queue (`<node>-ctl-<call-id>`, bound to
- *   `callctl` with that name as routing key; the same name after a restart, so the
- *   controlling app keeps reaching the call), then, the first time only (the call's table,
+ * - A gen_listener (src/bus/gen-listener.ts) on the call's control queue
+ *   (`<node>-ctl-<call-id>`, bound to `callctl` with that name as routing key; the same
+ *   name after a restart, so the controlling app keeps reaching the call). Once it
+ *   consumes, the first time only (the call's table,
  *   owned by the call's supervisor, keeps `route_win_sent` across restarts), publishes
  *   route_win to the winner's queue (Control-Queue = that queue, Msg-ID = Call-ID,
  *   Server-ID = the queue) and usurp_control (Fetch-ID = this routing's, Reason
@@ -19,7 +20,11 @@
  * - Every delivery is validated against the catalogue before it reaches the process: an
  *   invalid command is logged with its reason and answered with an `error` message to its
  *   Server-ID; it never reaches the queue. Valid `call/command` messages are cast into the
- *   process in arrival order; anything else valid is logged and dropped.
+ *   process in arrival order (one responder for every message); anything else valid is
+ *   logged and dropped.
+ * - The switch is reached only through the node connection's operations (node-ops.ts):
+ *   each answer comes back as a message through the node connection's mailbox, after the
+ *   switch events that came before it on the socket.
  * - Commands are inserted by Insert-At (insert-at.ts) and executed one at a time; the
  *   next starts when the switch's CHANNEL_EXECUTE_COMPLETE (or the api reply) for the
  *   current one arrives. The switch answering `-ERR invalid session id` means the
@@ -44,8 +49,8 @@
  *   run; a command that was running when the connection dropped is counted as done (its
  *   completion event is lost with the connection) and logged.
  * - Whatever way the process ends (normal, crash, kill), its consumer is cancelled; a
- *   restarted successor waits for that (the promise each incarnation writes in the call's
- *   table as `released`, `controlReleased`) before consuming the same queue.
+ *   restarted successor waits for that before consuming the same queue (gen_listener's
+ *   `takeOver`; `controlReleased` resolves once the current consumer is cancelled).
  */
 import { createHash } from 'node:crypto';
 import {
@@ -55,29 +60,17 @@ import {
   ok,
   stop,
   unexpected,
-  type GenServerBehaviour,
   type Logger,
   type ProcessContext,
   type Ref,
   type Runtime,
 } from '../../src/kernel/index.ts';
-import { callEventKey, errorReply } from '../../src/api/index.ts';
-import { busDecoder, busValidator } from '../../src/api/bus-adapters.ts';
-import { ListenerCore, type Envelope, type ListenerOptions } from '../../src/bus/index.ts';
-import {
-  EslChannelGoneError,
-  EslCommandError,
-  EslDisconnectedError,
-  type EslConnection,
-} from '../../src/switch/index.ts';
-import {
-  buildContext,
-  names,
-  publish,
-  switchConnection,
-  type EcallmgrEnv,
-  type SwitchLink,
-} from './context.ts';
+import { callEventKey } from '../../src/api/index.ts';
+import type { BusTransport, Envelope } from '../../src/bus/index.ts';
+import { GenListener, type GenListenerBehaviour, type GenListenerEvent } from '../../src/bus/gen-listener.ts';
+import { EslChannelGoneError, EslCommandError, EslDisconnectedError } from '../../src/switch/index.ts';
+import { names, publish, type EcallmgrEnv, type SwitchLink } from './context.ts';
+import { NodeDownError, castSwitchOp, switchUp, type SwitchOp, type SwitchReply } from './node-ops.ts';
 import { appOf, insertCommand } from './insert-at.ts';
 import { switchAction } from './switch-action.ts';
 import { checkMove, allowed, isOver, type Input, type Phase } from './call-phase.ts';
@@ -93,13 +86,12 @@ export interface CallControlArgs {
 
 /** The call's table (`names.callTable`), owned by the call's supervisor: what every
  *  incarnation of its call_control must know of the ones before it. */
-export type CallRows = { key: 'route_win_sent'; value: true } | { key: 'released'; value: Promise<void> };
+export type CallRows = { key: 'route_win_sent'; value: true };
 type CallTable = Table<CallRows['key'], CallRows['value']>;
 
 interface State {
   readonly a: CallControlArgs;
   readonly rt: Runtime;
-  readonly core: ListenerCore;
   readonly log: Logger;
   readonly queueName: string;
   phase: Phase;
@@ -109,30 +101,27 @@ interface State {
   timer: Ref | undefined;
 }
 
+/** What a switch operation was for: its answer comes back as a SwitchReply with this tag. */
+type OpTag = { op: 'exec'; seq: number } | { op: 'break' } | { op: 'resync' } | { op: 'destroy_check' };
+
 type Msg =
-  | { type: 'exec_done'; seq: number; error?: unknown }
+  | SwitchReply
+  | GenListenerEvent
   | { type: 'switch_event'; ev: { name: string } }
   | { type: 'node_down' }
   | { type: 'node_up' }
   | { type: 'channel_gone' }
-  | { type: 'resync'; exists: boolean }
-  | { type: 'destroy_check'; exists: boolean | undefined; err?: string }
   | { type: 'timer'; input: 'keepalive_timeout' | 'node_timeout' };
 
 const MAX_COMMAND_BYTES = 1024 * 1024;
 
 /**
  * Resolves once the consumer of the call's current call_control is cancelled, after that
- * process has ended (however it ends); at once if the call has no table (its supervisor
- * has ended). Read it while the call is up, await it after its end.
+ * process has ended (however it ends); at once if none consumes. Read it while the call is
+ * up, await it after its end.
  */
-export function controlReleased(rt: Runtime, callId: string): Promise<void> {
-  const id = Table.whereis(rt, names.callTable(callId));
-  if (id === undefined) return Promise.resolve();
-  return (
-    (Table.reader<CallRows['key'], CallRows['value']>(rt, id).lookup('released') as
-      Promise<void> | undefined) ?? Promise.resolve()
-  );
+export function controlReleased(bus: BusTransport, node: string, callId: string): Promise<void> {
+  return GenListener.released(bus, controlQueueName(node, callId));
 }
 
 /**
@@ -146,9 +135,17 @@ export const controlQueueName = (node: string, callId: string): string => {
   return `${node.slice(0, 180)}-ctl-${createHash('sha256').update(callId).digest('hex').slice(0, 40)}`;
 };
 
-function liveEsl(s: State): EslConnection | undefined {
-  const esl = switchConnection(s.rt, s.a.link);
-  return esl !== undefined && esl.isUp ? esl : undefined;
+const live = (s: State): boolean => switchUp(s.rt, s.a.link);
+
+/** Asks the node connection to run `op`; its answer comes back as a SwitchReply tagged `tag`
+ *  (through the node connection's mailbox, so after the switch events that preceded it). */
+function ask(s: State, ctx: ProcessContext, op: SwitchOp, tag: OpTag): void {
+  if (!castSwitchOp(ctx, s.a.link, op, tag))
+    ctx.send(ctx.self, {
+      type: 'switch_reply',
+      tag,
+      error: new NodeDownError(s.a.link.identity.name, op.kind),
+    } satisfies SwitchReply);
 }
 
 function move(s: State, input: Input, next: Phase): void {
@@ -172,42 +169,35 @@ function dialplanError(s: State, cmd: Envelope | undefined, message: string): vo
   }).catch((err: unknown) => s.log.error({ err }, 'could not publish the dialplan error'));
 }
 
-function relay(ctx: ProcessContext, link: SwitchLink, msg: Msg): void {
-  const node = ctx.runtime.whereis(names.node(link.identity.name));
-  if (node === undefined) ctx.send(ctx.self, msg);
-  else ctx.send(node, { type: 'relay', to: ctx.self, msg });
-}
-
-/** Starts one command on the switch; its completion comes back as exec_done. */
-function launch(s: State, ctx: ProcessContext, cmd: Envelope, esl: EslConnection, seq: number): boolean {
+/** Starts one command on the switch; its completion comes back as a SwitchReply tagged
+ *  exec (seen after the switch events that came before it on the socket: CHANNEL_HANGUP
+ *  before the completion of the application it ended). */
+function launch(s: State, ctx: ProcessContext, cmd: Envelope, seq: number): boolean {
   const action = switchAction(cmd, s.a.callId);
-  // Through the node connection's mailbox, so that a completion is seen after the switch
-  // events that came before it on the socket (CHANNEL_HANGUP before the completion of
-  // the application it ended).
-  const done = (error?: unknown): void =>
-    relay(ctx, s.a.link, { type: 'exec_done', seq, error } satisfies Msg);
   if (action.kind === 'unsupported') {
     dialplanError(s, cmd, action.reason);
     return false;
   }
   s.log.debug({ app: appOf(cmd), seq }, 'executing');
-  const p =
-    action.kind === 'execute' ? esl.execute(s.a.callId, action.app, action.arg) : esl.api(action.command);
-  p.then(
-    () => done(),
-    (err: unknown) => done(err),
+  ask(
+    s,
+    ctx,
+    action.kind === 'execute'
+      ? { kind: 'execute', callId: s.a.callId, app: action.app, arg: action.arg }
+      : { kind: 'api', command: action.command },
+    { op: 'exec', seq },
   );
   return true;
 }
 
 /** Runs the next queued command if nothing runs; the phase that results. */
 function runNext(s: State, ctx: ProcessContext): Phase {
-  const esl = liveEsl(s);
+  const up = live(s);
   while (s.current === undefined && s.queue.length > 0) {
-    if (esl === undefined) return s.phase === 'node_down' ? 'node_down' : 'active';
+    if (!up) return s.phase === 'node_down' ? 'node_down' : 'active';
     const cmd = s.queue.shift()!;
     const seq = ++s.seq;
-    if (launch(s, ctx, cmd, esl, seq)) s.current = { cmd, seq };
+    if (launch(s, ctx, cmd, seq)) s.current = { cmd, seq };
   }
   return s.current === undefined ? 'active' : 'executing';
 }
@@ -255,10 +245,9 @@ function hangupPhase(
  * away: the node connection's resync (node_up / channel_gone) or nodeDownMaxMs decides.
  */
 function askDestroyed(s: State, ctx: ProcessContext): void {
-  const esl = liveEsl(s);
   const { keepAliveMs, nodeDownMaxMs } = s.a.env.settings;
   const waited = Math.max(keepAliveMs, nodeDownMaxMs);
-  if (esl === undefined) {
+  if (!live(s)) {
     s.log.info(
       { waited_ms: waited },
       'hung up, no CHANNEL_DESTROY yet and the switch is away: waiting for it to come back',
@@ -269,11 +258,7 @@ function askDestroyed(s: State, ctx: ProcessContext): void {
     { waited_ms: waited },
     'hung up, no CHANNEL_DESTROY yet: asking the switch whether the channel still exists',
   );
-  esl.api(`uuid_exists ${s.a.callId}`).then(
-    (r) => relay(ctx, s.a.link, { type: 'destroy_check', exists: r.trim() === 'true' } satisfies Msg),
-    (err: unknown) =>
-      relay(ctx, s.a.link, { type: 'destroy_check', exists: undefined, err: String(err) } satisfies Msg),
-  );
+  ask(s, ctx, { kind: 'api', command: `uuid_exists ${s.a.callId}` }, { op: 'destroy_check' });
 }
 
 function onDestroyCheck(
@@ -311,22 +296,20 @@ function onCommand(s: State, ctx: ProcessContext, cmd: Envelope): void {
   s.queue = r.queue;
   if (r.dropped.length > 0)
     s.log.info({ dropped: r.dropped.map(appOf), insert_at: cmd['Insert-At'] }, 'queued commands removed');
-  const esl = liveEsl(s);
+  const up = live(s);
   if (r.flush && s.current !== undefined) {
     s.current = undefined;
-    esl
-      ?.api(`uuid_break ${s.a.callId} all`)
-      .catch((err: unknown) => s.log.warn({ err: String(err) }, 'uuid_break for flush failed'));
+    if (up) ask(s, ctx, { kind: 'api', command: `uuid_break ${s.a.callId} all` }, { op: 'break' });
   }
   for (const now of r.now) {
-    if (esl === undefined) {
+    if (!up) {
       publish(s.a.env, 'call_event', {
         'Event-Name': 'CHANNEL_EXECUTE_ERROR',
         'Call-ID': s.a.callId,
         'Application-Name': appOf(now),
         'Application-Response': 'media node down',
       }).catch(() => undefined);
-    } else launch(s, ctx, now, esl, -1);
+    } else launch(s, ctx, now, -1);
   }
   move(s, 'command', s.phase === 'node_down' ? 'node_down' : runNext(s, ctx));
 }
@@ -370,103 +353,126 @@ function handle(s: State, ctx: ProcessContext, input: Input, act: () => void): v
 
 type Cast = { type: 'command'; cmd: Envelope } | { type: 'usurp'; fetchId: string; node: unknown };
 
-export const CallControl: GenServerBehaviour<State, CallControlArgs, never, Cast> = {
+/** An answer of the switch (through the node connection) to one of this process's operations. */
+function onSwitchReply(s: State, ctx: ProcessContext, m: SwitchReply): void {
+  const tag = m.tag as OpTag;
+  switch (tag.op) {
+    case 'exec':
+      return handle(s, ctx, 'exec_done', () => onExecDone(s, ctx, { seq: tag.seq, error: m.error }));
+    case 'break':
+      if (m.error !== undefined) s.log.warn({ err: String(m.error) }, 'uuid_break for flush failed');
+      return;
+    case 'resync':
+      if (m.error === undefined && m.reply?.trim() !== 'true')
+        handle(s, ctx, 'channel_gone', () =>
+          hangupPhase(s, ctx, 'channel_gone', 'channel gone after a restart'),
+        );
+      return;
+    case 'destroy_check':
+      return onDestroyCheck(
+        s,
+        ctx,
+        m.error === undefined
+          ? { exists: m.reply?.trim() === 'true' }
+          : { exists: undefined, err: String(m.error) },
+      );
+  }
+}
+
+/** Consuming for the first time: the first incarnation tells the winner it won. */
+async function onConsuming(s: State, ctx: ProcessContext): Promise<void> {
+  const { a, log, queueName } = s;
+  const table: CallTable = Table.open(ctx, names.callTable(a.callId));
+  if (!table.insertNew('route_win_sent', true)) return;
+  await publish(
+    a.env,
+    'route_win',
+    {
+      'Call-ID': a.callId,
+      'Control-Queue': queueName,
+      'Custom-Channel-Vars': a.ccvs,
+      'Msg-ID': a.callId,
+      'Server-ID': queueName,
+      'Switch-Hostname': a.link.config.host,
+    },
+    a.controllerQueue,
+  );
+  await publish(a.env, 'usurp_control', {
+    'Call-ID': a.callId,
+    'Fetch-ID': a.ccvs['Fetch-ID'],
+    Reason: 'Route-Win',
+    'Media-Node': a.env.node,
+  });
+  log.debug({ controller: a.controllerQueue, queue: queueName }, 'route_win sent');
+  // Events before this point had no process to go to: the node connection checks, in
+  // its event order, that the call was not destroyed meanwhile.
+  const node = s.rt.whereis(names.node(a.link.identity.name));
+  if (node !== undefined) ctx.send(node, { type: 'call_started', callId: a.callId });
+}
+
+export const CallControl: GenListenerBehaviour<State, CallControlArgs, never, Cast> = {
   name: 'ecallmgr_call_control',
 
-  async init(a, ctx) {
-    const log = ctx.log.child({ call_id: a.callId });
-    const table: CallTable = Table.open(ctx, names.callTable(a.callId));
-    // A predecessor (this is a restart) cancels its consumer once it has ended: the queue
-    // is consumed again only after that.
-    await table.lookup('released');
-    const queueName = controlQueueName(a.env.node, a.callId);
-    const rt = ctx.runtime;
-    const self = ctx.self;
-    const core = new ListenerCore({
-      transport: a.env.bus,
-      logger: log,
+  listen(a) {
+    const queue = controlQueueName(a.env.node, a.callId);
+    return {
       name: 'call_control',
-      queue: queueName,
-      exchanges: [],
+      logBindings: { call_id: a.callId },
+      queue,
+      // A restart consumes the same queue only once its predecessor's consumer is cancelled.
+      takeOver: true,
       bindings: [
-        { exchange: 'callctl', routingKey: queueName },
+        { exchange: 'callctl', routingKey: queue },
         { exchange: 'callevt', routingKey: callEventKey('usurp_control', a.callId) },
       ],
       selfBinding: false,
       exclusiveConsumer: false,
       concurrency: 1,
       maxBacklog: 1,
-      decode: busDecoder({ maxBytes: MAX_COMMAND_BYTES }) as ListenerOptions['decode'],
-      validate: busValidator as ListenerOptions['validate'],
-      errorReply: (request, reason) => errorReply(request, reason, buildContext(a.env)),
-      handleEvent: (m) => {
-        if (m['Event-Category'] === 'call' && m['Event-Name'] === 'command')
-          GenServer.cast(rt, self, { type: 'command', cmd: m });
-        else if (m['Event-Name'] === 'usurp_control')
-          GenServer.cast(rt, self, { type: 'usurp', fetchId: String(m['Fetch-ID']), node: m['Media-Node'] });
-        else
-          log.warn(
-            { category: m['Event-Category'], name: m['Event-Name'] },
-            'call_control: not a dialplan command; dropped',
-          );
-        return 'ignore';
-      },
-    });
-    // However the process ends (normal, crash, kill), its consumer is cancelled; the
-    // promise of that is written now, while this incarnation may still write.
-    table.insert(
-      'released',
-      rt.awaitExit(self).then(() => core.stop().catch(() => undefined)),
-    );
-    await core.start();
+      maxMessageBytes: MAX_COMMAND_BYTES,
+      responders: [
+        {
+          category: '*',
+          name: '*',
+          handler: (m, hctx) => {
+            if (m['Event-Category'] === 'call' && m['Event-Name'] === 'command')
+              GenServer.cast(hctx.runtime, hctx.server, { type: 'command', cmd: m } satisfies Cast);
+            else if (m['Event-Name'] === 'usurp_control')
+              GenServer.cast(hctx.runtime, hctx.server, {
+                type: 'usurp',
+                fetchId: String(m['Fetch-ID']),
+                node: m['Media-Node'],
+              } satisfies Cast);
+            else
+              hctx.log.warn(
+                { category: m['Event-Category'], name: m['Event-Name'] },
+                'call_control: not a dialplan command; dropped',
+              );
+          },
+        },
+      ],
+    };
+  },
+
+  init(a, ctx) {
+    const log = ctx.log.child({ call_id: a.callId });
     const s: State = {
       a,
-      rt,
-      core,
+      rt: ctx.runtime,
       log,
-      queueName,
+      queueName: controlQueueName(a.env.node, a.callId),
       phase: 'active',
       queue: [],
       current: undefined,
       seq: 0,
       timer: undefined,
     };
-    if (table.insertNew('route_win_sent', true)) {
-      await publish(
-        a.env,
-        'route_win',
-        {
-          'Call-ID': a.callId,
-          'Control-Queue': queueName,
-          'Custom-Channel-Vars': a.ccvs,
-          'Msg-ID': a.callId,
-          'Server-ID': queueName,
-          'Switch-Hostname': a.link.config.host,
-        },
-        a.controllerQueue,
-      );
-      await publish(a.env, 'usurp_control', {
-        'Call-ID': a.callId,
-        'Fetch-ID': a.ccvs['Fetch-ID'],
-        Reason: 'Route-Win',
-        'Media-Node': a.env.node,
-      });
-      log.debug({ controller: a.controllerQueue, queue: queueName }, 'route_win sent');
-      // Events before this point had no process to go to: the node connection checks, in
-      // its event order, that the call was not destroyed meanwhile.
-      const node = rt.whereis(names.node(a.link.identity.name));
-      if (node !== undefined) ctx.send(node, { type: 'call_started', callId: a.callId });
-    } else {
+    const table: CallTable = Table.open(ctx, names.callTable(a.callId));
+    if (table.lookup('route_win_sent') === true) {
       log.warn('call_control restarted: checking the channel');
-      const esl = liveEsl(s);
-      if (esl === undefined) s.phase = 'node_down';
-      else
-        esl.api(`uuid_exists ${a.callId}`).then(
-          (r) => ctx.send(self, { type: 'resync', exists: r.trim() === 'true' }),
-          () => undefined,
-        );
+      if (live(s)) ask(s, ctx, { kind: 'api', command: `uuid_exists ${a.callId}` }, { op: 'resync' });
     }
-    if (liveEsl(s) === undefined) {
+    if (!live(s)) {
       s.phase = 'node_down';
       arm(s, ctx, a.env.settings.nodeDownMaxMs, 'node_timeout');
     }
@@ -487,11 +493,14 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, Cast
     return noreply(s);
   },
 
-  handleInfo(raw, s, ctx) {
+  async handleInfo(raw, s, ctx) {
     const m = raw as Msg;
     switch (m?.type) {
-      case 'exec_done':
-        handle(s, ctx, 'exec_done', () => onExecDone(s, ctx, m));
+      case 'gen_listener':
+        if (m.event === 'consuming' && m.recovered !== true) await onConsuming(s, ctx);
+        break;
+      case 'switch_reply':
+        onSwitchReply(s, ctx, m);
         break;
       case 'switch_event':
         if (m.ev.name === 'CHANNEL_HANGUP')
@@ -503,15 +512,6 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, Cast
         handle(s, ctx, 'channel_gone', () =>
           hangupPhase(s, ctx, 'channel_gone', 'channel gone after a switch outage'),
         );
-        break;
-      case 'resync':
-        if (!m.exists)
-          handle(s, ctx, 'channel_gone', () =>
-            hangupPhase(s, ctx, 'channel_gone', 'channel gone after a restart'),
-          );
-        break;
-      case 'destroy_check':
-        onDestroyCheck(s, ctx, m);
         break;
       case 'node_down':
         handle(s, ctx, 'node_down', () => {

@@ -9,6 +9,7 @@
  *    - ecallmgr: park -> route_req on the bus -> a bench app answers park -> route_win ->
  *      the app sends `answer` to the control queue -> CHANNEL_ANSWER call event -> the app
  *      sends `hangup` -> CHANNEL_DESTROY call event.
+ *    The exchange declarations the bus sent per call setup are counted too.
  * 2. Concurrent calls held, memory per call after a forced GC (run with --expose-gc, as
  *    bench/run.ts does): HELD calls parked and answered by the simulator alone, then HELD
  *    calls routed and answered through ecallmgr (per-call supervisor, call_control with its
@@ -121,6 +122,7 @@ async function withEcallmgr<T>(
     rt: Runtime;
     app: Awaited<ReturnType<typeof benchApp>>;
     waiters: Waiters;
+    bus: ReturnType<typeof createTransport>;
   }) => Promise<T>,
 ): Promise<T> {
   const sw = await Switch.start({ port: 0, logger: quiet });
@@ -154,7 +156,7 @@ async function withEcallmgr<T>(
   if (sup.type !== 'ok') throw new Error('ecallmgr did not start');
   await up;
   try {
-    return await fn({ sw, rt, app, waiters });
+    return await fn({ sw, rt, app, waiters, bus });
   } finally {
     const exited = rt.awaitExit(sup.pid);
     rt.exit(sup.pid, 'shutdown');
@@ -259,12 +261,17 @@ const base = await baselineRate();
 out(
   `simulator alone (EslConnection): ${CALLS} calls, ${CONCURRENCY} in flight => ${base.toFixed(0)} call setups/s`,
 );
-const ecm = await withEcallmgr(({ sw, app, waiters }) =>
-  loop(CALLS, CONCURRENCY, () => routedCall(sw, app, waiters, true)),
-);
+let declaredPerCall = 0;
+const ecm = await withEcallmgr(async ({ sw, app, waiters, bus }) => {
+  const declared0 = bus.exchangesDeclared;
+  const rate = await loop(CALLS, CONCURRENCY, () => routedCall(sw, app, waiters, true));
+  declaredPerCall = (bus.exchangesDeclared - declared0) / CALLS;
+  return rate;
+});
 out(
   `through ecallmgr (park -> route_req -> route_win -> answer -> hangup, embedded bus): ${ecm.toFixed(0)} call setups/s = ${(ecm / base).toFixed(2)}x the simulator alone (target >= 300/s)`,
 );
+out(`  exchange declarations sent to the broker per call setup: ${declaredPerCall.toFixed(2)}`);
 
 const simPerCall = await baselineMemory();
 await withEcallmgr(async ({ sw, rt, app, waiters }) => {

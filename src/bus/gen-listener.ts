@@ -26,6 +26,10 @@
  * - Bindings and responders can be added and removed while running
  *   (`GenListener.addBinding` / `removeBinding`). After a lost connection the transport
  *   re-declares the queue under the same name and re-binds; the state is untouched.
+ * - `takeOver: true` (a named queue): a restarted listener consumes the queue only once
+ *   its predecessor's consumer (however that process ended) is cancelled
+ *   (listener-core.ts); `GenListener.released(transport, queue)` resolves once the
+ *   current one's is.
  * - terminate: the consumer is cancelled and running handlers finish before the module's
  *   terminate runs; an anonymous queue is deleted. A listener that ends without terminate
  *   (killed, crashed on purpose) has its consumer cancelled and its anonymous queue
@@ -78,6 +82,8 @@ export interface ListenSpec extends Omit<
   'transport' | 'logger' | 'responders' | 'decode' | 'validate' | 'errorReply' | 'handleEvent'
 > {
   responders?: GenListenerResponder[];
+  /** Fields every log line of the listener carries (e.g. the call_id of a call's listener). */
+  logBindings?: Record<string, unknown>;
 }
 
 export interface GenListenerBehaviour<S, A = void, Call = never, Cast = never> extends GenServerBehaviour<
@@ -174,7 +180,7 @@ function wrap<S, A>(
         name: spec.name ?? b.name,
         exchanges: [...kazooExchanges(), ...(spec.exchanges ?? [])],
         transport: args.transport,
-        logger: ctx.log,
+        logger: spec.logBindings === undefined ? ctx.log : ctx.log.child(spec.logBindings),
         responders,
         decode: busDecoder({ maxBytes: spec.maxMessageBytes ?? MAX_BYTES }) as ListenerOptions['decode'],
         validate: busValidator as ListenerOptions['validate'],
@@ -196,6 +202,8 @@ function wrap<S, A>(
         notify({ type: 'gen_listener', event: 'consuming', queue: i.queue, recovered: i.recovered }),
       );
       exposeCounters(ctx, () => ({ handlerErrors: core.counters.handlerErrors }));
+      // Ended while the module's init ran (killed): nothing to consume for.
+      if (!rt.isAlive(server)) throw new Error(`${b.name}: ended before its queue was set up`);
       await core.start();
       // However the process ends (terminate, a kill, an injected crash), its consumer goes.
       void rt.awaitExit(server).then(() => core.stop());
@@ -309,4 +317,7 @@ export const GenListener = {
     GenServer.call(rt, server, internal({ op: 'remove_binding', binding })),
   queue: (rt: Runtime, server: Pid | string) => GenServer.call<string>(rt, server, internal({ op: 'queue' })),
   counters: (rt: Runtime, server: Pid | string) => GenServer.call(rt, server, internal({ op: 'counters' })),
+  /** Resolves once the current `takeOver` listener of `queue` on `transport` has stopped. */
+  released: (transport: BusTransport, queue: string): Promise<void> =>
+    ListenerCore.released(transport, queue),
 };

@@ -17,15 +17,16 @@ describe('ecallmgr under faults', () => {
     h = undefined;
   });
 
-  /** Resolves once the call's control process holds `n` queued commands (its describe()). */
+  /** Resolves once the call's control process holds `n` queued commands (its describe().state). */
   async function queuedCommands(hh: Harness, callId: string, n: number): Promise<void> {
     for (let i = 0; ; i++) {
       const pid = hh.rt.whereis(names.control(callId));
       const d =
         pid === undefined
           ? undefined
-          : (hh.rt.proc(pid)?.meta?.describe?.() as { queued?: number } | undefined);
-      if (d?.queued === n) return;
+          : (hh.rt.proc(pid)?.meta?.describe?.() as { state?: { queued?: number } } | undefined);
+      // gen_listener's view: its queue, whether it consumes, and call_control's own as `state`
+      if (d?.state?.queued === n) return;
       if (i > 2000)
         throw new Error(
           `call_control of ${callId} never held ${n} queued commands (last: ${JSON.stringify(d)})`,
@@ -119,7 +120,7 @@ describe('ecallmgr under faults', () => {
     );
     const callSup = (await Supervisor.whichChildren(h.rt, names.calls))[0]!.pid!;
     const supEnded = h.rt.awaitExit(callSup);
-    const released = controlReleased(h.rt, callId);
+    const released = controlReleased(h.bus, h.rt.node, callId);
     await h.app.command(ctl, callId, 'hangup');
     await h.app.waitEvent(callId, 'CHANNEL_DESTROY');
     expect(await supEnded).toBe('shutdown');
@@ -137,7 +138,7 @@ describe('ecallmgr under faults', () => {
     for (let i = 0; i < 4; i++) {
       const pid = h.rt.whereis(names.control(callId));
       if (pid === undefined) break;
-      released = controlReleased(h.rt, callId);
+      released = controlReleased(h.bus, h.rt.node, callId);
       const next = h.rt.events.waitFor(
         'supervisor',
         (e) => (e.kind === 'child_restarted' && e.childId === 'call_control') || e.kind === 'gave_up',
