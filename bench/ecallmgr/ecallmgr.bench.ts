@@ -14,7 +14,8 @@
  *    bench/run.ts does): HELD calls parked and answered by the simulator alone, then HELD
  *    calls routed and answered through ecallmgr (per-call supervisor, call_control with its
  *    bus queue, call_events). ecallmgr's share = the second minus the first.
- * Env: ECM_BENCH_CALLS (2000), ECM_BENCH_CONCURRENCY (50), ECM_BENCH_HELD (5000).
+ * Env: ECM_BENCH_CALLS (2000), ECM_BENCH_CONCURRENCY (50), ECM_BENCH_HELD (5000),
+ * ECM_BENCH_BUS (`embedded`, or an amqp:// URL: the same run on RabbitMQ).
  */
 import { createRootLogger } from '../../src/kernel/log.ts';
 import { Runtime, Supervisor } from '../../src/kernel/index.ts';
@@ -39,6 +40,8 @@ import { nodesChildSpec } from '../../src/node/nodes.ts';
 const CALLS = Number(process.env.ECM_BENCH_CALLS ?? 2000);
 const CONCURRENCY = Number(process.env.ECM_BENCH_CONCURRENCY ?? 50);
 const HELD = Number(process.env.ECM_BENCH_HELD ?? 5000);
+/** ECM_BENCH_BUS: an amqp:// URL to run on RabbitMQ instead of the embedded broker. */
+const BUS = process.env.ECM_BENCH_BUS ?? 'embedded';
 const quiet = createRootLogger({
   node: 'bench',
   level: process.env.ECM_BENCH_LOG ?? 'silent',
@@ -127,10 +130,10 @@ async function withEcallmgr<T>(
 ): Promise<T> {
   const sw = await Switch.start({ port: 0, logger: quiet });
   const bus = createTransport({
-    url: 'embedded',
+    url: BUS,
     logger: quiet,
-    embeddedBroker: new EmbeddedBroker(),
-    namePrefix: 'bench',
+    embeddedBroker: BUS === 'embedded' ? new EmbeddedBroker() : undefined,
+    namePrefix: `bench-${process.pid}`,
   });
   await bus.start();
   await bus.assertExchanges(busExchangeSpecs().map((e) => ({ name: e.name, type: e.type })));
@@ -269,7 +272,7 @@ const ecm = await withEcallmgr(async ({ sw, app, waiters, bus }) => {
   return rate;
 });
 out(
-  `through ecallmgr (park -> route_req -> route_win -> answer -> hangup, embedded bus): ${ecm.toFixed(0)} call setups/s = ${(ecm / base).toFixed(2)}x the simulator alone (target >= 300/s)`,
+  `through ecallmgr (park -> route_req -> route_win -> answer -> hangup, ${BUS === 'embedded' ? 'embedded bus' : 'RabbitMQ'}): ${ecm.toFixed(0)} call setups/s = ${(ecm / base).toFixed(2)}x the simulator alone (target >= 300/s)`,
 );
 out(`  exchange declarations sent to the broker per call setup: ${declaredPerCall.toFixed(2)}`);
 
