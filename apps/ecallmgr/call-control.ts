@@ -363,7 +363,9 @@ function onSwitchReply(s: State, ctx: ProcessContext, m: SwitchReply): void {
       if (m.error !== undefined) s.log.warn({ err: String(m.error) }, 'uuid_break for flush failed');
       return;
     case 'resync':
-      if (m.error === undefined && m.reply?.trim() !== 'true')
+      if (m.error !== undefined)
+        s.log.warn({ err: String(m.error) }, 'could not ask the switch about the channel after a restart');
+      else if (m.reply?.trim() !== 'true')
         handle(s, ctx, 'channel_gone', () =>
           hangupPhase(s, ctx, 'channel_gone', 'channel gone after a restart'),
         );
@@ -427,8 +429,6 @@ export const CallControl: GenListenerBehaviour<State, CallControlArgs, never, Ca
       ],
       selfBinding: false,
       exclusiveConsumer: false,
-      concurrency: 1,
-      maxBacklog: 1,
       maxMessageBytes: MAX_COMMAND_BYTES,
       responders: [
         {

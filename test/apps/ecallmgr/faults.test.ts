@@ -7,7 +7,9 @@
 import { controlReleased } from '../../../apps/ecallmgr/call-control.ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Supervisor, Table, TableError } from '../../../src/kernel/index.ts';
-import { names } from '../../../apps/ecallmgr/context.ts';
+import { names, type SwitchLink } from '../../../apps/ecallmgr/context.ts';
+import { NodeDownError, switchOp, switchUp } from '../../../apps/ecallmgr/node-ops.ts';
+import { EslConnection } from '../../../src/switch/index.ts';
 import { SWITCH, startHarness, type Harness } from './harness.ts';
 
 describe('ecallmgr under faults', () => {
@@ -183,6 +185,23 @@ describe('ecallmgr under faults', () => {
     const destroy = await h.app.waitEvent('ghost-1', 'CHANNEL_DESTROY');
     expect(destroy.Disposition).toBe('channel_gone');
     expect(await ended).toBe('normal');
+  });
+
+  it('only the node connection holds the event-socket connection: others see its status and use the switch through its operations', async () => {
+    h = await startHarness();
+    const { callId } = await h.placeRoutedCall();
+    const rows = [...Table.reader<string, unknown>(h.rt, names.switchTable(SWITCH)).entries()];
+    expect(rows.map(([k]) => k)).toEqual(['status']);
+    expect(rows.some(([, v]) => v instanceof EslConnection)).toBe(false);
+    const link = { identity: { name: SWITCH } } as SwitchLink;
+    expect(switchUp(h.rt, link)).toBe(true);
+    expect(await switchOp(h.rt, link, { kind: 'api', command: `uuid_exists ${callId}` })).toBe('true');
+    await expect(switchOp(h.rt, link, { kind: 'api', command: 'no_such_command' })).rejects.toThrow(/-ERR/);
+    const nowhere = { identity: { name: 'nowhere' } } as SwitchLink;
+    expect(switchUp(h.rt, nowhere)).toBe(false);
+    await expect(switchOp(h.rt, nowhere, { kind: 'api', command: 'status' })).rejects.toBeInstanceOf(
+      NodeDownError,
+    );
   });
 
   it('the node connection killed mid-call is restarted with its router and authn; the call goes on and ends cleanly', async () => {
