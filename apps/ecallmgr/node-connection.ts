@@ -231,6 +231,8 @@ function run(esl: EslConnection, op: SwitchOp): Promise<string> {
       return esl.hangup(op.callId, op.cause).then(() => '');
     case 'command':
       return esl.command(op.line, op.headers === undefined ? undefined : { ...op.headers });
+    default:
+      return Promise.reject(new Error(`unknown switch operation ${String((op as { kind?: unknown }).kind)}`));
   }
 }
 
