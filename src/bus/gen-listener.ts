@@ -82,8 +82,6 @@ export interface ListenSpec extends Omit<
   'transport' | 'logger' | 'responders' | 'decode' | 'validate' | 'errorReply' | 'handleEvent'
 > {
   responders?: GenListenerResponder[];
-  /** Fields every log line of the listener carries (e.g. the call_id of a call's listener). */
-  logBindings?: Record<string, unknown>;
 }
 
 export interface GenListenerBehaviour<S, A = void, Call = never, Cast = never> extends GenServerBehaviour<
@@ -148,8 +146,12 @@ type Internal =
 type InternalCast = { op: 'handle_event'; message: Envelope };
 
 const MAX_BYTES = 4 * 1024 * 1024;
-const kazooExchanges = (): ExchangeSpec[] =>
-  busExchangeSpecs().map((e) => ({ name: e.name, type: e.type }) as ExchangeSpec);
+let kazoo: readonly ExchangeSpec[] | undefined;
+/** Kazoo's exchanges, made once: every listener (one per call for call_control) keeps the list. */
+const kazooExchanges = (): readonly ExchangeSpec[] =>
+  (kazoo ??= Object.freeze(
+    busExchangeSpecs().map((e) => Object.freeze({ name: e.name, type: e.type }) as ExchangeSpec),
+  ));
 const isInternal = (x: unknown): x is Internal =>
   typeof x === 'object' && x !== null && '__gen_listener' in x;
 
@@ -178,9 +180,12 @@ function wrap<S, A>(
       const core = new ListenerCore({
         ...spec,
         name: spec.name ?? b.name,
-        exchanges: [...kazooExchanges(), ...(spec.exchanges ?? [])],
+        exchanges:
+          (spec.exchanges ?? []).length === 0
+            ? kazooExchanges()
+            : [...kazooExchanges(), ...(spec.exchanges ?? [])],
         transport: args.transport,
-        logger: spec.logBindings === undefined ? ctx.log : ctx.log.child(spec.logBindings),
+        logger: ctx.log,
         responders,
         decode: busDecoder({ maxBytes: spec.maxMessageBytes ?? MAX_BYTES }) as ListenerOptions['decode'],
         validate: busValidator as ListenerOptions['validate'],

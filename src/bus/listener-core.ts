@@ -93,6 +93,8 @@ export interface ListenerOptions {
   readonly logger: Logger;
   /** For logs. Default: the queue name. */
   readonly name?: string;
+  /** Fields every log line of the listener carries (e.g. the call_id of a call's listener). */
+  readonly logBindings?: Record<string, unknown>;
   /** '' (default) = anonymous queue with a client-generated name. */
   readonly queue?: string;
   readonly queueOptions?: QueueOverrides;
@@ -170,7 +172,11 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
     super();
     this.t = opts.transport;
     this.counters = opts.counters ?? new BusCounters();
-    this.log = opts.logger.child({ mod: 'listener', listener: opts.name ?? (opts.queue || 'anonymous') });
+    this.log = opts.logger.child({
+      ...opts.logBindings,
+      mod: 'listener',
+      listener: opts.name ?? (opts.queue || 'anonymous'),
+    });
     this.decode = opts.decode ?? decodeJson;
     this.validate = opts.validate ?? validateEnvelope;
     this.maxBytes = opts.maxMessageBytes ?? 4 * 1024 * 1024;
