@@ -31,7 +31,8 @@ import {
   type SupervisorInit,
   type SupervisorSpec,
 } from '../src/kernel/index.ts';
-import { names, switchLink, type EcallmgrEnv } from '../apps/ecallmgr/context.ts';
+import { APP_NAME, APP_VERSION, names, switchLink, type EcallmgrEnv } from '../apps/ecallmgr/context.ts';
+import { GenListener } from '../src/bus/gen-listener.ts';
 import { CallControl, type CallControlArgs } from '../apps/ecallmgr/call-control.ts';
 import { CallEvents } from '../apps/ecallmgr/call-events.ts';
 import { NodeConnection } from '../apps/ecallmgr/node-connection.ts';
@@ -68,7 +69,10 @@ function callSpec(args: CallControlArgs): SupervisorSpec {
         { callId, link, env },
         { name: names.events(callId), restart: 'transient', shutdown: 2000 },
       ),
-      GenServer.childSpec('call_control', CallControl, args, {
+      GenListener.childSpec('call_control', CallControl, args, {
+        transport: env.bus,
+        appName: APP_NAME,
+        appVersion: APP_VERSION,
         name: names.control(callId),
         restart: 'transient',
         significant: true,

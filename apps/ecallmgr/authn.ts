@@ -34,7 +34,8 @@ import {
 import { authnReqKey, build } from '../../src/api/index.ts';
 import { Requester, type Envelope } from '../../src/bus/index.ts';
 import type { EslEvent } from '../../src/switch/index.ts';
-import { buildContext, switchConnection, type EcallmgrEnv, type SwitchLink } from './context.ts';
+import { buildContext, type EcallmgrEnv, type SwitchLink } from './context.ts';
+import { switchOp } from './node-ops.ts';
 
 export interface AuthnArgs {
   readonly link: SwitchLink;
@@ -115,7 +116,7 @@ async function lookup(s: State, ev: EslEvent, ctx: ProcessContext): Promise<void
     reply['Auth-User'] = String((fields as Record<string, unknown>)['Auth-User']);
     reply['Auth-Realm'] = String((fields as Record<string, unknown>)['Auth-Realm']);
   }
-  await switchConnection(ctx.runtime, s.a.link)?.command('sendevent CUSTOM', reply);
+  await switchOp(ctx.runtime, s.a.link, { kind: 'command', line: 'sendevent CUSTOM', headers: reply });
 }
 
 export const Authn: GenServerBehaviour<State, AuthnArgs> = {

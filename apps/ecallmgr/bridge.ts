@@ -1,8 +1,9 @@
 /**
- * Runs one dialplan command on the switch, the `bridge` of Kazoo's ecallmgr_fs_bridge
- * included, and settles when it is over (call_control turns that into exec_done).
+ * Plans one dialplan command for the switch, the `bridge` of Kazoo's ecallmgr_fs_bridge
+ * included: the steps to execute on the channel, in order (call_control has the node
+ * connection run them as one `sequence` operation, node-ops.ts).
  *
- * Contract — `runCommand({esl, uuid, cmd, lookup, log})`:
+ * Contract — `planCommand({uuid, cmd, lookup, log})` resolves to `{uuid, steps, api?}`:
  * - Custom-Channel-Vars of the command are first set on the channel `uuid`, one
  *   `set ecallmgr_<name>=<value>` each (FreeSWITCH hands `variable_ecallmgr_*` back in
  *   every later event of the channel, published as its Custom-Channel-Vars).
@@ -21,11 +22,11 @@
  * - `routesBridge(callId, routes, serverId)`: the bridge command of a bridge route_resp.
  * - Any other command: the switch action of switch-action.ts (the caller has checked it
  *   is supported).
- * - Settles when the last step's execute completes; rejects with the first step's error.
+ * - Rejects with CommandFailedError for a command ecallmgr cannot run. Run on the switch,
+ *   the sequence settles when the last step completes and fails at the first step's error.
  */
 import type { Logger } from '../../src/kernel/index.ts';
 import type { Envelope } from '../../src/bus/index.ts';
-import type { EslConnection } from '../../src/switch/index.ts';
 import { bridgeString, ccvPairs, type Lookup } from './bridge-dial.ts';
 import { switchAction } from './switch-action.ts';
 
@@ -38,7 +39,6 @@ export const BRIDGE_MASQUERADE =
   'Event-Name=CUSTOM,Event-Subclass=kazoo::masquerade,kazoo_event_name=CHANNEL_EXECUTE_COMPLETE,kazoo_application_name=bridge';
 
 export interface RunDeps {
-  readonly esl: EslConnection;
   /** The channel the command runs on (the call, or one of its other legs). */
   readonly uuid: string;
   readonly cmd: Envelope;
@@ -91,7 +91,14 @@ export function routesBridge(callId: string, routes: readonly unknown[], serverI
   } as Envelope;
 }
 
-export async function runCommand(d: RunDeps): Promise<void> {
+/** What to run on the switch for one command: executes on `uuid`, then an api command. */
+export interface CommandPlan {
+  readonly uuid: string;
+  readonly steps: ReadonlyArray<readonly [string, string]>;
+  readonly api?: string;
+}
+
+export async function planCommand(d: RunDeps): Promise<CommandPlan> {
   const steps: Array<[string, string]> = ccvPairs(d.cmd['Custom-Channel-Vars']).map(([k, v]) => [
     'set',
     `${k}=${v}`,
@@ -100,6 +107,5 @@ export async function runCommand(d: RunDeps): Promise<void> {
   if (action.kind === 'bridge') steps.push(...(await bridgeSteps(d)));
   else if (action.kind === 'execute') steps.push([action.app, action.arg]);
   else if (action.kind === 'unsupported') throw new CommandFailedError(action.reason);
-  for (const [app, arg] of steps) await d.esl.execute(d.uuid, app, arg);
-  if (action.kind === 'api') await d.esl.api(action.command);
+  return { uuid: d.uuid, steps, api: action.kind === 'api' ? action.command : undefined };
 }

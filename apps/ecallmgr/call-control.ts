@@ -4,9 +4,10 @@
  * ecallmgr_call_control).
  *
  * Contract
- * - init: declares and consumes the call's control queue (`<node>-ctl-<call-id>`, bound to
- *   `callctl` with that name as routing key; the same name after a restart, so the
- *   controlling app keeps reaching the call), then, the first time only (the call's table,
+ * - A gen_listener (src/bus/gen-listener.ts) on the call's control queue
+ *   (`<node>-ctl-<call-id>`, bound to `callctl` with that name as routing key; the same
+ *   name after a restart, so the controlling app keeps reaching the call). Once it
+ *   consumes, the first time only (the call's table,
  *   owned by the call's supervisor, keeps `route_win_sent` across restarts), publishes
  *   route_win to the winner's queue (Control-Queue = that queue, Msg-ID = Call-ID,
  *   Server-ID = the queue) and usurp_control (Fetch-ID = this routing's, Reason
@@ -19,7 +20,11 @@
  * - Every delivery is validated against the catalogue before it reaches the process: an
  *   invalid command is logged with its reason and answered with an `error` message to its
  *   Server-ID; it never reaches the queue. Valid `call/command` messages are cast into the
- *   process in arrival order; anything else valid is logged and dropped.
+ *   process in arrival order (one responder for every message); anything else valid is
+ *   logged and dropped.
+ * - The switch is reached only through the node connection's operations (node-ops.ts):
+ *   each answer comes back as a message through the node connection's mailbox, after the
+ *   switch events that came before it on the socket.
  * - Commands are inserted by Insert-At (insert-at.ts) and executed one at a time; the
  *   next starts when the switch's CHANNEL_EXECUTE_COMPLETE (or the api reply) for the
  *   current one arrives. The switch answering `-ERR invalid session id` means the
@@ -28,15 +33,19 @@
  *   cannot run, is answered with a dialplan error event (call.dialplan.<call-id>) and
  *   skipped. `flush`
  *   breaks the running application (uuid_break all) and starts over with the new command.
- * - Each command runs through bridge.ts (its CCVs set on the channel first; a bridge
- *   resolved then, its registrations looked up by reg_lookup); a failure of ecallmgr's
- *   own (CommandFailedError, e.g. no endpoint to dial) is a dialplan error, and the queue
- *   goes on. A bridge with B-Leg-Events tells call_events which events of the bridged leg
- *   to publish. A bridge route_resp's Routes (`routes`) are queued as the call's first
- *   command, once (not after a restart).
+ * - Each command runs through bridge.ts: planned first beside the mailbox (its CCVs set
+ *   on the channel first; a bridge resolved then, its registrations looked up by
+ *   reg_lookup), the plan coming back as a message, then run on the switch by the node
+ *   connection as one sequence. A failure of ecallmgr's own (CommandFailedError, e.g. no
+ *   endpoint to dial) is a dialplan error, and the queue goes on. A bridge with
+ *   B-Leg-Events tells call_events which events of the bridged leg to publish. A bridge
+ *   route_resp's Routes (`routes`) are queued as the call's first command, once (not
+ *   after a restart).
  * - Legs the call is bridged to (its CHANNEL_BRIDGE's other leg) are kept: a command
  *   whose Call-ID names one runs on that leg (Kazoo's which_call_leg/3); that leg found
  *   gone (`invalid session id`) is forgotten with a dialplan error, the call goes on.
+ * - A leg ecallmgr originated (`originated`) sends no route_win or usurp_control: its
+ *   requester already has the control queue.
  * - Phases and moves: call-phase.ts (the table is enforced). CHANNEL_HANGUP ->
  *   hanging_up: the queue is flushed (logged), nothing more runs, later commands get a
  *   dialplan error. CHANNEL_DESTROY (or the channel found gone, or the switch away longer
@@ -53,8 +62,8 @@
  *   run; a command that was running when the connection dropped is counted as done (its
  *   completion event is lost with the connection) and logged.
  * - Whatever way the process ends (normal, crash, kill), its consumer is cancelled; a
- *   restarted successor waits for that (the promise each incarnation writes in the call's
- *   table as `released`, `controlReleased`) before consuming the same queue.
+ *   restarted successor waits for that before consuming the same queue (gen_listener's
+ *   `takeOver`; `controlReleased` resolves once the current consumer is cancelled).
  */
 import { createHash } from 'node:crypto';
 import {
@@ -64,32 +73,20 @@ import {
   ok,
   stop,
   unexpected,
-  type GenServerBehaviour,
   type Logger,
   type ProcessContext,
   type Ref,
   type Runtime,
 } from '../../src/kernel/index.ts';
-import { callEventKey, errorReply } from '../../src/api/index.ts';
-import { busDecoder, busValidator } from '../../src/api/bus-adapters.ts';
-import { ListenerCore, type Envelope, type ListenerOptions } from '../../src/bus/index.ts';
-import {
-  EslChannelGoneError,
-  EslCommandError,
-  EslDisconnectedError,
-  type EslConnection,
-} from '../../src/switch/index.ts';
-import {
-  buildContext,
-  names,
-  publish,
-  switchConnection,
-  type EcallmgrEnv,
-  type SwitchLink,
-} from './context.ts';
+import { callEventKey } from '../../src/api/index.ts';
+import type { BusTransport, Envelope } from '../../src/bus/index.ts';
+import { GenListener, type GenListenerBehaviour, type GenListenerEvent } from '../../src/bus/gen-listener.ts';
+import { EslChannelGoneError, EslCommandError, EslDisconnectedError } from '../../src/switch/index.ts';
+import { names, publish, type EcallmgrEnv, type SwitchLink } from './context.ts';
+import { NodeDownError, castSwitchOp, switchUp, type SwitchOp, type SwitchReply } from './node-ops.ts';
 import { appOf, insertCommand } from './insert-at.ts';
 import { switchAction } from './switch-action.ts';
-import { CommandFailedError, routesBridge, runCommand } from './bridge.ts';
+import { CommandFailedError, planCommand, routesBridge, type CommandPlan } from './bridge.ts';
 import { lookupContacts } from './reg-lookup.ts';
 import { checkMove, allowed, isOver, type Input, type Phase } from './call-phase.ts';
 
@@ -109,13 +106,12 @@ export interface CallControlArgs {
 
 /** The call's table (`names.callTable`), owned by the call's supervisor: what every
  *  incarnation of its call_control must know of the ones before it. */
-export type CallRows = { key: 'route_win_sent'; value: true } | { key: 'released'; value: Promise<void> };
+export type CallRows = { key: 'route_win_sent'; value: true };
 type CallTable = Table<CallRows['key'], CallRows['value']>;
 
 interface State {
   readonly a: CallControlArgs;
   readonly rt: Runtime;
-  readonly core: ListenerCore;
   readonly log: Logger;
   readonly queueName: string;
   phase: Phase;
@@ -128,30 +124,29 @@ interface State {
   otherLegs: Set<string>;
 }
 
+/** What a switch operation was for: its answer comes back as a SwitchReply with this tag. */
+type OpTag =
+  { op: 'exec'; seq: number; leg?: string } | { op: 'break' } | { op: 'resync' } | { op: 'destroy_check' };
+
 type Msg =
-  | { type: 'exec_done'; seq: number; error?: unknown; leg?: string }
+  | SwitchReply
+  | GenListenerEvent
   | { type: 'switch_event'; ev: { name: string; otherLeg?: string } }
+  | { type: 'planned'; seq: number; leg?: string; plan?: CommandPlan; error?: unknown }
   | { type: 'node_down' }
   | { type: 'node_up' }
   | { type: 'channel_gone' }
-  | { type: 'resync'; exists: boolean }
-  | { type: 'destroy_check'; exists: boolean | undefined; err?: string }
   | { type: 'timer'; input: 'keepalive_timeout' | 'node_timeout' };
 
 const MAX_COMMAND_BYTES = 1024 * 1024;
 
 /**
  * Resolves once the consumer of the call's current call_control is cancelled, after that
- * process has ended (however it ends); at once if the call has no table (its supervisor
- * has ended). Read it while the call is up, await it after its end.
+ * process has ended (however it ends); at once if none consumes. Read it while the call is
+ * up, await it after its end.
  */
-export function controlReleased(rt: Runtime, callId: string): Promise<void> {
-  const id = Table.whereis(rt, names.callTable(callId));
-  if (id === undefined) return Promise.resolve();
-  return (
-    (Table.reader<CallRows['key'], CallRows['value']>(rt, id).lookup('released') as
-      Promise<void> | undefined) ?? Promise.resolve()
-  );
+export function controlReleased(bus: BusTransport, node: string, callId: string): Promise<void> {
+  return GenListener.released(bus, controlQueueName(node, callId));
 }
 
 /**
@@ -165,9 +160,17 @@ export const controlQueueName = (node: string, callId: string): string => {
   return `${node.slice(0, 180)}-ctl-${createHash('sha256').update(callId).digest('hex').slice(0, 40)}`;
 };
 
-function liveEsl(s: State): EslConnection | undefined {
-  const esl = switchConnection(s.rt, s.a.link);
-  return esl !== undefined && esl.isUp ? esl : undefined;
+const live = (s: State): boolean => switchUp(s.rt, s.a.link);
+
+/** Asks the node connection to run `op`; its answer comes back as a SwitchReply tagged `tag`
+ *  (through the node connection's mailbox, so after the switch events that preceded it). */
+function ask(s: State, ctx: ProcessContext, op: SwitchOp, tag: OpTag): void {
+  if (!castSwitchOp(ctx, s.a.link, op, tag))
+    ctx.send(ctx.self, {
+      type: 'switch_reply',
+      tag,
+      error: new NodeDownError(s.a.link.identity.name, op.kind),
+    } satisfies SwitchReply);
 }
 
 function move(s: State, input: Input, next: Phase): void {
@@ -191,42 +194,40 @@ function dialplanError(s: State, cmd: Envelope | undefined, message: string): vo
   }).catch((err: unknown) => s.log.error({ err }, 'could not publish the dialplan error'));
 }
 
-function relay(ctx: ProcessContext, link: SwitchLink, msg: Msg): void {
-  const node = ctx.runtime.whereis(names.node(link.identity.name));
-  if (node === undefined) ctx.send(ctx.self, msg);
-  else ctx.send(node, { type: 'relay', to: ctx.self, msg });
-}
-
-/** Starts one command on the switch; its completion comes back as exec_done. */
-function launch(s: State, ctx: ProcessContext, cmd: Envelope, esl: EslConnection, seq: number): boolean {
+/** Starts one command: planned beside the mailbox (a bridge looks its devices up), the
+ *  plan comes back as `planned`, then runs on the switch; its completion comes back as a
+ *  SwitchReply tagged exec (seen after the switch events that came before it on the
+ *  socket: CHANNEL_HANGUP before the completion of the application it ended). */
+function launch(s: State, ctx: ProcessContext, cmd: Envelope, seq: number): boolean {
   const uuid = targetLeg(s, cmd);
+  const leg = uuid === s.a.callId ? undefined : uuid;
   const action = switchAction(cmd, uuid);
-  // Through the node connection's mailbox, so that a completion is seen after the switch
-  // events that came before it on the socket (CHANNEL_HANGUP before the completion of
-  // the application it ended).
-  const done = (error?: unknown): void =>
-    relay(ctx, s.a.link, {
-      type: 'exec_done',
-      seq,
-      error,
-      leg: uuid === s.a.callId ? undefined : uuid,
-    } satisfies Msg);
   if (action.kind === 'unsupported') {
     dialplanError(s, cmd, action.reason);
     return false;
   }
-  s.log.debug({ app: appOf(cmd), seq, leg: uuid === s.a.callId ? undefined : uuid }, 'executing');
+  s.log.debug({ app: appOf(cmd), seq, leg }, 'executing');
   const bLegEvents = cmd['B-Leg-Events'];
   if (action.kind === 'bridge' && Array.isArray(bLegEvents) && bLegEvents.length > 0) {
     const events = ctx.runtime.whereis(names.events(s.a.callId));
     if (events !== undefined) ctx.send(events, { type: 'b_leg_events', events: bLegEvents.map(String) });
   }
-  const lookup = (realm: string, user: string): Promise<string[]> => lookupContacts(ctx.runtime, realm, user);
-  runCommand({ esl, uuid, cmd, lookup, log: s.log }).then(
-    () => done(),
-    (err: unknown) => done(err),
+  const rt = ctx.runtime;
+  const self = ctx.self;
+  const lookup = (realm: string, user: string): Promise<string[]> => lookupContacts(rt, realm, user);
+  planCommand({ uuid, cmd, lookup, log: s.log }).then(
+    (plan) => ctx.send(self, { type: 'planned', seq, leg, plan } satisfies Msg),
+    (error: unknown) => ctx.send(self, { type: 'planned', seq, leg, error } satisfies Msg),
   );
   return true;
+}
+
+/** A command's plan is ready: run it, unless the command was flushed meanwhile. */
+function onPlanned(s: State, ctx: ProcessContext, m: Extract<Msg, { type: 'planned' }>): void {
+  const tag: OpTag = { op: 'exec', seq: m.seq, leg: m.leg };
+  if (m.seq !== -1 && s.current?.seq !== m.seq) return; // flushed, or the call ended
+  if (m.plan === undefined) return onSwitchReply(s, ctx, { type: 'switch_reply', tag, error: m.error });
+  ask(s, ctx, { kind: 'sequence', callId: m.plan.uuid, steps: m.plan.steps, api: m.plan.api }, tag);
 }
 
 /** The channel a command runs on: the call, or the bridged leg its Call-ID names. */
@@ -237,12 +238,12 @@ function targetLeg(s: State, cmd: Envelope): string {
 
 /** Runs the next queued command if nothing runs; the phase that results. */
 function runNext(s: State, ctx: ProcessContext): Phase {
-  const esl = liveEsl(s);
+  const up = live(s);
   while (s.current === undefined && s.queue.length > 0) {
-    if (esl === undefined) return s.phase === 'node_down' ? 'node_down' : 'active';
+    if (!up) return s.phase === 'node_down' ? 'node_down' : 'active';
     const cmd = s.queue.shift()!;
     const seq = ++s.seq;
-    if (launch(s, ctx, cmd, esl, seq)) s.current = { cmd, seq };
+    if (launch(s, ctx, cmd, seq)) s.current = { cmd, seq };
   }
   return s.current === undefined ? 'active' : 'executing';
 }
@@ -290,10 +291,9 @@ function hangupPhase(
  * away: the node connection's resync (node_up / channel_gone) or nodeDownMaxMs decides.
  */
 function askDestroyed(s: State, ctx: ProcessContext): void {
-  const esl = liveEsl(s);
   const { keepAliveMs, nodeDownMaxMs } = s.a.env.settings;
   const waited = Math.max(keepAliveMs, nodeDownMaxMs);
-  if (esl === undefined) {
+  if (!live(s)) {
     s.log.info(
       { waited_ms: waited },
       'hung up, no CHANNEL_DESTROY yet and the switch is away: waiting for it to come back',
@@ -304,11 +304,7 @@ function askDestroyed(s: State, ctx: ProcessContext): void {
     { waited_ms: waited },
     'hung up, no CHANNEL_DESTROY yet: asking the switch whether the channel still exists',
   );
-  esl.api(`uuid_exists ${s.a.callId}`).then(
-    (r) => relay(ctx, s.a.link, { type: 'destroy_check', exists: r.trim() === 'true' } satisfies Msg),
-    (err: unknown) =>
-      relay(ctx, s.a.link, { type: 'destroy_check', exists: undefined, err: String(err) } satisfies Msg),
-  );
+  ask(s, ctx, { kind: 'api', command: `uuid_exists ${s.a.callId}` }, { op: 'destroy_check' });
 }
 
 function onDestroyCheck(
@@ -346,22 +342,20 @@ function onCommand(s: State, ctx: ProcessContext, cmd: Envelope): void {
   s.queue = r.queue;
   if (r.dropped.length > 0)
     s.log.info({ dropped: r.dropped.map(appOf), insert_at: cmd['Insert-At'] }, 'queued commands removed');
-  const esl = liveEsl(s);
+  const up = live(s);
   if (r.flush && s.current !== undefined) {
     s.current = undefined;
-    esl
-      ?.api(`uuid_break ${s.a.callId} all`)
-      .catch((err: unknown) => s.log.warn({ err: String(err) }, 'uuid_break for flush failed'));
+    if (up) ask(s, ctx, { kind: 'api', command: `uuid_break ${s.a.callId} all` }, { op: 'break' });
   }
   for (const now of r.now) {
-    if (esl === undefined) {
+    if (!up) {
       publish(s.a.env, 'call_event', {
         'Event-Name': 'CHANNEL_EXECUTE_ERROR',
         'Call-ID': s.a.callId,
         'Application-Name': appOf(now),
         'Application-Response': 'media node down',
       }).catch(() => undefined);
-    } else launch(s, ctx, now, esl, -1);
+    } else launch(s, ctx, now, -1);
   }
   move(s, 'command', s.phase === 'node_down' ? 'node_down' : runNext(s, ctx));
 }
@@ -417,61 +411,125 @@ function handle(s: State, ctx: ProcessContext, input: Input, act: () => void): v
 
 type Cast = { type: 'command'; cmd: Envelope } | { type: 'usurp'; fetchId: string; node: unknown };
 
-export const CallControl: GenServerBehaviour<State, CallControlArgs, never, Cast> = {
+/** An answer of the switch (through the node connection) to one of this process's operations. */
+function onSwitchReply(s: State, ctx: ProcessContext, m: SwitchReply): void {
+  const tag = m.tag as OpTag;
+  switch (tag.op) {
+    case 'exec':
+      return handle(s, ctx, 'exec_done', () =>
+        onExecDone(s, ctx, { seq: tag.seq, error: m.error, leg: tag.leg }),
+      );
+    case 'break':
+      if (m.error !== undefined) s.log.warn({ err: String(m.error) }, 'uuid_break for flush failed');
+      return;
+    case 'resync':
+      if (m.error !== undefined)
+        s.log.warn({ err: String(m.error) }, 'could not ask the switch about the channel after a restart');
+      else if (m.reply?.trim() !== 'true')
+        handle(s, ctx, 'channel_gone', () =>
+          hangupPhase(s, ctx, 'channel_gone', 'channel gone after a restart'),
+        );
+      return;
+    case 'destroy_check':
+      return onDestroyCheck(
+        s,
+        ctx,
+        m.error === undefined
+          ? { exists: m.reply?.trim() === 'true' }
+          : { exists: undefined, err: String(m.error) },
+      );
+  }
+}
+
+/** Consuming for the first time: the first incarnation tells the winner it won. */
+async function onConsuming(s: State, ctx: ProcessContext): Promise<void> {
+  const { a, log, queueName } = s;
+  const table: CallTable = Table.open(ctx, names.callTable(a.callId));
+  if (!table.insertNew('route_win_sent', true)) return;
+  if (a.originated === true) {
+    log.debug({ queue: queueName }, 'originated leg: control queue up');
+    return;
+  }
+  await publish(
+    a.env,
+    'route_win',
+    {
+      'Call-ID': a.callId,
+      'Control-Queue': queueName,
+      'Custom-Channel-Vars': a.ccvs,
+      'Msg-ID': a.callId,
+      'Server-ID': queueName,
+      'Switch-Hostname': a.link.config.host,
+    },
+    a.controllerQueue,
+  );
+  await publish(a.env, 'usurp_control', {
+    'Call-ID': a.callId,
+    'Fetch-ID': a.ccvs['Fetch-ID'],
+    Reason: 'Route-Win',
+    'Media-Node': a.env.node,
+  });
+  log.debug({ controller: a.controllerQueue, queue: queueName }, 'route_win sent');
+  // Events before this point had no process to go to: the node connection checks, in
+  // its event order, that the call was not destroyed meanwhile.
+  const node = s.rt.whereis(names.node(a.link.identity.name));
+  if (node !== undefined) ctx.send(node, { type: 'call_started', callId: a.callId });
+  if (a.routes !== undefined)
+    GenServer.cast(s.rt, ctx.self, {
+      type: 'command',
+      cmd: routesBridge(a.callId, a.routes, a.controllerQueue),
+    } satisfies Cast);
+}
+
+export const CallControl: GenListenerBehaviour<State, CallControlArgs, never, Cast> = {
   name: 'ecallmgr_call_control',
 
-  async init(a, ctx) {
-    const log = ctx.log.child({ call_id: a.callId });
-    const table: CallTable = Table.open(ctx, names.callTable(a.callId));
-    // A predecessor (this is a restart) cancels its consumer once it has ended: the queue
-    // is consumed again only after that.
-    await table.lookup('released');
-    const queueName = controlQueueName(a.env.node, a.callId);
-    const rt = ctx.runtime;
-    const self = ctx.self;
-    const core = new ListenerCore({
-      transport: a.env.bus,
-      logger: log,
+  listen(a) {
+    const queue = controlQueueName(a.env.node, a.callId);
+    return {
       name: 'call_control',
-      queue: queueName,
-      exchanges: [],
+      logBindings: { call_id: a.callId },
+      queue,
+      // A restart consumes the same queue only once its predecessor's consumer is cancelled.
+      takeOver: true,
       bindings: [
-        { exchange: 'callctl', routingKey: queueName },
+        { exchange: 'callctl', routingKey: queue },
         { exchange: 'callevt', routingKey: callEventKey('usurp_control', a.callId) },
       ],
       selfBinding: false,
       exclusiveConsumer: false,
-      concurrency: 1,
-      maxBacklog: 1,
-      decode: busDecoder({ maxBytes: MAX_COMMAND_BYTES }) as ListenerOptions['decode'],
-      validate: busValidator as ListenerOptions['validate'],
-      errorReply: (request, reason) => errorReply(request, reason, buildContext(a.env)),
-      handleEvent: (m) => {
-        if (m['Event-Category'] === 'call' && m['Event-Name'] === 'command')
-          GenServer.cast(rt, self, { type: 'command', cmd: m });
-        else if (m['Event-Name'] === 'usurp_control')
-          GenServer.cast(rt, self, { type: 'usurp', fetchId: String(m['Fetch-ID']), node: m['Media-Node'] });
-        else
-          log.warn(
-            { category: m['Event-Category'], name: m['Event-Name'] },
-            'call_control: not a dialplan command; dropped',
-          );
-        return 'ignore';
-      },
-    });
-    // However the process ends (normal, crash, kill), its consumer is cancelled; the
-    // promise of that is written now, while this incarnation may still write.
-    table.insert(
-      'released',
-      rt.awaitExit(self).then(() => core.stop().catch(() => undefined)),
-    );
-    await core.start();
+      maxMessageBytes: MAX_COMMAND_BYTES,
+      responders: [
+        {
+          category: '*',
+          name: '*',
+          handler: (m, hctx) => {
+            if (m['Event-Category'] === 'call' && m['Event-Name'] === 'command')
+              GenServer.cast(hctx.runtime, hctx.server, { type: 'command', cmd: m } satisfies Cast);
+            else if (m['Event-Name'] === 'usurp_control')
+              GenServer.cast(hctx.runtime, hctx.server, {
+                type: 'usurp',
+                fetchId: String(m['Fetch-ID']),
+                node: m['Media-Node'],
+              } satisfies Cast);
+            else
+              hctx.log.warn(
+                { category: m['Event-Category'], name: m['Event-Name'] },
+                'call_control: not a dialplan command; dropped',
+              );
+          },
+        },
+      ],
+    };
+  },
+
+  init(a, ctx) {
+    const log = ctx.log.child({ call_id: a.callId });
     const s: State = {
       a,
-      rt,
-      core,
+      rt: ctx.runtime,
       log,
-      queueName,
+      queueName: controlQueueName(a.env.node, a.callId),
       phase: 'active',
       queue: [],
       current: undefined,
@@ -479,49 +537,12 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, Cast
       timer: undefined,
       otherLegs: new Set(),
     };
-    const first = table.insertNew('route_win_sent', true);
-    if (first && a.originated === true) log.debug({ queue: queueName }, 'originated leg: control queue up');
-    else if (first) {
-      await publish(
-        a.env,
-        'route_win',
-        {
-          'Call-ID': a.callId,
-          'Control-Queue': queueName,
-          'Custom-Channel-Vars': a.ccvs,
-          'Msg-ID': a.callId,
-          'Server-ID': queueName,
-          'Switch-Hostname': a.link.config.host,
-        },
-        a.controllerQueue,
-      );
-      await publish(a.env, 'usurp_control', {
-        'Call-ID': a.callId,
-        'Fetch-ID': a.ccvs['Fetch-ID'],
-        Reason: 'Route-Win',
-        'Media-Node': a.env.node,
-      });
-      log.debug({ controller: a.controllerQueue, queue: queueName }, 'route_win sent');
-      // Events before this point had no process to go to: the node connection checks, in
-      // its event order, that the call was not destroyed meanwhile.
-      const node = rt.whereis(names.node(a.link.identity.name));
-      if (node !== undefined) ctx.send(node, { type: 'call_started', callId: a.callId });
-      if (a.routes !== undefined)
-        GenServer.cast(rt, self, {
-          type: 'command',
-          cmd: routesBridge(a.callId, a.routes, a.controllerQueue),
-        });
-    } else {
+    const table: CallTable = Table.open(ctx, names.callTable(a.callId));
+    if (table.lookup('route_win_sent') === true) {
       log.warn('call_control restarted: checking the channel');
-      const esl = liveEsl(s);
-      if (esl === undefined) s.phase = 'node_down';
-      else
-        esl.api(`uuid_exists ${a.callId}`).then(
-          (r) => ctx.send(self, { type: 'resync', exists: r.trim() === 'true' }),
-          () => undefined,
-        );
+      if (live(s)) ask(s, ctx, { kind: 'api', command: `uuid_exists ${a.callId}` }, { op: 'resync' });
     }
-    if (liveEsl(s) === undefined) {
+    if (!live(s)) {
       s.phase = 'node_down';
       arm(s, ctx, a.env.settings.nodeDownMaxMs, 'node_timeout');
     }
@@ -542,11 +563,14 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, Cast
     return noreply(s);
   },
 
-  handleInfo(raw, s, ctx) {
+  async handleInfo(raw, s, ctx) {
     const m = raw as Msg;
     switch (m?.type) {
-      case 'exec_done':
-        handle(s, ctx, 'exec_done', () => onExecDone(s, ctx, m));
+      case 'gen_listener':
+        if (m.event === 'consuming' && m.recovered !== true) await onConsuming(s, ctx);
+        break;
+      case 'switch_reply':
+        onSwitchReply(s, ctx, m);
         break;
       case 'switch_event':
         if (m.ev.name === 'CHANNEL_HANGUP')
@@ -556,19 +580,13 @@ export const CallControl: GenServerBehaviour<State, CallControlArgs, never, Cast
         else if (m.ev.name === 'CHANNEL_BRIDGE' && m.ev.otherLeg !== undefined)
           s.otherLegs.add(m.ev.otherLeg);
         break;
+      case 'planned':
+        onPlanned(s, ctx, m);
+        break;
       case 'channel_gone':
         handle(s, ctx, 'channel_gone', () =>
           hangupPhase(s, ctx, 'channel_gone', 'channel gone after a switch outage'),
         );
-        break;
-      case 'resync':
-        if (!m.exists)
-          handle(s, ctx, 'channel_gone', () =>
-            hangupPhase(s, ctx, 'channel_gone', 'channel gone after a restart'),
-          );
-        break;
-      case 'destroy_check':
-        onDestroyCheck(s, ctx, m);
         break;
       case 'node_down':
         handle(s, ctx, 'node_down', () => {

@@ -7,10 +7,10 @@
  *   built; it holds nothing that changes.
  * - The node connection process owns what changes (node-connection.ts): its table of
  *   known calls (`names.callsTable`, kept across its restarts by the node supervisor's
- *   TableKeeper) and its event-socket connection, which it lists in its own protected
- *   table `names.switchTable` (row `esl`) while it lives; the table goes with the process.
- *   Other processes get the connection with `switchConnection(rt, link)` when they need
- *   it, never keep it, and treat undefined (or a connection that is down) as "node down".
+ *   TableKeeper) and its event-socket connection, which no other process holds: they use
+ *   the switch through the node connection's operations (node-ops.ts), and read whether
+ *   it is up from its protected table `names.switchTable` (row `status`), which goes
+ *   with the process.
  * - Per-call processes are registered under `names.control(callId)` /
  *   `names.events(callId)`; the node connection finds them there to deliver switch events.
  * - `publish(env, id, fields, queue?)` builds the catalogue message `id` (App-Name
@@ -19,9 +19,7 @@
  *   the bus refuses; callers log it.
  */
 import { build, destination, type BuildContext, type Envelope } from '../../src/api/index.ts';
-import { Table, type Runtime } from '../../src/kernel/index.ts';
 import { encodeJson, jsonProperties, type BusTransport } from '../../src/bus/index.ts';
-import type { EslConnection } from '../../src/switch/index.ts';
 import { FIFE_VERSION } from '../../src/version.ts';
 import type { EcallmgrSettings, SwitchConfig } from './config.ts';
 import type { SwitchIdentity } from './event-convert.ts';
@@ -49,13 +47,6 @@ export function switchLink(config: SwitchConfig): SwitchLink {
   });
 }
 
-/** The switch's event-socket connection, read from its node connection's table at the
- *  moment of use; undefined while no node connection runs. */
-export function switchConnection(rt: Runtime, link: SwitchLink): EslConnection | undefined {
-  const id = Table.whereis(rt, names.switchTable(link.identity.name));
-  return id === undefined ? undefined : Table.reader<'esl', EslConnection>(rt, id).lookup('esl');
-}
-
 export const names = {
   control: (callId: string): string => `ecallmgr_call_control:${callId}`,
   events: (callId: string): string => `ecallmgr_call_events:${callId}`,
@@ -66,7 +57,7 @@ export const names = {
   nodeTables: (sw: string): string => `ecallmgr_node_tables:${sw}`,
   /** The switch's known calls (call-id -> true), owned by its node connection. */
   callsTable: (sw: string): string => `ecallmgr_calls:${sw}`,
-  /** The switch's connection (row `esl`), owned by its node connection, gone with it. */
+  /** The switch connection's status (row `status`), owned by its node connection, gone with it. */
   switchTable: (sw: string): string => `ecallmgr_switch:${sw}`,
   router: (sw: string): string => `ecallmgr_router:${sw}`,
   authn: (sw: string): string => `ecallmgr_authn:${sw}`,

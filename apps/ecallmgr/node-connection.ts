@@ -10,9 +10,9 @@
  *   it ends, the rows pass to the keeper, and the restarted node connection claims them
  *   back and resynchronises those calls when it is up (as after a reconnect). An ended
  *   incarnation (a pending promise of it) can no longer read or write the table.
- * - init makes the event-socket connection, lists it in its own protected table
- *   `names.switchTable` (row `esl`; no heir: it goes with this process, so nobody reaches
- *   a dead incarnation's connection) and starts connecting without waiting: a switch that
+ * - init makes the event-socket connection, which only this process holds, lists its
+ *   status (up or not, nothing else) in its own protected table `names.switchTable` (row
+ *   `status`; no heir: it goes with this process) and starts connecting without waiting: a switch that
  *   is down at boot does not stop the app; the connection retries with backoff for ever.
  *   When the process ends, however it ends, the connection is closed.
  * - On every 'up': subscribes (first time; EslConnection re-applies it after a
@@ -42,18 +42,24 @@
  * - `{type:'track', callId, known}` (originate.ts): a leg ecallmgr is about to place is
  *   known (true: its park is not routed, it is resynchronised after a reconnect) or, when
  *   the originate failed before the switch made it, forgotten (false).
- * - `{type:'relay', to, msg}`: forwards msg to `to` in the order of the event stream
- *   (call_control sends its command completions this way, so that it never sees a
- *   completion before the switch events that preceded it on the socket).
+ * - The switch's operations for the other processes (node-ops.ts): `switch_op` (a call:
+ *   api, execute, hangup, command, sequence) is answered with `{reply}` or `{error}` once
+ *   the switch answered; `switch_op_cast` sends its outcome to the caller as a
+ *   `switch_reply` message through this process's mailbox, in the order of the event
+ *   stream (call_control's command completions never come before the switch events that
+ *   preceded them). The operation starts at once; the mailbox does not wait for the
+ *   switch's answer.
  * - Bad input from the switch (malformed frames, odd headers) is handled in EslConnection
  *   (logged, decoded leniently, or the socket dropped and re-made): it never crashes
  *   this process. A handler error is logged with the event name.
  */
 import {
+  GenServer,
   Table,
   TableKeeper,
   noreply,
   ok,
+  reply,
   unexpected,
   type Pid,
   type GenServerBehaviour,
@@ -63,6 +69,7 @@ import {
 import { EslConnection, type EslEvent } from '../../src/switch/index.ts';
 import { reportMediaServer } from '../../src/node/nodes.ts';
 import { names, type EcallmgrEnv, type SwitchLink } from './context.ts';
+import type { SwitchOp, SwitchReply, SwitchRequest, SwitchStatus } from './node-ops.ts';
 
 export interface NodeArgs {
   readonly link: SwitchLink;
@@ -89,7 +96,7 @@ type Msg =
   | { type: 'esl_up' }
   | { type: 'esl_down'; reason: string }
   | { type: 'esl_event'; ev: EslEvent }
-  | { type: 'relay'; to: Pid; msg: unknown }
+  | { type: 'relay'; to: Pid; msg: SwitchReply }
   | { type: 'call_started'; callId: string }
   | { type: 'track'; callId: string; known: boolean };
 
@@ -237,13 +244,38 @@ function dispatch(s: State, ctx: ProcessContext, ev: EslEvent): void {
   if (!toEvents) dropped(s, ev, 'no call process for it');
 }
 
+/** Starts one operation on the switch; the answer's text ('' when it has none). */
+function run(esl: EslConnection, op: SwitchOp): Promise<string> {
+  switch (op.kind) {
+    case 'api':
+      return esl.api(op.command);
+    case 'execute':
+      return esl.execute(op.callId, op.app, op.arg).then(() => '');
+    case 'hangup':
+      return esl.hangup(op.callId, op.cause).then(() => '');
+    case 'command':
+      return esl.command(op.line, op.headers === undefined ? undefined : { ...op.headers });
+    case 'sequence':
+      return runSequence(esl, op);
+    case 'bgapi':
+      return esl.bgapi(op.command, { timeoutMs: op.timeoutMs });
+    default:
+      return Promise.reject(new Error(`unknown switch operation ${String((op as { kind?: unknown }).kind)}`));
+  }
+}
+
+async function runSequence(esl: EslConnection, op: Extract<SwitchOp, { kind: 'sequence' }>): Promise<string> {
+  for (const [app, arg] of op.steps) await esl.execute(op.callId, app, arg);
+  return op.api === undefined ? '' : esl.api(op.api);
+}
+
 function dropped(s: State, ev: EslEvent, why: string): void {
   s.dropped++;
   if (s.log.isLevelEnabled('debug'))
     s.log.debug({ event: ev.name, subclass: ev.subclass, call_id: ev.uuid, why }, 'switch event dropped');
 }
 
-export const NodeConnection: GenServerBehaviour<State, NodeArgs> = {
+export const NodeConnection: GenServerBehaviour<State, NodeArgs, unknown, unknown> = {
   name: 'ecallmgr_node',
 
   async init(a, ctx) {
@@ -267,7 +299,12 @@ export const NodeConnection: GenServerBehaviour<State, NodeArgs> = {
     esl.on('up', () => ctx.send(self, { type: 'esl_up' } satisfies Msg));
     esl.on('down', ({ reason }) => ctx.send(self, { type: 'esl_down', reason } satisfies Msg));
     esl.on('event', (ev) => ctx.send(self, { type: 'esl_event', ev } satisfies Msg));
-    Table.create<'esl', EslConnection>(ctx, { name: names.switchTable(sw) }).insert('esl', esl);
+    const status: SwitchStatus = {
+      get isUp() {
+        return esl.isUp;
+      },
+    };
+    Table.create<'status', SwitchStatus>(ctx, { name: names.switchTable(sw) }).insert('status', status);
     // Each call's control queue is a listener with its own 'ready'/'lost' handlers on the
     // shared transport: thousands of them are expected, not a leak.
     if (a.env.bus.getMaxListeners() !== 0) a.env.bus.setMaxListeners(0);
@@ -294,6 +331,34 @@ export const NodeConnection: GenServerBehaviour<State, NodeArgs> = {
       dropped: 0,
       legs: new Map(),
     });
+  },
+
+  handleCall(req, from, s) {
+    const r = req as SwitchRequest;
+    if (r?.type !== 'switch_op') {
+      s.log.warn(
+        { request: typeof r === 'object' ? r?.type : typeof r },
+        'unknown call to the node connection',
+      );
+      return reply({ error: new Error('ecallmgr_node: unknown call') }, s);
+    }
+    run(s.esl, r.op).then(
+      (reply) => GenServer.reply(from, { reply }),
+      (error: unknown) => GenServer.reply(from, { error }),
+    );
+    return noreply(s);
+  },
+
+  handleCast(msg, s, ctx) {
+    const r = msg as SwitchRequest;
+    if (r?.type !== 'switch_op_cast') return unexpected(msg, s);
+    const self = ctx.self;
+    const back = (m: SwitchReply): void => ctx.send(self, { type: 'relay', to: r.to, msg: m } satisfies Msg);
+    run(s.esl, r.op).then(
+      (reply) => back({ type: 'switch_reply', tag: r.tag, reply }),
+      (error: unknown) => back({ type: 'switch_reply', tag: r.tag, error }),
+    );
+    return noreply(s);
   },
 
   async handleInfo(raw, s, ctx) {

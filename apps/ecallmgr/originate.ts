@@ -55,15 +55,8 @@ import {
 } from '../../src/bus/index.ts';
 import { EslCommandError } from '../../src/switch/index.ts';
 import { controlQueueName, type CallControlArgs } from './call-control.ts';
-import {
-  buildContext,
-  names,
-  publish,
-  switchConnection,
-  switchLink,
-  type EcallmgrEnv,
-  type SwitchLink,
-} from './context.ts';
+import { castSwitchOp, switchUp, type SwitchOp, type SwitchReply } from './node-ops.ts';
+import { buildContext, names, publish, switchLink, type EcallmgrEnv, type SwitchLink } from './context.ts';
 import {
   channelVars,
   dialSeparator,
@@ -113,7 +106,8 @@ type Msg =
   | { type: 'call_started'; pid?: Pid; reason?: string }
   | { type: 'originated'; ok: true }
   | { type: 'originated'; ok: false; error: string }
-  | { type: 'bridged'; error?: string };
+  | { type: 'bridged'; error?: string }
+  | SwitchReply;
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 const isTrue = (v: unknown, dflt: boolean): boolean => (v === undefined ? dflt : v === true || v === 'true');
@@ -155,7 +149,7 @@ function pickSwitch(s: State, ctx: ProcessContext): SwitchLink | undefined {
     });
     if (home !== undefined) return home;
   }
-  return links.find((l) => switchConnection(ctx.runtime, l)?.isUp === true);
+  return links.find((l) => switchUp(ctx.runtime, l));
 }
 
 function arm(s: State, ctx: ProcessContext, ms: number, msg: Msg): void {
@@ -169,11 +163,19 @@ function track(s: State, ctx: ProcessContext, known: boolean): void {
   if (node !== undefined) ctx.send(node, { type: 'track', callId: s.callId, known });
 }
 
-/** Through the node connection's mailbox: seen after the switch events that preceded it. */
-function relay(ctx: ProcessContext, link: SwitchLink, msg: Msg): void {
-  const node = ctx.runtime.whereis(names.node(link.identity.name));
-  if (node === undefined) ctx.send(ctx.self, msg);
-  else ctx.send(node, { type: 'relay', to: ctx.self, msg });
+/** The switch's answer to an operation (node-ops.ts: through the node connection's
+ *  mailbox, so seen after the switch events that preceded it) as this process's message. */
+function onSwitchReply(m: SwitchReply): Msg {
+  const error =
+    m.error === undefined
+      ? m.reply?.startsWith('-ERR') === true
+        ? m.reply.trim()
+        : undefined
+      : m.error instanceof EslCommandError
+        ? m.error.reply.trim()
+        : String(m.error);
+  if (m.tag === 'bridge') return { type: 'bridged', error };
+  return error === undefined ? { type: 'originated', ok: true } : { type: 'originated', ok: false, error };
 }
 
 function begin(s: State, ctx: ProcessContext): Stop | undefined {
@@ -265,27 +267,19 @@ function execute(s: State, ctx: ProcessContext): void {
   s.timer = undefined;
   s.step = 'originating';
   const link = s.link!;
-  const esl = switchConnection(ctx.runtime, link);
-  if (esl === undefined || !esl.isUp)
-    return relay(ctx, link, { type: 'originated', ok: false, error: 'lost connection to the switch' });
+  const lost: Msg = { type: 'originated', ok: false, error: 'lost connection to the switch' };
+  if (!switchUp(ctx.runtime, link)) return ctx.send(ctx.self, lost);
   const dial = s.dials.filter((d): d is string => typeof d === 'string').join(dialSeparator(s.a.req));
   const vars = channelVars(s.a.req, s.callId, { 'Fetch-ID': s.fetchId, 'Ecallmgr-Node': s.a.env.node });
   reply(s, 'originate_started', { 'Call-ID': s.callId, 'Control-Queue': s.ctlQueue });
   const timeoutS = Number(s.a.req.Timeout ?? 60);
   s.log.debug({ dial, action: s.action }, 'originating');
-  esl
-    .bgapi(`originate ${vars}${dial} ${s.action}`, {
-      timeoutMs: (Number.isFinite(timeoutS) ? timeoutS : 60) * 1000 + ORIGINATE_SLACK_MS,
-    })
-    .then(
-      () => relay(ctx, link, { type: 'originated', ok: true }),
-      (err: unknown) =>
-        relay(ctx, link, {
-          type: 'originated',
-          ok: false,
-          error: err instanceof EslCommandError ? err.reply.trim() : String(err),
-        }),
-    );
+  const op: SwitchOp = {
+    kind: 'bgapi',
+    command: `originate ${vars}${dial} ${s.action}`,
+    timeoutMs: (Number.isFinite(timeoutS) ? timeoutS : 60) * 1000 + ORIGINATE_SLACK_MS,
+  };
+  if (!castSwitchOp(ctx, link, op, 'originate')) ctx.send(ctx.self, lost);
 }
 
 function succeeded(s: State): Stop {
@@ -393,25 +387,15 @@ export const Originate: GenServerBehaviour<State, OriginateArgs> = {
         if (!m.ok) return fail(s, m.error);
         const existing = str(s.a.req['Existing-Call-ID']);
         if (existing === undefined) return succeeded(s);
-        const esl = switchConnection(ctx.runtime, s.link!);
-        const self = ctx.self;
-        if (esl === undefined) return fail(s, 'lost connection to the switch');
-        esl.api(`uuid_bridge ${s.callId} ${existing}`).then(
-          (r) =>
-            ctx.send(self, {
-              type: 'bridged',
-              error: r.startsWith('-ERR') ? r.trim() : undefined,
-            } satisfies Msg),
-          (err: unknown) =>
-            ctx.send(self, {
-              type: 'bridged',
-              error: err instanceof EslCommandError ? err.reply.trim() : String(err),
-            } satisfies Msg),
-        );
+        const op: SwitchOp = { kind: 'api', command: `uuid_bridge ${s.callId} ${existing}` };
+        if (!castSwitchOp(ctx, s.link!, op, 'bridge')) return fail(s, 'lost connection to the switch');
         return noreply(s);
       }
       case 'bridged':
         return m.error === undefined ? succeeded(s) : fail(s, m.error);
+      case 'switch_reply':
+        ctx.send(ctx.self, onSwitchReply(m));
+        return noreply(s);
       default:
         return unexpected(raw, s);
     }

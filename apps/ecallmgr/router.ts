@@ -36,7 +36,8 @@ import {
 import { build, destination, type Envelope as ApiEnvelope } from '../../src/api/index.ts';
 import { CollectTimeoutError, Requester, type Envelope } from '../../src/bus/index.ts';
 import type { EslEvent } from '../../src/switch/index.ts';
-import { buildContext, names, switchConnection, type EcallmgrEnv, type SwitchLink } from './context.ts';
+import { buildContext, names, type EcallmgrEnv, type SwitchLink } from './context.ts';
+import { switchOp } from './node-ops.ts';
 import { isActionable, pickWinner } from './route-winner.ts';
 import { routeReqFields } from './route-req.ts';
 
@@ -81,7 +82,7 @@ type Outcome = 'routed' | 'hungup';
 
 async function hangup(s: State, callId: string, cause: string, log: Logger): Promise<Outcome> {
   try {
-    await switchConnection(s.rt, s.a.link)?.hangup(callId, cause);
+    await switchOp(s.rt, s.a.link, { kind: 'hangup', callId, cause });
   } catch (err) {
     log.warn({ err: String(err), cause }, 'could not hang up the unrouted call');
   }

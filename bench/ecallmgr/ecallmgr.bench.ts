@@ -9,11 +9,13 @@
  *    - ecallmgr: park -> route_req on the bus -> a bench app answers park -> route_win ->
  *      the app sends `answer` to the control queue -> CHANNEL_ANSWER call event -> the app
  *      sends `hangup` -> CHANNEL_DESTROY call event.
+ *    The exchange declarations the bus sent per call setup are counted too.
  * 2. Concurrent calls held, memory per call after a forced GC (run with --expose-gc, as
  *    bench/run.ts does): HELD calls parked and answered by the simulator alone, then HELD
  *    calls routed and answered through ecallmgr (per-call supervisor, call_control with its
  *    bus queue, call_events). ecallmgr's share = the second minus the first.
- * Env: ECM_BENCH_CALLS (2000), ECM_BENCH_CONCURRENCY (50), ECM_BENCH_HELD (5000).
+ * Env: ECM_BENCH_CALLS (2000), ECM_BENCH_CONCURRENCY (50), ECM_BENCH_HELD (5000),
+ * ECM_BENCH_BUS (`embedded`, or an amqp:// URL: the same run on RabbitMQ).
  */
 import { createRootLogger } from '../../src/kernel/log.ts';
 import { Runtime, Supervisor } from '../../src/kernel/index.ts';
@@ -38,6 +40,8 @@ import { nodesChildSpec } from '../../src/node/nodes.ts';
 const CALLS = Number(process.env.ECM_BENCH_CALLS ?? 2000);
 const CONCURRENCY = Number(process.env.ECM_BENCH_CONCURRENCY ?? 50);
 const HELD = Number(process.env.ECM_BENCH_HELD ?? 5000);
+/** ECM_BENCH_BUS: an amqp:// URL to run on RabbitMQ instead of the embedded broker. */
+const BUS = process.env.ECM_BENCH_BUS ?? 'embedded';
 const quiet = createRootLogger({
   node: 'bench',
   level: process.env.ECM_BENCH_LOG ?? 'silent',
@@ -121,14 +125,15 @@ async function withEcallmgr<T>(
     rt: Runtime;
     app: Awaited<ReturnType<typeof benchApp>>;
     waiters: Waiters;
+    bus: ReturnType<typeof createTransport>;
   }) => Promise<T>,
 ): Promise<T> {
   const sw = await Switch.start({ port: 0, logger: quiet });
   const bus = createTransport({
-    url: 'embedded',
+    url: BUS,
     logger: quiet,
-    embeddedBroker: new EmbeddedBroker(),
-    namePrefix: 'bench',
+    embeddedBroker: BUS === 'embedded' ? new EmbeddedBroker() : undefined,
+    namePrefix: `bench-${process.pid}`,
   });
   await bus.start();
   await bus.assertExchanges(busExchangeSpecs().map((e) => ({ name: e.name, type: e.type })));
@@ -154,7 +159,7 @@ async function withEcallmgr<T>(
   if (sup.type !== 'ok') throw new Error('ecallmgr did not start');
   await up;
   try {
-    return await fn({ sw, rt, app, waiters });
+    return await fn({ sw, rt, app, waiters, bus });
   } finally {
     const exited = rt.awaitExit(sup.pid);
     rt.exit(sup.pid, 'shutdown');
@@ -259,12 +264,17 @@ const base = await baselineRate();
 out(
   `simulator alone (EslConnection): ${CALLS} calls, ${CONCURRENCY} in flight => ${base.toFixed(0)} call setups/s`,
 );
-const ecm = await withEcallmgr(({ sw, app, waiters }) =>
-  loop(CALLS, CONCURRENCY, () => routedCall(sw, app, waiters, true)),
-);
+let declaredPerCall = 0;
+const ecm = await withEcallmgr(async ({ sw, app, waiters, bus }) => {
+  const declared0 = bus.exchangesDeclared;
+  const rate = await loop(CALLS, CONCURRENCY, () => routedCall(sw, app, waiters, true));
+  declaredPerCall = (bus.exchangesDeclared - declared0) / CALLS;
+  return rate;
+});
 out(
-  `through ecallmgr (park -> route_req -> route_win -> answer -> hangup, embedded bus): ${ecm.toFixed(0)} call setups/s = ${(ecm / base).toFixed(2)}x the simulator alone (target >= 300/s)`,
+  `through ecallmgr (park -> route_req -> route_win -> answer -> hangup, ${BUS === 'embedded' ? 'embedded bus' : 'RabbitMQ'}): ${ecm.toFixed(0)} call setups/s = ${(ecm / base).toFixed(2)}x the simulator alone (target >= 300/s)`,
 );
+out(`  exchange declarations sent to the broker per call setup: ${declaredPerCall.toFixed(2)}`);
 
 const simPerCall = await baselineMemory();
 await withEcallmgr(async ({ sw, rt, app, waiters }) => {

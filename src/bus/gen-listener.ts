@@ -26,6 +26,10 @@
  * - Bindings and responders can be added and removed while running
  *   (`GenListener.addBinding` / `removeBinding`). After a lost connection the transport
  *   re-declares the queue under the same name and re-binds; the state is untouched.
+ * - `takeOver: true` (a named queue): a restarted listener consumes the queue only once
+ *   its predecessor's consumer (however that process ended) is cancelled
+ *   (listener-core.ts); `GenListener.released(transport, queue)` resolves once the
+ *   current one's is.
  * - terminate: the consumer is cancelled and running handlers finish before the module's
  *   terminate runs; an anonymous queue is deleted. A listener that ends without terminate
  *   (killed, crashed on purpose) has its consumer cancelled and its anonymous queue
@@ -142,8 +146,12 @@ type Internal =
 type InternalCast = { op: 'handle_event'; message: Envelope };
 
 const MAX_BYTES = 4 * 1024 * 1024;
-const kazooExchanges = (): ExchangeSpec[] =>
-  busExchangeSpecs().map((e) => ({ name: e.name, type: e.type }) as ExchangeSpec);
+let kazoo: readonly ExchangeSpec[] | undefined;
+/** Kazoo's exchanges, made once: every listener (one per call for call_control) keeps the list. */
+const kazooExchanges = (): readonly ExchangeSpec[] =>
+  (kazoo ??= Object.freeze(
+    busExchangeSpecs().map((e) => Object.freeze({ name: e.name, type: e.type }) as ExchangeSpec),
+  ));
 const isInternal = (x: unknown): x is Internal =>
   typeof x === 'object' && x !== null && '__gen_listener' in x;
 
@@ -172,7 +180,10 @@ function wrap<S, A>(
       const core = new ListenerCore({
         ...spec,
         name: spec.name ?? b.name,
-        exchanges: [...kazooExchanges(), ...(spec.exchanges ?? [])],
+        exchanges:
+          (spec.exchanges ?? []).length === 0
+            ? kazooExchanges()
+            : [...kazooExchanges(), ...(spec.exchanges ?? [])],
         transport: args.transport,
         logger: ctx.log,
         responders,
@@ -196,6 +207,8 @@ function wrap<S, A>(
         notify({ type: 'gen_listener', event: 'consuming', queue: i.queue, recovered: i.recovered }),
       );
       exposeCounters(ctx, () => ({ handlerErrors: core.counters.handlerErrors }));
+      // Ended while the module's init ran (killed): nothing to consume for.
+      if (!rt.isAlive(server)) throw new Error(`${b.name}: ended before its queue was set up`);
       await core.start();
       // However the process ends (terminate, a kill, an injected crash), its consumer goes.
       void rt.awaitExit(server).then(() => core.stop());
@@ -309,4 +322,7 @@ export const GenListener = {
     GenServer.call(rt, server, internal({ op: 'remove_binding', binding })),
   queue: (rt: Runtime, server: Pid | string) => GenServer.call<string>(rt, server, internal({ op: 'queue' })),
   counters: (rt: Runtime, server: Pid | string) => GenServer.call(rt, server, internal({ op: 'counters' })),
+  /** Resolves once the current `takeOver` listener of `queue` on `transport` has stopped. */
+  released: (transport: BusTransport, queue: string): Promise<void> =>
+    ListenerCore.released(transport, queue),
 };

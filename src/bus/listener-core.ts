@@ -35,6 +35,12 @@
  *   with that error after cancelling what it had set up; the listener is then unusable.
  * - `stop()`: cancels the consumer, waits for running handlers, deletes an anonymous queue.
  *   Idempotent.
+ * - `takeOver: true` (a named queue only; Kazoo's call_control restarted on its call's
+ *   control queue): one listener at a time consumes that queue on this transport. A start
+ *   waits until the previous such listener of the queue has stopped (its consumer
+ *   cancelled, however its process ended) before it declares and consumes, so a restarted
+ *   process never shares the queue with its dead predecessor. `ListenerCore.released(t,
+ *   queue)` resolves once the current one has stopped (at once when there is none).
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
@@ -87,6 +93,8 @@ export interface ListenerOptions {
   readonly logger: Logger;
   /** For logs. Default: the queue name. */
   readonly name?: string;
+  /** Fields every log line of the listener carries (e.g. the call_id of a call's listener). */
+  readonly logBindings?: Record<string, unknown>;
   /** '' (default) = anonymous queue with a client-generated name. */
   readonly queue?: string;
   readonly queueOptions?: QueueOverrides;
@@ -114,7 +122,12 @@ export interface ListenerOptions {
    * responders still run (as in Kazoo). The gen_listener wrapper uses it to feed its module.
    */
   readonly handleEvent?: (message: Envelope, delivery: Delivery) => 'ignore' | void;
+  /** One listener at a time on this named queue: wait for the previous one to stop first. */
+  readonly takeOver?: boolean;
 }
+
+/** Per transport, per named queue: when its current take-over listener will have stopped. */
+const holders = new WeakMap<BusTransport, Map<string, Promise<void>>>();
 
 export interface ListenerEvents {
   created_queue: [queue: string];
@@ -159,7 +172,11 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
     super();
     this.t = opts.transport;
     this.counters = opts.counters ?? new BusCounters();
-    this.log = opts.logger.child({ mod: 'listener', listener: opts.name ?? (opts.queue || 'anonymous') });
+    this.log = opts.logger.child({
+      ...opts.logBindings,
+      mod: 'listener',
+      listener: opts.name ?? (opts.queue || 'anonymous'),
+    });
     this.decode = opts.decode ?? decodeJson;
     this.validate = opts.validate ?? validateEnvelope;
     this.maxBytes = opts.maxMessageBytes ?? 4 * 1024 * 1024;
@@ -181,13 +198,49 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
     return this.consumingNow;
   }
 
+  /** Resolves once the current take-over listener of `queue` on `t` has stopped. */
+  static released(t: BusTransport, queue: string): Promise<void> {
+    return holders.get(t)?.get(queue) ?? Promise.resolve();
+  }
+
   start(): Promise<void> {
+    if (this.started === undefined && this.opts.takeOver === true) return this.takeOverStart();
     return (this.started ??= this.doStart().catch(async (err: unknown) => {
       this.log.error({ err, queue: this.queueName }, 'listener: start failed; undoing what was declared');
       await (this.stopped ??= this.doStop());
       throw err;
     }));
   }
+
+  /** Takes the queue's place at once (a later start waits for this one), then waits for the
+   *  previous holder to stop before starting. */
+  private takeOverStart(): Promise<void> {
+    const queue = this.opts.queue ?? '';
+    if (queue === '') throw new Error('listener: takeOver needs a named queue');
+    let byQueue = holders.get(this.t);
+    if (byQueue === undefined) holders.set(this.t, (byQueue = new Map()));
+    const previous = byQueue.get(queue);
+    if (previous !== undefined)
+      this.log.debug({ queue }, 'listener: waiting for the previous consumer of the queue to stop');
+    let done!: () => void;
+    const mine = new Promise<void>((resolve) => (done = resolve));
+    byQueue.set(queue, mine);
+    this.released = () => {
+      if (byQueue.get(queue) === mine) byQueue.delete(queue);
+      done();
+    };
+    this.started = (previous ?? Promise.resolve())
+      .then(() => this.doStart())
+      .catch(async (err: unknown) => {
+        this.log.error({ err, queue: this.queueName }, 'listener: start failed; undoing what was declared');
+        await (this.stopped ??= this.doStop());
+        throw err;
+      });
+    return this.started;
+  }
+
+  /** Set by a take-over start: tells the next listener of the queue that this one stopped. */
+  private released: (() => void) | undefined;
 
   private async doStart(): Promise<void> {
     const o = this.opts;
@@ -424,5 +477,6 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
       }
     }
     this.log.info({ queue: this.queueName, counters: this.counters.snapshot() }, 'listener: stopped');
+    this.released?.();
   }
 }

@@ -14,6 +14,10 @@
  *   operation reject with it at once, and the transport is closed. After a first
  *   connection the same refusal is retried like any outage (an operator may be fixing it).
  * - Once connected, the Topology is replayed and `ready` is emitted with `recovered: true`.
+ * - An exchange is declared once per connection: `assertExchange` of an exchange this
+ *   connection already declared with the same spec sends nothing (every listener start
+ *   asks for Kazoo's whole list); a new connection declares it again (the replay).
+ *   `exchangesDeclared` counts the declarations sent to the broker.
  * - Operations wait for a connection up to `publishTimeoutMs` (default 5000), then reject
  *   with BusNotConnectedError. An operation whose link dies under it is retried on the next
  *   link within the same deadline; a confirmed publish that cannot be confirmed in time
@@ -75,6 +79,11 @@ interface Waiter {
 export const BUS_BACKOFF: BackoffPolicy = { initialMs: 100, maxMs: 5_000, factor: 2, jitter: 0.2 };
 
 const RESOLVED: Promise<void> = Promise.resolve();
+
+const sameExchange = (a: ExchangeSpec, b: ExchangeSpec): boolean =>
+  a.type === b.type &&
+  (a.durable ?? false) === (b.durable ?? false) &&
+  (a.autoDelete ?? false) === (b.autoDelete ?? false);
 /** Leaves room for `-ctag<n>-<8 hex>` within AMQP's 255 bytes. */
 const MAX_PREFIX_BYTES = 200;
 
@@ -95,6 +104,9 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
   private closing: Promise<void> | undefined;
   private refused: BusRefusedError | undefined;
   private seq = 0;
+  /** Exchanges each connection has declared (name -> spec), so each is sent once. */
+  private readonly declared = new WeakMap<Link, Map<string, ExchangeSpec>>();
+  private sentExchanges = 0;
 
   constructor(opts: RecoveringTransportOptions) {
     super();
@@ -113,6 +125,11 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
 
   get state(): TransportState {
     return this._state;
+  }
+
+  /** Exchange declarations sent to the broker since the transport was made (replays included). */
+  get exchangesDeclared(): number {
+    return this.sentExchanges;
   }
 
   get broker(): string | undefined {
@@ -175,7 +192,12 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
       return;
     }
     try {
-      await this.topology.replay(link, this.log);
+      const declared = new Map<string, ExchangeSpec>();
+      this.declared.set(link, declared);
+      await this.topology.replay(link, this.log, (x) => {
+        this.sentExchanges++;
+        declared.set(x.name, x);
+      });
       if (lostEarly) throw lostEarly;
     } catch (err) {
       this.log.warn(
@@ -312,9 +334,15 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
   async assertExchange(spec: ExchangeSpec): Promise<void> {
     checkNames('assertExchange', [['exchange name', spec.name]]);
     const prev = this.topology.exchanges.get(spec.name);
+    const done = this.link === undefined ? undefined : this.declared.get(this.link)?.get(spec.name);
+    if (done !== undefined && sameExchange(done, spec)) return;
     this.topology.exchanges.set(spec.name, spec);
     try {
-      await this.withLink(`assertExchange ${spec.name}`, (l) => l.assertExchange(spec));
+      await this.withLink(`assertExchange ${spec.name}`, async (l) => {
+        this.sentExchanges++;
+        await l.assertExchange(spec);
+        this.declared.get(l)?.set(spec.name, spec);
+      });
     } catch (err) {
       if (prev) this.topology.exchanges.set(spec.name, prev);
       else this.topology.exchanges.delete(spec.name);
@@ -329,6 +357,7 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
   async deleteExchange(name: string): Promise<void> {
     checkNames('deleteExchange', [['exchange name', name]]);
     this.topology.forgetExchange(name);
+    if (this.link !== undefined) this.declared.get(this.link)?.delete(name);
     await this.withLink(`deleteExchange ${name}`, (l) => l.deleteExchange(name));
   }
 

@@ -69,7 +69,8 @@ export class Topology {
     return c.queue;
   }
 
-  async replay(link: Link, log: Logger): Promise<void> {
+  /** `declared` is told of each exchange the broker accepted. */
+  async replay(link: Link, log: Logger, declared?: (x: ExchangeSpec) => void): Promise<void> {
     const step = async (what: string, fn: () => Promise<void>): Promise<void> => {
       try {
         await fn();
@@ -79,7 +80,10 @@ export class Topology {
       }
     };
     for (const x of [...this.exchanges.values()])
-      await step(`exchange ${x.name}`, () => link.assertExchange(x));
+      await step(`exchange ${x.name}`, async () => {
+        await link.assertExchange(x);
+        declared?.(x);
+      });
     for (const [name, opts] of [...this.queues])
       await step(`queue ${name}`, () => link.assertQueue(name, opts));
     for (const b of [...this.bindings.values()])

@@ -100,7 +100,7 @@ export function callsSuite(start: () => Promise<Harness>): void {
     const { callId, ctl } = await h.placeRoutedCall();
     const control = h.rt.whereis(`ecallmgr_call_control:${callId}`)!;
     const ended = h.rt.awaitExit(control);
-    const released = controlReleased(h.rt, callId);
+    const released = controlReleased(h.bus, h.rt.node, callId);
     h.sw.hangup(callId, 'NORMAL_CLEARING');
     expect(await ended).toBe('normal');
     await h.rt.events.waitFor(

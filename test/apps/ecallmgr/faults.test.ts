@@ -7,7 +7,9 @@
 import { controlReleased } from '../../../apps/ecallmgr/call-control.ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Supervisor, Table, TableError } from '../../../src/kernel/index.ts';
-import { names } from '../../../apps/ecallmgr/context.ts';
+import { names, type SwitchLink } from '../../../apps/ecallmgr/context.ts';
+import { NodeDownError, switchOp, switchUp } from '../../../apps/ecallmgr/node-ops.ts';
+import { EslConnection } from '../../../src/switch/index.ts';
 import { SWITCH, startHarness, type Harness } from './harness.ts';
 
 describe('ecallmgr under faults', () => {
@@ -17,15 +19,16 @@ describe('ecallmgr under faults', () => {
     h = undefined;
   });
 
-  /** Resolves once the call's control process holds `n` queued commands (its describe()). */
+  /** Resolves once the call's control process holds `n` queued commands (its describe().state). */
   async function queuedCommands(hh: Harness, callId: string, n: number): Promise<void> {
     for (let i = 0; ; i++) {
       const pid = hh.rt.whereis(names.control(callId));
       const d =
         pid === undefined
           ? undefined
-          : (hh.rt.proc(pid)?.meta?.describe?.() as { queued?: number } | undefined);
-      if (d?.queued === n) return;
+          : (hh.rt.proc(pid)?.meta?.describe?.() as { state?: { queued?: number } } | undefined);
+      // gen_listener's view: its queue, whether it consumes, and call_control's own as `state`
+      if (d?.state?.queued === n) return;
       if (i > 2000)
         throw new Error(
           `call_control of ${callId} never held ${n} queued commands (last: ${JSON.stringify(d)})`,
@@ -119,7 +122,7 @@ describe('ecallmgr under faults', () => {
     );
     const callSup = (await Supervisor.whichChildren(h.rt, names.calls))[0]!.pid!;
     const supEnded = h.rt.awaitExit(callSup);
-    const released = controlReleased(h.rt, callId);
+    const released = controlReleased(h.bus, h.rt.node, callId);
     await h.app.command(ctl, callId, 'hangup');
     await h.app.waitEvent(callId, 'CHANNEL_DESTROY');
     expect(await supEnded).toBe('shutdown');
@@ -137,7 +140,7 @@ describe('ecallmgr under faults', () => {
     for (let i = 0; i < 4; i++) {
       const pid = h.rt.whereis(names.control(callId));
       if (pid === undefined) break;
-      released = controlReleased(h.rt, callId);
+      released = controlReleased(h.bus, h.rt.node, callId);
       const next = h.rt.events.waitFor(
         'supervisor',
         (e) => (e.kind === 'child_restarted' && e.childId === 'call_control') || e.kind === 'gave_up',
@@ -182,6 +185,23 @@ describe('ecallmgr under faults', () => {
     const destroy = await h.app.waitEvent('ghost-1', 'CHANNEL_DESTROY');
     expect(destroy.Disposition).toBe('channel_gone');
     expect(await ended).toBe('normal');
+  });
+
+  it('only the node connection holds the event-socket connection: others see its status and use the switch through its operations', async () => {
+    h = await startHarness();
+    const { callId } = await h.placeRoutedCall();
+    const rows = [...Table.reader<string, unknown>(h.rt, names.switchTable(SWITCH)).entries()];
+    expect(rows.map(([k]) => k)).toEqual(['status']);
+    expect(rows.some(([, v]) => v instanceof EslConnection)).toBe(false);
+    const link = { identity: { name: SWITCH } } as SwitchLink;
+    expect(switchUp(h.rt, link)).toBe(true);
+    expect(await switchOp(h.rt, link, { kind: 'api', command: `uuid_exists ${callId}` })).toBe('true');
+    await expect(switchOp(h.rt, link, { kind: 'api', command: 'no_such_command' })).rejects.toThrow(/-ERR/);
+    const nowhere = { identity: { name: 'nowhere' } } as SwitchLink;
+    expect(switchUp(h.rt, nowhere)).toBe(false);
+    await expect(switchOp(h.rt, nowhere, { kind: 'api', command: 'status' })).rejects.toBeInstanceOf(
+      NodeDownError,
+    );
   });
 
   it('the node connection killed mid-call is restarted with its router and authn; the call goes on and ends cleanly', async () => {

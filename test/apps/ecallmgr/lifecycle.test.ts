@@ -31,7 +31,7 @@ describe('ecallmgr call life cycle and bad input', () => {
     await h.app.command(ctl, callId, 'play', { 'Media-Name': 'c.wav' });
     const control = h.rt.whereis(names.control(callId))!;
     const ended = h.rt.awaitExit(control);
-    const released = controlReleased(h.rt, callId);
+    const released = controlReleased(h.bus, h.rt.node, callId);
     const callSup = (await Supervisor.whichChildren(h.rt, names.calls))[0]!.pid!;
     const supEnded = h.rt.awaitExit(callSup);
     const flushed = h.app.waitEvent(callId, 'CHANNEL_DESTROY');

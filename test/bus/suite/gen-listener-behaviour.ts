@@ -266,3 +266,119 @@ export function genListenerBehaviour(env: () => BusEnv): void {
     await expect(t.checkQueue(queue)).rejects.toThrow();
   });
 }
+
+/** A listener on a named queue of the test's choosing that records what it receives. */
+interface NamedArgs {
+  queue: string;
+  exchange: string;
+  got: string[];
+  onGot?: () => void;
+}
+const Named: GenListenerBehaviour<null, NamedArgs> = {
+  name: 'test_named_listener',
+  init: () => ok(null),
+  listen: (a) => ({
+    queue: a.queue,
+    takeOver: true,
+    exchanges: [{ name: a.exchange, type: 'topic' }],
+    bindings: [{ exchange: a.exchange, routingKey: a.queue }],
+    responders: [
+      {
+        category: '*',
+        name: '*',
+        handler: (m) => {
+          a.got.push(String(m['Auth-User']));
+          a.onGot?.();
+        },
+      },
+    ],
+  }),
+};
+
+export function genListenerTakeOverAndDeclarations(env: () => BusEnv): void {
+  const runtimes: Runtime[] = [];
+  afterEach(async () => {
+    for (const rt of runtimes.splice(0)) await rt.shutdown();
+    await env().closeAll();
+  });
+
+  it('takeOver: a listener restarted on a named queue consumes it only once its killed predecessor has cancelled its consumer', async () => {
+    const t = await env().transport();
+    const rt = new Runtime({ node: 'test@localhost', logger: env().logger });
+    runtimes.push(rt);
+    const order: string[] = [];
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    // The transport both incarnations use: the predecessor's cancel is held at the gate.
+    const held = new Proxy(t, {
+      get(target, prop) {
+        if (prop === 'cancel')
+          return (tag: string) =>
+            gate.then(() => target.cancel(tag)).then(() => void order.push('first cancelled'));
+        if (prop === 'consume')
+          return (...args: Parameters<BusTransport['consume']>) => {
+            order.push('consume');
+            return target.consume(...args);
+          };
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const x = `${env().prefix()}-x`;
+    const queue = `${env().prefix()}-ctl`;
+    const first: NamedArgs = { queue, exchange: x, got: [] };
+    const second: NamedArgs = { queue, exchange: x, got: [] };
+    const a = ((await GenListener.start(rt, Named, first, { transport: held })) as { pid: Pid }).pid;
+    const exited = rt.awaitExit(a);
+    rt.exit(a, 'kill');
+    await exited;
+    const started = GenListener.start(rt, Named, second, { transport: held });
+    // Broker round trips, enough for a start that does not wait to consume.
+    for (let i = 0; i < 20 && order.length < 2; i++) await t.checkQueue(queue);
+    expect(order).toEqual(['consume']);
+    open();
+    const b = ((await started) as { pid: Pid }).pid;
+    expect(order).toEqual(['consume', 'first cancelled', 'consume']);
+    expect((await t.checkQueue(queue)).consumerCount).toBe(1);
+    const got = new Promise<void>((r) => (second.onGot = r));
+    await t.publish(x, queue, JSON.stringify(authnReq('ivy', 'example.com')), {
+      contentType: 'application/json',
+    });
+    await got;
+    expect(second.got).toEqual(['ivy']);
+    expect(first.got).toEqual([]);
+    await GenServer.stop(rt, b, 'shutdown');
+    await GenListener.released(held, queue);
+    await t.deleteQueue(queue).catch(() => undefined);
+    await t.deleteExchange(x).catch(() => undefined);
+  });
+
+  it('a second listener start declares no exchange the connection already declared; a reconnect declares them again', async () => {
+    const t = await env().transport();
+    const rt = new Runtime({ node: 'test@localhost', logger: env().logger });
+    runtimes.push(rt);
+    const x = `${env().prefix()}-x`;
+    const start = async (n: string) =>
+      (
+        (await GenListener.start(
+          rt,
+          Named,
+          { queue: `${env().prefix()}-${n}`, exchange: x, got: [] },
+          { transport: t },
+        )) as { pid: Pid }
+      ).pid;
+    await start('one');
+    const afterFirst = t.exchangesDeclared;
+    expect(afterFirst).toBeGreaterThan(10); // Kazoo's exchanges and the test's own
+    await start('two');
+    expect(t.exchangesDeclared).toBe(afterFirst);
+    const back = new Promise<void>((resolve) => t.once('ready', () => resolve()));
+    t.sever('test: cut the connection');
+    await back;
+    const afterReconnect = t.exchangesDeclared;
+    expect(afterReconnect - afterFirst).toBe(t.topology.exchanges.size);
+    await start('three');
+    expect(t.exchangesDeclared).toBe(afterReconnect);
+    await t.deleteExchange(x).catch(() => undefined);
+  });
+}
