@@ -26,8 +26,10 @@
  * - Revisions are remembered (from `noteRevs` and each write); ids with no known revision
  *   are looked up in one `allDocs` per batch. A conflict re-reads the revision and
  *   retries (3 times, then the id is reported with the error). A failed store call
- *   (network, server down) keeps every row and retries the batch after the kernel's
- *   backoff (src/kernel/backoff.ts), for ever, logged each time.
+ *   (network, server down, any error but those below) keeps every row and retries the
+ *   batch after the kernel's backoff (src/kernel/backoff.ts), for ever, logged each
+ *   time. 'invalid', 'not_found' (the database is gone) and 'closed' will not get better:
+ *   the batch's ids are reported with the error and dropped (as RetryingWriter does).
  * - terminate (stop, shutdown): waits for the write in flight, then flushes what is
  *   pending (3 tries); rows still unwritten pass with the table to the keeper.
  * - Calls: `stats` -> {pending, inFlight, failures}.
@@ -48,7 +50,7 @@ import {
   type ProcessContext,
   type Table,
 } from '../../src/kernel/index.ts';
-import type { DocInput, DocumentStore, Doc } from '../../src/store/index.ts';
+import { isStoreError, type DocInput, type DocumentStore, type Doc } from '../../src/store/index.ts';
 
 export const REG_STORE = 'reg_store';
 export const REG_WRITES_TABLE = 'registrar_reg_writes';
@@ -80,7 +82,7 @@ type Cast =
 
 /** What a batch write answers (computed outside the handler, applied by it). */
 type BatchOutcome =
-  | { ok: false; error: string }
+  | { ok: false; error: string; final: boolean; sent: Array<[string, number]> }
   | {
       ok: true;
       learned: Array<[string, string]>;
@@ -115,6 +117,8 @@ export interface RegStoreArgs {
 
 const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 100, maxMs: 10_000, factor: 2, jitter: 0.2 };
 const MAX_CONFLICTS = 3;
+/** Store errors a retry will not cure. */
+const FINAL = new Set(['invalid', 'not_found', 'closed']);
 
 /** Casts writes to reg_store; false when it is not running (nothing was queued). */
 export function writeRegistrations(ctx: ProcessContext, writes: RegWrite[], tag: unknown): boolean {
@@ -199,12 +203,28 @@ async function writeBatch(
     }
     return { ok: true, learned, results };
   } catch (err) {
-    return { ok: false, error: (err as Error).message };
+    return {
+      ok: false,
+      error: (err as Error).message,
+      final: isStoreError(err) && FINAL.has(err.code),
+      sent: batch.map(([id, row]) => [id, row.seq]),
+    };
   }
 }
 
 /** Applies a batch's outcome to the table (the handler's part). Answers whether it failed. */
 function applyOutcome(s: State, ctx: ProcessContext, outcome: BatchOutcome): boolean {
+  if (!outcome.ok && outcome.final) {
+    ctx.log.error(
+      { err: outcome.error, ids: outcome.sent.length },
+      'registrations: batch write failed for good',
+    );
+    for (const [id, seq] of outcome.sent) {
+      const row = s.pending.lookup(id);
+      if (row !== undefined && row.seq === seq) finish(s, ctx, id, row.waiters, outcome.error);
+    }
+    return false;
+  }
   if (!outcome.ok) {
     s.retryAttempt++;
     ctx.log.error(

@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { GenServer, describeTree } from '../../../src/kernel/index.ts';
-import type { DocumentStore } from '../../../src/store/index.ts';
+import { StoreError, type DocumentStore } from '../../../src/store/index.ts';
 import { REGISTRATIONS_DB } from '../../../apps/registrar/databases.ts';
 import { registrationId } from '../../../apps/registrar/contact.ts';
 import { REG_STORE } from '../../../apps/registrar/reg-store.ts';
@@ -66,6 +66,31 @@ export function regStoreSuite(makeHarness: () => Promise<Harness>): void {
       ).toHaveLength(2);
       expect(await h.store.get(REGISTRATIONS_DB, id)).toMatchObject({ Username: 'alice' });
       expect(h.lines.some((l) => String(l.msg).includes('not written to the database'))).toBe(false);
+    });
+
+    it('a write the store calls invalid is not retried: reported to reg_server, logged, dropped; reg_store lives on', async () => {
+      const { h, realm } = await fresh();
+      interceptWrites(h, (n) =>
+        n === 0 ? Promise.reject(new StoreError('invalid', 'bad document (injected)')) : undefined,
+      );
+      const pid = h.rt.whereis(REG_STORE);
+      await register(h, 'carol', realm, `<${contact('carol', 3)}>`);
+      const id = registrationId(contact('carol', 3));
+      await until(
+        () =>
+          h.lines.some(
+            (l) =>
+              l.msg === 'reg_success: registration not written to the database (kept in the tables)' &&
+              l.id === id,
+          ),
+        'the refusal reported',
+      );
+      expect(h.lines.some((l) => l.msg === 'registrations: batch write failed for good')).toBe(true);
+      expect(h.lines.some((l) => l.msg === 'registrations: batch write failed; kept, retried')).toBe(false);
+      expect(await stats(h)).toMatchObject({ pending: 0 });
+      expect(h.rt.whereis(REG_STORE)).toEqual(pid);
+      await register(h, 'carol', realm, `<${contact('carol', 3)}>`);
+      await written(h, id);
     });
 
     it('reg_store crashed with a batch in flight and writes pending: its successor writes them all, nothing acknowledged is lost', async () => {
