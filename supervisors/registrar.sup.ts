@@ -3,6 +3,8 @@
  *
  *   registrar_sup (rest_for_one, 5 restarts in 30 s)
  *   ├── reg_tables              TableKeeper: heir of the tables below while their owner restarts
+ *   ├── reg_store               gen_server: batched writer of registration documents; its
+ *   │                           pending writes in registrar_reg_writes (kept by reg_tables)
  *   ├── reg_server              gen_listener on registrar_listener_reg_success (acked after the
  *   │                           database write): reg_success; owns the registration tables
  *   │                           (registrar_registrations, registrar_reg_users) and the sweep
@@ -17,6 +19,8 @@ import { TableKeeper, type SupervisorSpec } from '../src/kernel/index.ts';
 import type { BusTransport } from '../src/bus/index.ts';
 import type { DocumentStore } from '../src/store/index.ts';
 import { REG_TABLES, regServerChildSpec } from '../apps/registrar/reg-server.ts';
+import { regStoreChildSpec } from '../apps/registrar/reg-store.ts';
+import { REGISTRATIONS_DB } from '../apps/registrar/databases.ts';
 import { regAuthnChildSpec } from '../apps/registrar/reg-authn.ts';
 import { registrarSettings } from '../apps/registrar/settings.ts';
 import { FIFE_VERSION } from '../src/version.ts';
@@ -37,6 +41,7 @@ export function registrarTree(
     flags: { strategy: 'rest_for_one', intensity: 5, period: 30 },
     children: [
       TableKeeper.childSpec(REG_TABLES, { name: REG_TABLES }),
+      regStoreChildSpec({ store: services.store, db: REGISTRATIONS_DB, keeper: REG_TABLES }),
       regServerChildSpec(args, services.bus),
       regAuthnChildSpec({ ...args, transport: services.bus }),
     ],

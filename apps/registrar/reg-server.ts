@@ -12,10 +12,13 @@
  *   answers nothing before it knows what is stored.
  * - Only this process writes the tables. The reg_success responder runs outside the
  *   process: it calls `{op: 'reg_success', msg}`, reg_server applies it to the tables at
- *   once (mailbox order decides) and queues the database write; the write's outcome comes
- *   back as a message and only then is the call answered (`{result, id}`, or `{result:
- *   'rejected', reason}`, or `{result, id, error}` when the write failed: the registration
- *   stays in the tables). reg_query's database finds arrive as the cast `{op: 'adopt', docs}`.
+ *   once (mailbox order decides) and casts the database writes to reg_store (reg-store.ts,
+ *   started before it); reg_store's `reg_store_written` messages come back and only when
+ *   all of them have is the call answered (`{result, id}`, or `{result: 'rejected',
+ *   reason}`, or `{result, id, error}` when the store refused the document: the
+ *   registration stays in the tables; or `{result, id, requeue: true}` when reg_store is
+ *   not running: the responder hands the message back). reg_query's database finds
+ *   arrive as the cast `{op: 'adopt', docs}` (their revisions are passed to reg_store).
  * - Queue: the named, shared `<settings.queue>_reg_success` (not auto-deleted, so
  *   reg_success messages wait while the registrar restarts and several registrars share
  *   the load), acked only once the registration is in the database (after-handlers): a
@@ -24,16 +27,22 @@
  * - Invalid messages never reach the responders (gen_listener validates against the
  *   catalogue, logs and answers the API error). Other info messages are the kernel's
  *   unexpected ones.
- * - handleInfo `sweep`: expired registrations leave tables and database, then the next
- *   sweep is scheduled. Calls: `{op: 'sweep', now?}` (sweep now, or as if at `now`;
- *   answers the expired ids), `stats`.
- * - terminate: pending registration writes are drained. A crash skips terminate: the
- *   tables pass to the keeper with their rows, and the writes already queued still land
- *   (their messages, unacked, come again to the successor, which applies them again).
+ * - handleInfo `sweep`: expired registrations leave the tables and their deletes go to
+ *   reg_store, then the next sweep is scheduled. Calls: `{op: 'sweep', now?}` (sweep now,
+ *   or as if at `now`; answers the expired ids once the database has forgotten them),
+ *   `stats` (`pendingWrites`: calls and sweeps waiting for reg_store).
+ * - reg_server monitors reg_store: if it ends (crash), or when reg_server stops
+ *   (beforeStop, so that its running responders can finish), every reg_success still
+ *   waiting is answered `requeue`: its message comes again, to the successor or to
+ *   another registrar, and is applied again (the same write, harmless).
+ * - The writes themselves belong to reg_store: a crash of reg_server (which skips
+ *   terminate) leaves its tables to the keeper and its queued writes to reg_store, which
+ *   still lands them; the unacked reg_success messages come again to the successor.
  */
 import {
   GenServer,
   TableKeeper,
+  isDownMessage,
   ok,
   noreply,
   reply,
@@ -46,7 +55,7 @@ import { regSuccessKey } from '../../src/api/index.ts';
 import type { BusTransport } from '../../src/bus/index.ts';
 import { ACCOUNTS_DB, type DocumentStore, type SavedDoc } from '../../src/store/index.ts';
 import { ensureAccountDb, ensureRegistrarDbs, REGISTRATIONS_DB } from './databases.ts';
-import { RegStore } from './reg-store.ts';
+import { REG_STORE, isRegWritten, noteRevs, writeRegistrations, type RegWrite } from './reg-store.ts';
 import { RegistrationTable, REGS_TABLE, REG_USERS_TABLE, type Registration } from './registrations.ts';
 import { handleRegSuccess } from './reg-success-handler.ts';
 import type { RegistrarSettings } from './settings.ts';
@@ -64,26 +73,32 @@ export interface RegServerArgs {
   readonly appVersion: string;
 }
 
+/** A set of writes handed to reg_store, and what to do once all have come back. */
+type JobEnd =
+  | { kind: 'reg_success'; from: From; result: 'stored' | 'updated' | 'removed'; id: string }
+  | { kind: 'sweep'; from?: From; ids: string[] }
+  | { kind: 'prime'; expired: number };
+interface Job {
+  remaining: number;
+  error?: string;
+  end: JobEnd;
+}
+
 interface State {
   table: RegistrationTable;
   startedAt: number;
   sweepIntervalMs: number;
+  jobs: Map<number, Job>;
+  nextTag: number;
 }
 
 /** What the reg_success call answers. */
 export type RegSuccessReply =
-  | { result: 'stored' | 'updated' | 'removed'; id: string; error?: string }
+  | { result: 'stored' | 'updated' | 'removed'; id: string; error?: string; requeue?: true }
   | { result: 'rejected'; reason: string };
 
 type Call = { op: 'sweep'; now?: number } | { op: 'reg_success'; msg: Record<string, unknown> } | 'stats';
 type Cast = { op: 'adopt'; docs: SavedDoc[] };
-type Written = {
-  type: 'reg_written';
-  from: From;
-  result: 'stored' | 'updated' | 'removed';
-  id: string;
-  error?: string;
-};
 
 /** Databases and design documents made current (accounts, registrations, every account db). */
 export async function ensureDatabases(store: DocumentStore, ctx: ProcessContext): Promise<void> {
@@ -98,19 +113,50 @@ export async function ensureDatabases(store: DocumentStore, ctx: ProcessContext)
   }
 }
 
-async function sweep(table: RegistrationTable, ctx: ProcessContext, now = Date.now()): Promise<string[]> {
-  const gone = await table.sweep(now).catch((err: unknown) => {
-    ctx.log.error(
-      { err: (err as Error).message },
-      'expiry sweep: database delete failed (entries left the tables)',
-    );
-    return [] as string[];
-  });
-  if (gone.length > 0) ctx.log.info({ expired: gone.length }, 'expired registrations removed');
-  return gone;
+const NOT_RUNNING = 'reg_store is not running';
+
+/** Answers every job still waiting (reg_store gone, or reg_server stopping). */
+function abandonJobs(s: State, ctx: ProcessContext): void {
+  for (const job of s.jobs.values()) {
+    job.error = NOT_RUNNING;
+    finishJob(job, ctx);
+  }
+  s.jobs.clear();
 }
 
-const isWritten = (m: unknown): m is Written => (m as Written)?.type === 'reg_written';
+/** Hands `writes` to reg_store; `end` runs when all have come back (at once if none). */
+function submit(s: State, ctx: ProcessContext, writes: RegWrite[], end: JobEnd): void {
+  const tag = s.nextTag++;
+  const job: Job = { remaining: writes.length, end };
+  if (writes.length > 0 && !writeRegistrations(ctx, writes, tag)) job.error = NOT_RUNNING;
+  else if (writes.length > 0) return void s.jobs.set(tag, job);
+  finishJob(job, ctx);
+}
+
+function finishJob(job: Job, ctx: ProcessContext): void {
+  const { end, error } = job;
+  if (end.kind === 'reg_success') {
+    const out: RegSuccessReply =
+      error === NOT_RUNNING
+        ? { result: end.result, id: end.id, error, requeue: true }
+        : { result: end.result, id: end.id, error };
+    GenServer.reply(end.from, out);
+    return;
+  }
+  if (error !== undefined)
+    ctx.log.error({ err: error, kind: end.kind }, 'registrations: database deletes failed');
+  if (end.kind === 'prime') {
+    if (end.expired > 0) ctx.log.info({ expired: end.expired }, 'expired registration documents deleted');
+    return;
+  }
+  if (end.ids.length > 0) ctx.log.info({ expired: end.ids.length }, 'expired registrations removed');
+  if (end.from !== undefined) GenServer.reply(end.from, end.ids);
+}
+
+function sweep(s: State, ctx: ProcessContext, now: number, from?: From): void {
+  const writes = s.table.sweep(now);
+  submit(s, ctx, writes, { kind: 'sweep', from, ids: writes.map((w) => w.id) });
+}
 
 export const RegServer: GenListenerBehaviour<State, RegServerArgs, Call, Cast> = {
   name: REG_SERVER,
@@ -118,13 +164,15 @@ export const RegServer: GenListenerBehaviour<State, RegServerArgs, Call, Cast> =
     ctx.trapExit(true);
     const regs = await TableKeeper.claim<string, Registration>(ctx, REG_TABLES, REGS_TABLE);
     const users = await TableKeeper.claim<string, readonly string[]>(ctx, REG_TABLES, REG_USERS_TABLE);
-    const table = new RegistrationTable(
-      regs.table,
-      users.table,
-      args.store,
-      REGISTRATIONS_DB,
-      new RegStore(args.store, REGISTRATIONS_DB, ctx.log),
-    );
+    const table = new RegistrationTable(regs.table, users.table, args.store, REGISTRATIONS_DB);
+    ctx.monitor(REG_STORE);
+    const s: State = {
+      table,
+      startedAt: Date.now(),
+      sweepIntervalMs: args.settings.sweepIntervalMs,
+      jobs: new Map(),
+      nextTag: 0,
+    };
     if (regs.inherited && users.inherited) {
       ctx.log.info(
         { registrations: table.size, queue: args.settings.queue },
@@ -133,13 +181,15 @@ export const RegServer: GenListenerBehaviour<State, RegServerArgs, Call, Cast> =
     } else {
       await ensureDatabases(args.store, ctx);
       const primed = await table.prime(Date.now());
+      noteRevs(ctx, primed.revs);
+      submit(s, ctx, primed.deletes, { kind: 'prime', expired: primed.deletes.length });
       ctx.log.info(
-        { ...primed, queue: args.settings.queue },
+        { loaded: primed.loaded, expired: primed.deletes.length, queue: args.settings.queue },
         'registrar: registrations primed from the database',
       );
     }
     ctx.sendAfter(args.settings.sweepIntervalMs, 'sweep');
-    return ok({ table, startedAt: Date.now(), sweepIntervalMs: args.settings.sweepIntervalMs });
+    return ok(s);
   },
   listen(args) {
     return {
@@ -153,18 +203,25 @@ export const RegServer: GenListenerBehaviour<State, RegServerArgs, Call, Cast> =
       responders: [{ category: 'directory', name: 'reg_success', handler: handleRegSuccess }],
     };
   },
-  async handleInfo(msg, s, ctx) {
+  handleInfo(msg, s, ctx) {
     if (msg === 'sweep') {
-      await sweep(s.table, ctx);
+      sweep(s, ctx, Date.now());
       ctx.sendAfter(s.sweepIntervalMs, 'sweep');
       return noreply(s);
     }
-    if (isWritten(msg)) {
-      GenServer.reply(msg.from, {
-        result: msg.result,
-        id: msg.id,
-        error: msg.error,
-      } satisfies RegSuccessReply);
+    if (isRegWritten(msg)) {
+      const job = typeof msg.tag === 'number' ? s.jobs.get(msg.tag) : undefined;
+      if (job === undefined) return unexpected(msg, s);
+      if (msg.error !== undefined) job.error ??= msg.error;
+      if (--job.remaining === 0) {
+        s.jobs.delete(msg.tag as number);
+        finishJob(job, ctx);
+      }
+      return noreply(s);
+    }
+    if (isDownMessage(msg)) {
+      ctx.log.warn({ waiting: s.jobs.size }, 'reg_store ended: waiting reg_success handed back');
+      abandonJobs(s, ctx);
       return noreply(s);
     }
     const type = (msg as { type?: unknown })?.type;
@@ -175,27 +232,17 @@ export const RegServer: GenListenerBehaviour<State, RegServerArgs, Call, Cast> =
     if (typeof req === 'object' && req.op === 'reg_success') {
       const out = s.table.apply(req.msg, Date.now());
       if (out.result === 'rejected') return reply<State, RegSuccessReply>(out, s);
-      const self = ctx.self;
-      const written = (error?: string): void =>
-        ctx.send(self, {
-          type: 'reg_written',
-          from,
-          result: out.result,
-          id: out.id,
-          error,
-        } satisfies Written);
-      out.persisted.then(
-        () => written(),
-        (err: unknown) => written((err as Error).message),
-      );
+      submit(s, ctx, out.writes, { kind: 'reg_success', from, result: out.result, id: out.id });
       return noreply(s);
     }
-    if (typeof req === 'object' && req.op === 'sweep')
-      return sweep(s.table, ctx, req.now).then((gone) => reply(gone, s));
+    if (typeof req === 'object' && req.op === 'sweep') {
+      sweep(s, ctx, req.now ?? Date.now(), from);
+      return noreply(s);
+    }
     return reply(
       {
         registrations: s.table.size,
-        pendingWrites: s.table.writer.pendingCount,
+        pendingWrites: s.jobs.size,
         age: Math.floor((Date.now() - s.startedAt) / 1000),
       },
       s,
@@ -203,18 +250,16 @@ export const RegServer: GenListenerBehaviour<State, RegServerArgs, Call, Cast> =
   },
   handleCast(msg, s, ctx) {
     if (msg.op === 'adopt') {
-      const n = s.table.adopt(msg.docs, Date.now());
-      if (n > 0) ctx.log.debug({ adopted: n }, 'registrations found in the database kept');
+      const revs = s.table.adopt(msg.docs, Date.now());
+      noteRevs(ctx, revs);
+      if (revs.length > 0)
+        ctx.log.debug({ adopted: revs.length }, 'registrations found in the database kept');
       return noreply(s);
     }
     return unexpected(msg, s);
   },
-  async terminate(_reason, s, ctx) {
-    await s.table.writer
-      .close()
-      .catch((err: unknown) =>
-        ctx.log.error({ err: (err as Error).message }, 'registrations not all written at close'),
-      );
+  beforeStop(_reason, s, ctx) {
+    abandonJobs(s, ctx);
   },
   describe: (s) => ({
     registrations: s.table.all(Date.now()).length,

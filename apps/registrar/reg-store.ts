@@ -1,158 +1,347 @@
 /**
- * RegStore: writes registration documents to the registrations database in batches
- * (write-behind with a completion promise per write), so a burst of REGISTERs costs a
- * few bulk writes instead of one round trip each.
+ * reg_store: the registrar's batched writer of registration documents (write-behind), a
+ * gen_server under registrar_sup, so a burst of REGISTERs costs a few bulk writes
+ * instead of one round trip each.
  *
  * Contract
- * - `put(doc)` / `delete(id)` resolve once that id's latest state is in the database
- *   (later calls for the same id before a flush supersede earlier ones and share their
- *   completion). They reject with the store's error when the write failed.
- * - Revisions are remembered (`noteRev` at priming, then from each write); ids with no
- *   known revision are looked up in one `allDocs` per batch. A conflict (another node
- *   wrote meanwhile) re-reads the revision and retries, at most 3 times.
- * - A flush starts on the next tick after a write arrives (or at once past `maxBatch`
- *   pending ids); one flush runs at a time.
- * - `drain()` resolves when nothing is pending or in flight; `close()` drains, then
- *   refuses further writes.
+ * - Client: `writeRegistrations(ctx, writes, tag)` casts `{op: 'write'}` (each write is
+ *   a document to put, or `doc: null` to delete that id); once an id's latest state is in
+ *   the database, reg_store sends the writer the message `{type: 'reg_store_written', tag,
+ *   id, error?}`, one per id (`error` when the store refused that document: it is then
+ *   dropped). Later writes of an id before it is flushed supersede earlier ones and share
+ *   their completion. `noteRevs(ctx, [[id, rev]])` tells revisions read elsewhere.
+ * - Pending writes live in the table `registrar_reg_writes` (id -> the latest document
+ *   and who waits for it), claimed from the registrar's TableKeeper (`reg_tables`): a row
+ *   leaves it only once the database has the document. A crash of reg_store (batch in
+ *   flight or not) leaves the rows to the keeper; the successor claims them and writes
+ *   them all again (at worst one extra revision of a document that had landed), and the
+ *   waiters still alive get their message. Nothing is lost unless the keeper ends too
+ *   (the whole registrar down): then the unwritten rows go, but none of them was
+ *   acknowledged (reg_success is acked only after its message came back).
+ * - A flush starts when the `flush` message sent to itself on the first write comes
+ *   back (so the writes already in the mailbox join the batch), at most `maxBatch` ids
+ *   per bulk write, one write in flight at a time. The write runs outside the handler;
+ *   its outcome comes back as the message `{type: 'batch_done'}` and only the handler
+ *   changes the table.
+ * - Revisions are remembered (from `noteRevs` and each write); ids with no known revision
+ *   are looked up in one `allDocs` per batch. A conflict re-reads the revision and
+ *   retries (3 times, then the id is reported with the error). A failed store call
+ *   (network, server down, any error but those below) keeps every row and retries the
+ *   batch after the kernel's backoff (src/kernel/backoff.ts), for ever, logged each
+ *   time. 'invalid', 'not_found' (the database is gone) and 'closed' will not get better:
+ *   the batch's ids are reported with the error and dropped (as RetryingWriter does).
+ * - terminate (stop, shutdown): waits for the write in flight, then flushes what is
+ *   pending (3 tries); rows still unwritten pass with the table to the keeper.
+ * - Calls: `stats` -> {pending, inFlight, failures}.
  */
-import type { Doc, DocInput, DocumentStore } from '../../src/store/index.ts';
-import type { Logger } from '../../src/kernel/index.ts';
+import {
+  GenServer,
+  TableKeeper,
+  backoffDelay,
+  backoffPolicy,
+  exposeCounters,
+  noreply,
+  ok,
+  reply,
+  unexpected,
+  type BackoffPolicy,
+  type GenServerBehaviour,
+  type Pid,
+  type ProcessContext,
+  type Table,
+} from '../../src/kernel/index.ts';
+import { isStoreError, type DocInput, type DocumentStore, type Doc } from '../../src/store/index.ts';
 
-interface Pending {
-  doc: DocInput | undefined;
-  attempts: number;
-  waiters: Array<{ resolve(): void; reject(err: unknown): void }>;
+export const REG_STORE = 'reg_store';
+export const REG_WRITES_TABLE = 'registrar_reg_writes';
+
+export interface RegWrite {
+  id: string;
+  /** The document to store, or null to delete the id. */
+  doc: Doc | null;
+}
+export interface RegWritten {
+  type: 'reg_store_written';
+  tag: unknown;
+  id: string;
+  error?: string;
 }
 
-export class RegStore {
-  private pending = new Map<string, Pending>();
-  private readonly revs = new Map<string, string>();
-  private flushing: Promise<void> | undefined;
-  private scheduled = false;
-  private closed = false;
-  private idle: Array<() => void> = [];
+type Waiter = { to: Pid; tag: unknown };
+/** A pending write: `seq` grows with each write of the id, so a result knows if it is stale. */
+interface Row {
+  doc: Doc | null;
+  seq: number;
+  conflicts: number;
+  waiters: readonly Waiter[];
+}
 
-  constructor(
-    private readonly store: DocumentStore,
-    private readonly db: string,
-    private readonly log: Logger,
-    private readonly maxBatch = 500,
-  ) {}
+type Cast =
+  | { op: 'write'; writes: RegWrite[]; notify: Pid; tag: unknown }
+  | { op: 'revs'; revs: Array<[string, string]> };
 
-  noteRev(id: string, rev: string): void {
-    this.revs.set(id, rev);
+/** What a batch write answers (computed outside the handler, applied by it). */
+type BatchOutcome =
+  | { ok: false; error: string; final: boolean; sent: Array<[string, number]> }
+  | {
+      ok: true;
+      learned: Array<[string, string]>;
+      results: Array<{ id: string; seq: number; rev?: string; error?: { code: string; reason: string } }>;
+    };
+
+interface Flight {
+  n: number;
+  done: Promise<BatchOutcome>;
+}
+
+interface State {
+  store: DocumentStore;
+  db: string;
+  maxBatch: number;
+  backoff: BackoffPolicy;
+  pending: Table<string, Row>;
+  revs: Map<string, string>;
+  flight: Flight | undefined;
+  flushQueued: boolean;
+  retryAttempt: number;
+  flights: number;
+}
+
+export interface RegStoreArgs {
+  readonly store: DocumentStore;
+  readonly db: string;
+  readonly keeper: string;
+  readonly maxBatch?: number;
+  readonly backoff?: Partial<BackoffPolicy>;
+}
+
+const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 100, maxMs: 10_000, factor: 2, jitter: 0.2 };
+const MAX_CONFLICTS = 3;
+/** Store errors a retry will not cure. */
+const FINAL = new Set(['invalid', 'not_found', 'closed']);
+
+/** Casts writes to reg_store; false when it is not running (nothing was queued). */
+export function writeRegistrations(ctx: ProcessContext, writes: RegWrite[], tag: unknown): boolean {
+  if (writes.length === 0) return true;
+  return GenServer.cast(ctx.runtime, REG_STORE, {
+    op: 'write',
+    writes,
+    notify: ctx.self,
+    tag,
+  } satisfies Cast);
+}
+
+export function noteRevs(ctx: ProcessContext, revs: Array<[string, string]>): void {
+  if (revs.length > 0) GenServer.cast(ctx.runtime, REG_STORE, { op: 'revs', revs } satisfies Cast);
+}
+
+export const isRegWritten = (m: unknown): m is RegWritten => (m as RegWritten)?.type === 'reg_store_written';
+
+function queueFlush(s: State, ctx: ProcessContext): void {
+  if (s.flight !== undefined || s.flushQueued || s.pending.size === 0) return;
+  s.flushQueued = true;
+  ctx.send(ctx.self, 'flush');
+}
+
+/** Takes the next batch and starts its write; the outcome comes back as `batch_done`. */
+function startFlight(s: State, ctx: ProcessContext): void {
+  const batch: Array<[string, Row]> = [];
+  for (const e of s.pending.entries()) {
+    batch.push(e);
+    if (batch.length >= s.maxBatch) break;
   }
+  if (batch.length === 0) return;
+  const flight: Flight = { n: batch.length, done: writeBatch(s.store, s.db, batch, new Map(s.revs)) };
+  s.flight = flight;
+  s.flights++;
+  const self = ctx.self;
+  void flight.done.then((outcome) => ctx.send(self, { type: 'batch_done', flight, outcome }));
+}
 
-  put(doc: Doc): Promise<void> {
-    return this.enqueue(doc._id, doc);
-  }
-
-  delete(id: string): Promise<void> {
-    return this.enqueue(id, undefined);
-  }
-
-  get pendingCount(): number {
-    return this.pending.size;
-  }
-
-  drain(): Promise<void> {
-    if (this.pending.size === 0 && this.flushing === undefined) return Promise.resolve();
-    return new Promise((r) => this.idle.push(r));
-  }
-
-  async close(): Promise<void> {
-    await this.drain();
-    this.closed = true;
-  }
-
-  private enqueue(id: string, doc: DocInput | undefined): Promise<void> {
-    if (this.closed) return Promise.reject(new Error('registration store is closed'));
-    return new Promise((resolve, reject) => {
-      const p = this.pending.get(id);
-      if (p !== undefined) {
-        p.doc = doc;
-        p.waiters.push({ resolve, reject });
-      } else this.pending.set(id, { doc, attempts: 0, waiters: [{ resolve, reject }] });
-      this.schedule();
-    });
-  }
-
-  private schedule(): void {
-    if (this.flushing !== undefined || this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      if (this.flushing === undefined && this.pending.size > 0) this.flushing = this.flushLoop();
-    });
-  }
-
-  private async flushLoop(): Promise<void> {
-    try {
-      while (this.pending.size > 0) {
-        const batch = [...this.pending].slice(0, this.maxBatch);
-        for (const [id] of batch) this.pending.delete(id);
-        await this.write(batch);
+/** The store round trips of one batch; changes no state, never rejects. */
+async function writeBatch(
+  store: DocumentStore,
+  db: string,
+  batch: Array<[string, Row]>,
+  revs: Map<string, string>,
+): Promise<BatchOutcome> {
+  try {
+    const learned: Array<[string, string]> = [];
+    const unknown = batch.map(([id]) => id).filter((id) => !revs.has(id));
+    if (unknown.length > 0) {
+      const res = await store.allDocs(db, { keys: unknown });
+      for (const row of res.rows) {
+        const v = row.value as { rev?: string; deleted?: boolean } | undefined;
+        if (row.id !== undefined && v?.rev !== undefined && v.deleted !== true) {
+          learned.push([row.id, v.rev]);
+          revs.set(row.id, v.rev);
+        }
       }
-    } finally {
-      this.flushing = undefined;
-      if (this.pending.size > 0) this.schedule();
-      else for (const r of this.idle.splice(0)) r();
     }
-  }
-
-  private async write(batch: Array<[string, Pending]>): Promise<void> {
-    try {
-      await this.learnRevs(batch.filter(([id]) => !this.revs.has(id)).map(([id]) => id));
-    } catch (err) {
-      for (const [, p] of batch) for (const w of p.waiters) w.reject(err);
-      return;
-    }
-    const writes: Array<[string, Pending]> = [];
+    const results: Extract<BatchOutcome, { ok: true }>['results'] = [];
+    const sent: Array<[string, number]> = [];
     const docs: DocInput[] = [];
-    for (const [id, p] of batch) {
-      const rev = this.revs.get(id);
-      if (p.doc === undefined && rev === undefined) {
-        for (const w of p.waiters) w.resolve();
+    for (const [id, row] of batch) {
+      const rev = revs.get(id);
+      if (row.doc === null && rev === undefined) {
+        results.push({ id, seq: row.seq });
         continue;
       }
-      writes.push([id, p]);
+      sent.push([id, row.seq]);
       docs.push(
-        p.doc === undefined ? { _id: id, _rev: rev, _deleted: true } : { ...p.doc, _id: id, _rev: rev },
+        row.doc === null ? { _id: id, _rev: rev, _deleted: true } : { ...row.doc, _id: id, _rev: rev },
       );
     }
-    if (docs.length === 0) return;
-    let results;
-    try {
-      results = await this.store.bulkSave(this.db, docs);
-    } catch (err) {
-      this.log.error({ err: (err as Error).message, docs: docs.length }, 'registrations: batch write failed');
-      for (const [, p] of writes) for (const w of p.waiters) w.reject(err);
-      return;
+    if (docs.length > 0) {
+      const saved = await store.bulkSave(db, docs);
+      saved.forEach((r, i) => {
+        const [id, seq] = sent[i]!;
+        results.push(
+          r.ok ? { id, seq, rev: r.rev } : { id, seq, error: { code: r.error.code, reason: r.error.reason } },
+        );
+      });
     }
-    results.forEach((r, i) => {
-      const [id, p] = writes[i]!;
-      if (r.ok) {
-        if (p.doc === undefined) this.revs.delete(id);
-        else this.revs.set(id, r.rev);
-        for (const w of p.waiters) w.resolve();
-      } else if (r.error.code === 'conflict' && p.attempts < 3) {
-        this.revs.delete(id);
-        const newer = this.pending.get(id);
-        if (newer !== undefined) newer.waiters.push(...p.waiters);
-        else this.pending.set(id, { ...p, attempts: p.attempts + 1 });
-      } else {
-        this.log.error({ id, code: r.error.code, reason: r.error.reason }, 'registrations: write refused');
-        for (const w of p.waiters) w.reject(r.error);
-      }
-    });
+    return { ok: true, learned, results };
+  } catch (err) {
+    return {
+      ok: false,
+      error: (err as Error).message,
+      final: isStoreError(err) && FINAL.has(err.code),
+      sent: batch.map(([id, row]) => [id, row.seq]),
+    };
   }
+}
 
-  private async learnRevs(ids: string[]): Promise<void> {
-    if (ids.length === 0) return;
-    const res = await this.store.allDocs(this.db, { keys: ids });
-    for (const row of res.rows) {
-      const v = row.value as { rev?: string; deleted?: boolean } | undefined;
-      if (row.id !== undefined && v?.rev !== undefined && v.deleted !== true) this.revs.set(row.id, v.rev);
+/** Applies a batch's outcome to the table (the handler's part). Answers whether it failed. */
+function applyOutcome(s: State, ctx: ProcessContext, outcome: BatchOutcome): boolean {
+  if (!outcome.ok && outcome.final) {
+    ctx.log.error(
+      { err: outcome.error, ids: outcome.sent.length },
+      'registrations: batch write failed for good',
+    );
+    for (const [id, seq] of outcome.sent) {
+      const row = s.pending.lookup(id);
+      if (row !== undefined && row.seq === seq) finish(s, ctx, id, row.waiters, outcome.error);
+    }
+    return false;
+  }
+  if (!outcome.ok) {
+    s.retryAttempt++;
+    ctx.log.error(
+      { err: outcome.error, pending: s.pending.size, attempt: s.retryAttempt },
+      'registrations: batch write failed; kept, retried',
+    );
+    return true;
+  }
+  s.retryAttempt = 0;
+  for (const [id, rev] of outcome.learned) s.revs.set(id, rev);
+  for (const r of outcome.results) {
+    const row = s.pending.lookup(r.id);
+    const current = row !== undefined && row.seq === r.seq;
+    if (r.error === undefined) {
+      if (r.rev === undefined || row?.doc === null) s.revs.delete(r.id);
+      else s.revs.set(r.id, r.rev);
+      // A row written again meanwhile stays for the next batch, with its waiters.
+      if (current) finish(s, ctx, r.id, row.waiters);
+    } else if (r.error.code === 'conflict') {
+      s.revs.delete(r.id);
+      if (current && row.conflicts >= MAX_CONFLICTS) {
+        ctx.log.error({ id: r.id, reason: r.error.reason }, 'registrations: write conflicts again and again');
+        finish(s, ctx, r.id, row.waiters, r.error.reason);
+      } else if (current) s.pending.insert(r.id, { ...row, conflicts: row.conflicts + 1 });
+    } else if (current) {
+      ctx.log.error({ id: r.id, code: r.error.code, reason: r.error.reason }, 'registrations: write refused');
+      finish(s, ctx, r.id, row.waiters, `${r.error.code}: ${r.error.reason}`);
     }
   }
+  return false;
+}
+
+function finish(s: State, ctx: ProcessContext, id: string, waiters: readonly Waiter[], error?: string): void {
+  s.pending.delete(id);
+  for (const w of waiters)
+    ctx.send(w.to, { type: 'reg_store_written', tag: w.tag, id, error } satisfies RegWritten);
+}
+
+export const RegStore: GenServerBehaviour<State, RegStoreArgs, 'stats', Cast> = {
+  name: REG_STORE,
+  async init(args, ctx) {
+    ctx.trapExit(true);
+    const claimed = await TableKeeper.claim<string, Row>(ctx, args.keeper, REG_WRITES_TABLE);
+    const s: State = {
+      store: args.store,
+      db: args.db,
+      maxBatch: args.maxBatch ?? 500,
+      backoff: backoffPolicy(args.backoff, DEFAULT_BACKOFF),
+      pending: claimed.table,
+      revs: new Map(),
+      flight: undefined,
+      flushQueued: false,
+      retryAttempt: 0,
+      flights: 0,
+    };
+    exposeCounters(ctx, () => ({ pending: s.pending.size, batches: s.flights }));
+    if (claimed.inherited && s.pending.size > 0)
+      ctx.log.warn(
+        { pending: s.pending.size },
+        'registrations: writes left by the previous reg_store taken over; written again',
+      );
+    queueFlush(s, ctx);
+    return ok(s);
+  },
+  handleCast(msg, s, ctx) {
+    if (msg.op === 'write') {
+      for (const w of msg.writes) {
+        const row = s.pending.lookup(w.id);
+        s.pending.insert(w.id, {
+          doc: w.doc,
+          seq: (row?.seq ?? 0) + 1,
+          conflicts: 0,
+          waiters: [...(row?.waiters ?? []), { to: msg.notify, tag: msg.tag }],
+        });
+      }
+      queueFlush(s, ctx);
+      return noreply(s);
+    }
+    if (msg.op === 'revs') {
+      for (const [id, rev] of msg.revs) s.revs.set(id, rev);
+      return noreply(s);
+    }
+    return unexpected(msg, s);
+  },
+  handleInfo(msg, s, ctx) {
+    if (msg === 'flush' || msg === 'retry') {
+      if (msg === 'flush') s.flushQueued = false;
+      if (s.flight === undefined && (msg === 'retry' || s.retryAttempt === 0)) startFlight(s, ctx);
+      return noreply(s);
+    }
+    const done = msg as { type?: unknown; flight?: Flight; outcome?: BatchOutcome };
+    if (done?.type === 'batch_done' && done.flight === s.flight && done.outcome !== undefined) {
+      s.flight = undefined;
+      if (applyOutcome(s, ctx, done.outcome))
+        ctx.sendAfter(backoffDelay(s.retryAttempt - 1, s.backoff), 'retry');
+      else queueFlush(s, ctx);
+      return noreply(s);
+    }
+    if (done?.type === 'EXIT') return noreply(s);
+    return unexpected(msg, s);
+  },
+  handleCall(_req, _from, s) {
+    return reply({ pending: s.pending.size, inFlight: s.flight?.n ?? 0, failures: s.retryAttempt }, s);
+  },
+  async terminate(_reason, s, ctx) {
+    if (s.flight !== undefined) applyOutcome(s, ctx, await s.flight.done);
+    s.flight = undefined;
+    for (let tries = 0; s.pending.size > 0 && tries < 3;) {
+      const batch = [...s.pending.entries()].slice(0, s.maxBatch);
+      if (applyOutcome(s, ctx, await writeBatch(s.store, s.db, batch, new Map(s.revs)))) tries++;
+    }
+    if (s.pending.size > 0)
+      ctx.log.error({ pending: s.pending.size }, 'registrations: not all written at stop');
+  },
+  describe: (s) => ({ pending: s.pending.size, in_flight: s.flight?.n ?? 0, failures: s.retryAttempt }),
+};
+
+export function regStoreChildSpec(args: RegStoreArgs) {
+  return GenServer.childSpec(REG_STORE, RegStore, args, { name: REG_STORE, shutdown: 10_000 });
 }

@@ -5,7 +5,8 @@
  * again from its named queue. A malformed contact or Expires is logged and dropped; a
  * failed write is logged (the registration stays in the tables). If reg_server is gone
  * (killed meanwhile) the call fails, the responder throws (logged, counted) and the
- * message, never acked, comes again to the restarted one.
+ * message, never acked, comes again to the restarted one; so does one reg_server could
+ * not hand to reg_store (not running: it is being restarted).
  */
 import { GenServer } from '../../src/kernel/index.ts';
 import type { Envelope } from '../../src/bus/index.ts';
@@ -29,6 +30,14 @@ export async function handleRegSuccess(msg: Envelope, ctx: ListenerHandlerContex
     ctx.log.warn(
       { user: msg.Username, realm: msg.Realm, err: (err as Error).message },
       'reg_success: reg_server did not take it; handed back to the queue',
+    );
+    return;
+  }
+  if (out.result !== 'rejected' && out.requeue === true) {
+    ctx.delivery.nack(true);
+    ctx.log.warn(
+      { user: msg.Username, realm: msg.Realm, err: out.error },
+      'reg_success: not written; handed back to the queue',
     );
     return;
   }

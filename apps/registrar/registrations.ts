@@ -14,21 +14,23 @@
  *   registration's id. Expires 0 (or Status Unregistered) removes that registration.
  *   Otherwise, if the id is known, the entry is updated; if not, the user's older
  *   registrations (realm + username) are removed first, from tables and database. Then
- *   the registration and the user's id list are written and the document queued for the
- *   database. Answers what happened (stored | updated | removed | rejected with a reason)
- *   and `persisted`, which resolves once the database has it. The table part is
- *   synchronous, so the order of reg_server's mailbox decides.
+ *   the registration and the user's id list are written. Answers what happened (stored |
+ *   updated | removed | rejected with a reason) and `writes`, the database writes it
+ *   implies, which reg_server hands to reg_store (reg-store.ts). The table part is
+ *   synchronous, so the order of reg_server's mailbox decides; this module does no I/O
+ *   but `prime`'s read.
  * - `adopt(docs, now)` takes registrations another node stored (found by a reg_query in
- *   the database); `sweep(now)` drops expired registrations from tables and database;
- *   `prime(now)` loads every unexpired registration document (at a start with empty
- *   tables) and deletes the expired ones.
+ *   the database) and answers their revisions; `sweep(now)` drops expired registrations
+ *   from the tables and answers the deletes; `prime(now)` reads every registration
+ *   document (at a start with empty tables), loads the unexpired ones and answers the
+ *   revisions read and the deletes of the expired ones.
  * - `fromDoc` reads a registration document (reg_query's database fall-back).
  * - Realms and usernames are compared lower-cased. Expiry times are ms since the epoch.
  */
 import type { Table } from '../../src/kernel/index.ts';
 import type { Doc, DocumentStore, SavedDoc } from '../../src/store/index.ts';
 import { cleanContact, registrationId } from './contact.ts';
-import type { RegStore } from './reg-store.ts';
+import type { RegWrite } from './reg-store.ts';
 
 export const REGS_TABLE = 'registrar_registrations';
 export const REG_USERS_TABLE = 'registrar_reg_users';
@@ -43,7 +45,7 @@ export interface Registration {
 }
 
 export type ApplyOutcome =
-  | { result: 'stored' | 'updated' | 'removed'; id: string; persisted: Promise<void> }
+  | { result: 'stored' | 'updated' | 'removed'; id: string; writes: RegWrite[] }
   | { result: 'rejected'; reason: string };
 
 const REG_FIELDS = new Set([
@@ -122,14 +124,13 @@ export class RegistrationView {
   }
 }
 
-/** reg_server's side: the writes (its own table handles) and the database writer. */
+/** reg_server's side: the writes (its own table handles). */
 export class RegistrationTable extends RegistrationView {
   constructor(
     regs: RegsTable,
     users: RegUsersTable,
     private readonly store: DocumentStore,
     private readonly db: string,
-    readonly writer: RegStore,
   ) {
     super(regs, users);
   }
@@ -145,7 +146,7 @@ export class RegistrationTable extends RegistrationView {
     const username = String(msg.Username).toLowerCase();
     const id = registrationId(contact);
     if (expires === 0 || msg.Status === 'Unregistered')
-      return { result: 'removed', id, persisted: this.remove(id) };
+      return { result: 'removed', id, writes: [this.remove(id)] };
     const fields: Record<string, unknown> = { 'Bridge-RURI': contact };
     for (const [k, v] of Object.entries(msg)) if (REG_FIELDS.has(k)) fields[k] = v;
     const reg: Registration = { id, realm, username, expiresAt: now + expires * 1000, fields };
@@ -156,58 +157,48 @@ export class RegistrationTable extends RegistrationView {
           .filter((old) => old !== id)
           .map((old) => this.remove(old));
     this.keep(reg);
-    const written = this.writer.put(toDoc(reg));
-    return {
-      result: known ? 'updated' : 'stored',
-      id,
-      persisted: Promise.all([...removals, written]).then(() => undefined),
-    };
+    return { result: known ? 'updated' : 'stored', id, writes: [...removals, { id, doc: toDoc(reg) }] };
   }
 
-  remove(id: string): Promise<void> {
+  remove(id: string): RegWrite {
     const reg = this.regs.take(id);
     if (reg !== undefined) {
       const rest = this.ids(reg.realm, reg.username).filter((x) => x !== id);
       if (rest.length === 0) this.users.delete(userKey(reg.realm, reg.username));
       else this.users.insert(userKey(reg.realm, reg.username), rest);
     }
-    return this.writer.delete(id);
+    return { id, doc: null };
   }
 
   /** Registrations found in the database (another node stored them): kept if live. */
-  adopt(docs: readonly SavedDoc[], now: number): number {
-    let n = 0;
-    for (const doc of docs) if (this.adoptOne(doc, now)) n++;
-    return n;
+  adopt(docs: readonly SavedDoc[], now: number): Array<[string, string]> {
+    return docs.filter((doc) => this.adoptOne(doc, now)).map((doc) => [doc._id, doc._rev]);
   }
 
-  /** Drops expired registrations; answers their ids once the database has forgotten them. */
-  async sweep(now: number): Promise<string[]> {
-    const expired = this.regs.match((v) => v.expiresAt <= now).map(([id]) => id);
-    await Promise.all(expired.map((id) => this.remove(id)));
-    return expired;
+  /** Drops expired registrations from the tables; answers the database deletes. */
+  sweep(now: number): RegWrite[] {
+    return this.regs.match((v) => v.expiresAt <= now).map(([id]) => this.remove(id));
   }
 
-  /** Loads unexpired registration documents into the tables; deletes expired ones. */
-  async prime(now: number): Promise<{ loaded: number; expired: number }> {
+  /** Loads unexpired registration documents into the tables; expired ones are to delete. */
+  async prime(now: number): Promise<{ loaded: number; revs: Array<[string, string]>; deletes: RegWrite[] }> {
     const res = await this.store.allDocs(this.db, { includeDocs: true });
     let loaded = 0;
-    const stale: Promise<void>[] = [];
+    const revs: Array<[string, string]> = [];
+    const deletes: RegWrite[] = [];
     for (const row of res.rows) {
       const doc = row.doc;
       if (!doc || doc._id.startsWith('_design/')) continue;
-      this.writer.noteRev(doc._id, doc._rev);
+      revs.push([doc._id, doc._rev]);
       if (this.adoptOne(doc, now)) loaded++;
-      else stale.push(this.writer.delete(doc._id));
+      else deletes.push({ id: doc._id, doc: null });
     }
-    await Promise.all(stale);
-    return { loaded, expired: stale.length };
+    return { loaded, revs, deletes };
   }
 
   private adoptOne(doc: SavedDoc, now: number): boolean {
     const reg = fromDoc(doc);
     if (reg === undefined || reg.expiresAt <= now) return false;
-    this.writer.noteRev(doc._id, doc._rev);
     this.keep(reg);
     return true;
   }

@@ -30,8 +30,10 @@
  *   its predecessor's consumer (however that process ended) is cancelled
  *   (listener-core.ts); `GenListener.released(transport, queue)` resolves once the
  *   current one's is.
- * - terminate: the consumer is cancelled and running handlers finish before the module's
- *   terminate runs; an anonymous queue is deleted. A listener that ends without terminate
+ * - terminate: the module's `beforeStop` (optional) runs first, in the process (it can
+ *   answer the calls its running handlers wait on, which the process can no longer
+ *   receive), then the consumer is cancelled and running handlers finish before the
+ *   module's terminate runs; an anonymous queue is deleted. A listener that ends without terminate
  *   (killed, crashed on purpose) has its consumer cancelled and its anonymous queue
  *   deleted all the same, so no stale consumer keeps taking messages from a named queue.
  */
@@ -93,6 +95,8 @@ export interface GenListenerBehaviour<S, A = void, Call = never, Cast = never> e
   listen(args: A): ListenSpec;
   /** Runs in the listener process for each valid message before the responders. */
   handleEvent?(message: ValidMessage, state: S, ctx: ProcessContext): S | Promise<S>;
+  /** Runs at terminate before the running handlers are waited for. */
+  beforeStop?(reason: unknown, state: S, ctx: ProcessContext): void | Promise<void>;
 }
 
 export interface GenListenerEvent {
@@ -250,6 +254,7 @@ function wrap<S, A>(
       return lift(await b.handleInfo(msg, s.user, ctx), s);
     },
     async terminate(reason, s, ctx) {
+      await b.beforeStop?.(reason, s.user, ctx);
       await s.core.stop();
       await b.terminate?.(reason, s.user, ctx);
     },

@@ -2,7 +2,8 @@
  * The registrar on the CouchDB adapter (FIFE_STORE_URL=http://...): pouchdb-server
  * started by this file, or the CouchDB named by FIFE_TEST_COUCHDB_URL. Credentials
  * answered, registrations stored and kept across a registrar restart, an edited device
- * answered anew. Under FIFE_REQUIRE_SERVICES=1 a server that cannot start fails.
+ * answered anew; and reg_store's faults (reg-store.suite.ts) on this store. Under
+ * FIFE_REQUIRE_SERVICES=1 a server that cannot start fails.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
@@ -13,6 +14,7 @@ import { startCouchTestServer, type CouchTestServer } from '../../support/couchd
 import { addAccount, addDevice } from '../../../apps/registrar/provisioning.ts';
 import { REGISTRATIONS_DB } from '../../../apps/registrar/databases.ts';
 import { registrationId } from '../../../apps/registrar/contact.ts';
+import { regStoreSuite } from './reg-store.suite.ts';
 import { askAuthn, query, register, startHarness, until, written, type Harness } from './support.ts';
 
 let server: CouchTestServer | undefined;
@@ -61,4 +63,8 @@ describe.skipIf(!gate.available)('registrar on CouchDB', () => {
       10_000,
     );
   });
+
+  regStoreSuite(() =>
+    startHarness({ store: new CouchStore({ url: server!.url, logger: memoryLogger().logger }) }),
+  );
 });
