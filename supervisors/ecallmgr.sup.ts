@@ -12,7 +12,8 @@
  *       ├── tables   ecallmgr_node_tables:<switch>  TableKeeper: heir of the node's calls table
  *       ├── node     ecallmgr_node:<switch>    event socket: connect, subscribe, dispatch, resync
  *       ├── router   ecallmgr_router:<switch>  parked calls -> route_req -> route_win
- *       └── authn    ecallmgr_authn:<switch>   directory fetches -> authn_req
+ *       ├── authn    ecallmgr_authn:<switch>   directory fetches -> authn_req
+ *       └── commands ecallmgr_switch_commands:<switch>  switch_command (send_http) -> switch_reply
  *
  * The calls supervisor comes first so the routers always have it; a call outlives a
  * restart of its switch's node supervisor (its processes wait for the switch to come
@@ -33,6 +34,7 @@ import { CallEvents } from '../apps/ecallmgr/call-events.ts';
 import { NodeConnection } from '../apps/ecallmgr/node-connection.ts';
 import { Router } from '../apps/ecallmgr/router.ts';
 import { Authn } from '../apps/ecallmgr/authn.ts';
+import { switchCommandsChildSpec } from '../apps/ecallmgr/switch-commands.ts';
 
 export const ECALLMGR_SUP = 'ecallmgr_sup';
 
@@ -101,6 +103,7 @@ export function ecallmgrTree(env: EcallmgrEnv, opts: EcallmgrTreeOptions = {}): 
         ),
         GenServer.childSpec('router', Router, a, { name: names.router(sw.name), shutdown: 5000 }),
         GenServer.childSpec('authn', Authn, a, { name: names.authn(sw.name), shutdown: 5000 }),
+        switchCommandsChildSpec(a, names.commands(sw.name)),
       ],
     });
   });

@@ -70,6 +70,8 @@ export const names = {
   switchTable: (sw: string): string => `ecallmgr_switch:${sw}`,
   router: (sw: string): string => `ecallmgr_router:${sw}`,
   authn: (sw: string): string => `ecallmgr_authn:${sw}`,
+  /** The switch's switch_command listener (`switch.command.<node>`). */
+  commands: (sw: string): string => `ecallmgr_switch_commands:${sw}`,
   calls: 'ecallmgr_calls_sup',
 };
 
