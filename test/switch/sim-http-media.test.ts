@@ -10,6 +10,8 @@ import type { Connection, Event as ModeslEvent } from 'modesl';
 import type { Switch } from '../../src/switch/switch.ts';
 import type { SwitchEvent } from '../../src/switch/esl-wire.ts';
 import { silenceWav, wavDurationMs } from '../../src/switch/wav.ts';
+import { SwitchFiles } from '../../src/switch/files.ts';
+import { memoryLogger } from '../../src/kernel/log.ts';
 import { hdr, modeslClose, modeslConnect, nextSimEvent, startSwitch } from './helpers.ts';
 
 interface Received {
@@ -204,6 +206,21 @@ describe('playback of an http URL', () => {
     expect(done.getHeader('Application-Response')).toBe('FILE NOT FOUND');
     expect(events).not.toContain('PLAYBACK_START');
     expect(http.got.at(-1)).toMatchObject({ method: 'GET', url: '/missing.wav' });
+  });
+});
+
+describe('files.ts', () => {
+  it('keeps at most maxFiles files and maxTotalMs of audio, evicting the oldest with a warn line', () => {
+    const { logger, lines } = memoryLogger('files-test@localhost', 'warn');
+    const files = new SwitchFiles(logger, { maxFiles: 2, maxTotalMs: 5000 });
+    files.put('/a', 1000);
+    files.put('/b', 1000);
+    files.put('/c', 1000);
+    expect([files.get('/a'), files.get('/b'), files.get('/c')]).toEqual([undefined, 1000, 1000]);
+    files.put('/d', 4500);
+    expect([files.get('/b'), files.get('/c'), files.get('/d')]).toEqual([undefined, undefined, 4500]);
+    expect(files.size).toBe(1);
+    expect(lines.filter((l) => l.msg === 'recorded file evicted: the file table is full')).toHaveLength(3);
   });
 });
 

@@ -143,4 +143,13 @@ export function switchCommandsSuite(start: () => Promise<Harness>): void {
     expect(invalid['Event-Category']).toBe('error');
     expect(String(invalid['Error-Message'])).toMatch(/Args/);
   });
+
+  it('with the switch down, send_http is answered Result error failure at once', async () => {
+    const seen = h.app.seen.length;
+    await h.sw.close();
+    await h.waitNode('down', seen);
+    const reply = await replyTo(await sendHttp('/tmp/any.wav', `${base}/x`));
+    expect(reply.Result).toBe('error');
+    expect(String(reply.Error)).toBe(`failure: switch ${SWITCH} is down`);
+  });
 }
