@@ -32,10 +32,16 @@ export function switchCommandsSuite(start: () => Promise<Harness>): void {
   beforeEach(async () => {
     h = await start();
     uploads = [];
+    // Stores what is PUT, serves it back on GET (404 for anything else).
     server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
+        if (req.method === 'GET') {
+          const stored = uploads.find((u) => u.url === req.url);
+          if (stored === undefined) return void res.writeHead(404).end();
+          return void res.writeHead(200, { 'Content-Type': 'audio/wav' }).end(stored.body);
+        }
         uploads.push({
           method: req.method ?? '',
           url: req.url ?? '',
@@ -110,6 +116,28 @@ export function switchCommandsSuite(start: () => Promise<Harness>): void {
     const ms = wavDurationMs(put.body);
     expect(ms).toBeGreaterThanOrEqual(3000);
     expect(ms).toBeLessThan(3500);
+  });
+
+  it('a stored message plays back from its URL; a URL with nothing stored is FILE NOT FOUND', async () => {
+    const file = `/tmp/vm-${randomBytes(4).toString('hex')}.wav`;
+    await recordMessage(file, 1);
+    expect((await replyTo(await sendHttp(file, `${base}/vm/1.wav`))).Result).toBe('success');
+    const { callId, ctl } = await h.placeRoutedCall();
+    await h.app.command(ctl, callId, 'answer');
+    const played = await h.app.command(ctl, callId, 'play', { 'Media-Name': `${base}/vm/1.wav` });
+    const done = await h.app.waitEvent(
+      callId,
+      'CHANNEL_EXECUTE_COMPLETE',
+      (m) => m['Application-Name'] === 'play' && m['Raw-Application-Data'] === played['Media-Name'],
+    );
+    expect(done['Application-Response']).toBe('FILE PLAYED');
+    const missing = await h.app.command(ctl, callId, 'play', { 'Media-Name': `${base}/vm/none.wav` });
+    const failed = await h.app.waitEvent(
+      callId,
+      'CHANNEL_EXECUTE_COMPLETE',
+      (m) => m['Application-Name'] === 'play' && m['Raw-Application-Data'] === missing['Media-Name'],
+    );
+    expect(failed['Application-Response']).toBe('FILE NOT FOUND');
   });
 
   it('a missing file and a refused URL are Result error with the reason; nothing is uploaded', async () => {
