@@ -128,7 +128,11 @@ export class Switch implements SessionHost, OutboundHost {
       startedMs: this.startedMs,
       totalCalls: () => this.callsSinceStart,
     });
-    this.api_ = (name, args) => (fileCommands[name.toLowerCase()] ?? ((a) => coreApi(name, a)))(args);
+    this.api_ = (name, args) => {
+      const key = name.toLowerCase();
+      const fileCommand = Object.hasOwn(fileCommands, key) ? fileCommands[key] : undefined;
+      return fileCommand === undefined ? coreApi(name, args) : fileCommand(args);
+    };
   }
 
   static async start(opts: SwitchOptions = {}): Promise<Switch> {
