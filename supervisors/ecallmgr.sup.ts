@@ -12,7 +12,8 @@
  *   │   ├── tables   ecallmgr_node_tables:<switch>  TableKeeper: heir of the node's calls table
  *   │   ├── node     ecallmgr_node:<switch>    event socket: connect, subscribe, dispatch, resync
  *   │   ├── router   ecallmgr_router:<switch>  parked calls -> route_req -> route_win
- *   │   └── authn    ecallmgr_authn:<switch>   directory fetches -> authn_req
+ *   │   ├── authn    ecallmgr_authn:<switch>   directory fetches -> authn_req
+ *   │   └── commands ecallmgr_switch_commands:<switch>  switch_command (send_http) -> switch_reply
  *   ├── originate_sup (simple_one_for_one)  ecallmgr_originate_sup: one temporary
  *   │   └── originate                        process per originate_req (originate.ts)
  *   ├── originate_listener  ecallmgr_originate_listener: originate_req -> originate_sup
@@ -41,6 +42,7 @@ import { Authn } from '../apps/ecallmgr/authn.ts';
 import { Originate, type OriginateArgs } from '../apps/ecallmgr/originate.ts';
 import { OriginateListener } from '../apps/ecallmgr/originate-listener.ts';
 import { RegLookup, REG_LOOKUP } from '../apps/ecallmgr/reg-lookup.ts';
+import { switchCommandsChildSpec } from '../apps/ecallmgr/switch-commands.ts';
 
 export const ECALLMGR_SUP = 'ecallmgr_sup';
 
@@ -121,6 +123,7 @@ export function ecallmgrTree(env: EcallmgrEnv, opts: EcallmgrTreeOptions = {}): 
         ),
         GenServer.childSpec('router', Router, a, { name: names.router(sw.name), shutdown: 5000 }),
         GenServer.childSpec('authn', Authn, a, { name: names.authn(sw.name), shutdown: 5000 }),
+        switchCommandsChildSpec(a, names.commands(sw.name)),
       ],
     });
   });

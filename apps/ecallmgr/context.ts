@@ -61,6 +61,8 @@ export const names = {
   switchTable: (sw: string): string => `ecallmgr_switch:${sw}`,
   router: (sw: string): string => `ecallmgr_router:${sw}`,
   authn: (sw: string): string => `ecallmgr_authn:${sw}`,
+  /** The switch's switch_command listener (`switch.command.<node>`). */
+  commands: (sw: string): string => `ecallmgr_switch_commands:${sw}`,
   calls: 'ecallmgr_calls_sup',
   /** One temporary originate process per originate_req (originate.ts). */
   originates: 'ecallmgr_originate_sup',

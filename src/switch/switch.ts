@@ -22,6 +22,9 @@
  *   restart({downMs}) drops sockets and channels, stops listening for downMs, and comes
  *   back on the same port with a new Core-UUID; injectRaw(bytes) writes bytes to every
  *   authenticated connection (malformed frames for client tests).
+ * - Files: `files` is the switch's table of recorded files (files.ts: `record` makes them,
+ *   `api http_put|kz_http_put <url> <file>` uploads them, http-media.ts); a restart
+ *   empties it.
  * - Determinism: `seed` makes UUIDs reproducible, `clock` makes Event-Date-Timestamp a
  *   counter (see sim-clock.ts).
  * - The password is never logged.
@@ -40,6 +43,8 @@ import { EslSession, type OutboundOptions, type SendMsg, type SessionHost } from
 import { SHUTDOWN_TEXT, type Header, type SwitchEvent } from './esl-wire.ts';
 import { EventFactory } from './event-factory.ts';
 import { SwitchFaults } from './faults.ts';
+import { SwitchFiles, type SwitchFilesOptions } from './files.ts';
+import { fileApi, fileApps } from './http-media.ts';
 import { createSocketApp, type OutboundHost } from './outbound-socket.ts';
 import { createSimClock, createSimIds, type SimIds } from './sim-clock.ts';
 
@@ -62,6 +67,10 @@ export interface SwitchOptions {
   bus?: BusTransport;
   /** Realm, Expires and Contact port of those registrations (default `fife.test`, 3600 s, 5060). */
   registration?: { realm?: string; expiresS?: number; contactPort?: number };
+  /** Bounds of the recorded-file table (files.ts). */
+  files?: SwitchFilesOptions;
+  /** Longest wait for an HTTP answer of http_put / playback of a URL (default 10 s). */
+  httpTimeoutMs?: number;
 }
 
 export type EventListener = (ev: SwitchEvent) => void;
@@ -69,6 +78,8 @@ export type EventListener = (ev: SwitchEvent) => void;
 export class Switch implements SessionHost, OutboundHost {
   readonly faults = new SwitchFaults();
   readonly endpoints = new Endpoints();
+  /** Files recorded on this switch (path -> ms); gone at a restart. */
+  readonly files: SwitchFiles;
   readonly log: Logger;
   readonly password: string;
   readonly host: string;
@@ -119,9 +130,15 @@ export class Switch implements SessionHost, OutboundHost {
       playbackMs: opts.media?.playbackMs ?? 1000,
       recordMaxMs: opts.media?.recordMaxMs ?? 5000,
     };
-    this.engine = new AppEngine(this.model, this.ids, media, this.log, { socket: createSocketApp(this) });
+    this.files = new SwitchFiles(this.log, opts.files);
+    const http = { timeoutMs: opts.httpTimeoutMs ?? 10_000, log: this.log };
+    this.engine = new AppEngine(this.model, this.ids, media, this.log, {
+      socket: createSocketApp(this),
+      ...fileApps(this.files, http),
+    });
     this.model.engine = this.engine;
-    this.api_ = createApi({
+    const fileCommands = fileApi(this.files, http);
+    const coreApi = createApi({
       model: this.model,
       engine: this.engine,
       events: this.events,
@@ -130,6 +147,11 @@ export class Switch implements SessionHost, OutboundHost {
       startedMs: this.startedMs,
       totalCalls: () => this.callsSinceStart,
     });
+    this.api_ = (name, args) => {
+      const key = name.toLowerCase();
+      const fileCommand = Object.hasOwn(fileCommands, key) ? fileCommands[key] : undefined;
+      return fileCommand === undefined ? coreApi(name, args) : fileCommand(args);
+    };
   }
 
   static async start(opts: SwitchOptions = {}): Promise<Switch> {
@@ -416,6 +438,7 @@ export class Switch implements SessionHost, OutboundHost {
   async restart(opts: { downMs?: number } = {}): Promise<void> {
     this.dropConnections();
     for (const uuid of [...this.model.channels.keys()]) this.model.kill(uuid);
+    this.files.clear();
     await this.closeServer();
     if (opts.downMs !== undefined && opts.downMs > 0) await new Promise((r) => setTimeout(r, opts.downMs));
     this.events.restart(this.ids.uuid());
