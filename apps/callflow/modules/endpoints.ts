@@ -11,12 +11,13 @@
  *   DocError.
  * - `userDevices(call, userId)`: the device documents the user owns (attributes/owned);
  *   the user document must exist and be a user (DocError otherwise).
- * - `bridge(call, endpoints, {timeoutS, strategy})` sends `bridge` (Endpoints, Timeout,
- *   Dial-Endpoint-Method) and a `noop` after it, and answers `{ok: true}` once a bridge
- *   happened and ended, or `{ok: false, cause?, code?}` when none did: the cause from the
- *   bridge's CHANNEL_EXECUTE_COMPLETE (Application-Response, Disposition, Hangup-Cause)
- *   and the SIP code from Hangup-Code (`sip:486` -> `486`) when ecallmgr publishes it;
- *   the noop's completion ends the wait when it does not.
+ * - `bridge(call, endpoints, {timeoutS, strategy})` sends `bridge` (Endpoints, Timeout =
+ *   the bridge's call_timeout, Dial-Endpoint-Method) and waits, as Kazoo's
+ *   wait_for_bridge, for the bridge's CHANNEL_EXECUTE_COMPLETE: `{ok: true}` when its
+ *   Disposition / Application-Response is SUCCESS, else `{ok: false, cause?, code?}`
+ *   (cause: Application-Response, else Hangup-Cause; code: Hangup-Code without `sip:`).
+ *   A dialplan error for the bridge (no endpoint registered) is `{ok: false}`. A bridge
+ *   that connected usually ends with the call (CHANNEL_DESTROY aborts the handle).
  * - `failureBranch(children, failure)`: the child key for a failed bridge: the hangup
  *   cause, else the SIP code, else `_`.
  */
@@ -98,41 +99,50 @@ export async function userDevices(call: CallHandle, userId: string): Promise<Arr
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
+const isBridgeError = (e: Envelope, msgId: unknown): boolean =>
+  e['Event-Category'] === 'error' &&
+  e['Event-Name'] === 'dialplan' &&
+  (e['Msg-ID'] === msgId ||
+    (e.Request as Record<string, unknown> | undefined)?.['Application-Name'] === 'bridge');
+
+/**
+ * Kazoo's b_bridge / wait_for_bridge: sends `bridge` and waits for its outcome. A
+ * CHANNEL_BRIDGE is noted and the wait goes on (the bridged call usually ends with the
+ * call's CHANNEL_DESTROY, which aborts the handle); the bridge's CHANNEL_EXECUTE_COMPLETE
+ * ends it: SUCCESS in Disposition or Application-Response is a bridge that happened, else
+ * a failure with the cause (Application-Response, else Hangup-Cause) and the SIP code
+ * (Hangup-Code without `sip:`). A dialplan error for the bridge (no registered endpoint)
+ * is a failure with no cause (`_`), as b_bridge's `{error, _}`.
+ */
 export async function bridge(
   call: CallHandle,
   endpoints: Endpoint[],
   opts: { timeoutS: number; strategy: 'simultaneous' | 'single' },
 ): Promise<BridgeOutcome> {
   if (endpoints.length === 0) return { ok: false, cause: 'NO_ROUTE_DESTINATION' };
-  await call.send('bridge', {
+  const cmd = await call.send('bridge', {
     Endpoints: endpoints,
     Timeout: String(opts.timeoutS),
     'Dial-Endpoint-Method': opts.strategy,
   });
-  const marker = String((await call.send('noop'))['Msg-ID']);
-  let bridged = false;
   for (;;) {
     const m = (await call.nextEvent(
       (e: Envelope) =>
         e['Event-Name'] === 'CHANNEL_BRIDGE' ||
-        (e['Event-Name'] === 'CHANNEL_EXECUTE_COMPLETE' &&
-          (e['Application-Name'] === 'bridge' ||
-            (e['Application-Name'] === 'noop' && e['Application-Response'] === marker))) ||
-        (e['Event-Category'] === 'error' && e['Event-Name'] === 'dialplan'),
+        (e['Event-Name'] === 'CHANNEL_EXECUTE_COMPLETE' && e['Application-Name'] === 'bridge') ||
+        isBridgeError(e, cmd['Msg-ID']),
     )) as Envelope;
     if (m['Event-Name'] === 'CHANNEL_BRIDGE') {
-      bridged = true;
+      call.log.info({ other_leg: m['Other-Leg-Call-ID'] }, 'bridge: connected');
       continue;
     }
-    if (bridged) return { ok: true };
-    if (m['Event-Category'] === 'error') return { ok: false, cause: undefined };
-    if (m['Application-Name'] === 'bridge') {
-      const response = str(m['Application-Response']) ?? str(m.Disposition);
-      if (response === 'SUCCESS') return { ok: true };
-      const code = str(m['Hangup-Code'])?.replace(/^sip:/, '');
-      return { ok: false, cause: response ?? str(m['Hangup-Cause']), code };
+    if (m['Event-Category'] === 'error') {
+      call.log.info({ reason: m['Error-Message'] }, 'bridge: not attempted');
+      return { ok: false };
     }
-    return { ok: false };
+    if (m.Disposition === 'SUCCESS' || m['Application-Response'] === 'SUCCESS') return { ok: true };
+    const code = str(m['Hangup-Code'])?.replace(/^sip:/, '');
+    return { ok: false, cause: str(m['Application-Response']) ?? str(m['Hangup-Cause']), code };
   }
 }
 

@@ -9,6 +9,7 @@ import { names } from '../../../apps/ecallmgr/context.ts';
 import { exeName } from '../../../apps/callflow/exe.ts';
 import { ERROR_PROMPT } from '../../../apps/callflow/modules/media.ts';
 import type { CfHarness } from './harness.ts';
+import { header } from '../ecallmgr/harness.ts';
 import { MODULES } from '../../../apps/callflow/modules/index.ts';
 import type { CfModule } from '../../../apps/callflow/modules/module.ts';
 import { publishDocChange } from '../../../src/node/cache-sync.ts';
@@ -63,20 +64,31 @@ export function callflowSuite(start: () => Promise<CfHarness>): void {
     expect(destroy['Hangup-Cause']).toBe('NORMAL_CLEARING');
   });
 
+  /** The B-legs the switch created for call `aLeg`, in order: their channel names. */
+  const bLegs = (aLeg: string): Array<{ uuid: string; name: string }> =>
+    h.switchEvents
+      .filter(
+        (e) => e.name === 'CHANNEL_CREATE' && e.uuid !== aLeg && header(e, 'Other-Leg-Unique-ID') === aLeg,
+      )
+      .map((e) => ({ uuid: e.uuid!, name: header(e, 'Channel-Name') ?? '' }));
+  /** The applications the switch ran on the call, without ecallmgr's `set`s. */
+  const apps = (callId: string): string[] =>
+    h.executed(callId).filter((x) => !x.startsWith('set ') && !x.startsWith('event '));
+  const appNames = (callId: string): string[] => apps(callId).map((x) => x.split(' ')[0]!);
+  const legUser = (name: string): string => /\/([^/@]+)@/.exec(name)?.[1] ?? name;
+
   it('1001 calls 1002 (a device): they are bridged; the callee hangs up and the caller is hung up', async () => {
     await h.putCallflow('cf-1002', ['1002'], node('device', { id: h.devices['1002'] }));
     const callId = h.call('1002');
     const bridged = await h.app.waitEvent(callId, 'CHANNEL_BRIDGE');
     const other = String(bridged['Other-Leg-Call-ID']);
-    expect(h.sw.channel(other)?.name ?? '').toContain('1002');
+    expect(bLegs(callId).map((l) => legUser(l.name))).toEqual(['1002']);
+    expect(bLegs(callId)[0]?.uuid).toBe(other);
     h.sw.hangup(other);
     await callGone(callId);
-    // (`event` is the noop marking the end of the bridge in the command queue)
-    expect(h.executed(callId).filter((x) => !x.startsWith('event '))).toEqual([
-      'park',
-      'bridge user/1002',
-      'hangup',
-    ]);
+    expect(appNames(callId)).toEqual(['park', 'bridge']);
+    const destroy = await h.app.waitEvent(callId, 'CHANNEL_DESTROY');
+    expect(destroy['Hangup-Cause']).toBe('NORMAL_CLEARING');
   });
 
   it('1001 calls 1002: the caller hangs up during the bridge and both legs end', async () => {
@@ -89,18 +101,93 @@ export function callflowSuite(start: () => Promise<CfHarness>): void {
     await h.waitSwitch((e) => e.uuid === other && e.name === 'CHANNEL_DESTROY', 'the callee leg destroyed');
   });
 
-  it('a user with two devices: both are in the bridge, the registered one answers', async () => {
+  it('1001 calls user 1002 with two devices: both ring, one answers, they are bridged; either side hangs up', async () => {
     await h.putCallflow('cf-2001', ['2001'], node('user', { id: 'user2' }));
-    const callId = h.call('2001');
-    const bridged = await h.app.waitEvent(callId, 'CHANNEL_BRIDGE');
-    const bridge = h.executed(callId).find((x) => x.startsWith('bridge '));
-    expect(bridge?.split(' ')[1]?.split(',').sort()).toEqual(['user/u2a', 'user/u2b']);
-    expect(h.sw.channel(String(bridged['Other-Leg-Call-ID']))?.name ?? '').toContain('u2b');
-    h.sw.hangup(callId);
-    await callGone(callId);
+    await h.phone('u2a', { mode: 'noanswer' });
+    await h.phone('u2b', { answerAfterMs: 200 });
+    for (const side of ['caller', 'callee'] as const) {
+      const callId = h.call('2001');
+      const bridged = await h.app.waitEvent(callId, 'CHANNEL_BRIDGE');
+      const other = String(bridged['Other-Leg-Call-ID']);
+      // both devices were rung: a B-leg each on the switch; u2b answered
+      expect(
+        bLegs(callId)
+          .map((l) => legUser(l.name))
+          .sort(),
+      ).toEqual(['u2a', 'u2b']);
+      expect(legUser(bLegs(callId).find((l) => l.uuid === other)?.name ?? '')).toBe('u2b');
+      h.sw.hangup(side === 'caller' ? callId : other);
+      await callGone(callId);
+      for (const leg of bLegs(callId))
+        await h.waitSwitch(
+          (e) => e.uuid === leg.uuid && e.name === 'CHANNEL_DESTROY',
+          `${leg.name} destroyed`,
+        );
+    }
   });
 
-  it('a ring group of a device and a user rings every device once; a failed bridge takes _', async () => {
+  it('a busy device (its phone rejects with 486) takes the 486 branch', async () => {
+    await h.putCallflow(
+      'cf-1002',
+      ['1002'],
+      node(
+        'device',
+        { id: h.devices['1002'] },
+        {
+          '486': node('play', { id: 'http://media.test/busy.wav' }),
+          _: node('play', { id: 'http://media.test/other.wav' }),
+        },
+      ),
+    );
+    h.sw.scriptNextCall('1002', { mode: 'reject', rejectSipCode: 486 });
+    const callId = h.call('1002');
+    await callGone(callId);
+    expect(bLegs(callId).map((l) => legUser(l.name))).toEqual(['1002']);
+    expect(apps(callId).slice(2)).toEqual(['playback http://media.test/busy.wav', 'hangup']);
+  });
+
+  it('a device that never answers: the callflow timeout ends the bridge and the NO_ANSWER branch runs', async () => {
+    await h.phone('1002', { mode: 'noanswer' });
+    await h.putCallflow(
+      'cf-1002',
+      ['1002'],
+      node(
+        'device',
+        { id: h.devices['1002'], timeout: 1 },
+        {
+          NO_ANSWER: node('play', { id: 'http://media.test/voicemail.wav' }),
+          _: node('play', { id: 'http://media.test/other.wav' }),
+        },
+      ),
+    );
+    const callId = h.call('1002');
+    await callGone(callId);
+    expect(h.executed(callId)).toContain('set call_timeout=1');
+    expect(apps(callId).slice(2)).toEqual(['playback http://media.test/voicemail.wav', 'hangup']);
+    const done = await h.app.waitEvent(
+      callId,
+      'CHANNEL_EXECUTE_COMPLETE',
+      (m) => m['Application-Name'] === 'bridge',
+    );
+    expect(done['Application-Response']).toBe('NO_ANSWER');
+    // without a NO_ANSWER child, the same failure takes _
+    await h.putCallflow(
+      'cf-1002',
+      ['1002'],
+      node(
+        'device',
+        { id: h.devices['1002'], timeout: 1 },
+        { _: node('play', { id: 'http://media.test/other.wav' }) },
+      ),
+    );
+    const mark = h.lines.length;
+    await h.cacheDropped('cf-1002', mark);
+    const second = h.call('1002');
+    await callGone(second);
+    expect(apps(second).slice(2)).toEqual(['playback http://media.test/other.wav', 'hangup']);
+  });
+
+  it('a ring group in single order rings each device once, skips a phone that rejects, and the next answers', async () => {
     await h.putCallflow(
       'cf-2100',
       ['2100'],
@@ -113,14 +200,18 @@ export function callflowSuite(start: () => Promise<CfHarness>): void {
         strategy: 'single',
       }),
     );
+    h.sw.scriptNextCall('1002', { mode: 'reject', rejectSipCode: 603 });
     const callId = h.call('2100');
-    await h.app.waitEvent(callId, 'CHANNEL_BRIDGE');
-    const bridge = h.executed(callId).find((x) => x.startsWith('bridge '));
-    expect(bridge?.split(' ')[1]?.split('|').sort()).toEqual(['user/1002', 'user/u2a', 'user/u2b']);
+    const bridged = await h.app.waitEvent(callId, 'CHANNEL_BRIDGE');
+    // 1002 refused, u2a is not registered (left out), u2b (reached twice) is rung once
+    expect(bLegs(callId).map((l) => legUser(l.name))).toEqual(['1002', 'u2b']);
+    expect(legUser(bLegs(callId)[1]?.name ?? '')).toBe('u2b');
+    expect(bLegs(callId)[1]?.uuid).toBe(String(bridged['Other-Leg-Call-ID']));
     h.sw.hangup(callId);
     await callGone(callId);
+  });
 
-    // 1001 is not registered: the bridge fails and the flow goes on at _
+  it('a bridge to a device that is not registered fails and the flow goes on at _', async () => {
     await h.putCallflow(
       'cf-1001',
       ['1001'],
@@ -134,12 +225,8 @@ export function callflowSuite(start: () => Promise<CfHarness>): void {
     );
     const failed = h.call('1001', '1002');
     await callGone(failed);
-    expect(h.executed(failed).filter((x) => !x.startsWith('event '))).toEqual([
-      'park',
-      'bridge user/1001',
-      'playback http://media.test/unavailable.wav',
-      'hangup',
-    ]);
+    expect(bLegs(failed)).toEqual([]);
+    expect(apps(failed)).toEqual(['park', 'playback http://media.test/unavailable.wav', 'hangup']);
   });
 
   it('a module that crashes is logged with the call-id and the flow continues at _', async () => {

@@ -5,10 +5,17 @@
  * `fife account add` / `fife device add` make it (realm acme.test):
  * - devices 1001 and 1002 (1002 registered on the simulator, answering at once);
  * - user `user2` owning devices u2a (not registered) and u2b (registered).
+ * Phones register as in production: the simulator publishes their reg_success on the bus
+ * (its `bus` option), the registrar stores them, and ecallmgr's bridge finds them with a
+ * reg_query. `phone(user, script)` registers (or re-scripts) a phone and resolves once
+ * the registrar answers a reg_query for it.
  * `putCallflow(id, numbers, flow, extra?)` writes a Kazoo callflow document (a new
  * revision when it exists); `call(to)` places a call from 1001 in the account's realm.
  */
 import { Supervisor, type Pid } from '../../../src/kernel/index.ts';
+import { Requester, type Envelope } from '../../../src/bus/index.ts';
+import { build, regQueryKey } from '../../../src/api/index.ts';
+import type { PhoneScript } from '../../../src/switch/endpoints.ts';
 import { memoryLogger } from '../../../src/kernel/log.ts';
 import { EmbeddedStore, accountDbName, type DocumentStore } from '../../../src/store/index.ts';
 import { addAccount, addDevice } from '../../../apps/registrar/provisioning.ts';
@@ -18,6 +25,7 @@ import { startHarness, type Harness } from '../ecallmgr/harness.ts';
 import { tmpDir } from '../../support/tmp-dirs.ts';
 
 export const REALM = 'acme.test';
+const REG_CTX = { appName: 'callflow-test', appVersion: '1.0.0', node: 'callflow-test@localhost' };
 
 export interface CfHarness extends Harness {
   store: DocumentStore;
@@ -26,12 +34,14 @@ export interface CfHarness extends Harness {
   devices: Record<string, string>;
   putCallflow(id: string, numbers: string[], flow: unknown, extra?: Record<string, unknown>): Promise<void>;
   call(to: string, from?: string): string;
+  /** Registers `user` on the simulator with `script`; resolves once the registrar has it. */
+  phone(user: string, script?: PhoneScript): Promise<void>;
   /** Resolves at the cache's log line for a dropped document `id` seen after `after` lines. */
   cacheDropped(id: string, after: number): Promise<void>;
 }
 
 export async function startCfHarness(opts: { amqpUrl?: string } = {}): Promise<CfHarness> {
-  const h = await startHarness({ amqpUrl: opts.amqpUrl });
+  const h = await startHarness({ amqpUrl: opts.amqpUrl, phoneRealm: REALM });
   h.app.route = 'none';
   const { logger } = memoryLogger('callflow-test-store@localhost', 'warn');
   const store = new EmbeddedStore({ dir: tmpDir('fife-callflow-'), logger });
@@ -46,8 +56,6 @@ export async function startCfHarness(opts: { amqpUrl?: string } = {}): Promise<C
       ...(u.startsWith('u2') ? { ownerId: 'user2' } : {}),
     });
   await store.save(accountDb, { _id: 'user2', pvt_type: 'user', first_name: 'Two', username: 'two' });
-  h.sw.registerEndpoint('1002');
-  h.sw.registerEndpoint('u2b');
   const started: Pid[] = [];
   for (const [spec, name] of [
     [registrarTree({ store, bus: h.bus }), 'registrar_sup'],
@@ -57,6 +65,28 @@ export async function startCfHarness(opts: { amqpUrl?: string } = {}): Promise<C
     if (r.type !== 'ok') throw new Error(`${name} failed to start: ${JSON.stringify(r)}`);
     started.push(r.pid);
   }
+  const req = new Requester({ transport: h.bus, logger: h.rt.log, timeoutMs: 2000 });
+  await req.start();
+  const registered = async (user: string): Promise<boolean> => {
+    const q = build('reg_query', { Realm: REALM, Username: user }, REG_CTX) as unknown as Envelope;
+    const r = await req.call(
+      q,
+      { exchange: 'registrar', routingKey: regQueryKey(REALM, user) },
+      { validate: () => true },
+    );
+    return r['Event-Name'] === 'reg_query_resp';
+  };
+  async function phone(user: string, script: PhoneScript = {}): Promise<void> {
+    h.sw.registerEndpoint(user, script);
+    // The registrar has the contact once reg_server has read the reg_success.
+    for (let i = 0; i < 300; i++) {
+      if (await registered(user)) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`${user}@${REALM}: registration never found by reg_query`);
+  }
+  await phone('1002');
+  await phone('u2b');
   const close = h.close.bind(h);
   const cf: CfHarness = Object.assign(h, {
     store,
@@ -74,6 +104,7 @@ export async function startCfHarness(opts: { amqpUrl?: string } = {}): Promise<C
         ...extra,
       });
     },
+    phone,
     call(to: string, from = '1001') {
       return h.sw.placeCall({ from, to, variables: { sip_from_host: REALM } });
     },
@@ -81,6 +112,7 @@ export async function startCfHarness(opts: { amqpUrl?: string } = {}): Promise<C
       await waitLine(h, after, (l) => l.msg === 'callflow cache: entries dropped' && l.id === id);
     },
     async close() {
+      await req.stop();
       for (const pid of started.reverse()) {
         const exited = h.rt.awaitExit(pid);
         h.rt.exit(pid, 'shutdown');

@@ -43,16 +43,11 @@ export async function startHarness(
     amqpUrl?: string;
     settings?: Record<string, unknown>;
     backoff?: { initialMs: number; maxMs: number };
+    /** Phones registered on the simulator publish reg_success in this realm. */
+    phoneRealm?: string;
   } = {},
 ): Promise<Harness> {
   const { logger, lines } = memoryLogger('ecallmgr-test@localhost', process.env.ECM_TEST_LOG ?? 'info');
-  const sw = await Switch.start({ port: 0, logger, media: { playbackMs: 30 } });
-  const switchEvents: SwitchEvent[] = [];
-  const waiters = new Set<(e: SwitchEvent) => void>();
-  sw.onEvent((e) => {
-    switchEvents.push(e);
-    for (const w of [...waiters]) w(e);
-  });
   const prefix = `fife-ecm-${randomBytes(3).toString('hex')}`;
   const bus = createTransport({
     url: opts.amqpUrl ?? 'embedded',
@@ -63,6 +58,20 @@ export async function startHarness(
   });
   await bus.start();
   await bus.assertExchanges(busExchangeSpecs().map((e) => ({ name: e.name, type: e.type })));
+  // With `phoneRealm`, the simulator's phones register on the bus (reg_success), as
+  // Kamailio announces a SIP phone's REGISTER to the registrar.
+  const sw = await Switch.start({
+    port: 0,
+    logger,
+    media: { playbackMs: 30 },
+    ...(opts.phoneRealm === undefined ? {} : { bus, registration: { realm: opts.phoneRealm } }),
+  });
+  const switchEvents: SwitchEvent[] = [];
+  const waiters = new Set<(e: SwitchEvent) => void>();
+  sw.onEvent((e) => {
+    switchEvents.push(e);
+    for (const w of [...waiters]) w(e);
+  });
   const rt = new Runtime({ node: `${prefix}@localhost`, logger });
   const app = await new TestApp(bus, logger).start();
   const settings = ecallmgrSettings(
