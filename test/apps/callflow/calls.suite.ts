@@ -101,21 +101,33 @@ export function callflowSuite(start: () => Promise<CfHarness>): void {
     await h.waitSwitch((e) => e.uuid === other && e.name === 'CHANNEL_DESTROY', 'the callee leg destroyed');
   });
 
-  it('1001 calls user 1002 with two devices: both ring, one answers, they are bridged; either side hangs up', async () => {
-    await h.putCallflow('cf-2001', ['2001'], node('user', { id: 'user2' }));
-    await h.phone('u2a', { mode: 'noanswer' });
-    await h.phone('u2b', { answerAfterMs: 200 });
+  it('1001 calls a user with two devices: both ring, one answers, they are bridged; either side hangs up', async () => {
+    // 1002's user: two devices. The one dialled first never answers, the other answers
+    // after 200 ms (the dial order is the devices' id order; timeout 3 s also lets a
+    // switch that rings `,` endpoints one after the other reach the second).
+    const [first, second] = ['u2a', 'u2b'].sort((a, b) => (h.devices[a]! < h.devices[b]! ? -1 : 1));
+    await h.putCallflow('cf-2001', ['2001'], node('user', { id: 'user2', timeout: 3 }));
+    await h.phone(first!, { mode: 'noanswer' });
+    await h.phone(second!, { answerAfterMs: 200 });
     for (const side of ['caller', 'callee'] as const) {
       const callId = h.call('2001');
       const bridged = await h.app.waitEvent(callId, 'CHANNEL_BRIDGE');
       const other = String(bridged['Other-Leg-Call-ID']);
-      // both devices were rung: a B-leg each on the switch; u2b answered
+      // one bridge, both devices at once (`,`): a B-leg each on the switch; the second answered
+      const bridge = apps(callId).find((x) => x.startsWith('bridge '));
+      const dialled = bridge
+        ?.slice('bridge '.length)
+        .replace(/^\{[^}]*\}/, '')
+        .replace(/\[[^\]]*\]/g, '')
+        .split(',')
+        .map(legUser);
+      expect(dialled).toEqual([first, second]);
       expect(
         bLegs(callId)
           .map((l) => legUser(l.name))
           .sort(),
       ).toEqual(['u2a', 'u2b']);
-      expect(legUser(bLegs(callId).find((l) => l.uuid === other)?.name ?? '')).toBe('u2b');
+      expect(legUser(bLegs(callId).find((l) => l.uuid === other)?.name ?? '')).toBe(second);
       h.sw.hangup(side === 'caller' ? callId : other);
       await callGone(callId);
       for (const leg of bLegs(callId))
@@ -144,6 +156,11 @@ export function callflowSuite(start: () => Promise<CfHarness>): void {
     await callGone(callId);
     expect(bLegs(callId).map((l) => legUser(l.name))).toEqual(['1002']);
     expect(apps(callId).slice(2)).toEqual(['playback http://media.test/busy.wav', 'hangup']);
+    // the outcome came from the bridge's own completion (ecallmgr's kazoo::masquerade), no
+    // marker command was queued behind the bridge
+    const events = h.executed(callId).filter((x) => x.startsWith('event '));
+    expect(events).toHaveLength(1);
+    expect(events[0]).toContain('kazoo::masquerade');
   });
 
   it('a device that never answers: the callflow timeout ends the bridge and the NO_ANSWER branch runs', async () => {
@@ -340,30 +357,52 @@ export function callflowSuite(start: () => Promise<CfHarness>): void {
     await h.cacheDropped('cf-4100', mark);
   });
 
-  it('a caller hanging up mid-flow leaves the process count where it was', async () => {
+  it('a caller hanging up mid-flow (while media plays, while a device rings) leaves the process count where it was', async () => {
     await h.putCallflow(
       'cf-5000',
       ['5000'],
       node('answer', {}, { _: node('play', { id: 'silence_stream://60000' }) }),
     );
-    const warm = h.call('5000'); // the first call warms the cache (its feed, the views)
-    await h.app.waitEvent(
-      warm,
-      'CHANNEL_EXECUTE',
-      (m) => m['Raw-Application-Data'] === 'silence_stream://60000',
-    );
-    h.sw.hangup(warm);
-    await callGone(warm);
+    await h.putCallflow('cf-5001', ['5001'], node('device', { id: h.devices['1002'] }));
+    await h.phone('1002', { mode: 'noanswer' });
+    const playing = async (callId: string): Promise<void> => {
+      await h.app.waitEvent(
+        callId,
+        'CHANNEL_EXECUTE',
+        (m) => m['Raw-Application-Data'] === 'silence_stream://60000',
+      );
+    };
+    const ringing = async (callId: string): Promise<string> =>
+      (
+        await h.waitSwitch(
+          (e) => e.name === 'CHANNEL_CREATE' && header(e, 'Other-Leg-Unique-ID') === callId,
+          'the device rung',
+        )
+      ).uuid!;
+    // the first calls warm the cache (its feed, the views)
+    for (const [n, midFlow] of [
+      ['5000', playing],
+      ['5001', ringing],
+    ] as const) {
+      const warm = h.call(n);
+      await midFlow(warm);
+      h.sw.hangup(warm);
+      await callGone(warm);
+    }
     const before = h.rt.processes().length;
     const callId = h.call('5000');
-    await h.app.waitEvent(
-      callId,
-      'CHANNEL_EXECUTE',
-      (m) => m['Raw-Application-Data'] === 'silence_stream://60000',
-    );
+    await playing(callId);
     expect(h.rt.whereis(exeName(callId))).toBeDefined();
     h.sw.hangup(callId);
     await callGone(callId);
+    expect(h.rt.processes().length).toBe(before);
+
+    const rung = h.call('5001');
+    const bLeg = await ringing(rung);
+    expect(h.rt.whereis(exeName(rung))).toBeDefined();
+    h.sw.hangup(rung);
+    await callGone(rung);
+    await h.waitSwitch((e) => e.uuid === bLeg && e.name === 'CHANNEL_DESTROY', 'the rung leg destroyed');
     expect(h.rt.processes().length).toBe(before);
   });
 

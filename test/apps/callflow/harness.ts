@@ -12,6 +12,7 @@
  * `putCallflow(id, numbers, flow, extra?)` writes a Kazoo callflow document (a new
  * revision when it exists); `call(to)` places a call from 1001 in the account's realm.
  */
+import { randomBytes } from 'node:crypto';
 import { Supervisor, type Pid } from '../../../src/kernel/index.ts';
 import { Requester, type Envelope } from '../../../src/bus/index.ts';
 import { build, regQueryKey } from '../../../src/api/index.ts';
@@ -56,9 +57,14 @@ export async function startCfHarness(opts: { amqpUrl?: string } = {}): Promise<C
       ...(u.startsWith('u2') ? { ownerId: 'user2' } : {}),
     });
   await store.save(accountDb, { _id: 'user2', pvt_type: 'user', first_name: 'Two', username: 'two' });
+  // The registrar's named queue, unique to this run (RabbitMQ keeps named queues).
+  const regQueue = `registrar_listener_${randomBytes(4).toString('hex')}`;
   const started: Pid[] = [];
   for (const [spec, name] of [
-    [registrarTree({ store, bus: h.bus }), 'registrar_sup'],
+    [
+      registrarTree({ store, bus: h.bus, config: { settings: { registrar: { queue: regQueue } } } }),
+      'registrar_sup',
+    ],
     [callflowTree({ store, bus: h.bus, node: h.rt.node }), CALLFLOW_SUP],
   ] as const) {
     const r = await Supervisor.start(h.rt, spec, { name });
@@ -118,6 +124,8 @@ export async function startCfHarness(opts: { amqpUrl?: string } = {}): Promise<C
         h.rt.exit(pid, 'shutdown');
         await exited;
       }
+      await h.bus.deleteQueue(regQueue).catch(() => undefined);
+      await h.bus.deleteQueue(`${regQueue}_reg_success`).catch(() => undefined);
       await close();
       await store.close();
     },
