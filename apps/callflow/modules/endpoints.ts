@@ -19,7 +19,7 @@
  *   A dialplan error for the bridge (no endpoint registered) is `{ok: false}`. A bridge
  *   that connected usually ends with the call (CHANNEL_DESTROY aborts the handle).
  * - `failureBranch(children, failure)`: the child key for a failed bridge: the hangup
- *   cause, else the SIP code, else `_`.
+ *   cause, else the SIP code (`486`, or `sip:486` as in Hangup-Code), else `_`.
  */
 import type { Envelope } from '../../../src/bus/index.ts';
 import type { CallHandle } from '../call.ts';
@@ -151,6 +151,9 @@ export function failureBranch(
   failure: { cause?: string; code?: string },
 ): string {
   if (failure.cause !== undefined && children[failure.cause] !== undefined) return failure.cause;
-  if (failure.code !== undefined && children[failure.code] !== undefined) return failure.code;
+  if (failure.code !== undefined) {
+    // the code as the child key: `486`, or as Hangup-Code gives it, `sip:486`
+    for (const key of [failure.code, `sip:${failure.code}`]) if (children[key] !== undefined) return key;
+  }
   return '_';
 }

@@ -64,5 +64,6 @@ describe('failureBranch', () => {
     expect(failureBranch(children, { cause: 'CALL_REJECTED', code: '486' })).toBe('486');
     expect(failureBranch(children, { cause: 'NO_ANSWER', code: '480' })).toBe('_');
     expect(failureBranch({}, {})).toBe('_');
+    expect(failureBranch({ 'sip:486': play, _: play }, { cause: 'USER_BUSY', code: '486' })).toBe('sip:486');
   });
 });
