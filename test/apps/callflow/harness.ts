@@ -3,8 +3,10 @@
  * a TestApp that records every call event but routes nothing), an embedded store, the
  * registrar and the callflow app in the same runtime, and an account made the way
  * `fife account add` / `fife device add` make it (realm acme.test):
- * - devices 1001 and 1002 (1002 registered on the simulator, answering at once);
+ * - devices 1001 and 1002 (1002 registered: an endpoint on the simulator answering at once,
+ *   and its reg_success given to the registrar, which ecallmgr's bridge asks);
  * - user `user2` owning devices u2a (not registered) and u2b (registered).
+ * `requester` is a bus Requester on the harness's bus (stopped by `close()`).
  * `putCallflow(id, numbers, flow, extra?)` writes a Kazoo callflow document (a new
  * revision when it exists); `call(to)` places a call from 1001 in the account's realm.
  */
@@ -14,7 +16,9 @@ import { EmbeddedStore, accountDbName, type DocumentStore } from '../../../src/s
 import { addAccount, addDevice } from '../../../apps/registrar/provisioning.ts';
 import { registrarTree } from '../../../supervisors/registrar.sup.ts';
 import { callflowTree, CALLFLOW_SUP } from '../../../supervisors/callflow.sup.ts';
+import { Requester } from '../../../src/bus/index.ts';
 import { startHarness, type Harness } from '../ecallmgr/harness.ts';
+import { announceRegistration } from '../ecallmgr/registrar-side.ts';
 import { tmpDir } from '../../support/tmp-dirs.ts';
 
 export const REALM = 'acme.test';
@@ -26,12 +30,15 @@ export interface CfHarness extends Harness {
   devices: Record<string, string>;
   putCallflow(id: string, numbers: string[], flow: unknown, extra?: Record<string, unknown>): Promise<void>;
   call(to: string, from?: string): string;
+  requester: Requester;
   /** Resolves at the cache's log line for a dropped document `id` seen after `after` lines. */
   cacheDropped(id: string, after: number): Promise<void>;
 }
 
-export async function startCfHarness(opts: { amqpUrl?: string } = {}): Promise<CfHarness> {
-  const h = await startHarness({ amqpUrl: opts.amqpUrl });
+export async function startCfHarness(
+  opts: { amqpUrl?: string; logLevel?: string; record?: boolean } = {},
+): Promise<CfHarness> {
+  const h = await startHarness(opts);
   h.app.route = 'none';
   const { logger } = memoryLogger('callflow-test-store@localhost', 'warn');
   const store = new EmbeddedStore({ dir: tmpDir('fife-callflow-'), logger });
@@ -46,8 +53,6 @@ export async function startCfHarness(opts: { amqpUrl?: string } = {}): Promise<C
       ...(u.startsWith('u2') ? { ownerId: 'user2' } : {}),
     });
   await store.save(accountDb, { _id: 'user2', pvt_type: 'user', first_name: 'Two', username: 'two' });
-  h.sw.registerEndpoint('1002');
-  h.sw.registerEndpoint('u2b');
   const started: Pid[] = [];
   for (const [spec, name] of [
     [registrarTree({ store, bus: h.bus }), 'registrar_sup'],
@@ -57,12 +62,19 @@ export async function startCfHarness(opts: { amqpUrl?: string } = {}): Promise<C
     if (r.type !== 'ok') throw new Error(`${name} failed to start: ${JSON.stringify(r)}`);
     started.push(r.pid);
   }
+  const requester = new Requester({ transport: h.bus, logger: h.rt.log, timeoutMs: 2000 });
+  await requester.start();
+  for (const u of ['1002', 'u2b']) {
+    h.sw.registerEndpoint(u);
+    await announceRegistration(h.bus, requester, u, REALM);
+  }
   const close = h.close.bind(h);
   const cf: CfHarness = Object.assign(h, {
     store,
     accountId,
     accountDb,
     devices,
+    requester,
     async putCallflow(id: string, numbers: string[], flow: unknown, extra: Record<string, unknown> = {}) {
       const old = await store.get(accountDb, id).catch(() => undefined);
       await store.save(accountDb, {
@@ -81,6 +93,7 @@ export async function startCfHarness(opts: { amqpUrl?: string } = {}): Promise<C
       await waitLine(h, after, (l) => l.msg === 'callflow cache: entries dropped' && l.id === id);
     },
     async close() {
+      await requester.stop();
       for (const pid of started.reverse()) {
         const exited = h.rt.awaitExit(pid);
         h.rt.exit(pid, 'shutdown');

@@ -43,14 +43,23 @@ export async function startHarness(
     amqpUrl?: string;
     settings?: Record<string, unknown>;
     backoff?: { initialMs: number; maxMs: number };
+    /** Log level of the memory logger (default ECM_TEST_LOG, else info). */
+    logLevel?: string;
+    /** false: once the switch is up, switch events and bus messages are no longer kept
+     * (switchEvents, app.seen; waits see only what comes after them), for benches. */
+    record?: boolean;
   } = {},
 ): Promise<Harness> {
-  const { logger, lines } = memoryLogger('ecallmgr-test@localhost', process.env.ECM_TEST_LOG ?? 'info');
+  const { logger, lines } = memoryLogger(
+    'ecallmgr-test@localhost',
+    opts.logLevel ?? process.env.ECM_TEST_LOG ?? 'info',
+  );
   const sw = await Switch.start({ port: 0, logger, media: { playbackMs: 30 } });
   const switchEvents: SwitchEvent[] = [];
+  let recording = true;
   const waiters = new Set<(e: SwitchEvent) => void>();
   sw.onEvent((e) => {
-    switchEvents.push(e);
+    if (recording) switchEvents.push(e);
     for (const w of [...waiters]) w(e);
   });
   const prefix = `fife-ecm-${randomBytes(3).toString('hex')}`;
@@ -157,6 +166,10 @@ export async function startHarness(
     },
   };
   await h.waitNode('up');
+  if (opts.record === false) {
+    recording = app.record = false;
+    switchEvents.length = app.seen.length = 0;
+  }
   return h;
 }
 
