@@ -35,9 +35,7 @@ export interface CfHarness extends Harness {
   cacheDropped(id: string, after: number): Promise<void>;
 }
 
-export async function startCfHarness(
-  opts: { amqpUrl?: string; logLevel?: string; record?: boolean } = {},
-): Promise<CfHarness> {
+export async function startCfHarness(opts: Parameters<typeof startHarness>[0] = {}): Promise<CfHarness> {
   const h = await startHarness(opts);
   h.app.route = 'none';
   const { logger } = memoryLogger('callflow-test-store@localhost', 'warn');

@@ -13,6 +13,7 @@ import { Supervisor } from '../../../src/kernel/index.ts';
 import { EmbeddedStore } from '../../../src/store/index.ts';
 import type { DeviceBehaviour } from '../../../src/switch/endpoints.ts';
 import { registrarTree } from '../../../supervisors/registrar.sup.ts';
+import { regSuccess } from '../registrar/support.ts';
 import { tmpDir } from '../../support/tmp-dirs.ts';
 import type { Harness } from './harness.ts';
 
@@ -66,27 +67,9 @@ export async function announceRegistration(
   user: string,
   realm: string,
 ): Promise<void> {
-  const msg = build(
-    'reg_success',
-    {
-      Status: 'Registered',
-      'Event-Timestamp': Math.floor(Date.now() / 1000),
-      Expires: 3600,
-      'First-Registration': true,
-      Contact: `<sip:${user}@127.0.0.1:5070;transport=udp>;expires=3600`,
-      'Call-ID': `reg-${user}-${randomBytes(3).toString('hex')}`,
-      Realm: realm,
-      Username: user,
-      'From-User': user,
-      'From-Host': realm,
-      'To-User': user,
-      'To-Host': realm,
-      'User-Agent': 'test phone',
-      'Source-IP': '127.0.0.1',
-      'Source-Port': '5070',
-    },
-    KAMAILIO,
-  );
+  const msg = regSuccess(user, realm, `<sip:${user}@127.0.0.1:5070;transport=udp>;expires=3600`, 3600, {
+    'User-Agent': 'test phone',
+  });
   await bus.publish('registrar', regSuccessKey(realm, user), JSON.stringify(msg));
   const registered = async (): Promise<boolean> => {
     const q = build('reg_query', { Realm: realm, Username: user }, KAMAILIO) as unknown as Envelope;
