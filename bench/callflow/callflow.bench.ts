@@ -309,6 +309,7 @@ try {
       const a = sw.placeCall({ from: '1001', to: '2000' });
       await w('CHANNEL_PARK', a);
       const bridged = w('CHANNEL_BRIDGE', a);
+      // completes only when the call ends: rejected (connection closed) with the calls up
       void esl.execute(a, 'bridge', 'user/1002').catch(() => undefined);
       await bridged;
     }),
