@@ -3,12 +3,14 @@
  * a TestApp that records every call event but routes nothing), an embedded store, the
  * registrar and the callflow app in the same runtime, and an account made the way
  * `fife account add` / `fife device add` make it (realm acme.test):
- * - devices 1001 and 1002 (1002 registered on the simulator, answering at once);
+ * - devices 1001 and 1002 (1002 registered: an endpoint on the simulator answering at once,
+ *   and its reg_success given to the registrar, which ecallmgr's bridge asks);
  * - user `user2` owning devices u2a (not registered) and u2b (registered).
  * Phones register as in production: the simulator publishes their reg_success on the bus
  * (its `bus` option), the registrar stores them, and ecallmgr's bridge finds them with a
  * reg_query. `phone(user, script)` registers (or re-scripts) a phone and resolves once
  * the registrar answers a reg_query for it.
+ * `requester` is a bus Requester on the harness's bus (stopped by `close()`).
  * `putCallflow(id, numbers, flow, extra?)` writes a Kazoo callflow document (a new
  * revision when it exists); `call(to)` places a call from 1001 in the account's realm.
  */
@@ -37,12 +39,13 @@ export interface CfHarness extends Harness {
   call(to: string, from?: string): string;
   /** Registers `user` on the simulator with `script`; resolves once the registrar has it. */
   phone(user: string, script?: PhoneScript): Promise<void>;
+  requester: Requester;
   /** Resolves at the cache's log line for a dropped document `id` seen after `after` lines. */
   cacheDropped(id: string, after: number): Promise<void>;
 }
 
-export async function startCfHarness(opts: { amqpUrl?: string } = {}): Promise<CfHarness> {
-  const h = await startHarness({ amqpUrl: opts.amqpUrl, phoneRealm: REALM });
+export async function startCfHarness(opts: Parameters<typeof startHarness>[0] = {}): Promise<CfHarness> {
+  const h = await startHarness({ phoneRealm: REALM, ...opts });
   h.app.route = 'none';
   const { logger } = memoryLogger('callflow-test-store@localhost', 'warn');
   const store = new EmbeddedStore({ dir: tmpDir('fife-callflow-'), logger });
@@ -71,11 +74,11 @@ export async function startCfHarness(opts: { amqpUrl?: string } = {}): Promise<C
     if (r.type !== 'ok') throw new Error(`${name} failed to start: ${JSON.stringify(r)}`);
     started.push(r.pid);
   }
-  const req = new Requester({ transport: h.bus, logger: h.rt.log, timeoutMs: 2000 });
-  await req.start();
+  const requester = new Requester({ transport: h.bus, logger: h.rt.log, timeoutMs: 2000 });
+  await requester.start();
   const registered = async (user: string): Promise<boolean> => {
     const q = build('reg_query', { Realm: REALM, Username: user }, REG_CTX) as unknown as Envelope;
-    const r = await req.call(
+    const r = await requester.call(
       q,
       { exchange: 'registrar', routingKey: regQueryKey(REALM, user) },
       { validate: () => true },
@@ -99,6 +102,7 @@ export async function startCfHarness(opts: { amqpUrl?: string } = {}): Promise<C
     accountId,
     accountDb,
     devices,
+    requester,
     async putCallflow(id: string, numbers: string[], flow: unknown, extra: Record<string, unknown> = {}) {
       const old = await store.get(accountDb, id).catch(() => undefined);
       await store.save(accountDb, {
@@ -118,7 +122,7 @@ export async function startCfHarness(opts: { amqpUrl?: string } = {}): Promise<C
       await waitLine(h, after, (l) => l.msg === 'callflow cache: entries dropped' && l.id === id);
     },
     async close() {
-      await req.stop();
+      await requester.stop();
       for (const pid of started.reverse()) {
         const exited = h.rt.awaitExit(pid);
         h.rt.exit(pid, 'shutdown');

@@ -45,9 +45,17 @@ export async function startHarness(
     backoff?: { initialMs: number; maxMs: number };
     /** Phones registered on the simulator publish reg_success in this realm. */
     phoneRealm?: string;
+    /** Log level of the memory logger (default ECM_TEST_LOG, else info). */
+    logLevel?: string;
+    /** false: once the switch is up, switch events and bus messages are no longer kept
+     * (switchEvents, app.seen; waits see only what comes after them), for benches. */
+    record?: boolean;
   } = {},
 ): Promise<Harness> {
-  const { logger, lines } = memoryLogger('ecallmgr-test@localhost', process.env.ECM_TEST_LOG ?? 'info');
+  const { logger, lines } = memoryLogger(
+    'ecallmgr-test@localhost',
+    opts.logLevel ?? process.env.ECM_TEST_LOG ?? 'info',
+  );
   const prefix = `fife-ecm-${randomBytes(3).toString('hex')}`;
   const bus = createTransport({
     url: opts.amqpUrl ?? 'embedded',
@@ -67,9 +75,10 @@ export async function startHarness(
     ...(opts.phoneRealm === undefined ? {} : { bus, registration: { realm: opts.phoneRealm } }),
   });
   const switchEvents: SwitchEvent[] = [];
+  let recording = true;
   const waiters = new Set<(e: SwitchEvent) => void>();
   sw.onEvent((e) => {
-    switchEvents.push(e);
+    if (recording) switchEvents.push(e);
     for (const w of [...waiters]) w(e);
   });
   const rt = new Runtime({ node: `${prefix}@localhost`, logger });
@@ -166,6 +175,10 @@ export async function startHarness(
     },
   };
   await h.waitNode('up');
+  if (opts.record === false) {
+    recording = app.record = false;
+    switchEvents.length = app.seen.length = 0;
+  }
   return h;
 }
 

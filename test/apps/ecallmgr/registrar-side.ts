@@ -7,12 +7,13 @@
  * `close()` stops the registrar and removes its queues.
  */
 import { randomBytes } from 'node:crypto';
-import { Requester, type Envelope } from '../../../src/bus/index.ts';
+import { Requester, type BusTransport, type Envelope } from '../../../src/bus/index.ts';
 import { build, regQueryKey, regSuccessKey } from '../../../src/api/index.ts';
 import { Supervisor } from '../../../src/kernel/index.ts';
 import { EmbeddedStore } from '../../../src/store/index.ts';
 import type { DeviceBehaviour } from '../../../src/switch/endpoints.ts';
 import { registrarTree } from '../../../supervisors/registrar.sup.ts';
+import { regSuccess } from '../registrar/support.ts';
 import { tmpDir } from '../../support/tmp-dirs.ts';
 import type { Harness } from './harness.ts';
 
@@ -39,47 +40,10 @@ export async function startRegistrar(h: Harness): Promise<RegistrarSide> {
   const req = new Requester({ transport: h.bus, logger, timeoutMs: 2000 });
   await req.start();
 
-  async function registered(user: string, realm: string): Promise<boolean> {
-    const q = build('reg_query', { Realm: realm, Username: user }, KAMAILIO) as unknown as Envelope;
-    const r = await req.call(
-      q,
-      { exchange: 'registrar', routingKey: regQueryKey(realm, user) },
-      { validate: () => true },
-    );
-    return r['Event-Name'] === 'reg_query_resp';
-  }
-
   return {
     async register(user, realm, behaviour = {}) {
       h.sw.registerEndpoint(user, behaviour);
-      const msg = build(
-        'reg_success',
-        {
-          Status: 'Registered',
-          'Event-Timestamp': Math.floor(Date.now() / 1000),
-          Expires: 3600,
-          'First-Registration': true,
-          Contact: `<sip:${user}@127.0.0.1:5070;transport=udp>;expires=3600`,
-          'Call-ID': `reg-${user}-${randomBytes(3).toString('hex')}`,
-          Realm: realm,
-          Username: user,
-          'From-User': user,
-          'From-Host': realm,
-          'To-User': user,
-          'To-Host': realm,
-          'User-Agent': 'test phone',
-          'Source-IP': '127.0.0.1',
-          'Source-Port': '5070',
-        },
-        KAMAILIO,
-      );
-      await h.bus.publish('registrar', regSuccessKey(realm, user), JSON.stringify(msg));
-      // The registration is in the registrar's tables once reg_server has read it.
-      for (let i = 0; i < 200; i++) {
-        if (await registered(user, realm)) return;
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      throw new Error(`registration of ${user}@${realm} never found by reg_query`);
+      await announceRegistration(h.bus, req, user, realm);
     },
     async close() {
       await req.stop();
@@ -91,4 +55,35 @@ export async function startRegistrar(h: Harness): Promise<RegistrarSide> {
       await store.close();
     },
   };
+}
+
+/**
+ * What Kamailio tells the registrar when `user`@`realm` registers (a reg_success with a
+ * Contact on the simulator's side); resolves once a reg_query through `req` finds it.
+ */
+export async function announceRegistration(
+  bus: BusTransport,
+  req: Requester,
+  user: string,
+  realm: string,
+): Promise<void> {
+  const msg = regSuccess(user, realm, `<sip:${user}@127.0.0.1:5070;transport=udp>;expires=3600`, 3600, {
+    'User-Agent': 'test phone',
+  });
+  await bus.publish('registrar', regSuccessKey(realm, user), JSON.stringify(msg));
+  const registered = async (): Promise<boolean> => {
+    const q = build('reg_query', { Realm: realm, Username: user }, KAMAILIO) as unknown as Envelope;
+    const r = await req.call(
+      q,
+      { exchange: 'registrar', routingKey: regQueryKey(realm, user) },
+      { validate: () => true },
+    );
+    return r['Event-Name'] === 'reg_query_resp';
+  };
+  // The registration is in the registrar's tables once reg_server has read it.
+  for (let i = 0; i < 200; i++) {
+    if (await registered()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`registration of ${user}@${realm} never found by reg_query`);
 }
