@@ -41,6 +41,8 @@ export interface InboundCall {
   noPark?: boolean;
   /** Instead of parking, run the outbound `socket` app: `host:port [async] [full]`. */
   socket?: string;
+  /** The channel's Unique-ID (unless a channel has it). */
+  uuid?: string;
 }
 
 export type OriginateResult =
@@ -100,7 +102,7 @@ export class CallModel {
   private create(
     direction: Direction,
     name: string,
-    p: Omit<InboundCall, 'noPark' | 'socket'>,
+    p: Omit<InboundCall, 'noPark' | 'socket' | 'uuid'>,
     callUuid?: string,
     givenUuid?: string,
     otherLeg?: string,
@@ -138,7 +140,7 @@ export class CallModel {
   }
 
   inbound(call: InboundCall, phoneScript?: DeviceBehaviour): Channel {
-    const ch = this.create('inbound', `sofia/internal/${call.from}@127.0.0.1`, call);
+    const ch = this.create('inbound', `sofia/internal/${call.from}@127.0.0.1`, call, undefined, call.uuid);
     if (phoneScript !== undefined) this.scripts.set(ch.uuid, phoneScript);
     this.fire('CHANNEL_STATE', ch);
     this.setCallState(ch, 'RINGING');

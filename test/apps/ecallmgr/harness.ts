@@ -10,7 +10,7 @@ import { Runtime, Supervisor, type Pid } from '../../../src/kernel/index.ts';
 import { memoryLogger } from '../../../src/kernel/log.ts';
 import { createTransport, EmbeddedBroker, type RecoveringTransport } from '../../../src/bus/index.ts';
 import { busExchangeSpecs } from '../../../src/api/bus-adapters.ts';
-import { Switch, type SwitchEvent } from '../../../src/switch/index.ts';
+import { Switch, type SwitchEvent, type SwitchOptions } from '../../../src/switch/index.ts';
 import { ecallmgrTree, ECALLMGR_SUP } from '../../../supervisors/ecallmgr.sup.ts';
 import { ecallmgrSettings } from '../../../apps/ecallmgr/config.ts';
 import { names } from '../../../apps/ecallmgr/context.ts';
@@ -43,10 +43,12 @@ export async function startHarness(
     amqpUrl?: string;
     settings?: Record<string, unknown>;
     backoff?: { initialMs: number; maxMs: number };
+    /** More simulator options (authCalls, registration realm, ...). */
+    switchOptions?: Partial<SwitchOptions>;
   } = {},
 ): Promise<Harness> {
   const { logger, lines } = memoryLogger('ecallmgr-test@localhost', process.env.ECM_TEST_LOG ?? 'info');
-  const sw = await Switch.start({ port: 0, logger, media: { playbackMs: 30 } });
+  const sw = await Switch.start({ port: 0, logger, media: { playbackMs: 30 }, ...opts.switchOptions });
   const switchEvents: SwitchEvent[] = [];
   const waiters = new Set<(e: SwitchEvent) => void>();
   sw.onEvent((e) => {

@@ -19,6 +19,8 @@ import type { Harness } from './harness.ts';
 const KAMAILIO = { appName: 'kamailio', appVersion: '5.6.3', node: 'kamailio@proxy.test' };
 
 export interface RegistrarSide {
+  /** The registrar's store (accounts and devices: apps/registrar/provisioning.ts). */
+  readonly store: EmbeddedStore;
   register(user: string, realm: string, behaviour?: DeviceBehaviour): Promise<void>;
   close(): Promise<void>;
 }
@@ -50,6 +52,7 @@ export async function startRegistrar(h: Harness): Promise<RegistrarSide> {
   }
 
   return {
+    store,
     async register(user, realm, behaviour = {}) {
       h.sw.registerEndpoint(user, behaviour);
       const msg = build(
