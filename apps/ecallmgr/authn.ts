@@ -8,7 +8,10 @@
  * sip_auth_response, sip_auth_method, sip_from_user/host, sip_to_user/host, ip,
  * sip_user_agent, sip_call_id). The answer goes back as a CUSTOM `fife::fetch_reply`
  * event (sendevent) carrying Fetch-UUID, Fetch-Section, Fetch-Result (found | not_found)
- * and, when found, Auth-Method, Auth-Password, Auth-User, Auth-Realm. (FreeSWITCH's own
+ * and, when found, Auth-Method, Auth-Password, Auth-User, Auth-Realm and the authn_resp's
+ * Custom-Channel-Vars as the user's variables `variable_ecallmgr_<name>` (Kazoo's
+ * ecallmgr_fs_xml authn_resp_xml puts them in the user's <variables> with that prefix, so
+ * a call the user places carries them: Account-ID, Owner-ID, Authorizing-ID, ...). (FreeSWITCH's own
  * fetch reply is XML over mod_kazoo or mod_xml_curl, which an event socket cannot carry;
  * the simulator has no fetch binding, so this event is the reply's stand-in.)
  *
@@ -36,6 +39,7 @@ import { Requester, type Envelope } from '../../src/bus/index.ts';
 import type { EslEvent } from '../../src/switch/index.ts';
 import { buildContext, type EcallmgrEnv, type SwitchLink } from './context.ts';
 import { switchOp } from './node-ops.ts';
+import { CCV_PREFIX } from './bridge-dial.ts';
 
 export interface AuthnArgs {
   readonly link: SwitchLink;
@@ -115,6 +119,11 @@ async function lookup(s: State, ev: EslEvent, ctx: ProcessContext): Promise<void
     reply['Auth-Password'] = String(answer['Auth-Password']);
     reply['Auth-User'] = String((fields as Record<string, unknown>)['Auth-User']);
     reply['Auth-Realm'] = String((fields as Record<string, unknown>)['Auth-Realm']);
+    const ccvs = answer['Custom-Channel-Vars'];
+    if (ccvs !== null && typeof ccvs === 'object')
+      for (const [k, v] of Object.entries(ccvs as Record<string, unknown>))
+        if (v !== undefined && v !== null && typeof v !== 'object')
+          reply[`variable_${CCV_PREFIX}${k}`] = String(v);
   }
   await switchOp(ctx.runtime, s.a.link, { kind: 'command', line: 'sendevent CUSTOM', headers: reply });
 }

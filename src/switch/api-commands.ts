@@ -10,7 +10,8 @@
  * uuid_send_dtmf, show channels|calls [as json], hupall, sofia status, reloadxml, eval,
  * echo, global_getvar, create_uuid (a new UUID, as ecallmgr asks before an originate).
  * originate: `originate [{var=val,...}]<dial> <&app(arg)|extension> [dialplan] [context]
- * [cid_name] [cid_num] [timeout_secs]` rings the endpoint (see endpoints.ts), and on
+ * [cid_name] [cid_num] [timeout_secs]` rings the dial string (`,` at once, `|` in turn,
+ * `[]` per-leg variables: ring-race.ts; phones: endpoints.ts), and on
  * answer runs `app(arg)`, or parks when given an extension; `origination_uuid` in the
  * variables is the new leg's Unique-ID (unless a channel has it); `+OK <uuid>\n` or
  * `-ERR <CAUSE>\n`. api originate blocks the connection until then, as in FreeSWITCH.
@@ -18,6 +19,8 @@
 import type { AppEngine } from './app-engine.ts';
 import type { CallModel } from './call-model.ts';
 import type { Channel } from './channel.ts';
+import { parseDialString } from './dial-string.ts';
+import { ringDialString } from './ring-race.ts';
 import { jsonEventBody, plainEventBody } from './esl-wire.ts';
 import type { EventFactory } from './event-factory.ts';
 import type { SimIds } from './sim-clock.ts';
@@ -129,13 +132,18 @@ export function createApi(h: ApiHost): ApiRunner {
     if (dial === '' || target === '')
       return '-ERR Usage: originate <call url> <exten>|&<application_name>(<app_args>) [<dialplan>] [<context>] [<cid_name>] [<cid_num>] [<timeout_sec>]\n';
     const timeoutMs = Number(timeout ?? vars.originate_timeout ?? 60) * 1000;
-    const result = await model.originate(dial, {
-      from: cidNum ?? vars.origination_caller_id_number,
-      callerIdName: cidName ?? vars.origination_caller_id_name,
-      variables: vars,
-      timeoutMs,
-      uuid: vars.origination_uuid,
-    });
+    const groups = parseDialString(dial).groups.map((g) =>
+      g.map((leg) => ({ dial: leg.dial, vars: { ...vars, ...leg.vars } })),
+    );
+    const result = await ringDialString(
+      model,
+      { vars: {}, groups },
+      {
+        from: cidNum ?? vars.origination_caller_id_number,
+        callerIdName: cidName ?? vars.origination_caller_id_name,
+        timeoutMs,
+      },
+    );
     if (!result.ok) return `-ERR ${result.cause}\n`;
     const ch = result.channel;
     model.setState(ch, 'CS_EXECUTE');
@@ -265,7 +273,9 @@ export function createApi(h: ApiHost): ApiRunner {
   };
 
   return async (name, args) => {
-    const fn = table[name.toLowerCase()];
+    const key = name.toLowerCase();
+    // Own keys only: `constructor`, `toString`, ... are not commands.
+    const fn = Object.hasOwn(table, key) ? table[key] : undefined;
     if (fn === undefined) return `-ERR ${name} Command not found!\n`;
     return fn(args);
   };

@@ -27,8 +27,9 @@
  *   response `_none_`.
  * - gentones <tgml>[|<loops>] and playback `tone_stream://<tgml>`: last as long as the
  *   tones (see toneMs), then complete.
- * - bridge <dial>[|<dial>...] (`,` is tried in order too): rings each endpoint until one
- *   answers; answers the A-leg if needed, CHANNEL_BRIDGE, then waits for either side to
+ * - bridge <dial string>: rings it as dial-string.ts / ring-race.ts say (`{}`/`[]`
+ *   variables on the B-legs, `,` legs at once with the first answer winning, `|` groups in
+ *   turn; call_timeout or originate_timeout, leg_timeout) until one answers; answers the A-leg if needed, CHANNEL_BRIDGE, then waits for either side to
  *   hang up; CHANNEL_UNBRIDGE; the A-leg's hangup hangs the B-leg up with the same cause.
  *   Sets originate_disposition (SUCCESS or the failure cause: USER_NOT_REGISTERED,
  *   NO_ANSWER, ...), originate_failed_cause, bridge_hangup_cause, last_bridge_hangup_cause.
@@ -40,6 +41,8 @@ import type { Logger } from '../kernel/log.ts';
 import type { Channel } from './channel.ts';
 import type { CallModel } from './call-model.ts';
 import type { Header } from './esl-wire.ts';
+import { parseDialString } from './dial-string.ts';
+import { ringDialString } from './ring-race.ts';
 
 export interface SimMediaOptions {
   /** How long a played file lasts, in ms (default 1000). */
@@ -293,57 +296,38 @@ export const APPLICATIONS: Record<string, Application> = {
 
 async function bridgeApp(ctx: AppContext): Promise<string> {
   const { ch: a, model } = ctx;
-  const dials = ctx.arg
-    .replace(/^\{[^}]*\}/, '')
-    .split(/[|,]/)
-    .map((d) => d.replace(/^\[[^\]]*\]/, '').trim())
-    .filter((d) => d !== '');
-  let cause = 'NO_ROUTE_DESTINATION';
-  for (const dial of dials) {
-    if (ctx.signal.aborted) break;
-    const timeoutMs = Number(a.variables.get('call_timeout') ?? '60') * 1000;
-    const ringing = model.originate(dial, {
-      from: a.profile.callerIdNumber,
-      callerIdName: a.profile.callerIdName,
-      timeoutMs,
-      callUuid: a.callUuid,
-      otherLeg: a.uuid,
-    });
-    const onAbort = (): void => {
-      for (const c of model.channels.values())
-        if (c.callUuid === a.callUuid && c !== a && model.isRinging(c.uuid))
-          model.rejectRinging(c.uuid, 'ORIGINATOR_CANCEL');
-    };
-    ctx.signal.addEventListener('abort', onAbort, { once: true });
-    const result = await ringing;
-    ctx.signal.removeEventListener('abort', onAbort);
-    if (!result.ok) {
-      cause = result.cause;
-      if (result.protoCause !== undefined)
-        a.variables.set('last_bridge_proto_specific_hangup_cause', result.protoCause);
-      continue;
-    }
-    const b = result.channel;
-    if (ctx.signal.aborted) {
-      model.hangup(b, a.hangupCause ?? 'ORIGINATOR_CANCEL');
-      break;
-    }
-    model.answer(a);
-    a.variables.set('originate_disposition', 'SUCCESS');
-    model.bridge(a, b);
-    const aGone = new Promise<void>((resolve) =>
-      ctx.signal.aborted ? resolve() : ctx.signal.addEventListener('abort', () => resolve(), { once: true }),
-    );
-    await Promise.race([aGone, model.whenHungUp(b.uuid)]);
-    if (model.channels.has(a.uuid)) model.unbridge(a);
-    if (a.isHungUp) model.hangup(b, a.hangupCause);
-    const bCause = b.hangupCause ?? 'NORMAL_CLEARING';
-    a.variables.set('bridge_hangup_cause', bCause);
-    a.variables.set('last_bridge_hangup_cause', bCause);
-    if (!a.isHungUp && a.variables.get('hangup_after_bridge') === 'true') model.hangup(a, 'NORMAL_CLEARING');
+  const result = await ringDialString(model, parseDialString(ctx.arg), {
+    from: a.profile.callerIdNumber,
+    callerIdName: a.profile.callerIdName,
+    callUuid: a.callUuid,
+    otherLeg: a.uuid,
+    timeoutMs: Number(a.variables.get('call_timeout') ?? '60') * 1000,
+    signal: ctx.signal,
+  });
+  if (!result.ok) {
+    if (result.protoCause !== undefined)
+      a.variables.set('last_bridge_proto_specific_hangup_cause', result.protoCause);
+    a.variables.set('originate_disposition', result.cause);
+    a.variables.set('originate_failed_cause', result.cause);
     return '_none_';
   }
-  a.variables.set('originate_disposition', cause);
-  a.variables.set('originate_failed_cause', cause);
+  const b = result.channel;
+  if (ctx.signal.aborted) {
+    model.hangup(b, a.hangupCause ?? 'ORIGINATOR_CANCEL');
+    return '_none_';
+  }
+  model.answer(a);
+  a.variables.set('originate_disposition', 'SUCCESS');
+  model.bridge(a, b);
+  const aGone = new Promise<void>((resolve) =>
+    ctx.signal.aborted ? resolve() : ctx.signal.addEventListener('abort', () => resolve(), { once: true }),
+  );
+  await Promise.race([aGone, model.whenHungUp(b.uuid)]);
+  if (model.channels.has(a.uuid)) model.unbridge(a);
+  if (a.isHungUp) model.hangup(b, a.hangupCause);
+  const bCause = b.hangupCause ?? 'NORMAL_CLEARING';
+  a.variables.set('bridge_hangup_cause', bCause);
+  a.variables.set('last_bridge_hangup_cause', bCause);
+  if (!a.isHungUp && a.variables.get('hangup_after_bridge') === 'true') model.hangup(a, 'NORMAL_CLEARING');
   return '_none_';
 }

@@ -41,6 +41,8 @@ export interface InboundCall {
   noPark?: boolean;
   /** Instead of parking, run the outbound `socket` app: `host:port [async] [full]`. */
   socket?: string;
+  /** The channel's Unique-ID (unless a channel has it). */
+  uuid?: string;
 }
 
 export type OriginateResult =
@@ -49,7 +51,10 @@ export type OriginateResult =
 
 interface Ringing {
   resolve(r: OriginateResult): void;
+  /** The phone's answer. */
   timer: NodeJS.Timeout | undefined;
+  /** The caller's timeout (NO_ANSWER). */
+  deadline: NodeJS.Timeout | undefined;
 }
 
 export class CallModel {
@@ -97,7 +102,7 @@ export class CallModel {
   private create(
     direction: Direction,
     name: string,
-    p: Omit<InboundCall, 'noPark' | 'socket'>,
+    p: Omit<InboundCall, 'noPark' | 'socket' | 'uuid'>,
     callUuid?: string,
     givenUuid?: string,
     otherLeg?: string,
@@ -135,7 +140,7 @@ export class CallModel {
   }
 
   inbound(call: InboundCall, phoneScript?: DeviceBehaviour): Channel {
-    const ch = this.create('inbound', `sofia/internal/${call.from}@127.0.0.1`, call);
+    const ch = this.create('inbound', `sofia/internal/${call.from}@127.0.0.1`, call, undefined, call.uuid);
     if (phoneScript !== undefined) this.scripts.set(ch.uuid, phoneScript);
     this.fire('CHANNEL_STATE', ch);
     this.setCallState(ch, 'RINGING');
@@ -201,8 +206,12 @@ export class CallModel {
       ['Bridge-A-Unique-ID', a.uuid],
       ['Bridge-B-Unique-ID', other],
     ]);
+    a.lastOtherLeg = other;
     a.otherLeg = undefined;
-    if (b !== undefined && b.otherLeg === a.uuid) b.otherLeg = undefined;
+    if (b !== undefined && b.otherLeg === a.uuid) {
+      b.lastOtherLeg = a.uuid;
+      b.otherLeg = undefined;
+    }
   }
 
   hangup(ch: Channel, cause = 'NORMAL_CLEARING'): void {
@@ -301,6 +310,8 @@ export class CallModel {
       uuid?: string;
       /** The A-leg of a bridge: the new leg carries it as Other-Leg-Unique-ID (originator). */
       otherLeg?: string;
+      /** Told the new leg as soon as it exists (to cancel it while it rings). */
+      onCreated?: (ch: Channel) => void;
     },
   ): Promise<OriginateResult> {
     const target = this.endpoints.resolve(dial);
@@ -328,13 +339,16 @@ export class CallModel {
     this.ringReady(ch);
     const b = device.behaviour;
     this.scripts.set(ch.uuid, b);
+    opts.onCreated?.(ch);
     return new Promise<OriginateResult>((resolve) => {
-      const ring: Ringing = { resolve, timer: undefined };
+      const ring: Ringing = { resolve, timer: undefined, deadline: undefined };
       this.ringing.set(ch.uuid, ring);
-      if (b.mode === 'auto') ring.timer = setTimeout(() => this.answerRinging(ch.uuid), b.answerAfterMs);
-      else if (b.mode === 'reject' || b.mode === 'busy')
+      if (b.mode === 'reject' || b.mode === 'busy')
         setImmediate(() => this.refuseRinging(ch.uuid, b.rejectSipCode, b.rejectCause));
-      else ring.timer = setTimeout(() => this.rejectRinging(ch.uuid, 'NO_ANSWER'), opts.timeoutMs ?? 60_000);
+      else {
+        if (b.mode === 'auto') ring.timer = setTimeout(() => this.answerRinging(ch.uuid), b.answerAfterMs);
+        ring.deadline = setTimeout(() => this.rejectRinging(ch.uuid, 'NO_ANSWER'), opts.timeoutMs ?? 60_000);
+      }
     });
   }
 
@@ -376,6 +390,7 @@ export class CallModel {
     if (ring === undefined || ch === undefined) return false;
     this.ringing.delete(uuid);
     clearTimeout(ring.timer);
+    clearTimeout(ring.deadline);
     this.answer(ch);
     ring.resolve({ ok: true, channel: ch });
     return true;
@@ -397,6 +412,7 @@ export class CallModel {
     if (ring === undefined) return;
     this.ringing.delete(uuid);
     clearTimeout(ring.timer);
+    clearTimeout(ring.deadline);
     ring.resolve({
       ok: false,
       cause,

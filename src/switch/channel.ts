@@ -67,6 +67,9 @@ export class Channel {
   otherLeg: string | undefined;
   /** What the other leg is to this one: `originatee` on an A-leg, `originator` on its B-leg. */
   otherType: 'originator' | 'originatee' = 'originatee';
+  /** The leg this one was last bridged to: FreeSWITCH keeps the originator/originatee
+   *  caller profile after an unbridge, so later events still carry Other-Leg-Unique-ID. */
+  lastOtherLeg: string | undefined;
   readonly times = { created: 0, answered: 0, progress: 0, progressMedia: 0, hangup: 0, bridged: 0 };
 
   constructor(init: ChannelInit) {
@@ -137,8 +140,8 @@ export class Channel {
       ['Caller-Channel-Transfer-Time', '0'],
       ['Caller-Channel-Bridged-Time', String(t.bridged)],
     );
-    if (this.otherLeg !== undefined)
-      h.push(['Other-Type', this.otherType], ['Other-Leg-Unique-ID', this.otherLeg]);
+    const other = this.otherLeg ?? this.lastOtherLeg;
+    if (other !== undefined) h.push(['Other-Type', this.otherType], ['Other-Leg-Unique-ID', other]);
     for (const [k, v] of this.variables) h.push([`variable_${k}`, v]);
     return h;
   }

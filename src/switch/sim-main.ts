@@ -11,7 +11,8 @@
  *   $FIFE_ESL_PASSWORD or ClueCon; never logged), --control-port (off unless given; 0 = any),
  *   --register user[,user...] (phones that answer at once), --seed N (reproducible
  *   UUIDs), --playback-ms N (length of every played file), --log-level, --bus URL (phone
- *   registrations published as reg_success there), --realm, --reg-expires S.
+ *   registrations published as reg_success there), --realm, --reg-expires S, --auth-calls
+ *   (calls from registered phones are authenticated with a directory fetch first).
  * - `fife switch-sim call|phone|dtmf|answer|hangup|calls ...` are client commands that talk
  *   to a running simulator's control port (sim-client.ts).
  * - Bad options (unknown, missing value, not a number, stray arguments) throw a
@@ -53,6 +54,8 @@ Options:
                         (amqp://user:pass@host:5672, or embedded)
   --realm <realm>       SIP realm of those registrations (default fife.test)
   --reg-expires <s>     their Expires; re-published every half of it (default 3600)
+  --auth-calls          authenticate calls from registered phones with a directory
+                        fetch first (answered by ecallmgr's authn), as sofia's auth-calls
   --seed <n>            reproducible UUIDs
   --playback-ms <n>     length of every played file
   --log-level <level>   pino level (default info)
@@ -72,6 +75,7 @@ const OPTIONS = {
   bus: { type: 'string' },
   realm: { type: 'string' },
   'reg-expires': { type: 'string' },
+  'auth-calls': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -148,6 +152,7 @@ export async function runSwitchSim(
   const sw = await Switch.start({
     bus,
     registration: { realm: values.realm, expiresS: regExpires },
+    authCalls: values['auth-calls'] === true,
     port,
     host,
     password: values.password ?? process.env.FIFE_ESL_PASSWORD ?? 'ClueCon',

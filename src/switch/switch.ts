@@ -22,6 +22,9 @@
  *   restart({downMs}) drops sockets and channels, stops listening for downMs, and comes
  *   back on the same port with a new Core-UUID; injectRaw(bytes) writes bytes to every
  *   authenticated connection (malformed frames for client tests).
+ * - authCalls: placeCall from a registered phone first fires a directory fetch and waits
+ *   for its `fife::fetch_reply` (call-auth.ts); found -> the call with the user's variables,
+ *   else the channel is hung up at once with CALL_REJECTED (403). The UUID is returned at once.
  * - Files: `files` is the switch's table of recorded files (files.ts: `record` makes them,
  *   `api http_put|kz_http_put <url> <file>` uploads them, http-media.ts); a restart
  *   empties it.
@@ -34,6 +37,7 @@ import { createRootLogger, type Logger } from '../kernel/log.ts';
 import { AppEngine } from './app-engine.ts';
 import { createApi, type ApiRunner } from './api-commands.ts';
 import type { SimMediaOptions } from './apps.ts';
+import { CallAuth, FETCH_REPLY_SUBCLASS } from './call-auth.ts';
 import { CallModel, type InboundCall } from './call-model.ts';
 import type { ChannelSnapshot } from './channel.ts';
 import { Endpoints, sipToCause, type Device, type DeviceBehaviour, type PhoneScript } from './endpoints.ts';
@@ -71,6 +75,9 @@ export interface SwitchOptions {
   files?: SwitchFilesOptions;
   /** Longest wait for an HTTP answer of http_put / playback of a URL (default 10 s). */
   httpTimeoutMs?: number;
+  /** Authenticate calls placed by registered phones with a directory fetch, as a sofia
+   *  profile with `auth-calls` does (call-auth.ts); `timeoutMs` for the answer (default 5 s). */
+  authCalls?: boolean | { timeoutMs?: number };
 }
 
 export type EventListener = (ev: SwitchEvent) => void;
@@ -102,6 +109,11 @@ export class Switch implements SessionHost, OutboundHost {
   private heartbeat: NodeJS.Timeout | undefined;
   /** Present when the switch has a bus: phone registrations published as reg_success. */
   readonly registrations: PhoneRegistrations | undefined;
+  /** Present with `authCalls`: calls from registered phones wait for a directory fetch. */
+  private readonly callAuth: CallAuth | undefined;
+  private readonly realm: string;
+  /** Bumped by restart(): an authentication that outlived its switch places nothing. */
+  private generation = 0;
 
   private constructor(opts: SwitchOptions) {
     this.log = (opts.logger ?? createRootLogger({ node: 'switch-sim' })).child({ component: 'switch-sim' });
@@ -121,6 +133,15 @@ export class Switch implements SessionHost, OutboundHost {
             contactHost: this.host,
             contactPort: opts.registration?.contactPort ?? 5060,
             logger: this.log,
+          });
+    this.realm = opts.registration?.realm ?? 'fife.test';
+    this.callAuth =
+      opts.authCalls === undefined || opts.authCalls === false
+        ? undefined
+        : new CallAuth({
+            fire: (name, headers) => this.fireEvent(name, headers),
+            newUuid: () => this.ids.uuid(),
+            timeoutMs: (typeof opts.authCalls === 'object' ? opts.authCalls.timeoutMs : undefined) ?? 5000,
           });
     const clock = createSimClock(opts.clock ?? {});
     const hostname = opts.hostname ?? 'fife-switch-sim';
@@ -248,6 +269,7 @@ export class Switch implements SessionHost, OutboundHost {
 
   fireEvent(name: string, headers: Header[], body?: string): void {
     const sub = headers.find(([k]) => k === 'Event-Subclass')?.[1];
+    if (name === 'CUSTOM' && sub === FETCH_REPLY_SUBCLASS) this.callAuth?.onReply(headers);
     this.emit(
       this.events.make(name, { extra: headers.filter(([k]) => k !== 'Event-Subclass'), body, subclass: sub }),
     );
@@ -286,9 +308,67 @@ export class Switch implements SessionHost, OutboundHost {
     const phone = this.endpoints.get(call.from);
     const script =
       phone === undefined && call.caller === undefined ? undefined : { ...phone?.behaviour, ...call.caller };
+    if (this.callAuth !== undefined && phone !== undefined) {
+      const uuid = call.uuid ?? this.ids.uuid();
+      void this.authenticateThenPlace(this.callAuth, { ...call, uuid }, script);
+      return uuid;
+    }
     const ch = this.model.inbound(call, script);
     this.log.child({ call_id: ch.uuid }).debug({ from: call.from, to: call.to }, 'inbound call placed');
     return ch.uuid;
+  }
+
+  /** A registered phone's INVITE on an auth-calls profile: the directory fetch first, then
+   *  the call with the user's variables, or refused (403, CALL_REJECTED) as sofia does. */
+  private async authenticateThenPlace(
+    auth: CallAuth,
+    call: InboundCall & { uuid: string },
+    script: DeviceBehaviour | undefined,
+  ): Promise<void> {
+    const realm = call.variables?.sip_from_host ?? this.realm;
+    const log = this.log.child({ call_id: call.uuid });
+    const generation = this.generation;
+    const r = await auth.authenticate({
+      user: call.from,
+      realm,
+      callId: `${call.uuid}@127.0.0.1`,
+      toUser: call.to,
+    });
+    if (this.closed || generation !== this.generation) return;
+    if (r.found) {
+      this.model.inbound(
+        {
+          ...call,
+          variables: {
+            ...call.variables,
+            ...r.variables,
+            sip_authorized: 'true',
+            sip_auth_username: call.from,
+            sip_auth_realm: realm,
+            user_name: call.from,
+            domain_name: realm,
+          },
+        },
+        script,
+      );
+      log.debug({ from: call.from, to: call.to, realm }, 'inbound call authenticated and placed');
+      return;
+    }
+    log.warn(
+      { from: call.from, realm, why: r.why },
+      'inbound call refused: the caller was not authenticated',
+    );
+    const ch = this.model.inbound({
+      ...call,
+      noPark: true,
+      variables: {
+        ...call.variables,
+        sip_term_status: '403',
+        proto_specific_hangup_cause: 'sip:403',
+        sip_hangup_disposition: 'send_refuse',
+      },
+    });
+    this.model.hangup(ch, 'CALL_REJECTED');
   }
 
   pressDigits(uuid: string, digits: string, opts: { durationMs?: number } = {}): boolean {
@@ -436,6 +516,8 @@ export class Switch implements SessionHost, OutboundHost {
   }
 
   async restart(opts: { downMs?: number } = {}): Promise<void> {
+    this.generation++;
+    this.callAuth?.cancelAll('switch restarted');
     this.dropConnections();
     for (const uuid of [...this.model.channels.keys()]) this.model.kill(uuid);
     this.files.clear();
@@ -459,6 +541,7 @@ export class Switch implements SessionHost, OutboundHost {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.callAuth?.cancelAll('switch closed');
     clearInterval(this.heartbeat);
     this.registrations?.close();
     this.faults.reset();

@@ -100,6 +100,23 @@ describe('control port', () => {
     expect((await call(base, 'POST', `/calls/${uuid}/hangup`, {})).status).toBe(404);
   });
 
+  it('--auth-calls: a call from a registered phone waits for its directory fetch, then parks with its variables', async () => {
+    const { sim: s, base } = await start(['--auth-calls', '--realm', 'acme.test']);
+    client = await RawClient.authed(s.sw.port, 'TopSecret');
+    client.send('event plain REQUEST_PARAMS CHANNEL_PARK\n\n');
+    await client.reply();
+    const placed = await call(base, 'POST', '/calls', { from: '1002', to: '2000' });
+    const uuid = placed.json.uuid as string;
+    const fetch = await client.event('REQUEST_PARAMS');
+    expect(fetch.headers.get('sip_auth_realm')).toBe('acme.test');
+    client.send(
+      `sendevent CUSTOM\nEvent-Subclass: fife::fetch_reply\nFetch-UUID: ${fetch.headers.get('Fetch-UUID')}\nFetch-Result: found\nvariable_ecallmgr_Account-ID: acc7\n\n`,
+    );
+    const park = await client.event('CHANNEL_PARK');
+    expect(park.headers.get('Unique-ID')).toBe(uuid);
+    expect(park.headers.get('variable_ecallmgr_Account-ID')).toBe('acc7');
+  });
+
   it('manages endpoints and faults, and answers bad requests with 400/404', async () => {
     const { sim: s, base } = await start();
     expect((await call(base, 'POST', '/endpoints', { user: '1005', mode: 'busy' })).status).toBe(201);

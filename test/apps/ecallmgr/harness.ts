@@ -10,7 +10,7 @@ import { Runtime, Supervisor, type Pid } from '../../../src/kernel/index.ts';
 import { memoryLogger } from '../../../src/kernel/log.ts';
 import { createTransport, EmbeddedBroker, type RecoveringTransport } from '../../../src/bus/index.ts';
 import { busExchangeSpecs } from '../../../src/api/bus-adapters.ts';
-import { Switch, type SwitchEvent } from '../../../src/switch/index.ts';
+import { Switch, type SwitchEvent, type SwitchOptions } from '../../../src/switch/index.ts';
 import { ecallmgrTree, ECALLMGR_SUP } from '../../../supervisors/ecallmgr.sup.ts';
 import { ecallmgrSettings } from '../../../apps/ecallmgr/config.ts';
 import { names } from '../../../apps/ecallmgr/context.ts';
@@ -50,6 +50,8 @@ export async function startHarness(
     /** false: once the switch is up, switch events and bus messages are no longer kept
      * (switchEvents, app.seen; waits see only what comes after them), for benches. */
     record?: boolean;
+    /** More simulator options (authCalls, registration realm, ...). */
+    switchOptions?: Partial<SwitchOptions>;
   } = {},
 ): Promise<Harness> {
   const { logger, lines } = memoryLogger(
@@ -73,6 +75,7 @@ export async function startHarness(
     logger,
     media: { playbackMs: 30 },
     ...(opts.phoneRealm === undefined ? {} : { bus, registration: { realm: opts.phoneRealm } }),
+    ...opts.switchOptions,
   });
   const switchEvents: SwitchEvent[] = [];
   let recording = true;

@@ -20,6 +20,8 @@ import type { Harness } from './harness.ts';
 const KAMAILIO = { appName: 'kamailio', appVersion: '5.6.3', node: 'kamailio@proxy.test' };
 
 export interface RegistrarSide {
+  /** The registrar's store (accounts and devices: apps/registrar/provisioning.ts). */
+  readonly store: EmbeddedStore;
   register(user: string, realm: string, behaviour?: DeviceBehaviour): Promise<void>;
   close(): Promise<void>;
 }
@@ -41,6 +43,7 @@ export async function startRegistrar(h: Harness): Promise<RegistrarSide> {
   await req.start();
 
   return {
+    store,
     async register(user, realm, behaviour = {}) {
       h.sw.registerEndpoint(user, behaviour);
       await announceRegistration(h.bus, req, user, realm);
