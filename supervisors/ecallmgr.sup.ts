@@ -42,6 +42,7 @@ import { Authn } from '../apps/ecallmgr/authn.ts';
 import { Originate, type OriginateArgs } from '../apps/ecallmgr/originate.ts';
 import { OriginateListener } from '../apps/ecallmgr/originate-listener.ts';
 import { RegLookup, REG_LOOKUP } from '../apps/ecallmgr/reg-lookup.ts';
+import { channelStatusChildSpec } from '../apps/ecallmgr/channel-status.ts';
 import { switchCommandsChildSpec } from '../apps/ecallmgr/switch-commands.ts';
 
 export const ECALLMGR_SUP = 'ecallmgr_sup';
@@ -150,6 +151,8 @@ export function ecallmgrTree(env: EcallmgrEnv, opts: EcallmgrTreeOptions = {}): 
         { env },
         { name: names.originateListener, shutdown: 5000 },
       ),
+      // Reads the nodes' calls tables and asks calls by name: nothing depends on it.
+      channelStatusChildSpec({ env }),
       // Last: its restart touches nothing else; calls reach it by name at each bridge.
       GenServer.childSpec('reg_lookup', RegLookup, { env }, { name: REG_LOOKUP, shutdown: 5000 }),
     ],

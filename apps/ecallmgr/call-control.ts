@@ -44,6 +44,8 @@
  * - Legs the call is bridged to (its CHANNEL_BRIDGE's other leg) are kept: a command
  *   whose Call-ID names one runs on that leg (Kazoo's which_call_leg/3); that leg found
  *   gone (`invalid session id`) is forgotten with a dialplan error, the call goes on.
+ *   `otherLegOf(rt, callId)` asks the call's call_control for the leg bridged last
+ *   (channel_status_resp's Other-Leg-Call-ID); undefined when none or no such process.
  * - A leg ecallmgr originated (`originated`) sends no route_win or usurp_control: its
  *   requester already has the control queue.
  * - Phases and moves: call-phase.ts (the table is enforced). CHANNEL_HANGUP ->
@@ -71,6 +73,7 @@ import {
   Table,
   noreply,
   ok,
+  reply,
   stop,
   unexpected,
   type Logger,
@@ -481,7 +484,18 @@ async function onConsuming(s: State, ctx: ProcessContext): Promise<void> {
     } satisfies Cast);
 }
 
-export const CallControl: GenListenerBehaviour<State, CallControlArgs, never, Cast> = {
+/** The leg the call was bridged to last, from its call_control; undefined if none or gone. */
+export async function otherLegOf(rt: Runtime, callId: string): Promise<string | undefined> {
+  if (rt.whereis(names.control(callId)) === undefined) return undefined;
+  try {
+    return await GenServer.call<string | undefined>(rt, names.control(callId), { type: 'other_leg' }, 5000);
+  } catch (err) {
+    rt.log.warn({ err: String(err), call_id: callId }, 'call_control did not say its other leg');
+    return undefined;
+  }
+}
+
+export const CallControl: GenListenerBehaviour<State, CallControlArgs, { type: 'other_leg' }, Cast> = {
   name: 'ecallmgr_call_control',
 
   listen(a) {
@@ -632,6 +646,11 @@ export const CallControl: GenListenerBehaviour<State, CallControlArgs, never, Ca
         return unexpected(raw, s);
     }
     return noreply(s);
+  },
+
+  handleCall(req, _from, s) {
+    if (req?.type !== 'other_leg') return reply(undefined, s);
+    return reply([...s.otherLegs].at(-1), s);
   },
 
   describe: (s) => ({

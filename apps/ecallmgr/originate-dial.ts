@@ -4,8 +4,8 @@
  *
  * Contract
  * - `needsContact(ep)`: a `username` SIP endpoint (Kazoo's default) is dialled at the contact
- *   the registrar holds for To-Username (else To-User) @ To-Realm: the caller asks with
- *   reg_query and passes the answer to `endpointDial`.
+ *   the registrar holds for To-Username (else To-User) @ To-Realm: the caller asks
+ *   reg_lookup (reg-lookup.ts) and passes the first contact to `endpointDial`.
  * - `endpointDial(ep, contact?)`: the endpoint's dial string, or `{error}` saying why it
  *   cannot be dialled: `route` -> its Route (a dial string, `user/...` if it has no tech);
  *   `username` -> `sofia/<profile>/<user@host:port>` from the contact (no contact:

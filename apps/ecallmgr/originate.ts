@@ -3,12 +3,13 @@
  * originate listener under ecallmgr_originate_sup (temporary: it is never restarted).
  *
  * Contract
- * - It listens on its own anonymous queue (bound to `targeted` by its name): reg_query
- *   answers and originate_execute come there. Every step's outcome comes back to the
- *   process as a message; nothing changes outside its mailbox.
+ * - It listens on its own anonymous queue (bound to `targeted` by its name):
+ *   originate_execute comes there. Every step's outcome comes back to the process as a
+ *   message; nothing changes outside its mailbox.
  * - Steps, in order: picks the switch (the one that has Existing-Call-ID, else the first
  *   switch that is up); resolves the endpoints (originate-dial.ts; `username` endpoints
- *   by a reg_query to the registrar for the contact, answered within REG_QUERY_MS);
+ *   at the device's contact, asked of ecallmgr_reg_lookup as bridges do (reg-lookup.ts:
+ *   it bounds the wait; no answer = not registered));
  *   starts the new leg's call processes under ecallmgr_calls_sup (call_events and
  *   call_control with its control queue, no route_win: the requester drives the leg)
  *   and has the node connection know the leg (resynchronised after a reconnect) before
@@ -44,19 +45,14 @@ import {
   type ProcessContext,
   type Ref,
 } from '../../src/kernel/index.ts';
-import { build, destination, errorReplyFields } from '../../src/api/index.ts';
+import { errorReplyFields } from '../../src/api/index.ts';
 import { busDecoder, busValidator } from '../../src/api/bus-adapters.ts';
-import {
-  ListenerCore,
-  encodeJson,
-  jsonProperties,
-  type Envelope,
-  type ListenerOptions,
-} from '../../src/bus/index.ts';
+import { ListenerCore, type Envelope, type ListenerOptions } from '../../src/bus/index.ts';
 import { EslCommandError } from '../../src/switch/index.ts';
 import { controlQueueName, type CallControlArgs } from './call-control.ts';
 import { castSwitchOp, switchUp, type SwitchOp, type SwitchReply } from './node-ops.ts';
-import { buildContext, names, publish, switchLink, type EcallmgrEnv, type SwitchLink } from './context.ts';
+import { names, publish, switchLink, type EcallmgrEnv, type SwitchLink } from './context.ts';
+import { lookupContacts } from './reg-lookup.ts';
 import {
   channelVars,
   dialSeparator,
@@ -66,8 +62,6 @@ import {
   type Endpoint,
 } from './originate-dial.ts';
 
-/** How long a reg_query for a device's contact is waited for. */
-export const REG_QUERY_MS = 2000;
 /** How long the switch may take to place the leg beyond the request's own Timeout. */
 const ORIGINATE_SLACK_MS = 5000;
 
@@ -90,8 +84,8 @@ interface State {
   step: Step;
   link: SwitchLink | undefined;
   action: string;
-  /** Endpoint index -> reg_query Msg-ID still unanswered. */
-  pending: Map<string, number>;
+  /** Indexes of the endpoints whose contact reg_lookup has not answered yet. */
+  pending: Set<number>;
   dials: Array<string | { error: string }>;
   callSup: Pid | undefined;
   succeeded: boolean;
@@ -101,7 +95,7 @@ interface State {
 type Msg =
   | { type: 'bus'; m: Envelope }
   | { type: 'begin' }
-  | { type: 'reg_timeout' }
+  | { type: 'contacts'; index: number; contacts: string[] }
   | { type: 'ready_timeout' }
   | { type: 'call_started'; pid?: Pid; reason?: string }
   | { type: 'originated'; ok: true }
@@ -187,49 +181,30 @@ function begin(s: State, ctx: ProcessContext): Stop | undefined {
   const eps = (s.a.req.Endpoints as Endpoint[] | undefined) ?? [];
   if (eps.length === 0) return fail(s, 'no endpoints in the originate request');
   s.dials = eps.map(() => ({ error: 'unresolved' }));
+  const self = ctx.self;
   eps.forEach((ep, i) => {
     const who = needsContact(ep);
     if (who === undefined) return void (s.dials[i] = toDial(endpointDial(ep)));
-    const msgId = randomUUID();
-    s.pending.set(msgId, i);
-    const q = build(
-      'reg_query',
-      {
-        Realm: who.realm,
-        Username: who.user,
-        Fields: ['Contact'],
-        'Msg-ID': msgId,
-        'Server-ID': s.core.queue,
-      },
-      buildContext(s.a.env),
+    s.pending.add(i);
+    // lookupContacts never rejects: a failed or unanswered look-up is [] (logged there).
+    void lookupContacts(ctx.runtime, who.realm, who.user).then((contacts) =>
+      ctx.send(self, { type: 'contacts', index: i, contacts } satisfies Msg),
     );
-    const d = destination('reg_query', q);
-    s.a.env.bus
-      .publish(d.exchange, d.routingKey, encodeJson(q as unknown as Envelope), jsonProperties())
-      .catch((err: unknown) => s.log.error({ err: String(err) }, 'reg_query not published'));
   });
-  if (s.pending.size > 0) {
-    arm(s, ctx, REG_QUERY_MS, { type: 'reg_timeout' });
-    return undefined;
-  }
-  return resolved(s, ctx);
+  return s.pending.size > 0 ? undefined : resolved(s, ctx);
 }
 
 const toDial = (d: { dial: string } | { error: string }): string | { error: string } =>
   'dial' in d ? d.dial : d;
 
-function onRegAnswer(s: State, ctx: ProcessContext, m: Envelope): Stop | undefined {
-  const i = s.pending.get(String(m['Msg-ID']));
-  if (i === undefined) return undefined;
-  s.pending.delete(String(m['Msg-ID']));
-  const fields = Array.isArray(m.Fields) ? (m.Fields as Array<Record<string, unknown>>) : [];
-  const contact = fields.map((f) => str(f.Contact)).find((c) => c !== undefined);
+function onContacts(s: State, ctx: ProcessContext, i: number, contacts: string[]): Stop | undefined {
+  if (!s.pending.delete(i)) return undefined;
   const ep = ((s.a.req.Endpoints as Endpoint[])[i] ?? {}) as Endpoint;
-  s.dials[i] = toDial(endpointDial(ep, contact));
+  s.dials[i] = toDial(endpointDial(ep, contacts[0]));
   return s.pending.size === 0 ? resolved(s, ctx) : undefined;
 }
 
-/** Every endpoint answered for (or timed out): start the leg's processes. */
+/** Every endpoint resolved (or found unregistered): start the leg's processes. */
 function resolved(s: State, ctx: ProcessContext): Stop | undefined {
   if (s.timer !== undefined) ctx.cancelTimer(s.timer);
   s.timer = undefined;
@@ -324,7 +299,7 @@ export const Originate: GenServerBehaviour<State, OriginateArgs> = {
       step: 'resolving',
       link: undefined,
       action: '',
-      pending: new Map(),
+      pending: new Set(),
       dials: [],
       callSup: undefined,
       succeeded: false,
@@ -339,8 +314,6 @@ export const Originate: GenServerBehaviour<State, OriginateArgs> = {
         return begin(s, ctx) ?? noreply(s);
       case 'bus': {
         const name = m.m['Event-Name'];
-        if ((name === 'reg_query_resp' || name === 'reg_query_error') && s.step === 'resolving')
-          return onRegAnswer(s, ctx, m.m) ?? noreply(s);
         if (name === 'originate_execute' && s.step === 'ready') {
           if (m.m['Call-ID'] !== s.callId) {
             s.log.warn({ for: m.m['Call-ID'] }, 'originate_execute for another call ignored');
@@ -352,11 +325,9 @@ export const Originate: GenServerBehaviour<State, OriginateArgs> = {
         s.log.debug({ name, step: s.step }, 'originate: message not expected now; dropped');
         return noreply(s);
       }
-      case 'reg_timeout':
-        if (s.step !== 'resolving' || s.pending.size === 0) return noreply(s);
-        s.log.warn({ unanswered: s.pending.size }, 'reg_query unanswered: device taken as unregistered');
-        s.pending.clear();
-        return resolved(s, ctx) ?? noreply(s);
+      case 'contacts':
+        if (s.step !== 'resolving') return noreply(s);
+        return onContacts(s, ctx, m.index, m.contacts) ?? noreply(s);
       case 'call_started': {
         if (m.pid === undefined) return fail(s, `call processes failed to start: ${m.reason}`);
         s.callSup = m.pid;

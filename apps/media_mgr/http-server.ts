@@ -6,8 +6,9 @@
  * Contract
  * - init binds `settings.host:settings.port`; a port in use fails the start with
  *   "media_mgr cannot listen on HOST:PORT: the address is in use (...)", naming the
- *   settings to change. A restarted incarnation first waits for its predecessor's server
- *   to let go of the port (the close runs when the old process ends, however it ended).
+ *   settings to change. The port is free again by the time the process's exit is seen,
+ *   however it ended (terminate awaits the close; a kill closes the listening socket
+ *   synchronously as the process ends), so a restarted incarnation can bind it.
  * - `describe()` gives `{url}`: the `url` setting, or `http://HOST:PORT` with the bound
  *   port (mediaBaseUrl reads it).
  * - Binding a non-loopback address is logged as a warning: the proxy has no
@@ -31,9 +32,6 @@ interface State {
 
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|::1|\[::1\])$/i;
 
-/** Servers of ended incarnations still closing, by host:port (module state: one per node process). */
-const closing = new Map<string, Promise<void>>();
-
 function listenError(err: unknown, s: MediaMgrSettings): Error {
   const code = (err as { code?: unknown }).code;
   const where = `${s.host}:${s.port}`;
@@ -50,8 +48,6 @@ export const MediaHttp: GenServerBehaviour<State, MediaHttpArgs> = {
   async init(a, ctx: ProcessContext) {
     ctx.trapExit(true);
     const { host, port } = a.settings;
-    const key = `${host}:${port}`;
-    if (port !== 0) await closing.get(key);
     const app = await buildStoreProxy({
       store: a.store,
       log: ctx.log,
@@ -68,22 +64,17 @@ export const MediaHttp: GenServerBehaviour<State, MediaHttpArgs> = {
     const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
     const url = a.settings.url ?? `http://${shown}:${bound}`;
     let done: Promise<void> | undefined;
-    const close = (): Promise<void> => {
-      if (done !== undefined) return done;
-      done = app.close().finally(() => {
-        if (closing.get(key) === done) closing.delete(key);
-      });
-      if (port !== 0) closing.set(key, done);
-      return done;
-    };
-    // However the process ends (terminate, a kill, an injected crash), the server goes.
-    ctx.signal.addEventListener(
-      'abort',
-      () =>
-        void close().catch((err: unknown) =>
-          ctx.log.error({ err: (err as Error).message }, 'media_mgr server close failed'),
-        ),
-    );
+    const close = (): Promise<void> => (done ??= app.close());
+    // However the process ends (terminate, a kill, an injected crash), the server goes. The
+    // listening socket closes at once, inside the exit (as OTP closes a dead process's
+    // ports before its links hear of it), so the incarnation its supervisor starts next
+    // finds the port free; connections and hooks close after.
+    ctx.signal.addEventListener('abort', () => {
+      if (app.server.listening) app.server.close();
+      void close().catch((err: unknown) =>
+        ctx.log.error({ err: (err as Error).message }, 'media_mgr server close failed'),
+      );
+    });
     if (LOOPBACK.test(host))
       ctx.log.info({ url, max_body_bytes: a.settings.maxBodyBytes }, 'media_mgr listening');
     else

@@ -34,7 +34,8 @@
  * - `start()` that fails (e.g. a binding to an exchange nobody declared: NOT_FOUND) rejects
  *   with that error after cancelling what it had set up; the listener is then unusable.
  * - `stop()`: cancels the consumer, waits for running handlers, deletes an anonymous queue.
- *   Idempotent.
+ *   Idempotent. A stop() during a start waits for that start to settle; if the start fails,
+ *   both settle (the start rejects, the stop resolves) and the teardown runs once.
  * - `takeOver: true` (a named queue only; Kazoo's call_control restarted on its call's
  *   control queue): one listener at a time consumes that queue on this transport. A start
  *   waits until the previous such listener of the queue has stopped (its consumer
@@ -154,6 +155,7 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
   private consumerTag: string | undefined;
   private started: Promise<void> | undefined;
   private stopped: Promise<void> | undefined;
+  private tornDown: Promise<void> | undefined;
   private consumingNow = false;
   private readonly onReady = (info: { recovered: boolean }): void => {
     if (!info.recovered || !this.consumerTag || this.stopped || !this.queueName) return;
@@ -205,11 +207,20 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
 
   start(): Promise<void> {
     if (this.started === undefined && this.opts.takeOver === true) return this.takeOverStart();
-    return (this.started ??= this.doStart().catch(async (err: unknown) => {
-      this.log.error({ err, queue: this.queueName }, 'listener: start failed; undoing what was declared');
-      await (this.stopped ??= this.doStop());
-      throw err;
-    }));
+    return (this.started ??= this.doStart().catch((err: unknown) => this.undoFailedStart(err)));
+  }
+
+  /** A failed start tears down what it set up itself: it must not wait on `stop()`, which
+   *  (called while the start was under way) is itself waiting for the start to settle. */
+  private async undoFailedStart(err: unknown): Promise<never> {
+    this.log.error({ err, queue: this.queueName }, 'listener: start failed; undoing what was declared');
+    await this.tearDown();
+    throw err;
+  }
+
+  /** doStop, at most once, whoever asks first (a failed start or stop()). */
+  private tearDown(): Promise<void> {
+    return (this.tornDown ??= this.doStop());
   }
 
   /** Takes the queue's place at once (a later start waits for this one), then waits for the
@@ -231,11 +242,7 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
     };
     this.started = (previous ?? Promise.resolve())
       .then(() => this.doStart())
-      .catch(async (err: unknown) => {
-        this.log.error({ err, queue: this.queueName }, 'listener: start failed; undoing what was declared');
-        await (this.stopped ??= this.doStop());
-        throw err;
-      });
+      .catch((err: unknown) => this.undoFailedStart(err));
     return this.started;
   }
 
@@ -450,8 +457,8 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
 
   async stop(): Promise<void> {
     return (this.stopped ??= this.started
-      ? this.started.catch(() => undefined).then(() => this.doStop())
-      : this.doStop());
+      ? this.started.catch(() => undefined).then(() => this.tearDown())
+      : this.tearDown());
   }
 
   private async doStop(): Promise<void> {

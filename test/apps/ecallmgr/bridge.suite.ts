@@ -6,11 +6,13 @@
  * and on RabbitMQ (bridge.rabbitmq.test.ts).
  */
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import type { Envelope } from '../../../src/bus/index.ts';
+import { build, callEventKey } from '../../../src/api/index.ts';
+import { Requester, type Envelope } from '../../../src/bus/index.ts';
 import { controlPid, header, type Harness } from './harness.ts';
 import { startRegistrar, type RegistrarSide } from './registrar-side.ts';
 
 const REALM = 'r.test';
+const CTX = { appName: 'test-app', appVersion: '4.3.0', node: 'test-app@localhost' };
 const device = (user: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
   'Invite-Format': 'username',
   'To-User': user,
@@ -21,11 +23,15 @@ const device = (user: string, extra: Record<string, unknown> = {}): Record<strin
 export function bridgeSuite(start: () => Promise<Harness>): void {
   let h: Harness;
   let reg: RegistrarSide;
+  let requester: Requester;
   beforeEach(async () => {
     h = await start();
     reg = await startRegistrar(h);
+    requester = new Requester({ transport: h.bus, logger: h.rt.log, timeoutMs: 3000 });
+    await requester.start();
   });
   afterEach(async () => {
+    await requester.stop();
     await reg.close();
     await h.close();
   });
@@ -60,9 +66,18 @@ export function bridgeSuite(start: () => Promise<Harness>): void {
     );
     // The command's CCVs are on the channel: they come back in its events.
     expect((bridged['Custom-Channel-Vars'] as Record<string, unknown>)['Bridge-Tag']).toBe('tag-1');
+    // channel_status_req names the bridged leg.
+    const statusReq = build('channel_status_req', { 'Call-ID': callId }, CTX) as unknown as Envelope;
+    expect(
+      await requester.call(statusReq, {
+        exchange: 'callevt',
+        routingKey: callEventKey('status_req', callId),
+      }),
+    ).toMatchObject({ Status: 'active', 'Other-Leg-Call-ID': bLeg });
     h.sw.hangup(bLeg, 'NORMAL_CLEARING');
     await h.app.waitEvent(callId, 'CHANNEL_DESTROY');
     await h.app.waitEvent(bLeg, 'CHANNEL_DESTROY');
+    // The test app binds call.*.<call-id>, so it hears the status request too.
     expect(h.app.events(callId).map(label)).toEqual([
       'usurp_control',
       'CHANNEL_EXECUTE:set',
@@ -71,6 +86,7 @@ export function bridgeSuite(start: () => Promise<Harness>): void {
       'CHANNEL_EXECUTE:bridge',
       'CHANNEL_ANSWER',
       'CHANNEL_BRIDGE',
+      'channel_status_req',
       'CHANNEL_UNBRIDGE',
       'CHANNEL_DESTROY',
     ]);

@@ -8,11 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
-import { Runtime, Supervisor, formatReason, type Pid } from '../../../src/kernel/index.ts';
+import { GenServer, Runtime, Supervisor, formatReason, type Pid } from '../../../src/kernel/index.ts';
 import { memoryLogger } from '../../../src/kernel/log.ts';
 import { accountDbName, type DocumentStore } from '../../../src/store/index.ts';
 import { mediaMgrTree } from '../../../supervisors/media_mgr.sup.ts';
 import { MEDIA_HTTP, mediaBaseUrl, mediaStoreUrl } from '../../../apps/media_mgr/media-urls.ts';
+import { MediaHttp } from '../../../apps/media_mgr/http-server.ts';
+import { mediaMgrSettings } from '../../../apps/media_mgr/settings.ts';
 
 export async function freePort(): Promise<number> {
   const srv = createServer();
@@ -294,6 +296,32 @@ export function describeMediaMgr(label: string, open: () => Promise<DocumentStor
       expect(got.status).toBe(200);
       expect(got.body.equals(wav)).toBe(true);
       expect((await request('GET', url('vm-1', 'message.wav'))).status).toBe(200);
+    });
+
+    it('a killed server process has let go of its port by the time its exit is seen', async () => {
+      // As OTP closes a dead process's ports before its links hear of the exit: what the
+      // supervisor restarts next finds the address free.
+      const other = new Runtime({ node: 'media-test3@localhost', logger });
+      const p = await freePort();
+      try {
+        const r = await GenServer.start(other, MediaHttp, {
+          store,
+          settings: mediaMgrSettings({ port: p }, {}),
+        });
+        if (r.type !== 'ok') throw new Error(`media_http did not start: ${JSON.stringify(r)}`);
+        const exited = other.awaitExit(r.pid);
+        other.crash(r.pid, 'killed');
+        await exited;
+        const next = createServer();
+        const listened = await new Promise<string>((resolve) => {
+          next.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+          next.listen(p, '127.0.0.1', () => resolve('listening'));
+        });
+        next.close();
+        expect(listened).toBe('listening');
+      } finally {
+        await other.shutdown();
+      }
     });
 
     it('fails to start with a clear error when its port is in use', async () => {

@@ -30,6 +30,17 @@ function latch(n: number): { hit(): void; wait: Promise<void> } {
   };
 }
 
+/** `p`'s value, or 'still pending' if it has not settled within `ms` (a hang made visible). */
+async function settledWithin<T>(p: Promise<T>, ms: number): Promise<T | 'still pending'> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'still pending'>((r) => (timer = setTimeout(() => r('still pending'), ms)));
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export function listenerBehaviour(env: () => BusEnv): void {
   const listeners: ListenerCore[] = [];
   const exchanges: Array<[RecoveringTransport, string]> = [];
@@ -86,6 +97,32 @@ export function listenerBehaviour(env: () => BusEnv): void {
       await expect(t.checkQueue(await queue)).rejects.toMatchObject({ reason: 'NOT_FOUND' });
       expect(t.topology.consumers.size).toBe(0);
     });
+
+    // The hang this guards against: stop() waited for start() to settle while the failed
+    // start waited for stop() to undo its work. Bounded so a regression fails, not hangs.
+    for (const takeOver of [false, true])
+      it(`a stop() while a start() is under way settles both when that start fails (takeOver: ${takeOver})`, async () => {
+        const t = await env().transport();
+        const queue = takeOver ? `${env().prefix()}-ctl` : '';
+        const l = listener(t, {
+          queue,
+          takeOver,
+          bindings: [{ exchange: `${env().prefix()}-missing`, routingKey: '#' }],
+        });
+        const declared = new Promise<string>((r) => l.once('created_queue', r));
+        const start = l.start();
+        const stop = l.stop();
+        const outcome = await settledWithin(Promise.allSettled([start, stop]), 5000);
+        expect(outcome).not.toBe('still pending');
+        const [started, stopped] = outcome as PromiseSettledResult<void>[];
+        expect(started).toMatchObject({ status: 'rejected', reason: { reason: 'NOT_FOUND' } });
+        expect(stopped.status).toBe('fulfilled');
+        expect(t.topology.consumers.size).toBe(0);
+        if (takeOver) {
+          await ListenerCore.released(t, queue);
+          await t.deleteQueue(await declared);
+        } else await expect(t.checkQueue(await declared)).rejects.toMatchObject({ reason: 'NOT_FOUND' });
+      });
   });
 
   describe('responders', () => {
