@@ -37,8 +37,9 @@ const validateAccount = validator(accountSchema);
 const now = (): number => Math.floor(Date.now() / 1000);
 
 async function realmOwner(store: DocumentStore, realm: string): Promise<string | undefined> {
-  const row = (await store.view(ACCOUNTS_DB, 'accounts/listing_by_realm', { key: realm.toLowerCase() }))
-    .rows[0];
+  const row = (
+    await store.view(ACCOUNTS_DB, 'crossbar_accounts/listing_by_realm', { key: realm.toLowerCase() })
+  ).rows[0];
   return row?.id;
 }
 

@@ -50,7 +50,7 @@ async function candidateAccounts(cb: Crossbar, data: Record<string, unknown>): P
     return rows.rows.map((r) => r.id!);
   }
   if (typeof data.account_realm === 'string') {
-    const rows = await cb.store.view(ACCOUNTS_DB, 'accounts/listing_by_realm', {
+    const rows = await cb.store.view(ACCOUNTS_DB, 'crossbar_accounts/listing_by_realm', {
       key: data.account_realm.toLowerCase(),
     });
     return rows.rows.map((r) => r.id!);

@@ -1,9 +1,9 @@
 /**
  * crossbar's databases and design documents (./couchdb, installed as Kazoo's crossbar
  * installs priv/couchdb/views): the `accounts` views it lists and logs in with
- * (crossbar_accounts, beside the registrar's) and each account database's listings
- * (crossbar_listings, beside the registrar's devices view, so a device written here is
- * found by the registrar at once).
+ * (crossbar_accounts) and each account database's listings (crossbar_listings). The
+ * documents are the ones the other apps read (the registrar and callflow install their
+ * own views in the same databases), so a device written here is the registrar's.
  *
  * Contract
  * - `Databases.system()` makes `accounts` and `system_config` exist with their design
@@ -21,7 +21,6 @@ import {
   type DesignDoc,
   type DocumentStore,
 } from '../../src/store/index.ts';
-import { ensureAccountDb, ensureRegistrarDbs } from '../registrar/databases.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 let loaded: { accounts: DesignDoc[]; account: DesignDoc[] } | undefined;
@@ -50,7 +49,7 @@ export class Databases {
 
   system(): Promise<void> {
     return this.once('', async () => {
-      await ensureRegistrarDbs(this.store);
+      await this.store.createDb(ACCOUNTS_DB);
       await ensureDesignDocs(this.store, ACCOUNTS_DB, designDocs().accounts);
       await this.store.createDb(SYSTEM_CONFIG_DB);
     });
@@ -58,7 +57,7 @@ export class Databases {
 
   account(db: string): Promise<void> {
     return this.once(db, async () => {
-      await ensureAccountDb(this.store, db);
+      await this.store.createDb(db);
       await ensureDesignDocs(this.store, db, designDocs().account);
     });
   }
