@@ -395,6 +395,10 @@ export function describeCrossbar(label: string, open?: () => Promise<DocumentSto
             await check(m, one, d, tokens.reseller!, [200]);
           }
         }
+        const doomed = await childAccount(tokens.reseller!, ids.customer!, 'Doomed', 'sip.doomed.test');
+        await check('DELETE', `/v2/accounts/${doomed}`, undefined, tokens.unrelated!, [403]);
+        await check('GET', `/v2/accounts/${doomed}`, undefined, tokens.reseller!, [200]);
+        await check('DELETE', `/v2/accounts/${doomed}`, undefined, tokens.reseller!, [200]);
         // A child's token does not reach its parent; the superduper admin reaches every account.
         const custToken = (
           await cb.call('PUT', '/v2/api_auth', {
@@ -475,6 +479,15 @@ export function describeCrossbar(label: string, open?: () => Promise<DocumentSto
         });
         expect(junk.status).toBe(400);
         expect(junk.body.status).toBe('error');
+      });
+    });
+
+    describe('logs', () => {
+      it('carry no password, token or signing key', () => {
+        const text = JSON.stringify(cb.h.lines);
+        expect(text).toContain('crossbar: user_auth');
+        for (const secret of ['res-pass', 'sheep-1', 'root-pass', tokens.reseller!, 'PRIVATE KEY'])
+          expect(text.includes(secret), secret).toBe(false);
       });
     });
 
