@@ -5,7 +5,7 @@
  *   plus the parent, so the parent's tokens act on it; its database is created; it gets
  *   a `pvt_api_key` (GET .../api_key shows it; PUT /v2/api_auth logs in with it). POST
  *   replaces, PATCH merges (null deletes); DELETE removes an account with no children
- *   (one with children: 400 account_has_descendants) and its database.
+ *   (one with children: Kazoo's 500 account_has_descendants) and its database.
  * - `realm` (a SIP domain) is unique across accounts (400 validation error
  *   `realm.unique`); a child created without one gets a generated `<8 hex>.<parent
  *   realm>` (Kazoo generates one too).
@@ -149,9 +149,8 @@ export function registerAccountRoutes(app: FastifyInstance, cb: Crossbar): void 
         limit: 1,
       });
       if (children.rows.length > 0)
-        throw new CbError(400, 'account_has_descendants', {
-          message: 'an account with child accounts cannot be deleted; delete its children first',
-        });
+        // Kazoo's status for this refusal is 500 (cb_context:add_system_error); so is Fife's.
+        throw new CbError(500, 'account_has_descendants', { message: 'account has descendants' });
       await saving(() => cb.store.remove(ACCOUNTS_DB, account._id, account._rev));
       await cb.store.deleteDb(accountDbName(account._id, 'encoded'));
       cb.log.info({ account_id: account._id }, 'crossbar: account deleted');

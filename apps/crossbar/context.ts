@@ -83,5 +83,5 @@ export async function authorizeAccount(cb: Crossbar, claims: TokenClaims, id: st
     if (target === undefined) throw badIdentifier(id);
     return target;
   }
-  throw forbidden(`the token of account ${claims.account_id} may not act on account ${id}`);
+  throw forbidden(id);
 }

@@ -40,7 +40,7 @@ export function checkRevision(req: FastifyRequest, current: string): void {
   if (typeof h !== 'string' || h === '' || h === '*') return;
   if (h.replace(/^W\//, '').replace(/"/g, '') !== current)
     throw new CbError(409, 'datastore_conflict', {
-      message: 'the document changed since that revision',
+      message: 'conflicting documents',
       cause: current,
     });
 }
@@ -52,7 +52,7 @@ export async function saving<T>(run: () => Promise<T>): Promise<T> {
   } catch (err) {
     if (isStoreError(err, 'conflict'))
       throw new CbError(409, 'datastore_conflict', {
-        message: 'the document changed meanwhile; read it again',
+        message: 'conflicting documents',
       });
     throw err;
   }

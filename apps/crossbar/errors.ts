@@ -21,7 +21,9 @@ export const badIdentifier = (id: string): CbError =>
 export const invalidCredentials = (): CbError =>
   new CbError(401, 'invalid_credentials', { message: 'invalid credentials' });
 
-export const forbidden = (why: string): CbError => new CbError(403, 'forbidden', { message: why });
+/** Kazoo answers `{message: "forbidden"}`; `cause` names the account out of reach. */
+export const forbidden = (cause: string): CbError =>
+  new CbError(403, 'forbidden', { message: 'forbidden', cause });
 
 /** One field's problem as Kazoo reports it: `{field: {code: {message, ...}}}`. */
 export type FieldErrors = Record<string, Record<string, Record<string, unknown>>>;

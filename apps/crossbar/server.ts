@@ -9,11 +9,13 @@
  *   with those headers and no body.
  * - Request bodies are parsed as JSON whatever their content type (Kazoo's clients send
  *   `application/json`, some send none); an empty body is no body; bad JSON is 400
- *   `invalid json`; a body over `max_body_bytes` is 413 `request_entity_too_large`.
- * - Errors: CbError as it says; store conflict 409 datastore_conflict; store not_found
- *   404 bad_identifier; store unreachable 503 datastore_unreachable; anything else 500
+ *   `parse_error`; a body over `max_body_bytes` is 413 with Kazoo's `file.maxSize`
+ *   validation error.
+ * - Errors (names and data messages as Kazoo's cb_context:add_system_error): CbError as it
+ *   says; store conflict 409 datastore_conflict; store not_found 404 bad_identifier;
+ *   store unreachable 503 datastore_unreachable; anything else 500
  *   `internal_server_error`, logged with its stack (the client sees no detail).
- *   Unknown paths: 404 `not_found`.
+ *   Unknown paths: 404 `not_found`. Every refusal is logged (info) with its status.
  */
 import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
@@ -26,28 +28,32 @@ import { nodeDigest, sendError } from './envelope.ts';
 import { CbError } from './errors.ts';
 import { KINDS } from './kinds.ts';
 
+/** Kazoo 4.3's CORS headers (api_util:get_cors_headers), the methods being every one Fife serves. */
 export const CORS_HEADERS: Readonly<Record<string, string>> = {
   'access-control-allow-origin': '*',
-  'access-control-allow-methods': 'GET, POST, PUT, DELETE, OPTIONS, HEAD, PATCH',
+  'access-control-allow-methods': 'OPTIONS, GET, PUT, POST, PATCH, DELETE',
   'access-control-allow-headers':
-    'Content-Type, Depth, User-Agent, X-Http-Method-Override, X-File-Size, X-Requested-With, If-Modified-Since, X-File-Name, Cache-Control, X-Auth-Token, If-Match',
-  'access-control-expose-headers': 'Content-Type, X-Auth-Token, X-Request-ID, Location, Etag, ETag',
+    'content-type, depth, user-agent, x-http-method-override, x-file-size, x-requested-with, if-modified-since, x-file-name, cache-control, x-auth-token, x-kazoo-cluster-id, if-match',
+  'access-control-expose-headers':
+    'content-type, x-auth-token, x-request-id, x-kazoo-cluster-id, location, etag, etag',
   'access-control-max-age': '86400',
 };
 
-function classify(err: FastifyError | Error): CbError {
+function classify(err: FastifyError | Error, maxBody: number): CbError {
   if (err instanceof CbError) return err;
   const code = (err as FastifyError).code;
   if (code === 'FST_ERR_CTP_BODY_TOO_LARGE')
-    return new CbError(413, 'request_entity_too_large', { message: 'the request body is too large' });
-  if (isStoreError(err, 'conflict'))
-    return new CbError(409, 'datastore_conflict', {
-      message: 'the document changed meanwhile; read it again',
+    return new CbError(413, 'validation error', {
+      file: {
+        maxSize: { message: `Payload or Files must not be more than ${maxBody} bytes`, target: maxBody },
+      },
     });
+  if (isStoreError(err, 'conflict'))
+    return new CbError(409, 'datastore_conflict', { message: 'conflicting documents' });
   if (isStoreError(err, 'not_found'))
     return new CbError(404, 'bad_identifier', { message: 'bad identifier', cause: err.id });
   if (isStoreError(err, 'unavailable'))
-    return new CbError(503, 'datastore_unreachable', { message: 'the document store is not reachable' });
+    return new CbError(503, 'datastore_unreachable', { message: 'datastore timeout' });
   const status = (err as FastifyError).statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500)
     return new CbError(status, 'invalid request', { message: err.message });
@@ -80,15 +86,18 @@ export async function buildCrossbar(cb: Crossbar): Promise<FastifyInstance> {
       done(null, JSON.parse(text));
     } catch (err) {
       done(
-        new CbError(400, 'invalid json', { message: `the body is not JSON: ${(err as Error).message}` }),
+        new CbError(400, 'parse_error', {
+          message: 'failed to parse request body',
+          cause: (err as Error).message,
+        }),
         undefined,
       );
     }
   });
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
-    const e = classify(err);
-    if (e.status >= 500)
+    const e = classify(err, cb.settings.maxBodyBytes);
+    if (!(err instanceof CbError) && e.status >= 500)
       cb.log.error({ err, url: req.url, method: req.method, request_id: req.id }, 'crossbar: request failed');
     else
       cb.log.info(
@@ -106,7 +115,8 @@ export async function buildCrossbar(cb: Crossbar): Promise<FastifyInstance> {
   });
   app.setNotFoundHandler((req, reply) =>
     sendError(reply, req.cbMeta, 404, 'not_found', {
-      message: `no such endpoint: ${req.method} ${req.url.split('?')[0]}`,
+      message: 'not found',
+      cause: `${req.method} ${req.url.split('?')[0]}`,
     }),
   );
 

@@ -2,7 +2,8 @@
  * JSON-schema validation (Ajv, every error at once) turned into Kazoo's validation error:
  * 400 `validation error` with `{"<dotted.field>": {"<code>": {message, target?, value?}}}`,
  * the codes being JSON-schema keywords as Kazoo's validator names them (required,
- * minLength, maxLength, type, enum, pattern, minimum, maximum, ...).
+ * minLength, maxLength, type, enum, pattern, minimum, maximum, ...) with the messages of
+ * Kazoo's kz_json_schema; a nested field is one dotted key (`"sip.username"`), as Kazoo's.
  *
  * `validator(schema)` compiles once; the function it answers throws that CbError, or
  * returns the data with the schema's defaults filled in.
@@ -26,6 +27,8 @@ function describe(e: ErrorObject): Record<string, unknown> {
   switch (e.keyword) {
     case 'required':
       return { message: 'Field is required but missing' };
+    case 'maxItems':
+      return { message: `The list is more than ${String(p.limit)} items`, target: p.limit };
     case 'minLength':
       return {
         message: `String must be at least ${String(p.limit)} characters`,
@@ -39,7 +42,7 @@ function describe(e: ErrorObject): Record<string, unknown> {
         value: e.data,
       };
     case 'type':
-      return { message: `Value is not of type ${String(p.type)}`, target: p.type, value: e.data };
+      return { message: `Value did not match type(s): ${String(p.type)}`, target: p.type, value: e.data };
     case 'enum':
       return {
         message: 'Value not found in enumerated list of values',

@@ -178,7 +178,11 @@ export function describeCrossbar(label: string, open?: () => Promise<DocumentSto
         expect((rootParents.body.data as unknown[]).length).toBe(3);
 
         const refused = await cb.call('DELETE', `/v2/accounts/${ids.customer}`, { token: t });
-        expect(refused.status).toBe(400);
+        expect(refused.status).toBe(500);
+        expect(refused.body).toMatchObject({
+          message: 'account_has_descendants',
+          data: { message: 'account has descendants' },
+        });
         const del = await cb.call('DELETE', `/v2/accounts/${id}`, { token: t });
         expect(del.status).toBe(200);
         const gone = await cb.call('GET', `/v2/accounts/${id}`, { token: rootToken });
@@ -382,7 +386,12 @@ export function describeCrossbar(label: string, open?: () => Promise<DocumentSto
         };
         for (const [m, p, d] of routes) {
           const refused = await check(m, p, intrude(d), tokens.unrelated!, [403]);
-          expect(refused.body).toMatchObject({ status: 'error', error: '403', message: 'forbidden' });
+          expect(refused.body).toMatchObject({
+            status: 'error',
+            error: '403',
+            message: 'forbidden',
+            data: { message: 'forbidden', cause: ids.customer },
+          });
           await check(m, p, d, tokens.reseller!, [200, 201]);
         }
         for (const [kind, data] of Object.entries(kinds)) {
@@ -463,6 +472,10 @@ export function describeCrossbar(label: string, open?: () => Promise<DocumentSto
           headers: { 'if-match': rev },
         });
         expect(stale.status).toBe(409);
+        expect(stale.body).toMatchObject({
+          message: 'datastore_conflict',
+          data: { message: 'conflicting documents' },
+        });
         expect(
           (await cb.call('GET', `${base}/${made.body.data.id}`, { token: tokens.reseller })).body.data.name,
         ).toBe('rev test 2');
@@ -471,6 +484,7 @@ export function describeCrossbar(label: string, open?: () => Promise<DocumentSto
           data: { name: 'big', notes: 'x'.repeat(70_000) },
         });
         expect(big.status).toBe(413);
+        expect(big.body.data).toMatchObject({ file: { maxSize: { target: 64 * 1024 } } });
         expect(big.headers.get('content-type')).toBe('application/json');
         const junk = await cb.call('PUT', base, {
           token: tokens.reseller,
@@ -478,6 +492,7 @@ export function describeCrossbar(label: string, open?: () => Promise<DocumentSto
           headers: { 'content-type': 'application/json' },
         });
         expect(junk.status).toBe(400);
+        expect(junk.body.message).toBe('parse_error');
         expect(junk.body.status).toBe('error');
       });
     });
