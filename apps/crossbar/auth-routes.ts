@@ -1,15 +1,17 @@
 /**
  * Logging in (Kazoo's cb_user_auth, cb_api_auth, cb_token_auth):
  *
- * - PUT /v2/user_auth `{data: {credentials, method?, account_name | account_realm |
- *   phone_number}}`: `credentials` is hex md5 (default) or sha1 (`method: "sha1"`) of
- *   `username:password`; the account is found by name (compared as Kazoo normalizes it:
- *   lower-case letters and digits only) or realm; the user by the hash among that
- *   account's users. One enabled user in an enabled account: 201 with a token in
- *   `auth_token` and `{account_id, owner_id, account_name, is_reseller, reseller_id,
- *   language, apps}`; anything else 401 invalid_credentials (which part failed is logged,
- *   not told). `phone_number` is not looked up yet (401).
- * - PUT /v2/api_auth `{data: {api_key}}`: the account with that key; 201 with a token.
+ * - PUT /v2/user_auth `{data: {credentials, method?, account_name | account_realm (or
+ *   realm) | phone_number}}`: `credentials` is hex md5 (default) or sha1 (`method: "sha"`,
+ *   Kazoo's name; "sha1" too) of `username:password`; the account is found by name
+ *   (compared as Kazoo normalizes it: lower-case letters and digits only) or realm; the
+ *   user by the hash among that account's users. One enabled user: 201 with a token in
+ *   `auth_token` and `{account_id, owner_id, account_name, is_reseller, is_master_account,
+ *   reseller_id, language, apps}`; a disabled account 423 `locked`; anything else 401
+ *   invalid_credentials (which part failed is logged, not told). `phone_number` is not
+ *   looked up yet (401).
+ * - PUT /v2/api_auth `{data: {api_key}}`: the account with that key; 201 with a token
+ *   (a disabled account: 423).
  * - POST /v2/auth/tokeninfo `{data: {token}}` (or the request's own token): the token's
  *   claims; 401 for a token this cluster did not sign or that expired.
  */
@@ -18,17 +20,18 @@ import { ACCOUNTS_DB, accountDbName, type SavedDoc } from '../../src/store/index
 import { route } from './answer.ts';
 import { findAccount, tokenOf, type Crossbar } from './context.ts';
 import { requestData } from './docs.ts';
-import { invalidCredentials, validationError } from './errors.ts';
+import { CbError, invalidCredentials, validationError } from './errors.ts';
 import { validator } from './validate.ts';
 
 const userAuthSchema = {
   type: 'object',
   required: ['credentials'],
   properties: {
-    credentials: { type: 'string', pattern: '^[0-9a-fA-F]{32}([0-9a-fA-F]{8})?$' },
-    method: { type: 'string', enum: ['md5', 'sha1'], default: 'md5' },
+    credentials: { type: 'string', minLength: 1, maxLength: 64 },
+    method: { type: 'string', enum: ['md5', 'sha', 'sha1'], default: 'md5' },
     account_name: { type: 'string', minLength: 1 },
-    account_realm: { type: 'string', minLength: 1 },
+    account_realm: { type: 'string', minLength: 4, maxLength: 253 },
+    realm: { type: 'string', minLength: 4, maxLength: 253 },
     phone_number: { type: 'string', minLength: 1 },
   },
 };
@@ -38,6 +41,10 @@ const checkApiAuth = validator({
   required: ['api_key'],
   properties: { api_key: { type: 'string', minLength: 1 } },
 });
+
+/** Kazoo's answer for a disabled account: 423 `locked`, a validation error on `account`. */
+const accountDisabled = (): CbError =>
+  new CbError(423, 'locked', { account: { disabled: { message: 'account disabled' } } });
 
 const normalizeName = (name: string): string => name.toLowerCase().replace(/[^a-z0-9]/g, '');
 const enabled = (doc: SavedDoc): boolean => doc.enabled !== false && doc.pvt_enabled !== false;
@@ -65,6 +72,7 @@ function loginData(account: SavedDoc, ownerId: string | undefined) {
     owner_id: ownerId,
     account_name: account.name,
     is_reseller: account.pvt_reseller === true || account.pvt_superduper_admin === true,
+    is_master_account: tree.length === 0,
     reseller_id: tree[0] ?? account._id,
     language: typeof account.language === 'string' ? account.language : 'en-us',
     apps: [],
@@ -76,6 +84,7 @@ export function registerAuthRoutes(app: FastifyInstance, cb: Crossbar): void {
     '/v2/user_auth',
     route(async (req) => {
       const data = checkUserAuth(requestData(req.body));
+      data.account_realm ??= data.realm;
       if (
         data.account_name === undefined &&
         data.account_realm === undefined &&
@@ -87,7 +96,7 @@ export function registerAuthRoutes(app: FastifyInstance, cb: Crossbar): void {
           },
         });
       const creds = (data.credentials as string).toLowerCase();
-      const view = data.method === 'sha1' ? 'users_by_sha1' : 'users_by_md5';
+      const view = data.method === 'md5' ? 'users_by_md5' : 'users_by_sha1';
       const found: Array<{ account: SavedDoc; user: SavedDoc }> = [];
       for (const id of await candidateAccounts(cb, data)) {
         const account = await findAccount(cb, id);
@@ -97,11 +106,15 @@ export function registerAuthRoutes(app: FastifyInstance, cb: Crossbar): void {
         const rows = await cb.store.view(db, `crossbar_listings/${view}`, { key: creds, includeDocs: true });
         for (const r of rows.rows) if (r.doc) found.push({ account, user: r.doc });
       }
-      if (found.length !== 1 || !enabled(found[0]!.account) || found[0]!.user.enabled === false) {
+      if (found.length !== 1 || found[0]!.user.enabled === false) {
         cb.log.info({ matches: found.length }, 'crossbar: user_auth refused');
         throw invalidCredentials();
       }
       const { account, user } = found[0]!;
+      if (!enabled(account)) {
+        cb.log.info({ account_id: account._id }, 'crossbar: user_auth refused: account disabled');
+        throw accountDisabled();
+      }
       const token = cb.keys.sign(
         { account_id: account._id, owner_id: user._id, method: 'cb_user_auth' },
         cb.settings.tokenTtlS,
@@ -120,9 +133,13 @@ export function registerAuthRoutes(app: FastifyInstance, cb: Crossbar): void {
         key: data.api_key,
       });
       const account = rows.rows.length === 1 ? await findAccount(cb, rows.rows[0]!.id!) : undefined;
-      if (account === undefined || !enabled(account)) {
+      if (account === undefined) {
         cb.log.info({ matches: rows.rows.length }, 'crossbar: api_auth refused');
         throw invalidCredentials();
+      }
+      if (!enabled(account)) {
+        cb.log.info({ account_id: account._id }, 'crossbar: api_auth refused: account disabled');
+        throw accountDisabled();
       }
       const token = cb.keys.sign({ account_id: account._id, method: 'cb_api_auth' }, cb.settings.tokenTtlS);
       req.cbMeta.authToken = token;

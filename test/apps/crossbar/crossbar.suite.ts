@@ -94,7 +94,7 @@ export function describeCrossbar(label: string, open?: () => Promise<DocumentSto
         const ok = await cb.call('PUT', '/v2/user_auth', {
           data: {
             credentials: sha1('resadmin:res-pass'),
-            method: 'sha1',
+            method: 'sha',
             account_realm: 'sip.reseller.test',
           },
         });
@@ -118,6 +118,22 @@ export function describeCrossbar(label: string, open?: () => Promise<DocumentSto
         const none = await cb.call('GET', `/v2/accounts/${ids.reseller}`);
         expect(none.status).toBe(401);
         expect(none.body.message).toBe('invalid_credentials');
+      });
+
+      it('a disabled account cannot log in: 423 locked', async () => {
+        const id = await childAccount(rootToken, rootId, 'Sleepy Co', 'sip.sleepy.test');
+        await userIn(rootToken, id, 'sleeper', 'zzz-pass');
+        expect(await cb.login('Sleepy Co', 'sleeper', 'zzz-pass')).toContain('.');
+        const off = await cb.call('PATCH', `/v2/accounts/${id}`, {
+          token: rootToken,
+          data: { enabled: false },
+        });
+        expect(off.status).toBe(200);
+        const r = await cb.call('PUT', '/v2/user_auth', {
+          data: { credentials: md5('sleeper:zzz-pass'), account_name: 'Sleepy Co' },
+        });
+        expect(r.status).toBe(423);
+        expect(r.body).toMatchObject({ message: 'locked', data: { account: { disabled: {} } } });
       });
 
       it("api_auth with the account's api key answers a token for that account", async () => {
