@@ -9,8 +9,9 @@
  * - `realm` (a SIP domain) is unique across accounts (400 validation error
  *   `realm.unique`); a child created without one gets a generated `<8 hex>.<parent
  *   realm>` (Kazoo generates one too).
- * - GET .../children, .../descendants (paged, `{id, name, realm}`), .../parents (the
- *   ancestors the token may see, root first).
+ * - GET .../children (paged `{id, name, realm, descendants_count, flags}`), .../descendants
+ *   (paged `{id, name, realm, tree, flags}`), .../parents (the ancestors the token may
+ *   see, root first); the fields of Kazoo's listing_by_children / listing_by_descendants.
  * - The document is kept in `accounts` and in the account's own database (the registrar
  *   reads the first); the revision answered is the one in `accounts`.
  */
@@ -174,10 +175,18 @@ export function registerAccountRoutes(app: FastifyInstance, cb: Crossbar): void 
           cb.settings.pageSize,
           account._id,
         );
-        const data = page.data.map((v) => {
-          const { tree: _t, ...row } = v as Obj;
-          return row;
-        });
+        if (path === 'descendants') return { data: page.data, paging: page.paging };
+        // Children carry how many accounts are below each (Kazoo's descendants_count).
+        const rows = page.data as Obj[];
+        const counts = new Map<unknown, unknown>();
+        if (rows.length > 0) {
+          const r = await cb.store.view(ACCOUNTS_DB, 'crossbar_accounts/descendants_count', {
+            keys: rows.map((c) => c.id),
+            group: true,
+          });
+          for (const row of r.rows) counts.set(row.key, row.value);
+        }
+        const data = rows.map((c) => ({ ...c, descendants_count: counts.get(c.id) ?? 0 }));
         return { data, paging: page.paging };
       }),
     );

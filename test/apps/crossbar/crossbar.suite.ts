@@ -180,7 +180,13 @@ export function describeCrossbar(label: string, open?: () => Promise<DocumentSto
         expect(replaced.body.data).not.toHaveProperty('caller_id');
 
         const children = await cb.call('GET', `/v2/accounts/${ids.customer}/children`, { token: t });
-        expect(children.body.data).toEqual([{ id, name: 'Sub Company', realm: 'sip.sub.test' }]);
+        expect(children.body.data).toEqual([
+          { id, name: 'Sub Company', realm: 'sip.sub.test', descendants_count: 0, flags: [] },
+        ]);
+        const resChildren = await cb.call('GET', `/v2/accounts/${ids.reseller}/children`, { token: t });
+        expect(resChildren.body.data).toEqual([
+          expect.objectContaining({ id: ids.customer, descendants_count: 1 }),
+        ]);
         const desc = await cb.call('GET', `/v2/accounts/${ids.reseller}/descendants`, { token: t });
         expect((desc.body.data as Array<{ id: string }>).map((a) => a.id).sort()).toEqual(
           [ids.customer, id].sort(),
@@ -310,6 +316,8 @@ export function describeCrossbar(label: string, open?: () => Promise<DocumentSto
           username: 'desk100',
           enabled: true,
           device_type: 'sip_device',
+          mac_address: '',
+          flags: [],
         });
         const dup = await cb.call('PUT', `/v2/accounts/${ids.customer}/devices`, {
           token: t,
@@ -331,7 +339,11 @@ export function describeCrossbar(label: string, open?: () => Promise<DocumentSto
         const base = `/v2/accounts/${ids.customer}/callflows`;
         const r = await cb.call('PUT', base, {
           token: t,
-          data: { name: 'Main', numbers: ['1000'], flow: { module: 'device', data: { id: 'x' } } },
+          data: {
+            name: 'Main',
+            numbers: ['1000'],
+            flow: { module: 'device', data: { id: 'x' }, children: { _: { module: 'voicemail', data: {} } } },
+          },
         });
         expect(r.status, r.text).toBe(201);
         expect(r.body.data).toMatchObject({
@@ -351,7 +363,7 @@ export function describeCrossbar(label: string, open?: () => Promise<DocumentSto
         });
         const list = await cb.call('GET', base, { token: t });
         expect(list.body.data).toContainEqual(
-          expect.objectContaining({ id, name: 'Main', numbers: ['1000'] }),
+          expect.objectContaining({ id, name: 'Main', numbers: ['1000'], modules: ['device', 'voicemail'] }),
         );
         const posted = await cb.call('POST', `${base}/${id}`, {
           token: t,
