@@ -9,8 +9,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addAccount } from '../../../apps/registrar/provisioning.ts';
 import { addUser } from '../../../apps/crossbar/operators.ts';
 import { askAuthn } from '../registrar/support.ts';
-import type { DocumentStore } from '../../../src/store/index.ts';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureDesignDocs, readDesignDocs, type DocumentStore } from '../../../src/store/index.ts';
+import { lookupCallflow } from '../../../apps/callflow/lookup.ts';
 import { md5, sha1, startCrossbar, type CbHarness } from './support.ts';
+
+const CALLFLOW_DESIGN = readDesignDocs(
+  join(dirname(fileURLToPath(import.meta.url)), '../../../apps/callflow/couchdb/account'),
+);
 
 let cb: CbHarness;
 let rootId: string;
@@ -342,7 +349,7 @@ export function describeCrossbar(label: string, open?: () => Promise<DocumentSto
           data: {
             name: 'Main',
             numbers: ['1000'],
-            flow: { module: 'device', data: { id: 'x' }, children: { _: { module: 'voicemail', data: {} } } },
+            flow: { module: 'device', data: { id: 'x' }, children: { _: { module: 'hangup', data: {} } } },
           },
         });
         expect(r.status, r.text).toBe(201);
@@ -352,24 +359,34 @@ export function describeCrossbar(label: string, open?: () => Promise<DocumentSto
           flow: { module: 'device', children: {} },
         });
         const id = r.body.data.id as string;
-        const stored = await cb.store.get(
-          `account%2F${ids.customer!.slice(0, 2)}%2F${ids.customer!.slice(2, 4)}%2F${ids.customer!.slice(4)}`,
-          id,
-        );
+        const c = ids.customer!;
+        const accountDb = `account%2F${c.slice(0, 2)}%2F${c.slice(2, 4)}%2F${c.slice(4)}`;
+        const stored = await cb.store.get(accountDb, id);
         expect(stored).toMatchObject({ pvt_type: 'callflow', pvt_account_id: ids.customer });
+        // The callflow app finds it by number, its flow passing the app's own check.
+        await ensureDesignDocs(cb.store, accountDb, CALLFLOW_DESIGN);
+        expect(await lookupCallflow(cb.store, accountDb, '1000')).toMatchObject({
+          docId: id,
+          matchedBy: 'number',
+          flow: { module: 'device' },
+        });
         expect((await cb.call('GET', `${base}/${id}`, { token: t })).body.data).toMatchObject({
           id,
           name: 'Main',
         });
         const list = await cb.call('GET', base, { token: t });
         expect(list.body.data).toContainEqual(
-          expect.objectContaining({ id, name: 'Main', numbers: ['1000'], modules: ['device', 'voicemail'] }),
+          expect.objectContaining({ id, name: 'Main', numbers: ['1000'], modules: ['device', 'hangup'] }),
         );
         const posted = await cb.call('POST', `${base}/${id}`, {
           token: t,
           data: { numbers: ['1000', '1001'], flow: { module: 'voicemail', data: {} } },
         });
         expect(posted.body.data).not.toHaveProperty('name');
+        expect(await lookupCallflow(cb.store, accountDb, '1001')).toMatchObject({
+          docId: id,
+          matchedBy: 'number',
+        });
         const patched = await cb.call('PATCH', `${base}/${id}`, { token: t, data: { name: 'Renamed' } });
         expect(patched.body.data).toMatchObject({ name: 'Renamed', numbers: ['1000', '1001'] });
         const dup = await cb.call('PUT', base, {
