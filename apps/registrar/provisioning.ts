@@ -7,7 +7,9 @@
  *
  * Contract
  * - `addAccount(store, {name, realm})` answers the new account id (32 hex). A realm
- *   already taken is a ProvisionError 'conflict'; a missing name or realm 'invalid'.
+ *   already taken is a ProvisionError 'conflict'; a missing name or realm 'invalid'. The
+ *   first account of the store gets `pvt_superduper_admin: true` (its tokens act on every
+ *   account in crossbar, Kazoo's superduper admin).
  * - `addDevice(store, {realm, username, password | a1Hash, name?, ownerId?})` answers the
  *   device id. No account for the realm: 'not_found'; the username taken in that account:
  *   'conflict'; neither or both of password / a1Hash, or an a1Hash that is not 32 hex:
@@ -79,10 +81,13 @@ export async function addAccount(store: DocumentStore, input: AccountInput): Pro
   await ensureRegistrarDbs(store);
   if ((await accountByRealm(store, realm)) !== undefined)
     throw new ProvisionError('conflict', `realm ${realm} already belongs to an account`);
+  // The first account of a platform is its superduper admin's (Kazoo's pvt_superduper_admin).
+  const first = (await store.view(ACCOUNTS_DB, 'accounts/listing_by_realm', { limit: 1 })).rows.length === 0;
   const id = newId();
   const db = accountDbName(id, 'encoded');
   const now = Math.floor(Date.now() / 1000);
   const doc = {
+    ...(first ? { pvt_superduper_admin: true } : {}),
     _id: id,
     name: input.name.trim(),
     realm,

@@ -12,8 +12,10 @@
  *   fife switch-sim call|phone|dtmf|answer|hangup|calls ...   drive a running simulator (its control port)
  *   fife account add --name NAME --realm REALM                      create an account; prints its id
  *   fife device add --realm REALM --username USER --password PASS   create a SIP device (or --a1-hash HASH); prints its id
+ *   fife user add --account NAME --username U --password P [--admin]  create a user who can log in to the REST API (crossbar); prints its id
+ *                                        (its node admin URL option is --admin-url: --admin makes an administrator)
  *
- * account/device go through the running node's admin endpoint when one runs (its embedded
+ * account/device/user go through the running node's admin endpoint when one runs (its embedded
  * store is locked by it); with no node running, or a CouchDB store, they open the store
  * themselves.
  *
@@ -230,11 +232,17 @@ function seconds(v: string): number {
   return n;
 }
 
-/** Adds the options of commands that talk to a running node. */
-function nodeCommand(c: Command): Command {
+/**
+ * Adds the options of commands that talk to a running node. `adminFlag` names the admin
+ * URL option (`--admin-url` where `--admin` means something else, as in `fife user add`).
+ */
+function nodeCommand(c: Command, adminFlag = '--admin'): Command {
   return c
     .option('--config <file>', 'config file of the node (as given to fife start; or FIFE_CONFIG)')
-    .option('--admin <url>', "the node's admin URL (or FIFE_ADMIN_URL; default: from the node's admin.json)")
+    .option(
+      `${adminFlag} <url>`,
+      "the node's admin URL (or FIFE_ADMIN_URL; default: from the node's admin.json)",
+    )
     .addOption(
       new Option('--timeout <seconds>', 'give up on the node after this long')
         .default(DEFAULT_TIMEOUT_S)
@@ -357,6 +365,36 @@ Exit codes: 0 ok, 1 failure, 2 usage error. 'fife COMMAND --help' for a command'
         a1Hash: o.a1Hash,
         name: o.name,
         ownerId: o.ownerId,
+      })) as { id: string };
+      out(r.id);
+    },
+  );
+  const user = fife.command('user').description('REST API users (the crossbar app)');
+  nodeCommand(
+    user
+      .command('add')
+      .description('create a user who can log in to the REST API (PUT /v2/user_auth); prints its id')
+      .requiredOption('--account <name>', 'the name of its account')
+      .requiredOption('--username <user>', 'login name (stored lower-cased)')
+      .requiredOption('--password <pass>', 'login password (stored only as hashes)')
+      .option('--admin', 'an account administrator (priv_level admin)'),
+    '--admin-url',
+  ).action(
+    async (
+      o: Omit<NodeOpts, 'admin'> & {
+        adminUrl?: string;
+        account: string;
+        username: string;
+        password: string;
+        admin?: boolean;
+      },
+    ) => {
+      const node: NodeOpts = { config: o.config, admin: o.adminUrl, timeout: o.timeout };
+      const r = (await runAppOperation(node, 'crossbar', 'add_user', {
+        account: o.account,
+        username: o.username,
+        password: o.password,
+        admin: o.admin === true,
       })) as { id: string };
       out(r.id);
     },

@@ -1,0 +1,145 @@
+/**
+ * What differs between the account-database documents crossbar serves (users, devices,
+ * callflows): their type, schema, listing view, and the checks and derived fields of a
+ * save (Kazoo's cb_users / cb_devices / cb_callflows validate steps).
+ *
+ * - users: `username` lower-cased and unique in the account; with `password`, the
+ *   password leaves the document and `pvt_md5_auth` / `pvt_sha1_auth` (of
+ *   `username:password`, hex) take its place, so the user can log in (user_auth). A new
+ *   username with no password is refused (the stored hashes would not match it).
+ * - devices: `sip.username` unique in the account (the registrar looks devices up by it
+ *   in the realm's account).
+ * - callflows: each of `numbers` / `patterns` used by no other callflow of the account.
+ */
+import { createHash } from 'node:crypto';
+import type { DocumentStore } from '../../src/store/index.ts';
+import { validationError, type FieldErrors } from './errors.ts';
+import { callflowSchema, deviceSchema, userSchema } from './schemas.ts';
+import { validator } from './validate.ts';
+
+type Obj = Record<string, unknown>;
+
+export interface Kind {
+  /** The URL segment: users, devices, callflows. */
+  path: string;
+  /** pvt_type of its documents. */
+  type: string;
+  listView: string;
+  validate(data: Obj): Obj;
+  /** Checks against the account's other documents; answers the data to store and private fields to add. */
+  prepare(
+    store: DocumentStore,
+    db: string,
+    data: Obj,
+    existing: Obj | undefined,
+  ): Promise<{ data: Obj; pvt: Obj }>;
+}
+
+const hex = (alg: string, s: string): string => createHash(alg).update(s).digest('hex');
+
+async function takenBy(
+  store: DocumentStore,
+  db: string,
+  view: string,
+  key: string,
+  self: unknown,
+): Promise<string | undefined> {
+  const rows = (await store.view(db, view, { key })).rows;
+  return rows.find((r) => r.id !== self)?.id;
+}
+
+export function credentialHashes(
+  username: string,
+  password: string,
+): { pvt_md5_auth: string; pvt_sha1_auth: string } {
+  const s = `${username.toLowerCase()}:${password}`;
+  return { pvt_md5_auth: hex('md5', s), pvt_sha1_auth: hex('sha1', s) };
+}
+
+export const users: Kind = {
+  path: 'users',
+  type: 'user',
+  listView: 'crossbar_listings/users',
+  validate: validator(userSchema),
+  async prepare(store, db, data, existing) {
+    const out = { ...data };
+    const pvt: Obj = {};
+    const errors: FieldErrors = {};
+    if (typeof out.username === 'string') {
+      out.username = out.username.trim().toLowerCase();
+      const other = await takenBy(
+        store,
+        db,
+        'crossbar_listings/users_by_username',
+        out.username as string,
+        existing?._id,
+      );
+      if (other !== undefined)
+        errors.username = {
+          unique: { message: 'Username is not unique for this account', cause: out.username },
+        };
+    }
+    const password = out.password;
+    delete out.password;
+    if (typeof password === 'string') {
+      if (typeof out.username !== 'string')
+        errors.username = {
+          required: { message: 'Field is required but missing (a password needs a username)' },
+        };
+      else Object.assign(pvt, credentialHashes(out.username as string, password));
+    } else if (typeof out.username === 'string' && out.username !== existing?.username) {
+      errors.password = { required: { message: 'Field is required but missing (the username changed)' } };
+    } else if (out.username === undefined && existing !== undefined) {
+      // No username: nobody logs in as this user.
+      pvt.pvt_md5_auth = undefined;
+      pvt.pvt_sha1_auth = undefined;
+    }
+    if (Object.keys(errors).length > 0) throw validationError(errors);
+    return { data: out, pvt };
+  },
+};
+
+export const devices: Kind = {
+  path: 'devices',
+  type: 'device',
+  listView: 'crossbar_listings/devices',
+  validate: validator(deviceSchema),
+  async prepare(store, db, data, existing) {
+    const sip = data.sip as Obj | undefined;
+    if (typeof sip?.username === 'string') {
+      const other = await takenBy(
+        store,
+        db,
+        'crossbar_listings/devices_by_sip_username',
+        sip.username.toLowerCase(),
+        existing?._id,
+      );
+      if (other !== undefined)
+        throw validationError({
+          'sip.username': { unique: { message: 'SIP credentials already in use', cause: sip.username } },
+        });
+    }
+    return { data, pvt: {} };
+  },
+};
+
+export const callflows: Kind = {
+  path: 'callflows',
+  type: 'callflow',
+  listView: 'crossbar_listings/callflows',
+  validate: validator(callflowSchema),
+  async prepare(store, db, data, existing) {
+    const errors: FieldErrors = {};
+    for (const field of ['numbers', 'patterns'] as const) {
+      for (const n of (data[field] as string[] | undefined) ?? []) {
+        const other = await takenBy(store, db, 'crossbar_listings/callflows_by_number', n, existing?._id);
+        if (other !== undefined)
+          errors[field] = { unique: { message: `${n} exists in callflow ${other}`, cause: n } };
+      }
+    }
+    if (Object.keys(errors).length > 0) throw validationError(errors);
+    return { data, pvt: {} };
+  },
+};
+
+export const KINDS: readonly Kind[] = [users, devices, callflows];

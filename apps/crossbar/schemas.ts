@@ -1,0 +1,110 @@
+/**
+ * The JSON schemas of what crossbar stores, after Kazoo 4.3's
+ * applications/crossbar/priv/couchdb/schemas (accounts, users, devices, callflows): the
+ * same required fields, types and limits for the fields Fife uses; any other field is
+ * kept as given (Kazoo's schemas allow them too).
+ */
+const str = (min = 1, max = 128) => ({ type: 'string', minLength: min, maxLength: max });
+
+export const accountSchema = {
+  type: 'object',
+  required: ['name'],
+  properties: {
+    name: str(1, 128),
+    realm: { type: 'string', minLength: 4, maxLength: 253, pattern: '^[0-9A-Za-z._:-]+$' },
+    enabled: { type: 'boolean', default: true },
+    language: { type: 'string' },
+    timezone: { type: 'string' },
+    caller_id: { type: 'object' },
+    call_restriction: { type: 'object' },
+    notifications: { type: 'object' },
+  },
+} as const;
+
+export const userSchema = {
+  type: 'object',
+  required: ['first_name', 'last_name'],
+  properties: {
+    first_name: str(1, 128),
+    last_name: str(1, 128),
+    username: str(1, 256),
+    password: { type: 'string', minLength: 1 },
+    email: str(3, 254),
+    priv_level: { type: 'string', enum: ['user', 'admin'], default: 'user' },
+    enabled: { type: 'boolean', default: true },
+    presence_id: { type: 'string' },
+    caller_id: { type: 'object' },
+    vm_to_email_enabled: { type: 'boolean' },
+    timezone: { type: 'string' },
+  },
+} as const;
+
+export const deviceSchema = {
+  type: 'object',
+  required: ['name'],
+  properties: {
+    name: str(1, 128),
+    device_type: {
+      type: 'string',
+      enum: [
+        'ata',
+        'application',
+        'cellphone',
+        'fax',
+        'landline',
+        'mobile',
+        'sip_device',
+        'sip_uri',
+        'smartphone',
+        'softphone',
+        'teammate',
+      ],
+      default: 'sip_device',
+    },
+    enabled: { type: 'boolean', default: true },
+    owner_id: { type: 'string', pattern: '^[0-9a-f]{32}$' },
+    mac_address: { type: 'string' },
+    sip: {
+      type: 'object',
+      default: {},
+      properties: {
+        username: { type: 'string', minLength: 2, maxLength: 32 },
+        password: { type: 'string', minLength: 5, maxLength: 32 },
+        realm: { type: 'string' },
+        method: { type: 'string', enum: ['password', 'ip'], default: 'password' },
+        invite_format: {
+          type: 'string',
+          enum: ['username', 'npan', '1npan', 'e164', 'route', 'contact'],
+          default: 'contact',
+        },
+        ip: { type: 'string' },
+        expire_seconds: { type: 'integer', minimum: 1, default: 300 },
+      },
+    },
+    caller_id: { type: 'object' },
+    media: { type: 'object' },
+  },
+} as const;
+
+const flowNode = {
+  type: 'object',
+  required: ['module'],
+  properties: {
+    module: { type: 'string', minLength: 1, maxLength: 64 },
+    data: { type: 'object', default: {} },
+    children: { type: 'object', default: {} },
+  },
+} as const;
+
+export const callflowSchema = {
+  type: 'object',
+  required: ['flow'],
+  properties: {
+    name: str(1, 128),
+    numbers: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 36 }, default: [] },
+    patterns: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
+    featurecode: { type: 'object' },
+    flow: flowNode,
+    type: { type: 'string' },
+  },
+} as const;
