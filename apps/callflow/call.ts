@@ -15,8 +15,9 @@
  *   `owned(ownerId, type)` lists the ids of documents owned by a user (attributes/owned).
  * - When the call hangs up or the executor ends, `abort(reason)` rejects every pending
  *   and later wait with HangupError and clears its timers: nothing of the module stays.
- * - Voicemail needs the same handle: record (`exec('record', ...)`), DTMF (`nextEvent`),
- *   play (`exec('play', ...)`) and documents (`doc`, and the store through `deps`).
+ * - `runtime` is the node's runtime (voicemail reaches callflow_vm_store with it). Voicemail
+ *   uses the same handle: record (`send('record', ...)`), DTMF (`nextEvent`),
+ *   play (`exec('play', ...)`) and documents (`doc`; messages through callflow_vm_store).
  */
 import type { Logger, Runtime } from '../../src/kernel/index.ts';
 import { build, type BuildContext } from '../../src/api/index.ts';
