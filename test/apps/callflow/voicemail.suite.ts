@@ -54,7 +54,15 @@ export function voicemailSuite(start: () => Promise<CfHarness>): void {
       .filter((d) => d.pvt_type === 'mailbox_message');
   }
 
-  const stored = (after: number) => waitLine(h, after, (l) => l.msg === 'voicemail: message stored');
+  /** The store's outcome for the next message: stored, or the reason it was not. */
+  async function stored(after: number): Promise<void> {
+    const line = await waitLine(
+      h,
+      after,
+      (l) => String(l.msg).startsWith('voicemail: message') && l.msg !== 'voicemail: message recorded',
+    );
+    expect(line.msg, JSON.stringify(line)).toBe('voicemail: message stored');
+  }
 
   /** The message's WAV as media_mgr stores it, in ms. */
   async function wavMs(doc: Record<string, unknown>): Promise<number | undefined> {
