@@ -13,8 +13,8 @@
  *   media_mgr's URL for the document's attachment: switch_command `send_http` to
  *   `switch.command.<node>`, the switch_reply back on this process's queue. A failed
  *   upload (Result error, or no reply in UPLOAD_TIMEOUT_MS) is retried RETRIES times,
- *   RETRY_MS apart, then logged at error (`voicemail: message not stored`) and the
- *   document removed. Success is the info line `voicemail: message stored`.
+ *   RETRY_MS apart, then the document is removed and the failure logged at error
+ *   (`voicemail: message not stored`). Success is the info line `voicemail: message stored`.
  * - `vmMessages(rt, accountId, boxId)` (call): the box's messages of this month's and last
  *   month's MODB (Kazoo keeps them for months), oldest first, each {db, id, metadata, url}.
  * - `vmSetFolder(rt, db, id, folder)` (call): the message's `metadata.folder` (Kazoo's
@@ -238,13 +238,15 @@ async function retryOrGiveUp(
     ctx.sendAfter(RETRY_MS, { type: 'vm_retry', msgId } satisfies Info);
     return;
   }
-  log.error({ reason, attempts: u.attempt, db: u.db, id: u.id }, 'voicemail: message not stored');
+  let removed = false;
   try {
     const doc = await s.a.store.get(u.db, u.id);
     await s.a.store.remove(u.db, u.id, String(doc._rev));
+    removed = true;
   } catch (err) {
     log.error({ err, db: u.db, id: u.id }, 'voicemail: message document not removed');
   }
+  log.error({ reason, attempts: u.attempt, db: u.db, id: u.id, removed }, 'voicemail: message not stored');
 }
 
 export const vmStoreChildSpec = (a: VmArgs): ChildSpec =>

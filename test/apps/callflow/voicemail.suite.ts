@@ -131,6 +131,28 @@ export function voicemailSuite(start: () => Promise<CfHarness>): void {
     expect(Math.abs((await wavMs(msg!))! - length)).toBeLessThan(250);
   });
 
+  it('a refused upload is retried: stored once the switch uploads again; refused every time, logged and nothing kept', async () => {
+    const refuse = (): void => void h.sw.faults.refuse.add('bgapi:http_put');
+    refuse();
+    await setBox({ max_message_length: 1 });
+    let after = h.lines.length;
+    await callGone(h.call('3000'));
+    await waitLine(h, after, (l) => l.msg === 'voicemail: upload failed; retrying');
+    h.sw.faults.refuse.clear();
+    await stored(after);
+    expect(await messages()).toHaveLength(1);
+
+    refuse();
+    after = h.lines.length;
+    await callGone(h.call('3000'));
+    const failed = await waitLine(h, after, (l) => l.msg === 'voicemail: message not stored');
+    expect(failed).toMatchObject({ attempts: 4, removed: true });
+    expect(h.lines.slice(after).filter((l) => l.msg === 'voicemail: upload failed; retrying')).toHaveLength(
+      3,
+    );
+    expect(await messages()).toHaveLength(1);
+  });
+
   it('check: the right PIN plays the new message from media_mgr (FILE PLAYED); it is then saved', async () => {
     const msg = await leaveMessage(1);
     const callId = h.call('3001');
