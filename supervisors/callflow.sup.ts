@@ -4,7 +4,8 @@
  *   callflow_sup (rest_for_one, 5 restarts in 30 s)
  *   ├── callflow_cache      gen_listener (doc-change notices): StoreCache + change feeds of the account databases
  *   ├── callflow_exe_sup    simple_one_for_one: one temporary callflow_exe:<call-id> per call
- *   └── callflow_route      gen_listener: route_req -> route_resp (park); route_win -> executor
+ *   ├── callflow_route      gen_listener: route_req -> route_resp (park); route_win -> executor
+ *   └── callflow_vm_store   gen_listener: voicemail messages (MODB documents, uploads by switch_command)
  *
  * The router is last so that a call is only taken once there is somewhere to run it.
  */
@@ -14,6 +15,7 @@ import type { DocumentStore } from '../src/store/index.ts';
 import { cfCacheChildSpec } from '../apps/callflow/cache.ts';
 import { exeTemplate } from '../apps/callflow/exe.ts';
 import { CF_EXE_SUP, routeChildSpec } from '../apps/callflow/route.ts';
+import { vmStoreChildSpec } from '../apps/callflow/voicemail-store.ts';
 import { FIFE_VERSION } from '../src/version.ts';
 
 export const CALLFLOW_SUP = 'callflow_sup';
@@ -40,6 +42,7 @@ export function callflowTree(s: CallflowServices): SupervisorSpec {
         { name: CF_EXE_SUP },
       ),
       routeChildSpec({ bus: s.bus, ctx, routeWinTimeoutMs: s.settings?.routeWinTimeoutMs ?? 3000 }),
+      vmStoreChildSpec({ store: s.store, bus: s.bus, ctx }),
     ],
   };
 }

@@ -15,10 +15,11 @@
  *   `owned(ownerId, type)` lists the ids of documents owned by a user (attributes/owned).
  * - When the call hangs up or the executor ends, `abort(reason)` rejects every pending
  *   and later wait with HangupError and clears its timers: nothing of the module stays.
- * - Voicemail needs the same handle: record (`exec('record', ...)`), DTMF (`nextEvent`),
- *   play (`exec('play', ...)`) and documents (`doc`, and the store through `deps`).
+ * - `runtime` is the node's runtime (voicemail reaches callflow_vm_store with it). Voicemail
+ *   uses the same handle: record (`send('record', ...)`), DTMF (`nextEvent`),
+ *   play (`exec('play', ...)`) and documents (`doc`; messages through callflow_vm_store).
  */
-import type { Logger } from '../../src/kernel/index.ts';
+import type { Logger, Runtime } from '../../src/kernel/index.ts';
 import { build, type BuildContext } from '../../src/api/index.ts';
 import { encodeJson, jsonProperties, type BusTransport, type Envelope } from '../../src/bus/index.ts';
 
@@ -54,6 +55,8 @@ export interface CallDeps {
   readonly doc: (db: string, id: string) => Promise<Record<string, unknown>>;
   /** Ids of the documents of `type` owned by `ownerId` (attributes/owned). */
   readonly owned: (db: string, ownerId: string, type: string) => Promise<string[]>;
+  /** The node's runtime, for modules that talk to the app's other processes (voicemail). */
+  readonly runtime?: Runtime;
 }
 
 const EVENT_BUFFER = 256;
@@ -76,6 +79,10 @@ export class CallHandle {
     private readonly deps: CallDeps,
     readonly log: Logger,
   ) {}
+
+  get runtime(): Runtime | undefined {
+    return this.deps.runtime;
+  }
 
   get callId(): string {
     return this.info.callId;

@@ -95,6 +95,7 @@ function handleFor(s: State, ctx: ProcessContext): CallHandle {
       ctx: s.a.ctx,
       doc: (db, id) => cfDoc(rt, db, id),
       owned: (db, owner, type) => cfOwned(rt, db, owner, type),
+      runtime: rt,
     },
     s.log,
   );

@@ -11,7 +11,8 @@ import { device } from './device.ts';
 import { user } from './user.ts';
 import { ringGroup } from './ring-group.ts';
 import { callflow } from './callflow.ts';
+import { voicemail } from './voicemail.ts';
 
 export const MODULES: ReadonlyMap<string, CfModule> = new Map(
-  [answer, hangup, play, menu, device, user, ringGroup, callflow].map((m) => [m.name, m]),
+  [answer, hangup, play, menu, device, user, ringGroup, callflow, voicemail].map((m) => [m.name, m]),
 );
