@@ -153,6 +153,27 @@ export function voicemailSuite(start: () => Promise<CfHarness>): void {
     expect(await messages()).toHaveLength(1);
   });
 
+  it('no answer reaches voicemail: a device that rings out takes _ to compose; the message is stored', async () => {
+    await setBox({ max_message_length: 1 });
+    await h.putCallflow('cf-4000', ['4000'], {
+      module: 'device',
+      data: { id: h.devices['1002'], timeout: 1 },
+      children: { _: { module: 'voicemail', data: { id: BOX, action: 'compose' }, children: {} } },
+    });
+    h.sw.scriptNextCall('1002', { mode: 'noanswer' });
+    const after = h.lines.length;
+    const callId = h.call('4000');
+    await callGone(callId);
+    await stored(after);
+    const ran = h.executed(callId);
+    const bridge = ran.findIndex((x) => x.startsWith('bridge ') && x.includes('1002'));
+    expect(bridge, JSON.stringify(ran)).toBeGreaterThanOrEqual(0);
+    expect(bridge).toBeLessThan(ran.findIndex((x) => x.startsWith('record /tmp/voicemail_')));
+    expect(ran.some((x) => x === 'playback prompt://system_media/vm-not_available/en-us')).toBe(true);
+    const [msg] = await messages();
+    expect(msg).toMatchObject({ source_id: BOX, metadata: { folder: 'new', to: '4000', call_id: callId } });
+  });
+
   it('check: the right PIN plays the new message from media_mgr (FILE PLAYED); it is then saved', async () => {
     const msg = await leaveMessage(1);
     const callId = h.call('3001');
