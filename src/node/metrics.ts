@@ -219,63 +219,10 @@ export function createNodeMetrics(a: NodeMetricsArgs): NodeMetrics {
     if (e.recovered) reconnects.inc();
   });
   bus.on('lost', () => lost.inc());
-  const publishSeconds = new Histogram({
-    name: 'fife_bus_publish_seconds',
-    help: 'Time for a publish to be handed to the connection (confirmed: acknowledged by the broker)',
-    labelNames: ['kind', 'result'],
-    buckets: LATENCY_BUCKETS,
-    registers,
-  });
-  const timed = <T extends object>(
-    target: T,
-    method: keyof T & string,
-    done: (ms: number, err: unknown) => void,
-  ): void => {
-    const orig = (target[method] as (...args: unknown[]) => Promise<unknown>).bind(target);
-    (target as Record<string, unknown>)[method] = (...args: unknown[]): Promise<unknown> => {
-      const t0 = performance.now();
-      return orig(...args).then(
-        (v) => {
-          done(performance.now() - t0, undefined);
-          return v;
-        },
-        (err: unknown) => {
-          done(performance.now() - t0, err);
-          throw err;
-        },
-      );
-    };
-  };
-  for (const kind of ['publish', 'publishConfirmed'] as const) {
-    const ok = publishSeconds.labels({ kind, result: 'ok' });
-    const failed = publishSeconds.labels({ kind, result: 'error' });
-    timed(bus, kind, (ms, err) => (err === undefined ? ok : failed).observe(ms / 1000));
-  }
+  instrumentBus(bus, registry);
 
   // ---- store --------------------------------------------------------------------------
-  const storeSeconds = new Histogram({
-    name: 'fife_store_request_seconds',
-    help: 'Store request latency per operation (answered, or failed with any error)',
-    labelNames: ['op'],
-    buckets: LATENCY_BUCKETS,
-    registers,
-  });
-  const storeErrors = new Counter({
-    name: 'fife_store_errors_total',
-    help: 'Store requests that failed, per operation and StoreError code (not_found included)',
-    labelNames: ['op', 'code'],
-    registers,
-  });
-  for (const op of STORE_OPS) {
-    if (typeof store[op] !== 'function') continue;
-    const seconds = storeSeconds.labels({ op });
-    timed(store, op, (ms, err) => {
-      seconds.observe(ms / 1000);
-      if (err === undefined) return;
-      const code = (err as { code?: unknown }).code;
-      storeErrors.inc({ op, code: typeof code === 'string' && code.length < 32 ? code : 'other' });
-    });
-  }
+  instrumentStore(store, registry);
 
   // ---- caches, registrations, calls ------------------------------------------------------
   new Counter({
@@ -363,4 +310,69 @@ export function createNodeMetrics(a: NodeMetricsArgs): NodeMetrics {
       return { ready: reasons.length === 0, reasons };
     },
   };
+}
+
+/** Wraps `target[method]` (a promise-returning method) on the instance: `done` gets the elapsed ms and the error. */
+function timed<T extends object>(
+  target: T,
+  method: keyof T & string,
+  done: (ms: number, err: unknown) => void,
+): void {
+  const orig = (target[method] as (...args: unknown[]) => Promise<unknown>).bind(target);
+  (target as Record<string, unknown>)[method] = (...args: unknown[]): Promise<unknown> => {
+    const t0 = performance.now();
+    return orig(...args).then(
+      (v) => {
+        done(performance.now() - t0, undefined);
+        return v;
+      },
+      (err: unknown) => {
+        done(performance.now() - t0, err);
+        throw err;
+      },
+    );
+  };
+}
+
+/** Times every publish of `bus` into `fife_bus_publish_seconds` (also used by bench/bus). */
+export function instrumentBus(bus: BusTransport, registry: Registry): void {
+  const publishSeconds = new Histogram({
+    name: 'fife_bus_publish_seconds',
+    help: 'Time for a publish to be handed to the connection (confirmed: acknowledged by the broker)',
+    labelNames: ['kind', 'result'],
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  for (const kind of ['publish', 'publishConfirmed'] as const) {
+    const ok = publishSeconds.labels({ kind, result: 'ok' });
+    const failed = publishSeconds.labels({ kind, result: 'error' });
+    timed(bus, kind, (ms, err) => (err === undefined ? ok : failed).observe(ms / 1000));
+  }
+}
+
+/** Times every store request into `fife_store_request_seconds`, failures into `fife_store_errors_total`. */
+export function instrumentStore(store: DocumentStore, registry: Registry): void {
+  const storeSeconds = new Histogram({
+    name: 'fife_store_request_seconds',
+    help: 'Store request latency per operation (answered, or failed with any error)',
+    labelNames: ['op'],
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  const storeErrors = new Counter({
+    name: 'fife_store_errors_total',
+    help: 'Store requests that failed, per operation and StoreError code (not_found included)',
+    labelNames: ['op', 'code'],
+    registers: [registry],
+  });
+  for (const op of STORE_OPS) {
+    if (typeof store[op] !== 'function') continue;
+    const seconds = storeSeconds.labels({ op });
+    timed(store, op, (ms, err) => {
+      seconds.observe(ms / 1000);
+      if (err === undefined) return;
+      const code = (err as { code?: unknown }).code;
+      storeErrors.inc({ op, code: typeof code === 'string' && code.length < 32 ? code : 'other' });
+    });
+  }
 }
