@@ -19,7 +19,7 @@ import {
   type GenServerBehaviour,
 } from '../../src/kernel/index.ts';
 import { GenListener, type GenListenerBehaviour } from '../../src/bus/gen-listener.ts';
-import { build } from '../../src/api/index.ts';
+import { build, regSuccessKey } from '../../src/api/index.ts';
 import { StoreCache } from '../../src/store/index.ts';
 
 const TOKEN = 'metrics-tok-71c2';
@@ -45,13 +45,10 @@ const ProbeListener: GenListenerBehaviour<null, { exchange: string }> = {
   handleInfo: (_m, s) => noreply(s),
 };
 
-/** A worker owning the tables the registrar and ecallmgr keep (same names, filled here). */
+/** A worker owning a table named as ecallmgr's calls table of a switch (no switch runs here). */
 const ProbeWorker: GenServerBehaviour<null, void> = {
   name: 'metrics_probe_worker',
   init: (_a, ctx) => {
-    const regs = Table.create<string, boolean>(ctx, { name: 'registrar_registrations' });
-    regs.insert('reg-1', true);
-    regs.insert('reg-2', true);
     Table.create<string, boolean>(ctx, { name: 'ecallmgr_calls:sw1' }).insert('call-1', true);
     return ok(null);
   },
@@ -64,7 +61,7 @@ export function metricsSuite(busUrl: string): void {
     for (const n of nodes.splice(0)) await n.stop();
   });
 
-  async function boot() {
+  async function boot(moreApps: string[] = []) {
     const exchange = `metrics-probe-${Math.random().toString(36).slice(2, 10)}`;
     let services: NodeServices | undefined;
     const probe: AppDefinition<NodeServices> = {
@@ -101,7 +98,7 @@ export function metricsSuite(busUrl: string): void {
       env: {
         FIFE_DATA_DIR: tmpDir('fife-metrics-'),
         FIFE_NODE: 'metrics@localhost',
-        FIFE_APPS: 'probe,flaky',
+        FIFE_APPS: ['probe', 'flaky', ...moreApps].join(','),
         FIFE_BUS_URL: busUrl,
         FIFE_ADMIN_TOKEN: TOKEN,
         FIFE_LOG_LEVEL: 'error',
@@ -152,7 +149,6 @@ export function metricsSuite(busUrl: string): void {
     expect(sum(samples, 'fife_app_state', { app: 'probe', state: 'running' })).toBe(1);
     expect(sum(samples, 'fife_app_state', { app: 'flaky', state: 'failed' })).toBe(0);
     expect(sum(samples, 'fife_supervisor_children', { supervisor: 'metrics_probe_sup' })).toBe(2);
-    expect(sum(samples, 'fife_registrations')).toBe(2);
     expect(sum(samples, 'fife_calls_in_progress', { switch: 'sw1' })).toBe(1);
     // every series carries the node
     expect(samples.every((s) => s.labels.node === 'metrics@localhost')).toBe(true);
@@ -202,10 +198,11 @@ export function metricsSuite(busUrl: string): void {
     ).toBeGreaterThanOrEqual(published0 + 4);
 
     const gets0 = await value('fife_store_request_seconds_count', { op: 'get' });
+    const notFound0 = await value('fife_store_errors_total', { op: 'get', code: 'not_found' });
     await services.store.createDb('metrics_probe');
     await expect(services.store.get('metrics_probe', 'missing')).rejects.toMatchObject({ code: 'not_found' });
     expect(await value('fife_store_request_seconds_count', { op: 'get' })).toBe(gets0 + 1);
-    expect(await value('fife_store_errors_total', { op: 'get', code: 'not_found' })).toBe(1);
+    expect(await value('fife_store_errors_total', { op: 'get', code: 'not_found' })).toBe(notFound0 + 1);
 
     const cache = new StoreCache();
     const misses0 = await value('fife_cache_misses_total');
@@ -216,6 +213,40 @@ export function metricsSuite(busUrl: string): void {
     cache.close();
     expect(await value('fife_cache_hits_total')).toBe(hits0 + 1);
     expect(await value('fife_cache_misses_total')).toBe(misses0 + 1);
+  });
+
+  it('a phone registered through the registrar shows in fife_registrations', async () => {
+    const { value, services } = await boot(['registrar']);
+    expect(await value('fife_registrations')).toBe(0);
+    const realm = `metrics-${Math.random().toString(36).slice(2, 8)}.example.com`;
+    await services.bus.publish(
+      'registrar',
+      regSuccessKey(realm, 'alice'),
+      JSON.stringify(
+        build(
+          'reg_success',
+          {
+            Status: 'Registered',
+            'Event-Timestamp': Math.floor(Date.now() / 1000),
+            Expires: 3600,
+            'First-Registration': true,
+            Contact: `<sip:alice@10.0.0.7:5060>`,
+            'Call-ID': `reg-alice-${realm}`,
+            Realm: realm,
+            Username: 'alice',
+            'From-User': 'alice',
+            'From-Host': realm,
+            'To-User': 'alice',
+            'To-Host': realm,
+            'User-Agent': 'SIPp/3.6',
+            'Source-IP': '127.0.0.1',
+            'Source-Port': '5070',
+          },
+          CTX,
+        ),
+      ),
+    );
+    await expect.poll(() => value('fife_registrations')).toBe(1);
   });
 
   it('a bus connection lost and recovered counts a reconnect', async () => {
