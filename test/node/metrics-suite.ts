@@ -2,7 +2,7 @@
  * /metrics, /health and /ready of a real node, run on the embedded bus (metrics.test.ts)
  * and on RabbitMQ (metrics.rabbitmq.test.ts): a scraper reads the Prometheus text and
  * sees the numbers move when a process is killed, messages flow through a listener, the
- * bus reconnects, the store answers, and an app fails; /ready says 503 while it is
+ * bus reconnects, the store answers, the registrar takes a registration, and an app fails; /ready says 503 while it is
  * failed and 200 once started again; the probes need no token, /metrics does.
  */
 import { afterEach, expect, it } from 'vitest';
@@ -12,7 +12,6 @@ import { loadConfig } from '../../src/node/config.ts';
 import {
   GenServer,
   Supervisor,
-  Table,
   ok,
   noreply,
   type AppDefinition,
@@ -45,13 +44,10 @@ const ProbeListener: GenListenerBehaviour<null, { exchange: string }> = {
   handleInfo: (_m, s) => noreply(s),
 };
 
-/** A worker owning a table named as ecallmgr's calls table of a switch (no switch runs here). */
+/** A plain worker to kill. */
 const ProbeWorker: GenServerBehaviour<null, void> = {
   name: 'metrics_probe_worker',
-  init: (_a, ctx) => {
-    Table.create<string, boolean>(ctx, { name: 'ecallmgr_calls:sw1' }).insert('call-1', true);
-    return ok(null);
-  },
+  init: () => ok(null),
   handleInfo: (_m, s) => noreply(s),
 };
 
@@ -149,7 +145,6 @@ export function metricsSuite(busUrl: string): void {
     expect(sum(samples, 'fife_app_state', { app: 'probe', state: 'running' })).toBe(1);
     expect(sum(samples, 'fife_app_state', { app: 'flaky', state: 'failed' })).toBe(0);
     expect(sum(samples, 'fife_supervisor_children', { supervisor: 'metrics_probe_sup' })).toBe(2);
-    expect(sum(samples, 'fife_calls_in_progress', { switch: 'sw1' })).toBe(1);
     // every series carries the node
     expect(samples.every((s) => s.labels.node === 'metrics@localhost')).toBe(true);
   });
