@@ -9,7 +9,8 @@
  *   observation per call, into label children made up front). Everything else is read at
  *   scrape time from live state (collect callbacks): processes, mailboxes, listener
  *   counters (gen_listener's exposed counters), named kernel tables (registrations,
- *   calls), cache totals, app states. No label is made per message.
+ *   calls), cache totals, app states. No label is made per message. prom-client's default
+ *   process metrics (process_*, nodejs_*) are included.
  * - Label values are bounded: supervisors, listeners and apps by their registered or
  *   behaviour name (code, not data), switches by name, mailboxes only for the `topMailboxes`
  *   longest (default 10) of the moment. The list with names and labels is in the README.
@@ -17,7 +18,7 @@
  *   `{ready, reasons}`: every configured app running and the bus connected.
  */
 import { performance } from 'node:perf_hooks';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import {
   AppsController,
   Table,
@@ -77,6 +78,8 @@ export function createNodeMetrics(a: NodeMetricsArgs): NodeMetrics {
   const top = a.topMailboxes ?? 10;
   const registry = new Registry();
   registry.setDefaultLabels({ node: rt.node });
+  // prom-client's own: process_* and nodejs_* (memory, CPU, event-loop delay, GC).
+  collectDefaultMetrics({ register: registry });
   const registers = [registry];
   const procs = (): ProcView[] =>
     rt.processes().flatMap((pid) => {

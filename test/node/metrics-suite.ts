@@ -142,6 +142,7 @@ export function metricsSuite(busUrl: string): void {
     const samples = await scrape();
     expect(sum(samples, 'fife_processes')).toBeGreaterThan(5);
     expect(sum(samples, 'fife_bus_connected')).toBe(1);
+    expect(sum(samples, 'process_resident_memory_bytes')).toBeGreaterThan(0);
     expect(sum(samples, 'fife_app_state', { app: 'probe', state: 'running' })).toBe(1);
     expect(sum(samples, 'fife_app_state', { app: 'flaky', state: 'failed' })).toBe(0);
     expect(sum(samples, 'fife_supervisor_children', { supervisor: 'metrics_probe_sup' })).toBe(2);
