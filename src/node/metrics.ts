@@ -10,7 +10,7 @@
  *   scrape time from live state (collect callbacks): processes, mailboxes, listener
  *   counters (gen_listener's exposed counters), named kernel tables (registrations,
  *   calls), cache totals, app states. No label is made per message. prom-client's default
- *   process metrics (process_*, nodejs_*) are included.
+ *   process metrics (process_*, nodejs_*, without the `node` label) follow the node's.
  * - Label values are bounded: supervisors, listeners and apps by their registered or
  *   behaviour name (code, not data), switches by name, mailboxes only for the `topMailboxes`
  *   longest (default 10) of the moment. The list with names and labels is in the README.
@@ -29,6 +29,20 @@ import {
 } from '../kernel/index.ts';
 import type { BusTransport } from '../bus/index.ts';
 import { storeCacheTotals, type DocumentStore } from '../store/index.ts';
+
+/**
+ * prom-client's default metrics (process_*, nodejs_*: memory, CPU, event-loop delay, GC)
+ * are the OS process's, not a node's: one registry for the process, made on first use
+ * (its collectors install GC and event-loop observers once, however many nodes run).
+ */
+let processMetrics: Registry | undefined;
+const processRegistry = (): Registry => {
+  if (processMetrics === undefined) {
+    processMetrics = new Registry();
+    collectDefaultMetrics({ register: processMetrics });
+  }
+  return processMetrics;
+};
 
 export interface NodeMetricsArgs {
   runtime: Runtime;
@@ -78,8 +92,6 @@ export function createNodeMetrics(a: NodeMetricsArgs): NodeMetrics {
   const top = a.topMailboxes ?? 10;
   const registry = new Registry();
   registry.setDefaultLabels({ node: rt.node });
-  // prom-client's own: process_* and nodejs_* (memory, CPU, event-loop delay, GC).
-  collectDefaultMetrics({ register: registry });
   const registers = [registry];
   const procs = (): ProcView[] =>
     rt.processes().flatMap((pid) => {
@@ -302,7 +314,8 @@ export function createNodeMetrics(a: NodeMetricsArgs): NodeMetrics {
 
   return {
     async text() {
-      return { contentType: registry.contentType, body: await registry.metrics() };
+      const own = await registry.metrics();
+      return { contentType: registry.contentType, body: `${own}\n${await processRegistry().metrics()}` };
     },
     async readiness() {
       const reasons: string[] = [];
