@@ -215,7 +215,10 @@ export function metricsSuite(busUrl: string): void {
 
   it('a phone registered through the registrar shows in fife_registrations', async () => {
     const { value, services } = await boot(['registrar']);
-    expect(await value('fife_registrations')).toBe(0);
+    // A shared RabbitMQ may carry other registrars' reg_success (Kazoo broadcasts them): exact on the embedded bus only.
+    const exact = busUrl === 'embedded';
+    const before = await value('fife_registrations');
+    if (exact) expect(before).toBe(0);
     const realm = `metrics-${Math.random().toString(36).slice(2, 8)}.example.com`;
     await services.bus.publish(
       'registrar',
@@ -244,7 +247,8 @@ export function metricsSuite(busUrl: string): void {
         ),
       ),
     );
-    await expect.poll(() => value('fife_registrations')).toBe(1);
+    await expect.poll(() => value('fife_registrations')).toBeGreaterThan(before);
+    if (exact) expect(await value('fife_registrations')).toBe(1);
   });
 
   it('a bus connection lost and recovered counts a reconnect', async () => {
