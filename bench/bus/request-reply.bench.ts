@@ -14,7 +14,8 @@
  * parsed on both sides, two connections), so the ratio is Fife's own overhead. The machine
  * is shared, so bare and Fife run in alternating rounds (ROUNDS, default 3) and the median
  * of each figure is printed. Each round: SEQ sequential round trips, then BENCH_SECONDS
- * (default 1) with 50 in flight.
+ * (default 1) with 50 in flight. BENCH_METRICS=1 times Fife's publishes as a node's
+ * metrics do (compare a run with and without it).
  */
 import { randomBytes } from 'node:crypto';
 import amqp from 'amqplib';
@@ -27,6 +28,9 @@ import { createRootLogger } from '../../src/kernel/log.ts';
 import { Runtime, ok, type Pid } from '../../src/kernel/index.ts';
 import { GenListener, type GenListenerBehaviour } from '../../src/bus/gen-listener.ts';
 import { build } from '../../src/api/index.ts';
+import type { BusTransport } from '../../src/bus/types.ts';
+import { instrumentBus } from '../../src/node/metrics.ts';
+import { Registry } from 'prom-client';
 
 const URL = process.env.FIFE_BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const SEQ = 1_500;
@@ -35,6 +39,11 @@ const INFLIGHT = 50;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const logger = createRootLogger({ node: 'bench@localhost', level: 'warn' });
+/** BENCH_METRICS=1: Fife's transports time their publishes as a node's do (src/node/metrics.ts). */
+const METRICS = process.env.BENCH_METRICS === '1';
+const instrumented = (...ts: BusTransport[]): void => {
+  if (METRICS) for (const t of ts) instrumentBus(t, new Registry());
+};
 
 interface Figures {
   p50: number;
@@ -150,6 +159,7 @@ async function fife(
   const prefix = `bench-${randomBytes(3).toString('hex')}`;
   const tReq = createTransport({ url, logger, embeddedBroker: broker, namePrefix: `${prefix}-req` });
   const tResp = createTransport({ url, logger, embeddedBroker: broker, namePrefix: `${prefix}-resp` });
+  instrumented(tReq, tResp);
   await Promise.all([tReq.start(), tResp.start()]);
   const x = `${prefix}-callmgr`;
   const l = new ListenerCore({
@@ -206,6 +216,7 @@ async function fifeGenListener(
   const prefix = `bench-${randomBytes(3).toString('hex')}`;
   const tReq = createTransport({ url, logger, embeddedBroker: broker, namePrefix: `${prefix}-req` });
   const tResp = createTransport({ url, logger, embeddedBroker: broker, namePrefix: `${prefix}-resp` });
+  instrumented(tReq, tResp);
   await Promise.all([tReq.start(), tResp.start()]);
   const runtime = new Runtime({ node: 'bench@localhost', logger });
   const Authn: GenListenerBehaviour<null> = {

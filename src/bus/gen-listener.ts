@@ -210,7 +210,17 @@ function wrap<S, A>(
       core.on('consuming', (i) =>
         notify({ type: 'gen_listener', event: 'consuming', queue: i.queue, recovered: i.recovered }),
       );
-      exposeCounters(ctx, () => ({ handlerErrors: core.counters.handlerErrors }));
+      exposeCounters(ctx, () => {
+        const c = core.counters.snapshot();
+        return {
+          received: c.received,
+          handled: c.handled,
+          unhandled: c.unhandled,
+          invalid: c.invalidTotal,
+          handlerErrors: c.handlerErrors,
+          backlogDropped: c.backlogDropped,
+        };
+      });
       // Ended while the module's init ran (killed): nothing to consume for.
       if (!rt.isAlive(server)) throw new Error(`${b.name}: ended before its queue was set up`);
       await core.start();

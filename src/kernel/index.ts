@@ -82,4 +82,4 @@ export {
   type EtsTransferMessage,
 } from './table.ts';
 export { TableKeeper, type ClaimResult } from './table-keeper.ts';
-export { messageType, exposeCounters } from './proc-stats.ts';
+export { messageType, exposeCounters, procStats } from './proc-stats.ts';

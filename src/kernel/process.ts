@@ -206,6 +206,13 @@ export class Proc implements ProcessContext {
     if (!this.queued) this.runtime.scheduler.ready(this);
   }
 
+  /** Envelopes waiting in the mailbox (dropped ones not yet skipped included); walks the chunks, for metrics. */
+  get mailboxLength(): number {
+    let n = 0;
+    for (let c = this.mq; c !== null; c = c.next) n += c.w - c.r;
+    return n / SLOTS;
+  }
+
   private get hasQueued(): boolean {
     return this.mq !== null && this.mq.r < this.mq.w;
   }

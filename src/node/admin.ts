@@ -4,7 +4,11 @@
  * through it to a running node. Built on fastify, the project's one HTTP stack (routes
  * with JSON-schema validation, one error handler).
  *
- *   GET  /health                 {node, uptime_s, processes}
+ *   GET  /health                 {node, uptime_s, processes}: 200 while the kernel root
+ *                                lives (503 otherwise)
+ *   GET  /ready                  {ready, reasons}: 200 when every configured app runs and
+ *                                the bus is connected; 503 with the reasons otherwise
+ *   GET  /metrics                Prometheus text format (metrics.ts)
  *   GET  /tree                   the live tree (kernel and apps) as JSON
  *   GET  /tree?format=text       the same, rendered for a terminal
  *   GET  /apps                   every known app with its state
@@ -24,7 +28,9 @@
  * - Binds `host` (loopback by default). A non-loopback host needs a token: without one
  *   init fails (and so the node start) saying so; with one it is logged as a warning.
  * - With a token set, every request needs `Authorization: Bearer <token>` (401 otherwise,
- *   with `WWW-Authenticate`). The token is compared in constant time and never logged.
+ *   with `WWW-Authenticate`), except the orchestrator probes `/health` and `/ready`, which
+ *   say only up/ready, app names and states. `/metrics` needs the token (a scraper sends
+ *   it). The token is compared in constant time and never logged.
  * - POST requests need `Content-Type: application/json` (415 otherwise), so a web page
  *   cannot post to the endpoint cross-origin (such a request would need a CORS preflight,
  *   which is not answered).
@@ -45,6 +51,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { listNodes, listSwitches } from './nodes.ts';
 import { removeOwnFile } from './node-lock.ts';
+import type { NodeMetrics } from './metrics.ts';
 import {
   GenServer,
   ok,
@@ -69,7 +76,12 @@ export interface AdminArgs {
   nodeDir: string;
   kernelRoot: string;
   startedAt: number;
+  /** Served on /metrics and /ready; without it (tests of the endpoint alone) both answer 404. */
+  metrics?: NodeMetrics;
 }
+
+/** Probes an orchestrator sends without the token. */
+const OPEN_PATHS = new Set(['/health', '/ready']);
 
 interface State {
   close(): Promise<void>;
@@ -130,7 +142,7 @@ async function buildServer(rt: Runtime, self: Pid, a: AdminArgs, log: Logger): P
   });
 
   app.addHook('onRequest', async (req, reply) => {
-    if (expected === undefined) return;
+    if (expected === undefined || OPEN_PATHS.has(req.url.split('?')[0]!)) return;
     const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
     if (m === null || !timingSafeEqual(digest(m[1]!), expected)) {
       void reply.header('www-authenticate', 'Bearer realm="fife admin"');
@@ -176,11 +188,24 @@ async function buildServer(rt: Runtime, self: Pid, a: AdminArgs, log: Logger): P
     });
   };
 
-  route('GET', '/health', {}, async () => ({
-    node: rt.node,
-    uptime_s: Math.round((Date.now() - a.startedAt) / 1000),
-    processes: rt.processCount,
-  }));
+  route('GET', '/health', {}, async (_req, reply) =>
+    reply.code(rt.whereis(a.kernelRoot) === undefined ? 503 : 200).send({
+      node: rt.node,
+      uptime_s: Math.round((Date.now() - a.startedAt) / 1000),
+      processes: rt.processCount,
+    }),
+  );
+  const metrics = a.metrics;
+  if (metrics !== undefined) {
+    route('GET', '/ready', {}, async (_req, reply) => {
+      const r = await metrics.readiness();
+      return reply.code(r.ready ? 200 : 503).send(r);
+    });
+    route('GET', '/metrics', {}, async (_req, reply) => {
+      const m = await metrics.text();
+      return reply.type(m.contentType).send(m.body);
+    });
+  }
   route(
     'GET',
     '/tree',

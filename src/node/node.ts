@@ -7,8 +7,9 @@
  *   2. every app definition loaded (built-ins and plugins; a load error fails the start);
  *   3. the store, then the bus (Kazoo's exchanges declared); a bus that cannot start
  *      fails the start;
- *   4. the runtime and the kernel tree `kernel_sup` (one_for_one) with `apps_controller`,
- *      `admin` and `nodes`;
+ *   4. the runtime, the node's metrics (metrics.ts: they time the bus's publishes and the
+ *      store's requests on these instances), and the kernel tree `kernel_sup` (one_for_one)
+ *      with `apps_controller`, `admin` and `nodes`;
  *   5. each configured app in list order (its deps first). An app that fails to start
  *      fails `startNode` with the reason: a node never runs half-configured.
  * A failed start throws NodeStartError (NodeLockedError for the lock) after undoing what
@@ -46,6 +47,7 @@ import {
 import { loadConfig, nodeDir, type NodeConfig } from './config.ts';
 import { loadApps } from './app-loader.ts';
 import { adminUrl, ADMIN_FILE } from './admin.ts';
+import { createNodeMetrics } from './metrics.ts';
 import { acquireNodeLock, removeOwnFile } from './node-lock.ts';
 import { kernelTree, KERNEL_SUP } from '../../supervisors/kernel.sup.ts';
 import type { DestinationStream } from 'pino';
@@ -188,6 +190,8 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<FifeNode> 
     undo.push({ what: 'runtime', run: () => runtime.shutdown() });
     // A node only removes its own admin.json (admin's terminate does; this covers an admin that was killed).
     undo.push({ what: 'admin.json', run: () => removeOwnFile(join(dir, ADMIN_FILE)) });
+    // Before any app holds the bus or store: metrics time their calls on these instances.
+    const metrics = createNodeMetrics({ runtime, bus, store, apps: config.apps });
     const services: NodeServices = { config, runtime, log, dataDir: dir, store, bus };
     const startedAt = Date.now();
     const kernel = await Supervisor.start(
@@ -202,6 +206,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<FifeNode> 
           nodeDir: dir,
           kernelRoot: KERNEL_SUP,
           startedAt,
+          metrics,
         },
         nodes: { transport: bus, heartbeatMs: config.heartbeatMs, version: FIFE_VERSION, startedAt },
       }),

@@ -56,6 +56,7 @@ export { EmbeddedStore, type EmbeddedStoreOptions } from './embedded-store.ts';
 export { openStore, type OpenStoreOptions } from './open-store.ts';
 export {
   StoreCache,
+  storeCacheTotals,
   type CacheKey,
   type CacheOrigin,
   type CacheStats,

@@ -32,7 +32,8 @@
  *   evicts the least recently used (LRU-ish, below). Expired entries are dropped on read and by a sweep
  *   every `sweepIntervalMs` (default 60 s; the timer does not keep the process alive).
  *   Value sizes are not measured: cache documents, not blobs.
- * - `stats()` counts hits, misses, stores, evictions, expirations and invalidations.
+ * - `stats()` counts hits, misses, stores, evictions, expirations and invalidations;
+ *   `storeCacheTotals()` the hits and misses of every cache of the OS process (metrics).
  * - `close()` stops the sweep and drops everything; it is idempotent. Afterwards `get`
  *   misses, and `store` / `fetch` fail with StoreError 'closed'.
  * - Recency is LRU-ish: a hit moves an entry to the young end only when more than
@@ -62,6 +63,10 @@ export interface StoreCacheOptions {
   /** The clock, for tests; default Date.now. */
   now?: () => number;
 }
+
+const cacheTotals = { hits: 0, misses: 0 };
+/** Hits and misses of every StoreCache of this OS process since it started. */
+export const storeCacheTotals = (): { hits: number; misses: number } => ({ ...cacheTotals });
 
 export interface CacheStats {
   size: number;
@@ -167,12 +172,14 @@ export class StoreCache {
     const entry = this.entries.get(k);
     if (entry === undefined) {
       this.counts.misses++;
+      cacheTotals.misses++;
       return undefined;
     }
     if (entry.expiresAt <= this.now()) {
       this.remove(k, entry);
       this.counts.expirations++;
       this.counts.misses++;
+      cacheTotals.misses++;
       return undefined;
     }
     if (this.useCounter - entry.used > this.youngSpan) {
@@ -183,6 +190,7 @@ export class StoreCache {
       entry.used = ++this.useCounter;
     }
     this.counts.hits++;
+    cacheTotals.hits++;
     return entry.value as T;
   }
 

@@ -59,9 +59,9 @@ const call = async (url: string, init: RequestInit = {}) => {
 };
 
 describe('admin endpoint', () => {
-  it('with a token, every request needs Authorization: Bearer (401 otherwise); a non-loopback bind without one does not start', async () => {
+  it('with a token, every request but the probes needs Authorization: Bearer (401 otherwise); a non-loopback bind without one does not start', async () => {
     const { url, lines } = await boot({ FIFE_ADMIN_TOKEN: TOKEN });
-    const none = await call(`${url}/health`);
+    const none = await call(`${url}/tree`);
     expect(none.status).toBe(401);
     expect(none.headers.get('www-authenticate')).toMatch(/^Bearer/);
     expect(none.body).toMatchObject({ error: expect.stringContaining('Authorization: Bearer') });
@@ -71,7 +71,7 @@ describe('admin endpoint', () => {
           l.msg === 'admin request refused' &&
           l.request_id === (none.body as { request_id: string }).request_id,
       ),
-    ).toMatchObject({ status: 401, path: '/health' });
+    ).toMatchObject({ status: 401, path: '/tree' });
     expect(
       (
         await call(`${url}/apps/opsapp/stop`, {
@@ -81,7 +81,7 @@ describe('admin endpoint', () => {
         })
       ).status,
     ).toBe(401);
-    expect(await call(`${url}/health`, { headers: { authorization: `Bearer ${TOKEN}` } })).toMatchObject({
+    expect(await call(`${url}/tree`, { headers: { authorization: `Bearer ${TOKEN}` } })).toMatchObject({
       status: 200,
       body: { node: 'adm@localhost' },
     });
