@@ -21,7 +21,8 @@
  *   sequence there: the switch refuses the rest as for any gone channel.
  * - `routesBridge(callId, routes, serverId)`: the bridge command of a bridge route_resp.
  * - Any other command: the switch action of switch-action.ts (the caller has checked it
- *   is supported).
+ *   is supported); `set` sets its Custom-Channel-Vars itself (no separate `set` steps);
+ *   store is the plan's `upload` (a bgapi the caller runs instead of steps).
  * - Rejects with CommandFailedError for a command ecallmgr cannot run. Run on the switch,
  *   the sequence settles when the last step completes and fails at the first step's error.
  */

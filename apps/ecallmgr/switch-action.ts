@@ -16,10 +16,11 @@
  *   `cav_<k>` for Custom-Application-Vars, `export ecallmgr_<k>=<v>` for each
  *   Custom-Call-Vars (Kazoo's kz_multiset / kz_export; FreeSWITCH's export also sets the
  *   variable on the legs this channel bridges or originates). Kazoo publishes no
- *   CHANNEL_EXECUTE_COMPLETE for set/export.
+ *   CHANNEL_EXECUTE_COMPLETE for set/export. A `|` or newline in a value becomes a space;
+ *   names with spaces, `=` or `|` are left out.
  * - `{kind: 'api', command}`: an api command that ends the command when it returns
- *   (playstop -> uuid_break <uuid>; playseek -> uuid_fileman <uuid> seek:+|-<Duration>
- *   (Direction fastforward | rewind), as Kazoo's send_cmd.
+ *   (playstop -> uuid_break <uuid>; playseek -> uuid_fileman <uuid> seek:+|-<Duration>,
+ *   Direction fastforward | rewind, as Kazoo's send_cmd).
  * - `{kind: 'upload', command, file}`: store -> `bgapi http_put|http_post
  *   <Media-Transfer-Destination> <Media-Name>` (Media-Transfer-Method put | post; `stream`
  *   is unsupported, as 4.3); its outcome is published as store's CHANNEL_EXECUTE_COMPLETE
