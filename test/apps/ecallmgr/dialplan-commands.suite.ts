@@ -136,6 +136,35 @@ export function dialplanCommandsSuite(start: () => Promise<Harness>): void {
     ]);
   });
 
+  it('set with Insert-At now runs beside a playback (the variables are on the channel before it ends); tail waits', async () => {
+    const { callId, ctl } = await answered();
+    await h.app.command(ctl, callId, 'play', { 'Media-Name': 'silence_stream://20000' });
+    await h.waitSwitch((e) => e.uuid === callId && e.name === 'PLAYBACK_START', 'PLAYBACK_START');
+    await h.app.command(ctl, callId, 'set', {
+      'Custom-Channel-Vars': { Later: 'yes' },
+      'Custom-Call-Vars': {},
+    });
+    await h.app.command(ctl, callId, 'set', {
+      'Custom-Channel-Vars': { Now: 'yes' },
+      'Custom-Call-Vars': {},
+      'Insert-At': 'now',
+    });
+    await h.waitSwitch(
+      (e) =>
+        e.uuid === callId &&
+        e.name === 'CHANNEL_EXECUTE_COMPLETE' &&
+        h.sw.getVar(callId, 'ecallmgr_Now') === 'yes',
+      'the now set',
+    );
+    expect(h.switchEvents.some((e) => e.uuid === callId && e.name === 'PLAYBACK_STOP')).toBe(false);
+    expect(h.sw.getVar(callId, 'ecallmgr_Later')).toBeUndefined();
+    await h.app.command(ctl, callId, 'playstop');
+    const played = await completeOf(callId, 'play');
+    expect(played['Custom-Channel-Vars']).toMatchObject({ Now: 'yes' });
+    await noopAfter(callId, ctl);
+    expect(h.sw.getVar(callId, 'ecallmgr_Later')).toBe('yes');
+  });
+
   it('playseek: uuid_fileman seek on the channel while it plays; the playback goes on to FILE PLAYED', async () => {
     const { callId, ctl } = await answered();
     await h.app.command(ctl, callId, 'play', { 'Media-Name': 'silence_stream://1500' });
