@@ -21,7 +21,8 @@
  *   sequence there: the switch refuses the rest as for any gone channel.
  * - `routesBridge(callId, routes, serverId)`: the bridge command of a bridge route_resp.
  * - Any other command: the switch action of switch-action.ts (the caller has checked it
- *   is supported).
+ *   is supported); `set` sets its Custom-Channel-Vars itself (no separate `set` steps);
+ *   store is the plan's `upload` (a bgapi the caller runs instead of steps).
  * - Rejects with CommandFailedError for a command ecallmgr cannot run. Run on the switch,
  *   the sequence settles when the last step completes and fails at the first step's error.
  */
@@ -91,21 +92,26 @@ export function routesBridge(callId: string, routes: readonly unknown[], serverI
   } as Envelope;
 }
 
-/** What to run on the switch for one command: executes on `uuid`, then an api command. */
+/** What to run on the switch for one command: executes on `uuid`, then an api command;
+ *  or (store) one background upload of `file`. */
 export interface CommandPlan {
   readonly uuid: string;
   readonly steps: ReadonlyArray<readonly [string, string]>;
   readonly api?: string;
+  readonly upload?: { readonly command: string; readonly file: string };
 }
 
 export async function planCommand(d: RunDeps): Promise<CommandPlan> {
-  const steps: Array<[string, string]> = ccvPairs(d.cmd['Custom-Channel-Vars']).map(([k, v]) => [
-    'set',
-    `${k}=${v}`,
-  ]);
   const action = switchAction(d.cmd, d.uuid);
+  if (action.kind === 'upload') return { uuid: d.uuid, steps: [], upload: action };
+  // `set` sets its Custom-Channel-Vars itself (one multiset).
+  const steps: Array<readonly [string, string]> =
+    action.kind === 'steps'
+      ? []
+      : ccvPairs(d.cmd['Custom-Channel-Vars']).map(([k, v]) => ['set', `${k}=${v}`] as const);
   if (action.kind === 'bridge') steps.push(...(await bridgeSteps(d)));
   else if (action.kind === 'execute') steps.push([action.app, action.arg]);
+  else if (action.kind === 'steps') steps.push(...action.steps);
   else if (action.kind === 'unsupported') throw new CommandFailedError(action.reason);
   return { uuid: d.uuid, steps, api: action.kind === 'api' ? action.command : undefined };
 }

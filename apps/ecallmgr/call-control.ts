@@ -91,6 +91,8 @@ import { appOf, insertCommand } from './insert-at.ts';
 import { switchAction } from './switch-action.ts';
 import { CommandFailedError, planCommand, routesBridge, type CommandPlan } from './bridge.ts';
 import { lookupContacts } from './reg-lookup.ts';
+import { publishCallEvent } from './originate-routing.ts';
+import { storeEventFields, storeFailure } from './store-event.ts';
 import { checkMove, allowed, isOver, type Input, type Phase } from './call-phase.ts';
 
 export interface CallControlArgs {
@@ -129,7 +131,10 @@ interface State {
 
 /** What a switch operation was for: its answer comes back as a SwitchReply with this tag. */
 type OpTag =
-  { op: 'exec'; seq: number; leg?: string } | { op: 'break' } | { op: 'resync' } | { op: 'destroy_check' };
+  | { op: 'exec'; seq: number; leg?: string; upload?: { callId: string; file: string } }
+  | { op: 'break' }
+  | { op: 'resync' }
+  | { op: 'destroy_check' };
 
 type Msg =
   | SwitchReply
@@ -230,6 +235,14 @@ function onPlanned(s: State, ctx: ProcessContext, m: Extract<Msg, { type: 'plann
   const tag: OpTag = { op: 'exec', seq: m.seq, leg: m.leg };
   if (m.seq !== -1 && s.current?.seq !== m.seq) return; // flushed, or the call ended
   if (m.plan === undefined) return onSwitchReply(s, ctx, { type: 'switch_reply', tag, error: m.error });
+  const { upload } = m.plan;
+  if (upload !== undefined)
+    return ask(
+      s,
+      ctx,
+      { kind: 'bgapi', command: upload.command },
+      { ...tag, upload: { callId: m.plan.uuid, file: upload.file } },
+    );
   ask(s, ctx, { kind: 'sequence', callId: m.plan.uuid, steps: m.plan.steps, api: m.plan.api }, tag);
 }
 
@@ -419,8 +432,13 @@ function onSwitchReply(s: State, ctx: ProcessContext, m: SwitchReply): void {
   const tag = m.tag as OpTag;
   switch (tag.op) {
     case 'exec':
+      if (tag.upload !== undefined) publishStoreEvent(s, tag.upload, m);
       return handle(s, ctx, 'exec_done', () =>
-        onExecDone(s, ctx, { seq: tag.seq, error: m.error, leg: tag.leg }),
+        onExecDone(s, ctx, {
+          seq: tag.seq,
+          error: tag.upload === undefined ? m.error : undefined,
+          leg: tag.leg,
+        }),
       );
     case 'break':
       if (m.error !== undefined) s.log.warn({ err: String(m.error) }, 'uuid_break for flush failed');
@@ -442,6 +460,16 @@ function onSwitchReply(s: State, ctx: ProcessContext, m: SwitchReply): void {
           : { exists: undefined, err: String(m.error) },
       );
   }
+}
+
+/** A store's upload ended: its outcome goes out as store's CHANNEL_EXECUTE_COMPLETE (not a dialplan error, as Kazoo). */
+function publishStoreEvent(s: State, u: { callId: string; file: string }, m: SwitchReply): void {
+  const fields = storeEventFields(u.callId, u.file, m);
+  if (fields['Application-Response'] === 'success') s.log.debug({ file: u.file }, 'store: uploaded');
+  else s.log.warn({ file: u.file, why: storeFailure(m) }, 'store: upload failed');
+  publishCallEvent(s.a.env, fields).catch((err: unknown) =>
+    s.log.error({ err }, 'could not publish the store event'),
+  );
 }
 
 /** Consuming for the first time: the first incarnation tells the winner it won. */

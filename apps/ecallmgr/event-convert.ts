@@ -3,7 +3,8 @@
  *
  * Contract
  * - `kazooAppName(fsApp, data)`: the Kazoo Application-Name of a FreeSWITCH application
- *   (playback -> play, or tts for `tts://` data; speak -> tts; pre_answer -> progress;
+ *   (playback -> play, or tts for `tts://` data, tones for `tone_stream://`; speak -> tts;
+ *   say -> say; pre_answer -> progress;
  *   ring_ready -> ring; play_and_get_digits -> play_and_collect_digits; ...), undefined
  *   for applications Kazoo does not name (their EXECUTE events are not published).
  * - `callEventFields(ev, sw)`: the fields of the call_event to publish for switch event
@@ -45,6 +46,7 @@ const APP_NAMES: Readonly<Record<string, string>> = {
   echo: 'echo',
   playback: 'play',
   speak: 'tts',
+  say: 'say',
   pre_answer: 'progress',
   ring_ready: 'ring',
   play_and_get_digits: 'play_and_collect_digits',

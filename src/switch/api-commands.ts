@@ -7,7 +7,8 @@
  * `-ERR No such channel!\n`.
  * Commands: status, version, uptime, originate, uuid_kill, uuid_exists, uuid_answer,
  * uuid_getvar, uuid_setvar, uuid_dump, uuid_bridge, uuid_break, uuid_park, uuid_transfer,
- * uuid_send_dtmf, show channels|calls [as json], hupall, sofia status, reloadxml, eval,
+ * uuid_send_dtmf, uuid_fileman (`<uuid> <cmd>:<val>`: `+OK` on a channel, with or without a
+ * playback; the simulator's playbacks keep their length, a seek moves nothing), show channels|calls [as json], hupall, sofia status, reloadxml, eval,
  * echo, global_getvar, create_uuid (a new UUID, as ecallmgr asks before an originate).
  * originate: `originate [{var=val,...}]<dial> <&app(arg)|extension> [dialplan] [context]
  * [cid_name] [cid_num] [timeout_secs]` rings the dial string (`,` at once, `|` in turn,
@@ -186,6 +187,11 @@ export function createApi(h: ApiHost): ApiRunner {
       return '+OK\n';
     },
     uuid_exists: (a) => (chan(a.trim()) !== undefined ? 'true' : 'false'),
+    uuid_fileman: (a) => {
+      const [id, cmd] = a.trim().split(/\s+/);
+      if (cmd === undefined || !cmd.includes(':')) return '-ERR Usage: uuid_fileman <uuid> <cmd>:<val>\n';
+      return chan(id ?? '') === undefined ? NO_CHANNEL : '+OK\n';
+    },
     uuid_answer: (a) => {
       const ch = chan(a.trim());
       if (ch === undefined) return NO_CHANNEL;

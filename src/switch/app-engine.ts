@@ -9,7 +9,7 @@
  *   Application-Response. `loops: N` runs the application N times in one pair of events.
  * - One channel runs its requests in arrival order. A request arriving while another
  *   application runs waits for it, except that applications which service the channel's
- *   message queue while they run (park, playback, sleep, record, read,
+ *   message queue while they run (park, playback, say, sleep, record, read,
  *   play_and_get_digits, echo) let it run nested at once, as FreeSWITCH does, unless an
  *   application on the channel was started with `event-lock: true`, which holds every
  *   later request until it completes.
@@ -66,7 +66,7 @@ function completeHeaders(req: ExecRequest, response: string): Header[] {
 }
 
 /** Applications that take the channel's digits (the innermost one running gets them). */
-const DIGIT_APPS = new Set(['playback', 'play_and_get_digits', 'read', 'record']);
+const DIGIT_APPS = new Set(['playback', 'say', 'play_and_get_digits', 'read', 'record']);
 
 function waitForDigit(running: Running, ms: number): Promise<string | 'timeout' | 'aborted'> {
   const signal = running.abort.signal;
@@ -91,6 +91,7 @@ const NESTABLE = new Set([
   'socket',
   'park',
   'playback',
+  'say',
   'sleep',
   'record',
   'read',

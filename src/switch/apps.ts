@@ -6,7 +6,8 @@
  * - answer, pre_answer, ring_ready: move the call on (CHANNEL_ANSWER / _PROGRESS_MEDIA /
  *   _PROGRESS); response `_none_`.
  * - hangup [cause]: hangs the channel up (default NORMAL_CLEARING).
- * - set / export `name=value` (empty value unsets), unset `name`, multiset `a=1 b=2`.
+ * - set / export `name=value` (empty value unsets), unset `name`, multiset `a=1 b=2` or
+ *   `^^<sep>a=1<sep>b=2`.
  * - sleep <ms>; echo (until hangup).
  * - playback <file>: PLAYBACK_START, plays for the media duration (`silence_stream://N` is
  *   N ms, `tone_stream://` its tones, `file_string://a!b` the sum, anything else
@@ -35,6 +36,12 @@
  *   NO_ANSWER, ...), originate_failed_cause, bridge_hangup_cause, last_bridge_hangup_cause.
  *   The response is `_none_` either way, as in FreeSWITCH recordings: read the variables.
  *   `hangup_after_bridge=true` hangs A up when B leaves.
+ * - say <lang> <type> <method> <text> [gender] (Kazoo's order; mod_say_en's files): plays
+ *   the files mod_say would, one playback each (PLAYBACK_START/STOP per file, each
+ *   `media.playbackMs` long), so it lasts in proportion to the text: a number `pronounced`
+ *   as digits/<n>.wav, hundred, thousand, million; `iterated` (and other types) one file
+ *   per character (digits/<d>.wav, ascii/<code>.wav); `playback_terminators` stop it;
+ *   response `_none_`.
  * - event `Event-Name=CUSTOM,Event-Subclass=x::y,k=v`: fires that event with the channel.
  */
 import type { Logger } from '../kernel/log.ts';
@@ -185,6 +192,39 @@ async function collect(
 
 const none = async (): Promise<string> => '_none_';
 
+/** mod_say_en's files for a whole number below a billion, pronounced. */
+function pronounced(n: number): string[] {
+  const d = (x: number): string => `digits/${x}.wav`;
+  const below1000 = (x: number): string[] => {
+    const out: string[] = [];
+    if (x >= 100) out.push(d(Math.floor(x / 100)), 'digits/hundred.wav');
+    const r = x % 100;
+    if (r >= 20) out.push(d(r - (r % 10)), ...(r % 10 > 0 ? [d(r % 10)] : []));
+    else if (r > 0) out.push(d(r));
+    return out;
+  };
+  if (n === 0) return [d(0)];
+  const millions = Math.floor(n / 1e6);
+  const thousands = Math.floor(n / 1e3) % 1000;
+  return [
+    ...(millions > 0 ? [...below1000(millions), 'digits/million.wav'] : []),
+    ...(thousands > 0 ? [...below1000(thousands), 'digits/thousand.wav'] : []),
+    ...below1000(n % 1000),
+  ];
+}
+
+/** The files `say` plays for `text` (see the contract). */
+export function sayFiles(type: string, method: string, text: string): string[] {
+  const t = type.toLowerCase();
+  if (
+    (t === 'number' || t === 'items' || t === 'messages' || t === 'persons') &&
+    method.toLowerCase() !== 'iterated' &&
+    /^\d{1,9}$/.test(text)
+  )
+    return pronounced(Number(text));
+  return [...text].map((c) => (/\d/.test(c) ? `digits/${c}.wav` : `ascii/${c.charCodeAt(0)}.wav`));
+}
+
 export const APPLICATIONS: Record<string, Application> = {
   answer: async ({ model, ch }) => (model.answer(ch), '_none_'),
   pre_answer: async ({ model, ch }) => (model.preAnswer(ch), '_none_'),
@@ -197,7 +237,8 @@ export const APPLICATIONS: Record<string, Application> = {
   export: async ({ ch, arg }) => (setVar(ch, arg.replace(/^nolocal:/, '')), '_none_'),
   unset: async ({ ch, arg }) => (ch.variables.delete(arg.trim()), '_none_'),
   multiset: async ({ ch, arg }) => {
-    for (const a of arg.replace(/^\^\^(.)/, '').split(/\s+/)) setVar(ch, a);
+    const sep = /^\^\^(.)/.exec(arg)?.[1];
+    for (const a of sep === undefined ? arg.split(/\s+/) : arg.slice(3).split(sep)) setVar(ch, a);
     return '_none_';
   },
   sleep: async (ctx) => (await interruptible(Number(ctx.arg) || 0, ctx.signal), '_none_'),
@@ -276,6 +317,18 @@ export const APPLICATIONS: Record<string, Application> = {
     v.set('playback_terminator_used', end.digit ?? '');
     v.set('silence_hits_exhausted', 'false');
     ctx.model.fire('RECORD_STOP', ctx.ch, [['Record-File-Path', path]]);
+    return '_none_';
+  },
+  say: async (ctx) => {
+    const [, type = '', method = '', text = ''] = ctx.arg.trim().split(/\s+/);
+    const stopOn = terminatorsOf(ctx.ch, '');
+    for (const file of sayFiles(type, method, text)) {
+      const r = await play(ctx, file, stopOn);
+      if (r.end !== 'done') {
+        ctx.ch.variables.set('playback_terminator_used', r.digit ?? '');
+        break;
+      }
+    }
     return '_none_';
   },
   event: async ({ model, ch, arg }) => {

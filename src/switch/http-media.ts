@@ -5,7 +5,8 @@
  * Contract
  * - `fileApi(files, opts)` gives the api commands, arguments as FreeSWITCH takes them:
  *   `http_put <url> <file>` (mod_http_cache) and `kz_http_put <url> <file>` (mod_kazoo; a
- *   `{k=v}` prefix on the url is accepted and ignored). The file must be in the switch's
+ *   `{k=v}` prefix on the url is accepted and ignored), and `http_post <url> <file>` (the
+ *   same with HTTP POST: Kazoo's store asks for it). The file must be in the switch's
  *   file table (files.ts): it is sent as a WAV of its recorded length (wav.ts) with HTTP
  *   PUT, Content-Type audio/wav. Answers, never thrown:
  *   `+OK <file> saved to <url> (HTTP <status>)` for 200/201/202/204 (mod_kazoo's success
@@ -56,7 +57,7 @@ export function redactUrl(url: string): string {
 
 /** One HTTP exchange; never rejects. */
 export function transfer(
-  method: 'GET' | 'PUT',
+  method: 'GET' | 'PUT' | 'POST',
   url: string,
   o: { timeoutMs: number; maxBodyBytes: number; body?: Buffer; contentType?: string; signal?: AbortSignal },
 ): Promise<Transfer> {
@@ -117,7 +118,12 @@ export function fileApi(
   opts: HttpMediaOptions,
 ): Record<string, (args: string) => Promise<string>> {
   const max = opts.maxBodyBytes ?? 64 * 1024 * 1024;
-  const put = async (name: string, args: string, removeOnSuccess: boolean): Promise<string> => {
+  const put = async (
+    name: string,
+    args: string,
+    removeOnSuccess: boolean,
+    method: 'PUT' | 'POST' = 'PUT',
+  ): Promise<string> => {
     const argv = args
       .trim()
       .split(/\s+/)
@@ -131,7 +137,7 @@ export function fileApi(
       opts.log.warn({ api: name, file }, 'http_put: no such file');
       return `-ERR error opening file ${file}: No such file or directory\n`;
     }
-    const r = await transfer('PUT', url, {
+    const r = await transfer(method, url, {
       timeoutMs: opts.timeoutMs,
       maxBodyBytes: max,
       body: silenceWav(ms),
@@ -153,6 +159,7 @@ export function fileApi(
   return {
     http_put: (args) => put('http_put', args, false),
     kz_http_put: (args) => put('kz_http_put', args, true),
+    http_post: (args) => put('http_post', args, false, 'POST'),
   };
 }
 

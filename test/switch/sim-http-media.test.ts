@@ -42,7 +42,7 @@ async function mediaServer(): Promise<{ server: Server; base: string; got: Recei
         body,
       });
       if (self.status !== undefined) return void res.writeHead(self.status).end();
-      if (req.method === 'PUT') {
+      if (req.method === 'PUT' || req.method === 'POST') {
         stored.set(req.url ?? '', body);
         return void res.writeHead(201).end();
       }
@@ -117,6 +117,17 @@ describe('recorded files and http_put', () => {
     expect(put.body.length).toBe(44 + ms * 16);
     // http_put keeps the file: a second upload works.
     expect(await api('http_put', `${http.base}/again /tmp/vm-1.wav`)).toMatch(/^\+OK/);
+  });
+
+  it("http_post sends the same WAV with POST (what Kazoo's store asks for) and keeps the file", async () => {
+    const ms = await recordFile('/tmp/vm-post.wav');
+    expect(await api('http_post', `${http.base}/post/vm.wav /tmp/vm-post.wav`)).toBe(
+      `+OK /tmp/vm-post.wav saved to ${http.base}/post/vm.wav (HTTP 201)\n`,
+    );
+    expect(http.got).toHaveLength(1);
+    expect(http.got[0]).toMatchObject({ method: 'POST', contentType: 'audio/wav' });
+    expect(wavDurationMs(http.got[0]!.body)).toBe(ms);
+    expect(await api('http_post', `${http.base}/again /tmp/vm-post.wav`)).toMatch(/^\+OK/);
   });
 
   it('kz_http_put uploads then removes the file, as mod_kazoo does', async () => {

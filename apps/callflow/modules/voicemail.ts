@@ -3,7 +3,8 @@
  * "compose"|"check"}}`, action `compose` by default.
  *
  * compose: answer; the box's `media.unavailable` greeting (else the default prompt;
- * none with `skip_greeting`), the record prompt and a tone; `record` to
+ * none with `skip_greeting`), the record prompt and Kazoo's tone (`tones`: 440 Hz, 500 ms
+ * on, 100 ms off); `record` to
  * `/tmp/<attachment>` with the box's `max_message_length`; at RECORD_STOP (the time limit,
  * `#`, or the caller hanging up) a message of at least `min_message_size` ms is handed to
  * callflow_vm_store (voicemail-store.ts), which stores the document in the MODB and has
@@ -12,7 +13,7 @@
  *
  * check: answer; the PIN (`pin` of the box, `max_login_attempts` tries, `vm-fail_auth`
  * after a wrong one, `vm-abort` and hang-up after the last); `vm-you_have`, the count of
- * new messages, then each new message, oldest first, played from its media_mgr URL and
+ * new messages (`say`, type messages, pronounced), `vm-new_message(s)`, then each new message, oldest first, played from its media_mgr URL and
  * moved to folder `saved` once played; after each, `7` deletes it (folder `deleted`),
  * `2` plays it again, anything else (or nothing) goes to the next.
  *
@@ -26,7 +27,8 @@ import { mediaPath } from './media.ts';
 import { STOP, firstProblem, optString, reqString, type CfModule, type Result } from './module.ts';
 import { collectDigits, loadBox, prompt, type VmBox } from './voicemail-box.ts';
 
-export const TONE = 'tone_stream://%(500,0,440)';
+/** The beep before the recording: Kazoo's cf_voicemail record_voicemail tone. */
+export const TONE = { Frequencies: ['440'], 'Duration-ON': '500', 'Duration-OFF': '100' };
 
 function runtimeOf(call: CallHandle) {
   if (call.runtime === undefined) throw new Error('voicemail needs the node runtime in the call handle');
@@ -44,11 +46,7 @@ async function compose(box: VmBox, call: CallHandle): Promise<Result> {
           : prompt('vm-not_available'),
     });
   await call.exec('play', { 'Media-Name': prompt('vm-record_message') });
-  // ecallmgr reports a tone_stream playback as Application-Name `tones` (as Kazoo's does).
-  await call.send('play', { 'Media-Name': TONE });
-  await call.nextEvent(
-    (m) => m['Event-Name'] === 'CHANNEL_EXECUTE_COMPLETE' && m['Application-Name'] === 'tones',
-  );
+  await call.exec('tones', { Tones: [TONE] });
   const attachment = `voicemail_${randomBytes(8).toString('hex')}.wav`;
   const file = `/tmp/${attachment}`;
   await call.send('record', { 'Media-Name': file, 'Time-Limit': String(box.maxLengthS) });
@@ -108,7 +106,12 @@ async function check(box: VmBox, call: CallHandle): Promise<Result> {
   );
   call.log.info({ box: box.id, new: fresh.length }, 'voicemail: logged in');
   await call.exec('play', { 'Media-Name': prompt('vm-you_have') });
-  await call.exec('play', { 'Media-Name': `digits/${fresh.length}.wav` });
+  await call.exec('say', {
+    Language: 'en',
+    Type: 'messages',
+    Method: 'pronounced',
+    'Say-Text': String(fresh.length),
+  });
   await call.exec('play', {
     'Media-Name': prompt(fresh.length === 1 ? 'vm-new_message' : 'vm-new_messages'),
   });

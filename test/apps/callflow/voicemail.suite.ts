@@ -97,7 +97,7 @@ export function voicemailSuite(start: () => Promise<CfHarness>): void {
       'answer',
       prompt('vm-not_available'),
       prompt('vm-record_message'),
-      'playback tone_stream://%(500,0,440)',
+      'playback tone_stream://%(500,100,440)',
       prompt('vm-saved'),
       'hangup',
     ]);
@@ -194,7 +194,20 @@ export function voicemailSuite(start: () => Promise<CfHarness>): void {
     await h.waitSwitch(() => h.executed(callId).includes(prompt('vm-message_menu')), 'the message menu');
     h.sw.pressDigits(callId, '1'); // keep it, next
     await callGone(callId);
-    expect(h.executed(callId)).toContain('playback digits/1.wav');
+    const ran = h.executed(callId);
+    const youHave = ran.indexOf(prompt('vm-you_have'));
+    expect(ran.slice(youHave, youHave + 3)).toEqual([
+      prompt('vm-you_have'),
+      'say en messages pronounced 1',
+      prompt('vm-new_message'),
+    ]);
+    const said = h.switchEvents.filter(
+      (e) =>
+        e.uuid === callId &&
+        e.name === 'PLAYBACK_START' &&
+        e.headers.some(([k, v]) => k === 'Playback-File-Path' && v === 'digits/1.wav'),
+    );
+    expect(said).toHaveLength(1);
     const [after] = await messages();
     expect((after!.metadata as Record<string, unknown>).folder).toBe('saved');
   });
