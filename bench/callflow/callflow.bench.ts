@@ -18,8 +18,13 @@
  * A step that does not complete fails with an error naming it (every wait has a timeout).
  * Env: CF_BENCH_BUS (`embedded`, or an amqp:// URL: the same run on RabbitMQ),
  * CF_BENCH_CALLFLOWS (1000), CF_BENCH_ROUND_MS (1000), CF_BENCH_IN_FLIGHT (8, route and
- * authn requests), CF_BENCH_CALLS (600), CF_BENCH_CONCURRENCY (20), CF_BENCH_HELD (500).
+ * authn requests), CF_BENCH_CALLS (600), CF_BENCH_CONCURRENCY (20), CF_BENCH_HELD (500),
+ * CF_BENCH_PROFILE (a directory: CPU profiles of the route and complete-call phases,
+ * route.cpuprofile and calls.cpuprofile, for Chrome DevTools).
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
 import { build, authnReqKey, routeReqKey } from '../../src/api/index.ts';
 import type { Envelope } from '../../src/bus/index.ts';
 import { createRootLogger } from '../../src/kernel/log.ts';
@@ -35,6 +40,7 @@ const CALLS = Number(process.env.CF_BENCH_CALLS ?? 600);
 const CONCURRENCY = Number(process.env.CF_BENCH_CONCURRENCY ?? 20);
 const HELD = Number(process.env.CF_BENCH_HELD ?? 500);
 /** Longest wait for one step of one call before the bench gives up with an error. */
+const PROFILE = process.env.CF_BENCH_PROFILE;
 const STEP_MS = 10_000;
 const CTX = { appName: 'bench', appVersion: '1.0.0', node: 'kamailio@bench' };
 const quiet = createRootLogger({ node: 'bench', level: 'silent' });
@@ -45,6 +51,22 @@ const pct = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 };
+
+/** `fn` under the CPU profiler when CF_BENCH_PROFILE names a directory (`<name>.cpuprofile`). */
+async function profiled<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  if (PROFILE === undefined || PROFILE === '') return fn();
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  try {
+    return await fn();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(join(PROFILE, `${name}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  }
+}
 
 /** `n` workers running `one(i)` until `total` are done (or the time is up): rate per s. */
 async function drive(
@@ -275,14 +297,14 @@ const h = await startCfHarness({
 await h.app.stop();
 try {
   const dialled = await writeCallflows(h);
-  await routeLatency(h, dialled);
+  await profiled('route', () => routeLatency(h, dialled));
   // The parks answered above wait routeWinTimeoutMs (3 s) for a route_win that never comes.
   await sleep(3500);
   const wait = switchWaits(h.sw);
   await drive(CONCURRENCY, (i) => callflowCall(h, wait, dialled[i % dialled.length]!), { total: 50 });
-  const cf = await drive(CONCURRENCY, (i) => callflowCall(h, wait, dialled[(i * 7) % dialled.length]!), {
-    total: CALLS,
-  });
+  const cf = await profiled('calls', () =>
+    drive(CONCURRENCY, (i) => callflowCall(h, wait, dialled[(i * 7) % dialled.length]!), { total: CALLS }),
+  );
   out(
     `complete calls (route, park, device bridge to a registered phone answering at once, B hangs up, A hung up), ${CALLS} calls, ${CONCURRENCY} in flight:`,
   );
