@@ -363,7 +363,13 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
   }
 
   async assertExchanges(specs: readonly ExchangeSpec[]): Promise<void> {
-    for (const s of specs) await this.assertExchange(s);
+    // Already declared the same way on this link: no await (every per-call listener
+    // asserts the Kazoo exchanges it may use).
+    const declared = this.link === undefined ? undefined : this.declared.get(this.link);
+    for (const s of specs) {
+      const done = declared?.get(s.name);
+      if (done === undefined || !sameExchange(done, s)) await this.assertExchange(s);
+    }
   }
 
   async deleteExchange(name: string): Promise<void> {
