@@ -21,10 +21,26 @@
  * - The work runs beside the mailbox (the answers go back with GenServer.reply); a store
  *   error is answered as `{error}` to that caller only. terminate closes the feeds and
  *   the cache.
+ * - Fast path (the route_req path, Kazoo's callflow_cache read from ETS): what
+ *   `cfAccount` and `cfLookup` answered is also kept in the protected table
+ *   `callflow_cache_fast` owned by this process, read by the helpers directly (no
+ *   message, no mailbox); a miss goes to the process. A row is written only while its
+ *   StoreCache entry is there (so a change that raced the load is never hidden), expires
+ *   with it, and every doc change of its database (feed or bus) drops it before the
+ *   StoreCache hears of the change. An account named by id is kept once its database is
+ *   ready (that never changes back).
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GenServer, noreply, ok, type From, type Runtime, type ChildSpec } from '../../src/kernel/index.ts';
+import {
+  GenServer,
+  Table,
+  noreply,
+  ok,
+  type From,
+  type Runtime,
+  type ChildSpec,
+} from '../../src/kernel/index.ts';
 import {
   ACCOUNTS_DB,
   ChangeFollower,
@@ -42,6 +58,11 @@ import type { BusTransport } from '../../src/bus/index.ts';
 import { lookupCallflow, type Found } from './lookup.ts';
 
 export const CF_CACHE = 'callflow_cache';
+export const CF_FAST_TABLE = 'callflow_cache_fast';
+/** Rows past this drop the whole fast table (the StoreCache keeps its own bound). */
+const FAST_MAX = 10_000;
+/** How long a cached answer lives without a change (the StoreCache's and the fast rows'). */
+const FAST_TTL_MS = 3_600_000;
 const DESIGN = readDesignDocs(join(dirname(fileURLToPath(import.meta.url)), 'couchdb', 'account'));
 
 export interface CacheArgs {
@@ -54,9 +75,65 @@ type Req =
   | { op: 'doc'; db: string; id: string }
   | { op: 'owned'; db: string; ownerId: string; type: string };
 
+type Account = { accountId: string; accountDb: string };
+/** A fast row: the answer, the plain name of the database it came from, when it expires. */
+interface FastRow {
+  readonly value: Account | Found;
+  readonly db: string;
+  readonly expiresAt: number;
+}
+
+/** The StoreCache, whose every doc change first drops the fast rows of its database. */
+class MirroredCache extends StoreCache {
+  fast: Table<string, FastRow> | undefined;
+  override onDocChange(change: DocChange): number {
+    const db = plainDbName(change.database);
+    this.fast?.matchDelete((r) => r.db === db);
+    return super.onDocChange(change);
+  }
+}
+
+const fastKey = (r: Req): string | undefined =>
+  r.op === 'account'
+    ? r.accountId !== undefined
+      ? `account\u0000${r.accountId}`
+      : `realm\u0000${(r.realm ?? '').toLowerCase()}`
+    : r.op === 'lookup'
+      ? `callflow\u0000${plainDbName(r.db)}\u0000${r.number}`
+      : undefined;
+
+/** Called in this process when `req` was answered `value`: mirrors it while the cache holds it. */
+function mirror(s: State, r: Req, value: unknown): void {
+  const key = fastKey(r);
+  if (key === undefined || value === undefined || s.cache.fast === undefined) return;
+  let db = '';
+  if (r.op === 'account' && r.accountId === undefined) {
+    if (s.cache.get(['account_by_realm', (r.realm ?? '').toLowerCase()]) === undefined) return;
+    db = plainDbName(ACCOUNTS_DB);
+  } else if (r.op === 'lookup') {
+    db = plainDbName(r.db);
+    if (s.cache.get(['callflow', db, r.number]) === undefined) return;
+  }
+  if (s.cache.fast.size >= FAST_MAX) s.cache.fast.deleteAll();
+  s.cache.fast.insert(key, {
+    value: value as Account | Found,
+    db,
+    expiresAt: db === '' ? Infinity : Date.now() + s.ttlMs,
+  });
+}
+
+/** The fast row for `r`, read without a message; undefined on a miss. */
+function fastRead<T>(rt: Runtime, r: Req): T | undefined {
+  if (Table.whereis(rt, CF_FAST_TABLE) === undefined) return undefined;
+  const row = Table.reader<string, FastRow>(rt, CF_FAST_TABLE).lookup(fastKey(r)!);
+  return row !== undefined && row.expiresAt > Date.now() ? (row.value as T) : undefined;
+}
+
 interface State {
   store: DocumentStore;
-  cache: StoreCache;
+  cache: MirroredCache;
+  /** The StoreCache's entry lifetime (fast rows expire with their entries). */
+  ttlMs: number;
   follower: ChangeFollower;
   /** Account databases made ready (design documents, change feed). */
   ready: Map<string, Promise<void>>;
@@ -170,7 +247,8 @@ export const CfCache: GenListenerBehaviour<State, CacheArgs, Req, { op: 'doc_cha
     return noreply(s);
   },
   init(args, ctx) {
-    const cache = new StoreCache({ logger: ctx.log });
+    const cache = new MirroredCache({ logger: ctx.log, defaultTtlMs: FAST_TTL_MS });
+    cache.fast = Table.create<string, FastRow>(ctx, { name: CF_FAST_TABLE, access: 'protected' });
     cache.onInvalidate((e) =>
       ctx.log.info(
         { db: e.change.database, id: e.change.id, dropped: e.erased },
@@ -178,11 +256,14 @@ export const CfCache: GenListenerBehaviour<State, CacheArgs, Req, { op: 'doc_cha
       ),
     );
     const follower = new ChangeFollower({ store: args.store, cache, logger: ctx.log });
-    return ok({ store: args.store, cache, follower, ready: new Map() });
+    return ok({ store: args.store, cache, ttlMs: FAST_TTL_MS, follower, ready: new Map() });
   },
   handleCall(req, from: From, s) {
     work(s, req).then(
-      (v) => GenServer.reply(from, { ok: v }),
+      (v) => {
+        mirror(s, req, v);
+        GenServer.reply(from, { ok: v });
+      },
       (err: unknown) => GenServer.reply(from, { error: err instanceof Error ? err.message : String(err) }),
     );
     return noreply(s);
@@ -207,10 +288,16 @@ async function ask<T>(rt: Runtime, req: Req): Promise<T> {
   return r.ok as T;
 }
 
+/** Asks the table first, then the process. */
+function fastOrAsk<T>(rt: Runtime, req: Req): Promise<T | undefined> {
+  const v = fastRead<T>(rt, req);
+  return v !== undefined ? Promise.resolve(v) : ask<T | undefined>(rt, req);
+}
+
 export const cfAccount = (rt: Runtime, q: { accountId?: string; realm?: string }) =>
-  ask<{ accountId: string; accountDb: string } | undefined>(rt, { op: 'account', ...q });
+  fastOrAsk<Account>(rt, { op: 'account', ...q });
 export const cfLookup = (rt: Runtime, db: string, number: string) =>
-  ask<Found | undefined>(rt, { op: 'lookup', db, number });
+  fastOrAsk<Found>(rt, { op: 'lookup', db, number });
 export const cfDoc = (rt: Runtime, db: string, id: string) =>
   ask<Record<string, unknown>>(rt, { op: 'doc', db, id });
 export const cfOwned = (rt: Runtime, db: string, ownerId: string, type: string) =>

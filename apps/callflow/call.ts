@@ -71,7 +71,8 @@ interface Waiter {
 export class CallHandle {
   private readonly buffer: Envelope[] = [];
   private readonly waiters = new Set<Waiter>();
-  private ended: HangupError | undefined;
+  /** Why the handle ended; its HangupError is made only when someone is told (a stack costs). */
+  private ended: string | undefined;
 
   constructor(
     readonly info: CallInfo,
@@ -104,11 +105,13 @@ export class CallHandle {
 
   abort(reason: string): void {
     if (this.ended !== undefined) return;
-    this.ended = new HangupError(reason);
+    this.ended = reason;
     this.buffer.length = 0;
+    if (this.waiters.size === 0) return;
+    const err = new HangupError(reason);
     for (const w of this.waiters) {
       if (w.timer !== undefined) clearTimeout(w.timer);
-      w.reject(this.ended);
+      w.reject(err);
     }
     this.waiters.clear();
   }
@@ -118,7 +121,7 @@ export class CallHandle {
   }
 
   nextEvent(pred: (m: Envelope) => boolean, timeoutMs = Infinity): Promise<Envelope | 'timeout'> {
-    if (this.ended !== undefined) return Promise.reject(this.ended);
+    if (this.ended !== undefined) return Promise.reject(new HangupError(this.ended));
     const i = this.buffer.findIndex(pred);
     if (i >= 0) return Promise.resolve(this.buffer.splice(i, 1)[0]!);
     return new Promise((resolve, reject) => {
@@ -133,7 +136,7 @@ export class CallHandle {
   }
 
   async send(app: string, fields: Record<string, unknown> = {}): Promise<Envelope> {
-    if (this.ended !== undefined) throw this.ended;
+    if (this.ended !== undefined) throw new HangupError(this.ended);
     const msg = build(
       `dialplan.${app}`,
       { 'Call-ID': this.callId, 'Server-ID': this.queue, ...fields },

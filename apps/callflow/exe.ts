@@ -18,10 +18,14 @@
  * - A flow runs at most MAX_STEPS nodes (a loop through `branch` or children is cut, the
  *   call hung up).
  * - CHANNEL_DESTROY of the call (the caller hung up, or the flow's own hangup) ends the
- *   executor (normal), and so does ecallmgr's dialplan error for a command sent to a call
- *   that is down (it ended before this executor bound its queue), or HANGUP_WAIT_MS after
- *   the flow's own hangup without a CHANNEL_DESTROY; terminate aborts the running module's handle, so its waits and
- *   timers end with it: nothing of the call is left.
+ *   executor (normal), and so does HANGUP_WAIT_MS after the flow's own hangup without a
+ *   CHANNEL_DESTROY. A dialplan error for a command (the call may have ended before this
+ *   executor bound its queue, so its CHANNEL_DESTROY was never seen here) makes it ask
+ *   ecallmgr whether the call is up: channel_status_req with Active-Only true (Kazoo's
+ *   kapps_call_command:b_channel_status); no `active` answer within STATUS_WAIT_MS ends
+ *   it, an `active` one lets the flow go on (the module sees the error). terminate aborts
+ *   the running module's handle, so its waits and timers end with it: nothing of the call
+ *   is left.
  */
 import {
   noreply,
@@ -31,14 +35,15 @@ import {
   type Logger,
   type NoReplyResult,
   type ProcessContext,
+  type Ref,
 } from '../../src/kernel/index.ts';
 import {
   startListener,
   type GenListenerBehaviour,
   type GenListenerEvent,
 } from '../../src/bus/gen-listener.ts';
-import { callEventKey, type BuildContext } from '../../src/api/index.ts';
-import type { BusTransport, Envelope } from '../../src/bus/index.ts';
+import { build, callEventKey, type BuildContext } from '../../src/api/index.ts';
+import { encodeJson, jsonProperties, type BusTransport, type Envelope } from '../../src/bus/index.ts';
 import { CallHandle, HangupError, type CallInfo } from './call.ts';
 import { cfDoc, cfOwned } from './cache.ts';
 import type { FlowNode } from './flow.ts';
@@ -51,14 +56,11 @@ export const MAX_STEPS = 100;
 /** How long an executor that hung its call up waits for the CHANNEL_DESTROY. */
 export const HANGUP_WAIT_MS = 10_000;
 
-/**
- * ecallmgr's answer to a command for a call that has ended (the call hung up before this
- * executor bound its queue, so its CHANNEL_DESTROY was never seen here).
- */
-const callIsDown = (m: Envelope): boolean =>
-  m['Event-Category'] === 'error' &&
-  m['Event-Name'] === 'dialplan' &&
-  String(m['Error-Message']).startsWith('the call is down');
+/** How long the executor waits for ecallmgr to say the call is up (Kazoo's 2 s default). */
+export const STATUS_WAIT_MS = 2000;
+
+const isDialplanError = (m: Envelope): boolean =>
+  m['Event-Category'] === 'error' && m['Event-Name'] === 'dialplan';
 export const exeName = (callId: string): string => `callflow_exe:${callId}`;
 
 export interface ExeArgs {
@@ -77,13 +79,19 @@ interface State {
   run: number;
   handle?: CallHandle;
   gone: boolean;
+  /** A channel_status_req is out: the timer that ends the executor without an answer. */
+  statusTimer?: Ref;
+  /** Numbers the status checks, so a late timeout of an answered one is ignored. */
+  statusSeq: number;
 }
 
 type Msg =
   | GenListenerEvent
   | { type: 'cf_result'; run: number; result: Result }
   | { type: 'cf_crash'; run: number; error: unknown }
-  | { type: 'cf_gone' };
+  | { type: 'cf_gone' }
+  | { type: 'cf_status_check' }
+  | { type: 'cf_status_timeout'; seq: number };
 
 function handleFor(s: State, ctx: ProcessContext): CallHandle {
   const rt = ctx.runtime;
@@ -136,6 +144,24 @@ function errorExit(s: State, ctx: ProcessContext, reason: string): NoReplyResult
   );
 }
 
+/** Asks ecallmgr whether the call is up (one request at a time); the answer comes as an event. */
+function checkStatus(s: State, ctx: ProcessContext): NoReplyResult<State> {
+  if (s.statusTimer !== undefined || s.queue === undefined) return noreply(s);
+  const callId = s.a.info.callId;
+  const req = build(
+    'channel_status_req',
+    { 'Call-ID': callId, 'Active-Only': true, 'Server-ID': s.queue },
+    s.a.ctx,
+  ) as unknown as Envelope;
+  s.a.bus
+    .publish('callevt', callEventKey('status_req', callId), encodeJson(req), jsonProperties())
+    .catch((err: unknown) => s.log.warn({ err }, 'callflow: channel_status_req not sent'));
+  s.log.info('callflow: dialplan error; asking whether the call is up');
+  const seq = s.statusSeq + 1;
+  const statusTimer = ctx.sendAfter(STATUS_WAIT_MS, { type: 'cf_status_timeout', seq });
+  return noreply({ ...s, statusTimer, statusSeq: seq });
+}
+
 function finish(s: State, ctx: ProcessContext): NoReplyResult<State> {
   s.handle?.abort('flow ended');
   if (s.gone) return stop('normal', s);
@@ -170,15 +196,26 @@ function onResult(s: State, r: Result, ctx: ProcessContext): NoReplyResult<State
 
 const Exe: GenListenerBehaviour<State, ExeArgs> = {
   name: 'callflow_exe',
-  init: (a, ctx) => ok({ a, log: ctx.log.child({ call_id: a.info.callId }), steps: 0, run: 0, gone: false }),
+  init: (a, ctx) =>
+    ok({ a, log: ctx.log.child({ call_id: a.info.callId }), steps: 0, run: 0, gone: false, statusSeq: 0 }),
   listen: (a) => ({
     queue: '',
     bindings: [{ exchange: 'callevt', routingKey: callEventKey('*', a.info.callId) }],
   }),
   handleEvent(m: Envelope, s, ctx) {
     if (m['Call-ID'] !== undefined && m['Call-ID'] !== s.a.info.callId) return s;
+    if (m['Event-Name'] === 'channel_status_req') return s; // our own question, heard on the binding
+    if (m['Event-Name'] === 'channel_status_resp') {
+      if (m.Status === 'active' && s.statusTimer !== undefined) {
+        ctx.cancelTimer(s.statusTimer);
+        s.log.info('callflow: the call is up; the flow goes on');
+        return { ...s, statusTimer: undefined };
+      }
+      return s;
+    }
     s.handle?.deliver(m);
-    if (m['Event-Name'] === 'CHANNEL_DESTROY' || callIsDown(m)) ctx.send(ctx.self, { type: 'cf_gone' });
+    if (m['Event-Name'] === 'CHANNEL_DESTROY') ctx.send(ctx.self, { type: 'cf_gone' });
+    else if (isDialplanError(m)) ctx.send(ctx.self, { type: 'cf_status_check' });
     return s;
   },
   handleInfo(msg: unknown, s, ctx) {
@@ -200,6 +237,13 @@ const Exe: GenListenerBehaviour<State, ExeArgs> = {
         );
         return s.node === undefined ? finish(s, ctx) : onResult(s, { kind: 'continue' }, ctx);
       }
+      case 'cf_status_check':
+        return s.gone ? noreply(s) : checkStatus(s, ctx);
+      case 'cf_status_timeout':
+        if (s.statusTimer === undefined || m.seq !== s.statusSeq) return noreply(s);
+        s.log.info('callflow: no answer says the call is up; it has ended');
+        s.handle?.abort('hangup');
+        return stop('normal', { ...s, gone: true, statusTimer: undefined });
       case 'cf_gone':
         s.handle?.abort('hangup');
         s.log.info({ steps: s.steps }, 'callflow: call ended');

@@ -15,13 +15,23 @@
  * - route_win (to this queue): the remembered call gets its executor (exe.ts) under
  *   `callflow_exe_sup`, with the Control-Queue of the route_win. A route_win for a call
  *   not remembered (expired, or another node's) is logged and dropped.
- * - The look-up runs beside the mailbox (a responder); the remembered calls are this
- *   process's state, changed only by its casts and timers.
+ * - The look-up runs beside the mailbox (a responder; the cache's fast table answers it
+ *   without a message when it can); the remembered calls are this process's state,
+ *   changed only by its casts and timers. One timer serves them all (they wait in
+ *   arrival order, so the oldest expires first), not one per call.
  */
-import { GenServer, Supervisor, noreply, ok, type ChildSpec, type Ref } from '../../src/kernel/index.ts';
+import {
+  GenServer,
+  Supervisor,
+  noreply,
+  ok,
+  type ChildSpec,
+  type ProcessContext,
+  type Ref,
+} from '../../src/kernel/index.ts';
 import { GenListener, type GenListenerBehaviour } from '../../src/bus/gen-listener.ts';
 import { build, type BuildContext } from '../../src/api/index.ts';
-import type { BusTransport, Envelope } from '../../src/bus/index.ts';
+import { jsonProperties, type BusTransport, type Envelope } from '../../src/bus/index.ts';
 import { cfAccount, cfLookup } from './cache.ts';
 import type { CallInfo } from './call.ts';
 import type { ExeArgs } from './exe.ts';
@@ -39,12 +49,30 @@ export interface RouteArgs {
 interface Pending {
   readonly info: Omit<CallInfo, 'controlQueue'>;
   readonly found: Found;
-  readonly timer: Ref;
+  /** Date.now() past which no route_win is waited for. */
+  readonly deadline: number;
 }
 
 interface State {
   readonly a: RouteArgs;
+  /** In arrival order, hence in deadline order (one timeout for all). */
   readonly pending: Map<string, Pending>;
+  /** The sweep timer, armed while something waits. */
+  sweep?: Ref;
+}
+
+/** Drops the calls whose deadline passed; re-arms the timer for the oldest left. */
+function sweep(s: State, ctx: ProcessContext): void {
+  const now = Date.now();
+  s.sweep = undefined;
+  for (const [callId, p] of s.pending) {
+    if (p.deadline > now) {
+      s.sweep = ctx.sendAfter(p.deadline - now, { type: 'route_win_sweep' });
+      return;
+    }
+    s.pending.delete(callId);
+    ctx.log.info({ call_id: callId }, 'callflow: no route_win in time');
+  }
 }
 
 type Cast =
@@ -54,6 +82,29 @@ type Cast =
 const userOf = (v: unknown): string => (typeof v === 'string' ? (v.split('@')[0] ?? '') : '');
 const realmOf = (v: unknown): string => (typeof v === 'string' ? (v.split('@')[1] ?? '') : '');
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+
+/**
+ * The park route_resp for this queue: built (and checked against the catalogue) once per
+ * queue, then only the Msg-ID changes (as the registrar's authn_resp).
+ */
+const parkTemplates = new WeakMap<BuildContext, Map<string, { head: string; tail: string }>>();
+const MSG_ID_MARK = 'fife-route-msg-id-mark';
+function parkBody(queue: string, ctx: BuildContext, msgId: unknown): string {
+  let perQueue = parkTemplates.get(ctx);
+  if (perQueue === undefined) parkTemplates.set(ctx, (perQueue = new Map()));
+  let tpl = perQueue.get(queue);
+  if (tpl === undefined) {
+    const built = build(
+      'route_resp',
+      { 'Msg-ID': MSG_ID_MARK, 'Server-ID': queue, Method: 'park', Routes: [] },
+      ctx,
+    );
+    const [head, tail] = JSON.stringify(built).split(JSON.stringify(MSG_ID_MARK)) as [string, string];
+    perQueue.clear(); // a new queue (after a restart): the old one answers no more
+    perQueue.set(queue, (tpl = { head, tail }));
+  }
+  return tpl.head + JSON.stringify(String(msgId)) + tpl.tail;
+}
 
 const Route: GenListenerBehaviour<State, RouteArgs, never, Cast> = {
   name: CF_ROUTE,
@@ -67,7 +118,9 @@ const Route: GenListenerBehaviour<State, RouteArgs, never, Cast> = {
         name: 'route_req',
         handler: async (m, hctx) => {
           const callId = String(m['Call-ID']);
-          const log = hctx.log.child({ call_id: callId });
+          // call_id on each line rather than a child logger per request (pino's child costs
+          // more than the look-up itself, and these lines are info: off in production).
+          const log = hctx.log;
           const ccv = (m['Custom-Channel-Vars'] ?? {}) as Record<string, unknown>;
           const account = await cfAccount(hctx.runtime, {
             accountId: str(ccv['Account-ID']) ?? str(m['Account-ID']),
@@ -75,16 +128,25 @@ const Route: GenListenerBehaviour<State, RouteArgs, never, Cast> = {
           });
           const number = userOf(m.Request) || userOf(m.To);
           if (account === undefined) {
-            log.info({ from: m.From }, 'callflow: no account for the call; not routing it');
+            log.info({ call_id: callId, from: m.From }, 'callflow: no account for the call; not routing it');
             return;
           }
           const found = await cfLookup(hctx.runtime, account.accountDb, number);
           if (found === undefined) {
-            log.info({ number, account: account.accountId }, 'callflow: no callflow for the number');
+            log.info(
+              { call_id: callId, number, account: account.accountId },
+              'callflow: no callflow for the number',
+            );
             return;
           }
           log.info(
-            { number, callflow: found.docId, matched_by: found.matchedBy, valid: !('problem' in found.flow) },
+            {
+              call_id: callId,
+              number,
+              callflow: found.docId,
+              matched_by: found.matchedBy,
+              valid: !('problem' in found.flow),
+            },
             'callflow: found',
           );
           const info = {
@@ -97,13 +159,12 @@ const Route: GenListenerBehaviour<State, RouteArgs, never, Cast> = {
           };
           // Remembered before the answer, so the route_win always finds it.
           GenServer.cast(hctx.runtime, hctx.server, { op: 'pending', callId, info, found } satisfies Cast);
-          await hctx.reply(
-            build(
-              'route_resp',
-              { 'Msg-ID': m['Msg-ID'], 'Server-ID': hctx.queue, Method: 'park', Routes: [] },
-              a.ctx,
-            ) as unknown as Envelope,
-          );
+          const to = m['Server-ID'];
+          if (typeof to !== 'string' || to === '') {
+            log.warn({ call_id: callId }, 'callflow: route_req without Server-ID: nobody to answer');
+            return;
+          }
+          await a.bus.publish('targeted', to, parkBody(hctx.queue, a.ctx, m['Msg-ID']), jsonProperties());
         },
       },
       {
@@ -117,8 +178,10 @@ const Route: GenListenerBehaviour<State, RouteArgs, never, Cast> = {
   }),
   handleCast(c, s, ctx) {
     if (c.op === 'pending') {
-      const timer = ctx.sendAfter(s.a.routeWinTimeoutMs, { type: 'route_win_timeout', callId: c.callId });
-      s.pending.set(c.callId, { info: c.info, found: c.found, timer });
+      // A repeated route_req for a call moves it to the young end with a new deadline.
+      s.pending.delete(c.callId);
+      s.pending.set(c.callId, { info: c.info, found: c.found, deadline: Date.now() + s.a.routeWinTimeoutMs });
+      s.sweep ??= ctx.sendAfter(s.a.routeWinTimeoutMs, { type: 'route_win_sweep' });
       return noreply(s);
     }
     const callId = String(c.msg['Call-ID']);
@@ -128,7 +191,6 @@ const Route: GenListenerBehaviour<State, RouteArgs, never, Cast> = {
       return noreply(s);
     }
     s.pending.delete(callId);
-    ctx.cancelTimer(p.timer);
     const args: ExeArgs = {
       info: { ...p.info, controlQueue: String(c.msg['Control-Queue']) },
       flow: p.found.flow,
@@ -145,11 +207,7 @@ const Route: GenListenerBehaviour<State, RouteArgs, never, Cast> = {
     return noreply(s);
   },
   handleInfo(msg, s, ctx) {
-    const m = msg as { type?: string; callId?: string };
-    if (m.type === 'route_win_timeout' && m.callId !== undefined) {
-      if (s.pending.delete(m.callId)) ctx.log.info({ call_id: m.callId }, 'callflow: no route_win in time');
-      return noreply(s);
-    }
+    if ((msg as { type?: string }).type === 'route_win_sweep') sweep(s, ctx);
     return noreply(s);
   },
 };

@@ -122,14 +122,23 @@ export function publishedName(ev: EslEvent): string | undefined {
 const first = (...vs: Array<string | undefined>): string | undefined =>
   vs.find((v) => v !== undefined && v !== '');
 
-function prefixed(
-  h: Readonly<Record<string, string>>,
-  prefix: string,
-  strip = true,
-): Record<string, string> | undefined {
-  let out: Record<string, string> | undefined;
+const CCV = 'variable_ecallmgr_';
+const CAV = 'variable_cav_';
+const SIP_H = 'variable_sip_h_';
+
+/** The channel's CCVs, CAVs and custom SIP headers (prefixes stripped), in one pass over the headers. */
+function prefixedVars(h: Readonly<Record<string, string>>): {
+  ccv?: Record<string, string>;
+  cav?: Record<string, string>;
+  sipH?: Record<string, string>;
+} {
+  const out: { ccv?: Record<string, string>; cav?: Record<string, string>; sipH?: Record<string, string> } =
+    {};
   for (const k in h) {
-    if (k.startsWith(prefix)) (out ??= {})[strip ? k.slice(prefix.length) : k] = h[k]!;
+    if (!k.startsWith('variable_')) continue;
+    if (k.startsWith(CCV)) (out.ccv ??= {})[k.slice(CCV.length)] = h[k]!;
+    else if (k.startsWith(CAV)) (out.cav ??= {})[k.slice(CAV.length)] = h[k]!;
+    else if (k.startsWith(SIP_H)) (out.sipH ??= {})[k.slice(SIP_H.length)] = h[k]!;
   }
   return out;
 }
@@ -145,6 +154,7 @@ export function callEventFields(ev: EslEvent, sw: SwitchIdentity): Record<string
   const callId = first(h['Unique-ID'], h['Caller-Unique-ID'], h.variable_uuid);
   if (callId === undefined) return undefined;
   const micros = h['Event-Date-Timestamp'];
+  const vars = prefixedVars(h);
   const f: Record<string, unknown> = {
     'Event-Name': name,
     'Call-ID': callId,
@@ -168,9 +178,9 @@ export function callEventFields(ev: EslEvent, sw: SwitchIdentity): Record<string
     'Channel-Answer-State': h['Answer-State'],
     'Channel-Name': h['Channel-Name'],
     'Channel-Created-Time': h['Caller-Channel-Created-Time'],
-    'Custom-Channel-Vars': prefixed(h, 'variable_ecallmgr_'),
-    'Custom-Application-Vars': prefixed(h, 'variable_cav_'),
-    'Custom-SIP-Headers': prefixed(h, 'variable_sip_h_'),
+    'Custom-Channel-Vars': vars.ccv,
+    'Custom-Application-Vars': vars.cav,
+    'Custom-SIP-Headers': vars.sipH,
     'Other-Leg-Call-ID': first(h['Other-Leg-Unique-ID'], h['Bridge-B-Unique-ID']),
     'Origination-Call-ID': h.variable_sip_origination_call_uuid,
     'Presence-ID': h.variable_presence_id,

@@ -18,8 +18,13 @@
  * A step that does not complete fails with an error naming it (every wait has a timeout).
  * Env: CF_BENCH_BUS (`embedded`, or an amqp:// URL: the same run on RabbitMQ),
  * CF_BENCH_CALLFLOWS (1000), CF_BENCH_ROUND_MS (1000), CF_BENCH_IN_FLIGHT (8, route and
- * authn requests), CF_BENCH_CALLS (600), CF_BENCH_CONCURRENCY (20), CF_BENCH_HELD (500).
+ * authn requests), CF_BENCH_CALLS (600), CF_BENCH_CONCURRENCY (20), CF_BENCH_HELD (500),
+ * CF_BENCH_PROFILE (a directory: CPU profiles of the route and complete-call phases,
+ * route.cpuprofile and calls.cpuprofile, for Chrome DevTools).
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
 import { build, authnReqKey, routeReqKey } from '../../src/api/index.ts';
 import type { Envelope } from '../../src/bus/index.ts';
 import { createRootLogger } from '../../src/kernel/log.ts';
@@ -35,6 +40,7 @@ const CALLS = Number(process.env.CF_BENCH_CALLS ?? 600);
 const CONCURRENCY = Number(process.env.CF_BENCH_CONCURRENCY ?? 20);
 const HELD = Number(process.env.CF_BENCH_HELD ?? 500);
 /** Longest wait for one step of one call before the bench gives up with an error. */
+const PROFILE = process.env.CF_BENCH_PROFILE;
 const STEP_MS = 10_000;
 const CTX = { appName: 'bench', appVersion: '1.0.0', node: 'kamailio@bench' };
 const quiet = createRootLogger({ node: 'bench', level: 'silent' });
@@ -46,14 +52,31 @@ const pct = (xs: number[], p: number): number => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 };
 
+/** `fn` under the CPU profiler when CF_BENCH_PROFILE names a directory (`<name>.cpuprofile`). */
+async function profiled<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  if (PROFILE === undefined || PROFILE === '') return fn();
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  try {
+    return await fn();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(join(PROFILE, `${name}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  }
+}
+
 /** `n` workers running `one(i)` until `total` are done (or the time is up): rate per s. */
 async function drive(
   n: number,
   one: (i: number) => Promise<void>,
   until: { total?: number; ms?: number },
-): Promise<{ rate: number; done: number }> {
+): Promise<{ rate: number; done: number; cpuMs: number }> {
   let next = 0;
   let done = 0;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const end = t0 + (until.ms ?? Infinity);
   await Promise.all(
@@ -64,7 +87,13 @@ async function drive(
       }
     }),
   );
-  return { rate: done / ((performance.now() - t0) / 1000), done };
+  const cpu = process.cpuUsage(cpu0);
+  // CPU time of this process per unit of work: what other jobs on the machine move least.
+  return {
+    rate: done / ((performance.now() - t0) / 1000),
+    done,
+    cpuMs: (cpu.user + cpu.system) / 1000 / done,
+  };
 }
 
 type Seen = { name: string; uuid: string | undefined; get(k: string): string | undefined };
@@ -275,20 +304,22 @@ const h = await startCfHarness({
 await h.app.stop();
 try {
   const dialled = await writeCallflows(h);
-  await routeLatency(h, dialled);
+  await profiled('route', () => routeLatency(h, dialled));
   // The parks answered above wait routeWinTimeoutMs (3 s) for a route_win that never comes.
   await sleep(3500);
   const wait = switchWaits(h.sw);
   await drive(CONCURRENCY, (i) => callflowCall(h, wait, dialled[i % dialled.length]!), { total: 50 });
-  const cf = await drive(CONCURRENCY, (i) => callflowCall(h, wait, dialled[(i * 7) % dialled.length]!), {
-    total: CALLS,
-  });
+  const cf = await profiled('calls', () =>
+    drive(CONCURRENCY, (i) => callflowCall(h, wait, dialled[(i * 7) % dialled.length]!), { total: CALLS }),
+  );
   out(
     `complete calls (route, park, device bridge to a registered phone answering at once, B hangs up, A hung up), ${CALLS} calls, ${CONCURRENCY} in flight:`,
   );
-  out(`  simulator alone (event socket: park, bridge, hang-ups)  ${sim.rate.toFixed(0)} calls/s`);
   out(
-    `  through callflow + ecallmgr + registrar                 ${cf.rate.toFixed(0)} calls/s = ${(cf.rate / sim.rate).toFixed(2)}x the simulator alone (target >= 300/s)`,
+    `  simulator alone (event socket: park, bridge, hang-ups)  ${sim.rate.toFixed(0)} calls/s, ${sim.cpuMs.toFixed(2)} ms CPU per call`,
+  );
+  out(
+    `  through callflow + ecallmgr + registrar                 ${cf.rate.toFixed(0)} calls/s = ${(cf.rate / sim.rate).toFixed(2)}x the simulator alone (target >= 300/s), ${cf.cpuMs.toFixed(2)} ms CPU per call`,
   );
 
   // The calls above end with their processes a little later (call_control's keep-alive).

@@ -87,6 +87,18 @@ const sameExchange = (a: ExchangeSpec, b: ExchangeSpec): boolean =>
 /** Leaves room for `-ctag<n>-<8 hex>` within AMQP's 255 bytes. */
 const MAX_PREFIX_BYTES = 200;
 
+/** 8 random hex digits, drawn from a pool filled 4 KiB at a time (one per queue or consumer is hot). */
+let randomPool = Buffer.alloc(0);
+let randomAt = 0;
+function randomHex8(): string {
+  if (randomAt + 4 > randomPool.length) {
+    randomPool = randomBytes(4096);
+    randomAt = 0;
+  }
+  randomAt += 4;
+  return randomPool.toString('hex', randomAt - 4, randomAt);
+}
+
 export class RecoveringTransport extends EventEmitter<TransportEvents> implements BusTransport {
   readonly topology = new Topology();
   private readonly log: Logger;
@@ -351,7 +363,13 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
   }
 
   async assertExchanges(specs: readonly ExchangeSpec[]): Promise<void> {
-    for (const s of specs) await this.assertExchange(s);
+    // Already declared the same way on this link: no await (every per-call listener
+    // asserts the Kazoo exchanges it may use).
+    const declared = this.link === undefined ? undefined : this.declared.get(this.link);
+    for (const s of specs) {
+      const done = declared?.get(s.name);
+      if (done === undefined || !sameExchange(done, s)) await this.assertExchange(s);
+    }
   }
 
   async deleteExchange(name: string): Promise<void> {
@@ -363,7 +381,7 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
 
   /** A client-generated queue name: `<prefix>-<16 hex>`, unique per process. */
   generateName(kind = 'q'): string {
-    return `${this.namePrefix}-${kind}${++this.seq}-${randomBytes(4).toString('hex')}`;
+    return `${this.namePrefix}-${kind}${++this.seq}-${randomHex8()}`;
   }
 
   async assertQueue(name: string, options: QueueOptions = {}): Promise<string> {

@@ -13,6 +13,8 @@ import { header } from '../ecallmgr/harness.ts';
 import { MODULES } from '../../../apps/callflow/modules/index.ts';
 import type { CfModule } from '../../../apps/callflow/modules/module.ts';
 import { publishDocChange } from '../../../src/node/cache-sync.ts';
+import { build, callEventKey } from '../../../src/api/index.ts';
+import { encodeJson, jsonProperties, type Envelope } from '../../../src/bus/index.ts';
 
 const CTX = { appName: 'crossbar', appVersion: '4.3.0', node: 'crossbar@test' };
 
@@ -355,6 +357,47 @@ export function callflowSuite(start: () => Promise<CfHarness>): void {
     const mark = h.lines.length;
     await publishDocChange(h.bus, 'edited', { database: h.accountDb, id: 'cf-4100', type: 'callflow' }, CTX);
     await h.cacheDropped('cf-4100', mark);
+  });
+
+  it('a dialplan error on a live call, whatever its text: the executor asks ecallmgr (channel_status_req), the call is up, the flow goes on', async () => {
+    await h.putCallflow(
+      'cf-5100',
+      ['5100'],
+      node(
+        'answer',
+        {},
+        {
+          _: node(
+            'play',
+            { id: 'silence_stream://1500' },
+            { _: node('play', { id: 'http://media.test/after.wav' }) },
+          ),
+        },
+      ),
+    );
+    const callId = h.call('5100');
+    await h.app.waitEvent(
+      callId,
+      'CHANNEL_EXECUTE',
+      (m) => m['Raw-Application-Data'] === 'silence_stream://1500',
+    );
+    // A dialplan error for the call (as a stale command's answer could be), worded as
+    // ecallmgr words a call that has ended: the wording decides nothing.
+    const err = build(
+      'dialplan_error',
+      { 'Call-ID': callId, 'Error-Message': 'the call is down: playback not executed' },
+      CTX,
+    ) as unknown as Envelope;
+    await h.bus.publish('callevt', callEventKey('dialplan', callId), encodeJson(err), jsonProperties());
+    // The running play fails with it (a module's error takes `_`); the executor stays,
+    // plays the `_` child and hangs the caller up.
+    await callGone(callId);
+    expect(h.executed(callId).filter((x) => x.startsWith('playback'))).toEqual([
+      'playback silence_stream://1500',
+      'playback http://media.test/after.wav',
+    ]);
+    expect(h.app.events(callId).some((e) => e['Event-Name'] === 'channel_status_req')).toBe(true);
+    expect((await h.app.waitEvent(callId, 'CHANNEL_DESTROY'))['Hangup-Cause']).toBe('NORMAL_CLEARING');
   });
 
   it('a caller hanging up mid-flow (while media plays, while a device rings) leaves the process count where it was', async () => {
