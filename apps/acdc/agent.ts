@@ -358,7 +358,7 @@ const Agent: GenListenerBehaviour<State, AgentArgs, Call, Cast> = {
       case 'ring_result': {
         const c = s.call;
         if (s.status !== 'ringing' || c?.callId !== i.callId) {
-          ctx.log.info(
+          ctx.log.warn(
             { call_id: i.callId, agent_id: s.a.agentId, status: s.status, answered: i.result.answered },
             'acdc agent: late ringing result of another call; ignored',
           );
