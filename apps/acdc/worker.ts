@@ -9,7 +9,8 @@
  *   ack, and hands each member_call (with its delivery) to the fsm.
  * - acdc_queue_fsm:<queue-id>:<n> (anonymous queue) offers its one caller: member_connect_req
  *   to every agent of the queue (Server-ID = its queue), collects member_connect_resp until
- *   as many as the manager counts ready agents answered or `collectMs` passed, asks the
+ *   as many as the manager counts ready agents answered (and one of them has not missed
+ *   this caller yet) or `collectMs` passed, asks the
  *   manager to pick (agents who already missed this caller last), sends member_connect_win
  *   to that one agent, and waits for member_connect_accepted (then acks the caller and
  *   publishes member_call_success) or member_connect_retry / the ring timeout (then
@@ -257,7 +258,10 @@ const Fsm: GenListenerBehaviour<State, WorkerArgs, never, Cast> = {
       const agentId = String(m['Agent-ID']);
       const queue = str(m['Process-ID']) ?? str(m['Server-ID']);
       if (queue !== undefined) cur.resps.set(agentId, queue);
-      if (cur.resps.size >= cur.expected) await decide(s, ctx, cur);
+      // Early only with an agent who has not missed this caller yet: the manager's count
+      // lags behind agents' changes, and the agent just missed answers first.
+      const fresh = [...cur.resps.keys()].some((id) => !cur.tried.has(id));
+      if (cur.resps.size >= cur.expected && fresh) await decide(s, ctx, cur);
     } else if (callId !== cur.callId) {
       return noreply(s);
     } else if (name === 'connect_accepted') {

@@ -21,7 +21,8 @@
  * - `acdcSharedQueue(account, queue)` is the name of the durable queue of waiting callers
  *   (Kazoo's `shared_queue_name`).
  * - Fife addition (optional, Kazoo peers ignore it): `Agent-ID` on member_connect_win, so
- *   the agent process can check the win names it.
+ *   the agent process can check the win names it. Its Ring-Timeout and Wrapup-Timeout are
+ *   seconds as in Kazoo, but may be fractions (Kazoo sends integers).
  */
 import { encodeSegment, routingKey } from './routing-key.ts';
 import type { Message, MessageDef } from './types.ts';
@@ -177,8 +178,8 @@ const queueMessages: readonly MessageDef[] = [
     types: {
       Call: 'object',
       'Record-Caller': 'booleanish',
-      'Ring-Timeout': 'integerish',
-      'Wrapup-Timeout': 'integerish',
+      'Ring-Timeout': 'number',
+      'Wrapup-Timeout': 'number',
     },
     route: targeted,
   },
