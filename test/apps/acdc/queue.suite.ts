@@ -117,6 +117,24 @@ export function acdcSuite(start: Start): void {
     expect(h.successes.get(y!)).toEqual([p]);
   });
 
+  it('pausing while ringing stops the ringing and the caller goes to another agent (kazoo #6578)', async () => {
+    const h = await open({ ringTimeout: 5 });
+    for (const a of AGENTS) h.phones.mode(a, 'manual');
+    await h.loginAll();
+    const [callId] = await h.callers(1);
+    await h.until('the caller rings an agent', () => h.phones.rings.length === 1);
+    const p = h.phones.rings[0]!.agentId;
+    await h.action(p, 'pause');
+    await h.until('the caller rings another agent', () => h.phones.rings.length === 2);
+    const q = h.phones.rings[1]!.agentId;
+    expect(q).not.toBe(p);
+    expect(await h.status(p)).toMatchObject({ status: 'paused', misses: 0 });
+    h.phones.answerLate(callId!, q);
+    await h.until('the caller taken', () => h.successes.has(callId!));
+    expect(h.successes.get(callId!)).toEqual([q]);
+    expect(await h.status(p)).toMatchObject({ status: 'paused', calls: 0 });
+  });
+
   it('a restarted queue manager counts only the agents that say they are ready (kazoo #6688)', async () => {
     const h = await open();
     await h.loginAll();
