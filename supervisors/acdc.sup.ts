@@ -2,6 +2,7 @@
  * acdc_sup: the acdc WhApp's tree (Kazoo's acdc_sup, acdc_agents_sup, acdc_queues_sup).
  *
  *   acdc_sup (one_for_one, 5 restarts in 30 s)
+ *   ├── acdc_originator                    gen_listener: rings agents by originate_req (apps/acdc/originator.ts)
  *   ├── acdc_agents_sup (one_for_one)
  *   │   └── acdc_agent:<agent-id>          gen_listener: the agent's state machine (apps/acdc/agent.ts)
  *   └── acdc_queues_sup (one_for_one)
@@ -19,6 +20,7 @@ import { Supervisor, type SupervisorSpec } from '../src/kernel/index.ts';
 import type { BusTransport } from '../src/bus/index.ts';
 import { agentChildSpec } from '../apps/acdc/agent.ts';
 import { noDevice, type AgentDevice } from '../apps/acdc/device.ts';
+import { originateDevice, originatorChildSpec } from '../apps/acdc/originator.ts';
 import { managerChildSpec } from '../apps/acdc/manager.ts';
 import type { AcdcEnv } from '../apps/acdc/send.ts';
 import { acdcSettings } from '../apps/acdc/settings.ts';
@@ -32,7 +34,7 @@ export interface AcdcServices {
   node: string;
   /** settings.acdc (apps/acdc/settings.ts). */
   settings: unknown;
-  /** How each agent is rung (apps/acdc/device.ts); default: nothing answers. */
+  /** How each agent is rung (apps/acdc/device.ts); default: originate to its endpoints. */
   device?: (agentId: string) => AgentDevice;
 }
 
@@ -51,7 +53,7 @@ export function acdcTree(s: AcdcServices): SupervisorSpec {
       env,
       agentId: a.id,
       queues: a.queues,
-      device: s.device?.(a.id) ?? noDevice,
+      device: s.device?.(a.id) ?? (a.endpoints.length > 0 ? originateDevice(a.endpoints) : noDevice),
       maxMisses: settings.maxMisses,
       missAction: settings.missAction,
     }),
@@ -75,6 +77,7 @@ export function acdcTree(s: AcdcServices): SupervisorSpec {
   return {
     flags: { strategy: 'one_for_one', intensity: 5, period: 30 },
     children: [
+      originatorChildSpec({ env }),
       sup('acdc_agents_sup', { strategy: 'one_for_one', intensity: 20, period: 30 }, agents),
       sup('acdc_queues_sup', { strategy: 'one_for_one', intensity: 10, period: 30 }, queues),
     ],

@@ -213,7 +213,7 @@ function onWin(s: State, m: Envelope, ctx: ProcessContext): void {
   s.call.ringTimer = ctx.sendAfter(ringTimeoutMs, { type: 'ring_timeout', callId } satisfies Info);
   setStatus(s, ctx, 'ringing', 'connect_win');
   const self = ctx.self;
-  s.a.device.ring({ agentId: s.a.agentId, queueId, callId, ringTimeoutMs }).then(
+  s.a.device.ring({ agentId: s.a.agentId, queueId, callId, ringTimeoutMs }, ctx.runtime).then(
     (result) => ctx.send(self, { type: 'ring_result', callId, result } satisfies Info),
     (err: unknown) => {
       ctx.log.warn({ err, call_id: callId, agent_id: s.a.agentId }, 'acdc agent: ringing failed');

@@ -8,9 +8,11 @@
  *   answer. It may resolve after the agent process gave up on it (the ring timeout): the
  *   agent process then ignores it (its call-id is not the current one).
  * - `stop(callId)`: stop ringing that caller (cancel, pause, timeout). Never throws.
- * - This slice's production device is `noDevice` (nothing answers, so an agent that wins
- *   misses); the next step rings by originate_req with the caller as Existing-Call-ID.
+ * - `originateDevice` (originator.ts) rings the agent's endpoints by originate_req with the
+ *   caller as Existing-Call-ID; `noDevice` (an agent without endpoints) never answers.
  */
+import type { Runtime } from '../../src/kernel/index.ts';
+
 export interface RingOffer {
   readonly agentId: string;
   readonly queueId: string;
@@ -21,7 +23,8 @@ export interface RingOffer {
 export type RingResult = { answered: true; ended: Promise<void> } | { answered: false };
 
 export interface AgentDevice {
-  ring(offer: RingOffer): Promise<RingResult>;
+  /** `rt`: the ringing agent process's runtime. */
+  ring(offer: RingOffer, rt: Runtime): Promise<RingResult>;
   stop(callId: string): void;
 }
 

@@ -8,7 +8,7 @@
  *     queues: [{id, strategy = 'round_robin' | 'most_idle', agent_ring_timeout = 15,
  *               agent_wrapup_time = 0, connection_timeout = 3600, workers = 1,
  *               collect_timeout = 2, retry_interval = 5}],
- *     agents: [{id, queues: [queue ids]}]}`.
+ *     agents: [{id, queues: [queue ids], endpoints: [originate_req endpoints]}]}`.
  * - Until the queue and user documents are read from the store (next step), the queues
  *   and agents come from here.
  */
@@ -27,7 +27,11 @@ export interface AcdcSettings {
   readonly maxMisses: number;
   readonly missAction: 'pause' | 'logout';
   readonly queues: readonly QueueSettings[];
-  readonly agents: readonly { readonly id: string; readonly queues: readonly string[] }[];
+  readonly agents: readonly {
+    readonly id: string;
+    readonly queues: readonly string[];
+    readonly endpoints: readonly Record<string, unknown>[];
+  }[];
 }
 
 type Raw = Record<string, unknown>;
@@ -85,7 +89,16 @@ export function acdcSettings(raw: unknown): AcdcSettings {
       const qs = a.queues;
       if (!Array.isArray(qs) || !qs.every((q) => typeof q === 'string'))
         throw new Error(`settings.acdc.agents[${i}].queues must be a list of queue ids`);
-      return { id: text(a, 'id', `.agents[${i}]`), queues: qs as string[] };
+      const eps = a.endpoints ?? [];
+      if (!Array.isArray(eps) || !eps.every((e) => typeof e === 'object' && e !== null && !Array.isArray(e)))
+        throw new Error(
+          `settings.acdc.agents[${i}].endpoints must be a list of originate endpoints (objects)`,
+        );
+      return {
+        id: text(a, 'id', `.agents[${i}]`),
+        queues: qs as string[],
+        endpoints: eps as Record<string, unknown>[],
+      };
     }),
   };
 }
