@@ -6,6 +6,7 @@
 import { afterEach, expect, it } from 'vitest';
 import { samePid } from '../../../src/kernel/index.ts';
 import { acdcSharedQueue } from '../../../src/api/index.ts';
+import { acdcSend } from '../../../apps/acdc/send.ts';
 import { fsmName } from '../../../apps/acdc/worker.ts';
 import { managerName } from '../../../apps/acdc/manager.ts';
 import { AGENTS, QUEUE, type AcdcHarness, type QueueOpts } from './harness.ts';
@@ -133,6 +134,29 @@ export function acdcSuite(start: Start): void {
     await h.until('the caller taken', () => h.successes.has(callId!));
     expect(h.successes.get(callId!)).toEqual([q]);
     expect(await h.status(p)).toMatchObject({ status: 'paused', calls: 0 });
+  });
+
+  it('a caller who hangs up, held by a worker or still in the shared queue, is never offered', async () => {
+    const h = await open();
+    const [held, queued] = await h.callers(2);
+    const shared = acdcSharedQueue(h.env.accountId, QUEUE);
+    await h.until('one held, one queued', async () => (await h.bus.checkQueue(shared)).messageCount === 1);
+    for (const callId of [queued!, held!])
+      await acdcSend(h.env, 'member_call_cancel', {
+        'Account-ID': h.env.accountId,
+        'Queue-ID': QUEUE,
+        'Call-ID': callId,
+        Reason: 'hangup',
+      });
+    await h.until(
+      'both gone from the shared queue',
+      async () => (await h.bus.checkQueue(shared)).messageCount === 0,
+    );
+    const [later] = await h.callers(1);
+    await h.loginAll();
+    await h.until('the later caller taken', () => h.successes.has(later!));
+    expect(h.phones.rings.map((r) => r.callId)).toEqual([later]);
+    expect([...h.successes.keys()]).toEqual([later]);
   });
 
   it('a restarted queue manager counts only the agents that say they are ready (kazoo #6688)', async () => {
