@@ -21,6 +21,9 @@
  *   too, and a ringing agent gets agent_timeout.
  * - Not acked before the fsm or shared listener dies: the consumer is cancelled and the
  *   broker gives the caller to another worker (here or on another node), marked redelivered.
+ *   The same caller delivered again to the fsm holding it (its first delivery came through
+ *   a consumer that went away during a restart) replaces the held delivery: one caller,
+ *   one offer, the live delivery acked.
  * - Every outcome is one log line with the caller's call_id.
  */
 import {
@@ -58,7 +61,7 @@ export const sharedName = (queueId: string, n: number): string => `acdc_queue_sh
 interface Caller {
   readonly callId: string;
   readonly call: Record<string, unknown>;
-  readonly delivery: Delivery;
+  delivery: Delivery;
   readonly tried: Set<string>;
   readonly deadline: Ref;
   phase: 'collecting' | 'ringing' | 'waiting';
@@ -215,6 +218,16 @@ const Fsm: GenListenerBehaviour<State, WorkerArgs, never, Cast> = {
       if (callId === undefined) {
         ctx.log.warn({ queue_id: s.a.queueId }, 'acdc queue: member_call without Call.Call-ID; dropped');
         c.delivery.ack();
+        return noreply(s);
+      }
+      if (s.cur?.callId === callId) {
+        // The same caller again: the delivery it came with was on a consumer that has gone
+        // (a sibling restarted) and the broker requeued it. Keep offering; ack this one.
+        ctx.log.info(
+          { call_id: callId },
+          'acdc queue: caller redelivered while held; keeping the new delivery',
+        );
+        s.cur.delivery = c.delivery;
         return noreply(s);
       }
       if (s.cur !== undefined) {
