@@ -53,7 +53,7 @@ export function acdcTree(s: AcdcServices): SupervisorSpec {
       env,
       agentId: a.id,
       queues: a.queues,
-      device: s.device?.(a.id) ?? (a.endpoints.length > 0 ? originateDevice(a.endpoints) : noDevice),
+      device: s.device?.(a.id) ?? (a.endpoints.length > 0 ? originateDevice(a.id, a.endpoints) : noDevice),
       maxMisses: settings.maxMisses,
       missAction: settings.missAction,
     }),

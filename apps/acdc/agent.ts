@@ -151,7 +151,7 @@ function giveBack(s: State, ctx: ProcessContext, why: string): void {
   const c = s.call;
   if (c === undefined) return;
   if (c.ringTimer !== undefined) ctx.cancelTimer(c.ringTimer);
-  s.a.device.stop(c.callId);
+  s.a.device.stop(c.callId, ctx.runtime);
   ctx.log.info({ call_id: c.callId, agent_id: s.a.agentId, why }, 'acdc agent: caller handed back');
   logSend(
     s,
@@ -314,7 +314,7 @@ const Agent: GenListenerBehaviour<State, AgentArgs, Call, Cast> = {
       const c = s.call;
       if (s.status === 'ringing' && c !== undefined && c.callId === callId) {
         if (c.ringTimer !== undefined) ctx.cancelTimer(c.ringTimer);
-        s.a.device.stop(c.callId);
+        s.a.device.stop(c.callId, ctx.runtime);
         setStatus(s, ctx, 'ready', 'worker gave up the caller');
         s.call = undefined;
       } else
@@ -362,7 +362,7 @@ const Agent: GenListenerBehaviour<State, AgentArgs, Call, Cast> = {
             { call_id: i.callId, agent_id: s.a.agentId, status: s.status, answered: i.result.answered },
             'acdc agent: late ringing result of another call; ignored',
           );
-          if (i.result.answered) s.a.device.stop(i.callId);
+          if (i.result.answered) s.a.device.stop(i.callId, ctx.runtime);
           return noreply(s);
         }
         if (!i.result.answered) {

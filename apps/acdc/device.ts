@@ -7,7 +7,7 @@
  *   agent's call with the caller is over), or `{answered: false}` when the devices did not
  *   answer. It may resolve after the agent process gave up on it (the ring timeout): the
  *   agent process then ignores it (its call-id is not the current one).
- * - `stop(callId)`: stop ringing that caller (cancel, pause, timeout). Never throws.
+ * - `stop(callId, rt)`: stop ringing that caller (missed, paused, logged out, cancelled).
  * - `originateDevice` (originator.ts) rings the agent's endpoints by originate_req with the
  *   caller as Existing-Call-ID; `noDevice` (an agent without endpoints) never answers.
  */
@@ -25,7 +25,8 @@ export type RingResult = { answered: true; ended: Promise<void> } | { answered: 
 export interface AgentDevice {
   /** `rt`: the ringing agent process's runtime. */
   ring(offer: RingOffer, rt: Runtime): Promise<RingResult>;
-  stop(callId: string): void;
+  /** Stop ringing this agent for the caller `callId`. Never throws. */
+  stop(callId: string, rt: Runtime): void;
 }
 
 export const noDevice: AgentDevice = {

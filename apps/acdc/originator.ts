@@ -12,8 +12,9 @@
  *   `{answered: true, ended}`, `ended` resolving at the leg's CHANNEL_DESTROY. An error
  *   reply (no answer, not registered, rejected): `{answered: false}`. No reply before the
  *   agent's ring timeout: the agent process has given up (it ignores a later result).
- * - `stop(callId)` forgets the offer; hanging up a leg still ringing is not done yet
- *   (ecallmgr's Timeout ends it).
+ * - `stop(callId)` (missed, paused, logged out, the caller left): the ring answers
+ *   `{answered: false}` at once and the agent's leg is hung up (dialplan hangup to the
+ *   control queue of its originate_uuid); a leg answered after that is hung up too.
  * - An agent with no endpoints is never answered (logged).
  */
 import { randomBytes } from 'node:crypto';
@@ -24,6 +25,7 @@ import {
   reply,
   type ChildSpec,
   type From,
+  type ProcessContext,
   type Runtime,
 } from '../../src/kernel/index.ts';
 import { GenListener, type GenListenerBehaviour } from '../../src/bus/gen-listener.ts';
@@ -40,6 +42,9 @@ export interface OriginatorArgs {
 interface Pending {
   readonly from: From;
   readonly offer: RingOffer;
+  /** The leg's control queue (originate_uuid), to hang it up. */
+  control?: string;
+  stopped?: boolean;
 }
 
 interface State {
@@ -50,7 +55,19 @@ interface State {
 }
 
 type Call = { op: 'ring'; offer: RingOffer; endpoints: readonly Record<string, unknown>[] };
-type Cast = { op: 'resp'; m: Envelope } | { op: 'destroyed'; leg: string };
+type Cast =
+  | { op: 'resp'; m: Envelope }
+  | { op: 'uuid'; m: Envelope }
+  | { op: 'destroyed'; leg: string }
+  | { op: 'stop'; callId: string; agentId: string };
+
+function hangup(s: State, ctx: ProcessContext, leg: string, control: string, callId: string): void {
+  acdcSend(s.a.env, 'dialplan.hangup', { 'Call-ID': leg }, control).then(
+    () => ctx.log.info({ call_id: callId, leg }, 'acdc originator: agent leg hung up'),
+    (err: unknown) =>
+      ctx.log.error({ err, call_id: callId, leg }, 'acdc originator: agent leg hangup not sent'),
+  );
+}
 
 const Originator: GenListenerBehaviour<State, OriginatorArgs, Call, Cast> = {
   name: ORIGINATOR,
@@ -70,6 +87,11 @@ const Originator: GenListenerBehaviour<State, OriginatorArgs, Call, Cast> = {
           });
           GenServer.cast(h.runtime, h.server, { op: 'resp', m } satisfies Cast);
         },
+      },
+      {
+        category: 'resource',
+        name: 'originate_uuid',
+        handler: (m, h) => void GenServer.cast(h.runtime, h.server, { op: 'uuid', m } satisfies Cast),
       },
       {
         category: 'error',
@@ -122,6 +144,21 @@ const Originator: GenListenerBehaviour<State, OriginatorArgs, Call, Cast> = {
     return noreply(s);
   },
   handleCast(c, s, ctx) {
+    if (c.op === 'uuid') {
+      const p = s.pending.get(String(c.m['Outbound-Call-ID']));
+      const control = c.m['Outbound-Call-Control-Queue'];
+      if (p !== undefined && typeof control === 'string') p.control = control;
+      return noreply(s);
+    }
+    if (c.op === 'stop') {
+      for (const [leg, p] of s.pending) {
+        if (p.offer.callId !== c.callId || p.offer.agentId !== c.agentId || p.stopped === true) continue;
+        p.stopped = true;
+        GenServer.reply(p.from, { answered: false } satisfies RingResult);
+        if (p.control !== undefined) hangup(s, ctx, leg, p.control, c.callId);
+      }
+      return noreply(s);
+    }
     if (c.op === 'destroyed') {
       s.ended.get(c.leg)?.();
       s.ended.delete(c.leg);
@@ -139,6 +176,14 @@ const Originator: GenListenerBehaviour<State, OriginatorArgs, Call, Cast> = {
     }
     s.pending.delete(leg);
     const log = { call_id: p.offer.callId, agent_id: p.offer.agentId, leg };
+    if (p.stopped === true) {
+      // Answered after the agent gave up: ecallmgr bridged it all the same; end it now.
+      if (c.m['Event-Category'] !== 'error' && typeof c.m['Control-Queue'] === 'string') {
+        ctx.log.warn(log, 'acdc originator: agent leg answered after the offer was stopped; hanging up');
+        hangup(s, ctx, leg, c.m['Control-Queue'], p.offer.callId);
+      }
+      return noreply(s);
+    }
     if (c.m['Event-Category'] === 'error' || c.m['Application-Response'] !== 'SUCCESS') {
       ctx.log.info({ ...log, error: c.m['Error-Message'] }, 'acdc originator: agent not reached');
       GenServer.reply(p.from, { answered: false } satisfies RingResult);
@@ -164,8 +209,8 @@ export const originatorChildSpec = (a: OriginatorArgs): ChildSpec =>
     appName: 'acdc',
   });
 
-/** The device of an agent whose endpoints are `endpoints` (originate_req Endpoints). */
-export function originateDevice(endpoints: readonly Record<string, unknown>[]): AgentDevice {
+/** The device of agent `agentId` whose endpoints are `endpoints` (originate_req Endpoints). */
+export function originateDevice(agentId: string, endpoints: readonly Record<string, unknown>[]): AgentDevice {
   return {
     ring: (offer, rt: Runtime) =>
       GenServer.call(
@@ -174,6 +219,6 @@ export function originateDevice(endpoints: readonly Record<string, unknown>[]): 
         { op: 'ring', offer, endpoints } satisfies Call,
         offer.ringTimeoutMs + 5000,
       ),
-    stop: () => undefined,
+    stop: (callId, rt) => void GenServer.cast(rt, ORIGINATOR, { op: 'stop', callId, agentId } satisfies Cast),
   };
 }

@@ -118,4 +118,72 @@ export function originateSuite(start: () => Promise<CfHarness>): void {
       await new Promise((res) => setTimeout(res, 10));
     }
   });
+
+  it('pausing an agent whose phone rings hangs up its leg, and the caller goes to the next agent', async () => {
+    h = await start();
+    const hh = h;
+    hh.app.route = 'park';
+    await hh.phone('agent-a', { mode: 'noanswer' });
+    await hh.phone('agent-b', { mode: 'auto' });
+    const accountId = randomBytes(16).toString('hex');
+    const env: AcdcEnv = {
+      bus: hh.bus,
+      ctx: { appName: 'acdc-test', appVersion: '1.0.0', node: hh.rt.node },
+      accountId,
+    };
+    const endpoint = (user: string) => ({
+      'Invite-Format': 'username',
+      'To-Username': user,
+      'To-Realm': REALM,
+    });
+    const r = await Supervisor.start(
+      hh.rt,
+      acdcTree({
+        bus: hh.bus,
+        node: hh.rt.node,
+        settings: {
+          account_id: accountId,
+          // A ring timeout far beyond the test's waits: only the hangup can end a's leg.
+          queues: [{ id: 'support', agent_ring_timeout: 60, collect_timeout: 0.5, retry_interval: 0.5 }],
+          agents: [
+            { id: 'a', queues: ['support'], endpoints: [endpoint('agent-a')] },
+            { id: 'b', queues: ['support'], endpoints: [endpoint('agent-b')] },
+          ],
+        },
+      }),
+      { name: 'acdc_sup' },
+    );
+    if (r.type !== 'ok') throw new Error(`acdc_sup failed to start: ${JSON.stringify(r)}`);
+    cleanup = async () => {
+      const exited = hh.rt.awaitExit(r.pid);
+      hh.rt.exit(r.pid, 'shutdown');
+      await exited;
+      await hh.bus.deleteQueue(acdcSharedQueue(accountId, 'support')).catch(() => undefined);
+    };
+    await acdcSend(env, 'agent_login', { 'Account-ID': accountId, 'Agent-ID': 'a' });
+    const { callId: caller } = await hh.placeRoutedCall('1001', '5000');
+    await acdcSend(env, 'member_call', {
+      'Account-ID': accountId,
+      'Queue-ID': 'support',
+      Call: { 'Call-ID': caller },
+    });
+    const ringing = await hh.app.waitFor(
+      (m) => m['Event-Category'] === 'call_event' && String(m['Call-ID']).startsWith('acdc-a-'),
+      "a's leg",
+    );
+    const leg = String(ringing['Call-ID']);
+    await acdcSend(env, 'agent_pause', { 'Account-ID': accountId, 'Agent-ID': 'a' });
+    await hh.app.waitEvent(leg, 'CHANNEL_DESTROY');
+    await acdcSend(env, 'agent_login', { 'Account-ID': accountId, 'Agent-ID': 'b' });
+    const bridge = await hh.app.waitFor(
+      (m) => m['Event-Name'] === 'CHANNEL_BRIDGE' && m['Other-Leg-Call-ID'] === caller,
+      'the caller bridged to an agent leg',
+    );
+    expect(String(bridge['Call-ID'])).toMatch(/^acdc-b-/);
+    expect(await GenServer.call(hh.rt, agentName('a'), { op: 'status' })).toMatchObject({
+      status: 'paused',
+      calls: 0,
+    });
+    hh.sw.hangup(caller);
+  });
 }
