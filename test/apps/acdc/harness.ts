@@ -56,7 +56,7 @@ export interface AcdcHarness {
   bus: RecoveringTransport;
   env: AcdcEnv;
   phones: Phones;
-  /** The log lines (level from ACDC_TEST_LOG, default warn). */
+  /** The log lines (level from ACDC_TEST_LOG, default info). */
   lines: Array<Record<string, unknown>>;
   successes: Map<string, string[]>;
   callers(n: number, prefix?: string): Promise<string[]>;
@@ -76,7 +76,7 @@ export interface QueueOpts {
 }
 
 export async function startAcdc(opts: { amqpUrl?: string; queue?: QueueOpts } = {}): Promise<AcdcHarness> {
-  const { logger, lines } = memoryLogger('acdc-test@localhost', process.env.ACDC_TEST_LOG ?? 'warn');
+  const { logger, lines } = memoryLogger('acdc-test@localhost', process.env.ACDC_TEST_LOG ?? 'info');
   const prefix = `fife-acdc-${randomBytes(3).toString('hex')}`;
   const bus = createTransport({
     url: opts.amqpUrl ?? 'embedded',

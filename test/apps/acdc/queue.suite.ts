@@ -186,16 +186,18 @@ export function acdcSuite(start: Start): void {
     const h = await open();
     const shared = acdcSharedQueue(h.env.accountId, QUEUE);
     const [callId] = await h.callers(1);
-    await h.until(
-      'the worker holds the caller (unacked)',
-      async () => (await h.bus.checkQueue(shared)).messageCount === 0,
-    );
+    const taken = (redelivered: boolean) => () =>
+      h.lines.some(
+        (l) => l.msg === 'acdc queue: caller taken' && l.call_id === callId && l.redelivered === redelivered,
+      );
+    await h.until('the worker holds the caller (unacked)', taken(false));
     const old = h.rt.whereis(fsmName(QUEUE, 0))!;
     h.rt.exit(old, 'kill');
     await h.until('a new worker', () => {
       const p = h.rt.whereis(fsmName(QUEUE, 0));
       return p !== undefined && !samePid(p, old);
     });
+    await h.until('the caller back with the new worker, marked redelivered', taken(true));
     await h.loginAll();
     await h.until('the caller taken', () => h.successes.has(callId!));
     expect(h.successes.get(callId!)).toHaveLength(1);
