@@ -18,9 +18,10 @@
  * - `EXCHANGES` / `exchange(name)`: the exchanges to declare.
  * - Routing-key builders for binding (pass '*' / '#' for wildcards): authnReqKey, authnEndpointReqKey,
  *   regSuccessKey, regQueryKey, regFlushKey, REG_SYNC_KEY, routeReqKey, callEventKey, docKey,
- *   switchCommandKey;
+ *   switchCommandKey; the ACDC keys (acdc.ts: memberCallKey, memberConnectReqKey, agentActionKey, ...);
  *   encodeSegment / decodeSegment for anything else.
  */
+import { acdc } from './acdc.ts';
 import { authn } from './authn.ts';
 import { build as buildWith, prepare as prepareWith, type BuildContext, type Prepared } from './build.ts';
 import { callEvents } from './call-event.ts';
@@ -49,6 +50,7 @@ const FAMILIES: readonly (readonly MessageDef[])[] = [
   errors,
   switchMessages,
   originate,
+  acdc,
 ];
 
 export const catalogue: Catalogue = new Catalogue(FAMILIES.flat());
@@ -111,3 +113,14 @@ export { switchCommandKey } from './switch.ts';
 export { errorReplyFields } from './error.ts';
 export { DEFAULT_HEADERS, OPTIONAL_DEFAULT_HEADERS } from './envelope.ts';
 export { ORIGINATE_REQ_KEY } from './originate.ts';
+export {
+  acdcSharedQueue,
+  agentActionKey,
+  agentStatsReqKey,
+  agentSyncReqKey,
+  memberCallKey,
+  memberCallResultKey,
+  memberConnectReqKey,
+  queueAgentChangeKey,
+  AGENT_STATUSES,
+} from './acdc.ts';

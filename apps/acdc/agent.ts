@@ -1,0 +1,431 @@
+/**
+ * acdc_agent:<agent-id>: one agent's state machine (Kazoo's acdc_agent_fsm with its
+ * acdc_agent_listener), a gen_listener on an anonymous queue.
+ *
+ * Contract
+ * - States: logged_out (at start), ready, ringing, answered, wrapup, paused. Every
+ *   change is published as queue_agent_change to each of the agent's queues (ready:
+ *   available, ringing, answered/wrapup: busy, paused/logged_out: unavailable) and logged.
+ * - member_connect_req (bound for each of its queues): answered with member_connect_resp
+ *   (Idle-Time, Process-ID = this queue) only when ready.
+ * - member_connect_win naming this agent: when ready, ringing: the device rings
+ *   (device.ts) and a ring timer runs (Ring-Timeout); answered in time: member_connect_accepted
+ *   to the worker (Process-ID of the win), answered; the call's end: wrapup for
+ *   Wrapup-Timeout, then ready. Not ready: member_connect_retry at once (an agent is
+ *   never given two callers). No answer in time: a miss, member_connect_retry; after
+ *   `maxMisses` misses in a row the agent is paused (or logged out, `missAction`) with a
+ *   warn line, and a login (or resume) makes it ready again (kazoo #6608).
+ * - Results of the device for any call but the current ringing one are logged and
+ *   ignored (kazoo #2689): a late answer or call end never changes the state.
+ * - agent_timeout from the worker (the caller left): the ringing stops, ready, no miss.
+ * - Actions (acdc.agent.action.<account>.<agent>): login, logout, pause (Time-Limit
+ *   seconds, absent or 0: until resume), resume, end_wrapup. Logout or pause while
+ *   ringing stops the ringing and sends member_connect_retry, so the caller is offered
+ *   again (kazoo #6578).
+ * - agent_stats_req: agent_stats_resp with Current-Statuses {<agent-id>: {status, queues,
+ *   misses, calls}}. Locally, `GenServer.call(rt, agentName(id), {op: 'status'})`.
+ */
+import {
+  GenServer,
+  noreply,
+  ok,
+  reply,
+  type ChildSpec,
+  type ProcessContext,
+  type Ref,
+} from '../../src/kernel/index.ts';
+import { GenListener, type GenListenerBehaviour } from '../../src/bus/gen-listener.ts';
+import { agentActionKey, agentStatsReqKey, memberConnectReqKey, type Envelope } from '../../src/api/index.ts';
+import { acdcSend, type AcdcEnv } from './send.ts';
+import type { AgentDevice, RingResult } from './device.ts';
+
+export type AgentStatus = 'logged_out' | 'ready' | 'ringing' | 'answered' | 'wrapup' | 'paused';
+
+export const agentName = (agentId: string): string => `acdc_agent:${agentId}`;
+
+export interface AgentArgs {
+  readonly env: AcdcEnv;
+  readonly agentId: string;
+  readonly queues: readonly string[];
+  readonly device: AgentDevice;
+  readonly maxMisses: number;
+  readonly missAction: 'pause' | 'logout';
+}
+
+interface Current {
+  readonly callId: string;
+  readonly queueId: string;
+  readonly worker: string;
+  ringTimer?: Ref;
+}
+
+interface State {
+  readonly a: AgentArgs;
+  queue?: string;
+  status: AgentStatus;
+  since: number;
+  call?: Current;
+  misses: number;
+  calls: number;
+  timer?: Ref;
+  wrapupMs: number;
+}
+
+export interface AgentView {
+  agentId: string;
+  status: AgentStatus;
+  misses: number;
+  calls: number;
+  callId?: string;
+}
+
+type Cast = { op: 'msg'; m: Envelope };
+type Call = { op: 'status' };
+type Info =
+  | { type: 'ring_result'; callId: string; result: RingResult }
+  | { type: 'ring_timeout'; callId: string }
+  | { type: 'call_ended'; callId: string }
+  | { type: 'wrapup_done' }
+  | { type: 'pause_done' }
+  | { type: 'gen_listener'; event: string; queue: string };
+
+const CHANGE: Record<AgentStatus, string> = {
+  ready: 'available',
+  ringing: 'ringing',
+  answered: 'busy',
+  wrapup: 'busy',
+  paused: 'unavailable',
+  logged_out: 'unavailable',
+};
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+const num = (v: unknown): number | undefined => {
+  const n = typeof v === 'string' ? Number(v) : v;
+  return typeof n === 'number' && Number.isFinite(n) && n >= 0 ? n : undefined;
+};
+
+function view(s: State): AgentView {
+  return {
+    agentId: s.a.agentId,
+    status: s.status,
+    misses: s.misses,
+    calls: s.calls,
+    ...(s.call ? { callId: s.call.callId } : {}),
+  };
+}
+
+function logSend(s: State, ctx: ProcessContext, p: Promise<unknown>, what: string, callId?: string): void {
+  p.catch((err: unknown) =>
+    ctx.log.error({ err, call_id: callId, agent_id: s.a.agentId }, `acdc agent: could not send ${what}`),
+  );
+}
+
+function setStatus(s: State, ctx: ProcessContext, status: AgentStatus, why: string): void {
+  if (s.timer !== undefined) ctx.cancelTimer(s.timer);
+  s.timer = undefined;
+  const from = s.status;
+  s.status = status;
+  s.since = Date.now();
+  ctx.log.info(
+    { agent_id: s.a.agentId, from, to: status, why, call_id: s.call?.callId },
+    'acdc agent: state',
+  );
+  if (CHANGE[from] === CHANGE[status] && from !== 'logged_out') return;
+  for (const q of s.a.queues)
+    logSend(
+      s,
+      ctx,
+      acdcSend(s.a.env, 'queue_agent_change', {
+        'Account-ID': s.a.env.accountId,
+        'Queue-ID': q,
+        'Agent-ID': s.a.agentId,
+        Change: CHANGE[status],
+        'Process-ID': s.queue,
+      }),
+      'queue_agent_change',
+    );
+}
+
+/** Stops ringing the current caller and hands it back to its worker (retry). */
+function giveBack(s: State, ctx: ProcessContext, why: string): void {
+  const c = s.call;
+  if (c === undefined) return;
+  if (c.ringTimer !== undefined) ctx.cancelTimer(c.ringTimer);
+  s.a.device.stop(c.callId, ctx.runtime);
+  ctx.log.info({ call_id: c.callId, agent_id: s.a.agentId, why }, 'acdc agent: caller handed back');
+  logSend(
+    s,
+    ctx,
+    acdcSend(
+      s.a.env,
+      'member_connect_retry',
+      { 'Call-ID': c.callId, 'Agent-ID': s.a.agentId, 'Process-ID': s.queue },
+      c.worker,
+    ),
+    'member_connect_retry',
+    c.callId,
+  );
+  s.call = undefined;
+}
+
+function miss(s: State, ctx: ProcessContext, why: string): void {
+  s.misses += 1;
+  giveBack(s, ctx, why);
+  if (s.misses >= s.a.maxMisses) {
+    const to = s.a.missAction === 'pause' ? 'paused' : 'logged_out';
+    ctx.log.warn(
+      { agent_id: s.a.agentId, misses: s.misses, to },
+      'acdc agent: too many missed calls; out of rotation until login or resume',
+    );
+    setStatus(s, ctx, to, 'missed calls');
+  } else setStatus(s, ctx, 'ready', why);
+}
+
+function onWin(s: State, m: Envelope, ctx: ProcessContext): void {
+  const call = (m.Call ?? {}) as Record<string, unknown>;
+  const callId = str(call['Call-ID']) ?? str(m['Call-ID']);
+  const worker = str(m['Process-ID']);
+  if (callId === undefined || worker === undefined) {
+    ctx.log.warn(
+      { agent_id: s.a.agentId },
+      'acdc agent: connect_win without Call.Call-ID or Process-ID; dropped',
+    );
+    return;
+  }
+  if (s.status !== 'ready') {
+    ctx.log.info(
+      { call_id: callId, agent_id: s.a.agentId, status: s.status },
+      'acdc agent: win while not ready',
+    );
+    logSend(
+      s,
+      ctx,
+      acdcSend(s.a.env, 'member_connect_retry', { 'Call-ID': callId, 'Agent-ID': s.a.agentId }, worker),
+      'member_connect_retry',
+      callId,
+    );
+    return;
+  }
+  const ringTimeoutMs = (num(m['Ring-Timeout']) ?? 15) * 1000;
+  s.wrapupMs = (num(m['Wrapup-Timeout']) ?? 0) * 1000;
+  const queueId = String(m['Queue-ID']);
+  s.call = { callId, queueId, worker };
+  s.call.ringTimer = ctx.sendAfter(ringTimeoutMs, { type: 'ring_timeout', callId } satisfies Info);
+  setStatus(s, ctx, 'ringing', 'connect_win');
+  const self = ctx.self;
+  s.a.device.ring({ agentId: s.a.agentId, queueId, callId, ringTimeoutMs }, ctx.runtime).then(
+    (result) => ctx.send(self, { type: 'ring_result', callId, result } satisfies Info),
+    (err: unknown) => {
+      ctx.log.warn({ err, call_id: callId, agent_id: s.a.agentId }, 'acdc agent: ringing failed');
+      ctx.send(self, { type: 'ring_result', callId, result: { answered: false } } satisfies Info);
+    },
+  );
+}
+
+function onAction(s: State, name: string, m: Envelope, ctx: ProcessContext): void {
+  switch (name) {
+    case 'login':
+    case 'resume':
+      if (s.status === 'logged_out' || s.status === 'paused') {
+        s.misses = 0;
+        setStatus(s, ctx, 'ready', name);
+      }
+      return;
+    case 'logout':
+      if (s.status === 'ringing') giveBack(s, ctx, 'logout');
+      setStatus(s, ctx, 'logged_out', 'logout');
+      return;
+    case 'pause': {
+      if (s.status === 'logged_out') return;
+      if (s.status === 'ringing') giveBack(s, ctx, 'pause');
+      setStatus(s, ctx, 'paused', 'pause');
+      const limit = num(m['Time-Limit']) ?? 0;
+      if (limit > 0) s.timer = ctx.sendAfter(limit * 1000, { type: 'pause_done' } satisfies Info);
+      return;
+    }
+    case 'end_wrapup':
+      if (s.status === 'wrapup') setStatus(s, ctx, 'ready', 'end_wrapup');
+      return;
+    default:
+      ctx.log.info({ agent_id: s.a.agentId, action: name }, 'acdc agent: action not supported; ignored');
+  }
+}
+
+const Agent: GenListenerBehaviour<State, AgentArgs, Call, Cast> = {
+  name: 'acdc_agent',
+  init: (a) => ok({ a, status: 'logged_out', since: Date.now(), misses: 0, calls: 0, wrapupMs: 0 }),
+  listen: (a) => ({
+    queue: '',
+    bindings: [
+      ...a.queues.map((q) => ({ exchange: 'kapps', routingKey: memberConnectReqKey(a.env.accountId, q) })),
+      { exchange: 'kapps', routingKey: agentActionKey(a.env.accountId, a.agentId) },
+      { exchange: 'kapps', routingKey: agentStatsReqKey(a.env.accountId) },
+    ],
+    responders: [
+      {
+        category: 'member',
+        name: '*',
+        handler: (m, h) => void GenServer.cast(h.runtime, h.server, { op: 'msg', m }),
+      },
+      {
+        category: 'agent',
+        name: '*',
+        handler: (m, h) => void GenServer.cast(h.runtime, h.server, { op: 'msg', m }),
+      },
+    ],
+  }),
+  handleCall: (_c, _from, s) => reply(view(s), s),
+  handleCast({ m }, s, ctx) {
+    const name = String(m['Event-Name']);
+    const callId = str(m['Call-ID']);
+    if (m['Event-Category'] === 'member') {
+      if (name === 'connect_req') {
+        const to = str(m['Server-ID']);
+        if (s.status !== 'ready' || to === undefined) return noreply(s);
+        logSend(
+          s,
+          ctx,
+          acdcSend(
+            s.a.env,
+            'member_connect_resp',
+            {
+              'Msg-ID': m['Msg-ID'],
+              'Agent-ID': s.a.agentId,
+              'Idle-Time': Math.floor((Date.now() - s.since) / 1000),
+              'Process-ID': s.queue,
+            },
+            to,
+          ),
+          'member_connect_resp',
+          callId,
+        );
+      } else if (name === 'connect_win') {
+        const named = str(m['Agent-ID']);
+        if (named !== undefined && named !== s.a.agentId) {
+          ctx.log.warn(
+            { call_id: callId, agent_id: s.a.agentId, named },
+            'acdc agent: win for another agent; dropped',
+          );
+        } else onWin(s, m, ctx);
+      }
+      return noreply(s);
+    }
+    if (name === 'connect_timeout') {
+      const c = s.call;
+      if (s.status === 'ringing' && c !== undefined && c.callId === callId) {
+        if (c.ringTimer !== undefined) ctx.cancelTimer(c.ringTimer);
+        s.a.device.stop(c.callId, ctx.runtime);
+        setStatus(s, ctx, 'ready', 'worker gave up the caller');
+        s.call = undefined;
+      } else
+        ctx.log.info(
+          { call_id: callId, agent_id: s.a.agentId },
+          'acdc agent: timeout of a call not ringing; ignored',
+        );
+      return noreply(s);
+    }
+    if (name === 'stats_req') {
+      const to = str(m['Server-ID']);
+      const wanted = str(m['Agent-ID']);
+      if (to === undefined || (wanted !== undefined && wanted !== s.a.agentId)) return noreply(s);
+      logSend(
+        s,
+        ctx,
+        acdcSend(
+          s.a.env,
+          'agent_stats_resp',
+          {
+            'Msg-ID': m['Msg-ID'],
+            'Account-ID': s.a.env.accountId,
+            'Agent-ID': s.a.agentId,
+            'Current-Statuses': { [s.a.agentId]: { ...view(s), queues: s.a.queues } },
+          },
+          to,
+        ),
+        'agent_stats_resp',
+      );
+      return noreply(s);
+    }
+    if (str(m['Agent-ID']) === s.a.agentId) onAction(s, name, m, ctx);
+    return noreply(s);
+  },
+  handleInfo(msg, s, ctx) {
+    const i = msg as Info;
+    switch (i.type) {
+      case 'gen_listener':
+        if (i.event === 'created_queue') s.queue = i.queue;
+        return noreply(s);
+      case 'ring_result': {
+        const c = s.call;
+        if (s.status !== 'ringing' || c?.callId !== i.callId) {
+          ctx.log.warn(
+            { call_id: i.callId, agent_id: s.a.agentId, status: s.status, answered: i.result.answered },
+            'acdc agent: late ringing result of another call; ignored',
+          );
+          if (i.result.answered) s.a.device.stop(i.callId, ctx.runtime);
+          return noreply(s);
+        }
+        if (!i.result.answered) {
+          miss(s, ctx, 'not answered');
+          return noreply(s);
+        }
+        if (c.ringTimer !== undefined) ctx.cancelTimer(c.ringTimer);
+        s.misses = 0;
+        s.calls += 1;
+        setStatus(s, ctx, 'answered', 'answered');
+        logSend(
+          s,
+          ctx,
+          acdcSend(
+            s.a.env,
+            'member_connect_accepted',
+            { 'Call-ID': c.callId, 'Agent-ID': s.a.agentId, 'Process-ID': s.queue },
+            c.worker,
+          ),
+          'member_connect_accepted',
+          c.callId,
+        );
+        const self = ctx.self;
+        const callId = c.callId;
+        i.result.ended.then(
+          () => ctx.send(self, { type: 'call_ended', callId } satisfies Info),
+          () => ctx.send(self, { type: 'call_ended', callId } satisfies Info),
+        );
+        return noreply(s);
+      }
+      case 'ring_timeout':
+        if (s.status === 'ringing' && s.call?.callId === i.callId) miss(s, ctx, 'ring timeout');
+        return noreply(s);
+      case 'call_ended':
+        if (s.status !== 'answered' || s.call?.callId !== i.callId) {
+          ctx.log.info(
+            { call_id: i.callId, agent_id: s.a.agentId, status: s.status },
+            'acdc agent: late call end; ignored',
+          );
+          return noreply(s);
+        }
+        s.call = undefined;
+        if (s.wrapupMs > 0) {
+          setStatus(s, ctx, 'wrapup', 'call ended');
+          s.timer = ctx.sendAfter(s.wrapupMs, { type: 'wrapup_done' } satisfies Info);
+        } else setStatus(s, ctx, 'ready', 'call ended');
+        return noreply(s);
+      case 'wrapup_done':
+        if (s.status === 'wrapup') setStatus(s, ctx, 'ready', 'wrapup over');
+        return noreply(s);
+      case 'pause_done':
+        if (s.status === 'paused') setStatus(s, ctx, 'ready', 'pause time limit');
+        return noreply(s);
+      default:
+        return noreply(s);
+    }
+  },
+};
+
+export const agentChildSpec = (a: AgentArgs): ChildSpec =>
+  GenListener.childSpec(agentName(a.agentId), Agent, a, {
+    transport: a.env.bus,
+    name: agentName(a.agentId),
+    shutdown: 5000,
+    appName: 'acdc',
+  });

@@ -1,0 +1,18 @@
+/**
+ * The acdc WhApp: call-center queues and agents (Kazoo's acdc). Its tree is
+ * supervisors/acdc.sup.ts; README.md beside this file describes the processes, the
+ * message flow and the states. Settings: `settings.acdc` (settings.ts).
+ */
+import type { AppDefinition } from '../../src/kernel/index.ts';
+import type { NodeServices } from '../../src/node/node.ts';
+import { acdcTree } from '../../supervisors/acdc.sup.ts';
+import { FIFE_VERSION } from '../../src/version.ts';
+
+const app: AppDefinition<NodeServices> = {
+  name: 'acdc',
+  version: FIFE_VERSION,
+  description: 'call-center queues and agents (Whistle/Kazoo acdc)',
+  tree: (s) => acdcTree({ bus: s.bus, node: s.config.node, settings: s.config.settings.acdc }),
+};
+
+export default app;

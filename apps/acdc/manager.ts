@@ -1,0 +1,164 @@
+/**
+ * acdc_queue_manager:<queue-id>: one ACDC queue's view of its agents and its strategy
+ * state (Kazoo's acdc_queue_manager), a gen_listener on an anonymous queue.
+ *
+ * Contract
+ * - Learns agents only from what they say: queue_agent_change for this queue, and, at
+ *   every start (so also after a restart), the agent_stats_resp answers to one
+ *   agent_stats_req for the account. A manager that has not heard from an agent does not
+ *   count it: a restarted manager never takes every agent as available (kazoo #6688).
+ * - `{op: 'ready_count'}`: how many agents said they are available (the number of
+ *   member_connect_resp a worker waits for before its collect timeout).
+ * - `{op: 'pick', candidates, avoid}`: the winner by the queue's strategy (strategy.ts).
+ * - `{op: 'view'}`: {agents: {<id>: change}, ring} for tests and stats.
+ * - Cast `{op: 'wait', pid}`: `pid` gets `{type: 'agent_available'}` the next time an agent
+ *   becomes available (a worker whose caller found nobody ready).
+ * - Cancelled callers (member_call_cancel on acdc.member.call_result.<account>.<queue>.*)
+ *   are remembered (`{op: 'cancelled', callId}` answers whether one was), so a worker that
+ *   takes a caller who left while waiting in the shared queue drops it.
+ */
+import { GenServer, noreply, ok, reply, type ChildSpec, type Pid } from '../../src/kernel/index.ts';
+import { GenListener, type GenListenerBehaviour } from '../../src/bus/gen-listener.ts';
+import { memberCallResultKey, queueAgentChangeKey, type Envelope } from '../../src/api/index.ts';
+import { acdcSend, type AcdcEnv } from './send.ts';
+import { newStrategyState, noteAgent, pickAgent, type Strategy, type StrategyState } from './strategy.ts';
+
+export const managerName = (queueId: string): string => `acdc_queue_manager:${queueId}`;
+
+export interface ManagerArgs {
+  readonly env: AcdcEnv;
+  readonly queueId: string;
+  readonly strategy: Strategy;
+}
+
+interface State {
+  readonly a: ManagerArgs;
+  readonly agents: Map<string, string>;
+  readonly ss: StrategyState;
+  readonly waiters: Set<Pid>;
+  readonly cancelled: Set<string>;
+  /** Orders the moments agents became available (most_idle), without clock ties. */
+  readonly seq: { n: number };
+}
+
+export type ManagerCall =
+  | { op: 'ready_count' }
+  | { op: 'pick'; candidates: string[]; avoid: string[] }
+  | { op: 'view' }
+  | { op: 'cancelled'; callId: string };
+type Cast = { op: 'wait'; pid: Pid } | { op: 'msg'; m: Envelope };
+
+const MAX_CANCELLED = 10_000;
+
+const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
+  name: 'acdc_queue_manager',
+  init: (a) =>
+    ok({
+      a,
+      agents: new Map(),
+      ss: newStrategyState(),
+      waiters: new Set(),
+      cancelled: new Set(),
+      seq: { n: 0 },
+    }),
+  listen: (a) => ({
+    queue: '',
+    bindings: [
+      { exchange: 'kapps', routingKey: queueAgentChangeKey(a.env.accountId, a.queueId) },
+      { exchange: 'callmgr', routingKey: memberCallResultKey(a.env.accountId, a.queueId, '*') },
+    ],
+    responders: [
+      {
+        category: 'queue',
+        name: 'agent_change',
+        handler: (m, h) => void GenServer.cast(h.runtime, h.server, { op: 'msg', m }),
+      },
+      {
+        category: 'agent',
+        name: 'stats_resp',
+        handler: (m, h) => void GenServer.cast(h.runtime, h.server, { op: 'msg', m }),
+      },
+      {
+        category: 'member',
+        name: 'call_cancel',
+        handler: (m, h) => void GenServer.cast(h.runtime, h.server, { op: 'msg', m }),
+      },
+    ],
+  }),
+  handleCall(c, _from, s) {
+    switch (c.op) {
+      case 'ready_count':
+        return reply([...s.agents.values()].filter((v) => v === 'available').length, s);
+      case 'pick':
+        return reply(pickAgent(s.a.strategy, s.ss, c.candidates, new Set(c.avoid)), s);
+      case 'cancelled':
+        return reply(s.cancelled.has(c.callId), s);
+      default:
+        return reply({ agents: Object.fromEntries(s.agents), ring: [...s.ss.ring] }, s);
+    }
+  },
+  handleCast(c, s, ctx) {
+    if (c.op === 'wait') {
+      s.waiters.add(c.pid);
+      return noreply(s);
+    }
+    const m = c.m;
+    const name = m['Event-Name'];
+    if (name === 'agent_change') {
+      const agentId = String(m['Agent-ID']);
+      const to = String(m.Change);
+      const from = s.agents.get(agentId);
+      s.agents.set(agentId, to);
+      noteAgent(s.ss, agentId);
+      ctx.log.info({ queue_id: s.a.queueId, agent_id: agentId, from, to }, 'acdc queue manager: agent');
+      if (to === 'available' && from !== 'available') {
+        s.ss.availableSince.set(agentId, ++s.seq.n);
+        for (const w of s.waiters) ctx.send(w, { type: 'agent_available' });
+        s.waiters.clear();
+      }
+    } else if (name === 'stats_resp') {
+      const statuses = (m['Current-Statuses'] ?? {}) as Record<string, { status?: string; queues?: unknown }>;
+      for (const [agentId, v] of Object.entries(statuses)) {
+        if (!Array.isArray(v.queues) || !v.queues.includes(s.a.queueId) || s.agents.has(agentId)) continue;
+        const to =
+          v.status === 'ready'
+            ? 'available'
+            : v.status === 'ringing'
+              ? 'ringing'
+              : ['answered', 'wrapup'].includes(String(v.status))
+                ? 'busy'
+                : 'unavailable';
+        s.agents.set(agentId, to);
+        noteAgent(s.ss, agentId);
+        if (to === 'available') s.ss.availableSince.set(agentId, ++s.seq.n);
+        ctx.log.info({ queue_id: s.a.queueId, agent_id: agentId, to }, 'acdc queue manager: agent synced');
+        if (to === 'available') {
+          for (const w of s.waiters) ctx.send(w, { type: 'agent_available' });
+          s.waiters.clear();
+        }
+      }
+    } else if (name === 'call_cancel') {
+      if (s.cancelled.size >= MAX_CANCELLED) s.cancelled.delete(s.cancelled.values().next().value as string);
+      s.cancelled.add(String(m['Call-ID']));
+    }
+    return noreply(s);
+  },
+  handleInfo(msg, s, ctx) {
+    const i = msg as { type?: string; event?: string; queue?: string };
+    if (i.type === 'gen_listener' && i.event === 'consuming' && i.queue !== undefined) {
+      acdcSend(s.a.env, 'agent_stats_req', { 'Account-ID': s.a.env.accountId, 'Server-ID': i.queue }).catch(
+        (err: unknown) =>
+          ctx.log.error({ err, queue_id: s.a.queueId }, 'acdc queue manager: stats_req not sent'),
+      );
+    }
+    return noreply(s);
+  },
+};
+
+export const managerChildSpec = (a: ManagerArgs): ChildSpec =>
+  GenListener.childSpec(managerName(a.queueId), Manager, a, {
+    transport: a.env.bus,
+    name: managerName(a.queueId),
+    shutdown: 5000,
+    appName: 'acdc',
+  });

@@ -1,0 +1,224 @@
+/**
+ * acdc_originator: rings agents by originate_req (Kazoo's acdc_agent_fsm originating to
+ * the agent's endpoints), a gen_listener on an anonymous queue; and `originateDevice`,
+ * the AgentDevice (device.ts) that uses it.
+ *
+ * Contract
+ * - `ring(offer)` (from an agent process): originate_req on `callmgr`
+ *   (`originate.resource.req`) with the agent's Endpoints, Application-Name bridge,
+ *   Existing-Call-ID = the caller, Outbound-Call-ID = a new agent leg id, Timeout = the
+ *   ring timeout rounded up to seconds, Originate-Immediate, Server-ID = this queue.
+ *   originate_resp for that leg (ecallmgr bridged the answered leg to the caller):
+ *   `{answered: true, ended}`, `ended` resolving at the leg's CHANNEL_DESTROY. An error
+ *   reply (no answer, not registered, rejected): `{answered: false}`. No reply before the
+ *   agent's ring timeout: the agent process has given up (it ignores a later result).
+ * - `stop(callId)` (missed, paused, logged out, the caller left): the ring answers
+ *   `{answered: false}` at once and the agent's leg is hung up (dialplan hangup to the
+ *   control queue of its originate_uuid); a leg answered after that is hung up too.
+ * - An agent with no endpoints is never answered (logged).
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  GenServer,
+  noreply,
+  ok,
+  reply,
+  type ChildSpec,
+  type From,
+  type ProcessContext,
+  type Runtime,
+} from '../../src/kernel/index.ts';
+import { GenListener, type GenListenerBehaviour } from '../../src/bus/gen-listener.ts';
+import { callEventKey, type Envelope } from '../../src/api/index.ts';
+import { acdcSend, type AcdcEnv } from './send.ts';
+import type { AgentDevice, RingOffer, RingResult } from './device.ts';
+
+export const ORIGINATOR = 'acdc_originator';
+
+export interface OriginatorArgs {
+  readonly env: AcdcEnv;
+}
+
+interface Pending {
+  readonly from: From;
+  readonly offer: RingOffer;
+  /** The leg's control queue (originate_uuid), to hang it up. */
+  control?: string;
+  stopped?: boolean;
+}
+
+interface State {
+  readonly a: OriginatorArgs;
+  queue?: string;
+  readonly pending: Map<string, Pending>;
+  readonly ended: Map<string, () => void>;
+}
+
+type Call = { op: 'ring'; offer: RingOffer; endpoints: readonly Record<string, unknown>[] };
+type Cast =
+  | { op: 'resp'; m: Envelope }
+  | { op: 'uuid'; m: Envelope }
+  | { op: 'destroyed'; leg: string }
+  | { op: 'stop'; callId: string; agentId: string };
+
+function hangup(s: State, ctx: ProcessContext, leg: string, control: string, callId: string): void {
+  acdcSend(s.a.env, 'dialplan.hangup', { 'Call-ID': leg }, control).then(
+    () => ctx.log.info({ call_id: callId, leg }, 'acdc originator: agent leg hung up'),
+    (err: unknown) =>
+      ctx.log.error({ err, call_id: callId, leg }, 'acdc originator: agent leg hangup not sent'),
+  );
+}
+
+const Originator: GenListenerBehaviour<State, OriginatorArgs, Call, Cast> = {
+  name: ORIGINATOR,
+  init: (a) => ok({ a, pending: new Map(), ended: new Map() }),
+  listen: () => ({
+    queue: '',
+    responders: [
+      {
+        category: 'resource',
+        name: 'originate_resp',
+        handler: async (m, h) => {
+          const leg = String(m['Call-ID']);
+          // Bound before the answer is passed on, so the leg's end is not missed.
+          await GenListener.addBinding(h.runtime, h.server, {
+            exchange: 'callevt',
+            routingKey: callEventKey('CHANNEL_DESTROY', leg),
+          });
+          GenServer.cast(h.runtime, h.server, { op: 'resp', m } satisfies Cast);
+        },
+      },
+      {
+        category: 'resource',
+        name: 'originate_uuid',
+        handler: (m, h) => void GenServer.cast(h.runtime, h.server, { op: 'uuid', m } satisfies Cast),
+      },
+      {
+        category: 'error',
+        name: 'originate_resp',
+        handler: (m, h) => void GenServer.cast(h.runtime, h.server, { op: 'resp', m } satisfies Cast),
+      },
+      {
+        category: 'call_event',
+        name: 'CHANNEL_DESTROY',
+        handler: (m, h) =>
+          void GenServer.cast(h.runtime, h.server, {
+            op: 'destroyed',
+            leg: String(m['Call-ID']),
+          } satisfies Cast),
+      },
+    ],
+  }),
+  async handleCall(c, from, s, ctx) {
+    const leg = `acdc-${c.offer.agentId}-${randomBytes(6).toString('hex')}`;
+    if (c.endpoints.length === 0) {
+      ctx.log.warn(
+        { call_id: c.offer.callId, agent_id: c.offer.agentId },
+        'acdc originator: agent has no endpoints',
+      );
+      return reply({ answered: false } satisfies RingResult, s);
+    }
+    s.pending.set(leg, { from, offer: c.offer });
+    try {
+      await acdcSend(s.a.env, 'originate_req', {
+        'Server-ID': s.queue,
+        'Application-Name': 'bridge',
+        'Existing-Call-ID': c.offer.callId,
+        'Outbound-Call-ID': leg,
+        'Originate-Immediate': true,
+        Timeout: Math.ceil(c.offer.ringTimeoutMs / 1000),
+        Endpoints: c.endpoints,
+      });
+      ctx.log.info(
+        { call_id: c.offer.callId, agent_id: c.offer.agentId, leg },
+        'acdc originator: ringing agent',
+      );
+    } catch (err) {
+      s.pending.delete(leg);
+      ctx.log.error(
+        { err, call_id: c.offer.callId, agent_id: c.offer.agentId },
+        'acdc originator: originate_req not sent',
+      );
+      return reply({ answered: false } satisfies RingResult, s);
+    }
+    return noreply(s);
+  },
+  handleCast(c, s, ctx) {
+    if (c.op === 'uuid') {
+      const p = s.pending.get(String(c.m['Outbound-Call-ID']));
+      const control = c.m['Outbound-Call-Control-Queue'];
+      if (p !== undefined && typeof control === 'string') p.control = control;
+      return noreply(s);
+    }
+    if (c.op === 'stop') {
+      for (const [leg, p] of s.pending) {
+        if (p.offer.callId !== c.callId || p.offer.agentId !== c.agentId || p.stopped === true) continue;
+        p.stopped = true;
+        GenServer.reply(p.from, { answered: false } satisfies RingResult);
+        if (p.control !== undefined) hangup(s, ctx, leg, p.control, c.callId);
+      }
+      return noreply(s);
+    }
+    if (c.op === 'destroyed') {
+      s.ended.get(c.leg)?.();
+      s.ended.delete(c.leg);
+      GenListener.removeBinding(ctx.runtime, ctx.self, {
+        exchange: 'callevt',
+        routingKey: callEventKey('CHANNEL_DESTROY', c.leg),
+      }).catch(() => undefined);
+      return noreply(s);
+    }
+    const leg = String(c.m['Call-ID']);
+    const p = s.pending.get(leg);
+    if (p === undefined) {
+      ctx.log.info({ leg }, 'acdc originator: originate answer for no pending offer; ignored');
+      return noreply(s);
+    }
+    s.pending.delete(leg);
+    const log = { call_id: p.offer.callId, agent_id: p.offer.agentId, leg };
+    if (p.stopped === true) {
+      // Answered after the agent gave up: ecallmgr bridged it all the same; end it now.
+      if (c.m['Event-Category'] !== 'error' && typeof c.m['Control-Queue'] === 'string') {
+        ctx.log.warn(log, 'acdc originator: agent leg answered after the offer was stopped; hanging up');
+        hangup(s, ctx, leg, c.m['Control-Queue'], p.offer.callId);
+      }
+      return noreply(s);
+    }
+    if (c.m['Event-Category'] === 'error' || c.m['Application-Response'] !== 'SUCCESS') {
+      ctx.log.info({ ...log, error: c.m['Error-Message'] }, 'acdc originator: agent not reached');
+      GenServer.reply(p.from, { answered: false } satisfies RingResult);
+      return noreply(s);
+    }
+    const ended = new Promise<void>((resolve) => s.ended.set(leg, resolve));
+    ctx.log.info(log, 'acdc originator: agent answered, bridged to the caller');
+    GenServer.reply(p.from, { answered: true, ended } satisfies RingResult);
+    return noreply(s);
+  },
+  handleInfo(msg, s) {
+    const i = msg as { type?: string; event?: string; queue?: string };
+    if (i.type === 'gen_listener' && i.event === 'created_queue') s.queue = i.queue;
+    return noreply(s);
+  },
+};
+
+export const originatorChildSpec = (a: OriginatorArgs): ChildSpec =>
+  GenListener.childSpec(ORIGINATOR, Originator, a, {
+    transport: a.env.bus,
+    name: ORIGINATOR,
+    shutdown: 5000,
+    appName: 'acdc',
+  });
+
+/** The device of agent `agentId` whose endpoints are `endpoints` (originate_req Endpoints). */
+export function originateDevice(agentId: string, endpoints: readonly Record<string, unknown>[]): AgentDevice {
+  return {
+    ring: (offer, rt: Runtime) =>
+      GenServer.call(
+        rt,
+        ORIGINATOR,
+        { op: 'ring', offer, endpoints } satisfies Call,
+        offer.ringTimeoutMs + 5000,
+      ),
+    stop: (callId, rt) => void GenServer.cast(rt, ORIGINATOR, { op: 'stop', callId, agentId } satisfies Cast),
+  };
+}

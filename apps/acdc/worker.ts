@@ -1,0 +1,412 @@
+/**
+ * One competing worker of an ACDC queue (Kazoo's acdc_queue_worker_sup with its
+ * acdc_queue_listener, acdc_queue_shared and acdc_queue_fsm): two gen_listeners under a
+ * one_for_all supervisor (acdc_queue_sup.ts).
+ *
+ * Contract
+ * - acdc_queue_shared:<queue-id>:<n> consumes the durable shared queue of waiting callers
+ *   (`acdc.queue.<account>.<queue>`, bound to member_call's key) with prefetch 1 and manual
+ *   ack, and hands each member_call (with its delivery) to the fsm.
+ * - acdc_queue_fsm:<queue-id>:<n> (anonymous queue) offers its one caller: member_connect_req
+ *   to every agent of the queue (Server-ID = its queue), collects member_connect_resp until
+ *   as many as the manager counts ready agents answered (and one of them has not missed
+ *   this caller yet) or `collectMs` passed, asks the
+ *   manager to pick (agents who already missed this caller last), sends member_connect_win
+ *   to that one agent, and waits for member_connect_accepted (then acks the caller and
+ *   publishes member_call_success) or member_connect_retry / the ring timeout (then
+ *   agent_timeout to the agent and a new offer to the others). Nobody ready: it waits for
+ *   the manager's `agent_available` (or `retryMs`) and asks again.
+ * - The caller's wait ends (acked, member_call_fail) at `connectionTimeoutMs`; a
+ *   member_call_cancel for it (or one the manager remembered before it was taken) ends it
+ *   too, and a ringing agent gets agent_timeout.
+ * - Not acked before the fsm or shared listener dies: the consumer is cancelled and the
+ *   broker gives the caller to another worker (here or on another node), marked redelivered.
+ *   The same caller delivered again to the fsm holding it (its first delivery came through
+ *   a consumer that went away during a restart) replaces the held delivery: one caller,
+ *   one offer, the live delivery acked.
+ * - Every outcome is one log line with the caller's call_id.
+ */
+import {
+  GenServer,
+  noreply,
+  ok,
+  type ChildSpec,
+  type ProcessContext,
+  type Ref,
+} from '../../src/kernel/index.ts';
+import { GenListener, type GenListenerBehaviour } from '../../src/bus/gen-listener.ts';
+import type { Delivery } from '../../src/bus/index.ts';
+import { acdcSharedQueue, memberCallKey, memberCallResultKey, type Envelope } from '../../src/api/index.ts';
+import { acdcSend, type AcdcEnv } from './send.ts';
+import { managerName, type ManagerCall } from './manager.ts';
+
+export interface QueueTiming {
+  readonly ringTimeoutMs: number;
+  readonly wrapupMs: number;
+  readonly connectionTimeoutMs: number;
+  readonly collectMs: number;
+  readonly retryMs: number;
+}
+
+export interface WorkerArgs {
+  readonly env: AcdcEnv;
+  readonly queueId: string;
+  readonly n: number;
+  readonly timing: QueueTiming;
+}
+
+export const fsmName = (queueId: string, n: number): string => `acdc_queue_fsm:${queueId}:${n}`;
+export const sharedName = (queueId: string, n: number): string => `acdc_queue_shared:${queueId}:${n}`;
+
+interface Caller {
+  readonly callId: string;
+  readonly call: Record<string, unknown>;
+  delivery: Delivery;
+  readonly tried: Set<string>;
+  readonly deadline: Ref;
+  phase: 'collecting' | 'ringing' | 'waiting';
+  offer: number;
+  reqMsgId?: string;
+  expected: number;
+  resps: Map<string, string>;
+  timer?: Ref;
+  agent?: { id: string; queue: string };
+}
+
+interface State {
+  readonly a: WorkerArgs;
+  queue?: string;
+  cur?: Caller;
+}
+
+type Cast = { op: 'member_call'; m: Envelope; delivery: Delivery } | { op: 'msg'; m: Envelope };
+type Info =
+  | { type: 'collect_done'; offer: number }
+  | { type: 'ring_timeout'; offer: number }
+  | { type: 'retry_offer'; offer: number }
+  | { type: 'agent_available' }
+  | { type: 'connection_timeout'; callId: string }
+  | { type: 'gen_listener'; event: string; queue: string };
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+
+function sent(ctx: ProcessContext, p: Promise<unknown>, what: string, callId: string): void {
+  p.catch((err: unknown) => ctx.log.error({ err, call_id: callId }, `acdc queue: could not send ${what}`));
+}
+
+async function managerCall<R>(s: State, ctx: ProcessContext, c: ManagerCall, dflt: R): Promise<R> {
+  try {
+    return (await GenServer.call(ctx.runtime, managerName(s.a.queueId), c, 2000)) as R;
+  } catch (err) {
+    ctx.log.warn(
+      { err, queue_id: s.a.queueId, op: c.op },
+      'acdc queue: manager did not answer; going on without it',
+    );
+    return dflt;
+  }
+}
+
+async function offer(s: State, ctx: ProcessContext): Promise<void> {
+  const c = s.cur;
+  if (c === undefined) return;
+  if (c.timer !== undefined) ctx.cancelTimer(c.timer);
+  c.offer += 1;
+  c.phase = 'collecting';
+  c.resps = new Map();
+  c.agent = undefined;
+  c.expected = await managerCall(s, ctx, { op: 'ready_count' }, Infinity);
+  if (c.expected === 0) return wait(s, ctx, c);
+  c.timer = ctx.sendAfter(s.a.timing.collectMs, { type: 'collect_done', offer: c.offer } satisfies Info);
+  try {
+    const req = await acdcSend(s.a.env, 'member_connect_req', {
+      'Account-ID': s.a.env.accountId,
+      'Queue-ID': s.a.queueId,
+      'Call-ID': c.callId,
+      'Process-ID': s.queue,
+      'Server-ID': s.queue,
+    });
+    c.reqMsgId = req['Msg-ID'];
+  } catch (err) {
+    ctx.log.error({ err, call_id: c.callId }, 'acdc queue: member_connect_req not sent; will ask again');
+  }
+}
+
+function wait(s: State, ctx: ProcessContext, c: Caller): void {
+  c.phase = 'waiting';
+  GenServer.cast(ctx.runtime, managerName(s.a.queueId), { op: 'wait', pid: ctx.self });
+  c.timer = ctx.sendAfter(s.a.timing.retryMs, { type: 'retry_offer', offer: c.offer } satisfies Info);
+  ctx.log.debug({ call_id: c.callId }, 'acdc queue: no agent ready; caller waits');
+}
+
+async function decide(s: State, ctx: ProcessContext, c: Caller): Promise<void> {
+  if (c.timer !== undefined) ctx.cancelTimer(c.timer);
+  const candidates = [...c.resps.keys()];
+  if (candidates.length === 0) return wait(s, ctx, c);
+  const winner =
+    (await managerCall<string | undefined>(
+      s,
+      ctx,
+      { op: 'pick', candidates, avoid: [...c.tried] },
+      undefined,
+    )) ?? candidates[0]!;
+  if (s.cur !== c || c.phase !== 'collecting') return;
+  const queue = c.resps.get(winner)!;
+  c.tried.add(winner);
+  c.phase = 'ringing';
+  c.agent = { id: winner, queue };
+  c.timer = ctx.sendAfter(s.a.timing.ringTimeoutMs + s.a.timing.collectMs, {
+    type: 'ring_timeout',
+    offer: c.offer,
+  } satisfies Info);
+  ctx.log.info({ call_id: c.callId, agent_id: winner, candidates: candidates.length }, 'acdc queue: offered');
+  sent(
+    ctx,
+    acdcSend(
+      s.a.env,
+      'member_connect_win',
+      {
+        'Queue-ID': s.a.queueId,
+        Call: c.call,
+        'Agent-ID': winner,
+        'Process-ID': s.queue,
+        'Ring-Timeout': s.a.timing.ringTimeoutMs / 1000,
+        'Wrapup-Timeout': s.a.timing.wrapupMs / 1000,
+      },
+      queue,
+    ),
+    'member_connect_win',
+    c.callId,
+  );
+}
+
+function agentTimeout(s: State, ctx: ProcessContext, c: Caller): void {
+  if (c.phase !== 'ringing' || c.agent === undefined) return;
+  sent(
+    ctx,
+    acdcSend(s.a.env, 'agent_timeout', { 'Queue-ID': s.a.queueId, 'Call-ID': c.callId }, c.agent.queue),
+    'agent_timeout',
+    c.callId,
+  );
+}
+
+function finish(s: State, ctx: ProcessContext, c: Caller, outcome: string, extra: object = {}): void {
+  if (c.timer !== undefined) ctx.cancelTimer(c.timer);
+  ctx.cancelTimer(c.deadline);
+  c.delivery.ack();
+  s.cur = undefined;
+  ctx.log.info({ call_id: c.callId, queue_id: s.a.queueId, outcome, ...extra }, 'acdc queue: caller done');
+}
+
+const Fsm: GenListenerBehaviour<State, WorkerArgs, never, Cast> = {
+  name: 'acdc_queue_fsm',
+  init: (a) => ok({ a }),
+  listen: (a) => ({
+    queue: '',
+    bindings: [{ exchange: 'callmgr', routingKey: memberCallResultKey(a.env.accountId, a.queueId, '*') }],
+    responders: [
+      {
+        category: 'member',
+        name: '*',
+        handler: (m, h) => void GenServer.cast(h.runtime, h.server, { op: 'msg', m }),
+      },
+    ],
+  }),
+  async handleCast(c, s, ctx) {
+    if (c.op === 'member_call') {
+      const call = (c.m.Call ?? {}) as Record<string, unknown>;
+      const callId = str(call['Call-ID']);
+      if (callId === undefined) {
+        ctx.log.warn({ queue_id: s.a.queueId }, 'acdc queue: member_call without Call.Call-ID; dropped');
+        c.delivery.ack();
+        return noreply(s);
+      }
+      if (s.cur?.callId === callId) {
+        // The same caller again: the delivery it came with was on a consumer that has gone
+        // (a sibling restarted) and the broker requeued it. Keep offering; ack this one.
+        ctx.log.info(
+          { call_id: callId },
+          'acdc queue: caller redelivered while held; keeping the new delivery',
+        );
+        s.cur.delivery = c.delivery;
+        return noreply(s);
+      }
+      if (s.cur !== undefined) {
+        ctx.log.error(
+          { call_id: callId, holding: s.cur.callId },
+          'acdc queue: a second caller while busy; requeued',
+        );
+        c.delivery.nack(true);
+        return noreply(s);
+      }
+      if (await managerCall(s, ctx, { op: 'cancelled', callId }, false)) {
+        c.delivery.ack();
+        ctx.log.info({ call_id: callId }, 'acdc queue: caller left before being offered; dropped');
+        return noreply(s);
+      }
+      s.cur = {
+        callId,
+        call,
+        delivery: c.delivery,
+        tried: new Set(),
+        deadline: ctx.sendAfter(s.a.timing.connectionTimeoutMs, {
+          type: 'connection_timeout',
+          callId,
+        } satisfies Info),
+        phase: 'collecting',
+        offer: 0,
+        expected: 0,
+        resps: new Map(),
+      };
+      ctx.log.info({ call_id: callId, redelivered: c.delivery.redelivered }, 'acdc queue: caller taken');
+      await offer(s, ctx);
+      return noreply(s);
+    }
+    const m = c.m;
+    const cur = s.cur;
+    const name = m['Event-Name'];
+    const callId = str(m['Call-ID']);
+    if (cur === undefined) return noreply(s);
+    if (name === 'connect_resp') {
+      if (cur.phase !== 'collecting' || m['Msg-ID'] !== cur.reqMsgId) return noreply(s);
+      const agentId = String(m['Agent-ID']);
+      const queue = str(m['Process-ID']) ?? str(m['Server-ID']);
+      if (queue !== undefined) cur.resps.set(agentId, queue);
+      // Early only with an agent who has not missed this caller yet: the manager's count
+      // lags behind agents' changes, and the agent just missed answers first.
+      const fresh = [...cur.resps.keys()].some((id) => !cur.tried.has(id));
+      if (cur.resps.size >= cur.expected && fresh) await decide(s, ctx, cur);
+    } else if (callId !== cur.callId) {
+      return noreply(s);
+    } else if (name === 'connect_accepted') {
+      const agent = cur.agent;
+      if (cur.phase === 'ringing' && agent !== undefined && agent.id === str(m['Agent-ID'])) {
+        finish(s, ctx, cur, 'accepted', { agent_id: agent.id });
+        sent(
+          ctx,
+          acdcSend(s.a.env, 'member_call_success', {
+            'Account-ID': s.a.env.accountId,
+            'Queue-ID': s.a.queueId,
+            'Call-ID': cur.callId,
+            'Agent-ID': agent.id,
+          }),
+          'member_call_success',
+          cur.callId,
+        );
+      } else
+        ctx.log.warn(
+          { call_id: callId, agent_id: m['Agent-ID'] },
+          'acdc queue: accepted by an agent not offered; ignored',
+        );
+    } else if (name === 'connect_retry') {
+      if (cur.phase === 'ringing' && cur.agent?.id === str(m['Agent-ID'])) {
+        ctx.log.info(
+          { call_id: callId, agent_id: m['Agent-ID'] },
+          'acdc queue: agent did not take the caller; offering again',
+        );
+        await offer(s, ctx);
+      }
+    } else if (name === 'call_cancel') {
+      agentTimeout(s, ctx, cur);
+      finish(s, ctx, cur, 'cancelled', { reason: m.Reason });
+    }
+    return noreply(s);
+  },
+  async handleInfo(msg, s, ctx) {
+    const i = msg as Info;
+    const c = s.cur;
+    switch (i.type) {
+      case 'gen_listener':
+        if (i.event === 'created_queue') s.queue = i.queue;
+        return noreply(s);
+      case 'collect_done':
+        if (c?.phase === 'collecting' && c.offer === i.offer) await decide(s, ctx, c);
+        return noreply(s);
+      case 'ring_timeout':
+        if (c?.phase === 'ringing' && c.offer === i.offer) {
+          ctx.log.info(
+            { call_id: c.callId, agent_id: c.agent?.id },
+            'acdc queue: no answer from the agent in time',
+          );
+          agentTimeout(s, ctx, c);
+          await offer(s, ctx);
+        }
+        return noreply(s);
+      case 'retry_offer':
+      case 'agent_available':
+        if (c?.phase === 'waiting' && (i.type === 'agent_available' || c.offer === i.offer))
+          await offer(s, ctx);
+        return noreply(s);
+      case 'connection_timeout':
+        if (c?.callId === i.callId) {
+          agentTimeout(s, ctx, c);
+          finish(s, ctx, c, 'timeout');
+          sent(
+            ctx,
+            acdcSend(s.a.env, 'member_call_fail', {
+              'Account-ID': s.a.env.accountId,
+              'Queue-ID': s.a.queueId,
+              'Call-ID': i.callId,
+              'Failure-Reason': 'timeout',
+            }),
+            'member_call_fail',
+            i.callId,
+          );
+        }
+        return noreply(s);
+      default:
+        return noreply(s);
+    }
+  },
+};
+
+interface SharedArgs {
+  readonly env: AcdcEnv;
+  readonly queueId: string;
+  readonly n: number;
+}
+
+const Shared: GenListenerBehaviour<null, SharedArgs> = {
+  name: 'acdc_queue_shared',
+  init: () => ok(null),
+  listen: (a) => ({
+    queue: acdcSharedQueue(a.env.accountId, a.queueId),
+    queueOptions: { durable: true, autoDelete: false, exclusive: false },
+    bindings: [{ exchange: 'callmgr', routingKey: memberCallKey(a.env.accountId, a.queueId) }],
+    ackMode: 'manual',
+    prefetch: 1,
+    responders: [
+      {
+        category: 'member',
+        name: 'call',
+        handler: (m, h) => {
+          const alive = GenServer.cast(h.runtime, fsmName(a.queueId, a.n), {
+            op: 'member_call',
+            m,
+            delivery: h.delivery,
+          } satisfies Cast);
+          if (!alive) {
+            h.log.warn({ queue_id: a.queueId }, 'acdc queue: fsm not running; caller requeued');
+            h.delivery.nack(true);
+          }
+        },
+      },
+    ],
+  }),
+};
+
+export function workerChildSpecs(a: WorkerArgs): ChildSpec[] {
+  return [
+    GenListener.childSpec('fsm', Fsm, a, {
+      transport: a.env.bus,
+      name: fsmName(a.queueId, a.n),
+      shutdown: 5000,
+      appName: 'acdc',
+    }),
+    GenListener.childSpec('shared', Shared, a, {
+      transport: a.env.bus,
+      name: sharedName(a.queueId, a.n),
+      shutdown: 5000,
+      appName: 'acdc',
+    }),
+  ];
+}

@@ -1,0 +1,85 @@
+/**
+ * acdc_sup: the acdc WhApp's tree (Kazoo's acdc_sup, acdc_agents_sup, acdc_queues_sup).
+ *
+ *   acdc_sup (one_for_one, 5 restarts in 30 s)
+ *   ├── acdc_originator                    gen_listener: rings agents by originate_req (apps/acdc/originator.ts)
+ *   ├── acdc_agents_sup (one_for_one)
+ *   │   └── acdc_agent:<agent-id>          gen_listener: the agent's state machine (apps/acdc/agent.ts)
+ *   └── acdc_queues_sup (one_for_one)
+ *       └── acdc_queue_sup:<queue-id> (rest_for_one)
+ *           ├── acdc_queue_manager:<queue-id>   gen_listener: agents seen, strategy state
+ *           └── acdc_workers_sup:<queue-id> (one_for_one)
+ *               └── acdc_worker_sup:<queue-id>:<n> (one_for_all)
+ *                   ├── acdc_queue_fsm:<queue-id>:<n>     gen_listener: offers its one caller
+ *                   └── acdc_queue_shared:<queue-id>:<n>  gen_listener: the durable shared queue, prefetch 1
+ *
+ * A worker's two processes live and die together: a caller is acked only by the fsm, so
+ * when either dies the consumer goes and the broker hands the caller to another worker.
+ */
+import { Supervisor, type SupervisorSpec } from '../src/kernel/index.ts';
+import type { BusTransport } from '../src/bus/index.ts';
+import { agentChildSpec } from '../apps/acdc/agent.ts';
+import { noDevice, type AgentDevice } from '../apps/acdc/device.ts';
+import { originateDevice, originatorChildSpec } from '../apps/acdc/originator.ts';
+import { managerChildSpec } from '../apps/acdc/manager.ts';
+import type { AcdcEnv } from '../apps/acdc/send.ts';
+import { acdcSettings } from '../apps/acdc/settings.ts';
+import { workerChildSpecs } from '../apps/acdc/worker.ts';
+import { FIFE_VERSION } from '../src/version.ts';
+
+export const ACDC_SUP = 'acdc_sup';
+
+export interface AcdcServices {
+  bus: BusTransport;
+  node: string;
+  /** settings.acdc (apps/acdc/settings.ts). */
+  settings: unknown;
+  /** How each agent is rung (apps/acdc/device.ts); default: originate to its endpoints. */
+  device?: (agentId: string) => AgentDevice;
+}
+
+const sup = (id: string, flags: SupervisorSpec['flags'], children: SupervisorSpec['children']) =>
+  Supervisor.childSpec(id, { flags, children }, { name: id });
+
+export function acdcTree(s: AcdcServices): SupervisorSpec {
+  const settings = acdcSettings(s.settings);
+  const env: AcdcEnv = {
+    bus: s.bus,
+    ctx: { appName: 'acdc', appVersion: FIFE_VERSION, node: s.node },
+    accountId: settings.accountId,
+  };
+  const agents = settings.agents.map((a) =>
+    agentChildSpec({
+      env,
+      agentId: a.id,
+      queues: a.queues,
+      device: s.device?.(a.id) ?? (a.endpoints.length > 0 ? originateDevice(a.id, a.endpoints) : noDevice),
+      maxMisses: settings.maxMisses,
+      missAction: settings.missAction,
+    }),
+  );
+  const queues = settings.queues.map((q) =>
+    sup(`acdc_queue_sup:${q.id}`, { strategy: 'rest_for_one', intensity: 5, period: 30 }, [
+      managerChildSpec({ env, queueId: q.id, strategy: q.strategy }),
+      sup(
+        `acdc_workers_sup:${q.id}`,
+        { strategy: 'one_for_one', intensity: 10, period: 30 },
+        Array.from({ length: q.workers }, (_, n) =>
+          sup(
+            `acdc_worker_sup:${q.id}:${n}`,
+            { strategy: 'one_for_all', intensity: 5, period: 30 },
+            workerChildSpecs({ env, queueId: q.id, n, timing: q.timing }),
+          ),
+        ),
+      ),
+    ]),
+  );
+  return {
+    flags: { strategy: 'one_for_one', intensity: 5, period: 30 },
+    children: [
+      originatorChildSpec({ env }),
+      sup('acdc_agents_sup', { strategy: 'one_for_one', intensity: 20, period: 30 }, agents),
+      sup('acdc_queues_sup', { strategy: 'one_for_one', intensity: 10, period: 30 }, queues),
+    ],
+  };
+}

@@ -1,0 +1,207 @@
+/**
+ * ACDC behaviour, run on the embedded bus (queue.test.ts) and RabbitMQ
+ * (queue.rabbitmq.test.ts): one queue, agents a, b, c with simulated phones, callers as
+ * member_call messages on the queue's durable shared queue.
+ */
+import { afterEach, expect, it } from 'vitest';
+import { samePid } from '../../../src/kernel/index.ts';
+import { acdcSharedQueue } from '../../../src/api/index.ts';
+import { acdcSend } from '../../../apps/acdc/send.ts';
+import { fsmName } from '../../../apps/acdc/worker.ts';
+import { managerName } from '../../../apps/acdc/manager.ts';
+import { AGENTS, QUEUE, type AcdcHarness, type QueueOpts } from './harness.ts';
+
+type Start = (q?: QueueOpts) => Promise<AcdcHarness>;
+
+/** Sends callers one after the other, each once the previous one was taken; the winners in order. */
+async function oneByOne(h: AcdcHarness, n: number): Promise<string[]> {
+  const winners: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const [callId] = await h.callers(1);
+    await h.until(`caller ${callId} taken`, () => h.successes.has(callId!));
+    winners.push(h.successes.get(callId!)![0]!);
+    await h.until('every agent ready again', async () =>
+      (await Promise.all(AGENTS.map(h.status))).every((s) => s.status === 'ready'),
+    );
+  }
+  return winners;
+}
+
+export function acdcSuite(start: Start): void {
+  let h: AcdcHarness | undefined;
+  const open = async (q?: QueueOpts) => (h = await start(q));
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  it('twenty callers, three agents, round robin: each caller taken once, the agents in turn', async () => {
+    const h = await open({ strategy: 'round_robin' });
+    await h.loginAll();
+    const winners = await oneByOne(h, 20);
+    expect(new Set(winners.slice(0, 3)).size).toBe(3);
+    for (let i = 3; i < 20; i++) expect(winners[i]).toBe(winners[i - 3]);
+    const counts = AGENTS.map((a) => winners.filter((w) => w === a).length).sort();
+    expect(counts).toEqual([6, 7, 7]);
+    expect([...h.successes.values()].every((agents) => agents.length === 1)).toBe(true);
+    expect(h.phones.rings).toHaveLength(20);
+    expect((await h.bus.checkQueue(acdcSharedQueue(h.env.accountId, QUEUE))).messageCount).toBe(0);
+  });
+
+  it('twenty callers at once with two workers: every caller answered by exactly one agent', async () => {
+    const h = await open({ workers: 2 });
+    await h.loginAll();
+    const ids = await h.callers(20);
+    await h.until('all twenty taken', () => ids.every((id) => h.successes.has(id)));
+    for (const id of ids) expect(h.successes.get(id)).toHaveLength(1);
+    const calls = (await Promise.all(AGENTS.map(h.status))).map((s) => s.calls);
+    expect(calls.reduce((x, y) => x + y, 0)).toBe(20);
+    expect(new Set(h.phones.rings.map((r) => r.callId)).size).toBe(20);
+  });
+
+  it('most idle: the agent available the longest takes the caller', async () => {
+    const h = await open({ strategy: 'most_idle' });
+    await h.loginAll();
+    // a was first, but a pause and resume makes it the most recently available.
+    await h.action('a', 'pause');
+    await h.until('a paused', async () => (await h.managerView()).agents.a === 'unavailable');
+    await h.action('a', 'resume');
+    await h.until('a back', async () => (await h.managerView()).agents.a === 'available');
+    // Each call's end makes its agent the least idle: b, c, a, then again b, c, a.
+    expect(await oneByOne(h, 6)).toEqual(['b', 'c', 'a', 'b', 'c', 'a']);
+  });
+
+  it('an agent who lets it ring is skipped, paused after N misses, visibly, and can log in again (kazoo #6608)', async () => {
+    const h = await open({ maxMisses: 2 });
+    h.phones.mode('a', 'ignore');
+    await h.loginAll();
+    const ids = await h.callers(6);
+    await h.until('six callers taken', () => ids.every((id) => h.successes.has(id)));
+    for (const id of ids) expect(h.successes.get(id)).toHaveLength(1);
+    expect([...h.successes.values()].flat()).not.toContain('a');
+    expect(h.phones.rings.filter((r) => r.agentId === 'a')).toHaveLength(2);
+    expect(await h.status('a')).toMatchObject({ status: 'paused', misses: 2 });
+    expect((await h.managerView()).agents.a).toBe('unavailable');
+    expect(h.lines.some((l) => l.agent_id === 'a' && String(l.msg).includes('too many missed calls'))).toBe(
+      true,
+    );
+    h.phones.mode('a', 'answer');
+    await h.action('a', 'login');
+    await h.until('a ready again', async () => (await h.status('a')).status === 'ready');
+    expect((await h.status('a')).misses).toBe(0);
+    expect(await oneByOne(h, 3)).toContain('a');
+  });
+
+  it('a late answer of an earlier call does not knock an agent out of its state (kazoo #2689)', async () => {
+    const h = await open({ ringTimeout: 2, maxMisses: 5, workers: 2 });
+    for (const a of AGENTS) h.phones.mode(a, 'manual');
+    for (const a of ['a', 'b']) {
+      await h.action(a, 'login');
+      await h.until(`${a} available`, async () => (await h.managerView()).agents[a] === 'available');
+    }
+    // Caller x rings p, who lets it ring out; x goes to q. Caller y then rings p.
+    const [x] = await h.callers(1);
+    await h.until('x rang a second agent', () => h.phones.rings.length >= 2);
+    const [p, q] = h.phones.rings.map((r) => r.agentId) as [string, string];
+    const [y] = await h.callers(1);
+    await h.until(`${p} rings for y`, () => h.phones.rings.some((r) => r.callId === y && r.agentId === p));
+    // p's phone now answers x, long after the ring timeout: p stays ringing for y.
+    h.phones.answerLate(x!, p);
+    await h.until('the late answer seen', () =>
+      h.lines.some((l) => l.call_id === x && l.agent_id === p && String(l.msg).includes('late')),
+    );
+    expect(await h.status(p)).toMatchObject({ status: 'ringing', callId: y, calls: 0 });
+    h.phones.answerLate(y!, p);
+    h.phones.answerLate(x!, q);
+    await h.until('both callers taken', () => h.successes.has(x!) && h.successes.has(y!));
+    expect(h.successes.get(x!)).toEqual([q]);
+    expect(h.successes.get(y!)).toEqual([p]);
+  });
+
+  it('pausing while ringing stops the ringing and the caller goes to another agent (kazoo #6578)', async () => {
+    const h = await open({ ringTimeout: 5 });
+    for (const a of AGENTS) h.phones.mode(a, 'manual');
+    await h.loginAll();
+    const [callId] = await h.callers(1);
+    await h.until('the caller rings an agent', () => h.phones.rings.length === 1);
+    const p = h.phones.rings[0]!.agentId;
+    await h.action(p, 'pause');
+    await h.until('the caller rings another agent', () => h.phones.rings.length === 2);
+    const q = h.phones.rings[1]!.agentId;
+    expect(q).not.toBe(p);
+    expect(await h.status(p)).toMatchObject({ status: 'paused', misses: 0 });
+    h.phones.answerLate(callId!, q);
+    await h.until('the caller taken', () => h.successes.has(callId!));
+    expect(h.successes.get(callId!)).toEqual([q]);
+    expect(await h.status(p)).toMatchObject({ status: 'paused', calls: 0 });
+  });
+
+  it('a caller who hangs up, held by a worker or still in the shared queue, is never offered', async () => {
+    const h = await open();
+    const [held, queued] = await h.callers(2);
+    const shared = acdcSharedQueue(h.env.accountId, QUEUE);
+    await h.until('one held, one queued', async () => (await h.bus.checkQueue(shared)).messageCount === 1);
+    for (const callId of [queued!, held!])
+      await acdcSend(h.env, 'member_call_cancel', {
+        'Account-ID': h.env.accountId,
+        'Queue-ID': QUEUE,
+        'Call-ID': callId,
+        Reason: 'hangup',
+      });
+    await h.until(
+      'both gone from the shared queue',
+      async () => (await h.bus.checkQueue(shared)).messageCount === 0,
+    );
+    const [later] = await h.callers(1);
+    await h.loginAll();
+    await h.until('the later caller taken', () => h.successes.has(later!));
+    expect(h.phones.rings.map((r) => r.callId)).toEqual([later]);
+    expect([...h.successes.keys()]).toEqual([later]);
+  });
+
+  it('a restarted queue manager counts only the agents that say they are ready (kazoo #6688)', async () => {
+    const h = await open();
+    await h.loginAll();
+    await h.action('b', 'pause');
+    await h.action('c', 'logout');
+    await h.until('b and c out', async () => {
+      const v = (await h.managerView()).agents;
+      return v.b === 'unavailable' && v.c === 'unavailable';
+    });
+    const old = h.rt.whereis(managerName(QUEUE))!;
+    h.rt.exit(old, 'kill');
+    await h.until('a new manager that heard from all three agents', async () => {
+      const p = h.rt.whereis(managerName(QUEUE));
+      if (p === undefined || samePid(p, old)) return false;
+      return Object.keys((await h.managerView().catch(() => ({ agents: {} }))).agents).length === 3;
+    });
+    expect((await h.managerView()).agents).toEqual({ a: 'available', b: 'unavailable', c: 'unavailable' });
+    const ids = await h.callers(3);
+    await h.until('three callers taken', () => ids.every((id) => h.successes.has(id)));
+    expect([...h.successes.values()].flat()).toEqual(['a', 'a', 'a']);
+    expect(new Set(h.phones.rings.map((r) => r.agentId))).toEqual(new Set(['a']));
+  });
+
+  it("a killed worker's caller goes back to the shared queue and is served once", async () => {
+    const h = await open();
+    const shared = acdcSharedQueue(h.env.accountId, QUEUE);
+    const [callId] = await h.callers(1);
+    const taken = (redelivered: boolean) => () =>
+      h.lines.some(
+        (l) => l.msg === 'acdc queue: caller taken' && l.call_id === callId && l.redelivered === redelivered,
+      );
+    await h.until('the worker holds the caller (unacked)', taken(false));
+    const old = h.rt.whereis(fsmName(QUEUE, 0))!;
+    h.rt.exit(old, 'kill');
+    await h.until('a new worker', () => {
+      const p = h.rt.whereis(fsmName(QUEUE, 0));
+      return p !== undefined && !samePid(p, old);
+    });
+    await h.until('the caller back with the new worker, marked redelivered', taken(true));
+    await h.loginAll();
+    await h.until('the caller taken', () => h.successes.has(callId!));
+    expect(h.successes.get(callId!)).toHaveLength(1);
+    expect(h.phones.rings.filter((r) => r.callId === callId)).toHaveLength(1);
+    expect((await h.bus.checkQueue(shared)).messageCount).toBe(0);
+  });
+}
