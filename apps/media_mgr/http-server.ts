@@ -16,6 +16,7 @@
  */
 import { GenServer, ok, type GenServerBehaviour, type ProcessContext } from '../../src/kernel/index.ts';
 import type { DocumentStore } from '../../src/store/index.ts';
+import { listenOwned } from '../../src/node/http-listen.ts';
 import { MEDIA_HTTP } from './media-urls.ts';
 import type { MediaMgrSettings } from './settings.ts';
 import { buildStoreProxy } from './store-proxy.ts';
@@ -32,17 +33,6 @@ interface State {
 
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|::1|\[::1\])$/i;
 
-function listenError(err: unknown, s: MediaMgrSettings): Error {
-  const code = (err as { code?: unknown }).code;
-  const where = `${s.host}:${s.port}`;
-  if (code === 'EADDRINUSE')
-    return new Error(
-      `media_mgr cannot listen on ${where}: the address is in use (another program or node has it; set settings.media_mgr.port or FIFE_MEDIA_MGR_PORT)`,
-      { cause: err },
-    );
-  return new Error(`media_mgr cannot listen on ${where}: ${(err as Error).message}`, { cause: err });
-}
-
 export const MediaHttp: GenServerBehaviour<State, MediaHttpArgs> = {
   name: MEDIA_HTTP,
   async init(a, ctx: ProcessContext) {
@@ -53,28 +43,13 @@ export const MediaHttp: GenServerBehaviour<State, MediaHttpArgs> = {
       log: ctx.log,
       maxBodyBytes: a.settings.maxBodyBytes,
     });
-    try {
-      await app.listen({ host, port });
-    } catch (err) {
-      await app.close();
-      throw listenError(err, a.settings);
-    }
-    const addr = app.server.address();
-    const bound = typeof addr === 'object' && addr !== null ? addr.port : port;
-    const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-    const url = a.settings.url ?? `http://${shown}:${bound}`;
-    let done: Promise<void> | undefined;
-    const close = (): Promise<void> => (done ??= app.close());
-    // However the process ends (terminate, a kill, an injected crash), the server goes. The
-    // listening socket closes at once, inside the exit (as OTP closes a dead process's
-    // ports before its links hear of it), so the incarnation its supervisor starts next
-    // finds the port free; connections and hooks close after.
-    ctx.signal.addEventListener('abort', () => {
-      if (app.server.listening) app.server.close();
-      void close().catch((err: unknown) =>
-        ctx.log.error({ err: (err as Error).message }, 'media_mgr server close failed'),
-      );
+    const server = await listenOwned(ctx, app, {
+      host,
+      port,
+      what: 'media_mgr',
+      portSetting: 'settings.media_mgr.port or FIFE_MEDIA_MGR_PORT',
     });
+    const url = a.settings.url ?? server.url;
     if (LOOPBACK.test(host))
       ctx.log.info({ url, max_body_bytes: a.settings.maxBodyBytes }, 'media_mgr listening');
     else
@@ -82,7 +57,7 @@ export const MediaHttp: GenServerBehaviour<State, MediaHttpArgs> = {
         { url, host },
         'media_mgr listening on a non-loopback address: its store proxy has no authentication',
       );
-    return ok({ url, close });
+    return ok({ url, close: server.close });
   },
   describe: (s) => ({ url: s.url }),
   async terminate(_r, s) {
