@@ -10,11 +10,15 @@
  * - devices: `sip.username` unique in the account (the registrar looks devices up by it
  *   in the realm's account).
  * - callflows: each of `numbers` / `patterns` used by no other callflow of the account.
+ * - vmboxes: `mailbox` (the number callers key in to log in) unique in the account; the
+ *   documents apps/callflow's voicemail module reads.
+ * - media: no further check (the audio is an attachment, media-routes.ts).
+ * - menus: no further check; the documents apps/callflow's menu module reads.
  */
 import { createHash } from 'node:crypto';
 import type { DocumentStore } from '../../src/store/index.ts';
 import { validationError, type FieldErrors } from './errors.ts';
-import { callflowSchema, deviceSchema, userSchema } from './schemas.ts';
+import { callflowSchema, deviceSchema, mediaSchema, menuSchema, userSchema, vmboxSchema } from './schemas.ts';
 import { validator } from './validate.ts';
 
 type Obj = Record<string, unknown>;
@@ -142,4 +146,28 @@ export const callflows: Kind = {
   },
 };
 
-export const KINDS: readonly Kind[] = [users, devices, callflows];
+const plain = (path: string, type: string, schema: object): Kind => ({
+  path,
+  type,
+  listView: `crossbar_listings/${path}`,
+  validate: validator(schema),
+  prepare: async (_store, _db, data) => ({ data, pvt: {} }),
+});
+
+export const vmboxes: Kind = {
+  ...plain('vmboxes', 'vmbox', vmboxSchema),
+  async prepare(store, db, data, existing) {
+    const mailbox = data.mailbox as string;
+    const other = await takenBy(store, db, 'crossbar_listings/vmboxes_by_mailbox', mailbox, existing?._id);
+    if (other !== undefined)
+      throw validationError({
+        mailbox: { unique: { message: `mailbox ${mailbox} exists in vmbox ${other}`, cause: mailbox } },
+      });
+    return { data, pvt: {} };
+  },
+};
+
+export const media = plain('media', 'media', mediaSchema);
+export const menus = plain('menus', 'menu', menuSchema);
+
+export const KINDS: readonly Kind[] = [users, devices, callflows, vmboxes, media, menus];
