@@ -78,9 +78,13 @@ export function registerDocRoutes(app: FastifyInstance, cb: Crossbar, kind: Kind
   app.get(
     base,
     route(async (req) => {
-      const { db } = await accountScope(cb, req);
+      const { account, db } = await accountScope(cb, req);
       const page = await listPage(cb.store, db, kind.listView, query(req), cb.settings.pageSize);
-      return { data: page.data, paging: page.paging };
+      const data =
+        kind.listRows === undefined
+          ? page.data
+          : await kind.listRows(cb.store, account._id, page.data as Obj[]);
+      return { data, paging: page.paging };
     }),
   );
 

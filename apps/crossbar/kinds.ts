@@ -11,13 +11,15 @@
  *   in the realm's account).
  * - callflows: each of `numbers` / `patterns` used by no other callflow of the account.
  * - vmboxes: `mailbox` (the number callers key in to log in) unique in the account; the
- *   documents apps/callflow's voicemail module reads.
+ *   documents apps/callflow's voicemail module reads. Listed rows carry `messages`, the
+ *   count of the box's messages not deleted (mailbox-messages.ts).
  * - media: no further check (the audio is an attachment, media-routes.ts).
  * - menus: no further check; the documents apps/callflow's menu module reads.
  */
 import { createHash } from 'node:crypto';
 import type { DocumentStore } from '../../src/store/index.ts';
 import { validationError, type FieldErrors } from './errors.ts';
+import { countsByBox, recentMessages } from './mailbox-messages.ts';
 import { callflowSchema, deviceSchema, mediaSchema, menuSchema, userSchema, vmboxSchema } from './schemas.ts';
 import { validator } from './validate.ts';
 
@@ -29,6 +31,8 @@ export interface Kind {
   /** pvt_type of its documents. */
   type: string;
   listView: string;
+  /** Adds to the listed rows what the listing view cannot know (vmboxes: `messages`). */
+  listRows?(store: DocumentStore, accountId: string, rows: Obj[]): Promise<Obj[]>;
   validate(data: Obj): Obj;
   /** Checks against the account's other documents; answers the data to store and private fields to add. */
   prepare(
@@ -164,6 +168,10 @@ export const vmboxes: Kind = {
         mailbox: { unique: { message: `mailbox ${mailbox} exists in vmbox ${other}`, cause: mailbox } },
       });
     return { data, pvt: {} };
+  },
+  async listRows(store, accountId, rows) {
+    const counts = countsByBox(await recentMessages(store, accountId));
+    return rows.map((r) => ({ ...r, messages: counts.get(r.id) ?? 0 }));
   },
 };
 

@@ -7,26 +7,24 @@
  * - `GET .../messages`: the box's messages of this and last month's MODB, oldest first,
  *   each its `metadata` (timestamp, from, to, caller_id_number, caller_id_name, call_id,
  *   folder, length, media_id); messages in folder `deleted` are left out, as Kazoo does.
- * - `GET .../messages/{M}`: the message's metadata. `POST` with `{folder}` (new, saved,
- *   deleted) moves it; `DELETE` moves it to `deleted` (Kazoo's soft delete). Both answer
+ * - `GET .../messages/{M}`: the message's metadata. `POST` with `{folder}` or `?folder=`
+ *   (new, saved, deleted) moves it; `DELETE` moves it to `deleted` (Kazoo's soft delete). Both answer
  *   the metadata after the move.
  * - `GET .../messages/{M}/raw`: the audio, as a download.
  * - A message id that is malformed, unknown, or of another box: 404 bad_identifier.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { accountModbName, isStoreError, type SavedDoc } from '../../src/store/index.ts';
-import { modbOf } from '../callflow/voicemail-store.ts';
-import { params, route } from './answer.ts';
+import { params, query, route } from './answer.ts';
 import type { Crossbar } from './context.ts';
 import { accountScope, loadTyped, saving } from './doc-routes.ts';
 import { requestData } from './docs.ts';
 import { badIdentifier, fieldError } from './errors.ts';
+import { metadataOf, recentMessages } from './mailbox-messages.ts';
 import { firstAttachment, sendAttachment } from './media-routes.ts';
 
 type Obj = Record<string, unknown>;
 const FOLDERS = ['new', 'saved', 'deleted'];
-
-const metadataOf = (doc: Obj): Obj => ({ ...(doc.metadata as Obj | undefined), media_id: doc._id });
 
 async function boxScope(cb: Crossbar, req: FastifyRequest): Promise<{ accountId: string; box: SavedDoc }> {
   const { account, db } = await accountScope(cb, req);
@@ -67,17 +65,10 @@ export function registerMessageRoutes(app: FastifyInstance, cb: Crossbar): void 
     base,
     route(async (req) => {
       const { accountId, box } = await boxScope(cb, req);
-      const found: Obj[] = [];
-      for (const db of [modbOf(accountId, 1), modbOf(accountId)]) {
-        if (!(await cb.store.dbExists(db))) continue;
-        for (const r of (await cb.store.allDocs(db, { includeDocs: true })).rows) {
-          const d = r.doc as Obj | undefined;
-          if (d?.pvt_type !== 'mailbox_message' || d.source_id !== box._id) continue;
-          const m = metadataOf(d);
-          if (m.folder !== 'deleted') found.push(m);
-        }
-      }
-      found.sort((x, y) => Number(x.timestamp ?? 0) - Number(y.timestamp ?? 0));
+      const found = (await recentMessages(cb.store, accountId))
+        .filter((d) => d.source_id === box._id)
+        .map(metadataOf)
+        .filter((m) => m.folder !== 'deleted');
       return { data: found };
     }),
   );
@@ -95,7 +86,7 @@ export function registerMessageRoutes(app: FastifyInstance, cb: Crossbar): void 
     `${base}/:message_id`,
     route(async (req) => {
       const { accountId, box } = await boxScope(cb, req);
-      const folder = requestData(req.body).folder;
+      const folder = query(req).folder ?? requestData(req.body).folder;
       if (typeof folder !== 'string' || !FOLDERS.includes(folder))
         throw fieldError('folder', 'enum', 'Value not found in enumerated list of values', {
           target: FOLDERS,

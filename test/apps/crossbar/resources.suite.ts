@@ -119,8 +119,17 @@ export function describeResources(label: string, open?: () => Promise<DocumentSt
       expect(bad.status).toBe(400);
       expect(bad.body).toMatchObject({
         message: 'validation error',
-        data: { name: { required: {} }, mailbox: { required: {} }, pin: { type: { target: 'string' } } },
+        data: {
+          name: { required: {} },
+          mailbox: { required: {} },
+          pin: { type: { target: 'string' } },
+        },
       });
+      const short = await cb.call('PUT', `${acct()}/vmboxes`, {
+        token: t,
+        data: { name: 'A', mailbox: '3200', pin: '12' },
+      });
+      expect(short.body.data).toMatchObject({ pin: { minLength: { target: 4 } } });
       await cb.call('PUT', `${acct()}/vmboxes`, { token: t, data: { name: 'A', mailbox: '3200' } });
       const dup = await cb.call('PUT', `${acct()}/vmboxes`, {
         token: t,
@@ -152,6 +161,9 @@ export function describeResources(label: string, open?: () => Promise<DocumentSt
         length: 3000,
         timestamp: 1_700_000_000,
       });
+      const boxes = await cb.call('GET', `${acct()}/vmboxes`, { token: t });
+      expect(boxes.body.data).toContainEqual(expect.objectContaining({ id: box, messages: 2 }));
+      expect(boxes.body.data).toContainEqual(expect.objectContaining({ id: other, messages: 1 }));
       const one = await cb.call('GET', `${msgs}/${first}`, { token: t });
       expect(one.body.data).toMatchObject({ media_id: first, call_id: 'call-1700000000' });
       const raw = await download(`${msgs}/${first}/raw`, t);
@@ -161,12 +173,17 @@ export function describeResources(label: string, open?: () => Promise<DocumentSt
       expect(raw.bytes.equals(audio)).toBe(true);
       const saved = await cb.call('POST', `${msgs}/${first}`, { token: t, data: { folder: 'saved' } });
       expect(saved.body.data).toMatchObject({ media_id: first, folder: 'saved' });
+      const byQuery = await cb.call('POST', `${msgs}/${first}?folder=new`, { token: t });
+      expect(byQuery.body.data).toMatchObject({ media_id: first, folder: 'new' });
+      await cb.call('POST', `${msgs}/${first}`, { token: t, data: { folder: 'saved' } });
       const badFolder = await cb.call('POST', `${msgs}/${first}`, { token: t, data: { folder: 'trash' } });
       expect(badFolder.status).toBe(400);
       expect(badFolder.body.data).toMatchObject({ folder: { enum: { value: 'trash' } } });
       const deleted = await cb.call('DELETE', `${msgs}/${second}`, { token: t });
       expect(deleted.body.data).toMatchObject({ media_id: second, folder: 'deleted' });
       const after = await cb.call('GET', msgs, { token: t });
+      const counted = await cb.call('GET', `${acct()}/vmboxes`, { token: t });
+      expect(counted.body.data).toContainEqual(expect.objectContaining({ id: box, messages: 1 }));
       expect(after.body.data).toEqual([expect.objectContaining({ media_id: first, folder: 'saved' })]);
       // Kazoo's soft delete: the message is still stored, in folder deleted.
       const doc = await cb.store.get(modbOf(ids.customer!), second);
