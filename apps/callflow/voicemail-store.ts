@@ -85,7 +85,8 @@ type Info =
   | { type: 'vm_retry'; msgId: string }
   | { type: 'vm_timeout'; msgId: string };
 
-const modbOf = (accountId: string, monthsBack = 0): string => {
+/** The account's MODB of this month, or of `monthsBack` months before. */
+export const modbOf = (accountId: string, monthsBack = 0): string => {
   const d = new Date();
   d.setUTCDate(1);
   d.setUTCMonth(d.getUTCMonth() - monthsBack);

@@ -61,10 +61,11 @@ export async function saving<T>(run: () => Promise<T>): Promise<T> {
 const defined = (o: Obj): Obj => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 const now = (): number => Math.floor(Date.now() / 1000);
 
-async function load(cb: Crossbar, kind: Kind, db: string, id: string): Promise<SavedDoc> {
+/** The document `id` of pvt_type `type`, not deleted, or 404 bad_identifier. */
+export async function loadTyped(cb: Crossbar, type: string, db: string, id: string): Promise<SavedDoc> {
   try {
     const doc = await cb.store.get(db, id);
-    if (doc.pvt_type === kind.type && doc.pvt_deleted !== true) return doc;
+    if (doc.pvt_type === type && doc.pvt_deleted !== true) return doc;
   } catch (err) {
     if (!isStoreError(err, 'not_found') && !isStoreError(err, 'invalid')) throw err;
   }
@@ -77,9 +78,13 @@ export function registerDocRoutes(app: FastifyInstance, cb: Crossbar, kind: Kind
   app.get(
     base,
     route(async (req) => {
-      const { db } = await accountScope(cb, req);
+      const { account, db } = await accountScope(cb, req);
       const page = await listPage(cb.store, db, kind.listView, query(req), cb.settings.pageSize);
-      return { data: page.data, paging: page.paging };
+      const data =
+        kind.listRows === undefined
+          ? page.data
+          : await kind.listRows(cb.store, account._id, page.data as Obj[]);
+      return { data, paging: page.paging };
     }),
   );
 
@@ -118,7 +123,7 @@ export function registerDocRoutes(app: FastifyInstance, cb: Crossbar, kind: Kind
     `${base}/:id`,
     route(async (req) => {
       const { db } = await accountScope(cb, req);
-      const doc = await load(cb, kind, db, params(req).id!);
+      const doc = await loadTyped(cb, kind.type, db, params(req).id!);
       return { data: publicDoc(doc), revision: doc._rev };
     }),
   );
@@ -126,7 +131,7 @@ export function registerDocRoutes(app: FastifyInstance, cb: Crossbar, kind: Kind
   const update = (merge: boolean) =>
     route(async (req) => {
       const { account, db } = await accountScope(cb, req);
-      const existing = await load(cb, kind, db, params(req).id!);
+      const existing = await loadTyped(cb, kind.type, db, params(req).id!);
       checkRevision(req, existing._rev);
       const input = publicInput(requestData(req.body));
       const { id: _id, ...current } = publicDoc(existing);
@@ -158,7 +163,7 @@ export function registerDocRoutes(app: FastifyInstance, cb: Crossbar, kind: Kind
     `${base}/:id`,
     route(async (req) => {
       const { account, db } = await accountScope(cb, req);
-      const existing = await load(cb, kind, db, params(req).id!);
+      const existing = await loadTyped(cb, kind.type, db, params(req).id!);
       checkRevision(req, existing._rev);
       await saving(() => cb.store.remove(db, existing._id, existing._rev));
       cb.log.info(

@@ -10,11 +10,17 @@
  * - devices: `sip.username` unique in the account (the registrar looks devices up by it
  *   in the realm's account).
  * - callflows: each of `numbers` / `patterns` used by no other callflow of the account.
+ * - vmboxes: `mailbox` (the number callers key in to log in) unique in the account; the
+ *   documents apps/callflow's voicemail module reads. Listed rows carry `messages`, the
+ *   count of the box's messages not deleted (mailbox-messages.ts).
+ * - media: no further check (the audio is an attachment, media-routes.ts).
+ * - menus: no further check; the documents apps/callflow's menu module reads.
  */
 import { createHash } from 'node:crypto';
 import type { DocumentStore } from '../../src/store/index.ts';
 import { validationError, type FieldErrors } from './errors.ts';
-import { callflowSchema, deviceSchema, userSchema } from './schemas.ts';
+import { countsByBox, recentMessages } from './mailbox-messages.ts';
+import { callflowSchema, deviceSchema, mediaSchema, menuSchema, userSchema, vmboxSchema } from './schemas.ts';
 import { validator } from './validate.ts';
 
 type Obj = Record<string, unknown>;
@@ -25,6 +31,8 @@ export interface Kind {
   /** pvt_type of its documents. */
   type: string;
   listView: string;
+  /** Adds to the listed rows what the listing view cannot know (vmboxes: `messages`). */
+  listRows?(store: DocumentStore, accountId: string, rows: Obj[]): Promise<Obj[]>;
   validate(data: Obj): Obj;
   /** Checks against the account's other documents; answers the data to store and private fields to add. */
   prepare(
@@ -142,4 +150,32 @@ export const callflows: Kind = {
   },
 };
 
-export const KINDS: readonly Kind[] = [users, devices, callflows];
+const plain = (path: string, type: string, schema: object): Kind => ({
+  path,
+  type,
+  listView: `crossbar_listings/${path}`,
+  validate: validator(schema),
+  prepare: async (_store, _db, data) => ({ data, pvt: {} }),
+});
+
+export const vmboxes: Kind = {
+  ...plain('vmboxes', 'vmbox', vmboxSchema),
+  async prepare(store, db, data, existing) {
+    const mailbox = data.mailbox as string;
+    const other = await takenBy(store, db, 'crossbar_listings/vmboxes_by_mailbox', mailbox, existing?._id);
+    if (other !== undefined)
+      throw validationError({
+        mailbox: { unique: { message: `mailbox ${mailbox} exists in vmbox ${other}`, cause: mailbox } },
+      });
+    return { data, pvt: {} };
+  },
+  async listRows(store, accountId, rows) {
+    const counts = countsByBox(await recentMessages(store, accountId));
+    return rows.map((r) => ({ ...r, messages: counts.get(r.id) ?? 0 }));
+  },
+};
+
+export const media = plain('media', 'media', mediaSchema);
+export const menus = plain('menus', 'menu', menuSchema);
+
+export const KINDS: readonly Kind[] = [users, devices, callflows, vmboxes, media, menus];

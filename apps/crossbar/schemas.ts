@@ -1,6 +1,7 @@
 /**
  * The JSON schemas of what crossbar stores, after Kazoo 4.3's
- * applications/crossbar/priv/couchdb/schemas (accounts, users, devices, callflows): the
+ * applications/crossbar/priv/couchdb/schemas (accounts, users, devices, callflows, vmboxes,
+ * media, menus): the
  * same required fields, types and limits for the fields Fife uses; any other field is
  * kept as given (Kazoo's schemas allow them too).
  */
@@ -106,5 +107,73 @@ export const callflowSchema = {
     featurecode: { type: 'object' },
     flow: flowNode,
     type: { type: 'string' },
+  },
+} as const;
+
+export const vmboxSchema = {
+  type: 'object',
+  required: ['name', 'mailbox'],
+  properties: {
+    name: str(1, 128),
+    mailbox: { type: 'string', minLength: 1, maxLength: 30 },
+    pin: { type: 'string', minLength: 4, maxLength: 15 },
+    owner_id: { type: 'string', pattern: '^[0-9a-f]{32}$' },
+    require_pin: { type: 'boolean', default: false },
+    skip_greeting: { type: 'boolean', default: false },
+    skip_instructions: { type: 'boolean', default: false },
+    is_setup: { type: 'boolean', default: false },
+    check_if_owner: { type: 'boolean', default: true },
+    delete_after_notify: { type: 'boolean', default: false },
+    save_after_notify: { type: 'boolean', default: false },
+    not_configurable: { type: 'boolean', default: false },
+    media_extension: { type: 'string', enum: ['mp3', 'mp4', 'wav'] },
+    max_message_length: { type: 'integer', minimum: 1 },
+    min_message_size: { type: 'integer', minimum: 0 },
+    max_login_attempts: { type: 'integer', minimum: 1 },
+    timezone: { type: 'string', minLength: 5, maxLength: 32 },
+    media: { type: 'object', default: {}, properties: { unavailable: str(1, 2048) } },
+    notify_email_addresses: { type: 'array', items: { type: 'string' } },
+  },
+} as const;
+
+export const mediaSchema = {
+  type: 'object',
+  required: ['name'],
+  properties: {
+    name: str(1, 128),
+    description: { type: 'string', maxLength: 256 },
+    media_source: { type: 'string', enum: ['recording', 'upload', 'tts'], default: 'upload' },
+    streamable: { type: 'boolean', default: true },
+    language: { type: 'string', default: 'en-us' },
+    prompt_id: { type: 'string' },
+    tts: {
+      type: 'object',
+      properties: { text: { type: 'string', minLength: 1 }, voice: { type: 'string' } },
+    },
+  },
+} as const;
+
+export const menuSchema = {
+  type: 'object',
+  required: ['name'],
+  properties: {
+    name: str(1, 128),
+    retries: { type: 'integer', minimum: 1, default: 3 },
+    timeout: { type: 'integer', minimum: 1, default: 10000 },
+    max_extension_length: { type: 'integer', minimum: 1, default: 4 },
+    interdigit_timeout: { type: 'integer', minimum: 1 },
+    hunt: { type: 'boolean', default: true },
+    allow_record_from_offnet: { type: 'boolean', default: false },
+    record_pin: { type: 'string', minLength: 3, maxLength: 6 },
+    suppress_media: { type: 'boolean', default: false },
+    media: {
+      type: 'object',
+      properties: {
+        greeting: str(1, 2048),
+        invalid_media: { type: ['boolean', 'string'] },
+        transfer_media: { type: ['boolean', 'string'] },
+        exit_media: { type: ['boolean', 'string'] },
+      },
+    },
   },
 } as const;

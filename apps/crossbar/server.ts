@@ -27,6 +27,8 @@ import { registerDocRoutes } from './doc-routes.ts';
 import { nodeDigest, sendError } from './envelope.ts';
 import { CbError } from './errors.ts';
 import { KINDS } from './kinds.ts';
+import { registerMediaRoutes } from './media-routes.ts';
+import { registerMessageRoutes } from './message-routes.ts';
 
 /** Kazoo 4.3's CORS headers (api_util:get_cors_headers), the methods being every one Fife serves. */
 export const CORS_HEADERS: Readonly<Record<string, string>> = {
@@ -95,6 +97,9 @@ export async function buildCrossbar(cb: Crossbar): Promise<FastifyInstance> {
     }
   });
 
+  // Audio bodies (media uploads) stay bytes.
+  app.addContentTypeParser(/^audio\//, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const e = classify(err, cb.settings.maxBodyBytes);
     if (!(err instanceof CbError) && e.status >= 500)
@@ -125,6 +130,8 @@ export async function buildCrossbar(cb: Crossbar): Promise<FastifyInstance> {
   registerAuthRoutes(app, cb);
   registerAccountRoutes(app, cb);
   for (const kind of KINDS) registerDocRoutes(app, cb, kind);
+  registerMessageRoutes(app, cb);
+  registerMediaRoutes(app, cb);
   await app.ready();
   return app;
 }

@@ -6,14 +6,12 @@
  * crossbar.test.ts, the CouchDB-protocol server in crossbar.couchdb.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addAccount } from '../../../apps/registrar/provisioning.ts';
-import { addUser } from '../../../apps/crossbar/operators.ts';
 import { askAuthn } from '../registrar/support.ts';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureDesignDocs, readDesignDocs, type DocumentStore } from '../../../src/store/index.ts';
 import { lookupCallflow } from '../../../apps/callflow/lookup.ts';
-import { md5, sha1, startCrossbar, type CbHarness } from './support.ts';
+import { childAccount, md5, seedAccounts, sha1, startCrossbar, userIn, type CbHarness } from './support.ts';
 
 const CALLFLOW_DESIGN = readDesignDocs(
   join(dirname(fileURLToPath(import.meta.url)), '../../../apps/callflow/couchdb/account'),
@@ -29,40 +27,11 @@ const tokens: Record<string, string> = {};
 const claimsOf = (token: string): Record<string, unknown> =>
   JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
 
-async function childAccount(
-  parentToken: string,
-  parentId: string,
-  name: string,
-  realm: string,
-): Promise<string> {
-  const r = await cb.call('PUT', `/v2/accounts/${parentId}`, { token: parentToken, data: { name, realm } });
-  expect(r.status, r.text).toBe(201);
-  return r.body.data.id as string;
-}
-
-async function userIn(token: string, accountId: string, username: string, password: string): Promise<string> {
-  const r = await cb.call('PUT', `/v2/accounts/${accountId}/users`, {
-    token,
-    data: { first_name: 'Ann', last_name: 'Example', username, password, priv_level: 'admin' },
-  });
-  expect(r.status, r.text).toBe(201);
-  return r.body.data.id as string;
-}
-
 export function describeCrossbar(label: string, open?: () => Promise<DocumentStore>): void {
   describe(`crossbar: ${label}`, () => {
     beforeAll(async () => {
       cb = await startCrossbar({ store: open === undefined ? undefined : await open() });
-      rootId = await addAccount(cb.store, { name: 'Platform', realm: 'sip.platform.test' });
-      await addUser(cb.store, { account: 'Platform', username: 'Admin', password: 'root-pass', admin: true });
-      rootToken = await cb.login('Platform', 'admin', 'root-pass');
-      ids.reseller = await childAccount(rootToken, rootId, 'Reseller One', 'sip.reseller.test');
-      ids.unrelated = await childAccount(rootToken, rootId, 'Unrelated Co', 'sip.unrelated.test');
-      await userIn(rootToken, ids.reseller, 'resadmin', 'res-pass');
-      await userIn(rootToken, ids.unrelated, 'other', 'other-pass');
-      tokens.reseller = await cb.login('Reseller One', 'resadmin', 'res-pass');
-      tokens.unrelated = await cb.login('Unrelated Co', 'other', 'other-pass');
-      ids.customer = await childAccount(tokens.reseller, ids.reseller, 'Customer', 'sip.customer.test');
+      ({ rootId, rootToken } = await seedAccounts(cb, ids, tokens));
     }, 30_000);
 
     afterAll(async () => {
@@ -128,8 +97,8 @@ export function describeCrossbar(label: string, open?: () => Promise<DocumentSto
       });
 
       it('a disabled account cannot log in: 423 locked', async () => {
-        const id = await childAccount(rootToken, rootId, 'Sleepy Co', 'sip.sleepy.test');
-        await userIn(rootToken, id, 'sleeper', 'zzz-pass');
+        const id = await childAccount(cb, rootToken, rootId, 'Sleepy Co', 'sip.sleepy.test');
+        await userIn(cb, rootToken, id, 'sleeper', 'zzz-pass');
         expect(await cb.login('Sleepy Co', 'sleeper', 'zzz-pass')).toContain('.');
         const off = await cb.call('PATCH', `/v2/accounts/${id}`, {
           token: rootToken,
@@ -161,7 +130,7 @@ export function describeCrossbar(label: string, open?: () => Promise<DocumentSto
     describe('accounts', () => {
       it('create a child, get, edit (POST replaces), patch (null deletes), children, descendants, parents, delete', async () => {
         const t = tokens.reseller;
-        const id = await childAccount(t!, ids.customer!, 'Sub Co', 'sip.sub.test');
+        const id = await childAccount(cb, t!, ids.customer!, 'Sub Co', 'sip.sub.test');
         const got = await cb.call('GET', `/v2/accounts/${id}`, { token: t });
         expect(got.status).toBe(200);
         expect(got.body.data).toMatchObject({ id, name: 'Sub Co', realm: 'sip.sub.test' });
@@ -449,7 +418,7 @@ export function describeCrossbar(label: string, open?: () => Promise<DocumentSto
             await check(m, one, d, tokens.reseller!, [200]);
           }
         }
-        const doomed = await childAccount(tokens.reseller!, ids.customer!, 'Doomed', 'sip.doomed.test');
+        const doomed = await childAccount(cb, tokens.reseller!, ids.customer!, 'Doomed', 'sip.doomed.test');
         await check('DELETE', `/v2/accounts/${doomed}`, undefined, tokens.unrelated!, [403]);
         await check('GET', `/v2/accounts/${doomed}`, undefined, tokens.reseller!, [200]);
         await check('DELETE', `/v2/accounts/${doomed}`, undefined, tokens.reseller!, [200]);
@@ -553,7 +522,7 @@ export function describeCrossbar(label: string, open?: () => Promise<DocumentSto
 
     describe('pagination and CORS', () => {
       it('page_size pages with next_start_key until the last page; paginate=false answers all', async () => {
-        const acct = await childAccount(tokens.reseller!, ids.reseller!, 'Paging Co', 'sip.paging.test');
+        const acct = await childAccount(cb, tokens.reseller!, ids.reseller!, 'Paging Co', 'sip.paging.test');
         const made: string[] = [];
         for (let i = 0; i < 5; i++) {
           const r = await cb.call('PUT', `/v2/accounts/${acct}/devices`, {

@@ -1,4 +1,6 @@
-/** crossbar's behaviour suite (crossbar.suite.ts) on the embedded store. */
+/** crossbar's behaviour suites (crossbar.suite.ts, resources.suite.ts) on the embedded store. */
 import { describeCrossbar } from './crossbar.suite.ts';
+import { describeResources } from './resources.suite.ts';
 
 describeCrossbar('embedded store');
+describeResources('embedded store');

@@ -4,6 +4,9 @@
  * client (fetch) speaking Kazoo's envelope to it.
  */
 import { createHash } from 'node:crypto';
+import { expect } from 'vitest';
+import { addAccount } from '../../../apps/registrar/provisioning.ts';
+import { addUser } from '../../../apps/crossbar/operators.ts';
 import { createServer } from 'node:net';
 import { Supervisor, type Pid } from '../../../src/kernel/index.ts';
 import type { DocumentStore } from '../../../src/store/index.ts';
@@ -99,4 +102,53 @@ export async function startCrossbar(
     },
   };
   return cb;
+}
+
+export async function childAccount(
+  cb: CbHarness,
+  parentToken: string,
+  parentId: string,
+  name: string,
+  realm: string,
+): Promise<string> {
+  const r = await cb.call('PUT', `/v2/accounts/${parentId}`, { token: parentToken, data: { name, realm } });
+  expect(r.status, r.text).toBe(201);
+  return r.body.data.id as string;
+}
+
+export async function userIn(
+  cb: CbHarness,
+  token: string,
+  accountId: string,
+  username: string,
+  password: string,
+): Promise<string> {
+  const r = await cb.call('PUT', `/v2/accounts/${accountId}/users`, {
+    token,
+    data: { first_name: 'Ann', last_name: 'Example', username, password, priv_level: 'admin' },
+  });
+  expect(r.status, r.text).toBe(201);
+  return r.body.data.id as string;
+}
+
+/**
+ * The suites' accounts: Platform (the superduper admin's) > reseller > customer, and
+ * unrelated (a child of Platform); fills `ids` and `tokens` (reseller, unrelated).
+ */
+export async function seedAccounts(
+  cb: CbHarness,
+  ids: Record<string, string>,
+  tokens: Record<string, string>,
+): Promise<{ rootId: string; rootToken: string }> {
+  const rootId = await addAccount(cb.store, { name: 'Platform', realm: 'sip.platform.test' });
+  await addUser(cb.store, { account: 'Platform', username: 'Admin', password: 'root-pass', admin: true });
+  const rootToken = await cb.login('Platform', 'admin', 'root-pass');
+  ids.reseller = await childAccount(cb, rootToken, rootId, 'Reseller One', 'sip.reseller.test');
+  ids.unrelated = await childAccount(cb, rootToken, rootId, 'Unrelated Co', 'sip.unrelated.test');
+  await userIn(cb, rootToken, ids.reseller, 'resadmin', 'res-pass');
+  await userIn(cb, rootToken, ids.unrelated, 'other', 'other-pass');
+  tokens.reseller = await cb.login('Reseller One', 'resadmin', 'res-pass');
+  tokens.unrelated = await cb.login('Unrelated Co', 'other', 'other-pass');
+  ids.customer = await childAccount(cb, tokens.reseller, ids.reseller, 'Customer', 'sip.customer.test');
+  return { rootId, rootToken };
 }
