@@ -8,8 +8,8 @@
  * - `vmStoreMessage(rt, job)` (cast): saves the message document in the account's
  *   monthly database (MODB, created when missing) with Kazoo's fields (`_id`
  *   `YYYYMM-<hex>`, pvt_type `mailbox_message`, source_type `mailbox`, source_id the box,
- *   `metadata` {timestamp, from, to, caller_id_number, caller_id_name, call_id, folder
- *   `new`, length, media_id}), then has the call's switch upload the recorded file to
+ *   `metadata` {timestamp (Gregorian seconds, as Kazoo), from, to, caller_id_number,
+ *   caller_id_name, call_id, folder `new`, length, media_id}), then has the call's switch upload the recorded file to
  *   media_mgr's URL for the document's attachment: switch_command `send_http` to
  *   `switch.command.<node>`, the switch_reply back on this process's queue. A failed
  *   upload (Result error, or no reply in UPLOAD_TIMEOUT_MS) is retried RETRIES times,
@@ -21,6 +21,7 @@
  *   kvm_message:set_folder); answers true when saved.
  * - Store work runs inside the process; every failure is a log line and an error answer.
  */
+import { gregorianSeconds } from '../../src/api/time.ts';
 import { randomBytes } from 'node:crypto';
 import { GenServer, noreply, ok, reply, type ChildSpec, type Runtime } from '../../src/kernel/index.ts';
 import { GenListener, type GenListenerBehaviour } from '../../src/bus/gen-listener.ts';
@@ -175,7 +176,7 @@ const VmStore: GenListenerBehaviour<State, VmArgs, Call, Cast> = {
         name: `mailbox ${j.boxId} message ${now.toISOString()}`,
         description: 'voicemail message with media',
         metadata: {
-          timestamp: Math.floor(now.getTime() / 1000),
+          timestamp: gregorianSeconds(now.getTime()),
           from: j.from,
           to: j.to,
           caller_id_number: j.callerIdNumber ?? '',

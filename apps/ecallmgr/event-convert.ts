@@ -27,6 +27,7 @@
  *   variable_bridge_hangup_cause -> Bridge-Hangup-Cause, variable_sip_term_status -> Hangup-Code.
  * - Never throws on odd input: missing headers are left out.
  */
+import { gregorianSeconds } from '../../src/api/time.ts';
 import type { EslEvent } from '../../src/switch/index.ts';
 
 export interface SwitchIdentity {
@@ -101,7 +102,6 @@ const NO_COMPLETE = new Set([
   'execute_extension',
   'park',
 ]);
-const GREGORIAN_OFFSET_S = 62_167_219_200;
 
 /** Which event name to publish for `ev`, or undefined when it is not published. */
 export function publishedName(ev: EslEvent): string | undefined {
@@ -159,7 +159,7 @@ export function callEventFields(ev: EslEvent, sw: SwitchIdentity): Record<string
     'Event-Name': name,
     'Call-ID': callId,
     'Msg-ID': micros,
-    Timestamp: micros === undefined ? undefined : Math.floor(Number(micros) / 1e6) + GREGORIAN_OFFSET_S,
+    Timestamp: micros === undefined ? undefined : gregorianSeconds(Number(micros) / 1e3),
     'Call-Direction': h['Call-Direction'],
     'Caller-ID-Name': first(
       h.variable_origination_caller_id_name,

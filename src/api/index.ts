@@ -124,3 +124,4 @@ export {
   queueAgentChangeKey,
   AGENT_STATUSES,
 } from './acdc.ts';
+export { GREGORIAN_OFFSET_S, gregorianSeconds } from './time.ts';

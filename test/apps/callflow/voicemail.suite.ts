@@ -88,6 +88,9 @@ export function voicemailSuite(start: () => Promise<CfHarness>): void {
     expect(msg).toMatchObject({ source_type: 'mailbox', source_id: BOX });
     expect(meta).toMatchObject({ folder: 'new', to: '3000', caller_id_number: '1001', media_id: msg._id });
     expect(Number(meta.length)).toBeGreaterThanOrEqual(3000);
+    // Kazoo's clients read the time as Gregorian seconds (year 0), not Unix seconds.
+    const unixS = Number(meta.timestamp) - 62_167_219_200;
+    expect(Math.abs(unixS - Date.now() / 1000)).toBeLessThan(120);
     const ms = await wavMs(msg);
     expect(ms).toBeGreaterThanOrEqual(3000);
     expect(Math.abs(ms! - Number(meta.length))).toBeLessThan(250);
