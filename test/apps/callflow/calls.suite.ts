@@ -5,10 +5,9 @@
  * (calls.test.ts) and on RabbitMQ (calls.rabbitmq.test.ts).
  */
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { names } from '../../../apps/ecallmgr/context.ts';
 import { exeName } from '../../../apps/callflow/exe.ts';
 import { ERROR_PROMPT } from '../../../apps/callflow/modules/media.ts';
-import type { CfHarness } from './harness.ts';
+import { callProcessesGone, type CfHarness } from './harness.ts';
 import { header } from '../ecallmgr/harness.ts';
 import { MODULES } from '../../../apps/callflow/modules/index.ts';
 import type { CfModule } from '../../../apps/callflow/modules/module.ts';
@@ -37,15 +36,7 @@ export function callflowSuite(start: () => Promise<CfHarness>): void {
     await h.close();
   });
 
-  /** Waits until the call's processes (ecallmgr's and the executor) are all gone. */
-  async function callGone(callId: string): Promise<void> {
-    await h.app.waitEvent(callId, 'CHANNEL_DESTROY');
-    const gone = (): boolean =>
-      [names.control(callId), names.events(callId), exeName(callId)].every(
-        (n) => h.rt.whereis(n) === undefined,
-      );
-    if (!gone()) await h.rt.events.waitFor('exit', gone);
-  }
+  const callGone = (callId: string): Promise<void> => callProcessesGone(h, callId);
 
   it('a call to a number runs its callflow: answer, play, hangup', async () => {
     await h.putCallflow(

@@ -24,6 +24,8 @@ import { EmbeddedStore, accountDbName, type DocumentStore } from '../../../src/s
 import { addAccount, addDevice } from '../../../apps/registrar/provisioning.ts';
 import { registrarTree } from '../../../supervisors/registrar.sup.ts';
 import { callflowTree, CALLFLOW_SUP } from '../../../supervisors/callflow.sup.ts';
+import { names } from '../../../apps/ecallmgr/context.ts';
+import { exeName } from '../../../apps/callflow/exe.ts';
 import { startHarness, type Harness } from '../ecallmgr/harness.ts';
 import { tmpDir } from '../../support/tmp-dirs.ts';
 
@@ -149,4 +151,15 @@ export async function waitLine(
     await new Promise((r) => setTimeout(r, 5));
   }
   throw new Error('timed out waiting for a log line');
+}
+
+/** Waits for the call's CHANNEL_DESTROY, then until its processes (ecallmgr's call_control
+ *  and call_events, the executor) are all gone. */
+export async function callProcessesGone(h: CfHarness, callId: string): Promise<void> {
+  await h.app.waitEvent(callId, 'CHANNEL_DESTROY');
+  const gone = (): boolean =>
+    [names.control(callId), names.events(callId), exeName(callId)].every(
+      (n) => h.rt.whereis(n) === undefined,
+    );
+  if (!gone()) await h.rt.events.waitFor('exit', gone);
 }

@@ -9,11 +9,8 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { accountModbName } from '../../../src/store/index.ts';
 import { wavDurationMs } from '../../../src/switch/wav.ts';
-import { names } from '../../../apps/ecallmgr/context.ts';
-import { exeName } from '../../../apps/callflow/exe.ts';
 import { ERROR_PROMPT } from '../../../apps/callflow/modules/media.ts';
-import type { CfHarness } from './harness.ts';
-import { waitLine } from './harness.ts';
+import { callProcessesGone, waitLine, type CfHarness } from './harness.ts';
 import { BOX, PIN } from './voicemail-harness.ts';
 
 const prompt = (n: string): string => `playback prompt://system_media/${n}/en-us`;
@@ -27,14 +24,7 @@ export function voicemailSuite(start: () => Promise<CfHarness>): void {
     await h.close();
   });
 
-  async function callGone(callId: string): Promise<void> {
-    await h.app.waitEvent(callId, 'CHANNEL_DESTROY');
-    const gone = (): boolean =>
-      [names.control(callId), names.events(callId), exeName(callId)].every(
-        (n) => h.rt.whereis(n) === undefined,
-      );
-    if (!gone()) await h.rt.events.waitFor('exit', gone);
-  }
+  const callGone = (callId: string): Promise<void> => callProcessesGone(h, callId);
 
   async function setBox(fields: Record<string, unknown>): Promise<void> {
     const old = await h.store.get(h.accountDb, BOX);
