@@ -22,6 +22,7 @@ import { validationError, type FieldErrors } from './errors.ts';
 import { countsByBox, recentMessages } from './mailbox-messages.ts';
 import { callflowSchema, deviceSchema, mediaSchema, menuSchema, userSchema, vmboxSchema } from './schemas.ts';
 import { validator } from './validate.ts';
+import { callflowMetadata } from './callflow-metadata.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -33,6 +34,8 @@ export interface Kind {
   listView: string;
   /** Adds to the listed rows what the listing view cannot know (vmboxes: `messages`). */
   listRows?(store: DocumentStore, accountId: string, rows: Obj[]): Promise<Obj[]>;
+  /** Adds to a GET of one document what Kazoo answers beside it (callflows: `metadata`). */
+  readExtra?(store: DocumentStore, db: string, doc: Obj): Promise<Obj>;
   validate(data: Obj): Obj;
   /** Checks against the account's other documents; answers the data to store and private fields to add. */
   prepare(
@@ -135,6 +138,7 @@ export const callflows: Kind = {
   path: 'callflows',
   type: 'callflow',
   listView: 'crossbar_listings/callflows',
+  readExtra: async (store, db, doc) => ({ metadata: await callflowMetadata(store, db, doc.flow) }),
   validate: validator(callflowSchema),
   async prepare(store, db, data, existing) {
     const errors: FieldErrors = {};
@@ -146,7 +150,9 @@ export const callflows: Kind = {
       }
     }
     if (Object.keys(errors).length > 0) throw validationError(errors);
-    return { data, pvt: {} };
+    // `metadata` is computed on each GET: a client sending back what it read stores none.
+    const { metadata: _metadata, ...rest } = data;
+    return { data: rest, pvt: {} };
   },
 };
 

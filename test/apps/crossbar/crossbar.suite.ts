@@ -367,6 +367,48 @@ export function describeCrossbar(label: string, open?: () => Promise<DocumentSto
         expect((await cb.call('DELETE', `${base}/${id}`, { token: t })).status).toBe(200);
         expect((await cb.call('GET', `${base}/${id}`, { token: t })).body.message).toBe('bad_identifier');
       });
+      it('a callflow GET names the documents its flow points at in metadata (not stored)', async () => {
+        const t = tokens.reseller;
+        const acc = `/v2/accounts/${ids.customer}`;
+        const made = async (path: string, data: object): Promise<string> => {
+          const r = await cb.call('PUT', `${acc}/${path}`, { token: t, data });
+          expect(r.status, r.text).toBe(201);
+          return r.body.data.id as string;
+        };
+        const userId = await made('users', { first_name: 'Cy', last_name: 'Rus' });
+        const deviceId = await made('devices', { name: 'Lobby phone' });
+        const boxId = await made('vmboxes', { name: 'Cy box', mailbox: '4101' });
+        const flow = {
+          module: 'user',
+          data: { id: userId },
+          children: {
+            _: {
+              module: 'device',
+              data: { id: deviceId },
+              children: { _: { module: 'voicemail', data: { id: boxId } } },
+            },
+            nope: { module: 'device', data: { id: 'no-such-document' } },
+          },
+        };
+        const id = await made('callflows', { name: 'Cy', numbers: ['4101'], flow });
+        const got = await cb.call('GET', `${acc}/callflows/${id}`, { token: t });
+        expect(got.status).toBe(200);
+        expect(got.body.data.metadata).toEqual({
+          [userId]: { name: 'Cy Rus', pvt_type: 'user' },
+          [deviceId]: { name: 'Lobby phone', pvt_type: 'device' },
+          [boxId]: { name: 'Cy box', pvt_type: 'vmbox' },
+        });
+        // Sent back as read, the metadata is not stored.
+        const posted = await cb.call('POST', `${acc}/callflows/${id}`, { token: t, data: got.body.data });
+        expect(posted.status, posted.text).toBe(200);
+        expect(posted.body.data).not.toHaveProperty('metadata');
+        const c = ids.customer!;
+        const stored = await cb.store.get(
+          `account%2F${c.slice(0, 2)}%2F${c.slice(2, 4)}%2F${c.slice(4)}`,
+          id,
+        );
+        expect(stored).not.toHaveProperty('metadata');
+      });
     });
 
     describe('authorization matrix', () => {
