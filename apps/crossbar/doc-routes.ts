@@ -22,6 +22,7 @@ import { mergePatch, privateFields, publicDoc, publicInput, requestData } from '
 import { badIdentifier, CbError } from './errors.ts';
 import type { Kind } from './kinds.ts';
 import { listPage } from './listing.ts';
+import { withStatus } from './device-status.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -85,7 +86,11 @@ export function registerDocRoutes(app: FastifyInstance, cb: Crossbar, kind: Kind
         kind.listRows === undefined
           ? page.data
           : await kind.listRows(cb.store, account._id, page.data as Obj[]);
-      return { data, paging: page.paging };
+      const rows =
+        kind.withStatus === true && query(req).with_status === 'true'
+          ? await withStatus(cb, account, db, data as Obj[])
+          : data;
+      return { data: rows, paging: page.paging };
     }),
   );
 

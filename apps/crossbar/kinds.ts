@@ -36,6 +36,8 @@ export interface Kind {
   listRows?(store: DocumentStore, accountId: string, rows: Obj[]): Promise<Obj[]>;
   /** Adds to a GET of one document what Kazoo answers beside it (callflows: `metadata`). */
   readExtra?(store: DocumentStore, db: string, doc: Obj): Promise<Obj>;
+  /** `?with_status=true` adds each listed row's `registered` (device-status.ts). */
+  withStatus?: boolean;
   validate(data: Obj): Obj;
   /** Checks against the account's other documents; answers the data to store and private fields to add. */
   prepare(
@@ -114,6 +116,7 @@ export const devices: Kind = {
   path: 'devices',
   type: 'device',
   listView: 'crossbar_listings/devices',
+  withStatus: true,
   validate: validator(deviceSchema),
   async prepare(store, db, data, existing) {
     const sip = data.sip as Obj | undefined;
