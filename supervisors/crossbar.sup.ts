@@ -8,11 +8,14 @@
  */
 import type { SupervisorSpec } from '../src/kernel/index.ts';
 import type { DocumentStore } from '../src/store/index.ts';
+import type { BusTransport } from '../src/bus/index.ts';
 import { crossbarHttpChildSpec } from '../apps/crossbar/http-server.ts';
 import { crossbarSettings } from '../apps/crossbar/settings.ts';
 
 export interface CrossbarServices {
   store: DocumentStore;
+  /** The bus the registrar is asked on (devices' status). */
+  bus?: BusTransport;
   config?: { settings?: Record<string, Record<string, unknown>> };
 }
 
@@ -23,6 +26,6 @@ export function crossbarTree(
   const settings = crossbarSettings(services.config?.settings?.crossbar, env);
   return {
     flags: { strategy: 'one_for_one', intensity: 5, period: 10 },
-    children: [crossbarHttpChildSpec({ store: services.store, settings })],
+    children: [crossbarHttpChildSpec({ store: services.store, bus: services.bus, settings })],
   };
 }

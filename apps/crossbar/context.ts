@@ -12,6 +12,7 @@
  *   (`pvt_superduper_admin`) acts on all. Answers the target account document (404
  *   bad_identifier when there is none and the token could have seen it).
  */
+import type { Requester } from '../../src/bus/index.ts';
 import type { FastifyRequest } from 'fastify';
 import type { Logger } from '../../src/kernel/index.ts';
 import {
@@ -34,6 +35,8 @@ export interface Crossbar {
   settings: CrossbarSettings;
   log: Logger;
   node: string;
+  /** Asks the registrar (reg_query) for devices' status; none without a bus. */
+  registrar?: Requester;
 }
 
 declare module 'fastify' {

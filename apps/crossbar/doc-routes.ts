@@ -2,7 +2,8 @@
  * Users, devices and callflows of an account (`/v2/accounts/{account_id}/{kind}` and
  * `.../{kind}/{id}`), Kazoo's crossbar_doc behaviour:
  *
- * - GET list: the kind's listing fields, paged (listing.ts). PUT: create (201). GET one;
+ * - GET list: the kind's listing fields, paged (listing.ts). PUT: create (201). GET one
+ *   (with the kind's `readExtra`: a callflow's `metadata`);
  *   POST: replace the public fields; PATCH: merge, `null` deleting a key; DELETE: the
  *   document goes, its last public form is answered. Every write checks the schema
  *   (400 validation error with every field's problem) and the kind's rules (kinds.ts)
@@ -21,6 +22,7 @@ import { mergePatch, privateFields, publicDoc, publicInput, requestData } from '
 import { badIdentifier, CbError } from './errors.ts';
 import type { Kind } from './kinds.ts';
 import { listPage } from './listing.ts';
+import { withStatus } from './device-status.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -84,7 +86,11 @@ export function registerDocRoutes(app: FastifyInstance, cb: Crossbar, kind: Kind
         kind.listRows === undefined
           ? page.data
           : await kind.listRows(cb.store, account._id, page.data as Obj[]);
-      return { data, paging: page.paging };
+      const rows =
+        kind.withStatus === true && query(req).with_status === 'true'
+          ? await withStatus(cb, account, db, data as Obj[])
+          : data;
+      return { data: rows, paging: page.paging };
     }),
   );
 
@@ -124,7 +130,8 @@ export function registerDocRoutes(app: FastifyInstance, cb: Crossbar, kind: Kind
     route(async (req) => {
       const { db } = await accountScope(cb, req);
       const doc = await loadTyped(cb, kind.type, db, params(req).id!);
-      return { data: publicDoc(doc), revision: doc._rev };
+      const extra = kind.readExtra === undefined ? {} : await kind.readExtra(cb.store, db, doc);
+      return { data: { ...publicDoc(doc), ...extra }, revision: doc._rev };
     }),
   );
 

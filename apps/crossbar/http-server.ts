@@ -13,6 +13,7 @@
  * - `describe()` gives `{url}` (`http://HOST:PORT` with the bound port); `crossbarUrl(rt)`
  *   reads it.
  */
+import { Requester, type BusTransport } from '../../src/bus/index.ts';
 import {
   GenServer,
   ok,
@@ -30,14 +31,20 @@ import { TokenKeys } from './tokens.ts';
 
 export const CROSSBAR_HTTP = 'crossbar_http';
 
+/** How long a devices' status waits for the registrar (Kazoo's default request wait). */
+const REG_QUERY_TIMEOUT_MS = 2000;
+
 export interface CrossbarHttpArgs {
   store: DocumentStore;
   settings: CrossbarSettings;
+  /** The bus the registrar is asked on (devices' status); without it status is refused. */
+  bus?: BusTransport;
 }
 
 interface State {
   url: string;
   close(): Promise<void>;
+  registrar?: Requester;
 }
 
 export const CrossbarHttp: GenServerBehaviour<State, CrossbarHttpArgs> = {
@@ -47,7 +54,13 @@ export const CrossbarHttp: GenServerBehaviour<State, CrossbarHttpArgs> = {
     const { host, port } = a.settings;
     const dbs = new Databases(a.store);
     await dbs.system();
+    let registrar: Requester | undefined;
+    if (a.bus !== undefined) {
+      registrar = new Requester({ transport: a.bus, logger: ctx.log, timeoutMs: REG_QUERY_TIMEOUT_MS });
+      await registrar.start();
+    }
     const cb: Crossbar = {
+      registrar,
       store: a.store,
       dbs,
       keys: await TokenKeys.load(a.store),
@@ -63,11 +76,12 @@ export const CrossbarHttp: GenServerBehaviour<State, CrossbarHttpArgs> = {
       portSetting: 'settings.crossbar.port or FIFE_CROSSBAR_PORT',
     });
     ctx.log.info({ url, max_body_bytes: a.settings.maxBodyBytes }, 'crossbar listening');
-    return ok({ url, close });
+    return ok({ url, close, registrar });
   },
   describe: (s) => ({ url: s.url }),
   async terminate(_r, s) {
     await s.close();
+    await s.registrar?.stop();
   },
 };
 

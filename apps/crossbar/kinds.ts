@@ -22,6 +22,7 @@ import { validationError, type FieldErrors } from './errors.ts';
 import { countsByBox, recentMessages } from './mailbox-messages.ts';
 import { callflowSchema, deviceSchema, mediaSchema, menuSchema, userSchema, vmboxSchema } from './schemas.ts';
 import { validator } from './validate.ts';
+import { callflowMetadata } from './callflow-metadata.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -33,6 +34,10 @@ export interface Kind {
   listView: string;
   /** Adds to the listed rows what the listing view cannot know (vmboxes: `messages`). */
   listRows?(store: DocumentStore, accountId: string, rows: Obj[]): Promise<Obj[]>;
+  /** Adds to a GET of one document what Kazoo answers beside it (callflows: `metadata`). */
+  readExtra?(store: DocumentStore, db: string, doc: Obj): Promise<Obj>;
+  /** `?with_status=true` adds each listed row's `registered` (device-status.ts). */
+  withStatus?: boolean;
   validate(data: Obj): Obj;
   /** Checks against the account's other documents; answers the data to store and private fields to add. */
   prepare(
@@ -111,6 +116,7 @@ export const devices: Kind = {
   path: 'devices',
   type: 'device',
   listView: 'crossbar_listings/devices',
+  withStatus: true,
   validate: validator(deviceSchema),
   async prepare(store, db, data, existing) {
     const sip = data.sip as Obj | undefined;
@@ -135,6 +141,7 @@ export const callflows: Kind = {
   path: 'callflows',
   type: 'callflow',
   listView: 'crossbar_listings/callflows',
+  readExtra: async (store, db, doc) => ({ metadata: await callflowMetadata(store, db, doc.flow) }),
   validate: validator(callflowSchema),
   async prepare(store, db, data, existing) {
     const errors: FieldErrors = {};
@@ -146,7 +153,9 @@ export const callflows: Kind = {
       }
     }
     if (Object.keys(errors).length > 0) throw validationError(errors);
-    return { data, pvt: {} };
+    // `metadata` is computed on each GET: a client sending back what it read stores none.
+    const { metadata: _metadata, ...rest } = data;
+    return { data: rest, pvt: {} };
   },
 };
 

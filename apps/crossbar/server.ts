@@ -24,6 +24,7 @@ import { registerAccountRoutes } from './account-routes.ts';
 import { registerAuthRoutes } from './auth-routes.ts';
 import type { Crossbar } from './context.ts';
 import { registerDocRoutes } from './doc-routes.ts';
+import { registerDeviceStatusRoute } from './device-status.ts';
 import { nodeDigest, sendError } from './envelope.ts';
 import { CbError } from './errors.ts';
 import { KINDS } from './kinds.ts';
@@ -129,6 +130,7 @@ export async function buildCrossbar(cb: Crossbar): Promise<FastifyInstance> {
 
   registerAuthRoutes(app, cb);
   registerAccountRoutes(app, cb);
+  registerDeviceStatusRoute(app, cb);
   for (const kind of KINDS) registerDocRoutes(app, cb, kind);
   registerMessageRoutes(app, cb);
   registerMediaRoutes(app, cb);

@@ -48,6 +48,7 @@ import { loadConfig, nodeDir, type NodeConfig } from './config.ts';
 import { loadApps } from './app-loader.ts';
 import { adminUrl, ADMIN_FILE } from './admin.ts';
 import { createNodeMetrics } from './metrics.ts';
+import { publishingStore } from './publishing-store.ts';
 import { acquireNodeLock, removeOwnFile } from './node-lock.ts';
 import { kernelTree, KERNEL_SUP } from '../../supervisors/kernel.sup.ts';
 import type { DestinationStream } from 'pino';
@@ -62,7 +63,7 @@ export interface NodeServices {
   log: Logger;
   /** This node's data folder. */
   dataDir: string;
-  /** The document store the config names (embedded by default). */
+  /** The document store the config names (embedded by default); every write is announced on the bus (doc_created / doc_edited / doc_deleted). */
   store: DocumentStore;
   /** The bus transport the config names (embedded by default), Kazoo's exchanges declared. */
   bus: BusTransport;
@@ -192,7 +193,14 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<FifeNode> 
     undo.push({ what: 'admin.json', run: () => removeOwnFile(join(dir, ADMIN_FILE)) });
     // Before any app holds the bus or store: metrics time their calls on these instances.
     const metrics = createNodeMetrics({ runtime, bus, store, apps: config.apps });
-    const services: NodeServices = { config, runtime, log, dataDir: dir, store, bus };
+    // Apps write through a store that announces each write on the bus (publishing-store.ts).
+    const appStore = publishingStore(
+      store,
+      bus,
+      { appName: 'fife_store', appVersion: FIFE_VERSION, node: config.node },
+      log.child({ layer: 'store' }),
+    );
+    const services: NodeServices = { config, runtime, log, dataDir: dir, store: appStore, bus };
     const startedAt = Date.now();
     const kernel = await Supervisor.start(
       runtime,

@@ -6,7 +6,7 @@
  * crossbar.test.ts, the CouchDB-protocol server in crossbar.couchdb.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { askAuthn } from '../registrar/support.ts';
+import { askAuthn, register } from '../registrar/support.ts';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureDesignDocs, readDesignDocs, type DocumentStore } from '../../../src/store/index.ts';
@@ -366,6 +366,81 @@ export function describeCrossbar(label: string, open?: () => Promise<DocumentSto
         expect(dup.body.data).toHaveProperty('numbers.unique');
         expect((await cb.call('DELETE', `${base}/${id}`, { token: t })).status).toBe(200);
         expect((await cb.call('GET', `${base}/${id}`, { token: t })).body.message).toBe('bad_identifier');
+      });
+      it('devices ?with_status=true and devices/status ask the registrar who is registered', async () => {
+        const t = tokens.reseller;
+        const acc = `/v2/accounts/${ids.customer}`;
+        const device = async (name: string, username: string): Promise<string> => {
+          const r = await cb.call('PUT', `${acc}/devices`, {
+            token: t,
+            data: { name, sip: { username, password: 'pa55word' } },
+          });
+          expect(r.status, r.text).toBe(201);
+          return r.body.data.id as string;
+        };
+        const onDesk = await device('Status desk', 'status200');
+        const offDesk = await device('Status spare', 'status201');
+        const before = await cb.call('GET', `${acc}/devices?with_status=true&paginate=false`, { token: t });
+        expect(before.status).toBe(200);
+        expect(before.body.data).toContainEqual(expect.objectContaining({ id: onDesk, registered: false }));
+        // The phone registers through the proxy: reg_success on the bus, as Kamailio sends it.
+        await register(cb.h, 'Status200', 'sip.customer.test', 'sip:status200@127.0.0.1:5070');
+        await expect
+          .poll(async () => (await cb.call('GET', `${acc}/devices/status`, { token: t })).body.data)
+          .toEqual([{ device_id: onDesk, registered: true }]);
+        const listed = await cb.call('GET', `${acc}/devices?with_status=true&paginate=false`, { token: t });
+        const rows = listed.body.data as Array<Record<string, unknown>>;
+        expect(rows.find((r) => r.id === onDesk)).toMatchObject({ name: 'Status desk', registered: true });
+        expect(rows.find((r) => r.id === offDesk)).toMatchObject({ registered: false });
+        // Without with_status the listing is Kazoo's plain one.
+        const plain = await cb.call('GET', `${acc}/devices?paginate=false`, { token: t });
+        expect(plain.body.data.every((r: Record<string, unknown>) => !('registered' in r))).toBe(true);
+        // Another account's token is refused.
+        const other = await cb.call('GET', `${acc}/devices/status`, { token: tokens.unrelated });
+        expect(other.status).toBe(403);
+      });
+
+      it('a callflow GET names the documents its flow points at in metadata (not stored)', async () => {
+        const t = tokens.reseller;
+        const acc = `/v2/accounts/${ids.customer}`;
+        const made = async (path: string, data: object): Promise<string> => {
+          const r = await cb.call('PUT', `${acc}/${path}`, { token: t, data });
+          expect(r.status, r.text).toBe(201);
+          return r.body.data.id as string;
+        };
+        const userId = await made('users', { first_name: 'Cy', last_name: 'Rus' });
+        const deviceId = await made('devices', { name: 'Lobby phone' });
+        const boxId = await made('vmboxes', { name: 'Cy box', mailbox: '4101' });
+        const flow = {
+          module: 'user',
+          data: { id: userId },
+          children: {
+            _: {
+              module: 'device',
+              data: { id: deviceId },
+              children: { _: { module: 'voicemail', data: { id: boxId } } },
+            },
+            nope: { module: 'device', data: { id: 'no-such-document' } },
+          },
+        };
+        const id = await made('callflows', { name: 'Cy', numbers: ['4101'], flow });
+        const got = await cb.call('GET', `${acc}/callflows/${id}`, { token: t });
+        expect(got.status).toBe(200);
+        expect(got.body.data.metadata).toEqual({
+          [userId]: { name: 'Cy Rus', pvt_type: 'user' },
+          [deviceId]: { name: 'Lobby phone', pvt_type: 'device' },
+          [boxId]: { name: 'Cy box', pvt_type: 'vmbox' },
+        });
+        // Sent back as read, the metadata is not stored.
+        const posted = await cb.call('POST', `${acc}/callflows/${id}`, { token: t, data: got.body.data });
+        expect(posted.status, posted.text).toBe(200);
+        expect(posted.body.data).not.toHaveProperty('metadata');
+        const c = ids.customer!;
+        const stored = await cb.store.get(
+          `account%2F${c.slice(0, 2)}%2F${c.slice(2, 4)}%2F${c.slice(4)}`,
+          id,
+        );
+        expect(stored).not.toHaveProperty('metadata');
       });
     });
 

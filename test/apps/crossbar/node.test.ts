@@ -2,7 +2,8 @@
  * crossbar as an operator runs it: a node started with the registrar and crossbar apps,
  * its port from settings.crossbar.port; `fife account add` and `fife user add` through the
  * node's admin endpoint; the user logging in over HTTP; the server process killed and
- * the API back on the same port with the same signing key (old tokens still good).
+ * the API back on the same port with the same signing key (old tokens still good); the
+ * node's writes announced on the bus (another runtime's cache sees the user created).
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
@@ -13,6 +14,12 @@ import { startNode, type FifeNode } from '../../../src/node/node.ts';
 import { loadConfig } from '../../../src/node/config.ts';
 import { CROSSBAR_HTTP, crossbarUrl } from '../../../apps/crossbar/http-server.ts';
 import { tmpDir } from '../../support/tmp-dirs.ts';
+import { Runtime } from '../../../src/kernel/index.ts';
+import { memoryLogger } from '../../../src/kernel/log.ts';
+import { createTransport } from '../../../src/bus/index.ts';
+import { GenListener } from '../../../src/bus/gen-listener.ts';
+import { StoreCache, type DocChange } from '../../../src/store/index.ts';
+import { CacheSync } from '../../../src/node/cache-sync.ts';
 import { freePort, md5 } from './support.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
@@ -43,7 +50,9 @@ function call(
 }
 
 const nodes: FifeNode[] = [];
+const cleanup: Array<() => Promise<void>> = [];
 afterAll(async () => {
+  for (const c of cleanup.splice(0)) await c();
   for (const n of nodes.splice(0)) await n.stop();
 });
 
@@ -66,6 +75,25 @@ describe('crossbar in a node', () => {
     const base = `http://127.0.0.1:${port}`;
     expect(crossbarUrl(node.runtime)).toBe(base);
 
+    // Another runtime on the same bus keeps a StoreCache in step with the notices.
+    const { logger } = memoryLogger('watcher@localhost', 'warn');
+    const watcherBus = createTransport({ url: 'embedded', logger, namePrefix: 'cb-node-watcher' });
+    await watcherBus.start();
+    const watcher = new Runtime({ node: 'watcher@localhost', logger });
+    const cache = new StoreCache({ logger });
+    const changes: DocChange[] = [];
+    const apply = cache.onDocChange.bind(cache);
+    cache.onDocChange = (change) => {
+      changes.push(change);
+      return apply(change);
+    };
+    await GenListener.start(watcher, CacheSync, { cache }, { transport: watcherBus });
+    cleanup.push(async () => {
+      await watcher.shutdown();
+      cache.close();
+      await watcherBus.close();
+    });
+
     const fife = (...args: string[]) => run(process.execPath, [FIFE, ...args], { env });
     const accountId = (
       await fife('account', 'add', '--name', 'Acme Corp', '--realm', 'acme.example.com')
@@ -84,6 +112,10 @@ describe('crossbar in a node', () => {
       )
     ).stdout.trim();
     expect(userId).toMatch(/^[0-9a-f]{32}$/);
+    // The node's store layer announced the user's creation on the bus.
+    await expect
+      .poll(() => changes.find((c) => c.id === userId))
+      .toMatchObject({ action: 'created', type: 'user', database: expect.stringMatching(/^account%2F/) });
     const missing = await fife(
       'user',
       'add',

@@ -58,6 +58,7 @@ export async function startCrossbar(
     crossbarTree(
       {
         store: h.store,
+        bus: h.bus,
         config: { settings: { crossbar: { port, max_body_bytes: opts.maxBodyBytes ?? 64 * 1024 } } },
       },
       {},
