@@ -13,8 +13,12 @@
  *   - `bulkSave`: the same per document that was written (failed rows announce nothing);
  *   - `remove`: `doc_deleted`, its type read from the document before it goes;
  *   - `putAttachment` / `removeAttachment`: `doc_edited`, the type read afterwards.
- *   Design documents (`_design/...`) announce nothing. A document without a `pvt_type`
- *   travels with Type `undefined` (as Kazoo's key does).
+ *   Design documents (`_design/...`) announce nothing; nor do the types Kazoo 4.3 leaves
+ *   out by default (kzs_publish's change_notice_exclude_types: cdr, ledger, audit_log,
+ *   login_attempt, pivot_debug, notify_smtp_log), nor anything in the registrar's
+ *   `registrations` database (Kazoo keeps registrations in a cache, not in a database;
+ *   Fife stores them, rewritten at every REGISTER, and no cache holds them). A document
+ *   without a `pvt_type` travels with Type `undefined` (as Kazoo's key does).
  * - The write's answer never waits for, nor fails because of, the publish: a publish (or
  *   type read) that fails is logged at warn with the database and id, and dropped.
  * - Lives in the node layer because it joins the bus and the store, which know nothing of
@@ -28,6 +32,15 @@ import { publishDocChange } from './cache-sync.ts';
 
 type Action = 'created' | 'edited' | 'deleted';
 const NO_TYPE = 'undefined';
+const EXCLUDED_TYPES = new Set([
+  'cdr',
+  'ledger',
+  'audit_log',
+  'login_attempt',
+  'pivot_debug',
+  'notify_smtp_log',
+]);
+const EXCLUDED_DBS = new Set(['registrations']);
 
 export function publishingStore(
   store: DocumentStore,
@@ -36,7 +49,8 @@ export function publishingStore(
   log: Logger,
 ): DocumentStore {
   const announce = (db: string, id: string, action: Action, type: unknown, rev?: string): void => {
-    if (id.startsWith('_design/')) return;
+    if (id.startsWith('_design/') || EXCLUDED_DBS.has(db)) return;
+    if (typeof type === 'string' && EXCLUDED_TYPES.has(type)) return;
     let database: string;
     try {
       database = encodedDbName(db);
@@ -53,7 +67,7 @@ export function publishingStore(
   };
   /** Announces after the type is read (attachments: the answer has no document). */
   const announceRead = (db: string, id: string, rev: string): void => {
-    if (id.startsWith('_design/')) return;
+    if (id.startsWith('_design/') || EXCLUDED_DBS.has(db)) return;
     store.get(db, id).then(
       (d) => announce(db, id, 'edited', d.pvt_type, rev),
       (err: unknown) => {
@@ -79,6 +93,7 @@ export function publishingStore(
       return saved;
     },
     async remove(db, id, rev) {
+      if (EXCLUDED_DBS.has(db)) return store.remove(db, id, rev);
       let type: unknown;
       try {
         type = (await store.get(db, id)).pvt_type;

@@ -179,6 +179,35 @@ export function docNoticesSuite(url: string, broker?: () => EmbeddedBroker): voi
     expect(att.rev).toMatch(/^3-/);
   });
 
+  it("Kazoo's excluded types and the registrations database announce nothing", async () => {
+    const store = openStore();
+    const cache = await reader();
+    const ta = await transport('a');
+    const { logger } = memoryLogger('a@localhost', 'warn');
+    const storeA = publishingStore(store, ta, CTX, logger);
+    const db = `account/ab/cd/${Date.now().toString(16).padStart(28, '0')}`;
+    await store.createDb(db);
+    await store.createDb('registrations');
+    const cdr = await store.save(db, { _id: 'cdr1', pvt_type: 'cdr' });
+    const reg = await store.save('registrations', { _id: 'r1', pvt_type: 'registration' });
+    const box = await store.save(db, { _id: 'vm1', pvt_type: 'vmbox' });
+    for (const [d, id] of [
+      [db, 'cdr1'],
+      ['registrations', 'r1'],
+      [db, 'vm1'],
+    ] as const)
+      await cache.openDoc(store, d, id);
+    await storeA.save(db, { ...cdr, note: 'x' });
+    await storeA.save('registrations', { ...reg, note: 'x' });
+    await storeA.remove('registrations', 'r1', (await store.get('registrations', 'r1'))._rev);
+    // Notices of one publisher arrive in order: once the vmbox's has, the others would have.
+    const gone = dropped(cache, db, 'vm1');
+    await storeA.save(db, { ...box, note: 'x' });
+    await gone;
+    expect(cache.get(['doc', db, 'cdr1'])).toBeDefined();
+    expect(cache.get(['doc', 'registrations', 'r1'])).toBeDefined();
+  });
+
   it('a write whose notice cannot be published still succeeds, and the failure is logged', async () => {
     const store = openStore();
     const ta = await transport('a');
