@@ -1,0 +1,128 @@
+/**
+ * The acdc_member callflow module end to end: the callflow harness (switch simulator,
+ * ecallmgr, registrar, callflow) plus the acdc tree, agent a's endpoint the phone agent-a
+ * (answers at once). A call to 6000, whose callflow is acdc_member on queue `support`
+ * (a queue document in the account), waits in the queue and is bridged to a's leg; a
+ * caller who hangs up while waiting is cancelled, so a is never rung for them.
+ * Run on the embedded bus (member.test.ts) and RabbitMQ (member.rabbitmq.test.ts).
+ */
+import { afterEach, expect, it } from 'vitest';
+import { acdcSharedQueue } from '../../../src/api/index.ts';
+import { acdcTree } from '../../../supervisors/acdc.sup.ts';
+import { acdcSend, type AcdcEnv } from '../../../apps/acdc/send.ts';
+import { managerName } from '../../../apps/acdc/manager.ts';
+import { GenServer, Supervisor } from '../../../src/kernel/index.ts';
+import { REALM, waitLine, type CfHarness } from '../callflow/harness.ts';
+
+const QUEUE = 'support';
+
+export function memberSuite(start: () => Promise<CfHarness>): void {
+  let h: CfHarness | undefined;
+  let cleanup: (() => Promise<void>) | undefined;
+  afterEach(async () => {
+    await cleanup?.();
+    await h?.close();
+    h = undefined;
+    cleanup = undefined;
+  });
+
+  /** The harness with the queue document, the 6000 callflow and the acdc tree (a logged out). */
+  async function setup(): Promise<{ hh: CfHarness; login: (wait?: boolean) => Promise<void> }> {
+    h = await start();
+    const hh = h;
+    await hh.phone('agent-a', { mode: 'auto' });
+    await hh.store.save(hh.accountDb, {
+      _id: QUEUE,
+      pvt_type: 'queue',
+      name: 'Support',
+      connection_timeout: 60,
+      moh: 'silence_stream://60000',
+    });
+    await hh.putCallflow('cf-queue', ['6000'], { module: 'acdc_member', data: { id: QUEUE }, children: {} });
+    const env: AcdcEnv = {
+      bus: hh.bus,
+      ctx: { appName: 'acdc-test', appVersion: '1.0.0', node: hh.rt.node },
+      accountId: hh.accountId,
+    };
+    const r = await Supervisor.start(
+      hh.rt,
+      acdcTree({
+        bus: hh.bus,
+        node: hh.rt.node,
+        settings: {
+          account_id: hh.accountId,
+          queues: [{ id: QUEUE, agent_ring_timeout: 5, collect_timeout: 0.3, retry_interval: 0.3 }],
+          agents: [
+            {
+              id: 'a',
+              queues: [QUEUE],
+              endpoints: [{ 'Invite-Format': 'username', 'To-Username': 'agent-a', 'To-Realm': REALM }],
+            },
+          ],
+        },
+      }),
+      { name: 'acdc_sup' },
+    );
+    if (r.type !== 'ok') throw new Error(`acdc_sup failed to start: ${JSON.stringify(r)}`);
+    cleanup = async () => {
+      const exited = hh.rt.awaitExit(r.pid);
+      hh.rt.exit(r.pid, 'shutdown');
+      await exited;
+      await hh.bus.deleteQueue(acdcSharedQueue(hh.accountId, QUEUE)).catch(() => undefined);
+    };
+    const login = async (wait = true) => {
+      await acdcSend(env, 'agent_login', { 'Account-ID': hh.accountId, 'Agent-ID': 'a' });
+      if (!wait) return;
+      for (let i = 0; ; i++) {
+        const v = (await GenServer.call(hh.rt, managerName(QUEUE), { op: 'view' })) as {
+          agents: Record<string, string>;
+        };
+        if (v.agents.a === 'available') return;
+        if (i > 500) throw new Error('a never available');
+        await new Promise((res) => setTimeout(res, 10));
+      }
+    };
+    return { hh, login };
+  }
+
+  const agentLegs = (hh: CfHarness): Set<string> =>
+    new Set(hh.app.seen.map((m) => String(m['Call-ID'])).filter((id) => id.startsWith('acdc-a-')));
+
+  it('a call to an acdc_member callflow waits in the queue, then is bridged to the agent who logs in', async () => {
+    const { hh, login } = await setup();
+    const caller = hh.call('6000');
+    await waitLine(hh, 0, (l) => l.msg === 'acdc queue: caller taken' && l.call_id === caller);
+    await login(false); // a is offered the waiting caller at once
+    const bridge = await hh.app.waitFor(
+      (m) => m['Event-Name'] === 'CHANNEL_BRIDGE' && m['Other-Leg-Call-ID'] === caller,
+      'the caller bridged to the agent leg',
+    );
+    expect(String(bridge['Call-ID'])).toMatch(/^acdc-a-/);
+    await waitLine(hh, 0, (l) => l.msg === 'acdc_member: an agent took the call' && l.call_id === caller);
+    hh.sw.hangup(caller);
+    await hh.app.waitEvent(String(bridge['Call-ID']), 'CHANNEL_DESTROY');
+  });
+
+  it('a caller who hangs up while waiting is cancelled: the agent is rung only for the next caller', async () => {
+    const { hh, login } = await setup();
+    const first = hh.call('6000');
+    await waitLine(hh, 0, (l) => l.msg === 'acdc queue: caller taken' && l.call_id === first);
+    hh.sw.hangup(first);
+    await waitLine(
+      hh,
+      0,
+      (l) => l.msg === 'acdc queue: caller done' && l.call_id === first && l.outcome === 'cancelled',
+    );
+    await login();
+    const second = hh.call('6000');
+    const bridge = await hh.app.waitFor(
+      (m) => m['Event-Name'] === 'CHANNEL_BRIDGE' && m['Other-Leg-Call-ID'] === second,
+      'the second caller bridged to the agent leg',
+    );
+    expect(String(bridge['Call-ID'])).toMatch(/^acdc-a-/);
+    // FIFO: had the first caller stayed, a would have been rung for them first.
+    expect([...agentLegs(hh)]).toEqual([String(bridge['Call-ID'])]);
+    hh.sw.hangup(second);
+    await hh.app.waitEvent(String(bridge['Call-ID']), 'CHANNEL_DESTROY');
+  });
+}
