@@ -13,6 +13,7 @@ import { acdcSend, type AcdcEnv } from '../../../apps/acdc/send.ts';
 import { managerName } from '../../../apps/acdc/manager.ts';
 import { GenServer, Supervisor } from '../../../src/kernel/index.ts';
 import { REALM, waitLine, type CfHarness } from '../callflow/harness.ts';
+import { addDevice } from '../../../apps/registrar/provisioning.ts';
 
 const QUEUE = 'support';
 
@@ -26,8 +27,14 @@ export function memberSuite(start: () => Promise<CfHarness>): void {
     cleanup = undefined;
   });
 
-  /** The harness with the queue document, the 6000 callflow and the acdc tree (a logged out). */
-  async function setup(): Promise<{ hh: CfHarness; login: (wait?: boolean) => Promise<void> }> {
+  /**
+   * The harness with the queue document, the 6000 callflow and the acdc tree (a logged out).
+   * `fromStore`: agent a is user `a` (queues: [support]) owning a device agent-a, and acdc
+   * reads queues and agents from the account database instead of its settings.
+   */
+  async function setup(
+    fromStore = false,
+  ): Promise<{ hh: CfHarness; login: (wait?: boolean) => Promise<void> }> {
     h = await start();
     const hh = h;
     await hh.phone('agent-a', { mode: 'auto' });
@@ -44,22 +51,27 @@ export function memberSuite(start: () => Promise<CfHarness>): void {
       ctx: { appName: 'acdc-test', appVersion: '1.0.0', node: hh.rt.node },
       accountId: hh.accountId,
     };
+    if (fromStore) {
+      await hh.store.save(hh.accountDb, { _id: 'a', pvt_type: 'user', first_name: 'A', queues: [QUEUE] });
+      await addDevice(hh.store, { realm: REALM, username: 'agent-a', password: 'pw-agent-a', ownerId: 'a' });
+    }
+    const inSettings = {
+      queues: [{ id: QUEUE, agent_ring_timeout: 5, collect_timeout: 0.3, retry_interval: 0.3 }],
+      agents: [
+        {
+          id: 'a',
+          queues: [QUEUE],
+          endpoints: [{ 'Invite-Format': 'username', 'To-Username': 'agent-a', 'To-Realm': REALM }],
+        },
+      ],
+    };
     const r = await Supervisor.start(
       hh.rt,
       acdcTree({
         bus: hh.bus,
         node: hh.rt.node,
-        settings: {
-          account_id: hh.accountId,
-          queues: [{ id: QUEUE, agent_ring_timeout: 5, collect_timeout: 0.3, retry_interval: 0.3 }],
-          agents: [
-            {
-              id: 'a',
-              queues: [QUEUE],
-              endpoints: [{ 'Invite-Format': 'username', 'To-Username': 'agent-a', 'To-Realm': REALM }],
-            },
-          ],
-        },
+        store: hh.store,
+        settings: { account_id: hh.accountId, ...(fromStore ? {} : inSettings) },
       }),
       { name: 'acdc_sup' },
     );
@@ -88,20 +100,26 @@ export function memberSuite(start: () => Promise<CfHarness>): void {
   const agentLegs = (hh: CfHarness): Set<string> =>
     new Set(hh.app.seen.map((m) => String(m['Call-ID'])).filter((id) => id.startsWith('acdc-a-')));
 
-  it('a call to an acdc_member callflow waits in the queue, then is bridged to the agent who logs in', async () => {
-    const { hh, login } = await setup();
-    const caller = hh.call('6000');
-    await waitLine(hh, 0, (l) => l.msg === 'acdc queue: caller taken' && l.call_id === caller);
-    await login(false); // a is offered the waiting caller at once
-    const bridge = await hh.app.waitFor(
-      (m) => m['Event-Name'] === 'CHANNEL_BRIDGE' && m['Other-Leg-Call-ID'] === caller,
-      'the caller bridged to the agent leg',
-    );
-    expect(String(bridge['Call-ID'])).toMatch(/^acdc-a-/);
-    await waitLine(hh, 0, (l) => l.msg === 'acdc_member: an agent took the call' && l.call_id === caller);
-    hh.sw.hangup(caller);
-    await hh.app.waitEvent(String(bridge['Call-ID']), 'CHANNEL_DESTROY');
-  });
+  it.each([
+    ['settings', false],
+    ['the account database', true],
+  ])(
+    'queue and agent from %s: a call to an acdc_member callflow waits in the queue, then is bridged to the agent who logs in',
+    async (_from, fromStore) => {
+      const { hh, login } = await setup(fromStore);
+      const caller = hh.call('6000');
+      await waitLine(hh, 0, (l) => l.msg === 'acdc queue: caller taken' && l.call_id === caller);
+      await login(false); // a is offered the waiting caller at once
+      const bridge = await hh.app.waitFor(
+        (m) => m['Event-Name'] === 'CHANNEL_BRIDGE' && m['Other-Leg-Call-ID'] === caller,
+        'the caller bridged to the agent leg',
+      );
+      expect(String(bridge['Call-ID'])).toMatch(/^acdc-a-/);
+      await waitLine(hh, 0, (l) => l.msg === 'acdc_member: an agent took the call' && l.call_id === caller);
+      hh.sw.hangup(caller);
+      await hh.app.waitEvent(String(bridge['Call-ID']), 'CHANNEL_DESTROY');
+    },
+  );
 
   it('a caller who hangs up while waiting is cancelled: the agent is rung only for the next caller', async () => {
     const { hh, login } = await setup();
@@ -124,5 +142,19 @@ export function memberSuite(start: () => Promise<CfHarness>): void {
     expect([...agentLegs(hh)]).toEqual([String(bridge['Call-ID'])]);
     hh.sw.hangup(second);
     await hh.app.waitEvent(String(bridge['Call-ID']), 'CHANNEL_DESTROY');
+  });
+
+  it('queues start and stop as their documents are created and deleted', async () => {
+    const { hh } = await setup(true);
+    const running = (id: string) => hh.rt.whereis(managerName(id)) !== undefined;
+    expect(running(QUEUE)).toBe(true);
+    await hh.store.save(hh.accountDb, { _id: 'billing', pvt_type: 'queue', name: 'Billing' });
+    await waitLine(hh, 0, (l) => l.msg === 'acdc directory: queue started' && l.queue_id === 'billing');
+    expect(running('billing')).toBe(true);
+    const doc = await hh.store.get(hh.accountDb, QUEUE);
+    await hh.store.remove(hh.accountDb, QUEUE, doc._rev);
+    await waitLine(hh, 0, (l) => l.msg === 'acdc directory: queue stopped' && l.queue_id === QUEUE);
+    expect(running(QUEUE)).toBe(false);
+    expect(running('billing')).toBe(true);
   });
 }
