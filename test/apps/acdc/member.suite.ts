@@ -3,7 +3,8 @@
  * ecallmgr, registrar, callflow) plus the acdc tree, agent a's endpoint the phone agent-a
  * (answers at once). A call to 6000, whose callflow is acdc_member on queue `support`
  * (a queue document in the account), waits in the queue and is bridged to a's leg; a
- * caller who hangs up while waiting is cancelled, so a is never rung for them.
+ * caller who hangs up while waiting is cancelled, so a is never rung for them; a full queue
+ * and a wait that times out take the `_` child (a hangup with USER_BUSY).
  * Run on the embedded bus (member.test.ts) and RabbitMQ (member.rabbitmq.test.ts).
  */
 import { afterEach, expect, it } from 'vitest';
@@ -34,6 +35,7 @@ export function memberSuite(start: () => Promise<CfHarness>): void {
    */
   async function setup(
     fromStore = false,
+    queueDoc: Record<string, unknown> = {},
   ): Promise<{ hh: CfHarness; login: (wait?: boolean) => Promise<void> }> {
     h = await start();
     const hh = h;
@@ -44,8 +46,13 @@ export function memberSuite(start: () => Promise<CfHarness>): void {
       name: 'Support',
       connection_timeout: 60,
       moh: 'silence_stream://60000',
+      ...queueDoc,
     });
-    await hh.putCallflow('cf-queue', ['6000'], { module: 'acdc_member', data: { id: QUEUE }, children: {} });
+    await hh.putCallflow('cf-queue', ['6000'], {
+      module: 'acdc_member',
+      data: { id: QUEUE },
+      children: { _: { module: 'hangup', data: { hangup_cause: 'USER_BUSY' }, children: {} } },
+    });
     const env: AcdcEnv = {
       bus: hh.bus,
       ctx: { appName: 'acdc-test', appVersion: '1.0.0', node: hh.rt.node },
@@ -156,5 +163,29 @@ export function memberSuite(start: () => Promise<CfHarness>): void {
     await waitLine(hh, 0, (l) => l.msg === 'acdc directory: queue stopped' && l.queue_id === QUEUE);
     expect(running(QUEUE)).toBe(false);
     expect(running('billing')).toBe(true);
+  });
+
+  it('a full queue (max_queue_size) and a failed wait (connection_timeout) take the child', async () => {
+    const { hh } = await setup(true, { max_queue_size: 1, connection_timeout: 1 });
+    const shared = acdcSharedQueue(hh.accountId, QUEUE);
+    const first = hh.call('6000'); // taken by the one worker: no longer counted as waiting
+    await waitLine(hh, 0, (l) => l.msg === 'acdc queue: caller taken' && l.call_id === first);
+    const second = hh.call('6000'); // waits in the shared queue
+    for (let i = 0; (await hh.bus.checkQueue(shared)).messageCount < 1; i++) {
+      if (i > 500) throw new Error('the second caller never waited in the shared queue');
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    const third = hh.call('6000');
+    await waitLine(hh, 0, (l) => l.msg === 'acdc_member: queue full; next node' && l.call_id === third);
+    await hh.app.waitEvent(third, 'CHANNEL_DESTROY', (m) => m['Hangup-Cause'] === 'USER_BUSY');
+    // No agent: the first caller's wait ends at connection_timeout (1 s); `_` hangs up.
+    const failed = await waitLine(
+      hh,
+      0,
+      (l) => l.msg === 'acdc_member: not answered by the queue; next node' && l.call_id === first,
+    );
+    expect(failed.reason).toBe('member_timeout');
+    await hh.app.waitEvent(first, 'CHANNEL_DESTROY', (m) => m['Hangup-Cause'] === 'USER_BUSY');
+    hh.sw.hangup(second);
   });
 }
