@@ -38,16 +38,39 @@ type Raw = Record<string, unknown>;
 
 function text(o: Raw, k: string, where: string): string {
   const v = o[k];
-  if (typeof v !== 'string' || v === '')
-    throw new Error(`settings.acdc${where}.${k} must be a non-empty string`);
+  if (typeof v !== 'string' || v === '') throw new Error(`${where}.${k} must be a non-empty string`);
   return v;
 }
 
 function seconds(o: Raw, k: string, dflt: number, where: string): number {
   const v = o[k] ?? dflt;
-  if (typeof v !== 'number' || !(v >= 0))
-    throw new Error(`settings.acdc${where}.${k} must be a number >= 0 (seconds)`);
+  if (typeof v !== 'number' || !(v >= 0)) throw new Error(`${where}.${k} must be a number >= 0 (seconds)`);
   return v * 1000;
+}
+
+/**
+ * One queue from its settings entry or its Kazoo queue document (`id` or `_id`); `where`
+ * names it in the error.
+ */
+export function queueSettings(q: Raw, where: string): QueueSettings {
+  const strategy = q.strategy ?? 'round_robin';
+  if (!STRATEGIES.includes(strategy as Strategy))
+    throw new Error(`${where}.strategy must be one of ${STRATEGIES.join(', ')}`);
+  const workers = q.workers ?? 1;
+  if (typeof workers !== 'number' || !Number.isInteger(workers) || workers < 1)
+    throw new Error(`${where}.workers must be an integer >= 1`);
+  return {
+    id: text(typeof q.id === 'string' ? q : { id: q._id }, 'id', where),
+    strategy: strategy as Strategy,
+    workers,
+    timing: {
+      ringTimeoutMs: seconds(q, 'agent_ring_timeout', 15, where),
+      wrapupMs: seconds(q, 'agent_wrapup_time', 0, where),
+      connectionTimeoutMs: seconds(q, 'connection_timeout', 3600, where),
+      collectMs: seconds(q, 'collect_timeout', 2, where),
+      retryMs: seconds(q, 'retry_interval', 5, where),
+    },
+  };
 }
 
 export function acdcSettings(raw: unknown): AcdcSettings {
@@ -61,30 +84,10 @@ export function acdcSettings(raw: unknown): AcdcSettings {
   if (missAction !== 'pause' && missAction !== 'logout')
     throw new Error("settings.acdc.miss_action must be 'pause' or 'logout'");
   return {
-    accountId: text(o, 'account_id', ''),
+    accountId: text(o, 'account_id', 'settings.acdc'),
     maxMisses,
     missAction,
-    queues: queues.map((q, i) => {
-      const where = `.queues[${i}]`;
-      const strategy = q.strategy ?? 'round_robin';
-      if (!STRATEGIES.includes(strategy as Strategy))
-        throw new Error(`settings.acdc${where}.strategy must be one of ${STRATEGIES.join(', ')}`);
-      const workers = q.workers ?? 1;
-      if (typeof workers !== 'number' || !Number.isInteger(workers) || workers < 1)
-        throw new Error(`settings.acdc${where}.workers must be an integer >= 1`);
-      return {
-        id: text(q, 'id', where),
-        strategy: strategy as Strategy,
-        workers,
-        timing: {
-          ringTimeoutMs: seconds(q, 'agent_ring_timeout', 15, where),
-          wrapupMs: seconds(q, 'agent_wrapup_time', 0, where),
-          connectionTimeoutMs: seconds(q, 'connection_timeout', 3600, where),
-          collectMs: seconds(q, 'collect_timeout', 2, where),
-          retryMs: seconds(q, 'retry_interval', 5, where),
-        },
-      };
-    }),
+    queues: queues.map((q, i) => queueSettings(q, `settings.acdc.queues[${i}]`)),
     agents: agents.map((a, i) => {
       const qs = a.queues;
       if (!Array.isArray(qs) || !qs.every((q) => typeof q === 'string'))
@@ -95,7 +98,7 @@ export function acdcSettings(raw: unknown): AcdcSettings {
           `settings.acdc.agents[${i}].endpoints must be a list of originate endpoints (objects)`,
         );
       return {
-        id: text(a, 'id', `.agents[${i}]`),
+        id: text(a, 'id', `settings.acdc.agents[${i}]`),
         queues: qs as string[],
         endpoints: eps as Record<string, unknown>[],
       };

@@ -85,6 +85,15 @@ export class CallHandle {
     return this.deps.runtime;
   }
 
+  /** The node's bus and build context, for modules that talk to another app (acdc_member). */
+  get bus(): BusTransport {
+    return this.deps.bus;
+  }
+
+  get buildCtx(): BuildContext {
+    return this.deps.ctx;
+  }
+
   get callId(): string {
     return this.info.callId;
   }

@@ -12,7 +12,11 @@ import { user } from './user.ts';
 import { ringGroup } from './ring-group.ts';
 import { callflow } from './callflow.ts';
 import { voicemail } from './voicemail.ts';
+import { acdcMember } from './acdc_member.ts';
 
 export const MODULES: ReadonlyMap<string, CfModule> = new Map(
-  [answer, hangup, play, menu, device, user, ringGroup, callflow, voicemail].map((m) => [m.name, m]),
+  [answer, hangup, play, menu, device, user, ringGroup, callflow, voicemail, acdcMember].map((m) => [
+    m.name,
+    m,
+  ]),
 );

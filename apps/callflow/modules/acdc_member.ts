@@ -1,0 +1,132 @@
+/**
+ * cf_acdc_member: puts the caller in an ACDC queue (apps/acdc) and waits for an agent.
+ * Data: `id` (the queue document's id, required), `priority` (Member-Priority).
+ *
+ * Contract (Kazoo 4.3 cf_acdc_member)
+ * - Reads the queue document (`pvt_type` queue): `connection_timeout` (s; < 1: no limit;
+ *   default 3600), `max_queue_size` (0: no limit), `moh` (hold media; default
+ *   `local_stream://default`). Not a queue document: `error`.
+ * - A full queue (callers waiting in the queue's shared queue >= max_queue_size): the `_`
+ *   child at once, nothing published.
+ * - Otherwise: answers, listens for the queue's results for this call
+ *   (`acdc.member.call_result.<account>.<queue>.<call-id>`), publishes member_call (Call:
+ *   the caller), plays the hold media, and waits:
+ *   member_call_success or a CHANNEL_BRIDGE of the call: `usurped` (the agent's leg is
+ *   bridged by ecallmgr; the flow lets go of the call); member_call_fail: cancel (Reason
+ *   the failure, `timeout` becoming `member_timeout`), hold media stopped, the `_` child;
+ *   the wait running out: cancel `member_timeout`, the `_` child; the caller hanging up:
+ *   cancel `member_hangup` (the queue drops the caller, no agent is rung for it).
+ * - The result queue is deleted whatever the outcome.
+ */
+import { build, destination, memberCallResultKey, type Envelope } from '../../../src/api/index.ts';
+import { encodeJson, jsonProperties } from '../../../src/bus/index.ts';
+import { acdcSharedQueue } from '../../../src/api/index.ts';
+import { HangupError, type CallHandle } from '../call.ts';
+import { firstProblem, next, num, optNumber, reqString, type CfModule } from './module.ts';
+import { mediaPath } from './media.ts';
+
+const DEFAULT_MOH = 'local_stream://default';
+
+async function publish(call: CallHandle, id: string, fields: Record<string, unknown>): Promise<void> {
+  const msg = build(id, fields, call.buildCtx);
+  const d = destination(id, msg);
+  await call.bus.publish(d.exchange, d.routingKey, encodeJson(msg), jsonProperties());
+}
+
+/** Callers waiting in the queue's shared queue, not yet taken by a worker (0 when it is not there). */
+async function waiting(call: CallHandle, queueId: string): Promise<number> {
+  try {
+    return (await call.bus.checkQueue(acdcSharedQueue(call.info.accountId, queueId))).messageCount;
+  } catch (err) {
+    call.log.warn({ err, queue_id: queueId }, 'acdc_member: queue size unknown; counted as 0');
+    return 0;
+  }
+}
+
+type Outcome = { kind: 'success' } | { kind: 'fail'; reason: string } | { kind: 'timeout' };
+
+export const acdcMember: CfModule = {
+  name: 'acdc_member',
+  check: (d) => firstProblem(reqString(d, 'id'), optNumber(d, 'priority')),
+  async run(data, call) {
+    const queueId = String(data.id);
+    const doc = await call.doc(queueId);
+    if (doc.pvt_type !== 'queue')
+      return {
+        kind: 'error',
+        reason: `document ${queueId} is not a queue (pvt_type ${String(doc.pvt_type)})`,
+      };
+    const timeoutS = num(doc.connection_timeout, 3600);
+    const maxWaitMs = timeoutS < 1 ? Infinity : timeoutS * 1000;
+    const maxSize = Math.max(0, Math.floor(num(doc.max_queue_size, 0)));
+    if (maxSize > 0) {
+      const size = await waiting(call, queueId);
+      if (size >= maxSize) {
+        call.log.info({ queue_id: queueId, size, max: maxSize }, 'acdc_member: queue full; next node');
+        return next();
+      }
+    }
+    const accountId = call.info.accountId;
+    const base = { 'Account-ID': accountId, 'Queue-ID': queueId, 'Call-ID': call.callId };
+    const cancel = (reason: string) => publish(call, 'member_call_cancel', { ...base, Reason: reason });
+    await call.exec('answer');
+    const bus = call.bus;
+    const q = await bus.assertQueue('', { exclusive: true, autoDelete: true });
+    let tag: string | undefined;
+    try {
+      let onResult: (o: Outcome) => void = () => undefined;
+      const result = new Promise<Outcome>((resolve) => (onResult = resolve));
+      await bus.bindQueue(q, 'callmgr', memberCallResultKey(accountId, queueId, call.callId));
+      tag = await bus.consume(q, (d) => {
+        const m = JSON.parse(d.body.toString()) as Envelope;
+        if (m['Call-ID'] !== call.callId || m['Queue-ID'] !== queueId) return;
+        if (m['Event-Name'] === 'call_success') onResult({ kind: 'success' });
+        else if (m['Event-Name'] === 'call_fail')
+          onResult({ kind: 'fail', reason: String(m['Failure-Reason'] ?? 'unknown') });
+      });
+      const priority = typeof data.priority === 'number' ? { 'Member-Priority': data.priority } : {};
+      await publish(call, 'member_call', {
+        'Account-ID': accountId,
+        'Queue-ID': queueId,
+        Call: {
+          'Call-ID': call.callId,
+          'Account-ID': accountId,
+          'Caller-ID-Number': call.info.callerIdNumber,
+          'Caller-ID-Name': call.info.callerIdName,
+        },
+        ...priority,
+      });
+      call.log.info({ queue_id: queueId, max_wait_ms: maxWaitMs }, 'acdc_member: waiting for an agent');
+      const moh = typeof doc.moh === 'string' && doc.moh !== '' ? mediaPath(doc.moh, accountId) : DEFAULT_MOH;
+      let outcome: Outcome;
+      try {
+        await call.send('play', { 'Media-Name': moh });
+        const bridged = call
+          .nextEvent((m) => m['Event-Name'] === 'CHANNEL_BRIDGE', maxWaitMs)
+          .then((m): Outcome => (m === 'timeout' ? { kind: 'timeout' } : { kind: 'success' }));
+        outcome = await Promise.race([bridged, result]);
+      } catch (err) {
+        if (err instanceof HangupError) {
+          call.log.info({ queue_id: queueId }, 'acdc_member: the caller hung up while waiting; cancelled');
+          await cancel('member_hangup');
+        }
+        throw err;
+      }
+      if (outcome.kind === 'success') {
+        call.log.info({ queue_id: queueId }, 'acdc_member: an agent took the call');
+        return { kind: 'usurped' };
+      }
+      const reason =
+        outcome.kind === 'timeout' || outcome.reason === 'timeout' ? 'member_timeout' : outcome.reason;
+      call.log.info({ queue_id: queueId, reason }, 'acdc_member: not answered by the queue; next node');
+      await cancel(reason);
+      await call.send('playstop');
+      return next();
+    } finally {
+      if (tag !== undefined) await bus.cancel(tag).catch(() => undefined);
+      await bus
+        .deleteQueue(q)
+        .catch((err: unknown) => call.log.warn({ err }, 'acdc_member: result queue not deleted'));
+    }
+  },
+};

@@ -1,0 +1,191 @@
+/**
+ * The acdc_member callflow module end to end: the callflow harness (switch simulator,
+ * ecallmgr, registrar, callflow) plus the acdc tree, agent a's endpoint the phone agent-a
+ * (answers at once). A call to 6000, whose callflow is acdc_member on queue `support`
+ * (a queue document in the account), waits in the queue and is bridged to a's leg; a
+ * caller who hangs up while waiting is cancelled, so a is never rung for them; a full queue
+ * and a wait that times out take the `_` child (a hangup with USER_BUSY).
+ * Run on the embedded bus (member.test.ts) and RabbitMQ (member.rabbitmq.test.ts).
+ */
+import { afterEach, expect, it } from 'vitest';
+import { acdcSharedQueue } from '../../../src/api/index.ts';
+import { acdcTree } from '../../../supervisors/acdc.sup.ts';
+import { acdcSend, type AcdcEnv } from '../../../apps/acdc/send.ts';
+import { managerName } from '../../../apps/acdc/manager.ts';
+import { GenServer, Supervisor } from '../../../src/kernel/index.ts';
+import { REALM, waitLine, type CfHarness } from '../callflow/harness.ts';
+import { addDevice } from '../../../apps/registrar/provisioning.ts';
+
+const QUEUE = 'support';
+
+export function memberSuite(start: () => Promise<CfHarness>): void {
+  let h: CfHarness | undefined;
+  let cleanup: (() => Promise<void>) | undefined;
+  afterEach(async () => {
+    await cleanup?.();
+    await h?.close();
+    h = undefined;
+    cleanup = undefined;
+  });
+
+  /**
+   * The harness with the queue document, the 6000 callflow and the acdc tree (a logged out).
+   * `fromStore`: agent a is user `a` (queues: [support]) owning a device agent-a, and acdc
+   * reads queues and agents from the account database instead of its settings.
+   */
+  async function setup(
+    fromStore = false,
+    queueDoc: Record<string, unknown> = {},
+  ): Promise<{ hh: CfHarness; login: (wait?: boolean) => Promise<void> }> {
+    h = await start();
+    const hh = h;
+    await hh.phone('agent-a', { mode: 'auto' });
+    await hh.store.save(hh.accountDb, {
+      _id: QUEUE,
+      pvt_type: 'queue',
+      name: 'Support',
+      connection_timeout: 60,
+      moh: 'silence_stream://60000',
+      ...queueDoc,
+    });
+    await hh.putCallflow('cf-queue', ['6000'], {
+      module: 'acdc_member',
+      data: { id: QUEUE },
+      children: { _: { module: 'hangup', data: { hangup_cause: 'USER_BUSY' }, children: {} } },
+    });
+    const env: AcdcEnv = {
+      bus: hh.bus,
+      ctx: { appName: 'acdc-test', appVersion: '1.0.0', node: hh.rt.node },
+      accountId: hh.accountId,
+    };
+    if (fromStore) {
+      await hh.store.save(hh.accountDb, { _id: 'a', pvt_type: 'user', first_name: 'A', queues: [QUEUE] });
+      await addDevice(hh.store, { realm: REALM, username: 'agent-a', password: 'pw-agent-a', ownerId: 'a' });
+    }
+    const inSettings = {
+      queues: [{ id: QUEUE, agent_ring_timeout: 5, collect_timeout: 0.3, retry_interval: 0.3 }],
+      agents: [
+        {
+          id: 'a',
+          queues: [QUEUE],
+          endpoints: [{ 'Invite-Format': 'username', 'To-Username': 'agent-a', 'To-Realm': REALM }],
+        },
+      ],
+    };
+    const r = await Supervisor.start(
+      hh.rt,
+      acdcTree({
+        bus: hh.bus,
+        node: hh.rt.node,
+        store: hh.store,
+        settings: { account_id: hh.accountId, ...(fromStore ? {} : inSettings) },
+      }),
+      { name: 'acdc_sup' },
+    );
+    if (r.type !== 'ok') throw new Error(`acdc_sup failed to start: ${JSON.stringify(r)}`);
+    cleanup = async () => {
+      const exited = hh.rt.awaitExit(r.pid);
+      hh.rt.exit(r.pid, 'shutdown');
+      await exited;
+      await hh.bus.deleteQueue(acdcSharedQueue(hh.accountId, QUEUE)).catch(() => undefined);
+    };
+    const login = async (wait = true) => {
+      await acdcSend(env, 'agent_login', { 'Account-ID': hh.accountId, 'Agent-ID': 'a' });
+      if (!wait) return;
+      for (let i = 0; ; i++) {
+        const v = (await GenServer.call(hh.rt, managerName(QUEUE), { op: 'view' })) as {
+          agents: Record<string, string>;
+        };
+        if (v.agents.a === 'available') return;
+        if (i > 500) throw new Error('a never available');
+        await new Promise((res) => setTimeout(res, 10));
+      }
+    };
+    return { hh, login };
+  }
+
+  const agentLegs = (hh: CfHarness): Set<string> =>
+    new Set(hh.app.seen.map((m) => String(m['Call-ID'])).filter((id) => id.startsWith('acdc-a-')));
+
+  it.each([
+    ['settings', false],
+    ['the account database', true],
+  ])(
+    'queue and agent from %s: a call to an acdc_member callflow waits in the queue, then is bridged to the agent who logs in',
+    async (_from, fromStore) => {
+      const { hh, login } = await setup(fromStore);
+      const caller = hh.call('6000');
+      await waitLine(hh, 0, (l) => l.msg === 'acdc queue: caller taken' && l.call_id === caller);
+      await login(false); // a is offered the waiting caller at once
+      const bridge = await hh.app.waitFor(
+        (m) => m['Event-Name'] === 'CHANNEL_BRIDGE' && m['Other-Leg-Call-ID'] === caller,
+        'the caller bridged to the agent leg',
+      );
+      expect(String(bridge['Call-ID'])).toMatch(/^acdc-a-/);
+      await waitLine(hh, 0, (l) => l.msg === 'acdc_member: an agent took the call' && l.call_id === caller);
+      hh.sw.hangup(caller);
+      await hh.app.waitEvent(String(bridge['Call-ID']), 'CHANNEL_DESTROY');
+    },
+  );
+
+  it('a caller who hangs up while waiting is cancelled: the agent is rung only for the next caller', async () => {
+    const { hh, login } = await setup();
+    const first = hh.call('6000');
+    await waitLine(hh, 0, (l) => l.msg === 'acdc queue: caller taken' && l.call_id === first);
+    hh.sw.hangup(first);
+    await waitLine(
+      hh,
+      0,
+      (l) => l.msg === 'acdc queue: caller done' && l.call_id === first && l.outcome === 'cancelled',
+    );
+    await login();
+    const second = hh.call('6000');
+    const bridge = await hh.app.waitFor(
+      (m) => m['Event-Name'] === 'CHANNEL_BRIDGE' && m['Other-Leg-Call-ID'] === second,
+      'the second caller bridged to the agent leg',
+    );
+    expect(String(bridge['Call-ID'])).toMatch(/^acdc-a-/);
+    // FIFO: had the first caller stayed, a would have been rung for them first.
+    expect([...agentLegs(hh)]).toEqual([String(bridge['Call-ID'])]);
+    hh.sw.hangup(second);
+    await hh.app.waitEvent(String(bridge['Call-ID']), 'CHANNEL_DESTROY');
+  });
+
+  it('queues start and stop as their documents are created and deleted', async () => {
+    const { hh } = await setup(true);
+    const running = (id: string) => hh.rt.whereis(managerName(id)) !== undefined;
+    expect(running(QUEUE)).toBe(true);
+    await hh.store.save(hh.accountDb, { _id: 'billing', pvt_type: 'queue', name: 'Billing' });
+    await waitLine(hh, 0, (l) => l.msg === 'acdc directory: queue started' && l.queue_id === 'billing');
+    expect(running('billing')).toBe(true);
+    const doc = await hh.store.get(hh.accountDb, QUEUE);
+    await hh.store.remove(hh.accountDb, QUEUE, doc._rev);
+    await waitLine(hh, 0, (l) => l.msg === 'acdc directory: queue stopped' && l.queue_id === QUEUE);
+    expect(running(QUEUE)).toBe(false);
+    expect(running('billing')).toBe(true);
+  });
+
+  it('a full queue (max_queue_size) and a failed wait (connection_timeout) take the child', async () => {
+    const { hh } = await setup(true, { max_queue_size: 1, connection_timeout: 1 });
+    const shared = acdcSharedQueue(hh.accountId, QUEUE);
+    const first = hh.call('6000'); // taken by the one worker: no longer counted as waiting
+    await waitLine(hh, 0, (l) => l.msg === 'acdc queue: caller taken' && l.call_id === first);
+    const second = hh.call('6000'); // waits in the shared queue
+    for (let i = 0; (await hh.bus.checkQueue(shared)).messageCount < 1; i++) {
+      if (i > 500) throw new Error('the second caller never waited in the shared queue');
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    const third = hh.call('6000');
+    await waitLine(hh, 0, (l) => l.msg === 'acdc_member: queue full; next node' && l.call_id === third);
+    await hh.app.waitEvent(third, 'CHANNEL_DESTROY', (m) => m['Hangup-Cause'] === 'USER_BUSY');
+    // No agent: the first caller's wait ends at connection_timeout (1 s); `_` hangs up.
+    const failed = await waitLine(
+      hh,
+      0,
+      (l) => l.msg === 'acdc_member: not answered by the queue; next node' && l.call_id === first,
+    );
+    expect(failed.reason).toBe('member_timeout');
+    await hh.app.waitEvent(first, 'CHANNEL_DESTROY', (m) => m['Hangup-Cause'] === 'USER_BUSY');
+    hh.sw.hangup(second);
+  });
+}
