@@ -28,6 +28,7 @@
  * - Realms and usernames are compared lower-cased. Expiry times are ms since the epoch.
  */
 import type { Table } from '../../src/kernel/index.ts';
+import { REG_SUCCESS_FIELDS } from '../../src/api/index.ts';
 import type { Doc, DocumentStore, SavedDoc } from '../../src/store/index.ts';
 import { cleanContact, registrationId } from './contact.ts';
 import type { RegWrite } from './reg-store.ts';
@@ -48,44 +49,7 @@ export type ApplyOutcome =
   | { result: 'stored' | 'updated' | 'removed'; id: string; writes: RegWrite[] }
   | { result: 'rejected'; reason: string };
 
-const REG_FIELDS = new Set([
-  'Contact',
-  'Event-Timestamp',
-  'Expires',
-  'Realm',
-  'Username',
-  'Account-DB',
-  'AOR',
-  'Authorizing-ID',
-  'Custom-Channel-Vars',
-  'First-Registration',
-  'FreeSWITCH-Hostname',
-  'FreeSWITCH-Nodename',
-  'From-Host',
-  'From-User',
-  'Network-IP',
-  'Network-Port',
-  'Original-Contact',
-  'Presence-Hosts',
-  'Profile-Name',
-  'Proxy-IP',
-  'Proxy-Path',
-  'Proxy-Port',
-  'Proxy-Protocol',
-  'Register-Overwrite-Notify',
-  'Registrar-Node',
-  'RPid',
-  'RUID',
-  'Source-IP',
-  'Source-Port',
-  'Status',
-  'Suppress-Unregister-Notify',
-  'To-Host',
-  'To-User',
-  'User-Agent',
-  'Account-ID',
-  'Call-ID',
-]);
+const REG_FIELDS = new Set(REG_SUCCESS_FIELDS);
 
 export type RegsTable = Table<string, Registration>;
 export type RegUsersTable = Table<string, readonly string[]>;

@@ -46,7 +46,8 @@ const SAY_TYPES = [
   'short_date_time',
 ] as const;
 
-const ENDPOINT: SubDef = {
+/** A bridge endpoint (kapi_dialplan's bridge_req_endpoint headers); originate's reuse its list. */
+export const ENDPOINT: SubDef = {
   name: 'endpoint',
   required: ['Invite-Format'],
   optional: [

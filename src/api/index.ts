@@ -105,7 +105,7 @@ export { replyQueue } from './destination.ts';
 export { EXCHANGES, exchange } from './exchanges.ts';
 export { encodeSegment, decodeSegment, routingKey } from './routing-key.ts';
 export { authnReqKey, authnEndpointReqKey, authnRealm } from './authn.ts';
-export { regSuccessKey, regQueryKey, regFlushKey, REG_SYNC_KEY } from './registration.ts';
+export { regSuccessKey, regQueryKey, regFlushKey, REG_SYNC_KEY, REG_SUCCESS_FIELDS } from './registration.ts';
 export { routeReqKey } from './route.ts';
 export { callEventKey, CALL_EVENT_NAMES } from './call-event.ts';
 export { docKey } from './conf.ts';

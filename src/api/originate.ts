@@ -14,50 +14,18 @@
  *   answered with an `error` whose Event-Name is originate_resp (error.ts).
  * - originate_execute goes to the Server-ID of the originate_ready it answers.
  */
+import { ENDPOINT as BRIDGE_ENDPOINT } from './dialplan.ts';
 import { INVITE_FORMATS } from './route.ts';
 import type { MessageDef, SubDef } from './types.ts';
 
 export const ORIGINATE_REQ_KEY = 'originate.resource.req';
 
+/** Kazoo's originate endpoint: the bridge endpoint's headers (kapi_resource takes
+ *  kapi_dialplan's optional list), its own values and types. */
 const ENDPOINT: SubDef = {
   name: 'originate endpoint',
   required: ['Invite-Format'],
-  optional: [
-    'Account-ID',
-    'Auth-Password',
-    'Auth-Realm',
-    'Auth-User',
-    'Bypass-Media',
-    'Callee-ID-Name',
-    'Callee-ID-Number',
-    'Caller-ID-Name',
-    'Caller-ID-Number',
-    'Codecs',
-    'Custom-Application-Vars',
-    'Custom-Channel-Vars',
-    'Custom-SIP-Headers',
-    'Endpoint-Delay',
-    'Endpoint-ID',
-    'Endpoint-Options',
-    'Endpoint-Progress-Timeout',
-    'Endpoint-Timeout',
-    'Endpoint-Type',
-    'Endpoint-URI',
-    'Hold-Media',
-    'Ignore-Early-Media',
-    'Outbound-Call-ID',
-    'Presence-ID',
-    'Proxy-IP',
-    'Route',
-    'SIP-Interface',
-    'SIP-Transport',
-    'To-DID',
-    'To-IP',
-    'To-Realm',
-    'To-URI',
-    'To-User',
-    'To-Username',
-  ],
+  optional: BRIDGE_ENDPOINT.optional,
   values: { 'Invite-Format': INVITE_FORMATS, 'Endpoint-Type': ['sip', 'freetdm'] },
   types: {
     'Custom-Channel-Vars': 'object',

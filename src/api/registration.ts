@@ -60,6 +60,14 @@ const REG_SUCCESS_OPTIONAL = [
   'User-Agent',
 ] as const;
 
+/** Every header a reg_success may carry: what a registrar keeps of one. */
+export const REG_SUCCESS_FIELDS: readonly string[] = [
+  ...REG_SUCCESS_REQUIRED,
+  ...REG_SUCCESS_OPTIONAL,
+  'Account-ID',
+  'Call-ID',
+];
+
 function str(msg: Message, header: string, fallback: string): string {
   const v = msg[header];
   return typeof v === 'string' && v !== '' ? v : fallback;
