@@ -3,7 +3,8 @@
  * included: the steps to execute on the channel, in order (call_control has the node
  * connection run them as one `sequence` operation, node-ops.ts).
  *
- * Contract — `planCommand({uuid, cmd, lookup, log})` resolves to `{uuid, steps, api?}`:
+ * Contract — `planCommand({uuid, cmd, lookup, log})` gives `{uuid, steps, api?}` (a Promise
+ * of it for a bridge, which looks its devices up; any other command at once):
  * - Custom-Channel-Vars of the command are first set on the channel `uuid`, one
  *   `set ecallmgr_<name>=<value>` each (FreeSWITCH hands `variable_ecallmgr_*` back in
  *   every later event of the channel, published as its Custom-Channel-Vars).
@@ -101,17 +102,20 @@ export interface CommandPlan {
   readonly upload?: { readonly command: string; readonly file: string };
 }
 
-export async function planCommand(d: RunDeps): Promise<CommandPlan> {
+/** The plan; a Promise only for a bridge, which looks its devices up first (every other
+ *  command is planned at once, with no turn of the event loop). */
+export function planCommand(d: RunDeps): CommandPlan | Promise<CommandPlan> {
   const action = switchAction(d.cmd, d.uuid);
   if (action.kind === 'upload') return { uuid: d.uuid, steps: [], upload: action };
+  if (action.kind === 'unsupported') throw new CommandFailedError(action.reason);
   // `set` sets its Custom-Channel-Vars itself (one multiset).
   const steps: Array<readonly [string, string]> =
     action.kind === 'steps'
       ? []
       : ccvPairs(d.cmd['Custom-Channel-Vars']).map(([k, v]) => ['set', `${k}=${v}`] as const);
-  if (action.kind === 'bridge') steps.push(...(await bridgeSteps(d)));
-  else if (action.kind === 'execute') steps.push([action.app, action.arg]);
+  if (action.kind === 'bridge')
+    return bridgeSteps(d).then((more) => ({ uuid: d.uuid, steps: [...steps, ...more] }));
+  if (action.kind === 'execute') steps.push([action.app, action.arg]);
   else if (action.kind === 'steps') steps.push(...action.steps);
-  else if (action.kind === 'unsupported') throw new CommandFailedError(action.reason);
   return { uuid: d.uuid, steps, api: action.kind === 'api' ? action.command : undefined };
 }

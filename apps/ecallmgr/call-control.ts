@@ -33,10 +33,10 @@
  *   cannot run, is answered with a dialplan error event (call.dialplan.<call-id>) and
  *   skipped. `flush`
  *   breaks the running application (uuid_break all) and starts over with the new command.
- * - Each command runs through bridge.ts: planned first beside the mailbox (its CCVs set
- *   on the channel first; a bridge resolved then, its registrations looked up by
- *   reg_lookup), the plan coming back as a message, then run on the switch by the node
- *   connection as one sequence. A failure of ecallmgr's own (CommandFailedError, e.g. no
+ * - Each command runs through bridge.ts: planned first (its CCVs set on the channel
+ *   first; a bridge's registrations looked up by reg_lookup beside the mailbox, its plan
+ *   coming back as a message; any other command planned at once), then run on the switch
+ *   by the node connection as one sequence. A failure of ecallmgr's own (CommandFailedError, e.g. no
  *   endpoint to dial) is a dialplan error, and the queue goes on. A bridge with
  *   B-Leg-Events tells call_events which events of the bridged leg to publish. A bridge
  *   route_resp's Routes (`routes`) are queued as the call's first command, once (not
@@ -223,11 +223,27 @@ function launch(s: State, ctx: ProcessContext, cmd: Envelope, seq: number): bool
   const rt = ctx.runtime;
   const self = ctx.self;
   const lookup = (realm: string, user: string): Promise<string[]> => lookupContacts(rt, realm, user);
-  planCommand({ uuid, cmd, lookup, log: s.log }).then(
-    (plan) => ctx.send(self, { type: 'planned', seq, leg, plan } satisfies Msg),
-    (error: unknown) => ctx.send(self, { type: 'planned', seq, leg, error } satisfies Msg),
-  );
+  const planned = planCommand({ uuid, cmd, lookup, log: s.log });
+  if (planned instanceof Promise)
+    planned.then(
+      (plan) => ctx.send(self, { type: 'planned', seq, leg, plan } satisfies Msg),
+      (error: unknown) => ctx.send(self, { type: 'planned', seq, leg, error } satisfies Msg),
+    );
+  else run(s, ctx, planned, { op: 'exec', seq, leg });
   return true;
+}
+
+/** Has the node connection run a command's plan; its outcome comes back tagged `tag`. */
+function run(s: State, ctx: ProcessContext, plan: CommandPlan, tag: OpTag & { op: 'exec' }): void {
+  const { upload } = plan;
+  if (upload !== undefined)
+    return ask(
+      s,
+      ctx,
+      { kind: 'bgapi', command: upload.command },
+      { ...tag, upload: { callId: plan.uuid, file: upload.file } },
+    );
+  ask(s, ctx, { kind: 'sequence', callId: plan.uuid, steps: plan.steps, api: plan.api }, tag);
 }
 
 /** A command's plan is ready: run it, unless the command was flushed meanwhile. */
@@ -235,15 +251,7 @@ function onPlanned(s: State, ctx: ProcessContext, m: Extract<Msg, { type: 'plann
   const tag: OpTag = { op: 'exec', seq: m.seq, leg: m.leg };
   if (m.seq !== -1 && s.current?.seq !== m.seq) return; // flushed, or the call ended
   if (m.plan === undefined) return onSwitchReply(s, ctx, { type: 'switch_reply', tag, error: m.error });
-  const { upload } = m.plan;
-  if (upload !== undefined)
-    return ask(
-      s,
-      ctx,
-      { kind: 'bgapi', command: upload.command },
-      { ...tag, upload: { callId: m.plan.uuid, file: upload.file } },
-    );
-  ask(s, ctx, { kind: 'sequence', callId: m.plan.uuid, steps: m.plan.steps, api: m.plan.api }, tag);
+  run(s, ctx, m.plan, tag);
 }
 
 /** The channel a command runs on: the call, or the bridged leg its Call-ID names. */
