@@ -10,6 +10,9 @@
  *   (...)" naming the settings to change. The port is free again by the time the
  *   process's exit is seen, however it ended (src/node/http-listen.ts), so a restarted
  *   incarnation can bind it.
+ * - Once listening, a store with no account yet gets one info line (`no account yet: ...`,
+ *   field `api`) naming the commands that make the first login (`fife account add`,
+ *   `fife user add`).
  * - `describe()` gives `{url}` (`http://HOST:PORT` with the bound port); `crossbarUrl(rt)`
  *   reads it.
  */
@@ -21,7 +24,7 @@ import {
   type ProcessContext,
   type Runtime,
 } from '../../src/kernel/index.ts';
-import type { DocumentStore } from '../../src/store/index.ts';
+import { ACCOUNTS_DB, type DocumentStore } from '../../src/store/index.ts';
 import type { Crossbar } from './context.ts';
 import { listenOwned } from '../../src/node/http-listen.ts';
 import { Databases } from './databases.ts';
@@ -76,6 +79,7 @@ export const CrossbarHttp: GenServerBehaviour<State, CrossbarHttpArgs> = {
       portSetting: 'settings.crossbar.port or FIFE_CROSSBAR_PORT',
     });
     ctx.log.info({ url, max_body_bytes: a.settings.maxBodyBytes }, 'crossbar listening');
+    await hintFirstLogin(a.store, `${url}/v2`, ctx);
     return ok({ url, close, registrar });
   },
   describe: (s) => ({ url: s.url }),
@@ -84,6 +88,22 @@ export const CrossbarHttp: GenServerBehaviour<State, CrossbarHttpArgs> = {
     await s.registrar?.stop();
   },
 };
+
+/**
+ * A store without an account yet (a first run): one info line with the API's address and
+ * the two commands that make the first login, since no API call can make the first account.
+ */
+async function hintFirstLogin(store: DocumentStore, api: string, ctx: ProcessContext): Promise<void> {
+  const accounts = await store.view(ACCOUNTS_DB, 'crossbar_accounts/listing_by_name', { limit: 1 });
+  if (accounts.rows.length > 0) return;
+  ctx.log.info(
+    { api },
+    `no account yet: create the first account and its admin user with ` +
+      `'fife account add --name NAME --realm SIP_REALM' and ` +
+      `'fife user add --account NAME --username USER --password PASSWORD --admin', ` +
+      `then log in with PUT ${api}/user_auth`,
+  );
+}
 
 export const crossbarHttpChildSpec = (args: CrossbarHttpArgs) =>
   GenServer.childSpec('crossbar_http', CrossbarHttp, args, { name: CROSSBAR_HTTP, shutdown: 5000 });

@@ -5,7 +5,7 @@
  * Sources, later wins: defaults, the config file (`--config PATH` or FIFE_CONFIG), then
  * environment variables (ENV_KEYS below):
  *   FIFE_NODE        node name                     (default fife@<hostname>)
- *   FIFE_APPS        comma-separated app names     (default none)
+ *   FIFE_APPS        comma-separated app names     (default: the platform, below; '' = none)
  *   FIFE_BUS_URL     'embedded' or amqp:// URLs    (default embedded)
  *   FIFE_STORE_URL   'embedded', a folder, or an http:// CouchDB URL (default embedded)
  *   FIFE_DATA_DIR    where the node keeps its data (default ./data)
@@ -24,6 +24,11 @@
  *   Nothing starts on a bad config.
  * - `settings` is free-form per app (`settings.<app>` must be an object; each app checks
  *   its own settings).
+ * - Apps named neither in the file nor in FIFE_APPS: the platform (`platformApps`), i.e.
+ *   registrar, callflow and crossbar, with ecallmgr before callflow when a switch is
+ *   configured (`settings.ecallmgr.switches` non-empty or FIFE_ECALLMGR_SWITCHES set);
+ *   `appsFromDefaults` is then true, so the node can say what it left out. An empty
+ *   FIFE_APPS (or `apps: []`) runs no app.
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -40,6 +45,8 @@ export interface NodeConfig {
   logLevel: string;
   plugins: string[];
   heartbeatMs: number;
+  /** True when `apps` is the platform's default list (nothing named apps). */
+  appsFromDefaults?: boolean;
   /** Free-form per-app settings: config.settings[appName]. */
   settings: Record<string, Record<string, unknown>>;
 }
@@ -135,6 +142,19 @@ export function defaultConfig(): NodeConfig {
   };
 }
 
+/**
+ * What `fife start` runs when no app is named: the platform a first run needs (SIP
+ * registrations, call routing, the REST API), and the switch bridge when a switch is
+ * configured (without one ecallmgr would only retry a connection to nothing).
+ */
+export function platformApps(settings: unknown, env: NodeJS.ProcessEnv): string[] {
+  const ecallmgr = (settings as { ecallmgr?: { switches?: unknown } } | undefined)?.ecallmgr;
+  const switches =
+    (Array.isArray(ecallmgr?.switches) && ecallmgr.switches.length > 0) ||
+    (env.FIFE_ECALLMGR_SWITCHES ?? '').trim() !== '';
+  return switches ? ['registrar', 'ecallmgr', 'callflow', 'crossbar'] : ['registrar', 'callflow', 'crossbar'];
+}
+
 const list = (s: string): string[] =>
   s
     .split(',')
@@ -186,6 +206,10 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv } = {}
   }
   const c = cfg as unknown as NodeConfig;
   c.dataDir = resolve(c.dataDir);
+  if (!('apps' in raw) && !fromEnv.has('apps')) {
+    c.apps = platformApps(c.settings, env);
+    c.appsFromDefaults = true;
+  }
   return c;
 }
 

@@ -10,7 +10,9 @@
  *   4. the runtime, the node's metrics (metrics.ts: they time the bus's publishes and the
  *      store's requests on these instances), and the kernel tree `kernel_sup` (one_for_one)
  *      with `apps_controller`, `admin` and `nodes`;
- *   5. each configured app in list order (its deps first). An app that fails to start
+ *   5. each configured app in list order (its deps first); when the list is the platform's
+ *      default without ecallmgr (config.ts), one info line says no switch is configured.
+ *      An app that fails to start
  *      fails `startNode` with the reason: a node never runs half-configured.
  * A failed start throws NodeStartError (NodeLockedError for the lock) after undoing what
  * it had done.
@@ -239,6 +241,10 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<FifeNode> 
       .awaitExit(kernelPid)
       .then((reason) => (stopping ? new Promise<never>(() => undefined) : { reason }));
 
+    if (config.appsFromDefaults === true && !config.apps.includes('ecallmgr'))
+      log.info(
+        'no switch configured: ecallmgr not started (settings.ecallmgr.switches or FIFE_ECALLMGR_SWITCHES=host:port adds it)',
+      );
     for (const name of config.apps) {
       checkpoint(`app ${name}`);
       const r = await AppsController.startApp(runtime, name);

@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import { loadConfig, ConfigError } from '../../src/node/config.ts';
 
 describe('node config', () => {
-  it('defaults run on embedded bus and store with no apps', () => {
+  it('with no configuration the node runs the platform: registrar, callflow and crossbar on embedded bus and store', () => {
     const c = loadConfig({ env: {} });
     expect(c).toMatchObject({
-      apps: [],
+      apps: ['registrar', 'callflow', 'crossbar'],
+      appsFromDefaults: true,
       bus: 'embedded',
       store: 'embedded',
       admin: { host: '127.0.0.1', port: 0 },
@@ -40,6 +41,27 @@ describe('node config', () => {
       store: 'http://127.0.0.1:5984',
       admin: { host: '127.0.0.1', port: 7000 },
     });
+  });
+
+  it('a configured switch adds ecallmgr to the platform; apps named anywhere replace it, an empty FIFE_APPS runs none', () => {
+    expect(loadConfig({ env: { FIFE_ECALLMGR_SWITCHES: '127.0.0.1:8021' } }).apps).toEqual([
+      'registrar',
+      'ecallmgr',
+      'callflow',
+      'crossbar',
+    ]);
+    const dir = tmpDir('fife-cfg-');
+    const withSwitch = join(dir, 'switch.json');
+    writeFileSync(
+      withSwitch,
+      JSON.stringify({ settings: { ecallmgr: { switches: [{ host: '127.0.0.1' }] } } }),
+    );
+    expect(loadConfig({ file: withSwitch, env: {} }).apps).toContain('ecallmgr');
+    const named = join(dir, 'named.json');
+    writeFileSync(named, JSON.stringify({ apps: ['registrar'] }));
+    expect(loadConfig({ file: named, env: {} })).toMatchObject({ apps: ['registrar'] });
+    expect(loadConfig({ file: named, env: {} }).appsFromDefaults).toBeUndefined();
+    expect(loadConfig({ env: { FIFE_APPS: '' } }).apps).toEqual([]);
   });
 
   it.each([

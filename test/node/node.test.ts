@@ -108,7 +108,9 @@ describe('fife node', () => {
   });
 
   it('a node stops its apps in reverse start order', async () => {
-    const config = loadConfig({ env: { FIFE_DATA_DIR: tmpDir('fife-rev-'), FIFE_NODE: 'rev@localhost' } });
+    const config = loadConfig({
+      env: { FIFE_DATA_DIR: tmpDir('fife-rev-'), FIFE_NODE: 'rev@localhost', FIFE_APPS: '' },
+    });
     const msgs: string[] = [];
     const mk = (name: string, deps: string[] = []) => ({
       name,

@@ -29,6 +29,7 @@ async function node(name: string, apps: string[] = []) {
   const config = loadConfig({
     env: {
       FIFE_NODE: `${name}@localhost`,
+      FIFE_APPS: '', // none but the stand-ins below (not the platform)
       FIFE_DATA_DIR: dir,
       FIFE_HEARTBEAT_MS: '200',
       FIFE_LOG_LEVEL: 'debug',

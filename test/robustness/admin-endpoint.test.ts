@@ -96,6 +96,7 @@ describe('admin endpoint', () => {
             FIFE_DATA_DIR: tmpDir('fife-admin-'),
             FIFE_NODE: 'open@localhost',
             FIFE_ADMIN_HOST: '0.0.0.0',
+            FIFE_APPS: '',
           },
         }),
         logDestination: { write: () => undefined },
