@@ -14,7 +14,9 @@
  *   [--hangup-after MS] [--dtmf DIGITS@MS[,DIGITS@MS...]] [--next] [--unregister]`:
  *   registers USER with that script (again: the script is replaced), or with `--next` sets
  *   it for the next call to USER only, or unregisters it. Prints the phone.
- * - `dtmf CALL DIGITS`, `answer CALL`, `hangup CALL [--cause CAUSE]`, `calls`.
+ * - `dtmf CALL DIGITS`, `answer CALL`, `hangup CALL [--cause CAUSE]`, `calls` (one line a
+ *   channel: `UUID DIRECTION FROM -> TO CALLSTATE [APPLICATION DATA]`, the application it
+ *   executes last or now, e.g. `playback tone_stream://...`).
  * - Bad arguments throw SwitchSimUsageError (exit 2); a refused request (404, 400) or an
  *   unreachable port throws Error with the simulator's message (exit 1).
  */
@@ -186,10 +188,17 @@ export async function switchSimClient(
     case 'calls': {
       positionals(cmd, rest, []);
       const calls = (await request(base, 'GET', '/calls')) as Array<Record<string, unknown>>;
-      for (const c of calls)
+      for (const c of calls) {
+        // What the channel is executing, as `uuid_dump` shows it: `playback FILE`, `bridge ...`.
+        const vars = (c.variables ?? {}) as Record<string, string>;
+        const app =
+          vars.current_application === undefined
+            ? ''
+            : ` ${vars.current_application} ${vars.current_application_data ?? ''}`.trimEnd();
         out(
-          `${String(c.uuid)} ${String(c.direction)} ${String(c.callerIdNumber)} -> ${String(c.destinationNumber)} ${String(c.callState)}`,
+          `${String(c.uuid)} ${String(c.direction)} ${String(c.callerIdNumber)} -> ${String(c.destinationNumber)} ${String(c.callState)}${app}`,
         );
+      }
       return;
     }
     default:

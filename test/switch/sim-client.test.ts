@@ -78,7 +78,7 @@ describe('fife switch-sim (client commands)', () => {
 
   it('dtmf and hangup act on a call; calls lists it', async () => {
     const [uuid = ''] = await run('call', '1001', '2000');
-    expect(await run('calls')).toEqual([`${uuid} inbound 1001 -> 2000 RINGING`]);
+    expect(await run('calls')).toEqual([`${uuid} inbound 1001 -> 2000 RINGING park`]);
     expect(await run('dtmf', uuid, '7#')).toEqual(['ok']);
     expect((await client.event('DTMF')).headers.get('DTMF-Digit')).toBe('7');
     expect((await client.event('DTMF')).headers.get('DTMF-Digit')).toBe('#');
