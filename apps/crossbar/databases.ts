@@ -9,7 +9,8 @@
  * - `Databases.system()` makes `accounts` and `system_config` exist with their design
  *   documents; `Databases.account(db)` the same for one account database (created when
  *   missing). Each runs once per Databases object and database; both are idempotent and
- *   safe from several nodes at once (ensureDesignDocs settles conflicts).
+ *   safe from several nodes at once (ensureDesignDocs settles conflicts). The optional
+ *   `ready(db)` hook runs once each database is made, before either resolves.
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,7 +35,11 @@ function designDocs(): NonNullable<typeof loaded> {
 
 export class Databases {
   private readonly done = new Map<string, Promise<void>>();
-  constructor(private readonly store: DocumentStore) {}
+  constructor(
+    private readonly store: DocumentStore,
+    /** Runs once a database is ready, before any request reads it (the cache follows it). */
+    private readonly ready: (db: string) => Promise<void> = async () => undefined,
+  ) {}
 
   private once(key: string, run: () => Promise<void>): Promise<void> {
     let p = this.done.get(key);
@@ -52,6 +57,7 @@ export class Databases {
       await this.store.createDb(ACCOUNTS_DB);
       await ensureDesignDocs(this.store, ACCOUNTS_DB, designDocs().accounts);
       await this.store.createDb(SYSTEM_CONFIG_DB);
+      await this.ready(ACCOUNTS_DB);
     });
   }
 
@@ -59,6 +65,7 @@ export class Databases {
     return this.once(db, async () => {
       await this.store.createDb(db);
       await ensureDesignDocs(this.store, db, designDocs().account);
+      await this.ready(db);
     });
   }
 }

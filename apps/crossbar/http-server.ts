@@ -4,7 +4,8 @@
  * server and its supervisor starts a new one on the same address.
  *
  * Contract
- * - init makes crossbar's databases and design documents current, loads (or creates) the
+ * - init makes crossbar's databases and design documents current (each followed by the
+ *   document cache, doc-cache.ts, from then on), loads (or creates) the
  *   token signing key from the store, and binds `settings.host:settings.port`. A port in
  *   use fails the start with "crossbar cannot listen on HOST:PORT: the address is in use
  *   (...)" naming the settings to change. The port is free again by the time the
@@ -28,6 +29,7 @@ import { ACCOUNTS_DB, type DocumentStore } from '../../src/store/index.ts';
 import type { Crossbar } from './context.ts';
 import { listenOwned } from '../../src/node/http-listen.ts';
 import { Databases } from './databases.ts';
+import { CrossbarDocCache } from './doc-cache.ts';
 import { buildCrossbar } from './server.ts';
 import type { CrossbarSettings } from './settings.ts';
 import { TokenKeys } from './tokens.ts';
@@ -48,6 +50,7 @@ interface State {
   url: string;
   close(): Promise<void>;
   registrar?: Requester;
+  docs: CrossbarDocCache;
 }
 
 export const CrossbarHttp: GenServerBehaviour<State, CrossbarHttpArgs> = {
@@ -55,7 +58,9 @@ export const CrossbarHttp: GenServerBehaviour<State, CrossbarHttpArgs> = {
   async init(a, ctx: ProcessContext) {
     ctx.trapExit(true);
     const { host, port } = a.settings;
-    const dbs = new Databases(a.store);
+    // Reads of accounts and account documents come from a cache the change feeds keep true.
+    const docs = new CrossbarDocCache(a.store, ctx.log);
+    const dbs = new Databases(docs.store, (db) => docs.watch(db));
     await dbs.system();
     let registrar: Requester | undefined;
     if (a.bus !== undefined) {
@@ -64,7 +69,7 @@ export const CrossbarHttp: GenServerBehaviour<State, CrossbarHttpArgs> = {
     }
     const cb: Crossbar = {
       registrar,
-      store: a.store,
+      store: docs.store,
       dbs,
       keys: await TokenKeys.load(a.store),
       settings: a.settings,
@@ -80,12 +85,13 @@ export const CrossbarHttp: GenServerBehaviour<State, CrossbarHttpArgs> = {
     });
     ctx.log.info({ url, max_body_bytes: a.settings.maxBodyBytes }, 'crossbar listening');
     await hintFirstLogin(a.store, `${url}/v2`, ctx);
-    return ok({ url, close, registrar });
+    return ok({ url, close, registrar, docs });
   },
   describe: (s) => ({ url: s.url }),
   async terminate(_r, s) {
     await s.close();
     await s.registrar?.stop();
+    await s.docs.close();
   },
 };
 

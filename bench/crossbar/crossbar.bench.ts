@@ -21,7 +21,7 @@ import { createHash } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import Fastify from 'fastify';
 import { Runtime, Supervisor, createRootLogger } from '../../src/kernel/index.ts';
-import { EmbeddedStore } from '../../src/store/index.ts';
+import { EmbeddedStore, storeCacheTotals } from '../../src/store/index.ts';
 import { crossbarTree } from '../../supervisors/crossbar.sup.ts';
 import { crossbarUrl } from '../../apps/crossbar/http-server.ts';
 import { addAccount } from '../../apps/registrar/provisioning.ts';
@@ -151,12 +151,18 @@ async function main(): Promise<void> {
     );
     const cbRounds: Round[] = [];
     const bareRounds: Round[] = [];
+    let hits = 0;
+    let misses = 0;
     for (let i = 0; i < ROUNDS; i++) {
       bareRounds.push(await round(getBare));
+      const before = storeCacheTotals();
       cbRounds.push(await round(getUser));
+      hits += storeCacheTotals().hits - before.hits;
+      misses += storeCacheTotals().misses - before.misses;
     }
     console.log(show('bare fastify, same JSON', bareRounds));
     console.log(show('crossbar GET users/{id}', cbRounds));
+    console.log(`  crossbar's document cache in those rounds: ${hits} hits, ${misses} misses`);
     const ratio = (f: (r: Round) => number): string =>
       (median(cbRounds.map(f)) / median(bareRounds.map(f))).toFixed(2);
     console.log(
