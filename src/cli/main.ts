@@ -266,7 +266,9 @@ Exit codes: 0 ok, 1 failure, 2 usage error. 'fife COMMAND --help' for a command'
 
   fife
     .command('start')
-    .description('run a node in the foreground until SIGTERM/SIGINT')
+    .description(
+      'run a node in the foreground until SIGTERM/SIGINT (with no apps configured: registrar, callflow, crossbar, and ecallmgr when a switch is)',
+    )
     .option('--config <file>', 'config file (or FIFE_CONFIG)')
     .option('--pretty', 'readable log lines instead of JSON (default on a terminal; or FIFE_LOG_PRETTY=1)')
     .action(async (o: { config?: string; pretty?: boolean }) => {
