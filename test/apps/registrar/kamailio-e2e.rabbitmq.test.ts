@@ -8,14 +8,21 @@
  * Runs in its own RabbitMQ vhost when rabbitmqctl can make one (so concurrent RabbitMQ
  * suites never see its `authn.req.*` binding). Under FIFE_REQUIRE_SERVICES=1 a missing
  * Kamailio, SIPp or RabbitMQ fails the suite.
+ *
+ * Then the same node with crossbar: a device created over the REST API registers at once
+ * (no restart, no waiting for a cache), and after its password is changed over the API the
+ * old one is refused and the new one accepted on the very next REGISTERs.
  */
 import { tmpDir } from '../../support/tmp-dirs.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import amqp from 'amqplib';
-import { startFife, type FifeProcess } from '../../support/fife-process.ts';
+import { startFife, FIFE_BIN, type FifeProcess } from '../../support/fife-process.ts';
+import { freePort } from '../crossbar/support.ts';
 import { serviceGate } from '../../support/services.ts';
 import { kamailioProbe, startKamailio, type Kamailio } from '../../support/kamailio.ts';
 import { runSipp, type SippUser } from '../../support/sipp.ts';
@@ -27,6 +34,7 @@ import { REGISTRATIONS_DB } from '../../../apps/registrar/databases.ts';
 import { query } from './support.ts';
 import { provision, stopE2E } from '../../support/registrar-e2e.ts';
 
+const execFileP = promisify(execFile);
 const SCENARIOS = join(import.meta.dirname, 'sipp');
 const VHOST = 'fife-registrar-e2e';
 const N = 150;
@@ -166,4 +174,57 @@ describe.skipIf(!gate.available)('registrar with Kamailio and SIPp on RabbitMQ',
       await store.close();
     }
   }, 120_000);
+
+  it('a device created over the REST API registers through Kamailio at once; its password changed over the API is refused / accepted on the next REGISTER', async () => {
+    if (node !== undefined && node.child.exitCode === null) {
+      node.child.kill('SIGTERM');
+      await node.exited;
+    }
+    const apiPort = await freePort();
+    const apiEnv = { ...env, FIFE_APPS: 'registrar,crossbar', FIFE_CROSSBAR_PORT: String(apiPort) };
+    node = await startRegistrarNode(apiEnv);
+    await execFileP(
+      process.execPath,
+      [FIFE_BIN, 'user', 'add', '--account', 'E2E', '--username', 'admin', '--password', 'secret', '--admin'],
+      { env: apiEnv },
+    );
+    const api = `http://127.0.0.1:${apiPort}/v2`;
+    const login = await fetch(`${api}/user_auth`, {
+      method: 'PUT',
+      body: JSON.stringify({
+        data: { credentials: createHash('md5').update('admin:secret').digest('hex'), account_name: 'E2E' },
+      }),
+    });
+    expect(login.status).toBe(201);
+    const token = ((await login.json()) as { auth_token: string }).auth_token;
+    const headers = { 'x-auth-token': token };
+    const devices = `${api}/accounts/${accountId}/devices`;
+    const target = `127.0.0.1:${kamailio!.port}`;
+    const register = (user: SippUser, scenario: 'register.xml' | 'register-refused.xml') =>
+      runSipp({ target, scenario: join(SCENARIOS, scenario), users: [user], rate: 10, timeoutMs: 20_000 });
+
+    const created = await fetch(devices, {
+      method: 'PUT',
+      headers,
+      body: JSON.stringify({
+        data: { name: 'API phone', sip: { username: 'apiphone', password: 'first-pw' } },
+      }),
+    });
+    expect(created.status).toBe(201);
+    const deviceId = ((await created.json()) as { data: { id: string } }).data.id;
+    const first = { user: 'apiphone', realm: REALM, password: 'first-pw' };
+    const registered = await register(first, 'register.xml');
+    expect(registered.successful, registered.output).toBe(1);
+
+    const changed = await fetch(`${devices}/${deviceId}`, {
+      method: 'PATCH',
+      headers,
+      body: JSON.stringify({ data: { sip: { password: 'second-pw' } } }),
+    });
+    expect(changed.status).toBe(200);
+    const old = await register(first, 'register-refused.xml');
+    expect(old.successful, `the old password must be refused: ${old.output}`).toBe(1);
+    const renewed = await register({ ...first, password: 'second-pw' }, 'register.xml');
+    expect(renewed.successful, renewed.output).toBe(1);
+  }, 90_000);
 });
