@@ -66,5 +66,5 @@ describe('first run', () => {
     const listening = await again.waitFor((l) => l.msg === 'crossbar listening');
     expect(String(listening.url)).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(again.lines.some((l) => /no account yet/.test(String(l.msg)))).toBe(false);
-  });
+  }, 120_000); // two node starts
 });
