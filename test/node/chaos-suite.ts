@@ -56,7 +56,7 @@ export function chaosSuite(busUrl: string): void {
     handled.length = 0;
   });
 
-  async function boot() {
+  async function boot(logLines?: Array<Record<string, unknown>>) {
     const exchange = `chaos-probe-${Math.random().toString(36).slice(2, 10)}`;
     let services: NodeServices | undefined;
     const probe: AppDefinition<NodeServices> = {
@@ -89,10 +89,19 @@ export function chaosSuite(busUrl: string): void {
         FIFE_APPS: 'probe',
         FIFE_BUS_URL: busUrl,
         FIFE_ADMIN_TOKEN: TOKEN,
-        FIFE_LOG_LEVEL: 'error',
+        FIFE_LOG_LEVEL: logLines === undefined ? 'error' : 'info',
       },
     });
-    const node = await startNode({ config, extraApps: [probe], logDestination: { write: () => true } });
+    const node = await startNode({
+      config,
+      extraApps: [probe],
+      logDestination: {
+        write: (line: string) => {
+          logLines?.push(JSON.parse(line) as Record<string, unknown>);
+          return true;
+        },
+      },
+    });
     nodes.push(node);
     const url = node.adminUrl!;
     const auth = { authorization: `Bearer ${TOKEN}` };
@@ -335,5 +344,23 @@ export function chaosSuite(busUrl: string): void {
       409,
     );
     expect((await post('/chaos/stop', {})).body).toMatchObject({ type: 'ok', stopped: true });
+  });
+
+  it('each injection, its end and the restart it causes are one pino line each', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const { node, post, fault } = await boot(lines);
+    const restarted = node.runtime.events.waitFor('supervisor', (e) => e.kind === 'child_restarted');
+    expect((await post('/chaos', { kind: 'kill', name: 'chaos_w1' })).status).toBe(200);
+    await restarted;
+    const ended = fault((e) => e.kind === 'store-down' && e.phase === 'ended');
+    expect((await post('/chaos', { kind: 'store-down', ms: 50 })).status).toBe(200);
+    await ended;
+    const of = (msg: string) => lines.filter((l) => l.msg === msg);
+    expect(of('fault injected')).toEqual([
+      expect.objectContaining({ level: 40, node: 'chaos@localhost', fault: 'kill', target: 'chaos_w1' }),
+      expect.objectContaining({ level: 40, fault: 'store-down', target: 'store', params: { ms: 50 } }),
+    ]);
+    expect(of('fault ended')).toEqual([expect.objectContaining({ level: 30, fault: 'store-down' })]);
+    expect(of('child restarted')).toEqual([expect.objectContaining({ child: 'w1' })]);
   });
 }
