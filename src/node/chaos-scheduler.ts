@@ -10,7 +10,8 @@
  * - Each step draws its kind from `kinds` with the schedule's PRNG (chaos.ts: seeded
  *   with `seed`), then injects it with the same PRNG (kill/crash pick their target in
  *   `randomIn`). An injection that cannot be made (no process to pick, bus not
- *   connected) is a `fault` event with phase `failed` and a warn line; the schedule goes on.
+ *   connected, or anything it throws) is a `fault` event with phase `failed` and a warn
+ *   line (an unexpected error also an error line with its stack); the schedule goes on.
  * - call `{type:'stop'}`: ends the running schedule (`{type:'ok', stopped: bool}`); a
  *   timed fault already injected still ends on its own time.
  * - call `{type:'status'}`: `{running, seed?, step?, steps?, everyMs?, kinds?}`.
@@ -134,8 +135,13 @@ export const ChaosScheduler: GenServerBehaviour<State, ChaosDepsArgs> = {
     try {
       injectFault(s.deps, req, stamp);
     } catch (err) {
-      if (!(err instanceof ChaosError)) throw err;
-      announceFailed(s.deps, req, err, stamp);
+      // A step that fails never ends the schedule (nor this process): reported, and on.
+      if (!(err instanceof ChaosError))
+        ctx.log.error(
+          { err: { message: (err as Error).message, stack: (err as Error).stack }, step },
+          'chaos step failed unexpectedly',
+        );
+      announceFailed(s.deps, req, err instanceof Error ? err : new Error(String(err)), stamp);
     }
     r.step++;
     if (r.step >= r.steps) {
