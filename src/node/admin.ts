@@ -29,7 +29,8 @@
  *   GET  /chaos/schedule                     the running schedule: {running, seed?, step?, steps?}
  *   GET  /events[?types=fault,supervisor]    Server-Sent Events: every kernel event as JSON
  *                                            (`event: <type>`, `data: ` the shape events.ts
- *                                            documents); a `: ping` comment every 15 s
+ *                                            documents); a `: ping` comment every 15 s; a
+ *                                            reader 4 MiB behind is disconnected (logged)
  *   POST /apps/<name>/ops/<op> {input}       run an operation the app declares (e.g. registrar
  *                                            add_account): {type:'ok', result}; errors: 400 invalid,
  *                                            404 unknown app/operation or not found, 409 conflict,
@@ -109,6 +110,8 @@ interface State {
 
 export const ADMIN_FILE = 'admin.json';
 const MAX_BODY = 64 * 1024;
+/** Bytes of events an /events reader may leave unread before it is disconnected. */
+const MAX_STREAM_BACKLOG = 4 * 1024 * 1024;
 const OP_STATUS: Record<string, number> = {
   invalid: 400,
   not_found: 404,
@@ -417,6 +420,16 @@ async function buildServer(rt: Runtime, self: Pid, a: AdminArgs, log: Logger): P
       let id = 0;
       const handlers = types.map((type) => {
         const h = (e: unknown): void => {
+          if (res.destroyed) return;
+          // A reader that does not keep up is let go rather than buffered for without bound.
+          if (res.writableLength > MAX_STREAM_BACKLOG) {
+            log.warn(
+              { request_id: req.id, buffered: res.writableLength },
+              'event stream reader too slow: closed',
+            );
+            res.destroy();
+            return;
+          }
           res.write(`id: ${++id}\nevent: ${type}\ndata: ${JSON.stringify(plainEvent(type, e as never))}\n\n`);
         };
         rt.events.on(type, h as never);
