@@ -49,6 +49,9 @@
  *   stream (call_control's command completions never come before the switch events that
  *   preceded them). The operation starts at once; the mailbox does not wait for the
  *   switch's answer.
+ * - `{type:'drop_event_socket', reason?}` (fault injection, `fife chaos --drop-event-socket`):
+ *   the event socket is dropped as by a network failure; 'down', then the reconnect and
+ *   'up' follow as for any loss.
  * - Bad input from the switch (malformed frames, odd headers) is handled in EslConnection
  *   (logged, decoded leniently, or the socket dropped and re-made): it never crashes
  *   this process. A handler error is logged with the event name.
@@ -98,7 +101,8 @@ type Msg =
   | { type: 'esl_event'; ev: EslEvent }
   | { type: 'relay'; to: Pid; msg: SwitchReply }
   | { type: 'call_started'; callId: string }
-  | { type: 'track'; callId: string; known: boolean };
+  | { type: 'track'; callId: string; known: boolean }
+  | { type: 'drop_event_socket'; reason?: unknown };
 
 export const SUBSCRIBED_EVENTS = [
   'CHANNEL_CREATE',
@@ -404,6 +408,10 @@ export const NodeConnection: GenServerBehaviour<State, NodeArgs, unknown, unknow
         announce(s, ctx, 'up');
         if (s.ups > 1) await resync(s, ctx);
         await adoptParked(s, ctx);
+        break;
+      case 'drop_event_socket':
+        if (!s.esl.drop(typeof m.reason === 'string' ? m.reason : undefined))
+          s.log.warn('drop of the event socket asked while it is not connected: nothing to drop');
         break;
       case 'esl_down':
         announce(s, ctx, 'down', m.reason);

@@ -26,6 +26,9 @@
  *   AMQP's 255-byte short strings): one that does not fit rejects that operation at once
  *   with BusInvalidArgumentError, before any wait, on both backends; nothing is retried.
  * - A consumer handler that throws is logged and the consumer carries on.
+ * - Fault injection: `sever(reason, {reconnectAfterMs})` cuts the link and makes no
+ *   reconnect attempt before that long (then the usual backoff); `degradeDeliveries`
+ *   loses or delays deliveries to every consumer (see types.ts).
  */
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
@@ -46,6 +49,7 @@ import type {
   BusTransport,
   ConsumeOptions,
   Delivery,
+  DeliveryFaults,
   DeliveryHandler,
   ExchangeSpec,
   PublishOptions,
@@ -119,6 +123,10 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
   /** Exchanges each connection has declared (name -> spec), so each is sent once. */
   private readonly declared = new WeakMap<Link, Map<string, ExchangeSpec>>();
   private sentExchanges = 0;
+  /** No reconnect attempt before this time (sever with reconnectAfterMs). */
+  private holdUntil = 0;
+  /** Deliveries lost / delayed while set (degradeDeliveries). */
+  private deliveryFaults: (DeliveryFaults & { until: number; timer: NodeJS.Timeout }) | undefined;
 
   constructor(opts: RecoveringTransportOptions) {
     super();
@@ -176,6 +184,12 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
   private async attempt(): Promise<void> {
     this.retryTimer = undefined;
     if (this._state === 'closed') return;
+    const held = this.holdUntil - Date.now();
+    if (held > 0) {
+      this.retryTimer = setTimeout(() => void this.attempt(), held);
+      this.retryTimer.unref?.();
+      return;
+    }
     let link: Link | undefined;
     let lostEarly: Error | undefined;
     const hooks: LinkHooks = {
@@ -453,7 +467,7 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
       consumerTag: tag,
     };
     const log = this.log;
-    const safe: DeliveryHandler = (d: Delivery) => {
+    const run = (d: Delivery): void => {
       try {
         handler(d);
       } catch (err) {
@@ -462,6 +476,16 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
           'bus: consumer handler threw; delivery skipped',
         );
       }
+    };
+    const safe: DeliveryHandler = (d: Delivery) => {
+      const f = this.deliveryFaults;
+      if (f === undefined) return run(d);
+      if ((f.dropShare ?? 0) > 0 && (f.random ?? Math.random)() < f.dropShare!) {
+        if (opts.noAck === false) d.ack();
+        return;
+      }
+      if ((f.delayMs ?? 0) > 0) setTimeout(() => run(d), f.delayMs);
+      else run(d);
     };
     this.topology.consumers.set(tag, { queue, handler: safe, options: opts });
     try {
@@ -560,20 +584,51 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
 
   // ---- fault injection and shutdown ----
 
-  sever(reason = 'severed on purpose'): void {
+  sever(reason = 'severed on purpose', opts: { reconnectAfterMs?: number } = {}): void {
     const link = this.link;
     if (!link) {
       this.log.warn({ reason }, 'bus: sever requested while not connected; nothing to cut');
       return;
     }
-    this.log.warn({ reason, broker: link.broker }, 'bus: severing the connection (fault injection)');
+    const hold = opts.reconnectAfterMs ?? 0;
+    if (hold > 0) this.holdUntil = Date.now() + hold;
+    this.log.warn(
+      { reason, broker: link.broker, reconnectAfterMs: hold || undefined },
+      'bus: severing the connection (fault injection)',
+    );
     link.sever(reason);
+  }
+
+  degradeDeliveries(d: DeliveryFaults): void {
+    const share = d.dropShare ?? 0;
+    const delay = d.delayMs ?? 0;
+    if (!(share >= 0 && share <= 1)) throw new RangeError(`dropShare must be within 0..1, got ${share}`);
+    if (!(delay >= 0) || !(d.forMs > 0))
+      throw new RangeError(`delayMs must be >= 0 and forMs > 0, got ${delay} and ${d.forMs}`);
+    this.endDeliveryFaults();
+    const timer = setTimeout(() => this.endDeliveryFaults(), d.forMs);
+    timer.unref?.();
+    this.deliveryFaults = { ...d, until: Date.now() + d.forMs, timer };
+    this.log.warn(
+      { dropShare: share, delayMs: delay, forMs: d.forMs },
+      'bus: deliveries degraded (fault injection)',
+    );
+  }
+
+  private endDeliveryFaults(): void {
+    const f = this.deliveryFaults;
+    if (f === undefined) return;
+    this.deliveryFaults = undefined;
+    clearTimeout(f.timer);
+    this.log.info('bus: deliveries back to normal');
+    f.onEnd?.();
   }
 
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.closing = (async () => {
       this.setState('closed');
+      this.endDeliveryFaults();
       if (this.retryTimer) clearTimeout(this.retryTimer);
       this.retryTimer = undefined;
       for (const w of [...this.waiters]) {

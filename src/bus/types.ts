@@ -26,7 +26,12 @@
  *   vhost (not retried); other connect failures are retried.
  * - `close()` is idempotent; pending waits reject with BusClosedError.
  * - `sever()` cuts the connection on purpose (fault injection); recovery follows as for
- *   any lost connection.
+ *   any lost connection. `sever(reason, {reconnectAfterMs})` holds every reconnect
+ *   attempt back until that long has passed (a broker out of reach for a while).
+ * - `degradeDeliveries({dropShare, delayMs, forMs})` (fault injection) makes this
+ *   transport's consumers lose a share of their deliveries (acked, never handled) and
+ *   hold the others `delayMs` (in order) for `forMs`; `random` draws the losses (a
+ *   seeded PRNG makes them repeatable). A new call replaces the one running.
  */
 import type { EventEmitter } from 'node:events';
 
@@ -103,6 +108,19 @@ export interface Delivery {
 
 export type DeliveryHandler = (delivery: Delivery) => void;
 
+/** See degradeDeliveries in the contract above. */
+export interface DeliveryFaults {
+  /** 0..1: the share of deliveries lost. Default 0. */
+  readonly dropShare?: number;
+  /** Each delivery kept is handled this much later. Default 0. */
+  readonly delayMs?: number;
+  readonly forMs: number;
+  /** 0 <= x < 1; default Math.random. */
+  readonly random?: () => number;
+  /** Called once when the period is over (or replaced). */
+  readonly onEnd?: () => void;
+}
+
 export type TransportState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed';
 
 export interface TransportEvents {
@@ -148,7 +166,9 @@ export interface BusTransport extends EventEmitter<TransportEvents> {
   ): Promise<void>;
   /** Resolves once connected (waits up to timeoutMs, default publishTimeoutMs). */
   whenReady(timeoutMs?: number): Promise<void>;
-  /** Fault injection: cut the connection now; recovery follows. */
-  sever(reason?: string): void;
+  /** Fault injection: cut the connection now; recovery follows (not before reconnectAfterMs). */
+  sever(reason?: string, opts?: { reconnectAfterMs?: number }): void;
+  /** Fault injection: lose / delay deliveries to this transport's consumers for a while. */
+  degradeDeliveries(d: DeliveryFaults): void;
   close(): Promise<void>;
 }

@@ -8,6 +8,11 @@
  *   fife apps start|stop|restart NAME       start / stop / restart an app on a running node
  *   fife nodes [--json]                     list the cluster: every node heard on the bus
  *   fife kill NAME|PID [--reason R] [--json]  fault injection: crash a process with R (default killed)
+ *   fife chaos kill|crash|sever-bus|store-down|drop-event-socket|delay-bus|drop-bus ...
+ *                                        inject one fault (src/node/chaos.ts lists them)
+ *   fife chaos --every 2s --for 60s [--seed N] [--kinds k,...] [--random-in SUP]
+ *                                        start a seeded schedule in the node (the command returns;
+ *                                        the node's `chaos` process runs it); fife chaos stop|status
  *   fife switch-sim [...]                   run the event-socket switch simulator alone
  *   fife switch-sim call|phone|dtmf|answer|hangup|calls ...   drive a running simulator (its control port)
  *   fife account add --name NAME --realm REALM                      create an account; prints its id
@@ -174,6 +179,72 @@ async function cmdKill(target: string, o: NodeOpts & { reason: string; json?: bo
   );
 }
 
+/** '500ms', '2s', '1m', '1h' or a plain number of ms, as ms (an integer > 0). */
+export function duration(v: string, flag = 'duration'): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(v.trim());
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m?.[2] ?? 'ms'] ?? 1;
+  const ms = m === null ? NaN : Math.round(Number(m[1]) * unit);
+  if (!(ms >= 1)) throw new UsageError(`${flag} must be a duration such as 500ms, 2s or 1m, got '${v}'`);
+  return ms;
+}
+
+/** Sends one chaos request; prints what was hit (or the schedule) and throws the refusal. */
+async function chaosRequest(o: NodeOpts & { json?: boolean }, body: Record<string, unknown>): Promise<void> {
+  const { status, data } = await admin(o, 'POST', '/chaos', body);
+  if (status !== 200) throw new Error((data as { error?: string }).error ?? JSON.stringify(data));
+  if (o.json) return json(data);
+  const r = data as {
+    kind?: string;
+    target?: string;
+    params?: Record<string, unknown>;
+    seed?: number;
+    steps?: number;
+    every_ms?: number;
+    kinds?: string[];
+  };
+  if (r.seed !== undefined)
+    return out(
+      `chaos schedule started: seed ${r.seed}, ${r.steps} steps every ${r.every_ms} ms, kinds ${r.kinds?.join(',')} (stop: fife chaos stop)`,
+    );
+  out(`${r.kind} ${r.target} ${JSON.stringify(r.params)}`);
+}
+
+type ChaosOpts = NodeOpts & {
+  json?: boolean;
+  randomIn?: string;
+  reason?: string;
+  ms?: number;
+  delayMs?: number;
+  drop?: number;
+  every?: number;
+  for?: number;
+  seed?: number;
+  kinds?: string[];
+};
+
+const targetBody = (target: string | undefined, o: ChaosOpts): Record<string, unknown> => {
+  if ((target === undefined) === (o.randomIn === undefined))
+    throw new UsageError('give a target (name or <pid>) or --random-in SUPERVISOR, one of them');
+  if (target === undefined) return { random_in: o.randomIn };
+  return target.startsWith('<') ? { pid: target } : { name: target };
+};
+
+async function cmdChaosSchedule(o: ChaosOpts): Promise<void> {
+  if (o.every === undefined || o.for === undefined)
+    throw new UsageError("a schedule needs --every and --for (or a subcommand: 'fife chaos --help')");
+  await chaosRequest(o, {
+    every_ms: o.every,
+    for_ms: o.for,
+    seed: o.seed,
+    kinds: o.kinds,
+    random_in: o.randomIn,
+    ms: o.ms,
+    delay_ms: o.delayMs,
+    drop: o.drop,
+    reason: o.reason,
+  });
+}
+
 /** The running node's admin URL, or undefined when none runs (no admin.json, or it is stale). */
 async function runningNode(o: NodeOpts): Promise<string | undefined> {
   let base: string;
@@ -254,6 +325,9 @@ function program(): Command {
   const fife = new Command('fife')
     .description('Run and operate a Fife node (OTP-style telephony platform in the architecture of Kazoo).')
     .exitOverride()
+    // A command's options are parsed up to its subcommand only (`fife chaos --ms` and
+    // `fife chaos sever-bus --ms` are two commands' options); commander needs it here too.
+    .enablePositionalOptions()
     .configureOutput({ outputError: () => {} })
     .showSuggestionAfterError(true)
     .addHelpText(
@@ -310,6 +384,94 @@ Exit codes: 0 ok, 1 failure, 2 usage error. 'fife COMMAND --help' for a command'
       .option('--reason <reason>', 'exit reason', 'killed')
       .option('--json', 'print the result as JSON'),
   ).action(cmdKill);
+
+  const chaos = nodeCommand(
+    fife
+      .command('chaos')
+      .description(
+        'fault injection: one fault (a subcommand), or a seeded schedule of them run by the node (--every/--for)',
+      )
+      .option('--every <duration>', 'schedule: one fault this often (500ms, 2s, 1m)', (v) =>
+        duration(v, '--every'),
+      )
+      .option('--for <duration>', 'schedule: for this long', (v) => duration(v, '--for'))
+      .option(
+        '--seed <n>',
+        'schedule: PRNG seed (the same seed repeats the same faults); default random',
+        (v) => {
+          const n = Number(v);
+          if (!Number.isInteger(n) || n < 0 || n > 0xffffffff)
+            throw new UsageError(`--seed must be an integer within 0..4294967295, got '${v}'`);
+          return n;
+        },
+      )
+      .option('--kinds <list>', 'schedule: comma-separated kinds to draw from', (v) => v.split(','))
+      .option('--random-in <supervisor>', 'kill/crash pick their target among its live descendants')
+      .option('--ms <duration>', 'how long each timed fault lasts (default 500ms)', (v) =>
+        duration(v, '--ms'),
+      )
+      .option('--delay-ms <ms>', 'delay-bus: hold each delivery this long', (v) => duration(v, '--delay-ms'))
+      .option('--drop <share>', 'drop-bus: the share of deliveries lost (0..1)', (v) => {
+        const n = Number(v);
+        if (!(n > 0 && n <= 1)) throw new UsageError(`--drop must be a share within (0, 1], got '${v}'`);
+        return n;
+      })
+      .option('--reason <reason>', 'crash: the exit reason')
+      .option('--json', 'print the answer as JSON')
+      // Its options only before a subcommand: `fife chaos sever-bus --ms 2s` is the subcommand's.
+      .enablePositionalOptions(),
+  ).action(cmdChaosSchedule);
+  const chaosSub = (name: string, description: string, args: (c: Command) => Command = (c) => c): Command =>
+    nodeCommand(
+      args(chaos.command(name).description(description)).option('--json', 'print the answer as JSON'),
+    );
+  for (const kind of ['kill', 'crash'] as const) {
+    chaosSub(
+      kind,
+      kind === 'kill'
+        ? 'crash a process with reason killed; its supervisor restarts it'
+        : 'crash a process with --reason (default crashed)',
+      (c) =>
+        c
+          .argument('[target]', "registered name or pid ('<node.N>')")
+          .option('--random-in <supervisor>', 'pick one of its live descendants at random')
+          .option('--reason <reason>', 'exit reason'),
+    ).action((target: string | undefined, o: ChaosOpts) =>
+      chaosRequest(o, { kind, ...targetBody(target, o), reason: kind === 'crash' ? o.reason : undefined }),
+    );
+  }
+  const msOption = (c: Command): Command =>
+    c.option('--ms <duration>', 'for how long (default 500ms)', (v) => duration(v, '--ms'));
+  chaosSub('sever-bus', "cut the node's bus connection; it reconnects after --ms", msOption).action(
+    (o: ChaosOpts) => chaosRequest(o, { kind: 'sever-bus', ms: o.ms }),
+  );
+  chaosSub('store-down', 'store requests fail (StoreError unavailable) for --ms', msOption).action(
+    (o: ChaosOpts) => chaosRequest(o, { kind: 'store-down', ms: o.ms }),
+  );
+  chaosSub(
+    'drop-event-socket',
+    "drop ecallmgr's event socket to a switch (default every one); it reconnects",
+    (c) => c.argument('[switch]', 'switch name'),
+  ).action((sw: string | undefined, o: ChaosOpts) =>
+    chaosRequest(o, { kind: 'drop-event-socket', switch: sw }),
+  );
+  chaosSub('delay-bus', "hold every delivery to the node's consumers --delay-ms, for --ms", (c) =>
+    msOption(c).requiredOption('--delay-ms <duration>', 'the delay', (v) => duration(v, '--delay-ms')),
+  ).action((o: ChaosOpts) => chaosRequest(o, { kind: 'delay-bus', delay_ms: o.delayMs, ms: o.ms }));
+  chaosSub('drop-bus', "lose a share of the deliveries to the node's consumers, for --ms", (c) =>
+    msOption(c).requiredOption('--drop <share>', 'share lost, within (0, 1]', (v) => {
+      const n = Number(v);
+      if (!(n > 0 && n <= 1)) throw new UsageError(`--drop must be a share within (0, 1], got '${v}'`);
+      return n;
+    }),
+  ).action((o: ChaosOpts) => chaosRequest(o, { kind: 'drop-bus', drop: o.drop, ms: o.ms }));
+  nodeCommand(chaos.command('stop').description('end the running schedule')).action(async (o: NodeOpts) => {
+    const { data } = await admin(o, 'POST', '/chaos/stop');
+    out((data as { stopped?: boolean }).stopped ? 'chaos schedule stopped' : 'no chaos schedule was running');
+  });
+  nodeCommand(chaos.command('status').description('the running schedule, if any')).action(
+    async (o: NodeOpts) => json((await admin(o, 'GET', '/chaos/schedule')).data),
+  );
 
   fife
     .command('switch-sim')

@@ -8,10 +8,24 @@
  *   exited on its own, with the reason), `child_restarted`, `restart_failed`,
  *   `shutdown_error`, `gave_up` (intensity reached: the supervisor stops).
  * - `app`: the apps controller started, stopped, restarted or gave up an app.
+ * - `fault`: a fault was injected on purpose (src/node/chaos.ts: `fife chaos`, `POST
+ *   /chaos`, a chaos schedule), or a timed one ended (`phase: 'ended'`: the bus may
+ *   reconnect, the store answers again, the bus delivers normally again).
+ *
+ * The same events leave the node as plain JSON (`plainEvent`: the admin endpoint's
+ * `GET /events` stream, read by the observer page). One object per event, `type` first,
+ * pids as strings (`<node.N>`), exit reasons as text (formatReason), nothing else:
+ *
+ *   {type:'spawn', pid, name?}
+ *   {type:'exit', pid, name?, reason}
+ *   {type:'supervisor', kind, supervisor, supervisorName?, childId?, pid?, reason?}
+ *   {type:'app', kind, app, reason?, cause?}
+ *   {type:'fault', kind, phase, target?, params, seed?, step?, error?}
+ * Every one also has `at` (ms since the epoch, when it was turned into JSON).
  */
 import { EventEmitter } from 'node:events';
 import type { Pid } from './pid.ts';
-import type { ExitReason } from './exit-reason.ts';
+import { formatReason, type ExitReason } from './exit-reason.ts';
 
 export interface SpawnEvent {
   pid: Pid;
@@ -41,11 +55,51 @@ export interface AppEvent {
   cause?: ExitReason;
 }
 
+/**
+ * A fault injected on purpose. `kind` names it (`kill`, `crash`, `sever-bus`,
+ * `store-down`, `drop-event-socket`, `delay-bus`, `drop-bus`); `target` is what it hit
+ * (a process as `name <pid>` or a pid, a switch, `bus`, `store`); `params` holds what
+ * it was given (reason, ms, share...). A schedule's injections carry its `seed` and
+ * `step` (0-based). A timed fault publishes `phase: 'ended'` when it is over. An
+ * injection that could not be made (no process to pick, no switch) has `error` and
+ * `phase: 'failed'`.
+ */
+export interface FaultEvent {
+  kind: string;
+  phase: 'injected' | 'ended' | 'failed';
+  target?: string;
+  params: Record<string, unknown>;
+  seed?: number;
+  step?: number;
+  error?: string;
+}
+
 export interface KernelEventMap {
   spawn: [SpawnEvent];
   exit: [ExitEvent];
   supervisor: [SupervisorEvent];
   app: [AppEvent];
+  fault: [FaultEvent];
+}
+
+export type KernelEventType = keyof KernelEventMap;
+export const KERNEL_EVENT_TYPES: readonly KernelEventType[] = ['spawn', 'exit', 'supervisor', 'app', 'fault'];
+
+/** An event as plain JSON (the shape the header lists): pids as strings, reasons as text. */
+export function plainEvent<K extends KernelEventType>(
+  type: K,
+  e: KernelEventMap[K][0],
+  at = Date.now(),
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { type };
+  for (const [k, v] of Object.entries(e)) {
+    if (v === undefined) continue;
+    if (k === 'reason' || k === 'cause') out[k] = formatReason(v);
+    else if (k === 'pid' || k === 'supervisor') out[k] = String(v);
+    else out[k] = v;
+  }
+  out.at = at;
+  return out;
 }
 
 export class KernelEvents extends EventEmitter<KernelEventMap> {

@@ -69,7 +69,16 @@ export {
   type AppOperation,
 } from './apps-controller.ts';
 export { describeTree, describeNode, renderTree, type TreeNode, type NodeTree } from './tree.ts';
-export { KernelEvents, type SupervisorEvent, type AppEvent, type ExitEvent } from './events.ts';
+export {
+  KernelEvents,
+  plainEvent,
+  KERNEL_EVENT_TYPES,
+  type SupervisorEvent,
+  type AppEvent,
+  type ExitEvent,
+  type FaultEvent,
+  type KernelEventType,
+} from './events.ts';
 export { createRootLogger, withCallId, currentCallId, type Logger } from './log.ts';
 export { backoffDelay, backoffPolicy, type BackoffPolicy } from './backoff.ts';
 export {

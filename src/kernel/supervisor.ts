@@ -276,6 +276,7 @@ async function restart(s: State, c: Child): Promise<boolean> {
       childId: g.spec.id,
       pid: g.pid,
     });
+    s.ctx.log.info({ child: g.spec.id, pid: String(g.pid), restarts: g.restarts }, 'child restarted');
   }
   return true;
 }

@@ -18,7 +18,19 @@
  *   POST /kill {name|pid, reason?}           fault injection: crash a process with reason (default
  *                                            killed); 404 no such process. Killing the kernel root
  *                                            or admin itself answers first, then crashes it (the
- *                                            root: the node halts).
+ *                                            root: the node halts). A `fault` event like /chaos.
+ *   POST /chaos {kind, ...}                  one injection (chaos.ts lists the kinds and fields:
+ *                                            name|pid|random_in, reason, ms, delay_ms, drop, switch):
+ *                                            {type:'ok', kind, target, pid?, params}; 404 nothing to hit
+ *   POST /chaos {every_ms, for_ms, seed?, kinds?, random_in?, ms?, delay_ms?, drop?, reason?}
+ *                                            starts a schedule in the node's `chaos` process:
+ *                                            {type:'ok', seed, steps, kinds}; 409 one already runs
+ *   POST /chaos/stop                         ends the running schedule {type:'ok', stopped}
+ *   GET  /chaos/schedule                     the running schedule: {running, seed?, step?, steps?}
+ *   GET  /events[?types=fault,supervisor]    Server-Sent Events: every kernel event as JSON
+ *                                            (`event: <type>`, `data: ` the shape events.ts
+ *                                            documents); a `: ping` comment every 15 s; a
+ *                                            reader 4 MiB behind is disconnected (logged)
  *   POST /apps/<name>/ops/<op> {input}       run an operation the app declares (e.g. registrar
  *                                            add_account): {type:'ok', result}; errors: 400 invalid,
  *                                            404 unknown app/operation or not found, 409 conflict,
@@ -52,11 +64,15 @@ import { join } from 'node:path';
 import { listNodes, listSwitches } from './nodes.ts';
 import { removeOwnFile } from './node-lock.ts';
 import type { NodeMetrics } from './metrics.ts';
+import { ChaosError, FAULT_KINDS, injectFault, type FaultKind, type FaultRequest } from './chaos.ts';
+import type { ChaosDepsArgs, ChaosSchedule } from './chaos-scheduler.ts';
 import {
   GenServer,
   ok,
   noreply,
   samePid,
+  plainEvent,
+  KERNEL_EVENT_TYPES,
   AppsController,
   describeNode,
   renderTree,
@@ -66,6 +82,8 @@ import {
   type Pid,
   type ProcessContext,
   type Runtime,
+  type ExitReason,
+  type KernelEventType,
 } from '../kernel/index.ts';
 
 export interface AdminArgs {
@@ -78,6 +96,8 @@ export interface AdminArgs {
   startedAt: number;
   /** Served on /metrics and /ready; without it (tests of the endpoint alone) both answer 404. */
   metrics?: NodeMetrics;
+  /** What /chaos injects into; without it only kill and crash can be injected. */
+  chaos?: ChaosDepsArgs;
 }
 
 /** Probes an orchestrator sends without the token. */
@@ -90,6 +110,8 @@ interface State {
 
 export const ADMIN_FILE = 'admin.json';
 const MAX_BODY = 64 * 1024;
+/** Bytes of events an /events reader may leave unread before it is disconnected. */
+const MAX_STREAM_BACKLOG = 4 * 1024 * 1024;
 const OP_STATUS: Record<string, number> = {
   invalid: 400,
   not_found: 404,
@@ -126,7 +148,8 @@ async function buildServer(rt: Runtime, self: Pid, a: AdminArgs, log: Logger): P
     forceCloseConnections: true,
     genReqId: () => `adm-${++nextId}`,
     // Bodies are taken as sent: no coercion of null to '' or of '1' to 1.
-    ajv: { customOptions: { coerceTypes: false } },
+    // Unknown fields are refused (additionalProperties: false), not stripped.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
   });
   const expected = a.token ? digest(a.token) : undefined;
 
@@ -237,6 +260,27 @@ async function buildServer(rt: Runtime, self: Pid, a: AdminArgs, log: Logger): P
     });
   }
 
+  const chaosDeps = { ...a.chaos, kernelRoot: a.kernelRoot, runtime: rt, log };
+  /** Crashes `target`; the kernel root or admin itself only once the answer is sent. */
+  const crashAfterReply =
+    (req: FastifyRequest, reply: FastifyReply) =>
+    (target: Pid, reason: ExitReason): void => {
+      const root = samePid(target, rt.whereis(a.kernelRoot));
+      if (!root && !samePid(target, self)) return void rt.crash(target, reason);
+      // The endpoint goes down with the root or with itself: answer first.
+      if (root)
+        log.warn({ reason, request_id: req.id }, 'kill of the kernel root requested: the node will halt');
+      reply.raw.once('close', () => rt.crash(target, reason));
+    };
+  const inject = (req: FastifyRequest, reply: FastifyReply, fault: FaultRequest) => {
+    try {
+      return injectFault({ ...chaosDeps, crash: crashAfterReply(req, reply) }, fault);
+    } catch (err) {
+      if (err instanceof ChaosError) throw new HttpError(err.code === 'invalid' ? 400 : 404, err.message);
+      throw err;
+    }
+  };
+
   const killBody = {
     type: 'object',
     properties: { name: { type: 'string', minLength: 1 }, pid: { type: 'string', minLength: 1 } },
@@ -245,22 +289,162 @@ async function buildServer(rt: Runtime, self: Pid, a: AdminArgs, log: Logger): P
     const body = req.body as { name?: string; pid?: string; reason?: unknown };
     if (body.name === undefined && body.pid === undefined)
       throw new HttpError(400, "body needs name (a registered name) or pid (as '<node.N>')");
-    const target =
-      body.name !== undefined ? rt.whereis(body.name) : rt.processes().find((p) => String(p) === body.pid);
-    if (target === undefined)
-      return reply
-        .code(404)
-        .send({ error: `no such process: ${String(body.name ?? body.pid)}`, request_id: req.id });
+    if (body.name !== undefined && body.pid !== undefined)
+      throw new HttpError(400, 'body takes name or pid, not both');
     const reason = body.reason ?? 'killed';
-    const root = samePid(target, rt.whereis(a.kernelRoot));
-    if (root || samePid(target, self)) {
-      // The endpoint goes down with the root or with itself: answer first.
-      if (root)
-        log.warn({ reason, request_id: req.id }, 'kill of the kernel root requested: the node will halt');
-      reply.raw.once('close', () => rt.crash(target, reason));
-    } else rt.crash(target, reason);
-    return { type: 'ok', pid: String(target), reason };
+    const r = inject(req, reply, {
+      kind: reason === 'killed' ? 'kill' : 'crash',
+      name: body.name,
+      pid: body.pid,
+      reason,
+    });
+    return { type: 'ok', pid: r.pid, reason };
   });
+
+  const ms = (max: number) => ({ type: 'integer', minimum: 1, maximum: max });
+  const chaosBody = {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      kind: { type: 'string', enum: FAULT_KINDS },
+      name: { type: 'string', minLength: 1 },
+      pid: { type: 'string', minLength: 1 },
+      random_in: { type: 'string', minLength: 1 },
+      reason: {},
+      ms: ms(3_600_000),
+      delay_ms: ms(60_000),
+      drop: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+      switch: { type: 'string', minLength: 1 },
+      every_ms: { type: 'integer', minimum: 10, maximum: 3_600_000 },
+      for_ms: ms(7 * 24 * 3_600_000),
+      seed: { type: 'integer', minimum: 0, maximum: 0xffffffff },
+      kinds: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', enum: FAULT_KINDS } },
+    },
+  };
+  type ChaosBody = {
+    kind?: FaultKind;
+    name?: string;
+    pid?: string;
+    random_in?: string;
+    reason?: unknown;
+    ms?: number;
+    delay_ms?: number;
+    drop?: number;
+    switch?: string;
+    every_ms?: number;
+    for_ms?: number;
+    seed?: number;
+    kinds?: FaultKind[];
+  };
+  route('POST', '/chaos', { schema: { body: chaosBody } }, async (req, reply) => {
+    const b = (req.body ?? {}) as ChaosBody;
+    if (b.every_ms !== undefined || b.for_ms !== undefined) {
+      if (b.every_ms === undefined || b.for_ms === undefined)
+        throw new HttpError(400, 'a schedule needs both every_ms and for_ms');
+      if (b.kind !== undefined) throw new HttpError(400, 'a schedule takes kinds (a list), not kind');
+      const targeted = ['kill', 'crash'];
+      const kinds =
+        b.kinds ??
+        FAULT_KINDS.filter(
+          (k) => k !== 'drop-event-socket' && (b.random_in !== undefined || !targeted.includes(k)),
+        );
+      if (b.random_in === undefined && kinds.some((k) => targeted.includes(k)))
+        throw new HttpError(400, 'kinds kill and crash need random_in (the supervisor to pick in)');
+      const schedule: ChaosSchedule = {
+        seed: b.seed ?? Math.floor(Math.random() * 0xffffffff),
+        everyMs: b.every_ms,
+        forMs: b.for_ms,
+        kinds,
+        randomIn: b.random_in,
+        ms: b.ms,
+        delayMs: b.delay_ms,
+        drop: b.drop,
+        reason: b.reason,
+      };
+      const r = (await GenServer.call(rt, 'chaos', { type: 'start', schedule })) as
+        { type: 'ok'; steps: number } | { type: 'error'; reason: string };
+      if (r.type === 'error')
+        return reply.code(409).send({
+          error: 'a chaos schedule is running: stop it first (fife chaos stop)',
+          request_id: req.id,
+        });
+      log.info({ seed: schedule.seed, steps: r.steps, request_id: req.id }, 'chaos schedule requested');
+      return { type: 'ok', seed: schedule.seed, steps: r.steps, every_ms: b.every_ms, kinds };
+    }
+    if (b.kind === undefined)
+      throw new HttpError(
+        400,
+        `body needs kind (one of ${FAULT_KINDS.join(', ')}), or every_ms and for_ms (a schedule)`,
+      );
+    if (b.kinds !== undefined || b.seed !== undefined)
+      throw new HttpError(400, 'kinds and seed belong to a schedule (with every_ms and for_ms)');
+    const r = inject(req, reply, {
+      kind: b.kind,
+      name: b.name,
+      pid: b.pid,
+      randomIn: b.random_in,
+      reason: b.reason,
+      ms: b.ms,
+      delayMs: b.delay_ms,
+      drop: b.drop,
+      switch: b.switch,
+    });
+    return { type: 'ok', ...r };
+  });
+  route('POST', '/chaos/stop', {}, async () => ({
+    type: 'ok',
+    ...((await GenServer.call(rt, 'chaos', { type: 'stop' })) as object),
+  }));
+  route('GET', '/chaos/schedule', {}, async () => GenServer.call(rt, 'chaos', { type: 'status' }));
+
+  const typesPattern = `^(${KERNEL_EVENT_TYPES.join('|')})(,(${KERNEL_EVENT_TYPES.join('|')}))*$`;
+  route(
+    'GET',
+    '/events',
+    {
+      schema: {
+        querystring: { type: 'object', properties: { types: { type: 'string', pattern: typesPattern } } },
+      },
+    },
+    async (req, reply) => {
+      const asked = (req.query as { types?: string }).types;
+      const types = (asked === undefined ? KERNEL_EVENT_TYPES : asked.split(',')) as KernelEventType[];
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+      });
+      res.write(': fife kernel events\n\n');
+      let id = 0;
+      const handlers = types.map((type) => {
+        const h = (e: unknown): void => {
+          if (res.destroyed) return;
+          // A reader that does not keep up is let go rather than buffered for without bound.
+          if (res.writableLength > MAX_STREAM_BACKLOG) {
+            log.warn(
+              { request_id: req.id, buffered: res.writableLength },
+              'event stream reader too slow: closed',
+            );
+            res.destroy();
+            return;
+          }
+          res.write(`id: ${++id}\nevent: ${type}\ndata: ${JSON.stringify(plainEvent(type, e as never))}\n\n`);
+        };
+        rt.events.on(type, h as never);
+        return [type, h] as const;
+      });
+      const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
+      ping.unref();
+      log.info({ request_id: req.id, types }, 'event stream opened');
+      res.once('close', () => {
+        clearInterval(ping);
+        for (const [type, h] of handlers) rt.events.off(type, h as never);
+        log.info({ request_id: req.id, events: id }, 'event stream closed');
+      });
+    },
+  );
 
   route(
     'POST',
@@ -320,8 +504,12 @@ async function buildServer(rt: Runtime, self: Pid, a: AdminArgs, log: Logger): P
         .code(500)
         .send({ error: `internal error (request ${req.id}): ${err.message}`, request_id: req.id });
     }
-    log.warn({ ...where, status, err: err.message }, 'admin request refused');
-    return reply.code(status).send({ error: err.message, request_id: req.id });
+    // Ajv says "must NOT have additional properties": name the field.
+    const extra = (err.validation?.[0]?.params as { additionalProperty?: string } | undefined)
+      ?.additionalProperty;
+    const message = extra === undefined ? err.message : `${err.message} ('${extra}')`;
+    log.warn({ ...where, status, err: message }, 'admin request refused');
+    return reply.code(status).send({ error: message, request_id: req.id });
   });
   return app;
 }

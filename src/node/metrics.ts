@@ -3,7 +3,7 @@
  *
  * Contract
  * - `createNodeMetrics({runtime, bus, store, apps})` makes one registry for one node. It
- *   counts events where they already happen: the kernel's `supervisor` and `app` events,
+ *   counts events where they already happen: the kernel's `supervisor`, `app` and `fault` events,
  *   the bus's `ready`/`lost` events, and each bus publish and store request (their
  *   methods on the node's instances are wrapped once, here: a clock read and a histogram
  *   observation per call, into label children made up front). Everything else is read at
@@ -146,6 +146,15 @@ export function createNodeMetrics(a: NodeMetricsArgs): NodeMetrics {
     else if (e.kind === 'gave_up') gaveUp.inc({ supervisor: supName(e) });
   };
   rt.events.on('supervisor', onSupervisor);
+  const faults = new Counter({
+    name: 'fife_faults_injected_total',
+    help: 'Faults injected on purpose (fife chaos, fife kill, a chaos schedule), per kind',
+    labelNames: ['kind'],
+    registers,
+  });
+  rt.events.on('fault', (e) => {
+    if (e.phase === 'injected') faults.inc({ kind: e.kind });
+  });
   new Gauge({
     name: 'fife_mailbox_length',
     help: `Messages queued in the ${top} longest mailboxes at scrape time`,
@@ -256,6 +265,15 @@ export function createNodeMetrics(a: NodeMetricsArgs): NodeMetrics {
     collect() {
       this.reset();
       this.inc(storeCacheTotals().misses);
+    },
+  });
+  new Gauge({
+    name: 'fife_cache_hit_ratio',
+    help: 'StoreCache hits / (hits + misses) since the process started (0 before any lookup)',
+    registers,
+    collect() {
+      const { hits, misses } = storeCacheTotals();
+      this.set(hits + misses === 0 ? 0 : hits / (hits + misses));
     },
   });
   new Gauge({

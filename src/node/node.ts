@@ -7,9 +7,10 @@
  *   2. every app definition loaded (built-ins and plugins; a load error fails the start);
  *   3. the store, then the bus (Kazoo's exchanges declared); a bus that cannot start
  *      fails the start;
- *   4. the runtime, the node's metrics (metrics.ts: they time the bus's publishes and the
- *      store's requests on these instances), and the kernel tree `kernel_sup` (one_for_one)
- *      with `apps_controller`, `admin` and `nodes`;
+ *   4. the runtime, the store's fault switch (store-faults.ts, for `fife chaos`), the
+ *      node's metrics (metrics.ts: they time the bus's publishes and the store's requests
+ *      on these instances), and the kernel tree `kernel_sup` (one_for_one) with
+ *      `apps_controller`, `admin`, `nodes` and `chaos`;
  *   5. each configured app in list order (its deps first); when the list is the platform's
  *      default without ecallmgr (config.ts), one info line says no switch is configured.
  *      An app that fails to start
@@ -55,7 +56,7 @@ import { acquireNodeLock, removeOwnFile } from './node-lock.ts';
 import { kernelTree, KERNEL_SUP } from '../../supervisors/kernel.sup.ts';
 import type { DestinationStream } from 'pino';
 import { join } from 'node:path';
-import { openStore, type DocumentStore } from '../store/index.ts';
+import { installStoreFaults, openStore, type DocumentStore } from '../store/index.ts';
 import { createTransport, type BusTransport } from '../bus/index.ts';
 import { busExchangeSpecs } from '../api/bus-adapters.ts';
 
@@ -193,6 +194,8 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<FifeNode> 
     undo.push({ what: 'runtime', run: () => runtime.shutdown() });
     // A node only removes its own admin.json (admin's terminate does; this covers an admin that was killed).
     undo.push({ what: 'admin.json', run: () => removeOwnFile(join(dir, ADMIN_FILE)) });
+    // The store's fault switch (fife chaos --store-down) goes under the metrics' timing.
+    const storeFaults = installStoreFaults(store);
     // Before any app holds the bus or store: metrics time their calls on these instances.
     const metrics = createNodeMetrics({ runtime, bus, store, apps: config.apps });
     // Apps write through a store that announces each write on the bus (publishing-store.ts).
@@ -217,8 +220,10 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<FifeNode> 
           kernelRoot: KERNEL_SUP,
           startedAt,
           metrics,
+          chaos: { bus, storeFaults, kernelRoot: KERNEL_SUP },
         },
         nodes: { transport: bus, heartbeatMs: config.heartbeatMs, version: FIFE_VERSION, startedAt },
+        chaos: { bus, storeFaults, kernelRoot: KERNEL_SUP },
       }),
       { name: KERNEL_SUP },
     );

@@ -255,6 +255,18 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
     this.retryTimer = setTimeout(() => this.connect(), delay);
   }
 
+  /**
+   * Fault injection: drops the socket now, as a network failure would ('down' follows,
+   * then the usual reconnect with backoff). False when there was no connection.
+   */
+  drop(reason = 'dropped on purpose'): boolean {
+    const conn = this.conn;
+    if (conn === undefined) return false;
+    this.log.warn({ reason }, 'esl: dropping the event socket (fault injection)');
+    this.onLost(conn, reason);
+    return true;
+  }
+
   private failPending(reason: string): void {
     const all = [...this.pending];
     this.executions.clear();

@@ -44,6 +44,17 @@ const ProbeListener: GenListenerBehaviour<null, { exchange: string }> = {
   handleInfo: (_m, s) => noreply(s),
 };
 
+/** Holds its mailbox while a 'block' message waits on `gate` (mailbox lengths). */
+let release: () => void = () => undefined;
+const BlockedWorker: GenServerBehaviour<null, void> = {
+  name: 'metrics_probe_blocked',
+  init: () => ok(null),
+  async handleInfo(m, s) {
+    if (m === 'block') await new Promise<void>((r) => (release = r));
+    return noreply(s);
+  },
+};
+
 /** A plain worker to kill. */
 const ProbeWorker: GenServerBehaviour<null, void> = {
   name: 'metrics_probe_worker',
@@ -77,6 +88,7 @@ export function metricsSuite(busUrl: string): void {
               },
               { name: 'metrics_probe_sup' },
             ),
+            GenServer.childSpec('blocked', BlockedWorker, undefined, { name: 'metrics_probe_blocked' }),
           ],
         };
       },
@@ -167,7 +179,7 @@ export function metricsSuite(busUrl: string): void {
   });
 
   it('messages through a listener are counted by outcome, failing responders as errors; publishes and store requests are timed', async () => {
-    const { value, services, exchange } = await boot();
+    const { value, scrape, services, exchange } = await boot();
     const msg = (user: string) =>
       JSON.stringify(
         build(
@@ -211,6 +223,20 @@ export function metricsSuite(busUrl: string): void {
     cache.close();
     expect(await value('fife_cache_hits_total')).toBe(hits0 + 1);
     expect(await value('fife_cache_misses_total')).toBe(misses0 + 1);
+    const one = await scrape();
+    const [hits, misses] = [sum(one, 'fife_cache_hits_total'), sum(one, 'fife_cache_misses_total')];
+    expect(sum(one, 'fife_cache_hit_ratio')).toBeCloseTo(hits / (hits + misses), 6);
+  });
+
+  it('a process that falls behind shows its mailbox length, and none once it caught up', async () => {
+    const { node, value } = await boot();
+    const rt = node.runtime;
+    rt.send('metrics_probe_blocked', 'block');
+    for (let i = 0; i < 5; i++) rt.send('metrics_probe_blocked', `m${i}`);
+    await expect.poll(() => value('fife_mailbox_length', { process: 'metrics_probe_blocked' })).toBe(5);
+    expect(await value('fife_mailbox_messages')).toBeGreaterThanOrEqual(5);
+    release();
+    await expect.poll(() => value('fife_mailbox_length', { process: 'metrics_probe_blocked' })).toBe(0);
   });
 
   it('a phone registered through the registrar shows in fife_registrations', async () => {
