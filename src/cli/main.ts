@@ -8,6 +8,7 @@
  *   fife apps start|stop|restart NAME       start / stop / restart an app on a running node
  *   fife nodes [--json]                     list the cluster: every node heard on the bus
  *   fife kill NAME|PID [--reason R] [--json]  fault injection: crash a process with R (default killed)
+ *   fife new-app NAME [--dir D] [--fife SPEC]  write a plugin WhApp project (src/cli/new-app.ts)
  *   fife switch-sim [...]                   run the event-socket switch simulator alone
  *   fife switch-sim call|phone|dtmf|answer|hangup|calls ...   drive a running simulator (its control port)
  *   fife account add --name NAME --realm REALM                      create an account; prints its id
@@ -308,6 +309,26 @@ Exit codes: 0 ok, 1 failure, 2 usage error. 'fife COMMAND --help' for a command'
       .option('--reason <reason>', 'exit reason', 'killed')
       .option('--json', 'print the result as JSON'),
   ).action(cmdKill);
+
+  fife
+    .command('new-app')
+    .description(
+      'write a plugin WhApp project (its own package, built and tested against fife) to ./NAME or --dir',
+    )
+    .argument('<name>', "the app's name: lower case letters, digits and '_'")
+    .option('--dir <dir>', 'where to write it (default ./NAME; must be empty or absent)')
+    .option('--fife <spec>', "the project's fife dependency: a version range, a tarball path or file: path")
+    .action(async (name: string, o: { dir?: string; fife?: string }) => {
+      const { newApp, checkAppName } = await import('./new-app.ts');
+      try {
+        checkAppName(name);
+      } catch (err) {
+        throw new UsageError((err as Error).message, { cause: err });
+      }
+      const r = newApp(name, o); // a folder that is not empty: NewAppError, exit 1
+      out(`wrote ${r.dir}: ${r.files.join(', ')}`);
+      out(`next: cd ${r.dir} && npm install && npm test && npm start`);
+    });
 
   fife
     .command('switch-sim')

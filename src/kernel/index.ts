@@ -70,7 +70,14 @@ export {
 } from './apps-controller.ts';
 export { describeTree, describeNode, renderTree, type TreeNode, type NodeTree } from './tree.ts';
 export { KernelEvents, type SupervisorEvent, type AppEvent, type ExitEvent } from './events.ts';
-export { createRootLogger, withCallId, currentCallId, type Logger } from './log.ts';
+export {
+  createRootLogger,
+  memoryLogger,
+  withCallId,
+  currentCallId,
+  type Logger,
+  type RootLoggerOptions,
+} from './log.ts';
 export { backoffDelay, backoffPolicy, type BackoffPolicy } from './backoff.ts';
 export {
   Table,

@@ -4,14 +4,20 @@
  * Start order, each step undone in reverse by `stop()` or by a failed or aborted start:
  *   1. the node lock `<nodeDir>/node.lock` (node-lock.ts): a second node on the same node
  *      folder is refused here, before anything opens (NodeLockedError);
- *   2. every app definition loaded (built-ins and plugins; a load error fails the start);
+ *   2. every app definition loaded: the built-ins (a load error fails the start), then the
+ *      plugins. A plugin that cannot be loaded is logged at error level with its name and
+ *      reason and listed as a failed app; the node goes on without it;
  *   3. the store, then the bus (Kazoo's exchanges declared); a bus that cannot start
  *      fails the start;
  *   4. the runtime, the node's metrics (metrics.ts: they time the bus's publishes and the
  *      store's requests on these instances), and the kernel tree `kernel_sup` (one_for_one)
  *      with `apps_controller`, `admin` and `nodes`;
- *   5. each configured app in list order (its deps first). An app that fails to start
- *      fails `startNode` with the reason: a node never runs half-configured.
+ *   5. each configured app in list order (its deps first). A built-in app that fails to
+ *      start fails `startNode` with the reason: a node never runs half-configured without
+ *      its own parts. A plugin app that fails (its tree or one of its processes throws
+ *      while starting, or the plugin did not load) is logged with its name and reason and
+ *      left failed (`fife apps`, `/ready` say so): third-party code never takes the node
+ *      down.
  * A failed start throws NodeStartError (NodeLockedError for the lock) after undoing what
  * it had done.
  *
@@ -45,7 +51,7 @@ import {
   type Pid,
 } from '../kernel/index.ts';
 import { loadConfig, nodeDir, type NodeConfig } from './config.ts';
-import { loadApps } from './app-loader.ts';
+import { builtinApps, failedPluginApp, loadBuiltinApp, loadPlugins } from './app-loader.ts';
 import { adminUrl, ADMIN_FILE } from './admin.ts';
 import { createNodeMetrics } from './metrics.ts';
 import { publishingStore } from './publishing-store.ts';
@@ -142,10 +148,22 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<FifeNode> 
     undo.push({ what: 'lock', run: () => lock.release() });
 
     checkpoint('apps load');
-    const apps = [
-      ...(await loadApps(config.plugins)),
-      ...(opts.extraApps ?? []),
-    ] as AppDefinition<NodeServices>[];
+    const builtins = await Promise.all(builtinApps().map(loadBuiltinApp));
+    const plugins = await loadPlugins(
+      config.plugins,
+      builtins.map((d) => d.name),
+    );
+    const pluginNames = new Set(plugins.apps.map((d) => d.name));
+    for (const f of plugins.failed) {
+      log.error(
+        { app: f.name, plugin: f.plugin, reason: f.reason },
+        'plugin failed to load: listed as failed, the node goes on without it',
+      );
+      if (builtins.some((d) => d.name === f.name) || pluginNames.has(f.name)) continue;
+      pluginNames.add(f.name);
+      plugins.apps.push(failedPluginApp(f));
+    }
+    const apps = [...builtins, ...plugins.apps, ...(opts.extraApps ?? [])] as AppDefinition<NodeServices>[];
 
     checkpoint('store');
     const store = openStore(config.store, { dataDir: dir, logger: log.child({ layer: 'store' }) });
@@ -242,8 +260,22 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<FifeNode> 
     for (const name of config.apps) {
       checkpoint(`app ${name}`);
       const r = await AppsController.startApp(runtime, name);
-      if (r.type === 'error')
-        throw new NodeStartError(`app '${name}' failed to start: ${formatReason(r.reason)}`);
+      if (r.type === 'ok') continue;
+      const unknown = typeof r.reason === 'object' && r.reason !== null && 'unknown_app' in r.reason;
+      if (pluginNames.has(name) || (unknown && plugins.failed.length > 0)) {
+        log.error(
+          {
+            app: name,
+            reason: formatReason(r.reason),
+            ...(unknown ? { failedPlugins: plugins.failed.map((f) => f.plugin) } : {}),
+          },
+          unknown
+            ? 'app is unknown, maybe the app of a plugin that failed to load: the node goes on without it'
+            : 'plugin app failed to start: left failed, the node goes on without it',
+        );
+        continue;
+      }
+      throw new NodeStartError(`app '${name}' failed to start: ${formatReason(r.reason)}`);
     }
     checkpoint('done');
 
