@@ -6,7 +6,8 @@
  *      folder is refused here, before anything opens (NodeLockedError);
  *   2. every app definition loaded: the built-ins (a load error fails the start), then the
  *      plugins. A plugin that cannot be loaded is logged at error level with its name and
- *      reason and listed as a failed app; the node goes on without it;
+ *      reason and listed as a failed app (whether `apps` lists it or not); the node goes on
+ *      without it;
  *   3. the store, then the bus (Kazoo's exchanges declared); a bus that cannot start
  *      fails the start;
  *   4. the runtime, the node's metrics (metrics.ts: they time the bus's publishes and the
@@ -154,6 +155,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<FifeNode> 
       builtins.map((d) => d.name),
     );
     const pluginNames = new Set(plugins.apps.map((d) => d.name));
+    const placeholders: typeof plugins.failed = [];
     for (const f of plugins.failed) {
       log.error(
         { app: f.name, plugin: f.plugin, reason: f.reason },
@@ -161,6 +163,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<FifeNode> 
       );
       if (builtins.some((d) => d.name === f.name) || pluginNames.has(f.name)) continue;
       pluginNames.add(f.name);
+      placeholders.push(f);
       plugins.apps.push(failedPluginApp(f));
     }
     const apps = [...builtins, ...plugins.apps, ...(opts.extraApps ?? [])] as AppDefinition<NodeServices>[];
@@ -277,6 +280,9 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<FifeNode> 
       }
       throw new NodeStartError(`app '${name}' failed to start: ${formatReason(r.reason)}`);
     }
+    // A broken plugin that `apps` does not list is still shown failed, with its load error.
+    for (const f of placeholders)
+      if (!config.apps.includes(f.name)) await AppsController.startApp(runtime, f.name);
     checkpoint('done');
 
     let stopped: Promise<void> | undefined;

@@ -80,10 +80,15 @@ describe('a plugin that fails', () => {
     );
   });
 
-  it('a plugin at a path with nothing to load is a failed app named after the path', async () => {
+  it('a plugin at a path with nothing to load is a failed app named after the path, listed or not in apps', async () => {
     const missing = join(tmpDir('fife-no-plugin-'), 'ghost');
     const { node, lines } = await nodeWith([missing, HELLO], ['hello']);
     expect(await AppsController.runningApps(node.runtime)).toEqual(['hello']);
+    // Not in `apps`, yet listed failed with its load error.
+    expect((await AppsController.appsStatus(node.runtime)).find((a) => a.name === 'ghost')).toMatchObject({
+      state: 'failed',
+      lastFailure: expect.stringContaining(`plugin not found at ${missing}`),
+    });
     expect(lines.find((l) => l.msg?.toString().startsWith('plugin failed to load'))).toMatchObject({
       app: 'ghost',
       reason: `plugin not found at ${missing}`,
