@@ -13,7 +13,11 @@
  *   (category, name) the message's discriminator header picks one (no message, or a value
  *   no entry fixes: undefined). Wildcards in bindings are the bus's concern, not this one.
  * - `definitionsFor(category, name)` lists every entry registered under that pair.
- * - Pure data; the instance is immutable after construction.
+ * - `addFamily(family, defs)`: a plugin's own messages, checked as above against every
+ *   entry already there (an id or a (category, name) pair another family owns is refused,
+ *   naming both). Adding a family again replaces its previous entries (a plugin module
+ *   loaded anew). All or nothing: a refused family leaves the catalogue as it was.
+ * - Pure data: the catalogue changes only through `addFamily`.
  */
 import { EXCHANGES } from './exchanges.ts';
 import { own, isObject } from './check.ts';
@@ -41,15 +45,66 @@ function checkDef(def: MessageDef): void {
   }
 }
 
+/** The family of the entries a catalogue is made with. */
+const BUILT_IN = 'built-in';
+
 export class Catalogue {
   readonly #byId = new Map<string, MessageDef>();
   readonly #byPair = new Map<string, MessageDef[]>();
+  readonly #familyOf = new Map<string, string>();
 
   constructor(defs: readonly MessageDef[]) {
-    for (const def of defs) this.#add(def);
+    for (const def of defs) this.#add(def, BUILT_IN);
   }
 
-  #add(def: MessageDef): void {
+  /** Adds (or replaces) a family of message definitions; see the contract above. */
+  addFamily(family: string, defs: readonly MessageDef[]): void {
+    if (family === BUILT_IN) throw new Error(`family name '${BUILT_IN}' is reserved`);
+    const before = {
+      byId: new Map(this.#byId),
+      byPair: new Map(this.#byPair),
+      familyOf: new Map(this.#familyOf),
+    };
+    try {
+      for (const [id, f] of before.familyOf) if (f === family) this.#remove(id);
+      for (const def of defs) {
+        const owner = this.#familyOf.get(def.id);
+        if (owner !== undefined)
+          throw new Error(
+            `catalogue entry '${def.id}' of family '${family}' is already defined by family '${owner}'; pick another id`,
+          );
+        this.#add(def, family);
+      }
+    } catch (err) {
+      for (const [mine, saved] of [
+        [this.#byId, before.byId],
+        [this.#byPair, before.byPair],
+        [this.#familyOf, before.familyOf],
+      ] as const) {
+        (mine as Map<string, unknown>).clear();
+        for (const [k, v] of saved as Map<string, unknown>) (mine as Map<string, unknown>).set(k, v);
+      }
+      throw err;
+    }
+  }
+
+  /** The family an entry belongs to (`built-in` for the catalogue's own). */
+  familyOf(id: string): string | undefined {
+    return this.#familyOf.get(id);
+  }
+
+  #remove(id: string): void {
+    const def = this.#byId.get(id);
+    if (def === undefined) return;
+    this.#byId.delete(id);
+    this.#familyOf.delete(id);
+    const key = pairKey(def.category, def.name);
+    const rest = (this.#byPair.get(key) ?? []).filter((d) => d.id !== id);
+    if (rest.length === 0) this.#byPair.delete(key);
+    else this.#byPair.set(key, rest);
+  }
+
+  #add(def: MessageDef, family: string): void {
     checkDef(def);
     if (this.#byId.has(def.id))
       throw new Error(`catalogue entry '${def.id}' is defined twice; ids must be unique`);
@@ -64,6 +119,7 @@ export class Catalogue {
       }
     }
     this.#byId.set(def.id, def);
+    this.#familyOf.set(def.id, family);
     this.#byPair.set(key, [...peers, def]);
   }
 

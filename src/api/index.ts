@@ -4,6 +4,8 @@
  * Contract
  * - `catalogue` holds every entry of the family files below; a new message is one entry in
  *   its family file (a new family: one file and one line in FAMILIES).
+ * - `addFamily(family, defs)`: a plugin's own messages join the catalogue (build, validate,
+ *   lookup and every gen_listener then know them); see catalogue.ts for the checks.
  * - `build(id, fields, ctx)` returns the message to publish or throws InvalidMessage with
  *   every problem (see build.ts for the steps: strip, defaults, fixed values, validate,
  *   whitelist). `prepare` also returns the headers the whitelist dropped.
@@ -54,6 +56,11 @@ const FAMILIES: readonly (readonly MessageDef[])[] = [
 ];
 
 export const catalogue: Catalogue = new Catalogue(FAMILIES.flat());
+
+/** Adds a plugin's own message family to the catalogue (call it once, when the plugin's module loads). */
+export function addFamily(family: string, defs: readonly MessageDef[]): void {
+  catalogue.addFamily(family, defs);
+}
 
 export function build(id: string, fields: Readonly<Record<string, unknown>>, ctx: BuildContext): Envelope {
   return buildWith(catalogue.get(id), fields, ctx);

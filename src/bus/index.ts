@@ -1,7 +1,8 @@
 /**
  * src/bus public surface: the transport (createTransport, BusTransport and its errors),
- * the embedded broker, the listener core (gen_listener's heart) and the request/reply
- * helper. Everything else in this folder is internal. See README.md beside this file.
+ * the embedded broker, gen_listener (a gen_server owning a queue, its bindings and
+ * responders, validated against the catalogue), the listener core (its heart) and the
+ * request/reply helper. Everything else in this folder is internal. See README.md beside this file.
  */
 export type * from './types.ts';
 export * from './errors.ts';
@@ -45,3 +46,13 @@ export {
   type CallOptions,
   type CollectOptions,
 } from './requester.ts';
+export {
+  GenListener,
+  startListener,
+  type GenListenerBehaviour,
+  type GenListenerEvent,
+  type GenListenerOptions,
+  type GenListenerResponder,
+  type ListenSpec,
+  type ListenerHandlerContext,
+} from './gen-listener.ts';

@@ -13,6 +13,7 @@
  *   fife chaos --every 2s --for 60s [--seed N] [--kinds k,...] [--random-in SUP]
  *                                        start a seeded schedule in the node (the command returns;
  *                                        the node's `chaos` process runs it); fife chaos stop|status
+ *   fife new-app NAME [--dir D] [--fife SPEC]  write a plugin WhApp project (src/cli/new-app.ts)
  *   fife switch-sim [...]                   run the event-socket switch simulator alone
  *   fife switch-sim call|phone|dtmf|answer|hangup|calls ...   drive a running simulator (its control port)
  *   fife account add --name NAME --realm REALM                      create an account; prints its id
@@ -472,6 +473,26 @@ Exit codes: 0 ok, 1 failure, 2 usage error. 'fife COMMAND --help' for a command'
   nodeCommand(chaos.command('status').description('the running schedule, if any')).action(
     async (o: NodeOpts) => json((await admin(o, 'GET', '/chaos/schedule')).data),
   );
+
+  fife
+    .command('new-app')
+    .description(
+      'write a plugin WhApp project (its own package, built and tested against fife) to ./NAME or --dir',
+    )
+    .argument('<name>', "the app's name: lower case letters, digits and '_'")
+    .option('--dir <dir>', 'where to write it (default ./NAME; must be empty or absent)')
+    .option('--fife <spec>', "the project's fife dependency: a version range, a tarball path or file: path")
+    .action(async (name: string, o: { dir?: string; fife?: string }) => {
+      const { newApp, checkAppName } = await import('./new-app.ts');
+      try {
+        checkAppName(name);
+      } catch (err) {
+        throw new UsageError((err as Error).message, { cause: err });
+      }
+      const r = newApp(name, o); // a folder that is not empty: NewAppError, exit 1
+      out(`wrote ${r.dir}: ${r.files.join(', ')}`);
+      out(`next: cd ${r.dir} && npm install && npm test && npm start`);
+    });
 
   fife
     .command('switch-sim')

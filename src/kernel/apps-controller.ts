@@ -10,7 +10,8 @@
  * - `startApp(name)`: starts the app's deps first (those not yet running), then its root
  *   supervisor; resolves `{type:'ok'}` once the whole tree is up, or `{type:'error',
  *   reason}` (unknown app, dependency cycle, a dep or the tree failing to start). Starting
- *   a running app is `{type:'error', reason:'already_started'}`.
+ *   a running app is `{type:'error', reason:'already_started'}`. An app whose tree fails to
+ *   start is left `failed` with that reason as its last failure (`startApp` may try again).
  * - `stopApp(name)`: stops the app's root supervisor with `shutdown` (its children stop in
  *   reverse order within their shutdown budgets) and resolves when the tree is gone. Other
  *   apps are untouched, including apps that depend on it (as OTP). `restartApp` is stop
@@ -146,6 +147,7 @@ async function startApp(s: State, name: string, path: string[] = []): Promise<Ap
   const r = await startTree(s, e);
   if (r.type !== 'ok') {
     const reason = r.type === 'error' ? r.reason : 'ignore';
+    e.state = 'failed';
     e.lastFailure = formatReason(reason);
     s.ctx.runtime.events.emit('app', { kind: 'start_failed', app: name, reason });
     s.ctx.log.error({ app: name, reason: reasonForLog(reason) }, 'app failed to start');

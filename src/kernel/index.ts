@@ -79,7 +79,14 @@ export {
   type FaultEvent,
   type KernelEventType,
 } from './events.ts';
-export { createRootLogger, withCallId, currentCallId, type Logger } from './log.ts';
+export {
+  createRootLogger,
+  memoryLogger,
+  withCallId,
+  currentCallId,
+  type Logger,
+  type RootLoggerOptions,
+} from './log.ts';
 export { backoffDelay, backoffPolicy, type BackoffPolicy } from './backoff.ts';
 export {
   Table,

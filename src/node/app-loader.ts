@@ -1,11 +1,19 @@
 /**
- * Finds WhApps by name: built-in apps live in apps/<name>/app.ts; plugins are modules at
- * the paths the config lists. Either kind default-exports an AppDefinition (or exports
- * it as `app`). A module that is missing, or exports something that is not an app
- * definition, is an AppLoadError that says which and why.
+ * Finds WhApps by name: built-in apps live in apps/<name>/app.ts (app.js in the compiled
+ * build); plugins are modules at the paths the config lists. Either kind default-exports an
+ * AppDefinition (or exports it as `app`). A module that is missing, or exports something
+ * that is not an app definition, is an AppLoadError that says which and why.
+ *
+ * A plugin path is a module file, or a folder: a plugin package (its package.json
+ * `exports["."]` or `main`), else the folder's app.ts / app.js / index.ts / index.js.
+ *
+ * `loadApps` fails on the first broken plugin; `loadPlugins` never throws: a plugin that
+ * cannot be loaded comes back in `failed` with a name (its package's name, else its file
+ * or folder name) and the reason, and `failedPluginApp` turns it into an app whose start
+ * fails with that reason, so the node lists it as failed and goes on without it.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { dirname, resolve, join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, extname, resolve, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { AppDefinition } from '../kernel/index.ts';
 
@@ -18,13 +26,25 @@ export class AppLoadError extends Error {
 
 const APPS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../apps');
 
+/** apps/<name>/app.ts in the sources, app.js in the compiled build; undefined if neither. */
+function builtinFile(name: string): string | undefined {
+  return ['app.ts', 'app.js'].map((f) => join(APPS_DIR, name, f)).find((f) => existsSync(f));
+}
+
 /** Names of the built-in apps shipped in apps/. */
 export function builtinApps(): string[] {
   if (!existsSync(APPS_DIR)) return [];
   return readdirSync(APPS_DIR, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && existsSync(join(APPS_DIR, d.name, 'app.ts')))
+    .filter((d) => d.isDirectory() && builtinFile(d.name) !== undefined)
     .map((d) => d.name)
     .sort();
+}
+
+function importFailure(err: unknown, file: string): string {
+  const e = err as Error & { code?: string };
+  if (e.code === 'ERR_UNKNOWN_FILE_EXTENSION' && /\.[cm]?ts$/.test(file))
+    return `${e.message} (a TypeScript plugin must be compiled to JavaScript first, e.g. 'npm run build' in its folder, and its package.json 'main' point at the build)`;
+  return e.message;
 }
 
 async function loadModule(file: string, what: string): Promise<AppDefinition<any>> {
@@ -32,7 +52,7 @@ async function loadModule(file: string, what: string): Promise<AppDefinition<any
   try {
     mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (err) {
-    throw new AppLoadError(`cannot load ${what} from ${file}: ${(err as Error).message}`);
+    throw new AppLoadError(`cannot load ${what} from ${file}: ${importFailure(err, file)}`);
   }
   const def = (mod.default ?? mod.app) as AppDefinition<any> | undefined;
   if (
@@ -49,26 +69,64 @@ async function loadModule(file: string, what: string): Promise<AppDefinition<any
 }
 
 export async function loadBuiltinApp(name: string): Promise<AppDefinition<any>> {
-  const file = join(APPS_DIR, name, 'app.ts');
-  if (!existsSync(file))
+  const file = builtinFile(name);
+  if (file === undefined)
     throw new AppLoadError(
       `unknown app '${name}': built-in apps are ${builtinApps().join(', ') || '(none)'}; plugins are listed in config 'plugins'`,
     );
   return loadModule(file, `app '${name}'`);
 }
 
-export async function loadPlugin(path: string): Promise<AppDefinition<any>> {
+interface PluginPackage {
+  name?: string;
+  main?: string;
+  exports?: unknown;
+}
+
+function readPackage(folder: string): PluginPackage | undefined {
+  const file = join(folder, 'package.json');
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as PluginPackage;
+  } catch (err) {
+    throw new AppLoadError(`plugin package ${file} is not JSON: ${(err as Error).message}`);
+  }
+}
+
+/** The entry a package names: exports "." (a string, or its import / default condition), else main. */
+function packageEntry(pkg: PluginPackage): string | undefined {
+  let e: unknown = pkg.exports;
+  if (typeof e === 'object' && e !== null && '.' in e) e = (e as Record<string, unknown>)['.'];
+  if (typeof e === 'object' && e !== null) {
+    const c = e as Record<string, unknown>;
+    e = c.import ?? c.default;
+  }
+  return typeof e === 'string' ? e : pkg.main;
+}
+
+const isFile = (f: string): boolean => existsSync(f) && statSync(f).isFile();
+
+/** The module file a plugin path stands for (see the contract above). */
+export function pluginFile(path: string): string {
   const file = resolve(path);
-  const candidates = [
-    file,
-    join(file, 'app.ts'),
-    join(file, 'app.js'),
-    join(file, 'index.ts'),
-    join(file, 'index.js'),
-  ];
-  const found = candidates.find((c) => existsSync(c) && statSync(c).isFile());
+  if (isFile(file)) return file;
+  const pkg = readPackage(file);
+  const entry = pkg === undefined ? undefined : packageEntry(pkg);
+  if (entry !== undefined) {
+    const main = resolve(file, entry);
+    if (!isFile(main))
+      throw new AppLoadError(
+        `plugin package at ${path} names ${entry} as its entry, which does not exist (not built yet? run its 'npm run build')`,
+      );
+    return main;
+  }
+  const found = ['app.ts', 'app.js', 'index.ts', 'index.js'].map((c) => join(file, c)).find(isFile);
   if (found === undefined) throw new AppLoadError(`plugin not found at ${path}`);
-  return loadModule(found, 'plugin');
+  return found;
+}
+
+export async function loadPlugin(path: string): Promise<AppDefinition<any>> {
+  return loadModule(pluginFile(path), 'plugin');
 }
 
 /** Every app the node can start: built-ins plus plugins (a plugin may not reuse a built-in name). */
@@ -81,4 +139,61 @@ export async function loadApps(plugins: string[]): Promise<AppDefinition<any>[]>
     defs.push(def);
   }
   return defs;
+}
+
+/** A plugin that could not be loaded: the name it is listed under, its path, and why. */
+export interface PluginFailure {
+  name: string;
+  plugin: string;
+  reason: string;
+}
+
+/** The name a broken plugin is listed under: its package's name (without scope), else its file or folder name. */
+function pluginName(path: string): string {
+  const file = resolve(path);
+  try {
+    const pkgName = isFile(file) ? undefined : readPackage(file)?.name;
+    if (pkgName) return pkgName.replace(/^@[^/]+\//, '');
+  } catch {
+    // an unreadable package.json is the failure already reported; fall back to the folder name
+  }
+  return basename(file, extname(file));
+}
+
+/**
+ * Loads each plugin; never throws. `taken` are the names already in use (the built-ins):
+ * a plugin reusing one fails. Plugins come back in the order given.
+ */
+export async function loadPlugins(
+  paths: string[],
+  taken: string[] = [],
+): Promise<{ apps: AppDefinition<any>[]; failed: PluginFailure[] }> {
+  const apps: AppDefinition<any>[] = [];
+  const failed: PluginFailure[] = [];
+  const names = new Set(taken);
+  for (const plugin of paths) {
+    try {
+      const def = await loadPlugin(plugin);
+      if (names.has(def.name))
+        throw new AppLoadError(`plugin ${plugin} is named '${def.name}', which is already taken`);
+      names.add(def.name);
+      apps.push(def);
+    } catch (err) {
+      const name = pluginName(plugin);
+      failed.push({ name, plugin, reason: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  return { apps, failed };
+}
+
+/** An app standing for a plugin that failed to load: starting it fails with the load error. */
+export function failedPluginApp(f: PluginFailure): AppDefinition<any> {
+  return {
+    name: f.name,
+    description: `plugin ${f.plugin} (failed to load)`,
+    restart: 'temporary',
+    tree: () => {
+      throw new AppLoadError(f.reason);
+    },
+  };
 }

@@ -4,7 +4,10 @@
  * Start order, each step undone in reverse by `stop()` or by a failed or aborted start:
  *   1. the node lock `<nodeDir>/node.lock` (node-lock.ts): a second node on the same node
  *      folder is refused here, before anything opens (NodeLockedError);
- *   2. every app definition loaded (built-ins and plugins; a load error fails the start);
+ *   2. every app definition loaded: the built-ins (a load error fails the start), then the
+ *      plugins. A plugin that cannot be loaded is logged at error level with its name and
+ *      reason and listed as a failed app (whether `apps` lists it or not); the node goes on
+ *      without it;
  *   3. the store, then the bus (Kazoo's exchanges declared); a bus that cannot start
  *      fails the start;
  *   4. the runtime, the store's fault switch (store-faults.ts, for `fife chaos`), the
@@ -13,8 +16,11 @@
  *      `apps_controller`, `admin`, `nodes` and `chaos`;
  *   5. each configured app in list order (its deps first); when the list is the platform's
  *      default without ecallmgr (config.ts), one info line says no switch is configured.
- *      An app that fails to start
- *      fails `startNode` with the reason: a node never runs half-configured.
+ *      A built-in app that fails to start fails `startNode` with the reason: a node never
+ *      runs half-configured without its own parts. A plugin app that fails (its tree or one
+ *      of its processes throws while starting, or the plugin did not load) is logged with
+ *      its name and reason and left failed (`fife apps`, `/ready` say so): third-party code
+ *      never takes the node down.
  * A failed start throws NodeStartError (NodeLockedError for the lock) after undoing what
  * it had done.
  *
@@ -48,7 +54,7 @@ import {
   type Pid,
 } from '../kernel/index.ts';
 import { loadConfig, nodeDir, type NodeConfig } from './config.ts';
-import { loadApps } from './app-loader.ts';
+import { builtinApps, failedPluginApp, loadBuiltinApp, loadPlugins } from './app-loader.ts';
 import { adminUrl, ADMIN_FILE } from './admin.ts';
 import { createNodeMetrics } from './metrics.ts';
 import { publishingStore } from './publishing-store.ts';
@@ -145,10 +151,24 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<FifeNode> 
     undo.push({ what: 'lock', run: () => lock.release() });
 
     checkpoint('apps load');
-    const apps = [
-      ...(await loadApps(config.plugins)),
-      ...(opts.extraApps ?? []),
-    ] as AppDefinition<NodeServices>[];
+    const builtins = await Promise.all(builtinApps().map(loadBuiltinApp));
+    const plugins = await loadPlugins(
+      config.plugins,
+      builtins.map((d) => d.name),
+    );
+    const pluginNames = new Set(plugins.apps.map((d) => d.name));
+    const placeholders: typeof plugins.failed = [];
+    for (const f of plugins.failed) {
+      log.error(
+        { app: f.name, plugin: f.plugin, reason: f.reason },
+        'plugin failed to load: listed as failed, the node goes on without it',
+      );
+      if (builtins.some((d) => d.name === f.name) || pluginNames.has(f.name)) continue;
+      pluginNames.add(f.name);
+      placeholders.push(f);
+      plugins.apps.push(failedPluginApp(f));
+    }
+    const apps = [...builtins, ...plugins.apps, ...(opts.extraApps ?? [])] as AppDefinition<NodeServices>[];
 
     checkpoint('store');
     const store = openStore(config.store, { dataDir: dir, logger: log.child({ layer: 'store' }) });
@@ -253,9 +273,26 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<FifeNode> 
     for (const name of config.apps) {
       checkpoint(`app ${name}`);
       const r = await AppsController.startApp(runtime, name);
-      if (r.type === 'error')
-        throw new NodeStartError(`app '${name}' failed to start: ${formatReason(r.reason)}`);
+      if (r.type === 'ok') continue;
+      const unknown = typeof r.reason === 'object' && r.reason !== null && 'unknown_app' in r.reason;
+      if (pluginNames.has(name) || (unknown && plugins.failed.length > 0)) {
+        log.error(
+          {
+            app: name,
+            reason: formatReason(r.reason),
+            ...(unknown ? { failedPlugins: plugins.failed.map((f) => f.plugin) } : {}),
+          },
+          unknown
+            ? 'app is unknown, maybe the app of a plugin that failed to load: the node goes on without it'
+            : 'plugin app failed to start: left failed, the node goes on without it',
+        );
+        continue;
+      }
+      throw new NodeStartError(`app '${name}' failed to start: ${formatReason(r.reason)}`);
     }
+    // A broken plugin that `apps` does not list is still shown failed, with its load error.
+    for (const f of placeholders)
+      if (!config.apps.includes(f.name)) await AppsController.startApp(runtime, f.name);
     checkpoint('done');
 
     let stopped: Promise<void> | undefined;

@@ -28,7 +28,7 @@ function envFor(dataDir: string): NodeJS.ProcessEnv {
     ...process.env,
     FIFE_DATA_DIR: dataDir,
     FIFE_NODE: 'cli@localhost',
-    FIFE_PLUGINS: join(ROOT, 'examples/hello-app'),
+    FIFE_PLUGINS: join(ROOT, 'test/support/hello-plugin'),
     FIFE_APPS: 'hello',
     FIFE_LOG_LEVEL: 'info',
   };

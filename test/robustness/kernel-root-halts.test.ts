@@ -23,7 +23,7 @@ const envFor = (dataDir: string): NodeJS.ProcessEnv => ({
   ...process.env,
   FIFE_DATA_DIR: dataDir,
   FIFE_NODE: NODE,
-  FIFE_PLUGINS: join(ROOT, 'examples/hello-app'),
+  FIFE_PLUGINS: join(ROOT, 'test/support/hello-plugin'),
   FIFE_APPS: 'hello',
   FIFE_BUS_URL: '',
   FIFE_STORE_URL: '',

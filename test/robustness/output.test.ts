@@ -19,7 +19,7 @@ import type { Pid } from '../../src/kernel/pid.ts';
 const ROOT = resolve(import.meta.dirname, '../..');
 const run = promisify(execFile);
 const CRASHY = join(import.meta.dirname, 'crashy-app');
-const HELLO = join(ROOT, 'examples/hello-app');
+const HELLO = join(ROOT, 'test/support/hello-plugin');
 
 const started: ChildProcess[] = [];
 afterEach(() => {

@@ -1,15 +1,10 @@
 /**
- * A minimal plugin WhApp: one gen_server that counts greetings, under its own supervisor.
- * Load it with `FIFE_PLUGINS=examples/hello-app FIFE_APPS=hello fife start`.
+ * The smallest plugin WhApp: one gen_server that counts greetings, under its own
+ * supervisor. A package of its own, built against the `fife` package's public entry points
+ * as any third-party app is. Load it with `FIFE_PLUGINS=examples/hello-app FIFE_APPS=hello
+ * fife start` once built (`npm install && npm run build` in this folder).
  */
-import {
-  GenServer,
-  ok,
-  reply,
-  noreply,
-  type AppDefinition,
-  type GenServerBehaviour,
-} from '../../src/kernel/index.ts';
+import { GenServer, ok, reply, noreply, type AppDefinition, type GenServerBehaviour } from 'fife/kernel';
 
 interface State {
   greeted: number;
