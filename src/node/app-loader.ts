@@ -3,6 +3,13 @@
  * the paths the config lists. Either kind default-exports an AppDefinition (or exports
  * it as `app`). A module that is missing, or exports something that is not an app
  * definition, is an AppLoadError that says which and why.
+ *
+ * `loadPluginVersion(path)` loads a plugin again for an upgrade of a running node (see
+ * AppsController.upgradeApp): an ES module cannot be unloaded or re-evaluated under its
+ * URL, so the plugin's entry module is imported under a new URL (a `?fife_upgrade=N`
+ * query), which evaluates the file as it is now. Modules it imports are shared with the
+ * running version when already loaded (the kernel must be: one runtime); a plugin's code
+ * that changes belongs in its entry module, or in files under new names.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, resolve, join } from 'node:path';
@@ -27,10 +34,13 @@ export function builtinApps(): string[] {
     .sort();
 }
 
-async function loadModule(file: string, what: string): Promise<AppDefinition<any>> {
+let loads = 0;
+
+async function loadModule(file: string, what: string, fresh = false): Promise<AppDefinition<any>> {
   let mod: Record<string, unknown>;
+  const url = pathToFileURL(file).href + (fresh ? `?fife_upgrade=${Date.now()}-${++loads}` : '');
   try {
-    mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    mod = (await import(url)) as Record<string, unknown>;
   } catch (err) {
     throw new AppLoadError(`cannot load ${what} from ${file}: ${(err as Error).message}`);
   }
@@ -57,7 +67,7 @@ export async function loadBuiltinApp(name: string): Promise<AppDefinition<any>> 
   return loadModule(file, `app '${name}'`);
 }
 
-export async function loadPlugin(path: string): Promise<AppDefinition<any>> {
+export async function loadPlugin(path: string, fresh = false): Promise<AppDefinition<any>> {
   const file = resolve(path);
   const candidates = [
     file,
@@ -68,7 +78,12 @@ export async function loadPlugin(path: string): Promise<AppDefinition<any>> {
   ];
   const found = candidates.find((c) => existsSync(c) && statSync(c).isFile());
   if (found === undefined) throw new AppLoadError(`plugin not found at ${path}`);
-  return loadModule(found, 'plugin');
+  return loadModule(found, 'plugin', fresh);
+}
+
+/** The plugin at `path` as its files are now, for an upgrade (see the contract). */
+export function loadPluginVersion(path: string): Promise<AppDefinition<any>> {
+  return loadPlugin(path, true);
 }
 
 /** Every app the node can start: built-ins plus plugins (a plugin may not reuse a built-in name). */
