@@ -494,6 +494,7 @@ export function suspend(rt: Runtime, server: Pid | string, timeoutMs = 5000): Pr
       cancelled: false,
       held: (s) => {
         clearTimeout(timer);
+        token.cancelled = true; // (settled: a later exit is the holder's business)
         resolve(s);
       },
     };

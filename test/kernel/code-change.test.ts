@@ -187,6 +187,30 @@ describe('upgrading a running app', () => {
     expect(await GenServer.call(rt, 'pair_b', 'get')).toEqual({ vsn: 1, n: 0 });
   });
 
+  it('a process that cannot be suspended in time refuses the upgrade; once free it runs on, not suspended', async () => {
+    const { rt } = newRuntime();
+    let release!: () => void;
+    const busy = new Promise<void>((r) => (release = r));
+    const Busy: GenServerBehaviour<V1, void, 'get' | 'block', 'hit'> = {
+      ...TallyV1,
+      handleCall: async (req, _from, s) => {
+        if (req === 'block') await busy;
+        return reply({ vsn: 1, n: s.n }, s);
+      },
+    } as GenServerBehaviour<V1, void, 'get' | 'block', 'hit'>;
+    await boot(rt, appDef('1.0.0', Busy, PlainV1));
+    const blocked = GenServer.call(rt, 'tally', 'block', 'infinity');
+    const r = await AppsController.upgradeApp(rt, 'tallies', appDef('2.0.0', tallyV2(carry), PlainV1));
+    expect(r.type).toBe('error');
+    expect(JSON.stringify((r as { reason: unknown }).reason)).toMatch(
+      /suspend_failed.*did not suspend within/,
+    );
+    release();
+    await blocked;
+    GenServer.cast(rt, 'tally', 'hit');
+    expect(await GenServer.call(rt, 'tally', 'get')).toEqual({ vsn: 1, n: 1 });
+  });
+
   it('a new tree that is not valid is refused before anything changes', async () => {
     const { rt } = newRuntime();
     await boot(rt, appDef('1.0.0', TallyV1, PlainV1));
