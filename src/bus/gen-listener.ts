@@ -30,6 +30,14 @@
  *   its predecessor's consumer (however that process ended) is cancelled
  *   (listener-core.ts); `GenListener.released(transport, queue)` resolves once the
  *   current one's is.
+ * - Code change (an app upgrade, src/kernel/app-upgrade.ts): a listener whose new module
+ *   defines `codeChange` stays the same process on the same queue and consumer: while it
+ *   is suspended its responders keep running (deliveries are not held up) and what they
+ *   cast into it waits in its mailbox; after the new module's codeChange the responders
+ *   of the new module's `listen(args)` replace the old ones in one step (no delivery sees
+ *   neither), bindings it adds are bound and those it no longer lists unbound (bindings
+ *   added at runtime stay). A listener without codeChange is restarted by its supervisor:
+ *   give a named queue `takeOver: true` so the new one re-attaches to it.
  * - terminate: the module's `beforeStop` (optional) runs first, in the process (it can
  *   answer the calls its running handlers wait on, which the process can no longer
  *   receive), then the consumer is cancelled and running handlers finish before the
@@ -133,6 +141,11 @@ class ResponderContext implements ListenerHandlerContext {
 interface State<S> {
   user: S;
   core: ListenerCore;
+  /** The start arguments (the new module's listen(args) at a code change). */
+  args: unknown;
+  /** The responders given to the core and the bindings listen() declared (replaced at a code change). */
+  responders: ResponderSpec[];
+  bindings: readonly ListenerBinding[];
 }
 
 interface Args<A> {
@@ -175,12 +188,7 @@ function wrap<S, A>(
       const spec = b.listen(args.user);
       const server = ctx.self;
       const rt = ctx.runtime;
-      const responders: ResponderSpec[] = (spec.responders ?? []).map((x) => ({
-        category: x.category,
-        name: x.name,
-        handler: (m: Envelope, hctx: HandlerContext) =>
-          x.handler(m as ValidMessage, new ResponderContext(hctx, server, rt)),
-      }));
+      const responders = responderSpecs(spec, server, rt);
       const core = new ListenerCore({
         ...spec,
         name: spec.name ?? b.name,
@@ -226,7 +234,10 @@ function wrap<S, A>(
       await core.start();
       // However the process ends (terminate, a kill, an injected crash), its consumer goes.
       void rt.awaitExit(server).then(() => core.stop());
-      return ok({ user: r.state, core }, r.timeout === undefined ? undefined : { timeout: r.timeout });
+      return ok(
+        { user: r.state, core, args: args.user, responders, bindings: spec.bindings ?? [] },
+        r.timeout === undefined ? undefined : { timeout: r.timeout },
+      );
     },
     async handleCall(req, from, s, ctx) {
       if (isInternal(req)) {
@@ -270,8 +281,62 @@ function wrap<S, A>(
     },
     describe: (s) => ({ queue: s.core.queue, consuming: s.core.isConsuming, state: b.describe?.(s.user) }),
   };
+  if (b.codeChange !== undefined) {
+    const change = b.codeChange.bind(b);
+    w.codeChange = async (oldVsn, state, extra, ctx) => {
+      const old = state as State<unknown>;
+      return { ...old, user: await change(oldVsn, old.user, extra, ctx) } as State<S>;
+    };
+    w.codeChanged = (s, ctx) => swapListen(b, s, ctx);
+  }
   wrappers.set(b, w);
   return w;
+}
+
+function responderSpecs(spec: ListenSpec, server: Pid, rt: Runtime): ResponderSpec[] {
+  return (spec.responders ?? []).map((x) => ({
+    category: x.category,
+    name: x.name,
+    handler: (m: Envelope, hctx: HandlerContext) =>
+      x.handler(m as ValidMessage, new ResponderContext(hctx, server, rt)),
+  }));
+}
+
+const bindingKey = (x: ListenerBinding): string => `${x.exchange}\u0000${x.routingKey}`;
+
+/** After a code change: the new module's responders replace the old ones; its bindings are diffed in. */
+async function swapListen<S>(
+  b: GenListenerBehaviour<S, any, any, any>,
+  s: State<S>,
+  ctx: ProcessContext,
+): Promise<void> {
+  const spec = b.listen(s.args);
+  const next = responderSpecs(spec, ctx.self, ctx.runtime);
+  // One synchronous step: a delivery sees the old responders or the new ones.
+  for (const x of next) s.core.addResponder(x.category, x.name, x.handler);
+  for (const x of s.responders) s.core.removeResponder(x.category, x.name, x.handler);
+  s.responders = next;
+  const nextBindings = spec.bindings ?? [];
+  const keep = new Set(nextBindings.map(bindingKey));
+  const had = new Set(s.bindings.map(bindingKey));
+  s.bindings = nextBindings;
+  for (const x of nextBindings.filter((y) => !had.has(bindingKey(y))))
+    await s.core
+      .addBinding(x)
+      .catch((err: unknown) =>
+        ctx.log.error(
+          { err, exchange: x.exchange, routing_key: x.routingKey },
+          'code change: new binding failed',
+        ),
+      );
+  for (const x of [...had].filter((k) => !keep.has(k))) {
+    const [exchange, routingKey] = x.split('\u0000') as [string, string];
+    await s.core
+      .removeBinding({ exchange, routingKey })
+      .catch((err: unknown) =>
+        ctx.log.error({ err, exchange, routing_key: routingKey }, 'code change: unbinding failed'),
+      );
+  }
 }
 
 /** Maps a module result on its state to the same result on the wrapper's state. */
@@ -323,6 +388,7 @@ export const GenListener = {
       shutdown,
       type,
       significant,
+      behaviour: wrap(b),
       start: (ctx) =>
         startListener(ctx.runtime, b, args, {
           ...startOpts,

@@ -6,6 +6,8 @@
  *   fife tree [--json]                      print a running node's live supervision trees
  *   fife apps [list] [--json]               list a running node's apps and their state
  *   fife apps start|stop|restart NAME       start / stop / restart an app on a running node
+ *   fife apps upgrade NAME --from PATH [--json]   load the plugin at PATH anew and move the running
+ *                                        app to it (its processes keep their state through codeChange)
  *   fife nodes [--json]                     list the cluster: every node heard on the bus
  *   fife kill NAME|PID [--reason R] [--json]  fault injection: crash a process with R (default killed)
  *   fife chaos kill|crash|sever-bus|store-down|drop-event-socket|delay-bus|drop-bus ...
@@ -33,7 +35,7 @@
  * argument, bad config), 1 failures; every error is one line on stderr.
  */
 import { readFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { loadConfig, nodeDir, ConfigError } from '../node/config.ts';
 import type { NodeTree } from '../kernel/index.ts';
@@ -135,11 +137,43 @@ async function cmdTree(o: NodeOpts & { json?: boolean }): Promise<void> {
 async function cmdAppsList(o: NodeOpts & { json?: boolean }): Promise<void> {
   const { data } = await admin(o, 'GET', '/apps');
   if (o.json) return json(data);
-  for (const a of data as Array<{ name: string; state: string; restarts: number; lastFailure?: string }>) {
+  for (const a of data as Array<{
+    name: string;
+    version?: string;
+    state: string;
+    restarts: number;
+    lastFailure?: string;
+  }>) {
     out(
-      `${a.name}\t${a.state}\trestarts=${a.restarts}${a.lastFailure ? `\tlast_failure=${a.lastFailure}` : ''}`,
+      `${a.name}\t${a.state}\tversion=${a.version ?? '-'}\trestarts=${a.restarts}${a.lastFailure ? `\tlast_failure=${a.lastFailure}` : ''}`,
     );
   }
+}
+
+async function cmdAppsUpgrade(name: string, o: NodeOpts & { from: string; json?: boolean }): Promise<void> {
+  // The node may run in another folder: it gets the path as this shell means it.
+  const from = resolve(o.from);
+  const { status, data } = await admin(o, 'POST', `/apps/${encodeURIComponent(name)}/upgrade`, { from });
+  const r = data as {
+    type?: string;
+    reason?: string;
+    error?: string;
+    from?: string;
+    to?: string;
+    changed?: string[];
+    restarted?: string[];
+    added?: string[];
+    removed?: string[];
+  };
+  if (status !== 200)
+    throw new Error(
+      `upgrade ${name} from ${from}: ${r.reason ?? r.error ?? JSON.stringify(data)}; the old version runs on`,
+    );
+  if (o.json) return json(data);
+  const list = (x: string[] | undefined): string => (x !== undefined && x.length > 0 ? x.join(',') : '-');
+  out(
+    `${name}: upgraded ${r.from ?? '-'} -> ${r.to ?? '-'}\tchanged=${list(r.changed)}\trestarted=${list(r.restarted)}\tadded=${list(r.added)}\tremoved=${list(r.removed)}`,
+  );
 }
 
 async function cmdAppsControl(sub: 'start' | 'stop' | 'restart', name: string, o: NodeOpts): Promise<void> {
@@ -357,7 +391,9 @@ Exit codes: 0 ok, 1 failure, 2 usage error. 'fife COMMAND --help' for a command'
 
   const apps = fife
     .command('apps')
-    .description("a running node's apps: list them, start, stop or restart one");
+    .description(
+      "a running node's apps: list them (with their versions), start, stop, restart or upgrade one",
+    );
   nodeCommand(
     apps
       .command('list')
@@ -372,6 +408,16 @@ Exit codes: 0 ok, 1 failure, 2 usage error. 'fife COMMAND --help' for a command'
         .argument('<name>', 'app name'),
     ).action((name: string, o: NodeOpts) => cmdAppsControl(sub, name, o));
   }
+  nodeCommand(
+    apps
+      .command('upgrade')
+      .description(
+        'load a new version of a plugin into the running app (processes with codeChange keep their state; the others are restarted with the new code); a failure leaves the old version running',
+      )
+      .argument('<name>', 'app name')
+      .requiredOption('--from <path>', "the plugin's new version: a folder or module, as in config 'plugins'")
+      .option('--json', 'the result as JSON'),
+  ).action((name: string, o: NodeOpts & { from: string; json?: boolean }) => cmdAppsUpgrade(name, o));
 
   nodeCommand(
     fife.command('nodes').description('the cluster as a running node sees it').option('--json', 'as JSON'),

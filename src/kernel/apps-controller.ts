@@ -24,6 +24,12 @@
  *   from a nested supervisor keeps the deeper reason). A tree that ends with `shutdown`
  *   is reported with that cause (`lastFailure`, the `crashed` event's and the log line's
  *   `cause`).
+ * - `upgradeApp(name, def)`: moves the running app to a new definition of itself (a new
+ *   version of a plugin), as OTP's release handler does: see app-upgrade.ts. On success
+ *   the new definition replaces the old one (its version shows in `appsStatus`, later
+ *   restarts use its tree); on failure the old version runs on and the result says why.
+ *   A stopped app just takes the new definition. Logged and published (`app` events
+ *   `upgraded` / `upgrade_failed`).
  * - `operation(name, op)`: an operator operation the app declares, bound to the node's
  *   services, if the app runs (`unknown_app`, `unknown_operation`, `not_started` else).
  * - An app tree that ends by itself (its root supervisor gave up) is logged at error level
@@ -48,6 +54,7 @@ import {
   type StartResult,
 } from './gen-server.ts';
 import { startSupervisor } from './supervisor.ts';
+import { upgradeTree, type UpgradeResult } from './app-upgrade.ts';
 import { RestartLog, type IntensityLimit } from './restart-intensity.ts';
 import { isExitMessage, type ProcessContext } from './process.ts';
 import { formatReason, reasonForLog, isShutdown, NORMAL, type ExitReason } from './exit-reason.ts';
@@ -66,6 +73,8 @@ export interface AppDefinition<Env = unknown> {
   restart?: AppRestart;
   /** The app's root supervisor spec; receives the node's services. */
   tree: (env: Env) => SupervisorSpec;
+  /** Passed as `extra` to every codeChange when a running app is upgraded to this definition. */
+  codeChangeExtra?: unknown;
   /** Restart limit of the app as a whole (default 3 in 60 s). */
   maxRestarts?: IntensityLimit;
   /**
@@ -114,6 +123,7 @@ type Request =
   | { op: 'stop'; name: string }
   | { op: 'restart'; name: string }
   | { op: 'register'; def: AppDefinition<any> }
+  | { op: 'upgrade'; name: string; def: AppDefinition<any> }
   | { op: 'running' }
   | { op: 'status' }
   | { op: 'operation'; name: string; operation: string };
@@ -213,6 +223,53 @@ async function treeEnded(s: State, pid: Pid, reason: ExitReason): Promise<void> 
   else giveUp(s, e, r.reason);
 }
 
+async function upgradeApp(s: State, name: string, def: AppDefinition<any>): Promise<UpgradeResult> {
+  const e = s.apps.get(name);
+  const { runtime, log } = s.ctx;
+  let r: UpgradeResult;
+  if (e === undefined) r = { type: 'error', reason: { unknown_app: name, known: [...s.apps.keys()] } };
+  else if (def?.name !== name || typeof def.tree !== 'function')
+    r = {
+      type: 'error',
+      reason: { not_this_app: `the new definition is named '${String(def?.name)}', not '${name}'` },
+    };
+  else if (e.state !== 'running' || e.pid === undefined)
+    r = {
+      type: 'ok',
+      app: name,
+      from: e.def.version,
+      to: def.version,
+      changed: [],
+      restarted: [],
+      added: [],
+      removed: [],
+    };
+  else
+    r = await upgradeTree({
+      rt: runtime,
+      log,
+      app: name,
+      root: e.pid,
+      tree: () => def.tree(s.env),
+      fromVsn: e.def.version,
+      toVsn: def.version,
+      extra: def.codeChangeExtra,
+    });
+  if (r.type === 'error') {
+    runtime.events.emit('app', { kind: 'upgrade_failed', app: name, reason: r.reason });
+    log.error(
+      { app: name, from: e?.def.version, to: def?.version, reason: reasonForLog(r.reason) },
+      'app upgrade failed: the old version runs on',
+    );
+    return r;
+  }
+  e!.def = def;
+  runtime.events.emit('app', { kind: 'upgraded', app: name });
+  const { changed, restarted, added, removed } = r;
+  log.info({ app: name, from: r.from, to: r.to, changed, restarted, added, removed }, 'app upgraded');
+  return r;
+}
+
 function giveUp(s: State, e: Entry, reason: ExitReason): void {
   e.state = 'failed';
   s.ctx.runtime.events.emit('app', { kind: 'gave_up', app: e.def.name, reason });
@@ -278,6 +335,8 @@ const behaviour: GenServerBehaviour<State, InitArgs, Request> = {
           s,
         );
       }
+      case 'upgrade':
+        return reply(await upgradeApp(s, req.name, req.def), s);
       case 'register':
         if (s.apps.has(req.def.name)) return reply({ type: 'error', reason: 'already_registered' }, s);
         s.apps.set(req.def.name, {
@@ -348,6 +407,9 @@ export const AppsController = {
   restartApp: (rt: Runtime, name: string) => callController<AppResult>(rt, { op: 'restart', name }),
   registerApp: (rt: Runtime, def: AppDefinition<any>) =>
     callController<AppResult>(rt, { op: 'register', def }),
+  /** Moves a running app to a new definition of itself (see the contract and app-upgrade.ts). */
+  upgradeApp: (rt: Runtime, name: string, def: AppDefinition<any>) =>
+    callController<UpgradeResult>(rt, { op: 'upgrade', name, def }),
   runningApps: (rt: Runtime) => callController<string[]>(rt, { op: 'running' }),
   appsStatus: (rt: Runtime) => callController<AppStatus[]>(rt, { op: 'status' }),
   /** An operation of a running app, bound to the node's services (run it outside the controller). */

@@ -8,6 +8,10 @@
  * {shutdown: _}; temporary: never restarted, and forgotten once it ends), `shutdown`
  * ('brutal_kill', ms, or 'infinity'; default 5000 for workers and 'infinity' for
  * supervisors), `type` ('worker' | 'supervisor'), `significant` (see auto_shutdown).
+ * Two optional fields say what the child runs, for upgrades (app-upgrade.ts; OTP's
+ * `modules`): `behaviour` (the gen_server behaviour; GenServer.childSpec and
+ * GenListener.childSpec set it) and `supervisor` (the spec or init callback of a child
+ * supervisor; Supervisor.childSpec sets it).
  *
  * Flags: `strategy` (one_for_one | one_for_all | rest_for_one | simple_one_for_one;
  * default one_for_one), `intensity` (default 1), `period` in seconds (default 5),
@@ -22,7 +26,7 @@
  */
 import type { Pid } from './pid.ts';
 import type { Runtime } from './runtime.ts';
-import type { StartResult } from './gen-server.ts';
+import type { StartResult, GenServerBehaviour } from './gen-server.ts';
 import type { ProcessContext } from './process.ts';
 
 export type RestartType = 'permanent' | 'transient' | 'temporary';
@@ -45,9 +49,14 @@ export interface ChildSpec {
   shutdown?: Shutdown;
   type?: ChildType;
   significant?: boolean;
+  /** The behaviour the child runs (set by GenServer.childSpec / GenListener.childSpec): an upgrade compares it. */
+  behaviour?: GenServerBehaviour<any, any, any, any>;
+  /** A child supervisor's spec or init callback (set by Supervisor.childSpec): an upgrade walks into it. */
+  supervisor?: SupervisorSpec | SupervisorInit;
 }
 
-export type NormalizedChildSpec = Required<ChildSpec>;
+export type NormalizedChildSpec = Required<Omit<ChildSpec, 'behaviour' | 'supervisor'>> &
+  Pick<ChildSpec, 'behaviour' | 'supervisor'>;
 
 export interface SupervisorFlags {
   strategy?: Strategy;
@@ -136,7 +145,16 @@ export function normalizeChildSpec(c: ChildSpec, flags: NormalizedFlags): Normal
     throw new ChildSpecError(
       `${where}: significant children need autoShutdown 'any_significant' or 'all_significant' in the supervisor flags`,
     );
-  return { id: c.id, start: c.start, restart, shutdown, type, significant };
+  return {
+    id: c.id,
+    start: c.start,
+    restart,
+    shutdown,
+    type,
+    significant,
+    behaviour: c.behaviour,
+    supervisor: c.supervisor,
+  };
 }
 
 export function normalizeSupervisorSpec(spec: SupervisorSpec): {

@@ -46,7 +46,15 @@ export interface SupervisorEvent {
   pid?: Pid;
   reason?: ExitReason;
 }
-export type AppEventKind = 'started' | 'stopped' | 'crashed' | 'restarted' | 'gave_up' | 'start_failed';
+export type AppEventKind =
+  | 'started'
+  | 'stopped'
+  | 'crashed'
+  | 'restarted'
+  | 'gave_up'
+  | 'start_failed'
+  | 'upgraded'
+  | 'upgrade_failed';
 export interface AppEvent {
   kind: AppEventKind;
   app: string;

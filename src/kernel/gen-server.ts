@@ -26,6 +26,11 @@
  *   receives `'timeout'`.
  * - A callback that returns something that is not one of the results above crashes the
  *   server with `{bad_return_value: ...}`.
+ * - `codeChange(oldVsn, state, extra, ctx)` (optional, OTP's code_change/3): called on the
+ *   *new* behaviour when an app upgrade moves a running server to it (app-upgrade.ts);
+ *   it gets the old version's state and returns the new one (or throws: the server stays
+ *   on its old code with its old state). `codeChanged(state, ctx)` runs once the swap is
+ *   made (behaviours built on gen_server, such as gen_listener, swap what they own there).
  *
  * Client API
  * - `call(rt, server, request, timeout = 5000)`: the reply, or a CallError: `noproc` at
@@ -36,6 +41,12 @@
  * - `stop(rt, server, reason = 'normal')`: runs terminate and waits for the exit; rejects
  *   with a CallError `noproc` if the server is not running, or `exit` with the actual
  *   reason if it ended with another one (e.g. terminate threw), as OTP's stop/3.
+ * - `suspend(rt, server, timeoutMs)` (OTP's sys:suspend): resolves once the server has
+ *   finished what it was doing and holds its mailbox; messages that arrive meanwhile wait
+ *   there, in order (exit signals still act). The handle can `prepare` a code change
+ *   (runs the new behaviour's codeChange on the current state, keeps the result),
+ *   `commit` it (swaps behaviour and state) and `resume` the server. A server that does
+ *   not get to the suspension within timeoutMs is left running (`timeout`).
  */
 import {
   Kind,
@@ -49,7 +60,7 @@ import { CallError, NameTakenError, type Runtime } from './runtime.ts';
 import { currentLogContext } from './log.ts';
 import { noteUnexpected } from './proc-stats.ts';
 import { removeDeadline } from './call-timers.ts';
-import { Exit, NORMAL, type ExitReason } from './exit-reason.ts';
+import { Exit, NORMAL, formatReason, type ExitReason } from './exit-reason.ts';
 import type { Pid, Ref } from './pid.ts';
 import type { ChildSpec } from './child-spec.ts';
 
@@ -86,6 +97,14 @@ export interface GenServerBehaviour<S, A = void, Call = never, Cast = never> {
   terminate?(reason: ExitReason, state: S, ctx: ProcessContext): MaybeAsync<void>;
   /** What the tree view shows of this server's state (optional). */
   describe?(state: S): unknown;
+  /**
+   * OTP's code_change/3, on the new behaviour: the old version's state in, this version's
+   * state out. `oldVsn` is the app's version before the upgrade; `extra` the new app
+   * definition's `codeChangeExtra`. A throw keeps the server on its old code and state.
+   */
+  codeChange?(oldVsn: string | undefined, state: unknown, extra: unknown, ctx: ProcessContext): MaybeAsync<S>;
+  /** Runs in the server right after it moved to this behaviour (for behaviours built on gen_server). */
+  codeChanged?(state: S, ctx: ProcessContext): MaybeAsync<void>;
 }
 
 // ---- result constructors (OTP's words) -------------------------------------------
@@ -214,8 +233,8 @@ export function start<S, A>(
           const server = new Server(behaviour, r.state, p);
           p.exitHook = null;
           p.setHandler(server.handle);
-          if (behaviour.describe)
-            p.meta = { behaviour: behaviour.name, describe: () => behaviour.describe!(server.state) };
+          servers.set(p, server);
+          server.setMeta();
           server.arm(r.timeout);
           return finish({ type: 'ok', pid });
         }
@@ -237,14 +256,74 @@ export function start<S, A>(
   });
 }
 
+/** A suspension request travelling as a system message; `cancelled` once its asker gave up. */
+interface SuspendToken {
+  cancelled: boolean;
+  held(s: Suspended): void;
+}
+
+/** A suspended server (see `suspend`). */
+export interface Suspended {
+  readonly pid: Pid;
+  /** Runs `next.codeChange(oldVsn, state, extra)` in the server; rejects with what it threw. */
+  prepare(
+    next: GenServerBehaviour<any, any, any, any>,
+    oldVsn: string | undefined,
+    extra: unknown,
+  ): Promise<void>;
+  /** Moves the server to the prepared behaviour and state (then runs its codeChanged). */
+  commit(): Promise<void>;
+  /** Lets the server go on with its mailbox. Idempotent. */
+  resume(): void;
+}
+
+const servers = new WeakMap<Proc, Server<any>>();
+
 /** The running server: state plus the message loop. */
 class Server<S> {
   private timer: Ref | undefined;
   constructor(
-    private readonly b: GenServerBehaviour<S, any, any, any>,
+    private b: GenServerBehaviour<S, any, any, any>,
     public state: S,
     private readonly p: Proc,
   ) {}
+
+  setMeta(): void {
+    const b = this.b;
+    this.p.meta =
+      b.describe === undefined ? metaOf(b) : { behaviour: b.name, describe: () => b.describe!(this.state) };
+  }
+
+  /** Holds the mailbox until resumed (a system message's handler that settles later). */
+  private hold(token: SuspendToken): void | Promise<void> {
+    if (token.cancelled || !this.p.alive) return;
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let pending: { b: GenServerBehaviour<S, any, any, any>; state: S } | undefined;
+    const p = this.p;
+    token.held({
+      pid: p.self,
+      prepare: async (next, oldVsn, extra) => {
+        if (!p.alive) throw new CallError('exit', p.exitReason, String(p.self));
+        if (next.codeChange === undefined) throw new Error(`${next.name}: no codeChange`);
+        try {
+          pending = { b: next, state: await next.codeChange(oldVsn, this.state, extra, p) };
+        } catch (err) {
+          throw err instanceof Exit ? new Error(formatReason(err.reason)) : err;
+        }
+      },
+      commit: async () => {
+        if (pending === undefined || !p.alive) return;
+        this.b = pending.b;
+        this.state = pending.state;
+        pending = undefined;
+        this.setMeta();
+        if (this.b.codeChanged !== undefined) await this.b.codeChanged(this.state, p);
+      },
+      resume: () => release(),
+    });
+    return released;
+  }
 
   arm(timeout: number | undefined): void {
     if (timeout !== undefined) this.timer = this.p.sendAfter(timeout, TIMEOUT);
@@ -267,8 +346,11 @@ class Server<S> {
           if (b.handleCast === undefined) throw new Exit({ unhandled_cast: env.msg, server: b.name });
           r = b.handleCast(env.msg as never, this.state, p);
           break;
-        case Kind.Sys:
-          return this.terminate((env.msg as { stop: ExitReason }).stop);
+        case Kind.Sys: {
+          const sys = env.msg as { stop?: ExitReason; suspend?: SuspendToken };
+          if (sys.suspend !== undefined) return this.hold(sys.suspend);
+          return this.terminate(sys.stop);
+        }
         default: {
           const m = env.msg;
           if (isExitMessage(m) && p.trapping && p.parent !== undefined && m.from.id === p.parent.id)
@@ -393,6 +475,39 @@ export async function stopServer(
   if (actual !== reason) throw new CallError('exit', actual, String(server));
 }
 
+/**
+ * Suspends a gen_server (OTP's sys:suspend): resolves once it holds its mailbox, or
+ * rejects with a CallError (`noproc`; `timeout` when it did not get there in time: it is
+ * left running). Resume it with the handle, always.
+ */
+export function suspend(rt: Runtime, server: Pid | string, timeoutMs = 5000): Promise<Suspended> {
+  const p = rt.resolve(server);
+  if (p === undefined) return Promise.reject(new CallError('noproc', 'noproc', String(server)));
+  if (!servers.has(p))
+    return Promise.reject(new Error(`${String(server)} is not a running gen_server: it cannot be suspended`));
+  return new Promise<Suspended>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      token.cancelled = true;
+      reject(new Error(`${String(server)} did not suspend within ${timeoutMs} ms: left running`));
+    }, timeoutMs);
+    const token: SuspendToken = {
+      cancelled: false,
+      held: (s) => {
+        clearTimeout(timer);
+        token.cancelled = true; // (settled: a later exit is the holder's business)
+        resolve(s);
+      },
+    };
+    void rt.awaitExit(p.self).then((reason) => {
+      if (token.cancelled) return;
+      token.cancelled = true;
+      clearTimeout(timer);
+      reject(new CallError('exit', reason, String(server)));
+    });
+    p.deliver(Kind.Sys, { suspend: token }, undefined, currentLogContext());
+  });
+}
+
 /** A worker child spec that starts `behaviour` with `args`, linked to its supervisor. */
 export function childSpec<S, A>(
   id: string,
@@ -404,9 +519,10 @@ export function childSpec<S, A>(
   return {
     id,
     ...rest,
+    behaviour,
     start: (ctx) => start(ctx.runtime, behaviour, args, { link: ctx.parent, name, app: ctx.app }),
   };
 }
 
 /** The namespace apps use: GenServer.start, GenServer.call, ... */
-export const GenServer = { start, call, cast, reply: replyTo, stop: stopServer, childSpec };
+export const GenServer = { start, call, cast, reply: replyTo, stop: stopServer, childSpec, suspend };

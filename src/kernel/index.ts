@@ -45,8 +45,16 @@ export {
   type NoReplyResult,
   type StartResult,
   type StartOptions,
+  type Suspended,
 } from './gen-server.ts';
-export { Supervisor, type ChildInfo, type ChildCounts, type AdminResult } from './supervisor.ts';
+export {
+  Supervisor,
+  type ChildInfo,
+  type ChildCounts,
+  type AdminResult,
+  type CodeChangePlan,
+  type KeptChild,
+} from './supervisor.ts';
 export {
   ChildSpecError,
   type ChildSpec,
@@ -68,6 +76,7 @@ export {
   type AppRestart,
   type AppOperation,
 } from './apps-controller.ts';
+export { type UpgradeResult, type UpgradeReport } from './app-upgrade.ts';
 export { describeTree, describeNode, renderTree, type TreeNode, type NodeTree } from './tree.ts';
 export {
   KernelEvents,

@@ -43,6 +43,15 @@
  * - whichChildren: OTP's order, newest first (reverse start order; startChild adds at
  *   the front; a restart keeps a child's place); simple_one_for_one children by pid,
  *   those being restarted last. The tree view (describe) keeps start order.
+ * - code change (an app upgrade, app-upgrade.ts; OTP's supervisor code_change, which
+ *   re-reads the init callback): `codeChange(rt, sup, spec, apply)` resolves the new
+ *   spec (an init callback runs in the supervisor), checks it, and answers which children
+ *   it keeps (same id: old and new spec, pid; simple_one_for_one: the template and every
+ *   live child's pid), which ids it adds and which it drops. With `apply` the kept
+ *   children take their new specs and the flags change (running children are left as
+ *   they are: restarts from now on use the new specs); adding and dropping children is
+ *   the caller's (startChild, terminateChild + deleteChild). A bad spec, or a change to
+ *   or from simple_one_for_one, is an error and changes nothing.
  * - autoShutdown: with any_significant the supervisor stops (shutdown) when a
  *   significant child ends without being restarted; with all_significant when the last
  *   significant child has.
@@ -135,7 +144,29 @@ type Request =
   | { op: 'delete_child'; id: string }
   | { op: 'which_children' }
   | { op: 'count_children' }
-  | { op: 'get_childspec'; id: string | Pid };
+  | { op: 'get_childspec'; id: string | Pid }
+  | { op: 'code_change'; spec: SupervisorSpec | SupervisorInit; apply: boolean };
+
+/** What a code change keeps of a supervisor's children (see the contract). */
+export interface KeptChild {
+  id: string;
+  old: NormalizedChildSpec;
+  next: NormalizedChildSpec;
+  /** The running child (static), or every live child (simple_one_for_one). */
+  pids: Pid[];
+}
+
+export type CodeChangePlan =
+  | {
+      type: 'ok';
+      strategy: string;
+      kept: KeptChild[];
+      added: NormalizedChildSpec[];
+      removed: string[];
+      /** The supervisor's spec before the change (to put it back). */
+      before: SupervisorSpec;
+    }
+  | { type: 'error'; reason: ExitReason };
 
 const isSofo = (s: State): boolean => s.flags.strategy === 'simple_one_for_one';
 const statusOf = (c: Child): ChildStatus =>
@@ -414,7 +445,64 @@ async function adminCall(s: State, req: Request): Promise<unknown> {
       const c = findSpec(s, req.id);
       return c === undefined ? { type: 'error', reason: 'not_found' } : { type: 'ok', spec: c };
     }
+    case 'code_change':
+      return codeChange(s, req.spec, req.apply);
   }
+}
+
+async function codeChange(
+  s: State,
+  given: SupervisorSpec | SupervisorInit,
+  apply: boolean,
+): Promise<CodeChangePlan> {
+  let resolved: Resolved;
+  try {
+    resolved = await resolveSpec(given, s.ctx);
+  } catch (err) {
+    return { type: 'error', reason: err };
+  }
+  if (resolved.type === 'ignore')
+    return {
+      type: 'error',
+      reason: { bad_return: { init: 'ignore: a running supervisor cannot become ignore' } },
+    };
+  if (resolved.type === 'stop') return { type: 'error', reason: resolved.reason };
+  const { flags, children } = resolved;
+  if ((flags.strategy === 'simple_one_for_one') !== isSofo(s))
+    return {
+      type: 'error',
+      reason: { strategy_change: `${s.flags.strategy} -> ${flags.strategy}: restart the app instead` },
+    };
+  const before: SupervisorSpec = {
+    flags: s.flags,
+    children: isSofo(s) ? [s.template!] : s.children.map((c) => c.spec),
+  };
+  let kept: KeptChild[];
+  let added: NormalizedChildSpec[] = [];
+  let removed: string[] = [];
+  if (isSofo(s)) {
+    const pids = [...s.dynamic.values()].flatMap((c) => (c.pid === undefined ? [] : [c.pid]));
+    kept = [{ id: children[0]!.id, old: s.template!, next: children[0]!, pids }];
+    if (apply) s.template = children[0];
+  } else {
+    const byId = new Map(children.map((c) => [c.id, c]));
+    const live = s.children.filter((c) => byId.has(c.spec.id));
+    kept = live.map((c) => ({
+      id: c.spec.id,
+      old: c.spec,
+      next: byId.get(c.spec.id)!,
+      pids: c.pid === undefined ? [] : [c.pid],
+    }));
+    added = children.filter((n) => !s.children.some((c) => c.spec.id === n.id));
+    removed = s.children.filter((c) => !byId.has(c.spec.id)).map((c) => c.spec.id);
+    if (apply) for (const c of live) c.spec = byId.get(c.spec.id)!;
+  }
+  if (apply) {
+    if (flags.intensity !== s.flags.intensity || flags.period !== s.flags.period)
+      s.restarts = new RestartLog(flags);
+    s.flags = flags;
+  }
+  return { type: 'ok', strategy: flags.strategy, kept, added, removed, before };
 }
 
 async function startChildCall(s: State, arg: ChildSpec | unknown[]): Promise<AdminResult> {
@@ -665,6 +753,7 @@ export function supervisorChildSpec(
     type: 'supervisor',
     shutdown: 'infinity',
     ...rest,
+    supervisor: spec,
     start: (ctx) => startSupervisor(ctx.runtime, spec, { link: ctx.parent, name, app: ctx.app }),
   };
 }
@@ -687,6 +776,9 @@ export const Supervisor = {
     adminCallTo<ChildInfo[]>(rt, sup, { op: 'which_children' }),
   countChildren: (rt: Runtime, sup: Pid | string) =>
     adminCallTo<ChildCounts>(rt, sup, { op: 'count_children' }),
+  /** See the contract: a code change's plan, applied to the specs when `apply`. */
+  codeChange: (rt: Runtime, sup: Pid | string, spec: SupervisorSpec | SupervisorInit, apply: boolean) =>
+    adminCallTo<CodeChangePlan>(rt, sup, { op: 'code_change', spec, apply }),
   getChildSpec: (rt: Runtime, sup: Pid | string, id: string | Pid) =>
     adminCallTo<{ type: 'ok'; spec: NormalizedChildSpec } | { type: 'error'; reason: string }>(rt, sup, {
       op: 'get_childspec',

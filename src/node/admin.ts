@@ -15,6 +15,12 @@
  *   GET  /nodes                  the cluster: {nodes: every node heard on the bus,
  *                                switches: the switches their ecallmgr connects}
  *   POST /apps/<name>/start|stop|restart    {type:'ok'} or {type:'error', reason} (409)
+ *   POST /apps/<name>/upgrade {from}         load the plugin at path `from` (absolute, or relative
+ *                                            to the node's folder) anew and move the running app to
+ *                                            it (AppsController.upgradeApp): {type:'ok', from, to,
+ *                                            changed, restarted, added, removed}; 409 {type:'error',
+ *                                            reason} when it cannot load or the upgrade fails (the
+ *                                            old version runs on; logged)
  *   POST /kill {name|pid, reason?}           fault injection: crash a process with reason (default
  *                                            killed); 404 no such process. Killing the kernel root
  *                                            or admin itself answers first, then crashes it (the
@@ -63,6 +69,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { listNodes, listSwitches } from './nodes.ts';
 import { removeOwnFile } from './node-lock.ts';
+import { AppLoadError, loadPluginVersion } from './app-loader.ts';
 import type { NodeMetrics } from './metrics.ts';
 import { ChaosError, FAULT_KINDS, injectFault, type FaultKind, type FaultRequest } from './chaos.ts';
 import type { ChaosDepsArgs, ChaosSchedule } from './chaos-scheduler.ts';
@@ -77,6 +84,7 @@ import {
   describeNode,
   renderTree,
   formatReason,
+  type AppDefinition,
   type GenServerBehaviour,
   type Logger,
   type Pid,
@@ -280,6 +288,36 @@ async function buildServer(rt: Runtime, self: Pid, a: AdminArgs, log: Logger): P
       throw err;
     }
   };
+  const upgradeBody = {
+    type: 'object',
+    required: ['from'],
+    properties: { from: { type: 'string', minLength: 1 } },
+    additionalProperties: false,
+  };
+  route(
+    'POST',
+    '/apps/:name/upgrade',
+    { schema: { params: appParams, body: upgradeBody } },
+    async (req, reply) => {
+      const name = (req.params as { name: string }).name;
+      const from = (req.body as { from: string }).from;
+      let def: AppDefinition<any>;
+      try {
+        def = await loadPluginVersion(from);
+      } catch (err) {
+        const reason = err instanceof AppLoadError ? err.message : formatReason(err);
+        log.error(
+          { app: name, from, reason, request_id: req.id },
+          'app upgrade failed: the old version runs on',
+        );
+        return reply.code(409).send({ type: 'error', reason });
+      }
+      const r = await AppsController.upgradeApp(rt, name, def);
+      return reply
+        .code(r.type === 'ok' ? 200 : 409)
+        .send(r.type === 'ok' ? r : { type: 'error', reason: formatReason(r.reason) });
+    },
+  );
 
   const killBody = {
     type: 'object',

@@ -11,6 +11,13 @@
  * cannot be loaded comes back in `failed` with a name (its package's name, else its file
  * or folder name) and the reason, and `failedPluginApp` turns it into an app whose start
  * fails with that reason, so the node lists it as failed and goes on without it.
+ *
+ * `loadPluginVersion(path)` loads a plugin again for an upgrade of a running node (see
+ * AppsController.upgradeApp): an ES module cannot be unloaded or re-evaluated under its
+ * URL, so the plugin's entry module is imported under a new URL (a `?fife_upgrade=N`
+ * query), which evaluates the file as it is now. Modules it imports are shared with the
+ * running version when already loaded (the kernel must be: one runtime); a plugin's code
+ * that changes belongs in its entry module, or in files under new names.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, resolve, join } from 'node:path';
@@ -47,10 +54,13 @@ function importFailure(err: unknown, file: string): string {
   return e.message;
 }
 
-async function loadModule(file: string, what: string): Promise<AppDefinition<any>> {
+let loads = 0;
+
+async function loadModule(file: string, what: string, fresh = false): Promise<AppDefinition<any>> {
   let mod: Record<string, unknown>;
+  const url = pathToFileURL(file).href + (fresh ? `?fife_upgrade=${Date.now()}-${++loads}` : '');
   try {
-    mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    mod = (await import(url)) as Record<string, unknown>;
   } catch (err) {
     throw new AppLoadError(`cannot load ${what} from ${file}: ${importFailure(err, file)}`);
   }
@@ -125,8 +135,13 @@ export function pluginFile(path: string): string {
   return found;
 }
 
-export async function loadPlugin(path: string): Promise<AppDefinition<any>> {
-  return loadModule(pluginFile(path), 'plugin');
+export async function loadPlugin(path: string, fresh = false): Promise<AppDefinition<any>> {
+  return loadModule(pluginFile(path), 'plugin', fresh);
+}
+
+/** The plugin at `path` as its files are now, for an upgrade (see the contract). */
+export function loadPluginVersion(path: string): Promise<AppDefinition<any>> {
+  return loadPlugin(path, true);
 }
 
 /** Every app the node can start: built-ins plus plugins (a plugin may not reuse a built-in name). */
