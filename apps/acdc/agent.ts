@@ -4,8 +4,9 @@
  *
  * Contract
  * - States: logged_out (at start), ready, ringing, answered, wrapup, paused. Every
- *   change is published as queue_agent_change to each of the agent's queues (ready:
- *   available, ringing, answered/wrapup: busy, paused/logged_out: unavailable) and logged.
+ *   change is published as queue_agent_change to each of the agent's queues (Change —
+ *   ready: available, ringing, answered/wrapup: busy, paused/logged_out: unavailable —
+ *   and Status, the state itself) and logged.
  * - member_connect_req (bound for each of its queues): answered with member_connect_resp
  *   (Idle-Time, Process-ID = this queue) only when ready.
  * - member_connect_win naming this agent: when ready, ringing: the device rings
@@ -130,7 +131,6 @@ function setStatus(s: State, ctx: ProcessContext, status: AgentStatus, why: stri
     { agent_id: s.a.agentId, from, to: status, why, call_id: s.call?.callId },
     'acdc agent: state',
   );
-  if (CHANGE[from] === CHANGE[status] && from !== 'logged_out') return;
   for (const q of s.a.queues)
     logSend(
       s,
@@ -140,6 +140,8 @@ function setStatus(s: State, ctx: ProcessContext, status: AgentStatus, why: stri
         'Queue-ID': q,
         'Agent-ID': s.a.agentId,
         Change: CHANGE[status],
+        Status: status,
+        ...(s.call ? { 'Call-ID': s.call.callId } : {}),
         'Process-ID': s.queue,
       }),
       'queue_agent_change',

@@ -9,6 +9,11 @@
  *   count it: a restarted manager never takes every agent as available (kazoo #6688).
  * - `{op: 'ready_count'}`: how many agents said they are available (the number of
  *   member_connect_resp a worker waits for before its collect timeout).
+ * - Logged in: an agent whose last word was not Status logged_out (paused counts as
+ *   logged in). `{op: 'empty'}` is true once the queue had logged-in agents and the last
+ *   of them logged out (Kazoo's "all agents have left the queue", kazoo #1334); at that
+ *   moment each waiting worker gets `{type: 'queue_empty'}` instead of agent_available.
+ *   A queue that never had an agent is not empty: its callers wait for a first login.
  * - `{op: 'pick', candidates, avoid}`: the winner by the queue's strategy (strategy.ts).
  * - `{op: 'view'}`: {agents: {<id>: change}, ring} for tests and stats.
  * - Cast `{op: 'wait', pid}`: `pid` gets `{type: 'agent_available'}` the next time an agent
@@ -17,7 +22,15 @@
  *   are remembered (`{op: 'cancelled', callId}` answers whether one was), so a worker that
  *   takes a caller who left while waiting in the shared queue drops it.
  */
-import { GenServer, noreply, ok, reply, type ChildSpec, type Pid } from '../../src/kernel/index.ts';
+import {
+  GenServer,
+  noreply,
+  ok,
+  reply,
+  type ChildSpec,
+  type Pid,
+  type ProcessContext,
+} from '../../src/kernel/index.ts';
 import { GenListener, type GenListenerBehaviour } from '../../src/bus/gen-listener.ts';
 import { memberCallResultKey, queueAgentChangeKey, type Envelope } from '../../src/api/index.ts';
 import { acdcSend, type AcdcEnv } from './send.ts';
@@ -37,6 +50,10 @@ interface State {
   readonly ss: StrategyState;
   readonly waiters: Set<Pid>;
   readonly cancelled: Set<string>;
+  /** Whether each agent is logged in (its last Status was not logged_out). */
+  readonly loggedIn: Map<string, boolean>;
+  /** Some agent was logged in since the manager started. */
+  hadAgents: boolean;
   /** Orders the moments agents became available (most_idle), without clock ties. */
   readonly seq: { n: number };
 }
@@ -45,10 +62,27 @@ export type ManagerCall =
   | { op: 'ready_count' }
   | { op: 'pick'; candidates: string[]; avoid: string[] }
   | { op: 'view' }
+  | { op: 'empty' }
   | { op: 'cancelled'; callId: string };
 type Cast = { op: 'wait'; pid: Pid } | { op: 'msg'; m: Envelope };
 
 const MAX_CANCELLED = 10_000;
+
+const isEmpty = (s: State): boolean => s.hadAgents && ![...s.loggedIn.values()].some(Boolean);
+
+/** Records whether `agentId` is logged in; the last one logging out ends the waiting callers. */
+function noteLogin(s: State, ctx: ProcessContext, agentId: string, loggedIn: boolean): void {
+  const wasEmpty = isEmpty(s);
+  s.loggedIn.set(agentId, loggedIn);
+  if (loggedIn) s.hadAgents = true;
+  if (wasEmpty || !isEmpty(s)) return;
+  ctx.log.info(
+    { queue_id: s.a.queueId, waiting: s.waiters.size },
+    'acdc queue manager: the last agent logged out; waiting callers leave',
+  );
+  for (const w of s.waiters) ctx.send(w, { type: 'queue_empty' });
+  s.waiters.clear();
+}
 
 const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
   name: 'acdc_queue_manager',
@@ -59,6 +93,8 @@ const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
       ss: newStrategyState(),
       waiters: new Set(),
       cancelled: new Set(),
+      loggedIn: new Map(),
+      hadAgents: false,
       seq: { n: 0 },
     }),
   listen: (a) => ({
@@ -93,6 +129,8 @@ const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
         return reply(pickAgent(s.a.strategy, s.ss, c.candidates, new Set(c.avoid)), s);
       case 'cancelled':
         return reply(s.cancelled.has(c.callId), s);
+      case 'empty':
+        return reply(isEmpty(s), s);
       default:
         return reply({ agents: Object.fromEntries(s.agents), ring: [...s.ss.ring] }, s);
     }
@@ -109,6 +147,7 @@ const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
       const to = String(m.Change);
       const from = s.agents.get(agentId);
       s.agents.set(agentId, to);
+      noteLogin(s, ctx, agentId, m.Status !== undefined ? m.Status !== 'logged_out' : to !== 'unavailable');
       noteAgent(s.ss, agentId);
       ctx.log.info({ queue_id: s.a.queueId, agent_id: agentId, from, to }, 'acdc queue manager: agent');
       if (to === 'available' && from !== 'available') {
@@ -130,6 +169,7 @@ const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
                 : 'unavailable';
         s.agents.set(agentId, to);
         noteAgent(s.ss, agentId);
+        noteLogin(s, ctx, agentId, v.status !== 'logged_out');
         if (to === 'available') s.ss.availableSince.set(agentId, ++s.seq.n);
         ctx.log.info({ queue_id: s.a.queueId, agent_id: agentId, to }, 'acdc queue manager: agent synced');
         if (to === 'available') {

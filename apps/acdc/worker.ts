@@ -16,7 +16,9 @@
  *   publishes member_call_success) or member_connect_retry / the ring timeout (then
  *   agent_timeout to the agent and a new offer to the others). Nobody ready: it waits for
  *   the manager's `agent_available` (or `retryMs`) and asks again.
- * - The caller's wait ends (acked, member_call_fail) at `connectionTimeoutMs`; a
+ * - The caller's wait ends (acked, member_call_fail `timeout`) at `connectionTimeoutMs`,
+ *   and (member_call_fail `no_agents`) when no agent is ready and the manager says the
+ *   last agent of the queue logged out (kazoo #1334: callers do not wait in vain); a
  *   member_call_cancel for it (or one the manager remembered before it was taken) ends it
  *   too, and a ringing agent gets agent_timeout.
  * - Not acked before the fsm or shared listener dies: the consumer is cancelled and the
@@ -85,6 +87,7 @@ type Info =
   | { type: 'ring_timeout'; offer: number }
   | { type: 'retry_offer'; offer: number }
   | { type: 'agent_available' }
+  | { type: 'queue_empty' }
   | { type: 'connection_timeout'; callId: string }
   | { type: 'gen_listener'; event: string; queue: string };
 
@@ -131,7 +134,12 @@ async function offer(s: State, ctx: ProcessContext): Promise<void> {
   }
 }
 
-function wait(s: State, ctx: ProcessContext, c: Caller): void {
+async function wait(s: State, ctx: ProcessContext, c: Caller): Promise<void> {
+  if (await managerCall(s, ctx, { op: 'empty' }, false)) {
+    if (s.cur === c) fail(s, ctx, c, 'no_agents');
+    return;
+  }
+  if (s.cur !== c) return;
   c.phase = 'waiting';
   GenServer.cast(ctx.runtime, managerName(s.a.queueId), { op: 'wait', pid: ctx.self });
   c.timer = ctx.sendAfter(s.a.timing.retryMs, { type: 'retry_offer', offer: c.offer } satisfies Info);
@@ -185,6 +193,23 @@ function agentTimeout(s: State, ctx: ProcessContext, c: Caller): void {
     ctx,
     acdcSend(s.a.env, 'agent_timeout', { 'Queue-ID': s.a.queueId, 'Call-ID': c.callId }, c.agent.queue),
     'agent_timeout',
+    c.callId,
+  );
+}
+
+/** Ends the caller's wait without an agent: member_call_fail (the caller's flow goes on). */
+function fail(s: State, ctx: ProcessContext, c: Caller, reason: string): void {
+  agentTimeout(s, ctx, c);
+  finish(s, ctx, c, reason);
+  sent(
+    ctx,
+    acdcSend(s.a.env, 'member_call_fail', {
+      'Account-ID': s.a.env.accountId,
+      'Queue-ID': s.a.queueId,
+      'Call-ID': c.callId,
+      'Failure-Reason': reason,
+    }),
+    'member_call_fail',
     c.callId,
   );
 }
@@ -337,21 +362,10 @@ const Fsm: GenListenerBehaviour<State, WorkerArgs, never, Cast> = {
           await offer(s, ctx);
         return noreply(s);
       case 'connection_timeout':
-        if (c?.callId === i.callId) {
-          agentTimeout(s, ctx, c);
-          finish(s, ctx, c, 'timeout');
-          sent(
-            ctx,
-            acdcSend(s.a.env, 'member_call_fail', {
-              'Account-ID': s.a.env.accountId,
-              'Queue-ID': s.a.queueId,
-              'Call-ID': i.callId,
-              'Failure-Reason': 'timeout',
-            }),
-            'member_call_fail',
-            i.callId,
-          );
-        }
+        if (c?.callId === i.callId) fail(s, ctx, c, 'timeout');
+        return noreply(s);
+      case 'queue_empty':
+        if (c?.phase === 'waiting') fail(s, ctx, c, 'no_agents');
         return noreply(s);
       default:
         return noreply(s);

@@ -225,8 +225,8 @@ const queueMessages: readonly MessageDef[] = [
     name: 'agent_change',
     doc: "an agent's availability for a queue changed (the queue manager's view of its agents)",
     required: ['Account-ID', 'Queue-ID', 'Agent-ID', 'Change'],
-    optional: ['Process-ID'],
-    values: { Change: AGENT_CHANGES },
+    optional: ['Process-ID', 'Status', 'Call-ID'],
+    values: { Change: AGENT_CHANGES, Status: AGENT_STATUSES },
     route: {
       exchange: 'kapps',
       kind: 'key',

@@ -5,7 +5,8 @@
  * Contract (Kazoo 4.3 cf_acdc_member)
  * - Reads the queue document (`pvt_type` queue): `connection_timeout` (s; < 1: no limit;
  *   default 3600), `max_queue_size` (0: no limit), `moh` (hold media; default
- *   `local_stream://default`). Not a queue document: `error`.
+ *   `local_stream://default`), `caller_exit_key` (one DTMF digit, default `#`; empty: none).
+ *   Not a queue document: `error`.
  * - A full queue (callers waiting in the queue's shared queue >= max_queue_size): the `_`
  *   child at once, nothing published.
  * - Otherwise: answers, listens for the queue's results for this call
@@ -14,7 +15,8 @@
  *   member_call_success or a CHANNEL_BRIDGE of the call: `usurped` (the agent's leg is
  *   bridged by ecallmgr; the flow lets go of the call); member_call_fail: cancel (Reason
  *   the failure, `timeout` becoming `member_timeout`), hold media stopped, the `_` child;
- *   the wait running out: cancel `member_timeout`, the `_` child; the caller hanging up:
+ *   the wait running out: cancel `member_timeout`, the `_` child; the caller pressing the
+ *   exit key (kazoo #6745): cancel `member_exit`, the `_` child; the caller hanging up:
  *   cancel `member_hangup` (the queue drops the caller, no agent is rung for it).
  * - The result queue is deleted whatever the outcome.
  */
@@ -43,7 +45,14 @@ async function waiting(call: CallHandle, queueId: string): Promise<number> {
   }
 }
 
-type Outcome = { kind: 'success' } | { kind: 'fail'; reason: string } | { kind: 'timeout' };
+type Outcome =
+  { kind: 'success' } | { kind: 'fail'; reason: string } | { kind: 'timeout' } | { kind: 'exit' };
+
+/** The queue's exit key: one DTMF digit (Kazoo's queue default `#`), or none when empty. */
+function exitKey(doc: Record<string, unknown>): string | undefined {
+  const k = doc.caller_exit_key ?? '#';
+  return typeof k === 'string' && /^[0-9*#A-D]$/.test(k) ? k : undefined;
+}
 
 export const acdcMember: CfModule = {
   name: 'acdc_member',
@@ -101,9 +110,17 @@ export const acdcMember: CfModule = {
       let outcome: Outcome;
       try {
         await call.send('play', { 'Media-Name': moh });
+        const key = exitKey(doc);
+        const isExit = (m: Record<string, unknown>) =>
+          key !== undefined && m['Event-Name'] === 'DTMF' && m['DTMF-Digit'] === key;
         const bridged = call
-          .nextEvent((m) => m['Event-Name'] === 'CHANNEL_BRIDGE', maxWaitMs)
-          .then((m): Outcome => (m === 'timeout' ? { kind: 'timeout' } : { kind: 'success' }));
+          .nextEvent((m) => m['Event-Name'] === 'CHANNEL_BRIDGE' || isExit(m), maxWaitMs)
+          .then((m): Outcome => {
+            if (m === 'timeout') return { kind: 'timeout' };
+            if (!isExit(m)) return { kind: 'success' };
+            call.log.info({ queue_id: queueId, key }, 'acdc_member: caller pressed the exit key');
+            return { kind: 'exit' };
+          });
         outcome = await Promise.race([bridged, result]);
       } catch (err) {
         if (err instanceof HangupError) {
@@ -117,7 +134,11 @@ export const acdcMember: CfModule = {
         return { kind: 'usurped' };
       }
       const reason =
-        outcome.kind === 'timeout' || outcome.reason === 'timeout' ? 'member_timeout' : outcome.reason;
+        outcome.kind === 'exit'
+          ? 'member_exit'
+          : outcome.kind === 'timeout' || outcome.reason === 'timeout'
+            ? 'member_timeout'
+            : outcome.reason;
       call.log.info({ queue_id: queueId, reason }, 'acdc_member: not answered by the queue; next node');
       await cancel(reason);
       await call.send('playstop');
