@@ -6,7 +6,9 @@
  * Contract
  * - acdc_queue_shared:<queue-id>:<n> consumes the durable shared queue of waiting callers
  *   (`acdc.queue.<account>.<queue>`, bound to member_call's key) with prefetch 1 and manual
- *   ack, and hands each member_call (with its delivery) to the fsm.
+ *   ack, and hands each member_call (with its delivery) to the fsm. The queue is declared
+ *   with x-max-priority `maxPriority`: callers come out by Member-Priority (the message's
+ *   AMQP priority), higher first, then in order of arrival.
  * - acdc_queue_fsm:<queue-id>:<n> (anonymous queue) offers its one caller: member_connect_req
  *   to every agent of the queue (Server-ID = its queue), collects member_connect_resp until
  *   as many as the manager counts ready agents answered (and one of them has not missed
@@ -55,6 +57,8 @@ export interface WorkerArgs {
   readonly queueId: string;
   readonly n: number;
   readonly timing: QueueTiming;
+  /** The shared queue's x-max-priority (0: none). */
+  readonly maxPriority: number;
 }
 
 export const fsmName = (queueId: string, n: number): string => `acdc_queue_fsm:${queueId}:${n}`;
@@ -377,6 +381,7 @@ interface SharedArgs {
   readonly env: AcdcEnv;
   readonly queueId: string;
   readonly n: number;
+  readonly maxPriority: number;
 }
 
 const Shared: GenListenerBehaviour<null, SharedArgs> = {
@@ -384,7 +389,12 @@ const Shared: GenListenerBehaviour<null, SharedArgs> = {
   init: () => ok(null),
   listen: (a) => ({
     queue: acdcSharedQueue(a.env.accountId, a.queueId),
-    queueOptions: { durable: true, autoDelete: false, exclusive: false },
+    queueOptions: {
+      durable: true,
+      autoDelete: false,
+      exclusive: false,
+      ...(a.maxPriority > 0 ? { maxPriority: a.maxPriority } : {}),
+    },
     bindings: [{ exchange: 'callmgr', routingKey: memberCallKey(a.env.accountId, a.queueId) }],
     ackMode: 'manual',
     prefetch: 1,

@@ -52,6 +52,12 @@ export const agentStatsReqKey = (accountId: string): string =>
 export const queueAgentChangeKey = (accountId: string, queueId: string): string =>
   routingKey('acdc', 'queue', 'agent_change', encodeSegment(accountId), encodeSegment(queueId));
 
+/** The AMQP priority of a member_call: its Member-Priority (0..255), else none. */
+export function memberCallPriority(m: Record<string, unknown>): number | undefined {
+  const p = m['Member-Priority'];
+  return typeof p === 'number' && Number.isInteger(p) && p > 0 ? Math.min(p, 255) : undefined;
+}
+
 /** The durable queue of an ACDC queue's waiting callers (Kazoo's shared_queue_name). */
 export const acdcSharedQueue = (accountId: string, queueId: string): string =>
   `acdc.queue.${encodeSegment(accountId)}.${encodeSegment(queueId)}`;

@@ -115,6 +115,7 @@ export { DEFAULT_HEADERS, OPTIONAL_DEFAULT_HEADERS } from './envelope.ts';
 export { ORIGINATE_REQ_KEY } from './originate.ts';
 export {
   acdcSharedQueue,
+  memberCallPriority,
   agentActionKey,
   agentStatsReqKey,
   agentSyncReqKey,

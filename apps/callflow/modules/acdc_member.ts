@@ -22,7 +22,7 @@
  */
 import { build, destination, memberCallResultKey, type Envelope } from '../../../src/api/index.ts';
 import { encodeJson, jsonProperties } from '../../../src/bus/index.ts';
-import { acdcSharedQueue } from '../../../src/api/index.ts';
+import { acdcSharedQueue, memberCallPriority } from '../../../src/api/index.ts';
 import { HangupError, type CallHandle } from '../call.ts';
 import { firstProblem, next, num, optNumber, reqString, type CfModule } from './module.ts';
 import { mediaPath } from './media.ts';
@@ -32,7 +32,13 @@ const DEFAULT_MOH = 'local_stream://default';
 async function publish(call: CallHandle, id: string, fields: Record<string, unknown>): Promise<void> {
   const msg = build(id, fields, call.buildCtx);
   const d = destination(id, msg);
-  await call.bus.publish(d.exchange, d.routingKey, encodeJson(msg), jsonProperties());
+  const priority = memberCallPriority(msg);
+  await call.bus.publish(
+    d.exchange,
+    d.routingKey,
+    encodeJson(msg),
+    jsonProperties(priority === undefined ? undefined : { priority }),
+  );
 }
 
 /** Callers waiting in the queue's shared queue, not yet taken by a worker (0 when it is not there). */

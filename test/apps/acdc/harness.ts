@@ -67,7 +67,8 @@ export interface AcdcHarness {
   /** The log lines (level from ACDC_TEST_LOG, default info). */
   lines: Array<Record<string, unknown>>;
   successes: Map<string, string[]>;
-  callers(n: number, prefix?: string): Promise<string[]>;
+  /** `priority`: Member-Priority (higher first). */
+  callers(n: number, prefix?: string, priority?: number): Promise<string[]>;
   action(agentId: string, name: string, extra?: Record<string, unknown>): Promise<void>;
   status(agentId: string): Promise<AgentView>;
   managerView(): Promise<{ agents: Record<string, string>; ring: string[] }>;
@@ -144,7 +145,7 @@ export async function startAcdc(opts: { amqpUrl?: string; queue?: QueueOpts } = 
     phones,
     lines,
     successes,
-    async callers(n, p = 'caller') {
+    async callers(n, p = 'caller', priority) {
       const ids: string[] = [];
       for (let i = 0; i < n; i++) {
         const callId = `${p}-${++seq}-${randomBytes(3).toString('hex')}`;
@@ -153,6 +154,7 @@ export async function startAcdc(opts: { amqpUrl?: string; queue?: QueueOpts } = 
           'Account-ID': accountId,
           'Queue-ID': QUEUE,
           Call: { 'Call-ID': callId, 'Caller-ID-Number': String(1000 + seq) },
+          ...(priority === undefined ? {} : { 'Member-Priority': priority }),
         });
       }
       return ids;

@@ -240,4 +240,22 @@ export function acdcSuite(start: Start): void {
     await h.action('a', 'logout');
     await h.until('a logged out on both nodes', () => both('a', 'logged_out'));
   });
+
+  it('callers are offered by Member-Priority, higher first, then in order of arrival', async () => {
+    const h = await open();
+    const shared = acdcSharedQueue(h.env.accountId, QUEUE);
+    const [first] = await h.callers(1, 'first', 0); // taken by the worker at once
+    await h.until('the first caller held', () =>
+      h.lines.some((l) => l.msg === 'acdc queue: caller taken' && l.call_id === first),
+    );
+    const [low1] = await h.callers(1, 'low', 0);
+    const [high1] = await h.callers(1, 'high', 5);
+    const [mid] = await h.callers(1, 'mid', 2);
+    const [high2] = await h.callers(1, 'high', 5);
+    const [low2] = await h.callers(1, 'low');
+    await h.until('five callers wait', async () => (await h.bus.checkQueue(shared)).messageCount === 5);
+    await h.action('a', 'login');
+    await h.until('all six taken', () => h.successes.size === 6);
+    expect(h.phones.rings.map((r) => r.callId)).toEqual([first, high1, high2, mid, low1, low2]);
+  });
 }
