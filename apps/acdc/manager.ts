@@ -18,6 +18,8 @@
  * - `{op: 'view'}`: {agents: {<id>: change}, ring} for tests and stats.
  * - Cast `{op: 'wait', pid}`: `pid` gets `{type: 'agent_available'}` the next time an agent
  *   becomes available (a worker whose caller found nobody ready).
+ * - agents_available_req for this queue: answered (to Server-ID) with Agent-Count, the
+ *   agents logged in (Kazoo's answer to cf_acdc_member's enter_when_empty check).
  * - Cancelled callers (member_call_cancel on acdc.member.call_result.<account>.<queue>.*)
  *   are remembered (`{op: 'cancelled', callId}` answers whether one was), so a worker that
  *   takes a caller who left while waiting in the shared queue drops it.
@@ -32,7 +34,12 @@ import {
   type ProcessContext,
 } from '../../src/kernel/index.ts';
 import { GenListener, type GenListenerBehaviour } from '../../src/bus/gen-listener.ts';
-import { memberCallResultKey, queueAgentChangeKey, type Envelope } from '../../src/api/index.ts';
+import {
+  agentsAvailableReqKey,
+  memberCallResultKey,
+  queueAgentChangeKey,
+  type Envelope,
+} from '../../src/api/index.ts';
 import { acdcSend, type AcdcEnv } from './send.ts';
 import { newStrategyState, noteAgent, pickAgent, type Strategy, type StrategyState } from './strategy.ts';
 
@@ -102,6 +109,7 @@ const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
     bindings: [
       { exchange: 'kapps', routingKey: queueAgentChangeKey(a.env.accountId, a.queueId) },
       { exchange: 'callmgr', routingKey: memberCallResultKey(a.env.accountId, a.queueId, '*') },
+      { exchange: 'kapps', routingKey: agentsAvailableReqKey(a.env.accountId, a.queueId) },
     ],
     responders: [
       {
@@ -112,6 +120,11 @@ const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
       {
         category: 'agent',
         name: 'stats_resp',
+        handler: (m, h) => void GenServer.cast(h.runtime, h.server, { op: 'msg', m }),
+      },
+      {
+        category: 'queue',
+        name: 'agents_available_req',
         handler: (m, h) => void GenServer.cast(h.runtime, h.server, { op: 'msg', m }),
       },
       {
@@ -177,6 +190,22 @@ const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
           s.waiters.clear();
         }
       }
+    } else if (name === 'agents_available_req') {
+      const to = typeof m['Server-ID'] === 'string' ? m['Server-ID'] : undefined;
+      if (to === undefined) return noreply(s);
+      acdcSend(
+        s.a.env,
+        'queue_agents_available_resp',
+        {
+          'Msg-ID': m['Msg-ID'],
+          'Account-ID': s.a.env.accountId,
+          'Queue-ID': s.a.queueId,
+          'Agent-Count': [...s.loggedIn.values()].filter(Boolean).length,
+        },
+        to,
+      ).catch((err: unknown) =>
+        ctx.log.error({ err, queue_id: s.a.queueId }, 'acdc queue manager: agents_available_resp not sent'),
+      );
     } else if (name === 'call_cancel') {
       if (s.cancelled.size >= MAX_CANCELLED) s.cancelled.delete(s.cancelled.values().next().value as string);
       s.cancelled.add(String(m['Call-ID']));

@@ -51,6 +51,8 @@ export const agentStatsReqKey = (accountId: string): string =>
   routingKey('acdc', 'agent', 'stats_req', encodeSegment(accountId));
 export const queueAgentChangeKey = (accountId: string, queueId: string): string =>
   routingKey('acdc', 'queue', 'agent_change', encodeSegment(accountId), encodeSegment(queueId));
+export const agentsAvailableReqKey = (accountId: string, queueId: string): string =>
+  routingKey('acdc', 'queue', 'agents_available', encodeSegment(accountId), encodeSegment(queueId));
 
 /** The AMQP priority of a member_call: its Member-Priority (0..255), else none. */
 export function memberCallPriority(m: Record<string, unknown>): number | undefined {
@@ -239,6 +241,30 @@ const queueMessages: readonly MessageDef[] = [
       key: (m) => routingKey('acdc', 'queue', 'agent_change', seg(m, 'Account-ID'), seg(m, 'Queue-ID')),
       pattern: 'acdc.queue.agent_change.<Account-ID>.<Queue-ID>',
     },
+  },
+  {
+    id: 'queue_agents_available_req',
+    category: 'queue',
+    name: 'agents_available_req',
+    doc: 'how many agents are logged in to a queue (its managers answer to Server-ID)',
+    required: ['Account-ID', 'Queue-ID'],
+    optional: ['Skills'],
+    route: {
+      exchange: 'kapps',
+      kind: 'key',
+      key: (m) => routingKey('acdc', 'queue', 'agents_available', seg(m, 'Account-ID'), seg(m, 'Queue-ID')),
+      pattern: 'acdc.queue.agents_available.<Account-ID>.<Queue-ID>',
+    },
+  },
+  {
+    id: 'queue_agents_available_resp',
+    category: 'queue',
+    name: 'agents_available_resp',
+    doc: 'a queue manager answers agents_available_req (Agent-Count: agents logged in)',
+    required: ['Account-ID', 'Queue-ID', 'Agent-Count'],
+    optional: [],
+    types: { 'Agent-Count': 'integer' },
+    route: targeted,
   },
 ];
 

@@ -116,6 +116,7 @@ export { ORIGINATE_REQ_KEY } from './originate.ts';
 export {
   acdcSharedQueue,
   memberCallPriority,
+  agentsAvailableReqKey,
   agentActionKey,
   agentStatsReqKey,
   agentSyncReqKey,

@@ -8,7 +8,9 @@
  *   `local_stream://default`), `caller_exit_key` (one DTMF digit, default `#`; empty: none).
  *   Not a queue document: `error`.
  * - A full queue (callers waiting in the queue's shared queue >= max_queue_size): the `_`
- *   child at once, nothing published.
+ *   child at once, nothing published. `enter_when_empty` false (Kazoo's default is true):
+ *   the queue's managers are asked how many agents are logged in
+ *   (queue_agents_available_req); none (or no answer within 2 s, warn line): the `_` child.
  * - Otherwise: answers, listens for the queue's results for this call
  *   (`acdc.member.call_result.<account>.<queue>.<call-id>`), publishes member_call (Call:
  *   the caller), plays the hold media, and waits:
@@ -51,6 +53,45 @@ async function waiting(call: CallHandle, queueId: string): Promise<number> {
   }
 }
 
+/**
+ * How many agents are logged in to the queue, asked of its managers
+ * (queue_agents_available_req); undefined when none answered within AVAILABLE_WAIT_MS.
+ */
+async function loggedInAgents(call: CallHandle, queueId: string): Promise<number | undefined> {
+  const bus = call.bus;
+  const q = await bus.assertQueue('', { exclusive: true, autoDelete: true });
+  let tag: string | undefined;
+  try {
+    let answered: (n: number) => void = () => undefined;
+    const answer = new Promise<number>((resolve) => (answered = resolve));
+    const req = build(
+      'queue_agents_available_req',
+      { 'Account-ID': call.info.accountId, 'Queue-ID': queueId, 'Server-ID': q },
+      call.buildCtx,
+    );
+    await bus.bindQueue(q, 'targeted', q); // answers come by queue name (Server-ID)
+    tag = await bus.consume(q, (d) => {
+      const m = JSON.parse(d.body.toString()) as Envelope;
+      if (m['Event-Name'] === 'agents_available_resp' && m['Msg-ID'] === req['Msg-ID'])
+        answered(Number(m['Agent-Count']));
+    });
+    const d = destination('queue_agents_available_req', req);
+    await bus.publish(d.exchange, d.routingKey, encodeJson(req), jsonProperties());
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const none = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), AVAILABLE_WAIT_MS);
+    });
+    const n = await Promise.race([answer, none]);
+    clearTimeout(timer);
+    return n;
+  } finally {
+    if (tag !== undefined) await bus.cancel(tag).catch(() => undefined);
+    await bus.deleteQueue(q).catch(() => undefined);
+  }
+}
+
+const AVAILABLE_WAIT_MS = 2000;
+
 type Outcome =
   { kind: 'success' } | { kind: 'fail'; reason: string } | { kind: 'timeout' } | { kind: 'exit' };
 
@@ -78,6 +119,15 @@ export const acdcMember: CfModule = {
       const size = await waiting(call, queueId);
       if (size >= maxSize) {
         call.log.info({ queue_id: queueId, size, max: maxSize }, 'acdc_member: queue full; next node');
+        return next();
+      }
+    }
+    if (doc.enter_when_empty === false) {
+      const agents = await loggedInAgents(call, queueId);
+      if (agents === undefined)
+        call.log.warn({ queue_id: queueId }, 'acdc_member: no queue manager answered; taken as empty');
+      if ((agents ?? 0) === 0) {
+        call.log.info({ queue_id: queueId }, 'acdc_member: no agent logged in; next node');
         return next();
       }
     }

@@ -333,4 +333,26 @@ export function memberSuite(start: () => Promise<CfHarness>): void {
     await hh.app.waitEvent(leg, 'CHANNEL_DESTROY');
     await agentFreeAgain(hh, leg, 1);
   });
+
+  it('enter_when_empty false: with no agent logged in the caller is not queued and takes the child; with one it waits', async () => {
+    const { hh, login } = await setup(false, { enter_when_empty: false });
+    const refused = hh.call('6000');
+    await waitLine(
+      hh,
+      0,
+      (l) => l.msg === 'acdc_member: no agent logged in; next node' && l.call_id === refused,
+    );
+    await hh.app.waitEvent(refused, 'CHANNEL_DESTROY', (m) => m['Hangup-Cause'] === 'USER_BUSY');
+    expect(hh.lines.some((l) => l.msg === 'acdc queue: caller taken' && l.call_id === refused)).toBe(false);
+    // The queue's manager answered (0 agents): not a missing answer taken as empty.
+    expect(hh.lines.some((l) => String(l.msg).includes('no queue manager answered'))).toBe(false);
+    await login();
+    const caller = hh.call('6000');
+    const bridge = await hh.app.waitFor(
+      (m) => m['Event-Name'] === 'CHANNEL_BRIDGE' && m['Other-Leg-Call-ID'] === caller,
+      'the caller bridged to the agent leg',
+    );
+    expect([...agentLegs(hh)]).toEqual([String(bridge['Call-ID'])]);
+    hh.sw.hangup(caller);
+  });
 }
