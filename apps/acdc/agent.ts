@@ -30,8 +30,8 @@
  *   changed) and, once consuming, sends agent_sync_req (Process-ID = its queue); every
  *   other process of the agent that is not pristine answers agent_sync_resp (Status,
  *   Call-ID, Time-Left of a timed pause), and the first answer is adopted while the
- *   process is still pristine. A pristine process answers neither sync_req nor
- *   stats_req (it knows nothing yet). Afterwards each process follows its peers'
+ *   process is still pristine. A pristine process answers no sync_req, and a stats_req
+ *   only when it names this agent (a manager's account-wide one it leaves to peers). Afterwards each process follows its peers'
  *   queue_agent_change for its own Agent-ID (another Process-ID): it takes their state
  *   without publishing it again, unless it has a call of its own (ringing or answered
  *   here). A process that follows a peer's ringing or call answers no member_connect_req
@@ -427,7 +427,12 @@ const Agent: GenListenerBehaviour<State, AgentArgs, Call, Cast> = {
     if (name === 'stats_req') {
       const to = str(m['Server-ID']);
       const wanted = str(m['Agent-ID']);
-      if (to === undefined || s.pristine || (wanted !== undefined && wanted !== s.a.agentId))
+      // A pristine process answers only a question about this agent alone (crossbar's).
+      if (
+        to === undefined ||
+        (wanted === undefined && s.pristine) ||
+        (wanted !== undefined && wanted !== s.a.agentId)
+      )
         return noreply(s);
       logSend(
         s,
