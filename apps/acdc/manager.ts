@@ -20,6 +20,11 @@
  *   becomes available (a worker whose caller found nobody ready).
  * - agents_available_req for this queue: answered (to Server-ID) with Agent-Count, the
  *   agents logged in (Kazoo's answer to cf_acdc_member's enter_when_empty check).
+ * - Counts since it started (queue_stats_req answered with Stats {waiting, answered,
+ *   abandoned, average_wait_ms (answered callers), longest_wait_ms (of those waiting),
+ *   agents_logged_in, agents_available}): a caller counts from its member_call (a copy
+ *   of each reaches the manager) to its member_call_success (answered) or
+ *   member_call_fail / member_call_cancel (abandoned).
  * - Cancelled callers (member_call_cancel on acdc.member.call_result.<account>.<queue>.*)
  *   are remembered (`{op: 'cancelled', callId}` answers whether one was), so a worker that
  *   takes a caller who left while waiting in the shared queue drops it.
@@ -36,7 +41,9 @@ import {
 import { GenListener, type GenListenerBehaviour } from '../../src/bus/gen-listener.ts';
 import {
   agentsAvailableReqKey,
+  memberCallKey,
   memberCallResultKey,
+  queueStatsReqKey,
   queueAgentChangeKey,
   type Envelope,
 } from '../../src/api/index.ts';
@@ -61,6 +68,7 @@ interface State {
   readonly loggedIn: Map<string, boolean>;
   /** Some agent was logged in since the manager started. */
   hadAgents: boolean;
+  readonly stats: QueueStats;
   /** Orders the moments agents became available (most_idle), without clock ties. */
   readonly seq: { n: number };
 }
@@ -74,6 +82,40 @@ export type ManagerCall =
 type Cast = { op: 'wait'; pid: Pid } | { op: 'msg'; m: Envelope };
 
 const MAX_CANCELLED = 10_000;
+
+interface QueueStats {
+  /** Callers waiting: call-id -> when this manager saw them enter. */
+  readonly waiting: Map<string, number>;
+  answered: number;
+  abandoned: number;
+  /** The sum of the answered callers' waits. */
+  answeredWaitMs: number;
+}
+
+/** A caller's wait ended: answered (member_call_success) or abandoned (fail, cancel). */
+function countOutcome(s: State, callId: string, answered: boolean): void {
+  const since = s.stats.waiting.get(callId);
+  if (since === undefined) return; // not seen entering, or already counted
+  s.stats.waiting.delete(callId);
+  if (answered) {
+    s.stats.answered += 1;
+    s.stats.answeredWaitMs += Date.now() - since;
+  } else s.stats.abandoned += 1;
+}
+
+function statsView(s: State): Record<string, number> {
+  const now = Date.now();
+  const waits = [...s.stats.waiting.values()].map((t) => now - t);
+  return {
+    waiting: waits.length,
+    answered: s.stats.answered,
+    abandoned: s.stats.abandoned,
+    average_wait_ms: s.stats.answered === 0 ? 0 : Math.round(s.stats.answeredWaitMs / s.stats.answered),
+    longest_wait_ms: waits.length === 0 ? 0 : Math.max(...waits),
+    agents_logged_in: [...s.loggedIn.values()].filter(Boolean).length,
+    agents_available: [...s.agents.values()].filter((v) => v === 'available').length,
+  };
+}
 
 const isEmpty = (s: State): boolean => s.hadAgents && ![...s.loggedIn.values()].some(Boolean);
 
@@ -102,6 +144,7 @@ const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
       cancelled: new Set(),
       loggedIn: new Map(),
       hadAgents: false,
+      stats: { waiting: new Map(), answered: 0, abandoned: 0, answeredWaitMs: 0 },
       seq: { n: 0 },
     }),
   listen: (a) => ({
@@ -110,6 +153,9 @@ const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
       { exchange: 'kapps', routingKey: queueAgentChangeKey(a.env.accountId, a.queueId) },
       { exchange: 'callmgr', routingKey: memberCallResultKey(a.env.accountId, a.queueId, '*') },
       { exchange: 'kapps', routingKey: agentsAvailableReqKey(a.env.accountId, a.queueId) },
+      { exchange: 'kapps', routingKey: queueStatsReqKey(a.env.accountId, a.queueId) },
+      // A copy of each caller entering (the shared queue gets the one workers take).
+      { exchange: 'callmgr', routingKey: memberCallKey(a.env.accountId, a.queueId) },
     ],
     responders: [
       {
@@ -129,7 +175,12 @@ const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
       },
       {
         category: 'member',
-        name: 'call_cancel',
+        name: '*',
+        handler: (m, h) => void GenServer.cast(h.runtime, h.server, { op: 'msg', m }),
+      },
+      {
+        category: 'queue',
+        name: 'stats_req',
         handler: (m, h) => void GenServer.cast(h.runtime, h.server, { op: 'msg', m }),
       },
     ],
@@ -206,7 +257,29 @@ const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
       ).catch((err: unknown) =>
         ctx.log.error({ err, queue_id: s.a.queueId }, 'acdc queue manager: agents_available_resp not sent'),
       );
+    } else if (name === 'call') {
+      const callId = String(((m.Call ?? {}) as Record<string, unknown>)['Call-ID']);
+      if (!s.stats.waiting.has(callId)) s.stats.waiting.set(callId, Date.now());
+    } else if (name === 'call_success' || name === 'call_fail') {
+      countOutcome(s, String(m['Call-ID']), name === 'call_success');
+    } else if (name === 'stats_req') {
+      const to = typeof m['Server-ID'] === 'string' ? m['Server-ID'] : undefined;
+      if (to !== undefined)
+        acdcSend(
+          s.a.env,
+          'queue_stats_resp',
+          {
+            'Msg-ID': m['Msg-ID'],
+            'Account-ID': s.a.env.accountId,
+            'Queue-ID': s.a.queueId,
+            Stats: statsView(s),
+          },
+          to,
+        ).catch((err: unknown) =>
+          ctx.log.error({ err, queue_id: s.a.queueId }, 'acdc queue manager: stats_resp not sent'),
+        );
     } else if (name === 'call_cancel') {
+      countOutcome(s, String(m['Call-ID']), false);
       if (s.cancelled.size >= MAX_CANCELLED) s.cancelled.delete(s.cancelled.values().next().value as string);
       s.cancelled.add(String(m['Call-ID']));
     }

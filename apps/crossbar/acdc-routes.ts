@@ -13,6 +13,10 @@
  *   (`acdc.agent.action.<A>.<U>`; pause's `timeout` seconds as Time-Limit) and answers
  *   200 `{status, timeout?}` once published; the agent's processes change state on their
  *   own (read it back with GET). Another status: 400 with the field's error.
+ * - `GET /v2/accounts/{A}/queues/{Q}/stats`: one queue_stats_req; the first manager's
+ *   Stats answer `{queue_id, waiting, answered, abandoned, average_wait_ms,
+ *   longest_wait_ms, agents_logged_in, agents_available}` (counted since that manager
+ *   started); none answered: 404 `bad_identifier`.
  * - The token must reach the account (accountScope), as every account resource.
  */
 import type { FastifyInstance } from 'fastify';
@@ -34,26 +38,53 @@ function requester(cb: Crossbar): NonNullable<Crossbar['registrar']> {
 
 const ctx = (cb: Crossbar) => ({ appName: 'crossbar', appVersion: '4.3', node: cb.node });
 
+/** Asks on the bus; the first answer passing `ok`, or 404 for `id` when none came. */
+async function ask(
+  cb: Crossbar,
+  id: string,
+  fields: Record<string, unknown>,
+  what: string,
+  ok: (m: Envelope) => boolean,
+): Promise<Envelope> {
+  const msg = build(id, fields, ctx(cb));
+  const r = requester(cb);
+  try {
+    return await r.call(msg as unknown as Envelope, destination(id, msg as ApiEnvelope), { validate: ok });
+  } catch (err) {
+    cb.log.info({ id: what, err: String(err) }, `crossbar: ${id} unanswered`);
+    throw badIdentifier(what);
+  }
+}
+
 export function registerAcdcRoutes(app: FastifyInstance, cb: Crossbar): void {
+  app.get(
+    '/v2/accounts/:account_id/queues/:queue_id/stats',
+    route(async (req) => {
+      const { account } = await accountScope(cb, req);
+      const queueId = params(req).queue_id!;
+      const reply = await ask(
+        cb,
+        'queue_stats_req',
+        { 'Account-ID': account._id, 'Queue-ID': queueId },
+        queueId,
+        (m) => m['Event-Name'] === 'stats_resp' && m['Queue-ID'] === queueId,
+      );
+      return { data: { queue_id: queueId, ...(reply.Stats as Record<string, unknown>) } };
+    }),
+  );
   const path = '/v2/accounts/:account_id/agents/:agent_id/status';
   app.get(
     path,
     route(async (req) => {
       const { account } = await accountScope(cb, req);
       const agentId = params(req).agent_id!;
-      const req0 = build('agent_stats_req', { 'Account-ID': account._id, 'Agent-ID': agentId }, ctx(cb));
-      let reply: Envelope;
-      try {
-        reply = await requester(cb).call(
-          req0 as unknown as Envelope,
-          destination('agent_stats_req', req0 as ApiEnvelope),
-          { validate: (m) => m['Event-Name'] === 'stats_resp' && m['Agent-ID'] === agentId },
-        );
-      } catch (err) {
-        if (err instanceof CbError) throw err;
-        cb.log.info({ agent_id: agentId, err: String(err) }, 'crossbar: no acdc agent answered');
-        throw badIdentifier(agentId);
-      }
+      const reply = await ask(
+        cb,
+        'agent_stats_req',
+        { 'Account-ID': account._id, 'Agent-ID': agentId },
+        agentId,
+        (m) => m['Event-Name'] === 'stats_resp' && m['Agent-ID'] === agentId,
+      );
       const statuses = (reply['Current-Statuses'] ?? {}) as Record<string, Record<string, unknown>>;
       const v = statuses[agentId] ?? {};
       return {

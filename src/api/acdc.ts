@@ -51,6 +51,8 @@ export const agentStatsReqKey = (accountId: string): string =>
   routingKey('acdc', 'agent', 'stats_req', encodeSegment(accountId));
 export const queueAgentChangeKey = (accountId: string, queueId: string): string =>
   routingKey('acdc', 'queue', 'agent_change', encodeSegment(accountId), encodeSegment(queueId));
+export const queueStatsReqKey = (accountId: string, queueId: string): string =>
+  routingKey('acdc', 'queue', 'stats_req', encodeSegment(accountId), encodeSegment(queueId));
 export const agentsAvailableReqKey = (accountId: string, queueId: string): string =>
   routingKey('acdc', 'queue', 'agents_available', encodeSegment(accountId), encodeSegment(queueId));
 
@@ -241,6 +243,30 @@ const queueMessages: readonly MessageDef[] = [
       key: (m) => routingKey('acdc', 'queue', 'agent_change', seg(m, 'Account-ID'), seg(m, 'Queue-ID')),
       pattern: 'acdc.queue.agent_change.<Account-ID>.<Queue-ID>',
     },
+  },
+  {
+    id: 'queue_stats_req',
+    category: 'queue',
+    name: 'stats_req',
+    doc: "a queue's counts (its managers answer to Server-ID)",
+    required: ['Account-ID', 'Queue-ID'],
+    optional: [],
+    route: {
+      exchange: 'kapps',
+      kind: 'key',
+      key: (m) => routingKey('acdc', 'queue', 'stats_req', seg(m, 'Account-ID'), seg(m, 'Queue-ID')),
+      pattern: 'acdc.queue.stats_req.<Account-ID>.<Queue-ID>',
+    },
+  },
+  {
+    id: 'queue_stats_resp',
+    category: 'queue',
+    name: 'stats_resp',
+    doc: 'a queue manager answers stats_req (Stats: waiting, answered, abandoned, wait times)',
+    required: ['Account-ID', 'Queue-ID', 'Stats'],
+    optional: [],
+    types: { Stats: 'object' },
+    route: targeted,
   },
   {
     id: 'queue_agents_available_req',

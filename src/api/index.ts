@@ -117,6 +117,7 @@ export {
   acdcSharedQueue,
   memberCallPriority,
   agentsAvailableReqKey,
+  queueStatsReqKey,
   agentActionKey,
   agentStatsReqKey,
   agentSyncReqKey,

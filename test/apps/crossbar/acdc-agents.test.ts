@@ -9,6 +9,7 @@ import { addAccount } from '../../../apps/registrar/provisioning.ts';
 import { addUser } from '../../../apps/crossbar/operators.ts';
 import { Supervisor } from '../../../src/kernel/index.ts';
 import { acdcTree } from '../../../supervisors/acdc.sup.ts';
+import { acdcSend } from '../../../apps/acdc/send.ts';
 import { startCrossbar, type CbHarness } from './support.ts';
 
 let cb: CbHarness | undefined;
@@ -17,7 +18,7 @@ afterEach(async () => {
   cb = undefined;
 });
 
-it("an agent's status is read and changed over crossbar (login, pause, resume, logout)", async () => {
+it("an agent's status is read and changed over crossbar (login, pause, resume, logout); the queue's counts", async () => {
   cb = await startCrossbar();
   const c = cb;
   const accountId = await addAccount(c.store, { name: 'Center', realm: 'sip.center.test' });
@@ -28,9 +29,14 @@ it("an agent's status is read and changed over crossbar (login, pause, resume, l
     acdcTree({
       bus: c.h.bus,
       node: c.h.rt.node,
+      // The agent's phone answers at once and the call ends at once.
+      device: () => ({
+        ring: () => Promise.resolve({ answered: true, ended: Promise.resolve() }),
+        stop: () => undefined,
+      }),
       settings: {
         account_id: accountId,
-        queues: [{ id: 'sales' }],
+        queues: [{ id: 'sales', collect_timeout: 0.3, retry_interval: 0.3 }],
         agents: [{ id: 'agent', queues: ['sales'] }],
       },
     }),
@@ -74,6 +80,37 @@ it("an agent's status is read and changed over crossbar (login, pause, resume, l
   expect(nobody.status).toBe(404);
   const anon = await c.call('GET', path);
   expect(anon.status).toBe(401);
+  // The queue's counts: a caller who waits and leaves, one who is answered.
+  const stats = async () => {
+    const res = await c.call('GET', `/v2/accounts/${accountId}/queues/sales/stats`, { token });
+    expect(res.status, res.text).toBe(200);
+    return res.body.data as Record<string, number>;
+  };
+  const statsUntil = async (want: Record<string, number>) => {
+    for (const end = Date.now() + 10_000; ;) {
+      const v = await stats();
+      if (Object.entries(want).every(([k, n]) => v[k] === n)) return v;
+      if (Date.now() > end) throw new Error(`stats never ${JSON.stringify(want)}: ${JSON.stringify(v)}`);
+      await new Promise((res) => setTimeout(res, 20));
+    }
+  };
+  const env = { bus: c.h.bus, ctx: { appName: 'test', appVersion: '1', node: c.h.rt.node }, accountId };
+  const base = { 'Account-ID': accountId, 'Queue-ID': 'sales' };
+  // Logged in but paused: callers wait (the last agent logging out would end their wait).
+  await c.call('POST', path, { token, data: { status: 'login' } });
+  await c.call('POST', path, { token, data: { status: 'pause' } });
+  await until('paused');
+  await acdcSend(env, 'member_call', { ...base, Call: { 'Call-ID': 'caller-1' } });
+  await statsUntil({ waiting: 1, answered: 0, abandoned: 0 });
+  await acdcSend(env, 'member_call_cancel', { ...base, 'Call-ID': 'caller-1', Reason: 'member_hangup' });
+  await statsUntil({ waiting: 0, abandoned: 1 });
+  await c.call('POST', path, { token, data: { status: 'resume' } });
+  await until('ready');
+  await acdcSend(env, 'member_call', { ...base, Call: { 'Call-ID': 'caller-2' } });
+  const v = await statsUntil({ waiting: 0, answered: 1, abandoned: 1, agents_logged_in: 1 });
+  expect(v.average_wait_ms).toBeGreaterThanOrEqual(0);
+  expect((await status()).calls).toBe(1);
+  expect((await c.call('GET', `/v2/accounts/${accountId}/queues/nope/stats`, { token })).status).toBe(404);
   const exited = c.h.rt.awaitExit(r.type === 'ok' ? r.pid : (undefined as never));
   if (r.type === 'ok') c.h.rt.exit(r.pid, 'shutdown');
   await exited;
