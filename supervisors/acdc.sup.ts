@@ -107,7 +107,7 @@ export function queueSupSpec(env: AcdcEnv, q: QueueSettings): ChildSpec {
         sup(
           `acdc_worker_sup:${q.id}:${n}`,
           { strategy: 'one_for_all', intensity: 5, period: 30 },
-          workerChildSpecs({ env, queueId: q.id, n, timing: q.timing }),
+          workerChildSpecs({ env, queueId: q.id, n, timing: q.timing, maxPriority: q.maxPriority }),
         ),
       ),
     ),

@@ -4,8 +4,9 @@
  *
  * Contract
  * - States: logged_out (at start), ready, ringing, answered, wrapup, paused. Every
- *   change is published as queue_agent_change to each of the agent's queues (ready:
- *   available, ringing, answered/wrapup: busy, paused/logged_out: unavailable) and logged.
+ *   change is published as queue_agent_change to each of the agent's queues (Change —
+ *   ready: available, ringing, answered/wrapup: busy, paused/logged_out: unavailable —
+ *   and Status, the state itself) and logged.
  * - member_connect_req (bound for each of its queues): answered with member_connect_resp
  *   (Idle-Time, Process-ID = this queue) only when ready.
  * - member_connect_win naming this agent: when ready, ringing: the device rings
@@ -24,6 +25,17 @@
  *   again (kazoo #6578).
  * - agent_stats_req: agent_stats_resp with Current-Statuses {<agent-id>: {status, queues,
  *   misses, calls}}. Locally, `GenServer.call(rt, agentName(id), {op: 'status'})`.
+ * - One agent, several nodes (Kazoo's agent sync): the agent may run on every node; its
+ *   processes keep one state over the bus. A process starts "pristine" (logged_out, never
+ *   changed) and, once consuming, sends agent_sync_req (Process-ID = its queue); every
+ *   other process of the agent that is not pristine answers agent_sync_resp (Status,
+ *   Call-ID, Time-Left of a timed pause), and the first answer is adopted while the
+ *   process is still pristine. A pristine process answers no sync_req, and a stats_req
+ *   only when it names this agent (a manager's account-wide one it leaves to peers). Afterwards each process follows its peers'
+ *   queue_agent_change for its own Agent-ID (another Process-ID): it takes their state
+ *   without publishing it again, unless it has a call of its own (ringing or answered
+ *   here). A process that follows a peer's ringing or call answers no member_connect_req
+ *   and gives back a win (member_connect_retry): the agent is offered one caller at a time.
  */
 import {
   GenServer,
@@ -35,7 +47,15 @@ import {
   type Ref,
 } from '../../src/kernel/index.ts';
 import { GenListener, type GenListenerBehaviour } from '../../src/bus/gen-listener.ts';
-import { agentActionKey, agentStatsReqKey, memberConnectReqKey, type Envelope } from '../../src/api/index.ts';
+import {
+  AGENT_STATUSES,
+  agentActionKey,
+  agentStatsReqKey,
+  agentSyncReqKey,
+  memberConnectReqKey,
+  queueAgentChangeKey,
+  type Envelope,
+} from '../../src/api/index.ts';
 import { acdcSend, type AcdcEnv } from './send.ts';
 import type { AgentDevice, RingResult } from './device.ts';
 
@@ -69,6 +89,10 @@ interface State {
   calls: number;
   timer?: Ref;
   wrapupMs: number;
+  /** Never changed since start: adopts the first agent_sync_resp of a peer. */
+  pristine: boolean;
+  /** When a pause with a Time-Limit ends (ms since the epoch). */
+  pauseUntil?: number;
 }
 
 export interface AgentView {
@@ -123,6 +147,7 @@ function logSend(s: State, ctx: ProcessContext, p: Promise<unknown>, what: strin
 function setStatus(s: State, ctx: ProcessContext, status: AgentStatus, why: string): void {
   if (s.timer !== undefined) ctx.cancelTimer(s.timer);
   s.timer = undefined;
+  s.pristine = false;
   const from = s.status;
   s.status = status;
   s.since = Date.now();
@@ -130,7 +155,6 @@ function setStatus(s: State, ctx: ProcessContext, status: AgentStatus, why: stri
     { agent_id: s.a.agentId, from, to: status, why, call_id: s.call?.callId },
     'acdc agent: state',
   );
-  if (CHANGE[from] === CHANGE[status] && from !== 'logged_out') return;
   for (const q of s.a.queues)
     logSend(
       s,
@@ -140,6 +164,8 @@ function setStatus(s: State, ctx: ProcessContext, status: AgentStatus, why: stri
         'Queue-ID': q,
         'Agent-ID': s.a.agentId,
         Change: CHANGE[status],
+        Status: status,
+        ...(s.call ? { 'Call-ID': s.call.callId } : {}),
         'Process-ID': s.queue,
       }),
       'queue_agent_change',
@@ -222,6 +248,60 @@ function onWin(s: State, m: Envelope, ctx: ProcessContext): void {
   );
 }
 
+const isStatus = (v: unknown): v is AgentStatus =>
+  typeof v === 'string' && (AGENT_STATUSES as readonly string[]).includes(v) && v in CHANGE;
+
+/**
+ * Takes the state a peer process of this agent (another node) published or answered,
+ * without publishing it again. A call of this process's own keeps its state.
+ */
+function follow(s: State, ctx: ProcessContext, status: AgentStatus, why: string, timeLeftS = 0): void {
+  if (s.call !== undefined || status === s.status) return;
+  if (s.timer !== undefined) ctx.cancelTimer(s.timer);
+  s.timer = undefined;
+  const from = s.status;
+  s.status = status;
+  s.since = Date.now();
+  s.pristine = false;
+  s.pauseUntil = undefined;
+  if (status === 'paused' && timeLeftS > 0) {
+    s.pauseUntil = Date.now() + timeLeftS * 1000;
+    s.timer = ctx.sendAfter(timeLeftS * 1000, { type: 'pause_done' } satisfies Info);
+  }
+  ctx.log.info({ agent_id: s.a.agentId, from, to: status, why }, 'acdc agent: state from a peer');
+}
+
+function onSync(s: State, name: string, m: Envelope, ctx: ProcessContext): void {
+  const peer = str(m['Process-ID']);
+  if (peer === undefined || peer === s.queue || str(m['Agent-ID']) !== s.a.agentId) return;
+  if (name === 'sync_req') {
+    if (s.pristine) return;
+    logSend(
+      s,
+      ctx,
+      acdcSend(
+        s.a.env,
+        'agent_sync_resp',
+        {
+          'Account-ID': s.a.env.accountId,
+          'Agent-ID': s.a.agentId,
+          Status: s.status,
+          'Process-ID': s.queue,
+          ...(s.call ? { 'Call-ID': s.call.callId } : {}),
+          ...(s.status === 'paused' && s.pauseUntil !== undefined
+            ? { 'Time-Left': Math.max(1, Math.ceil((s.pauseUntil - Date.now()) / 1000)) }
+            : {}),
+        },
+        peer,
+      ),
+      'agent_sync_resp',
+    );
+    return;
+  }
+  if (!s.pristine || !isStatus(m.Status)) return;
+  follow(s, ctx, m.Status, 'synced at start', num(m['Time-Left']) ?? 0);
+}
+
 function onAction(s: State, name: string, m: Envelope, ctx: ProcessContext): void {
   switch (name) {
     case 'login':
@@ -240,6 +320,7 @@ function onAction(s: State, name: string, m: Envelope, ctx: ProcessContext): voi
       if (s.status === 'ringing') giveBack(s, ctx, 'pause');
       setStatus(s, ctx, 'paused', 'pause');
       const limit = num(m['Time-Limit']) ?? 0;
+      s.pauseUntil = limit > 0 ? Date.now() + limit * 1000 : undefined;
       if (limit > 0) s.timer = ctx.sendAfter(limit * 1000, { type: 'pause_done' } satisfies Info);
       return;
     }
@@ -253,13 +334,16 @@ function onAction(s: State, name: string, m: Envelope, ctx: ProcessContext): voi
 
 const Agent: GenListenerBehaviour<State, AgentArgs, Call, Cast> = {
   name: 'acdc_agent',
-  init: (a) => ok({ a, status: 'logged_out', since: Date.now(), misses: 0, calls: 0, wrapupMs: 0 }),
+  init: (a) =>
+    ok({ a, status: 'logged_out', since: Date.now(), misses: 0, calls: 0, wrapupMs: 0, pristine: true }),
   listen: (a) => ({
     queue: '',
     bindings: [
       ...a.queues.map((q) => ({ exchange: 'kapps', routingKey: memberConnectReqKey(a.env.accountId, q) })),
       { exchange: 'kapps', routingKey: agentActionKey(a.env.accountId, a.agentId) },
       { exchange: 'kapps', routingKey: agentStatsReqKey(a.env.accountId) },
+      { exchange: 'kapps', routingKey: agentSyncReqKey(a.env.accountId, a.agentId) },
+      ...a.queues.map((q) => ({ exchange: 'kapps', routingKey: queueAgentChangeKey(a.env.accountId, q) })),
     ],
     responders: [
       {
@@ -270,6 +354,11 @@ const Agent: GenListenerBehaviour<State, AgentArgs, Call, Cast> = {
       {
         category: 'agent',
         name: '*',
+        handler: (m, h) => void GenServer.cast(h.runtime, h.server, { op: 'msg', m }),
+      },
+      {
+        category: 'queue',
+        name: 'agent_change',
         handler: (m, h) => void GenServer.cast(h.runtime, h.server, { op: 'msg', m }),
       },
     ],
@@ -310,6 +399,17 @@ const Agent: GenListenerBehaviour<State, AgentArgs, Call, Cast> = {
       }
       return noreply(s);
     }
+    if (m['Event-Category'] === 'queue') {
+      // A peer process of this agent (another node) changed state.
+      const peer = str(m['Process-ID']);
+      if (str(m['Agent-ID']) === s.a.agentId && peer !== undefined && peer !== s.queue && isStatus(m.Status))
+        follow(s, ctx, m.Status, `peer ${m.Change as string}`);
+      return noreply(s);
+    }
+    if (name === 'sync_req' || name === 'sync_resp') {
+      onSync(s, name, m, ctx);
+      return noreply(s);
+    }
     if (name === 'connect_timeout') {
       const c = s.call;
       if (s.status === 'ringing' && c !== undefined && c.callId === callId) {
@@ -327,7 +427,13 @@ const Agent: GenListenerBehaviour<State, AgentArgs, Call, Cast> = {
     if (name === 'stats_req') {
       const to = str(m['Server-ID']);
       const wanted = str(m['Agent-ID']);
-      if (to === undefined || (wanted !== undefined && wanted !== s.a.agentId)) return noreply(s);
+      // A pristine process answers only a question about this agent alone (crossbar's).
+      if (
+        to === undefined ||
+        (wanted === undefined && s.pristine) ||
+        (wanted !== undefined && wanted !== s.a.agentId)
+      )
+        return noreply(s);
       logSend(
         s,
         ctx,
@@ -354,6 +460,17 @@ const Agent: GenListenerBehaviour<State, AgentArgs, Call, Cast> = {
     switch (i.type) {
       case 'gen_listener':
         if (i.event === 'created_queue') s.queue = i.queue;
+        if (i.event === 'consuming' && s.pristine)
+          logSend(
+            s,
+            ctx,
+            acdcSend(s.a.env, 'agent_sync_req', {
+              'Account-ID': s.a.env.accountId,
+              'Agent-ID': s.a.agentId,
+              'Process-ID': s.queue,
+            }),
+            'agent_sync_req',
+          );
         return noreply(s);
       case 'ring_result': {
         const c = s.call;

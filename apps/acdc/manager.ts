@@ -9,17 +9,44 @@
  *   count it: a restarted manager never takes every agent as available (kazoo #6688).
  * - `{op: 'ready_count'}`: how many agents said they are available (the number of
  *   member_connect_resp a worker waits for before its collect timeout).
+ * - Logged in: an agent whose last word was not Status logged_out (paused counts as
+ *   logged in). `{op: 'empty'}` is true once the queue had logged-in agents and the last
+ *   of them logged out (Kazoo's "all agents have left the queue", kazoo #1334); at that
+ *   moment each waiting worker gets `{type: 'queue_empty'}` instead of agent_available.
+ *   A queue that never had an agent is not empty: its callers wait for a first login.
  * - `{op: 'pick', candidates, avoid}`: the winner by the queue's strategy (strategy.ts).
  * - `{op: 'view'}`: {agents: {<id>: change}, ring} for tests and stats.
  * - Cast `{op: 'wait', pid}`: `pid` gets `{type: 'agent_available'}` the next time an agent
  *   becomes available (a worker whose caller found nobody ready).
+ * - agents_available_req for this queue: answered (to Server-ID) with Agent-Count, the
+ *   agents logged in (Kazoo's answer to cf_acdc_member's enter_when_empty check).
+ * - Counts since it started (queue_stats_req answered with Stats {waiting, answered,
+ *   abandoned, average_wait_ms (answered callers), longest_wait_ms (of those waiting),
+ *   agents_logged_in, agents_available}): a caller counts from its member_call (a copy
+ *   of each reaches the manager) to its member_call_success (answered) or
+ *   member_call_fail / member_call_cancel (abandoned).
  * - Cancelled callers (member_call_cancel on acdc.member.call_result.<account>.<queue>.*)
  *   are remembered (`{op: 'cancelled', callId}` answers whether one was), so a worker that
  *   takes a caller who left while waiting in the shared queue drops it.
  */
-import { GenServer, noreply, ok, reply, type ChildSpec, type Pid } from '../../src/kernel/index.ts';
+import {
+  GenServer,
+  noreply,
+  ok,
+  reply,
+  type ChildSpec,
+  type Pid,
+  type ProcessContext,
+} from '../../src/kernel/index.ts';
 import { GenListener, type GenListenerBehaviour } from '../../src/bus/gen-listener.ts';
-import { memberCallResultKey, queueAgentChangeKey, type Envelope } from '../../src/api/index.ts';
+import {
+  agentsAvailableReqKey,
+  memberCallKey,
+  memberCallResultKey,
+  queueStatsReqKey,
+  queueAgentChangeKey,
+  type Envelope,
+} from '../../src/api/index.ts';
 import { acdcSend, type AcdcEnv } from './send.ts';
 import { newStrategyState, noteAgent, pickAgent, type Strategy, type StrategyState } from './strategy.ts';
 
@@ -37,6 +64,11 @@ interface State {
   readonly ss: StrategyState;
   readonly waiters: Set<Pid>;
   readonly cancelled: Set<string>;
+  /** Whether each agent is logged in (its last Status was not logged_out). */
+  readonly loggedIn: Map<string, boolean>;
+  /** Some agent was logged in since the manager started. */
+  hadAgents: boolean;
+  readonly stats: QueueStats;
   /** Orders the moments agents became available (most_idle), without clock ties. */
   readonly seq: { n: number };
 }
@@ -45,10 +77,61 @@ export type ManagerCall =
   | { op: 'ready_count' }
   | { op: 'pick'; candidates: string[]; avoid: string[] }
   | { op: 'view' }
+  | { op: 'empty' }
   | { op: 'cancelled'; callId: string };
 type Cast = { op: 'wait'; pid: Pid } | { op: 'msg'; m: Envelope };
 
 const MAX_CANCELLED = 10_000;
+
+interface QueueStats {
+  /** Callers waiting: call-id -> when this manager saw them enter. */
+  readonly waiting: Map<string, number>;
+  answered: number;
+  abandoned: number;
+  /** The sum of the answered callers' waits. */
+  answeredWaitMs: number;
+}
+
+/** A caller's wait ended: answered (member_call_success) or abandoned (fail, cancel). */
+function countOutcome(s: State, callId: string, answered: boolean): void {
+  const since = s.stats.waiting.get(callId);
+  if (since === undefined) return; // not seen entering, or already counted
+  s.stats.waiting.delete(callId);
+  if (answered) {
+    s.stats.answered += 1;
+    s.stats.answeredWaitMs += Date.now() - since;
+  } else s.stats.abandoned += 1;
+}
+
+function statsView(s: State): Record<string, number> {
+  const now = Date.now();
+  const waits = [...s.stats.waiting.values()].map((t) => now - t);
+  return {
+    waiting: waits.length,
+    answered: s.stats.answered,
+    abandoned: s.stats.abandoned,
+    average_wait_ms: s.stats.answered === 0 ? 0 : Math.round(s.stats.answeredWaitMs / s.stats.answered),
+    longest_wait_ms: waits.length === 0 ? 0 : Math.max(...waits),
+    agents_logged_in: [...s.loggedIn.values()].filter(Boolean).length,
+    agents_available: [...s.agents.values()].filter((v) => v === 'available').length,
+  };
+}
+
+const isEmpty = (s: State): boolean => s.hadAgents && ![...s.loggedIn.values()].some(Boolean);
+
+/** Records whether `agentId` is logged in; the last one logging out ends the waiting callers. */
+function noteLogin(s: State, ctx: ProcessContext, agentId: string, loggedIn: boolean): void {
+  const wasEmpty = isEmpty(s);
+  s.loggedIn.set(agentId, loggedIn);
+  if (loggedIn) s.hadAgents = true;
+  if (wasEmpty || !isEmpty(s)) return;
+  ctx.log.info(
+    { queue_id: s.a.queueId, waiting: s.waiters.size },
+    'acdc queue manager: the last agent logged out; waiting callers leave',
+  );
+  for (const w of s.waiters) ctx.send(w, { type: 'queue_empty' });
+  s.waiters.clear();
+}
 
 const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
   name: 'acdc_queue_manager',
@@ -59,6 +142,9 @@ const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
       ss: newStrategyState(),
       waiters: new Set(),
       cancelled: new Set(),
+      loggedIn: new Map(),
+      hadAgents: false,
+      stats: { waiting: new Map(), answered: 0, abandoned: 0, answeredWaitMs: 0 },
       seq: { n: 0 },
     }),
   listen: (a) => ({
@@ -66,6 +152,10 @@ const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
     bindings: [
       { exchange: 'kapps', routingKey: queueAgentChangeKey(a.env.accountId, a.queueId) },
       { exchange: 'callmgr', routingKey: memberCallResultKey(a.env.accountId, a.queueId, '*') },
+      { exchange: 'kapps', routingKey: agentsAvailableReqKey(a.env.accountId, a.queueId) },
+      { exchange: 'kapps', routingKey: queueStatsReqKey(a.env.accountId, a.queueId) },
+      // A copy of each caller entering (the shared queue gets the one workers take).
+      { exchange: 'callmgr', routingKey: memberCallKey(a.env.accountId, a.queueId) },
     ],
     responders: [
       {
@@ -79,8 +169,18 @@ const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
         handler: (m, h) => void GenServer.cast(h.runtime, h.server, { op: 'msg', m }),
       },
       {
+        category: 'queue',
+        name: 'agents_available_req',
+        handler: (m, h) => void GenServer.cast(h.runtime, h.server, { op: 'msg', m }),
+      },
+      {
         category: 'member',
-        name: 'call_cancel',
+        name: '*',
+        handler: (m, h) => void GenServer.cast(h.runtime, h.server, { op: 'msg', m }),
+      },
+      {
+        category: 'queue',
+        name: 'stats_req',
         handler: (m, h) => void GenServer.cast(h.runtime, h.server, { op: 'msg', m }),
       },
     ],
@@ -93,6 +193,8 @@ const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
         return reply(pickAgent(s.a.strategy, s.ss, c.candidates, new Set(c.avoid)), s);
       case 'cancelled':
         return reply(s.cancelled.has(c.callId), s);
+      case 'empty':
+        return reply(isEmpty(s), s);
       default:
         return reply({ agents: Object.fromEntries(s.agents), ring: [...s.ss.ring] }, s);
     }
@@ -109,6 +211,7 @@ const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
       const to = String(m.Change);
       const from = s.agents.get(agentId);
       s.agents.set(agentId, to);
+      noteLogin(s, ctx, agentId, m.Status !== undefined ? m.Status !== 'logged_out' : to !== 'unavailable');
       noteAgent(s.ss, agentId);
       ctx.log.info({ queue_id: s.a.queueId, agent_id: agentId, from, to }, 'acdc queue manager: agent');
       if (to === 'available' && from !== 'available') {
@@ -130,6 +233,7 @@ const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
                 : 'unavailable';
         s.agents.set(agentId, to);
         noteAgent(s.ss, agentId);
+        noteLogin(s, ctx, agentId, v.status !== 'logged_out');
         if (to === 'available') s.ss.availableSince.set(agentId, ++s.seq.n);
         ctx.log.info({ queue_id: s.a.queueId, agent_id: agentId, to }, 'acdc queue manager: agent synced');
         if (to === 'available') {
@@ -137,7 +241,45 @@ const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
           s.waiters.clear();
         }
       }
+    } else if (name === 'agents_available_req') {
+      const to = typeof m['Server-ID'] === 'string' ? m['Server-ID'] : undefined;
+      if (to === undefined) return noreply(s);
+      acdcSend(
+        s.a.env,
+        'queue_agents_available_resp',
+        {
+          'Msg-ID': m['Msg-ID'],
+          'Account-ID': s.a.env.accountId,
+          'Queue-ID': s.a.queueId,
+          'Agent-Count': [...s.loggedIn.values()].filter(Boolean).length,
+        },
+        to,
+      ).catch((err: unknown) =>
+        ctx.log.error({ err, queue_id: s.a.queueId }, 'acdc queue manager: agents_available_resp not sent'),
+      );
+    } else if (name === 'call') {
+      const callId = String(((m.Call ?? {}) as Record<string, unknown>)['Call-ID']);
+      if (!s.stats.waiting.has(callId)) s.stats.waiting.set(callId, Date.now());
+    } else if (name === 'call_success' || name === 'call_fail') {
+      countOutcome(s, String(m['Call-ID']), name === 'call_success');
+    } else if (name === 'stats_req') {
+      const to = typeof m['Server-ID'] === 'string' ? m['Server-ID'] : undefined;
+      if (to !== undefined)
+        acdcSend(
+          s.a.env,
+          'queue_stats_resp',
+          {
+            'Msg-ID': m['Msg-ID'],
+            'Account-ID': s.a.env.accountId,
+            'Queue-ID': s.a.queueId,
+            Stats: statsView(s),
+          },
+          to,
+        ).catch((err: unknown) =>
+          ctx.log.error({ err, queue_id: s.a.queueId }, 'acdc queue manager: stats_resp not sent'),
+        );
     } else if (name === 'call_cancel') {
+      countOutcome(s, String(m['Call-ID']), false);
       if (s.cancelled.size >= MAX_CANCELLED) s.cancelled.delete(s.cancelled.values().next().value as string);
       s.cancelled.add(String(m['Call-ID']));
     }

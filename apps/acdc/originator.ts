@@ -14,7 +14,8 @@
  *   agent's ring timeout: the agent process has given up (it ignores a later result).
  * - `stop(callId)` (missed, paused, logged out, the caller left): the ring answers
  *   `{answered: false}` at once and the agent's leg is hung up (dialplan hangup to the
- *   control queue of its originate_uuid); a leg answered after that is hung up too.
+ *   control queue of its originate_uuid, at once or as soon as that uuid arrives); a leg
+ *   answered after that is hung up too.
  * - An agent with no endpoints is never answered (logged).
  */
 import { randomBytes } from 'node:crypto';
@@ -145,9 +146,13 @@ const Originator: GenListenerBehaviour<State, OriginatorArgs, Call, Cast> = {
   },
   handleCast(c, s, ctx) {
     if (c.op === 'uuid') {
-      const p = s.pending.get(String(c.m['Outbound-Call-ID']));
+      const leg = String(c.m['Outbound-Call-ID']);
+      const p = s.pending.get(leg);
       const control = c.m['Outbound-Call-Control-Queue'];
-      if (p !== undefined && typeof control === 'string') p.control = control;
+      if (p === undefined || typeof control !== 'string') return noreply(s);
+      p.control = control;
+      // Stopped before the leg's uuid was known (kazoo #6559): hang it up now.
+      if (p.stopped === true) hangup(s, ctx, leg, control, p.offer.callId);
       return noreply(s);
     }
     if (c.op === 'stop') {

@@ -7,7 +7,7 @@
  *   `{account_id, max_connect_failures = 3, miss_action = 'pause' | 'logout',
  *     queues: [{id, strategy = 'round_robin' | 'most_idle', agent_ring_timeout = 15,
  *               agent_wrapup_time = 0, connection_timeout = 3600, workers = 1,
- *               collect_timeout = 2, retry_interval = 5}],
+ *               collect_timeout = 2, retry_interval = 5, max_priority = 10}],
  *     agents: [{id, queues: [queue ids], endpoints: [originate_req endpoints]}]}`.
  * - Until the queue and user documents are read from the store (next step), the queues
  *   and agents come from here.
@@ -19,6 +19,8 @@ export interface QueueSettings {
   readonly id: string;
   readonly strategy: Strategy;
   readonly workers: number;
+  /** x-max-priority of the shared queue (0: none); fixed once the queue exists. */
+  readonly maxPriority: number;
   readonly timing: QueueTiming;
 }
 
@@ -35,6 +37,9 @@ export interface AcdcSettings {
 }
 
 type Raw = Record<string, unknown>;
+
+/** Callers' Member-Priority levels the shared queue orders by (Kazoo's queue `max_priority`). */
+export const DEFAULT_MAX_PRIORITY = 10;
 
 function text(o: Raw, k: string, where: string): string {
   const v = o[k];
@@ -59,10 +64,19 @@ export function queueSettings(q: Raw, where: string): QueueSettings {
   const workers = q.workers ?? 1;
   if (typeof workers !== 'number' || !Number.isInteger(workers) || workers < 1)
     throw new Error(`${where}.workers must be an integer >= 1`);
+  const maxPriority = q.max_priority ?? DEFAULT_MAX_PRIORITY;
+  if (
+    typeof maxPriority !== 'number' ||
+    !Number.isInteger(maxPriority) ||
+    maxPriority < 0 ||
+    maxPriority > 255
+  )
+    throw new Error(`${where}.max_priority must be an integer 0..255`);
   return {
     id: text(typeof q.id === 'string' ? q : { id: q._id }, 'id', where),
     strategy: strategy as Strategy,
     workers,
+    maxPriority,
     timing: {
       ringTimeoutMs: seconds(q, 'agent_ring_timeout', 15, where),
       wrapupMs: seconds(q, 'agent_wrapup_time', 0, where),

@@ -6,7 +6,9 @@
  * Contract
  * - acdc_queue_shared:<queue-id>:<n> consumes the durable shared queue of waiting callers
  *   (`acdc.queue.<account>.<queue>`, bound to member_call's key) with prefetch 1 and manual
- *   ack, and hands each member_call (with its delivery) to the fsm.
+ *   ack, and hands each member_call (with its delivery) to the fsm. The queue is declared
+ *   with x-max-priority `maxPriority`: callers come out by Member-Priority (the message's
+ *   AMQP priority), higher first, then in order of arrival.
  * - acdc_queue_fsm:<queue-id>:<n> (anonymous queue) offers its one caller: member_connect_req
  *   to every agent of the queue (Server-ID = its queue), collects member_connect_resp until
  *   as many as the manager counts ready agents answered (and one of them has not missed
@@ -16,7 +18,9 @@
  *   publishes member_call_success) or member_connect_retry / the ring timeout (then
  *   agent_timeout to the agent and a new offer to the others). Nobody ready: it waits for
  *   the manager's `agent_available` (or `retryMs`) and asks again.
- * - The caller's wait ends (acked, member_call_fail) at `connectionTimeoutMs`; a
+ * - The caller's wait ends (acked, member_call_fail `timeout`) at `connectionTimeoutMs`,
+ *   and (member_call_fail `no_agents`) when no agent is ready and the manager says the
+ *   last agent of the queue logged out (kazoo #1334: callers do not wait in vain); a
  *   member_call_cancel for it (or one the manager remembered before it was taken) ends it
  *   too, and a ringing agent gets agent_timeout.
  * - Not acked before the fsm or shared listener dies: the consumer is cancelled and the
@@ -53,6 +57,8 @@ export interface WorkerArgs {
   readonly queueId: string;
   readonly n: number;
   readonly timing: QueueTiming;
+  /** The shared queue's x-max-priority (0: none). */
+  readonly maxPriority: number;
 }
 
 export const fsmName = (queueId: string, n: number): string => `acdc_queue_fsm:${queueId}:${n}`;
@@ -85,6 +91,7 @@ type Info =
   | { type: 'ring_timeout'; offer: number }
   | { type: 'retry_offer'; offer: number }
   | { type: 'agent_available' }
+  | { type: 'queue_empty' }
   | { type: 'connection_timeout'; callId: string }
   | { type: 'gen_listener'; event: string; queue: string };
 
@@ -131,7 +138,12 @@ async function offer(s: State, ctx: ProcessContext): Promise<void> {
   }
 }
 
-function wait(s: State, ctx: ProcessContext, c: Caller): void {
+async function wait(s: State, ctx: ProcessContext, c: Caller): Promise<void> {
+  if (await managerCall(s, ctx, { op: 'empty' }, false)) {
+    if (s.cur === c) fail(s, ctx, c, 'no_agents');
+    return;
+  }
+  if (s.cur !== c) return;
   c.phase = 'waiting';
   GenServer.cast(ctx.runtime, managerName(s.a.queueId), { op: 'wait', pid: ctx.self });
   c.timer = ctx.sendAfter(s.a.timing.retryMs, { type: 'retry_offer', offer: c.offer } satisfies Info);
@@ -185,6 +197,23 @@ function agentTimeout(s: State, ctx: ProcessContext, c: Caller): void {
     ctx,
     acdcSend(s.a.env, 'agent_timeout', { 'Queue-ID': s.a.queueId, 'Call-ID': c.callId }, c.agent.queue),
     'agent_timeout',
+    c.callId,
+  );
+}
+
+/** Ends the caller's wait without an agent: member_call_fail (the caller's flow goes on). */
+function fail(s: State, ctx: ProcessContext, c: Caller, reason: string): void {
+  agentTimeout(s, ctx, c);
+  finish(s, ctx, c, reason);
+  sent(
+    ctx,
+    acdcSend(s.a.env, 'member_call_fail', {
+      'Account-ID': s.a.env.accountId,
+      'Queue-ID': s.a.queueId,
+      'Call-ID': c.callId,
+      'Failure-Reason': reason,
+    }),
+    'member_call_fail',
     c.callId,
   );
 }
@@ -337,21 +366,10 @@ const Fsm: GenListenerBehaviour<State, WorkerArgs, never, Cast> = {
           await offer(s, ctx);
         return noreply(s);
       case 'connection_timeout':
-        if (c?.callId === i.callId) {
-          agentTimeout(s, ctx, c);
-          finish(s, ctx, c, 'timeout');
-          sent(
-            ctx,
-            acdcSend(s.a.env, 'member_call_fail', {
-              'Account-ID': s.a.env.accountId,
-              'Queue-ID': s.a.queueId,
-              'Call-ID': i.callId,
-              'Failure-Reason': 'timeout',
-            }),
-            'member_call_fail',
-            i.callId,
-          );
-        }
+        if (c?.callId === i.callId) fail(s, ctx, c, 'timeout');
+        return noreply(s);
+      case 'queue_empty':
+        if (c?.phase === 'waiting') fail(s, ctx, c, 'no_agents');
         return noreply(s);
       default:
         return noreply(s);
@@ -363,6 +381,7 @@ interface SharedArgs {
   readonly env: AcdcEnv;
   readonly queueId: string;
   readonly n: number;
+  readonly maxPriority: number;
 }
 
 const Shared: GenListenerBehaviour<null, SharedArgs> = {
@@ -370,7 +389,12 @@ const Shared: GenListenerBehaviour<null, SharedArgs> = {
   init: () => ok(null),
   listen: (a) => ({
     queue: acdcSharedQueue(a.env.accountId, a.queueId),
-    queueOptions: { durable: true, autoDelete: false, exclusive: false },
+    queueOptions: {
+      durable: true,
+      autoDelete: false,
+      exclusive: false,
+      ...(a.maxPriority > 0 ? { maxPriority: a.maxPriority } : {}),
+    },
     bindings: [{ exchange: 'callmgr', routingKey: memberCallKey(a.env.accountId, a.queueId) }],
     ackMode: 'manual',
     prefetch: 1,

@@ -20,6 +20,7 @@
 import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { isStoreError } from '../../src/store/index.ts';
+import { registerAcdcRoutes } from './acdc-routes.ts';
 import { registerAccountRoutes } from './account-routes.ts';
 import { registerAuthRoutes } from './auth-routes.ts';
 import type { Crossbar } from './context.ts';
@@ -134,6 +135,7 @@ export async function buildCrossbar(cb: Crossbar): Promise<FastifyInstance> {
   for (const kind of KINDS) registerDocRoutes(app, cb, kind);
   registerMessageRoutes(app, cb);
   registerMediaRoutes(app, cb);
+  registerAcdcRoutes(app, cb);
   await app.ready();
   return app;
 }

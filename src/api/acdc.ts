@@ -51,6 +51,16 @@ export const agentStatsReqKey = (accountId: string): string =>
   routingKey('acdc', 'agent', 'stats_req', encodeSegment(accountId));
 export const queueAgentChangeKey = (accountId: string, queueId: string): string =>
   routingKey('acdc', 'queue', 'agent_change', encodeSegment(accountId), encodeSegment(queueId));
+export const queueStatsReqKey = (accountId: string, queueId: string): string =>
+  routingKey('acdc', 'queue', 'stats_req', encodeSegment(accountId), encodeSegment(queueId));
+export const agentsAvailableReqKey = (accountId: string, queueId: string): string =>
+  routingKey('acdc', 'queue', 'agents_available', encodeSegment(accountId), encodeSegment(queueId));
+
+/** The AMQP priority of a member_call: its Member-Priority (0..255), else none. */
+export function memberCallPriority(m: Record<string, unknown>): number | undefined {
+  const p = m['Member-Priority'];
+  return typeof p === 'number' && Number.isInteger(p) && p > 0 ? Math.min(p, 255) : undefined;
+}
 
 /** The durable queue of an ACDC queue's waiting callers (Kazoo's shared_queue_name). */
 export const acdcSharedQueue = (accountId: string, queueId: string): string =>
@@ -225,14 +235,62 @@ const queueMessages: readonly MessageDef[] = [
     name: 'agent_change',
     doc: "an agent's availability for a queue changed (the queue manager's view of its agents)",
     required: ['Account-ID', 'Queue-ID', 'Agent-ID', 'Change'],
-    optional: ['Process-ID'],
-    values: { Change: AGENT_CHANGES },
+    optional: ['Process-ID', 'Status', 'Call-ID'],
+    values: { Change: AGENT_CHANGES, Status: AGENT_STATUSES },
     route: {
       exchange: 'kapps',
       kind: 'key',
       key: (m) => routingKey('acdc', 'queue', 'agent_change', seg(m, 'Account-ID'), seg(m, 'Queue-ID')),
       pattern: 'acdc.queue.agent_change.<Account-ID>.<Queue-ID>',
     },
+  },
+  {
+    id: 'queue_stats_req',
+    category: 'queue',
+    name: 'stats_req',
+    doc: "a queue's counts (its managers answer to Server-ID)",
+    required: ['Account-ID', 'Queue-ID'],
+    optional: [],
+    route: {
+      exchange: 'kapps',
+      kind: 'key',
+      key: (m) => routingKey('acdc', 'queue', 'stats_req', seg(m, 'Account-ID'), seg(m, 'Queue-ID')),
+      pattern: 'acdc.queue.stats_req.<Account-ID>.<Queue-ID>',
+    },
+  },
+  {
+    id: 'queue_stats_resp',
+    category: 'queue',
+    name: 'stats_resp',
+    doc: 'a queue manager answers stats_req (Stats: waiting, answered, abandoned, wait times)',
+    required: ['Account-ID', 'Queue-ID', 'Stats'],
+    optional: [],
+    types: { Stats: 'object' },
+    route: targeted,
+  },
+  {
+    id: 'queue_agents_available_req',
+    category: 'queue',
+    name: 'agents_available_req',
+    doc: 'how many agents are logged in to a queue (its managers answer to Server-ID)',
+    required: ['Account-ID', 'Queue-ID'],
+    optional: ['Skills'],
+    route: {
+      exchange: 'kapps',
+      kind: 'key',
+      key: (m) => routingKey('acdc', 'queue', 'agents_available', seg(m, 'Account-ID'), seg(m, 'Queue-ID')),
+      pattern: 'acdc.queue.agents_available.<Account-ID>.<Queue-ID>',
+    },
+  },
+  {
+    id: 'queue_agents_available_resp',
+    category: 'queue',
+    name: 'agents_available_resp',
+    doc: 'a queue manager answers agents_available_req (Agent-Count: agents logged in)',
+    required: ['Account-ID', 'Queue-ID', 'Agent-Count'],
+    optional: [],
+    types: { 'Agent-Count': 'integer' },
+    route: targeted,
   },
 ];
 

@@ -122,6 +122,9 @@ export { DEFAULT_HEADERS, OPTIONAL_DEFAULT_HEADERS } from './envelope.ts';
 export { ORIGINATE_REQ_KEY } from './originate.ts';
 export {
   acdcSharedQueue,
+  memberCallPriority,
+  agentsAvailableReqKey,
+  queueStatsReqKey,
   agentActionKey,
   agentStatsReqKey,
   agentSyncReqKey,

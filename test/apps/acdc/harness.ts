@@ -51,6 +51,14 @@ export class Phones {
   }
 }
 
+/** A second node on the same bus: its own runtime and acdc tree (the same account and settings). */
+export interface AcdcPeer {
+  rt: Runtime;
+  phones: Phones;
+  status(agentId: string): Promise<AgentView>;
+  close(): Promise<void>;
+}
+
 export interface AcdcHarness {
   rt: Runtime;
   bus: RecoveringTransport;
@@ -59,12 +67,15 @@ export interface AcdcHarness {
   /** The log lines (level from ACDC_TEST_LOG, default info). */
   lines: Array<Record<string, unknown>>;
   successes: Map<string, string[]>;
-  callers(n: number, prefix?: string): Promise<string[]>;
+  /** `priority`: Member-Priority (higher first). */
+  callers(n: number, prefix?: string, priority?: number): Promise<string[]>;
   action(agentId: string, name: string, extra?: Record<string, unknown>): Promise<void>;
   status(agentId: string): Promise<AgentView>;
   managerView(): Promise<{ agents: Record<string, string>; ring: string[] }>;
   until(what: string, fn: () => boolean | Promise<boolean>): Promise<void>;
   loginAll(): Promise<void>;
+  /** Starts another node's acdc tree (runtime, bus connection, phones) on the same bus. */
+  peer(): Promise<AcdcPeer>;
   close(): Promise<void>;
 }
 
@@ -78,10 +89,11 @@ export interface QueueOpts {
 export async function startAcdc(opts: { amqpUrl?: string; queue?: QueueOpts } = {}): Promise<AcdcHarness> {
   const { logger, lines } = memoryLogger('acdc-test@localhost', process.env.ACDC_TEST_LOG ?? 'info');
   const prefix = `fife-acdc-${randomBytes(3).toString('hex')}`;
+  const broker = opts.amqpUrl === undefined ? new EmbeddedBroker() : undefined;
   const bus = createTransport({
     url: opts.amqpUrl ?? 'embedded',
     logger,
-    embeddedBroker: opts.amqpUrl === undefined ? new EmbeddedBroker() : undefined,
+    embeddedBroker: broker,
     namePrefix: prefix,
   });
   await bus.start();
@@ -99,29 +111,33 @@ export async function startAcdc(opts: { amqpUrl?: string; queue?: QueueOpts } = 
   });
   const phones = new Phones();
   const q = opts.queue ?? {};
-  const tree = acdcTree({
-    bus,
-    node: rt.node,
-    device: (id) => phones.device(id),
-    settings: {
-      account_id: accountId,
-      max_connect_failures: q.maxMisses ?? 3,
-      queues: [
-        {
-          id: QUEUE,
-          strategy: q.strategy ?? 'round_robin',
-          agent_ring_timeout: q.ringTimeout ?? 0.3,
-          collect_timeout: 0.3,
-          retry_interval: 1,
-          workers: q.workers ?? 1,
-        },
-      ],
-      agents: AGENTS.map((id) => ({ id, queues: [QUEUE] })),
-    },
-  });
+  const treeOn = (b: RecoveringTransport, node: string, ph: Phones) =>
+    acdcTree({
+      bus: b,
+      node,
+      device: (id) => ph.device(id),
+      settings,
+    });
+  const settings = {
+    account_id: accountId,
+    max_connect_failures: q.maxMisses ?? 3,
+    queues: [
+      {
+        id: QUEUE,
+        strategy: q.strategy ?? 'round_robin',
+        agent_ring_timeout: q.ringTimeout ?? 0.3,
+        collect_timeout: 0.3,
+        retry_interval: 1,
+        workers: q.workers ?? 1,
+      },
+    ],
+    agents: AGENTS.map((id) => ({ id, queues: [QUEUE] })),
+  };
+  const tree = treeOn(bus, rt.node, phones);
   const started = await Supervisor.start(rt, tree, { name: ACDC_SUP });
   if (started.type !== 'ok') throw new Error(`acdc_sup failed to start: ${JSON.stringify(started)}`);
   let seq = 0;
+  const peers: AcdcPeer[] = [];
   const h: AcdcHarness = {
     rt,
     bus,
@@ -129,7 +145,7 @@ export async function startAcdc(opts: { amqpUrl?: string; queue?: QueueOpts } = 
     phones,
     lines,
     successes,
-    async callers(n, p = 'caller') {
+    async callers(n, p = 'caller', priority) {
       const ids: string[] = [];
       for (let i = 0; i < n; i++) {
         const callId = `${p}-${++seq}-${randomBytes(3).toString('hex')}`;
@@ -138,6 +154,7 @@ export async function startAcdc(opts: { amqpUrl?: string; queue?: QueueOpts } = 
           'Account-ID': accountId,
           'Queue-ID': QUEUE,
           Call: { 'Call-ID': callId, 'Caller-ID-Number': String(1000 + seq) },
+          ...(priority === undefined ? {} : { 'Member-Priority': priority }),
         });
       }
       return ids;
@@ -167,7 +184,37 @@ export async function startAcdc(opts: { amqpUrl?: string; queue?: QueueOpts } = 
         );
       }
     },
+    async peer() {
+      const peerPrefix = `${prefix}-peer${++seq}`;
+      const pbus = createTransport({
+        url: opts.amqpUrl ?? 'embedded',
+        logger,
+        embeddedBroker: broker,
+        namePrefix: peerPrefix,
+      });
+      await pbus.start();
+      const prt = new Runtime({ node: `${peerPrefix}@localhost`, logger });
+      const pphones = new Phones();
+      const r = await Supervisor.start(prt, treeOn(pbus, prt.node, pphones), { name: ACDC_SUP });
+      if (r.type !== 'ok') throw new Error(`the peer's acdc_sup failed to start: ${JSON.stringify(r)}`);
+      const peer: AcdcPeer = {
+        rt: prt,
+        phones: pphones,
+        status: (agentId) => GenServer.call(prt, agentName(agentId), { op: 'status' }) as Promise<AgentView>,
+        async close() {
+          if (!prt.isAlive(r.pid)) return void (await pbus.close());
+          const exited = prt.awaitExit(r.pid);
+          prt.exit(r.pid, 'shutdown');
+          await exited;
+          await prt.shutdown();
+          await pbus.close();
+        },
+      };
+      peers.push(peer);
+      return peer;
+    },
     async close() {
+      for (const p of peers) await p.close();
       if (process.env.ACDC_TEST_DUMP) for (const l of lines) console.log(JSON.stringify(l));
       const exited = rt.awaitExit(started.pid);
       rt.exit(started.pid, 'shutdown');

@@ -15,6 +15,9 @@ import { managerName } from '../../../apps/acdc/manager.ts';
 import { GenServer, Supervisor } from '../../../src/kernel/index.ts';
 import { REALM, waitLine, type CfHarness } from '../callflow/harness.ts';
 import { addDevice } from '../../../apps/registrar/provisioning.ts';
+import { agentName, type AgentView } from '../../../apps/acdc/agent.ts';
+import { ORIGINATE_REQ_KEY } from '../../../src/api/originate.ts';
+import type { PhoneScript } from '../../../src/switch/endpoints.ts';
 
 const QUEUE = 'support';
 
@@ -36,10 +39,11 @@ export function memberSuite(start: () => Promise<CfHarness>): void {
   async function setup(
     fromStore = false,
     queueDoc: Record<string, unknown> = {},
-  ): Promise<{ hh: CfHarness; login: (wait?: boolean) => Promise<void> }> {
+    agentPhone: PhoneScript = { mode: 'auto' },
+  ): Promise<{ hh: CfHarness; login: (wait?: boolean) => Promise<void>; env: AcdcEnv }> {
     h = await start();
     const hh = h;
-    await hh.phone('agent-a', { mode: 'auto' });
+    await hh.phone('agent-a', agentPhone);
     await hh.store.save(hh.accountDb, {
       _id: QUEUE,
       pvt_type: 'queue',
@@ -63,7 +67,14 @@ export function memberSuite(start: () => Promise<CfHarness>): void {
       await addDevice(hh.store, { realm: REALM, username: 'agent-a', password: 'pw-agent-a', ownerId: 'a' });
     }
     const inSettings = {
-      queues: [{ id: QUEUE, agent_ring_timeout: 5, collect_timeout: 0.3, retry_interval: 0.3 }],
+      queues: [
+        {
+          id: QUEUE,
+          agent_ring_timeout: Number(queueDoc.agent_ring_timeout ?? 5),
+          collect_timeout: 0.3,
+          retry_interval: 0.3,
+        },
+      ],
       agents: [
         {
           id: 'a',
@@ -101,7 +112,7 @@ export function memberSuite(start: () => Promise<CfHarness>): void {
         await new Promise((res) => setTimeout(res, 10));
       }
     };
-    return { hh, login };
+    return { hh, login, env };
   }
 
   const agentLegs = (hh: CfHarness): Set<string> =>
@@ -187,5 +198,161 @@ export function memberSuite(start: () => Promise<CfHarness>): void {
     expect(failed.reason).toBe('member_timeout');
     await hh.app.waitEvent(first, 'CHANNEL_DESTROY', (m) => m['Hangup-Cause'] === 'USER_BUSY');
     hh.sw.hangup(second);
+  });
+
+  const status = (hh: CfHarness) =>
+    GenServer.call(hh.rt, agentName('a'), { op: 'status' }) as Promise<AgentView>;
+  async function until(what: string, fn: () => boolean | Promise<boolean>): Promise<void> {
+    for (const end = Date.now() + 10_000; !(await fn());) {
+      if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
+      await new Promise((res) => setTimeout(res, 10));
+    }
+  }
+  const action = (hh: CfHarness, env: AcdcEnv, name: string) =>
+    acdcSend(env, `agent_${name}`, { 'Account-ID': hh.accountId, 'Agent-ID': 'a' });
+
+  it('when the last agent logs out, every waiting caller goes to the next child at once (kazoo #1334)', async () => {
+    const { hh, login, env } = await setup();
+    await login();
+    await action(hh, env, 'pause'); // logged in, not taking calls: callers wait
+    await until('a paused', async () => (await status(hh)).status === 'paused');
+    const held = hh.call('6000'); // taken by the one worker
+    await waitLine(hh, 0, (l) => l.msg === 'acdc queue: caller taken' && l.call_id === held);
+    const queued = hh.call('6000'); // still in the shared queue
+    const shared = acdcSharedQueue(hh.accountId, QUEUE);
+    await until(
+      'the second caller in the shared queue',
+      async () => (await hh.bus.checkQueue(shared)).messageCount === 1,
+    );
+    await action(hh, env, 'logout');
+    // connection_timeout is 60 s: only the queue emptying can end these waits in time.
+    for (const caller of [held, queued]) {
+      const line = await waitLine(
+        hh,
+        0,
+        (l) => l.msg === 'acdc_member: not answered by the queue; next node' && l.call_id === caller,
+      );
+      expect(line.reason).toBe('no_agents');
+      await hh.app.waitEvent(caller, 'CHANNEL_DESTROY', (m) => m['Hangup-Cause'] === 'USER_BUSY');
+    }
+    expect(agentLegs(hh).size).toBe(0);
+  });
+
+  it("the caller's exit key ends the wait and the callflow goes on (kazoo #6745)", async () => {
+    const { hh, login } = await setup(false, { caller_exit_key: '*' });
+    const caller = hh.call('6000');
+    await waitLine(hh, 0, (l) => l.msg === 'acdc queue: caller taken' && l.call_id === caller);
+    hh.sw.pressDigits(caller, '1'); // not the exit key: still waiting
+    hh.sw.pressDigits(caller, '*');
+    const line = await waitLine(
+      hh,
+      0,
+      (l) => l.msg === 'acdc_member: not answered by the queue; next node' && l.call_id === caller,
+    );
+    expect(line.reason).toBe('member_exit');
+    expect(
+      hh.lines.filter((l) => l.call_id === caller && String(l.msg).startsWith('acdc_member: caller pressed')),
+    ).toHaveLength(1);
+    await waitLine(
+      hh,
+      0,
+      (l) => l.msg === 'acdc queue: caller done' && l.call_id === caller && l.outcome === 'cancelled',
+    );
+    await hh.app.waitEvent(caller, 'CHANNEL_DESTROY', (m) => m['Hangup-Cause'] === 'USER_BUSY');
+    await login(); // the caller who left is never offered
+    const next = hh.call('6000');
+    const bridge = await hh.app.waitFor(
+      (m) => m['Event-Name'] === 'CHANNEL_BRIDGE' && m['Other-Leg-Call-ID'] === next,
+      'the next caller bridged to the agent leg',
+    );
+    expect([...agentLegs(hh)]).toEqual([String(bridge['Call-ID'])]);
+    hh.sw.hangup(next);
+  });
+
+  /** The agent's leg for `caller`, from the originate_req acdc sends (seen on the bus). */
+  async function watchOriginate(hh: CfHarness, onReq: (leg: string) => void): Promise<void> {
+    const q = await hh.bus.assertQueue('', { exclusive: true, autoDelete: true });
+    await hh.bus.bindQueue(q, 'callmgr', ORIGINATE_REQ_KEY);
+    await hh.bus.consume(q, (d) => {
+      const m = JSON.parse(d.body.toString()) as Record<string, unknown>;
+      if (String(m['Outbound-Call-ID']).startsWith('acdc-a-')) onReq(String(m['Outbound-Call-ID']));
+    });
+  }
+
+  async function agentFreeAgain(hh: CfHarness, leg: string, calls: number): Promise<void> {
+    await until('a ready again', async () => (await status(hh)).status === 'ready');
+    expect(await status(hh)).toMatchObject({ status: 'ready', misses: 0, calls });
+    await until("a's leg gone", () => !hh.sw.hasChannel(leg));
+    expect((await hh.bus.checkQueue(acdcSharedQueue(hh.accountId, QUEUE))).messageCount).toBe(0);
+  }
+
+  it('the caller hangs up the moment the agent is originated to: the agent is ready again, its leg gone (kazoo #6559, originate sent)', async () => {
+    const { hh, login } = await setup(false, { agent_ring_timeout: 60 }, { mode: 'manual' });
+    await login();
+    const caller = hh.call('6000');
+    let leg: string | undefined;
+    await watchOriginate(hh, (l) => {
+      leg ??= l;
+      hh.sw.hangup(caller); // before ecallmgr could answer with the leg's uuid
+    });
+    await until('an originate to a', () => leg !== undefined);
+    await waitLine(
+      hh,
+      0,
+      (l) => l.msg === 'acdc queue: caller done' && l.call_id === caller && l.outcome === 'cancelled',
+    );
+    await agentFreeAgain(hh, leg!, 0);
+  });
+
+  it("the caller hangs up while the agent's phone rings: the agent is ready again, its leg hung up (kazoo #6559, ringing)", async () => {
+    const { hh, login } = await setup(false, { agent_ring_timeout: 60 }, { mode: 'manual' });
+    await login();
+    const caller = hh.call('6000');
+    const ringing = await hh.app.waitFor(
+      (m) => m['Event-Name'] === 'CHANNEL_CREATE' && String(m['Call-ID']).startsWith('acdc-a-'),
+      "a's leg ringing",
+    );
+    const leg = String(ringing['Call-ID']);
+    expect((await status(hh)).status).toBe('ringing');
+    hh.sw.hangup(caller);
+    await hh.app.waitEvent(leg, 'CHANNEL_DESTROY');
+    await agentFreeAgain(hh, leg, 0);
+  });
+
+  it('the caller hangs up after being bridged to the agent: the agent is ready again (kazoo #6559, bridged)', async () => {
+    const { hh, login } = await setup();
+    await login();
+    const caller = hh.call('6000');
+    const bridge = await hh.app.waitFor(
+      (m) => m['Event-Name'] === 'CHANNEL_BRIDGE' && m['Other-Leg-Call-ID'] === caller,
+      'the caller bridged to the agent leg',
+    );
+    const leg = String(bridge['Call-ID']);
+    await until('a answered', async () => (await status(hh)).status === 'answered');
+    hh.sw.hangup(caller);
+    await hh.app.waitEvent(leg, 'CHANNEL_DESTROY');
+    await agentFreeAgain(hh, leg, 1);
+  });
+
+  it('enter_when_empty false: with no agent logged in the caller is not queued and takes the child; with one it waits', async () => {
+    const { hh, login } = await setup(false, { enter_when_empty: false });
+    const refused = hh.call('6000');
+    await waitLine(
+      hh,
+      0,
+      (l) => l.msg === 'acdc_member: no agent logged in; next node' && l.call_id === refused,
+    );
+    await hh.app.waitEvent(refused, 'CHANNEL_DESTROY', (m) => m['Hangup-Cause'] === 'USER_BUSY');
+    expect(hh.lines.some((l) => l.msg === 'acdc queue: caller taken' && l.call_id === refused)).toBe(false);
+    // The queue's manager answered (0 agents): not a missing answer taken as empty.
+    expect(hh.lines.some((l) => String(l.msg).includes('no queue manager answered'))).toBe(false);
+    await login();
+    const caller = hh.call('6000');
+    const bridge = await hh.app.waitFor(
+      (m) => m['Event-Name'] === 'CHANNEL_BRIDGE' && m['Other-Leg-Call-ID'] === caller,
+      'the caller bridged to the agent leg',
+    );
+    expect([...agentLegs(hh)]).toEqual([String(bridge['Call-ID'])]);
+    hh.sw.hangup(caller);
   });
 }

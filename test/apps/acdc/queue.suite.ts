@@ -204,4 +204,58 @@ export function acdcSuite(start: Start): void {
     expect(h.phones.rings.filter((r) => r.callId === callId)).toHaveLength(1);
     expect((await h.bus.checkQueue(shared)).messageCount).toBe(0);
   });
+
+  it("an agent's processes on two nodes keep one state: a new node syncs at start, each follows the other's calls", async () => {
+    const h = await open({ ringTimeout: 5, workers: 2 });
+    await h.loginAll();
+    await h.action('b', 'pause');
+    await h.until('b paused', async () => (await h.status('b')).status === 'paused');
+    const p = await h.peer();
+    // No action reached the new node's agents: they ask their peers (agent_sync_req).
+    await h.until('the new node synced', async () =>
+      (await Promise.all(AGENTS.map(p.status))).every((v) => v.status !== 'logged_out'),
+    );
+    expect((await Promise.all(AGENTS.map(p.status))).map((v) => v.status)).toEqual([
+      'ready',
+      'paused',
+      'ready',
+    ]);
+    for (const a of AGENTS) {
+      h.phones.mode(a, 'manual');
+      p.phones.mode(a, 'manual');
+    }
+    const [callId] = await h.callers(1);
+    const rings = () => [...h.phones.rings, ...p.phones.rings];
+    await h.until('an agent rung on one node', () => rings().length === 1);
+    const x = rings()[0]!.agentId;
+    const both = async (agent: string, status: string) =>
+      (await h.status(agent)).status === status && (await p.status(agent)).status === status;
+    await h.until(`${x} ringing on both nodes`, () => both(x, 'ringing'));
+    const owner = h.phones.rings.length === 1 ? h.phones : p.phones;
+    owner.answerLate(callId!, x);
+    await h.until('the caller taken', () => h.successes.has(callId!));
+    await h.until(`${x} ready again on both nodes`, () => both(x, 'ready'));
+    expect(h.successes.get(callId!)).toEqual([x]);
+    expect(rings()).toHaveLength(1);
+    await h.action('a', 'logout');
+    await h.until('a logged out on both nodes', () => both('a', 'logged_out'));
+  });
+
+  it('callers are offered by Member-Priority, higher first, then in order of arrival', async () => {
+    const h = await open();
+    const shared = acdcSharedQueue(h.env.accountId, QUEUE);
+    const [first] = await h.callers(1, 'first', 0); // taken by the worker at once
+    await h.until('the first caller held', () =>
+      h.lines.some((l) => l.msg === 'acdc queue: caller taken' && l.call_id === first),
+    );
+    const [low1] = await h.callers(1, 'low', 0);
+    const [high1] = await h.callers(1, 'high', 5);
+    const [mid] = await h.callers(1, 'mid', 2);
+    const [high2] = await h.callers(1, 'high', 5);
+    const [low2] = await h.callers(1, 'low');
+    await h.until('five callers wait', async () => (await h.bus.checkQueue(shared)).messageCount === 5);
+    await h.action('a', 'login');
+    await h.until('all six taken', () => h.successes.size === 6);
+    expect(h.phones.rings.map((r) => r.callId)).toEqual([first, high1, high2, mid, low1, low2]);
+  });
 }

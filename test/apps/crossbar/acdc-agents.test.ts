@@ -1,0 +1,117 @@
+/**
+ * Agents over crossbar (apps/crossbar/acdc-routes.ts): crossbar and the acdc tree on one
+ * embedded bus, a real HTTP client. An account with user `agent` (an acdc agent of queue
+ * `sales`): its status read, and login / pause / resume / logout sent as Kazoo's
+ * cb_agents `POST /agents/{id}/status` does.
+ */
+import { afterEach, expect, it } from 'vitest';
+import { addAccount } from '../../../apps/registrar/provisioning.ts';
+import { addUser } from '../../../apps/crossbar/operators.ts';
+import { Supervisor } from '../../../src/kernel/index.ts';
+import { acdcTree } from '../../../supervisors/acdc.sup.ts';
+import { acdcSend } from '../../../apps/acdc/send.ts';
+import { startCrossbar, type CbHarness } from './support.ts';
+
+let cb: CbHarness | undefined;
+afterEach(async () => {
+  await cb?.close();
+  cb = undefined;
+});
+
+it("an agent's status is read and changed over crossbar (login, pause, resume, logout); the queue's counts", async () => {
+  cb = await startCrossbar();
+  const c = cb;
+  const accountId = await addAccount(c.store, { name: 'Center', realm: 'sip.center.test' });
+  await addUser(c.store, { account: 'Center', username: 'Boss', password: 'boss-pass', admin: true });
+  const token = await c.login('Center', 'boss', 'boss-pass');
+  const r = await Supervisor.start(
+    c.h.rt,
+    acdcTree({
+      bus: c.h.bus,
+      node: c.h.rt.node,
+      // The agent's phone answers at once and the call ends at once.
+      device: () => ({
+        ring: () => Promise.resolve({ answered: true, ended: Promise.resolve() }),
+        stop: () => undefined,
+      }),
+      settings: {
+        account_id: accountId,
+        queues: [{ id: 'sales', collect_timeout: 0.3, retry_interval: 0.3 }],
+        agents: [{ id: 'agent', queues: ['sales'] }],
+      },
+    }),
+    { name: 'acdc_sup' },
+  );
+  expect(r.type).toBe('ok');
+  const path = `/v2/accounts/${accountId}/agents/agent/status`;
+  const status = async () => {
+    const res = await c.call('GET', path, { token });
+    expect(res.status, res.text).toBe(200);
+    return res.body.data as Record<string, unknown>;
+  };
+  const until = async (want: string) => {
+    for (const end = Date.now() + 10_000; (await status()).status !== want;) {
+      if (Date.now() > end) throw new Error(`agent never ${want}`);
+      await new Promise((res) => setTimeout(res, 20));
+    }
+  };
+  await until('logged_out');
+  expect(await status()).toMatchObject({
+    agent_id: 'agent',
+    status: 'logged_out',
+    queues: ['sales'],
+    calls: 0,
+  });
+  for (const [action, state] of [
+    ['login', 'ready'],
+    ['pause', 'paused'],
+    ['resume', 'ready'],
+    ['logout', 'logged_out'],
+  ] as const) {
+    const res = await c.call('POST', path, { token, data: { status: action } });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.data).toMatchObject({ status: action });
+    await until(state);
+  }
+  const bad = await c.call('POST', path, { token, data: { status: 'dance' } });
+  expect(bad.status).toBe(400);
+  expect(bad.body.data).toHaveProperty('status');
+  const nobody = await c.call('GET', `/v2/accounts/${accountId}/agents/nobody/status`, { token });
+  expect(nobody.status).toBe(404);
+  const anon = await c.call('GET', path);
+  expect(anon.status).toBe(401);
+  // The queue's counts: a caller who waits and leaves, one who is answered.
+  const stats = async () => {
+    const res = await c.call('GET', `/v2/accounts/${accountId}/queues/sales/stats`, { token });
+    expect(res.status, res.text).toBe(200);
+    return res.body.data as Record<string, number>;
+  };
+  const statsUntil = async (want: Record<string, number>) => {
+    for (const end = Date.now() + 10_000; ;) {
+      const v = await stats();
+      if (Object.entries(want).every(([k, n]) => v[k] === n)) return v;
+      if (Date.now() > end) throw new Error(`stats never ${JSON.stringify(want)}: ${JSON.stringify(v)}`);
+      await new Promise((res) => setTimeout(res, 20));
+    }
+  };
+  const env = { bus: c.h.bus, ctx: { appName: 'test', appVersion: '1', node: c.h.rt.node }, accountId };
+  const base = { 'Account-ID': accountId, 'Queue-ID': 'sales' };
+  // Logged in but paused: callers wait (the last agent logging out would end their wait).
+  await c.call('POST', path, { token, data: { status: 'login' } });
+  await c.call('POST', path, { token, data: { status: 'pause' } });
+  await until('paused');
+  await acdcSend(env, 'member_call', { ...base, Call: { 'Call-ID': 'caller-1' } });
+  await statsUntil({ waiting: 1, answered: 0, abandoned: 0 });
+  await acdcSend(env, 'member_call_cancel', { ...base, 'Call-ID': 'caller-1', Reason: 'member_hangup' });
+  await statsUntil({ waiting: 0, abandoned: 1 });
+  await c.call('POST', path, { token, data: { status: 'resume' } });
+  await until('ready');
+  await acdcSend(env, 'member_call', { ...base, Call: { 'Call-ID': 'caller-2' } });
+  const v = await statsUntil({ waiting: 0, answered: 1, abandoned: 1, agents_logged_in: 1 });
+  expect(v.average_wait_ms).toBeGreaterThanOrEqual(0);
+  expect((await status()).calls).toBe(1);
+  expect((await c.call('GET', `/v2/accounts/${accountId}/queues/nope/stats`, { token })).status).toBe(404);
+  const exited = c.h.rt.awaitExit(r.type === 'ok' ? r.pid : (undefined as never));
+  if (r.type === 'ok') c.h.rt.exit(r.pid, 'shutdown');
+  await exited;
+});
