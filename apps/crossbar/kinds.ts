@@ -15,12 +15,22 @@
  *   count of the box's messages not deleted (mailbox-messages.ts).
  * - media: no further check (the audio is an attachment, media-routes.ts).
  * - menus: no further check; the documents apps/callflow's menu module reads.
+ * - directories: no further check (Kazoo's plain directory documents: name, min_dial,
+ *   max_dial, sort_by, confirm_match, users).
  */
 import { createHash } from 'node:crypto';
 import type { DocumentStore } from '../../src/store/index.ts';
 import { validationError, type FieldErrors } from './errors.ts';
 import { countsByBox, recentMessages } from './mailbox-messages.ts';
-import { callflowSchema, deviceSchema, mediaSchema, menuSchema, userSchema, vmboxSchema } from './schemas.ts';
+import {
+  callflowSchema,
+  deviceSchema,
+  directorySchema,
+  mediaSchema,
+  menuSchema,
+  userSchema,
+  vmboxSchema,
+} from './schemas.ts';
 import { validator } from './validate.ts';
 import { callflowMetadata } from './callflow-metadata.ts';
 
@@ -187,4 +197,6 @@ export const vmboxes: Kind = {
 export const media = plain('media', 'media', mediaSchema);
 export const menus = plain('menus', 'menu', menuSchema);
 
-export const KINDS: readonly Kind[] = [users, devices, callflows, vmboxes, media, menus];
+export const directories = plain('directories', 'directory', directorySchema);
+
+export const KINDS: readonly Kind[] = [users, devices, callflows, vmboxes, media, menus, directories];

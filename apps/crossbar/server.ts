@@ -30,6 +30,8 @@ import { CbError } from './errors.ts';
 import { KINDS } from './kinds.ts';
 import { registerMediaRoutes } from './media-routes.ts';
 import { registerMessageRoutes } from './message-routes.ts';
+import { registerEmptyRoutes } from './empty-routes.ts';
+import { registerWhitelabelRoutes } from './whitelabel-routes.ts';
 
 /** Kazoo 4.3's CORS headers (api_util:get_cors_headers), the methods being every one Fife serves. */
 export const CORS_HEADERS: Readonly<Record<string, string>> = {
@@ -134,6 +136,8 @@ export async function buildCrossbar(cb: Crossbar): Promise<FastifyInstance> {
   for (const kind of KINDS) registerDocRoutes(app, cb, kind);
   registerMessageRoutes(app, cb);
   registerMediaRoutes(app, cb);
+  registerEmptyRoutes(app, cb);
+  registerWhitelabelRoutes(app, cb);
   await app.ready();
   return app;
 }

@@ -78,5 +78,116 @@ export function describeExtras(label: string, open?: () => Promise<DocumentStore
       expect([p1.body.data[0].name, p2.body.data[0].name].sort()).toEqual(['Alpha', 'Delta']);
       for (const id of Object.values(made)) await cb.call('DELETE', `${acct()}/devices/${id}`, { token: t });
     });
+    it('directories: create, list, get, patch, delete; name required, sort_by checked', async () => {
+      const t = tokens.reseller!;
+      const made = await cb.call('PUT', `${acct()}/directories`, { token: t, data: { name: 'Staff' } });
+      expect(made.status, made.text).toBe(201);
+      const id = made.body.data.id as string;
+      expect(made.body.data).toMatchObject({ name: 'Staff', min_dial: 3, sort_by: 'last_name' });
+      const list = await cb.call('GET', `${acct()}/directories`, { token: t });
+      expect(list.body.data).toEqual([{ id, name: 'Staff', flags: [] }]);
+      const patched = await cb.call('PATCH', `${acct()}/directories/${id}`, {
+        token: t,
+        data: { sort_by: 'first_name' },
+      });
+      expect(patched.body.data).toMatchObject({ name: 'Staff', sort_by: 'first_name' });
+      const bad = await cb.call('PUT', `${acct()}/directories`, { token: t, data: { sort_by: 'age' } });
+      expect(bad.status).toBe(400);
+      expect(bad.body).toMatchObject({
+        message: 'validation error',
+        data: { name: { required: {} }, sort_by: { enum: { value: 'age' } } },
+      });
+      expect((await cb.call('DELETE', `${acct()}/directories/${id}`, { token: t })).status).toBe(200);
+      expect((await cb.call('GET', `${acct()}/directories/${id}`, { token: t })).status).toBe(404);
+    });
+
+    it('phone_numbers and channels answer Kazoo’s shapes with no data; an unknown number or user is 404', async () => {
+      const t = tokens.reseller!;
+      const nums = await cb.call('GET', `${acct()}/phone_numbers`, { token: t });
+      expect(nums.status, nums.text).toBe(200);
+      expect(nums.body.data).toEqual({ numbers: {}, cascade_quantity: 0 });
+      const one = await cb.call('GET', `${acct()}/phone_numbers/%2B15550001111`, { token: t });
+      expect(one.status).toBe(404);
+      expect(one.body).toMatchObject({ message: 'bad_identifier', data: { cause: '+15550001111' } });
+      const ch = await cb.call('GET', `${acct()}/channels`, { token: t });
+      expect(ch.status, ch.text).toBe(200);
+      expect(ch.body.data).toEqual([]);
+      const user = (
+        await cb.call('PUT', `${acct()}/users`, { token: t, data: { first_name: 'A', last_name: 'B' } })
+      ).body.data.id as string;
+      expect((await cb.call('GET', `${acct()}/users/${user}/channels`, { token: t })).body.data).toEqual([]);
+      expect((await cb.call('GET', `${acct()}/users/${'f'.repeat(32)}/channels`, { token: t })).status).toBe(
+        404,
+      );
+    });
+
+    it('whitelabel: none is 404; PUT, lookup by domain without a token, POST, domain unique, DELETE', async () => {
+      const t = tokens.reseller!;
+      const none = await cb.call('GET', '/v2/whitelabel/portal.customer.test');
+      expect(none.status).toBe(404);
+      expect(none.body).toMatchObject({ message: 'bad_identifier', data: { cause: 'portal.customer.test' } });
+      expect((await cb.call('GET', `${acct()}/whitelabel`, { token: t })).status).toBe(404);
+      const made = await cb.call('PUT', `${acct()}/whitelabel`, {
+        token: t,
+        data: { domain: 'Portal.Customer.test', company_name: 'Customer Inc' },
+      });
+      expect(made.status, made.text).toBe(201);
+      expect(made.body.data).toMatchObject({ domain: 'portal.customer.test', company_name: 'Customer Inc' });
+      const found = await cb.call('GET', '/v2/whitelabel/portal.customer.test');
+      expect(found.status, found.text).toBe(200);
+      expect(found.body.data).toMatchObject({ company_name: 'Customer Inc', account_id: ids.customer });
+      const again = await cb.call('PUT', `${acct()}/whitelabel`, { token: t, data: { company_name: 'X' } });
+      expect(again.status).toBe(400);
+      const taken = await cb.call('PUT', `/v2/accounts/${ids.unrelated}/whitelabel`, {
+        token: tokens.unrelated,
+        data: { domain: 'portal.customer.test' },
+      });
+      expect(taken.status).toBe(400);
+      expect(taken.body.data).toMatchObject({ domain: { unique: { cause: 'portal.customer.test' } } });
+      const bad = await cb.call('POST', `${acct()}/whitelabel`, { token: t, data: { hide_powered: 'yes' } });
+      expect(bad.status).toBe(400);
+      expect(bad.body.data).toMatchObject({ hide_powered: { type: {} } });
+      const moved = await cb.call('POST', `${acct()}/whitelabel`, {
+        token: t,
+        data: { domain: 'brand.customer.test', company_name: 'Customer Two' },
+      });
+      expect(moved.status, moved.text).toBe(200);
+      expect((await cb.call('GET', '/v2/whitelabel/portal.customer.test')).status).toBe(404);
+      expect((await cb.call('GET', '/v2/whitelabel/brand.customer.test')).body.data).toMatchObject({
+        company_name: 'Customer Two',
+      });
+      expect((await cb.call('DELETE', `${acct()}/whitelabel`, { token: t })).status).toBe(200);
+      expect((await cb.call('GET', '/v2/whitelabel/brand.customer.test')).status).toBe(404);
+      expect((await cb.call('GET', `${acct()}/whitelabel`, { token: t })).status).toBe(404);
+    });
+
+    it('directories, phone_numbers, channels, whitelabel: an unrelated account’s token is 403, a parent’s allowed', async () => {
+      const r = tokens.reseller!;
+      const u = tokens.unrelated!;
+      const dir = (await cb.call('PUT', `${acct()}/directories`, { token: r, data: { name: 'D' } })).body.data
+        .id as string;
+      const json: Array<[string, string, unknown?]> = [
+        ['GET', `${acct()}/directories`],
+        ['PUT', `${acct()}/directories`, { name: 'N' }],
+        ['GET', `${acct()}/directories/${dir}`],
+        ['PATCH', `${acct()}/directories/${dir}`, { name: 'D2' }],
+        ['POST', `${acct()}/directories/${dir}`, { name: 'D3' }],
+        ['GET', `${acct()}/phone_numbers`],
+        ['GET', `${acct()}/channels`],
+        ['PUT', `${acct()}/whitelabel`, { company_name: 'C' }],
+        ['GET', `${acct()}/whitelabel`],
+        ['POST', `${acct()}/whitelabel`, { company_name: 'C2' }],
+        ['DELETE', `${acct()}/whitelabel`],
+        ['DELETE', `${acct()}/directories/${dir}`],
+      ];
+      for (const [m, p, d] of json) {
+        const refused = await cb.call(m, p, { token: u, data: d });
+        expect(refused.status, `${m} ${p}`).toBe(403);
+        expect(refused.body).toMatchObject({ message: 'forbidden', data: { cause: ids.customer } });
+        const allowed = await cb.call(m, p, { token: r, data: d });
+        expect([200, 201], `${m} ${p}: ${allowed.text}`).toContain(allowed.status);
+      }
+      expect((await cb.call('GET', `${acct()}/phone_numbers`)).status).toBe(401);
+    });
   });
 }
