@@ -31,6 +31,7 @@ import { KINDS } from './kinds.ts';
 import { registerMediaRoutes } from './media-routes.ts';
 import { registerMessageRoutes } from './message-routes.ts';
 import { registerEmptyRoutes } from './empty-routes.ts';
+import { registerAppsStoreRoutes } from './apps-store-routes.ts';
 import { registerWhitelabelRoutes } from './whitelabel-routes.ts';
 
 /** Kazoo 4.3's CORS headers (api_util:get_cors_headers), the methods being every one Fife serves. */
@@ -138,6 +139,7 @@ export async function buildCrossbar(cb: Crossbar): Promise<FastifyInstance> {
   registerMediaRoutes(app, cb);
   registerEmptyRoutes(app, cb);
   registerWhitelabelRoutes(app, cb);
+  registerAppsStoreRoutes(app, cb);
   await app.ready();
   return app;
 }

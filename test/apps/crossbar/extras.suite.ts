@@ -8,6 +8,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DocumentStore } from '../../../src/store/index.ts';
+import crossbarApp from '../../../apps/crossbar/app.ts';
+import { memoryLogger } from '../../../src/kernel/log.ts';
+import { buildAppsDir, voipMeta, writeApp } from './apps-dir.ts';
 import { seedAccounts, startCrossbar, type CbHarness } from './support.ts';
 
 let cb: CbHarness;
@@ -18,7 +21,7 @@ export function describeExtras(label: string, open?: () => Promise<DocumentStore
   describe(`crossbar filters, apps store, numbers, whitelabel, openapi: ${label}`, () => {
     beforeAll(async () => {
       cb = await startCrossbar({ store: open === undefined ? undefined : await open() });
-      await seedAccounts(cb, ids, tokens);
+      ids.root = (await seedAccounts(cb, ids, tokens)).rootId;
     }, 30_000);
 
     afterAll(async () => {
@@ -188,6 +191,139 @@ export function describeExtras(label: string, open?: () => Promise<DocumentStore
         expect([200, 201], `${m} ${p}: ${allowed.text}`).toContain(allowed.status);
       }
       expect((await cb.call('GET', `${acct()}/phone_numbers`)).status).toBe(401);
+    });
+    /** The crossbar app's init_apps operation, as `fife crossbar init-apps` runs it. */
+    const initApps = async (dir: string, apiUrl?: string) =>
+      (
+        (await crossbarApp.operations!.init_apps!(
+          { dir, ...(apiUrl === undefined ? {} : { api_url: apiUrl }) },
+          { store: cb.store, log: memoryLogger().logger } as never,
+        )) as { apps: Array<Record<string, any>> }
+      ).apps;
+
+    const download = async (path: string, token?: string) => {
+      const res = await fetch(`${cb.base}${path}`, {
+        headers: token === undefined ? {} : { 'x-auth-token': token },
+      });
+      return { status: res.status, headers: res.headers, bytes: Buffer.from(await res.arrayBuffer()) };
+    };
+
+    it('init_apps registers a client’s apps (metadata, icon, screenshots) into the master account; apps_store lists and serves them', async () => {
+      const { dir, images } = buildAppsDir();
+      const report = await initApps(dir, 'http://api.platform.test:8000/v2/');
+      const by = Object.fromEntries(report.map((a) => [a.app, a]));
+      expect(by.voip).toMatchObject({
+        result: 'created',
+        images: ['VoIP_Services.png', 'voip1.png', 'voip2.png'],
+      });
+      expect(by.accounts).toMatchObject({ result: 'created', images: ['accounts.png'] });
+      expect(by.broken).toMatchObject({ result: 'failed', error: expect.stringContaining('not JSON') });
+      expect(by.nameless).toMatchObject({ result: 'failed', error: expect.stringContaining('name') });
+      expect(by.assets).toBeUndefined();
+      const t = tokens.reseller!;
+      const list = await cb.call('GET', `${acct()}/apps_store`, { token: t });
+      expect(list.status, list.text).toBe(200);
+      const voip = (list.body.data as Array<Record<string, any>>).find((a) => a.name === 'voip')!;
+      expect(voip).toMatchObject({
+        id: by.voip.id,
+        i18n: { 'en-US': { label: 'Smart PBX' } },
+        tags: ['reseller', 'developer'],
+        api_url: 'http://api.platform.test:8000/v2/',
+        account_id: ids.root,
+        masqueradable: true,
+      });
+      expect(voip).not.toHaveProperty('source_url');
+      expect(voip).not.toHaveProperty('allowed_users');
+      expect((list.body.data as unknown[]).length).toBe(2);
+      const one = await cb.call('GET', `${acct()}/apps_store/${by.voip.id}`, { token: t });
+      expect(one.body.data).toMatchObject({
+        id: by.voip.id,
+        name: 'voip',
+        author: '2600Hz',
+        screenshots: ['voip1.png', 'voip2.png'],
+        account_id: ids.root,
+      });
+      // Images go to <img> tags: no token needed.
+      const icon = await download(`${acct()}/apps_store/${by.voip.id}/icon`);
+      expect(icon.status).toBe(200);
+      expect(icon.headers.get('content-type')).toBe('image/png');
+      expect(icon.bytes.equals(images.icon)).toBe(true);
+      const shot = await download(`${acct()}/apps_store/${by.voip.id}/screenshot/1`);
+      expect(shot.bytes.equals(images.shot1)).toBe(true);
+      expect((await download(`${acct()}/apps_store/${by.voip.id}/screenshot/2`)).status).toBe(404);
+      expect((await cb.call('GET', `${acct()}/apps_store/${'a'.repeat(32)}`, { token: t })).status).toBe(404);
+      // Run again: known names are updated in place, not duplicated.
+      writeApp(dir, 'voip', voipMeta('SmartPBX'), { 'icon/VoIP_Services.png': images.icon });
+      const again = Object.fromEntries((await initApps(dir)).map((a) => [a.app, a]));
+      expect(again.voip).toMatchObject({ result: 'updated', id: by.voip.id });
+      expect(again.voip).not.toHaveProperty('missing');
+      expect(again.accounts).toMatchObject({ result: 'unchanged', id: by.accounts.id });
+      const after = await cb.call('GET', `${acct()}/apps_store/${by.voip.id}`, { token: t });
+      expect(after.body.data.i18n['en-US'].label).toBe('SmartPBX');
+      expect((await cb.call('GET', `${acct()}/apps_store`, { token: t })).body.data).toHaveLength(2);
+    });
+
+    it('apps_store install state is per account: PUT installs, POST changes, DELETE uninstalls; errors as Kazoo', async () => {
+      const t = tokens.reseller!;
+      const list = (await cb.call('GET', `${acct()}/apps_store`, { token: t })).body.data as Array<
+        Record<string, any>
+      >;
+      const voip = list.find((a) => a.name === 'voip')!.id as string;
+      const path = `${acct()}/apps_store/${voip}`;
+      const bad = await cb.call('PUT', path, { token: t, data: { allowed_users: 'everyone' } });
+      expect(bad.status).toBe(400);
+      expect(bad.body).toMatchObject({ message: 'validation error', data: { allowed_users: { enum: {} } } });
+      const made = await cb.call('PUT', path, { token: t, data: { allowed_users: 'all' } });
+      expect(made.status, made.text).toBe(201);
+      expect(made.body.data).toEqual({ allowed_users: 'all', users: [], name: 'voip' });
+      const twice = await cb.call('PUT', path, { token: t, data: { allowed_users: 'all' } });
+      expect(twice.status).toBe(400);
+      expect(twice.body.message).toBe('Application already installed');
+      const listed = (await cb.call('GET', `${acct()}/apps_store`, { token: t })).body.data as Array<
+        Record<string, any>
+      >;
+      expect(listed.find((a) => a.id === voip)).toMatchObject({ allowed_users: 'all', users: [] });
+      // Another account has not installed it.
+      const elsewhere = await cb.call('GET', `/v2/accounts/${ids.reseller}/apps_store/${voip}`, { token: t });
+      expect(elsewhere.body.data).not.toHaveProperty('allowed_users');
+      const changed = await cb.call('POST', path, {
+        token: t,
+        data: { allowed_users: 'specific', users: [{ id: 'u1' }] },
+      });
+      expect(changed.status, changed.text).toBe(200);
+      expect((await cb.call('GET', path, { token: t })).body.data).toMatchObject({
+        allowed_users: 'specific',
+        users: [{ id: 'u1' }],
+      });
+      expect((await cb.call('DELETE', path, { token: t })).status).toBe(200);
+      const gone = await cb.call('DELETE', path, { token: t });
+      expect(gone.status).toBe(400);
+      expect(gone.body.message).toBe('Application is not installed');
+      expect((await cb.call('POST', path, { token: t, data: { allowed_users: 'all' } })).status).toBe(400);
+    });
+
+    it('apps_store: an unrelated account’s token is 403, a parent’s allowed', async () => {
+      const r = tokens.reseller!;
+      const u = tokens.unrelated!;
+      const list = (await cb.call('GET', `${acct()}/apps_store`, { token: r })).body.data as Array<
+        Record<string, any>
+      >;
+      const id = list.find((a) => a.name === 'accounts')!.id as string;
+      const steps: Array<[string, string, unknown?]> = [
+        ['GET', `${acct()}/apps_store`],
+        ['GET', `${acct()}/apps_store/${id}`],
+        ['PUT', `${acct()}/apps_store/${id}`, { allowed_users: 'admins' }],
+        ['POST', `${acct()}/apps_store/${id}`, { allowed_users: 'all' }],
+        ['DELETE', `${acct()}/apps_store/${id}`],
+      ];
+      for (const [m, p, d] of steps) {
+        const refused = await cb.call(m, p, { token: u, data: d });
+        expect(refused.status, `${m} ${p}`).toBe(403);
+        expect(refused.body).toMatchObject({ message: 'forbidden', data: { cause: ids.customer } });
+        const allowed = await cb.call(m, p, { token: r, data: d });
+        expect([200, 201], `${m} ${p}: ${allowed.text}`).toContain(allowed.status);
+      }
+      expect((await cb.call('GET', `${acct()}/apps_store`)).status).toBe(401);
     });
   });
 }
