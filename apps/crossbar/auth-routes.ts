@@ -8,15 +8,18 @@
  *   user by the hash among that account's users. One enabled user: 201 with a token in
  *   `auth_token` and `{account_id, owner_id, account_name, is_reseller, is_master_account,
  *   reseller_id, language, apps}`; a disabled account 423 `locked`; anything else 401
- *   invalid_credentials (which part failed is logged, not told). `phone_number` is not
- *   looked up yet (401).
+ *   invalid_credentials (which part failed is logged, not told). With `phone_number`
+ *   (Kazoo's lookup of the number's owner), the account is the one whose callflow routes
+ *   that number, written as given, as its digits, or as `+` and its digits (each
+ *   account's callflows_by_number view is asked; a number in several accounts' callflows
+ *   names them all, and the credentials must match in exactly one).
  * - PUT /v2/api_auth `{data: {api_key}}`: the account with that key; 201 with a token
  *   (a disabled account: 423).
  * - POST /v2/auth/tokeninfo `{data: {token}}` (or the request's own token): the token's
  *   claims; 401 for a token this cluster did not sign or that expired.
  */
 import type { FastifyInstance } from 'fastify';
-import { ACCOUNTS_DB, accountDbName, type SavedDoc } from '../../src/store/index.ts';
+import { ACCOUNTS_DB, accountDbName, isAccountId, type SavedDoc } from '../../src/store/index.ts';
 import { route } from './answer.ts';
 import { findAccount, tokenOf, type Crossbar } from './context.ts';
 import { requestData } from './docs.ts';
@@ -62,7 +65,24 @@ async function candidateAccounts(cb: Crossbar, data: Record<string, unknown>): P
     });
     return rows.rows.map((r) => r.id!);
   }
+  if (typeof data.phone_number === 'string') return accountsByNumber(cb, data.phone_number);
   return [];
+}
+
+/** The accounts whose callflows route `number` (as given, its digits, or + and its digits). */
+async function accountsByNumber(cb: Crossbar, number: string): Promise<string[]> {
+  const digits = number.replace(/[^0-9]/g, '');
+  const keys = [...new Set([number, digits, `+${digits}`].filter((k) => k !== '' && k !== '+'))];
+  const found: string[] = [];
+  for (const row of (await cb.store.allDocs(ACCOUNTS_DB)).rows) {
+    const id = row.id;
+    if (typeof id !== 'string' || !isAccountId(id)) continue;
+    const db = accountDbName(id, 'encoded');
+    await cb.dbs.account(db);
+    const hits = await cb.store.view(db, 'crossbar_listings/callflows_by_number', { keys });
+    if (hits.rows.length > 0) found.push(id);
+  }
+  return found;
 }
 
 function loginData(account: SavedDoc, ownerId: string | undefined) {

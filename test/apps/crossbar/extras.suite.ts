@@ -11,7 +11,7 @@ import type { DocumentStore } from '../../../src/store/index.ts';
 import crossbarApp from '../../../apps/crossbar/app.ts';
 import { memoryLogger } from '../../../src/kernel/log.ts';
 import { buildAppsDir, voipMeta, writeApp } from './apps-dir.ts';
-import { seedAccounts, startCrossbar, type CbHarness } from './support.ts';
+import { md5, seedAccounts, startCrossbar, userIn, type CbHarness } from './support.ts';
 
 let cb: CbHarness;
 const ids: Record<string, string> = {};
@@ -324,6 +324,29 @@ export function describeExtras(label: string, open?: () => Promise<DocumentStore
         expect([200, 201], `${m} ${p}: ${allowed.text}`).toContain(allowed.status);
       }
       expect((await cb.call('GET', `${acct()}/apps_store`)).status).toBe(401);
+    });
+    it('user_auth with phone_number: the account whose callflow routes the number', async () => {
+      const t = tokens.reseller!;
+      const flow = await cb.call('PUT', `${acct()}/callflows`, {
+        token: t,
+        data: { numbers: ['+15554443322'], flow: { module: 'user', data: { id: 'x' } } },
+      });
+      expect(flow.status, flow.text).toBe(201);
+      const user = await userIn(cb, t, ids.customer!, 'phoneuser', 'phone-pass');
+      const login = (phone_number: string, password = 'phone-pass') =>
+        cb.call('PUT', '/v2/user_auth', {
+          data: { credentials: md5(`phoneuser:${password}`), phone_number },
+        });
+      for (const n of ['+15554443322', '15554443322', '1 (555) 444-3322']) {
+        const ok = await login(n);
+        expect(ok.status, `${n}: ${ok.text}`).toBe(201);
+        expect(ok.body.data).toMatchObject({ account_id: ids.customer, owner_id: user });
+        expect(typeof ok.body.auth_token).toBe('string');
+      }
+      expect((await login('+15554443322', 'wrong')).status).toBe(401);
+      const unknown = await login('+15550000000');
+      expect(unknown.status).toBe(401);
+      expect(unknown.body.message).toBe('invalid_credentials');
     });
   });
 }
