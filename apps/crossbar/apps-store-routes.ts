@@ -16,7 +16,7 @@
  *   download; no token needed (Kazoo serves them to `<img>` tags); none: 404.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { params, route } from './answer.ts';
+import { body, params, route, tokenFree } from './answer.ts';
 import type { Crossbar } from './context.ts';
 import { accountScope, saving } from './doc-routes.ts';
 import { publicDoc, publicInput, requestData } from './docs.ts';
@@ -117,8 +117,8 @@ export function registerAppsStoreRoutes(app: FastifyInstance, cb: Crossbar): voi
       cb.log.info({ account_id: account._id, app_id: doc._id, app: doc.name }, `crossbar: app ${mode}ed`);
       return { status: mode === 'install' ? 201 : 200, data: mode === 'uninstall' ? {} : apps[doc._id] };
     });
-  app.put(`${base}/:app_id`, change('install'));
-  app.post(`${base}/:app_id`, change('update'));
+  app.put(`${base}/:app_id`, body('app_install', appInstallSchema), change('install'));
+  app.post(`${base}/:app_id`, body('app_install', appInstallSchema), change('update'));
   app.delete(`${base}/:app_id`, change('uninstall'));
 
   const image = async (id: string, name: unknown) => {
@@ -127,13 +127,13 @@ export function registerAppsStoreRoutes(app: FastifyInstance, cb: Crossbar): voi
     if (typeof name !== 'string' || atts[name] === undefined) return undefined;
     return { name, att: await cb.store.getAttachment(db, doc._id, name) };
   };
-  app.get(`${base}/:app_id/icon`, async (req, reply) => {
+  app.get(`${base}/:app_id/icon`, tokenFree, async (req, reply) => {
     const { app_id: id } = params(req);
     const found = await image(id!, (await loadApp(cb, id!)).app.icon);
     if (found === undefined) throw badIdentifier(id!);
     return sendAttachment(reply, found.att, found.name);
   });
-  app.get(`${base}/:app_id/screenshot/:n`, async (req, reply) => {
+  app.get(`${base}/:app_id/screenshot/:n`, tokenFree, async (req, reply) => {
     const { app_id: id, n } = params(req);
     const shots = (await loadApp(cb, id!)).app.screenshots;
     const i = Number(n);

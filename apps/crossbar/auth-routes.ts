@@ -20,7 +20,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { ACCOUNTS_DB, accountDbName, isAccountId, type SavedDoc } from '../../src/store/index.ts';
-import { route } from './answer.ts';
+import { body, route } from './answer.ts';
 import { findAccount, tokenOf, type Crossbar } from './context.ts';
 import { requestData } from './docs.ts';
 import { CbError, invalidCredentials, validationError } from './errors.ts';
@@ -39,11 +39,13 @@ const userAuthSchema = {
   },
 };
 const checkUserAuth = validator(userAuthSchema);
-const checkApiAuth = validator({
+const apiAuthSchema = {
   type: 'object',
   required: ['api_key'],
   properties: { api_key: { type: 'string', minLength: 1 } },
-});
+};
+const checkApiAuth = validator(apiAuthSchema);
+const tokeninfoSchema = { type: 'object', properties: { token: { type: 'string' } } };
 
 /** Kazoo's answer for a disabled account: 423 `locked`, a validation error on `account`. */
 const accountDisabled = (): CbError =>
@@ -102,6 +104,7 @@ function loginData(account: SavedDoc, ownerId: string | undefined) {
 export function registerAuthRoutes(app: FastifyInstance, cb: Crossbar): void {
   app.put(
     '/v2/user_auth',
+    body('user_auth', userAuthSchema, { tokenFree: true }),
     route(async (req) => {
       const data = checkUserAuth(requestData(req.body));
       data.account_realm ??= data.realm;
@@ -147,6 +150,7 @@ export function registerAuthRoutes(app: FastifyInstance, cb: Crossbar): void {
 
   app.put(
     '/v2/api_auth',
+    body('api_auth', apiAuthSchema, { tokenFree: true }),
     route(async (req) => {
       const data = checkApiAuth(requestData(req.body));
       const rows = await cb.store.view(ACCOUNTS_DB, 'crossbar_accounts/listing_by_api_key', {
@@ -170,6 +174,7 @@ export function registerAuthRoutes(app: FastifyInstance, cb: Crossbar): void {
 
   app.post(
     '/v2/auth/tokeninfo',
+    body('tokeninfo', tokeninfoSchema),
     route(async (req) => {
       const data = requestData(req.body);
       const token = typeof data.token === 'string' ? data.token : tokenOf(req);

@@ -42,6 +42,8 @@ export interface Kind {
   /** pvt_type of its documents. */
   type: string;
   listView: string;
+  /** The JSON schema its documents are checked with (also the OpenAPI request body). */
+  schema: object;
   /** Adds to the listed rows what the listing view cannot know (vmboxes: `messages`). */
   listRows?(store: DocumentStore, accountId: string, rows: Obj[]): Promise<Obj[]>;
   /** Adds to a GET of one document what Kazoo answers beside it (callflows: `metadata`). */
@@ -83,6 +85,7 @@ export const users: Kind = {
   path: 'users',
   type: 'user',
   listView: 'crossbar_listings/users',
+  schema: userSchema,
   validate: validator(userSchema),
   async prepare(store, db, data, existing) {
     const out = { ...data };
@@ -127,6 +130,7 @@ export const devices: Kind = {
   type: 'device',
   listView: 'crossbar_listings/devices',
   withStatus: true,
+  schema: deviceSchema,
   validate: validator(deviceSchema),
   async prepare(store, db, data, existing) {
     const sip = data.sip as Obj | undefined;
@@ -152,6 +156,7 @@ export const callflows: Kind = {
   type: 'callflow',
   listView: 'crossbar_listings/callflows',
   readExtra: async (store, db, doc) => ({ metadata: await callflowMetadata(store, db, doc.flow) }),
+  schema: callflowSchema,
   validate: validator(callflowSchema),
   async prepare(store, db, data, existing) {
     const errors: FieldErrors = {};
@@ -173,6 +178,7 @@ const plain = (path: string, type: string, schema: object): Kind => ({
   path,
   type,
   listView: `crossbar_listings/${path}`,
+  schema,
   validate: validator(schema),
   prepare: async (_store, _db, data) => ({ data, pvt: {} }),
 });

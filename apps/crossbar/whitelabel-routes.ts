@@ -13,7 +13,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ACCOUNTS_DB, accountDbName, isStoreError, type SavedDoc } from '../../src/store/index.ts';
-import { params, route } from './answer.ts';
+import { body, params, route, tokenFree } from './answer.ts';
 import { findAccount, type Crossbar } from './context.ts';
 import { accountScope, checkRevision, saving } from './doc-routes.ts';
 import { publicDoc, publicInput, requestData } from './docs.ts';
@@ -61,6 +61,7 @@ async function markDomain(cb: Crossbar, accountId: string, domain: string | unde
 export function registerWhitelabelRoutes(app: FastifyInstance, cb: Crossbar): void {
   app.get(
     '/v2/whitelabel/:domain',
+    tokenFree,
     route(async (req) => {
       await cb.dbs.system();
       const domain = params(req).domain!;
@@ -118,8 +119,8 @@ export function registerWhitelabelRoutes(app: FastifyInstance, cb: Crossbar): vo
       cb.log.info({ account_id: account._id, domain: data.domain }, 'crossbar: whitelabel saved');
       return { status: create ? 201 : 200, data: publicDoc(saved), revision: saved._rev };
     });
-  app.put(one, write(true));
-  app.post(one, write(false));
+  app.put(one, body('whitelabel', whitelabelSchema), write(true));
+  app.post(one, body('whitelabel', whitelabelSchema), write(false));
 
   app.delete(
     one,

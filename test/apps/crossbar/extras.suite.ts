@@ -6,6 +6,7 @@
  * allowed), validation errors. The store is the caller's, a fresh one: embedded in
  * crossbar.test.ts, a pouchdb-server of its own in extras.couchdb.test.ts.
  */
+import { Ajv } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DocumentStore } from '../../../src/store/index.ts';
 import crossbarApp from '../../../apps/crossbar/app.ts';
@@ -347,6 +348,81 @@ export function describeExtras(label: string, open?: () => Promise<DocumentStore
       const unknown = await login('+15550000000');
       expect(unknown.status).toBe(401);
       expect(unknown.body.message).toBe('invalid_credentials');
+    });
+    it('GET /v2/openapi.json documents every served route with the schemas the routes validate with', async () => {
+      const res = await fetch(`${cb.base}/v2/openapi.json`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('application/json');
+      const doc = (await res.json()) as Record<string, any>;
+      expect(doc.openapi).toBe('3.1.0');
+      const ops = Object.entries(doc.paths as Record<string, Record<string, any>>).flatMap(([path, m]) =>
+        Object.keys(m).map((method) => `${method.toUpperCase()} ${path}`),
+      );
+      // The endpoints the README's table lists, as a client names them.
+      const A = '/v2/accounts/{account_id}';
+      const expected = [
+        'PUT /v2/user_auth',
+        'PUT /v2/api_auth',
+        'POST /v2/auth/tokeninfo',
+        `GET ${A}`,
+        `PUT ${A}`,
+        `POST ${A}`,
+        `PATCH ${A}`,
+        `DELETE ${A}`,
+        `GET ${A}/children`,
+        `GET ${A}/descendants`,
+        `GET ${A}/parents`,
+        `GET ${A}/api_key`,
+        `GET ${A}/devices/status`,
+        `GET ${A}/vmboxes/{id}/messages`,
+        `GET ${A}/vmboxes/{id}/messages/{message_id}/raw`,
+        `PUT ${A}/media/{id}/raw`,
+        `GET ${A}/apps_store`,
+        `PUT ${A}/apps_store/{app_id}`,
+        `GET ${A}/apps_store/{app_id}/icon`,
+        `GET ${A}/apps_store/{app_id}/screenshot/{n}`,
+        `GET ${A}/phone_numbers`,
+        `GET ${A}/channels`,
+        'GET /v2/whitelabel/{domain}',
+        `PUT ${A}/whitelabel`,
+        'GET /v2/openapi.json',
+        ...['users', 'devices', 'callflows', 'vmboxes', 'media', 'menus', 'directories'].flatMap((k) => [
+          `GET ${A}/${k}`,
+          `PUT ${A}/${k}`,
+          `GET ${A}/${k}/{id}`,
+          `POST ${A}/${k}/{id}`,
+          `PATCH ${A}/${k}/{id}`,
+          `DELETE ${A}/${k}/{id}`,
+        ]),
+      ];
+      for (const e of expected) expect(ops, e).toContain(e);
+      // Every documented operation is served: none falls to the unknown-path answer.
+      for (const op of ops) {
+        const [method, path] = op.split(' ') as [string, string];
+        const url = path.replace(/\{[^}]+\}/g, 'f'.repeat(32));
+        const r = await cb.call(method, url);
+        expect(r.body.message === 'not_found' && r.status === 404, `${op} is not served`).toBe(false);
+      }
+      // The schemas compile, and are the ones the routes check: the same fields are refused.
+      const ajv = new Ajv({ allErrors: true, strict: false });
+      for (const [name, schema] of Object.entries(doc.components.schemas as Record<string, object>))
+        expect(() => ajv.compile(schema), name).not.toThrow();
+      const devicePut = doc.paths[`${A}/devices`].put;
+      expect(devicePut.security).toEqual([{ auth_token: [] }]);
+      expect(devicePut.requestBody.content['application/json'].schema.properties.data.$ref).toBe(
+        '#/components/schemas/device',
+      );
+      const checkDevice = ajv.compile(doc.components.schemas.device);
+      const bad = { device_type: 'toaster', sip: { password: 'x' } };
+      expect(checkDevice(bad)).toBe(false);
+      const fromDoc = (checkDevice.errors ?? []).map((e) => e.instancePath || e.params.missingProperty);
+      const served = await cb.call('PUT', `${acct()}/devices`, { token: tokens.reseller, data: bad });
+      expect(served.status).toBe(400);
+      expect(Object.keys(served.body.data).sort()).toEqual(
+        fromDoc.map((p: string) => p.replace(/^\//, '').replace(/\//g, '.')).sort(),
+      );
+      expect(doc.paths['/v2/user_auth'].put.security).toBeUndefined();
+      expect(doc.paths[`${A}/media/{id}/raw`].put.requestBody.content).toHaveProperty('audio/*');
     });
   });
 }
