@@ -259,10 +259,9 @@ export const vmMessageSchema = {
   },
 } as const;
 
-/** `POST .../vmboxes/{B}/messages`: moves several messages at once. */
+/** `POST` / `DELETE .../vmboxes/{B}/messages`: moves several messages (all when none listed). */
 export const vmBulkSchema = {
   type: 'object',
-  required: ['messages'],
   properties: {
     messages: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
     folder: { type: 'string', enum: ['new', 'saved', 'deleted'] },

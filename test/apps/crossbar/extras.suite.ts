@@ -424,5 +424,97 @@ export function describeExtras(label: string, open?: () => Promise<DocumentStore
       expect(doc.paths['/v2/user_auth'].put.security).toBeUndefined();
       expect(doc.paths[`${A}/media/{id}/raw`].put.requestBody.content).toHaveProperty('audio/*');
     });
+    const uploadMessage = async (box: string, token: string, audio: Buffer, qs = '', type = 'audio/wav') => {
+      const res = await fetch(`${cb.base}${acct()}/vmboxes/${box}/messages${qs}`, {
+        method: 'PUT',
+        headers: { 'x-auth-token': token, 'content-type': type },
+        body: new Uint8Array(audio),
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, any> };
+    };
+
+    it('vmbox messages: PUT uploads audio as a new message; listed, downloadable byte for byte; bad uploads refused', async () => {
+      const t = tokens.reseller!;
+      const box = (
+        await cb.call('PUT', `${acct()}/vmboxes`, { token: t, data: { name: 'Up', mailbox: '4100' } })
+      ).body.data.id as string;
+      const audio = Buffer.concat([Buffer.from('RIFF'), Buffer.alloc(400, 7)]);
+      const up = await uploadMessage(box, t, audio, '?caller_id_number=1002&caller_id_name=Bob&length=4000');
+      expect(up.status, JSON.stringify(up.body)).toBe(201);
+      expect(up.body.data).toMatchObject({
+        caller_id_number: '1002',
+        caller_id_name: 'Bob',
+        length: 4000,
+        folder: 'new',
+      });
+      const id = up.body.data.media_id as string;
+      expect(id).toMatch(/^\d{6}-[0-9a-f]{32}$/);
+      const list = await cb.call('GET', `${acct()}/vmboxes/${box}/messages`, { token: t });
+      expect(list.body.data).toEqual([expect.objectContaining({ media_id: id, caller_id_name: 'Bob' })]);
+      const raw = await fetch(`${cb.base}${acct()}/vmboxes/${box}/messages/${id}/raw`, {
+        headers: { 'x-auth-token': t },
+      });
+      expect(Buffer.from(await raw.arrayBuffer()).equals(audio)).toBe(true);
+      const boxes = await cb.call('GET', `${acct()}/vmboxes`, { token: t });
+      expect(boxes.body.data.find((b: { id: string }) => b.id === box).messages).toBe(1);
+      const notAudio = await cb.call('PUT', `${acct()}/vmboxes/${box}/messages`, {
+        token: t,
+        data: { x: 1 },
+      });
+      expect(notAudio.status).toBe(400);
+      expect(notAudio.body.data).toHaveProperty('content_type');
+      const empty = await uploadMessage(box, t, Buffer.alloc(0));
+      expect(empty.status).toBe(400);
+      const badFolder = await uploadMessage(box, t, audio, '?folder=archive&length=abc');
+      expect(badFolder.status).toBe(400);
+      expect(badFolder.body.data).toMatchObject({ folder: { enum: {} }, length: { type: {} } });
+    });
+
+    it('vmbox messages: POST / DELETE on the list move several at once and report which failed', async () => {
+      const t = tokens.reseller!;
+      const box = (
+        await cb.call('PUT', `${acct()}/vmboxes`, { token: t, data: { name: 'Bulk', mailbox: '4200' } })
+      ).body.data.id as string;
+      const msg: string[] = [];
+      for (let i = 0; i < 3; i++)
+        msg.push((await uploadMessage(box, t, Buffer.from(`RIFF${i}`))).body.data.media_id as string);
+      const path = `${acct()}/vmboxes/${box}/messages`;
+      const bogus = '209901-' + 'a'.repeat(32);
+      const moved = await cb.call('POST', path, {
+        token: t,
+        data: { messages: [msg[0], msg[1], bogus], folder: 'saved' },
+      });
+      expect(moved.status, moved.text).toBe(200);
+      expect(moved.body.data).toEqual({ succeeded: [msg[0], msg[1]], failed: { [bogus]: 'not_found' } });
+      const folders = async () =>
+        Object.fromEntries(
+          (
+            (await cb.call('GET', path, { token: t })).body.data as Array<{
+              media_id: string;
+              folder: string;
+            }>
+          ).map((m) => [m.media_id, m.folder]),
+        );
+      expect(await folders()).toEqual({ [msg[0]!]: 'saved', [msg[1]!]: 'saved', [msg[2]!]: 'new' });
+      const del = await cb.call('DELETE', path, { token: t, data: { messages: [msg[0]] } });
+      expect(del.body.data).toEqual({ succeeded: [msg[0]], failed: {} });
+      expect(Object.keys(await folders()).sort()).toEqual([msg[1], msg[2]].sort());
+      const all = await cb.call('POST', `${path}?folder=new`, { token: t });
+      expect(all.body.data.succeeded.sort()).toEqual([msg[1], msg[2]].sort());
+      expect(await folders()).toEqual({ [msg[1]!]: 'new', [msg[2]!]: 'new' });
+      const noFolder = await cb.call('POST', path, { token: t, data: { messages: [msg[1]] } });
+      expect(noFolder.status).toBe(400);
+      expect(noFolder.body.data).toHaveProperty('folder');
+      const badList = await cb.call('POST', path, { token: t, data: { messages: 'all', folder: 'saved' } });
+      expect(badList.status).toBe(400);
+      expect(badList.body.data).toMatchObject({ messages: { type: {} } });
+      const u = tokens.unrelated!;
+      expect((await uploadMessage(box, u, Buffer.from('RIFF'))).status).toBe(403);
+      for (const m of ['POST', 'DELETE']) {
+        const refused = await cb.call(m, path, { token: u, data: { messages: [msg[1]], folder: 'saved' } });
+        expect(refused.status, m).toBe(403);
+        expect(refused.body).toMatchObject({ message: 'forbidden', data: { cause: ids.customer } });
+      }
+    });
   });
 }
