@@ -16,7 +16,8 @@
  *   new name becomes a new document (without `source_url`, as Kazoo), a known one gets
  *   the keys that changed; the icon (`metadata/icon/<icon>`, or `icons/`) and each
  *   screenshot (`metadata/screenshots/<name>`) replace the attachments of those names;
- *   `apiUrl` sets every app's `api_url`. Answers what it did per app; an app whose
+ *   `apiUrl` sets every app's `api_url` (without it, the metadata's `api_url` is ignored,
+ *   as Kazoo ignores it). Answers what it did per app; an app whose
  *   metadata is missing, not JSON or not valid (appSchema) is reported and skipped, the
  *   others still load; an image file missing is reported, the app kept.
  */
@@ -140,7 +141,9 @@ export async function initApps(
       out.push({ app: e.name, result: 'failed', error: (err as Error).message });
       continue;
     }
+    // As Kazoo: without a URL the metadata's own api_url is not used (a stored one stays).
     if (opts.apiUrl !== undefined) meta.api_url = opts.apiUrl;
+    else delete meta.api_url;
     const name = meta.name as string;
     const t = Math.floor(Date.now() / 1000);
     let doc: SavedDoc;
@@ -195,6 +198,45 @@ export async function initApps(
       id: doc._id,
       images,
       ...(missing.length > 0 ? { missing } : {}),
+    });
+  }
+  return out;
+}
+
+/**
+ * The apps a user of an account may open (Kazoo's `apps` in a user_auth answer, which
+ * Monster UI shows): the account's installs whose `allowed_users` is `all`, `admins` for
+ * a user with `priv_level: admin`, or `specific` naming the user in `users`; each as
+ * `{id, name, api_url, source_url, label, i18n}` (`label` the en-US one) from the master
+ * account's app, when it is still there and published.
+ */
+export async function userApps(store: DocumentStore, dbs: Databases, db: string, user: Obj): Promise<Obj[]> {
+  const apps = ((await installs(store, db)).apps ?? {}) as Record<string, Obj>;
+  const ids = Object.keys(apps);
+  if (ids.length === 0) return [];
+  const mdb = await masterDb(store, dbs);
+  if (mdb === undefined) return [];
+  const offered = new Map((await storeApps(store, mdb)).map((a) => [a.id as string, a]));
+  const out: Obj[] = [];
+  for (const id of ids) {
+    const install = apps[id]!;
+    const app = offered.get(id);
+    if (app === undefined || app.published === false) continue;
+    const who = install.allowed_users;
+    const users = Array.isArray(install.users) ? (install.users as Obj[]) : [];
+    const allowed =
+      who === 'all' ||
+      (who === 'admins' && user.priv_level === 'admin') ||
+      (who === 'specific' && users.some((u) => u.id === user._id));
+    if (!allowed) continue;
+    const i18n = (app.i18n ?? {}) as Record<string, Obj>;
+    out.push({
+      id,
+      name: app.name,
+      api_url: app.api_url,
+      source_url: app.source_url,
+      label: i18n['en-US']?.label,
+      i18n,
     });
   }
   return out;

@@ -7,7 +7,8 @@
  *   (compared as Kazoo normalizes it: lower-case letters and digits only) or realm; the
  *   user by the hash among that account's users. One enabled user: 201 with a token in
  *   `auth_token` and `{account_id, owner_id, account_name, is_reseller, is_master_account,
- *   reseller_id, language, apps}`; a disabled account 423 `locked`; anything else 401
+ *   reseller_id, language, apps}` (`apps`: the account's installed apps this user may
+ *   open, apps-store.ts `userApps`); a disabled account 423 `locked`; anything else 401
  *   invalid_credentials (which part failed is logged, not told). With `phone_number`
  *   (Kazoo's lookup of the number's owner), the account is the one whose callflow routes
  *   that number, written as given, as its digits, or as `+` and its digits (each
@@ -25,6 +26,7 @@ import { findAccount, tokenOf, type Crossbar } from './context.ts';
 import { requestData } from './docs.ts';
 import { CbError, invalidCredentials, validationError } from './errors.ts';
 import { validator } from './validate.ts';
+import { userApps } from './apps-store.ts';
 
 const userAuthSchema = {
   type: 'object',
@@ -87,7 +89,7 @@ async function accountsByNumber(cb: Crossbar, number: string): Promise<string[]>
   return found;
 }
 
-function loginData(account: SavedDoc, ownerId: string | undefined) {
+function loginData(account: SavedDoc, ownerId: string | undefined, apps: unknown[] = []) {
   const tree = (account.pvt_tree as string[] | undefined) ?? [];
   return {
     account_id: account._id,
@@ -97,7 +99,7 @@ function loginData(account: SavedDoc, ownerId: string | undefined) {
     is_master_account: tree.length === 0,
     reseller_id: tree[0] ?? account._id,
     language: typeof account.language === 'string' ? account.language : 'en-us',
-    apps: [],
+    apps,
   };
 }
 
@@ -144,7 +146,8 @@ export function registerAuthRoutes(app: FastifyInstance, cb: Crossbar): void {
       );
       req.cbMeta.authToken = token;
       cb.log.info({ account_id: account._id, owner_id: user._id }, 'crossbar: user_auth');
-      return { status: 201, data: loginData(account, user._id) };
+      const apps = await userApps(cb.store, cb.dbs, accountDbName(account._id, 'encoded'), user);
+      return { status: 201, data: loginData(account, user._id, apps) };
     }),
   );
 

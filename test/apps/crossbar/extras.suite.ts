@@ -516,5 +516,48 @@ export function describeExtras(label: string, open?: () => Promise<DocumentStore
         expect(refused.body).toMatchObject({ message: 'forbidden', data: { cause: ids.customer } });
       }
     });
+    it('user_auth answers the installed apps the user may open (all, admins, specific)', async () => {
+      const t = tokens.reseller!;
+      const offered = (await cb.call('GET', `${acct()}/apps_store`, { token: t })).body.data as Array<
+        Record<string, any>
+      >;
+      const voip = offered.find((a) => a.name === 'voip')!.id as string;
+      const accounts = offered.find((a) => a.name === 'accounts')!.id as string;
+      await userIn(cb, t, ids.customer!, 'custadmin', 'admin-pass');
+      const plain = await cb.call('PUT', `${acct()}/users`, {
+        token: t,
+        data: { first_name: 'P', last_name: 'U', username: 'plainuser', password: 'plain-pass' },
+      });
+      const plainId = plain.body.data.id as string;
+      const apps = async (username: string, password: string) => {
+        const r = await cb.call('PUT', '/v2/user_auth', {
+          data: { credentials: md5(`${username}:${password}`), account_name: 'Customer' },
+        });
+        expect(r.status, r.text).toBe(201);
+        return (r.body.data.apps as Array<Record<string, any>>).map((a) => a.name).sort();
+      };
+      expect(await apps('custadmin', 'admin-pass')).toEqual([]);
+      await cb.call('PUT', `${acct()}/apps_store/${voip}`, { token: t, data: { allowed_users: 'admins' } });
+      await cb.call('PUT', `${acct()}/apps_store/${accounts}`, {
+        token: t,
+        data: { allowed_users: 'specific', users: [{ id: plainId }] },
+      });
+      const login = await cb.call('PUT', '/v2/user_auth', {
+        data: { credentials: md5('custadmin:admin-pass'), account_name: 'Customer' },
+      });
+      expect(login.body.data.apps).toEqual([
+        expect.objectContaining({
+          id: voip,
+          name: 'voip',
+          api_url: 'http://api.platform.test:8000/v2/',
+          label: 'SmartPBX',
+        }),
+      ]);
+      expect(await apps('plainuser', 'plain-pass')).toEqual(['accounts']);
+      await cb.call('POST', `${acct()}/apps_store/${voip}`, { token: t, data: { allowed_users: 'all' } });
+      expect(await apps('plainuser', 'plain-pass')).toEqual(['accounts', 'voip']);
+      for (const id of [voip, accounts]) await cb.call('DELETE', `${acct()}/apps_store/${id}`, { token: t });
+      expect(await apps('plainuser', 'plain-pass')).toEqual([]);
+    });
   });
 }
