@@ -24,7 +24,7 @@ import {
   type DocumentStore,
   type SavedDoc,
 } from '../../src/store/index.ts';
-import { params, query, route } from './answer.ts';
+import { body, params, query, route } from './answer.ts';
 import { authenticate, authorizeAccount, findAccount, isSuperduper, type Crossbar } from './context.ts';
 import { checkRevision, saving } from './doc-routes.ts';
 import { mergePatch, privateFields, publicDoc, publicInput, requestData } from './docs.ts';
@@ -93,6 +93,7 @@ export function registerAccountRoutes(app: FastifyInstance, cb: Crossbar): void 
 
   app.put(
     one,
+    body('account', accountSchema),
     route(async (req) => {
       const { account: parent } = await scope(req);
       const data = validateAccount(structuredClone(publicInput(requestData(req.body))));
@@ -136,8 +137,8 @@ export function registerAccountRoutes(app: FastifyInstance, cb: Crossbar): void 
       cb.log.info({ account_id: account._id }, 'crossbar: account edited');
       return { data: publicDoc(saved), revision: saved._rev };
     });
-  app.post(one, update(false));
-  app.patch(one, update(true));
+  app.post(one, body('account', accountSchema), update(false));
+  app.patch(one, body('account', accountSchema), update(true));
 
   app.delete(
     one,

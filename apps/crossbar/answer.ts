@@ -23,6 +23,18 @@ export const route =
     });
   };
 
+/**
+ * A route's options naming the JSON schema its request `data` is checked with: the
+ * OpenAPI document (openapi.ts) shows it as the request body. Validation stays in the
+ * handler (validate.ts); this only declares the schema.
+ */
+export const body = (name: string, schema: object, more: { tokenFree?: boolean } = {}) => ({
+  config: { body: { name, schema }, ...more },
+});
+
+/** A route that answers without a token (logins, public images): the OpenAPI document says so. */
+export const tokenFree = { config: { tokenFree: true } };
+
 export type Params = Record<string, string>;
 export const params = (req: FastifyRequest): Params => req.params as Params;
 export const query = (req: FastifyRequest): Record<string, unknown> => req.query as Record<string, unknown>;

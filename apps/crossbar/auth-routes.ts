@@ -7,21 +7,26 @@
  *   (compared as Kazoo normalizes it: lower-case letters and digits only) or realm; the
  *   user by the hash among that account's users. One enabled user: 201 with a token in
  *   `auth_token` and `{account_id, owner_id, account_name, is_reseller, is_master_account,
- *   reseller_id, language, apps}`; a disabled account 423 `locked`; anything else 401
- *   invalid_credentials (which part failed is logged, not told). `phone_number` is not
- *   looked up yet (401).
+ *   reseller_id, language, apps}` (`apps`: the account's installed apps this user may
+ *   open, apps-store.ts `userApps`); a disabled account 423 `locked`; anything else 401
+ *   invalid_credentials (which part failed is logged, not told). With `phone_number`
+ *   (Kazoo's lookup of the number's owner), the account is the one whose callflow routes
+ *   that number, written as given, as its digits, or as `+` and its digits (each
+ *   account's callflows_by_number view is asked; a number in several accounts' callflows
+ *   names them all, and the credentials must match in exactly one).
  * - PUT /v2/api_auth `{data: {api_key}}`: the account with that key; 201 with a token
  *   (a disabled account: 423).
  * - POST /v2/auth/tokeninfo `{data: {token}}` (or the request's own token): the token's
  *   claims; 401 for a token this cluster did not sign or that expired.
  */
 import type { FastifyInstance } from 'fastify';
-import { ACCOUNTS_DB, accountDbName, type SavedDoc } from '../../src/store/index.ts';
-import { route } from './answer.ts';
+import { ACCOUNTS_DB, accountDbName, isAccountId, type SavedDoc } from '../../src/store/index.ts';
+import { body, route } from './answer.ts';
 import { findAccount, tokenOf, type Crossbar } from './context.ts';
 import { requestData } from './docs.ts';
 import { CbError, invalidCredentials, validationError } from './errors.ts';
 import { validator } from './validate.ts';
+import { userApps } from './apps-store.ts';
 
 const userAuthSchema = {
   type: 'object',
@@ -36,11 +41,13 @@ const userAuthSchema = {
   },
 };
 const checkUserAuth = validator(userAuthSchema);
-const checkApiAuth = validator({
+const apiAuthSchema = {
   type: 'object',
   required: ['api_key'],
   properties: { api_key: { type: 'string', minLength: 1 } },
-});
+};
+const checkApiAuth = validator(apiAuthSchema);
+const tokeninfoSchema = { type: 'object', properties: { token: { type: 'string' } } };
 
 /** Kazoo's answer for a disabled account: 423 `locked`, a validation error on `account`. */
 const accountDisabled = (): CbError =>
@@ -62,10 +69,27 @@ async function candidateAccounts(cb: Crossbar, data: Record<string, unknown>): P
     });
     return rows.rows.map((r) => r.id!);
   }
+  if (typeof data.phone_number === 'string') return accountsByNumber(cb, data.phone_number);
   return [];
 }
 
-function loginData(account: SavedDoc, ownerId: string | undefined) {
+/** The accounts whose callflows route `number` (as given, its digits, or + and its digits). */
+async function accountsByNumber(cb: Crossbar, number: string): Promise<string[]> {
+  const digits = number.replace(/[^0-9]/g, '');
+  const keys = [...new Set([number, digits, `+${digits}`].filter((k) => k !== '' && k !== '+'))];
+  const found: string[] = [];
+  for (const row of (await cb.store.allDocs(ACCOUNTS_DB)).rows) {
+    const id = row.id;
+    if (typeof id !== 'string' || !isAccountId(id)) continue;
+    const db = accountDbName(id, 'encoded');
+    await cb.dbs.account(db);
+    const hits = await cb.store.view(db, 'crossbar_listings/callflows_by_number', { keys });
+    if (hits.rows.length > 0) found.push(id);
+  }
+  return found;
+}
+
+function loginData(account: SavedDoc, ownerId: string | undefined, apps: unknown[] = []) {
   const tree = (account.pvt_tree as string[] | undefined) ?? [];
   return {
     account_id: account._id,
@@ -75,13 +99,14 @@ function loginData(account: SavedDoc, ownerId: string | undefined) {
     is_master_account: tree.length === 0,
     reseller_id: tree[0] ?? account._id,
     language: typeof account.language === 'string' ? account.language : 'en-us',
-    apps: [],
+    apps,
   };
 }
 
 export function registerAuthRoutes(app: FastifyInstance, cb: Crossbar): void {
   app.put(
     '/v2/user_auth',
+    body('user_auth', userAuthSchema, { tokenFree: true }),
     route(async (req) => {
       const data = checkUserAuth(requestData(req.body));
       data.account_realm ??= data.realm;
@@ -121,12 +146,14 @@ export function registerAuthRoutes(app: FastifyInstance, cb: Crossbar): void {
       );
       req.cbMeta.authToken = token;
       cb.log.info({ account_id: account._id, owner_id: user._id }, 'crossbar: user_auth');
-      return { status: 201, data: loginData(account, user._id) };
+      const apps = await userApps(cb.store, cb.dbs, accountDbName(account._id, 'encoded'), user);
+      return { status: 201, data: loginData(account, user._id, apps) };
     }),
   );
 
   app.put(
     '/v2/api_auth',
+    body('api_auth', apiAuthSchema, { tokenFree: true }),
     route(async (req) => {
       const data = checkApiAuth(requestData(req.body));
       const rows = await cb.store.view(ACCOUNTS_DB, 'crossbar_accounts/listing_by_api_key', {
@@ -150,6 +177,7 @@ export function registerAuthRoutes(app: FastifyInstance, cb: Crossbar): void {
 
   app.post(
     '/v2/auth/tokeninfo',
+    body('tokeninfo', tokeninfoSchema),
     route(async (req) => {
       const data = requestData(req.body);
       const token = typeof data.token === 'string' ? data.token : tokenOf(req);

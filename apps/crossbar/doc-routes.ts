@@ -16,7 +16,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { accountDbName, isStoreError, newDocId, type SavedDoc } from '../../src/store/index.ts';
-import { params, query, route } from './answer.ts';
+import { body, params, query, route } from './answer.ts';
 import { authenticate, authorizeAccount, type Crossbar } from './context.ts';
 import { mergePatch, privateFields, publicDoc, publicInput, requestData } from './docs.ts';
 import { badIdentifier, CbError } from './errors.ts';
@@ -94,8 +94,10 @@ export function registerDocRoutes(app: FastifyInstance, cb: Crossbar, kind: Kind
     }),
   );
 
+  const withBody = body(kind.type, kind.schema);
   app.put(
     base,
+    withBody,
     route(async (req) => {
       const { account, db } = await accountScope(cb, req);
       const checked = kind.validate(structuredClone(publicInput(requestData(req.body))));
@@ -163,8 +165,8 @@ export function registerDocRoutes(app: FastifyInstance, cb: Crossbar, kind: Kind
       );
       return { data: publicDoc(saved), revision: saved._rev };
     });
-  app.post(`${base}/:id`, update(false));
-  app.patch(`${base}/:id`, update(true));
+  app.post(`${base}/:id`, withBody, update(false));
+  app.patch(`${base}/:id`, withBody, update(true));
 
   app.delete(
     `${base}/:id`,

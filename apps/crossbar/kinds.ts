@@ -15,12 +15,22 @@
  *   count of the box's messages not deleted (mailbox-messages.ts).
  * - media: no further check (the audio is an attachment, media-routes.ts).
  * - menus: no further check; the documents apps/callflow's menu module reads.
+ * - directories: no further check (Kazoo's plain directory documents: name, min_dial,
+ *   max_dial, sort_by, confirm_match, users).
  */
 import { createHash } from 'node:crypto';
 import type { DocumentStore } from '../../src/store/index.ts';
 import { validationError, type FieldErrors } from './errors.ts';
 import { countsByBox, recentMessages } from './mailbox-messages.ts';
-import { callflowSchema, deviceSchema, mediaSchema, menuSchema, userSchema, vmboxSchema } from './schemas.ts';
+import {
+  callflowSchema,
+  deviceSchema,
+  directorySchema,
+  mediaSchema,
+  menuSchema,
+  userSchema,
+  vmboxSchema,
+} from './schemas.ts';
 import { validator } from './validate.ts';
 import { callflowMetadata } from './callflow-metadata.ts';
 
@@ -32,6 +42,8 @@ export interface Kind {
   /** pvt_type of its documents. */
   type: string;
   listView: string;
+  /** The JSON schema its documents are checked with (also the OpenAPI request body). */
+  schema: object;
   /** Adds to the listed rows what the listing view cannot know (vmboxes: `messages`). */
   listRows?(store: DocumentStore, accountId: string, rows: Obj[]): Promise<Obj[]>;
   /** Adds to a GET of one document what Kazoo answers beside it (callflows: `metadata`). */
@@ -73,6 +85,7 @@ export const users: Kind = {
   path: 'users',
   type: 'user',
   listView: 'crossbar_listings/users',
+  schema: userSchema,
   validate: validator(userSchema),
   async prepare(store, db, data, existing) {
     const out = { ...data };
@@ -117,6 +130,7 @@ export const devices: Kind = {
   type: 'device',
   listView: 'crossbar_listings/devices',
   withStatus: true,
+  schema: deviceSchema,
   validate: validator(deviceSchema),
   async prepare(store, db, data, existing) {
     const sip = data.sip as Obj | undefined;
@@ -142,6 +156,7 @@ export const callflows: Kind = {
   type: 'callflow',
   listView: 'crossbar_listings/callflows',
   readExtra: async (store, db, doc) => ({ metadata: await callflowMetadata(store, db, doc.flow) }),
+  schema: callflowSchema,
   validate: validator(callflowSchema),
   async prepare(store, db, data, existing) {
     const errors: FieldErrors = {};
@@ -163,6 +178,7 @@ const plain = (path: string, type: string, schema: object): Kind => ({
   path,
   type,
   listView: `crossbar_listings/${path}`,
+  schema,
   validate: validator(schema),
   prepare: async (_store, _db, data) => ({ data, pvt: {} }),
 });
@@ -187,4 +203,6 @@ export const vmboxes: Kind = {
 export const media = plain('media', 'media', mediaSchema);
 export const menus = plain('menus', 'menu', menuSchema);
 
-export const KINDS: readonly Kind[] = [users, devices, callflows, vmboxes, media, menus];
+export const directories = plain('directories', 'directory', directorySchema);
+
+export const KINDS: readonly Kind[] = [users, devices, callflows, vmboxes, media, menus, directories];

@@ -6,9 +6,13 @@
  *
  * Views are keyed by the listed document's id, or by `[prefix, id]` (an account's
  * children / descendants); the keys clients see are the ids.
+ *
+ * Kazoo's listing filters (`filter_<key>`, `has_key`, ..., filters.ts) are tested on each
+ * row's whole stored document before paging: a page holds `page_size` rows that pass.
  */
 import type { DocumentStore } from '../../src/store/index.ts';
 import { fieldError } from './errors.ts';
+import { docFilter } from './filters.ts';
 
 export interface Page {
   data: unknown[];
@@ -35,13 +39,19 @@ export async function listPage(
   }
   const start = typeof query.start_key === 'string' ? query.start_key : undefined;
   const from = start ?? (prefix === undefined ? undefined : '');
-  const rows = (
+  const keep = docFilter(query);
+  const found = (
     await store.view(db, view, {
       ...(from === undefined ? {} : { startkey: prefix === undefined ? from : [prefix, from] }),
       ...(prefix === undefined ? {} : { endkey: [prefix, {}] }),
-      ...(paginate ? { limit: size + 1 } : {}),
+      ...(paginate && keep === undefined ? { limit: size + 1 } : {}),
+      ...(keep === undefined ? {} : { includeDocs: true }),
     })
   ).rows;
+  const rows =
+    keep === undefined
+      ? found
+      : found.filter((r) => r.doc !== undefined && r.doc !== null && keep(r.doc as Record<string, unknown>));
   const keyOf = (k: unknown): unknown => (prefix === undefined ? k : (k as unknown[])[1]);
   const page = paginate ? rows.slice(0, size) : rows;
   const data = page.map((r) => r.value);

@@ -86,7 +86,7 @@ export function registerMediaRoutes(app: FastifyInstance, cb: Crossbar): void {
     );
     return sendSuccess(reply, req.cbMeta, 200, publicDoc(saved), { revision: saved._rev });
   };
-  const opts = { bodyLimit: DEFAULT_MAX_ATTACHMENT_BYTES };
+  const opts = { bodyLimit: DEFAULT_MAX_ATTACHMENT_BYTES, config: { rawBody: 'audio/*' } };
   app.put(raw, opts, upload);
   app.post(raw, opts, upload);
 }

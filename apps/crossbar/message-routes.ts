@@ -12,14 +12,30 @@
  *   the metadata after the move.
  * - `GET .../messages/{M}/raw`: the audio, as a download.
  * - A message id that is malformed, unknown, or of another box: 404 bad_identifier.
+ * - `PUT .../messages` with an `audio/*` body (Kazoo's upload of a message): a new
+ *   message of the box, stored as apps/callflow's voicemail store stores a recorded one
+ *   (this month's MODB, `media_source: "upload"`), its metadata from the query string
+ *   (`caller_id_name`, `caller_id_number`, `from`, `to`, `call_id`, `folder`, `length`;
+ *   checked with vmMessageSchema); 201 with its metadata. Another body type: 400 on
+ *   `content_type`; an empty body: 400 on `file`.
+ * - `POST .../messages` `{data: {messages: [ids], folder}}` (or `?folder=`) moves those
+ *   messages (all the box's messages not deleted when `messages` is absent); `DELETE
+ *   .../messages` the same to `deleted`. Answers Kazoo's `{succeeded: [ids], failed:
+ *   {id: reason}}`: an id that is not a message of this box fails alone.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { accountModbName, isStoreError, type SavedDoc } from '../../src/store/index.ts';
-import { params, query, route } from './answer.ts';
+import { randomBytes } from 'node:crypto';
+import { gregorianSeconds } from '../../src/api/time.ts';
+import { DEFAULT_MAX_ATTACHMENT_BYTES } from '../../src/store/index.ts';
+import { modbOf } from '../callflow/voicemail-store.ts';
+import { body, params, query, route } from './answer.ts';
 import type { Crossbar } from './context.ts';
 import { accountScope, loadTyped, saving } from './doc-routes.ts';
 import { requestData } from './docs.ts';
-import { badIdentifier, fieldError } from './errors.ts';
+import { badIdentifier, CbError, fieldError } from './errors.ts';
+import { vmBulkSchema, vmMessageSchema } from './schemas.ts';
+import { validator } from './validate.ts';
 import { metadataOf, recentMessages } from './mailbox-messages.ts';
 import { firstAttachment, sendAttachment } from './media-routes.ts';
 
@@ -58,8 +74,110 @@ async function moveTo(cb: Crossbar, db: string, doc: SavedDoc, folder: string): 
   return metadataOf(saved);
 }
 
+const validateMessage = validator(vmMessageSchema);
+const validateBulk = validator(vmBulkSchema);
+const EXTENSIONS: Record<string, string> = { 'audio/mpeg': 'mp3', 'audio/mp3': 'mp3', 'audio/ogg': 'ogg' };
+
+/** The query's message metadata, numbers given as text turned into numbers before the check. */
+function uploadMetadata(q: Obj): Obj {
+  const m: Obj = {};
+  for (const k of Object.keys(vmMessageSchema.properties)) {
+    const v = q[k];
+    if (typeof v !== 'string') continue;
+    m[k] = (k === 'length' || k === 'timestamp') && /^\d+$/.test(v) ? Number(v) : v;
+  }
+  return validateMessage(m);
+}
+
 export function registerMessageRoutes(app: FastifyInstance, cb: Crossbar): void {
   const base = '/v2/accounts/:account_id/vmboxes/:id/messages';
+
+  app.put(
+    base,
+    { bodyLimit: DEFAULT_MAX_ATTACHMENT_BYTES, config: { rawBody: 'audio/*' } },
+    route(async (req) => {
+      const { accountId, box } = await boxScope(cb, req);
+      const type = String(req.headers['content-type'] ?? '')
+        .split(';')[0]!
+        .trim()
+        .toLowerCase();
+      if (!type.startsWith('audio/') || !Buffer.isBuffer(req.body))
+        throw fieldError('content_type', 'enum', 'the body must be audio (Content-Type audio/*)', {
+          value: type,
+        });
+      const audio = req.body;
+      if (audio.length === 0) throw fieldError('file', 'minLength', 'the audio is empty', { target: 1 });
+      const meta = uploadMetadata(query(req));
+      const db = modbOf(accountId);
+      await cb.store.createDb(db);
+      const now = new Date();
+      const id = `${now.getUTCFullYear()}${String(now.getUTCMonth() + 1).padStart(2, '0')}-${randomBytes(16).toString('hex')}`;
+      const saved = await cb.store.save(db, {
+        _id: id,
+        pvt_type: 'mailbox_message',
+        pvt_account_id: accountId,
+        pvt_account_db: db,
+        pvt_created: Math.floor(now.getTime() / 1000),
+        source_type: 'mailbox',
+        source_id: box._id,
+        media_source: 'upload',
+        streamable: true,
+        name: `mailbox ${String(box.mailbox)} message ${now.toISOString()}`,
+        description: 'voicemail message uploaded over the REST API',
+        metadata: {
+          timestamp: gregorianSeconds(now.getTime()),
+          from: '',
+          to: '',
+          caller_id_number: '',
+          caller_id_name: '',
+          call_id: randomBytes(16).toString('hex'),
+          length: 0,
+          ...meta,
+          media_id: id,
+        },
+      });
+      const name = `${id}.${EXTENSIONS[type] ?? 'wav'}`;
+      await cb.store.putAttachment(db, id, name, audio, type, saved._rev);
+      const stored = await cb.store.get(db, id);
+      cb.log.info(
+        { account_id: accountId, vmbox_id: box._id, message_id: id, bytes: audio.length },
+        'crossbar: voicemail message uploaded',
+      );
+      return { status: 201, data: metadataOf(stored), revision: stored._rev };
+    }),
+  );
+
+  const bulk = (deleting: boolean) =>
+    route(async (req) => {
+      const { accountId, box } = await boxScope(cb, req);
+      const data = validateBulk(requestData(req.body));
+      const folder = deleting ? 'deleted' : (query(req).folder ?? data.folder);
+      if (typeof folder !== 'string' || !FOLDERS.includes(folder))
+        throw fieldError('folder', 'enum', 'Value not found in enumerated list of values', {
+          target: FOLDERS,
+          value: folder,
+        });
+      const wanted =
+        (data.messages as string[] | undefined) ??
+        (await recentMessages(cb.store, accountId))
+          .filter((d) => d.source_id === box._id && metadataOf(d).folder !== 'deleted')
+          .map((d) => d._id as string);
+      const succeeded: string[] = [];
+      const failed: Obj = {};
+      for (const id of wanted) {
+        try {
+          const [db, doc] = await loadMessage(cb, accountId, box._id, id);
+          await moveTo(cb, db, doc, folder);
+          succeeded.push(id);
+        } catch (err) {
+          if (!(err instanceof CbError)) throw err;
+          failed[id] = err.status === 404 ? 'not_found' : err.message;
+        }
+      }
+      return { data: { succeeded, failed } };
+    });
+  app.post(base, body('vmbox_messages', vmBulkSchema), bulk(false));
+  app.delete(base, body('vmbox_messages', vmBulkSchema), bulk(true));
 
   app.get(
     base,

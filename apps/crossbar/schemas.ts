@@ -177,3 +177,93 @@ export const menuSchema = {
     },
   },
 } as const;
+
+export const directorySchema = {
+  type: 'object',
+  required: ['name'],
+  properties: {
+    name: str(1, 128),
+    min_dial: { type: 'integer', minimum: 1, default: 3 },
+    max_dial: { type: 'integer', minimum: 1, default: 255 },
+    sort_by: { type: 'string', enum: ['first_name', 'last_name'], default: 'last_name' },
+    confirm_match: { type: 'boolean', default: true },
+    users: { type: 'array', items: { type: 'string' }, default: [] },
+  },
+} as const;
+
+export const whitelabelSchema = {
+  type: 'object',
+  properties: {
+    domain: { type: 'string', minLength: 4, maxLength: 253, pattern: '^[0-9A-Za-z._-]+$' },
+    company_name: str(1, 128),
+    fake_api_url: { type: 'string' },
+    hide_credits: { type: 'boolean', default: false },
+    hide_powered: { type: 'boolean', default: false },
+    hide_registration: { type: 'boolean', default: false },
+    inbound_trunks_price: { type: 'string' },
+    outbound_trunks_price: { type: 'string' },
+    twoway_trunks_price: { type: 'string' },
+    nav: { type: 'object', properties: { help: { type: 'string' }, learn_more: { type: 'string' } } },
+    port: { type: 'object' },
+  },
+} as const;
+
+/** An account's install of an apps-store app (Kazoo's apps_store `apps.<id>`). */
+export const appInstallSchema = {
+  type: 'object',
+  properties: {
+    allowed_users: { type: 'string', enum: ['all', 'specific', 'admins'], default: 'specific' },
+    users: {
+      type: 'array',
+      items: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1 } } },
+      default: [],
+    },
+  },
+} as const;
+
+/** An app's metadata as a browser client ships it (`<app>/metadata/app.json`, Kazoo's app schema). */
+export const appSchema = {
+  type: 'object',
+  required: ['name', 'i18n'],
+  properties: {
+    name: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[a-z0-9_-]+$' },
+    i18n: { type: 'object', minProperties: 1 },
+    tags: { type: 'array', items: { type: 'string' } },
+    icon: { type: 'string', minLength: 1 },
+    screenshots: { type: 'array', items: { type: 'string', minLength: 1 } },
+    api_url: { type: 'string' },
+    source_url: { type: 'string' },
+    author: { type: 'string' },
+    version: { type: 'string' },
+    license: { type: 'string' },
+    price: { type: 'number', minimum: 0 },
+    published: { type: 'boolean', default: true },
+    masqueradable: { type: 'boolean', default: true },
+    phase: { type: 'string', enum: ['alpha', 'beta', 'gold'] },
+    urls: { type: 'object' },
+  },
+} as const;
+
+/** A voicemail message uploaded by a client (Kazoo's vmbox message metadata). */
+export const vmMessageSchema = {
+  type: 'object',
+  properties: {
+    folder: { type: 'string', enum: ['new', 'saved', 'deleted'], default: 'new' },
+    caller_id_name: { type: 'string', maxLength: 128 },
+    caller_id_number: { type: 'string', maxLength: 64 },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    call_id: { type: 'string' },
+    length: { type: 'integer', minimum: 0 },
+    timestamp: { type: 'integer', minimum: 0 },
+  },
+} as const;
+
+/** `POST` / `DELETE .../vmboxes/{B}/messages`: moves several messages (all when none listed). */
+export const vmBulkSchema = {
+  type: 'object',
+  properties: {
+    messages: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+    folder: { type: 'string', enum: ['new', 'saved', 'deleted'] },
+  },
+} as const;

@@ -16,6 +16,8 @@
  *   store unreachable 503 datastore_unreachable; anything else 500
  *   `internal_server_error`, logged with its stack (the client sees no detail).
  *   Unknown paths: 404 `not_found`. Every refusal is logged (info) with its status.
+ * - `GET /v2/openapi.json` (no token) answers the OpenAPI document of every route
+ *   registered here (openapi.ts), bare (not in the envelope), as OpenAPI tools read it.
  */
 import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
@@ -27,10 +29,16 @@ import type { Crossbar } from './context.ts';
 import { registerDocRoutes } from './doc-routes.ts';
 import { registerDeviceStatusRoute } from './device-status.ts';
 import { nodeDigest, sendError } from './envelope.ts';
+import { openApiDocument, type RouteInfo } from './openapi.ts';
+import { tokenFree } from './answer.ts';
+import { FIFE_VERSION } from '../../src/version.ts';
 import { CbError } from './errors.ts';
 import { KINDS } from './kinds.ts';
 import { registerMediaRoutes } from './media-routes.ts';
 import { registerMessageRoutes } from './message-routes.ts';
+import { registerEmptyRoutes } from './empty-routes.ts';
+import { registerAppsStoreRoutes } from './apps-store-routes.ts';
+import { registerWhitelabelRoutes } from './whitelabel-routes.ts';
 
 /** Kazoo 4.3's CORS headers (api_util:get_cors_headers), the methods being every one Fife serves. */
 export const CORS_HEADERS: Readonly<Record<string, string>> = {
@@ -127,6 +135,13 @@ export async function buildCrossbar(cb: Crossbar): Promise<FastifyInstance> {
     }),
   );
 
+  // Every route registered below is collected for the OpenAPI document (openapi.ts).
+  const routes: RouteInfo[] = [];
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat())
+      routes.push({ method, url: r.url, config: r.config as RouteInfo['config'] });
+  });
+
   app.options('*', async (_req, reply) => reply.code(200).header('content-length', '0').send());
 
   registerAuthRoutes(app, cb);
@@ -136,6 +151,17 @@ export async function buildCrossbar(cb: Crossbar): Promise<FastifyInstance> {
   registerMessageRoutes(app, cb);
   registerMediaRoutes(app, cb);
   registerAcdcRoutes(app, cb);
+  registerEmptyRoutes(app, cb);
+  registerWhitelabelRoutes(app, cb);
+  registerAppsStoreRoutes(app, cb);
+  let doc: Record<string, unknown> | undefined;
+  // The bare document (not in the envelope), as OpenAPI tools read it.
+  app.get('/v2/openapi.json', tokenFree, async (_req, reply) =>
+    reply
+      .code(200)
+      .header('content-type', 'application/json')
+      .send(Buffer.from(JSON.stringify((doc ??= openApiDocument(routes, FIFE_VERSION))))),
+  );
   await app.ready();
   return app;
 }

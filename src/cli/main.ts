@@ -22,8 +22,10 @@
  *   fife device add --realm REALM --username USER --password PASS   create a SIP device (or --a1-hash HASH); prints its id
  *   fife user add --account NAME --username U --password P [--admin]  create a user who can log in to the REST API (crossbar); prints its id
  *                                        (its node admin URL option is --admin-url: --admin makes an administrator)
+ *   fife crossbar init-apps DIR [--api-url URL]   register a browser client's apps (DIR/<app>/metadata/app.json,
+ *                                        icon/ and screenshots/) in the master account's apps store; one line per app
  *
- * account/device/user go through the running node's admin endpoint when one runs (its embedded
+ * account/device/user/crossbar go through the running node's admin endpoint when one runs (its embedded
  * store is locked by it); with no node running, or a CouchDB store, they open the store
  * themselves.
  *
@@ -630,6 +632,29 @@ Exit codes: 0 ok, 1 failure, 2 usage error. 'fife COMMAND --help' for a command'
       out(r.id);
     },
   );
+  const crossbar = fife.command('crossbar').description('the REST API (the crossbar app)');
+  nodeCommand(
+    crossbar
+      .command('init-apps')
+      .description(
+        "register a browser client's apps (DIR/<app>/metadata/app.json with icon/ and screenshots/) in the apps store",
+      )
+      .argument('<dir>', 'the folder holding one folder per app (a Monster UI apps folder)')
+      .option('--api-url <url>', "the REST API URL the apps call (sets each app's api_url)"),
+    '--admin-url',
+  ).action(async (dir: string, o: Omit<NodeOpts, 'admin'> & { adminUrl?: string; apiUrl?: string }) => {
+    const node: NodeOpts = { config: o.config, admin: o.adminUrl, timeout: o.timeout };
+    const r = (await runAppOperation(node, 'crossbar', 'init_apps', {
+      dir: resolve(dir),
+      api_url: o.apiUrl,
+    })) as { apps: Array<{ app: string; result: string; id?: string; error?: string; missing?: string[] }> };
+    for (const a of r.apps)
+      out(
+        a.result === 'failed'
+          ? `${a.app}: failed: ${a.error}`
+          : `${a.app}: ${a.result} ${a.id}${a.missing ? ` (missing images: ${a.missing.join(', ')})` : ''}`,
+      );
+  });
   return fife;
 }
 

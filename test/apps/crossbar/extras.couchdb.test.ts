@@ -1,0 +1,25 @@
+/**
+ * crossbar's filters, apps store, numbers, whitelabel and OpenAPI suite (extras.suite.ts) on the CouchDB
+ * adapter, against a pouchdb-server of its own (the suite creates the first account of
+ * its store, which must be a fresh one). Under FIFE_REQUIRE_SERVICES=1 a server that
+ * cannot start fails.
+ */
+import { afterAll, describe } from 'vitest';
+import { memoryLogger } from '../../../src/kernel/log.ts';
+import { CouchStore } from '../../../src/store/index.ts';
+import { serviceGate } from '../../support/services.ts';
+import { startCouchTestServer, type CouchTestServer } from '../../support/couchdb-server.ts';
+import { describeExtras } from './extras.suite.ts';
+
+let server: CouchTestServer | undefined;
+const gate = await serviceGate('CouchDB-protocol server', async () => {
+  server = await startCouchTestServer({ spawn: true });
+});
+afterAll(async () => server?.close());
+
+describe.skipIf(!gate.available)('crossbar extras on CouchDB', () => {
+  describeExtras(
+    'couchdb store',
+    async () => new CouchStore({ url: server!.url, logger: memoryLogger().logger }),
+  );
+});
