@@ -4,13 +4,15 @@
  *   kernel_sup (one_for_one, 3 restarts in 10 s)
  *   ├── apps_controller   starts/stops WhApps; each app's own tree hangs off it
  *   ├── admin             HTTP admin endpoint, loopback by default (fife tree / apps / kill / nodes)
- *   └── nodes             heartbeat on the bus and the cluster view (gen_listener)
+ *   ├── nodes             heartbeat on the bus and the cluster view (gen_listener)
+ *   └── observer          the observer page's cluster-wide trees and events (gen_listener)
  *
  * App trees are declared in supervisors/<app>.sup.ts and started by the apps controller.
  */
 import { AppsController, type AppDefinition, type SupervisorSpec } from '../src/kernel/index.ts';
 import { adminChildSpec, type AdminArgs } from '../src/node/admin.ts';
 import { nodesChildSpec, type NodesArgs } from '../src/node/nodes.ts';
+import { observerChildSpec } from '../src/node/observer/observer.ts';
 
 export const KERNEL_SUP = 'kernel_sup';
 
@@ -26,6 +28,7 @@ export function kernelTree(args: {
       AppsController.childSpec({ env: args.services, apps: args.apps }),
       adminChildSpec(args.admin),
       nodesChildSpec(args.nodes),
+      observerChildSpec({ transport: args.nodes.transport, kernelRoot: KERNEL_SUP }),
     ],
   };
 }

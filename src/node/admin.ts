@@ -19,6 +19,7 @@
  *                                            killed); 404 no such process. Killing the kernel root
  *                                            or admin itself answers first, then crashes it (the
  *                                            root: the node halts).
+ *   GET  /observer, /observer/stream          the observer page and its live stream (observer/routes.ts)
  *   POST /apps/<name>/ops/<op> {input}       run an operation the app declares (e.g. registrar
  *                                            add_account): {type:'ok', result}; errors: 400 invalid,
  *                                            404 unknown app/operation or not found, 409 conflict,
@@ -50,6 +51,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { listNodes, listSwitches } from './nodes.ts';
+import { registerObserverRoutes, OBSERVER_PAGE_PATHS } from './observer/routes.ts';
 import { removeOwnFile } from './node-lock.ts';
 import type { NodeMetrics } from './metrics.ts';
 import {
@@ -80,8 +82,8 @@ export interface AdminArgs {
   metrics?: NodeMetrics;
 }
 
-/** Probes an orchestrator sends without the token. */
-const OPEN_PATHS = new Set(['/health', '/ready']);
+/** Probes an orchestrator sends without the token, and the observer page's static files. */
+const OPEN_PATHS = new Set(['/health', '/ready', ...OBSERVER_PAGE_PATHS]);
 
 interface State {
   close(): Promise<void>;
@@ -298,6 +300,8 @@ async function buildServer(rt: Runtime, self: Pid, a: AdminArgs, log: Logger): P
       }
     },
   );
+
+  registerObserverRoutes(app, rt, route);
 
   app.setNotFoundHandler(async (req) => {
     throw new HttpError(404, `no route ${req.method} ${req.url.split('?')[0]}`);
