@@ -13,7 +13,9 @@
  *   second: its tree (Tree: the `fife tree` JSON), the kernel events since its last update
  *   (Events, with Dropped-Events past the cap), its last crashes (Crashes), message rates
  *   per listener pid (Rates, per second) and its longest mailboxes (Mailboxes, pid ->
- *   length). Its own Server-ID is its observer's queue.
+ *   length). Its own Server-ID is its observer's queue, where `nodes_observe_fault` goes:
+ *   a fault button of a page on another node (Fault `kill`: crash Target-Pid with Reason,
+ *   default `killed`).
  */
 import type { Envelope, MessageDef } from './types.ts';
 
@@ -90,6 +92,17 @@ export const nodes: readonly MessageDef[] = [
       Rates: 'object',
       Seq: 'integerish',
     },
+    route: { exchange: 'targeted', kind: 'queue' },
+  },
+  {
+    id: 'nodes_observe_fault',
+    category: 'nodes',
+    name: 'observe_fault',
+    doc: "an observer page's fault button: inject Fault into the process Target-Pid of the node whose observer queue this is",
+    required: ['Fault', 'Target-Pid'],
+    optional: ['Reason'],
+    values: { Fault: ['kill'] },
+    types: { 'Target-Pid': 'string', Reason: 'string' },
     route: { exchange: 'targeted', kind: 'queue' },
   },
 ];

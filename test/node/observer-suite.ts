@@ -67,6 +67,33 @@ export function observerSuite(busUrl: string, tag: string): void {
     expect(after.mailboxes).toEqual(expect.any(Object));
   });
 
+  it("a kill sent from one node's observer crashes the process on another node", async () => {
+    const a = await boot('epsilon');
+    const b = await boot('zeta');
+    const stream = await openStream(a.adminUrl!);
+    streams.push(stream);
+    const first = await nodeUpdate(stream, b.config.node, (u) => findProc(u.tree, 'ticker') !== undefined);
+    const old = findProc(first.tree, 'ticker')!.pid!;
+    const fault = (body: object) =>
+      fetch(`${a.adminUrl}/observer/fault`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const res = await fault({ node: b.config.node, kind: 'kill', pid: old });
+    expect(res.status).toBe(202);
+    const after = await nodeUpdate(stream, b.config.node, (u) => {
+      const t = findProc(u.tree, 'ticker');
+      return t?.pid !== undefined && t.pid !== old && t.restarts === 1;
+    });
+    expect(after.crashes).toEqual(
+      expect.arrayContaining([expect.objectContaining({ pid: old, reason: 'killed' })]),
+    );
+    // A node the observer has not heard from, and a fault kind it does not know, are refused.
+    expect((await fault({ node: 'nobody@nowhere', kind: 'kill', pid: old })).status).toBe(404);
+    expect((await fault({ node: b.config.node, kind: 'melt', pid: old })).status).toBe(400);
+  });
+
   it('a burst of crashes on a node comes as fewer updates than crashes, the last with every restart counted', async () => {
     const a = await boot('gamma');
     const stream = await openStream(a.adminUrl!);

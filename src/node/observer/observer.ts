@@ -19,6 +19,10 @@
  * buffer is over its limit is closed (the page reconnects); when this process ends,
  * every sink is closed.
  *
+ * `sendFault(rt, {node, kind, pid, reason?})` passes a page's fault button for another
+ * node's process to that node's observer (`nodes_observe_fault` to the Server-ID of its
+ * updates), which applies it (faults.ts); `unknown_node` for a node not heard from.
+ *
  * Sinks get `{event, data}` with data as JSON text: `hello` {node, faults}, `node`
  * {node, at, seq, tree, events, droppedEvents, crashes, rates, mailboxes}, `gone` {node}.
  */
@@ -40,7 +44,7 @@ import { build, destination, type Envelope } from '../../api/index.ts';
 import type { BusTransport } from '../../bus/index.ts';
 import { FIFE_VERSION } from '../../version.ts';
 import { EventLog, RateMeter, mailboxes, trimTree } from './snapshot.ts';
-import { FAULTS } from './faults.ts';
+import { FAULTS, applyFault } from './faults.ts';
 
 export const OBSERVER = 'observer';
 
@@ -82,11 +86,19 @@ interface State {
   /** Watching side. */
   sinks: Set<Sink>;
   views: Map<string, { json: string; at: number }>;
+  /** node -> the queue of its observer (the Server-ID of its updates). */
+  peers: Map<string, string>;
   pinging: boolean;
 }
 
 type Info = 'observer_flush' | 'observer_tick' | 'observer_ping';
-type Call = { type: 'subscribe'; sink: Sink };
+export interface FaultRequest {
+  node: string;
+  kind: string;
+  pid: string;
+  reason?: string;
+}
+type Call = { type: 'subscribe'; sink: Sink } | ({ type: 'fault' } & FaultRequest);
 type Cast = { type: 'unsubscribe'; sink: Sink } | { type: 'kernel_event' };
 
 const ctxOf = (rt: Runtime) => ({ appName: 'fife_observer', appVersion: FIFE_VERSION, node: rt.node });
@@ -151,6 +163,26 @@ async function ping(s: State, ctx: ProcessContext): Promise<void> {
     .catch((err: unknown) => ctx.log.warn({ err: (err as Error).message }, 'observer request not sent'));
 }
 
+async function publishFault(
+  s: State,
+  f: FaultRequest,
+  ctx: ProcessContext,
+): Promise<'sent' | 'unknown_node'> {
+  const queue = s.peers.get(f.node);
+  if (queue === undefined) return 'unknown_node';
+  const msg = build(
+    'nodes_observe_fault',
+    { Fault: f.kind, 'Target-Pid': f.pid, Reason: f.reason },
+    ctxOf(ctx.runtime),
+  );
+  const to = destination('nodes_observe_fault', msg, queue);
+  await s.args.transport.publish(to.exchange, to.routingKey, JSON.stringify(msg), {
+    contentType: 'application/json',
+  });
+  ctx.log.info({ fault: f.kind, pid: f.pid, peer: f.node }, 'fault sent to a node');
+  return 'sent';
+}
+
 function broadcast(s: State, event: string, data: string, ctx: ProcessContext): void {
   for (const sink of s.sinks) {
     try {
@@ -199,6 +231,7 @@ export const Observer: GenListenerBehaviour<State, ObserverArgs, Call, Cast> = {
       ticking: false,
       sinks: new Set(),
       views: new Map(),
+      peers: new Map(),
       pinging: false,
     };
     // Kernel events are recorded as they happen; the process hears of them once per
@@ -258,9 +291,21 @@ export const Observer: GenListenerBehaviour<State, ObserverArgs, Call, Cast> = {
         s.ticking = true;
         ctx.sendAfter(s.limits.tickMs, 'observer_tick');
       }
+    } else if (m['Event-Name'] === 'observe_fault') {
+      applyFault(
+        ctx.runtime,
+        {
+          kind: String(m.Fault),
+          pid: String(m['Target-Pid']),
+          reason: typeof m.Reason === 'string' ? m.Reason : undefined,
+          from: typeof m.Node === 'string' ? m.Node : undefined,
+        },
+        ctx.log,
+      );
     } else if (m['Event-Name'] === 'observe' && typeof m.Node === 'string') {
       const json = pageUpdate(m);
       s.views.set(m.Node, { json, at: Date.now() });
+      if (typeof m['Server-ID'] === 'string') s.peers.set(m.Node, m['Server-ID']);
       broadcast(s, 'node', json, ctx);
     }
     return s;
@@ -291,6 +336,7 @@ export const Observer: GenListenerBehaviour<State, ObserverArgs, Call, Cast> = {
       for (const [node, v] of s.views)
         if (now - v.at > s.limits.leaseMs) {
           s.views.delete(node);
+          s.peers.delete(node);
           broadcast(s, 'gone', JSON.stringify({ node }), ctx);
         }
       await ping(s, ctx);
@@ -299,6 +345,7 @@ export const Observer: GenListenerBehaviour<State, ObserverArgs, Call, Cast> = {
     return noreply(s);
   },
   async handleCall(req, _from, s, ctx) {
+    if (req.type === 'fault') return reply(await publishFault(s, req, ctx), s);
     const sink = req.sink;
     s.sinks.add(sink);
     sink.send('hello', JSON.stringify({ node: ctx.runtime.node, faults: FAULTS }));
@@ -330,6 +377,15 @@ export async function subscribe(rt: Runtime, sink: Sink): Promise<boolean> {
   if (rt.whereis(OBSERVER) === undefined) return false;
   await GenServer.call(rt, OBSERVER, { type: 'subscribe', sink } satisfies Call);
   return true;
+}
+
+/** A page's fault button for a process of `node` (any node the observer hears, itself too). */
+export async function sendFault(
+  rt: Runtime,
+  f: FaultRequest,
+): Promise<'sent' | 'unknown_node' | 'no_observer'> {
+  if (rt.whereis(OBSERVER) === undefined) return 'no_observer';
+  return GenServer.call(rt, OBSERVER, { type: 'fault', ...f } satisfies Call);
 }
 
 export function unsubscribe(rt: Runtime, sink: Sink): void {

@@ -10,6 +10,11 @@
  *                                 line every 15 s keeps proxies from closing it. Needs the
  *                                 token like every other route; 503 when the node runs no
  *                                 observer.
+ *   POST /observer/fault          {node, kind, pid, reason?}: a fault button for another
+ *                                 node's process, sent through the bus (observer.ts); 202
+ *                                 once sent (the page sees the result in the next update),
+ *                                 404 a node the observer has not heard from, 400 a kind
+ *                                 that cannot be sent (faults.ts REMOTE_FAULTS).
  *
  * The page takes the token from the URL fragment (`/observer#token=...`, never sent to
  * the server, so never in a log) or from its login field, and sends it as
@@ -19,7 +24,8 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Runtime } from '../../kernel/index.ts';
-import { subscribe, unsubscribe, type Sink } from './observer.ts';
+import { sendFault, subscribe, unsubscribe, type FaultRequest, type Sink } from './observer.ts';
+import { REMOTE_FAULTS } from './faults.ts';
 
 type Route = (
   method: 'GET' | 'POST',
@@ -52,6 +58,26 @@ export function registerObserverRoutes(_app: FastifyInstance, rt: Runtime, route
         .send(body),
     );
   }
+
+  const faultBody = {
+    type: 'object',
+    required: ['node', 'kind', 'pid'],
+    properties: {
+      node: { type: 'string', minLength: 1 },
+      kind: { type: 'string', enum: [...REMOTE_FAULTS] },
+      pid: { type: 'string', minLength: 1 },
+      reason: { type: 'string', minLength: 1 },
+    },
+  };
+  route('POST', '/observer/fault', { schema: { body: faultBody } }, async (req, reply) => {
+    const f = req.body as FaultRequest;
+    const r = await sendFault(rt, f);
+    if (r === 'sent') return reply.code(202).send({ type: 'ok', node: f.node, kind: f.kind, pid: f.pid });
+    return reply.code(r === 'no_observer' ? 503 : 404).send({
+      error: r === 'no_observer' ? 'this node runs no observer' : `no observed node ${f.node}`,
+      request_id: req.id,
+    });
+  });
 
   route('GET', '/observer/stream', {}, async (req, reply) => {
     if (rt.whereis('observer') === undefined)

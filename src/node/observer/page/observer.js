@@ -2,8 +2,8 @@
 // fetch so that the admin token can go in a header) and draws one card per node of the
 // cluster: its supervision trees (pid, status, restarts, mailbox length, messages per
 // second of each listener), its recent crashes and its kernel events. The fault buttons
-// come from the stream's `hello` (data, see src/node/observer/faults.ts) and are drawn on
-// the processes of the node serving the page. The token comes from the URL fragment
+// come from the stream's `hello` (data, see src/node/observer/faults.ts): on the serving
+// node's processes every kind, on other nodes' the kinds that can go through the bus. The token comes from the URL fragment
 // (#token=...) or the login field and is kept in sessionStorage, never in the URL.
 'use strict';
 
@@ -107,13 +107,21 @@ function handleBlock(block) {
 
 // ---- faults -----------------------------------------------------------------------
 
-async function inject(fault, proc) {
-  const fill = (v) => v.replaceAll('{pid}', proc.pid ?? '').replaceAll('{name}', proc.name ?? '');
-  const body = Object.fromEntries(Object.entries(fault.body).map(([k, v]) => [k, fill(v)]));
+// A fault on a process of the serving node goes to the admin API (`path`); on another
+// node's process, through the serving node's observer (`remote`).
+async function inject(fault, proc, node, isRoot) {
+  const how = node === state.selfNode ? fault : fault.remote;
+  const fill = (v) =>
+    v
+      .replaceAll('{pid}', proc.pid ?? '')
+      .replaceAll('{name}', proc.name ?? '')
+      .replaceAll('{node}', node);
+  const body = Object.fromEntries(Object.entries(how.body).map(([k, v]) => [k, fill(v)]));
   if (fault.confirm && !confirm(fault.confirm)) return;
+  if (isRoot && !confirm(`${fault.kind} the kernel root of ${node}? The node halts.`)) return;
   try {
-    const res = await fetch(fault.path, {
-      method: fault.method,
+    const res = await fetch(how.path, {
+      method: how.method,
       headers: { 'content-type': 'application/json', ...authHeaders() },
       body: JSON.stringify(body),
     });
@@ -140,7 +148,7 @@ function cardFor(node) {
   return card;
 }
 
-function procRow(n, u, local) {
+function procRow(n, u, local, isRoot = false) {
   const li = el('li');
   const row = el('div', 'proc');
   row.dataset.proc = n.id ?? n.name ?? n.behaviour ?? '?';
@@ -164,13 +172,13 @@ function procRow(n, u, local) {
   if (queued) row.append(el('span', 'mailbox', `mailbox ${queued}`));
   if (n.pid && u.rates[n.pid] !== undefined) row.append(el('span', 'rate', `${u.rates[n.pid]} msg/s`));
   if (n.unexpectedMessages) row.append(el('span', 'unexpected', `unexpected ${n.unexpectedMessages}`));
-  if (local && n.pid) {
-    for (const f of state.faults) {
+  if (n.pid) {
+    for (const f of state.faults.filter((f) => local || f.remote)) {
       const b = el('button', undefined, f.label);
       b.type = 'button';
       b.title = f.title;
       b.dataset.fault = f.kind;
-      b.addEventListener('click', () => inject(f, n));
+      b.addEventListener('click', () => inject(f, n, u.node, isRoot));
       row.append(b);
     }
   }
@@ -190,7 +198,7 @@ function renderNode(u) {
   $('.node-meta', card.root).textContent =
     `${u.tree.processes} processes, update ${u.seq} at ${new Date(u.at).toLocaleTimeString()}${local ? ' (this node)' : ''}`;
   const tree = el('ul');
-  if (u.tree.kernel) tree.append(procRow(u.tree.kernel, u, local));
+  if (u.tree.kernel) tree.append(procRow(u.tree.kernel, u, local, true));
   for (const a of u.tree.apps) {
     tree.append(
       el(
