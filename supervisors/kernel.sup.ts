@@ -5,7 +5,8 @@
  *   ├── apps_controller   starts/stops WhApps; each app's own tree hangs off it
  *   ├── admin             HTTP admin endpoint, loopback by default (fife tree / apps / kill / nodes)
  *   ├── nodes             heartbeat on the bus and the cluster view (gen_listener)
- *   └── chaos             runs a fault-injection schedule (fife chaos --every ...)
+ *   ├── chaos             runs a fault-injection schedule (fife chaos --every ...)
+ *   └── observer          the observer page's cluster-wide trees and events (gen_listener)
  *
  * App trees are declared in supervisors/<app>.sup.ts and started by the apps controller.
  */
@@ -13,6 +14,7 @@ import { AppsController, type AppDefinition, type SupervisorSpec } from '../src/
 import { adminChildSpec, type AdminArgs } from '../src/node/admin.ts';
 import { nodesChildSpec, type NodesArgs } from '../src/node/nodes.ts';
 import { chaosChildSpec, type ChaosDepsArgs } from '../src/node/chaos-scheduler.ts';
+import { observerChildSpec } from '../src/node/observer/observer.ts';
 
 export const KERNEL_SUP = 'kernel_sup';
 
@@ -30,6 +32,7 @@ export function kernelTree(args: {
       adminChildSpec(args.admin),
       nodesChildSpec(args.nodes),
       chaosChildSpec(args.chaos),
+      observerChildSpec({ transport: args.nodes.transport, kernelRoot: KERNEL_SUP }),
     ],
   };
 }

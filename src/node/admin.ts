@@ -37,6 +37,7 @@
  *                                            (`event: <type>`, `data: ` the shape events.ts
  *                                            documents); a `: ping` comment every 15 s; a
  *                                            reader 4 MiB behind is disconnected (logged)
+ *   GET  /observer, /observer/stream          the observer page and its live stream (observer/routes.ts)
  *   POST /apps/<name>/ops/<op> {input}       run an operation the app declares (e.g. registrar
  *                                            add_account): {type:'ok', result}; errors: 400 invalid,
  *                                            404 unknown app/operation or not found, 409 conflict,
@@ -68,6 +69,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { listNodes, listSwitches } from './nodes.ts';
+import { registerObserverRoutes, OBSERVER_PAGE_PATHS } from './observer/routes.ts';
 import { removeOwnFile } from './node-lock.ts';
 import { AppLoadError, loadPluginVersion } from './app-loader.ts';
 import type { NodeMetrics } from './metrics.ts';
@@ -108,8 +110,8 @@ export interface AdminArgs {
   chaos?: ChaosDepsArgs;
 }
 
-/** Probes an orchestrator sends without the token. */
-const OPEN_PATHS = new Set(['/health', '/ready']);
+/** Probes an orchestrator sends without the token, and the observer page's static files. */
+const OPEN_PATHS = new Set(['/health', '/ready', ...OBSERVER_PAGE_PATHS]);
 
 interface State {
   close(): Promise<void>;
@@ -520,6 +522,8 @@ async function buildServer(rt: Runtime, self: Pid, a: AdminArgs, log: Logger): P
       }
     },
   );
+
+  registerObserverRoutes(app, rt, route);
 
   app.setNotFoundHandler(async (req) => {
     throw new HttpError(404, `no route ${req.method} ${req.url.split('?')[0]}`);

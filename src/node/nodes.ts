@@ -186,7 +186,8 @@ export const Nodes: GenListenerBehaviour<State, NodesArgs, 'list' | 'switches'> 
   },
   listen: () => ({ bindings: [{ exchange: 'nodes', routingKey: '' }] }),
   handleEvent(m, s, ctx) {
-    if (m['Event-Category'] !== 'nodes') return s;
+    // The observer's messages share the fanout: only heartbeats are this listener's.
+    if (m['Event-Category'] !== 'nodes' || m['Event-Name'] !== 'advertise') return s;
     const node = typeof m.Node === 'string' ? m.Node : undefined;
     if (node === undefined) return s;
     const info = (m['Node-Info'] ?? {}) as { uptime_s?: unknown };
