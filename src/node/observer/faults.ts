@@ -10,8 +10,14 @@
  * pid}`: the serving node's observer passes it as `nodes_observe_fault` to that node's
  * observer, which applies it with `applyFault`).
  *
+ * An entry with `scope: 'node'` is drawn once per node card (the serving node's only)
+ * rather than on each process: the node-wide faults of `POST /chaos`.
+ *
  * - `kill`: `POST /kill {pid}`: the process crashes with reason `killed` and its
  *   supervisor applies its strategy.
+ * - `crash`: `POST /chaos {kind: crash, pid, reason: observer_crash}`.
+ * - node-wide (`POST /chaos`): sever-bus 2 s, store-down 2 s, drop-event-socket,
+ *   delay-bus 200 ms for 5 s, drop-bus 10% for 5 s.
  */
 import type { Logger, Runtime } from '../../kernel/index.ts';
 
@@ -22,7 +28,10 @@ export interface FaultButton {
   title: string;
   method: 'POST';
   path: string;
-  body: Record<string, string>;
+  /** Strings may hold `{pid}`, `{name}`, `{node}`; other values are sent as they are. */
+  body: Record<string, string | number>;
+  /** `node`: one button per node card, not per process. */
+  scope?: 'node';
   /** Ask before sending (the kernel root: the node halts). */
   confirm?: string;
   /** The same fault for another node's process, through the bus. */
@@ -43,6 +52,31 @@ export const FAULTS: readonly FaultButton[] = [
       body: { node: '{node}', kind: 'kill', pid: '{pid}' },
     },
   },
+  {
+    kind: 'crash',
+    label: 'crash',
+    title: 'crash this process with reason observer_crash (POST /chaos)',
+    method: 'POST',
+    path: '/chaos',
+    body: { kind: 'crash', pid: '{pid}', reason: 'observer_crash' },
+  },
+  ...(
+    [
+      ['sever-bus', 'sever bus 2 s', 'cut the bus connection; no reconnect for 2 s', { ms: 2000 }],
+      ['store-down', 'store down 2 s', 'every store request fails for 2 s', { ms: 2000 }],
+      ['drop-event-socket', 'drop event socket', "drop ecallmgr's event socket(s); they reconnect", {}],
+      ['delay-bus', 'delay bus 5 s', 'hold deliveries 200 ms for 5 s', { delay_ms: 200, ms: 5000 }],
+      ['drop-bus', 'drop 10% 5 s', 'lose 10% of deliveries for 5 s', { drop: 0.1, ms: 5000 }],
+    ] as const
+  ).map(([kind, label, title, params]): FaultButton => ({
+    kind,
+    label,
+    title: `${title} (POST /chaos)`,
+    method: 'POST',
+    path: '/chaos',
+    body: { kind, ...params },
+    scope: 'node',
+  })),
 ];
 
 /** Fault kinds another node can send (the catalogue's nodes_observe_fault Fault values). */

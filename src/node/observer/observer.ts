@@ -33,6 +33,7 @@ import {
   ok,
   reply,
   type AppEvent,
+  type FaultEvent,
   type ChildSpec,
   type ExitEvent,
   type ProcessContext,
@@ -262,13 +263,20 @@ export const Observer: GenListenerBehaviour<State, ObserverArgs, Call, Cast> = {
       s.log.app(e);
       note();
     };
+    const onFault = (e: FaultEvent): void => {
+      if (s.watchers.size === 0) return;
+      s.log.fault(e);
+      note();
+    };
     rt.events.on('exit', onExit);
     rt.events.on('supervisor', onSupervisor);
     rt.events.on('app', onApp);
+    rt.events.on('fault', onFault);
     ctx.signal.addEventListener('abort', () => {
       rt.events.off('exit', onExit);
       rt.events.off('supervisor', onSupervisor);
       rt.events.off('app', onApp);
+      rt.events.off('fault', onFault);
       for (const sink of s.sinks) sink.close();
       s.sinks.clear();
     });

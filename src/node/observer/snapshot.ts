@@ -20,6 +20,7 @@ import {
   formatReason,
   isNormalExit,
   type AppEvent,
+  type FaultEvent,
   type ExitEvent,
   type NodeTree,
   type Runtime,
@@ -140,6 +141,14 @@ export class EventLog {
     if (e.childId !== undefined) r.child = e.childId;
     if (e.pid !== undefined) r.pid = String(e.pid);
     if (e.reason !== undefined) r.reason = formatReason(e.reason);
+    this.push(r);
+  }
+
+  /** A `fife chaos` injection (or its end): `fault_<kind>_<phase>`, the target as name. */
+  fault(e: FaultEvent): void {
+    const r: EventRecord = { at: Date.now(), kind: `fault_${e.kind}_${e.phase}` };
+    if (e.target !== undefined) r.name = e.target;
+    if (e.error !== undefined) r.reason = e.error;
     this.push(r);
   }
 

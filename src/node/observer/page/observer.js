@@ -112,10 +112,12 @@ function handleBlock(block) {
 async function inject(fault, proc, node, isRoot) {
   const how = node === state.selfNode ? fault : fault.remote;
   const fill = (v) =>
-    v
-      .replaceAll('{pid}', proc.pid ?? '')
-      .replaceAll('{name}', proc.name ?? '')
-      .replaceAll('{node}', node);
+    typeof v !== 'string'
+      ? v
+      : v
+          .replaceAll('{pid}', proc.pid ?? '')
+          .replaceAll('{name}', proc.name ?? '')
+          .replaceAll('{node}', node);
   const body = Object.fromEntries(Object.entries(how.body).map(([k, v]) => [k, fill(v)]));
   if (fault.confirm && !confirm(fault.confirm)) return;
   if (isRoot && !confirm(`${fault.kind} the kernel root of ${node}? The node halts.`)) return;
@@ -126,9 +128,12 @@ async function inject(fault, proc, node, isRoot) {
       body: JSON.stringify(body),
     });
     if (!res.ok)
-      setStatus(`${fault.kind} ${proc.pid}: ${res.status} ${(await res.json()).error ?? ''}`, 'error');
+      setStatus(
+        `${fault.kind} ${proc.pid ?? node}: ${res.status} ${(await res.json()).error ?? ''}`,
+        'error',
+      );
   } catch (err) {
-    setStatus(`${fault.kind} ${proc.pid} failed: ${err.message}`, 'error');
+    setStatus(`${fault.kind} ${proc.pid ?? node} failed: ${err.message}`, 'error');
   }
 }
 
@@ -173,7 +178,7 @@ function procRow(n, u, local, isRoot = false) {
   if (n.pid && u.rates[n.pid] !== undefined) row.append(el('span', 'rate', `${u.rates[n.pid]} msg/s`));
   if (n.unexpectedMessages) row.append(el('span', 'unexpected', `unexpected ${n.unexpectedMessages}`));
   if (n.pid) {
-    for (const f of state.faults.filter((f) => local || f.remote)) {
+    for (const f of state.faults.filter((f) => !f.scope && (local || f.remote))) {
       const b = el('button', undefined, f.label);
       b.type = 'button';
       b.title = f.title;
@@ -197,6 +202,16 @@ function renderNode(u) {
   const local = u.node === state.selfNode;
   $('.node-meta', card.root).textContent =
     `${u.tree.processes} processes, update ${u.seq} at ${new Date(u.at).toLocaleTimeString()}${local ? ' (this node)' : ''}`;
+  const nodeFaults = $('.node-faults', card.root);
+  if (local && nodeFaults.childElementCount === 0)
+    for (const f of state.faults.filter((f) => f.scope === 'node')) {
+      const b = el('button', undefined, f.label);
+      b.type = 'button';
+      b.title = f.title;
+      b.dataset.fault = f.kind;
+      b.addEventListener('click', () => inject(f, {}, u.node, false));
+      nodeFaults.append(b);
+    }
   const tree = el('ul');
   if (u.tree.kernel) tree.append(procRow(u.tree.kernel, u, local, true));
   for (const a of u.tree.apps) {
