@@ -8,7 +8,12 @@
  *
  * App trees are declared in supervisors/<app>.sup.ts and started by the apps controller.
  */
-import { AppsController, type AppDefinition, type SupervisorSpec } from '../src/kernel/index.ts';
+import {
+  AppsController,
+  type AppDefinition,
+  type AppType,
+  type SupervisorSpec,
+} from '../src/kernel/index.ts';
 import { adminChildSpec, type AdminArgs } from '../src/node/admin.ts';
 import { nodesChildSpec, type NodesArgs } from '../src/node/nodes.ts';
 
@@ -17,13 +22,15 @@ export const KERNEL_SUP = 'kernel_sup';
 export function kernelTree(args: {
   services: unknown;
   apps: AppDefinition<any>[];
+  /** Application type per app (the config's appTypes). */
+  appTypes?: Readonly<Record<string, AppType>>;
   admin: AdminArgs;
   nodes: NodesArgs;
 }): SupervisorSpec {
   return {
     flags: { strategy: 'one_for_one', intensity: 3, period: 10 },
     children: [
-      AppsController.childSpec({ env: args.services, apps: args.apps }),
+      AppsController.childSpec({ env: args.services, apps: args.apps, types: args.appTypes }),
       adminChildSpec(args.admin),
       nodesChildSpec(args.nodes),
     ],

@@ -26,16 +26,23 @@
  * - `operation(name, op)`: an operator operation the app declares, bound to the node's
  *   services, if the app runs (`unknown_app`, `unknown_operation`, `not_started` else).
  * - An app tree that ends by itself (its root supervisor gave up) is logged at error level
- *   and published (`app` event `crashed`). Then, by restart type: `permanent` (the
- *   default): restarted; `transient`: restarted unless it ended with `normal`;
- *   `temporary`: left stopped. Restarts are limited per app (default 3 within 60 s);
- *   past the limit the app is left `failed`, logged at fatal level and published
- *   (`gave_up`): the node keeps running its other apps and says so loudly.
+ *   and published (`app` event `crashed`). It ended abnormally unless its reason is
+ *   `normal`, or `shutdown` with no supervisor having given up (an auto_shutdown). Then,
+ *   by the definition's restart policy (`restart`): `permanent` (the default): restarted;
+ *   `transient`: restarted after an abnormal end; `temporary`: not restarted. Restarts
+ *   are limited per app (default 3 within 60 s); past the limit, or when a restart fails,
+ *   the app is left `failed` and published (`gave_up`).
+ * - Application types (OTP's application:start/2 types), per app from the node config
+ *   (`types`, default `temporary`), decide what an app that ended for good (past its
+ *   limit, a failed restart, or not restarted by its policy) does to the node:
+ *   `permanent`: the node stops; `transient`: the node stops if the app ended abnormally;
+ *   `temporary`: the app is left stopped or failed and reported, the node goes on. A
+ *   node-stopping end is logged at fatal level (app, type, reason) and published as the
+ *   `app` event `halts_node` {app, type, reason}: the node's owner stops the node
+ *   (node.ts, daemon.ts). An operator's stop never does.
  *
- * Differences from OTP: OTP's default app restart type is temporary and a permanent app
- * that dies takes the whole node down. Fife's default is permanent with a per-app restart
- * limit, and a node never stops because one app failed: an operator sees it in the logs,
- * the events and `fife tree` instead.
+ * Differences from OTP: OTP does not restart applications; Fife's controller restarts an
+ * app within its limit before its type applies, whatever the type.
  */
 import {
   GenServer,
@@ -56,6 +63,11 @@ import type { Pid } from './pid.ts';
 import type { Runtime } from './runtime.ts';
 
 export type AppRestart = 'permanent' | 'transient' | 'temporary';
+/** OTP's application type: what an app that ended for good does to its node. */
+export type AppType = 'permanent' | 'transient' | 'temporary';
+export const APP_TYPES: readonly AppType[] = ['permanent', 'transient', 'temporary'];
+/** As Kazoo 4.3's kapps_controller starts kapps (application:start/1): temporary. */
+export const DEFAULT_APP_TYPE: AppType = 'temporary';
 
 export interface AppDefinition<Env = unknown> {
   name: string;
@@ -84,6 +96,7 @@ export interface AppStatus {
   name: string;
   version?: string;
   state: AppState;
+  type: AppType;
   pid?: Pid;
   restarts: number;
   lastFailure?: string;
@@ -91,6 +104,7 @@ export interface AppStatus {
 
 interface Entry {
   def: AppDefinition<any>;
+  type: AppType;
   pid: Pid | undefined;
   state: AppState;
   restarts: number;
@@ -106,6 +120,7 @@ interface State {
   env: unknown;
   ctx: ProcessContext;
   seq: number;
+  types: Readonly<Record<string, AppType>>;
 }
 
 type Request =
@@ -184,6 +199,7 @@ async function treeEnded(s: State, pid: Pid, reason: ExitReason): Promise<void> 
   e.state = 'stopped';
   const cause = isShutdown(reason) ? s.causes.get(name) : undefined;
   s.causes.delete(name);
+  const abnormal = !(reason === NORMAL || (isShutdown(reason) && cause === undefined));
   e.lastFailure = formatReason(cause ?? reason);
   s.ctx.runtime.events.emit('app', {
     kind: 'crashed',
@@ -200,9 +216,9 @@ async function treeEnded(s: State, pid: Pid, reason: ExitReason): Promise<void> 
     'app tree gave up',
   );
   const restart = e.def.restart ?? 'permanent';
-  if (restart === 'temporary' || (restart === 'transient' && reason === NORMAL)) {
-    s.ctx.log.warn({ app: name, restart }, 'app left stopped (restart type)');
-    return;
+  if (restart === 'temporary' || (restart === 'transient' && !abnormal)) {
+    s.ctx.log.warn({ app: name, restart }, 'app left stopped (restart policy)');
+    return endedForGood(s, e, cause ?? reason, abnormal);
   }
   if (!e.history.add(s.ctx.runtime.now())) return giveUp(s, e, cause ?? reason);
   e.restarts++;
@@ -213,11 +229,20 @@ async function treeEnded(s: State, pid: Pid, reason: ExitReason): Promise<void> 
 
 function giveUp(s: State, e: Entry, reason: ExitReason): void {
   e.state = 'failed';
-  s.ctx.runtime.events.emit('app', { kind: 'gave_up', app: e.def.name, reason });
-  s.ctx.log.fatal(
-    { app: e.def.name, reason: reasonForLog(reason), restarts: e.restarts },
-    'app failed for good: left stopped; the node goes on without it',
-  );
+  s.ctx.runtime.events.emit('app', { kind: 'gave_up', app: e.def.name, reason, type: e.type });
+  endedForGood(s, e, reason, true);
+}
+
+/** The app will not run again by itself: its type decides whether the node stops. */
+function endedForGood(s: State, e: Entry, reason: ExitReason, abnormal: boolean): void {
+  const app = e.def.name;
+  const fields = { app, type: e.type, reason: reasonForLog(reason), restarts: e.restarts };
+  if (e.type === 'permanent' || (e.type === 'transient' && abnormal)) {
+    s.ctx.log.fatal(fields, `app failed for good: the node stops (${e.type} app)`);
+    s.ctx.runtime.events.emit('app', { kind: 'halts_node', app, reason, type: e.type });
+  } else if (abnormal) {
+    s.ctx.log.fatal(fields, 'app failed for good: left stopped; the node goes on without it');
+  } else s.ctx.log.warn(fields, 'app ended: left stopped; the node goes on without it');
 }
 
 function status(s: State): AppStatus[] {
@@ -225,6 +250,7 @@ function status(s: State): AppStatus[] {
     name: e.def.name,
     version: e.def.version,
     state: e.state,
+    type: e.type,
     pid: e.pid,
     restarts: e.restarts,
     lastFailure: e.lastFailure,
@@ -234,13 +260,25 @@ function status(s: State): AppStatus[] {
 interface InitArgs {
   env: unknown;
   apps: AppDefinition<any>[];
+  /** Application type per app name (the node config's `appTypes`); DEFAULT_APP_TYPE else. */
+  types?: Readonly<Record<string, AppType>>;
 }
+
+const newEntry = (def: AppDefinition<any>, types: Readonly<Record<string, AppType>>): Entry => ({
+  def,
+  type: types[def.name] ?? DEFAULT_APP_TYPE,
+  pid: undefined,
+  state: 'stopped',
+  restarts: 0,
+  history: new RestartLog(def.maxRestarts ?? DEFAULT_LIMIT),
+  startedSeq: 0,
+});
 
 const behaviour: GenServerBehaviour<State, InitArgs, Request> = {
   name: 'apps_controller',
-  init({ env, apps }, ctx) {
+  init({ env, apps, types = {} }, ctx) {
     ctx.trapExit(true);
-    const s: State = { apps: new Map(), causes: new Map(), env, ctx, seq: 0 };
+    const s: State = { apps: new Map(), causes: new Map(), env, ctx, seq: 0, types };
     const onSupervisor = (ev: SupervisorEvent): void => {
       if (ev.kind !== 'gave_up') return;
       // Runs as the supervisor gives up, before its exit reaches the controller.
@@ -252,15 +290,9 @@ const behaviour: GenServerBehaviour<State, InitArgs, Request> = {
     ctx.signal.addEventListener('abort', () => ctx.runtime.events.off('supervisor', onSupervisor), {
       once: true,
     });
-    for (const def of apps)
-      s.apps.set(def.name, {
-        def,
-        pid: undefined,
-        state: 'stopped',
-        restarts: 0,
-        history: new RestartLog(def.maxRestarts ?? DEFAULT_LIMIT),
-        startedSeq: 0,
-      });
+    for (const def of apps) s.apps.set(def.name, newEntry(def, types));
+    for (const name of Object.keys(types))
+      if (!s.apps.has(name)) ctx.log.warn({ app: name }, 'an application type names an unknown app');
     return ok(s);
   },
   async handleCall(req, _from, s) {
@@ -278,14 +310,7 @@ const behaviour: GenServerBehaviour<State, InitArgs, Request> = {
       }
       case 'register':
         if (s.apps.has(req.def.name)) return reply({ type: 'error', reason: 'already_registered' }, s);
-        s.apps.set(req.def.name, {
-          def: req.def,
-          pid: undefined,
-          state: 'stopped',
-          restarts: 0,
-          history: new RestartLog(req.def.maxRestarts ?? DEFAULT_LIMIT),
-          startedSeq: 0,
-        });
+        s.apps.set(req.def.name, newEntry(req.def, s.types));
         return reply({ type: 'ok' }, s);
       case 'running':
         return reply(

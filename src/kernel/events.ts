@@ -32,13 +32,16 @@ export interface SupervisorEvent {
   pid?: Pid;
   reason?: ExitReason;
 }
-export type AppEventKind = 'started' | 'stopped' | 'crashed' | 'restarted' | 'gave_up' | 'start_failed';
+export type AppEventKind =
+  'started' | 'stopped' | 'crashed' | 'restarted' | 'gave_up' | 'start_failed' | 'halts_node';
 export interface AppEvent {
   kind: AppEventKind;
   app: string;
   reason?: ExitReason;
   /** `crashed`: the reason the app's supervisors gave up with, when the tree ended `shutdown`. */
   cause?: ExitReason;
+  /** `gave_up`, `halts_node`: the app's application type (permanent, transient, temporary). */
+  type?: 'permanent' | 'transient' | 'temporary';
 }
 
 export interface KernelEventMap {

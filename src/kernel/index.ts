@@ -66,7 +66,10 @@ export {
   type AppStatus,
   type AppResult,
   type AppRestart,
+  type AppType,
   type AppOperation,
+  APP_TYPES,
+  DEFAULT_APP_TYPE,
 } from './apps-controller.ts';
 export { describeTree, describeNode, renderTree, type TreeNode, type NodeTree } from './tree.ts';
 export { KernelEvents, type SupervisorEvent, type AppEvent, type ExitEvent } from './events.ts';

@@ -5,13 +5,15 @@
  * Contract
  * - Every `heartbeatMs` (default 5000) the node publishes `nodes_advertise` on the `nodes`
  *   fanout exchange: Node (its name), Expires (= heartbeatMs), WhApps (running apps with
- *   their start time), Version, Used-Memory (heap bytes) and Node-Info (uptime, pid).
+ *   their start time), Version, Zone (the config's zone), Used-Memory (heap bytes),
+ *   Processes (kernel processes alive) and Node-Info (uptime_s, pid, and apps_down: the
+ *   apps that ended by themselves and are not running, name -> stopped | failed).
  *   Nothing is sent while the bus is down (a heartbeat would only queue).
  * - Each advertise received (its own included) records the node until
  *   `last seen + Expires x 1.25`; a sweep every second drops nodes past that, logging
  *   `node expired`. A node seen for the first time is logged as `node joined`.
- * - `Nodes.list(rt)` answers the table: name, apps, version, memory, uptime, age of the
- *   last heartbeat in ms.
+ * - `Nodes.list(rt)` answers the table: name, zone, apps, apps down, version, memory,
+ *   process count, uptime, age of the last heartbeat in ms.
  * - Media servers (Kazoo's kz_nodes with ecallmgr): switches are not nodes. A node whose
  *   ecallmgr has a switch connection up lists it in its heartbeat's `Media-Servers`
  *   (switch name -> {Startup (unix s), Interface: {URL}}), as Kazoo's kz_nodes does; a
@@ -45,6 +47,8 @@ export interface NodesArgs {
   heartbeatMs: number;
   version: string;
   startedAt: number;
+  /** The node's zone (default `local`). */
+  zone?: string;
 }
 
 /** A switch (media server) as the cluster sees it. */
@@ -75,17 +79,24 @@ export interface MediaServerReport {
 
 export interface NodeEntry {
   node: string;
+  zone?: string;
   apps: string[];
+  /** Apps that ended by themselves and are not running: name -> stopped | failed. */
+  appsDown: Record<string, string>;
   version?: string;
   usedMemory?: number;
+  processes?: number;
   uptimeS?: number;
   lastSeenMsAgo: number;
 }
 
 interface Seen {
+  zone?: string;
   apps: string[];
+  appsDown: Record<string, string>;
   version?: string;
   usedMemory?: number;
+  processes?: number;
   uptimeS?: number;
   lastSeen: number;
   expiresMs: number;
@@ -112,7 +123,13 @@ const num = (v: unknown): number | undefined =>
 async function advertise(s: State, rt: Runtime): Promise<void> {
   if (s.args.transport.state !== 'connected') return;
   // A runtime without an apps controller (ecallmgr's tests, benches) runs no apps.
-  const apps = rt.whereis(APPS_CONTROLLER) === undefined ? [] : await AppsController.runningApps(rt);
+  const status = rt.whereis(APPS_CONTROLLER) === undefined ? [] : await AppsController.appsStatus(rt);
+  const apps = status.filter((a) => a.state === 'running').map((a) => a.name);
+  const down = Object.fromEntries(
+    status
+      .filter((a) => a.state === 'failed' || (a.state === 'stopped' && a.lastFailure !== undefined))
+      .map((a) => [a.name, a.state]),
+  );
   const now = Math.floor(Date.now() / 1000);
   const msg = build(
     'nodes_advertise',
@@ -120,8 +137,14 @@ async function advertise(s: State, rt: Runtime): Promise<void> {
       Expires: s.args.heartbeatMs,
       WhApps: Object.fromEntries(apps.map((a) => [a, { Startup: now }])),
       Version: s.args.version,
+      Zone: s.args.zone ?? 'local',
       'Used-Memory': process.memoryUsage().heapUsed,
-      'Node-Info': { uptime_s: Math.round((Date.now() - s.args.startedAt) / 1000), pid: process.pid },
+      Processes: rt.processCount,
+      'Node-Info': {
+        uptime_s: Math.round((Date.now() - s.args.startedAt) / 1000),
+        pid: process.pid,
+        apps_down: down,
+      },
       'Media-Servers': s.local.size > 0 ? Object.fromEntries(s.local) : undefined,
     },
     { appName: 'kz_nodes', appVersion: s.args.version, node: rt.node },
@@ -189,14 +212,23 @@ export const Nodes: GenListenerBehaviour<State, NodesArgs, 'list' | 'switches'> 
     if (m['Event-Category'] !== 'nodes') return s;
     const node = typeof m.Node === 'string' ? m.Node : undefined;
     if (node === undefined) return s;
-    const info = (m['Node-Info'] ?? {}) as { uptime_s?: unknown };
+    const info = (m['Node-Info'] ?? {}) as { uptime_s?: unknown; apps_down?: unknown };
     const apps = Object.keys((m.WhApps ?? {}) as object);
-    if (!s.nodes.has(node)) ctx.log.info({ peer: node, apps }, 'node joined');
-    else if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ peer: node, apps }, 'heartbeat received');
+    const down = Object.fromEntries(
+      Object.entries(
+        typeof info.apps_down === 'object' && info.apps_down !== null ? info.apps_down : {},
+      ).filter((kv): kv is [string, string] => typeof kv[1] === 'string'),
+    );
+    const zone = typeof m.Zone === 'string' ? m.Zone : undefined;
+    if (!s.nodes.has(node)) ctx.log.info({ peer: node, zone, apps, down }, 'node joined');
+    else if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ peer: node, apps, down }, 'heartbeat received');
     s.nodes.set(node, {
+      zone,
       apps,
+      appsDown: down,
       version: typeof m.Version === 'string' ? m.Version : undefined,
       usedMemory: num(m['Used-Memory']),
+      processes: num(m.Processes),
       uptimeS: num(info.uptime_s),
       lastSeen: Date.now(),
       expiresMs: (num(m.Expires) ?? 5000) * 1.25,
@@ -243,9 +275,12 @@ export const Nodes: GenListenerBehaviour<State, NodesArgs, 'list' | 'switches'> 
     const now = Date.now();
     const list: NodeEntry[] = [...s.nodes].map(([node, e]) => ({
       node,
+      zone: e.zone,
       apps: e.apps,
+      appsDown: e.appsDown,
       version: e.version,
       usedMemory: e.usedMemory,
+      processes: e.processes,
       uptimeS: e.uptimeS,
       lastSeenMsAgo: now - e.lastSeen,
     }));
