@@ -31,7 +31,10 @@
  *   by the definition's restart policy (`restart`): `permanent` (the default): restarted;
  *   `transient`: restarted after an abnormal end; `temporary`: not restarted. Restarts
  *   are limited per app (default 3 within 60 s); past the limit, or when a restart fails,
- *   the app is left `failed` and published (`gave_up`).
+ *   the app is left `failed` and published (`gave_up`). A restart waits until every
+ *   process of the old tree is gone (a root killed outright leaves children that trap
+ *   exits still terminating, their names still registered), at most LEFTOVER_MS; those
+ *   still alive then are killed.
  * - Application types (OTP's application:start/2 types), per app from the node config
  *   (`types`, default `temporary`), decide what an app that ended for good (past its
  *   limit, a failed restart, or not restarted by its policy) does to the node:
@@ -136,6 +139,31 @@ export type AppResult = { type: 'ok' } | { type: 'error'; reason: ExitReason };
 
 export const APPS_CONTROLLER = 'apps_controller';
 const DEFAULT_LIMIT: IntensityLimit = { intensity: 3, period: 60 };
+const LEFTOVER_MS = 10_000;
+
+/** Resolves once no process of `app` is alive; past LEFTOVER_MS the rest are killed. */
+async function oldTreeGone(s: State, app: string): Promise<void> {
+  const rt = s.ctx.runtime;
+  const left = rt.processes().filter((p) => rt.info(p)?.app === app);
+  if (left.length === 0) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), LEFTOVER_MS)));
+  const gone = await Promise.race([Promise.all(left.map((p) => rt.awaitExit(p))), late]);
+  clearTimeout(timer);
+  if (gone !== 'late') return;
+  const alive = left.filter((p) => rt.isAlive(p));
+  s.ctx.log.error(
+    { app, pids: alive.map(String) },
+    'processes of the old tree still alive after 10 s: killed before the restart',
+  );
+  await Promise.all(
+    alive.map((p) => {
+      const exited = rt.awaitExit(p);
+      rt.exit(p, 'kill');
+      return exited;
+    }),
+  );
+}
 
 async function startTree(s: State, e: Entry): Promise<StartResult> {
   let spec: SupervisorSpec;
@@ -222,6 +250,7 @@ async function treeEnded(s: State, pid: Pid, reason: ExitReason): Promise<void> 
   }
   if (!e.history.add(s.ctx.runtime.now())) return giveUp(s, e, cause ?? reason);
   e.restarts++;
+  await oldTreeGone(s, name);
   const r = await startApp(s, name);
   if (r.type === 'ok') s.ctx.runtime.events.emit('app', { kind: 'restarted', app: name });
   else giveUp(s, e, r.reason);
@@ -353,8 +382,11 @@ const behaviour: GenServerBehaviour<State, InitArgs, Request> = {
   },
 };
 
-const callController = <T>(rt: Runtime, req: Request): Promise<T> =>
-  GenServer.call<T>(rt, APPS_CONTROLLER, req, 'infinity');
+const callController = <T>(
+  rt: Runtime,
+  req: Request,
+  timeout: number | 'infinity' = 'infinity',
+): Promise<T> => GenServer.call<T>(rt, APPS_CONTROLLER, req, timeout);
 
 export const AppsController = {
   /** Starts the controller (registered as apps_controller) knowing `apps`. */
@@ -372,7 +404,10 @@ export const AppsController = {
   registerApp: (rt: Runtime, def: AppDefinition<any>) =>
     callController<AppResult>(rt, { op: 'register', def }),
   runningApps: (rt: Runtime) => callController<string[]>(rt, { op: 'running' }),
-  appsStatus: (rt: Runtime) => callController<AppStatus[]>(rt, { op: 'status' }),
+  /** The controller answers between its operations: an app start in progress (which may
+   *  take seconds) delays the answer, hence the optional timeout (a CallError past it). */
+  appsStatus: (rt: Runtime, timeout: number | 'infinity' = 'infinity') =>
+    callController<AppStatus[]>(rt, { op: 'status' }, timeout),
   /** An operation of a running app, bound to the node's services (run it outside the controller). */
   operation: (rt: Runtime, name: string, operation: string) =>
     callController<

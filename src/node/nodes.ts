@@ -8,10 +8,14 @@
  *   their start time), Version, Zone (the config's zone), Used-Memory (heap bytes),
  *   Processes (kernel processes alive) and Node-Info (uptime_s, pid, and apps_down: the
  *   apps that ended by themselves and are not running, name -> stopped | failed).
- *   Nothing is sent while the bus is down (a heartbeat would only queue).
+ *   Nothing is sent while the bus is down (a heartbeat would only queue). A heartbeat is
+ *   never held up by an app starting (the apps controller answers only between its
+ *   operations): past a quarter of a heartbeat it carries the apps as last known.
  * - Each advertise received (its own included) records the node until
- *   `last seen + Expires x 1.25`; a sweep every second drops nodes past that, logging
- *   `node expired`. A node seen for the first time is logged as `node joined`.
+ *   `last seen + Expires x 1.25` and drops it at that moment (the sweep is scheduled for
+ *   the earliest such deadline, and at least every second), logging `node expired` once
+ *   (warn, with `silent_ms` since its last heartbeat and `expires_ms`). A node seen for
+ *   the first time is logged as `node joined`.
  * - `Nodes.list(rt)` answers the table: name, zone, apps, apps down, version, memory,
  *   process count, uptime, age of the last heartbeat in ms.
  * - Media servers (Kazoo's kz_nodes with ecallmgr): switches are not nodes. A node whose
@@ -36,6 +40,8 @@ import {
   GenServer,
   type ChildSpec,
   type Logger,
+  type ProcessContext,
+  type AppStatus,
   type Runtime,
 } from '../kernel/index.ts';
 import { GenListener, type GenListenerBehaviour } from '../bus/gen-listener.ts';
@@ -108,13 +114,24 @@ interface State {
   /** This node's switches that are up: Kazoo's Media-Servers object. */
   local: Map<string, { Startup: number; Interface: { URL: string } }>;
   switches: Map<string, SwitchSeen>;
+  /** The apps as the last heartbeat carried them. */
+  lastStatus: AppStatus[];
+  /** When the next sweep runs, and its number: only the latest scheduled sweep runs. */
+  sweepAt: number | undefined;
+  sweepSeq: number;
 }
 
-type Info = { type: 'media_server'; report: MediaServerReport };
+type Info = { type: 'media_server'; report: MediaServerReport } | { type: 'sweep'; seq: number };
 
 const BEAT = 'heartbeat';
-const SWEEP = 'sweep';
 const SWEEP_MS = 1000;
+
+/** Schedules a sweep at `at` unless one is already due by then. */
+function armSweep(s: State, ctx: ProcessContext, at: number): void {
+  if (s.sweepAt !== undefined && s.sweepAt <= at) return;
+  s.sweepAt = at;
+  ctx.sendAfter(Math.max(0, at - Date.now()), { type: 'sweep', seq: ++s.sweepSeq } satisfies Info);
+}
 export const NODES = 'nodes';
 
 const num = (v: unknown): number | undefined =>
@@ -123,7 +140,14 @@ const num = (v: unknown): number | undefined =>
 async function advertise(s: State, rt: Runtime): Promise<void> {
   if (s.args.transport.state !== 'connected') return;
   // A runtime without an apps controller (ecallmgr's tests, benches) runs no apps.
-  const status = rt.whereis(APPS_CONTROLLER) === undefined ? [] : await AppsController.appsStatus(rt);
+  let status = s.lastStatus;
+  if (rt.whereis(APPS_CONTROLLER) === undefined) status = [];
+  else
+    try {
+      status = s.lastStatus = await AppsController.appsStatus(rt, Math.max(50, s.args.heartbeatMs / 4));
+    } catch (err) {
+      rt.log.debug({ err: (err as Error).message }, 'heartbeat: apps as last known (controller busy)');
+    }
   const apps = status.filter((a) => a.state === 'running').map((a) => a.name);
   const down = Object.fromEntries(
     status
@@ -204,8 +228,17 @@ export const Nodes: GenListenerBehaviour<State, NodesArgs, 'list' | 'switches'> 
     // its queue to go before the bus closes.
     ctx.trapExit(true);
     ctx.sendAfter(0, BEAT);
-    ctx.sendAfter(SWEEP_MS, SWEEP);
-    return ok({ args, nodes: new Map(), local: new Map(), switches: new Map() });
+    const s: State = {
+      args,
+      nodes: new Map(),
+      local: new Map(),
+      switches: new Map(),
+      lastStatus: [],
+      sweepAt: undefined,
+      sweepSeq: 0,
+    };
+    armSweep(s, ctx, Date.now() + SWEEP_MS);
+    return ok(s);
   },
   listen: () => ({ bindings: [{ exchange: 'nodes', routingKey: '' }] }),
   handleEvent(m, s, ctx) {
@@ -220,7 +253,8 @@ export const Nodes: GenListenerBehaviour<State, NodesArgs, 'list' | 'switches'> 
       ).filter((kv): kv is [string, string] => typeof kv[1] === 'string'),
     );
     const zone = typeof m.Zone === 'string' ? m.Zone : undefined;
-    if (!s.nodes.has(node)) ctx.log.info({ peer: node, zone, apps, down }, 'node joined');
+    const joined = !s.nodes.has(node);
+    if (joined) ctx.log.info({ peer: node, zone, apps, down }, 'node joined');
     else if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ peer: node, apps, down }, 'heartbeat received');
     s.nodes.set(node, {
       zone,
@@ -233,6 +267,8 @@ export const Nodes: GenListenerBehaviour<State, NodesArgs, 'list' | 'switches'> 
       lastSeen: Date.now(),
       expiresMs: (num(m.Expires) ?? 5000) * 1.25,
     });
+    // A known node's deadline only moves later; a new one may fall before the next sweep.
+    if (joined) armSweep(s, ctx, Date.now() + s.nodes.get(node)!.expiresMs);
     seeMediaServers(s, node, m['Media-Servers'], ctx.log);
     return s;
   },
@@ -254,19 +290,22 @@ export const Nodes: GenListenerBehaviour<State, NodesArgs, 'list' | 'switches'> 
         ctx.log.warn({ err: (err as Error).message }, 'heartbeat not published'),
       );
       ctx.sendAfter(s.args.heartbeatMs, BEAT);
-    } else if (msg === SWEEP) {
+    } else if (info?.type === 'sweep') {
+      if (info.seq !== s.sweepSeq) return noreply(s);
+      s.sweepAt = undefined;
       const now = Date.now();
       for (const [node, e] of s.nodes) {
-        if (now > e.lastSeen + e.expiresMs) {
+        if (now >= e.lastSeen + e.expiresMs) {
           s.nodes.delete(node);
-          ctx.log.warn({ peer: node }, 'node expired');
+          ctx.log.warn({ peer: node, silent_ms: now - e.lastSeen, expires_ms: e.expiresMs }, 'node expired');
           for (const [name, sw] of s.switches) {
             if (sw.via.delete(node) && sw.via.size === 0) sw.downSince = now;
             if (sw.via.size === 0 && sw.lastNode === node) s.switches.delete(name);
           }
         }
       }
-      ctx.sendAfter(SWEEP_MS, SWEEP);
+      const due = Math.min(...[...s.nodes.values()].map((e) => e.lastSeen + e.expiresMs));
+      armSweep(s, ctx, Math.min(now + SWEEP_MS, due));
     }
     return noreply(s);
   },

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { newRuntime, workerSpec, okPid, crash, manualClock } from './helpers.ts';
+import { newRuntime, workerSpec, okPid, crash, manualClock, Worker } from './helpers.ts';
 import { AppsController, type AppDefinition } from '../../src/kernel/apps-controller.ts';
 import { Supervisor } from '../../src/kernel/supervisor.ts';
 import { GenServer } from '../../src/kernel/gen-server.ts';
@@ -159,6 +159,38 @@ describe('apps controller', () => {
     expect((await AppsController.appsStatus(rt)).find((a) => a.name === 'doomed')!.state).toBe('failed');
     expect(await AppsController.runningApps(rt)).toEqual(['other']);
     expect(lines.some((l) => l.level === 60 && l.app === 'doomed')).toBe(true);
+  });
+
+  it('a root killed while its children still stop (they trap exits) is restarted once they are gone, not beside them', async () => {
+    const { rt } = newRuntime();
+    const journal: string[] = [];
+    const slow: AppDefinition = {
+      name: 'slow',
+      tree: () => ({
+        children: [
+          {
+            id: 'named',
+            start: (ctx) =>
+              GenServer.start(
+                ctx.runtime,
+                Worker,
+                { id: 'named', journal, trap: true, slowTerminate: 100 },
+                { link: ctx.parent, name: 'slow_named' },
+              ),
+          },
+        ],
+      }),
+    };
+    await boot(rt, [slow]);
+    await AppsController.startApp(rt, 'slow');
+    const restarted = rt.events.waitFor(
+      'app',
+      (e) => e.app === 'slow' && ['restarted', 'gave_up', 'start_failed'].includes(e.kind),
+    );
+    rt.crash(await appRoot(rt, 'slow'), 'injected');
+    expect(await restarted).toMatchObject({ kind: 'restarted' });
+    expect((await AppsController.appsStatus(rt))[0]).toMatchObject({ state: 'running', restarts: 1 });
+    expect(journal).toEqual(['start:named', 'terminate:named:injected', 'start:named']);
   });
 
   describe('application types (OTP): what an app that ends for good does to its node', () => {
