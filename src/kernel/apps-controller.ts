@@ -64,13 +64,10 @@ import type { SupervisorEvent } from './events.ts';
 import type { SupervisorSpec } from './child-spec.ts';
 import type { Pid } from './pid.ts';
 import type { Runtime } from './runtime.ts';
+import { DEFAULT_APP_TYPE, type AppType } from './app-types.ts';
+export { APP_TYPES, DEFAULT_APP_TYPE, type AppType } from './app-types.ts';
 
 export type AppRestart = 'permanent' | 'transient' | 'temporary';
-/** OTP's application type: what an app that ended for good does to its node. */
-export type AppType = 'permanent' | 'transient' | 'temporary';
-export const APP_TYPES: readonly AppType[] = ['permanent', 'transient', 'temporary'];
-/** As Kazoo 4.3's kapps_controller starts kapps (application:start/1): temporary. */
-export const DEFAULT_APP_TYPE: AppType = 'temporary';
 
 export interface AppDefinition<Env = unknown> {
   name: string;

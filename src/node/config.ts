@@ -32,7 +32,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
-import { APP_TYPES, type AppType } from '../kernel/apps-controller.ts';
+import { APP_TYPES, type AppType } from '../kernel/app-types.ts';
 
 export interface NodeConfig {
   node: string;

@@ -15,7 +15,9 @@
  *   `last seen + Expires x 1.25` and drops it at that moment (the sweep is scheduled for
  *   the earliest such deadline, and at least every second), logging `node expired` once
  *   (warn, with `silent_ms` since its last heartbeat and `expires_ms`). A node seen for
- *   the first time is logged as `node joined`.
+ *   the first time is logged as `node joined`. A node never expires itself (its own
+ *   entry stays while it runs, whatever its heartbeats' delays). Heartbeats go out at a
+ *   fixed rate (the next is scheduled before this one is sent).
  * - `Nodes.list(rt)` answers the table: name, zone, apps, apps down, version, memory,
  *   process count, uptime, age of the last heartbeat in ms.
  * - Media servers (Kazoo's kz_nodes with ecallmgr): switches are not nodes. A node whose
@@ -268,7 +270,7 @@ export const Nodes: GenListenerBehaviour<State, NodesArgs, 'list' | 'switches'> 
       expiresMs: (num(m.Expires) ?? 5000) * 1.25,
     });
     // A known node's deadline only moves later; a new one may fall before the next sweep.
-    if (joined) armSweep(s, ctx, Date.now() + s.nodes.get(node)!.expiresMs);
+    if (joined && node !== ctx.runtime.node) armSweep(s, ctx, Date.now() + s.nodes.get(node)!.expiresMs);
     seeMediaServers(s, node, m['Media-Servers'], ctx.log);
     return s;
   },
@@ -286,16 +288,17 @@ export const Nodes: GenListenerBehaviour<State, NodesArgs, 'list' | 'switches'> 
         ),
       );
     } else if (msg === BEAT) {
+      // At a fixed rate: the time a heartbeat takes to go out does not add up.
+      ctx.sendAfter(s.args.heartbeatMs, BEAT);
       await advertise(s, ctx.runtime).catch((err: unknown) =>
         ctx.log.warn({ err: (err as Error).message }, 'heartbeat not published'),
       );
-      ctx.sendAfter(s.args.heartbeatMs, BEAT);
     } else if (info?.type === 'sweep') {
       if (info.seq !== s.sweepSeq) return noreply(s);
       s.sweepAt = undefined;
       const now = Date.now();
       for (const [node, e] of s.nodes) {
-        if (now >= e.lastSeen + e.expiresMs) {
+        if (node !== ctx.runtime.node && now >= e.lastSeen + e.expiresMs) {
           s.nodes.delete(node);
           ctx.log.warn({ peer: node, silent_ms: now - e.lastSeen, expires_ms: e.expiresMs }, 'node expired');
           for (const [name, sw] of s.switches) {
@@ -304,7 +307,11 @@ export const Nodes: GenListenerBehaviour<State, NodesArgs, 'list' | 'switches'> 
           }
         }
       }
-      const due = Math.min(...[...s.nodes.values()].map((e) => e.lastSeen + e.expiresMs));
+      const due = Math.min(
+        ...[...s.nodes]
+          .filter(([node]) => node !== ctx.runtime.node)
+          .map(([, e]) => e.lastSeen + e.expiresMs),
+      );
       armSweep(s, ctx, Math.min(now + SWEEP_MS, due));
     }
     return noreply(s);
