@@ -10,7 +10,12 @@
  *
  * App trees are declared in supervisors/<app>.sup.ts and started by the apps controller.
  */
-import { AppsController, type AppDefinition, type SupervisorSpec } from '../src/kernel/index.ts';
+import {
+  AppsController,
+  type AppDefinition,
+  type AppType,
+  type SupervisorSpec,
+} from '../src/kernel/index.ts';
 import { adminChildSpec, type AdminArgs } from '../src/node/admin.ts';
 import { nodesChildSpec, type NodesArgs } from '../src/node/nodes.ts';
 import { chaosChildSpec, type ChaosDepsArgs } from '../src/node/chaos-scheduler.ts';
@@ -21,6 +26,8 @@ export const KERNEL_SUP = 'kernel_sup';
 export function kernelTree(args: {
   services: unknown;
   apps: AppDefinition<any>[];
+  /** Application type per app (the config's appTypes). */
+  appTypes?: Readonly<Record<string, AppType>>;
   admin: AdminArgs;
   nodes: NodesArgs;
   chaos: ChaosDepsArgs;
@@ -28,7 +35,7 @@ export function kernelTree(args: {
   return {
     flags: { strategy: 'one_for_one', intensity: 3, period: 10 },
     children: [
-      AppsController.childSpec({ env: args.services, apps: args.apps }),
+      AppsController.childSpec({ env: args.services, apps: args.apps, types: args.appTypes }),
       adminChildSpec(args.admin),
       nodesChildSpec(args.nodes),
       chaosChildSpec(args.chaos),

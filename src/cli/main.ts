@@ -143,11 +143,12 @@ async function cmdAppsList(o: NodeOpts & { json?: boolean }): Promise<void> {
     name: string;
     version?: string;
     state: string;
+    type?: string;
     restarts: number;
     lastFailure?: string;
   }>) {
     out(
-      `${a.name}\t${a.state}\tversion=${a.version ?? '-'}\trestarts=${a.restarts}${a.lastFailure ? `\tlast_failure=${a.lastFailure}` : ''}`,
+      `${a.name}\t${a.state}\ttype=${a.type ?? '?'}\tversion=${a.version ?? '-'}\trestarts=${a.restarts}${a.lastFailure ? `\tlast_failure=${a.lastFailure}` : ''}`,
     );
   }
 }
@@ -189,12 +190,34 @@ async function cmdNodes(o: NodeOpts & { json?: boolean }): Promise<void> {
   const { data } = await admin(o, 'GET', '/nodes');
   if (o.json) return json(data);
   const { nodes, switches } = data as {
-    nodes: Array<{ node: string; apps: string[]; version?: string; uptimeS?: number; lastSeenMsAgo: number }>;
+    nodes: Array<{
+      node: string;
+      zone?: string;
+      apps: string[];
+      appsDown?: Record<string, string>;
+      version?: string;
+      uptimeS?: number;
+      usedMemory?: number;
+      processes?: number;
+      lastSeenMsAgo: number;
+    }>;
     switches: Array<{ name: string; nodes: string[]; url?: string; status: string; since: number }>;
   };
   for (const n of nodes) {
+    const down = Object.entries(n.appsDown ?? {}).map(([app, state]) => `${app}:${state}`);
+    const mb = n.usedMemory === undefined ? '?' : (n.usedMemory / 1048576).toFixed(1);
     out(
-      `${n.node}\tapps=${n.apps.join(',') || '-'}\tversion=${n.version ?? '?'}\tuptime=${n.uptimeS ?? '?'}s\tlast_seen=${n.lastSeenMsAgo}ms`,
+      [
+        n.node,
+        `zone=${n.zone ?? '?'}`,
+        `apps=${n.apps.join(',') || '-'}`,
+        `down=${down.join(',') || '-'}`,
+        `version=${n.version ?? '?'}`,
+        `uptime=${n.uptimeS ?? '?'}s`,
+        `memory=${mb}MB`,
+        `processes=${n.processes ?? '?'}`,
+        `last_seen=${n.lastSeenMsAgo}ms`,
+      ].join('\t'),
     );
   }
   if (switches.length > 0) out('switches:');

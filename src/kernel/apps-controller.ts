@@ -33,16 +33,26 @@
  * - `operation(name, op)`: an operator operation the app declares, bound to the node's
  *   services, if the app runs (`unknown_app`, `unknown_operation`, `not_started` else).
  * - An app tree that ends by itself (its root supervisor gave up) is logged at error level
- *   and published (`app` event `crashed`). Then, by restart type: `permanent` (the
- *   default): restarted; `transient`: restarted unless it ended with `normal`;
- *   `temporary`: left stopped. Restarts are limited per app (default 3 within 60 s);
- *   past the limit the app is left `failed`, logged at fatal level and published
- *   (`gave_up`): the node keeps running its other apps and says so loudly.
+ *   and published (`app` event `crashed`). It ended abnormally unless its reason is
+ *   `normal`, or `shutdown` with no supervisor having given up (an auto_shutdown). Then,
+ *   by the definition's restart policy (`restart`): `permanent` (the default): restarted;
+ *   `transient`: restarted after an abnormal end; `temporary`: not restarted. Restarts
+ *   are limited per app (default 3 within 60 s); past the limit, or when a restart fails,
+ *   the app is left `failed` and published (`gave_up`). A restart waits until every
+ *   process of the old tree is gone (a root killed outright leaves children that trap
+ *   exits still terminating, their names still registered), at most LEFTOVER_MS; those
+ *   still alive then are killed.
+ * - Application types (OTP's application:start/2 types), per app from the node config
+ *   (`types`, default `temporary`), decide what an app that ended for good (past its
+ *   limit, a failed restart, or not restarted by its policy) does to the node:
+ *   `permanent`: the node stops; `transient`: the node stops if the app ended abnormally;
+ *   `temporary`: the app is left stopped or failed and reported, the node goes on. A
+ *   node-stopping end is logged at fatal level (app, type, reason) and published as the
+ *   `app` event `halts_node` {app, type, reason}: the node's owner stops the node
+ *   (node.ts, daemon.ts). An operator's stop never does.
  *
- * Differences from OTP: OTP's default app restart type is temporary and a permanent app
- * that dies takes the whole node down. Fife's default is permanent with a per-app restart
- * limit, and a node never stops because one app failed: an operator sees it in the logs,
- * the events and `fife tree` instead.
+ * Differences from OTP: OTP does not restart applications; Fife's controller restarts an
+ * app within its limit before its type applies, whatever the type.
  */
 import {
   GenServer,
@@ -62,6 +72,8 @@ import type { SupervisorEvent } from './events.ts';
 import type { SupervisorSpec } from './child-spec.ts';
 import type { Pid } from './pid.ts';
 import type { Runtime } from './runtime.ts';
+import { DEFAULT_APP_TYPE, type AppType } from './app-types.ts';
+export { APP_TYPES, DEFAULT_APP_TYPE, type AppType } from './app-types.ts';
 
 export type AppRestart = 'permanent' | 'transient' | 'temporary';
 
@@ -94,6 +106,7 @@ export interface AppStatus {
   name: string;
   version?: string;
   state: AppState;
+  type: AppType;
   pid?: Pid;
   restarts: number;
   lastFailure?: string;
@@ -101,6 +114,7 @@ export interface AppStatus {
 
 interface Entry {
   def: AppDefinition<any>;
+  type: AppType;
   pid: Pid | undefined;
   state: AppState;
   restarts: number;
@@ -116,6 +130,7 @@ interface State {
   env: unknown;
   ctx: ProcessContext;
   seq: number;
+  types: Readonly<Record<string, AppType>>;
 }
 
 type Request =
@@ -132,6 +147,31 @@ export type AppResult = { type: 'ok' } | { type: 'error'; reason: ExitReason };
 
 export const APPS_CONTROLLER = 'apps_controller';
 const DEFAULT_LIMIT: IntensityLimit = { intensity: 3, period: 60 };
+const LEFTOVER_MS = 10_000;
+
+/** Resolves once no process of `app` is alive; past LEFTOVER_MS the rest are killed. */
+async function oldTreeGone(s: State, app: string): Promise<void> {
+  const rt = s.ctx.runtime;
+  const left = rt.processes().filter((p) => rt.info(p)?.app === app);
+  if (left.length === 0) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), LEFTOVER_MS)));
+  const gone = await Promise.race([Promise.all(left.map((p) => rt.awaitExit(p))), late]);
+  clearTimeout(timer);
+  if (gone !== 'late') return;
+  const alive = left.filter((p) => rt.isAlive(p));
+  s.ctx.log.error(
+    { app, pids: alive.map(String) },
+    'processes of the old tree still alive after 10 s: killed before the restart',
+  );
+  await Promise.all(
+    alive.map((p) => {
+      const exited = rt.awaitExit(p);
+      rt.exit(p, 'kill');
+      return exited;
+    }),
+  );
+}
 
 async function startTree(s: State, e: Entry): Promise<StartResult> {
   let spec: SupervisorSpec;
@@ -196,6 +236,7 @@ async function treeEnded(s: State, pid: Pid, reason: ExitReason): Promise<void> 
   e.state = 'stopped';
   const cause = isShutdown(reason) ? s.causes.get(name) : undefined;
   s.causes.delete(name);
+  const abnormal = !(reason === NORMAL || (isShutdown(reason) && cause === undefined));
   e.lastFailure = formatReason(cause ?? reason);
   s.ctx.runtime.events.emit('app', {
     kind: 'crashed',
@@ -212,12 +253,13 @@ async function treeEnded(s: State, pid: Pid, reason: ExitReason): Promise<void> 
     'app tree gave up',
   );
   const restart = e.def.restart ?? 'permanent';
-  if (restart === 'temporary' || (restart === 'transient' && reason === NORMAL)) {
-    s.ctx.log.warn({ app: name, restart }, 'app left stopped (restart type)');
-    return;
+  if (restart === 'temporary' || (restart === 'transient' && !abnormal)) {
+    s.ctx.log.warn({ app: name, restart }, 'app left stopped (restart policy)');
+    return endedForGood(s, e, cause ?? reason, abnormal);
   }
   if (!e.history.add(s.ctx.runtime.now())) return giveUp(s, e, cause ?? reason);
   e.restarts++;
+  await oldTreeGone(s, name);
   const r = await startApp(s, name);
   if (r.type === 'ok') s.ctx.runtime.events.emit('app', { kind: 'restarted', app: name });
   else giveUp(s, e, r.reason);
@@ -272,11 +314,20 @@ async function upgradeApp(s: State, name: string, def: AppDefinition<any>): Prom
 
 function giveUp(s: State, e: Entry, reason: ExitReason): void {
   e.state = 'failed';
-  s.ctx.runtime.events.emit('app', { kind: 'gave_up', app: e.def.name, reason });
-  s.ctx.log.fatal(
-    { app: e.def.name, reason: reasonForLog(reason), restarts: e.restarts },
-    'app failed for good: left stopped; the node goes on without it',
-  );
+  s.ctx.runtime.events.emit('app', { kind: 'gave_up', app: e.def.name, reason, type: e.type });
+  endedForGood(s, e, reason, true);
+}
+
+/** The app will not run again by itself: its type decides whether the node stops. */
+function endedForGood(s: State, e: Entry, reason: ExitReason, abnormal: boolean): void {
+  const app = e.def.name;
+  const fields = { app, type: e.type, reason: reasonForLog(reason), restarts: e.restarts };
+  if (e.type === 'permanent' || (e.type === 'transient' && abnormal)) {
+    s.ctx.log.fatal(fields, `app failed for good: the node stops (${e.type} app)`);
+    s.ctx.runtime.events.emit('app', { kind: 'halts_node', app, reason, type: e.type });
+  } else if (abnormal) {
+    s.ctx.log.fatal(fields, 'app failed for good: left stopped; the node goes on without it');
+  } else s.ctx.log.warn(fields, 'app ended: left stopped; the node goes on without it');
 }
 
 function status(s: State): AppStatus[] {
@@ -284,6 +335,7 @@ function status(s: State): AppStatus[] {
     name: e.def.name,
     version: e.def.version,
     state: e.state,
+    type: e.type,
     pid: e.pid,
     restarts: e.restarts,
     lastFailure: e.lastFailure,
@@ -293,13 +345,25 @@ function status(s: State): AppStatus[] {
 interface InitArgs {
   env: unknown;
   apps: AppDefinition<any>[];
+  /** Application type per app name (the node config's `appTypes`); DEFAULT_APP_TYPE else. */
+  types?: Readonly<Record<string, AppType>>;
 }
+
+const newEntry = (def: AppDefinition<any>, types: Readonly<Record<string, AppType>>): Entry => ({
+  def,
+  type: types[def.name] ?? DEFAULT_APP_TYPE,
+  pid: undefined,
+  state: 'stopped',
+  restarts: 0,
+  history: new RestartLog(def.maxRestarts ?? DEFAULT_LIMIT),
+  startedSeq: 0,
+});
 
 const behaviour: GenServerBehaviour<State, InitArgs, Request> = {
   name: 'apps_controller',
-  init({ env, apps }, ctx) {
+  init({ env, apps, types = {} }, ctx) {
     ctx.trapExit(true);
-    const s: State = { apps: new Map(), causes: new Map(), env, ctx, seq: 0 };
+    const s: State = { apps: new Map(), causes: new Map(), env, ctx, seq: 0, types };
     const onSupervisor = (ev: SupervisorEvent): void => {
       if (ev.kind !== 'gave_up') return;
       // Runs as the supervisor gives up, before its exit reaches the controller.
@@ -311,15 +375,9 @@ const behaviour: GenServerBehaviour<State, InitArgs, Request> = {
     ctx.signal.addEventListener('abort', () => ctx.runtime.events.off('supervisor', onSupervisor), {
       once: true,
     });
-    for (const def of apps)
-      s.apps.set(def.name, {
-        def,
-        pid: undefined,
-        state: 'stopped',
-        restarts: 0,
-        history: new RestartLog(def.maxRestarts ?? DEFAULT_LIMIT),
-        startedSeq: 0,
-      });
+    for (const def of apps) s.apps.set(def.name, newEntry(def, types));
+    for (const name of Object.keys(types))
+      if (!s.apps.has(name)) ctx.log.warn({ app: name }, 'an application type names an unknown app');
     return ok(s);
   },
   async handleCall(req, _from, s) {
@@ -339,14 +397,7 @@ const behaviour: GenServerBehaviour<State, InitArgs, Request> = {
         return reply(await upgradeApp(s, req.name, req.def), s);
       case 'register':
         if (s.apps.has(req.def.name)) return reply({ type: 'error', reason: 'already_registered' }, s);
-        s.apps.set(req.def.name, {
-          def: req.def,
-          pid: undefined,
-          state: 'stopped',
-          restarts: 0,
-          history: new RestartLog(req.def.maxRestarts ?? DEFAULT_LIMIT),
-          startedSeq: 0,
-        });
+        s.apps.set(req.def.name, newEntry(req.def, s.types));
         return reply({ type: 'ok' }, s);
       case 'running':
         return reply(
@@ -389,8 +440,11 @@ const behaviour: GenServerBehaviour<State, InitArgs, Request> = {
   },
 };
 
-const callController = <T>(rt: Runtime, req: Request): Promise<T> =>
-  GenServer.call<T>(rt, APPS_CONTROLLER, req, 'infinity');
+const callController = <T>(
+  rt: Runtime,
+  req: Request,
+  timeout: number | 'infinity' = 'infinity',
+): Promise<T> => GenServer.call<T>(rt, APPS_CONTROLLER, req, timeout);
 
 export const AppsController = {
   /** Starts the controller (registered as apps_controller) knowing `apps`. */
@@ -411,7 +465,10 @@ export const AppsController = {
   upgradeApp: (rt: Runtime, name: string, def: AppDefinition<any>) =>
     callController<UpgradeResult>(rt, { op: 'upgrade', name, def }),
   runningApps: (rt: Runtime) => callController<string[]>(rt, { op: 'running' }),
-  appsStatus: (rt: Runtime) => callController<AppStatus[]>(rt, { op: 'status' }),
+  /** The controller answers between its operations: an app start in progress (which may
+   *  take seconds) delays the answer, hence the optional timeout (a CallError past it). */
+  appsStatus: (rt: Runtime, timeout: number | 'infinity' = 'infinity') =>
+    callController<AppStatus[]>(rt, { op: 'status' }, timeout),
   /** An operation of a running app, bound to the node's services (run it outside the controller). */
   operation: (rt: Runtime, name: string, operation: string) =>
     callController<

@@ -54,13 +54,16 @@ export type AppEventKind =
   | 'gave_up'
   | 'start_failed'
   | 'upgraded'
-  | 'upgrade_failed';
+  | 'upgrade_failed'
+  | 'halts_node';
 export interface AppEvent {
   kind: AppEventKind;
   app: string;
   reason?: ExitReason;
   /** `crashed`: the reason the app's supervisors gave up with, when the tree ended `shutdown`. */
   cause?: ExitReason;
+  /** `gave_up`, `halts_node`: the app's application type (permanent, transient, temporary). */
+  type?: 'permanent' | 'transient' | 'temporary';
 }
 
 /**

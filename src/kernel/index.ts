@@ -74,7 +74,10 @@ export {
   type AppStatus,
   type AppResult,
   type AppRestart,
+  type AppType,
   type AppOperation,
+  APP_TYPES,
+  DEFAULT_APP_TYPE,
 } from './apps-controller.ts';
 export { type UpgradeResult, type UpgradeReport } from './app-upgrade.ts';
 export { describeTree, describeNode, renderTree, type TreeNode, type NodeTree } from './tree.ts';

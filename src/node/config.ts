@@ -14,6 +14,9 @@
  *   FIFE_LOG_LEVEL   pino level                    (default info)
  *   FIFE_PLUGINS     comma-separated paths of plugin WhApp modules
  *   FIFE_HEARTBEAT_MS  how often the node announces itself on the bus (default 5000)
+ *   FIFE_ZONE        the node's zone, announced in its heartbeat (default local)
+ *   FIFE_APP_TYPES   application types, `app:type,...` (file: `appTypes` {app: type});
+ *                    permanent | transient | temporary, default temporary (apps-controller.ts)
  *
  * Contract
  * - `loadConfig({file, env})` returns a checked NodeConfig or throws ONE ConfigError whose
@@ -34,6 +37,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
+import { APP_TYPES, type AppType } from '../kernel/app-types.ts';
 
 export interface NodeConfig {
   node: string;
@@ -47,6 +51,10 @@ export interface NodeConfig {
   heartbeatMs: number;
   /** True when `apps` is the platform's default list (nothing named apps). */
   appsFromDefaults?: boolean;
+  /** The node's zone (Kazoo's zones): announced in its heartbeat, shown by `fife nodes`. */
+  zone: string;
+  /** OTP application type per app name; apps not named are DEFAULT_APP_TYPE (temporary). */
+  appTypes: Record<string, AppType>;
   /** Free-form per-app settings: config.settings[appName]. */
   settings: Record<string, Record<string, unknown>>;
 }
@@ -102,6 +110,20 @@ const SCHEMA = {
     logLevel: { type: 'string', enum: LEVELS, description: `one of ${LEVELS.join(', ')}` },
     plugins: { type: 'array', items: { type: 'string', minLength: 1, description: 'a module path' } },
     heartbeatMs: { type: 'integer', minimum: 100, description: 'a whole number of ms >= 100' },
+    zone: {
+      type: 'string',
+      pattern: '^[\\w.-]+$',
+      description: 'a zone name (letters, digits, _ . -)',
+    },
+    appTypes: {
+      type: 'object',
+      additionalProperties: {
+        type: 'string',
+        enum: APP_TYPES,
+        description: `one of ${APP_TYPES.join(', ')}`,
+      },
+      description: 'an object of app name -> application type',
+    },
     settings: {
       type: 'object',
       additionalProperties: { type: 'object' },
@@ -113,7 +135,7 @@ const SCHEMA = {
 const validate = new Ajv({ allErrors: true, verbose: true, strict: true }).compile(SCHEMA);
 
 /** Environment variable -> config key path; `list` values are comma-separated, `int` numeric. */
-const ENV_KEYS: Array<{ name: string; path: string[]; kind?: 'list' | 'int' }> = [
+const ENV_KEYS: Array<{ name: string; path: string[]; kind?: 'list' | 'int' | 'map' }> = [
   { name: 'FIFE_NODE', path: ['node'] },
   { name: 'FIFE_APPS', path: ['apps'], kind: 'list' },
   { name: 'FIFE_BUS_URL', path: ['bus'] },
@@ -125,6 +147,8 @@ const ENV_KEYS: Array<{ name: string; path: string[]; kind?: 'list' | 'int' }> =
   { name: 'FIFE_LOG_LEVEL', path: ['logLevel'] },
   { name: 'FIFE_PLUGINS', path: ['plugins'], kind: 'list' },
   { name: 'FIFE_HEARTBEAT_MS', path: ['heartbeatMs'], kind: 'int' },
+  { name: 'FIFE_ZONE', path: ['zone'] },
+  { name: 'FIFE_APP_TYPES', path: ['appTypes'], kind: 'map' },
 ];
 
 export function defaultConfig(): NodeConfig {
@@ -138,6 +162,8 @@ export function defaultConfig(): NodeConfig {
     logLevel: 'info',
     plugins: [],
     heartbeatMs: 5000,
+    zone: 'local',
+    appTypes: {},
     settings: {},
   };
 }
@@ -160,6 +186,15 @@ const list = (s: string): string[] =>
     .split(',')
     .map((x) => x.trim())
     .filter((x) => x !== '');
+
+/** `a:permanent, b:temporary` -> {a: 'permanent', b: 'temporary'} (an item without `:` maps to ''). */
+const map = (s: string): Record<string, string> =>
+  Object.fromEntries(
+    list(s).map((item) => {
+      const i = item.indexOf(':');
+      return i < 0 ? [item, ''] : [item.slice(0, i).trim(), item.slice(i + 1).trim()];
+    }),
+  );
 
 export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv } = {}): NodeConfig {
   const env = opts.env ?? process.env;
@@ -190,8 +225,15 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv } = {}
   const fromEnv = new Map<string, string>();
   for (const { name, path, kind } of ENV_KEYS) {
     const v = env[name];
-    if (v === undefined || (v === '' && kind !== 'list')) continue;
-    const value = kind === 'list' ? list(v) : kind === 'int' && /^-?\d+$/.test(v.trim()) ? Number(v) : v;
+    if (v === undefined || (v === '' && kind !== 'list' && kind !== 'map')) continue;
+    const value =
+      kind === 'list'
+        ? list(v)
+        : kind === 'map'
+          ? map(v)
+          : kind === 'int' && /^-?\d+$/.test(v.trim())
+            ? Number(v)
+            : v;
     let target = cfg;
     for (const k of path.slice(0, -1)) {
       if (typeof target[k] !== 'object' || target[k] === null) target[k] = {};
@@ -241,12 +283,14 @@ function describeError(e: ErrorObject, fromEnv: Map<string, string>): string {
     const near = closest(extra, known);
     return `unknown key '${prefix}${extra}'${near === undefined ? '' : ` (did you mean '${prefix}${near}'?)`}`;
   }
-  // A value from the environment is named by its variable (list items by the list's).
+  // A value from the environment is named by its variable (list items by the list's,
+  // map items by the map's with their key).
+  const parent = key.replace(/\[\d+\]$/, '');
+  const mapKey = /^([^.[]+)\.(.+)$/.exec(key);
   const envName =
     fromEnv.get(key) ??
-    (fromEnv.has(key.replace(/\[\d+\]$/, ''))
-      ? `${fromEnv.get(key.replace(/\[\d+\]$/, ''))} item`
-      : undefined);
+    (fromEnv.has(parent) ? `${fromEnv.get(parent)} item` : undefined) ??
+    (mapKey && fromEnv.has(mapKey[1]!) ? `${fromEnv.get(mapKey[1]!)} item '${mapKey[2]}'` : undefined);
   const name = envName ?? key;
   if (e.keyword === 'type') {
     const t = (e.params as { type: string | string[] }).type;

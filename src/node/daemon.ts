@@ -13,6 +13,11 @@
  *   is left (runtime, bus, store), removes its admin.json and lock, and exits 4, so a
  *   supervisor of OS processes (systemd `Restart=on-failure`, a container's restart
  *   policy) starts it again.
+ * - When an app ends for good and its application type says the node goes with it
+ *   (config `appTypes`: permanent, or transient that ended abnormally; see
+ *   apps-controller.ts), the process logs `app failed for good: the node stops` (fatal,
+ *   with the app, its type and the reason), stops cleanly (the other apps in reverse,
+ *   bus, store, admin.json, lock) and exits 5, for the same OS-level restart.
  * - An uncaught exception is logged (fatal, with its stack); the process removes its own
  *   admin.json and lock and exits 1 without further cleanup (its state is unknown). An
  *   unhandled rejection is logged and the node keeps running.
@@ -20,7 +25,8 @@
  *
  * Exit codes (EXIT): 0 stopped by SIGTERM/SIGINT (also during the start); 1 the start or
  * the stop failed, or an uncaught exception; 2 bad usage or configuration (the CLI);
- * 3 another node already runs on this node folder (lock held); 4 the kernel root died.
+ * 3 another node already runs on this node folder (lock held); 4 the kernel root died;
+ * 5 an app whose application type takes the node down ended for good.
  */
 import { join } from 'node:path';
 import pino from 'pino';
@@ -30,7 +36,7 @@ import { startNode, NodeStartAborted, type FifeNode } from './node.ts';
 import { NodeLockedError, removeOwnFile, LOCK_FILE } from './node-lock.ts';
 import { ADMIN_FILE } from './admin.ts';
 
-export const EXIT = { stopped: 0, failed: 1, usage: 2, locked: 3, halted: 4 } as const;
+export const EXIT = { stopped: 0, failed: 1, usage: 2, locked: 3, halted: 4, appFailed: 5 } as const;
 
 export async function runForeground(config: NodeConfig): Promise<void> {
   const out = pino.destination({ dest: 1, sync: false });
@@ -105,8 +111,15 @@ export async function runForeground(config: NodeConfig): Promise<void> {
     return exit(err instanceof NodeLockedError ? EXIT.locked : EXIT.failed);
   }
   if (ac.signal.aborted) return stopAndExit(EXIT.stopped);
-  void node.halted.then(({ reason }) => {
+  void node.halted.then(({ reason, app, type }) => {
     if (stopping) return;
+    if (app !== undefined) {
+      log.fatal(
+        { app, type, reason: formatReason(reason), exit_code: EXIT.appFailed },
+        'app failed for good: the node stops',
+      );
+      return stopAndExit(EXIT.appFailed);
+    }
     log.fatal({ reason: formatReason(reason), exit_code: EXIT.halted }, 'kernel root ended: the node halts');
     stopAndExit(EXIT.halted);
   });

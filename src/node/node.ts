@@ -37,7 +37,10 @@
  * `node.halted` resolves with the reason when kernel_sup ends without `stop()` (killed,
  * restart intensity exceeded): the node has no apps and no admin endpoint any more, and
  * its owner must stop it (`fife start` logs it and exits 4, as an OTP node halts when its
- * kernel application dies). It never resolves for a node that is stopped.
+ * kernel application dies). It also resolves, with `app` and `type`, when an app whose
+ * application type says so (config `appTypes`: permanent, or transient ended abnormally)
+ * ended for good (the apps controller's `halts_node` event): its owner stops the node
+ * (`fife start` exits 5). It never resolves for a node that is stopped.
  *
  * Services given to apps (their `tree(env)` receives them): NodeServices below.
  */
@@ -49,6 +52,8 @@ import {
   createRootLogger,
   formatReason,
   type AppDefinition,
+  type AppEvent,
+  type AppType,
   type ExitReason,
   type Logger,
   type Pid,
@@ -84,8 +89,8 @@ export interface FifeNode {
   log: Logger;
   adminUrl: string | undefined;
   apps: AppDefinition<NodeServices>[];
-  /** Resolves when the kernel root ends without stop(); see the contract above. */
-  halted: Promise<{ reason: ExitReason }>;
+  /** Resolves when the kernel root ends without stop(), or an app's type stops the node (`app`); see the contract above. */
+  halted: Promise<{ reason: ExitReason; app?: string; type?: AppType }>;
   stop(): Promise<void>;
 }
 
@@ -227,11 +232,20 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<FifeNode> 
     );
     const services: NodeServices = { config, runtime, log, dataDir: dir, store: appStore, bus };
     const startedAt = Date.now();
+    let onAppHalt: (e: AppEvent) => void = () => undefined;
+    const appHalted = new Promise<{ reason: ExitReason; app: string; type?: AppType }>((resolve) => {
+      onAppHalt = (e) => {
+        if (e.kind === 'halts_node') resolve({ reason: e.reason, app: e.app, type: e.type });
+      };
+    });
+    runtime.events.on('app', onAppHalt);
+    undo.push({ what: 'app halt watch', run: () => runtime.events.off('app', onAppHalt) });
     const kernel = await Supervisor.start(
       runtime,
       kernelTree({
         services,
         apps,
+        appTypes: config.appTypes,
         admin: {
           host: config.admin.host,
           port: config.admin.port,
@@ -242,7 +256,13 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<FifeNode> 
           metrics,
           chaos: { bus, storeFaults, kernelRoot: KERNEL_SUP },
         },
-        nodes: { transport: bus, heartbeatMs: config.heartbeatMs, version: FIFE_VERSION, startedAt },
+        nodes: {
+          transport: bus,
+          heartbeatMs: config.heartbeatMs,
+          version: FIFE_VERSION,
+          startedAt,
+          zone: config.zone,
+        },
         chaos: { bus, storeFaults, kernelRoot: KERNEL_SUP },
       }),
       { name: KERNEL_SUP },
@@ -262,9 +282,11 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<FifeNode> 
         await exited;
       },
     });
-    const halted = runtime
-      .awaitExit(kernelPid)
-      .then((reason) => (stopping ? new Promise<never>(() => undefined) : { reason }));
+    const never = new Promise<never>(() => undefined);
+    const halted = Promise.race([
+      runtime.awaitExit(kernelPid).then((reason) => ({ reason })),
+      appHalted,
+    ]).then((h) => (stopping ? never : h));
 
     if (config.appsFromDefaults === true && !config.apps.includes('ecallmgr'))
       log.info(

@@ -5,13 +5,21 @@
  * Contract
  * - Every `heartbeatMs` (default 5000) the node publishes `nodes_advertise` on the `nodes`
  *   fanout exchange: Node (its name), Expires (= heartbeatMs), WhApps (running apps with
- *   their start time), Version, Used-Memory (heap bytes) and Node-Info (uptime, pid).
- *   Nothing is sent while the bus is down (a heartbeat would only queue).
+ *   their start time), Version, Zone (the config's zone), Used-Memory (heap bytes),
+ *   Processes (kernel processes alive) and Node-Info (uptime_s, pid, and apps_down: the
+ *   apps that ended by themselves and are not running, name -> stopped | failed).
+ *   Nothing is sent while the bus is down (a heartbeat would only queue). A heartbeat is
+ *   never held up by an app starting (the apps controller answers only between its
+ *   operations): past a quarter of a heartbeat it carries the apps as last known.
  * - Each advertise received (its own included) records the node until
- *   `last seen + Expires x 1.25`; a sweep every second drops nodes past that, logging
- *   `node expired`. A node seen for the first time is logged as `node joined`.
- * - `Nodes.list(rt)` answers the table: name, apps, version, memory, uptime, age of the
- *   last heartbeat in ms.
+ *   `last seen + Expires x 1.25` and drops it at that moment (the sweep is scheduled for
+ *   the earliest such deadline, and at least every second), logging `node expired` once
+ *   (warn, with `silent_ms` since its last heartbeat and `expires_ms`). A node seen for
+ *   the first time is logged as `node joined`. A node never expires itself (its own
+ *   entry stays while it runs, whatever its heartbeats' delays). Heartbeats go out at a
+ *   fixed rate (the next is scheduled before this one is sent).
+ * - `Nodes.list(rt)` answers the table: name, zone, apps, apps down, version, memory,
+ *   process count, uptime, age of the last heartbeat in ms.
  * - Media servers (Kazoo's kz_nodes with ecallmgr): switches are not nodes. A node whose
  *   ecallmgr has a switch connection up lists it in its heartbeat's `Media-Servers`
  *   (switch name -> {Startup (unix s), Interface: {URL}}), as Kazoo's kz_nodes does; a
@@ -34,6 +42,8 @@ import {
   GenServer,
   type ChildSpec,
   type Logger,
+  type ProcessContext,
+  type AppStatus,
   type Runtime,
 } from '../kernel/index.ts';
 import { GenListener, type GenListenerBehaviour } from '../bus/gen-listener.ts';
@@ -45,6 +55,8 @@ export interface NodesArgs {
   heartbeatMs: number;
   version: string;
   startedAt: number;
+  /** The node's zone (default `local`). */
+  zone?: string;
 }
 
 /** A switch (media server) as the cluster sees it. */
@@ -75,17 +87,24 @@ export interface MediaServerReport {
 
 export interface NodeEntry {
   node: string;
+  zone?: string;
   apps: string[];
+  /** Apps that ended by themselves and are not running: name -> stopped | failed. */
+  appsDown: Record<string, string>;
   version?: string;
   usedMemory?: number;
+  processes?: number;
   uptimeS?: number;
   lastSeenMsAgo: number;
 }
 
 interface Seen {
+  zone?: string;
   apps: string[];
+  appsDown: Record<string, string>;
   version?: string;
   usedMemory?: number;
+  processes?: number;
   uptimeS?: number;
   lastSeen: number;
   expiresMs: number;
@@ -97,13 +116,24 @@ interface State {
   /** This node's switches that are up: Kazoo's Media-Servers object. */
   local: Map<string, { Startup: number; Interface: { URL: string } }>;
   switches: Map<string, SwitchSeen>;
+  /** The apps as the last heartbeat carried them. */
+  lastStatus: AppStatus[];
+  /** When the next sweep runs, and its number: only the latest scheduled sweep runs. */
+  sweepAt: number | undefined;
+  sweepSeq: number;
 }
 
-type Info = { type: 'media_server'; report: MediaServerReport };
+type Info = { type: 'media_server'; report: MediaServerReport } | { type: 'sweep'; seq: number };
 
 const BEAT = 'heartbeat';
-const SWEEP = 'sweep';
 const SWEEP_MS = 1000;
+
+/** Schedules a sweep at `at` unless one is already due by then. */
+function armSweep(s: State, ctx: ProcessContext, at: number): void {
+  if (s.sweepAt !== undefined && s.sweepAt <= at) return;
+  s.sweepAt = at;
+  ctx.sendAfter(Math.max(0, at - Date.now()), { type: 'sweep', seq: ++s.sweepSeq } satisfies Info);
+}
 export const NODES = 'nodes';
 
 const num = (v: unknown): number | undefined =>
@@ -112,7 +142,20 @@ const num = (v: unknown): number | undefined =>
 async function advertise(s: State, rt: Runtime): Promise<void> {
   if (s.args.transport.state !== 'connected') return;
   // A runtime without an apps controller (ecallmgr's tests, benches) runs no apps.
-  const apps = rt.whereis(APPS_CONTROLLER) === undefined ? [] : await AppsController.runningApps(rt);
+  let status = s.lastStatus;
+  if (rt.whereis(APPS_CONTROLLER) === undefined) status = [];
+  else
+    try {
+      status = s.lastStatus = await AppsController.appsStatus(rt, Math.max(50, s.args.heartbeatMs / 4));
+    } catch (err) {
+      rt.log.debug({ err: (err as Error).message }, 'heartbeat: apps as last known (controller busy)');
+    }
+  const apps = status.filter((a) => a.state === 'running').map((a) => a.name);
+  const down = Object.fromEntries(
+    status
+      .filter((a) => a.state === 'failed' || (a.state === 'stopped' && a.lastFailure !== undefined))
+      .map((a) => [a.name, a.state]),
+  );
   const now = Math.floor(Date.now() / 1000);
   const msg = build(
     'nodes_advertise',
@@ -120,8 +163,14 @@ async function advertise(s: State, rt: Runtime): Promise<void> {
       Expires: s.args.heartbeatMs,
       WhApps: Object.fromEntries(apps.map((a) => [a, { Startup: now }])),
       Version: s.args.version,
+      Zone: s.args.zone ?? 'local',
       'Used-Memory': process.memoryUsage().heapUsed,
-      'Node-Info': { uptime_s: Math.round((Date.now() - s.args.startedAt) / 1000), pid: process.pid },
+      Processes: rt.processCount,
+      'Node-Info': {
+        uptime_s: Math.round((Date.now() - s.args.startedAt) / 1000),
+        pid: process.pid,
+        apps_down: down,
+      },
       'Media-Servers': s.local.size > 0 ? Object.fromEntries(s.local) : undefined,
     },
     { appName: 'kz_nodes', appVersion: s.args.version, node: rt.node },
@@ -181,8 +230,17 @@ export const Nodes: GenListenerBehaviour<State, NodesArgs, 'list' | 'switches'> 
     // its queue to go before the bus closes.
     ctx.trapExit(true);
     ctx.sendAfter(0, BEAT);
-    ctx.sendAfter(SWEEP_MS, SWEEP);
-    return ok({ args, nodes: new Map(), local: new Map(), switches: new Map() });
+    const s: State = {
+      args,
+      nodes: new Map(),
+      local: new Map(),
+      switches: new Map(),
+      lastStatus: [],
+      sweepAt: undefined,
+      sweepSeq: 0,
+    };
+    armSweep(s, ctx, Date.now() + SWEEP_MS);
+    return ok(s);
   },
   listen: () => ({ bindings: [{ exchange: 'nodes', routingKey: '' }] }),
   handleEvent(m, s, ctx) {
@@ -190,18 +248,30 @@ export const Nodes: GenListenerBehaviour<State, NodesArgs, 'list' | 'switches'> 
     if (m['Event-Category'] !== 'nodes' || m['Event-Name'] !== 'advertise') return s;
     const node = typeof m.Node === 'string' ? m.Node : undefined;
     if (node === undefined) return s;
-    const info = (m['Node-Info'] ?? {}) as { uptime_s?: unknown };
+    const info = (m['Node-Info'] ?? {}) as { uptime_s?: unknown; apps_down?: unknown };
     const apps = Object.keys((m.WhApps ?? {}) as object);
-    if (!s.nodes.has(node)) ctx.log.info({ peer: node, apps }, 'node joined');
-    else if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ peer: node, apps }, 'heartbeat received');
+    const down = Object.fromEntries(
+      Object.entries(
+        typeof info.apps_down === 'object' && info.apps_down !== null ? info.apps_down : {},
+      ).filter((kv): kv is [string, string] => typeof kv[1] === 'string'),
+    );
+    const zone = typeof m.Zone === 'string' ? m.Zone : undefined;
+    const joined = !s.nodes.has(node);
+    if (joined) ctx.log.info({ peer: node, zone, apps, down }, 'node joined');
+    else if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ peer: node, apps, down }, 'heartbeat received');
     s.nodes.set(node, {
+      zone,
       apps,
+      appsDown: down,
       version: typeof m.Version === 'string' ? m.Version : undefined,
       usedMemory: num(m['Used-Memory']),
+      processes: num(m.Processes),
       uptimeS: num(info.uptime_s),
       lastSeen: Date.now(),
       expiresMs: (num(m.Expires) ?? 5000) * 1.25,
     });
+    // A known node's deadline only moves later; a new one may fall before the next sweep.
+    if (joined && node !== ctx.runtime.node) armSweep(s, ctx, Date.now() + s.nodes.get(node)!.expiresMs);
     seeMediaServers(s, node, m['Media-Servers'], ctx.log);
     return s;
   },
@@ -219,23 +289,31 @@ export const Nodes: GenListenerBehaviour<State, NodesArgs, 'list' | 'switches'> 
         ),
       );
     } else if (msg === BEAT) {
+      // At a fixed rate: the time a heartbeat takes to go out does not add up.
+      ctx.sendAfter(s.args.heartbeatMs, BEAT);
       await advertise(s, ctx.runtime).catch((err: unknown) =>
         ctx.log.warn({ err: (err as Error).message }, 'heartbeat not published'),
       );
-      ctx.sendAfter(s.args.heartbeatMs, BEAT);
-    } else if (msg === SWEEP) {
+    } else if (info?.type === 'sweep') {
+      if (info.seq !== s.sweepSeq) return noreply(s);
+      s.sweepAt = undefined;
       const now = Date.now();
       for (const [node, e] of s.nodes) {
-        if (now > e.lastSeen + e.expiresMs) {
+        if (node !== ctx.runtime.node && now >= e.lastSeen + e.expiresMs) {
           s.nodes.delete(node);
-          ctx.log.warn({ peer: node }, 'node expired');
+          ctx.log.warn({ peer: node, silent_ms: now - e.lastSeen, expires_ms: e.expiresMs }, 'node expired');
           for (const [name, sw] of s.switches) {
             if (sw.via.delete(node) && sw.via.size === 0) sw.downSince = now;
             if (sw.via.size === 0 && sw.lastNode === node) s.switches.delete(name);
           }
         }
       }
-      ctx.sendAfter(SWEEP_MS, SWEEP);
+      const due = Math.min(
+        ...[...s.nodes]
+          .filter(([node]) => node !== ctx.runtime.node)
+          .map(([, e]) => e.lastSeen + e.expiresMs),
+      );
+      armSweep(s, ctx, Math.min(now + SWEEP_MS, due));
     }
     return noreply(s);
   },
@@ -244,9 +322,12 @@ export const Nodes: GenListenerBehaviour<State, NodesArgs, 'list' | 'switches'> 
     const now = Date.now();
     const list: NodeEntry[] = [...s.nodes].map(([node, e]) => ({
       node,
+      zone: e.zone,
       apps: e.apps,
+      appsDown: e.appsDown,
       version: e.version,
       usedMemory: e.usedMemory,
+      processes: e.processes,
       uptimeS: e.uptimeS,
       lastSeenMsAgo: now - e.lastSeen,
     }));

@@ -1,7 +1,8 @@
 import { describe, it, expect } from 'vitest';
-import { newRuntime, workerSpec, okPid, crash, manualClock } from './helpers.ts';
+import { newRuntime, workerSpec, okPid, crash, manualClock, Worker } from './helpers.ts';
 import { AppsController, type AppDefinition } from '../../src/kernel/apps-controller.ts';
 import { Supervisor } from '../../src/kernel/supervisor.ts';
+import { GenServer } from '../../src/kernel/gen-server.ts';
 import { describeNode, renderTree } from '../../src/kernel/tree.ts';
 import type { Runtime } from '../../src/kernel/runtime.ts';
 
@@ -158,6 +159,161 @@ describe('apps controller', () => {
     expect((await AppsController.appsStatus(rt)).find((a) => a.name === 'doomed')!.state).toBe('failed');
     expect(await AppsController.runningApps(rt)).toEqual(['other']);
     expect(lines.some((l) => l.level === 60 && l.app === 'doomed')).toBe(true);
+  });
+
+  it('a root killed while its children still stop (they trap exits) is restarted once they are gone, not beside them', async () => {
+    const { rt } = newRuntime();
+    const journal: string[] = [];
+    const slow: AppDefinition = {
+      name: 'slow',
+      tree: () => ({
+        children: [
+          {
+            id: 'named',
+            start: (ctx) =>
+              GenServer.start(
+                ctx.runtime,
+                Worker,
+                { id: 'named', journal, trap: true, slowTerminate: 100 },
+                { link: ctx.parent, name: 'slow_named' },
+              ),
+          },
+        ],
+      }),
+    };
+    await boot(rt, [slow]);
+    await AppsController.startApp(rt, 'slow');
+    const restarted = rt.events.waitFor(
+      'app',
+      (e) => e.app === 'slow' && ['restarted', 'gave_up', 'start_failed'].includes(e.kind),
+    );
+    rt.crash(await appRoot(rt, 'slow'), 'injected');
+    expect(await restarted).toMatchObject({ kind: 'restarted' });
+    expect((await AppsController.appsStatus(rt))[0]).toMatchObject({ state: 'running', restarts: 1 });
+    expect(journal).toEqual(['start:named', 'terminate:named:injected', 'start:named']);
+  });
+
+  describe('application types (OTP): what an app that ends for good does to its node', () => {
+    const fragile = (name: string, extra: Partial<AppDefinition> = {}): AppDefinition => ({
+      name,
+      maxRestarts: { intensity: 1, period: 60 },
+      tree: () => ({ flags: { intensity: 0 }, children: [workerSpec({ id: `${name}_w` })] }),
+      ...extra,
+    });
+    /** Crashes the app's only worker until the controller stops restarting it. */
+    async function wearOut(rt: Runtime, name: string): Promise<void> {
+      for (let i = 0; i < 5; i++) {
+        const st = (await AppsController.appsStatus(rt)).find((a) => a.name === name)!;
+        if (st.state !== 'running') return;
+        const ended = rt.awaitExit(st.pid!);
+        crash(rt, (await Supervisor.whichChildren(rt, st.pid!))[0]!.pid!);
+        await ended;
+        await AppsController.appsStatus(rt); // the controller has handled the exit
+      }
+    }
+    const haltEvents = (rt: Runtime) => {
+      const seen: unknown[] = [];
+      rt.events.on('app', (e) => {
+        if (e.kind === 'halts_node') seen.push(e);
+      });
+      return seen;
+    };
+
+    it('a permanent app past its restart limit takes the node down: fatal log naming the app and reason, halts_node event', async () => {
+      const { rt, lines } = newRuntime();
+      await AppsController.start(rt, {
+        env: {},
+        apps: [fragile('core'), app('other', [])],
+        types: { core: 'permanent' },
+      });
+      await AppsController.startApp(rt, 'core');
+      await AppsController.startApp(rt, 'other');
+      const halts = rt.events.waitFor('app', (e) => e.kind === 'halts_node');
+      await wearOut(rt, 'core');
+      expect(await halts).toMatchObject({
+        kind: 'halts_node',
+        app: 'core',
+        type: 'permanent',
+        reason: 'boom',
+      });
+      expect(lines).toContainEqual(
+        expect.objectContaining({
+          level: 60,
+          app: 'core',
+          type: 'permanent',
+          reason: 'boom',
+          msg: 'app failed for good: the node stops (permanent app)',
+        }),
+      );
+      expect((await AppsController.appsStatus(rt)).find((a) => a.name === 'core')).toMatchObject({
+        state: 'failed',
+        type: 'permanent',
+      });
+    });
+
+    it('a temporary app (the default) past its limit is left failed and reported; the node goes on', async () => {
+      const { rt, lines } = newRuntime();
+      await AppsController.start(rt, { env: {}, apps: [fragile('extra'), app('other', [])] });
+      const halts = haltEvents(rt);
+      await AppsController.startApp(rt, 'extra');
+      await AppsController.startApp(rt, 'other');
+      const gaveUp = rt.events.waitFor('app', (e) => e.kind === 'gave_up' && e.app === 'extra');
+      await wearOut(rt, 'extra');
+      await gaveUp;
+      expect(halts).toEqual([]);
+      expect((await AppsController.appsStatus(rt)).find((a) => a.name === 'extra')).toMatchObject({
+        state: 'failed',
+        type: 'temporary',
+        lastFailure: 'boom',
+      });
+      expect(await AppsController.runningApps(rt)).toEqual(['other']);
+      expect(lines).toContainEqual(expect.objectContaining({ level: 60, app: 'extra', type: 'temporary' }));
+    });
+
+    it('a transient app takes the node down only when it ended abnormally', async () => {
+      const { rt } = newRuntime();
+      // `quits` ends normally: its one significant child stops with `normal` and the
+      // root supervisor shuts itself down (auto_shutdown).
+      const quits: AppDefinition = {
+        name: 'quits',
+        restart: 'transient',
+        tree: () => ({
+          flags: { autoShutdown: 'any_significant' },
+          children: [workerSpec({ id: 'q' }, { restart: 'transient', significant: true })],
+        }),
+      };
+      await AppsController.start(rt, {
+        env: {},
+        apps: [quits, fragile('breaks')],
+        types: { quits: 'transient', breaks: 'transient' },
+      });
+      const halts = haltEvents(rt);
+      await AppsController.startApp(rt, 'quits');
+      const root = await appRoot(rt, 'quits');
+      const ended = rt.awaitExit(root);
+      await GenServer.call(rt, (await Supervisor.whichChildren(rt, root))[0]!.pid!, { stop: 'normal' });
+      await ended;
+      await AppsController.appsStatus(rt);
+      expect(halts).toEqual([]);
+      expect((await AppsController.appsStatus(rt)).find((a) => a.name === 'quits')).toMatchObject({
+        state: 'stopped',
+        type: 'transient',
+      });
+
+      await AppsController.startApp(rt, 'breaks');
+      const halted = rt.events.waitFor('app', (e) => e.kind === 'halts_node');
+      await wearOut(rt, 'breaks');
+      expect(await halted).toMatchObject({ app: 'breaks', type: 'transient', reason: 'boom' });
+    });
+
+    it('an operator stop of a permanent app does not take the node down', async () => {
+      const { rt } = newRuntime();
+      await AppsController.start(rt, { env: {}, apps: [app('core', [])], types: { core: 'permanent' } });
+      const halts = haltEvents(rt);
+      await AppsController.startApp(rt, 'core');
+      expect(await AppsController.stopApp(rt, 'core')).toEqual({ type: 'ok' });
+      expect(halts).toEqual([]);
+    });
   });
 
   it('operations an app declares run with the node services while it runs; clear errors otherwise', async () => {

@@ -84,3 +84,37 @@ describe('node config', () => {
     expect(() => loadConfig({ file: join(dir, 'missing.json'), env: {} })).toThrow(ConfigError);
   });
 });
+
+describe('node config: application types and zone', () => {
+  it('appTypes from the file, FIFE_APP_TYPES over it; the zone defaults to local', () => {
+    const dir = tmpDir('fife-cfg-');
+    const file = join(dir, 'fife.json');
+    writeFileSync(file, JSON.stringify({ appTypes: { registrar: 'permanent' }, zone: 'east' }));
+    expect(loadConfig({ file, env: {} })).toMatchObject({
+      appTypes: { registrar: 'permanent' },
+      zone: 'east',
+    });
+    expect(
+      loadConfig({
+        file,
+        env: { FIFE_APP_TYPES: 'registrar:transient, crossbar:temporary', FIFE_ZONE: 'west' },
+      }),
+    ).toMatchObject({ appTypes: { registrar: 'transient', crossbar: 'temporary' }, zone: 'west' });
+    expect(loadConfig({ env: {} })).toMatchObject({ appTypes: {}, zone: 'local' });
+  });
+
+  it('a bad application type names its key, or its variable', () => {
+    expect(() => loadConfig({ env: { FIFE_APP_TYPES: 'registrar:forever' } })).toThrow(
+      "FIFE_APP_TYPES item 'registrar' must be one of permanent, transient, temporary, got 'forever'",
+    );
+    const dir = tmpDir('fife-cfg-');
+    const file = join(dir, 'fife.json');
+    writeFileSync(file, JSON.stringify({ appTypes: { registrar: 'always' } }));
+    expect(() => loadConfig({ file, env: {} })).toThrow(
+      "appTypes.registrar must be one of permanent, transient, temporary, got 'always'",
+    );
+    expect(() => loadConfig({ env: { FIFE_APP_TYPES: 'registrar' } })).toThrow(
+      "FIFE_APP_TYPES item 'registrar' must be one of permanent, transient, temporary, got ''",
+    );
+  });
+});

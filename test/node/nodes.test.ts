@@ -8,6 +8,7 @@ import { tmpDir } from '../support/tmp-dirs.ts';
 import { startNode, type FifeNode } from '../../src/node/node.ts';
 import { loadConfig } from '../../src/node/config.ts';
 import { listSwitches, reportMediaServer } from '../../src/node/nodes.ts';
+import { AppsController, GenServer, type AppDefinition } from '../../src/kernel/index.ts';
 
 const running: FifeNode[] = [];
 afterAll(async () => {
@@ -15,7 +16,11 @@ afterAll(async () => {
 });
 
 /** Starts a node whose log lines can be waited on. */
-async function node(name: string, apps: string[] = []) {
+async function node(
+  name: string,
+  apps: string[] = [],
+  more: { zone?: string; extra?: AppDefinition<any>[] } = {},
+) {
   const dir = tmpDir('fife-nodes-');
   const waiters: Array<{ match: (l: Record<string, unknown>) => boolean; resolve: () => void }> = [];
   const logDestination = {
@@ -33,9 +38,10 @@ async function node(name: string, apps: string[] = []) {
       FIFE_DATA_DIR: dir,
       FIFE_HEARTBEAT_MS: '200',
       FIFE_LOG_LEVEL: 'debug',
+      ...(more.zone === undefined ? {} : { FIFE_ZONE: more.zone }),
     },
   });
-  const extra = apps.map((a) => ({ name: a, tree: () => ({ children: [] }) }));
+  const extra = [...apps.map((a) => ({ name: a, tree: () => ({ children: [] }) })), ...(more.extra ?? [])];
   const n = await startNode({ config, logDestination, extraApps: extra });
   running.push(n);
   for (const a of apps)
@@ -108,5 +114,66 @@ describe('nodes: heartbeats and the cluster view', () => {
     };
     expect(view.nodes.map((x) => x.node)).not.toContain(sw.name);
     expect(view.switches.map((x) => x.name)).toContain(sw.name);
+  });
+
+  it("every node's zone, version, uptime, memory, process count and apps, with an app that failed for good listed as down", async () => {
+    const e = await node('epsilon');
+    // `broken` crashes whenever asked: its tree gives up at once and the controller gives up after one restart.
+    const broken: AppDefinition<any> = {
+      name: 'broken',
+      maxRestarts: { intensity: 0, period: 60 },
+      tree: () => ({
+        flags: { intensity: 0 },
+        children: [
+          GenServer.childSpec(
+            'broken_w',
+            {
+              name: 'broken_w',
+              init: () => ({ type: 'ok', state: null }),
+              handleCall: () => {
+                throw new Error('broken');
+              },
+            },
+            undefined,
+            { name: 'broken_w' },
+          ),
+        ],
+      }),
+    };
+    const z = await node('zeta', ['steady'], { zone: 'east', extra: [broken] });
+    await AppsController.startApp(z.n.runtime, 'broken');
+    const gaveUp = z.n.runtime.events.waitFor('app', (ev) => ev.kind === 'gave_up' && ev.app === 'broken');
+    await GenServer.call(z.n.runtime, 'broken_w', 'boom').catch(() => undefined);
+    await gaveUp;
+    const seenDown = e.logged(
+      (l) =>
+        l.msg === 'heartbeat received' &&
+        l.peer === 'zeta@localhost' &&
+        JSON.stringify(l.down ?? {}).includes('broken'),
+    );
+    await seenDown;
+    type Entry = {
+      node: string;
+      zone?: string;
+      apps: string[];
+      appsDown?: Record<string, string>;
+      version?: string;
+      uptimeS?: number;
+      usedMemory?: number;
+      processes?: number;
+    };
+    const list = ((await (await fetch(`${e.n.adminUrl}/nodes`)).json()) as { nodes: Entry[] }).nodes;
+    const zeta = list.find((x) => x.node === 'zeta@localhost')!;
+    expect(zeta).toMatchObject({
+      zone: 'east',
+      apps: ['steady'],
+      appsDown: { broken: 'failed' },
+      version: expect.any(String),
+      uptimeS: expect.any(Number),
+      usedMemory: expect.any(Number),
+      processes: expect.any(Number),
+    });
+    expect(zeta.processes).toBeGreaterThan(3);
+    expect(list.find((x) => x.node === 'epsilon@localhost')).toMatchObject({ zone: 'local', appsDown: {} });
   });
 });

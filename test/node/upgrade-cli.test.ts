@@ -44,7 +44,7 @@ describe('fife apps upgrade', () => {
     const node = await startFife(env);
     started.push(node.child);
     expect((await fife(['apps'], env)).stdout).toMatch(
-      /^upgrade_counter\trunning\tversion=1\.0\.0\trestarts=0$/m,
+      /^upgrade_counter\trunning\ttype=temporary\tversion=1\.0\.0\trestarts=0$/m,
     );
 
     const up = await fife(
@@ -55,7 +55,7 @@ describe('fife apps upgrade', () => {
       /^upgrade_counter: upgraded 1\.0\.0 -> 2\.0\.0\tchanged=counter\trestarted=-\tadded=-\tremoved=-$/m,
     );
     expect((await fife(['apps'], env)).stdout).toMatch(
-      /^upgrade_counter\trunning\tversion=2\.0\.0\trestarts=0$/m,
+      /^upgrade_counter\trunning\ttype=temporary\tversion=2\.0\.0\trestarts=0$/m,
     );
     expect(await node.waitFor((l) => l.msg === 'app upgraded')).toMatchObject({
       app: 'upgrade_counter',
@@ -77,7 +77,7 @@ describe('fife apps upgrade', () => {
       app: 'upgrade_counter',
       from: join(HERE, 'fixtures/upgrade-counter-broken'),
     });
-    expect((await fife(['apps'], env)).stdout).toMatch(/^upgrade_counter\trunning\tversion=2\.0\.0/m);
+    expect((await fife(['apps'], env)).stdout).toMatch(/^upgrade_counter\trunning\ttype=temporary\tversion=2\.0\.0/m);
 
     const usage = await fails(['apps', 'upgrade', 'upgrade_counter'], env);
     expect(usage.code).toBe(2);

@@ -114,7 +114,7 @@ describe('the node view with a switch', () => {
       env: { ...process.env, FIFE_ADMIN_URL: node.adminUrl },
     });
     const [nodeLine, header, switchLine, ...rest] = stdout.trim().split('\n');
-    expect(nodeLine).toMatch(new RegExp(`^${NODE}\\tapps=[^\\t]*ecallmgr`));
+    expect(nodeLine).toMatch(new RegExp(`^${NODE}\\tzone=local\\tapps=[^\\t]*ecallmgr\\tdown=-\\t`));
     expect(header).toBe('switches:');
     expect(switchLine).toMatch(
       new RegExp(`^fs1\\tup\\tnodes=${NODE}\\turl=esl://127\\.0\\.0\\.1:${sw.port}\\tsince=`),

@@ -49,9 +49,11 @@ describe('fife apps: the real last failure', () => {
     expect(fatal.reason).toMatchObject({ type: 'Error', message: 'crashy says boom' });
 
     const apps = (await run(process.execPath, [FIFE_BIN, 'apps'], { env })).stdout;
-    expect(apps).toMatch(/^crashy\tfailed\tversion=-\trestarts=1\tlast_failure=Error: crashy says boom$/m);
+    expect(apps).toMatch(
+      /^crashy\tfailed\ttype=temporary\tversion=-\trestarts=1\tlast_failure=Error: crashy says boom$/m,
+    );
     expect(apps).not.toContain('last_failure=shutdown');
-    expect(apps).toMatch(/^hello\trunning\tversion=0.1.0\trestarts=0$/m);
+    expect(apps).toMatch(/^hello\trunning\ttype=temporary\tversion=0.1.0\trestarts=0$/m);
     expect((await run(process.execPath, [FIFE_BIN, 'tree'], { env })).stdout).toMatch(
       /app crashy\s+failed\s+restarts=1\s+last_failure=Error: crashy says boom/,
     );
