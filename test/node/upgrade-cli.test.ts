@@ -77,7 +77,9 @@ describe('fife apps upgrade', () => {
       app: 'upgrade_counter',
       from: join(HERE, 'fixtures/upgrade-counter-broken'),
     });
-    expect((await fife(['apps'], env)).stdout).toMatch(/^upgrade_counter\trunning\ttype=temporary\tversion=2\.0\.0/m);
+    expect((await fife(['apps'], env)).stdout).toMatch(
+      /^upgrade_counter\trunning\ttype=temporary\tversion=2\.0\.0/m,
+    );
 
     const usage = await fails(['apps', 'upgrade', 'upgrade_counter'], env);
     expect(usage.code).toBe(2);

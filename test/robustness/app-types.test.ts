@@ -66,9 +66,9 @@ describe('application types', { timeout: 60_000 }, () => {
     await node.waitFor((l) => String(l.msg).startsWith('app failed for good') && l.app === 'crashy');
     const apps = (await run(process.execPath, [FIFE_BIN, 'apps'], { env })).stdout;
     expect(apps).toMatch(
-      /^crashy\tfailed\ttype=temporary\trestarts=1\tlast_failure=Error: crashy says boom$/m,
+      /^crashy\tfailed\ttype=temporary\tversion=-\trestarts=1\tlast_failure=Error: crashy says boom$/m,
     );
-    expect(apps).toMatch(/^hello\trunning\ttype=temporary\trestarts=0$/m);
+    expect(apps).toMatch(/^hello\trunning\ttype=temporary\tversion=0.1.0\trestarts=0$/m);
 
     // A heartbeat after the give-up carries it.
     const line = async (): Promise<string> =>
