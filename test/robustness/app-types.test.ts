@@ -16,7 +16,7 @@ import { tmpDir } from '../support/tmp-dirs.ts';
 const ROOT = resolve(import.meta.dirname, '../..');
 const run = promisify(execFile);
 const CRASHY = join(import.meta.dirname, 'crashy-app');
-const HELLO = join(ROOT, 'examples/hello-app');
+const HELLO = join(ROOT, 'test/support/hello-plugin');
 const NODE = 'types@localhost';
 
 const started: ChildProcess[] = [];
