@@ -17,16 +17,20 @@
  *   Stats answer `{queue_id, waiting, answered, abandoned, average_wait_ms,
  *   longest_wait_ms, agents_logged_in, agents_available}` (counted since that manager
  *   started); none answered: 404 `bad_identifier`.
+ * - `GET /v2/accounts/{A}/agents`: the account's users with a non-empty `queues` list
+ *   (Kazoo's agents listing), paged as every listing: `{id, first_name, last_name, queues}`.
+ *   Queue documents themselves are a document kind (kinds.ts, `/queues`).
  * - The token must reach the account (accountScope), as every account resource.
  */
 import type { FastifyInstance } from 'fastify';
 import { build, destination, type Envelope as ApiEnvelope } from '../../src/api/index.ts';
 import type { Envelope } from '../../src/bus/index.ts';
-import { params, route } from './answer.ts';
+import { params, query, route } from './answer.ts';
 import type { Crossbar } from './context.ts';
 import { accountScope } from './doc-routes.ts';
 import { requestData } from './docs.ts';
 import { badIdentifier, CbError, validationError } from './errors.ts';
+import { listPage } from './listing.ts';
 
 const ACTIONS = ['login', 'logout', 'pause', 'resume', 'end_wrapup'] as const;
 
@@ -57,6 +61,14 @@ async function ask(
 }
 
 export function registerAcdcRoutes(app: FastifyInstance, cb: Crossbar): void {
+  app.get(
+    '/v2/accounts/:account_id/agents',
+    route(async (req) => {
+      const { db } = await accountScope(cb, req);
+      const page = await listPage(cb.store, db, 'crossbar_listings/agents', query(req), cb.settings.pageSize);
+      return { data: page.data, paging: page.paging };
+    }),
+  );
   app.get(
     '/v2/accounts/:account_id/queues/:queue_id/stats',
     route(async (req) => {
