@@ -3,13 +3,18 @@
  * started node (the acdc app with a queue and an agent in settings.acdc): the commands go
  * through the node's admin endpoint to the queue manager and the agent process on its
  * bus; the agent's state read back after each action; `--json`; an unknown agent or
- * account fails with the reason and a non-zero exit.
+ * account fails with the reason and a non-zero exit. Then with the queue and agent as
+ * documents of the account database (store mode): names listed, the agent steered by
+ * its username.
  */
 import { execFile } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../src/node/config.ts';
+import { addAccount } from '../../../apps/registrar/provisioning.ts';
+import { memoryLogger } from '../../../src/kernel/log.ts';
+import { loadConfig, nodeDir } from '../../../src/node/config.ts';
+import { accountDbName, newDocId, openStore } from '../../../src/store/index.ts';
 import { startNode, type FifeNode } from '../../../src/node/node.ts';
 import { tmpDir } from '../../support/tmp-dirs.ts';
 
@@ -81,5 +86,51 @@ describe('fife acdc', () => {
     expect(unknown?.stderr).toMatch(/no agent "nobody"/);
     const otherAccount = await fails('acdc', 'queues', '--account', 'no-such-account');
     expect(otherAccount?.code).not.toBe(0);
+  }, 90_000);
+
+  it('store mode: queue and user documents listed with their names; an agent steered by its username', async () => {
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      FIFE_DATA_DIR: tmpDir('fife-acdc-cli-store-'),
+      FIFE_NODE: 'acdcstore@localhost',
+      FIFE_APPS: 'acdc',
+      FIFE_LOG_LEVEL: 'warn',
+      FIFE_BUS_URL: '',
+      FIFE_STORE_URL: '',
+    };
+    const config = loadConfig({ env });
+    // The documents crossbar would write, written before the node holds its store.
+    const store = openStore(config.store, { dataDir: nodeDir(config), logger: memoryLogger().logger });
+    const accountId = await addAccount(store, { name: 'Center', realm: 'sip.center.test' });
+    const db = accountDbName(accountId, 'encoded');
+    const queueId = newDocId();
+    await store.save(db, { _id: queueId, pvt_type: 'queue', name: 'Sales', strategy: 'most_idle' });
+    const userId = newDocId();
+    await store.save(db, {
+      _id: userId,
+      pvt_type: 'user',
+      username: 'ada',
+      first_name: 'Ada',
+      last_name: 'Agent',
+      queues: [queueId],
+    });
+    await store.close();
+    config.settings.acdc = { account_id: accountId };
+    nodes.push(await startNode({ config, logDestination: { write: () => undefined } }));
+    const fife = async (...args: string[]) => (await run(process.execPath, [FIFE, ...args], { env })).stdout;
+
+    const until = async (args: string[], want: RegExp) => {
+      let last = '';
+      for (const end = Date.now() + 15_000; !want.test((last = await fife(...args)));)
+        if (Date.now() > end) throw new Error(`never ${String(want)}: ${last}`);
+    };
+    // The directory starts the queue once it read the database: its manager answers.
+    await until(['acdc', 'queues'], new RegExp(`^${queueId} most_idle waiting=0 .* name="Sales"$`, 'm'));
+    await until(
+      ['acdc', 'agents'],
+      new RegExp(`^${userId} logged_out queues=${queueId} .* name="Ada Agent"$`, 'm'),
+    );
+    expect(await fife('acdc', 'login', 'ada')).toMatch(new RegExp(`^${userId}: login sent`, 'm'));
+    await until(['acdc', 'agents'], new RegExp(`^${userId} ready `, 'm'));
   }, 90_000);
 });
