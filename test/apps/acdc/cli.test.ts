@@ -120,9 +120,11 @@ describe('fife acdc', () => {
     const fife = async (...args: string[]) => (await run(process.execPath, [FIFE, ...args], { env })).stdout;
 
     const until = async (args: string[], want: RegExp) => {
-      let last = '';
-      for (const end = Date.now() + 15_000; !want.test((last = await fife(...args)));)
-        if (Date.now() > end) throw new Error(`never ${String(want)}: ${last}`);
+      for (const end = Date.now() + 15_000; ;) {
+        const got = await fife(...args);
+        if (want.test(got)) return;
+        if (Date.now() > end) throw new Error(`never ${String(want)}: ${got}`);
+      }
     };
     // The directory starts the queue once it read the database: its manager answers.
     await until(['acdc', 'queues'], new RegExp(`^${queueId} most_idle waiting=0 .* name="Sales"$`, 'm'));
