@@ -24,7 +24,10 @@
  *   abandoned, average_wait_ms (answered callers), longest_wait_ms (of those waiting),
  *   agents_logged_in, agents_available}): a caller counts from its member_call (a copy
  *   of each reaches the manager) to its member_call_success (answered) or
- *   member_call_fail / member_call_cancel (abandoned).
+ *   member_call_fail / member_call_cancel (abandoned). Talk times: an answered caller
+ *   talks from its member_call_success (naming the Agent-ID) until that agent's next
+ *   queue_agent_change to wrapup, ready, paused or logged_out (its call ended): Stats
+ *   `talking` (now), `average_talk_ms` and `longest_talk_ms` (of the talks that ended).
  * - Cancelled callers (member_call_cancel on acdc.member.call_result.<account>.<queue>.*)
  *   are remembered (`{op: 'cancelled', callId}` answers whether one was), so a worker that
  *   takes a caller who left while waiting in the shared queue drops it.
@@ -90,17 +93,43 @@ interface QueueStats {
   abandoned: number;
   /** The sum of the answered callers' waits. */
   answeredWaitMs: number;
+  /** Callers talking to an agent: agent id -> the caller and when it was answered. */
+  readonly talking: Map<string, { callId: string; since: number }>;
+  /** Talks that ended: how many, their sum and the longest. */
+  talks: number;
+  talkMs: number;
+  longestTalkMs: number;
+}
+
+/** Agent states that end a talk (the agent's call is over, or it left). */
+const AFTER_TALK = new Set(['wrapup', 'ready', 'paused', 'logged_out']);
+
+/** member_call_success of a caller this manager counted: the agent's talk starts. */
+function startTalk(s: State, callId: string, agentId: unknown): void {
+  if (typeof agentId === 'string') s.stats.talking.set(agentId, { callId, since: Date.now() });
+}
+
+/** An agent's new state: leaving the call ends its talk. */
+function endTalk(s: State, agentId: string, status: unknown): void {
+  const t = s.stats.talking.get(agentId);
+  if (t === undefined || !AFTER_TALK.has(String(status))) return;
+  s.stats.talking.delete(agentId);
+  const ms = Date.now() - t.since;
+  s.stats.talks += 1;
+  s.stats.talkMs += ms;
+  s.stats.longestTalkMs = Math.max(s.stats.longestTalkMs, ms);
 }
 
 /** A caller's wait ended: answered (member_call_success) or abandoned (fail, cancel). */
-function countOutcome(s: State, callId: string, answered: boolean): void {
+function countOutcome(s: State, callId: string, answered: boolean): boolean {
   const since = s.stats.waiting.get(callId);
-  if (since === undefined) return; // not seen entering, or already counted
+  if (since === undefined) return false; // not seen entering, or already counted
   s.stats.waiting.delete(callId);
   if (answered) {
     s.stats.answered += 1;
     s.stats.answeredWaitMs += Date.now() - since;
   } else s.stats.abandoned += 1;
+  return true;
 }
 
 function statsView(s: State): Record<string, number> {
@@ -114,6 +143,9 @@ function statsView(s: State): Record<string, number> {
     longest_wait_ms: waits.length === 0 ? 0 : Math.max(...waits),
     agents_logged_in: [...s.loggedIn.values()].filter(Boolean).length,
     agents_available: [...s.agents.values()].filter((v) => v === 'available').length,
+    talking: s.stats.talking.size,
+    average_talk_ms: s.stats.talks === 0 ? 0 : Math.round(s.stats.talkMs / s.stats.talks),
+    longest_talk_ms: s.stats.longestTalkMs,
   };
 }
 
@@ -144,7 +176,16 @@ const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
       cancelled: new Set(),
       loggedIn: new Map(),
       hadAgents: false,
-      stats: { waiting: new Map(), answered: 0, abandoned: 0, answeredWaitMs: 0 },
+      stats: {
+        waiting: new Map(),
+        answered: 0,
+        abandoned: 0,
+        answeredWaitMs: 0,
+        talking: new Map(),
+        talks: 0,
+        talkMs: 0,
+        longestTalkMs: 0,
+      },
       seq: { n: 0 },
     }),
   listen: (a) => ({
@@ -213,6 +254,7 @@ const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
       s.agents.set(agentId, to);
       noteLogin(s, ctx, agentId, m.Status !== undefined ? m.Status !== 'logged_out' : to !== 'unavailable');
       noteAgent(s.ss, agentId);
+      endTalk(s, agentId, m.Status);
       ctx.log.info({ queue_id: s.a.queueId, agent_id: agentId, from, to }, 'acdc queue manager: agent');
       if (to === 'available' && from !== 'available') {
         s.ss.availableSince.set(agentId, ++s.seq.n);
@@ -260,8 +302,10 @@ const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
     } else if (name === 'call') {
       const callId = String(((m.Call ?? {}) as Record<string, unknown>)['Call-ID']);
       if (!s.stats.waiting.has(callId)) s.stats.waiting.set(callId, Date.now());
-    } else if (name === 'call_success' || name === 'call_fail') {
-      countOutcome(s, String(m['Call-ID']), name === 'call_success');
+    } else if (name === 'call_success') {
+      if (countOutcome(s, String(m['Call-ID']), true)) startTalk(s, String(m['Call-ID']), m['Agent-ID']);
+    } else if (name === 'call_fail') {
+      countOutcome(s, String(m['Call-ID']), false);
     } else if (name === 'stats_req') {
       const to = typeof m['Server-ID'] === 'string' ? m['Server-ID'] : undefined;
       if (to !== undefined)

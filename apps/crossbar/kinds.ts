@@ -17,6 +17,9 @@
  * - menus: no further check; the documents apps/callflow's menu module reads.
  * - directories: no further check (Kazoo's plain directory documents: name, min_dial,
  *   max_dial, sort_by, confirm_match, users).
+ * - queues: no further check (Kazoo's cb_queues documents, listed with name and strategy);
+ *   apps/acdc's directory follows the account database and starts, restarts or stops the
+ *   queue's manager and workers as they are created, changed or deleted.
  */
 import { createHash } from 'node:crypto';
 import type { DocumentStore } from '../../src/store/index.ts';
@@ -28,6 +31,7 @@ import {
   directorySchema,
   mediaSchema,
   menuSchema,
+  queueSchema,
   userSchema,
   vmboxSchema,
 } from './schemas.ts';
@@ -205,4 +209,6 @@ export const menus = plain('menus', 'menu', menuSchema);
 
 export const directories = plain('directories', 'directory', directorySchema);
 
-export const KINDS: readonly Kind[] = [users, devices, callflows, vmboxes, media, menus, directories];
+export const queues = plain('queues', 'queue', queueSchema);
+
+export const KINDS: readonly Kind[] = [users, devices, callflows, vmboxes, media, menus, directories, queues];

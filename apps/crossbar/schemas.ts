@@ -191,6 +191,38 @@ export const directorySchema = {
   },
 } as const;
 
+/**
+ * A call-center queue (Kazoo's queues schema) and the fields apps/acdc reads beside
+ * Kazoo's: `max_priority` (x-max-priority of the shared queue), `workers`,
+ * `collect_timeout`, `retry_interval` (Fife's, in seconds).
+ */
+export const queueSchema = {
+  type: 'object',
+  required: ['name'],
+  properties: {
+    name: str(1, 128),
+    strategy: { type: 'string', enum: ['round_robin', 'most_idle'], default: 'round_robin' },
+    agent_ring_timeout: { type: 'integer', minimum: 1, default: 15 },
+    agent_wrapup_time: { type: 'integer', minimum: 0, default: 0 },
+    connection_timeout: { type: 'integer', minimum: 0, default: 3600 },
+    max_queue_size: { type: 'integer', minimum: 0, default: 0 },
+    ring_simultaneously: { type: 'integer', minimum: 1, default: 1 },
+    enter_when_empty: { type: 'boolean', default: true },
+    caller_exit_key: {
+      type: 'string',
+      enum: ['1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '0', '#'],
+      default: '#',
+    },
+    moh: { type: 'string' },
+    announce: { type: 'string' },
+    record_caller: { type: 'boolean', default: false },
+    max_priority: { type: 'integer', minimum: 0, maximum: 255 },
+    workers: { type: 'integer', minimum: 1 },
+    collect_timeout: { type: 'number', minimum: 0 },
+    retry_interval: { type: 'number', exclusiveMinimum: 0 },
+  },
+} as const;
+
 export const whitelabelSchema = {
   type: 'object',
   properties: {

@@ -24,6 +24,9 @@
  *                                        (its node admin URL option is --admin-url: --admin makes an administrator)
  *   fife crossbar init-apps DIR [--api-url URL]   register a browser client's apps (DIR/<app>/metadata/app.json,
  *                                        icon/ and screenshots/) in the master account's apps store; one line per app
+ *   fife acdc queues|agents [--account ID] [--json]   the call center's queues (with their counts) and agents (with their state)
+ *   fife acdc login|logout|pause|resume AGENT [--account ID] [--for S (pause)]   steer an agent (user id or username)
+ *                                        (acdc commands need a running node: they go over its bus)
  *
  * account/device/user/crossbar go through the running node's admin endpoint when one runs (its embedded
  * store is locked by it); with no node running, or a CouchDB store, they open the store
@@ -678,6 +681,105 @@ Exit codes: 0 ok, 1 failure, 2 usage error. 'fife COMMAND --help' for a command'
           : `${a.app}: ${a.result} ${a.id}${a.missing ? ` (missing images: ${a.missing.join(', ')})` : ''}`,
       );
   });
+  const acdc = fife
+    .command('acdc')
+    .description('call-center queues and agents (the acdc app; needs a running node)');
+  const acdcOp = async (o: NodeOpts, op: string, input: Record<string, unknown>): Promise<unknown> => {
+    const { status, data } = await admin(o, 'POST', `/apps/acdc/ops/${op}`, input);
+    if (status !== 200) throw new Error((data as { error?: string }).error ?? JSON.stringify(data));
+    return (data as { result: unknown }).result;
+  };
+  const accountOpt = '--account <id>';
+  const accountHelp = "the account's id (default: the node's settings.acdc.account_id)";
+  nodeCommand(
+    acdc
+      .command('queues')
+      .description(
+        "the queues and their managers' counts (waiting, answered, abandoned, wait and talk times)",
+      )
+      .option(accountOpt, accountHelp)
+      .option('--json', 'as JSON'),
+  ).action(async (o: NodeOpts & { account?: string; json?: boolean }) => {
+    const r = (await acdcOp(o, 'queues', { account: o.account })) as {
+      queues: Array<{ id: string; name?: string; strategy?: string; stats: Record<string, unknown> | null }>;
+    };
+    if (o.json) return json(r);
+    for (const q of r.queues)
+      out(
+        [
+          q.id,
+          q.strategy ?? '-',
+          q.stats === null
+            ? '(no manager answered)'
+            : Object.entries(q.stats)
+                .map(([k, v]) => `${k}=${String(v)}`)
+                .join(' '),
+          ...(q.name ? [`name=${JSON.stringify(q.name)}`] : []),
+        ].join(' '),
+      );
+  });
+  nodeCommand(
+    acdc
+      .command('agents')
+      .description('the agents, their state, queues, calls and misses')
+      .option(accountOpt, accountHelp)
+      .option('--json', 'as JSON'),
+  ).action(async (o: NodeOpts & { account?: string; json?: boolean }) => {
+    const r = (await acdcOp(o, 'agents', { account: o.account })) as {
+      agents: Array<{
+        id: string;
+        name?: string;
+        status: string | null;
+        queues: string[];
+        calls?: number;
+        misses?: number;
+      }>;
+    };
+    if (o.json) return json(r);
+    for (const a of r.agents)
+      out(
+        [
+          a.id,
+          a.status ?? '(no answer)',
+          `queues=${(a.queues ?? []).join(',')}`,
+          `calls=${a.calls ?? 0}`,
+          `misses=${a.misses ?? 0}`,
+          ...(a.name ? [`name=${JSON.stringify(a.name)}`] : []),
+        ].join(' '),
+      );
+  });
+  for (const [action, what] of [
+    ['login', 'log an agent in to its queues'],
+    ['logout', 'log an agent out'],
+    ['pause', 'pause an agent (until resume, or --for seconds)'],
+    ['resume', "end an agent's pause"],
+  ] as const) {
+    const c = acdc
+      .command(action)
+      .description(what)
+      .argument('<agent>', 'the agent: its user id, or its username')
+      .option(accountOpt, accountHelp)
+      .option('--json', 'as JSON');
+    if (action === 'pause')
+      c.option('--for <seconds>', 'pause for this long', (v) => {
+        const n = Number(v);
+        if (!Number.isFinite(n) || n <= 0)
+          throw new UsageError(`--for must be a number of seconds > 0, got '${v}'`);
+        return n;
+      });
+    nodeCommand(c).action(
+      async (agent: string, o: NodeOpts & { account?: string; json?: boolean; for?: number }) => {
+        const r = (await acdcOp(o, 'agent_action', {
+          account: o.account,
+          agent,
+          action,
+          ...(o.for === undefined ? {} : { timeout: o.for }),
+        })) as { agent_id: string };
+        if (o.json) return json(r);
+        out(`${r.agent_id}: ${action} sent`);
+      },
+    );
+  }
   return fife;
 }
 

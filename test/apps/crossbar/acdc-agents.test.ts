@@ -115,3 +115,65 @@ it("an agent's status is read and changed over crossbar (login, pause, resume, l
   if (r.type === 'ok') c.h.rt.exit(r.pid, 'shutdown');
   await exited;
 });
+
+it("the queue's talk times: from the answer to the agent's call ending, and callers talking now", async () => {
+  cb = await startCrossbar();
+  const c = cb;
+  const accountId = await addAccount(c.store, { name: 'Talk', realm: 'sip.talk.test' });
+  await addUser(c.store, { account: 'Talk', username: 'Boss', password: 'boss-pass', admin: true });
+  const token = await c.login('Talk', 'boss', 'boss-pass');
+  // The agent's phone answers at once; the call lasts until the test hangs it up.
+  let hangup: () => void = () => undefined;
+  const r = await Supervisor.start(
+    c.h.rt,
+    acdcTree({
+      bus: c.h.bus,
+      node: c.h.rt.node,
+      device: () => ({
+        ring: () => Promise.resolve({ answered: true, ended: new Promise<void>((res) => (hangup = res)) }),
+        stop: () => undefined,
+      }),
+      settings: {
+        account_id: accountId,
+        queues: [{ id: 'sales', collect_timeout: 0.3, retry_interval: 0.3 }],
+        agents: [{ id: 'agent', queues: ['sales'] }],
+      },
+    }),
+    { name: 'acdc_sup' },
+  );
+  expect(r.type).toBe('ok');
+  const stats = async () => {
+    const res = await c.call('GET', `/v2/accounts/${accountId}/queues/sales/stats`, { token });
+    return (res.status === 200 ? res.body.data : {}) as Record<string, number>;
+  };
+  const statsUntil = async (want: Record<string, number>) => {
+    for (const end = Date.now() + 10_000; ;) {
+      const v = await stats();
+      if (Object.entries(want).every(([k, n]) => v[k] === n)) return v;
+      if (Date.now() > end) throw new Error(`stats never ${JSON.stringify(want)}: ${JSON.stringify(v)}`);
+    }
+  };
+  const path = `/v2/accounts/${accountId}/agents/agent/status`;
+  await c.call('POST', path, { token, data: { status: 'login' } });
+  await statsUntil({ agents_available: 1 });
+  const env = { bus: c.h.bus, ctx: { appName: 'test', appVersion: '1', node: c.h.rt.node }, accountId };
+  await acdcSend(env, 'member_call', {
+    'Account-ID': accountId,
+    'Queue-ID': 'sales',
+    Call: { 'Call-ID': 'c-1' },
+  });
+  const during = await statsUntil({ answered: 1, talking: 1 });
+  expect(during).toMatchObject({ average_talk_ms: 0, longest_talk_ms: 0 });
+  const seenTalking = Date.now();
+  await statsUntil({ talking: 1 }); // one more round trip while the call lasts
+  const hungUpAt = Date.now();
+  hangup();
+  const after = await statsUntil({ answered: 1, talking: 0 });
+  // The manager's talk started before the test saw it talking and ended after the hang-up.
+  expect(after.longest_talk_ms).toBeGreaterThanOrEqual(hungUpAt - seenTalking);
+  expect(after.longest_talk_ms).toBeGreaterThan(0);
+  expect(after.average_talk_ms).toBe(after.longest_talk_ms);
+  const exited = c.h.rt.awaitExit(r.type === 'ok' ? r.pid : (undefined as never));
+  if (r.type === 'ok') c.h.rt.exit(r.pid, 'shutdown');
+  await exited;
+});
