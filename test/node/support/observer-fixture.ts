@@ -44,6 +44,7 @@ export async function bootObserved(
     FIFE_DATA_DIR: tmpDir('fife-observer-'),
     FIFE_BUS_URL: busUrl,
     FIFE_LOG_LEVEL: 'warn',
+    FIFE_APPS: '',
   };
   if (opts.token !== undefined) env.FIFE_ADMIN_TOKEN = opts.token;
   const n = await startNode({
