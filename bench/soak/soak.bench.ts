@@ -23,7 +23,7 @@
  * - `rss`: each node's resident memory (process_resident_memory_bytes from /metrics) after
  *   start and at the end.
  * Run: `npm run bench -- soak` (30 minutes) or
- * `node --import tsx bench/soak/soak.bench.ts --minutes N`.
+ * `node --import tsx bench/soak/soak.bench.ts --minutes N [--seed S] [--kinds k1,k2]`.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -98,8 +98,13 @@ function followEvents(
       if (e.phase === 'failed') count(faults, `failed:${String(e.kind)}`);
     } else if (type === 'supervisor') {
       const key = `${String(e.supervisor)}/${String(e.childId)}`;
+      // A child restarted with no exit of its own went with a sibling (rest_for_one,
+      // one_for_all): counted as `with_sibling`.
       if (e.kind === 'child_terminated') lastReason.set(key, String(e.reason));
-      if (e.kind === 'child_restarted') count(restarts, lastReason.get(key) ?? 'unknown');
+      if (e.kind === 'child_restarted') {
+        count(restarts, lastReason.get(key) ?? 'with_sibling');
+        lastReason.delete(key);
+      }
     } else if (type === 'app' && e.kind === 'restarted') {
       count(restarts, `app:${String(e.reason ?? e.cause ?? 'unknown')}`);
     }
@@ -313,6 +318,11 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     process.exit(2);
   }
   const s = process.argv.indexOf('--seed');
-  const r = await runSoak({ minutes, seed: s >= 0 ? Number(process.argv[s + 1]) : undefined });
+  const k = process.argv.indexOf('--kinds');
+  const r = await runSoak({
+    minutes,
+    seed: s >= 0 ? Number(process.argv[s + 1]) : undefined,
+    kinds: k >= 0 ? process.argv[k + 1]!.split(',') : undefined,
+  });
   printSoak(r);
 }
