@@ -21,7 +21,8 @@
  *   `fault injected`); a timed fault publishes `phase: 'ended'` (and an info line) when it
  *   is over. The node's metrics count them (fife_faults_injected_total{kind}).
  * - `randomIn` picks a process among the live descendants of the supervisor registered
- *   under that name, in tree order (start order), with `ctx.random`; the kernel root,
+ *   under that name (or of a running app's root supervisor, named as `fife tree` shows it:
+ *   `<app>_sup`), in tree order (start order), with `ctx.random`; the kernel root,
  *   the admin endpoint and the chaos scheduler are never picked. A picked process's
  *   `target` is its registered name, else its path of child ids from the supervisor
  *   (`sup/worker`): the same tree gives the same targets whatever the pids.
@@ -33,6 +34,7 @@
  *   and the same tree give the same injections on the same targets.
  */
 import {
+  describeNode,
   describeTree,
   type ExitReason,
   type FaultEvent,
@@ -134,7 +136,11 @@ export interface Candidate {
 
 /** The live descendants of `supervisor`, in tree order, that may be picked. */
 export function candidatesIn(rt: Runtime, supervisor: string, kernelRoot: string): Candidate[] {
-  const root = describeTree(rt, supervisor);
+  // A supervisor registered under that name, else an app's root by the name the tree
+  // shows it (`<app>_sup`: the apps controller starts app roots unnamed).
+  const root =
+    describeTree(rt, supervisor) ??
+    describeNode(rt).apps.find((a) => a.tree?.id === supervisor && a.state === 'running')?.tree;
   if (root === undefined) throw new ChaosError('not_found', `no supervisor registered as '${supervisor}'`);
   if (root.type !== 'supervisor')
     throw new ChaosError('invalid', `'${supervisor}' is not a supervisor (random_in needs one)`);

@@ -28,23 +28,25 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import amqp from 'amqplib';
 import { tmpDir } from '../support/tmp-dirs.ts';
-import { startFife, type FifeProcess, type LogLine } from '../support/fife-process.ts';
+import { type FifeProcess, type LogLine } from '../support/fife-process.ts';
+import {
+  nodeView,
+  pollUntil,
+  regQuery,
+  regQueryFound,
+  startClusterNode,
+  stopClusterNodes,
+  type ClusterNode,
+} from '../support/cluster.ts';
 import { serviceGate } from '../support/services.ts';
 import { isolatedAmqpUrl } from '../support/rabbitmq-vhost.ts';
 import { startCouchTestServer, type CouchTestServer } from '../support/couchdb-server.ts';
 import { memoryLogger } from '../../src/kernel/log.ts';
 import { createTransport, Requester, type BusTransport, type Envelope } from '../../src/bus/index.ts';
 import { busExchangeSpecs } from '../../src/api/bus-adapters.ts';
-import { build } from '../../src/api/index.ts';
 import { CouchStore } from '../../src/store/index.ts';
 import { addAccount, addDevice } from '../../apps/registrar/provisioning.ts';
-import {
-  authnReq,
-  authnTarget,
-  regQueryTarget,
-  regSuccess,
-  regSuccessTarget,
-} from '../apps/registrar/support.ts';
+import { authnReq, authnTarget, regSuccess, regSuccessTarget } from '../apps/registrar/support.ts';
 
 const VHOST = 'fife-cluster';
 const HEARTBEAT_MS = 1000;
@@ -60,12 +62,6 @@ const gate = await serviceGate('RabbitMQ + CouchDB-protocol server', async () =>
   couch = await startCouchTestServer();
 });
 
-interface ClusterNode {
-  name: string;
-  proc: FifeProcess;
-  admin: string;
-}
-
 const nodes: ClusterNode[] = [];
 let bus: BusTransport;
 let req: Requester;
@@ -73,21 +69,11 @@ const passwords = new Map<string, string>();
 const configFile = join(tmpDir('fife-cluster-cfg-'), 'fife.json');
 
 async function startNode(name: string, extra: NodeJS.ProcessEnv = {}): Promise<ClusterNode> {
-  const proc = await startFife({
-    ...process.env,
-    FIFE_CONFIG: configFile,
-    FIFE_NODE: name,
-    FIFE_DATA_DIR: tmpDir('fife-cluster-'),
-    FIFE_APPS: 'registrar',
-    FIFE_BUS_URL: amqpUrl,
-    FIFE_STORE_URL: couch!.url,
-    FIFE_HEARTBEAT_MS: String(HEARTBEAT_MS),
-    FIFE_LOG_LEVEL: 'info',
-    FIFE_LOG_PRETTY: '0',
-    ...extra,
-  });
-  const started = proc.lines.find((l) => l.msg === 'node started')!;
-  const n = { name, proc, admin: String(started.admin) };
+  const n = await startClusterNode(
+    { configFile, amqpUrl, storeUrl: couch!.url, apps: 'registrar', heartbeatMs: HEARTBEAT_MS },
+    name,
+    extra,
+  );
   nodes.push(n);
   return n;
 }
@@ -99,48 +85,20 @@ const nextLine = (p: FifeProcess, pred: (l: LogLine) => boolean): Promise<LogLin
 };
 
 const byName = (name: string): ClusterNode => nodes.find((n) => n.name === name)!;
-
-const view = async (n: ClusterNode): Promise<string[]> =>
-  ((await (await fetch(`${n.admin}/nodes`)).json()) as { nodes: Array<{ node: string }> }).nodes.map(
-    (x) => x.node,
-  );
-
-/** Polls `cond` (every 50 ms) until it holds; throws naming `what` past the deadline. */
-async function until(
-  cond: () => boolean | Promise<boolean>,
-  what: string | (() => string),
-  limitMs = 20_000,
-): Promise<void> {
-  const end = Date.now() + limitMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`gave up waiting for ${typeof what === 'string' ? what : what()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const view = nodeView;
+const until = pollUntil;
 
 const askAuthn = (user: string): Promise<Envelope> =>
   req.call(authnReq(user, REALM), authnTarget(REALM), { timeoutMs: 8000, validate: () => true });
 
-const askRegistered = (user: string): Promise<Envelope> =>
-  req.call(
-    build(
-      'reg_query',
-      { Realm: REALM, Username: user, Fields: ['Contact'] },
-      { appName: 'kamailio', appVersion: '5.6.3', node: 'kamailio@proxy.test' },
-    ) as Envelope,
-    regQueryTarget(REALM, user),
-    { timeoutMs: 8000, validate: () => true },
-  );
+const askRegistered = (user: string): Promise<Envelope> => regQuery(req, REALM, user);
 
 const register = (user: string, contact: string): Promise<void> => {
   const t = regSuccessTarget(REALM, user);
   return bus.publish(t.exchange, t.routingKey, JSON.stringify(regSuccess(user, REALM, contact, 3600)));
 };
 
-const found = (a: Envelope, contact: string): boolean =>
-  a['Event-Name'] === 'reg_query_resp' &&
-  Array.isArray(a.Fields) &&
-  (a.Fields as Array<{ Contact?: unknown }>).some((f) => String(f.Contact).includes(contact));
+const found = regQueryFound;
 
 const rightAnswer = (a: Envelope, user: string): boolean =>
   a['Event-Name'] === 'authn_resp' && a['Auth-Password'] === passwords.get(user);
@@ -183,11 +141,7 @@ describe.skipIf(!gate.available)(
             join(process.env.FIFE_TEST_LOG_DIR, `${n.name}.jsonl`),
             n.proc.lines.map((l) => JSON.stringify(l)).join('\n'),
           );
-      for (const n of nodes)
-        if (n.proc.child.exitCode === null && n.proc.child.signalCode === null) {
-          n.proc.child.kill('SIGTERM');
-          await n.proc.exited;
-        }
+      await stopClusterNodes(nodes);
       await req?.stop();
       await bus?.close();
       await couch?.close();

@@ -166,6 +166,14 @@ export function chaosSuite(busUrl: string): void {
 
     const picks = candidatesIn(rt, 'chaos_probe_sup', 'kernel_sup').map((c) => c.target);
     expect(picks).toEqual(['chaos_w1', 'w2', 'chaos_w3']);
+    // An app's root is started unnamed: random_in names it as the tree shows it (<app>_sup).
+    expect(candidatesIn(rt, 'probe_sup', 'kernel_sup').map((c) => c.target)).toEqual([
+      'chaos_probe_sup',
+      'chaos_w1',
+      'sup/w2',
+      'chaos_w3',
+      'listener',
+    ]);
     const random = await post('/chaos', { kind: 'kill', random_in: 'chaos_probe_sup' });
     expect(random.status).toBe(200);
     expect(picks).toContain(random.body.target);

@@ -1,0 +1,328 @@
+/**
+ * The soak bench: a three-node cluster under a seeded fault every few seconds, while
+ * phones keep registering through Kamailio. Printed figures, no assertion here (the CI test
+ * test/cluster/soak.rabbitmq.test.ts runs `runSoak` for 2 minutes and asserts the counts).
+ *
+ * Setup: three `fife start` nodes (OS processes) running the registrar (authn_ack), on
+ * RabbitMQ (vhost `fife-soak`) and one pouchdb-server store; Kamailio with its kazoo module
+ * and Fife's config in front; SIPp phones. Each node runs a chaos schedule (`POST /chaos`
+ * with `every_ms`, `for_ms`, its own `seed`, `random_in: registrar_sup`; kinds kill,
+ * sever-bus, store-down, delay-bus). Calls are not part of it yet (registrations only).
+ *
+ * Each round, ROUND_PHONES new devices are provisioned and registered by SIPp (REGISTER,
+ * 401, REGISTER with digest, 200; Expires 3600). At the end the schedules are stopped, the
+ * nodes are waited ready, and every phone provisioned is asked with reg_query (asked again
+ * while unanswered, up to a deadline).
+ *
+ * `runSoak({minutes})` answers:
+ * - `registrationsLost`: phones SIPp saw registered (200) minus phones reg_query finds at
+ *   the end, never below 0 (target 0);
+ * - `restartsByReason`: supervisor restarts per exit reason of the child restarted, and
+ *   whole-app restarts (`app:<reason>`), from each node's `/events` stream;
+ * - `faults`: injections per kind (and `failed`: steps that could not be made);
+ * - `rss`: each node's resident memory (process_resident_memory_bytes from /metrics) after
+ *   start and at the end.
+ * Run: `npm run bench -- soak` (30 minutes) or
+ * `node --import tsx bench/soak/soak.bench.ts --minutes N [--seed S] [--kinds k1,k2]`.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import amqp from 'amqplib';
+import { tmpDir } from '../../test/support/tmp-dirs.ts';
+import { isolatedAmqpUrl } from '../../test/support/rabbitmq-vhost.ts';
+import { startCouchTestServer, type CouchTestServer } from '../../test/support/couchdb-server.ts';
+import { startKamailio, type Kamailio } from '../../test/support/kamailio.ts';
+import { runSipp, type SippUser } from '../../test/support/sipp.ts';
+import {
+  pollUntil,
+  regQuery,
+  regQueryFound,
+  startClusterNode,
+  stopClusterNodes,
+  type ClusterNode,
+} from '../../test/support/cluster.ts';
+import { memoryLogger } from '../../src/kernel/log.ts';
+import { createTransport, Requester, type BusTransport } from '../../src/bus/index.ts';
+import { busExchangeSpecs } from '../../src/api/bus-adapters.ts';
+import { CouchStore } from '../../src/store/index.ts';
+import { addAccount, addDevice } from '../../apps/registrar/provisioning.ts';
+
+const ROOT = join(import.meta.dirname, '../..');
+const REGISTER_XML = join(ROOT, 'test/apps/registrar/sipp/register.xml');
+const VHOST = 'fife-soak';
+const REALM = 'soak.fife.test';
+const QUEUE = 'registrar_listener';
+const NODES = ['s1@localhost', 's2@localhost', 's3@localhost'];
+const ROUND_PHONES = 20;
+const ROUND_GAP_MS = 2000;
+
+export interface SoakOptions {
+  minutes: number;
+  /** Base seed: node i's schedule is seeded with seed + i. */
+  seed?: number;
+  everyMs?: number;
+  kinds?: string[];
+  log?: (line: string) => void;
+}
+
+export interface SoakResult {
+  minutes: number;
+  seed: number;
+  phones: number;
+  sippSuccessful: number;
+  sippFailed: number;
+  foundAtEnd: number;
+  registrationsLost: number;
+  /** Not measured yet: the soak does not place calls. */
+  callsStuck: undefined;
+  faults: Record<string, number>;
+  restartsByReason: Record<string, number>;
+  nodeExits: Record<string, number | null>;
+  rss: Array<{ node: string; startMb: number; endMb: number; change: number }>;
+}
+
+/** Follows a node's /events stream, counting faults and restarts; `stop()` ends it. */
+function followEvents(
+  n: ClusterNode,
+  faults: Record<string, number>,
+  restarts: Record<string, number>,
+): { stop(): void } {
+  const abort = new AbortController();
+  const lastReason = new Map<string, string>();
+  const count = (m: Record<string, number>, k: string) => (m[k] = (m[k] ?? 0) + 1);
+  const onEvent = (type: string, e: Record<string, unknown>): void => {
+    if (type === 'fault') {
+      if (e.phase === 'injected') count(faults, String(e.kind));
+      if (e.phase === 'failed') count(faults, `failed:${String(e.kind)}`);
+    } else if (type === 'supervisor') {
+      const key = `${String(e.supervisor)}/${String(e.childId)}`;
+      // A child restarted with no exit of its own went with a sibling (rest_for_one,
+      // one_for_all): counted as `with_sibling`.
+      if (e.kind === 'child_terminated') lastReason.set(key, String(e.reason));
+      if (e.kind === 'child_restarted') {
+        count(restarts, lastReason.get(key) ?? 'with_sibling');
+        lastReason.delete(key);
+      }
+    } else if (type === 'app' && e.kind === 'restarted') {
+      count(restarts, `app:${String(e.reason ?? e.cause ?? 'unknown')}`);
+    }
+  };
+  void (async () => {
+    const res = await fetch(`${n.admin}/events?types=fault,supervisor,app`, { signal: abort.signal });
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let buf = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buf += value;
+      let i: number;
+      while ((i = buf.indexOf('\n\n')) >= 0) {
+        const block = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        const type = /^event: (.*)$/m.exec(block)?.[1];
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        if (type !== undefined && data !== undefined)
+          onEvent(type, JSON.parse(data) as Record<string, unknown>);
+      }
+    }
+  })().catch((err: Error) => {
+    // the node ended, or the bench stopped following: the counts so far stand
+    if (!abort.signal.aborted) console.error(`${n.name}: /events stream ended: ${err.message}`);
+  });
+  return { stop: () => abort.abort() };
+}
+
+async function rssMb(n: ClusterNode): Promise<number> {
+  const text = await (await fetch(`${n.admin}/metrics`)).text();
+  const m = /^process_resident_memory_bytes(?:\{[^}]*\})? (\d+(?:\.\d+)?(?:e\+\d+)?)$/m.exec(text);
+  if (!m) throw new Error(`${n.name}: no process_resident_memory_bytes in /metrics`);
+  return Number(m[1]) / 1024 / 1024;
+}
+
+const post = async (n: ClusterNode, path: string, body: unknown): Promise<Record<string, unknown>> => {
+  const res = await fetch(`${n.admin}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const json = (await res.json()) as Record<string, unknown>;
+  if (res.status !== 200) throw new Error(`${n.name} POST ${path}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+};
+
+const ready = async (n: ClusterNode): Promise<boolean> =>
+  (await fetch(`${n.admin}/ready`).catch(() => undefined))?.status === 200;
+
+export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
+  const log = opts.log ?? ((s: string) => console.log(s));
+  const seed = opts.seed ?? 1 + Math.floor(Math.random() * 1e6);
+  const everyMs = opts.everyMs ?? 3000;
+  const kinds = opts.kinds ?? ['kill', 'sever-bus', 'store-down', 'delay-bus'];
+  const runMs = opts.minutes * 60_000;
+  const amqpUrl = isolatedAmqpUrl(VHOST);
+  const { logger } = memoryLogger('soak-bench@localhost', 'warn');
+  const nodes: ClusterNode[] = [];
+  const followers: Array<{ stop(): void }> = [];
+  let couch: CouchTestServer | undefined;
+  let kamailio: Kamailio | undefined;
+  let bus: BusTransport | undefined;
+  let req: Requester | undefined;
+  let store: CouchStore | undefined;
+  try {
+    // Queues of an earlier run would hold its messages.
+    const c = await amqp.connect(amqpUrl, { timeout: 3000 });
+    const ch = await c.createChannel();
+    await ch.deleteQueue(QUEUE);
+    await ch.deleteQueue(`${QUEUE}_reg_success`);
+    await c.close();
+    log('soak: starting pouchdb-server, three nodes and Kamailio');
+    couch = await startCouchTestServer();
+    store = new CouchStore({ url: couch.url, logger });
+    await addAccount(store, { name: 'Soak', realm: REALM });
+    const configFile = join(tmpDir('fife-soak-cfg-'), 'fife.json');
+    writeFileSync(configFile, JSON.stringify({ settings: { registrar: { authn_ack: true } } }));
+    const spec = {
+      configFile,
+      amqpUrl,
+      storeUrl: couch.url,
+      apps: 'registrar',
+      heartbeatMs: 1000,
+    };
+    nodes.push(...(await Promise.all(NODES.map((name) => startClusterNode(spec, name)))));
+    kamailio = await startKamailio({ amqpUrl, queryTimeoutS: 10 });
+    bus = createTransport({ url: amqpUrl, logger, connectionName: 'soak-bench' });
+    await bus.start();
+    await bus.assertExchanges(busExchangeSpecs().map((e) => ({ name: e.name, type: e.type })));
+    req = new Requester({ transport: bus, logger, timeoutMs: 8000 });
+    await req.start();
+
+    const faults: Record<string, number> = {};
+    const restartsByReason: Record<string, number> = {};
+    for (const n of nodes) followers.push(followEvents(n, faults, restartsByReason));
+    const rssStart = await Promise.all(nodes.map(rssMb));
+    for (const [i, n] of nodes.entries())
+      await post(n, '/chaos', {
+        every_ms: everyMs,
+        for_ms: runMs,
+        seed: seed + i,
+        kinds,
+        random_in: 'registrar_sup',
+        ms: 1000,
+      });
+    log(
+      `soak: ${nodes.length} nodes, ${opts.minutes} min, a fault every ${everyMs} ms on each node (seeds ${seed}..${seed + nodes.length - 1}; ${kinds.join(',')})`,
+    );
+
+    const phones: SippUser[] = [];
+    let sippSuccessful = 0;
+    let sippFailed = 0;
+    const end = Date.now() + runMs;
+    for (let round = 0; Date.now() < end; round++) {
+      const batch = Array.from({ length: ROUND_PHONES }, (_, k) => ({
+        user: `soak${round}_${k}`,
+        realm: REALM,
+        password: `pw-${randomBytes(4).toString('hex')}`,
+      }));
+      for (const p of batch) await addDevice(store, { realm: REALM, username: p.user, password: p.password });
+      phones.push(...batch);
+      const r = await runSipp({
+        target: `127.0.0.1:${kamailio.port}`,
+        scenario: REGISTER_XML,
+        users: batch,
+        rate: 20,
+        timeoutMs: 30_000,
+      });
+      sippSuccessful += Number.isFinite(r.successful) ? r.successful : 0;
+      sippFailed += Number.isFinite(r.failed) ? r.failed : batch.length;
+      log(`soak: round ${round}: ${r.successful} registered, ${r.failed} failed`);
+      await new Promise((res) => setTimeout(res, ROUND_GAP_MS));
+    }
+    for (const n of nodes) await post(n, '/chaos/stop', {}).catch((err: Error) => log(err.message));
+    for (const n of nodes) await pollUntil(() => ready(n), `${n.name} ready after the soak`, 60_000);
+
+    log('soak: schedules stopped, nodes ready; asking reg_query for every phone');
+    // Every phone asked; one not answered in time (or not found yet) is asked again.
+    let missing = phones.map((p) => p.user);
+    const deadline = Date.now() + 60_000;
+    while (missing.length > 0 && Date.now() < deadline) {
+      const still: string[] = [];
+      for (let k = 0; k < missing.length; k += 10)
+        await Promise.all(
+          missing.slice(k, k + 10).map(async (user) => {
+            const a = await regQuery(req!, REALM, user).catch(() => undefined);
+            if (a === undefined || !regQueryFound(a, `sip:${user}@127.0.0.1`)) still.push(user);
+          }),
+        );
+      if (still.length === missing.length) break;
+      missing = still;
+    }
+    const foundAtEnd = phones.length - missing.length;
+    const rssEnd = await Promise.all(nodes.map(rssMb));
+    const nodeExits = Object.fromEntries(nodes.map((n) => [n.name, n.proc.child.exitCode]));
+    return {
+      minutes: opts.minutes,
+      seed,
+      phones: phones.length,
+      sippSuccessful,
+      sippFailed,
+      foundAtEnd,
+      registrationsLost: Math.max(0, sippSuccessful - foundAtEnd),
+      callsStuck: undefined,
+      faults,
+      restartsByReason,
+      nodeExits,
+      rss: nodes.map((n, i) => ({
+        node: n.name,
+        startMb: rssStart[i]!,
+        endMb: rssEnd[i]!,
+        change: rssEnd[i]! / rssStart[i]! - 1,
+      })),
+    };
+  } finally {
+    for (const f of followers) f.stop();
+    await kamailio?.stop();
+    await stopClusterNodes(nodes);
+    await req?.stop();
+    await bus?.close();
+    await store?.close();
+    await couch?.close();
+  }
+}
+
+export function printSoak(r: SoakResult, log: (s: string) => void = (s) => console.log(s)): void {
+  const kv = (m: Record<string, number>) =>
+    Object.entries(m)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ') || 'none';
+  log(`soak ${r.minutes} min, seed ${r.seed}`);
+  log(
+    `registrations lost: ${r.registrationsLost} (phones ${r.phones}, SIPp 200 ${r.sippSuccessful}, SIPp failed ${r.sippFailed}, found by reg_query at the end ${r.foundAtEnd})`,
+  );
+  log('calls stuck: not measured (the soak places no calls yet)');
+  log(`faults injected: ${kv(r.faults)}`);
+  log(`restarts by reason: ${kv(r.restartsByReason)}`);
+  for (const m of r.rss)
+    log(
+      `${m.node}: RSS ${m.startMb.toFixed(1)} MB at the start, ${m.endMb.toFixed(1)} MB at the end (${(m.change * 100).toFixed(1)} %)`,
+    );
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const i = process.argv.indexOf('--minutes');
+  const minutes = i >= 0 ? Number(process.argv[i + 1]) : Number(process.env.FIFE_SOAK_MINUTES ?? 30);
+  if (!(minutes > 0)) {
+    console.error(`--minutes must be a positive number, not '${process.argv[i + 1]}'`);
+    process.exit(2);
+  }
+  const s = process.argv.indexOf('--seed');
+  const k = process.argv.indexOf('--kinds');
+  const r = await runSoak({
+    minutes,
+    seed: s >= 0 ? Number(process.argv[s + 1]) : undefined,
+    kinds: k >= 0 ? process.argv[k + 1]!.split(',') : undefined,
+  });
+  printSoak(r);
+}

@@ -1,0 +1,39 @@
+/**
+ * The soak bench's short run in CI: `runSoak` (bench/soak/soak.bench.ts) for 2 minutes
+ * (FIFE_SOAK_MINUTES to change it, e.g. 0.5 locally; FIFE_SOAK_KINDS the fault kinds): three registrar nodes on RabbitMQ
+ * and pouchdb-server, phones registering through Kamailio with SIPp, each node under a
+ * seeded chaos schedule. A user checks that no phone that registered is lost: every phone
+ * SIPp saw registered is found by reg_query at the end, on a cluster that did restart
+ * processes and take faults. The figures (restarts by reason, each node's RSS) are printed,
+ * not asserted. Under FIFE_REQUIRE_SERVICES=1 a missing Kamailio, SIPp, RabbitMQ or
+ * CouchDB-protocol server fails the suite.
+ */
+import { describe, expect, it } from 'vitest';
+import amqp from 'amqplib';
+import { serviceGate } from '../support/services.ts';
+import { kamailioProbe } from '../support/kamailio.ts';
+import { TEST_AMQP_URL } from '../support/rabbitmq-vhost.ts';
+import { printSoak, runSoak } from '../../bench/soak/soak.bench.ts';
+
+const MINUTES = Number(process.env.FIFE_SOAK_MINUTES ?? 2);
+const gate = await serviceGate('Kamailio + SIPp + RabbitMQ', async () => {
+  await kamailioProbe();
+  const c = await amqp.connect(TEST_AMQP_URL, { timeout: 3000 });
+  await c.close();
+});
+
+describe.skipIf(!gate.available)('soak: three nodes under seeded faults, phones registering', () => {
+  it(
+    `${MINUTES} min: no registration lost; faults were injected and processes restarted`,
+    async () => {
+      const r = await runSoak({ minutes: MINUTES, seed: 42, kinds: process.env.FIFE_SOAK_KINDS?.split(',') });
+      printSoak(r);
+      expect(r.sippSuccessful).toBeGreaterThan(0);
+      expect(Object.values(r.faults).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+      expect(r.registrationsLost).toBe(0);
+      expect(r.foundAtEnd).toBeGreaterThanOrEqual(r.sippSuccessful);
+      expect(Object.values(r.nodeExits)).toEqual([null, null, null]);
+    },
+    MINUTES * 60_000 + 180_000,
+  );
+});

@@ -1,0 +1,98 @@
+/**
+ * A cluster of `fife start` nodes on one machine, as the cluster test and the soak bench
+ * run one: each node its own OS process on a shared bus (RabbitMQ) and store
+ * (CouchDB-protocol server).
+ *
+ * - `startClusterNode(c, name, extra)` starts one node of cluster `c` (config file, bus and
+ *   store URLs, apps, heartbeat) and resolves once it logged `node started`, with its admin
+ *   URL; `extra` env overrides the rest.
+ * - `stopClusterNodes(nodes)` SIGTERMs each node still running and waits for its exit.
+ * - `nodeView(n)`: the node names `GET /nodes` lists (as `fife nodes`).
+ * - `pollUntil(cond, what, limitMs)`: polls `cond` every 50 ms until it holds; throws
+ *   naming `what` past the deadline (20 s by default).
+ * - `regQuery(req, realm, user)`: a reg_query as Kamailio asks it (Contact field);
+ *   `regQueryFound(answer, contact)`: the answer lists a Contact containing `contact`.
+ */
+import { tmpDir } from './tmp-dirs.ts';
+import { startFife, type FifeProcess } from './fife-process.ts';
+import { build } from '../../src/api/index.ts';
+import type { Envelope, Requester } from '../../src/bus/index.ts';
+import { regQueryTarget } from '../apps/registrar/support.ts';
+
+export interface ClusterSpec {
+  configFile: string;
+  amqpUrl: string;
+  storeUrl: string;
+  apps: string;
+  heartbeatMs: number;
+  logLevel?: string;
+}
+
+export interface ClusterNode {
+  name: string;
+  proc: FifeProcess;
+  admin: string;
+}
+
+export async function startClusterNode(
+  c: ClusterSpec,
+  name: string,
+  extra: NodeJS.ProcessEnv = {},
+): Promise<ClusterNode> {
+  const proc = await startFife({
+    ...process.env,
+    FIFE_CONFIG: c.configFile,
+    FIFE_NODE: name,
+    FIFE_DATA_DIR: tmpDir('fife-cluster-'),
+    FIFE_APPS: c.apps,
+    FIFE_BUS_URL: c.amqpUrl,
+    FIFE_STORE_URL: c.storeUrl,
+    FIFE_HEARTBEAT_MS: String(c.heartbeatMs),
+    FIFE_LOG_LEVEL: c.logLevel ?? 'info',
+    FIFE_LOG_PRETTY: '0',
+    ...extra,
+  });
+  const started = proc.lines.find((l) => l.msg === 'node started')!;
+  return { name, proc, admin: String(started.admin) };
+}
+
+export async function stopClusterNodes(nodes: ClusterNode[]): Promise<void> {
+  for (const n of nodes)
+    if (n.proc.child.exitCode === null && n.proc.child.signalCode === null) {
+      n.proc.child.kill('SIGTERM');
+      await n.proc.exited;
+    }
+}
+
+export const nodeView = async (n: ClusterNode): Promise<string[]> =>
+  ((await (await fetch(`${n.admin}/nodes`)).json()) as { nodes: Array<{ node: string }> }).nodes.map(
+    (x) => x.node,
+  );
+
+export async function pollUntil(
+  cond: () => boolean | Promise<boolean>,
+  what: string | (() => string),
+  limitMs = 20_000,
+): Promise<void> {
+  const end = Date.now() + limitMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`gave up waiting for ${typeof what === 'string' ? what : what()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export const regQuery = (req: Requester, realm: string, user: string, timeoutMs = 8000): Promise<Envelope> =>
+  req.call(
+    build(
+      'reg_query',
+      { Realm: realm, Username: user, Fields: ['Contact'] },
+      { appName: 'kamailio', appVersion: '5.6.3', node: 'kamailio@proxy.test' },
+    ) as Envelope,
+    regQueryTarget(realm, user),
+    { timeoutMs, validate: () => true },
+  );
+
+export const regQueryFound = (a: Envelope, contact: string): boolean =>
+  a['Event-Name'] === 'reg_query_resp' &&
+  Array.isArray(a.Fields) &&
+  (a.Fields as Array<{ Contact?: unknown }>).some((f) => String(f.Contact).includes(contact));
