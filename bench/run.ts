@@ -1,6 +1,7 @@
 /**
- * Runs the benchmarks: `npm run bench` runs every bench/<layer>/*.bench.ts, and
- * `npm run bench -- kernel store` only those layers. Each bench is a standalone script
+ * Runs the benchmarks: `npm run bench` runs every bench/<layer>/*.bench.ts but the soak
+ * (run only when named: `npm run bench -- soak`), and `npm run bench -- kernel store`
+ * only those layers. Each bench is a standalone script
  * run in its own Node process (with --expose-gc) that prints its own figures.
  *
  * `--dist` (`npm run bench:dist` for the bus): each bench runs twice, on the TypeScript
@@ -18,8 +19,12 @@ const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
 const dist = args.includes('--dist');
 const wanted = args.filter((a) => a !== '--dist');
+/** Layers run only when named: the soak takes 30 minutes by default. */
+const ON_REQUEST = ['soak'];
 const layers = readdirSync(here).filter(
-  (d) => statSync(join(here, d)).isDirectory() && (wanted.length === 0 || wanted.includes(d)),
+  (d) =>
+    statSync(join(here, d)).isDirectory() &&
+    (wanted.length === 0 ? !ON_REQUEST.includes(d) : wanted.includes(d)),
 );
 let failed = 0;
 if (dist) ensureBuild();
