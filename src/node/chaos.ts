@@ -43,6 +43,7 @@ import {
   type Runtime,
   type TreeNode,
 } from '../kernel/index.ts';
+import { seededRandom } from '../kernel/seeded-random.ts';
 import type { BusTransport } from '../bus/index.ts';
 import type { StoreFaults } from '../store/index.ts';
 
@@ -112,17 +113,7 @@ const NEVER_PICKED = ['admin', CHAOS_PROCESS];
 export const DEFAULT_FAULT_MS = 500;
 export const eventSocketOwner = (sw: string): string => `ecallmgr_node:${sw}`;
 
-/** mulberry32: a small seeded PRNG (x in [0, 1)); the same seed, the same sequence. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 /** The PRNG of step `step`'s own draws (drop-bus losses), independent of the schedule's. */
 export const stepRandom = (seed: number, step: number): (() => number) =>

@@ -28,7 +28,7 @@ import {
   type SupervisorEvent,
 } from '../kernel/index.ts';
 import type { BusTransport } from '../bus/index.ts';
-import { storeCacheTotals, type DocumentStore } from '../store/index.ts';
+import { STORE_REQUESTS, storeCacheTotals, type DocumentStore } from '../store/index.ts';
 
 /**
  * prom-client's default metrics (process_*, nodejs_*: memory, CPU, event-loop delay, GC)
@@ -58,23 +58,6 @@ export interface NodeMetrics {
   readiness(): Promise<{ ready: boolean; reasons: string[] }>;
 }
 
-/** Store requests timed (the DocumentStore's calls that reach the engine). */
-const STORE_OPS = [
-  'createDb',
-  'dbExists',
-  'deleteDb',
-  'listDbs',
-  'get',
-  'save',
-  'remove',
-  'bulkSave',
-  'putAttachment',
-  'getAttachment',
-  'removeAttachment',
-  'view',
-  'allDocs',
-  'changes',
-] as const;
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 const REGISTRATIONS_TABLE = 'registrar_registrations';
 const CALLS_TABLE = /^ecallmgr_calls:(.*)$/;
@@ -399,7 +382,7 @@ export function instrumentStore(store: DocumentStore, registry: Registry): void 
     labelNames: ['op', 'code'],
     registers: [registry],
   });
-  for (const op of STORE_OPS) {
+  for (const op of STORE_REQUESTS) {
     if (typeof store[op] !== 'function') continue;
     const seconds = storeSeconds.labels({ op });
     timed(store, op, (ms, err) => {

@@ -86,5 +86,5 @@ export {
   type RetryingWriterOptions,
 } from './retrying-writer.ts';
 export { newDocId } from './doc-json.ts';
-export { StoreFaults, installStoreFaults } from './store-faults.ts';
+export { StoreFaults, installStoreFaults, STORE_REQUESTS } from './store-faults.ts';
 export { DEFAULT_MAX_ATTACHMENT_BYTES, checkAttachmentName } from './attachments.ts';

@@ -18,8 +18,8 @@
 import { StoreError } from './store-error.ts';
 import type { DocumentStore } from './document-store.ts';
 
-/** The DocumentStore requests the switch guards. */
-const GUARDED = [
+/** The DocumentStore's requests that reach the engine: the fault switch guards them, the node's metrics time them. */
+export const STORE_REQUESTS = [
   'createDb',
   'dbExists',
   'deleteDb',
@@ -83,7 +83,7 @@ export function installStoreFaults(store: DocumentStore): StoreFaults {
   const faults = new StoreFaults();
   installed.set(store, faults);
   const target = store as unknown as Record<string, unknown>;
-  for (const op of GUARDED) {
+  for (const op of STORE_REQUESTS) {
     const orig = target[op];
     if (typeof orig !== 'function') continue;
     const bound = (orig as (...args: unknown[]) => Promise<unknown>).bind(store);

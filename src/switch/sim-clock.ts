@@ -11,26 +11,16 @@
  *   Readings are strictly increasing in both modes.
  * - Timers are always real (setTimeout); only the stamps on events are faked.
  */
+import { seededRandom } from '../kernel/seeded-random.ts';
 import { randomUUID } from 'node:crypto';
 
 export interface SimIds {
   uuid(): string;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function createSimIds(opts: { seed?: number } = {}): SimIds {
   if (opts.seed === undefined) return { uuid: () => randomUUID() };
-  const rand = mulberry32(opts.seed);
+  const rand = seededRandom(opts.seed);
   const hex = (n: number): string => {
     let s = '';
     for (let i = 0; i < n; i++) s += Math.floor(rand() * 16).toString(16);
