@@ -1,7 +1,8 @@
 /**
  * `npm run build`: compiles src/, apps/ and supervisors/ to dist/ (JavaScript, .d.ts and
- * source maps, tsconfig.build.json), copies the files the compiled apps read at run time
- * (the CouchDB design documents under apps/NAME/couchdb/), and writes dist/.built, the
+ * source maps, tsconfig.build.json), copies the files the compiled code reads at run time
+ * (the CouchDB design documents under apps/NAME/couchdb/, the observer page under
+ * src/node/observer/page/), and writes dist/.built, the
  * stamp bin/fife.js compares with the sources' modification times. Exits 1 on a compile
  * error, with tsc's messages.
  */
@@ -26,6 +27,9 @@ for (const app of readdirSync(join(root, 'apps'))) {
   const assets = join(root, 'apps', app, 'couchdb');
   if (existsSync(assets)) cpSync(assets, join(dist, 'apps', app, 'couchdb'), { recursive: true });
 }
+// The observer page's static files (src/node/observer/routes.ts reads them beside itself).
+const page = join('src', 'node', 'observer', 'page');
+cpSync(join(root, page), join(dist, page), { recursive: true });
 // Stamped with the time the build began: a source saved during the build counts as newer.
 const stamp = join(dist, '.built');
 writeFileSync(stamp, `${new Date(started).toISOString()}\n`);
