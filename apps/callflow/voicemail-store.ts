@@ -86,6 +86,10 @@ type Info =
   | { type: 'vm_retry'; msgId: string }
   | { type: 'vm_timeout'; msgId: string };
 
+/** A message document's id, as Kazoo names MODB documents: `YYYYMM-<32 hex>` of `now`. */
+export const messageDocId = (now: Date): string =>
+  `${now.getUTCFullYear()}${String(now.getUTCMonth() + 1).padStart(2, '0')}-${randomBytes(16).toString('hex')}`;
+
 /** The account's MODB of this month, or of `monthsBack` months before. */
 export const modbOf = (accountId: string, monthsBack = 0): string => {
   const d = new Date();
@@ -161,7 +165,7 @@ const VmStore: GenListenerBehaviour<State, VmArgs, Call, Cast> = {
       const db = modbOf(j.accountId);
       await s.a.store.createDb(db);
       const now = new Date();
-      const id = `${now.getUTCFullYear()}${String(now.getUTCMonth() + 1).padStart(2, '0')}-${randomBytes(16).toString('hex')}`;
+      const id = messageDocId(now);
       const url = mediaStoreUrl(baseUrl(ctx.runtime), db, id, j.attachment);
       await s.a.store.save(db, {
         _id: id,

@@ -28,6 +28,20 @@ const EXTENSIONS: Record<string, string> = {
   'audio/ogg': 'ogg',
 };
 
+/** An upload's audio and its media type; a body that is not non-empty audio/* is a 400 naming the field. */
+export function audioBody(req: FastifyRequest): { type: string; audio: Buffer } {
+  const type = String(req.headers['content-type'] ?? '')
+    .split(';')[0]!
+    .trim()
+    .toLowerCase();
+  if (!type.startsWith('audio/') || !Buffer.isBuffer(req.body))
+    throw fieldError('content_type', 'enum', 'the body must be audio (Content-Type audio/*)', {
+      value: type,
+    });
+  if (req.body.length === 0) throw fieldError('file', 'minLength', 'the audio is empty', { target: 1 });
+  return { type, audio: req.body };
+}
+
 export const firstAttachment = (doc: Record<string, unknown>): string | undefined =>
   Object.keys((doc._attachments ?? {}) as object)[0];
 
@@ -55,16 +69,7 @@ export function registerMediaRoutes(app: FastifyInstance, cb: Crossbar): void {
     const { account, db } = await accountScope(cb, req);
     const doc = await loadTyped(cb, 'media', db, params(req).id!);
     checkRevision(req, doc._rev);
-    const type = String(req.headers['content-type'] ?? '')
-      .split(';')[0]!
-      .trim()
-      .toLowerCase();
-    if (!type.startsWith('audio/') || !Buffer.isBuffer(req.body))
-      throw fieldError('content_type', 'enum', 'the body must be audio (Content-Type audio/*)', {
-        value: type,
-      });
-    const body = req.body;
-    if (body.length === 0) throw fieldError('file', 'minLength', 'the audio is empty', { target: 1 });
+    const { type, audio: body } = audioBody(req);
     const name = `${doc._id}.${EXTENSIONS[type] ?? 'audio'}`;
     const put = await saving(() => cb.store.putAttachment(db, doc._id, name, body, type, doc._rev));
     const fresh = await cb.store.get(db, doc._id);

@@ -28,12 +28,13 @@ import { accountModbName, isStoreError, type SavedDoc } from '../../src/store/in
 import { randomBytes } from 'node:crypto';
 import { gregorianSeconds } from '../../src/api/time.ts';
 import { DEFAULT_MAX_ATTACHMENT_BYTES } from '../../src/store/index.ts';
-import { modbOf } from '../callflow/voicemail-store.ts';
+import { messageDocId, modbOf } from '../callflow/voicemail-store.ts';
 import { body, params, query, route } from './answer.ts';
 import type { Crossbar } from './context.ts';
 import { accountScope, loadTyped, saving } from './doc-routes.ts';
 import { requestData } from './docs.ts';
 import { badIdentifier, CbError, fieldError } from './errors.ts';
+import { audioBody } from './media-routes.ts';
 import { vmBulkSchema, vmMessageSchema } from './schemas.ts';
 import { validator } from './validate.ts';
 import { metadataOf, recentMessages } from './mailbox-messages.ts';
@@ -97,21 +98,12 @@ export function registerMessageRoutes(app: FastifyInstance, cb: Crossbar): void 
     { bodyLimit: DEFAULT_MAX_ATTACHMENT_BYTES, config: { rawBody: 'audio/*' } },
     route(async (req) => {
       const { accountId, box } = await boxScope(cb, req);
-      const type = String(req.headers['content-type'] ?? '')
-        .split(';')[0]!
-        .trim()
-        .toLowerCase();
-      if (!type.startsWith('audio/') || !Buffer.isBuffer(req.body))
-        throw fieldError('content_type', 'enum', 'the body must be audio (Content-Type audio/*)', {
-          value: type,
-        });
-      const audio = req.body;
-      if (audio.length === 0) throw fieldError('file', 'minLength', 'the audio is empty', { target: 1 });
+      const { type, audio } = audioBody(req);
       const meta = uploadMetadata(query(req));
       const db = modbOf(accountId);
       await cb.store.createDb(db);
       const now = new Date();
-      const id = `${now.getUTCFullYear()}${String(now.getUTCMonth() + 1).padStart(2, '0')}-${randomBytes(16).toString('hex')}`;
+      const id = messageDocId(now);
       const saved = await cb.store.save(db, {
         _id: id,
         pvt_type: 'mailbox_message',

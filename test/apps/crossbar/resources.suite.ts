@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accountDbName, type DocumentStore } from '../../../src/store/index.ts';
-import { modbOf } from '../../../apps/callflow/voicemail-store.ts';
+import { messageDocId, modbOf } from '../../../apps/callflow/voicemail-store.ts';
 import { seedAccounts, startCrossbar, type CbHarness } from './support.ts';
 
 let cb: CbHarness;
@@ -22,7 +22,7 @@ async function leaveMessage(accountId: string, boxId: string, audio: Buffer, ts:
   const db = modbOf(accountId);
   await cb.store.createDb(db);
   const now = new Date();
-  const id = `${now.getUTCFullYear()}${String(now.getUTCMonth() + 1).padStart(2, '0')}-${randomBytes(16).toString('hex')}`;
+  const id = messageDocId(now);
   const saved = await cb.store.save(db, {
     _id: id,
     pvt_type: 'mailbox_message',
