@@ -6,7 +6,9 @@
  * command gives `-ERR <name> Command not found!\n`, a missing channel
  * `-ERR No such channel!\n`.
  * Commands: status, version, uptime, originate, uuid_kill, uuid_exists, uuid_answer,
- * uuid_getvar, uuid_setvar, uuid_dump, uuid_bridge, uuid_break, uuid_park, uuid_transfer,
+ * uuid_getvar, uuid_setvar, uuid_dump, uuid_bridge, uuid_break, uuid_park, uuid_transfer
+ * (`<uuid> [-bleg|-both] <dest> [dialplan] [context]`; the simulator parks every transferred
+ * leg; on a bridged leg both take legs out of the bridge as bridge-exit.ts says),
  * uuid_send_dtmf, uuid_fileman (`<uuid> <cmd>:<val>`: `+OK` on a channel, with or without a
  * playback; the simulator's playbacks keep their length, a seek moves nothing), show channels|calls [as json], hupall, sofia status, reloadxml, eval,
  * echo, global_getvar, create_uuid (a new UUID, as ecallmgr asks before an originate).
@@ -21,6 +23,7 @@ import type { AppEngine } from './app-engine.ts';
 import type { CallModel } from './call-model.ts';
 import type { Channel } from './channel.ts';
 import { parseDialString } from './dial-string.ts';
+import { leaveBridge } from './bridge-exit.ts';
 import { ringDialString } from './ring-race.ts';
 import { jsonEventBody, plainEventBody } from './esl-wire.ts';
 import type { EventFactory } from './event-factory.ts';
@@ -238,18 +241,26 @@ export function createApi(h: ApiHost): ApiRunner {
       engine.breakMedia(ch);
       return '+OK\n';
     },
-    uuid_park: (a) => {
+    uuid_park: async (a) => {
       const ch = chan(a.trim());
       if (ch === undefined) return NO_CHANNEL;
+      if (await leaveBridge(model, engine, ch, 'self')) return '+OK\n';
       engine.breakMedia(ch);
       engine.runDialplanPark(ch);
       return '+OK\n';
     },
-    uuid_transfer: (a) => {
-      const [uuid, dest = ''] = a.split(/\s+/);
+    uuid_transfer: async (a) => {
+      const [uuid, ...rest] = a.trim().split(/\s+/);
       const ch = chan(uuid);
       if (ch === undefined) return NO_CHANNEL;
-      ch.profile.destinationNumber = dest.replace(/^-bleg\s*/, '');
+      const flag = rest[0] === '-bleg' || rest[0] === '-both' ? rest.shift() : undefined;
+      const dest = rest[0] ?? '';
+      const which = flag === '-bleg' ? 'peer' : flag === '-both' ? 'both' : 'self';
+      const other = ch.otherLeg === undefined ? undefined : chan(ch.otherLeg);
+      // switch_ivr_session_transfer: the transferred legs take the new destination.
+      for (const leg of which === 'self' ? [ch] : which === 'peer' ? [other] : [ch, other])
+        if (leg !== undefined) leg.profile.destinationNumber = dest;
+      if (await leaveBridge(model, engine, ch, which)) return '+OK\n';
       engine.breakMedia(ch);
       engine.runDialplanPark(ch);
       return '+OK\n';

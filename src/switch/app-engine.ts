@@ -19,6 +19,9 @@
  *   is still emitted, with the response it gives); queued requests are dropped. The
  *   returned promise resolves when all have ended. `silent` (a killed channel) emits
  *   nothing.
+ * - unpark(ch): a transfer ends the channel's park (CHANNEL_UNPARK, park's completion).
+ * - stopBridge(ch, reason): aborts the channel's running bridge with that reason (a
+ *   transfer out of the bridge, bridge-exit.ts); resolves when it has completed.
  * - dtmf(ch, digit): emits DTMF (DTMF-Digit, DTMF-Duration, DTMF-Source) and hands the
  *   digit to the innermost running application that reads digits (playback, record,
  *   read, play_and_get_digits), which buffers it until it asks; other digits are dropped.
@@ -254,6 +257,26 @@ export class AppEngine {
       this.model.fire('CHANNEL_UNPARK', ch);
       this.model.fire('CHANNEL_EXECUTE_COMPLETE', ch, completeHeaders(park, '_none_'));
     }
+  }
+
+  /** Ends the channel's park (a transfer takes it elsewhere): CHANNEL_UNPARK, then park's
+   *  CHANNEL_EXECUTE_COMPLETE; nothing when it is not parked. */
+  unpark(ch: Channel): void {
+    const st = this.perChannel.get(ch.uuid);
+    const park = st?.parked;
+    if (st === undefined || park === undefined) return;
+    st.parked = undefined;
+    this.model.fire('CHANNEL_UNPARK', ch);
+    this.model.fire('CHANNEL_EXECUTE_COMPLETE', ch, completeHeaders(park, '_none_'));
+  }
+
+  /** Stops the channel's running `bridge` application with `reason` (bridge-exit.ts);
+   *  resolves once it has completed, undefined when none runs. */
+  stopBridge(ch: Channel, reason: unknown): Promise<void> | undefined {
+    const bridge = this.perChannel.get(ch.uuid)?.running.find((r) => r.req.app === 'bridge');
+    if (bridge === undefined) return undefined;
+    bridge.abort.abort(reason);
+    return bridge.done;
   }
 
   /** Stops the channel's media applications (uuid_break): they complete as if a terminator was pressed. */

@@ -35,7 +35,9 @@
  *   Sets originate_disposition (SUCCESS or the failure cause: USER_NOT_REGISTERED,
  *   NO_ANSWER, ...), originate_failed_cause, bridge_hangup_cause, last_bridge_hangup_cause.
  *   The response is `_none_` either way, as in FreeSWITCH recordings: read the variables.
- *   `hangup_after_bridge=true` hangs A up when B leaves.
+ *   `hangup_after_bridge=true` hangs A up when B leaves. Stopped by a transfer of its legs
+ *   (bridge-exit.ts: uuid_park, uuid_transfer): CHANNEL_UNBRIDGE, a B-leg not transferred
+ *   hangs up NORMAL_CLEARING, an A-leg transferred does not hang up.
  * - say <lang> <type> <method> <text> [gender] (Kazoo's order; mod_say_en's files): plays
  *   the files mod_say would, one playback each (PLAYBACK_START/STOP per file, each
  *   `media.playbackMs` long), so it lasts in proportion to the text: a number `pronounced`
@@ -50,6 +52,7 @@ import type { CallModel } from './call-model.ts';
 import type { Header } from './esl-wire.ts';
 import { parseDialString } from './dial-string.ts';
 import { ringDialString } from './ring-race.ts';
+import { BridgeExit } from './bridge-exit.ts';
 
 export interface SimMediaOptions {
   /** How long a played file lasts, in ms (default 1000). */
@@ -376,11 +379,15 @@ async function bridgeApp(ctx: AppContext): Promise<string> {
     ctx.signal.aborted ? resolve() : ctx.signal.addEventListener('abort', () => resolve(), { once: true }),
   );
   await Promise.race([aGone, model.whenHungUp(b.uuid)]);
+  // Legs transferred out of the bridge (uuid_park, uuid_transfer: bridge-exit.ts) stay up.
+  const exit = ctx.signal.reason instanceof BridgeExit ? ctx.signal.reason : undefined;
   if (model.channels.has(a.uuid)) model.unbridge(a);
   if (a.isHungUp) model.hangup(b, a.hangupCause);
+  else if (exit !== undefined && !exit.leaving.has(b.uuid)) model.hangup(b, 'NORMAL_CLEARING');
   const bCause = b.hangupCause ?? 'NORMAL_CLEARING';
   a.variables.set('bridge_hangup_cause', bCause);
   a.variables.set('last_bridge_hangup_cause', bCause);
-  if (!a.isHungUp && a.variables.get('hangup_after_bridge') === 'true') model.hangup(a, 'NORMAL_CLEARING');
+  if (!a.isHungUp && exit?.leaving.has(a.uuid) !== true && a.variables.get('hangup_after_bridge') === 'true')
+    model.hangup(a, 'NORMAL_CLEARING');
   return '_none_';
 }
