@@ -4,7 +4,7 @@
  *
  * Contract
  * - `dialplan` lists one entry per Application-Name (id `dialplan.<app>`): answer, hangup,
- *   play, playstop, tts, record, record_call, park, noop, queue, bridge, tones, set, say,
+ *   unbridge, play, playstop, tts, record, record_call, park, noop, queue, bridge, tones, set, say,
  *   playseek, store. They share call/command and are told apart by Application-Name
  *   (`discriminator`). Values and types are Kazoo 4.3's (`kapi_dialplan.hrl`): Terminators
  *   a list of DTMF digits or "none", Loop-Count a positive integer, Record-Sample-Rate and
@@ -173,6 +173,11 @@ export const dialplan: readonly MessageDef[] = [
     doc: 'hang up (Other-Leg-Only: only the bridged leg)',
     optional: ['Hangup-Cause', 'Other-Leg-Only'],
     types: { 'Other-Leg-Only': 'booleanish' },
+  }),
+  command('unbridge', {
+    doc: 'take the legs out of the bridge (Leg: A, the default, B or Both); they are parked',
+    optional: ['Leg'],
+    values: { Leg: ['A', 'B', 'Both'] },
   }),
   command('play', {
     doc: 'play a media file',

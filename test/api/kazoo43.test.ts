@@ -351,6 +351,24 @@ describe('dialplan commands callflow needs', () => {
     expect(reason).toContain('Method: string "spoken" is not one of none, pronounced, iterated, counted');
   });
 
+  it("unbridge: kapps_call_command:unbridge's command passes; an unknown Leg is refused", () => {
+    const unbridge = command('unbridge', { 'Insert-At': 'now', Leg: 'Both' });
+    ok(unbridge);
+    ok({ ...unbridge, Leg: 'A' });
+    ok({ ...unbridge, Leg: undefined, 'Insert-At': 'tail' });
+    expect(reasonOf({ ...unbridge, Leg: 'self' })).toContain('Leg: string "self" is not one of A, B, Both');
+    expect(reasonOf({ ...unbridge, 'Call-ID': undefined })).toContain('Call-ID: missing required header');
+  });
+
+  it("hangup Other-Leg-Only: kapps_call_command:hangup/2's command passes; a non-boolean is refused", () => {
+    const hangup = command('hangup', { 'Insert-At': 'now', 'Other-Leg-Only': true });
+    ok(hangup);
+    ok({ ...hangup, 'Other-Leg-Only': 'false' });
+    expect(reasonOf({ ...hangup, 'Other-Leg-Only': 'yes' })).toContain(
+      'Other-Leg-Only: expected booleanish, got string "yes"',
+    );
+  });
+
   it("playseek: kapps_call_command:seek's command passes; a string Duration or a queued seek is refused", () => {
     const seek = command('playseek', { Direction: 'fastforward', Duration: 10000, 'Insert-At': 'now' });
     ok(seek);
