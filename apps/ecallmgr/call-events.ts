@@ -17,6 +17,8 @@
  *   B-Leg-Events): events of the bridged leg with those names, `{type:'other_leg_event'}`
  *   from the node connection once the bridge is up, are published too, under the leg's
  *   own Call-ID (Kazoo's listen_for_other_leg/3). Others of that leg are skipped.
+ *   CHANNEL_UNBRIDGE among them: the switch fires it only on the call, so the leg's is
+ *   derived from the call's (unbridge-view.ts) and published right after it.
  * - After CHANNEL_DESTROY is published the process ends with `normal`. `{type:
  *   'channel_gone'}` (the channel vanished while the switch connection was down, so its
  *   CHANNEL_DESTROY was lost) publishes a CHANNEL_DESTROY with Hangup-Cause
@@ -35,6 +37,7 @@ import type { EslEvent } from '../../src/switch/index.ts';
 import type { EcallmgrEnv, SwitchLink } from './context.ts';
 import { publishCallEvent } from './originate-routing.ts';
 import { callEventFields } from './event-convert.ts';
+import { otherLegUnbridge } from './unbridge-view.ts';
 
 export interface CallEventsArgs {
   readonly callId: string;
@@ -70,7 +73,12 @@ function convertAndSend(s: State, ev: EslEvent): void {
   } catch (err) {
     s.log.error({ err: String(err), event: ev.name }, 'switch event could not be converted; skipped');
   }
-  if (fields !== undefined) send(s, fields);
+  if (fields === undefined) return;
+  send(s, fields);
+  if (ev.name === 'CHANNEL_UNBRIDGE' && s.bLegEvents.has('CHANNEL_UNBRIDGE')) {
+    const view = otherLegUnbridge(fields);
+    if (view !== undefined) send(s, view);
+  }
 }
 
 export const CallEvents: GenServerBehaviour<State, CallEventsArgs> = {

@@ -26,8 +26,8 @@
  * - On 'down' (and when the process ends): reports the switch down (no longer in
  *   Media-Servers) and sends node_down to every call's control
  *   process (they keep their queues and wait).
- * - Event dispatch, in the switch's order: CHANNEL_PARK of a call it does not know ->
- *   the router (once per call); CHANNEL_HANGUP -> its call_control (it stops executing at once);
+ * - Event dispatch, in the switch's order: CHANNEL_PARK of a call it does not know (and
+ *   that is no call's bridged leg, parked by an unbridge) -> the router (once per call); CHANNEL_HANGUP -> its call_control (it stops executing at once);
  *   every other event of a known call -> its call_events, and CHANNEL_DESTROY also to its
  *   call_control (then the call is forgotten), CHANNEL_BRIDGE also (its Other-Leg-Unique-ID
  *   only: the leg the call's commands may target); from then on, until its
@@ -219,6 +219,7 @@ function dispatch(s: State, ctx: ProcessContext, ev: EslEvent): void {
   if (
     ev.name === 'CHANNEL_PARK' &&
     !s.calls.member(uuid) &&
+    !s.legs.has(uuid) && // a bridged leg parked by an unbridge is its call's, not a new call
     ctx.runtime.whereis(names.control(uuid)) === undefined
   ) {
     s.calls.insert(uuid, true);

@@ -20,7 +20,10 @@
  *   names with spaces, `=` or `|` are left out.
  * - `{kind: 'api', command}`: an api command that ends the command when it returns
  *   (playstop -> uuid_break <uuid>; playseek -> uuid_fileman <uuid> seek:+|-<Duration>,
- *   Direction fastforward | rewind, as Kazoo's send_cmd).
+ *   Direction fastforward | rewind, as Kazoo's send_cmd; hangup with Other-Leg-Only true
+ *   -> uuid_park <uuid> (4.3's `unbridge` send_cmd: the channel leaves its bridge and the
+ *   leg left behind hangs up); unbridge -> uuid_transfer <uuid> [-bleg|-both] park: inline
+ *   (ecallmgr_fs_bridge:unbridge/2: Leg B -bleg, Both -both, else the channel itself)).
  * - `{kind: 'upload', command, file}`: store -> `bgapi http_put|http_post
  *   <Media-Transfer-Destination> <Media-Name>` (Media-Transfer-Method put | post; `stream`
  *   is unsupported, as 4.3); its outcome is published as store's CHANNEL_EXECUTE_COMPLETE
@@ -58,6 +61,12 @@ const varPairs = (v: unknown, prefix: string): string[] =>
       })
     : [];
 
+/** kz_json:is_true: true or "true". */
+const isTrue = (v: unknown): boolean => v === true || v === 'true';
+
+/** ecallmgr_fs_bridge:unbridge/2's Leg -> uuid_transfer's flag (A, the default, none). */
+const UNBRIDGE_LEG: Readonly<Record<string, string>> = { B: '-bleg ', Both: '-both ' };
+
 /** Kazoo's tone_to_fs_tone: `[v=<Volume>;][l=<Repeat>;]%(<on>,<off>,<f1>,<f2>...)` each, `;`-joined. */
 export function toneStream(tones: unknown): string {
   const parts = (Array.isArray(tones) ? tones : []).filter(isObj).map((t) => {
@@ -88,7 +97,14 @@ export function switchAction(cmd: Envelope, uuid: string): SwitchAction {
     case 'answer':
       return { kind: 'execute', app: 'answer', arg: '' };
     case 'hangup':
-      return { kind: 'execute', app: 'hangup', arg: clean(str(cmd['Hangup-Cause']) ?? '') };
+      return isTrue(cmd['Other-Leg-Only'])
+        ? { kind: 'api', command: `uuid_park ${uuid}` }
+        : { kind: 'execute', app: 'hangup', arg: clean(str(cmd['Hangup-Cause']) ?? '') };
+    case 'unbridge':
+      return {
+        kind: 'api',
+        command: `uuid_transfer ${uuid} ${UNBRIDGE_LEG[String(cmd.Leg)] ?? ''}park: inline`,
+      };
     case 'play':
       return { kind: 'execute', app: 'playback', arg: clean(str(cmd['Media-Name']) ?? '') };
     case 'tts':

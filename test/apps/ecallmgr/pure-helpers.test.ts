@@ -11,6 +11,7 @@ import { pickWinner } from '../../../apps/ecallmgr/route-winner.ts';
 import { callEventFields, kazooAppName, publishedName } from '../../../apps/ecallmgr/event-convert.ts';
 import { bridgeString, globalVars, resolveEndpoint, separator } from '../../../apps/ecallmgr/bridge-dial.ts';
 import { switchAction } from '../../../apps/ecallmgr/switch-action.ts';
+import { otherLegUnbridge } from '../../../apps/ecallmgr/unbridge-view.ts';
 import { TRANSITIONS, allowed, checkMove } from '../../../apps/ecallmgr/call-phase.ts';
 import { ecallmgrSettings, parseSwitchList } from '../../../apps/ecallmgr/config.ts';
 import { routeReqFields } from '../../../apps/ecallmgr/route-req.ts';
@@ -362,6 +363,13 @@ describe('dialplan command -> switch action (switchAction)', () => {
     ],
     [cmd('park'), { kind: 'execute', app: 'park', arg: '' }],
     [cmd('playstop'), { kind: 'api', command: 'uuid_break c1' }],
+    [cmd('hangup', { 'Other-Leg-Only': true }), { kind: 'api', command: 'uuid_park c1' }],
+    [cmd('hangup', { 'Other-Leg-Only': 'true' }), { kind: 'api', command: 'uuid_park c1' }],
+    [cmd('hangup', { 'Other-Leg-Only': false }), { kind: 'execute', app: 'hangup', arg: '' }],
+    [cmd('unbridge'), { kind: 'api', command: 'uuid_transfer c1 park: inline' }],
+    [cmd('unbridge', { Leg: 'A' }), { kind: 'api', command: 'uuid_transfer c1 park: inline' }],
+    [cmd('unbridge', { Leg: 'B' }), { kind: 'api', command: 'uuid_transfer c1 -bleg park: inline' }],
+    [cmd('unbridge', { Leg: 'Both' }), { kind: 'api', command: 'uuid_transfer c1 -both park: inline' }],
     [cmd('bridge', { Endpoints: [] }), { kind: 'bridge' }],
   ])('%j', (c, expected) => expect(switchAction(c, 'c1')).toEqual(expected));
 
@@ -375,6 +383,31 @@ describe('dialplan command -> switch action (switchAction)', () => {
       kind: 'unsupported',
       reason: expect.stringContaining('record_call'),
     });
+  });
+});
+
+describe("the bridged leg's CHANNEL_UNBRIDGE (unbridge-view.ts)", () => {
+  it("swaps Call-ID and Other-Leg-Call-ID, keeps the switch's headers, none of the call's channel data", () => {
+    const a = {
+      'Event-Name': 'CHANNEL_UNBRIDGE',
+      'Call-ID': 'a1',
+      'Other-Leg-Call-ID': 'b1',
+      'Msg-ID': '1700000000000000',
+      Timestamp: 63900000000,
+      'Switch-Nodename': 'fs1',
+      'Caller-ID-Number': '1001',
+      'Custom-Channel-Vars': { 'Account-ID': 'acct1' },
+    };
+    expect(otherLegUnbridge(a)).toEqual({
+      'Event-Name': 'CHANNEL_UNBRIDGE',
+      'Call-ID': 'b1',
+      'Other-Leg-Call-ID': 'a1',
+      'Msg-ID': '1700000000000000',
+      Timestamp: 63900000000,
+      'Switch-Nodename': 'fs1',
+    });
+    expect(otherLegUnbridge({ ...a, 'Other-Leg-Call-ID': undefined })).toBeUndefined();
+    expect(otherLegUnbridge({ ...a, 'Event-Name': 'CHANNEL_BRIDGE' })).toBeUndefined();
   });
 });
 
