@@ -204,6 +204,8 @@ export function upgradeSuite(busUrl: string): void {
     expect(await op('session')).toEqual({ version: '1.0.0', served: 1 });
     expect(await op('session')).toEqual({ version: '1.0.0', served: 2 });
     await send(200);
+    // (an anonymous queue holds 100 messages at most, Kazoo's x-max-length: let them be taken)
+    await expect.poll(async () => (await op<Tally>('tally')).distinct, { timeout: 20_000 }).toBe(200);
     const r = await publishDuring(send, post('/apps/upgrade_relay/upgrade', { from: RELAY_V2 }));
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ type: 'ok', from: '1.0.0', to: '2.0.0', changed: [] });
