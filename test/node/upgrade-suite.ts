@@ -29,6 +29,7 @@ const REFUSES = join(FIXTURES, 'upgrade-counter-v2-refuses');
 const BROKEN = join(FIXTURES, 'upgrade-counter-broken');
 const RELAY_V1 = join(FIXTURES, 'upgrade-relay-v1');
 const RELAY_V2 = join(FIXTURES, 'upgrade-relay-v2');
+const RELAY_V2_FAILS = join(FIXTURES, 'upgrade-relay-v2-fails');
 const CTX = { appName: 'fife-test', appVersion: '0.1.0', node: 'upgrade@localhost' };
 
 interface Count {
@@ -222,5 +223,24 @@ export function upgradeSuite(busUrl: string): void {
     // the session server was restarted: its state starts again, on the new code
     expect(await op('session')).toEqual({ version: '2.0.0', served: 1 });
     expect(await version()).toBe('2.0.0');
+  });
+
+  it('an upgrade undone because a restarted listener cannot start loses no message: the old version serves on its queues', async () => {
+    const { post, op, version, publish, published } = await boot(RELAY_V1, 'upgrade_relay');
+    const send = (n: number) => publish(n, ['named', 'anon']);
+    const queues = await op<{ named: string; anon: string }>('queues');
+    await send(200);
+    await expect.poll(async () => (await op<Tally>('tally')).distinct, { timeout: 20_000 }).toBe(200);
+    const r = await publishDuring(send, post('/apps/upgrade_relay/upgrade', { from: RELAY_V2_FAILS }));
+    expect(r.status).toBe(409);
+    expect(JSON.stringify(r.body.reason)).toContain('anon@2.0.0 cannot start');
+    await send(200);
+    const total = published();
+    await expect.poll(async () => (await op<Tally>('tally')).distinct, { timeout: 20_000 }).toBe(total);
+    const tally = await op<Tally>('tally');
+    expect(tally.repeated).toBe(0);
+    expect(tally.by['anon@2.0.0']).toBeUndefined();
+    expect(await op('queues')).toEqual(queues);
+    expect(await version()).toBe('1.0.0');
   });
 }
