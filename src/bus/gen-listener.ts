@@ -36,8 +36,13 @@
  *   cast into it waits in its mailbox; after the new module's codeChange the responders
  *   of the new module's `listen(args)` replace the old ones in one step (no delivery sees
  *   neither), bindings it adds are bound and those it no longer lists unbound (bindings
- *   added at runtime stay). A listener without codeChange is restarted by its supervisor:
- *   give a named queue `takeOver: true` so the new one re-attaches to it.
+ *   added at runtime stay). A listener without codeChange is restarted by its supervisor;
+ *   one started by `GenListener.childSpec` then hands its queue and consumer over: at its
+ *   exit (however it ends) while the upgrade holds its slot open
+ *   (src/kernel/restart-handover.ts) it parks them (ListenerCore.park) instead of
+ *   cancelling, and the successor's start takes them (same queue, generated name kept,
+ *   each message handled once). A successor that fails to start puts them back in the
+ *   slot; one on another queue releases them.
  * - terminate: the module's `beforeStop` (optional) runs first, in the process (it can
  *   answer the calls its running handlers wait on, which the process can no longer
  *   receive), then the consumer is cancelled and running handlers finish before the

@@ -42,6 +42,17 @@
  *   cancelled, however its process ended) before it declares and consumes, so a restarted
  *   process never shares the queue with its dead predecessor. `ListenerCore.released(t,
  *   queue)` resolves once the current one has stopped (at once when there is none).
+ * - `park()` (a restart in an app upgrade): the listener stops handling deliveries but
+ *   keeps its consumer and queue: what arrives waits, in order, in the listener; running
+ *   handlers finish; `stop()` then only waits for them. A take-over successor no longer
+ *   waits for it. The ParkedListener is given to the successor's `handedOver`: a start on
+ *   the same queue (the same name, or both generated) keeps the queue (and its generated
+ *   name), binds its own bindings, unbinds the predecessor's it does not list, and then
+ *   takes the predecessor's consumer and what waited (same ack mode), or (another ack
+ *   mode) consumes on its own and has the predecessor stop after its responders handled
+ *   what waited. Its stop deletes an anonymous queue it took over. A start on another
+ *   queue leaves the ParkedListener pending; `release()` gives what waited to the old
+ *   responders and stops the old listener as `stop()` does.
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
