@@ -143,6 +143,7 @@ export function pluginFile(path: string): string {
 
 /** A package name (optionally scoped), as npm allows them: not a path. */
 const PACKAGE_NAME = /^(@[a-z0-9][\w.~-]*\/)?[a-z0-9~][\w.~-]*$/i;
+export const isPackageName = (s: string): boolean => PACKAGE_NAME.test(s);
 
 /** The node_modules folders (then NODE_PATH) Node looks in for package `name` from folder `from`. */
 const lookupDirs = (name: string, from: string): string[] =>

@@ -256,6 +256,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<FifeNode> 
           startedAt,
           metrics,
           chaos: { bus, storeFaults, kernelRoot: KERNEL_SUP },
+          pluginsFrom: config.pluginsFrom,
         },
         nodes: {
           transport: bus,

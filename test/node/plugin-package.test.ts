@@ -17,17 +17,17 @@ afterEach(async () => {
   for (const n of nodes.splice(0)) await n.stop();
 });
 
-/** A compiled plugin package `name` (app `app`) under `root`/node_modules. */
-function installPackage(root: string, name: string, app: string): void {
+/** A compiled plugin package `name` (app `app`, at `version`) under `root`/node_modules. */
+function installPackage(root: string, name: string, app: string, version = '1.2.3'): void {
   const dir = join(root, 'node_modules', name);
   mkdirSync(join(dir, 'dist'), { recursive: true });
   writeFileSync(
     join(dir, 'package.json'),
-    JSON.stringify({ name, version: '1.2.3', type: 'module', exports: { '.': { import: './dist/app.js' } } }),
+    JSON.stringify({ name, version, type: 'module', exports: { '.': { import: './dist/app.js' } } }),
   );
   writeFileSync(
     join(dir, 'dist', 'app.js'),
-    `export default { name: '${app}', version: '1.2.3', tree: () => ({ children: [] }) };\n`,
+    `export default { name: '${app}', version: '${version}', tree: () => ({ children: [] }) };\n`,
   );
 }
 
@@ -66,5 +66,33 @@ describe('plugins named by package name', () => {
         ),
       ),
     });
+  });
+
+  it('an upgrade names the new version by package name too: the package as now installed', async () => {
+    const project = tmpDir('fife-plugin-pkg-up-');
+    installPackage(project, 'pkg-whapp', 'pkg_whapp');
+    const file = join(project, 'fife.json');
+    writeFileSync(file, JSON.stringify({ plugins: ['pkg-whapp'], apps: ['pkg_whapp'] }));
+    const config = loadConfig({
+      file,
+      env: { FIFE_DATA_DIR: join(project, 'data'), FIFE_NODE: 'pkg-up@localhost', FIFE_LOG_LEVEL: 'silent' },
+    });
+    const node = await startNode({ config });
+    nodes.push(node);
+    installPackage(project, 'pkg-whapp', 'pkg_whapp', '2.0.0');
+    const upgrade = (from: string) =>
+      fetch(`${node.adminUrl}/apps/pkg_whapp/upgrade`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ from }),
+      });
+    const r = await upgrade('pkg-whapp');
+    expect(r.status).toBe(200);
+    expect(await r.json()).toMatchObject({ type: 'ok', from: '1.2.3', to: '2.0.0' });
+    const missing = await upgrade('not-installed-whapp');
+    expect(missing.status).toBe(409);
+    expect(((await missing.json()) as { reason: string }).reason).toContain(
+      `no package 'not-installed-whapp' from ${project}`,
+    );
   });
 });
