@@ -610,5 +610,34 @@ export function listenerBehaviour(env: () => BusEnv): void {
       expect(log.filter((x) => x.startsWith('new:'))).toEqual(expect.arrayContaining(['new:3', 'new:4']));
       expect((await t.checkQueue(queue)).consumerCount).toBe(1);
     });
+
+    it('a takeOver successor on the named queue starts at once: a parked predecessor no longer holds the queue', async () => {
+      const t = await env().transport();
+      const queue = `${env().prefix()}-takeover-handover`;
+      const log: string[] = [];
+      const got = latch(2);
+      const old = listener(t, {
+        queue,
+        selfBinding: true,
+        takeOver: true,
+        responders: recording('old', log),
+      });
+      await old.start();
+      const parked = old.park()!;
+      await send(t, queue, ['1']);
+      const next = listener(t, {
+        queue,
+        selfBinding: true,
+        takeOver: true,
+        handedOver: parked,
+        responders: recording('new', log, () => got.hit()),
+      });
+      expect(await settledWithin(next.start(), 5000)).toBeUndefined();
+      await send(t, queue, ['2']);
+      await got.wait;
+      expect(log).toEqual(['new:1', 'new:2']);
+      await next.stop();
+      await settledWithin(ListenerCore.released(t, queue), 5000).then((r) => expect(r).toBeUndefined());
+    });
   });
 }
