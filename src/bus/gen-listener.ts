@@ -36,8 +36,13 @@
  *   cast into it waits in its mailbox; after the new module's codeChange the responders
  *   of the new module's `listen(args)` replace the old ones in one step (no delivery sees
  *   neither), bindings it adds are bound and those it no longer lists unbound (bindings
- *   added at runtime stay). A listener without codeChange is restarted by its supervisor:
- *   give a named queue `takeOver: true` so the new one re-attaches to it.
+ *   added at runtime stay). A listener without codeChange is restarted by its supervisor;
+ *   one started by `GenListener.childSpec` then hands its queue and consumer over: at its
+ *   exit (however it ends) while the upgrade holds its slot open
+ *   (src/kernel/restart-handover.ts) it parks them (ListenerCore.park) instead of
+ *   cancelling, and the successor's start takes them (same queue, generated name kept,
+ *   each message handled once). A successor that fails to start puts them back in the
+ *   slot; one on another queue releases them.
  * - terminate: the module's `beforeStop` (optional) runs first, in the process (it can
  *   answer the calls its running handlers wait on, which the process can no longer
  *   receive), then the consumer is cancelled and running handlers finish before the
@@ -48,6 +53,7 @@
 import { FIFE_VERSION } from '../version.ts';
 import {
   GenServer,
+  Handover,
   ok,
   noreply,
   reply,
@@ -70,6 +76,7 @@ import {
   type ListenerBinding,
   type HandlerContext,
   type ResponderSpec,
+  type ParkedListener,
 } from './listener-core.ts';
 import type { BusTransport, ExchangeSpec } from './types.ts';
 import type { Envelope } from './envelope.ts';
@@ -146,6 +153,14 @@ interface State<S> {
   /** The responders given to the core and the bindings listen() declared (replaced at a code change). */
   responders: ResponderSpec[];
   bindings: readonly ListenerBinding[];
+  /** Parks the queue for the successor when an upgrade restarts the listener (true if so). */
+  handOver: () => boolean;
+}
+
+/** Where a supervisor runs the listener (GenListener.childSpec): its restart hand-over slot. */
+interface Slot {
+  sup: Pid;
+  id: string;
 }
 
 interface Args<A> {
@@ -153,7 +168,10 @@ interface Args<A> {
   transport: BusTransport;
   appName: string;
   appVersion: string;
+  slot?: Slot;
 }
+
+const HANDOVER_KEY = 'gen_listener';
 
 type Internal =
   | { op: 'add_binding'; binding: ListenerBinding }
@@ -189,7 +207,12 @@ function wrap<S, A>(
       const server = ctx.self;
       const rt = ctx.runtime;
       const responders = responderSpecs(spec, server, rt);
+      const slot = args.slot;
+      // A predecessor restarted by an upgrade may have left its queue and consumer.
+      const handedOver =
+        slot === undefined ? undefined : Handover.take<ParkedListener>(rt, slot.sup, slot.id, HANDOVER_KEY);
       const core = new ListenerCore({
+        handedOver,
         ...spec,
         name: spec.name ?? b.name,
         exchanges:
@@ -229,13 +252,31 @@ function wrap<S, A>(
           backlogDropped: c.backlogDropped,
         };
       });
-      // Ended while the module's init ran (killed): nothing to consume for.
-      if (!rt.isAlive(server)) throw new Error(`${b.name}: ended before its queue was set up`);
-      await core.start();
-      // However the process ends (terminate, a kill, an injected crash), its consumer goes.
+      try {
+        // Ended while the module's init ran (killed): nothing to consume for.
+        if (!rt.isAlive(server)) throw new Error(`${b.name}: ended before its queue was set up`);
+        await core.start();
+      } catch (err) {
+        // Not taken: back in the slot for the next start there (an upgrade's undoing).
+        if (
+          handedOver?.pending() === true &&
+          !Handover.deposit(rt, slot!.sup, slot!.id, HANDOVER_KEY, () => handedOver)
+        )
+          await handedOver.release();
+        throw err;
+      }
+      // Another queue than the predecessor's: its own goes as it would have at its stop.
+      if (handedOver?.pending() === true) await handedOver.release();
+      const handOver = (): boolean =>
+        slot !== undefined && Handover.deposit(rt, slot.sup, slot.id, HANDOVER_KEY, () => core.park());
+      // Ended while an upgrade restarts it: the queue and consumer wait for the successor
+      // (at the exit itself, before the supervisor knows of it).
+      ctx.signal.addEventListener('abort', handOver, { once: true });
+      // However the process ends (terminate, a kill, an injected crash), its consumer goes
+      // (once parked, stop only waits for its running handlers).
       void rt.awaitExit(server).then(() => core.stop());
       return ok(
-        { user: r.state, core, args: args.user, responders, bindings: spec.bindings ?? [] },
+        { user: r.state, core, args: args.user, responders, bindings: spec.bindings ?? [], handOver },
         r.timeout === undefined ? undefined : { timeout: r.timeout },
       );
     },
@@ -276,7 +317,7 @@ function wrap<S, A>(
     },
     async terminate(reason, s, ctx) {
       await b.beforeStop?.(reason, s.user, ctx);
-      await s.core.stop();
+      if (!s.handOver()) await s.core.stop();
       await b.terminate?.(reason, s.user, ctx);
     },
     describe: (s) => ({ queue: s.core.queue, consuming: s.core.isConsuming, state: b.describe?.(s.user) }),
@@ -356,6 +397,7 @@ export function startListener<S, A>(
   b: GenListenerBehaviour<S, A, any, any>,
   args: A,
   opts: GenListenerOptions,
+  slot?: Slot,
 ): Promise<StartResult> {
   const { transport, appName, appVersion, ...startOpts } = opts;
   return GenServer.start(
@@ -366,6 +408,7 @@ export function startListener<S, A>(
       transport,
       appName: appName ?? startOpts.app ?? b.name,
       appVersion: appVersion ?? FIFE_VERSION,
+      slot,
     },
     startOpts,
   );
@@ -374,7 +417,8 @@ export function startListener<S, A>(
 const internal = (op: Internal): unknown => ({ __gen_listener: true, ...op });
 
 export const GenListener = {
-  start: startListener,
+  start: <S, A>(rt: Runtime, b: GenListenerBehaviour<S, A, any, any>, args: A, opts: GenListenerOptions) =>
+    startListener(rt, b, args, opts),
   childSpec: <S, A>(
     id: string,
     b: GenListenerBehaviour<S, A, any, any>,
@@ -390,11 +434,13 @@ export const GenListener = {
       significant,
       behaviour: wrap(b),
       start: (ctx) =>
-        startListener(ctx.runtime, b, args, {
-          ...startOpts,
-          link: ctx.parent,
-          app: startOpts.app ?? ctx.app,
-        }),
+        startListener(
+          ctx.runtime,
+          b,
+          args,
+          { ...startOpts, link: ctx.parent, app: startOpts.app ?? ctx.app },
+          { sup: ctx.parent, id },
+        ),
     };
   },
   addBinding: (rt: Runtime, server: Pid | string, binding: ListenerBinding) =>

@@ -42,6 +42,17 @@
  *   cancelled, however its process ended) before it declares and consumes, so a restarted
  *   process never shares the queue with its dead predecessor. `ListenerCore.released(t,
  *   queue)` resolves once the current one has stopped (at once when there is none).
+ * - `park()` (a restart in an app upgrade): the listener stops handling deliveries but
+ *   keeps its consumer and queue: what arrives waits, in order, in the listener; running
+ *   handlers finish; `stop()` then only waits for them. A take-over successor no longer
+ *   waits for it. The ParkedListener is given to the successor's `handedOver`: a start on
+ *   the same queue (the same name, or both generated) keeps the queue (and its generated
+ *   name), binds its own bindings, unbinds the predecessor's it does not list, and then
+ *   takes the predecessor's consumer and what waited (same ack mode), or (another ack
+ *   mode) consumes on its own and has the predecessor stop after its responders handled
+ *   what waited. Its stop deletes an anonymous queue it took over. A start on another
+ *   queue leaves the ParkedListener pending; `release()` gives what waited to the old
+ *   responders and stops the old listener as `stop()` does.
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
@@ -125,6 +136,26 @@ export interface ListenerOptions {
   readonly handleEvent?: (message: Envelope, delivery: Delivery) => 'ignore' | void;
   /** One listener at a time on this named queue: wait for the previous one to stop first. */
   readonly takeOver?: boolean;
+  /** What a predecessor parked (`park()`): its queue and consumer, taken over at start. */
+  readonly handedOver?: ParkedListener;
+}
+
+/**
+ * A stopped listener's queue and consumer, kept for a successor (`ListenerCore.park`).
+ * `release()`: nobody takes them: the deliveries parked meanwhile go to the old
+ * responders and the listener stops as `stop()` would have.
+ */
+export interface ParkedListener {
+  readonly queue: string;
+  /** Its queue had a generated name (the listener asked for ''). */
+  readonly anonymous: boolean;
+  /** Its consumer is noAck (ackMode 'auto'). */
+  readonly noAck: boolean;
+  /** Still parked: neither taken over nor released. */
+  pending(): boolean;
+  release(): Promise<void>;
+  /** @internal The successor takes the consumer and the queue over. */
+  readonly from: ListenerCore;
 }
 
 /** Per transport, per named queue: when its current take-over listener will have stopped. */
@@ -157,6 +188,12 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
   private stopped: Promise<void> | undefined;
   private tornDown: Promise<void> | undefined;
   private consumingNow = false;
+  /** Parked (`park()`): the deliveries that came since, waiting for the successor. */
+  private parkedDeliveries: Delivery[] | undefined;
+  /** Handed over: deliveries of the consumer go to the successor. */
+  private forward: ((d: Delivery) => void) | undefined;
+  /** Deletes its anonymous queue at stop (false once handed over, or when it was a predecessor's). */
+  private ownsQueue = true;
   private readonly onReady = (info: { recovered: boolean }): void => {
     if (!info.recovered || !this.consumerTag || this.stopped || !this.queueName) return;
     this.consumingNow = true;
@@ -257,25 +294,118 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
     if (self && !exchanges.some((x) => x.name === this.targeted))
       exchanges.push({ name: this.targeted, type: 'direct' });
     await this.t.assertExchanges(exchanges);
-    const queue = await this.t.assertQueue(o.queue ?? '', kazooQueueOptions(anonymous, o.queueOptions));
+    // The predecessor's queue when it is the same one (the same name, or both generated).
+    const parked = this.opts.handedOver;
+    const same =
+      parked !== undefined && parked.pending() && (anonymous ? parked.anonymous : parked.queue === o.queue);
+    let queue: string;
+    if (same && anonymous) {
+      queue = parked.queue;
+      this.ownsQueue = false;
+    } else queue = await this.t.assertQueue(o.queue ?? '', kazooQueueOptions(anonymous, o.queueOptions));
     this.queueName = queue;
     this.emit('created_queue', queue);
     this.t.on('ready', this.onReady);
     this.t.on('lost', this.onLost);
-    this.consumerTag = await this.t.consume(queue, (d) => this.onDelivery(d), {
-      noAck: this.ackMode === 'auto',
-      prefetch: o.prefetch ?? 50,
-      exclusive: o.exclusiveConsumer ?? false,
-    });
+    const noAck = this.ackMode === 'auto';
+    // Taking the predecessor's consumer comes last (nothing can fail after it); until then
+    // it holds the queue (an auto-delete queue is never without a consumer).
+    const takeConsumer = same && parked.noAck === noAck;
+    if (!takeConsumer)
+      this.consumerTag = await this.t.consume(queue, (d) => this.receive(d), {
+        noAck,
+        prefetch: o.prefetch ?? 50,
+        exclusive: o.exclusiveConsumer ?? false,
+      });
     if (self)
       this.bindings.set(`${this.targeted}\u0000${queue}`, { exchange: this.targeted, routingKey: queue });
     for (const b of [...this.bindings.values()]) await this.t.bindQueue(queue, b.exchange, b.routingKey);
+    if (same) await this.takeQueueFrom(parked.from, takeConsumer);
     this.consumingNow = true;
     this.log.info(
       { queue, bindings: this.bindings.size, responders: this.responders.size },
       'listener: consuming',
     );
     this.emit('consuming', { queue, recovered: false });
+  }
+
+  /** Deliveries of this core's consumer: its own, parked, or its successor's. */
+  private receive(d: Delivery): void {
+    if (this.forward !== undefined) return this.forward(d);
+    if (this.parkedDeliveries !== undefined) {
+      this.parkedDeliveries.push(d);
+      return;
+    }
+    this.onDelivery(d);
+  }
+
+  /**
+   * Stops handling deliveries and keeps the queue and consumer for a successor (a
+   * restart in an upgrade, src/kernel/restart-handover.ts): what arrives waits, in order,
+   * for the successor's start (`handedOver`) or for `release()`. Running handlers finish;
+   * `stop()` then only waits for them. Undefined when it is not consuming (nothing to keep).
+   */
+  park(): ParkedListener | undefined {
+    if (this.consumerTag === undefined || this.stopped !== undefined || this.queueName === undefined)
+      return undefined;
+    this.parkedDeliveries = [];
+    this.t.off('ready', this.onReady);
+    this.t.off('lost', this.onLost);
+    this.consumingNow = false;
+    // (a take-over successor must not wait for this one's stop)
+    this.released?.();
+    this.stopped = this.runner.idle();
+    this.log.info({ queue: this.queueName }, 'listener: parked for its successor');
+    return {
+      queue: this.queueName,
+      anonymous: (this.opts.queue ?? '') === '',
+      noAck: this.ackMode === 'auto',
+      pending: () => this.parkedDeliveries !== undefined,
+      from: this,
+      release: () => this.unpark(),
+    };
+  }
+
+  /** Nobody took the parked queue over: the old responders get what waited, then stop. */
+  private async unpark(): Promise<void> {
+    const waiting = this.parkedDeliveries;
+    if (waiting === undefined) return;
+    this.parkedDeliveries = undefined;
+    this.log.info({ queue: this.queueName, waiting: waiting.length }, 'listener: parked queue released');
+    for (const d of waiting) this.onDelivery(d);
+    await this.tearDown();
+  }
+
+  /** At a successor's start: the predecessor's bindings it does not list go, then its
+   *  consumer (when `consumer`) and the deliveries parked on it come over, or (not the same
+   *  ack mode) the predecessor's consumer stops after its old responders had what waited. */
+  private async takeQueueFrom(old: ListenerCore, consumer: boolean): Promise<void> {
+    const queue = this.queueName!;
+    const mine = new Set([...this.bindings.keys()]);
+    for (const [key, b] of old.bindings)
+      if (!mine.has(key))
+        await this.t
+          .unbindQueue(queue, b.exchange, b.routingKey)
+          .catch((err: unknown) =>
+            this.log.warn(
+              { err, exchange: b.exchange, routing_key: b.routingKey },
+              'listener: could not unbind a binding its predecessor had',
+            ),
+          );
+    if (!consumer) {
+      old.ownsQueue = false;
+      this.ownsQueue = true;
+      return old.unpark();
+    }
+    const waiting = old.parkedDeliveries ?? [];
+    old.parkedDeliveries = undefined;
+    old.forward = (d) => this.receive(d);
+    this.consumerTag = old.consumerTag;
+    old.consumerTag = undefined;
+    old.ownsQueue = false;
+    this.ownsQueue = true;
+    this.log.info({ queue, waiting: waiting.length }, "listener: took its predecessor's queue over");
+    for (const d of waiting) this.receive(d);
   }
 
   async addBinding(b: ListenerBinding): Promise<void> {
@@ -473,7 +603,7 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
       this.log.warn({ err }, 'listener: cancel failed at stop');
     }
     await this.runner.idle();
-    if (this.queueName && (this.opts.queue ?? '') === '') {
+    if (this.queueName && (this.opts.queue ?? '') === '' && this.ownsQueue) {
       try {
         await this.t.deleteQueue(this.queueName);
       } catch (err) {

@@ -47,6 +47,7 @@ import type { NodeTree } from '../kernel/index.ts';
 // The node, the kernel and the store are imported by the commands that use them, so that
 // --help and usage errors answer at once.
 import { adminAuthHeader } from '../node/admin-auth.ts';
+import { isPackageName } from '../node/app-loader.ts';
 
 class UsageError extends Error {}
 
@@ -157,8 +158,9 @@ async function cmdAppsList(o: NodeOpts & { json?: boolean }): Promise<void> {
 }
 
 async function cmdAppsUpgrade(name: string, o: NodeOpts & { from: string; json?: boolean }): Promise<void> {
-  // The node may run in another folder: it gets the path as this shell means it.
-  const from = resolve(o.from);
+  // The node may run in another folder: it gets the path as this shell means it (a
+  // package name that is not a path here is resolved by the node, from its config's folder).
+  const from = isPackageName(o.from) && !existsSync(o.from) ? o.from : resolve(o.from);
   const { status, data } = await admin(o, 'POST', `/apps/${encodeURIComponent(name)}/upgrade`, { from });
   const r = data as {
     type?: string;
@@ -443,7 +445,10 @@ Exit codes: 0 ok, 1 failure, 2 usage error. 'fife COMMAND --help' for a command'
         'load a new version of a plugin into the running app (processes with codeChange keep their state; the others are restarted with the new code); a failure leaves the old version running',
       )
       .argument('<name>', 'app name')
-      .requiredOption('--from <path>', "the plugin's new version: a folder or module, as in config 'plugins'")
+      .requiredOption(
+        '--from <path>',
+        "the plugin's new version: a folder, a module or a package name, as in config 'plugins'",
+      )
       .option('--json', 'the result as JSON'),
   ).action((name: string, o: NodeOpts & { from: string; json?: boolean }) => cmdAppsUpgrade(name, o));
 

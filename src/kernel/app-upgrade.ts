@@ -23,7 +23,9 @@
  *    out or a codeChange that throws resumes every one of them on its old code and state,
  *    and the upgrade stops there: nothing was changed.
  * 3. Every supervisor takes its new specs (restarts use them from now on).
- * 4. Workers to restart: terminateChild then restartChild; added children: startChild.
+ * 4. Workers to restart: terminateChild then restartChild, their slot open for a hand-over
+ *    meanwhile (restart-handover.ts: a gen_listener hands its queue and consumer to its
+ *    successor, so no message is lost); added children: startChild.
  *    A failure here puts the old specs back, restarts again on its old spec what had been
  *    restarted and stops what had been added; the processes changed in step 2 cannot go
  *    back (that would need a downgrade codeChange) and stay on the new code: the error
@@ -40,6 +42,7 @@ import { GenServer, type GenServerBehaviour, type Suspended } from './gen-server
 import { Supervisor, type CodeChangePlan } from './supervisor.ts';
 import { normalizeSupervisorSpec, type SupervisorInit, type SupervisorSpec } from './child-spec.ts';
 import { formatReason, reasonForLog, type ExitReason } from './exit-reason.ts';
+import { Handover } from './restart-handover.ts';
 import type { Logger } from './log.ts';
 import type { Pid } from './pid.ts';
 import type { Runtime } from './runtime.ts';
@@ -195,8 +198,10 @@ async function revert(
       Supervisor.codeChange(rt, s.sup, s.plan.before, true),
     );
   for (const r of restarted) {
+    Handover.open(rt, r.sup, r.id);
     await step(`stop ${r.label}`, () => Supervisor.terminateChild(rt, r.sup, r.id));
     await step(`restart ${r.label} on its old spec`, () => Supervisor.restartChild(rt, r.sup, r.id));
+    await Handover.close(rt, r.sup, r.id, log);
   }
 }
 
@@ -223,6 +228,8 @@ export async function upgradeTree(req: UpgradeRequest): Promise<UpgradeResult> {
   const applied: SupStep[] = [];
   const restarted: Plan['restarts'] = [];
   const added: Plan['added'] = [];
+  // Slots whose restarted worker may hand its successor what it owns (restart-handover.ts).
+  const handingOver: Plan['restarts'] = [];
   try {
     for (const s of plan.sups) {
       const r = await Supervisor.codeChange(rt, s.sup, s.spec, true);
@@ -230,10 +237,13 @@ export async function upgradeTree(req: UpgradeRequest): Promise<UpgradeResult> {
       applied.push(s);
     }
     for (const r of plan.restarts) {
+      Handover.open(rt, r.sup, r.id);
+      handingOver.push(r);
       await Supervisor.terminateChild(rt, r.sup, r.id);
       restarted.push(r);
       const started = await Supervisor.restartChild(rt, r.sup, r.id);
       if (started.type === 'error') throw new Refused({ restart_failed: r.label, reason: started.reason });
+      await Handover.close(rt, r.sup, r.id, log);
     }
     for (const a of plan.added) {
       const spec = a.step.plan.added.find((x) => x.id === a.id)!;
@@ -243,6 +253,7 @@ export async function upgradeTree(req: UpgradeRequest): Promise<UpgradeResult> {
     }
   } catch (err) {
     await revert(req, applied, restarted, added);
+    for (const r of handingOver) await Handover.close(rt, r.sup, r.id, log);
     const reason = err instanceof Refused ? err.reason : message(err);
     const kept = [...new Set(plan.inPlace.map((x) => x.label))];
     return {

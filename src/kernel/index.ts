@@ -47,6 +47,7 @@ export {
   type StartOptions,
   type Suspended,
 } from './gen-server.ts';
+export { Handover, type HandedOver } from './restart-handover.ts';
 export {
   Supervisor,
   type ChildInfo,

@@ -108,6 +108,8 @@ export interface AdminArgs {
   metrics?: NodeMetrics;
   /** What /chaos injects into; without it only kill and crash can be injected. */
   chaos?: ChaosDepsArgs;
+  /** Where an upgrade's plugin given by package name is resolved from (config `pluginsFrom`). */
+  pluginsFrom?: string;
 }
 
 /** Probes an orchestrator sends without the token, and the observer page's static files. */
@@ -305,7 +307,7 @@ async function buildServer(rt: Runtime, self: Pid, a: AdminArgs, log: Logger): P
       const from = (req.body as { from: string }).from;
       let def: AppDefinition<any>;
       try {
-        def = await loadPluginVersion(from);
+        def = await loadPluginVersion(from, a.pluginsFrom);
       } catch (err) {
         const reason = err instanceof AppLoadError ? err.message : formatReason(err);
         log.error(

@@ -6,6 +6,11 @@
  *
  * A plugin path is a module file, or a folder: a plugin package (its package.json
  * `exports["."]` or `main`), else the folder's app.ts / app.js / index.ts / index.js.
+ * A plugin may also be named by its package name (`my-whapp`, `@acme/whapp`): the package
+ * folder is found as Node finds it from `from` (the config file's folder): node_modules
+ * in that folder and each one above, then NODE_PATH; its entry as for a folder. A name
+ * no package answers to is still tried as a path (relative to the working directory);
+ * when neither exists the error says where the package was looked for.
  *
  * `loadApps` fails on the first broken plugin; `loadPlugins` never throws: a plugin that
  * cannot be loaded comes back in `failed` with a name (its package's name, else its file
@@ -22,6 +27,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, resolve, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createRequire } from 'node:module';
 import type { AppDefinition } from '../kernel/index.ts';
 
 export class AppLoadError extends Error {
@@ -135,13 +141,34 @@ export function pluginFile(path: string): string {
   return found;
 }
 
-export async function loadPlugin(path: string, fresh = false): Promise<AppDefinition<any>> {
-  return loadModule(pluginFile(path), 'plugin', fresh);
+/** A package name (optionally scoped), as npm allows them: not a path. */
+const PACKAGE_NAME = /^(@[a-z0-9][\w.~-]*\/)?[a-z0-9~][\w.~-]*$/i;
+export const isPackageName = (s: string): boolean => PACKAGE_NAME.test(s);
+
+/** The node_modules folders (then NODE_PATH) Node looks in for package `name` from folder `from`. */
+const lookupDirs = (name: string, from: string): string[] =>
+  createRequire(join(from, 'noop.js')).resolve.paths(name) ?? [];
+
+/** The folder or file a plugin entry of the config stands for (see the contract above). */
+export function pluginPath(plugin: string, from: string = process.cwd()): string {
+  if (!PACKAGE_NAME.test(plugin)) return plugin;
+  const dirs = lookupDirs(plugin, from);
+  const found = dirs.map((d) => join(d, plugin)).find((f) => existsSync(join(f, 'package.json')));
+  if (found !== undefined) return found;
+  if (existsSync(resolve(plugin))) return plugin;
+  const looked = dirs.length > 3 ? [...dirs.slice(0, 3), '...'] : dirs;
+  throw new AppLoadError(
+    `plugin not found: no package '${plugin}' from ${from} (looked in ${looked.join(', ')}; install it there, e.g. npm install ${plugin}), and no file or folder ${resolve(plugin)}`,
+  );
+}
+
+export async function loadPlugin(plugin: string, fresh = false, from?: string): Promise<AppDefinition<any>> {
+  return loadModule(pluginFile(pluginPath(plugin, from)), 'plugin', fresh);
 }
 
 /** The plugin at `path` as its files are now, for an upgrade (see the contract). */
-export function loadPluginVersion(path: string): Promise<AppDefinition<any>> {
-  return loadPlugin(path, true);
+export function loadPluginVersion(path: string, from?: string): Promise<AppDefinition<any>> {
+  return loadPlugin(path, true, from);
 }
 
 /** Every app the node can start: built-ins plus plugins (a plugin may not reuse a built-in name). */
@@ -165,6 +192,7 @@ export interface PluginFailure {
 
 /** The name a broken plugin is listed under: its package's name (without scope), else its file or folder name. */
 function pluginName(path: string): string {
+  if (PACKAGE_NAME.test(path) && !existsSync(resolve(path))) return path.replace(/^@[^/]+\//, '');
   const file = resolve(path);
   try {
     const pkgName = isFile(file) ? undefined : readPackage(file)?.name;
@@ -177,18 +205,20 @@ function pluginName(path: string): string {
 
 /**
  * Loads each plugin; never throws. `taken` are the names already in use (the built-ins):
- * a plugin reusing one fails. Plugins come back in the order given.
+ * a plugin reusing one fails. Plugins come back in the order given. Package names are
+ * resolved from `from` (default: the working directory).
  */
 export async function loadPlugins(
   paths: string[],
   taken: string[] = [],
+  from?: string,
 ): Promise<{ apps: AppDefinition<any>[]; failed: PluginFailure[] }> {
   const apps: AppDefinition<any>[] = [];
   const failed: PluginFailure[] = [];
   const names = new Set(taken);
   for (const plugin of paths) {
     try {
-      const def = await loadPlugin(plugin);
+      const def = await loadPlugin(plugin, false, from);
       if (names.has(def.name))
         throw new AppLoadError(`plugin ${plugin} is named '${def.name}', which is already taken`);
       names.add(def.name);

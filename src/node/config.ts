@@ -12,7 +12,9 @@
  *   FIFE_ADMIN_HOST / FIFE_ADMIN_PORT   admin endpoint (default 127.0.0.1, port 0 = any free port)
  *   FIFE_ADMIN_TOKEN token the admin endpoint asks for (default none)
  *   FIFE_LOG_LEVEL   pino level                    (default info)
- *   FIFE_PLUGINS     comma-separated paths of plugin WhApp modules
+ *   FIFE_PLUGINS     comma-separated plugin WhApps: paths of modules or folders, or package
+ *                    names, resolved as Node does from the config file's folder (else the
+ *                    working directory; `pluginsFrom`)
  *   FIFE_HEARTBEAT_MS  how often the node announces itself on the bus (default 5000)
  *   FIFE_ZONE        the node's zone, announced in its heartbeat (default local)
  *   FIFE_APP_TYPES   application types, `app:type,...` (file: `appTypes` {app: type});
@@ -35,7 +37,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { APP_TYPES, type AppType } from '../kernel/app-types.ts';
 
@@ -48,6 +50,8 @@ export interface NodeConfig {
   admin: { host: string; port: number; token?: string };
   logLevel: string;
   plugins: string[];
+  /** The folder a plugin named by its package name is resolved from: the config file's, else the working directory. */
+  pluginsFrom?: string;
   heartbeatMs: number;
   /** True when `apps` is the platform's default list (nothing named apps). */
   appsFromDefaults?: boolean;
@@ -108,7 +112,10 @@ const SCHEMA = {
       },
     },
     logLevel: { type: 'string', enum: LEVELS, description: `one of ${LEVELS.join(', ')}` },
-    plugins: { type: 'array', items: { type: 'string', minLength: 1, description: 'a module path' } },
+    plugins: {
+      type: 'array',
+      items: { type: 'string', minLength: 1, description: 'a module path or a package name' },
+    },
     heartbeatMs: { type: 'integer', minimum: 100, description: 'a whole number of ms >= 100' },
     zone: {
       type: 'string',
@@ -248,6 +255,7 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv } = {}
   }
   const c = cfg as unknown as NodeConfig;
   c.dataDir = resolve(c.dataDir);
+  c.pluginsFrom = file !== undefined && file !== '' ? dirname(resolve(file)) : process.cwd();
   if (!('apps' in raw) && !fromEnv.has('apps')) {
     c.apps = platformApps(c.settings, env);
     c.appsFromDefaults = true;

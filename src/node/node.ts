@@ -160,6 +160,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<FifeNode> 
     const plugins = await loadPlugins(
       config.plugins,
       builtins.map((d) => d.name),
+      config.pluginsFrom,
     );
     const pluginNames = new Set(plugins.apps.map((d) => d.name));
     const placeholders: typeof plugins.failed = [];
@@ -255,6 +256,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<FifeNode> 
           startedAt,
           metrics,
           chaos: { bus, storeFaults, kernelRoot: KERNEL_SUP },
+          pluginsFrom: config.pluginsFrom,
         },
         nodes: {
           transport: bus,

@@ -519,4 +519,125 @@ export function listenerBehaviour(env: () => BusEnv): void {
       await expect(t.checkQueue(l.queue!)).rejects.toMatchObject({ reason: 'NOT_FOUND' });
     });
   });
+
+  describe('park and take-over (a restart in an upgrade)', () => {
+    /** Responders that record which listener handled which message (its Msg-ID). */
+    const recording = (who: string, log: string[], each?: () => void) => [
+      {
+        category: 'test',
+        name: 'n',
+        handler: (m: Envelope) => {
+          log.push(`${who}:${String(m['Msg-ID'])}`);
+          each?.();
+        },
+      },
+    ];
+    const send = (t: RecoveringTransport, queue: string, ids: string[]) =>
+      Promise.all(
+        ids.map((id) =>
+          t.publishConfirmed('targeted', queue, encodeJson(msg('test', 'n', { 'Msg-ID': id }))),
+        ),
+      );
+
+    it('parked, it takes nothing more; its successor keeps the generated queue, takes its consumer and what waited, in order', async () => {
+      const t = await env().transport();
+      const log: string[] = [];
+      let got = latch(1);
+      const old = listener(t, { responders: recording('old', log, () => got.hit()) });
+      await old.start();
+      await send(t, old.queue!, ['1']);
+      await got.wait;
+      const parked = old.park()!;
+      expect(parked.queue).toBe(old.queue);
+      await old.stop();
+      await send(t, old.queue!, ['2', '3']);
+      expect(log).toEqual(['old:1']);
+      got = latch(3);
+      const next = listener(t, { handedOver: parked, responders: recording('new', log, () => got.hit()) });
+      await next.start();
+      expect(next.queue).toBe(old.queue);
+      expect(parked.pending()).toBe(false);
+      await send(t, next.queue!, ['4']);
+      await got.wait;
+      expect(log).toEqual(['old:1', 'new:2', 'new:3', 'new:4']);
+      expect((await t.checkQueue(next.queue!)).consumerCount).toBe(1);
+      await next.stop();
+      await expect(t.checkQueue(next.queue!)).rejects.toMatchObject({ reason: 'NOT_FOUND' });
+    });
+
+    it('released (nobody took it over): its own responders get what waited, then it stops as stop() does', async () => {
+      const t = await env().transport();
+      const log: string[] = [];
+      const got = latch(2);
+      const old = listener(t, { responders: recording('old', log, () => got.hit()) });
+      await old.start();
+      const parked = old.park()!;
+      await send(t, old.queue!, ['1', '2']);
+      // (delivered to the parked consumer, so they wait in the listener)
+      await expect.poll(async () => (await t.checkQueue(old.queue!)).messageCount).toBe(0);
+      expect(log).toEqual([]);
+      await parked.release();
+      await got.wait;
+      expect(log).toEqual(['old:1', 'old:2']);
+      await expect(t.checkQueue(old.queue!)).rejects.toMatchObject({ reason: 'NOT_FOUND' });
+    });
+
+    it('a successor with another ack mode consumes on its own; the auto-delete named queue is never left without a consumer', async () => {
+      const t = await env().transport();
+      const queue = `${env().prefix()}-handover`;
+      const log: string[] = [];
+      const got = latch(4);
+      const old = listener(t, {
+        queue,
+        selfBinding: true,
+        responders: recording('old', log, () => got.hit()),
+      });
+      await old.start();
+      const parked = old.park()!;
+      await send(t, queue, ['1', '2']);
+      const next = listener(t, {
+        queue,
+        selfBinding: true,
+        ackMode: 'after-handlers',
+        handedOver: parked,
+        responders: recording('new', log, () => got.hit()),
+      });
+      await next.start();
+      await send(t, queue, ['3', '4']);
+      await got.wait;
+      // each message once: what waited on the old consumer to its own responders, the rest to the successor
+      expect(log.map((x) => x.split(':')[1]).sort()).toEqual(['1', '2', '3', '4']);
+      expect(log.filter((x) => x.startsWith('new:'))).toEqual(expect.arrayContaining(['new:3', 'new:4']));
+      expect((await t.checkQueue(queue)).consumerCount).toBe(1);
+    });
+
+    it('a takeOver successor on the named queue starts at once: a parked predecessor no longer holds the queue', async () => {
+      const t = await env().transport();
+      const queue = `${env().prefix()}-takeover-handover`;
+      const log: string[] = [];
+      const got = latch(2);
+      const old = listener(t, {
+        queue,
+        selfBinding: true,
+        takeOver: true,
+        responders: recording('old', log),
+      });
+      await old.start();
+      const parked = old.park()!;
+      await send(t, queue, ['1']);
+      const next = listener(t, {
+        queue,
+        selfBinding: true,
+        takeOver: true,
+        handedOver: parked,
+        responders: recording('new', log, () => got.hit()),
+      });
+      expect(await settledWithin(next.start(), 5000)).toBeUndefined();
+      await send(t, queue, ['2']);
+      await got.wait;
+      expect(log).toEqual(['new:1', 'new:2']);
+      await next.stop();
+      await settledWithin(ListenerCore.released(t, queue), 5000).then((r) => expect(r).toBeUndefined());
+    });
+  });
 }
