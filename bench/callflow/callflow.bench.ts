@@ -5,8 +5,10 @@
  * the calls run on is, by default, its own OS process (switch-process.ts, which also plays
  * the phones): FreeSWITCH is a separate process beside ecallmgr in production, and in one
  * process the simulator's own work (rendering, writing and reading every event) would take
- * the platform's event loop and CPU. CF_BENCH_SWITCH=inprocess runs the calls on the
- * harness's in-process simulator instead (the figure measured before the split). Every
+ * the platform's event loop and CPU (ecallmgr connects to it; the harness's own simulator
+ * then only registers the phones on the bus, as Kamailio would, and the switch process
+ * has phone 1002 too). CF_BENCH_SWITCH=inprocess runs the calls on the harness's
+ * in-process simulator instead (the layout measured before the split). Every
  * figure sits beside a baseline measured in the same run (this 2-core machine is shared,
  * so only the ratios travel):
  * 1. route_req -> route_resp latency p50/p99 (the callflow app, cache warm) beside the
@@ -23,9 +25,10 @@
  *    minus the simulator alone holding the same bridged calls; target < 100 KB).
  * A step that does not complete fails with an error naming it (every wait has a timeout).
  * Env: CF_BENCH_BUS (`embedded`, or an amqp:// URL: the same run on RabbitMQ),
- * CF_BENCH_SWITCH (`process`, or `inprocess`), CF_BENCH_CALLFLOWS (1000), CF_BENCH_ROUND_MS (1000), CF_BENCH_IN_FLIGHT (8, route and
- * authn requests), CF_BENCH_CALLS (600), CF_BENCH_CONCURRENCY (20), CF_BENCH_HELD (500),
- * CF_BENCH_PROFILE (a directory: CPU profiles of the route and complete-call phases,
+ * CF_BENCH_SWITCH (`process`, or `inprocess`), CF_BENCH_CALLFLOWS (1000),
+ * CF_BENCH_ROUND_MS (1000), CF_BENCH_IN_FLIGHT (8, route and authn requests),
+ * CF_BENCH_CALLS (600), CF_BENCH_CONCURRENCY (20), CF_BENCH_HELD (500), CF_BENCH_PROFILE
+ * (a directory: CPU profiles of this process in the route and complete-call phases,
  * route.cpuprofile and calls.cpuprofile, for Chrome DevTools).
  */
 import { fork, type ChildProcess } from 'node:child_process';
