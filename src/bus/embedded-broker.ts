@@ -21,7 +21,7 @@
  */
 import { BusChannelError } from './errors.ts';
 import { EmbeddedQueue, type EmbeddedConsumer } from './embedded-queue.ts';
-import { compileTopic, type TopicMatcher } from './topic-match.ts';
+import { compileTopic, topicWords, type TopicMatcher } from './topic-match.ts';
 import { checkNames, checkPublish } from './names.ts';
 import type {
   ConsumeOptions,
@@ -327,8 +327,9 @@ export class EmbeddedBroker {
       return n;
     }
     let seen: Set<string> | undefined;
+    const words = x.spec.type === 'topic' ? topicWords(routingKey) : undefined;
     for (const b of x.bindings.values()) {
-      if (!b.match(routingKey)) continue;
+      if (!b.match(routingKey, words)) continue;
       if (seen?.has(b.queue)) continue;
       (seen ??= new Set()).add(b.queue);
       const q = this.queues.get(b.queue);

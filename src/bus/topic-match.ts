@@ -7,10 +7,12 @@
  *   and `#` matches zero or more words. An empty routing key has zero words (so `#`
  *   matches it and `*` does not); the behaviour suite checks this against RabbitMQ.
  *
- * `compileTopic(pattern)` returns a matcher; compiled matchers are cached per pattern.
+ * `compileTopic(pattern)` returns a matcher; compiled matchers are cached per pattern. A
+ * matcher takes the routing key and, optionally, its words (`topicWords(routingKey)`):
+ * a publish matched against many bindings splits its key once, not once per binding.
  */
 
-export type TopicMatcher = (routingKey: string) => boolean;
+export type TopicMatcher = (routingKey: string, words?: readonly string[]) => boolean;
 
 function matchWords(pattern: readonly string[], pi: number, key: readonly string[], ki: number): boolean {
   while (pi < pattern.length) {
@@ -32,7 +34,8 @@ function matchWords(pattern: readonly string[], pi: number, key: readonly string
   return ki === key.length;
 }
 
-function splitKey(key: string): string[] {
+/** The words of a routing key, for matchers. */
+export function topicWords(key: string): string[] {
   return key === '' ? [] : key.split('.');
 }
 
@@ -47,8 +50,8 @@ export function compileTopic(pattern: string): TopicMatcher {
   } else if (pattern === '#') {
     matcher = () => true;
   } else {
-    const words = splitKey(pattern);
-    matcher = (rk) => matchWords(words, 0, splitKey(rk), 0);
+    const pwords = topicWords(pattern);
+    matcher = (rk, words) => matchWords(pwords, 0, words ?? topicWords(rk), 0);
   }
   if (cache.size > 10_000) cache.clear();
   cache.set(pattern, matcher);

@@ -29,7 +29,9 @@
  * - Bad bytes from the switch (header values with broken % escapes, bad JSON) are logged
  *   and decoded as best possible; they never crash the process.
  * - TCP_NODELAY is set on the socket (modesl writes a command line by line; with Nagle
- *   each sendmsg would wait ~40 ms for a delayed ACK).
+ *   each sendmsg would wait ~40 ms for a delayed ACK), and the socket is corked while
+ *   modesl writes a command, until the next tick: the lines of the commands sent in one
+ *   tick leave in one write, not one system call a line.
  * - The password is never logged.
  */
 import { EventEmitter } from 'node:events';
@@ -50,6 +52,18 @@ import {
 } from './esl-errors.ts';
 
 const modesl = createRequire(import.meta.url)('modesl') as typeof import('modesl');
+
+/** `send` (modesl writing a command, a socket write a line) with the socket corked until
+ * the next tick, so that every line written in this tick leaves in one write. */
+function corked(conn: Connection, send: () => void): void {
+  const socket = conn.socket as Socket;
+  socket.cork();
+  try {
+    send();
+  } finally {
+    process.nextTick(() => socket.uncork());
+  }
+}
 
 export interface EslConnectionOptions {
   host?: string;
@@ -361,11 +375,13 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
     timeoutMs = this.requestTimeoutMs,
   ): Promise<string> {
     return this.track<string>(what, timeoutMs, (resolve, reject) => {
-      conn.sendRecv(line, headers, (ev) => {
-        const reply = ev.getHeader('Reply-Text') ?? '';
-        if (reply.startsWith('-ERR')) reject(new EslCommandError(what, reply));
-        else resolve(reply);
-      });
+      corked(conn, () =>
+        conn.sendRecv(line, headers, (ev) => {
+          const reply = ev.getHeader('Reply-Text') ?? '';
+          if (reply.startsWith('-ERR')) reject(new EslCommandError(what, reply));
+          else resolve(reply);
+        }),
+      );
     });
   }
 
@@ -378,11 +394,13 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
     const what = `api ${cmd}`;
     const conn = this.live(what);
     return this.track<string>(what, opts.timeoutMs ?? this.requestTimeoutMs, (resolve, reject) => {
-      conn.api(cmd, '', (ev) => {
-        const body = ev.getBody() ?? '';
-        if (body.startsWith('-ERR')) reject(new EslCommandError(what, body));
-        else resolve(body);
-      });
+      corked(conn, () =>
+        conn.api(cmd, '', (ev) => {
+          const body = ev.getBody() ?? '';
+          if (body.startsWith('-ERR')) reject(new EslCommandError(what, body));
+          else resolve(body);
+        }),
+      );
     });
   }
 
@@ -424,8 +442,8 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
     };
     if (opts.eventLock === true) headers['event-lock'] = 'true';
     if (opts.loops !== undefined) headers.loops = opts.loops;
-    const log = this.log.child({ call_id: uuid });
-    log.debug({ app, arg }, 'execute');
+    // a child logger per execute costs (pino's bindings, redaction): only when it will log
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ call_id: uuid, app, arg }, 'execute');
     const onChannel = this.executingOn.get(uuid) ?? new Map<string, () => void>();
     this.executingOn.set(uuid, onChannel);
     const forget = (): void => {
