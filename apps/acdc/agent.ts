@@ -93,6 +93,8 @@ interface State {
   pristine: boolean;
   /** When a pause with a Time-Limit ends (ms since the epoch). */
   pauseUntil?: number;
+  /** The queues the agent is logged in to (all of a.queues at login; login_queue adds one). */
+  readonly active: Set<string>;
 }
 
 export interface AgentView {
@@ -101,6 +103,8 @@ export interface AgentView {
   misses: number;
   calls: number;
   callId?: string;
+  /** The queues it is logged in to. */
+  loggedInQueues: string[];
 }
 
 type Cast = { op: 'msg'; m: Envelope };
@@ -135,6 +139,7 @@ function view(s: State): AgentView {
     misses: s.misses,
     calls: s.calls,
     ...(s.call ? { callId: s.call.callId } : {}),
+    loggedInQueues: [...s.active],
   };
 }
 
@@ -155,7 +160,19 @@ function setStatus(s: State, ctx: ProcessContext, status: AgentStatus, why: stri
     { agent_id: s.a.agentId, from, to: status, why, call_id: s.call?.callId },
     'acdc agent: state',
   );
-  for (const q of s.a.queues)
+  publishChange(s, ctx, [...s.active], status);
+  if (status === 'logged_out') s.active.clear();
+}
+
+/** queue_agent_change for each of `queues`; `queueOnly`: about that queue alone (peers do not follow it). */
+function publishChange(
+  s: State,
+  ctx: ProcessContext,
+  queues: readonly string[],
+  status: AgentStatus,
+  queueOnly = false,
+): void {
+  for (const q of queues)
     logSend(
       s,
       ctx,
@@ -167,9 +184,49 @@ function setStatus(s: State, ctx: ProcessContext, status: AgentStatus, why: stri
         Status: status,
         ...(s.call ? { 'Call-ID': s.call.callId } : {}),
         'Process-ID': s.queue,
+        ...(queueOnly ? { 'Queue-Only': true } : {}),
       }),
       'queue_agent_change',
     );
+}
+
+/**
+ * login_queue / logout_queue (Kazoo's kapi_acdc_agent login_queue, logout_queue): the
+ * agent joins or leaves one of its queues. Joining while logged out logs it in to that
+ * queue alone; leaving its last queue logs it out; leaving the queue it rings for hands
+ * the caller back.
+ */
+function onQueueAction(s: State, name: string, queueId: string | undefined, ctx: ProcessContext): void {
+  if (queueId === undefined || !s.a.queues.includes(queueId)) {
+    ctx.log.warn(
+      { agent_id: s.a.agentId, action: name, queue_id: queueId, queues: s.a.queues },
+      'acdc agent: queue action for a queue the agent is not in; ignored',
+    );
+    return;
+  }
+  if (name === 'login_queue') {
+    if (s.active.has(queueId)) return;
+    s.active.add(queueId);
+    if (s.status === 'logged_out') {
+      s.misses = 0;
+      setStatus(s, ctx, 'ready', 'login_queue');
+    } else publishChange(s, ctx, [queueId], s.status);
+    ctx.log.info({ agent_id: s.a.agentId, queue_id: queueId }, 'acdc agent: logged in to a queue');
+    return;
+  }
+  if (!s.active.has(queueId)) return;
+  if (s.active.size === 1) {
+    if (s.status === 'ringing') giveBack(s, ctx, 'logout_queue');
+    setStatus(s, ctx, 'logged_out', 'logout_queue');
+    return;
+  }
+  if (s.status === 'ringing' && s.call?.queueId === queueId) {
+    giveBack(s, ctx, 'logout_queue');
+    setStatus(s, ctx, 'ready', 'logout_queue');
+  }
+  s.active.delete(queueId);
+  publishChange(s, ctx, [queueId], 'logged_out', true);
+  ctx.log.info({ agent_id: s.a.agentId, queue_id: queueId }, 'acdc agent: logged out of a queue');
 }
 
 /** Stops ringing the current caller and hands it back to its worker (retry). */
@@ -218,10 +275,10 @@ function onWin(s: State, m: Envelope, ctx: ProcessContext): void {
     );
     return;
   }
-  if (s.status !== 'ready') {
+  if (s.status !== 'ready' || !s.active.has(String(m['Queue-ID']))) {
     ctx.log.info(
-      { call_id: callId, agent_id: s.a.agentId, status: s.status },
-      'acdc agent: win while not ready',
+      { call_id: callId, agent_id: s.a.agentId, status: s.status, queue_id: m['Queue-ID'] },
+      'acdc agent: win while not ready (or not logged in to the queue)',
     );
     logSend(
       s,
@@ -253,9 +310,17 @@ const isStatus = (v: unknown): v is AgentStatus =>
 
 /**
  * Takes the state a peer process of this agent (another node) published or answered,
- * without publishing it again. A call of this process's own keeps its state.
+ * without publishing it again. A call of this process's own keeps its state. Coming in
+ * from logged_out, it is logged in to `queues` (the peer's, at sync) or all its queues.
  */
-function follow(s: State, ctx: ProcessContext, status: AgentStatus, why: string, timeLeftS = 0): void {
+function follow(
+  s: State,
+  ctx: ProcessContext,
+  status: AgentStatus,
+  why: string,
+  timeLeftS = 0,
+  queues?: readonly string[],
+): void {
   if (s.call !== undefined || status === s.status) return;
   if (s.timer !== undefined) ctx.cancelTimer(s.timer);
   s.timer = undefined;
@@ -264,6 +329,9 @@ function follow(s: State, ctx: ProcessContext, status: AgentStatus, why: string,
   s.since = Date.now();
   s.pristine = false;
   s.pauseUntil = undefined;
+  if (status === 'logged_out') s.active.clear();
+  else if (s.active.size === 0)
+    for (const q of queues ?? s.a.queues) if (s.a.queues.includes(q)) s.active.add(q);
   if (status === 'paused' && timeLeftS > 0) {
     s.pauseUntil = Date.now() + timeLeftS * 1000;
     s.timer = ctx.sendAfter(timeLeftS * 1000, { type: 'pause_done' } satisfies Info);
@@ -288,6 +356,7 @@ function onSync(s: State, name: string, m: Envelope, ctx: ProcessContext): void 
           Status: s.status,
           'Process-ID': s.queue,
           ...(s.call ? { 'Call-ID': s.call.callId } : {}),
+          'Queue-IDs': [...s.active],
           ...(s.status === 'paused' && s.pauseUntil !== undefined
             ? { 'Time-Left': Math.max(1, Math.ceil((s.pauseUntil - Date.now()) / 1000)) }
             : {}),
@@ -299,17 +368,23 @@ function onSync(s: State, name: string, m: Envelope, ctx: ProcessContext): void 
     return;
   }
   if (!s.pristine || !isStatus(m.Status)) return;
-  follow(s, ctx, m.Status, 'synced at start', num(m['Time-Left']) ?? 0);
+  const queues = Array.isArray(m['Queue-IDs']) ? m['Queue-IDs'].map(String) : undefined;
+  follow(s, ctx, m.Status, 'synced at start', num(m['Time-Left']) ?? 0, queues);
 }
 
 function onAction(s: State, name: string, m: Envelope, ctx: ProcessContext): void {
   switch (name) {
     case 'login':
     case 'resume':
+      if (name === 'login' || s.status === 'logged_out') for (const q of s.a.queues) s.active.add(q);
       if (s.status === 'logged_out' || s.status === 'paused') {
         s.misses = 0;
         setStatus(s, ctx, 'ready', name);
-      }
+      } else if (name === 'login') publishChange(s, ctx, s.a.queues, s.status);
+      return;
+    case 'login_queue':
+    case 'logout_queue':
+      onQueueAction(s, name, str(m['Queue-ID']), ctx);
       return;
     case 'logout':
       if (s.status === 'ringing') giveBack(s, ctx, 'logout');
@@ -335,7 +410,16 @@ function onAction(s: State, name: string, m: Envelope, ctx: ProcessContext): voi
 const Agent: GenListenerBehaviour<State, AgentArgs, Call, Cast> = {
   name: 'acdc_agent',
   init: (a) =>
-    ok({ a, status: 'logged_out', since: Date.now(), misses: 0, calls: 0, wrapupMs: 0, pristine: true }),
+    ok({
+      a,
+      status: 'logged_out',
+      since: Date.now(),
+      misses: 0,
+      calls: 0,
+      wrapupMs: 0,
+      pristine: true,
+      active: new Set<string>(),
+    }),
   listen: (a) => ({
     queue: '',
     bindings: [
@@ -370,7 +454,8 @@ const Agent: GenListenerBehaviour<State, AgentArgs, Call, Cast> = {
     if (m['Event-Category'] === 'member') {
       if (name === 'connect_req') {
         const to = str(m['Server-ID']);
-        if (s.status !== 'ready' || to === undefined) return noreply(s);
+        if (s.status !== 'ready' || to === undefined || !s.active.has(String(m['Queue-ID'])))
+          return noreply(s);
         logSend(
           s,
           ctx,
@@ -402,7 +487,13 @@ const Agent: GenListenerBehaviour<State, AgentArgs, Call, Cast> = {
     if (m['Event-Category'] === 'queue') {
       // A peer process of this agent (another node) changed state.
       const peer = str(m['Process-ID']);
-      if (str(m['Agent-ID']) === s.a.agentId && peer !== undefined && peer !== s.queue && isStatus(m.Status))
+      if (
+        str(m['Agent-ID']) === s.a.agentId &&
+        peer !== undefined &&
+        peer !== s.queue &&
+        m['Queue-Only'] !== true &&
+        isStatus(m.Status)
+      )
         follow(s, ctx, m.Status, `peer ${m.Change as string}`);
       return noreply(s);
     }

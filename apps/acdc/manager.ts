@@ -319,9 +319,16 @@ const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
         s.waiters.clear();
       }
     } else if (name === 'stats_resp') {
-      const statuses = (m['Current-Statuses'] ?? {}) as Record<string, { status?: string; queues?: unknown }>;
-      for (const [agentId, v] of Object.entries(statuses)) {
-        if (!Array.isArray(v.queues) || !v.queues.includes(s.a.queueId) || s.agents.has(agentId)) continue;
+      const statuses = (m['Current-Statuses'] ?? {}) as Record<
+        string,
+        { status?: string; queues?: unknown; loggedInQueues?: unknown }
+      >;
+      for (const [agentId, given] of Object.entries(statuses)) {
+        if (!Array.isArray(given.queues) || !given.queues.includes(s.a.queueId) || s.agents.has(agentId))
+          continue;
+        // An agent logged in to other queues only (login_queue) is logged out of this one.
+        const inHere = !Array.isArray(given.loggedInQueues) || given.loggedInQueues.includes(s.a.queueId);
+        const v = inHere ? given : { ...given, status: 'logged_out' };
         const to =
           v.status === 'ready'
             ? 'available'

@@ -23,6 +23,9 @@
  * - Fife additions: queue_position_req / _resp (`acdc.queue.position_req.<Account-ID>.<Queue-ID>`;
  *   Kazoo's announcer asks its manager in-process, `{queue_position, CallId}`, and the
  *   average wait of kapi_acdc_stats).
+ * - Fife additions to agent messages: `Queue-Only` (true) on a queue_agent_change that
+ *   concerns that one queue (an agent logged out of it alone), `Queue-IDs` (the queues the
+ *   agent is logged in to) on agent_sync_resp.
  * - Fife addition (optional, Kazoo peers ignore it): `Agent-ID` on member_connect_win, so
  *   the agent process can check the win names it. Its Ring-Timeout and Wrapup-Timeout are
  *   seconds as in Kazoo, but may be fractions (Kazoo sends integers).
@@ -240,8 +243,9 @@ const queueMessages: readonly MessageDef[] = [
     name: 'agent_change',
     doc: "an agent's availability for a queue changed (the queue manager's view of its agents)",
     required: ['Account-ID', 'Queue-ID', 'Agent-ID', 'Change'],
-    optional: ['Process-ID', 'Status', 'Call-ID'],
+    optional: ['Process-ID', 'Status', 'Call-ID', 'Queue-Only'],
     values: { Change: AGENT_CHANGES, Status: AGENT_STATUSES },
+    types: { 'Queue-Only': 'boolean' },
     route: {
       exchange: 'kapps',
       kind: 'key',
@@ -371,7 +375,7 @@ const agentMessages: readonly MessageDef[] = [
     name: 'sync_resp',
     doc: "a peer answers sync_req with the agent's state",
     required: ['Account-ID', 'Agent-ID', 'Status'],
-    optional: ['Call-ID', 'Time-Left', 'Process-ID'],
+    optional: ['Call-ID', 'Time-Left', 'Process-ID', 'Queue-IDs'],
     values: { Status: AGENT_STATUSES },
     types: { 'Time-Left': 'integerish' },
     route: targeted,
