@@ -36,6 +36,12 @@
  *   without publishing it again, unless it has a call of its own (ringing or answered
  *   here). A process that follows a peer's ringing or call answers no member_connect_req
  *   and gives back a win (member_connect_retry): the agent is offered one caller at a time.
+ *   A peer's ringing carries its Ring-Timeout: still ringing that long (plus
+ *   PEER_RING_GRACE_MS) after it, the peer is taken as gone (its node died before it could
+ *   publish the end): warn line, ready again, published (the managers count it again).
+ * - login_queue / logout_queue (Queue-ID, one of its queues): see onQueueAction; a change
+ *   about one queue alone carries Queue-Only, which peers do not follow (each applies the
+ *   action itself). connect_req and wins of a queue it is not logged in to are not taken.
  */
 import {
   GenServer,
@@ -76,8 +82,12 @@ interface Current {
   readonly callId: string;
   readonly queueId: string;
   readonly worker: string;
+  readonly ringTimeoutMs: number;
   ringTimer?: Ref;
 }
+
+/** How long past a peer's Ring-Timeout its ringing may still end (a bus round trip and more). */
+const PEER_RING_GRACE_MS = 1000;
 
 interface State {
   readonly a: AgentArgs;
@@ -115,6 +125,7 @@ type Info =
   | { type: 'call_ended'; callId: string }
   | { type: 'wrapup_done' }
   | { type: 'pause_done' }
+  | { type: 'peer_ring_over' }
   | { type: 'gen_listener'; event: string; queue: string };
 
 const CHANGE: Record<AgentStatus, string> = {
@@ -183,6 +194,7 @@ function publishChange(
         Change: CHANGE[status],
         Status: status,
         ...(s.call ? { 'Call-ID': s.call.callId } : {}),
+        ...(s.call && status === 'ringing' ? { 'Ring-Timeout': s.call.ringTimeoutMs / 1000 } : {}),
         'Process-ID': s.queue,
         ...(queueOnly ? { 'Queue-Only': true } : {}),
       }),
@@ -292,7 +304,7 @@ function onWin(s: State, m: Envelope, ctx: ProcessContext): void {
   const ringTimeoutMs = (num(m['Ring-Timeout']) ?? 15) * 1000;
   s.wrapupMs = (num(m['Wrapup-Timeout']) ?? 0) * 1000;
   const queueId = String(m['Queue-ID']);
-  s.call = { callId, queueId, worker };
+  s.call = { callId, queueId, worker, ringTimeoutMs };
   s.call.ringTimer = ctx.sendAfter(ringTimeoutMs, { type: 'ring_timeout', callId } satisfies Info);
   setStatus(s, ctx, 'ringing', 'connect_win');
   const self = ctx.self;
@@ -320,6 +332,7 @@ function follow(
   why: string,
   timeLeftS = 0,
   queues?: readonly string[],
+  ringTimeoutS?: number,
 ): void {
   if (s.call !== undefined || status === s.status) return;
   if (s.timer !== undefined) ctx.cancelTimer(s.timer);
@@ -336,6 +349,11 @@ function follow(
     s.pauseUntil = Date.now() + timeLeftS * 1000;
     s.timer = ctx.sendAfter(timeLeftS * 1000, { type: 'pause_done' } satisfies Info);
   }
+  // A peer's ringing ends within its Ring-Timeout (answered or missed), unless its node died.
+  if (status === 'ringing' && ringTimeoutS !== undefined)
+    s.timer = ctx.sendAfter(ringTimeoutS * 1000 + PEER_RING_GRACE_MS, {
+      type: 'peer_ring_over',
+    } satisfies Info);
   ctx.log.info({ agent_id: s.a.agentId, from, to: status, why }, 'acdc agent: state from a peer');
 }
 
@@ -494,7 +512,7 @@ const Agent: GenListenerBehaviour<State, AgentArgs, Call, Cast> = {
         m['Queue-Only'] !== true &&
         isStatus(m.Status)
       )
-        follow(s, ctx, m.Status, `peer ${m.Change as string}`);
+        follow(s, ctx, m.Status, `peer ${m.Change as string}`, 0, undefined, num(m['Ring-Timeout']));
       return noreply(s);
     }
     if (name === 'sync_req' || name === 'sync_resp') {
@@ -623,6 +641,13 @@ const Agent: GenListenerBehaviour<State, AgentArgs, Call, Cast> = {
         return noreply(s);
       case 'pause_done':
         if (s.status === 'paused') setStatus(s, ctx, 'ready', 'pause time limit');
+        return noreply(s);
+      case 'peer_ring_over':
+        // Followed a peer's ringing that never ended: that peer (its node) is gone.
+        if (s.status === 'ringing' && s.call === undefined) {
+          ctx.log.warn({ agent_id: s.a.agentId }, "acdc agent: a peer's ringing never ended; ready again");
+          setStatus(s, ctx, 'ready', 'peer ring never ended');
+        }
         return noreply(s);
       default:
         return noreply(s);

@@ -24,7 +24,8 @@
  *   Kazoo's announcer asks its manager in-process, `{queue_position, CallId}`, and the
  *   average wait of kapi_acdc_stats).
  * - Fife additions to agent messages: `Queue-Only` (true) on a queue_agent_change that
- *   concerns that one queue (an agent logged out of it alone), `Queue-IDs` (the queues the
+ *   concerns that one queue (an agent logged out of it alone), `Ring-Timeout` (s) on a
+ *   ringing one (how long the peers wait for its end), `Queue-IDs` (the queues the
  *   agent is logged in to) on agent_sync_resp.
  * - Fife addition (optional, Kazoo peers ignore it): `Agent-ID` on member_connect_win, so
  *   the agent process can check the win names it. Its Ring-Timeout and Wrapup-Timeout are
@@ -243,9 +244,9 @@ const queueMessages: readonly MessageDef[] = [
     name: 'agent_change',
     doc: "an agent's availability for a queue changed (the queue manager's view of its agents)",
     required: ['Account-ID', 'Queue-ID', 'Agent-ID', 'Change'],
-    optional: ['Process-ID', 'Status', 'Call-ID', 'Queue-Only'],
+    optional: ['Process-ID', 'Status', 'Call-ID', 'Queue-Only', 'Ring-Timeout'],
     values: { Change: AGENT_CHANGES, Status: AGENT_STATUSES },
-    types: { 'Queue-Only': 'boolean' },
+    types: { 'Queue-Only': 'boolean', 'Ring-Timeout': 'number' },
     route: {
       exchange: 'kapps',
       kind: 'key',

@@ -286,4 +286,27 @@ export function acdcSuite(start: Start): void {
     await h.until('a logged out', async () => (await h.status('a')).status === 'logged_out');
     expect((await h.status('a')).loggedInQueues).toEqual([]);
   });
+
+  it("a node that dies while its copy of the agent rings: the peer's copy is ready again after the ring timeout", async () => {
+    const h = await open({ ringTimeout: 1, maxMisses: 100 });
+    const p = await h.peer();
+    await h.action('a', 'login');
+    const both = async (status: string) =>
+      (await h.status('a')).status === status && (await p.status('a')).status === status;
+    await h.until('a ready on both nodes', () => both('ready'));
+    h.phones.mode('a', 'ignore'); // rings here are missed: the caller is offered again
+    p.phones.mode('a', 'manual'); // a ring on the peer lasts until that node dies
+    const [callId] = await h.callers(1);
+    await h.until('the peer rings a', () => p.phones.rings.length > 0);
+    await h.until("a's copy here follows the ring", async () => (await h.status('a')).status === 'ringing');
+    await p.close(); // the node dies without a word: no end of the ring is ever published
+    h.phones.mode('a', 'answer');
+    await h.until('the caller taken by a, here', () => h.successes.has(callId!));
+    expect(h.successes.get(callId!)).toEqual(['a']);
+    expect(
+      h.lines.some(
+        (l) => l.msg === "acdc agent: a peer's ringing never ended; ready again" && l.agent_id === 'a',
+      ),
+    ).toBe(true);
+  });
 }
