@@ -10,6 +10,7 @@ import { acdcSend } from '../../../apps/acdc/send.ts';
 import { fsmName } from '../../../apps/acdc/worker.ts';
 import { managerName } from '../../../apps/acdc/manager.ts';
 import { AGENTS, QUEUE, type AcdcHarness, type QueueOpts } from './harness.ts';
+import { ACDC_SUP } from '../../../supervisors/acdc.sup.ts';
 
 type Start = (q?: QueueOpts) => Promise<AcdcHarness>;
 
@@ -288,21 +289,28 @@ export function acdcSuite(start: Start): void {
   });
 
   it("a node that dies while its copy of the agent rings: the peer's copy is ready again after the ring timeout", async () => {
-    const h = await open({ ringTimeout: 1, maxMisses: 100 });
+    const h = await open({ ringTimeout: 2, maxMisses: 100 });
     const p = await h.peer();
     await h.action('a', 'login');
     const both = async (status: string) =>
       (await h.status('a')).status === status && (await p.status('a')).status === status;
     await h.until('a ready on both nodes', () => both('ready'));
-    h.phones.mode('a', 'ignore'); // rings here are missed: the caller is offered again
-    p.phones.mode('a', 'manual'); // a ring on the peer lasts until that node dies
+    h.phones.mode('a', 'manual'); // a ring lasts until its node dies
+    p.phones.mode('a', 'manual');
     const [callId] = await h.callers(1);
-    await h.until('the peer rings a', () => p.phones.rings.length > 0);
-    await h.until("a's copy here follows the ring", async () => (await h.status('a')).status === 'ringing');
-    await p.close(); // the node dies without a word: no end of the ring is ever published
-    h.phones.mode('a', 'answer');
-    await h.until('the caller taken by a, here', () => h.successes.has(callId!));
+    await h.until('a rung on one node', () => h.phones.rings.length + p.phones.rings.length > 0);
+    // The node whose copy of a rings dies at once, without a word; the other one survives.
+    const [dying, survivor] =
+      p.phones.rings.length > 0 ? [p.rt, { status: h.status, phones: h.phones }] : [h.rt, p];
+    await h.until(
+      "the survivor's copy follows the ring",
+      async () => (await survivor.status('a')).status === 'ringing',
+    );
+    survivor.phones.mode('a', 'answer');
+    dying.exit(dying.whereis(ACDC_SUP)!, 'kill');
+    await h.until('the caller taken by a on the surviving node', () => h.successes.has(callId!));
     expect(h.successes.get(callId!)).toEqual(['a']);
+    expect(survivor.phones.rings.map((r) => r.callId)).toEqual([callId]);
     expect(
       h.lines.some(
         (l) => l.msg === "acdc agent: a peer's ringing never ended; ready again" && l.agent_id === 'a',
