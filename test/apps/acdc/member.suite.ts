@@ -373,6 +373,25 @@ export function memberSuite(start: () => Promise<CfHarness>): void {
     expect(hh.executed(third).slice(at + 2)).toContain('playback silence_stream://60000');
   });
 
+  it('wait-time announcements: the caller hears the estimated wait (no answered caller yet: less than a minute)', async () => {
+    const { hh } = await setup(false, {
+      announcements: {
+        wait_time_announcements_enabled: true,
+        interval: 0.5,
+        media: { in_the_queue: 'unused' },
+      },
+    });
+    const caller = hh.call('6000');
+    const ESTIMATE = 'playback prompt://system_media/queue-the_estimated_wait_time_is/en-us';
+    const LESS = 'playback prompt://system_media/queue-less_than_1_minute/en-us';
+    await until('two rounds announced', () => hh.executed(caller).filter((x) => x === LESS).length >= 2);
+    const ran = hh.executed(caller);
+    const at = ran.indexOf(ESTIMATE);
+    expect(ran.slice(at, at + 2)).toEqual([ESTIMATE, LESS]);
+    expect(ran.filter((x) => x.startsWith('say '))).toEqual([]); // position announcements are off
+    expect(ran.some((x) => x.includes('increase_in_call_volume'))).toBe(false); // the average did not grow
+  });
+
   it("caller priority from the call's custom channel variable Call-Priority: a later, higher caller is offered first", async () => {
     const { hh, login } = await setup();
     const shared = acdcSharedQueue(hh.accountId, QUEUE);
