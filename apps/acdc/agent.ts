@@ -36,6 +36,12 @@
  *   without publishing it again, unless it has a call of its own (ringing or answered
  *   here). A process that follows a peer's ringing or call answers no member_connect_req
  *   and gives back a win (member_connect_retry): the agent is offered one caller at a time.
+ *   A peer's ringing carries its Ring-Timeout: still ringing that long (plus
+ *   PEER_RING_GRACE_MS) after it, the peer is taken as gone (its node died before it could
+ *   publish the end): warn line, ready again, published (the managers count it again).
+ * - login_queue / logout_queue (Queue-ID, one of its queues): see onQueueAction; a change
+ *   about one queue alone carries Queue-Only, which peers do not follow (each applies the
+ *   action itself). connect_req and wins of a queue it is not logged in to are not taken.
  */
 import {
   GenServer,
@@ -76,8 +82,12 @@ interface Current {
   readonly callId: string;
   readonly queueId: string;
   readonly worker: string;
+  readonly ringTimeoutMs: number;
   ringTimer?: Ref;
 }
+
+/** How long past a peer's Ring-Timeout its ringing may still end (a bus round trip and more). */
+const PEER_RING_GRACE_MS = 1000;
 
 interface State {
   readonly a: AgentArgs;
@@ -93,6 +103,8 @@ interface State {
   pristine: boolean;
   /** When a pause with a Time-Limit ends (ms since the epoch). */
   pauseUntil?: number;
+  /** The queues the agent is logged in to (all of a.queues at login; login_queue adds one). */
+  readonly active: Set<string>;
 }
 
 export interface AgentView {
@@ -101,6 +113,8 @@ export interface AgentView {
   misses: number;
   calls: number;
   callId?: string;
+  /** The queues it is logged in to. */
+  loggedInQueues: string[];
 }
 
 type Cast = { op: 'msg'; m: Envelope };
@@ -111,6 +125,7 @@ type Info =
   | { type: 'call_ended'; callId: string }
   | { type: 'wrapup_done' }
   | { type: 'pause_done' }
+  | { type: 'peer_ring_over' }
   | { type: 'gen_listener'; event: string; queue: string };
 
 const CHANGE: Record<AgentStatus, string> = {
@@ -135,6 +150,7 @@ function view(s: State): AgentView {
     misses: s.misses,
     calls: s.calls,
     ...(s.call ? { callId: s.call.callId } : {}),
+    loggedInQueues: [...s.active],
   };
 }
 
@@ -155,7 +171,19 @@ function setStatus(s: State, ctx: ProcessContext, status: AgentStatus, why: stri
     { agent_id: s.a.agentId, from, to: status, why, call_id: s.call?.callId },
     'acdc agent: state',
   );
-  for (const q of s.a.queues)
+  publishChange(s, ctx, [...s.active], status);
+  if (status === 'logged_out') s.active.clear();
+}
+
+/** queue_agent_change for each of `queues`; `queueOnly`: about that queue alone (peers do not follow it). */
+function publishChange(
+  s: State,
+  ctx: ProcessContext,
+  queues: readonly string[],
+  status: AgentStatus,
+  queueOnly = false,
+): void {
+  for (const q of queues)
     logSend(
       s,
       ctx,
@@ -166,10 +194,51 @@ function setStatus(s: State, ctx: ProcessContext, status: AgentStatus, why: stri
         Change: CHANGE[status],
         Status: status,
         ...(s.call ? { 'Call-ID': s.call.callId } : {}),
+        ...(s.call && status === 'ringing' ? { 'Ring-Timeout': s.call.ringTimeoutMs / 1000 } : {}),
         'Process-ID': s.queue,
+        ...(queueOnly ? { 'Queue-Only': true } : {}),
       }),
       'queue_agent_change',
     );
+}
+
+/**
+ * login_queue / logout_queue (Kazoo's kapi_acdc_agent login_queue, logout_queue): the
+ * agent joins or leaves one of its queues. Joining while logged out logs it in to that
+ * queue alone; leaving its last queue logs it out; leaving the queue it rings for hands
+ * the caller back.
+ */
+function onQueueAction(s: State, name: string, queueId: string | undefined, ctx: ProcessContext): void {
+  if (queueId === undefined || !s.a.queues.includes(queueId)) {
+    ctx.log.warn(
+      { agent_id: s.a.agentId, action: name, queue_id: queueId, queues: s.a.queues },
+      'acdc agent: queue action for a queue the agent is not in; ignored',
+    );
+    return;
+  }
+  if (name === 'login_queue') {
+    if (s.active.has(queueId)) return;
+    s.active.add(queueId);
+    if (s.status === 'logged_out') {
+      s.misses = 0;
+      setStatus(s, ctx, 'ready', 'login_queue');
+    } else publishChange(s, ctx, [queueId], s.status);
+    ctx.log.info({ agent_id: s.a.agentId, queue_id: queueId }, 'acdc agent: logged in to a queue');
+    return;
+  }
+  if (!s.active.has(queueId)) return;
+  if (s.active.size === 1) {
+    if (s.status === 'ringing') giveBack(s, ctx, 'logout_queue');
+    setStatus(s, ctx, 'logged_out', 'logout_queue');
+    return;
+  }
+  if (s.status === 'ringing' && s.call?.queueId === queueId) {
+    giveBack(s, ctx, 'logout_queue');
+    setStatus(s, ctx, 'ready', 'logout_queue');
+  }
+  s.active.delete(queueId);
+  publishChange(s, ctx, [queueId], 'logged_out', true);
+  ctx.log.info({ agent_id: s.a.agentId, queue_id: queueId }, 'acdc agent: logged out of a queue');
 }
 
 /** Stops ringing the current caller and hands it back to its worker (retry). */
@@ -218,10 +287,10 @@ function onWin(s: State, m: Envelope, ctx: ProcessContext): void {
     );
     return;
   }
-  if (s.status !== 'ready') {
+  if (s.status !== 'ready' || !s.active.has(String(m['Queue-ID']))) {
     ctx.log.info(
-      { call_id: callId, agent_id: s.a.agentId, status: s.status },
-      'acdc agent: win while not ready',
+      { call_id: callId, agent_id: s.a.agentId, status: s.status, queue_id: m['Queue-ID'] },
+      'acdc agent: win while not ready (or not logged in to the queue)',
     );
     logSend(
       s,
@@ -235,7 +304,7 @@ function onWin(s: State, m: Envelope, ctx: ProcessContext): void {
   const ringTimeoutMs = (num(m['Ring-Timeout']) ?? 15) * 1000;
   s.wrapupMs = (num(m['Wrapup-Timeout']) ?? 0) * 1000;
   const queueId = String(m['Queue-ID']);
-  s.call = { callId, queueId, worker };
+  s.call = { callId, queueId, worker, ringTimeoutMs };
   s.call.ringTimer = ctx.sendAfter(ringTimeoutMs, { type: 'ring_timeout', callId } satisfies Info);
   setStatus(s, ctx, 'ringing', 'connect_win');
   const self = ctx.self;
@@ -253,9 +322,18 @@ const isStatus = (v: unknown): v is AgentStatus =>
 
 /**
  * Takes the state a peer process of this agent (another node) published or answered,
- * without publishing it again. A call of this process's own keeps its state.
+ * without publishing it again. A call of this process's own keeps its state. Coming in
+ * from logged_out, it is logged in to `queues` (the peer's, at sync) or all its queues.
  */
-function follow(s: State, ctx: ProcessContext, status: AgentStatus, why: string, timeLeftS = 0): void {
+function follow(
+  s: State,
+  ctx: ProcessContext,
+  status: AgentStatus,
+  why: string,
+  timeLeftS = 0,
+  queues?: readonly string[],
+  ringTimeoutS?: number,
+): void {
   if (s.call !== undefined || status === s.status) return;
   if (s.timer !== undefined) ctx.cancelTimer(s.timer);
   s.timer = undefined;
@@ -264,10 +342,18 @@ function follow(s: State, ctx: ProcessContext, status: AgentStatus, why: string,
   s.since = Date.now();
   s.pristine = false;
   s.pauseUntil = undefined;
+  if (status === 'logged_out') s.active.clear();
+  else if (s.active.size === 0)
+    for (const q of queues ?? s.a.queues) if (s.a.queues.includes(q)) s.active.add(q);
   if (status === 'paused' && timeLeftS > 0) {
     s.pauseUntil = Date.now() + timeLeftS * 1000;
     s.timer = ctx.sendAfter(timeLeftS * 1000, { type: 'pause_done' } satisfies Info);
   }
+  // A peer's ringing ends within its Ring-Timeout (answered or missed), unless its node died.
+  if (status === 'ringing' && ringTimeoutS !== undefined)
+    s.timer = ctx.sendAfter(ringTimeoutS * 1000 + PEER_RING_GRACE_MS, {
+      type: 'peer_ring_over',
+    } satisfies Info);
   ctx.log.info({ agent_id: s.a.agentId, from, to: status, why }, 'acdc agent: state from a peer');
 }
 
@@ -288,6 +374,7 @@ function onSync(s: State, name: string, m: Envelope, ctx: ProcessContext): void 
           Status: s.status,
           'Process-ID': s.queue,
           ...(s.call ? { 'Call-ID': s.call.callId } : {}),
+          'Queue-IDs': [...s.active],
           ...(s.status === 'paused' && s.pauseUntil !== undefined
             ? { 'Time-Left': Math.max(1, Math.ceil((s.pauseUntil - Date.now()) / 1000)) }
             : {}),
@@ -299,17 +386,23 @@ function onSync(s: State, name: string, m: Envelope, ctx: ProcessContext): void 
     return;
   }
   if (!s.pristine || !isStatus(m.Status)) return;
-  follow(s, ctx, m.Status, 'synced at start', num(m['Time-Left']) ?? 0);
+  const queues = Array.isArray(m['Queue-IDs']) ? m['Queue-IDs'].map(String) : undefined;
+  follow(s, ctx, m.Status, 'synced at start', num(m['Time-Left']) ?? 0, queues);
 }
 
 function onAction(s: State, name: string, m: Envelope, ctx: ProcessContext): void {
   switch (name) {
     case 'login':
     case 'resume':
+      if (name === 'login' || s.status === 'logged_out') for (const q of s.a.queues) s.active.add(q);
       if (s.status === 'logged_out' || s.status === 'paused') {
         s.misses = 0;
         setStatus(s, ctx, 'ready', name);
-      }
+      } else if (name === 'login') publishChange(s, ctx, s.a.queues, s.status);
+      return;
+    case 'login_queue':
+    case 'logout_queue':
+      onQueueAction(s, name, str(m['Queue-ID']), ctx);
       return;
     case 'logout':
       if (s.status === 'ringing') giveBack(s, ctx, 'logout');
@@ -335,7 +428,16 @@ function onAction(s: State, name: string, m: Envelope, ctx: ProcessContext): voi
 const Agent: GenListenerBehaviour<State, AgentArgs, Call, Cast> = {
   name: 'acdc_agent',
   init: (a) =>
-    ok({ a, status: 'logged_out', since: Date.now(), misses: 0, calls: 0, wrapupMs: 0, pristine: true }),
+    ok({
+      a,
+      status: 'logged_out',
+      since: Date.now(),
+      misses: 0,
+      calls: 0,
+      wrapupMs: 0,
+      pristine: true,
+      active: new Set<string>(),
+    }),
   listen: (a) => ({
     queue: '',
     bindings: [
@@ -370,7 +472,8 @@ const Agent: GenListenerBehaviour<State, AgentArgs, Call, Cast> = {
     if (m['Event-Category'] === 'member') {
       if (name === 'connect_req') {
         const to = str(m['Server-ID']);
-        if (s.status !== 'ready' || to === undefined) return noreply(s);
+        if (s.status !== 'ready' || to === undefined || !s.active.has(String(m['Queue-ID'])))
+          return noreply(s);
         logSend(
           s,
           ctx,
@@ -402,8 +505,14 @@ const Agent: GenListenerBehaviour<State, AgentArgs, Call, Cast> = {
     if (m['Event-Category'] === 'queue') {
       // A peer process of this agent (another node) changed state.
       const peer = str(m['Process-ID']);
-      if (str(m['Agent-ID']) === s.a.agentId && peer !== undefined && peer !== s.queue && isStatus(m.Status))
-        follow(s, ctx, m.Status, `peer ${m.Change as string}`);
+      if (
+        str(m['Agent-ID']) === s.a.agentId &&
+        peer !== undefined &&
+        peer !== s.queue &&
+        m['Queue-Only'] !== true &&
+        isStatus(m.Status)
+      )
+        follow(s, ctx, m.Status, `peer ${m.Change as string}`, 0, undefined, num(m['Ring-Timeout']));
       return noreply(s);
     }
     if (name === 'sync_req' || name === 'sync_resp') {
@@ -532,6 +641,13 @@ const Agent: GenListenerBehaviour<State, AgentArgs, Call, Cast> = {
         return noreply(s);
       case 'pause_done':
         if (s.status === 'paused') setStatus(s, ctx, 'ready', 'pause time limit');
+        return noreply(s);
+      case 'peer_ring_over':
+        // Followed a peer's ringing that never ended: that peer (its node) is gone.
+        if (s.status === 'ringing' && s.call === undefined) {
+          ctx.log.warn({ agent_id: s.a.agentId }, "acdc agent: a peer's ringing never ended; ready again");
+          setStatus(s, ctx, 'ready', 'peer ring never ended');
+        }
         return noreply(s);
       default:
         return noreply(s);

@@ -28,6 +28,9 @@
  *   talks from its member_call_success (naming the Agent-ID) until that agent's next
  *   queue_agent_change to wrapup, ready, paused or logged_out (its call ended): Stats
  *   `talking` (now), `average_talk_ms` and `longest_talk_ms` (of the talks that ended).
+ * - position_req for a caller it counts as waiting: answered (to Server-ID) with Position
+ *   (1: next; higher Member-Priority first, then arrival, as workers take them) and
+ *   Average-Wait-Time (s, of the answered callers); a caller it does not know: no answer.
  * - Cancelled callers (member_call_cancel on acdc.member.call_result.<account>.<queue>.*)
  *   are remembered (`{op: 'cancelled', callId}` answers whether one was), so a worker that
  *   takes a caller who left while waiting in the shared queue drops it.
@@ -45,7 +48,9 @@ import { GenListener, type GenListenerBehaviour } from '../../src/bus/gen-listen
 import {
   agentsAvailableReqKey,
   memberCallKey,
+  memberCallPriority,
   memberCallResultKey,
+  queuePositionReqKey,
   queueStatsReqKey,
   queueAgentChangeKey,
   type Envelope,
@@ -87,8 +92,8 @@ type Cast = { op: 'wait'; pid: Pid } | { op: 'msg'; m: Envelope };
 const MAX_CANCELLED = 10_000;
 
 interface QueueStats {
-  /** Callers waiting: call-id -> when this manager saw them enter. */
-  readonly waiting: Map<string, number>;
+  /** Callers waiting, in arrival order: call-id -> when this manager saw them enter, their priority. */
+  readonly waiting: Map<string, { since: number; priority: number }>;
   answered: number;
   abandoned: number;
   /** The sum of the answered callers' waits. */
@@ -122,7 +127,7 @@ function endTalk(s: State, agentId: string, status: unknown): void {
 
 /** A caller's wait ended: answered (member_call_success) or abandoned (fail, cancel). */
 function countOutcome(s: State, callId: string, answered: boolean): boolean {
-  const since = s.stats.waiting.get(callId);
+  const since = s.stats.waiting.get(callId)?.since;
   if (since === undefined) return false; // not seen entering, or already counted
   s.stats.waiting.delete(callId);
   if (answered) {
@@ -134,7 +139,7 @@ function countOutcome(s: State, callId: string, answered: boolean): boolean {
 
 function statsView(s: State): Record<string, number> {
   const now = Date.now();
-  const waits = [...s.stats.waiting.values()].map((t) => now - t);
+  const waits = [...s.stats.waiting.values()].map((w) => now - w.since);
   return {
     waiting: waits.length,
     answered: s.stats.answered,
@@ -147,6 +152,29 @@ function statsView(s: State): Record<string, number> {
     average_talk_ms: s.stats.talks === 0 ? 0 : Math.round(s.stats.talkMs / s.stats.talks),
     longest_talk_ms: s.stats.longestTalkMs,
   };
+}
+
+/**
+ * A waiting caller's place (1: next), in the order workers take callers from the shared
+ * queue: higher Member-Priority first, then arrival. Undefined for a caller not waiting.
+ */
+export function queuePosition(
+  waiting: ReadonlyMap<string, { priority: number }>,
+  callId: string,
+): number | undefined {
+  const me = waiting.get(callId);
+  if (me === undefined) return undefined;
+  let ahead = 0;
+  for (const [id, w] of waiting) {
+    if (id === callId) break;
+    if (w.priority >= me.priority) ahead += 1;
+  }
+  let after = false;
+  for (const [id, w] of waiting) {
+    if (id === callId) after = true;
+    else if (after && w.priority > me.priority) ahead += 1;
+  }
+  return ahead + 1;
 }
 
 const isEmpty = (s: State): boolean => s.hadAgents && ![...s.loggedIn.values()].some(Boolean);
@@ -163,6 +191,29 @@ function noteLogin(s: State, ctx: ProcessContext, agentId: string, loggedIn: boo
   );
   for (const w of s.waiters) ctx.send(w, { type: 'queue_empty' });
   s.waiters.clear();
+}
+
+/** position_req: the caller's place and the average wait of answered callers, to Server-ID. */
+function answerPosition(s: State, m: Envelope, ctx: ProcessContext): void {
+  const to = typeof m['Server-ID'] === 'string' ? m['Server-ID'] : undefined;
+  const position = queuePosition(s.stats.waiting, String(m['Call-ID']));
+  if (to === undefined || position === undefined) return; // a manager that never saw the caller keeps still
+  const averageS = s.stats.answered === 0 ? 0 : Math.round(s.stats.answeredWaitMs / s.stats.answered / 1000);
+  acdcSend(
+    s.a.env,
+    'queue_position_resp',
+    {
+      'Msg-ID': m['Msg-ID'],
+      'Account-ID': s.a.env.accountId,
+      'Queue-ID': s.a.queueId,
+      'Call-ID': m['Call-ID'],
+      Position: position,
+      'Average-Wait-Time': averageS,
+    },
+    to,
+  ).catch((err: unknown) =>
+    ctx.log.error({ err, queue_id: s.a.queueId }, 'acdc queue manager: position_resp not sent'),
+  );
 }
 
 const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
@@ -195,6 +246,7 @@ const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
       { exchange: 'callmgr', routingKey: memberCallResultKey(a.env.accountId, a.queueId, '*') },
       { exchange: 'kapps', routingKey: agentsAvailableReqKey(a.env.accountId, a.queueId) },
       { exchange: 'kapps', routingKey: queueStatsReqKey(a.env.accountId, a.queueId) },
+      { exchange: 'kapps', routingKey: queuePositionReqKey(a.env.accountId, a.queueId) },
       // A copy of each caller entering (the shared queue gets the one workers take).
       { exchange: 'callmgr', routingKey: memberCallKey(a.env.accountId, a.queueId) },
     ],
@@ -217,6 +269,11 @@ const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
       {
         category: 'member',
         name: '*',
+        handler: (m, h) => void GenServer.cast(h.runtime, h.server, { op: 'msg', m }),
+      },
+      {
+        category: 'queue',
+        name: 'position_req',
         handler: (m, h) => void GenServer.cast(h.runtime, h.server, { op: 'msg', m }),
       },
       {
@@ -262,9 +319,16 @@ const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
         s.waiters.clear();
       }
     } else if (name === 'stats_resp') {
-      const statuses = (m['Current-Statuses'] ?? {}) as Record<string, { status?: string; queues?: unknown }>;
-      for (const [agentId, v] of Object.entries(statuses)) {
-        if (!Array.isArray(v.queues) || !v.queues.includes(s.a.queueId) || s.agents.has(agentId)) continue;
+      const statuses = (m['Current-Statuses'] ?? {}) as Record<
+        string,
+        { status?: string; queues?: unknown; loggedInQueues?: unknown }
+      >;
+      for (const [agentId, given] of Object.entries(statuses)) {
+        if (!Array.isArray(given.queues) || !given.queues.includes(s.a.queueId) || s.agents.has(agentId))
+          continue;
+        // An agent logged in to other queues only (login_queue) is logged out of this one.
+        const inHere = !Array.isArray(given.loggedInQueues) || given.loggedInQueues.includes(s.a.queueId);
+        const v = inHere ? given : { ...given, status: 'logged_out' };
         const to =
           v.status === 'ready'
             ? 'available'
@@ -301,7 +365,10 @@ const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
       );
     } else if (name === 'call') {
       const callId = String(((m.Call ?? {}) as Record<string, unknown>)['Call-ID']);
-      if (!s.stats.waiting.has(callId)) s.stats.waiting.set(callId, Date.now());
+      if (!s.stats.waiting.has(callId))
+        s.stats.waiting.set(callId, { since: Date.now(), priority: memberCallPriority(m) ?? 0 });
+    } else if (name === 'position_req') {
+      answerPosition(s, m, ctx);
     } else if (name === 'call_success') {
       if (countOutcome(s, String(m['Call-ID']), true)) startTalk(s, String(m['Call-ID']), m['Agent-ID']);
     } else if (name === 'call_fail') {

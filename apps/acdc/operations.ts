@@ -11,9 +11,11 @@
  * - `agents` {account?} -> {account_id, agents: [{id, name?, queues, status, misses,
  *   calls, call_id?}]}: the agents `settings.acdc` lists, or else the account's users with
  *   queues; `status` null when no agent process answered.
- * - `agent_action` {account?, agent, action, timeout?} -> {account_id, agent_id, action}:
- *   the agent (a user id, or a username in the account database) is sent login, logout,
- *   pause (timeout: seconds, absent: until resume), resume or end_wrapup.
+ * - `agent_action` {account?, agent, action, timeout?, queue?} -> {account_id, agent_id,
+ *   action, queue_id?}: the agent (a user id, or a username in the account database) is
+ *   sent login, logout, pause (timeout: seconds, absent: until resume), resume or
+ *   end_wrapup; with `queue`, login or logout of that one queue (agent_login_queue /
+ *   agent_logout_queue).
  * - Bad input (no account, unknown action, unknown agent) is `invalid` / `not_found`.
  */
 import type { NodeServices } from '../../src/node/node.ts';
@@ -25,7 +27,9 @@ import {
   askAgentStatus,
   askQueueStats,
   checkAgentAction,
+  checkQueueAction,
   sendAgentAction,
+  sendQueueAction,
 } from './control.ts';
 
 type Obj = Record<string, unknown>;
@@ -137,14 +141,22 @@ export const acdcOperations = {
   },
   agent_action: async (input: Obj, s: NodeServices) => {
     const accountId = accountOf(input, s);
+    const queue = input.queue;
     let checked: ReturnType<typeof checkAgentAction>;
     try {
-      checked = checkAgentAction({ status: input.action, timeout: input.timeout });
+      checked =
+        queue === undefined
+          ? checkAgentAction({ status: input.action, timeout: input.timeout })
+          : { action: checkQueueAction({ action: input.action, queue_id: queue }).action };
     } catch (err) {
       if (err instanceof AgentActionError)
         throw new AcdcOperationError(
           'invalid',
-          err.field === 'status' ? `action ${err.message}` : err.message,
+          err.field === 'status' || err.field === 'action'
+            ? `action ${err.message}${queue === undefined ? '' : ' (with a queue)'}`
+            : err.field === 'queue_id'
+              ? `queue ${err.message}`
+              : err.message,
         );
       throw err;
     }
@@ -157,6 +169,20 @@ export const acdcOperations = {
     if (agent === undefined)
       throw new AcdcOperationError('not_found', `no agent ${JSON.stringify(wanted)} in account ${accountId}`);
     const agentId = String(agent.id);
+    if (typeof queue === 'string') {
+      if (!(Array.isArray(agent.queues) && agent.queues.includes(queue)))
+        throw new AcdcOperationError(
+          'not_found',
+          `agent ${agentId} is not in queue ${JSON.stringify(queue)}`,
+        );
+      const action = checked.action as 'login' | 'logout';
+      await withRequester(s, (r) => sendQueueAction(r, ctxOf(s), accountId, agentId, action, queue));
+      s.log.info(
+        { account_id: accountId, agent_id: agentId, action, queue_id: queue },
+        'acdc: agent queue action sent',
+      );
+      return { account_id: accountId, agent_id: agentId, action, queue_id: queue };
+    }
     await withRequester(s, (r) =>
       sendAgentAction(r, ctxOf(s), accountId, agentId, checked.action, checked.timeout),
     );

@@ -10,7 +10,9 @@
  * - `nextEvent(pred, timeoutMs)` answers the first call event (or error) matching `pred`
  *   that arrived since the module started and was not taken yet, or waits for one;
  *   'timeout' when none came in time (Kazoo's selective receive in the module's process).
- *   Events the module never asks for are dropped past EVENT_BUFFER.
+ *   Events the module never asks for are dropped past EVENT_BUFFER. With `signal`, the
+ *   wait ends ('timeout', its timer cleared) when the signal aborts: a module that races
+ *   several waits aborts the losers before it returns, so none takes a later module's event.
  * - `doc(id)` reads a document of the call's account through the node's callflow cache;
  *   `owned(ownerId, type)` lists the ids of documents owned by a user (attributes/owned).
  * - When the call hangs up or the executor ends, `abort(reason)` rejects every pending
@@ -46,6 +48,8 @@ export interface CallInfo {
   readonly number: string;
   readonly callerIdNumber?: string;
   readonly callerIdName?: string;
+  /** The route_req's Custom-Channel-Vars (the channel's `ecallmgr_*` variables). */
+  readonly customChannelVars?: Readonly<Record<string, unknown>>;
 }
 
 export interface CallDeps {
@@ -66,6 +70,8 @@ interface Waiter {
   resolve: (m: Envelope | 'timeout') => void;
   reject: (e: Error) => void;
   timer?: ReturnType<typeof setTimeout>;
+  /** Detaches the wait from its abort signal. */
+  off?: () => void;
 }
 
 export class CallHandle {
@@ -105,6 +111,7 @@ export class CallHandle {
       if (!w.pred(m)) continue;
       this.waiters.delete(w);
       if (w.timer !== undefined) clearTimeout(w.timer);
+      w.off?.();
       w.resolve(m);
       return;
     }
@@ -120,6 +127,7 @@ export class CallHandle {
     const err = new HangupError(reason);
     for (const w of this.waiters) {
       if (w.timer !== undefined) clearTimeout(w.timer);
+      w.off?.();
       w.reject(err);
     }
     this.waiters.clear();
@@ -129,19 +137,35 @@ export class CallHandle {
     return this.ended !== undefined;
   }
 
-  nextEvent(pred: (m: Envelope) => boolean, timeoutMs = Infinity): Promise<Envelope | 'timeout'> {
+  nextEvent(
+    pred: (m: Envelope) => boolean,
+    timeoutMs = Infinity,
+    signal?: AbortSignal,
+  ): Promise<Envelope | 'timeout'> {
     if (this.ended !== undefined) return Promise.reject(new HangupError(this.ended));
+    if (signal?.aborted === true) return Promise.resolve('timeout');
     const i = this.buffer.findIndex(pred);
     if (i >= 0) return Promise.resolve(this.buffer.splice(i, 1)[0]!);
     return new Promise((resolve, reject) => {
       const w: Waiter = { pred, resolve, reject };
-      if (Number.isFinite(timeoutMs))
-        w.timer = setTimeout(() => {
-          this.waiters.delete(w);
-          resolve('timeout');
-        }, timeoutMs);
+      const end = (): void => {
+        this.waiters.delete(w);
+        if (w.timer !== undefined) clearTimeout(w.timer);
+        w.off?.();
+        resolve('timeout');
+      };
+      if (Number.isFinite(timeoutMs)) w.timer = setTimeout(end, timeoutMs);
+      if (signal !== undefined) {
+        signal.addEventListener('abort', end, { once: true });
+        w.off = () => signal.removeEventListener('abort', end);
+      }
       this.waiters.add(w);
     });
+  }
+
+  /** Event waits not answered yet (a module that returned should leave none). */
+  get pendingWaits(): number {
+    return this.waiters.size;
   }
 
   async send(app: string, fields: Record<string, unknown> = {}): Promise<Envelope> {
@@ -155,13 +179,15 @@ export class CallHandle {
     return msg;
   }
 
-  /** Sends `app` and waits for its completion (Kazoo's b_<app>). */
-  async exec(app: string, fields: Record<string, unknown> = {}): Promise<Envelope> {
+  /** Sends `app` and waits for its completion (Kazoo's b_<app>); `signal` ends the wait (CommandError). */
+  async exec(app: string, fields: Record<string, unknown> = {}, signal?: AbortSignal): Promise<Envelope> {
     await this.send(app, fields);
     const m = await this.nextEvent(
       (e) =>
         (e['Event-Name'] === 'CHANNEL_EXECUTE_COMPLETE' && e['Application-Name'] === app) ||
         (e['Event-Category'] === 'error' && e['Event-Name'] === 'dialplan'),
+      Infinity,
+      signal,
     );
     if (m === 'timeout') throw new CommandError(`${app}: no completion`);
     if (m['Event-Category'] === 'error')

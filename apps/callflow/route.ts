@@ -156,6 +156,7 @@ const Route: GenListenerBehaviour<State, RouteArgs, never, Cast> = {
             number,
             callerIdNumber: str(m['Caller-ID-Number']),
             callerIdName: str(m['Caller-ID-Name']),
+            customChannelVars: ccv,
           };
           // Remembered before the answer, so the route_win always finds it.
           GenServer.cast(hctx.runtime, hctx.server, { op: 'pending', callId, info, found } satisfies Cast);

@@ -20,15 +20,29 @@
  * - `GET /v2/accounts/{A}/agents`: the account's users with a non-empty `queues` list
  *   (Kazoo's agents listing), paged as every listing: `{id, first_name, last_name, queues}`.
  *   Queue documents themselves are a document kind (kinds.ts, `/queues`).
+ * - `GET /v2/accounts/{A}/agents/stats` (Kazoo's cb_agents `/agents/stats`, current
+ *   stats): one account-wide agent_stats_req; every agent process's answer, collected until
+ *   each agent of the listing answered (at most 1 s): `{<agent-id>: {status, queues,
+ *   logged_in_queues, misses, calls, call_id?}}`. An agent that never changed state since
+ *   its process started (logged out) does not answer and is left out.
+ * - `POST /v2/accounts/{A}/agents/{U}/queue_status` `{data: {action: login|logout,
+ *   queue_id}}` (Kazoo's cb_agents queue_status): publishes agent_login_queue /
+ *   agent_logout_queue and answers `{agent_id, action, queue_id}`; the agent joins or
+ *   leaves that one queue (the user document is not changed, unlike Kazoo's). Bad action
+ *   or no queue_id: 400. `GET` on it: `{agent_id, queues, logged_in_queues}` from the
+ *   agent process (404 when none answered).
  * - The token must reach the account (accountScope), as every account resource.
  */
 import type { FastifyInstance } from 'fastify';
 import {
   AgentActionError,
+  askAgentsStats,
   askAgentStatus,
   askQueueStats,
   checkAgentAction,
+  checkQueueAction,
   sendAgentAction,
+  sendQueueAction,
 } from '../acdc/control.ts';
 import { params, query, route } from './answer.ts';
 import type { Crossbar } from './context.ts';
@@ -58,6 +72,55 @@ export function registerAcdcRoutes(app: FastifyInstance, cb: Crossbar): void {
       const { db } = await accountScope(cb, req);
       const page = await listPage(cb.store, db, 'crossbar_listings/agents', query(req), cb.settings.pageSize);
       return { data: page.data, paging: page.paging };
+    }),
+  );
+  app.get(
+    '/v2/accounts/:account_id/agents/stats',
+    route(async (req) => {
+      const { account, db } = await accountScope(cb, req);
+      // The account's agents (users with queues): the answers are awaited until each came.
+      const listed = await listPage(cb.store, db, 'crossbar_listings/agents', {}, 10_000).then(
+        (p) => p.data.map((a) => String((a as { id?: unknown }).id)),
+        (err: unknown) => {
+          cb.log.warn({ err }, 'crossbar: agents not listed for agents/stats; answers collected for 1 s');
+          return [];
+        },
+      );
+      return { data: await askAgentsStats(requester(cb), ctx(cb), account._id, { expect: listed }) };
+    }),
+  );
+  const queueStatus = '/v2/accounts/:account_id/agents/:agent_id/queue_status';
+  app.get(
+    queueStatus,
+    route(async (req) => {
+      const { account } = await accountScope(cb, req);
+      const agentId = params(req).agent_id!;
+      const status = await askAgentStatus(requester(cb), ctx(cb), account._id, agentId);
+      if (status === undefined) throw unanswered(cb, 'agent_stats_req', agentId);
+      return {
+        data: { agent_id: agentId, queues: status.queues, logged_in_queues: status.logged_in_queues },
+      };
+    }),
+  );
+  app.post(
+    queueStatus,
+    route(async (req) => {
+      const { account } = await accountScope(cb, req);
+      const agentId = params(req).agent_id!;
+      let checked: ReturnType<typeof checkQueueAction>;
+      try {
+        checked = checkQueueAction(requestData(req.body));
+      } catch (err) {
+        if (!(err instanceof AgentActionError)) throw err;
+        const code = err.field === 'action' ? 'enum' : 'required';
+        throw validationError({ [err.field]: { [code]: { message: err.message } } });
+      }
+      await sendQueueAction(requester(cb), ctx(cb), account._id, agentId, checked.action, checked.queueId);
+      cb.log.info(
+        { agent_id: agentId, action: checked.action, queue_id: checked.queueId },
+        'crossbar: agent queue action sent',
+      );
+      return { data: { agent_id: agentId, action: checked.action, queue_id: checked.queueId } };
     }),
   );
   app.get(

@@ -20,6 +20,13 @@
  *   stats_resp) go to the asker's Server-ID on `targeted`.
  * - `acdcSharedQueue(account, queue)` is the name of the durable queue of waiting callers
  *   (Kazoo's `shared_queue_name`).
+ * - Fife additions: queue_position_req / _resp (`acdc.queue.position_req.<Account-ID>.<Queue-ID>`;
+ *   Kazoo's announcer asks its manager in-process, `{queue_position, CallId}`, and the
+ *   average wait of kapi_acdc_stats).
+ * - Fife additions to agent messages: `Queue-Only` (true) on a queue_agent_change that
+ *   concerns that one queue (an agent logged out of it alone), `Ring-Timeout` (s) on a
+ *   ringing one (how long the peers wait for its end), `Queue-IDs` (the queues the
+ *   agent is logged in to) on agent_sync_resp.
  * - Fife addition (optional, Kazoo peers ignore it): `Agent-ID` on member_connect_win, so
  *   the agent process can check the win names it. Its Ring-Timeout and Wrapup-Timeout are
  *   seconds as in Kazoo, but may be fractions (Kazoo sends integers).
@@ -53,6 +60,8 @@ export const queueAgentChangeKey = (accountId: string, queueId: string): string 
   routingKey('acdc', 'queue', 'agent_change', encodeSegment(accountId), encodeSegment(queueId));
 export const queueStatsReqKey = (accountId: string, queueId: string): string =>
   routingKey('acdc', 'queue', 'stats_req', encodeSegment(accountId), encodeSegment(queueId));
+export const queuePositionReqKey = (accountId: string, queueId: string): string =>
+  routingKey('acdc', 'queue', 'position_req', encodeSegment(accountId), encodeSegment(queueId));
 export const agentsAvailableReqKey = (accountId: string, queueId: string): string =>
   routingKey('acdc', 'queue', 'agents_available', encodeSegment(accountId), encodeSegment(queueId));
 
@@ -235,8 +244,9 @@ const queueMessages: readonly MessageDef[] = [
     name: 'agent_change',
     doc: "an agent's availability for a queue changed (the queue manager's view of its agents)",
     required: ['Account-ID', 'Queue-ID', 'Agent-ID', 'Change'],
-    optional: ['Process-ID', 'Status', 'Call-ID'],
+    optional: ['Process-ID', 'Status', 'Call-ID', 'Queue-Only', 'Ring-Timeout'],
     values: { Change: AGENT_CHANGES, Status: AGENT_STATUSES },
+    types: { 'Queue-Only': 'boolean', 'Ring-Timeout': 'number' },
     route: {
       exchange: 'kapps',
       kind: 'key',
@@ -266,6 +276,30 @@ const queueMessages: readonly MessageDef[] = [
     required: ['Account-ID', 'Queue-ID', 'Stats'],
     optional: [],
     types: { Stats: 'object' },
+    route: targeted,
+  },
+  {
+    id: 'queue_position_req',
+    category: 'queue',
+    name: 'position_req',
+    doc: "a waiting caller's place in a queue and the queue's average wait (its managers answer to Server-ID)",
+    required: ['Account-ID', 'Queue-ID', 'Call-ID'],
+    optional: [],
+    route: {
+      exchange: 'kapps',
+      kind: 'key',
+      key: (m) => routingKey('acdc', 'queue', 'position_req', seg(m, 'Account-ID'), seg(m, 'Queue-ID')),
+      pattern: 'acdc.queue.position_req.<Account-ID>.<Queue-ID>',
+    },
+  },
+  {
+    id: 'queue_position_resp',
+    category: 'queue',
+    name: 'position_resp',
+    doc: 'a queue manager answers position_req (Position: 1 is next; Average-Wait-Time: seconds)',
+    required: ['Account-ID', 'Queue-ID', 'Call-ID', 'Position'],
+    optional: ['Average-Wait-Time'],
+    types: { Position: 'integer', 'Average-Wait-Time': 'integer' },
     route: targeted,
   },
   {
@@ -342,7 +376,7 @@ const agentMessages: readonly MessageDef[] = [
     name: 'sync_resp',
     doc: "a peer answers sync_req with the agent's state",
     required: ['Account-ID', 'Agent-ID', 'Status'],
-    optional: ['Call-ID', 'Time-Left', 'Process-ID'],
+    optional: ['Call-ID', 'Time-Left', 'Process-ID', 'Queue-IDs'],
     values: { Status: AGENT_STATUSES },
     types: { 'Time-Left': 'integerish' },
     route: targeted,

@@ -124,6 +124,7 @@ export {
   acdcSharedQueue,
   memberCallPriority,
   agentsAvailableReqKey,
+  queuePositionReqKey,
   queueStatsReqKey,
   agentActionKey,
   agentStatsReqKey,

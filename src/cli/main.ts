@@ -26,6 +26,7 @@
  *                                        icon/ and screenshots/) in the master account's apps store; one line per app
  *   fife acdc queues|agents [--account ID] [--json]   the call center's queues (with their counts) and agents (with their state)
  *   fife acdc login|logout|pause|resume AGENT [--account ID] [--for S (pause)]   steer an agent (user id or username)
+ *   fife acdc login|logout AGENT --queue Q   log an agent in to / out of that one queue
  *                                        (acdc commands need a running node: they go over its bus)
  *
  * account/device/user/crossbar go through the running node's admin endpoint when one runs (its embedded
@@ -736,6 +737,7 @@ Exit codes: 0 ok, 1 failure, 2 usage error. 'fife COMMAND --help' for a command'
         name?: string;
         status: string | null;
         queues: string[];
+        logged_in_queues?: string[];
         calls?: number;
         misses?: number;
       }>;
@@ -747,6 +749,11 @@ Exit codes: 0 ok, 1 failure, 2 usage error. 'fife COMMAND --help' for a command'
           a.id,
           a.status ?? '(no answer)',
           `queues=${(a.queues ?? []).join(',')}`,
+          // Logged in to some of its queues only (login --queue).
+          ...(a.status !== 'logged_out' &&
+          (a.logged_in_queues ?? a.queues ?? []).length < (a.queues ?? []).length
+            ? [`logged_in=${(a.logged_in_queues ?? []).join(',')}`]
+            : []),
           `calls=${a.calls ?? 0}`,
           `misses=${a.misses ?? 0}`,
           ...(a.name ? [`name=${JSON.stringify(a.name)}`] : []),
@@ -765,6 +772,8 @@ Exit codes: 0 ok, 1 failure, 2 usage error. 'fife COMMAND --help' for a command'
       .argument('<agent>', 'the agent: its user id, or its username')
       .option(accountOpt, accountHelp)
       .option('--json', 'as JSON');
+    if (action === 'login' || action === 'logout')
+      c.option('--queue <queue>', `${action} to this one queue only (its id)`);
     if (action === 'pause')
       c.option('--for <seconds>', 'pause for this long', (v) => {
         const n = Number(v);
@@ -773,15 +782,19 @@ Exit codes: 0 ok, 1 failure, 2 usage error. 'fife COMMAND --help' for a command'
         return n;
       });
     nodeCommand(c).action(
-      async (agent: string, o: NodeOpts & { account?: string; json?: boolean; for?: number }) => {
+      async (
+        agent: string,
+        o: NodeOpts & { account?: string; json?: boolean; for?: number; queue?: string },
+      ) => {
         const r = (await acdcOp(o, 'agent_action', {
           account: o.account,
           agent,
           action,
           ...(o.for === undefined ? {} : { timeout: o.for }),
-        })) as { agent_id: string };
+          ...(o.queue === undefined ? {} : { queue: o.queue }),
+        })) as { agent_id: string; queue_id?: string };
         if (o.json) return json(r);
-        out(`${r.agent_id}: ${action} sent`);
+        out(`${r.agent_id}: ${action} sent${r.queue_id === undefined ? '' : ` (queue ${r.queue_id})`}`);
       },
     );
   }

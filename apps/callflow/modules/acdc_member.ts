@@ -1,6 +1,9 @@
 /**
  * cf_acdc_member: puts the caller in an ACDC queue (apps/acdc) and waits for an agent.
  * Data: `id` (the queue document's id, required), `priority` (Member-Priority).
+ * Member-Priority (Kazoo's lookup_priority): the flow's `priority` when an integer, else the
+ * call's custom channel variable `Call-Priority` (channel variable `ecallmgr_Call-Priority`)
+ * when it is an integer, else none. Higher is served first.
  *
  * Contract (Kazoo 4.3 cf_acdc_member)
  * - Reads the queue document (`pvt_type` queue): `connection_timeout` (s; < 1: no limit;
@@ -13,35 +16,28 @@
  *   (queue_agents_available_req); none (or no answer within 2 s, warn line): the `_` child.
  * - Otherwise: answers, listens for the queue's results for this call
  *   (`acdc.member.call_result.<account>.<queue>.<call-id>`), publishes member_call (Call:
- *   the caller), plays the hold media, and waits:
+ *   the caller), plays the hold media (with the queue's `announcements` on, the caller's
+ *   position and the estimated wait are announced at once and every `interval` between
+ *   the hold media: acdc-announcements.ts), and waits:
  *   member_call_success or a CHANNEL_BRIDGE of the call: `usurped` (the agent's leg is
  *   bridged by ecallmgr; the flow lets go of the call); member_call_fail: cancel (Reason
  *   the failure, `timeout` becoming `member_timeout`), hold media stopped, the `_` child;
  *   the wait running out: cancel `member_timeout`, the `_` child; the caller pressing the
  *   exit key (kazoo #6745): cancel `member_exit`, the `_` child; the caller hanging up:
  *   cancel `member_hangup` (the queue drops the caller, no agent is rung for it).
- * - The result queue is deleted whatever the outcome.
+ * - The result queue is deleted whatever the outcome, and every wait on the call's events
+ *   (and the announcements) ends before the module returns: none takes an event meant for
+ *   the next module.
  */
-import { build, destination, memberCallResultKey, type Envelope } from '../../../src/api/index.ts';
-import { encodeJson, jsonProperties } from '../../../src/bus/index.ts';
-import { acdcSharedQueue, memberCallPriority } from '../../../src/api/index.ts';
+import { memberCallResultKey, type Envelope } from '../../../src/api/index.ts';
+import { acdcSharedQueue } from '../../../src/api/index.ts';
 import { HangupError, type CallHandle } from '../call.ts';
-import { firstProblem, next, num, optNumber, reqString, type CfModule } from './module.ts';
+import { firstProblem, next, num, optNumber, reqString, type CfModule, type Data } from './module.ts';
 import { mediaPath } from './media.ts';
+import { askQueue, publishAcdc as publish } from './acdc-ask.ts';
+import { announce, announcementsOf } from './acdc-announcements.ts';
 
 const DEFAULT_MOH = 'local_stream://default';
-
-async function publish(call: CallHandle, id: string, fields: Record<string, unknown>): Promise<void> {
-  const msg = build(id, fields, call.buildCtx);
-  const d = destination(id, msg);
-  const priority = memberCallPriority(msg);
-  await call.bus.publish(
-    d.exchange,
-    d.routingKey,
-    encodeJson(msg),
-    jsonProperties(priority === undefined ? undefined : { priority }),
-  );
-}
 
 /** Callers waiting in the queue's shared queue, not yet taken by a worker (0 when it is not there). */
 async function waiting(call: CallHandle, queueId: string): Promise<number> {
@@ -58,36 +54,25 @@ async function waiting(call: CallHandle, queueId: string): Promise<number> {
  * (queue_agents_available_req); undefined when none answered within AVAILABLE_WAIT_MS.
  */
 async function loggedInAgents(call: CallHandle, queueId: string): Promise<number | undefined> {
-  const bus = call.bus;
-  const q = await bus.assertQueue('', { exclusive: true, autoDelete: true });
-  let tag: string | undefined;
-  try {
-    let answered: (n: number) => void = () => undefined;
-    const answer = new Promise<number>((resolve) => (answered = resolve));
-    const req = build(
-      'queue_agents_available_req',
-      { 'Account-ID': call.info.accountId, 'Queue-ID': queueId, 'Server-ID': q },
-      call.buildCtx,
-    );
-    await bus.bindQueue(q, 'targeted', q); // answers come by queue name (Server-ID)
-    tag = await bus.consume(q, (d) => {
-      const m = JSON.parse(d.body.toString()) as Envelope;
-      if (m['Event-Name'] === 'agents_available_resp' && m['Msg-ID'] === req['Msg-ID'])
-        answered(Number(m['Agent-Count']));
-    });
-    const d = destination('queue_agents_available_req', req);
-    await bus.publish(d.exchange, d.routingKey, encodeJson(req), jsonProperties());
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const none = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), AVAILABLE_WAIT_MS);
-    });
-    const n = await Promise.race([answer, none]);
-    clearTimeout(timer);
-    return n;
-  } finally {
-    if (tag !== undefined) await bus.cancel(tag).catch(() => undefined);
-    await bus.deleteQueue(q).catch(() => undefined);
-  }
+  const m = await askQueue(
+    call,
+    'queue_agents_available_req',
+    { 'Account-ID': call.info.accountId, 'Queue-ID': queueId },
+    'agents_available_resp',
+    AVAILABLE_WAIT_MS,
+  );
+  return m === undefined ? undefined : Number(m['Agent-Count']);
+}
+
+/**
+ * The caller's Member-Priority (Kazoo's lookup_priority): the flow's `priority` when it
+ * is an integer, else the call's custom channel variable `Call-Priority` when it is one.
+ */
+export function callPriority(data: Data, call: CallHandle): number | undefined {
+  if (typeof data.priority === 'number' && Number.isInteger(data.priority)) return data.priority;
+  const v = call.info.customChannelVars?.['Call-Priority'];
+  const n = typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : typeof v === 'number' ? v : NaN;
+  return Number.isInteger(n) ? n : undefined;
 }
 
 const AVAILABLE_WAIT_MS = 2000;
@@ -138,6 +123,9 @@ export const acdcMember: CfModule = {
     const bus = call.bus;
     const q = await bus.assertQueue('', { exclusive: true, autoDelete: true });
     let tag: string | undefined;
+    // Every wait below takes `stop`: aborted when the module ends, so none outlives it.
+    const stop = new AbortController();
+    let announcing: Promise<void> | undefined;
     try {
       let onResult: (o: Outcome) => void = () => undefined;
       const result = new Promise<Outcome>((resolve) => (onResult = resolve));
@@ -149,7 +137,7 @@ export const acdcMember: CfModule = {
         else if (m['Event-Name'] === 'call_fail')
           onResult({ kind: 'fail', reason: String(m['Failure-Reason'] ?? 'unknown') });
       });
-      const priority = typeof data.priority === 'number' ? { 'Member-Priority': data.priority } : {};
+      const priority = callPriority(data, call);
       await publish(call, 'member_call', {
         'Account-ID': accountId,
         'Queue-ID': queueId,
@@ -159,18 +147,23 @@ export const acdcMember: CfModule = {
           'Caller-ID-Number': call.info.callerIdNumber,
           'Caller-ID-Name': call.info.callerIdName,
         },
-        ...priority,
+        ...(priority === undefined ? {} : { 'Member-Priority': priority }),
       });
-      call.log.info({ queue_id: queueId, max_wait_ms: maxWaitMs }, 'acdc_member: waiting for an agent');
+      call.log.info(
+        { queue_id: queueId, max_wait_ms: maxWaitMs, priority },
+        'acdc_member: waiting for an agent',
+      );
       const moh = typeof doc.moh === 'string' && doc.moh !== '' ? mediaPath(doc.moh, accountId) : DEFAULT_MOH;
+      const announcements = announcementsOf(doc, accountId);
       let outcome: Outcome;
       try {
-        await call.send('play', { 'Media-Name': moh });
+        if (announcements === undefined) await call.send('play', { 'Media-Name': moh });
+        else announcing = announce(call, announcements, queueId, moh, stop.signal);
         const key = exitKey(doc);
         const isExit = (m: Record<string, unknown>) =>
           key !== undefined && m['Event-Name'] === 'DTMF' && m['DTMF-Digit'] === key;
         const bridged = call
-          .nextEvent((m) => m['Event-Name'] === 'CHANNEL_BRIDGE' || isExit(m), maxWaitMs)
+          .nextEvent((m) => m['Event-Name'] === 'CHANNEL_BRIDGE' || isExit(m), maxWaitMs, stop.signal)
           .then((m): Outcome => {
             if (m === 'timeout') return { kind: 'timeout' };
             if (!isExit(m)) return { kind: 'success' };
@@ -185,6 +178,8 @@ export const acdcMember: CfModule = {
         }
         throw err;
       }
+      stop.abort();
+      await announcing;
       if (outcome.kind === 'success') {
         call.log.info({ queue_id: queueId }, 'acdc_member: an agent took the call');
         return { kind: 'usurped' };
@@ -200,6 +195,8 @@ export const acdcMember: CfModule = {
       await call.send('playstop');
       return next();
     } finally {
+      stop.abort();
+      await announcing;
       if (tag !== undefined) await bus.cancel(tag).catch(() => undefined);
       await bus
         .deleteQueue(q)

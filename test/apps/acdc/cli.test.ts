@@ -135,4 +135,49 @@ describe('fife acdc', () => {
     expect(await fife('acdc', 'login', 'ada')).toMatch(new RegExp(`^${userId}: login sent`, 'm'));
     await until(['acdc', 'agents'], new RegExp(`^${userId} ready `, 'm'));
   }, 90_000);
+  it('login --queue / logout --queue: an agent logged in to one of its queues, then out of it', async () => {
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      FIFE_DATA_DIR: tmpDir('fife-acdc-cli-queue-'),
+      FIFE_NODE: 'acdccliq@localhost',
+      FIFE_APPS: 'acdc',
+      FIFE_LOG_LEVEL: 'warn',
+      FIFE_BUS_URL: '',
+      FIFE_STORE_URL: '',
+    };
+    const config = loadConfig({ env });
+    config.settings.acdc = {
+      account_id: 'center-q', // the other nodes of this file share the embedded bus
+      queues: [
+        { id: 'sales', collect_timeout: 0.3, retry_interval: 0.3 },
+        { id: 'support', collect_timeout: 0.3, retry_interval: 0.3 },
+      ],
+      agents: [{ id: 'agent-q', queues: ['sales', 'support'] }],
+    };
+    nodes.push(await startNode({ config, logDestination: { write: () => undefined } }));
+    const fife = async (...args: string[]) => (await run(process.execPath, [FIFE, ...args], { env })).stdout;
+    const until = async (want: RegExp) => {
+      for (const end = Date.now() + 15_000; ;) {
+        const got = await fife('acdc', 'agents');
+        if (want.test(got)) return;
+        if (Date.now() > end) throw new Error(`never ${String(want)}: ${got}`);
+      }
+    };
+    expect(await fife('acdc', 'login', 'agent-q', '--queue', 'support')).toMatch(
+      /^agent-q: login sent \(queue support\)$/m,
+    );
+    await until(/^agent-q ready queues=sales,support logged_in=support calls=0 misses=0$/m);
+    expect(await fife('acdc', 'queues')).toMatch(/^support .*agents_logged_in=1 agents_available=1/m);
+    expect(await fife('acdc', 'queues')).toMatch(/^sales .*agents_logged_in=0/m);
+    await fife('acdc', 'logout', 'agent-q', '--queue', 'support');
+    await until(/^agent-q logged_out queues=sales,support calls=0 misses=0$/m);
+    const notIn = await run(process.execPath, [FIFE, 'acdc', 'login', 'agent-q', '--queue', 'billing'], {
+      env,
+    }).then(
+      () => undefined,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(notIn?.code).not.toBe(0);
+    expect(notIn?.stderr).toMatch(/not in queue "billing"/);
+  }, 90_000);
 });

@@ -84,6 +84,8 @@ export interface QueueOpts {
   ringTimeout?: number;
   maxMisses?: number;
   workers?: number;
+  /** More queues with the same settings; every agent is in each of them too. */
+  alsoQueues?: string[];
 }
 
 export async function startAcdc(opts: { amqpUrl?: string; queue?: QueueOpts } = {}): Promise<AcdcHarness> {
@@ -121,17 +123,15 @@ export async function startAcdc(opts: { amqpUrl?: string; queue?: QueueOpts } = 
   const settings = {
     account_id: accountId,
     max_connect_failures: q.maxMisses ?? 3,
-    queues: [
-      {
-        id: QUEUE,
-        strategy: q.strategy ?? 'round_robin',
-        agent_ring_timeout: q.ringTimeout ?? 0.3,
-        collect_timeout: 0.3,
-        retry_interval: 1,
-        workers: q.workers ?? 1,
-      },
-    ],
-    agents: AGENTS.map((id) => ({ id, queues: [QUEUE] })),
+    queues: [QUEUE, ...(q.alsoQueues ?? [])].map((id) => ({
+      id,
+      strategy: q.strategy ?? 'round_robin',
+      agent_ring_timeout: q.ringTimeout ?? 0.3,
+      collect_timeout: 0.3,
+      retry_interval: 1,
+      workers: q.workers ?? 1,
+    })),
+    agents: AGENTS.map((id) => ({ id, queues: [QUEUE, ...(q.alsoQueues ?? [])] })),
   };
   const tree = treeOn(bus, rt.node, phones);
   const started = await Supervisor.start(rt, tree, { name: ACDC_SUP });
@@ -220,7 +220,8 @@ export async function startAcdc(opts: { amqpUrl?: string; queue?: QueueOpts } = 
       rt.exit(started.pid, 'shutdown');
       await exited;
       await rt.shutdown();
-      await bus.deleteQueue(acdcSharedQueue(accountId, QUEUE)).catch(() => undefined);
+      for (const id of [QUEUE, ...(q.alsoQueues ?? [])])
+        await bus.deleteQueue(acdcSharedQueue(accountId, id)).catch(() => undefined);
       await bus.close();
     },
   };

@@ -18,6 +18,8 @@ import { addDevice } from '../../../apps/registrar/provisioning.ts';
 import { agentName, type AgentView } from '../../../apps/acdc/agent.ts';
 import { ORIGINATE_REQ_KEY } from '../../../src/api/originate.ts';
 import type { PhoneScript } from '../../../src/switch/endpoints.ts';
+import { CallHandle } from '../../../apps/callflow/call.ts';
+import { acdcMember } from '../../../apps/callflow/modules/acdc_member.ts';
 
 const QUEUE = 'support';
 
@@ -267,6 +269,162 @@ export function memberSuite(start: () => Promise<CfHarness>): void {
     );
     expect([...agentLegs(hh)]).toEqual([String(bridge['Call-ID'])]);
     hh.sw.hangup(next);
+  });
+
+  it("the module's waits end with it: a menu after a failed wait gets the caller's digit, even the queue's exit key", async () => {
+    const { hh, login, env } = await setup(false, { caller_exit_key: '1' });
+    await hh.putCallflow('cf-queue-menu', ['6001'], {
+      module: 'acdc_member',
+      data: { id: QUEUE },
+      children: {
+        _: {
+          module: 'menu',
+          data: { max_extension_length: 1, retries: 1, timeout: 3000 },
+          children: { '1': { module: 'hangup', data: { hangup_cause: 'CALL_REJECTED' }, children: {} } },
+        },
+      },
+    });
+    await login();
+    await action(hh, env, 'pause');
+    await until('a paused', async () => (await status(hh)).status === 'paused');
+    const caller = hh.call('6001');
+    await waitLine(hh, 0, (l) => l.msg === 'acdc queue: caller taken' && l.call_id === caller);
+    await action(hh, env, 'logout'); // the wait fails (no_agents): the flow goes to the menu
+    await waitLine(
+      hh,
+      0,
+      (l) => l.msg === 'callflow: running module' && l.module === 'menu' && l.call_id === caller,
+    );
+    hh.sw.pressDigits(caller, '1');
+    const collected = await waitLine(hh, 0, (l) => l.msg === 'menu: collected' && l.call_id === caller);
+    expect(collected.digits).toBe('1');
+    await hh.app.waitEvent(caller, 'CHANNEL_DESTROY', (m) => m['Hangup-Cause'] === 'CALL_REJECTED');
+  });
+
+  it('acdc_member leaves no wait on the call pending when it returns (the queue failed the caller)', async () => {
+    const { hh, env } = await setup();
+    const callId = `direct-${hh.accountId.slice(0, 6)}`;
+    const handle = new CallHandle(
+      {
+        callId,
+        controlQueue: `${callId}-ctl`,
+        accountId: hh.accountId,
+        accountDb: hh.accountDb,
+        number: '6000',
+      },
+      `${callId}-events`,
+      {
+        bus: hh.bus,
+        ctx: { appName: 'callflow', appVersion: '1.0.0', node: hh.rt.node },
+        doc: (db, id) => hh.store.get(db, id) as Promise<Record<string, unknown>>,
+        owned: () => Promise.resolve([]),
+      },
+      hh.rt.log.child({ call_id: callId }),
+    );
+    // The switch's side, played by the test: the answer completes.
+    handle.deliver({
+      'Event-Name': 'CHANNEL_EXECUTE_COMPLETE',
+      'Application-Name': 'answer',
+      'Call-ID': callId,
+    });
+    const ran = acdcMember.run({ id: QUEUE }, handle, {});
+    await waitLine(hh, 0, (l) => l.msg === 'acdc_member: waiting for an agent' && l.call_id === callId);
+    await acdcSend(env, 'member_call_fail', {
+      'Account-ID': hh.accountId,
+      'Queue-ID': QUEUE,
+      'Call-ID': callId,
+      'Failure-Reason': 'no_agents',
+    });
+    expect(await ran).toEqual({ kind: 'continue', branch: '_' });
+    expect(handle.pendingWaits).toBe(0);
+  });
+
+  it('position announcements: a caller behind two others hears position 3, and 2 once one ahead left', async () => {
+    const { hh } = await setup(false, {
+      announcements: { position_announcements_enabled: true, interval: 0.5 },
+    });
+    const enter = async () => {
+      const c = hh.call('6000');
+      await waitLine(hh, 0, (l) => l.msg === 'acdc_member: waiting for an agent' && l.call_id === c);
+      return c;
+    };
+    const first = await enter();
+    await enter();
+    const third = await enter(); // nobody logged in: all three wait
+    const said = () => hh.executed(third).filter((x) => x.startsWith('say '));
+    const IN_THE_QUEUE = 'playback prompt://system_media/queue-in_the_queue/en-us';
+    await until('the third caller told its position', () => hh.executed(third).includes(IN_THE_QUEUE));
+    expect(said()[0]).toBe('say en number pronounced 3');
+    const ran = hh.executed(third);
+    const at = ran.indexOf('say en number pronounced 3');
+    expect(ran.slice(at - 1, at + 2)).toEqual([
+      'playback prompt://system_media/queue-you_are_at_position/en-us',
+      'say en number pronounced 3',
+      IN_THE_QUEUE,
+    ]);
+    hh.sw.hangup(first);
+    await until('the third caller told a lower position', () =>
+      said().includes('say en number pronounced 2'),
+    );
+    expect(
+      said().filter((x) => x !== 'say en number pronounced 3' && x !== 'say en number pronounced 2'),
+    ).toEqual([]);
+    // Between rounds the caller hears the queue's hold media.
+    expect(hh.executed(third).slice(at + 2)).toContain('playback silence_stream://60000');
+  });
+
+  it('wait-time announcements: the caller hears the estimated wait (no answered caller yet: less than a minute)', async () => {
+    const { hh } = await setup(false, {
+      announcements: {
+        wait_time_announcements_enabled: true,
+        interval: 0.5,
+        media: { in_the_queue: 'unused' },
+      },
+    });
+    const caller = hh.call('6000');
+    const ESTIMATE = 'playback prompt://system_media/queue-the_estimated_wait_time_is/en-us';
+    const LESS = 'playback prompt://system_media/queue-less_than_1_minute/en-us';
+    await until('two rounds announced', () => hh.executed(caller).filter((x) => x === LESS).length >= 2);
+    const ran = hh.executed(caller);
+    const at = ran.indexOf(ESTIMATE);
+    expect(ran.slice(at, at + 2)).toEqual([ESTIMATE, LESS]);
+    expect(ran.filter((x) => x.startsWith('say '))).toEqual([]); // position announcements are off
+    expect(ran.some((x) => x.includes('increase_in_call_volume'))).toBe(false); // the average did not grow
+  });
+
+  it("caller priority from the call's custom channel variable Call-Priority: a later, higher caller is offered first", async () => {
+    const { hh, login } = await setup();
+    const shared = acdcSharedQueue(hh.accountId, QUEUE);
+    const first = hh.call('6000'); // taken by the one worker at once
+    await waitLine(hh, 0, (l) => l.msg === 'acdc queue: caller taken' && l.call_id === first);
+    const low = hh.call('6000');
+    await waitLine(hh, 0, (l) => l.msg === 'acdc_member: waiting for an agent' && l.call_id === low);
+    const high = hh.sw.placeCall({
+      from: '1001',
+      to: '6000',
+      variables: { sip_from_host: REALM, 'ecallmgr_Call-Priority': '5' },
+    });
+    await waitLine(hh, 0, (l) => l.msg === 'acdc_member: waiting for an agent' && l.call_id === high);
+    await until(
+      'two callers in the shared queue',
+      async () => (await hh.bus.checkQueue(shared)).messageCount === 2,
+    );
+    await login(false);
+    const bridgedTo = async (callers: string[]) =>
+      String(
+        (
+          await hh.app.waitFor(
+            (m) => m['Event-Name'] === 'CHANNEL_BRIDGE' && callers.includes(String(m['Other-Leg-Call-ID'])),
+            'a caller bridged to the agent',
+          )
+        )['Other-Leg-Call-ID'],
+      );
+    expect(await bridgedTo([first, low, high])).toBe(first);
+    hh.sw.hangup(first);
+    expect(await bridgedTo([low, high])).toBe(high);
+    hh.sw.hangup(high);
+    expect(await bridgedTo([low])).toBe(low);
+    hh.sw.hangup(low);
   });
 
   /** The agent's leg for `caller`, from the originate_req acdc sends (seen on the bus). */

@@ -4,12 +4,13 @@
  * member_call messages on the queue's durable shared queue.
  */
 import { afterEach, expect, it } from 'vitest';
-import { samePid } from '../../../src/kernel/index.ts';
+import { GenServer, samePid } from '../../../src/kernel/index.ts';
 import { acdcSharedQueue } from '../../../src/api/index.ts';
 import { acdcSend } from '../../../apps/acdc/send.ts';
 import { fsmName } from '../../../apps/acdc/worker.ts';
 import { managerName } from '../../../apps/acdc/manager.ts';
 import { AGENTS, QUEUE, type AcdcHarness, type QueueOpts } from './harness.ts';
+import { ACDC_SUP } from '../../../supervisors/acdc.sup.ts';
 
 type Start = (q?: QueueOpts) => Promise<AcdcHarness>;
 
@@ -257,5 +258,63 @@ export function acdcSuite(start: Start): void {
     await h.action('a', 'login');
     await h.until('all six taken', () => h.successes.size === 6);
     expect(h.phones.rings.map((r) => r.callId)).toEqual([first, high1, high2, mid, low1, low2]);
+  });
+
+  it('login_queue / logout_queue: an agent takes the callers of the queues it is logged in to only', async () => {
+    const h = await open({ alsoQueues: ['support'] });
+    const view = (queueId: string) =>
+      GenServer.call(h.rt, managerName(queueId), { op: 'view' }) as Promise<{
+        agents: Record<string, string>;
+      }>;
+    await h.action('a', 'login_queue', { 'Queue-ID': 'support' });
+    await h.until('a available in support', async () => (await view('support')).agents.a === 'available');
+    expect(await h.status('a')).toMatchObject({ status: 'ready', loggedInQueues: ['support'] });
+    expect((await view(QUEUE)).agents.a).toBeUndefined(); // never said anything to sales
+    const [caller] = await h.callers(1); // a sales caller: a is not offered it
+    await h.until('the caller taken by a worker', () =>
+      h.lines.some((l) => l.msg === 'acdc queue: caller taken' && l.call_id === caller),
+    );
+    await h.action('a', 'login_queue', { 'Queue-ID': QUEUE });
+    await h.until('a takes the sales caller', () => h.successes.has(caller!));
+    expect(h.successes.get(caller!)).toEqual(['a']);
+    expect(h.phones.rings.map((r) => r.callId)).toEqual([caller]);
+    await h.until('a ready again', async () => (await h.status('a')).status === 'ready');
+    await h.action('a', 'logout_queue', { 'Queue-ID': 'support' });
+    await h.until('a logged out of support', async () => (await view('support')).agents.a === 'unavailable');
+    expect(await h.status('a')).toMatchObject({ status: 'ready', loggedInQueues: [QUEUE] });
+    expect((await view(QUEUE)).agents.a).toBe('available');
+    await h.action('a', 'logout_queue', { 'Queue-ID': QUEUE }); // its last queue: logged out
+    await h.until('a logged out', async () => (await h.status('a')).status === 'logged_out');
+    expect((await h.status('a')).loggedInQueues).toEqual([]);
+  });
+
+  it("a node that dies while its copy of the agent rings: the peer's copy is ready again after the ring timeout", async () => {
+    const h = await open({ ringTimeout: 2, maxMisses: 100 });
+    const p = await h.peer();
+    await h.action('a', 'login');
+    const both = async (status: string) =>
+      (await h.status('a')).status === status && (await p.status('a')).status === status;
+    await h.until('a ready on both nodes', () => both('ready'));
+    h.phones.mode('a', 'manual'); // a ring lasts until its node dies
+    p.phones.mode('a', 'manual');
+    const [callId] = await h.callers(1);
+    await h.until('a rung on one node', () => h.phones.rings.length + p.phones.rings.length > 0);
+    // The node whose copy of a rings dies at once, without a word; the other one survives.
+    const [dying, survivor] =
+      p.phones.rings.length > 0 ? [p.rt, { status: h.status, phones: h.phones }] : [h.rt, p];
+    await h.until(
+      "the survivor's copy follows the ring",
+      async () => (await survivor.status('a')).status === 'ringing',
+    );
+    survivor.phones.mode('a', 'answer');
+    dying.exit(dying.whereis(ACDC_SUP)!, 'kill');
+    await h.until('the caller taken by a on the surviving node', () => h.successes.has(callId!));
+    expect(h.successes.get(callId!)).toEqual(['a']);
+    expect(survivor.phones.rings.map((r) => r.callId)).toEqual([callId]);
+    expect(
+      h.lines.some(
+        (l) => l.msg === "acdc agent: a peer's ringing never ended; ready again" && l.agent_id === 'a',
+      ),
+    ).toBe(true);
   });
 }

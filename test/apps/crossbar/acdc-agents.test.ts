@@ -177,3 +177,85 @@ it("the queue's talk times: from the answer to the agent's call ending, and call
   if (r.type === 'ok') c.h.rt.exit(r.pid, 'shutdown');
   await exited;
 });
+
+it("agents/stats: every agent's current state and counts; queue_status logs an agent in to and out of one queue", async () => {
+  cb = await startCrossbar();
+  const c = cb;
+  const accountId = await addAccount(c.store, { name: 'Desk', realm: 'sip.desk.test' });
+  await addUser(c.store, { account: 'Desk', username: 'Boss', password: 'boss-pass', admin: true });
+  const token = await c.login('Desk', 'boss', 'boss-pass');
+  const r = await Supervisor.start(
+    c.h.rt,
+    acdcTree({
+      bus: c.h.bus,
+      node: c.h.rt.node,
+      device: () => ({
+        ring: () => Promise.resolve({ answered: true, ended: Promise.resolve() }),
+        stop: () => undefined,
+      }),
+      settings: {
+        account_id: accountId,
+        queues: [
+          { id: 'sales', collect_timeout: 0.3, retry_interval: 0.3 },
+          { id: 'support', collect_timeout: 0.3, retry_interval: 0.3 },
+        ],
+        agents: [
+          { id: 'ann', queues: ['sales', 'support'] },
+          { id: 'bob', queues: ['sales'] },
+        ],
+      },
+    }),
+    { name: 'acdc_sup' },
+  );
+  expect(r.type).toBe('ok');
+  const base = `/v2/accounts/${accountId}/agents`;
+  const stats = async () => {
+    const res = await c.call('GET', `${base}/stats`, { token });
+    expect(res.status, res.text).toBe(200);
+    return res.body.data as Record<string, Record<string, unknown>>;
+  };
+  const until = async (what: string, ok: (s: Record<string, Record<string, unknown>>) => boolean) => {
+    for (const end = Date.now() + 10_000; !ok(await stats());) {
+      if (Date.now() > end) throw new Error(`agents/stats never showed ${what}`);
+      await new Promise((res) => setTimeout(res, 20));
+    }
+  };
+  const queueStatus = (agent: string, data: Record<string, unknown>) =>
+    c.call('POST', `${base}/${agent}/queue_status`, { token, data });
+  // ann logs in to support alone; bob to all his queues.
+  const res = await queueStatus('ann', { action: 'login', queue_id: 'support' });
+  expect(res.status, res.text).toBe(200);
+  expect(res.body.data).toEqual({ agent_id: 'ann', action: 'login', queue_id: 'support' });
+  await c.call('POST', `${base}/bob/status`, { token, data: { status: 'login' } });
+  await until('both ready', (s) => s.ann?.status === 'ready' && s.bob?.status === 'ready');
+  const both = await stats();
+  expect(both.ann).toMatchObject({ queues: ['sales', 'support'], logged_in_queues: ['support'], calls: 0 });
+  expect(both.bob).toMatchObject({ queues: ['sales'], logged_in_queues: ['sales'], calls: 0 });
+  const read = await c.call('GET', `${base}/ann/queue_status`, { token });
+  expect(read.body.data).toEqual({
+    agent_id: 'ann',
+    queues: ['sales', 'support'],
+    logged_in_queues: ['support'],
+  });
+  // A sales caller goes to bob: ann is not logged in to sales.
+  const env = { bus: c.h.bus, ctx: { appName: 'test', appVersion: '1', node: c.h.rt.node }, accountId };
+  await acdcSend(env, 'member_call', {
+    'Account-ID': accountId,
+    'Queue-ID': 'sales',
+    Call: { 'Call-ID': 'c-1' },
+  });
+  await until('bob took the caller', (s) => s.bob?.calls === 1);
+  expect((await stats()).ann).toMatchObject({ calls: 0 });
+  await queueStatus('ann', { action: 'logout', queue_id: 'support' }); // her last queue
+  await until('ann logged out', (s) => s.ann?.status === 'logged_out');
+  expect((await stats()).ann).toMatchObject({ logged_in_queues: [] });
+  const bad = await queueStatus('ann', { action: 'dance', queue_id: 'support' });
+  expect(bad.status).toBe(400);
+  expect(bad.body.data).toHaveProperty('action');
+  const noQueue = await queueStatus('ann', { action: 'login' });
+  expect(noQueue.status).toBe(400);
+  expect(noQueue.body.data).toHaveProperty('queue_id');
+  const exited = c.h.rt.awaitExit(r.type === 'ok' ? r.pid : (undefined as never));
+  if (r.type === 'ok') c.h.rt.exit(r.pid, 'shutdown');
+  await exited;
+});
