@@ -2,9 +2,13 @@
  * Requester: request/reply over the bus, as Kazoo's amqp worker (kz_amqp_worker).
  *
  * Contract
- * - `start()` declares an anonymous queue (Kazoo defaults: auto-delete, x-max-length 100,
- *   x-message-ttl 60 s), binds it to `targeted` with routing key = its name, and consumes
- *   it (no ack). That name is the requester's Server-ID and survives reconnects.
+ * - `start()` declares an anonymous queue (Kazoo defaults: auto-delete, x-message-ttl 60 s;
+ *   but no x-max-length: Kazoo's 100 bounds a worker with one request in flight, and this
+ *   queue carries the replies of every call in flight in the process, so a burst of more
+ *   than 100 answered faster than they are read would lose the oldest replies on the
+ *   broker), binds it to `targeted` with routing key = its name, and consumes it (no ack).
+ *   That name is the requester's Server-ID and survives reconnects. `queueOptions`
+ *   overrides these.
  * - `call(request, target, opts)`: copies the request, sets Msg-ID when missing, moves an
  *   existing foreign Server-ID to Server-Queue-ID and sets Server-ID to its own queue, then
  *   publishes to `target`. Replies are matched on Msg-ID = the request's Msg-Reply-ID if it
@@ -107,7 +111,10 @@ export class Requester {
   start(): Promise<void> {
     return (this.started ??= (async () => {
       await this.t.assertExchange({ name: this.targeted, type: 'direct' });
-      const q = await this.t.assertQueue('', kazooQueueOptions(true, this.opts.queueOptions));
+      const q = await this.t.assertQueue(
+        '',
+        kazooQueueOptions(true, { maxLength: null, ...this.opts.queueOptions }),
+      );
       this.queue = q;
       this.consumerTag = await this.t.consume(q, (d) => this.onDelivery(d), { noAck: true, exclusive: true });
       await this.t.bindQueue(q, this.targeted, q);

@@ -69,6 +69,20 @@ export function docNoticesSuite(url: string, broker?: () => EmbeddedBroker): voi
       });
     });
 
+  /**
+   * Resolves once every notice `storeA` published so far has reached node B's cache: a
+   * sentinel document (written without a notice) is cached by B, edited through `storeA`,
+   * and awaited until B drops it. Notices of one publisher arrive in order.
+   */
+  async function noticesArrived(cache: StoreCache, store: DocumentStore, storeA: DocumentStore, db: string) {
+    const id = `sentinel-${Math.random().toString(16).slice(2)}`;
+    const doc = await store.save(db, { _id: id, pvt_type: 'sentinel' });
+    await cache.openDoc(store, db, id);
+    const gone = dropped(cache, db, id);
+    await storeA.save(db, { ...doc, edited: true });
+    await gone;
+  }
+
   it("a device created and edited over node A's crossbar drops node B's cached copy, and only that", async () => {
     const store = openStore();
     const cache = await reader();
@@ -112,7 +126,10 @@ export function docNoticesSuite(url: string, broker?: () => EmbeddedBroker): voi
     const deviceId = created.body.data.id as string;
     const other = await store.save(db, { _id: 'other-doc', pvt_type: 'device', name: 'Other' });
 
-    // Node B reads both documents through its cache.
+    // Node B reads both documents through its cache, once the device's creation notice has
+    // reached it: arriving later, it would drop B's fresh copy, and every wait below would
+    // be one notice behind (the last, the DELETE's, dropping nothing: never heard).
+    await noticesArrived(cache, store, storeA, db);
     await cache.openDoc(store, db, deviceId);
     await cache.openDoc(store, db, other._id);
     expect(cache.get(['doc', db, deviceId])).toMatchObject({ name: 'Desk' });
@@ -128,6 +145,7 @@ export function docNoticesSuite(url: string, broker?: () => EmbeddedBroker): voi
     await gone;
     expect(cache.get(['doc', db, deviceId])).toBeUndefined();
     expect(cache.get(['doc', db, other._id])).toMatchObject({ name: 'Other' });
+    await noticesArrived(cache, store, storeA, db);
     expect((await cache.openDoc(store, db, deviceId)).name).toBe('Desk 2');
 
     const goneAgain = dropped(cache, db, deviceId);

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { CollectTimeoutError, RequestRejectedError, RequestTimeoutError } from '../../../src/bus/errors.ts';
-import type { Envelope } from '../../../src/bus/envelope.ts';
+import { decodeJson, type Decoder, type Envelope } from '../../../src/bus/envelope.ts';
 import { ListenerCore, type Handler } from '../../../src/bus/listener-core.ts';
 import type { RecoveringTransport } from '../../../src/bus/recovering-transport.ts';
 import { Requester } from '../../../src/bus/requester.ts';
@@ -168,6 +168,54 @@ export function requestReplyBehaviour(env: () => BusEnv): void {
       });
       expect(reply['Msg-ID']).toBe('route-win-7');
     });
+
+    it('a burst of 1000 calls at once, answered faster than the asker reads, is answered in full, each once', async () => {
+      // Kazoo's amqp worker has one request in flight on its reply queue; a Requester
+      // multiplexes every call of its process on one. The asker here is busy (1 ms per
+      // reply read) while 8 KB replies pour in, so they wait in its queue on the broker.
+      const tReq = await env().transport();
+      const tResp = await env().transport();
+      const x = await exchange(tResp);
+      // The answering side is a named queue (as the registrar's): anonymous ones hold 100.
+      const l = new ListenerCore({
+        transport: tResp,
+        logger: env().logger,
+        queue: `${env().prefix()}-burst`,
+        exchanges: [{ name: x, type: 'topic' }],
+        bindings: [{ exchange: x, routingKey: 'authn.req.*' }],
+        responders: [
+          {
+            category: 'directory',
+            name: 'authn_req',
+            handler: answer('authn_resp', { Pad: 'x'.repeat(8000) }),
+          },
+        ],
+      });
+      stoppers.push(() => l.stop());
+      await l.start();
+      const busy: Decoder = (body, props) => {
+        const until = Date.now() + 1;
+        while (Date.now() < until);
+        return decodeJson(body, props);
+      };
+      const r = new Requester({ transport: tReq, logger: env().logger, timeoutMs: 25_000, decode: busy });
+      stoppers.push(() => r.stop());
+      await r.start();
+      const t0 = Date.now();
+      const took = await Promise.all(
+        Array.from({ length: 1000 }, (_, i) =>
+          r.call(req({ N: i }), { exchange: x, routingKey: 'authn.req.a' }).then(
+            (a) => (a['Event-Name'] === 'authn_resp' ? Date.now() - t0 : 'wrong answer'),
+            (err: Error) => err.message,
+          ),
+        ),
+      );
+      const failed = took.filter((v) => typeof v === 'string');
+      expect({ failed: failed.length, first: failed[0] }).toEqual({ failed: 0, first: undefined });
+      expect(r.counters).toMatchObject({ received: 1000, handled: 1000, lateReplies: 0 });
+      const ms = (took as number[]).sort((a, b) => a - b);
+      console.log(`1000 calls at once: median ${ms[500]} ms, last answered after ${ms[999]} ms`);
+    }, 60_000);
 
     it('a publish that fails rejects the call with that error', async () => {
       const t = await env().transport();
