@@ -15,7 +15,8 @@
  * - `PUT .../messages` with an `audio/*` body (Kazoo's upload of a message): a new
  *   message of the box, stored as apps/callflow's voicemail store stores a recorded one
  *   (this month's MODB, `media_source: "upload"`), its metadata from the query string
- *   (`caller_id_name`, `caller_id_number`, `from`, `to`, `call_id`, `folder`, `length`;
+ *   (`caller_id_name`, `caller_id_number`, `from`, `to`, `call_id`, `folder`, `length`,
+ *   `timestamp` in Gregorian seconds, default now, a Unix value converted;
  *   checked with vmMessageSchema); 201 with its metadata. Another body type: 400 on
  *   `content_type`; an empty body: 400 on `file`.
  * - `POST .../messages` `{data: {messages: [ids], folder}}` (or `?folder=`) moves those
