@@ -18,11 +18,13 @@ import { md5, seedAccounts, startCrossbar, userIn, type CbHarness } from './supp
 let cb: CbHarness;
 const ids: Record<string, string> = {};
 const tokens: Record<string, string> = {};
+let seededFrom = 0;
 
 export function describeExtras(label: string, open?: () => Promise<DocumentStore>): void {
   describe(`crossbar filters, apps store, numbers, whitelabel, openapi: ${label}`, () => {
     beforeAll(async () => {
       cb = await startCrossbar({ store: open === undefined ? undefined : await open() });
+      seededFrom = gregorianSeconds();
       ids.root = (await seedAccounts(cb, ids, tokens)).rootId;
     }, 30_000);
 
@@ -118,6 +120,12 @@ export function describeExtras(label: string, open?: () => Promise<DocumentStore
       expect(await names(`created_to=${before - 60}`)).toEqual([]);
       expect(await names(`created_from=${after + 60}`)).toEqual([]);
       expect(await names(`modified_from=${before}&modified_to=${gregorianSeconds()}`)).toEqual(['Echo']);
+
+      // `fife account add` (the registrar's provisioning) stamps the same way.
+      const root = await cb.store.get(ACCOUNTS_DB, ids.root!);
+      expect(root.pvt_created).toBeGreaterThanOrEqual(seededFrom);
+      expect(root.pvt_created).toBeLessThanOrEqual(before);
+      expect(root.pvt_modified).toBe(root.pvt_created);
 
       // A child account answers `created` (cb_accounts' leak_pvt_created), read-only.
       const child = await cb.call('PUT', acct(), {
