@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GREGORIAN_OFFSET_S, gregorianSeconds } from '../../../src/api/time.ts';
 import { ACCOUNTS_DB, accountDbName, type DocumentStore } from '../../../src/store/index.ts';
 import crossbarApp from '../../../apps/crossbar/app.ts';
+import { modbOf } from '../../../apps/callflow/voicemail-store.ts';
 import { memoryLogger } from '../../../src/kernel/log.ts';
 import { buildAppsDir, voipMeta, writeApp } from './apps-dir.ts';
 import { md5, seedAccounts, startCrossbar, userIn, type CbHarness } from './support.ts';
@@ -548,7 +549,9 @@ export function describeExtras(label: string, open?: () => Promise<DocumentStore
         await cb.call('PUT', `${acct()}/vmboxes`, { token: t, data: { name: 'Up', mailbox: '4100' } })
       ).body.data.id as string;
       const audio = Buffer.concat([Buffer.from('RIFF'), Buffer.alloc(400, 7)]);
+      const before = gregorianSeconds();
       const up = await uploadMessage(box, t, audio, '?caller_id_number=1002&caller_id_name=Bob&length=4000');
+      const after = gregorianSeconds();
       expect(up.status, JSON.stringify(up.body)).toBe(201);
       expect(up.body.data).toMatchObject({
         caller_id_number: '1002',
@@ -558,6 +561,14 @@ export function describeExtras(label: string, open?: () => Promise<DocumentStore
       });
       const id = up.body.data.media_id as string;
       expect(id).toMatch(/^\d{6}-[0-9a-f]{32}$/);
+      // Kazoo's times, Gregorian seconds: metadata.timestamp, utc_seconds, pvt_created alike.
+      const ts = up.body.data.timestamp as number;
+      expect(ts).toBeGreaterThanOrEqual(before);
+      expect(ts).toBeLessThanOrEqual(after);
+      expect(await cb.store.get(modbOf(ids.customer!), id)).toMatchObject({
+        utc_seconds: ts,
+        pvt_created: ts,
+      });
       const list = await cb.call('GET', `${acct()}/vmboxes/${box}/messages`, { token: t });
       expect(list.body.data).toEqual([expect.objectContaining({ media_id: id, caller_id_name: 'Bob' })]);
       const raw = await fetch(`${cb.base}${acct()}/vmboxes/${box}/messages/${id}/raw`, {
@@ -577,6 +588,11 @@ export function describeExtras(label: string, open?: () => Promise<DocumentStore
       const badFolder = await uploadMessage(box, t, audio, '?folder=archive&length=abc');
       expect(badFolder.status).toBe(400);
       expect(badFolder.body.data).toMatchObject({ folder: { enum: {} }, length: { type: {} } });
+      // A `timestamp` given in Unix seconds is stored as the same time in Gregorian seconds.
+      const unix = Math.floor(Date.now() / 1000) - 600;
+      const dated = await uploadMessage(box, t, audio, `?timestamp=${unix}`);
+      expect(dated.status, JSON.stringify(dated.body)).toBe(201);
+      expect(dated.body.data.timestamp).toBe(unix + GREGORIAN_OFFSET_S);
     });
 
     it('vmbox messages: POST / DELETE on the list move several at once and report which failed', async () => {
