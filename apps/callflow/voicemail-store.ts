@@ -9,20 +9,22 @@
  *   monthly database (MODB, created when missing) with Kazoo's fields (`_id`
  *   `YYYYMM-<hex>`, pvt_type `mailbox_message`, source_type `mailbox`, source_id the box,
  *   `utc_seconds`, pvt_created and pvt_modified the same Gregorian second as
- *   `metadata.timestamp` (kzd_box_message:new), `metadata` {timestamp, from, to, caller_id_number,
- *   caller_id_name, call_id, folder `new`, length, media_id}), then has the call's switch upload the recorded file to
- *   media_mgr's URL for the document's attachment: switch_command `send_http` to
- *   `switch.command.<node>`, the switch_reply back on this process's queue. A failed
- *   upload (Result error, or no reply in UPLOAD_TIMEOUT_MS) is retried RETRIES times,
- *   RETRY_MS apart, then the document is removed and the failure logged at error
- *   (`voicemail: message not stored`). Success is the info line `voicemail: message stored`.
+ *   `metadata.timestamp` (kzd_box_message:new), `metadata` {timestamp, from, to,
+ *   caller_id_number, caller_id_name, call_id, folder `new`, length, media_id}), then has
+ *   the call's switch upload the recorded file to media_mgr's URL for the document's
+ *   attachment: switch_command `send_http` to `switch.command.<node>`, the switch_reply
+ *   back on this process's queue. A failed upload (Result error, or no reply in
+ *   UPLOAD_TIMEOUT_MS) is retried RETRIES times, RETRY_MS apart, then the document is
+ *   removed and the failure logged at error (`voicemail: message not stored`). Success is
+ *   the info line `voicemail: message stored`.
  * - `vmMessages(rt, accountId, boxId)` (call): the box's messages of this month's and last
- *   month's MODB (Kazoo keeps them for months), oldest first, each {db, id, metadata, url}.
+ *   month's MODB (Kazoo keeps them for months), oldest first (`metadata.timestamp`, an
+ *   earlier Unix value read as the same time), each {db, id, metadata, url}.
  * - `vmSetFolder(rt, db, id, folder)` (call): the message's `metadata.folder` (Kazoo's
- *   kvm_message:set_folder); answers true when saved.
+ *   kvm_message:set_folder), pvt_modified set again; answers true when saved.
  * - Store work runs inside the process; every failure is a log line and an error answer.
  */
-import { gregorianSeconds } from '../../src/api/time.ts';
+import { asGregorianSeconds, gregorianSeconds } from '../../src/api/time.ts';
 import { randomBytes } from 'node:crypto';
 import { GenServer, noreply, ok, reply, type ChildSpec, type Runtime } from '../../src/kernel/index.ts';
 import { GenListener, type GenListenerBehaviour } from '../../src/bus/gen-listener.ts';
@@ -151,7 +153,8 @@ const VmStore: GenListenerBehaviour<State, VmArgs, Call, Cast> = {
           found.push({ db, id: String(d._id), metadata, url: mediaStoreUrl(base, db, media, att) });
         }
       }
-      found.sort((x, y) => Number(x.metadata.timestamp ?? 0) - Number(y.metadata.timestamp ?? 0));
+      const at = (m: Message): number => asGregorianSeconds(m.metadata.timestamp) ?? 0;
+      found.sort((x, y) => at(x) - at(y));
       return reply({ ok: found }, s);
     } catch (err) {
       ctx.log.error({ err, op: c.op }, 'voicemail: store request failed');
