@@ -3,7 +3,7 @@
  * `mailbox_message` documents in the account's MODBs of this and last month (Kazoo keeps
  * them by month). `recentMessages` answers them, for every box, oldest first (by
  * `metadata.timestamp`, Gregorian seconds; an earlier Unix value read as the same time);
- * `metadataOf` is a message as crossbar answers it; `countsByBox` the number of messages
+ * `metadataOf` is a message as crossbar answers it (its timestamp in Gregorian seconds); `countsByBox` the number of messages
  * not deleted per box.
  */
 import { asGregorianSeconds } from '../../src/api/time.ts';
@@ -25,12 +25,13 @@ export async function recentMessages(store: DocumentStore, accountId: string): P
   return found.sort((x, y) => ts(x) - ts(y));
 }
 
-/** Kazoo's message form: its metadata, `media_id` the message id, `folder` new when unset. */
-export const metadataOf = (doc: Obj): Obj => ({
-  folder: 'new',
-  ...(doc.metadata as Obj | undefined),
-  media_id: doc._id,
-});
+/** Kazoo's message form: its metadata, `media_id` the message id, `folder` new when unset,
+ * `timestamp` in Gregorian seconds (an earlier Fife's Unix value converted). */
+export const metadataOf = (doc: Obj): Obj => {
+  const metadata = (doc.metadata ?? {}) as Obj;
+  const timestamp = asGregorianSeconds(metadata.timestamp);
+  return { folder: 'new', ...metadata, ...(timestamp === undefined ? {} : { timestamp }), media_id: doc._id };
+};
 
 export const countsByBox = (messages: Obj[]): Map<unknown, number> => {
   const counts = new Map<unknown, number>();
