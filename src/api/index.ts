@@ -134,4 +134,4 @@ export {
   queueAgentChangeKey,
   AGENT_STATUSES,
 } from './acdc.ts';
-export { GREGORIAN_OFFSET_S, asGregorianSeconds, gregorianSeconds, gregorianToUnixMs } from './time.ts';
+export { GREGORIAN_OFFSET_S, asGregorianSeconds, gregorianSeconds } from './time.ts';

@@ -8,7 +8,7 @@
  * Contract: `gregorianSeconds(ms)` is the Unix time `ms` (default now) in whole
  * Gregorian seconds; `GREGORIAN_OFFSET_S` is the difference between the two epochs;
  * `asGregorianSeconds(v)` reads a stored timestamp, Unix seconds of an earlier Fife
- * included; `gregorianToUnixMs(g)` goes back to a JavaScript time.
+ * included.
  */
 export const GREGORIAN_OFFSET_S = 62_167_219_200;
 
@@ -27,6 +27,3 @@ export function asGregorianSeconds(value: unknown): number | undefined {
   const s = Math.floor(n);
   return s < GREGORIAN_OFFSET_S ? s + GREGORIAN_OFFSET_S : s;
 }
-
-/** Gregorian seconds as Unix milliseconds (for Date). */
-export const gregorianToUnixMs = (gregorian: number): number => (gregorian - GREGORIAN_OFFSET_S) * 1000;
