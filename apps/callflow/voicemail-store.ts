@@ -8,26 +8,29 @@
  * - `vmStoreMessage(rt, job)` (cast): saves the message document in the account's
  *   monthly database (MODB, created when missing) with Kazoo's fields (`_id`
  *   `YYYYMM-<hex>`, pvt_type `mailbox_message`, source_type `mailbox`, source_id the box,
- *   `metadata` {timestamp (Gregorian seconds, as Kazoo), from, to, caller_id_number,
- *   caller_id_name, call_id, folder `new`, length, media_id}), then has the call's switch upload the recorded file to
- *   media_mgr's URL for the document's attachment: switch_command `send_http` to
- *   `switch.command.<node>`, the switch_reply back on this process's queue. A failed
- *   upload (Result error, or no reply in UPLOAD_TIMEOUT_MS) is retried RETRIES times,
- *   RETRY_MS apart, then the document is removed and the failure logged at error
- *   (`voicemail: message not stored`). Success is the info line `voicemail: message stored`.
+ *   `utc_seconds`, pvt_created and pvt_modified the same Gregorian second as
+ *   `metadata.timestamp` (kzd_box_message:new), `metadata` {timestamp, from, to,
+ *   caller_id_number, caller_id_name, call_id, folder `new`, length, media_id}), then has
+ *   the call's switch upload the recorded file to media_mgr's URL for the document's
+ *   attachment: switch_command `send_http` to `switch.command.<node>`, the switch_reply
+ *   back on this process's queue. A failed upload (Result error, or no reply in
+ *   UPLOAD_TIMEOUT_MS) is retried RETRIES times, RETRY_MS apart, then the document is
+ *   removed and the failure logged at error (`voicemail: message not stored`). Success is
+ *   the info line `voicemail: message stored`.
  * - `vmMessages(rt, accountId, boxId)` (call): the box's messages of this month's and last
- *   month's MODB (Kazoo keeps them for months), oldest first, each {db, id, metadata, url}.
+ *   month's MODB (Kazoo keeps them for months), oldest first (`metadata.timestamp`, an
+ *   earlier Unix value read as the same time), each {db, id, metadata, url}.
  * - `vmSetFolder(rt, db, id, folder)` (call): the message's `metadata.folder` (Kazoo's
- *   kvm_message:set_folder); answers true when saved.
+ *   kvm_message:set_folder), pvt_modified set again; answers true when saved.
  * - Store work runs inside the process; every failure is a log line and an error answer.
  */
-import { gregorianSeconds } from '../../src/api/time.ts';
+import { asGregorianSeconds, gregorianSeconds } from '../../src/api/time.ts';
 import { randomBytes } from 'node:crypto';
 import { GenServer, noreply, ok, reply, type ChildSpec, type Runtime } from '../../src/kernel/index.ts';
 import { GenListener, type GenListenerBehaviour } from '../../src/bus/gen-listener.ts';
 import { build, switchCommandKey, type BuildContext } from '../../src/api/index.ts';
 import { encodeJson, jsonProperties, type BusTransport, type Envelope } from '../../src/bus/index.ts';
-import { accountModbName, type DocumentStore } from '../../src/store/index.ts';
+import { accountModbName, withPvtTimes, type DocumentStore } from '../../src/store/index.ts';
 import { mediaBaseUrl, mediaStoreUrl } from '../media_mgr/media-urls.ts';
 
 export const CF_VM_STORE = 'callflow_vm_store';
@@ -131,7 +134,7 @@ const VmStore: GenListenerBehaviour<State, VmArgs, Call, Cast> = {
       if (c.op === 'set_folder') {
         const doc = await s.a.store.get(c.db, c.id);
         const metadata = { ...(doc.metadata as Record<string, unknown>), folder: c.folder };
-        await s.a.store.save(c.db, { ...doc, metadata });
+        await s.a.store.save(c.db, withPvtTimes({ ...doc, metadata }));
         ctx.log.info({ db: c.db, id: c.id, folder: c.folder }, 'voicemail: message moved');
         return reply({ ok: true }, s);
       }
@@ -150,7 +153,8 @@ const VmStore: GenListenerBehaviour<State, VmArgs, Call, Cast> = {
           found.push({ db, id: String(d._id), metadata, url: mediaStoreUrl(base, db, media, att) });
         }
       }
-      found.sort((x, y) => Number(x.metadata.timestamp ?? 0) - Number(y.metadata.timestamp ?? 0));
+      const at = (m: Message): number => asGregorianSeconds(m.metadata.timestamp) ?? 0;
+      found.sort((x, y) => at(x) - at(y));
       return reply({ ok: found }, s);
     } catch (err) {
       ctx.log.error({ err, op: c.op }, 'voicemail: store request failed');
@@ -166,31 +170,38 @@ const VmStore: GenListenerBehaviour<State, VmArgs, Call, Cast> = {
       await s.a.store.createDb(db);
       const now = new Date();
       const id = messageDocId(now);
+      const t = gregorianSeconds(now.getTime());
       const url = mediaStoreUrl(baseUrl(ctx.runtime), db, id, j.attachment);
-      await s.a.store.save(db, {
-        _id: id,
-        pvt_type: 'mailbox_message',
-        pvt_account_id: j.accountId,
-        pvt_account_db: db,
-        pvt_created: Math.floor(now.getTime() / 1000),
-        source_type: 'mailbox',
-        source_id: j.boxId,
-        media_source: 'recording',
-        streamable: true,
-        name: `mailbox ${j.boxId} message ${now.toISOString()}`,
-        description: 'voicemail message with media',
-        metadata: {
-          timestamp: gregorianSeconds(now.getTime()),
-          from: j.from,
-          to: j.to,
-          caller_id_number: j.callerIdNumber ?? '',
-          caller_id_name: j.callerIdName ?? '',
-          call_id: j.callId,
-          folder: 'new',
-          length: j.lengthMs,
-          media_id: id,
-        },
-      });
+      await s.a.store.save(
+        db,
+        withPvtTimes(
+          {
+            _id: id,
+            pvt_type: 'mailbox_message',
+            pvt_account_id: j.accountId,
+            pvt_account_db: db,
+            utc_seconds: t,
+            source_type: 'mailbox',
+            source_id: j.boxId,
+            media_source: 'recording',
+            streamable: true,
+            name: `mailbox ${j.boxId} message ${now.toISOString()}`,
+            description: 'voicemail message with media',
+            metadata: {
+              timestamp: t,
+              from: j.from,
+              to: j.to,
+              caller_id_number: j.callerIdNumber ?? '',
+              caller_id_name: j.callerIdName ?? '',
+              call_id: j.callId,
+              folder: 'new',
+              length: j.lengthMs,
+              media_id: id,
+            },
+          },
+          t,
+        ),
+      );
       await publishUpload(s, { job: j, db, id, url, attempt: 1 }, ctx);
     } catch (err) {
       log.error({ err, box: j.boxId, file: j.file }, 'voicemail: message not stored');

@@ -1,9 +1,10 @@
 /**
  * Accounts (`/v2/accounts/{account_id}` and below), Kazoo's cb_accounts:
  *
- * - GET: the account. PUT: create a child of it (201): `pvt_tree` is the parent's tree
- *   plus the parent, so the parent's tokens act on it; its database is created; it gets
- *   a `pvt_api_key` (GET .../api_key shows it; PUT /v2/api_auth logs in with it). POST
+ * - GET: the account, with `created` (its pvt_created in Gregorian seconds, as Kazoo's
+ *   cb_accounts leaks it; read-only, dropped from a request). PUT: create a child of it
+ *   (201): `pvt_tree` is the parent's tree plus the parent, so the parent's tokens act on
+ *   it; its database is created; it gets a `pvt_api_key` (GET .../api_key shows it; PUT /v2/api_auth logs in with it). POST
  *   replaces, PATCH merges (null deletes); DELETE removes an account with no children
  *   (one with children: Kazoo's 500 account_has_descendants) and its database.
  * - `realm` (a SIP domain) is unique across accounts (400 validation error
@@ -23,6 +24,8 @@ import {
   newDocId,
   type DocumentStore,
   type SavedDoc,
+  createdSeconds,
+  withPvtTimes,
 } from '../../src/store/index.ts';
 import { body, params, query, route } from './answer.ts';
 import { authenticate, authorizeAccount, findAccount, isSuperduper, type Crossbar } from './context.ts';
@@ -35,7 +38,6 @@ import { validator } from './validate.ts';
 
 type Obj = Record<string, unknown>;
 const validateAccount = validator(accountSchema);
-const now = (): number => Math.floor(Date.now() / 1000);
 
 async function realmOwner(store: DocumentStore, realm: string): Promise<string | undefined> {
   const row = (
@@ -68,6 +70,16 @@ async function writeAccount(cb: Crossbar, doc: Obj): Promise<SavedDoc> {
   return saved;
 }
 
+/** The account as Kazoo's cb_accounts answers it: its public fields and `created`, its
+ * pvt_created in Gregorian seconds (leak_pvt_created). */
+const accountView = (doc: Obj): Obj => ({ ...publicDoc(doc), created: createdSeconds(doc) });
+
+/** The request's account fields; `created` is read-only (answered, never stored). */
+function accountInput(body: unknown): Obj {
+  const { created: _created, ...input } = publicInput(requestData(body));
+  return input;
+}
+
 export function registerAccountRoutes(app: FastifyInstance, cb: Crossbar): void {
   const one = '/v2/accounts/:account_id';
   const scope = async (req: Parameters<typeof authenticate>[1]) => {
@@ -79,7 +91,7 @@ export function registerAccountRoutes(app: FastifyInstance, cb: Crossbar): void 
     one,
     route(async (req) => {
       const { account } = await scope(req);
-      return { data: publicDoc(account), revision: account._rev };
+      return { data: accountView(account), revision: account._rev };
     }),
   );
 
@@ -96,31 +108,31 @@ export function registerAccountRoutes(app: FastifyInstance, cb: Crossbar): void 
     body('account', accountSchema),
     route(async (req) => {
       const { account: parent } = await scope(req);
-      const data = validateAccount(structuredClone(publicInput(requestData(req.body))));
+      const data = validateAccount(structuredClone(accountInput(req.body)));
       const id = newDocId();
       if (typeof data.realm !== 'string')
         data.realm = `${randomBytes(4).toString('hex')}.${typeof parent.realm === 'string' ? parent.realm : 'sip.fife.local'}`;
       await checkRealm(cb.store, data, undefined);
       const db = accountDbName(id, 'encoded');
       await cb.dbs.account(db);
-      const t = now();
       const tree = [...((parent.pvt_tree as string[] | undefined) ?? []), parent._id];
-      const saved = await writeAccount(cb, {
-        ...data,
-        _id: id,
-        pvt_type: 'account',
-        pvt_db_name: db,
-        pvt_account_id: id,
-        pvt_account_db: db,
-        pvt_tree: tree,
-        pvt_api_key: randomBytes(32).toString('hex'),
-        pvt_enabled: true,
-        pvt_created: t,
-        pvt_modified: t,
-        pvt_vsn: '1',
-      });
+      const saved = await writeAccount(
+        cb,
+        withPvtTimes({
+          ...data,
+          _id: id,
+          pvt_type: 'account',
+          pvt_db_name: db,
+          pvt_account_id: id,
+          pvt_account_db: db,
+          pvt_tree: tree,
+          pvt_api_key: randomBytes(32).toString('hex'),
+          pvt_enabled: true,
+          pvt_vsn: '1',
+        }),
+      );
       cb.log.info({ account_id: id, parent_id: parent._id }, 'crossbar: account created');
-      return { status: 201, data: publicDoc(saved), revision: saved._rev };
+      return { status: 201, data: accountView(saved), revision: saved._rev };
     }),
   );
 
@@ -128,14 +140,14 @@ export function registerAccountRoutes(app: FastifyInstance, cb: Crossbar): void 
     route(async (req) => {
       const { account } = await scope(req);
       checkRevision(req, account._rev);
-      const input = publicInput(requestData(req.body));
+      const input = accountInput(req.body);
       const { id: _id, ...current } = publicDoc(account);
       const data = validateAccount(structuredClone(merge ? mergePatch(current, input) : input));
       if (data.realm === undefined && typeof account.realm === 'string') data.realm = account.realm;
       await checkRealm(cb.store, data, account._id);
-      const saved = await writeAccount(cb, { ...privateFields(account), ...data, pvt_modified: now() });
+      const saved = await writeAccount(cb, withPvtTimes({ ...privateFields(account), ...data }));
       cb.log.info({ account_id: account._id }, 'crossbar: account edited');
-      return { data: publicDoc(saved), revision: saved._rev };
+      return { data: accountView(saved), revision: saved._rev };
     });
   app.post(one, body('account', accountSchema), update(false));
   app.patch(one, body('account', accountSchema), update(true));

@@ -25,7 +25,7 @@ import { APPS_STORE_ID, installs, masterAccountId, masterDb } from './apps-store
 import { sendAttachment } from './media-routes.ts';
 import { appInstallSchema } from './schemas.ts';
 import { validator } from './validate.ts';
-import { accountDbName, isStoreError, type SavedDoc } from '../../src/store/index.ts';
+import { accountDbName, isStoreError, type SavedDoc, withPvtTimes } from '../../src/store/index.ts';
 
 type Obj = Record<string, unknown>;
 const validateInstall = validator(appInstallSchema);
@@ -101,18 +101,18 @@ export function registerAppsStoreRoutes(app: FastifyInstance, cb: Crossbar): voi
       if (mode !== 'install' && !there) throw new CbError(400, 'Application is not installed');
       if (mode === 'uninstall') delete apps[doc._id];
       else apps[doc._id] = { ...validateInstall(publicInput(requestData(req.body))), name: doc.name };
-      const t = Math.floor(Date.now() / 1000);
       await saving(() =>
-        cb.store.save(db, {
-          ...store,
-          _id: APPS_STORE_ID,
-          apps,
-          pvt_type: 'apps_store',
-          pvt_account_id: account._id,
-          pvt_account_db: accountDbName(account._id, 'encoded'),
-          pvt_created: store.pvt_created ?? t,
-          pvt_modified: t,
-        }),
+        cb.store.save(
+          db,
+          withPvtTimes({
+            ...store,
+            _id: APPS_STORE_ID,
+            apps,
+            pvt_type: 'apps_store',
+            pvt_account_id: account._id,
+            pvt_account_db: accountDbName(account._id, 'encoded'),
+          }),
+        ),
       );
       cb.log.info({ account_id: account._id, app_id: doc._id, app: doc.name }, `crossbar: app ${mode}ed`);
       return { status: mode === 'install' ? 201 : 200, data: mode === 'uninstall' ? {} : apps[doc._id] };

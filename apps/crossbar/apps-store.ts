@@ -30,7 +30,9 @@ import {
   newDocId,
   type DocumentStore,
   type SavedDoc,
+  withPvtTimes,
 } from '../../src/store/index.ts';
+import { gregorianSeconds } from '../../src/api/time.ts';
 import { Databases } from './databases.ts';
 import { publicInput } from './docs.ts';
 import { CbError } from './errors.ts';
@@ -145,21 +147,16 @@ export async function initApps(
     if (opts.apiUrl !== undefined) meta.api_url = opts.apiUrl;
     else delete meta.api_url;
     const name = meta.name as string;
-    const t = Math.floor(Date.now() / 1000);
+    const t = gregorianSeconds();
     let doc: SavedDoc;
     let result: InitAppsReport['result'];
     const existingId = known.get(name);
     if (existingId === undefined) {
       const { source_url: _src, ...body } = meta;
-      doc = await store.save(db, {
-        ...body,
-        _id: newDocId(),
-        pvt_type: 'app',
-        pvt_account_db: db,
-        pvt_created: t,
-        pvt_modified: t,
-        pvt_vsn: '1',
-      });
+      doc = await store.save(
+        db,
+        withPvtTimes({ ...body, _id: newDocId(), pvt_type: 'app', pvt_account_db: db, pvt_vsn: '1' }, t),
+      );
       known.set(name, doc._id);
       result = 'created';
     } else {
@@ -168,7 +165,7 @@ export async function initApps(
       doc =
         changed.length === 0
           ? current
-          : await store.save(db, { ...current, ...Object.fromEntries(changed), pvt_modified: t });
+          : await store.save(db, withPvtTimes({ ...current, ...Object.fromEntries(changed) }, t));
       result = changed.length === 0 ? 'unchanged' : 'updated';
     }
     const wanted: Array<[string, string[]]> = [];

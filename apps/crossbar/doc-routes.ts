@@ -15,7 +15,7 @@
  *   pvt_modified, as the registrar and callflow apps read them.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { accountDbName, isStoreError, newDocId, type SavedDoc } from '../../src/store/index.ts';
+import { accountDbName, isStoreError, newDocId, type SavedDoc, withPvtTimes } from '../../src/store/index.ts';
 import { body, params, query, route } from './answer.ts';
 import { authenticate, authorizeAccount, type Crossbar } from './context.ts';
 import { mergePatch, privateFields, publicDoc, publicInput, requestData } from './docs.ts';
@@ -61,7 +61,6 @@ export async function saving<T>(run: () => Promise<T>): Promise<T> {
 }
 
 const defined = (o: Obj): Obj => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
-const now = (): number => Math.floor(Date.now() / 1000);
 
 /** The document `id` of pvt_type `type`, not deleted, or 404 bad_identifier. */
 export async function loadTyped(cb: Crossbar, type: string, db: string, id: string): Promise<SavedDoc> {
@@ -102,21 +101,20 @@ export function registerDocRoutes(app: FastifyInstance, cb: Crossbar, kind: Kind
       const { account, db } = await accountScope(cb, req);
       const checked = kind.validate(structuredClone(publicInput(requestData(req.body))));
       const { data, pvt } = await kind.prepare(cb.store, db, checked, undefined);
-      const t = now();
       const saved = await saving(() =>
         cb.store.save(
           db,
-          defined({
-            ...data,
-            ...pvt,
-            _id: newDocId(),
-            pvt_type: kind.type,
-            pvt_account_id: account._id,
-            pvt_account_db: db,
-            pvt_created: t,
-            pvt_modified: t,
-            pvt_vsn: '1',
-          }),
+          withPvtTimes(
+            defined({
+              ...data,
+              ...pvt,
+              _id: newDocId(),
+              pvt_type: kind.type,
+              pvt_account_id: account._id,
+              pvt_account_db: db,
+              pvt_vsn: '1',
+            }),
+          ),
         ),
       );
       cb.log.info(
@@ -149,14 +147,15 @@ export function registerDocRoutes(app: FastifyInstance, cb: Crossbar, kind: Kind
       const saved = await saving(() =>
         cb.store.save(
           db,
-          defined({
-            ...privateFields(existing),
-            ...data,
-            ...pvt,
-            _id: existing._id,
-            _rev: existing._rev,
-            pvt_modified: now(),
-          }),
+          withPvtTimes(
+            defined({
+              ...privateFields(existing),
+              ...data,
+              ...pvt,
+              _id: existing._id,
+              _rev: existing._rev,
+            }),
+          ),
         ),
       );
       cb.log.info(

@@ -9,12 +9,18 @@
  * - `has_key=k` / `key_missing=k`: `k` is (not) set; `has_value=k`: set and not empty
  *   ("", [], {}).
  * - `created_from` / `created_to` / `modified_from` / `modified_to`: `pvt_created` /
- *   `pvt_modified` (Unix seconds, as Fife stores them) at or after / at or before.
+ *   `pvt_modified` at or after / at or before the bound, both in Gregorian seconds as
+ *   Kazoo stores them and Monster sends them (kz_time:now_s). A stored value below
+ *   GREGORIAN_OFFSET_S is an earlier Fife's Unix seconds and is converted before the
+ *   comparison; so is such a bound (read as Gregorian it would be a date before 1970, which
+ *   no document has).
  *
  * `docFilter(query)` answers undefined when the query names no filter (Kazoo's
  * is_defined), else the predicate: every filter must hold; a filter that cannot be
  * applied (a value that is an object, a bad number) excludes the document.
  */
+import { asGregorianSeconds } from '../../src/api/time.ts';
+
 type Obj = Record<string, unknown>;
 
 const FILTER_KEY =
@@ -56,9 +62,9 @@ const isEmpty = (v: unknown): boolean =>
   (typeof v === 'object' && v !== null && Object.keys(v).length === 0);
 
 function bound(doc: Obj, field: string, given: string, lower: boolean): boolean {
-  const limit = Number(given);
-  const at = Number(doc[field]);
-  if (!Number.isFinite(limit) || !Number.isFinite(at)) return false;
+  const limit = asGregorianSeconds(given);
+  const at = asGregorianSeconds(doc[field]);
+  if (limit === undefined || at === undefined) return false;
   return lower ? at >= limit : at <= limit;
 }
 

@@ -1,10 +1,12 @@
 /**
  * The voicemail messages of an account as apps/callflow's voicemail store keeps them:
  * `mailbox_message` documents in the account's MODBs of this and last month (Kazoo keeps
- * them by month). `recentMessages` answers them, for every box, oldest first;
- * `metadataOf` is a message as crossbar answers it; `countsByBox` the number of messages
+ * them by month). `recentMessages` answers them, for every box, oldest first (by
+ * `metadata.timestamp`, Gregorian seconds; an earlier Unix value read as the same time);
+ * `metadataOf` is a message as crossbar answers it (its timestamp in Gregorian seconds); `countsByBox` the number of messages
  * not deleted per box.
  */
+import { asGregorianSeconds } from '../../src/api/time.ts';
 import type { DocumentStore } from '../../src/store/index.ts';
 import { modbOf } from '../callflow/voicemail-store.ts';
 
@@ -19,16 +21,17 @@ export async function recentMessages(store: DocumentStore, accountId: string): P
       if (d?.pvt_type === 'mailbox_message') found.push(d);
     }
   }
-  const ts = (d: Obj): number => Number((d.metadata as Obj | undefined)?.timestamp ?? 0);
+  const ts = (d: Obj): number => asGregorianSeconds((d.metadata as Obj | undefined)?.timestamp) ?? 0;
   return found.sort((x, y) => ts(x) - ts(y));
 }
 
-/** Kazoo's message form: its metadata, `media_id` the message id, `folder` new when unset. */
-export const metadataOf = (doc: Obj): Obj => ({
-  folder: 'new',
-  ...(doc.metadata as Obj | undefined),
-  media_id: doc._id,
-});
+/** Kazoo's message form: its metadata, `media_id` the message id, `folder` new when unset,
+ * `timestamp` in Gregorian seconds (an earlier Fife's Unix value converted). */
+export const metadataOf = (doc: Obj): Obj => {
+  const metadata = (doc.metadata ?? {}) as Obj;
+  const timestamp = asGregorianSeconds(metadata.timestamp);
+  return { folder: 'new', ...metadata, ...(timestamp === undefined ? {} : { timestamp }), media_id: doc._id };
+};
 
 export const countsByBox = (messages: Obj[]): Map<unknown, number> => {
   const counts = new Map<unknown, number>();

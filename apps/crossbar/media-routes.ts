@@ -11,7 +11,7 @@
  * - `sendAttachment` is the download answer shared with voicemail messages.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { DEFAULT_MAX_ATTACHMENT_BYTES, type Attachment } from '../../src/store/index.ts';
+import { DEFAULT_MAX_ATTACHMENT_BYTES, type Attachment, withPvtTimes } from '../../src/store/index.ts';
 import { params } from './answer.ts';
 import type { Crossbar } from './context.ts';
 import { accountScope, checkRevision, loadTyped, saving } from './doc-routes.ts';
@@ -75,15 +75,17 @@ export function registerMediaRoutes(app: FastifyInstance, cb: Crossbar): void {
     const fresh = await cb.store.get(db, doc._id);
     const stubs = (fresh._attachments ?? {}) as Record<string, unknown>;
     const saved = await saving(() =>
-      cb.store.save(db, {
-        ...fresh,
-        _rev: put.rev,
-        _attachments: { [name]: stubs[name] },
-        content_type: type,
-        content_length: body.length,
-        media_source: 'upload',
-        pvt_modified: Math.floor(Date.now() / 1000),
-      }),
+      cb.store.save(
+        db,
+        withPvtTimes({
+          ...fresh,
+          _rev: put.rev,
+          _attachments: { [name]: stubs[name] },
+          content_type: type,
+          content_length: body.length,
+          media_source: 'upload',
+        }),
+      ),
     );
     cb.log.info(
       { account_id: account._id, media_id: doc._id, bytes: body.length, content_type: type },

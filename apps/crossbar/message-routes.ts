@@ -15,7 +15,8 @@
  * - `PUT .../messages` with an `audio/*` body (Kazoo's upload of a message): a new
  *   message of the box, stored as apps/callflow's voicemail store stores a recorded one
  *   (this month's MODB, `media_source: "upload"`), its metadata from the query string
- *   (`caller_id_name`, `caller_id_number`, `from`, `to`, `call_id`, `folder`, `length`;
+ *   (`caller_id_name`, `caller_id_number`, `from`, `to`, `call_id`, `folder`, `length`,
+ *   `timestamp` in Gregorian seconds, default now, a Unix value converted;
  *   checked with vmMessageSchema); 201 with its metadata. Another body type: 400 on
  *   `content_type`; an empty body: 400 on `file`.
  * - `POST .../messages` `{data: {messages: [ids], folder}}` (or `?folder=`) moves those
@@ -24,9 +25,9 @@
  *   {id: reason}}`: an id that is not a message of this box fails alone.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { accountModbName, isStoreError, type SavedDoc } from '../../src/store/index.ts';
+import { accountModbName, isStoreError, withPvtTimes, type SavedDoc } from '../../src/store/index.ts';
 import { randomBytes } from 'node:crypto';
-import { gregorianSeconds } from '../../src/api/time.ts';
+import { asGregorianSeconds, gregorianSeconds } from '../../src/api/time.ts';
 import { DEFAULT_MAX_ATTACHMENT_BYTES } from '../../src/store/index.ts';
 import { messageDocId, modbOf } from '../callflow/voicemail-store.ts';
 import { body, params, query, route } from './answer.ts';
@@ -69,7 +70,7 @@ async function loadMessage(
 
 async function moveTo(cb: Crossbar, db: string, doc: SavedDoc, folder: string): Promise<Obj> {
   const saved = await saving(() =>
-    cb.store.save(db, { ...doc, metadata: { ...(doc.metadata as Obj | undefined), folder } }),
+    cb.store.save(db, withPvtTimes({ ...doc, metadata: { ...(doc.metadata as Obj | undefined), folder } })),
   );
   cb.log.info({ db, message_id: doc._id, folder }, 'crossbar: voicemail message moved');
   return metadataOf(saved);
@@ -85,7 +86,8 @@ function uploadMetadata(q: Obj): Obj {
   for (const k of Object.keys(vmMessageSchema.properties)) {
     const v = q[k];
     if (typeof v !== 'string') continue;
-    m[k] = (k === 'length' || k === 'timestamp') && /^\d+$/.test(v) ? Number(v) : v;
+    if (k === 'timestamp') m[k] = asGregorianSeconds(v) ?? v;
+    else m[k] = k === 'length' && /^\d+$/.test(v) ? Number(v) : v;
   }
   return validateMessage(m);
 }
@@ -104,30 +106,37 @@ export function registerMessageRoutes(app: FastifyInstance, cb: Crossbar): void 
       await cb.store.createDb(db);
       const now = new Date();
       const id = messageDocId(now);
-      const saved = await cb.store.save(db, {
-        _id: id,
-        pvt_type: 'mailbox_message',
-        pvt_account_id: accountId,
-        pvt_account_db: db,
-        pvt_created: Math.floor(now.getTime() / 1000),
-        source_type: 'mailbox',
-        source_id: box._id,
-        media_source: 'upload',
-        streamable: true,
-        name: `mailbox ${String(box.mailbox)} message ${now.toISOString()}`,
-        description: 'voicemail message uploaded over the REST API',
-        metadata: {
-          timestamp: gregorianSeconds(now.getTime()),
-          from: '',
-          to: '',
-          caller_id_number: '',
-          caller_id_name: '',
-          call_id: randomBytes(16).toString('hex'),
-          length: 0,
-          ...meta,
-          media_id: id,
-        },
-      });
+      const t = gregorianSeconds(now.getTime());
+      const saved = await cb.store.save(
+        db,
+        withPvtTimes(
+          {
+            _id: id,
+            pvt_type: 'mailbox_message',
+            pvt_account_id: accountId,
+            pvt_account_db: db,
+            utc_seconds: t,
+            source_type: 'mailbox',
+            source_id: box._id,
+            media_source: 'upload',
+            streamable: true,
+            name: `mailbox ${String(box.mailbox)} message ${now.toISOString()}`,
+            description: 'voicemail message uploaded over the REST API',
+            metadata: {
+              timestamp: t,
+              from: '',
+              to: '',
+              caller_id_number: '',
+              caller_id_name: '',
+              call_id: randomBytes(16).toString('hex'),
+              length: 0,
+              ...meta,
+              media_id: id,
+            },
+          },
+          t,
+        ),
+      );
       const name = `${id}.${EXTENSIONS[type] ?? 'wav'}`;
       await cb.store.putAttachment(db, id, name, audio, type, saved._rev);
       const stored = await cb.store.get(db, id);

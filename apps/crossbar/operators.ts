@@ -10,7 +10,13 @@
  *   password is 'invalid'. `admin` makes `priv_level: "admin"`.
  * - The password is stored only as pvt_md5_auth / pvt_sha1_auth; nothing logs it.
  */
-import { ACCOUNTS_DB, accountDbName, newDocId, type DocumentStore } from '../../src/store/index.ts';
+import {
+  ACCOUNTS_DB,
+  accountDbName,
+  newDocId,
+  type DocumentStore,
+  withPvtTimes,
+} from '../../src/store/index.ts';
 import { Databases } from './databases.ts';
 import { credentialHashes } from './kinds.ts';
 
@@ -61,21 +67,21 @@ export async function addUser(
   const username = input.username.trim().toLowerCase();
   if ((await store.view(db, 'crossbar_listings/users_by_username', { key: username })).rows.length > 0)
     throw new OperatorError('conflict', `username ${username} already exists in account ${input.account}`);
-  const now = Math.floor(Date.now() / 1000);
-  const saved = await store.save(db, {
-    _id: newDocId(),
-    first_name: input.firstName ?? username,
-    last_name: input.lastName ?? (input.admin ? 'Admin' : 'User'),
-    username,
-    priv_level: input.admin ? 'admin' : 'user',
-    enabled: true,
-    ...credentialHashes(username, input.password),
-    pvt_type: 'user',
-    pvt_account_id: accountId,
-    pvt_account_db: db,
-    pvt_created: now,
-    pvt_modified: now,
-    pvt_vsn: '1',
-  });
+  const saved = await store.save(
+    db,
+    withPvtTimes({
+      _id: newDocId(),
+      first_name: input.firstName ?? username,
+      last_name: input.lastName ?? (input.admin ? 'Admin' : 'User'),
+      username,
+      priv_level: input.admin ? 'admin' : 'user',
+      enabled: true,
+      ...credentialHashes(username, input.password),
+      pvt_type: 'user',
+      pvt_account_id: accountId,
+      pvt_account_db: db,
+      pvt_vsn: '1',
+    }),
+  );
   return { id: saved._id, account_id: accountId };
 }

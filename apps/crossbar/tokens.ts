@@ -24,7 +24,7 @@ import {
   verify,
   type KeyObject,
 } from 'node:crypto';
-import { SYSTEM_CONFIG_DB, isStoreError, type DocumentStore } from '../../src/store/index.ts';
+import { SYSTEM_CONFIG_DB, isStoreError, type DocumentStore, withPvtTimes } from '../../src/store/index.ts';
 
 export const KEYS_DOC = 'crossbar.auth_keys';
 
@@ -63,13 +63,15 @@ export class TokenKeys {
       }
       const { privateKey } = generateKeyPairSync('ed25519');
       try {
-        await store.save(SYSTEM_CONFIG_DB, {
-          _id: KEYS_DOC,
-          pvt_type: 'crossbar_auth_keys',
-          alg: 'EdDSA',
-          pvt_private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-          pvt_created: Math.floor(Date.now() / 1000),
-        });
+        await store.save(
+          SYSTEM_CONFIG_DB,
+          withPvtTimes({
+            _id: KEYS_DOC,
+            pvt_type: 'crossbar_auth_keys',
+            alg: 'EdDSA',
+            pvt_private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+          }),
+        );
       } catch (err) {
         if (!isStoreError(err, 'conflict')) throw err;
       }

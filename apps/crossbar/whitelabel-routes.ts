@@ -12,7 +12,13 @@
  *   unauthenticated lookup is one view query.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ACCOUNTS_DB, accountDbName, isStoreError, type SavedDoc } from '../../src/store/index.ts';
+import {
+  ACCOUNTS_DB,
+  accountDbName,
+  isStoreError,
+  type SavedDoc,
+  withPvtTimes,
+} from '../../src/store/index.ts';
 import { body, params, route, tokenFree } from './answer.ts';
 import { findAccount, type Crossbar } from './context.ts';
 import { accountScope, checkRevision, saving } from './doc-routes.ts';
@@ -23,7 +29,6 @@ import { validator } from './validate.ts';
 
 const ID = 'whitelabel';
 const validate = validator(whitelabelSchema);
-const now = (): number => Math.floor(Date.now() / 1000);
 
 async function current(cb: Crossbar, db: string): Promise<SavedDoc | undefined> {
   try {
@@ -102,18 +107,19 @@ export function registerWhitelabelRoutes(app: FastifyInstance, cb: Crossbar): vo
         if (owner !== undefined && owner !== account._id)
           throw fieldError('domain', 'unique', 'Whitelabel domain already in use', { cause: data.domain });
       }
-      const t = now();
       const saved = await saving(() =>
-        cb.store.save(db, {
-          ...data,
-          _id: ID,
-          ...(existing === undefined ? {} : { _rev: existing._rev }),
-          pvt_type: 'whitelabel',
-          pvt_account_id: account._id,
-          pvt_account_db: db,
-          pvt_created: existing?.pvt_created ?? t,
-          pvt_modified: t,
-        }),
+        cb.store.save(
+          db,
+          withPvtTimes({
+            ...data,
+            _id: ID,
+            ...(existing === undefined ? {} : { _rev: existing._rev }),
+            pvt_type: 'whitelabel',
+            pvt_account_id: account._id,
+            pvt_account_db: db,
+            ...(existing === undefined ? {} : { pvt_created: existing.pvt_created }),
+          }),
+        ),
       );
       await markDomain(cb, account._id, data.domain as string | undefined);
       cb.log.info({ account_id: account._id, domain: data.domain }, 'crossbar: whitelabel saved');

@@ -20,7 +20,7 @@
  * - Neither logs a secret.
  */
 import { randomBytes } from 'node:crypto';
-import { ACCOUNTS_DB, accountDbName, type DocumentStore } from '../../src/store/index.ts';
+import { ACCOUNTS_DB, accountDbName, withPvtTimes, type DocumentStore } from '../../src/store/index.ts';
 import { ensureAccountDb, ensureRegistrarDbs } from './databases.ts';
 import { realmProblem, usernameProblem } from './sip-names.ts';
 
@@ -85,8 +85,7 @@ export async function addAccount(store: DocumentStore, input: AccountInput): Pro
   const first = (await store.view(ACCOUNTS_DB, 'accounts/listing_by_realm', { limit: 1 })).rows.length === 0;
   const id = newId();
   const db = accountDbName(id, 'encoded');
-  const now = Math.floor(Date.now() / 1000);
-  const doc = {
+  const doc = withPvtTimes({
     ...(first ? { pvt_superduper_admin: true } : {}),
     _id: id,
     name: input.name.trim(),
@@ -96,9 +95,7 @@ export async function addAccount(store: DocumentStore, input: AccountInput): Pro
     pvt_db_name: db,
     pvt_account_id: id,
     pvt_tree: [],
-    pvt_created: now,
-    pvt_modified: now,
-  };
+  });
   await ensureAccountDb(store, db);
   await store.save(db, doc);
   await store.save(ACCOUNTS_DB, doc);
@@ -133,22 +130,22 @@ export async function addDevice(store: DocumentStore, input: DeviceInput): Promi
   const taken = (await store.view(account.db, 'devices/sip_credentials', { key: username })).rows.length > 0;
   if (taken) throw new ProvisionError('conflict', `username ${username} already exists in realm ${realm}`);
   const id = newId();
-  const now = Math.floor(Date.now() / 1000);
   const sip = nonEmpty(input.a1Hash)
     ? { username, realm, method: 'password', invite_format: 'contact', a1_hash: input.a1Hash.toLowerCase() }
     : { username, realm, method: 'password', invite_format: 'contact', password: input.password };
-  await store.save(account.db, {
-    _id: id,
-    name: input.name ?? `${username}@${realm}`,
-    device_type: 'sip_device',
-    enabled: true,
-    owner_id: input.ownerId,
-    sip,
-    pvt_type: 'device',
-    pvt_account_id: account.id,
-    pvt_account_db: account.db,
-    pvt_created: now,
-    pvt_modified: now,
-  });
+  await store.save(
+    account.db,
+    withPvtTimes({
+      _id: id,
+      name: input.name ?? `${username}@${realm}`,
+      device_type: 'sip_device',
+      enabled: true,
+      owner_id: input.ownerId,
+      sip,
+      pvt_type: 'device',
+      pvt_account_id: account.id,
+      pvt_account_db: account.db,
+    }),
+  );
   return id;
 }

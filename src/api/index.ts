@@ -135,4 +135,4 @@ export {
   queueAgentChangeKey,
   AGENT_STATUSES,
 } from './acdc.ts';
-export { GREGORIAN_OFFSET_S, gregorianSeconds } from './time.ts';
+export { GREGORIAN_OFFSET_S, asGregorianSeconds, gregorianSeconds } from './time.ts';

@@ -51,6 +51,7 @@ export {
   plainDbName,
   type AccountDbFormat,
 } from './db-names.ts';
+export { createdSeconds, modifiedSeconds, withPvtTimes } from './pvt-times.ts';
 export { CouchStore, type CouchStoreOptions } from './couch-store.ts';
 export { EmbeddedStore, type EmbeddedStoreOptions } from './embedded-store.ts';
 export { openStore, type OpenStoreOptions } from './open-store.ts';

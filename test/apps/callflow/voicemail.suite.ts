@@ -7,6 +7,7 @@
  * (voicemail.rabbitmq.test.ts).
  */
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { gregorianSeconds } from '../../../src/api/time.ts';
 import { accountModbName } from '../../../src/store/index.ts';
 import { wavDurationMs } from '../../../src/switch/wav.ts';
 import { ERROR_PROMPT } from '../../../apps/callflow/modules/media.ts';
@@ -73,14 +74,20 @@ export function voicemailSuite(start: () => Promise<CfHarness>): void {
   }
 
   it('compose: a 3 s message is stored in the MODB with its metadata and a 3 s WAV attachment', async () => {
+    const before = gregorianSeconds();
     const msg = await leaveMessage(3);
+    const after = gregorianSeconds();
     const meta = msg.metadata as Record<string, unknown>;
     expect(msg).toMatchObject({ source_type: 'mailbox', source_id: BOX });
     expect(meta).toMatchObject({ folder: 'new', to: '3000', caller_id_number: '1001', media_id: msg._id });
     expect(Number(meta.length)).toBeGreaterThanOrEqual(3000);
-    // Kazoo's clients read the time as Gregorian seconds (year 0), not Unix seconds.
-    const unixS = Number(meta.timestamp) - 62_167_219_200;
-    expect(Math.abs(unixS - Date.now() / 1000)).toBeLessThan(120);
+    // Kazoo's clients read the times as Gregorian seconds (year 0), not Unix seconds: the
+    // message's metadata.timestamp, utc_seconds, pvt_created and pvt_modified are the same
+    // second (kzd_box_message:new), the one the message was stored in.
+    const ts = Number(meta.timestamp);
+    expect(ts).toBeGreaterThanOrEqual(before);
+    expect(ts).toBeLessThanOrEqual(after);
+    expect(msg).toMatchObject({ utc_seconds: ts, pvt_created: ts, pvt_modified: ts });
     const ms = await wavMs(msg);
     expect(ms).toBeGreaterThanOrEqual(3000);
     expect(Math.abs(ms! - Number(meta.length))).toBeLessThan(250);
@@ -203,6 +210,9 @@ export function voicemailSuite(start: () => Promise<CfHarness>): void {
     expect(said).toHaveLength(1);
     const [after] = await messages();
     expect((after!.metadata as Record<string, unknown>).folder).toBe('saved');
+    // The move is a write: pvt_modified moves on (Gregorian seconds), pvt_created stays.
+    expect(after!.pvt_created).toBe(msg.pvt_created);
+    expect(Number(after!.pvt_modified)).toBeGreaterThanOrEqual(Number(msg.pvt_modified));
   });
 
   it('check: three wrong PINs hang up', async () => {

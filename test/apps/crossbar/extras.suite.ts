@@ -8,8 +8,10 @@
  */
 import { Ajv } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DocumentStore } from '../../../src/store/index.ts';
+import { GREGORIAN_OFFSET_S, gregorianSeconds } from '../../../src/api/time.ts';
+import { ACCOUNTS_DB, accountDbName, type DocumentStore } from '../../../src/store/index.ts';
 import crossbarApp from '../../../apps/crossbar/app.ts';
+import { modbOf } from '../../../apps/callflow/voicemail-store.ts';
 import { memoryLogger } from '../../../src/kernel/log.ts';
 import { buildAppsDir, voipMeta, writeApp } from './apps-dir.ts';
 import { md5, seedAccounts, startCrossbar, userIn, type CbHarness } from './support.ts';
@@ -17,11 +19,13 @@ import { md5, seedAccounts, startCrossbar, userIn, type CbHarness } from './supp
 let cb: CbHarness;
 const ids: Record<string, string> = {};
 const tokens: Record<string, string> = {};
+let seededFrom = 0;
 
 export function describeExtras(label: string, open?: () => Promise<DocumentStore>): void {
   describe(`crossbar filters, apps store, numbers, whitelabel, openapi: ${label}`, () => {
     beforeAll(async () => {
       cb = await startCrossbar({ store: open === undefined ? undefined : await open() });
+      seededFrom = gregorianSeconds();
       ids.root = (await seedAccounts(cb, ids, tokens)).rootId;
     }, 30_000);
 
@@ -61,7 +65,8 @@ export function describeExtras(label: string, open?: () => Promise<DocumentStore
       expect(await names('has_value=mac_address')).toEqual(['Charlie']);
       expect(await names('key_missing=sip.username')).toEqual(['Delta']);
       expect(await names('filter_device_type=softphone&has_key=sip.username')).toEqual(['Alpha']);
-      const future = Math.floor(Date.now() / 1000) + 3600;
+      // The bounds are Gregorian seconds, as Monster sends them.
+      const future = gregorianSeconds() + 3600;
       expect(await names(`created_from=${future}`)).toEqual([]);
       expect((await names(`created_to=${future}`)).length).toBe(4);
       expect(await names(`modified_from=${future}`)).toEqual([]);
@@ -82,6 +87,111 @@ export function describeExtras(label: string, open?: () => Promise<DocumentStore
       expect([p1.body.data[0].name, p2.body.data[0].name].sort()).toEqual(['Alpha', 'Delta']);
       for (const id of Object.values(made)) await cb.call('DELETE', `${acct()}/devices/${id}`, { token: t });
     });
+    it("Kazoo's timestamps: pvt_created/pvt_modified in Gregorian seconds, an account's `created`, created_from/to with Gregorian bounds", async () => {
+      const t = tokens.reseller!;
+      const db = accountDbName(ids.customer!, 'encoded');
+      const before = gregorianSeconds();
+      const made = await cb.call('PUT', `${acct()}/devices`, { token: t, data: { name: 'Echo' } });
+      expect(made.status, made.text).toBe(201);
+      const id = made.body.data.id as string;
+      const doc = await cb.store.get(db, id);
+      const after = gregorianSeconds();
+      expect(doc.pvt_created).toBeGreaterThanOrEqual(before);
+      expect(doc.pvt_created).toBeLessThanOrEqual(after);
+      expect(doc.pvt_modified).toBe(doc.pvt_created);
+      // An edit moves pvt_modified only.
+      const edited = await cb.call('PATCH', `${acct()}/devices/${id}`, {
+        token: t,
+        data: { enabled: false },
+      });
+      expect(edited.status, edited.text).toBe(200);
+      const again = await cb.store.get(db, id);
+      expect(again.pvt_created).toBe(doc.pvt_created);
+      expect(Number(again.pvt_modified)).toBeGreaterThanOrEqual(Number(doc.pvt_created));
+      expect(Number(again.pvt_modified)).toBeLessThanOrEqual(gregorianSeconds());
+
+      // Monster's created_from / created_to bounds are Gregorian seconds.
+      const names = async (qs: string): Promise<string[]> => {
+        const r = await cb.call('GET', `${acct()}/devices?filter_name=Echo&${qs}`, { token: t });
+        expect(r.status, r.text).toBe(200);
+        return (r.body.data as Array<{ name: string }>).map((d) => d.name);
+      };
+      expect(await names(`created_from=${before}`)).toEqual(['Echo']);
+      expect(await names(`created_to=${after}`)).toEqual(['Echo']);
+      expect(await names(`created_to=${before - 60}`)).toEqual([]);
+      expect(await names(`created_from=${after + 60}`)).toEqual([]);
+      expect(await names(`modified_from=${before}&modified_to=${gregorianSeconds()}`)).toEqual(['Echo']);
+
+      // `fife account add` (the registrar's provisioning) stamps the same way.
+      const root = await cb.store.get(ACCOUNTS_DB, ids.root!);
+      expect(root.pvt_created).toBeGreaterThanOrEqual(seededFrom);
+      expect(root.pvt_created).toBeLessThanOrEqual(before);
+      expect(root.pvt_modified).toBe(root.pvt_created);
+
+      // A child account answers `created` (cb_accounts' leak_pvt_created), read-only.
+      const child = await cb.call('PUT', acct(), {
+        token: t,
+        data: { name: 'Stamped', realm: 'sip.stamped.test' },
+      });
+      expect(child.status, child.text).toBe(201);
+      const created = child.body.data.created as number;
+      expect(created).toBeGreaterThanOrEqual(before);
+      expect(created).toBeLessThanOrEqual(gregorianSeconds());
+      const childId = child.body.data.id as string;
+      const posted = await cb.call('POST', `/v2/accounts/${childId}`, {
+        token: t,
+        data: { ...child.body.data, created: 1 },
+      });
+      expect(posted.status, posted.text).toBe(200);
+      expect(posted.body.data.created).toBe(created);
+      expect((await cb.store.get(ACCOUNTS_DB, childId)).created).toBeUndefined();
+    });
+
+    it('a document an earlier Fife stored with Unix seconds reads as the same time in Gregorian seconds', async () => {
+      const t = tokens.reseller!;
+      const db = accountDbName(ids.customer!, 'encoded');
+      const unix = Math.floor(Date.now() / 1000) - 7200; // two hours ago, as Unix seconds
+      const old = await cb.store.save(db, {
+        _id: 'a01d0000000000000000000000000001',
+        name: 'Foxtrot',
+        pvt_type: 'device',
+        pvt_account_id: ids.customer,
+        pvt_account_db: db,
+        pvt_created: unix,
+        pvt_modified: unix,
+        pvt_vsn: '1',
+      });
+      const names = async (qs: string): Promise<string[]> => {
+        const r = await cb.call('GET', `${acct()}/devices?filter_name=Foxtrot&${qs}`, { token: t });
+        expect(r.status, r.text).toBe(200);
+        return (r.body.data as Array<{ name: string }>).map((d) => d.name);
+      };
+      const g = unix + GREGORIAN_OFFSET_S;
+      expect(await names(`created_from=${g - 60}&created_to=${g + 60}`)).toEqual(['Foxtrot']);
+      expect(await names(`created_from=${g + 60}`)).toEqual([]);
+      expect(await names(`modified_to=${g - 60}`)).toEqual([]);
+      // The next write keeps the creation time, now in Gregorian seconds.
+      const r = await cb.call('PATCH', `${acct()}/devices/${old._id}`, { token: t, data: { enabled: true } });
+      expect(r.status, r.text).toBe(200);
+      const now = await cb.store.get(db, old._id);
+      expect(now.pvt_created).toBe(g);
+      expect(Number(now.pvt_modified)).toBeGreaterThan(g);
+      // An old account's `created` is answered in Gregorian seconds too.
+      const parent = await cb.store.get(ACCOUNTS_DB, ids.customer!);
+      const oldAccount = await cb.store.save(ACCOUNTS_DB, {
+        _id: 'a01d0000000000000000000000000002',
+        name: 'Old',
+        realm: 'sip.old.test',
+        pvt_type: 'account',
+        pvt_tree: [...(parent.pvt_tree as string[]), parent._id],
+        pvt_created: unix,
+        pvt_modified: unix,
+      });
+      const got = await cb.call('GET', `/v2/accounts/${oldAccount._id}`, { token: t });
+      expect(got.status, got.text).toBe(200);
+      expect(got.body.data.created).toBe(g);
+    });
+
     it('directories: create, list, get, patch, delete; name required, sort_by checked', async () => {
       const t = tokens.reseller!;
       const made = await cb.call('PUT', `${acct()}/directories`, { token: t, data: { name: 'Staff' } });
@@ -439,7 +549,9 @@ export function describeExtras(label: string, open?: () => Promise<DocumentStore
         await cb.call('PUT', `${acct()}/vmboxes`, { token: t, data: { name: 'Up', mailbox: '4100' } })
       ).body.data.id as string;
       const audio = Buffer.concat([Buffer.from('RIFF'), Buffer.alloc(400, 7)]);
+      const before = gregorianSeconds();
       const up = await uploadMessage(box, t, audio, '?caller_id_number=1002&caller_id_name=Bob&length=4000');
+      const after = gregorianSeconds();
       expect(up.status, JSON.stringify(up.body)).toBe(201);
       expect(up.body.data).toMatchObject({
         caller_id_number: '1002',
@@ -449,6 +561,14 @@ export function describeExtras(label: string, open?: () => Promise<DocumentStore
       });
       const id = up.body.data.media_id as string;
       expect(id).toMatch(/^\d{6}-[0-9a-f]{32}$/);
+      // Kazoo's times, Gregorian seconds: metadata.timestamp, utc_seconds, pvt_created alike.
+      const ts = up.body.data.timestamp as number;
+      expect(ts).toBeGreaterThanOrEqual(before);
+      expect(ts).toBeLessThanOrEqual(after);
+      expect(await cb.store.get(modbOf(ids.customer!), id)).toMatchObject({
+        utc_seconds: ts,
+        pvt_created: ts,
+      });
       const list = await cb.call('GET', `${acct()}/vmboxes/${box}/messages`, { token: t });
       expect(list.body.data).toEqual([expect.objectContaining({ media_id: id, caller_id_name: 'Bob' })]);
       const raw = await fetch(`${cb.base}${acct()}/vmboxes/${box}/messages/${id}/raw`, {
@@ -468,6 +588,11 @@ export function describeExtras(label: string, open?: () => Promise<DocumentStore
       const badFolder = await uploadMessage(box, t, audio, '?folder=archive&length=abc');
       expect(badFolder.status).toBe(400);
       expect(badFolder.body.data).toMatchObject({ folder: { enum: {} }, length: { type: {} } });
+      // A `timestamp` given in Unix seconds is stored as the same time in Gregorian seconds.
+      const unix = Math.floor(Date.now() / 1000) - 600;
+      const dated = await uploadMessage(box, t, audio, `?timestamp=${unix}`);
+      expect(dated.status, JSON.stringify(dated.body)).toBe(201);
+      expect(dated.body.data.timestamp).toBe(unix + GREGORIAN_OFFSET_S);
     });
 
     it('vmbox messages: POST / DELETE on the list move several at once and report which failed', async () => {

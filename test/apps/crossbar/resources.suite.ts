@@ -9,6 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GREGORIAN_OFFSET_S } from '../../../src/api/time.ts';
 import { accountDbName, type DocumentStore } from '../../../src/store/index.ts';
 import { messageDocId, modbOf } from '../../../apps/callflow/voicemail-store.ts';
 import { seedAccounts, startCrossbar, type CbHarness } from './support.ts';
@@ -148,9 +149,11 @@ export function describeResources(label: string, open?: () => Promise<DocumentSt
         await cb.call('PUT', `${acct()}/vmboxes`, { token: t, data: { name: 'Other', mailbox: '3301' } })
       ).body.data.id as string;
       const audio = wav(48_000);
-      const first = await leaveMessage(ids.customer!, box, audio, 1_700_000_000);
+      // Kazoo's times are Gregorian seconds; `second` is as an earlier Fife may have stored
+      // it, in Unix seconds: it is still the later one, and answered in Gregorian seconds.
+      const first = await leaveMessage(ids.customer!, box, audio, 1_700_000_000 + GREGORIAN_OFFSET_S);
       const second = await leaveMessage(ids.customer!, box, wav(100), 1_700_000_100);
-      await leaveMessage(ids.customer!, other, wav(100), 1_700_000_050);
+      await leaveMessage(ids.customer!, other, wav(100), 1_700_000_050 + GREGORIAN_OFFSET_S);
       const msgs = `${acct()}/vmboxes/${box}/messages`;
       const list = await cb.call('GET', msgs, { token: t });
       expect(list.status, list.text).toBe(200);
@@ -159,13 +162,17 @@ export function describeResources(label: string, open?: () => Promise<DocumentSt
         folder: 'new',
         caller_id_number: '1001',
         length: 3000,
-        timestamp: 1_700_000_000,
+        timestamp: 1_700_000_000 + GREGORIAN_OFFSET_S,
       });
+      expect(list.body.data[1].timestamp).toBe(1_700_000_100 + GREGORIAN_OFFSET_S);
       const boxes = await cb.call('GET', `${acct()}/vmboxes`, { token: t });
       expect(boxes.body.data).toContainEqual(expect.objectContaining({ id: box, messages: 2 }));
       expect(boxes.body.data).toContainEqual(expect.objectContaining({ id: other, messages: 1 }));
       const one = await cb.call('GET', `${msgs}/${first}`, { token: t });
-      expect(one.body.data).toMatchObject({ media_id: first, call_id: 'call-1700000000' });
+      expect(one.body.data).toMatchObject({
+        media_id: first,
+        call_id: `call-${1_700_000_000 + GREGORIAN_OFFSET_S}`,
+      });
       const raw = await download(`${msgs}/${first}/raw`, t);
       expect(raw.status).toBe(200);
       expect(raw.headers.get('content-type')).toBe('audio/wav');
