@@ -8,9 +8,11 @@
  * - `callerStatus(env, callId, log)`: channel_status_req (Active-Only true) on `callevt`
  *   `call.status_req.<call-id>`; the ecallmgr whose switch holds the call answers `active`
  *   with Other-Leg-Call-ID when the call is bridged. Resolves `{state: 'bridged', otherLeg}`,
- *   `{state: 'waiting'}` (up, not bridged), or `{state: 'gone'}` when no ecallmgr answered
- *   within `STATUS_WAIT_MS` (no switch holds it). A request that cannot be sent is logged
- *   and taken as `waiting` (the caller is offered as before).
+ *   or `{state: 'waiting'}`: up and not bridged, and also when no ecallmgr answered within
+ *   `STATUS_WAIT_MS` or the request could not be sent (logged): only a positive answer
+ *   takes a caller out of the queue (an ecallmgr restarting, or none at all as in tests
+ *   with simulated phones, must not drop callers). Kazoo's is_call_alive drops a caller
+ *   nobody answers for.
  * - One Requester per bus transport, started on first use (its queue is auto-deleted with
  *   the connection).
  */
@@ -21,7 +23,7 @@ import type { AcdcEnv } from './send.ts';
 
 export const STATUS_WAIT_MS = 1500;
 
-export type CallerStatus = { state: 'bridged'; otherLeg: string } | { state: 'waiting' } | { state: 'gone' };
+export type CallerStatus = { state: 'bridged'; otherLeg: string } | { state: 'waiting' };
 
 const requesters = new WeakMap<BusTransport, Promise<Requester>>();
 
@@ -53,7 +55,7 @@ export async function callerStatus(env: AcdcEnv, callId: string, log: Logger): P
       ? { state: 'bridged', otherLeg: other }
       : { state: 'waiting' };
   } catch (err) {
-    if (err instanceof RequestTimeoutError) return { state: 'gone' };
+    if (err instanceof RequestTimeoutError) return { state: 'waiting' };
     log.warn({ err, call_id: callId }, 'acdc queue: caller status not known; offered as waiting');
     return { state: 'waiting' };
   }

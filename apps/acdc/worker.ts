@@ -30,8 +30,7 @@
  *   one offer, the live delivery acked.
  * - A redelivered caller (its worker or node died holding it) is looked up on its switch
  *   before each offer (caller-status.ts, Kazoo's is_call_alive): bridged already (to an
- *   agent the dead worker's offer rang) it is done, outcome `already_bridged`; on no
- *   switch, `gone`; an agent the manager knows busy with it (agent_change Call-ID):
+ *   agent the dead worker's offer rang) it is done, outcome `already_bridged`; an agent the manager knows busy with it (agent_change Call-ID):
  *   `already_answered`; an agent still ringing for it: it waits (no second agent rung at
  *   once); else offered as usual.
  * - Every outcome is one log line with the caller's call_id.
@@ -149,16 +148,14 @@ async function offer(s: State, ctx: ProcessContext): Promise<void> {
 }
 
 /**
- * A redelivered caller may have been bridged to an agent rung by the worker that died (or
- * have left): asked of its switch, a caller that is bridged or gone is done, not offered.
+ * A redelivered caller may have been bridged to an agent rung by the worker that died:
+ * asked of its switch and of the manager, a caller bridged or with an agent is not offered.
  */
 async function stillWaiting(s: State, ctx: ProcessContext, c: Caller): Promise<boolean> {
   const st = await callerStatus(s.a.env, c.callId, ctx.log);
   if (s.cur !== c) return false;
-  if (st.state !== 'waiting') {
-    finish(s, ctx, c, st.state === 'bridged' ? 'already_bridged' : 'gone', {
-      ...(st.state === 'bridged' ? { other_leg: st.otherLeg } : {}),
-    });
+  if (st.state === 'bridged') {
+    finish(s, ctx, c, 'already_bridged', { other_leg: st.otherLeg });
     return false;
   }
   const withAgent = await managerCall<{ agentId: string; change: string } | undefined>(
