@@ -5,7 +5,7 @@
  *
  * Callers enter through a callflow `acdc_member` (number 6000) into one queue
  * (round_robin) served by ACDC_BENCH_AGENTS agents (100), each a registered phone that
- * answers at once and hangs up after ACDC_BENCH_TALK_MS (100). Baseline, in the same run:
+ * answers at once and hangs up ACDC_BENCH_TALK_MS (1000) after answering. Baseline, in the same run:
  * the same callflow stack without acdc (why: it isolates what the queue adds to a call the
  * platform already routes, answers and bridges):
  * 1. Memory per waiting caller: ACDC_BENCH_CALLERS (1000) callers waiting in the queue (no
@@ -32,12 +32,12 @@ import { managerName } from '../../apps/acdc/manager.ts';
 const BUS = process.env.ACDC_BENCH_BUS ?? 'embedded';
 const AGENTS = Number(process.env.ACDC_BENCH_AGENTS ?? 100);
 const CALLERS = Number(process.env.ACDC_BENCH_CALLERS ?? 1000);
-const TALK_MS = Number(process.env.ACDC_BENCH_TALK_MS ?? 100);
+const TALK_MS = Number(process.env.ACDC_BENCH_TALK_MS ?? 1000);
 const PACED = Number(process.env.ACDC_BENCH_PACED ?? 200);
 const RATE = Number(process.env.ACDC_BENCH_RATE ?? 20);
 const WORKERS = Number(process.env.ACDC_BENCH_WORKERS ?? 50);
 const QUEUE = 'bench';
-const LIMIT_MS = 180_000;
+const LIMIT_MS = Number(process.env.ACDC_BENCH_LIMIT_MS ?? 120_000);
 const MOH = 'silence_stream://3600000';
 const out = (s: string): boolean => process.stdout.write(`${s}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -54,10 +54,12 @@ function memory(): { heap: number; rss: number } {
   return { heap: m.heapUsed, rss: m.rss };
 }
 
+let detail: (() => string) | undefined;
 async function until(what: string, cond: () => boolean | Promise<boolean>): Promise<void> {
   const end = Date.now() + LIMIT_MS;
   while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`bench gave up waiting for ${what}`);
+    if (Date.now() > end)
+      throw new Error(`bench gave up waiting for ${what}${detail === undefined ? '' : ` (${detail()})`}`);
     await sleep(20);
   }
 }
@@ -98,6 +100,14 @@ async function main(): Promise<void> {
   );
   const h = await startCfHarness(BUS === 'embedded' ? {} : { amqpUrl: BUS });
   const view = new SwitchView(h);
+  detail = () =>
+    `bridged ${view.bridged.size}, channels ${h.sw.channelCount}, answered ${h.sw.channels().filter((c) => c.answerState === 'answered').length}; ` +
+    h.lines
+      .filter((l) => Number(l.level) >= 40)
+      .filter((l) => l.msg !== 'acdc agent: too many missed calls; out of rotation until login or resume')
+      .slice(-4)
+      .map((l) => `${String(l.msg)} ${String(l.reason ?? l.err ?? '')}`)
+      .join(' | ');
   const agents = Array.from({ length: AGENTS }, (_, i) => `agent${i}`);
   for (const a of agents) await h.phone(a, { mode: 'auto', hangupAfterMs: TALK_MS });
   await h.phone('1002', { mode: 'auto', hangupAfterMs: TALK_MS });
@@ -151,6 +161,8 @@ async function main(): Promise<void> {
       store: h.store,
       settings: {
         account_id: h.accountId,
+        // A miss under load must not take an agent out for the rest of the run (they are counted).
+        max_connect_failures: 1_000_000,
         queues: [
           {
             id: QUEUE,
@@ -212,12 +224,18 @@ async function main(): Promise<void> {
   await allGone(h);
 
   // 3. Enter -> agent ring, agents idle, callers paced.
+  let notReady = '';
   const ready = async (): Promise<boolean> => {
     const v = (await GenServer.call(h.rt, managerName(QUEUE), { op: 'view' })) as {
       agents: Record<string, string>;
     };
-    return agents.every((a) => v.agents[a] === 'available');
+    notReady = agents
+      .filter((a) => v.agents[a] !== 'available')
+      .map((a) => `${a}:${String(v.agents[a])}`)
+      .join(' ');
+    return notReady === '';
   };
+  detail = () => `not ready: ${notReady}`;
   await until('every agent ready', ready);
   const lat: number[] = [];
   const paced: Promise<void>[] = [];
@@ -253,6 +271,15 @@ async function main(): Promise<void> {
     `  acdc queue        p50 ${pct(lat, 50).toFixed(1)} ms  p99 ${pct(lat, 99).toFixed(1)} ms (${(pct(lat, 50) / pct(baseLat.lat, 50)).toFixed(2)}x at p50)`,
   );
 
+  const warns = new Map<string, number>();
+  for (const l of h.lines)
+    if (Number(l.level) >= 40) {
+      const k = `${String(l.msg)}${l.reason === undefined ? '' : ` (${String(l.reason)})`}`;
+      warns.set(k, (warns.get(k) ?? 0) + 1);
+    }
+  out('warnings and errors logged during the run');
+  for (const [k, n] of [...warns].sort((a, b) => b[1] - a[1]).slice(0, 8))
+    out(`  ${String(n).padStart(6)}  ${k}`);
   const exited = h.rt.awaitExit(r.pid);
   h.rt.exit(r.pid, 'shutdown');
   await exited;
