@@ -128,23 +128,39 @@ async function main(): Promise<void> {
 
   // 1. Memory per waiting caller.
   const answered = (): number => h.sw.channels().filter((c) => c.answerState === 'answered').length;
+  /** Waits until `count()` reaches `n`, or has not moved for 3 s (a call lost under load). */
+  const settle = async (what: string, count: () => number | Promise<number>, n: number): Promise<void> => {
+    let last = -1;
+    let since = Date.now();
+    await until(what, async () => {
+      const c = await count();
+      if (c !== last) [last, since] = [c, Date.now()];
+      return c >= n || Date.now() - since > 3000;
+    });
+  };
+  /**
+   * Places CALLERS calls to `to`, 50 at a time (each is routed with a route_req round trip
+   * that a loaded machine may lose: such a call is hung up and not counted), waits until
+   * `waiting()` counts every answered one, and answers heap and RSS per caller held.
+   */
   const held = async (
     to: string,
-    ready: () => boolean | Promise<boolean>,
-  ): Promise<{ heap: number; rss: number }> => {
+    waiting: () => number | Promise<number>,
+  ): Promise<{ heap: number; rss: number; n: number }> => {
     await sleep(200);
     const m0 = memory();
-    // 50 at a time (each is routed with a route_req round trip), each batch answered first.
     for (let i = 0; i < CALLERS; i += 50) {
       for (let k = i; k < Math.min(CALLERS, i + 50); k++) place(h, to);
-      await until(`callers up to ${i + 50} answered on ${to}`, () => answered() >= Math.min(CALLERS, i + 50));
+      await settle(`callers up to ${i + 50} answered on ${to}`, answered, Math.min(CALLERS, i + 50));
     }
-    await until(`${CALLERS} callers held on ${to}`, ready);
+    for (const c of h.sw.channels()) if (c.answerState !== 'answered') h.sw.hangup(c.uuid);
+    const n = answered();
+    await settle(`${n} callers held on ${to}`, waiting, n);
     await sleep(200);
     const m1 = memory();
-    return { heap: (m1.heap - m0.heap) / CALLERS, rss: (m1.rss - m0.rss) / CALLERS };
+    return { heap: (m1.heap - m0.heap) / n, rss: (m1.rss - m0.rss) / n, n };
   };
-  const baseMem = await held('7000', () => answered() >= CALLERS);
+  const baseMem = await held('7000', answered);
   h.sw.channels().forEach((c) => h.sw.hangup(c.uuid));
   await allGone(h);
 
@@ -185,14 +201,14 @@ async function main(): Promise<void> {
   if (r.type !== 'ok') throw new Error(`acdc_sup failed to start: ${JSON.stringify(r)}`);
   const waitingNow = async (): Promise<number> =>
     (await h.bus.checkQueue(acdcSharedQueue(h.accountId, QUEUE))).messageCount + WORKERS;
-  const acdcMem = await held('6000', async () => (await waitingNow()) >= CALLERS);
+  const acdcMem = await held('6000', waitingNow);
 
   // 2. Served per second: the agents log in and serve the waiting callers.
   const callers = h.sw.channels().map((c) => c.uuid);
   const t0 = performance.now();
   for (const a of agents) await acdcSend(env, 'agent_login', { 'Account-ID': h.accountId, 'Agent-ID': a });
   await until('every waiting caller served', () => callers.every((c) => view.bridged.has(c)));
-  const acdcRate = CALLERS / ((performance.now() - t0) / 1000);
+  const acdcRate = callers.length / ((performance.now() - t0) / 1000);
   await allGone(h);
 
   const direct = async (n: number, paced: boolean): Promise<{ rate: number; lat: number[] }> => {
@@ -233,10 +249,12 @@ async function main(): Promise<void> {
       .filter((a) => v.agents[a] !== 'available')
       .map((a) => `${a}:${String(v.agents[a])}`)
       .join(' ');
-    return notReady === '';
+    // An agent left busy or ringing by a lost event is reported, not waited for.
+    return notReady.split(' ').filter(Boolean).length <= AGENTS / 10;
   };
   detail = () => `not ready: ${notReady}`;
-  await until('every agent ready', ready);
+  await until('nine agents in ten ready', ready);
+  const stuck = notReady;
   const lat: number[] = [];
   const paced: Promise<void>[] = [];
   for (let i = 0; i < PACED; i++) {
@@ -253,8 +271,12 @@ async function main(): Promise<void> {
   const baseLat = await direct(PACED, true);
 
   out('memory per waiting caller (heap / rss after GC)');
-  out(`  callflow holding callers (no acdc)     heap ${kb(baseMem.heap)}, rss ${kb(baseMem.rss)}`);
-  out(`  waiting in the acdc queue              heap ${kb(acdcMem.heap)}, rss ${kb(acdcMem.rss)}`);
+  out(
+    `  callflow holding callers (no acdc)     heap ${kb(baseMem.heap)}, rss ${kb(baseMem.rss)} (${baseMem.n} held)`,
+  );
+  out(
+    `  waiting in the acdc queue              heap ${kb(acdcMem.heap)}, rss ${kb(acdcMem.rss)} (${acdcMem.n} held)`,
+  );
   out(
     `  acdc's share                           heap ${kb(acdcMem.heap - baseMem.heap)}, rss ${kb(acdcMem.rss - baseMem.rss)}`,
   );
@@ -277,6 +299,7 @@ async function main(): Promise<void> {
       const k = `${String(l.msg)}${l.reason === undefined ? '' : ` (${String(l.reason)})`}`;
       warns.set(k, (warns.get(k) ?? 0) + 1);
     }
+  out(`agents not ready once every call had ended: ${stuck === '' ? 'none' : stuck}`);
   out('warnings and errors logged during the run');
   for (const [k, n] of [...warns].sort((a, b) => b[1] - a[1]).slice(0, 8))
     out(`  ${String(n).padStart(6)}  ${k}`);
