@@ -1,6 +1,6 @@
 /**
  * Runs the benchmarks: `npm run bench` runs every bench/<layer>/*.bench.ts but the soak
- * (run only when named: `npm run bench -- soak`), and `npm run bench -- kernel store`
+ * and acdc (run only when named: `npm run bench -- soak`, `npm run bench -- acdc`), and `npm run bench -- kernel store`
  * only those layers. Each bench is a standalone script
  * run in its own Node process (with --expose-gc) that prints its own figures.
  *
@@ -19,8 +19,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
 const dist = args.includes('--dist');
 const wanted = args.filter((a) => a !== '--dist');
-/** Layers run only when named: the soak takes 30 minutes by default. */
-const ON_REQUEST = ['soak'];
+/** Layers run only when named: the soak takes 30 minutes by default, acdc a few minutes. */
+const ON_REQUEST = ['soak', 'acdc'];
 const layers = readdirSync(here).filter(
   (d) =>
     statSync(join(here, d)).isDirectory() &&

@@ -28,6 +28,7 @@ import { managerChildSpec } from '../apps/acdc/manager.ts';
 import type { AcdcEnv } from '../apps/acdc/send.ts';
 import { acdcSettings, type QueueSettings } from '../apps/acdc/settings.ts';
 import { workerChildSpecs } from '../apps/acdc/worker.ts';
+import { sharedQueueGuard } from '../apps/acdc/shared-queue-guard.ts';
 import { FIFE_VERSION } from '../src/version.ts';
 
 export const ACDC_SUP = 'acdc_sup';
@@ -100,16 +101,19 @@ export function acdcTree(s: AcdcServices): SupervisorSpec {
 export function queueSupSpec(env: AcdcEnv, q: QueueSettings): ChildSpec {
   return sup(`acdc_queue_sup:${q.id}`, { strategy: 'rest_for_one', intensity: 5, period: 30 }, [
     managerChildSpec({ env, queueId: q.id, strategy: q.strategy }),
-    sup(
+    Supervisor.childSpec(
       `acdc_workers_sup:${q.id}`,
-      { strategy: 'one_for_one', intensity: 10, period: 30 },
-      Array.from({ length: q.workers }, (_, n) =>
-        sup(
-          `acdc_worker_sup:${q.id}:${n}`,
-          { strategy: 'one_for_all', intensity: 5, period: 30 },
-          workerChildSpecs({ env, queueId: q.id, n, timing: q.timing, maxPriority: q.maxPriority }),
+      sharedQueueGuard(env, q.id, q.maxPriority, {
+        flags: { strategy: 'one_for_one', intensity: 10, period: 30 },
+        children: Array.from({ length: q.workers }, (_, n) =>
+          sup(
+            `acdc_worker_sup:${q.id}:${n}`,
+            { strategy: 'one_for_all', intensity: 5, period: 30 },
+            workerChildSpecs({ env, queueId: q.id, n, timing: q.timing, maxPriority: q.maxPriority }),
+          ),
         ),
-      ),
+      }),
+      { name: `acdc_workers_sup:${q.id}` },
     ),
   ]);
 }

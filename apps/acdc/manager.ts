@@ -79,6 +79,8 @@ interface State {
   readonly stats: QueueStats;
   /** Orders the moments agents became available (most_idle), without clock ties. */
   readonly seq: { n: number };
+  /** The caller each agent rings or talks to, from its agent_change (Call-ID). */
+  readonly agentCall: Map<string, { callId: string; change: string }>;
 }
 
 export type ManagerCall =
@@ -86,7 +88,9 @@ export type ManagerCall =
   | { op: 'pick'; candidates: string[]; avoid: string[] }
   | { op: 'view' }
   | { op: 'empty' }
-  | { op: 'cancelled'; callId: string };
+  | { op: 'cancelled'; callId: string }
+  /** Which agent rings (`ringing`) or talks to (`busy`) this caller, if any. */
+  | { op: 'caller_with_agent'; callId: string };
 type Cast = { op: 'wait'; pid: Pid } | { op: 'msg'; m: Envelope };
 
 const MAX_CANCELLED = 10_000;
@@ -238,6 +242,7 @@ const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
         longestTalkMs: 0,
       },
       seq: { n: 0 },
+      agentCall: new Map(),
     }),
   listen: (a) => ({
     queue: '',
@@ -291,6 +296,10 @@ const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
         return reply(pickAgent(s.a.strategy, s.ss, c.candidates, new Set(c.avoid)), s);
       case 'cancelled':
         return reply(s.cancelled.has(c.callId), s);
+      case 'caller_with_agent': {
+        const hit = [...s.agentCall].find(([, v]) => v.callId === c.callId);
+        return reply(hit === undefined ? undefined : { agentId: hit[0], change: hit[1].change }, s);
+      }
       case 'empty':
         return reply(isEmpty(s), s);
       default:
@@ -309,6 +318,10 @@ const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
       const to = String(m.Change);
       const from = s.agents.get(agentId);
       s.agents.set(agentId, to);
+      const callId = typeof m['Call-ID'] === 'string' ? m['Call-ID'] : undefined;
+      if (callId !== undefined && (to === 'ringing' || to === 'busy'))
+        s.agentCall.set(agentId, { callId, change: to });
+      else s.agentCall.delete(agentId);
       noteLogin(s, ctx, agentId, m.Status !== undefined ? m.Status !== 'logged_out' : to !== 'unavailable');
       noteAgent(s.ss, agentId);
       endTalk(s, agentId, m.Status);

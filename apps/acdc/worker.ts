@@ -28,6 +28,11 @@
  *   The same caller delivered again to the fsm holding it (its first delivery came through
  *   a consumer that went away during a restart) replaces the held delivery: one caller,
  *   one offer, the live delivery acked.
+ * - A redelivered caller (its worker or node died holding it) is looked up on its switch
+ *   before each offer (caller-status.ts, Kazoo's is_call_alive): bridged already (to an
+ *   agent the dead worker's offer rang) it is done, outcome `already_bridged`; an agent the manager knows busy with it (agent_change Call-ID):
+ *   `already_answered`; an agent still ringing for it: it waits (no second agent rung at
+ *   once); else offered as usual.
  * - Every outcome is one log line with the caller's call_id.
  */
 import {
@@ -43,6 +48,7 @@ import type { Delivery } from '../../src/bus/index.ts';
 import { acdcSharedQueue, memberCallKey, memberCallResultKey, type Envelope } from '../../src/api/index.ts';
 import { acdcSend, type AcdcEnv } from './send.ts';
 import { managerName, type ManagerCall } from './manager.ts';
+import { callerStatus } from './caller-status.ts';
 
 export interface QueueTiming {
   readonly ringTimeoutMs: number;
@@ -77,6 +83,8 @@ interface Caller {
   resps: Map<string, string>;
   timer?: Ref;
   agent?: { id: string; queue: string };
+  /** Delivered again (its first worker or node died): its switch is asked before each offer. */
+  redelivered: boolean;
 }
 
 interface State {
@@ -117,6 +125,7 @@ async function offer(s: State, ctx: ProcessContext): Promise<void> {
   const c = s.cur;
   if (c === undefined) return;
   if (c.timer !== undefined) ctx.cancelTimer(c.timer);
+  if (c.redelivered && !(await stillWaiting(s, ctx, c))) return;
   c.offer += 1;
   c.phase = 'collecting';
   c.resps = new Map();
@@ -136,6 +145,41 @@ async function offer(s: State, ctx: ProcessContext): Promise<void> {
   } catch (err) {
     ctx.log.error({ err, call_id: c.callId }, 'acdc queue: member_connect_req not sent; will ask again');
   }
+}
+
+/**
+ * A redelivered caller may have been bridged to an agent rung by the worker that died:
+ * asked of its switch and of the manager, a caller bridged or with an agent is not offered.
+ */
+async function stillWaiting(s: State, ctx: ProcessContext, c: Caller): Promise<boolean> {
+  const st = await callerStatus(s.a.env, c.callId, ctx.log);
+  if (s.cur !== c) return false;
+  if (st.state === 'bridged') {
+    finish(s, ctx, c, 'already_bridged', { other_leg: st.otherLeg });
+    return false;
+  }
+  const withAgent = await managerCall<{ agentId: string; change: string } | undefined>(
+    s,
+    ctx,
+    { op: 'caller_with_agent', callId: c.callId },
+    undefined,
+  );
+  if (s.cur !== c || withAgent === undefined) return s.cur === c;
+  if (withAgent.change === 'busy') {
+    finish(s, ctx, c, 'already_answered', { agent_id: withAgent.agentId });
+    return false;
+  }
+  // An agent still rings for this caller (the offer of the worker that died): no second
+  // agent while it rings; asked again when an agent is available or after retry_interval.
+  ctx.log.info(
+    { call_id: c.callId, agent_id: withAgent.agentId },
+    'acdc queue: an agent rings for this caller; waiting',
+  );
+  c.phase = 'waiting';
+  if (c.timer !== undefined) ctx.cancelTimer(c.timer);
+  GenServer.cast(ctx.runtime, managerName(s.a.queueId), { op: 'wait', pid: ctx.self });
+  c.timer = ctx.sendAfter(s.a.timing.retryMs, { type: 'retry_offer', offer: c.offer } satisfies Info);
+  return false;
 }
 
 async function wait(s: State, ctx: ProcessContext, c: Caller): Promise<void> {
@@ -285,6 +329,7 @@ const Fsm: GenListenerBehaviour<State, WorkerArgs, never, Cast> = {
         offer: 0,
         expected: 0,
         resps: new Map(),
+        redelivered: c.delivery.redelivered === true,
       };
       ctx.log.info({ call_id: callId, redelivered: c.delivery.redelivered }, 'acdc queue: caller taken');
       await offer(s, ctx);

@@ -11,7 +11,8 @@
  *   request's Server-ID with its Msg-ID: channel_status_resp with Call-ID, Status
  *   `active`, Switch-Hostname (the switch's host), Switch-Nodename and Switch-URL (its
  *   event-socket address, as call events carry them) and Other-Leg-Call-ID when the call's
- *   call_control knows a bridged leg.
+ *   call_control knows a bridged leg, else when the switch has it bridged to a live leg
+ *   (bridge_uuid; a bridge made on the other leg, e.g. by an originate's uuid_bridge).
  * - A call no switch holds: Status `terminated`, Error-Msg `no node found with channel`,
  *   unless the request says Active-Only true (then nothing is sent), as Kazoo.
  * - A request without Server-ID is logged and dropped. The process keeps no state: the
@@ -25,6 +26,7 @@ import {
   type ListenerHandlerContext,
 } from '../../src/bus/gen-listener.ts';
 import { otherLegOf } from './call-control.ts';
+import { switchOp } from './node-ops.ts';
 import {
   APP_NAME,
   APP_VERSION,
@@ -53,6 +55,31 @@ export function switchOf(rt: Runtime, env: EcallmgrEnv, callId: string): SwitchL
   return undefined;
 }
 
+/**
+ * The live leg the switch has the call bridged to (`uuid_getvar <call> bridge_uuid`, then
+ * `uuid_exists` of it), for a bridge call_control did not see: FreeSWITCH fires
+ * CHANNEL_BRIDGE on the originator only, so a call bridged by `uuid_bridge <leg> <call>`
+ * (an originate with Existing-Call-ID) hears nothing. Undefined when not bridged or the
+ * switch cannot say (logged at debug).
+ */
+async function bridgedOnSwitch(
+  ctx: ListenerHandlerContext,
+  link: SwitchLink,
+  callId: string,
+): Promise<string | undefined> {
+  try {
+    const other = (
+      await switchOp(ctx.runtime, link, { kind: 'api', command: `uuid_getvar ${callId} bridge_uuid` })
+    ).trim();
+    if (other === '' || other === '_undef_' || other.startsWith('-ERR')) return undefined;
+    const up = (await switchOp(ctx.runtime, link, { kind: 'api', command: `uuid_exists ${other}` })).trim();
+    return up === 'true' ? other : undefined;
+  } catch (err) {
+    ctx.log.debug({ err: String(err), call_id: callId }, 'channel status: bridge not known to the switch');
+    return undefined;
+  }
+}
+
 async function answer(env: EcallmgrEnv, m: Envelope, ctx: ListenerHandlerContext): Promise<void> {
   const callId = String(m['Call-ID']);
   const log = ctx.log.child({ call_id: callId, msg_id: m['Msg-ID'] });
@@ -68,7 +95,8 @@ async function answer(env: EcallmgrEnv, m: Envelope, ctx: ListenerHandlerContext
       'Switch-Hostname': link.config.host,
       'Switch-Nodename': link.identity.name,
       'Switch-URL': link.identity.url,
-      'Other-Leg-Call-ID': await otherLegOf(ctx.runtime, callId),
+      'Other-Leg-Call-ID':
+        (await otherLegOf(ctx.runtime, callId)) ?? (await bridgedOnSwitch(ctx, link, callId)),
     };
     log.debug({ switch: link.identity.name }, 'channel status: active');
   } else if (isTrue(m['Active-Only'])) {

@@ -18,7 +18,10 @@
  *   Server-ID = this queue); then, when Originate-Immediate is false (park's default, as
  *   Kazoo), originate_ready and waits originateReadyMs (5 s) for originate_execute; then sends
  *   originate_started (Call-ID, Control-Queue) and `bgapi originate {vars}<dial> &park()`.
- *   `+OK`: with Existing-Call-ID the leg is bridged to it (uuid_bridge); originate_resp
+ *   `+OK`: with Existing-Call-ID the leg is bridged to it (uuid_bridge), unless that call
+ *   is bridged already (its bridge_uuid a live channel) and Intercept-Unbridged-Only is
+ *   not false (Kazoo's intercept_unbridged_only, default true): then, as when the bridge
+ *   fails (the call gone), the leg is hung up (uuid_kill) and the error answered; originate_resp
  *   (Call-ID, Application-Response SUCCESS, Control-Queue) goes to the requester and the
  *   process ends `normal`, leaving the leg to its call processes.
  * - Any failure (no switch up, no endpoint dialable, unregistered device, the switch's
@@ -101,6 +104,9 @@ type Msg =
   | { type: 'originated'; ok: true }
   | { type: 'originated'; ok: false; error: string }
   | { type: 'bridged'; error?: string }
+  | { type: 'partner'; error?: string; partner?: string }
+  | { type: 'partner_up'; error?: string; up: boolean }
+  | { type: 'leg_killed' }
   | SwitchReply;
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
@@ -130,6 +136,24 @@ function fail(s: State, why: string): Stop {
   }
   s.step = 'done';
   return { type: 'stop', reason: 'normal', state: s };
+}
+
+function bridge(s: State, ctx: ProcessContext, existing: string): Stop | NoReplyResult<State> {
+  const op: SwitchOp = { kind: 'api', command: `uuid_bridge ${s.callId} ${existing}` };
+  if (!castSwitchOp(ctx, s.link!, op, 'bridge')) return legFailed(s, ctx, 'lost connection to the switch');
+  return noreply(s);
+}
+
+/**
+ * The leg was placed (and answered) but cannot be bridged to Existing-Call-ID (gone, or
+ * already bridged): it is hung up, so the agent is not left on a call with nobody, and
+ * the request is answered with the error.
+ */
+function legFailed(s: State, ctx: ProcessContext, why: string): Stop {
+  const op: SwitchOp = { kind: 'api', command: `uuid_kill ${s.callId} ORIGINATOR_CANCEL` };
+  if (s.link === undefined || !castSwitchOp(ctx, s.link, op, 'leg_killed'))
+    s.log.error({ reason: why }, 'originate: leg not bridged and could not be hung up');
+  return fail(s, why);
 }
 
 /** The switch to place the leg on: where Existing-Call-ID is, else the first one up. */
@@ -169,6 +193,9 @@ function onSwitchReply(m: SwitchReply): Msg {
         ? m.error.reply.trim()
         : String(m.error);
   if (m.tag === 'bridge') return { type: 'bridged', error };
+  if (m.tag === 'partner') return { type: 'partner', error, partner: m.reply?.trim() };
+  if (m.tag === 'partner_up') return { type: 'partner_up', error, up: m.reply?.trim() === 'true' };
+  if (m.tag === 'leg_killed') return { type: 'leg_killed' };
   return error === undefined ? { type: 'originated', ok: true } : { type: 'originated', ok: false, error };
 }
 
@@ -358,12 +385,32 @@ export const Originate: GenServerBehaviour<State, OriginateArgs> = {
         if (!m.ok) return fail(s, m.error);
         const existing = str(s.a.req['Existing-Call-ID']);
         if (existing === undefined) return succeeded(s);
-        const op: SwitchOp = { kind: 'api', command: `uuid_bridge ${s.callId} ${existing}` };
-        if (!castSwitchOp(ctx, s.link!, op, 'bridge')) return fail(s, 'lost connection to the switch');
+        // Kazoo bridges with intercept and intercept_unbridged_only (default true): a caller
+        // already bridged (to another agent's leg) is not taken from it.
+        if (!isTrue(s.a.req['Intercept-Unbridged-Only'], true)) return bridge(s, ctx, existing);
+        const op: SwitchOp = { kind: 'api', command: `uuid_getvar ${existing} bridge_uuid` };
+        if (!castSwitchOp(ctx, s.link!, op, 'partner'))
+          return legFailed(s, ctx, 'lost connection to the switch');
         return noreply(s);
       }
+      case 'partner': {
+        const existing = str(s.a.req['Existing-Call-ID'])!;
+        if (m.error !== undefined) return legFailed(s, ctx, m.error);
+        if (m.partner === undefined || m.partner === '' || m.partner === '_undef_' || m.partner === s.callId)
+          return bridge(s, ctx, existing);
+        const op: SwitchOp = { kind: 'api', command: `uuid_exists ${m.partner}` };
+        if (!castSwitchOp(ctx, s.link!, op, 'partner_up'))
+          return legFailed(s, ctx, 'lost connection to the switch');
+        return noreply(s);
+      }
+      case 'partner_up':
+        if (m.error !== undefined) return legFailed(s, ctx, m.error);
+        if (m.up) return legFailed(s, ctx, 'existing call already bridged');
+        return bridge(s, ctx, str(s.a.req['Existing-Call-ID'])!);
       case 'bridged':
-        return m.error === undefined ? succeeded(s) : fail(s, m.error);
+        return m.error === undefined ? succeeded(s) : legFailed(s, ctx, m.error);
+      case 'leg_killed':
+        return noreply(s);
       case 'switch_reply':
         ctx.send(ctx.self, onSwitchReply(m));
         return noreply(s);

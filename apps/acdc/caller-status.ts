@@ -1,0 +1,62 @@
+/**
+ * Where a caller is on its switch, asked of ecallmgr (Kazoo's acdc_queue_listener
+ * is_call_alive, through channel_status_req): for a caller the broker redelivered, whose
+ * first worker (or node) died while it held the caller, perhaps after an agent was rung
+ * and bridged to it.
+ *
+ * Contract
+ * - `callerStatus(env, callId, log)`: channel_status_req (Active-Only true) on `callevt`
+ *   `call.status_req.<call-id>`; the ecallmgr whose switch holds the call answers `active`
+ *   with Other-Leg-Call-ID when the call is bridged. Resolves `{state: 'bridged', otherLeg}`,
+ *   or `{state: 'waiting'}`: up and not bridged, and also when no ecallmgr answered within
+ *   `STATUS_WAIT_MS` or the request could not be sent (logged): only a positive answer
+ *   takes a caller out of the queue (an ecallmgr restarting, or none at all as in tests
+ *   with simulated phones, must not drop callers). Kazoo's is_call_alive drops a caller
+ *   nobody answers for.
+ * - One Requester per bus transport, started on first use (its queue is auto-deleted with
+ *   the connection).
+ */
+import { build, callEventKey } from '../../src/api/index.ts';
+import { Requester, RequestTimeoutError, type BusTransport, type Envelope } from '../../src/bus/index.ts';
+import type { Logger } from '../../src/kernel/index.ts';
+import type { AcdcEnv } from './send.ts';
+
+export const STATUS_WAIT_MS = 1500;
+
+export type CallerStatus = { state: 'bridged'; otherLeg: string } | { state: 'waiting' };
+
+const requesters = new WeakMap<BusTransport, Promise<Requester>>();
+
+function requesterFor(env: AcdcEnv, log: Logger): Promise<Requester> {
+  let r = requesters.get(env.bus);
+  if (r === undefined) {
+    const req = new Requester({ transport: env.bus, logger: log, timeoutMs: STATUS_WAIT_MS });
+    r = req.start().then(() => req);
+    r.catch(() => requesters.delete(env.bus));
+    requesters.set(env.bus, r);
+  }
+  return r;
+}
+
+export async function callerStatus(env: AcdcEnv, callId: string, log: Logger): Promise<CallerStatus> {
+  try {
+    const req = await requesterFor(env, log);
+    const msg = build('channel_status_req', { 'Call-ID': callId, 'Active-Only': true }, env.ctx);
+    const resp = await req.call(
+      msg as unknown as Envelope,
+      { exchange: 'callevt', routingKey: callEventKey('status_req', callId) },
+      {
+        timeoutMs: STATUS_WAIT_MS,
+        validate: (m) => m['Event-Name'] === 'channel_status_resp' && m.Status === 'active',
+      },
+    );
+    const other = resp['Other-Leg-Call-ID'];
+    return typeof other === 'string' && other !== ''
+      ? { state: 'bridged', otherLeg: other }
+      : { state: 'waiting' };
+  } catch (err) {
+    if (err instanceof RequestTimeoutError) return { state: 'waiting' };
+    log.warn({ err, call_id: callId }, 'acdc queue: caller status not known; offered as waiting');
+    return { state: 'waiting' };
+  }
+}
