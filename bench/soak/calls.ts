@@ -23,9 +23,9 @@
  *   `stuck` (its A-leg not destroyed by placed + PATIENCE_MS + ANSWER_MS + TALK_MS +
  *   GRACE_MS). `stop()` stops placing and resolves once every call is settled.
  * - `leftoverLegs(switches)`: channels still on the simulators (after every call settled).
- * - `callProcesses(admin)`: call-ids that still have a process on a node (callflow
+ * - `callProcesses(admin)`: the calls that still have a process on a node (callflow
  *   executor `callflow_exe:<id>`, ecallmgr's `ecallmgr_call_control:<id>` or
- *   `ecallmgr_call_events:<id>`), from its `GET /tree`.
+ *   `ecallmgr_call_events:<id>`), from its `GET /tree`: call-id -> those names.
  */
 import { Switch, type SwitchEvent } from '../../src/switch/index.ts';
 import type { BusTransport } from '../../src/bus/index.ts';
@@ -165,16 +165,16 @@ export const leftoverLegs = (switches: Switch[]): number =>
 
 const CALL_PROCESS = /^(?:callflow_exe|ecallmgr_call_control|ecallmgr_call_events):(.+)$/;
 
-/** Call-ids with a process on the node whose admin endpoint is `admin`. */
-export async function callProcesses(admin: string): Promise<Set<string>> {
+/** The processes of calls on the node whose admin endpoint is `admin`: call-id -> names. */
+export async function callProcesses(admin: string): Promise<Map<string, string[]>> {
   const tree = (await (await fetch(`${admin}/tree`)).json()) as unknown;
-  const ids = new Set<string>();
+  const ids = new Map<string, string[]>();
   const walk = (x: unknown): void => {
     if (Array.isArray(x)) for (const y of x) walk(y);
     else if (x !== null && typeof x === 'object') {
       const name = (x as { name?: unknown }).name;
       const m = typeof name === 'string' ? CALL_PROCESS.exec(name) : null;
-      if (m) ids.add(m[1]!);
+      if (m) ids.set(m[1]!, [...(ids.get(m[1]!) ?? []), name as string]);
       for (const v of Object.values(x)) walk(v);
     }
   };

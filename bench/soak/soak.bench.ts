@@ -107,7 +107,7 @@ export interface SoakResult {
   calls: { placed: number; bridged: number; abandoned: number };
   callsStuck: number;
   /** The parts of callsStuck: A-legs up past their deadline, legs left, calls with processes left. */
-  stuck: { aLegs: string[]; legsLeft: string[]; onNodes: string[] };
+  stuck: { aLegs: string[]; legsLeft: string[]; onNodes: string[]; procs: string[] };
   faults: Record<string, number>;
   restartsByReason: Record<string, number>;
   nodeExits: Record<string, number | null>;
@@ -304,10 +304,18 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       .map((c) => c.uuid);
     const known = new Set([...aLegs, ...legsLeft]);
     let onNodes: string[] = [];
+    let leftProcs: string[] = [];
     await pollUntil(
       async () => {
-        const ids = await Promise.all(nodes.map((n) => callProcesses(n.admin)));
-        onNodes = [...new Set(ids.flatMap((s) => [...s]))].filter((id) => !known.has(id));
+        const left = await Promise.all(
+          nodes.map(async (n) =>
+            [...(await callProcesses(n.admin))]
+              .filter(([id]) => !known.has(id))
+              .map(([id, procs]) => ({ id, node: n.name, procs })),
+          ),
+        );
+        onNodes = [...new Set(left.flat().map((x) => x.id))];
+        leftProcs = left.flat().map((x) => `${x.node}: ${x.procs.join(', ')}`);
         return onNodes.length === 0;
       },
       'call processes to end',
@@ -343,7 +351,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       registrationsLost: Math.max(0, sippSuccessful - foundAtEnd),
       calls: { placed: calls.placed, bridged: calls.bridged, abandoned: calls.abandoned },
       callsStuck: aLegs.size + legsLeft.length + onNodes.length,
-      stuck: { aLegs: [...aLegs], legsLeft, onNodes },
+      stuck: { aLegs: [...aLegs], legsLeft, onNodes, procs: leftProcs },
       faults,
       restartsByReason,
       nodeExits,
@@ -355,6 +363,12 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       })),
     };
   } finally {
+    if (process.env.FIFE_SOAK_LOG_DIR)
+      for (const n of nodes)
+        writeFileSync(
+          join(process.env.FIFE_SOAK_LOG_DIR, `${n.name}.jsonl`),
+          n.proc.lines.map((l) => JSON.stringify(l)).join('\n'),
+        );
     await load?.stop();
     for (const f of followers) f.stop();
     await kamailio?.stop();
@@ -380,8 +394,8 @@ export function printSoak(r: SoakResult, log: (s: string) => void = (s) => conso
   log(
     `calls stuck: ${r.callsStuck} (placed ${r.calls.placed}, bridged ${r.calls.bridged}, abandoned ${r.calls.abandoned}; A-legs up past their deadline ${r.stuck.aLegs.length}, legs left on the switches ${r.stuck.legsLeft.length}, calls with processes left on nodes ${r.stuck.onNodes.length})`,
   );
-  for (const id of [...r.stuck.aLegs, ...r.stuck.legsLeft, ...r.stuck.onNodes].slice(0, 10))
-    log(`  stuck: ${id}`);
+  for (const id of [...r.stuck.aLegs, ...r.stuck.legsLeft].slice(0, 10)) log(`  stuck on a switch: ${id}`);
+  for (const p of r.stuck.procs.slice(0, 10)) log(`  left on ${p}`);
   log(`faults injected: ${kv(r.faults)}`);
   log(`restarts by reason: ${kv(r.restartsByReason)}`);
   for (const m of r.rss)
