@@ -21,14 +21,21 @@
  *   `bridged` (CHANNEL_BRIDGE on its A-leg), `abandoned` (not bridged PATIENCE_MS after it
  *   was placed: the harness hangs the A-leg up, as a caller hearing nothing would),
  *   `stuck` (its A-leg not destroyed by placed + PATIENCE_MS + ANSWER_MS + TALK_MS +
- *   GRACE_MS). `stop()` stops placing and resolves once every call is settled.
- * - `leftoverLegs(switches)`: channels still on the simulators (after every call settled).
+ *   GRACE_MS), overall and per switch. `stop()` stops placing and resolves once every call
+ *   is settled.
+ * - `registerCallees(switches, req, realm)`: registers the callee phones again until
+ *   reg_query finds each (a reg_success sent before any registrar listened is lost).
  * - `callProcesses(admin)`: the calls that still have a process on a node (callflow
  *   executor `callflow_exe:<id>`, ecallmgr's `ecallmgr_call_control:<id>` or
  *   `ecallmgr_call_events:<id>`), from its `GET /tree`: call-id -> those names.
+ * - `callsLeft(figures, switches, nodes)`, once every call settled: `aLegs` (the stuck
+ *   A-legs), `legsLeft` (other channels still on the switches, not a leg of those),
+ *   `onNodes` (calls with a process left on a node, polled for up to LEFT_WAIT_MS; not
+ *   counted again when already stuck on a switch) and `procs` (`<node>: <names>`).
  */
 import { Switch, type SwitchEvent } from '../../src/switch/index.ts';
-import type { BusTransport } from '../../src/bus/index.ts';
+import type { BusTransport, Requester } from '../../src/bus/index.ts';
+import { pollUntil, regQuery, regQueryFound } from '../../test/support/cluster.ts';
 import type { Logger } from '../../src/kernel/index.ts';
 import { accountDbName, type DocumentStore } from '../../src/store/index.ts';
 import { addDevice } from '../../apps/registrar/provisioning.ts';
@@ -81,7 +88,16 @@ export async function provisionCallflows(
   }
 }
 
+export interface SwitchFigures {
+  placed: number;
+  bridged: number;
+  abandoned: number;
+  stuck: number;
+}
+
 export interface CallFigures {
+  /** The same counts per switch (index as given). */
+  bySwitch: SwitchFigures[];
   placed: number;
   bridged: number;
   abandoned: number;
@@ -92,10 +108,11 @@ export interface CallFigures {
 
 interface Followed {
   bridged: boolean;
+  sw: number;
 }
 
 export class CallLoad {
-  readonly figures: CallFigures = { placed: 0, bridged: 0, abandoned: 0, stuck: 0, stuckIds: [] };
+  readonly figures: CallFigures;
   private readonly calls = new Map<string, Followed>();
   private readonly settled: Array<Promise<void>> = [];
   private readonly offs: Array<() => void> = [];
@@ -106,6 +123,8 @@ export class CallLoad {
     private readonly switches: Switch[],
     private readonly realm: string,
   ) {
+    const zero = (): SwitchFigures => ({ placed: 0, bridged: 0, abandoned: 0, stuck: 0 });
+    this.figures = { ...zero(), bySwitch: switches.map(zero), stuckIds: [] };
     for (const sw of switches)
       this.offs.push(
         sw.onEvent((ev: SwitchEvent) => {
@@ -113,10 +132,15 @@ export class CallLoad {
           const c = this.calls.get(ev.uuid);
           if (c !== undefined && !c.bridged) {
             c.bridged = true;
-            this.figures.bridged++;
+            this.count(c.sw, 'bridged');
           }
         }),
       );
+  }
+
+  private count(sw: number, what: keyof SwitchFigures): void {
+    this.figures[what]++;
+    this.figures.bySwitch[sw]![what]++;
   }
 
   start(everyMs: number): void {
@@ -131,19 +155,19 @@ export class CallLoad {
       to: numberOf(i),
       variables: { sip_from_host: this.realm },
     });
-    const c: Followed = { bridged: false };
+    const c: Followed = { bridged: false, sw: i };
     this.calls.set(uuid, c);
-    this.figures.placed++;
+    this.count(i, 'placed');
     const destroyed = sw.whenDestroyed(uuid).then(() => true);
     const wait = (ms: number): Promise<false> => new Promise((r) => setTimeout(() => r(false), ms));
     this.settled.push(
       (async () => {
         if (!(await Promise.race([destroyed, wait(PATIENCE_MS)])) && !c.bridged) {
-          this.figures.abandoned++;
+          this.count(i, 'abandoned');
           sw.hangup(uuid, 'ORIGINATOR_CANCEL');
         }
         if (!(await Promise.race([destroyed, wait(ANSWER_MS + TALK_MS + GRACE_MS)]))) {
-          this.figures.stuck++;
+          this.count(i, 'stuck');
           this.figures.stuckIds.push(uuid);
         }
       })(),
@@ -160,8 +184,22 @@ export class CallLoad {
   }
 }
 
-export const leftoverLegs = (switches: Switch[]): number =>
-  switches.reduce((n, sw) => n + sw.channels().length, 0);
+/**
+ * Phones registered: each callee's reg_success published again (one sent before the
+ * registrars listened is lost) until reg_query finds it.
+ */
+export async function registerCallees(switches: Switch[], req: Requester, realm: string): Promise<void> {
+  for (const [i, sw] of switches.entries()) {
+    sw.registerEndpoint(calleeOf(i), CALLEE_SCRIPT);
+    await pollUntil(
+      async () => {
+        const a = await regQuery(req, realm, calleeOf(i)).catch(() => undefined);
+        return a !== undefined && regQueryFound(a, `sip:${calleeOf(i)}@`);
+      },
+      `${calleeOf(i)} registered`,
+    );
+  }
+}
 
 const CALL_PROCESS = /^(?:callflow_exe|ecallmgr_call_control|ecallmgr_call_events):(.+)$/;
 
@@ -180,4 +218,39 @@ export async function callProcesses(admin: string): Promise<Map<string, string[]
   };
   walk(tree);
   return ids;
+}
+
+/** How long processes of calls that ended may take to end (executor's 10 s hang-up wait). */
+export const LEFT_WAIT_MS = 30_000;
+
+export async function callsLeft(
+  figures: CallFigures,
+  switches: Switch[],
+  nodes: Array<{ name: string; admin: string }>,
+): Promise<{ aLegs: string[]; legsLeft: string[]; onNodes: string[]; procs: string[] }> {
+  const aLegs = new Set(figures.stuckIds);
+  const legsLeft = switches
+    .flatMap((sw) => sw.channels())
+    .filter((c) => !aLegs.has(c.uuid) && (c.otherLeg === undefined || !aLegs.has(c.otherLeg)))
+    .map((c) => c.uuid);
+  const known = new Set([...aLegs, ...legsLeft]);
+  let onNodes: string[] = [];
+  let procs: string[] = [];
+  await pollUntil(
+    async () => {
+      const left = await Promise.all(
+        nodes.map(async (n) =>
+          [...(await callProcesses(n.admin))]
+            .filter(([id]) => !known.has(id))
+            .map(([id, names]) => ({ id, node: n.name, names })),
+        ),
+      );
+      onNodes = [...new Set(left.flat().map((x) => x.id))];
+      procs = left.flat().map((x) => `${x.node}: ${x.names.join(', ')}`);
+      return onNodes.length === 0;
+    },
+    'call processes to end',
+    LEFT_WAIT_MS,
+  ).catch(() => undefined); // what is left is the answer
+  return { aLegs: [...aLegs], legsLeft, onNodes, procs };
 }

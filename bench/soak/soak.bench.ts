@@ -66,14 +66,7 @@ import { busExchangeSpecs } from '../../src/api/bus-adapters.ts';
 import { CouchStore } from '../../src/store/index.ts';
 import { addAccount, addDevice } from '../../apps/registrar/provisioning.ts';
 import type { Switch } from '../../src/switch/index.ts';
-import {
-  CALLEE_SCRIPT,
-  CallLoad,
-  callProcesses,
-  calleeOf,
-  provisionCallflows,
-  startCallSwitches,
-} from './calls.ts';
+import { CallLoad, callsLeft, provisionCallflows, registerCallees, startCallSwitches } from './calls.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const REGISTER_XML = join(ROOT, 'test/apps/registrar/sipp/register.xml');
@@ -239,16 +232,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     req = new Requester({ transport: bus, logger, timeoutMs: 8000 });
     await req.start();
 
-    // The callee phones' reg_success went out before the registrars listened: published again.
-    for (const [i, sw] of switches.entries()) sw.registerEndpoint(calleeOf(i), CALLEE_SCRIPT);
-    for (const i of switches.keys())
-      await pollUntil(
-        async () => {
-          const a = await regQuery(req!, REALM, calleeOf(i)).catch(() => undefined);
-          return a !== undefined && regQueryFound(a, `sip:${calleeOf(i)}@`);
-        },
-        `${calleeOf(i)} registered`,
-      );
+    await registerCallees(switches, req, REALM);
     const faults: Record<string, number> = {};
     const restartsByReason: Record<string, number> = {};
     for (const n of nodes) followers.push(followEvents(n, faults, restartsByReason));
@@ -297,30 +281,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     log('soak: schedules stopped; waiting for every call placed to settle');
     const calls = await load.stop();
     load = undefined;
-    const aLegs = new Set(calls.stuckIds);
-    const legsLeft = switches
-      .flatMap((sw) => sw.channels())
-      .filter((c) => !aLegs.has(c.uuid) && (c.otherLeg === undefined || !aLegs.has(c.otherLeg)))
-      .map((c) => c.uuid);
-    const known = new Set([...aLegs, ...legsLeft]);
-    let onNodes: string[] = [];
-    let leftProcs: string[] = [];
-    await pollUntil(
-      async () => {
-        const left = await Promise.all(
-          nodes.map(async (n) =>
-            [...(await callProcesses(n.admin))]
-              .filter(([id]) => !known.has(id))
-              .map(([id, procs]) => ({ id, node: n.name, procs })),
-          ),
-        );
-        onNodes = [...new Set(left.flat().map((x) => x.id))];
-        leftProcs = left.flat().map((x) => `${x.node}: ${x.procs.join(', ')}`);
-        return onNodes.length === 0;
-      },
-      'call processes to end',
-      30_000,
-    ).catch(() => undefined);
+    const { aLegs, legsLeft, onNodes, procs: leftProcs } = await callsLeft(calls, switches, nodes);
 
     log('soak: schedules stopped, nodes ready; asking reg_query for every phone');
     // Every phone asked; one not answered in time (or not found yet) is asked again.
@@ -350,8 +311,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       foundAtEnd,
       registrationsLost: Math.max(0, sippSuccessful - foundAtEnd),
       calls: { placed: calls.placed, bridged: calls.bridged, abandoned: calls.abandoned },
-      callsStuck: aLegs.size + legsLeft.length + onNodes.length,
-      stuck: { aLegs: [...aLegs], legsLeft, onNodes, procs: leftProcs },
+      callsStuck: aLegs.length + legsLeft.length + onNodes.length,
+      stuck: { aLegs, legsLeft, onNodes, procs: leftProcs },
       faults,
       restartsByReason,
       nodeExits,
