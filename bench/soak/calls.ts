@@ -31,7 +31,8 @@
  * - `callsLeft(figures, switches, nodes)`, once every call settled: `aLegs` (the stuck
  *   A-legs), `legsLeft` (other channels still on the switches, not a leg of those),
  *   `onNodes` (calls with a process left on a node, polled for up to LEFT_WAIT_MS; not
- *   counted again when already stuck on a switch) and `procs` (`<node>: <names>`).
+ *   counted again when already stuck on a switch; with `only`, only those calls) and
+ *   `procs` (`<node>: <names>`).
  */
 import { Switch, type SwitchEvent } from '../../src/switch/index.ts';
 import type { BusTransport, Requester } from '../../src/bus/index.ts';
@@ -175,6 +176,11 @@ export class CallLoad {
     return uuid;
   }
 
+  /** The A-legs of the calls placed on switch `i`. */
+  callsOn(i: number): Set<string> {
+    return new Set([...this.calls].filter(([, c]) => c.sw === i).map(([id]) => id));
+  }
+
   /** Stops placing calls; resolves once every call placed is settled (ended or stuck). */
   async stop(): Promise<CallFigures> {
     clearInterval(this.timer);
@@ -227,6 +233,7 @@ export async function callsLeft(
   figures: CallFigures,
   switches: Switch[],
   nodes: Array<{ name: string; admin: string }>,
+  only?: Set<string>,
 ): Promise<{ aLegs: string[]; legsLeft: string[]; onNodes: string[]; procs: string[] }> {
   const aLegs = new Set(figures.stuckIds);
   const legsLeft = switches
@@ -241,7 +248,7 @@ export async function callsLeft(
       const left = await Promise.all(
         nodes.map(async (n) =>
           [...(await callProcesses(n.admin))]
-            .filter(([id]) => !known.has(id))
+            .filter(([id]) => !known.has(id) && (only === undefined || only.has(id)))
             .map(([id, names]) => ({ id, node: n.name, names })),
         ),
       );

@@ -37,8 +37,11 @@
  * - `restartsByReason`: supervisor restarts per exit reason of the child restarted, and
  *   whole-app restarts (`app:<reason>`), from each node's `/events` stream;
  * - `faults`: injections per kind (and `failed`: steps that could not be made);
+ * - `stopKilled`: nodes still running 30 s after the SIGTERM that ends the run (then
+ *   SIGKILLed);
  * - `rss`: each node's resident memory (process_resident_memory_bytes from /metrics) after
  *   start and at the end.
+ * FIFE_SOAK_LOG_DIR=<dir> writes each node's log lines there (`<node>.jsonl`) at the end.
  * Run: `npm run bench -- soak` (30 minutes) or
  * `node --import tsx bench/soak/soak.bench.ts --minutes N [--seed S] [--kinds k1,k2]`.
  */
@@ -77,6 +80,7 @@ const NODES = ['s1@localhost', 's2@localhost', 's3@localhost'];
 const ROUND_PHONES = 20;
 const ROUND_GAP_MS = 2000;
 const CALL_EVERY_MS = 500;
+const STOP_LIMIT_MS = 30_000;
 /** What kill picks in, per node (s1, s2, s3). */
 const KILL_IN = ['registrar_sup', 'ecallmgr_sup', 'callflow_sup'];
 
@@ -104,6 +108,8 @@ export interface SoakResult {
   faults: Record<string, number>;
   restartsByReason: Record<string, number>;
   nodeExits: Record<string, number | null>;
+  /** Nodes that had not stopped STOP_LIMIT_MS after their SIGTERM (then SIGKILLed). */
+  stopKilled: string[];
   rss: Array<{ node: string; startMb: number; endMb: number; change: number }>;
 }
 
@@ -302,6 +308,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     const foundAtEnd = phones.length - missing.length;
     const rssEnd = await Promise.all(nodes.map(rssMb));
     const nodeExits = Object.fromEntries(nodes.map((n) => [n.name, n.proc.child.exitCode]));
+    const stopKilled = await stopClusterNodes(nodes, STOP_LIMIT_MS);
     return {
       minutes: opts.minutes,
       seed,
@@ -316,6 +323,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       faults,
       restartsByReason,
       nodeExits,
+      stopKilled,
       rss: nodes.map((n, i) => ({
         node: n.name,
         startMb: rssStart[i]!,
@@ -324,16 +332,16 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       })),
     };
   } finally {
+    await load?.stop();
+    for (const f of followers) f.stop();
+    await kamailio?.stop();
+    await stopClusterNodes(nodes, STOP_LIMIT_MS);
     if (process.env.FIFE_SOAK_LOG_DIR)
       for (const n of nodes)
         writeFileSync(
           join(process.env.FIFE_SOAK_LOG_DIR, `${n.name}.jsonl`),
           n.proc.lines.map((l) => JSON.stringify(l)).join('\n'),
         );
-    await load?.stop();
-    for (const f of followers) f.stop();
-    await kamailio?.stop();
-    await stopClusterNodes(nodes);
     await req?.stop();
     await bus?.close();
     await store?.close();
@@ -358,6 +366,9 @@ export function printSoak(r: SoakResult, log: (s: string) => void = (s) => conso
   for (const id of [...r.stuck.aLegs, ...r.stuck.legsLeft].slice(0, 10)) log(`  stuck on a switch: ${id}`);
   for (const p of r.stuck.procs.slice(0, 10)) log(`  left on ${p}`);
   log(`faults injected: ${kv(r.faults)}`);
+  log(
+    `nodes not stopped ${STOP_LIMIT_MS / 1000} s after SIGTERM (SIGKILLed): ${r.stopKilled.join(', ') || 'none'}`,
+  );
   log(`restarts by reason: ${kv(r.restartsByReason)}`);
   for (const m of r.rss)
     log(
