@@ -361,7 +361,7 @@ export function printSoak(r: SoakResult, log: (s: string) => void = (s) => conso
     `registrations lost: ${r.registrationsLost} (phones ${r.phones}, SIPp 200 ${r.sippSuccessful}, SIPp failed ${r.sippFailed}, found by reg_query at the end ${r.foundAtEnd})`,
   );
   log(
-    `calls stuck: ${r.callsStuck} (placed ${r.calls.placed}, bridged ${r.calls.bridged}, abandoned ${r.calls.abandoned}; A-legs up past their deadline ${r.stuck.aLegs.length}, legs left on the switches ${r.stuck.legsLeft.length}, calls with processes left on nodes ${r.stuck.onNodes.length})`,
+    `calls stuck: ${r.callsStuck} (placed ${r.calls.placed}, bridged ${r.calls.bridged}, abandoned ${r.calls.abandoned}, ended without a bridge ${r.calls.placed - r.calls.bridged - r.calls.abandoned - r.stuck.aLegs.length}; A-legs up past their deadline ${r.stuck.aLegs.length}, legs left on the switches ${r.stuck.legsLeft.length}, calls with processes left on nodes ${r.stuck.onNodes.length})`,
   );
   for (const id of [...r.stuck.aLegs, ...r.stuck.legsLeft].slice(0, 10)) log(`  stuck on a switch: ${id}`);
   for (const p of r.stuck.procs.slice(0, 10)) log(`  left on ${p}`);

@@ -315,7 +315,7 @@ describe.skipIf(!gate.available)(
         const left = await callsLeft(figures, switches.slice(0, 2), survivors, servable);
         const [on1, on2, on3] = figures.bySwitch as [SwitchFigures, SwitchFigures, SwitchFigures];
         console.log(
-          `calls on the survivors' switches: ${on1.placed + on2.placed} placed, ${on1.bridged + on2.bridged} bridged, ${on1.abandoned + on2.abandoned} abandoned by the caller; on ${c3.name}'s switch: ${on3.placed} placed, ${on3.bridged} bridged, ${on3.abandoned} abandoned, ${on3.stuck} still up`,
+          `calls on the survivors' switches: ${on1.placed + on2.placed} placed, ${on1.bridged + on2.bridged} bridged, ${on1.abandoned + on2.abandoned} abandoned by the caller, ${on1.placed + on2.placed - on1.bridged - on2.bridged - on1.abandoned - on2.abandoned} ended without a bridge (no route, the bridge failed); on ${c3.name}'s switch: ${on3.placed} placed, ${on3.bridged} bridged, ${on3.abandoned} abandoned, ${on3.stuck} still up`,
         );
         const c3Calls = calls.callsOn(2);
         const c3CallsLeft = (await Promise.all(survivors.map((n) => callProcesses(n.admin))))
