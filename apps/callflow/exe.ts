@@ -23,7 +23,9 @@
  *   executor bound its queue, so its CHANNEL_DESTROY was never seen here) makes it ask
  *   ecallmgr whether the call is up: channel_status_req with Active-Only true (Kazoo's
  *   kapps_call_command:b_channel_status); no `active` answer within STATUS_WAIT_MS ends
- *   it, an `active` one lets the flow go on (the module sees the error). terminate aborts
+ *   it, an `active` one lets the flow go on (the module sees the error). So does consuming
+ *   again after a bus reconnect (the anonymous queue went with the connection: the call's
+ *   events published meanwhile, its CHANNEL_DESTROY among them, never reached it). terminate aborts
  *   the running module's handle, so its waits and timers end with it: nothing of the call
  *   is left.
  */
@@ -145,7 +147,7 @@ function errorExit(s: State, ctx: ProcessContext, reason: string): NoReplyResult
 }
 
 /** Asks ecallmgr whether the call is up (one request at a time); the answer comes as an event. */
-function checkStatus(s: State, ctx: ProcessContext): NoReplyResult<State> {
+function checkStatus(s: State, ctx: ProcessContext, why: string): NoReplyResult<State> {
   if (s.statusTimer !== undefined || s.queue === undefined) return noreply(s);
   const callId = s.a.info.callId;
   const req = build(
@@ -156,7 +158,7 @@ function checkStatus(s: State, ctx: ProcessContext): NoReplyResult<State> {
   s.a.bus
     .publish('callevt', callEventKey('status_req', callId), encodeJson(req), jsonProperties())
     .catch((err: unknown) => s.log.warn({ err }, 'callflow: channel_status_req not sent'));
-  s.log.info('callflow: dialplan error; asking whether the call is up');
+  s.log.info({ why }, 'callflow: asking whether the call is up');
   const seq = s.statusSeq + 1;
   const statusTimer = ctx.sendAfter(STATUS_WAIT_MS, { type: 'cf_status_timeout', seq });
   return noreply({ ...s, statusTimer, statusSeq: seq });
@@ -222,7 +224,11 @@ const Exe: GenListenerBehaviour<State, ExeArgs> = {
     const m = msg as Msg;
     switch (m.type) {
       case 'gen_listener':
-        if (m.event !== 'consuming' || s.queue !== undefined) return noreply(s);
+        if (m.event !== 'consuming') return noreply(s);
+        // Consuming again after a reconnect: the queue was re-made, and what was published
+        // to it meanwhile (the call's CHANNEL_DESTROY, say) is lost.
+        if (s.queue !== undefined)
+          return s.gone ? noreply(s) : checkStatus({ ...s, queue: m.queue }, ctx, 'bus reconnected');
         s = { ...s, queue: m.queue };
         return 'problem' in s.a.flow ? errorExit(s, ctx, s.a.flow.problem) : runNode(s, s.a.flow, ctx);
       case 'cf_result':
@@ -238,7 +244,7 @@ const Exe: GenListenerBehaviour<State, ExeArgs> = {
         return s.node === undefined ? finish(s, ctx) : onResult(s, { kind: 'continue' }, ctx);
       }
       case 'cf_status_check':
-        return s.gone ? noreply(s) : checkStatus(s, ctx);
+        return s.gone ? noreply(s) : checkStatus(s, ctx, 'dialplan error');
       case 'cf_status_timeout':
         if (s.statusTimer === undefined || m.seq !== s.statusSeq) return noreply(s);
         s.log.info('callflow: no answer says the call is up; it has ended');

@@ -1,13 +1,21 @@
 /**
  * The soak bench: a three-node cluster under a seeded fault every few seconds, while
- * phones keep registering through Kamailio. Printed figures, no assertion here (the CI test
- * test/cluster/soak.rabbitmq.test.ts runs `runSoak` for 2 minutes and asserts the counts).
+ * phones keep registering through Kamailio and calls keep coming on the switches. Printed
+ * figures, no assertion here (the CI test test/cluster/soak.rabbitmq.test.ts runs
+ * `runSoak` for 2 minutes and asserts the counts).
  *
- * Setup: three `fife start` nodes (OS processes) running the registrar (authn_ack), on
- * RabbitMQ (vhost `fife-soak`) and one pouchdb-server store; Kamailio with its kazoo module
- * and Fife's config in front; SIPp phones. Each node runs a chaos schedule (`POST /chaos`
- * with `every_ms`, `for_ms`, its own `seed`, `random_in: registrar_sup`; kinds kill,
- * sever-bus, store-down, delay-bus). Calls are not part of it yet (registrations only).
+ * Setup: three `fife start` nodes (OS processes) running the registrar (authn_ack),
+ * ecallmgr and callflow, on RabbitMQ (vhost `fife-soak`) and one pouchdb-server store;
+ * Kamailio with its kazoo module and Fife's config in front; SIPp phones; one switch
+ * simulator per node, in the bench's process, its ecallmgr connected to it (calls.ts says
+ * why not one shared by the three). Each node runs a chaos schedule (`POST /chaos` with
+ * `every_ms`, `for_ms`, its own `seed`; kinds kill, sever-bus, store-down, delay-bus,
+ * drop-event-socket); kill picks in `registrar_sup` on s1, `ecallmgr_sup` on s2 and
+ * `callflow_sup` on s3 (`random_in`), so processes of all three apps are killed.
+ *
+ * Calls (calls.ts): the account has a callflow per switch, `200<i>` bridging to device
+ * `callee<i>`, a phone registered on switch i that answers after 200 ms and hangs up 3 s
+ * later. A call is placed every CALL_EVERY_MS, on each switch in turn, for the whole run.
  *
  * Each round, ROUND_PHONES new devices are provisioned and registered by SIPp (REGISTER,
  * 401, REGISTER with digest, 200; Expires 3600). At the end the schedules are stopped, the
@@ -17,11 +25,23 @@
  * `runSoak({minutes})` answers:
  * - `registrationsLost`: phones SIPp saw registered (200) minus phones reg_query finds at
  *   the end, never below 0 (target 0);
+ * - `calls`: placed, bridged, and abandoned (not bridged 15 s after it was placed: the
+ *   bench hangs the caller up, as a caller hearing nothing would; chaos makes some, e.g. a
+ *   route_req lost with the bus severed);
+ * - `callsStuck` (target 0): the number of distinct calls with something left of them
+ *   where nothing should be: (a) the call's A-leg still up on its simulator 48.2 s after
+ *   it was placed (15 s patience + 0.2 s ringing + 3 s talk + 30 s grace), (b) a channel
+ *   left on a simulator once every call has settled, (c) a process of the call left on a
+ *   node (callflow executor, ecallmgr call_control or call_events), polled for up to 30 s
+ *   after every call settled and the schedules stopped;
  * - `restartsByReason`: supervisor restarts per exit reason of the child restarted, and
  *   whole-app restarts (`app:<reason>`), from each node's `/events` stream;
  * - `faults`: injections per kind (and `failed`: steps that could not be made);
+ * - `stopKilled`: nodes still running 30 s after the SIGTERM that ends the run (then
+ *   SIGKILLed);
  * - `rss`: each node's resident memory (process_resident_memory_bytes from /metrics) after
  *   start and at the end.
+ * FIFE_SOAK_LOG_DIR=<dir> writes each node's log lines there (`<node>.jsonl`) at the end.
  * Run: `npm run bench -- soak` (30 minutes) or
  * `node --import tsx bench/soak/soak.bench.ts --minutes N [--seed S] [--kinds k1,k2]`.
  */
@@ -48,6 +68,8 @@ import { createTransport, Requester, type BusTransport } from '../../src/bus/ind
 import { busExchangeSpecs } from '../../src/api/bus-adapters.ts';
 import { CouchStore } from '../../src/store/index.ts';
 import { addAccount, addDevice } from '../../apps/registrar/provisioning.ts';
+import type { Switch } from '../../src/switch/index.ts';
+import { CallLoad, callsLeft, provisionCallflows, registerCallees, startCallSwitches } from './calls.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const REGISTER_XML = join(ROOT, 'test/apps/registrar/sipp/register.xml');
@@ -57,6 +79,10 @@ const QUEUE = 'registrar_listener';
 const NODES = ['s1@localhost', 's2@localhost', 's3@localhost'];
 const ROUND_PHONES = 20;
 const ROUND_GAP_MS = 2000;
+const CALL_EVERY_MS = 500;
+const STOP_LIMIT_MS = 30_000;
+/** What kill picks in, per node (s1, s2, s3). */
+const KILL_IN = ['registrar_sup', 'ecallmgr_sup', 'callflow_sup'];
 
 export interface SoakOptions {
   minutes: number;
@@ -75,11 +101,15 @@ export interface SoakResult {
   sippFailed: number;
   foundAtEnd: number;
   registrationsLost: number;
-  /** Not measured yet: the soak does not place calls. */
-  callsStuck: undefined;
+  calls: { placed: number; bridged: number; abandoned: number };
+  callsStuck: number;
+  /** The parts of callsStuck: A-legs up past their deadline, legs left, calls with processes left. */
+  stuck: { aLegs: string[]; legsLeft: string[]; onNodes: string[]; procs: string[] };
   faults: Record<string, number>;
   restartsByReason: Record<string, number>;
   nodeExits: Record<string, number | null>;
+  /** Nodes that had not stopped STOP_LIMIT_MS after their SIGTERM (then SIGKILLed). */
+  stopKilled: string[];
   rss: Array<{ node: string; startMb: number; endMb: number; change: number }>;
 }
 
@@ -159,7 +189,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   const log = opts.log ?? ((s: string) => console.log(s));
   const seed = opts.seed ?? 1 + Math.floor(Math.random() * 1e6);
   const everyMs = opts.everyMs ?? 3000;
-  const kinds = opts.kinds ?? ['kill', 'sever-bus', 'store-down', 'delay-bus'];
+  const kinds = opts.kinds ?? ['kill', 'sever-bus', 'store-down', 'delay-bus', 'drop-event-socket'];
   const runMs = opts.minutes * 60_000;
   const amqpUrl = isolatedAmqpUrl(VHOST);
   const { logger } = memoryLogger('soak-bench@localhost', 'warn');
@@ -170,6 +200,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   let bus: BusTransport | undefined;
   let req: Requester | undefined;
   let store: CouchStore | undefined;
+  let switches: Switch[] = [];
+  let load: CallLoad | undefined;
   try {
     // Queues of an earlier run would hold its messages.
     const c = await amqp.connect(amqpUrl, { timeout: 3000 });
@@ -180,24 +212,33 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     log('soak: starting pouchdb-server, three nodes and Kamailio');
     couch = await startCouchTestServer();
     store = new CouchStore({ url: couch.url, logger });
-    await addAccount(store, { name: 'Soak', realm: REALM });
+    const accountId = await addAccount(store, { name: 'Soak', realm: REALM });
+    await provisionCallflows(store, accountId, REALM, NODES.length);
+    bus = createTransport({ url: amqpUrl, logger, connectionName: 'soak-bench' });
+    await bus.start();
+    await bus.assertExchanges(busExchangeSpecs().map((e) => ({ name: e.name, type: e.type })));
+    switches = await startCallSwitches(NODES.length, { bus, realm: REALM, logger });
     const configFile = join(tmpDir('fife-soak-cfg-'), 'fife.json');
     writeFileSync(configFile, JSON.stringify({ settings: { registrar: { authn_ack: true } } }));
     const spec = {
       configFile,
       amqpUrl,
       storeUrl: couch.url,
-      apps: 'registrar',
+      apps: 'registrar,ecallmgr,callflow',
       heartbeatMs: 1000,
     };
-    nodes.push(...(await Promise.all(NODES.map((name) => startClusterNode(spec, name)))));
+    nodes.push(
+      ...(await Promise.all(
+        NODES.map((name, i) =>
+          startClusterNode(spec, name, { FIFE_ECALLMGR_SWITCHES: `127.0.0.1:${switches[i]!.port}` }),
+        ),
+      )),
+    );
     kamailio = await startKamailio({ amqpUrl, queryTimeoutS: 10 });
-    bus = createTransport({ url: amqpUrl, logger, connectionName: 'soak-bench' });
-    await bus.start();
-    await bus.assertExchanges(busExchangeSpecs().map((e) => ({ name: e.name, type: e.type })));
     req = new Requester({ transport: bus, logger, timeoutMs: 8000 });
     await req.start();
 
+    await registerCallees(switches, req, REALM);
     const faults: Record<string, number> = {};
     const restartsByReason: Record<string, number> = {};
     for (const n of nodes) followers.push(followEvents(n, faults, restartsByReason));
@@ -208,13 +249,15 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
         for_ms: runMs,
         seed: seed + i,
         kinds,
-        random_in: 'registrar_sup',
+        random_in: KILL_IN[i % KILL_IN.length],
         ms: 1000,
       });
     log(
       `soak: ${nodes.length} nodes, ${opts.minutes} min, a fault every ${everyMs} ms on each node (seeds ${seed}..${seed + nodes.length - 1}; ${kinds.join(',')})`,
     );
 
+    load = new CallLoad(switches, REALM);
+    load.start(CALL_EVERY_MS);
     const phones: SippUser[] = [];
     let sippSuccessful = 0;
     let sippFailed = 0;
@@ -241,6 +284,10 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     }
     for (const n of nodes) await post(n, '/chaos/stop', {}).catch((err: Error) => log(err.message));
     for (const n of nodes) await pollUntil(() => ready(n), `${n.name} ready after the soak`, 60_000);
+    log('soak: schedules stopped; waiting for every call placed to settle');
+    const calls = await load.stop();
+    load = undefined;
+    const { aLegs, legsLeft, onNodes, procs: leftProcs } = await callsLeft(calls, switches, nodes);
 
     log('soak: schedules stopped, nodes ready; asking reg_query for every phone');
     // Every phone asked; one not answered in time (or not found yet) is asked again.
@@ -261,6 +308,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     const foundAtEnd = phones.length - missing.length;
     const rssEnd = await Promise.all(nodes.map(rssMb));
     const nodeExits = Object.fromEntries(nodes.map((n) => [n.name, n.proc.child.exitCode]));
+    const stopKilled = await stopClusterNodes(nodes, STOP_LIMIT_MS);
     return {
       minutes: opts.minutes,
       seed,
@@ -269,10 +317,13 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       sippFailed,
       foundAtEnd,
       registrationsLost: Math.max(0, sippSuccessful - foundAtEnd),
-      callsStuck: undefined,
+      calls: { placed: calls.placed, bridged: calls.bridged, abandoned: calls.abandoned },
+      callsStuck: aLegs.length + legsLeft.length + onNodes.length,
+      stuck: { aLegs, legsLeft, onNodes, procs: leftProcs },
       faults,
       restartsByReason,
       nodeExits,
+      stopKilled,
       rss: nodes.map((n, i) => ({
         node: n.name,
         startMb: rssStart[i]!,
@@ -281,13 +332,21 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       })),
     };
   } finally {
+    await load?.stop();
     for (const f of followers) f.stop();
     await kamailio?.stop();
-    await stopClusterNodes(nodes);
+    await stopClusterNodes(nodes, STOP_LIMIT_MS);
+    if (process.env.FIFE_SOAK_LOG_DIR)
+      for (const n of nodes)
+        writeFileSync(
+          join(process.env.FIFE_SOAK_LOG_DIR, `${n.name}.jsonl`),
+          n.proc.lines.map((l) => JSON.stringify(l)).join('\n'),
+        );
     await req?.stop();
     await bus?.close();
     await store?.close();
     await couch?.close();
+    for (const sw of switches) await sw.close();
   }
 }
 
@@ -301,8 +360,15 @@ export function printSoak(r: SoakResult, log: (s: string) => void = (s) => conso
   log(
     `registrations lost: ${r.registrationsLost} (phones ${r.phones}, SIPp 200 ${r.sippSuccessful}, SIPp failed ${r.sippFailed}, found by reg_query at the end ${r.foundAtEnd})`,
   );
-  log('calls stuck: not measured (the soak places no calls yet)');
+  log(
+    `calls stuck: ${r.callsStuck} (placed ${r.calls.placed}, bridged ${r.calls.bridged}, abandoned ${r.calls.abandoned}, ended without a bridge ${r.calls.placed - r.calls.bridged - r.calls.abandoned - r.stuck.aLegs.length}; A-legs up past their deadline ${r.stuck.aLegs.length}, legs left on the switches ${r.stuck.legsLeft.length}, calls with processes left on nodes ${r.stuck.onNodes.length})`,
+  );
+  for (const id of [...r.stuck.aLegs, ...r.stuck.legsLeft].slice(0, 10)) log(`  stuck on a switch: ${id}`);
+  for (const p of r.stuck.procs.slice(0, 10)) log(`  left on ${p}`);
   log(`faults injected: ${kv(r.faults)}`);
+  log(
+    `nodes not stopped ${STOP_LIMIT_MS / 1000} s after SIGTERM (SIGKILLed): ${r.stopKilled.join(', ') || 'none'}`,
+  );
   log(`restarts by reason: ${kv(r.restartsByReason)}`);
   for (const m of r.rss)
     log(

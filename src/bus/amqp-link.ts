@@ -16,6 +16,9 @@
  *   check: a missing exchange rejects NOT_FOUND instead of killing the channel (which would
  *   silently lose the messages published behind it). Publishes keep their order.
  * - `sever()` destroys the socket, as a network failure would.
+ * - `cancel()` settles once the connection is gone, whatever amqplib does with the
+ *   channel's pending cancel (it can leave it waiting for ever when the socket dies under
+ *   it): it rejects LinkLostError then, as every operation of a lost link does.
  */
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from 'amqplib';
 import type { Logger } from 'pino';
@@ -60,6 +63,11 @@ export function errMessage(err: unknown): string {
 export class AmqpLink implements Link {
   private dead = false;
   private closedByUs = false;
+  /** Settles (rejects LinkLostError) when the connection closes, whoever closed it. */
+  private markGone!: () => void;
+  private readonly gone = new Promise<never>((_, reject) => {
+    this.markGone = () => reject(this.lost('connection closed'));
+  });
   private pub: Promise<Channel> | undefined;
   private pubCh: Channel | undefined;
   private confirm: Promise<ConfirmChannel> | undefined;
@@ -106,7 +114,9 @@ export class AmqpLink implements Link {
       ),
     );
     conn.on('unblocked', () => this.log.info({ broker }, 'bus: broker unblocked the connection'));
+    this.gone.catch(() => undefined); // awaited only in races (cancel)
     conn.on('close', (err?: Error) => {
+      this.markGone();
       if (this.dead) return;
       this.dead = true;
       if (!this.closedByUs) hooks.lost(err ?? new Error('connection closed by the broker'));
@@ -323,8 +333,12 @@ export class AmqpLink implements Link {
     if (!ch) return;
     this.consumers.delete(consumerTag);
     try {
-      await ch.cancel(consumerTag);
-      await ch.close();
+      const done = (async () => {
+        await ch.cancel(consumerTag);
+        await ch.close();
+      })();
+      done.catch(() => undefined); // a late failure, once the race is over, is no news
+      await Promise.race([done, this.gone]);
     } catch (err) {
       if (this.dead) throw this.lost(`cancel ${consumerTag}`, err);
       this.log.debug({ err: errMessage(err), consumerTag }, 'bus: consumer channel already closed at cancel');

@@ -1,11 +1,14 @@
 /**
  * The soak bench's short run in CI: `runSoak` (bench/soak/soak.bench.ts) for 2 minutes
- * (FIFE_SOAK_MINUTES to change it, e.g. 0.5 locally; FIFE_SOAK_KINDS the fault kinds): three registrar nodes on RabbitMQ
- * and pouchdb-server, phones registering through Kamailio with SIPp, each node under a
- * seeded chaos schedule. A user checks that no phone that registered is lost: every phone
- * SIPp saw registered is found by reg_query at the end, on a cluster that did restart
- * processes and take faults. The figures (restarts by reason, each node's RSS) are printed,
- * not asserted. Under FIFE_REQUIRE_SERVICES=1 a missing Kamailio, SIPp, RabbitMQ or
+ * (FIFE_SOAK_MINUTES to change it, e.g. 0.5 locally; FIFE_SOAK_KINDS the fault kinds): three
+ * nodes (registrar, ecallmgr, callflow) on RabbitMQ and pouchdb-server, phones registering
+ * through Kamailio with SIPp, calls placed on a switch simulator per node and bridged by
+ * callflow, each node under a seeded chaos schedule. A user checks that no phone that
+ * registered is lost (every phone SIPp saw registered is found by reg_query at the end)
+ * and that no call is stuck (none up past its deadline, no leg left on a switch, no process
+ * of a call left on a node: the bench's header defines it), on a cluster that did restart
+ * processes and take faults. The figures (calls abandoned, restarts by reason, each node's
+ * RSS, nodes slow to stop) are printed, not asserted. Under FIFE_REQUIRE_SERVICES=1 a missing Kamailio, SIPp, RabbitMQ or
  * CouchDB-protocol server fails the suite.
  */
 import { describe, expect, it } from 'vitest';
@@ -22,15 +25,18 @@ const gate = await serviceGate('Kamailio + SIPp + RabbitMQ', async () => {
   await c.close();
 });
 
-describe.skipIf(!gate.available)('soak: three nodes under seeded faults, phones registering', () => {
+describe.skipIf(!gate.available)('soak: three nodes under seeded faults, phones registering, calls', () => {
   it(
-    `${MINUTES} min: no registration lost; faults were injected and processes restarted`,
+    `${MINUTES} min: no registration lost, no call stuck; faults were injected and processes restarted`,
     async () => {
       const r = await runSoak({ minutes: MINUTES, seed: 42, kinds: process.env.FIFE_SOAK_KINDS?.split(',') });
       printSoak(r);
       expect(r.sippSuccessful).toBeGreaterThan(0);
       expect(Object.values(r.faults).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
       expect(r.registrationsLost).toBe(0);
+      expect(r.calls.bridged).toBeGreaterThan(0);
+      expect(r.stuck).toEqual({ aLegs: [], legsLeft: [], onNodes: [], procs: [] });
+      expect(r.callsStuck).toBe(0);
       expect(r.foundAtEnd).toBeGreaterThanOrEqual(r.sippSuccessful);
       expect(Object.values(r.nodeExits)).toEqual([null, null, null]);
     },

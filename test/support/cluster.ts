@@ -6,7 +6,9 @@
  * - `startClusterNode(c, name, extra)` starts one node of cluster `c` (config file, bus and
  *   store URLs, apps, heartbeat) and resolves once it logged `node started`, with its admin
  *   URL; `extra` env overrides the rest.
- * - `stopClusterNodes(nodes)` SIGTERMs each node still running and waits for its exit.
+ * - `stopClusterNodes(nodes, killAfterMs?)` SIGTERMs each node still running and waits for
+ *   its exit; with `killAfterMs`, a node still running then is SIGKILLed, and its name is in
+ *   the list it resolves to.
  * - `nodeView(n)`: the node names `GET /nodes` lists (as `fife nodes`).
  * - `pollUntil(cond, what, limitMs)`: polls `cond` every 50 ms until it holds; throws
  *   naming `what` past the deadline (20 s by default).
@@ -56,12 +58,24 @@ export async function startClusterNode(
   return { name, proc, admin: String(started.admin) };
 }
 
-export async function stopClusterNodes(nodes: ClusterNode[]): Promise<void> {
+export async function stopClusterNodes(nodes: ClusterNode[], killAfterMs?: number): Promise<string[]> {
+  const killed: string[] = [];
   for (const n of nodes)
     if (n.proc.child.exitCode === null && n.proc.child.signalCode === null) {
       n.proc.child.kill('SIGTERM');
-      await n.proc.exited;
+      if (killAfterMs === undefined) await n.proc.exited;
+      else {
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), killAfterMs)));
+        if ((await Promise.race([n.proc.exited, late])) === 'late') {
+          killed.push(n.name);
+          n.proc.child.kill('SIGKILL');
+          await n.proc.exited;
+        }
+        clearTimeout(timer);
+      }
     }
+  return killed;
 }
 
 export const nodeView = async (n: ClusterNode): Promise<string[]> =>

@@ -7,7 +7,8 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { exeName } from '../../../apps/callflow/exe.ts';
 import { ERROR_PROMPT } from '../../../apps/callflow/modules/media.ts';
-import { callProcessesGone, type CfHarness } from './harness.ts';
+import { callProcessesGone, waitLine, type CfHarness } from './harness.ts';
+import { pollUntil } from '../../support/cluster.ts';
 import { header } from '../ecallmgr/harness.ts';
 import { MODULES } from '../../../apps/callflow/modules/index.ts';
 import type { CfModule } from '../../../apps/callflow/modules/module.ts';
@@ -389,6 +390,24 @@ export function callflowSuite(start: () => Promise<CfHarness>): void {
     ]);
     expect(h.app.events(callId).some((e) => e['Event-Name'] === 'channel_status_req')).toBe(true);
     expect((await h.app.waitEvent(callId, 'CHANNEL_DESTROY'))['Hangup-Cause']).toBe('NORMAL_CLEARING');
+  });
+
+  it('the call ends while the bus is away (its events never reach the executor): once consuming again, the executor asks whether the call is up, and ends', async () => {
+    await h.putCallflow('cf-1002', ['1002'], node('device', { id: h.devices['1002'] }));
+    const callId = h.call('1002');
+    const other = String((await h.app.waitEvent(callId, 'CHANNEL_BRIDGE'))['Other-Leg-Call-ID']);
+    const linesBefore = h.lines.length;
+    // callflow's connection is cut (ecallmgr's is not, as on another node): the executor's
+    // queue (anonymous, exclusive) goes with it, so the hang-up's events are lost to it.
+    h.cfBus.sever('test: the bus is away while the call ends', { reconnectAfterMs: 500 });
+    h.sw.hangup(other);
+    await h.sw.whenDestroyed(callId);
+    await waitLine(
+      h,
+      linesBefore,
+      (l) => l.msg === 'listener: consuming again after reconnect' && l.proc === exeName(callId),
+    );
+    await pollUntil(() => h.rt.whereis(exeName(callId)) === undefined, `${exeName(callId)} to end`, 10_000);
   });
 
   it('a caller hanging up mid-flow (while media plays, while a device rings) leaves the process count where it was', async () => {

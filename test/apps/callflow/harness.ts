@@ -10,13 +10,14 @@
  * (its `bus` option), the registrar stores them, and ecallmgr's bridge finds them with a
  * reg_query. `phone(user, script)` registers (or re-scripts) a phone and resolves once
  * the registrar answers a reg_query for it.
+ * callflow runs on a bus connection of its own (`cfBus`, as on another node), the rest on `bus`.
  * `requester` is a bus Requester on the harness's bus (stopped by `close()`).
  * `putCallflow(id, numbers, flow, extra?)` writes a Kazoo callflow document (a new
  * revision when it exists); `call(to)` places a call from 1001 in the account's realm.
  */
 import { randomBytes } from 'node:crypto';
 import { Supervisor, type Pid } from '../../../src/kernel/index.ts';
-import { Requester, type Envelope } from '../../../src/bus/index.ts';
+import { Requester, type Envelope, type RecoveringTransport } from '../../../src/bus/index.ts';
 import { build, regQueryKey } from '../../../src/api/index.ts';
 import type { PhoneScript } from '../../../src/switch/endpoints.ts';
 import { memoryLogger } from '../../../src/kernel/log.ts';
@@ -42,6 +43,8 @@ export interface CfHarness extends Harness {
   /** Registers `user` on the simulator with `script`; resolves once the registrar has it. */
   phone(user: string, script?: PhoneScript): Promise<void>;
   requester: Requester;
+  /** callflow's own connection to the broker. */
+  cfBus: RecoveringTransport;
   /** Resolves at the cache's log line for a dropped document `id` seen after `after` lines. */
   cacheDropped(id: string, after: number): Promise<void>;
 }
@@ -64,13 +67,14 @@ export async function startCfHarness(opts: Parameters<typeof startHarness>[0] = 
   await store.save(accountDb, { _id: 'user2', pvt_type: 'user', first_name: 'Two', username: 'two' });
   // The registrar's named queue, unique to this run (RabbitMQ keeps named queues).
   const regQueue = `registrar_listener_${randomBytes(4).toString('hex')}`;
+  const cfBus = await h.connect('callflow');
   const started: Pid[] = [];
   for (const [spec, name] of [
     [
       registrarTree({ store, bus: h.bus, config: { settings: { registrar: { queue: regQueue } } } }),
       'registrar_sup',
     ],
-    [callflowTree({ store, bus: h.bus, node: h.rt.node }), CALLFLOW_SUP],
+    [callflowTree({ store, bus: cfBus, node: h.rt.node }), CALLFLOW_SUP],
   ] as const) {
     const r = await Supervisor.start(h.rt, spec, { name });
     if (r.type !== 'ok') throw new Error(`${name} failed to start: ${JSON.stringify(r)}`);
@@ -105,6 +109,7 @@ export async function startCfHarness(opts: Parameters<typeof startHarness>[0] = 
     accountDb,
     devices,
     requester,
+    cfBus,
     async putCallflow(id: string, numbers: string[], flow: unknown, extra: Record<string, unknown> = {}) {
       const old = await store.get(accountDb, id).catch(() => undefined);
       await store.save(accountDb, {

@@ -22,6 +22,8 @@ export const SWITCH = 'fs1';
 export interface Harness {
   sw: Switch;
   bus: RecoveringTransport;
+  /** Another connection to the same broker (another node's, e.g. callflow's); closed by `close()`. */
+  connect(name: string): Promise<RecoveringTransport>;
   rt: Runtime;
   app: TestApp;
   sup: Pid;
@@ -59,13 +61,17 @@ export async function startHarness(
     opts.logLevel ?? process.env.ECM_TEST_LOG ?? 'info',
   );
   const prefix = `fife-ecm-${randomBytes(3).toString('hex')}`;
-  const bus = createTransport({
-    url: opts.amqpUrl ?? 'embedded',
-    logger,
-    embeddedBroker: opts.amqpUrl === undefined ? new EmbeddedBroker() : undefined,
-    namePrefix: prefix,
-    backoff: { initialMs: 20, maxMs: 500, factor: 2, jitter: 0.2 },
-  });
+  const broker = opts.amqpUrl === undefined ? new EmbeddedBroker() : undefined;
+  const others: RecoveringTransport[] = [];
+  const newTransport = (name: string): RecoveringTransport =>
+    createTransport({
+      url: opts.amqpUrl ?? 'embedded',
+      logger,
+      embeddedBroker: broker,
+      namePrefix: `${prefix}-${name}`,
+      backoff: { initialMs: 20, maxMs: 500, factor: 2, jitter: 0.2 },
+    });
+  const bus = newTransport('ecallmgr');
   await bus.start();
   await bus.assertExchanges(busExchangeSpecs().map((e) => ({ name: e.name, type: e.type })));
   // With `phoneRealm`, the simulator's phones register on the bus (reg_success), as
@@ -117,6 +123,12 @@ export async function startHarness(
   const h: Harness = {
     sw,
     bus,
+    async connect(name) {
+      const t = newTransport(name);
+      await t.start();
+      others.push(t);
+      return t;
+    },
     rt,
     app,
     sup: started.pid,
@@ -173,6 +185,7 @@ export async function startHarness(
       await viewExited;
       await app.stop();
       await rt.shutdown();
+      for (const t of others) await t.close();
       await bus.close();
       await sw.close();
     },

@@ -518,6 +518,21 @@ export function listenerBehaviour(env: () => BusEnv): void {
       expect(finished).toBe(true);
       await expect(t.checkQueue(l.queue!)).rejects.toMatchObject({ reason: 'NOT_FOUND' });
     });
+
+    it('a stop the connection is severed under completes (a call executor ending as its node loses the bus)', async () => {
+      const t = await env().transport();
+      // The cut lands at a different point of the stop each round (before, during or after
+      // the cancel); every stop must settle, and the listener be gone from the transport.
+      for (let i = 0; i < 20; i++) {
+        const l = listener(t, {});
+        await l.start();
+        const stopped = l.stop();
+        await new Promise((r) => setTimeout(r, i % 10));
+        if (t.state === 'connected') t.sever('test', { reconnectAfterMs: 50 });
+        await stopped;
+        while (t.state !== 'connected') await new Promise((r) => setTimeout(r, 10));
+      }
+    });
   });
 
   describe('park and take-over (a restart in an upgrade)', () => {
