@@ -7,10 +7,12 @@
  * - `lookupContacts(rt, realm, username)`: the contacts (`sip:user@host:port;params`, the
  *   registrar's cleaned Bridge-RURI, else its Contact without display name and angle
  *   brackets) of the device's live registrations, newest answer first as the registrar
- *   lists them; `[]` when the registrar answers reg_query_error (nothing registered), does
- *   not answer within `timeoutMs` (default 2000, Kazoo's wait for a registration look-up),
- *   or the bus refuses the query. Every failure is logged with the realm and user, never
- *   thrown; a missing process answers `[]` with a log line.
+ *   lists them; `[]` when the registrar answers reg_query_error (nothing registered; with
+ *   Error-Message, the registrar's look-up failed: logged at warn with its reason, as the
+ *   registration is unknown rather than absent), does not answer within `timeoutMs`
+ *   (default 2000, Kazoo's wait for a registration look-up), or the bus refuses the
+ *   query. Every failure is logged with the realm and user, never thrown; a missing
+ *   process answers `[]` with a log line.
  * - Each look-up runs beside the mailbox (one slow registrar never holds up another
  *   call's bridge): the call is answered later with GenServer.reply. The process owns its
  *   reply queue (a Requester); it changes no state of its own after init.
@@ -73,6 +75,13 @@ async function query(s: State, realm: string, username: string): Promise<string[
       { exchange: d.exchange, routingKey: d.routingKey },
       { timeoutMs: s.timeoutMs, validate: () => true },
     );
+    if (reply['Event-Name'] === 'reg_query_error' && typeof reply['Error-Message'] === 'string') {
+      log.warn(
+        { reason: reply['Error-Message'] },
+        'registrar could not look the device up: its registration is unknown, not absent',
+      );
+      return [];
+    }
     if (reply['Event-Name'] !== 'reg_query_resp') {
       log.info({ reply: reply['Event-Name'] }, 'registrar: no registration for the device');
       return [];

@@ -11,6 +11,10 @@
  *   requested Fields (all of them when Fields is empty or absent), or only Count with
  *   Count-Only. Registrar-Age = seconds since this registrar started.
  * - No match: reg_query_error (Kazoo's answer when nothing is registered).
+ * - The database cannot be read (store down, no answer in time): reg_query_error with
+ *   Error-Message = the store's reason, so the asker learns at once that the look-up
+ *   failed (Kazoo's receivers ignore the extra header and read it as nothing
+ *   registered); logged at warn with realm, user and reason. Never left unanswered.
  * - It never writes the tables: only reg_server does, from its mailbox.
  */
 import { build, type BuildContext } from '../../src/api/index.ts';
@@ -75,7 +79,24 @@ export async function handleRegQuery(
     );
     return;
   }
-  const regs = await matchQuery(deps, msg, Date.now());
+  let regs: Registration[];
+  try {
+    regs = await matchQuery(deps, msg, Date.now());
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    ctx.log.warn(
+      { user: msg.Username, realm: msg.Realm, reason },
+      'reg_query: registrations database unreadable; answered as failed',
+    );
+    await ctx.reply(
+      build(
+        'reg_query_error',
+        { 'Msg-ID': msg['Msg-ID'], 'Registrar-Age': age(), 'Error-Message': reason },
+        buildCtx,
+      ),
+    );
+    return;
+  }
   if (regs.length === 0) {
     await ctx.reply(build('reg_query_error', { 'Msg-ID': msg['Msg-ID'], 'Registrar-Age': age() }, buildCtx));
     return;

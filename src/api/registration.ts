@@ -146,10 +146,10 @@ export const registration: readonly MessageDef[] = [
     id: 'reg_query_error',
     category: 'directory',
     name: 'reg_query_error',
-    doc: 'no registration matched the query',
+    doc: 'no registration matched the query; with Error-Message (a Fife addition): the look-up failed',
     required: [],
-    optional: ['Registrar-Age'],
-    types: { 'Registrar-Age': 'integerish' },
+    optional: ['Error-Message', 'Registrar-Age'],
+    types: { 'Error-Message': 'string', 'Registrar-Age': 'integerish' },
     route: { exchange: 'targeted', kind: 'queue' },
   },
   {
