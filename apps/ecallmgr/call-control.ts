@@ -243,7 +243,11 @@ function run(s: State, ctx: ProcessContext, plan: CommandPlan, tag: OpTag & { op
       { kind: 'bgapi', command: upload.command },
       { ...tag, upload: { callId: plan.uuid, file: upload.file } },
     );
-  ask(s, ctx, { kind: 'sequence', callId: plan.uuid, steps: plan.steps, api: plan.api }, tag);
+  const op: SwitchOp =
+    plan.xferext === true
+      ? { kind: 'xferext', callId: plan.uuid, steps: plan.steps }
+      : { kind: 'sequence', callId: plan.uuid, steps: plan.steps, api: plan.api };
+  ask(s, ctx, op, tag);
 }
 
 /** A command's plan is ready: run it, unless the command was flushed meanwhile. */
