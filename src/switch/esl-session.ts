@@ -342,9 +342,8 @@ export class EslSession {
   private async sendmsg(arg: string, frame: EslFrame): Promise<void> {
     const uuid = arg !== '' ? arg : (this.controlled ?? '');
     const headers = new Map(frame.headers.map(([k, v]) => [k.toLowerCase(), v] as const));
-    const text = this.host.hasChannel(uuid)
-      ? this.host.sendmsg(uuid, { headers, list: frame.headers, body: frame.body })
-      : `-ERR invalid session id [${uuid}]`;
+    // The host answers `-ERR invalid session id [<uuid>]` for a channel it does not have.
+    const text = this.host.sendmsg(uuid, { headers, list: frame.headers, body: frame.body });
     if (this.host.faults.eventsBeforeReply) await new Promise((r) => setImmediate(r));
     return this.reply(text);
   }
