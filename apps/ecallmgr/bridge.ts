@@ -1,7 +1,8 @@
 /**
  * Plans one dialplan command for the switch, the `bridge` of Kazoo's ecallmgr_fs_bridge
  * included: the steps to execute on the channel, in order (call_control has the node
- * connection run them as one `sequence` operation, node-ops.ts).
+ * connection run them as one `sequence` operation, node-ops.ts; a bridge's as one
+ * `xferext`: a single sendmsg carrying the whole extension, as Kazoo 4.3 sends it).
  *
  * Contract — `planCommand({uuid, cmd, lookup, log})` gives `{uuid, steps, api?}` (a Promise
  * of it for a bridge, which looks its devices up; any other command at once):
@@ -18,8 +19,10 @@
  *   `event` application firing CUSTOM `kazoo::masquerade` (kazoo_event_name
  *   CHANNEL_EXECUTE_COMPLETE, kazoo_application_name bridge): call_events publishes it as
  *   the bridge's CHANNEL_EXECUTE_COMPLETE with Application-Response = the channel's
- *   originate_disposition. A channel hung up by the bridge (hangup_after_bridge) ends the
- *   sequence there: the switch refuses the rest as for any gone channel.
+ *   originate_disposition. The plan has `xferext: true`: the CCV sets and these steps go as
+ *   one extension (ecallmgr_util:send_cmd "xferext"), done when its `event` completes. A
+ *   channel hung up by the bridge (hangup_after_bridge) abandons the rest of the
+ *   extension on the switch: no `event`, no error; the operation ends at CHANNEL_DESTROY.
  * - `routesBridge(callId, routes, serverId)`: the bridge command of a bridge route_resp.
  * - Any other command: the switch action of switch-action.ts (the caller has checked it
  *   is supported); `set` sets its Custom-Channel-Vars itself (no separate `set` steps);
@@ -99,6 +102,8 @@ export interface CommandPlan {
   readonly uuid: string;
   readonly steps: ReadonlyArray<readonly [string, string]>;
   readonly api?: string;
+  /** Send the steps as one extension (sendmsg xferext), not one execute each. */
+  readonly xferext?: boolean;
   readonly upload?: { readonly command: string; readonly file: string };
 }
 
@@ -114,7 +119,7 @@ export function planCommand(d: RunDeps): CommandPlan | Promise<CommandPlan> {
       ? []
       : ccvPairs(d.cmd['Custom-Channel-Vars']).map(([k, v]) => ['set', `${k}=${v}`] as const);
   if (action.kind === 'bridge')
-    return bridgeSteps(d).then((more) => ({ uuid: d.uuid, steps: [...steps, ...more] }));
+    return bridgeSteps(d).then((more) => ({ uuid: d.uuid, steps: [...steps, ...more], xferext: true }));
   if (action.kind === 'execute') steps.push([action.app, action.arg]);
   else if (action.kind === 'steps') steps.push(...action.steps);
   return { uuid: d.uuid, steps, api: action.kind === 'api' ? action.command : undefined };

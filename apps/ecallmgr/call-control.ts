@@ -36,7 +36,7 @@
  * - Each command runs through bridge.ts: planned first (its CCVs set on the channel
  *   first; a bridge's registrations looked up by reg_lookup beside the mailbox, its plan
  *   coming back as a message; any other command planned at once), then run on the switch
- *   by the node connection as one sequence. A failure of ecallmgr's own (CommandFailedError, e.g. no
+ *   by the node connection as one sequence (a bridge: one xferext). A failure of ecallmgr's own (CommandFailedError, e.g. no
  *   endpoint to dial) is a dialplan error, and the queue goes on. A bridge with
  *   B-Leg-Events tells call_events which events of the bridged leg to publish. A bridge
  *   route_resp's Routes (`routes`) are queued as the call's first command, once (not
@@ -243,7 +243,11 @@ function run(s: State, ctx: ProcessContext, plan: CommandPlan, tag: OpTag & { op
       { kind: 'bgapi', command: upload.command },
       { ...tag, upload: { callId: plan.uuid, file: upload.file } },
     );
-  ask(s, ctx, { kind: 'sequence', callId: plan.uuid, steps: plan.steps, api: plan.api }, tag);
+  const op: SwitchOp =
+    plan.xferext === true
+      ? { kind: 'xferext', callId: plan.uuid, steps: plan.steps }
+      : { kind: 'sequence', callId: plan.uuid, steps: plan.steps, api: plan.api };
+  ask(s, ctx, op, tag);
 }
 
 /** A command's plan is ready: run it, unless the command was flushed meanwhile. */

@@ -43,7 +43,7 @@
  *   known (true: its park is not routed, it is resynchronised after a reconnect) or, when
  *   the originate failed before the switch made it, forgotten (false).
  * - The switch's operations for the other processes (node-ops.ts): `switch_op` (a call:
- *   api, execute, hangup, command, sequence) is answered with `{reply}` or `{error}` once
+ *   api, execute, hangup, command, sequence, xferext) is answered with `{reply}` or `{error}` once
  *   the switch answered; `switch_op_cast` sends its outcome to the caller as a
  *   `switch_reply` message through this process's mailbox, in the order of the event
  *   stream (call_control's command completions never come before the switch events that
@@ -262,6 +262,8 @@ function run(esl: EslConnection, op: SwitchOp): Promise<string> {
       return esl.command(op.line, op.headers === undefined ? undefined : { ...op.headers });
     case 'sequence':
       return runSequence(esl, op);
+    case 'xferext':
+      return esl.xferext(op.callId, op.steps).then(() => '');
     case 'bgapi':
       return esl.bgapi(op.command, { timeoutMs: op.timeoutMs });
     default:

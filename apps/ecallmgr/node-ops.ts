@@ -36,6 +36,13 @@ export type SwitchOp =
       readonly steps: ReadonlyArray<readonly [string, string]>;
       readonly api?: string;
     }
+  /** Transfers `callId` into one extension of `steps` (sendmsg xferext, as Kazoo's
+   *  ecallmgr sends a bridge); done when the last step has completed. */
+  | {
+      readonly kind: 'xferext';
+      readonly callId: string;
+      readonly steps: ReadonlyArray<readonly [string, string]>;
+    }
   | {
       readonly kind: 'command';
       readonly line: string;
@@ -71,8 +78,8 @@ const describeOp = (op: SwitchOp): string =>
     ? `${op.kind} ${op.command}`
     : op.kind === 'command'
       ? op.line
-      : op.kind === 'sequence'
-        ? `${op.steps.map(([app]) => app).join(', ')} on ${op.callId}`
+      : op.kind === 'sequence' || op.kind === 'xferext'
+        ? `${op.kind === 'xferext' ? 'xferext ' : ''}${op.steps.map(([app]) => app).join(', ')} on ${op.callId}`
         : `${op.kind} ${op.kind === 'execute' ? op.app : op.cause} on ${op.callId}`;
 
 export async function switchOp(rt: Runtime, link: SwitchLink, op: SwitchOp): Promise<string> {

@@ -19,6 +19,9 @@
  *   is still emitted, with the response it gives); queued requests are dropped. The
  *   returned promise resolves when all have ended. `silent` (a killed channel) emits
  *   nothing.
+ * - runExtension(ch, reqs) (sendmsg xferext): the applications one after the other, each
+ *   as execute() runs it, the next once the previous has completed; when the channel has
+ *   hung up the rest of the extension is abandoned (not run, no events, no error).
  * - unpark(ch): a transfer ends the channel's park (CHANNEL_UNPARK, park's completion).
  * - stopBridge(ch, reason): aborts the channel's running bridge with that reason (a
  *   transfer out of the bridge, bridge-exit.ts); resolves when it has completed.
@@ -42,6 +45,9 @@ export interface ExecRequest {
   appUuid: string;
   eventLock: boolean;
   loops: number;
+  /** Called once the application has completed (its CHANNEL_EXECUTE_COMPLETE fired);
+   *  never when it is dropped or the channel killed. */
+  then?: () => void;
 }
 
 interface Running {
@@ -150,6 +156,19 @@ export class AppEngine {
     return true;
   }
 
+  /** Runs an extension's applications (sendmsg xferext) one after the other, each as
+   *  execute() would, the next on a later turn once the previous has completed; the rest
+   *  is abandoned, unrun and with no event, once the channel has hung up. */
+  runExtension(ch: Channel, reqs: readonly ExecRequest[]): void {
+    const [first, ...rest] = reqs;
+    if (first === undefined) return;
+    const then = rest.length === 0 ? undefined : () => setImmediate(() => this.runExtension(ch, rest));
+    if (!ch.isHungUp) return void this.execute(ch, { ...first, then });
+    this.log
+      .child({ call_id: ch.uuid })
+      .debug({ apps: reqs.map((r) => r.app) }, 'extension abandoned at hangup');
+  }
+
   private pump(ch: Channel, st: ChannelApps): void {
     if (ch.isHungUp) {
       st.queue.length = 0;
@@ -216,6 +235,7 @@ export class AppEngine {
     ch.variables.set('current_application_response', response);
     this.model.fire('CHANNEL_EXECUTE_COMPLETE', ch, completeHeaders(req, response));
     this.pump(ch, st);
+    req.then?.();
   }
 
   private context(ch: Channel, running: Running, log: Logger): AppContext {

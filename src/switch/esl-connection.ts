@@ -15,7 +15,9 @@
  *   the process).
  * - Requests: api(cmd) -> body; bgapi(cmd) -> the BACKGROUND_JOB body; execute(uuid, app,
  *   arg, {eventLock, loops}) -> the matching CHANNEL_EXECUTE_COMPLETE (matched on
- *   Application-UUID = the Event-UUID we send); hangup(uuid, cause); subscribe(events);
+ *   Application-UUID = the Event-UUID we send); xferext(uuid, steps) -> the
+ *   CHANNEL_EXECUTE_COMPLETE of the extension's last application (matched on channel,
+ *   Application and Application-Data); hangup(uuid, cause); subscribe(events);
  *   filter(h, v); filterDelete(h, v?); command(line, headers) for anything else.
  *   A `-ERR` answer rejects with EslCommandError (api/bgapi: a body starting with -ERR);
  *   a request made while down rejects at once with EslNotConnectedError; every pending
@@ -110,6 +112,11 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
   private readonly executions = new Map<string, (ev: EslEvent) => void>();
   /** Unique-ID -> (Application-UUID -> reject) of executes still running there. */
   private readonly executingOn = new Map<string, Map<string, () => void>>();
+  /** xferext extensions still running: key -> the channel and its last application. */
+  private readonly extensions = new Map<
+    string,
+    { uuid: string; app: string; arg: string; done: (ev: EslEvent) => void }
+  >();
   private readonly jobs = new Map<string, (ev: EslEvent) => void>();
   private readonly subscriptions = new Set<string>();
   private readonly filters: Array<[string, string]> = [];
@@ -285,6 +292,7 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
     const all = [...this.pending];
     this.executions.clear();
     this.executingOn.clear();
+    this.extensions.clear();
     this.jobs.clear();
     for (const p of all) p.reject(new EslDisconnectedError(this.target, p.what, reason));
   }
@@ -328,15 +336,28 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
       body: ev.getBody() ?? '',
     };
     try {
-      if (name === 'CHANNEL_EXECUTE_COMPLETE')
-        this.executions.get(headers['Application-UUID'] ?? '')?.(event);
-      else if (name === 'CHANNEL_DESTROY' && event.uuid !== undefined)
+      if (name === 'CHANNEL_EXECUTE_COMPLETE') {
+        const done = this.executions.get(headers['Application-UUID'] ?? '');
+        if (done !== undefined) done(event);
+        else if (this.extensions.size > 0) this.extensionStepDone(event, headers);
+      } else if (name === 'CHANNEL_DESTROY' && event.uuid !== undefined)
         for (const gone of [...(this.executingOn.get(event.uuid)?.values() ?? [])]) gone();
       else if (name === 'BACKGROUND_JOB') this.jobs.get(headers['Job-UUID'] ?? '')?.(event);
       this.emit('event', event);
     } catch (err) {
       this.log.error({ err, event: name }, 'event listener threw');
     }
+  }
+
+  /** A completion that may be the last application of an xferext extension. */
+  private extensionStepDone(event: EslEvent, headers: Record<string, string | undefined>): void {
+    for (const x of this.extensions.values())
+      if (
+        x.uuid === event.uuid &&
+        x.app === headers.Application &&
+        x.arg === (headers['Application-Data'] ?? '')
+      )
+        return x.done(event);
   }
 
   // ---- requests ----------------------------------------------------------------------
@@ -457,6 +478,51 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
         resolve(ev);
       });
       onChannel.set(appUuid, () => {
+        forget();
+        reject(new EslChannelGoneError(what, uuid));
+      });
+      this.sendRecv(conn, `sendmsg ${uuid}`, headers, what).catch((err: Error) => {
+        forget();
+        reject(err);
+      });
+    }).finally(forget);
+  }
+
+  /**
+   * Transfers the channel into an extension of `steps` (sendmsg `call-command: xferext`,
+   * one `application: <app> <arg>` header each, in order: Kazoo's ecallmgr_util:send_cmd
+   * "xferext"). The switch names the applications' Application-UUIDs itself, so this
+   * resolves with the CHANNEL_EXECUTE_COMPLETE on `uuid` of the last step's application
+   * and data; rejects as execute() does (EslCommandError, EslChannelGoneError at the
+   * channel's CHANNEL_DESTROY: an extension abandoned at hangup). A step with a line
+   * break cannot be sent: rejects with an Error.
+   */
+  async xferext(
+    uuid: string,
+    steps: ReadonlyArray<readonly [string, string]>,
+    opts: { timeoutMs?: number } = {},
+  ): Promise<EslEvent> {
+    const what = `xferext ${steps.map(([app]) => app).join(', ')} on ${uuid}`;
+    const last = steps[steps.length - 1];
+    if (last === undefined) throw new Error(`${what}: no application`);
+    const lines = steps.map(([app, arg]) => (arg === '' ? app : `${app} ${arg}`));
+    if (lines.some((l) => /[\r\n]/.test(l))) throw new Error(`${what}: an application has a line break`);
+    const conn = this.live(what);
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ call_id: uuid, apps: lines }, 'xferext');
+    // modesl writes one line per key: the repeated `application` header goes as one value
+    // holding the line breaks between them.
+    const headers: Headers = { 'call-command': 'xferext', application: lines.join('\napplication: ') };
+    const key = `xferext:${randomUUID()}`;
+    const onChannel = this.executingOn.get(uuid) ?? new Map<string, () => void>();
+    this.executingOn.set(uuid, onChannel);
+    const forget = (): void => {
+      this.extensions.delete(key);
+      onChannel.delete(key);
+      if (onChannel.size === 0 && this.executingOn.get(uuid) === onChannel) this.executingOn.delete(uuid);
+    };
+    return this.track<EslEvent>(what, opts.timeoutMs, (resolve, reject) => {
+      this.extensions.set(key, { uuid, app: last[0], arg: last[1], done: resolve });
+      onChannel.set(key, () => {
         forget();
         reject(new EslChannelGoneError(what, uuid));
       });

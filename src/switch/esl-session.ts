@@ -17,7 +17,8 @@
  *   (Controlled-Session-UUID, Content-Disposition: disconnect) and closes, unless `linger
  *   [secs]` was asked, in which case the notice says `linger` and the socket stays open
  *   for the final events (for secs, or until the client leaves).
- * - `sendmsg [<uuid>]` with call-command execute | hangup (and nomedia/unicast/xferext,
+ * - `sendmsg [<uuid>]` with call-command execute | hangup | xferext (an extension: one
+ *   `application: <app> <arg>` header per application, in order; nomedia/unicast are
  *   accepted as no-ops); `sendevent <NAME>`; `log`/`nolog`; `exit` (`+OK bye`, notice,
  *   close); anything else `-ERR command not found`.
  * - Outbound mode (the switch dialled the application, see outbound-socket.ts): no auth;
@@ -57,7 +58,10 @@ export interface OutboundOptions {
 }
 
 export interface SendMsg {
+  /** Header names lower-cased; the last of a repeated header wins. */
   headers: Map<string, string>;
+  /** Every header in order, as sent (xferext repeats `application`); `headers` when absent. */
+  list?: ReadonlyArray<readonly [string, string]>;
   body?: string;
 }
 
@@ -338,9 +342,8 @@ export class EslSession {
   private async sendmsg(arg: string, frame: EslFrame): Promise<void> {
     const uuid = arg !== '' ? arg : (this.controlled ?? '');
     const headers = new Map(frame.headers.map(([k, v]) => [k.toLowerCase(), v] as const));
-    const text = this.host.hasChannel(uuid)
-      ? this.host.sendmsg(uuid, { headers, body: frame.body })
-      : `-ERR invalid session id [${uuid}]`;
+    // The host answers `-ERR invalid session id [<uuid>]` for a channel it does not have.
+    const text = this.host.sendmsg(uuid, { headers, list: frame.headers, body: frame.body });
     if (this.host.faults.eventsBeforeReply) await new Promise((r) => setImmediate(r));
     return this.reply(text);
   }

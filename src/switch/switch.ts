@@ -14,7 +14,14 @@
  *   (the device answers a ringing leg, or the call is answered); reject(uuid, cause);
  *   registerEndpoint(user, behaviour) for bridge/originate targets; channel(uuid) /
  *   channels() snapshots; whenDestroyed(uuid); onEvent(listener) sees every event;
- *   raiseEvent(name, headers) fires a channel-less event; fireHeartbeat() / heartbeatMs.
+ *   raiseEvent(name, headers) fires a channel-less event; fireHeartbeat() / heartbeatMs;
+ *   onSendmsg(listener) sees every sendmsg answered (uuid, call-command, reply).
+ * - sendmsg `call-command: xferext` (what Kazoo's ecallmgr sends for a bridge): the
+ *   `application: <app> <arg>` headers, in order, run on the channel one after the other,
+ *   each with its CHANNEL_EXECUTE / CHANNEL_EXECUTE_COMPLETE (a fresh Application-UUID
+ *   each, as the dialplan's applications get); a channel that hangs up abandons the rest.
+ *   FreeSWITCH transfers the channel into the extension (its park ends); here the
+ *   applications run as sendmsg executes do, beside the park (README).
  * - Faults: `faults` (SwitchFaults: stall/delay replies, delay/swallow events, events
  *   before replies, refuse commands, fragmented writes); dropConnections({reset}) ends
  *   every socket with no notice (FIN, or RST); partition() holds all bytes both ways with
@@ -102,6 +109,9 @@ export class Switch implements SessionHost, OutboundHost {
   private readonly sessions = new Set<EslSession>();
   private readonly listeners = new Set<EventListener>();
   private readonly closeListeners = new Set<(info: { id: number; pendingBytes: number }) => void>();
+  private readonly sendmsgListeners = new Set<
+    (m: { uuid: string; command: string; reply: string }) => void
+  >();
   private nextSession = 1;
   private callsSinceStart = 0;
   private closed = false;
@@ -239,10 +249,36 @@ export class Switch implements SessionHost, OutboundHost {
   }
 
   sendmsg(uuid: string, msg: SendMsg): string {
+    const reply = this.sendmsg_(uuid, msg);
+    for (const l of this.sendmsgListeners) l({ uuid, command: msg.headers.get('call-command') ?? '', reply });
+    return reply;
+  }
+
+  /** Called for every sendmsg the switch answers (an ESL session's, on any channel). */
+  onSendmsg(listener: (m: { uuid: string; command: string; reply: string }) => void): () => void {
+    this.sendmsgListeners.add(listener);
+    return () => this.sendmsgListeners.delete(listener);
+  }
+
+  private sendmsg_(uuid: string, msg: SendMsg): string {
     const ch = this.model.channels.get(uuid);
     if (ch === undefined) return `-ERR invalid session id [${uuid}]`;
     const h = msg.headers;
     const command = (h.get('call-command') ?? '').toLowerCase();
+    if (command === 'xferext') {
+      // switch_ivr_parse_event: each `application` header is `<app> <arg>`, in order.
+      const reqs = (msg.list ?? [...h])
+        .filter(([k]) => k.toLowerCase() === 'application')
+        .map(([, v]) => {
+          const at = v.indexOf(' ');
+          const [app, arg] = at < 0 ? [v, ''] : [v.slice(0, at), v.slice(at + 1)];
+          return { app, arg, appUuid: this.ids.uuid(), eventLock: false, loops: 1 };
+        })
+        .filter((r) => r.app !== '');
+      if (reqs.length === 0) return '-ERR no application in xferext';
+      setImmediate(() => this.engine.runExtension(ch, reqs));
+      return '+OK';
+    }
     if (command === 'execute') {
       const app = h.get('execute-app-name');
       if (app === undefined || app === '') return '-ERR no execute-app-name';
@@ -263,7 +299,7 @@ export class Switch implements SessionHost, OutboundHost {
       setImmediate(() => this.model.hangup(ch, cause));
       return '+OK';
     }
-    if (['nomedia', 'unicast', 'xferext'].includes(command)) return '+OK';
+    if (['nomedia', 'unicast'].includes(command)) return '+OK';
     return '-ERR invalid command';
   }
 

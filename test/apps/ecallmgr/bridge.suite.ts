@@ -95,6 +95,28 @@ export function bridgeSuite(start: () => Promise<Harness>): void {
     expect(h.app.events(bLeg).map(label)).toEqual(['CHANNEL_DESTROY']);
   });
 
+  it('the bridge goes to the switch as one sendmsg (xferext, as Kazoo 4.3), and a bridged call ended by hang-up draws no -ERR', async () => {
+    await reg.register('1002', REALM);
+    const { callId, ctl } = await h.placeRoutedCall();
+    const sent: Array<{ uuid: string; command: string; reply: string }> = [];
+    const off = h.sw.onSendmsg((m) => sent.push(m));
+    try {
+      await h.app.command(ctl, callId, 'bridge', {
+        Endpoints: [device('1002')],
+        'Custom-Channel-Vars': { 'Bridge-Tag': 'tag-1' },
+      });
+      const bridged = await h.app.waitEvent(callId, 'CHANNEL_BRIDGE');
+      const bLeg = String(bridged['Other-Leg-Call-ID']);
+      h.sw.hangup(bLeg, 'NORMAL_CLEARING');
+      await h.app.waitEvent(callId, 'CHANNEL_DESTROY');
+      expect(sent).toEqual([{ uuid: callId, command: 'xferext', reply: '+OK' }]);
+      // hangup_after_bridge ended the extension: its masquerade `event` never ran.
+      expect(h.executed(callId).filter((x) => x.startsWith('event '))).toEqual([]);
+    } finally {
+      off();
+    }
+  });
+
   it('a busy device: the bridge completes with USER_BUSY and Hangup-Code sip:486, and the call goes on', async () => {
     await reg.register('1003', REALM, { mode: 'busy' });
     const { callId, ctl } = await h.placeRoutedCall();
