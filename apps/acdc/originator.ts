@@ -9,7 +9,9 @@
  *   Existing-Call-ID = the caller, Outbound-Call-ID = a new agent leg id, Timeout = the
  *   ring timeout rounded up to seconds, Originate-Immediate, Server-ID = this queue.
  *   originate_resp for that leg (ecallmgr bridged the answered leg to the caller):
- *   `{answered: true, ended}`, `ended` resolving at the leg's CHANNEL_DESTROY. An error
+ *   `{answered: true, ended}`, `ended` resolving at the leg's CHANNEL_DESTROY (bound
+ *   before the originate_req is sent, so an end published before the answer is handled,
+ *   as when the caller hangs up the moment it is bridged, is not missed). An error
  *   reply (no answer, not registered, rejected): `{answered: false}`. No reply before the
  *   agent's ring timeout: the agent process has given up (it ignores a later result).
  * - `stop(callId)` (missed, paused, logged out, the caller left): the ring answers
@@ -53,14 +55,29 @@ interface State {
   queue?: string;
   readonly pending: Map<string, Pending>;
   readonly ended: Map<string, () => void>;
+  /** Legs whose CHANNEL_DESTROY came before their originate answer was handled. */
+  readonly gone: Set<string>;
 }
 
-type Call = { op: 'ring'; offer: RingOffer; endpoints: readonly Record<string, unknown>[] };
+type Call = { op: 'ring'; offer: RingOffer; endpoints: readonly Record<string, unknown>[]; leg: string };
 type Cast =
   | { op: 'resp'; m: Envelope }
   | { op: 'uuid'; m: Envelope }
   | { op: 'destroyed'; leg: string }
   | { op: 'stop'; callId: string; agentId: string };
+
+/** The binding that brings the leg's CHANNEL_DESTROY to the originator's queue. */
+const destroyBinding = (leg: string) => ({
+  exchange: 'callevt',
+  routingKey: callEventKey('CHANNEL_DESTROY', leg),
+});
+
+/** Drops the leg's binding (a cast to this process's listener: not awaited). */
+function unbind(ctx: ProcessContext, leg: string): void {
+  GenListener.removeBinding(ctx.runtime, ctx.self, destroyBinding(leg)).catch((err: unknown) =>
+    ctx.log.warn({ err, leg }, 'acdc originator: binding to the leg end not removed'),
+  );
+}
 
 function hangup(s: State, ctx: ProcessContext, leg: string, control: string, callId: string): void {
   acdcSend(s.a.env, 'dialplan.hangup', { 'Call-ID': leg }, control).then(
@@ -72,22 +89,14 @@ function hangup(s: State, ctx: ProcessContext, leg: string, control: string, cal
 
 const Originator: GenListenerBehaviour<State, OriginatorArgs, Call, Cast> = {
   name: ORIGINATOR,
-  init: (a) => ok({ a, pending: new Map(), ended: new Map() }),
+  init: (a) => ok({ a, pending: new Map(), ended: new Map(), gone: new Set() }),
   listen: () => ({
     queue: '',
     responders: [
       {
         category: 'resource',
         name: 'originate_resp',
-        handler: async (m, h) => {
-          const leg = String(m['Call-ID']);
-          // Bound before the answer is passed on, so the leg's end is not missed.
-          await GenListener.addBinding(h.runtime, h.server, {
-            exchange: 'callevt',
-            routingKey: callEventKey('CHANNEL_DESTROY', leg),
-          });
-          GenServer.cast(h.runtime, h.server, { op: 'resp', m } satisfies Cast);
-        },
+        handler: (m, h) => void GenServer.cast(h.runtime, h.server, { op: 'resp', m } satisfies Cast),
       },
       {
         category: 'resource',
@@ -111,8 +120,9 @@ const Originator: GenListenerBehaviour<State, OriginatorArgs, Call, Cast> = {
     ],
   }),
   async handleCall(c, from, s, ctx) {
-    const leg = `acdc-${c.offer.agentId}-${randomBytes(6).toString('hex')}`;
+    const leg = c.leg;
     if (c.endpoints.length === 0) {
+      unbind(ctx, leg);
       ctx.log.warn(
         { call_id: c.offer.callId, agent_id: c.offer.agentId },
         'acdc originator: agent has no endpoints',
@@ -136,6 +146,7 @@ const Originator: GenListenerBehaviour<State, OriginatorArgs, Call, Cast> = {
       );
     } catch (err) {
       s.pending.delete(leg);
+      unbind(ctx, leg);
       ctx.log.error(
         { err, call_id: c.offer.callId, agent_id: c.offer.agentId },
         'acdc originator: originate_req not sent',
@@ -165,12 +176,12 @@ const Originator: GenListenerBehaviour<State, OriginatorArgs, Call, Cast> = {
       return noreply(s);
     }
     if (c.op === 'destroyed') {
-      s.ended.get(c.leg)?.();
+      const end = s.ended.get(c.leg);
       s.ended.delete(c.leg);
-      GenListener.removeBinding(ctx.runtime, ctx.self, {
-        exchange: 'callevt',
-        routingKey: callEventKey('CHANNEL_DESTROY', c.leg),
-      }).catch(() => undefined);
+      if (end !== undefined) end();
+      // Ended before its answer was handled (the caller hung up at the bridge).
+      else if (s.pending.has(c.leg)) s.gone.add(c.leg);
+      unbind(ctx, c.leg);
       return noreply(s);
     }
     const leg = String(c.m['Call-ID']);
@@ -180,21 +191,23 @@ const Originator: GenListenerBehaviour<State, OriginatorArgs, Call, Cast> = {
       return noreply(s);
     }
     s.pending.delete(leg);
+    const gone = s.gone.delete(leg);
     const log = { call_id: p.offer.callId, agent_id: p.offer.agentId, leg };
     if (p.stopped === true) {
       // Answered after the agent gave up: ecallmgr bridged it all the same; end it now.
       if (c.m['Event-Category'] !== 'error' && typeof c.m['Control-Queue'] === 'string') {
         ctx.log.warn(log, 'acdc originator: agent leg answered after the offer was stopped; hanging up');
         hangup(s, ctx, leg, c.m['Control-Queue'], p.offer.callId);
-      }
+      } else if (!gone) unbind(ctx, leg);
       return noreply(s);
     }
     if (c.m['Event-Category'] === 'error' || c.m['Application-Response'] !== 'SUCCESS') {
       ctx.log.info({ ...log, error: c.m['Error-Message'] }, 'acdc originator: agent not reached');
+      if (!gone) unbind(ctx, leg);
       GenServer.reply(p.from, { answered: false } satisfies RingResult);
       return noreply(s);
     }
-    const ended = new Promise<void>((resolve) => s.ended.set(leg, resolve));
+    const ended = gone ? Promise.resolve() : new Promise<void>((resolve) => s.ended.set(leg, resolve));
     ctx.log.info(log, 'acdc originator: agent answered, bridged to the caller');
     GenServer.reply(p.from, { answered: true, ended } satisfies RingResult);
     return noreply(s);
@@ -217,13 +230,18 @@ export const originatorChildSpec = (a: OriginatorArgs): ChildSpec =>
 /** The device of agent `agentId` whose endpoints are `endpoints` (originate_req Endpoints). */
 export function originateDevice(agentId: string, endpoints: readonly Record<string, unknown>[]): AgentDevice {
   return {
-    ring: (offer, rt: Runtime) =>
-      GenServer.call(
+    ring: async (offer, rt: Runtime) => {
+      const leg = `acdc-${agentId}-${randomBytes(6).toString('hex')}`;
+      // Bound before the originate_req goes out: the leg can end (the caller hanging up
+      // the moment it is bridged) before its answer is handled, and its end must be heard.
+      await GenListener.addBinding(rt, ORIGINATOR, destroyBinding(leg));
+      return GenServer.call(
         rt,
         ORIGINATOR,
-        { op: 'ring', offer, endpoints } satisfies Call,
+        { op: 'ring', offer, endpoints, leg } satisfies Call,
         offer.ringTimeoutMs + 5000,
-      ),
+      );
+    },
     stop: (callId, rt) => void GenServer.cast(rt, ORIGINATOR, { op: 'stop', callId, agentId } satisfies Cast),
   };
 }

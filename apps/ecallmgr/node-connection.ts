@@ -32,7 +32,9 @@
  *   call_control (then the call is forgotten), CHANNEL_BRIDGE also (its Other-Leg-Unique-ID
  *   only: the leg the call's commands may target); from then on, until its
  *   CHANNEL_DESTROY, every event of that other leg -> the call's call_events as
- *   `other_leg_event` (it publishes those its bridge's B-Leg-Events name); REQUEST_PARAMS
+ *   `other_leg_event` (it publishes those its bridge's B-Leg-Events name), and, when that
+ *   leg is a known call itself (the caller an originate with Existing-Call-ID bridged its
+ *   new leg to), to its own processes as well; REQUEST_PARAMS
  *   -> authn; other events (HEARTBEAT, unknown names, events of calls ecallmgr does not
  *   control) are counted and logged at debug level with why, then dropped.
  * - `{type:'call_started', callId}` (call_control, once its call's processes are up): a
@@ -232,9 +234,13 @@ function dispatch(s: State, ctx: ProcessContext, ev: EslEvent): void {
   const call = s.legs.get(uuid);
   if (call !== undefined) {
     if (ev.name === 'CHANNEL_DESTROY') s.legs.delete(uuid);
-    if (!sendTo(ctx, names.events(call), { type: 'other_leg_event', ev }))
-      dropped(s, ev, 'bridged leg of a call with no process');
-    return;
+    const toCall = sendTo(ctx, names.events(call), { type: 'other_leg_event', ev });
+    // A leg that is a call of its own (a caller a leg was placed for, then uuid_bridge'd to
+    // it) still gets its own events, as in Kazoo every process bound to a uuid gets them.
+    if (!s.calls.member(uuid)) {
+      if (!toCall) dropped(s, ev, 'bridged leg of a call with no process');
+      return;
+    }
   }
   const toEvents = sendTo(ctx, names.events(uuid), { type: 'switch_event', ev });
   const other = ev.headers['Other-Leg-Unique-ID'];

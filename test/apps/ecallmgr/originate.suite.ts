@@ -221,6 +221,12 @@ export function originateSuite(start: () => Promise<Harness>): void {
     expect(bridged['Other-Leg-Call-ID']).toBe(caller);
     h.sw.hangup(caller);
     await h.app.waitEvent(leg, 'CHANNEL_DESTROY');
+    // The caller is a call of its own, not just the leg's other side: its processes get its
+    // events, and its CHANNEL_DESTROY is the switch's, not one made up when ecallmgr finds
+    // the channel gone.
+    const destroyed = await h.app.waitEvent(caller, 'CHANNEL_DESTROY');
+    expect(destroyed).toMatchObject({ 'Hangup-Cause': 'NORMAL_CLEARING' });
+    expect(destroyed['Disposition']).not.toBe('channel_gone');
   });
 
   it('an invalid originate_req gets a clear error reply and a log line', async () => {

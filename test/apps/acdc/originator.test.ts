@@ -1,0 +1,92 @@
+/**
+ * acdc_originator on its own, on the embedded bus, with a scripted ecallmgr: an agent's
+ * leg whose end is published right behind the originate answer (the caller hung up the
+ * moment it was bridged to the agent) still ends the agent's call.
+ */
+import { afterEach, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { Runtime, Supervisor } from '../../../src/kernel/index.ts';
+import { memoryLogger } from '../../../src/kernel/log.ts';
+import { createTransport, EmbeddedBroker, encodeJson, jsonProperties } from '../../../src/bus/index.ts';
+import { busExchangeSpecs } from '../../../src/api/bus-adapters.ts';
+import { ORIGINATE_REQ_KEY, build, callEventKey } from '../../../src/api/index.ts';
+import { originateDevice, originatorChildSpec } from '../../../apps/acdc/originator.ts';
+import { acdcSend, type AcdcEnv } from '../../../apps/acdc/send.ts';
+
+let close: (() => Promise<void>) | undefined;
+afterEach(async () => {
+  await close?.();
+  close = undefined;
+});
+
+it("the agent leg's CHANNEL_DESTROY published right behind the originate answer ends the agent's call", async () => {
+  const { logger } = memoryLogger('acdc-originator-test@localhost', 'info');
+  const bus = createTransport({
+    url: 'embedded',
+    logger,
+    embeddedBroker: new EmbeddedBroker(),
+    namePrefix: `fife-orig-${randomBytes(3).toString('hex')}`,
+  });
+  await bus.start();
+  await bus.assertExchanges(busExchangeSpecs().map((e) => ({ name: e.name, type: e.type })));
+  const rt = new Runtime({ node: 'acdc-originator-test@localhost', logger });
+  const env: AcdcEnv = {
+    bus,
+    ctx: { appName: 'acdc-test', appVersion: '1.0.0', node: rt.node },
+    accountId: randomBytes(16).toString('hex'),
+  };
+  const sup = await Supervisor.start(
+    rt,
+    { children: [originatorChildSpec({ env })] },
+    { name: 'originator_sup' },
+  );
+  if (sup.type !== 'ok') throw new Error(`originator failed to start: ${JSON.stringify(sup)}`);
+  close = async () => {
+    const exited = rt.awaitExit(sup.pid);
+    rt.exit(sup.pid, 'shutdown');
+    await exited;
+    await rt.shutdown();
+    await bus.close();
+  };
+  // ecallmgr: the leg answers and is bridged; the caller hangs up at once, so the leg's
+  // CHANNEL_DESTROY goes out right after the originate_resp.
+  const reqs = await bus.assertQueue('', { exclusive: true, autoDelete: true });
+  await bus.bindQueue(reqs, 'callmgr', ORIGINATE_REQ_KEY);
+  await bus.consume(reqs, (d) => {
+    const req = JSON.parse(d.body.toString()) as Record<string, unknown>;
+    const leg = String(req['Outbound-Call-ID']);
+    const destroy = build(
+      'call_event',
+      { 'Event-Name': 'CHANNEL_DESTROY', 'Call-ID': leg, 'Hangup-Cause': 'NORMAL_CLEARING' },
+      env.ctx,
+    );
+    void acdcSend(
+      env,
+      'originate_resp',
+      { 'Call-ID': leg, 'Application-Response': 'SUCCESS' },
+      String(req['Server-ID']),
+    ).then(() =>
+      bus.publish('callevt', callEventKey('CHANNEL_DESTROY', leg), encodeJson(destroy), jsonProperties()),
+    );
+  });
+  const device = originateDevice('a', [
+    { 'Invite-Format': 'username', 'To-Username': 'agent-a', 'To-Realm': 'x' },
+  ]);
+  const result = await device.ring(
+    { agentId: 'a', queueId: 'support', callId: 'caller-1', ringTimeoutMs: 5000 },
+    rt,
+  );
+  expect(result.answered).toBe(true);
+  if (!result.answered) return;
+  let ended = false;
+  void result.ended.then(() => (ended = true));
+  // Any later message through the originator's queue comes after the DESTROY: once a ring
+  // of another call has been answered, the first call's end must have been seen.
+  const second = await device.ring(
+    { agentId: 'a', queueId: 'support', callId: 'caller-2', ringTimeoutMs: 5000 },
+    rt,
+  );
+  expect(second.answered).toBe(true);
+  await Promise.resolve();
+  expect(ended).toBe(true);
+});
