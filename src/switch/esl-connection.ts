@@ -465,27 +465,10 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
     if (opts.loops !== undefined) headers.loops = opts.loops;
     // a child logger per execute costs (pino's bindings, redaction): only when it will log
     if (this.log.isLevelEnabled('debug')) this.log.debug({ call_id: uuid, app, arg }, 'execute');
-    const onChannel = this.executingOn.get(uuid) ?? new Map<string, () => void>();
-    this.executingOn.set(uuid, onChannel);
-    const forget = (): void => {
-      this.executions.delete(appUuid);
-      onChannel.delete(appUuid);
-      if (onChannel.size === 0 && this.executingOn.get(uuid) === onChannel) this.executingOn.delete(uuid);
-    };
-    return this.track<EslEvent>(what, opts.timeoutMs, (resolve, reject) => {
-      this.executions.set(appUuid, (ev) => {
-        forget();
-        resolve(ev);
-      });
-      onChannel.set(appUuid, () => {
-        forget();
-        reject(new EslChannelGoneError(what, uuid));
-      });
-      this.sendRecv(conn, `sendmsg ${uuid}`, headers, what).catch((err: Error) => {
-        forget();
-        reject(err);
-      });
-    }).finally(forget);
+    return this.sendTracked(conn, uuid, appUuid, headers, what, opts.timeoutMs, {
+      watch: (resolve) => this.executions.set(appUuid, resolve),
+      unwatch: () => this.executions.delete(appUuid),
+    });
   }
 
   /**
@@ -513,15 +496,39 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
     // holding the line breaks between them.
     const headers: Headers = { 'call-command': 'xferext', application: lines.join('\napplication: ') };
     const key = `xferext:${randomUUID()}`;
+    return this.sendTracked(conn, uuid, key, headers, what, opts.timeoutMs, {
+      watch: (resolve) => this.extensions.set(key, { uuid, app: last[0], arg: last[1], done: resolve }),
+      unwatch: () => this.extensions.delete(key),
+    });
+  }
+
+  /**
+   * Sends a `sendmsg` to `uuid` and resolves with the completion `watch` is handed (the
+   * caller files it where its event arrives; `unwatch` removes it). Rejects with
+   * EslChannelGoneError when the channel's CHANNEL_DESTROY comes first (executingOn, under
+   * `key`), with the send's error, or at the timeout; every way out forgets both entries.
+   */
+  private sendTracked(
+    conn: Connection,
+    uuid: string,
+    key: string,
+    headers: Headers,
+    what: string,
+    timeoutMs: number | undefined,
+    w: { watch: (resolve: (ev: EslEvent) => void) => void; unwatch: () => void },
+  ): Promise<EslEvent> {
     const onChannel = this.executingOn.get(uuid) ?? new Map<string, () => void>();
     this.executingOn.set(uuid, onChannel);
     const forget = (): void => {
-      this.extensions.delete(key);
+      w.unwatch();
       onChannel.delete(key);
       if (onChannel.size === 0 && this.executingOn.get(uuid) === onChannel) this.executingOn.delete(uuid);
     };
-    return this.track<EslEvent>(what, opts.timeoutMs, (resolve, reject) => {
-      this.extensions.set(key, { uuid, app: last[0], arg: last[1], done: resolve });
+    return this.track<EslEvent>(what, timeoutMs, (resolve, reject) => {
+      w.watch((ev) => {
+        forget();
+        resolve(ev);
+      });
       onChannel.set(key, () => {
         forget();
         reject(new EslChannelGoneError(what, uuid));
