@@ -22,20 +22,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import amqp from 'amqplib';
 import { tmpDir } from '../support/tmp-dirs.ts';
 import { type LogLine } from '../support/fife-process.ts';
 import {
   pollUntil,
   regQuery,
   regQueryFound,
+  clusterServices,
   startClusterNode,
   stopClusterNodes,
   type ClusterNode,
 } from '../support/cluster.ts';
-import { serviceGate } from '../support/services.ts';
-import { isolatedAmqpUrl } from '../support/rabbitmq-vhost.ts';
-import { startCouchTestServer, type CouchTestServer } from '../support/couchdb-server.ts';
 import { memoryLogger } from '../../src/kernel/log.ts';
 import { createTransport, Requester, type BusTransport } from '../../src/bus/index.ts';
 import { busExchangeSpecs } from '../../src/api/bus-adapters.ts';
@@ -52,13 +49,7 @@ const AGENTS = ['ag1', 'ag2', 'ag3', 'ag4'];
 const CALLERS = 20;
 const HANGING_UP = 2;
 
-const amqpUrl = isolatedAmqpUrl(VHOST);
-let couch: CouchTestServer | undefined;
-const gate = await serviceGate('RabbitMQ + CouchDB-protocol server', async () => {
-  const c = await amqp.connect(amqpUrl, { timeout: 3000 });
-  await c.close();
-  couch = await startCouchTestServer();
-});
+const { amqpUrl, gate, couch } = await clusterServices(VHOST);
 
 const nodes: ClusterNode[] = [];
 let bus: BusTransport;

@@ -47,13 +47,11 @@ import {
   pollUntil,
   regQuery,
   regQueryFound,
+  clusterServices,
   startClusterNode,
   stopClusterNodes,
   type ClusterNode,
 } from '../support/cluster.ts';
-import { serviceGate } from '../support/services.ts';
-import { isolatedAmqpUrl } from '../support/rabbitmq-vhost.ts';
-import { startCouchTestServer, type CouchTestServer } from '../support/couchdb-server.ts';
 import { memoryLogger } from '../../src/kernel/log.ts';
 import { createTransport, Requester, type BusTransport, type Envelope } from '../../src/bus/index.ts';
 import { busExchangeSpecs } from '../../src/api/bus-adapters.ts';
@@ -77,13 +75,7 @@ const REALM = 'cluster.fife.test';
 const USERS = 10;
 const QUEUE = 'registrar_listener';
 
-const amqpUrl = isolatedAmqpUrl(VHOST);
-let couch: CouchTestServer | undefined;
-const gate = await serviceGate('RabbitMQ + CouchDB-protocol server', async () => {
-  const c = await amqp.connect(amqpUrl, { timeout: 3000 });
-  await c.close();
-  couch = await startCouchTestServer();
-});
+const { amqpUrl, gate, couch } = await clusterServices(VHOST);
 
 const nodes: ClusterNode[] = [];
 let bus: BusTransport;

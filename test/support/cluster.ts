@@ -14,12 +14,19 @@
  *   naming `what` past the deadline (20 s by default).
  * - `regQuery(req, realm, user)`: a reg_query as Kamailio asks it (Contact field);
  *   `regQueryFound(answer, contact)`: the answer lists a Contact containing `contact`.
+ * - `clusterServices(vhost)`: the shared engines a cluster test needs, RabbitMQ (on a vhost
+ *   of its own) and a CouchDB-protocol server it starts; `gate` says whether both are there
+ *   (a missing one fails under FIFE_REQUIRE_SERVICES=1).
  */
 import { tmpDir } from './tmp-dirs.ts';
 import { startFife, type FifeProcess } from './fife-process.ts';
 import { build } from '../../src/api/index.ts';
 import type { Envelope, Requester } from '../../src/bus/index.ts';
 import { regQueryTarget } from '../apps/registrar/support.ts';
+import amqp from 'amqplib';
+import { serviceGate, type ServiceGate } from './services.ts';
+import { isolatedAmqpUrl } from './rabbitmq-vhost.ts';
+import { startCouchTestServer, type CouchTestServer } from './couchdb-server.ts';
 
 export interface ClusterSpec {
   configFile: string;
@@ -110,3 +117,21 @@ export const regQueryFound = (a: Envelope, contact: string): boolean =>
   a['Event-Name'] === 'reg_query_resp' &&
   Array.isArray(a.Fields) &&
   (a.Fields as Array<{ Contact?: unknown }>).some((f) => String(f.Contact).includes(contact));
+
+export interface ClusterServices {
+  amqpUrl: string;
+  gate: ServiceGate;
+  /** The store server (there when `gate.available`). */
+  couch: CouchTestServer | undefined;
+}
+
+export async function clusterServices(vhost: string): Promise<ClusterServices> {
+  const amqpUrl = isolatedAmqpUrl(vhost);
+  let couch: CouchTestServer | undefined;
+  const gate = await serviceGate('RabbitMQ + CouchDB-protocol server', async () => {
+    const c = await amqp.connect(amqpUrl, { timeout: 3000 });
+    await c.close();
+    couch = await startCouchTestServer();
+  });
+  return { amqpUrl, gate, couch };
+}
