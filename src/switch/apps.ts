@@ -307,12 +307,11 @@ export const APPLICATIONS: Record<string, Application> = {
     const [path = '', limit] = ctx.arg.trim().split(/\s+/);
     const started = Date.now();
     ctx.model.fire('RECORD_START', ctx.ch, [['Record-File-Path', path]]);
-    const end = await untilDigit(
-      ctx,
-      limit !== undefined && Number(limit) > 0 ? Number(limit) * 1000 : ctx.media.recordMaxMs,
-      terminatorsOf(ctx.ch, '#'),
-    );
-    const ms = Date.now() - started;
+    const limitMs = limit !== undefined && Number(limit) > 0 ? Number(limit) * 1000 : ctx.media.recordMaxMs;
+    const end = await untilDigit(ctx, limitMs, terminatorsOf(ctx.ch, '#'));
+    // Ended by its limit: exactly the limit long (a timer may fire a millisecond before
+    // the wall clock has moved that far), else as long as it ran.
+    const ms = end.end === 'done' ? limitMs : Math.min(limitMs, Date.now() - started);
     const v = ctx.ch.variables;
     v.set('record_ms', String(ms));
     v.set('record_seconds', String(Math.floor(ms / 1000)));
