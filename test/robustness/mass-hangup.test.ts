@@ -60,7 +60,12 @@ describe('a mass hang-up ends every call', () => {
   }
 
   async function expectAllEnded(hh: Harness, callIds: string[], pids: Pid[]): Promise<Envelope[]> {
-    await Promise.all(pids.map((p) => hh.rt.awaitExit(p)));
+    // Each call's supervisor shuts itself down after its significant child ends (auto_shutdown):
+    // those alive now are awaited too, so the count below is taken after their exits.
+    const sups = (await Supervisor.whichChildren(hh.rt, names.calls)).flatMap((c) =>
+      c.pid === undefined ? [] : [c.pid],
+    );
+    await Promise.all([...pids, ...sups].map((p) => hh.rt.awaitExit(p)));
     await flushBus(hh);
     const left = await Supervisor.countChildren(hh.rt, names.calls);
     expect(left.active, 'call supervisors left').toBe(0);
