@@ -110,6 +110,8 @@ export interface AppStatus {
   pid?: Pid;
   restarts: number;
   lastFailure?: string;
+  /** Unix ms of the app's last start, while it runs. */
+  startedAt?: number;
 }
 
 interface Entry {
@@ -121,6 +123,7 @@ interface Entry {
   history: RestartLog;
   lastFailure?: string;
   startedSeq: number;
+  startedAt?: number;
 }
 
 interface State {
@@ -207,6 +210,7 @@ async function startApp(s: State, name: string, path: string[] = []): Promise<Ap
   e.state = 'running';
   s.causes.delete(name);
   e.startedSeq = ++s.seq;
+  e.startedAt = Date.now();
   s.ctx.runtime.events.emit('app', { kind: 'started', app: name });
   s.ctx.log.info({ app: name, version: e.def.version }, 'app started');
   return { type: 'ok' };
@@ -339,6 +343,7 @@ function status(s: State): AppStatus[] {
     pid: e.pid,
     restarts: e.restarts,
     lastFailure: e.lastFailure,
+    startedAt: e.state === 'running' ? e.startedAt : undefined,
   }));
 }
 

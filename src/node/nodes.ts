@@ -4,8 +4,8 @@
  *
  * Contract
  * - Every `heartbeatMs` (default 5000) the node publishes `nodes_advertise` on the `nodes`
- *   fanout exchange: Node (its name), Expires (= heartbeatMs), WhApps (running apps with
- *   their start time), Version, Zone (the config's zone), Used-Memory (heap bytes),
+ *   fanout exchange: Node (its name), Expires (= heartbeatMs), WhApps (running apps,
+ *   each with `Startup`: its start time in Gregorian seconds, as Kazoo's kz_nodes sends it), Version, Zone (the config's zone), Used-Memory (heap bytes),
  *   Processes (kernel processes alive) and Node-Info (uptime_s, pid, and apps_down: the
  *   apps that ended by themselves and are not running, name -> stopped | failed).
  *   Nothing is sent while the bus is down (a heartbeat would only queue). A heartbeat is
@@ -22,7 +22,7 @@
  *   process count, uptime, age of the last heartbeat in ms.
  * - Media servers (Kazoo's kz_nodes with ecallmgr): switches are not nodes. A node whose
  *   ecallmgr has a switch connection up lists it in its heartbeat's `Media-Servers`
- *   (switch name -> {Startup (unix s), Interface: {URL}}), as Kazoo's kz_nodes does; a
+ *   (switch name -> {Startup (Gregorian s), Interface: {URL}}), as Kazoo's kz_nodes does; a
  *   switch that goes down is no longer listed. ecallmgr reports its switches with
  *   `reportMediaServer(rt, ...)` (a no-op when the runtime has no cluster view), and every
  *   change is advertised at once, not at the next heartbeat. Receivers keep a table of
@@ -47,7 +47,13 @@ import {
   type Runtime,
 } from '../kernel/index.ts';
 import { GenListener, type GenListenerBehaviour } from '../bus/gen-listener.ts';
-import { build, destination } from '../api/index.ts';
+import {
+  asGregorianSeconds,
+  build,
+  destination,
+  gregorianSeconds,
+  GREGORIAN_OFFSET_S,
+} from '../api/index.ts';
 import type { BusTransport } from '../bus/index.ts';
 
 export interface NodesArgs {
@@ -150,18 +156,20 @@ async function advertise(s: State, rt: Runtime): Promise<void> {
     } catch (err) {
       rt.log.debug({ err: (err as Error).message }, 'heartbeat: apps as last known (controller busy)');
     }
-  const apps = status.filter((a) => a.state === 'running').map((a) => a.name);
   const down = Object.fromEntries(
     status
       .filter((a) => a.state === 'failed' || (a.state === 'stopped' && a.lastFailure !== undefined))
       .map((a) => [a.name, a.state]),
   );
-  const now = Math.floor(Date.now() / 1000);
   const msg = build(
     'nodes_advertise',
     {
       Expires: s.args.heartbeatMs,
-      WhApps: Object.fromEntries(apps.map((a) => [a, { Startup: now }])),
+      WhApps: Object.fromEntries(
+        status
+          .filter((a) => a.state === 'running')
+          .map((a) => [a.name, { Startup: gregorianSeconds(a.startedAt ?? s.args.startedAt) }]),
+      ),
       Version: s.args.version,
       Zone: s.args.zone ?? 'local',
       'Used-Memory': process.memoryUsage().heapUsed,
@@ -194,12 +202,15 @@ function seeMediaServers(s: State, node: string, servers: unknown, log: Logger):
       Startup?: unknown;
       Interface?: { URL?: unknown };
     };
-    const startup = num(e.Startup);
+    const startup = asGregorianSeconds(e.Startup);
     const url = typeof e.Interface?.URL === 'string' ? e.Interface.URL : undefined;
     const sw = s.switches.get(name) ?? { via: new Map<string, number>(), lastNode: node, downSince: now };
     s.switches.set(name, sw);
     if (!sw.via.has(node)) log.info({ switch: name, peer: node, url }, 'switch up');
-    sw.via.set(node, startup === undefined ? (sw.via.get(node) ?? now) : startup * 1000);
+    sw.via.set(
+      node,
+      startup === undefined ? (sw.via.get(node) ?? now) : (startup - GREGORIAN_OFFSET_S) * 1000,
+    );
     sw.url = url ?? sw.url;
     sw.lastNode = node;
   }
@@ -279,8 +290,7 @@ export const Nodes: GenListenerBehaviour<State, NodesArgs, 'list' | 'switches'> 
     const info = msg as Info;
     if (info?.type === 'media_server') {
       const { name, status, url } = info.report;
-      if (status === 'up')
-        s.local.set(name, { Startup: Math.floor(Date.now() / 1000), Interface: { URL: url } });
+      if (status === 'up') s.local.set(name, { Startup: gregorianSeconds(), Interface: { URL: url } });
       else s.local.delete(name);
       await advertise(s, ctx.runtime).catch((err: unknown) =>
         ctx.log.warn(

@@ -5,10 +5,11 @@
  */
 import { describe, it, expect, afterAll } from 'vitest';
 import { tmpDir } from '../support/tmp-dirs.ts';
-import { startNode, type FifeNode } from '../../src/node/node.ts';
+import { startNode, type FifeNode, type NodeServices } from '../../src/node/node.ts';
 import { loadConfig } from '../../src/node/config.ts';
 import { listSwitches, reportMediaServer } from '../../src/node/nodes.ts';
 import { AppsController, GenServer, type AppDefinition } from '../../src/kernel/index.ts';
+import { GREGORIAN_OFFSET_S } from '../../src/api/index.ts';
 
 const running: FifeNode[] = [];
 afterAll(async () => {
@@ -114,6 +115,44 @@ describe('nodes: heartbeats and the cluster view', () => {
     };
     expect(view.nodes.map((x) => x.node)).not.toContain(sw.name);
     expect(view.switches.map((x) => x.name)).toContain(sw.name);
+  });
+
+  it("heartbeats carry Kazoo's Startup times in Gregorian seconds: each app's own start, and a switch's up time read back", async () => {
+    const t0 = Date.now();
+    let bus: NodeServices['bus'] | undefined;
+    const late: AppDefinition<NodeServices> = {
+      name: 'late',
+      tree: (env) => ((bus = env.bus), { children: [] }),
+    };
+    const h = await node('eta', ['early'], { extra: [late] });
+    await new Promise((r) => setTimeout(r, 1100)); // the second app starts in a later second
+    await AppsController.startApp(h.n.runtime, 'late');
+    const tLate = Date.now();
+    // A queue of our own on the nodes fanout sees the heartbeats as a Kazoo peer would.
+    const q = await bus!.assertQueue('', { exclusive: true, autoDelete: true });
+    await bus!.bindQueue(q, 'nodes', '');
+    const beat = new Promise<Record<string, { Startup: number }>>((resolve) => {
+      void bus!.consume(q, (d) => {
+        const m = JSON.parse(d.body.toString()) as {
+          Node?: string;
+          WhApps?: Record<string, { Startup: number }>;
+        };
+        if (m.Node === 'eta@localhost' && m.WhApps?.late !== undefined) resolve(m.WhApps);
+      });
+    });
+    const sw = { name: 'fs-greg', url: 'esl://10.0.0.7:8021' };
+    const up = h.logged((l) => l.msg === 'switch up' && l.switch === sw.name);
+    reportMediaServer(h.n.runtime, { ...sw, status: 'up' });
+    const apps = await beat;
+    await up;
+    const asUnixS = (g: number) => g - GREGORIAN_OFFSET_S;
+    expect(asUnixS(apps.early!.Startup)).toBeGreaterThanOrEqual(Math.floor(t0 / 1000));
+    expect(asUnixS(apps.early!.Startup)).toBeLessThan(asUnixS(apps.late!.Startup));
+    expect(asUnixS(apps.late!.Startup)).toBeLessThanOrEqual(Math.floor(tLate / 1000));
+    // The switch's Startup went out in Gregorian seconds and is read back as the same moment.
+    const entry = (await listSwitches(h.n.runtime)).find((x) => x.name === sw.name)!;
+    expect(entry.since).toBeGreaterThanOrEqual(Math.floor(tLate / 1000) * 1000);
+    expect(entry.since).toBeLessThanOrEqual(Date.now());
   });
 
   it("every node's zone, version, uptime, memory, process count and apps, with an app that failed for good listed as down", async () => {
