@@ -6,7 +6,7 @@
  * command gives `-ERR <name> Command not found!\n`, a missing channel
  * `-ERR No such channel!\n`.
  * Commands: status, version, uptime, originate, uuid_kill, uuid_exists, uuid_answer,
- * uuid_getvar, uuid_setvar, uuid_dump, uuid_bridge, uuid_break, uuid_park, uuid_transfer
+ * uuid_getvar, uuid_setvar, uuid_dump, uuid_bridge (both legs stop what they play first), uuid_break, uuid_park, uuid_transfer
  * (`<uuid> [-bleg|-both] <dest> [dialplan] [context]`; the simulator parks every transferred
  * leg; on a bridged leg both take legs out of the bridge as bridge-exit.ts says),
  * uuid_send_dtmf, uuid_fileman (`<uuid> <cmd>:<val>`: `+OK` on a channel, with or without a
@@ -226,6 +226,9 @@ export function createApi(h: ApiHost): ApiRunner {
       const ca = chan(ua);
       const cb = chan(ub);
       if (ca === undefined || cb === undefined) return `-ERR Invalid uuid ${ca === undefined ? ua : ub}\n`;
+      // As switch_ivr_uuid_bridge: both legs leave what they were running (hold music ends).
+      engine.breakMedia(ca);
+      engine.breakMedia(cb);
       model.answer(ca);
       model.answer(cb);
       model.bridge(ca, cb);

@@ -282,4 +282,23 @@ describe('events on the wire', () => {
     );
     expect(gone.sort()).toEqual([a, b].sort());
   });
+
+  it('uuid_bridge stops what the legs were playing (hold music ends when the bridge starts)', async () => {
+    const c = await open();
+    const a = sw.placeCall({ from: '5', to: '6' });
+    const b = sw.placeCall({ from: '7', to: '8' });
+    c.send('event plain PLAYBACK_START PLAYBACK_STOP CHANNEL_BRIDGE\n\n');
+    await c.reply();
+    // An hour of silence stands in for hold music: only the bridge can end it.
+    c.send(
+      `sendmsg ${a}\ncall-command: execute\nexecute-app-name: playback\nexecute-app-arg: silence_stream://3600000\n\n`,
+    );
+    await c.reply();
+    await c.event('PLAYBACK_START');
+    c.send(`api uuid_bridge ${a} ${b}\n\n`);
+    expect((await c.reply()).body).toBe(`+OK ${b}\n`);
+    expect((await c.event('PLAYBACK_STOP')).headers.get('Unique-ID')).toBe(a);
+    await c.event('CHANNEL_BRIDGE');
+    sw.hangup(a);
+  });
 });
