@@ -489,12 +489,18 @@ export class CouchStore implements DocumentStore {
     return canonicalDbName(db);
   }
 
+  /** One request through nano, failing at the timeout whether or not nano's own promise
+   *  hears the abort (it does not once garbage collection ran while it waited: see feedGet). */
   private async call<T = unknown>(req: Request, ctx: StoreErrorContext): Promise<T> {
     try {
-      return (await this.nano.request({
-        ...req,
-        signal: AbortSignal.timeout(this.timeoutMs),
-      } as Nano.RequestOptions)) as T;
+      return (await abortAfter(new AbortController(), this.timeoutMs, (signal) =>
+        Promise.race([
+          this.nano.request({ ...req, signal } as Nano.RequestOptions),
+          new Promise<never>((_, reject) =>
+            signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true }),
+          ),
+        ]),
+      )) as T;
     } catch (err) {
       throw toStoreError(err, ctx);
     }

@@ -1,15 +1,18 @@
 /**
- * A CouchDB change feed stops when told, whatever happened while it waited: its long poll
- * held across garbage collection (as on a loaded node, where a soak with store outages
- * found nodes that never finished stopping: the store's close waited on a feed whose
- * request never settled, aborted or not), and the store's close with it. On a
- * pouchdb-server this file starts.
+ * CouchDB requests end when they should, whatever happened while they waited: a change
+ * feed whose long poll was held across garbage collection (as on a loaded node, where a
+ * soak with store outages found nodes that never finished stopping: the store's close
+ * waited on a feed whose request never settled, aborted or not) stops when told, and the
+ * store's close with it; a request whose answer the server holds fails at the request
+ * timeout. On a pouchdb-server this file starts, and on a stand-in that answers headers
+ * and never the body.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { createServer, type Server } from 'node:http';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { memoryLogger } from '../../src/kernel/log.ts';
-import { CouchStore } from '../../src/store/index.ts';
+import { CouchStore, StoreError } from '../../src/store/index.ts';
 import { serviceGate } from '../support/services.ts';
 import { startCouchTestServer, type CouchTestServer } from '../support/couchdb-server.ts';
 
@@ -58,5 +61,40 @@ describe.skipIf(!gate.available)('CouchDB change feed stop', () => {
     await subs[0]!.stop();
     await store.close();
     expect(lines.some((l) => l.msg === 'couchdb store closed')).toBe(true);
+  });
+
+  it('a request whose answer the server holds fails unavailable at its timeout, garbage collection or not', async () => {
+    // Headers at once, then a body that never comes: a hung server mid-answer.
+    const held: Array<() => void> = [];
+    const hung: Server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"_id":');
+      held.push(() => res.destroy());
+    });
+    await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
+    const port = (hung.address() as { port: number }).port;
+    const store = new CouchStore({
+      url: `http://127.0.0.1:${port}`,
+      logger: memoryLogger().logger,
+      requestTimeoutMs: 500,
+    });
+    try {
+      const got = store.get('somedb', 'doc').then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      while (held.length === 0) await new Promise((r) => setImmediate(r));
+      for (let i = 0; i < 5; i++) {
+        gc();
+        await new Promise((r) => setImmediate(r));
+      }
+      const err = await got;
+      expect(err).toBeInstanceOf(StoreError);
+      expect((err as StoreError).code).toBe('unavailable');
+    } finally {
+      for (const end of held) end();
+      await store.close();
+      await new Promise((r) => hung.close(r));
+    }
   });
 });
