@@ -24,7 +24,7 @@ export interface CallflowServices {
   store: DocumentStore;
   bus: BusTransport;
   node: string;
-  settings?: { routeWinTimeoutMs?: number };
+  settings?: { routeWinTimeoutMs?: number; callCheckMs?: number };
 }
 
 export function callflowTree(s: CallflowServices): SupervisorSpec {
@@ -37,7 +37,7 @@ export function callflowTree(s: CallflowServices): SupervisorSpec {
         'callflow_exe_sup',
         {
           flags: { strategy: 'simple_one_for_one', intensity: 100, period: 1 },
-          children: [exeTemplate(s.bus)],
+          children: [exeTemplate(s.bus, s.settings?.callCheckMs)],
         },
         { name: CF_EXE_SUP },
       ),

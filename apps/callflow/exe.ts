@@ -25,7 +25,11 @@
  *   kapps_call_command:b_channel_status); no `active` answer within STATUS_WAIT_MS ends
  *   it, an `active` one lets the flow go on (the module sees the error). So does consuming
  *   again after a bus reconnect (the anonymous queue went with the connection: the call's
- *   events published meanwhile, its CHANNEL_DESTROY among them, never reached it). terminate aborts
+ *   events published meanwhile, its CHANNEL_DESTROY among them, never reached it). And so
+ *   does every `callCheckMs` (default CALL_CHECK_MS, Kazoo's cf_exe call sanity check
+ *   period) while the flow runs: a call whose ecallmgr is gone (its node died, say) has no
+ *   one left to publish its CHANNEL_DESTROY or answer `active`, and its executor ends
+ *   instead of waiting for ever. terminate aborts
  *   the running module's handle, so its waits and timers end with it: nothing of the call
  *   is left.
  */
@@ -61,6 +65,9 @@ export const HANGUP_WAIT_MS = 10_000;
 /** How long the executor waits for ecallmgr to say the call is up (Kazoo's 2 s default). */
 export const STATUS_WAIT_MS = 2000;
 
+/** How often a running executor asks whether its call is up (Kazoo's cf_exe CALL_SANITY_CHECK). */
+export const CALL_CHECK_MS = 30_000;
+
 const isDialplanError = (m: Envelope): boolean =>
   m['Event-Category'] === 'error' && m['Event-Name'] === 'dialplan';
 export const exeName = (callId: string): string => `callflow_exe:${callId}`;
@@ -70,6 +77,8 @@ export interface ExeArgs {
   readonly flow: FlowNode | { problem: string };
   readonly bus: BusTransport;
   readonly ctx: BuildContext;
+  /** The periodic check's period; the template's (CALL_CHECK_MS unless configured) when absent. */
+  readonly callCheckMs?: number;
 }
 
 interface State {
@@ -93,6 +102,7 @@ type Msg =
   | { type: 'cf_crash'; run: number; error: unknown }
   | { type: 'cf_gone' }
   | { type: 'cf_status_check' }
+  | { type: 'cf_call_check' }
   | { type: 'cf_status_timeout'; seq: number };
 
 function handleFor(s: State, ctx: ProcessContext): CallHandle {
@@ -230,6 +240,7 @@ const Exe: GenListenerBehaviour<State, ExeArgs> = {
         if (s.queue !== undefined)
           return s.gone ? noreply(s) : checkStatus({ ...s, queue: m.queue }, ctx, 'bus reconnected');
         s = { ...s, queue: m.queue };
+        ctx.sendAfter(s.a.callCheckMs ?? CALL_CHECK_MS, { type: 'cf_call_check' } satisfies Msg);
         return 'problem' in s.a.flow ? errorExit(s, ctx, s.a.flow.problem) : runNode(s, s.a.flow, ctx);
       case 'cf_result':
         return m.run === s.run ? onResult(s, m.result, ctx) : noreply(s);
@@ -245,6 +256,10 @@ const Exe: GenListenerBehaviour<State, ExeArgs> = {
       }
       case 'cf_status_check':
         return s.gone ? noreply(s) : checkStatus(s, ctx, 'dialplan error');
+      case 'cf_call_check':
+        if (s.gone) return noreply(s);
+        ctx.sendAfter(s.a.callCheckMs ?? CALL_CHECK_MS, { type: 'cf_call_check' } satisfies Msg);
+        return checkStatus(s, ctx, 'periodic check');
       case 'cf_status_timeout':
         if (s.statusTimer === undefined || m.seq !== s.statusSeq) return noreply(s);
         s.log.info('callflow: no answer says the call is up; it has ended');
@@ -263,17 +278,22 @@ const Exe: GenListenerBehaviour<State, ExeArgs> = {
   },
 };
 
-/** The simple_one_for_one template: one temporary executor per call. */
-export const exeTemplate = (transport: BusTransport): ChildSpec => ({
+/** The simple_one_for_one template: one temporary executor per call, checking its call every `callCheckMs`. */
+export const exeTemplate = (transport: BusTransport, callCheckMs = CALL_CHECK_MS): ChildSpec => ({
   id: 'callflow_exe',
   restart: 'temporary',
   shutdown: 2000,
   start: (ctx, a: ExeArgs) =>
-    startListener(ctx.runtime, Exe, a, {
-      transport,
-      link: ctx.parent,
-      app: ctx.app,
-      name: exeName(a.info.callId),
-      appName: 'callflow',
-    }),
+    startListener(
+      ctx.runtime,
+      Exe,
+      { ...a, callCheckMs: a.callCheckMs ?? callCheckMs },
+      {
+        transport,
+        link: ctx.parent,
+        app: ctx.app,
+        name: exeName(a.info.callId),
+        appName: 'callflow',
+      },
+    ),
 });

@@ -60,6 +60,12 @@
  *   the call ends as channel_gone (call_events publishes a CHANNEL_DESTROY, Disposition
  *   channel_gone); there -> asked again later; the switch away for nodeDownMaxMs -> the
  *   same channel_gone end.
+ * - Every `channelCheckMs` while the call is up (active or executing, the switch
+ *   connected), the switch is asked whether the channel still exists (`uuid_exists`, Kazoo's
+ *   call_control sanity check): a channel that vanished with none of its events reaching
+ *   this node (they went nowhere while a process of the call was down) ends the call as
+ *   channel_gone, call_events publishing its CHANNEL_DESTROY. So does a restart that finds
+ *   the channel gone.
  * - While the switch connection is down the queue is kept and commands are queued, not
  *   run; a command that was running when the connection dropped is counted as done (its
  *   completion event is lost with the connection) and logged.
@@ -111,7 +117,7 @@ export interface CallControlArgs {
 
 /** The call's table (`names.callTable`), owned by the call's supervisor: what every
  *  incarnation of its call_control must know of the ones before it. */
-export type CallRows = { key: 'route_win_sent'; value: true };
+export type CallRows = { key: 'route_win_sent' | 'events_started'; value: true };
 type CallTable = Table<CallRows['key'], CallRows['value']>;
 
 interface State {
@@ -124,6 +130,8 @@ interface State {
   current: { cmd: Envelope; seq: number } | undefined;
   seq: number;
   timer: Ref | undefined;
+  /** The next periodic channel check (channelCheckMs). */
+  checkTimer: Ref | undefined;
   /** Legs bridged to the call (CHANNEL_BRIDGE's Other-Leg-Unique-ID): a command whose
    *  Call-ID is one of them runs on that leg (Kazoo's which_call_leg/3). */
   otherLegs: Set<string>;
@@ -134,7 +142,8 @@ type OpTag =
   | { op: 'exec'; seq: number; leg?: string; upload?: { callId: string; file: string } }
   | { op: 'break' }
   | { op: 'resync' }
-  | { op: 'destroy_check' };
+  | { op: 'destroy_check' }
+  | { op: 'channel_check' };
 
 type Msg =
   | SwitchReply
@@ -144,6 +153,7 @@ type Msg =
   | { type: 'node_down' }
   | { type: 'node_up' }
   | { type: 'channel_gone' }
+  | { type: 'channel_check' }
   | { type: 'timer'; input: 'keepalive_timeout' | 'node_timeout' };
 
 const MAX_COMMAND_BYTES = 1024 * 1024;
@@ -335,6 +345,26 @@ function askDestroyed(s: State, ctx: ProcessContext): void {
   ask(s, ctx, { kind: 'api', command: `uuid_exists ${s.a.callId}` }, { op: 'destroy_check' });
 }
 
+/** The switch says the channel is gone, its CHANNEL_DESTROY never seen here: call_events
+ *  publishes one (Disposition channel_gone) and the call ends. */
+function channelGone(s: State, ctx: ProcessContext, why: string): void {
+  handle(s, ctx, 'channel_gone', () => {
+    s.log.warn({ why }, 'the switch no longer has the channel: ending the call as gone');
+    const events = ctx.runtime.whereis(names.events(s.a.callId));
+    if (events !== undefined) ctx.send(events, { type: 'channel_gone' });
+    hangupPhase(s, ctx, 'channel_gone', why);
+  });
+}
+
+/** The periodic check: asks the switch about a call that is up; the next one is armed. */
+function channelCheck(s: State, ctx: ProcessContext): void {
+  s.checkTimer = undefined;
+  if (isOver(s.phase)) return;
+  if (s.phase !== 'node_down' && live(s))
+    ask(s, ctx, { kind: 'api', command: `uuid_exists ${s.a.callId}` }, { op: 'channel_check' });
+  s.checkTimer = ctx.sendAfter(s.a.env.settings.channelCheckMs, { type: 'channel_check' } satisfies Msg);
+}
+
 function onDestroyCheck(
   s: State,
   ctx: ProcessContext,
@@ -456,11 +486,17 @@ function onSwitchReply(s: State, ctx: ProcessContext, m: SwitchReply): void {
       if (m.error !== undefined) s.log.warn({ err: String(m.error) }, 'uuid_break for flush failed');
       return;
     case 'resync':
+    case 'channel_check':
       if (m.error !== undefined)
-        s.log.warn({ err: String(m.error) }, 'could not ask the switch about the channel after a restart');
+        s.log.warn(
+          { err: String(m.error), check: tag.op },
+          'could not ask the switch whether the channel still exists',
+        );
       else if (m.reply?.trim() !== 'true')
-        handle(s, ctx, 'channel_gone', () =>
-          hangupPhase(s, ctx, 'channel_gone', 'channel gone after a restart'),
+        channelGone(
+          s,
+          ctx,
+          tag.op === 'resync' ? 'channel gone after a restart' : 'channel gone (periodic check)',
         );
       return;
     case 'destroy_check':
@@ -589,8 +625,10 @@ export const CallControl: GenListenerBehaviour<State, CallControlArgs, { type: '
       current: undefined,
       seq: 0,
       timer: undefined,
+      checkTimer: undefined,
       otherLegs: new Set(),
     };
+    s.checkTimer = ctx.sendAfter(a.env.settings.channelCheckMs, { type: 'channel_check' } satisfies Msg);
     const table: CallTable = Table.open(ctx, names.callTable(a.callId));
     if (table.lookup('route_win_sent') === true) {
       log.warn('call_control restarted: checking the channel');
@@ -641,6 +679,9 @@ export const CallControl: GenListenerBehaviour<State, CallControlArgs, { type: '
         handle(s, ctx, 'channel_gone', () =>
           hangupPhase(s, ctx, 'channel_gone', 'channel gone after a switch outage'),
         );
+        break;
+      case 'channel_check':
+        channelCheck(s, ctx);
         break;
       case 'node_down':
         handle(s, ctx, 'node_down', () => {

@@ -24,8 +24,17 @@
  *   CHANNEL_DESTROY was lost) publishes a CHANNEL_DESTROY with Hangup-Cause
  *   NORMAL_UNSPECIFIED and Disposition `channel_gone`, then ends the same way, so that
  *   apps waiting for the end of the call are not left waiting.
+ * - A restarted call_events (the call's table, owned by the call's supervisor, says an
+ *   earlier incarnation ran) may have missed the call's end while it was down: events
+ *   that came meanwhile had no process to go to. It asks the switch (`uuid_exists`,
+ *   answered through the node connection's mailbox, so after the events that preceded
+ *   the answer) as Kazoo's call_events does on start: gone -> it publishes the
+ *   channel_gone CHANNEL_DESTROY above, tells call_control `channel_gone` and ends;
+ *   there -> it goes on; no answer (switch away) -> it goes on, the node connection's
+ *   resync or call_control's checks end the call if need be.
  */
 import {
+  Table,
   noreply,
   ok,
   stop,
@@ -34,7 +43,9 @@ import {
   type Logger,
 } from '../../src/kernel/index.ts';
 import type { EslEvent } from '../../src/switch/index.ts';
-import type { EcallmgrEnv, SwitchLink } from './context.ts';
+import { names, type EcallmgrEnv, type SwitchLink } from './context.ts';
+import { castSwitchOp, type SwitchReply } from './node-ops.ts';
+import type { CallRows } from './call-control.ts';
 import { publishCallEvent } from './originate-routing.ts';
 import { callEventFields } from './event-convert.ts';
 import { otherLegUnbridge } from './unbridge-view.ts';
@@ -57,7 +68,11 @@ type Msg =
   | { type: 'switch_event'; ev: EslEvent }
   | { type: 'other_leg_event'; ev: EslEvent }
   | { type: 'b_leg_events'; events: string[] }
-  | { type: 'channel_gone' };
+  | { type: 'channel_gone' }
+  | SwitchReply;
+
+/** The tag of this process's one switch question (after a restart). */
+const EXISTS_CHECK = 'call_events_exists_check';
 
 function send(s: State, fields: Record<string, unknown>): void {
   s.published++;
@@ -81,27 +96,57 @@ function convertAndSend(s: State, ev: EslEvent): void {
   }
 }
 
+/** The channel's CHANNEL_DESTROY was lost: one is published for it, and the process ends. */
+function channelGone(s: State) {
+  send(s, {
+    'Event-Name': 'CHANNEL_DESTROY',
+    'Call-ID': s.a.callId,
+    'Hangup-Cause': 'NORMAL_UNSPECIFIED',
+    Disposition: 'channel_gone',
+    'Switch-Nodename': s.a.link.identity.name,
+  });
+  return stop('normal', s);
+}
+
 export const CallEvents: GenServerBehaviour<State, CallEventsArgs> = {
   name: 'ecallmgr_call_events',
   init: (a, ctx) => {
     // Trapping exits: a shutdown from the call's supervisor is queued behind the events
     // already in the mailbox (CHANNEL_DESTROY among them), so they are published first.
     ctx.trapExit(true);
-    return ok({ a, log: ctx.log.child({ call_id: a.callId }), published: 0, bLegEvents: new Set() });
+    const log = ctx.log.child({ call_id: a.callId });
+    const table = Table.open<CallRows['key'], CallRows['value']>(ctx, names.callTable(a.callId));
+    if (!table.insertNew('events_started', true)) {
+      const asked = castSwitchOp(
+        ctx,
+        a.link,
+        { kind: 'api', command: `uuid_exists ${a.callId}` },
+        EXISTS_CHECK,
+      );
+      log.warn(
+        { asked },
+        asked
+          ? 'call_events restarted: asking the switch whether the channel still exists'
+          : 'call_events restarted with no switch connection: the call is checked when it is back',
+      );
+    }
+    return ok({ a, log, published: 0, bLegEvents: new Set() });
   },
 
-  handleInfo(raw, s) {
+  handleInfo(raw, s, ctx) {
     const m = raw as Msg;
-    if (m?.type === 'channel_gone') {
-      send(s, {
-        'Event-Name': 'CHANNEL_DESTROY',
-        'Call-ID': s.a.callId,
-        'Hangup-Cause': 'NORMAL_UNSPECIFIED',
-        Disposition: 'channel_gone',
-        'Switch-Nodename': s.a.link.identity.name,
-      });
-      return stop('normal', s);
+    if (m?.type === 'switch_reply' && m.tag === EXISTS_CHECK) {
+      if (m.error !== undefined) {
+        s.log.warn({ err: String(m.error) }, 'could not ask the switch about the channel after a restart');
+        return noreply(s);
+      }
+      if (m.reply?.trim() === 'true') return noreply(s);
+      s.log.warn('the channel ended while call_events was down: publishing its end');
+      const control = ctx.runtime.whereis(names.control(s.a.callId));
+      if (control !== undefined) ctx.send(control, { type: 'channel_gone' });
+      return channelGone(s);
     }
+    if (m?.type === 'channel_gone') return channelGone(s);
     if (m?.type === 'b_leg_events') {
       for (const e of m.events) s.bLegEvents.add(e);
       return noreply(s);

@@ -13,6 +13,8 @@
  *   hangup for post-hangup commands, Kazoo's 2000), `nodeDownMaxMs` (how long a call
  *   waits for its switch to come back, Kazoo's 10000), `originateReadyMs` (how long an
  *   originate that sent originate_ready waits for originate_execute, Kazoo's 5000),
+ *   `channelCheckMs` (how often call_control asks the switch whether a call's channel still
+ *   exists, Kazoo's call_control sanity check period, 300000; at least 100),
  *   `defaultRealm` (route_req realm when the call carries none).
  * - Anything malformed throws an Error that names the key and what is accepted.
  */
@@ -31,6 +33,7 @@ export interface EcallmgrSettings {
   readonly keepAliveMs: number;
   readonly originateReadyMs: number;
   readonly nodeDownMaxMs: number;
+  readonly channelCheckMs: number;
   readonly defaultRealm: string;
 }
 
@@ -83,6 +86,10 @@ function ms(settings: Record<string, unknown>, key: string, dflt: number): numbe
   return v;
 }
 
+function atLeast(v: number, min: number, key: string): number {
+  return v < min ? fail(`${key} must be at least ${min} ms, got ${v}`) : v;
+}
+
 export function ecallmgrSettings(
   settings: Record<string, unknown> | undefined,
   env: Readonly<Record<string, string | undefined>> = process.env,
@@ -109,6 +116,7 @@ export function ecallmgrSettings(
     keepAliveMs: ms(s, 'keepAliveMs', 2000),
     originateReadyMs: ms(s, 'originateReadyMs', 5000),
     nodeDownMaxMs: ms(s, 'nodeDownMaxMs', 10_000),
+    channelCheckMs: atLeast(ms(s, 'channelCheckMs', 300_000), 100, 'channelCheckMs'),
     defaultRealm: realm as string,
   };
 }

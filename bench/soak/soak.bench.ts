@@ -219,7 +219,18 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     await bus.assertExchanges(busExchangeSpecs().map((e) => ({ name: e.name, type: e.type })));
     switches = await startCallSwitches(NODES.length, { bus, realm: REALM, logger });
     const configFile = join(tmpDir('fife-soak-cfg-'), 'fife.json');
-    writeFileSync(configFile, JSON.stringify({ settings: { registrar: { authn_ack: true } } }));
+    // The periodic checks of a call (ecallmgr's channel check, callflow's executor check)
+    // shortened from their defaults (300 s, 30 s) to fit the stuck-call wait (30 s).
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        settings: {
+          registrar: { authn_ack: true },
+          ecallmgr: { channelCheckMs: 10_000 },
+          callflow: { callCheckMs: 10_000 },
+        },
+      }),
+    );
     const spec = {
       configFile,
       amqpUrl,

@@ -10,12 +10,15 @@
  *   fails at once.
  * - `follow` long-polls `_changes` (never a continuous feed, which compressing proxies
  *   buffer) with `pollTimeoutMs` (default 25000) and stops at once on `stop()` by aborting
- *   the request in flight. After a failure it waits on a timer as the kernel's backoff says
- *   (`backoff` over FEED_BACKOFF: 100 ms doubling to 5 s, jittered), and goes on from the
- *   last sequence seen.
+ *   the request in flight (node:http, not nano: see feedGet), however long it waited.
+ *   After a failure it waits on a timer as the kernel's backoff says (`backoff` over
+ *   FEED_BACKOFF: 100 ms doubling to 5 s, jittered), and goes on from the last sequence
+ *   seen.
  * - Sequences are whatever the server sends (strings on CouchDB 3, numbers on stand-ins),
  *   passed on as strings and handed back unparsed.
  */
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import Nano from 'nano';
 import { backoffDelay, backoffPolicy, type BackoffPolicy } from '../kernel/backoff.ts';
 import type { Logger } from '../kernel/log.ts';
@@ -302,7 +305,13 @@ export class CouchStore implements DocumentStore {
 
   follow(db: string, opts: FollowOptions): ChangeSubscription {
     const name = this.name(db, 'follow');
-    const { backoff, feeds, log, nano, pollMs, timeoutMs } = this;
+    const { backoff, feeds, log, pollMs, timeoutMs } = this;
+    const get = (
+      ac: AbortController,
+      ms: number,
+      path: string,
+      qs?: Record<string, string>,
+    ): Promise<unknown> => abortAfter(ac, ms, (signal) => this.feedGet(name, path, qs, signal));
     let since = opts.since ?? 'now';
     let stopped = false;
     let abort: AbortController | undefined;
@@ -322,25 +331,24 @@ export class CouchStore implements DocumentStore {
     const loop = async (): Promise<void> => {
       let failures = 0;
       while (!stopped) {
-        abort = new AbortController();
+        const ac = (abort = new AbortController());
         try {
           if (since === 'now') {
             // Pin 'now' to the database's update_seq so nothing written after `ready` is missed.
-            const info = (await nano.request({
-              db: name,
-              signal: AbortSignal.any([abort.signal, AbortSignal.timeout(timeoutMs)]),
-            } as Nano.RequestOptions)) as { update_seq: unknown };
+            const info = (await get(ac, timeoutMs, '')) as { update_seq: unknown };
             since = String(info.update_seq);
           }
           markReady();
-          const qs = { feed: 'longpoll', since, timeout: pollMs, include_docs: opts.includeDocs === true };
-          const signal = AbortSignal.any([abort.signal, AbortSignal.timeout(pollMs + timeoutMs)]);
-          const raw = (await nano.request({
-            db: name,
-            path: '_changes',
-            qs,
-            signal,
-          } as Nano.RequestOptions)) as { results: never[]; last_seq: unknown };
+          const qs = {
+            feed: 'longpoll',
+            since,
+            timeout: String(pollMs),
+            include_docs: String(opts.includeDocs === true),
+          };
+          const raw = (await get(ac, pollMs + timeoutMs, '/_changes', qs)) as {
+            results: never[];
+            last_seq: unknown;
+          };
           if (failures > 0) {
             failures = 0;
             log.info({ db: name }, 'change feed recovered');
@@ -401,6 +409,58 @@ export class CouchStore implements DocumentStore {
     return sub;
   }
 
+  /**
+   * One GET of a change feed (`/db` for its update_seq, `/db/_changes`) with node:http, not
+   * nano (fetch): a feed waits long on its request, and such a request was found to stop
+   * settling once garbage collection ran while it waited: with nano's request an abort
+   * no longer reached it (a feed's stop, hence the store's close and the node's stop,
+   * waited for ever), with a bare fetch its answer never arrived. node:http's request and
+   * response are held by their socket for as long as it is open.
+   */
+  private feedGet(
+    name: string,
+    path: string,
+    qs: Record<string, string> | undefined,
+    signal: AbortSignal,
+  ): Promise<unknown> {
+    const ctx = { op: 'follow', database: name };
+    const query = qs === undefined ? '' : `?${new URLSearchParams(qs).toString()}`;
+    const url = new URL(`${this.plainUrl}/${encodeURIComponent(name)}${path}${query}`);
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.authHeader !== undefined) headers.authorization = this.authHeader;
+    return new Promise((resolve, reject) => {
+      const fail = (err: unknown): void => reject(toStoreError(err, ctx));
+      const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(
+        url,
+        { headers, signal },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', fail);
+          res.on('close', () => {
+            if (!res.complete) return fail(signal.aborted ? signal.reason : new Error('answer cut short'));
+            const text = Buffer.concat(chunks).toString('utf8');
+            let body: unknown;
+            try {
+              body = JSON.parse(text);
+            } catch {
+              return reject(
+                new StoreError('failed', `not JSON (HTTP ${res.statusCode}): ${text.slice(0, 200)}`, {
+                  ...ctx,
+                  status: res.statusCode,
+                }),
+              );
+            }
+            if (res.statusCode === 200) resolve(body);
+            else fail({ statusCode: res.statusCode, ...(body as object) });
+          });
+        },
+      );
+      req.on('error', fail);
+      req.end();
+    });
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -429,15 +489,41 @@ export class CouchStore implements DocumentStore {
     return canonicalDbName(db);
   }
 
+  /** One request through nano, failing at the timeout whether or not nano's own promise
+   *  hears the abort (it does not once garbage collection ran while it waited: see feedGet). */
   private async call<T = unknown>(req: Request, ctx: StoreErrorContext): Promise<T> {
     try {
-      return (await this.nano.request({
-        ...req,
-        signal: AbortSignal.timeout(this.timeoutMs),
-      } as Nano.RequestOptions)) as T;
+      return (await abortAfter(new AbortController(), this.timeoutMs, (signal) =>
+        Promise.race([
+          this.nano.request({ ...req, signal } as Nano.RequestOptions),
+          new Promise<never>((_, reject) =>
+            signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true }),
+          ),
+        ]),
+      )) as T;
     } catch (err) {
       throw toStoreError(err, ctx);
     }
+  }
+}
+
+/**
+ * Runs a request on `ac`'s signal and aborts it after `ms` (a timeout, worded as
+ * AbortSignal.timeout words it): one controller, which the feed's `stop()` aborts too.
+ */
+async function abortAfter<T>(
+  ac: AbortController,
+  ms: number,
+  run: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const timer = setTimeout(
+    () => ac.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')),
+    ms,
+  );
+  try {
+    return await run(ac.signal);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

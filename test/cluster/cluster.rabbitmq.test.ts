@@ -144,7 +144,18 @@ describe.skipIf(!gate.available)(
       }
       await store.close();
       // authn_ack: an authn_req in flight in a node that dies goes back to the queue.
-      writeFileSync(configFile, JSON.stringify({ settings: { registrar: { authn_ack: true } } }));
+      // callCheckMs: the executors of the killed node's calls (run on the survivors, their
+      // call's ecallmgr gone with it) ask every 5 s whether their call is up, and end.
+      writeFileSync(
+        configFile,
+        JSON.stringify({
+          settings: {
+            registrar: { authn_ack: true },
+            callflow: { callCheckMs: 5000 },
+            ecallmgr: { channelCheckMs: 10_000 },
+          },
+        }),
+      );
       bus = createTransport({ url: amqpUrl, logger, connectionName: 'cluster-test-proxy' });
       await bus.start();
       await bus.assertExchanges(busExchangeSpecs().map((e) => ({ name: e.name, type: e.type })));
@@ -314,9 +325,17 @@ describe.skipIf(!gate.available)(
           `calls on the survivors' switches: ${on1.placed + on2.placed} placed, ${on1.bridged + on2.bridged} bridged, ${on1.abandoned + on2.abandoned} abandoned by the caller, ${on1.placed + on2.placed - on1.bridged - on2.bridged - on1.abandoned - on2.abandoned} ended without a bridge (no route, the bridge failed); on ${c3.name}'s switch: ${on3.placed} placed, ${on3.bridged} bridged, ${on3.abandoned} abandoned, ${on3.stuck} still up`,
         );
         const c3Calls = calls.callsOn(2);
-        const c3CallsLeft = (await Promise.all(survivors.map((n) => callProcesses(n.admin))))
-          .flatMap((m) => [...m.keys()])
-          .filter((id) => c3Calls.has(id));
+        const c3Left = async (): Promise<string[]> =>
+          (await Promise.all(survivors.map((n) => callProcesses(n.admin))))
+            .flatMap((m) => [...m.keys()])
+            .filter((id) => c3Calls.has(id));
+        // Their executors end at their next periodic check (callCheckMs) at the latest.
+        await pollUntil(
+          async () => (await c3Left()).length === 0,
+          'executors of the killed node calls to end',
+          20_000,
+        ).catch(() => undefined);
+        const c3CallsLeft = await c3Left();
         console.log(
           `calls on ${c3.name}'s switch with processes left on the survivors: ${c3CallsLeft.length}`,
         );

@@ -12,5 +12,5 @@ import { startCfHarness } from './harness.ts';
 const gate = await rabbitmqGate();
 
 describe.skipIf(!gate.available)('callflow calls on RabbitMQ', () =>
-  callflowSuite(() => startCfHarness({ amqpUrl: RABBITMQ_URL })),
+  callflowSuite((o) => startCfHarness({ amqpUrl: RABBITMQ_URL, ...o })),
 );

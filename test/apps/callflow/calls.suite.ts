@@ -28,7 +28,7 @@ const node = (
   children,
 });
 
-export function callflowSuite(start: () => Promise<CfHarness>): void {
+export function callflowSuite(start: (opts?: { callCheckMs?: number }) => Promise<CfHarness>): void {
   let h: CfHarness;
   beforeEach(async () => {
     h = await start();
@@ -408,6 +408,30 @@ export function callflowSuite(start: () => Promise<CfHarness>): void {
       (l) => l.msg === 'listener: consuming again after reconnect' && l.proc === exeName(callId),
     );
     await pollUntil(() => h.rt.whereis(exeName(callId)) === undefined, `${exeName(callId)} to end`, 10_000);
+  });
+
+  it('the ecallmgr controlling a bridged call goes away (its node died): nothing publishes the call end, and the executor, asking every callCheckMs whether its call is up, hears no `active` and ends', async () => {
+    await h.close();
+    h = await start({ callCheckMs: 300 });
+    await h.putCallflow('cf-1002', ['1002'], node('device', { id: h.devices['1002'] }));
+    const callId = h.call('1002');
+    const other = String((await h.app.waitEvent(callId, 'CHANNEL_BRIDGE'))['Other-Leg-Call-ID']);
+    expect(h.rt.whereis(exeName(callId))).toBeDefined();
+    // ecallmgr's whole tree goes, as with its node: no call_events, no channel_status answers.
+    const ecallmgr = h.rt.awaitExit(h.sup);
+    h.rt.crash(h.sup, 'killed');
+    await ecallmgr;
+    h.sw.hangup(other);
+    await h.sw.whenDestroyed(callId);
+    await pollUntil(() => h.rt.whereis(exeName(callId)) === undefined, `${exeName(callId)} to end`, 10_000);
+    expect(
+      h.lines.some(
+        (l) =>
+          l.msg === 'callflow: asking whether the call is up' &&
+          l.why === 'periodic check' &&
+          l.call_id === callId,
+      ),
+    ).toBe(true);
   });
 
   it('a caller hanging up mid-flow (while media plays, while a device rings) leaves the process count where it was', async () => {

@@ -3,4 +3,4 @@ import { describe } from 'vitest';
 import { callflowSuite } from './calls.suite.ts';
 import { startCfHarness } from './harness.ts';
 
-describe('callflow calls on the embedded bus', () => callflowSuite(() => startCfHarness()));
+describe('callflow calls on the embedded bus', () => callflowSuite((o) => startCfHarness(o)));

@@ -49,7 +49,10 @@ export interface CfHarness extends Harness {
   cacheDropped(id: string, after: number): Promise<void>;
 }
 
-export async function startCfHarness(opts: Parameters<typeof startHarness>[0] = {}): Promise<CfHarness> {
+/** `callCheckMs`: the executors' periodic check (exe.ts); the rest goes to the ecallmgr harness. */
+export type CfHarnessOptions = Parameters<typeof startHarness>[0] & { callCheckMs?: number };
+
+export async function startCfHarness(opts: CfHarnessOptions = {}): Promise<CfHarness> {
   const h = await startHarness({ phoneRealm: REALM, ...opts });
   h.app.route = 'none';
   const { logger } = memoryLogger('callflow-test-store@localhost', 'warn');
@@ -74,7 +77,10 @@ export async function startCfHarness(opts: Parameters<typeof startHarness>[0] = 
       registrarTree({ store, bus: h.bus, config: { settings: { registrar: { queue: regQueue } } } }),
       'registrar_sup',
     ],
-    [callflowTree({ store, bus: cfBus, node: h.rt.node }), CALLFLOW_SUP],
+    [
+      callflowTree({ store, bus: cfBus, node: h.rt.node, settings: { callCheckMs: opts.callCheckMs } }),
+      CALLFLOW_SUP,
+    ],
   ] as const) {
     const r = await Supervisor.start(h.rt, spec, { name });
     if (r.type !== 'ok') throw new Error(`${name} failed to start: ${JSON.stringify(r)}`);
