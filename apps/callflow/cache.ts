@@ -20,7 +20,8 @@
  *   crossbar) drop the same entries as the feeds do.
  * - The work runs beside the mailbox (the answers go back with GenServer.reply); a store
  *   error is answered as `{error}` to that caller only. terminate closes the feeds and
- *   the cache.
+ *   the cache, and so does any other end of the process (killed, or an exit signal it does
+ *   not trap: terminate does not run then).
  * - Fast path (the route_req path, Kazoo's callflow_cache read from ETS): what
  *   `cfAccount` and `cfLookup` answered is also kept in the protected table
  *   `callflow_cache_fast` owned by this process, read by the helpers directly (no
@@ -256,6 +257,17 @@ export const CfCache: GenListenerBehaviour<State, CacheArgs, Req, { op: 'doc_cha
       ),
     );
     const follower = new ChangeFollower({ store: args.store, cache, logger: ctx.log });
+    // terminate does not run when the process is killed or ends by an exit signal it does
+    // not trap (a sibling's restart under rest_for_one): the feeds and the cache still go
+    // with it, or each such end would leave feeds polling the store for ever.
+    ctx.signal.addEventListener(
+      'abort',
+      () => {
+        void follower.close();
+        cache.close();
+      },
+      { once: true },
+    );
     return ok({ store: args.store, cache, ttlMs: FAST_TTL_MS, follower, ready: new Map() });
   },
   handleCall(req, from: From, s) {

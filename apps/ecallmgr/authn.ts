@@ -139,6 +139,9 @@ export const Authn: GenServerBehaviour<State, AuthnArgs> = {
       timeoutMs: a.env.settings.authnTimeoutMs,
     });
     await requester.start();
+    // terminate does not run when the process is killed: the requester's queue and
+    // consumer go however it ends (else each kill leaves one consuming for ever).
+    void ctx.runtime.awaitExit(ctx.self).then(() => requester.stop());
     return ok({ a, requester, answered: 0 });
   },
 

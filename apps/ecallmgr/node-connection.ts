@@ -19,7 +19,8 @@
  *   reconnect), reports the switch up to the node's cluster view (src/node/nodes.ts: the
  *   node's heartbeat lists it in Media-Servers, advertised at once), and, after a reconnect, resynchronises the calls
  *   it knows: `uuid_exists` for each; still there -> its call_control gets node_up; gone
- *   -> call_control and call_events get channel_gone (the CHANNEL_DESTROY was lost).
+ *   -> call_control and call_events get channel_gone (the CHANNEL_DESTROY was lost). A
+ *   bridged leg (below) stays known only while its call is and `uuid_exists` finds it.
  *   Then (every 'up') parked inbound channels that no process controls (`show channels
  *   as json`; they parked while the connection was down, or before ecallmgr started) are
  *   read with `uuid_dump` and routed like a new CHANNEL_PARK.
@@ -167,7 +168,31 @@ async function resync(s: State, ctx: ProcessContext): Promise<void> {
       }
     }),
   );
-  s.log.info({ calls: calls.length, gone: gone.length }, 'switch back: calls resynchronised');
+  // A bridged leg whose CHANNEL_DESTROY came while the connection was down would be kept
+  // for ever: after a reconnect a leg stays only while its call is known and the switch
+  // still has it.
+  let legsGone = 0;
+  await Promise.all(
+    [...s.legs].map(async ([leg, callId]) => {
+      let keep = s.calls.member(callId);
+      if (keep)
+        try {
+          keep = (await s.esl.api(`uuid_exists ${leg}`)).trim() === 'true';
+        } catch (err) {
+          s.log
+            .child({ call_id: callId })
+            .warn({ err: String(err), leg }, 'uuid_exists failed during resync: leg kept');
+        }
+      if (!keep && s.legs.get(leg) === callId) {
+        s.legs.delete(leg);
+        legsGone++;
+      }
+    }),
+  );
+  s.log.info(
+    { calls: calls.length, gone: gone.length, legs_gone: legsGone },
+    'switch back: calls resynchronised',
+  );
 }
 
 /** Parked inbound channels nobody routed (parked while the connection was down, or
@@ -436,6 +461,7 @@ export const NodeConnection: GenServerBehaviour<State, NodeArgs, unknown, unknow
     switch: s.a.link.identity.name,
     up: s.esl.isUp,
     calls: s.calls.size,
+    bridged_legs: s.legs.size,
     dropped_events: s.dropped,
   }),
 };

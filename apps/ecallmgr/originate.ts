@@ -315,6 +315,8 @@ export const Originate: GenServerBehaviour<State, OriginateArgs> = {
       },
     });
     await core.start();
+    // terminate does not run when the process is killed: its queue goes however it ends.
+    void ctx.runtime.awaitExit(self).then(() => core.stop());
     ctx.send(self, { type: 'begin' } satisfies Msg);
     return ok({
       a,

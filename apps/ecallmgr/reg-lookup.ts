@@ -111,6 +111,9 @@ export const RegLookup: GenServerBehaviour<State, { env: EcallmgrEnv; timeoutMs?
     const timeoutMs = a.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const requester = new Requester({ transport: a.env.bus, logger: ctx.log, timeoutMs });
     await requester.start();
+    // terminate does not run when the process is killed: the requester's queue and
+    // consumer go however it ends (else each kill leaves one consuming for ever).
+    void ctx.runtime.awaitExit(ctx.self).then(() => requester.stop());
     return ok({ env: a.env, requester, log: ctx.log, timeoutMs });
   },
 

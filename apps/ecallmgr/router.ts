@@ -171,6 +171,9 @@ export const Router: GenServerBehaviour<State, RouterArgs> = {
       timeoutMs: a.env.settings.fetchTimeoutMs,
     });
     await requester.start();
+    // terminate does not run when the process is killed: the requester's queue and
+    // consumer go however it ends (else each kill leaves one consuming for ever).
+    void ctx.runtime.awaitExit(ctx.self).then(() => requester.stop());
     return ok({ a, rt: ctx.runtime, requester, inFlight: 0, routed: 0 });
   },
 

@@ -39,13 +39,18 @@
  * - `faults`: injections per kind (and `failed`: steps that could not be made);
  * - `stopKilled`: nodes still running 30 s after the SIGTERM that ends the run (then
  *   SIGKILLed);
- * - `rss`: each node's resident memory (process_resident_memory_bytes from /metrics) after
- *   start and at the end.
+ * - `memory`: each node's memory over the run (memory.ts says how it is measured and why
+ *   not two points): RSS at the start, after the warm-up and at the end of the load, the
+ *   heap floor per minute, and the trend in MB per minute after the warm-up.
  * FIFE_SOAK_LOG_DIR=<dir> writes each node's log lines there (`<node>.jsonl`) at the end.
+ * FIFE_SOAK_HEAPSNAP_DIR=<dir> starts the nodes with `--heapsnapshot-signal=SIGUSR2` and
+ * has each write a heap snapshot there at the end of the warm-up and at the end of the load
+ * (to diff object counts by constructor); a snapshot stalls its node for seconds and its
+ * RSS stays higher afterwards, so such a run's RSS figures are not the soak's.
  * Run: `npm run bench -- soak` (30 minutes) or
  * `node --import tsx bench/soak/soak.bench.ts --minutes N [--seed S] [--kinds k1,k2]`.
  */
-import { writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
@@ -70,6 +75,7 @@ import { CouchStore } from '../../src/store/index.ts';
 import { addAccount, addDevice } from '../../apps/registrar/provisioning.ts';
 import type { Switch } from '../../src/switch/index.ts';
 import { CallLoad, callsLeft, provisionCallflows, registerCallees, startCallSwitches } from './calls.ts';
+import { MemorySampler, memoryTrend, printMemory, warmupMs, type MemoryTrend } from './memory.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const REGISTER_XML = join(ROOT, 'test/apps/registrar/sipp/register.xml');
@@ -110,7 +116,7 @@ export interface SoakResult {
   nodeExits: Record<string, number | null>;
   /** Nodes that had not stopped STOP_LIMIT_MS after their SIGTERM (then SIGKILLed). */
   stopKilled: string[];
-  rss: Array<{ node: string; startMb: number; endMb: number; change: number }>;
+  memory: MemoryTrend[];
 }
 
 /** Follows a node's /events stream, counting faults and restarts; `stop()` ends it. */
@@ -164,11 +170,24 @@ function followEvents(
   return { stop: () => abort.abort() };
 }
 
-async function rssMb(n: ClusterNode): Promise<number> {
-  const text = await (await fetch(`${n.admin}/metrics`)).text();
-  const m = /^process_resident_memory_bytes(?:\{[^}]*\})? (\d+(?:\.\d+)?(?:e\+\d+)?)$/m.exec(text);
-  if (!m) throw new Error(`${n.name}: no process_resident_memory_bytes in /metrics`);
-  return Number(m[1]) / 1024 / 1024;
+/** Each node writes a heap snapshot into `dir` (started with --heapsnapshot-signal=SIGUSR2). */
+async function heapSnapshots(nodes: ClusterNode[], dir: string, log: (s: string) => void): Promise<void> {
+  for (const n of nodes) {
+    const pid = n.proc.child.pid!;
+    const count = () =>
+      readdirSync(dir).filter((f) => f.includes(`.${pid}.`) && f.endsWith('.heapsnapshot')).length;
+    const before = count();
+    n.proc.child.kill('SIGUSR2');
+    await pollUntil(() => count() > before, `${n.name}'s heap snapshot`, 120_000);
+    // The file is there as the write starts; the node writes it on its main thread, so it
+    // answers /health again only once it is written.
+    await pollUntil(
+      async () => (await fetch(`${n.admin}/health`).catch(() => undefined))?.ok === true,
+      `${n.name}'s heap snapshot written`,
+      120_000,
+    );
+    log(`soak: ${n.name} (pid ${pid}) wrote heap snapshot ${before + 1} in ${dir}`);
+  }
 }
 
 const post = async (n: ClusterNode, path: string, body: unknown): Promise<Record<string, unknown>> => {
@@ -231,6 +250,10 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
         },
       }),
     );
+    const snapDir = process.env.FIFE_SOAK_HEAPSNAP_DIR;
+    const nodeOptions = snapDir
+      ? `${process.env.NODE_OPTIONS ?? ''} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapDir}`.trim()
+      : process.env.NODE_OPTIONS;
     const spec = {
       configFile,
       amqpUrl,
@@ -241,7 +264,10 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     nodes.push(
       ...(await Promise.all(
         NODES.map((name, i) =>
-          startClusterNode(spec, name, { FIFE_ECALLMGR_SWITCHES: `127.0.0.1:${switches[i]!.port}` }),
+          startClusterNode(spec, name, {
+            FIFE_ECALLMGR_SWITCHES: `127.0.0.1:${switches[i]!.port}`,
+            ...(nodeOptions === undefined ? {} : { NODE_OPTIONS: nodeOptions }),
+          }),
         ),
       )),
     );
@@ -253,7 +279,6 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     const faults: Record<string, number> = {};
     const restartsByReason: Record<string, number> = {};
     for (const n of nodes) followers.push(followEvents(n, faults, restartsByReason));
-    const rssStart = await Promise.all(nodes.map(rssMb));
     for (const [i, n] of nodes.entries())
       await post(n, '/chaos', {
         every_ms: everyMs,
@@ -269,6 +294,14 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
 
     load = new CallLoad(switches, REALM);
     load.start(CALL_EVERY_MS);
+    const sampler = new MemorySampler(nodes, log);
+    await sampler.start();
+    const warmSnap = snapDir
+      ? setTimeout(
+          () => void heapSnapshots(nodes, snapDir, log).catch((e: Error) => log(e.message)),
+          warmupMs(runMs),
+        )
+      : undefined;
     const phones: SippUser[] = [];
     let sippSuccessful = 0;
     let sippFailed = 0;
@@ -293,6 +326,9 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       log(`soak: round ${round}: ${r.successful} registered, ${r.failed} failed`);
       await new Promise((res) => setTimeout(res, ROUND_GAP_MS));
     }
+    await sampler.stop();
+    clearTimeout(warmSnap);
+    if (snapDir) await heapSnapshots(nodes, snapDir, log);
     for (const n of nodes) await post(n, '/chaos/stop', {}).catch((err: Error) => log(err.message));
     for (const n of nodes) await pollUntil(() => ready(n), `${n.name} ready after the soak`, 60_000);
     log('soak: schedules stopped; waiting for every call placed to settle');
@@ -317,7 +353,6 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       missing = still;
     }
     const foundAtEnd = phones.length - missing.length;
-    const rssEnd = await Promise.all(nodes.map(rssMb));
     const nodeExits = Object.fromEntries(nodes.map((n) => [n.name, n.proc.child.exitCode]));
     const stopKilled = await stopClusterNodes(nodes, STOP_LIMIT_MS);
     return {
@@ -335,12 +370,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       restartsByReason,
       nodeExits,
       stopKilled,
-      rss: nodes.map((n, i) => ({
-        node: n.name,
-        startMb: rssStart[i]!,
-        endMb: rssEnd[i]!,
-        change: rssEnd[i]! / rssStart[i]! - 1,
-      })),
+      memory: nodes.map((n, i) => memoryTrend(n.name, sampler.samples[i]!, runMs)),
     };
   } finally {
     await load?.stop();
@@ -381,10 +411,7 @@ export function printSoak(r: SoakResult, log: (s: string) => void = (s) => conso
     `nodes not stopped ${STOP_LIMIT_MS / 1000} s after SIGTERM (SIGKILLed): ${r.stopKilled.join(', ') || 'none'}`,
   );
   log(`restarts by reason: ${kv(r.restartsByReason)}`);
-  for (const m of r.rss)
-    log(
-      `${m.node}: RSS ${m.startMb.toFixed(1)} MB at the start, ${m.endMb.toFixed(1)} MB at the end (${(m.change * 100).toFixed(1)} %)`,
-    );
+  for (const m of r.memory) printMemory(m, log);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

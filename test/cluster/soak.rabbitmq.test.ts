@@ -8,7 +8,7 @@
  * and that no call is stuck (none up past its deadline, no leg left on a switch, no process
  * of a call left on a node: the bench's header defines it), on a cluster that did restart
  * processes and take faults. The figures (calls abandoned, restarts by reason, each node's
- * RSS, nodes slow to stop) are printed, not asserted. Under FIFE_REQUIRE_SERVICES=1 a missing Kamailio, SIPp, RabbitMQ or
+ * memory trend, nodes slow to stop) are printed, not asserted. Under FIFE_REQUIRE_SERVICES=1 a missing Kamailio, SIPp, RabbitMQ or
  * CouchDB-protocol server fails the suite.
  */
 import { describe, expect, it } from 'vitest';

@@ -1,0 +1,83 @@
+/**
+ * callflow_cache ended without its terminate (killed, as the soak's chaos `kill` does, or
+ * by an exit signal it does not trap) stops its change feeds: after N starts and kills,
+ * the store has no feed left open. Before, each kill left its ChangeFollower's feed
+ * long-polling the store for ever, holding the dead process's cache (the soak's node
+ * running callflow kills had 378 more open feeds 9 minutes in).
+ * Embedded bus and embedded store (a real PouchDB); the store's `follow` is counted.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Runtime, type Pid } from '../../../src/kernel/index.ts';
+import { memoryLogger } from '../../../src/kernel/log.ts';
+import { EmbeddedBroker, createTransport, type RecoveringTransport } from '../../../src/bus/index.ts';
+import { GenListener } from '../../../src/bus/gen-listener.ts';
+import { EmbeddedStore, type ChangeSubscription, type DocumentStore } from '../../../src/store/index.ts';
+import { addAccount } from '../../../apps/registrar/provisioning.ts';
+import { CF_CACHE, CfCache, cfAccount } from '../../../apps/callflow/cache.ts';
+import { tmpDir } from '../../support/tmp-dirs.ts';
+
+/** The store, with the subscriptions `follow` made and not yet stopped counted. */
+function countingFeeds(store: DocumentStore): { store: DocumentStore; open: () => number } {
+  const open = new Set<ChangeSubscription>();
+  const counted = new Proxy(store, {
+    get(target, key) {
+      if (key === 'follow')
+        return (...args: Parameters<DocumentStore['follow']>) => {
+          const sub = target.follow(...args);
+          open.add(sub);
+          return {
+            get lastSeq() {
+              return sub.lastSeq;
+            },
+            ready: sub.ready,
+            stop: async () => {
+              await sub.stop();
+              open.delete(sub);
+            },
+          } satisfies ChangeSubscription;
+        };
+      const v = Reflect.get(target, key) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return { store: counted, open: () => open.size };
+}
+
+describe('callflow_cache killed', () => {
+  const cleanup: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const c of cleanup.splice(0).reverse()) await c();
+  });
+
+  it('leaves no change feed open after 5 starts and kills', async () => {
+    const { logger } = memoryLogger('cf-cache-kill@localhost', 'warn');
+    const real = new EmbeddedStore({ dir: tmpDir('fife-cf-cache-kill-'), logger });
+    const accountId = await addAccount(real, { name: 'Kill', realm: 'kill.test' });
+    const t: RecoveringTransport = createTransport({
+      url: 'embedded',
+      logger,
+      embeddedBroker: new EmbeddedBroker(),
+      namePrefix: 'cf-cache-kill',
+    });
+    await t.start();
+    const rt = new Runtime({ node: 'cf-cache-kill@localhost', logger });
+    cleanup.push(async () => {
+      await rt.shutdown();
+      await t.close();
+      await real.close();
+    });
+    const { store, open } = countingFeeds(real);
+
+    for (let i = 0; i < 5; i++) {
+      const r = await GenListener.start(rt, CfCache, { store }, { transport: t, name: CF_CACHE });
+      const pid = (r as { pid: Pid }).pid;
+      // the account's database is followed from its first use
+      expect(await cfAccount(rt, { accountId })).toMatchObject({ accountId });
+      expect(open()).toBe(1);
+      const ended = rt.awaitExit(pid);
+      rt.crash(pid, 'killed');
+      expect(await ended).toBe('killed');
+      await vi.waitFor(() => expect(open()).toBe(0));
+    }
+  });
+});
