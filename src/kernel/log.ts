@@ -11,7 +11,12 @@
  *   `fn`, including its async continuations. The kernel re-enters the call-id a message
  *   was sent with before it runs the receiver's handler, so a call-id follows a message
  *   from process to process (one scheduler drain runs many senders' messages).
- * - Process loggers are children: `logger.child({app, proc})`.
+ * - Process loggers are children: `logger.child({app, proc})`, made lazily
+ *   (`lazyChild`): a pino child costs its bindings' serialisation (through the redaction),
+ *   and most processes of a call never write a line at the configured level. A lazy child
+ *   writes exactly the lines its pino child would; it becomes that child at its first line
+ *   at an enabled level (or any other use but `child`, `isLevelEnabled`, `level`), and
+ *   its own `child(bindings)` is lazy too.
  * - Lines are pino JSON, for machines. For people (`pretty`: by default when stdout is a
  *   terminal and no destination is given; FIFE_LOG_PRETTY=1 forces it, =0 keeps JSON)
  *   each line is one readable line, through pino-pretty: `HH:MM:ss.l LEVEL msg key=value
@@ -48,6 +53,48 @@ export function currentLogContext(): LogContext | undefined {
 
 export function currentCallId(): string | undefined {
   return context.getStore()?.callId;
+}
+
+const REAL = Symbol('fife.logger');
+const LEVEL_METHODS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
+const noop = (): void => undefined;
+
+/** The pino logger behind `log` (made now when `log` is a lazy child). */
+const realOf = (log: Logger): Logger => (log as unknown as Record<symbol, Logger | undefined>)[REAL] ?? log;
+
+/** `parent.child(bindings)`, made only when first needed (see the contract). */
+export function lazyChild(parent: Logger, bindings: Record<string, unknown>): Logger {
+  let real: Logger | undefined;
+  const make = (): Logger => (real ??= realOf(parent).child(bindings));
+  /** Methods handed out bound to the pino child, kept while the child's own stays the same. */
+  const bound = new Map<PropertyKey, { own: unknown; fn: unknown }>();
+  // made once: asked for at every log call of the process
+  const isLevelEnabled = (level: string): boolean =>
+    real === undefined ? parent.isLevelEnabled(level) : real.isLevelEnabled(level);
+  const child = (b: Record<string, unknown>, o?: object): Logger =>
+    o === undefined ? lazyChild(lazy, b) : make().child(b, o);
+  const lazy: Logger = new Proxy(parent, {
+    get(_target, prop) {
+      if (prop === 'isLevelEnabled') return isLevelEnabled;
+      if (prop === 'child') return child;
+      if (prop === REAL) return make();
+      if (real === undefined) {
+        if (typeof prop === 'string' && LEVEL_METHODS.has(prop) && !parent.isLevelEnabled(prop)) return noop;
+        if (prop === 'level' || prop === 'levelVal') return parent[prop];
+      }
+      const r = make();
+      const own: unknown = Reflect.get(r, prop, r);
+      if (typeof own !== 'function') return own;
+      const b = bound.get(prop);
+      if (b?.own === own) return b.fn;
+      const fn = (own as (...args: unknown[]) => unknown).bind(r);
+      bound.set(prop, { own, fn });
+      return fn;
+    },
+    set: (_target, prop, value) => Reflect.set(make(), prop, value),
+    has: (_target, prop) => Reflect.has(make(), prop),
+  });
+  return lazy;
 }
 
 const SECRET_KEYS = [
