@@ -67,6 +67,19 @@ function corked(conn: Connection, send: () => void): void {
   }
 }
 
+/** Header lines `Name: value` without % escapes, as modesl's parser reads them (the value
+ * is what follows the first `: `; Content-Length a number). */
+function plainHeaders(text: string): Record<string, string | number> {
+  const out: Record<string, string | number> = {};
+  for (const line of text.split('\n')) {
+    const i = line.indexOf(': ');
+    const key = i < 0 ? line : line.slice(0, i);
+    const value = i < 0 ? '' : line.slice(i + 2);
+    out[key] = key === 'Content-Length' ? parseInt(value, 10) : value;
+  }
+  return out;
+}
+
 export interface EslConnectionOptions {
   host?: string;
   port?: number;
@@ -206,7 +219,8 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
   }
 
   /**
-   * Adjusts modesl's parser: header decoding that logs and survives bad % escapes; the
+   * Adjusts modesl's parser: header decoding that logs and survives bad % escapes (and
+   * skips decoding when there is no escape); the
    * end of a header block found by Buffer.indexOf, not a byte loop from the buffer's
    * start; and `text/event-json` frames (every switch event, as subscribed) decoded here,
    * straight into an EslEvent, without modesl's Event object (which looks every header up
@@ -237,6 +251,9 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
     };
     const original = parser._parseHeaderText.bind(parser);
     parser._parseHeaderText = (text: string) => {
+      // a frame's own headers (Content-Type, Content-Length, Reply-Text) rarely have a %
+      // escape: then nothing to decode, and modesl's split/reduce/decodeURIComponent is skipped
+      if (!text.includes('%')) return plainHeaders(text);
       try {
         return original(text);
       } catch (err) {
