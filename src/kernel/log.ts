@@ -55,46 +55,67 @@ export function currentCallId(): string | undefined {
   return context.getStore()?.callId;
 }
 
-const REAL = Symbol('fife.logger');
 const LEVEL_METHODS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
 const noop = (): void => undefined;
 
+/** A lazy child's state: the target of its Proxy (one handler serves them all, so a lazy
+ *  child costs two small objects until it logs). */
+interface Lazy {
+  readonly parent: Logger;
+  readonly bindings: Record<string, unknown>;
+  real?: Logger;
+  /** Methods handed out bound to the pino child, kept while the child's own stays the same. */
+  bound?: Map<PropertyKey, { own: unknown; fn: unknown }>;
+}
+
+const STATE = Symbol('fife.lazyLogger');
+
+const stateOf = (log: Logger): Lazy | undefined =>
+  (log as unknown as Record<symbol, Lazy | undefined>)[STATE];
+
 /** The pino logger behind `log` (made now when `log` is a lazy child). */
-const realOf = (log: Logger): Logger => (log as unknown as Record<symbol, Logger | undefined>)[REAL] ?? log;
+const realOf = (log: Logger): Logger => {
+  const st = stateOf(log);
+  return st === undefined ? log : make(st);
+};
+
+const make = (st: Lazy): Logger => (st.real ??= realOf(st.parent).child(st.bindings));
+
+// shared by every lazy child (`this` is the lazy child they are called on)
+function isLevelEnabled(this: Logger, level: string): boolean {
+  const st = stateOf(this)!;
+  return (st.real ?? st.parent).isLevelEnabled(level);
+}
+
+function child(this: Logger, b: Record<string, unknown>, o?: object): Logger {
+  return o === undefined ? lazyChild(this, b) : make(stateOf(this)!).child(b, o);
+}
+
+const LAZY: ProxyHandler<Lazy> = {
+  get(st, prop) {
+    if (prop === 'isLevelEnabled') return isLevelEnabled;
+    if (prop === 'child') return child;
+    if (prop === STATE) return st;
+    if (st.real === undefined) {
+      if (typeof prop === 'string' && LEVEL_METHODS.has(prop) && !st.parent.isLevelEnabled(prop)) return noop;
+      if (prop === 'level' || prop === 'levelVal') return st.parent[prop];
+    }
+    const r = make(st);
+    const own: unknown = Reflect.get(r, prop, r);
+    if (typeof own !== 'function') return own;
+    const b = (st.bound ??= new Map()).get(prop);
+    if (b?.own === own) return b.fn;
+    const fn = (own as (...args: unknown[]) => unknown).bind(r);
+    st.bound.set(prop, { own, fn });
+    return fn;
+  },
+  set: (st, prop, value) => Reflect.set(make(st), prop, value),
+  has: (st, prop) => Reflect.has(make(st), prop),
+};
 
 /** `parent.child(bindings)`, made only when first needed (see the contract). */
 export function lazyChild(parent: Logger, bindings: Record<string, unknown>): Logger {
-  let real: Logger | undefined;
-  const make = (): Logger => (real ??= realOf(parent).child(bindings));
-  /** Methods handed out bound to the pino child, kept while the child's own stays the same. */
-  const bound = new Map<PropertyKey, { own: unknown; fn: unknown }>();
-  // made once: asked for at every log call of the process
-  const isLevelEnabled = (level: string): boolean =>
-    real === undefined ? parent.isLevelEnabled(level) : real.isLevelEnabled(level);
-  const child = (b: Record<string, unknown>, o?: object): Logger =>
-    o === undefined ? lazyChild(lazy, b) : make().child(b, o);
-  const lazy: Logger = new Proxy(parent, {
-    get(_target, prop) {
-      if (prop === 'isLevelEnabled') return isLevelEnabled;
-      if (prop === 'child') return child;
-      if (prop === REAL) return make();
-      if (real === undefined) {
-        if (typeof prop === 'string' && LEVEL_METHODS.has(prop) && !parent.isLevelEnabled(prop)) return noop;
-        if (prop === 'level' || prop === 'levelVal') return parent[prop];
-      }
-      const r = make();
-      const own: unknown = Reflect.get(r, prop, r);
-      if (typeof own !== 'function') return own;
-      const b = bound.get(prop);
-      if (b?.own === own) return b.fn;
-      const fn = (own as (...args: unknown[]) => unknown).bind(r);
-      bound.set(prop, { own, fn });
-      return fn;
-    },
-    set: (_target, prop, value) => Reflect.set(make(), prop, value),
-    has: (_target, prop) => Reflect.has(make(), prop),
-  });
-  return lazy;
+  return new Proxy<Lazy>({ parent, bindings }, LAZY) as unknown as Logger;
 }
 
 const SECRET_KEYS = [
