@@ -25,9 +25,14 @@ import type { Logger, Runtime } from '../../src/kernel/index.ts';
 import { build, type BuildContext } from '../../src/api/index.ts';
 import { encodeJson, jsonProperties, type BusTransport, type Envelope } from '../../src/bus/index.ts';
 
+/** The call ended under a waiting module: the normal end of a call, so no stack trace
+ *  (capturing one would cost more than the rest of the error, and say nothing useful). */
 export class HangupError extends Error {
   constructor(reason: string) {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(`call ended: ${reason}`);
+    Error.stackTraceLimit = limit;
     this.name = 'HangupError';
   }
 }

@@ -35,9 +35,11 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { build, authnReqKey, routeReqKey } from '../../src/api/index.ts';
 import type { Envelope } from '../../src/bus/index.ts';
 import { createRootLogger } from '../../src/kernel/log.ts';
+import { ensureDesignDocs, readDesignDocs } from '../../src/store/index.ts';
 import { EslConnection, Switch } from '../../src/switch/index.ts';
 import { startCfHarness, REALM, type CfHarness } from '../../test/apps/callflow/harness.ts';
 import { SWITCH } from '../../test/apps/ecallmgr/harness.ts';
@@ -52,6 +54,7 @@ const CONCURRENCY = Number(process.env.CF_BENCH_CONCURRENCY ?? 20);
 const HELD = Number(process.env.CF_BENCH_HELD ?? 500);
 const PROFILE = process.env.CF_BENCH_PROFILE;
 const OWN_PROCESS = (process.env.CF_BENCH_SWITCH ?? 'process') !== 'inprocess';
+const ACCOUNT_DESIGN = new URL('../../apps/callflow/couchdb/account', import.meta.url);
 const CTX = { appName: 'bench', appVersion: '1.0.0', node: 'kamailio@bench' };
 const quiet = createRootLogger({ node: 'bench', level: 'silent' });
 const out = (s: string): boolean => process.stdout.write(`${s}\n`);
@@ -106,6 +109,12 @@ async function writeCallflows(h: CfHarness): Promise<string[]> {
     }
   }
   for (let i = 0; i < docs.length; i += 250) await h.store.bulkSave(h.accountDb, docs.slice(i, i + 250));
+  // The callflow app's design documents and the views the look-ups read, made now: made
+  // by the first route_req instead, on a loaded machine they can outlast the cache's call
+  // timeout (that route then fails).
+  await ensureDesignDocs(h.store, h.accountDb, readDesignDocs(fileURLToPath(ACCOUNT_DESIGN)));
+  for (const view of ['callflows/listing_by_number', 'callflows/listing_by_pattern', 'attributes/owned'])
+    await h.store.view(h.accountDb, view, { limit: 1 });
   return dialled;
 }
 

@@ -14,9 +14,11 @@
  */
 
 const PLAIN = /^[A-Za-z0-9\-~_]$/;
+const ALL_PLAIN = /^[A-Za-z0-9\-~_]*$/;
 
 export function encodeSegment(segment: string): string {
-  if (segment === '*' || segment === '#') return segment;
+  // most segments (call-ids, queue names, realms without dots) need nothing encoded
+  if (segment === '*' || segment === '#' || ALL_PLAIN.test(segment)) return segment;
   let out = '';
   for (const byte of Buffer.from(segment, 'utf8')) {
     const ch = String.fromCharCode(byte);

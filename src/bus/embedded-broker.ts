@@ -40,19 +40,55 @@ interface BindingEntry {
 
 interface ExchangeEntry {
   readonly spec: ExchangeSpec;
+  /** Every binding, by `queue \0 routing key`. */
   readonly bindings: Map<string, BindingEntry>;
   /** direct exchanges: routing key -> queues, so routing is a lookup, not a scan. */
   readonly byKey: Map<string, Set<string>>;
+  /**
+   * topic exchanges: the bindings whose last word is a plain word, by that word (only a
+   * routing key ending in that word can match them: a call's `call.*.<call-id>` is looked
+   * at only for that call's events), and the others (last word `*` or `#`, or no word),
+   * matched against every key. Same key as `bindings`.
+   */
+  readonly byLastWord: Map<string, Map<string, BindingEntry>>;
+  readonly anyLastWord: Map<string, BindingEntry>;
 }
 
-function indexAdd(x: ExchangeEntry, b: BindingEntry): void {
+/** The plain last word of a topic binding key, or undefined (a wildcard, or no word). */
+function lastPlainWord(pattern: string): string | undefined {
+  const words = topicWords(pattern);
+  const last = words[words.length - 1];
+  return last === undefined || last === '*' || last === '#' ? undefined : last;
+}
+
+function indexAdd(x: ExchangeEntry, k: string, b: BindingEntry): void {
+  if (x.spec.type === 'topic') {
+    const last = lastPlainWord(b.routingKey);
+    if (last === undefined) x.anyLastWord.set(k, b);
+    else {
+      let m = x.byLastWord.get(last);
+      if (!m) x.byLastWord.set(last, (m = new Map()));
+      m.set(k, b);
+    }
+    return;
+  }
   if (x.spec.type !== 'direct') return;
   let set = x.byKey.get(b.routingKey);
   if (!set) x.byKey.set(b.routingKey, (set = new Set()));
   set.add(b.queue);
 }
 
-function indexRemove(x: ExchangeEntry, b: BindingEntry): void {
+function indexRemove(x: ExchangeEntry, k: string, b: BindingEntry): void {
+  if (x.spec.type === 'topic') {
+    const last = lastPlainWord(b.routingKey);
+    if (last === undefined) x.anyLastWord.delete(k);
+    else {
+      const m = x.byLastWord.get(last);
+      m?.delete(k);
+      if (m?.size === 0) x.byLastWord.delete(last);
+    }
+    return;
+  }
   const set = x.byKey.get(b.routingKey);
   if (!set) return;
   set.delete(b.queue);
@@ -77,6 +113,9 @@ export class EmbeddedBroker {
   private readonly queues = new Map<string, EmbeddedQueue>();
   private readonly connections = new Map<number, ConnectionEvents>();
   private readonly consumerQueue = new Map<string, string>();
+  /** queue -> its bindings (`queue \0 routing key` -> exchange), so a queue's deletion
+   *  unbinds it without scanning every exchange's bindings. */
+  private readonly queueBindings = new Map<string, Map<string, ExchangeEntry>>();
   private nextConn = 0;
   private running = true;
 
@@ -133,7 +172,13 @@ export class EmbeddedBroker {
     }
     if (spec.name === '' || spec.name.startsWith('amq.'))
       throw new BusChannelError('ACCESS_REFUSED', `assertExchange ${spec.name}`, 'reserved exchange name');
-    this.exchanges.set(spec.name, { spec, bindings: new Map(), byKey: new Map() });
+    this.exchanges.set(spec.name, {
+      spec,
+      bindings: new Map(),
+      byKey: new Map(),
+      byLastWord: new Map(),
+      anyLastWord: new Map(),
+    });
   }
 
   deleteExchange(conn: number, name: string): void {
@@ -198,13 +243,13 @@ export class EmbeddedBroker {
     const q = this.queues.get(name);
     if (!q) return;
     this.queues.delete(name);
-    for (const x of this.exchanges.values()) {
-      for (const [k, b] of x.bindings) {
-        if (b.queue !== name) continue;
-        x.bindings.delete(k);
-        indexRemove(x, b);
-      }
+    for (const [k, x] of this.queueBindings.get(name) ?? []) {
+      const b = x.bindings.get(k);
+      if (!b) continue; // its exchange was deleted (and maybe declared again) since
+      x.bindings.delete(k);
+      indexRemove(x, k, b);
     }
+    this.queueBindings.delete(name);
     for (const c of [...q.consumers]) {
       q.removeConsumer(c.tag);
       this.consumerQueue.delete(c.tag);
@@ -230,8 +275,14 @@ export class EmbeddedBroker {
           ? compileTopic(routingKey)
           : (rk) => rk === routingKey;
     const b: BindingEntry = { queue, routingKey, match };
-    x.bindings.set(`${queue}\u0000${routingKey}`, b);
-    indexAdd(x, b);
+    const k = `${queue}\u0000${routingKey}`;
+    const old = x.bindings.get(k);
+    if (old) indexRemove(x, k, old);
+    x.bindings.set(k, b);
+    indexAdd(x, k, b);
+    let mine = this.queueBindings.get(queue);
+    if (!mine) this.queueBindings.set(queue, (mine = new Map()));
+    mine.set(k, x);
   }
 
   unbindQueue(conn: number, queue: string, exchange: string, routingKey: string): void {
@@ -246,7 +297,8 @@ export class EmbeddedBroker {
     const b = x.bindings.get(k);
     if (!b) return;
     x.bindings.delete(k);
-    indexRemove(x, b);
+    indexRemove(x, k, b);
+    this.queueBindings.get(queue)?.delete(k);
   }
 
   consume(
@@ -327,16 +379,21 @@ export class EmbeddedBroker {
       return n;
     }
     let seen: Set<string> | undefined;
-    const words = x.spec.type === 'topic' ? topicWords(routingKey) : undefined;
-    for (const b of x.bindings.values()) {
-      if (!b.match(routingKey, words)) continue;
-      if (seen?.has(b.queue)) continue;
+    const deliver = (b: BindingEntry, words?: readonly string[]): void => {
+      if (!b.match(routingKey, words)) return;
+      if (seen?.has(b.queue)) return;
       (seen ??= new Set()).add(b.queue);
       const q = this.queues.get(b.queue);
-      if (!q) continue;
+      if (!q) return;
       q.enqueue(exchange, routingKey, body, properties);
       n++;
-    }
+    };
+    if (x.spec.type === 'topic') {
+      const words = topicWords(routingKey);
+      for (const b of x.anyLastWord.values()) deliver(b, words);
+      const last = words[words.length - 1];
+      if (last !== undefined) for (const b of x.byLastWord.get(last)?.values() ?? []) deliver(b, words);
+    } else for (const b of x.bindings.values()) deliver(b);
     return n;
   }
 

@@ -106,7 +106,18 @@ function propertiesNeedCheck(props: MessageProperties): boolean {
     const v = p[k];
     if (v !== undefined && v !== null && (typeof v !== 'string' || v.length > 85)) return true;
   }
-  return props.headers !== undefined && props.headers !== null;
+  const headers = props.headers as Record<string, unknown> | undefined | null;
+  if (headers === undefined || headers === null) return false;
+  // A few short string headers (a call event's call-id) are surely within the limits:
+  // each UTF-16 unit is at most 3 bytes, JSON adds at most 6 per character and 6 per entry.
+  let bound = 2;
+  for (const k in headers) {
+    const v = headers[k];
+    if (k.length > 85 || typeof v !== 'string') return true;
+    bound += 6 * (k.length + v.length) + 6;
+    if (bound > MAX_HEADER_TABLE_BYTES) return true;
+  }
+  return false;
 }
 
 export function checkPublish(

@@ -487,12 +487,12 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
       if ((f.delayMs ?? 0) > 0) setTimeout(() => run(d), f.delayMs);
       else run(d);
     };
-    this.topology.consumers.set(tag, { queue, handler: safe, options: opts });
+    this.topology.addConsumer(tag, { queue, handler: safe, options: opts });
     try {
       await this.withLink(`consume ${queue}`, (l) => l.consume(queue, tag, safe, opts));
       return tag;
     } catch (err) {
-      this.topology.consumers.delete(tag);
+      this.topology.dropConsumer(tag);
       throw err;
     }
   }

@@ -10,6 +10,9 @@
  * - Forgetting a queue forgets its bindings and consumers.
  * - Cancelling the last consumer of an auto-delete queue forgets the queue (the broker
  *   deletes it), as RabbitMQ does.
+ * - Bindings and consumers are indexed by queue as well: forgetting a queue or a consumer
+ *   costs what that queue has, not what the whole transport has (a node with thousands of
+ *   calls has thousands of per-call queues).
  */
 import type { Logger } from 'pino';
 import { LinkLostError } from './errors.ts';
@@ -30,42 +33,86 @@ export interface ConsumerSpec {
 
 const bindingKey = (q: string, x: string, rk: string): string => `${q}\u0000${x}\u0000${rk}`;
 
+/** A key's set in a map of sets, made when missing. */
+function setOf(m: Map<string, Set<string>>, key: string): Set<string> {
+  let set = m.get(key);
+  if (!set) m.set(key, (set = new Set()));
+  return set;
+}
+
+function unindex(m: Map<string, Set<string>>, key: string, member: string): void {
+  const set = m.get(key);
+  set?.delete(member);
+  if (set?.size === 0) m.delete(key);
+}
+
 export class Topology {
   readonly exchanges = new Map<string, ExchangeSpec>();
   readonly queues = new Map<string, QueueOptions>();
-  readonly bindings = new Map<string, BindingSpec>();
-  readonly consumers = new Map<string, ConsumerSpec>();
+  /** Read only: change them with add/removeBinding and add/forget/dropConsumer. */
+  readonly bindings: ReadonlyMap<string, BindingSpec> = new Map<string, BindingSpec>();
+  readonly consumers: ReadonlyMap<string, ConsumerSpec> = new Map<string, ConsumerSpec>();
+  /** queue -> keys of its bindings; queue -> tags of its consumers. */
+  private readonly queueBindings = new Map<string, Set<string>>();
+  private readonly queueConsumers = new Map<string, Set<string>>();
+
+  private get bindingMap(): Map<string, BindingSpec> {
+    return this.bindings as Map<string, BindingSpec>;
+  }
+
+  private get consumerMap(): Map<string, ConsumerSpec> {
+    return this.consumers as Map<string, ConsumerSpec>;
+  }
 
   addBinding(queue: string, exchange: string, routingKey: string): boolean {
     const k = bindingKey(queue, exchange, routingKey);
     if (this.bindings.has(k)) return false;
-    this.bindings.set(k, { queue, exchange, routingKey });
+    this.bindingMap.set(k, { queue, exchange, routingKey });
+    setOf(this.queueBindings, queue).add(k);
     return true;
   }
 
   removeBinding(queue: string, exchange: string, routingKey: string): boolean {
-    return this.bindings.delete(bindingKey(queue, exchange, routingKey));
+    const k = bindingKey(queue, exchange, routingKey);
+    unindex(this.queueBindings, queue, k);
+    return this.bindingMap.delete(k);
   }
 
   forgetExchange(name: string): void {
     this.exchanges.delete(name);
-    for (const [k, b] of this.bindings) if (b.exchange === name) this.bindings.delete(k);
+    for (const b of [...this.bindings.values()])
+      if (b.exchange === name) this.removeBinding(b.queue, b.exchange, b.routingKey);
   }
 
   forgetQueue(queue: string): void {
     this.queues.delete(queue);
-    for (const [k, b] of this.bindings) if (b.queue === queue) this.bindings.delete(k);
-    for (const [tag, c] of this.consumers) if (c.queue === queue) this.consumers.delete(tag);
+    for (const k of this.queueBindings.get(queue) ?? []) this.bindingMap.delete(k);
+    this.queueBindings.delete(queue);
+    for (const tag of this.queueConsumers.get(queue) ?? []) this.consumerMap.delete(tag);
+    this.queueConsumers.delete(queue);
+  }
+
+  addConsumer(tag: string, c: ConsumerSpec): void {
+    this.dropConsumer(tag);
+    this.consumerMap.set(tag, c);
+    setOf(this.queueConsumers, c.queue).add(tag);
+  }
+
+  /** Forgets a consumer, and nothing else (its queue stays, even an auto-delete one). */
+  dropConsumer(tag: string): ConsumerSpec | undefined {
+    const c = this.consumers.get(tag);
+    if (!c) return undefined;
+    this.consumerMap.delete(tag);
+    unindex(this.queueConsumers, c.queue, tag);
+    return c;
   }
 
   /** Forgets a consumer; returns the queue it consumed from (if known). */
   forgetConsumer(tag: string): string | undefined {
-    const c = this.consumers.get(tag);
+    const c = this.dropConsumer(tag);
     if (!c) return undefined;
-    this.consumers.delete(tag);
     const q = this.queues.get(c.queue);
-    if (q?.autoDelete && ![...this.consumers.values()].some((o) => o.queue === c.queue))
-      this.forgetQueue(c.queue);
+    if (q?.autoDelete && !this.queueConsumers.has(c.queue)) this.forgetQueue(c.queue);
     return c.queue;
   }
 

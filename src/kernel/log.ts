@@ -11,7 +11,12 @@
  *   `fn`, including its async continuations. The kernel re-enters the call-id a message
  *   was sent with before it runs the receiver's handler, so a call-id follows a message
  *   from process to process (one scheduler drain runs many senders' messages).
- * - Process loggers are children: `logger.child({app, proc})`.
+ * - Process loggers are children: `logger.child({app, proc})`, made lazily
+ *   (`lazyChild`): a pino child costs its bindings' serialisation (through the redaction),
+ *   and most processes of a call never write a line at the configured level. A lazy child
+ *   writes exactly the lines its pino child would; it becomes that child at its first line
+ *   at an enabled level (or any other use but `child`, `isLevelEnabled`, `level`), and
+ *   its own `child(bindings)` is lazy too.
  * - Lines are pino JSON, for machines. For people (`pretty`: by default when stdout is a
  *   terminal and no destination is given; FIFE_LOG_PRETTY=1 forces it, =0 keeps JSON)
  *   each line is one readable line, through pino-pretty: `HH:MM:ss.l LEVEL msg key=value
@@ -48,6 +53,69 @@ export function currentLogContext(): LogContext | undefined {
 
 export function currentCallId(): string | undefined {
   return context.getStore()?.callId;
+}
+
+const LEVEL_METHODS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
+const noop = (): void => undefined;
+
+/** A lazy child's state: the target of its Proxy (one handler serves them all, so a lazy
+ *  child costs two small objects until it logs). */
+interface Lazy {
+  readonly parent: Logger;
+  readonly bindings: Record<string, unknown>;
+  real?: Logger;
+  /** Methods handed out bound to the pino child, kept while the child's own stays the same. */
+  bound?: Map<PropertyKey, { own: unknown; fn: unknown }>;
+}
+
+const STATE = Symbol('fife.lazyLogger');
+
+const stateOf = (log: Logger): Lazy | undefined =>
+  (log as unknown as Record<symbol, Lazy | undefined>)[STATE];
+
+/** The pino logger behind `log` (made now when `log` is a lazy child). */
+const realOf = (log: Logger): Logger => {
+  const st = stateOf(log);
+  return st === undefined ? log : make(st);
+};
+
+const make = (st: Lazy): Logger => (st.real ??= realOf(st.parent).child(st.bindings));
+
+// shared by every lazy child (`this` is the lazy child they are called on)
+function isLevelEnabled(this: Logger, level: string): boolean {
+  const st = stateOf(this)!;
+  return (st.real ?? st.parent).isLevelEnabled(level);
+}
+
+function child(this: Logger, b: Record<string, unknown>, o?: object): Logger {
+  return o === undefined ? lazyChild(this, b) : make(stateOf(this)!).child(b, o);
+}
+
+const LAZY: ProxyHandler<Lazy> = {
+  get(st, prop) {
+    if (prop === 'isLevelEnabled') return isLevelEnabled;
+    if (prop === 'child') return child;
+    if (prop === STATE) return st;
+    if (st.real === undefined) {
+      if (typeof prop === 'string' && LEVEL_METHODS.has(prop) && !st.parent.isLevelEnabled(prop)) return noop;
+      if (prop === 'level' || prop === 'levelVal') return st.parent[prop];
+    }
+    const r = make(st);
+    const own: unknown = Reflect.get(r, prop, r);
+    if (typeof own !== 'function') return own;
+    const b = (st.bound ??= new Map()).get(prop);
+    if (b?.own === own) return b.fn;
+    const fn = (own as (...args: unknown[]) => unknown).bind(r);
+    st.bound.set(prop, { own, fn });
+    return fn;
+  },
+  set: (st, prop, value) => Reflect.set(make(st), prop, value),
+  has: (st, prop) => Reflect.has(make(st), prop),
+};
+
+/** `parent.child(bindings)`, made only when first needed (see the contract). */
+export function lazyChild(parent: Logger, bindings: Record<string, unknown>): Logger {
+  return new Proxy<Lazy>({ parent, bindings }, LAZY) as unknown as Logger;
 }
 
 const SECRET_KEYS = [

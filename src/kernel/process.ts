@@ -42,7 +42,7 @@
  *   order), which implies OTP's per-pair guarantee.
  */
 import type { Logger } from './log.ts';
-import { withLogContext, currentLogContext, type LogContext } from './log.ts';
+import { lazyChild, withLogContext, currentLogContext, type LogContext } from './log.ts';
 import { Pid, Ref } from './pid.ts';
 import { Exit, KILL, KILLED, NORMAL, reasonForLog, type ExitReason } from './exit-reason.ts';
 import type { Runtime } from './runtime.ts';
@@ -350,7 +350,7 @@ export class Proc implements ProcessContext {
     if (this.logger === null) {
       const bindings: Record<string, unknown> = { proc: this.name ?? this.self.toString() };
       if (this.app !== undefined) bindings.app = this.app;
-      this.logger = this.runtime.log.child(bindings);
+      this.logger = lazyChild(this.runtime.log, bindings);
     }
     return this.logger;
   }

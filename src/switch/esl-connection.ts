@@ -67,6 +67,19 @@ function corked(conn: Connection, send: () => void): void {
   }
 }
 
+/** Header lines `Name: value` without % escapes, as modesl's parser reads them (the value
+ * is what follows the first `: `; Content-Length a number). */
+function plainHeaders(text: string): Record<string, string | number> {
+  const out: Record<string, string | number> = {};
+  for (const line of text.split('\n')) {
+    const i = line.indexOf(': ');
+    const key = i < 0 ? line : line.slice(0, i);
+    const value = i < 0 ? '' : line.slice(i + 2);
+    out[key] = key === 'Content-Length' ? parseInt(value, 10) : value;
+  }
+  return out;
+}
+
 export interface EslConnectionOptions {
   host?: string;
   port?: number;
@@ -205,12 +218,42 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
     socket.on('error', (err) => lose(err.message));
   }
 
-  /** Replaces the parser's header decoding with one that logs and survives bad % escapes. */
+  /**
+   * Adjusts modesl's parser: header decoding that logs and survives bad % escapes (and
+   * skips decoding when there is no escape); the
+   * end of a header block found by Buffer.indexOf, not a byte loop from the buffer's
+   * start; and `text/event-json` frames (every switch event, as subscribed) decoded here,
+   * straight into an EslEvent, without modesl's Event object (which looks every header up
+   * by a linear scan as it adds it) and its wildcard emit. Other frames (replies, auth,
+   * notices, plain/xml events, bad JSON) take modesl's own path.
+   */
   private guardParser(conn: Connection): void {
     const parser = conn.parser;
     if (parser === undefined) return;
+    parser._indexOfHeaderEnd = () => parser.buffer.indexOf('\n\n');
+    const parseEvent = parser._parseEvent.bind(parser);
+    parser._parseEvent = (headers, body) => {
+      if (headers['Content-Type'] !== 'text/event-json' || body === undefined)
+        return parseEvent(headers, body);
+      let data: unknown;
+      try {
+        data = JSON.parse(body);
+      } catch {
+        return parseEvent(headers, body); // modesl reports it ('error', logged) and the frame is dropped
+      }
+      if (typeof data !== 'object' || data === null || Array.isArray(data)) return parseEvent(headers, body);
+      // the parsed object becomes the headers record: values as strings, _body taken out
+      const fields = data as Record<string, unknown>;
+      for (const k in fields) if (typeof fields[k] !== 'string') fields[k] = String(fields[k]);
+      const eventBody = (fields._body as string | undefined) ?? '';
+      delete fields._body;
+      this.onSwitchEvent('text/event-json', fields as Record<string, string>, eventBody);
+    };
     const original = parser._parseHeaderText.bind(parser);
     parser._parseHeaderText = (text: string) => {
+      // a frame's own headers (Content-Type, Content-Length, Reply-Text) rarely have a %
+      // escape: then nothing to decode, and modesl's split/reduce/decodeURIComponent is skipped
+      if (!text.includes('%')) return plainHeaders(text);
       try {
         return original(text);
       } catch (err) {
@@ -323,6 +366,11 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
     if (typeof type !== 'string' || !type.startsWith('text/event-')) return;
     const headers: Record<string, string> = {};
     for (const h of ev.headers) headers[h.name] = String(h.value);
+    this.onSwitchEvent(type, headers, ev.getBody() ?? '');
+  }
+
+  /** One switch event (`type`: the frame's Content-Type), its headers decoded. */
+  private onSwitchEvent(type: string, headers: Record<string, string>, body: string): void {
     const name = headers['Event-Name'];
     if (name === undefined) {
       this.log.warn({ type }, 'event frame without Event-Name dropped');
@@ -333,7 +381,7 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
       subclass: headers['Event-Subclass'],
       uuid: headers['Unique-ID'],
       headers,
-      body: ev.getBody() ?? '',
+      body,
     };
     try {
       if (name === 'CHANNEL_EXECUTE_COMPLETE') {

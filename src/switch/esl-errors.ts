@@ -7,7 +7,8 @@
  *   the switch may or may not have acted on it. EslCommandError: the switch answered
  *   `-ERR ...` (the text is in `reply`). EslTimeoutError: no answer in time; the request
  *   may still complete on the switch. EslChannelGoneError: an execute's channel was
- *   destroyed (CHANNEL_DESTROY seen) before its CHANNEL_EXECUTE_COMPLETE.
+ *   destroyed (CHANNEL_DESTROY seen) before its CHANNEL_EXECUTE_COMPLETE (made at many a
+ *   normal hang-up, it carries no stack trace).
  * - EslEvent is a switch event as the client sees it: headers as a plain record (values
  *   decoded), body, name (Event-Name), uuid (Unique-ID) and subclass.
  */
@@ -43,7 +44,12 @@ export class EslCommandError extends Error {
 export class EslChannelGoneError extends Error {
   override readonly name = 'EslChannelGoneError';
   constructor(what: string, uuid: string) {
+    // The normal end of many a call (an application still running at hangup): no stack
+    // trace, which would cost more than the rest of the error and says nothing useful.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(`${what}: channel ${uuid} was destroyed before the application completed`);
+    Error.stackTraceLimit = limit;
   }
 }
 

@@ -23,7 +23,13 @@ declare module 'modesl' {
   }
 
   export interface Parser {
+    /** Bytes received and not yet parsed. */
+    buffer: Buffer;
     _parseHeaderText(text: string): Record<string, string | number>;
+    /** Index of the first `\n\n` in `buffer`, or -1. */
+    _indexOfHeaderEnd(): number;
+    /** A whole frame: its headers (Content-Length a number) and body; emits 'esl::event'. */
+    _parseEvent(headers: Record<string, unknown>, body?: string): void;
     on(event: string, listener: Listener): this;
   }
 
