@@ -18,6 +18,11 @@
  *   `{answered: false}` at once and the agent's leg is hung up (dialplan hangup to the
  *   control queue of its originate_uuid, at once or as soon as that uuid arrives); a leg
  *   answered after that is hung up too.
+ * - ecallmgr answers within the leg's Timeout plus its own slack; a leg still without an
+ *   answer `noAnswerSlackMs` (default 10 s) past its Timeout is forgotten (warn line): the
+ *   ring answers `{answered: false}` if nobody stopped it, the leg is hung up if its uuid
+ *   came, its binding dropped. A SUCCESS originate_resp for a leg this originator does not
+ *   hold (forgotten) is hung up too: nobody follows that call.
  * - An agent with no endpoints is never answered (logged).
  */
 import { randomBytes } from 'node:crypto';
@@ -29,6 +34,7 @@ import {
   type ChildSpec,
   type From,
   type ProcessContext,
+  type Ref,
   type Runtime,
 } from '../../src/kernel/index.ts';
 import { GenListener, type GenListenerBehaviour } from '../../src/bus/gen-listener.ts';
@@ -40,7 +46,14 @@ export const ORIGINATOR = 'acdc_originator';
 
 export interface OriginatorArgs {
   readonly env: AcdcEnv;
+  /** How long past a leg's Timeout an originate answer may still come (default 10 s). */
+  readonly noAnswerSlackMs?: number;
 }
+
+const NO_ANSWER_SLACK_MS = 10_000;
+/** When a ring of `ringTimeoutMs` with no originate answer is forgotten. */
+const forgetAfterMs = (a: OriginatorArgs, ringTimeoutMs: number): number =>
+  Math.ceil(ringTimeoutMs / 1000) * 1000 + (a.noAnswerSlackMs ?? NO_ANSWER_SLACK_MS);
 
 interface Pending {
   readonly from: From;
@@ -48,6 +61,8 @@ interface Pending {
   /** The leg's control queue (originate_uuid), to hang it up. */
   control?: string;
   stopped?: boolean;
+  /** Forgets the leg when no originate answer came in time. */
+  timer?: Ref;
 }
 
 interface State {
@@ -79,7 +94,7 @@ function unbind(ctx: ProcessContext, leg: string): void {
   );
 }
 
-function hangup(s: State, ctx: ProcessContext, leg: string, control: string, callId: string): void {
+function hangup(s: State, ctx: ProcessContext, leg: string, control: string, callId?: string): void {
   acdcSend(s.a.env, 'dialplan.hangup', { 'Call-ID': leg }, control).then(
     () => ctx.log.info({ call_id: callId, leg }, 'acdc originator: agent leg hung up'),
     (err: unknown) =>
@@ -144,6 +159,9 @@ const Originator: GenListenerBehaviour<State, OriginatorArgs, Call, Cast> = {
         { call_id: c.offer.callId, agent_id: c.offer.agentId, leg },
         'acdc originator: ringing agent',
       );
+      const p = s.pending.get(leg);
+      if (p !== undefined)
+        p.timer = ctx.sendAfter(forgetAfterMs(s.a, c.offer.ringTimeoutMs), { type: 'no_answer', leg });
     } catch (err) {
       s.pending.delete(leg);
       unbind(ctx, leg);
@@ -187,10 +205,16 @@ const Originator: GenListenerBehaviour<State, OriginatorArgs, Call, Cast> = {
     const leg = String(c.m['Call-ID']);
     const p = s.pending.get(leg);
     if (p === undefined) {
-      ctx.log.info({ leg }, 'acdc originator: originate answer for no pending offer; ignored');
+      const control = c.m['Control-Queue'];
+      if (c.m['Event-Category'] !== 'error' && typeof control === 'string') {
+        // A leg forgotten (no answer in time) that was answered after all: nobody follows it.
+        ctx.log.warn({ leg }, 'acdc originator: originate answer for no pending offer; hanging the leg up');
+        hangup(s, ctx, leg, control);
+      } else ctx.log.info({ leg }, 'acdc originator: originate answer for no pending offer; ignored');
       return noreply(s);
     }
     s.pending.delete(leg);
+    if (p.timer !== undefined) ctx.cancelTimer(p.timer);
     const gone = s.gone.delete(leg);
     const log = { call_id: p.offer.callId, agent_id: p.offer.agentId, leg };
     if (p.stopped === true) {
@@ -212,12 +236,29 @@ const Originator: GenListenerBehaviour<State, OriginatorArgs, Call, Cast> = {
     GenServer.reply(p.from, { answered: true, ended } satisfies RingResult);
     return noreply(s);
   },
-  handleInfo(msg, s) {
-    const i = msg as { type?: string; event?: string; queue?: string };
+  handleInfo(msg, s, ctx) {
+    const i = msg as { type?: string; event?: string; queue?: string; leg?: string };
     if (i.type === 'gen_listener' && i.event === 'created_queue') s.queue = i.queue;
+    if (i.type === 'no_answer' && i.leg !== undefined) forget(s, ctx, i.leg);
     return noreply(s);
   },
+  describe: (s) => ({ pending: s.pending.size, ended: s.ended.size, gone: s.gone.size }),
 };
+
+/** No originate answer for the leg in time (ecallmgr gone?): the offer is dropped. */
+function forget(s: State, ctx: ProcessContext, leg: string): void {
+  const p = s.pending.get(leg);
+  if (p === undefined) return;
+  s.pending.delete(leg);
+  s.gone.delete(leg);
+  ctx.log.warn(
+    { call_id: p.offer.callId, agent_id: p.offer.agentId, leg, stopped: p.stopped === true },
+    'acdc originator: no originate answer in time; the offer is forgotten',
+  );
+  if (p.stopped !== true) GenServer.reply(p.from, { answered: false } satisfies RingResult);
+  if (p.control !== undefined) hangup(s, ctx, leg, p.control, p.offer.callId);
+  unbind(ctx, leg);
+}
 
 export const originatorChildSpec = (a: OriginatorArgs): ChildSpec =>
   GenListener.childSpec(ORIGINATOR, Originator, a, {
@@ -239,7 +280,8 @@ export function originateDevice(agentId: string, endpoints: readonly Record<stri
         rt,
         ORIGINATOR,
         { op: 'ring', offer, endpoints, leg } satisfies Call,
-        offer.ringTimeoutMs + 5000,
+        // The originator always answers by then (forgetAfterMs, default slack).
+        Math.ceil(offer.ringTimeoutMs / 1000) * 1000 + NO_ANSWER_SLACK_MS + 5000,
       );
     },
     stop: (callId, rt) => void GenServer.cast(rt, ORIGINATOR, { op: 'stop', callId, agentId } satisfies Cast),

@@ -30,7 +30,9 @@
  *   one offer, the live delivery acked.
  * - A redelivered caller (its worker or node died holding it) is looked up on its switch
  *   before each offer (caller-status.ts, Kazoo's is_call_alive): bridged already (to an
- *   agent the dead worker's offer rang) it is done, outcome `already_bridged`; an agent the manager knows busy with it (agent_change Call-ID):
+ *   agent the dead worker's offer rang) it is done, outcome `already_bridged`; hung up
+ *   (every ecallmgr says terminated: it hung up while its callflow's node was dead) it is
+ *   done, outcome `caller_gone`; an agent the manager knows busy with it (agent_change Call-ID):
  *   `already_answered`; an agent still ringing for it: it waits (no second agent rung at
  *   once); else offered as usual.
  * - Every outcome is one log line with the caller's call_id.
@@ -156,6 +158,10 @@ async function stillWaiting(s: State, ctx: ProcessContext, c: Caller): Promise<b
   if (s.cur !== c) return false;
   if (st.state === 'bridged') {
     finish(s, ctx, c, 'already_bridged', { other_leg: st.otherLeg });
+    return false;
+  }
+  if (st.state === 'gone') {
+    finish(s, ctx, c, 'caller_gone');
     return false;
   }
   const withAgent = await managerCall<{ agentId: string; change: string } | undefined>(
