@@ -158,3 +158,19 @@ async function until(fn: () => boolean, what: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+it('a ring stopped by the agent right after it started (before the originator took it): the agent is never rung', async () => {
+  const { rt, bus, lines } = await startOriginator(200);
+  const reqs = await bus.assertQueue('', { exclusive: true, autoDelete: true });
+  await bus.bindQueue(reqs, 'callmgr', ORIGINATE_REQ_KEY);
+  const device = originateDevice('a', [
+    { 'Invite-Format': 'username', 'To-Username': 'agent-a', 'To-Realm': 'x' },
+  ]);
+  // As an agent process that yields to a peer the moment after it began to ring.
+  const ring = device.ring({ agentId: 'a', queueId: 'support', callId: 'caller-1', ringTimeoutMs: 300 }, rt);
+  device.stop('caller-1', rt);
+  expect(await ring).toEqual({ answered: false });
+  const said = (msg: string) => lines.some((l) => l.msg === msg && l.call_id === 'caller-1');
+  expect(said('acdc originator: offer stopped before the agent was rung; not rung')).toBe(true);
+  expect(said('acdc originator: ringing agent')).toBe(false);
+});
