@@ -36,6 +36,12 @@
  *   without publishing it again, unless it has a call of its own (ringing or answered
  *   here). A process that follows a peer's ringing or call answers no member_connect_req
  *   and gives back a win (member_connect_retry): the agent is offered one caller at a time.
+ *   Two processes may take a win each before hearing the other's `ringing` (two workers
+ *   picked the agent at once): so a process rings the device only once its own `ringing`
+ *   came back over the bus (its claim), and a process ringing for its own caller that hears
+ *   a peer ringing (lower Process-ID wins) or talking (answered, wrapup: the peer wins)
+ *   yields: it stops its ring, hands its caller back (member_connect_retry, no miss) and
+ *   follows the peer. Both apply the same rule, so one keeps the agent.
  *   A peer's ringing carries its Ring-Timeout: still ringing that long (plus
  *   PEER_RING_GRACE_MS) after it, the peer is taken as gone (its node died before it could
  *   publish the end): warn line, ready again, published (the managers count it again).
@@ -84,6 +90,8 @@ interface Current {
   readonly worker: string;
   readonly ringTimeoutMs: number;
   ringTimer?: Ref;
+  /** Its own `ringing` came back over the bus uncontested: the device rings. */
+  claimed?: boolean;
 }
 
 /** How long past a peer's Ring-Timeout its ringing may still end (a bus round trip and more). */
@@ -306,7 +314,17 @@ function onWin(s: State, m: Envelope, ctx: ProcessContext): void {
   const queueId = String(m['Queue-ID']);
   s.call = { callId, queueId, worker, ringTimeoutMs };
   s.call.ringTimer = ctx.sendAfter(ringTimeoutMs, { type: 'ring_timeout', callId } satisfies Info);
+  // The claim: the device rings once this `ringing` comes back over the bus (onClaimed).
   setStatus(s, ctx, 'ringing', 'connect_win');
+}
+
+/** This process's own `ringing` came back uncontested: the agent's device rings now. */
+function onClaimed(s: State, m: Envelope, ctx: ProcessContext): void {
+  const c = s.call;
+  if (c === undefined || c.claimed === true || s.status !== 'ringing' || m.Status !== 'ringing') return;
+  if (str(m['Call-ID']) !== c.callId) return;
+  c.claimed = true;
+  const { callId, queueId, ringTimeoutMs } = c;
   const self = ctx.self;
   s.a.device.ring({ agentId: s.a.agentId, queueId, callId, ringTimeoutMs }, ctx.runtime).then(
     (result) => ctx.send(self, { type: 'ring_result', callId, result } satisfies Info),
@@ -315,6 +333,17 @@ function onWin(s: State, m: Envelope, ctx: ProcessContext): void {
       ctx.send(self, { type: 'ring_result', callId, result: { answered: false } } satisfies Info);
     },
   );
+}
+
+/**
+ * A peer process of this agent rings or talks while this one rings for its own caller:
+ * both took a win before hearing the other's `ringing`. The one that yields is the same
+ * whichever hears first: a peer talking (answered, wrapup) wins; of two ringing, the lower
+ * Process-ID. The yielding one hands its caller back (no miss) and follows the peer.
+ */
+function yieldsTo(s: State, status: AgentStatus, peer: string): boolean {
+  if (s.call === undefined || s.status !== 'ringing' || s.queue === undefined) return false;
+  return status === 'answered' || status === 'wrapup' || (status === 'ringing' && peer < s.queue);
 }
 
 const isStatus = (v: unknown): v is AgentStatus =>
@@ -333,8 +362,9 @@ function follow(
   timeLeftS = 0,
   queues?: readonly string[],
   ringTimeoutS?: number,
+  force = false,
 ): void {
-  if (s.call !== undefined || status === s.status) return;
+  if (s.call !== undefined || (status === s.status && !force)) return;
   if (s.timer !== undefined) ctx.cancelTimer(s.timer);
   s.timer = undefined;
   const from = s.status;
@@ -503,16 +533,31 @@ const Agent: GenListenerBehaviour<State, AgentArgs, Call, Cast> = {
       return noreply(s);
     }
     if (m['Event-Category'] === 'queue') {
-      // A peer process of this agent (another node) changed state.
       const peer = str(m['Process-ID']);
-      if (
-        str(m['Agent-ID']) === s.a.agentId &&
-        peer !== undefined &&
-        peer !== s.queue &&
-        m['Queue-Only'] !== true &&
-        isStatus(m.Status)
-      )
-        follow(s, ctx, m.Status, `peer ${m.Change as string}`, 0, undefined, num(m['Ring-Timeout']));
+      if (str(m['Agent-ID']) !== s.a.agentId || peer === undefined || m['Queue-Only'] === true)
+        return noreply(s);
+      if (!isStatus(m.Status)) return noreply(s);
+      // Its own change, back over the bus: the claim of a ringing.
+      if (peer === s.queue) {
+        onClaimed(s, m, ctx);
+        return noreply(s);
+      }
+      // A peer process of this agent (another node) changed state.
+      let force = false;
+      if (yieldsTo(s, m.Status, peer)) {
+        ctx.log.info(
+          {
+            call_id: s.call?.callId,
+            agent_id: s.a.agentId,
+            peer_call_id: m['Call-ID'],
+            peer_status: m.Status,
+          },
+          'acdc agent: a peer process took the agent at the same time; yielding',
+        );
+        giveBack(s, ctx, 'peer took the agent');
+        force = true;
+      }
+      follow(s, ctx, m.Status, `peer ${m.Change as string}`, 0, undefined, num(m['Ring-Timeout']), force);
       return noreply(s);
     }
     if (name === 'sync_req' || name === 'sync_resp') {

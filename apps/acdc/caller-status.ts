@@ -5,25 +5,29 @@
  * and bridged to it.
  *
  * Contract
- * - `callerStatus(env, callId, log)`: channel_status_req (Active-Only true) on `callevt`
+ * - `callerStatus(env, callId, log)`: channel_status_req (Active-Only false) on `callevt`
  *   `call.status_req.<call-id>`; the ecallmgr whose switch holds the call answers `active`
- *   with Other-Leg-Call-ID when the call is bridged. Resolves `{state: 'bridged', otherLeg}`,
- *   or `{state: 'waiting'}`: up and not bridged, and also when no ecallmgr answered within
- *   `STATUS_WAIT_MS` or the request could not be sent (logged): only a positive answer
- *   takes a caller out of the queue (an ecallmgr restarting, or none at all as in tests
- *   with simulated phones, must not drop callers). Kazoo's is_call_alive drops a caller
- *   nobody answers for.
+ *   with Other-Leg-Call-ID when the call is bridged, every other ecallmgr `terminated`.
+ *   Resolves `{state: 'bridged', otherLeg}` at the first `active` answer with a bridged
+ *   leg; `{state: 'gone'}` when only `terminated` answers came within `STATUS_WAIT_MS`
+ *   (the caller hung up while its callflow's node was dead: nobody else tells the queue);
+ *   else `{state: 'waiting'}`: up and not bridged, and also when no ecallmgr answered or
+ *   the request could not be sent (logged): a missing answer never takes a caller out of
+ *   the queue (an ecallmgr restarting, or none at all as in tests with simulated phones,
+ *   must not drop callers). Kazoo's is_call_alive drops a caller nobody answers for.
  * - One Requester per bus transport, started on first use (its queue is auto-deleted with
  *   the connection).
  */
 import { build, callEventKey } from '../../src/api/index.ts';
-import { Requester, RequestTimeoutError, type BusTransport, type Envelope } from '../../src/bus/index.ts';
+import { CollectTimeoutError, Requester, type BusTransport, type Envelope } from '../../src/bus/index.ts';
 import type { Logger } from '../../src/kernel/index.ts';
 import type { AcdcEnv } from './send.ts';
 
 export const STATUS_WAIT_MS = 1500;
 
-export type CallerStatus = { state: 'bridged'; otherLeg: string } | { state: 'waiting' };
+export type CallerStatus = { state: 'bridged'; otherLeg: string } | { state: 'waiting' } | { state: 'gone' };
+
+const isActive = (m: Envelope): boolean => m.Status === 'active';
 
 const requesters = new WeakMap<BusTransport, Promise<Requester>>();
 
@@ -41,21 +45,31 @@ function requesterFor(env: AcdcEnv, log: Logger): Promise<Requester> {
 export async function callerStatus(env: AcdcEnv, callId: string, log: Logger): Promise<CallerStatus> {
   try {
     const req = await requesterFor(env, log);
-    const msg = build('channel_status_req', { 'Call-ID': callId, 'Active-Only': true }, env.ctx);
-    const resp = await req.call(
-      msg as unknown as Envelope,
-      { exchange: 'callevt', routingKey: callEventKey('status_req', callId) },
-      {
-        timeoutMs: STATUS_WAIT_MS,
-        validate: (m) => m['Event-Name'] === 'channel_status_resp' && m.Status === 'active',
-      },
-    );
-    const other = resp['Other-Leg-Call-ID'];
+    const msg = build('channel_status_req', { 'Call-ID': callId, 'Active-Only': false }, env.ctx);
+    // Every ecallmgr answers (terminated where its switches lack the call): all are
+    // heard until the one holding it answers, or the wait ends.
+    const resps = await req
+      .callCollect(
+        msg as unknown as Envelope,
+        { exchange: 'callevt', routingKey: callEventKey('status_req', callId) },
+        {
+          timeoutMs: STATUS_WAIT_MS,
+          until: (r) => r.some(isActive),
+          validate: (m) => m['Event-Name'] === 'channel_status_resp',
+        },
+      )
+      .catch((err: unknown) => {
+        if (err instanceof CollectTimeoutError) return err.replies as Envelope[];
+        throw err;
+      });
+    const active = resps.find(isActive);
+    if (active === undefined)
+      return resps.some((m) => m.Status === 'terminated') ? { state: 'gone' } : { state: 'waiting' };
+    const other = active['Other-Leg-Call-ID'];
     return typeof other === 'string' && other !== ''
       ? { state: 'bridged', otherLeg: other }
       : { state: 'waiting' };
   } catch (err) {
-    if (err instanceof RequestTimeoutError) return { state: 'waiting' };
     log.warn({ err, call_id: callId }, 'acdc queue: caller status not known; offered as waiting');
     return { state: 'waiting' };
   }

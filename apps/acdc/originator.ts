@@ -14,10 +14,16 @@
  *   as when the caller hangs up the moment it is bridged, is not missed). An error
  *   reply (no answer, not registered, rejected): `{answered: false}`. No reply before the
  *   agent's ring timeout: the agent process has given up (it ignores a later result).
- * - `stop(callId)` (missed, paused, logged out, the caller left): the ring answers
- *   `{answered: false}` at once and the agent's leg is hung up (dialplan hangup to the
+ * - `stop(callId)` (missed, paused, logged out, the caller left, yielded to a peer): the
+ *   ring answers `{answered: false}` at once (a ring not yet sent is never sent: `ring`
+ *   reserves its leg before anything else, so a later stop always finds it) and the agent's leg is hung up (dialplan hangup to the
  *   control queue of its originate_uuid, at once or as soon as that uuid arrives); a leg
  *   answered after that is hung up too.
+ * - ecallmgr answers within the leg's Timeout plus its own slack; a leg still without an
+ *   answer `noAnswerSlackMs` (default 10 s) past its Timeout is forgotten (warn line): the
+ *   ring answers `{answered: false}` if nobody stopped it, the leg is hung up if its uuid
+ *   came, its binding dropped. A SUCCESS originate_resp for a leg this originator does not
+ *   hold (forgotten) is hung up too: nobody follows that call.
  * - An agent with no endpoints is never answered (logged).
  */
 import { randomBytes } from 'node:crypto';
@@ -29,6 +35,7 @@ import {
   type ChildSpec,
   type From,
   type ProcessContext,
+  type Ref,
   type Runtime,
 } from '../../src/kernel/index.ts';
 import { GenListener, type GenListenerBehaviour } from '../../src/bus/gen-listener.ts';
@@ -40,14 +47,24 @@ export const ORIGINATOR = 'acdc_originator';
 
 export interface OriginatorArgs {
   readonly env: AcdcEnv;
+  /** How long past a leg's Timeout an originate answer may still come (default 10 s). */
+  readonly noAnswerSlackMs?: number;
 }
 
+const NO_ANSWER_SLACK_MS = 10_000;
+/** When a ring of `ringTimeoutMs` with no originate answer is forgotten. */
+const forgetAfterMs = (a: OriginatorArgs, ringTimeoutMs: number): number =>
+  Math.ceil(ringTimeoutMs / 1000) * 1000 + (a.noAnswerSlackMs ?? NO_ANSWER_SLACK_MS);
+
 interface Pending {
-  readonly from: From;
+  /** The ring's caller: unset while only reserved (the ring call not in yet). */
+  from?: From;
   readonly offer: RingOffer;
   /** The leg's control queue (originate_uuid), to hang it up. */
   control?: string;
   stopped?: boolean;
+  /** Forgets the leg when no originate answer came in time. */
+  timer?: Ref;
 }
 
 interface State {
@@ -64,7 +81,14 @@ type Cast =
   | { op: 'resp'; m: Envelope }
   | { op: 'uuid'; m: Envelope }
   | { op: 'destroyed'; leg: string }
-  | { op: 'stop'; callId: string; agentId: string };
+  | { op: 'stop'; callId: string; agentId: string }
+  | { op: 'reserve'; leg: string; offer: RingOffer }
+  | { op: 'unreserve'; leg: string };
+
+/** Answers the ring's caller, if its call came in. */
+function answer(p: Pending, r: RingResult): void {
+  if (p.from !== undefined) GenServer.reply(p.from, r);
+}
 
 /** The binding that brings the leg's CHANNEL_DESTROY to the originator's queue. */
 const destroyBinding = (leg: string) => ({
@@ -79,7 +103,7 @@ function unbind(ctx: ProcessContext, leg: string): void {
   );
 }
 
-function hangup(s: State, ctx: ProcessContext, leg: string, control: string, callId: string): void {
+function hangup(s: State, ctx: ProcessContext, leg: string, control: string, callId?: string): void {
   acdcSend(s.a.env, 'dialplan.hangup', { 'Call-ID': leg }, control).then(
     () => ctx.log.info({ call_id: callId, leg }, 'acdc originator: agent leg hung up'),
     (err: unknown) =>
@@ -121,7 +145,19 @@ const Originator: GenListenerBehaviour<State, OriginatorArgs, Call, Cast> = {
   }),
   async handleCall(c, from, s, ctx) {
     const leg = c.leg;
+    const held = s.pending.get(leg);
+    if (held?.stopped === true) {
+      // Stopped between its reservation and this call: never rung.
+      s.pending.delete(leg);
+      unbind(ctx, leg);
+      ctx.log.info(
+        { call_id: c.offer.callId, agent_id: c.offer.agentId, leg },
+        'acdc originator: offer stopped before the agent was rung; not rung',
+      );
+      return reply({ answered: false } satisfies RingResult, s);
+    }
     if (c.endpoints.length === 0) {
+      s.pending.delete(leg);
       unbind(ctx, leg);
       ctx.log.warn(
         { call_id: c.offer.callId, agent_id: c.offer.agentId },
@@ -129,7 +165,8 @@ const Originator: GenListenerBehaviour<State, OriginatorArgs, Call, Cast> = {
       );
       return reply({ answered: false } satisfies RingResult, s);
     }
-    s.pending.set(leg, { from, offer: c.offer });
+    if (held !== undefined) held.from = from;
+    else s.pending.set(leg, { from, offer: c.offer });
     try {
       await acdcSend(s.a.env, 'originate_req', {
         'Server-ID': s.queue,
@@ -144,6 +181,9 @@ const Originator: GenListenerBehaviour<State, OriginatorArgs, Call, Cast> = {
         { call_id: c.offer.callId, agent_id: c.offer.agentId, leg },
         'acdc originator: ringing agent',
       );
+      const p = s.pending.get(leg);
+      if (p !== undefined)
+        p.timer = ctx.sendAfter(forgetAfterMs(s.a, c.offer.ringTimeoutMs), { type: 'no_answer', leg });
     } catch (err) {
       s.pending.delete(leg);
       unbind(ctx, leg);
@@ -166,11 +206,19 @@ const Originator: GenListenerBehaviour<State, OriginatorArgs, Call, Cast> = {
       if (p.stopped === true) hangup(s, ctx, leg, control, p.offer.callId);
       return noreply(s);
     }
+    if (c.op === 'reserve') {
+      if (!s.pending.has(c.leg)) s.pending.set(c.leg, { offer: c.offer });
+      return noreply(s);
+    }
+    if (c.op === 'unreserve') {
+      if (s.pending.get(c.leg)?.from === undefined) s.pending.delete(c.leg);
+      return noreply(s);
+    }
     if (c.op === 'stop') {
       for (const [leg, p] of s.pending) {
         if (p.offer.callId !== c.callId || p.offer.agentId !== c.agentId || p.stopped === true) continue;
         p.stopped = true;
-        GenServer.reply(p.from, { answered: false } satisfies RingResult);
+        answer(p, { answered: false });
         if (p.control !== undefined) hangup(s, ctx, leg, p.control, c.callId);
       }
       return noreply(s);
@@ -187,10 +235,16 @@ const Originator: GenListenerBehaviour<State, OriginatorArgs, Call, Cast> = {
     const leg = String(c.m['Call-ID']);
     const p = s.pending.get(leg);
     if (p === undefined) {
-      ctx.log.info({ leg }, 'acdc originator: originate answer for no pending offer; ignored');
+      const control = c.m['Control-Queue'];
+      if (c.m['Event-Category'] !== 'error' && typeof control === 'string') {
+        // A leg forgotten (no answer in time) that was answered after all: nobody follows it.
+        ctx.log.warn({ leg }, 'acdc originator: originate answer for no pending offer; hanging the leg up');
+        hangup(s, ctx, leg, control);
+      } else ctx.log.info({ leg }, 'acdc originator: originate answer for no pending offer; ignored');
       return noreply(s);
     }
     s.pending.delete(leg);
+    if (p.timer !== undefined) ctx.cancelTimer(p.timer);
     const gone = s.gone.delete(leg);
     const log = { call_id: p.offer.callId, agent_id: p.offer.agentId, leg };
     if (p.stopped === true) {
@@ -204,20 +258,37 @@ const Originator: GenListenerBehaviour<State, OriginatorArgs, Call, Cast> = {
     if (c.m['Event-Category'] === 'error' || c.m['Application-Response'] !== 'SUCCESS') {
       ctx.log.info({ ...log, error: c.m['Error-Message'] }, 'acdc originator: agent not reached');
       if (!gone) unbind(ctx, leg);
-      GenServer.reply(p.from, { answered: false } satisfies RingResult);
+      answer(p, { answered: false });
       return noreply(s);
     }
     const ended = gone ? Promise.resolve() : new Promise<void>((resolve) => s.ended.set(leg, resolve));
     ctx.log.info(log, 'acdc originator: agent answered, bridged to the caller');
-    GenServer.reply(p.from, { answered: true, ended } satisfies RingResult);
+    answer(p, { answered: true, ended });
     return noreply(s);
   },
-  handleInfo(msg, s) {
-    const i = msg as { type?: string; event?: string; queue?: string };
+  handleInfo(msg, s, ctx) {
+    const i = msg as { type?: string; event?: string; queue?: string; leg?: string };
     if (i.type === 'gen_listener' && i.event === 'created_queue') s.queue = i.queue;
+    if (i.type === 'no_answer' && i.leg !== undefined) forget(s, ctx, i.leg);
     return noreply(s);
   },
+  describe: (s) => ({ pending: s.pending.size, ended: s.ended.size, gone: s.gone.size }),
 };
+
+/** No originate answer for the leg in time (ecallmgr gone?): the offer is dropped. */
+function forget(s: State, ctx: ProcessContext, leg: string): void {
+  const p = s.pending.get(leg);
+  if (p === undefined) return;
+  s.pending.delete(leg);
+  s.gone.delete(leg);
+  ctx.log.warn(
+    { call_id: p.offer.callId, agent_id: p.offer.agentId, leg, stopped: p.stopped === true },
+    'acdc originator: no originate answer in time; the offer is forgotten',
+  );
+  if (p.stopped !== true) answer(p, { answered: false });
+  if (p.control !== undefined) hangup(s, ctx, leg, p.control, p.offer.callId);
+  unbind(ctx, leg);
+}
 
 export const originatorChildSpec = (a: OriginatorArgs): ChildSpec =>
   GenListener.childSpec(ORIGINATOR, Originator, a, {
@@ -232,14 +303,23 @@ export function originateDevice(agentId: string, endpoints: readonly Record<stri
   return {
     ring: async (offer, rt: Runtime) => {
       const leg = `acdc-${agentId}-${randomBytes(6).toString('hex')}`;
+      // Reserved at once, before any await: a stop the agent process casts after this
+      // ring reaches the originator after the reservation, never before (then unheard).
+      GenServer.cast(rt, ORIGINATOR, { op: 'reserve', leg, offer } satisfies Cast);
       // Bound before the originate_req goes out: the leg can end (the caller hanging up
       // the moment it is bridged) before its answer is handled, and its end must be heard.
-      await GenListener.addBinding(rt, ORIGINATOR, destroyBinding(leg));
+      try {
+        await GenListener.addBinding(rt, ORIGINATOR, destroyBinding(leg));
+      } catch (err) {
+        GenServer.cast(rt, ORIGINATOR, { op: 'unreserve', leg } satisfies Cast);
+        throw err;
+      }
       return GenServer.call(
         rt,
         ORIGINATOR,
         { op: 'ring', offer, endpoints, leg } satisfies Call,
-        offer.ringTimeoutMs + 5000,
+        // The originator always answers by then (forgetAfterMs, default slack).
+        Math.ceil(offer.ringTimeoutMs / 1000) * 1000 + NO_ANSWER_SLACK_MS + 5000,
       );
     },
     stop: (callId, rt) => void GenServer.cast(rt, ORIGINATOR, { op: 'stop', callId, agentId } satisfies Cast),

@@ -28,9 +28,12 @@
  *   The same caller delivered again to the fsm holding it (its first delivery came through
  *   a consumer that went away during a restart) replaces the held delivery: one caller,
  *   one offer, the live delivery acked.
- * - A redelivered caller (its worker or node died holding it) is looked up on its switch
+ * - A redelivered caller (its worker or node died holding it), or one whose offered agent
+ *   said nothing within the ring timeout (its process or node died), is looked up on its switch
  *   before each offer (caller-status.ts, Kazoo's is_call_alive): bridged already (to an
- *   agent the dead worker's offer rang) it is done, outcome `already_bridged`; an agent the manager knows busy with it (agent_change Call-ID):
+ *   agent the dead worker's offer rang) it is done, outcome `already_bridged`; hung up
+ *   (every ecallmgr says terminated: it hung up while its callflow's node was dead) it is
+ *   done, outcome `caller_gone`; an agent the manager knows busy with it (agent_change Call-ID):
  *   `already_answered`; an agent still ringing for it: it waits (no second agent rung at
  *   once); else offered as usual.
  * - Every outcome is one log line with the caller's call_id.
@@ -83,7 +86,7 @@ interface Caller {
   resps: Map<string, string>;
   timer?: Ref;
   agent?: { id: string; queue: string };
-  /** Delivered again (its first worker or node died): its switch is asked before each offer. */
+  /** Delivered again (its first worker or node died), or its agent fell silent: its switch is asked before each offer. */
   redelivered: boolean;
 }
 
@@ -156,6 +159,10 @@ async function stillWaiting(s: State, ctx: ProcessContext, c: Caller): Promise<b
   if (s.cur !== c) return false;
   if (st.state === 'bridged') {
     finish(s, ctx, c, 'already_bridged', { other_leg: st.otherLeg });
+    return false;
+  }
+  if (st.state === 'gone') {
+    finish(s, ctx, c, 'caller_gone');
     return false;
   }
   const withAgent = await managerCall<{ agentId: string; change: string } | undefined>(
@@ -402,6 +409,10 @@ const Fsm: GenListenerBehaviour<State, WorkerArgs, never, Cast> = {
             'acdc queue: no answer from the agent in time',
           );
           agentTimeout(s, ctx, c);
+          // A live agent process answers (accepted or retry) within this time: silence is
+          // a dead one (its node killed), whose ring may have been answered and bridged
+          // to the caller. From now on the caller is looked up before each offer.
+          c.redelivered = true;
           await offer(s, ctx);
         }
         return noreply(s);

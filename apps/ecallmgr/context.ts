@@ -67,6 +67,8 @@ export const names = {
   /** One temporary originate process per originate_req (originate.ts). */
   originates: 'ecallmgr_originate_sup',
   originateListener: 'ecallmgr_originate_listener',
+  /** The originate process that checks and bridges a leg to this caller now (originate.ts). */
+  bridging: (callId: string): string => `ecallmgr_bridging:${callId}`,
 };
 
 export const buildContext = (env: EcallmgrEnv): BuildContext => ({

@@ -21,7 +21,11 @@
  *   `+OK`: with Existing-Call-ID the leg is bridged to it (uuid_bridge), unless that call
  *   is bridged already (its bridge_uuid a live channel) and Intercept-Unbridged-Only is
  *   not false (Kazoo's intercept_unbridged_only, default true): then, as when the bridge
- *   fails (the call gone), the leg is hung up (uuid_kill) and the error answered; originate_resp
+ *   fails (the call gone), the leg is hung up (uuid_kill) and the error answered. That
+ *   check and the bridge are two switch requests: one originate at a time does them for a
+ *   caller on this node (it holds the name `names.bridging(caller)` until it ends; another
+ *   leg answered meanwhile waits for it, then checks), so two legs answered in the same
+ *   instant are never both bridged to one caller. originate_resp
  *   (Call-ID, Application-Response SUCCESS, Control-Queue) goes to the requester and the
  *   process ends `normal`, leaving the leg to its call processes.
  * - Any failure (no switch up, no endpoint dialable, unregistered device, the switch's
@@ -93,6 +97,8 @@ interface State {
   callSup: Pid | undefined;
   succeeded: boolean;
   timer: Ref | undefined;
+  /** The monitor of the originate that holds the caller's check and bridge (waited for). */
+  waitingFor: Ref | undefined;
 }
 
 type Msg =
@@ -107,6 +113,7 @@ type Msg =
   | { type: 'partner'; error?: string; partner?: string }
   | { type: 'partner_up'; error?: string; up: boolean }
   | { type: 'leg_killed' }
+  | { type: 'DOWN'; ref: Ref }
   | SwitchReply;
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
@@ -154,6 +161,27 @@ function legFailed(s: State, ctx: ProcessContext, why: string): Stop {
   if (s.link === undefined || !castSwitchOp(ctx, s.link, op, 'leg_killed'))
     s.log.error({ reason: why }, 'originate: leg not bridged and could not be hung up');
   return fail(s, why);
+}
+
+/**
+ * The answered leg goes to the caller `existing` unless it is bridged already: this
+ * process takes the caller's name first (released when it ends, after the bridge's
+ * answer), or waits for the originate that holds it, so check and bridge are one step.
+ */
+function checkCaller(s: State, ctx: ProcessContext, existing: string): Stop | NoReplyResult<State> {
+  const holder = ctx.runtime.whereis(names.bridging(existing));
+  if (holder !== undefined) {
+    s.log.info(
+      { existing, holder: String(holder) },
+      'originate: another leg is being bridged to the caller; waiting',
+    );
+    s.waitingFor = ctx.monitor(holder);
+    return noreply(s);
+  }
+  ctx.runtime.register(names.bridging(existing), ctx.self);
+  const op: SwitchOp = { kind: 'api', command: `uuid_getvar ${existing} bridge_uuid` };
+  if (!castSwitchOp(ctx, s.link!, op, 'partner')) return legFailed(s, ctx, 'lost connection to the switch');
+  return noreply(s);
 }
 
 /** The switch to place the leg on: where Existing-Call-ID is, else the first one up. */
@@ -333,6 +361,7 @@ export const Originate: GenServerBehaviour<State, OriginateArgs> = {
       callSup: undefined,
       succeeded: false,
       timer: undefined,
+      waitingFor: undefined,
     } satisfies State);
   },
 
@@ -390,11 +419,12 @@ export const Originate: GenServerBehaviour<State, OriginateArgs> = {
         // Kazoo bridges with intercept and intercept_unbridged_only (default true): a caller
         // already bridged (to another agent's leg) is not taken from it.
         if (!isTrue(s.a.req['Intercept-Unbridged-Only'], true)) return bridge(s, ctx, existing);
-        const op: SwitchOp = { kind: 'api', command: `uuid_getvar ${existing} bridge_uuid` };
-        if (!castSwitchOp(ctx, s.link!, op, 'partner'))
-          return legFailed(s, ctx, 'lost connection to the switch');
-        return noreply(s);
+        return checkCaller(s, ctx, existing);
       }
+      case 'DOWN':
+        if (m.ref.id !== s.waitingFor?.id) return noreply(s);
+        s.waitingFor = undefined;
+        return checkCaller(s, ctx, str(s.a.req['Existing-Call-ID'])!);
       case 'partner': {
         const existing = str(s.a.req['Existing-Call-ID'])!;
         if (m.error !== undefined) return legFailed(s, ctx, m.error);

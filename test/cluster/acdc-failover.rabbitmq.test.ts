@@ -146,12 +146,7 @@ describe.skipIf(!gate.available)('acdc: SIGKILL of the node holding callers', { 
     await couch?.close();
   });
 
-  // Skipped until a known fault is fixed (issue 13): in a CI run an agent's phone had two
-  // legs at once after the SIGKILL (ag1: two acdc legs live together). The check and the
-  // bridge are two switch requests, so two agent legs answered in the same instant can both
-  // get through; it passed in 3 runs before and failed in the 4th. Run it by removing the
-  // skip; it must pass before issue 13 is resolved.
-  it.skip('every caller still on the line is answered by exactly one agent; no agent in two calls', async () => {
+  it('every caller still on the line is answered by exactly one agent; no agent in two calls', async () => {
     const [a, b] = nodes as [ClusterNode, ClusterNode];
     const env: AcdcEnv = {
       bus,

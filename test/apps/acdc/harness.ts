@@ -2,7 +2,8 @@
  * The acdc test setup: a runtime, a bus (embedded, or RabbitMQ with `amqpUrl`), the acdc
  * tree with one queue and agents a, b, c, and simulated agent phones (`phones`).
  * - `phones.mode(agent, 'answer' | 'ignore' | 'manual')`: answer at once (the call ends
- *   at once too), never answer, or wait for `phones.answerLate(callId, agent)`.
+ *   at once too), never answer, or wait for `phones.answerLate(callId, agent)`;
+ *   `phones.rings` and `phones.stops` record each ring and each stop asked of a phone.
  * - `callers(n)` publishes n member_call messages; `successes` collects every
  *   member_call_success (Call-ID -> the Agent-IDs that took it) seen on the bus.
  * - `action(agent, name, extra?)` publishes an agent action; `status(agent)` asks the
@@ -27,6 +28,8 @@ type Mode = 'answer' | 'ignore' | 'manual';
 export class Phones {
   readonly modes = new Map<string, Mode>();
   readonly rings: { agentId: string; callId: string }[] = [];
+  /** Each `stop` the agent processes asked of the device (the ringing of that caller ends). */
+  readonly stops: { agentId: string; callId: string }[] = [];
   readonly held = new Map<string, (r: RingResult) => void>();
   mode(agentId: string, m: Mode): void {
     this.modes.set(agentId, m);
@@ -46,7 +49,7 @@ export class Phones {
           if (m === 'manual') this.held.set(`${o.callId}/${agentId}`, resolve);
         });
       },
-      stop: () => undefined,
+      stop: (callId) => void this.stops.push({ agentId, callId }),
     };
   }
 }

@@ -10,6 +10,7 @@ import { acdcTree } from '../../../supervisors/acdc.sup.ts';
 import { acdcSend, type AcdcEnv } from '../../../apps/acdc/send.ts';
 import { managerName } from '../../../apps/acdc/manager.ts';
 import { agentName } from '../../../apps/acdc/agent.ts';
+import { callerStatus } from '../../../apps/acdc/caller-status.ts';
 import { GenServer, Supervisor } from '../../../src/kernel/index.ts';
 import { REALM, type CfHarness } from '../callflow/harness.ts';
 import { randomBytes } from 'node:crypto';
@@ -185,5 +186,35 @@ export function originateSuite(start: () => Promise<CfHarness>): void {
       calls: 0,
     });
     hh.sw.hangup(caller);
+  });
+
+  it("a redelivered caller's status (callerStatus): waiting while parked, bridged to the agent leg, gone once hung up", async () => {
+    h = await start();
+    const hh = h;
+    hh.app.route = 'park';
+    await hh.phone('agent-b', { mode: 'auto' });
+    const env: AcdcEnv = {
+      bus: hh.bus,
+      ctx: { appName: 'acdc-test', appVersion: '1.0.0', node: hh.rt.node },
+      accountId: randomBytes(16).toString('hex'),
+    };
+    const { callId: caller } = await hh.placeRoutedCall('1001', '5000');
+    expect(await callerStatus(env, caller, hh.rt.log)).toEqual({ state: 'waiting' });
+    await acdcSend(env, 'originate_req', {
+      'Application-Name': 'bridge',
+      'Existing-Call-ID': caller,
+      'Outbound-Call-ID': 'acdc-b-leg',
+      'Originate-Immediate': true,
+      Endpoints: [{ 'Invite-Format': 'username', 'To-Username': 'agent-b', 'To-Realm': REALM }],
+    });
+    await hh.app.waitFor(
+      (m) => m['Event-Name'] === 'CHANNEL_BRIDGE' && m['Other-Leg-Call-ID'] === caller,
+      'the caller bridged to the agent leg',
+    );
+    expect(await callerStatus(env, caller, hh.rt.log)).toEqual({ state: 'bridged', otherLeg: 'acdc-b-leg' });
+    hh.sw.hangup(caller);
+    await hh.app.waitEvent(caller, 'CHANNEL_DESTROY');
+    // Hung up while no callflow followed it (its node dead): the queue learns it here.
+    expect(await callerStatus(env, caller, hh.rt.log)).toEqual({ state: 'gone' });
   });
 }

@@ -1,7 +1,8 @@
 /**
  * acdc_originator on its own, on the embedded bus, with a scripted ecallmgr: an agent's
  * leg whose end is published right behind the originate answer (the caller hung up the
- * moment it was bridged to the agent) still ends the agent's call.
+ * moment it was bridged to the agent) still ends the agent's call; a ring the agent gave
+ * up on whose originate answer never comes is forgotten, not kept.
  */
 import { afterEach, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
@@ -10,7 +11,7 @@ import { memoryLogger } from '../../../src/kernel/log.ts';
 import { createTransport, EmbeddedBroker, encodeJson, jsonProperties } from '../../../src/bus/index.ts';
 import { busExchangeSpecs } from '../../../src/api/bus-adapters.ts';
 import { ORIGINATE_REQ_KEY, build, callEventKey } from '../../../src/api/index.ts';
-import { originateDevice, originatorChildSpec } from '../../../apps/acdc/originator.ts';
+import { ORIGINATOR, originateDevice, originatorChildSpec } from '../../../apps/acdc/originator.ts';
 import { acdcSend, type AcdcEnv } from '../../../apps/acdc/send.ts';
 
 let close: (() => Promise<void>) | undefined;
@@ -19,8 +20,9 @@ afterEach(async () => {
   close = undefined;
 });
 
-it("the agent leg's CHANNEL_DESTROY published right behind the originate answer ends the agent's call", async () => {
-  const { logger } = memoryLogger('acdc-originator-test@localhost', 'info');
+/** The originator under a supervisor on a fresh embedded bus. */
+async function startOriginator(noAnswerSlackMs?: number) {
+  const { logger, lines } = memoryLogger('acdc-originator-test@localhost', 'info');
   const bus = createTransport({
     url: 'embedded',
     logger,
@@ -37,7 +39,7 @@ it("the agent leg's CHANNEL_DESTROY published right behind the originate answer 
   };
   const sup = await Supervisor.start(
     rt,
-    { children: [originatorChildSpec({ env })] },
+    { children: [originatorChildSpec({ env, noAnswerSlackMs })] },
     { name: 'originator_sup' },
   );
   if (sup.type !== 'ok') throw new Error(`originator failed to start: ${JSON.stringify(sup)}`);
@@ -48,6 +50,11 @@ it("the agent leg's CHANNEL_DESTROY published right behind the originate answer 
     await rt.shutdown();
     await bus.close();
   };
+  return { rt, bus, env, lines };
+}
+
+it("the agent leg's CHANNEL_DESTROY published right behind the originate answer ends the agent's call", async () => {
+  const { rt, bus, env } = await startOriginator();
   // ecallmgr: the leg answers and is bridged; the caller hangs up at once, so the leg's
   // CHANNEL_DESTROY goes out right after the originate_resp.
   const reqs = await bus.assertQueue('', { exclusive: true, autoDelete: true });
@@ -89,4 +96,81 @@ it("the agent leg's CHANNEL_DESTROY published right behind the originate answer 
   expect(second.answered).toBe(true);
   await Promise.resolve();
   expect(ended).toBe(true);
+});
+
+it('a ring the agent gave up on, with no originate answer ever: forgotten after the Timeout and slack, the leg hung up', async () => {
+  const { rt, bus, env, lines } = await startOriginator(200);
+  // ecallmgr: places the leg (originate_uuid, its control queue) and then says nothing.
+  const control = `ctl-${randomBytes(3).toString('hex')}`;
+  const ctl = await bus.assertQueue(control, { exclusive: true, autoDelete: true });
+  await bus.bindQueue(ctl, 'callctl', control);
+  const hangups: string[] = [];
+  await bus.consume(ctl, (d) => void hangups.push(String(JSON.parse(d.body.toString())['Call-ID'])));
+  const reqs = await bus.assertQueue('', { exclusive: true, autoDelete: true });
+  await bus.bindQueue(reqs, 'callmgr', ORIGINATE_REQ_KEY);
+  let leg = '';
+  await bus.consume(reqs, (d) => {
+    const req = JSON.parse(d.body.toString()) as Record<string, unknown>;
+    leg = String(req['Outbound-Call-ID']);
+    void acdcSend(
+      env,
+      'originate_uuid',
+      { 'Outbound-Call-ID': leg, 'Outbound-Call-Control-Queue': control },
+      String(req['Server-ID']),
+    );
+  });
+  const device = originateDevice('a', [
+    { 'Invite-Format': 'username', 'To-Username': 'agent-a', 'To-Realm': 'x' },
+  ]);
+  const described = () =>
+    rt.resolve(ORIGINATOR)?.meta?.describe?.() as { queue: string; state: { pending: number } };
+  const pending = () => described().state.pending;
+  const ring = device.ring({ agentId: 'a', queueId: 'support', callId: 'caller-1', ringTimeoutMs: 300 }, rt);
+  await until(() => leg !== '' && pending() === 1, 'the leg placed');
+  // The agent gives up (its ring timeout): the ring ends at once, the leg is hung up.
+  device.stop('caller-1', rt);
+  expect(await ring).toEqual({ answered: false });
+  await until(() => hangups.length === 1, 'the leg hung up');
+  // No originate answer ever comes: the offer is forgotten, not held for good.
+  await until(() => pending() === 0, 'the offer forgotten');
+  expect(
+    lines.some(
+      (l) =>
+        l.msg === 'acdc originator: no originate answer in time; the offer is forgotten' &&
+        l.call_id === 'caller-1',
+    ),
+  ).toBe(true);
+  // Answered after all: nobody follows that call, so it is hung up.
+  await acdcSend(
+    env,
+    'originate_resp',
+    { 'Call-ID': leg, 'Application-Response': 'SUCCESS', 'Control-Queue': control },
+    described().queue,
+  );
+  await until(() => hangups.length >= 2, 'the late answered leg hung up');
+  expect(hangups.every((h) => h === leg)).toBe(true);
+});
+
+async function until(fn: () => boolean, what: string): Promise<void> {
+  const end = Date.now() + 10_000;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+it('a ring stopped by the agent right after it started (before the originator took it): the agent is never rung', async () => {
+  const { rt, bus, lines } = await startOriginator(200);
+  const reqs = await bus.assertQueue('', { exclusive: true, autoDelete: true });
+  await bus.bindQueue(reqs, 'callmgr', ORIGINATE_REQ_KEY);
+  const device = originateDevice('a', [
+    { 'Invite-Format': 'username', 'To-Username': 'agent-a', 'To-Realm': 'x' },
+  ]);
+  // As an agent process that yields to a peer the moment after it began to ring.
+  const ring = device.ring({ agentId: 'a', queueId: 'support', callId: 'caller-1', ringTimeoutMs: 300 }, rt);
+  device.stop('caller-1', rt);
+  expect(await ring).toEqual({ answered: false });
+  const said = (msg: string) => lines.some((l) => l.msg === msg && l.call_id === 'caller-1');
+  expect(said('acdc originator: offer stopped before the agent was rung; not rung')).toBe(true);
+  expect(said('acdc originator: ringing agent')).toBe(false);
 });

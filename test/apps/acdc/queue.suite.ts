@@ -5,7 +5,7 @@
  */
 import { afterEach, expect, it } from 'vitest';
 import { GenServer, samePid } from '../../../src/kernel/index.ts';
-import { acdcSharedQueue } from '../../../src/api/index.ts';
+import { acdcSharedQueue, type Envelope } from '../../../src/api/index.ts';
 import { acdcSend } from '../../../apps/acdc/send.ts';
 import { fsmName } from '../../../apps/acdc/worker.ts';
 import { managerName } from '../../../apps/acdc/manager.ts';
@@ -286,6 +286,66 @@ export function acdcSuite(start: Start): void {
     await h.action('a', 'logout_queue', { 'Queue-ID': QUEUE }); // its last queue: logged out
     await h.until('a logged out', async () => (await h.status('a')).status === 'logged_out');
     expect((await h.status('a')).loggedInQueues).toEqual([]);
+  });
+
+  it('two wins for one agent in the same instant, one to its process on each node: it rings for one caller, the other is handed back', async () => {
+    // Ring-Timeout 30 s: no miss hands a caller back while the test waits (10 s at most).
+    const h = await open({ ringTimeout: 30, maxMisses: 100 });
+    const p = await h.peer();
+    await h.action('a', 'login');
+    const both = async (status: string) =>
+      (await h.status('a')).status === status && (await p.status('a')).status === status;
+    await h.until('a ready on both nodes', () => both('ready'));
+    h.phones.mode('a', 'manual');
+    p.phones.mode('a', 'manual');
+    // The test stands in for two queue workers, one per node, that picked a at once.
+    const worker = await h.bus.assertQueue('', { exclusive: true, autoDelete: true });
+    await h.bus.bindQueue(worker, 'targeted', worker);
+    const got: Envelope[] = [];
+    await h.bus.consume(worker, (d) => void got.push(JSON.parse(d.body.toString()) as Envelope));
+    const req = { 'Account-ID': h.env.accountId, 'Queue-ID': QUEUE, 'Server-ID': worker };
+    await acdcSend(h.env, 'member_connect_req', { ...req, 'Call-ID': 'x' });
+    const resps = () => got.filter((m) => m['Event-Name'] === 'connect_resp');
+    await h.until("a's processes on both nodes answer", () => resps().length === 2);
+    const procs = resps().map((m) => String(m['Process-ID']));
+    expect(new Set(procs).size).toBe(2);
+    const callers = ['caller-1', 'caller-2'];
+    await Promise.all(
+      procs.map((proc, i) =>
+        acdcSend(
+          h.env,
+          'member_connect_win',
+          {
+            'Queue-ID': QUEUE,
+            Call: { 'Call-ID': callers[i] },
+            'Agent-ID': 'a',
+            'Process-ID': worker,
+            'Ring-Timeout': 30,
+          },
+          proc,
+        ),
+      ),
+    );
+    const retried = () => got.filter((m) => m['Event-Name'] === 'connect_retry').map((m) => m['Call-ID']);
+    await h.until('one of the two callers handed back', () => retried().length > 0);
+    const ringing = () =>
+      [...h.phones.rings, ...p.phones.rings].filter(
+        (r) => ![...h.phones.stops, ...p.phones.stops].some((x) => x.callId === r.callId),
+      );
+    await h.until('the agent rung for the other caller', () => ringing().length > 0);
+    expect(retried()).toHaveLength(1);
+    const kept = callers.find((c) => c !== retried()[0])!;
+    expect(ringing()).toEqual([{ agentId: 'a', callId: kept }]);
+    await h.until('a ringing on both nodes', () => both('ringing'));
+    const owner = h.phones.rings.some((r) => r.callId === kept) ? h.phones : p.phones;
+    owner.answerLate(kept, 'a');
+    await h.until('the kept caller accepted', () =>
+      got.some((m) => m['Event-Name'] === 'connect_accepted' && m['Call-ID'] === kept),
+    );
+    await h.until('a ready again on both nodes', () => both('ready'));
+    expect(retried()).toHaveLength(1);
+    expect(ringing()).toEqual([{ agentId: 'a', callId: kept }]);
+    expect((await h.status('a')).misses + (await p.status('a')).misses).toBe(0);
   });
 
   it("a node that dies while its copy of the agent rings: the peer's copy is ready again after the ring timeout", async () => {

@@ -229,6 +229,40 @@ export function originateSuite(start: () => Promise<Harness>): void {
     expect(destroyed['Disposition']).not.toBe('channel_gone');
   });
 
+  it('two legs for one caller answered in the same instant: one is bridged to it, the other hung up with the error', async () => {
+    const { callId: caller } = await h.placeRoutedCall('1010', '2000');
+    for (const user of ['1011', '1012']) {
+      h.sw.registerEndpoint(user, { mode: 'manual' });
+      await register(user);
+    }
+    const legs = ['leg-1011', 'leg-1012'];
+    const reqs = await Promise.all(
+      ['1011', '1012'].map((user, i) =>
+        originate({
+          'Application-Name': 'bridge',
+          'Existing-Call-ID': caller,
+          'Outbound-Call-ID': legs[i],
+          'Originate-Immediate': true,
+          Endpoints: [endpoint(user)],
+        }),
+      ),
+    );
+    await until(() => legs.every((l) => h.sw.hasChannel(l)), 'both legs ringing');
+    for (const l of legs) h.sw.answer(l);
+    const resps = await Promise.all(reqs.map((r) => reply(r, 'originate_resp')));
+    const won = resps.filter((r) => r['Application-Response'] === 'SUCCESS');
+    const lost = resps.filter((r) => r['Event-Category'] === 'error');
+    expect(won).toHaveLength(1);
+    expect(lost).toHaveLength(1);
+    expect(lost[0]!['Error-Message']).toBe('existing call already bridged');
+    const [winner, loser] = [String(won[0]!['Call-ID']), String(lost[0]!['Call-ID'])];
+    await until(() => !h.sw.hasChannel(loser), 'the other leg hung up');
+    expect(h.sw.getVar(caller, 'bridge_uuid')).toBe(winner);
+    expect(h.sw.hasChannel(winner)).toBe(true);
+    h.sw.hangup(caller);
+    await h.app.waitEvent(winner, 'CHANNEL_DESTROY');
+  });
+
   it('an invalid originate_req gets a clear error reply and a log line', async () => {
     const bad = {
       ...(build(
