@@ -9,9 +9,13 @@
  *   Existing-Call-ID = the caller, Outbound-Call-ID = a new agent leg id, Timeout = the
  *   ring timeout rounded up to seconds, Originate-Immediate, Server-ID = this queue.
  *   originate_resp for that leg (ecallmgr bridged the answered leg to the caller):
- *   `{answered: true, ended}`, `ended` resolving at the leg's CHANNEL_DESTROY (bound
- *   before the originate_req is sent, so an end published before the answer is handled,
- *   as when the caller hangs up the moment it is bridged, is not missed). An error
+ *   `{answered: true, ended}`, `ended` resolving at the leg's CHANNEL_DESTROY. The
+ *   originator's queue is bound once, at start, to every call's CHANNEL_DESTROY
+ *   (`call.CHANNEL_DESTROY.*`; its responder passes on only `acdc-` legs), not per leg:
+ *   a bind and an unbind per ring, each a broker round trip made inside this one process,
+ *   queued every agent's ring behind them (100 agents: rings timed out in its mailbox).
+ *   So an end published before the answer is handled, as when the caller hangs up the
+ *   moment it is bridged, is not missed. An error
  *   reply (no answer, not registered, rejected): `{answered: false}`. No reply before the
  *   agent's ring timeout: the agent process has given up (it ignores a later result).
  * - `stop(callId)` (missed, paused, logged out, the caller left): the ring answers
@@ -66,18 +70,8 @@ type Cast =
   | { op: 'destroyed'; leg: string }
   | { op: 'stop'; callId: string; agentId: string };
 
-/** The binding that brings the leg's CHANNEL_DESTROY to the originator's queue. */
-const destroyBinding = (leg: string) => ({
-  exchange: 'callevt',
-  routingKey: callEventKey('CHANNEL_DESTROY', leg),
-});
-
-/** Drops the leg's binding (a cast to this process's listener: not awaited). */
-function unbind(ctx: ProcessContext, leg: string): void {
-  GenListener.removeBinding(ctx.runtime, ctx.self, destroyBinding(leg)).catch((err: unknown) =>
-    ctx.log.warn({ err, leg }, 'acdc originator: binding to the leg end not removed'),
-  );
-}
+/** Agent legs this module originates are named `acdc-<agent>-<hex>` (originateDevice). */
+const LEG_PREFIX = 'acdc-';
 
 function hangup(s: State, ctx: ProcessContext, leg: string, control: string, callId: string): void {
   acdcSend(s.a.env, 'dialplan.hangup', { 'Call-ID': leg }, control).then(
@@ -92,6 +86,7 @@ const Originator: GenListenerBehaviour<State, OriginatorArgs, Call, Cast> = {
   init: (a) => ok({ a, pending: new Map(), ended: new Map(), gone: new Set() }),
   listen: () => ({
     queue: '',
+    bindings: [{ exchange: 'callevt', routingKey: callEventKey('CHANNEL_DESTROY', '*') }],
     responders: [
       {
         category: 'resource',
@@ -111,18 +106,17 @@ const Originator: GenListenerBehaviour<State, OriginatorArgs, Call, Cast> = {
       {
         category: 'call_event',
         name: 'CHANNEL_DESTROY',
-        handler: (m, h) =>
-          void GenServer.cast(h.runtime, h.server, {
-            op: 'destroyed',
-            leg: String(m['Call-ID']),
-          } satisfies Cast),
+        handler: (m, h) => {
+          const leg = String(m['Call-ID']);
+          if (leg.startsWith(LEG_PREFIX))
+            GenServer.cast(h.runtime, h.server, { op: 'destroyed', leg } satisfies Cast);
+        },
       },
     ],
   }),
   async handleCall(c, from, s, ctx) {
     const leg = c.leg;
     if (c.endpoints.length === 0) {
-      unbind(ctx, leg);
       ctx.log.warn(
         { call_id: c.offer.callId, agent_id: c.offer.agentId },
         'acdc originator: agent has no endpoints',
@@ -146,7 +140,6 @@ const Originator: GenListenerBehaviour<State, OriginatorArgs, Call, Cast> = {
       );
     } catch (err) {
       s.pending.delete(leg);
-      unbind(ctx, leg);
       ctx.log.error(
         { err, call_id: c.offer.callId, agent_id: c.offer.agentId },
         'acdc originator: originate_req not sent',
@@ -181,7 +174,6 @@ const Originator: GenListenerBehaviour<State, OriginatorArgs, Call, Cast> = {
       if (end !== undefined) end();
       // Ended before its answer was handled (the caller hung up at the bridge).
       else if (s.pending.has(c.leg)) s.gone.add(c.leg);
-      unbind(ctx, c.leg);
       return noreply(s);
     }
     const leg = String(c.m['Call-ID']);
@@ -198,12 +190,11 @@ const Originator: GenListenerBehaviour<State, OriginatorArgs, Call, Cast> = {
       if (c.m['Event-Category'] !== 'error' && typeof c.m['Control-Queue'] === 'string') {
         ctx.log.warn(log, 'acdc originator: agent leg answered after the offer was stopped; hanging up');
         hangup(s, ctx, leg, c.m['Control-Queue'], p.offer.callId);
-      } else if (!gone) unbind(ctx, leg);
+      }
       return noreply(s);
     }
     if (c.m['Event-Category'] === 'error' || c.m['Application-Response'] !== 'SUCCESS') {
       ctx.log.info({ ...log, error: c.m['Error-Message'] }, 'acdc originator: agent not reached');
-      if (!gone) unbind(ctx, leg);
       GenServer.reply(p.from, { answered: false } satisfies RingResult);
       return noreply(s);
     }
@@ -231,10 +222,7 @@ export const originatorChildSpec = (a: OriginatorArgs): ChildSpec =>
 export function originateDevice(agentId: string, endpoints: readonly Record<string, unknown>[]): AgentDevice {
   return {
     ring: async (offer, rt: Runtime) => {
-      const leg = `acdc-${agentId}-${randomBytes(6).toString('hex')}`;
-      // Bound before the originate_req goes out: the leg can end (the caller hanging up
-      // the moment it is bridged) before its answer is handled, and its end must be heard.
-      await GenListener.addBinding(rt, ORIGINATOR, destroyBinding(leg));
+      const leg = `${LEG_PREFIX}${agentId}-${randomBytes(6).toString('hex')}`;
       return GenServer.call(
         rt,
         ORIGINATOR,

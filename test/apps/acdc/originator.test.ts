@@ -1,7 +1,7 @@
 /**
  * acdc_originator on its own, on the embedded bus, with a scripted ecallmgr: an agent's
  * leg whose end is published right behind the originate answer (the caller hung up the
- * moment it was bridged to the agent) still ends the agent's call.
+ * moment it was bridged to the agent) still ends the agent's call, and ringing binds nothing on the broker.
  */
 import { afterEach, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
@@ -69,6 +69,14 @@ it("the agent leg's CHANNEL_DESTROY published right behind the originate answer 
       bus.publish('callevt', callEventKey('CHANNEL_DESTROY', leg), encodeJson(destroy), jsonProperties()),
     );
   });
+  // No broker (un)binding per ring: the originator's queue hears every CHANNEL_DESTROY
+  // from its start; a bind and unbind per leg, made inside this one process, queued every
+  // ring behind them (with 100 agents rings timed out in its mailbox).
+  const bindings: string[] = [];
+  for (const op of ['bindQueue', 'unbindQueue'] as const) {
+    const orig = bus[op].bind(bus);
+    bus[op] = (q: string, x: string, key: string) => (bindings.push(`${op} ${key}`), orig(q, x, key));
+  }
   const device = originateDevice('a', [
     { 'Invite-Format': 'username', 'To-Username': 'agent-a', 'To-Realm': 'x' },
   ]);
@@ -89,4 +97,5 @@ it("the agent leg's CHANNEL_DESTROY published right behind the originate answer 
   expect(second.answered).toBe(true);
   await Promise.resolve();
   expect(ended).toBe(true);
+  expect(bindings).toEqual([]);
 });
