@@ -359,6 +359,7 @@ async function main(): Promise<void> {
 
   const stat = (xs: number[]): string => {
     const v = [...xs].sort((a, b) => a - b);
+    if (v.length === 0) return 'not measured (ACDC_BENCH_MEM_ROUNDS=0)';
     return `${kb(v[Math.floor((v.length - 1) / 2)]!)} (${kb(v[0]!)} .. ${kb(v.at(-1)!)})`;
   };
   const share = (f: 'heap' | 'rss'): number[] => mem.acdc.map((a, i) => a[f] - mem.base[i]![f]);
