@@ -7,14 +7,22 @@
  *   every start (so also after a restart), the agent_stats_resp answers to one
  *   agent_stats_req for the account. A manager that has not heard from an agent does not
  *   count it: a restarted manager never takes every agent as available (kazoo #6688).
- * - `{op: 'ready_count'}`: how many agents said they are available (the number of
- *   member_connect_resp a worker waits for before its collect timeout).
+ * - `{op: 'up_next', callId, holdMs}` (Kazoo's up_next): whether this worker's caller may be
+ *   offered now, answered with the number of free agents (the member_connect_resp it waits
+ *   for before its collect timeout), or 0: not now (it waits). Free: said available, and
+ *   not picked for another caller since (until that agent's next queue_agent_change, or
+ *   the pick's holdMs). At most as many offers run at once as there are free agents: an
+ *   offer holds its slot until its pick, its `{op: 'release', callId}` cast (it waits or
+ *   its caller is done) or holdMs. So one agent becoming available starts one offer, not
+ *   one per waiting worker (each a member_connect_req to every agent of the queue, whose
+ *   wins then collide on that one agent and come back as member_connect_retry).
  * - Logged in: an agent whose last word was not Status logged_out (paused counts as
  *   logged in). `{op: 'empty'}` is true once the queue had logged-in agents and the last
  *   of them logged out (Kazoo's "all agents have left the queue", kazoo #1334); at that
  *   moment each waiting worker gets `{type: 'queue_empty'}` instead of agent_available.
  *   A queue that never had an agent is not empty: its callers wait for a first login.
- * - `{op: 'pick', candidates, avoid}`: the winner by the queue's strategy (strategy.ts).
+ * - `{op: 'pick', callId, candidates, avoid, holdMs}`: the winner by the queue's strategy
+ *   (strategy.ts); it ends the caller's offer slot and the winner is not free for holdMs.
  * - `{op: 'view'}`: {agents: {<id>: change}, ring} for tests and stats.
  * - Cast `{op: 'wait', pid}`: `pid` gets `{type: 'agent_available'}` the next time an agent
  *   becomes available (a worker whose caller found nobody ready).
@@ -81,17 +89,22 @@ interface State {
   readonly seq: { n: number };
   /** The caller each agent rings or talks to, from its agent_change (Call-ID). */
   readonly agentCall: Map<string, { callId: string; change: string }>;
+  /** Callers being offered (up_next said yes): call-id -> until when the slot is held. */
+  readonly offering: Map<string, number>;
+  /** Agents picked for a caller, not free until their next agent_change: agent -> until when. */
+  readonly picked: Map<string, number>;
 }
 
 export type ManagerCall =
-  | { op: 'ready_count' }
-  | { op: 'pick'; candidates: string[]; avoid: string[] }
+  | { op: 'up_next'; callId: string; holdMs: number }
+  | { op: 'pick'; callId: string; candidates: string[]; avoid: string[]; holdMs: number }
   | { op: 'view' }
   | { op: 'empty' }
   | { op: 'cancelled'; callId: string }
   /** Which agent rings (`ringing`) or talks to (`busy`) this caller, if any. */
   | { op: 'caller_with_agent'; callId: string };
-type Cast = { op: 'wait'; pid: Pid } | { op: 'msg'; m: Envelope };
+type Cast =
+  { op: 'wait'; pid: Pid; callId?: string } | { op: 'release'; callId: string } | { op: 'msg'; m: Envelope };
 
 const MAX_CANCELLED = 10_000;
 
@@ -181,6 +194,25 @@ export function queuePosition(
   return ahead + 1;
 }
 
+/** Agents available and not picked for a caller (expired holds are dropped). */
+function freeAgents(s: State, now: number): number {
+  for (const [id, until] of s.picked) if (until <= now) s.picked.delete(id);
+  let n = 0;
+  for (const [id, change] of s.agents) if (change === 'available' && !s.picked.has(id)) n += 1;
+  return n;
+}
+
+/** up_next: a slot for this caller's offer while fewer offers run than agents are free. */
+function upNext(s: State, callId: string, holdMs: number): number {
+  const now = Date.now();
+  for (const [id, until] of s.offering) if (until <= now) s.offering.delete(id);
+  s.offering.delete(callId);
+  const free = freeAgents(s, now);
+  if (free - s.offering.size <= 0) return 0;
+  s.offering.set(callId, now + holdMs);
+  return free;
+}
+
 const isEmpty = (s: State): boolean => s.hadAgents && ![...s.loggedIn.values()].some(Boolean);
 
 /** Records whether `agentId` is logged in; the last one logging out ends the waiting callers. */
@@ -243,6 +275,8 @@ const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
       },
       seq: { n: 0 },
       agentCall: new Map(),
+      offering: new Map(),
+      picked: new Map(),
     }),
   listen: (a) => ({
     queue: '',
@@ -290,10 +324,14 @@ const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
   }),
   handleCall(c, _from, s) {
     switch (c.op) {
-      case 'ready_count':
-        return reply([...s.agents.values()].filter((v) => v === 'available').length, s);
-      case 'pick':
-        return reply(pickAgent(s.a.strategy, s.ss, c.candidates, new Set(c.avoid)), s);
+      case 'up_next':
+        return reply(upNext(s, c.callId, c.holdMs), s);
+      case 'pick': {
+        s.offering.delete(c.callId);
+        const winner = pickAgent(s.a.strategy, s.ss, c.candidates, new Set(c.avoid));
+        if (winner !== undefined) s.picked.set(winner, Date.now() + c.holdMs);
+        return reply(winner, s);
+      }
       case 'cancelled':
         return reply(s.cancelled.has(c.callId), s);
       case 'caller_with_agent': {
@@ -308,7 +346,12 @@ const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
   },
   handleCast(c, s, ctx) {
     if (c.op === 'wait') {
+      if (c.callId !== undefined) s.offering.delete(c.callId);
       s.waiters.add(c.pid);
+      return noreply(s);
+    }
+    if (c.op === 'release') {
+      s.offering.delete(c.callId);
       return noreply(s);
     }
     const m = c.m;
@@ -318,6 +361,7 @@ const Manager: GenListenerBehaviour<State, ManagerArgs, ManagerCall, Cast> = {
       const to = String(m.Change);
       const from = s.agents.get(agentId);
       s.agents.set(agentId, to);
+      s.picked.delete(agentId);
       const callId = typeof m['Call-ID'] === 'string' ? m['Call-ID'] : undefined;
       if (callId !== undefined && (to === 'ringing' || to === 'busy'))
         s.agentCall.set(agentId, { callId, change: to });

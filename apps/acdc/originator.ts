@@ -9,20 +9,24 @@
  *   Existing-Call-ID = the caller, Outbound-Call-ID = a new agent leg id, Timeout = the
  *   ring timeout rounded up to seconds, Originate-Immediate, Server-ID = this queue.
  *   originate_resp for that leg (ecallmgr bridged the answered leg to the caller):
- *   `{answered: true, ended}`, `ended` resolving at the leg's CHANNEL_DESTROY (bound
- *   before the originate_req is sent, so an end published before the answer is handled,
- *   as when the caller hangs up the moment it is bridged, is not missed). An error
+ *   `{answered: true, ended}`, `ended` resolving at the leg's CHANNEL_DESTROY. The
+ *   originator's queue is bound once, at start, to every call's CHANNEL_DESTROY
+ *   (`call.CHANNEL_DESTROY.*`; its responder passes on only `acdc-` legs), not per leg:
+ *   a bind and an unbind per ring, each a broker round trip made inside this one process,
+ *   queued every agent's ring behind them (100 agents: rings timed out in its mailbox).
+ *   So an end published before the answer is handled, as when the caller hangs up the
+ *   moment it is bridged, is not missed. An error
  *   reply (no answer, not registered, rejected): `{answered: false}`. No reply before the
  *   agent's ring timeout: the agent process has given up (it ignores a later result).
  * - `stop(callId)` (missed, paused, logged out, the caller left, yielded to a peer): the
- *   ring answers `{answered: false}` at once (a ring not yet sent is never sent: `ring`
- *   reserves its leg before anything else, so a later stop always finds it) and the agent's leg is hung up (dialplan hangup to the
+ *   ring answers `{answered: false}` at once (`ring` sends its call before any await, so a
+ *   stop cast after it always finds it) and the agent's leg is hung up (dialplan hangup to the
  *   control queue of its originate_uuid, at once or as soon as that uuid arrives); a leg
  *   answered after that is hung up too.
  * - ecallmgr answers within the leg's Timeout plus its own slack; a leg still without an
  *   answer `noAnswerSlackMs` (default 10 s) past its Timeout is forgotten (warn line): the
  *   ring answers `{answered: false}` if nobody stopped it, the leg is hung up if its uuid
- *   came, its binding dropped. A SUCCESS originate_resp for a leg this originator does not
+ *   came. A SUCCESS originate_resp for a leg this originator does not
  *   hold (forgotten) is hung up too: nobody follows that call.
  * - An agent with no endpoints is never answered (logged).
  */
@@ -57,8 +61,8 @@ const forgetAfterMs = (a: OriginatorArgs, ringTimeoutMs: number): number =>
   Math.ceil(ringTimeoutMs / 1000) * 1000 + (a.noAnswerSlackMs ?? NO_ANSWER_SLACK_MS);
 
 interface Pending {
-  /** The ring's caller: unset while only reserved (the ring call not in yet). */
-  from?: From;
+  /** The ring's caller. */
+  readonly from: From;
   readonly offer: RingOffer;
   /** The leg's control queue (originate_uuid), to hang it up. */
   control?: string;
@@ -81,27 +85,14 @@ type Cast =
   | { op: 'resp'; m: Envelope }
   | { op: 'uuid'; m: Envelope }
   | { op: 'destroyed'; leg: string }
-  | { op: 'stop'; callId: string; agentId: string }
-  | { op: 'reserve'; leg: string; offer: RingOffer }
-  | { op: 'unreserve'; leg: string };
+  | { op: 'stop'; callId: string; agentId: string };
 
-/** Answers the ring's caller, if its call came in. */
 function answer(p: Pending, r: RingResult): void {
-  if (p.from !== undefined) GenServer.reply(p.from, r);
+  GenServer.reply(p.from, r);
 }
 
-/** The binding that brings the leg's CHANNEL_DESTROY to the originator's queue. */
-const destroyBinding = (leg: string) => ({
-  exchange: 'callevt',
-  routingKey: callEventKey('CHANNEL_DESTROY', leg),
-});
-
-/** Drops the leg's binding (a cast to this process's listener: not awaited). */
-function unbind(ctx: ProcessContext, leg: string): void {
-  GenListener.removeBinding(ctx.runtime, ctx.self, destroyBinding(leg)).catch((err: unknown) =>
-    ctx.log.warn({ err, leg }, 'acdc originator: binding to the leg end not removed'),
-  );
-}
+/** Agent legs this module originates are named `acdc-<agent>-<hex>` (originateDevice). */
+const LEG_PREFIX = 'acdc-';
 
 function hangup(s: State, ctx: ProcessContext, leg: string, control: string, callId?: string): void {
   acdcSend(s.a.env, 'dialplan.hangup', { 'Call-ID': leg }, control).then(
@@ -116,6 +107,7 @@ const Originator: GenListenerBehaviour<State, OriginatorArgs, Call, Cast> = {
   init: (a) => ok({ a, pending: new Map(), ended: new Map(), gone: new Set() }),
   listen: () => ({
     queue: '',
+    bindings: [{ exchange: 'callevt', routingKey: callEventKey('CHANNEL_DESTROY', '*') }],
     responders: [
       {
         category: 'resource',
@@ -135,38 +127,24 @@ const Originator: GenListenerBehaviour<State, OriginatorArgs, Call, Cast> = {
       {
         category: 'call_event',
         name: 'CHANNEL_DESTROY',
-        handler: (m, h) =>
-          void GenServer.cast(h.runtime, h.server, {
-            op: 'destroyed',
-            leg: String(m['Call-ID']),
-          } satisfies Cast),
+        handler: (m, h) => {
+          const leg = String(m['Call-ID']);
+          if (leg.startsWith(LEG_PREFIX))
+            GenServer.cast(h.runtime, h.server, { op: 'destroyed', leg } satisfies Cast);
+        },
       },
     ],
   }),
   async handleCall(c, from, s, ctx) {
     const leg = c.leg;
-    const held = s.pending.get(leg);
-    if (held?.stopped === true) {
-      // Stopped between its reservation and this call: never rung.
-      s.pending.delete(leg);
-      unbind(ctx, leg);
-      ctx.log.info(
-        { call_id: c.offer.callId, agent_id: c.offer.agentId, leg },
-        'acdc originator: offer stopped before the agent was rung; not rung',
-      );
-      return reply({ answered: false } satisfies RingResult, s);
-    }
     if (c.endpoints.length === 0) {
-      s.pending.delete(leg);
-      unbind(ctx, leg);
       ctx.log.warn(
         { call_id: c.offer.callId, agent_id: c.offer.agentId },
         'acdc originator: agent has no endpoints',
       );
       return reply({ answered: false } satisfies RingResult, s);
     }
-    if (held !== undefined) held.from = from;
-    else s.pending.set(leg, { from, offer: c.offer });
+    s.pending.set(leg, { from, offer: c.offer });
     try {
       await acdcSend(s.a.env, 'originate_req', {
         'Server-ID': s.queue,
@@ -186,7 +164,6 @@ const Originator: GenListenerBehaviour<State, OriginatorArgs, Call, Cast> = {
         p.timer = ctx.sendAfter(forgetAfterMs(s.a, c.offer.ringTimeoutMs), { type: 'no_answer', leg });
     } catch (err) {
       s.pending.delete(leg);
-      unbind(ctx, leg);
       ctx.log.error(
         { err, call_id: c.offer.callId, agent_id: c.offer.agentId },
         'acdc originator: originate_req not sent',
@@ -206,14 +183,6 @@ const Originator: GenListenerBehaviour<State, OriginatorArgs, Call, Cast> = {
       if (p.stopped === true) hangup(s, ctx, leg, control, p.offer.callId);
       return noreply(s);
     }
-    if (c.op === 'reserve') {
-      if (!s.pending.has(c.leg)) s.pending.set(c.leg, { offer: c.offer });
-      return noreply(s);
-    }
-    if (c.op === 'unreserve') {
-      if (s.pending.get(c.leg)?.from === undefined) s.pending.delete(c.leg);
-      return noreply(s);
-    }
     if (c.op === 'stop') {
       for (const [leg, p] of s.pending) {
         if (p.offer.callId !== c.callId || p.offer.agentId !== c.agentId || p.stopped === true) continue;
@@ -229,7 +198,6 @@ const Originator: GenListenerBehaviour<State, OriginatorArgs, Call, Cast> = {
       if (end !== undefined) end();
       // Ended before its answer was handled (the caller hung up at the bridge).
       else if (s.pending.has(c.leg)) s.gone.add(c.leg);
-      unbind(ctx, c.leg);
       return noreply(s);
     }
     const leg = String(c.m['Call-ID']);
@@ -252,12 +220,11 @@ const Originator: GenListenerBehaviour<State, OriginatorArgs, Call, Cast> = {
       if (c.m['Event-Category'] !== 'error' && typeof c.m['Control-Queue'] === 'string') {
         ctx.log.warn(log, 'acdc originator: agent leg answered after the offer was stopped; hanging up');
         hangup(s, ctx, leg, c.m['Control-Queue'], p.offer.callId);
-      } else if (!gone) unbind(ctx, leg);
+      }
       return noreply(s);
     }
     if (c.m['Event-Category'] === 'error' || c.m['Application-Response'] !== 'SUCCESS') {
       ctx.log.info({ ...log, error: c.m['Error-Message'] }, 'acdc originator: agent not reached');
-      if (!gone) unbind(ctx, leg);
       answer(p, { answered: false });
       return noreply(s);
     }
@@ -287,7 +254,6 @@ function forget(s: State, ctx: ProcessContext, leg: string): void {
   );
   if (p.stopped !== true) answer(p, { answered: false });
   if (p.control !== undefined) hangup(s, ctx, leg, p.control, p.offer.callId);
-  unbind(ctx, leg);
 }
 
 export const originatorChildSpec = (a: OriginatorArgs): ChildSpec =>
@@ -302,18 +268,9 @@ export const originatorChildSpec = (a: OriginatorArgs): ChildSpec =>
 export function originateDevice(agentId: string, endpoints: readonly Record<string, unknown>[]): AgentDevice {
   return {
     ring: async (offer, rt: Runtime) => {
-      const leg = `acdc-${agentId}-${randomBytes(6).toString('hex')}`;
-      // Reserved at once, before any await: a stop the agent process casts after this
-      // ring reaches the originator after the reservation, never before (then unheard).
-      GenServer.cast(rt, ORIGINATOR, { op: 'reserve', leg, offer } satisfies Cast);
-      // Bound before the originate_req goes out: the leg can end (the caller hanging up
-      // the moment it is bridged) before its answer is handled, and its end must be heard.
-      try {
-        await GenListener.addBinding(rt, ORIGINATOR, destroyBinding(leg));
-      } catch (err) {
-        GenServer.cast(rt, ORIGINATOR, { op: 'unreserve', leg } satisfies Cast);
-        throw err;
-      }
+      const leg = `${LEG_PREFIX}${agentId}-${randomBytes(6).toString('hex')}`;
+      // Sent at once, before any await: a stop the agent process casts after this ring
+      // reaches the originator after it, never before (then unheard).
       return GenServer.call(
         rt,
         ORIGINATOR,

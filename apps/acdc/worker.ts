@@ -9,14 +9,15 @@
  *   ack, and hands each member_call (with its delivery) to the fsm. The queue is declared
  *   with x-max-priority `maxPriority`: callers come out by Member-Priority (the message's
  *   AMQP priority), higher first, then in order of arrival.
- * - acdc_queue_fsm:<queue-id>:<n> (anonymous queue) offers its one caller: member_connect_req
- *   to every agent of the queue (Server-ID = its queue), collects member_connect_resp until
- *   as many as the manager counts ready agents answered (and one of them has not missed
+ * - acdc_queue_fsm:<queue-id>:<n> (anonymous queue) offers its one caller when the manager
+ *   says it is up next (at most one offer per free agent at once): member_connect_req to
+ *   every agent of the queue (Server-ID = its queue), collects member_connect_resp until
+ *   as many as the manager counts free agents answered (and one of them has not missed
  *   this caller yet) or `collectMs` passed, asks the
  *   manager to pick (agents who already missed this caller last), sends member_connect_win
  *   to that one agent, and waits for member_connect_accepted (then acks the caller and
  *   publishes member_call_success) or member_connect_retry / the ring timeout (then
- *   agent_timeout to the agent and a new offer to the others). Nobody ready: it waits for
+ *   agent_timeout to the agent and a new offer to the others). Nobody free: it waits for
  *   the manager's `agent_available` (or `retryMs`) and asks again.
  * - The caller's wait ends (acked, member_call_fail `timeout`) at `connectionTimeoutMs`,
  *   and (member_call_fail `no_agents`) when no agent is ready and the manager says the
@@ -133,7 +134,13 @@ async function offer(s: State, ctx: ProcessContext): Promise<void> {
   c.phase = 'collecting';
   c.resps = new Map();
   c.agent = undefined;
-  c.expected = await managerCall(s, ctx, { op: 'ready_count' }, Infinity);
+  c.expected = await managerCall(
+    s,
+    ctx,
+    { op: 'up_next', callId: c.callId, holdMs: s.a.timing.collectMs + 1000 },
+    Infinity,
+  );
+  if (s.cur !== c) return;
   if (c.expected === 0) return wait(s, ctx, c);
   c.timer = ctx.sendAfter(s.a.timing.collectMs, { type: 'collect_done', offer: c.offer } satisfies Info);
   try {
@@ -196,7 +203,7 @@ async function wait(s: State, ctx: ProcessContext, c: Caller): Promise<void> {
   }
   if (s.cur !== c) return;
   c.phase = 'waiting';
-  GenServer.cast(ctx.runtime, managerName(s.a.queueId), { op: 'wait', pid: ctx.self });
+  GenServer.cast(ctx.runtime, managerName(s.a.queueId), { op: 'wait', pid: ctx.self, callId: c.callId });
   c.timer = ctx.sendAfter(s.a.timing.retryMs, { type: 'retry_offer', offer: c.offer } satisfies Info);
   ctx.log.debug({ call_id: c.callId }, 'acdc queue: no agent ready; caller waits');
 }
@@ -209,7 +216,13 @@ async function decide(s: State, ctx: ProcessContext, c: Caller): Promise<void> {
     (await managerCall<string | undefined>(
       s,
       ctx,
-      { op: 'pick', candidates, avoid: [...c.tried] },
+      {
+        op: 'pick',
+        callId: c.callId,
+        candidates,
+        avoid: [...c.tried],
+        holdMs: s.a.timing.ringTimeoutMs + s.a.timing.collectMs,
+      },
       undefined,
     )) ?? candidates[0]!;
   if (s.cur !== c || c.phase !== 'collecting') return;
@@ -274,6 +287,7 @@ function finish(s: State, ctx: ProcessContext, c: Caller, outcome: string, extra
   ctx.cancelTimer(c.deadline);
   c.delivery.ack();
   s.cur = undefined;
+  GenServer.cast(ctx.runtime, managerName(s.a.queueId), { op: 'release', callId: c.callId });
   ctx.log.info({ call_id: c.callId, queue_id: s.a.queueId, outcome, ...extra }, 'acdc queue: caller done');
 }
 

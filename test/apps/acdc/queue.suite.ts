@@ -5,7 +5,7 @@
  */
 import { afterEach, expect, it } from 'vitest';
 import { GenServer, samePid } from '../../../src/kernel/index.ts';
-import { acdcSharedQueue, type Envelope } from '../../../src/api/index.ts';
+import { acdcSharedQueue, memberConnectReqKey, type Envelope } from '../../../src/api/index.ts';
 import { acdcSend } from '../../../apps/acdc/send.ts';
 import { fsmName } from '../../../apps/acdc/worker.ts';
 import { managerName } from '../../../apps/acdc/manager.ts';
@@ -204,6 +204,23 @@ export function acdcSuite(start: Start): void {
     expect(h.successes.get(callId!)).toHaveLength(1);
     expect(h.phones.rings.filter((r) => r.callId === callId)).toHaveLength(1);
     expect((await h.bus.checkQueue(shared)).messageCount).toBe(0);
+  });
+
+  it('one agent for ten waiting workers: one offer per free agent at a time, no win refused (up_next)', async () => {
+    const h = await open({ workers: 10 });
+    const reqs: string[] = [];
+    const spy = await h.bus.assertQueue('', { exclusive: true, autoDelete: true });
+    await h.bus.bindQueue(spy, 'kapps', memberConnectReqKey(h.env.accountId, QUEUE));
+    await h.bus.consume(spy, (d) => void reqs.push(String(JSON.parse(d.body.toString())['Call-ID'])));
+    const ids = await h.callers(10);
+    const taken = () => h.lines.filter((l) => l.msg === 'acdc queue: caller taken').length;
+    await h.until('each worker holding a caller', () => taken() === 10);
+    // Every worker waits; one agent becoming available must start one offer, not ten
+    // (ten member_connect_req, ten wins for that agent, nine refused and offered again).
+    await h.action('a', 'login');
+    await h.until('all ten taken by a', () => ids.every((id) => h.successes.has(id)));
+    expect(h.lines.filter((l) => String(l.msg).startsWith('acdc agent: win while not ready'))).toEqual([]);
+    expect(reqs.sort()).toEqual([...ids].sort());
   });
 
   it("an agent's processes on two nodes keep one state: a new node syncs at start, each follows the other's calls", async () => {
