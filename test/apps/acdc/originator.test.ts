@@ -9,7 +9,13 @@ import { afterEach, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { Runtime, Supervisor } from '../../../src/kernel/index.ts';
 import { memoryLogger } from '../../../src/kernel/log.ts';
-import { createTransport, EmbeddedBroker, encodeJson, jsonProperties } from '../../../src/bus/index.ts';
+import {
+  createTransport,
+  EmbeddedBroker,
+  encodeJson,
+  jsonProperties,
+  type BusTransport,
+} from '../../../src/bus/index.ts';
 import { busExchangeSpecs } from '../../../src/api/bus-adapters.ts';
 import { ORIGINATE_REQ_KEY, build, callEventKey } from '../../../src/api/index.ts';
 import { ORIGINATOR, originateDevice, originatorChildSpec } from '../../../apps/acdc/originator.ts';
@@ -110,25 +116,7 @@ it("the agent leg's CHANNEL_DESTROY published right behind the originate answer 
 
 it('a ring the agent gave up on, with no originate answer ever: forgotten after the Timeout and slack, the leg hung up', async () => {
   const { rt, bus, env, lines } = await startOriginator(200);
-  // ecallmgr: places the leg (originate_uuid, its control queue) and then says nothing.
-  const control = `ctl-${randomBytes(3).toString('hex')}`;
-  const ctl = await bus.assertQueue(control, { exclusive: true, autoDelete: true });
-  await bus.bindQueue(ctl, 'callctl', control);
-  const hangups: string[] = [];
-  await bus.consume(ctl, (d) => void hangups.push(String(JSON.parse(d.body.toString())['Call-ID'])));
-  const reqs = await bus.assertQueue('', { exclusive: true, autoDelete: true });
-  await bus.bindQueue(reqs, 'callmgr', ORIGINATE_REQ_KEY);
-  let leg = '';
-  await bus.consume(reqs, (d) => {
-    const req = JSON.parse(d.body.toString()) as Record<string, unknown>;
-    leg = String(req['Outbound-Call-ID']);
-    void acdcSend(
-      env,
-      'originate_uuid',
-      { 'Outbound-Call-ID': leg, 'Outbound-Call-Control-Queue': control },
-      String(req['Server-ID']),
-    );
-  });
+  const { control, hangups, legs } = await silentEcallmgr(bus, env);
   const device = originateDevice('a', [
     { 'Invite-Format': 'username', 'To-Username': 'agent-a', 'To-Realm': 'x' },
   ]);
@@ -136,7 +124,7 @@ it('a ring the agent gave up on, with no originate answer ever: forgotten after 
     rt.resolve(ORIGINATOR)?.meta?.describe?.() as { queue: string; state: { pending: number } };
   const pending = () => described().state.pending;
   const ring = device.ring({ agentId: 'a', queueId: 'support', callId: 'caller-1', ringTimeoutMs: 300 }, rt);
-  await until(() => leg !== '' && pending() === 1, 'the leg placed');
+  await until(() => legs.length === 1 && pending() === 1, 'the leg placed');
   // The agent gives up (its ring timeout): the ring ends at once, the leg is hung up.
   device.stop('caller-1', rt);
   expect(await ring).toEqual({ answered: false });
@@ -154,12 +142,37 @@ it('a ring the agent gave up on, with no originate answer ever: forgotten after 
   await acdcSend(
     env,
     'originate_resp',
-    { 'Call-ID': leg, 'Application-Response': 'SUCCESS', 'Control-Queue': control },
+    { 'Call-ID': legs[0], 'Application-Response': 'SUCCESS', 'Control-Queue': control },
     described().queue,
   );
   await until(() => hangups.length >= 2, 'the late answered leg hung up');
-  expect(hangups.every((h) => h === leg)).toBe(true);
+  expect(hangups.every((h) => h === legs[0])).toBe(true);
 });
+
+/** A scripted ecallmgr that places each leg (originate_uuid with its control queue) and
+ *  then says nothing more; it records the legs placed and the hang-ups sent to them. */
+async function silentEcallmgr(bus: BusTransport, env: AcdcEnv) {
+  const control = `ctl-${randomBytes(3).toString('hex')}`;
+  const ctl = await bus.assertQueue(control, { exclusive: true, autoDelete: true });
+  await bus.bindQueue(ctl, 'callctl', control);
+  const hangups: string[] = [];
+  await bus.consume(ctl, (d) => void hangups.push(String(JSON.parse(d.body.toString())['Call-ID'])));
+  const reqs = await bus.assertQueue('', { exclusive: true, autoDelete: true });
+  await bus.bindQueue(reqs, 'callmgr', ORIGINATE_REQ_KEY);
+  const legs: string[] = [];
+  await bus.consume(reqs, (d) => {
+    const req = JSON.parse(d.body.toString()) as Record<string, unknown>;
+    const leg = String(req['Outbound-Call-ID']);
+    legs.push(leg);
+    void acdcSend(
+      env,
+      'originate_uuid',
+      { 'Outbound-Call-ID': leg, 'Outbound-Call-Control-Queue': control },
+      String(req['Server-ID']),
+    );
+  });
+  return { control, hangups, legs };
+}
 
 async function until(fn: () => boolean, what: string): Promise<void> {
   const end = Date.now() + 10_000;
@@ -171,25 +184,7 @@ async function until(fn: () => boolean, what: string): Promise<void> {
 
 it('a ring stopped by the agent right after it started: the ring ends unanswered and the leg placed meanwhile is hung up', async () => {
   const { rt, bus, env, lines } = await startOriginator(200);
-  // ecallmgr: places the leg (originate_uuid with its control queue) and says nothing more.
-  const control = `ctl-${randomBytes(3).toString('hex')}`;
-  const ctl = await bus.assertQueue(control, { exclusive: true, autoDelete: true });
-  await bus.bindQueue(ctl, 'callctl', control);
-  const hangups: string[] = [];
-  await bus.consume(ctl, (d) => void hangups.push(String(JSON.parse(d.body.toString())['Call-ID'])));
-  const reqs = await bus.assertQueue('', { exclusive: true, autoDelete: true });
-  await bus.bindQueue(reqs, 'callmgr', ORIGINATE_REQ_KEY);
-  let leg = '';
-  await bus.consume(reqs, (d) => {
-    const req = JSON.parse(d.body.toString()) as Record<string, unknown>;
-    leg = String(req['Outbound-Call-ID']);
-    void acdcSend(
-      env,
-      'originate_uuid',
-      { 'Outbound-Call-ID': leg, 'Outbound-Call-Control-Queue': control },
-      String(req['Server-ID']),
-    );
-  });
+  const { hangups, legs } = await silentEcallmgr(bus, env);
   const device = originateDevice('a', [
     { 'Invite-Format': 'username', 'To-Username': 'agent-a', 'To-Realm': 'x' },
   ]);
@@ -199,6 +194,6 @@ it('a ring stopped by the agent right after it started: the ring ends unanswered
   expect(await ring).toEqual({ answered: false });
   // The stop was heard although it came before the leg's uuid: the leg is hung up once known.
   await until(() => hangups.length === 1, 'the placed leg hung up');
-  expect(hangups).toEqual([leg]);
-  expect(lines.some((l) => l.msg === 'acdc originator: agent leg hung up' && l.leg === leg)).toBe(true);
+  expect(hangups).toEqual(legs);
+  expect(lines.some((l) => l.msg === 'acdc originator: agent leg hung up' && l.leg === legs[0])).toBe(true);
 });
