@@ -6,7 +6,10 @@
  * - States: logged_out (at start), ready, ringing, answered, wrapup, paused. Every
  *   change is published as queue_agent_change to each of the agent's queues (Change —
  *   ready: available, ringing, answered/wrapup: busy, paused/logged_out: unavailable —
- *   and Status, the state itself) and logged.
+ *   and Status, the state itself), for the queue managers, and once as agent_shared_state
+ *   on the agent's own key (`acdc.agent.fsm_shared.<account>.<agent>`), for its processes on
+ *   other nodes, and logged. An agent process binds no queue-wide change key: it hears no
+ *   other agent's changes.
  * - member_connect_req (bound for each of its queues): answered with member_connect_resp
  *   (Idle-Time, Process-ID = this queue) only when ready.
  * - member_connect_win naming this agent: when ready, ringing: the device rings
@@ -32,7 +35,7 @@
  *   Call-ID, Time-Left of a timed pause), and the first answer is adopted while the
  *   process is still pristine. A pristine process answers no sync_req, and a stats_req
  *   only when it names this agent (a manager's account-wide one it leaves to peers). Afterwards each process follows its peers'
- *   queue_agent_change for its own Agent-ID (another Process-ID): it takes their state
+ *   agent_shared_state (another Process-ID): it takes their state
  *   without publishing it again, unless it has a call of its own (ringing or answered
  *   here). A process that follows a peer's ringing or call answers no member_connect_req
  *   and gives back a win (member_connect_retry): the agent is offered one caller at a time.
@@ -65,7 +68,7 @@ import {
   agentStatsReqKey,
   agentSyncReqKey,
   memberConnectReqKey,
-  queueAgentChangeKey,
+  agentSharedKey,
   type Envelope,
 } from '../../src/api/index.ts';
 import { acdcSend, type AcdcEnv } from './send.ts';
@@ -208,6 +211,22 @@ function publishChange(
       }),
       'queue_agent_change',
     );
+  // The agent's processes on other nodes (and this one: its claim) hear it on its own key.
+  if (queueOnly || queues.length === 0 || s.queue === undefined) return;
+  logSend(
+    s,
+    ctx,
+    acdcSend(s.a.env, 'agent_shared_state', {
+      'Account-ID': s.a.env.accountId,
+      'Agent-ID': s.a.agentId,
+      Change: CHANGE[status],
+      Status: status,
+      ...(s.call ? { 'Call-ID': s.call.callId } : {}),
+      ...(s.call && status === 'ringing' ? { 'Ring-Timeout': s.call.ringTimeoutMs / 1000 } : {}),
+      'Process-ID': s.queue,
+    }),
+    'agent_shared_state',
+  );
 }
 
 /**
@@ -475,7 +494,7 @@ const Agent: GenListenerBehaviour<State, AgentArgs, Call, Cast> = {
       { exchange: 'kapps', routingKey: agentActionKey(a.env.accountId, a.agentId) },
       { exchange: 'kapps', routingKey: agentStatsReqKey(a.env.accountId) },
       { exchange: 'kapps', routingKey: agentSyncReqKey(a.env.accountId, a.agentId) },
-      ...a.queues.map((q) => ({ exchange: 'kapps', routingKey: queueAgentChangeKey(a.env.accountId, q) })),
+      { exchange: 'kapps', routingKey: agentSharedKey(a.env.accountId, a.agentId) },
     ],
     responders: [
       {
@@ -486,11 +505,6 @@ const Agent: GenListenerBehaviour<State, AgentArgs, Call, Cast> = {
       {
         category: 'agent',
         name: '*',
-        handler: (m, h) => void GenServer.cast(h.runtime, h.server, { op: 'msg', m }),
-      },
-      {
-        category: 'queue',
-        name: 'agent_change',
         handler: (m, h) => void GenServer.cast(h.runtime, h.server, { op: 'msg', m }),
       },
     ],
@@ -532,10 +546,9 @@ const Agent: GenListenerBehaviour<State, AgentArgs, Call, Cast> = {
       }
       return noreply(s);
     }
-    if (m['Event-Category'] === 'queue') {
+    if (name === 'shared_state') {
       const peer = str(m['Process-ID']);
-      if (str(m['Agent-ID']) !== s.a.agentId || peer === undefined || m['Queue-Only'] === true)
-        return noreply(s);
+      if (str(m['Agent-ID']) !== s.a.agentId || peer === undefined) return noreply(s);
       if (!isStatus(m.Status)) return noreply(s);
       // Its own change, back over the bus: the claim of a ringing.
       if (peer === s.queue) {

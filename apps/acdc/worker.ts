@@ -9,7 +9,10 @@
  *   ack, and hands each member_call (with its delivery) to the fsm. The queue is declared
  *   with x-max-priority `maxPriority`: callers come out by Member-Priority (the message's
  *   AMQP priority), higher first, then in order of arrival.
- * - acdc_queue_fsm:<queue-id>:<n> (anonymous queue) offers its one caller when the manager
+ * - acdc_queue_fsm:<queue-id>:<n> (anonymous queue) hears only its own caller's results
+ *   (member_call_cancel): the shared listener binds
+ *   `acdc.member.call_result.<account>.<queue>.<call-id>` to it before handing the caller
+ *   over, and the fsm unbinds it when done. It offers its one caller when the manager
  *   says it is up next (at most one offer per free agent at once): member_connect_req to
  *   every agent of the queue (Server-ID = its queue), collects member_connect_resp until
  *   as many as the manager counts free agents answered (and one of them has not missed
@@ -40,6 +43,7 @@
  * - Every outcome is one log line with the caller's call_id.
  */
 import {
+  CallError,
   GenServer,
   noreply,
   ok,
@@ -282,11 +286,25 @@ function fail(s: State, ctx: ProcessContext, c: Caller, reason: string): void {
   );
 }
 
+/** The binding to one caller's results (Kazoo binds each worker to its caller's call id). */
+const resultBinding = (a: { env: AcdcEnv; queueId: string }, callId: string) => ({
+  exchange: 'callmgr',
+  routingKey: memberCallResultKey(a.env.accountId, a.queueId, callId),
+});
+
+/** Unbinds a caller's results once the fsm is done with it (after this handler: a call to itself). */
+function unbindCaller(s: State, ctx: ProcessContext, callId: string): void {
+  GenListener.removeBinding(ctx.runtime, ctx.self, resultBinding(s.a, callId)).catch((err: unknown) =>
+    ctx.log.error({ err, call_id: callId }, "acdc queue: could not unbind the caller's results"),
+  );
+}
+
 function finish(s: State, ctx: ProcessContext, c: Caller, outcome: string, extra: object = {}): void {
   if (c.timer !== undefined) ctx.cancelTimer(c.timer);
   ctx.cancelTimer(c.deadline);
   c.delivery.ack();
   s.cur = undefined;
+  unbindCaller(s, ctx, c.callId);
   GenServer.cast(ctx.runtime, managerName(s.a.queueId), { op: 'release', callId: c.callId });
   ctx.log.info({ call_id: c.callId, queue_id: s.a.queueId, outcome, ...extra }, 'acdc queue: caller done');
 }
@@ -294,9 +312,10 @@ function finish(s: State, ctx: ProcessContext, c: Caller, outcome: string, extra
 const Fsm: GenListenerBehaviour<State, WorkerArgs, never, Cast> = {
   name: 'acdc_queue_fsm',
   init: (a) => ok({ a }),
-  listen: (a) => ({
+  listen: () => ({
     queue: '',
-    bindings: [{ exchange: 'callmgr', routingKey: memberCallResultKey(a.env.accountId, a.queueId, '*') }],
+    // Bound per caller (the shared listener binds the one it hands over; finish unbinds).
+    bindings: [],
     responders: [
       {
         category: 'member',
@@ -330,10 +349,12 @@ const Fsm: GenListenerBehaviour<State, WorkerArgs, never, Cast> = {
           'acdc queue: a second caller while busy; requeued',
         );
         c.delivery.nack(true);
+        unbindCaller(s, ctx, callId);
         return noreply(s);
       }
       if (await managerCall(s, ctx, { op: 'cancelled', callId }, false)) {
         c.delivery.ack();
+        unbindCaller(s, ctx, callId);
         ctx.log.info({ call_id: callId }, 'acdc queue: caller left before being offered; dropped');
         return noreply(s);
       }
@@ -473,15 +494,30 @@ const Shared: GenListenerBehaviour<null, SharedArgs> = {
         category: 'member',
         name: 'call',
         handler: (m, h) => {
-          const alive = GenServer.cast(h.runtime, fsmName(a.queueId, a.n), {
-            op: 'member_call',
-            m,
-            delivery: h.delivery,
-          } satisfies Cast);
-          if (!alive) {
-            h.log.warn({ queue_id: a.queueId }, 'acdc queue: fsm not running; caller requeued');
-            h.delivery.nack(true);
-          }
+          const fsm = fsmName(a.queueId, a.n);
+          const handOver = (): void => {
+            const alive = GenServer.cast(h.runtime, fsm, {
+              op: 'member_call',
+              m,
+              delivery: h.delivery,
+            } satisfies Cast);
+            if (!alive) {
+              h.log.warn({ queue_id: a.queueId }, 'acdc queue: fsm not running; caller requeued');
+              h.delivery.nack(true);
+            }
+          };
+          const callId = str((m.Call as Record<string, unknown> | undefined)?.['Call-ID']);
+          if (callId === undefined) return handOver(); // the fsm logs and drops it
+          // The fsm hears this caller's results (member_call_cancel) from before it asks the
+          // manager whether the caller already left: no cancel falls in between.
+          GenListener.addBinding(h.runtime, fsm, resultBinding(a, callId)).then(handOver, (err: unknown) => {
+            if (err instanceof CallError && err.kind === 'noproc') return handOver();
+            h.log.error(
+              { err, call_id: callId, queue_id: a.queueId },
+              "acdc queue: could not bind the caller's results; a later member_call_cancel goes unheard",
+            );
+            handOver();
+          });
         },
       },
     ],

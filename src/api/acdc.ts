@@ -15,7 +15,8 @@
  *   member_connect_req `acdc.member.connect_req.<Account-ID>.<Queue-ID>` on `kapps`;
  *   agent actions `acdc.agent.action.<Account-ID>.<Agent-ID>` on `kapps`; sync_req
  *   `acdc.agent.sync_req.<Account-ID>.<Agent-ID>`; stats_req `acdc.agent.stats_req.<Account-ID>`;
- *   agent_change `acdc.queue.agent_change.<Account-ID>.<Queue-ID>`. Answers
+ *   agent_change `acdc.queue.agent_change.<Account-ID>.<Queue-ID>`; Fife's agent_shared_state
+ *   on Kazoo's fsm_shared key `acdc.agent.fsm_shared.<Account-ID>.<Agent-ID>`. Answers
  *   (connect_resp, connect_win, connect_accepted, connect_retry, agent_timeout, sync_resp,
  *   stats_resp) go to the asker's Server-ID on `targeted`.
  * - `acdcSharedQueue(account, queue)` is the name of the durable queue of waiting callers
@@ -27,6 +28,8 @@
  *   concerns that one queue (an agent logged out of it alone), `Ring-Timeout` (s) on a
  *   ringing one (how long the peers wait for its end), `Queue-IDs` (the queues the
  *   agent is logged in to) on agent_sync_resp.
+ * - Fife addition: agent_shared_state (Status, Change, Call-ID, Ring-Timeout, Process-ID),
+ *   one per change of an agent process, heard only by that agent's processes on other nodes.
  * - Fife addition (optional, Kazoo peers ignore it): `Agent-ID` on member_connect_win, so
  *   the agent process can check the win names it. Its Ring-Timeout and Wrapup-Timeout are
  *   seconds as in Kazoo, but may be fractions (Kazoo sends integers).
@@ -56,6 +59,9 @@ export const agentSyncReqKey = (accountId: string, agentId: string): string =>
   routingKey('acdc', 'agent', 'sync_req', encodeSegment(accountId), encodeSegment(agentId));
 export const agentStatsReqKey = (accountId: string): string =>
   routingKey('acdc', 'agent', 'stats_req', encodeSegment(accountId));
+/** Kazoo's fsm_shared key: what an agent's processes on several nodes share (one agent's). */
+export const agentSharedKey = (accountId: string, agentId: string): string =>
+  routingKey('acdc', 'agent', 'fsm_shared', encodeSegment(accountId), encodeSegment(agentId));
 export const queueAgentChangeKey = (accountId: string, queueId: string): string =>
   routingKey('acdc', 'queue', 'agent_change', encodeSegment(accountId), encodeSegment(queueId));
 export const queueStatsReqKey = (accountId: string, queueId: string): string =>
@@ -380,6 +386,25 @@ const agentMessages: readonly MessageDef[] = [
     values: { Status: AGENT_STATUSES },
     types: { 'Time-Left': 'integerish' },
     route: targeted,
+  },
+  {
+    id: 'agent_shared_state',
+    category: 'agent',
+    name: 'shared_state',
+    doc: "an agent process's state change, for the agent's processes on other nodes (Fife addition)",
+    required: ['Account-ID', 'Agent-ID', 'Status', 'Process-ID'],
+    optional: ['Change', 'Call-ID', 'Ring-Timeout'],
+    values: { Change: AGENT_CHANGES, Status: AGENT_STATUSES },
+    types: { 'Ring-Timeout': 'number' },
+    route: {
+      exchange: 'kapps',
+      kind: 'key',
+      key: (m) => routingKey('acdc', 'agent', 'fsm_shared', seg(m, 'Account-ID'), seg(m, 'Agent-ID')),
+      pattern: 'acdc.agent.fsm_shared.<Account-ID>.<Agent-ID>',
+    },
+    notes: [
+      "Kazoo's key for what an agent's FSMs share (kapi_acdc_agent fsm_shared: shared_failure, shared_call_id); Kazoo agents ignore this Event-Name. An agent process binds only its own agent's key, so it hears no other agent's changes; queue managers keep hearing queue_agent_change on the queue's key.",
+    ],
   },
   {
     id: 'agent_stats_req',

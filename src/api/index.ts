@@ -129,6 +129,7 @@ export {
   agentActionKey,
   agentStatsReqKey,
   agentSyncReqKey,
+  agentSharedKey,
   memberCallKey,
   memberCallResultKey,
   memberConnectReqKey,

@@ -8,6 +8,8 @@ import { GenServer, samePid } from '../../../src/kernel/index.ts';
 import { acdcSharedQueue, memberConnectReqKey, type Envelope } from '../../../src/api/index.ts';
 import { acdcSend } from '../../../apps/acdc/send.ts';
 import { fsmName } from '../../../apps/acdc/worker.ts';
+import { agentName } from '../../../apps/acdc/agent.ts';
+import { GenListener } from '../../../src/bus/gen-listener.ts';
 import { managerName } from '../../../apps/acdc/manager.ts';
 import { AGENTS, QUEUE, type AcdcHarness, type QueueOpts } from './harness.ts';
 import { ACDC_SUP } from '../../../supervisors/acdc.sup.ts';
@@ -135,6 +137,72 @@ export function acdcSuite(start: Start): void {
     await h.until('the caller taken', () => h.successes.has(callId!));
     expect(h.successes.get(callId!)).toEqual([q]);
     expect(await h.status(p)).toMatchObject({ status: 'paused', calls: 0 });
+  });
+
+  it("an agent process hears no other agent's state changes (only its own agent's, on its own key)", async () => {
+    const h = await open();
+    await h.loginAll();
+    await h.until('every agent ready', async () =>
+      (await Promise.all(AGENTS.map(h.status))).every((s) => s.status === 'ready'),
+    );
+    const received = async () =>
+      ((await GenListener.counters(h.rt, agentName('a'))) as { received: number }).received;
+    // A marker agent a answers: published after b's changes on the same connection, so
+    // anything of b's bound to a's queue is there before it.
+    const replies = await h.bus.assertQueue('', { exclusive: true, autoDelete: true });
+    await h.bus.bindQueue(replies, 'targeted', replies);
+    let answered = false;
+    await h.bus.consume(replies, (d) => {
+      const m = JSON.parse(d.body.toString()) as Record<string, unknown>;
+      if (m['Event-Name'] === 'stats_resp') answered = true;
+    });
+    const before = await received();
+    await h.action('b', 'pause');
+    await h.until('b paused', async () => (await h.status('b')).status === 'paused');
+    await h.action('b', 'resume');
+    await h.until('b ready', async () => (await h.status('b')).status === 'ready');
+    await acdcSend(h.env, 'agent_stats_req', {
+      'Account-ID': h.env.accountId,
+      'Agent-ID': 'a',
+      'Server-ID': replies,
+    });
+    await h.until('a answered the marker', () => answered);
+    expect((await received()) - before).toBe(1);
+  });
+
+  it("a worker hears only its own caller's results, not those of other callers", async () => {
+    const h = await open({ workers: 2 });
+    const [held] = await h.callers(1);
+    await h.until('the caller taken', () =>
+      h.lines.some((l) => l.msg === 'acdc queue: caller taken' && l.call_id === held),
+    );
+    const fsms = [fsmName(QUEUE, 0), fsmName(QUEUE, 1)];
+    const received = () =>
+      Promise.all(
+        fsms.map(async (f) => ((await GenListener.counters(h.rt, f)) as { received: number }).received),
+      );
+    const before = await received();
+    for (const other of ['x1', 'x2', 'x3'])
+      await acdcSend(h.env, 'member_call_cancel', {
+        'Account-ID': h.env.accountId,
+        'Queue-ID': QUEUE,
+        'Call-ID': other,
+        Reason: 'hangup',
+      });
+    // The held caller's own cancel comes last (same connection): the marker.
+    await acdcSend(h.env, 'member_call_cancel', {
+      'Account-ID': h.env.accountId,
+      'Queue-ID': QUEUE,
+      'Call-ID': held,
+      Reason: 'hangup',
+    });
+    await h.until('the held caller cancelled', () =>
+      h.lines.some(
+        (l) => l.msg === 'acdc queue: caller done' && l.call_id === held && l.outcome === 'cancelled',
+      ),
+    );
+    const after = await received();
+    expect(after.map((n, i) => n - before[i]!).sort()).toEqual([0, 1]);
   });
 
   it('a caller who hangs up, held by a worker or still in the shared queue, is never offered', async () => {
