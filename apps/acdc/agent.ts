@@ -493,6 +493,7 @@ const Agent: GenListenerBehaviour<State, AgentArgs, Call, Cast> = {
       ...a.queues.map((q) => ({ exchange: 'kapps', routingKey: memberConnectReqKey(a.env.accountId, q) })),
       { exchange: 'kapps', routingKey: agentActionKey(a.env.accountId, a.agentId) },
       { exchange: 'kapps', routingKey: agentStatsReqKey(a.env.accountId) },
+      { exchange: 'kapps', routingKey: agentStatsReqKey(a.env.accountId, a.agentId) },
       { exchange: 'kapps', routingKey: agentSyncReqKey(a.env.accountId, a.agentId) },
       { exchange: 'kapps', routingKey: agentSharedKey(a.env.accountId, a.agentId) },
     ],

@@ -13,8 +13,9 @@
  *   ACDC queue's durable shared queue with it); member call results
  *   `acdc.member.call_result.<Account-ID>.<Queue-ID>.<Call-ID>` on `callmgr`;
  *   member_connect_req `acdc.member.connect_req.<Account-ID>.<Queue-ID>` on `kapps`;
- *   agent actions `acdc.agent.action.<Account-ID>.<Agent-ID>` on `kapps`; sync_req
- *   `acdc.agent.sync_req.<Account-ID>.<Agent-ID>`; stats_req `acdc.agent.stats_req.<Account-ID>`;
+ *   agent actions `acdc.agent.action.<Event-Name>.<Account-ID>.<Agent-ID>` on `kapps`; sync_req
+ *   `agent.sync_req.<Account-ID>.<Agent-ID>` (no `acdc.` prefix, as Kazoo's); stats_req
+ *   `acdc.agent.stats_req.<Account-ID>`, or `.<Agent-ID>` appended when it names one agent;
  *   agent_change `acdc.queue.agent_change.<Account-ID>.<Queue-ID>`; Fife's agent_shared_state
  *   on Kazoo's fsm_shared key `acdc.agent.fsm_shared.<Account-ID>.<Agent-ID>`. Answers
  *   (connect_resp, connect_win, connect_accepted, connect_retry, agent_timeout, sync_resp,
@@ -53,12 +54,25 @@ export const memberCallResultKey = (accountId: string, queueId: string, callId: 
   );
 export const memberConnectReqKey = (accountId: string, queueId: string): string =>
   routingKey('acdc', 'member', 'connect_req', encodeSegment(accountId), encodeSegment(queueId));
-export const agentActionKey = (accountId: string, agentId: string): string =>
-  routingKey('acdc', 'agent', 'action', encodeSegment(accountId), encodeSegment(agentId));
+/** Kazoo's agent action key, `acdc.agent.action.<Event-Name>.<acct>.<agent>`; without an
+ *  action, the binding for every action of the agent. */
+export const agentActionKey = (accountId: string, agentId: string, action = '*'): string =>
+  routingKey(
+    'acdc',
+    'agent',
+    'action',
+    encodeSegment(action),
+    encodeSegment(accountId),
+    encodeSegment(agentId),
+  );
+/** Kazoo's sync_req key has no `acdc.` prefix (kapi_acdc_agent SYNC_REQ_KEY). */
 export const agentSyncReqKey = (accountId: string, agentId: string): string =>
-  routingKey('acdc', 'agent', 'sync_req', encodeSegment(accountId), encodeSegment(agentId));
-export const agentStatsReqKey = (accountId: string): string =>
-  routingKey('acdc', 'agent', 'stats_req', encodeSegment(accountId));
+  routingKey('agent', 'sync_req', encodeSegment(accountId), encodeSegment(agentId));
+/** stats_req for a whole account, or for one agent (`…stats_req.<acct>.<agent>`, as Kazoo publishes it). */
+export const agentStatsReqKey = (accountId: string, agentId?: string): string =>
+  agentId === undefined
+    ? routingKey('acdc', 'agent', 'stats_req', encodeSegment(accountId))
+    : routingKey('acdc', 'agent', 'stats_req', encodeSegment(accountId), encodeSegment(agentId));
 /** Kazoo's fsm_shared key: what an agent's processes on several nodes share (one agent's). */
 export const agentSharedKey = (accountId: string, agentId: string): string =>
   routingKey('acdc', 'agent', 'fsm_shared', encodeSegment(accountId), encodeSegment(agentId));
@@ -337,8 +351,9 @@ const queueMessages: readonly MessageDef[] = [
 const actionRoute = {
   exchange: 'kapps',
   kind: 'key',
-  key: (m: Message) => routingKey('acdc', 'agent', 'action', seg(m, 'Account-ID'), seg(m, 'Agent-ID')),
-  pattern: 'acdc.agent.action.<Account-ID>.<Agent-ID>',
+  key: (m: Message) =>
+    routingKey('acdc', 'agent', 'action', seg(m, 'Event-Name'), seg(m, 'Account-ID'), seg(m, 'Agent-ID')),
+  pattern: 'acdc.agent.action.<Event-Name>.<Account-ID>.<Agent-ID>',
 } as const;
 
 function action(name: string, doc: string): MessageDef {
@@ -372,8 +387,8 @@ const agentMessages: readonly MessageDef[] = [
     route: {
       exchange: 'kapps',
       kind: 'key',
-      key: (m) => routingKey('acdc', 'agent', 'sync_req', seg(m, 'Account-ID'), seg(m, 'Agent-ID')),
-      pattern: 'acdc.agent.sync_req.<Account-ID>.<Agent-ID>',
+      key: (m) => routingKey('agent', 'sync_req', seg(m, 'Account-ID'), seg(m, 'Agent-ID')),
+      pattern: 'agent.sync_req.<Account-ID>.<Agent-ID>',
     },
   },
   {
@@ -416,8 +431,11 @@ const agentMessages: readonly MessageDef[] = [
     route: {
       exchange: 'kapps',
       kind: 'key',
-      key: (m) => routingKey('acdc', 'agent', 'stats_req', seg(m, 'Account-ID')),
-      pattern: 'acdc.agent.stats_req.<Account-ID>',
+      key: (m) =>
+        typeof m['Agent-ID'] === 'string' && m['Agent-ID'] !== ''
+          ? routingKey('acdc', 'agent', 'stats_req', seg(m, 'Account-ID'), seg(m, 'Agent-ID'))
+          : routingKey('acdc', 'agent', 'stats_req', seg(m, 'Account-ID')),
+      pattern: 'acdc.agent.stats_req.<Account-ID> or acdc.agent.stats_req.<Account-ID>.<Agent-ID>',
     },
   },
   {

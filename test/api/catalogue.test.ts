@@ -86,6 +86,23 @@ describe('the first messages are all there', () => {
 });
 
 describe('destination', () => {
+  it("ACDC agent keys are Kazoo's (kapi_acdc_agent): actions by name, sync_req without acdc., stats_req per agent", () => {
+    const ids = { 'Account-ID': 'acct1', 'Agent-ID': 'ag1' };
+    expect(destination('agent_pause', build('agent_pause', ids, CTX))).toMatchObject({
+      exchange: 'kapps',
+      routingKey: 'acdc.agent.action.pause.acct1.ag1',
+    });
+    expect(destination('agent_sync_req', build('agent_sync_req', ids, CTX)).routingKey).toBe(
+      'agent.sync_req.acct1.ag1',
+    );
+    expect(destination('agent_stats_req', build('agent_stats_req', ids, CTX)).routingKey).toBe(
+      'acdc.agent.stats_req.acct1.ag1',
+    );
+    expect(
+      destination('agent_stats_req', build('agent_stats_req', { 'Account-ID': 'acct1' }, CTX)).routingKey,
+    ).toBe('acdc.agent.stats_req.acct1');
+  });
+
   it('authn_req from Kamailio: callmgr, realm lower-cased and encoded', () => {
     const msg = build('authn_req', { ...kamailioAuthnReq(), 'Auth-Realm': 'SIP.Example.com' }, CTX);
     expect(destination('authn_req', msg)).toEqual({
