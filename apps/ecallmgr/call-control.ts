@@ -6,8 +6,10 @@
  * Contract
  * - A gen_listener (src/bus/gen-listener.ts) on the call's control queue
  *   (`<node>-ctl-<call-id>`, bound to `callctl` with that name as routing key; the same
- *   name after a restart, so the controlling app keeps reaching the call). Once it
- *   consumes, the first time only (the call's table,
+ *   name after a restart, so the controlling app keeps reaching the call). A routed
+ *   call's first queue is set up after init (the start does not hold the calls
+ *   supervisor, which starts one call at a time, for the broker's round trips; an
+ *   originated leg's start, and a restart, still wait for it). Once it consumes, the first time only (the call's table,
  *   owned by the call's supervisor, keeps `route_win_sent` across restarts), publishes
  *   route_win to the winner's queue (Control-Queue = that queue, Msg-ID = Call-ID,
  *   Server-ID = the queue) and usurp_control (Fetch-ID = this routing's, Reason
@@ -125,6 +127,8 @@ interface State {
   readonly rt: Runtime;
   readonly log: Logger;
   readonly queueName: string;
+  /** Not the call's first call_control (route_win was sent by a predecessor). */
+  restarted?: boolean;
   phase: Phase;
   queue: Envelope[];
   current: { cmd: Envelope; seq: number } | undefined;
@@ -582,6 +586,11 @@ export const CallControl: GenListenerBehaviour<State, CallControlArgs, { type: '
       queue,
       // A restart consumes the same queue only once its predecessor's consumer is cancelled.
       takeOver: true,
+      // A routed call's first start does not wait for the broker (the calls supervisor
+      // starts one call at a time): the queue comes after init, and route_win goes once it
+      // consumes. An originated leg's requester is told the queue when the start returns,
+      // and a restarted one's controller already sends to it: then it must be up.
+      setUpAfterInit: (s: State) => a.originated !== true && !s.restarted,
       bindings: [
         { exchange: 'callctl', routingKey: queue },
         { exchange: 'callevt', routingKey: callEventKey('usurp_control', a.callId) },
@@ -630,7 +639,8 @@ export const CallControl: GenListenerBehaviour<State, CallControlArgs, { type: '
     };
     s.checkTimer = ctx.sendAfter(a.env.settings.channelCheckMs, { type: 'channel_check' } satisfies Msg);
     const table: CallTable = Table.open(ctx, names.callTable(a.callId));
-    if (table.lookup('route_win_sent') === true) {
+    s.restarted = table.lookup('route_win_sent') === true;
+    if (s.restarted) {
       log.warn('call_control restarted: checking the channel');
       if (live(s)) ask(s, ctx, { kind: 'api', command: `uuid_exists ${a.callId}` }, { op: 'resync' });
     }

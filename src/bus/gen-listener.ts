@@ -11,6 +11,10 @@
  *   `{type:'gen_listener', event:'created_queue', queue}` and
  *   `{type:'gen_listener', event:'consuming', queue, recovered}` as info messages (the
  *   latter again after every reconnect). If the queue cannot be set up the start fails.
+ *   With the listen spec's `setUpAfterInit`, the start resolves after the module's init and
+ *   the queue is set up after it (Kazoo's gen_listener, whose init returns before its
+ *   queue exists); a queue that cannot be set up then stops the process
+ *   (`{queue_setup_failed}`, logged).
  * - Every delivery is decoded and validated against the catalogue (src/api); an invalid
  *   one is counted, logged with its reason and dropped, or answered with the API's error
  *   message when it carried a Server-ID. It never reaches the module.
@@ -58,6 +62,7 @@ import {
   noreply,
   reply,
   unexpected,
+  stop,
   exposeCounters,
   type GenServerBehaviour,
   type ProcessContext,
@@ -99,6 +104,15 @@ export interface ListenSpec extends Omit<
   'transport' | 'logger' | 'responders' | 'decode' | 'validate' | 'errorReply' | 'handleEvent'
 > {
   responders?: GenListenerResponder[];
+  /**
+   * true: the start resolves once the module's init ran, and the queue is set up after it
+   * (Kazoo's gen_listener); the `consuming` notice says when it is up, and a queue that
+   * cannot be set up stops the process with `{queue_setup_failed}`. For a listener
+   * started per request under a shared supervisor, whose start would otherwise hold that
+   * supervisor for the broker's round trips. Not with a queue handed over by an upgrade.
+   * A function decides from the state the module's init returned.
+   */
+  setUpAfterInit?: boolean | ((state: any) => boolean);
 }
 
 export interface GenListenerBehaviour<S, A = void, Call = never, Cast = never> extends GenServerBehaviour<
@@ -178,7 +192,7 @@ type Internal =
   | { op: 'remove_binding'; binding: ListenerBinding }
   | { op: 'queue' }
   | { op: 'counters' };
-type InternalCast = { op: 'handle_event'; message: Envelope };
+type InternalCast = { op: 'handle_event'; message: Envelope } | { op: 'setup_failed'; err: string };
 
 const MAX_BYTES = 4 * 1024 * 1024;
 let kazoo: readonly ExchangeSpec[] | undefined;
@@ -252,19 +266,30 @@ function wrap<S, A>(
           backlogDropped: c.backlogDropped,
         };
       });
-      try {
-        // Ended while the module's init ran (killed): nothing to consume for.
-        if (!rt.isAlive(server)) throw new Error(`${b.name}: ended before its queue was set up`);
-        await core.start();
-      } catch (err) {
-        // Not taken: back in the slot for the next start there (an upgrade's undoing).
-        if (
-          handedOver?.pending() === true &&
-          !Handover.deposit(rt, slot!.sup, slot!.id, HANDOVER_KEY, () => handedOver)
-        )
-          await handedOver.release();
-        throw err;
-      }
+      const after =
+        typeof spec.setUpAfterInit === 'function'
+          ? spec.setUpAfterInit(r.state)
+          : spec.setUpAfterInit === true;
+      if (after && handedOver === undefined) {
+        core.start().then(
+          () => undefined,
+          (err: unknown) =>
+            void GenServer.cast(rt, server, { __gen_listener: true, op: 'setup_failed', err: String(err) }),
+        );
+      } else
+        try {
+          // Ended while the module's init ran (killed): nothing to consume for.
+          if (!rt.isAlive(server)) throw new Error(`${b.name}: ended before its queue was set up`);
+          await core.start();
+        } catch (err) {
+          // Not taken: back in the slot for the next start there (an upgrade's undoing).
+          if (
+            handedOver?.pending() === true &&
+            !Handover.deposit(rt, slot!.sup, slot!.id, HANDOVER_KEY, () => handedOver)
+          )
+            await handedOver.release();
+          throw err;
+        }
       // Another queue than the predecessor's: its own goes as it would have at its stop.
       if (handedOver?.pending() === true) await handedOver.release();
       const handOver = (): boolean =>
@@ -299,9 +324,14 @@ function wrap<S, A>(
       return lift(await b.handleCall(req, from, s.user, ctx), s);
     },
     async handleCast(msg, s, ctx) {
+      if (isInternal(msg) && (msg as unknown as InternalCast).op === 'setup_failed') {
+        const err = (msg as unknown as { err: string }).err;
+        ctx.log.error({ err }, `${b.name}: its queue could not be set up: stopping`);
+        return stop({ queue_setup_failed: err }, s);
+      }
       if (isInternal(msg) && (msg as unknown as InternalCast).op === 'handle_event') {
         const user = await b.handleEvent!(
-          (msg as unknown as InternalCast).message as ValidMessage,
+          (msg as unknown as { message: Envelope }).message as ValidMessage,
           s.user,
           ctx,
         );
