@@ -47,7 +47,14 @@
  *   follows the peer. Both apply the same rule, so one keeps the agent.
  *   A peer's ringing carries its Ring-Timeout: still ringing that long (plus
  *   PEER_RING_GRACE_MS) after it, the peer is taken as gone (its node died before it could
- *   publish the end): warn line, ready again, published (the managers count it again).
+ *   publish the end) and the agent's actual call decides (Kazoo's fsm follows the agent's
+ *   channel): the caller (callerStatus) bridged to one of this agent's legs
+ *   (`acdc-<agent>-`): the process takes that call over (warn line), answered, published,
+ *   until the leg ends (device.watchLeg), then wrapup (the peer's Wrapup-Timeout) and
+ *   ready; else ready again, published (the managers count it again). A peer's answered
+ *   names its leg (Agent-Call-ID, Fife's): the leg is watched, and its end with no word
+ *   from the peer PEER_RING_GRACE_MS later takes the peer as gone: wrapup, ready. A peer's
+ *   wrapup still followed PEER_RING_GRACE_MS past its Wrapup-Timeout: ready.
  * - login_queue / logout_queue (Queue-ID, one of its queues): see onQueueAction; a change
  *   about one queue alone carries Queue-Only, which peers do not follow (each applies the
  *   action itself). connect_req and wins of a queue it is not logged in to are not taken.
@@ -73,6 +80,7 @@ import {
 } from '../../src/api/index.ts';
 import { acdcSend, type AcdcEnv } from './send.ts';
 import type { AgentDevice, RingResult } from './device.ts';
+import { callerStatus, type CallerStatus } from './caller-status.ts';
 
 export type AgentStatus = 'logged_out' | 'ready' | 'ringing' | 'answered' | 'wrapup' | 'paused';
 
@@ -95,6 +103,17 @@ interface Current {
   ringTimer?: Ref;
   /** Its own `ringing` came back over the bus uncontested: the device rings. */
   claimed?: boolean;
+  /** The agent's leg bridged to the caller (answered), when the device names it. */
+  leg?: string;
+}
+
+/** What a peer's last ringing / answered / wrapup said (its call, to follow it). */
+interface Followed {
+  readonly callId?: string;
+  readonly queueId?: string;
+  /** The peer's agent leg (answered, Agent-Call-ID). */
+  readonly leg?: string;
+  readonly wrapupMs: number;
 }
 
 /** How long past a peer's Ring-Timeout its ringing may still end (a bus round trip and more). */
@@ -110,6 +129,8 @@ interface State {
   calls: number;
   timer?: Ref;
   wrapupMs: number;
+  /** The peer call this process follows (no call of its own). */
+  followed?: Followed;
   /** Never changed since start: adopts the first agent_sync_resp of a peer. */
   pristine: boolean;
   /** When a pause with a Time-Limit ends (ms since the epoch). */
@@ -137,6 +158,10 @@ type Info =
   | { type: 'wrapup_done' }
   | { type: 'pause_done' }
   | { type: 'peer_ring_over' }
+  | { type: 'peer_ring_checked'; callId: string; status: CallerStatus }
+  | { type: 'leg_ended'; leg: string }
+  | { type: 'peer_call_over'; leg: string }
+  | { type: 'peer_wrapup_over' }
   | { type: 'gen_listener'; event: string; queue: string };
 
 const CHANGE: Record<AgentStatus, string> = {
@@ -206,6 +231,10 @@ function publishChange(
         Status: status,
         ...(s.call ? { 'Call-ID': s.call.callId } : {}),
         ...(s.call && status === 'ringing' ? { 'Ring-Timeout': s.call.ringTimeoutMs / 1000 } : {}),
+        ...(s.call?.leg !== undefined && status === 'answered' ? { 'Agent-Call-ID': s.call.leg } : {}),
+        ...(status === 'ringing' || status === 'answered' || status === 'wrapup'
+          ? { 'Wrapup-Timeout': s.wrapupMs / 1000 }
+          : {}),
         'Process-ID': s.queue,
         ...(queueOnly ? { 'Queue-Only': true } : {}),
       }),
@@ -380,10 +409,20 @@ function follow(
   why: string,
   timeLeftS = 0,
   queues?: readonly string[],
-  ringTimeoutS?: number,
+  peer?: Envelope,
   force = false,
 ): void {
   if (s.call !== undefined || (status === s.status && !force)) return;
+  s.followed =
+    peer !== undefined && (status === 'ringing' || status === 'answered' || status === 'wrapup')
+      ? {
+          callId: str(peer['Call-ID']),
+          queueId: str(peer['Queue-ID']),
+          leg: str(peer['Agent-Call-ID']),
+          wrapupMs: (num(peer['Wrapup-Timeout']) ?? 0) * 1000,
+        }
+      : undefined;
+  const ringTimeoutS = peer !== undefined ? num(peer['Ring-Timeout']) : undefined;
   if (s.timer !== undefined) ctx.cancelTimer(s.timer);
   s.timer = undefined;
   const from = s.status;
@@ -403,6 +442,14 @@ function follow(
     s.timer = ctx.sendAfter(ringTimeoutS * 1000 + PEER_RING_GRACE_MS, {
       type: 'peer_ring_over',
     } satisfies Info);
+  // Its wrapup ends within Wrapup-Timeout, unless its node died.
+  if (status === 'wrapup' && s.followed !== undefined && peer?.['Wrapup-Timeout'] !== undefined)
+    s.timer = ctx.sendAfter(s.followed.wrapupMs + PEER_RING_GRACE_MS, {
+      type: 'peer_wrapup_over',
+    } satisfies Info);
+  // Its call is followed on the switch: should the peer's node die, its end is still heard.
+  const leg = s.followed?.leg;
+  if (status === 'answered' && leg !== undefined) s.a.device.watchLeg?.(leg, ctx.self, ctx.runtime);
   ctx.log.info({ agent_id: s.a.agentId, from, to: status, why }, 'acdc agent: state from a peer');
 }
 
@@ -472,6 +519,38 @@ function onAction(s: State, name: string, m: Envelope, ctx: ProcessContext): voi
     default:
       ctx.log.info({ agent_id: s.a.agentId, action: name }, 'acdc agent: action not supported; ignored');
   }
+}
+
+/** A call is over (its own, or one taken over from a peer): wrapup, or ready. */
+function afterCall(s: State, ctx: ProcessContext, why: string): void {
+  if (s.wrapupMs > 0) {
+    setStatus(s, ctx, 'wrapup', why);
+    s.timer = ctx.sendAfter(s.wrapupMs, { type: 'wrapup_done' } satisfies Info);
+  } else setStatus(s, ctx, 'ready', why);
+}
+
+/** A followed peer's ringing ended with no word from it, and no call of the agent's followed it. */
+function peerRingOver(s: State, ctx: ProcessContext): void {
+  ctx.log.warn({ agent_id: s.a.agentId }, "acdc agent: a peer's ringing never ended; ready again");
+  s.followed = undefined;
+  setStatus(s, ctx, 'ready', 'peer ring never ended');
+}
+
+/**
+ * A dead peer's ring was answered: the caller is bridged to this agent's leg. This
+ * process takes the call over (busy, published) until that leg ends (watchLeg).
+ */
+function adopt(s: State, ctx: ProcessContext, callId: string, leg: string): void {
+  const f = s.followed;
+  ctx.log.warn(
+    { agent_id: s.a.agentId, call_id: callId, leg },
+    "acdc agent: a peer's ring was answered and the peer never said so; its call is followed here",
+  );
+  s.followed = undefined;
+  s.wrapupMs = f?.wrapupMs ?? 0;
+  s.call = { callId, queueId: f?.queueId ?? '', worker: '', ringTimeoutMs: 0, claimed: true, leg };
+  setStatus(s, ctx, 'answered', "peer's ring answered");
+  s.a.device.watchLeg?.(leg, ctx.self, ctx.runtime);
 }
 
 const Agent: GenListenerBehaviour<State, AgentArgs, Call, Cast> = {
@@ -571,7 +650,7 @@ const Agent: GenListenerBehaviour<State, AgentArgs, Call, Cast> = {
         giveBack(s, ctx, 'peer took the agent');
         force = true;
       }
-      follow(s, ctx, m.Status, `peer ${m.Change as string}`, 0, undefined, num(m['Ring-Timeout']), force);
+      follow(s, ctx, m.Status, `peer ${m.Change as string}`, 0, undefined, m, force);
       return noreply(s);
     }
     if (name === 'sync_req' || name === 'sync_resp') {
@@ -657,6 +736,7 @@ const Agent: GenListenerBehaviour<State, AgentArgs, Call, Cast> = {
         if (c.ringTimer !== undefined) ctx.cancelTimer(c.ringTimer);
         s.misses = 0;
         s.calls += 1;
+        c.leg = i.result.leg;
         setStatus(s, ctx, 'answered', 'answered');
         logSend(
           s,
@@ -690,10 +770,7 @@ const Agent: GenListenerBehaviour<State, AgentArgs, Call, Cast> = {
           return noreply(s);
         }
         s.call = undefined;
-        if (s.wrapupMs > 0) {
-          setStatus(s, ctx, 'wrapup', 'call ended');
-          s.timer = ctx.sendAfter(s.wrapupMs, { type: 'wrapup_done' } satisfies Info);
-        } else setStatus(s, ctx, 'ready', 'call ended');
+        afterCall(s, ctx, 'call ended');
         return noreply(s);
       case 'wrapup_done':
         if (s.status === 'wrapup') setStatus(s, ctx, 'ready', 'wrapup over');
@@ -701,11 +778,52 @@ const Agent: GenListenerBehaviour<State, AgentArgs, Call, Cast> = {
       case 'pause_done':
         if (s.status === 'paused') setStatus(s, ctx, 'ready', 'pause time limit');
         return noreply(s);
-      case 'peer_ring_over':
-        // Followed a peer's ringing that never ended: that peer (its node) is gone.
-        if (s.status === 'ringing' && s.call === undefined) {
-          ctx.log.warn({ agent_id: s.a.agentId }, "acdc agent: a peer's ringing never ended; ready again");
-          setStatus(s, ctx, 'ready', 'peer ring never ended');
+      case 'peer_ring_over': {
+        // Followed a peer's ringing that never ended: that peer (its node) is gone. Its
+        // ring may have been answered all the same: the caller's status tells.
+        const callId = s.followed?.callId;
+        if (s.status !== 'ringing' || s.call !== undefined) return noreply(s);
+        if (callId === undefined) {
+          peerRingOver(s, ctx);
+          return noreply(s);
+        }
+        const self = ctx.self;
+        void callerStatus(s.a.env, callId, ctx.log).then((status) =>
+          ctx.send(self, { type: 'peer_ring_checked', callId, status } satisfies Info),
+        );
+        return noreply(s);
+      }
+      case 'peer_ring_checked':
+        if (s.status !== 'ringing' || s.call !== undefined || s.followed?.callId !== i.callId)
+          return noreply(s);
+        if (i.status.state === 'bridged' && i.status.otherLeg.startsWith(`acdc-${s.a.agentId}-`))
+          adopt(s, ctx, i.callId, i.status.otherLeg);
+        else peerRingOver(s, ctx);
+        return noreply(s);
+      case 'leg_ended':
+        if (s.call?.leg === i.leg && s.status === 'answered')
+          ctx.send(ctx.self, { type: 'call_ended', callId: s.call.callId } satisfies Info);
+        else if (s.call === undefined && s.status === 'answered' && s.followed?.leg === i.leg) {
+          // The peer publishes the end in a moment, unless its node is gone.
+          if (s.timer !== undefined) ctx.cancelTimer(s.timer);
+          s.timer = ctx.sendAfter(PEER_RING_GRACE_MS, { type: 'peer_call_over', leg: i.leg } satisfies Info);
+        }
+        return noreply(s);
+      case 'peer_call_over': {
+        const f = s.followed;
+        if (s.call !== undefined || s.status !== 'answered' || f?.leg !== i.leg) return noreply(s);
+        ctx.log.warn(
+          { agent_id: s.a.agentId, call_id: f.callId, leg: i.leg },
+          "acdc agent: a peer's call ended and the peer never said so; the peer is taken as gone",
+        );
+        s.wrapupMs = f.wrapupMs;
+        afterCall(s, ctx, "peer's call ended");
+        return noreply(s);
+      }
+      case 'peer_wrapup_over':
+        if (s.status === 'wrapup' && s.call === undefined) {
+          ctx.log.warn({ agent_id: s.a.agentId }, "acdc agent: a peer's wrapup never ended; ready again");
+          setStatus(s, ctx, 'ready', 'peer wrapup never ended');
         }
         return noreply(s);
       default:

@@ -29,6 +29,12 @@
  *   came. A SUCCESS originate_resp for a leg this originator does not
  *   hold (forgotten) is hung up too: nobody follows that call.
  * - An agent with no endpoints is never answered (logged).
+ * - `watch` (`originateDevice(...).watchLeg`): an agent process follows a leg another
+ *   node's originator placed (a peer process of the agent rang it, and that node may be
+ *   dead): `{type: 'leg_ended', leg}` goes to the watcher at the leg's CHANNEL_DESTROY, or
+ *   at once when ecallmgr says the leg is gone (asked after the watch is in place, so an
+ *   end is never missed between the two).
+ * - The answer `{answered: true}` names the leg (`leg`).
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -39,12 +45,14 @@ import {
   type ChildSpec,
   type From,
   type ProcessContext,
+  type Pid,
   type Ref,
   type Runtime,
 } from '../../src/kernel/index.ts';
 import { GenListener, type GenListenerBehaviour } from '../../src/bus/gen-listener.ts';
 import { callEventKey, type Envelope } from '../../src/api/index.ts';
 import { acdcSend, type AcdcEnv } from './send.ts';
+import { callerStatus } from './caller-status.ts';
 import type { AgentDevice, RingOffer, RingResult } from './device.ts';
 
 export const ORIGINATOR = 'acdc_originator';
@@ -78,6 +86,8 @@ interface State {
   readonly ended: Map<string, () => void>;
   /** Legs whose CHANNEL_DESTROY came before their originate answer was handled. */
   readonly gone: Set<string>;
+  /** Processes following a leg (watch), told at its end. */
+  readonly watchers: Map<string, Pid[]>;
 }
 
 type Call = { op: 'ring'; offer: RingOffer; endpoints: readonly Record<string, unknown>[]; leg: string };
@@ -85,6 +95,7 @@ type Cast =
   | { op: 'resp'; m: Envelope }
   | { op: 'uuid'; m: Envelope }
   | { op: 'destroyed'; leg: string }
+  | { op: 'watch'; leg: string; pid: Pid }
   | { op: 'stop'; callId: string; agentId: string };
 
 function answer(p: Pending, r: RingResult): void {
@@ -104,7 +115,7 @@ function hangup(s: State, ctx: ProcessContext, leg: string, control: string, cal
 
 const Originator: GenListenerBehaviour<State, OriginatorArgs, Call, Cast> = {
   name: ORIGINATOR,
-  init: (a) => ok({ a, pending: new Map(), ended: new Map(), gone: new Set() }),
+  init: (a) => ok({ a, pending: new Map(), ended: new Map(), gone: new Set(), watchers: new Map() }),
   listen: () => ({
     queue: '',
     bindings: [{ exchange: 'callevt', routingKey: callEventKey('CHANNEL_DESTROY', '*') }],
@@ -192,7 +203,16 @@ const Originator: GenListenerBehaviour<State, OriginatorArgs, Call, Cast> = {
       }
       return noreply(s);
     }
+    if (c.op === 'watch') {
+      s.watchers.set(c.leg, [...(s.watchers.get(c.leg) ?? []), c.pid]);
+      const self = ctx.self;
+      void callerStatus(s.a.env, c.leg, ctx.log).then((st) =>
+        ctx.send(self, { type: 'leg_status', leg: c.leg, state: st.state }),
+      );
+      return noreply(s);
+    }
     if (c.op === 'destroyed') {
+      legEnded(s, ctx, c.leg, 'CHANNEL_DESTROY');
       const end = s.ended.get(c.leg);
       s.ended.delete(c.leg);
       if (end !== undefined) end();
@@ -230,17 +250,33 @@ const Originator: GenListenerBehaviour<State, OriginatorArgs, Call, Cast> = {
     }
     const ended = gone ? Promise.resolve() : new Promise<void>((resolve) => s.ended.set(leg, resolve));
     ctx.log.info(log, 'acdc originator: agent answered, bridged to the caller');
-    answer(p, { answered: true, ended });
+    answer(p, { answered: true, ended, leg });
     return noreply(s);
   },
   handleInfo(msg, s, ctx) {
-    const i = msg as { type?: string; event?: string; queue?: string; leg?: string };
+    const i = msg as { type?: string; event?: string; queue?: string; leg?: string; state?: string };
     if (i.type === 'gen_listener' && i.event === 'created_queue') s.queue = i.queue;
+    if (i.type === 'leg_status' && i.leg !== undefined && i.state === 'gone')
+      legEnded(s, ctx, i.leg, 'the switch no longer has it');
     if (i.type === 'no_answer' && i.leg !== undefined) forget(s, ctx, i.leg);
     return noreply(s);
   },
-  describe: (s) => ({ pending: s.pending.size, ended: s.ended.size, gone: s.gone.size }),
+  describe: (s) => ({
+    pending: s.pending.size,
+    ended: s.ended.size,
+    gone: s.gone.size,
+    watched: s.watchers.size,
+  }),
 };
+
+/** A watched leg is over: its watchers are told. */
+function legEnded(s: State, ctx: ProcessContext, leg: string, why: string): void {
+  const pids = s.watchers.get(leg);
+  if (pids === undefined) return;
+  s.watchers.delete(leg);
+  ctx.log.info({ leg, why }, 'acdc originator: a watched agent leg ended');
+  for (const pid of pids) ctx.send(pid, { type: 'leg_ended', leg });
+}
 
 /** No originate answer for the leg in time (ecallmgr gone?): the offer is dropped. */
 function forget(s: State, ctx: ProcessContext, leg: string): void {
@@ -280,5 +316,6 @@ export function originateDevice(agentId: string, endpoints: readonly Record<stri
       );
     },
     stop: (callId, rt) => void GenServer.cast(rt, ORIGINATOR, { op: 'stop', callId, agentId } satisfies Cast),
+    watchLeg: (leg, pid, rt) => void GenServer.cast(rt, ORIGINATOR, { op: 'watch', leg, pid } satisfies Cast),
   };
 }

@@ -27,7 +27,10 @@
  *   average wait of kapi_acdc_stats).
  * - Fife additions to agent messages: `Queue-Only` (true) on a queue_agent_change that
  *   concerns that one queue (an agent logged out of it alone), `Ring-Timeout` (s) on a
- *   ringing one (how long the peers wait for its end), `Queue-IDs` (the queues the
+ *   ringing one (how long the peers wait for its end), `Agent-Call-ID` (the agent's leg
+ *   bridged to the caller) on an answered one and `Wrapup-Timeout` (s) on a ringing,
+ *   answered or wrapup one (so a peer can follow the agent's call on the switch, and end
+ *   it, wrapup included, should the publishing node die), `Queue-IDs` (the queues the
  *   agent is logged in to) on agent_sync_resp.
  * - Fife addition: agent_shared_state (Status, Change, Call-ID, Ring-Timeout, Process-ID),
  *   one per change of an agent process, heard only by that agent's processes on other nodes.
@@ -264,9 +267,17 @@ const queueMessages: readonly MessageDef[] = [
     name: 'agent_change',
     doc: "an agent's availability for a queue changed (the queue manager's view of its agents)",
     required: ['Account-ID', 'Queue-ID', 'Agent-ID', 'Change'],
-    optional: ['Process-ID', 'Status', 'Call-ID', 'Queue-Only', 'Ring-Timeout'],
+    optional: [
+      'Process-ID',
+      'Status',
+      'Call-ID',
+      'Queue-Only',
+      'Ring-Timeout',
+      'Agent-Call-ID',
+      'Wrapup-Timeout',
+    ],
     values: { Change: AGENT_CHANGES, Status: AGENT_STATUSES },
-    types: { 'Queue-Only': 'boolean', 'Ring-Timeout': 'number' },
+    types: { 'Queue-Only': 'boolean', 'Ring-Timeout': 'number', 'Wrapup-Timeout': 'number' },
     route: {
       exchange: 'kapps',
       kind: 'key',

@@ -87,6 +87,8 @@ export interface QueueOpts {
   ringTimeout?: number;
   maxMisses?: number;
   workers?: number;
+  /** agent_wrapup_time (s); default 0. */
+  wrapup?: number;
   /** More queues with the same settings; every agent is in each of them too. */
   alsoQueues?: string[];
 }
@@ -130,6 +132,7 @@ export async function startAcdc(opts: { amqpUrl?: string; queue?: QueueOpts } = 
       id,
       strategy: q.strategy ?? 'round_robin',
       agent_ring_timeout: q.ringTimeout ?? 0.3,
+      agent_wrapup_time: q.wrapup ?? 0,
       collect_timeout: 0.3,
       retry_interval: 1,
       workers: q.workers ?? 1,

@@ -462,4 +462,29 @@ export function acdcSuite(start: Start): void {
       ),
     ).toBe(true);
   });
+
+  it("a node that dies while its copy of the agent is in wrapup: the peer's copy is ready again after the wrapup time", async () => {
+    const h = await open({ wrapup: 2 });
+    const p = await h.peer();
+    await h.action('a', 'login');
+    const both = async (status: string) =>
+      (await h.status('a')).status === status && (await p.status('a')).status === status;
+    await h.until('a ready on both nodes', () => both('ready'));
+    const [callId] = await h.callers(1);
+    // The call ends at once (phones answer and end), then wrapup for 2 s.
+    await h.until('a in wrapup on both nodes', () => both('wrapup'));
+    const [dying, survivor] =
+      p.phones.rings.length > 0 ? [p.rt, { status: h.status }] : [h.rt, { status: p.status }];
+    dying.exit(dying.whereis(ACDC_SUP)!, 'kill');
+    await h.until(
+      "the survivor's copy ready again",
+      async () => (await survivor.status('a')).status === 'ready',
+    );
+    expect(h.successes.get(callId!)).toEqual(['a']);
+    expect(
+      h.lines.some(
+        (l) => l.msg === "acdc agent: a peer's wrapup never ended; ready again" && l.agent_id === 'a',
+      ),
+    ).toBe(true);
+  });
 }
