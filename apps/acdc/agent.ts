@@ -252,6 +252,10 @@ function publishChange(
       Status: status,
       ...(s.call ? { 'Call-ID': s.call.callId } : {}),
       ...(s.call && status === 'ringing' ? { 'Ring-Timeout': s.call.ringTimeoutMs / 1000 } : {}),
+      ...(s.call?.leg !== undefined && status === 'answered' ? { 'Agent-Call-ID': s.call.leg } : {}),
+      ...(status === 'ringing' || status === 'answered' || status === 'wrapup'
+        ? { 'Wrapup-Timeout': s.wrapupMs / 1000 }
+        : {}),
       'Process-ID': s.queue,
     }),
     'agent_shared_state',

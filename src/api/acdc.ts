@@ -32,7 +32,8 @@
  *   answered or wrapup one (so a peer can follow the agent's call on the switch, and end
  *   it, wrapup included, should the publishing node die), `Queue-IDs` (the queues the
  *   agent is logged in to) on agent_sync_resp.
- * - Fife addition: agent_shared_state (Status, Change, Call-ID, Ring-Timeout, Process-ID),
+ * - Fife addition: agent_shared_state (Status, Change, Call-ID, Ring-Timeout, Agent-Call-ID,
+ *   Wrapup-Timeout, Process-ID: the same as on queue_agent_change),
  *   one per change of an agent process, heard only by that agent's processes on other nodes.
  * - Fife addition (optional, Kazoo peers ignore it): `Agent-ID` on member_connect_win, so
  *   the agent process can check the win names it. Its Ring-Timeout and Wrapup-Timeout are
@@ -419,9 +420,9 @@ const agentMessages: readonly MessageDef[] = [
     name: 'shared_state',
     doc: "an agent process's state change, for the agent's processes on other nodes (Fife addition)",
     required: ['Account-ID', 'Agent-ID', 'Status', 'Process-ID'],
-    optional: ['Change', 'Call-ID', 'Ring-Timeout'],
+    optional: ['Change', 'Call-ID', 'Ring-Timeout', 'Agent-Call-ID', 'Wrapup-Timeout'],
     values: { Change: AGENT_CHANGES, Status: AGENT_STATUSES },
-    types: { 'Ring-Timeout': 'number' },
+    types: { 'Ring-Timeout': 'number', 'Wrapup-Timeout': 'number' },
     route: {
       exchange: 'kapps',
       kind: 'key',
