@@ -219,47 +219,34 @@ function publishChange(
   status: AgentStatus,
   queueOnly = false,
 ): void {
+  // What both messages say of the change (Agent-Call-ID and Wrapup-Timeout: Fife's).
+  const change = {
+    'Account-ID': s.a.env.accountId,
+    'Agent-ID': s.a.agentId,
+    Change: CHANGE[status],
+    Status: status,
+    ...(s.call ? { 'Call-ID': s.call.callId } : {}),
+    ...(s.call && status === 'ringing' ? { 'Ring-Timeout': s.call.ringTimeoutMs / 1000 } : {}),
+    ...(s.call?.leg !== undefined && status === 'answered' ? { 'Agent-Call-ID': s.call.leg } : {}),
+    ...(status === 'ringing' || status === 'answered' || status === 'wrapup'
+      ? { 'Wrapup-Timeout': s.wrapupMs / 1000 }
+      : {}),
+    'Process-ID': s.queue,
+  };
   for (const q of queues)
     logSend(
       s,
       ctx,
       acdcSend(s.a.env, 'queue_agent_change', {
-        'Account-ID': s.a.env.accountId,
+        ...change,
         'Queue-ID': q,
-        'Agent-ID': s.a.agentId,
-        Change: CHANGE[status],
-        Status: status,
-        ...(s.call ? { 'Call-ID': s.call.callId } : {}),
-        ...(s.call && status === 'ringing' ? { 'Ring-Timeout': s.call.ringTimeoutMs / 1000 } : {}),
-        ...(s.call?.leg !== undefined && status === 'answered' ? { 'Agent-Call-ID': s.call.leg } : {}),
-        ...(status === 'ringing' || status === 'answered' || status === 'wrapup'
-          ? { 'Wrapup-Timeout': s.wrapupMs / 1000 }
-          : {}),
-        'Process-ID': s.queue,
         ...(queueOnly ? { 'Queue-Only': true } : {}),
       }),
       'queue_agent_change',
     );
   // The agent's processes on other nodes (and this one: its claim) hear it on its own key.
   if (queueOnly || queues.length === 0 || s.queue === undefined) return;
-  logSend(
-    s,
-    ctx,
-    acdcSend(s.a.env, 'agent_shared_state', {
-      'Account-ID': s.a.env.accountId,
-      'Agent-ID': s.a.agentId,
-      Change: CHANGE[status],
-      Status: status,
-      ...(s.call ? { 'Call-ID': s.call.callId } : {}),
-      ...(s.call && status === 'ringing' ? { 'Ring-Timeout': s.call.ringTimeoutMs / 1000 } : {}),
-      ...(s.call?.leg !== undefined && status === 'answered' ? { 'Agent-Call-ID': s.call.leg } : {}),
-      ...(status === 'ringing' || status === 'answered' || status === 'wrapup'
-        ? { 'Wrapup-Timeout': s.wrapupMs / 1000 }
-        : {}),
-      'Process-ID': s.queue,
-    }),
-    'agent_shared_state',
-  );
+  logSend(s, ctx, acdcSend(s.a.env, 'agent_shared_state', change), 'agent_shared_state');
 }
 
 /**
