@@ -35,6 +35,15 @@
  *   (beforeStop, so that its running responders can finish), every reg_success still
  *   waiting is answered `requeue`: its message comes again, to the successor or to
  *   another registrar, and is applied again (the same write, harmless).
+ * - Other nodes' deletes: reg_server follows the registrations database's change feed
+ *   (from 'now', before priming, at a start; from the last change its predecessor applied,
+ *   kept in the table `registrar_reg_feed`, at a restart). A deleted document it holds
+ *   (another node's reg_success moved the phone to a new Contact, unregistered it, or
+ *   swept it) leaves its tables at once, so no node answers reg_query with a Contact the
+ *   database no longer has. A document read before its deletion was heard (a reg_query's
+ *   `adopt` racing the delete) is not adopted: deletions are remembered by revision for
+ *   10 minutes. An interrupted feed resumes where it was; one that ends (database
+ *   deleted) is logged at error.
  * - The writes themselves belong to reg_store: a crash of reg_server (which skips
  *   terminate) leaves its tables to the keeper and its queued writes to reg_store, which
  *   still lands them; the unacked reg_success messages come again to the successor.
@@ -49,14 +58,27 @@ import {
   unexpected,
   type From,
   type ProcessContext,
+  type Table,
 } from '../../src/kernel/index.ts';
 import { GenListener, type GenListenerBehaviour } from '../../src/bus/gen-listener.ts';
 import { regSuccessKey } from '../../src/api/index.ts';
 import type { BusTransport } from '../../src/bus/index.ts';
-import { ACCOUNTS_DB, type DocumentStore, type SavedDoc } from '../../src/store/index.ts';
+import {
+  ACCOUNTS_DB,
+  type Change,
+  type ChangeSubscription,
+  type DocumentStore,
+  type SavedDoc,
+} from '../../src/store/index.ts';
 import { ensureAccountDb, ensureRegistrarDbs, REGISTRATIONS_DB } from './databases.ts';
 import { REG_STORE, isRegWritten, noteRevs, writeRegistrations, type RegWrite } from './reg-store.ts';
-import { RegistrationTable, REGS_TABLE, REG_USERS_TABLE, type Registration } from './registrations.ts';
+import {
+  RegistrationTable,
+  REGS_TABLE,
+  REG_FEED_TABLE,
+  REG_USERS_TABLE,
+  type Registration,
+} from './registrations.ts';
 import { handleRegSuccess } from './reg-success-handler.ts';
 import type { RegistrarSettings } from './settings.ts';
 
@@ -86,6 +108,12 @@ interface Job {
 
 interface State {
   table: RegistrationTable;
+  /** The registrations database's change feed: deletes made through other nodes. */
+  feed: ChangeSubscription | undefined;
+  /** `seq` -> the last change applied (kept across restarts with the tables). */
+  feedSeq: Table<string, string>;
+  /** Ids deleted (per the feed) -> the deletion's revision number and when it was heard. */
+  gone: Map<string, { n: number; at: number }>;
   startedAt: number;
   sweepIntervalMs: number;
   jobs: Map<number, Job>;
@@ -99,6 +127,41 @@ export type RegSuccessReply =
 
 type Call = { op: 'sweep'; now?: number } | { op: 'reg_success'; msg: Record<string, unknown> } | 'stats';
 type Cast = { op: 'adopt'; docs: SavedDoc[] };
+type FeedMsg = { type: 'reg_feed_change'; sub: ChangeSubscription; change: Change };
+
+/** How long a deletion heard on the feed keeps an older revision from being adopted. */
+const GONE_KEEP_MS = 10 * 60_000;
+
+const revNumber = (rev: string): number => Number.parseInt(rev, 10) || 0;
+
+/**
+ * Follows the registrations database from `since`; each change comes back as a message.
+ * The feed ends with the process, however it ends.
+ */
+function followRegistrations(store: DocumentStore, ctx: ProcessContext, since: string): ChangeSubscription {
+  const self = ctx.self;
+  const sub: ChangeSubscription = store.follow(REGISTRATIONS_DB, {
+    since,
+    onChange: (change) => ctx.send(self, { type: 'reg_feed_change', sub, change } satisfies FeedMsg),
+    onError: (err) => {
+      if (err.code === 'unavailable' || err.code === 'failed')
+        ctx.log.warn(
+          { code: err.code, reason: err.reason },
+          'registrations change feed interrupted; resumes from where it was',
+        );
+      else
+        ctx.log.error(
+          { code: err.code, reason: err.reason },
+          'registrations change feed ended: deletes made through other nodes are no longer heard',
+        );
+    },
+    onRecover: () => ctx.log.info('registrations change feed resumed'),
+  });
+  void ctx.runtime.awaitExit(self).then(() => sub.stop());
+  return sub;
+}
+
+const isFeedMsg = (m: unknown): m is FeedMsg => (m as FeedMsg)?.type === 'reg_feed_change';
 
 /** Databases and design documents made current (accounts, registrations, every account db). */
 export async function ensureDatabases(store: DocumentStore, ctx: ProcessContext): Promise<void> {
@@ -164,22 +227,34 @@ export const RegServer: GenListenerBehaviour<State, RegServerArgs, Call, Cast> =
     ctx.trapExit(true);
     const regs = await TableKeeper.claim<string, Registration>(ctx, REG_TABLES, REGS_TABLE);
     const users = await TableKeeper.claim<string, readonly string[]>(ctx, REG_TABLES, REG_USERS_TABLE);
+    const feedSeq = await TableKeeper.claim<string, string>(ctx, REG_TABLES, REG_FEED_TABLE);
     const table = new RegistrationTable(regs.table, users.table, args.store, REGISTRATIONS_DB);
     ctx.monitor(REG_STORE);
     const s: State = {
       table,
+      feed: undefined,
+      feedSeq: feedSeq.table,
+      gone: new Map(),
       startedAt: Date.now(),
       sweepIntervalMs: args.settings.sweepIntervalMs,
       jobs: new Map(),
       nextTag: 0,
     };
-    if (regs.inherited && users.inherited) {
+    const since = s.feedSeq.lookup('seq');
+    if (regs.inherited && users.inherited && since !== undefined) {
+      // The feed goes on from the last change the predecessor applied: deletes made
+      // through other nodes meanwhile still reach the inherited tables.
+      s.feed = followRegistrations(args.store, ctx, since);
       ctx.log.info(
         { registrations: table.size, queue: args.settings.queue },
         'registrar: registrations kept across the restart',
       );
     } else {
       await ensureDatabases(args.store, ctx);
+      // Followed before the tables are read: a delete after the read is heard.
+      s.feed = followRegistrations(args.store, ctx, 'now');
+      await s.feed.ready;
+      s.feedSeq.insert('seq', String(s.feed.lastSeq));
       const primed = await table.prime(Date.now());
       noteRevs(ctx, primed.revs);
       submit(s, ctx, primed.deletes, { kind: 'prime', expired: primed.deletes.length });
@@ -204,7 +279,20 @@ export const RegServer: GenListenerBehaviour<State, RegServerArgs, Call, Cast> =
     };
   },
   handleInfo(msg, s, ctx) {
+    if (isFeedMsg(msg)) {
+      if (msg.sub !== s.feed) return noreply(s);
+      const { change } = msg;
+      if (change.deleted) {
+        s.gone.set(change.id, { n: revNumber(change.rev), at: Date.now() });
+        if (s.table.drop(change.id))
+          ctx.log.debug({ id: change.id }, 'registration deleted through another node: forgotten');
+      }
+      s.feedSeq.insert('seq', String(change.seq));
+      return noreply(s);
+    }
     if (msg === 'sweep') {
+      const now = Date.now();
+      for (const [id, g] of s.gone) if (now - g.at > GONE_KEEP_MS) s.gone.delete(id);
       sweep(s, ctx, Date.now());
       ctx.sendAfter(s.sweepIntervalMs, 'sweep');
       return noreply(s);
@@ -250,7 +338,9 @@ export const RegServer: GenListenerBehaviour<State, RegServerArgs, Call, Cast> =
   },
   handleCast(msg, s, ctx) {
     if (msg.op === 'adopt') {
-      const revs = s.table.adopt(msg.docs, Date.now());
+      // A document read before its deletion reached the feed is not kept.
+      const docs = msg.docs.filter((d) => revNumber(d._rev) > (s.gone.get(d._id)?.n ?? 0));
+      const revs = s.table.adopt(docs, Date.now());
       noteRevs(ctx, revs);
       if (revs.length > 0)
         ctx.log.debug({ adopted: revs.length }, 'registrations found in the database kept');

@@ -10,6 +10,11 @@
  *   id, error?}`, one per id (`error` when the store refused that document: it is then
  *   dropped). Later writes of an id before it is flushed supersede earlier ones and share
  *   their completion. `noteRevs(ctx, [[id, rev]])` tells revisions read elsewhere.
+ * - A put marked `supersede` (a new Contact for a user) also deletes, in the same bulk
+ *   write, every other registration document of its Realm + Username that the batch does
+ *   not write (one by_user_realm read per batch that has such puts): the documents other
+ *   nodes stored for the user's old Contacts. A delete that fails (conflict: written again
+ *   meanwhile) is logged and left.
  * - Pending writes live in the table `registrar_reg_writes` (id -> the latest document
  *   and who waits for it), claimed from the registrar's TableKeeper (`reg_tables`): a row
  *   leaves it only once the database has the document. A crash of reg_store (batch in
@@ -59,6 +64,8 @@ export interface RegWrite {
   id: string;
   /** The document to store, or null to delete the id. */
   doc: Doc | null;
+  /** The document replaces every other registration of its Realm + Username in the database. */
+  supersede?: true;
 }
 export interface RegWritten {
   type: 'reg_store_written';
@@ -71,6 +78,8 @@ type Waiter = { to: Pid; tag: unknown };
 /** A pending write: `seq` grows with each write of the id, so a result knows if it is stale. */
 interface Row {
   doc: Doc | null;
+  /** A put that replaces the user's other documents (kept while the id is pending). */
+  supersede?: boolean;
   seq: number;
   conflicts: number;
   waiters: readonly Waiter[];
@@ -87,6 +96,9 @@ type BatchOutcome =
       ok: true;
       learned: Array<[string, string]>;
       results: Array<{ id: string; seq: number; rev?: string; error?: { code: string; reason: string } }>;
+      /** Other documents of superseding users deleted, and those that could not be. */
+      superseded: string[];
+      supersedeFailed: Array<{ id: string; code: string }>;
     };
 
 interface Flight {
@@ -192,16 +204,26 @@ async function writeBatch(
         row.doc === null ? { _id: id, _rev: rev, _deleted: true } : { ...row.doc, _id: id, _rev: rev },
       );
     }
+    const olds = await supersededDocs(store, db, batch);
+    docs.push(...olds.map((o) => ({ _id: o.id, _rev: o.rev, _deleted: true })));
+    const superseded: string[] = [];
+    const supersedeFailed: Array<{ id: string; code: string }> = [];
     if (docs.length > 0) {
       const saved = await store.bulkSave(db, docs);
       saved.forEach((r, i) => {
+        if (i >= sent.length) {
+          const id = olds[i - sent.length]!.id;
+          if (r.ok) superseded.push(id);
+          else supersedeFailed.push({ id, code: r.error.code });
+          return;
+        }
         const [id, seq] = sent[i]!;
         results.push(
           r.ok ? { id, seq, rev: r.rev } : { id, seq, error: { code: r.error.code, reason: r.error.reason } },
         );
       });
     }
-    return { ok: true, learned, results };
+    return { ok: true, learned, results, superseded, supersedeFailed };
   } catch (err) {
     return {
       ok: false,
@@ -210,6 +232,37 @@ async function writeBatch(
       sent: batch.map(([id, row]) => [id, row.seq]),
     };
   }
+}
+
+/**
+ * The documents a batch's superseding puts replace: every registration document of their
+ * users (by_user_realm) whose id the batch does not write itself.
+ */
+async function supersededDocs(
+  store: DocumentStore,
+  db: string,
+  batch: Array<[string, Row]>,
+): Promise<Array<{ id: string; rev: string }>> {
+  const users = new Map<string, [string, string]>();
+  for (const [, row] of batch)
+    if (row.supersede === true && row.doc !== null) {
+      const key: [string, string] = [
+        String(row.doc.Realm).toLowerCase(),
+        String(row.doc.Username).toLowerCase(),
+      ];
+      users.set(key.join('\u0000'), key);
+    }
+  if (users.size === 0) return [];
+  const inBatch = new Set(batch.map(([id]) => id));
+  const res = await store.view(db, 'registrations/by_user_realm', {
+    keys: [...users.values()],
+    includeDocs: true,
+  });
+  return res.rows.flatMap((r) =>
+    r.doc !== undefined && r.doc !== null && !inBatch.has(r.doc._id)
+      ? [{ id: r.doc._id, rev: r.doc._rev }]
+      : [],
+  );
 }
 
 /** Applies a batch's outcome to the table (the handler's part). Answers whether it failed. */
@@ -235,6 +288,14 @@ function applyOutcome(s: State, ctx: ProcessContext, outcome: BatchOutcome): boo
   }
   s.retryAttempt = 0;
   for (const [id, rev] of outcome.learned) s.revs.set(id, rev);
+  for (const id of outcome.superseded) s.revs.delete(id);
+  if (outcome.superseded.length > 0)
+    ctx.log.debug({ ids: outcome.superseded }, 'registrations replaced through another node deleted');
+  for (const f of outcome.supersedeFailed) {
+    s.revs.delete(f.id);
+    // A conflict: the old document changed meanwhile (written again); its node keeps it.
+    ctx.log.warn({ id: f.id, code: f.code }, 'registrations: a replaced document could not be deleted');
+  }
   for (const r of outcome.results) {
     const row = s.pending.lookup(r.id);
     const current = row !== undefined && row.seq === r.seq;
@@ -295,6 +356,7 @@ export const RegStore: GenServerBehaviour<State, RegStoreArgs, 'stats', Cast> = 
         const row = s.pending.lookup(w.id);
         s.pending.insert(w.id, {
           doc: w.doc,
+          supersede: w.doc !== null && (w.supersede === true || (row?.supersede ?? false)),
           seq: (row?.seq ?? 0) + 1,
           conflicts: 0,
           waiters: [...(row?.waiters ?? []), { to: msg.notify, tag: msg.tag }],

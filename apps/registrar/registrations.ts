@@ -13,12 +13,16 @@
  *   writes): `apply(regSuccess, now)`: the contact is cleaned and hashed into the
  *   registration's id. Expires 0 (or Status Unregistered) removes that registration.
  *   Otherwise, if the id is known, the entry is updated; if not, the user's older
- *   registrations (realm + username) are removed first, from tables and database. Then
+ *   registrations (realm + username) are removed first, from tables and database, and
+ *   the new document's write is marked `supersede`: reg_store also deletes the user's
+ *   other documents that this node never held (stored through another node). Then
  *   the registration and the user's id list are written. Answers what happened (stored |
  *   updated | removed | rejected with a reason) and `writes`, the database writes it
  *   implies, which reg_server hands to reg_store (reg-store.ts). The table part is
  *   synchronous, so the order of reg_server's mailbox decides; this module does no I/O
  *   but `prime`'s read.
+ * - `drop(id)` forgets a registration whose document another node deleted (reg_server
+ *   hears it on the database's change feed), without a write.
  * - `adopt(docs, now)` takes registrations another node stored (found by a reg_query in
  *   the database) and answers their revisions; `sweep(now)` drops expired registrations
  *   from the tables and answers the deletes; `prime(now)` reads every registration
@@ -35,6 +39,8 @@ import type { RegWrite } from './reg-store.ts';
 
 export const REGS_TABLE = 'registrar_registrations';
 export const REG_USERS_TABLE = 'registrar_reg_users';
+/** reg_server's place in the registrations database's change feed (`seq`). */
+export const REG_FEED_TABLE = 'registrar_reg_feed';
 
 export interface Registration {
   id: string;
@@ -121,7 +127,15 @@ export class RegistrationTable extends RegistrationView {
           .filter((old) => old !== id)
           .map((old) => this.remove(old));
     this.keep(reg);
-    return { result: known ? 'updated' : 'stored', id, writes: [...removals, { id, doc: toDoc(reg) }] };
+    const write: RegWrite = known ? { id, doc: toDoc(reg) } : { id, doc: toDoc(reg), supersede: true };
+    return { result: known ? 'updated' : 'stored', id, writes: [...removals, write] };
+  }
+
+  /** Forgets a registration whose document is gone (deleted by another node); answers if it was held. */
+  drop(id: string): boolean {
+    if (!this.regs.member(id)) return false;
+    this.remove(id);
+    return true;
   }
 
   remove(id: string): RegWrite {

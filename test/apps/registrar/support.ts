@@ -30,6 +30,8 @@ export const CTX = { appName: 'kamailio', appVersion: '5.6.3', node: 'kamailio@p
 export interface Harness {
   rt: Runtime;
   bus: BusTransport;
+  /** The embedded broker (undefined on RabbitMQ). */
+  broker: EmbeddedBroker | undefined;
   store: DocumentStore;
   storeDir: string;
   req: Requester;
@@ -42,27 +44,39 @@ export interface Harness {
 }
 
 export async function startHarness(
-  opts: { storeDir?: string; busUrl?: string; store?: DocumentStore } = {},
+  opts: {
+    storeDir?: string;
+    busUrl?: string;
+    store?: DocumentStore;
+    /** Another harness's broker (embedded bus): two registrars on one bus. */
+    broker?: EmbeddedBroker;
+    /** The registrar's queue name; two harnesses given the same one share its work. */
+    queue?: string;
+    node?: string;
+  } = {},
 ): Promise<Harness> {
-  const { logger, lines } = memoryLogger('registrar-test@localhost', 'debug');
-  const rt = new Runtime({ node: 'registrar-test@localhost', logger });
+  const node = opts.node ?? 'registrar-test@localhost';
+  const { logger, lines } = memoryLogger(node, 'debug');
+  const rt = new Runtime({ node, logger });
+  const broker = opts.busUrl ? undefined : (opts.broker ?? new EmbeddedBroker());
   const bus = createTransport({
     url: opts.busUrl ?? 'embedded',
     logger,
-    embeddedBroker: opts.busUrl ? undefined : new EmbeddedBroker(),
+    embeddedBroker: broker,
     namePrefix: `fife-reg-${randomBytes(3).toString('hex')}`,
   });
   await bus.start();
   await bus.assertExchanges(busExchangeSpecs().map((e) => ({ name: e.name, type: e.type })));
   const storeDir = opts.storeDir ?? tmpDir('fife-registrar-');
   const store = opts.store ?? new EmbeddedStore({ dir: storeDir, logger });
-  const queue = `registrar_listener_${randomBytes(4).toString('hex')}`;
+  const queue = opts.queue ?? `registrar_listener_${randomBytes(4).toString('hex')}`;
   const req = new Requester({ transport: bus, logger, timeoutMs: 3000 });
   await req.start();
   let sup: Pid | undefined;
   const h: Harness = {
     rt,
     bus,
+    broker,
     store,
     storeDir,
     req,
