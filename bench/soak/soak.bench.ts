@@ -17,14 +17,22 @@
  * `callee<i>`, a phone registered on switch i that answers after 200 ms and hangs up 3 s
  * later. A call is placed every CALL_EVERY_MS, on each switch in turn, for the whole run.
  *
- * Each round, ROUND_PHONES new devices are provisioned and registered by SIPp (REGISTER,
- * 401, REGISTER with digest, 200; Expires 3600). At the end the schedules are stopped, the
- * nodes are waited ready, and every phone provisioned is asked with reg_query (asked again
- * while unanswered, up to a deadline).
+ * Phones: a steady pool of POOL_PHONES devices. Each round registers the next ROUND_PHONES
+ * of the pool with SIPp (REGISTER, 401, REGISTER with digest, 200; Expires 3600): the
+ * pool's first pass provisions and registers each phone, later passes re-register it from
+ * SIPp's new port, so from a new Contact, as a phone that moved (it goes through whichever
+ * node the shared queue hands it to). The cluster then holds a constant number of
+ * registrations, and each must be answered at its latest Contact only. At the end the
+ * schedules are stopped, the nodes are waited ready, and every phone is asked with
+ * reg_query (asked again while unanswered or wrong, up to a deadline).
  *
  * `runSoak({minutes})` answers:
- * - `registrationsLost`: phones SIPp saw registered (200) minus phones reg_query finds at
- *   the end, never below 0 (target 0);
+ * - `registered`: phones whose last round SIPp saw all registered (200): their latest
+ *   Contact is known. `foundAtEnd`: those of them reg_query answers with that Contact and
+ *   no other. `registrationsLost` = registered - foundAtEnd (target 0): a phone not found,
+ *   or answered at an old Contact. Phones whose last round had a failure (the REGISTER may
+ *   or may not have landed) are `uncertain`: counted, and found when answered at either
+ *   the old or the new Contact;
  * - `calls`: placed, bridged, and abandoned (not bridged 15 s after it was placed: the
  *   bench hangs the caller up, as a caller hearing nothing would; chaos makes some, e.g. a
  *   route_req lost with the bus severed);
@@ -63,7 +71,6 @@ import { runSipp, type SippUser } from '../../test/support/sipp.ts';
 import {
   pollUntil,
   regQuery,
-  regQueryFound,
   startClusterNode,
   stopClusterNodes,
   type ClusterNode,
@@ -84,6 +91,7 @@ const REALM = 'soak.fife.test';
 const QUEUE = 'registrar_listener';
 const NODES = ['s1@localhost', 's2@localhost', 's3@localhost'];
 const ROUND_PHONES = 20;
+const POOL_PHONES = 160;
 const ROUND_GAP_MS = 2000;
 const CALL_EVERY_MS = 500;
 const STOP_LIMIT_MS = 30_000;
@@ -105,8 +113,13 @@ export interface SoakResult {
   phones: number;
   sippSuccessful: number;
   sippFailed: number;
+  registered: number;
   foundAtEnd: number;
   registrationsLost: number;
+  uncertain: number;
+  uncertainFound: number;
+  /** Up to 10 phones lost, with what reg_query answered. */
+  lostSample: string[];
   calls: { placed: number; bridged: number; abandoned: number };
   callsStuck: number;
   /** The parts of callsStuck: A-legs up past their deadline, legs left, calls with processes left. */
@@ -302,18 +315,22 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
           warmupMs(runMs),
         )
       : undefined;
-    const phones: SippUser[] = [];
+    const pool: SippUser[] = Array.from({ length: POOL_PHONES }, (_, k) => ({
+      user: `soak${k}`,
+      realm: REALM,
+      password: `pw-${randomBytes(4).toString('hex')}`,
+    }));
+    /** Per phone registered at least once: the Contacts reg_query may answer, and whether that is sure. */
+    const latest = new Map<string, { contacts: string[]; certain: boolean }>();
     let sippSuccessful = 0;
     let sippFailed = 0;
     const end = Date.now() + runMs;
     for (let round = 0; Date.now() < end; round++) {
-      const batch = Array.from({ length: ROUND_PHONES }, (_, k) => ({
-        user: `soak${round}_${k}`,
-        realm: REALM,
-        password: `pw-${randomBytes(4).toString('hex')}`,
-      }));
-      for (const p of batch) await addDevice(store, { realm: REALM, username: p.user, password: p.password });
-      phones.push(...batch);
+      const first = (round * ROUND_PHONES) % POOL_PHONES;
+      const batch = pool.slice(first, first + ROUND_PHONES);
+      if (round * ROUND_PHONES < POOL_PHONES)
+        for (const p of batch)
+          await addDevice(store, { realm: REALM, username: p.user, password: p.password });
       const r = await runSipp({
         target: `127.0.0.1:${kamailio.port}`,
         scenario: REGISTER_XML,
@@ -321,9 +338,17 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
         rate: 20,
         timeoutMs: 30_000,
       });
-      sippSuccessful += Number.isFinite(r.successful) ? r.successful : 0;
+      const ok = Number.isFinite(r.successful) ? r.successful : 0;
+      sippSuccessful += ok;
       sippFailed += Number.isFinite(r.failed) ? r.failed : batch.length;
-      log(`soak: round ${round}: ${r.successful} registered, ${r.failed} failed`);
+      const allOk = ok === batch.length;
+      for (const p of batch) {
+        const contact = `sip:${p.user}@127.0.0.1:${r.port}`;
+        const before = latest.get(p.user);
+        if (allOk) latest.set(p.user, { contacts: [contact], certain: true });
+        else latest.set(p.user, { contacts: [...(before?.contacts ?? []), contact], certain: false });
+      }
+      log(`soak: round ${round}: ${r.successful} registered, ${r.failed} failed (port ${r.port})`);
       await new Promise((res) => setTimeout(res, ROUND_GAP_MS));
     }
     await sampler.stop();
@@ -337,32 +362,47 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     const { aLegs, legsLeft, onNodes, procs: leftProcs } = await callsLeft(calls, switches, nodes);
 
     log('soak: schedules stopped, nodes ready; asking reg_query for every phone');
-    // Every phone asked; one not answered in time (or not found yet) is asked again.
-    let missing = phones.map((p) => p.user);
+    // Every phone asked; one not answered in time (or not right yet) is asked again.
+    let missing = [...latest.keys()];
+    const answers = new Map<string, string>();
     const deadline = Date.now() + 60_000;
     while (missing.length > 0 && Date.now() < deadline) {
       const still: string[] = [];
       for (let k = 0; k < missing.length; k += 10)
         await Promise.all(
           missing.slice(k, k + 10).map(async (user) => {
-            const a = await regQuery(req!, REALM, user).catch(() => undefined);
-            if (a === undefined || !regQueryFound(a, `sip:${user}@127.0.0.1`)) still.push(user);
+            const a = await regQuery(req!, REALM, user).catch((err: Error) => err);
+            const got = a instanceof Error ? undefined : answeredContacts(a);
+            answers.set(user, a instanceof Error ? a.message : JSON.stringify(got ?? a['Event-Name']));
+            const want = latest.get(user)!.contacts;
+            if (got === undefined || got.length !== 1 || !want.some((c) => sameContact(got[0]!, c)))
+              still.push(user);
           }),
         );
       if (still.length === missing.length) break;
       missing = still;
     }
-    const foundAtEnd = phones.length - missing.length;
+    const lostSet = new Set(missing);
+    const certain = [...latest].filter(([, v]) => v.certain).map(([u]) => u);
+    const uncertain = [...latest].filter(([, v]) => !v.certain).map(([u]) => u);
+    const foundAtEnd = certain.filter((u) => !lostSet.has(u)).length;
     const nodeExits = Object.fromEntries(nodes.map((n) => [n.name, n.proc.child.exitCode]));
     const stopKilled = await stopClusterNodes(nodes, STOP_LIMIT_MS);
     return {
       minutes: opts.minutes,
       seed,
-      phones: phones.length,
+      phones: latest.size,
       sippSuccessful,
       sippFailed,
+      registered: certain.length,
       foundAtEnd,
-      registrationsLost: Math.max(0, sippSuccessful - foundAtEnd),
+      registrationsLost: certain.length - foundAtEnd,
+      uncertain: uncertain.length,
+      uncertainFound: uncertain.filter((u) => !lostSet.has(u)).length,
+      lostSample: certain
+        .filter((u) => lostSet.has(u))
+        .slice(0, 10)
+        .map((u) => `${u}: wanted ${latest.get(u)!.contacts.join(' or ')}, answered ${answers.get(u)}`),
       calls: { placed: calls.placed, bridged: calls.bridged, abandoned: calls.abandoned },
       callsStuck: aLegs.length + legsLeft.length + onNodes.length,
       stuck: { aLegs, legsLeft, onNodes, procs: leftProcs },
@@ -391,6 +431,16 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   }
 }
 
+/** The Contacts a reg_query answer lists; undefined when it is not a reg_query_resp. */
+function answeredContacts(a: { 'Event-Name'?: unknown; Fields?: unknown }): string[] | undefined {
+  if (a['Event-Name'] !== 'reg_query_resp' || !Array.isArray(a.Fields)) return undefined;
+  return (a.Fields as Array<{ Contact?: unknown }>).map((f) => String(f.Contact));
+}
+
+/** Whether an answered Contact (maybe `<...>` with parameters) is `sip:user@host:port`. */
+const sameContact = (answered: string, contact: string): boolean =>
+  new RegExp(`^<?${contact.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![0-9])`).test(answered);
+
 export function printSoak(r: SoakResult, log: (s: string) => void = (s) => console.log(s)): void {
   const kv = (m: Record<string, number>) =>
     Object.entries(m)
@@ -399,8 +449,9 @@ export function printSoak(r: SoakResult, log: (s: string) => void = (s) => conso
       .join(', ') || 'none';
   log(`soak ${r.minutes} min, seed ${r.seed}`);
   log(
-    `registrations lost: ${r.registrationsLost} (phones ${r.phones}, SIPp 200 ${r.sippSuccessful}, SIPp failed ${r.sippFailed}, found by reg_query at the end ${r.foundAtEnd})`,
+    `registrations lost: ${r.registrationsLost} (phones ${r.phones}, ${r.registered} with their last REGISTER answered 200, of which ${r.foundAtEnd} answered by reg_query at that Contact only; REGISTERs: SIPp 200 ${r.sippSuccessful}, failed ${r.sippFailed}; phones whose last round had a failure ${r.uncertain}, found at the old or new Contact ${r.uncertainFound})`,
   );
+  for (const l of r.lostSample) log(`  lost: ${l}`);
   log(
     `calls stuck: ${r.callsStuck} (placed ${r.calls.placed}, bridged ${r.calls.bridged}, abandoned ${r.calls.abandoned}, ended without a bridge ${r.calls.placed - r.calls.bridged - r.calls.abandoned - r.stuck.aLegs.length}; A-legs up past their deadline ${r.stuck.aLegs.length}, legs left on the switches ${r.stuck.legsLeft.length}, calls with processes left on nodes ${r.stuck.onNodes.length})`,
   );

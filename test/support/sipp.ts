@@ -29,6 +29,8 @@ export interface SippResult {
   rate: number;
   stats: Record<string, string>;
   output: string;
+  /** The local UDP port SIPp ran on: the port of the Contact its REGISTERs carried. */
+  port: number;
 }
 
 export async function runSipp(opts: {
@@ -110,6 +112,7 @@ export async function runSipp(opts: {
       rate: successful / (wallMs / 1000),
       stats,
       output,
+      port,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
