@@ -10,7 +10,8 @@
  *   fails at once.
  * - `follow` long-polls `_changes` (never a continuous feed, which compressing proxies
  *   buffer) with `pollTimeoutMs` (default 25000) and stops at once on `stop()` by aborting
- *   the request in flight (node:http, not nano: see feedGet), however long it waited.
+ *   the request in flight (node:http, not nano: see rawGet), however long it waited.
+ * - Attachments are read with node:http too (rawGet), as bytes, within the request timeout.
  *   After a failure it waits on a timer as the kernel's backoff says (`backoff` over
  *   FEED_BACKOFF: 100 ms doubling to 5 s, jittered), and goes on from the last sequence
  *   seen.
@@ -225,28 +226,22 @@ export class CouchStore implements DocumentStore {
     checkAttachmentName(name, { database: dbName, id });
     const ctx = { op: 'getAttachment', database: dbName, id };
     // Not through nano: it decodes text/* answers as strings, which would corrupt binary data.
-    const url = `${this.plainUrl}/${encodeURIComponent(dbName)}/${docPath(id)}/${encodeURIComponent(name)}`;
-    let res: Response;
-    let data: Buffer;
-    try {
-      res = await fetch(url, {
-        headers: this.authHeader === undefined ? {} : { authorization: this.authHeader },
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-      data = Buffer.from(await res.arrayBuffer());
-    } catch (err) {
-      throw toStoreError(err, ctx);
-    }
+    const url = new URL(
+      `${this.plainUrl}/${encodeURIComponent(dbName)}/${docPath(id)}/${encodeURIComponent(name)}`,
+    );
+    const res = await abortAfter(new AbortController(), this.timeoutMs, (signal) =>
+      this.rawGet(url, '*/*', signal, ctx),
+    );
     if (res.status !== 200) {
       let body: Record<string, unknown>;
       try {
-        body = JSON.parse(data.toString('utf8')) as Record<string, unknown>;
+        body = JSON.parse(res.data.toString('utf8')) as Record<string, unknown>;
       } catch {
-        body = { reason: data.toString('utf8').slice(0, 200) };
+        body = { reason: res.data.toString('utf8').slice(0, 200) };
       }
       throw toStoreError({ statusCode: res.status, ...body }, ctx);
     }
-    return { data, contentType: res.headers.get('content-type') ?? 'application/octet-stream' };
+    return { data: res.data, contentType: res.contentType ?? 'application/octet-stream' };
   }
 
   async removeAttachment(db: string, id: string, name: string, rev: string): Promise<SaveResult> {
@@ -409,15 +404,8 @@ export class CouchStore implements DocumentStore {
     return sub;
   }
 
-  /**
-   * One GET of a change feed (`/db` for its update_seq, `/db/_changes`) with node:http, not
-   * nano (fetch): a feed waits long on its request, and such a request was found to stop
-   * settling once garbage collection ran while it waited: with nano's request an abort
-   * no longer reached it (a feed's stop, hence the store's close and the node's stop,
-   * waited for ever), with a bare fetch its answer never arrived. node:http's request and
-   * response are held by their socket for as long as it is open.
-   */
-  private feedGet(
+  /** One GET of a change feed (`/db` for its update_seq, `/db/_changes`): its JSON answer. */
+  private async feedGet(
     name: string,
     path: string,
     qs: Record<string, string> | undefined,
@@ -426,7 +414,38 @@ export class CouchStore implements DocumentStore {
     const ctx = { op: 'follow', database: name };
     const query = qs === undefined ? '' : `?${new URLSearchParams(qs).toString()}`;
     const url = new URL(`${this.plainUrl}/${encodeURIComponent(name)}${path}${query}`);
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const res = await this.rawGet(url, 'application/json', signal, ctx);
+    const text = res.data.toString('utf8');
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new StoreError('failed', `not JSON (HTTP ${res.status}): ${text.slice(0, 200)}`, {
+        ...ctx,
+        status: res.status,
+      });
+    }
+    if (res.status === 200) return body;
+    throw toStoreError({ statusCode: res.status, ...(body as object) }, ctx);
+  }
+
+  /**
+   * One GET with node:http, not nano or fetch, for the requests that wait long or carry
+   * bytes (change feeds, attachments): such a request was found to stop settling once
+   * garbage collection ran while it waited. With nano's request an abort no longer reached
+   * it (a feed's stop, hence the store's close and the node's stop, waited for ever); with
+   * a bare fetch its answer never arrived. node:http's request and response are held by
+   * their socket for as long as it is open, and the abort always reaches them. Answers the
+   * status, content type and body, whatever the status; rejects with a StoreError when the
+   * request fails, is aborted or the answer is cut short.
+   */
+  private rawGet(
+    url: URL,
+    accept: string,
+    signal: AbortSignal,
+    ctx: StoreErrorContext,
+  ): Promise<{ status: number; contentType: string | undefined; data: Buffer }> {
+    const headers: Record<string, string> = { accept };
     if (this.authHeader !== undefined) headers.authorization = this.authHeader;
     return new Promise((resolve, reject) => {
       const fail = (err: unknown): void => reject(toStoreError(err, ctx));
@@ -439,20 +458,11 @@ export class CouchStore implements DocumentStore {
           res.on('error', fail);
           res.on('close', () => {
             if (!res.complete) return fail(signal.aborted ? signal.reason : new Error('answer cut short'));
-            const text = Buffer.concat(chunks).toString('utf8');
-            let body: unknown;
-            try {
-              body = JSON.parse(text);
-            } catch {
-              return reject(
-                new StoreError('failed', `not JSON (HTTP ${res.statusCode}): ${text.slice(0, 200)}`, {
-                  ...ctx,
-                  status: res.statusCode,
-                }),
-              );
-            }
-            if (res.statusCode === 200) resolve(body);
-            else fail({ statusCode: res.statusCode, ...(body as object) });
+            resolve({
+              status: res.statusCode ?? 0,
+              contentType: res.headers['content-type'],
+              data: Buffer.concat(chunks),
+            });
           });
         },
       );
@@ -490,7 +500,7 @@ export class CouchStore implements DocumentStore {
   }
 
   /** One request through nano, failing at the timeout whether or not nano's own promise
-   *  hears the abort (it does not once garbage collection ran while it waited: see feedGet). */
+   *  hears the abort (it does not once garbage collection ran while it waited: see rawGet). */
   private async call<T = unknown>(req: Request, ctx: StoreErrorContext): Promise<T> {
     try {
       return (await abortAfter(new AbortController(), this.timeoutMs, (signal) =>

@@ -79,18 +79,26 @@ describe.skipIf(!gate.available)('CouchDB change feed stop', () => {
       requestTimeoutMs: 500,
     });
     try {
-      const got = store.get('somedb', 'doc').then(
-        () => undefined,
-        (err: unknown) => err,
-      );
-      while (held.length === 0) await new Promise((r) => setImmediate(r));
-      for (let i = 0; i < 5; i++) {
-        gc();
-        await new Promise((r) => setImmediate(r));
+      // A document read (through nano) and an attachment read (its own request).
+      const reads = [
+        () => store.get('somedb', 'doc'),
+        () => store.getAttachment('somedb', 'doc', 'greeting.wav'),
+      ];
+      for (const read of reads) {
+        const before = held.length;
+        const got = read().then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+        while (held.length === before) await new Promise((r) => setImmediate(r));
+        for (let i = 0; i < 5; i++) {
+          gc();
+          await new Promise((r) => setImmediate(r));
+        }
+        const err = await got;
+        expect(err).toBeInstanceOf(StoreError);
+        expect((err as StoreError).code).toBe('unavailable');
       }
-      const err = await got;
-      expect(err).toBeInstanceOf(StoreError);
-      expect((err as StoreError).code).toBe('unavailable');
     } finally {
       for (const end of held) end();
       await store.close();
