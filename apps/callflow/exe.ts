@@ -29,9 +29,9 @@
  *   does every `callCheckMs` (default CALL_CHECK_MS, Kazoo's cf_exe call sanity check
  *   period) while the flow runs: a call whose ecallmgr is gone (its node died, say) has no
  *   one left to publish its CHANNEL_DESTROY or answer `active`, and its executor ends
- *   instead of waiting for ever. terminate aborts
- *   the running module's handle, so its waits and timers end with it: nothing of the call
- *   is left.
+ *   instead of waiting for ever. The end of the process, however it ends (a kill
+ *   skips terminate), aborts the running module's handle, so its waits and timers end with
+ *   it and it sends nothing more: nothing of the call is left.
  */
 import {
   noreply,
@@ -89,6 +89,8 @@ interface State {
   steps: number;
   run: number;
   handle?: CallHandle;
+  /** The running module's handle, for the abort when the process ends, however it ends. */
+  readonly current: { handle?: CallHandle };
   gone: boolean;
   /** A channel_status_req is out: the timer that ends the executor without an answer. */
   statusTimer?: Ref;
@@ -126,6 +128,7 @@ function runBeside(s: State, ctx: ProcessContext, body: (h: CallHandle) => Promi
   s.handle?.abort('next node');
   const run = s.run + 1;
   const handle = handleFor(s, ctx);
+  s.current.handle = handle;
   body(handle).then(
     (result) => ctx.send(ctx.self, { type: 'cf_result', run, result }),
     (error: unknown) => ctx.send(ctx.self, { type: 'cf_crash', run, error }),
@@ -208,8 +211,20 @@ function onResult(s: State, r: Result, ctx: ProcessContext): NoReplyResult<State
 
 const Exe: GenListenerBehaviour<State, ExeArgs> = {
   name: 'callflow_exe',
-  init: (a, ctx) =>
-    ok({ a, log: ctx.log.child({ call_id: a.info.callId }), steps: 0, run: 0, gone: false, statusSeq: 0 }),
+  init(a, ctx) {
+    const current: State['current'] = {};
+    // A kill skips terminate: the module's waits and timers must end with the process anyway.
+    void ctx.runtime.awaitExit(ctx.self).then(() => current.handle?.abort('executor ended'));
+    return ok({
+      a,
+      log: ctx.log.child({ call_id: a.info.callId }),
+      steps: 0,
+      run: 0,
+      current,
+      gone: false,
+      statusSeq: 0,
+    });
+  },
   listen: (a) => ({
     queue: '',
     bindings: [{ exchange: 'callevt', routingKey: callEventKey('*', a.info.callId) }],
@@ -272,9 +287,6 @@ const Exe: GenListenerBehaviour<State, ExeArgs> = {
       default:
         return noreply(s);
     }
-  },
-  terminate(_reason, s) {
-    s.handle?.abort('executor ended');
   },
 };
 

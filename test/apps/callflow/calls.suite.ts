@@ -329,6 +329,46 @@ export function callflowSuite(start: (opts?: { callCheckMs?: number }) => Promis
     ]);
   });
 
+  it('an executor killed while its module waits (a menu waiting for digits): the module sends nothing more', async () => {
+    await h.putCallflow(
+      'cf-3002',
+      ['3002'],
+      node(
+        'answer',
+        {},
+        {
+          _: node(
+            'menu',
+            { prompt: 'silence_stream://20', timeout: 150, retries: 3 },
+            { max_retries: node('play', { id: 'http://media.test/retries.wav' }) },
+          ),
+        },
+      ),
+    );
+    const callId = h.call('3002');
+    // The prompt has played: the menu now waits for a digit, on a timer.
+    await h.app.waitEvent(
+      callId,
+      'CHANNEL_EXECUTE_COMPLETE',
+      (m) => m['Raw-Application-Data'] === 'silence_stream://20',
+    );
+    // A turn for the executor to hear it too (setup, not a timing: the figure below
+    // leaves the menu's 150 ms digit timer running either way).
+    await new Promise((r) => setTimeout(r, 30));
+    const exe = h.rt.whereis(exeName(callId))!;
+    const killed = h.rt.awaitExit(exe);
+    h.rt.exit(exe, 'kill');
+    await killed;
+    // Three menu timeouts' worth: a module left running would prompt again (no timeout
+    // branch: it retries).
+    await new Promise((r) => setTimeout(r, 600));
+    expect(h.executed(callId).filter((x) => x.startsWith('playback'))).toEqual([
+      'playback silence_stream://20',
+    ]);
+    h.sw.hangup(callId);
+    await callProcessesGone(h, callId);
+  });
+
   it('a callflow edited between two calls: the next call follows the new one', async () => {
     await h.putCallflow('cf-4000', ['4000'], node('play', { id: 'http://media.test/v1.wav' }));
     const first = h.call('4000');
