@@ -4,7 +4,8 @@
  *
  * Contract
  * - Started last under acdc_sup (rest_for_one) when the settings list no queues and no
- *   agents. It follows the account database's change feed, then reads every document
+ *   agents. It follows the account database's change feed (which ends with the process,
+ *   however it ends), then reads every document
  *   once (allDocs), so no edit made during the start is missed.
  * - A queue is a document with `pvt_type` queue (its `_id` the queue id; strategy,
  *   agent_ring_timeout, agent_wrapup_time, connection_timeout as in settings.ts). An agent
@@ -29,12 +30,7 @@ import {
   type GenServerBehaviour,
   type ProcessContext,
 } from '../../src/kernel/index.ts';
-import {
-  accountDbName,
-  type Change,
-  type ChangeSubscription,
-  type DocumentStore,
-} from '../../src/store/index.ts';
+import { accountDbName, type Change, type DocumentStore } from '../../src/store/index.ts';
 import { queueSettings, type QueueSettings } from './settings.ts';
 
 export const AGENTS_SUP = 'acdc_agents_sup';
@@ -57,7 +53,6 @@ export interface DirectoryArgs {
 interface State {
   readonly a: DirectoryArgs;
   readonly db: string;
-  readonly feed: ChangeSubscription;
   /** Started children: id -> the settings they were started with (JSON), and their child id. */
   readonly queues: Map<string, { key: string; child: string }>;
   readonly agents: Map<string, { key: string; child: string }>;
@@ -147,8 +142,10 @@ const Directory: GenServerBehaviour<State, DirectoryArgs> = {
       onError: (err) => ctx.log.error({ err, db }, 'acdc directory: change feed failed'),
       onRecover: () => ctx.send(ctx.self, { type: 'resync' } satisfies Msg),
     });
+    // However the process ends (a kill skips terminate), its feed ends with it.
+    ctx.signal.addEventListener('abort', () => void feed.stop(), { once: true });
     await feed.ready;
-    const s: State = { a, db, feed, queues: new Map(), agents: new Map() };
+    const s: State = { a, db, queues: new Map(), agents: new Map() };
     await sync(s, ctx);
     return ok(s);
   },
@@ -160,9 +157,6 @@ const Directory: GenServerBehaviour<State, DirectoryArgs> = {
       if (m.change.deleted || (typeof t === 'string' && RELEVANT.has(t))) await sync(s, ctx);
     }
     return noreply(s);
-  },
-  async terminate(_reason: unknown, s: State) {
-    await s.feed.stop();
   },
 };
 

@@ -10,7 +10,8 @@
  *   use fails the start with "crossbar cannot listen on HOST:PORT: the address is in use
  *   (...)" naming the settings to change. The port is free again by the time the
  *   process's exit is seen, however it ended (src/node/http-listen.ts), so a restarted
- *   incarnation can bind it.
+ *   incarnation can bind it. Its document cache's change feeds and its registrar
+ *   requester end with it too, a kill included (which skips terminate).
  * - Once listening, a store with no account yet gets one info line (`no account yet: ...`,
  *   field `api`) naming the commands that make the first login (`fife account add`,
  *   `fife user add`).
@@ -60,9 +61,13 @@ export const CrossbarHttp: GenServerBehaviour<State, CrossbarHttpArgs> = {
     const { host, port } = a.settings;
     // Reads of accounts and account documents come from a cache the change feeds keep true.
     const docs = new CrossbarDocCache(a.store, ctx.log);
+    let registrar: Requester | undefined;
+    // However the process ends (a kill skips terminate), its feeds and reply queue end with it.
+    ctx.signal.addEventListener('abort', () => void Promise.allSettled([registrar?.stop(), docs.close()]), {
+      once: true,
+    });
     const dbs = new Databases(docs.store, (db) => docs.watch(db));
     await dbs.system();
-    let registrar: Requester | undefined;
     if (a.bus !== undefined) {
       registrar = new Requester({ transport: a.bus, logger: ctx.log, timeoutMs: REG_QUERY_TIMEOUT_MS });
       await registrar.start();

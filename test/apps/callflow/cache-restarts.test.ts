@@ -11,37 +11,11 @@ import { Runtime, type Pid } from '../../../src/kernel/index.ts';
 import { memoryLogger } from '../../../src/kernel/log.ts';
 import { EmbeddedBroker, createTransport, type RecoveringTransport } from '../../../src/bus/index.ts';
 import { GenListener } from '../../../src/bus/gen-listener.ts';
-import { EmbeddedStore, type ChangeSubscription, type DocumentStore } from '../../../src/store/index.ts';
+import { EmbeddedStore } from '../../../src/store/index.ts';
+import { countingFeeds } from '../../support/counting-feeds.ts';
 import { addAccount } from '../../../apps/registrar/provisioning.ts';
 import { CF_CACHE, CfCache, cfAccount } from '../../../apps/callflow/cache.ts';
 import { tmpDir } from '../../support/tmp-dirs.ts';
-
-/** The store, with the subscriptions `follow` made and not yet stopped counted. */
-function countingFeeds(store: DocumentStore): { store: DocumentStore; open: () => number } {
-  const open = new Set<ChangeSubscription>();
-  const counted = new Proxy(store, {
-    get(target, key) {
-      if (key === 'follow')
-        return (...args: Parameters<DocumentStore['follow']>) => {
-          const sub = target.follow(...args);
-          open.add(sub);
-          return {
-            get lastSeq() {
-              return sub.lastSeq;
-            },
-            ready: sub.ready,
-            stop: async () => {
-              await sub.stop();
-              open.delete(sub);
-            },
-          } satisfies ChangeSubscription;
-        };
-      const v = Reflect.get(target, key) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
-  return { store: counted, open: () => open.size };
-}
 
 describe('callflow_cache killed', () => {
   const cleanup: Array<() => Promise<void>> = [];
