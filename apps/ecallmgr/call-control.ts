@@ -15,13 +15,16 @@
  *   Server-ID = the queue) and usurp_control (Fetch-ID = this routing's, Reason
  *   Route-Win) on `call.usurp_control.<call-id>`, and asks the node connection whether the
  *   call was destroyed while it was being routed (then it gets channel_gone). route_win
- *   is published confirmed and mandatory: when it comes back unroutable (the winner's
+ *   is published confirmed and mandatory, the broker's answer coming back as a message
+ *   (the mailbox is not held for it). When it comes back unroutable (the winner's
  *   queue is gone: the node that answered died), the call is routed again by the switch's
  *   router (router.ts `reroute`: the same route_req, a new Msg-ID), and route_win goes to
  *   the new winner (its Routes, for a bridge, queued as the first command); at most
  *   MAX_ROUTE_ROUNDS route_req rounds in all, then the call is hung up
  *   NO_ROUTE_DESTINATION (logged at warn with the call-id), as is a call no router can
  *   route again. usurp_control goes once, after the first route_win, whatever came of it.
+ *   A route_win the bus could not publish or confirm (down past publishTimeoutMs) is
+ *   logged at error; the call is left to that winner (it may have it).
  *   A winner that dies after its route_win was delivered is not noticed here: the call
  *   stays parked until the caller hangs up. A
  *   usurp_control for the call with another Fetch-ID (another ecallmgr routed it again)
@@ -179,6 +182,7 @@ type Msg =
   | { type: 'channel_gone' }
   | { type: 'channel_check' }
   | ReroutedMsg
+  | { type: 'route_win_out'; round: number; error?: unknown }
   | { type: 'timer'; input: 'keepalive_timeout' | 'node_timeout' };
 
 const MAX_COMMAND_BYTES = 1024 * 1024;
@@ -558,7 +562,7 @@ async function onConsuming(s: State, ctx: ProcessContext): Promise<void> {
     log.debug({ queue: queueName }, 'originated leg: control queue up');
     return;
   }
-  await sendRouteWin(s, ctx);
+  sendRouteWin(s, ctx);
   await publish(a.env, 'usurp_control', {
     'Call-ID': a.callId,
     'Fetch-ID': a.ccvs['Fetch-ID'],
@@ -572,31 +576,51 @@ async function onConsuming(s: State, ctx: ProcessContext): Promise<void> {
 }
 
 /**
- * Tells the current winner it won: route_win, confirmed and mandatory, to its queue. It
- * coming back unroutable (the winner's queue is gone) routes the call again (routeAgain).
- * Delivered: a bridge winner's Routes are queued as the call's first command.
+ * Tells the current winner it won: route_win, confirmed and mandatory, to its queue. The
+ * broker's answer comes back as `route_win_out` (the mailbox is not held for it: the
+ * winner's first command may come before the confirm).
  */
-async function sendRouteWin(s: State, ctx: ProcessContext): Promise<void> {
-  const { a, log, queueName, win } = s;
-  try {
-    await publishMandatory(
-      a.env,
-      'route_win',
-      {
-        'Call-ID': a.callId,
-        'Control-Queue': queueName,
-        'Custom-Channel-Vars': win.ccvs,
-        'Msg-ID': a.callId,
-        'Server-ID': queueName,
-        'Switch-Hostname': a.link.config.host,
-      },
-      win.controller,
-    );
-  } catch (err) {
-    if (!(err instanceof PublishUnroutableError)) throw err;
+function sendRouteWin(s: State, ctx: ProcessContext): void {
+  const { a, queueName, win, round } = s;
+  const self = ctx.self;
+  publishMandatory(
+    a.env,
+    'route_win',
+    {
+      'Call-ID': a.callId,
+      'Control-Queue': queueName,
+      'Custom-Channel-Vars': win.ccvs,
+      'Msg-ID': a.callId,
+      'Server-ID': queueName,
+      'Switch-Hostname': a.link.config.host,
+    },
+    win.controller,
+  ).then(
+    () => ctx.send(self, { type: 'route_win_out', round } satisfies Msg),
+    (error: unknown) => ctx.send(self, { type: 'route_win_out', round, error } satisfies Msg),
+  );
+}
+
+/**
+ * The broker's answer to route_win. Delivered: a bridge winner's Routes are queued as the
+ * call's first command. Unroutable (the winner's queue is gone): routeAgain. Anything else
+ * (the bus away past publishTimeoutMs, the confirm lost): it may or may not have arrived,
+ * so the call is left to that winner, logged at error.
+ */
+function onRouteWinOut(s: State, ctx: ProcessContext, m: { round: number; error?: unknown }): void {
+  const { a, log, win } = s;
+  if (m.round !== s.round) return log.warn({ round: m.round }, 'answer to an earlier route_win dropped');
+  if (m.error instanceof PublishUnroutableError) {
+    if (isOver(s.phase))
+      return log.info({ controller: win.controller }, 'route_win came back unroutable; the call is over');
     return routeAgain(s, ctx);
   }
-  log.debug({ controller: win.controller, queue: queueName, round: s.round }, 'route_win sent');
+  if (m.error !== undefined)
+    return log.error(
+      { err: String(m.error), controller: win.controller },
+      'route_win could not be published: the call is left to its winner, which may not have it',
+    );
+  log.debug({ controller: win.controller, queue: s.queueName, round: s.round }, 'route_win sent');
   if (win.routes !== undefined)
     GenServer.cast(s.rt, ctx.self, {
       type: 'command',
@@ -639,11 +663,11 @@ function routeAgain(s: State, ctx: ProcessContext): void {
 }
 
 /** The router found another winner: it gets route_win (unless the call ended meanwhile). */
-async function onRerouted(s: State, ctx: ProcessContext, m: ReroutedMsg): Promise<void> {
+function onRerouted(s: State, ctx: ProcessContext, m: ReroutedMsg): void {
   if (m.round !== s.round) return s.log.warn({ round: m.round }, 'stale re-route answer dropped');
   if (isOver(s.phase)) return s.log.info({ controller: m.controller }, 'call ended while routed again');
   s.win = { controller: m.controller, ccvs: m.ccvs, routes: m.routes };
-  await sendRouteWin(s, ctx);
+  sendRouteWin(s, ctx);
 }
 
 /** The leg the call was bridged to last, from its call_control; undefined if none or gone. */
@@ -759,7 +783,10 @@ export const CallControl: GenListenerBehaviour<State, CallControlArgs, { type: '
         onSwitchReply(s, ctx, m);
         break;
       case 'rerouted':
-        await onRerouted(s, ctx, m);
+        onRerouted(s, ctx, m);
+        break;
+      case 'route_win_out':
+        onRouteWinOut(s, ctx, m);
         break;
       case 'switch_event':
         if (m.ev.name === 'CHANNEL_HANGUP')
