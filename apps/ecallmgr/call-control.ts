@@ -14,7 +14,19 @@
  *   route_win to the winner's queue (Control-Queue = that queue, Msg-ID = Call-ID,
  *   Server-ID = the queue) and usurp_control (Fetch-ID = this routing's, Reason
  *   Route-Win) on `call.usurp_control.<call-id>`, and asks the node connection whether the
- *   call was destroyed while it was being routed (then it gets channel_gone). A
+ *   call was destroyed while it was being routed (then it gets channel_gone). route_win
+ *   is published confirmed and mandatory, the broker's answer coming back as a message
+ *   (the mailbox is not held for it). When it comes back unroutable (the winner's
+ *   queue is gone: the node that answered died), the call is routed again by the switch's
+ *   router (router.ts `reroute`: the same route_req, a new Msg-ID), and route_win goes to
+ *   the new winner (its Routes, for a bridge, queued as the first command); at most
+ *   MAX_ROUTE_ROUNDS route_req rounds in all, then the call is hung up
+ *   NO_ROUTE_DESTINATION (logged at warn with the call-id), as is a call no router can
+ *   route again. usurp_control goes once, after the first route_win, whatever came of it.
+ *   A route_win the bus could not publish or confirm (down past publishTimeoutMs) is
+ *   logged at error; the call is left to that winner (it may have it).
+ *   A winner that dies after its route_win was delivered is not noticed here: the call
+ *   stays parked until the caller hangs up. A
  *   usurp_control for the call with another Fetch-ID (another ecallmgr routed it again)
  *   stops the process, `normal`,
  *   without touching the call. After a restart it asks the switch whether the channel still
@@ -90,10 +102,11 @@ import {
   type Runtime,
 } from '../../src/kernel/index.ts';
 import { callEventKey } from '../../src/api/index.ts';
-import type { BusTransport, Envelope } from '../../src/bus/index.ts';
+import { PublishUnroutableError, type BusTransport, type Envelope } from '../../src/bus/index.ts';
 import { GenListener, type GenListenerBehaviour, type GenListenerEvent } from '../../src/bus/gen-listener.ts';
 import { EslChannelGoneError, EslCommandError, EslDisconnectedError } from '../../src/switch/index.ts';
-import { names, publish, type EcallmgrEnv, type SwitchLink } from './context.ts';
+import { names, publish, publishMandatory, type EcallmgrEnv, type SwitchLink } from './context.ts';
+import type { RerouteMsg, ReroutedMsg } from './router.ts';
 import { NodeDownError, castSwitchOp, switchUp, type SwitchOp, type SwitchReply } from './node-ops.ts';
 import { appOf, insertCommand } from './insert-at.ts';
 import { switchAction } from './switch-action.ts';
@@ -115,7 +128,12 @@ export interface CallControlArgs {
   readonly originated?: boolean;
   /** A bridge route_resp's Routes: dialled as the call's first command (bridge.ts). */
   readonly routes?: readonly unknown[];
+  /** The route_req that routed the call: asked again if route_win comes back (router.ts). */
+  readonly routeReq?: Envelope;
 }
+
+/** route_req rounds a call may take (the first included) while its winners are gone. */
+export const MAX_ROUTE_ROUNDS = 3;
 
 /** The call's table (`names.callTable`), owned by the call's supervisor: what every
  *  incarnation of its call_control must know of the ones before it. */
@@ -129,6 +147,10 @@ interface State {
   readonly queueName: string;
   /** Not the call's first call_control (route_win was sent by a predecessor). */
   restarted?: boolean;
+  /** Who route_win goes to (the args' winner, or a re-route's): see sendRouteWin. */
+  win: { controller: string; ccvs: Record<string, unknown>; routes: readonly unknown[] | undefined };
+  /** route_req rounds so far (1: the router's first). */
+  round: number;
   phase: Phase;
   queue: Envelope[];
   current: { cmd: Envelope; seq: number } | undefined;
@@ -147,7 +169,8 @@ type OpTag =
   | { op: 'break' }
   | { op: 'resync' }
   | { op: 'destroy_check' }
-  | { op: 'channel_check' };
+  | { op: 'channel_check' }
+  | { op: 'no_route_hangup' };
 
 type Msg =
   | SwitchReply
@@ -158,6 +181,8 @@ type Msg =
   | { type: 'node_up' }
   | { type: 'channel_gone' }
   | { type: 'channel_check' }
+  | ReroutedMsg
+  | { type: 'route_win_out'; round: number; error?: unknown }
   | { type: 'timer'; input: 'keepalive_timeout' | 'node_timeout' };
 
 const MAX_COMMAND_BYTES = 1024 * 1024;
@@ -503,6 +528,10 @@ function onSwitchReply(s: State, ctx: ProcessContext, m: SwitchReply): void {
           tag.op === 'resync' ? 'channel gone after a restart' : 'channel gone (periodic check)',
         );
       return;
+    case 'no_route_hangup':
+      if (m.error !== undefined)
+        s.log.error({ err: String(m.error) }, 'could not hang up the call nobody can take');
+      return;
     case 'destroy_check':
       return onDestroyCheck(
         s,
@@ -533,35 +562,112 @@ async function onConsuming(s: State, ctx: ProcessContext): Promise<void> {
     log.debug({ queue: queueName }, 'originated leg: control queue up');
     return;
   }
-  await publish(
-    a.env,
-    'route_win',
-    {
-      'Call-ID': a.callId,
-      'Control-Queue': queueName,
-      'Custom-Channel-Vars': a.ccvs,
-      'Msg-ID': a.callId,
-      'Server-ID': queueName,
-      'Switch-Hostname': a.link.config.host,
-    },
-    a.controllerQueue,
-  );
+  sendRouteWin(s, ctx);
   await publish(a.env, 'usurp_control', {
     'Call-ID': a.callId,
     'Fetch-ID': a.ccvs['Fetch-ID'],
     Reason: 'Route-Win',
     'Media-Node': a.env.node,
   });
-  log.debug({ controller: a.controllerQueue, queue: queueName }, 'route_win sent');
   // Events before this point had no process to go to: the node connection checks, in
   // its event order, that the call was not destroyed meanwhile.
   const node = s.rt.whereis(names.node(a.link.identity.name));
   if (node !== undefined) ctx.send(node, { type: 'call_started', callId: a.callId });
-  if (a.routes !== undefined)
+}
+
+/**
+ * Tells the current winner it won: route_win, confirmed and mandatory, to its queue. The
+ * broker's answer comes back as `route_win_out` (the mailbox is not held for it: the
+ * winner's first command may come before the confirm).
+ */
+function sendRouteWin(s: State, ctx: ProcessContext): void {
+  const { a, queueName, win, round } = s;
+  const self = ctx.self;
+  publishMandatory(
+    a.env,
+    'route_win',
+    {
+      'Call-ID': a.callId,
+      'Control-Queue': queueName,
+      'Custom-Channel-Vars': win.ccvs,
+      'Msg-ID': a.callId,
+      'Server-ID': queueName,
+      'Switch-Hostname': a.link.config.host,
+    },
+    win.controller,
+  ).then(
+    () => ctx.send(self, { type: 'route_win_out', round } satisfies Msg),
+    (error: unknown) => ctx.send(self, { type: 'route_win_out', round, error } satisfies Msg),
+  );
+}
+
+/**
+ * The broker's answer to route_win. Delivered: a bridge winner's Routes are queued as the
+ * call's first command. Unroutable (the winner's queue is gone): routeAgain. Anything else
+ * (the bus away past publishTimeoutMs, the confirm lost): it may or may not have arrived,
+ * so the call is left to that winner, logged at error.
+ */
+function onRouteWinOut(s: State, ctx: ProcessContext, m: { round: number; error?: unknown }): void {
+  const { a, log, win } = s;
+  if (m.round !== s.round) return log.warn({ round: m.round }, 'answer to an earlier route_win dropped');
+  if (m.error instanceof PublishUnroutableError) {
+    if (isOver(s.phase))
+      return log.info({ controller: win.controller }, 'route_win came back unroutable; the call is over');
+    return routeAgain(s, ctx);
+  }
+  if (m.error !== undefined)
+    return log.error(
+      { err: String(m.error), controller: win.controller },
+      'route_win could not be published: the call is left to its winner, which may not have it',
+    );
+  log.debug({ controller: win.controller, queue: s.queueName, round: s.round }, 'route_win sent');
+  if (win.routes !== undefined)
     GenServer.cast(s.rt, ctx.self, {
       type: 'command',
-      cmd: routesBridge(a.callId, a.routes, a.controllerQueue),
+      cmd: routesBridge(a.callId, win.routes, win.controller),
     } satisfies Cast);
+}
+
+/** route_win came back: another route_req round by the router, or, after MAX_ROUTE_ROUNDS
+ *  (or with no router to ask), the call is hung up NO_ROUTE_DESTINATION. */
+function routeAgain(s: State, ctx: ProcessContext): void {
+  const { a, log, win } = s;
+  const router = ctx.runtime.whereis(names.router(a.link.identity.name));
+  const exhausted = s.round >= MAX_ROUTE_ROUNDS;
+  if (exhausted || router === undefined || a.routeReq === undefined) {
+    const why = exhausted ? `after ${s.round} route_req rounds` : 'and no router runs to route it again';
+    log.warn(
+      { controller: win.controller, round: s.round },
+      `route_win came back unroutable (the winner's queue is gone) ${why}: hanging up NO_ROUTE_DESTINATION`,
+    );
+    ask(
+      s,
+      ctx,
+      { kind: 'hangup', callId: a.callId, cause: 'NO_ROUTE_DESTINATION' },
+      { op: 'no_route_hangup' },
+    );
+    return;
+  }
+  s.round++;
+  log.warn(
+    { controller: win.controller, round: s.round },
+    "route_win came back unroutable (the winner's queue is gone): routing the call again",
+  );
+  ctx.send(router, {
+    type: 'reroute',
+    callId: a.callId,
+    req: a.routeReq,
+    round: s.round,
+    control: ctx.self,
+  } satisfies RerouteMsg);
+}
+
+/** The router found another winner: it gets route_win (unless the call ended meanwhile). */
+function onRerouted(s: State, ctx: ProcessContext, m: ReroutedMsg): void {
+  if (m.round !== s.round) return s.log.warn({ round: m.round }, 'stale re-route answer dropped');
+  if (isOver(s.phase)) return s.log.info({ controller: m.controller }, 'call ended while routed again');
+  s.win = { controller: m.controller, ccvs: m.ccvs, routes: m.routes };
+  sendRouteWin(s, ctx);
 }
 
 /** The leg the call was bridged to last, from its call_control; undefined if none or gone. */
@@ -636,6 +742,8 @@ export const CallControl: GenListenerBehaviour<State, CallControlArgs, { type: '
       timer: undefined,
       checkTimer: undefined,
       otherLegs: new Set(),
+      win: { controller: a.controllerQueue, ccvs: a.ccvs, routes: a.routes },
+      round: 1,
     };
     s.checkTimer = ctx.sendAfter(a.env.settings.channelCheckMs, { type: 'channel_check' } satisfies Msg);
     const table: CallTable = Table.open(ctx, names.callTable(a.callId));
@@ -673,6 +781,12 @@ export const CallControl: GenListenerBehaviour<State, CallControlArgs, { type: '
         break;
       case 'switch_reply':
         onSwitchReply(s, ctx, m);
+        break;
+      case 'rerouted':
+        onRerouted(s, ctx, m);
+        break;
+      case 'route_win_out':
+        onRouteWinOut(s, ctx, m);
         break;
       case 'switch_event':
         if (m.ev.name === 'CHANNEL_HANGUP')

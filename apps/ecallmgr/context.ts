@@ -16,7 +16,8 @@
  * - `publish(env, id, fields, queue?)` builds the catalogue message `id` (App-Name
  *   ecallmgr) and publishes it where the catalogue says (a `queue` route needs `queue`),
  *   with the AMQP headers the entry asks for. It rejects when the message is invalid or
- *   the bus refuses; callers log it.
+ *   the bus refuses; callers log it. `publishMandatory` is the same, confirmed by the
+ *   broker and mandatory: it rejects with PublishUnroutableError when no queue took it.
  */
 import { build, destination, type BuildContext, type Envelope } from '../../src/api/index.ts';
 import { encodeJson, jsonProperties, type BusTransport } from '../../src/bus/index.ts';
@@ -77,19 +78,36 @@ export const buildContext = (env: EcallmgrEnv): BuildContext => ({
   node: env.node,
 });
 
-export async function publish(
+export function publish(
   env: EcallmgrEnv,
   id: string,
   fields: Record<string, unknown>,
   queue?: string,
 ): Promise<Envelope> {
+  return send(env, id, fields, queue, false);
+}
+
+export function publishMandatory(
+  env: EcallmgrEnv,
+  id: string,
+  fields: Record<string, unknown>,
+  queue?: string,
+): Promise<Envelope> {
+  return send(env, id, fields, queue, true);
+}
+
+async function send(
+  env: EcallmgrEnv,
+  id: string,
+  fields: Record<string, unknown>,
+  queue: string | undefined,
+  mandatory: boolean,
+): Promise<Envelope> {
   const msg = build(id, fields, buildContext(env));
   const d = destination(id, msg, queue);
-  await env.bus.publish(
-    d.exchange,
-    d.routingKey,
-    encodeJson(msg),
-    jsonProperties(Object.keys(d.headers).length > 0 ? { headers: d.headers } : undefined),
-  );
+  const props = jsonProperties(Object.keys(d.headers).length > 0 ? { headers: d.headers } : undefined);
+  if (mandatory)
+    await env.bus.publishConfirmed(d.exchange, d.routingKey, encodeJson(msg), { ...props, mandatory });
+  else await env.bus.publish(d.exchange, d.routingKey, encodeJson(msg), props);
   return msg;
 }

@@ -19,6 +19,14 @@
  *   the winner's Server-ID with CCVs Application-Name / Application-Node of the winner;
  *   Method bridge: its Routes, which call_control dials as the call's first command).
  *   A winner without Server-ID is logged and the call hung up.
+ *   The call's route_req goes to its call_control too (`routeReq`), for a re-route.
+ * - `{type:'reroute', callId, req, round, control}` (from a call's call_control, whose
+ *   route_win came back unroutable: the winner's queue is gone): the same route_req (a new
+ *   Msg-ID; every other field, Custom-Channel-Vars Fetch-ID included, as before) is
+ *   published again beside the mailbox and its replies picked as above. Error, no winner or
+ *   no Server-ID: the call is hung up as above. A winner: `{type:'rerouted', round,
+ *   controller, ccvs, routes}` goes to `control`, which sends it route_win. Its outcome
+ *   comes back as `routed` too (`rerouted`: the call is not counted twice).
  * - Failures (bus down, supervisor refusing) are logged with the call-id; the router
  *   carries on. Every log line about a call carries its call_id.
  */
@@ -30,6 +38,7 @@ import {
   unexpected,
   type GenServerBehaviour,
   type Logger,
+  type Pid,
   type ProcessContext,
   type Runtime,
 } from '../../src/kernel/index.ts';
@@ -46,8 +55,27 @@ export interface RouterArgs {
   readonly env: EcallmgrEnv;
 }
 
+/** A call_control whose route_win came back asks for another round (call-control.ts). */
+export interface RerouteMsg {
+  readonly type: 'reroute';
+  readonly callId: string;
+  readonly req: Envelope;
+  readonly round: number;
+  readonly control: Pid;
+}
+
+/** The answer to a RerouteMsg with a winner (no winner: the call is hung up). */
+export interface ReroutedMsg {
+  readonly type: 'rerouted';
+  readonly round: number;
+  readonly controller: string;
+  readonly ccvs: Record<string, unknown>;
+  readonly routes: readonly unknown[] | undefined;
+}
+
 type Msg =
   | { type: 'park'; ev: EslEvent }
+  | RerouteMsg
   | { type: 'routed'; callId: string | undefined; outcome: Outcome | undefined };
 
 interface State {
@@ -78,7 +106,8 @@ async function collect(s: State, req: Envelope, log: Logger): Promise<Envelope |
   }
 }
 
-type Outcome = 'routed' | 'hungup';
+/** 'rerouted': a call routed again (counted once, when first routed). */
+type Outcome = 'routed' | 'rerouted' | 'hungup';
 
 async function hangup(s: State, callId: string, cause: string, log: Logger): Promise<Outcome> {
   try {
@@ -87,6 +116,61 @@ async function hangup(s: State, callId: string, cause: string, log: Logger): Pro
     log.warn({ err: String(err), cause }, 'could not hang up the unrouted call');
   }
   return 'hungup';
+}
+
+/** What one route_req round decided: hang the call up, or who controls it. */
+type Decision =
+  | { kind: 'hangup'; cause: string }
+  | {
+      kind: 'win';
+      controller: string;
+      ccvs: Record<string, unknown>;
+      routes: readonly unknown[] | undefined;
+      app: unknown;
+      method: unknown;
+    };
+
+/** One route_req round: publishes `req`, picks the winner (logged when there is none). */
+async function routeRound(s: State, req: Envelope, log: Logger): Promise<Decision> {
+  const { env } = s.a;
+  const winner = await collect(s, req, log);
+  if (winner === undefined) {
+    log.warn(
+      { timeout_ms: env.settings.fetchTimeoutMs },
+      'no app routed the call: hanging up NO_ROUTE_DESTINATION',
+    );
+    return { kind: 'hangup', cause: 'NO_ROUTE_DESTINATION' };
+  }
+  if (winner.Method === 'error') {
+    const cause =
+      typeof winner['Route-Error-Code'] === 'string' && /^[A-Z_]+$/.test(winner['Route-Error-Code'])
+        ? winner['Route-Error-Code']
+        : 'CALL_REJECTED';
+    log.info({ app: winner['App-Name'], cause }, 'route_resp error: hanging up');
+    return { kind: 'hangup', cause };
+  }
+  const controller = winner['Server-ID'];
+  if (typeof controller !== 'string' || controller === '') {
+    log.error(
+      { app: winner['App-Name'] },
+      'winning route_resp has no Server-ID: nobody to send route_win to; hanging up',
+    );
+    return { kind: 'hangup', cause: 'NO_ROUTE_DESTINATION' };
+  }
+  const ccvs = {
+    ...(req['Custom-Channel-Vars'] as object),
+    ...((winner['Custom-Channel-Vars'] as object | undefined) ?? {}),
+    'Application-Name': winner['App-Name'],
+    'Application-Node': winner.Node,
+  };
+  return {
+    kind: 'win',
+    controller,
+    ccvs,
+    routes: winner.Method === 'bridge' && Array.isArray(winner.Routes) ? winner.Routes : undefined,
+    app: winner['App-Name'],
+    method: winner.Method,
+  };
 }
 
 /** Routes one parked call; reads the router's state, never changes it. */
@@ -112,52 +196,33 @@ export async function routeCall(s: State, ev: EslEvent, ctx: ProcessContext): Pr
     log.error({ err: String(err) }, 'route_req could not be built from the channel; hanging up');
     return hangup(s, callId, 'NO_ROUTE_DESTINATION', log);
   }
-  const winner = await collect(s, req, log);
-  if (winner === undefined) {
-    log.warn(
-      { timeout_ms: env.settings.fetchTimeoutMs },
-      'no app routed the call: hanging up NO_ROUTE_DESTINATION',
-    );
-    return hangup(s, callId, 'NO_ROUTE_DESTINATION', log);
-  }
-  if (winner.Method === 'error') {
-    const cause =
-      typeof winner['Route-Error-Code'] === 'string' && /^[A-Z_]+$/.test(winner['Route-Error-Code'])
-        ? winner['Route-Error-Code']
-        : 'CALL_REJECTED';
-    log.info({ app: winner['App-Name'], cause }, 'route_resp error: hanging up');
-    return hangup(s, callId, cause, log);
-  }
-  const controller = winner['Server-ID'];
-  if (typeof controller !== 'string' || controller === '') {
-    log.error(
-      { app: winner['App-Name'] },
-      'winning route_resp has no Server-ID: nobody to send route_win to; hanging up',
-    );
-    return hangup(s, callId, 'NO_ROUTE_DESTINATION', log);
-  }
-  const ccvs = {
-    ...(fields['Custom-Channel-Vars'] as object),
-    ...((winner['Custom-Channel-Vars'] as object | undefined) ?? {}),
-    'Application-Name': winner['App-Name'],
-    'Application-Node': winner.Node,
-  };
+  const d = await routeRound(s, req, log);
+  if (d.kind === 'hangup') return hangup(s, callId, d.cause, log);
   const r = await Supervisor.startChild(ctx.runtime, names.calls, [
-    {
-      callId,
-      link,
-      env,
-      controllerQueue: controller,
-      ccvs,
-      routes: winner.Method === 'bridge' && Array.isArray(winner.Routes) ? winner.Routes : undefined,
-    },
+    { callId, link, env, controllerQueue: d.controller, ccvs: d.ccvs, routes: d.routes, routeReq: req },
   ]);
   if (r.type === 'error') {
     log.error({ reason: String(r.reason) }, 'call processes failed to start; hanging up');
     return hangup(s, callId, 'NORMAL_TEMPORARY_FAILURE', log);
   }
-  log.debug({ app: winner['App-Name'], method: winner.Method }, 'call routed');
+  log.debug({ app: d.app, method: d.method }, 'call routed');
   return 'routed';
+}
+
+/** Routes a call again for its call_control (its route_win came back); never changes state. */
+async function rerouteCall(s: State, m: RerouteMsg, ctx: ProcessContext): Promise<Outcome> {
+  const log = ctx.log.child({ call_id: m.callId });
+  const d = await routeRound(s, { ...m.req, 'Msg-ID': randomUUID() }, log);
+  if (d.kind === 'hangup') return hangup(s, m.callId, d.cause, log);
+  log.info({ app: d.app, method: d.method, controller: d.controller, round: m.round }, 'call routed again');
+  ctx.send(m.control, {
+    type: 'rerouted',
+    round: m.round,
+    controller: d.controller,
+    ccvs: d.ccvs,
+    routes: d.routes,
+  } satisfies ReroutedMsg);
+  return 'rerouted';
 }
 
 export const Router: GenServerBehaviour<State, RouterArgs> = {
@@ -184,9 +249,19 @@ export const Router: GenServerBehaviour<State, RouterArgs> = {
       if (m.outcome === 'routed') s.routed++;
       return noreply(s);
     }
+    const self = ctx.self;
+    if (m?.type === 'reroute') {
+      s.inFlight++;
+      void rerouteCall(s, m, ctx)
+        .catch((err: unknown) => {
+          ctx.log.child({ call_id: m.callId }).error({ err: String(err) }, 'routing again failed');
+          return undefined;
+        })
+        .then((outcome) => ctx.send(self, { type: 'routed', callId: m.callId, outcome } satisfies Msg));
+      return noreply(s);
+    }
     if (m?.type !== 'park' || m.ev === undefined) return unexpected(raw, s);
     const { ev } = m;
-    const self = ctx.self;
     s.inFlight++;
     void routeCall(s, ev, ctx)
       .catch((err: unknown) => {

@@ -15,6 +15,10 @@
  * - The first publish to an exchange this link has not declared is preceded by a passive
  *   check: a missing exchange rejects NOT_FOUND instead of killing the channel (which would
  *   silently lose the messages published behind it). Publishes keep their order.
+ * - `mandatory` publishes: RabbitMQ sends basic.return for one no queue took, before its
+ *   confirm. A confirmed one is matched to the return (same channel, exchange, routing key
+ *   and body: two identical messages in flight are interchangeable) and rejects with
+ *   PublishUnroutableError once its confirm comes; any other return is logged at warn.
  * - `sever()` destroys the socket, as a network failure would.
  * - `cancel()` settles once the connection is gone, whatever amqplib does with the
  *   channel's pending cancel (it can leave it waiting for ever when the socket dies under
@@ -24,7 +28,13 @@ import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from 'amqp
 import type { Logger } from 'pino';
 import { redactUrl } from './broker-url.ts';
 import { AmqpDelivery } from './amqp-delivery.ts';
-import { BusChannelError, BusInvalidArgumentError, LinkLostError, PublishNackedError } from './errors.ts';
+import {
+  BusChannelError,
+  BusInvalidArgumentError,
+  LinkLostError,
+  PublishNackedError,
+  PublishUnroutableError,
+} from './errors.ts';
 import type { Link, LinkHooks } from './link.ts';
 import type {
   ConsumeOptions,
@@ -60,6 +70,14 @@ export function errMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+interface Returnable {
+  readonly ch: Channel;
+  readonly exchange: string;
+  readonly routingKey: string;
+  readonly body: Buffer;
+  returned?: string;
+}
+
 export class AmqpLink implements Link {
   private dead = false;
   private closedByUs = false;
@@ -79,6 +97,8 @@ export class AmqpLink implements Link {
   private readonly known = new Set<string>(['']);
   /** Set while a publish waits (exchange check, channel re-open); later publishes queue behind it. */
   private gate: Promise<void> | undefined;
+  /** Mandatory confirmed publishes waiting for their confirm; `returned` set by a basic.return. */
+  private readonly awaitingReturn: Returnable[] = [];
 
   static async open(url: string, opts: AmqpLinkOptions, hooks: LinkHooks, log: Logger): Promise<AmqpLink> {
     const hb = opts.heartbeatSeconds ?? 10;
@@ -131,7 +151,35 @@ export class AmqpLink implements Link {
       this.log.warn({ err: errMessage(err), role, broker: this.broker }, 'bus: broker closed a channel');
     });
     ch.on('close', onClose);
+    ch.on('return', (msg: amqp.Message) => this.onReturn(ch, role, msg));
     return ch;
+  }
+
+  /** A basic.return: it fails the mandatory confirmed publish it belongs to, else is logged. */
+  private onReturn(ch: Channel, role: string, msg: amqp.Message): void {
+    const f = msg.fields as unknown as {
+      exchange: string;
+      routingKey: string;
+      replyCode?: number;
+      replyText?: string;
+    };
+    const why = f.replyText ?? `reply code ${String(f.replyCode)}`;
+    const waiting = this.awaitingReturn.find(
+      (r) =>
+        r.ch === ch &&
+        r.returned === undefined &&
+        r.exchange === f.exchange &&
+        r.routingKey === f.routingKey &&
+        r.body.equals(msg.content),
+    );
+    if (waiting !== undefined) {
+      waiting.returned = why;
+      return;
+    }
+    this.log.warn(
+      { exchange: f.exchange, routingKey: f.routingKey, role, reply: why, broker: this.broker },
+      'bus: a mandatory message came back unroutable (basic.return); nobody waits for it',
+    );
   }
 
   private lost(operation: string, cause?: unknown): LinkLostError {
@@ -434,8 +482,18 @@ export class AmqpLink implements Link {
     if (this.dead) throw this.lost(operation);
     await this.ensureExchange(exchange, 'publishConfirmed');
     const ch = await this.confirmChannel();
+    const watch: Returnable | undefined =
+      options?.mandatory === true ? { ch, exchange, routingKey, body } : undefined;
+    if (watch !== undefined) this.awaitingReturn.push(watch);
+    const unwatch = (): void => {
+      const i = watch === undefined ? -1 : this.awaitingReturn.indexOf(watch);
+      if (i >= 0) this.awaitingReturn.splice(i, 1);
+    };
     return new Promise<void>((resolve, reject) => {
       const cb = (err: unknown): void => {
+        unwatch();
+        if (!err && watch?.returned !== undefined)
+          return reject(new PublishUnroutableError(exchange, routingKey, watch.returned));
         if (!err) return resolve();
         if (errMessage(err) === 'message nacked') return reject(new PublishNackedError(exchange, routingKey));
         const chErr = this.channelErrors.get(ch);
@@ -447,6 +505,7 @@ export class AmqpLink implements Link {
       try {
         ch.publish(exchange, routingKey, body, options ?? {}, cb);
       } catch (err) {
+        unwatch();
         reject(
           encodingRefusal(err, `publishConfirmed to ${exchange || '(default)'}`) ?? this.lost(operation, err),
         );

@@ -9,10 +9,13 @@
  *   does for a real broker.
  * - A publish to a missing exchange throws NOT_FOUND at once (the amqplib link checks
  *   unknown exchanges first, so both backends behave the same).
+ * - A `mandatory` publish that reaches no queue comes back as RabbitMQ's basic.return
+ *   does: `publishConfirmed` rejects with PublishUnroutableError (NO_ROUTE), a
+ *   fire-and-forget `publish` logs it at warn.
  */
 import type { Logger } from 'pino';
 import type { EmbeddedBroker } from './embedded-broker.ts';
-import { LinkLostError } from './errors.ts';
+import { LinkLostError, PublishUnroutableError } from './errors.ts';
 import type { Connector, Link, LinkHooks } from './link.ts';
 import type {
   ConsumeOptions,
@@ -120,7 +123,12 @@ class EmbeddedLink implements Link {
     options: PublishOptions | undefined,
   ): undefined {
     if (this.dead) throw new LinkLostError('publish');
-    this.b.publish(this.conn, exchange, routingKey, Buffer.from(body), strip(options));
+    const n = this.b.publish(this.conn, exchange, routingKey, Buffer.from(body), strip(options));
+    if (n === 0 && options?.mandatory === true)
+      this.log.warn(
+        { exchange, routingKey },
+        'bus: a mandatory message came back unroutable (no queue took it); nobody waits for it',
+      );
     return undefined;
   }
 
@@ -131,7 +139,9 @@ class EmbeddedLink implements Link {
     options: PublishOptions | undefined,
   ): Promise<void> {
     return this.run(`publishConfirmed ${exchange}/${routingKey}`, () => {
-      this.b.publish(this.conn, exchange, routingKey, Buffer.from(body), strip(options));
+      const n = this.b.publish(this.conn, exchange, routingKey, Buffer.from(body), strip(options));
+      if (n === 0 && options?.mandatory === true)
+        throw new PublishUnroutableError(exchange, routingKey, 'NO_ROUTE');
     });
   }
 

@@ -14,6 +14,8 @@
  *   the connection is untouched. Never retried.
  * - PublishNackedError / PublishUnconfirmedError: a confirmed publish was refused, or
  *   could not be confirmed before its deadline (it may or may not have been delivered).
+ * - PublishUnroutableError: a confirmed publish with `mandatory` came back (basic.return):
+ *   no queue took it (e.g. the reply queue of a process that is gone). Never retried.
  * - RequestTimeoutError / CollectTimeoutError / RequestRejectedError: request/reply outcomes.
  * - LinkLostError is internal: a link operation failed because the connection went away;
  *   RecoveringTransport retries these and never lets them out.
@@ -120,6 +122,19 @@ export class PublishNackedError extends BusError {
     readonly routingKey: string,
   ) {
     super(`broker nacked the publish to ${exchange || '(default)'}/${routingKey}: it was not stored`);
+  }
+}
+
+export class PublishUnroutableError extends BusError {
+  readonly code = 'PUBLISH_UNROUTABLE';
+  constructor(
+    readonly exchange: string,
+    readonly routingKey: string,
+    readonly replyText: string,
+  ) {
+    super(
+      `publish to ${exchange || '(default)'}/${routingKey} came back unroutable (${replyText}): no queue took it`,
+    );
   }
 }
 

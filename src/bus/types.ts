@@ -18,6 +18,10 @@
  *   (at-least-once) until `publishTimeoutMs`, then rejects with PublishUnconfirmedError.
  *   Either, called while disconnected, waits up to `publishTimeoutMs` for the connection
  *   and then rejects with BusNotConnectedError. Nothing is dropped without an error.
+ * - `mandatory: true`: a message no queue takes comes back (AMQP basic.return; the
+ *   embedded broker does the same). `publishConfirmed` then rejects with
+ *   PublishUnroutableError (RabbitMQ sends the return before the confirm); a
+ *   fire-and-forget `publish` has nobody to tell, so the return is logged at warn.
  * - Broker refusals (missing exchange or queue, exclusive queue of another connection,
  *   re-declare with other arguments) reject with BusChannelError and its `reason`.
  * - A name, routing key, consumer tag or property AMQP cannot carry (over 255 bytes of
@@ -91,6 +95,7 @@ export interface MessageProperties {
 }
 
 export interface PublishOptions extends MessageProperties {
+  /** Return the message if no queue takes it (see the contract above). Default false. */
   readonly mandatory?: boolean;
 }
 

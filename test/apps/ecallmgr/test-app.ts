@@ -4,10 +4,12 @@
  * every call event, dialplan error, error reply and node announcement in arrival order,
  * answers authn_req, and sends dialplan commands to a call's control queue.
  * Tests wait on what it records (`waitFor`), never on time.
+ * A winner that is gone: `vanishOnRouteReq` (its listener stops, its queue deleted, then
+ * it answers the first route_req park) or `serverId` (it answers park naming that queue).
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { build, callEventKey, type Envelope as ApiEnvelope } from '../../../src/api/index.ts';
+import { build, callEventKey, destination, type Envelope as ApiEnvelope } from '../../../src/api/index.ts';
 import { busDecoder, busValidator } from '../../../src/api/bus-adapters.ts';
 import {
   ListenerCore,
@@ -29,6 +31,11 @@ export class TestApp extends EventEmitter {
   route: RouteBehaviour = 'park';
   /** With route 'park': answer Method bridge with these Routes instead. */
   bridgeRoutes: Array<Record<string, unknown>> | undefined;
+  /** The first route_req stops this app (its queue deleted), then is answered park:
+   *  the winner is gone before its route_win (a node killed right after it answered). */
+  vanishOnRouteReq = false;
+  /** Answers park with this Server-ID (a queue that does not exist) instead of its own. */
+  serverId: string | undefined;
   /** authn_req answers: user -> password (others get authn_err). */
   readonly passwords = new Map<string, string>();
   private core!: ListenerCore;
@@ -86,7 +93,20 @@ export class TestApp extends EventEmitter {
     };
     if (this.route === 'error') fields['Route-Error-Code'] = 'CALL_REJECTED';
     if (this.route === 'deferred') fields['Defer-Response'] = 'true';
-    await reply(build('route_resp', fields, { ...CTX, appName: this.name }) as unknown as Envelope);
+    if (this.serverId !== undefined) fields['Server-ID'] = this.serverId;
+    const resp = build('route_resp', fields, { ...CTX, appName: this.name });
+    if (!this.vanishOnRouteReq) return reply(resp as unknown as Envelope);
+    this.vanishOnRouteReq = false;
+    // Not awaited: stopping waits for this handler to finish.
+    void this.stop()
+      .then(() => {
+        const d = destination('route_resp', resp, String(m['Server-ID']));
+        return this.bus.publish(d.exchange, d.routingKey, encodeJson(resp as Envelope), jsonProperties());
+      })
+      .then(
+        () => this.emit('vanished'),
+        (err: unknown) => this.log.error({ err }, 'test app: could not answer after vanishing'),
+      );
   }
 
   private async onAuthn(m: Envelope, reply: (p: Envelope) => Promise<void>): Promise<void> {

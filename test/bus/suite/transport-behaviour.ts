@@ -3,7 +3,7 @@
  * embedded broker and RabbitMQ alike. Where the two differ, the test says so by `env.kind`.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { BusChannelError, BusNotConnectedError } from '../../../src/bus/errors.ts';
+import { BusChannelError, BusNotConnectedError, PublishUnroutableError } from '../../../src/bus/errors.ts';
 import type { RecoveringTransport } from '../../../src/bus/recovering-transport.ts';
 import type { ExchangeType } from '../../../src/bus/types.ts';
 import type { BusEnv } from '../support/bus-env.ts';
@@ -155,6 +155,29 @@ export function transportBehaviour(env: () => BusEnv): void {
         reason: 'NOT_FOUND',
       });
       await t.publishConfirmed(x, 'k', 'two');
+      expect((await t.checkQueue(q)).messageCount).toBe(2);
+    });
+
+    it('a mandatory publishConfirmed that no queue takes rejects PublishUnroutableError (basic.return); routed ones resolve', async () => {
+      const t = await env().transport();
+      const x = await exchange(t, 'direct');
+      const q = await t.assertQueue('', { exclusive: true });
+      await t.bindQueue(q, x, 'k');
+      const gone = await t.assertQueue('', { exclusive: true });
+      await t.deleteQueue(gone);
+      await t.publishConfirmed(x, 'k', 'routed', { mandatory: true });
+      const lost = t.publishConfirmed('', gone, 'to a gone queue', { mandatory: true });
+      const lostX = t.publishConfirmed(x, 'nobody', 'to an unbound key', { mandatory: true });
+      const after = t.publishConfirmed('', q, 'after', { mandatory: true });
+      await expect(lost).rejects.toBeInstanceOf(PublishUnroutableError);
+      await expect(lostX).rejects.toMatchObject({
+        code: 'PUBLISH_UNROUTABLE',
+        exchange: x,
+        routingKey: 'nobody',
+      });
+      await after;
+      // Without mandatory the broker drops it, as AMQP says.
+      await t.publishConfirmed('', gone, 'dropped');
       expect((await t.checkQueue(q)).messageCount).toBe(2);
     });
 
