@@ -5,7 +5,8 @@
  * `runSoak` for 2 minutes and asserts the counts).
  *
  * Setup: three `fife start` nodes (OS processes) running the registrar (authn_ack),
- * ecallmgr and callflow, on RabbitMQ (vhost `fife-soak`) and one pouchdb-server store;
+ * ecallmgr and callflow, on RabbitMQ (a vhost of the run's own, `fife-soak-<pid>-<hex>`,
+ * deleted at its end) and one pouchdb-server store;
  * Kamailio with its kazoo module and Fife's config in front; SIPp phones; one switch
  * simulator per node, in the bench's process, its ecallmgr connected to it (calls.ts says
  * why not one shared by the three). Each node runs a chaos schedule (`POST /chaos` with
@@ -64,7 +65,7 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import amqp from 'amqplib';
 import { tmpDir } from '../../test/support/tmp-dirs.ts';
-import { isolatedAmqpUrl } from '../../test/support/rabbitmq-vhost.ts';
+import { dropVhost, isolatedAmqpUrl } from '../../test/support/rabbitmq-vhost.ts';
 import { startCouchTestServer, type CouchTestServer } from '../../test/support/couchdb-server.ts';
 import { startKamailio, type Kamailio } from '../../test/support/kamailio.ts';
 import { runSipp, type SippUser } from '../../test/support/sipp.ts';
@@ -86,7 +87,8 @@ import { MemorySampler, memoryTrend, printMemory, warmupMs, type MemoryTrend } f
 
 const ROOT = join(import.meta.dirname, '../..');
 const REGISTER_XML = join(ROOT, 'test/apps/registrar/sipp/register.xml');
-const VHOST = 'fife-soak';
+/** A vhost per run (deleted at its end), so two soaks on one broker never share queues. */
+const VHOST = `fife-soak-${process.pid}-${randomBytes(2).toString('hex')}`;
 const REALM = 'soak.fife.test';
 const QUEUE = 'registrar_listener';
 const NODES = ['s1@localhost', 's2@localhost', 's3@localhost'];
@@ -428,6 +430,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     await store?.close();
     await couch?.close();
     for (const sw of switches) await sw.close();
+    dropVhost(VHOST);
   }
 }
 

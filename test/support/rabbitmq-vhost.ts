@@ -3,6 +3,8 @@
  * default) on a vhost of its own, made with rabbitmqctl when it can be (root on the
  * broker's machine), so that a registrar binding `authn.req.*` never answers other
  * suites running on the same broker. Falls back to the plain URL when it cannot.
+ * `dropVhost(vhost)` deletes such a vhost (its queues with it) when it can; for runs that
+ * name a vhost of their own each time.
  */
 import { spawnSync } from 'node:child_process';
 
@@ -19,4 +21,8 @@ export function isolatedAmqpUrl(vhost: string): string {
     return `${TEST_AMQP_URL.replace(/\/$/, '')}/${encodeURIComponent(vhost)}`;
   }
   return TEST_AMQP_URL;
+}
+
+export function dropVhost(vhost: string): void {
+  spawnSync('rabbitmqctl', ['-q', 'delete_vhost', vhost], { encoding: 'utf8', timeout: 30_000 });
 }
