@@ -16,7 +16,7 @@
  * revision when it exists); `call(to)` places a call from 1001 in the account's realm.
  */
 import { randomBytes } from 'node:crypto';
-import { Supervisor, type Pid } from '../../../src/kernel/index.ts';
+import { Supervisor, Table, type Pid } from '../../../src/kernel/index.ts';
 import { Requester, type Envelope, type RecoveringTransport } from '../../../src/bus/index.ts';
 import { build, regQueryKey } from '../../../src/api/index.ts';
 import type { PhoneScript } from '../../../src/switch/endpoints.ts';
@@ -165,12 +165,12 @@ export async function waitLine(
 }
 
 /** Waits for the call's CHANNEL_DESTROY, then until its processes (ecallmgr's call_control
- *  and call_events, the executor) are all gone. */
+ *  and call_events, the executor, and the call's supervisor, seen by its table) are all gone. */
 export async function callProcessesGone(h: CfHarness, callId: string): Promise<void> {
   await h.app.waitEvent(callId, 'CHANNEL_DESTROY');
   const gone = (): boolean =>
     [names.control(callId), names.events(callId), exeName(callId)].every(
       (n) => h.rt.whereis(n) === undefined,
-    );
+    ) && Table.whereis(h.rt, names.callTable(callId)) === undefined;
   if (!gone()) await h.rt.events.waitFor('exit', gone);
 }
