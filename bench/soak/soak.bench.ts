@@ -157,7 +157,8 @@ function followEvents(
         lastReason.delete(key);
       }
     } else if (type === 'app' && e.kind === 'restarted') {
-      count(restarts, `app:${String(e.reason ?? e.cause ?? 'unknown')}`);
+      const why = e.reason ?? e.cause ?? 'unknown';
+      count(restarts, `app:${typeof why === 'string' ? why : JSON.stringify(why).slice(0, 80)}`);
     }
   };
   void (async () => {

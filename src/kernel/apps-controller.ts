@@ -265,7 +265,8 @@ async function treeEnded(s: State, pid: Pid, reason: ExitReason): Promise<void> 
   e.restarts++;
   await oldTreeGone(s, name);
   const r = await startApp(s, name);
-  if (r.type === 'ok') s.ctx.runtime.events.emit('app', { kind: 'restarted', app: name });
+  if (r.type === 'ok')
+    s.ctx.runtime.events.emit('app', { kind: 'restarted', app: name, reason: cause ?? reason });
   else giveUp(s, e, r.reason);
 }
 

@@ -59,6 +59,7 @@ export type AppEventKind =
 export interface AppEvent {
   kind: AppEventKind;
   app: string;
+  /** `crashed`, `restarted`: why the app's tree ended. */
   reason?: ExitReason;
   /** `crashed`: the reason the app's supervisors gave up with, when the tree ended `shutdown`. */
   cause?: ExitReason;

@@ -188,7 +188,7 @@ describe('apps controller', () => {
       (e) => e.app === 'slow' && ['restarted', 'gave_up', 'start_failed'].includes(e.kind),
     );
     rt.crash(await appRoot(rt, 'slow'), 'injected');
-    expect(await restarted).toMatchObject({ kind: 'restarted' });
+    expect(await restarted).toMatchObject({ kind: 'restarted', reason: 'injected' });
     expect((await AppsController.appsStatus(rt))[0]).toMatchObject({ state: 'running', restarts: 1 });
     expect(journal).toEqual(['start:named', 'terminate:named:injected', 'start:named']);
   });
