@@ -51,15 +51,17 @@ export function shortForLog(s: string): string {
   return s.length <= 64 ? s : `${s.slice(0, 64)}... (${Buffer.byteLength(s, 'utf8')} bytes)`;
 }
 
+/** `operation` may be a function: the name is then made only for an error (not per call). */
 export function checkNames(
-  operation: string,
+  operation: string | (() => string),
   fields: ReadonlyArray<readonly [field: string, value: string]>,
 ): void {
+  const op = (): string => (typeof operation === 'string' ? operation : operation());
   for (const [field, value] of fields) {
     if (typeof value !== 'string')
-      throw new BusInvalidArgumentError(operation, field, `must be a string, got ${typeof value}`);
+      throw new BusInvalidArgumentError(op(), field, `must be a string, got ${typeof value}`);
     const problem = shortStrProblem(value);
-    if (problem !== undefined) throw new BusInvalidArgumentError(operation, field, problem);
+    if (problem !== undefined) throw new BusInvalidArgumentError(op(), field, problem);
   }
 }
 
