@@ -11,7 +11,8 @@
  *
  * - `shortStrProblem(s)`: undefined when `s` fits, else why ("is 256 bytes of UTF-8; AMQP
  *   allows at most 255"). Cheap for short strings (no UTF-8 scan under 86 characters).
- * - `checkNames(operation, [[field, value], ...])` throws for the first value that does not fit.
+ * - `checkNames(operation, [[field, value], ...])` throws for the first value that does not fit
+ *   (`operation` may be a function making the label, called only for the error).
  * - `checkProperties(operation, props)`: the short-string properties, header names, and
  *   the header table as a whole (at most MAX_HEADER_TABLE_BYTES as JSON: amqplib encodes
  *   headers in a 64 KiB scratch buffer and the header frame must fit the broker's
