@@ -28,7 +28,9 @@ export function eventRoutingCallId(ev: Record<string, unknown>): string {
 export async function publishCallEvent(env: EcallmgrEnv, fields: Record<string, unknown>): Promise<Envelope> {
   const msg = build('call_event', fields, buildContext(env));
   const d = destination('call_event', msg);
-  const key = callEventKey(String(msg['Event-Name']), eventRoutingCallId(msg));
+  // the catalogue's key is by Call-ID: made again only when the event is keyed by another id
+  const id = eventRoutingCallId(msg);
+  const key = id === msg['Call-ID'] ? d.routingKey : callEventKey(String(msg['Event-Name']), id);
   await env.bus.publish(
     d.exchange,
     key,

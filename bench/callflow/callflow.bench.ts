@@ -23,11 +23,16 @@
  * 3. Memory per bridged call: CF_BENCH_HELD calls held bridged (executor, call_control,
  *    call_events up), heap and RSS deltas after GC of the platform's process (in-process:
  *    minus the simulator alone holding the same bridged calls; target < 100 KB).
+ * 4. Route burst (switch in its own process only): CF_BENCH_BURST calls placed at once
+ *    (test/apps/callflow/burst.suite.ts's case, as a figure): time until the last is
+ *    bridged, each call's placed -> bridged p50, and the calls lost (not bridged
+ *    within 10 s: e.g. a route_win past callflow's 3 s wait), then all hung up.
  * A step that does not complete fails with an error naming it (every wait has a timeout).
  * Env: CF_BENCH_BUS (`embedded`, or an amqp:// URL: the same run on RabbitMQ),
  * CF_BENCH_SWITCH (`process`, or `inprocess`), CF_BENCH_CALLFLOWS (1000),
  * CF_BENCH_ROUND_MS (1000), CF_BENCH_IN_FLIGHT (8, route and authn requests),
- * CF_BENCH_CALLS (600), CF_BENCH_CONCURRENCY (20), CF_BENCH_HELD (500), CF_BENCH_PROFILE
+ * CF_BENCH_CALLS (600), CF_BENCH_CONCURRENCY (20), CF_BENCH_HELD (500), CF_BENCH_BURST
+ * (100; 0 skips the burst), CF_BENCH_PROFILE
  * (a directory: CPU profiles of this process in the route and complete-call phases,
  * route.cpuprofile and calls.cpuprofile, for Chrome DevTools).
  */
@@ -52,6 +57,7 @@ const IN_FLIGHT = Number(process.env.CF_BENCH_IN_FLIGHT ?? 8);
 const CALLS = Number(process.env.CF_BENCH_CALLS ?? 600);
 const CONCURRENCY = Number(process.env.CF_BENCH_CONCURRENCY ?? 20);
 const HELD = Number(process.env.CF_BENCH_HELD ?? 500);
+const BURST = Number(process.env.CF_BENCH_BURST ?? 100);
 const PROFILE = process.env.CF_BENCH_PROFILE;
 const OWN_PROCESS = (process.env.CF_BENCH_SWITCH ?? 'process') !== 'inprocess';
 const ACCOUNT_DESIGN = new URL('../../apps/callflow/couchdb/account', import.meta.url);
@@ -236,6 +242,8 @@ interface Phones {
   hold(dialled: string[]): Promise<void>;
   /** The held calls hung up: ms until all were destroyed. */
   release(): Promise<number>;
+  /** `total` calls placed at once and held once bridged (own process only). */
+  burst?(dialled: string[], total: number): Promise<{ ms: number; p50: number; lost: number }>;
   close(): Promise<void>;
 }
 
@@ -303,6 +311,10 @@ async function switchProcess(): Promise<{ port: number; phones: Phones }> {
       await ask('hold', { dialled, total: HELD, concurrency: CONCURRENCY });
     },
     release: async () => Number((await ask('release')).ms),
+    async burst(dialled, total) {
+      const r = await ask('burst', { dialled, total });
+      return { ms: Number(r.ms), p50: Number(r.p50), lost: Number(r.lost) };
+    },
     async close() {
       const exited = new Promise((r) => child.once('exit', r));
       child.send({ type: 'stop' });
@@ -400,6 +412,13 @@ try {
   const ms = await phones.release();
   for (let i = 0; i < 200 && h.rt.processCount > procs0; i++) await sleep(25);
   out(`  all hung up in ${(ms / 1000).toFixed(1)} s; processes left over: ${h.rt.processCount - procs0}`);
+  if (BURST > 0 && phones.burst !== undefined) {
+    const b = await phones.burst(dialled, BURST);
+    await phones.release();
+    out(
+      `route burst, ${BURST} calls placed at once: last bridged after ${b.ms.toFixed(0)} ms (per call p50 ${b.p50.toFixed(0)} ms); lost ${b.lost}`,
+    );
+  }
 } finally {
   const bad = h.lines.filter((l) => Number(l.level) >= 40);
   const msgs = [...new Set(bad.map((l) => String(l.msg)))].slice(0, 5);

@@ -11,6 +11,10 @@
  *   CPU per call.
  * - `{type:'hold', dialled, total, concurrency}` -> `{type:'hold'}` once `total` calls are
  *   bridged; `{type:'release'}` -> `{type:'release', ms}` once all of them are destroyed.
+ * - `{type:'burst', dialled, total}` -> `{type:'burst', ms, p50, lost}`: `total` calls
+ *   placed in one go (dialled[i % n]); ms until the last was bridged, the p50 of each
+ *   call's time from placed to bridged, and `lost`, the calls not bridged within STEP_MS.
+ *   The bridged ones are held (`release` hangs them up).
  * - `{type:'stop'}` closes the simulator and exits. Any failure is sent as
  *   `{type:'error', message}` (the parent stops with it); the process exits with the parent.
  */
@@ -20,6 +24,7 @@ import { callflowCall, drive, placeCall, switchWaits } from './drive.ts';
 
 type Msg =
   | { type: 'calls' | 'hold'; dialled: string[]; total: number; concurrency: number }
+  | { type: 'burst'; dialled: string[]; total: number }
   | { type: 'release' }
   | { type: 'stop' };
 
@@ -55,6 +60,36 @@ async function handle(m: Msg): Promise<void> {
           }),
         );
       send({ type: 'hold' });
+      return;
+    }
+    case 'burst': {
+      const t0 = performance.now();
+      const ms: number[] = [];
+      let lost = 0;
+      const calls = Array.from({ length: m.total }, (_, i) =>
+        placeCall(sw, m.dialled[i % m.dialled.length]!),
+      );
+      await Promise.all(
+        calls.map((a) =>
+          wait('CHANNEL_BRIDGE', a).then(
+            () => {
+              ms.push(performance.now() - t0);
+              held.push(a);
+            },
+            () => {
+              lost++;
+              sw.hangup(a);
+            },
+          ),
+        ),
+      );
+      ms.sort((x, y) => x - y);
+      send({
+        type: 'burst',
+        ms: ms.at(-1) ?? NaN,
+        p50: ms[Math.floor(ms.length / 2)] ?? NaN,
+        lost,
+      });
       return;
     }
     case 'release': {

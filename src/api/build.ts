@@ -79,18 +79,19 @@ function computeAllowed(def: MessageDef): ReadonlySet<string> {
 }
 
 /** Fills absent defaults into `msg` (a fresh object owned by the caller). */
+function setDefault(msg: Record<string, unknown>, k: string, v: unknown): void {
+  if (!isPresent(own(msg, k)) && isPresent(v)) put(msg, k, v);
+}
+
 function fill(def: MessageDef, msg: Record<string, unknown>, ctx: BuildContext): Record<string, unknown> {
-  const setDefault = (k: string, v: unknown): void => {
-    if (!isPresent(own(msg, k)) && isPresent(v)) put(msg, k, v);
-  };
-  setDefault('App-Name', ctx.appName);
-  setDefault('App-Version', ctx.appVersion);
-  setDefault('Node', ctx.node);
-  setDefault('Event-Category', def.category);
-  if (def.name !== '*') setDefault('Event-Name', def.name);
-  for (const extra of [def.defaults, def.fixed]) {
-    if (extra !== undefined) for (const k of Object.keys(extra)) setDefault(k, extra[k]);
-  }
+  setDefault(msg, 'App-Name', ctx.appName);
+  setDefault(msg, 'App-Version', ctx.appVersion);
+  setDefault(msg, 'Node', ctx.node);
+  setDefault(msg, 'Event-Category', def.category);
+  if (def.name !== '*') setDefault(msg, 'Event-Name', def.name);
+  if (def.defaults !== undefined)
+    for (const k of Object.keys(def.defaults)) setDefault(msg, k, def.defaults[k]);
+  if (def.fixed !== undefined) for (const k of Object.keys(def.fixed)) setDefault(msg, k, def.fixed[k]);
   if (!isPresent(own(msg, 'Msg-ID'))) put(msg, 'Msg-ID', (ctx.msgId ?? randomMsgId)());
   return msg;
 }

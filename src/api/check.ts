@@ -192,7 +192,9 @@ function checkEnvelope(def: MessageDef, msg: Record<string, unknown>, out: Probl
   if (def.name !== '*' && isPresent(name) && name !== def.name) {
     out.push({ header: 'Event-Name', kind: 'value', detail: `${show(name)} is not ${def.name}` });
   }
-  for (const [h, v] of Object.entries(def.fixed ?? {})) {
+  if (def.fixed === undefined) return;
+  for (const h of Object.keys(def.fixed)) {
+    const v = def.fixed[h];
     if (!isPresent(own(msg, h)))
       out.push({ header: h, kind: 'missing', detail: `missing required header (must be ${v})` });
     else if (own(msg, h) !== v)

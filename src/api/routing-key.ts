@@ -44,5 +44,8 @@ export function decodeSegment(segment: string): string {
 
 /** Joins routing-key words. Variable words must already be encoded. */
 export function routingKey(...parts: readonly string[]): string {
-  return parts.join('.');
+  // a loop, not parts.join('.'): keys are made for every message published (call events)
+  let key = parts[0] ?? '';
+  for (let i = 1; i < parts.length; i++) key += `.${parts[i]!}`;
+  return key;
 }

@@ -295,8 +295,10 @@ function wrap<S, A>(
       const handOver = (): boolean =>
         slot !== undefined && Handover.deposit(rt, slot.sup, slot.id, HANDOVER_KEY, () => core.park());
       // Ended while an upgrade restarts it: the queue and consumer wait for the successor
-      // (at the exit itself, before the supervisor knows of it).
-      ctx.signal.addEventListener('abort', handOver, { once: true });
+      // (at the exit itself, before the supervisor knows of it). Only a listener in a
+      // supervisor's slot (childSpec) can hand over. (rt.onExit, not ctx.signal: no
+      // AbortController for each of the per-call listeners.)
+      if (slot !== undefined) rt.onExit(server, () => void handOver());
       // However the process ends (terminate, a kill, an injected crash), its consumer goes
       // (once parked, stop only waits for its running handlers).
       void rt.awaitExit(server).then(() => core.stop());

@@ -161,6 +161,14 @@ export interface ParkedListener {
 /** Per transport, per named queue: when its current take-over listener will have stopped. */
 const holders = new WeakMap<BusTransport, Map<string, Promise<void>>>();
 
+/**
+ * Per transport, the started cores that follow its `ready` / `lost`, in the order they
+ * started: one listener of each on the transport, however many cores (per-call listeners
+ * come and go by the thousand: EventEmitter's `off` is linear in its listeners, and past
+ * 10 of them Node warns of a leak).
+ */
+const followers = new WeakMap<BusTransport, Set<ListenerCore>>();
+
 export interface ListenerEvents {
   created_queue: [queue: string];
   consuming: [info: { queue: string; recovered: boolean }];
@@ -206,6 +214,23 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
   private readonly onLost = (): void => {
     this.consumingNow = false;
   };
+
+  /** `core` follows its transport's ready / lost (see `followers`). */
+  private static follow(core: ListenerCore): void {
+    let cores = followers.get(core.t);
+    if (cores === undefined) {
+      const set = (cores = new Set());
+      followers.set(core.t, set);
+      // a copy: a core may stop (and leave the set) in what it does on the event
+      core.t.on('ready', (info) => {
+        for (const c of [...set]) c.onReady(info);
+      });
+      core.t.on('lost', () => {
+        for (const c of [...set]) c.onLost();
+      });
+    }
+    cores.add(core);
+  }
 
   constructor(private readonly opts: ListenerOptions) {
     super();
@@ -305,8 +330,7 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
     } else queue = await this.t.assertQueue(o.queue ?? '', kazooQueueOptions(anonymous, o.queueOptions));
     this.queueName = queue;
     this.emit('created_queue', queue);
-    this.t.on('ready', this.onReady);
-    this.t.on('lost', this.onLost);
+    ListenerCore.follow(this);
     const noAck = this.ackMode === 'auto';
     // Taking the predecessor's consumer comes last (nothing can fail after it); until then
     // it holds the queue (an auto-delete queue is never without a consumer).
@@ -349,8 +373,7 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
     if (this.consumerTag === undefined || this.stopped !== undefined || this.queueName === undefined)
       return undefined;
     this.parkedDeliveries = [];
-    this.t.off('ready', this.onReady);
-    this.t.off('lost', this.onLost);
+    followers.get(this.t)?.delete(this);
     this.consumingNow = false;
     // (a take-over successor must not wait for this one's stop)
     this.released?.();
@@ -592,8 +615,7 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
   }
 
   private async doStop(): Promise<void> {
-    this.t.off('ready', this.onReady);
-    this.t.off('lost', this.onLost);
+    followers.get(this.t)?.delete(this);
     this.consumingNow = false;
     const tag = this.consumerTag;
     this.consumerTag = undefined;

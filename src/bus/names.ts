@@ -11,7 +11,8 @@
  *
  * - `shortStrProblem(s)`: undefined when `s` fits, else why ("is 256 bytes of UTF-8; AMQP
  *   allows at most 255"). Cheap for short strings (no UTF-8 scan under 86 characters).
- * - `checkNames(operation, [[field, value], ...])` throws for the first value that does not fit.
+ * - `checkNames(operation, [[field, value], ...])` throws for the first value that does not fit
+ *   (`operation` may be a function making the label, called only for the error).
  * - `checkProperties(operation, props)`: the short-string properties, header names, and
  *   the header table as a whole (at most MAX_HEADER_TABLE_BYTES as JSON: amqplib encodes
  *   headers in a 64 KiB scratch buffer and the header frame must fit the broker's
@@ -51,15 +52,17 @@ export function shortForLog(s: string): string {
   return s.length <= 64 ? s : `${s.slice(0, 64)}... (${Buffer.byteLength(s, 'utf8')} bytes)`;
 }
 
+/** `operation` may be a function: the name is then made only for an error (not per call). */
 export function checkNames(
-  operation: string,
+  operation: string | (() => string),
   fields: ReadonlyArray<readonly [field: string, value: string]>,
 ): void {
+  const op = (): string => (typeof operation === 'string' ? operation : operation());
   for (const [field, value] of fields) {
     if (typeof value !== 'string')
-      throw new BusInvalidArgumentError(operation, field, `must be a string, got ${typeof value}`);
+      throw new BusInvalidArgumentError(op(), field, `must be a string, got ${typeof value}`);
     const problem = shortStrProblem(value);
-    if (problem !== undefined) throw new BusInvalidArgumentError(operation, field, problem);
+    if (problem !== undefined) throw new BusInvalidArgumentError(op(), field, problem);
   }
 }
 

@@ -425,11 +425,14 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
   }
 
   async bindQueue(queue: string, exchange: string, routingKey: string): Promise<void> {
-    checkNames(`bindQueue ${shortForLog(queue)}`, [
-      ['queue name', queue],
-      ['exchange name', exchange],
-      ['routing key', routingKey],
-    ]);
+    checkNames(
+      () => `bindQueue ${shortForLog(queue)}`,
+      [
+        ['queue name', queue],
+        ['exchange name', exchange],
+        ['routing key', routingKey],
+      ],
+    );
     const added = this.topology.addBinding(queue, exchange, routingKey);
     try {
       await this.withLink(`bindQueue ${queue} <- ${exchange}/${routingKey}`, (l) =>
@@ -442,11 +445,14 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
   }
 
   async unbindQueue(queue: string, exchange: string, routingKey: string): Promise<void> {
-    checkNames(`unbindQueue ${shortForLog(queue)}`, [
-      ['queue name', queue],
-      ['exchange name', exchange],
-      ['routing key', routingKey],
-    ]);
+    checkNames(
+      () => `unbindQueue ${shortForLog(queue)}`,
+      [
+        ['queue name', queue],
+        ['exchange name', exchange],
+        ['routing key', routingKey],
+      ],
+    );
     this.topology.removeBinding(queue, exchange, routingKey);
     await this.withLink(`unbindQueue ${queue} <- ${exchange}/${routingKey}`, (l) =>
       l.unbindQueue(queue, exchange, routingKey),
@@ -455,10 +461,13 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
 
   async consume(queue: string, handler: DeliveryHandler, options: ConsumeOptions = {}): Promise<string> {
     const tag = options.consumerTag ?? this.generateName('ctag');
-    checkNames(`consume ${shortForLog(queue)}`, [
-      ['queue name', queue],
-      ['consumer tag', tag],
-    ]);
+    checkNames(
+      () => `consume ${shortForLog(queue)}`,
+      [
+        ['queue name', queue],
+        ['consumer tag', tag],
+      ],
+    );
     const opts: ConsumeOptions = {
       noAck: true,
       prefetch: 50,

@@ -19,7 +19,8 @@
  *   `demonitor(ref)` removes it.
  * - `register(name, pid)` fails if the name is taken or the process is dead (NameTakenError);
  *   a dead process's name is freed with it. `whereis(name)` returns the Pid or undefined.
- * - `awaitExit(pid)` resolves with the reason the process ends with (`'noproc'` if dead).
+ * - `awaitExit(pid)` resolves with the reason the process ends with (`'noproc'` if dead);
+ *   `onExit(pid, fn)` calls `fn(reason)` synchronously as it ends (false if it is dead).
  * - Every exit is published on `events` (`exit`), and an abnormal one is logged as a
  *   crash report at error level with its reason.
  * - `now()` is the runtime's monotonic clock in ms: supervisors count restarts with it;
@@ -282,6 +283,21 @@ export class Runtime {
     if (t === undefined) return;
     this.refTargets.delete(ref.id);
     t.removeWatcher(ref.id);
+  }
+
+  /**
+   * Calls `fn(reason)` synchronously as `pid` ends (before the processes linked to or
+   * monitoring it handle the exit); false, and `fn` never called, if it is not alive. What
+   * a process's own code would get from `ctx.signal`'s abort event, without an
+   * AbortController per process.
+   */
+  onExit(pid: Pid, fn: (reason: ExitReason) => void): boolean {
+    const p = this.proc(pid);
+    if (p === undefined) return false;
+    const ref = this.makeRef();
+    this.refTargets.set(ref.id, p);
+    p.addWatcher(ref, fn);
+    return true;
   }
 
   /** Resolves with the reason `pid` ends with; `'noproc'` if it is not alive. */

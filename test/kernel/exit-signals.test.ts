@@ -88,6 +88,24 @@ describe('exit/2 is asynchronous (OTP: exit(Pid, Reason) returns at once)', () =
   });
 });
 
+describe('onExit: a hook called as the process ends', () => {
+  it('runs synchronously at the exit, with the reason, before a linked trapping process gets its EXIT; false for a dead pid', async () => {
+    const { rt } = newRuntime();
+    const watcher = recorder(rt, { trap: true });
+    const t = recorder(rt, { link: watcher.pid });
+    const seen: unknown[] = [];
+    expect(rt.onExit(t.pid, (reason) => seen.push([reason, watcher.got.length]))).toBe(true);
+    rt.exit(t.pid, 'boom');
+    expect(seen).toEqual([]);
+    await rt.awaitExit(t.pid);
+    expect(seen).toEqual([['boom', 0]]);
+    const [exit] = await watcher.seen(1);
+    expect(isExitMessage(exit) && exit.reason).toBe('boom');
+    expect(rt.onExit(t.pid, () => seen.push('late'))).toBe(false);
+    expect(seen).toEqual([['boom', 0]]);
+  });
+});
+
 describe('signal ordering between a pair of processes', () => {
   it('a trapping process gets {EXIT} after the messages the same sender sent it before', async () => {
     const { rt } = newRuntime();

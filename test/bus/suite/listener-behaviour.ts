@@ -493,6 +493,33 @@ export function listenerBehaviour(env: () => BusEnv): void {
     });
   });
 
+  describe('many listeners on one transport (one per call)', () => {
+    it('no leak warning past ten of them, every one consumes again after a lost connection, and a stopped one does not', async () => {
+      const t = await env().transport();
+      const warnings: string[] = [];
+      const onWarning = (w: Error): void => void warnings.push(`${w.name}: ${w.message}`);
+      process.on('warning', onWarning);
+      try {
+        const ls = Array.from({ length: 12 }, () => listener(t, {}));
+        for (const l of ls) await l.start();
+        const gone = ls.pop()!;
+        await gone.stop();
+        let goneBack = false;
+        gone.on('consuming', () => (goneBack = true));
+        const back = ls.map((l) => nextEvent<[{ recovered: boolean }]>(l, 'consuming'));
+        t.sever('test');
+        for (const [info] of await Promise.all(back)) expect(info.recovered).toBe(true);
+        expect(ls.every((l) => l.isConsuming)).toBe(true);
+        expect(goneBack).toBe(false);
+        // a warning is emitted on the next tick
+        await new Promise<void>((r) => setImmediate(r));
+        expect(warnings.filter((w) => w.includes('MaxListeners'))).toEqual([]);
+      } finally {
+        process.off('warning', onWarning);
+      }
+    });
+  });
+
   describe('stop', () => {
     it('cancels, waits for running handlers, deletes its anonymous queue; twice is fine', async () => {
       const t = await env().transport();
