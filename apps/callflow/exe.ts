@@ -29,7 +29,13 @@
  *   does every `callCheckMs` (default CALL_CHECK_MS, Kazoo's cf_exe call sanity check
  *   period) while the flow runs: a call whose ecallmgr is gone (its node died, say) has no
  *   one left to publish its CHANNEL_DESTROY or answer `active`, and its executor ends
- *   instead of waiting for ever. The end of the process, however it ends (a kill
+ *   instead of waiting for ever.
+ * - usurp_control of the call (`call.usurp_control.<call-id>`) with another Fetch-ID than
+ *   the call's (its route_req's Custom-Channel-Vars Fetch-ID) means another routing of the
+ *   call took it over (ecallmgr routed it again, this node having been cut off from the
+ *   cluster): the executor stops, `normal`, without touching the call (Kazoo's cf_exe
+ *   handle_usurp). One with the same Fetch-ID (ecallmgr's after this executor's route_win)
+ *   is ignored. The end of the process, however it ends (a kill
  *   skips terminate), aborts the running module's handle, so its waits and timers end with
  *   it and it sends nothing more: nothing of the call is left.
  */
@@ -103,6 +109,7 @@ type Msg =
   | { type: 'cf_result'; run: number; result: Result }
   | { type: 'cf_crash'; run: number; error: unknown }
   | { type: 'cf_gone' }
+  | { type: 'cf_usurped'; fetchId: string }
   | { type: 'cf_status_check' }
   | { type: 'cf_call_check' }
   | { type: 'cf_status_timeout'; seq: number };
@@ -232,6 +239,12 @@ const Exe: GenListenerBehaviour<State, ExeArgs> = {
   handleEvent(m: Envelope, s, ctx) {
     if (m['Call-ID'] !== undefined && m['Call-ID'] !== s.a.info.callId) return s;
     if (m['Event-Name'] === 'channel_status_req') return s; // our own question, heard on the binding
+    if (m['Event-Name'] === 'usurp_control') {
+      const own = s.a.info.customChannelVars?.['Fetch-ID'];
+      if (m['Fetch-ID'] !== undefined && m['Fetch-ID'] !== own)
+        ctx.send(ctx.self, { type: 'cf_usurped', fetchId: String(m['Fetch-ID']) } satisfies Msg);
+      return s;
+    }
     if (m['Event-Name'] === 'channel_status_resp') {
       if (m.Status === 'active' && s.statusTimer !== undefined) {
         ctx.cancelTimer(s.statusTimer);
@@ -280,6 +293,13 @@ const Exe: GenListenerBehaviour<State, ExeArgs> = {
         s.log.info('callflow: no answer says the call is up; it has ended');
         s.handle?.abort('hangup');
         return stop('normal', { ...s, gone: true, statusTimer: undefined });
+      case 'cf_usurped':
+        s.handle?.abort('usurped');
+        s.log.warn(
+          { fetch_id: m.fetchId, own_fetch_id: s.a.info.customChannelVars?.['Fetch-ID'] },
+          'callflow: control of the call usurped by another routing: stopping',
+        );
+        return stop('normal', { ...s, gone: true });
       case 'cf_gone':
         s.handle?.abort('hangup');
         s.log.info({ steps: s.steps }, 'callflow: call ended');

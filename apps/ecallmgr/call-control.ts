@@ -25,10 +25,22 @@
  *   route again. usurp_control goes once, after the first route_win, whatever came of it.
  *   A route_win the bus could not publish or confirm (down past publishTimeoutMs) is
  *   logged at error; the call is left to that winner (it may have it).
- *   A winner that dies after its route_win was delivered is not noticed here: the call
- *   stays parked until the caller hangs up. A
- *   usurp_control for the call with another Fetch-ID (another ecallmgr routed it again)
- *   stops the process, `normal`,
+ *   A winner that dies after its route_win was delivered: the node connection passes on the
+ *   cluster view's `node_expired` as `{type:'controller_node_gone', node}`. When `node` is
+ *   the current controller's (its route_resp's envelope Node, CCV Application-Node), the
+ *   call is not over, not being routed again already, and not bridged (between a
+ *   CHANNEL_BRIDGE and its CHANNEL_UNBRIDGE: its parties talk, it is left alone, logged at
+ *   warn), the call is routed again (warn `the node controlling the call is gone: routing
+ *   the call again`, with the gone `node` and `controller`): the controller's queued
+ *   commands are dropped and its running one broken (`uuid_break all`), and the router
+ *   publishes the route_req again with a new Fetch-ID (so the new winner's executor is told
+ *   apart from the old one); up to MAX_ROUTE_ROUNDS rounds from there, as above. Once the
+ *   new winner's route_win is delivered, usurp_control goes out with that Fetch-ID: an old
+ *   controller that was only cut off, not dead, stops when it hears it (Kazoo's
+ *   usurp_control). The call's routing state (current winner, Fetch-ID) lives in this
+ *   process: a restarted call_control knows only the first routing's. A
+ *   usurp_control for the call with another Fetch-ID than the current routing's (another
+ *   ecallmgr routed it again) stops the process, `normal`,
  *   without touching the call. After a restart it asks the switch whether the channel still
  *   exists and ends the call's control if not.
  * - Every delivery is validated against the catalogue before it reaches the process: an
@@ -87,7 +99,7 @@
  *   restarted successor waits for that before consuming the same queue (gen_listener's
  *   `takeOver`; `controlReleased` resolves once the current consumer is cancelled).
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   GenServer,
   Table,
@@ -97,6 +109,7 @@ import {
   stop,
   unexpected,
   type Logger,
+  type Pid,
   type ProcessContext,
   type Ref,
   type Runtime,
@@ -149,8 +162,22 @@ interface State {
   restarted?: boolean;
   /** Who route_win goes to (the args' winner, or a re-route's): see sendRouteWin. */
   win: { controller: string; ccvs: Record<string, unknown>; routes: readonly unknown[] | undefined };
-  /** route_req rounds so far (1: the router's first). */
+  /** route_req rounds so far (1: the router's first); numbers every round, never reset. */
   round: number;
+  /** The round the current routing began with (1, or a re-route after the controller's
+   *  node left): MAX_ROUTE_ROUNDS counts from it. */
+  firstRound: number;
+  /** A re-route is out: the router's `rerouted` (or its hang-up) is awaited. */
+  routing: boolean;
+  /** The route_req to ask again (args' routeReq; a new Fetch-ID after the controller's node left). */
+  req: Envelope | undefined;
+  /** The current routing's Fetch-ID: a usurp_control with another one stops this process. */
+  fetchId: unknown;
+  /** usurp_control goes out once the current route_win is delivered (a re-route after the
+   *  controller's node left). */
+  usurpOnWin: boolean;
+  /** The leg the call is bridged to now (CHANNEL_BRIDGE until CHANNEL_UNBRIDGE). */
+  bridged: string | undefined;
   phase: Phase;
   queue: Envelope[];
   current: { cmd: Envelope; seq: number } | undefined;
@@ -181,6 +208,7 @@ type Msg =
   | { type: 'node_up' }
   | { type: 'channel_gone' }
   | { type: 'channel_check' }
+  | { type: 'controller_node_gone'; node: string }
   | ReroutedMsg
   | { type: 'route_win_out'; round: number; error?: unknown }
   | { type: 'timer'; input: 'keepalive_timeout' | 'node_timeout' };
@@ -621,6 +649,16 @@ function onRouteWinOut(s: State, ctx: ProcessContext, m: { round: number; error?
       'route_win could not be published: the call is left to its winner, which may not have it',
     );
   log.debug({ controller: win.controller, queue: s.queueName, round: s.round }, 'route_win sent');
+  if (s.usurpOnWin) {
+    s.usurpOnWin = false;
+    // The new winner takes the call: a controller that was cut off, not dead, stops.
+    publish(a.env, 'usurp_control', {
+      'Call-ID': a.callId,
+      'Fetch-ID': s.fetchId,
+      Reason: 'Route-Win',
+      'Media-Node': a.env.node,
+    }).catch((err: unknown) => log.error({ err: String(err) }, 'could not publish usurp_control'));
+  }
   if (win.routes !== undefined)
     GenServer.cast(s.rt, ctx.self, {
       type: 'command',
@@ -633,9 +671,10 @@ function onRouteWinOut(s: State, ctx: ProcessContext, m: { round: number; error?
 function routeAgain(s: State, ctx: ProcessContext): void {
   const { a, log, win } = s;
   const router = ctx.runtime.whereis(names.router(a.link.identity.name));
-  const exhausted = s.round >= MAX_ROUTE_ROUNDS;
-  if (exhausted || router === undefined || a.routeReq === undefined) {
-    const why = exhausted ? `after ${s.round} route_req rounds` : 'and no router runs to route it again';
+  const rounds = s.round - s.firstRound + 1;
+  const exhausted = rounds >= MAX_ROUTE_ROUNDS;
+  if (exhausted || router === undefined || s.req === undefined) {
+    const why = exhausted ? `after ${rounds} route_req rounds` : 'and no router runs to route it again';
     log.warn(
       { controller: win.controller, round: s.round },
       `route_win came back unroutable (the winner's queue is gone) ${why}: hanging up NO_ROUTE_DESTINATION`,
@@ -653,18 +692,75 @@ function routeAgain(s: State, ctx: ProcessContext): void {
     { controller: win.controller, round: s.round },
     "route_win came back unroutable (the winner's queue is gone): routing the call again",
   );
+  askRouter(s, ctx, router);
+}
+
+function askRouter(s: State, ctx: ProcessContext, router: Pid): void {
+  s.routing = true;
   ctx.send(router, {
     type: 'reroute',
-    callId: a.callId,
-    req: a.routeReq,
+    callId: s.a.callId,
+    req: s.req!,
     round: s.round,
     control: ctx.self,
   } satisfies RerouteMsg);
 }
 
+/**
+ * A node left the cluster view. If it ran the call's controller and nobody is talking (not
+ * bridged), the controller's commands are dropped, its running one broken, and the call
+ * routed again with a new Fetch-ID; a bridged call is left to its parties.
+ */
+function onControllerNodeGone(s: State, ctx: ProcessContext, node: string): void {
+  const { a, log, win } = s;
+  if (a.originated === true || win.ccvs['Application-Node'] !== node || isOver(s.phase)) return;
+  if (s.routing) return log.info({ node }, 'controller node gone while the call is being routed again');
+  if (s.bridged !== undefined)
+    return log.warn(
+      { node, controller: win.controller, other_leg: s.bridged },
+      'the node controlling the call is gone; the call is bridged: left to its parties',
+    );
+  const router = ctx.runtime.whereis(names.router(a.link.identity.name));
+  if (router === undefined || s.req === undefined) {
+    log.warn(
+      { node, controller: win.controller },
+      'the node controlling the call is gone and no router runs to route it again: hanging up NO_ROUTE_DESTINATION',
+    );
+    ask(
+      s,
+      ctx,
+      { kind: 'hangup', callId: a.callId, cause: 'NO_ROUTE_DESTINATION' },
+      { op: 'no_route_hangup' },
+    );
+    return;
+  }
+  handle(s, ctx, 'controller_gone', () => {
+    const dropped = s.queue.map(appOf);
+    const running = s.current === undefined ? undefined : appOf(s.current.cmd);
+    s.queue = [];
+    if (s.current !== undefined) {
+      s.current = undefined;
+      if (live(s)) ask(s, ctx, { kind: 'api', command: `uuid_break ${a.callId} all` }, { op: 'break' });
+    }
+    move(s, 'controller_gone', s.phase === 'node_down' ? 'node_down' : 'active');
+    s.fetchId = randomUUID();
+    const ccvs = (s.req!['Custom-Channel-Vars'] ?? {}) as Record<string, unknown>;
+    s.req = { ...s.req!, 'Custom-Channel-Vars': { ...ccvs, 'Fetch-ID': s.fetchId } };
+    s.usurpOnWin = true;
+    s.round++;
+    s.firstRound = s.round;
+    log.warn(
+      { node, controller: win.controller, round: s.round, dropped, running },
+      'the node controlling the call is gone: routing the call again',
+    );
+    askRouter(s, ctx, router);
+  });
+}
+
 /** The router found another winner: it gets route_win (unless the call ended meanwhile). */
 function onRerouted(s: State, ctx: ProcessContext, m: ReroutedMsg): void {
   if (m.round !== s.round) return s.log.warn({ round: m.round }, 'stale re-route answer dropped');
+  s.routing = false;
   if (isOver(s.phase)) return s.log.info({ controller: m.controller }, 'call ended while routed again');
   s.win = { controller: m.controller, ccvs: m.ccvs, routes: m.routes };
   sendRouteWin(s, ctx);
@@ -744,6 +840,12 @@ export const CallControl: GenListenerBehaviour<State, CallControlArgs, { type: '
       otherLegs: new Set(),
       win: { controller: a.controllerQueue, ccvs: a.ccvs, routes: a.routes },
       round: 1,
+      firstRound: 1,
+      routing: false,
+      req: a.routeReq,
+      fetchId: a.ccvs['Fetch-ID'],
+      usurpOnWin: false,
+      bridged: undefined,
     };
     s.checkTimer = ctx.sendAfter(a.env.settings.channelCheckMs, { type: 'channel_check' } satisfies Msg);
     const table: CallTable = Table.open(ctx, names.callTable(a.callId));
@@ -761,7 +863,7 @@ export const CallControl: GenListenerBehaviour<State, CallControlArgs, { type: '
 
   handleCast(msg, s, ctx) {
     if (msg.type === 'usurp') {
-      if (msg.fetchId === s.a.ccvs['Fetch-ID']) return noreply(s);
+      if (msg.fetchId === String(s.fetchId)) return noreply(s);
       s.log.info(
         { fetch_id: msg.fetchId, media_node: msg.node },
         'call control usurped by another route_win: stopping',
@@ -793,8 +895,10 @@ export const CallControl: GenListenerBehaviour<State, CallControlArgs, { type: '
           handle(s, ctx, 'hangup', () => hangupPhase(s, ctx, 'hangup', m.ev.name));
         else if (m.ev.name === 'CHANNEL_DESTROY')
           handle(s, ctx, 'destroyed', () => hangupPhase(s, ctx, 'destroyed', m.ev.name));
-        else if (m.ev.name === 'CHANNEL_BRIDGE' && m.ev.otherLeg !== undefined)
+        else if (m.ev.name === 'CHANNEL_BRIDGE' && m.ev.otherLeg !== undefined) {
           s.otherLegs.add(m.ev.otherLeg);
+          s.bridged = m.ev.otherLeg;
+        } else if (m.ev.name === 'CHANNEL_UNBRIDGE') s.bridged = undefined;
         break;
       case 'planned':
         onPlanned(s, ctx, m);
@@ -806,6 +910,9 @@ export const CallControl: GenListenerBehaviour<State, CallControlArgs, { type: '
         break;
       case 'channel_check':
         channelCheck(s, ctx);
+        break;
+      case 'controller_node_gone':
+        onControllerNodeGone(s, ctx, m.node);
         break;
       case 'node_down':
         handle(s, ctx, 'node_down', () => {
@@ -863,6 +970,7 @@ export const CallControl: GenListenerBehaviour<State, CallControlArgs, { type: '
     phase: s.phase,
     queued: s.queue.length,
     running: s.current === undefined ? undefined : appOf(s.current.cmd),
+    bridged: s.bridged !== undefined,
     queue: s.queueName,
   }),
 };

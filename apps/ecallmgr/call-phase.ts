@@ -28,6 +28,10 @@
  *   hungup      command               hungup               (answered with a dialplan error)
  *   hungup      exec_done | hangup | destroyed | node_down | node_up | channel_gone   hungup
  *   hungup      keepalive_timeout     stop                 (the process ends, normal)
+ *   active | executing  controller_gone   active       (the node of the call's controller left the
+ *                                                          cluster: queued commands dropped, the running
+ *                                                          one broken, the call routed again)
+ *   node_down   controller_gone       node_down            (the same; nothing runs while the switch is away)
  *   (any phase) usurped               stop                 (another routing of the call took over)
  *
  * Inputs a phase does not list are logged and ignored (e.g. node_up while executing).
@@ -44,6 +48,7 @@ export type Input =
   | 'channel_gone'
   | 'node_timeout'
   | 'keepalive_timeout'
+  | 'controller_gone'
   | 'usurped';
 export type Next = Phase | 'stop';
 
@@ -60,16 +65,19 @@ export const TRANSITIONS: Readonly<Record<Phase, Partial<Record<Input, readonly 
     exec_done: ['active'],
     node_down: ['node_down'],
     node_up: ['active', 'executing'],
+    controller_gone: ['active'],
     ...ENDING,
   },
   executing: {
     command: ['executing'],
     exec_done: ['active', 'executing'],
     node_down: ['node_down'],
+    controller_gone: ['active'],
     ...ENDING,
   },
   node_down: {
     command: ['node_down'],
+    controller_gone: ['node_down'],
     exec_done: ['node_down'],
     node_up: ['active', 'executing'],
     node_timeout: ['hungup'],

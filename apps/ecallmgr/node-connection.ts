@@ -31,7 +31,8 @@
  *   that is no call's bridged leg, parked by an unbridge) -> the router (once per call); CHANNEL_HANGUP -> its call_control (it stops executing at once);
  *   every other event of a known call -> its call_events, and CHANNEL_DESTROY also to its
  *   call_control (then the call is forgotten), CHANNEL_BRIDGE also (its Other-Leg-Unique-ID
- *   only: the leg the call's commands may target); from then on, until its
+ *   only: the leg the call's commands may target), CHANNEL_UNBRIDGE also (its name only:
+ *   call_control knows whether the call is bridged); from then on, until its
  *   CHANNEL_DESTROY, every event of that other leg -> the call's call_events as
  *   `other_leg_event` (it publishes those its bridge's B-Leg-Events name), and, when that
  *   leg is a known call itself (the caller an originate with Existing-Call-ID bridged its
@@ -52,6 +53,11 @@
  *   stream (call_control's command completions never come before the switch events that
  *   preceded them). The operation starts at once; the mailbox does not wait for the
  *   switch's answer.
+ * - A node leaving the cluster view (kernel event `cluster` / `node_expired`, from
+ *   src/node/nodes.ts; this process listens while it lives) comes into the mailbox and
+ *   goes on to every known call's call_control as `{type:'controller_node_gone', node}`:
+ *   each call_control knows whether that node controlled its call (call-control.ts). One
+ *   message per known call per node that expires; nothing per call otherwise.
  * - `{type:'drop_event_socket', reason?}` (fault injection, `fife chaos --drop-event-socket`):
  *   the event socket is dropped as by a network failure; 'down', then the reconnect and
  *   'up' follow as for any loss.
@@ -71,6 +77,7 @@ import {
   type GenServerBehaviour,
   type Logger,
   type ProcessContext,
+  type ClusterEvent,
 } from '../../src/kernel/index.ts';
 import { EslConnection, type EslEvent } from '../../src/switch/index.ts';
 import { reportMediaServer } from '../../src/node/nodes.ts';
@@ -105,7 +112,8 @@ type Msg =
   | { type: 'relay'; to: Pid; msg: SwitchReply }
   | { type: 'call_started'; callId: string }
   | { type: 'track'; callId: string; known: boolean }
-  | { type: 'drop_event_socket'; reason?: unknown };
+  | { type: 'drop_event_socket'; reason?: unknown }
+  | { type: 'node_expired'; node: string };
 
 export const SUBSCRIBED_EVENTS = [
   'CHANNEL_CREATE',
@@ -273,6 +281,8 @@ function dispatch(s: State, ctx: ProcessContext, ev: EslEvent): void {
     s.legs.set(other, uuid);
     sendTo(ctx, names.control(uuid), { type: 'switch_event', ev: { name: ev.name, otherLeg: other } });
   }
+  if (ev.name === 'CHANNEL_UNBRIDGE' && toEvents)
+    sendTo(ctx, names.control(uuid), { type: 'switch_event', ev: { name: ev.name } });
   if (ev.name === 'CHANNEL_DESTROY') {
     sendTo(ctx, names.control(uuid), { type: 'switch_event', ev: { name: ev.name } });
     s.calls.delete(uuid);
@@ -346,8 +356,15 @@ export const NodeConnection: GenServerBehaviour<State, NodeArgs, unknown, unknow
     // Each call's control queue is a listener with its own 'ready'/'lost' handlers on the
     // shared transport: thousands of them are expected, not a leak.
     if (a.env.bus.getMaxListeners() !== 0) a.env.bus.setMaxListeners(0);
+    // A node gone from the cluster view may have controlled some of these calls.
+    const onCluster = (e: ClusterEvent): void => {
+      if (e.kind === 'node_expired')
+        ctx.runtime.send(self, { type: 'node_expired', node: e.node } satisfies Msg);
+    };
+    ctx.runtime.events.on('cluster', onCluster);
     // However the process ends (shutdown, crash, kill), its connection goes with it.
     void ctx.runtime.awaitExit(self).then(() => {
+      ctx.runtime.events.off('cluster', onCluster);
       reportMediaServer(ctx.runtime, {
         name: a.link.identity.name,
         status: 'down',
@@ -447,6 +464,13 @@ export const NodeConnection: GenServerBehaviour<State, NodeArgs, unknown, unknow
         if (!s.esl.drop(typeof m.reason === 'string' ? m.reason : undefined))
           s.log.warn('drop of the event socket asked while it is not connected: nothing to drop');
         break;
+      case 'node_expired': {
+        let told = 0;
+        for (const [callId] of s.calls.entries())
+          if (sendTo(ctx, names.control(callId), { type: 'controller_node_gone', node: m.node })) told++;
+        s.log.debug({ peer: m.node, calls: told }, 'node expired: its calls are told');
+        break;
+      }
       case 'esl_down':
         announce(s, ctx, 'down', m.reason);
         for (const [callId] of s.calls.entries()) sendTo(ctx, names.control(callId), { type: 'node_down' });

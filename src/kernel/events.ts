@@ -11,6 +11,10 @@
  * - `fault`: a fault was injected on purpose (src/node/chaos.ts: `fife chaos`, `POST
  *   /chaos`, a chaos schedule), or a timed one ended (`phase: 'ended'`: the bus may
  *   reconnect, the store answers again, the bus delivers normally again).
+ * - `cluster`: the node's cluster view (src/node/nodes.ts) saw another node join
+ *   (`node_joined`, its first heartbeat) or leave (`node_expired`, silent past 1.25
+ *   heartbeats), once each; `node` names it. Apps act on it (ecallmgr routes again the
+ *   calls a gone node controlled).
  *
  * The same events leave the node as plain JSON (`plainEvent`: the admin endpoint's
  * `GET /events` stream, read by the observer page). One object per event, `type` first,
@@ -21,6 +25,7 @@
  *   {type:'supervisor', kind, supervisor, supervisorName?, childId?, pid?, reason?}
  *   {type:'app', kind, app, reason?, cause?}
  *   {type:'fault', kind, phase, target?, params, seed?, step?, error?}
+ *   {type:'cluster', kind, node}
  * Every one also has `at` (ms since the epoch, when it was turned into JSON).
  */
 import { EventEmitter } from 'node:events';
@@ -86,16 +91,30 @@ export interface FaultEvent {
   error?: string;
 }
 
+/** Another node joined or left this node's cluster view (src/node/nodes.ts). */
+export interface ClusterEvent {
+  kind: 'node_joined' | 'node_expired';
+  node: string;
+}
+
 export interface KernelEventMap {
   spawn: [SpawnEvent];
   exit: [ExitEvent];
   supervisor: [SupervisorEvent];
   app: [AppEvent];
   fault: [FaultEvent];
+  cluster: [ClusterEvent];
 }
 
 export type KernelEventType = keyof KernelEventMap;
-export const KERNEL_EVENT_TYPES: readonly KernelEventType[] = ['spawn', 'exit', 'supervisor', 'app', 'fault'];
+export const KERNEL_EVENT_TYPES: readonly KernelEventType[] = [
+  'spawn',
+  'exit',
+  'supervisor',
+  'app',
+  'fault',
+  'cluster',
+];
 
 /** An event as plain JSON (the shape the header lists): pids as strings, reasons as text. */
 export function plainEvent<K extends KernelEventType>(

@@ -90,6 +90,7 @@ export {
   type AppEvent,
   type ExitEvent,
   type FaultEvent,
+  type ClusterEvent,
   type KernelEventType,
 } from './events.ts';
 export {

@@ -17,7 +17,10 @@
  *   (warn, with `silent_ms` since its last heartbeat and `expires_ms`). A node seen for
  *   the first time is logged as `node joined`. A node never expires itself (its own
  *   entry stays while it runs, whatever its heartbeats' delays). Heartbeats go out at a
- *   fixed rate (the next is scheduled before this one is sent).
+ *   fixed rate (the next is scheduled before this one is sent). Both facts are also
+ *   published on the runtime's kernel events (`cluster`: `node_joined`, `node_expired`,
+ *   with `node`), once each, for the node's apps (ecallmgr routes again the calls an
+ *   expired node controlled).
  * - `Nodes.list(rt)` answers the table: name, zone, apps, apps down, version, memory,
  *   process count, uptime, age of the last heartbeat in ms.
  * - Media servers (Kazoo's kz_nodes with ecallmgr): switches are not nodes. A node whose
@@ -268,8 +271,11 @@ export const Nodes: GenListenerBehaviour<State, NodesArgs, 'list' | 'switches'> 
     );
     const zone = typeof m.Zone === 'string' ? m.Zone : undefined;
     const joined = !s.nodes.has(node);
-    if (joined) ctx.log.info({ peer: node, zone, apps, down }, 'node joined');
-    else if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ peer: node, apps, down }, 'heartbeat received');
+    if (joined) {
+      ctx.log.info({ peer: node, zone, apps, down }, 'node joined');
+      if (node !== ctx.runtime.node) ctx.runtime.events.emit('cluster', { kind: 'node_joined', node });
+    } else if (ctx.log.isLevelEnabled('debug'))
+      ctx.log.debug({ peer: node, apps, down }, 'heartbeat received');
     s.nodes.set(node, {
       zone,
       apps,
@@ -312,6 +318,7 @@ export const Nodes: GenListenerBehaviour<State, NodesArgs, 'list' | 'switches'> 
         if (node !== ctx.runtime.node && now >= e.lastSeen + e.expiresMs) {
           s.nodes.delete(node);
           ctx.log.warn({ peer: node, silent_ms: now - e.lastSeen, expires_ms: e.expiresMs }, 'node expired');
+          ctx.runtime.events.emit('cluster', { kind: 'node_expired', node });
           for (const [name, sw] of s.switches) {
             if (sw.via.delete(node) && sw.via.size === 0) sw.downSince = now;
             if (sw.via.size === 0 && sw.lastNode === node) s.switches.delete(name);

@@ -369,6 +369,48 @@ export function callflowSuite(start: (opts?: { callCheckMs?: number }) => Promis
     await callProcessesGone(h, callId);
   });
 
+  it("usurp_control of the call by another routing (ecallmgr routed it again): the executor stops, leaving the call up; its own routing's is ignored", async () => {
+    await h.putCallflow(
+      'cf-3003',
+      ['3003'],
+      node('answer', {}, { _: node('play', { id: 'silence_stream://60000' }, { _: node('hangup') }) }),
+    );
+    const callId = h.call('3003');
+    await h.app.waitEvent(
+      callId,
+      'CHANNEL_EXECUTE',
+      (m) => m['Raw-Application-Data'] === 'silence_stream://60000',
+    );
+    const req = await h.app.waitFor((m) => m['Event-Name'] === 'route_req' && m['Call-ID'] === callId);
+    const own = String((req['Custom-Channel-Vars'] as Record<string, unknown>)['Fetch-ID']);
+    const exe = h.rt.whereis(exeName(callId))!;
+    const ended = h.rt.awaitExit(exe);
+    const from = h.lines.length;
+    for (const fetchId of [own, 'fetch-of-another-routing']) {
+      const usurp = build(
+        'usurp_control',
+        { 'Call-ID': callId, 'Fetch-ID': fetchId, Reason: 'Route-Win', 'Media-Node': 'ecallmgr@elsewhere' },
+        CTX,
+      ) as unknown as Envelope;
+      await h.bus.publish(
+        'callevt',
+        callEventKey('usurp_control', callId),
+        encodeJson(usurp),
+        jsonProperties(),
+      );
+    }
+    await ended;
+    // It stopped on the other routing's usurp, not on its own routing's (which came first).
+    const line = await waitLine(h, from, (l) => l.call_id === callId && /usurped/.test(String(l.msg)));
+    expect(line.fetch_id).toBe('fetch-of-another-routing');
+    expect(h.executed(callId)).not.toContain('hangup');
+    expect(h.sw.channel(callId)?.hangupCause).toBeUndefined();
+    // ecallmgr's call_control hears the other routing's usurp too and lets the call go (the
+    // other ecallmgr has it): the switch ends the call.
+    h.sw.hangup(callId);
+    await h.waitSwitch((e) => e.uuid === callId && e.name === 'CHANNEL_DESTROY', 'the end of the call');
+  });
+
   it('a callflow edited between two calls: the next call follows the new one', async () => {
     await h.putCallflow('cf-4000', ['4000'], node('play', { id: 'http://media.test/v1.wav' }));
     const first = h.call('4000');

@@ -6,6 +6,8 @@
  * Tests wait on what it records (`waitFor`), never on time.
  * A winner that is gone: `vanishOnRouteReq` (its listener stops, its queue deleted, then
  * it answers the first route_req park) or `serverId` (it answers park naming that queue).
+ * `node` is the Node its route_resp names (another node's app, whose heartbeats a test
+ * sends and stops).
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
@@ -36,6 +38,8 @@ export class TestApp extends EventEmitter {
   vanishOnRouteReq = false;
   /** Answers park with this Server-ID (a queue that does not exist) instead of its own. */
   serverId: string | undefined;
+  /** The Node its route_resp names (the node whose heartbeats stand for this app's). */
+  node = CTX.node;
   /** authn_req answers: user -> password (others get authn_err). */
   readonly passwords = new Map<string, string>();
   private core!: ListenerCore;
@@ -94,7 +98,7 @@ export class TestApp extends EventEmitter {
     if (this.route === 'error') fields['Route-Error-Code'] = 'CALL_REJECTED';
     if (this.route === 'deferred') fields['Defer-Response'] = 'true';
     if (this.serverId !== undefined) fields['Server-ID'] = this.serverId;
-    const resp = build('route_resp', fields, { ...CTX, appName: this.name });
+    const resp = build('route_resp', fields, { ...CTX, appName: this.name, node: this.node });
     if (!this.vanishOnRouteReq) return reply(resp as unknown as Envelope);
     this.vanishOnRouteReq = false;
     // Not awaited: stopping waits for this handler to finish.
