@@ -38,6 +38,7 @@ import {
   unexpected,
   type GenServerBehaviour,
   type Logger,
+  type NoReplyResult,
   type Pid,
   type ProcessContext,
   type Runtime,
@@ -210,6 +211,25 @@ export async function routeCall(s: State, ev: EslEvent, ctx: ProcessContext): Pr
 }
 
 /** Routes a call again for its call_control (its route_win came back); never changes state. */
+/** Runs one call's routing beside the mailbox; its outcome comes back as `routed`. */
+function beside(
+  s: State,
+  ctx: ProcessContext,
+  callId: string | undefined,
+  work: Promise<Outcome | undefined>,
+  failed: string,
+): NoReplyResult<State> {
+  s.inFlight++;
+  const self = ctx.self;
+  void work
+    .catch((err: unknown) => {
+      ctx.log.child({ call_id: callId }).error({ err: String(err) }, failed);
+      return undefined;
+    })
+    .then((outcome) => ctx.send(self, { type: 'routed', callId, outcome } satisfies Msg));
+  return noreply(s);
+}
+
 async function rerouteCall(s: State, m: RerouteMsg, ctx: ProcessContext): Promise<Outcome> {
   const log = ctx.log.child({ call_id: m.callId });
   const d = await routeRound(s, { ...m.req, 'Msg-ID': randomUUID() }, log);
@@ -249,27 +269,10 @@ export const Router: GenServerBehaviour<State, RouterArgs> = {
       if (m.outcome === 'routed') s.routed++;
       return noreply(s);
     }
-    const self = ctx.self;
-    if (m?.type === 'reroute') {
-      s.inFlight++;
-      void rerouteCall(s, m, ctx)
-        .catch((err: unknown) => {
-          ctx.log.child({ call_id: m.callId }).error({ err: String(err) }, 'routing again failed');
-          return undefined;
-        })
-        .then((outcome) => ctx.send(self, { type: 'routed', callId: m.callId, outcome } satisfies Msg));
-      return noreply(s);
-    }
+    if (m?.type === 'reroute')
+      return beside(s, ctx, m.callId, rerouteCall(s, m, ctx), 'routing again failed');
     if (m?.type !== 'park' || m.ev === undefined) return unexpected(raw, s);
-    const { ev } = m;
-    s.inFlight++;
-    void routeCall(s, ev, ctx)
-      .catch((err: unknown) => {
-        ctx.log.child({ call_id: ev.uuid }).error({ err: String(err) }, 'routing failed');
-        return undefined;
-      })
-      .then((outcome) => ctx.send(self, { type: 'routed', callId: ev.uuid, outcome } satisfies Msg));
-    return noreply(s);
+    return beside(s, ctx, m.ev.uuid, routeCall(s, m.ev, ctx), 'routing failed');
   },
 
   async terminate(_reason, s) {
