@@ -679,13 +679,7 @@ function routeAgain(s: State, ctx: ProcessContext): void {
       { controller: win.controller, round: s.round },
       `route_win came back unroutable (the winner's queue is gone) ${why}: hanging up NO_ROUTE_DESTINATION`,
     );
-    ask(
-      s,
-      ctx,
-      { kind: 'hangup', callId: a.callId, cause: 'NO_ROUTE_DESTINATION' },
-      { op: 'no_route_hangup' },
-    );
-    return;
+    return hangupNoRoute(s, ctx);
   }
   s.round++;
   log.warn(
@@ -693,6 +687,16 @@ function routeAgain(s: State, ctx: ProcessContext): void {
     "route_win came back unroutable (the winner's queue is gone): routing the call again",
   );
   askRouter(s, ctx, router);
+}
+
+/** No winner can take the call: it is hung up NO_ROUTE_DESTINATION. */
+function hangupNoRoute(s: State, ctx: ProcessContext): void {
+  ask(
+    s,
+    ctx,
+    { kind: 'hangup', callId: s.a.callId, cause: 'NO_ROUTE_DESTINATION' },
+    { op: 'no_route_hangup' },
+  );
 }
 
 function askRouter(s: State, ctx: ProcessContext, router: Pid): void {
@@ -726,13 +730,7 @@ function onControllerNodeGone(s: State, ctx: ProcessContext, node: string): void
       { node, controller: win.controller },
       'the node controlling the call is gone and no router runs to route it again: hanging up NO_ROUTE_DESTINATION',
     );
-    ask(
-      s,
-      ctx,
-      { kind: 'hangup', callId: a.callId, cause: 'NO_ROUTE_DESTINATION' },
-      { op: 'no_route_hangup' },
-    );
-    return;
+    return hangupNoRoute(s, ctx);
   }
   handle(s, ctx, 'controller_gone', () => {
     const dropped = s.queue.map(appOf);
