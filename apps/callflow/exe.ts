@@ -221,7 +221,7 @@ const Exe: GenListenerBehaviour<State, ExeArgs> = {
   init(a, ctx) {
     const current: State['current'] = {};
     // A kill skips terminate: the module's waits and timers must end with the process anyway.
-    void ctx.runtime.awaitExit(ctx.self).then(() => current.handle?.abort('executor ended'));
+    ctx.runtime.onExit(ctx.self, () => current.handle?.abort('executor ended'));
     return ok({
       a,
       log: ctx.log.child({ call_id: a.info.callId }),
