@@ -30,7 +30,10 @@
  *   the current controller's (its route_resp's envelope Node, CCV Application-Node), the
  *   call is not over, not being routed again already, and not bridged (between a
  *   CHANNEL_BRIDGE and its CHANNEL_UNBRIDGE: its parties talk, it is left alone, logged at
- *   warn), the call is routed again (warn `the node controlling the call is gone: routing
+ *   warn), and not waiting in a shared queue (a `set` command gave it the Custom-Channel-Var
+ *   Queue-ID, as callflow's acdc_member does while the caller waits: the queue's workers
+ *   on the other nodes serve it, and routing it again would queue the caller twice; left
+ *   alone, logged at warn), the call is routed again (warn `the node controlling the call is gone: routing
  *   the call again`, with the gone `node` and `controller`): the controller's queued
  *   commands are dropped and its running one broken (`uuid_break all`), and the router
  *   publishes the route_req again with a new Fetch-ID (so the new winner's executor is told
@@ -178,6 +181,9 @@ interface State {
   usurpOnWin: boolean;
   /** The leg the call is bridged to now (CHANNEL_BRIDGE until CHANNEL_UNBRIDGE). */
   bridged: string | undefined;
+  /** The shared queue the caller waits in (a `set` of the Custom-Channel-Var Queue-ID, as
+   *  callflow's acdc_member sends; '' clears it): its workers on every node serve the call. */
+  queueId: string | undefined;
   phase: Phase;
   queue: Envelope[];
   current: { cmd: Envelope; seq: number } | undefined;
@@ -453,6 +459,10 @@ function onCommand(s: State, ctx: ProcessContext, cmd: Envelope): void {
       cmd,
       `command for call ${String(cmd['Call-ID'])} reached the control queue of ${s.a.callId}`,
     );
+  if (appOf(cmd) === 'set') {
+    const q = (cmd['Custom-Channel-Vars'] as Record<string, unknown> | undefined)?.['Queue-ID'];
+    if (typeof q === 'string') s.queueId = q === '' ? undefined : q;
+  }
   const r = insertCommand(s.queue, cmd);
   s.queue = r.queue;
   if (r.dropped.length > 0)
@@ -724,6 +734,13 @@ function onControllerNodeGone(s: State, ctx: ProcessContext, node: string): void
       { node, controller: win.controller, other_leg: s.bridged },
       'the node controlling the call is gone; the call is bridged: left to its parties',
     );
+  if (s.queueId !== undefined)
+    // Routing it again would queue the caller twice: the queue's workers on the other
+    // nodes hold its member_call and serve it.
+    return log.warn(
+      { node, controller: win.controller, queue_id: s.queueId },
+      'the node controlling the call is gone; the caller waits in a shared queue: left to it',
+    );
   const router = ctx.runtime.whereis(names.router(a.link.identity.name));
   if (router === undefined || s.req === undefined) {
     log.warn(
@@ -844,6 +861,7 @@ export const CallControl: GenListenerBehaviour<State, CallControlArgs, { type: '
       fetchId: a.ccvs['Fetch-ID'],
       usurpOnWin: false,
       bridged: undefined,
+      queueId: undefined,
     };
     s.checkTimer = ctx.sendAfter(a.env.settings.channelCheckMs, { type: 'channel_check' } satisfies Msg);
     const table: CallTable = Table.open(ctx, names.callTable(a.callId));

@@ -120,6 +120,11 @@ export const acdcMember: CfModule = {
     const base = { 'Account-ID': accountId, 'Queue-ID': queueId, 'Call-ID': call.callId };
     const cancel = (reason: string) => publish(call, 'member_call_cancel', { ...base, Reason: reason });
     await call.exec('answer');
+    // While the caller waits, ecallmgr knows the call is the queue's (its workers on every
+    // node can serve it): a dead node's callers are not routed again (queued twice).
+    const queued = (id: string) =>
+      call.send('set', { 'Custom-Channel-Vars': { 'Queue-ID': id }, 'Custom-Call-Vars': {} });
+    await queued(queueId);
     const bus = call.bus;
     const q = await bus.assertQueue('', { exclusive: true, autoDelete: true });
     let tag: string | undefined;
@@ -193,6 +198,7 @@ export const acdcMember: CfModule = {
       call.log.info({ queue_id: queueId, reason }, 'acdc_member: not answered by the queue; next node');
       await cancel(reason);
       await call.send('playstop');
+      await queued('');
       return next();
     } finally {
       stop.abort();
