@@ -20,7 +20,8 @@
  *   category/name and counted; the listener carries on. If it failed with
  *   BusInvalidArgumentError (it built a name from the message that AMQP cannot carry), the
  *   requester also gets the error reply, as for an invalid message. Handlers run inside
- *   the message's Call-ID log context.
+ *   the message's Call-ID log context (its sync part), and `ctx.log` carries that call-id
+ *   on every line, after an await too.
  * - `handleEvent` (optional) sees each valid message first, synchronously; 'ignore' skips
  *   the responders; a throw is logged and the responders run anyway.
  * - ackMode 'auto' (default, Kazoo's no_ack): the broker forgets the message on delivery.
@@ -56,7 +57,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { currentCallId, withCallId } from '../kernel/log.ts';
+import { currentCallId, lazyChild, withCallId } from '../kernel/log.ts';
 import { BoundedRunner } from './bounded-runner.ts';
 import { BusCounters } from './counters.ts';
 import {
@@ -512,11 +513,16 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
     name: string,
   ): void | Promise<void> {
     const callId = typeof msg['Call-ID'] === 'string' ? msg['Call-ID'] : undefined;
+    const core = this.log;
+    let log: Logger | undefined;
     const ctx: HandlerContext = {
       listener: this,
       queue: this.queueName ?? '',
       delivery: d,
-      log: this.log,
+      // the message's call-id on every line, after an await too (made on first use)
+      get log() {
+        return callId === undefined ? core : (log ??= lazyChild(core, {}, { lc: { callId } }));
+      },
       reply: (payload) => this.replyTo(msg, payload),
     };
     const done = (): void => {
@@ -553,8 +559,15 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
 
   private failed(err: unknown, msg: Envelope, category: string, name: string): void {
     this.counters.handlerErrors++;
+    const callId = msg['Call-ID'];
     this.log.error(
-      { err, category, name, msgId: msg['Msg-ID'] },
+      {
+        err,
+        category,
+        name,
+        msgId: msg['Msg-ID'],
+        ...(typeof callId === 'string' ? { call_id: callId } : {}),
+      },
       'listener: responder failed; message skipped, listener carries on',
     );
     this.emit('handler_error', { err, category, name });

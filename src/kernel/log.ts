@@ -6,11 +6,23 @@
  * - `createRootLogger({node, level, destination})` makes the node's root logger. Every
  *   line carries `node`. Secrets are redacted by key (password, a1_hash, ...): any
  *   object logged under those keys, at any depth up to three, prints `[redacted]`.
- * - The call-id of the unit of work in progress is kept in an AsyncLocalStorage
- *   (`withCallId(id, fn)`); the root logger's mixin adds it to every line written inside
- *   `fn`, including its async continuations. The kernel re-enters the call-id a message
- *   was sent with before it runs the receiver's handler, so a call-id follows a message
- *   from process to process (one scheduler drain runs many senders' messages).
+ * - The call-id is kept per process, as Kazoo keeps it in each Erlang process's
+ *   dictionary (`kz_util:put_callid`), not in an AsyncLocalStorage: Node 20's
+ *   AsyncLocalStorage runs promise hooks on every promise of the node (about a tenth of
+ *   the CPU of a complete call in bench/callflow). Two sources, the first that is set:
+ *   1. the current context: `withCallId(id, fn)` / `withLogContext(ctx, fn)` set it for
+ *      the synchronous run of `fn` (not for its async continuations), and restore it;
+ *   2. the logger's own source (`lazyChild(parent, bindings, source)`, inherited by its
+ *      children): a process's logger reads the context of the message the process is
+ *      handling, its sync part and its async continuations alike (the mailbox is held
+ *      until an async handler settles), and keeps it until the next message.
+ *   The root logger's mixin adds it as `call_id`, except on a (lazy) child whose own
+ *   bindings name a `call_id` (a per-call process's logger): that one stays. A message sent by a process (`ctx.send`,
+ *   `ctx.sendAfter`, a GenServer call or cast made in sync code) carries the sender's
+ *   context, and the kernel sets it on the receiver while it handles the message, so a
+ *   call-id follows a message from process to process. A GenServer call or cast made
+ *   after an await (no current context) carries none: send it with `ctx.send`, or log
+ *   with an explicit `call_id`.
  * - Process loggers are children: `logger.child({app, proc})`, made lazily
  *   (`lazyChild`): a pino child costs its bindings' serialisation (through the redaction),
  *   and most processes of a call never write a line at the configured level. A lazy child
@@ -23,7 +35,6 @@
  *   ...`, with reasons and errors as text (`reason="Error: boom"`), never JSON blobs or
  *   stacks. The same redaction applies.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import pino, { type Logger, type DestinationStream } from 'pino';
 import { prettyFactory, isColorSupported } from 'pino-pretty';
 
@@ -33,26 +44,41 @@ export interface LogContext {
   readonly callId?: string;
 }
 
-const context = new AsyncLocalStorage<LogContext>();
 const EMPTY: LogContext = Object.freeze({});
+/** The context of the synchronous run in progress (EMPTY between runs). */
+let current: LogContext = EMPTY;
+
+/** Where a logger finds the context of its lines when no synchronous run set one. */
+export interface LogSource {
+  readonly lc: LogContext | undefined;
+}
+
+const SOURCE = Symbol('fife.logSource');
+/** The source of a logger whose bindings name the call-id: its lines keep that one. */
+const BOUND: LogSource = Object.freeze({ lc: undefined });
 
 /** Runs fn with `callId` as the current call-id (for logs and for messages sent from it). */
 export function withCallId<T>(callId: string | undefined, fn: () => T): T {
-  return context.run(callId === undefined ? EMPTY : { callId }, fn);
+  return withLogContext(callId === undefined ? EMPTY : { callId }, fn);
 }
 
-/** Runs fn inside a given log context (as captured by `currentLogContext`). */
+/** Runs fn inside a given log context (as captured by `currentLogContext`): its synchronous run. */
 export function withLogContext<T>(ctx: LogContext | undefined, fn: () => T): T {
-  return context.run(ctx ?? EMPTY, fn);
+  const prev = current;
+  current = ctx ?? EMPTY;
+  try {
+    return fn();
+  } finally {
+    current = prev;
+  }
 }
 
 export function currentLogContext(): LogContext | undefined {
-  const c = context.getStore();
-  return c === EMPTY ? undefined : c;
+  return current === EMPTY ? undefined : current;
 }
 
 export function currentCallId(): string | undefined {
-  return context.getStore()?.callId;
+  return current.callId;
 }
 
 const LEVEL_METHODS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
@@ -63,6 +89,7 @@ const noop = (): void => undefined;
 interface Lazy {
   readonly parent: Logger;
   readonly bindings: Record<string, unknown>;
+  readonly source: LogSource | undefined;
   real?: Logger;
   /** Methods handed out bound to the pino child, kept while the child's own stays the same. */
   bound?: Map<PropertyKey, { own: unknown; fn: unknown }>;
@@ -79,7 +106,14 @@ const realOf = (log: Logger): Logger => {
   return st === undefined ? log : make(st);
 };
 
-const make = (st: Lazy): Logger => (st.real ??= realOf(st.parent).child(st.bindings));
+const make = (st: Lazy): Logger => {
+  if (st.real !== undefined) return st.real;
+  const real = realOf(st.parent).child(st.bindings);
+  // an own property: pino's children are made with Object.create, so they inherit it
+  const source = typeof st.bindings.call_id === 'string' ? BOUND : st.source;
+  if (source !== undefined) (real as unknown as Record<symbol, LogSource>)[SOURCE] = source;
+  return (st.real = real);
+};
 
 // shared by every lazy child (`this` is the lazy child they are called on)
 function isLevelEnabled(this: Logger, level: string): boolean {
@@ -113,9 +147,13 @@ const LAZY: ProxyHandler<Lazy> = {
   has: (st, prop) => Reflect.has(make(st), prop),
 };
 
-/** `parent.child(bindings)`, made only when first needed (see the contract). */
-export function lazyChild(parent: Logger, bindings: Record<string, unknown>): Logger {
-  return new Proxy<Lazy>({ parent, bindings }, LAZY) as unknown as Logger;
+/**
+ * `parent.child(bindings)`, made only when first needed (see the contract); with a
+ * `source`, its lines (and its children's) carry the source's call-id when no synchronous
+ * run set one.
+ */
+export function lazyChild(parent: Logger, bindings: Record<string, unknown>, source?: LogSource): Logger {
+  return new Proxy<Lazy>({ parent, bindings, source }, LAZY) as unknown as Logger;
 }
 
 const SECRET_KEYS = [
@@ -210,8 +248,10 @@ export function createRootLogger(opts: RootLoggerOptions): Logger {
       level: opts.level ?? process.env.FIFE_LOG_LEVEL ?? 'info',
       base: { node: opts.node },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-      mixin() {
-        const c = context.getStore();
+      mixin(_merge, _level, logger) {
+        const source = (logger as unknown as Record<symbol, LogSource | undefined>)[SOURCE];
+        if (source === BOUND) return {};
+        const c = current !== EMPTY ? current : source?.lc;
         return c?.callId === undefined ? {} : { call_id: c.callId };
       },
     },

@@ -161,6 +161,12 @@ export class Proc implements ProcessContext {
   private timers: Map<number, ReturnType<typeof setTimeout>> | null = null;
   private abort: AbortController | null = null;
   private logger: Logger | null = null;
+  /**
+   * The log context of the message being handled (kept while an async handler holds the
+   * mailbox, and until the next message): what this process's log lines and the messages
+   * it sends carry when no synchronous run set one (log.ts).
+   */
+  lc: LogContext | undefined = undefined;
   /** The mailbox: chunks from `mq` (read) to `mqTail` (written); null until first used. */
   private mq: Chunk | null = null;
   private mqTail: Chunk | null = null;
@@ -259,6 +265,7 @@ export class Proc implements ProcessContext {
 
   private run(env: Envelope): void {
     let r: void | Promise<void>;
+    this.lc = env.lc;
     try {
       r =
         env.lc === currentLogContext()
@@ -350,7 +357,7 @@ export class Proc implements ProcessContext {
     if (this.logger === null) {
       const bindings: Record<string, unknown> = { proc: this.name ?? this.self.toString() };
       if (this.app !== undefined) bindings.app = this.app;
-      this.logger = lazyChild(this.runtime.log, bindings);
+      this.logger = lazyChild(this.runtime.log, bindings, this);
     }
     return this.logger;
   }
@@ -377,7 +384,7 @@ export class Proc implements ProcessContext {
   }
 
   send(to: Pid | string, msg: unknown): void {
-    this.runtime.send(to, msg);
+    this.runtime.send(to, msg, currentLogContext() ?? this.lc);
   }
 
   link(pid: Pid): void {
@@ -404,7 +411,7 @@ export class Proc implements ProcessContext {
     const ref = this.runtime.makeRef();
     if (!this.alive) return ref;
     const timers = (this.timers ??= new Map());
-    const lc = currentLogContext();
+    const lc = currentLogContext() ?? this.lc;
     timers.set(
       ref.id,
       setTimeout(

@@ -30,7 +30,7 @@
  */
 import { start as nactStart, stop as nactStop } from 'nact';
 import { performance } from 'node:perf_hooks';
-import { createRootLogger, currentLogContext, type Logger } from './log.ts';
+import { createRootLogger, currentLogContext, type LogContext, type Logger } from './log.ts';
 import { Pid, Ref } from './pid.ts';
 import { Scheduler } from './scheduler.ts';
 import { CallTimers, removeDeadline } from './call-timers.ts';
@@ -206,13 +206,14 @@ export class Runtime {
 
   // ---- messages -------------------------------------------------------------------
 
-  send(to: Pid | string, msg: unknown): void {
+  /** `lc`: the log context the message carries (default: the current one; log.ts). */
+  send(to: Pid | string, msg: unknown, lc: LogContext | undefined = currentLogContext()): void {
     const p = this.resolve(to);
     if (p === undefined) {
       if (typeof to === 'string') throw new NoProcError(to);
       return;
     }
-    p.deliver(Kind.Info, msg, undefined, currentLogContext());
+    p.deliver(Kind.Info, msg, undefined, lc);
   }
 
   // ---- exit signals, links, monitors ----------------------------------------------

@@ -11,7 +11,7 @@ import {
 } from '../../src/kernel/gen-server.ts';
 import { describeTree, renderTree } from '../../src/kernel/tree.ts';
 import { CallError } from '../../src/kernel/runtime.ts';
-import { withCallId } from '../../src/kernel/log.ts';
+import { withCallId, type Logger } from '../../src/kernel/log.ts';
 import { Exit } from '../../src/kernel/exit-reason.ts';
 
 afterEach(() => void vi.useRealTimers());
@@ -401,6 +401,61 @@ describe('logs carry node, process and call-id through async work', () => {
       call_id: 'call-123',
     });
     expect(work[1]!.call_id).toBeUndefined();
+  });
+
+  it('a message sent or a timer set after an await carries the call-id to the receiver', async () => {
+    const { rt, lines } = newRuntime();
+    const Echo: GenServerBehaviour<null, void, never, never> = {
+      name: 'echo_srv',
+      init: () => ok(null),
+      handleInfo(m, s, ctx) {
+        ctx.log.info({ m }, 'got');
+        return noreply(s);
+      },
+      handleCall: (_r, _f, s) => reply('ok', s),
+    };
+    const echo = okPid(await GenServer.start(rt, Echo, undefined, { name: 'echo' }));
+    const Sender: GenServerBehaviour<null, void, never, 'go'> = {
+      name: 'sender_srv',
+      init: () => ok(null),
+      async handleCast(_m, s, ctx) {
+        await new Promise((r) => setTimeout(r, 1));
+        ctx.send(echo, 'sent');
+        ctx.sendAfter(1, 'timer');
+        return noreply(s);
+      },
+      handleInfo(m, s, ctx) {
+        ctx.send(echo, m);
+        return noreply(s);
+      },
+      handleCall: (_r, _f, s) => reply('ok', s),
+    };
+    const pid = okPid(await GenServer.start(rt, Sender, undefined, { name: 'sender' }));
+    withCallId('call-9', () => GenServer.cast(rt, pid, 'go'));
+    await vi.waitFor(() => expect(lines.filter((l) => l.msg === 'got')).toHaveLength(2));
+    expect(lines.filter((l) => l.msg === 'got').map((l) => [l.m, l.call_id])).toEqual([
+      ['sent', 'call-9'],
+      ['timer', 'call-9'],
+    ]);
+  });
+
+  it("a logger bound to a call-id keeps it while handling another call's message", async () => {
+    const { rt, lines } = newRuntime();
+    const PerCall: GenServerBehaviour<{ log: Logger }, void, never, 'x'> = {
+      name: 'per_call_srv',
+      init: (_a, ctx) => ok({ log: ctx.log.child({ call_id: 'mine' }) }),
+      async handleCast(_m, s) {
+        s.log.info('sync part');
+        await new Promise((r) => setTimeout(r, 1));
+        s.log.info('async part');
+        return noreply(s);
+      },
+      handleCall: (_r, _f, s) => reply('ok', s),
+    };
+    const pid = okPid(await GenServer.start(rt, PerCall, undefined, { name: 'per_call' }));
+    withCallId('theirs', () => GenServer.cast(rt, pid, 'x'));
+    await vi.waitFor(() => expect(lines.filter((l) => l.msg === 'async part')).toHaveLength(1));
+    expect(lines.filter((l) => /part$/.test(String(l.msg))).map((l) => l.call_id)).toEqual(['mine', 'mine']);
   });
 
   it('a crash is logged with the reason, and secrets are redacted', async () => {

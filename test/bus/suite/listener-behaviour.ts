@@ -270,7 +270,7 @@ export function listenerBehaviour(env: () => BusEnv): void {
       expect(handled.sort()).toEqual(['bomb', 'plain']);
     });
 
-    it("runs a handler inside the message's Call-ID log context", async () => {
+    it("runs a handler inside the message's Call-ID log context, after an await too", async () => {
       const e = env();
       const t = await e.transport();
       const done = latch(1);
@@ -279,8 +279,10 @@ export function listenerBehaviour(env: () => BusEnv): void {
           {
             category: 'call_event',
             name: '*',
-            handler: (_m, ctx) => {
+            handler: async (_m, ctx) => {
               ctx.log.info('handling');
+              await new Promise((r) => setTimeout(r, 1));
+              ctx.log.info('after an await');
               done.hit();
             },
           },
@@ -294,6 +296,7 @@ export function listenerBehaviour(env: () => BusEnv): void {
       );
       await done.wait;
       expect(e.lines.find((x) => x.msg === 'handling')?.call_id).toBe('call-42@host');
+      expect(e.lines.find((x) => x.msg === 'after an await')?.call_id).toBe('call-42@host');
     });
   });
 
