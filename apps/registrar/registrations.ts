@@ -35,6 +35,7 @@ import type { Table } from '../../src/kernel/index.ts';
 import { REG_SUCCESS_FIELDS } from '../../src/api/index.ts';
 import type { Doc, DocumentStore, SavedDoc } from '../../src/store/index.ts';
 import { cleanContact, registrationId } from './contact.ts';
+import { isUnregister, regExpires } from '../../src/api/contact.ts';
 import type { RegWrite } from './reg-store.ts';
 
 export const REGS_TABLE = 'registrar_registrations';
@@ -61,11 +62,6 @@ export type RegsTable = Table<string, Registration>;
 export type RegUsersTable = Table<string, readonly string[]>;
 
 const userKey = (realm: string, username: string): string => `${realm}\u0000${username}`;
-
-function expiresOf(v: unknown): number | undefined {
-  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : NaN;
-  return Number.isInteger(n) && n >= 0 ? n : undefined;
-}
 
 /** Reads of the registration tables. */
 export class RegistrationView {
@@ -109,14 +105,13 @@ export class RegistrationTable extends RegistrationView {
     const contact = cleanContact(msg.Contact);
     if (contact === undefined)
       return { result: 'rejected', reason: `malformed Contact ${JSON.stringify(msg.Contact)}` };
-    const expires = expiresOf(msg.Expires);
+    const expires = regExpires(msg.Expires);
     if (expires === undefined)
       return { result: 'rejected', reason: `bad Expires ${JSON.stringify(msg.Expires)}` };
     const realm = String(msg.Realm).toLowerCase();
     const username = String(msg.Username).toLowerCase();
     const id = registrationId(contact);
-    if (expires === 0 || msg.Status === 'Unregistered')
-      return { result: 'removed', id, writes: [this.remove(id)] };
+    if (isUnregister(msg, expires)) return { result: 'removed', id, writes: [this.remove(id)] };
     const fields: Record<string, unknown> = { 'Bridge-RURI': contact };
     for (const [k, v] of Object.entries(msg)) if (REG_FIELDS.has(k)) fields[k] = v;
     const reg: Registration = { id, realm, username, expiresAt: now + expires * 1000, fields };
