@@ -29,11 +29,11 @@
  * - sendmsg goes through the command-reply FIFO (modesl's own execute() does not, and its
  *   +OK would be handed to the next caller's callback).
  * - A `text/event-json` event (every switch event, as subscribed) is decoded lazily: its
- *   name, subclass and Unique-ID are read from its text, and the whole JSON is parsed the
- *   first time its `headers` or `body` is read (`eventHeader(ev, h)` reads one header
- *   without that while it can). What a reader sees is what JSON.parse gives, values as
- *   strings. Text not in the plain shape (escapes or spaces around those fields) is
- *   parsed whole at once.
+ *   name is read from its text, its subclass and Unique-ID too when asked for, and the
+ *   whole JSON is parsed the first time its `headers` or `body` is read (`eventHeader(ev,
+ *   h)` reads one header without that while it can). What a reader sees is what
+ *   JSON.parse gives, values as strings: a field not in the plain shape (an escape,
+ *   spaces, a key twice) is read by parsing the whole text.
  * - Bad bytes from the switch (header values with broken % escapes, bad JSON) are logged
  *   and decoded as best possible; they never crash the process. (JSON found bad only when
  *   a lazy event is decoded: logged, the event keeps its name, subclass and Unique-ID.)
@@ -108,6 +108,17 @@ function plainHeaders(text: string): Record<string, string | number> {
 /** What jsonStringField answers when only a full parse can tell. */
 const UNSURE: unique symbol = Symbol('unsure');
 
+/** Where the next `"<key>"` starts at or after `from` (`tail` = `<key>"`), or -1. The
+ *  search is for the tail (its first letter is rarer in the text than a quote). */
+function nextQuoted(json: string, tail: string, from: number): number {
+  for (;;) {
+    const i = json.indexOf(tail, from);
+    if (i < 0) return -1;
+    if (json.charCodeAt(i - 1) === 0x22) return i - 1;
+    from = i + 1;
+  }
+}
+
 /**
  * The string value of the top-level key `key` of the JSON object text `json`, read
  * without parsing it (a switch event's JSON is a flat object of strings): undefined when
@@ -117,19 +128,19 @@ const UNSURE: unique symbol = Symbol('unsure');
  * `"key"` once more further on (JSON.parse keeps the last of two).
  */
 export function jsonStringField(json: string, key: string): string | undefined | typeof UNSURE {
-  const quoted = `"${key}"`;
-  const at = json.indexOf(quoted);
+  const tail = `${key}"`;
+  const at = nextQuoted(json, tail, 0);
   if (at < 0) return undefined;
   const before = json.charCodeAt(at - 1);
   if (before !== 0x7b && before !== 0x2c) return UNSURE; // { ,
-  const start = at + quoted.length + 2;
+  const start = at + tail.length + 3;
   if (json.charCodeAt(start - 2) !== 0x3a || json.charCodeAt(start - 1) !== 0x22) return UNSURE; // :"
   const end = json.indexOf('"', start);
   if (end < 0) return UNSURE;
   const after = json.charCodeAt(end + 1);
   if (after !== 0x2c && after !== 0x7d) return UNSURE;
   const value = json.slice(start, end);
-  if (value.includes('\\') || json.includes(quoted, end)) return UNSURE;
+  if (value.includes('\\') || nextQuoted(json, tail, end) >= 0) return UNSURE;
   return value;
 }
 
@@ -143,23 +154,32 @@ function eventFields(fields: Record<string, unknown>): { headers: Record<string,
 }
 
 /**
- * A `text/event-json` event whose name, subclass and Unique-ID were read from its text
- * (jsonStringField): the whole text is parsed only the first time `headers` or `body` is
- * read, and `header(h)` reads one header from the text while it is not. Events that only
- * pass through (an execute's completion, a hang-up that only changes a phase) are never
- * parsed whole. Text that turns out not to be JSON (the frame was damaged past the
- * fields already read) is logged, and the event keeps the headers read so far.
+ * A `text/event-json` event whose name was read from its text (jsonStringField): its
+ * Unique-ID and subclass are read from the text when first asked for, and the whole text
+ * is parsed only the first time `headers` or `body` is read; `header(h)` reads one header
+ * from the text while it is not. Events that only pass through (an execute's completion,
+ * a hang-up that only changes a phase) are never parsed whole. Text that turns out not
+ * to be JSON (the frame was damaged past the fields already read) is logged, and the
+ * event keeps its name (and the Unique-ID and subclass if they could be read).
  */
 class JsonEvent implements EslEvent {
   private decoded: { headers: Record<string, string>; body: string } | undefined;
+  private id: string | undefined | typeof UNSURE | null = null;
+  private sub: string | undefined | typeof UNSURE | null = null;
 
   constructor(
     private readonly json: string,
     readonly name: string,
-    readonly subclass: string | undefined,
-    readonly uuid: string | undefined,
     private readonly log: Logger,
   ) {}
+
+  get uuid(): string | undefined {
+    return this.read('Unique-ID', (this.id ??= this.field('Unique-ID')));
+  }
+
+  get subclass(): string | undefined {
+    return this.read('Event-Subclass', (this.sub ??= this.field('Event-Subclass')));
+  }
 
   get headers(): Record<string, string> {
     return (this.decoded ??= this.decode()).headers;
@@ -170,8 +190,15 @@ class JsonEvent implements EslEvent {
   }
 
   header(name: string): string | undefined {
-    if (this.decoded !== undefined || name === '_body') return this.headers[name];
-    const v = jsonStringField(this.json, name);
+    return this.read(name, this.field(name));
+  }
+
+  /** The field from the text while the event is not decoded (UNSURE: decode it). */
+  private field(name: string): string | undefined | typeof UNSURE {
+    return this.decoded !== undefined || name === '_body' ? UNSURE : jsonStringField(this.json, name);
+  }
+
+  private read(name: string, v: string | undefined | typeof UNSURE): string | undefined {
     return v === UNSURE ? this.headers[name] : v;
   }
 
@@ -189,8 +216,10 @@ class JsonEvent implements EslEvent {
       'switch event with bad JSON: only its name, subclass and Unique-ID are kept',
     );
     const headers: Record<string, string> = { 'Event-Name': this.name };
-    if (this.subclass !== undefined) headers['Event-Subclass'] = this.subclass;
-    if (this.uuid !== undefined) headers['Unique-ID'] = this.uuid;
+    const sub = this.sub ?? jsonStringField(this.json, 'Event-Subclass');
+    const id = this.id ?? jsonStringField(this.json, 'Unique-ID');
+    if (typeof sub === 'string') headers['Event-Subclass'] = sub;
+    if (typeof id === 'string') headers['Unique-ID'] = id;
     return { headers, body: '' };
   }
 }
@@ -200,11 +229,7 @@ class JsonEvent implements EslEvent {
 function lazyJsonEvent(json: string, log: Logger): JsonEvent | undefined {
   if (json.charCodeAt(0) !== 0x7b || json.charCodeAt(json.length - 1) !== 0x7d) return undefined;
   const name = jsonStringField(json, 'Event-Name');
-  if (typeof name !== 'string') return undefined;
-  const subclass = jsonStringField(json, 'Event-Subclass');
-  const uuid = jsonStringField(json, 'Unique-ID');
-  if (subclass === UNSURE || uuid === UNSURE) return undefined;
-  return new JsonEvent(json, name, subclass, uuid, log);
+  return typeof name === 'string' ? new JsonEvent(json, name, log) : undefined;
 }
 
 export interface EslConnectionOptions {
