@@ -30,7 +30,8 @@
  * - Event dispatch, in the switch's order: CHANNEL_PARK of a call it does not know (and
  *   that is no call's bridged leg, parked by an unbridge) -> the router (once per call); CHANNEL_HANGUP -> its call_control (it stops executing at once);
  *   every other event of a known call -> its call_events when that publishes it
- *   (event-convert.ts publishedName: not the completions of set/park/bridge, say), and CHANNEL_DESTROY also to its
+ *   (event-convert.ts publishedName, read header by header, so an event not published is
+ *   never decoded whole: the completions of set/park/bridge, say), and CHANNEL_DESTROY also to its
  *   call_control (then the call is forgotten), CHANNEL_BRIDGE also (its Other-Leg-Unique-ID
  *   only: the leg the call's commands may target), CHANNEL_UNBRIDGE also (its name only:
  *   call_control knows whether the call is bridged); from then on, until its
