@@ -586,7 +586,7 @@ function publishStoreEvent(s: State, u: { callId: string; file: string }, m: Swi
   const fields = storeEventFields(u.callId, u.file, m);
   if (fields['Application-Response'] === 'success') s.log.debug({ file: u.file }, 'store: uploaded');
   else s.log.warn({ file: u.file, why: storeFailure(m) }, 'store: upload failed');
-  publishCallEvent(s.a.env, fields).catch((err: unknown) =>
+  publishCallEvent(s.a.env, fields, (err: unknown) =>
     s.log.error({ err }, 'could not publish the store event'),
   );
 }
@@ -891,11 +891,14 @@ export const CallControl: GenListenerBehaviour<State, CallControlArgs, { type: '
     return noreply(s);
   },
 
-  async handleInfo(raw, s, ctx) {
+  // Not async: only the first `consuming` (route_win) waits; every other message is
+  // handled without a promise.
+  handleInfo(raw, s, ctx) {
     const m = raw as Msg;
     switch (m?.type) {
       case 'gen_listener':
-        if (m.event === 'consuming' && m.recovered !== true) await onConsuming(s, ctx);
+        if (m.event === 'consuming' && m.recovered !== true)
+          return onConsuming(s, ctx).then(() => noreply(s));
         break;
       case 'switch_reply':
         onSwitchReply(s, ctx, m);

@@ -8,7 +8,8 @@
  * - Receives `{type:'switch_event', ev}` from the node connection, in the switch's order,
  *   and publishes in that order. What is published and how it is renamed:
  *   event-convert.ts. Events Kazoo does not publish are skipped silently (by design, not
- *   by accident: the filter is the table in event-convert.ts).
+ *   by accident: the filter is the table in event-convert.ts; the node connection does
+ *   not even send them here).
  * - It traps exits: a shutdown from its supervisor is handled after the events already
  *   received, so a CHANNEL_DESTROY that arrived first is still published.
  * - A conversion or publish failure is logged with the call-id and the event name; the
@@ -76,7 +77,7 @@ const EXISTS_CHECK = 'call_events_exists_check';
 
 function send(s: State, fields: Record<string, unknown>): void {
   s.published++;
-  publishCallEvent(s.a.env, fields).catch((err: unknown) =>
+  publishCallEvent(s.a.env, fields, (err: unknown) =>
     s.log.error({ err: String(err), event: fields['Event-Name'] }, 'call event not published'),
   );
 }

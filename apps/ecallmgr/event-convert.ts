@@ -28,7 +28,7 @@
  * - Never throws on odd input: missing headers are left out.
  */
 import { gregorianSeconds } from '../../src/api/time.ts';
-import type { EslEvent } from '../../src/switch/index.ts';
+import { eventHeader, type EslEvent } from '../../src/switch/index.ts';
 
 export interface SwitchIdentity {
   /** ecallmgr's name for the switch, e.g. freeswitch@127.0.0.1:8021 (Switch-Nodename). */
@@ -105,16 +105,16 @@ const NO_COMPLETE = new Set([
 
 /** Which event name to publish for `ev`, or undefined when it is not published. */
 export function publishedName(ev: EslEvent): string | undefined {
-  const h = ev.headers;
+  // header by header (eventHeader): an event that is not published is never decoded whole
   if (ev.name === 'CUSTOM')
     return ev.subclass === 'kazoo::noop' || ev.subclass === 'kazoo::masquerade'
-      ? (h.kazoo_event_name ?? 'CHANNEL_EXECUTE_COMPLETE')
+      ? (eventHeader(ev, 'kazoo_event_name') ?? 'CHANNEL_EXECUTE_COMPLETE')
       : undefined;
   if (!PUBLISHED.has(ev.name)) return undefined;
   if (ev.name === 'CHANNEL_EXECUTE' || ev.name === 'CHANNEL_EXECUTE_COMPLETE') {
-    const app = h.Application;
-    if (kazooAppName(app, h['Application-Data']) === undefined || app === 'park') return undefined;
-    if (ev.name === 'CHANNEL_EXECUTE_COMPLETE' && NO_COMPLETE.has(app ?? '')) return undefined;
+    const app = eventHeader(ev, 'Application');
+    if (app === undefined || app === 'park' || APP_NAMES[app] === undefined) return undefined;
+    if (ev.name === 'CHANNEL_EXECUTE_COMPLETE' && NO_COMPLETE.has(app)) return undefined;
   }
   return ev.name;
 }

@@ -29,7 +29,9 @@
  *   process (they keep their queues and wait).
  * - Event dispatch, in the switch's order: CHANNEL_PARK of a call it does not know (and
  *   that is no call's bridged leg, parked by an unbridge) -> the router (once per call); CHANNEL_HANGUP -> its call_control (it stops executing at once);
- *   every other event of a known call -> its call_events, and CHANNEL_DESTROY also to its
+ *   every other event of a known call -> its call_events when that publishes it
+ *   (event-convert.ts publishedName, read header by header, so an event not published is
+ *   never decoded whole: the completions of set/park/bridge, say), and CHANNEL_DESTROY also to its
  *   call_control (then the call is forgotten), CHANNEL_BRIDGE also (its Other-Leg-Unique-ID
  *   only: the leg the call's commands may target), CHANNEL_UNBRIDGE also (its name only:
  *   call_control knows whether the call is bridged); from then on, until its
@@ -79,10 +81,11 @@ import {
   type ProcessContext,
   type ClusterEvent,
 } from '../../src/kernel/index.ts';
-import { EslConnection, type EslEvent } from '../../src/switch/index.ts';
+import { EslConnection, eventHeader, type EslEvent } from '../../src/switch/index.ts';
 import { reportMediaServer } from '../../src/node/nodes.ts';
 import { names, type EcallmgrEnv, type SwitchLink } from './context.ts';
 import type { SwitchOp, SwitchReply, SwitchRequest, SwitchStatus } from './node-ops.ts';
+import { publishedName } from './event-convert.ts';
 
 export interface NodeArgs {
   readonly link: SwitchLink;
@@ -275,9 +278,13 @@ function dispatch(s: State, ctx: ProcessContext, ev: EslEvent): void {
       return;
     }
   }
-  const toEvents = sendTo(ctx, names.events(uuid), { type: 'switch_event', ev });
-  const other = ev.headers['Other-Leg-Unique-ID'];
-  if (ev.name === 'CHANNEL_BRIDGE' && other !== undefined && toEvents) {
+  const events = ctx.runtime.whereis(names.events(uuid));
+  const toEvents = events !== undefined;
+  // call_events publishes the events event-convert names (CHANNEL_DESTROY among them, which
+  // ends it) and nothing else: the others are not sent to it
+  if (toEvents && publishedName(ev) !== undefined) ctx.send(events, { type: 'switch_event', ev });
+  const other = ev.name === 'CHANNEL_BRIDGE' ? eventHeader(ev, 'Other-Leg-Unique-ID') : undefined;
+  if (other !== undefined && toEvents) {
     s.legs.set(other, uuid);
     sendTo(ctx, names.control(uuid), { type: 'switch_event', ev: { name: ev.name, otherLeg: other } });
   }
@@ -288,6 +295,24 @@ function dispatch(s: State, ctx: ProcessContext, ev: EslEvent): void {
     s.calls.delete(uuid);
   }
   if (!toEvents) dropped(s, ev, 'no call process for it');
+}
+
+/** The switch connection is up: subscribe (the first time), announce it, resynchronise
+ *  the calls after a reconnect, adopt parked channels nobody controls. */
+async function onUp(s: State, ctx: ProcessContext): Promise<void> {
+  if (!s.subscribed) {
+    try {
+      await s.esl.subscribe(SUBSCRIBED_EVENTS);
+      s.subscribed = true;
+    } catch (err) {
+      s.log.warn({ err: String(err) }, 'subscription failed: retried at the next up');
+      return;
+    }
+  }
+  s.ups++;
+  announce(s, ctx, 'up');
+  if (s.ups > 1) await resync(s, ctx);
+  await adoptParked(s, ctx);
 }
 
 /** Starts one operation on the switch; the answer's text ('' when it has none). */
@@ -416,7 +441,9 @@ export const NodeConnection: GenServerBehaviour<State, NodeArgs, unknown, unknow
     return noreply(s);
   },
 
-  async handleInfo(raw, s, ctx) {
+  // Not async: a switch event (most messages) is handled without a promise, and the
+  // process goes on with the next one in the same batch.
+  handleInfo(raw, s, ctx) {
     const m = raw as Msg;
     switch (m?.type) {
       case 'esl_event':
@@ -445,20 +472,8 @@ export const NodeConnection: GenServerBehaviour<State, NodeArgs, unknown, unknow
         }
         break;
       case 'esl_up':
-        if (!s.esl.isUp) break;
-        if (!s.subscribed) {
-          try {
-            await s.esl.subscribe(SUBSCRIBED_EVENTS);
-            s.subscribed = true;
-          } catch (err) {
-            s.log.warn({ err: String(err) }, 'subscription failed: retried at the next up');
-            break;
-          }
-        }
-        s.ups++;
-        announce(s, ctx, 'up');
-        if (s.ups > 1) await resync(s, ctx);
-        await adoptParked(s, ctx);
+        // the one message that holds the mailbox (until the subscription and resync are done)
+        if (s.esl.isUp) return onUp(s, ctx).then(() => noreply(s));
         break;
       case 'drop_event_socket':
         if (!s.esl.drop(typeof m.reason === 'string' ? m.reason : undefined))

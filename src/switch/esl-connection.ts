@@ -28,12 +28,19 @@
  *   execute has no default timeout (applications may run for minutes) but takes one.
  * - sendmsg goes through the command-reply FIFO (modesl's own execute() does not, and its
  *   +OK would be handed to the next caller's callback).
+ * - A `text/event-json` event (every switch event, as subscribed) is decoded lazily: its
+ *   name is read from its text, its subclass and Unique-ID too when asked for, and the
+ *   whole JSON is parsed the first time its `headers` or `body` is read (`eventHeader(ev,
+ *   h)` reads one header without that while it can). What a reader sees is what
+ *   JSON.parse gives, values as strings: a field not in the plain shape (an escape,
+ *   spaces, a key twice) is read by parsing the whole text.
  * - Bad bytes from the switch (header values with broken % escapes, bad JSON) are logged
- *   and decoded as best possible; they never crash the process.
- * - TCP_NODELAY is set on the socket (modesl writes a command line by line; with Nagle
- *   each sendmsg would wait ~40 ms for a delayed ACK), and the socket is corked while
- *   modesl writes a command, until the next tick: the lines of the commands sent in one
- *   tick leave in one write, not one system call a line.
+ *   and decoded as best possible; they never crash the process. (JSON found bad only when
+ *   a lazy event is decoded: logged, the event keeps its name, subclass and Unique-ID.)
+ * - TCP_NODELAY is set on the socket (with Nagle a sendmsg could wait ~40 ms for a delayed
+ *   ACK); a command is written as one string (modesl's own send writes it line by line),
+ *   and the socket is corked from a command until the next tick: the commands sent in one
+ *   tick leave in one system call.
  * - The password is never logged.
  */
 import { EventEmitter } from 'node:events';
@@ -50,13 +57,14 @@ import {
   EslDisconnectedError,
   EslNotConnectedError,
   EslTimeoutError,
+  eventHeader,
   type EslEvent,
 } from './esl-errors.ts';
 
 const modesl = createRequire(import.meta.url)('modesl') as typeof import('modesl');
 
-/** `send` (modesl writing a command, a socket write a line) with the socket corked until
- * the next tick, so that every line written in this tick leaves in one write. */
+/** `send` (modesl writing a command: one socket write, see oneWrite) with the socket corked
+ * until the next tick, so that every command sent in this tick leaves in one write. */
 function corked(conn: Connection, send: () => void): void {
   const socket = conn.socket as Socket;
   socket.cork();
@@ -65,6 +73,23 @@ function corked(conn: Connection, send: () => void): void {
   } finally {
     process.nextTick(() => socket.uncork());
   }
+}
+
+/**
+ * modesl's `send` writes a command line by line (a socket write per header); this one
+ * writes the same bytes (`command\n`, `key: value\n` per header, `\n`) as one string,
+ * and reports a failed write as modesl does ('error').
+ */
+function oneWrite(conn: Connection): void {
+  conn.send = (command, args) => {
+    let text = `${command}\n`;
+    if (args) for (const key of Object.keys(args)) text += `${key}: ${String(args[key])}\n`;
+    try {
+      (conn.socket as Socket).write(`${text}\n`);
+    } catch (e) {
+      conn.emit('error', e);
+    }
+  };
 }
 
 /** Header lines `Name: value` without % escapes, as modesl's parser reads them (the value
@@ -78,6 +103,133 @@ function plainHeaders(text: string): Record<string, string | number> {
     out[key] = key === 'Content-Length' ? parseInt(value, 10) : value;
   }
   return out;
+}
+
+/** What jsonStringField answers when only a full parse can tell. */
+const UNSURE: unique symbol = Symbol('unsure');
+
+/** Where the next `"<key>"` starts at or after `from` (`tail` = `<key>"`), or -1. The
+ *  search is for the tail (its first letter is rarer in the text than a quote). */
+function nextQuoted(json: string, tail: string, from: number): number {
+  for (;;) {
+    const i = json.indexOf(tail, from);
+    if (i < 0) return -1;
+    if (json.charCodeAt(i - 1) === 0x22) return i - 1;
+    from = i + 1;
+  }
+}
+
+/**
+ * The string value of the top-level key `key` of the JSON object text `json`, read
+ * without parsing it (a switch event's JSON is a flat object of strings): undefined when
+ * `"key"` is nowhere in the text; UNSURE when the text is not in the plain shape read
+ * here, and only a full parse can tell: the quoted key not right after `{` or `,`, or not
+ * followed by `:"`; an escape (`\`) in the value; the value not followed by `,` or `}`;
+ * `"key"` once more further on (JSON.parse keeps the last of two).
+ */
+export function jsonStringField(json: string, key: string): string | undefined | typeof UNSURE {
+  const tail = `${key}"`;
+  const at = nextQuoted(json, tail, 0);
+  if (at < 0) return undefined;
+  const before = json.charCodeAt(at - 1);
+  if (before !== 0x7b && before !== 0x2c) return UNSURE; // { ,
+  const start = at + tail.length + 3;
+  if (json.charCodeAt(start - 2) !== 0x3a || json.charCodeAt(start - 1) !== 0x22) return UNSURE; // :"
+  const end = json.indexOf('"', start);
+  if (end < 0) return UNSURE;
+  const after = json.charCodeAt(end + 1);
+  if (after !== 0x2c && after !== 0x7d) return UNSURE;
+  const value = json.slice(start, end);
+  if (value.includes('\\') || nextQuoted(json, tail, end) >= 0) return UNSURE;
+  return value;
+}
+
+/** A parsed `text/event-json` object as the event's headers (values as strings, `_body`
+ *  taken out) and body. */
+function eventFields(fields: Record<string, unknown>): { headers: Record<string, string>; body: string } {
+  for (const k in fields) if (typeof fields[k] !== 'string') fields[k] = String(fields[k]);
+  const body = (fields._body as string | undefined) ?? '';
+  if (fields._body !== undefined) delete fields._body;
+  return { headers: fields as Record<string, string>, body };
+}
+
+/**
+ * A `text/event-json` event whose name was read from its text (jsonStringField): its
+ * Unique-ID and subclass are read from the text when first asked for, and the whole text
+ * is parsed only the first time `headers` or `body` is read; `header(h)` reads one header
+ * from the text while it is not. Events that only pass through (an execute's completion,
+ * a hang-up that only changes a phase) are never parsed whole. Text that turns out not
+ * to be JSON (the frame was damaged past the fields already read) is logged, and the
+ * event keeps its name (and the Unique-ID and subclass if they could be read).
+ */
+class JsonEvent implements EslEvent {
+  private decoded: { headers: Record<string, string>; body: string } | undefined;
+  private id: string | undefined | typeof UNSURE | null = null;
+  private sub: string | undefined | typeof UNSURE | null = null;
+
+  constructor(
+    private readonly json: string,
+    readonly name: string,
+    private readonly log: Logger,
+  ) {}
+
+  get uuid(): string | undefined {
+    return this.read('Unique-ID', (this.id ??= this.field('Unique-ID')));
+  }
+
+  get subclass(): string | undefined {
+    return this.read('Event-Subclass', (this.sub ??= this.field('Event-Subclass')));
+  }
+
+  get headers(): Record<string, string> {
+    return (this.decoded ??= this.decode()).headers;
+  }
+
+  get body(): string {
+    return (this.decoded ??= this.decode()).body;
+  }
+
+  header(name: string): string | undefined {
+    return this.read(name, this.field(name));
+  }
+
+  /** The field from the text while the event is not decoded (UNSURE: decode it). */
+  private field(name: string): string | undefined | typeof UNSURE {
+    return this.decoded !== undefined || name === '_body' ? UNSURE : jsonStringField(this.json, name);
+  }
+
+  private read(name: string, v: string | undefined | typeof UNSURE): string | undefined {
+    return v === UNSURE ? this.headers[name] : v;
+  }
+
+  private decode(): { headers: Record<string, string>; body: string } {
+    let data: unknown;
+    try {
+      data = JSON.parse(this.json);
+    } catch (err) {
+      data = err;
+    }
+    if (typeof data === 'object' && data !== null && !Array.isArray(data) && !(data instanceof Error))
+      return eventFields(data as Record<string, unknown>);
+    this.log.error(
+      { err: String(data), event: this.name, sample: this.json.slice(0, 200) },
+      'switch event with bad JSON: only its name, subclass and Unique-ID are kept',
+    );
+    const headers: Record<string, string> = { 'Event-Name': this.name };
+    const sub = this.sub ?? jsonStringField(this.json, 'Event-Subclass');
+    const id = this.id ?? jsonStringField(this.json, 'Unique-ID');
+    if (typeof sub === 'string') headers['Event-Subclass'] = sub;
+    if (typeof id === 'string') headers['Unique-ID'] = id;
+    return { headers, body: '' };
+  }
+}
+
+/** The event of a `text/event-json` body read lazily (JsonEvent), or undefined when its
+ *  text is not in the plain shape (then it is parsed whole). */
+function lazyJsonEvent(json: string, log: Logger): JsonEvent | undefined {
+  if (json.charCodeAt(0) !== 0x7b || json.charCodeAt(json.length - 1) !== 0x7d) return undefined;
+  const name = jsonStringField(json, 'Event-Name');
+  return typeof name === 'string' ? new JsonEvent(json, name, log) : undefined;
 }
 
 export interface EslConnectionOptions {
@@ -178,10 +330,11 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
     const conn = new modesl.Connection(this.host, this.port, this.password);
     this.conn = conn;
     const socket = conn.socket as Socket;
-    // modesl writes a command in several socket.write calls (line by line); with Nagle on,
-    // the tail waits for the switch's delayed ACK: ~40 ms per sendmsg. FreeSWITCH sets
-    // TCP_NODELAY on its side; so do we.
+    // A command's lines used to leave in several writes; with Nagle on, the tail waited for
+    // the switch's delayed ACK: ~40 ms per sendmsg. FreeSWITCH sets TCP_NODELAY on its
+    // side; so do we.
     socket.setNoDelay(true);
+    oneWrite(conn);
     let lost = false;
     const lose = (reason: string): void => {
       if (lost) return;
@@ -223,9 +376,9 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
    * skips decoding when there is no escape); the
    * end of a header block found by Buffer.indexOf, not a byte loop from the buffer's
    * start; and `text/event-json` frames (every switch event, as subscribed) decoded here,
-   * straight into an EslEvent, without modesl's Event object (which looks every header up
-   * by a linear scan as it adds it) and its wildcard emit. Other frames (replies, auth,
-   * notices, plain/xml events, bad JSON) take modesl's own path.
+   * straight into an EslEvent (lazily: JsonEvent), without modesl's Event object (which
+   * looks every header up by a linear scan as it adds it) and its wildcard emit. Other
+   * frames (replies, auth, notices, plain/xml events, bad JSON) take modesl's own path.
    */
   private guardParser(conn: Connection): void {
     const parser = conn.parser;
@@ -235,6 +388,8 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
     parser._parseEvent = (headers, body) => {
       if (headers['Content-Type'] !== 'text/event-json' || body === undefined)
         return parseEvent(headers, body);
+      const lazy = lazyJsonEvent(body, this.log);
+      if (lazy !== undefined) return this.onEvent(lazy);
       let data: unknown;
       try {
         data = JSON.parse(body);
@@ -242,12 +397,8 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
         return parseEvent(headers, body); // modesl reports it ('error', logged) and the frame is dropped
       }
       if (typeof data !== 'object' || data === null || Array.isArray(data)) return parseEvent(headers, body);
-      // the parsed object becomes the headers record: values as strings, _body taken out
-      const fields = data as Record<string, unknown>;
-      for (const k in fields) if (typeof fields[k] !== 'string') fields[k] = String(fields[k]);
-      const eventBody = (fields._body as string | undefined) ?? '';
-      delete fields._body;
-      this.onSwitchEvent('text/event-json', fields as Record<string, string>, eventBody);
+      const fields = eventFields(data as Record<string, unknown>);
+      this.onSwitchEvent('text/event-json', fields.headers, fields.body);
     };
     const original = parser._parseHeaderText.bind(parser);
     parser._parseHeaderText = (text: string) => {
@@ -376,21 +527,20 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
       this.log.warn({ type }, 'event frame without Event-Name dropped');
       return;
     }
-    const event: EslEvent = {
-      name,
-      subclass: headers['Event-Subclass'],
-      uuid: headers['Unique-ID'],
-      headers,
-      body,
-    };
+    this.onEvent({ name, subclass: headers['Event-Subclass'], uuid: headers['Unique-ID'], headers, body });
+  }
+
+  /** One switch event: the request it completes, if any, then the 'event' listeners. */
+  private onEvent(event: EslEvent): void {
+    const name = event.name;
     try {
       if (name === 'CHANNEL_EXECUTE_COMPLETE') {
-        const done = this.executions.get(headers['Application-UUID'] ?? '');
+        const done = this.executions.get(eventHeader(event, 'Application-UUID') ?? '');
         if (done !== undefined) done(event);
-        else if (this.extensions.size > 0) this.extensionStepDone(event, headers);
+        else if (this.extensions.size > 0) this.extensionStepDone(event);
       } else if (name === 'CHANNEL_DESTROY' && event.uuid !== undefined)
         for (const gone of [...(this.executingOn.get(event.uuid)?.values() ?? [])]) gone();
-      else if (name === 'BACKGROUND_JOB') this.jobs.get(headers['Job-UUID'] ?? '')?.(event);
+      else if (name === 'BACKGROUND_JOB') this.jobs.get(eventHeader(event, 'Job-UUID') ?? '')?.(event);
       this.emit('event', event);
     } catch (err) {
       this.log.error({ err, event: name }, 'event listener threw');
@@ -398,14 +548,15 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
   }
 
   /** A completion that may be the last application of an xferext extension. */
-  private extensionStepDone(event: EslEvent, headers: Record<string, string | undefined>): void {
-    for (const x of this.extensions.values())
-      if (
-        x.uuid === event.uuid &&
-        x.app === headers.Application &&
-        x.arg === (headers['Application-Data'] ?? '')
-      )
-        return x.done(event);
+  private extensionStepDone(event: EslEvent): void {
+    let app: string | undefined;
+    let arg: string | undefined;
+    for (const x of this.extensions.values()) {
+      if (x.uuid !== event.uuid) continue;
+      app ??= eventHeader(event, 'Application');
+      arg ??= eventHeader(event, 'Application-Data') ?? '';
+      if (x.app === app && x.arg === arg) return x.done(event);
+    }
   }
 
   // ---- requests ----------------------------------------------------------------------

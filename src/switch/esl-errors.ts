@@ -10,7 +10,8 @@
  *   destroyed (CHANNEL_DESTROY seen) before its CHANNEL_EXECUTE_COMPLETE (made at many a
  *   normal hang-up, it carries no stack trace).
  * - EslEvent is a switch event as the client sees it: headers as a plain record (values
- *   decoded), body, name (Event-Name), uuid (Unique-ID) and subclass.
+ *   decoded), body, name (Event-Name), uuid (Unique-ID) and subclass; `eventHeader(ev, h)`
+ *   reads one header (without decoding the others when the event can).
  */
 
 export class EslNotConnectedError extends Error {
@@ -66,4 +67,12 @@ export interface EslEvent {
   readonly uuid: string | undefined;
   readonly headers: Readonly<Record<string, string>>;
   readonly body: string;
+  /** One header, read without decoding the whole event when it can be (EslConnection's
+   *  events decode their headers the first time `headers` or `body` is read). */
+  header?(name: string): string | undefined;
+}
+
+/** The value of one header of `ev` (its `header` when it has one: no full decode). */
+export function eventHeader(ev: EslEvent, name: string): string | undefined {
+  return ev.header !== undefined ? ev.header(name) : ev.headers[name];
 }

@@ -18,6 +18,7 @@ export {
   EslDisconnectedError,
   EslNotConnectedError,
   EslTimeoutError,
+  eventHeader,
   type EslEvent,
 } from './esl-errors.ts';
 export { SwitchFaults } from './faults.ts';

@@ -4,13 +4,14 @@
  */
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EslConnection } from '../../src/switch/esl-connection.ts';
+import { EslConnection, jsonStringField } from '../../src/switch/esl-connection.ts';
 import {
   EslChannelGoneError,
   EslCommandError,
   EslDisconnectedError,
   EslNotConnectedError,
   EslTimeoutError,
+  eventHeader,
   type EslEvent,
 } from '../../src/switch/esl-errors.ts';
 import type { Switch } from '../../src/switch/switch.ts';
@@ -234,6 +235,47 @@ describe('failure', () => {
       true,
     );
     expect(await esl.api('echo alive')).toBe('alive');
+  });
+
+  it('JSON events: every header as JSON.parse reads it, whatever the text holds (escapes, a key in a value, a key twice, numbers)', async () => {
+    const { sw, esl } = await setup();
+    await esl.start();
+    await esl.subscribe(['CUSTOM']);
+    const texts = [
+      '{"Event-Name":"CUSTOM","Event-Subclass":"test::plain","Unique-ID":"u-1","Application":"set","_body":"hi"}',
+      '{"Event-Name":"CUSTOM","Event-Subclass":"test::tricky","Note":"x\\",\\"Unique-ID\\":\\"fake","Unique-ID":"u-2"}',
+      '{"Event-Name":"CUSTOM","Event-Subclass":"test::twice","Application":"a\\"b","Unique-ID":"u-3","Unique-ID":"u-4"}',
+      '{"Event-Name":"CUSTOM","Event-Subclass":"test::spaced", "Unique-ID" : "u-5","Event-Sequence":7}',
+    ];
+    for (const text of texts) {
+      const got = nextEvent(esl, (e) => e.name === 'CUSTOM');
+      sw.injectRaw(`Content-Length: ${Buffer.byteLength(text)}\nContent-Type: text/event-json\n\n${text}`);
+      const ev = await got;
+      const want = JSON.parse(text) as Record<string, unknown>;
+      // one header at a time (before the whole event is decoded), then the whole record
+      for (const h of ['Unique-ID', 'Application', 'Event-Sequence', 'Missing'])
+        expect(eventHeader(ev, h)).toBe(want[h] === undefined ? undefined : String(want[h]));
+      expect(ev.uuid).toBe(want['Unique-ID']);
+      expect(ev.subclass).toBe(want['Event-Subclass']);
+      expect(ev.body).toBe(want._body ?? '');
+      const { _body, ...headers } = want;
+      expect(ev.headers).toEqual(Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, String(v)])));
+    }
+  });
+
+  it('reads a header from the JSON text only when the text is plain, and says when it cannot tell', () => {
+    expect(jsonStringField('{"A":"1","B":"2"}', 'B')).toBe('2');
+    expect(jsonStringField('{"A":"1","B":"2"}', 'C')).toBeUndefined();
+    // "B" quoted inside a value is escaped there: only the key matches
+    expect(jsonStringField('{"A":"x\\"B\\"","B":"2"}', 'B')).toBe('2');
+    for (const text of [
+      '{"A":"x\\"B","B":"2"}',
+      '{"B":"2","B":"3"}',
+      '{"B":"a\\nb"}',
+      '{"B":2}',
+      '{"B" :"2"}',
+    ])
+      expect(typeof jsonStringField(text, 'B')).toBe('symbol');
   });
 
   it('close is idempotent and rejects start() if never up', async () => {
