@@ -320,9 +320,11 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
     const o = this.opts;
     const anonymous = (o.queue ?? '') === '';
     const self = o.selfBinding ?? anonymous;
-    const exchanges = [...(o.exchanges ?? [])];
-    if (self && !exchanges.some((x) => x.name === this.targeted))
-      exchanges.push({ name: this.targeted, type: 'direct' });
+    const given = o.exchanges ?? [];
+    const exchanges =
+      self && !given.some((x) => x.name === this.targeted)
+        ? [...given, { name: this.targeted, type: 'direct' as const }]
+        : given;
     // An operation done at once answers DONE: no await, no promise (see done.ts).
     const declared = this.t.assertExchanges(exchanges);
     if (declared !== DONE) await declared;
