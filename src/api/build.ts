@@ -115,17 +115,28 @@ export function prepare(
   fields: Readonly<Record<string, unknown>>,
   ctx: BuildContext,
 ): Prepared {
-  const stripped = strip(fields, def.stripRecursive ?? true, 0);
+  const allowed = allowedHeaders(def);
+  const recursive = def.stripRecursive ?? true;
+  // strip (step 1) at the top level here, noting whether any header is one the whitelist
+  // drops: fill adds only kept headers, so without one the whitelist pass is skipped
+  const stripped: Record<string, unknown> = {};
+  let unknown = false;
+  for (const k of Object.keys(fields)) {
+    const v = fields[k];
+    if (!isPresent(v) && !(NEVER_STRIPPED.has(k) && v === '')) continue;
+    put(stripped, k, recursive && isObject(v) ? strip(v, recursive, 1) : v);
+    if (!unknown && !allowed.has(k)) unknown = true;
+  }
   const msg = fill(def, stripped, ctx);
   const problems = checkMessage(def, msg);
   if (problems.length > 0) throw new InvalidMessage(def.id, problems);
-  const allowed = allowedHeaders(def);
   const dropped: string[] = [];
-  for (const k of Object.keys(msg)) {
-    if (allowed.has(k)) continue;
-    dropped.push(k);
-    delete msg[k];
-  }
+  if (unknown)
+    for (const k of Object.keys(msg)) {
+      if (allowed.has(k)) continue;
+      dropped.push(k);
+      delete msg[k];
+    }
   return { msg: msg as Envelope, dropped };
 }
 

@@ -52,9 +52,23 @@ export class Catalogue {
   readonly #byId = new Map<string, MessageDef>();
   readonly #byPair = new Map<string, MessageDef[]>();
   readonly #familyOf = new Map<string, string>();
+  /** #byPair as category -> name -> entries, for lookups (no key string made per message). */
+  #byCategory = new Map<string, Map<string, MessageDef[]>>();
 
   constructor(defs: readonly MessageDef[]) {
     for (const def of defs) this.#add(def, BUILT_IN);
+    this.#index();
+  }
+
+  #index(): void {
+    const byCategory = new Map<string, Map<string, MessageDef[]>>();
+    for (const defs of this.#byPair.values()) {
+      const { category, name } = defs[0]!;
+      let names = byCategory.get(category);
+      if (names === undefined) byCategory.set(category, (names = new Map()));
+      names.set(name, defs);
+    }
+    this.#byCategory = byCategory;
   }
 
   /** Adds (or replaces) a family of message definitions; see the contract above. */
@@ -75,6 +89,7 @@ export class Catalogue {
           );
         this.#add(def, family);
       }
+      this.#index();
     } catch (err) {
       for (const [mine, saved] of [
         [this.#byId, before.byId],
@@ -84,6 +99,7 @@ export class Catalogue {
         (mine as Map<string, unknown>).clear();
         for (const [k, v] of saved as Map<string, unknown>) (mine as Map<string, unknown>).set(k, v);
       }
+      this.#index();
       throw err;
     }
   }
@@ -139,7 +155,8 @@ export class Catalogue {
   }
 
   definitionsFor(category: string, name: string): readonly MessageDef[] {
-    return this.#byPair.get(pairKey(category, name)) ?? this.#byPair.get(pairKey(category, '*')) ?? [];
+    const names = this.#byCategory.get(category);
+    return names?.get(name) ?? names?.get('*') ?? [];
   }
 
   lookup(category: string, name: string, msg?: Message): MessageDef | undefined {

@@ -16,16 +16,30 @@
 const PLAIN = /^[A-Za-z0-9\-~_]$/;
 const ALL_PLAIN = /^[A-Za-z0-9\-~_]*$/;
 
+/** What each byte of a segment's UTF-8 form becomes. */
+const BYTE_OUT: readonly string[] = Array.from({ length: 256 }, (_, byte) => {
+  const ch = String.fromCharCode(byte);
+  if (byte < 0x80 && PLAIN.test(ch)) return ch;
+  if (byte === 0x20) return '+';
+  return `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+});
+
 export function encodeSegment(segment: string): string {
   // most segments (call-ids, queue names, realms without dots) need nothing encoded
   if (segment === '*' || segment === '#' || ALL_PLAIN.test(segment)) return segment;
+  // ASCII (a realm, a number with `+`): its UTF-8 bytes are its char codes
   let out = '';
-  for (const byte of Buffer.from(segment, 'utf8')) {
-    const ch = String.fromCharCode(byte);
-    if (byte < 0x80 && PLAIN.test(ch)) out += ch;
-    else if (byte === 0x20) out += '+';
-    else out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  for (let i = 0; i < segment.length; i++) {
+    const c = segment.charCodeAt(i);
+    if (c >= 0x80) return encodeBytes(segment);
+    out += BYTE_OUT[c]!;
   }
+  return out;
+}
+
+function encodeBytes(segment: string): string {
+  let out = '';
+  for (const byte of Buffer.from(segment, 'utf8')) out += BYTE_OUT[byte]!;
   return out;
 }
 

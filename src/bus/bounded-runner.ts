@@ -3,8 +3,9 @@
  * backlog of at most `maxBacklog`. `run(task)` returns false (and runs nothing) when the
  * backlog is full, so the caller can count and log the drop. A task that throws or
  * rejects is reported to `onError` and never stops the runner. `idle()` resolves when
- * nothing runs and nothing waits.
+ * nothing runs and nothing waits (DONE, done.ts, when that is already so).
  */
+import { DONE } from './done.ts';
 
 export type Task = () => void | Promise<void>;
 
@@ -41,7 +42,7 @@ export class BoundedRunner {
   }
 
   idle(): Promise<void> {
-    if (this.active === 0 && this.waiting === 0) return Promise.resolve();
+    if (this.active === 0 && this.waiting === 0) return DONE;
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 

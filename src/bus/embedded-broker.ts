@@ -22,7 +22,7 @@
 import { BusChannelError } from './errors.ts';
 import { EmbeddedQueue, type EmbeddedConsumer } from './embedded-queue.ts';
 import { compileTopic, topicWords, type TopicMatcher } from './topic-match.ts';
-import { checkNames, checkPublish } from './names.ts';
+import { checkName, checkPublish } from './names.ts';
 import type {
   ConsumeOptions,
   DeliveryHandler,
@@ -159,7 +159,7 @@ export class EmbeddedBroker {
 
   assertExchange(conn: number, spec: ExchangeSpec): void {
     this.requireConn(conn, `assertExchange ${spec.name}`);
-    checkNames('assertExchange', [['exchange name', spec.name]]);
+    checkName('assertExchange', 'exchange name', spec.name);
     const x = this.exchanges.get(spec.name);
     if (x) {
       if (x.spec.type !== spec.type)
@@ -183,51 +183,59 @@ export class EmbeddedBroker {
 
   deleteExchange(conn: number, name: string): void {
     this.requireConn(conn, `deleteExchange ${name}`);
-    checkNames('deleteExchange', [['exchange name', name]]);
+    checkName('deleteExchange', 'exchange name', name);
     if (name === '' || name.startsWith('amq.'))
       throw new BusChannelError('ACCESS_REFUSED', `deleteExchange ${name}`, 'reserved exchange name');
     this.exchanges.delete(name);
   }
 
   assertQueue(conn: number, name: string, options: QueueOptions): void {
-    const operation = `assertQueue ${name}`;
-    this.requireConn(conn, operation);
-    checkNames('assertQueue', [['queue name', name]]);
+    if (!this.connections.has(conn)) this.requireConn(conn, `assertQueue ${name}`);
+    checkName('assertQueue', 'queue name', name);
     const q = this.queues.get(name);
     if (q) {
       if (q.ownerConn !== undefined && q.ownerConn !== conn)
-        throw new BusChannelError('RESOURCE_LOCKED', operation, 'exclusive queue of another connection');
+        throw new BusChannelError(
+          'RESOURCE_LOCKED',
+          `assertQueue ${name}`,
+          'exclusive queue of another connection',
+        );
       if (!sameQueueOptions(q.options, options))
-        throw new BusChannelError('PRECONDITION_FAILED', operation, 'queue exists with other options');
+        throw new BusChannelError(
+          'PRECONDITION_FAILED',
+          `assertQueue ${name}`,
+          'queue exists with other options',
+        );
       return;
     }
     this.queues.set(name, new EmbeddedQueue(name, options, options.exclusive ? conn : undefined));
   }
 
-  private queueFor(conn: number, name: string, operation: string): EmbeddedQueue {
-    this.requireConn(conn, operation);
-    checkNames(operation.split(' ')[0]!, [['queue name', name]]);
+  /** `what` names the operation in a name's error; `operation()`, in the broker's refusals. */
+  private queueFor(conn: number, name: string, what: string, operation: () => string): EmbeddedQueue {
+    if (!this.connections.has(conn)) this.requireConn(conn, operation());
+    checkName(what, 'queue name', name);
     const q = this.queues.get(name);
-    if (!q) throw new BusChannelError('NOT_FOUND', operation, `no queue '${name}'`);
+    if (!q) throw new BusChannelError('NOT_FOUND', operation(), `no queue '${name}'`);
     if (q.ownerConn !== undefined && q.ownerConn !== conn)
-      throw new BusChannelError('RESOURCE_LOCKED', operation, 'exclusive queue of another connection');
+      throw new BusChannelError('RESOURCE_LOCKED', operation(), 'exclusive queue of another connection');
     return q;
   }
 
-  private exchangeFor(name: string, operation: string): ExchangeEntry {
+  private exchangeFor(name: string, operation: () => string): ExchangeEntry {
     const x = this.exchanges.get(name);
-    if (!x) throw new BusChannelError('NOT_FOUND', operation, `no exchange '${name}'`);
+    if (!x) throw new BusChannelError('NOT_FOUND', operation(), `no exchange '${name}'`);
     return x;
   }
 
   checkQueue(conn: number, name: string): QueueStatus {
-    const q = this.queueFor(conn, name, `checkQueue ${name}`);
+    const q = this.queueFor(conn, name, 'checkQueue', () => `checkQueue ${name}`);
     return { queue: name, ...q.status() };
   }
 
   deleteQueue(conn: number, name: string): void {
-    this.requireConn(conn, `deleteQueue ${name}`);
-    checkNames('deleteQueue', [['queue name', name]]);
+    if (!this.connections.has(conn)) this.requireConn(conn, `deleteQueue ${name}`);
+    checkName('deleteQueue', 'queue name', name);
     const q = this.queues.get(name);
     if (!q) return;
     if (q.ownerConn !== undefined && q.ownerConn !== conn)
@@ -259,14 +267,12 @@ export class EmbeddedBroker {
   }
 
   bindQueue(conn: number, queue: string, exchange: string, routingKey: string): void {
-    const operation = `bindQueue ${queue} <- ${exchange}/${routingKey}`;
-    this.queueFor(conn, queue, operation);
-    checkNames('bindQueue', [
-      ['exchange name', exchange],
-      ['routing key', routingKey],
-    ]);
+    const operation = (): string => `bindQueue ${queue} <- ${exchange}/${routingKey}`;
+    this.queueFor(conn, queue, 'bindQueue', operation);
+    checkName('bindQueue', 'exchange name', exchange);
+    checkName('bindQueue', 'routing key', routingKey);
     if (exchange === '')
-      throw new BusChannelError('ACCESS_REFUSED', operation, 'cannot bind to the default exchange');
+      throw new BusChannelError('ACCESS_REFUSED', operation(), 'cannot bind to the default exchange');
     const x = this.exchangeFor(exchange, operation);
     const match: TopicMatcher =
       x.spec.type === 'fanout'
@@ -286,12 +292,10 @@ export class EmbeddedBroker {
   }
 
   unbindQueue(conn: number, queue: string, exchange: string, routingKey: string): void {
-    const operation = `unbindQueue ${queue} <- ${exchange}/${routingKey}`;
-    this.queueFor(conn, queue, operation);
-    checkNames('unbindQueue', [
-      ['exchange name', exchange],
-      ['routing key', routingKey],
-    ]);
+    const operation = (): string => `unbindQueue ${queue} <- ${exchange}/${routingKey}`;
+    this.queueFor(conn, queue, 'unbindQueue', operation);
+    checkName('unbindQueue', 'exchange name', exchange);
+    checkName('unbindQueue', 'routing key', routingKey);
     const x = this.exchangeFor(exchange, operation);
     const k = `${queue}\u0000${routingKey}`;
     const b = x.bindings.get(k);
@@ -309,13 +313,13 @@ export class EmbeddedBroker {
     opts: ConsumeOptions,
     warn: (message: string) => void = () => undefined,
   ): void {
-    const operation = `consume ${queue}`;
-    const q = this.queueFor(conn, queue, operation);
-    checkNames('consume', [['consumer tag', tag]]);
+    const operation = (): string => `consume ${queue}`;
+    const q = this.queueFor(conn, queue, 'consume', operation);
+    checkName('consume', 'consumer tag', tag);
     if (this.consumerQueue.has(tag))
-      throw new BusChannelError('NOT_ALLOWED', operation, `consumer tag ${tag} in use`);
+      throw new BusChannelError('NOT_ALLOWED', operation(), `consumer tag ${tag} in use`);
     if (q.consumers.some((c) => c.exclusive) || (opts.exclusive && q.consumers.length > 0))
-      throw new BusChannelError('ACCESS_REFUSED', operation, 'queue in exclusive use');
+      throw new BusChannelError('ACCESS_REFUSED', operation(), 'queue in exclusive use');
     const c: EmbeddedConsumer = {
       tag,
       connId: conn,
@@ -331,7 +335,7 @@ export class EmbeddedBroker {
   }
 
   cancel(conn: number, tag: string): void {
-    this.requireConn(conn, `cancel ${tag}`);
+    if (!this.connections.has(conn)) this.requireConn(conn, `cancel ${tag}`);
     const name = this.consumerQueue.get(tag);
     const q = name === undefined ? undefined : this.queues.get(name);
     if (q) this.removeConsumer(q, tag);
@@ -343,16 +347,21 @@ export class EmbeddedBroker {
     if (q.options.autoDelete && q.hadConsumer && q.consumers.length === 0) this.dropQueue(q.name, false);
   }
 
-  /** Routes a message; returns how many queues got it. Throws NOT_FOUND for a missing exchange. */
+  /**
+   * Routes a message; returns how many queues got it. Throws NOT_FOUND for a missing
+   * exchange. `checked`: the names and properties were checked already (the embedded link
+   * passes true: RecoveringTransport checks every publish before it reaches a link).
+   */
   publish(
     conn: number,
     exchange: string,
     routingKey: string,
     body: Buffer,
     properties: MessageProperties,
+    checked = false,
   ): number {
-    this.requireConn(conn, 'publish');
-    checkPublish('publish', exchange, routingKey, properties);
+    if (!this.connections.has(conn)) this.requireConn(conn, 'publish');
+    if (!checked) checkPublish('publish', exchange, routingKey, properties);
     if (exchange === '') {
       const q = this.queues.get(routingKey);
       if (!q) return 0;

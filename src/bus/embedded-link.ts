@@ -2,11 +2,14 @@
  * The embedded backend: EmbeddedConnector makes EmbeddedLinks, each one numbered
  * connection to an EmbeddedBroker (see link.ts for the Link contract).
  *
- * - Operations run synchronously inside the broker and settle on the next microtask;
- *   deliveries arrive on a later turn of the event loop, as from a socket.
+ * - Operations run synchronously inside the broker; one that succeeds answers DONE (link.ts:
+ *   nothing left to wait for), one that fails a rejected promise. Deliveries arrive on a
+ *   later turn of the event loop, as from a socket.
  * - `sever()` drops the connection in the broker (its consumers and exclusive queues go,
  *   as on RabbitMQ) and reports `lost` on the next turn, so recovery runs exactly as it
  *   does for a real broker.
+ * - Publishes are not checked against AMQP's limits again (names.ts): RecoveringTransport,
+ *   the only driver of a link, checks each one before it reaches the link.
  * - A publish to a missing exchange throws NOT_FOUND at once (the amqplib link checks
  *   unknown exchanges first, so both backends behave the same).
  * - A `mandatory` publish that reaches no queue comes back as RabbitMQ's basic.return
@@ -16,6 +19,7 @@
 import type { Logger } from 'pino';
 import type { EmbeddedBroker } from './embedded-broker.ts';
 import { LinkLostError, PublishUnroutableError } from './errors.ts';
+import { DONE } from './done.ts';
 import type { Connector, Link, LinkHooks } from './link.ts';
 import type {
   ConsumeOptions,
@@ -70,10 +74,12 @@ class EmbeddedLink implements Link {
     });
   }
 
+  /** fn's result (DONE when there is none), or its error as a rejection. */
   private run<T>(operation: string, fn: () => T): Promise<T> {
     if (this.dead) return Promise.reject(new LinkLostError(operation));
     try {
-      return Promise.resolve(fn());
+      const r = fn();
+      return r === undefined ? (DONE as Promise<T>) : Promise.resolve(r);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -123,7 +129,7 @@ class EmbeddedLink implements Link {
     options: PublishOptions | undefined,
   ): undefined {
     if (this.dead) throw new LinkLostError('publish');
-    const n = this.b.publish(this.conn, exchange, routingKey, Buffer.from(body), strip(options));
+    const n = this.b.publish(this.conn, exchange, routingKey, Buffer.from(body), strip(options), true);
     if (n === 0 && options?.mandatory === true)
       this.log.warn(
         { exchange, routingKey },
@@ -139,7 +145,7 @@ class EmbeddedLink implements Link {
     options: PublishOptions | undefined,
   ): Promise<void> {
     return this.run(`publishConfirmed ${exchange}/${routingKey}`, () => {
-      const n = this.b.publish(this.conn, exchange, routingKey, Buffer.from(body), strip(options));
+      const n = this.b.publish(this.conn, exchange, routingKey, Buffer.from(body), strip(options), true);
       if (n === 0 && options?.mandatory === true)
         throw new PublishUnroutableError(exchange, routingKey, 'NO_ROUTE');
     });

@@ -23,6 +23,8 @@
  *   is logged and counted, never fatal; the count shows in the tree view as the
  *   listener's `counters.handlerErrors`. A responder that needs ordering or state casts
  *   into the listener (`ctx.server`), as Kazoo's call_control does.
+ * - The module's handleCall / handleCast / handleInfo / handleEvent may answer at once or
+ *   with a promise; an answer given at once goes back to the kernel at once.
  * - Info messages: without the module's handleInfo, anything but gen_listener's own
  *   notices is the kernel's unexpected message (logged at warn, counted, see gen-server.ts).
  * - `handleEvent(message, state)` (optional) runs inside the listener process for each
@@ -300,22 +302,25 @@ function wrap<S, A>(
       // AbortController for each of the per-call listeners.)
       if (slot !== undefined) rt.onExit(server, () => void handOver());
       // However the process ends (terminate, a kill, an injected crash), its consumer goes
-      // (once parked, stop only waits for its running handlers).
-      void rt.awaitExit(server).then(() => core.stop());
+      // (once parked, stop only waits for its running handlers), a microtask after the
+      // exit as an awaitExit would (rt.onExit: no promise for each per-call listener).
+      if (!rt.onExit(server, () => queueMicrotask(() => void core.stop())))
+        queueMicrotask(() => void core.stop());
       return ok(
         { user: r.state, core, args: args.user, responders, bindings: spec.bindings ?? [], handOver },
         r.timeout === undefined ? undefined : { timeout: r.timeout },
       );
     },
-    async handleCall(req, from, s, ctx) {
+    // Not async: a module's synchronous result goes back to the kernel as it is (no
+    // promise and no turn for each message a listener handles; a throw ends the process
+    // as a rejection did).
+    handleCall(req, from, s, ctx) {
       if (isInternal(req)) {
         switch (req.op) {
           case 'add_binding':
-            await s.core.addBinding(req.binding);
-            return reply('ok', s);
+            return s.core.addBinding(req.binding).then(() => reply('ok', s));
           case 'remove_binding':
-            await s.core.removeBinding(req.binding);
-            return reply('ok', s);
+            return s.core.removeBinding(req.binding).then(() => reply('ok', s));
           case 'queue':
             return reply(s.core.queue, s);
           case 'counters':
@@ -323,29 +328,32 @@ function wrap<S, A>(
         }
       }
       if (b.handleCall === undefined) throw new Error(`${b.name}: unhandled call`);
-      return lift(await b.handleCall(req, from, s.user, ctx), s);
+      return liftAny(b.handleCall(req, from, s.user, ctx), s);
     },
-    async handleCast(msg, s, ctx) {
-      if (isInternal(msg) && (msg as unknown as InternalCast).op === 'setup_failed') {
-        const err = (msg as unknown as { err: string }).err;
-        ctx.log.error({ err }, `${b.name}: its queue could not be set up: stopping`);
-        return stop({ queue_setup_failed: err }, s);
-      }
-      if (isInternal(msg) && (msg as unknown as InternalCast).op === 'handle_event') {
-        const user = await b.handleEvent!(
-          (msg as unknown as { message: Envelope }).message as ValidMessage,
-          s.user,
-          ctx,
-        );
-        return noreply({ ...s, user });
+    handleCast(msg, s, ctx) {
+      if (isInternal(msg)) {
+        const op = (msg as unknown as InternalCast).op;
+        if (op === 'setup_failed') {
+          const err = (msg as unknown as { err: string }).err;
+          ctx.log.error({ err }, `${b.name}: its queue could not be set up: stopping`);
+          return stop({ queue_setup_failed: err }, s);
+        }
+        if (op === 'handle_event') {
+          const user = b.handleEvent!(
+            (msg as unknown as { message: Envelope }).message as ValidMessage,
+            s.user,
+            ctx,
+          );
+          return isThenable(user) ? user.then((u) => noreply({ ...s, user: u })) : noreply({ ...s, user });
+        }
       }
       if (b.handleCast === undefined) throw new Error(`${b.name}: unhandled cast`);
-      return lift(await b.handleCast(msg, s.user, ctx), s);
+      return liftAny(b.handleCast(msg, s.user, ctx), s);
     },
-    async handleInfo(msg, s, ctx) {
+    handleInfo(msg, s, ctx) {
       if (b.handleInfo === undefined)
         return (msg as GenListenerEvent)?.type === 'gen_listener' ? noreply(s) : unexpected(msg, s);
-      return lift(await b.handleInfo(msg, s.user, ctx), s);
+      return liftAny(b.handleInfo(msg, s.user, ctx), s);
     },
     async terminate(reason, s, ctx) {
       await b.beforeStop?.(reason, s.user, ctx);
@@ -410,6 +418,14 @@ async function swapListen<S>(
         ctx.log.error({ err, exchange, routing_key: routingKey }, 'code change: unbinding failed'),
       );
   }
+}
+
+const isThenable = <T>(x: T | PromiseLike<T>): x is PromiseLike<T> =>
+  typeof (x as { then?: unknown } | null)?.then === 'function';
+
+/** lift, for a result or a promise of one. */
+function liftAny<S, R extends { type: string; state?: S }>(r: R | PromiseLike<R>, s: State<S>): any {
+  return isThenable(r) ? r.then((x) => lift(x, s)) : lift(r, s);
 }
 
 /** Maps a module result on its state to the same result on the wrapper's state. */

@@ -11,6 +11,9 @@
  *   was sent, the link stays usable) or with LinkLostError (the connection is gone).
  * - `publish` is synchronous when it can be: it returns undefined once the message is
  *   written, or a promise when it must wait (write-buffer drain, channel re-open).
+ * - An operation answering `Promise<void>` that succeeded at once (the embedded broker)
+ *   may return the shared resolved promise `DONE`: callers that see it know the work is
+ *   done without waiting a turn (or making a promise, costly while async hooks run).
  * - `hooks.lost(err)` is called exactly once when the connection goes away for any reason
  *   other than `close()` (broker close, socket error, missed heartbeats, `sever()`).
  * - `hooks.consumerCancelled(tag)`: the broker cancelled the consumer (queue deleted).
@@ -26,6 +29,8 @@ import type {
   QueueOptions,
   QueueStatus,
 } from './types.ts';
+
+export { DONE } from './done.ts';
 
 export interface LinkHooks {
   lost(err: Error): void;

@@ -35,7 +35,9 @@
  * - `start()` that fails (e.g. a binding to an exchange nobody declared: NOT_FOUND) rejects
  *   with that error after cancelling what it had set up; the listener is then unusable.
  * - `stop()`: cancels the consumer, waits for running handlers, deletes an anonymous queue.
- *   Idempotent. A stop() during a start waits for that start to settle; if the start fails,
+ *   Idempotent. Start and stop wait only for the transport's steps that are not already
+ *   done (DONE, done.ts): on the embedded broker a per-call listener's start awaits two
+ *   steps (queue, consumer) and its stop none when no handler runs. A stop() during a start waits for that start to settle; if the start fails,
  *   both settle (the start rejects, the stop resolves) and the teardown runs once.
  * - `takeOver: true` (a named queue only; Kazoo's call_control restarted on its call's
  *   control queue): one listener at a time consumes that queue on this transport. A start
@@ -75,6 +77,7 @@ import { kazooQueueOptions, type QueueOverrides } from './queue-defaults.ts';
 import { ResponderTable } from './responder-table.ts';
 import { shortStrProblem } from './names.ts';
 import { BusInvalidArgumentError } from './errors.ts';
+import { DONE } from './done.ts';
 import type { BusTransport, Delivery, ExchangeSpec } from './types.ts';
 
 export interface ListenerBinding {
@@ -197,6 +200,8 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
   private stopped: Promise<void> | undefined;
   private tornDown: Promise<void> | undefined;
   private consumingNow = false;
+  /** doStart ran to its end (start() settles a turn later). */
+  private startDone = false;
   /** Parked (`park()`): the deliveries that came since, waiting for the successor. */
   private parkedDeliveries: Delivery[] | undefined;
   /** Handed over: deliveries of the consumer go to the successor. */
@@ -316,10 +321,14 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
     const o = this.opts;
     const anonymous = (o.queue ?? '') === '';
     const self = o.selfBinding ?? anonymous;
-    const exchanges = [...(o.exchanges ?? [])];
-    if (self && !exchanges.some((x) => x.name === this.targeted))
-      exchanges.push({ name: this.targeted, type: 'direct' });
-    await this.t.assertExchanges(exchanges);
+    const given = o.exchanges ?? [];
+    const exchanges =
+      self && !given.some((x) => x.name === this.targeted)
+        ? [...given, { name: this.targeted, type: 'direct' as const }]
+        : given;
+    // An operation done at once answers DONE: no await, no promise (see done.ts).
+    const declared = this.t.assertExchanges(exchanges);
+    if (declared !== DONE) await declared;
     // The predecessor's queue when it is the same one (the same name, or both generated).
     const parked = this.opts.handedOver;
     const same =
@@ -344,8 +353,12 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
       });
     if (self)
       this.bindings.set(`${this.targeted}\u0000${queue}`, { exchange: this.targeted, routingKey: queue });
-    for (const b of [...this.bindings.values()]) await this.t.bindQueue(queue, b.exchange, b.routingKey);
+    for (const b of [...this.bindings.values()]) {
+      const bound = this.t.bindQueue(queue, b.exchange, b.routingKey);
+      if (bound !== DONE) await bound;
+    }
     if (same) await this.takeQueueFrom(parked.from, takeConsumer);
+    this.startDone = true;
     this.consumingNow = true;
     this.log.info(
       { queue, bindings: this.bindings.size, responders: this.responders.size },
@@ -621,34 +634,67 @@ export class ListenerCore extends EventEmitter<ListenerEvents> {
     );
   }
 
-  async stop(): Promise<void> {
-    return (this.stopped ??= this.started
-      ? this.started.catch(() => undefined).then(() => this.tearDown())
-      : this.tearDown());
+  stop(): Promise<void> {
+    // A start that finished needs no waiting for (its promise settles a turn later).
+    return (this.stopped ??=
+      this.started === undefined || this.startDone
+        ? this.tearDown()
+        : this.started.catch(() => undefined).then(() => this.tearDown()));
   }
 
-  private async doStop(): Promise<void> {
+  /**
+   * Cancels the consumer, waits for running handlers, deletes an anonymous queue, each
+   * step failing softly (logged). Steps that answer DONE are not waited for: with the
+   * embedded broker a listener with no handler running stops without a promise.
+   */
+  private doStop(): Promise<void> {
     followers.get(this.t)?.delete(this);
     this.consumingNow = false;
     const tag = this.consumerTag;
     this.consumerTag = undefined;
+    let cancelled: Promise<void> = DONE;
     try {
-      if (tag) await this.t.cancel(tag);
+      if (tag) cancelled = this.t.cancel(tag);
     } catch (err) {
-      this.log.warn({ err }, 'listener: cancel failed at stop');
+      cancelled = Promise.reject(err);
     }
-    await this.runner.idle();
+    if (cancelled === DONE) return this.stopWhenIdle();
+    return cancelled
+      .catch((err: unknown) => this.log.warn({ err }, 'listener: cancel failed at stop'))
+      .then(() => this.stopWhenIdle());
+  }
+
+  private stopWhenIdle(): Promise<void> {
+    const idle = this.runner.idle();
+    return idle === DONE ? this.deleteAtStop() : idle.then(() => this.deleteAtStop());
+  }
+
+  private deleteAtStop(): Promise<void> {
+    let deleted: Promise<void> = DONE;
     if (this.queueName && (this.opts.queue ?? '') === '' && this.ownsQueue) {
       try {
-        await this.t.deleteQueue(this.queueName);
+        deleted = this.t.deleteQueue(this.queueName);
       } catch (err) {
+        deleted = Promise.reject(err);
+      }
+    }
+    if (deleted === DONE) {
+      this.stoppedNow();
+      return DONE;
+    }
+    return deleted
+      .catch((err: unknown) =>
         this.log.warn(
           { err, queue: this.queueName },
           'listener: could not delete its anonymous queue at stop',
-        );
-      }
-    }
-    this.log.info({ queue: this.queueName, counters: this.counters.snapshot() }, 'listener: stopped');
+        ),
+      )
+      .then(() => this.stoppedNow());
+  }
+
+  private stoppedNow(): void {
+    if (this.log.isLevelEnabled('info'))
+      this.log.info({ queue: this.queueName, counters: this.counters.snapshot() }, 'listener: stopped');
     this.released?.();
   }
 }

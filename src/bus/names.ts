@@ -13,6 +13,9 @@
  *   allows at most 255"). Cheap for short strings (no UTF-8 scan under 86 characters).
  * - `checkNames(operation, [[field, value], ...])` throws for the first value that does not fit
  *   (`operation` may be a function making the label, called only for the error).
+ *   `checkName(operation, field, value)` is the same for one value and `checkBinding(what,
+ *   queue, exchange, routingKey)` for a binding's three; both allocate nothing when the
+ *   values are short strings (the hot path: every per-call queue is declared and bound).
  * - `checkProperties(operation, props)`: the short-string properties, header names, and
  *   the header table as a whole (at most MAX_HEADER_TABLE_BYTES as JSON: amqplib encodes
  *   headers in a 64 KiB scratch buffer and the header frame must fit the broker's
@@ -64,6 +67,25 @@ export function checkNames(
     const problem = shortStrProblem(value);
     if (problem !== undefined) throw new BusInvalidArgumentError(op(), field, problem);
   }
+}
+
+export function checkName(operation: string | (() => string), field: string, value: string): void {
+  if (typeof value === 'string' && value.length <= 85) return;
+  checkNames(operation, [[field, value]]);
+}
+
+const short = (v: unknown): boolean => typeof v === 'string' && v.length <= 85;
+
+export function checkBinding(what: string, queue: string, exchange: string, routingKey: string): void {
+  if (short(queue) && short(exchange) && short(routingKey)) return;
+  checkNames(
+    () => `${what} ${typeof queue === 'string' ? shortForLog(queue) : '?'}`,
+    [
+      ['queue name', queue],
+      ['exchange name', exchange],
+      ['routing key', routingKey],
+    ],
+  );
 }
 
 export function checkProperties(operation: string, props: MessageProperties | undefined): void {

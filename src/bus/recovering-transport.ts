@@ -42,9 +42,10 @@ import {
   LinkLostError,
   PublishUnconfirmedError,
 } from './errors.ts';
+import { DONE } from './done.ts';
 import type { Connector, Link, LinkHooks } from './link.ts';
 import { Topology } from './topology.ts';
-import { checkNames, checkPublish, shortForLog } from './names.ts';
+import { checkBinding, checkName, checkNames, checkPublish, shortForLog } from './names.ts';
 import type {
   BusTransport,
   ConsumeOptions,
@@ -81,8 +82,6 @@ interface Waiter {
 /** Doubling and capped at 5 s like Kazoo's local-zone reconnects, but from 100 ms; up to
  *  20 % of each wait is taken off at random. */
 export const BUS_BACKOFF: BackoffPolicy = { initialMs: 100, maxMs: 5_000, factor: 2, jitter: 0.2 };
-
-const RESOLVED: Promise<void> = Promise.resolve();
 
 const sameExchange = (a: ExchangeSpec, b: ExchangeSpec): boolean =>
   a.type === b.type &&
@@ -341,8 +340,11 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
   }
 
   /** Runs fn on a live link, waiting (bounded) for one and retrying when the link dies under it. */
-  private async withLink<T>(operation: string, fn: (link: Link) => Promise<T>): Promise<T> {
-    const deadline = Date.now() + this.publishTimeoutMs;
+  private async withLink<T>(
+    operation: string,
+    fn: (link: Link) => Promise<T>,
+    deadline = Date.now() + this.publishTimeoutMs,
+  ): Promise<T> {
     for (;;) {
       const link = this.link ?? (await this.waitLink(operation, deadline));
       try {
@@ -355,42 +357,107 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
     }
   }
 
-  // ---- declarations ----
-
-  async assertExchange(spec: ExchangeSpec): Promise<void> {
-    checkNames('assertExchange', [['exchange name', spec.name]]);
-    const prev = this.topology.exchanges.get(spec.name);
-    const done = this.link === undefined ? undefined : this.declared.get(this.link)?.get(spec.name);
-    if (done !== undefined && sameExchange(done, spec)) return;
-    this.topology.exchanges.set(spec.name, spec);
-    try {
-      await this.withLink(`assertExchange ${spec.name}`, async (l) => {
-        this.sentExchanges++;
-        await l.assertExchange(spec);
-        this.declared.get(l)?.set(spec.name, spec);
+  /**
+   * withLink for an operation without a result, without an async frame when a link is up:
+   * fn runs on it at once, and DONE from the link (done already) is answered as is. `undo`
+   * runs when the operation fails for good (the topology's bookkeeping is put back).
+   */
+  private onLink(
+    operation: () => string,
+    fn: (link: Link) => Promise<void>,
+    undo?: () => void,
+  ): Promise<void> {
+    const link = this.link;
+    const deadline = Date.now() + this.publishTimeoutMs;
+    let p: Promise<void>;
+    if (link === undefined) p = this.withLink(operation(), fn, deadline);
+    else {
+      try {
+        p = fn(link);
+      } catch (err) {
+        p = Promise.reject(err);
+      }
+      if (p === DONE) return DONE;
+      p = p.catch((err: unknown) => {
+        if (!(err instanceof LinkLostError)) throw err;
+        this.onLinkLost(link, err);
+        if (Date.now() >= deadline) throw new BusNotConnectedError(operation(), this.publishTimeoutMs, err);
+        return this.withLink(operation(), fn, deadline);
       });
-    } catch (err) {
-      if (prev) this.topology.exchanges.set(spec.name, prev);
-      else this.topology.exchanges.delete(spec.name);
-      throw err;
     }
+    if (undo === undefined) return p;
+    return p.catch((err: unknown) => {
+      undo();
+      throw err;
+    });
   }
 
-  async assertExchanges(specs: readonly ExchangeSpec[]): Promise<void> {
-    // Already declared the same way on this link: no await (every per-call listener
-    // asserts the Kazoo exchanges it may use).
+  // ---- declarations ----
+  // Not async: a check that fails rejects (never throws), and an operation the link did at
+  // once answers DONE without making a promise (one listener per call starts and stops).
+
+  assertExchange(spec: ExchangeSpec): Promise<void> {
+    try {
+      checkName('assertExchange', 'exchange name', spec.name);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const prev = this.topology.exchanges.get(spec.name);
+    const done = this.link === undefined ? undefined : this.declared.get(this.link)?.get(spec.name);
+    if (done !== undefined && sameExchange(done, spec)) return DONE;
+    this.topology.exchanges.set(spec.name, spec);
+    return this.onLink(
+      () => `assertExchange ${spec.name}`,
+      (l) => {
+        this.sentExchanges++;
+        const p = l.assertExchange(spec);
+        const note = (): void => void this.declared.get(l)?.set(spec.name, spec);
+        if (p === DONE) {
+          note();
+          return DONE;
+        }
+        return p.then(note);
+      },
+      () => {
+        if (prev) this.topology.exchanges.set(spec.name, prev);
+        else this.topology.exchanges.delete(spec.name);
+      },
+    );
+  }
+
+  assertExchanges(specs: readonly ExchangeSpec[]): Promise<void> {
+    // Already declared the same way on this link: nothing to wait for (every per-call
+    // listener asserts the Kazoo exchanges it may use).
     const declared = this.link === undefined ? undefined : this.declared.get(this.link);
-    for (const s of specs) {
+    let i = 0;
+    for (; i < specs.length; i++) {
+      const done = declared?.get(specs[i].name);
+      if (done === undefined || !sameExchange(done, specs[i])) break;
+    }
+    return i === specs.length ? DONE : this.assertExchangesFrom(specs, i);
+  }
+
+  private async assertExchangesFrom(specs: readonly ExchangeSpec[], from: number): Promise<void> {
+    for (let i = from; i < specs.length; i++) {
+      const s = specs[i];
+      const declared = this.link === undefined ? undefined : this.declared.get(this.link);
       const done = declared?.get(s.name);
       if (done === undefined || !sameExchange(done, s)) await this.assertExchange(s);
     }
   }
 
-  async deleteExchange(name: string): Promise<void> {
-    checkNames('deleteExchange', [['exchange name', name]]);
+  deleteExchange(name: string): Promise<void> {
+    try {
+      checkName('deleteExchange', 'exchange name', name);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     this.topology.forgetExchange(name);
     if (this.link !== undefined) this.declared.get(this.link)?.delete(name);
-    await this.withLink(`deleteExchange ${name}`, (l) => l.deleteExchange(name));
+    return this.onLink(
+      () => `deleteExchange ${name}`,
+      (l) => l.deleteExchange(name),
+    );
   }
 
   /** A client-generated queue name: `<prefix>-<16 hex>`, unique per process. */
@@ -398,19 +465,23 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
     return `${this.namePrefix}-${kind}${++this.seq}-${randomHex8()}`;
   }
 
-  async assertQueue(name: string, options: QueueOptions = {}): Promise<string> {
+  assertQueue(name: string, options: QueueOptions = {}): Promise<string> {
     const queue = name === '' ? this.generateName() : name;
-    checkNames('assertQueue', [['queue name', queue]]);
+    try {
+      checkName('assertQueue', 'queue name', queue);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const prev = this.topology.queues.get(queue);
     this.topology.queues.set(queue, options);
-    try {
-      await this.withLink(`assertQueue ${queue}`, (l) => l.assertQueue(queue, options));
-      return queue;
-    } catch (err) {
-      if (prev) this.topology.queues.set(queue, prev);
-      else this.topology.queues.delete(queue);
-      throw err;
-    }
+    return this.onLink(
+      () => `assertQueue ${queue}`,
+      (l) => l.assertQueue(queue, options),
+      () => {
+        if (prev) this.topology.queues.set(queue, prev);
+        else this.topology.queues.delete(queue);
+      },
+    ).then(() => queue);
   }
 
   async checkQueue(name: string): Promise<QueueStatus> {
@@ -418,56 +489,55 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
     return this.withLink(`checkQueue ${name}`, (l) => l.checkQueue(name));
   }
 
-  async deleteQueue(name: string): Promise<void> {
-    checkNames('deleteQueue', [['queue name', name]]);
-    this.topology.forgetQueue(name);
-    await this.withLink(`deleteQueue ${name}`, (l) => l.deleteQueue(name));
-  }
-
-  async bindQueue(queue: string, exchange: string, routingKey: string): Promise<void> {
-    checkNames(
-      () => `bindQueue ${shortForLog(queue)}`,
-      [
-        ['queue name', queue],
-        ['exchange name', exchange],
-        ['routing key', routingKey],
-      ],
-    );
-    const added = this.topology.addBinding(queue, exchange, routingKey);
+  deleteQueue(name: string): Promise<void> {
     try {
-      await this.withLink(`bindQueue ${queue} <- ${exchange}/${routingKey}`, (l) =>
-        l.bindQueue(queue, exchange, routingKey),
-      );
+      checkName('deleteQueue', 'queue name', name);
     } catch (err) {
-      if (added) this.topology.removeBinding(queue, exchange, routingKey);
-      throw err;
+      return Promise.reject(err);
     }
+    this.topology.forgetQueue(name);
+    return this.onLink(
+      () => `deleteQueue ${name}`,
+      (l) => l.deleteQueue(name),
+    );
   }
 
-  async unbindQueue(queue: string, exchange: string, routingKey: string): Promise<void> {
-    checkNames(
-      () => `unbindQueue ${shortForLog(queue)}`,
-      [
-        ['queue name', queue],
-        ['exchange name', exchange],
-        ['routing key', routingKey],
-      ],
+  bindQueue(queue: string, exchange: string, routingKey: string): Promise<void> {
+    try {
+      checkBinding('bindQueue', queue, exchange, routingKey);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const added = this.topology.addBinding(queue, exchange, routingKey);
+    return this.onLink(
+      () => `bindQueue ${queue} <- ${exchange}/${routingKey}`,
+      (l) => l.bindQueue(queue, exchange, routingKey),
+      added ? () => void this.topology.removeBinding(queue, exchange, routingKey) : undefined,
     );
+  }
+
+  unbindQueue(queue: string, exchange: string, routingKey: string): Promise<void> {
+    try {
+      checkBinding('unbindQueue', queue, exchange, routingKey);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     this.topology.removeBinding(queue, exchange, routingKey);
-    await this.withLink(`unbindQueue ${queue} <- ${exchange}/${routingKey}`, (l) =>
-      l.unbindQueue(queue, exchange, routingKey),
+    return this.onLink(
+      () => `unbindQueue ${queue} <- ${exchange}/${routingKey}`,
+      (l) => l.unbindQueue(queue, exchange, routingKey),
     );
   }
 
-  async consume(queue: string, handler: DeliveryHandler, options: ConsumeOptions = {}): Promise<string> {
+  consume(queue: string, handler: DeliveryHandler, options: ConsumeOptions = {}): Promise<string> {
     const tag = options.consumerTag ?? this.generateName('ctag');
-    checkNames(
-      () => `consume ${shortForLog(queue)}`,
-      [
-        ['queue name', queue],
-        ['consumer tag', tag],
-      ],
-    );
+    try {
+      const what = (): string => `consume ${typeof queue === 'string' ? shortForLog(queue) : '?'}`;
+      checkName(what, 'queue name', queue);
+      checkName(what, 'consumer tag', tag);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const opts: ConsumeOptions = {
       noAck: true,
       prefetch: 50,
@@ -497,24 +567,27 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
       else run(d);
     };
     this.topology.addConsumer(tag, { queue, handler: safe, options: opts });
-    try {
-      await this.withLink(`consume ${queue}`, (l) => l.consume(queue, tag, safe, opts));
-      return tag;
-    } catch (err) {
-      this.topology.dropConsumer(tag);
-      throw err;
-    }
+    return this.onLink(
+      () => `consume ${queue}`,
+      (l) => l.consume(queue, tag, safe, opts),
+      () => void this.topology.dropConsumer(tag),
+    ).then(() => tag);
   }
 
-  async cancel(consumerTag: string): Promise<void> {
+  cancel(consumerTag: string): Promise<void> {
     this.topology.forgetConsumer(consumerTag);
     const link = this.link;
-    if (!link) return; // no connection: the consumer is gone with it and will not be restored
+    if (!link) return DONE; // no connection: the consumer is gone with it and will not be restored
+    let p: Promise<void>;
     try {
-      await link.cancel(consumerTag);
+      p = link.cancel(consumerTag);
     } catch (err) {
-      if (!(err instanceof LinkLostError)) throw err;
+      p = Promise.reject(err);
     }
+    if (p === DONE) return DONE;
+    return p.catch((err: unknown) => {
+      if (!(err instanceof LinkLostError)) throw err;
+    });
   }
 
   // ---- publishing ----
@@ -535,12 +608,12 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
     const retry = (): Promise<void> =>
       this.withLink(
         `publish ${exchange}/${routingKey}`,
-        (l) => l.publish(exchange, routingKey, buf, options) ?? RESOLVED,
+        (l) => l.publish(exchange, routingKey, buf, options) ?? DONE,
       );
     if (link) {
       try {
         const pending = link.publish(exchange, routingKey, buf, options);
-        if (pending === undefined) return RESOLVED;
+        if (pending === undefined) return DONE;
         return pending.catch((err: unknown) => {
           if (!(err instanceof LinkLostError)) throw err;
           this.onLinkLost(link, err);
@@ -554,28 +627,55 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
     return retry();
   }
 
-  async publishConfirmed(
+  publishConfirmed(
     exchange: string,
     routingKey: string,
     body: Buffer | string,
     options?: PublishOptions,
   ): Promise<void> {
-    checkPublish('publishConfirmed', exchange, routingKey, options);
+    try {
+      checkPublish('publishConfirmed', exchange, routingKey, options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const buf = typeof body === 'string' ? Buffer.from(body) : body;
-    const operation = `publishConfirmed ${exchange}/${routingKey}`;
     const deadline = Date.now() + this.publishTimeoutMs;
+    const link = this.link;
+    if (link === undefined) return this.confirm(exchange, routingKey, buf, options, deadline);
+    // On a link up, the first attempt is made at once; DONE (confirmed already) is final.
+    let first: Promise<void>;
+    try {
+      first = link.publishConfirmed(exchange, routingKey, buf, options);
+    } catch (err) {
+      first = Promise.reject(err);
+    }
+    if (first === DONE) return DONE;
+    return this.confirm(exchange, routingKey, buf, options, deadline, { link, pending: first });
+  }
+
+  /** Publishes (again after each lost link) until confirmed, within the deadline. */
+  private async confirm(
+    exchange: string,
+    routingKey: string,
+    buf: Buffer,
+    options: PublishOptions | undefined,
+    deadline: number,
+    first?: { link: Link; pending: Promise<void> },
+  ): Promise<void> {
+    const operation = `publishConfirmed ${exchange}/${routingKey}`;
     let lastLoss: Error | undefined;
+    let attempt = first;
     for (;;) {
       let link: Link;
       try {
-        link = this.link ?? (await this.waitLink(operation, deadline));
+        link = attempt?.link ?? this.link ?? (await this.waitLink(operation, deadline));
       } catch (err) {
         if (lastLoss && err instanceof BusNotConnectedError)
           throw new PublishUnconfirmedError(exchange, routingKey, this.publishTimeoutMs, lastLoss);
         throw err;
       }
       try {
-        await link.publishConfirmed(exchange, routingKey, buf, options);
+        await (attempt?.pending ?? link.publishConfirmed(exchange, routingKey, buf, options));
         return;
       } catch (err) {
         if (!(err instanceof LinkLostError)) throw err;
@@ -587,6 +687,8 @@ export class RecoveringTransport extends EventEmitter<TransportEvents> implement
           { exchange, routingKey },
           'bus: confirmed publish interrupted by a lost connection; republishing after recovery',
         );
+      } finally {
+        attempt = undefined;
       }
     }
   }

@@ -41,6 +41,7 @@ import {
   type Envelope,
 } from './envelope.ts';
 import { BusClosedError, CollectTimeoutError, RequestRejectedError, RequestTimeoutError } from './errors.ts';
+import { DONE } from './done.ts';
 import { kazooQueueOptions, type QueueOverrides } from './queue-defaults.ts';
 import type { BusTransport, Delivery } from './types.ts';
 
@@ -247,7 +248,8 @@ export class Requester {
       const timer = setTimeout(() => settle(h.onTimeout()), timeoutMs);
       this.cancels.add(settle);
       this.pending.set(matchId, { onReply: (reply) => h.onReply(reply, settle) });
-      this.send(req, target).catch(settle);
+      const sent = this.send(req, target);
+      if (sent !== DONE) sent.catch(settle); // DONE: published already, nothing can fail
     });
   }
 

@@ -28,6 +28,9 @@
  *   UTF-8, names.ts) rejects that one operation at once with BusInvalidArgumentError.
  * - `start()` rejects at once with BusRefusedError when the broker refuses the login or
  *   vhost (not retried); other connect failures are retried.
+ * - An operation answering `Promise<void>` that is already done (the embedded broker: no
+ *   wire, nothing to wait for) may answer the shared resolved promise DONE (done.ts)
+ *   rather than a new one; callers that see it go on at once (listener-core.ts).
  * - `close()` is idempotent; pending waits reject with BusClosedError.
  * - `sever()` cuts the connection on purpose (fault injection); recovery follows as for
  *   any lost connection. `sever(reason, {reconnectAfterMs})` holds every reconnect
