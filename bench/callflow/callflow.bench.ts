@@ -31,10 +31,13 @@
  * Env: CF_BENCH_BUS (`embedded`, or an amqp:// URL: the same run on RabbitMQ),
  * CF_BENCH_SWITCH (`process`, or `inprocess`), CF_BENCH_CALLFLOWS (1000),
  * CF_BENCH_ROUND_MS (1000), CF_BENCH_IN_FLIGHT (8, route and authn requests),
- * CF_BENCH_CALLS (600), CF_BENCH_CONCURRENCY (20), CF_BENCH_HELD (500), CF_BENCH_BURST
+ * CF_BENCH_CALLS (600), CF_BENCH_CONCURRENCY (50: with 20 calls in flight the platform's
+ * process sat idle about a tenth of the time, every call waiting on the switch's process,
+ * so the rate measured the two processes' hand-offs more than either's capacity),
+ * CF_BENCH_HELD (500), CF_BENCH_BURST
  * (100; 0 skips the burst), CF_BENCH_PROFILE
  * (a directory: CPU profiles of this process in the route and complete-call phases,
- * route.cpuprofile and calls.cpuprofile, for Chrome DevTools).
+ * route.cpuprofile and calls.cpuprofile, for Chrome DevTools; the switch process's in switch/).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -55,7 +58,7 @@ const CALLFLOWS = Number(process.env.CF_BENCH_CALLFLOWS ?? 1000);
 const ROUND_MS = Number(process.env.CF_BENCH_ROUND_MS ?? 1000);
 const IN_FLIGHT = Number(process.env.CF_BENCH_IN_FLIGHT ?? 8);
 const CALLS = Number(process.env.CF_BENCH_CALLS ?? 600);
-const CONCURRENCY = Number(process.env.CF_BENCH_CONCURRENCY ?? 20);
+const CONCURRENCY = Number(process.env.CF_BENCH_CONCURRENCY ?? 50);
 const HELD = Number(process.env.CF_BENCH_HELD ?? 500);
 const BURST = Number(process.env.CF_BENCH_BURST ?? 100);
 const PROFILE = process.env.CF_BENCH_PROFILE;
@@ -278,7 +281,15 @@ function inProcessPhones(sw: Switch): Phones {
 /** The simulator in its own process (switch-process.ts); resolves with its event-socket port. */
 async function switchProcess(): Promise<{ port: number; phones: Phones }> {
   const child: ChildProcess = fork(new URL('./switch-process.ts', import.meta.url), {
-    execArgv: ['--import', 'tsx'],
+    // the same build as this process (sources through tsx, or dist/ with dist-hooks.ts);
+    // with CF_BENCH_PROFILE, its CPU profiles too (in switch/, written as it exits: the
+    // largest is its main thread's, others are the module loader's)
+    execArgv: [
+      ...process.execArgv,
+      ...(PROFILE === undefined || PROFILE === ''
+        ? []
+        : ['--cpu-prof', `--cpu-prof-dir=${join(PROFILE, 'switch')}`]),
+    ],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   type Reply = { type: string; message?: string } & Record<string, unknown>;
@@ -377,41 +388,44 @@ try {
     last = h.rt.processCount;
     await sleep(100);
   }
-  const procs0 = h.rt.processCount;
-  const all = await measureHeld(() => phones.hold(dialled));
-  const perCallProcs = (h.rt.processCount - procs0) / HELD;
-  out(`memory, ${HELD} calls held bridged (after GC):`);
-  if (own === undefined) {
-    const alone = await withSimulator((sw, esl, w) =>
-      measureHeld(async () => {
-        for (let i = 0; i < HELD; i += CONCURRENCY)
-          await Promise.all(
-            Array.from({ length: Math.min(CONCURRENCY, HELD - i) }, async () => {
-              const a = sw.placeCall({ from: '1001', to: '2000' });
-              await w('CHANNEL_PARK', a);
-              const bridged = w('CHANNEL_BRIDGE', a);
-              // completes only when the call ends: rejected (connection closed) with the calls up
-              void esl.execute(a, 'bridge', 'user/1002').catch(() => undefined);
-              await bridged;
-            }),
-          );
-      }),
-    );
-    out(`  simulator alone                 heap ${kb(alone.heap)} per call, rss ${kb(alone.rss)}`);
-    out(
-      `  with callflow, ecallmgr, bus    heap ${kb(all.heap)} per call, rss ${kb(all.rss)}; ${perCallProcs.toFixed(1)} processes per call`,
-    );
-    out(
-      `  callflow + ecallmgr's share     heap ${kb(all.heap - alone.heap)} per call, rss ${kb(all.rss - alone.rss)} (target < 100 KB)`,
-    );
-  } else {
-    out(
-      `  callflow + ecallmgr + bus (the platform's process)  heap ${kb(all.heap)} per call, rss ${kb(all.rss)} (target < 100 KB); ${perCallProcs.toFixed(1)} processes per call`,
-    );
+  // CF_BENCH_HELD=0 skips the memory figures
+  if (HELD > 0) {
+    const procs0 = h.rt.processCount;
+    const all = await measureHeld(() => phones.hold(dialled));
+    const perCallProcs = (h.rt.processCount - procs0) / HELD;
+    out(`memory, ${HELD} calls held bridged (after GC):`);
+    if (own === undefined) {
+      const alone = await withSimulator((sw, esl, w) =>
+        measureHeld(async () => {
+          for (let i = 0; i < HELD; i += CONCURRENCY)
+            await Promise.all(
+              Array.from({ length: Math.min(CONCURRENCY, HELD - i) }, async () => {
+                const a = sw.placeCall({ from: '1001', to: '2000' });
+                await w('CHANNEL_PARK', a);
+                const bridged = w('CHANNEL_BRIDGE', a);
+                // completes only when the call ends: rejected (connection closed) with the calls up
+                void esl.execute(a, 'bridge', 'user/1002').catch(() => undefined);
+                await bridged;
+              }),
+            );
+        }),
+      );
+      out(`  simulator alone                 heap ${kb(alone.heap)} per call, rss ${kb(alone.rss)}`);
+      out(
+        `  with callflow, ecallmgr, bus    heap ${kb(all.heap)} per call, rss ${kb(all.rss)}; ${perCallProcs.toFixed(1)} processes per call`,
+      );
+      out(
+        `  callflow + ecallmgr's share     heap ${kb(all.heap - alone.heap)} per call, rss ${kb(all.rss - alone.rss)} (target < 100 KB)`,
+      );
+    } else {
+      out(
+        `  callflow + ecallmgr + bus (the platform's process)  heap ${kb(all.heap)} per call, rss ${kb(all.rss)} (target < 100 KB); ${perCallProcs.toFixed(1)} processes per call`,
+      );
+    }
+    const ms = await phones.release();
+    for (let i = 0; i < 200 && h.rt.processCount > procs0; i++) await sleep(25);
+    out(`  all hung up in ${(ms / 1000).toFixed(1)} s; processes left over: ${h.rt.processCount - procs0}`);
   }
-  const ms = await phones.release();
-  for (let i = 0; i < 200 && h.rt.processCount > procs0; i++) await sleep(25);
-  out(`  all hung up in ${(ms / 1000).toFixed(1)} s; processes left over: ${h.rt.processCount - procs0}`);
   if (BURST > 0 && phones.burst !== undefined) {
     const b = await phones.burst(dialled, BURST);
     await phones.release();
