@@ -37,7 +37,13 @@ import type { Channel } from './channel.ts';
 import type { CallModel } from './call-model.ts';
 import type { Header } from './esl-wire.ts';
 import type { SimIds } from './sim-clock.ts';
-import { APPLICATIONS, type AppContext, type Application, type SimMediaOptions } from './apps.ts';
+import {
+  APPLICATIONS,
+  interruptible,
+  type AppContext,
+  type Application,
+  type SimMediaOptions,
+} from './apps.ts';
 
 export interface ExecRequest {
   app: string;
@@ -119,6 +125,8 @@ export class AppEngine {
     private readonly media: SimMediaOptions,
     private readonly log: Logger,
     private readonly extraApps: Readonly<Record<string, Application>> = {},
+    /** Fault injection: an application named here waits this long before it runs. */
+    private readonly appDelayMs: ReadonlyMap<string, number> = new Map(),
   ) {}
 
   private apps(ch: Channel): ChannelApps {
@@ -220,6 +228,11 @@ export class AppEngine {
       log.warn({ app: req.app }, 'unknown application');
       await Promise.resolve();
     } else {
+      const delay = this.appDelayMs.get(req.app) ?? 0;
+      if (delay > 0) {
+        log.warn({ app: req.app, delay_ms: delay }, 'fault: application delayed');
+        await interruptible(delay, running.abort.signal);
+      }
       for (let i = 0; i < Math.max(1, req.loops); i++) {
         try {
           response = await impl(this.context(ch, running, log));
@@ -305,3 +318,4 @@ export class AppEngine {
     for (const r of st?.running ?? []) if (r.req.app !== 'bridge') r.abort.abort('break');
   }
 }
+

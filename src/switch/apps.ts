@@ -78,7 +78,7 @@ export type Application = (ctx: AppContext) => Promise<string>;
 type WaitEnd = 'done' | 'aborted' | 'digit';
 
 /** Waits ms, ending early on abort; never rejects. */
-function interruptible(ms: number, signal: AbortSignal): Promise<WaitEnd> {
+export function interruptible(ms: number, signal: AbortSignal): Promise<WaitEnd> {
   return new Promise<WaitEnd>((resolve) => {
     if (signal.aborted) return resolve('aborted');
     const onAbort = (): void => {

@@ -17,6 +17,9 @@
  *   clients' reassembly.
  * - `swallowEvents` drops event frames whose name is in the set (events lost, as when a
  *   listener's queue overflows).
+ * - `appDelayMs` maps an application name (`multiset`, `playback`, ...) to a delay: each
+ *   execution of it waits that long before doing its work, as a busy switch's session
+ *   thread does; uuid_break or a hangup end the wait early (the application then runs).
  * - `partitioned` (set through Switch.partition(), which also heals) holds every byte in
  *   both directions with the sockets left open, as a network partition does: nothing
  *   arrives meanwhile, and nothing is lost once it heals (TCP's guarantee).
@@ -31,6 +34,7 @@ export class SwitchFaults {
   refuseText = 'command refused';
   readonly refuse = new Set<string>();
   readonly swallowEvents = new Set<string>();
+  readonly appDelayMs = new Map<string, number>();
   private gate: Promise<void> | undefined;
   private release: (() => void) | undefined;
 
@@ -67,6 +71,7 @@ export class SwitchFaults {
     this.fragmentWrites = false;
     this.refuse.clear();
     this.swallowEvents.clear();
+    this.appDelayMs.clear();
     this.release?.();
   }
 }

@@ -166,7 +166,7 @@ export class Switch implements SessionHost, OutboundHost {
     this.engine = new AppEngine(this.model, this.ids, media, this.log, {
       socket: createSocketApp(this),
       ...fileApps(this.files, http),
-    });
+    }, this.faults.appDelayMs);
     this.model.engine = this.engine;
     const fileCommands = fileApi(this.files, http);
     const coreApi = createApi({

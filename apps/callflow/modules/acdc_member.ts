@@ -21,7 +21,9 @@
  *   the hold media: acdc-announcements.ts), and waits:
  *   member_call_success or a CHANNEL_BRIDGE of the call: `usurped` (the agent's leg is
  *   bridged by ecallmgr; the flow lets go of the call); member_call_fail: cancel (Reason
- *   the failure, `timeout` becoming `member_timeout`), hold media stopped, the `_` child;
+ *   the failure, `timeout` becoming `member_timeout`), hold media stopped (a `noop` with
+ *   Insert-At flush: the music is stopped whether it plays or still waits in ecallmgr's
+ *   queue), the `_` child;
  *   the wait running out: cancel `member_timeout`, the `_` child; the caller pressing the
  *   exit key (kazoo #6745): cancel `member_exit`, the `_` child; the caller hanging up:
  *   cancel `member_hangup` (the queue drops the caller, no agent is rung for it).
@@ -197,7 +199,10 @@ export const acdcMember: CfModule = {
             : outcome.reason;
       call.log.info({ queue_id: queueId, reason }, 'acdc_member: not answered by the queue; next node');
       await cancel(reason);
-      await call.send('playstop');
+      // The hold media may still be queued behind the `set` above (the wait can end before
+      // ecallmgr ran it): a flush drops it there and breaks it on the switch; a playstop
+      // would break only what already plays, and the music queued would then hold the call.
+      await call.send('noop', { 'Insert-At': 'flush' });
       await queued('');
       return next();
     } finally {

@@ -271,6 +271,24 @@ export function memberSuite(start: () => Promise<CfHarness>): void {
     hh.sw.hangup(next);
   });
 
+  it('the exit key ends the wait before the hold music has started: the music never holds the call', async () => {
+    const { hh } = await setup(false, { caller_exit_key: '*' });
+    // The switch is slow to run the module's `set`: ecallmgr holds the hold music queued
+    // behind it while the caller presses the exit key.
+    hh.sw.faults.appDelayMs.set('multiset', 1500);
+    const caller = hh.call('6000');
+    await waitLine(hh, 0, (l) => l.msg === 'acdc queue: caller taken' && l.call_id === caller);
+    hh.sw.pressDigits(caller, '*');
+    await waitLine(
+      hh,
+      0,
+      (l) => l.msg === 'acdc_member: not answered by the queue; next node' && l.call_id === caller,
+    );
+    await hh.app.waitEvent(caller, 'CHANNEL_DESTROY', (m) => m['Hangup-Cause'] === 'USER_BUSY');
+    // The music was dropped before it reached the switch.
+    expect(hh.app.events(caller).filter((m) => m['Application-Name'] === 'play')).toEqual([]);
+  });
+
   it("the module's waits end with it: a menu after a failed wait gets the caller's digit, even the queue's exit key", async () => {
     const { hh, login, env } = await setup(false, { caller_exit_key: '1' });
     await hh.putCallflow('cf-queue-menu', ['6001'], {
