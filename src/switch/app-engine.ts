@@ -318,4 +318,3 @@ export class AppEngine {
     for (const r of st?.running ?? []) if (r.req.app !== 'bridge') r.abort.abort('break');
   }
 }
-

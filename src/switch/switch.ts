@@ -163,10 +163,17 @@ export class Switch implements SessionHost, OutboundHost {
     };
     this.files = new SwitchFiles(this.log, opts.files);
     const http = { timeoutMs: opts.httpTimeoutMs ?? 10_000, log: this.log };
-    this.engine = new AppEngine(this.model, this.ids, media, this.log, {
-      socket: createSocketApp(this),
-      ...fileApps(this.files, http),
-    }, this.faults.appDelayMs);
+    this.engine = new AppEngine(
+      this.model,
+      this.ids,
+      media,
+      this.log,
+      {
+        socket: createSocketApp(this),
+        ...fileApps(this.files, http),
+      },
+      this.faults.appDelayMs,
+    );
     this.model.engine = this.engine;
     const fileCommands = fileApi(this.files, http);
     const coreApi = createApi({
