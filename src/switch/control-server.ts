@@ -20,7 +20,8 @@
  *   POST   /endpoints/:user/next {script}   the next call to that phone follows this script
  *   DELETE /endpoints/:user              unregisters it (404 if it was not registered)
  *   POST   /faults {replyDelayMs?, eventDelayMs?, eventsBeforeReply?, fragmentWrites?, partition?,
- *                   refuse?: string[], swallowEvents?: string[], stallReplies?: boolean}
+ *                   refuse?: string[], swallowEvents?: string[], stallReplies?: boolean,
+ *                   appDelayMs?: {<application>: ms}  (0 removes the delay)}
  *   POST   /faults/reset | /faults/drop {reset?} | /faults/restart {downMs?} | /faults/inject {raw}
  *   POST   /events {name, headers?: {k: v}, body?}   fires an event with no channel
  * Answers `{ok: false}` with 404 when the call does not exist or is not in a state for it.
@@ -79,6 +80,13 @@ const num = (b: Json, k: string): number | undefined =>
   typeof b[k] === 'number' ? (b[k] as number) : undefined;
 const strings = (b: Json, k: string): string[] | undefined =>
   Array.isArray(b[k]) ? (b[k] as unknown[]).map(String) : undefined;
+/** `appDelayMs` of POST /faults: undefined when absent, 'bad' unless an object of ms >= 0. */
+function appDelays(v: unknown): Record<string, number> | undefined | 'bad' {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'bad';
+  const ok = Object.values(v).every((ms) => typeof ms === 'number' && Number.isFinite(ms) && ms >= 0);
+  return ok ? (v as Record<string, number>) : 'bad';
+}
 const record = (b: Json, k: string): Record<string, string> | undefined =>
   typeof b[k] === 'object' && b[k] !== null
     ? Object.fromEntries(Object.entries(b[k] as Json).map(([kk, v]) => [kk, String(v)]))
@@ -215,6 +223,9 @@ export async function startControlServer(
       else if (id === 'restart') await sw.restart({ downMs: num(b, 'downMs') });
       else if (id === 'inject') return [200, { written: sw.injectRaw(str(b, 'raw', true) ?? '') }];
       else if (id === undefined) {
+        const delays = appDelays(b.appDelayMs);
+        if (delays === 'bad')
+          return [400, { error: 'appDelayMs must map application names to milliseconds (>= 0)' }];
         f.replyDelayMs = num(b, 'replyDelayMs') ?? f.replyDelayMs;
         f.eventDelayMs = num(b, 'eventDelayMs') ?? f.eventDelayMs;
         if (typeof b.eventsBeforeReply === 'boolean') f.eventsBeforeReply = b.eventsBeforeReply;
@@ -223,6 +234,9 @@ export async function startControlServer(
         if (b.partition === false) sw.heal();
         for (const r of strings(b, 'refuse') ?? []) f.refuse.add(r);
         for (const e of strings(b, 'swallowEvents') ?? []) f.swallowEvents.add(e);
+        for (const [app, ms] of Object.entries(delays ?? {}))
+          if (ms === 0) f.appDelayMs.delete(app);
+          else f.appDelayMs.set(app, ms);
         if (b.stallReplies === true && release === undefined) release = f.stallReplies();
         if (b.stallReplies === false) {
           release?.();

@@ -129,7 +129,15 @@ describe('control port', () => {
     client = await RawClient.authed(s.sw.port, 'TopSecret');
     client.send('api status\n\n');
     expect((await client.reply()).body).toBe('-ERR command refused\n');
+    expect(
+      (await call(base, 'POST', '/faults', { appDelayMs: { multiset: 1500, answer: 200 } })).status,
+    ).toBe(200);
+    expect((await call(base, 'POST', '/faults', { appDelayMs: { answer: 0 } })).status).toBe(200);
+    expect([...s.sw.faults.appDelayMs]).toEqual([['multiset', 1500]]);
+    expect((await call(base, 'POST', '/faults', { appDelayMs: { multiset: 'slow' } })).status).toBe(400);
+    expect((await call(base, 'POST', '/faults', { appDelayMs: [1] })).status).toBe(400);
     await call(base, 'POST', '/faults/reset', {});
+    expect(s.sw.faults.appDelayMs.size).toBe(0);
     const before = s.sw.coreUuid;
     const restarted = await call(base, 'POST', '/faults/restart', {});
     expect(restarted.json.coreUuid).not.toBe(before);
