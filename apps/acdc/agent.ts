@@ -41,7 +41,8 @@
  *   and gives back a win (member_connect_retry): the agent is offered one caller at a time.
  *   Two processes may take a win each before hearing the other's `ringing` (two workers
  *   picked the agent at once): so a process rings the device only once its own `ringing`
- *   came back over the bus (its claim), and a process ringing for its own caller that hears
+ *   came back over the bus (its claim) and what was delivered with it is handled (a peer's
+ *   claim among it decides first), and a process ringing for its own caller that hears
  *   a peer ringing (lower Process-ID wins) or talking (answered, wrapup: the peer wins)
  *   yields: it stops its ring, hands its caller back (member_connect_retry, no miss) and
  *   follows the peer. Both apply the same rule, so one keeps the agent.
@@ -101,8 +102,10 @@ interface Current {
   readonly worker: string;
   readonly ringTimeoutMs: number;
   ringTimer?: Ref;
-  /** Its own `ringing` came back over the bus uncontested: the device rings. */
+  /** Its own `ringing` came back over the bus (the claim). */
   claimed?: boolean;
+  /** The device was asked to ring (on the mailbox's next turn after the claim). */
+  rung?: boolean;
   /** The agent's leg bridged to the caller (answered), when the device names it. */
   leg?: string;
 }
@@ -152,6 +155,7 @@ export interface AgentView {
 type Cast = { op: 'msg'; m: Envelope };
 type Call = { op: 'status' };
 type Info =
+  | { type: 'ring_claimed'; callId: string }
   | { type: 'ring_result'; callId: string; result: RingResult }
   | { type: 'ring_timeout'; callId: string }
   | { type: 'call_ended'; callId: string }
@@ -357,13 +361,27 @@ function onWin(s: State, m: Envelope, ctx: ProcessContext): void {
   setStatus(s, ctx, 'ringing', 'connect_win');
 }
 
-/** This process's own `ringing` came back uncontested: the agent's device rings now. */
+/**
+ * This process's own `ringing` came back over the bus: the claim. The device rings on the
+ * mailbox's next turn (ring_claimed, sent to itself), so that a peer's `ringing` already
+ * delivered with it (both claims in one read from the broker) is heard first: the process
+ * that yields then never rings, instead of ringing and stopping at once.
+ */
 function onClaimed(s: State, m: Envelope, ctx: ProcessContext): void {
   const c = s.call;
   if (c === undefined || c.claimed === true || s.status !== 'ringing' || m.Status !== 'ringing') return;
   if (str(m['Call-ID']) !== c.callId) return;
   c.claimed = true;
-  const { callId, queueId, ringTimeoutMs } = c;
+  ctx.send(ctx.self, { type: 'ring_claimed', callId: c.callId } satisfies Info);
+}
+
+/** The claim still stands after what was in the mailbox with it: the agent's device rings. */
+function ringClaimed(s: State, callId: string, ctx: ProcessContext): void {
+  const c = s.call;
+  if (c === undefined || c.callId !== callId || c.claimed !== true || c.rung === true) return;
+  if (s.status !== 'ringing') return;
+  c.rung = true;
+  const { queueId, ringTimeoutMs } = c;
   const self = ctx.self;
   s.a.device.ring({ agentId: s.a.agentId, queueId, callId, ringTimeoutMs }, ctx.runtime).then(
     (result) => ctx.send(self, { type: 'ring_result', callId, result } satisfies Info),
@@ -709,6 +727,9 @@ const Agent: GenListenerBehaviour<State, AgentArgs, Call, Cast> = {
             }),
             'agent_sync_req',
           );
+        return noreply(s);
+      case 'ring_claimed':
+        ringClaimed(s, i.callId, ctx);
         return noreply(s);
       case 'ring_result': {
         const c = s.call;

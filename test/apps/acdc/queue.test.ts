@@ -3,4 +3,4 @@ import { describe } from 'vitest';
 import { acdcSuite } from './queue.suite.ts';
 import { startAcdc } from './harness.ts';
 
-describe('acdc on the embedded bus', () => acdcSuite((queue) => startAcdc({ queue })));
+describe('acdc on the embedded bus', () => acdcSuite((queue) => startAcdc({ queue }), { embedded: true }));
