@@ -80,12 +80,16 @@ const num = (b: Json, k: string): number | undefined =>
   typeof b[k] === 'number' ? (b[k] as number) : undefined;
 const strings = (b: Json, k: string): string[] | undefined =>
   Array.isArray(b[k]) ? (b[k] as unknown[]).map(String) : undefined;
-/** `appDelayMs` of POST /faults: undefined when absent, 'bad' unless an object of ms >= 0. */
-function appDelays(v: unknown): Record<string, number> | undefined | 'bad' {
+/** `appDelayMs` of POST /faults: {application: ms >= 0}, undefined when absent; else a 400. */
+function appDelays(v: unknown): Record<string, number> | undefined {
   if (v === undefined) return undefined;
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'bad';
-  const ok = Object.values(v).every((ms) => typeof ms === 'number' && Number.isFinite(ms) && ms >= 0);
-  return ok ? (v as Record<string, number>) : 'bad';
+  const ok =
+    typeof v === 'object' &&
+    v !== null &&
+    !Array.isArray(v) &&
+    Object.values(v).every((ms) => typeof ms === 'number' && Number.isFinite(ms) && ms >= 0);
+  if (!ok) throw new HttpError(400, '"appDelayMs" must map application names to milliseconds (>= 0)');
+  return v as Record<string, number>;
 }
 const record = (b: Json, k: string): Record<string, string> | undefined =>
   typeof b[k] === 'object' && b[k] !== null
@@ -224,8 +228,6 @@ export async function startControlServer(
       else if (id === 'inject') return [200, { written: sw.injectRaw(str(b, 'raw', true) ?? '') }];
       else if (id === undefined) {
         const delays = appDelays(b.appDelayMs);
-        if (delays === 'bad')
-          return [400, { error: 'appDelayMs must map application names to milliseconds (>= 0)' }];
         f.replyDelayMs = num(b, 'replyDelayMs') ?? f.replyDelayMs;
         f.eventDelayMs = num(b, 'eventDelayMs') ?? f.eventDelayMs;
         if (typeof b.eventsBeforeReply === 'boolean') f.eventsBeforeReply = b.eventsBeforeReply;
